@@ -1,0 +1,100 @@
+"""The `traindoctor` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from . import __version__
+from .findings import Report
+from .render import render
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Tells you why your PyTorch model is not learning, with measurements.\n\n"
+    "Exit status: 0 no error found, 1 at least one error-severity finding, 2 usage or internal error.",
+)
+
+
+class Format(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+def _emit(report: Report, fmt: Format, output: Optional[Path]) -> None:
+    if output is not None:
+        output.write_text(render(report, fmt.value, color=False))
+        typer.echo(f"report written to {output}", err=True)
+    else:
+        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        sys.stdout.write(render(report, fmt.value, color=color))
+    raise typer.Exit(report.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"traindoctor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")) -> None:
+    pass
+
+
+@app.command(
+    context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+    epilog="Examples:\n\n  traindoctor run train.py --lr 3e-4\n\n"
+    "  traindoctor run --max-steps 0 --format json --output report.json train.py\n\n"
+    "Options for traindoctor go before SCRIPT; everything after SCRIPT is passed to it.",
+)
+def run(
+    script: Path = typer.Argument(..., help="The training script, run as `python SCRIPT ARGS` would run it."),
+    args: Optional[List[str]] = typer.Argument(None, help="Arguments passed to the script."),
+    max_steps: int = typer.Option(300, "--max-steps", min=0, help="Stop after this many optimizer steps (0: run to completion)."),
+    max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=0, help="Stop after this many seconds."),
+    probes: bool = typer.Option(True, "--probes/--no-probes", help="Run the cheap probes (batch independence) after the script stops."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+) -> None:
+    """Run a training script under observe-only hooks and diagnose its training.
+
+    Watches the loss, gradients, optimizer steps, learning-rate schedule, train/eval
+    modes and what the loss functions receive, without changing the script's results.
+    """
+    from .run import ScriptNotFound, run_script
+
+    # JSON on stdout must stay parseable: the script's own prints go to stderr then.
+    script_stdout = sys.stderr if format is Format.json and output is None else None
+    try:
+        report = run_script(script, args or [], max_steps=max_steps, max_seconds=max_seconds,
+                            probes=probes, stdout=script_stdout)
+    except ScriptNotFound as exc:
+        typer.echo(f"traindoctor: {exc}", err=True)
+        raise typer.Exit(2)
+    _emit(report, format, output)
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug in traindoctor itself: say so, exit 2
+        import traceback
+
+        traceback.print_exc()
+        typer.echo(f"traindoctor: internal error ({type(exc).__name__}: {exc}); please report it with the traceback above", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

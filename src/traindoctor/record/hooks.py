@@ -1,0 +1,135 @@
+"""Install and remove the global, observe-only hooks that feed a Recorder.
+
+What is patched, and why this way:
+- `nn.Module.__call__`: a thin wrapper tracks the module-stack depth to find the top-level
+  (model) calls and their arguments, keyword arguments included. Global forward hooks would
+  not see keyword arguments and would push every module call onto torch's slow path.
+- `torch.autograd.backward`: `Tensor.backward` calls it, so every backward is seen once.
+- `Optimizer.zero_grad`, `Module.zero_grad`: to order zero_grad against backward and step.
+- global optimizer step pre/post hooks (torch API); a closure passed to `step` is wrapped so
+  gradients are measured after it ran (Lightning steps through closures).
+- `LRScheduler.step`, `DataLoader.__iter__`, and the loss functions of `torch.nn.functional`.
+Everything is restored by `uninstall`, also after errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+from torch.utils.data import DataLoader
+
+from .losses import LOSS_FUNCTIONS
+from .recorder import Recorder
+
+
+@contextmanager
+def installed(rec: Recorder) -> Iterator[Recorder]:
+    restore: list[tuple[Any, str, Any]] = []
+
+    def patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+        original = owner.__dict__[name] if name in getattr(owner, "__dict__", {}) else getattr(owner, name)
+        restore.append((owner, name, original))
+        setattr(owner, name, make(original))
+
+    def call_wrapper(original):
+        @functools.wraps(original)
+        def __call__(module, *args, **kwargs):
+            if rec.depth == 0 and rec.active:
+                rec.on_root_call(module, args, kwargs)
+            rec.depth += 1
+            try:
+                return original(module, *args, **kwargs)
+            finally:
+                rec.depth -= 1
+        return __call__
+
+    def backward_wrapper(original):
+        @functools.wraps(original)
+        def backward(tensors, *args, **kwargs):
+            if rec.active:
+                rec.on_backward(tensors)
+            return original(tensors, *args, **kwargs)
+        return backward
+
+    def after(method: Callable[[Any], None]):
+        def make(original):
+            @functools.wraps(original)
+            def wrapper(self, *args, **kwargs):
+                out = original(self, *args, **kwargs)
+                if rec.active:
+                    method(self)
+                return out
+            return wrapper
+        return make
+
+    def before(method: Callable[[Any], None]):
+        def make(original):
+            @functools.wraps(original)
+            def wrapper(self, *args, **kwargs):
+                if rec.active:
+                    method(self)
+                return original(self, *args, **kwargs)
+            return wrapper
+        return make
+
+    def loss_wrapper(name):
+        def make(original):
+            signature = inspect.signature(original)
+
+            @functools.wraps(original)
+            def wrapper(*args, **kwargs):
+                out = original(*args, **kwargs)
+                if rec.active and torch.is_grad_enabled():
+                    rec.on_loss_call(name, signature, args, kwargs, out)
+                return out
+            return wrapper
+        return make
+
+    def pre_step(opt, args, kwargs):
+        if not rec.active:
+            return None
+        rec.on_step_begin(opt)
+        closure = kwargs.get("closure", args[0] if args else None)
+        if not callable(closure):
+            rec.on_grads_ready(opt)
+            return None
+
+        def measured_closure():
+            loss = closure()
+            if rec.active:
+                rec.on_grads_ready(opt)
+            return loss
+        if "closure" in kwargs:
+            return args, {**kwargs, "closure": measured_closure}
+        return (measured_closure, *args[1:]), kwargs
+
+    def post_step(opt, args, kwargs):
+        if rec.active:
+            rec.on_step_end(opt)
+
+    handles = []
+    try:
+        patch(nn.Module, "__call__", call_wrapper)
+        patch(torch.autograd, "backward", backward_wrapper)
+        patch(torch.optim.Optimizer, "zero_grad", before(lambda _: rec.on_zero_grad()))
+        patch(nn.Module, "zero_grad", before(lambda _: rec.on_zero_grad()))
+        patch(LRScheduler, "step", after(rec.on_scheduler_step))
+        patch(DataLoader, "__iter__", before(rec.on_loader_iter))
+        for name in LOSS_FUNCTIONS:
+            patch(F, name, loss_wrapper(name))
+        handles.append(register_optimizer_step_pre_hook(pre_step))
+        handles.append(register_optimizer_step_post_hook(post_step))
+        yield rec
+    finally:
+        for h in handles:
+            h.remove()
+        for owner, name, original in reversed(restore):
+            setattr(owner, name, original)

@@ -1,0 +1,138 @@
+"""What the loss functions receive: the producer of their input in the autograd graph,
+whether the input looks like logits, probabilities or log-probabilities, target shapes,
+masks and scales. Called by the recorder on a sample of loss calls (never every call).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .stats import feature_scale
+
+CLASSIFICATION = ("cross_entropy", "nll_loss")
+BINARY = ("binary_cross_entropy_with_logits", "binary_cross_entropy")
+REGRESSION = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss")
+LOSS_FUNCTIONS = CLASSIFICATION + BINARY + REGRESSION
+
+# Autograd nodes that move or copy values without changing them.
+_PASS_THROUGH = {
+    "ViewBackward0", "ReshapeAliasBackward0", "UnsafeViewBackward0", "TransposeBackward0", "TransposeBackward1",
+    "PermuteBackward0", "SqueezeBackward0", "SqueezeBackward1", "SqueezeBackward2", "SqueezeBackward3",
+    "UnsqueezeBackward0", "CloneBackward0", "ToCopyBackward0", "SliceBackward0", "SelectBackward0",
+    "AliasBackward0", "IndexBackward0", "ExpandBackward0", "ContiguousBackward0",
+}
+_TOL = 1e-3
+_MAX_ROWS = 4096
+
+
+def producer(t: torch.Tensor) -> str | None:
+    """Name of the autograd op that produced `t`, looking through reshapes and copies."""
+    node = t.grad_fn
+    for _ in range(32):
+        if node is None:
+            return None
+        name = type(node).__name__
+        if name not in _PASS_THROUGH:
+            return name
+        node = next((n for n, _ in node.next_functions if n is not None), None)
+    return None
+
+
+def _class_rows(x: torch.Tensor) -> torch.Tensor:
+    """(N, C) rows of class scores, class dim = 1 as torch's classification losses expect."""
+    x = x.detach().float()
+    rows = x.movedim(1, -1).reshape(-1, x.shape[1]) if x.dim() >= 2 else x.reshape(1, -1)
+    return rows[:_MAX_ROWS]
+
+
+def score_kind(x: torch.Tensor) -> dict[str, Any]:
+    """Measure whether class scores are probabilities, log-probabilities or logits."""
+    rows = _class_rows(x)
+    rows = rows[torch.isfinite(rows).all(1)]
+    if rows.numel() == 0:
+        return {"kind": "nonfinite"}
+    lo, hi = float(rows.min()), float(rows.max())
+    row_sum = rows.sum(1)
+    lse = torch.logsumexp(rows, 1)
+    out = {"min": lo, "max": hi, "row_sum_mean": float(row_sum.mean()), "logsumexp_mean": float(lse.mean())}
+    if lo >= -1e-6 and hi <= 1 + 1e-6 and float((row_sum - 1).abs().max()) < _TOL:
+        out["kind"] = "probabilities"
+    elif hi <= 1e-6 and float(lse.abs().max()) < _TOL:
+        out["kind"] = "log-probabilities"
+    else:
+        out["kind"] = "logits"
+    return out
+
+
+def _broadcast(inp: torch.Tensor, target: torch.Tensor) -> dict[str, Any] | None:
+    if inp.shape == target.shape:
+        return None
+    try:
+        shape = torch.broadcast_shapes(inp.shape, target.shape)
+    except RuntimeError:
+        return None
+    if math.prod(shape) > max(inp.numel(), target.numel()):
+        return {"input_shape": list(inp.shape), "target_shape": list(target.shape), "broadcast_shape": list(shape)}
+    return None
+
+
+def inspect_call(name: str, bound: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Findings-in-waiting for one loss call: {code: [evidence, ...]}."""
+    inp, target = bound.get("input"), bound.get("target")
+    flags: dict[str, list[dict[str, Any]]] = {}
+    if not isinstance(inp, torch.Tensor) or not isinstance(target, torch.Tensor):
+        return flags
+    made_by = producer(inp)
+
+    def flag(code: str, **evidence: Any) -> None:
+        flags.setdefault(code, []).append({"loss": name, "producer": made_by, **evidence})
+
+    if name in CLASSIFICATION:
+        kind = score_kind(inp)
+        if name == "cross_entropy" and (made_by == "SoftmaxBackward0" or kind["kind"] == "probabilities"):
+            flag("double-softmax", **kind)
+        elif name == "cross_entropy" and (made_by == "LogSoftmaxBackward0" or kind["kind"] == "log-probabilities"):
+            flag("double-softmax", severity="info", **kind)
+        if name == "nll_loss" and kind.get("max", 0.0) > 1e-4:
+            flag("nll-without-log-softmax", **kind)
+        if not target.is_floating_point():
+            ignore = bound.get("ignore_index", -100)
+            ignored = int((target == ignore).sum())
+            if target.numel() and ignored == target.numel():
+                flag("labels-all-ignored", ignore_index=ignore, targets=target.numel())
+    elif name == "binary_cross_entropy_with_logits":
+        if made_by == "SigmoidBackward0":
+            x = inp.detach()
+            flag("double-sigmoid", min=float(x.min()), max=float(x.max()))
+    if name in BINARY + REGRESSION:
+        shapes = _broadcast(inp, target)
+        if shapes:
+            flag("broadcast-loss", **shapes)
+    if name in REGRESSION and target.is_floating_point() and target.numel() > 1:
+        mean, std = feature_scale(target.reshape(-1, 1) if target.dim() < 2 else target, -1)
+        scale = torch.maximum(mean.abs(), std)
+        bad = (scale > 100).nonzero().flatten().tolist()
+        if bad:
+            flag("unnormalized-targets", columns=bad[:8], mean=[float(mean[i]) for i in bad[:8]],
+                 std=[float(std[i]) for i in bad[:8]])
+    return flags
+
+
+def chance_level(name: str, bound: dict[str, Any]) -> dict[str, Any] | None:
+    """Loss of an uninformed model for this call: ln C, ln 2, or the target's variance."""
+    inp, target = bound.get("input"), bound.get("target")
+    if not isinstance(inp, torch.Tensor) or not isinstance(target, torch.Tensor):
+        return None
+    if name == "cross_entropy" and bound.get("reduction", "mean") == "mean":
+        n_classes = inp.shape[1] if inp.dim() >= 2 else inp.shape[0]
+        return {"chance": math.log(n_classes), "basis": f"ln({n_classes}) for {n_classes} classes"}
+    if name in BINARY and bound.get("reduction", "mean") == "mean":
+        return {"chance": math.log(2), "basis": "ln(2) for binary targets"}
+    if name == "mse_loss" and bound.get("reduction", "mean") == "mean" and target.is_floating_point():
+        t = target.detach().float()
+        return {"chance": float(t.var()) if t.numel() > 1 else 0.0, "basis": "variance of the target",
+                "zero_prediction": float((t * t).mean())}
+    return None

@@ -1,0 +1,351 @@
+"""The Recorder: the evidence gathered while a training script runs.
+
+Every handler here only *reads* tensors. It is called by the global hooks of
+`record.hooks`; the rules in `traindoctor.rules` turn what it stored into findings.
+Host syncs: one per optimizer step (the grad-norm vector and the loss), plus a few
+on sampled steps; cheap on CPU, documented in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from . import losses
+from .replay import first_nonfinite_module
+from .stats import batch_tensors, feature_scale, grad_norms, nonfinite_summary
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
+_MODE_TYPES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
+_MAX_RECORDS = 50_000
+_PROBES_PER_OPTIMIZER = 4
+
+
+class StopRun(BaseException):
+    """Raised inside the script to stop it once the step or time budget is spent.
+
+    A BaseException so that the script's own `except Exception` does not swallow it.
+    """
+
+
+def user_location() -> dict[str, Any]:
+    """file:line of the innermost frame outside torch and traindoctor."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not path.startswith((_PKG_DIR, _TORCH_DIR)) and "<frozen" not in path:
+            return {"file": frame.f_code.co_filename, "line": frame.f_lineno}
+        frame = frame.f_back
+    return {}
+
+
+@dataclass
+class RootInfo:
+    """A module called at the top of the module stack: a model, as the script sees it."""
+
+    module: nn.Module
+    mode_modules: list[tuple[str, nn.Module]]
+    grad_calls: int = 0
+    nograd_calls: int = 0
+    eval_in_train: int = 0
+    eval_in_train_modules: list[str] = field(default_factory=list)
+    eval_location: dict[str, Any] = field(default_factory=dict)
+    train_in_eval: int = 0
+    train_location: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptState:
+    opt: torch.optim.Optimizer
+    index: int
+    steps: int = 0
+    backward_since_step: int = 0
+    clean_since_step: bool = True
+    probes: list[torch.Tensor] = field(default_factory=list)
+    carried_over_steps: int = 0
+    misplaced_steps: int = 0
+    empty_steps: int = 0  # steps where no parameter had a gradient (outside misplaced zero_grad)
+    ever_grad: set[int] = field(default_factory=set)
+    snapshot: list[torch.Tensor] | None = None
+    ready: bool = False
+
+    def params(self) -> list[torch.Tensor]:
+        return [p for g in self.opt.param_groups for p in g["params"]]
+
+
+class Recorder:
+    def __init__(self, max_steps: int = 300, max_seconds: float | None = None):
+        self.max_steps = max_steps
+        self.max_seconds = max_seconds
+        self.started = time.monotonic()
+        self.stop_reason: str | None = None
+        self._paused = 0
+        self.depth = 0
+        self.n_steps = 0
+        self.roots: dict[int, RootInfo] = {}
+        self.param_names: dict[int, str] = {}
+        self.optimizers: dict[int, OptState] = {}
+        self.records: list[dict[str, Any]] = []
+        self.pending_losses: list[float] = []
+        self.backward_seq = 0
+        self.zero_grad_seq = 0
+        self.seq = 0
+        self.last_batch: tuple[nn.Module, tuple, dict] | None = None
+        self.last_loss_call: dict[str, Any] | None = None
+        self.loss_calls: dict[str, int] = {}
+        self.loss_flags: dict[str, list[dict[str, Any]]] = {}
+        self.first_loss: dict[str, Any] | None = None
+        self.input_scale: list[dict[str, Any]] = []
+        self.nonfinite: dict[str, Any] | None = None
+        self.nonfinite_grad: dict[str, Any] | None = None
+        self.grad_not_in_opt: dict[int, str] = {}
+        self.schedulers: dict[int, dict[str, Any]] = {}
+        self.loader_lens: dict[int, int] = {}
+        self.backward_calls = 0
+
+    # ── control ──────────────────────────────────────────────────────────────
+    @property
+    def active(self) -> bool:
+        return self._paused == 0
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Handlers ignore everything inside (probes and replays run here)."""
+        self._paused += 1
+        try:
+            yield
+        finally:
+            self._paused -= 1
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _check_budget(self) -> None:
+        if self.stop_reason is None and self.max_seconds and self.elapsed() > self.max_seconds:
+            self.stop_reason = "max-seconds"
+        if self.stop_reason in ("max-steps", "max-seconds"):
+            raise StopRun(self.stop_reason)
+
+    def _names(self, params: list[torch.Tensor]) -> list[str]:
+        if any(id(p) not in self.param_names for p in params):
+            for info in self.roots.values():
+                for n, p in info.module.named_parameters():
+                    self.param_names.setdefault(id(p), n)
+        return [self.param_names.get(id(p), "<unnamed>") for p in params]
+
+    # ── module calls ─────────────────────────────────────────────────────────
+    def on_root_call(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        if isinstance(module, nn.modules.loss._Loss):
+            return
+        info = self.roots.get(id(module))
+        if info is None:
+            if next(module.parameters(), None) is None:
+                return
+            info = RootInfo(module, [(n, m) for n, m in module.named_modules() if isinstance(m, _MODE_TYPES)])
+            self.roots[id(module)] = info
+        self._check_budget()
+        if torch.is_grad_enabled():
+            info.grad_calls += 1
+            self.last_batch = (module, args, kwargs)
+            if info.mode_modules and not any(m.training for _, m in info.mode_modules):
+                info.train_in_eval += 1
+                info.train_location = info.train_location or user_location()
+            if info.grad_calls <= 3:
+                self._input_scale(args, kwargs)
+        else:
+            info.nograd_calls += 1
+            training = [n for n, m in info.mode_modules if m.training]
+            if training:
+                info.eval_in_train += 1
+                if not info.eval_in_train_modules:
+                    info.eval_in_train_modules = training
+                    info.eval_location = user_location()
+
+    def _input_scale(self, args: tuple, kwargs: dict) -> None:
+        for name, t in batch_tensors(args, kwargs):
+            if not t.is_floating_point() or t.dim() < 2 or t.shape[0] < 2:
+                continue
+            feature_dim = 1 if t.dim() == 4 else -1  # images are (N, C, H, W); tables and sequences (..., F)
+            mean, std = feature_scale(t, feature_dim)
+            scale = torch.maximum(mean.abs(), std)
+            bad = (scale > 100).nonzero().flatten().tolist()
+            self.input_scale.append({
+                "tensor": name, "shape": list(t.shape),
+                "feature_dim": feature_dim % t.dim(), "columns": bad[:8], "n_columns": len(bad),
+                "n_features": int(scale.numel()), "mean": [float(mean[i]) for i in bad[:8]],
+                "std": [float(std[i]) for i in bad[:8]], "max_scale": float(scale.max()) if scale.numel() else 0.0,
+            })
+
+    # ── loss functions ───────────────────────────────────────────────────────
+    def on_loss_call(self, name: str, signature: inspect.Signature, args: tuple, kwargs: dict, out: Any) -> None:
+        n = self.loss_calls[name] = self.loss_calls.get(name, 0) + 1
+        try:
+            bound = signature.bind(*args, **kwargs).arguments
+        except TypeError:
+            return
+        self.last_loss_call = {"name": name, "target": bound.get("target")}
+        if n > 3 and n % 50:
+            return
+        location = user_location()
+        for code, evidence in losses.inspect_call(name, bound).items():
+            for ev in evidence:
+                ev.update(step=self.n_steps, location=location)
+            self.loss_flags.setdefault(code, []).extend(evidence)
+        if self.first_loss is None and isinstance(out, torch.Tensor) and out.dim() == 0:
+            chance = losses.chance_level(name, bound)
+            if chance:
+                self.first_loss = {"loss": name, "value": float(out.detach()), "step": self.n_steps,
+                                   "location": location, **chance}
+
+    # ── autograd ─────────────────────────────────────────────────────────────
+    def on_backward(self, tensors: Any) -> None:
+        loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
+        if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or loss.grad_fn is None:
+            return
+        self.backward_calls += 1
+        self.seq += 1
+        self.backward_seq = self.seq
+        for st in self.optimizers.values():
+            st.backward_since_step += 1
+            if not st.clean_since_step and _all_zero(st.probes):
+                st.clean_since_step = True
+        value = float(loss.detach())
+        self.pending_losses.append(value)
+        if not math.isfinite(value) and self.nonfinite is None:
+            self.nonfinite = self._explain_nonfinite_loss(value)
+
+    def _explain_nonfinite_loss(self, value: float) -> dict[str, Any]:
+        event: dict[str, Any] = {"step": self.n_steps, "loss": value, "location": user_location()}
+        if self.last_batch is not None:
+            module, args, kwargs = self.last_batch
+            for name, t in batch_tensors(args, kwargs):
+                summary = nonfinite_summary(t)
+                if summary:
+                    event["input"] = {"tensor": name, **summary}
+                    break
+        target = (self.last_loss_call or {}).get("target")
+        if "input" not in event and isinstance(target, torch.Tensor):
+            summary = nonfinite_summary(target)
+            if summary:
+                event["input"] = {"tensor": "target", "loss": self.last_loss_call["name"], **summary}
+        if "input" not in event and self.last_batch is not None:
+            with self.paused():
+                event["forward"] = first_nonfinite_module(*self.last_batch)
+            if self.last_loss_call:
+                event["forward"]["loss_function"] = self.last_loss_call["name"]
+        return event
+
+    def on_zero_grad(self) -> None:
+        self.seq += 1
+        self.zero_grad_seq = self.seq
+
+    # ── optimizer steps ──────────────────────────────────────────────────────
+    def _state(self, opt: torch.optim.Optimizer) -> OptState:
+        st = self.optimizers.get(id(opt))
+        if st is None:
+            st = self.optimizers[id(opt)] = OptState(opt, len(self.optimizers))
+        return st
+
+    def on_step_begin(self, opt: torch.optim.Optimizer) -> None:
+        self._check_budget()
+        self._state(opt).ready = False
+
+    def on_grads_ready(self, opt: torch.optim.Optimizer) -> None:
+        """Gradients are final for this step (before step(), or after its closure ran)."""
+        st = self._state(opt)
+        if st.ready:  # closures that run several times (LBFGS): measure the first
+            return
+        st.ready = True
+        params = st.params()
+        with_grad = [p for p in params if p.grad is not None]
+        norms = grad_norms(with_grad)
+        names = self._names(with_grad)
+        groups = sorted({n.split(".")[0] for n in names})
+        index = torch.tensor([groups.index(n.split(".")[0]) for n in names], dtype=torch.long)
+        by_group = torch.zeros(len(groups)).index_add_(0, index, norms.square()).sqrt() if groups else torch.zeros(0)
+        values = torch.cat([norms.square().sum().sqrt().reshape(1), by_group]).tolist()
+        total = values[0]
+        misplaced = st.backward_since_step > 0 and total == 0 and self.zero_grad_seq > self.backward_seq
+        if st.steps > 0 and st.backward_since_step > 0 and not st.clean_since_step:
+            st.carried_over_steps += 1
+        if misplaced:
+            st.misplaced_steps += 1
+        elif not with_grad and st.backward_since_step > 0:
+            st.empty_steps += 1
+        sampled = st.steps < 5 or st.steps % 50 == 0
+        if sampled and not misplaced:
+            st.ever_grad.update(id(p) for p in with_grad)
+            self._grads_outside_optimizers()
+        if not math.isfinite(total) and self.nonfinite_grad is None:
+            bad = [n for n, v in zip(names, norms.tolist()) if not math.isfinite(v)]
+            self.nonfinite_grad = {"step": self.n_steps, "parameters": bad[:8], "n_parameters": len(bad),
+                                   "loss": self.pending_losses[-1] if self.pending_losses else None}
+        if st.steps < 10 or st.steps % 10 == 0:
+            st.snapshot = [p.detach().clone() for p in params]
+        if len(self.records) < _MAX_RECORDS or self.n_steps % 10 == 0:
+            self.records.append({
+                "step": self.n_steps, "optimizer": st.index,
+                "loss": self.pending_losses[-1] if self.pending_losses else None,
+                "grad_norm": total, "grad_norm_by_module": dict(zip(groups, values[1:])),
+                "lr": [float(g["lr"]) for g in opt.param_groups], "update_ratio": None,
+            })
+        if with_grad:
+            stride = max(1, len(with_grad) // _PROBES_PER_OPTIMIZER)
+            st.probes = with_grad[::stride][:_PROBES_PER_OPTIMIZER]
+
+    def _grads_outside_optimizers(self) -> None:
+        for info in self.roots.values():
+            if info.grad_calls:
+                for n, p in info.module.named_parameters():
+                    if p.grad is not None:
+                        self.grad_not_in_opt.setdefault(id(p), n)
+
+    def on_step_end(self, opt: torch.optim.Optimizer) -> None:
+        st = self._state(opt)
+        if st.snapshot is not None:
+            params = [p.detach() for p in st.params()]
+            delta = torch._foreach_norm(torch._foreach_sub(params, st.snapshot))
+            before = torch._foreach_norm(st.snapshot)
+            num = torch.stack([d.float() for d in delta]).square().sum().sqrt()
+            den = torch.stack([b.float() for b in before]).square().sum().sqrt()
+            ratio = float(num / den) if float(den) > 0 else None
+            if self.records and self.records[-1]["optimizer"] == st.index:
+                self.records[-1]["update_ratio"] = ratio
+            st.snapshot = None
+        st.steps += 1
+        st.backward_since_step = 0
+        st.clean_since_step = not st.probes
+        self.pending_losses.clear()
+        self.n_steps += 1
+        if self.max_steps and self.n_steps >= self.max_steps and self.stop_reason is None:
+            self.stop_reason = "max-steps"
+        self._check_budget()
+
+    # ── schedules and data ───────────────────────────────────────────────────
+    def on_scheduler_step(self, sched: Any) -> None:
+        entry = self.schedulers.setdefault(id(sched), {"class": type(sched).__name__, "steps": 0, "first_at": self.n_steps})
+        entry["steps"] += 1
+        entry["last_at"] = self.n_steps
+
+    def on_loader_iter(self, loader: Any) -> None:
+        try:
+            self.loader_lens[id(loader)] = len(loader)
+        except TypeError:  # iterable-style datasets have no length
+            pass
+
+
+def _all_zero(tensors: list[torch.Tensor]) -> bool:
+    grads = [p.grad for p in tensors if p.grad is not None]
+    if not grads:
+        return True
+    return float(torch.stack([g.float() for g in torch._foreach_norm([g.detach() for g in grads])]).sum()) == 0.0

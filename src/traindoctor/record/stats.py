@@ -1,0 +1,111 @@
+"""Small tensor statistics shared by the recorder, the rules and the probes."""
+
+from __future__ import annotations
+
+import math
+import random
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+
+def grad_norms(params: list[torch.Tensor]) -> torch.Tensor:
+    """Per-parameter L2 norms of the existing gradients, in one fused op (stays on device)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(0)
+    return torch.stack([n.float() for n in torch._foreach_norm([g.detach() for g in grads])])
+
+
+def total_norm(norms: torch.Tensor) -> torch.Tensor:
+    return norms.norm() if norms.numel() else torch.zeros(())
+
+
+def tensors_in(obj: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield (name, tensor) for the tensors in nested args / kwargs / dicts / tuples."""
+    if isinstance(obj, torch.Tensor):
+        yield prefix or "input", obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from tensors_in(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            yield from tensors_in(v, f"{prefix}[{i}]" if prefix else f"arg{i}")
+
+
+def batch_tensors(args: tuple, kwargs: dict) -> Iterator[tuple[str, torch.Tensor]]:
+    """The tensors of a call: positional ones named arg0, arg1..., keyword ones by their key."""
+    yield from tensors_in(tuple(args))
+    yield from tensors_in(dict(kwargs))
+
+
+def nonfinite_summary(t: torch.Tensor, limit: int = 8) -> dict[str, Any] | None:
+    """Where a tensor is non-finite: counts and the offending feature columns (last dim)."""
+    if not t.is_floating_point() and not t.is_complex():
+        return None
+    bad = ~torch.isfinite(t.detach())
+    n = int(bad.sum())
+    if n == 0:
+        return None
+    out: dict[str, Any] = {"shape": list(t.shape), "nonfinite": n, "nan": int(torch.isnan(t).sum()), "numel": t.numel()}
+    if t.dim() >= 2:
+        cols = bad.reshape(-1, t.shape[-1]).any(0).nonzero().flatten().tolist()
+        rows = bad.reshape(-1, t.shape[-1]).any(1).nonzero().flatten().tolist()
+        out["columns"] = cols[:limit]
+        out["n_columns"] = len(cols)
+        out["first_rows"] = rows[:limit]
+    else:
+        out["positions"] = bad.nonzero().flatten().tolist()[:limit]
+    return out
+
+
+def feature_scale(t: torch.Tensor, feature_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature mean and std (features along `feature_dim`), ignoring non-finite values."""
+    x = t.detach().float().movedim(feature_dim, -1).reshape(-1, t.shape[feature_dim])
+    x = x[torch.isfinite(x).all(1)]
+    if x.shape[0] == 0:
+        return torch.zeros(t.shape[feature_dim]), torch.zeros(t.shape[feature_dim])
+    return x.mean(0), (x.std(0) if x.shape[0] > 1 else torch.zeros(x.shape[1]))
+
+
+def fmt(x: float | None) -> str:
+    """A number as a person would write it: 2.3, 0.0412, 1.20e-06, 3.40e+05."""
+    if x is None:
+        return "n/a"
+    if not math.isfinite(x):
+        return str(x)
+    a = abs(x)
+    if a == 0:
+        return "0"
+    if a < 1e-3 or a >= 1e5:
+        return f"{x:.2e}"
+    return f"{x:.3g}" if a < 100 else f"{x:.1f}"
+
+
+@contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Save and restore the global RNG state of torch, numpy and random (do-no-harm)."""
+    torch_state = torch.get_rng_state()
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(torch_state)
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
+def first_tensor(out: Any) -> torch.Tensor | None:
+    """The main tensor of a model output: a tensor, `.logits`, or the first non-scalar tensor inside."""
+    if isinstance(out, torch.Tensor):
+        return out
+    logits = getattr(out, "logits", None) if not isinstance(out, dict) else out.get("logits")
+    if isinstance(logits, torch.Tensor):
+        return logits
+    for _, t in tensors_in(out if isinstance(out, (dict, list, tuple)) else {}):
+        if t.dim() > 0:
+            return t
+    return None

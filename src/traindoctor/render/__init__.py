@@ -1,0 +1,18 @@
+"""Renderers present a Report; they never measure."""
+
+from __future__ import annotations
+
+from ..findings import Report
+from . import json_report, markdown, text
+
+FORMATS = ("text", "markdown", "json")
+
+
+def render(report: Report, fmt: str, *, color: bool | None = None, width: int | None = None) -> str:
+    if fmt == "json":
+        return json_report.render(report)
+    if fmt == "markdown":
+        return markdown.render(report)
+    if fmt == "text":
+        return text.render(report, color=color, width=width)
+    raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

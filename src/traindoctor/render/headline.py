@@ -1,0 +1,44 @@
+"""One-line descriptions shared by the text and markdown renderers."""
+
+from __future__ import annotations
+
+from ..findings import Finding, Report
+
+_STOPPED = {
+    "completed": "ran to completion",
+    "max-steps": "stopped at the step budget",
+    "max-seconds": "stopped at the time budget",
+    "script-error": "the script raised an exception",
+    "interrupted": "interrupted",
+}
+
+
+def header(report: Report) -> str:
+    line = f"traindoctor {report.command}"
+    run = report.sections.get("run")
+    if run:
+        line += f" — {_STOPPED.get(run['stopped'], run['stopped'])} after {run['steps']} optimizer steps ({run['seconds']:.1f} s)"
+    return line
+
+
+def location(f: Finding) -> str:
+    loc = f.location
+    parts = []
+    if loc.get("file"):
+        parts.append(f"{loc['file']}:{loc['line']}" if loc.get("line") else loc["file"])
+    if loc.get("module"):
+        parts.append(f"module `{loc['module']}`")
+    if loc.get("step") is not None:
+        parts.append(f"step {loc['step']}")
+    return ", ".join(parts)
+
+
+def footer(report: Report) -> str:
+    s = report.summary()
+    counts = [f"{s['errors']} error{'s' * (s['errors'] != 1)}", f"{s['warnings']} warning{'s' * (s['warnings'] != 1)}"]
+    if s["infos"]:
+        counts.append(f"{s['infos']} info")
+    if not report.findings:
+        return "no problem found · " + ", ".join(counts)
+    tail = f" · most likely root cause: {s['root_cause']}" if s["errors"] else ""
+    return ", ".join(counts) + tail

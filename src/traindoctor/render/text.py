@@ -1,0 +1,54 @@
+"""Terminal output with rich; plain text when the output is not a terminal."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from ..findings import Report
+from .headline import footer, header, location
+
+_MARK = {"error": ("✗", "bold red"), "warning": ("!", "bold yellow"), "info": ("i", "cyan")}
+
+
+def render(report: Report, *, color: bool | None = None, width: int | None = None) -> str:
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=bool(color), no_color=not color, width=width or 100,
+                      highlight=False, emoji=False, soft_wrap=False)
+    console.print(Text(header(report), style="bold"), soft_wrap=True)
+    for f in report.findings:
+        mark, style = _MARK[f.severity]
+        head = Text()
+        head.append(f"{mark} {f.severity:<8} ", style=style)
+        head.append(f"{f.code}", style="bold")
+        head.append(f"  {f.title}")
+        if f.explained_by:
+            head.append(f"  (follows from {f.explained_by})", style="dim")
+        console.print()
+        console.print(head)
+        rows = Table.grid(padding=(0, 2))
+        rows.add_column(style="dim", no_wrap=True, width=8)
+        rows.add_column(overflow="fold")
+        rows.add_row("observed", f.observation)
+        where = location(f)
+        if where:
+            rows.add_row("where", where)
+        if f.severity != "info":
+            for h in f.hypotheses:
+                rows.add_row(h.kind if h.kind != "null" else "benign", h.cause)
+                rows.add_row("check", h.check)
+            if f.next_step:
+                rows.add_row("next", f.next_step)
+        console.print(Padding(rows, (0, 0, 0, 2)))
+        if "traceback" in f.evidence:
+            tb = f.evidence["traceback"].rstrip().splitlines()
+            shown = tb if len(tb) <= 16 else [tb[0], "  ..."] + tb[-14:]
+            console.print(Text("\n".join("    " + line for line in shown), style="dim"))
+    console.print()
+    console.print(Text(footer(report) + " · full record: --format json", style="bold"), soft_wrap=True)
+    # Table cells are padded to the column width; trailing blanks are noise in logs and diffs.
+    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
