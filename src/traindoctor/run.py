@@ -94,7 +94,10 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     rec.stop_reason = rec.stop_reason or "completed"
     duration = time.monotonic() - started
     gc.collect()  # drop frames of the stopped script (and any DataLoader workers they hold)
-    found += rules.analyze(rec)
+    rule_findings, internal_errors = rules.analyze(rec)
+    found += rule_findings
+    for note in internal_errors:
+        print(f"traindoctor: {note} (a bug in traindoctor; other rules still ran)", file=sys.stderr)
     probe_records: list[dict[str, Any]] = []
     model = main_model(rec)
     if probes and rec.last_batch is not None and model is not None:
@@ -112,6 +115,7 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
                    for i in rec.roots.values()],
         "loss_functions": rec.loss_calls,
         "probes": probe_records,
+        "internal_errors": internal_errors,
         "steps_record": rec.records,
     }
     command = " ".join(["run", str(script), *args])

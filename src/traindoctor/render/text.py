@@ -26,8 +26,6 @@ def render(report: Report, *, color: bool | None = None, width: int | None = Non
         head.append(f"{mark} {f.severity:<8} ", style=style)
         head.append(f"{f.code}", style="bold")
         head.append(f"  {f.title}")
-        if f.explained_by:
-            head.append(f"  (follows from {f.explained_by})", style="dim")
         console.print()
         console.print(head)
         rows = Table.grid(padding=(0, 2))
@@ -37,7 +35,9 @@ def render(report: Report, *, color: bool | None = None, width: int | None = Non
         where = location(f)
         if where:
             rows.add_row("where", where)
-        if f.severity != "info":
+        if f.explained_by:
+            rows.add_row("cause", f"follows from {f.explained_by} (above)")
+        elif f.severity != "info":
             for h in f.hypotheses:
                 rows.add_row(h.kind if h.kind != "null" else "benign", h.cause)
                 rows.add_row("check", h.check)

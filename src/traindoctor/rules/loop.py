@@ -21,6 +21,11 @@ def _opt_label(st: OptState) -> str:
     return f"{type(st.opt).__name__} (lr {', '.join(fmt(x) for x in lrs)})"
 
 
+def _power(x: float) -> str:
+    """An update/parameter ratio as a power of ten, the way the ~1e-3 rule of thumb is stated."""
+    return f"10^{math.log10(x):.1f}" if x > 0 else "0 (the weights did not move)"
+
+
 def _records(rec: Recorder, st: OptState) -> list[dict]:
     return [r for r in rec.records if r["optimizer"] == st.index]
 
@@ -130,7 +135,7 @@ def _divergence(rec: Recorder, recs: list[dict]) -> tuple[int, str] | None:
     """First step where training visibly blew up: a non-finite loss/gradient or a 10x loss rise."""
     for i, r in enumerate(recs):
         if r["loss"] is not None and not math.isfinite(r["loss"]) or not math.isfinite(r["grad_norm"]):
-            return i, f"the loss was {r['loss']} and the gradient norm {fmt(r['grad_norm'])} at step {r['step']}"
+            return i, f"the loss was {fmt(r['loss'])} and the gradient norm {fmt(r['grad_norm'])} at step {r['step']}"
     early = [r["loss"] for r in recs[:5] if r["loss"] is not None]
     if len(early) >= 3 and min(early) > 0:
         base = statistics.median(early)
@@ -152,8 +157,8 @@ def _update_size(rec: Recorder, st: OptState) -> list[Finding]:
         if before and max(before) >= LARGE_UPDATE:
             out.append(finding(
                 "lr-too-high",
-                f"{_opt_label(st)}: {how}; before it, update/parameter ratios reached 10^{math.log10(max(before)):.1f} "
-                f"(median 10^{math.log10(statistics.median(before)):.1f}; healthy training sits near 10^-3)",
+                f"{_opt_label(st)}: {how}; before it, update/parameter ratios reached {_power(max(before))} "
+                f"(median {_power(statistics.median(before))}; healthy training sits near 10^-3)",
                 "run", evidence={"divergence_step": recs[at]["step"], "update_ratios": before[:20], "lr": recs[0]["lr"]},
                 location={"step": recs[at]["step"]},
             ))
@@ -173,7 +178,7 @@ def _update_size(rec: Recorder, st: OptState) -> list[Finding]:
         if head > 0 and (head - tail) / head < 0.05:
             out.append(finding(
                 "lr-too-low",
-                f"{_opt_label(st)}: median update/parameter ratio 10^{math.log10(statistics.median(later)):.1f} "
+                f"{_opt_label(st)}: median update/parameter ratio {_power(statistics.median(later))} "
                 f"(healthy: near 10^-3); the loss went from {fmt(head)} to {fmt(tail)} in {len(losses)} steps",
                 "run", evidence={"median_update_ratio": statistics.median(later), "loss_first": head, "loss_last": tail},
             ))

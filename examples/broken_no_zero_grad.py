@@ -1,0 +1,18 @@
+"""Broken: optimizer.zero_grad() is missing, so gradients pile up across steps."""
+import torch
+from torch import nn
+
+from toydata import blobs
+
+torch.manual_seed(0)
+x, y = blobs()
+model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+loss_fn = nn.CrossEntropyLoss()
+
+for epoch in range(5):
+    for i in range(0, len(x), 64):
+        loss = loss_fn(model(x[i:i + 64]), y[i:i + 64])
+        loss.backward()
+        opt.step()
+    print(f"epoch {epoch} loss {loss.item():.4f}")
