@@ -13,7 +13,7 @@ from ..findings import Finding, finding
 from ..record.stats import batch_tensors, first_tensor, preserved_rng
 
 RELATIVE_TOL = 1e-5
-_SEQUENCE_FIRST = (nn.RNNBase, nn.MultiheadAttention, nn.Transformer, nn.TransformerEncoderLayer, nn.TransformerDecoderLayer)
+_SEQUENCE_FIRST = (nn.RNNBase, nn.MultiheadAttention)  # transformer layers hold a MultiheadAttention
 
 
 def _perturbed(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor | None:
