@@ -12,7 +12,9 @@ from .common import plural
 
 def check(rec: Recorder) -> list[Finding]:
     out = []
-    event = rec.nonfinite
+    event, grad = rec.nonfinite, rec.nonfinite_grad
+    if grad and event and grad["step"] < event["step"] and grad["loss"] is not None and math.isfinite(grad["loss"]):
+        event = None  # gradients went non-finite first; the later NaN forward is a consequence (NaN weights)
     if event and "input" in event:
         inp = event["input"]
         where = (f"feature columns {inp['columns']}" + (f" (of {inp['n_columns']})" if inp["n_columns"] > len(inp["columns"]) else "")
@@ -40,7 +42,6 @@ def check(rec: Recorder) -> list[Finding]:
             loc = {}
         out.append(finding("nonfinite-forward", obs, "run", evidence=event,
                            location={**event.get("location", {}), **loc, "step": event["step"]}))
-    grad = rec.nonfinite_grad
     if grad and (grad["loss"] is None or math.isfinite(grad["loss"])) and not event:
         names = ", ".join(f"`{n}`" for n in grad["parameters"][:4])
         out.append(finding(

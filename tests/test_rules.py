@@ -1,0 +1,312 @@
+"""Each runtime rule on a broken script and on its tricky healthy counterpart."""
+import pytest
+
+from conftest import codes
+
+PRELUDE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+x = torch.randn(512, 10); y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
+"""
+
+
+def body(loop):
+    return PRELUDE + loop
+
+
+# ── loss and targets ──────────────────────────────────────────────────────────
+
+def test_log_softmax_into_cross_entropy_is_info_only(run_code):
+    r = run_code(body("""
+model = nn.Sequential(nn.Linear(10, 4), nn.LogSoftmax(dim=1)); opt = torch.optim.Adam(model.parameters())
+for i in range(20):
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+"""))
+    assert codes(r) == [] and [f.code for f in r.findings] == ["double-softmax"]
+
+
+def test_log_softmax_into_nll_is_healthy(run_code):
+    r = run_code(body("""
+model = nn.Sequential(nn.Linear(10, 4), nn.LogSoftmax(dim=1)); opt = torch.optim.Adam(model.parameters())
+for i in range(20):
+    opt.zero_grad(); F.nll_loss(model(x), y).backward(); opt.step()
+"""))
+    assert r.findings == []
+
+
+def test_bce_with_logits_on_logits_is_healthy(run_code):
+    r = run_code(body("""
+model = nn.Linear(10, 1); opt = torch.optim.Adam(model.parameters())
+for i in range(20):
+    opt.zero_grad(); F.binary_cross_entropy_with_logits(model(x).squeeze(1), (y > 1).float()).backward(); opt.step()
+"""))
+    assert r.findings == []
+
+
+def test_partially_ignored_labels_are_healthy(run_code):
+    r = run_code(body("""
+model = nn.Linear(10, 4); opt = torch.optim.Adam(model.parameters())
+target = y.clone(); target[::3] = -100   # padding positions
+for i in range(20):
+    opt.zero_grad(); F.cross_entropy(model(x), target).backward(); opt.step()
+"""))
+    assert r.findings == []
+
+
+def test_zero_loss_with_zero_gradients_is_labels_all_ignored(run_code):
+    r = run_code(body("""
+model = nn.Linear(10, 4); opt = torch.optim.Adam(model.parameters())
+mask = torch.zeros(512)                  # an empty loss mask
+for i in range(20):
+    opt.zero_grad()
+    loss = (F.cross_entropy(model(x), y, reduction="none") * mask).sum()
+    loss.backward(); opt.step()
+"""))
+    assert codes(r)[0] == "labels-all-ignored"
+
+
+def test_init_loss_far_above_chance(run_code):
+    broken = run_code(body("""
+model = nn.Linear(10, 4); nn.init.normal_(model.weight, std=20.0)
+opt = torch.optim.Adam(model.parameters())
+for i in range(5):
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+"""))
+    f = broken.findings[0]
+    assert f.code == "init-loss-mismatch" and f.evidence["chance"] == pytest.approx(1.386, abs=1e-3)
+    assert f.evidence["value"] > f.evidence["high_threshold"]
+
+
+LM = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+V, D = 64, 128
+emb = nn.Embedding(V, D); nn.init.normal_(emb.weight, std=INIT)
+class TiedLM(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb = emb
+    def forward(self, idx):
+        return self.emb(idx) @ self.emb.weight.T
+model = TiedLM(); opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+data = torch.randint(0, V, (32, 17))
+for i in range(5):
+    opt.zero_grad()
+    logits = model(data[:, :-1])
+    loss = F.cross_entropy(logits.reshape(-1, V), TARGET.reshape(-1))
+    loss.backward(); opt.step()
+"""
+
+
+def test_unshifted_labels_with_tied_embeddings_is_label_leakage(run_code):
+    r = run_code(LM.replace("INIT", "0.3").replace("TARGET", "data[:, :-1]"))
+    assert r.findings[0].code == "label-leakage"
+
+
+def test_shifted_labels_with_small_init_is_healthy(run_code):
+    r = run_code(LM.replace("INIT", "0.02").replace("TARGET", "data[:, 1:]"))
+    assert r.findings == []
+
+
+def test_matching_regression_shapes_are_healthy(run_code):
+    r = run_code(body("""
+model = nn.Linear(10, 1); opt = torch.optim.Adam(model.parameters())
+t = x[:, :1] * 2
+for i in range(20):
+    opt.zero_grad(); F.mse_loss(model(x), t).backward(); opt.step()
+"""))
+    assert r.findings == []
+
+
+def test_unnormalized_inputs(run_code):
+    script = body("""
+scale = torch.ones(10); scale[2] = SCALE
+model = nn.Linear(10, 4); opt = torch.optim.Adam(model.parameters())
+for i in range(10):
+    opt.zero_grad(); F.cross_entropy(model(x * scale), y).backward(); opt.step()
+""")
+    broken = run_code(script.replace("SCALE", "5000.0"))
+    f = next(f for f in broken.findings if f.code == "unnormalized-inputs")
+    assert f.evidence["columns"] == [2] and f.severity == "warning"
+    assert "unnormalized-inputs" not in codes(run_code(script.replace("SCALE", "3.0")))
+
+
+# ── optimizer and loop ────────────────────────────────────────────────────────
+
+def test_gradient_accumulation_is_not_grad_not_zeroed(run_code):
+    r = run_code(body("""
+model = nn.Linear(10, 4); opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for i in range(40):
+    F.cross_entropy(model(x[i * 8:(i + 1) * 8]), y[i * 8:(i + 1) * 8]).div(4).backward()
+    if (i + 1) % 4 == 0:
+        opt.step(); opt.zero_grad()
+"""))
+    assert r.findings == []
+
+
+def test_manual_grad_reset_is_healthy(run_code):
+    r = run_code(body("""
+model = nn.Linear(10, 4); opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for i in range(20):
+    for p in model.parameters():
+        p.grad = None
+    F.cross_entropy(model(x), y).backward(); opt.step()
+"""))
+    assert r.findings == []
+
+
+def test_two_optimizers_gan_style_is_healthy(run_code):
+    r = run_code(body("""
+G = nn.Linear(4, 10); D = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 1))
+og = torch.optim.Adam(G.parameters(), lr=1e-4); od = torch.optim.Adam(D.parameters(), lr=1e-4)
+for i in range(30):
+    fake = G(torch.randn(64, 4))
+    od.zero_grad()
+    ld = F.binary_cross_entropy_with_logits(D(x[:64]), torch.ones(64, 1)) + \\
+         F.binary_cross_entropy_with_logits(D(fake.detach()), torch.zeros(64, 1))
+    ld.backward(); od.step()
+    og.zero_grad()
+    F.binary_cross_entropy_with_logits(D(fake), torch.ones(64, 1)).backward(); og.step()
+"""))
+    assert r.findings == []
+
+
+def test_one_cycle_per_batch_is_healthy(run_code):
+    r = run_code(body("""
+from torch.utils.data import DataLoader, TensorDataset
+loader = DataLoader(TensorDataset(x, y), batch_size=8)
+model = nn.Linear(10, 4); opt = torch.optim.SGD(model.parameters(), lr=0.1)
+sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=len(loader))
+for xb, yb in loader:
+    opt.zero_grad(); F.cross_entropy(model(xb), yb).backward(); opt.step(); sched.step()
+"""), max_steps=0)
+    assert r.findings == []
+
+
+def test_cosine_over_one_epoch_per_batch_is_healthy(run_code):
+    r = run_code(body("""
+from torch.utils.data import DataLoader, TensorDataset
+loader = DataLoader(TensorDataset(x, y), batch_size=4)
+model = nn.Linear(10, 4); opt = torch.optim.SGD(model.parameters(), lr=0.05)
+sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=len(loader))
+for xb, yb in loader:
+    opt.zero_grad(); F.cross_entropy(model(xb), yb).backward(); opt.step(); sched.step()
+"""), max_steps=0)
+    assert r.findings == []
+
+
+def test_frozen_backbone_fine_tuning_is_info_only(run_code):
+    r = run_code(body("""
+model = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 4))
+for p in model[0].parameters():
+    p.requires_grad = False
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)   # lazily passes the frozen ones too
+for i in range(20):
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+"""))
+    assert codes(r) == [] and [(f.code, f.severity) for f in r.findings] == [("frozen-params", "info")]
+
+
+def test_optimizer_over_frozen_params_only(run_code):
+    r = run_code(body("""
+model = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 4))
+for p in model[0].parameters():
+    p.requires_grad = False
+opt = torch.optim.Adam(model[0].parameters(), lr=1e-3)  # meant: model[2]
+for i in range(20):
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+"""))
+    assert set(codes(r, ("error",))) == {"frozen-params", "params-not-in-optimizer"}
+
+
+def test_detached_encoder_is_optimizer_params_unused(run_code):
+    script = body("""
+enc, head = nn.Linear(10, 16), nn.Linear(16, 4)
+opt = torch.optim.Adam([*enc.parameters(), *head.parameters()], lr=1e-3)
+for i in range(20):
+    opt.zero_grad(); F.cross_entropy(head(torch.relu(enc(x))DETACH), y).backward(); opt.step()
+""")
+    broken = run_code(script.replace("DETACH", ".detach()"))
+    assert codes(broken) == ["optimizer-params-unused"]
+    assert broken.findings[0].evidence["parameters"] == ["weight", "bias"]
+    assert run_code(script.replace("DETACH", "")).findings == []
+
+
+def test_lr_too_low(run_code):
+    script = body("""
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))
+opt = torch.optim.Adam(model.parameters(), lr=LR)
+for i in range(60):
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+""")
+    broken = run_code(script.replace("LR", "1e-8"))
+    assert codes(broken) == ["lr-too-low"]
+    assert broken.findings[0].evidence["median_update_ratio"] < 1e-5
+    assert run_code(script.replace("LR", "3e-3")).findings == []
+
+
+def test_exploding_gradients(run_code):
+    script = body("""
+model = nn.Linear(10, 4); opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+for i in range(40):
+    opt.zero_grad(); (F.cross_entropy(model(x), y) * GROWTH ** i).backward(); opt.step()
+""")
+    broken = run_code(script.replace("GROWTH", "1.3"))
+    assert "exploding-gradients" in codes(broken)
+    assert run_code(script.replace("GROWTH", "1.0")).findings == []
+
+
+# ── modes ─────────────────────────────────────────────────────────────────────
+
+def test_train_in_eval_mode(run_code):
+    script = body("""
+model = nn.Sequential(nn.Linear(10, 32), nn.Dropout(0.2), nn.Linear(32, 4))
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+model.eval()
+with torch.no_grad():
+    model(x)
+MODE
+for i in range(20):
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+""")
+    assert codes(run_code(script.replace("MODE", ""))) == ["train-in-eval-mode"]
+    assert run_code(script.replace("MODE", "model.train()")).findings == []
+
+
+def test_eval_with_dropout_only_is_a_warning(run_code):
+    r = run_code(body("""
+model = nn.Sequential(nn.Linear(10, 32), nn.Dropout(0.2), nn.Linear(32, 4))
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+for i in range(20):
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+    with torch.no_grad():
+        model(x)
+"""))
+    assert [(f.code, f.severity) for f in r.findings] == [("eval-in-train-mode", "warning")]
+
+
+# ── numerics ──────────────────────────────────────────────────────────────────
+
+def test_nonfinite_backward(run_code):
+    script = body("""
+model = nn.Linear(10, 3, bias=False); opt = torch.optim.SGD(model.parameters(), lr=0.01)
+xz = x.clone(); xz[0] = 0                       # a zero row: the distance below is exactly 0
+for i in range(10):
+    opt.zero_grad()
+    d = (model(xz) ** 2).sum(-1)EPS.sqrt()
+    d.mean().backward(); opt.step()
+""")
+    broken = run_code(script.replace("EPS", ""))
+    f = broken.findings[0]
+    assert f.code == "nonfinite-backward" and f.evidence["parameters"] == ["weight"]
+    assert run_code(script.replace("EPS", ".add(1e-12)")).findings == []
+
+
+def test_batch_mixing_probe_skips_sequence_first_models(run_code):
+    r = run_code(body("""
+model = nn.GRU(10, 8)
+opt = torch.optim.Adam(model.parameters())
+for i in range(5):
+    opt.zero_grad(); model(x.view(16, 32, 10))[0].pow(2).mean().backward(); opt.step()
+"""))
+    assert r.findings == []
+    assert r.sections["run"]["probes"][0]["status"] == "skipped"
