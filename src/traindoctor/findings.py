@@ -107,7 +107,7 @@ class Report:
 
     def summary(self) -> dict[str, Any]:
         count = {s: sum(f.severity == s for f in self.findings) for s in _SEVERITY_RANK}
-        root = self.errors[0].code if self.errors else (self.findings[0].code if self.findings else None)
+        root = self.findings[0].code if self.findings else None  # triage put the likeliest cause first
         return {"errors": count["error"], "warnings": count["warning"], "infos": count["info"], "root_cause": root}
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,85 @@
+"""traindoctor must not change the training it watches, and must leave no hook behind."""
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim import optimizer as optim_module
+
+from conftest import EXAMPLES, ROOT
+from traindoctor import run_script
+from traindoctor.probes import batch_mixing
+from traindoctor.record.stats import preserved_rng
+
+TRAINDOCTOR = [sys.executable, "-m", "traindoctor"]
+
+
+def _stdout(cmd):
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 1), done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("name", ["healthy_mlp.py", "healthy_cnn.py", "healthy_causal_lm.py"])
+def test_same_losses_with_and_without_traindoctor(name, tmp_path):
+    plain = _stdout([sys.executable, str(EXAMPLES / name)])
+    watched = _stdout([*TRAINDOCTOR, "run", "--max-steps", "0", "--output", str(tmp_path / "r.json"), str(EXAMPLES / name)])
+    assert "loss" in plain
+    assert watched == plain
+
+
+def _pristine():
+    return {
+        "call": nn.Module.__call__, "backward": torch.autograd.backward, "ce": F.cross_entropy,
+        "mse": F.mse_loss, "zero_grad": torch.optim.Optimizer.zero_grad, "module_zero_grad": nn.Module.zero_grad,
+        "sched": torch.optim.lr_scheduler.LRScheduler.step, "iter": torch.utils.data.DataLoader.__iter__,
+    }
+
+
+def _global_step_hooks():
+    return len(optim_module._global_optimizer_pre_hooks), len(optim_module._global_optimizer_post_hooks)
+
+
+@pytest.mark.parametrize("name", ["healthy_mlp.py", "broken_script_crash.py", "broken_lr_too_high.py"])
+def test_hooks_removed_after_run(name):
+    before, hooks = _pristine(), _global_step_hooks()
+    run_script(EXAMPLES / name, max_steps=20)
+    assert _pristine() == before
+    assert _global_step_hooks() == hooks
+
+
+def test_hooks_removed_when_stopped_by_budget(tmp_path):
+    before = _pristine()
+    script = tmp_path / "loop.py"
+    script.write_text("import torch\nm = torch.nn.Linear(2, 1); o = torch.optim.SGD(m.parameters(), 0.1)\n"
+                      "while True:\n    o.zero_grad(); m(torch.ones(4, 2)).sum().backward(); o.step()\n")
+    report = run_script(script, max_steps=0, max_seconds=1.0)
+    assert report.sections["run"]["stopped"] == "max-seconds"
+    assert _pristine() == before
+
+
+def test_probe_leaves_model_and_rng_untouched():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 2)).train()
+    x = torch.randn(16, 4)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    finding, record = batch_mixing.probe(model, (x,), {})
+    assert finding is None and record["status"] == "ran"
+    assert model.training
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_preserved_rng_restores_all_generators():
+    import random
+
+    import numpy as np
+    torch.manual_seed(3); np.random.seed(3); random.seed(3)
+    expected = (torch.rand(1), np.random.rand(), random.random())
+    torch.manual_seed(3); np.random.seed(3); random.seed(3)
+    with preserved_rng():
+        torch.rand(5); np.random.rand(5); random.random()
+    assert (torch.rand(1), np.random.rand(), random.random()) == expected
