@@ -29,7 +29,7 @@ class ScriptNotFound(Exception):
 def _user_traceback(exc: BaseException) -> tuple[str, dict[str, Any]]:
     """The traceback without traindoctor's and runpy's frames, and the innermost user frame."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(_PKG_DIR) and not f.filename.endswith("runpy.py")]
+              if not f.filename.startswith(_PKG_DIR) and "runpy" not in f.filename]
     text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
     text += "".join(traceback.format_exception_only(type(exc), exc))
     site = [f for f in frames if "site-packages" not in f.filename and "/lib/python" not in f.filename]

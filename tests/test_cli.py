@@ -1,0 +1,100 @@
+"""The command line: exit codes, formats, argument passing, scripts that exit or guard __main__."""
+import json
+import subprocess
+import sys
+import textwrap
+
+import jsonschema
+import pytest
+
+from conftest import EXAMPLES, ROOT
+from traindoctor.render.json_report import schema
+
+TRAIN = """
+import sys, torch
+print("argv", sys.argv[1:])
+def main():
+    torch.manual_seed(0)
+    m = torch.nn.Linear(4, 2); o = torch.optim.SGD(m.parameters(), lr=0.1)
+    x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    for _ in range(10):
+        o.zero_grad(); torch.nn.functional.cross_entropy(m(x), y).backward(); o.step()
+    print("done")
+if __name__ == "__main__":
+    main()
+    EXIT
+"""
+
+
+def cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "traindoctor", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def script(tmp_path, exit_stmt=""):
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(TRAIN.replace("EXIT", exit_stmt)))
+    return path
+
+
+def test_healthy_exit_0_and_args_reach_the_script(tmp_path):
+    done = cli("run", script(tmp_path), "--lr", "3e-4", "--format", "x")
+    assert done.returncode == 0, done.stderr
+    assert "argv ['--lr', '3e-4', '--format', 'x']" in done.stdout and "done" in done.stdout
+    assert "no problem found" in done.stdout
+
+
+def test_broken_exit_1_and_json_stays_parseable():
+    done = cli("run", "--format", "json", EXAMPLES / "broken_double_softmax.py")
+    assert done.returncode == 1
+    data = json.loads(done.stdout)  # the script's own prints went to stderr
+    jsonschema.validate(data, schema())
+    assert data["summary"]["root_cause"] == "double-softmax" and "epoch 0" in done.stderr
+
+
+def test_markdown_to_file(tmp_path):
+    out = tmp_path / "report.md"
+    done = cli("run", "--format", "markdown", "--output", out, EXAMPLES / "broken_nan_input.py")
+    assert done.returncode == 1
+    assert out.read_text().startswith("# traindoctor run") and "`nonfinite-input`" in out.read_text()
+
+
+@pytest.mark.parametrize("stmt,code,expect", [("sys.exit(0)", 0, None), ("sys.exit(3)", 1, "exited with status 3")])
+def test_script_calling_sys_exit(tmp_path, stmt, code, expect):
+    done = cli("run", script(tmp_path, stmt))
+    assert done.returncode == code, done.stdout + done.stderr
+    assert "done" in done.stdout
+    if expect:
+        assert "script-error" in done.stdout and expect in done.stdout
+
+
+def test_script_error_shows_user_traceback_only():
+    done = cli("run", EXAMPLES / "broken_script_crash.py")
+    assert done.returncode == 1
+    assert "broken_script_crash.py\", line 18" in done.stdout
+    assert "traindoctor/run.py" not in done.stdout and "runpy" not in done.stdout
+
+
+def test_usage_errors_exit_2(tmp_path):
+    missing = cli("run", tmp_path / "nope.py")
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert cli("run", "--max-steps", "-1", EXAMPLES / "healthy_mlp.py").returncode == 2
+    assert cli("run", "--format", "yaml", EXAMPLES / "healthy_mlp.py").returncode == 2
+
+
+def test_max_steps_stops_the_script(tmp_path):
+    done = cli("run", "--max-steps", "7", "--format", "json", EXAMPLES / "healthy_mlp.py")
+    run = json.loads(done.stdout)["run"]
+    assert run["stopped"] == "max-steps" and run["steps"] == 7 and len(run["steps_record"]) == 7
+
+
+def test_script_relative_imports_and_cwd(tmp_path):
+    (tmp_path / "helper.py").write_text("VALUE = 41\n")
+    (tmp_path / "train.py").write_text("from helper import VALUE\nprint('value', VALUE + 1)\n")
+    done = cli("run", "train.py", cwd=tmp_path)
+    assert done.returncode == 0 and "value 42" in done.stdout
+
+
+def test_help_teaches():
+    done = cli("run", "--help")
+    assert done.returncode == 0 and "--max-steps" in done.stdout and "Examples" in done.stdout
