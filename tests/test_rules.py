@@ -252,6 +252,9 @@ for i in range(40):
 """)
     broken = run_code(script.replace("GROWTH", "1.3"))
     assert "exploding-gradients" in codes(broken)
+    clipped = run_code(script.replace("GROWTH", "1.3").replace("opt.step()", "nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()"))
+    assert "exploding-gradients" in codes(clipped)  # judged on the norm before clipping
+    assert clipped.sections["run"]["steps_record"][-1]["grad_norm"] <= 1.0 + 1e-4
     assert run_code(script.replace("GROWTH", "1.0")).findings == []
 
 

@@ -8,6 +8,7 @@ What is patched, and why this way:
 - `Optimizer.zero_grad`, `Module.zero_grad`: to order zero_grad against backward and step.
 - global optimizer step pre/post hooks (torch API); a closure passed to `step` is wrapped so
   gradients are measured after it ran (Lightning steps through closures).
+- `clip_grad_norm_`, to keep the gradient norm from before clipping.
 - `LRScheduler.step`, `DataLoader.__iter__`, and the loss functions of `torch.nn.functional`.
 Everything is restored by `uninstall`, also after errors.
 """
@@ -93,6 +94,15 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
             return wrapper
         return make
 
+    def clip_wrapper(original):
+        @functools.wraps(original)
+        def clip_grad_norm_(*args, **kwargs):
+            total = original(*args, **kwargs)
+            if rec.active:
+                rec.on_clip(total)
+            return total
+        return clip_grad_norm_
+
     def pre_step(opt, args, kwargs):
         if not rec.active:
             return None
@@ -123,6 +133,9 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         patch(nn.Module, "zero_grad", before(lambda _: rec.on_zero_grad()))
         patch(LRScheduler, "step", after(rec.on_scheduler_step))
         patch(DataLoader, "__iter__", before(rec.on_loader_iter))
+        # Both names: libraries call either `torch.nn.utils.clip_grad_norm_` or the module's own.
+        patch(torch.nn.utils, "clip_grad_norm_", clip_wrapper)
+        patch(torch.nn.utils.clip_grad, "clip_grad_norm_", clip_wrapper)
         for name in LOSS_FUNCTIONS:
             patch(F, name, loss_wrapper(name))
         handles.append(register_optimizer_step_pre_hook(pre_step))

@@ -78,6 +78,7 @@ class OptState:
     ever_grad: set[int] = field(default_factory=set)
     snapshot: list[torch.Tensor] | None = None
     ready: bool = False
+    grouping: tuple | None = None
 
     def params(self) -> list[torch.Tensor]:
         return [p for g in self.opt.param_groups for p in g["params"]]
@@ -112,6 +113,7 @@ class Recorder:
         self.schedulers: dict[int, dict[str, Any]] = {}
         self.loader_lens: dict[int, int] = {}
         self.backward_calls = 0
+        self.pending_clip: torch.Tensor | None = None
 
     # ── control ──────────────────────────────────────────────────────────────
     @property
@@ -189,12 +191,12 @@ class Recorder:
     # ── loss functions ───────────────────────────────────────────────────────
     def on_loss_call(self, name: str, signature: inspect.Signature, args: tuple, kwargs: dict, out: Any) -> None:
         n = self.loss_calls[name] = self.loss_calls.get(name, 0) + 1
+        self.last_loss_call = {"name": name, "target": args[1] if len(args) > 1 else kwargs.get("target")}
+        if n > 3 and n % 50:
+            return
         try:
             bound = signature.bind(*args, **kwargs).arguments
         except TypeError:
-            return
-        self.last_loss_call = {"name": name, "target": bound.get("target")}
-        if n > 3 and n % 50:
             return
         location = user_location()
         for code, evidence in losses.inspect_call(name, bound).items():
@@ -245,6 +247,10 @@ class Recorder:
                 event["forward"]["loss_function"] = self.last_loss_call["name"]
         return event
 
+    def on_clip(self, total: torch.Tensor) -> None:
+        if self.pending_clip is None:  # the first clip of a step sees the raw gradients
+            self.pending_clip = total.detach()
+
     def on_zero_grad(self) -> None:
         self.seq += 1
         self.zero_grad_seq = self.seq
@@ -268,12 +274,11 @@ class Recorder:
         st.ready = True
         params = st.params()
         with_grad = [p for p in params if p.grad is not None]
+        names, groups, index = self._grouping(st, with_grad)
         norms = grad_norms(with_grad)
-        names = self._names(with_grad)
-        groups = sorted({n.split(".")[0] for n in names})
-        index = torch.tensor([groups.index(n.split(".")[0]) for n in names], dtype=torch.long)
-        by_group = torch.zeros(len(groups)).index_add_(0, index, norms.square()).sqrt() if groups else torch.zeros(0)
-        values = torch.cat([norms.square().sum().sqrt().reshape(1), by_group]).tolist()
+        squares = norms.square()
+        by_group = torch.zeros(len(groups)).index_add_(0, index, squares).sqrt() if groups else torch.zeros(0)
+        values = torch.cat([squares.sum().sqrt().reshape(1), by_group]).tolist()
         total = values[0]
         misplaced = st.backward_since_step > 0 and total == 0 and self.zero_grad_seq > self.backward_seq
         if st.steps > 0 and st.backward_since_step > 0 and not st.clean_since_step:
@@ -298,10 +303,22 @@ class Recorder:
                 "loss": self.pending_losses[-1] if self.pending_losses else None,
                 "grad_norm": total, "grad_norm_by_module": dict(zip(groups, values[1:])),
                 "lr": [float(g["lr"]) for g in opt.param_groups], "update_ratio": None,
+                "grad_norm_before_clip": float(self.pending_clip) if self.pending_clip is not None else None,
             })
         if with_grad:
             stride = max(1, len(with_grad) // _PROBES_PER_OPTIMIZER)
             st.probes = with_grad[::stride][:_PROBES_PER_OPTIMIZER]
+
+    def _grouping(self, st: OptState, with_grad: list[torch.Tensor]) -> tuple[list[str], list[str], torch.Tensor]:
+        """Parameter names, their top-level modules, and the index mapping one to the other (cached)."""
+        key = tuple(map(id, with_grad))
+        if st.grouping is None or st.grouping[0] != key:
+            names = self._names(with_grad)
+            tops = [n.split(".")[0] for n in names]
+            groups = sorted(set(tops))
+            index = torch.tensor([groups.index(t) for t in tops], dtype=torch.long)
+            st.grouping = (key, names, groups, index)
+        return st.grouping[1], st.grouping[2], st.grouping[3]
 
     def _grads_outside_optimizers(self) -> None:
         for info in self.roots.values():
@@ -326,6 +343,7 @@ class Recorder:
         st.backward_since_step = 0
         st.clean_since_step = not st.probes
         self.pending_losses.clear()
+        self.pending_clip = None
         self.n_steps += 1
         if self.max_steps and self.n_steps >= self.max_steps and self.stop_reason is None:
             self.stop_reason = "max-steps"
@@ -345,7 +363,5 @@ class Recorder:
 
 
 def _all_zero(tensors: list[torch.Tensor]) -> bool:
-    grads = [p.grad for p in tensors if p.grad is not None]
-    if not grads:
-        return True
-    return float(torch.stack([g.float() for g in torch._foreach_norm([g.detach() for g in grads])]).sum()) == 0.0
+    """Were these parameters' gradients reset? (None, or zero as zero_grad(set_to_none=False) leaves them)"""
+    return not any(bool(p.grad.any()) for p in tensors if p.grad is not None)

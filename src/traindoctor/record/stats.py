@@ -16,11 +16,10 @@ def grad_norms(params: list[torch.Tensor]) -> torch.Tensor:
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(0)
-    return torch.stack([n.float() for n in torch._foreach_norm([g.detach() for g in grads])])
-
-
-def total_norm(norms: torch.Tensor) -> torch.Tensor:
-    return norms.norm() if norms.numel() else torch.zeros(())
+    norms = torch._foreach_norm([g.detach() for g in grads])
+    if any(n.dtype != norms[0].dtype for n in norms):  # mixed precision: stack needs one dtype
+        norms = [n.float() for n in norms]
+    return torch.stack(norms).float()
 
 
 def tensors_in(obj: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:

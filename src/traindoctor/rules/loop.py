@@ -148,7 +148,9 @@ def _divergence(rec: Recorder, recs: list[dict]) -> tuple[int, str] | None:
 def _update_size(rec: Recorder, st: OptState) -> list[Finding]:
     recs = _records(rec, st)
     ratios = [(i, r["update_ratio"]) for i, r in enumerate(recs) if r["update_ratio"] is not None and math.isfinite(r["update_ratio"])]
-    norms = [r["grad_norm"] for r in recs if math.isfinite(r["grad_norm"])]
+    # Clipping hides explosions from the post-clip norm; judge the raw one where it was logged.
+    raw = [r["grad_norm_before_clip"] if r["grad_norm_before_clip"] is not None else r["grad_norm"] for r in recs]
+    norms = [g for g in raw if math.isfinite(g)]
     div = _divergence(rec, recs)
     out = []
     if div:

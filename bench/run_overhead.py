@@ -1,0 +1,61 @@
+"""Step time of the healthy examples with and without `traindoctor run`, in one process.
+
+Both conditions run the same script via runpy with the same cheap timer (a global optimizer
+step post-hook); the traindoctor condition adds all of run's hooks. Conditions alternate
+so drift in machine load hits both. Prints the median step time of each and their ratio.
+
+    python bench/run_overhead.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import runpy
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from torch.optim.optimizer import register_optimizer_step_post_hook
+
+from traindoctor.record.hooks import installed
+from traindoctor.record.recorder import Recorder
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SCRIPTS = ["healthy_mlp.py", "healthy_cnn.py", "healthy_causal_lm.py"]
+
+
+def step_times(script: Path, watched: bool) -> list[float]:
+    stamps: list[float] = []
+    timer = register_optimizer_step_post_hook(lambda *_: stamps.append(time.perf_counter()))
+    saved_argv, saved_path = sys.argv, sys.path[:]
+    sys.argv, sys.path[:0] = [str(script)], [str(script.parent)]
+    watch = installed(Recorder(max_steps=0)) if watched else contextlib.nullcontext()
+    try:
+        with watch, contextlib.redirect_stdout(io.StringIO()):
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        timer.remove()
+        sys.argv, sys.path[:] = saved_argv, saved_path
+    return [b - a for a, b in zip(stamps, stamps[1:])]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"{'example':<24}{'steps':>7}{'plain ms':>11}{'watched ms':>12}{'ratio':>8}")
+    for name in SCRIPTS:
+        plain: list[float] = []
+        watched: list[float] = []
+        for _ in range(args.repeats):
+            plain += step_times(EXAMPLES / name, watched=False)
+            watched += step_times(EXAMPLES / name, watched=True)
+        a, b = statistics.median(plain), statistics.median(watched)
+        print(f"{name:<24}{len(plain) // args.repeats:>7}{a * 1e3:>11.3f}{b * 1e3:>12.3f}{b / a:>7.3f}x")
+
+
+if __name__ == "__main__":
+    main()
