@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/traindoctor run examples/broken/double_softmax.py || true
+	$(BIN)/traindoctor run examples/broken_no_zero_grad.py || true
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -98,3 +98,17 @@ def test_script_relative_imports_and_cwd(tmp_path):
 def test_help_teaches():
     done = cli("run", "--help")
     assert done.returncode == 0 and "--max-steps" in done.stdout and "Examples" in done.stdout
+
+
+def test_stopping_mid_epoch_with_dataloader_workers_does_not_hang():
+    done = cli("run", "--max-steps", "5", "--format", "json", EXAMPLES / "healthy_cnn.py")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["run"]["stopped"] == "max-steps"
+
+
+def test_syntax_error_in_script_is_a_finding(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import torch\nfor x in range(3)\n    print(x)\n")
+    done = cli("run", bad)
+    assert done.returncode == 1
+    assert "script-error" in done.stdout and "SyntaxError" in done.stdout and "bad.py" in done.stdout

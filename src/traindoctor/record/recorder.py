@@ -275,10 +275,11 @@ class Recorder:
         params = st.params()
         with_grad = [p for p in params if p.grad is not None]
         names, groups, index = self._grouping(st, with_grad)
-        norms = grad_norms(with_grad)
-        squares = norms.square()
-        by_group = torch.zeros(len(groups)).index_add_(0, index, squares).sqrt() if groups else torch.zeros(0)
-        values = torch.cat([squares.sum().sqrt().reshape(1), by_group]).tolist()
+        norms = grad_norms(with_grad)  # the step's one host sync
+        group_sq = [0.0] * len(groups)
+        for g, v in zip(index, norms):
+            group_sq[g] += v * v
+        values = [math.sqrt(sum(v * v for v in norms))] + [math.sqrt(x) for x in group_sq]
         total = values[0]
         misplaced = st.backward_since_step > 0 and total == 0 and self.zero_grad_seq > self.backward_seq
         if st.steps > 0 and st.backward_since_step > 0 and not st.clean_since_step:
@@ -292,7 +293,7 @@ class Recorder:
             st.ever_grad.update(id(p) for p in with_grad)
             self._grads_outside_optimizers()
         if not math.isfinite(total) and self.nonfinite_grad is None:
-            bad = [n for n, v in zip(names, norms.tolist()) if not math.isfinite(v)]
+            bad = [n for n, v in zip(names, norms) if not math.isfinite(v)]
             self.nonfinite_grad = {"step": self.n_steps, "parameters": bad[:8], "n_parameters": len(bad),
                                    "loss": self.pending_losses[-1] if self.pending_losses else None}
         if st.steps < 10 or st.steps % 10 == 0:
@@ -309,14 +310,14 @@ class Recorder:
             stride = max(1, len(with_grad) // _PROBES_PER_OPTIMIZER)
             st.probes = with_grad[::stride][:_PROBES_PER_OPTIMIZER]
 
-    def _grouping(self, st: OptState, with_grad: list[torch.Tensor]) -> tuple[list[str], list[str], torch.Tensor]:
+    def _grouping(self, st: OptState, with_grad: list[torch.Tensor]) -> tuple[list[str], list[str], list[int]]:
         """Parameter names, their top-level modules, and the index mapping one to the other (cached)."""
         key = tuple(map(id, with_grad))
         if st.grouping is None or st.grouping[0] != key:
             names = self._names(with_grad)
             tops = [n.split(".")[0] for n in names]
             groups = sorted(set(tops))
-            index = torch.tensor([groups.index(t) for t in tops], dtype=torch.long)
+            index = [groups.index(t) for t in tops]
             st.grouping = (key, names, groups, index)
         return st.grouping[1], st.grouping[2], st.grouping[3]
 

@@ -11,15 +11,18 @@ import numpy as np
 import torch
 
 
-def grad_norms(params: list[torch.Tensor]) -> torch.Tensor:
-    """Per-parameter L2 norms of the existing gradients, in one fused op (stays on device)."""
+def grad_norms(params: list[torch.Tensor]) -> list[float]:
+    """Per-parameter L2 norms of the gradients, in one fused op and one host sync."""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
-        return torch.zeros(0)
-    norms = torch._foreach_norm([g.detach() for g in grads])
-    if any(n.dtype != norms[0].dtype for n in norms):  # mixed precision: stack needs one dtype
-        norms = [n.float() for n in norms]
-    return torch.stack(norms).float()
+        return []
+    if grads[0].requires_grad:  # create_graph=True backward: measure without extending the graph
+        grads = [g.detach() for g in grads]
+    norms = torch._foreach_norm(grads)
+    try:
+        return torch.stack(norms).tolist()
+    except RuntimeError:  # mixed precision: stack needs one dtype
+        return torch.stack([n.float() for n in norms]).tolist()
 
 
 def tensors_in(obj: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
