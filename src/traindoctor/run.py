@@ -100,8 +100,8 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
         print(f"traindoctor: {note} (a bug in traindoctor; other rules still ran)", file=sys.stderr)
     probe_records: list[dict[str, Any]] = []
     model = main_model(rec)
-    if probes and rec.last_batch is not None and model is not None:
-        f, record = batch_mixing.probe(*rec.last_batch)
+    if probes and model is not None and model.last_call is not None:
+        f, record = batch_mixing.probe(model.module, *model.last_call)
         probe_records.append(record)
         if f:
             found.append(f)

@@ -62,6 +62,7 @@ class RootInfo:
     eval_location: dict[str, Any] = field(default_factory=dict)
     train_in_eval: int = 0
     train_location: dict[str, Any] = field(default_factory=dict)
+    last_call: tuple[tuple, dict] | None = None  # the latest training batch: (args, kwargs)
 
 
 @dataclass
@@ -159,6 +160,7 @@ class Recorder:
         if torch.is_grad_enabled():
             info.grad_calls += 1
             self.last_batch = (module, args, kwargs)
+            info.last_call = (args, kwargs)
             if info.mode_modules and not any(m.training for _, m in info.mode_modules):
                 info.train_in_eval += 1
                 info.train_location = info.train_location or user_location()

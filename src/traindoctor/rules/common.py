@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
 
-from ..record.recorder import Recorder
+from ..record.recorder import Recorder, RootInfo
 
 
 def modules_of_type(rec: Recorder, *types: type) -> list[str]:
@@ -17,10 +16,10 @@ def modules_of_type(rec: Recorder, *types: type) -> list[str]:
     return names
 
 
-def main_model(rec: Recorder) -> nn.Module | None:
+def main_model(rec: Recorder) -> RootInfo | None:
     """The top-level module with the most training calls."""
     trained = [i for i in rec.roots.values() if i.grad_calls]
-    return max(trained, key=lambda i: i.grad_calls).module if trained else None
+    return max(trained, key=lambda i: i.grad_calls) if trained else None
 
 
 def where(evidence: dict[str, Any]) -> str:
@@ -31,6 +30,3 @@ def where(evidence: dict[str, Any]) -> str:
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
-
-def losses(rec: Recorder) -> list[float]:
-    return [r["loss"] for r in rec.records if r["loss"] is not None]

@@ -7,7 +7,7 @@ from torch import nn
 from ..findings import Finding, finding
 from ..record.recorder import Recorder
 from ..record.stats import fmt
-from .common import modules_of_type, plural, where
+from .common import modules_of_type, where
 
 
 def check(rec: Recorder) -> list[Finding]:
