@@ -313,3 +313,21 @@ for i in range(5):
 """))
     assert r.findings == []
     assert r.sections["run"]["probes"][0]["status"] == "skipped"
+
+
+def test_model_returning_a_dict(run_code):
+    script = body("""
+class DictNet(nn.Module):
+    def __init__(self):
+        super().__init__(); self.fc = nn.Linear(10, 4)
+    def forward(self, x):
+        out = self.fc(x)
+        return {"logits": MIX}
+model = DictNet(); opt = torch.optim.Adam(model.parameters())
+for i in range(5):
+    opt.zero_grad(); F.cross_entropy(model(x)["logits"], y).backward(); opt.step()
+""")
+    healthy = run_code(script.replace("MIX", "out"))
+    assert healthy.findings == [] and healthy.sections["run"]["probes"][0]["status"] == "ran"
+    broken = run_code(script.replace("MIX", "out - out.mean(0)"))  # centring over the batch mixes samples
+    assert codes(broken) == ["batch-mixing"]

@@ -72,7 +72,8 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     """
     script = Path(script)
     if not script.is_file():
-        raise ScriptNotFound(f"{script}: no such file; pass the path of a Python training script")
+        what = "is a directory" if script.is_dir() else "no such file"
+        raise ScriptNotFound(f"{script}: {what}; pass the path of a Python training script")
     rec = Recorder(max_steps=max_steps, max_seconds=max_seconds)
     found: list[Finding] = []
     started = time.monotonic()
