@@ -33,7 +33,7 @@ def test_same_losses_with_and_without_traindoctor(name, tmp_path):
 def _pristine():
     return {
         "call": nn.Module.__call__, "backward": torch.autograd.backward, "ce": F.cross_entropy,
-        "mse": F.mse_loss, "zero_grad": torch.optim.Optimizer.zero_grad, "module_zero_grad": nn.Module.zero_grad,
+        "mse": F.mse_loss, "zero_grad": torch.optim.Optimizer.zero_grad, "opt_init": torch.optim.Optimizer.__init__, "module_zero_grad": nn.Module.zero_grad,
         "sched": torch.optim.lr_scheduler.LRScheduler.step, "iter": torch.utils.data.DataLoader.__iter__,
     }
 

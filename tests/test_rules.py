@@ -134,13 +134,15 @@ for i in range(10):
 
 def test_gradient_accumulation_is_not_grad_not_zeroed(run_code):
     r = run_code(body("""
+# 4 backward passes per optimizer step; the budget counts optimizer steps, not backward passes
 model = nn.Linear(10, 4); opt = torch.optim.SGD(model.parameters(), lr=0.05)
 for i in range(40):
     F.cross_entropy(model(x[i * 8:(i + 1) * 8]), y[i * 8:(i + 1) * 8]).div(4).backward()
     if (i + 1) % 4 == 0:
         opt.step(); opt.zero_grad()
-"""))
+"""), max_steps=5)
     assert r.findings == []
+    assert r.sections["run"]["steps"] == 5 and r.sections["run"]["backward_calls"] == 20
 
 
 def test_manual_grad_reset_is_healthy(run_code):
@@ -331,3 +333,17 @@ for i in range(5):
     assert healthy.findings == [] and healthy.sections["run"]["probes"][0]["status"] == "ran"
     broken = run_code(script.replace("MIX", "out - out.mean(0)"))  # centring over the batch mixes samples
     assert codes(broken) == ["batch-mixing"]
+
+
+def test_hand_written_sgd_is_watched_and_stopped(run_code):
+    r = run_code(body("""
+model = nn.Sequential(nn.Linear(10, 4), nn.Softmax(dim=1))
+for i in range(10_000):
+    model.zero_grad()
+    F.cross_entropy(model(x), y).backward()
+    for p in model.parameters():
+        p.data.add_(p.grad, alpha=-0.1)
+"""), max_steps=25)
+    run = r.sections["run"]
+    assert run["stopped"] == "max-steps" and run["steps"] == 0 and run["backward_calls"] == 25
+    assert r.findings[0].code == "double-softmax"

@@ -6,6 +6,7 @@ What is patched, and why this way:
   not see keyword arguments and would push every module call onto torch's slow path.
 - `torch.autograd.backward`: `Tensor.backward` calls it, so every backward is seen once.
 - `Optimizer.zero_grad`, `Module.zero_grad`: to order zero_grad against backward and step.
+- `Optimizer.__init__`: whether any optimizer exists (else the budget counts backward passes).
 - global optimizer step pre/post hooks (torch API); a closure passed to `step` is wrapped so
   gradients are measured after it ran (Lightning steps through closures).
 - `clip_grad_norm_`, to keep the gradient norm from before clipping.
@@ -129,6 +130,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
     try:
         patch(nn.Module, "__call__", call_wrapper)
         patch(torch.autograd, "backward", backward_wrapper)
+        patch(torch.optim.Optimizer, "__init__", after(rec.on_optimizer_created))
         patch(torch.optim.Optimizer, "zero_grad", before(lambda _: rec.on_zero_grad()))
         patch(nn.Module, "zero_grad", before(lambda _: rec.on_zero_grad()))
         patch(LRScheduler, "step", after(rec.on_scheduler_step))

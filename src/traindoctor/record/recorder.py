@@ -115,6 +115,7 @@ class Recorder:
         self.loader_lens: dict[int, int] = {}
         self.backward_calls = 0
         self.pending_clip: torch.Tensor | None = None
+        self.optimizer_created = False
 
     # ── control ──────────────────────────────────────────────────────────────
     @property
@@ -217,6 +218,8 @@ class Recorder:
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or loss.grad_fn is None:
             return
         self.backward_calls += 1
+        if not self.optimizer_created and self.max_steps and self.backward_calls >= self.max_steps:
+            self.stop_reason = self.stop_reason or "max-steps"  # hand-written updates: count backward passes
         self.seq += 1
         self.backward_seq = self.seq
         for st in self.optimizers.values():
@@ -263,6 +266,9 @@ class Recorder:
         if st is None:
             st = self.optimizers[id(opt)] = OptState(opt, len(self.optimizers))
         return st
+
+    def on_optimizer_created(self, opt: torch.optim.Optimizer) -> None:
+        self.optimizer_created = True
 
     def on_step_begin(self, opt: torch.optim.Optimizer) -> None:
         self._check_budget()

@@ -17,7 +17,9 @@ def header(report: Report) -> str:
     line = f"traindoctor {report.command}"
     run = report.sections.get("run")
     if run:
-        line += f" — {_STOPPED.get(run['stopped'], run['stopped'])} after {run['steps']} optimizer steps ({run['seconds']:.1f} s)"
+        steps = (f"{run['steps']} optimizer steps" if run["steps"] or not run.get("backward_calls")
+                 else f"{run['backward_calls']} backward passes (no torch.optim optimizer seen)")
+        line += f" — {_STOPPED.get(run['stopped'], run['stopped'])} after {steps} ({run['seconds']:.1f} s)"
     return line
 
 
