@@ -473,6 +473,36 @@ _add(
         "x, y = xs[idx], ys[perm[idx]]",
         "x, y = xs[idx], ys[idx]",
     ),
+    Code(
+        "batch-size-assumption", "architecture", "The model breaks on a different batch size", "error", MECHANISM,
+        "Reruns the batch with a prime batch size (7) and checks the forward pass, the loss and the output shape.",
+        "Code that hard-codes the batch size (a view with a literal size, a fixed-size buffer) fails on the "
+        "last, smaller batch of an epoch, or silently reshapes samples into each other.",
+        (Hyp("a view/reshape with a literal batch size", "grep the forward for view( and reshape( with numbers"),
+         Hyp("a buffer or mask built for one batch size", "print the shapes of registered buffers", "subtle")),
+        "Derive sizes from the input (x.shape[0], -1) instead of constants.",
+        "h = h.view(64, -1)",
+        "h = h.view(h.shape[0], -1)",
+    ),
+    Code(
+        "nondeterministic-eval", "architecture", "Evaluation gives different outputs on the same batch", "warning", MISMATCH,
+        "Runs two evaluation passes (eval mode, no_grad) on the same batch and compares them.",
+        "Randomness left on at evaluation (dropout called functionally with training=True, sampling in "
+        "forward) makes metrics noisy and results irreproducible.",
+        (Hyp("F.dropout(x, training=True) or random sampling in forward", "grep forward for dropout( and rand"),),
+        "Tie randomness to self.training; use model.eval() semantics in custom code.",
+        "x = F.dropout(x, p=0.1, training=True)",
+        "x = F.dropout(x, p=0.1, training=self.training)",
+    ),
+    Code(
+        "bad-custom-gradient", "numerics", "A custom autograd.Function's backward disagrees with finite differences", "error", MECHANISM,
+        "Runs torch.autograd.gradcheck in float64 on each custom autograd.Function the model calls.",
+        "A wrong hand-written backward trains the model on wrong gradients, silently.",
+        (Hyp("a sign or transpose error in backward", "compare backward with torch.autograd.functional.jacobian on tiny inputs"),),
+        "Fix the backward until gradcheck passes in float64.",
+        "def backward(ctx, g): return g * ctx.saved_tensors[0]",
+        "def backward(ctx, g): x, = ctx.saved_tensors; return g * 2 * x",
+    ),
     # ── curves ──────────────────────────────────────────────────────────────
     *(
         Code(code, "curves", title, sev, stage, what, why, hyps, nxt, "", "")

@@ -36,7 +36,7 @@ def _skip(note: str, started: float) -> tuple[None, dict[str, Any]]:
     return None, {"name": "batch-mixing", "status": "skipped", "note": note, "seconds": round(time.monotonic() - started, 3)}
 
 
-def probe(module: nn.Module, args: tuple, kwargs: dict) -> tuple[Finding | None, dict[str, Any]]:
+def probe(module: nn.Module, args: tuple, kwargs: dict, source: str = "run") -> tuple[Finding | None, dict[str, Any]]:
     started = time.monotonic()
     seq_first = [n for n, m in module.named_modules() if isinstance(m, _SEQUENCE_FIRST) and not getattr(m, "batch_first", False)]
     if seq_first:
@@ -84,5 +84,5 @@ def probe(module: nn.Module, args: tuple, kwargs: dict) -> tuple[Finding | None,
         "batch-mixing",
         f"perturbing sample 0 of input `{name}` (batch of {B}, model copy in eval mode) changed the outputs of "
         f"{affected} of the other {B - 1} samples (max relative change {float(others.max()):.2g})",
-        "run", evidence=record, location={"module": type(module).__name__},
+        source, evidence=record, location={"module": type(module).__name__},
     ), record

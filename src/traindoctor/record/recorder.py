@@ -86,7 +86,8 @@ class OptState:
 
 
 class Recorder:
-    def __init__(self, max_steps: int = 300, max_seconds: float | None = None):
+    def __init__(self, max_steps: int = 300, max_seconds: float | None = None, source: str = "run"):
+        self.source = source  # the producer named in findings built from this recording
         self.max_steps = max_steps
         self.max_seconds = max_seconds
         self.started = time.monotonic()

@@ -48,7 +48,7 @@ def _zero_grad(rec: Recorder, st: OptState) -> list[Finding]:
             "grad-not-zeroed",
             f"{_opt_label(st)}: gradients were still holding the previous step's values at {st.carried_over_steps} of "
             f"{later} steps (no zero_grad or grad reset reached its parameters between steps){growth}",
-            "run", evidence={"optimizer": type(st.opt).__name__, "carried_over_steps": st.carried_over_steps,
+            rec.source, evidence={"optimizer": type(st.opt).__name__, "carried_over_steps": st.carried_over_steps,
                              "steps": st.steps, "grad_norms": norms[:3] + norms[-3:]},
         ))
     if st.steps >= 3 and st.misplaced_steps >= max(3, 0.5 * st.steps):
@@ -56,7 +56,7 @@ def _zero_grad(rec: Recorder, st: OptState) -> list[Finding]:
             "zero-grad-misplaced",
             f"{_opt_label(st)}: at {st.misplaced_steps} of {st.steps} steps every gradient was zero or None when "
             "step() ran, although backward() had run since the previous step and zero_grad() was called after it",
-            "run", evidence={"optimizer": type(st.opt).__name__, "misplaced_steps": st.misplaced_steps, "steps": st.steps},
+            rec.source, evidence={"optimizer": type(st.opt).__name__, "misplaced_steps": st.misplaced_steps, "steps": st.steps},
         ))
     return out
 
@@ -77,7 +77,7 @@ def _schedule(rec: Recorder, st: OptState) -> list[Finding]:
                 f"{type(st.opt).__name__}: learning rate fell from {fmt(peak)} to {fmt(lr)} "
                 f"({fmt(math.log10(peak / lr) if lr > 0 else float('inf'))} orders of magnitude) by step {i}, "
                 f"less than half an epoch ({epoch} batches per epoch); {names} in {st.steps} optimizer steps",
-                "run", evidence={"peak_lr": peak, "lr": lr, "step": i, "epoch_batches": epoch, "schedulers": scheds},
+                rec.source, evidence={"peak_lr": peak, "lr": lr, "step": i, "epoch_batches": epoch, "schedulers": scheds},
                 location={"step": i},
             )]
     return []
@@ -94,7 +94,7 @@ def _params(rec: Recorder, st: OptState) -> list[Finding]:
             "frozen-params",
             f"{_opt_label(st)} holds {len(frozen)} of {len(params)} parameter tensors with requires_grad=False"
             + (": nothing can train" if every else f" (e.g. `{frozen[0]}`)"),
-            "run", severity="error" if every else "info", evidence={"frozen": frozen[:20], "n_frozen": len(frozen), "n_params": len(params)},
+            rec.source, severity="error" if every else "info", evidence={"frozen": frozen[:20], "n_frozen": len(frozen), "n_params": len(params)},
         ))
     if st.steps == 0 or st.misplaced_steps >= 0.5 * st.steps:
         return out
@@ -107,7 +107,7 @@ def _params(rec: Recorder, st: OptState) -> list[Finding]:
             f"{_opt_label(st)}: {len(unused)} of {len(params)} parameter tensors ({size:,} values) never received a "
             f"gradient in {st.steps} steps" + (": no parameter is connected to the loss" if every else
                                               f", e.g. {', '.join(f'`{n}`' for n, _ in unused[:3])}"),
-            "run", severity="error" if every else "warning",
+            rec.source, severity="error" if every else "warning",
             evidence={"parameters": [n for n, _ in unused[:20]], "n_unused": len(unused), "values": size},
             location={"module": unused[0][0]},
         ))
@@ -127,7 +127,7 @@ def _not_in_optimizer(rec: Recorder) -> list[Finding]:
         "params-not-in-optimizer",
         f"{plural(len(names), 'parameter tensor')} ({sum(sizes.get(pid, 0) for pid in missing):,} values) received gradients "
         f"but belong to no optimizer: {', '.join(f'`{n}`' for n in names[:4])}",
-        "run", evidence={"parameters": names[:20], "n_parameters": len(names)}, location={"module": names[0]},
+        rec.source, evidence={"parameters": names[:20], "n_parameters": len(names)}, location={"module": names[0]},
     )]
 
 
@@ -161,7 +161,7 @@ def _update_size(rec: Recorder, st: OptState) -> list[Finding]:
                 "lr-too-high",
                 f"{_opt_label(st)}: {how}; before it, update/parameter ratios reached {_power(max(before))} "
                 f"(median {_power(statistics.median(before))}; healthy training sits near 10^-3)",
-                "run", evidence={"divergence_step": recs[at]["step"], "update_ratios": before[:20], "lr": recs[0]["lr"]},
+                rec.source, evidence={"divergence_step": recs[at]["step"], "update_ratios": before[:20], "lr": recs[0]["lr"]},
                 location={"step": recs[at]["step"]},
             ))
     if len(norms) >= 6:
@@ -171,7 +171,7 @@ def _update_size(rec: Recorder, st: OptState) -> list[Finding]:
             out.append(finding(
                 "exploding-gradients",
                 f"{_opt_label(st)}: total gradient norm grew from {fmt(early)} (median of the first 5 steps) to {fmt(peak)}",
-                "run", evidence={"early": early, "peak": peak},
+                rec.source, evidence={"early": early, "peak": peak},
             ))
     later = [x for i, x in ratios if i > 0]
     losses = [r["loss"] for r in recs if r["loss"] is not None and math.isfinite(r["loss"])]
@@ -182,6 +182,6 @@ def _update_size(rec: Recorder, st: OptState) -> list[Finding]:
                 "lr-too-low",
                 f"{_opt_label(st)}: median update/parameter ratio {_power(statistics.median(later))} "
                 f"(healthy: near 10^-3); the loss went from {fmt(head)} to {fmt(tail)} in {len(losses)} steps",
-                "run", evidence={"median_update_ratio": statistics.median(later), "loss_first": head, "loss_last": tail},
+                rec.source, evidence={"median_update_ratio": statistics.median(later), "loss_first": head, "loss_last": tail},
             ))
     return out

@@ -28,7 +28,7 @@ def check(rec: Recorder) -> list[Finding]:
             f"`{ev['loss']}` received probabilities at step {ev['step']}{where(ev)}: rows sum to {ev['row_sum_mean']:.3f} "
             f"and lie in [{fmt(ev['min'])}, {fmt(ev['max'])}] (made by {ev['producer'] or 'an untracked op'}){via}; "
             f"seen in {n} of {sampled} sampled loss calls",
-            "run", evidence={**ev, "calls": n, "softmax_modules": layers}, location={**ev["location"], "module": layers[0] if layers else None},
+            rec.source, evidence={**ev, "calls": n, "softmax_modules": layers}, location={**ev["location"], "module": layers[0] if layers else None},
         ))
     elif hit := first("double-softmax", "info"):
         ev, _ = hit
@@ -36,7 +36,7 @@ def check(rec: Recorder) -> list[Finding]:
             "double-softmax",
             f"`{ev['loss']}` received log-probabilities{where(ev)} (made by {ev['producer'] or 'an untracked op'}); "
             "cross_entropy applies log_softmax again, which is redundant but does not change the loss",
-            "run", severity="info", evidence=ev, location=ev["location"],
+            rec.source, severity="info", evidence=ev, location=ev["location"],
         ))
     if hit := first("double-sigmoid"):
         ev, n = hit
@@ -44,7 +44,7 @@ def check(rec: Recorder) -> list[Finding]:
             "double-sigmoid",
             f"`{ev['loss']}` received sigmoid outputs in [{fmt(ev['min'])}, {fmt(ev['max'])}] at step {ev['step']}{where(ev)}; "
             f"seen in {n} of {sampled} sampled loss calls",
-            "run", evidence=ev, location=ev["location"],
+            rec.source, evidence=ev, location=ev["location"],
         ))
     if hit := first("nll-without-log-softmax"):
         ev, n = hit
@@ -52,7 +52,7 @@ def check(rec: Recorder) -> list[Finding]:
             "nll-without-log-softmax",
             f"`nll_loss` received values up to {fmt(ev['max'])} at step {ev['step']}{where(ev)} (log-probabilities are <= 0); "
             f"mean logsumexp over classes {fmt(ev['logsumexp_mean'])} (0 for log-probabilities); made by {ev['producer'] or 'an untracked op'}",
-            "run", evidence={**ev, "calls": n}, location=ev["location"],
+            rec.source, evidence={**ev, "calls": n}, location=ev["location"],
         ))
     if hit := first("broadcast-loss"):
         ev, n = hit
@@ -60,7 +60,7 @@ def check(rec: Recorder) -> list[Finding]:
             "broadcast-loss",
             f"`{ev['loss']}` compared input {tuple(ev['input_shape'])} with target {tuple(ev['target_shape'])}{where(ev)}: "
             f"they broadcast to {tuple(ev['broadcast_shape'])}, pairing every prediction with every target",
-            "run", evidence={**ev, "calls": n}, location=ev["location"],
+            rec.source, evidence={**ev, "calls": n}, location=ev["location"],
         ))
     out += _labels_ignored(rec, first("labels-all-ignored"), sampled)
     if hit := first("unnormalized-targets"):
@@ -68,7 +68,7 @@ def check(rec: Recorder) -> list[Finding]:
         cols = ", ".join(f"{c} (mean {fmt(m)}, std {fmt(s)})" for c, m, s in zip(ev["columns"][:4], ev["mean"], ev["std"]))
         out.append(finding(
             "unnormalized-targets", f"`{ev['loss']}` targets{where(ev)} have scale above 100 in columns {cols}",
-            "run", evidence=ev, location=ev["location"],
+            rec.source, evidence=ev, location=ev["location"],
         ))
     out += _init_loss(rec)
     return out
@@ -81,14 +81,14 @@ def _labels_ignored(rec: Recorder, hit: tuple[dict, int] | None, sampled: int) -
             "labels-all-ignored",
             f"every one of the {ev['targets']} targets equals ignore_index {ev['ignore_index']} in `{ev['loss']}`{where(ev)}; "
             f"seen in {n} of {sampled} sampled loss calls",
-            "run", evidence={**ev, "calls": n}, location=ev["location"],
+            rec.source, evidence={**ev, "calls": n}, location=ev["location"],
         )]
     steps = [r for r in rec.records if r["loss"] is not None]
     if len(steps) >= 3 and all(r["loss"] == 0 and r["grad_norm"] == 0 for r in steps):
         return [finding(
             "labels-all-ignored",
             f"the loss was exactly 0 with all-zero gradients on all {len(steps)} recorded steps: nothing is being learned",
-            "run", evidence={"steps": len(steps)},
+            rec.source, evidence={"steps": len(steps)},
         )]
     return []
 
@@ -106,9 +106,9 @@ def _init_loss(rec: Recorder) -> list[Finding]:
     basis = f"chance level {fmt(chance)} ({first['basis']})"
     if value > high:
         return [finding("init-loss-mismatch", f"first `{first['loss']}` loss {fmt(value)} at step {first['step']}{where(first)}; "
-                        f"{basis}: {fmt(value / chance if chance else float('inf'))}x higher", "run", evidence=ev, location=first["location"])]
+                        f"{basis}: {fmt(value / chance if chance else float('inf'))}x higher", rec.source, evidence=ev, location=first["location"])]
     if value < low and chance > 0:
         return [finding("label-leakage", f"first `{first['loss']}` loss {fmt(value)} at step {first['step']}{where(first)}; "
                         f"{basis}: an untrained model should not beat chance by {fmt(chance / max(value, 1e-12))}x",
-                        "run", evidence=ev, location=first["location"])]
+                        rec.source, evidence=ev, location=first["location"])]
     return []

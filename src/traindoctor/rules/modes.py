@@ -22,7 +22,7 @@ def check(rec: Recorder) -> list[Finding]:
                 "eval-in-train-mode",
                 f"{info.eval_in_train} of {info.nograd_calls} forward passes of `{model}` under no_grad/inference_mode ran with "
                 f"{len(info.eval_in_train_modules)} {'/'.join(kinds)} layers in training mode (e.g. `{info.eval_in_train_modules[0]}`); {harm}",
-                "run", severity="error" if bn else "warning",
+                rec.source, severity="error" if bn else "warning",
                 evidence={"calls": info.eval_in_train, "nograd_calls": info.nograd_calls, "modules": info.eval_in_train_modules[:20]},
                 location={**info.eval_location, "module": model},
             ))
@@ -32,7 +32,7 @@ def check(rec: Recorder) -> list[Finding]:
                 "train-in-eval-mode",
                 f"{info.train_in_eval} of {info.grad_calls} training forward passes of `{model}` ran with every "
                 f"{'/'.join(kinds)} layer in eval mode",
-                "run", evidence={"calls": info.train_in_eval, "grad_calls": info.grad_calls},
+                rec.source, evidence={"calls": info.train_in_eval, "grad_calls": info.grad_calls},
                 location={**info.train_location, "module": model},
             ))
     return out

@@ -25,7 +25,7 @@ def check(rec: Recorder) -> list[Finding]:
             f"{what} (shape {inp['shape']}) holds {inp['nonfinite']} non-finite values ({inp['nan']} NaN) in {where}"
             + (f", rows {inp['first_rows']}" if "first_rows" in inp else "")
             + f"; the loss became {event['loss']} at step {event['step']}",
-            "run", evidence=event, location={**event.get("location", {}), "step": event["step"], "tensor": inp["tensor"]},
+            rec.source, evidence=event, location={**event.get("location", {}), "step": event["step"], "tensor": inp["tensor"]},
         ))
     elif event and "forward" in event:
         fwd = event["forward"]
@@ -40,7 +40,7 @@ def check(rec: Recorder) -> list[Finding]:
         else:
             obs = f"the loss became {event['loss']} at step {event['step']}; " + fwd.get("skipped", "no module could be named")
             loc = {}
-        out.append(finding("nonfinite-forward", obs, "run", evidence=event,
+        out.append(finding("nonfinite-forward", obs, rec.source, evidence=event,
                            location={**event.get("location", {}), **loc, "step": event["step"]}))
     if grad and (grad["loss"] is None or math.isfinite(grad["loss"])) and not event:
         names = ", ".join(f"`{n}`" for n in grad["parameters"][:4])
@@ -48,7 +48,7 @@ def check(rec: Recorder) -> list[Finding]:
             "nonfinite-backward",
             f"gradients of {plural(grad['n_parameters'], 'parameter')} became non-finite at step {grad['step']} "
             f"while the loss was finite ({fmt(grad['loss'])}): {names}",
-            "run", evidence=grad, location={"step": grad["step"], "module": grad["parameters"][0] if grad["parameters"] else None},
+            rec.source, evidence=grad, location={"step": grad["step"], "module": grad["parameters"][0] if grad["parameters"] else None},
         ))
     for entry in rec.input_scale:
         if entry["columns"]:
@@ -57,7 +57,7 @@ def check(rec: Recorder) -> list[Finding]:
                 "unnormalized-inputs",
                 f"model input `{entry['tensor']}` (shape {entry['shape']}): {entry['n_columns']} of {entry['n_features']} "
                 f"features have scale above 100 — {cols}",
-                "run", evidence=entry, location={"tensor": entry["tensor"]},
+                rec.source, evidence=entry, location={"tensor": entry["tensor"]},
             ))
             break
     return out

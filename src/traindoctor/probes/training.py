@@ -1,0 +1,168 @@
+"""Overfit one batch (then ablate the inputs) and the LR range test, on copies."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ..findings import Finding, finding
+from ..record.stats import fmt
+from .setup import NotApplicable, Setup
+
+OVERFIT_TARGET = 0.2  # pass: the loss falls to 20% of its first value (or below 0.05)
+OVERFIT_FLOOR = 0.05
+STALL = 0.01  # "stalled": the best loss improved by less than 1% over the last `window` steps
+IGNORED = 0.8  # ablated loss within 80% of the real one: the input barely matters
+
+
+def _grad_by_module(model: torch.nn.Module) -> dict[str, float]:
+    sq: dict[str, float] = {}
+    for name, p in model.named_parameters():
+        if p.grad is not None:
+            top = name.split(".")[0]
+            sq[top] = sq.get(top, 0.0) + float(p.grad.norm()) ** 2
+    return {k: math.sqrt(v) for k, v in sq.items()}
+
+
+def overfit(setup: Setup, steps: int = 300, seconds: float = 15.0,
+            progress: Callable[[int, float], None] | None = None) -> tuple[list[Finding], dict[str, Any]]:
+    model = setup.copy_model(train=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise NotApplicable("the model has no trainable parameter")
+    opt = setup.make_optimizer(params)
+    losses: list[float] = []
+    started = time.monotonic()
+    with torch.enable_grad():
+        for step in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss = setup.step_loss(model)[1]
+            loss.backward()
+            value = float(loss.detach())
+            losses.append(value)
+            if progress:
+                progress(step, value)
+            first = losses[0]
+            if not math.isfinite(value) or value <= max(OVERFIT_TARGET * first, 0) or value < OVERFIT_FLOOR or \
+                    time.monotonic() - started > seconds:
+                break
+            opt.step()
+    first, last, best = losses[0], losses[-1], min(losses)
+    passed = math.isfinite(last) and (last <= OVERFIT_TARGET * first or last < OVERFIT_FLOOR)
+    record: dict[str, Any] = {"passed": passed, "steps": len(losses), "first_loss": first, "final_loss": last,
+                              "best_loss": best, "losses": losses[:: max(1, len(losses) // 50)],
+                              "optimizer": type(opt).__name__, "lr": float(opt.param_groups[0]["lr"])}
+    if passed:
+        record["model"] = model  # the overfit copy is reused by the ablation probe
+        return [], record
+    window = max(10, len(losses) // 5)
+    stall = next((i for i in range(len(losses) - window) if min(losses[i:i + window]) > losses[i] * (1 - STALL)), None)
+    record["stalled_at"] = stall
+    record["grad_norm_by_module_at_stall"] = _grad_by_module(model)
+    where = f"; it stalled from step {stall} on" if stall is not None else ""
+    return [finding(
+        "cannot-overfit-batch",
+        f"{len(losses)} steps of {type(opt).__name__} (lr {fmt(record['lr'])}) on one batch took the loss from "
+        f"{fmt(first)} to {fmt(last)} (best {fmt(best)}); a working model reaches below {fmt(OVERFIT_TARGET * first)}{where}; "
+        "gradient norms at the end: " + ", ".join(f"{k} {fmt(v)}" for k, v in record["grad_norm_by_module_at_stall"].items()),
+        "checkup", evidence={k: v for k, v in record.items() if k != "model"},
+    )], record
+
+
+def ablation(setup: Setup, overfit_record: dict[str, Any]) -> tuple[list[Finding], dict[str, Any]]:
+    """On the overfit copy: the loss with real inputs vs zeroed and random ones."""
+    model = overfit_record.get("model")
+    if model is None:
+        raise NotApplicable("the model did not overfit the batch, so ablation would not be informative")
+    gen = torch.Generator().manual_seed(0)
+
+    def randomize(t: torch.Tensor) -> torch.Tensor:
+        if t.is_floating_point():
+            return torch.randn(t.shape, generator=gen).to(t.dtype) * t.float().std() + t.float().mean()
+        lo, hi = int(t.min()), int(t.max())
+        return torch.randint(lo, hi + 1, t.shape, generator=gen).to(t.dtype)
+
+    model.eval()
+    with torch.no_grad():
+        real = float(setup.loss(setup.forward(model)))
+        zeroed = float(setup.loss(setup.forward(model, setup.replace_inputs(torch.zeros_like))))
+        random = float(setup.loss(setup.forward(model, setup.replace_inputs(randomize))))
+    record = {"real": real, "zeroed": zeroed, "random": random}
+    worst_gap = max(zeroed, random) - real
+    if worst_gap <= (1 - IGNORED) * max(abs(real), 1e-8) and max(zeroed, random) < overfit_record["first_loss"] * IGNORED:
+        return [finding("input-ignored", f"after overfitting, the loss is {fmt(real)} on the real inputs, {fmt(zeroed)} on "
+                        f"zeroed and {fmt(random)} on random inputs: the inputs barely matter", "checkup", evidence=record)], record
+    return [], record
+
+
+def lr_range(setup: Setup, start: float = 1e-7, end: float = 10.0, steps: int = 100, seconds: float = 15.0,
+             current_lr: float | None = None, plot_dir: Path | None = None) -> tuple[list[Finding], dict[str, Any]]:
+    """Exponentially increasing LR on a copy; stops when the loss diverges; suggests an LR."""
+    model = setup.copy_model(train=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise NotApplicable("the model has no trainable parameter")
+    opt = setup.make_optimizer(params)
+    factor = (end / start) ** (1 / (steps - 1))
+    lrs, losses, smooth = [], [], None
+    started = time.monotonic()
+    with torch.enable_grad():
+        for i in range(steps):
+            lr = start * factor**i
+            for g in opt.param_groups:
+                g["lr"] = lr
+            opt.zero_grad(set_to_none=True)
+            loss = setup.step_loss(model)[1]
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                break
+            smooth = value if smooth is None else 0.7 * smooth + 0.3 * value
+            lrs.append(lr)
+            losses.append(smooth)
+            if smooth > 4 * min(losses) or time.monotonic() - started > seconds:
+                break
+            loss.backward()
+            opt.step()
+    if len(losses) < 5:
+        raise NotApplicable("the loss diverged within the first few learning rates")
+    best = min(range(len(losses)), key=losses.__getitem__)
+    slopes = [(losses[i + 1] - losses[i]) for i in range(best)]
+    steepest = min(range(len(slopes)), key=slopes.__getitem__) if slopes else best
+    suggested = lrs[steepest]
+    diverged_at = lrs[-1] if len(lrs) < steps else None
+    record: dict[str, Any] = {"lrs": lrs, "losses": losses, "suggested_lr": suggested, "min_loss_lr": lrs[best],
+                              "diverged_at_lr": diverged_at, "current_lr": current_lr}
+    if plot_dir is not None:
+        record["plot"] = str(_plot(lrs, losses, suggested, current_lr, Path(plot_dir)))
+    if current_lr and diverged_at and current_lr >= diverged_at:
+        return [finding("lr-too-high", f"in an LR range test on a copy the loss diverged at lr {fmt(diverged_at)}; "
+                        f"the configured lr is {fmt(current_lr)} (suggested: {fmt(suggested)})", "checkup",
+                        severity="warning", evidence={k: v for k, v in record.items() if k not in ("lrs", "losses")})], record
+    return [], record
+
+
+def _plot(lrs: list[float], losses: list[float], suggested: float, current: float | None, out_dir: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.semilogx(lrs, losses, color="#1f77b4")
+    ax.axvline(suggested, color="#2ca02c", linestyle="--", label=f"suggested {suggested:.2g}")
+    if current:
+        ax.axvline(current, color="#d62728", linestyle=":", label=f"configured {current:.2g}")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss (smoothed)")
+    ax.set_title("LR range test (one batch, on a copy)")
+    ax.legend()
+    fig.tight_layout()
+    path = out_dir / "lr_range.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
