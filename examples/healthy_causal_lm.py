@@ -25,6 +25,19 @@ class TinyLM(nn.Module):
         return self.head(self.norm(h))
 
 
+def next_token_loss(logits, targets):
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def make_setup():
+    """For `traindoctor checkup examples/healthy_causal_lm.py:make_setup`."""
+    torch.manual_seed(0)
+    batch = sequences(n=32)
+    model = TinyLM()
+    return {"model": model, "batch": (batch[:, :-1], batch[:, 1:]), "loss_fn": next_token_loss,
+            "optimizer": torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)}
+
+
 if __name__ == "__main__":
     torch.manual_seed(0)
     data = sequences(n=512)
@@ -36,7 +49,7 @@ if __name__ == "__main__":
     for step in range(steps):
         batch = data[torch.randint(0, len(data), (32,))]
         logits = model(batch[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
+        loss = next_token_loss(logits, batch[:, 1:])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -10,13 +10,24 @@ def conv_block(cin, cout):
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2))
 
 
-def main():
+def build(workers=2):
     torch.manual_seed(0)
     x, y = images(n=1280)
-    train = DataLoader(TensorDataset(x[:1024], y[:1024]), batch_size=32, shuffle=True, num_workers=2)
+    train = DataLoader(TensorDataset(x[:1024], y[:1024]), batch_size=32, shuffle=True, num_workers=workers)
     val = DataLoader(TensorDataset(x[1024:], y[1024:]), batch_size=128)
     model = nn.Sequential(conv_block(3, 16), conv_block(16, 32), nn.Flatten(), nn.Linear(32 * 4 * 4, 4))
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    return model, opt, train, val
+
+
+def make_setup():
+    """For `traindoctor checkup examples/healthy_cnn.py:make_setup`."""
+    model, opt, train, _ = build(workers=0)
+    return {"model": model, "batch": next(iter(train)), "loss_fn": nn.CrossEntropyLoss(), "optimizer": opt}
+
+
+def main():
+    model, opt, train, val = build()
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.3)
     loss_fn = nn.CrossEntropyLoss()
     for epoch in range(5):

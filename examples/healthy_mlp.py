@@ -15,6 +15,11 @@ opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
 loss_fn = nn.CrossEntropyLoss()
 
 
+def make_setup():
+    """For `traindoctor checkup examples/healthy_mlp.py:make_setup`."""
+    return {"model": model, "batch": next(iter(train)), "loss_fn": loss_fn, "optimizer": opt}
+
+
 def evaluate():
     model.eval()
     correct = total = 0

@@ -83,6 +83,65 @@ def run(
     _emit(report, format, output)
 
 
+def _load_setup(target: str) -> dict:
+    """`path/to/file.py:function` -> the dict that function returns (function defaults to make_setup)."""
+    import runpy
+
+    path, _, func = target.partition(":")
+    func = func or "make_setup"
+    file = Path(path)
+    if not file.is_file():
+        raise typer.BadParameter(f"{path}: no such file", param_hint="TARGET")
+    saved = sys.path[:]
+    sys.path.insert(0, str(file.resolve().parent))
+    try:
+        namespace = runpy.run_path(str(file), run_name="__traindoctor_checkup__")
+    except Exception as exc:
+        typer.echo(f"traindoctor: importing {path} failed: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        sys.path[:] = saved
+    if not callable(namespace.get(func)):
+        raise typer.BadParameter(f"{path} defines no function {func}(); write one that returns "
+                                 "dict(model=..., batch=..., loss_fn=..., optimizer=...)", param_hint="TARGET")
+    setup = namespace[func]()
+    if not isinstance(setup, dict) or not {"model", "batch"} <= set(setup):
+        raise typer.BadParameter(f"{path}:{func}() must return a dict with keys model and batch "
+                                 "(and optionally loss_fn, optimizer)", param_hint="TARGET")
+    return setup
+
+
+@app.command(epilog="Example:\n\n  traindoctor checkup examples/healthy_mlp.py:make_setup --plots plots/\n\n"
+             "The function returns dict(model=..., batch=(inputs, targets), loss_fn=..., optimizer=...).")
+def checkup(
+    target: str = typer.Argument(..., help="path/to/file.py:function; the function returns dict(model, batch, [loss_fn], [optimizer])."),
+    probe: Optional[List[str]] = typer.Option(None, "--probe", "-p", help="Run only these probes (repeatable)."),
+    overfit_steps: int = typer.Option(300, "--overfit-steps", min=1, help="Step budget of the overfit-one-batch probe."),
+    plots: Optional[Path] = typer.Option(None, "--plots", help="Write figures (the LR range test) into this directory."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+) -> None:
+    """Probe a model on one batch: overfit it, check the init loss, gradient flow, independence, LR range.
+
+    Every probe runs on a copy: the model, optimizer, batch and RNG state are left untouched.
+    """
+    from .battery import PROBES, checkup as run_checkup
+    from .probes.setup import SetupError
+
+    setup = _load_setup(target)
+    unknown = sorted(set(probe or ()) - set(PROBES))
+    if unknown:
+        raise typer.BadParameter(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES)}", param_hint="--probe")
+    try:
+        report = run_checkup(setup["model"], setup["batch"], setup.get("loss_fn"), setup.get("optimizer"),
+                             probes=tuple(probe) if probe else None, overfit_steps=overfit_steps, plot_dir=plots,
+                             command=f"checkup {target}")
+    except SetupError as exc:
+        typer.echo(f"traindoctor: {target}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _emit(report, format, output)
+
+
 def main() -> None:
     try:
         app()

@@ -14,7 +14,9 @@ from typing import Any, Sequence, TextIO
 
 from . import rules
 from .findings import Finding, Report, finding, triage
+from .battery import CHEAP_PROBES, checkup
 from .probes import batch_mixing
+from .probes.setup import SetupError
 from .record.hooks import installed
 from .record.recorder import Recorder, StopRun
 from .rules.common import main_model
@@ -62,6 +64,22 @@ def _as_main(script: Path, args: Sequence[str], stdout: TextIO | None):
         sys.argv, sys.path[:] = saved_argv, saved_path
 
 
+TRAINED_DEAD_RELU = 0.9  # after training, only a nearly dead layer is a finding (see probes/activations.py)
+
+
+def _cheap_probes(model: Any, args: tuple, kwargs: dict) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """checkup's one-forward probes on the model as training left it, with its last training batch."""
+    if args and kwargs:  # a call the checkup batch forms cannot express; batch independence still can
+        f, record = batch_mixing.probe(model, args, kwargs)
+        return ([f] if f else []), [record]
+    inputs = dict(kwargs) if kwargs else (args[0] if len(args) == 1 else tuple(args))
+    try:
+        report = checkup(model, (inputs, None), probes=CHEAP_PROBES, progress=False, dead_relu_threshold=TRAINED_DEAD_RELU)
+    except SetupError as exc:
+        return [], [{"name": "cheap-probes", "status": "skipped", "note": str(exc)}]
+    return report.findings, report.sections["checkup"]["probes"]
+
+
 def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps: int = 300,
                max_seconds: float | None = None, probes: bool = True, stdout: TextIO | None = None) -> Report:
     """Run SCRIPT as `__main__` under traindoctor's hooks and return the diagnosis.
@@ -102,10 +120,8 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     probe_records: list[dict[str, Any]] = []
     model = main_model(rec)
     if probes and model is not None and model.last_call is not None:
-        f, record = batch_mixing.probe(model.module, *model.last_call)
-        probe_records.append(record)
-        if f:
-            found.append(f)
+        probe_findings, probe_records = _cheap_probes(model.module, *model.last_call)
+        found += probe_findings
     section = {
         "script": str(script), "args": list(args), "stopped": rec.stop_reason, "steps": rec.n_steps,
         "seconds": round(duration, 3), "backward_calls": rec.backward_calls,

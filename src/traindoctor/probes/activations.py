@@ -10,13 +10,16 @@ from torch import nn
 from ..findings import Finding, finding
 from .setup import NotApplicable, Setup
 
-DEAD = 0.5  # a layer with half its units never active on the batch
+# A layer with half its units never active on the batch: SageMaker Debugger's DeadRelu default
+# (threshold_layer=50%). It fits a model at initialization; a trained model legitimately leaves
+# many units unused on an easy task, so `run` (which probes after training) passes 0.9.
+DEAD = 0.5
 SATURATED = 0.5  # half the outputs pinned within 1% of the bounds
 _RELU = (nn.ReLU, nn.ReLU6)
 _SQUASH = (nn.Sigmoid, nn.Tanh)
 
 
-def activations(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+def activations(setup: Setup, dead_threshold: float = DEAD) -> tuple[list[Finding], dict[str, Any]]:
     model = setup.copy_model(train=True)
     layers = {m: n for n, m in model.named_modules() if isinstance(m, _RELU + _SQUASH)}
     if not layers:
@@ -45,10 +48,10 @@ def activations(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
         for h in handles:
             h.remove()
     found = []
-    dead = {n: s["dead_fraction"] for n, s in stats.items() if s.get("dead_fraction", 0) >= DEAD}
+    dead = {n: s["dead_fraction"] for n, s in stats.items() if s.get("dead_fraction", 0) >= dead_threshold}
     if dead:
         worst = max(dead, key=dead.get)
-        found.append(finding("dead-relu", f"{len(dead)} ReLU layer(s) with at least half their units inactive on every "
+        found.append(finding("dead-relu", f"{len(dead)} ReLU layer(s) with at least {dead_threshold:.0%} of their units inactive on every "
                              f"sample of the batch; worst `{worst}`: {dead[worst]:.0%} dead", "checkup",
                              evidence={"layers": stats}, location={"module": worst}))
     sat = {n: s["saturated_fraction"] for n, s in stats.items() if s.get("saturated_fraction", 0) >= SATURATED}

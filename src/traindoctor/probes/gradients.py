@@ -19,12 +19,16 @@ UPDATE_STEPS = 5
 
 
 def _relative_grads(model: torch.nn.Module) -> list[tuple[str, float, float]]:
-    """(name, |grad|/|param|, |grad|) for weight matrices, in registration (≈ forward) order."""
+    """(name, |grad|/|param|, |grad|) for weight matrices, in registration (≈ forward) order.
+
+    Zero-initialized tensors (positional embeddings, zero-init heads) have no scale to compare to.
+    """
     out = []
     for name, p in model.named_parameters():
         if p.requires_grad and p.dim() >= 2 and p.grad is not None:
             g, w = float(p.grad.norm()), float(p.detach().norm())
-            out.append((name, g / w if w > 0 else float("inf"), g))
+            if w > 0:
+                out.append((name, g / w, g))
     return out
 
 

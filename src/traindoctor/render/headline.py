@@ -20,6 +20,11 @@ def header(report: Report) -> str:
         steps = (f"{run['steps']} optimizer steps" if run["steps"] or not run.get("backward_calls")
                  else f"{run['backward_calls']} backward passes (no torch.optim optimizer seen)")
         line += f" — {_STOPPED.get(run['stopped'], run['stopped'])} after {steps} ({run['seconds']:.1f} s)"
+    checkup = report.sections.get("checkup")
+    if checkup:
+        probes = checkup["probes"]
+        ran = sum(p["status"] == "ran" for p in probes)
+        line += f" — {ran} of {len(probes)} probes ran on copies of `{checkup['model']}` ({checkup['seconds']:.1f} s)"
     return line
 
 

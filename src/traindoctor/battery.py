@@ -1,4 +1,6 @@
-"""`traindoctor.checkup`: the active-probe battery, run on copies of the user's model."""
+"""`traindoctor.checkup`: the active-probe battery, run on copies of the user's model.
+
+(The module is not named checkup.py so that `traindoctor.checkup` stays the function.)"""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def _fingerprint(model: torch.nn.Module) -> list[torch.Tensor]:
 
 def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: Any = None, *,
             probes: tuple[str, ...] | None = None, overfit_steps: int = 300, probe_seconds: float = 15.0,
-            causal: bool | None = None, plot_dir: str | Path | None = None, progress: bool | None = None,
+            causal: bool | None = None, dead_relu_threshold: float = activations.DEAD, plot_dir: str | Path | None = None, progress: bool | None = None,
             command: str = "checkup") -> Report:
     """Ask the model the playbook's questions, each on a copy; return the ordered findings.
 
@@ -74,7 +76,7 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
                 "causal-independence": lambda: causal_independence(setup, causal),
                 "odd-batch": lambda: batch_probes.odd_batch(setup),
                 "eval-determinism": lambda: outputs.eval_determinism(setup),
-                "activations": lambda: activations.activations(setup),
+                "activations": lambda: activations.activations(setup, dead_relu_threshold),
                 "update-ratio": lambda: gradients.update_ratio(setup),
                 "gradcheck": lambda: gradients.gradcheck_functions(setup),
                 "lr-range": lambda: training.lr_range(setup, seconds=probe_seconds, current_lr=current_lr,
