@@ -112,3 +112,29 @@ def test_syntax_error_in_script_is_a_finding(tmp_path):
     done = cli("run", bad)
     assert done.returncode == 1
     assert "script-error" in done.stdout and "SyntaxError" in done.stdout and "bad.py" in done.stdout
+
+
+def test_checkup_command_exit_codes_and_formats(tmp_path):
+    healthy = cli("checkup", f"{EXAMPLES / 'healthy_mlp.py'}:make_setup", "--format", "json", "--plots", tmp_path)
+    assert healthy.returncode == 0, healthy.stderr
+    data = json.loads(healthy.stdout)
+    jsonschema.validate(data, schema())
+    assert data["checkup"]["model"] == "Sequential" and (tmp_path / "lr_range.png").exists()
+    broken = tmp_path / "setup.py"
+    broken.write_text("import torch\nfrom torch import nn\n"
+                      "def make_setup():\n"
+                      "    torch.manual_seed(0)\n"
+                      "    model = nn.Sequential(nn.Linear(8, 4), nn.Softmax(dim=1))\n"
+                      "    return dict(model=model, batch=(torch.randn(32, 8), torch.randint(0, 4, (32,))),\n"
+                      "                loss_fn=nn.CrossEntropyLoss())\n")
+    done = cli("checkup", broken, "--probe", "init-loss")
+    assert done.returncode == 1 and "double-softmax" in done.stdout and "1 of 1 probes ran" in done.stdout
+
+
+def test_checkup_usage_errors(tmp_path):
+    assert cli("checkup", tmp_path / "missing.py").returncode == 2
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    done = cli("checkup", f"{empty}:make_setup")
+    assert done.returncode == 2 and "defines no function make_setup" in done.stderr
+    assert cli("checkup", f"{EXAMPLES / 'healthy_mlp.py'}", "--probe", "nope").returncode == 2

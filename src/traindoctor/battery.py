@@ -89,8 +89,8 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
                 status = "ran"
             except NotApplicable as exc:
                 new, record, status = [], {"note": str(exc)}, "skipped"
-            except SetupError:
-                raise
+            except SetupError as exc:  # e.g. no loss for a probe that needs one
+                new, record, status = [], {"note": str(exc)}, "skipped"
             except Exception as exc:  # a probe that breaks must not stop the battery
                 new, record, status = [], {"note": f"probe failed: {type(exc).__name__}: {str(exc)[:300]}"}, "failed"
             if tick_task is not None:

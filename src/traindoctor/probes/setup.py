@@ -25,9 +25,12 @@ class NotApplicable(Exception):
     """Raised by a probe that does not apply to this model; the message says why, in one line."""
 
 
+DEFAULT_LR = 3e-4
+
+
 def _optimizer_factory(optimizer: Any) -> Callable[[list], torch.optim.Optimizer]:
     if optimizer is None:
-        return lambda params: torch.optim.AdamW(params, lr=3e-4)
+        return lambda params: torch.optim.AdamW(params, lr=DEFAULT_LR)
     if isinstance(optimizer, torch.optim.Optimizer):
         cls = type(optimizer)
         accepted = inspect.signature(cls.__init__).parameters

@@ -1,0 +1,334 @@
+"""The checkup battery: each probe on a broken model and on a healthy one; nothing of the caller's changes."""
+import random
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from conftest import EXAMPLES, codes, validate
+from traindoctor import checkup
+from traindoctor.cli import _load_setup
+from traindoctor.probes.setup import SetupError
+
+
+def data(n=64, d=20, classes=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(classes, d, generator=g) * 2
+    y = torch.randint(0, classes, (n,), generator=g)
+    return centers[y] + torch.randn(n, d, generator=g), y
+
+
+def mlp(*tail, seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 10), *tail)
+
+
+def run(model, batch=None, loss_fn=nn.CrossEntropyLoss(), optimizer=None, probes=None, **kw):
+    batch = batch if batch is not None else data()
+    optimizer = optimizer or torch.optim.AdamW(model.parameters(), lr=1e-3)
+    return validate(checkup(model, batch, loss_fn, optimizer, probes=probes, progress=False, **kw))
+
+
+def probe(report, name):
+    return next(p for p in report.sections["checkup"]["probes"] if p["name"] == name)
+
+
+def test_healthy_mlp_passes_every_probe():
+    report = run(mlp())
+    assert codes(report) == []
+    statuses = {p["name"]: p["status"] for p in report.sections["checkup"]["probes"]}
+    assert "failed" not in statuses.values()
+    init = probe(report, "init-loss")
+    assert probe(report, "overfit")["passed"] and init["output_entropy"] > 0.9 * init["uniform_entropy"]
+
+
+@pytest.mark.parametrize("name", ["healthy_mlp.py", "healthy_cnn.py", "healthy_causal_lm.py"])
+def test_healthy_examples_pass_checkup(name):
+    setup = _load_setup(f"{EXAMPLES / name}:make_setup")
+    report = validate(checkup(**setup, progress=False))
+    assert codes(report) == [], [f.observation for f in report.findings]
+    assert all(p["status"] != "failed" for p in report.sections["checkup"]["probes"])
+    # timing is reported per probe (docs/performance.md has the figures); nothing asserted on it
+    assert all(p["seconds"] >= 0 for p in report.sections["checkup"]["probes"])
+
+
+def test_nothing_of_the_caller_changes():
+    model = nn.Sequential(nn.Linear(20, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 10))
+    x, y = data()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    F.cross_entropy(model(x), y).backward()
+    opt.step()  # the optimizer has state now
+    torch.manual_seed(5); np.random.seed(5); random.seed(5)
+    rng = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    params = {k: v.clone() for k, v in model.state_dict().items()}
+    grads = [p.grad.clone() for p in model.parameters()]
+    opt_state = {k: {n: t.clone() for n, t in v.items()} for k, v in opt.state.items()}
+    batch = (x.clone(), y.clone())
+    run(model, (x, y), optimizer=opt)
+    assert all(torch.equal(params[k], v) for k, v in model.state_dict().items())
+    assert all(torch.equal(g, p.grad) for g, p in zip(grads, model.parameters()))
+    assert all(torch.equal(opt_state[k][n], t) for k, v in opt.state.items() for n, t in v.items())
+    assert model.training and torch.equal(x, batch[0]) and torch.equal(y, batch[1])
+    assert torch.equal(rng[0], torch.get_rng_state()) and (rng[1] == np.random.get_state()[1]).all()
+    assert rng[2] == random.getstate()
+
+
+# ── batch sanity ──────────────────────────────────────────────────────────────
+
+def test_batch_sanity():
+    x, y = data()
+    x[5, 2] = float("nan")
+    assert codes(run(mlp(), (x, y), probes=("batch",))) == ["nonfinite-input"]
+    x, y = data()
+    x[:, 3] *= 1000
+    r = run(mlp(), (x, y), probes=("batch",))
+    assert codes(r) == ["unnormalized-inputs"] and r.findings[0].evidence["columns"] == [3]
+    x, y = data()
+    y[:60] = 0
+    assert codes(run(mlp(), (x, y), probes=("batch",))) == ["class-imbalance"]
+    healthy = run(mlp(), probes=("batch",))
+    assert healthy.findings == [] and probe(healthy, "batch")["labels"]["classes_present"] == 10
+
+
+# ── outputs ───────────────────────────────────────────────────────────────────
+
+def test_init_loss_probe_reuses_the_loss_rules():
+    big = mlp()
+    nn.init.normal_(big[2].weight, std=20.0)
+    assert codes(run(big, probes=("init-loss",))) == ["init-loss-mismatch"]
+    soft = run(mlp(nn.Softmax(dim=1)), probes=("init-loss",))
+    assert soft.findings[0].code == "double-softmax" and soft.findings[0].source == "checkup"
+    assert run(mlp(), probes=("init-loss",)).findings == []
+
+
+def test_constant_output():
+    model = mlp()
+    for p in model.parameters():
+        nn.init.zeros_(p)
+    assert codes(run(model, probes=("constant-output",))) == ["constant-output"]
+    assert run(mlp(), probes=("constant-output",)).findings == []
+
+
+def test_eval_determinism():
+    class AlwaysDropout(nn.Module):
+        def forward(self, x):
+            return F.dropout(x, 0.5, training=True)
+    assert codes(run(mlp(AlwaysDropout()), probes=("eval-determinism",))) == ["nondeterministic-eval"]
+    assert run(mlp(nn.Dropout(0.5)), probes=("eval-determinism",)).findings == []
+
+
+# ── gradients ─────────────────────────────────────────────────────────────────
+
+class Detached(nn.Module):
+    def __init__(self, detach):
+        super().__init__()
+        self.body, self.head, self.detach = nn.Linear(20, 64), nn.Linear(64, 10), detach
+
+    def forward(self, x):
+        h = torch.relu(self.body(x))
+        return self.head(h.detach() if self.detach else h)
+
+
+def test_gradient_flow_disconnected_and_vanishing():
+    r = run(Detached(True), probes=("gradient-flow",))
+    assert codes(r) == ["optimizer-params-unused"] and probe(r, "gradient-flow")["disconnected"] == ["body.weight", "body.bias"]
+    torch.manual_seed(0)
+    deep = nn.Sequential(*[m for _ in range(12) for m in (nn.Linear(20, 20), nn.Sigmoid())], nn.Linear(20, 10))
+    assert codes(run(deep, probes=("gradient-flow",))) == ["vanishing-gradients"]
+    assert run(Detached(False), probes=("gradient-flow",)).findings == []
+
+
+def test_update_ratio():
+    sgd = lambda lr: (lambda params: torch.optim.SGD(params, lr=lr))  # noqa: E731
+    assert codes(run(mlp(), optimizer=sgd(50.0), probes=("update-ratio",))) == ["lr-too-high"]
+    assert codes(run(mlp(), optimizer=sgd(1e-9), probes=("update-ratio",))) == ["lr-too-low"]
+    healthy = run(mlp(), probes=("update-ratio",))
+    assert healthy.findings == [] and 1e-4 < probe(healthy, "update-ratio")["median"] < 1e-1
+
+
+class Square(torch.autograd.Function):
+    WRONG = False
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x if Square.WRONG else g * 2 * x
+
+
+class SquareNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(20, 10)
+
+    def forward(self, x):
+        return Square.apply(self.fc(x))
+
+
+def test_gradcheck_of_custom_functions(monkeypatch):
+    monkeypatch.setattr(Square, "WRONG", True)
+    r = run(SquareNet(), probes=("gradcheck",))
+    assert codes(r) == ["bad-custom-gradient"] and "Square" in r.findings[0].observation
+    monkeypatch.setattr(Square, "WRONG", False)
+    healthy = run(SquareNet(), probes=("gradcheck",))
+    assert healthy.findings == [] and probe(healthy, "gradcheck")["functions"][0]["passed"]
+    assert probe(run(mlp(), probes=("gradcheck",)), "gradcheck")["status"] == "skipped"
+
+
+# ── training: overfit, ablation, LR range ─────────────────────────────────────
+
+class InputDropped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(20, 10)
+
+    def forward(self, x):
+        return self.fc(torch.zeros_like(x))  # a bug: the input never reaches the layer
+
+
+def test_overfit_one_batch():
+    r = run(InputDropped(), probes=("overfit",))
+    f = r.findings[0]
+    assert f.code == "cannot-overfit-batch" and f.evidence["final_loss"] > 0.2 * f.evidence["first_loss"]
+    assert "fc" in f.evidence["grad_norm_by_module_at_stall"]
+    healthy = run(mlp(), probes=("overfit",))
+    assert healthy.findings == [] and probe(healthy, "overfit")["passed"]
+
+
+def test_input_ablation_after_overfit():
+    x, y = data()
+    y[:] = 3  # every label the same: a model that never looks at its input still fits the batch
+    r = run(InputDropped(), (x, y), probes=("overfit", "ablation"))
+    assert codes(r) == ["input-ignored"]
+    healthy = run(mlp(), probes=("overfit", "ablation"))
+    assert healthy.findings == [] and probe(healthy, "ablation")["random"] > 10 * probe(healthy, "ablation")["real"]
+    skipped = run(InputDropped(), probes=("overfit", "ablation"))
+    assert probe(skipped, "ablation")["status"] == "skipped"
+
+
+def test_lr_range(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(64, 20)
+    regression = (x, x.sum(1, keepdim=True))
+    model = nn.Linear(20, 1)
+    high = run(model, regression, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=10.0), probes=("lr-range",),
+               plot_dir=tmp_path)
+    assert codes(high) == ["lr-too-high"]
+    record = probe(high, "lr-range")
+    assert record["diverged_at_lr"] <= 10.0 and (tmp_path / "lr_range.png").stat().st_size > 1000
+    healthy = run(model, regression, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=1e-3), probes=("lr-range",))
+    rec = probe(healthy, "lr-range")
+    assert healthy.findings == [] and 1e-5 < rec["suggested_lr"] < rec["diverged_at_lr"] < 10.0
+
+
+# ── independence and shapes ───────────────────────────────────────────────────
+
+class Centered(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(20, 10)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return h - h.mean(0)  # normalizes over the batch
+
+
+def test_batch_independence():
+    assert codes(run(Centered(), probes=("batch-independence",))) == ["batch-mixing"]
+    assert run(mlp(), probes=("batch-independence",)).findings == []
+
+
+class SeqLM(nn.Module):
+    def __init__(self, causal):
+        super().__init__()
+        torch.manual_seed(0)
+        self.causal, self.emb, self.head = causal, nn.Embedding(16, 32), nn.Linear(32, 16)
+        self.attn = nn.MultiheadAttention(32, 4, batch_first=True)
+
+    def forward(self, idx):
+        h = self.emb(idx)
+        T = idx.shape[1]
+        mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1) if self.causal else None
+        return self.head(h + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0])
+
+
+def lm_batch():
+    seq = (torch.arange(17) + torch.randint(0, 16, (8, 1), generator=torch.Generator().manual_seed(0))) % 16
+    return seq[:, :-1], seq[:, 1:]
+
+
+def lm_loss(out, y):
+    return F.cross_entropy(out.reshape(-1, 16), y.reshape(-1))
+
+
+def test_causal_independence():
+    leak = run(SeqLM(causal=False), lm_batch(), lm_loss, probes=("causal-independence",))
+    assert codes(leak) == ["causal-leak"]
+    ok = run(SeqLM(causal=True), lm_batch(), lm_loss, probes=("causal-independence",))
+    assert ok.findings == [] and probe(ok, "causal-independence")["causal_expected"]
+    x, _ = lm_batch()  # a bidirectional encoder on a non-next-token task: context, not a finding
+    tagging = run(SeqLM(causal=False), (x, x % 2), lm_loss, probes=("causal-independence",))
+    assert tagging.findings == [] and "bidirectional" in probe(tagging, "causal-independence")["note"]
+
+
+class FixedBatch(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(20, 10)
+
+    def forward(self, x):
+        return self.fc(x).view(64, 10)  # the batch size is hard-coded
+
+
+def test_odd_batch_size():
+    r = run(FixedBatch(), probes=("odd-batch",))
+    assert codes(r) == ["batch-size-assumption"] and r.findings[0].evidence["batch"] == 7
+    assert run(mlp(), probes=("odd-batch",)).findings == []
+
+
+# ── activations ───────────────────────────────────────────────────────────────
+
+def test_dead_relu_and_saturation():
+    dead = mlp()
+    nn.init.constant_(dead[0].bias, -20.0)
+    assert codes(run(dead, probes=("activations",))) == ["dead-relu"]
+    torch.manual_seed(0)
+    squashed = nn.Sequential(nn.Linear(20, 64), nn.Tanh(), nn.Linear(64, 10))
+    nn.init.normal_(squashed[0].weight, std=5.0)
+    assert codes(run(squashed, probes=("activations",))) == ["saturated-activations"]
+    assert run(mlp(), probes=("activations",)).findings == []
+
+
+# ── set-up errors ─────────────────────────────────────────────────────────────
+
+def test_setup_errors_say_what_to_pass():
+    with pytest.raises(SetupError, match="torch.nn.Module"):
+        checkup(lambda x: x, data())
+    with pytest.raises(SetupError, match=r"\(inputs, targets\)"):
+        checkup(mlp(), [1, 2, 3])
+    with pytest.raises(SetupError, match="unknown probe"):
+        checkup(mlp(), data(), nn.CrossEntropyLoss(), probes=("nope",))
+    no_loss = checkup(mlp(), data(), probes=("init-loss",), progress=False)
+    assert "pass loss_fn" in probe(no_loss, "init-loss")["note"]
+
+
+def test_hf_style_model_computing_its_own_loss():
+    class OwnLoss(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(20, 10)
+
+        def forward(self, x, labels):
+            logits = self.fc(x)
+            return {"loss": F.cross_entropy(logits, labels), "logits": logits}
+
+    x, y = data()
+    report = validate(checkup(OwnLoss(), {"x": x, "labels": y}, progress=False))
+    assert codes(report) == []
+    assert probe(report, "overfit")["passed"] and probe(report, "batch-independence")["status"] == "ran"
