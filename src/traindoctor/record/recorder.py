@@ -26,6 +26,7 @@ from .stats import batch_tensors, feature_scale, grad_norms, nonfinite_summary
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
+_PROBES = (os.path.join(_PKG_DIR, "probes"), os.path.join(_PKG_DIR, "battery.py"))
 _MODE_TYPES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
 _MAX_RECORDS = 50_000
 _PROBES_PER_OPTIMIZER = 4
@@ -39,10 +40,15 @@ class StopRun(BaseException):
 
 
 def user_location() -> dict[str, Any]:
-    """file:line of the innermost frame outside torch and traindoctor."""
-    frame = sys._getframe(2)
+    """file:line of the innermost frame outside torch and traindoctor.
+
+    Empty when the call came from traindoctor itself (a checkup probe calling the loss).
+    """
+    frame = sys._getframe(1)
     while frame is not None:
         path = os.path.abspath(frame.f_code.co_filename)
+        if path.startswith(_PROBES):
+            return {}
         if not path.startswith((_PKG_DIR, _TORCH_DIR)) and "<frozen" not in path:
             return {"file": frame.f_code.co_filename, "line": frame.f_lineno}
         frame = frame.f_back

@@ -29,4 +29,9 @@ def render(report: Report) -> str:
             lines += [f"**Next step:** {f.next_step}", ""]
         if "traceback" in f.evidence:
             lines += ["```", f.evidence["traceback"].rstrip(), "```", ""]
+    checkup = report.sections.get("checkup")
+    if checkup:
+        lines += ["## Probes", "", "| probe | status | seconds | note |", "|---|---|---:|---|"]
+        lines += [f"| {p['name']} | {p['status']} | {p['seconds']:.2f} | {p.get('note', '')} |" for p in checkup["probes"]]
+        lines.append("")
     return "\n".join(lines)

@@ -48,6 +48,14 @@ def render(report: Report, *, color: bool | None = None, width: int | None = Non
             tb = f.evidence["traceback"].rstrip().splitlines()
             shown = tb if len(tb) <= 16 else [tb[0], "  ..."] + tb[-14:]
             console.print(Text("\n".join("    " + line for line in shown), style="dim"))
+    checkup = report.sections.get("checkup")
+    if checkup:
+        console.print()
+        probes = Table.grid(padding=(0, 2))
+        for p in checkup["probes"]:
+            mark = {"ran": "✓", "skipped": "–", "failed": "?"}[p["status"]]
+            probes.add_row(f"  {mark} {p['name']}", f"{p['seconds']:.2f} s", p.get("note", "") if p["status"] != "ran" else "")
+        console.print(probes)
     console.print()
     console.print(Text(footer(report) + " · full record: --format json", style="bold"), soft_wrap=True)
     # Table cells are padded to the column width; trailing blanks are noise in logs and diffs.

@@ -25,7 +25,7 @@ def check(rec: Recorder) -> list[Finding]:
         via = f"; the model has a Softmax layer `{layers[0]}`" if layers else ""
         out.append(finding(
             "double-softmax",
-            f"`{ev['loss']}` received probabilities at step {ev['step']}{where(ev)}: rows sum to {ev['row_sum_mean']:.3f} "
+            f"`{ev['loss']}` received probabilities{_when(rec, ev)}: rows sum to {ev['row_sum_mean']:.3f} "
             f"and lie in [{fmt(ev['min'])}, {fmt(ev['max'])}] (made by {ev['producer'] or 'an untracked op'}){via}; "
             f"seen in {n} of {sampled} sampled loss calls",
             rec.source, evidence={**ev, "calls": n, "softmax_modules": layers}, location={**ev["location"], "module": layers[0] if layers else None},
@@ -42,7 +42,7 @@ def check(rec: Recorder) -> list[Finding]:
         ev, n = hit
         out.append(finding(
             "double-sigmoid",
-            f"`{ev['loss']}` received sigmoid outputs in [{fmt(ev['min'])}, {fmt(ev['max'])}] at step {ev['step']}{where(ev)}; "
+            f"`{ev['loss']}` received sigmoid outputs in [{fmt(ev['min'])}, {fmt(ev['max'])}]{_when(rec, ev)}; "
             f"seen in {n} of {sampled} sampled loss calls",
             rec.source, evidence=ev, location=ev["location"],
         ))
@@ -50,7 +50,7 @@ def check(rec: Recorder) -> list[Finding]:
         ev, n = hit
         out.append(finding(
             "nll-without-log-softmax",
-            f"`nll_loss` received values up to {fmt(ev['max'])} at step {ev['step']}{where(ev)} (log-probabilities are <= 0); "
+            f"`nll_loss` received values up to {fmt(ev['max'])}{_when(rec, ev)} (log-probabilities are <= 0); "
             f"mean logsumexp over classes {fmt(ev['logsumexp_mean'])} (0 for log-probabilities); made by {ev['producer'] or 'an untracked op'}",
             rec.source, evidence={**ev, "calls": n}, location=ev["location"],
         ))
@@ -72,6 +72,11 @@ def check(rec: Recorder) -> list[Finding]:
         ))
     out += _init_loss(rec)
     return out
+
+
+def _when(rec: Recorder, ev: dict) -> str:
+    """' at step 12 (train.py:40)' during a run; a checkup probe has no step or user line."""
+    return (f" at step {ev['step']}" if rec.source == "run" else "") + where(ev)
 
 
 def _labels_ignored(rec: Recorder, hit: tuple[dict, int] | None, sampled: int) -> list[Finding]:
@@ -105,10 +110,10 @@ def _init_loss(rec: Recorder) -> list[Finding]:
     ev = {**first, "high_threshold": high, "low_threshold": low}
     basis = f"chance level {fmt(chance)} ({first['basis']})"
     if value > high:
-        return [finding("init-loss-mismatch", f"first `{first['loss']}` loss {fmt(value)} at step {first['step']}{where(first)}; "
+        return [finding("init-loss-mismatch", f"first `{first['loss']}` loss {fmt(value)}{_when(rec, first)}; "
                         f"{basis}: {fmt(value / chance if chance else float('inf'))}x higher", rec.source, evidence=ev, location=first["location"])]
     if value < low and chance > 0:
-        return [finding("label-leakage", f"first `{first['loss']}` loss {fmt(value)} at step {first['step']}{where(first)}; "
+        return [finding("label-leakage", f"first `{first['loss']}` loss {fmt(value)}{_when(rec, first)}; "
                         f"{basis}: an untrained model should not beat chance by {fmt(chance / max(value, 1e-12))}x",
                         rec.source, evidence=ev, location=first["location"])]
     return []
