@@ -332,3 +332,21 @@ def test_hf_style_model_computing_its_own_loss():
     report = validate(checkup(OwnLoss(), {"x": x, "labels": y}, progress=False))
     assert codes(report) == []
     assert probe(report, "overfit")["passed"] and probe(report, "batch-independence")["status"] == "ran"
+
+
+def test_tuple_inputs_and_tuple_output_with_loss():
+    class TwoInputs(nn.Module):  # returns (logits, loss) when given targets, like nanoGPT
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(20, 10), nn.Linear(5, 10)
+
+        def forward(self, x, z, targets=None):
+            logits = self.a(x) + self.b(z)
+            return logits, (F.cross_entropy(logits, targets) if targets is not None else None)
+
+    x, y = data()
+    z = torch.randn(64, 5)
+    report = validate(checkup(TwoInputs(), ((x, z), y), loss_fn=lambda out, t: F.cross_entropy(out[0], t), progress=False))
+    assert codes(report) == [] and probe(report, "overfit")["passed"]
+    own = validate(checkup(TwoInputs(), {"x": x, "z": z, "targets": y}, progress=False, probes=("init-loss", "overfit")))
+    assert codes(own) == [] and probe(own, "init-loss")["loss"] > 0
