@@ -159,7 +159,10 @@ def lr_range(setup: Setup, start: float = 1e-7, end: float = 10.0, steps: int = 
     record: dict[str, Any] = {"lrs": lrs, "losses": losses, "suggested_lr": suggested, "min_loss_lr": lrs[best],
                               "diverged_at_lr": diverged_at, "current_lr": current_lr}
     if plot_dir is not None:
-        record["plot"] = str(_plot(lrs, losses, suggested, current_lr, Path(plot_dir)))
+        try:
+            record["plot"] = str(_plot(lrs, losses, suggested, current_lr, Path(plot_dir)))
+        except Exception as exc:  # a figure must never cost the measurement
+            record["plot_error"] = f"{type(exc).__name__}: {exc}"
     if current_lr and diverged_at and current_lr >= diverged_at:
         return [finding("lr-too-high", f"in an LR range test on a copy the loss diverged at lr {fmt(diverged_at)}; "
                         f"the configured lr is {fmt(current_lr)} (suggested: {fmt(suggested)})", "checkup",
