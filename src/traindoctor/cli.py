@@ -11,6 +11,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
+from .codes import CATALOG
 from .findings import Report
 from .render import render
 
@@ -27,6 +28,7 @@ class Format(str, Enum):
     text = "text"
     markdown = "markdown"
     json = "json"
+    sarif = "sarif"
 
 
 def _emit(report: Report, fmt: Format, output: Optional[Path]) -> None:
@@ -140,6 +142,46 @@ def checkup(
         typer.echo(f"traindoctor: {target}: {exc}", err=True)
         raise typer.Exit(2) from None
     _emit(report, format, output)
+
+
+@app.command(epilog="Examples:\n\n  traindoctor lint train.py src/ notebooks/\n\n"
+             "  traindoctor lint --format sarif -o traindoctor.sarif .\n\n"
+             "Suppress one line with `# traindoctor: ignore[code]`; configure in pyproject.toml under [tool.traindoctor] "
+             "(select, ignore, per-file-ignores).")
+def lint(
+    paths: List[Path] = typer.Argument(..., help="Files, directories and .ipynb notebooks."),
+    select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes (repeatable; overrides the config)."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes (repeatable; adds to the config)."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help="text (path:line:col: code message), json, sarif, markdown."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+) -> None:
+    """Find silent training bugs in source code, before anything runs.
+
+    Exit status: 0 no error finding, 1 at least one, 2 a path could not be read or parsed.
+    """
+    from .lint.engine import lint_paths, load_config, ordered
+
+    try:
+        config = load_config(Path.cwd())
+    except ValueError as exc:
+        typer.echo(f"traindoctor: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if select:
+        config.select = set(select)
+    config.ignore |= set(ignore or ())
+    unknown = sorted(c for c in (config.select or set()) | config.ignore if c not in CATALOG)
+    if unknown:
+        raise typer.BadParameter(f"unknown code(s) {unknown}; see docs/codes.md", param_hint="--select/--ignore")
+    report, problems = lint_paths(paths, config)
+    for problem in problems:
+        typer.echo(f"traindoctor: {problem}", err=True)
+    ordered(report)
+    if output is not None:
+        output.write_text(render(report, format.value, color=False))
+    else:
+        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        sys.stdout.write(render(report, format.value, color=color))
+    raise typer.Exit(2 if problems else report.exit_code)
 
 
 def main() -> None:

@@ -503,6 +503,35 @@ _add(
         "def backward(ctx, g): return g * ctx.saved_tensors[0]",
         "def backward(ctx, g): x, = ctx.saved_tensors; return g * 2 * x",
     ),
+    Code(
+        "squeeze-without-dim", "loss and targets", "squeeze() without a dim feeds the loss", "warning", MECHANISM,
+        "Flags `.squeeze()` with no dim argument passed straight to a loss.",
+        "squeeze() removes every size-1 dimension, the batch dimension too when a batch has one sample "
+        "(the last batch of an epoch): the loss then broadcasts or fails only on that batch.",
+        (Hyp("the (B, 1) output was meant to become (B,)", "run the loss on a batch of one sample"),),
+        "Name the dimension: squeeze(-1) or squeeze(1).",
+        "loss = criterion(model(x).squeeze(), y)",
+        "loss = criterion(model(x).squeeze(-1), y)",
+        ("broadcast-loss",),
+    ),
+    Code(
+        "unsafe-torch-load", "security", "torch.load can execute code from the file", "warning", MECHANISM,
+        "Flags torch.load with weights_only=False (a warning), or without weights_only (info: safe by default from torch 2.6).",
+        "torch.load unpickles: a checkpoint from an untrusted source can run arbitrary code when loaded.",
+        (Hyp("the checkpoint holds more than tensors (optimizer objects, custom classes)", "load with weights_only=True and see what fails"),),
+        "Load with weights_only=True; save plain state_dicts.",
+        "state = torch.load(path, weights_only=False)",
+        "state = torch.load(path, weights_only=True)",
+    ),
+    Code(
+        "inplace-on-leaf", "numerics", "In-place update of a leaf tensor that requires grad", "error", MECHANISM,
+        "Flags in-place operations (+=, x[i] = ..., x.add_()) on tensors created with requires_grad=True, outside no_grad.",
+        "Autograd forbids modifying a leaf that requires grad in place; manual updates must run under torch.no_grad().",
+        (Hyp("a manual SGD update outside torch.no_grad()", "wrap the update in `with torch.no_grad():`"),),
+        "Update parameters under torch.no_grad(), or use an optimizer.",
+        "w = torch.randn(3, requires_grad=True)\n...\nw -= lr * w.grad",
+        "with torch.no_grad():\n    w -= lr * w.grad",
+    ),
     # ── curves ──────────────────────────────────────────────────────────────
     *(
         Code(code, "curves", title, sev, stage, what, why, hyps, nxt, "", "")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..findings import Report
-from . import json_report, markdown, text
+from . import json_report, markdown, sarif, text
 
-FORMATS = ("text", "markdown", "json")
+FORMATS = ("text", "markdown", "json", "sarif")
 
 
 def render(report: Report, fmt: str, *, color: bool | None = None, width: int | None = None) -> str:
@@ -13,6 +13,10 @@ def render(report: Report, fmt: str, *, color: bool | None = None, width: int | 
         return json_report.render(report)
     if fmt == "markdown":
         return markdown.render(report)
+    if fmt == "sarif":
+        return sarif.render(report)
+    if fmt == "text" and "lint" in report.sections:
+        return text.render_lint(report, color=color)
     if fmt == "text":
         return text.render(report, color=color, width=width)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -60,3 +60,23 @@ def render(report: Report, *, color: bool | None = None, width: int | None = Non
     console.print(Text(footer(report) + " · full record: --format json", style="bold"), soft_wrap=True)
     # Table cells are padded to the column width; trailing blanks are noise in logs and diffs.
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
+
+
+def render_lint(report: Report, *, color: bool | None = None) -> str:
+    """One line per finding, as compilers and ruff print them: path:line:col: code message."""
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=bool(color), no_color=not color, highlight=False, emoji=False,
+                      soft_wrap=True)
+    for f in report.findings:
+        loc = f.location
+        where = f"{loc.get('file')}:" + (f"cell {loc['cell']}:" if "cell" in loc else "") + f"{loc.get('line')}:{loc.get('column')}:"
+        line = Text(where + " ", style="bold")
+        line.append(f.code, style=_MARK[f.severity][1])
+        line.append(f" {f.observation}")
+        console.print(line)
+    s = report.summary()
+    files = report.sections["lint"]["files"]
+    console.print(Text(f"{len(report.findings)} finding{'s' * (len(report.findings) != 1)} "
+                       f"({s['errors']} error, {s['warnings']} warning, {s['infos']} info) in {files} file{'s' * (files != 1)}",
+                       style="bold"))
+    return buf.getvalue()

@@ -1,0 +1,173 @@
+"""`traindoctor lint`: find files, read them safely, run every rule once per file, apply
+suppressions and configuration, and return findings in the shared vocabulary."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import io
+import json
+import re
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..findings import Finding, Report, finding
+from .facts import collect
+from .rules import RULES
+from .rules.common import Context, Diagnostic
+
+_SUPPRESS = re.compile(r"#\s*traindoctor:\s*ignore(?:\[([a-z0-9,\s-]+)\])?")
+_SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", "node_modules", ".tox", "build", "dist", ".mypy_cache"}
+MAX_BYTES = 10_000_000
+
+
+@dataclass
+class Config:
+    select: set[str] | None = None
+    ignore: set[str] = field(default_factory=set)
+    per_file_ignores: dict[str, set[str]] = field(default_factory=dict)
+
+    def allows(self, code: str, path: str) -> bool:
+        if self.select is not None and code not in self.select:
+            return False
+        if code in self.ignore:
+            return False
+        return not any(fnmatch.fnmatch(path, pattern) and (code in codes or "*" in codes)
+                       for pattern, codes in self.per_file_ignores.items())
+
+
+def load_config(start: Path) -> Config:
+    """`[tool.traindoctor]` of the nearest pyproject.toml at or above `start`."""
+    import tomllib
+
+    for folder in [start, *start.parents]:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                table = tomllib.loads(candidate.read_text()).get("tool", {}).get("traindoctor", {})
+            except (tomllib.TOMLDecodeError, OSError) as exc:
+                raise ValueError(f"{candidate}: cannot read [tool.traindoctor]: {exc}") from exc
+            return Config(
+                select=set(table["select"]) if "select" in table else None,
+                ignore=set(table.get("ignore", ())),
+                per_file_ignores={k: set(v) for k, v in table.get("per-file-ignores", {}).items()},
+            )
+    return Config()
+
+
+@dataclass
+class Source:
+    path: str
+    text: str
+    cells: list[tuple[int, int]] | None = None  # notebooks: (first line, cell number) per code cell
+
+    def where(self, line: int) -> dict:
+        if not self.cells:
+            return {"file": self.path, "line": line}
+        start, cell = max((c for c in self.cells if c[0] <= line), default=(1, 1))
+        return {"file": self.path, "line": line - start + 1, "cell": cell}
+
+
+def discover(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    files, problems = [], []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.suffix in (".py", ".ipynb") and f.is_file()
+                            and not _SKIP_DIRS & set(f.relative_to(p).parts[:-1]))
+        elif p.is_file():
+            files.append(p)
+        else:
+            problems.append(f"{p}: no such file or directory")
+    return files, problems
+
+
+def read(path: Path) -> Source:
+    raw = path.read_bytes()
+    if len(raw) > MAX_BYTES:
+        raise ValueError(f"larger than {MAX_BYTES // 1_000_000} MB; skipped")
+    if path.suffix == ".ipynb":
+        return _notebook(path, raw)
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        return Source(str(path), raw.decode(encoding))
+    except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
+        raise ValueError(f"cannot decode the file as Python source ({exc}); save it as UTF-8") from None
+
+
+def _notebook(path: Path, raw: bytes) -> Source:
+    try:
+        cells = json.loads(raw)["cells"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a readable Jupyter notebook ({type(exc).__name__}: {exc})") from None
+    lines, starts, number = [], [], 0
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        number += 1
+        source = cell.get("source", "")
+        body = "".join(source) if isinstance(source, list) else source
+        starts.append((len(lines) + 1, number))
+        # IPython magics and shell escapes are not Python: keep the line count, drop the text.
+        lines += ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in body.splitlines()]
+    return Source(str(path), "\n".join(lines) + "\n", starts)
+
+
+def _suppressed(text: str) -> dict[int, set[str] | None]:
+    out: dict[int, set[str] | None] = {}
+    if "traindoctor:" not in text:
+        return out
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = _SUPPRESS.search(line)
+        if m:
+            out[number] = {c.strip() for c in m.group(1).split(",")} if m.group(1) else None
+    return out
+
+
+def lint_source(source: Source, config: Config | None = None) -> list[Finding]:
+    tree = ast.parse(source.text, filename=source.path)
+    facts = collect(tree)
+    ctx = Context(facts, source.path)
+    diags: list[Diagnostic] = []
+    for rule in RULES:
+        rule(facts, ctx, diags)
+    quiet = _suppressed(source.text)
+    config = config or Config()
+    out, seen = [], set()
+    for d in sorted(diags, key=lambda d: (d.node.lineno, d.node.col_offset)):
+        line = d.node.lineno
+        codes_here = quiet.get(line, set())
+        if (line in quiet and codes_here is None) or d.code in (codes_here or ()) or not config.allows(d.code, source.path):
+            continue
+        if (d.code, line, d.node.col_offset) in seen:
+            continue
+        seen.add((d.code, line, d.node.col_offset))
+        loc = {**source.where(line), "column": d.node.col_offset + 1}
+        out.append(finding(d.code, d.message, "lint", severity=d.severity, location=loc,
+                           evidence={"snippet": source.text.splitlines()[line - 1].strip()[:200]}))
+    return out
+
+
+def lint_paths(paths: list[Path], config: Config | None = None) -> tuple[Report, list[str]]:
+    """Lint files and directories; unreadable or unparsable files are reported, not fatal."""
+    files, problems = discover(paths)
+    config = config or load_config(Path.cwd())
+    found: list[Finding] = []
+    for path in files:
+        try:
+            source = read(path)
+            found += lint_source(source, config)
+        except SyntaxError as exc:
+            problems.append(f"{path}:{exc.lineno or 0}:{exc.offset or 0}: syntax error: {exc.msg}; not linted")
+        except (OSError, ValueError, RecursionError) as exc:
+            problems.append(f"{path}: {exc}")
+    report = Report(command="lint " + " ".join(map(str, paths)), findings=found,
+                    sections={"lint": {"files": len(files), "problems": problems}})
+    return report, problems
+
+
+def ordered(report: Report) -> Report:
+    """Lint output reads in file order, like a compiler's; triage order is for `run`."""
+    report.findings.sort(key=lambda f: (f.location.get("file", ""), f.location.get("line", 0), f.location.get("column", 0)))
+    return report
+

@@ -1,0 +1,121 @@
+"""Training-loop rules: zero_grad placement, scheduler cadence, no_grad training, graph breaks."""
+
+from __future__ import annotations
+
+import ast
+
+from ..facts import CallSite, Facts, Scope, dotted, value_before
+from .common import Context, Diagnostic, is_optimizer
+
+PER_EPOCH = {"StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "PolynomialLR"}
+_LENGTH_HINTS = ("len(", "step", "iter", "total", "batch")
+_REWRAP = {"tensor", "Tensor", "as_tensor", "from_numpy", "Variable", "FloatTensor"}
+_LEAVES_GRAPH = {"item", "numpy", "tolist", "detach"}
+
+
+def _is_backward(call: CallSite) -> bool:
+    return call.attr == "backward"
+
+
+def _steps(calls: list[CallSite], ctx: Context) -> list[CallSite]:
+    out = []
+    for c in calls:
+        if c.attr == "step" and c.base and is_optimizer(c.base, ctx):
+            out.append(c)
+        elif c.attr == "step" and c.base.endswith("scaler") and c.node.args:  # AMP: scaler.step(optimizer)
+            out.append(c)
+    return out
+
+
+def _resets(scope: Scope, loop: ast.AST, calls: list[CallSite], ctx: Context) -> list[CallSite]:
+    """zero_grad calls in the loop, direct or through a helper defined in this file."""
+    found = [c for c in calls if c.attr == "zero_grad" or (c.attr == "zero_" and c.base.endswith("grad"))]
+    for c in calls:
+        helper = ctx.facts.functions.get(c.name)
+        if helper is not None and any(isinstance(n, ast.Call) and dotted(n.func).endswith("zero_grad") for n in ast.walk(helper)):
+            found.append(c)
+    return found
+
+
+def _innermost_training_loops(scope: Scope, ctx: Context) -> list[tuple[ast.AST, list[CallSite]]]:
+    out = []
+    for loop in scope.loops:
+        calls = [c for c in scope.calls if loop in c.loops]
+        if not any(map(_is_backward, calls)) or not _steps(calls, ctx):
+            continue
+        inner = [c for c in calls if c.loops[-1] is not loop]
+        if any(map(_is_backward, inner)) and _steps(inner, ctx):
+            continue  # a nested loop trains; judge that one
+        out.append((loop, calls))
+    return out
+
+
+def zero_grad(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    for scope in facts.scopes:
+        for loop, calls in _innermost_training_loops(scope, ctx):
+            resets = _resets(scope, loop, calls, ctx)
+            manual = [a for a, loops in scope.grad_resets if loop in loops]
+            step = _steps(calls, ctx)[0]
+            if not resets and not manual:
+                diags.append(Diagnostic("grad-not-zeroed", step.node,
+                                        f"this loop calls backward() and `{step.name}()` but never zero_grad(): gradients add up across steps"))
+                continue
+            backs = [c for c in calls if _is_backward(c)]
+            for z in resets:
+                before = [b for b in backs if b.order < z.order]
+                after = [s for s in _steps(calls, ctx) if s.order > z.order]
+                if before and after and not any(z.order < b.order < after[0].order for b in backs) \
+                        and z.loops == after[0].loops == before[-1].loops:
+                    diags.append(Diagnostic("zero-grad-misplaced", z.node,
+                                            f"`{z.name}()` runs after backward() and before `{after[0].name}()`: the step sees zeroed gradients"))
+
+
+def _iterates_data(loop: ast.AST) -> bool:
+    if not isinstance(loop, (ast.For, ast.AsyncFor)):
+        return False
+    text = ast.unparse(loop.iter).lower()
+    return "loader" in text or "batch" in text
+
+
+def scheduler_cadence(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    for scope in facts.scopes:
+        for loop, calls in _innermost_training_loops(scope, ctx):
+            if not _iterates_data(loop):
+                continue
+            for c in calls:
+                if c.attr != "step" or c.node.args or c.loops[-1] is not loop:
+                    continue
+                built = next((v for v in ctx.bindings.get(c.base, ()) if isinstance(v, ast.Call)), None)
+                cls = dotted(built.func).rsplit(".", 1)[-1] if built is not None else ""
+                if cls in PER_EPOCH and not any(h in ast.unparse(a).lower() for a in built.args[1:] + [k.value for k in built.keywords]
+                                                for h in _LENGTH_HINTS):
+                    diags.append(Diagnostic("scheduler-too-fast", c.node,
+                                            f"`{c.name}()` ({cls}, whose period is counted in epochs) is stepped once per batch"))
+
+
+def no_grad_training(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    for scope in facts.scopes:
+        for c in scope.calls:
+            if _is_backward(c) and c.no_grad:
+                diags.append(Diagnostic("no-grad-training", c.node, "backward() inside `torch.no_grad()`: the loss has no graph"))
+
+
+def graph_break(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    for scope in facts.scopes:
+        for c in scope.calls:
+            if not _is_backward(c) or not c.base or "." in c.base:
+                continue
+            value = value_before(scope, c.base, c.order)
+            if isinstance(value, ast.Call):
+                callee = dotted(value.func)
+                last = callee.rsplit(".", 1)[-1]
+                if last in _REWRAP and callee.split(".")[0] in ("torch", "Variable", "Tensor"):
+                    diags.append(Diagnostic("graph-break", value, f"`{c.base}` is re-wrapped with `{callee}(...)`: it carries no gradient "
+                                            "back to the model"))
+                elif last in _LEAVES_GRAPH and isinstance(value.func, ast.Attribute):
+                    diags.append(Diagnostic("graph-break", value, f"`{c.base}` ends in `.{last}()`: the loss leaves autograd before backward()"))
+            elif isinstance(value, ast.Attribute) and value.attr == "data":
+                diags.append(Diagnostic("graph-break", value, f"`{c.base}` is taken from `.data`: it carries no gradient"))
+
+
+RULES = [zero_grad, scheduler_cadence, no_grad_training, graph_break]

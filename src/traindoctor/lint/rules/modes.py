@@ -1,0 +1,79 @@
+"""Train/eval mode rules."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from ..facts import Facts
+from .common import Context, Diagnostic
+
+
+def _mode_calls(facts: Facts) -> tuple[set[str], set[str]]:
+    evals, trains = set(), set()
+    for scope in facts.scopes:
+        for c in scope.calls:
+            if c.attr == "eval" and not c.node.args:
+                evals.add(c.base)
+            elif c.attr == "train" and (not c.node.args or getattr(c.node.args[0], "value", None) is True):
+                trains.add(c.base)
+            elif c.attr == "train" and c.node.args and getattr(c.node.args[0], "value", None) is False:
+                evals.add(c.base)
+    return evals, trains
+
+
+def _model_like(name: str, ctx: Context) -> bool:
+    built = ctx.constructed(name)
+    last = (built or name).rsplit(".", 1)[-1]
+    if built and (last in ctx.facts.classes or built.startswith(("nn.", "torch.nn.")) or "from_pretrained" in built):
+        return not last.endswith("Loss")
+    return any(h in name.rsplit(".", 1)[-1].lower() for h in ("model", "net", "encoder", "decoder", "classifier"))
+
+
+def _trained_models(facts: Facts, ctx: Context) -> set[str]:
+    """Model-like names called inside loops that also call backward(): the models being trained."""
+    names = set()
+    for scope in facts.scopes:
+        for loop in scope.loops:
+            calls = [c for c in scope.calls if loop in c.loops]
+            if any(c.attr == "backward" for c in calls):
+                names |= {c.name for c in calls if c.name and "." not in c.name.replace("self.", "") and _model_like(c.name, ctx)}
+    return names
+
+
+_MODE_LAYERS = re.compile(r"Dropout|BatchNorm|dropout|batch_norm")
+
+
+def _may_have_mode_layers(name: str, ctx: Context) -> bool:
+    """False only when the model's class is found (this file or a sibling module) without dropout/batch norm."""
+    built = ctx.constructed(name).rsplit(".", 1)[-1]
+    cls = ctx.facts.classes.get(built)
+    if cls is not None:
+        return bool(_MODE_LAYERS.search(ast.unparse(cls)))
+    sibling = ctx.sibling_class_source(built) if built else None
+    return sibling is None or bool(_MODE_LAYERS.search(sibling))
+
+
+def modes(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    evals, trains = _mode_calls(facts)
+    trained = _trained_models(facts, ctx)
+    if not trained:
+        return
+    for scope in facts.scopes:
+        for block, order in scope.no_grad_blocks:
+            calls = [c for c in scope.calls if c.no_grad and c.name in trained and c.node.lineno >= block.lineno
+                     and c.node.lineno <= (block.end_lineno or block.lineno)]
+            if calls and not evals and _may_have_mode_layers(calls[0].name, ctx):
+                diags.append(Diagnostic("eval-in-train-mode", calls[0].node,
+                                        f"`{calls[0].name}` runs under no_grad for evaluation, but nothing in this file calls "
+                                        f"`.eval()`: dropout and batch norm stay in training mode", severity="warning"))
+                return
+    stuck = sorted(name for name in evals & trained if name not in trains)
+    if stuck and not trains:
+        first = next(c for s in facts.scopes for c in s.calls if c.attr == "eval" and c.base == stuck[0])
+        diags.append(Diagnostic("train-in-eval-mode", first.node,
+                                f"`{stuck[0]}.eval()` is called and `{stuck[0]}` is trained, but nothing calls `.train()`: "
+                                "training after the first evaluation runs in eval mode"))
+
+
+RULES = [modes]
