@@ -22,6 +22,7 @@ test: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m traindoctor.docs_gen > docs/codes.md
+	$(BIN)/python -m traindoctor.lint.docs > docs/rules.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_overhead.py
