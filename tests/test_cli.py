@@ -138,3 +138,26 @@ def test_checkup_usage_errors(tmp_path):
     done = cli("checkup", f"{empty}:make_setup")
     assert done.returncode == 2 and "defines no function make_setup" in done.stderr
     assert cli("checkup", f"{EXAMPLES / 'healthy_mlp.py'}", "--probe", "nope").returncode == 2
+
+
+def test_lint_command(tmp_path):
+    (tmp_path / "train.py").write_text("import torch.nn.functional as F\np = F.softmax(z, 1)\nl = F.cross_entropy(p, y)\n")
+    done = cli("lint", tmp_path)
+    assert done.returncode == 1 and "train.py:3:5: double-softmax" in done.stdout
+    assert cli("lint", "--ignore", "double-softmax", tmp_path).returncode == 0
+    sarif = cli("lint", "--format", "sarif", tmp_path)
+    assert json.loads(sarif.stdout)["runs"][0]["results"][0]["ruleId"] == "double-softmax"
+    assert cli("lint", EXAMPLES / "healthy_mlp.py").returncode == 0
+    assert cli("lint", "--select", "no-such-code", tmp_path).returncode == 2
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    done = cli("lint", tmp_path)
+    assert done.returncode == 2 and "broken.py:1" in done.stderr and "double-softmax" in done.stdout
+
+
+def test_lint_reads_pyproject_config(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.traindoctor]\nignore = ["double-softmax"]\n')
+    (tmp_path / "train.py").write_text("import torch.nn.functional as F\np = F.softmax(z, 1)\nl = F.cross_entropy(p, y)\n")
+    assert cli("lint", "train.py", cwd=tmp_path).returncode == 0
+    (tmp_path / "pyproject.toml").write_text("[tool.traindoctor\n")
+    done = cli("lint", "train.py", cwd=tmp_path)
+    assert done.returncode == 2 and "pyproject.toml" in done.stderr

@@ -398,3 +398,17 @@ def test_rules_doc_in_sync_and_complete():
     from traindoctor.lint import docs
     assert set(docs.BOUNDARIES) == set(CASES)
     assert (ROOT / "docs" / "rules.md").read_text() == docs.render(), "run `make docs`"
+
+
+def test_log_softmax_into_cross_entropy_is_info():
+    src = "model = nn.Sequential(nn.Linear(4, 3), nn.LogSoftmax(dim=1))\nloss = F.cross_entropy(model(x), y)\n"
+    [f] = lint_source(Source("t.py", HEAD + src))
+    assert (f.code, f.severity) == ("double-softmax", "info")
+
+
+def test_oversized_file_is_skipped_with_a_message(tmp_path, monkeypatch):
+    from traindoctor.lint import engine
+    monkeypatch.setattr(engine, "MAX_BYTES", 10)
+    (tmp_path / "big.py").write_text("x = 1\n" * 10)
+    report, problems = lint_paths([tmp_path], Config())
+    assert problems and "big.py" in problems[0] and "skipped" in problems[0]

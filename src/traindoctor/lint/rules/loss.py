@@ -20,6 +20,10 @@ def loss_inputs(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
             if kind == "ce" and held == "softmax":
                 diags.append(Diagnostic("double-softmax", call.node,
                                         f"`{call.name}` receives a {_WHAT[held]}; cross-entropy applies log_softmax itself"))
+            elif kind == "ce" and held == "log_softmax":
+                diags.append(Diagnostic("double-softmax", call.node, f"`{call.name}` receives a {_WHAT[held]}; "
+                                        "cross-entropy applies log_softmax again (redundant, numerically harmless)",
+                                        severity="info"))
             elif kind == "bce_logits" and held == "sigmoid":
                 diags.append(Diagnostic("double-sigmoid", call.node,
                                         f"`{call.name}` receives a sigmoid output; the with-logits loss applies sigmoid itself"))
