@@ -81,7 +81,6 @@ class OptState:
     probes: list[torch.Tensor] = field(default_factory=list)
     carried_over_steps: int = 0
     misplaced_steps: int = 0
-    empty_steps: int = 0  # steps where no parameter had a gradient (outside misplaced zero_grad)
     ever_grad: set[int] = field(default_factory=set)
     snapshot: list[torch.Tensor] | None = None
     ready: bool = False
@@ -301,8 +300,6 @@ class Recorder:
             st.carried_over_steps += 1
         if misplaced:
             st.misplaced_steps += 1
-        elif not with_grad and st.backward_since_step > 0:
-            st.empty_steps += 1
         sampled = st.steps < 5 or st.steps % 50 == 0
         if sampled and not misplaced:
             st.ever_grad.update(id(p) for p in with_grad)

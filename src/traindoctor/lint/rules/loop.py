@@ -27,7 +27,7 @@ def _steps(calls: list[CallSite], ctx: Context) -> list[CallSite]:
     return out
 
 
-def _resets(scope: Scope, loop: ast.AST, calls: list[CallSite], ctx: Context) -> list[CallSite]:
+def _resets(calls: list[CallSite], ctx: Context) -> list[CallSite]:
     """zero_grad calls in the loop, direct or through a helper defined in this file."""
     found = [c for c in calls if c.attr == "zero_grad" or (c.attr == "zero_" and c.base.endswith("grad"))]
     for c in calls:
@@ -53,7 +53,7 @@ def _innermost_training_loops(scope: Scope, ctx: Context) -> list[tuple[ast.AST,
 def zero_grad(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     for scope in facts.scopes:
         for loop, calls in _innermost_training_loops(scope, ctx):
-            resets = _resets(scope, loop, calls, ctx)
+            resets = _resets(calls, ctx)
             manual = [a for a, loops in scope.grad_resets if loop in loops]
             step = _steps(calls, ctx)[0]
             if not resets and not manual:

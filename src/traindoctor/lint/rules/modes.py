@@ -60,7 +60,7 @@ def modes(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     if not trained:
         return
     for scope in facts.scopes:
-        for block, order in scope.no_grad_blocks:
+        for block, _ in scope.no_grad_blocks:
             calls = [c for c in scope.calls if c.no_grad and c.name in trained and c.node.lineno >= block.lineno
                      and c.node.lineno <= (block.end_lineno or block.lineno)]
             if calls and not evals and _may_have_mode_layers(calls[0].name, ctx):
