@@ -4,7 +4,15 @@ __version__ = "0.1.0"
 
 from .findings import Finding, Hypothesis, Report  # noqa: E402
 
-__all__ = ["Finding", "Hypothesis", "Report", "__version__", "checkup", "run_script"]
+__all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "checkup", "run_script"]
+
+
+def __getattr__(name: str):
+    if name == "Monitor":  # imported on first use: `import traindoctor` stays light
+        from .monitor import Monitor
+
+        return Monitor
+    raise AttributeError(f"module 'traindoctor' has no attribute {name!r}")
 
 
 def run_script(*args, **kwargs):

@@ -184,6 +184,23 @@ def lint(
     raise typer.Exit(2 if problems else report.exit_code)
 
 
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A Monitor log_dir (holding report.json or monitor.jsonl)."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+) -> None:
+    """Render the diagnosis of a run recorded by traindoctor.Monitor (or its callbacks)."""
+    from .monitor import load_run
+
+    try:
+        result = load_run(run_dir)
+    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
+        typer.echo(f"traindoctor: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _emit(result, format, output)
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,1 @@
+"""Callbacks that attach the Monitor to training frameworks without other code changes."""

@@ -1,0 +1,34 @@
+"""`TrainDoctorCallback` for the Hugging Face Trainer: `Trainer(..., callbacks=[TrainDoctorCallback("runs/x")])`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import TrainerCallback
+
+from ..monitor import Monitor
+
+
+class TrainDoctorCallback(TrainerCallback):
+    def __init__(self, log_dir: str | None = None, **monitor_options: Any):
+        self.log_dir, self.options = log_dir, monitor_options
+        self.monitor: Monitor | None = None
+        self.report = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None, **kw: Any) -> None:
+        # accelerate wraps the optimizer; the step hooks belong on the torch optimizer inside
+        self.monitor = Monitor(model, getattr(optimizer, "optimizer", optimizer),
+                               log_dir=self.log_dir if state.is_world_process_zero else None, **self.options)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
+        if self.monitor is None or not logs:
+            return
+        scalars = {"loss": logs["loss"]} if "loss" in logs else {}
+        if "eval_loss" in logs:
+            scalars["val_loss"] = logs["eval_loss"]
+        if scalars:
+            self.monitor.log_last(**scalars)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if self.monitor is not None:
+            self.report = self.monitor.close()

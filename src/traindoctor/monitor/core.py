@@ -1,0 +1,313 @@
+"""`traindoctor.Monitor`: a training monitor cheap enough to leave on.
+
+Per monitored step it runs one fused `torch._foreach_norm` over the gradients, before the update,
+and keeps the result on the device; every `sync_every` steps the buffered tensors are moved to the
+host in one transfer (before that step's update, so with `sync_every=1` a non-finite loss is
+replayed on exactly the weights that produced it), turned into records, checked by the online rules, written to the sinks and kept in a
+flight recorder (the last `flight_steps` records go into the report). A bug inside the monitor
+disables it with one warning; it never interrupts training (unless `on_error="raise"`, which
+raises `TrainingAlarm` on purpose when a rule fires an error).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import time
+import warnings
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..findings import Finding, Report, finding, triage
+from ..record.replay import first_nonfinite_module
+from ..record.stats import nonfinite_summary, tensors_in
+from .rules import OnlineRules
+from .sinks import CsvSink, JsonlSink
+
+ON_ERROR = ("log", "warn", "raise")
+
+
+class TrainingAlarm(RuntimeError):
+    """Raised from the optimizer step when `on_error="raise"` and an error-severity finding fires."""
+
+
+class Monitor:
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, log_dir: str | Path | None = None,
+                 every: int = 1, on_error: str = "log", *, sync_every: int = 50, sample_every: int = 10,
+                 flight_steps: int = 200, csv: bool = False):
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
+        self.model, self.optimizer, self.every, self.on_error = model, optimizer, max(1, every), on_error
+        self.sync_every, self.sample_every = max(1, sync_every), max(1, sample_every)
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self.step = 0
+        self.records: deque[dict[str, Any]] = deque(maxlen=flight_steps)
+        self.findings: list[Finding] = []
+        self.disabled: str | None = None
+        self._rules = OnlineRules()
+        self._pending: list[dict[str, Any]] = []
+        self._scalars: dict[str, Any] = {}
+        self._snapshot: list[torch.Tensor] | None = None
+        self._preclip: torch.Tensor | None = None
+        self._last_batch: tuple[tuple, dict] | None = None
+        self._names: list[str] | None = None
+        self._started = time.monotonic()
+        self._nonfinite_seen = False
+        self._sinks: list[Any] = []
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._sinks.append(JsonlSink(self.log_dir / "monitor.jsonl"))
+            if csv:
+                self._sinks.append(CsvSink(self.log_dir / "monitor.csv"))
+        self._handles = [
+            optimizer.register_step_pre_hook(self._guard(self._pre)),
+            optimizer.register_step_post_hook(self._guard(self._post)),
+            model.register_forward_pre_hook(self._guard(self._capture), with_kwargs=True),
+        ]
+        self._restore_clip = _watch_clipping(self)
+
+    # ── public API ───────────────────────────────────────────────────────────
+    def log(self, **scalars: Any) -> None:
+        """Log scalars for the coming optimizer step; tensors are kept on the device (no sync)."""
+        if self.disabled:
+            return
+        for k, v in scalars.items():
+            self._scalars[k] = v.detach() if isinstance(v, torch.Tensor) else float(v)
+
+    def log_last(self, **scalars: Any) -> None:
+        """Attach scalars to the step that just finished (callbacks that log after the step)."""
+        if self.disabled:
+            return
+        target = self._pending[-1]["scalars"] if self._pending else self._scalars
+        for k, v in scalars.items():
+            target[k] = v.detach() if isinstance(v, torch.Tensor) else float(v)
+
+    def flush(self) -> None:
+        self._guard(self._flush)()
+
+    def report(self) -> Report:
+        self.flush()
+        section = {"steps": self.step, "seconds": round(time.monotonic() - self._started, 3), "disabled": self.disabled,
+                   "flight_recorder": list(self.records),
+                   "log_dir": str(self.log_dir) if self.log_dir else None}
+        return Report(command="monitor", findings=triage(list(self.findings)), sections={"monitor": section})
+
+    def close(self) -> Report:
+        report = self.report()
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        self._restore_clip()
+        for sink in self._sinks:
+            sink.close()
+        self._sinks = []
+        if self.log_dir is not None:
+            from ..render.json_report import render
+
+            (self.log_dir / "report.json").write_text(render(report))
+        return report
+
+    def __enter__(self) -> "Monitor":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ── hooks ────────────────────────────────────────────────────────────────
+    def _guard(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if self.disabled:
+                return None
+            try:
+                return fn(*args, **kwargs)
+            except TrainingAlarm:
+                raise
+            except Exception as exc:  # our bug: step aside, say so once, never stop the training
+                self.disabled = f"{type(exc).__name__}: {exc}"
+                warnings.warn(f"traindoctor monitor disabled itself after an internal error ({self.disabled}); "
+                              "training continues unmonitored", RuntimeWarning, stacklevel=2)
+                for h in self._handles:
+                    h.remove()
+                return None
+        return guarded
+
+    def _capture(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        if module.training and torch.is_grad_enabled():
+            self._last_batch = (args, kwargs)  # references only: replayed if a NaN appears
+
+    def _params(self) -> list[torch.Tensor]:
+        return [p for g in self.optimizer.param_groups for p in g["params"]]
+
+    def _pre(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        """Runs before the update: gradients and the logged loss belong to the current weights, so a
+        flush here can replay a non-finite batch on the very weights that produced it."""
+        if self.step % self.every:
+            return
+        params = self._params()
+        if self._names is None:
+            lookup = {id(p): n for n, p in self.model.named_parameters()}
+            self._names = [lookup.get(id(p), "<unnamed>") for p in params]
+        grads = [p.grad if p.grad is not None else torch.zeros((), device=p.device) for p in params]
+        norms = torch.stack([n.float() for n in torch._foreach_norm(grads)])
+        ratio = None
+        if self._snapshot is not None:  # the previous optimizer step's update, measured now
+            current = [p.detach() for p in params]
+            delta = torch.stack([d.float() for d in torch._foreach_norm(torch._foreach_sub(current, self._snapshot))])
+            weight = torch.stack([w.float() for w in torch._foreach_norm(self._snapshot)])
+            ratio = delta.square().sum().sqrt() / weight.square().sum().sqrt().clamp_min(1e-30)
+            self._snapshot = None
+        self._pending.append({"step": self.step, "time": time.monotonic(), "norms": norms, "scalars": self._scalars,
+                              "lr": [float(g["lr"]) for g in opt.param_groups], "preclip": self._preclip, "ratio": ratio})
+        self._scalars, self._preclip = {}, None
+        if self.step % self.sample_every == 0:
+            self._snapshot = [p.detach().clone() for p in params]
+        if len(self._pending) >= self.sync_every:
+            self._flush()
+
+    def _post(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        self.step += 1
+
+    # ── sync, rules, sinks ───────────────────────────────────────────────────
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        host = _to_host(pending)  # the one device->host transfer for these steps
+        records, previous = [], None
+        for entry, (norms, scalars, preclip, ratio) in zip(pending, host):
+            total = math.sqrt(sum(v * v for v in norms))
+            record = {"step": entry["step"], "grad_norm": total, "lr": entry["lr"], **scalars}
+            if preclip is not None:
+                record["grad_norm_before_clip"] = preclip
+            if ratio is not None:
+                record["update_ratio"] = ratio
+            if previous is not None:
+                record["steps_per_second"] = 1.0 / max(entry["time"] - previous, 1e-9)
+            previous = entry["time"]
+            records.append(record)
+            self._check_nonfinite(record, norms)
+            for f in self._rules.observe(record):
+                self._raise_finding(f)
+        self.records.extend(records)
+        for sink in self._sinks:
+            sink.write(records)
+
+    def _check_nonfinite(self, record: dict[str, Any], norms: list[float]) -> None:
+        if self._nonfinite_seen:
+            return
+        loss = record.get("loss")
+        bad_grads = [n for n, v in zip(self._names or [], norms) if not math.isfinite(v)]
+        if loss is not None and not math.isfinite(loss):
+            self._nonfinite_seen = True
+            self._raise_finding(self._explain_loss(record))
+        elif bad_grads:
+            self._nonfinite_seen = True
+            self._raise_finding(finding(
+                "nonfinite-backward", f"step {record['step']}: gradients of {len(bad_grads)} parameters are non-finite "
+                f"while the loss is {loss}: " + ", ".join(f"`{n}`" for n in bad_grads[:4]), "monitor",
+                evidence={"parameters": bad_grads[:20], "flight_recorder": list(self.records)[-20:]},
+                location={"step": record["step"], "module": bad_grads[0]}))
+
+    def _explain_loss(self, record: dict[str, Any]) -> Finding:
+        step = record["step"]
+        evidence: dict[str, Any] = {"flight_recorder": list(self.records)[-20:]}
+        if self._last_batch is not None:
+            args, kwargs = self._last_batch
+            for name, t in tensors_in({"args": list(args), **kwargs}):
+                bad = nonfinite_summary(t)
+                if bad:
+                    return finding("nonfinite-input", f"step {step}: the loss is {record['loss']}; the latest batch's "
+                                   f"`{name}` holds {bad['nonfinite']} non-finite values", "monitor",
+                                   evidence={**evidence, "input": bad}, location={"step": step, "tensor": name})
+            replay = first_nonfinite_module(self.model, args, kwargs)
+            evidence["replay"] = replay
+            if replay.get("module"):
+                return finding("nonfinite-forward", f"step {step}: the loss is {record['loss']}; replaying the latest batch "
+                               f"on a copy, module `{replay['module']}` ({replay['type']}) turns finite inputs into NaN/Inf",
+                               "monitor", evidence=evidence, location={"step": step, "module": replay["module"]})
+        return finding("nonfinite-forward", f"step {step}: the loss is {record['loss']}", "monitor", evidence=evidence,
+                       location={"step": step})
+
+    def _raise_finding(self, f: Finding) -> None:
+        self.findings.append(f)
+        if f.severity != "error":
+            return
+        if self.on_error == "warn":
+            warnings.warn(f"traindoctor: {f.code}: {f.observation}", RuntimeWarning, stacklevel=3)
+        elif self.on_error == "raise":
+            raise TrainingAlarm(f"{f.code}: {f.observation}")
+
+
+def _to_host(pending: list[dict[str, Any]]) -> list[tuple[list[float], dict[str, float], float | None, float | None]]:
+    """Concatenate every buffered tensor, move them in one transfer, split them back."""
+    pieces, layout = [], []
+    for entry in pending:
+        tensors = {k: v for k, v in entry["scalars"].items() if isinstance(v, torch.Tensor)}
+        extra = [t for t in (entry["preclip"], entry["ratio"]) if t is not None]
+        pieces += [entry["norms"].reshape(-1)] + [t.float().reshape(-1)[:1] for t in tensors.values()] + \
+                  [t.float().reshape(-1)[:1] for t in extra]
+        layout.append((entry["norms"].numel(), list(tensors), entry["preclip"] is not None, entry["ratio"] is not None))
+    values = torch.cat([p.cpu() for p in pieces]).tolist() if pieces else []
+    out, i = [], 0
+    for entry, (n, keys, has_clip, has_ratio) in zip(pending, layout):
+        norms = values[i:i + n]
+        i += n
+        scalars = {k: v for k, v in entry["scalars"].items() if not isinstance(v, torch.Tensor)}
+        for k in keys:
+            scalars[k] = values[i]
+            i += 1
+        preclip = values[i] if has_clip else None
+        i += has_clip
+        ratio = values[i] if has_ratio else None
+        i += has_ratio
+        out.append((norms, scalars, preclip, ratio))
+    return out
+
+
+def _watch_clipping(monitor: Monitor) -> Callable[[], None]:
+    """Keep the norm `clip_grad_norm_` measured (before clipping) while the monitor is open."""
+    originals = {(torch.nn.utils, "clip_grad_norm_"): torch.nn.utils.clip_grad_norm_,
+                 (torch.nn.utils.clip_grad, "clip_grad_norm_"): torch.nn.utils.clip_grad.clip_grad_norm_}
+
+    def wrap(original: Callable) -> Callable:
+        @functools.wraps(original)
+        def clip_grad_norm_(*args: Any, **kwargs: Any) -> torch.Tensor:
+            total = original(*args, **kwargs)
+            if not monitor.disabled and monitor._preclip is None:
+                monitor._preclip = total.detach()
+            return total
+        return clip_grad_norm_
+
+    for (owner, name), original in originals.items():
+        setattr(owner, name, wrap(original))
+
+    def restore() -> None:
+        for (owner, name), original in originals.items():
+            setattr(owner, name, original)
+    return restore
+
+
+def load_run(run_dir: Path) -> Report:
+    """A Report from a monitor's log directory (its report.json, else rebuilt from monitor.jsonl)."""
+    from ..findings import Finding as F, Hypothesis
+    from .sinks import read_jsonl
+
+    report_file, log = run_dir / "report.json", run_dir / "monitor.jsonl"
+    if report_file.is_file():
+        data = json.loads(report_file.read_text())
+        findings = [F(**{**f, "hypotheses": [Hypothesis(**h) for h in f["hypotheses"]]}) for f in data["findings"]]
+        return Report(command=f"report {run_dir}", findings=findings, sections={"monitor": data.get("monitor", {})})
+    if log.is_file():
+        rules, found = OnlineRules(), []
+        records = read_jsonl(log)
+        for r in records:
+            found += rules.observe({k: (float(v) if v in ("nan", "inf", "-inf") else v) for k, v in r.items()})
+        return Report(command=f"report {run_dir}", findings=triage(found),
+                      sections={"monitor": {"steps": len(records), "flight_recorder": records[-200:]}})
+    raise FileNotFoundError(f"{run_dir}: no report.json or monitor.jsonl (is it a traindoctor monitor log_dir?)")

@@ -1,0 +1,201 @@
+"""The Monitor: online rules (broken and healthy), sinks, self-protection, do-no-harm, callbacks."""
+import json
+import warnings
+
+import jsonschema
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from conftest import ROOT, codes, validate
+from traindoctor import Monitor
+from traindoctor.monitor import TrainingAlarm, load_run
+from traindoctor.monitor.rules import OnlineRules
+from traindoctor.monitor.sinks import read_jsonl
+from traindoctor.render.json_report import schema
+
+
+def data(n=512):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 10, generator=g)
+    return x, (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
+
+
+def train(model=None, steps=120, lr=1e-3, monitor_kw=None, loss_scale=lambda i: 1.0, opt_cls=torch.optim.Adam,
+          val=None, clip=None):
+    torch.manual_seed(0)
+    x, y = data()
+    model = model or nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))
+    opt = opt_cls(model.parameters(), lr=lr)
+    losses = []
+    mon = Monitor(model, opt, **(monitor_kw or {})) if monitor_kw is not None else None
+    for i in range(steps):
+        xb, yb = x[(i * 32) % 512:(i * 32) % 512 + 32], y[(i * 32) % 512:(i * 32) % 512 + 32]
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb), yb) * loss_scale(i)
+        loss.backward()
+        if clip:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+        if mon:
+            mon.log(loss=loss, **({"val_loss": val(i)} if val and val(i) is not None else {}))
+        opt.step()
+        losses.append(loss.item())
+    report = validate(mon.close()) if mon else None
+    return losses, report
+
+
+def test_healthy_run_is_silent_and_recorded(tmp_path):
+    _, report = train(monitor_kw={"log_dir": tmp_path, "csv": True, "sync_every": 16})
+    assert codes(report) == []
+    records = read_jsonl(tmp_path / "monitor.jsonl")
+    assert len(records) == 120 and records[0]["loss"] > 0 and records[0]["grad_norm"] > 0
+    assert sum("update_ratio" in r for r in records) == 12 and "steps_per_second" in records[1]
+    assert (tmp_path / "monitor.csv").read_text().splitlines()[0].startswith("step,grad_norm,lr/0,loss")
+    jsonschema.validate(json.loads((tmp_path / "report.json").read_text()), schema())
+
+
+def test_monitor_does_not_change_the_losses():
+    plain, _ = train()
+    watched, _ = train(monitor_kw={})
+    assert plain == watched
+
+
+def test_nonfinite_loss_names_the_module_and_keeps_the_flight_recorder():
+    class Log(nn.Module):
+        def forward(self, x):
+            return torch.log(x)
+    model = nn.Sequential(nn.Linear(10, 8), Log(), nn.Linear(8, 4))
+    _, report = train(model, steps=5, monitor_kw={"sync_every": 1})
+    f = report.findings[0]
+    assert f.code == "nonfinite-forward" and f.location["module"] == "1"
+    assert "flight_recorder" in f.evidence
+
+
+@pytest.mark.parametrize("mode", ["warn", "raise"])
+def test_on_error_modes(mode):
+    class Log(nn.Module):
+        def forward(self, x):
+            return torch.log(x)
+    model = nn.Sequential(nn.Linear(10, 8), Log(), nn.Linear(8, 4))
+    if mode == "raise":
+        with pytest.raises(TrainingAlarm, match="nonfinite-forward"):
+            train(model, steps=5, monitor_kw={"sync_every": 1, "on_error": "raise"})
+    else:
+        with pytest.warns(RuntimeWarning, match="nonfinite-forward"):
+            train(model, steps=5, monitor_kw={"sync_every": 1, "on_error": "warn"})
+
+
+def test_exploding_gradients_judged_before_clipping():
+    _, report = train(steps=60, loss_scale=lambda i: 1.3 ** i, clip=1.0, monitor_kw={})
+    assert "exploding-gradients" in codes(report)
+    _, healthy = train(steps=60, clip=1.0, monitor_kw={})
+    assert codes(healthy) == []
+
+
+def test_update_ratio_rules():
+    _, high = train(steps=120, lr=5.0, opt_cls=torch.optim.SGD, monitor_kw={})
+    assert "lr-too-high" in codes(high) or "loss-divergence" in codes(high)
+    _, low = train(steps=120, lr=1e-9, monitor_kw={})
+    assert codes(low) == ["lr-too-low"]
+
+
+def test_overfitting_needs_a_rising_validation_loss():
+    rising = train(steps=100, val=lambda i: (1.0 + i / 100) if i % 20 == 19 else None, monitor_kw={})[1]
+    assert codes(rising) == ["overfitting"]
+    falling = train(steps=100, val=lambda i: (2.0 - i / 100) if i % 20 == 19 else None, monitor_kw={})[1]
+    assert codes(falling) == []
+
+
+def test_spikes_and_plateau_rules():
+    rules = OnlineRules(window=50)
+    noisy = [1.0 + 0.05 * ((i * 7919) % 13 - 6) / 6 for i in range(300)]
+    found = [f.code for i, v in enumerate(noisy) for f in rules.observe({"step": i, "loss": v * (1 - i / 400)})]
+    assert found == []
+    rules = OnlineRules(window=50)
+    spiky = [f.code for i in range(100) for f in rules.observe({"step": i, "loss": 9.0 if i == 80 else 1.0 - i / 1000})]
+    assert spiky == ["loss-spikes"]
+    rules = OnlineRules(window=50)
+    flat = [f.code for i in range(101) for f in rules.observe({"step": i, "loss": 2.3 + 0.01 * (i % 3)})]
+    assert flat == ["loss-plateau"]
+
+
+def test_internal_error_disables_the_monitor_and_training_goes_on(monkeypatch):
+    def boom(self):
+        raise ValueError("injected fault")
+    monkeypatch.setattr(Monitor, "_flush", boom)
+    with pytest.warns(RuntimeWarning, match="disabled itself"):
+        losses, report = train(steps=40, monitor_kw={"sync_every": 4})
+    assert len(losses) == 40 and report.sections["monitor"]["disabled"].startswith("ValueError")
+
+
+def test_jsonl_survives_a_killed_process(tmp_path):
+    train(steps=20, monitor_kw={"log_dir": tmp_path, "sync_every": 5})
+    path = tmp_path / "monitor.jsonl"
+    path.write_text(path.read_text() + '{"step": 20, "loss": 0.5, "grad')  # a write cut short
+    assert len(read_jsonl(path)) == 20
+
+
+def test_report_command_renders_a_recorded_run(tmp_path):
+    import subprocess
+    import sys
+    _, _ = train(steps=120, lr=1e-9, monitor_kw={"log_dir": tmp_path})
+    done = subprocess.run([sys.executable, "-m", "traindoctor", "report", str(tmp_path), "--format", "json"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0 and json.loads(done.stdout)["findings"][0]["code"] == "lr-too-low"
+    (tmp_path / "report.json").unlink()
+    assert load_run(tmp_path).findings[0].code == "lr-too-low"  # rebuilt from the JSONL alone
+    missing = subprocess.run([sys.executable, "-m", "traindoctor", "report", str(tmp_path / "nope")],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert missing.returncode == 2 and "no report.json" in missing.stderr
+
+
+def test_lightning_callback(tmp_path):
+    L = pytest.importorskip("lightning")
+    from traindoctor.integrations.lightning import TrainDoctorCallback
+
+    class Module(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))
+
+        def training_step(self, batch, _):
+            return F.cross_entropy(self.net(batch[0]), batch[1])
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+    x, y = data()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32)
+    cb = TrainDoctorCallback(str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                  enable_model_summary=False, callbacks=[cb]).fit(Module(), loader)
+    assert codes(cb.report) == [] and cb.report.sections["monitor"]["steps"] == 32
+    records = read_jsonl(tmp_path / "monitor.jsonl")
+    assert len(records) == 32 and all("loss" in r for r in records)
+
+
+def test_hf_callback(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from traindoctor.integrations.hf import TrainDoctorCallback
+
+    class Counting(torch.utils.data.Dataset):
+        def __len__(self):
+            return 64
+
+        def __getitem__(self, i):
+            ids = (torch.arange(16) + i) % 32
+            return {"input_ids": ids, "labels": ids.clone()}
+
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=32, n_positions=16, n_embd=32, n_layer=1, n_head=2))
+    args = transformers.TrainingArguments(output_dir=str(tmp_path / "out"), per_device_train_batch_size=16, num_train_epochs=2,
+                                          learning_rate=3e-3, logging_steps=2, save_strategy="no", report_to=[],
+                                          use_cpu=True, disable_tqdm=True)
+    cb = TrainDoctorCallback(str(tmp_path / "mon"))
+    transformers.Trainer(model=model, args=args, train_dataset=Counting(), callbacks=[cb]).train()
+    assert codes(cb.report) == [] and cb.report.sections["monitor"]["steps"] == 8
+    records = read_jsonl(tmp_path / "mon" / "monitor.jsonl")
+    assert len(records) == 8 and "grad_norm_before_clip" in records[0] and any("loss" in r for r in records)
