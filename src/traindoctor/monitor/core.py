@@ -3,8 +3,8 @@
 Per monitored step it runs one fused `torch._foreach_norm` over the gradients, before the update,
 and keeps the result on the device; every `sync_every` steps the buffered tensors are moved to the
 host in one transfer (before that step's update, so with `sync_every=1` a non-finite loss is
-replayed on exactly the weights that produced it), turned into records, checked by the online rules, written to the sinks and kept in a
-flight recorder (the last `flight_steps` records go into the report). A bug inside the monitor
+replayed on exactly the weights that produced it), turned into records, checked by the online
+rules, written to the sinks and kept in a flight recorder (the last `flight_steps` records go into the report). A bug inside the monitor
 disables it with one warning; it never interrupts training (unless `on_error="raise"`, which
 raises `TrainingAlarm` on purpose when a rule fires an error).
 """
@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ..findings import Finding, Report, finding, triage
+from ..findings import Finding, Hypothesis, Report, finding, triage
 from ..record.replay import first_nonfinite_module
 from ..record.stats import nonfinite_summary, tensors_in
 from .rules import OnlineRules
@@ -58,6 +58,10 @@ class Monitor:
         self._names: list[str] | None = None
         self._started = time.monotonic()
         self._nonfinite_seen = False
+        dist = torch.distributed
+        self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+        if self.rank != 0:
+            self.log_dir = None  # only rank 0 writes
         self._sinks: list[Any] = []
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -179,7 +183,7 @@ class Monitor:
             return
         pending, self._pending = self._pending, []
         host = _to_host(pending)  # the one device->host transfer for these steps
-        records, previous = [], None
+        records, new, previous = [], [], None
         for entry, (norms, scalars, preclip, ratio) in zip(pending, host):
             total = math.sqrt(sum(v * v for v in norms))
             record = {"step": entry["step"], "grad_norm": total, "lr": entry["lr"], **scalars}
@@ -191,32 +195,64 @@ class Monitor:
                 record["steps_per_second"] = 1.0 / max(entry["time"] - previous, 1e-9)
             previous = entry["time"]
             records.append(record)
-            self._check_nonfinite(record, norms)
-            for f in self._rules.observe(record):
-                self._raise_finding(f)
+            new += self._check_nonfinite(record, norms)
+        if self.world > 1:
+            new = self._across_ranks(records, new)
+        for record in records:
+            new += self._rules.observe(record)
         self.records.extend(records)
         for sink in self._sinks:
             sink.write(records)
+        for f in new:
+            self._raise_finding(f)
 
-    def _check_nonfinite(self, record: dict[str, Any], norms: list[float]) -> None:
+    def _across_ranks(self, records: list[dict[str, Any]], local: list[Finding]) -> list[Finding]:
+        """DDP: gradients are already all-reduced, so norms agree across ranks; losses are averaged,
+        and a rank's own non-finite finding is shared with its rank number (one collective per flush)."""
+        dist = torch.distributed
+        shared: list[Any] = [None] * self.world
+        dist.all_gather_object(shared, ([r.get("loss") for r in records], [f.to_dict() for f in local]))
+        for i, record in enumerate(records):
+            values = [losses[i] for losses, _ in shared if losses[i] is not None]
+            if values:
+                record["loss"] = sum(values) / len(values)
+                bad = [rank for rank, (losses, _) in enumerate(shared) if losses[i] is not None and not math.isfinite(losses[i])]
+                if bad:
+                    record["nonfinite_ranks"] = bad
+        out = []
+        for rank, (_, findings) in enumerate(shared):
+            for f in findings:
+                f["location"]["rank"] = rank
+                f["observation"] = f"rank {rank}: {f['observation']}"
+                out.append(Finding(**{**f, "hypotheses": [Hypothesis(**h) for h in f["hypotheses"]]}))
+        # One root cause: a rank whose own data or forward went non-finite explains the NaN gradients
+        # that the all-reduce then spreads to every other rank.
+        order = {"nonfinite-input": 0, "nonfinite-forward": 1, "nonfinite-backward": 2}
+        return sorted(out, key=lambda f: (order.get(f.code, 3), f.location["rank"]))[:1]
+
+    def _check_nonfinite(self, record: dict[str, Any], norms: list[float]) -> list[Finding]:
         if self._nonfinite_seen:
-            return
+            return []
         loss = record.get("loss")
         bad_grads = [n for n, v in zip(self._names or [], norms) if not math.isfinite(v)]
         if loss is not None and not math.isfinite(loss):
             self._nonfinite_seen = True
-            self._raise_finding(self._explain_loss(record))
-        elif bad_grads:
+            return [self._explain_loss(record)]
+        if bad_grads:
             self._nonfinite_seen = True
-            self._raise_finding(finding(
+            return [finding(
                 "nonfinite-backward", f"step {record['step']}: gradients of {len(bad_grads)} parameters are non-finite "
                 f"while the loss is {loss}: " + ", ".join(f"`{n}`" for n in bad_grads[:4]), "monitor",
                 evidence={"parameters": bad_grads[:20], "flight_recorder": list(self.records)[-20:]},
-                location={"step": record["step"], "module": bad_grads[0]}))
+                location={"step": record["step"], "module": bad_grads[0]})]
+        return []
 
     def _explain_loss(self, record: dict[str, Any]) -> Finding:
         step = record["step"]
         evidence: dict[str, Any] = {"flight_recorder": list(self.records)[-20:]}
+        if step != self.step:
+            evidence["caveat"] = (f"statistics were synced at step {self.step}: the batch replayed is that step's, on "
+                                  "weights already updated; Monitor(sync_every=1) replays the failing batch itself")
         if self._last_batch is not None:
             args, kwargs = self._last_batch
             for name, t in tensors_in({"args": list(args), **kwargs}):
@@ -295,13 +331,12 @@ def _watch_clipping(monitor: Monitor) -> Callable[[], None]:
 
 def load_run(run_dir: Path) -> Report:
     """A Report from a monitor's log directory (its report.json, else rebuilt from monitor.jsonl)."""
-    from ..findings import Finding as F, Hypothesis
     from .sinks import read_jsonl
 
     report_file, log = run_dir / "report.json", run_dir / "monitor.jsonl"
     if report_file.is_file():
         data = json.loads(report_file.read_text())
-        findings = [F(**{**f, "hypotheses": [Hypothesis(**h) for h in f["hypotheses"]]}) for f in data["findings"]]
+        findings = [Finding(**{**f, "hypotheses": [Hypothesis(**h) for h in f["hypotheses"]]}) for f in data["findings"]]
         return Report(command=f"report {run_dir}", findings=findings, sections={"monitor": data.get("monitor", {})})
     if log.is_file():
         rules, found = OnlineRules(), []
