@@ -1,12 +1,16 @@
 """Step time of the healthy examples with and without `traindoctor run`, in one process.
 
 Both conditions run the same script via runpy with the same cheap timer (a global optimizer
-step post-hook); the traindoctor condition adds all of run's hooks. Conditions alternate
-so drift in machine load hits both. Each run's median step time is taken, and the best
-(lowest) of the repeats per condition, which filters out bursts of load from elsewhere on
-the machine. Prints both step times and their ratio.
+step post-hook); the traindoctor condition adds all of run's hooks. Conditions alternate,
+so drift in machine load hits both: each repeat runs the script plain, then watched, and
+takes the ratio of their median step times. Prints the median step times over all repeats
+and the median of the paired ratios with its interquartile range.
 
-    python bench/run_overhead.py [--repeats 3]
+Torch runs one intra-op thread by default here (`--threads`): on a 2-core machine the
+second thread competes with everything else and makes identical runs differ by ±10%,
+more than the effect measured.
+
+    python bench/run_overhead.py [--repeats 9] [--threads 1]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from traindoctor.record.hooks import installed
@@ -46,9 +51,11 @@ def step_times(script: Path, watched: bool) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads, both conditions")
     args = parser.parse_args()
-    print(f"{'example':<24}{'steps':>7}{'plain ms':>11}{'watched ms':>12}{'ratio':>8}")
+    torch.set_num_threads(args.threads)
+    print(f"{'example':<24}{'steps':>7}{'plain ms':>11}{'watched ms':>12}{'ratio':>8}   IQR of ratios")
     for name in SCRIPTS:
         plain: list[float] = []
         watched: list[float] = []
@@ -56,8 +63,10 @@ def main() -> None:
             times = step_times(EXAMPLES / name, watched=False)
             plain.append(statistics.median(times))
             watched.append(statistics.median(step_times(EXAMPLES / name, watched=True)))
-        a, b = min(plain), min(watched)
-        print(f"{name:<24}{len(times):>7}{a * 1e3:>11.3f}{b * 1e3:>12.3f}{b / a:>7.3f}x")
+        ratios = [b / a for a, b in zip(plain, watched)]
+        q1, med, q3 = statistics.quantiles(ratios, n=4)
+        print(f"{name:<24}{len(times):>7}{statistics.median(plain) * 1e3:>11.3f}"
+              f"{statistics.median(watched) * 1e3:>12.3f}{med:>7.3f}x   {q1:.3f}-{q3:.3f}")
 
 
 if __name__ == "__main__":

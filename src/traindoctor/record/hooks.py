@@ -1,7 +1,7 @@
 """Install and remove the global, observe-only hooks that feed a Recorder.
 
 What is patched, and why this way:
-- `nn.Module.__call__`: a thin wrapper tracks the module-stack depth to find the top-level
+- `nn.Module.__call__`: a thin wrapper notes whether a model call is under way, to find the top-level
   (model) calls and their arguments, keyword arguments included. Global forward hooks would
   not see keyword arguments and would push every module call onto torch's slow path.
 - `torch.autograd.backward`: `Tensor.backward` calls it, so every backward is seen once.
@@ -44,13 +44,14 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
     def call_wrapper(original):
         @functools.wraps(original)
         def __call__(module, *args, **kwargs):
-            if rec.depth == 0 and rec.active:
-                rec.on_root_call(module, args, kwargs)
-            rec.depth += 1
+            if rec.depth or not rec.active:  # a submodule, or paused: nothing to record
+                return original(module, *args, **kwargs)
+            rec.on_root_call(module, args, kwargs)
+            rec.depth = 1
             try:
                 return original(module, *args, **kwargs)
             finally:
-                rec.depth -= 1
+                rec.depth = 0
         return __call__
 
     def backward_wrapper(original):
@@ -148,3 +149,4 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
             h.remove()
         for owner, name, original in reversed(restore):
             setattr(owner, name, original)
+        rec.flush()

@@ -2,8 +2,8 @@
 
 Every handler here only *reads* tensors. It is called by the global hooks of
 `record.hooks`; the rules in `traindoctor.rules` turn what it stored into findings.
-Host syncs: one per optimizer step (the grad-norm vector and the loss), plus a few
-on sampled steps; cheap on CPU, documented in docs/performance.md.
+Host syncs: the loss at each backward; gradient norms are read in batches of steps
+(`flush`); a few more on sampled steps. Costs are in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 
 from . import losses
 from .replay import first_nonfinite_module
-from .stats import batch_tensors, feature_scale, grad_norms, nonfinite_summary
+from .stats import batch_tensors, feature_scale, grad_norm_tensors, nonfinite_summary, to_floats
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
@@ -30,6 +30,13 @@ _PROBES = (os.path.join(_PKG_DIR, "probes"), os.path.join(_PKG_DIR, "battery.py"
 _MODE_TYPES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
 _MAX_RECORDS = 50_000
 _PROBES_PER_OPTIMIZER = 4
+_FLUSH_EVERY = 32  # steps whose gradient norms are read from the device together
+# Steps recorded (gradient norms, LR, loss): every step of the first _RECORD_WARMUP, then every
+# _RECORD_EVERY-th, which keeps sub-millisecond steps within 10% (docs/performance.md). Losses
+# are checked at every backward; non-finite gradients on unrecorded steps still show, as
+# non-finite parameters once the loss turns (see on_backward).
+_RECORD_WARMUP = 20
+_RECORD_EVERY = 4
 
 
 class StopRun(BaseException):
@@ -85,6 +92,7 @@ class OptState:
     snapshot: list[torch.Tensor] | None = None
     ready: bool = False
     grouping: tuple | None = None
+    entry: dict[str, Any] | None = None  # this step's record, until the step ends
 
     def params(self) -> list[torch.Tensor]:
         return [p for g in self.opt.param_groups for p in g["params"]]
@@ -122,6 +130,7 @@ class Recorder:
         self.backward_calls = 0
         self.pending_clip: torch.Tensor | None = None
         self.optimizer_created = False
+        self._pending: list[tuple[OptState, list[torch.Tensor], list[torch.Tensor], dict[str, Any]]] = []
 
     # ── control ──────────────────────────────────────────────────────────────
     @property
@@ -232,10 +241,26 @@ class Recorder:
             st.backward_since_step += 1
             if not st.clean_since_step and _all_zero(st.probes):
                 st.clean_since_step = True
-        value = float(loss.detach())
+        value = loss.item()
         self.pending_losses.append(value)
         if not math.isfinite(value) and self.nonfinite is None:
+            self.flush()
+            if self.nonfinite_grad is None:
+                self.nonfinite_grad = self._nonfinite_params()
             self.nonfinite = self._explain_nonfinite_loss(value)
+
+    def _nonfinite_params(self) -> dict[str, Any] | None:
+        """Parameters an earlier update made non-finite: their gradients were, at an unmeasured step."""
+        params = [p for st in self.optimizers.values() for p in st.params()]
+        if not params:
+            return None
+        norms = to_floats([n for n in torch._foreach_norm([p.detach() for p in params])])
+        bad = [p for p, v in zip(params, norms) if not math.isfinite(v)]
+        if not bad:
+            return None
+        previous = [r["loss"] for r in self.records if r["loss"] is not None]
+        return {"step": max(self.n_steps - 1, 0), "parameters": self._names(bad)[:8], "n_parameters": len(bad),
+                "loss": previous[-1] if previous else None, "seen_as": "non-finite parameters after an update"}
 
     def _explain_nonfinite_loss(self, value: float) -> dict[str, Any]:
         event: dict[str, Any] = {"step": self.n_steps, "loss": value, "location": user_location()}
@@ -281,46 +306,72 @@ class Recorder:
         self._state(opt).ready = False
 
     def on_grads_ready(self, opt: torch.optim.Optimizer) -> None:
-        """Gradients are final for this step (before step(), or after its closure ran)."""
+        """Gradients are final for this step (before step(), or after its closure ran).
+
+        Every step updates the bookkeeping counters; only recorded steps (all of the first
+        _RECORD_WARMUP, then every _RECORD_EVERY-th) measure gradients. Their per-parameter
+        norms stay as tensors until `flush` reads a batch of steps with one host transfer.
+        """
         st = self._state(opt)
         if st.ready:  # closures that run several times (LBFGS): measure the first
             return
         st.ready = True
-        params = st.params()
-        with_grad = [p for p in params if p.grad is not None]
-        names, groups, index = self._grouping(st, with_grad)
-        norms = grad_norms(with_grad)  # the step's one host sync
-        group_sq = [0.0] * len(groups)
-        for g, v in zip(index, norms):
-            group_sq[g] += v * v
-        values = [math.sqrt(sum(v * v for v in norms))] + [math.sqrt(x) for x in group_sq]
-        total = values[0]
-        misplaced = st.backward_since_step > 0 and total == 0 and self.zero_grad_seq > self.backward_seq
         if st.steps > 0 and st.backward_since_step > 0 and not st.clean_since_step:
             st.carried_over_steps += 1
-        if misplaced:
-            st.misplaced_steps += 1
-        sampled = st.steps < 5 or st.steps % 50 == 0
-        if sampled and not misplaced:
+        if st.backward_since_step > 0 and self.zero_grad_seq > self.backward_seq:  # zero_grad after backward
+            if _all_zero(st.params()):
+                st.misplaced_steps += 1
+                return
+        if st.steps >= _RECORD_WARMUP and st.steps % _RECORD_EVERY:
+            return
+        params = st.params()
+        with_grad = [p for p in params if p.grad is not None]
+        if st.steps < 5 or st.steps % 50 == 0:
             st.ever_grad.update(id(p) for p in with_grad)
             self._grads_outside_optimizers()
-        if not math.isfinite(total) and self.nonfinite_grad is None:
-            bad = [n for n, v in zip(names, norms) if not math.isfinite(v)]
-            self.nonfinite_grad = {"step": self.n_steps, "parameters": bad[:8], "n_parameters": len(bad),
-                                   "loss": self.pending_losses[-1] if self.pending_losses else None}
-        if st.steps < 10 or st.steps % 10 == 0:
+        if st.steps < 10 or st.steps % 20 == 0:
             st.snapshot = [p.detach().clone() for p in params]
-        if len(self.records) < _MAX_RECORDS or self.n_steps % 10 == 0:
-            self.records.append({
-                "step": self.n_steps, "optimizer": st.index,
-                "loss": self.pending_losses[-1] if self.pending_losses else None,
-                "grad_norm": total, "grad_norm_by_module": dict(zip(groups, values[1:])),
-                "lr": [float(g["lr"]) for g in opt.param_groups], "update_ratio": None,
-                "grad_norm_before_clip": float(self.pending_clip) if self.pending_clip is not None else None,
-            })
+        entry = {
+            "step": self.n_steps, "optimizer": st.index, "optimizer_step": st.steps,
+            "loss": self.pending_losses[-1] if self.pending_losses else None,
+            "grad_norm": None, "grad_norm_by_module": {},
+            "lr": [float(g["lr"]) for g in opt.param_groups], "update_ratio": None,
+            "grad_norm_before_clip": self.pending_clip,
+        }
+        st.entry = entry
+        self._pending.append((st, with_grad, grad_norm_tensors(with_grad), entry))
+        if len(self._pending) >= _FLUSH_EVERY:
+            self.flush()
         if with_grad:
             stride = max(1, len(with_grad) // _PROBES_PER_OPTIMIZER)
             st.probes = with_grad[::stride][:_PROBES_PER_OPTIMIZER]
+
+    def flush(self) -> None:
+        """Turn the pending steps' gradient norms into records, with one host transfer."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        flat = [n for _, _, norms, _ in pending for n in norms]
+        values = iter(to_floats(flat + [e["grad_norm_before_clip"] for *_, e in pending
+                                        if isinstance(e["grad_norm_before_clip"], torch.Tensor)]))
+        for st, with_grad, norms, entry in pending:
+            per_param = [next(values) for _ in norms]
+            names, groups, index = self._grouping(st, with_grad)
+            group_sq = [0.0] * len(groups)
+            for g, v in zip(index, per_param):
+                group_sq[g] += v * v
+            total = math.sqrt(sum(v * v for v in per_param))
+            entry["grad_norm"] = total
+            entry["grad_norm_by_module"] = {g: math.sqrt(x) for g, x in zip(groups, group_sq)}
+            if not math.isfinite(total) and self.nonfinite_grad is None:
+                bad = [n for n, v in zip(names, per_param) if not math.isfinite(v)]
+                self.nonfinite_grad = {"step": entry["step"], "parameters": bad[:8], "n_parameters": len(bad),
+                                       "loss": entry["loss"]}
+        for *_, entry in pending:
+            if isinstance(entry["grad_norm_before_clip"], torch.Tensor):
+                entry["grad_norm_before_clip"] = next(values)
+            if len(self.records) < _MAX_RECORDS or entry["step"] % 10 == 0:
+                self.records.append(entry)
 
     def _grouping(self, st: OptState, with_grad: list[torch.Tensor]) -> tuple[list[str], list[str], list[int]]:
         """Parameter names, their top-level modules, and the index mapping one to the other (cached)."""
@@ -348,10 +399,10 @@ class Recorder:
             before = torch._foreach_norm(st.snapshot)
             num = torch.stack([d.float() for d in delta]).square().sum().sqrt()
             den = torch.stack([b.float() for b in before]).square().sum().sqrt()
-            ratio = float(num / den) if float(den) > 0 else None
-            if self.records and self.records[-1]["optimizer"] == st.index:
-                self.records[-1]["update_ratio"] = ratio
+            if st.entry is not None:
+                st.entry["update_ratio"] = float(num / den) if float(den) > 0 else None
             st.snapshot = None
+        st.entry = None
         st.steps += 1
         st.backward_since_step = 0
         st.clean_since_step = not st.probes

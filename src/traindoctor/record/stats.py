@@ -11,18 +11,24 @@ import numpy as np
 import torch
 
 
-def grad_norms(params: list[torch.Tensor]) -> list[float]:
-    """Per-parameter L2 norms of the gradients, in one fused op and one host sync."""
+def grad_norm_tensors(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per-parameter L2 norms of the gradients, in one fused op, left on the device."""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return []
     if grads[0].requires_grad:  # create_graph=True backward: measure without extending the graph
         grads = [g.detach() for g in grads]
-    norms = torch._foreach_norm(grads)
+    return list(torch._foreach_norm(grads))
+
+
+def to_floats(scalars: list[torch.Tensor]) -> list[float]:
+    """0-d tensors to Python floats with one host transfer."""
+    if not scalars:
+        return []
     try:
-        return torch.stack(norms).tolist()
-    except RuntimeError:  # mixed precision: stack needs one dtype
-        return torch.stack([n.float() for n in norms]).tolist()
+        return torch.stack(scalars).tolist()
+    except RuntimeError:  # mixed dtypes or devices: stack needs one of each
+        return torch.stack([s.float().cpu() for s in scalars]).tolist()
 
 
 def tensors_in(obj: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:

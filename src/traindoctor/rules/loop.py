@@ -64,8 +64,8 @@ def _zero_grad(rec: Recorder, st: OptState) -> list[Finding]:
 def _schedule(rec: Recorder, st: OptState) -> list[Finding]:
     epoch = max(rec.loader_lens.values(), default=0)
     peak = 0.0
-    for i, r in enumerate(_records(rec, st)):
-        lr = r["lr"][0]
+    for r in _records(rec, st):
+        i, lr = r["optimizer_step"], r["lr"][0]
         peak = max(peak, lr)
         if peak > 0 and lr <= COLLAPSE * peak:
             if not epoch or i >= epoch / 2:
