@@ -28,4 +28,5 @@ with Monitor(model, opt, log_dir=f"{out_dir}/rank{rank}", sync_every=1 if mode =
         reference = nn.utils.clip_grad_norm_(model.parameters(), float("inf"))  # what clipping would see
         mon.log(loss=loss, reference_norm=reference)
         opt.step()
+dist.barrier()  # no rank tears gloo down while another still talks to it
 dist.destroy_process_group()

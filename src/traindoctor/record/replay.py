@@ -21,6 +21,8 @@ def first_nonfinite_module(module: nn.Module, args: tuple, kwargs: dict) -> dict
     Hooks fire after each module returns (innermost first), so the first module whose
     inputs are finite and outputs are not is where the non-finite value is born.
     """
+    if isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        module = module.module  # copying the wrapper would re-register it with the process group
     try:
         replica = copy.deepcopy(module)
     except Exception as exc:  # e.g. modules holding locks or file handles
