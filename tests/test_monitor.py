@@ -1,5 +1,6 @@
 """The Monitor: online rules (broken and healthy), sinks, self-protection, do-no-harm, callbacks."""
 import json
+import math
 import warnings
 
 import jsonschema
@@ -13,6 +14,7 @@ from traindoctor import Monitor
 from traindoctor.monitor import TrainingAlarm, load_run
 from traindoctor.monitor.rules import OnlineRules
 from traindoctor.monitor.sinks import read_jsonl
+from traindoctor.record.activations import ActivationTap
 from traindoctor.render.json_report import schema
 
 
@@ -46,7 +48,7 @@ def train(model=None, steps=120, lr=1e-3, monitor_kw=None, loss_scale=lambda i: 
 
 
 def test_healthy_run_is_silent_and_recorded(tmp_path):
-    _, report = train(monitor_kw={"log_dir": tmp_path, "csv": True, "sync_every": 16})
+    _, report = train(monitor_kw={"log_dir": tmp_path, "sinks": ("jsonl", "csv"), "sync_every": 16})
     assert codes(report) == []
     records = read_jsonl(tmp_path / "monitor.jsonl")
     assert len(records) == 120 and records[0]["loss"] > 0 and records[0]["grad_norm"] > 0
@@ -91,6 +93,77 @@ def test_exploding_gradients_judged_before_clipping():
     assert "exploding-gradients" in codes(report)
     _, healthy = train(steps=60, clip=1.0, monitor_kw={})
     assert codes(healthy) == []
+
+
+def test_sampled_steps_carry_per_module_norms_and_activations():
+    _, report = train(monitor_kw={"sync_every": 7})
+    records = report.sections["monitor"]["flight_recorder"]
+    sampled = [r for r in records if "param_norm" in r]
+    assert [r["step"] for r in sampled] == list(range(0, 120, 10))
+    for r in sampled:
+        assert set(r["grad_norm_by_module"]) == {"0", "2"} == set(r["param_norm_by_module"])
+        assert math.hypot(*r["grad_norm_by_module"].values()) == pytest.approx(r["grad_norm"], rel=1e-5)
+        assert 0 <= r["dead_fraction"]["1"] < 0.5 and r["param_norm"] > 0
+    assert not any("dead_fraction" in r for r in records if r not in sampled)
+
+
+def test_dead_relu():
+    def dead_model():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))
+        with torch.no_grad():
+            model[0].bias.fill_(-20.0)  # no unit ever fires: the first layer gets no gradient
+        return model
+    _, report = train(model=dead_model(), monitor_kw={})
+    f = report.findings[0]
+    assert f.code == "dead-relu" and f.location["module"] == "1" and f.location["step"] == 20
+    _, healthy = train(monitor_kw={})
+    assert codes(healthy) == []
+
+
+def test_saturated_activations_but_not_a_sigmoid_output_layer():
+    def tanh_model(scale):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 4))
+        with torch.no_grad():
+            model[0].weight.mul_(scale)
+        return model
+    _, report = train(model=tanh_model(100.0), monitor_kw={})
+    assert "saturated-activations" in codes(report)
+    _, healthy = train(model=tanh_model(1.0), monitor_kw={})
+    assert codes(healthy) == []
+    head = nn.Sequential(nn.Linear(10, 8), nn.Sigmoid(), nn.Linear(8, 1), nn.Sigmoid())
+    with torch.no_grad():
+        head[2].weight.fill_(100.0)  # confident outputs sit at the bounds by design
+    tap = ActivationTap(head)
+    tap.arm()
+    head(torch.randn(16, 10))
+    assert set(tap.disarm()) == {"1"}
+
+
+def test_tensorboard_wandb_mlflow_sinks(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard")
+    wandb = pytest.importorskip("wandb")
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    train(steps=30, monitor_kw={"log_dir": tmp_path, "sinks": ("jsonl", "tensorboard", "wandb", "mlflow")})
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    assert [e.step for e in events.Scalars("traindoctor/loss")] == list(range(30))
+    assert "traindoctor/grad_norm_by_module/0" in events.Tags()["scalars"]
+    client = mlflow.tracking.MlflowClient()
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert len(client.get_metric_history(run.info.run_id, "traindoctor/loss")) == 30
+    assert mlflow.active_run() is None and wandb.run is None  # runs the sinks opened are closed
+    (offline,) = (tmp_path / "wandb").glob("offline-run-*/run-*.wandb")
+    assert b"traindoctor/loss" in offline.read_bytes()
+    with pytest.raises(ValueError, match="log_dir"):
+        Monitor(nn.Linear(2, 2), torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1), sinks=("csv",))
 
 
 def test_update_ratio_rules():

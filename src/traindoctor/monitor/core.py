@@ -18,16 +18,18 @@ import time
 import warnings
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
 
 from ..findings import Finding, Hypothesis, Report, finding, triage
+from ..record.activations import ActivationTap
+from ..record.clipping import watch_clipping
 from ..record.replay import first_nonfinite_module
 from ..record.stats import nonfinite_summary, tensors_in
 from .rules import OnlineRules
-from .sinks import CsvSink, JsonlSink
+from .sinks import make_sinks
 
 ON_ERROR = ("log", "warn", "raise")
 
@@ -39,7 +41,7 @@ class TrainingAlarm(RuntimeError):
 class Monitor:
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, log_dir: str | Path | None = None,
                  every: int = 1, on_error: str = "log", *, sync_every: int = 50, sample_every: int = 10,
-                 flight_steps: int = 200, csv: bool = False):
+                 flight_steps: int = 200, sinks: Iterable[str | Any] = ("jsonl",)):
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, not {on_error!r}")
         self.model, self.optimizer, self.every, self.on_error = model, optimizer, max(1, every), on_error
@@ -62,18 +64,18 @@ class Monitor:
         self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
         if self.rank != 0:
             self.log_dir = None  # only rank 0 writes
-        self._sinks: list[Any] = []
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            self._sinks.append(JsonlSink(self.log_dir / "monitor.jsonl"))
-            if csv:
-                self._sinks.append(CsvSink(self.log_dir / "monitor.csv"))
+        self._sinks = make_sinks(sinks, self.log_dir) if self.rank == 0 else []
+        self._groups: tuple[list[str], list[int]] | None = None
+        self._tap = ActivationTap(model)
+        self._tap.arm()  # step 0 is sampled
         self._handles = [
             optimizer.register_step_pre_hook(self._guard(self._pre)),
             optimizer.register_step_post_hook(self._guard(self._post)),
             model.register_forward_pre_hook(self._guard(self._capture), with_kwargs=True),
         ]
-        self._restore_clip = _watch_clipping(self)
+        self._restore_clip = watch_clipping(self._on_clip)
 
     # ── public API ───────────────────────────────────────────────────────────
     def log(self, **scalars: Any) -> None:
@@ -107,6 +109,7 @@ class Monitor:
             h.remove()
         self._handles = []
         self._restore_clip()
+        self._tap.disarm()
         for sink in self._sinks:
             sink.close()
         self._sinks = []
@@ -148,6 +151,10 @@ class Monitor:
     def _params(self) -> list[torch.Tensor]:
         return [p for g in self.optimizer.param_groups for p in g["params"]]
 
+    def _on_clip(self, total: torch.Tensor) -> None:
+        if not self.disabled and self._preclip is None:  # the first clip of a step sees the raw gradients
+            self._preclip = total.detach()
+
     def _pre(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
         """Runs before the update: gradients and the logged loss belong to the current weights, so a
         flush here can replay a non-finite batch on the very weights that produced it."""
@@ -158,39 +165,52 @@ class Monitor:
             lookup = {id(p): n for n, p in self.model.named_parameters()}
             self._names = [lookup.get(id(p), "<unnamed>") for p in params]
         grads = [p.grad if p.grad is not None else torch.zeros((), device=p.device) for p in params]
-        norms = torch.stack([n.float() for n in torch._foreach_norm(grads)])
-        ratio = None
+        device: dict[str, Any] = {"norms": torch.stack([n.float() for n in torch._foreach_norm(grads)])}
+        if self._preclip is not None:
+            device["preclip"] = self._preclip
         if self._snapshot is not None:  # the previous optimizer step's update, measured now
             current = [p.detach() for p in params]
             delta = torch.stack([d.float() for d in torch._foreach_norm(torch._foreach_sub(current, self._snapshot))])
             weight = torch.stack([w.float() for w in torch._foreach_norm(self._snapshot)])
-            ratio = delta.square().sum().sqrt() / weight.square().sum().sqrt().clamp_min(1e-30)
+            device["ratio"] = delta.square().sum().sqrt() / weight.square().sum().sqrt().clamp_min(1e-30)
             self._snapshot = None
-        self._pending.append({"step": self.step, "time": time.monotonic(), "norms": norms, "scalars": self._scalars,
-                              "lr": [float(g["lr"]) for g in opt.param_groups], "preclip": self._preclip, "ratio": ratio})
-        self._scalars, self._preclip = {}, None
         if self.step % self.sample_every == 0:
-            self._snapshot = [p.detach().clone() for p in params]
+            detached = [p.detach() for p in params]
+            device["param_norms"] = torch.stack([n.float() for n in torch._foreach_norm(detached)])
+            device["activations"] = {f"{kind}/{name}": v for name, (kind, v) in self._tap.disarm().items()}
+            self._snapshot = [p.clone() for p in detached]
+        self._pending.append({"step": self.step, "time": time.monotonic(), "scalars": self._scalars,
+                              "lr": [float(g["lr"]) for g in opt.param_groups], "device": device})
+        self._scalars, self._preclip = {}, None
         if len(self._pending) >= self.sync_every:
             self._flush()
 
     def _post(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
         self.step += 1
+        if self.step % self.sample_every == 0:
+            self._tap.arm()  # measures the coming step's forward pass only
 
     # ── sync, rules, sinks ───────────────────────────────────────────────────
     def _flush(self) -> None:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        host = _to_host(pending)  # the one device->host transfer for these steps
+        host = _to_host([(e["scalars"], e["device"]) for e in pending])  # one device->host transfer
         records, new, previous = [], [], None
-        for entry, (norms, scalars, preclip, ratio) in zip(pending, host):
-            total = math.sqrt(sum(v * v for v in norms))
-            record = {"step": entry["step"], "grad_norm": total, "lr": entry["lr"], **scalars}
-            if preclip is not None:
-                record["grad_norm_before_clip"] = preclip
-            if ratio is not None:
-                record["update_ratio"] = ratio
+        for entry, (scalars, device) in zip(pending, host):
+            norms = device["norms"]
+            record = {"step": entry["step"], "grad_norm": math.sqrt(sum(v * v for v in norms)), "lr": entry["lr"], **scalars}
+            if "preclip" in device:
+                record["grad_norm_before_clip"] = device["preclip"]
+            if "ratio" in device:
+                record["update_ratio"] = device["ratio"]
+            if "param_norms" in device:  # a sampled step
+                record["grad_norm_by_module"] = self._by_module(norms)
+                record["param_norm"] = math.sqrt(sum(v * v for v in device["param_norms"]))
+                record["param_norm_by_module"] = self._by_module(device["param_norms"])
+                for key, v in device["activations"].items():
+                    kind, layer = key.split("/", 1)
+                    record.setdefault(kind, {})[layer] = v
             if previous is not None:
                 record["steps_per_second"] = 1.0 / max(entry["time"] - previous, 1e-9)
             previous = entry["time"]
@@ -205,6 +225,18 @@ class Monitor:
             sink.write(records)
         for f in new:
             self._raise_finding(f)
+
+    def _by_module(self, per_param: list[float]) -> dict[str, float]:
+        """L2 norms per owning module (`encoder.layers.0.attn` for `encoder.layers.0.attn.in_proj_weight`)."""
+        if self._groups is None:
+            owners = [n.rpartition(".")[0] or "<root>" for n in self._names or []]
+            order = list(dict.fromkeys(owners))
+            self._groups = (order, [order.index(o) for o in owners])
+        order, index = self._groups
+        sq = [0.0] * len(order)
+        for i, v in zip(index, per_param):
+            sq[i] += v * v
+        return {name: math.sqrt(x) for name, x in zip(order, sq)}
 
     def _across_ranks(self, records: list[dict[str, Any]], local: list[Finding]) -> list[Finding]:
         """DDP: gradients are already all-reduced, so norms agree across ranks; losses are averaged,
@@ -280,53 +312,39 @@ class Monitor:
             raise TrainingAlarm(f"{f.code}: {f.observation}")
 
 
-def _to_host(pending: list[dict[str, Any]]) -> list[tuple[list[float], dict[str, float], float | None, float | None]]:
-    """Concatenate every buffered tensor, move them in one transfer, split them back."""
-    pieces, layout = [], []
-    for entry in pending:
-        tensors = {k: v for k, v in entry["scalars"].items() if isinstance(v, torch.Tensor)}
-        extra = [t for t in (entry["preclip"], entry["ratio"]) if t is not None]
-        pieces += [entry["norms"].reshape(-1)] + [t.float().reshape(-1)[:1] for t in tensors.values()] + \
-                  [t.float().reshape(-1)[:1] for t in extra]
-        layout.append((entry["norms"].numel(), list(tensors), entry["preclip"] is not None, entry["ratio"] is not None))
-    values = torch.cat([p.cpu() for p in pieces]).tolist() if pieces else []
-    out, i = [], 0
-    for entry, (n, keys, has_clip, has_ratio) in zip(pending, layout):
-        norms = values[i:i + n]
-        i += n
-        scalars = {k: v for k, v in entry["scalars"].items() if not isinstance(v, torch.Tensor)}
-        for k in keys:
-            scalars[k] = values[i]
-            i += 1
-        preclip = values[i] if has_clip else None
-        i += has_clip
-        ratio = values[i] if has_ratio else None
-        i += has_ratio
-        out.append((norms, scalars, preclip, ratio))
-    return out
+def _to_host(entries: list[Any]) -> list[Any]:
+    """The same nested structures with every tensor read in one transfer: 0-d tensors become
+    floats, vectors lists of floats."""
+    leaves = [t.detach().float().reshape(-1) for t in _tensors(entries)]
+    if not leaves:
+        return entries
+    try:
+        flat = torch.cat(leaves).cpu().tolist()
+    except RuntimeError:  # tensors on several devices
+        flat = torch.cat([t.cpu() for t in leaves]).tolist()
+    return _rebuild(entries, iter(flat))
 
 
-def _watch_clipping(monitor: Monitor) -> Callable[[], None]:
-    """Keep the norm `clip_grad_norm_` measured (before clipping) while the monitor is open."""
-    originals = {(torch.nn.utils, "clip_grad_norm_"): torch.nn.utils.clip_grad_norm_,
-                 (torch.nn.utils.clip_grad, "clip_grad_norm_"): torch.nn.utils.clip_grad.clip_grad_norm_}
+def _tensors(obj: Any) -> Iterable[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _tensors(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _tensors(v)
 
-    def wrap(original: Callable) -> Callable:
-        @functools.wraps(original)
-        def clip_grad_norm_(*args: Any, **kwargs: Any) -> torch.Tensor:
-            total = original(*args, **kwargs)
-            if not monitor.disabled and monitor._preclip is None:
-                monitor._preclip = total.detach()
-            return total
-        return clip_grad_norm_
 
-    for (owner, name), original in originals.items():
-        setattr(owner, name, wrap(original))
-
-    def restore() -> None:
-        for (owner, name), original in originals.items():
-            setattr(owner, name, original)
-    return restore
+def _rebuild(obj: Any, values: Iterable[float]) -> Any:
+    if isinstance(obj, torch.Tensor):
+        taken = [next(values) for _ in range(obj.numel())]
+        return taken[0] if obj.dim() == 0 else taken
+    if isinstance(obj, dict):
+        return {k: _rebuild(v, values) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_rebuild(v, values) for v in obj)
+    return obj
 
 
 def load_run(run_dir: Path) -> Report:

@@ -11,7 +11,11 @@ Thresholds are conservative by design (a healthy run must stay silent):
 - loss not decreasing: over the last `window` steps (default 500) the mean of the second half is not
   1% below the mean of the first half, checked once the run has 2 windows of history;
 - update ratio out of range: median over the sampled steps above 0.1 or below 1e-6 (healthy ~1e-3);
-- overfitting: a logged `val_loss` that rose 3 evaluations in a row while the training loss fell.
+- overfitting: a logged `val_loss` that rose 3 evaluations in a row while the training loss fell;
+- dead ReLU: a layer with at least 90% of its units never positive on the batch, on 3 sampled steps
+  in a row (see DEAD_TRAINED);
+- saturation: a sigmoid/tanh layer with at least half its outputs within 1% of the range's ends,
+  on 3 sampled steps in a row (the model's own output layer is not counted).
 """
 
 from __future__ import annotations
@@ -22,6 +26,14 @@ from collections import deque
 from typing import Any
 
 from ..findings import Finding, finding
+
+
+# SageMaker Debugger's DeadRelu flags a layer at 50% inactive units (threshold_layer); that fits a
+# model at initialization. Trained models leave many units unused on easy tasks (69% in one layer of
+# the bundled healthy CNN at 100% accuracy), so the monitor, which watches trained models, uses 90%.
+DEAD_TRAINED = 0.9
+SATURATED = 0.5
+STREAK = 3  # sampled steps in a row
 
 
 class OnlineRules:
@@ -35,6 +47,7 @@ class OnlineRules:
         self.ratios: list[float] = []
         self.val: list[tuple[int, float, float]] = []
         self.fired: set[str] = set()
+        self.streaks: dict[tuple[str, str], int] = {}
 
     def _once(self, code: str, *args: Any, **kwargs: Any) -> list[Finding]:
         if code in self.fired:
@@ -89,6 +102,7 @@ class OnlineRules:
                 elif med < 1e-6:
                     out += self._once("lr-too-low", f"median update/weight ratio {med:.2g} over the last 10 samples "
                                       "(healthy ~1e-3)", evidence={"ratios": self.ratios[-10:]}, location={"step": step})
+        out += self._activations(r)
         val = r.get("val_loss")
         if val is not None and math.isfinite(val) and loss is not None:
             self.val.append((step, val, loss))
@@ -97,4 +111,16 @@ class OnlineRules:
                 out += self._once("overfitting", f"validation loss rose 3 evaluations in a row ({last[0][1]:.4g} → "
                                   f"{last[-1][1]:.4g}) while the training loss fell ({last[0][2]:.4g} → {last[-1][2]:.4g})",
                                   evidence={"evaluations": last}, location={"step": step})
+        return out
+
+    def _activations(self, r: dict[str, Any]) -> list[Finding]:
+        out: list[Finding] = []
+        for kind, code, threshold, what in (("dead_fraction", "dead-relu", DEAD_TRAINED, "units never active"),
+                                            ("saturated_fraction", "saturated-activations", SATURATED, "outputs saturated")):
+            for layer, v in (r.get(kind) or {}).items():
+                n = self.streaks[kind, layer] = self.streaks.get((kind, layer), 0) + 1 if v >= threshold else 0
+                if n >= STREAK:
+                    out += self._once(code, f"layer `{layer}`: {v:.0%} of its {what} on the batch, for {STREAK} sampled "
+                                      f"steps in a row up to step {r['step']}", evidence={kind: r[kind]},
+                                      location={"step": r["step"], "module": layer})
         return out

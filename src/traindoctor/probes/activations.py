@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from ..findings import Finding, finding
+from ..record.activations import ActivationTap
 from .setup import NotApplicable, Setup
 
 # A layer with half its units never active on the batch: SageMaker Debugger's DeadRelu default
@@ -15,38 +15,21 @@ from .setup import NotApplicable, Setup
 # many units unused on an easy task, so `run` (which probes after training) passes 0.9.
 DEAD = 0.5
 SATURATED = 0.5  # half the outputs pinned within 1% of the bounds
-_RELU = (nn.ReLU, nn.ReLU6)
-_SQUASH = (nn.Sigmoid, nn.Tanh)
 
 
 def activations(setup: Setup, dead_threshold: float = DEAD) -> tuple[list[Finding], dict[str, Any]]:
     model = setup.copy_model(train=True)
-    layers = {m: n for n, m in model.named_modules() if isinstance(m, _RELU + _SQUASH)}
-    if not layers:
+    tap = ActivationTap(model)
+    if not tap.layers:
         raise NotApplicable("the model has no nn.ReLU, nn.Sigmoid or nn.Tanh module (functional calls are not seen)")
-    stats: dict[str, dict[str, Any]] = {}
-
-    def hook(m: nn.Module, _inputs: tuple, out: torch.Tensor) -> None:
-        if not isinstance(out, torch.Tensor) or out.dim() < 2:
-            return
-        x = out.detach().float()
-        name = layers[m]
-        if isinstance(m, _RELU):
-            units = x.movedim(1, -1).reshape(-1, x.shape[1]) if x.dim() > 2 else x
-            stats[name] = {"kind": "relu", "dead_fraction": float((units <= 0).all(0).float().mean())}
-        else:
-            lo, hi = (0.0, 1.0) if isinstance(m, nn.Sigmoid) else (-1.0, 1.0)
-            margin = 0.01 * (hi - lo)
-            stats[name] = {"kind": type(m).__name__.lower(),
-                           "saturated_fraction": float(((x < lo + margin) | (x > hi - margin)).float().mean())}
-
-    handles = [m.register_forward_hook(hook) for m in layers]
+    tap.arm()
     try:
         with torch.no_grad():
             setup.forward(model)
     finally:
-        for h in handles:
-            h.remove()
+        measured = tap.disarm()
+    stats = {name: {"kind": "relu" if kind == "dead_fraction" else type(m).__name__.lower(), kind: float(v)}
+             for m, name in tap.layers.items() if name in measured for kind, v in [measured[name]]}
     found = []
     dead = {n: s["dead_fraction"] for n, s in stats.items() if s.get("dead_fraction", 0) >= dead_threshold}
     if dead:

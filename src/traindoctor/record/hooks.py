@@ -28,6 +28,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 from torch.utils.data import DataLoader
 
+from .clipping import watch_clipping
 from .losses import LOSS_FUNCTIONS
 from .recorder import Recorder
 
@@ -96,15 +97,6 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
             return wrapper
         return make
 
-    def clip_wrapper(original):
-        @functools.wraps(original)
-        def clip_grad_norm_(*args, **kwargs):
-            total = original(*args, **kwargs)
-            if rec.active:
-                rec.on_clip(total)
-            return total
-        return clip_grad_norm_
-
     def pre_step(opt, args, kwargs):
         if not rec.active:
             return None
@@ -127,7 +119,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         if rec.active:
             rec.on_step_end(opt)
 
-    handles = []
+    handles, undo = [], []
     try:
         patch(nn.Module, "__call__", call_wrapper)
         patch(torch.autograd, "backward", backward_wrapper)
@@ -136,9 +128,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         patch(nn.Module, "zero_grad", before(lambda _: rec.on_zero_grad()))
         patch(LRScheduler, "step", after(rec.on_scheduler_step))
         patch(DataLoader, "__iter__", before(rec.on_loader_iter))
-        # Both names: libraries call either `torch.nn.utils.clip_grad_norm_` or the module's own.
-        patch(torch.nn.utils, "clip_grad_norm_", clip_wrapper)
-        patch(torch.nn.utils.clip_grad, "clip_grad_norm_", clip_wrapper)
+        undo.append(watch_clipping(lambda total: rec.active and rec.on_clip(total)))
         for name in LOSS_FUNCTIONS:
             patch(F, name, loss_wrapper(name))
         handles.append(register_optimizer_step_pre_hook(pre_step))
@@ -147,6 +137,8 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
     finally:
         for h in handles:
             h.remove()
+        for restore_clipping in undo:
+            restore_clipping()
         for owner, name, original in reversed(restore):
             setattr(owner, name, original)
         rec.flush()
