@@ -5,16 +5,25 @@ For an MLP, a CNN and a small transformer (CPU), each condition runs the same se
   monitor    traindoctor.Monitor at default settings (every=1, sync_every=50, sample_every=10)
   naive      the common hand-written logger: `p.grad.norm().item()` per parameter, every step
   foreach    one bare `torch._foreach_norm` over the gradients per step (no sync) — the floor
-Prints the median step time of each (best of `--repeats`, order rotated) and the ratios; runs on one
-intra-op thread, which makes differences of a few percent measurable on a 2-core machine.
+  wandb      `wandb.watch(model, log="all", log_freq=1)` + `run.log(loss)`, offline (if installed)
+The monitor writes its JSONL log (default sink) to a temporary directory, as it would in use.
+Each repeat runs every condition once (order rotated) and divides each median step time by the
+plain one of the same repeat; the figures are medians over repeats of those paired ratios, and of
+the paired extra costs (monitor − plain) / (foreach − plain). One intra-op thread: on a 2-core
+machine a second one makes identical runs differ by more than the effects measured.
 
-    python bench/monitor_overhead.py [--steps 200] [--repeats 5]
+`--self-time` measures instead the time spent inside the monitor's own hooks (timers around
+them), as a share of the plain step: a direct figure that run-to-run noise does not blur.
+
+    python bench/monitor_overhead.py [--repeats 7] [--self-time]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import tempfile
 import time
 
 import torch
@@ -52,11 +61,17 @@ def transformer():
     return TinyTransformer(), (idx, idx.flatten())
 
 
-def run(build, mode: str, steps: int) -> float:
+def run(build, mode: str, steps: int, log_dir: str) -> float:
     torch.manual_seed(0)
     model, (x, y) = build()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    mon = Monitor(model, opt) if mode == "monitor" else None
+    mon = Monitor(model, opt, log_dir=log_dir) if mode == "monitor" else None
+    run = None
+    if mode == "wandb":
+        import wandb
+
+        run = wandb.init(mode="offline", dir=log_dir, project="bench")
+        wandb.watch(model, log="all", log_freq=1)
     times = []
     for _ in range(steps):
         t = time.perf_counter()
@@ -69,34 +84,90 @@ def run(build, mode: str, steps: int) -> float:
             [p.grad.norm().item() for p in model.parameters() if p.grad is not None]
         elif mode == "foreach":
             torch._foreach_norm([p.grad for p in model.parameters() if p.grad is not None])
+        elif run:
+            run.log({"loss": loss.item()})
         opt.step()
         times.append(time.perf_counter() - t)
     if mon:
         mon.close()
+    if run:
+        run.unwatch(model)
+        run.finish()
     return statistics.median(times[10:])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--self-time", action="store_true", help="time inside the monitor's hooks instead")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # one intra-op thread: far less scheduling noise on a small shared machine
+    torch.set_num_threads(1)
+    if args.self_time:
+        return self_time()
+    os.environ.setdefault("WANDB_SILENT", "true")
     modes = ("plain", "monitor", "naive", "foreach")
-    print(f"{'model':<13}{'plain ms':>10}{'monitor':>10}{'naive':>10}{'foreach':>10}   monitor/plain  naive/plain  "
-          "(monitor-plain)/(foreach-plain)")
-    for name, build in (("mlp", mlp), ("cnn", cnn), ("transformer", transformer)):
-        best = {m: float("inf") for m in modes}
-        run(build, "plain", 30)  # warm-up: allocator, thread pool, lazy imports
-        for r in range(args.repeats):
-            for m in modes[r % 4:] + modes[:r % 4]:  # rotate the order so no condition always runs first
-                best[m] = min(best[m], run(build, m, args.steps))
-        p = best["plain"]
-        floor = best["foreach"] - p
-        extra = (best["monitor"] - p) / floor if floor > 1e-6 else float("nan")  # nan: the floor is below noise
-        print(f"{name:<13}{p * 1e3:>10.3f}{best['monitor'] * 1e3:>10.3f}{best['naive'] * 1e3:>10.3f}"
-              f"{best['foreach'] * 1e3:>10.3f}   {best['monitor'] / p:>12.3f}x {best['naive'] / p:>11.3f}x   {extra:>8.2f}")
+    print(f"{'model':<13}{'steps':>6}{'plain ms':>10}" + "".join(f"{m + '/plain':>15}" for m in modes[1:])
+          + f"{'wandb/plain':>15}   monitor extra / foreach extra")
+    for name, build, steps in (("mlp", mlp, 300), ("cnn", cnn, 60), ("transformer", transformer, 60)):
+        with tempfile.TemporaryDirectory() as tmp:
+            run(build, "plain", 20, tmp)  # warm-up: allocator, lazy imports
+            times: dict[str, list[float]] = {m: [] for m in modes}
+            for r in range(args.repeats):
+                for i, m in enumerate(modes[r % len(modes):] + modes[:r % len(modes)]):  # rotate the order
+                    times[m].append(run(build, m, steps, os.path.join(tmp, f"{r}-{i}")))
+            # W&B last and in its own pairs: its background service keeps running after a run ends
+            # and would slow whatever ran next.
+            wandb_ratio = _wandb_pairs(build, steps, tmp, args.repeats)
+        plain = times["plain"]
+        ratios = [statistics.median(t / p for t, p in zip(times[m], plain)) for m in modes[1:]]
+        extra = statistics.median((a - p) / (f - p) if f - p > 1e-7 else float("nan")
+                                  for a, f, p in zip(times["monitor"], times["foreach"], plain))
+        print(f"{name:<13}{steps:>6}{statistics.median(plain) * 1e3:>10.3f}"
+              + "".join(f"{x:>14.3f}x" for x in ratios + [wandb_ratio]) + f"   {extra:>8.2f}")
 
+
+def self_time() -> None:
+    spent: list[float] = []
+
+    def timed(method):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent.append(time.perf_counter() - t)
+        return wrapper
+
+    hooks = ("_pre", "_post", "_capture", "_on_clip", "log")
+    originals = {h: getattr(Monitor, h) for h in hooks}
+    print(f"{'model':<13}{'steps':>6}{'plain ms':>10}{'monitor µs/step':>17}{'share':>9}   (mean, flushes included)")
+    for name, build, steps in (("mlp", mlp, 500), ("cnn", cnn, 100), ("transformer", transformer, 100)):
+        with tempfile.TemporaryDirectory() as tmp:
+            run(build, "plain", 20, tmp)
+            plain = statistics.median(run(build, "plain", steps, tmp) for _ in range(3))
+            for h in hooks:
+                setattr(Monitor, h, timed(originals[h]))
+            try:
+                spent.clear()
+                run(build, "monitor", steps, tmp)
+            finally:
+                for h in hooks:
+                    setattr(Monitor, h, originals[h])
+        per_step = sum(spent) / steps
+        print(f"{name:<13}{steps:>6}{plain * 1e3:>10.3f}{per_step * 1e6:>17.1f}{per_step / plain:>8.2%}")
+
+
+def _wandb_pairs(build, steps: int, tmp: str, repeats: int) -> float:
+    try:
+        import wandb
+    except ImportError:
+        return float("nan")
+    ratios = []
+    for r in range(max(2, repeats // 2)):
+        plain = run(build, "plain", steps, tmp)
+        ratios.append(run(build, "wandb", steps, os.path.join(tmp, f"wandb-{r}")) / plain)
+    wandb.teardown()
+    return statistics.median(ratios)
 
 if __name__ == "__main__":
     main()

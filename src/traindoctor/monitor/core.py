@@ -165,20 +165,17 @@ class Monitor:
             lookup = {id(p): n for n, p in self.model.named_parameters()}
             self._names = [lookup.get(id(p), "<unnamed>") for p in params]
         grads = [p.grad if p.grad is not None else torch.zeros((), device=p.device) for p in params]
-        device: dict[str, Any] = {"norms": torch.stack([n.float() for n in torch._foreach_norm(grads)])}
+        device: dict[str, Any] = {"norms": _stack(torch._foreach_norm(grads))}
         if self._preclip is not None:
             device["preclip"] = self._preclip
         if self._snapshot is not None:  # the previous optimizer step's update, measured now
-            current = [p.detach() for p in params]
-            delta = torch.stack([d.float() for d in torch._foreach_norm(torch._foreach_sub(current, self._snapshot))])
-            weight = torch.stack([w.float() for w in torch._foreach_norm(self._snapshot)])
-            device["ratio"] = delta.square().sum().sqrt() / weight.square().sum().sqrt().clamp_min(1e-30)
+            device["ratio"] = _update_ratio(self._snapshot, params)
             self._snapshot = None
         if self.step % self.sample_every == 0:
             detached = [p.detach() for p in params]
-            device["param_norms"] = torch.stack([n.float() for n in torch._foreach_norm(detached)])
+            device["param_norms"] = _stack(torch._foreach_norm(detached))
             device["activations"] = {f"{kind}/{name}": v for name, (kind, v) in self._tap.disarm().items()}
-            self._snapshot = [p.clone() for p in detached]
+            self._snapshot = [_strided(p).clone() for p in detached]
         self._pending.append({"step": self.step, "time": time.monotonic(), "scalars": self._scalars,
                               "lr": [float(g["lr"]) for g in opt.param_groups], "device": device})
         self._scalars, self._preclip = {}, None
@@ -310,6 +307,32 @@ class Monitor:
             warnings.warn(f"traindoctor: {f.code}: {f.observation}", RuntimeWarning, stacklevel=3)
         elif self.on_error == "raise":
             raise TrainingAlarm(f"{f.code}: {f.observation}")
+
+
+def _stack(scalars: list[torch.Tensor]) -> torch.Tensor:
+    try:
+        return torch.stack(scalars)
+    except RuntimeError:  # mixed precision: one dtype per stack
+        return torch.stack([s.float() for s in scalars])
+
+
+_RATIO_SAMPLE = 4096  # elements per tensor kept for the update ratio
+
+
+def _strided(p: torch.Tensor) -> torch.Tensor:
+    """An evenly strided sample of at most _RATIO_SAMPLE elements (a view: no copy yet)."""
+    flat = p.reshape(-1)
+    return flat[:: max(1, flat.numel() // _RATIO_SAMPLE)]
+
+
+def _update_ratio(before: list[torch.Tensor], params: list[torch.Tensor]) -> torch.Tensor:
+    """‖Δθ‖/‖θ‖ estimated from the strided samples: each tensor's squared norms are scaled by
+    numel / sample size, so large tensors weigh as much as they do in the full norm."""
+    after = [_strided(p.detach()) for p in params]
+    scale = torch.tensor([p.numel() / max(1, b.numel()) for p, b in zip(params, before)], device=before[0].device)
+    delta = torch.stack([d.float() for d in torch._foreach_norm(torch._foreach_sub(after, before))])
+    weight = torch.stack([w.float() for w in torch._foreach_norm(before)])
+    return (delta.square() * scale).sum().sqrt() / (weight.square() * scale).sum().sqrt().clamp_min(1e-30)
 
 
 def _to_host(entries: list[Any]) -> list[Any]:

@@ -1,0 +1,183 @@
+"""Classify the shape of logged curves: one loss series, a train/validation pair, a loss/metric pair.
+
+Each series is first reduced to at most MAX_POINTS blocks (median per block for the level, max
+per block for spikes), so a 10-million-point log costs one pass of numpy. The level is a
+centred rolling median (robust to spikes and minibatch noise); noise is the rolling median
+absolute deviation around it. Thresholds are set to stay silent on healthy noisy curves; the
+validation table in docs/curves.md measures what they catch and what they miss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.signal import find_peaks
+
+from .readers import Series
+
+MAX_POINTS = 20_000
+DIVERGE_FACTOR = 1.5   # the end level above 1.5x the start level and 3x the best level
+PLATEAU_GAIN = 0.05    # less than 5% total decrease: the loss never moved
+SPIKE_MADS = 10        # a block max 10 robust deviations and 1.5x above the local level
+SWING = 0.25           # oscillation: repeated swings of the level larger than 25% of it
+OVERFIT_RISE = 0.10    # validation loss 10% above its minimum, 3 evaluations after it
+METRIC_FLAT = 0.02     # metric change below 2% of its scale while the loss fell by 30%
+
+
+@dataclass
+class Event:
+    code: str
+    series: str
+    start: float
+    end: float
+    observation: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Reduced:
+    steps: np.ndarray   # first step of each block
+    level: np.ndarray   # block medians, then a rolling median of them
+    peak: np.ndarray    # block maxima
+    mad: np.ndarray     # rolling median absolute deviation of the block medians
+    n: int              # raw points
+
+
+def reduce(s: Series) -> Reduced:
+    v, t = s.values, s.steps
+    block = max(1, -(-len(v) // MAX_POINTS))
+    m = len(v) // block * block
+    if block > 1:
+        vb = v[:m].reshape(-1, block)
+        med, peak, steps = np.median(vb, axis=1), vb.max(axis=1), t[:m:block]
+    else:
+        med, peak, steps = v, v, t
+    w = max(5, len(med) // 50) | 1
+    roll = pd.Series(med).rolling(w, center=True, min_periods=1)
+    level = roll.median().to_numpy()
+    mad = pd.Series(np.abs(med - level)).rolling(w, center=True, min_periods=1).median().to_numpy()
+    return Reduced(steps, level, peak, mad, len(v))
+
+
+def loss_events(name: str, s: Series) -> list[Event]:
+    bad = ~np.isfinite(s.values)
+    if bad.any():
+        at = float(s.steps[bad.argmax()])
+        return [Event("loss-divergence", name, at, float(s.steps[-1]),
+                      f"`{name}` becomes non-finite ({s.values[bad.argmax()]}) at step {at:g}",
+                      {"first_nonfinite_step": at, "last_finite": _last_finite(s, bad)})]
+    if len(s.values) < 20:
+        return []
+    r = reduce(s)
+    n = len(r.level)
+    head = float(np.median(r.level[: max(1, n // 20)]))
+    tail = float(np.median(r.level[-max(1, n // 10):]))
+    best_i = int(np.argmin(r.level))
+    best = float(r.level[best_i])
+    out: list[Event] = []
+    if tail > DIVERGE_FACTOR * head and tail > 3 * best:
+        return [Event("loss-divergence", name, float(r.steps[best_i]), float(r.steps[-1]),
+                      f"`{name}` fell to {best:.4g} at step {r.steps[best_i]:g}, then rose to {tail:.4g} "
+                      f"(it started at {head:.4g})", {"start": head, "best": best, "end": tail})]
+    out += _spikes(name, r)
+    out += _oscillation(name, r)
+    if head > 0 and (head - tail) < PLATEAU_GAIN * head and not out:
+        out.append(Event("loss-plateau", name, float(r.steps[0]), float(r.steps[-1]),
+                         f"`{name}` went from {head:.4g} to {tail:.4g} over {r.n} points "
+                         f"({(head - tail) / head:.1%} lower)", {"start": head, "end": tail}))
+    elif head > tail > 0 and not out:
+        out += _slow(name, r, head, tail)
+    return out
+
+
+def _last_finite(s: Series, bad: np.ndarray) -> float | None:
+    good = s.values[:bad.argmax()]
+    return float(good[-1]) if len(good) else None
+
+
+def _spikes(name: str, r: Reduced) -> list[Event]:
+    scale = np.maximum(r.mad, 1e-12)
+    hits = np.flatnonzero((r.peak > r.level + SPIKE_MADS * scale) & (r.peak > 1.5 * np.abs(r.level)))
+    if len(hits) == 0:
+        return []
+    worst = hits[np.argmax(r.peak[hits] / np.abs(r.level[hits]))]
+    return [Event("loss-spikes", name, float(r.steps[hits[0]]), float(r.steps[hits[-1]]),
+                  f"`{name}` has {len(hits)} spike(s); the largest at step {r.steps[worst]:g}: {r.peak[worst]:.4g} "
+                  f"against a local level of {r.level[worst]:.4g}",
+                  {"steps": [float(x) for x in r.steps[hits[:20]]], "n_spikes": int(len(hits))})]
+
+
+def _oscillation(name: str, r: Reduced) -> list[Event]:
+    half = r.level[len(r.level) // 2:]
+    if len(half) < 10:
+        return []
+    scale = float(np.median(np.abs(half))) or 1e-12
+    peaks, _ = find_peaks(half, prominence=SWING * scale)
+    troughs, _ = find_peaks(-half, prominence=SWING * scale)
+    if len(peaks) + len(troughs) < 4:
+        return []
+    start = len(r.level) // 2
+    return [Event("loss-oscillation", name, float(r.steps[start]), float(r.steps[-1]),
+                  f"`{name}` swings {len(peaks)} times by more than {SWING:.0%} of its level ({scale:.4g}) "
+                  f"in the second half of the run", {"swings": int(len(peaks)), "level": scale})]
+
+
+def _slow(name: str, r: Reduced, head: float, tail: float) -> list[Event]:
+    """Still falling steadily at the end, and half the decrease took more than 40% of the run:
+    healthy curves fall fast, then flatten."""
+    n = len(r.level)
+    drop = head - r.level
+    half_at = int(np.argmax(drop >= 0.5 * (head - tail)))
+    last = r.level[-max(2, n // 4):]
+    still = (last[0] - last[-1]) > 0.1 * abs(last[-1])
+    if half_at / n > 0.4 and still:
+        return [Event("slow-convergence", name, float(r.steps[0]), float(r.steps[-1]),
+                      f"`{name}` fell from {head:.4g} to {tail:.4g}, half of it only by step {r.steps[half_at]:g} "
+                      f"({half_at / n:.0%} of the run), and was still falling at the end", {"half_at_fraction": half_at / n})]
+    return []
+
+
+def pair_events(train_name: str, train: Series, val_name: str, val: Series) -> list[Event]:
+    """Overfitting: validation loss rises after its minimum while the training loss keeps falling."""
+    v = val.values[np.isfinite(val.values)]
+    vs = val.steps[np.isfinite(val.values)]
+    if len(v) < 5:
+        return []
+    smooth = pd.Series(v).rolling(3, center=True, min_periods=1).median().to_numpy()
+    i = int(np.argmin(smooth))
+    after = smooth[i + 1:]
+    if len(after) < 3 or after[-1] < (1 + OVERFIT_RISE) * smooth[i]:
+        return []
+    t = train.values
+    finite = np.isfinite(t)
+    at_min = t[finite & (train.steps <= vs[i])]
+    later = t[finite & (train.steps > vs[i])]
+    if len(at_min) == 0 or len(later) == 0:
+        return []
+    train_then, train_end = float(np.median(at_min[-10:])), float(np.median(later[-max(1, len(later) // 10):]))
+    if train_end >= train_then:
+        return []
+    return [Event("overfitting", val_name, float(vs[i]), float(vs[-1]),
+                  f"`{val_name}` reached its minimum {smooth[i]:.4g} at step {vs[i]:g} and rose to {after[-1]:.4g}, "
+                  f"while `{train_name}` kept falling ({train_then:.4g} → {train_end:.4g})",
+                  {"val_min": float(smooth[i]), "val_end": float(after[-1]), "train_then": train_then, "train_end": train_end})]
+
+
+def metric_events(loss_name: str, loss: Series, metric_name: str, metric: Series) -> list[Event]:
+    """The loss fell by a third or more while the metric stayed flat."""
+    lv, mv = loss.values[np.isfinite(loss.values)], metric.values[np.isfinite(metric.values)]
+    if len(lv) < 10 or len(mv) < 5:
+        return []
+    k = max(1, len(lv) // 10)
+    l0, l1 = float(np.median(lv[:k])), float(np.median(lv[-k:]))
+    j = max(1, len(mv) // 5)
+    m0, m1 = float(np.median(mv[:j])), float(np.median(mv[-j:]))
+    span = max(abs(m0), abs(m1), 1.0 if 0 <= mv.min() and mv.max() <= 1 else 1e-12)
+    if l0 > 0 and l1 < 0.7 * l0 and abs(m1 - m0) < METRIC_FLAT * span:
+        return [Event("loss-metric-mismatch", metric_name, float(metric.steps[0]), float(metric.steps[-1]),
+                      f"`{loss_name}` fell from {l0:.4g} to {l1:.4g} while `{metric_name}` stayed at {m0:.4g} → {m1:.4g}",
+                      {"loss_start": l0, "loss_end": l1, "metric_start": m0, "metric_end": m1})]
+    return []
