@@ -201,6 +201,36 @@ def report(
     _emit(result, format, output)
 
 
+@app.command()
+def curves(
+    path: Path = typer.Argument(..., help="A log: monitor.jsonl, a CSV (plain or a W&B export), W&B history JSON, "
+                                "a TensorBoard event file or log dir, or an MLflow run directory."),
+    metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="A metric series to check against the "
+                                               "loss (repeatable); default: series named like acc/f1/auc/..."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also save the curves, with the events marked, as a PNG."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+) -> None:
+    """Diagnose the loss curves you already have: plateau, slow convergence, oscillation, spikes,
+    divergence, overfitting (train vs validation) and loss-metric mismatch, with step ranges.
+
+    Example: traindoctor curves runs/exp1 --metric val_acc --plot curves.png
+    """
+    from .curves import CurveError, analyze
+
+    try:
+        result = analyze(path, metric)
+    except (CurveError, KeyError) as exc:
+        typer.echo(f"traindoctor: {exc.args[0] if exc.args else exc}", err=True)
+        raise typer.Exit(2) from None
+    if plot is not None:
+        from .curves.plot import plot_curves
+
+        plot_curves(path, result, plot)
+        typer.echo(f"plot written to {plot}", err=True)
+    _emit(result, format, output)
+
+
 def main() -> None:
     try:
         app()

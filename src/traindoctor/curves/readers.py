@@ -119,7 +119,7 @@ def _csv(path: Path) -> dict[str, Series]:
     import pandas as pd
 
     try:  # empty cells are missing points; a written "nan" is a NaN value
-        frame = pd.read_csv(path, sep=None, engine="python", keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", keep_default_na=False, na_values=[""])
     except pd.errors.EmptyDataError:
         raise CurveError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

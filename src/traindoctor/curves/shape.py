@@ -21,7 +21,8 @@ from .readers import Series
 MAX_POINTS = 20_000
 DIVERGE_FACTOR = 1.5   # the end level above 1.5x the start level and 3x the best level
 PLATEAU_GAIN = 0.05    # less than 5% total decrease: the loss never moved
-SPIKE_MADS = 10        # a block max 10 robust deviations and 1.5x above the local level
+SPIKE_MADS = 10        # a block max 10 robust deviations and SPIKE_FACTOR x above the local level
+SPIKE_FACTOR = 4.0     # heavy-tailed minibatch noise reaches 2-3x; a spike is a jump by multiples
 SWING = 0.25           # oscillation: repeated swings of the level larger than 25% of it
 OVERFIT_RISE = 0.10    # validation loss 10% above its minimum, 3 evaluations after it
 METRIC_FLAT = 0.02     # metric change below 2% of its scale while the loss fell by 30%
@@ -55,7 +56,7 @@ def reduce(s: Series) -> Reduced:
         med, peak, steps = np.median(vb, axis=1), vb.max(axis=1), t[:m:block]
     else:
         med, peak, steps = v, v, t
-    w = max(5, len(med) // 50) | 1
+    w = max(11, len(med) // 50) | 1
     roll = pd.Series(med).rolling(w, center=True, min_periods=1)
     level = roll.median().to_numpy()
     mad = pd.Series(np.abs(med - level)).rolling(w, center=True, min_periods=1).median().to_numpy()
@@ -100,7 +101,7 @@ def _last_finite(s: Series, bad: np.ndarray) -> float | None:
 
 def _spikes(name: str, r: Reduced) -> list[Event]:
     scale = np.maximum(r.mad, 1e-12)
-    hits = np.flatnonzero((r.peak > r.level + SPIKE_MADS * scale) & (r.peak > 1.5 * np.abs(r.level)))
+    hits = np.flatnonzero((r.peak > r.level + SPIKE_MADS * scale) & (r.peak > SPIKE_FACTOR * np.abs(r.level)))
     if len(hits) == 0:
         return []
     worst = hits[np.argmax(r.peak[hits] / np.abs(r.level[hits]))]
@@ -115,8 +116,10 @@ def _oscillation(name: str, r: Reduced) -> list[Event]:
     if len(half) < 10:
         return []
     scale = float(np.median(np.abs(half))) or 1e-12
-    peaks, _ = find_peaks(half, prominence=SWING * scale)
-    troughs, _ = find_peaks(-half, prominence=SWING * scale)
+    # swings must be large against the level and against what noise leaves in the rolling median
+    prominence = max(SWING * scale, 4 * float(np.median(r.mad[len(r.level) // 2:])))
+    peaks, _ = find_peaks(half, prominence=prominence)
+    troughs, _ = find_peaks(-half, prominence=prominence)
     if len(peaks) + len(troughs) < 4:
         return []
     start = len(r.level) // 2

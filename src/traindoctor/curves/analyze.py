@@ -1,0 +1,61 @@
+"""From loaded curves to a Report: find the roles of the series, classify them, build findings."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..findings import Report, finding, triage
+from .readers import Series, load
+from .shape import Event, loss_events, metric_events, pair_events
+
+_VAL = re.compile(r"(^|[/_.\- ])(val|valid|validation|eval|dev|test)([/_.\- ]|$)|^(val|eval)", re.I)
+_LOSS = re.compile(r"loss|nll|perplexity|ppl", re.I)
+_METRIC = re.compile(r"acc|accuracy|f1|auc|bleu|rouge|map\b|precision|recall|iou|dice|top1|top5", re.I)
+
+
+def roles(curves: dict[str, Series], metrics: list[str] | None = None) -> dict[str, list[str]]:
+    """Which series are training losses, validation losses and metrics (by name)."""
+    losses = [n for n in curves if _LOSS.search(n) and not _VAL.search(n)]
+    vals = [n for n in curves if _LOSS.search(n) and _VAL.search(n)]
+    if metrics:
+        missing = [m for m in metrics if m not in curves]
+        if missing:
+            raise KeyError(f"no series named {', '.join(missing)}; available: {', '.join(sorted(curves))}")
+        found = list(metrics)
+    else:
+        found = [n for n in curves if _METRIC.search(n) and not _LOSS.search(n)]
+    return {"train": losses, "val": vals, "metrics": found}
+
+
+def analyze(path: str | Path, metrics: list[str] | None = None) -> Report:
+    started = time.monotonic()
+    curves = load(path)
+    r = roles(curves, metrics)
+    if not r["train"] and not r["val"]:
+        raise KeyError(f"{path}: no loss series found among {', '.join(sorted(curves)[:12])}; name one with --metric "
+                       "or rename the column to contain 'loss'")
+    events: list[Event] = []
+    for name in r["train"] + r["val"]:
+        events += loss_events(name, curves[name])
+    main = r["train"][0] if r["train"] else None
+    if main:
+        for v in r["val"]:
+            events += pair_events(main, curves[main], v, curves[v])
+        for m in r["metrics"]:
+            events += metric_events(main, curves[main], m, curves[m])
+    found = [finding(e.code, e.observation, "curves", evidence={**e.evidence, "series": e.series},
+                     location={"series": e.series, "steps": [e.start, e.end]}) for e in events]
+    section = {"path": str(path), "seconds": round(time.monotonic() - started, 3), "roles": r,
+               "series": {n: _summary(s) for n, s in curves.items()}}
+    return Report(command=f"curves {path}", findings=triage(found), sections={"curves": section})
+
+
+def _summary(s: Series) -> dict:
+    finite = s.values[np.isfinite(s.values)]
+    return {"points": int(len(s.values)), "first_step": float(s.steps[0]), "last_step": float(s.steps[-1]),
+            "first": float(finite[0]) if len(finite) else None, "last": float(finite[-1]) if len(finite) else None,
+            "nonfinite": int(len(s.values) - len(finite))}
