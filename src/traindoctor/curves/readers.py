@@ -132,9 +132,13 @@ def _csv(path: Path) -> dict[str, Series]:
     out = {}
     for c in frame.columns:
         col = frame[c]
+        if c == step:
+            continue
         numeric = pd.to_numeric(col, errors="coerce")
-        if c == step or numeric.notna().sum() < 0.5 * col.notna().sum() - (col.astype(str).str.lower() == "nan").sum():
-            continue  # the step itself, or a text column (run names, timestamps)
+        if not pd.api.types.is_numeric_dtype(col):  # text, or numbers mixed with written "nan"/"inf"
+            text_nan = (col.astype(str).str.lower() == "nan").sum()
+            if numeric.notna().sum() + text_nan < 0.5 * col.notna().sum():
+                continue  # a text column (run names, timestamps)
         keep = col.notna().to_numpy() & ~np.isnan(steps)
         out[c] = Series.of(steps[keep], numeric.to_numpy(dtype=float)[keep])
     return out

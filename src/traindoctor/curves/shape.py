@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.signal import find_peaks
+from scipy.stats import spearmanr
 
 from .readers import Series
 
@@ -150,10 +151,12 @@ def pair_events(train_name: str, train: Series, val_name: str, val: Series) -> l
     if len(v) < 5:
         return []
     smooth = pd.Series(v).rolling(3, center=True, min_periods=1).median().to_numpy()
-    i = int(np.argmin(smooth))
+    i = len(smooth) - 1 - int(np.argmin(smooth[::-1]))  # the last step at the minimum: where the rise begins
     after = smooth[i + 1:]
-    if len(after) < 3 or after[-1] < (1 + OVERFIT_RISE) * smooth[i]:
+    if len(after) < 3 or np.median(after[-3:]) < (1 + OVERFIT_RISE) * smooth[i]:
         return []
+    if len(after) >= 4 and spearmanr(np.arange(len(after)), after).statistic < 0.6:
+        return []  # up and down around a level after the minimum: noise, not a rising trend
     t = train.values
     finite = np.isfinite(t)
     at_min = t[finite & (train.steps <= vs[i])]
