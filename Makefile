@@ -26,6 +26,10 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_overhead.py
+	$(BIN)/python bench/monitor_overhead.py --self-time
+	$(BIN)/python bench/lint_speed.py
+	$(BIN)/python bench/curves_speed.py
+	$(BIN)/python bench/curves_validation.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
