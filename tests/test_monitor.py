@@ -107,6 +107,14 @@ def test_sampled_steps_carry_per_module_norms_and_activations():
     assert not any("dead_fraction" in r for r in records if r not in sampled)
 
 
+def test_update_ratio_measures_one_update_when_not_every_step_is_monitored():
+    def ratios(every):
+        _, report = train(steps=40, monitor_kw={"every": every, "sample_every": 4})
+        return [r["update_ratio"] for r in report.sections["monitor"]["flight_recorder"] if "update_ratio" in r]
+    every_step, every_other = ratios(1), ratios(2)
+    assert len(every_other) >= 9 and every_other == pytest.approx(every_step[:len(every_other)], rel=1e-4)
+
+
 def test_dead_relu():
     def dead_model():
         torch.manual_seed(0)

@@ -27,7 +27,7 @@ from ..findings import Finding, Hypothesis, Report, finding, triage
 from ..record.activations import ActivationTap
 from ..record.clipping import watch_clipping
 from ..record.replay import first_nonfinite_module
-from ..record.stats import nonfinite_summary, tensors_in
+from ..record.stats import nonfinite_summary, stack_scalars, tensors_in
 from .rules import OnlineRules
 from .sinks import make_sinks
 
@@ -55,6 +55,7 @@ class Monitor:
         self._pending: list[dict[str, Any]] = []
         self._scalars: dict[str, Any] = {}
         self._snapshot: list[torch.Tensor] | None = None
+        self._ratio: torch.Tensor | None = None
         self._preclip: torch.Tensor | None = None
         self._last_batch: tuple[tuple, dict] | None = None
         self._names: list[str] | None = None
@@ -165,16 +166,18 @@ class Monitor:
             lookup = {id(p): n for n, p in self.model.named_parameters()}
             self._names = [lookup.get(id(p), "<unnamed>") for p in params]
         grads = [p.grad if p.grad is not None else torch.zeros((), device=p.device) for p in params]
-        device: dict[str, Any] = {"norms": _stack(torch._foreach_norm(grads))}
+        device: dict[str, Any] = {"norms": stack_scalars(torch._foreach_norm(grads))}
         if self._preclip is not None:
             device["preclip"] = self._preclip
-        if self._snapshot is not None:  # the previous optimizer step's update, measured now
-            device["ratio"] = _update_ratio(self._snapshot, params)
-            self._snapshot = None
+        if self._ratio is not None:  # the previous sampled step's update, measured right after it
+            device["ratio"], self._ratio = self._ratio, None
         if self.step % self.sample_every == 0:
             detached = [p.detach() for p in params]
-            device["param_norms"] = _stack(torch._foreach_norm(detached))
-            device["activations"] = {f"{kind}/{name}": v for name, (kind, v) in self._tap.disarm().items()}
+            device["param_norms"] = stack_scalars(torch._foreach_norm(detached))
+            activations: dict[str, dict[str, torch.Tensor]] = {}
+            for name, (kind, v) in self._tap.disarm().items():
+                activations.setdefault(kind, {})[name] = v
+            device["activations"] = activations
             self._snapshot = [_strided(p).clone() for p in detached]
         self._pending.append({"step": self.step, "time": time.monotonic(), "scalars": self._scalars,
                               "lr": [float(g["lr"]) for g in opt.param_groups], "device": device})
@@ -183,9 +186,12 @@ class Monitor:
             self._flush()
 
     def _post(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        if self._snapshot is not None:  # this step's real update, measured across step()
+            self._ratio = _update_ratio(self._snapshot, self._params())
+            self._snapshot = None
         self.step += 1
-        if self.step % self.sample_every == 0:
-            self._tap.arm()  # measures the coming step's forward pass only
+        if self.step % self.sample_every == 0 and self.step % self.every == 0:
+            self._tap.arm()  # measures the coming (sampled) step's forward pass only
 
     # ── sync, rules, sinks ───────────────────────────────────────────────────
     def _flush(self) -> None:
@@ -205,9 +211,7 @@ class Monitor:
                 record["grad_norm_by_module"] = self._by_module(norms)
                 record["param_norm"] = math.sqrt(sum(v * v for v in device["param_norms"]))
                 record["param_norm_by_module"] = self._by_module(device["param_norms"])
-                for key, v in device["activations"].items():
-                    kind, layer = key.split("/", 1)
-                    record.setdefault(kind, {})[layer] = v
+                record.update(device["activations"])  # {"dead_fraction": {layer: v}, ...}
             if previous is not None:
                 record["steps_per_second"] = 1.0 / max(entry["time"] - previous, 1e-9)
             previous = entry["time"]
@@ -307,13 +311,6 @@ class Monitor:
             warnings.warn(f"traindoctor: {f.code}: {f.observation}", RuntimeWarning, stacklevel=3)
         elif self.on_error == "raise":
             raise TrainingAlarm(f"{f.code}: {f.observation}")
-
-
-def _stack(scalars: list[torch.Tensor]) -> torch.Tensor:
-    try:
-        return torch.stack(scalars)
-    except RuntimeError:  # mixed precision: one dtype per stack
-        return torch.stack([s.float() for s in scalars])
 
 
 _RATIO_SAMPLE = 4096  # elements per tensor kept for the update ratio

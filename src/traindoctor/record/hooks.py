@@ -119,7 +119,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         if rec.active:
             rec.on_step_end(opt)
 
-    handles, undo = [], []
+    handles, restore_clipping = [], None
     try:
         patch(nn.Module, "__call__", call_wrapper)
         patch(torch.autograd, "backward", backward_wrapper)
@@ -128,7 +128,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         patch(nn.Module, "zero_grad", before(lambda _: rec.on_zero_grad()))
         patch(LRScheduler, "step", after(rec.on_scheduler_step))
         patch(DataLoader, "__iter__", before(rec.on_loader_iter))
-        undo.append(watch_clipping(lambda total: rec.active and rec.on_clip(total)))
+        restore_clipping = watch_clipping(lambda total: rec.active and rec.on_clip(total))
         for name in LOSS_FUNCTIONS:
             patch(F, name, loss_wrapper(name))
         handles.append(register_optimizer_step_pre_hook(pre_step))
@@ -137,7 +137,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
     finally:
         for h in handles:
             h.remove()
-        for restore_clipping in undo:
+        if restore_clipping is not None:
             restore_clipping()
         for owner, name, original in reversed(restore):
             setattr(owner, name, original)

@@ -21,14 +21,17 @@ def grad_norm_tensors(params: list[torch.Tensor]) -> list[torch.Tensor]:
     return list(torch._foreach_norm(grads))
 
 
+def stack_scalars(scalars: list[torch.Tensor]) -> torch.Tensor:
+    """0-d tensors as one vector, on their device when they share one."""
+    try:
+        return torch.stack(scalars)
+    except RuntimeError:  # tensors on several devices
+        return torch.stack([s.float().cpu() for s in scalars])
+
+
 def to_floats(scalars: list[torch.Tensor]) -> list[float]:
     """0-d tensors to Python floats with one host transfer."""
-    if not scalars:
-        return []
-    try:
-        return torch.stack(scalars).tolist()
-    except RuntimeError:  # mixed dtypes or devices: stack needs one of each
-        return torch.stack([s.float().cpu() for s in scalars]).tolist()
+    return stack_scalars(scalars).tolist() if scalars else []
 
 
 def tensors_in(obj: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
