@@ -50,8 +50,9 @@ def family(name: str, rng: np.random.Generator) -> tuple[str, dict[str, tuple[np
         loss = base * (1 + amp * np.sin(2 * np.pi * np.arange(n) / period)) * _noise(rng, n) + base.min() * 0.5
     elif name == "loss-spikes":
         loss = base * _noise(rng, n)
+        # a spike jumps by multiples of the level and undoes part of the progress made so far
         for i in rng.choice(np.arange(n // 10, n), size=int(rng.integers(1, 6)), replace=False):
-            loss[i] *= rng.uniform(5, 50)
+            loss[i] = max(loss[i] * rng.uniform(5, 50), base[i] + rng.uniform(0.35, 2.0) * (base[0] - base[i]))
     elif name == "loss-divergence":
         turn = int(n * rng.uniform(0.3, 0.7))
         loss = base * _noise(rng, n)

@@ -11,6 +11,7 @@ from conftest import EXAMPLES, codes, validate
 from traindoctor import checkup
 from traindoctor.cli import _load_setup
 from traindoctor.probes.setup import SetupError
+from traindoctor.render.figures import figures, save_png
 
 
 def data(n=64, d=20, classes=10, seed=0):
@@ -217,11 +218,12 @@ def test_lr_range(tmp_path):
     x = torch.randn(64, 20)
     regression = (x, x.sum(1, keepdim=True))
     model = nn.Linear(20, 1)
-    high = run(model, regression, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=10.0), probes=("lr-range",),
-               plot_dir=tmp_path)
+    high = run(model, regression, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=10.0), probes=("lr-range",))
     assert codes(high) == ["lr-too-high"]
     record = probe(high, "lr-range")
-    assert record["diverged_at_lr"] <= 10.0 and (tmp_path / "lr_range.png").stat().st_size > 1000
+    assert record["diverged_at_lr"] <= 10.0
+    [png] = save_png(figures(high), tmp_path)  # drawn from the report's own record of the probe
+    assert png.name == "lr-range.png" and png.stat().st_size > 1000
     healthy = run(model, regression, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=1e-3), probes=("lr-range",))
     rec = probe(healthy, "lr-range")
     assert healthy.findings == [] and 1e-5 < rec["suggested_lr"] < rec["diverged_at_lr"] < 10.0

@@ -119,7 +119,7 @@ def test_checkup_command_exit_codes_and_formats(tmp_path):
     assert healthy.returncode == 0, healthy.stderr
     data = json.loads(healthy.stdout)
     jsonschema.validate(data, schema())
-    assert data["checkup"]["model"] == "Sequential" and (tmp_path / "lr_range.png").exists()
+    assert data["checkup"]["model"] == "Sequential" and (tmp_path / "lr-range.png").exists()
     broken = tmp_path / "setup.py"
     broken.write_text("import torch\nfrom torch import nn\n"
                       "def make_setup():\n"

@@ -159,10 +159,10 @@ def test_cli_exit_codes_plot_and_errors(tmp_path):
     steps, loss = diverging_loss()
     pd.DataFrame({"step": steps, "loss": loss}).to_csv(tmp_path / "log.csv", index=False)
     runner = CliRunner()
-    result = runner.invoke(app, ["curves", str(tmp_path / "log.csv"), "--plot", str(tmp_path / "c.png"), "-f", "json"])
+    result = runner.invoke(app, ["curves", str(tmp_path / "log.csv"), "--plots", str(tmp_path / "plots"), "-f", "json"])
     assert result.exit_code == 1, result.output
     assert json.loads(result.stdout)["findings"][0]["code"] == "loss-divergence"
-    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "plots" / "loss.png").read_bytes()[:4] == b"\x89PNG"
     steps, loss = healthy_loss()
     pd.DataFrame({"step": steps, "loss": loss}).to_csv(tmp_path / "ok.csv", index=False)
     assert runner.invoke(app, ["curves", str(tmp_path / "ok.csv")]).exit_code == 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import nullcontext
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -35,7 +34,7 @@ def _fingerprint(model: torch.nn.Module) -> list[torch.Tensor]:
 
 def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: Any = None, *,
             probes: tuple[str, ...] | None = None, overfit_steps: int = 300, probe_seconds: float = 15.0,
-            causal: bool | None = None, dead_relu_threshold: float = activations.DEAD, plot_dir: str | Path | None = None, progress: bool | None = None,
+            causal: bool | None = None, dead_relu_threshold: float = activations.DEAD, progress: bool | None = None,
             command: str = "checkup") -> Report:
     """Ask the model the playbook's questions, each on a copy; return the ordered findings.
 
@@ -79,8 +78,7 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
                 "activations": lambda: activations.activations(setup, dead_relu_threshold),
                 "update-ratio": lambda: gradients.update_ratio(setup),
                 "gradcheck": lambda: gradients.gradcheck_functions(setup),
-                "lr-range": lambda: training.lr_range(setup, seconds=probe_seconds, current_lr=current_lr,
-                                                      plot_dir=Path(plot_dir) if plot_dir else None),
+                "lr-range": lambda: training.lr_range(setup, seconds=probe_seconds, current_lr=current_lr),
             }[name]
             t0 = time.monotonic()
             try:

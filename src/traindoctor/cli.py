@@ -27,11 +27,22 @@ app = typer.Typer(
 class Format(str, Enum):
     text = "text"
     markdown = "markdown"
+    html = "html"
     json = "json"
     sarif = "sarif"
 
 
-def _emit(report: Report, fmt: Format, output: Optional[Path]) -> None:
+FORMAT_HELP = ("text (terminal), markdown, html (one self-contained file with the figures; use with -o report.html), "
+               "json (the full record), sarif.")
+PLOTS_HELP = "Also save the report's figures as PNG files into this directory."
+
+
+def _emit(report: Report, fmt: Format, output: Optional[Path], plots: Optional[Path] = None) -> None:
+    if plots is not None:
+        from .render.figures import figures, save_png
+
+        written = save_png(figures(report), plots)
+        typer.echo(f"{len(written)} figure(s) written to {plots}" if written else "no figure to draw for this report", err=True)
     if output is not None:
         output.write_text(render(report, fmt.value, color=False))
         typer.echo(f"report written to {output}", err=True)
@@ -64,7 +75,8 @@ def run(
     max_steps: int = typer.Option(300, "--max-steps", min=0, help="Stop after this many optimizer steps (0: run to completion)."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=0, help="Stop after this many seconds."),
     probes: bool = typer.Option(True, "--probes/--no-probes", help="Run the cheap probes (batch independence) after the script stops."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
+    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
 ) -> None:
     """Run a training script under observe-only hooks and diagnose its training.
@@ -82,7 +94,7 @@ def run(
     except ScriptNotFound as exc:
         typer.echo(f"traindoctor: {exc}", err=True)
         raise typer.Exit(2)
-    _emit(report, format, output)
+    _emit(report, format, output, plots)
 
 
 def _load_setup(target: str) -> dict:
@@ -119,8 +131,8 @@ def checkup(
     target: str = typer.Argument(..., help="path/to/file.py:function; the function returns dict(model, batch, [loss_fn], [optimizer])."),
     probe: Optional[List[str]] = typer.Option(None, "--probe", "-p", help="Run only these probes (repeatable)."),
     overfit_steps: int = typer.Option(300, "--overfit-steps", min=1, help="Step budget of the overfit-one-batch probe."),
-    plots: Optional[Path] = typer.Option(None, "--plots", help="Write figures (the LR range test) into this directory."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
+    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
 ) -> None:
     """Probe a model on one batch: overfit it, check the init loss, gradient flow, independence, LR range.
@@ -136,12 +148,12 @@ def checkup(
         raise typer.BadParameter(f"unknown probe(s) {unknown}; choose from {', '.join(PROBES)}", param_hint="--probe")
     try:
         report = run_checkup(setup["model"], setup["batch"], setup.get("loss_fn"), setup.get("optimizer"),
-                             probes=tuple(probe) if probe else None, overfit_steps=overfit_steps, plot_dir=plots,
+                             probes=tuple(probe) if probe else None, overfit_steps=overfit_steps,
                              command=f"checkup {target}")
     except SetupError as exc:
         typer.echo(f"traindoctor: {target}: {exc}", err=True)
         raise typer.Exit(2) from None
-    _emit(report, format, output)
+    _emit(report, format, output, plots)
 
 
 @app.command(epilog="Examples:\n\n  traindoctor lint train.py src/ notebooks/\n\n"
@@ -152,7 +164,7 @@ def lint(
     paths: List[Path] = typer.Argument(..., help="Files, directories and .ipynb notebooks."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes (repeatable; overrides the config)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes (repeatable; adds to the config)."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="text (path:line:col: code message), json, sarif, markdown."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help="text (path:line:col: code message), markdown, html, json, sarif."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
 ) -> None:
     """Find silent training bugs in source code, before anything runs.
@@ -187,7 +199,8 @@ def lint(
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A Monitor log_dir (holding report.json or monitor.jsonl)."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
+    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
 ) -> None:
     """Render the diagnosis of a run recorded by traindoctor.Monitor (or its callbacks)."""
@@ -198,7 +211,7 @@ def report(
     except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
         typer.echo(f"traindoctor: {exc}", err=True)
         raise typer.Exit(2) from None
-    _emit(result, format, output)
+    _emit(result, format, output, plots)
 
 
 @app.command()
@@ -207,14 +220,14 @@ def curves(
                                 "a TensorBoard event file or log dir, or an MLflow run directory."),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="A metric series to check against the "
                                                "loss (repeatable); default: series named like acc/f1/auc/..."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Also save the curves, with the events marked, as a PNG."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
+    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
 ) -> None:
     """Diagnose the loss curves you already have: plateau, slow convergence, oscillation, spikes,
     divergence, overfitting (train vs validation) and loss-metric mismatch, with step ranges.
 
-    Example: traindoctor curves runs/exp1 --metric val_acc --plot curves.png
+    Example: traindoctor curves runs/exp1 --metric val_acc -f html -o curves.html
     """
     from .curves import CurveError, analyze
 
@@ -223,12 +236,7 @@ def curves(
     except (CurveError, KeyError) as exc:
         typer.echo(f"traindoctor: {exc.args[0] if exc.args else exc}", err=True)
         raise typer.Exit(2) from None
-    if plot is not None:
-        from .curves.plot import plot_curves
-
-        plot_curves(path, result, plot)
-        typer.echo(f"plot written to {plot}", err=True)
-    _emit(result, format, output)
+    _emit(result, format, output, plots)
 
 
 def main() -> None:

@@ -10,25 +10,30 @@ import numpy as np
 
 from ..findings import Report, finding, triage
 from .readers import Series, load
-from .shape import Event, loss_events, metric_events, pair_events
+from .shape import Event, envelope, loss_events, metric_events, pair_events
 
 _VAL = re.compile(r"(^|[/_.\- ])(val|valid|validation|eval|dev|test)([/_.\- ]|$)|^(val|eval)", re.I)
 _LOSS = re.compile(r"loss|nll|perplexity|ppl", re.I)
 _METRIC = re.compile(r"acc|accuracy|f1|auc|bleu|rouge|map\b|precision|recall|iou|dice|top1|top5", re.I)
+_LR = re.compile(r"(^|[/_.\- ])(lr|learning[_ ]?rate)([/_.\- ]|\d|$)", re.I)
+_PER_MODULE = "grad_norm_by_module/"  # the monitor's per-module gradient norms, flattened by the reader
+_NESTED = re.compile(r"_by_module/|^(dead|saturated)_fraction/")
 
 
 def roles(curves: dict[str, Series], metrics: list[str] | None = None) -> dict[str, list[str]]:
     """Which series are training losses, validation losses and metrics (by name)."""
-    losses = [n for n in curves if _LOSS.search(n) and not _VAL.search(n)]
-    vals = [n for n in curves if _LOSS.search(n) and _VAL.search(n)]
+    plain = [n for n in curves if not _NESTED.search(n)]
+    losses = [n for n in plain if _LOSS.search(n) and not _VAL.search(n)]
+    vals = [n for n in plain if _LOSS.search(n) and _VAL.search(n)]
     if metrics:
         missing = [m for m in metrics if m not in curves]
         if missing:
             raise KeyError(f"no series named {', '.join(missing)}; available: {', '.join(sorted(curves))}")
         found = list(metrics)
     else:
-        found = [n for n in curves if _METRIC.search(n) and not _LOSS.search(n)]
-    return {"train": losses, "val": vals, "metrics": found}
+        found = [n for n in plain if _METRIC.search(n) and not _LOSS.search(n)]
+    return {"train": losses, "val": vals, "metrics": found, "lr": [n for n in plain if _LR.search(n)],
+            "modules": [n for n in curves if n.startswith(_PER_MODULE)]}
 
 
 def analyze(path: str | Path, metrics: list[str] | None = None) -> Report:
@@ -50,7 +55,9 @@ def analyze(path: str | Path, metrics: list[str] | None = None) -> Report:
     found = [finding(e.code, e.observation, "curves", evidence={**e.evidence, "series": e.series},
                      location={"series": e.series, "steps": [e.start, e.end]}) for e in events]
     section = {"path": str(path), "seconds": round(time.monotonic() - started, 3), "roles": r,
-               "series": {n: _summary(s) for n, s in curves.items()}}
+               "series": {n: _summary(s) for n, s in curves.items()},
+               # what the figures draw, so a renderer needs nothing but the report
+               "plot": {n: dict(zip(("steps", "values"), envelope(curves[n]))) for n in dict.fromkeys(sum(r.values(), []))}}
     return Report(command=f"curves {path}", findings=triage(found), sections={"curves": section})
 
 

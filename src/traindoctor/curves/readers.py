@@ -103,7 +103,7 @@ def _from_records(records: list[dict], path: Path) -> dict[str, Series]:
         if not isinstance(r, dict):
             raise CurveError(f"{path}: record {i + 1} is not an object")
         step = r.get(step_key, i) if step_key else i
-        for k, v in r.items():
+        for k, v in _flat(r):
             if k == step_key or k.startswith("_") or isinstance(v, bool):
                 continue
             if isinstance(v, str) and v in ("nan", "inf", "-inf", "NaN", "Infinity", "-Infinity"):
@@ -113,6 +113,19 @@ def _from_records(records: list[dict], path: Path) -> dict[str, Series]:
                 xs.append(step)
                 ys.append(v)
     return {k: Series.of(xs, ys) for k, (xs, ys) in columns.items()}
+
+
+def _flat(record: dict) -> list[tuple[str, object]]:
+    """Nested monitor fields as their own series: `lr/0` per param group, `grad_norm_by_module/fc1`."""
+    out = []
+    for k, v in record.items():
+        if isinstance(v, dict):
+            out += [(f"{k}/{sub}", x) for sub, x in v.items()]
+        elif isinstance(v, list):
+            out += [(f"{k}/{i}", x) for i, x in enumerate(v)]
+        else:
+            out.append((k, v))
+    return out
 
 
 def _csv(path: Path) -> dict[str, Series]:

@@ -28,6 +28,7 @@ from ..record.activations import ActivationTap
 from ..record.clipping import watch_clipping
 from ..record.replay import first_nonfinite_module
 from ..record.stats import nonfinite_summary, stack_scalars, tensors_in
+from .history import History
 from .rules import OnlineRules
 from .sinks import make_sinks
 
@@ -49,6 +50,7 @@ class Monitor:
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.step = 0
         self.records: deque[dict[str, Any]] = deque(maxlen=flight_steps)
+        self.history = History()
         self.findings: list[Finding] = []
         self.disabled: str | None = None
         self._rules = OnlineRules()
@@ -100,7 +102,7 @@ class Monitor:
     def report(self) -> Report:
         self.flush()
         section = {"steps": self.step, "seconds": round(time.monotonic() - self._started, 3), "disabled": self.disabled,
-                   "flight_recorder": list(self.records),
+                   "flight_recorder": list(self.records), "history": self.history.to_dict(),
                    "log_dir": str(self.log_dir) if self.log_dir else None}
         return Report(command="monitor", findings=triage(list(self.findings)), sections={"monitor": section})
 
@@ -221,6 +223,7 @@ class Monitor:
             new = self._across_ranks(records, new)
         for record in records:
             new += self._rules.observe(record)
+            self.history.add(record)
         self.records.extend(records)
         for sink in self._sinks:
             sink.write(records)
@@ -377,10 +380,13 @@ def load_run(run_dir: Path) -> Report:
         findings = [Finding(**{**f, "hypotheses": [Hypothesis(**h) for h in f["hypotheses"]]}) for f in data["findings"]]
         return Report(command=f"report {run_dir}", findings=findings, sections={"monitor": data.get("monitor", {})})
     if log.is_file():
-        rules, found = OnlineRules(), []
+        rules, found, history = OnlineRules(), [], History()
         records = read_jsonl(log)
         for r in records:
-            found += rules.observe({k: (float(v) if v in ("nan", "inf", "-inf") else v) for k, v in r.items()})
+            r = {k: (float(v) if v in ("nan", "inf", "-inf") else v) for k, v in r.items()}
+            found += rules.observe(r)
+            history.add(r)
         return Report(command=f"report {run_dir}", findings=triage(found),
-                      sections={"monitor": {"steps": len(records), "flight_recorder": records[-200:]}})
+                      sections={"monitor": {"steps": len(records), "flight_recorder": records[-200:],
+                                            "history": history.to_dict()}})
     raise FileNotFoundError(f"{run_dir}: no report.json or monitor.jsonl (is it a traindoctor monitor log_dir?)")

@@ -6,8 +6,10 @@ Thresholds are conservative by design (a healthy run must stay silent):
 - vanishing gradients: a total gradient norm below 1e-7, the default threshold of SageMaker
   Debugger's vanishing_gradient rule, for 20 consecutive steps;
 - divergence: a loss above 10x its early median (as `run`);
-- spikes: a loss more than 5 robust deviations (median absolute deviation) above the median of the
-  previous 50 steps;
+- spikes: a loss more than 10 robust deviations (median absolute deviation) above the median of the
+  previous 50 steps, above 3x that median, and undoing at least a quarter of the progress made
+  since the first steps (as `curves`: minibatch noise reaches 2-3x, and near convergence a
+  classifier's minibatch loss reaches 7x a median of 0.008 on healthy runs without undoing anything);
 - loss not decreasing: over the last `window` steps (default 500) the mean of the second half is not
   1% below the mean of the first half, checked once the run has 2 windows of history;
 - update ratio out of range: median over the sampled steps above 0.1 or below 1e-6 (healthy ~1e-3);
@@ -78,7 +80,8 @@ class OnlineRules:
             if len(self.recent) >= 20:
                 med = statistics.median(self.recent)
                 mad = statistics.median(abs(x - med) for x in self.recent) or 1e-12
-                if loss > med + 5 * 1.4826 * mad and loss > 1.5 * med:
+                progress = max(statistics.median(self.early_losses) - med, 0.0)
+                if loss > med + 10 * 1.4826 * mad and loss > 3 * med and loss - med >= 0.25 * progress:
                     out += self._once("loss-spikes", f"step {step}: loss {loss:.4g} against a recent median of {med:.4g}",
                                       evidence=r, location={"step": step})
             self.recent.append(loss)

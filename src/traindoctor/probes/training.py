@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -122,7 +121,7 @@ def ablation(setup: Setup, overfit_record: dict[str, Any]) -> tuple[list[Finding
 
 
 def lr_range(setup: Setup, start: float = 1e-7, end: float = 10.0, steps: int = 100, seconds: float = 15.0,
-             current_lr: float | None = None, plot_dir: Path | None = None) -> tuple[list[Finding], dict[str, Any]]:
+             current_lr: float | None = None) -> tuple[list[Finding], dict[str, Any]]:
     """Exponentially increasing LR on a copy; stops when the loss diverges; suggests an LR."""
     model = setup.copy_model(train=True)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -158,36 +157,9 @@ def lr_range(setup: Setup, start: float = 1e-7, end: float = 10.0, steps: int = 
     diverged_at = lrs[-1] if len(lrs) < steps else None
     record: dict[str, Any] = {"lrs": lrs, "losses": losses, "suggested_lr": suggested, "min_loss_lr": lrs[best],
                               "diverged_at_lr": diverged_at, "current_lr": current_lr}
-    if plot_dir is not None:
-        try:
-            record["plot"] = str(_plot(lrs, losses, suggested, current_lr, Path(plot_dir)))
-        except Exception as exc:  # a figure must never cost the measurement
-            record["plot_error"] = f"{type(exc).__name__}: {exc}"
     if current_lr and diverged_at and current_lr >= diverged_at:
         return [finding("lr-too-high", f"in an LR range test on a copy the loss diverged at lr {fmt(diverged_at)}; "
                         f"the configured lr is {fmt(current_lr)} (suggested: {fmt(suggested)})", "checkup",
                         severity="warning", evidence={k: v for k, v in record.items() if k not in ("lrs", "losses")})], record
     return [], record
 
-
-def _plot(lrs: list[float], losses: list[float], suggested: float, current: float | None, out_dir: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.semilogx(lrs, losses, color="#1f77b4")
-    ax.axvline(suggested, color="#2ca02c", linestyle="--", label=f"suggested {suggested:.2g}")
-    if current:
-        ax.axvline(current, color="#d62728", linestyle=":", label=f"configured {current:.2g}")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("loss (smoothed)")
-    ax.set_title("LR range test (one batch, on a copy)")
-    ax.legend()
-    fig.tight_layout()
-    path = out_dir / "lr_range.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

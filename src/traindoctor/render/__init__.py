@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..findings import Report
-from . import json_report, markdown, sarif, text
+from . import html, json_report, markdown, sarif, text
 
-FORMATS = ("text", "markdown", "json", "sarif")
+FORMATS = ("text", "markdown", "html", "json", "sarif")
 
 
 def render(report: Report, fmt: str, *, color: bool | None = None, width: int | None = None) -> str:
@@ -13,6 +13,8 @@ def render(report: Report, fmt: str, *, color: bool | None = None, width: int | 
         return json_report.render(report)
     if fmt == "markdown":
         return markdown.render(report)
+    if fmt == "html":
+        return html.render(report)
     if fmt == "sarif":
         return sarif.render(report)
     if fmt == "text" and "lint" in report.sections:

@@ -1,0 +1,260 @@
+"""Figures drawn from a Report's own data (matplotlib, no display needed).
+
+The HTML report inlines them as SVG; `curves --plot` and `checkup --plots` save them as PNG.
+Nothing here measures: every point comes from a report section (curves keep a min/max envelope
+of each series, `run` its step records, the monitor a thinned history, checkup its probe records).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from ..findings import Report
+
+_SEVERITY_COLOR = {"error": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
+_MAX_MODULES = 40  # rows of the heatmap; more would be unreadable on a laptop screen
+
+
+@dataclass
+class Plot:
+    name: str      # file stem when saved: "loss", "lr-schedule", ...
+    caption: str
+    figure: Figure
+
+
+def figures(report: Report) -> list[Plot]:
+    s = report.sections
+    out: list[Plot] = []
+    if "curves" in s and "plot" in s["curves"]:
+        out += _curves(s["curves"], report)
+    if "run" in s:
+        records = [r for r in s["run"]["steps_record"] if r.get("optimizer", 0) == 0]
+        out += _steps([{**r, "step": r["optimizer_step"]} for r in records], report, "optimizer step")
+    if "monitor" in s and s["monitor"].get("history"):
+        history = s["monitor"]["history"]
+        out += _steps(history["steps"], report, "step", history["modules"])
+    if "checkup" in s:
+        out += _checkup(s["checkup"])
+    return out
+
+
+def svg(plot: Plot) -> str:
+    """The figure as an inline <svg> element that scales to its container."""
+    buf = io.StringIO()
+    plot.figure.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    # fixed pt sizes -> fluid width; the viewBox keeps the aspect ratio
+    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 width="100%" role="img"', text, count=1)
+
+
+def save_png(plots: list[Plot], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for p in plots:
+        path = out_dir / f"{p.name}.png"
+        p.figure.savefig(path, dpi=110)
+        paths.append(path)
+    return paths
+
+
+# ── curves ───────────────────────────────────────────────────────────────────
+
+def _curves(section: dict, report: Report) -> list[Plot]:
+    data, roles = section["plot"], section["roles"]
+    out = []
+    losses = roles["train"] + roles["val"]
+    if losses:
+        fig = _figure(3.4)
+        ax = fig.add_subplot()
+        for name in losses:
+            ax.plot(data[name]["steps"], data[name]["values"], lw=1, label=name)
+        _log_if_positive(ax, [data[n]["values"] for n in losses])
+        _mark_events(ax, report, losses)
+        _finish(ax, "loss", legend=True)
+        title = "Training vs validation loss" if roles["train"] and roles["val"] else "Loss"
+        out.append(Plot("loss", f"{title}, with the detected events shaded.", fig))
+    if roles["metrics"]:
+        fig = _figure(2.8)
+        ax = fig.add_subplot()
+        for name in roles["metrics"]:
+            ax.plot(data[name]["steps"], data[name]["values"], lw=1, label=name)
+        _mark_events(ax, report, roles["metrics"])
+        _finish(ax, "metric", legend=True)
+        out.append(Plot("metrics", "Logged metrics.", fig))
+    if roles["lr"]:
+        out.append(_lr({n: (data[n]["steps"], data[n]["values"]) for n in roles["lr"]}, "step"))
+    if roles["modules"]:
+        columns = {}
+        for name in roles["modules"]:
+            for step, v in zip(data[name]["steps"], data[name]["values"]):
+                columns.setdefault(step, {})[name.split("/", 1)[1]] = v
+        heat = _heatmap([{"step": k, "grad_norm_by_module": v} for k, v in sorted(columns.items())], "step")
+        out += [heat] if heat else []
+    return out
+
+
+# ── run / monitor step records ───────────────────────────────────────────────
+
+def _steps(records: list[dict], report: Report, xlabel: str, module_records: list[dict] | None = None) -> list[Plot]:
+    if not records:
+        return []
+    out = []
+    steps = [r["step"] for r in records]
+    fig = _figure(4.6)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    for ax, key, label, color in ((top, "loss", "loss", "#1f77b4"), (bottom, "grad_norm", "gradient norm", "#9467bd")):
+        points = [(r["step"], _num(r[key])) for r in records if r.get(key) is not None]
+        if points:
+            x, y = zip(*points)
+            ax.plot(x, y, lw=1, color=color)
+            _log_if_positive(ax, [y])
+            bad = [s for s, v in points if not math.isfinite(v)]
+            if bad:  # a line cannot show NaN/Inf: mark those steps along the top edge
+                ax.plot(bad, [0.97] * len(bad), "x", color="#d62728", ms=4, transform=ax.get_xaxis_transform(),
+                        label="non-finite")
+                ax.legend(loc="upper left", fontsize=8)
+        _mark_steps(ax, report)
+        _finish(ax, label, xlabel=xlabel if ax is bottom else None)
+    top.set_xlim(min(steps), max(max(steps), min(steps) + 1))
+    out.append(Plot("loss", "Loss and total gradient norm per recorded step; findings at a step are marked.", fig))
+    if any(r.get("lr") for r in records):
+        groups = max(len(r.get("lr") or []) for r in records)
+        series = {f"group {g}": ([r["step"] for r in records if len(r.get("lr") or []) > g],
+                                 [r["lr"][g] for r in records if len(r.get("lr") or []) > g]) for g in range(groups)}
+        out.append(_lr(series, xlabel))
+    heat = _heatmap(records if module_records is None else module_records, xlabel)
+    out += [heat] if heat else []
+    return out
+
+
+def _lr(series: dict[str, tuple[list, list]], xlabel: str) -> Plot:
+    fig = _figure(2.6)
+    ax = fig.add_subplot()
+    for name, (x, y) in series.items():
+        ax.plot(x, y, lw=1.2, label=name, drawstyle="steps-post")
+    _log_if_positive(ax, [y for _, y in series.values()], spread=100)
+    _finish(ax, "learning rate", xlabel=xlabel, legend=len(series) > 1)
+    return Plot("lr-schedule", "Learning-rate schedule" + (" per parameter group." if len(series) > 1 else "."), fig)
+
+
+def _heatmap(records: list[dict], xlabel: str) -> Plot | None:
+    sampled = [r for r in records if r.get("grad_norm_by_module")]
+    if len(sampled) < 2:
+        return None
+    modules = list(dict.fromkeys(m for r in sampled for m in r["grad_norm_by_module"]))
+    shown = modules[:_MAX_MODULES]
+    grid = np.array([[_num(r["grad_norm_by_module"].get(m)) for r in sampled] for m in shown], dtype=float)
+    positive = grid[np.isfinite(grid) & (grid > 0)]
+    if positive.size == 0:
+        return None
+    grid = np.where(np.isfinite(grid) & (grid > 0), grid, np.nan)
+    fig = _figure(max(2.4, 0.5 + 0.22 * len(shown)))
+    ax = fig.add_subplot()
+    steps = np.array([r["step"] for r in sampled], dtype=float)
+    # cell edges halfway between sampled steps: the spacing need not be even
+    mid = (steps[1:] + steps[:-1]) / 2
+    x = np.concatenate([[steps[0] - (mid[0] - steps[0])], mid, [steps[-1] + (steps[-1] - mid[-1])]])
+    image = ax.pcolormesh(x, np.arange(len(shown) + 1) - 0.5, np.ma.masked_invalid(grid), cmap="viridis",
+                          norm=LogNorm(vmin=positive.min(), vmax=positive.max()), rasterized=True)
+    ax.set_ylim(len(shown) - 0.5, -0.5)
+    ax.set_yticks(range(len(shown)), shown, fontsize=7)
+    ax.set_ylabel("module")
+    ax.set_xlabel(xlabel)
+    fig.colorbar(image, ax=ax, label="gradient L2 norm", pad=0.01)
+    more = f" (the first {len(shown)} of {len(modules)} modules)" if len(modules) > len(shown) else ""
+    caption = (f"Gradient norm per module over {len(sampled)} sampled steps{more}, log colour scale: a row that goes "
+               "dark is a layer that stopped learning; a bright band is where gradients exploded; blank is non-finite.")
+    return Plot("grad-norm-by-module", caption, fig)
+
+
+# ── checkup ──────────────────────────────────────────────────────────────────
+
+def _checkup(section: dict) -> list[Plot]:
+    probes = {p["name"]: p for p in section["probes"] if p["status"] == "ran"}
+    out = []
+    overfit = probes.get("overfit")
+    if overfit and overfit.get("losses"):
+        fig = _figure(2.8)
+        ax = fig.add_subplot()
+        losses = overfit["losses"]
+        ax.plot(np.linspace(0, overfit["steps"] - 1, len(losses)), losses, lw=1.2)
+        _log_if_positive(ax, [losses])
+        _finish(ax, "loss", xlabel="step on one batch")
+        verdict = "reached" if overfit["passed"] else "did not reach"
+        out.append(Plot("overfit", f"Overfit one batch ({overfit['optimizer']}, lr {overfit['lr']:.3g}): "
+                        f"the loss {verdict} the target.", fig))
+    lr = probes.get("lr-range")
+    if lr and lr.get("lrs"):
+        fig = _figure(2.8)
+        ax = fig.add_subplot()
+        ax.semilogx(lr["lrs"], lr["losses"], lw=1.2)
+        ax.axvline(lr["suggested_lr"], color="#2ca02c", ls="--", label=f"suggested {lr['suggested_lr']:.2g}")
+        if lr.get("current_lr"):
+            ax.axvline(lr["current_lr"], color="#d62728", ls=":", label=f"configured {lr['current_lr']:.2g}")
+        _finish(ax, "loss (smoothed)", xlabel="learning rate", legend=True)
+        out.append(Plot("lr-range", "LR range test on one batch, on a copy of the model.", fig))
+    return out
+
+
+# ── helpers ──────────────────────────────────────────────────────────────────
+
+def _figure(height: float) -> Figure:
+    return Figure(figsize=(7, height), layout="constrained")
+
+
+def _num(v) -> float:
+    """A number from a record; the JSON report writes non-finite ones as "nan"/"inf", a missing one is NaN."""
+    return float("nan") if v is None else float(v)
+
+
+def _log_if_positive(ax, columns: list, spread: float = 20) -> None:
+    """Log scale when every value is positive and they span more than `spread`x."""
+    values = np.concatenate([np.asarray(c, dtype=float) for c in columns]) if columns else np.array([])
+    values = values[np.isfinite(values)]
+    if values.size and values.min() > 0 and values.max() / values.min() > spread:
+        ax.set_yscale("log")
+        # plain numbers (0.2, 5) instead of 2x10^-1; minor ticks labelled only within two decades
+        few = values.max() / values.min() < 100
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(
+            lambda v, _: f"{v:g}" if few and f"{v:.0e}"[0] in "25" else ""))
+
+
+def _mark_events(ax, report: Report, series: list[str]) -> None:
+    """Shade the step range of each finding about one of the drawn series; labels are stacked
+    so that events starting at nearby steps stay legible."""
+    marked = [f for f in report.findings if f.location.get("steps") and f.location.get("series") in series]
+    for row, f in enumerate(marked):
+        lo, hi = f.location["steps"][:2]
+        color = _SEVERITY_COLOR[f.severity]
+        if hi > lo:
+            ax.axvspan(lo, hi, color=color, alpha=0.12, lw=0)
+        else:
+            ax.axvline(lo, color=color, alpha=0.5, lw=1, ls="--")
+        ax.annotate(f.code, xy=(lo, 1), xycoords=("data", "axes fraction"), xytext=(3, -3 - 11 * row),
+                    textcoords="offset points", va="top", fontsize=8, color=color)
+
+
+def _mark_steps(ax, report: Report) -> None:
+    for f in report.findings:
+        if f.location.get("step") is not None:
+            ax.axvline(f.location["step"], color=_SEVERITY_COLOR[f.severity], lw=1, ls="--", alpha=0.7)
+
+
+def _finish(ax, ylabel: str, xlabel: str | None = "step", legend: bool = False) -> None:
+    ax.set_ylabel(ylabel)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(loc="best", fontsize=8)

@@ -1,0 +1,145 @@
+"""One self-contained HTML file: the diagnosis first, then the figures inlined as SVG.
+
+No scripts, no fonts, no network: the file opens the same from an e-mail attachment, a CI
+artifact or a phone. The layout is one fluid column; wide tables scroll inside their box.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from .. import __version__
+from ..findings import Finding, Report
+from .figures import figures, svg
+from .headline import footer, header, location
+
+_MARK = {"error": "✗", "warning": "!", "info": "i"}
+
+_CSS = """
+:root{--error:#c0262d;--warning:#b25e00;--info:#1d5fa8;--ok:#1e7b34;--line:#d8dbe0;--soft:#f5f6f8;--text:#1b1d21;--dim:#5b616b}
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--text);background:#fff}
+main{max-width:64rem;margin:0 auto;padding:1rem}
+h1{font-size:1.2rem;margin:.2rem 0 .4rem;overflow-wrap:anywhere}
+h2{font-size:1.1rem;margin:0 0 .5rem;overflow-wrap:anywhere}
+h3{font-size:1rem;margin:1.6rem 0 .6rem}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.88em}
+pre{background:var(--soft);padding:.6rem;overflow-x:auto;border-radius:4px}
+.summary{display:flex;flex-wrap:wrap;gap:.5rem;margin:.8rem 0 1.2rem}
+.chip{border-radius:999px;padding:.15rem .7rem;font-weight:600;border:1px solid currentColor}
+.chip.error{color:var(--error)}.chip.warning{color:var(--warning)}.chip.info{color:var(--info)}.chip.ok{color:var(--ok)}
+.finding{border:1px solid var(--line);border-left:6px solid var(--line);border-radius:6px;padding:.8rem 1rem;margin:0 0 1rem}
+.finding.error{border-left-color:var(--error)}.finding.warning{border-left-color:var(--warning)}.finding.info{border-left-color:var(--info)}
+.sev{font-weight:700;text-transform:uppercase;font-size:.8rem;letter-spacing:.04em;margin-right:.4rem}
+.error .sev{color:var(--error)}.warning .sev{color:var(--warning)}.info .sev{color:var(--info)}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem .9rem;margin:.4rem 0}
+dt{color:var(--dim)}dd{margin:0;overflow-wrap:anywhere}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;width:100%;font-size:.92rem}
+th,td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:var(--soft)}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:0 0 1.4rem}
+figure .plot{overflow-x:auto}
+figure svg{display:block;width:100%;min-width:30rem;height:auto}
+figcaption{color:var(--dim);font-size:.9rem}
+footer{color:var(--dim);border-top:1px solid var(--line);margin-top:2rem;padding-top:.6rem;font-size:.9rem}
+@media (max-width:40rem){body{font-size:15px}main{padding:.7rem}dl{grid-template-columns:1fr}dt{margin-top:.3rem}}
+"""
+
+
+def render(report: Report) -> str:
+    body = [f"<h1>{escape(header(report))}</h1>", _summary(report)]
+    if "lint" in report.sections:
+        body.append(_lint_table(report))
+    else:
+        body += [_finding(f) for f in report.findings]
+    plots = figures(report)
+    if plots:
+        body.append("<h3>Figures</h3>")
+        body += [f'<figure><div class="plot">{svg(p)}</div><figcaption>{escape(p.caption)}</figcaption></figure>' for p in plots]
+    body += _details(report)
+    body.append(f"<footer>{escape(footer(report))} · traindoctor {escape(__version__)} · "
+                "the full record: <code>--format json</code></footer>")
+    title = escape(f"traindoctor {report.command}")
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+            f"<title>{title}</title><style>{_CSS}</style></head>\n<body><main>\n" + "\n".join(body) + "\n</main></body></html>\n")
+
+
+def _summary(report: Report) -> str:
+    s = report.summary()
+    if not report.findings:
+        return '<div class="summary"><span class="chip ok">no problem found</span></div>'
+    chips = [f'<span class="chip {sev}">{n} {sev}{"s" * (n != 1 and sev != "info")}</span>'
+             for sev, n in (("error", s["errors"]), ("warning", s["warnings"]), ("info", s["infos"])) if n]
+    if s["errors"]:
+        chips.append(f'<span>most likely root cause: <code>{escape(s["root_cause"])}</code></span>')
+    return f'<div class="summary">{"".join(chips)}</div>'
+
+
+def _finding(f: Finding) -> str:
+    rows = [("observed", escape(f.observation))]
+    if location(f):
+        rows.append(("where", escape(location(f))))
+    if f.explained_by:
+        rows.append(("cause", f"follows from <code>{escape(f.explained_by)}</code> (above)"))
+    parts = [f'<section class="finding {f.severity}">',
+             f'<h2><span class="sev">{_MARK[f.severity]} {f.severity}</span><code>{escape(f.code)}</code> — {escape(f.title)}</h2>',
+             "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"]
+    if f.hypotheses and f.severity != "info" and not f.explained_by:
+        head = "<tr><th>hypothesis</th><th>kind</th><th>cheapest check</th></tr>"
+        cells = "".join(f"<tr><td>{escape(h.cause)}</td><td>{escape(h.kind)}</td><td>{escape(h.check)}</td></tr>"
+                        for h in f.hypotheses)
+        parts.append(f'<div class="scroll"><table>{head}{cells}</table></div>')
+    if f.next_step and f.severity != "info" and not f.explained_by:
+        parts.append(f"<p><strong>Next step:</strong> {escape(f.next_step)}</p>")
+    if "traceback" in f.evidence:
+        parts.append(f"<details><summary>traceback</summary><pre>{escape(f.evidence['traceback'].rstrip())}</pre></details>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _lint_table(report: Report) -> str:
+    if not report.findings:
+        return ""
+    rows = []
+    for f in report.findings:
+        loc = f.location
+        where = f"{loc.get('file')}:" + (f"cell {loc['cell']}:" if "cell" in loc else "") + f"{loc.get('line')}:{loc.get('column')}"
+        rows.append(f'<tr class="{f.severity}"><td><code>{escape(where)}</code></td>'
+                    f'<td><span class="sev">{f.severity}</span><code>{escape(f.code)}</code></td><td>{escape(f.observation)}</td></tr>')
+    return ('<div class="scroll"><table><tr><th>where</th><th>code</th><th>finding</th></tr>'
+            + "".join(rows) + "</table></div>")
+
+
+def _details(report: Report) -> list[str]:
+    out = []
+    checkup = report.sections.get("checkup")
+    if checkup:
+        rows = "".join(f"<tr><td>{escape(p['name'])}</td><td>{escape(p['status'])}</td>"
+                       f"<td class=\"num\">{p['seconds']:.2f}</td><td>{escape(p.get('note', ''))}</td></tr>"
+                       for p in checkup["probes"])
+        out.append("<h3>Probes</h3><div class=\"scroll\"><table><tr><th>probe</th><th>status</th><th>seconds</th>"
+                   f"<th>note</th></tr>{rows}</table></div>")
+    curves = report.sections.get("curves")
+    if curves:
+        rows = "".join(f"<tr><td><code>{escape(name)}</code></td><td class=\"num\">{s['points']}</td>"
+                       f"<td class=\"num\">{_g(s['first'])}</td><td class=\"num\">{_g(s['last'])}</td>"
+                       f"<td class=\"num\">{s['nonfinite']}</td></tr>"
+                       for name, s in curves["series"].items() if not _nested(name))
+        out.append("<h3>Series</h3><div class=\"scroll\"><table><tr><th>series</th><th>points</th><th>first</th>"
+                   f"<th>last</th><th>non-finite</th></tr>{rows}</table></div>")
+    lint = report.sections.get("lint")
+    if lint and lint.get("problems"):
+        out.append("<h3>Files not linted</h3><ul>" + "".join(f"<li>{escape(str(p))}</li>" for p in lint["problems"]) + "</ul>")
+    return out
+
+
+def _nested(name: str) -> bool:
+    """Per-module and per-layer series of a monitor log: drawn in the heatmap, too many for a table."""
+    return "_by_module/" in name or name.startswith(("dead_fraction/", "saturated_fraction/"))
+
+
+def _g(v: float | None) -> str:
+    return "—" if v is None else f"{v:.4g}"
