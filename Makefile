@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test docs bench clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test browser docs bench clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +19,14 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/traindoctor run examples/broken_no_zero_grad.py || true
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# The HTML report is tested in a real headless Chromium: Debian's package, installed when missing.
+# Without it the browser tests are skipped (CI sets TRAINDOCTOR_REQUIRE_BROWSER=1: they fail instead).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "could not install chromium; the browser tests will be skipped"
 
 docs: $(STAMP)
 	$(BIN)/python -m traindoctor.docs_gen > docs/codes.md
