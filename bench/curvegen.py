@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FAMILIES = ("healthy", "loss-plateau", "slow-convergence", "loss-oscillation", "loss-spikes",
+FAMILIES = ("healthy", "loss-plateau", "slow-convergence", "underfitting", "loss-oscillation", "loss-spikes",
             "loss-divergence", "overfitting", "loss-metric-mismatch")
 
 
@@ -44,6 +44,10 @@ def family(name: str, rng: np.random.Generator) -> tuple[str, dict[str, tuple[np
     elif name == "slow-convergence":
         start = rng.uniform(1, 4)
         loss = start * (1 - rng.uniform(0.4, 0.7) * np.arange(n) / n) * _noise(rng, n)
+    elif name == "underfitting":  # falls quickly, then stays at a floor well above the start's half
+        start, floor = rng.uniform(0.7, 5.0), rng.uniform(0.55, 0.9)
+        settle = rng.uniform(5, 30) / n
+        loss = start * (floor + (1 - floor) * np.exp(-settle * np.arange(n))) * _noise(rng, n)
     elif name == "loss-oscillation":
         period = n / rng.uniform(6, 14)
         amp = rng.uniform(0.35, 0.8)

@@ -1,8 +1,10 @@
-"""Confusion matrix of `traindoctor curves` on labeled synthetic curves (bench/curvegen.py).
+"""Confusion matrix of `traindoctor curves` on labeled synthetic curves (bench/curvegen.py), then
+the real curves recorded from the bundled examples (bench/real_curves/, labeled by eye).
 
 Thresholds were set while looking at seed 1 only; this script scores held-out seeds. A curve's
 prediction is its label when that code fires, else the first code that fired, else "healthy".
-Prints a markdown table (rows: true family, columns: prediction) and per-class precision/recall.
+Prints markdown tables: the confusion matrix (rows: true family, columns: prediction), per-class
+precision/recall, and one row per real curve.
 
     python bench/curves_validation.py [--per-family 50] [--seed 2]
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import sys
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from curvegen import FAMILIES, family  # noqa: E402
 
+from traindoctor.curves import analyze  # noqa: E402
 from traindoctor.curves.readers import Series  # noqa: E402
 from traindoctor.curves.shape import loss_events, metric_events, pair_events  # noqa: E402
 
@@ -57,6 +61,20 @@ def main() -> None:
         predicted = sum(confusion[t, c] for t in FAMILIES)
         prec = confusion[c, c] / predicted if predicted else float("nan")
         print(f"| {c} | {prec:.2f} | {confusion[c, c] / args.per_family:.2f} |")
+    real()
+
+
+def real() -> None:
+    folder = Path(__file__).resolve().parent / "real_curves"
+    labels = {k: v for k, v in json.loads((folder / "labels.json").read_text()).items() if not k.startswith("_")}
+    print("\n| example | label (by eye) | traindoctor curves | |\n|---|---|---|---|")
+    right = 0
+    for name, entry in sorted(labels.items()):
+        codes = {f.code for f in analyze(folder / f"{name}.csv").findings}
+        predicted = entry["label"] if entry["label"] in codes else (sorted(codes)[0] if codes else "healthy")
+        right += predicted == entry["label"]
+        print(f"| {name} | {entry['label']} | {', '.join(sorted(codes)) or 'silent'} | {'✓' if predicted == entry['label'] else '✗'} |")
+    print(f"\n{right} of {len(labels)} real curves classified as labeled")
 
 
 if __name__ == "__main__":

@@ -171,3 +171,28 @@ def test_cli_exit_codes_plot_and_errors(tmp_path):
     assert bad.exit_code == 2 and "empty.csv" in bad.output and "Traceback" not in bad.output
     missing_metric = runner.invoke(app, ["curves", str(tmp_path / "ok.csv"), "--metric", "acc"])
     assert missing_metric.exit_code == 2 and "no series named acc" in missing_metric.output
+
+
+def test_real_curves_of_the_bundled_examples():
+    """Curves recorded from the examples (bench/record_example_curves.py), labeled by eye: healthy ones
+    raise no warning or error; every curve labeled with a defect raises something."""
+    folder = ROOT / "bench" / "real_curves"
+    labels = {k: v["label"] for k, v in json.loads((folder / "labels.json").read_text()).items() if not k.startswith("_")}
+    assert len(labels) >= 10
+    for name, label in labels.items():
+        report = validate(analyze(folder / f"{name}.csv"))
+        if label == "healthy":
+            assert codes(report) == [], name
+        else:
+            assert report.findings, name
+
+
+def test_underfitting_is_a_note_with_the_settled_range(tmp_path):
+    steps = np.arange(1000)
+    rng = np.random.default_rng(3)
+    floor = (2.3 * (0.7 + 0.3 * np.exp(-steps / 60))) * np.exp(0.05 * rng.standard_normal(1000))
+    (f,) = analyze_frame(tmp_path, {"loss": (steps, floor)}).findings
+    # within 10% of the way from the floor: 60 * ln(10) = 138 steps in
+    assert (f.code, f.severity) == ("underfitting", "info") and 110 < f.location["steps"][0] < 170
+    healthy = analyze_frame(tmp_path, {"loss": healthy_loss(1000)})
+    assert healthy.findings == []

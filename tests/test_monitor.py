@@ -1,6 +1,7 @@
 """The Monitor: online rules (broken and healthy), sinks, self-protection, do-no-harm, callbacks."""
 import json
 import math
+import statistics
 import warnings
 
 import jsonschema
@@ -199,6 +200,34 @@ def test_spikes_and_plateau_rules():
     rules = OnlineRules(window=50)
     flat = [f.code for i in range(101) for f in rules.observe({"step": i, "loss": 2.3 + 0.01 * (i % 3)})]
     assert flat == ["loss-plateau"]
+
+
+def test_heavy_tailed_losses_near_convergence_are_not_spikes():
+    """A real classifier trained to a loss near 0.001: single minibatches reach 7x the running median
+    without undoing any progress. A jump that undoes the progress is a spike."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 5))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=1500)
+    x = torch.randn(2048, 20)
+    y = x[:, :5].argmax(1)
+    with Monitor(model, opt) as monitor:
+        for _ in range(1500):
+            i = torch.randint(0, 2048, (64,))
+            loss = F.cross_entropy(model(x[i]), y[i])
+            opt.zero_grad()
+            loss.backward()
+            monitor.log(loss=loss)
+            opt.step()
+            sched.step()
+    report = monitor.report()
+    losses = [r["loss"] for r in report.sections["monitor"]["history"]["steps"]]  # every 2nd step
+    jumps = [v / statistics.median(losses[i - 25:i]) for i, v in enumerate(losses) if i >= 25]
+    assert max(jumps) > 2  # the tail is really there: a 1.5x relative rule would fire
+    assert codes(report) == []
+    rules = OnlineRules(window=50)
+    lm = [f.code for i in range(200) for f in rules.observe({"step": i, "loss": 10.0 if i == 150 else 3.0 + 7.0 * 0.97 ** i})]
+    assert lm == ["loss-spikes"]  # 3.0 -> 10.0 undoes the whole progress
 
 
 def test_internal_error_disables_the_monitor_and_training_goes_on(monkeypatch):

@@ -566,6 +566,17 @@ _add(
              "Minimizing the loss may not improve the metric you care about.",
              (Hyp("the loss is not aligned with the metric", "compute the metric on the training batch"),),
              "Check that minimizing the loss improves the metric."),
+            ("underfitting", "The loss settled at a high floor", "info", STUCK,
+             "Detects a loss that fell at first, then stayed flat above half its starting value.",
+             "A loss that stops early at a high level means the model fits the data no better: too little "
+             "capacity, a learning rate that decayed too early, or a floor set by the data itself. A curve "
+             "cannot tell these apart (nor a hard task from a broken one), hence only a note; overfitting one "
+             "batch can.",
+             (Hyp("the model is too small or too constrained (heavy regularization, frozen layers)",
+                  "overfit one batch (`traindoctor checkup`): a model that cannot is the problem"),
+              Hyp("the learning rate decayed, or was lowered, too early", "plot the LR next to the loss; retry with a longer schedule", "subtle"),
+              Hyp("the floor is the data's: label noise or an ambiguous task", "relabel a sample by hand; compare with a known baseline's loss", "null")),
+             "Overfit one batch; if that works, grow the model or lengthen the schedule."),
             ("slow-convergence", "The loss decreases, slowly", "info", STUCK,
              "Detects a steady but slow decrease.",
              "Slow is not stuck; it may be capacity, batch size or learning rate.",

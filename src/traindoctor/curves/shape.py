@@ -28,6 +28,8 @@ SPIKE_UNDO = 0.25      # made since the start: near convergence a classifier's m
                        # 7x its median (0.055 vs 0.008) on healthy runs without undoing anything
 SWING = 0.25           # oscillation: repeated swings of the level larger than 25% of it
 OVERFIT_RISE = 0.10    # validation loss 10% above its minimum, 3 evaluations after it
+FLOOR = 0.5            # underfitting: flat for the last 40% of the run at more than half the start
+SETTLED = 0.03         # "flat": the medians of the 4th and 5th fifths differ by under 3% of the start
 METRIC_FLAT = 0.02     # metric change below 2% of its scale while the loss fell by 30%
 
 
@@ -112,7 +114,7 @@ def loss_events(name: str, s: Series) -> list[Event]:
                          f"`{name}` went from {head:.4g} to {tail:.4g} over {r.n} points "
                          f"({(head - tail) / head:.1%} lower)", {"start": head, "end": tail}))
     elif head > tail > 0 and not out:
-        out += _slow(name, r, head, tail)
+        out += _slow(name, r, head, tail) or _floor(name, s, r, tail)
     return out
 
 
@@ -166,6 +168,23 @@ def _slow(name: str, r: Reduced, head: float, tail: float) -> list[Event]:
                       f"`{name}` fell from {head:.4g} to {tail:.4g}, half of it only by step {r.steps[half_at]:g} "
                       f"({half_at / n:.0%} of the run), and was still falling at the end", {"half_at_fraction": half_at / n})]
     return []
+
+
+def _floor(name: str, s: Series, r: Reduced, tail: float) -> list[Event]:
+    """Fell, then flat over the last 40% of the run, above half the start level. The start is the
+    highest level of the first tenth, or the median of the first three points if higher: a fast
+    early drop (or a short validation series, whose rolling median lags) must not pass for a low start."""
+    n = len(r.level)
+    start = max(float(r.level[: max(1, n // 10)].max()), float(np.median(s.values[:3])))
+    if start <= 0 or tail < FLOOR * start or start - tail < PLATEAU_GAIN * start:
+        return []
+    a, b = float(np.median(r.level[int(0.6 * n): int(0.8 * n)])), float(np.median(r.level[int(0.8 * n):]))
+    if abs(a - b) > SETTLED * start:
+        return []
+    settled_at = int(np.argmax(r.level - tail <= 0.1 * (start - tail)))
+    return [Event("underfitting", name, float(r.steps[settled_at]), float(r.steps[-1]),
+                  f"`{name}` fell from {start:.4g} to {tail:.4g} ({tail / start:.0%} of the start) and stayed there "
+                  f"from step {r.steps[settled_at]:g} to the end", {"start": start, "floor": tail})]
 
 
 def pair_events(train_name: str, train: Series, val_name: str, val: Series) -> list[Event]:
