@@ -122,7 +122,7 @@ def _steps(records: list[dict], report: Report, xlabel: str, module_records: lis
             if bad:  # a line cannot show NaN/Inf: mark those steps along the top edge
                 ax.plot(bad, [0.97] * len(bad), "x", color="#d62728", ms=4, transform=ax.get_xaxis_transform(),
                         label="non-finite")
-                ax.legend(loc="upper left", fontsize=8)
+                ax.legend(loc="center right", fontsize=8)
         _mark_steps(ax, report)
         _finish(ax, label, xlabel=xlabel if ax is bottom else None)
     top.set_xlim(min(steps), max(max(steps), min(steps) + 1))

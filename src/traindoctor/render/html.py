@@ -44,7 +44,9 @@ figure .plot{overflow-x:auto}
 figure svg{display:block;width:100%;min-width:30rem;height:auto}
 figcaption{color:var(--dim);font-size:.9rem}
 footer{color:var(--dim);border-top:1px solid var(--line);margin-top:2rem;padding-top:.6rem;font-size:.9rem}
-@media (max-width:40rem){body{font-size:15px}main{padding:.7rem}dl{grid-template-columns:1fr}dt{margin-top:.3rem}}
+td code{overflow-wrap:anywhere}
+@media (max-width:40rem){body{font-size:15px}main{padding:.7rem}dl{grid-template-columns:1fr}dt{margin-top:.3rem}
+table.lint tr:first-child{display:none}table.lint td{display:block;border:0;padding:.1rem 0}table.lint tr{display:block;border-bottom:1px solid var(--line);padding:.5rem 0}}
 """
 
 
@@ -109,7 +111,7 @@ def _lint_table(report: Report) -> str:
         where = f"{loc.get('file')}:" + (f"cell {loc['cell']}:" if "cell" in loc else "") + f"{loc.get('line')}:{loc.get('column')}"
         rows.append(f'<tr class="{f.severity}"><td><code>{escape(where)}</code></td>'
                     f'<td><span class="sev">{f.severity}</span><code>{escape(f.code)}</code></td><td>{escape(f.observation)}</td></tr>')
-    return ('<div class="scroll"><table><tr><th>where</th><th>code</th><th>finding</th></tr>'
+    return ('<div class="scroll"><table class="lint"><tr><th>where</th><th>code</th><th>finding</th></tr>'
             + "".join(rows) + "</table></div>")
 
 
