@@ -196,3 +196,17 @@ def test_underfitting_is_a_note_with_the_settled_range(tmp_path):
     assert (f.code, f.severity) == ("underfitting", "info") and 110 < f.location["steps"][0] < 170
     healthy = analyze_frame(tmp_path, {"loss": healthy_loss(1000)})
     assert healthy.findings == []
+
+
+def test_plot_envelope_is_bounded_and_keeps_every_spike():
+    from traindoctor.curves.readers import Series
+    from traindoctor.curves.shape import envelope
+
+    rng = np.random.default_rng(0)
+    values = rng.random(1_000_003)
+    values[[17, 500_000, 999_999]] = [50.0, 80.0, -3.0]
+    steps, kept = envelope(Series.of(np.arange(len(values)), values))
+    assert len(kept) <= 2000 and steps == sorted(steps)
+    assert {50.0, 80.0, -3.0} <= set(kept)
+    short = Series.of(np.arange(10), np.r_[np.arange(9.0), np.nan])
+    assert envelope(short) == (list(range(9)), list(np.arange(9.0)))  # non-finite points are not drawn

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import EXAMPLES, run_example, validate
+from conftest import EXAMPLES, codes, run_example, validate
 from traindoctor import Monitor, checkup
 from traindoctor.cli import _load_setup
 from traindoctor.curves import analyze
@@ -158,3 +158,12 @@ def test_report_loads_in_chromium(browser, reports, tmp_path, command, width):
     ink = (pixels < 0.9).any(axis=-1).mean()  # share of pixels that are not (near) white
     assert ink > 0.01, f"screenshot of the {command} report is blank ({ink:.2%} ink)"
     assert len(np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50  # text and plots, not a flat fill
+
+
+def test_curves_of_a_monitor_log_draw_lr_and_module_heatmap(tmp_path):
+    monitored_run(tmp_path, steps=120)
+    report = validate(analyze(tmp_path / "run"))
+    assert report.sections["curves"]["roles"]["lr"] == ["lr/0"]
+    assert set(report.sections["curves"]["roles"]["modules"]) == {"grad_norm_by_module/0", "grad_norm_by_module/2"}
+    assert {p.name for p in figures(report)} == {"loss", "lr-schedule", "grad-norm-by-module"}
+    assert codes(report) == []  # a healthy monitored run: its nested series raise nothing

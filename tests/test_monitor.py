@@ -309,3 +309,13 @@ def test_hf_callback(tmp_path):
     assert codes(cb.report) == [] and cb.report.sections["monitor"]["steps"] == 8
     records = read_jsonl(tmp_path / "mon" / "monitor.jsonl")
     assert len(records) == 8 and "grad_norm_before_clip" in records[0] and any("loss" in r for r in records)
+
+
+def test_history_is_bounded_and_evenly_spaced():
+    from traindoctor.monitor.history import Thinned
+
+    thin = Thinned(size=100)
+    for step in range(10_000):
+        thin.add(step)
+    gaps = {b - a for a, b in zip(thin.items, thin.items[1:])}
+    assert 50 <= len(thin.items) <= 100 and thin.items[0] == 0 and len(gaps) == 1
