@@ -13,7 +13,8 @@ the paired extra costs (monitor − plain) / (foreach − plain). One intra-op t
 machine a second one makes identical runs differ by more than the effects measured.
 
 `--self-time` measures instead the time spent inside the monitor's own hooks (timers around
-them), as a share of the plain step: a direct figure that run-to-run noise does not blur.
+them) per step, against one bare `_foreach_norm` pass timed the same way, and as a share of the
+plain step: direct figures that run-to-run noise does not blur.
 
     python bench/monitor_overhead.py [--repeats 7] [--self-time]
 """
@@ -21,6 +22,7 @@ them), as a share of the plain step: a direct figure that run-to-run noise does 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import statistics
 import tempfile
@@ -31,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from traindoctor import Monitor
+from traindoctor.record.activations import ActivationTap
 
 
 def mlp():
@@ -61,7 +64,7 @@ def transformer():
     return TinyTransformer(), (idx, idx.flatten())
 
 
-def run(build, mode: str, steps: int, log_dir: str) -> float:
+def run(build, mode: str, steps: int, log_dir: str, bare: list[float] | None = None) -> float:
     torch.manual_seed(0)
     model, (x, y) = build()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -83,7 +86,10 @@ def run(build, mode: str, steps: int, log_dir: str) -> float:
         elif mode == "naive":
             [p.grad.norm().item() for p in model.parameters() if p.grad is not None]
         elif mode == "foreach":
+            b = time.perf_counter()
             torch._foreach_norm([p.grad for p in model.parameters() if p.grad is not None])
+            if bare is not None:
+                bare.append(time.perf_counter() - b)
         elif run:
             run.log({"loss": loss.item()})
         opt.step()
@@ -127,34 +133,45 @@ def main() -> None:
 
 
 def self_time() -> None:
-    spent: list[float] = []
+    """Time inside the monitor's hooks per step (summed over the hooks of each step) against the time
+    of one bare `_foreach_norm` pass timed the same way in the same loop: median step (what the
+    target speaks of) and mean step (flushes and sampled steps included)."""
+    per_step: collections.Counter = collections.Counter()
+    current = [0]  # the step being trained: activation hooks run inside its forward pass
 
     def timed(method):
-        def wrapper(*args, **kwargs):
-            t = time.perf_counter()
+        def wrapper(self, *args, **kwargs):
+            step, t = getattr(self, "step", current[0]), time.perf_counter()
             try:
-                return method(*args, **kwargs)
+                return method(self, *args, **kwargs)
             finally:
-                spent.append(time.perf_counter() - t)
+                per_step[step] += time.perf_counter() - t
+                current[0] = getattr(self, "step", current[0])
         return wrapper
 
-    hooks = ("_pre", "_post", "_capture", "_on_clip", "log")
-    originals = {h: getattr(Monitor, h) for h in hooks}
-    print(f"{'model':<13}{'steps':>6}{'plain ms':>10}{'monitor µs/step':>17}{'share':>9}   (mean, flushes included)")
-    for name, build, steps in (("mlp", mlp, 500), ("cnn", cnn, 100), ("transformer", transformer, 100)):
+    hooks = {Monitor: ("_pre", "_post", "_capture", "_on_clip", "log"), ActivationTap: ("_hook", "_model_hook")}
+    originals = {(c, h): getattr(c, h) for c, names in hooks.items() for h in names}
+    print(f"{'model':<13}{'steps':>6}{'plain ms':>10}{'bare µs':>9}{'monitor µs':>12}{'ratio':>7}"
+          f"{'mean µs':>9}{'mean ratio':>11}{'share':>8}   (median step; mean includes syncs and samples)")
+    for name, build, steps in (("mlp", mlp, 1000), ("cnn", cnn, 200), ("transformer", transformer, 200)):
         with tempfile.TemporaryDirectory() as tmp:
             run(build, "plain", 20, tmp)
             plain = statistics.median(run(build, "plain", steps, tmp) for _ in range(3))
-            for h in hooks:
-                setattr(Monitor, h, timed(originals[h]))
+            bare: list[float] = []
+            run(build, "foreach", steps, tmp, bare)
+            for (c, h), method in originals.items():
+                setattr(c, h, timed(method))
             try:
-                spent.clear()
+                per_step.clear()
                 run(build, "monitor", steps, tmp)
             finally:
-                for h in hooks:
-                    setattr(Monitor, h, originals[h])
-        per_step = sum(spent) / steps
-        print(f"{name:<13}{steps:>6}{plain * 1e3:>10.3f}{per_step * 1e6:>17.1f}{per_step / plain:>8.2%}")
+                for (c, h), method in originals.items():
+                    setattr(c, h, method)
+        spent = [per_step[i] for i in range(10, steps)]
+        b_med, b_mean = statistics.median(bare[10:]), statistics.mean(bare[10:])
+        m_med, m_mean = statistics.median(spent), statistics.mean(spent)
+        print(f"{name:<13}{steps:>6}{plain * 1e3:>10.3f}{b_med * 1e6:>9.1f}{m_med * 1e6:>12.1f}{m_med / b_med:>6.2f}x"
+              f"{m_mean * 1e6:>9.1f}{m_mean / b_mean:>10.2f}x{m_mean / plain:>8.2%}")
 
 
 def _wandb_pairs(build, steps: int, tmp: str, repeats: int) -> float:

@@ -319,3 +319,20 @@ def test_history_is_bounded_and_evenly_spaced():
         thin.add(step)
     gaps = {b - a for a, b in zip(thin.items, thin.items[1:])}
     assert 50 <= len(thin.items) <= 100 and thin.items[0] == 0 and len(gaps) == 1
+
+
+def test_dead_units_are_read_along_the_right_dimension():
+    from traindoctor.record.activations import unit_stat
+
+    torch.manual_seed(0)
+    relu = nn.ReLU()
+    seq = relu(torch.randn(8, 16, 32))          # (batch, positions, features)
+    seq[..., :8] = 0                            # a quarter of the features never fire
+    conv1d = relu(torch.randn(8, 32, 16))       # (batch, channels, length)
+    conv1d[:, :16] = 0
+    image = relu(torch.randn(4, 8, 5, 5))
+    image[:, :2] = 0
+    stats = [unit_stat(relu, t)[1].item() for t in (seq, conv1d, image, relu(torch.randn(64, 10)))]
+    assert stats == [0.25, 0.5, 0.25, 0.0]
+    tanh = nn.Tanh()
+    assert unit_stat(tanh, torch.tensor([[0.99, -0.995, 0.5, 0.0]]))[1].item() == 0.5

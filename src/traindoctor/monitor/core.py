@@ -57,6 +57,7 @@ class Monitor:
         self._pending: list[dict[str, Any]] = []
         self._scalars: dict[str, Any] = {}
         self._snapshot: list[torch.Tensor] | None = None
+        self._samples = UpdateSampler()
         self._ratio: torch.Tensor | None = None
         self._preclip: torch.Tensor | None = None
         self._last_batch: tuple[tuple, dict] | None = None
@@ -168,20 +169,21 @@ class Monitor:
             lookup = {id(p): n for n, p in self.model.named_parameters()}
             self._names = [lookup.get(id(p), "<unnamed>") for p in params]
         grads = [p.grad if p.grad is not None else torch.zeros((), device=p.device) for p in params]
-        device: dict[str, Any] = {"norms": stack_scalars(torch._foreach_norm(grads))}
+        norms = torch._foreach_norm(grads)  # stacked with every pending step's at the sync: one op, not one per step
+        device: dict[str, Any] = {}
         if self._preclip is not None:
             device["preclip"] = self._preclip
         if self._ratio is not None:  # the previous sampled step's update, measured right after it
             device["ratio"], self._ratio = self._ratio, None
         if self.step % self.sample_every == 0:
-            detached = [p.detach() for p in params]
-            device["param_norms"] = stack_scalars(torch._foreach_norm(detached))
+            with torch.no_grad():  # the pre-hook runs in the caller's grad mode
+                device["param_norms"] = stack_scalars(torch._foreach_norm(params))
             activations: dict[str, dict[str, torch.Tensor]] = {}
             for name, (kind, v) in self._tap.disarm().items():
                 activations.setdefault(kind, {})[name] = v
             device["activations"] = activations
-            self._snapshot = [_strided(p).clone() for p in detached]
-        self._pending.append({"step": self.step, "time": time.monotonic(), "scalars": self._scalars,
+            self._snapshot = self._samples.before(params)
+        self._pending.append({"step": self.step, "time": time.monotonic(), "scalars": self._scalars, "norms": norms,
                               "lr": [float(g["lr"]) for g in opt.param_groups], "device": device})
         self._scalars, self._preclip = {}, None
         if len(self._pending) >= self.sync_every:
@@ -189,7 +191,7 @@ class Monitor:
 
     def _post(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
         if self._snapshot is not None:  # this step's real update, measured across step()
-            self._ratio = _update_ratio(self._snapshot, self._params())
+            self._ratio = self._samples.ratio(self._snapshot)
             self._snapshot = None
         self.step += 1
         if self.step % self.sample_every == 0 and self.step % self.every == 0:
@@ -200,10 +202,13 @@ class Monitor:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        host = _to_host([(e["scalars"], e["device"]) for e in pending])  # one device->host transfer
+        width = len(pending[0]["norms"])
+        all_norms = stack_scalars([t for e in pending for t in e["norms"]])
+        # one device->host transfer for everything pending
+        flat, *host = _to_host([all_norms] + [(e["scalars"], e["device"]) for e in pending])
         records, new, previous = [], [], None
-        for entry, (scalars, device) in zip(pending, host):
-            norms = device["norms"]
+        for i, (entry, (scalars, device)) in enumerate(zip(pending, host)):
+            norms = flat[i * width:(i + 1) * width]
             record = {"step": entry["step"], "grad_norm": math.sqrt(sum(v * v for v in norms)), "lr": entry["lr"], **scalars}
             if "preclip" in device:
                 record["grad_norm_before_clip"] = device["preclip"]
@@ -319,20 +324,32 @@ class Monitor:
 _RATIO_SAMPLE = 4096  # elements per tensor kept for the update ratio
 
 
-def _strided(p: torch.Tensor) -> torch.Tensor:
-    """An evenly strided sample of at most _RATIO_SAMPLE elements (a view: no copy yet)."""
-    flat = p.reshape(-1)
-    return flat[:: max(1, flat.numel() // _RATIO_SAMPLE)]
+class UpdateSampler:
+    """‖Δθ‖/‖θ‖ of one step, estimated from an evenly strided sample of at most _RATIO_SAMPLE
+    elements per tensor. The strided views are made once and kept (the optimizer updates the
+    parameters in place, so the views see every update); they are rebuilt when a parameter's
+    storage changes (`p.data = ...`). A sample's squared norm is scaled by numel / sample size,
+    so large tensors weigh as much as they do in the full norm."""
 
+    def __init__(self) -> None:
+        self._key: tuple[int, ...] = ()
+        self._views: list[torch.Tensor] = []
+        self._scale: torch.Tensor | None = None
 
-def _update_ratio(before: list[torch.Tensor], params: list[torch.Tensor]) -> torch.Tensor:
-    """‖Δθ‖/‖θ‖ estimated from the strided samples: each tensor's squared norms are scaled by
-    numel / sample size, so large tensors weigh as much as they do in the full norm."""
-    after = [_strided(p.detach()) for p in params]
-    scale = torch.tensor([p.numel() / max(1, b.numel()) for p, b in zip(params, before)], device=before[0].device)
-    delta = torch.stack([d.float() for d in torch._foreach_norm(torch._foreach_sub(after, before))])
-    weight = torch.stack([w.float() for w in torch._foreach_norm(before)])
-    return (delta.square() * scale).sum().sqrt() / (weight.square() * scale).sum().sqrt().clamp_min(1e-30)
+    def before(self, params: list[torch.Tensor]) -> list[torch.Tensor]:
+        key = tuple(p.data_ptr() for p in params)
+        if key != self._key:
+            flat = [p.detach().reshape(-1) for p in params]
+            self._views = [f[:: max(1, f.numel() // _RATIO_SAMPLE)] for f in flat]
+            self._scale = torch.tensor([f.numel() / max(1, v.numel()) for f, v in zip(flat, self._views)])
+            self._key = key
+        return torch._foreach_mul(self._views, 1.0)  # copies of the samples, in one fused op
+
+    def ratio(self, before: list[torch.Tensor]) -> torch.Tensor:
+        delta = stack_scalars(torch._foreach_norm(torch._foreach_sub(self._views, before))).float()
+        weight = stack_scalars(torch._foreach_norm(before)).float()
+        both = torch.stack([delta, weight]).square_().mul_(self._scale.to(delta.device)).sum(1).sqrt_()
+        return both[0] / both[1].clamp_min(1e-30)
 
 
 def _to_host(entries: list[Any]) -> list[Any]:

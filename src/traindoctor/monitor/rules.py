@@ -44,12 +44,22 @@ class OnlineRules:
         self.early_norms: list[float] = []
         self.early_losses: list[float] = []
         self.recent: deque[float] = deque(maxlen=50)
+        self._median: float | None = None  # of `recent`, refreshed every 10 losses
+        self._since_median = 0
         self.losses: deque[float] = deque(maxlen=2 * window)
         self.small_grads = 0
         self.ratios: list[float] = []
         self.val: list[tuple[int, float, float]] = []
         self.fired: set[str] = set()
         self.streaks: dict[tuple[str, str], int] = {}
+
+    def _spike_candidate(self, loss: float) -> bool:
+        """Cheap pre-check: a spike is above 3x the recent median, so anything under 1.5x a median at
+        most 10 steps old cannot be one; the exact median and MAD are computed only past it."""
+        self._since_median += 1
+        if self._since_median >= 10 or self._median is None:
+            self._median, self._since_median = statistics.median(self.recent), 0
+        return loss > 1.5 * self._median
 
     def _once(self, code: str, *args: Any, **kwargs: Any) -> list[Finding]:
         if code in self.fired:
@@ -77,7 +87,7 @@ class OnlineRules:
             elif min(self.early_losses) > 0 and loss > 10 * statistics.median(self.early_losses):
                 out += self._once("loss-divergence", f"step {step}: loss {loss:.4g}, above 10x its early median "
                                   f"{statistics.median(self.early_losses):.4g}", evidence=r, location={"step": step})
-            if len(self.recent) >= 20:
+            if len(self.recent) >= 20 and self._spike_candidate(loss):
                 med = statistics.median(self.recent)
                 mad = statistics.median(abs(x - med) for x in self.recent) or 1e-12
                 progress = max(statistics.median(self.early_losses) - med, 0.0)

@@ -22,11 +22,16 @@ def unit_stat(module: nn.Module, out: torch.Tensor) -> tuple[str, torch.Tensor] 
         return None
     x = out.detach()
     if isinstance(module, RELU):
-        units = x.movedim(1, -1).reshape(-1, x.shape[1]) if x.dim() > 2 else x  # channels are dim 1
-        return "dead_fraction", (units <= 0).all(0).float().mean()
-    lo, hi = (0.0, 1.0) if isinstance(module, nn.Sigmoid) else (-1.0, 1.0)
-    margin = 0.01 * (hi - lo)
-    return "saturated_fraction", ((x < lo + margin) | (x > hi - margin)).float().mean()
+        # A unit is dead when its maximum over the batch (and positions) is <= 0; a max-reduction reads the
+        # tensor once and copies nothing. Units are channels (dim 1) of images, features (dim 1) of
+        # (batch, features), and for 3-d outputs either dim 1 (conv1d channels) or the last dim (features
+        # of a sequence): the shape cannot tell which, and the wrong reading finds almost nothing dead,
+        # so the larger of the two is kept.
+        def dead(dim: int) -> torch.Tensor:
+            return (x.amax(dim=[d for d in range(x.dim()) if d != dim]) <= 0).float().mean()
+        return "dead_fraction", torch.maximum(dead(1), dead(2)) if x.dim() == 3 else dead(1)
+    center, half = (0.5, 0.5) if isinstance(module, nn.Sigmoid) else (0.0, 1.0)
+    return "saturated_fraction", ((x - center).abs() > 0.98 * half).float().mean()  # within 1% of either end
 
 
 class ActivationTap:
