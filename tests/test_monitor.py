@@ -336,3 +336,23 @@ def test_dead_units_are_read_along_the_right_dimension():
     assert stats == [0.25, 0.5, 0.25, 0.0]
     tanh = nn.Tanh()
     assert unit_stat(tanh, torch.tensor([[0.99, -0.995, 0.5, 0.0]]))[1].item() == 0.5
+
+
+def test_a_param_group_added_mid_sync_keeps_each_steps_norms():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model[0].parameters(), lr=0.1)
+    x, y = torch.randn(16, 4), torch.randn(16, 2)
+    expected = []
+    with Monitor(model, opt, sync_every=10, sample_every=1) as monitor:
+        for step in range(6):
+            if step == 3:  # e.g. unfreezing the head
+                opt.add_param_group({"params": model[2].parameters()})
+            opt.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            grads = [p.grad for g in opt.param_groups for p in g["params"]]
+            expected.append(math.sqrt(sum(float(g.norm()) ** 2 for g in grads)))
+            opt.step()
+    records = monitor.report().sections["monitor"]["flight_recorder"]
+    assert [r["grad_norm"] for r in records] == pytest.approx(expected, rel=1e-5)
+    assert set(records[0]["grad_norm_by_module"]) == {"0"} and set(records[-1]["grad_norm_by_module"]) == {"0", "2"}

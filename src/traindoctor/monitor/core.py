@@ -165,9 +165,9 @@ class Monitor:
         if self.step % self.every:
             return
         params = self._params()
-        if self._names is None:
+        if self._names is None or len(self._names) != len(params):  # first step, or a param group was added
             lookup = {id(p): n for n, p in self.model.named_parameters()}
-            self._names = [lookup.get(id(p), "<unnamed>") for p in params]
+            self._names, self._groups = [lookup.get(id(p), "<unnamed>") for p in params], None
         grads = [p.grad if p.grad is not None else torch.zeros((), device=p.device) for p in params]
         norms = torch._foreach_norm(grads)  # stacked with every pending step's at the sync: one op, not one per step
         device: dict[str, Any] = {}
@@ -202,13 +202,13 @@ class Monitor:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        width = len(pending[0]["norms"])
         all_norms = stack_scalars([t for e in pending for t in e["norms"]])
         # one device->host transfer for everything pending
         flat, *host = _to_host([all_norms] + [(e["scalars"], e["device"]) for e in pending])
-        records, new, previous = [], [], None
-        for i, (entry, (scalars, device)) in enumerate(zip(pending, host)):
-            norms = flat[i * width:(i + 1) * width]
+        records, new, previous, offset = [], [], None, 0
+        for entry, (scalars, device) in zip(pending, host):
+            # per entry: a param group added mid-run changes the count
+            norms, offset = flat[offset:offset + len(entry["norms"])], offset + len(entry["norms"])
             record = {"step": entry["step"], "grad_norm": math.sqrt(sum(v * v for v in norms)), "lr": entry["lr"], **scalars}
             if "preclip" in device:
                 record["grad_norm_before_clip"] = device["preclip"]
@@ -237,8 +237,8 @@ class Monitor:
 
     def _by_module(self, per_param: list[float]) -> dict[str, float]:
         """L2 norms per owning module (`encoder.layers.0.attn` for `encoder.layers.0.attn.in_proj_weight`)."""
-        if self._groups is None:
-            owners = [n.rpartition(".")[0] or "<root>" for n in self._names or []]
+        if self._groups is None or len(self._groups[1]) != len(per_param):  # a step from before a group was added
+            owners = [n.rpartition(".")[0] or "<root>" for n in (self._names or [])[:len(per_param)]]
             order = list(dict.fromkeys(owners))
             self._groups = (order, [order.index(o) for o in owners])
         order, index = self._groups
