@@ -210,3 +210,20 @@ def test_plot_envelope_is_bounded_and_keeps_every_spike():
     assert {50.0, 80.0, -3.0} <= set(kept)
     short = Series.of(np.arange(10), np.r_[np.arange(9.0), np.nan])
     assert envelope(short) == (list(range(9)), list(np.arange(9.0)))  # non-finite points are not drawn
+
+
+def test_column_overrides(tmp_path):
+    steps, loss = healthy_loss(600)
+    heldout = np.full(len(steps), np.nan)
+    heldout[::50] = 0.3 + np.maximum(0, steps[::50] - 200) / 600
+    pd.DataFrame({"it": steps * 10, "objective": loss, "heldout": heldout}).to_csv(tmp_path / "log.csv", index=False)
+    runner = CliRunner()
+    auto = runner.invoke(app, ["curves", str(tmp_path / "log.csv")])
+    assert auto.exit_code == 2 and "--loss" in auto.output
+    named = analyze(tmp_path / "log.csv", loss="objective", val="heldout", step="it")
+    (f,) = validate(named).findings
+    assert f.code == "overfitting" and f.location["steps"] == [2000.0, 5500.0]  # on the `it` axis
+    bad = runner.invoke(app, ["curves", str(tmp_path / "log.csv"), "--loss", "objective", "--step", "epoch"])
+    assert bad.exit_code == 2 and "no column named 'epoch'" in bad.output and "Traceback" not in bad.output
+    typo = runner.invoke(app, ["curves", str(tmp_path / "log.csv"), "--loss", "objectiv"])
+    assert typo.exit_code == 2 and "no series named objectiv" in typo.output

@@ -220,6 +220,9 @@ def curves(
                                 "a TensorBoard event file or log dir, or an MLflow run directory."),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="A metric series to check against the "
                                                "loss (repeatable); default: series named like acc/f1/auc/..."),
+    loss: Optional[str] = typer.Option(None, "--loss", help="The training-loss series, when its name does not contain loss/nll/ppl."),
+    val: Optional[str] = typer.Option(None, "--val", help="The validation-loss series, when its name does not say val/eval/dev/test."),
+    step: Optional[str] = typer.Option(None, "--step", help="The step column of a CSV/JSONL log, when it is not step/_step/global_step/iteration."),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
@@ -232,7 +235,7 @@ def curves(
     from .curves import CurveError, analyze
 
     try:
-        result = analyze(path, metric)
+        result = analyze(path, metric, loss=loss, val=val, step=step)
     except (CurveError, KeyError) as exc:
         typer.echo(f"traindoctor: {exc.args[0] if exc.args else exc}", err=True)
         raise typer.Exit(2) from None

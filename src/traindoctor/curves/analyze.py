@@ -20,15 +20,16 @@ _PER_MODULE = "grad_norm_by_module/"  # the monitor's per-module gradient norms,
 _NESTED = re.compile(r"_by_module/|^(dead|saturated)_fraction/")
 
 
-def roles(curves: dict[str, Series], metrics: list[str] | None = None) -> dict[str, list[str]]:
-    """Which series are training losses, validation losses and metrics (by name)."""
+def roles(curves: dict[str, Series], metrics: list[str] | None = None, loss: str | None = None,
+          val: str | None = None) -> dict[str, list[str]]:
+    """Which series are training losses, validation losses and metrics: by name, or as named."""
+    missing = [n for n in [*(metrics or []), loss, val] if n is not None and n not in curves]
+    if missing:
+        raise KeyError(f"no series named {', '.join(missing)}; available: {', '.join(sorted(curves))}")
     plain = [n for n in curves if not _NESTED.search(n)]
-    losses = [n for n in plain if _LOSS.search(n) and not _VAL.search(n)]
-    vals = [n for n in plain if _LOSS.search(n) and _VAL.search(n)]
+    losses = [loss] if loss else [n for n in plain if _LOSS.search(n) and not _VAL.search(n)]
+    vals = [val] if val else [n for n in plain if _LOSS.search(n) and _VAL.search(n) and n != loss]
     if metrics:
-        missing = [m for m in metrics if m not in curves]
-        if missing:
-            raise KeyError(f"no series named {', '.join(missing)}; available: {', '.join(sorted(curves))}")
         found = list(metrics)
     else:
         found = [n for n in plain if _METRIC.search(n) and not _LOSS.search(n)]
@@ -36,12 +37,15 @@ def roles(curves: dict[str, Series], metrics: list[str] | None = None) -> dict[s
             "modules": [n for n in curves if n.startswith(_PER_MODULE)]}
 
 
-def analyze(path: str | Path, metrics: list[str] | None = None) -> Report:
+def analyze(path: str | Path, metrics: list[str] | None = None, *, loss: str | None = None,
+            val: str | None = None, step: str | None = None) -> Report:
+    """Classify the curves of a log. `loss`, `val` and `step` name the training loss, validation loss
+    and step columns when their names do not say so; `metrics` the metric series."""
     started = time.monotonic()
-    curves = load(path)
-    r = roles(curves, metrics)
+    curves = load(path, step)
+    r = roles(curves, metrics, loss, val)
     if not r["train"] and not r["val"]:
-        raise KeyError(f"{path}: no loss series found among {', '.join(sorted(curves)[:12])}; name one with --metric "
+        raise KeyError(f"{path}: no loss series found among {', '.join(sorted(curves)[:12])}; name one with --loss "
                        "or rename the column to contain 'loss'")
     events: list[Event] = []
     for name in r["train"] + r["val"]:

@@ -32,18 +32,20 @@ class Series:
         return cls(s[order], v[order])
 
 
-def load(path: str | Path) -> dict[str, Series]:
+def load(path: str | Path, step: str | None = None) -> dict[str, Series]:
+    """`step` names the x-axis column of a JSONL/JSON/CSV log when it is not auto-detected
+    (`step`, `_step`, `global_step`, `iteration`, ...); TensorBoard and MLflow carry their own."""
     path = Path(path)
     if not path.exists():
         raise CurveError(f"{path}: no such file or directory")
     if path.is_dir():
-        curves = _load_dir(path)
+        curves = _load_dir(path, step)
     elif path.suffix == ".jsonl":
-        curves = _from_records(_jsonl(path), path)
+        curves = _from_records(_jsonl(path), path, step)
     elif path.suffix == ".json":
-        curves = _from_records(_json(path), path)
+        curves = _from_records(_json(path), path, step)
     elif path.suffix in (".csv", ".tsv"):
-        curves = _csv(path)
+        curves = _csv(path, step)
     elif ".tfevents." in path.name:
         curves = _tensorboard(path)
     else:
@@ -57,9 +59,9 @@ def load(path: str | Path) -> dict[str, Series]:
     return curves
 
 
-def _load_dir(path: Path) -> dict[str, Series]:
+def _load_dir(path: Path, step: str | None) -> dict[str, Series]:
     if (path / "monitor.jsonl").is_file():
-        return _from_records(_jsonl(path / "monitor.jsonl"), path / "monitor.jsonl")
+        return _from_records(_jsonl(path / "monitor.jsonl"), path / "monitor.jsonl", step)
     if (path / "metrics").is_dir() and (path / "meta.yaml").is_file():
         return _mlflow(path)
     events = sorted(path.rglob("*.tfevents.*"))
@@ -96,8 +98,10 @@ def _json(path: Path) -> list[dict]:
     return data
 
 
-def _from_records(records: list[dict], path: Path) -> dict[str, Series]:
-    step_key = next((k for k in ("step", "_step", "global_step", "Step") if any(k in r for r in records)), None)
+def _from_records(records: list[dict], path: Path, step: str | None = None) -> dict[str, Series]:
+    step_key = step or next((k for k in ("step", "_step", "global_step", "Step") if any(k in r for r in records)), None)
+    if step and not any(isinstance(r, dict) and step in r for r in records):
+        raise CurveError(f"{path}: no field named {step!r} for --step")
     columns: dict[str, tuple[list[float], list[float]]] = {}
     for i, r in enumerate(records):
         if not isinstance(r, dict):
@@ -128,7 +132,7 @@ def _flat(record: dict) -> list[tuple[str, object]]:
     return out
 
 
-def _csv(path: Path) -> dict[str, Series]:
+def _csv(path: Path, step_column: str | None = None) -> dict[str, Series]:
     import pandas as pd
 
     try:  # empty cells are missing points; a written "nan" is a NaN value
@@ -140,7 +144,9 @@ def _csv(path: Path) -> dict[str, Series]:
     # W&B exports name columns "<run name> - loss" and add "__MIN"/"__MAX" bands.
     frame = frame[[c for c in frame.columns if not str(c).endswith(("__MIN", "__MAX"))]]
     frame.columns = [str(c).split(" - ", 1)[1] if " - " in str(c) else str(c) for c in frame.columns]
-    step = next((c for c in frame.columns if c.lower() in ("step", "_step", "global_step", "iteration", "iter")), None)
+    if step_column and step_column not in frame.columns:
+        raise CurveError(f"{path}: no column named {step_column!r} for --step; columns: {', '.join(map(str, frame.columns[:20]))}")
+    step = step_column or next((c for c in frame.columns if c.lower() in ("step", "_step", "global_step", "iteration", "iter")), None)
     steps = pd.to_numeric(frame[step], errors="coerce").to_numpy(dtype=float) if step else np.arange(len(frame), dtype=float)
     out = {}
     for c in frame.columns:
