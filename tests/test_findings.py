@@ -67,3 +67,19 @@ def test_text_is_plain_without_color():
     assert "\x1b[" not in out and "✗ error" in out and "most likely root cause: double-softmax" in out
     colored = render(Report("run x", [f("double-softmax")]), "text", color=True)
     assert "\x1b[" in colored
+
+
+def test_a_report_that_could_not_look_exits_2_and_says_so_in_every_format():
+    blind = Report("monitor", [f("lr-too-low")], unchecked=["the monitor disabled itself: ValueError: boom"])
+    assert blind.exit_code == 2
+    assert Report("monitor", [f("double-softmax")], unchecked=["x"]).exit_code == 1  # an error found is still an error
+    for fmt in ("text", "markdown", "html"):
+        out = render(blind, fmt)
+        assert "COULD NOT CHECK" in out and "no problem found" not in out and "disabled itself" in out, fmt
+    data = json.loads(render(blind, "json"))
+    jsonschema.validate(data, schema())
+    assert data["summary"]["could_not_check"] == ["the monitor disabled itself: ValueError: boom"]
+    sarif = json.loads(render(blind, "sarif"))
+    assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    empty = Report("monitor", [], unchecked=["nothing observed"])
+    assert "no problem found" not in render(empty, "text") and empty.exit_code == 2

@@ -20,7 +20,8 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     help="Tells you why your PyTorch model is not learning, with measurements.\n\n"
-    "Exit status: 0 no error found, 1 at least one error-severity finding, 2 usage or internal error.",
+    "Exit status: 0 no error found, 1 at least one error-severity finding, 2 usage or internal error, or "
+    "could not check (nothing observed, monitor disabled, most probes failed: the headline says why).",
 )
 
 

@@ -93,9 +93,14 @@ def triage(findings: list[Finding]) -> list[Finding]:
 
 @dataclass
 class Report:
+    """`unchecked` lists why the producer could not look (nothing observed, monitor disabled,
+    most probes failed): such a report never reads "no problem found" and exits 2 unless it
+    found an error anyway."""
+
     command: str
     findings: list[Finding]
     sections: dict[str, Any] = field(default_factory=dict)
+    unchecked: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Finding]:
@@ -103,12 +108,15 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.errors else 0
+        if self.errors:
+            return 1
+        return 2 if self.unchecked else 0
 
     def summary(self) -> dict[str, Any]:
         count = {s: sum(f.severity == s for f in self.findings) for s in _SEVERITY_RANK}
         root = self.findings[0].code if self.findings else None  # triage put the likeliest cause first
-        return {"errors": count["error"], "warnings": count["warning"], "infos": count["info"], "root_cause": root}
+        return {"errors": count["error"], "warnings": count["warning"], "infos": count["info"], "root_cause": root,
+                "could_not_check": list(self.unchecked)}
 
     def to_dict(self) -> dict[str, Any]:
         out = {

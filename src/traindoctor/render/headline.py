@@ -28,6 +28,13 @@ def header(report: Report) -> str:
     return line
 
 
+def could_not_check(report: Report) -> str | None:
+    """The headline's warning when the producer could not look; None when it could."""
+    if not report.unchecked:
+        return None
+    return "COULD NOT CHECK: " + "; ".join(report.unchecked)
+
+
 def location(f: Finding) -> str:
     loc = f.location
     parts = []
@@ -45,6 +52,8 @@ def footer(report: Report) -> str:
     counts = [f"{s['errors']} error{'s' * (s['errors'] != 1)}", f"{s['warnings']} warning{'s' * (s['warnings'] != 1)}"]
     if s["infos"]:
         counts.append(f"{s['infos']} info")
+    if report.unchecked and not s["errors"]:
+        return "could not check (exit 2) · " + ", ".join(counts)
     if not report.findings:
         return "no problem found · " + ", ".join(counts)
     tail = f" · most likely root cause: {s['root_cause']}" if s["errors"] else ""

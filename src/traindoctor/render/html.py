@@ -11,7 +11,7 @@ from html import escape
 from .. import __version__
 from ..findings import Finding, Report
 from .figures import figures, svg
-from .headline import footer, header, location
+from .headline import could_not_check, footer, header, location
 
 _MARK = {"error": "✗", "warning": "!", "info": "i"}
 
@@ -27,7 +27,7 @@ code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-s
 pre{background:var(--soft);padding:.6rem;overflow-x:auto;border-radius:4px}
 .summary{display:flex;flex-wrap:wrap;gap:.5rem;margin:.8rem 0 1.2rem}
 .chip{border-radius:999px;padding:.15rem .7rem;font-weight:600;border:1px solid currentColor}
-.chip.error{color:var(--error)}.chip.warning{color:var(--warning)}.chip.info{color:var(--info)}.chip.ok{color:var(--ok)}
+.chip.error{color:var(--error)}.chip.warning{color:var(--warning)}.chip.info{color:var(--info)}.chip.ok{color:var(--ok)}.chip.unchecked{color:var(--error);border-style:dashed}
 .finding{border:1px solid var(--line);border-left:6px solid var(--line);border-radius:6px;padding:.8rem 1rem;margin:0 0 1rem}
 .finding.error{border-left-color:var(--error)}.finding.warning{border-left-color:var(--warning)}.finding.info{border-left-color:var(--info)}
 .sev{font-weight:700;text-transform:uppercase;font-size:.8rem;letter-spacing:.04em;margin-right:.4rem}
@@ -71,9 +71,11 @@ def render(report: Report) -> str:
 
 def _summary(report: Report) -> str:
     s = report.summary()
-    if not report.findings:
+    warning = could_not_check(report)
+    if not report.findings and not warning:
         return '<div class="summary"><span class="chip ok">no problem found</span></div>'
-    chips = [f'<span class="chip {sev}">{n} {sev}{"s" * (n != 1 and sev != "info")}</span>'
+    chips = [f'<span class="chip unchecked">{escape(warning)}</span>'] if warning else []
+    chips += [f'<span class="chip {sev}">{n} {sev}{"s" * (n != 1 and sev != "info")}</span>'
              for sev, n in (("error", s["errors"]), ("warning", s["warnings"]), ("info", s["infos"])) if n]
     if s["errors"]:
         chips.append(f'<span>most likely root cause: <code>{escape(s["root_cause"])}</code></span>')

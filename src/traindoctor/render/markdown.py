@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from ..findings import Report
-from .headline import footer, header, location
+from .headline import could_not_check, footer, header, location
 
 _ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
 
 def render(report: Report) -> str:
-    lines = [f"# {header(report)}", "", f"**{footer(report)}**", ""]
+    lines = [f"# {header(report)}", ""]
+    warning = could_not_check(report)
+    if warning:
+        lines += [f"> **{warning}**", ""]
+    lines += [f"**{footer(report)}**", ""]
     if report.findings:
         lines += ["| | code | finding |", "|---|---|---|"]
         lines += [f"| {_ICON[f.severity]} {f.severity} | `{f.code}` | {f.title} |" for f in report.findings]

@@ -29,5 +29,9 @@ def render(report: Report) -> str:
     doc = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
            "runs": [{"tool": {"driver": {"name": "traindoctor", "version": __version__,
                                          "informationUri": "https://github.com/traindoctor/traindoctor", "rules": rules}},
-                     "results": results}]}
+                     "results": results,
+                     # a report that could not look is not a clean scan
+                     "invocations": [{"executionSuccessful": not report.unchecked,
+                                      "toolExecutionNotifications": [{"level": "error", "message": {"text": reason}}
+                                                                     for reason in report.unchecked]}]}]}
     return json.dumps(doc, indent=2) + "\n"

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..findings import Report
-from .headline import footer, header, location
+from .headline import could_not_check, footer, header, location
 
 _MARK = {"error": ("✗", "bold red"), "warning": ("!", "bold yellow"), "info": ("i", "cyan")}
 
@@ -20,6 +20,9 @@ def render(report: Report, *, color: bool | None = None, width: int | None = Non
     console = Console(file=buf, force_terminal=bool(color), no_color=not color, width=width or 100,
                       highlight=False, emoji=False, soft_wrap=False)
     console.print(Text(header(report), style="bold"), soft_wrap=True)
+    warning = could_not_check(report)
+    if warning:
+        console.print(Text(warning, style="bold magenta"), soft_wrap=True)
     for f in report.findings:
         mark, style = _MARK[f.severity]
         head = Text()
