@@ -412,3 +412,56 @@ def test_oversized_file_is_skipped_with_a_message(tmp_path, monkeypatch):
     (tmp_path / "big.py").write_text("x = 1\n" * 10)
     report, problems = lint_paths([tmp_path], Config())
     assert problems and "big.py" in problems[0] and "skipped" in problems[0]
+
+
+class _CountingText(str):
+    """Source text that counts how often it is split into lines: once per file is linear, once per
+    finding is the quadratic that made a 5 MB file take minutes."""
+    splits = 0
+
+    def splitlines(self, *args, **kw):
+        _CountingText.splits += 1
+        return super().splitlines(*args, **kw)
+
+
+def _work(text: str) -> tuple[int, int, int]:
+    """Python lines executed by lint_source (its own modules only), text splits, findings: work counted, not timed."""
+    import sys
+    lines = [0]
+
+    def tracer(frame, event, arg):
+        if "traindoctor" not in frame.f_code.co_filename:
+            return None  # ast's own walks are linear; count the rules and the engine
+        if event == "line":
+            lines[0] += 1
+        return tracer
+
+    _CountingText.splits = 0
+    source = Source("gen.py", _CountingText(text))
+    sys.settrace(tracer)
+    try:
+        found = lint_source(source, Config())
+    finally:
+        sys.settrace(None)
+    return lines[0], _CountingText.splits, len(found)
+
+
+def test_lint_work_grows_linearly_with_the_number_of_findings():
+    import sys
+    from conftest import ROOT
+    sys.path.insert(0, str(ROOT / "bench"))
+    from lint_speed import many_findings  # the benchmark's file: every rule's per-finding lookups at once
+
+    small, big = _work(many_findings(40)), _work(many_findings(160))
+    assert big[2] > 3.9 * small[2] > 200  # findings: one per few lines
+    assert big[1] <= 1 and small[1] <= 1, "the text is split once per file, not once per finding"
+    # linear work: 4x the file, ~4x the lines executed (quadratic would be ~16x)
+    assert big[0] < 5 * small[0], (small, big)
+
+
+def test_form_feed_lines_keep_suppressions_and_snippets_on_their_line():
+    """PEP 8 allows form feeds; str.splitlines breaks at them but the parser does not."""
+    src = "\x0c\nprobs = F.softmax(logits, 1)\nloss = F.cross_entropy(probs, y)  # traindoctor: ignore[double-softmax]\n"
+    assert codes(src) == []
+    [f] = lint_source(Source("t.py", HEAD + src.replace("# traindoctor: ignore[double-softmax]", "")))
+    assert f.evidence["snippet"] == "loss = F.cross_entropy(probs, y)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+from bisect import bisect_right
 import io
 import json
 import re
@@ -20,6 +21,9 @@ from .rules.common import Context, Diagnostic
 _SUPPRESS = re.compile(r"#\s*traindoctor:\s*ignore(?:\[([a-z0-9,\s-]+)\])?")
 _SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", "node_modules", ".tox", "build", "dist", ".mypy_cache"}
 MAX_BYTES = 10_000_000
+# Python's own line breaks: str.splitlines also splits at form feeds (PEP 8 allows them) and \u2028,
+# which would shift every later line number away from the parser's.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -65,7 +69,8 @@ class Source:
     def where(self, line: int) -> dict:
         if not self.cells:
             return {"file": self.path, "line": line}
-        start, cell = max((c for c in self.cells if c[0] <= line), default=(1, 1))
+        i = bisect_right(self.cells, (line, float("inf")))  # cells are in line order
+        start, cell = self.cells[i - 1] if i else (1, 1)
         return {"file": self.path, "line": line - start + 1, "cell": cell}
 
 
@@ -97,27 +102,35 @@ def read(path: Path) -> Source:
 
 def _notebook(path: Path, raw: bytes) -> Source:
     try:
-        cells = json.loads(raw)["cells"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"not a readable Jupyter notebook ({type(exc).__name__}: {exc})") from None
+        data = json.loads(raw)
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise ValueError(f"not a readable Jupyter notebook ({type(exc).__name__}: {exc}); re-save it from Jupyter") from None
+    cells = data.get("cells") if isinstance(data, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError("not a Jupyter notebook: no list of `cells` (nbformat 4); re-save it from Jupyter")
     lines, starts, number = [], [], 0
-    for cell in cells:
+    for i, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict):
+            raise ValueError(f"not a readable Jupyter notebook: cell {i} is not an object; re-save it from Jupyter")
         if cell.get("cell_type") != "code":
             continue
         number += 1
         source = cell.get("source", "")
-        body = "".join(source) if isinstance(source, list) else source
+        if isinstance(source, list) and all(isinstance(part, str) for part in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            raise ValueError(f"not a readable Jupyter notebook: the source of cell {i} is not text; re-save it from Jupyter")
         starts.append((len(lines) + 1, number))
         # IPython magics and shell escapes are not Python: keep the line count, drop the text.
-        lines += ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in body.splitlines()]
+        lines += ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in _LINE_BREAK.split(source.rstrip("\r\n"))]
     return Source(str(path), "\n".join(lines) + "\n", starts)
 
 
-def _suppressed(text: str) -> dict[int, set[str] | None]:
+def _suppressed(text: str, lines: list[str]) -> dict[int, set[str] | None]:
     out: dict[int, set[str] | None] = {}
     if "traindoctor:" not in text:
         return out
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         m = _SUPPRESS.search(line)
         if m:
             out[number] = {c.strip() for c in m.group(1).split(",")} if m.group(1) else None
@@ -131,7 +144,8 @@ def lint_source(source: Source, config: Config | None = None) -> list[Finding]:
     diags: list[Diagnostic] = []
     for rule in RULES:
         rule(facts, ctx, diags)
-    quiet = _suppressed(source.text)
+    lines = _LINE_BREAK.split(source.text)  # once per file: every finding's snippet and suppression reads it
+    quiet = _suppressed(source.text, lines)
     config = config or Config()
     out, seen = [], set()
     for d in sorted(diags, key=lambda d: (d.node.lineno, d.node.col_offset)):
@@ -144,25 +158,32 @@ def lint_source(source: Source, config: Config | None = None) -> list[Finding]:
         seen.add((d.code, line, d.node.col_offset))
         loc = {**source.where(line), "column": d.node.col_offset + 1}
         out.append(finding(d.code, d.message, "lint", severity=d.severity, location=loc,
-                           evidence={"snippet": source.text.splitlines()[line - 1].strip()[:200]}))
+                           evidence={"snippet": lines[line - 1].strip()[:200]}))
     return out
 
 
 def lint_paths(paths: list[Path], config: Config | None = None) -> tuple[Report, list[str]]:
-    """Lint files and directories; unreadable or unparsable files are reported, not fatal."""
+    """Lint files and directories; a file that cannot be read, parsed or linted is named in
+    `problems` (and in the report's `unchecked`), and every other file is still linted."""
     files, problems = discover(paths)
     config = config or load_config(Path.cwd())
     found: list[Finding] = []
     for path in files:
+        source = None
         try:
             source = read(path)
             found += lint_source(source, config)
         except SyntaxError as exc:
-            problems.append(f"{path}:{exc.lineno or 0}:{exc.offset or 0}: syntax error: {exc.msg}; not linted")
+            where = source.where(exc.lineno or 0) if source else {"line": exc.lineno or 0}
+            cell = f"cell {where['cell']}:" if "cell" in where else ""
+            problems.append(f"{path}:{cell}{where['line']}:{exc.offset or 0}: syntax error: {exc.msg}; not linted")
         except (OSError, ValueError, RecursionError) as exc:
             problems.append(f"{path}: {exc}")
+        except Exception as exc:  # a rule's bug must not cost the other files their findings
+            problems.append(f"{path}: internal error while linting ({type(exc).__name__}: {exc}); please report it")
+    shown = problems[:3] + ([f"{len(problems) - 3} more files not linted (listed under lint.problems)"] if len(problems) > 3 else [])
     report = Report(command="lint " + " ".join(map(str, paths)), findings=found,
-                    sections={"lint": {"files": len(files), "problems": problems}})
+                    sections={"lint": {"files": len(files), "problems": problems}}, unchecked=shown)
     return report, problems
 
 

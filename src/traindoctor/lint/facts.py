@@ -1,7 +1,9 @@
 """One pass over a module's syntax tree: the calls, assignments and loops of each scope, with the
 context every rule needs (enclosing loops, whether gradients are disabled, statement order).
 
-Rules read these facts; none of them walks the tree again. stdlib `ast` is used rather than
+Rules read these facts; none of them walks the tree again. Every lookup a rule makes per call or per
+finding is indexed here (calls by loop, assignments by position), so lint time stays linear in the
+file's size however many findings it has. stdlib `ast` is used rather than
 libcst: rules need expressions and line/column positions, not round-trippable formatting, and
 `ast.parse` is C-fast, which keeps linting within 2x of bare parsing (bench/lint_speed.py).
 """
@@ -9,6 +11,7 @@ libcst: rules need expressions and line/column positions, not round-trippable fo
 from __future__ import annotations
 
 import ast
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 _NO_GRAD = {"no_grad", "inference_mode"}
@@ -58,6 +61,7 @@ class Scope:
     no_grad_blocks: list[tuple[ast.With, int]] = field(default_factory=list)
     grad_resets: list[tuple[ast.Assign, tuple]] = field(default_factory=list)  # `x.grad = ...` and its loops
     loops: list[ast.AST] = field(default_factory=list)
+    in_loop: dict[ast.AST, list[CallSite]] = field(default_factory=dict)  # loop -> the calls inside it, nested too
 
     @property
     def name(self) -> str:
@@ -103,6 +107,7 @@ def collect(tree: ast.Module) -> Facts:
                 continue
             if kind in (ast.For, ast.While, ast.AsyncFor):
                 scope.loops.append(child)
+                scope.in_loop[child] = []
                 visit(child, scope, loops + (child,), no_grad)
                 continue
             if kind in (ast.With, ast.AsyncWith):
@@ -112,7 +117,10 @@ def collect(tree: ast.Module) -> Facts:
                 visit(child, scope, loops, no_grad or entering)
                 continue
             if kind is ast.Call:
-                scope.calls.append(CallSite(child, dotted(child.func), loops, no_grad, counter[0]))
+                site = CallSite(child, dotted(child.func), loops, no_grad, counter[0])
+                scope.calls.append(site)
+                for loop in loops:
+                    scope.in_loop[loop].append(site)
             elif kind is ast.Assign:
                 for target in child.targets:
                     for name in _target_names(target):
@@ -145,11 +153,20 @@ def _target_names(target: ast.AST) -> list[str]:
 
 def value_before(scope: Scope, name: str, order: int) -> ast.expr | None:
     """The expression last assigned to `name` before position `order` in this scope."""
-    best = None
-    for at, value in scope.assigns.get(name, ()):
-        if at < order:
-            best = value
-    return best
+    assigns = scope.assigns.get(name, ())
+    i = bisect_left(assigns, order, key=_order)  # appended in source order: sorted
+    return assigns[i - 1][1] if i else None
+
+
+def assigned_between(scope: Scope, name: str, after: int, before: int) -> bool:
+    """Whether `name` is assigned strictly between positions `after` and `before` of this scope."""
+    assigns = scope.assigns.get(name, ())
+    i = bisect_right(assigns, after, key=_order)
+    return i < len(assigns) and assigns[i][0] < before
+
+
+def _order(assign: tuple[int, ast.expr]) -> int:
+    return assign[0]
 
 
 def calls_in(node: ast.AST) -> list[ast.Call]:

@@ -28,7 +28,7 @@ class Diagnostic:
 
 
 class Context:
-    """File-wide lookups, computed once per file."""
+    """File-wide lookups, computed once per file and name: rules ask them per call."""
 
     def __init__(self, facts: Facts, path: str = ""):
         self.facts = facts
@@ -38,9 +38,17 @@ class Context:
             for name, values in scope.assigns.items():
                 self.bindings.setdefault(name, []).extend(v for _, v in values)
         self._model_tail: dict[str, str | None] = {}
+        self._constructed: dict[str, str] = {}
+        self._siblings: dict[str, str | None] = {}
+        self._zeroes_grad: dict[str, bool] = {}
 
     def sibling_class_source(self, cls: str) -> str | None:
         """Source of class `cls` imported with `from module import cls` from a module next to this file."""
+        if cls not in self._siblings:
+            self._siblings[cls] = self._read_sibling_class(cls)
+        return self._siblings[cls]
+
+    def _read_sibling_class(self, cls: str) -> str | None:
         for node in self.facts.tree.body:
             if isinstance(node, ast.ImportFrom) and node.module and not node.level and any(a.name == cls for a in node.names):
                 candidate = Path(self.path).parent / (node.module.replace(".", "/") + ".py")
@@ -52,8 +60,21 @@ class Context:
                 return ast.unparse(found) if found is not None else None
         return None
 
+    def helper_zeroes_grad(self, name: str) -> bool:
+        """Whether `name` is a function of this file that calls zero_grad (walked once per name)."""
+        if name not in self._zeroes_grad:
+            helper = self.facts.functions.get(name)
+            self._zeroes_grad[name] = helper is not None and any(
+                isinstance(n, ast.Call) and dotted(n.func).endswith("zero_grad") for n in ast.walk(helper))
+        return self._zeroes_grad[name]
+
     def constructed(self, name: str) -> str:
         """Dotted callee that built `name` (e.g. 'nn.CrossEntropyLoss'), or ''."""
+        if name not in self._constructed:
+            self._constructed[name] = self._first_construction(name)
+        return self._constructed[name]
+
+    def _first_construction(self, name: str) -> str:
         for value in self.bindings.get(name, ()):
             # `Net(...).to(device)`, `.cuda()`, `.float()`: the module is what was constructed inside
             while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from bisect import bisect_left, bisect_right
 
 from ..facts import CallSite, Facts, Scope, dotted, value_before
 from .common import Context, Diagnostic, is_optimizer
@@ -30,17 +31,13 @@ def _steps(calls: list[CallSite], ctx: Context) -> list[CallSite]:
 def _resets(calls: list[CallSite], ctx: Context) -> list[CallSite]:
     """zero_grad calls in the loop, direct or through a helper defined in this file."""
     found = [c for c in calls if c.attr == "zero_grad" or (c.attr == "zero_" and c.base.endswith("grad"))]
-    for c in calls:
-        helper = ctx.facts.functions.get(c.name)
-        if helper is not None and any(isinstance(n, ast.Call) and dotted(n.func).endswith("zero_grad") for n in ast.walk(helper)):
-            found.append(c)
-    return found
+    return found + [c for c in calls if ctx.helper_zeroes_grad(c.name)]
 
 
 def _innermost_training_loops(scope: Scope, ctx: Context) -> list[tuple[ast.AST, list[CallSite]]]:
     out = []
     for loop in scope.loops:
-        calls = [c for c in scope.calls if loop in c.loops]
+        calls = scope.in_loop[loop]
         if not any(map(_is_backward, calls)) or not _steps(calls, ctx):
             continue
         inner = [c for c in calls if c.loops[-1] is not loop]
@@ -52,22 +49,24 @@ def _innermost_training_loops(scope: Scope, ctx: Context) -> list[tuple[ast.AST,
 
 def zero_grad(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     for scope in facts.scopes:
+        manual = {loop for _, loops in scope.grad_resets for loop in loops}  # loops holding a `p.grad = None`
         for loop, calls in _innermost_training_loops(scope, ctx):
-            resets = _resets(calls, ctx)
-            manual = [a for a, loops in scope.grad_resets if loop in loops]
-            step = _steps(calls, ctx)[0]
-            if not resets and not manual:
-                diags.append(Diagnostic("grad-not-zeroed", step.node,
-                                        f"this loop calls backward() and `{step.name}()` but never zero_grad(): gradients add up across steps"))
+            resets, steps = _resets(calls, ctx), _steps(calls, ctx)
+            if not resets and loop not in manual:
+                diags.append(Diagnostic("grad-not-zeroed", steps[0].node, f"this loop calls backward() and "
+                                        f"`{steps[0].name}()` but never zero_grad(): gradients add up across steps"))
                 continue
             backs = [c for c in calls if _is_backward(c)]
+            back_at, step_at = [b.order for b in backs], [s.order for s in steps]  # source order: sorted
             for z in resets:
-                before = [b for b in backs if b.order < z.order]
-                after = [s for s in _steps(calls, ctx) if s.order > z.order]
-                if before and after and not any(z.order < b.order < after[0].order for b in backs) \
-                        and z.loops == after[0].loops == before[-1].loops:
+                i, j = bisect_left(back_at, z.order), bisect_right(step_at, z.order)
+                if i == 0 or j == len(steps):
+                    continue  # no backward before it, or no step after it
+                before, after = backs[i - 1], steps[j]
+                backward_between = i < len(backs) and backs[i].order < after.order
+                if not backward_between and z.loops == after.loops == before.loops:
                     diags.append(Diagnostic("zero-grad-misplaced", z.node,
-                                            f"`{z.name}()` runs after backward() and before `{after[0].name}()`: the step sees zeroed gradients"))
+                                            f"`{z.name}()` runs after backward() and before `{after.name}()`: the step sees zeroed gradients"))
 
 
 def _iterates_data(loop: ast.AST) -> bool:

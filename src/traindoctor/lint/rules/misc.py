@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 
-from ..facts import Facts, dotted
+from ..facts import Facts, assigned_between, dotted
 from .common import Context, Diagnostic
 
 _EVAL_DATA = re.compile(r"(^|[^a-z])(test|val|valid|validation|holdout|dev)([^a-z]|$)", re.I)
@@ -73,8 +73,7 @@ def prng_key_reuse(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
             if c.base not in aliases or not c.node.args or not isinstance(c.node.args[0], ast.Name):
                 continue
             key = c.node.args[0].id
-            assigned = [at for at, _ in scope.assigns.get(key, ())]
-            if key in last_use and not any(last_use[key] < at < c.order for at in assigned):
+            if key in last_use and not assigned_between(scope, key, last_use[key], c.order):
                 diags.append(Diagnostic("prng-key-reuse", c.node, f"PRNG key `{key}` was already consumed; split it first"))
             last_use[key] = c.order
 

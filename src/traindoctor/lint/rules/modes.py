@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from bisect import bisect_left, bisect_right
 
 from ..facts import Facts
 from .common import Context, Diagnostic
@@ -35,7 +36,7 @@ def _trained_models(facts: Facts, ctx: Context) -> set[str]:
     names = set()
     for scope in facts.scopes:
         for loop in scope.loops:
-            calls = [c for c in scope.calls if loop in c.loops]
+            calls = scope.in_loop[loop]
             if any(c.attr == "backward" for c in calls):
                 names |= {c.name for c in calls if c.name and "." not in c.name.replace("self.", "") and _model_like(c.name, ctx)}
     return names
@@ -54,20 +55,31 @@ def _may_have_mode_layers(name: str, ctx: Context) -> bool:
     return sibling is None or bool(_MODE_LAYERS.search(sibling))
 
 
+def _evaluated_in_train_mode(facts: Facts, ctx: Context, trained: set[str]) -> Diagnostic | None:
+    """The first no_grad block calling a trained model that may hold dropout or batch norm."""
+    for scope in facts.scopes:
+        evaluated = sorted((c for c in scope.calls if c.no_grad and c.name in trained), key=lambda c: c.node.lineno)
+        lines = [c.node.lineno for c in evaluated]
+        for block, _ in scope.no_grad_blocks:
+            inside = evaluated[bisect_left(lines, block.lineno):bisect_right(lines, block.end_lineno or block.lineno)]
+            first = min(inside, key=lambda c: c.order, default=None)
+            if first is not None and _may_have_mode_layers(first.name, ctx):
+                return Diagnostic("eval-in-train-mode", first.node,
+                                  f"`{first.name}` runs under no_grad for evaluation, but nothing in this file calls "
+                                  f"`.eval()`: dropout and batch norm stay in training mode", severity="warning")
+    return None
+
+
 def modes(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     evals, trains = _mode_calls(facts)
     trained = _trained_models(facts, ctx)
     if not trained:
         return
-    for scope in facts.scopes:
-        for block, _ in scope.no_grad_blocks:
-            calls = [c for c in scope.calls if c.no_grad and c.name in trained and c.node.lineno >= block.lineno
-                     and c.node.lineno <= (block.end_lineno or block.lineno)]
-            if calls and not evals and _may_have_mode_layers(calls[0].name, ctx):
-                diags.append(Diagnostic("eval-in-train-mode", calls[0].node,
-                                        f"`{calls[0].name}` runs under no_grad for evaluation, but nothing in this file calls "
-                                        f"`.eval()`: dropout and batch norm stay in training mode", severity="warning"))
-                return
+    if not evals:
+        found = _evaluated_in_train_mode(facts, ctx, trained)
+        if found:
+            diags.append(found)
+            return
     stuck = sorted(name for name in evals & trained if name not in trains)
     if stuck and not trains:
         first = next(c for s in facts.scopes for c in s.calls if c.attr == "eval" and c.base == stuck[0])
