@@ -233,10 +233,11 @@ def test_heavy_tailed_losses_near_convergence_are_not_spikes():
 def test_internal_error_disables_the_monitor_and_training_goes_on(monkeypatch):
     def boom(self):
         raise ValueError("injected fault")
-    monkeypatch.setattr(Monitor, "_flush", boom)
+    monkeypatch.setattr(Monitor, "_collect", boom)
     with pytest.warns(RuntimeWarning, match="disabled itself"):
         losses, report = train(steps=40, monitor_kw={"sync_every": 4})
     assert len(losses) == 40 and report.sections["monitor"]["disabled"].startswith("ValueError")
+    assert "injected fault" in report.unchecked[0] and report.exit_code == 2
 
 
 def test_jsonl_survives_a_killed_process(tmp_path):
@@ -257,7 +258,7 @@ def test_report_command_renders_a_recorded_run(tmp_path):
     assert load_run(tmp_path).findings[0].code == "lr-too-low"  # rebuilt from the JSONL alone
     missing = subprocess.run([sys.executable, "-m", "traindoctor", "report", str(tmp_path / "nope")],
                              capture_output=True, text=True, cwd=ROOT)
-    assert missing.returncode == 2 and "no report.json" in missing.stderr
+    assert missing.returncode == 2 and "no such directory" in missing.stderr
 
 
 def test_lightning_callback(tmp_path):

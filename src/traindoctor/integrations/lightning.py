@@ -1,4 +1,9 @@
-"""`TrainDoctorCallback` for PyTorch Lightning: `Trainer(callbacks=[TrainDoctorCallback("runs/x")])`."""
+"""`TrainDoctorCallback` for PyTorch Lightning: `Trainer(callbacks=[TrainDoctorCallback("runs/x")])`.
+
+Lightning runs forward and backward inside `optimizer.step(closure)`; the Monitor measures after
+the closure (see Monitor._pre) and takes the step's loss from what the closure returns. The batch
+is checked for non-finite values here, because `training_step` need not call the module's forward.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +25,16 @@ class TrainDoctorCallback(pl.Callback):
         self.monitor = Monitor(pl_module, getattr(optimizer, "optimizer", optimizer),
                                log_dir=self.log_dir if trainer.is_global_zero else None, **self.options)
 
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        if self.monitor is not None:
+            self.monitor._note_batch(batch)
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
+        if self.monitor is None or pl_module.automatic_optimization:  # automatic: the closure gave the loss
+            return
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if self.monitor is not None and loss is not None:
+        if loss is not None:
             self.monitor.log_last(loss=loss)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

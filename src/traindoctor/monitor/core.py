@@ -1,19 +1,23 @@
 """`traindoctor.Monitor`: a training monitor cheap enough to leave on.
 
 Per monitored step it runs one fused `torch._foreach_norm` over the gradients, before the update,
-and keeps the result on the device; every `sync_every` steps the buffered tensors are moved to the
-host in one transfer (before that step's update, so with `sync_every=1` a non-finite loss is
-replayed on exactly the weights that produced it), turned into records, checked by the online
-rules, written to the sinks and kept in a flight recorder (the last `flight_steps` records go into the report). A bug inside the monitor
-disables it with one warning; it never interrupts training (unless `on_error="raise"`, which
-raises `TrainingAlarm` on purpose when a rule fires an error).
+and one `isfinite().all()` per floating tensor entering the model; both stay on the device. Every
+`sync_every` steps the buffered tensors are moved to the host in one transfer (before that step's
+update), turned into records, checked by the rules, written to the sinks and kept in a flight
+recorder (the last `flight_steps` records go into the report).
+
+A bug inside the monitor disables it with one warning and the report says it could not check; it
+never interrupts training (unless `on_error="raise"`, which raises `TrainingAlarm` on purpose when
+a rule fires an error). Under torch.distributed a disabled rank keeps entering the monitor's
+collectives until every rank knows (see exchange.py), so no rank waits forever.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import math
+import numbers
+import os
 import time
 import warnings
 from collections import deque
@@ -23,16 +27,20 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
-from ..findings import Finding, Hypothesis, Report, finding, triage
+from ..findings import Finding, Report, triage
 from ..record.activations import ActivationTap
 from ..record.clipping import watch_clipping
 from ..record.replay import first_nonfinite_module
-from ..record.stats import nonfinite_summary, stack_scalars, tensors_in
+from ..record.stats import batch_tensors, nonfinite_summary, stack_scalars, tensors_in
+from .exchange import Exchange
 from .history import History
+from .logdir import start_fresh
+from .nonfinite import NonfiniteRule, bad, kind
 from .rules import OnlineRules
-from .sinks import make_sinks
+from .sinks import make_sinks, plain
 
 ON_ERROR = ("log", "warn", "raise")
+_MAX_INPUT_FLAGS = 64  # per step; more forward calls are folded into one flag
 
 
 class TrainingAlarm(RuntimeError):
@@ -53,74 +61,99 @@ class Monitor:
         self.history = History()
         self.findings: list[Finding] = []
         self.disabled: str | None = None
-        self._rules = OnlineRules()
+        self.sink_errors: list[str] = []
+        self._notes: list[str] = []  # other ranks' reasons for not checking, from the exchange
+        self._rules, self._nonfinite = OnlineRules(), NonfiniteRule()
         self._pending: list[dict[str, Any]] = []
         self._scalars: dict[str, Any] = {}
+        self._late: dict[str, Any] = {}  # log_last() after its step was synced: sent with the next sync
+        self._synced_step: int | None = None
+        self._warned: set[str] = set()
+        self._inputs: list[str] = []
+        self._input_flags: list[torch.Tensor] = []
         self._snapshot: list[torch.Tensor] | None = None
         self._samples = UpdateSampler()
         self._ratio: torch.Tensor | None = None
         self._preclip: torch.Tensor | None = None
-        self._last_batch: tuple[tuple, dict] | None = None
+        self._last_batch: tuple[int, tuple, dict] | None = None
         self._names: list[str] | None = None
+        self._groups: tuple[list[str], list[int]] | None = None
         self._started = time.monotonic()
-        self._nonfinite_seen = False
+        self._due, self._in_update, self._attributed, self._off = 0, False, False, False
+        self._disabled_at: int | None = None
+        self._final: Report | None = None
         dist = torch.distributed
         self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+        self._exchange = Exchange(self.world) if self.world > 1 else None
         if self.rank != 0:
             self.log_dir = None  # only rank 0 writes
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
+            start_fresh(self.log_dir)
         self._sinks = make_sinks(sinks, self.log_dir) if self.rank == 0 else []
-        self._groups: tuple[list[str], list[int]] | None = None
         self._tap = ActivationTap(model)
         self._tap.arm()  # step 0 is sampled
+        self._measure_g, self._after_update_g = self._guard(self._measure), self._guard(self._after_update)
         self._handles = [
-            optimizer.register_step_pre_hook(self._guard(self._pre)),
-            optimizer.register_step_post_hook(self._guard(self._post)),
+            optimizer.register_step_pre_hook(self._pre),
+            optimizer.register_step_post_hook(self._post),
             model.register_forward_pre_hook(self._guard(self._capture), with_kwargs=True),
         ]
         self._restore_clip = watch_clipping(self._on_clip)
 
     # ── public API ───────────────────────────────────────────────────────────
     def log(self, **scalars: Any) -> None:
-        """Log scalars for the coming optimizer step; tensors are kept on the device (no sync)."""
-        if self.disabled:
-            return
-        for k, v in scalars.items():
-            self._scalars[k] = v.detach() if isinstance(v, torch.Tensor) else float(v)
+        """Log scalars for the coming optimizer step; tensors are kept on the device (no sync).
+        Numbers, 1-element tensors, numpy scalars and bools are recorded; anything else is skipped
+        with one warning per key (None silently)."""
+        if not self.disabled:
+            self._store(self._scalars, scalars)
 
     def log_last(self, **scalars: Any) -> None:
         """Attach scalars to the step that just finished (callbacks that log after the step)."""
         if self.disabled:
             return
-        target = self._pending[-1]["scalars"] if self._pending else self._scalars
-        for k, v in scalars.items():
-            target[k] = v.detach() if isinstance(v, torch.Tensor) else float(v)
+        if self._pending:
+            target = self._pending[-1]["scalars"]
+        elif self._synced_step is not None and self._synced_step == self.step - 1:
+            target = self._late  # its record is already written: these fields follow as a line of their own
+        else:
+            target = self._scalars
+        self._store(target, scalars)
 
     def flush(self) -> None:
-        self._guard(self._flush)()
+        """Sync now (single process; under torch.distributed syncs happen at fixed steps and on close)."""
+        if self._exchange is None:
+            self._sync()
 
     def report(self) -> Report:
+        if self._final is not None:
+            return self._final
         self.flush()
         section = {"steps": self.step, "seconds": round(time.monotonic() - self._started, 3), "disabled": self.disabled,
-                   "flight_recorder": list(self.records), "history": self.history.to_dict(),
-                   "log_dir": str(self.log_dir) if self.log_dir else None}
-        return Report(command="monitor", findings=triage(list(self.findings)), sections={"monitor": section})
+                   "sink_errors": list(self.sink_errors), "flight_recorder": list(self.records),
+                   "history": self.history.to_dict(), "log_dir": str(self.log_dir) if self.log_dir else None}
+        return Report(command="monitor", findings=triage(list(self.findings)), sections={"monitor": section},
+                      unchecked=self._unchecked())
 
     def close(self) -> Report:
+        if self._final is not None:
+            return self._final
+        if self._exchange is not None and self._exchange.live:
+            self._sync()  # the last collective: every rank's close() enters it
+        self._exchange = None
         report = self.report()
-        for h in self._handles:
-            h.remove()
-        self._handles = []
+        self._stand_down()
         self._restore_clip()
-        self._tap.disarm()
         for sink in self._sinks:
-            sink.close()
+            try:
+                sink.close()
+            except Exception as exc:
+                self._sink_failed(sink, exc)
         self._sinks = []
         if self.log_dir is not None:
-            from ..render.json_report import render
-
-            (self.log_dir / "report.json").write_text(render(report))
+            self._write_report(report)
+        self._final = report
         return report
 
     def __enter__(self) -> "Monitor":
@@ -129,7 +162,7 @@ class Monitor:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    # ── hooks ────────────────────────────────────────────────────────────────
+    # ── self-protection ──────────────────────────────────────────────────────
     def _guard(self, fn: Callable) -> Callable:
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -140,17 +173,99 @@ class Monitor:
             except TrainingAlarm:
                 raise
             except Exception as exc:  # our bug: step aside, say so once, never stop the training
-                self.disabled = f"{type(exc).__name__}: {exc}"
-                warnings.warn(f"traindoctor monitor disabled itself after an internal error ({self.disabled}); "
-                              "training continues unmonitored", RuntimeWarning, stacklevel=2)
-                for h in self._handles:
-                    h.remove()
+                self._fail(exc)
                 return None
         return guarded
 
+    def _fail(self, exc: Exception) -> None:
+        self.disabled, self._disabled_at = f"{type(exc).__name__}: {exc}", self.step
+        warnings.warn(f"traindoctor monitor disabled itself after an internal error ({self.disabled}); "
+                      "training continues unmonitored", RuntimeWarning, stacklevel=3)
+        self._pending, self._inputs, self._input_flags, self._last_batch = [], [], [], None
+        if self._exchange is None or not self._exchange.live:
+            self._stand_down()  # else the hooks keep counting steps until every rank has been told
+
+    def _stand_down(self) -> None:
+        self._off = True
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+        self._tap.disarm()
+
+    def _unchecked(self) -> list[str]:
+        out = list(self._notes)
+        if self.disabled and not any(n.startswith(f"rank {self.rank}:") for n in out):
+            out.insert(0, f"the monitor disabled itself after an internal error ({self.disabled}) at step "
+                          f"{self._disabled_at}; later steps were not checked")
+        if self.step == 0:
+            out.append("no optimizer step was observed: call step() on the optimizer given to Monitor "
+                       "(for a wrapped optimizer, pass the torch optimizer inside it)")
+        return out
+
+    def _write_report(self, report: Report) -> None:
+        from ..render.json_report import render
+
+        path = self.log_dir / "report.json"
+        try:  # written aside, then renamed: a kill mid-write never leaves a truncated report.json
+            tmp = path.with_name(f".report.json.{os.getpid()}")
+            tmp.write_text(render(report))
+            os.replace(tmp, path)
+        except OSError as exc:
+            warnings.warn(f"traindoctor: could not write {path} ({exc}); `traindoctor report` will rebuild the "
+                          "report from monitor.jsonl", RuntimeWarning, stacklevel=3)
+
+    # ── logged values ────────────────────────────────────────────────────────
+    def _store(self, target: dict[str, Any], scalars: dict[str, Any]) -> None:
+        for key, value in scalars.items():
+            number = self._number(key, value)
+            if number is not None:
+                target[key] = number
+
+    def _number(self, key: str, value: Any) -> float | torch.Tensor | None:
+        """A loggable number, or None (with one warning per key) for anything else."""
+        if value is None:
+            return None
+        try:
+            if key == "step":
+                why = "a reserved name (the monitor numbers steps itself)"
+            elif isinstance(value, torch.Tensor):
+                if value.numel() == 1 and not value.is_complex():
+                    return value.detach().reshape(())  # stays on the device until the sync
+                why = f"a tensor of {value.numel()} {value.dtype} values"
+            elif isinstance(value, numbers.Real) or (hasattr(value, "__float__") and not isinstance(value, (str, bytes))):
+                return float(value)
+            else:
+                why = f"a {type(value).__name__}"
+        except Exception as exc:  # e.g. a numpy array of several values
+            why = f"a {type(value).__name__} ({type(exc).__name__}: {exc})"
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(f"traindoctor: Monitor.log({key}=...) got {why}, not a number; {key!r} is not recorded",
+                          RuntimeWarning, stacklevel=4)
+        return None
+
+    # ── hooks ────────────────────────────────────────────────────────────────
     def _capture(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if module.training and torch.is_grad_enabled():
-            self._last_batch = (args, kwargs)  # references only: replayed if a NaN appears
+            self._last_batch = (self.step, args, kwargs)  # references only: replayed if this step's loss is NaN
+            self._note_inputs(batch_tensors(args, kwargs))
+
+    def _note_inputs(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
+        """Whether each floating tensor entering the model is finite, kept on the device (read at the
+        sync): a non-finite batch is then named at its own step whatever `sync_every` is."""
+        if self.disabled or self.step % self.every:
+            return
+        for name, t in tensors:
+            if (t.is_floating_point() or t.is_complex()) and t.layout == torch.strided:
+                self._inputs.append(name)
+                self._input_flags.append(torch.isfinite(t.detach()).all())
+        if len(self._input_flags) > _MAX_INPUT_FLAGS:
+            self._input_flags = [stack_scalars(self._input_flags).all()]
+            self._inputs = ["inputs of several forward calls"]
+
+    def _note_batch(self, batch: Any) -> None:
+        """For callbacks that see the batch but not the model's forward (Lightning's training_step)."""
+        self._guard(self._note_inputs)(tensors_in(batch, "batch"))
 
     def _params(self) -> list[torch.Tensor]:
         return [p for g in self.optimizer.param_groups for p in g["params"]]
@@ -159,18 +274,44 @@ class Monitor:
         if not self.disabled and self._preclip is None:  # the first clip of a step sees the raw gradients
             self._preclip = total.detach()
 
-    def _pre(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
-        """Runs before the update: gradients and the logged loss belong to the current weights, so a
-        flush here can replay a non-finite batch on the very weights that produced it."""
-        if self.step % self.every:
-            return
+    def _pre(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
+        """Before the update: gradients and the logged loss belong to the current weights. With a
+        closure (Lightning, LBFGS) forward and backward run inside step(): measure after its first call."""
+        if self._off or self.step % self.every:
+            return None
+        closure = kwargs.get("closure", args[0] if args else None)
+        if not callable(closure):
+            self._before_update(None)
+            return None
+        done: list[bool] = []
+
+        def measured(*a: Any, **k: Any) -> Any:
+            out = closure(*a, **k)
+            if not done:
+                done.append(True)
+                self._before_update(out)
+            return out
+        return ((args, {**kwargs, "closure": measured}) if "closure" in kwargs else ((measured, *args[1:]), kwargs))
+
+    def _before_update(self, closure_loss: Any) -> None:
+        self._in_update = True
+        try:
+            if not self.disabled:
+                self._measure_g(closure_loss)
+            self._due += 1  # counted even when disabled: under DDP every rank syncs at the same steps
+            if self._due >= self.sync_every:
+                self._sync()
+        finally:
+            self._in_update = False
+
+    def _measure(self, closure_loss: Any) -> None:
         params = self._params()
         if self._names is None or len(self._names) != len(params):  # first step, or a param group was added
             lookup = {id(p): n for n, p in self.model.named_parameters()}
             self._names, self._groups = [lookup.get(id(p), "<unnamed>") for p in params], None
         grads = [p.grad if p.grad is not None else torch.zeros((), device=p.device) for p in params]
         norms = torch._foreach_norm(grads)  # stacked with every pending step's at the sync: one op, not one per step
-        device: dict[str, Any] = {}
+        device: dict[str, Any] = {"inputs_ok": self._input_flags}
         if self._preclip is not None:
             device["preclip"] = self._preclip
         if self._ratio is not None:  # the previous sampled step's update, measured right after it
@@ -179,61 +320,136 @@ class Monitor:
             with torch.no_grad():  # the pre-hook runs in the caller's grad mode
                 device["param_norms"] = stack_scalars(torch._foreach_norm(params))
             activations: dict[str, dict[str, torch.Tensor]] = {}
-            for name, (kind, v) in self._tap.disarm().items():
-                activations.setdefault(kind, {})[name] = v
+            for name, (kind_, v) in self._tap.disarm().items():
+                activations.setdefault(kind_, {})[name] = v
             device["activations"] = activations
             self._snapshot = self._samples.before(params)
+        if closure_loss is not None and "loss" not in self._scalars:  # the loss a closure returned (Lightning)
+            self._store(self._scalars, {"loss": closure_loss})
         self._pending.append({"step": self.step, "time": time.monotonic(), "scalars": self._scalars, "norms": norms,
-                              "lr": [float(g["lr"]) for g in opt.param_groups], "device": device})
-        self._scalars, self._preclip = {}, None
-        if len(self._pending) >= self.sync_every:
-            self._flush()
+                              "lr": [float(g["lr"]) for g in self.optimizer.param_groups], "device": device,
+                              "inputs": self._inputs})
+        self._scalars, self._preclip, self._inputs, self._input_flags = {}, None, [], []
 
     def _post(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+        if self._off:
+            return
+        if not self.disabled:
+            self._after_update_g()
+        self.step += 1
+        self._inputs, self._input_flags = [], []
+
+    def _after_update(self) -> None:
         if self._snapshot is not None:  # this step's real update, measured across step()
             self._ratio = self._samples.ratio(self._snapshot)
             self._snapshot = None
-        self.step += 1
-        if self.step % self.sample_every == 0 and self.step % self.every == 0:
+        coming = self.step + 1
+        if coming % self.sample_every == 0 and coming % self.every == 0:
             self._tap.arm()  # measures the coming (sampled) step's forward pass only
 
     # ── sync, rules, sinks ───────────────────────────────────────────────────
-    def _flush(self) -> None:
-        if not self._pending:
-            return
+    def _sync(self) -> None:
+        self._due = 0
+        records = self._guard(self._collect)()
+        if self._exchange is not None and self._exchange.live:
+            notes = self._guard(self._exchange.share)(records, self.disabled) if not self.disabled \
+                else self._exchange.share(None, self.disabled)
+            self._notes += notes or []
+            if not self._exchange.live and self.disabled:
+                self._stand_down()
+        if records:
+            self._guard(self._publish)(records)
+
+    def _collect(self) -> list[dict[str, Any]]:
+        """The pending steps as records: one device->host transfer for everything."""
+        if not self._pending and not self._late:
+            return []
         pending, self._pending = self._pending, []
-        all_norms = stack_scalars([t for e in pending for t in e["norms"]])
-        # one device->host transfer for everything pending
-        flat, *host = _to_host([all_norms] + [(e["scalars"], e["device"]) for e in pending])
-        records, new, previous, offset = [], [], None, 0
+        late, self._late = self._late, {}
+        all_norms = stack_scalars([t for e in pending for t in e["norms"]]) if pending else torch.zeros(0)
+        flat, late, *host = _to_host([all_norms, late] + [(e["scalars"], e["device"]) for e in pending])
+        records, previous, offset = [], None, 0
+        if late:  # fields for the step synced last time
+            records.append({"step": self._synced_step, **late})
+            self._attribute(records[-1], [], [], [])
         for entry, (scalars, device) in zip(pending, host):
             # per entry: a param group added mid-run changes the count
             norms, offset = flat[offset:offset + len(entry["norms"])], offset + len(entry["norms"])
-            record = {"step": entry["step"], "grad_norm": math.sqrt(sum(v * v for v in norms)), "lr": entry["lr"], **scalars}
+            record = {"step": entry["step"], "grad_norm": math.hypot(*norms), "lr": entry["lr"], **scalars}
             if "preclip" in device:
                 record["grad_norm_before_clip"] = device["preclip"]
             if "ratio" in device:
                 record["update_ratio"] = device["ratio"]
             if "param_norms" in device:  # a sampled step
                 record["grad_norm_by_module"] = self._by_module(norms)
-                record["param_norm"] = math.sqrt(sum(v * v for v in device["param_norms"]))
+                record["param_norm"] = math.hypot(*device["param_norms"])
                 record["param_norm_by_module"] = self._by_module(device["param_norms"])
                 record.update(device["activations"])  # {"dead_fraction": {layer: v}, ...}
             if previous is not None:
                 record["steps_per_second"] = 1.0 / max(entry["time"] - previous, 1e-9)
             previous = entry["time"]
+            self._attribute(record, norms, entry["inputs"], device["inputs_ok"])
             records.append(record)
-            new += self._check_nonfinite(record, norms)
-        if self.world > 1:
-            new = self._across_ranks(records, new)
+        if pending:
+            self._synced_step = pending[-1]["step"]
+        return records
+
+    def _attribute(self, record: dict[str, Any], norms: list[float], inputs: list[str], ok: list[float]) -> None:
+        """Put into a non-finite step's record what the non-finite rule needs (see nonfinite.py); the
+        first such step of the run also gets the costlier part: counts in the batch, the replay."""
+        bad_grads = [n for n, v in zip(self._names or [], norms) if not math.isfinite(v)]
+        bad_inputs = [n for n, v in zip(inputs, ok) if v != 1.0]
+        if bad_grads:
+            record["nonfinite_grads"] = bad_grads[:20]
+        if bad_inputs:
+            record["nonfinite_inputs"] = dict.fromkeys(bad_inputs)
+        if kind(record) == 3 or self._attributed:
+            return
+        self._attributed = True
+        record["inputs_checked"] = len(inputs)
+        held = self._last_batch is not None and self._last_batch[0] == record["step"]
+        if bad_inputs and held:
+            tensors = dict(batch_tensors(*self._last_batch[1:]))
+            record["nonfinite_inputs"] = {n: nonfinite_summary(tensors[n]) if n in tensors else None for n in bad_inputs}
+        if bad(record.get("loss")) and not bad_inputs:
+            if held and self._in_update and record["step"] == self.step:  # the batch, on the weights that produced it
+                record["replay"] = first_nonfinite_module(self.model, *self._last_batch[1:])
+            else:
+                record["replay"] = {"skipped": f"the step's batch was no longer held when its statistics were read "
+                                    f"(at step {self.step}; they are read every {self.sync_every} steps): "
+                                    "Monitor(sync_every=1) replays a failing batch on the weights that produced it"}
+
+    def _publish(self, records: list[dict[str, Any]]) -> None:
+        new: list[Finding] = []
         for record in records:
+            new += self._nonfinite.observe(record, list(self.records)[-20:])
             new += self._rules.observe(record)
             self.history.add(record)
-        self.records.extend(records)
-        for sink in self._sinks:
-            sink.write(records)
+            if self.records and self.records[-1]["step"] == record["step"]:
+                self.records[-1].update(record)  # late fields of the step synced last time
+            else:
+                self.records.append(record)
+        self.findings += new
+        self._write(records)
         for f in new:
-            self._raise_finding(f)
+            self._alarm(f)
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        """One sanitising step for every sink (JSON-safe at any depth); a sink that fails is dropped
+        with a warning, and the others and the checks go on."""
+        clean = [plain(r) for r in records]
+        for sink in list(self._sinks):
+            try:
+                sink.write(clean)
+            except Exception as exc:
+                self._sink_failed(sink, exc)
+
+    def _sink_failed(self, sink: Any, exc: Exception) -> None:
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+        self.sink_errors.append(f"{type(sink).__name__}: {type(exc).__name__}: {exc}")
+        warnings.warn(f"traindoctor: monitor sink failed ({self.sink_errors[-1]}); it is dropped, the checks go on",
+                      RuntimeWarning, stacklevel=4)
 
     def _by_module(self, per_param: list[float]) -> dict[str, float]:
         """L2 norms per owning module (`encoder.layers.0.attn` for `encoder.layers.0.attn.in_proj_weight`)."""
@@ -242,77 +458,12 @@ class Monitor:
             order = list(dict.fromkeys(owners))
             self._groups = (order, [order.index(o) for o in owners])
         order, index = self._groups
-        sq = [0.0] * len(order)
+        members: list[list[float]] = [[] for _ in order]
         for i, v in zip(index, per_param):
-            sq[i] += v * v
-        return {name: math.sqrt(x) for name, x in zip(order, sq)}
+            members[i].append(v)
+        return {name: math.hypot(*m) for name, m in zip(order, members)}
 
-    def _across_ranks(self, records: list[dict[str, Any]], local: list[Finding]) -> list[Finding]:
-        """DDP: gradients are already all-reduced, so norms agree across ranks; losses are averaged,
-        and a rank's own non-finite finding is shared with its rank number (one collective per flush)."""
-        dist = torch.distributed
-        shared: list[Any] = [None] * self.world
-        dist.all_gather_object(shared, ([r.get("loss") for r in records], [f.to_dict() for f in local]))
-        for i, record in enumerate(records):
-            values = [losses[i] for losses, _ in shared if losses[i] is not None]
-            if values:
-                record["loss"] = sum(values) / len(values)
-                bad = [rank for rank, (losses, _) in enumerate(shared) if losses[i] is not None and not math.isfinite(losses[i])]
-                if bad:
-                    record["nonfinite_ranks"] = bad
-        out = []
-        for rank, (_, findings) in enumerate(shared):
-            for f in findings:
-                f["location"]["rank"] = rank
-                f["observation"] = f"rank {rank}: {f['observation']}"
-                out.append(Finding(**{**f, "hypotheses": [Hypothesis(**h) for h in f["hypotheses"]]}))
-        # One root cause: a rank whose own data or forward went non-finite explains the NaN gradients
-        # that the all-reduce then spreads to every other rank.
-        order = {"nonfinite-input": 0, "nonfinite-forward": 1, "nonfinite-backward": 2}
-        return sorted(out, key=lambda f: (order.get(f.code, 3), f.location["rank"]))[:1]
-
-    def _check_nonfinite(self, record: dict[str, Any], norms: list[float]) -> list[Finding]:
-        if self._nonfinite_seen:
-            return []
-        loss = record.get("loss")
-        bad_grads = [n for n, v in zip(self._names or [], norms) if not math.isfinite(v)]
-        if loss is not None and not math.isfinite(loss):
-            self._nonfinite_seen = True
-            return [self._explain_loss(record)]
-        if bad_grads:
-            self._nonfinite_seen = True
-            return [finding(
-                "nonfinite-backward", f"step {record['step']}: gradients of {len(bad_grads)} parameters are non-finite "
-                f"while the loss is {loss}: " + ", ".join(f"`{n}`" for n in bad_grads[:4]), "monitor",
-                evidence={"parameters": bad_grads[:20], "flight_recorder": list(self.records)[-20:]},
-                location={"step": record["step"], "module": bad_grads[0]})]
-        return []
-
-    def _explain_loss(self, record: dict[str, Any]) -> Finding:
-        step = record["step"]
-        evidence: dict[str, Any] = {"flight_recorder": list(self.records)[-20:]}
-        if step != self.step:
-            evidence["caveat"] = (f"statistics were synced at step {self.step}: the batch replayed is that step's, on "
-                                  "weights already updated; Monitor(sync_every=1) replays the failing batch itself")
-        if self._last_batch is not None:
-            args, kwargs = self._last_batch
-            for name, t in tensors_in({"args": list(args), **kwargs}):
-                bad = nonfinite_summary(t)
-                if bad:
-                    return finding("nonfinite-input", f"step {step}: the loss is {record['loss']}; the latest batch's "
-                                   f"`{name}` holds {bad['nonfinite']} non-finite values", "monitor",
-                                   evidence={**evidence, "input": bad}, location={"step": step, "tensor": name})
-            replay = first_nonfinite_module(self.model, args, kwargs)
-            evidence["replay"] = replay
-            if replay.get("module"):
-                return finding("nonfinite-forward", f"step {step}: the loss is {record['loss']}; replaying the latest batch "
-                               f"on a copy, module `{replay['module']}` ({replay['type']}) turns finite inputs into NaN/Inf",
-                               "monitor", evidence=evidence, location={"step": step, "module": replay["module"]})
-        return finding("nonfinite-forward", f"step {step}: the loss is {record['loss']}", "monitor", evidence=evidence,
-                       location={"step": step})
-
-    def _raise_finding(self, f: Finding) -> None:
-        self.findings.append(f)
+    def _alarm(self, f: Finding) -> None:
         if f.severity != "error":
             return
         if self.on_error == "warn":
@@ -385,25 +536,3 @@ def _rebuild(obj: Any, values: Iterable[float]) -> Any:
     if isinstance(obj, (list, tuple)):
         return type(obj)(_rebuild(v, values) for v in obj)
     return obj
-
-
-def load_run(run_dir: Path) -> Report:
-    """A Report from a monitor's log directory (its report.json, else rebuilt from monitor.jsonl)."""
-    from .sinks import read_jsonl
-
-    report_file, log = run_dir / "report.json", run_dir / "monitor.jsonl"
-    if report_file.is_file():
-        data = json.loads(report_file.read_text())
-        findings = [Finding(**{**f, "hypotheses": [Hypothesis(**h) for h in f["hypotheses"]]}) for f in data["findings"]]
-        return Report(command=f"report {run_dir}", findings=findings, sections={"monitor": data.get("monitor", {})})
-    if log.is_file():
-        rules, found, history = OnlineRules(), [], History()
-        records = read_jsonl(log)
-        for r in records:
-            r = {k: (float(v) if v in ("nan", "inf", "-inf") else v) for k, v in r.items()}
-            found += rules.observe(r)
-            history.add(r)
-        return Report(command=f"report {run_dir}", findings=triage(found),
-                      sections={"monitor": {"steps": len(records), "flight_recorder": records[-200:],
-                                            "history": history.to_dict()}})
-    raise FileNotFoundError(f"{run_dir}: no report.json or monitor.jsonl (is it a traindoctor monitor log_dir?)")

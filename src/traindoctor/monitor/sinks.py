@@ -1,8 +1,10 @@
 """Where monitor records go: JSONL (default, crash-safe), CSV, TensorBoard, Weights & Biases, MLflow.
 
-A sink has `write(records)` and `close()`. The three tracking libraries are optional extras,
-imported only when their sink is asked for; W&B and MLflow log into the user's active run when
-there is one (under a `traindoctor/` prefix), else open their own.
+A sink has `write(records)` and `close()`. Every sink, a user's own included, receives records
+made JSON-safe by one step, `plain` (NaN/Inf as the strings "nan", "inf", "-inf" at any depth);
+`restored` turns them back into floats when a log is read. The three tracking libraries are
+optional extras, imported only when their sink is asked for; W&B and MLflow log into the user's
+active run when there is one (under a `traindoctor/` prefix), else open their own.
 """
 
 from __future__ import annotations
@@ -53,8 +55,36 @@ def _optional(module: str, extra: str) -> Any:
         raise ImportError(f"this sink needs {extra!r}: pip install 'traindoctor[{extra}]'") from exc
 
 
-def _plain(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: (str(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def plain(obj: Any) -> Any:
+    """A JSON-safe copy at every nesting level: non-finite floats as "nan"/"inf"/"-inf", tuples as
+    lists, keys as strings, number-like objects (numpy scalars, 1-element tensors) as floats,
+    anything else as its str()."""
+    if obj is None or isinstance(obj, (str, bool, int)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else str(obj)
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    try:
+        return plain(float(obj))
+    except Exception:  # not a number: keep it readable rather than fail the write
+        return str(obj)
+
+
+def restored(obj: Any) -> Any:
+    """The inverse of `plain` for numbers: "nan"/"inf"/"-inf" back to floats, at every nesting level."""
+    if isinstance(obj, str):
+        return _NONFINITE.get(obj, obj)
+    if isinstance(obj, dict):
+        return {k: restored(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [restored(v) for v in obj]
+    return obj
 
 
 class JsonlSink:
@@ -66,7 +96,7 @@ class JsonlSink:
         self._file = open(path, "a", encoding="utf-8")
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        self._file.write("".join(json.dumps(_plain(r), allow_nan=False) + "\n" for r in records))
+        self._file.write("".join(json.dumps(r, allow_nan=False) + "\n" for r in records))
         self._file.flush()
 
     def close(self) -> None:
@@ -152,7 +182,9 @@ class MlflowSink:
 
 
 def _numbers(record: dict[str, Any]) -> list[tuple[str, float]]:
-    return [(k, float(v)) for k, v in _flatten(record).items()
+    """The record's scalars, non-finite ones as floats again (TensorBoard and W&B plot NaN/Inf)."""
+    flat = restored(_flatten(record))
+    return [(k, float(v)) for k, v in flat.items()
             if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool)]
 
 
@@ -173,11 +205,33 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Records of a monitor log; a truncated last line (killed process) is ignored."""
-    records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    """Records of a monitor log, numbers restored; see `scan_jsonl`."""
+    return scan_jsonl(path)[0]
+
+
+def scan_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """(records, numbers of the lines that are not records). A line that does not parse is skipped,
+    not the rest of the file; a truncated last line (a process killed mid-write) is not counted as
+    bad. Fields attached to a step after it was written (`Monitor.log_last`) come as a second line
+    with the same step and are merged into it."""
+    records: list[dict[str, Any]] = []
+    bad: list[int] = []
+    lines = Path(path).read_bytes().decode("utf-8", errors="replace").split("\n")
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            break
-    return records
+            if number < len(lines):  # the last piece has no newline: cut short by a kill, not corrupt
+                bad.append(number)
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+            bad.append(number)
+            continue
+        record = restored(record)
+        if records and records[-1]["step"] == record["step"]:
+            records[-1].update(record)
+        else:
+            records.append(record)
+    return records, bad
