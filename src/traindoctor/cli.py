@@ -204,14 +204,22 @@ def report(
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
 ) -> None:
-    """Render the diagnosis of a run recorded by traindoctor.Monitor (or its callbacks)."""
-    from .monitor import load_run
+    """Render the diagnosis of a run recorded by traindoctor.Monitor (or its callbacks). A run killed
+    before its report.json was written is rebuilt from monitor.jsonl; a report that could not look
+    (monitor disabled, empty log) says so and exits 2."""
+    import warnings
+
+    from .monitor.logdir import LogError, load_run
 
     try:
-        result = load_run(run_dir)
-    except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:
+        with warnings.catch_warnings(record=True) as caught:  # said once, on stderr, without a source line
+            warnings.simplefilter("always")
+            result = load_run(run_dir)
+    except (LogError, OSError) as exc:
         typer.echo(f"traindoctor: {exc}", err=True)
         raise typer.Exit(2) from None
+    for w in caught:
+        typer.echo(str(w.message), err=True)
     _emit(result, format, output, plots)
 
 
