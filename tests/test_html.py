@@ -167,3 +167,54 @@ def test_curves_of_a_monitor_log_draw_lr_and_module_heatmap(tmp_path):
     assert set(report.sections["curves"]["roles"]["modules"]) == {"grad_norm_by_module/0", "grad_norm_by_module/2"}
     assert {p.name for p in figures(report)} == {"loss", "lr-schedule", "grad-norm-by-module"}
     assert codes(report) == []  # a healthy monitored run: its nested series raise nothing
+
+
+def hostile_report():
+    """Every place a report carries user text, each holding HTML, a pipe, backticks and a fence."""
+    evil = "<script>alert(1)</script> a|b ``` `x` [link](javascript:alert(1)) *em* _u_ &amp;\n\n# heading"
+    found = finding("script-error", f"raised ValueError: {evil}", "run",
+                    location={"file": "src/<evil>|x.py", "line": 3, "module": "enc`oder|<i>"},
+                    evidence={"traceback": f"Traceback (most recent call last):\n  File \"<evil>.py\"\n```\n{evil}\n````\nend"})
+    found.hypotheses[0].cause = f"cause {evil}"
+    report = Report(f"run <evil>|{evil}.py", [found], unchecked=[f"reason {evil}"],
+                    sections={"checkup": {"probes": [{"name": "overfit", "status": "failed", "seconds": 0.1, "note": evil}],
+                                          "seconds": 0.1, "model": "<Net>|", "batch_size": 2},
+                              "curves": {"notes": [f"skipped {evil}"], "roles": {"train": [], "val": [], "metrics": [], "lr": [], "modules": []},
+                                         "plot": {}, "series": {f"loss{evil}": {"points": 3, "first": 1.0, "last": 0.5,
+                                                                               "nonfinite": 0}}}})
+    return report, evil
+
+
+def test_markdown_shows_user_text_as_written_and_keeps_its_structure():
+    from markdown_it import MarkdownIt
+
+    report, evil = hostile_report()
+    source = render(report, "markdown")
+    page = MarkdownIt("commonmark").enable("table").render(source)
+    assert "<script" not in page and "<i>" not in page and "<evil>" not in page and "href" not in page
+    assert "<em>" not in page and "<h1>heading" not in page  # no emphasis, no heading from the user's text
+    tables = re.findall(r"<table>.*?</table>", page, re.S)
+    assert len(tables) == 3  # findings, hypotheses, probes: a pipe in a cell opened no column
+    for table in tables:
+        rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)
+        assert len({len(re.findall(r"<t[hd][ >]", r)) for r in rows}) == 1, table
+    [block] = re.findall(r"<pre><code>(.*?)</code></pre>", page, re.S)  # ``` in the traceback did not close it
+    assert block.rstrip().endswith("end") and "&lt;script&gt;" in block
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 7  # shown, not run, in each place
+    assert "src/&lt;evil&gt;|x.py" in page and "skipped &lt;script&gt;" in page
+
+
+def test_html_escapes_every_user_text_field():
+    from html.parser import HTMLParser
+
+    report, _ = hostile_report()
+    page = render(report, "html")
+    tags = set()
+
+    class Tags(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            tags.add(tag)
+
+    Tags().feed(page)
+    assert not tags & {"script", "evil", "net", "i", "a"}, tags
+    assert "skipped &lt;script&gt;" in page and "src/&lt;evil&gt;|x.py" in page

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..findings import Report, finding, triage
-from .readers import Series, load
-from .shape import Event, envelope, loss_events, metric_events, pair_events
+from .readers import Series, read
+from .shape import MIN_POINTS, Event, envelope, loss_events, metric_events, pair_events
 
 _VAL = re.compile(r"(^|[/_.\- ])(val|valid|validation|eval|dev|test)([/_.\- ]|$)|^(val|eval)", re.I)
 _LOSS = re.compile(r"loss|nll|perplexity|ppl", re.I)
@@ -42,11 +42,14 @@ def analyze(path: str | Path, metrics: list[str] | None = None, *, loss: str | N
     """Classify the curves of a log. `loss`, `val` and `step` name the training loss, validation loss
     and step columns when their names do not say so; `metrics` the metric series."""
     started = time.monotonic()
-    curves = load(path, step)
+    log = read(path, step)
+    curves = log.curves
     r = roles(curves, metrics, loss, val)
     if not r["train"] and not r["val"]:
-        raise KeyError(f"{path}: no loss series found among {', '.join(sorted(curves)[:12])}; name one with --loss "
-                       "or rename the column to contain 'loss'")
+        texts = [f"`{k}` holds text, not numbers (e.g. {v!r})" for k, v in log.text.items() if _LOSS.search(k)]
+        raise KeyError(f"{path}: no loss series found among {', '.join(sorted(curves)[:12])}"
+                       + (f" ({'; '.join(texts)})" if texts else "")
+                       + "; name one with --loss or rename the column to contain 'loss'")
     events: list[Event] = []
     for name in r["train"] + r["val"]:
         events += loss_events(name, curves[name])
@@ -58,11 +61,15 @@ def analyze(path: str | Path, metrics: list[str] | None = None, *, loss: str | N
             events += metric_events(main, curves[main], m, curves[m])
     found = [finding(e.code, e.observation, "curves", evidence={**e.evidence, "series": e.series},
                      location={"series": e.series, "steps": [e.start, e.end]}) for e in events]
-    section = {"path": str(path), "seconds": round(time.monotonic() - started, 3), "roles": r,
+    losses = r["train"] + r["val"]
+    longest = max(int(np.isfinite(curves[n].values).sum()) for n in losses)
+    unchecked = [] if longest >= MIN_POINTS else [
+        f"the loss series ({', '.join(losses)}) have at most {longest} finite points; the shape rules need {MIN_POINTS}"]
+    section = {"path": str(path), "seconds": round(time.monotonic() - started, 3), "roles": r, "notes": log.notes,
                "series": {n: _summary(s) for n, s in curves.items()},
                # what the figures draw, so a renderer needs nothing but the report
                "plot": {n: dict(zip(("steps", "values"), envelope(curves[n]))) for n in dict.fromkeys(sum(r.values(), []))}}
-    return Report(command=f"curves {path}", findings=triage(found), sections={"curves": section})
+    return Report(command=f"curves {path}", findings=triage(found), sections={"curves": section}, unchecked=unchecked)
 
 
 def _summary(s: Series) -> dict:

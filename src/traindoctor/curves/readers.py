@@ -1,19 +1,29 @@
 """Read logged training curves from the formats users already have.
 
-Every reader returns `{series name: Series}`; a Series is steps and values as float arrays,
-sorted by step. Formats: traindoctor's monitor JSONL, CSV (plain, or a Weights & Biases
-export), W&B history JSON, TensorBoard event files (tensorboard's own reader), and MLflow run
-directories (the file store's `metrics/<key>` files). Bad input raises `CurveError` naming the
-file and what to do.
+`read` returns a `Log`: `{series name: Series}` (steps and values as float arrays, sorted by step)
+and the notes a report must carry about what was skipped or reinterpreted. Formats:
+traindoctor's monitor JSONL, CSV (plain, or a Weights & Biases export), W&B history JSON,
+TensorBoard event files (tensorboard's own reader), and MLflow run directories (the file store's
+`metrics/<key>` files).
+
+Damage is read around, and said: a corrupt line or row is skipped and counted (a truncated last
+line is what a killed writer leaves, and needs no note), a value that is not a number is a
+missing point, not a NaN; appended runs are placed by `order.place`. A file with nothing usable
+raises `CurveError`, naming the file and what to do.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .order import EPOCH_COLUMNS, constant, describe, number, place, skipped
+
+STEP_COLUMNS = ("step", "_step", "global_step", "Step", "iteration", "iter")
 
 
 class CurveError(ValueError):
@@ -32,167 +42,280 @@ class Series:
         return cls(s[order], v[order])
 
 
+@dataclass
+class Log:
+    curves: dict[str, Series]
+    notes: list[str] = field(default_factory=list)  # what was skipped or reinterpreted, for the report
+    text: dict[str, str] = field(default_factory=dict)  # fields that hold text, not numbers: an example each
+
+
 def load(path: str | Path, step: str | None = None) -> dict[str, Series]:
+    return read(path, step).curves
+
+
+def read(path: str | Path, step: str | None = None) -> Log:
     """`step` names the x-axis column of a JSONL/JSON/CSV log when it is not auto-detected
     (`step`, `_step`, `global_step`, `iteration`, ...); TensorBoard and MLflow carry their own."""
     path = Path(path)
     if not path.exists():
         raise CurveError(f"{path}: no such file or directory")
-    if path.is_dir():
-        curves = _load_dir(path, step)
-    elif path.suffix == ".jsonl":
-        curves = _from_records(_jsonl(path), path, step)
-    elif path.suffix == ".json":
-        curves = _from_records(_json(path), path, step)
-    elif path.suffix in (".csv", ".tsv"):
-        curves = _csv(path, step)
-    elif ".tfevents." in path.name:
-        curves = _tensorboard(path)
-    else:
-        raise CurveError(f"{path}: unknown format; expected .jsonl, .json, .csv, a TensorBoard event file, "
-                         "or a directory (TensorBoard log dir, MLflow run, traindoctor monitor log_dir)")
-    curves = {k: v for k, v in curves.items() if len(v.values)}
-    if not curves:
-        raise CurveError(f"{path}: no numeric series found (is the file empty?)")
-    if all(not np.isfinite(s.values).any() for s in curves.values()):
+    log = Log({})
+    try:
+        if path.is_dir():
+            _read_dir(path, step, log)
+        elif path.suffix == ".jsonl":
+            _records(_jsonl(path, log), path, step, log, "line")
+        elif path.suffix == ".json":
+            _records(_json(path), path, step, log, "record")
+        elif path.suffix in (".csv", ".tsv"):
+            _csv(path, step, log)
+        elif ".tfevents." in path.name:
+            _tensorboard(path, log)
+        else:
+            raise CurveError(f"{path}: unknown format; expected .jsonl, .json, .csv, a TensorBoard event file, "
+                             "or a directory (TensorBoard log dir, MLflow run, traindoctor monitor log_dir)")
+    except OSError as exc:
+        raise CurveError(f"{exc.filename or path}: cannot read ({exc.strerror or exc}); check the path and its permissions") from None
+    log.curves = {k: v for k, v in log.curves.items() if len(v.values)}
+    if not log.curves:
+        said = f" ({'; '.join(log.notes)})" if log.notes else ""
+        raise CurveError(f"{path}: no numeric series found{said}; is the file empty, or not a training log?")
+    if all(not np.isfinite(s.values).any() for s in log.curves.values()):
         raise CurveError(f"{path}: every value is NaN or infinite; nothing to analyze")
-    return curves
+    return log
 
 
-def _load_dir(path: Path, step: str | None) -> dict[str, Series]:
+def _read_dir(path: Path, step: str | None, log: Log) -> None:
     if (path / "monitor.jsonl").is_file():
-        return _from_records(_jsonl(path / "monitor.jsonl"), path / "monitor.jsonl", step)
+        return _records(_jsonl(path / "monitor.jsonl", log), path / "monitor.jsonl", step, log, "line")
     if (path / "metrics").is_dir() and (path / "meta.yaml").is_file():
-        return _mlflow(path)
-    events = sorted(path.rglob("*.tfevents.*"))
-    if events:
-        return _tensorboard(path)
-    raise CurveError(f"{path}: no monitor.jsonl, MLflow run (meta.yaml + metrics/) or TensorBoard event files inside")
+        return _mlflow(path, log)
+    if any(path.rglob("*.tfevents.*")):
+        return _tensorboard(path, log)
+    raise CurveError(f"{path}: no monitor.jsonl, MLflow run (meta.yaml + metrics/) or TensorBoard event files inside; "
+                     "point at the log file itself for a CSV, JSON or JSONL log")
 
 
-def _jsonl(path: Path) -> list[dict]:
-    records = []
-    for i, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
+def _jsonl(path: Path, log: Log) -> list[tuple[int, object]]:
+    """(line number, parsed object) per line that is JSON; corrupt lines counted in the notes."""
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    parsed, bad = [], []
+    for i, line in enumerate(lines, 1):
+        if not line.strip(b" \t\r\x00"):  # blank, or the zeros a crash can leave at the end of a file
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i == 1:
-                raise CurveError(f"{path}: line 1 is not JSON; is this a JSONL log?") from None
-            break  # a truncated last line: the process was killed mid-write
-    return records
+            parsed.append((i, json.loads(line.decode("utf-8", errors="replace"))))
+        except (ValueError, RecursionError):
+            if i < len(lines):  # a last line without its newline is a killed writer's: not worth a note
+                bad.append(i)
+    if bad:
+        if not parsed:
+            start = lines[bad[0] - 1][:40]
+            raise CurveError(f"{path}: no line is JSON (line {bad[0]} starts {start!r}); is this a JSONL log?")
+        log.notes.append(skipped(len(bad), len(parsed) + len(bad), "line", "corrupt", bad))
+    return parsed
 
 
-def _json(path: Path) -> list[dict]:
+def _json(path: Path) -> list[tuple[int, object]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes())
     except json.JSONDecodeError as exc:
         raise CurveError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); truncated download?") from None
+    except (ValueError, RecursionError) as exc:  # not UTF-8, or nested beyond reason
+        raise CurveError(f"{path}: not a JSON text ({type(exc).__name__}); expected W&B `run.history()` saved as JSON") from None
     if isinstance(data, dict):  # {"history": [...]} or a column mapping
         data = data.get("history", data.get("rows", data))
     if isinstance(data, dict):
-        return [dict(zip(data, row)) for row in zip(*data.values())]
+        if not data or not all(isinstance(v, list) for v in data.values()):
+            raise CurveError(f"{path}: expected a list of records or a mapping of column names to lists "
+                             "(W&B `run.history()` exported as JSON)")
+        data = [dict(zip(data, row)) for row in zip(*data.values())]
     if not isinstance(data, list):
         raise CurveError(f"{path}: expected a list of records (W&B `run.history()` exported as JSON)")
-    return data
+    return list(enumerate(data, 1))
 
 
-def _from_records(records: list[dict], path: Path, step: str | None = None) -> dict[str, Series]:
-    step_key = step or next((k for k in ("step", "_step", "global_step", "Step") if any(k in r for r in records)), None)
-    if step and not any(isinstance(r, dict) and step in r for r in records):
+def _records(rows: list[tuple[int, object]], path: Path, step: str | None, log: Log, unit: str) -> None:
+    """Records (JSON objects) in logging order to series; rows that are not objects or have no usable
+    step are skipped and counted."""
+    objects = [(i, r) for i, r in rows if isinstance(r, dict)]
+    if len(objects) < len(rows):
+        others = [i for i, r in rows if not isinstance(r, dict)]
+        log.notes.append(skipped(len(others), len(rows), unit, "not a JSON object", others))
+    if step and not any(step in r for _, r in objects):
         raise CurveError(f"{path}: no field named {step!r} for --step")
-    columns: dict[str, tuple[list[float], list[float]]] = {}
-    for i, r in enumerate(records):
-        if not isinstance(r, dict):
-            raise CurveError(f"{path}: record {i + 1} is not an object")
-        step = r.get(step_key, i) if step_key else i
+    step_key = step or next((k for k in STEP_COLUMNS if any(k in r for _, r in objects)), None)
+    epoch_key = next((k for k in EPOCH_COLUMNS if k != step_key and any(k in r for _, r in objects)), None)
+    kept, lost = [], []
+    for i, r in objects:
+        s = number(r.get(step_key)) if step_key else float(len(kept))
+        if s is None or not np.isfinite(s):
+            lost.append(i)
+        else:
+            kept.append((i, s, number(r.get(epoch_key)) if epoch_key else None, r))
+    if lost:
+        log.notes.append(skipped(len(lost), len(objects), unit, f"no numeric `{step_key}`", lost))
+    if constant(np.array([s for _, s, _, _ in kept])):
+        log.notes.append(f"`{step_key}` is {kept[0][1]:g} on every {unit}: the logging order is the x axis")
+        kept = [(i, float(n), e, r) for n, (i, _, e, r) in enumerate(kept)]
+    columns: dict[str, list[tuple]] = {}  # name -> [(label, step, epoch, value)] in logging order
+    texts: dict[str, list[str]] = {}
+    for i, s, e, r in kept:
         for k, v in _flat(r):
-            if k == step_key or k.startswith("_") or isinstance(v, bool):
+            if k in (step_key, epoch_key) or k.startswith("_"):
                 continue
-            if isinstance(v, str) and v in ("nan", "inf", "-inf", "NaN", "Infinity", "-Infinity"):
-                v = float(v.replace("Infinity", "inf"))
-            if isinstance(v, (int, float)):
-                xs, ys = columns.setdefault(k, ([], []))
-                xs.append(step)
-                ys.append(v)
-    return {k: Series.of(xs, ys) for k, (xs, ys) in columns.items()}
+            value = number(v)
+            if value is not None:
+                columns.setdefault(k, []).append((i, s, e, value))
+            elif isinstance(v, str):
+                texts.setdefault(k, []).append(v)
+    for k, found in texts.items():
+        if k in columns:
+            log.notes.append(f"`{k}`: skipped {len(found)} value{'s' * (len(found) > 1)} that are not numbers "
+                             f"(e.g. {found[0][:40]!r})")
+        else:
+            log.text[k] = found[0][:40]
+    placed = {}
+    for k, points in columns.items():
+        labels, steps, epochs, values = (np.array(c, dtype=float) for c in zip(*points))
+        placed[k] = p = place(steps, epochs if epoch_key else None, labels)
+        log.curves[k] = Series.of(p.x[p.keep], values[p.keep])
+    log.notes += describe(step_key or unit, placed, unit)
 
 
 def _flat(record: dict) -> list[tuple[str, object]]:
-    """Nested monitor fields as their own series: `lr/0` per param group, `grad_norm_by_module/fc1`."""
-    out = []
-    for k, v in record.items():
-        if isinstance(v, dict):
-            out += [(f"{k}/{sub}", x) for sub, x in v.items()]
-        elif isinstance(v, list):
-            out += [(f"{k}/{i}", x) for i, x in enumerate(v)]
-        else:
-            out.append((k, v))
+    """Nested fields as their own series, at any depth: `lr/0` per param group, `grad_norm_by_module/fc1`.
+    A loop, not recursion: nesting depth is the file's to choose."""
+    out, todo = [], [("", record)]
+    while todo:
+        prefix, node = todo.pop()
+        for k, v in (node.items() if isinstance(node, dict) else enumerate(node)):
+            if isinstance(v, (dict, list)):
+                todo.append((f"{prefix}{k}/", v))
+            else:
+                out.append((f"{prefix}{k}", v))
     return out
 
 
-def _csv(path: Path, step_column: str | None = None) -> dict[str, Series]:
+def _csv(path: Path, step_column: str | None, log: Log) -> None:
     import pandas as pd
 
-    try:  # empty cells are missing points; a written "nan" is a NaN value
-        frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError:
-        raise CurveError(f"{path}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CurveError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        try:  # empty cells are missing points; a written "nan" is a NaN value
+            frame = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", keep_default_na=False,
+                                na_values=[""], on_bad_lines="warn", encoding_errors="replace")
+        except pd.errors.EmptyDataError:
+            raise CurveError(f"{path}: the file is empty") from None
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+            raise CurveError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    bad = [int(part.split()[0].rstrip(":")) for w in caught for part in str(w.message).split("Skipping line ")[1:]]
+    if bad:
+        log.notes.append(skipped(len(bad), len(frame) + len(bad), "line", "the wrong number of fields", bad))
     # W&B exports name columns "<run name> - loss" and add "__MIN"/"__MAX" bands.
     frame = frame[[c for c in frame.columns if not str(c).endswith(("__MIN", "__MAX"))]]
-    frame.columns = [str(c).split(" - ", 1)[1] if " - " in str(c) else str(c) for c in frame.columns]
+    short = [str(c).split(" - ", 1)[1] if " - " in str(c) else str(c) for c in frame.columns]
+    frame.columns = short if len(set(short)) == len(short) else [str(c) for c in frame.columns]  # several runs: keep the run names
     if step_column and step_column not in frame.columns:
         raise CurveError(f"{path}: no column named {step_column!r} for --step; columns: {', '.join(map(str, frame.columns[:20]))}")
     step = step_column or next((c for c in frame.columns if c.lower() in ("step", "_step", "global_step", "iteration", "iter")), None)
+    rows = np.arange(1, len(frame) + 1)  # data rows, the header not counted
     steps = pd.to_numeric(frame[step], errors="coerce").to_numpy(dtype=float) if step else np.arange(len(frame), dtype=float)
-    out = {}
+    usable = np.isfinite(steps)
+    if not usable.all():
+        lost = rows[~usable].tolist()
+        log.notes.append(skipped(len(lost), len(frame), "data row", f"no numeric `{step}`", lost))
+    if constant(steps[usable]):
+        log.notes.append(f"`{step}` is {steps[usable][0]:g} on every row: the row order is the x axis")
+        steps = np.arange(len(frame), dtype=float)
+    epoch = next((c for c in frame.columns if c in EPOCH_COLUMNS and c != step), None)
+    epochs = pd.to_numeric(frame[epoch], errors="coerce").to_numpy(dtype=float) if epoch else None
+    placed = {}
     for c in frame.columns:
+        if c in (step, epoch):
+            continue  # the axes
         col = frame[c]
-        if c == step:
-            continue
-        numeric = pd.to_numeric(col, errors="coerce")
-        if not pd.api.types.is_numeric_dtype(col):  # text, or numbers mixed with written "nan"/"inf"
-            text_nan = (col.astype(str).str.lower() == "nan").sum()
-            if numeric.notna().sum() + text_nan < 0.5 * col.notna().sum():
+        numeric = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+        present = col.notna().to_numpy() & usable
+        if pd.api.types.is_numeric_dtype(col):
+            readable = present
+        else:  # text cells: numbers written as text ("0.5", "nan", "inf") are values; anything else is not a point
+            spelled = col.astype(str).str.strip().str.lower().isin(("nan", "+nan", "-nan")).to_numpy()
+            readable = present & (~np.isnan(numeric) | spelled)
+            garbage = present & ~readable
+            if readable.sum() < garbage.sum():
+                if present.any():
+                    log.text[c] = str(col[present].iloc[0])[:40]
                 continue  # a text column (run names, timestamps)
-        keep = col.notna().to_numpy() & ~np.isnan(steps)
-        out[c] = Series.of(steps[keep], numeric.to_numpy(dtype=float)[keep])
-    return out
+            if garbage.any():
+                log.notes.append(f"`{c}`: skipped {int(garbage.sum())} value{'s' * (garbage.sum() > 1)} that are not "
+                                 f"numbers (e.g. {str(col[garbage].iloc[0])[:40]!r})")
+        placed[c] = p = place(steps[readable], epochs[readable] if epoch else None, rows[readable])
+        log.curves[c] = Series.of(p.x[p.keep], numeric[readable][p.keep])
+    log.notes += describe(step or "row", placed, "data row")
 
 
-def _tensorboard(path: Path) -> dict[str, Series]:
+def _tensorboard(path: Path, log: Log) -> None:
     try:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     except ImportError:
         raise CurveError(f"{path}: reading TensorBoard logs needs tensorboard: pip install 'traindoctor[tensorboard]'") from None
-    out: dict[str, Series] = {}
     dirs = [path] if path.is_file() else sorted({p.parent for p in path.rglob("*.tfevents.*")})
+    failed = []
     for d in dirs:
-        acc = EventAccumulator(str(d), size_guidance={"scalars": 0})  # 0: keep every point
+        # 0: keep every point. A step that goes back purges the later points (TensorBoard's restart rule).
+        acc = EventAccumulator(str(d), size_guidance={"scalars": 0})
         try:
             acc.Reload()
         except Exception as exc:  # the reader raises several types on corrupt records
-            raise CurveError(f"{d}: unreadable TensorBoard event file ({type(exc).__name__}: {exc})") from None
+            failed.append(f"{d} ({type(exc).__name__}: {str(exc)[:80]})")
+            continue
         prefix = "" if d == path or len(dirs) == 1 else f"{d.relative_to(path)}/"
         for tag in acc.Tags().get("scalars", []):
             events = acc.Scalars(tag)
-            out[prefix + tag] = Series.of([e.step for e in events], [e.value for e in events])
-    return out
+            log.curves[prefix + tag] = Series.of([e.step for e in events], [e.value for e in events])
+    if failed:
+        if len(failed) == len(dirs):
+            raise CurveError(f"{path}: unreadable TensorBoard event file ({failed[0]}); is the file complete?")
+        log.notes.append(f"skipped {len(failed)} unreadable TensorBoard event director{'ies' if len(failed) > 1 else 'y'}: "
+                         + "; ".join(failed[:3]))
 
 
-def _mlflow(path: Path) -> dict[str, Series]:
-    out = {}
+def _mlflow(path: Path, log: Log) -> None:
+    """Each `metrics/<key>` file: lines of `timestamp value step` (no step before MLflow 1.0: the line order)."""
+    unreadable, stepless, placed = [], [], {}
     for f in sorted((path / "metrics").rglob("*")):
         if not f.is_file():
             continue
-        rows = [line.split() for line in f.read_text().splitlines() if line.strip()]
-        try:  # each line: timestamp value step
-            steps = [float(r[2]) for r in rows]
-            values = [float(r[1]) for r in rows]
-        except (IndexError, ValueError):
-            raise CurveError(f"{f}: not an MLflow metric file (lines of `timestamp value step`)") from None
-        out[str(f.relative_to(path / "metrics"))] = Series.of(steps, values)
-    return out
+        name = str(f.relative_to(path / "metrics"))
+        lines = f.read_bytes().decode("utf-8", errors="replace").splitlines()
+        steps, values, good, bad = [], [], [], []
+        for i, line in enumerate(lines, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            value = number(parts[1]) if len(parts) in (2, 3) else None
+            step = number(parts[2]) if len(parts) == 3 else float(len(steps))
+            if value is None or step is None or not np.isfinite(step):
+                bad.append(i)
+            else:
+                steps.append(step)
+                values.append(value)
+                good.append(i)
+        if not steps:
+            unreadable.append(name)
+            continue
+        if bad:
+            log.notes.append(f"`{name}`: " + skipped(len(bad), len(steps) + len(bad), "line", "not `timestamp value step`", bad))
+        if constant(np.array(steps)):  # logged without a step: MLflow writes 0
+            steps = list(range(len(steps)))
+            stepless.append(name)
+        placed[name] = p = place(np.array(steps, dtype=float), None, np.array(good))
+        log.curves[name] = Series.of(p.x[p.keep], np.array(values)[p.keep])
+    log.notes += describe("step", placed, "line")
+    if stepless:
+        log.notes.append(f"{', '.join(stepless[:5])}: one step on every line (logged without step=); the logging order is the x axis")
+    if unreadable:
+        log.notes.append(f"skipped {len(unreadable)} file{'s' * (len(unreadable) > 1)} of metrics/ that are not MLflow "
+                         f"metric files ({', '.join(unreadable[:5])})")

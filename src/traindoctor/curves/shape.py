@@ -20,6 +20,7 @@ from scipy.stats import spearmanr
 from .readers import Series
 
 MAX_POINTS = 20_000
+MIN_POINTS = 20        # fewer points than this: no shape to judge, only non-finite values
 DIVERGE_FACTOR = 1.5   # the end level above 1.5x the start level and 3x the best level
 PLATEAU_GAIN = 0.05    # less than 5% total decrease: the loss never moved
 SPIKE_MADS = 10        # a block max 10 robust deviations and SPIKE_FACTOR x above the local level
@@ -94,7 +95,7 @@ def loss_events(name: str, s: Series) -> list[Event]:
         return [Event("loss-divergence", name, at, float(s.steps[-1]),
                       f"`{name}` becomes non-finite ({s.values[bad.argmax()]}) at step {at:g}",
                       {"first_nonfinite_step": at, "last_finite": _last_finite(s, bad)})]
-    if len(s.values) < 20:
+    if len(s.values) < MIN_POINTS:
         return []
     r = reduce(s)
     n = len(r.level)

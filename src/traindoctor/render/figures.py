@@ -77,7 +77,7 @@ def _curves(section: dict, report: Report) -> list[Plot]:
         fig = _figure(3.4)
         ax = fig.add_subplot()
         for name in losses:
-            ax.plot(data[name]["steps"], data[name]["values"], lw=1, label=name)
+            ax.plot(data[name]["steps"], data[name]["values"], lw=1, label=_literal(name))
         _log_if_positive(ax, [data[n]["values"] for n in losses])
         _mark_events(ax, report, losses)
         _finish(ax, "loss", legend=True)
@@ -87,7 +87,7 @@ def _curves(section: dict, report: Report) -> list[Plot]:
         fig = _figure(2.8)
         ax = fig.add_subplot()
         for name in roles["metrics"]:
-            ax.plot(data[name]["steps"], data[name]["values"], lw=1, label=name)
+            ax.plot(data[name]["steps"], data[name]["values"], lw=1, label=_literal(name))
         _mark_events(ax, report, roles["metrics"])
         _finish(ax, "metric", legend=True)
         out.append(Plot("metrics", "Logged metrics.", fig))
@@ -141,7 +141,7 @@ def _lr(series: dict[str, tuple[list, list]], xlabel: str) -> Plot:
     fig = _figure(2.6)
     ax = fig.add_subplot()
     for name, (x, y) in series.items():
-        ax.plot(x, y, lw=1.2, label=name, drawstyle="steps-post")
+        ax.plot(x, y, lw=1.2, label=_literal(name), drawstyle="steps-post")
     _log_if_positive(ax, [y for _, y in series.values()], spread=100)
     _finish(ax, "learning rate", xlabel=xlabel, legend=len(series) > 1)
     return Plot("lr-schedule", "Learning-rate schedule" + (" per parameter group." if len(series) > 1 else "."), fig)
@@ -167,7 +167,7 @@ def _heatmap(records: list[dict], xlabel: str) -> Plot | None:
     image = ax.pcolormesh(x, np.arange(len(shown) + 1) - 0.5, np.ma.masked_invalid(grid), cmap="viridis",
                           norm=LogNorm(vmin=positive.min(), vmax=positive.max()), rasterized=True)
     ax.set_ylim(len(shown) - 0.5, -0.5)
-    ax.set_yticks(range(len(shown)), shown, fontsize=7)
+    ax.set_yticks(range(len(shown)), [_literal(m) for m in shown], fontsize=7)
     ax.set_ylabel("module")
     ax.set_xlabel(xlabel)
     fig.colorbar(image, ax=ax, label="gradient L2 norm", pad=0.01)
@@ -207,6 +207,11 @@ def _checkup(section: dict) -> list[Plot]:
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────
+
+def _literal(name: str) -> str:
+    """A user's series or module name as matplotlib text: `$` would start mathtext, which raises on `$\\foo$`."""
+    return str(name).replace("$", r"\$")
+
 
 def _figure(height: float) -> Figure:
     return Figure(figsize=(7, height), layout="constrained")

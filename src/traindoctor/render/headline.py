@@ -35,6 +35,13 @@ def could_not_check(report: Report) -> str | None:
     return "COULD NOT CHECK: " + "; ".join(report.unchecked)
 
 
+def notes(report: Report) -> list[str]:
+    """What a producer read around or reinterpreted (corrupt lines skipped, runs appended to one log):
+    the `notes` of any section, shown under the headline."""
+    return [n for section in report.sections.values() if isinstance(section, dict)
+            for n in section.get("notes", ()) if isinstance(n, str)]
+
+
 def location(f: Finding) -> str:
     loc = f.location
     parts = []

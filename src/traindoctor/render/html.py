@@ -11,7 +11,7 @@ from html import escape
 from .. import __version__
 from ..findings import Finding, Report
 from .figures import figures, svg
-from .headline import could_not_check, footer, header, location
+from .headline import could_not_check, footer, header, location, notes
 
 _MARK = {"error": "✗", "warning": "!", "info": "i"}
 
@@ -43,6 +43,7 @@ figure{margin:0 0 1.4rem}
 figure .plot{overflow-x:auto}
 figure svg{display:block;width:100%;min-width:30rem;height:auto}
 figcaption{color:var(--dim);font-size:.9rem}
+.notes{color:var(--dim);margin:0 0 1rem;padding-left:1.2rem}
 footer{color:var(--dim);border-top:1px solid var(--line);margin-top:2rem;padding-top:.6rem;font-size:.9rem}
 td code{overflow-wrap:anywhere}
 @media (max-width:40rem){body{font-size:15px}main{padding:.7rem}dl{grid-template-columns:1fr}dt{margin-top:.3rem}
@@ -52,6 +53,8 @@ table.lint tr:first-child{display:none}table.lint td{display:block;border:0;padd
 
 def render(report: Report) -> str:
     body = [f"<h1>{escape(header(report))}</h1>", _summary(report)]
+    if notes(report):
+        body.append('<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes(report)) + "</ul>")
     if "lint" in report.sections:
         body.append(_lint_table(report))
     else:

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..findings import Report
-from .headline import could_not_check, footer, header, location
+from .headline import could_not_check, footer, header, location, notes
 
 _MARK = {"error": ("✗", "bold red"), "warning": ("!", "bold yellow"), "info": ("i", "cyan")}
 
@@ -23,6 +23,8 @@ def render(report: Report, *, color: bool | None = None, width: int | None = Non
     warning = could_not_check(report)
     if warning:
         console.print(Text(warning, style="bold magenta"), soft_wrap=True)
+    for note in notes(report):
+        console.print(Text(f"note: {note}", style="dim"), soft_wrap=True)
     for f in report.findings:
         mark, style = _MARK[f.severity]
         head = Text()
