@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from conftest import ROOT, codes, validate
 from traindoctor.cli import app
 from traindoctor.curves import CurveError, analyze, load
+from traindoctor.curves.readers import read
 
 sys.path.insert(0, str(ROOT / "bench"))
 from curvegen import FAMILIES, family  # noqa: E402
@@ -82,6 +83,93 @@ def test_monitor_jsonl_with_a_truncated_last_line(tmp_path):
     lines = [json.dumps({"step": int(s), "loss": float(v), "lr": [0.001]}) for s, v in zip(steps, loss)]
     (tmp_path / "monitor.jsonl").write_text("\n".join(lines) + '\n{"step": 400, "lo')
     assert len(load(tmp_path)["loss"].values) == 400
+
+
+def test_a_corrupt_line_in_the_middle_keeps_the_rest_of_the_curve(tmp_path):
+    steps, loss = healthy_loss()
+    lines = [json.dumps({"step": int(s), "loss": float(v)}) for s, v in zip(steps, loss)]
+    lines[100], lines[250] = '{"step": 100, "lo', "\x00\x01"  # a torn write, garbage
+    (tmp_path / "log.jsonl").write_text("\n".join(lines) + "\n")
+    log = read(tmp_path / "log.jsonl")
+    assert len(log.curves["loss"].values) == 398 and log.curves["loss"].steps[-1] == 399
+    assert log.notes == ["skipped 2 of 400 lines: corrupt (lines 101, 251)"]
+    report = validate(analyze(tmp_path / "log.jsonl"))
+    assert report.sections["curves"]["notes"] == log.notes and report.exit_code == 0
+
+
+def _two_runs(n=300):
+    """A run, then a rerun with another learning rate, appended to one log."""
+    rng = np.random.default_rng(1)
+    t = np.arange(n)
+    first = (0.2 + 2.0 * np.exp(-6 * t / n)) * np.exp(0.1 * rng.standard_normal(n))
+    second = (0.8 + 2.0 * np.exp(-2 * t / n)) * np.exp(0.1 * rng.standard_normal(n))
+    return t, first, second
+
+
+def test_appended_runs_are_split_and_the_last_one_analysed(tmp_path):
+    t, first, second = _two_runs()
+    pd.concat([pd.DataFrame({"step": t, "loss": first}), pd.DataFrame({"step": t, "loss": second})]).to_csv(
+        tmp_path / "log.csv", index=False)
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps({"step": int(s), "loss": float(v)}) + "\n"
+                                                for run in (first, second) for s, v in zip(t, run)))
+    for name, unit in (("log.csv", "data row"), ("log.jsonl", "line")):
+        report = validate(analyze(tmp_path / name))
+        assert codes(report, ("error", "warning", "info")) == [], name  # read as one curve: loss-oscillation
+        assert report.sections["curves"]["notes"] == [
+            f"`step` starts again at {unit} 301 in `loss`: 2 runs appended to one file; the last run is analysed (steps 0–299)"]
+        np.testing.assert_allclose(read(tmp_path / name).curves["loss"].values, second)
+
+
+def test_steps_that_repeat_or_restart_without_a_new_run_are_not_split(tmp_path):
+    steps, loss = healthy_loss()
+    # train and validation rows at one step; series written one after the other
+    rows = [{"step": int(s), "train_loss": float(v)} for s, v in zip(steps, loss)]
+    rows += [{"step": int(s), "val_loss": float(loss[s] * 1.1)} for s in steps[::40]]
+    (tmp_path / "long.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pd.DataFrame(sorted(rows, key=lambda r: r["step"])).to_csv(tmp_path / "rows.csv", index=False)
+    for name in ("long.jsonl", "rows.csv"):
+        log = read(tmp_path / name)
+        assert log.notes == [] and len(log.curves["train_loss"].values) == 400 and len(log.curves["val_loss"].values) == 10
+    # a step counted within each epoch: one run, on a running step
+    pd.DataFrame({"epoch": steps // 100, "step": steps % 100, "loss": loss}).to_csv(tmp_path / "epochs.csv", index=False)
+    log = read(tmp_path / "epochs.csv")
+    assert list(log.curves) == ["loss"] and np.array_equal(log.curves["loss"].steps, steps)
+    assert log.notes == ["`step` restarts whenever `epoch` increases (3 times) in `loss`: read as steps within an epoch; "
+                         "the x axis is a running step across epochs"]
+    # resumed from a checkpoint at step 250 after dying at 299: the rerun replaces 250..299, nothing before
+    rows = [{"step": int(s), "loss": float(v)} for s, v in zip(steps[:300], loss[:300] * 2)]
+    rows += [{"step": int(s), "loss": float(loss[s])} for s in steps[250:]]
+    (tmp_path / "resumed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    log = read(tmp_path / "resumed.jsonl")
+    np.testing.assert_allclose(log.curves["loss"].values, np.r_[loss[:250] * 2, loss[250:]])
+    assert log.notes == ["`step` goes back at line 301 in `loss`: read as a resumed run, the points logged later "
+                         "replace the earlier ones from their step on"]
+
+
+def test_monitor_log_with_nonfinite_values_written_as_text(tmp_path):
+    """The Monitor writes NaN/Inf as "nan"/"inf" at every level (JSON has no NaN); curves reads them back."""
+    import torch
+    from torch import nn
+    from traindoctor import Monitor
+
+    torch.manual_seed(0)
+    model, x = nn.Linear(3, 1), torch.randn(64, 8, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Monitor(model, opt, log_dir=tmp_path) as monitor:  # the defaults: sync_every=50, sample_every=10
+        for i in range(80):
+            batch = x[i % 64].clone()
+            if i >= 60:
+                batch[0, 0] = float("nan")
+            loss = (model(batch) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            monitor.log(loss=loss)
+            opt.step()
+    (tmp_path / "report.json").unlink(missing_ok=True)  # as after a killed run: only the JSONL is left
+    report = validate(analyze(tmp_path))
+    assert codes(report)[0] == "loss-divergence" and report.findings[0].evidence["first_nonfinite_step"] == 60
+    series = report.sections["curves"]["series"]
+    assert series["loss"]["nonfinite"] == 20 and series["grad_norm_by_module/<root>"]["nonfinite"] >= 2
 
 
 @pytest.mark.parametrize("content, message", [

@@ -78,7 +78,8 @@ def read(path: str | Path, step: str | None = None) -> Log:
         raise CurveError(f"{exc.filename or path}: cannot read ({exc.strerror or exc}); check the path and its permissions") from None
     log.curves = {k: v for k, v in log.curves.items() if len(v.values)}
     if not log.curves:
-        said = f" ({'; '.join(log.notes)})" if log.notes else ""
+        texts = [f"`{k}` holds text, not numbers (e.g. {v!r})" for k, v in list(log.text.items())[:3]]
+        said = f" ({'; '.join(log.notes + texts)})" if log.notes or texts else ""
         raise CurveError(f"{path}: no numeric series found{said}; is the file empty, or not a training log?")
     if all(not np.isfinite(s.values).any() for s in log.curves.values()):
         raise CurveError(f"{path}: every value is NaN or infinite; nothing to analyze")
@@ -184,16 +185,20 @@ def _records(rows: list[tuple[int, object]], path: Path, step: str | None, log: 
     log.notes += describe(step_key or unit, placed, unit)
 
 
+MAX_LIST = 64  # a list field is one series per element (`lr` per param group) up to this length
+
+
 def _flat(record: dict) -> list[tuple[str, object]]:
     """Nested fields as their own series, at any depth: `lr/0` per param group, `grad_norm_by_module/fc1`.
-    A loop, not recursion: nesting depth is the file's to choose."""
+    A loop, not recursion: nesting depth is the file's to choose. A longer list (a histogram, a
+    batch of predictions) is not a set of curves, and is left out."""
     out, todo = [], [("", record)]
     while todo:
         prefix, node = todo.pop()
         for k, v in (node.items() if isinstance(node, dict) else enumerate(node)):
-            if isinstance(v, (dict, list)):
+            if isinstance(v, dict) or (isinstance(v, list) and len(v) <= MAX_LIST):
                 todo.append((f"{prefix}{k}/", v))
-            else:
+            elif not isinstance(v, list):
                 out.append((f"{prefix}{k}", v))
     return out
 
@@ -249,7 +254,8 @@ def _csv(path: Path, step_column: str | None, log: Log) -> None:
                     log.text[c] = str(col[present].iloc[0])[:40]
                 continue  # a text column (run names, timestamps)
             if garbage.any():
-                log.notes.append(f"`{c}`: skipped {int(garbage.sum())} value{'s' * (garbage.sum() > 1)} that are not "
+                count = int(garbage.sum())
+                log.notes.append(f"`{c}`: skipped {count} value{'s' * (count > 1)} that are not "
                                  f"numbers (e.g. {str(col[garbage].iloc[0])[:40]!r})")
         placed[c] = p = place(steps[readable], epochs[readable] if epoch else None, rows[readable])
         log.curves[c] = Series.of(p.x[p.keep], numeric[readable][p.keep])
@@ -275,6 +281,9 @@ def _tensorboard(path: Path, log: Log) -> None:
         for tag in acc.Tags().get("scalars", []):
             events = acc.Scalars(tag)
             log.curves[prefix + tag] = Series.of([e.step for e in events], [e.value for e in events])
+    if not log.curves and not failed:
+        raise CurveError(f"{path}: no scalar summaries in {len(dirs)} TensorBoard event director{'ies' if len(dirs) > 1 else 'y'} "
+                         "(not TensorBoard data, or only images/histograms were logged); log the loss with add_scalar")
     if failed:
         if len(failed) == len(dirs):
             raise CurveError(f"{path}: unreadable TensorBoard event file ({failed[0]}); is the file complete?")
