@@ -1,7 +1,8 @@
 """`traindoctor.Monitor`: a training monitor cheap enough to leave on.
 
 Per monitored step it runs one fused `torch._foreach_norm` over the gradients, before the update,
-and one `isfinite().all()` per floating tensor entering the model; both stay on the device. Every
+and one `isfinite().all()` per floating tensor entering the model and on its output; all stay on
+the device. Every
 `sync_every` steps the buffered tensors are moved to the host in one transfer (before that step's
 update), turned into records, checked by the rules, written to the sinks and kept in a flight
 recorder (the last `flight_steps` records go into the report).
@@ -31,7 +32,7 @@ from ..findings import Finding, Report, triage
 from ..record.activations import ActivationTap
 from ..record.clipping import watch_clipping
 from ..record.replay import first_nonfinite_module
-from ..record.stats import batch_tensors, nonfinite_summary, stack_scalars, tensors_in
+from ..record.stats import batch_tensors, first_tensor, nonfinite_summary, stack_scalars, tensors_in
 from .exchange import Exchange
 from .history import History
 from .logdir import start_fresh
@@ -71,6 +72,7 @@ class Monitor:
         self._warned: set[str] = set()
         self._inputs: list[str] = []
         self._input_flags: list[torch.Tensor] = []
+        self._output_flags: list[torch.Tensor] = []
         self._snapshot: list[torch.Tensor] | None = None
         self._samples = UpdateSampler()
         self._ratio: torch.Tensor | None = None
@@ -98,6 +100,7 @@ class Monitor:
             optimizer.register_step_pre_hook(self._pre),
             optimizer.register_step_post_hook(self._post),
             model.register_forward_pre_hook(self._guard(self._capture), with_kwargs=True),
+            model.register_forward_hook(self._guard(self._capture_output)),
         ]
         self._restore_clip = watch_clipping(self._on_clip)
 
@@ -181,7 +184,7 @@ class Monitor:
         self.disabled, self._disabled_at = f"{type(exc).__name__}: {exc}", self.step
         warnings.warn(f"traindoctor monitor disabled itself after an internal error ({self.disabled}); "
                       "training continues unmonitored", RuntimeWarning, stacklevel=3)
-        self._pending, self._inputs, self._input_flags, self._last_batch = [], [], [], None
+        self._pending, self._inputs, self._input_flags, self._output_flags, self._last_batch = [], [], [], [], None
         if self._exchange is None or not self._exchange.live:
             self._stand_down()  # else the hooks keep counting steps until every rank has been told
 
@@ -250,6 +253,13 @@ class Monitor:
             self._last_batch = (self.step, args, kwargs)  # references only: replayed if this step's loss is NaN
             self._note_inputs(batch_tensors(args, kwargs))
 
+    def _capture_output(self, module: nn.Module, args: tuple, out: Any) -> None:
+        """Whether the model's output is finite: tells a non-finite forward pass from a non-finite loss."""
+        t = first_tensor(out)
+        if (module.training and torch.is_grad_enabled() and not self.step % self.every and t is not None
+                and t.is_floating_point() and len(self._output_flags) < _MAX_INPUT_FLAGS):
+            self._output_flags.append(torch.isfinite(t.detach()).all())
+
     def _note_inputs(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
         """Whether each floating tensor entering the model is finite, kept on the device (read at the
         sync): a non-finite batch is then named at its own step whatever `sync_every` is."""
@@ -311,7 +321,7 @@ class Monitor:
             self._names, self._groups = [lookup.get(id(p), "<unnamed>") for p in params], None
         grads = [p.grad if p.grad is not None else torch.zeros((), device=p.device) for p in params]
         norms = torch._foreach_norm(grads)  # stacked with every pending step's at the sync: one op, not one per step
-        device: dict[str, Any] = {"inputs_ok": self._input_flags}
+        device: dict[str, Any] = {"inputs_ok": self._input_flags, "outputs_ok": self._output_flags}
         if self._preclip is not None:
             device["preclip"] = self._preclip
         if self._ratio is not None:  # the previous sampled step's update, measured right after it
@@ -329,7 +339,7 @@ class Monitor:
         self._pending.append({"step": self.step, "time": time.monotonic(), "scalars": self._scalars, "norms": norms,
                               "lr": [float(g["lr"]) for g in self.optimizer.param_groups], "device": device,
                               "inputs": self._inputs})
-        self._scalars, self._preclip, self._inputs, self._input_flags = {}, None, [], []
+        self._scalars, self._preclip, self._inputs, self._input_flags, self._output_flags = {}, None, [], [], []
 
     def _post(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
         if self._off:
@@ -337,7 +347,7 @@ class Monitor:
         if not self.disabled:
             self._after_update_g()
         self.step += 1
-        self._inputs, self._input_flags = [], []
+        self._inputs, self._input_flags, self._output_flags = [], [], []
 
     def _after_update(self) -> None:
         if self._snapshot is not None:  # this step's real update, measured across step()
@@ -371,7 +381,7 @@ class Monitor:
         records, previous, offset = [], None, 0
         if late:  # fields for the step synced last time
             records.append({"step": self._synced_step, **late})
-            self._attribute(records[-1], [], [], [])
+            self._attribute(records[-1], [], [], [], [])
         for entry, (scalars, device) in zip(pending, host):
             # per entry: a param group added mid-run changes the count
             norms, offset = flat[offset:offset + len(entry["norms"])], offset + len(entry["norms"])
@@ -388,13 +398,14 @@ class Monitor:
             if previous is not None:
                 record["steps_per_second"] = 1.0 / max(entry["time"] - previous, 1e-9)
             previous = entry["time"]
-            self._attribute(record, norms, entry["inputs"], device["inputs_ok"])
+            self._attribute(record, norms, entry["inputs"], device["inputs_ok"], device["outputs_ok"])
             records.append(record)
         if pending:
             self._synced_step = pending[-1]["step"]
         return records
 
-    def _attribute(self, record: dict[str, Any], norms: list[float], inputs: list[str], ok: list[float]) -> None:
+    def _attribute(self, record: dict[str, Any], norms: list[float], inputs: list[str], ok: list[float],
+                   outputs_ok: list[float]) -> None:
         """Put into a non-finite step's record what the non-finite rule needs (see nonfinite.py); the
         first such step of the run also gets the costlier part: counts in the batch, the replay."""
         bad_grads = [n for n, v in zip(self._names or [], norms) if not math.isfinite(v)]
@@ -407,6 +418,8 @@ class Monitor:
             return
         self._attributed = True
         record["inputs_checked"] = len(inputs)
+        if outputs_ok:
+            record["output_finite"] = all(v == 1.0 for v in outputs_ok)
         held = self._last_batch is not None and self._last_batch[0] == record["step"]
         if bad_inputs and held:
             tensors = dict(batch_tensors(*self._last_batch[1:]))

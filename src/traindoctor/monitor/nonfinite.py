@@ -7,6 +7,7 @@ The Monitor adds these fields to a non-finite step's record (and only to it):
 - `nonfinite_inputs`: {tensor name: where it is non-finite, or None} for the floating tensors that
   entered the model non-finite at that step (checked on the device at every step, read at the sync);
 - `inputs_checked`: how many floating input tensors were checked at that step;
+- `output_finite`: whether the model's output was finite at that step (when it was seen);
 - `nonfinite_grads`: the parameters whose gradient is non-finite;
 - `replay`: the replay of the step's batch on a copy ({module, type}, {module: None,
   output_finite}), or {skipped: why it was not replayed};
@@ -24,7 +25,7 @@ from typing import Any
 
 from ..findings import Finding, finding
 
-FIELDS = ("nonfinite_inputs", "inputs_checked", "nonfinite_grads", "replay")
+FIELDS = ("nonfinite_inputs", "inputs_checked", "output_finite", "nonfinite_grads", "replay")
 
 
 def bad(value: Any) -> bool:
@@ -76,17 +77,23 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]]) -> Finding:
                            evidence=evidence, location={**location, "module": replay["module"]})
         inputs_note = ("the model's floating inputs at that step were finite" if r.get("inputs_checked")
                        else "the model's inputs at that step were not seen, so a non-finite batch is not ruled out")
-        if replay.get("output_finite"):
-            where = "the model's output is finite on a replay of the step's batch: the loss function or its targets produced it"
-        elif not grads_bad and r.get("grad_norm") is not None:
-            where = ("the gradients are finite, so the non-finite term does not reach the parameters (a detached or "
-                     "constant term of the loss, or a metric logged as the loss)")
+        output = replay.get("output_finite", r.get("output_finite"))
+        unlocalised = "which module was not localised: " + replay.get(
+            "skipped", "the step's batch is not in the log (rebuilt from monitor.jsonl)")
+        if output is True:
+            where, title = ("the model's output was finite, so the loss function or its targets produced it",
+                            "The loss became NaN or Inf from a finite model output")
+        elif output is False:
+            where, title = (f"the model's output was already non-finite: a module produced it; {unlocalised}",
+                            "A module turned finite inputs into NaN or Inf (module not localised)" if r.get("inputs_checked")
+                            else "The model's output became NaN or Inf (source not localised)")
         else:
-            where = "which module produced it was not localised: " + replay.get(
-                "skipped", "the step's batch is not in the log (rebuilt from monitor.jsonl)")
+            where, title = unlocalised, "The loss became NaN or Inf (source not localised)"
+        if not grads_bad and r.get("grad_norm") is not None:
+            where += ("; the gradients are finite, so the non-finite term does not reach the parameters (a detached "
+                      "or constant term of the loss, or a metric logged as the loss)")
         return finding("nonfinite-forward", f"{head}{loss_text}; {inputs_note}; {where}", "monitor", evidence=evidence,
-                       location=location, title="The loss became NaN or Inf from finite inputs (module not localised)"
-                       if r.get("inputs_checked") else "The loss became NaN or Inf (source not localised)")
+                       location=location, title=title)
     names = r.get("nonfinite_grads") or [m for m, v in (r.get("grad_norm_by_module") or {}).items() if bad(v)]
     listed = ": " + ", ".join(f"`{n}`" for n in names[:4]) if names else ""
     forward = ("" if loss is not None else
