@@ -357,3 +357,44 @@ def test_a_param_group_added_mid_sync_keeps_each_steps_norms():
     records = monitor.report().sections["monitor"]["flight_recorder"]
     assert [r["grad_norm"] for r in records] == pytest.approx(expected, rel=1e-5)
     assert set(records[0]["grad_norm_by_module"]) == {"0"} and set(records[-1]["grad_norm_by_module"]) == {"0", "2"}
+
+
+def test_log_never_raises_and_records_what_is_a_number(tmp_path):
+    import numpy as np
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Monitor(model, opt, log_dir=tmp_path, sync_every=3) as mon:
+            for i in range(7):
+                opt.zero_grad()
+                loss = F.mse_loss(model(torch.randn(8, 4)), torch.randn(8, 2))
+                loss.backward()
+                mon.log(loss=loss, text="abc", nothing=None, count=3, flag=True, np32=np.float32(0.5),
+                        np0d=np.array(2.0), one=torch.tensor([1.5]), vec=torch.ones(3), step=99)
+                opt.step()
+                mon.log_last(after=float(i), note="done", none=None)  # after step 2 and 5: already synced
+    ours = sorted(str(w.message).split("(")[1].split("=")[0] for w in caught if "Monitor.log(" in str(w.message))
+    assert ours == ["note", "step", "text", "vec"]  # one warning per key, naming it
+    records = read_jsonl(tmp_path / "monitor.jsonl")
+    assert [r["step"] for r in records] == list(range(7)) and [r["after"] for r in records] == [float(i) for i in range(7)]
+    r = records[0]
+    assert (r["count"], r["flag"], r["np32"], r["np0d"], r["one"]) == (3.0, 1.0, 0.5, 2.0, 1.5) and r["loss"] > 0
+    assert not {"text", "nothing", "vec", "note", "none"} & set(r)
+    assert [r["after"] for r in mon.report().sections["monitor"]["flight_recorder"]] == [float(i) for i in range(7)]
+
+
+def test_the_monitor_consumes_no_rng_stream(tmp_path):
+    """A monitored loop leaves torch, numpy and Python `random` where the same loop unmonitored does,
+    with a NaN whose batch is replayed through dropout and the report written on close; in a fresh
+    interpreter, so the monitor's first-use imports count."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "scripts" / "monitor_rng.py"), str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"torch": True, "numpy": True, "random": True,
+                                                        "replayed_module": "3"}

@@ -16,6 +16,7 @@ collectives until every rank knows (see exchange.py), so no rank waits forever.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import numbers
 import os
@@ -73,6 +74,7 @@ class Monitor:
         self._inputs: list[str] = []
         self._input_flags: list[torch.Tensor] = []
         self._output_flags: list[torch.Tensor] = []
+        self._inputs_seen = 0  # tensors entering the model this step that cannot be non-finite (integers)
         self._snapshot: list[torch.Tensor] | None = None
         self._samples = UpdateSampler()
         self._ratio: torch.Tensor | None = None
@@ -206,12 +208,13 @@ class Monitor:
         return out
 
     def _write_report(self, report: Report) -> None:
-        from ..render.json_report import render
-
+        # The JSON report's format, without importing the renderers into the training process (they
+        # load matplotlib and rich, whose first import draws from Python's `random`).
+        text = json.dumps(plain(report.to_dict()), indent=2, allow_nan=False) + "\n"
         path = self.log_dir / "report.json"
         try:  # written aside, then renamed: a kill mid-write never leaves a truncated report.json
             tmp = path.with_name(f".report.json.{os.getpid()}")
-            tmp.write_text(render(report))
+            tmp.write_text(text)
             os.replace(tmp, path)
         except OSError as exc:
             warnings.warn(f"traindoctor: could not write {path} ({exc}); `traindoctor report` will rebuild the "
@@ -269,6 +272,8 @@ class Monitor:
             if (t.is_floating_point() or t.is_complex()) and t.layout == torch.strided:
                 self._inputs.append(name)
                 self._input_flags.append(torch.isfinite(t.detach()).all())
+            else:  # integer, bool: finite by type
+                self._inputs_seen += 1
         if len(self._input_flags) > _MAX_INPUT_FLAGS:
             self._input_flags = [stack_scalars(self._input_flags).all()]
             self._inputs = ["inputs of several forward calls"]
@@ -338,8 +343,9 @@ class Monitor:
             self._store(self._scalars, {"loss": closure_loss})
         self._pending.append({"step": self.step, "time": time.monotonic(), "scalars": self._scalars, "norms": norms,
                               "lr": [float(g["lr"]) for g in self.optimizer.param_groups], "device": device,
-                              "inputs": self._inputs})
+                              "inputs": self._inputs, "seen": self._inputs_seen + len(self._inputs)})
         self._scalars, self._preclip, self._inputs, self._input_flags, self._output_flags = {}, None, [], [], []
+        self._inputs_seen = 0
 
     def _post(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
         if self._off:
@@ -347,7 +353,7 @@ class Monitor:
         if not self.disabled:
             self._after_update_g()
         self.step += 1
-        self._inputs, self._input_flags, self._output_flags = [], [], []
+        self._inputs, self._input_flags, self._output_flags, self._inputs_seen = [], [], [], 0
 
     def _after_update(self) -> None:
         if self._snapshot is not None:  # this step's real update, measured across step()
@@ -381,7 +387,7 @@ class Monitor:
         records, previous, offset = [], None, 0
         if late:  # fields for the step synced last time
             records.append({"step": self._synced_step, **late})
-            self._attribute(records[-1], [], [], [], [])
+            self._attribute(records[-1], [], [], [], [], 0)
         for entry, (scalars, device) in zip(pending, host):
             # per entry: a param group added mid-run changes the count
             norms, offset = flat[offset:offset + len(entry["norms"])], offset + len(entry["norms"])
@@ -398,14 +404,14 @@ class Monitor:
             if previous is not None:
                 record["steps_per_second"] = 1.0 / max(entry["time"] - previous, 1e-9)
             previous = entry["time"]
-            self._attribute(record, norms, entry["inputs"], device["inputs_ok"], device["outputs_ok"])
+            self._attribute(record, norms, entry["inputs"], device["inputs_ok"], device["outputs_ok"], entry["seen"])
             records.append(record)
         if pending:
             self._synced_step = pending[-1]["step"]
         return records
 
     def _attribute(self, record: dict[str, Any], norms: list[float], inputs: list[str], ok: list[float],
-                   outputs_ok: list[float]) -> None:
+                   outputs_ok: list[float], seen: int) -> None:
         """Put into a non-finite step's record what the non-finite rule needs (see nonfinite.py); the
         first such step of the run also gets the costlier part: counts in the batch, the replay."""
         bad_grads = [n for n, v in zip(self._names or [], norms) if not math.isfinite(v)]
@@ -417,7 +423,7 @@ class Monitor:
         if kind(record) == 3 or self._attributed:
             return
         self._attributed = True
-        record["inputs_checked"] = len(inputs)
+        record["inputs_checked"] = seen
         if outputs_ok:
             record["output_finite"] = all(v == 1.0 for v in outputs_ok)
         held = self._last_batch is not None and self._last_batch[0] == record["step"]

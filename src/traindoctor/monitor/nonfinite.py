@@ -6,7 +6,8 @@ The Monitor adds these fields to a non-finite step's record (and only to it):
 
 - `nonfinite_inputs`: {tensor name: where it is non-finite, or None} for the floating tensors that
   entered the model non-finite at that step (checked on the device at every step, read at the sync);
-- `inputs_checked`: how many floating input tensors were checked at that step;
+- `inputs_checked`: how many tensors entering the model were checked at that step (integer ones are
+  finite by type);
 - `output_finite`: whether the model's output was finite at that step (when it was seen);
 - `nonfinite_grads`: the parameters whose gradient is non-finite;
 - `replay`: the replay of the step's batch on a copy ({module, type}, {module: None,
@@ -75,7 +76,7 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]]) -> Finding:
             return finding("nonfinite-forward", f"{head}{loss_text}; replaying the step's batch on a copy, module "
                            f"`{replay['module']}` ({replay['type']}) turns finite inputs into NaN/Inf", "monitor",
                            evidence=evidence, location={**location, "module": replay["module"]})
-        inputs_note = ("the model's floating inputs at that step were finite" if r.get("inputs_checked")
+        inputs_note = ("the batch entering the model at that step was finite" if r.get("inputs_checked")
                        else "the model's inputs at that step were not seen, so a non-finite batch is not ruled out")
         output = replay.get("output_finite", r.get("output_finite"))
         unlocalised = "which module was not localised: " + replay.get(
