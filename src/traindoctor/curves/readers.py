@@ -15,6 +15,7 @@ raises `CurveError`, naming the file and what to do.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,16 +100,15 @@ def _read_dir(path: Path, step: str | None, log: Log) -> None:
 
 def _jsonl(path: Path, log: Log) -> list[tuple[int, object]]:
     """(line number, parsed object) per line that is JSON; corrupt lines counted in the notes."""
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
+    lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
     parsed, bad = [], []
     for i, line in enumerate(lines, 1):
-        if not line.strip(b" \t\r\x00"):  # blank, or the zeros a crash can leave at the end of a file
-            continue
         try:
-            parsed.append((i, json.loads(line.decode("utf-8", errors="replace"))))
+            parsed.append((i, json.loads(line)))
         except (ValueError, RecursionError):
-            if i < len(lines):  # a last line without its newline is a killed writer's: not worth a note
+            # blank lines and the zeros a crash can leave are nothing; a last line without its newline is
+            # a killed writer's, not worth a note
+            if line.strip(" \t\r\x00") and i < len(lines):
                 bad.append(i)
     if bad:
         if not parsed:
@@ -146,31 +146,42 @@ def _records(rows: list[tuple[int, object]], path: Path, step: str | None, log: 
         log.notes.append(skipped(len(others), len(rows), unit, "not a JSON object", others))
     if step and not any(step in r for _, r in objects):
         raise CurveError(f"{path}: no field named {step!r} for --step")
-    step_key = step or next((k for k in STEP_COLUMNS if any(k in r for _, r in objects)), None)
-    epoch_key = next((k for k in EPOCH_COLUMNS if k != step_key and any(k in r for _, r in objects)), None)
-    kept, lost = [], []
-    for i, r in objects:
-        s = number(r.get(step_key)) if step_key else float(len(kept))
-        if s is None or not np.isfinite(s):
-            lost.append(i)
-        else:
-            kept.append((i, s, number(r.get(epoch_key)) if epoch_key else None, r))
-    if lost:
-        log.notes.append(skipped(len(lost), len(objects), unit, f"no numeric `{step_key}`", lost))
-    if constant(np.array([s for _, s, _, _ in kept])):
-        log.notes.append(f"`{step_key}` is {kept[0][1]:g} on every {unit}: the logging order is the x axis")
-        kept = [(i, float(n), e, r) for n, (i, _, e, r) in enumerate(kept)]
-    columns: dict[str, list[tuple]] = {}  # name -> [(label, step, epoch, value)] in logging order
+    present = set()
+    for _, r in objects:
+        present.update(r)
+    step_key = step or next((k for k in STEP_COLUMNS if k in present), None)
+    epoch_key = next((k for k in EPOCH_COLUMNS if k != step_key and k in present), None)
+    axes = {step_key, epoch_key}
+    labels, steps, epochs, lost = [], [], [], []
+    columns: dict[str, tuple[list[int], list[float]]] = {}  # name -> (kept row of each point, value)
     texts: dict[str, list[str]] = {}
-    for i, s, e, r in kept:
+    for i, r in objects:
+        s = r.get(step_key) if step_key else len(steps)
+        s = float(s) if type(s) is int else number(s)  # int first: most steps are
+        if s is None or not math.isfinite(s):
+            lost.append(i)
+            continue
+        row = len(steps)
+        labels.append(i)
+        steps.append(s)
+        epochs.append(number(r.get(epoch_key)) if epoch_key else None)
         for k, v in _flat(r):
-            if k in (step_key, epoch_key) or k.startswith("_"):
+            if k in axes or k.startswith("_"):
                 continue
-            value = number(v)
+            value = v if type(v) is float else number(v)
             if value is not None:
-                columns.setdefault(k, []).append((i, s, e, value))
+                rows, values = columns.get(k) or columns.setdefault(k, ([], []))
+                rows.append(row)
+                values.append(value)
             elif isinstance(v, str):
                 texts.setdefault(k, []).append(v)
+    if lost:
+        log.notes.append(skipped(len(lost), len(objects), unit, f"no numeric `{step_key}`", lost))
+    steps = np.array(steps, dtype=float)
+    if constant(steps):
+        log.notes.append(f"`{step_key}` is {steps[0]:g} on every {unit}: the logging order is the x axis")
+        steps = np.arange(len(steps), dtype=float)
+    epochs, labels = np.array(epochs, dtype=float), np.array(labels)  # a missing epoch is NaN
     for k, found in texts.items():
         if k in columns:
             log.notes.append(f"`{k}`: skipped {len(found)} value{'s' * (len(found) > 1)} that are not numbers "
@@ -178,10 +189,10 @@ def _records(rows: list[tuple[int, object]], path: Path, step: str | None, log: 
         else:
             log.text[k] = found[0][:40]
     placed = {}
-    for k, points in columns.items():
-        labels, steps, epochs, values = (np.array(c, dtype=float) for c in zip(*points))
-        placed[k] = p = place(steps, epochs if epoch_key else None, labels)
-        log.curves[k] = Series.of(p.x[p.keep], values[p.keep])
+    for k, (rows, values) in columns.items():
+        at = np.array(rows)
+        placed[k] = p = place(steps[at], epochs[at] if epoch_key else None, labels[at])
+        log.curves[k] = Series.of(p.x[p.keep], np.array(values, dtype=float)[p.keep])
     log.notes += describe(step_key or unit, placed, unit)
 
 
@@ -192,13 +203,20 @@ def _flat(record: dict) -> list[tuple[str, object]]:
     """Nested fields as their own series, at any depth: `lr/0` per param group, `grad_norm_by_module/fc1`.
     A loop, not recursion: nesting depth is the file's to choose. A longer list (a histogram, a
     batch of predictions) is not a set of curves, and is left out."""
-    out, todo = [], [("", record)]
+    out, todo = [], []
+    for k, v in record.items():
+        if type(v) is dict or type(v) is list:
+            todo.append((f"{k}/", v))
+        else:
+            out.append((k, v))
     while todo:
         prefix, node = todo.pop()
+        if isinstance(node, list) and len(node) > MAX_LIST:
+            continue
         for k, v in (node.items() if isinstance(node, dict) else enumerate(node)):
-            if isinstance(v, dict) or (isinstance(v, list) and len(v) <= MAX_LIST):
+            if isinstance(v, (dict, list)):
                 todo.append((f"{prefix}{k}/", v))
-            elif not isinstance(v, list):
+            else:
                 out.append((f"{prefix}{k}", v))
     return out
 
