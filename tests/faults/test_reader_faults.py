@@ -154,7 +154,7 @@ CASES = [
     ("jsonl series logged one after another (not a restart)", {"log.jsonl": series_one_after_another()},
      "log.jsonl", ("report", 0, ["no problem found"])),
     ("jsonl too short to judge", {"log.jsonl": jsonl(loss_records(8))},
-     "log.jsonl", ("report", 2, ["COULD NOT CHECK", "at most 8 finite points"])),
+     "log.jsonl", ("report", 2, ["COULD NOT CHECK", "at most 8 points"])),
     ("csv only a header", {"log.csv": "step,loss\n"}, "log.csv", ("refuse", "no numeric series")),
     ("csv empty", {"log.csv": ""}, "log.csv", ("refuse", "empty")),
     ("csv binary garbage", {"log.csv": GARBAGE}, "log.csv", ("refuse", "log.csv")),

@@ -50,8 +50,9 @@ def analyze(path: str | Path, metrics: list[str] | None = None, *, loss: str | N
         raise KeyError(f"{path}: no loss series found among {', '.join(sorted(curves)[:12])}"
                        + (f" ({'; '.join(texts)})" if texts else "")
                        + "; name one with --loss or rename the column to contain 'loss'")
+    losses = r["train"] + r["val"]
     events: list[Event] = []
-    for name in r["train"] + r["val"]:
+    for name in losses:
         events += loss_events(name, curves[name])
     main = r["train"][0] if r["train"] else None
     if main:
@@ -61,10 +62,9 @@ def analyze(path: str | Path, metrics: list[str] | None = None, *, loss: str | N
             events += metric_events(main, curves[main], m, curves[m])
     found = [finding(e.code, e.observation, "curves", evidence={**e.evidence, "series": e.series},
                      location={"series": e.series, "steps": [e.start, e.end]}) for e in events]
-    losses = r["train"] + r["val"]
-    longest = max(int(np.isfinite(curves[n].values).sum()) for n in losses)
+    longest = max(len(curves[n].values) for n in losses)  # too short for every shape rule: say so
     unchecked = [] if longest >= MIN_POINTS else [
-        f"the loss series ({', '.join(losses)}) have at most {longest} finite points; the shape rules need {MIN_POINTS}"]
+        f"the loss series ({', '.join(losses)}) have at most {longest} points; the shape rules need {MIN_POINTS}"]
     section = {"path": str(path), "seconds": round(time.monotonic() - started, 3), "roles": r, "notes": log.notes,
                "series": {n: _summary(s) for n, s in curves.items()},
                # what the figures draw, so a renderer needs nothing but the report

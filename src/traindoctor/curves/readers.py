@@ -242,7 +242,7 @@ def _csv(path: Path, step_column: str | None, log: Log) -> None:
     frame.columns = short if len(set(short)) == len(short) else [str(c) for c in frame.columns]  # several runs: keep the run names
     if step_column and step_column not in frame.columns:
         raise CurveError(f"{path}: no column named {step_column!r} for --step; columns: {', '.join(map(str, frame.columns[:20]))}")
-    step = step_column or next((c for c in frame.columns if c.lower() in ("step", "_step", "global_step", "iteration", "iter")), None)
+    step = step_column or next((c for c in frame.columns if c.lower() in {k.lower() for k in STEP_COLUMNS}), None)
     rows = np.arange(1, len(frame) + 1)  # data rows, the header not counted
     steps = pd.to_numeric(frame[step], errors="coerce").to_numpy(dtype=float) if step else np.arange(len(frame), dtype=float)
     usable = np.isfinite(steps)
