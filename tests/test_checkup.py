@@ -352,3 +352,165 @@ def test_tuple_inputs_and_tuple_output_with_loss():
     assert codes(report) == [] and probe(report, "overfit")["passed"]
     own = validate(checkup(TwoInputs(), {"x": x, "z": z, "targets": y}, progress=False, probes=("init-loss", "overfit")))
     assert codes(own) == [] and probe(own, "init-loss")["loss"] > 0
+
+
+# ── the batch axis, decided once from evidence ────────────────────────────────
+
+class WordLM(nn.Module):
+    """pytorch/examples word_language_model's RNNModel: (seq, batch) tokens, a (layers, batch, hidden) state,
+    log-probabilities flattened to (seq * batch, vocab). `mix` makes it average across the batch axis."""
+
+    def __init__(self, vocab=16, dim=24, layers=2, mix=False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.vocab, self.mix = vocab, mix
+        self.drop, self.encoder = nn.Dropout(0.2), nn.Embedding(vocab, dim)
+        self.rnn, self.decoder = nn.LSTM(dim, dim, layers, dropout=0.2), nn.Linear(dim, vocab)
+
+    def forward(self, tokens, hidden):
+        output, hidden = self.rnn(self.drop(self.encoder(tokens)), hidden)
+        if self.mix:
+            output = output - output.mean(1, keepdim=True)  # a bug: normalizes over the batch
+        decoded = self.decoder(self.drop(output)).view(-1, self.vocab)
+        return F.log_softmax(decoded, dim=1), hidden
+
+
+def word_lm_batch(seq=35, batch=20, layers=2, dim=24):
+    start = torch.randint(0, 16, (1, batch), generator=torch.Generator().manual_seed(0))
+    stream = (torch.arange(seq + 1)[:, None] + start) % 16  # batchify: one column per stream
+    hidden = (torch.zeros(layers, batch, dim), torch.zeros(layers, batch, dim))
+    return ((stream[:-1], hidden), stream[1:].reshape(-1))
+
+
+class Policy(nn.Module):
+    """pytorch/examples actor_critic: one unbatched (4,) state in, action probabilities and a value out."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.affine1, self.action_head, self.value_head = nn.Linear(4, 128), nn.Linear(128, 2), nn.Linear(128, 1)
+
+    def forward(self, x):
+        x = F.relu(self.affine1(x))
+        return F.softmax(self.action_head(x), dim=-1), self.value_head(x)
+
+
+class TransposedLSTM(nn.Module):
+    """Takes (batch, seq) and transposes for a sequence-first LSTM: the module alone would mislead."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.emb, self.rnn, self.head = nn.Embedding(16, 24), nn.LSTM(24, 24), nn.Linear(24, 16)
+
+    def forward(self, idx):
+        out, _ = self.rnn(self.emb(idx).transpose(0, 1))
+        return self.head(out.transpose(0, 1))
+
+
+def cheap(model, inputs):
+    """What `run` does after a script: the one-forward probes on the captured inputs, no targets."""
+    from traindoctor.battery import CHEAP_PROBES
+    return validate(checkup(model, (inputs, None), probes=CHEAP_PROBES, progress=False, dead_relu_threshold=0.9))
+
+
+def statuses(report):
+    return {p["name"]: p["status"] for p in report.sections["checkup"]["probes"]}
+
+
+def test_sequence_first_lstm_with_hidden_state_is_healthy():
+    (tokens, hidden), targets = word_lm_batch()
+    report = run(WordLM(), ((tokens, hidden), targets), lambda out, y: F.nll_loss(out[0], y))
+    assert codes(report) == [], [f.observation for f in report.findings]
+    assert "failed" not in statuses(report).values() and not report.unchecked
+    assert report.sections["checkup"]["batch_axis"]["axis"] == 1 and probe(report, "odd-batch")["status"] == "ran"
+    assert probe(report, "batch-independence")["status"] == "ran"
+    light = cheap(WordLM(), (tokens, hidden))
+    assert codes(light) == [] and statuses(light)["odd-batch"] == "ran" and not light.unchecked
+
+
+def test_sequence_first_model_mixing_across_the_batch_is_caught():
+    (tokens, hidden), targets = word_lm_batch()
+    assert "batch-mixing" in codes(cheap(WordLM(mix=True), (tokens, hidden)))
+    # without the hidden state, only the perturbation evidence (and the LSTM) tells time from batch
+    report = cheap(WordLM(mix=True), (tokens, None))
+    assert "batch-mixing" in codes(report) and report.sections["checkup"]["batch_axis"]["axis"] == 1
+
+
+def test_unbatched_state_skips_the_batch_probes():
+    state = torch.tensor([0.02, -0.01, 0.03, 0.04])
+    light = cheap(Policy(), state)
+    assert codes(light) == [] and not light.unchecked
+    assert statuses(light)["odd-batch"] == "skipped" and "no batch axis" in probe(light, "odd-batch")["note"]
+    assert statuses(light)["batch-independence"] == "skipped" and statuses(light)["eval-determinism"] == "ran"
+    actor_critic = lambda out, ret: -out[0][0].log() * (ret - out[1].detach()).sum() + F.smooth_l1_loss(out[1], ret)  # noqa: E731
+    full = run(Policy(), (state, torch.tensor([1.0])), actor_critic)
+    assert codes(full) == [] and "failed" not in statuses(full).values() and not full.unchecked
+
+
+@pytest.mark.parametrize("model, batch", [
+    (TransposedLSTM(), lm_batch()),  # (batch, seq) into a sequence-first LSTM
+    (SeqLM(causal=True), lm_batch()),  # batch-first attention, batch and positions of equal evidence
+    (mlp(), (data()[0][:20], data()[1][:20])),  # a square-ish batch: 20 samples of 20 features
+])
+def test_batch_first_look_alikes_use_dim_0(model, batch):
+    report = run(model, batch, lm_loss if batch[1].dim() == 2 else nn.CrossEntropyLoss(),
+                 probes=("batch-independence", "odd-batch", "causal-independence", "constant-output"))
+    assert codes(report) == [] and report.sections["checkup"]["batch_axis"]["axis"] == 0
+    assert "failed" not in statuses(report).values()
+
+
+# ── copies that are truly independent ─────────────────────────────────────────
+
+class ClosureBlock(nn.Module):
+    """minGPT's Block keeps its MLP forward in a lambda closing over the MLP (`m`) or the block (`self`);
+    deepcopy copies functions by reference, so a naive copy's forward runs the original's modules."""
+
+    def __init__(self, over_self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.mlp = nn.ModuleDict(dict(c_fc=nn.Linear(20, 64), act=nn.GELU(), c_proj=nn.Linear(64, 20), dropout=nn.Dropout(0.3)))
+        m = self.mlp
+        self.mlpf = (lambda x: self.mlp.dropout(self.mlp.c_proj(self.mlp.act(self.mlp.c_fc(x))))) if over_self else \
+            (lambda x: m.dropout(m.c_proj(m.act(m.c_fc(x)))))
+        self.norm, self.head = nn.BatchNorm1d(20), nn.Linear(20, 10)
+
+    def forward(self, x):
+        return self.head(self.norm(x + self.mlpf(x)))
+
+
+@pytest.mark.parametrize("over_self", [False, True])
+def test_copies_do_not_reach_the_original_through_closures(over_self):
+    model = ClosureBlock(over_self)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    report = run(model)
+    assert codes(report) == [], [f.observation for f in report.findings]
+    assert "failed" not in statuses(report).values() and not report.unchecked
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    assert model.training and all(p.grad is None for p in model.parameters())
+
+
+SHARED = {}
+
+
+class ReachesGlobal(nn.Module):
+    """A forward that reaches a module through a global: no copy can follow it."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body, self.head = nn.Sequential(nn.Linear(20, 32), nn.BatchNorm1d(32), nn.ReLU()), nn.Linear(32, 10)
+        SHARED["body"] = self.body
+
+    def forward(self, x):
+        return self.head(SHARED["body"](x))
+
+
+def test_a_copy_that_cannot_be_made_independent_is_not_probed():
+    model = ReachesGlobal()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    report = run(model)
+    assert codes(report) == [] and report.unchecked and report.exit_code == 2
+    assert "body" in report.unchecked[0] and "original" in report.unchecked[0]
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())  # BatchNorm's running stats too
+    assert model.training and all(p.grad is None for p in model.parameters())

@@ -7,23 +7,38 @@ from .findings import Finding, Hypothesis, Report  # noqa: E402
 __all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "checkup", "run_script"]
 
 
-def __getattr__(name: str):
-    if name == "Monitor":  # imported on first use: `import traindoctor` stays light
-        from .monitor import Monitor
+def _load(module: str):
+    """Import a submodule on first use (`import traindoctor` stays light) without moving the caller's
+    random streams: a library imported on the way may draw at import time (rich.style seeds an id
+    counter from `random`), and by then the user's script has seeded them."""
+    import importlib
+    import random
+    import sys
 
-        return Monitor
+    saved = [(random.setstate, random.getstate())]
+    np, torch = sys.modules.get("numpy"), sys.modules.get("torch")  # only streams that exist yet can move
+    if np is not None:
+        saved.append((np.random.set_state, np.random.get_state()))
+    if torch is not None:
+        saved.append((torch.set_rng_state, torch.get_rng_state()))
+    try:
+        return importlib.import_module(module, __name__)
+    finally:
+        for restore, state in saved:
+            restore(state)
+
+
+def __getattr__(name: str):
+    if name == "Monitor":
+        return _load(".monitor").Monitor
     raise AttributeError(f"module 'traindoctor' has no attribute {name!r}")
 
 
 def run_script(*args, **kwargs):
     """Run a training script under traindoctor; see `traindoctor.run.run_script`."""
-    from .run import run_script as _run
-
-    return _run(*args, **kwargs)
+    return _load(".run").run_script(*args, **kwargs)
 
 
 def checkup(*args, **kwargs):
     """Run the active-probe battery on copies of a model; see `traindoctor.battery.checkup`."""
-    from .battery import checkup as _checkup
-
-    return _checkup(*args, **kwargs)
+    return _load(".battery").checkup(*args, **kwargs)

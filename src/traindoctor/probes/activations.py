@@ -15,6 +15,9 @@ from .setup import NotApplicable, Setup
 # many units unused on an easy task, so `run` (which probes after training) passes 0.9.
 DEAD = 0.5
 SATURATED = 0.5  # half the outputs pinned within 1% of the bounds
+# A healthy unit is inactive on all of n samples with a chance of about 2^-n: on fewer samples than this,
+# "never active" says nothing (one sample leaves half of any layer "dead").
+DEAD_MIN_SAMPLES = 8
 
 
 def activations(setup: Setup, dead_threshold: float = DEAD) -> tuple[list[Finding], dict[str, Any]]:
@@ -31,7 +34,12 @@ def activations(setup: Setup, dead_threshold: float = DEAD) -> tuple[list[Findin
     stats = {name: {"kind": "relu" if kind == "dead_fraction" else type(m).__name__.lower(), kind: float(v)}
              for m, name in tap.layers.items() if name in measured for kind, v in [measured[name]]}
     found = []
-    dead = {n: s["dead_fraction"] for n, s in stats.items() if s.get("dead_fraction", 0) >= dead_threshold}
+    record: dict[str, Any] = {"layers": stats}
+    samples = setup.batch_size if setup.axis.axis is not None else 1
+    if samples < DEAD_MIN_SAMPLES:
+        record["note"] = f"dead units not judged on {samples} sample(s) (at least {DEAD_MIN_SAMPLES} are needed)"
+    dead = {n: s["dead_fraction"] for n, s in stats.items()
+            if s.get("dead_fraction", 0) >= dead_threshold and samples >= DEAD_MIN_SAMPLES}
     if dead:
         worst = max(dead, key=dead.get)
         found.append(finding("dead-relu", f"{len(dead)} ReLU layer(s) with at least {dead_threshold:.0%} of their units inactive on every "
@@ -43,4 +51,4 @@ def activations(setup: Setup, dead_threshold: float = DEAD) -> tuple[list[Findin
         found.append(finding("saturated-activations", f"{len(sat)} sigmoid/tanh layer(s) with at least half their outputs "
                              f"within 1% of the bounds; worst `{worst}`: {sat[worst]:.0%}", "checkup",
                              evidence={"layers": stats}, location={"module": worst}))
-    return found, {"layers": stats}
+    return found, record

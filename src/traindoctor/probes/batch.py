@@ -7,15 +7,16 @@ from typing import Any
 import torch
 
 from ..findings import Finding, finding
-from ..record.stats import batch_tensors, feature_scale, fmt, nonfinite_summary
-from .setup import NotApplicable, Setup, SetupError, main_output
+from ..record.stats import feature_scale, fmt, nonfinite_summary, tensors_in
+from .axis import batch_dim
+from .setup import Setup, SetupError
 
 SCALE_LIMIT = 100.0  # same threshold as `run`'s unnormalized-inputs
 MAJORITY = 0.9  # one class holding 90% of a batch of at least 20 labels
 ODD_BATCH = 7
 
 
-def _describe(name: str, t: torch.Tensor) -> dict[str, Any]:
+def _describe(name: str, t: torch.Tensor, setup: Setup) -> dict[str, Any]:
     d: dict[str, Any] = {"tensor": name, "shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
     if t.numel() and (t.is_floating_point() or not t.dtype.is_complex):
         x = t.detach().float()
@@ -24,16 +25,17 @@ def _describe(name: str, t: torch.Tensor) -> dict[str, Any]:
             d.update(min=float(ok.min()), max=float(ok.max()), mean=float(ok.mean()), std=float(ok.std()) if ok.numel() > 1 else 0.0)
         d["nan"] = int(torch.isnan(x).sum())
         d["inf"] = int(torch.isinf(x).sum())
-        if t.dim() >= 2 and t.shape[0] > 1:
-            flat = x.reshape(t.shape[0], -1)
+        dim = batch_dim(t, setup.batch_size, setup.axis.axis) if setup.axis.axis is not None else None
+        if t.dim() >= 2 and dim is not None and t.shape[dim] > 1:
+            flat = x.movedim(dim, 0).reshape(t.shape[dim], -1)
             d["constant_features"] = int((flat.max(0).values == flat.min(0).values).sum())
     return d
 
 
 def batch_sanity(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
     found: list[Finding] = []
-    tensors = list(batch_tensors((setup.inputs,), {}))
-    record: dict[str, Any] = {"tensors": [_describe(n, t) for n, t in tensors]}
+    tensors = list(tensors_in(setup.inputs))
+    record: dict[str, Any] = {"tensors": [_describe(n, t, setup) for n, t in tensors]}
     for name, t in tensors:
         bad = nonfinite_summary(t)
         if bad:
@@ -68,26 +70,35 @@ def batch_sanity(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
 
 
 def odd_batch(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
-    """Rerun with a prime batch size: code that hard-codes the batch size or its shape breaks."""
-    B = setup.batch_size
+    """Rerun with a prime batch size: code that hard-codes the batch size or its shape breaks.
+
+    Only what is specific to the size counts: the same copy runs the original batch first, and an
+    error there is the setup not running at all (the probe fails), never a batch-size finding."""
+    B = setup.need_samples(3)
     n = ODD_BATCH if B > ODD_BATCH else B - 1
-    if n < 2:
-        raise NotApplicable(f"the batch has {B} samples; at least 3 are needed")
-    small = setup.subset(n)
     model = setup.copy_model(train=False)
+    with torch.no_grad():
+        base = setup.per_sample(_forward_and_loss(setup, model))
+        small = setup.subset(n)
+        try:
+            odd = small.per_sample(_forward_and_loss(small, model))
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
+            return [finding("batch-size-assumption", f"the forward pass and loss run on the batch of {B}, but with {n} "
+                            f"samples they raised {error}", "checkup",
+                            evidence={"batch": n, "original_batch": B, "error": str(exc)[:500]})], {"batch": n, "error": error}
+    record: dict[str, Any] = {"batch": n, "output_shape": list(odd.shape) if odd is not None else None}
+    if base is not None and (odd is None or odd.shape[1:] != base.shape[1:]):
+        got = "has no dimension of that size" if odd is None else f"holds samples of shape {list(odd.shape[1:])}"
+        return [finding("batch-size-assumption", f"with a batch of {n} instead of {B}, the output {got} (with {B}: "
+                        f"{list(base.shape[1:])} per sample)", "checkup", evidence={**record, "original_batch": B})], record
+    return [], record
+
+
+def _forward_and_loss(setup: Setup, model: torch.nn.Module) -> Any:
+    out = setup.forward(model)
     try:
-        with torch.no_grad():
-            out = small.forward(model)
-            try:
-                small.loss(out)
-            except SetupError:  # no loss to check (e.g. a batch captured by `run`): the forward pass is enough
-                pass
-    except Exception as exc:
-        return [finding("batch-size-assumption", f"with a batch of {n} instead of {B}, the forward pass or loss raised "
-                        f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}", "checkup",
-                        evidence={"batch": n, "original_batch": B, "error": str(exc)[:500]})], {"batch": n, "error": str(exc)[:200]}
-    main = main_output(out)
-    if main is not None and main.shape[0] != n:
-        return [finding("batch-size-assumption", f"with a batch of {n} instead of {B}, the output's first dimension is "
-                        f"{main.shape[0]}", "checkup", evidence={"batch": n, "output_shape": list(main.shape)})], {"batch": n}
-    return [], {"batch": n, "output_shape": list(main.shape) if main is not None else None}
+        setup.loss(out)
+    except SetupError:  # no loss to check (e.g. a batch captured by `run`): the forward pass is enough
+        pass
+    return out

@@ -35,13 +35,12 @@ def init_loss(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
 
 
 def constant_output(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+    setup.need_samples(2)
     model = setup.copy_model(train=False)
-    if setup.batch_size < 2:
-        raise NotApplicable("a batch of one sample cannot show constant outputs")
     with torch.no_grad():
-        main = main_output(setup.forward(model))
-    if main is None or main.shape[0] != setup.batch_size:
-        raise NotApplicable("the output's first dimension is not the batch")
+        main = setup.per_sample(setup.forward(model))
+    if main is None:
+        raise NotApplicable("the output has no dimension holding the samples")
     x = main.detach().float().reshape(main.shape[0], -1)
     spread = float((x.max(0).values - x.min(0).values).max())
     scale = float(x.abs().max()) + 1e-12

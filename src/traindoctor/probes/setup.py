@@ -1,20 +1,25 @@
-"""What a probe needs to know about the user's model: how to call it, get a loss, and optimize.
+"""What a probe needs to know about the user's model: how to call it, get a loss, optimize, and
+which dimension of the batch holds the samples.
 
-`Setup` normalizes the accepted forms of `checkup(model, batch, loss_fn, optimizer)` once, so
-each probe only says what it measures. Every method works on the model it is given (a copy).
+`Setup` normalizes the accepted forms of `checkup(model, batch, loss_fn, optimizer)` once, so each
+probe only says what it measures: the batch axis is decided once (probes/axis.py), a large batch
+is cut to a fixed budget of samples and bytes, and copies are independent of the original
+(probes/copies.py). Every method works on the model it is given (a copy).
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from ..record.stats import batch_tensors, first_tensor
+from ..record.stats import first_tensor, tensors_in
+from .axis import BatchAxis, batch_dim, decide, output_layout, output_samples, take
+from .copies import ReachedOriginal, guarded, independent_copy
+from .tree import call, tree_map
 
 
 class SetupError(ValueError):
@@ -26,6 +31,11 @@ class NotApplicable(Exception):
 
 
 DEFAULT_LR = 3e-4
+# Memory bound of the probes: a batch above either budget is cut to its first samples along the batch
+# axis (keeping at least MIN_SAMPLES), so probes cost a bounded multiple of this, whatever the batch.
+BATCH_SAMPLES = 4096
+BATCH_BYTES = 64 * 2**20
+MIN_SAMPLES = 8
 
 
 def _optimizer_factory(optimizer: Any) -> Callable[[list], torch.optim.Optimizer]:
@@ -43,26 +53,43 @@ def _optimizer_factory(optimizer: Any) -> Callable[[list], torch.optim.Optimizer
     raise SetupError(f"optimizer must be a torch.optim.Optimizer or a factory params -> optimizer, not {type(optimizer).__name__}")
 
 
-def _clone(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
-    if isinstance(obj, dict):
-        return {k: _clone(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_clone(v) for v in obj)
-    return obj
+def _hint(exc: Exception) -> str:
+    """What to check, from what the error is about."""
+    msg = str(exc).lower()
+    if "dtype" in msg or "scalar type" in msg:
+        return "check that the batch's dtype matches the model's (float32 features for float32 weights, integer ids for embeddings)"
+    if "device" in msg:
+        return "check that the batch is on the model's device"
+    if any(w in msg for w in ("shape", "size", "dimension")):
+        return "check the batch's shape against what the model's forward expects"
+    return "check that the batch is what the model's forward expects"
+
+
+def _bounded(inputs: Any, targets: Any, ax: BatchAxis) -> int:
+    """How many samples the probes use: all of them, unless that exceeds BATCH_SAMPLES or BATCH_BYTES."""
+    if ax.axis is None:
+        return ax.size
+    batched = [t for _, t in tensors_in((inputs, targets)) if batch_dim(t, ax.size, ax.axis) is not None]
+    total = sum(t.numel() * t.element_size() for t in batched)
+    by_bytes = BATCH_BYTES * ax.size // total if total else ax.size
+    return min(ax.size, BATCH_SAMPLES, max(MIN_SAMPLES, by_bytes))
 
 
 @dataclass
 class Setup:
     model: nn.Module
-    inputs: Any  # tensor, tuple of tensors, or dict of keyword arguments
+    inputs: Any  # tensor, tuple of tensors, dict of keyword arguments, or tree.Call(args, kwargs)
     targets: Any  # None when the model computes its own loss
     loss_fn: Callable | None
     make_optimizer: Callable[[list], torch.optim.Optimizer]
+    axis: BatchAxis
+    subsampled: str | None = None  # "subsampled 4096 of 200000 samples"
+    blocked: str | None = None  # why no probe can run on the model at all
 
     @classmethod
     def build(cls, model: Any, batch: Any, loss_fn: Any = None, optimizer: Any = None) -> "Setup":
+        """Check the arguments, decide the batch axis, bound the batch, and check that the model runs on
+        it from an independent copy; a model that cannot be probed leaves `blocked` saying why."""
         if not isinstance(model, nn.Module):
             raise SetupError(f"model must be a torch.nn.Module, not {type(model).__name__}")
         if isinstance(batch, dict):
@@ -73,18 +100,28 @@ class Setup:
             raise SetupError("batch must be (inputs, targets) or a dict of keyword arguments for a model that computes its own loss")
         if loss_fn is not None and not callable(loss_fn):
             raise SetupError(f"loss_fn must be a module or a callable (output, targets) -> loss, not {type(loss_fn).__name__}")
-        if not any(True for _ in batch_tensors((inputs,), {})):
+        if not any(True for _ in tensors_in(inputs)):
             raise SetupError("the batch's inputs hold no tensor")
-        return cls(model, _clone(inputs), _clone(targets), loss_fn, _optimizer_factory(optimizer))
+        make_optimizer = _optimizer_factory(optimizer)
+        try:
+            replica: nn.Module | None = independent_copy(model).eval()
+            blocked = None
+        except Exception as exc:
+            replica, blocked = None, (f"the model cannot be deep-copied ({type(exc).__name__}: {exc}); "
+                                      "probes run on copies only, so none ran on the model")
+        with guarded(model, tensors=True):  # nothing below may run or read the original
+            ax = decide(replica, inputs, targets)
+            n = _bounded(inputs, targets, ax)
+            inputs, targets = _clone(take(inputs, ax, n)), _clone(take(targets, ax, n, fold=True))
+            subsampled = f"subsampled {n} of {ax.size} samples" if n < ax.size else None
+            setup = cls(model, inputs, targets, loss_fn, make_optimizer, replace(ax, size=n), subsampled, blocked)
+            if replica is not None:
+                setup.blocked = setup._baseline(replica)
+        return setup
 
     # ── calling the model ───────────────────────────────────────────────────
     def forward(self, model: nn.Module, inputs: Any = None) -> Any:
-        inputs = self.inputs if inputs is None else inputs
-        if isinstance(inputs, dict):
-            return model(**inputs)
-        if isinstance(inputs, (tuple, list)):
-            return model(*inputs)
-        return model(inputs)
+        return call(model, self.inputs if inputs is None else inputs)
 
     def loss(self, output: Any, targets: Any = None) -> torch.Tensor:
         targets = self.targets if targets is None else targets
@@ -103,41 +140,70 @@ class Setup:
     # ── the batch ───────────────────────────────────────────────────────────
     @property
     def batch_size(self) -> int:
-        return next(t for _, t in batch_tensors((self.inputs,), {})).shape[0]
+        return self.axis.size
+
+    @property
+    def primary(self) -> tuple[str, torch.Tensor]:
+        """The first input tensor with a dimension: the one the batch axis was decided on."""
+        return next((n, t) for n, t in tensors_in(self.inputs) if t.dim() >= 1)
+
+    def need_samples(self, minimum: int) -> int:
+        """The number of samples, for a probe that needs at least `minimum` of them."""
+        if self.axis.axis is None:
+            raise NotApplicable(f"the batch has no batch axis: {self.axis.why}")
+        if self.batch_size < minimum:
+            raise NotApplicable(f"the batch has {self.batch_size} sample(s); at least {minimum} are needed")
+        return self.batch_size
+
+    def per_sample(self, output: Any) -> torch.Tensor | None:
+        """The model's main output with its samples along dim 0 (unflattened if the model flattened them)."""
+        return output_samples(main_output(output), self.axis)
 
     def subset(self, n: int) -> "Setup":
-        """The same setup on the first n samples (tensors whose first dim is the batch)."""
-        B = self.batch_size
-
-        def take(obj: Any) -> Any:
-            if isinstance(obj, torch.Tensor):
-                return obj[:n] if obj.dim() and obj.shape[0] == B else obj
-            if isinstance(obj, dict):
-                return {k: take(v) for k, v in obj.items()}
-            if isinstance(obj, (list, tuple)):
-                return type(obj)(take(v) for v in obj)
-            return obj
-
-        return Setup(self.model, take(self.inputs), take(self.targets), self.loss_fn, self.make_optimizer)
+        """The same setup on the first n samples along the batch axis."""
+        self.need_samples(1)
+        return replace(self, inputs=take(self.inputs, self.axis, n), targets=take(self.targets, self.axis, n, fold=True),
+                       axis=replace(self.axis, size=n))
 
     def replace_inputs(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
         """The inputs with every floating or integer tensor passed through fn (labels untouched)."""
-        def walk(obj: Any, key: str = "") -> Any:
-            if isinstance(obj, torch.Tensor):
-                return obj if key in ("labels", "attention_mask") else fn(obj)
-            if isinstance(obj, dict):
-                return {k: walk(v, k) for k, v in obj.items()}
-            if isinstance(obj, (list, tuple)):
-                return type(obj)(walk(v) for v in obj)
-            return obj
-        return walk(self.inputs)
+        return tree_map(self.inputs, lambda t, key: t if key in ("labels", "attention_mask") else fn(t))
+
+    def _baseline(self, replica: nn.Module) -> str | None:
+        """Run the eval-mode copy on the batch, and on half of it to find where the output holds the
+        samples. None when it runs on its own; else why no probe can run on the model."""
+        given = f"on the batch ({self.subsampled} for the probes' memory budget)" if self.subsampled else "on the batch as given"
+        m = self.batch_size // 2 if self.axis.axis is not None else 0
+        try:
+            with torch.no_grad():
+                try:
+                    out = main_output(self.forward(replica))
+                except ReachedOriginal:
+                    raise
+                except Exception as exc:
+                    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+                    return f"the model raised {type(exc).__name__}: {first} {given}: {_hint(exc)}"
+                try:  # a model that breaks on fewer samples is odd-batch's finding, not a reason to stop here
+                    self.axis = output_layout(out, main_output(self.subset(m).forward(replica)), self.axis, m) if m else self.axis
+                except ReachedOriginal:
+                    raise
+                except Exception:
+                    pass
+        except ReachedOriginal as exc:
+            return (f"a copy's forward reaches the original model's {exc} (through a global, or a reference deepcopy "
+                    "cannot follow), so a probe would read or change the original: no probe ran on the model")
+        return None
 
     def copy_model(self, train: bool = True) -> nn.Module:
         try:
-            replica = copy.deepcopy(self.model)
+            replica = independent_copy(self.model)
         except Exception as exc:
             raise SetupError(f"the model cannot be deep-copied ({type(exc).__name__}: {exc}); probes never touch the original") from exc
         return replica.train(train)
+
+
+def _clone(obj: Any) -> Any:
+    return tree_map(obj, lambda t, _: t.detach().clone())
 
 
 def _own_loss(output: Any) -> torch.Tensor:

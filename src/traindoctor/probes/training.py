@@ -1,9 +1,11 @@
-"""Overfit one batch (then ablate the inputs) and the LR range test, on copies."""
+"""Overfit one batch (then ablate the inputs) and the LR range test, on copies.
+
+Both are bounded by step counts only: a time box would make the outcome depend on the machine's
+load (a loaded machine cut the LR range short and read its end as divergence)."""
 
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Callable
 
 import torch
@@ -28,7 +30,7 @@ def _grad_by_module(model: torch.nn.Module) -> dict[str, float]:
     return {k: math.sqrt(v) for k, v in sq.items()}
 
 
-def _fit(setup: Setup, lr_scale: float, steps: int, seconds: float,
+def _fit(setup: Setup, lr_scale: float, steps: int,
          progress: Callable[[int, float], None] | None) -> tuple[torch.nn.Module, torch.optim.Optimizer, list[float]]:
     model = setup.copy_model(train=True)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -38,7 +40,6 @@ def _fit(setup: Setup, lr_scale: float, steps: int, seconds: float,
     for g in opt.param_groups:
         g["lr"] = g["lr"] * lr_scale
     losses: list[float] = []
-    started = time.monotonic()
     with torch.enable_grad():
         for step in range(steps):
             opt.zero_grad(set_to_none=True)
@@ -48,8 +49,7 @@ def _fit(setup: Setup, lr_scale: float, steps: int, seconds: float,
             losses.append(value)
             if progress:
                 progress(step, value)
-            if not math.isfinite(value) or value <= DEEP_FIT * losses[0] or value < OVERFIT_FLOOR * DEEP_FIT or \
-                    time.monotonic() - started > seconds:
+            if not math.isfinite(value) or value <= DEEP_FIT * losses[0] or value < OVERFIT_FLOOR * DEEP_FIT:
                 break
             opt.step()
     return model, opt, losses
@@ -59,13 +59,13 @@ def _passed(losses: list[float]) -> bool:
     return math.isfinite(losses[-1]) and (losses[-1] <= OVERFIT_TARGET * losses[0] or losses[-1] < OVERFIT_FLOOR)
 
 
-def overfit(setup: Setup, steps: int = 300, seconds: float = 15.0,
+def overfit(setup: Setup, steps: int = 300,
             progress: Callable[[int, float], None] | None = None) -> tuple[list[Finding], dict[str, Any]]:
     """Fit one batch on a copy. A failure at the configured LR is retried at 10x before it counts:
     a too-small LR for a 300-step budget must not read as a broken model."""
     attempts = []
     for scale in (1.0, 10.0):
-        model, opt, losses = _fit(setup, scale, steps, seconds / 2, progress)
+        model, opt, losses = _fit(setup, scale, steps, progress)
         attempts.append({"lr": float(opt.param_groups[0]["lr"]), "steps": len(losses), "first_loss": losses[0],
                          "final_loss": losses[-1], "passed": _passed(losses)})
         if attempts[-1]["passed"] or not math.isfinite(losses[-1]):
@@ -95,6 +95,8 @@ def overfit(setup: Setup, steps: int = 300, seconds: float = 15.0,
 
 def ablation(setup: Setup, overfit_record: dict[str, Any]) -> tuple[list[Finding], dict[str, Any]]:
     """On the overfit copy: the loss with real inputs vs zeroed and random ones."""
+    if setup.axis.axis is None or setup.batch_size < 2:
+        raise NotApplicable("one sample can be fitted through the biases alone: ablation needs at least 2 samples")
     model = overfit_record.get("model")
     if model is None:
         raise NotApplicable("the model did not overfit the batch, so ablation would not be informative")
@@ -120,7 +122,7 @@ def ablation(setup: Setup, overfit_record: dict[str, Any]) -> tuple[list[Finding
     return [], record
 
 
-def lr_range(setup: Setup, start: float = 1e-7, end: float = 10.0, steps: int = 100, seconds: float = 15.0,
+def lr_range(setup: Setup, start: float = 1e-7, end: float = 10.0, steps: int = 100,
              current_lr: float | None = None) -> tuple[list[Finding], dict[str, Any]]:
     """Exponentially increasing LR on a copy; stops when the loss diverges; suggests an LR."""
     model = setup.copy_model(train=True)
@@ -130,7 +132,6 @@ def lr_range(setup: Setup, start: float = 1e-7, end: float = 10.0, steps: int = 
     opt = setup.make_optimizer(params)
     factor = (end / start) ** (1 / (steps - 1))
     lrs, losses, smooth = [], [], None
-    started = time.monotonic()
     with torch.enable_grad():
         for i in range(steps):
             lr = start * factor**i
@@ -144,7 +145,7 @@ def lr_range(setup: Setup, start: float = 1e-7, end: float = 10.0, steps: int = 
             smooth = value if smooth is None else 0.7 * smooth + 0.3 * value
             lrs.append(lr)
             losses.append(smooth)
-            if smooth > 4 * min(losses) or time.monotonic() - started > seconds:
+            if smooth > 4 * min(losses):
                 break
             loss.backward()
             opt.step()

@@ -1,0 +1,99 @@
+"""Copies of the user's model that are truly independent of it, and a guard that proves it.
+
+`copy.deepcopy` copies functions by reference: minGPT keeps its MLP forward in a lambda closing
+over the original's modules, so a deep copy's forward still runs the original's layers (its dropout
+in train mode, its BatchNorm statistics, its gradients). `independent_copy` re-binds such closures
+to the copy; what cannot be re-bound (a module reached through a global) is caught by `guarded`,
+which stops a forward *before* any module or tensor of the original is used.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+from contextlib import contextmanager, nullcontext
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+
+class ReachedOriginal(RuntimeError):
+    """A probe's forward on a copy was about to use the original model; the message names what."""
+
+
+def _rebound(fn: types.FunctionType, memo: dict[int, Any], seen: set[int]) -> types.FunctionType:
+    """fn with its closure cells and defaults pointing at the copies of what deepcopy copied."""
+    if id(fn) in seen:
+        return fn
+    seen.add(id(fn))
+
+    def mapped(value: Any) -> Any:
+        if isinstance(value, types.FunctionType):
+            return _rebound(value, memo, seen)
+        return memo.get(id(value), value)
+
+    cells = fn.__closure__ or ()
+    closure = tuple(types.CellType(mapped(c.cell_contents)) if _filled(c) else c for c in cells)
+    defaults = tuple(mapped(d) for d in fn.__defaults__) if fn.__defaults__ else fn.__defaults__
+    same_cells = all(a is b or a.cell_contents is b.cell_contents for a, b in zip(closure, cells) if _filled(b))
+    if same_cells and all(a is b for a, b in zip(defaults or (), fn.__defaults__ or ())):
+        return fn
+    new = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, defaults, closure or None)
+    new.__kwdefaults__, new.__qualname__ = fn.__kwdefaults__, fn.__qualname__
+    new.__dict__.update(fn.__dict__)
+    return new
+
+
+def _filled(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:  # an empty cell (a name assigned after the closure was made)
+        return False
+    return True
+
+
+def independent_copy(model: nn.Module) -> nn.Module:
+    memo: dict[int, Any] = {}
+    replica = copy.deepcopy(model, memo)  # memo: id(original) -> copy; it keeps the originals alive, so ids stay valid
+    seen: set[int] = set()
+    for module in replica.modules():
+        for name, value in list(vars(module).items()):
+            if isinstance(value, types.FunctionType):
+                object.__setattr__(module, name, _rebound(value, memo, seen))
+    return replica
+
+
+class _TensorWatch(TorchFunctionMode):
+    def __init__(self, tensors: dict[int, str]):
+        super().__init__()
+        self.tensors = tensors
+
+    def __torch_function__(self, func, types_, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        for a in (*args, *kwargs.values()):
+            for t in (a if isinstance(a, (list, tuple)) else (a,)):
+                if isinstance(t, torch.Tensor) and id(t) in self.tensors:
+                    raise ReachedOriginal(f"tensor `{self.tensors[id(t)]}`")
+        return func(*args, **kwargs)
+
+
+@contextmanager
+def guarded(original: nn.Module, tensors: bool = False) -> Iterator[None]:
+    """Raise ReachedOriginal before any module of `original` runs (and, with `tensors`, before any op
+    reads one of its parameters or buffers: costly per op, so only for the one forward that checks)."""
+    modules = {id(m): n or type(original).__name__ for n, m in original.named_modules()}
+
+    def stop(module: nn.Module, args: Any) -> None:
+        if id(module) in modules:
+            raise ReachedOriginal(f"module `{modules[id(module)]}`")
+
+    handle = nn.modules.module.register_module_forward_pre_hook(stop)
+    watch = _TensorWatch({id(t): n for n, t in [*original.named_parameters(), *original.named_buffers()]}) \
+        if tensors else nullcontext()
+    try:
+        with watch:
+            yield
+    finally:
+        handle.remove()
