@@ -98,8 +98,22 @@ def run(
     _emit(report, format, output, plots)
 
 
+def _user_traceback(exc: BaseException, file: Path) -> str:
+    """The traceback from the user's file on: traindoctor's and runpy's frames before it are ours, not theirs."""
+    import traceback
+
+    te = traceback.TracebackException.from_exception(exc)
+    frames = list(te.stack)
+    first = next((i for i, f in enumerate(frames) if Path(f.filename).resolve() == file.resolve()), 0)
+    te.stack = traceback.StackSummary.from_list(frames[first:])
+    return "".join(te.format()).rstrip()
+
+
 def _load_setup(target: str) -> dict:
-    """`path/to/file.py:function` -> the dict that function returns (function defaults to make_setup)."""
+    """`path/to/file.py:function` -> the dict that function returns (function defaults to make_setup).
+
+    The user's own errors (importing the file, calling the function) are usage errors: the message
+    names the file and function, shows their traceback, and exits 2."""
     import runpy
 
     path, _, func = target.partition(":")
@@ -110,16 +124,23 @@ def _load_setup(target: str) -> dict:
     saved = sys.path[:]
     sys.path.insert(0, str(file.resolve().parent))
     try:
-        namespace = runpy.run_path(str(file), run_name="__traindoctor_checkup__")
-    except Exception as exc:
-        typer.echo(f"traindoctor: importing {path} failed: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(2) from None
+        try:
+            namespace = runpy.run_path(str(file), run_name="__traindoctor_checkup__")
+        except Exception as exc:
+            typer.echo(f"{_user_traceback(exc, file)}\ntraindoctor: importing {path} failed: {type(exc).__name__}: {exc}"
+                       "\n(the traceback above is your file's; fix it and run checkup again)", err=True)
+            raise typer.Exit(2) from None
+        if not callable(namespace.get(func)):
+            raise typer.BadParameter(f"{path} defines no function {func}(); write one that returns "
+                                     "dict(model=..., batch=..., loss_fn=..., optimizer=...)", param_hint="TARGET")
+        try:
+            setup = namespace[func]()
+        except Exception as exc:
+            typer.echo(f"{_user_traceback(exc, file)}\ntraindoctor: {path}:{func}() raised {type(exc).__name__}: {exc}"
+                       "\n(the traceback above is your setup function's; fix it and run checkup again)", err=True)
+            raise typer.Exit(2) from None
     finally:
         sys.path[:] = saved
-    if not callable(namespace.get(func)):
-        raise typer.BadParameter(f"{path} defines no function {func}(); write one that returns "
-                                 "dict(model=..., batch=..., loss_fn=..., optimizer=...)", param_hint="TARGET")
-    setup = namespace[func]()
     if not isinstance(setup, dict) or not {"model", "batch"} <= set(setup):
         raise typer.BadParameter(f"{path}:{func}() must return a dict with keys model and batch "
                                  "(and optionally loss_fn, optimizer)", param_hint="TARGET")
