@@ -79,6 +79,9 @@ def render_lint(report: Report, *, color: bool | None = None) -> str:
         line.append(f.code, style=_MARK[f.severity][1])
         line.append(f" {f.observation}")
         console.print(line)
+    warning = could_not_check(report)  # files that could not be read or parsed
+    if warning:
+        console.print(Text(warning, style="bold magenta"))
     s = report.summary()
     files = report.sections["lint"]["files"]
     console.print(Text(f"{len(report.findings)} finding{'s' * (len(report.findings) != 1)} "
