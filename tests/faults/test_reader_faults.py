@@ -285,6 +285,7 @@ def test_lint_names_the_unreadable_file_and_lints_the_others(tmp_path, case, nam
     [problem] = result.stderr.strip().splitlines()
     assert problem.startswith(f"traindoctor: {bad}") and message in problem, problem
     assert f"{tmp_path / 'good.py'}:3:" in result.stdout and "double-softmax" in result.stdout  # the other file still linted
+    assert f"COULD NOT CHECK: {bad}" in result.stdout  # the report says so too, not only stderr
 
 
 def test_lint_report_of_an_unreadable_file_is_not_a_clean_scan(tmp_path):
