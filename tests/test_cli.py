@@ -59,13 +59,20 @@ def test_markdown_to_file(tmp_path):
     assert out.read_text().startswith("# traindoctor run") and "`nonfinite-input`" in out.read_text()
 
 
-@pytest.mark.parametrize("stmt,code,expect", [("sys.exit(0)", 0, None), ("sys.exit(3)", 1, "exited with status 3")])
-def test_script_calling_sys_exit(tmp_path, stmt, code, expect):
+@pytest.mark.parametrize("stmt,code,header", [
+    ("sys.exit(0)", 0, "ran to completion"),
+    ("sys.exit(3)", 1, "the script exited with status 3"),
+    ("sys.exit('config missing')", 1, "the script exited with status 1"),  # python prints the message, status 1
+])
+def test_script_calling_sys_exit(tmp_path, stmt, code, header):
     done = cli("run", script(tmp_path, stmt))
     assert done.returncode == code, done.stdout + done.stderr
     assert "done" in done.stdout
-    if expect:
-        assert "script-error" in done.stdout and expect in done.stdout
+    assert header in next(line for line in done.stdout.splitlines() if line.startswith("traindoctor run"))
+    if code:
+        assert "script-error" in done.stdout and "exited with status" in done.stdout
+    if "config" in stmt:
+        assert "config missing" in done.stderr and "status config missing" not in done.stdout
 
 
 def test_script_error_shows_user_traceback_only():

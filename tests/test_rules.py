@@ -220,6 +220,83 @@ for i in range(20):
     assert set(codes(r, ("error",))) == {"frozen-params", "params-not-in-optimizer"}
 
 
+ALTERNATING_GAN = """
+G = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 10))
+D = nn.Sequential(nn.Linear(10, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+og = torch.optim.Adam(G.parameters(), lr=2e-4); od = torch.optim.Adam(D.parameters(), lr=2e-4)
+ones, zeros = torch.ones(64, 1), torch.zeros(64, 1)
+
+def toggle(opt):  # as Lightning's toggle_optimizer: only the stepped optimizer's parameters require grad
+    for o in (og, od):
+        for g in o.param_groups:
+            for p in g["params"]:
+                p.requires_grad = o is opt
+
+for i in range(100):
+    z = torch.randn(64, 4)
+    toggle(og)
+    og.zero_grad(); F.binary_cross_entropy_with_logits(D(G(z)), ones).backward(); og.step()
+    toggle(od)
+    od.zero_grad()
+    (F.binary_cross_entropy_with_logits(D(x[:64]), ones) + F.binary_cross_entropy_with_logits(D(G(z).detach()), zeros)).backward()
+    od.step()
+    toggle(None)  # untoggle
+"""
+
+
+def test_alternating_gan_stopped_mid_toggle_is_not_frozen(run_code):
+    # Stopped after D's step, before the untoggle: G's parameters read requires_grad=False at the stop,
+    # yet G trained at every one of its steps.
+    r = run_code(body(ALTERNATING_GAN), max_steps=20)
+    assert r.sections["run"]["stopped"] == "max-steps" and r.findings == []
+
+
+def test_lightning_gan_stopped_mid_toggle_is_not_frozen(tmp_path):
+    lightning = pytest.importorskip("lightning")
+    from conftest import validate
+    from traindoctor import run_script
+
+    script = tmp_path / "gan.py"
+    script.write_text(LIGHTNING_GAN)
+    r = validate(run_script(script, max_steps=20))
+    assert r.sections["run"]["stopped"] == "max-steps" and codes(r) == [], r.findings
+
+
+LIGHTNING_GAN = """
+import lightning as L, torch, torch.nn as nn, torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+class GAN(L.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.automatic_optimization = False
+        self.G = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 10))
+        self.D = nn.Sequential(nn.Linear(10, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+
+    def training_step(self, batch, _):
+        (x,) = batch
+        og, od = self.optimizers()
+        z, ones, zeros = torch.randn(len(x), 4), torch.ones(len(x), 1), torch.zeros(len(x), 1)
+        self.toggle_optimizer(og)
+        og.zero_grad(); self.manual_backward(F.binary_cross_entropy_with_logits(self.D(self.G(z)), ones)); og.step()
+        self.untoggle_optimizer(og)
+        self.toggle_optimizer(od)
+        loss = F.binary_cross_entropy_with_logits(self.D(x), ones) + F.binary_cross_entropy_with_logits(self.D(self.G(z).detach()), zeros)
+        od.zero_grad(); self.manual_backward(loss); od.step()
+        self.untoggle_optimizer(od)
+
+    def configure_optimizers(self):
+        return [torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999)),
+                torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))]
+
+if __name__ == "__main__":
+    L.seed_everything(0, verbose=False)
+    data = DataLoader(TensorDataset(torch.randn(2048, 10) * 0.5 + 1), batch_size=32, shuffle=True)
+    L.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False).fit(GAN(), data)
+"""
+
+
 def test_detached_encoder_is_optimizer_params_unused(run_code):
     script = body("""
 enc, head = nn.Linear(10, 16), nn.Linear(16, 4)
@@ -231,6 +308,99 @@ for i in range(20):
     assert codes(broken) == ["optimizer-params-unused"]
     assert broken.findings[0].evidence["parameters"] == ["weight", "bias"]
     assert run_code(script.replace("DETACH", "")).findings == []
+
+
+REINFORCE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+from torch.distributions import Categorical
+torch.manual_seed(0)
+
+class Pole:
+    # Deterministic and unstable: pushing against the drift keeps |x| < 1 longer, up to 150 steps.
+    def reset(self):
+        self.t, self.x, self.v = 0, 0.05, 0.0
+        return self.obs()
+    def obs(self):
+        return torch.tensor([self.x, self.v, self.x * self.v, 1.0])
+    def step(self, a):
+        self.v = 0.15 if a else -0.15
+        self.x += self.v + 0.2 * self.x
+        self.t += 1
+        return self.obs(), 1.0, abs(self.x) > 1.0 or self.t >= 150
+
+class Policy(nn.Module):  # pytorch/examples' actor_critic, one unbatched state per call
+    def __init__(self):
+        super().__init__()
+        self.affine = nn.Linear(4, 128); self.action = nn.Linear(128, 2); self.value = nn.Linear(128, 1)
+    def forward(self, s):
+        h = F.relu(self.affine(s))
+        return F.softmax(self.action(h), dim=-1), self.value(h)
+
+model, env = Policy(), Pole()
+opt = torch.optim.Adam(model.parameters(), lr=3e-2)
+lengths = []
+for episode in range(40):
+    state, saved, rewards, done = env.reset(), [], [], False
+    while not done:
+        probs, value = model(state)
+        dist = Categorical(probs); a = dist.sample()
+        saved.append((dist.log_prob(a), value[0]))
+        state, r, done = env.step(a.item()); rewards.append(r)
+    R, returns = 0.0, []
+    for r in reversed(rewards):
+        R = r + 0.99 * R; returns.insert(0, R)
+    returns = torch.tensor(returns)
+    returns = (returns - returns.mean()) / (returns.std() + 1e-8)
+    policy, values = [], []
+    for (logp, v), R in zip(saved, returns):
+        policy.append(-logp * (R - v.item())); values.append(F.smooth_l1_loss(v, R))
+    opt.zero_grad()
+    loss = torch.stack(policy).sum() + torch.stack(values).sum()  # grows with the episode length
+    loss.backward(); opt.step()
+    lengths.append(len(rewards))
+print("episode lengths", lengths)
+"""
+
+
+def test_reinforce_with_lengthening_episodes_is_healthy(run_code, capsys):
+    # The summed loss rises ~10x as the agent learns to balance longer; Adam's first update is lr per weight.
+    r = run_code(REINFORCE)
+    lengths = eval(capsys.readouterr().out.split("episode lengths")[-1])
+    assert lengths[:5] != [150] * 5 and lengths[-5:] == [150] * 5  # it learns
+    assert codes(r) == [], [f.observation for f in r.findings]
+    assert {rec.get("loss_terms") for rec in r.sections["run"]["steps_record"]} > {150 * 2}
+
+
+LR_SHAPES = {  # one broken lr per shape, and the same script with a sane lr must stay quiet
+    "adam-blows-up-at-step-1": ("""
+model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 4))
+opt = torch.optim.Adam(model.parameters(), lr=LR)
+for i in range(60):
+    xb, yb = x[i % 8 * 64:(i % 8 + 1) * 64], y[i % 8 * 64:(i % 8 + 1) * 64]
+    opt.zero_grad(); F.cross_entropy(model(xb), yb).backward(); opt.step()
+""", "3.0", "1e-3"),
+    "rmsprop-tanh": ("""
+model = nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 4))
+opt = torch.optim.RMSprop(model.parameters(), lr=LR)
+for i in range(60):
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+""", "10.0", "1e-3"),
+    "sgd-summed-loss-goes-non-finite": ("""
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))
+opt = torch.optim.SGD(model.parameters(), lr=LR)
+for i in range(40):
+    xb, yb = x[i % 8 * 64:(i % 8 + 1) * 64], y[i % 8 * 64:(i % 8 + 1) * 64]
+    opt.zero_grad(); F.cross_entropy(model(xb), yb, reduction="sum").backward(); opt.step()
+""", "1.0", "1e-3"),
+}
+
+
+@pytest.mark.parametrize("shape", LR_SHAPES)
+def test_lr_too_high_shapes(run_code, shape):
+    script, bad, good = LR_SHAPES[shape]
+    broken = run_code(body(script.replace("LR", bad)))
+    assert codes(broken, ("error",))[0] == "lr-too-high", [f.observation for f in broken.findings]
+    assert run_code(body(script.replace("LR", good))).findings == []
 
 
 def test_lr_too_low(run_code):

@@ -36,17 +36,69 @@ class Format(str, Enum):
 FORMAT_HELP = ("text (terminal), markdown, html (one self-contained file with the figures; use with -o report.html), "
                "json (the full record), sarif.")
 PLOTS_HELP = "Also save the report's figures as PNG files into this directory."
+OUTPUT_HELP = "Write the report to FILE instead of stdout."
+
+
+def _writable_dir(folder: Path) -> Optional[str]:
+    """Why files cannot be created in `folder` (or in the nearest folder that exists), or None."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is a file, not a directory"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"directory {folder} is not writable"
+    return None
+
+
+def _output_file(path: Optional[Path]) -> Optional[Path]:
+    """--output, checked before anything runs (a wrong path must not cost a finished run its report);
+    made absolute, since a script run by `run` may change the working directory."""
+    if path is None:
+        return None
+    path = path.absolute()
+    if path.is_dir():
+        problem = "is a directory; give a file name, e.g. " + str(path / "report.html")
+    elif not path.parent.is_dir():
+        problem = f"directory {path.parent} does not exist"
+    elif path.exists() and not os.access(path, os.W_OK):
+        problem = "exists and is not writable"
+    else:
+        problem = _writable_dir(path.parent)
+    if problem:
+        raise typer.BadParameter(f"{path}: {problem}")
+    return path
+
+
+def _plots_dir(path: Optional[Path]) -> Optional[Path]:
+    """--plots: a directory that exists or can be created, checked before anything runs; absolute."""
+    if path is None:
+        return None
+    path = path.absolute()
+    problem = f"{path} is a file; give a directory" if path.exists() and not path.is_dir() else _writable_dir(path)
+    if problem:
+        raise typer.BadParameter(problem if problem.startswith(str(path)) else f"{path}: {problem}")
+    return path
 
 
 def _emit(report: Report, fmt: Format, output: Optional[Path], plots: Optional[Path] = None) -> None:
+    """Write the report (and figures); if writing fails anyway, the report goes to stdout, not lost."""
     if plots is not None:
         from .render.figures import figures, save_png
 
-        written = save_png(figures(report), plots)
-        typer.echo(f"{len(written)} figure(s) written to {plots}" if written else "no figure to draw for this report", err=True)
+        try:
+            written = save_png(figures(report), plots)
+        except OSError as exc:
+            typer.echo(f"traindoctor: could not save the figures in {plots}: {exc.strerror or exc}", err=True)
+        else:
+            typer.echo(f"{len(written)} figure(s) written to {plots}" if written else "no figure to draw for this report", err=True)
     if output is not None:
-        output.write_text(render(report, fmt.value, color=False))
-        typer.echo(f"report written to {output}", err=True)
+        try:
+            output.write_text(render(report, fmt.value, color=False))
+            typer.echo(f"report written to {output}", err=True)
+        except OSError as exc:
+            typer.echo(f"traindoctor: could not write the report to {output} ({exc.strerror or exc}); "
+                       "writing it to stdout instead", err=True)
+            sys.stdout.write(render(report, fmt.value, color=False))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         sys.stdout.write(render(report, fmt.value, color=color))
@@ -71,14 +123,14 @@ def main_options(version: bool = typer.Option(False, "--version", callback=_vers
     "Options for traindoctor go before SCRIPT; everything after SCRIPT is passed to it.",
 )
 def run(
-    script: Path = typer.Argument(..., help="The training script, run as `python SCRIPT ARGS` would run it."),
+    script: str = typer.Argument(..., help="The training script, run as `python SCRIPT ARGS` would run it."),
     args: Optional[List[str]] = typer.Argument(None, help="Arguments passed to the script."),
     max_steps: int = typer.Option(300, "--max-steps", min=0, help="Stop after this many optimizer steps (0: run to completion)."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=0, help="Stop after this many seconds."),
     probes: bool = typer.Option(True, "--probes/--no-probes", help="Run the cheap probes (batch independence) after the script stops."),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
-    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
     """Run a training script under observe-only hooks and diagnose its training.
 
@@ -87,15 +139,24 @@ def run(
     """
     from .run import ScriptNotFound, run_script
 
-    # JSON on stdout must stay parseable: the script's own prints go to stderr then.
-    script_stdout = sys.stderr if format is Format.json and output is None else None
+    # A report on stdout in a machine-readable format stays clean: the script's own prints go to stderr.
+    script_stdout = sys.stderr if format is not Format.text and output is None else None
     try:
         report = run_script(script, args or [], max_steps=max_steps, max_seconds=max_seconds,
                             probes=probes, stdout=script_stdout)
     except ScriptNotFound as exc:
         typer.echo(f"traindoctor: {exc}", err=True)
         raise typer.Exit(2)
-    _emit(report, format, output, plots)
+    section = report.sections["run"]
+    try:
+        _emit(report, format, output, plots)
+    except typer.Exit as done:
+        if section["stopped"] == "os-exit" or section["threads_running"]:
+            # As python would: os._exit skips interpreter shutdown, and threads a stopped script left running must not hold the process.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(done.exit_code)
+        raise
 
 
 def _user_traceback(exc: BaseException, file: Path) -> str:
@@ -154,8 +215,8 @@ def checkup(
     probe: Optional[List[str]] = typer.Option(None, "--probe", "-p", help="Run only these probes (repeatable)."),
     overfit_steps: int = typer.Option(300, "--overfit-steps", min=1, help="Step budget of the overfit-one-batch probe."),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
-    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.", callback=_output_file),
 ) -> None:
     """Probe a model on one batch: overfit it, check the init loss, gradient flow, independence, LR range.
 
@@ -187,7 +248,7 @@ def lint(
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes (repeatable; overrides the config)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes (repeatable; adds to the config)."),
     format: Format = typer.Option(Format.text, "--format", "-f", help="text (path:line:col: code message), markdown, html, json, sarif."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.", callback=_output_file),
 ) -> None:
     """Find silent training bugs in source code, before anything runs.
 
@@ -222,8 +283,8 @@ def lint(
 def report(
     run_dir: Path = typer.Argument(..., help="A Monitor log_dir (holding report.json or monitor.jsonl)."),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
-    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.", callback=_output_file),
 ) -> None:
     """Render the diagnosis of a run recorded by traindoctor.Monitor (or its callbacks). A run killed
     before its report.json was written is rebuilt from monitor.jsonl; a report that could not look
@@ -254,8 +315,8 @@ def curves(
     val: Optional[str] = typer.Option(None, "--val", help="The validation-loss series, when its name does not say val/eval/dev/test."),
     step: Optional[str] = typer.Option(None, "--step", help="The step column of a CSV/JSONL log, when it is not step/_step/global_step/iteration."),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
-    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.", callback=_output_file),
 ) -> None:
     """Diagnose the loss curves you already have: plateau, slow convergence, oscillation, spikes,
     divergence, overfitting (train vs validation) and loss-metric mismatch, with step ranges.

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
-import runpy
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from . import rules
-from .findings import Finding, Report, finding, triage
+from .findings import Finding, Hypothesis, Report, finding, triage
 from .battery import CHEAP_PROBES, checkup
 from .probes import batch_mixing
 from .probes.setup import SetupError
 from .record.hooks import installed
-from .record.recorder import Recorder, StopRun
-from .rules.common import main_model
+from .record.recorder import STOPPING, Recorder, StopRun
+from .record.script import Stopper, as_main, child_exit, exit_status, join_threads, run_as_main, started_threads
+from .rules.common import main_model, plural
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -29,13 +29,15 @@ class ScriptNotFound(Exception):
 
 
 def _user_traceback(exc: BaseException) -> tuple[str, dict[str, Any]]:
-    """The traceback without traindoctor's and runpy's frames, and the innermost user frame."""
+    """The traceback without traindoctor's frames, and the innermost user frame."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(_PKG_DIR) and "runpy" not in f.filename]
+              if not f.filename.startswith(_PKG_DIR)]
     text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
     text += "".join(traceback.format_exception_only(type(exc), exc))
     site = [f for f in frames if "site-packages" not in f.filename and "/lib/python" not in f.filename]
     last = (site or frames or [None])[-1]
+    if isinstance(exc, SyntaxError) and exc.filename:  # raised while compiling: no frame of the script
+        return text, {"file": exc.filename, "line": exc.lineno}
     return text, ({"file": last.filename, "line": last.lineno} if last else {})
 
 
@@ -50,18 +52,67 @@ def _script_error(exc: BaseException, rec: Recorder) -> Finding:
     )
 
 
-@contextlib.contextmanager
-def _as_main(script: Path, args: Sequence[str], stdout: TextIO | None):
-    """sys.argv and sys.path as `python SCRIPT ARGS` sets them; restored afterwards."""
-    saved_argv, saved_path = sys.argv, sys.path[:]
-    sys.argv = [str(script), *args]
-    sys.path.insert(0, str(script.resolve().parent))
-    redirect = contextlib.redirect_stdout(stdout) if stdout is not None else contextlib.nullcontext()
-    try:
-        with redirect:
-            yield
-    finally:
-        sys.argv, sys.path[:] = saved_argv, saved_path
+def _exit_finding(rec: Recorder, exc: BaseException, how: str) -> Finding:
+    """A non-zero exit status is the script saying it failed: a script-error with the status."""
+    _, location = _user_traceback(exc)
+    return finding(
+        "script-error", f"the script {how} after {rec.n_steps} optimizer steps", "run",
+        evidence={"exit_status": rec.exit_status, "steps": rec.n_steps}, location={**location, "step": rec.n_steps},
+        title="The training script exited with a failure status",
+        hypotheses=[Hypothesis("the script chose to fail (a missing file, config or argument): its own message, "
+                               "printed before the report, says why", "read the line that exits and the condition above it")],
+        next_step="Fix what the script's exit condition reports, then run traindoctor again.",
+    )
+
+
+def _outcome(exc: BaseException | None, rec: Recorder) -> tuple[list[Finding], str | None]:
+    """How the script ended, as the stop reason, findings, and an exception raised while it was being
+    stopped (a consequence of the stop, e.g. a result a stopped thread never wrote: not a finding)."""
+    if isinstance(exc, SystemExit):
+        status = exit_status(exc.code)  # python prints a non-int code to stderr; so does this
+        if status:
+            rec.stop_reason, rec.exit_status = "exited", status
+            how = f"exited with status {status}" + ("" if isinstance(exc.code, int) else f" (sys.exit({exc.code!r}))")
+            return [_exit_finding(rec, exc, how)], None
+    elif isinstance(exc, StopRun):
+        if rec.stop_reason == "os-exit" and rec.exit_status:
+            return [_exit_finding(rec, exc, f"called os._exit({rec.exit_status})")], None
+    elif exc is not None and rec.stop_reason in STOPPING:
+        return [], "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    elif isinstance(exc, KeyboardInterrupt):
+        rec.stop_reason = "interrupted"
+    elif exc is not None:  # the user's bug, reported as a finding
+        rec.stop_reason = "script-error"
+        return [_script_error(exc, rec)], None
+    return [], None
+
+
+def _could_not_check(rec: Recorder, failed: bool) -> list[str]:
+    """Why the rules could not judge the training: what was (not) seen, and what to do."""
+    out = []
+    if rec.failure:
+        out.append(f"traindoctor's recorder failed at step {rec.n_steps} ({rec.failure}) and stopped recording; "
+                   "only what it saw before is analysed (a bug in traindoctor: please report it)")
+    if rec.n_steps or failed:  # a crash or failing exit explains itself in a finding
+        return out
+    grad_calls = sum(i.grad_calls for i in rec.roots.values())
+    nograd_calls = sum(i.nograd_calls for i in rec.roots.values())
+    n = rec.processes_started
+    elsewhere = (f"; the script started {n} process{'es' * (n != 1)}: training there is not visible "
+                 "from this process — call traindoctor.Monitor inside the worker" if rec.processes_started else "")
+    if rec.backward_calls:
+        out.append(f"no torch.optim optimizer step was seen, only {plural(rec.backward_calls, 'backward pass')}: updates "
+                   "made by hand are not measured, so the update-size, learning-rate, zero_grad and parameter checks did "
+                   "not run — step a torch.optim optimizer, or log the loss with traindoctor.Monitor" + elsewhere)
+    elif grad_calls:
+        out.append(f"the model ran {plural(grad_calls, 'forward pass')} with gradients enabled, but no backward() and "
+                   "no optimizer step were seen: gradients taken with torch.func or torch.autograd.grad and applied by "
+                   "hand are not watched — use loss.backward() and a torch.optim optimizer, or traindoctor.Monitor" + elsewhere)
+    else:
+        seen = f" ({plural(nograd_calls, 'forward pass')} without gradients)" if nograd_calls else ""
+        out.append(f"no training was seen: no optimizer step and no backward pass{seen}{elsewhere}"
+                   + ("" if elsewhere else " — to probe a model without training it, use traindoctor checkup FILE:FUNCTION"))
+    return out
 
 
 TRAINED_DEAD_RELU = 0.9  # after training, only a nearly dead layer is a finding (see probes/activations.py)
@@ -85,31 +136,32 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     """Run SCRIPT as `__main__` under traindoctor's hooks and return the diagnosis.
 
     Stops after `max_steps` optimizer steps (0: run to completion) or `max_seconds`.
-    The script's own exceptions become a `script-error` finding. `stdout` redirects what
-    the script prints (the report itself is never printed here).
+    The script's own exceptions and failing exit statuses become a `script-error` finding;
+    `os._exit` ends the script, not the report. `stdout` redirects what the script prints
+    (the report itself is never printed here). A forked child that returns from the script
+    exits as python would, without a report.
     """
-    script = Path(script)
-    if not script.is_file():
-        what = "is a directory" if script.is_dir() else "no such file"
+    path = Path(script)
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "no such file"
         raise ScriptNotFound(f"{script}: {what}; pass the path of a Python training script")
     rec = Recorder(max_steps=max_steps, max_seconds=max_seconds)
-    found: list[Finding] = []
+    pid, before = os.getpid(), {t.ident for t in threading.enumerate()}
     started = time.monotonic()
-    with _as_main(script, args, stdout):
-        with installed(rec):
+    with as_main(os.fspath(script), list(args), stdout) as main_file, installed(rec), Stopper(rec, max_seconds) as stopper:
+        try:
             try:
-                runpy.run_path(str(script), run_name="__main__")
-            except StopRun:
-                pass
-            except SystemExit as exc:
-                if exc.code not in (0, None):
-                    found.append(finding("script-error", f"the script exited with status {exc.code} after {rec.n_steps} optimizer steps",
-                                         "run", evidence={"exit_status": exc.code, "steps": rec.n_steps}))
-            except KeyboardInterrupt:
-                rec.stop_reason = "interrupted"
-            except BaseException as exc:  # the user's bug, reported as a finding
-                found.append(_script_error(exc, rec))
-                rec.stop_reason = "script-error"
+                run_as_main(main_file)
+            finally:
+                stopper.finish()
+        except BaseException as exc:  # sorted out by _outcome
+            ended: BaseException | None = exc
+        else:
+            ended = None
+        if os.getpid() != pid:
+            child_exit(ended)
+        threads_running = join_threads(started_threads(before), rec)
+    found, after_stop = _outcome(ended, rec)
     rec.stop_reason = rec.stop_reason or "completed"
     duration = time.monotonic() - started
     gc.collect()  # drop frames of the stopped script (and any DataLoader workers they hold)
@@ -123,7 +175,7 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
         probe_findings, probe_records = _cheap_probes(model.module, *model.last_call)
         found += probe_findings
     section = {
-        "script": str(script), "args": list(args), "stopped": rec.stop_reason, "steps": rec.n_steps,
+        "script": os.fspath(script), "args": list(args), "stopped": rec.stop_reason, "steps": rec.n_steps,
         "seconds": round(duration, 3), "backward_calls": rec.backward_calls,
         "optimizers": [{"class": type(st.opt).__name__, "steps": st.steps, "lr": [float(g["lr"]) for g in st.opt.param_groups]}
                        for st in rec.optimizers.values()],
@@ -133,7 +185,14 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
         "loss_functions": rec.loss_calls,
         "probes": probe_records,
         "internal_errors": internal_errors,
+        "processes_started": rec.processes_started,
+        "threads_running": threads_running,
         "steps_record": rec.records,
     }
-    command = " ".join(["run", str(script), *args])
-    return Report(command=command, findings=triage(found), sections={"run": section})
+    if rec.exit_status is not None:
+        section["exit_status"] = rec.exit_status
+    if after_stop:
+        section["after_stop"] = after_stop
+    command = " ".join(["run", os.fspath(script), *args])
+    unchecked = _could_not_check(rec, any(f.code == "script-error" for f in found))
+    return Report(command=command, findings=triage(found), sections={"run": section}, unchecked=unchecked)

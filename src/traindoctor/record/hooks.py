@@ -11,13 +11,16 @@ What is patched, and why this way:
   gradients are measured after it ran (Lightning steps through closures).
 - `clip_grad_norm_`, to keep the gradient norm from before clipping.
 - `LRScheduler.step`, `DataLoader.__iter__`, and the loss functions of `torch.nn.functional`.
-Everything is restored by `uninstall`, also after errors.
+- `multiprocessing`'s `Process.start`: training in another process is invisible here, and the
+  report says so when nothing was seen.
+Everything is restored by `uninstall`, also after errors. The module depth is per thread.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import multiprocessing.process
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -45,14 +48,15 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
     def call_wrapper(original):
         @functools.wraps(original)
         def __call__(module, *args, **kwargs):
-            if rec.depth or not rec.active:  # a submodule, or paused: nothing to record
+            lane = rec.lane
+            if lane.depth or not rec.active:  # a submodule, or paused: nothing to record
                 return original(module, *args, **kwargs)
             rec.on_root_call(module, args, kwargs)
-            rec.depth = 1
+            lane.depth = 1
             try:
                 return original(module, *args, **kwargs)
             finally:
-                rec.depth = 0
+                lane.depth = 0
         return __call__
 
     def backward_wrapper(original):
@@ -128,6 +132,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         patch(nn.Module, "zero_grad", before(lambda _: rec.on_zero_grad()))
         patch(LRScheduler, "step", after(rec.on_scheduler_step))
         patch(DataLoader, "__iter__", before(rec.on_loader_iter))
+        patch(multiprocessing.process.BaseProcess, "start", before(rec.on_process_start))
         restore_clipping = watch_clipping(lambda total: rec.active and rec.on_clip(total))
         for name in LOSS_FUNCTIONS:
             patch(F, name, loss_wrapper(name))

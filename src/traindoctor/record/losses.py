@@ -136,3 +136,34 @@ def chance_level(name: str, bound: dict[str, Any]) -> dict[str, Any] | None:
         return {"chance": float(t.var()) if t.numel() > 1 else 0.0, "basis": "variance of the target",
                 "zero_prediction": float((t * t).mean())}
     return None
+
+
+# Nodes a sum of loss terms passes through on its way to the scalar that backward() receives.
+_ADDITIVE = {"AddBackward0", "AddBackward1", "SubBackward0", "SubBackward1", "NegBackward0"}
+_SUMS = {"SumBackward0", "SumBackward1"}
+_REDUCTION_SUM = 2  # at::Reduction::Sum, as loss nodes save their `reduction`
+_MAX_NODES = 4096
+
+
+def summed_terms(loss: torch.Tensor) -> int | None:
+    """How many terms the loss adds up, read from the top of its autograd graph; None when unknown.
+
+    `torch.stack(per_step).sum()`, `(logp * adv).sum()`, Python's `sum(list)` and losses with
+    reduction="sum" grow with the number of terms (e.g. a REINFORCE episode that gets longer as the
+    agent learns); a mean does not (1 term). Only additions are looked through, so a term's own
+    graph is never entered.
+    """
+    node, terms, todo, seen = loss.grad_fn, 0, [loss.grad_fn], 0
+    while todo and seen < _MAX_NODES:
+        node = todo.pop()
+        seen += 1
+        name = type(node).__name__ if node is not None else ""
+        if name in _ADDITIVE:
+            todo.extend(n for n, _ in node.next_functions if n is not None)
+        elif name in _SUMS:
+            terms += math.prod(node._saved_self_sym_sizes)
+        elif getattr(node, "_saved_reduction", None) == _REDUCTION_SUM and isinstance(getattr(node, "_saved_self", None), torch.Tensor):
+            terms += node._saved_self.numel()
+        else:
+            terms += 1
+    return terms if not todo else None

@@ -4,15 +4,24 @@ Every handler here only *reads* tensors. It is called by the global hooks of
 `record.hooks`; the rules in `traindoctor.rules` turn what it stored into findings.
 Host syncs: the loss at each backward; gradient norms are read in batches of steps
 (`flush`); a few more on sampled steps. Costs are in docs/performance.md.
+
+Threads: a script may train in several threads at once. The step in progress (module depth,
+losses since the last step, zero_grad/backward order) is kept per thread, and a handler reads
+only tensors of the optimizers and models its own thread trains: reading another thread's
+`.grad` while its backward writes it corrupts the heap. Handlers run one at a time (a lock).
+A forked child keeps a copy of the Recorder but records nothing: it cannot report.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
 import sys
+import threading
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -46,6 +55,19 @@ class StopRun(BaseException):
     """
 
 
+# Stop reasons after which every hooked call raises StopRun (in whichever thread makes it).
+STOPPING = ("max-steps", "max-seconds", "os-exit")
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for rec in list(_LIVE):
+        rec.forked = True
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def user_location() -> dict[str, Any]:
     """file:line of the innermost frame outside torch and traindoctor.
 
@@ -76,6 +98,7 @@ class RootInfo:
     train_in_eval: int = 0
     train_location: dict[str, Any] = field(default_factory=dict)
     last_call: tuple[tuple, dict] | None = None  # the latest training batch: (args, kwargs)
+    thread: int | None = None  # the thread of the latest training call
 
 
 @dataclass
@@ -89,6 +112,8 @@ class OptState:
     carried_over_steps: int = 0
     misplaced_steps: int = 0
     ever_grad: set[int] = field(default_factory=set)
+    ever_trainable: set[int] = field(default_factory=set)  # requires_grad at some sampled step
+    thread: int | None = None  # the thread stepping it: only that thread reads its gradients
     snapshot: list[torch.Tensor] | None = None
     ready: bool = False
     grouping: tuple | None = None
@@ -98,6 +123,36 @@ class OptState:
         return [p for g in self.opt.param_groups for p in g["params"]]
 
 
+class _Lane(threading.local):
+    """The step in progress, as one thread sees it."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.paused = 0
+        self.seq = 0
+        self.backward_seq = 0
+        self.zero_grad_seq = 0
+        self.pending_losses: list[float] = []
+        self.loss_terms: int | None = None
+        self.pending_clip: torch.Tensor | None = None
+        self.last_batch: tuple[nn.Module, tuple, dict] | None = None
+        self.last_loss_call: dict[str, Any] | None = None
+
+
+def _handler(method):
+    """One handler at a time; a failure of ours stops the recording instead of the script."""
+    @functools.wraps(method)
+    def guarded(self: "Recorder", *args: Any) -> Any:
+        with self.lock:
+            try:
+                return method(self, *args)
+            except StopRun:
+                raise
+            except Exception as exc:
+                self.failure = self.failure or f"{method.__name__}: {type(exc).__name__}: {exc}"
+    return guarded
+
+
 class Recorder:
     def __init__(self, max_steps: int = 300, max_seconds: float | None = None, source: str = "run"):
         self.source = source  # the producer named in findings built from this recording
@@ -105,19 +160,19 @@ class Recorder:
         self.max_seconds = max_seconds
         self.started = time.monotonic()
         self.stop_reason: str | None = None
-        self._paused = 0
-        self.depth = 0
+        self.exit_status: int | None = None  # os._exit(N) or sys.exit(N) of the script
+        self.lane = _Lane()
+        self.lock = threading.RLock()
+        self.thread = threading.get_ident()  # the script's main thread
+        self.interrupt: Any = None  # stops the main thread when another thread spends the budget
+        self.forked = False
+        self.failure: str | None = None  # a handler of ours raised: recording stopped there
+        self.processes_started = 0
         self.n_steps = 0
         self.roots: dict[int, RootInfo] = {}
         self.param_names: dict[int, str] = {}
         self.optimizers: dict[int, OptState] = {}
         self.records: list[dict[str, Any]] = []
-        self.pending_losses: list[float] = []
-        self.backward_seq = 0
-        self.zero_grad_seq = 0
-        self.seq = 0
-        self.last_batch: tuple[nn.Module, tuple, dict] | None = None
-        self.last_loss_call: dict[str, Any] | None = None
         self.loss_calls: dict[str, int] = {}
         self.loss_flags: dict[str, list[dict[str, Any]]] = {}
         self.first_loss: dict[str, Any] | None = None
@@ -128,23 +183,23 @@ class Recorder:
         self.schedulers: dict[int, dict[str, Any]] = {}
         self.loader_lens: dict[int, int] = {}
         self.backward_calls = 0
-        self.pending_clip: torch.Tensor | None = None
         self.optimizer_created = False
         self._pending: list[tuple[OptState, list[torch.Tensor], list[torch.Tensor], dict[str, Any]]] = []
+        _LIVE.add(self)
 
     # ── control ──────────────────────────────────────────────────────────────
     @property
     def active(self) -> bool:
-        return self._paused == 0
+        return self.lane.paused == 0 and not self.forked and self.failure is None
 
     @contextmanager
     def paused(self) -> Iterator[None]:
-        """Handlers ignore everything inside (probes and replays run here)."""
-        self._paused += 1
+        """Handlers ignore everything this thread does inside (probes and replays run here)."""
+        self.lane.paused += 1
         try:
             yield
         finally:
-            self._paused -= 1
+            self.lane.paused -= 1
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -152,8 +207,13 @@ class Recorder:
     def _check_budget(self) -> None:
         if self.stop_reason is None and self.max_seconds and self.elapsed() > self.max_seconds:
             self.stop_reason = "max-seconds"
-        if self.stop_reason in ("max-steps", "max-seconds"):
+        if self.stop_reason in STOPPING:
+            if threading.get_ident() != self.thread and self.interrupt is not None:
+                self.interrupt()  # this thread stops here; the main thread may be waiting on it
             raise StopRun(self.stop_reason)
+
+    def _own(self, st: OptState | RootInfo) -> bool:
+        return st.thread == threading.get_ident()
 
     def _names(self, params: list[torch.Tensor]) -> list[str]:
         if any(id(p) not in self.param_names for p in params):
@@ -163,6 +223,7 @@ class Recorder:
         return [self.param_names.get(id(p), "<unnamed>") for p in params]
 
     # ── module calls ─────────────────────────────────────────────────────────
+    @_handler
     def on_root_call(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if isinstance(module, nn.modules.loss._Loss):
             return
@@ -175,8 +236,9 @@ class Recorder:
         self._check_budget()
         if torch.is_grad_enabled():
             info.grad_calls += 1
-            self.last_batch = (module, args, kwargs)
+            self.lane.last_batch = (module, args, kwargs)
             info.last_call = (args, kwargs)
+            info.thread = threading.get_ident()
             if info.mode_modules and not any(m.training for _, m in info.mode_modules):
                 info.train_in_eval += 1
                 info.train_location = info.train_location or user_location()
@@ -207,9 +269,10 @@ class Recorder:
             })
 
     # ── loss functions ───────────────────────────────────────────────────────
+    @_handler
     def on_loss_call(self, name: str, signature: inspect.Signature, args: tuple, kwargs: dict, out: Any) -> None:
         n = self.loss_calls[name] = self.loss_calls.get(name, 0) + 1
-        self.last_loss_call = {"name": name, "target": args[1] if len(args) > 1 else kwargs.get("target")}
+        self.lane.last_loss_call = {"name": name, "target": args[1] if len(args) > 1 else kwargs.get("target")}
         if n > 3 and n % 50:
             return
         try:
@@ -228,6 +291,7 @@ class Recorder:
                                    "location": location, **chance}
 
     # ── autograd ─────────────────────────────────────────────────────────────
+    @_handler
     def on_backward(self, tensors: Any) -> None:
         loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or loss.grad_fn is None:
@@ -235,14 +299,17 @@ class Recorder:
         self.backward_calls += 1
         if not self.optimizer_created and self.max_steps and self.backward_calls >= self.max_steps:
             self.stop_reason = self.stop_reason or "max-steps"  # hand-written updates: count backward passes
-        self.seq += 1
-        self.backward_seq = self.seq
+        lane = self.lane
+        lane.seq += 1
+        lane.backward_seq = lane.seq
         for st in self.optimizers.values():
-            st.backward_since_step += 1
-            if not st.clean_since_step and _all_zero(st.probes):
-                st.clean_since_step = True
+            if self._own(st):
+                st.backward_since_step += 1
+                if not st.clean_since_step and _all_zero(st.probes):
+                    st.clean_since_step = True
         value = loss.item()
-        self.pending_losses.append(value)
+        lane.pending_losses.append(value)
+        lane.loss_terms = losses.summed_terms(loss)
         if not math.isfinite(value) and self.nonfinite is None:
             self.flush()
             if self.nonfinite_grad is None:
@@ -251,7 +318,7 @@ class Recorder:
 
     def _nonfinite_params(self) -> dict[str, Any] | None:
         """Parameters an earlier update made non-finite: their gradients were, at an unmeasured step."""
-        params = [p for st in self.optimizers.values() for p in st.params()]
+        params = [p for st in self.optimizers.values() if self._own(st) for p in st.params()]
         if not params:
             return None
         norms = to_floats([n for n in torch._foreach_norm([p.detach() for p in params])])
@@ -264,32 +331,36 @@ class Recorder:
 
     def _explain_nonfinite_loss(self, value: float) -> dict[str, Any]:
         event: dict[str, Any] = {"step": self.n_steps, "loss": value, "location": user_location()}
-        if self.last_batch is not None:
-            module, args, kwargs = self.last_batch
+        lane = self.lane
+        if lane.last_batch is not None:
+            module, args, kwargs = lane.last_batch
             for name, t in batch_tensors(args, kwargs):
                 summary = nonfinite_summary(t)
                 if summary:
                     event["input"] = {"tensor": name, **summary}
                     break
-        target = (self.last_loss_call or {}).get("target")
+        target = (lane.last_loss_call or {}).get("target")
         if "input" not in event and isinstance(target, torch.Tensor):
             summary = nonfinite_summary(target)
             if summary:
-                event["input"] = {"tensor": "target", "loss": self.last_loss_call["name"], **summary}
-        if "input" not in event and self.last_batch is not None:
+                event["input"] = {"tensor": "target", "loss": lane.last_loss_call["name"], **summary}
+        if "input" not in event and lane.last_batch is not None:
             with self.paused():
-                event["forward"] = first_nonfinite_module(*self.last_batch)
-            if self.last_loss_call:
-                event["forward"]["loss_function"] = self.last_loss_call["name"]
+                event["forward"] = first_nonfinite_module(*lane.last_batch)
+            if lane.last_loss_call:
+                event["forward"]["loss_function"] = lane.last_loss_call["name"]
         return event
 
+    @_handler
     def on_clip(self, total: torch.Tensor) -> None:
-        if self.pending_clip is None:  # the first clip of a step sees the raw gradients
-            self.pending_clip = total.detach()
+        if self.lane.pending_clip is None:  # the first clip of a step sees the raw gradients
+            self.lane.pending_clip = total.detach()
 
+    @_handler
     def on_zero_grad(self) -> None:
-        self.seq += 1
-        self.zero_grad_seq = self.seq
+        lane = self.lane
+        lane.seq += 1
+        lane.zero_grad_seq = lane.seq
 
     # ── optimizer steps ──────────────────────────────────────────────────────
     def _state(self, opt: torch.optim.Optimizer) -> OptState:
@@ -298,13 +369,18 @@ class Recorder:
             st = self.optimizers[id(opt)] = OptState(opt, len(self.optimizers))
         return st
 
+    @_handler
     def on_optimizer_created(self, opt: torch.optim.Optimizer) -> None:
         self.optimizer_created = True
 
+    @_handler
     def on_step_begin(self, opt: torch.optim.Optimizer) -> None:
         self._check_budget()
-        self._state(opt).ready = False
+        st = self._state(opt)
+        st.ready = False
+        st.thread = threading.get_ident()
 
+    @_handler
     def on_grads_ready(self, opt: torch.optim.Optimizer) -> None:
         """Gradients are final for this step (before step(), or after its closure ran).
 
@@ -318,7 +394,8 @@ class Recorder:
         st.ready = True
         if st.steps > 0 and st.backward_since_step > 0 and not st.clean_since_step:
             st.carried_over_steps += 1
-        if st.backward_since_step > 0 and self.zero_grad_seq > self.backward_seq:  # zero_grad after backward
+        lane = self.lane
+        if st.backward_since_step > 0 and lane.zero_grad_seq > lane.backward_seq:  # zero_grad after backward
             if _all_zero(st.params()):
                 st.misplaced_steps += 1
                 return
@@ -328,16 +405,19 @@ class Recorder:
         with_grad = [p for p in params if p.grad is not None]
         if st.steps < 5 or st.steps % 50 == 0:
             st.ever_grad.update(id(p) for p in with_grad)
+            st.ever_trainable.update(id(p) for p in params if p.requires_grad)
             self._grads_outside_optimizers()
         if st.steps < 10 or st.steps % 20 == 0:
             st.snapshot = [p.detach().clone() for p in params]
         entry = {
             "step": self.n_steps, "optimizer": st.index, "optimizer_step": st.steps,
-            "loss": self.pending_losses[-1] if self.pending_losses else None,
+            "loss": lane.pending_losses[-1] if lane.pending_losses else None,
             "grad_norm": None, "grad_norm_by_module": {},
             "lr": [float(g["lr"]) for g in opt.param_groups], "update_ratio": None,
-            "grad_norm_before_clip": self.pending_clip,
+            "grad_norm_before_clip": lane.pending_clip,
         }
+        if lane.pending_losses and lane.loss_terms not in (None, 1):
+            entry["loss_terms"] = lane.loss_terms  # the loss is a sum of this many terms
         st.entry = entry
         self._pending.append((st, with_grad, grad_norm_tensors(with_grad), entry))
         if len(self._pending) >= _FLUSH_EVERY:
@@ -348,6 +428,10 @@ class Recorder:
 
     def flush(self) -> None:
         """Turn the pending steps' gradient norms into records, with one host transfer."""
+        with self.lock:
+            self._flush()
+
+    def _flush(self) -> None:
         pending, self._pending = self._pending, []
         if not pending:
             return
@@ -386,11 +470,12 @@ class Recorder:
 
     def _grads_outside_optimizers(self) -> None:
         for info in self.roots.values():
-            if info.grad_calls:
+            if info.grad_calls and self._own(info):
                 for n, p in info.module.named_parameters():
                     if p.grad is not None:
                         self.grad_not_in_opt.setdefault(id(p), n)
 
+    @_handler
     def on_step_end(self, opt: torch.optim.Optimizer) -> None:
         st = self._state(opt)
         if st.snapshot is not None:
@@ -406,24 +491,30 @@ class Recorder:
         st.steps += 1
         st.backward_since_step = 0
         st.clean_since_step = not st.probes
-        self.pending_losses.clear()
-        self.pending_clip = None
+        self.lane.pending_losses.clear()
+        self.lane.pending_clip = None
         self.n_steps += 1
         if self.max_steps and self.n_steps >= self.max_steps and self.stop_reason is None:
             self.stop_reason = "max-steps"
         self._check_budget()
 
     # ── schedules and data ───────────────────────────────────────────────────
+    @_handler
     def on_scheduler_step(self, sched: Any) -> None:
         entry = self.schedulers.setdefault(id(sched), {"class": type(sched).__name__, "steps": 0, "first_at": self.n_steps})
         entry["steps"] += 1
         entry["last_at"] = self.n_steps
 
+    @_handler
     def on_loader_iter(self, loader: Any) -> None:
         try:
             self.loader_lens[id(loader)] = len(loader)
         except TypeError:  # iterable-style datasets have no length
             pass
+
+    @_handler
+    def on_process_start(self, process: Any) -> None:
+        self.processes_started += 1  # training there is invisible to this process
 
 
 def _all_zero(tensors: list[torch.Tensor]) -> bool:

@@ -9,6 +9,8 @@ _STOPPED = {
     "max-steps": "stopped at the step budget",
     "max-seconds": "stopped at the time budget",
     "script-error": "the script raised an exception",
+    "exited": "the script exited with status {status}",
+    "os-exit": "the script called os._exit({status})",
     "interrupted": "interrupted",
 }
 
@@ -19,7 +21,8 @@ def header(report: Report) -> str:
     if run:
         steps = (f"{run['steps']} optimizer steps" if run["steps"] or not run.get("backward_calls")
                  else f"{run['backward_calls']} backward passes (no torch.optim optimizer seen)")
-        line += f" — {_STOPPED.get(run['stopped'], run['stopped'])} after {steps} ({run['seconds']:.1f} s)"
+        stopped = _STOPPED.get(run["stopped"], run["stopped"]).format(status=run.get("exit_status"))
+        line += f" — {stopped} after {steps} ({run['seconds']:.1f} s)"
     checkup = report.sections.get("checkup")
     if checkup:
         probes = checkup["probes"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from typing import Callable
 
 from ..findings import Finding, finding
 from ..record.recorder import OptState, Recorder
@@ -14,6 +15,13 @@ DIVERGENCE_FACTOR = 10.0  # loss above 10x its early median counts as diverged
 LARGE_UPDATE = 1e-1  # update/parameter ratio; ~1e-3 is the usual healthy value (CS231n, Karpathy)
 SMALL_UPDATE = 1e-5
 COLLAPSE = 1e-2  # LR below 1% of its peak
+# Optimizers that divide by a running second-moment estimate (Adam family, RMSprop, Adagrad) move
+# every weight by about lr on their first steps, whatever the gradient: with bias correction Adam's
+# first update is exactly lr * sign(g) (Kingma & Ba 2015, sec. 2-3). Their early update ratios only
+# measure lr/|w|, so on those steps only an update as large as the weights themselves counts.
+SECOND_MOMENT_STATE = ("exp_avg_sq", "square_avg", "exp_inf", "sum")
+SECOND_MOMENT_WARMUP = 10
+SIGN_LIKE_LARGE_UPDATE = 1.0
 
 
 def _opt_label(st: OptState) -> str:
@@ -87,12 +95,15 @@ def _params(rec: Recorder, st: OptState) -> list[Finding]:
     out = []
     params = st.params()
     names = rec._names(params)
-    frozen = [n for n, p in zip(names, params) if not p.requires_grad]
+    # Frozen is what was observed across the run, not the state at the stop: a parameter trainable at a
+    # sampled step was trained (GAN loops and Lightning's toggle_optimizer switch requires_grad per step).
+    frozen = [n for n, p in zip(names, params) if not p.requires_grad and id(p) not in st.ever_trainable]
     if frozen:
         every = len(frozen) == len(params)
+        seen = f" at every one of its {st.steps} steps" if st.steps else ""
         out.append(finding(
             "frozen-params",
-            f"{_opt_label(st)} holds {len(frozen)} of {len(params)} parameter tensors with requires_grad=False"
+            f"{_opt_label(st)} holds {len(frozen)} of {len(params)} parameter tensors with requires_grad=False{seen}"
             + (": nothing can train" if every else f" (e.g. `{frozen[0]}`)"),
             rec.source, severity="error" if every else "info", evidence={"frozen": frozen[:20], "n_frozen": len(frozen), "n_params": len(params)},
         ))
@@ -131,18 +142,37 @@ def _not_in_optimizer(rec: Recorder) -> list[Finding]:
     )]
 
 
+def _per_term(r: dict) -> float | None:
+    """The loss per summed term: a sum over a growing number of terms (a REINFORCE episode that
+    lengthens as the agent improves) rises without anything diverging."""
+    return None if r["loss"] is None else r["loss"] / r.get("loss_terms", 1)
+
+
 def _divergence(rec: Recorder, recs: list[dict]) -> tuple[int, str] | None:
-    """First step where training visibly blew up: a non-finite loss/gradient or a 10x loss rise."""
+    """First step where training visibly blew up: a non-finite loss/gradient, or a loss that rose 10x
+    above where it started (the first loss, or the early median if lower, so a blow-up at step 1
+    counts) and is still there at the end (the median of the last quarter: an early spike is not)."""
     for i, r in enumerate(recs):
         if r["loss"] is not None and not math.isfinite(r["loss"]) or not math.isfinite(r["grad_norm"]):
             return i, f"the loss was {fmt(r['loss'])} and the gradient norm {fmt(r['grad_norm'])} at step {r['step']}"
-    early = [r["loss"] for r in recs[:5] if r["loss"] is not None]
+    loss = "the loss per summed term" if any("loss_terms" in r for r in recs) else "the loss"
+    values = [(i, x) for i, r in enumerate(recs) if (x := _per_term(r)) is not None]
+    early = [x for i, x in values if i < 5]
     if len(early) >= 3 and min(early) > 0:
-        base = statistics.median(early)
-        for i, r in enumerate(recs[5:], start=5):
-            if r["loss"] is not None and r["loss"] > DIVERGENCE_FACTOR * base:
-                return i, f"the loss rose from {fmt(base)} to {fmt(r['loss'])} at step {r['step']}"
+        base = min(early[0], statistics.median(early))
+        limit = DIVERGENCE_FACTOR * base
+        if statistics.median(x for _, x in values[-max(3, len(values) // 4):]) > limit:
+            i, x = next((i, x) for i, x in values if x > limit)
+            return i, f"{loss} rose from {fmt(base)} to {fmt(x)} at step {recs[i]['step']} and stayed above {fmt(limit)}"
     return None
+
+
+def _large_update(st: OptState) -> Callable[[dict], float]:
+    """The update ratio that counts as large at a step of this optimizer."""
+    state = next(iter(st.opt.state.values()), {})
+    if any(k in state for k in SECOND_MOMENT_STATE):
+        return lambda r: SIGN_LIKE_LARGE_UPDATE if r["optimizer_step"] < SECOND_MOMENT_WARMUP else LARGE_UPDATE
+    return lambda r: LARGE_UPDATE
 
 
 def _update_size(rec: Recorder, st: OptState) -> list[Finding]:
@@ -155,8 +185,9 @@ def _update_size(rec: Recorder, st: OptState) -> list[Finding]:
     out = []
     if div:
         at, how = div
+        large = _large_update(st)
         before = [x for i, x in ratios if i < at]
-        if before and max(before) >= LARGE_UPDATE:
+        if any(x >= large(recs[i]) for i, x in ratios if i < at):
             out.append(finding(
                 "lr-too-high",
                 f"{_opt_label(st)}: {how}; before it, update/parameter ratios reached {_power(max(before))} "
