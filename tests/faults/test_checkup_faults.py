@@ -178,6 +178,7 @@ MEMORY = textwrap.dedent('''
     import json, resource, torch
     from torch import nn
     from traindoctor import checkup
+    from traindoctor.render import render
     torch.manual_seed(0)
     x = torch.randn(300_000, 256)  # 307 MB
     y = torch.randint(0, 10, (300_000,))
@@ -188,7 +189,8 @@ MEMORY = textwrap.dedent('''
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"growth_mb": (after - before) / 1024, "batch": report.sections["checkup"]["batch_axis"],
                       "notes": [p.get("samples") for p in report.sections["checkup"]["probes"]],
-                      "codes": [f.code for f in report.findings], "unchecked": report.unchecked}))
+                      "codes": [f.code for f in report.findings], "unchecked": report.unchecked,
+                      "text": render(report, "text", color=False)}))
 ''')
 
 
@@ -200,4 +202,5 @@ def test_a_large_batch_is_subsampled_and_memory_stays_bounded():
     assert out["codes"] == [] and not out["unchecked"]
     assert out["batch"]["subsampled"].endswith("of 300000 samples")
     assert all(n == out["batch"]["subsampled"] for n in out["notes"])
+    assert "subsampled 4096 of 300000 samples for the probes' memory budget" in out["text"]
     assert out["growth_mb"] < 4 * BATCH_BYTES / 2 ** 20, out  # bounded by the budget, not by the 307 MB batch

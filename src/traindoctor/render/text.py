@@ -56,6 +56,8 @@ def render(report: Report, *, color: bool | None = None, width: int | None = Non
     checkup = report.sections.get("checkup")
     if checkup:
         console.print()
+        if checkup.get("batch_axis", {}).get("subsampled"):
+            console.print(f"  {checkup['batch_axis']['subsampled']} for the probes' memory budget")
         probes = Table.grid(padding=(0, 2))
         for p in checkup["probes"]:
             mark = {"ran": "✓", "skipped": "–", "failed": "?"}[p["status"]]
