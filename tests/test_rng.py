@@ -29,21 +29,21 @@ PRELUDE = textwrap.dedent('''
     before = states()
 ''')
 
-# Each case starts from a fresh interpreter in which only torch, numpy and the model exist yet.
+# Each case runs in a fresh interpreter holding only torch, numpy and the model, after `import traindoctor`
+# (checked too).
 CASES = {
-    "import": "import traindoctor",
-    "checkup": "import traindoctor; traindoctor.checkup(model, (x, y), nn.CrossEntropyLoss(), progress=False, overfit_steps=20)",
-    "run-probes": ("import traindoctor; from traindoctor.battery import CHEAP_PROBES; "
+    "checkup": "traindoctor.checkup(model, (x, y), nn.CrossEntropyLoss(), progress=False, overfit_steps=20)",
+    "run-probes": ("from traindoctor.battery import CHEAP_PROBES; "
                    "traindoctor.checkup(model, (x, None), probes=CHEAP_PROBES, progress=False, dead_relu_threshold=0.9)"),
-    "progress-bar": "import traindoctor; traindoctor.checkup(model, (x, y), nn.CrossEntropyLoss(), progress=True, probes=('init-loss',))",
-    "monitor": "import traindoctor; traindoctor.Monitor",
+    "progress-bar": "traindoctor.checkup(model, (x, y), nn.CrossEntropyLoss(), progress=True, probes=('init-loss',))",
+    "monitor": "traindoctor.Monitor",
 }
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_no_random_stream_is_consumed(case):
-    code = PRELUDE + CASES[case] + "\nprint(json.dumps([before, states()]))\n"
+    code = PRELUDE + "import traindoctor\nimported = states()\n" + CASES[case] + "\nprint(json.dumps([before, imported, states()]))\n"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    before, after = json.loads(done.stdout.strip().splitlines()[-1])
-    assert before == after
+    before, imported, after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == imported == after
