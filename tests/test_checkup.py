@@ -514,3 +514,18 @@ def test_a_copy_that_cannot_be_made_independent_is_not_probed():
     assert "body" in report.unchecked[0] and "original" in report.unchecked[0]
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())  # BatchNorm's running stats too
     assert model.training and all(p.grad is None for p in model.parameters())
+
+
+class WithCriterion(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net, self.criterion = mlp(), nn.CrossEntropyLoss()
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def test_a_loss_that_is_a_submodule_of_the_model_is_called_as_given():
+    model = WithCriterion()  # make_setup may pass loss_fn=model.criterion
+    report = run(model, loss_fn=model.criterion)
+    assert codes(report) == [] and "failed" not in statuses(report).values() and not report.unchecked

@@ -56,7 +56,7 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
     with preserved_rng():
         setup = Setup.build(model, batch, loss_fn, optimizer)
         bar = _progress_bar() if show else None
-        with guarded(model), (bar or nullcontext()):  # a probe about to touch the original stops instead
+        with guarded(model, allowed=loss_fn), (bar or nullcontext()):  # a probe about to touch the original stops
             task = bar.add_task("", total=len(selected)) if bar else None
             for name in selected:
                 if bar:

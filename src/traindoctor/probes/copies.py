@@ -80,10 +80,12 @@ class _TensorWatch(TorchFunctionMode):
 
 
 @contextmanager
-def guarded(original: nn.Module, tensors: bool = False) -> Iterator[None]:
+def guarded(original: nn.Module, tensors: bool = False, allowed: Any = None) -> Iterator[None]:
     """Raise ReachedOriginal before any module of `original` runs (and, with `tensors`, before any op
-    reads one of its parameters or buffers: costly per op, so only for the one forward that checks)."""
-    modules = {id(m): n or type(original).__name__ for n, m in original.named_modules()}
+    reads one of its parameters or buffers: costly per op, so only for the one forward that checks).
+    `allowed`: a module the caller calls as given (a loss_fn that is a submodule of the model)."""
+    exempt = {id(m) for m in allowed.modules()} if isinstance(allowed, nn.Module) else set()
+    modules = {id(m): n or type(original).__name__ for n, m in original.named_modules() if id(m) not in exempt}
 
     def stop(module: nn.Module, args: Any) -> None:
         if id(module) in modules:
