@@ -214,7 +214,7 @@ def decide(model: nn.Module | None, inputs: Any, targets: Any) -> BatchAxis:
     if unbatched or (not best and not any(lk.output for lk in looks.values())):
         return BatchAxis(None, 1, unbatched or f"nothing else in the batch or the output shares a size with "
                                                f"`{name}` {tuple(x.shape)}")
-    seq = _sequence_first(model)
+    seq = _sequence_first(model) if model is not None else None
     prior = 1 if seq and x.dim() >= 2 else 0
     c = max(leaders, key=lambda c: (looks[c].output, looks[c].independent, c == prior))
     if looks[c].independent == 1 and sum(lk.independent == 1 for lk in looks.values()) == 1:

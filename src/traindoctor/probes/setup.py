@@ -172,26 +172,26 @@ class Setup:
     def _baseline(self, replica: nn.Module) -> str | None:
         """Run the eval-mode copy on the batch, and on half of it to find where the output holds the
         samples. None when it runs on its own; else why no probe can run on the model."""
-        given = f"on the batch ({self.subsampled} for the probes' memory budget)" if self.subsampled else "on the batch as given"
         m = self.batch_size // 2 if self.axis.axis is not None else 0
         try:
             with torch.no_grad():
-                try:
-                    out = main_output(self.forward(replica))
-                except ReachedOriginal:
-                    raise
-                except Exception as exc:
-                    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-                    return f"the model raised {type(exc).__name__}: {first} {given}: {_hint(exc)}"
-                try:  # a model that breaks on fewer samples is odd-batch's finding, not a reason to stop here
-                    self.axis = output_layout(out, main_output(self.subset(m).forward(replica)), self.axis, m) if m else self.axis
-                except ReachedOriginal:
-                    raise
-                except Exception:
-                    pass
+                out = main_output(self.forward(replica))
+                if m:
+                    try:
+                        small = main_output(self.subset(m).forward(replica))
+                    except ReachedOriginal:
+                        raise
+                    except Exception:  # a model that breaks on fewer samples is odd-batch's finding, not a stop
+                        small = None
+                    self.axis = output_layout(out, small, self.axis, m)
         except ReachedOriginal as exc:
             return (f"a copy's forward reaches the original model's {exc} (through a global, or a reference deepcopy "
                     "cannot follow), so a probe would read or change the original: no probe ran on the model")
+        except Exception as exc:
+            given = f"on the batch ({self.subsampled} for the probes' memory budget)" if self.subsampled else \
+                "on the batch as given"
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            return f"the model raised {type(exc).__name__}: {first} {given}: {_hint(exc)}"
         return None
 
     def copy_model(self, train: bool = True) -> nn.Module:
