@@ -529,3 +529,44 @@ def test_a_loss_that_is_a_submodule_of_the_model_is_called_as_given():
     model = WithCriterion()  # make_setup may pass loss_fn=model.criterion
     report = run(model, loss_fn=model.criterion)
     assert codes(report) == [] and "failed" not in statuses(report).values() and not report.unchecked
+
+
+SavedAction = __import__("collections").namedtuple("SavedAction", ["log_prob", "value"])
+
+
+class EpisodePolicy(Policy):
+    """pytorch/examples reinforce and actor_critic keep the episode's log-probabilities and values in plain
+    attributes until the update: a run stopped mid-episode leaves them holding tensors of the autograd graph."""
+
+    def __init__(self):
+        super().__init__()
+        self.saved_log_probs, self.saved_actions, self.last = [], [], {}
+
+    def play(self, state, steps=3):
+        for _ in range(steps):
+            probs, value = self(state)
+            m = torch.distributions.Categorical(probs)
+            action = m.sample()
+            self.saved_log_probs.append(m.log_prob(action))
+            self.saved_actions.append(SavedAction(m.log_prob(action), value))
+        self.last["entropy"] = m.entropy()
+        self.last["nested"] = (value * 2, [probs.sum(), (probs[0],)])
+
+
+def test_graph_tensors_held_in_plain_attributes_are_copied_detached():
+    model, state = EpisodePolicy(), torch.tensor([0.02, -0.01, 0.03, 0.04])
+    model.play(state)
+    held = [*model.saved_log_probs, *(t for a in model.saved_actions for t in a), model.last["entropy"],
+            model.last["nested"][0], model.last["nested"][1][0], model.last["nested"][1][1][0]]
+    light = cheap(model, state)
+    assert codes(light) == [] and "failed" not in statuses(light).values() and not light.unchecked
+    assert statuses(light)["odd-batch"] == "skipped" and "no batch axis" in probe(light, "odd-batch")["note"]
+    actor_critic = lambda out, ret: -out[0][0].log() * (ret - out[1].detach()).sum() + F.smooth_l1_loss(out[1], ret)  # noqa: E731
+    full = run(model, (state, torch.tensor([1.0])), actor_critic)
+    assert codes(full) == [] and "failed" not in statuses(full).values() and not full.unchecked
+    # the original's attributes are the same objects, still in the graph (the user's update still works)
+    now = [*model.saved_log_probs, *(t for a in model.saved_actions for t in a), model.last["entropy"],
+           model.last["nested"][0], model.last["nested"][1][0], model.last["nested"][1][1][0]]
+    assert len(now) == len(held) and all(a is b and a.grad_fn is not None for a, b in zip(now, held))
+    torch.stack(model.saved_log_probs).sum().backward()
+    assert model.affine1.weight.grad is not None

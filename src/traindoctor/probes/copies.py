@@ -5,6 +5,9 @@ over the original's modules, so a deep copy's forward still runs the original's 
 in train mode, its BatchNorm statistics, its gradients). `independent_copy` re-binds such closures
 to the copy; what cannot be re-bound (a module reached through a global) is caught by `guarded`,
 which stops a forward *before* any module or tensor of the original is used.
+
+Tensors of an autograd graph that the model holds in plain attributes (an RL policy's saved
+log-probabilities) are copied detached: deepcopy refuses them, and the original keeps its own.
 """
 
 from __future__ import annotations
@@ -54,8 +57,36 @@ def _filled(cell: types.CellType) -> bool:
     return True
 
 
+def _detached_graph_tensors(model: nn.Module) -> dict[int, torch.Tensor]:
+    """id -> detached clone of every non-leaf tensor reachable from the model (through module attributes,
+    lists, dicts, tuples, plain objects). deepcopy refuses tensors of an autograd graph, and RL code keeps
+    them in plain attributes until its update (pytorch/examples reinforce's `saved_log_probs`, actor_critic's
+    `saved_actions`): a run stopped mid-episode leaves them filled."""
+    clones: dict[int, torch.Tensor] = {}
+    seen: set[int] = set()
+    stack: list[Any] = [model]
+    while stack:
+        value = stack.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, torch.Tensor):
+            if not value.is_leaf:
+                clones[id(value)] = value.detach().clone()
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            stack.extend(value)
+        elif not isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType)) \
+                and isinstance(getattr(value, "__dict__", None), dict):
+            stack.extend(vars(value).values())  # modules, and e.g. a Categorical kept with its probabilities
+    return clones
+
+
 def independent_copy(model: nn.Module) -> nn.Module:
-    memo: dict[int, Any] = {}
+    # the memo starts with detached clones of the graph tensors the modules hold: the copy gets those, the
+    # original keeps its own (same objects, still in the graph)
+    memo: dict[int, Any] = dict(_detached_graph_tensors(model))
     replica = copy.deepcopy(model, memo)  # memo: id(original) -> copy; it keeps the originals alive, so ids stay valid
     seen: set[int] = set()
     for module in replica.modules():
