@@ -16,6 +16,7 @@ from .probes import activations, batch_mixing, gradients, outputs, training
 from .probes import batch as batch_probes
 from .probes.causal import causal as causal_independence
 from .probes.copies import guarded
+from .probes.sandbox import isolated
 from .probes.setup import NotApplicable, Setup, SetupError
 from .record.stats import preserved_rng
 
@@ -53,7 +54,7 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
     found: list[Finding] = []
     overfit_record: dict[str, Any] = {}
     started = time.monotonic()
-    with preserved_rng():
+    with isolated():  # the user's RNG streams restored, their warnings not printed again by forwards on copies
         setup = Setup.build(model, batch, loss_fn, optimizer)
         bar = _progress_bar() if show else None
         with guarded(model, allowed=loss_fn), (bar or nullcontext()):  # a probe about to touch the original stops
@@ -138,7 +139,7 @@ def _grouped(records: list[dict[str, Any]]) -> str:
 
 
 def _progress_bar() -> Any:
-    # imported here, under preserved_rng: rich draws from `random` when it is first imported
+    # imported here, under isolated(): rich draws from `random` when it is first imported
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

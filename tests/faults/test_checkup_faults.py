@@ -204,3 +204,57 @@ def test_a_large_batch_is_subsampled_and_memory_stays_bounded():
     assert all(n == out["batch"]["subsampled"] for n in out["notes"])
     assert "subsampled 4096 of 300000 samples for the probes' memory budget" in out["text"]
     assert out["growth_mb"] < 4 * BATCH_BYTES / 2 ** 20, out  # bounded by the budget, not by the 307 MB batch
+
+
+# ── the user's warnings: the probes' forwards on copies do not print them again ──
+
+WARNS = textwrap.dedent('''
+    import sys, warnings
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class Warns(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(20, 10)
+
+        def forward(self, x):
+            warnings.warn("user forward warning")  # the user's own, at this line
+            return F.dropout2d(self.fc(x), 0.1, self.training)  # torch's: dropout2d of a 2-D input
+
+    torch.manual_seed(0)
+    model, opt = Warns(), None
+    x, y = torch.randn(32, 20), torch.randint(0, 10, (32,))
+    if sys.argv[1] == "api":
+        import traindoctor
+        sys.stderr.write("CHECKUP\\n")
+        traindoctor.checkup(model, (x, y), nn.CrossEntropyLoss(), progress=False)
+        sys.stderr.write("AFTER\\n")
+        for _ in range(3):
+            model(x)  # the user's later calls: warned once at each location, as without the checkup
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for step in range(5):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+''')
+
+
+def test_probes_do_not_print_the_users_warnings_again(tmp_path):
+    script = tmp_path / "warns.py"
+    script.write_text(WARNS)
+    done = subprocess.run([sys.executable, str(script), "api"], capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    during, after = done.stderr.split("CHECKUP\n")[1].split("AFTER\n")
+    assert "Warning" not in during, during
+    assert after.count("UserWarning: user forward warning") == 1 and after.count("dropout2d: Received a 2-D input") == 1, after
+    assert str(script) in after and "traindoctor" not in after  # attributed to the user's code
+    ran = cli("run", "--format", "json", "--output", tmp_path / "r.json", script, "train", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    # the script's forward warned once at each location; the probes repeated after it add nothing
+    assert ran.stderr.count("UserWarning: user forward warning") == 1 and ran.stderr.count("dropout2d: Received") == 1, ran.stderr
+    assert "traindoctor" not in ran.stderr, ran.stderr
+    probes = json.loads((tmp_path / "r.json").read_text())
+    assert probes["summary"]["errors"] == 0, probes["summary"]

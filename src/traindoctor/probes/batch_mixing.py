@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from ..findings import Finding, finding
-from ..record.stats import preserved_rng
 from .axis import batch_dim, changes, perturbed
 from .copies import guarded
+from .sandbox import isolated
 from .setup import NotApplicable, Setup, SetupError
 from .tree import Call, tree_map
 
@@ -57,7 +57,7 @@ def probe(module: nn.Module, args: tuple, kwargs: dict, source: str = "run") -> 
     inputs = Call((tuple(args), dict(kwargs))) if args and kwargs else (dict(kwargs) if kwargs else tuple(args))
     status, found, record = "ran", [], {}
     try:
-        with preserved_rng():
+        with isolated():
             setup = Setup.build(module, (inputs, None))
             if setup.blocked:
                 status, record = "failed", {"note": setup.blocked}
