@@ -1,6 +1,10 @@
 """traindoctor must not change the training it watches, and must leave no hook behind."""
+import multiprocessing.process
+import os
+import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 import torch
@@ -35,6 +39,9 @@ def _pristine():
         "call": nn.Module.__call__, "backward": torch.autograd.backward, "ce": F.cross_entropy,
         "mse": F.mse_loss, "zero_grad": torch.optim.Optimizer.zero_grad, "opt_init": torch.optim.Optimizer.__init__, "module_zero_grad": nn.Module.zero_grad,
         "sched": torch.optim.lr_scheduler.LRScheduler.step, "iter": torch.utils.data.DataLoader.__iter__,
+        "os_exit": os._exit, "excepthook": threading.excepthook, "process_start": multiprocessing.process.BaseProcess.start,
+        "signals": {s: signal.getsignal(s) for s in signal.valid_signals()},
+        "argv": list(sys.argv), "path": list(sys.path), "cwd": os.getcwd(),
     }
 
 
@@ -83,3 +90,22 @@ def test_preserved_rng_restores_all_generators():
     with preserved_rng():
         torch.rand(5); np.random.rand(5); random.random()
     assert (torch.rand(1), np.random.rand(), random.random()) == expected
+
+
+def test_a_failing_handler_stops_the_recording_not_the_script(run_code, monkeypatch, capsys):
+    # A bug in a handler used to raise inside the user's training loop (reported as *their* script-error).
+    from traindoctor.record import losses
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug of ours")
+    monkeypatch.setattr(losses, "inspect_call", broken)
+    report = run_code("""
+import torch, torch.nn.functional as F
+m = torch.nn.Linear(4, 3); o = torch.optim.SGD(m.parameters(), lr=0.1)
+for i in range(10):
+    o.zero_grad(); F.cross_entropy(m(torch.randn(8, 4)), torch.randint(0, 3, (8,))).backward(); o.step()
+print("finished")
+""")
+    assert "finished" in capsys.readouterr().out
+    assert report.sections["run"]["stopped"] == "completed" and not any(f.code == "script-error" for f in report.findings)
+    assert report.exit_code == 2 and "a bug of ours" in report.unchecked[0]

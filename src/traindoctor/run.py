@@ -19,7 +19,7 @@ from .probes.setup import SetupError
 from .record.hooks import installed
 from .record.recorder import STOPPING, Recorder, StopRun
 from .record.script import Stopper, as_main, child_exit, exit_status, join_threads, run_as_main, started_threads
-from .rules.common import main_model, plural
+from .rules.common import main_model
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -87,6 +87,10 @@ def _outcome(exc: BaseException | None, rec: Recorder) -> tuple[list[Finding], s
     return [], None
 
 
+def _passes(n: int, kind: str) -> str:
+    return f"{n} {kind} pass{'es' * (n != 1)}"
+
+
 def _could_not_check(rec: Recorder, failed: bool) -> list[str]:
     """Why the rules could not judge the training: what was (not) seen, and what to do."""
     out = []
@@ -101,15 +105,17 @@ def _could_not_check(rec: Recorder, failed: bool) -> list[str]:
     elsewhere = (f"; the script started {n} process{'es' * (n != 1)}: training there is not visible "
                  "from this process — call traindoctor.Monitor inside the worker" if rec.processes_started else "")
     if rec.backward_calls:
-        out.append(f"no torch.optim optimizer step was seen, only {plural(rec.backward_calls, 'backward pass')}: updates "
+        out.append(f"no torch.optim optimizer step was seen, only {_passes(rec.backward_calls, 'backward')}: updates "
                    "made by hand are not measured, so the update-size, learning-rate, zero_grad and parameter checks did "
                    "not run — step a torch.optim optimizer, or log the loss with traindoctor.Monitor" + elsewhere)
-    elif grad_calls:
-        out.append(f"the model ran {plural(grad_calls, 'forward pass')} with gradients enabled, but no backward() and "
-                   "no optimizer step were seen: gradients taken with torch.func or torch.autograd.grad and applied by "
-                   "hand are not watched — use loss.backward() and a torch.optim optimizer, or traindoctor.Monitor" + elsewhere)
+    elif rec.transform_calls or grad_calls:
+        where = (f"{_passes(rec.transform_calls, 'forward')} inside torch.func transforms (grad, vmap)" if rec.transform_calls
+                 else f"{_passes(grad_calls, 'forward')} with gradients enabled")
+        out.append(f"the model ran {where}, but no backward() and no optimizer step were seen: gradients taken with "
+                   "torch.func or torch.autograd.grad and applied by hand are not watched — use loss.backward() and a "
+                   "torch.optim optimizer, or traindoctor.Monitor" + elsewhere)
     else:
-        seen = f" ({plural(nograd_calls, 'forward pass')} without gradients)" if nograd_calls else ""
+        seen = f" ({_passes(nograd_calls, 'forward')} without gradients)" if nograd_calls else ""
         out.append(f"no training was seen: no optimizer step and no backward pass{seen}{elsewhere}"
                    + ("" if elsewhere else " — to probe a model without training it, use traindoctor checkup FILE:FUNCTION"))
     return out
@@ -172,8 +178,13 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     probe_records: list[dict[str, Any]] = []
     model = main_model(rec)
     if probes and model is not None and model.last_call is not None:
-        probe_findings, probe_records = _cheap_probes(model.module, *model.last_call)
-        found += probe_findings
+        try:
+            probe_findings, probe_records = _cheap_probes(model.module, *model.last_call)
+        except Exception as exc:  # a bug of ours: the rules' findings still stand
+            internal_errors.append(f"the probes failed: {type(exc).__name__}: {exc}")
+            print(f"traindoctor: {internal_errors[-1]} (a bug in traindoctor)", file=sys.stderr)
+        else:
+            found += probe_findings
     section = {
         "script": os.fspath(script), "args": list(args), "stopped": rec.stop_reason, "steps": rec.n_steps,
         "seconds": round(duration, 3), "backward_calls": rec.backward_calls,

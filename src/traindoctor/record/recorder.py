@@ -68,6 +68,11 @@ def _forked() -> None:
 os.register_at_fork(after_in_child=_forked)
 
 
+def _in_transform() -> bool:
+    """Inside torch.func's grad/vmap, tensors are wrappers that must not be kept past the call."""
+    return torch._C._functorch.maybe_current_level() is not None
+
+
 def user_location() -> dict[str, Any]:
     """file:line of the innermost frame outside torch and traindoctor.
 
@@ -168,6 +173,7 @@ class Recorder:
         self.forked = False
         self.failure: str | None = None  # a handler of ours raised: recording stopped there
         self.processes_started = 0
+        self.transform_calls = 0  # model calls inside torch.func transforms (not recorded)
         self.n_steps = 0
         self.roots: dict[int, RootInfo] = {}
         self.param_names: dict[int, str] = {}
@@ -227,6 +233,9 @@ class Recorder:
     def on_root_call(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if isinstance(module, nn.modules.loss._Loss):
             return
+        if _in_transform():
+            self.transform_calls += 1
+            return
         info = self.roots.get(id(module))
         if info is None:
             if next(module.parameters(), None) is None:
@@ -271,6 +280,8 @@ class Recorder:
     # ── loss functions ───────────────────────────────────────────────────────
     @_handler
     def on_loss_call(self, name: str, signature: inspect.Signature, args: tuple, kwargs: dict, out: Any) -> None:
+        if _in_transform():
+            return
         n = self.loss_calls[name] = self.loss_calls.get(name, 0) + 1
         self.lane.last_loss_call = {"name": name, "target": args[1] if len(args) > 1 else kwargs.get("target")}
         if n > 3 and n % 50:
