@@ -149,8 +149,9 @@ def self_time() -> None:
                 current[0] = getattr(self, "step", current[0])
         return wrapper
 
-    hooks = {Monitor: ("_pre", "_post", "_capture", "_on_clip", "log"), ActivationTap: ("_hook", "_model_hook")}
-    originals = {(c, h): getattr(c, h) for c, names in hooks.items() for h in names}
+    hooks = {Monitor: ("_pre", "_post", "_capture", "_capture_output", "_on_clip", "log"),
+             ActivationTap: ("_hook", "_model_hook")}
+    originals = {(c, h): getattr(c, h) for c, names in hooks.items() for h in names if hasattr(c, h)}
     print(f"{'model':<13}{'steps':>6}{'plain ms':>10}{'bare µs':>9}{'monitor µs':>12}{'ratio':>7}"
           f"{'mean µs':>9}{'mean ratio':>11}{'share':>8}   (median step; mean includes syncs and samples)")
     for name, build, steps in (("mlp", mlp, 1000), ("cnn", cnn, 200), ("transformer", transformer, 200)):

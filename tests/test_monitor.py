@@ -398,3 +398,24 @@ def test_the_monitor_consumes_no_rng_stream(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.splitlines()[-1]) == {"torch": True, "numpy": True, "random": True,
                                                         "replayed_module": "3"}
+
+
+def test_finiteness_probe_is_exact_across_dtypes_and_huge_finite_values():
+    from traindoctor.record.stats import finiteness_probe
+
+    def finite(t):
+        return all(math.isfinite(v) for v in torch.stack([v.double() for v in finiteness_probe(t)]).tolist()) \
+            if t.numel() else True
+    broken = []
+    for dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64):
+        for bad in (float("nan"), float("inf"), -float("inf")):
+            t = torch.randn(4, 3, 5).to(dtype)
+            t[2, 1, 3] = bad
+            broken.append(finite(t))
+    z = torch.randn(8, 2, dtype=torch.complex64)
+    z[3, 1] = complex(0, float("nan"))
+    assert not any(broken) and not finite(z)
+    healthy = [torch.full((10_000,), 3e38), torch.full((64, 64), 65504.0, dtype=torch.float16),  # sums would overflow
+               torch.full((5,), 1e300, dtype=torch.float64), torch.randn(3, 4, 5, 6), torch.empty(0, 3),
+               torch.randn(8, 2, dtype=torch.complex64)]
+    assert all(finite(t) for t in healthy)

@@ -119,6 +119,19 @@ def test_the_module_is_named_when_the_failing_batch_is_still_held(tmp_path):
     assert f.code == "nonfinite-input" and f.evidence["nonfinite_inputs"]["arg0"]["columns"] == [5]
 
 
+class _no_warnings:
+    def __enter__(self):
+        import warnings
+        self._ctx = warnings.catch_warnings(record=True)
+        self.caught = self._ctx.__enter__()
+        warnings.simplefilter("always", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        self._ctx.__exit__(*exc)
+        ours = [str(w.message) for w in self.caught if "traindoctor" in str(w.message)]
+        assert not ours, ours
+
+
 @pytest.fixture
 def tracking(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -159,17 +172,19 @@ def test_each_sink_takes_nonfinite_records_and_report_finds_them(tmp_path, track
         assert 19 in steps and 20 not in steps  # MLflow gets the finite values only
 
 
-class _no_warnings:
-    def __enter__(self):
-        import warnings
-        self._ctx = warnings.catch_warnings(record=True)
-        self.caught = self._ctx.__enter__()
-        warnings.simplefilter("always", RuntimeWarning)
+def test_a_failing_sink_is_dropped_and_the_checks_go_on(tmp_path):
+    class Broken:
+        def write(self, records):
+            raise OSError(28, "No space left on device")
 
-    def __exit__(self, *exc):
-        self._ctx.__exit__(*exc)
-        ours = [str(w.message) for w in self.caught if "traindoctor" in str(w.message)]
-        assert not ours, ours
+        def close(self):
+            pass
+    with pytest.warns(RuntimeWarning, match="sink failed .*No space left"):
+        faulty_run(tmp_path, "input", at=20, sinks=("jsonl", Broken()))
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert first(saved) == ("nonfinite-input", 20) and saved["monitor"]["disabled"] is None
+    assert saved["monitor"]["sink_errors"] == ["Broken: OSError: [Errno 28] No space left on device"]
+    assert len(read_jsonl(tmp_path / "monitor.jsonl")) == 55
 
 
 def test_a_monitor_that_disabled_itself_could_not_check(tmp_path, monkeypatch):

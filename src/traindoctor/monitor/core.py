@@ -1,8 +1,8 @@
 """`traindoctor.Monitor`: a training monitor cheap enough to leave on.
 
 Per monitored step it runs one fused `torch._foreach_norm` over the gradients, before the update,
-and one `isfinite().all()` per floating tensor entering the model and on its output; all stay on
-the device. Every
+and one min/max reduction per floating tensor entering the model and on its output (finiteness);
+all stay on the device. Every
 `sync_every` steps the buffered tensors are moved to the host in one transfer (before that step's
 update), turned into records, checked by the rules, written to the sinks and kept in a flight
 recorder (the last `flight_steps` records go into the report).
@@ -33,7 +33,7 @@ from ..findings import Finding, Report, triage
 from ..record.activations import ActivationTap
 from ..record.clipping import watch_clipping
 from ..record.replay import first_nonfinite_module
-from ..record.stats import batch_tensors, first_tensor, nonfinite_summary, stack_scalars, tensors_in
+from ..record.stats import batch_tensors, finiteness_probe, first_tensor, nonfinite_summary, stack_scalars, tensors_in
 from .exchange import Exchange
 from .history import History
 from .logdir import start_fresh
@@ -72,8 +72,8 @@ class Monitor:
         self._synced_step: int | None = None
         self._warned: set[str] = set()
         self._inputs: list[str] = []
-        self._input_flags: list[torch.Tensor] = []
-        self._output_flags: list[torch.Tensor] = []
+        self._input_flags: list[list[torch.Tensor]] = []  # finiteness probes, read at the sync
+        self._output_flags: list[list[torch.Tensor]] = []
         self._inputs_seen = 0  # tensors entering the model this step that cannot be non-finite (integers)
         self._snapshot: list[torch.Tensor] | None = None
         self._samples = UpdateSampler()
@@ -144,13 +144,19 @@ class Monitor:
     def close(self) -> Report:
         if self._final is not None:
             return self._final
-        if self._exchange is not None and self._exchange.live:
-            self._sync()  # the last collective: every rank's close() enters it
+        alarm = None
+        try:
+            if self._exchange is not None and self._exchange.live:
+                self._sync()  # the last collective: every rank's close() enters it
+            self._exchange = None
+            self.flush()
+        except TrainingAlarm as exc:  # on_error="raise": raised once the monitor is closed and the report written
+            alarm = exc
         self._exchange = None
         report = self.report()
         self._stand_down()
         self._restore_clip()
-        for sink in self._sinks:
+        for sink in list(self._sinks):
             try:
                 sink.close()
             except Exception as exc:
@@ -159,6 +165,8 @@ class Monitor:
         if self.log_dir is not None:
             self._write_report(report)
         self._final = report
+        if alarm is not None:
+            raise alarm
         return report
 
     def __enter__(self) -> "Monitor":
@@ -235,8 +243,8 @@ class Monitor:
             if key == "step":
                 why = "a reserved name (the monitor numbers steps itself)"
             elif isinstance(value, torch.Tensor):
-                if value.numel() == 1 and not value.is_complex():
-                    return value.detach().reshape(())  # stays on the device until the sync
+                if value.numel() == 1 and not value.is_complex():  # stays on the device until the sync
+                    return value.detach() if value.dim() == 0 else value.detach().reshape(())
                 why = f"a tensor of {value.numel()} {value.dtype} values"
             elif isinstance(value, numbers.Real) or (hasattr(value, "__float__") and not isinstance(value, (str, bytes))):
                 return float(value)
@@ -261,7 +269,7 @@ class Monitor:
         t = first_tensor(out)
         if (module.training and torch.is_grad_enabled() and not self.step % self.every and t is not None
                 and t.is_floating_point() and len(self._output_flags) < _MAX_INPUT_FLAGS):
-            self._output_flags.append(torch.isfinite(t.detach()).all())
+            self._output_flags.append(finiteness_probe(t))
 
     def _note_inputs(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
         """Whether each floating tensor entering the model is finite, kept on the device (read at the
@@ -271,11 +279,11 @@ class Monitor:
         for name, t in tensors:
             if (t.is_floating_point() or t.is_complex()) and t.layout == torch.strided:
                 self._inputs.append(name)
-                self._input_flags.append(torch.isfinite(t.detach()).all())
+                self._input_flags.append(finiteness_probe(t))
             else:  # integer, bool: finite by type
                 self._inputs_seen += 1
-        if len(self._input_flags) > _MAX_INPUT_FLAGS:
-            self._input_flags = [stack_scalars(self._input_flags).all()]
+        if len(self._input_flags) > _MAX_INPUT_FLAGS:  # max |v| is finite exactly when every v is
+            self._input_flags = [[stack_scalars([v.float() for p in self._input_flags for v in p]).abs().amax()]]
             self._inputs = ["inputs of several forward calls"]
 
     def _note_batch(self, batch: Any) -> None:
@@ -410,12 +418,12 @@ class Monitor:
             self._synced_step = pending[-1]["step"]
         return records
 
-    def _attribute(self, record: dict[str, Any], norms: list[float], inputs: list[str], ok: list[float],
-                   outputs_ok: list[float], seen: int) -> None:
+    def _attribute(self, record: dict[str, Any], norms: list[float], inputs: list[str], ok: list[list[float]],
+                   outputs_ok: list[list[float]], seen: int) -> None:
         """Put into a non-finite step's record what the non-finite rule needs (see nonfinite.py); the
         first such step of the run also gets the costlier part: counts in the batch, the replay."""
         bad_grads = [n for n, v in zip(self._names or [], norms) if not math.isfinite(v)]
-        bad_inputs = [n for n, v in zip(inputs, ok) if v != 1.0]
+        bad_inputs = [n for n, probe in zip(inputs, ok) if not all(map(math.isfinite, probe))]
         if bad_grads:
             record["nonfinite_grads"] = bad_grads[:20]
         if bad_inputs:
@@ -425,7 +433,7 @@ class Monitor:
         self._attributed = True
         record["inputs_checked"] = seen
         if outputs_ok:
-            record["output_finite"] = all(v == 1.0 for v in outputs_ok)
+            record["output_finite"] = all(math.isfinite(v) for probe in outputs_ok for v in probe)
         held = self._last_batch is not None and self._last_batch[0] == record["step"]
         if bad_inputs and held:
             tensors = dict(batch_tensors(*self._last_batch[1:]))
@@ -434,9 +442,11 @@ class Monitor:
             if held and self._in_update and record["step"] == self.step:  # the batch, on the weights that produced it
                 record["replay"] = first_nonfinite_module(self.model, *self._last_batch[1:])
             else:
-                record["replay"] = {"skipped": f"the step's batch was no longer held when its statistics were read "
-                                    f"(at step {self.step}; they are read every {self.sync_every} steps): "
-                                    "Monitor(sync_every=1) replays a failing batch on the weights that produced it"}
+                record["replay"] = {"skipped": "the run ended before this step's statistics were read, after its update: "
+                                    "no replay on other weights than those that produced it" if held else
+                                    f"the step's batch was no longer held when its statistics were read (at step "
+                                    f"{self.step}; they are read every {self.sync_every} steps): Monitor(sync_every=1) "
+                                    "replays a failing batch on the weights that produced it"}
 
     def _publish(self, records: list[dict[str, Any]]) -> None:
         new: list[Finding] = []
