@@ -491,7 +491,7 @@ for i in range(40):
     assert f.code == "nonfinite-backward" and f.evidence["parameters"] == ["weight"] and f.evidence["step"] == 25
 
 
-def test_batch_mixing_probe_skips_sequence_first_models(run_code):
+def test_batch_mixing_probe_on_sequence_first_models(run_code):
     r = run_code(body("""
 model = nn.GRU(10, 8)
 opt = torch.optim.Adam(model.parameters())
@@ -499,7 +499,8 @@ for i in range(5):
     opt.zero_grad(); model(x.view(16, 32, 10))[0].pow(2).mean().backward(); opt.step()
 """))
     assert r.findings == []
-    assert {p["name"]: p["status"] for p in r.sections["run"]["probes"]}["batch-independence"] == "skipped"
+    probe = next(p for p in r.sections["run"]["probes"] if p["name"] == "batch-independence")
+    assert probe["status"] == "ran" and probe["batch"] == 32  # (time, batch, features): the batch is dim 1
 
 
 def test_model_returning_a_dict(run_code):
