@@ -570,3 +570,181 @@ def test_graph_tensors_held_in_plain_attributes_are_copied_detached():
     assert len(now) == len(held) and all(a is b and a.grad_fn is not None for a, b in zip(now, held))
     torch.stack(model.saved_log_probs).sum().backward()
     assert model.affine1.weight.grad is not None
+
+
+# ── evaluation: training-mode behaviour left on vs sampling by design ─────────
+
+class VAE(nn.Module):
+    """pytorch/examples vae: reparameterize draws randn_like in eval too (its test loss is a sampled ELBO)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1, self.fc21, self.fc22 = nn.Linear(784, 64), nn.Linear(64, 8), nn.Linear(64, 8)
+        self.fc3, self.fc4 = nn.Linear(8, 64), nn.Linear(64, 784)
+
+    def forward(self, x):
+        h = F.relu(self.fc1(x.view(-1, 784)))
+        mu, logvar = self.fc21(h), self.fc22(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
+
+
+class Diffusion(nn.Module):
+    """A denoiser's training forward: a random timestep per sample, Gaussian noise added, the noise predicted."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.betas = torch.linspace(1e-4, 0.02, 50)
+        self.net, self.t_emb = nn.Sequential(nn.Linear(20, 64), nn.SiLU(), nn.Linear(64, 20)), nn.Embedding(50, 20)
+
+    def forward(self, x0):
+        t = torch.randint(0, 50, (x0.shape[0],), device=x0.device)
+        a = torch.cumprod(1 - self.betas, 0)[t][:, None]
+        noise = torch.randn(x0.shape)
+        return self.net(a.sqrt() * x0 + (1 - a).sqrt() * noise + self.t_emb(t)) - noise
+
+
+class SamplingPolicy(nn.Module):
+    """A policy whose forward samples its action: multinomial or Categorical (discrete), or Bernoulli of
+    computed probabilities (a torch.bernoulli that is not dropout)."""
+
+    def __init__(self, how):
+        super().__init__()
+        torch.manual_seed(0)
+        self.how, self.body, self.head = how, nn.Sequential(nn.Linear(20, 64), nn.Tanh()), nn.Linear(64, 6)
+
+    def forward(self, obs):
+        logits = self.head(self.body(obs))
+        if self.how == "bernoulli":
+            action = torch.bernoulli(torch.sigmoid(logits))
+            return action * logits - F.softplus(logits), action
+        if self.how == "multinomial":
+            action = torch.multinomial(F.softmax(logits, -1), 1).squeeze(1)
+        else:
+            action = torch.distributions.Categorical(logits=logits).sample()
+        return F.log_softmax(logits, -1).gather(1, action[:, None]).squeeze(1), action
+
+
+class FunctionalDropout(nn.Module):
+    """F.dropout(x, p): its `training` defaults to True, so eval() does not turn it off."""
+
+    def __init__(self, healthy=False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.healthy, self.fc1, self.fc2 = healthy, nn.Linear(20, 64), nn.Linear(64, 10)
+
+    def forward(self, x):
+        h = F.relu(self.fc1(x))
+        return self.fc2(F.dropout(h, 0.5, self.training) if self.healthy else F.dropout(h, 0.5))
+
+
+class MaskDropout(nn.Module):
+    """A hand-written dropout module, from a uniform draw or in place with bernoulli_ (AWD-LSTM's LockedDropout)."""
+
+    def __init__(self, p=0.3, locked=False, healthy=False):
+        super().__init__()
+        self.p, self.locked, self.healthy = p, locked, healthy
+
+    def forward(self, x):
+        if self.healthy and not self.training:
+            return x
+        if self.locked:
+            mask = x.new_empty(1, x.shape[1]).bernoulli_(1 - self.p) / (1 - self.p)
+            return mask.expand_as(x) * x
+        return x * (torch.rand_like(x) > self.p).float() / (1 - self.p)
+
+
+class HardBatchNorm(nn.BatchNorm1d):
+    """BatchNorm with training=True hard-coded: evaluation normalizes with the batch's statistics."""
+
+    def forward(self, x):
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, training=True)
+
+
+class Attention(nn.Module):
+    """Attention dropout passed as dropout_p=self.p whatever the mode (nanoGPT gates it on self.training)."""
+
+    def __init__(self, healthy=False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.healthy, self.p, self.qkv, self.head = healthy, 0.2, nn.Linear(16, 48), nn.Linear(16, 10)
+
+    def forward(self, x):
+        q, k, v = self.qkv(x).split(16, -1)
+        p = self.p if self.training or not self.healthy else 0.0
+        return self.head(F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True))
+
+
+class Counter(nn.Module):
+    """Keeps state across calls: evaluation differs between passes with no random op at all."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.calls = nn.Linear(20, 10), 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.fc(x) * self.calls
+
+
+def mlp_with(middle):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(20, 64), middle, nn.ReLU(), nn.Linear(64, 10))
+
+
+SAMPLERS = [(VAE, lambda: torch.rand(32, 1, 28, 28)), (Diffusion, lambda: data()[0][:32]),
+            *((lambda how=how: SamplingPolicy(how), lambda: data()[0][:32]) for how in ("multinomial", "categorical", "bernoulli"))]
+
+
+@pytest.mark.parametrize("make, batch", SAMPLERS)
+def test_sampling_by_design_in_eval_is_not_a_finding(make, batch):
+    model, x = make(), batch()
+    rng = torch.get_rng_state()
+    light = cheap(model, x)
+    assert codes(light) == [], [f.observation for f in light.findings]
+    assert "failed" not in statuses(light).values() and not light.unchecked
+    evaluation = probe(light, "eval-determinism")
+    assert evaluation["sampling_ops"] and not evaluation["training_form_ops"] and "samples in eval" in evaluation["note"]
+    # the same random draws on every forward: the perturbation compares inputs, not noise
+    independence = probe(light, "batch-independence")
+    assert independence["status"] == "ran" and independence["max_relative_change_other_samples"] <= 1e-5
+    assert torch.equal(rng, torch.get_rng_state())
+
+
+@pytest.mark.parametrize("model, batch, op", [
+    (FunctionalDropout(), data, "F.dropout"),
+    (mlp_with(MaskDropout()), data, "random mask"),
+    (mlp_with(MaskDropout(locked=True)), data, "random mask"),
+    (mlp_with(HardBatchNorm(64)), data, "F.batch_norm"),
+    (Attention(), lambda: (torch.randn(8, 12, 16), torch.randint(0, 10, (8, 12))), "scaled_dot_product_attention"),
+])
+def test_training_mode_behaviour_left_on_in_eval_is_a_finding(model, batch, op):
+    x, _ = batch()
+    light = cheap(model, x)
+    assert "nondeterministic-eval" in codes(light), probe(light, "eval-determinism")
+    found = next(f for f in light.findings if f.code == "nondeterministic-eval")
+    assert op in found.observation and found.location.get("module"), found.observation
+
+
+@pytest.mark.parametrize("model, batch", [
+    (FunctionalDropout(healthy=True), data),
+    (mlp_with(MaskDropout(healthy=True)), data),
+    (mlp_with(MaskDropout(locked=True, healthy=True)), data),
+    (mlp_with(nn.BatchNorm1d(64)), data),
+    # no running statistics to use: batch statistics by design (batch-independence reports the mixing they cause)
+    (mlp_with(nn.BatchNorm1d(64, track_running_stats=False)), data),
+    (Attention(healthy=True), lambda: (torch.randn(8, 12, 16), torch.randint(0, 10, (8, 12)))),
+])
+def test_training_mode_behaviour_switched_off_in_eval_is_quiet(model, batch):
+    x, _ = batch()
+    light = cheap(model, x)
+    evaluation = probe(light, "eval-determinism")
+    assert "nondeterministic-eval" not in codes(light) and not light.unchecked, evaluation
+    assert not evaluation["training_form_ops"] and not evaluation["sampling_ops"] and "note" not in evaluation
+
+
+def test_evaluation_that_differs_with_no_random_op_is_a_finding():
+    light = cheap(Counter(), data()[0])
+    assert codes(light) == ["nondeterministic-eval"] and "no dropout" in light.findings[0].observation

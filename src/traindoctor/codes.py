@@ -485,13 +485,22 @@ _add(
         "h = h.view(h.shape[0], -1)",
     ),
     Code(
-        "nondeterministic-eval", "architecture", "Evaluation gives different outputs on the same batch", "warning", MISMATCH,
-        "Runs two evaluation passes (eval mode, no_grad) on the same batch and compares them.",
-        "Randomness left on at evaluation (dropout called functionally with training=True, sampling in "
-        "forward) makes metrics noisy and results irreproducible.",
-        (Hyp("F.dropout(x, training=True) or random sampling in forward", "grep forward for dropout( and rand"),),
-        "Tie randomness to self.training; use model.eval() semantics in custom code.",
-        "x = F.dropout(x, p=0.1, training=True)",
+        "nondeterministic-eval", "architecture", "Evaluation runs training-mode behaviour (dropout, batch statistics)", "warning",
+        MISMATCH,
+        "Records the operations an eval-mode forward runs on a copy: dropout in training form (F.dropout's `training` "
+        "defaults to True), a random mask of constant rate multiplied in by hand, attention dropout, batch statistics "
+        "although running ones exist; and compares two passes with the same random draws. Sampling by design "
+        "(randn, multinomial, ... in a VAE, a diffusion step, a policy) is not a finding.",
+        "Training-mode behaviour left on at evaluation (dropout that ignores eval(), the batch's statistics instead "
+        "of the running ones) makes metrics noisy, batch-dependent and irreproducible.",
+        (Hyp("F.dropout(x, p) without training=self.training, or a dropout module whose forward ignores self.training",
+             "grep forward for dropout( and bernoulli"),
+         Hyp("F.batch_norm(..., training=True) or attention dropout_p set whatever the mode",
+             "grep for batch_norm( and dropout_p", "subtle"),
+         Hyp("the forward keeps state between calls (a counter, a cache)", "call the model twice on one batch in eval "
+             "mode and compare", "subtle")),
+        "Tie dropout and batch statistics to self.training; use model.eval() semantics in custom code.",
+        "x = F.dropout(x, p=0.1)",
         "x = F.dropout(x, p=0.1, training=self.training)",
     ),
     Code(

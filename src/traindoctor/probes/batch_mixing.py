@@ -34,7 +34,8 @@ def independence(setup: Setup, source: str = "checkup") -> tuple[list[Finding], 
     if base is None or moved is None or moved.shape != base.shape:
         raise NotApplicable("the output has no dimension holding the samples")
     if not torch.equal(base, again):
-        raise NotApplicable("two identical eval passes gave different outputs (the model is nondeterministic)")
+        raise NotApplicable("two identical eval passes with the same random draws gave different outputs "
+                            "(the forward keeps state between calls, or a kernel is nondeterministic)")
     change = changes(base, moved)
     others = change[1:]
     record = {"input": name, "batch": B, "max_relative_change_other_samples": float(others.max()),

@@ -1,5 +1,5 @@
 """The first loss against chance (with what the loss receives), output entropy, constant outputs,
-and whether evaluation is deterministic."""
+and whether evaluation is free of training-mode behaviour."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ..findings import Finding, finding
 from ..record.hooks import installed
 from ..record.recorder import Recorder
 from ..rules import loss as loss_rules
+from .eval_ops import EvalOps
 from .setup import NotApplicable, Setup, main_output
 
 CONSTANT_TOL = 1e-6  # spread across samples relative to the output's scale
@@ -53,19 +54,49 @@ def constant_output(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
 
 
 def eval_determinism(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
-    """Two eval passes must agree; train vs eval difference is recorded as context."""
+    """Evaluation must not run training-mode behaviour (dropout, batch statistics: probes/eval_ops.py tells
+    them from sampling by design), and two eval passes with the same random draws must agree. The spread
+    over other draws and the train-vs-eval difference are context."""
     model = setup.copy_model(train=False)
+
+    def observed(seed: int) -> tuple[torch.Tensor | None, EvalOps]:
+        # every pass under the recorder: it turns off fused fast paths (nn.TransformerEncoderLayer's), so
+        # passes compared must all run under it or none
+        with EvalOps(model) as ops:
+            return main_output(setup.forward(model, seed=seed)), ops
+
     with torch.no_grad():
-        a, b = main_output(setup.forward(model)), main_output(setup.forward(model))
+        (a, ops), (b, _) = observed(0), observed(0)  # the same random draws: every probe forward is seeded alike
+        drawn, _ = observed(1)
         model.train()
         t = main_output(setup.forward(model))
     if a is None or b is None:
         raise NotApplicable("the model returns no output tensor")
-    diff = float((a.float() - b.float()).abs().max())
-    record: dict[str, Any] = {"eval_repeat_max_diff": diff}
+    record: dict[str, Any] = {"eval_repeat_max_diff": _max_diff(a, b), "training_form_ops": ops.listed(ops.training),
+                              "sampling_ops": ops.listed(ops.sampling)}
+    if drawn is not None and drawn.shape == a.shape:
+        record["eval_max_diff_other_draws"] = _max_diff(a, drawn)
     if t is not None and t.shape == a.shape:
         record["train_vs_eval_relative_diff"] = float((t.float() - a.float()).abs().max() / (a.float().abs().max() + 1e-12))
-    if diff > 0:
-        return [finding("nondeterministic-eval", f"two evaluation passes on the same batch differ by up to {diff:.3g}",
-                        "checkup", evidence=record)], record
+    spread = record.get("eval_max_diff_other_draws", 0.0)
+    if ops.training:
+        (what, module), n = ops.training.most_common(1)[0]
+        more = len(ops.training) - 1
+        text = (f"in eval mode, {ops.shown(module)} {what}" + (f" ({n} calls)" if n > 1 else "")
+                + (f", and {more} other training-mode operation(s)" if more else "")
+                + (f"; evaluation outputs change with the random draws by up to {spread:.3g}" if spread else ""))
+        return [finding("nondeterministic-eval", text, "checkup", evidence=record, location={"module": module})], record
+    if record["eval_repeat_max_diff"] > 0 and not ops.sampling:
+        return [finding("nondeterministic-eval", f"two evaluation passes on the same batch differ by up to "
+                        f"{record['eval_repeat_max_diff']:.3g}, and no dropout, batch-statistics or sampling operation "
+                        "ran: the forward keeps state between calls, or a kernel is nondeterministic", "checkup",
+                        evidence=record)], record
+    if ops.sampling:
+        ran = ", ".join(sorted({f"{op} in {ops.shown(where)}" for op, where in ops.sampling}))
+        record["note"] = (f"the model samples in eval by design ({ran}): its outputs change with the random draws by up "
+                          f"to {spread:.3g}; if an evaluation metric must be deterministic, average it over several passes")
     return [], record
+
+
+def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).abs().max()) if a.shape == b.shape else float("inf")

@@ -1,5 +1,5 @@
 """What the probes may not do to the user while they run on copies: draw from the user's random streams,
-or print the user's warnings again.
+or print the user's warnings again; and the same random draws for every probe forward.
 
 `isolated()` is entered once around all the probes of a checkup (and around the batch-mixing probe `run`
 repeats on a captured call): the global RNG states are restored afterwards, and every warning raised in
@@ -7,13 +7,21 @@ the meantime — the user's forward warning again on a copy, attributed to a lin
 ignored. `catch_warnings` restores the filters on exit, which also makes the per-module registries of
 warnings already shown stale, so the user's later warnings show as they would have ("default" and
 "once" included): nothing is recorded as shown on the user's behalf.
+
+`same_noise(seed)` wraps every forward a probe runs on a copy (tree.call): a model that samples by
+design (a VAE's reparameterization, a diffusion step's noise, a policy's action) draws the same noise
+on every forward, so two forwards that a probe compares differ by their inputs, not by their draws.
 """
 
 from __future__ import annotations
 
+import random
 import warnings
 from contextlib import contextmanager
 from typing import Iterator
+
+import numpy as np
+import torch
 
 from ..record.stats import preserved_rng
 
@@ -22,4 +30,18 @@ from ..record.stats import preserved_rng
 def isolated() -> Iterator[None]:
     with preserved_rng(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        yield
+
+
+@contextmanager
+def same_noise(seed: int = 0) -> Iterator[None]:
+    """torch's (CPU, and CUDA once the process initialized it), numpy's and Python's generators seeded,
+    then restored. CUDA is never initialized here, nor seeded lazily for later (torch.manual_seed would)."""
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with preserved_rng(), torch.random.fork_rng(devices=cuda, enabled=bool(cuda), device_type="cuda"):
+        torch.default_generator.manual_seed(seed)
+        if cuda:
+            torch.cuda.manual_seed_all(seed)
+        np.random.seed(seed)
+        random.seed(seed)
         yield

@@ -120,8 +120,8 @@ class Setup:
         return setup
 
     # ── calling the model ───────────────────────────────────────────────────
-    def forward(self, model: nn.Module, inputs: Any = None) -> Any:
-        return call(model, self.inputs if inputs is None else inputs)
+    def forward(self, model: nn.Module, inputs: Any = None, seed: int = 0) -> Any:
+        return call(model, self.inputs if inputs is None else inputs, seed)
 
     def loss(self, output: Any, targets: Any = None) -> torch.Tensor:
         targets = self.targets if targets is None else targets

@@ -6,6 +6,8 @@ from typing import Any, Callable
 
 import torch
 
+from .sandbox import same_noise
+
 
 class Call(tuple):
     """Inputs given as (args, kwargs): a call no single tensor, tuple or dict expresses."""
@@ -23,11 +25,13 @@ def tree_map(obj: Any, fn: Callable[[torch.Tensor, str], torch.Tensor], key: str
     return obj
 
 
-def call(model: torch.nn.Module, inputs: Any) -> Any:
-    if isinstance(inputs, Call):
-        return model(*inputs[0], **inputs[1])
-    if isinstance(inputs, dict):
-        return model(**inputs)
-    if isinstance(inputs, (tuple, list)):
-        return model(*inputs)
-    return model(inputs)
+def call(model: torch.nn.Module, inputs: Any, seed: int = 0) -> Any:
+    """The model on the inputs, with the random draws of `seed` (the same on every call: probes/sandbox.py)."""
+    with same_noise(seed):
+        if isinstance(inputs, Call):
+            return model(*inputs[0], **inputs[1])
+        if isinstance(inputs, dict):
+            return model(**inputs)
+        if isinstance(inputs, (tuple, list)):
+            return model(*inputs)
+        return model(inputs)
