@@ -50,7 +50,8 @@ def as_main(script: str, args: list[str], stdout: TextIO | None) -> Iterator[str
             yield path
     finally:
         sys.argv, sys.path[:] = saved_argv, saved_path
-        os.chdir(cwd)
+        with contextlib.suppress(OSError):  # the script may have removed it
+            os.chdir(cwd)
         _restore_signal_handlers(handlers)
 
 
