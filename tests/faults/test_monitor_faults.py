@@ -151,6 +151,10 @@ def test_each_sink_takes_nonfinite_records_and_report_finds_them(tmp_path, track
     if sink == "jsonl":
         line = json.loads((log / "monitor.jsonl").read_text().splitlines()[20])
         assert line["loss"] == "nan" and line["grad_norm_by_module"]["0"] == "nan"
+        for source in ("report.json", "monitor.jsonl"):  # read back as floats at every level, from either file
+            record = load_run(log).sections["monitor"]["flight_recorder"][20]
+            assert math.isnan(record["loss"]) and math.isnan(record["grad_norm_by_module"]["0"]), source
+            (log / "report.json").unlink(missing_ok=True)
     elif sink == "csv":
         import csv
         rows = list(csv.DictReader((log / "monitor.csv").open()))
