@@ -13,7 +13,7 @@ from typing import Any, Sequence, TextIO
 
 from . import rules
 from .findings import Finding, Hypothesis, Report, finding, triage
-from .battery import CHEAP_PROBES, checkup
+from .battery import CHEAP_PROBES, checkup, could_not_check
 from .probes import batch_mixing
 from .probes.setup import SetupError
 from .record.hooks import installed
@@ -185,6 +185,10 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
             print(f"traindoctor: {internal_errors[-1]} (a bug in traindoctor)", file=sys.stderr)
         else:
             found += probe_findings
+    # The rules judged the training; the probes add to it. Probes that do not apply (no batch axis)
+    # take nothing away, but probes that failed leave part of the diagnosis unchecked.
+    probe_gaps = could_not_check(probe_records) if any(r.get("status") == "failed" for r in probe_records) else []
+    probe_gaps += [e for e in internal_errors if e.startswith("the probes failed")]
     section = {
         "script": os.fspath(script), "args": list(args), "stopped": rec.stop_reason, "steps": rec.n_steps,
         "seconds": round(duration, 3), "backward_calls": rec.backward_calls,
@@ -206,4 +210,5 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
         section["after_stop"] = after_stop
     command = " ".join(["run", os.fspath(script), *args])
     unchecked = _could_not_check(rec, any(f.code == "script-error" for f in found))
+    unchecked += [f"the probes on the last training batch: {gap}" for gap in probe_gaps]
     return Report(command=command, findings=triage(found), sections={"run": section}, unchecked=unchecked)

@@ -330,3 +330,32 @@ with torch.no_grad():
     model.eval(); model(x)
 """)
     assert report.unchecked == [] and report.findings == [] and report.exit_code == 0
+
+
+PROBES_CANNOT_COPY = """
+import torch
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(3, 1)
+    def forward(self, x):
+        if self is not MODEL:  # only the object the script built will run
+            raise RuntimeError("not the registered model")
+        return self.fc(x)
+torch.manual_seed(0)
+MODEL = Net(); o = torch.optim.SGD(MODEL.parameters(), lr=0.1); x = torch.randn(16, 3)
+for i in range(30):
+    o.zero_grad(); loss = MODEL(x).pow(2).mean(); loss.backward(); o.step()
+"""
+
+
+def test_probes_that_fail_after_a_healthy_run_are_could_not_check(tmp_path):
+    """The rules judged the training, but the probes on its last batch could not run: the report says
+    which part could not be checked and exits 2, never "no problem found"."""
+    done = td("run", "--format", "json", write(tmp_path, PROBES_CANNOT_COPY), cwd=tmp_path)
+    report = json.loads(done.stdout)
+    assert done.returncode == 2, done.stderr
+    gaps = report["summary"]["could_not_check"]
+    assert gaps and all(g.startswith("the probes on the last training batch") for g in gaps), gaps
+    healthy = td("run", "--format", "json", write(tmp_path / "ok", TRAIN), cwd=tmp_path)
+    assert healthy.returncode == 0 and json.loads(healthy.stdout)["summary"]["could_not_check"] == []

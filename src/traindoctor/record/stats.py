@@ -97,14 +97,18 @@ def fmt(x: float | None) -> str:
 
 @contextmanager
 def preserved_rng() -> Iterator[None]:
-    """Save and restore the global RNG state of torch, numpy and random (do-no-harm)."""
+    """Save and restore the global RNG state of torch (CPU, and CUDA once the process started it),
+    numpy and random (do-no-harm). CUDA is not initialised here: that alone would change the process."""
     torch_state = torch.get_rng_state()
+    cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     np_state = np.random.get_state()
     py_state = random.getstate()
     try:
         yield
     finally:
         torch.set_rng_state(torch_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state_all(cuda_state)
         np.random.set_state(np_state)
         random.setstate(py_state)
 
