@@ -161,6 +161,14 @@ def test_lint_command(tmp_path):
     assert done.returncode == 2 and "broken.py:1" in done.stderr and "double-softmax" in done.stdout
 
 
+def test_lint_of_a_folder_without_python_files_could_not_check(tmp_path):
+    (tmp_path / "notes.txt").write_text("import torch\n")
+    done = cli("lint", tmp_path)
+    assert done.returncode == 2 and "no problem found" not in done.stdout
+    assert f"COULD NOT CHECK: {tmp_path}: no .py or .ipynb file found" in done.stdout
+    assert done.stderr == f"traindoctor: {tmp_path}: no .py or .ipynb file found; nothing linted\n"
+
+
 def test_lint_reads_pyproject_config(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.traindoctor]\nignore = ["double-softmax"]\n')
     (tmp_path / "train.py").write_text("import torch.nn.functional as F\np = F.softmax(z, 1)\nl = F.cross_entropy(p, y)\n")

@@ -465,3 +465,26 @@ def test_form_feed_lines_keep_suppressions_and_snippets_on_their_line():
     assert codes(src) == []
     [f] = lint_source(Source("t.py", HEAD + src.replace("# traindoctor: ignore[double-softmax]", "")))
     assert f.evidence["snippet"] == "loss = F.cross_entropy(probs, y)"
+
+
+@pytest.mark.parametrize("layout", ["empty", "only data files", "python only in skipped dirs"])
+def test_a_directory_without_python_files_is_not_a_clean_scan(tmp_path, layout):
+    if layout == "only data files":
+        (tmp_path / "train.txt").write_text("import torch\n")
+        (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    elif layout == "python only in skipped dirs":
+        for skipped in (".venv", "__pycache__", "build"):
+            (tmp_path / skipped).mkdir()
+            (tmp_path / skipped / "train.py").write_text("import torch\n")
+    report, problems = lint_paths([tmp_path], Config())
+    assert problems == [f"{tmp_path}: no .py or .ipynb file found; nothing linted"]
+    assert report.unchecked == problems and report.exit_code == 2
+
+
+def test_a_directory_without_python_files_next_to_one_with_them(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text("x = 1\n")
+    (tmp_path / "notebooks").mkdir()
+    report, problems = lint_paths([tmp_path / "src", tmp_path / "notebooks"], Config())
+    assert problems == [f"{tmp_path / 'notebooks'}: no .py or .ipynb file found; nothing linted"]
+    assert report.sections["lint"]["files"] == 1 and report.exit_code == 2

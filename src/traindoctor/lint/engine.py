@@ -75,11 +75,15 @@ class Source:
 
 
 def discover(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The files to lint under `paths`, and what was asked for but cannot be linted."""
     files, problems = [], []
     for p in paths:
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.suffix in (".py", ".ipynb") and f.is_file()
-                            and not _SKIP_DIRS & set(f.relative_to(p).parts[:-1]))
+            found = sorted(f for f in p.rglob("*") if f.suffix in (".py", ".ipynb") and f.is_file()
+                           and not _SKIP_DIRS & set(f.relative_to(p).parts[:-1]))
+            if not found:  # a directory given and nothing in it read is not a clean scan
+                problems.append(f"{p}: no .py or .ipynb file found; nothing linted")
+            files += found
         elif p.is_file():
             files.append(p)
         else:
