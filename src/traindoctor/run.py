@@ -177,7 +177,10 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
         print(f"traindoctor: {note} (a bug in traindoctor; other rules still ran)", file=sys.stderr)
     probe_records: list[dict[str, Any]] = []
     model = main_model(rec)
-    if probes and model is not None and model.last_call is not None:
+    # Threads the script left running still use the model and torch's global state, while the probes would
+    # copy the model, hook every module's forward, silence warnings and rewind the RNG process-wide.
+    threads_block = probes and model is not None and model.last_call is not None and threads_running > 0
+    if probes and model is not None and model.last_call is not None and not threads_block:
         try:
             probe_findings, probe_records = _cheap_probes(model.module, *model.last_call)
         except Exception as exc:  # a bug of ours: the rules' findings still stand
@@ -211,4 +214,8 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     command = " ".join(["run", os.fspath(script), *args])
     unchecked = _could_not_check(rec, any(f.code == "script-error" for f in found))
     unchecked += [f"the probes on the last training batch: {gap}" for gap in probe_gaps]
+    if threads_block:
+        unchecked.append(f"the probes on the last training batch did not run: {threads_running} thread(s) the script "
+                         "started were still running after it stopped, and probing beside them would change what they "
+                         "compute — let the threads finish (join them) or run traindoctor checkup on the model")
     return Report(command=command, findings=triage(found), sections={"run": section}, unchecked=unchecked)

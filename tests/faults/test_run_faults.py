@@ -359,3 +359,17 @@ def test_probes_that_fail_after_a_healthy_run_are_could_not_check(tmp_path):
     assert gaps and all(g.startswith("the probes on the last training batch") for g in gaps), gaps
     healthy = td("run", "--format", "json", write(tmp_path / "ok", TRAIN), cwd=tmp_path)
     assert healthy.returncode == 0 and json.loads(healthy.stdout)["summary"]["could_not_check"] == []
+
+
+def test_threads_left_running_keep_the_probes_off(tmp_path):
+    """A thread the stop cannot reach (it makes no hooked call) still runs when the report is made: the
+    probes would copy and hook a model it may still use, so they do not run, and the report says so."""
+    path = write(tmp_path, """
+    import threading, time
+    threading.Thread(target=lambda: [time.sleep(0.05) for _ in range(600)]).start()
+    """, TRAIN)
+    done = td("run", "--max-steps", "3", "--format", "json", path, cwd=tmp_path)
+    report = json.loads(done.stdout)
+    assert done.returncode == 2, done.stderr
+    assert report["run"]["threads_running"] == 1 and report["run"]["probes"] == []
+    assert any("thread(s) the script started were still running" in g for g in report["summary"]["could_not_check"])

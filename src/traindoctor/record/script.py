@@ -233,8 +233,9 @@ def started_threads(before: set[int]) -> list[threading.Thread]:
 
 
 def join_threads(threads: list[threading.Thread], rec: Recorder) -> int:
-    """Wait for the script's threads as python would at exit; once the run is stopping, only for
-    GRACE seconds (they stop at their next hooked call). Returns how many are still running."""
+    """Wait for the script's threads as python would at exit; once the run is stopping, for about
+    2 * GRACE seconds more per thread (they stop at their next hooked call; one that makes none, e.g.
+    blocked in I/O or a pure-Python loop, may still be running). Returns how many are still running."""
     for t in threads:
         while t.is_alive():
             t.join(GRACE)
