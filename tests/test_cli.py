@@ -157,8 +157,18 @@ def test_lint_command(tmp_path):
     assert cli("lint", EXAMPLES / "healthy_mlp.py").returncode == 0
     assert cli("lint", "--select", "no-such-code", tmp_path).returncode == 2
     (tmp_path / "broken.py").write_text("def f(:\n")
-    done = cli("lint", tmp_path)
-    assert done.returncode == 2 and "broken.py:1" in done.stderr and "double-softmax" in done.stdout
+    done = cli("lint", tmp_path)  # an error found decides the status, as in every command; the unread file is still said
+    assert done.returncode == 1 and "broken.py:1" in done.stderr and "double-softmax" in done.stdout
+    assert f"COULD NOT CHECK: {tmp_path / 'broken.py'}:1" in done.stdout
+    assert cli("lint", "--ignore", "double-softmax", tmp_path).returncode == 2  # nothing wrong found, a file unread
+
+
+def test_lint_report_reaches_stdout_when_the_output_file_cannot_be_written(tmp_path):
+    (tmp_path / "train.py").write_text("import torch.nn.functional as F\np = F.softmax(z, 1)\nl = F.cross_entropy(p, y)\n")
+    done = cli("lint", "-f", "json", "-o", "/dev/full", tmp_path)  # passes the up-front check; the write fails (no space)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "could not write the report to /dev/full" in done.stderr
+    assert json.loads(done.stdout)["findings"][0]["code"] == "double-softmax"
 
 
 def test_lint_of_a_folder_without_python_files_could_not_check(tmp_path):

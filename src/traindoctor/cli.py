@@ -252,7 +252,8 @@ def lint(
 ) -> None:
     """Find silent training bugs in source code, before anything runs.
 
-    Exit status: 0 no error finding, 1 at least one, 2 a path could not be read or parsed.
+    Exit status: 1 at least one error finding; otherwise 2 when a path could not be read or parsed
+    or held no Python file (named on stderr and in the report's COULD NOT CHECK headline); else 0.
     """
     from .lint.engine import lint_paths, load_config, ordered
 
@@ -270,13 +271,7 @@ def lint(
     report, problems = lint_paths(paths, config)
     for problem in problems:
         typer.echo(f"traindoctor: {problem}", err=True)
-    ordered(report)
-    if output is not None:
-        output.write_text(render(report, format.value, color=False))
-    else:
-        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        sys.stdout.write(render(report, format.value, color=color))
-    raise typer.Exit(2 if problems else report.exit_code)
+    _emit(ordered(report), format, output)  # the problems are the report's `unchecked`: its exit_code decides
 
 
 @app.command()
