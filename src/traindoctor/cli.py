@@ -216,7 +216,7 @@ def checkup(
     overfit_steps: int = typer.Option(300, "--overfit-steps", min=1, help="Step budget of the overfit-one-batch probe."),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.", callback=_output_file),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
     """Probe a model on one batch: overfit it, check the init loss, gradient flow, independence, LR range.
 
@@ -248,7 +248,7 @@ def lint(
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes (repeatable; overrides the config)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes (repeatable; adds to the config)."),
     format: Format = typer.Option(Format.text, "--format", "-f", help="text (path:line:col: code message), markdown, html, json, sarif."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.", callback=_output_file),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
     """Find silent training bugs in source code, before anything runs.
 
@@ -279,7 +279,7 @@ def report(
     run_dir: Path = typer.Argument(..., help="A Monitor log_dir (holding report.json or monitor.jsonl)."),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.", callback=_output_file),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
     """Render the diagnosis of a run recorded by traindoctor.Monitor (or its callbacks). A run killed
     before its report.json was written is rebuilt from monitor.jsonl; a report that could not look
@@ -311,7 +311,7 @@ def curves(
     step: Optional[str] = typer.Option(None, "--step", help="The step column of a CSV/JSONL log, when it is not step/_step/global_step/iteration."),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout.", callback=_output_file),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
     """Diagnose the loss curves you already have: plateau, slow convergence, oscillation, spikes,
     divergence, overfitting (train vs validation) and loss-metric mismatch, with step ranges.
