@@ -328,3 +328,37 @@ def test_html_and_png_figures_of_a_series_named_like_mathtext(tmp_path):
     result = CliRunner().invoke(app, ["curves", str(tmp_path / "log.csv"), "-f", "html", "--plots", str(tmp_path / "png")])
     assert result.exit_code == 0 and result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "<svg" in result.stdout and (tmp_path / "png" / "loss.png").exists()
+
+
+REWORDED = {  # how a pandas release could say "Skipping line 21: expected 2 fields, saw 3"
+    "a different line label": lambda m: m.replace("Skipping line ", "Skipping line #"),
+    "another sentence": lambda m: m.replace("Skipping line ", "Line ").replace(": expected", " skipped: expected"),
+    "no line number": lambda m: "\n".join("Skipped a row with too many fields" for _ in m.strip().splitlines()),
+}
+
+
+@pytest.mark.parametrize("wording", REWORDED, ids=list(REWORDED))
+def test_csv_bad_lines_counted_whatever_pandas_says(tmp_path, monkeypatch, wording):
+    """The rows pandas skips are counted from its warnings; a wording change must neither crash `curves`
+    nor lose the note."""
+    import warnings
+
+    read_csv = pd.read_csv
+
+    def reworded(*args, **kwargs):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frame = read_csv(*args, **kwargs)
+        for w in caught:
+            warnings.warn(REWORDED[wording](str(w.message)), w.category)
+        return frame
+
+    monkeypatch.setattr(pd, "read_csv", reworded)
+    text = frame_csv(step=healthy()[0], loss=healthy()[1])
+    (tmp_path / "log.csv").write_text(with_lines(text, {21: "20,0.5,extra", 41: "40,0.5,extra,more"}))
+    result = CliRunner().invoke(app, ["curves", str(tmp_path / "log.csv")])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "skipped 2 of 400 lines: the wrong number of fields" in result.stdout, result.stdout
+    if wording != "no line number":
+        assert "(lines 22, 42)" in result.stdout

@@ -116,5 +116,5 @@ def _list(labels, unit: str, shown: int = 5) -> str:
 
 
 def skipped(count: int, total: int, unit: str, reason: str, where: list[int]) -> str:
-    """'skipped 2 of 400 lines: corrupt (lines 101, 251)'."""
-    return f"skipped {count} of {total:,} {unit}s: {reason} ({_list(where, unit)})"
+    """'skipped 2 of 400 lines: corrupt (lines 101, 251)'; without the places when they are not known."""
+    return f"skipped {count} of {total:,} {unit}s: {reason}" + (f" ({_list(where, unit)})" if where else "")

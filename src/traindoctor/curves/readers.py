@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,9 +234,9 @@ def _csv(path: Path, step_column: str | None, log: Log) -> None:
             raise CurveError(f"{path}: the file is empty") from None
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             raise CurveError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    bad = [int(part.split()[0].rstrip(":")) for w in caught for part in str(w.message).split("Skipping line ")[1:]]
-    if bad:
-        log.notes.append(skipped(len(bad), len(frame) + len(bad), "line", "the wrong number of fields", bad))
+    count, bad = _bad_lines(caught, pd.errors.ParserWarning)
+    if count:
+        log.notes.append(skipped(count, len(frame) + count, "line", "the wrong number of fields", bad))
     # W&B exports name columns "<run name> - loss" and add "__MIN"/"__MAX" bands.
     frame = frame[[c for c in frame.columns if not str(c).endswith(("__MIN", "__MAX"))]]
     short = [str(c).split(" - ", 1)[1] if " - " in str(c) else str(c) for c in frame.columns]
@@ -278,6 +279,18 @@ def _csv(path: Path, step_column: str | None, log: Log) -> None:
         placed[c] = p = place(steps[readable], epochs[readable] if epoch else None, rows[readable])
         log.curves[c] = Series.of(p.x[p.keep], numeric[readable][p.keep])
     log.notes += describe(step or "row", placed, "data row")
+
+
+_LINE_NUMBER = re.compile(r"\bline\D{0,3}(\d+)", re.I)
+
+
+def _bad_lines(caught: list, category: type) -> tuple[int, list[int]]:
+    """How many rows pandas skipped, and their line numbers, from its warnings: one message line per row
+    ("Skipping line 21: expected 3 fields, saw 4"). Its wording is not an API: when the numbers cannot
+    be found, the count of message lines is still said, without them."""
+    said = [line for w in caught if issubclass(w.category, category) for line in str(w.message).splitlines() if line.strip()]
+    numbers = [int(m.group(1)) for m in map(_LINE_NUMBER.search, said) if m]
+    return len(said), numbers if len(numbers) == len(said) else []
 
 
 def _tensorboard(path: Path, log: Log) -> None:
