@@ -748,3 +748,42 @@ def test_training_mode_behaviour_switched_off_in_eval_is_quiet(model, batch):
 def test_evaluation_that_differs_with_no_random_op_is_a_finding():
     light = cheap(Counter(), data()[0])
     assert codes(light) == ["nondeterministic-eval"] and "no dropout" in light.findings[0].observation
+
+
+class DrawsMoved(torch.overrides.TorchFunctionMode):
+    """Every random draw made (on the seeded CPU generator), and the device and dtype it was moved to."""
+
+    def __init__(self):
+        super().__init__()
+        self.drawn, self.moved = {}, {}
+
+    def __torch_function__(self, func, types_, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if func in (torch.randn, torch.randint):
+            self.drawn[id(out)] = out
+        elif func is torch.Tensor.to and id(args[0]) in self.drawn:  # on CPU only an explicit device shows
+            device = next((torch.device(a) for a in (*args[1:], *kwargs.values()) if isinstance(a, (str, torch.device))), None)
+            self.moved[id(args[0])] = (device, out.dtype)
+        return out
+
+
+@pytest.mark.parametrize("x", [torch.randn(6, 3, dtype=torch.float64), torch.randn(6, 3).to(torch.bfloat16),
+                               torch.randint(0, 50, (6, 5)), torch.randn(1, 3).double()])
+def test_probe_noise_is_made_on_the_inputs_device_and_dtype(x):
+    """Noise drawn on the CPU generator and combined with a batch on a GPU raised a device mismatch in
+    every probe that perturbs or randomizes inputs: it is moved to the batch's device and dtype first."""
+    from traindoctor.probes.axis import perturbed
+    from traindoctor.probes.setup import Setup
+    from traindoctor.probes.training import ablation
+
+    with DrawsMoved() as watch:
+        perturbed(x, 0, torch.Generator().manual_seed(0))
+        setup = Setup.build(nn.Sequential(nn.Flatten(), nn.LazyLinear(2)) if x.is_floating_point() else
+                            nn.Sequential(nn.Embedding(50, 4), nn.Flatten(), nn.Linear(20, 2)),
+                            (x, torch.zeros(x.shape[0], dtype=torch.long)), nn.CrossEntropyLoss())
+        if x.shape[0] > 1:
+            model = setup.copy_model(train=False).to(x.dtype if x.is_floating_point() else torch.float32)
+            ablation(setup, {"model": model, "first_loss": 10.0})
+    assert len(watch.drawn) == 1 + (x.shape[0] > 1) and set(watch.moved) == set(watch.drawn)
+    assert set(watch.moved.values()) == {(x.device, x.dtype)}

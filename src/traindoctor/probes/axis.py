@@ -115,15 +115,21 @@ def perturbed(x: torch.Tensor, dim: int, gen: torch.Generator) -> torch.Tensor |
     if x.dtype == torch.bool:
         new.copy_(~old)
     elif x.is_floating_point():
-        spread = x.float().std() if x.numel() > 1 else torch.tensor(1.0)
-        new.add_(torch.randn(old.shape, generator=gen).to(x.dtype) * (spread + 1e-3).to(x.dtype))
+        spread = float(x.float().std()) if x.numel() > 1 else 1.0
+        new.add_(noise(torch.randn(old.shape, generator=gen), x) * (spread + 1e-3))
     else:
         lo, span = int(x.min()), int(x.max()) - int(x.min()) + 1
         if span == 1:
             return None
-        shift = torch.randint(1, span, old.shape, generator=gen)  # every id moves to another id in the range
+        shift = noise(torch.randint(1, span, old.shape, generator=gen), x)  # every id moves to another id in the range
         new.copy_((old.long() - lo + shift) % span + lo)
     return None if torch.equal(old, new) else y
+
+
+def noise(drawn: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Draws made on a seeded CPU generator (the same numbers on every device), on `like`'s device and in
+    its dtype, so they combine with a batch on a GPU or in float64/bfloat16."""
+    return drawn.to(like.device, like.dtype)
 
 
 def changes(base: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:

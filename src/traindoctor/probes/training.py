@@ -12,6 +12,7 @@ import torch
 
 from ..findings import Finding, finding
 from ..record.stats import fmt
+from .axis import noise
 from .setup import NotApplicable, Setup
 
 OVERFIT_TARGET = 0.2  # pass: the loss falls to 20% of its first value (or below 0.05)
@@ -104,9 +105,9 @@ def ablation(setup: Setup, overfit_record: dict[str, Any]) -> tuple[list[Finding
 
     def randomize(t: torch.Tensor) -> torch.Tensor:
         if t.is_floating_point():
-            return torch.randn(t.shape, generator=gen).to(t.dtype) * t.float().std() + t.float().mean()
+            return noise(torch.randn(t.shape, generator=gen), t) * float(t.float().std()) + float(t.float().mean())
         lo, hi = int(t.min()), int(t.max())
-        return torch.randint(lo, hi + 1, t.shape, generator=gen).to(t.dtype)
+        return noise(torch.randint(lo, hi + 1, t.shape, generator=gen), t)
 
     model.eval()
     with torch.no_grad():
