@@ -534,3 +534,47 @@ for i in range(10_000):
     run = r.sections["run"]
     assert run["stopped"] == "max-steps" and run["steps"] == 0 and run["backward_calls"] == 25
     assert r.findings[0].code == "double-softmax"
+
+
+def _terms_cases():
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    x, y, z = torch.randn(4, 3, requires_grad=True), torch.randint(0, 3, (4,)), torch.zeros(4, 3)
+    return [(F.nll_loss(F.log_softmax(x, 1), y, reduction="sum"), 4), (F.cross_entropy(x, y, reduction="sum"), 4),
+            (F.mse_loss(x, z, reduction="sum"), 12), (F.binary_cross_entropy_with_logits(x, z, reduction="sum"), 12),
+            (F.cross_entropy(x, y), 1), (sum(F.cross_entropy(x[i:i + 1], y[i:i + 1]) for i in range(3)), 3),
+            (x.sum(), 12)]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_summed_terms_counts_one_term_per_target(case):
+    from traindoctor.record.losses import summed_terms
+
+    loss, terms = _terms_cases()[case]
+    assert summed_terms(loss) == terms
+
+
+def test_summed_terms_of_a_freed_graph_is_unknown_not_an_error(run_code):
+    """Reading the count needs torch's private saved values, freed by a first backward: a script that
+    backpropagates the same loss twice (and handles torch's error) used to stop the whole recording."""
+    from traindoctor.record.losses import summed_terms
+
+    loss = _terms_cases()[0][0]
+    loss.backward()
+    assert summed_terms(loss) is None
+    r = run_code("""
+    import torch, torch.nn.functional as F
+    torch.manual_seed(0)
+    m = torch.nn.Linear(3, 4); o = torch.optim.SGD(m.parameters(), lr=0.1)
+    x, y = torch.randn(16, 3), torch.randint(0, 4, (16,))
+    for i in range(20):
+        o.zero_grad(); loss = F.cross_entropy(m(x), y, reduction="sum"); loss.backward()
+        try:
+            loss.backward()  # a retry the script expects to fail
+        except RuntimeError:
+            pass
+        o.step()
+    """)
+    assert r.unchecked == [] and r.sections["run"]["steps"] == 20

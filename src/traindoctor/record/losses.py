@@ -151,9 +151,17 @@ def summed_terms(loss: torch.Tensor) -> int | None:
     `torch.stack(per_step).sum()`, `(logp * adv).sum()`, Python's `sum(list)` and losses with
     reduction="sum" grow with the number of terms (e.g. a REINFORCE episode that gets longer as the
     agent learns); a mean does not (1 term). Only additions are looked through, so a term's own
-    graph is never entered.
+    graph is never entered. The nodes' saved values are private to torch and freed after a backward:
+    a graph they cannot be read from is unknown, never an error (this only annotates the record).
     """
-    node, terms, todo, seen = loss.grad_fn, 0, [loss.grad_fn], 0
+    try:
+        return _summed_terms(loss)
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _summed_terms(loss: torch.Tensor) -> int | None:
+    terms, todo, seen = 0, [loss.grad_fn], 0
     while todo and seen < _MAX_NODES:
         node = todo.pop()
         seen += 1
@@ -162,8 +170,8 @@ def summed_terms(loss: torch.Tensor) -> int | None:
             todo.extend(n for n, _ in node.next_functions if n is not None)
         elif name in _SUMS:
             terms += math.prod(node._saved_self_sym_sizes)
-        elif getattr(node, "_saved_reduction", None) == _REDUCTION_SUM and isinstance(getattr(node, "_saved_self", None), torch.Tensor):
-            terms += node._saved_self.numel()
+        elif getattr(node, "_saved_reduction", None) == _REDUCTION_SUM and isinstance(getattr(node, "_saved_target", None), torch.Tensor):
+            terms += node._saved_target.numel()  # one term per target: (N, C) scores for N class labels are N terms
         else:
             terms += 1
     return terms if not todo else None
