@@ -315,3 +315,51 @@ def test_column_overrides(tmp_path):
     assert bad.exit_code == 2 and "no column named 'epoch'" in bad.output and "Traceback" not in bad.output
     typo = runner.invoke(app, ["curves", str(tmp_path / "log.csv"), "--loss", "objectiv"])
     assert typo.exit_code == 2 and "no series named objectiv" in typo.output
+
+
+def _write_log(path, columns):
+    if path.suffix == ".csv":
+        pd.DataFrame(columns).to_csv(path, index=False)
+    else:
+        rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+        path.write_text("".join(json.dumps({k: v.item() for k, v in r.items()}) + "\n" for r in rows))
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+@pytest.mark.parametrize("step", ["Iteration", "ITER", "Global_Step"])
+def test_step_column_found_whatever_its_case(tmp_path, suffix, step):
+    steps, loss = healthy_loss()
+    _write_log(tmp_path / f"log{suffix}", {step: 10 * steps + 5, "loss": loss})
+    log = read(tmp_path / f"log{suffix}")
+    assert list(log.curves) == ["loss"] and (log.curves["loss"].steps == 10 * steps + 5).all()
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+@pytest.mark.parametrize("epoch, step", [("Epoch", "step"), ("EPOCHS", "Step"), ("epoch", "ITERATION")])
+def test_epoch_column_found_whatever_its_case(tmp_path, suffix, epoch, step):
+    steps, loss = healthy_loss()
+    _write_log(tmp_path / f"log{suffix}", {epoch: steps // 100, step: steps % 100, "loss": loss})
+    log = read(tmp_path / f"log{suffix}")
+    assert list(log.curves) == ["loss"] and np.array_equal(log.curves["loss"].steps, steps)
+    assert "read as steps within an epoch" in log.notes[0]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_columns_named_like_a_step_are_not_the_step(tmp_path, suffix):
+    steps, loss = healthy_loss()
+    _write_log(tmp_path / f"log{suffix}", {"iterations_per_sec": 10 * steps + 5, "step_size": steps % 3, "loss": loss})
+    log = read(tmp_path / f"log{suffix}")
+    assert set(log.curves) == {"iterations_per_sec", "step_size", "loss"}
+    assert (log.curves["loss"].steps == steps).all()  # the row order
+
+
+def test_step_help_lists_the_columns_the_readers_look_for():
+    import subprocess
+
+    from traindoctor.curves.readers import STEP_COLUMNS
+    shown = " ".join(CliRunner().invoke(app, ["curves", "--help"]).output.split())
+    assert f"not {'/'.join(STEP_COLUMNS)} (in any case)" in shown
+    # the list is read from the curves package at CLI start-up, without its pandas and scipy
+    probe = "import sys, traindoctor.cli; print(sorted({'pandas', 'scipy'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[]", done.stderr

@@ -12,6 +12,7 @@ import typer
 
 from . import __version__
 from .codes import CATALOG
+from .curves.readers import STEP_COLUMNS
 from .findings import Report
 from .render import render
 
@@ -308,7 +309,7 @@ def curves(
                                                "loss (repeatable); default: series named like acc/f1/auc/..."),
     loss: Optional[str] = typer.Option(None, "--loss", help="The training-loss series, when its name does not contain loss/nll/ppl."),
     val: Optional[str] = typer.Option(None, "--val", help="The validation-loss series, when its name does not say val/eval/dev/test."),
-    step: Optional[str] = typer.Option(None, "--step", help="The step column of a CSV/JSONL log, when it is not step/_step/global_step/iteration."),
+    step: Optional[str] = typer.Option(None, "--step", help=f"The step column of a CSV/JSONL log, when it is not {'/'.join(STEP_COLUMNS)} (in any case)."),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),

@@ -16,9 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EPOCH_COLUMNS = ("epoch", "Epoch", "epochs")
-
-
 def number(value: object) -> float | None:
     """A logged value as a float: numbers, and text that spells one ("0.5", "nan", "inf", "-Infinity");
     None for anything else (text, null, booleans, containers)."""

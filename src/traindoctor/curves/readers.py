@@ -23,9 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .order import EPOCH_COLUMNS, constant, describe, number, place, skipped
+from .order import constant, describe, number, place, skipped
 
-STEP_COLUMNS = ("step", "_step", "global_step", "Step", "iteration", "iter")
+# Axis columns, in order of preference, matched in any case (`Step`, `ITERATION`, `Epoch`).
+STEP_COLUMNS = ("step", "_step", "global_step", "iteration", "iter")
+EPOCH_COLUMNS = ("epoch", "epochs")
 
 
 class CurveError(ValueError):
@@ -56,8 +58,8 @@ def load(path: str | Path, step: str | None = None) -> dict[str, Series]:
 
 
 def read(path: str | Path, step: str | None = None) -> Log:
-    """`step` names the x-axis column of a JSONL/JSON/CSV log when it is not auto-detected
-    (`step`, `_step`, `global_step`, `iteration`, ...); TensorBoard and MLflow carry their own."""
+    """`step` names the x-axis column of a JSONL/JSON/CSV log when none of `STEP_COLUMNS` is there;
+    TensorBoard and MLflow carry their own."""
     path = Path(path)
     if not path.exists():
         raise CurveError(f"{path}: no such file or directory")
@@ -150,8 +152,8 @@ def _records(rows: list[tuple[int, object]], path: Path, step: str | None, log: 
     present = set()
     for _, r in objects:
         present.update(r)
-    step_key = step or next((k for k in STEP_COLUMNS if k in present), None)
-    epoch_key = next((k for k in EPOCH_COLUMNS if k != step_key and k in present), None)
+    step_key = step or _pick(present, STEP_COLUMNS)
+    epoch_key = _pick(present, EPOCH_COLUMNS, step_key)
     axes = {step_key, epoch_key}
     labels, steps, epochs, lost = [], [], [], []
     columns: dict[str, tuple[list[int], list[float]]] = {}  # name -> (kept row of each point, value)
@@ -195,6 +197,14 @@ def _records(rows: list[tuple[int, object]], path: Path, step: str | None, log: 
         placed[k] = p = place(steps[at], epochs[at] if epoch_key else None, labels[at])
         log.curves[k] = Series.of(p.x[p.keep], np.array(values, dtype=float)[p.keep])
     log.notes += describe(step_key or unit, placed, unit)
+
+
+def _pick(names, candidates: tuple[str, ...], other: str | None = None) -> str | None:
+    """The name among `names` of the first of `candidates` present, in any case; never `other` (the step)."""
+    found: dict[str, str] = {}
+    for name in names:
+        found.setdefault(str(name).lower(), name)
+    return next((found[c] for c in candidates if c in found and found[c] != other), None)
 
 
 MAX_LIST = 64  # a list field is one series per element (`lr` per param group) up to this length
@@ -243,7 +253,7 @@ def _csv(path: Path, step_column: str | None, log: Log) -> None:
     frame.columns = short if len(set(short)) == len(short) else [str(c) for c in frame.columns]  # several runs: keep the run names
     if step_column and step_column not in frame.columns:
         raise CurveError(f"{path}: no column named {step_column!r} for --step; columns: {', '.join(map(str, frame.columns[:20]))}")
-    step = step_column or next((c for c in frame.columns if c.lower() in {k.lower() for k in STEP_COLUMNS}), None)
+    step = step_column or _pick(frame.columns, STEP_COLUMNS)
     rows = np.arange(1, len(frame) + 1)  # data rows, the header not counted
     steps = pd.to_numeric(frame[step], errors="coerce").to_numpy(dtype=float) if step else np.arange(len(frame), dtype=float)
     usable = np.isfinite(steps)
@@ -253,7 +263,7 @@ def _csv(path: Path, step_column: str | None, log: Log) -> None:
     if constant(steps[usable]):
         log.notes.append(f"`{step}` is {steps[usable][0]:g} on every row: the row order is the x axis")
         steps = np.arange(len(frame), dtype=float)
-    epoch = next((c for c in frame.columns if c in EPOCH_COLUMNS and c != step), None)
+    epoch = _pick(frame.columns, EPOCH_COLUMNS, step)
     epochs = pd.to_numeric(frame[epoch], errors="coerce").to_numpy(dtype=float) if epoch else None
     placed = {}
     for c in frame.columns:

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.signal import find_peaks
-from scipy.stats import spearmanr
 
 from .readers import Series
+
+# pandas and scipy are imported where used: the CLI reads STEP_COLUMNS from this package at start-up.
 
 MAX_POINTS = 20_000
 MIN_POINTS = 20        # fewer points than this: no shape to judge, only non-finite values
@@ -62,6 +61,8 @@ def reduce(s: Series) -> Reduced:
         med, peak, steps = np.median(vb, axis=1), vb.max(axis=1), t[:m:block]
     else:
         med, peak, steps = v, v, t
+    import pandas as pd
+
     w = max(11, len(med) // 50) | 1
     roll = pd.Series(med).rolling(w, center=True, min_periods=1)
     level = roll.median().to_numpy()
@@ -140,6 +141,8 @@ def _spikes(name: str, r: Reduced, head: float) -> list[Event]:
 
 
 def _oscillation(name: str, r: Reduced) -> list[Event]:
+    from scipy.signal import find_peaks
+
     half = r.level[len(r.level) // 2:]
     if len(half) < 10:
         return []
@@ -194,6 +197,9 @@ def pair_events(train_name: str, train: Series, val_name: str, val: Series) -> l
     vs = val.steps[np.isfinite(val.values)]
     if len(v) < 5:
         return []
+    import pandas as pd
+    from scipy.stats import spearmanr
+
     smooth = pd.Series(v).rolling(3, center=True, min_periods=1).median().to_numpy()
     i = len(smooth) - 1 - int(np.argmin(smooth[::-1]))  # the last step at the minimum: where the rise begins
     after = smooth[i + 1:]
