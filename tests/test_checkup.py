@@ -787,3 +787,12 @@ def test_probe_noise_is_made_on_the_inputs_device_and_dtype(x):
             ablation(setup, {"model": model, "first_loss": 10.0})
     assert len(watch.drawn) == 1 + (x.shape[0] > 1) and set(watch.moved) == set(watch.drawn)
     assert set(watch.moved.values()) == {(x.device, x.dtype)}
+
+
+def test_causal_probe_noise_is_made_on_the_inputs_device_and_dtype():
+    model, batch = SeqLM(causal=True), lm_batch()
+    with DrawsMoved() as watch:
+        report = run(model, batch, lm_loss, probes=("causal-independence",))
+    assert probe(report, "causal-independence")["status"] == "ran"
+    assert watch.drawn and set(watch.moved) == set(watch.drawn)
+    assert set(watch.moved.values()) == {(torch.device("cpu"), torch.int64)}

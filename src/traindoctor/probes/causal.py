@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ..findings import Finding, finding
-from .axis import batch_dim
+from .axis import batch_dim, noise
 from .setup import NotApplicable, Setup
 from .tree import tree_map
 
@@ -46,9 +46,9 @@ def causal(setup: Setup, causal: bool | None = None) -> tuple[list[Finding], dic
     later = bx.clone()
     tail = later[:, t + 1:]
     if x.is_floating_point():
-        tail.copy_(torch.randn(tail.shape, generator=gen).to(x.dtype))
+        tail.copy_(noise(torch.randn(tail.shape, generator=gen), x))
     else:
-        tail.copy_(torch.randint(int(x.min()), int(x.max()) + 1, tail.shape, generator=gen))
+        tail.copy_(noise(torch.randint(int(x.min()), int(x.max()) + 1, tail.shape, generator=gen), x))
     later = later.movedim(0, dim).contiguous()
     with torch.no_grad():
         moved = setup.per_sample(setup.forward(model, tree_map(setup.inputs, lambda v, _: later if v is x else v)))
