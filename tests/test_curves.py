@@ -10,8 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import ROOT, codes, validate
 from traindoctor.cli import app
-from traindoctor.curves import CurveError, analyze, load
-from traindoctor.curves.readers import read
+from traindoctor.curves import CurveError, analyze, read
 
 sys.path.insert(0, str(ROOT / "bench"))
 from curvegen import FAMILIES, family  # noqa: E402
@@ -36,7 +35,7 @@ def test_csv_written_by_pandas_with_validation_column(tmp_path):
     val[::40] = loss[::40] * 1.1
     frame = pd.DataFrame({"step": steps, "train_loss": loss, "val_loss": val, "run": "exp1"})
     frame.to_csv(tmp_path / "log.csv", index=False)
-    curves = load(tmp_path / "log.csv")
+    curves = read(tmp_path / "log.csv").curves
     assert set(curves) == {"train_loss", "val_loss"}  # the text column is not a series
     assert len(curves["val_loss"].values) == 10 and curves["train_loss"].steps[-1] == 399
 
@@ -45,10 +44,10 @@ def test_wandb_csv_export_and_history_json(tmp_path):
     steps, loss = healthy_loss()
     pd.DataFrame({"Step": steps, "exp1 - loss": loss, "exp1 - loss__MIN": loss, "exp1 - loss__MAX": loss}).to_csv(
         tmp_path / "wandb.csv", index=False)
-    assert list(load(tmp_path / "wandb.csv")) == ["loss"]
+    assert list(read(tmp_path / "wandb.csv").curves) == ["loss"]
     (tmp_path / "history.json").write_text(json.dumps([{"_step": int(s), "loss": float(v), "_runtime": 1.0}
                                                        for s, v in zip(steps, loss)]))
-    assert list(load(tmp_path / "history.json")) == ["loss"]
+    assert list(read(tmp_path / "history.json").curves) == ["loss"]
 
 
 def test_tensorboard_event_files(tmp_path):
@@ -60,7 +59,7 @@ def test_tensorboard_event_files(tmp_path):
     for s, v in zip(steps, loss):
         writer.add_scalar("train/loss", float(v), int(s))
     writer.close()
-    curves = load(tmp_path / "tb")
+    curves = read(tmp_path / "tb").curves
     assert len(curves["train/loss"].values) == 400
     assert codes(validate(analyze(tmp_path / "tb"))) == ["loss-divergence"]
 
@@ -74,7 +73,7 @@ def test_mlflow_run_directory(tmp_path, monkeypatch):
         for s, v in zip(steps[::4], loss[::4]):
             mlflow.log_metric("loss", float(v), step=int(s))
     (run_dir,) = (tmp_path / "mlruns").glob(f"*/{run.info.run_id}")
-    assert len(load(run_dir)["loss"].values) == 100
+    assert len(read(run_dir).curves["loss"].values) == 100
     assert validate(analyze(run_dir)).findings == []
 
 
@@ -82,7 +81,7 @@ def test_monitor_jsonl_with_a_truncated_last_line(tmp_path):
     steps, loss = healthy_loss()
     lines = [json.dumps({"step": int(s), "loss": float(v), "lr": [0.001]}) for s, v in zip(steps, loss)]
     (tmp_path / "monitor.jsonl").write_text("\n".join(lines) + '\n{"step": 400, "lo')
-    assert len(load(tmp_path)["loss"].values) == 400
+    assert len(read(tmp_path).curves["loss"].values) == 400
 
 
 def test_a_corrupt_line_in_the_middle_keeps_the_rest_of_the_curve(tmp_path):
@@ -181,16 +180,16 @@ def test_bad_files_get_a_message_naming_them(tmp_path, content, message):
     path = tmp_path / "bad.csv"
     path.write_text(content)
     with pytest.raises(CurveError, match=message) as exc:
-        load(path)
+        read(path)
     assert str(path) in str(exc.value)
 
 
 def test_corrupt_json_and_missing_path(tmp_path):
     (tmp_path / "h.json").write_text('[{"_step": 1, "loss": 0.5},')
     with pytest.raises(CurveError, match="not valid JSON"):
-        load(tmp_path / "h.json")
+        read(tmp_path / "h.json")
     with pytest.raises(CurveError, match="no such file"):
-        load(tmp_path / "missing.csv")
+        read(tmp_path / "missing.csv")
 
 
 # ── the classifier ────────────────────────────────────────────────────────────

@@ -1,6 +1,6 @@
 """`traindoctor curves`: diagnose logged loss and metric curves."""
 
 from .analyze import analyze
-from .readers import CurveError, Series, load
+from .readers import CurveError, Log, Series, read
 
-__all__ = ["CurveError", "Series", "analyze", "load"]
+__all__ = ["CurveError", "Log", "Series", "analyze", "read"]

@@ -53,10 +53,6 @@ class Log:
     text: dict[str, str] = field(default_factory=dict)  # fields that hold text, not numbers: an example each
 
 
-def load(path: str | Path, step: str | None = None) -> dict[str, Series]:
-    return read(path, step).curves
-
-
 def read(path: str | Path, step: str | None = None) -> Log:
     """`step` names the x-axis column of a JSONL/JSON/CSV log when none of `STEP_COLUMNS` is there;
     TensorBoard and MLflow carry their own."""

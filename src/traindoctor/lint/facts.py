@@ -167,7 +167,3 @@ def assigned_between(scope: Scope, name: str, after: int, before: int) -> bool:
 
 def _order(assign: tuple[int, ast.expr]) -> int:
     return assign[0]
-
-
-def calls_in(node: ast.AST) -> list[ast.Call]:
-    return [n for n in ast.walk(node) if isinstance(n, ast.Call)]
