@@ -294,6 +294,21 @@ def test_odd_batch_size():
     assert run(mlp(), probes=("odd-batch",)).findings == []
 
 
+class FixedSquare(FixedBatch):
+    def forward(self, x):
+        return self.fc(x).view(10, 10)
+
+
+def test_a_model_that_breaks_on_half_the_batch_still_gets_the_per_sample_probes():
+    """The output layout is read by running half the batch; a model with its batch size hard-coded fails
+    there, and the per-sample probes skipped with "the output has no dimension holding the samples"."""
+    r = run(FixedBatch(), probes=("constant-output", "batch-independence"))
+    assert statuses(r) == {"constant-output": "ran", "batch-independence": "ran"} and r.findings == []
+    square = run(FixedSquare(), data(n=10), probes=("constant-output",))  # (10, 10): which dim holds the samples?
+    note = probe(square, "constant-output")["note"]
+    assert "on 5 samples the model raised RuntimeError" in note and "dims [0, 1]" in note
+
+
 # ── activations ───────────────────────────────────────────────────────────────
 
 def test_dead_relu_and_saturation():

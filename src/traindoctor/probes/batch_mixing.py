@@ -32,7 +32,7 @@ def independence(setup: Setup, source: str = "checkup") -> tuple[list[Finding], 
         base, again = setup.per_sample(setup.forward(model)), setup.per_sample(setup.forward(model))
         moved = setup.per_sample(setup.forward(model, tree_map(setup.inputs, lambda t, _: y if t is x else t)))
     if base is None or moved is None or moved.shape != base.shape:
-        raise NotApplicable("the output has no dimension holding the samples")
+        raise NotApplicable(setup.no_output_samples)
     if not torch.equal(base, again):
         raise NotApplicable("two identical eval passes with the same random draws gave different outputs "
                             "(the forward keeps state between calls, or a kernel is nondeterministic)")

@@ -41,7 +41,7 @@ def constant_output(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
     with torch.no_grad():
         main = setup.per_sample(setup.forward(model))
     if main is None:
-        raise NotApplicable("the output has no dimension holding the samples")
+        raise NotApplicable(setup.no_output_samples)
     x = main.detach().float().reshape(main.shape[0], -1)
     spread = float((x.max(0).values - x.min(0).values).max())
     scale = float(x.abs().max()) + 1e-12

@@ -31,6 +31,7 @@ class NotApplicable(Exception):
 
 
 DEFAULT_LR = 3e-4
+NO_OUTPUT_SAMPLES = "the output has no dimension holding the samples"
 # Memory bound of the probes: a batch above either budget is cut to its first samples along the batch
 # axis (keeping at least MIN_SAMPLES), so probes cost a bounded multiple of this, whatever the batch.
 BATCH_SAMPLES = 4096
@@ -85,6 +86,7 @@ class Setup:
     axis: BatchAxis
     subsampled: str | None = None  # "subsampled 4096 of 200000 samples"
     blocked: str | None = None  # why no probe can run on the model at all
+    no_output_samples: str = NO_OUTPUT_SAMPLES  # why per_sample gives None, for the probes that skip on it
 
     @classmethod
     def build(cls, model: Any, batch: Any, loss_fn: Any = None, optimizer: Any = None) -> "Setup":
@@ -181,17 +183,18 @@ class Setup:
                         small = main_output(self.subset(m).forward(replica))
                     except ReachedOriginal:
                         raise
-                    except Exception:  # a model that breaks on fewer samples is odd-batch's finding, not a stop
-                        small = None
-                    self.axis = output_layout(out, small, self.axis, m)
+                    except Exception as exc:  # a model that breaks on fewer samples is odd-batch's finding, not a stop
+                        self.axis, self.no_output_samples = _by_size(
+                            out, self.axis, f"on {m} samples the model raised {type(exc).__name__}: {_first_line(exc)}")
+                    else:
+                        self.axis = output_layout(out, small, self.axis, m)
         except ReachedOriginal as exc:
             return (f"a copy's forward reaches the original model's {exc} (through a global, or a reference deepcopy "
                     "cannot follow), so a probe would read or change the original: no probe ran on the model")
         except Exception as exc:
             given = f"on the batch ({self.subsampled} for the probes' memory budget)" if self.subsampled else \
                 "on the batch as given"
-            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-            return f"the model raised {type(exc).__name__}: {first} {given}: {_hint(exc)}"
+            return f"the model raised {type(exc).__name__}: {_first_line(exc)} {given}: {_hint(exc)}"
         return None
 
     def copy_model(self, train: bool = True) -> nn.Module:
@@ -200,6 +203,21 @@ class Setup:
         except Exception as exc:
             raise SetupError(f"the model cannot be deep-copied ({type(exc).__name__}: {exc}); probes never touch the original") from exc
         return replica.train(train)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""
+
+
+def _by_size(out: torch.Tensor | None, ax: BatchAxis, failed: str) -> tuple[BatchAxis, str]:
+    """The output layout when the model runs on the whole batch only: its one dim of the batch's size; and
+    what the probes that need the layout say when there is no such dim."""
+    dims = [d for d in range(out.dim()) if out.shape[d] == ax.size] if out is not None else []
+    if len(dims) == 1:
+        return replace(ax, out_dim=dims[0]), NO_OUTPUT_SAMPLES
+    which = f"output dims {dims} all have" if dims else "no output dim has"
+    return ax, f"{NO_OUTPUT_SAMPLES}: {failed}, and {which} the batch's size {ax.size}"
 
 
 def _clone(obj: Any) -> Any:
