@@ -45,7 +45,7 @@ class Placed:
 def place(steps: np.ndarray, epochs: np.ndarray | None, labels: np.ndarray) -> Placed:
     """Place one series' points, given in logging order."""
     n = len(steps)
-    back = np.flatnonzero(steps[1:] < steps[:-1]) + 1  # points where the step goes back
+    back = np.flatnonzero(steps[1:] < steps[:-1]) + 1
     if len(back) == 0:
         return Placed(steps, np.ones(n, dtype=bool))
     at = tuple(int(v) for v in labels[back])

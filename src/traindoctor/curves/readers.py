@@ -155,8 +155,7 @@ def _records(rows: list[tuple[int, object]], path: Path, step: str | None, log: 
     columns: dict[str, tuple[list[int], list[float]]] = {}  # name -> (kept row of each point, value)
     texts: dict[str, list[str]] = {}
     for i, r in objects:
-        s = r.get(step_key) if step_key else len(steps)
-        s = float(s) if type(s) is int else number(s)  # int first: most steps are
+        s = number(r.get(step_key)) if step_key else float(len(steps))
         if s is None or not math.isfinite(s):
             lost.append(i)
             continue
