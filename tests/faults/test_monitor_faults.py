@@ -295,3 +295,19 @@ def test_kill_9_leaves_a_log_that_report_reads(tmp_path, mode):
     assert done.returncode == 1, done.stderr
     data = json.loads(done.stdout)
     assert first(data) == ("nonfinite-input", 20) and data["monitor"]["steps"] >= 50 and not data["summary"]["could_not_check"]
+
+
+def test_report_reads_around_a_deeply_nested_line_and_zero_padding(tmp_path):
+    """A line nested beyond the JSON parser's depth is one damaged line, not a crash; the zero bytes a
+    crash leaves where a write was lost are nothing (as `curves` reads them)."""
+    faulty_run(tmp_path, "input", at=30, steps=40)
+    (tmp_path / "report.json").unlink()
+    lines = (tmp_path / "monitor.jsonl").read_text().splitlines()
+    lines[5:5] = ["[" * 100_000, "\x00" * 64]
+    (tmp_path / "monitor.jsonl").write_text("\n".join(lines) + "\n")
+    done = cli("report", tmp_path, "--format", "json")
+    assert "Traceback" not in done.stderr and done.returncode == 1, done.stderr[-2000:]
+    data = json.loads(done.stdout)
+    assert first(data) == ("nonfinite-input", 30) and data["monitor"]["steps"] == 40
+    said = " ".join(data["summary"]["could_not_check"] + data["monitor"].get("notes", []))
+    assert "1 line(s)" in said and "line 6" in said

@@ -11,27 +11,9 @@ that restarts exactly when an `epoch` column increases (a step counted within ea
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
-
-def number(value: object) -> float | None:
-    """A logged value as a float: numbers, and text that spells one ("0.5", "nan", "inf", "-Infinity");
-    None for anything else (text, null, booleans, containers)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        try:
-            return float(value)
-        except OverflowError:  # an integer beyond float range
-            return math.copysign(math.inf, value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 @dataclass

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .order import constant, describe, number, place, skipped
+from ..jsonsafe import jsonl_lines, number
+from .order import constant, describe, place, skipped
 
 # Axis columns, in order of preference, matched in any case (`Step`, `ITERATION`, `Epoch`).
 STEP_COLUMNS = ("step", "_step", "global_step", "iteration", "iter")
@@ -99,19 +100,10 @@ def _read_dir(path: Path, step: str | None, log: Log) -> None:
 
 def _jsonl(path: Path, log: Log) -> list[tuple[int, object]]:
     """(line number, parsed object) per line that is JSON; corrupt lines counted in the notes."""
-    lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
-    parsed, bad = [], []
-    for i, line in enumerate(lines, 1):
-        try:
-            parsed.append((i, json.loads(line)))
-        except (ValueError, RecursionError):
-            # blank lines and the zeros a crash can leave are nothing; a last line without its newline is
-            # a killed writer's, not worth a note
-            if line.strip(" \t\r\x00") and i < len(lines):
-                bad.append(i)
+    parsed, bad = jsonl_lines(path)
     if bad:
         if not parsed:
-            start = lines[bad[0] - 1][:40]
+            start = path.read_bytes().split(b"\n")[bad[0] - 1][:40].decode("utf-8", errors="replace")
             raise CurveError(f"{path}: no line is JSON (line {bad[0]} starts {start!r}); is this a JSONL log?")
         log.notes.append(skipped(len(bad), len(parsed) + len(bad), "line", "corrupt", bad))
     return parsed

@@ -15,8 +15,8 @@ collectives until every rank knows (see exchange.py), so no rank waits forever.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import json
 import math
 import numbers
 import os
@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ..findings import Finding, Report, triage
+from ..jsonsafe import dumps, plain
 from ..record.activations import ActivationTap
 from ..record.clipping import watch_clipping
 from ..record.replay import first_nonfinite_module
@@ -39,7 +40,7 @@ from .history import History
 from .logdir import start_fresh
 from .nonfinite import NonfiniteRule, bad, kind
 from .rules import OnlineRules
-from .sinks import make_sinks, plain
+from .sinks import make_sinks
 
 ON_ERROR = ("log", "warn", "raise")
 _MAX_INPUT_FLAGS = 64  # per step; more forward calls are folded into one flag
@@ -216,15 +217,16 @@ class Monitor:
         return out
 
     def _write_report(self, report: Report) -> None:
-        # The JSON report's format, without importing the renderers into the training process (they
-        # load matplotlib and rich, whose first import draws from Python's `random`).
-        text = json.dumps(plain(report.to_dict()), indent=2, allow_nan=False) + "\n"
         path = self.log_dir / "report.json"
+        tmp = path.with_name(f".report.json.{os.getpid()}")
         try:  # written aside, then renamed: a kill mid-write never leaves a truncated report.json
-            tmp = path.with_name(f".report.json.{os.getpid()}")
-            tmp.write_text(text)
+            # `--format json`'s text, without importing the renderers (rich and matplotlib draw from
+            # Python's `random` when first imported)
+            tmp.write_text(dumps(report.to_dict()))
             os.replace(tmp, path)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             warnings.warn(f"traindoctor: could not write {path} ({exc}); `traindoctor report` will rebuild the "
                           "report from monitor.jsonl", RuntimeWarning, stacklevel=3)
 

@@ -21,7 +21,8 @@ from ..findings import Finding, Hypothesis, Report, triage
 from .history import History
 from .nonfinite import NonfiniteRule
 from .rules import OnlineRules
-from .sinks import restored, scan_jsonl
+from ..jsonsafe import restored
+from .sinks import scan_jsonl
 
 LOG_FILES = ("report.json", "monitor.jsonl", "monitor.csv")
 

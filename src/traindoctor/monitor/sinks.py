@@ -1,8 +1,8 @@
 """Where monitor records go: JSONL (default, crash-safe), CSV, TensorBoard, Weights & Biases, MLflow.
 
 A sink has `write(records)` and `close()`. Every sink, a user's own included, receives records
-made JSON-safe by one step, `plain` (NaN/Inf as the strings "nan", "inf", "-inf" at any depth);
-`restored` turns them back into floats when a log is read. The three tracking libraries are
+made JSON-safe by one step, `jsonsafe.plain` (NaN/Inf as the strings "nan", "inf", "-inf" at any
+depth); `jsonsafe.restored` turns them back into floats when a log is read. The three tracking libraries are
 optional extras, imported only when their sink is asked for; W&B and MLflow log into the user's
 active run when there is one (under a `traindoctor/` prefix), else open their own.
 """
@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from ..jsonsafe import jsonl_lines, restored
 
 FILE_SINKS = ("jsonl", "csv", "tensorboard")
 
@@ -53,38 +55,6 @@ def _optional(module: str, extra: str) -> Any:
         return importlib.import_module(module)
     except ImportError as exc:
         raise ImportError(f"this sink needs {extra!r}: pip install 'traindoctor[{extra}]'") from exc
-
-
-_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-
-
-def plain(obj: Any) -> Any:
-    """A JSON-safe copy at every nesting level: non-finite floats as "nan"/"inf"/"-inf", tuples as
-    lists, keys as strings, number-like objects (numpy scalars, 1-element tensors) as floats,
-    anything else as its str()."""
-    if obj is None or isinstance(obj, (str, bool, int)):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else str(obj)
-    if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    try:
-        return plain(float(obj))
-    except Exception:  # not a number: keep it readable rather than fail the write
-        return str(obj)
-
-
-def restored(obj: Any) -> Any:
-    """The inverse of `plain` for numbers: "nan"/"inf"/"-inf" back to floats, at every nesting level."""
-    if isinstance(obj, str):
-        return _NONFINITE.get(obj, obj)
-    if isinstance(obj, dict):
-        return {k: restored(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [restored(v) for v in obj]
-    return obj
 
 
 class JsonlSink:
@@ -210,22 +180,12 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def scan_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
-    """(records, numbers of the lines that are not records). A line that does not parse is skipped,
-    not the rest of the file; a truncated last line (a process killed mid-write) is not counted as
-    bad. Fields attached to a step after it was written (`Monitor.log_last`) come as a second line
-    with the same step and are merged into it."""
+    """(records, numbers of the lines that are not records), read by `jsonsafe.jsonl_lines` (damage
+    skipped, not the rest of the file). Fields attached to a step after it was written
+    (`Monitor.log_last`) come as a later line with the same step and are merged into it."""
     records: list[dict[str, Any]] = []
-    bad: list[int] = []
-    lines = Path(path).read_bytes().decode("utf-8", errors="replace").split("\n")
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if number < len(lines):  # the last piece has no newline: cut short by a kill, not corrupt
-                bad.append(number)
-            continue
+    rows, bad = jsonl_lines(path)
+    for number, record in rows:
         if not isinstance(record, dict) or not isinstance(record.get("step"), int):
             bad.append(number)
             continue
@@ -234,4 +194,4 @@ def scan_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
             records[-1].update(record)
         else:
             records.append(record)
-    return records, bad
+    return records, sorted(bad)
