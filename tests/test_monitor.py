@@ -419,3 +419,23 @@ def test_finiteness_probe_is_exact_across_dtypes_and_huge_finite_values():
                torch.full((5,), 1e300, dtype=torch.float64), torch.randn(3, 4, 5, 6), torch.empty(0, 3),
                torch.randn(8, 2, dtype=torch.complex64)]
     assert all(finite(t) for t in healthy)
+
+
+@pytest.mark.parametrize("sync_every", [50, 1])
+def test_steps_per_second_on_every_record_after_the_first(tmp_path, sync_every):
+    """The rate is measured from the previous step, also across a sync (the first step of each sync
+    had none; with sync_every=1, no step had one)."""
+    train(steps=60, monitor_kw={"log_dir": tmp_path, "sync_every": sync_every})
+    rates = [r.get("steps_per_second") for r in read_jsonl(tmp_path / "monitor.jsonl")]
+    assert len(rates) == 60 and rates[0] is None and all(r > 0 for r in rates[1:])
+
+
+def test_a_report_json_that_cannot_be_written_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import os
+
+    def full(src, dst):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.warns(RuntimeWarning, match="could not write .*report.json"):
+        train(steps=5, monitor_kw={"log_dir": tmp_path})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["monitor.jsonl"]

@@ -43,7 +43,7 @@ from .rules import OnlineRules
 from .sinks import make_sinks
 
 ON_ERROR = ("log", "warn", "raise")
-_MAX_INPUT_FLAGS = 64  # per step; more forward calls are folded into one flag
+_MAX_FLAGS = 64  # finiteness probes kept per step: further input probes are folded into one, further outputs not probed
 
 
 class TrainingAlarm(RuntimeError):
@@ -84,6 +84,7 @@ class Monitor:
         self._names: list[str] | None = None
         self._groups: tuple[list[str], list[int]] | None = None
         self._started = time.monotonic()
+        self._last_time: float | None = None  # of the last step turned into a record, across syncs
         self._due, self._in_update, self._attributed, self._off = 0, False, False, False
         self._disabled_at: int | None = None
         self._final: Report | None = None
@@ -270,7 +271,7 @@ class Monitor:
         """Whether the model's output is finite: tells a non-finite forward pass from a non-finite loss."""
         t = first_tensor(out)
         if (module.training and torch.is_grad_enabled() and not self.step % self.every and t is not None
-                and t.is_floating_point() and len(self._output_flags) < _MAX_INPUT_FLAGS):
+                and t.is_floating_point() and len(self._output_flags) < _MAX_FLAGS):
             self._output_flags.append(finiteness_probe(t))
 
     def _note_inputs(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
@@ -284,7 +285,7 @@ class Monitor:
                 self._input_flags.append(finiteness_probe(t))
             else:  # integer, bool: finite by type
                 self._inputs_seen += 1
-        if len(self._input_flags) > _MAX_INPUT_FLAGS:  # max |v| is finite exactly when every v is
+        if len(self._input_flags) > _MAX_FLAGS:  # max |v| is finite exactly when every v is
             self._input_flags = [[stack_scalars([v.float() for p in self._input_flags for v in p]).abs().amax()]]
             self._inputs = ["inputs of several forward calls"]
 
@@ -394,7 +395,7 @@ class Monitor:
         late, self._late = self._late, {}
         all_norms = stack_scalars([t for e in pending for t in e["norms"]]) if pending else torch.zeros(0)
         flat, late, *host = _to_host([all_norms, late] + [(e["scalars"], e["device"]) for e in pending])
-        records, previous, offset = [], None, 0
+        records, offset = [], 0
         if late:  # fields for the step synced last time
             records.append({"step": self._synced_step, **late})
             self._attribute(records[-1], [], [], [], [], 0)
@@ -411,9 +412,9 @@ class Monitor:
                 record["param_norm"] = math.hypot(*device["param_norms"])
                 record["param_norm_by_module"] = self._by_module(device["param_norms"])
                 record.update(device["activations"])  # {"dead_fraction": {layer: v}, ...}
-            if previous is not None:
-                record["steps_per_second"] = 1.0 / max(entry["time"] - previous, 1e-9)
-            previous = entry["time"]
+            if self._last_time is not None:
+                record["steps_per_second"] = 1.0 / max(entry["time"] - self._last_time, 1e-9)
+            self._last_time = entry["time"]
             self._attribute(record, norms, entry["inputs"], device["inputs_ok"], device["outputs_ok"], entry["seen"])
             records.append(record)
         if pending:
