@@ -811,3 +811,34 @@ def test_causal_probe_noise_is_made_on_the_inputs_device_and_dtype():
     assert probe(report, "causal-independence")["status"] == "ran"
     assert watch.drawn and set(watch.moved) == set(watch.drawn)
     assert set(watch.moved.values()) == {(torch.device("cpu"), torch.int64)}
+
+
+DRAWN = []
+
+
+class DrawsInTraining(nn.Module):
+    """Records what its training forward draws (module-level: the probes run on copies)."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(20, 10)
+
+    def forward(self, x):
+        if self.training:
+            DRAWN.append(float(torch.rand(())))
+        return self.fc(x)
+
+
+def test_training_steps_of_the_probes_draw_new_noise_each_step():
+    """Every probe forward was reseeded alike, so overfitting one batch saw the same dropout mask at every
+    step (which changes what "can overfit one batch" measures); only forwards that are compared are."""
+    DRAWN.clear()
+    torch.manual_seed(1)
+    run(DrawsInTraining(), probes=("overfit",))
+    first = DRAWN[:]
+    assert len(first) > 10 and len(set(first)) == len(first)
+    DRAWN.clear()
+    torch.manual_seed(2)  # and the probe draws the same whatever the caller's RNG state
+    run(DrawsInTraining(), probes=("overfit",))
+    assert DRAWN == first

@@ -16,9 +16,8 @@ from .probes import activations, batch_mixing, gradients, outputs, training
 from .probes import batch as batch_probes
 from .probes.causal import causal as causal_independence
 from .probes.copies import guarded
-from .probes.sandbox import isolated
+from .probes.sandbox import isolated, same_noise
 from .probes.setup import NotApplicable, Setup, SetupError
-from .record.stats import preserved_rng
 
 __all__ = ["checkup", "SetupError", "PROBES", "CHEAP_PROBES"]
 
@@ -28,6 +27,7 @@ PROBES = ("batch", "init-loss", "constant-output", "gradient-flow", "overfit", "
 CHEAP_PROBES = ("batch-independence", "causal-independence", "odd-batch", "eval-determinism", "activations")
 # Probes that look only at the batch: they run even when the model cannot be probed.
 BATCH_ONLY = ("batch",)
+PROBE_SEED = 0
 
 
 def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: Any = None, *,
@@ -107,7 +107,7 @@ def _run_probe(name: str, runner: Callable, setup: Setup) -> tuple[list[Finding]
         new, record, status = [], {"note": setup.blocked}, "failed"
     else:
         try:
-            with preserved_rng():
+            with same_noise(PROBE_SEED):  # each probe draws the same, whatever the caller's RNG state
                 new, record = runner()
             status = "ran"
         except (NotApplicable, SetupError) as exc:  # does not apply, or e.g. no loss for a probe that needs one

@@ -173,20 +173,20 @@ def _look(model: nn.Module, inputs: Any, name: str, x: torch.Tensor, c: int) -> 
     xs = next(t for t in watched if t.dim() >= 1)
     try:
         with torch.no_grad(), _first_layers(watched) as first:
-            out = first_tensor(call(model, sliced))
+            out = first_tensor(call(model, sliced, seed=0))
         layer = first.get(id(xs))
         rank = next((r for cls, r in _UNBATCHED_RANK if isinstance(layer, cls)), None)
         if rank is not None and xs.dim() == rank:
             return _Look(unbatched=f"`{name}` {tuple(x.shape)} goes first into a {type(layer).__name__}, "
                                    "which reads a tensor of that rank as one unbatched sample")
         with torch.no_grad():
-            small = output_layout(out, first_tensor(call(model, half)), BatchAxis(c, n, ""), n // 2)
+            small = output_layout(out, first_tensor(call(model, half, seed=0)), BatchAxis(c, n, ""), n // 2)
         base = output_samples(out, small)
         y = perturbed(xs, c, torch.Generator().manual_seed(0)) if base is not None else None
         if y is None:
             return _Look(output=base is not None)
         with torch.no_grad():
-            moved = output_samples(first_tensor(call(model, tree_map(sliced, lambda t, _: y if t is xs else t))), small)
+            moved = output_samples(first_tensor(call(model, tree_map(sliced, lambda t, _: y if t is xs else t), seed=0)), small)
     except Exception:  # the model does not run on a slice along this dim: no evidence for it
         return _Look()
     if moved is None or moved.shape != base.shape:

@@ -29,8 +29,8 @@ def independence(setup: Setup, source: str = "checkup") -> tuple[list[Finding], 
         raise NotApplicable(f"input `{name}` cannot be perturbed (constant or non-finite)")
     model = setup.copy_model(train=False)
     with torch.no_grad():
-        base, again = setup.per_sample(setup.forward(model)), setup.per_sample(setup.forward(model))
-        moved = setup.per_sample(setup.forward(model, tree_map(setup.inputs, lambda t, _: y if t is x else t)))
+        base, again = setup.per_sample(setup.forward(model, seed=0)), setup.per_sample(setup.forward(model, seed=0))
+        moved = setup.per_sample(setup.forward(model, tree_map(setup.inputs, lambda t, _: y if t is x else t), seed=0))
     if base is None or moved is None or moved.shape != base.shape:
         raise NotApplicable(setup.no_output_samples)
     if not torch.equal(base, again):

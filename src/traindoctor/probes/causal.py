@@ -37,7 +37,7 @@ def causal(setup: Setup, causal: bool | None = None) -> tuple[list[Finding], dic
     bx = x.movedim(dim, 0)  # (batch, positions, ...)
     model = setup.copy_model(train=False)
     with torch.no_grad():
-        base = setup.per_sample(setup.forward(model))
+        base = setup.per_sample(setup.forward(model, seed=0))
     if base is None or base.dim() < 3 or base.shape[1] != bx.shape[1]:
         raise NotApplicable("not a sequence model (the output is not (batch, positions, ...) like the input)")
     T = bx.shape[1]
@@ -51,7 +51,7 @@ def causal(setup: Setup, causal: bool | None = None) -> tuple[list[Finding], dic
         tail.copy_(noise(torch.randint(int(x.min()), int(x.max()) + 1, tail.shape, generator=gen), x))
     later = later.movedim(0, dim).contiguous()
     with torch.no_grad():
-        moved = setup.per_sample(setup.forward(model, tree_map(setup.inputs, lambda v, _: later if v is x else v)))
+        moved = setup.per_sample(setup.forward(model, tree_map(setup.inputs, lambda v, _: later if v is x else v), seed=0))
     if moved is None or moved.shape != base.shape:
         raise NotApplicable("the output's shape changes with later inputs")
     change = float((moved[:, : t + 1] - base[:, : t + 1]).abs().max() / (base.abs().max() + 1e-12))

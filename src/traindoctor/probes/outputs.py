@@ -69,7 +69,7 @@ def eval_determinism(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
         (a, ops), (b, _) = observed(0), observed(0)  # the same random draws: every probe forward is seeded alike
         drawn, _ = observed(1)
         model.train()
-        t = main_output(setup.forward(model))
+        t = main_output(setup.forward(model, seed=0))
     if a is None or b is None:
         raise NotApplicable("the model returns no output tensor")
     record: dict[str, Any] = {"eval_repeat_max_diff": _max_diff(a, b), "training_form_ops": ops.listed(ops.training),

@@ -8,9 +8,12 @@ ignored. `catch_warnings` restores the filters on exit, which also makes the per
 warnings already shown stale, so the user's later warnings show as they would have ("default" and
 "once" included): nothing is recorded as shown on the user's behalf.
 
-`same_noise(seed)` wraps every forward a probe runs on a copy (tree.call): a model that samples by
-design (a VAE's reparameterization, a diffusion step's noise, a policy's action) draws the same noise
-on every forward, so two forwards that a probe compares differ by their inputs, not by their draws.
+`same_noise(seed)` is entered around each probe (battery._run_probe), so what a probe draws does not
+depend on the caller's RNG state, and around each forward that a probe compares with another (tree.call
+with a seed): a model that samples by design (a VAE's reparameterization, a diffusion step's noise, a
+policy's action) then draws the same noise in both, so they differ by their inputs, not by their draws.
+Training steps (overfit, ablation's fit, the LR range) are not reseeded: each step draws new dropout
+masks, as training does.
 """
 
 from __future__ import annotations

@@ -122,7 +122,8 @@ class Setup:
         return setup
 
     # ── calling the model ───────────────────────────────────────────────────
-    def forward(self, model: nn.Module, inputs: Any = None, seed: int = 0) -> Any:
+    def forward(self, model: nn.Module, inputs: Any = None, seed: int | None = None) -> Any:
+        """`seed` for forwards that are compared with each other (tree.call)."""
         return call(model, self.inputs if inputs is None else inputs, seed)
 
     def loss(self, output: Any, targets: Any = None) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, Callable
 
 import torch
@@ -25,9 +26,10 @@ def tree_map(obj: Any, fn: Callable[[torch.Tensor, str], torch.Tensor], key: str
     return obj
 
 
-def call(model: torch.nn.Module, inputs: Any, seed: int = 0) -> Any:
-    """The model on the inputs, with the random draws of `seed` (the same on every call: probes/sandbox.py)."""
-    with same_noise(seed):
+def call(model: torch.nn.Module, inputs: Any, seed: int | None = None) -> Any:
+    """The model on the inputs; with `seed`, on the random draws of that seed (the same on every call, for
+    forwards a probe compares: probes/sandbox.py), else on the draws that follow in the probe's stream."""
+    with same_noise(seed) if seed is not None else nullcontext():
         if isinstance(inputs, Call):
             return model(*inputs[0], **inputs[1])
         if isinstance(inputs, dict):
