@@ -842,3 +842,27 @@ def test_training_steps_of_the_probes_draw_new_noise_each_step():
     torch.manual_seed(2)  # and the probe draws the same whatever the caller's RNG state
     run(DrawsInTraining(), probes=("overfit",))
     assert DRAWN == first
+
+
+class Entered(dict):
+    """An object's __dict__ that counts how often something reads all its values."""
+    reads = 0
+
+    def values(self):
+        Entered.reads += 1
+        return super().values()
+
+
+class Handle:  # stands for a Lightning trainer or a dataset the model keeps a reference to
+    def __init__(self):
+        self.__dict__ = Entered(rows=list(range(1000)))
+
+
+def test_copies_do_not_walk_objects_the_model_only_refers_to():
+    """The scan for graph tensors followed every object reached (a trainer, a dataset) on every copy
+    (about 14 per checkup); it looks in the modules' attributes and plain containers only."""
+    model = mlp()
+    model.handle = Handle()
+    Entered.reads = 0
+    report = run(model, probes=("constant-output", "batch-independence"))
+    assert statuses(report) == {"constant-output": "ran", "batch-independence": "ran"} and Entered.reads == 0

@@ -6,7 +6,7 @@ in train mode, its BatchNorm statistics, its gradients). `independent_copy` re-b
 to the copy; what cannot be re-bound (a module reached through a global) is caught by `guarded`,
 which stops a forward *before* any module or tensor of the original is used.
 
-Tensors of an autograd graph that the model holds in plain attributes (an RL policy's saved
+Tensors of an autograd graph that the modules hold in plain attributes (an RL policy's saved
 log-probabilities) are copied detached: deepcopy refuses them, and the original keeps its own.
 """
 
@@ -58,10 +58,11 @@ def _filled(cell: types.CellType) -> bool:
 
 
 def _detached_graph_tensors(model: nn.Module) -> dict[int, torch.Tensor]:
-    """id -> detached clone of every non-leaf tensor reachable from the model (through module attributes,
-    lists, dicts, tuples, plain objects). deepcopy refuses tensors of an autograd graph, and RL code keeps
-    them in plain attributes until its update (pytorch/examples reinforce's `saved_log_probs`, actor_critic's
-    `saved_actions`): a run stopped mid-episode leaves them filled."""
+    """id -> detached clone of every non-leaf tensor the modules hold in their attributes, directly or in
+    lists, dicts and tuples. deepcopy refuses tensors of an autograd graph, and RL code keeps them in plain
+    attributes until its update (pytorch/examples reinforce's `saved_log_probs`, actor_critic's
+    `saved_actions`): a run stopped mid-episode leaves them filled. Other objects are not entered: a
+    Lightning trainer or a dataset reachable from the model can be large, and this runs for every copy."""
     clones: dict[int, torch.Tensor] = {}
     seen: set[int] = set()
     stack: list[Any] = [model]
@@ -77,9 +78,8 @@ def _detached_graph_tensors(model: nn.Module) -> dict[int, torch.Tensor]:
             stack.extend(value.values())
         elif isinstance(value, (list, tuple, set, frozenset)):
             stack.extend(value)
-        elif not isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType)) \
-                and isinstance(getattr(value, "__dict__", None), dict):
-            stack.extend(vars(value).values())  # modules, and e.g. a Categorical kept with its probabilities
+        elif isinstance(value, nn.Module):
+            stack.extend(vars(value).values())
     return clones
 
 
