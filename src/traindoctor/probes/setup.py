@@ -4,7 +4,7 @@ which dimension of the batch holds the samples.
 `Setup` normalizes the accepted forms of `checkup(model, batch, loss_fn, optimizer)` once, so each
 probe only says what it measures: the batch axis is decided once (probes/axis.py), a large batch
 is cut to a fixed budget of samples and bytes, and copies are independent of the original
-(probes/copies.py). Every method works on the model it is given (a copy).
+(record/copies.py, checked by probes/copies.py). Every method works on the model it is given (a copy).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from torch import nn
 
 from ..record.stats import first_tensor, tensors_in
 from .axis import BatchAxis, batch_dim, decide, output_layout, output_samples, take
-from .copies import ReachedOriginal, guarded, independent_copy
+from ..record.copies import independent_copy
+from .copies import ReachedOriginal, guarded
 from .tree import call, tree_map
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
 from torch import nn
 
+from .copies import independent_copy
 from .stats import preserved_rng, tensors_in
 
 
@@ -16,15 +16,14 @@ def _finite(obj: Any) -> bool:
 
 
 def first_nonfinite_module(module: nn.Module, args: tuple, kwargs: dict) -> dict[str, Any]:
-    """Run the batch through a deep copy with forward hooks; the user's model is untouched.
+    """Run the batch through an independent copy (record/copies.py) with forward hooks; the user's model
+    is untouched.
 
     Hooks fire after each module returns (innermost first), so the first module whose
     inputs are finite and outputs are not is where the non-finite value is born.
     """
-    if isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-        module = module.module  # copying the wrapper would re-register it with the process group
     try:
-        replica = copy.deepcopy(module)
+        replica = independent_copy(module)
     except Exception as exc:  # e.g. modules holding locks or file handles
         return {"skipped": f"could not copy the model for replay ({type(exc).__name__}: {exc})"}
     found: dict[str, Any] = {}
