@@ -157,7 +157,7 @@ def test_tensorboard_wandb_mlflow_sinks(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())  # not set_tracking_uri: global for later tests
     train(steps=30, monitor_kw={"log_dir": tmp_path, "sinks": ("jsonl", "tensorboard", "wandb", "mlflow")})
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -439,3 +439,50 @@ def test_a_report_json_that_cannot_be_written_leaves_no_temporary_file(tmp_path,
     with pytest.warns(RuntimeWarning, match="could not write .*report.json"):
         train(steps=5, monitor_kw={"log_dir": tmp_path})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["monitor.jsonl"]
+
+
+@pytest.mark.parametrize("sync_every", [50, 1])
+def test_values_logged_after_a_synced_step_are_judged_with_it(tmp_path, sync_every):
+    """A validation loss given to log_last() after the step that ended a sync (every evaluation, with
+    Lightning's sync_every=1) is judged with that step's training loss, live as when read back."""
+    torch.manual_seed(0)
+    x, y = data()
+    model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with Monitor(model, opt, log_dir=tmp_path, sync_every=sync_every) as mon:
+        for i in range(200):
+            xb, yb = x[(i * 32) % 512:(i * 32) % 512 + 32], y[(i * 32) % 512:(i * 32) % 512 + 32]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            mon.log(loss=loss)
+            opt.step()
+            if i % 50 == 49:  # the steps that end a sync at the default sync_every
+                mon.log_last(val_loss=torch.tensor(1.0 + i / 100))
+    live = mon.report()
+    assert codes(live) == ["overfitting"] and live.findings[0].location["step"] == 199
+    steps = [r["step"] for r in live.sections["monitor"]["history"]["steps"]]
+    assert steps == sorted(set(steps)) and len(steps) == 200
+    (tmp_path / "report.json").unlink()
+    rebuilt = load_run(tmp_path)
+    assert codes(rebuilt) == ["overfitting"] and rebuilt.findings[0].location["step"] == 199
+    records = read_jsonl(tmp_path / "monitor.jsonl")
+    assert [r["step"] for r in records if "val_loss" in r] == [49, 99, 149, 199] and all("loss" in r for r in records)
+
+
+def test_a_loss_logged_after_its_step_is_attributed_with_it():
+    """Lightning's manual optimization logs the loss after optimizer.step(): a NaN loss then reaches the
+    non-finite rule with that step, and the report says why its batch was not replayed."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with Monitor(model, opt, sync_every=1) as mon:
+        for i in range(10):
+            opt.zero_grad()
+            loss = F.mse_loss(model(torch.randn(8, 4)), torch.randn(8, 2))
+            loss.backward()
+            opt.step()
+            mon.log_last(loss=loss * float("nan") if i == 6 else loss)
+    f = mon.report().findings[0]
+    assert (f.code, f.location["step"]) == ("nonfinite-forward", 6)
+    assert "logged after its step" in f.evidence["replay"]["skipped"]

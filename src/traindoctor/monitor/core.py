@@ -69,8 +69,12 @@ class Monitor:
         self._rules, self._nonfinite = OnlineRules(), NonfiniteRule()
         self._pending: list[dict[str, Any]] = []
         self._scalars: dict[str, Any] = {}
-        self._late: dict[str, Any] = {}  # log_last() after its step was synced: sent with the next sync
-        self._synced_step: int | None = None
+        # The last record of a sync is judged when the next step starts (or on close), with what log_last()
+        # attached to it meanwhile: (record, what _attribute needs), the fields attached, and the lines
+        # carrying them to the sinks at the next sync (its record was already written).
+        self._held: tuple[dict[str, Any], tuple] | None = None
+        self._late: dict[str, Any] = {}
+        self._late_lines: list[dict[str, Any]] = []
         self._warned: set[str] = set()
         self._inputs: list[str] = []
         self._input_flags: list[list[torch.Tensor]] = []  # finiteness probes, read at the sync
@@ -85,7 +89,8 @@ class Monitor:
         self._groups: tuple[list[str], list[int]] | None = None
         self._started = time.monotonic()
         self._last_time: float | None = None  # of the last step turned into a record, across syncs
-        self._due, self._in_update, self._attributed, self._off = 0, False, False, False
+        self._due, self._in_update, self._off = 0, False, False
+        self._attributed: int | None = None  # the step of the first non-finite record, attributed in full
         self._disabled_at: int | None = None
         self._final: Report | None = None
         dist = torch.distributed
@@ -122,8 +127,8 @@ class Monitor:
             return
         if self._pending:
             target = self._pending[-1]["scalars"]
-        elif self._synced_step is not None and self._synced_step == self.step - 1:
-            target = self._late  # its record is already written: these fields follow as a line of their own
+        elif self._held is not None and self._held[0]["step"] == self.step - 1:
+            target = self._late
         else:
             target = self._scalars
         self._store(target, scalars)
@@ -148,10 +153,7 @@ class Monitor:
             return self._final
         alarm = None
         try:
-            if self._exchange is not None and self._exchange.live:
-                self._sync()  # the last collective: every rank's close() enters it
-            self._exchange = None
-            self.flush()
+            self._sync(final=True)  # under torch.distributed the last collective: every rank's close() enters it
         except TrainingAlarm as exc:  # on_error="raise": raised once the monitor is closed and the report written
             alarm = exc
         self._exchange = None
@@ -197,6 +199,7 @@ class Monitor:
         warnings.warn(f"traindoctor monitor disabled itself after an internal error ({self.disabled}); "
                       "training continues unmonitored", RuntimeWarning, stacklevel=3)
         self._pending, self._inputs, self._input_flags, self._output_flags, self._last_batch = [], [], [], [], None
+        self._held, self._late, self._late_lines = None, {}, []
         if self._exchange is None or not self._exchange.live:
             self._stand_down()  # else the hooks keep counting steps until every rank has been told
 
@@ -322,6 +325,8 @@ class Monitor:
     def _before_update(self, closure_loss: Any) -> None:
         self._in_update = True
         try:
+            if self._held is not None and not self.disabled:  # log_last() can no longer reach the held step
+                self._guard(self._release)()
             if not self.disabled:
                 self._measure_g(closure_loss)
             self._due += 1  # counted even when disabled: under DDP every rank syncs at the same steps
@@ -375,30 +380,32 @@ class Monitor:
             self._tap.arm()  # measures the coming (sampled) step's forward pass only
 
     # ── sync, rules, sinks ───────────────────────────────────────────────────
-    def _sync(self) -> None:
+    def _sync(self, final: bool = False) -> None:
         self._due = 0
-        records = self._guard(self._collect)()
+        if self._held is not None and not self.disabled:
+            self._guard(self._release)()
+        collected = self._guard(self._collect)() or []
+        records = [record for record, _ in collected]
         if self._exchange is not None and self._exchange.live:
             notes = self._guard(self._exchange.share)(records, self.disabled) if not self.disabled \
                 else self._exchange.share(None, self.disabled)
             self._notes += notes or []
             if not self._exchange.live and self.disabled:
                 self._stand_down()
-        if records:
-            self._guard(self._publish)(records)
+        if collected and not final and not self.disabled:
+            self._held = collected[-1]
+        if records or self._late_lines:
+            self._guard(self._publish)(records, records if final else records[:-1])
 
-    def _collect(self) -> list[dict[str, Any]]:
-        """The pending steps as records: one device->host transfer for everything."""
-        if not self._pending and not self._late:
+    def _collect(self) -> list[tuple[dict[str, Any], tuple]]:
+        """The pending steps as records, each with what `_attribute` used: one device->host transfer
+        for everything."""
+        if not self._pending:
             return []
         pending, self._pending = self._pending, []
-        late, self._late = self._late, {}
-        all_norms = stack_scalars([t for e in pending for t in e["norms"]]) if pending else torch.zeros(0)
-        flat, late, *host = _to_host([all_norms, late] + [(e["scalars"], e["device"]) for e in pending])
-        records, offset = [], 0
-        if late:  # fields for the step synced last time
-            records.append({"step": self._synced_step, **late})
-            self._attribute(records[-1], [], [], [], [], 0)
+        all_norms = stack_scalars([t for e in pending for t in e["norms"]])
+        flat, *host = _to_host([all_norms] + [(e["scalars"], e["device"]) for e in pending])
+        collected, offset = [], 0
         for entry, (scalars, device) in zip(pending, host):
             # per entry: a param group added mid-run changes the count
             norms, offset = flat[offset:offset + len(entry["norms"])], offset + len(entry["norms"])
@@ -415,34 +422,51 @@ class Monitor:
             if self._last_time is not None:
                 record["steps_per_second"] = 1.0 / max(entry["time"] - self._last_time, 1e-9)
             self._last_time = entry["time"]
-            self._attribute(record, norms, entry["inputs"], device["inputs_ok"], device["outputs_ok"], entry["seen"])
-            records.append(record)
-        if pending:
-            self._synced_step = pending[-1]["step"]
-        return records
+            evidence = (norms, entry["inputs"], device["inputs_ok"], device["outputs_ok"], entry["seen"])
+            self._attribute(record, *evidence)
+            collected.append((record, evidence))
+        return collected
+
+    def _release(self) -> None:
+        """Judge the record held back at the last sync, with the fields log_last() attached to it since
+        (live as when the log is read back, where they are merged into it too)."""
+        (record, evidence), self._held = self._held, None
+        (late,), self._late = _to_host([self._late]), {}
+        if late:
+            before = kind(record)
+            record.update(late)
+            if kind(record) != before:  # e.g. a loss logged after the step turned out non-finite
+                self._attribute(record, *evidence, late=True)
+            self._late_lines.append({"step": record["step"], **late})
+        self._judge([record])
 
     def _attribute(self, record: dict[str, Any], norms: list[float], inputs: list[str], ok: list[list[float]],
-                   outputs_ok: list[list[float]], seen: int) -> None:
+                   outputs_ok: list[list[float]], seen: int, late: bool = False) -> None:
         """Put into a non-finite step's record what the non-finite rule needs (see nonfinite.py); the
-        first such step of the run also gets the costlier part: counts in the batch, the replay."""
+        first such step of the run also gets the costlier part: counts in the batch, the replay.
+        `late`: again, once fields logged after the step changed what the record says."""
         bad_grads = [n for n, v in zip(self._names or [], norms) if not math.isfinite(v)]
         bad_inputs = [n for n, probe in zip(inputs, ok) if not all(map(math.isfinite, probe))]
         if bad_grads:
             record["nonfinite_grads"] = bad_grads[:20]
         if bad_inputs:
-            record["nonfinite_inputs"] = dict.fromkeys(bad_inputs)
-        if kind(record) == 3 or self._attributed:
+            record.setdefault("nonfinite_inputs", dict.fromkeys(bad_inputs))
+        if kind(record) == 3 or self._attributed not in (None, record["step"]):
             return
-        self._attributed = True
+        self._attributed = record["step"]
         record["inputs_checked"] = seen
         if outputs_ok:
             record["output_finite"] = all(math.isfinite(v) for probe in outputs_ok for v in probe)
-        held = self._last_batch is not None and self._last_batch[0] == record["step"]
+        held = not late and self._last_batch is not None and self._last_batch[0] == record["step"]
         if bad_inputs and held:
             tensors = dict(batch_tensors(*self._last_batch[1:]))
             record["nonfinite_inputs"] = {n: nonfinite_summary(tensors[n]) if n in tensors else None for n in bad_inputs}
         if bad(record.get("loss")) and not bad_inputs:
-            if held and self._in_update and record["step"] == self.step:  # the batch, on the weights that produced it
+            if late:
+                record["replay"] = {"skipped": "the loss was logged after its step (log_last), on weights the update "
+                                    "had changed: a failing batch is replayed when the loss is logged before "
+                                    "optimizer.step()"}
+            elif held and self._in_update and record["step"] == self.step:  # the batch, on the weights that produced it
                 record["replay"] = first_nonfinite_module(self.model, *self._last_batch[1:])
             else:
                 record["replay"] = {"skipped": "the run ended before this step's statistics were read, after its update: "
@@ -451,18 +475,19 @@ class Monitor:
                                     f"{self.step}; they are read every {self.sync_every} steps): Monitor(sync_every=1) "
                                     "replays a failing batch on the weights that produced it"}
 
-    def _publish(self, records: list[dict[str, Any]]) -> None:
+    def _publish(self, records: list[dict[str, Any]], judged: list[dict[str, Any]]) -> None:
+        self._write(self._late_lines + records)  # a late line follows its step's record: readers merge them
+        self._late_lines = []
+        self._judge(judged)
+
+    def _judge(self, records: list[dict[str, Any]]) -> None:
         new: list[Finding] = []
         for record in records:
             new += self._nonfinite.observe(record, list(self.records)[-20:])
             new += self._rules.observe(record)
             self.history.add(record)
-            if self.records and self.records[-1]["step"] == record["step"]:
-                self.records[-1].update(record)  # late fields of the step synced last time
-            else:
-                self.records.append(record)
+            self.records.append(record)
         self.findings += new
-        self._write(records)
         for f in new:
             self._alarm(f)
 
