@@ -866,3 +866,30 @@ def test_copies_do_not_walk_objects_the_model_only_refers_to():
     Entered.reads = 0
     report = run(model, probes=("constant-output", "batch-independence"))
     assert statuses(report) == {"constant-output": "ran", "batch-independence": "ran"} and Entered.reads == 0
+
+
+def test_process_wide_hooks_are_removed_when_setting_up_the_probe_fails(monkeypatch):
+    from torch.nn.modules import module as torch_module
+    from torch.overrides import TorchFunctionMode
+    from traindoctor.probes.copies import guarded
+    from traindoctor.probes.eval_ops import EvalOps
+
+    class NoBuffers(nn.Linear):
+        def named_buffers(self, *args, **kwargs):
+            raise RuntimeError("cannot list buffers")
+
+    hooks = lambda: (len(torch_module._global_forward_pre_hooks), len(torch_module._global_forward_hooks))  # noqa: E731
+    before = hooks()
+    with pytest.raises(RuntimeError, match="cannot list buffers"):
+        with guarded(NoBuffers(2, 2), tensors=True):
+            pass
+    assert hooks() == before
+
+    def refuse(self):
+        raise RuntimeError("mode refused")
+
+    monkeypatch.setattr(TorchFunctionMode, "__enter__", refuse)
+    with pytest.raises(RuntimeError, match="mode refused"):
+        with EvalOps(mlp()):
+            pass
+    assert hooks() == before

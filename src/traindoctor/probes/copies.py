@@ -43,9 +43,9 @@ def guarded(original: nn.Module, tensors: bool = False, allowed: Any = None) -> 
         if id(module) in modules:
             raise ReachedOriginal(f"module `{modules[id(module)]}`")
 
-    handle = nn.modules.module.register_module_forward_pre_hook(stop)
     watch = _TensorWatch({id(t): n for n, t in [*original.named_parameters(), *original.named_buffers()]}) \
         if tensors else nullcontext()
+    handle = nn.modules.module.register_module_forward_pre_hook(stop)  # process-wide: removed whatever happens
     try:
         with watch:
             yield

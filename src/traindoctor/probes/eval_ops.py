@@ -129,14 +129,24 @@ class EvalOps(TorchFunctionMode):
         def pop(module: nn.Module, args: Any, out: Any) -> None:
             self.stack.pop()
 
-        self._hooks = (nn.modules.module.register_module_forward_pre_hook(push),
-                       nn.modules.module.register_module_forward_hook(pop))
-        return super().__enter__()
+        # process-wide hooks: removed whatever happens, also when entering the mode fails
+        self._hooks = [nn.modules.module.register_module_forward_pre_hook(push)]
+        try:
+            self._hooks.append(nn.modules.module.register_module_forward_hook(pop))
+            return super().__enter__()
+        except BaseException:
+            self._remove_hooks()
+            raise
 
     def __exit__(self, *exc: Any) -> None:
+        try:
+            self._remove_hooks()
+        finally:
+            super().__exit__(*exc)
+
+    def _remove_hooks(self) -> None:
         for h in self._hooks:
             h.remove()
-        super().__exit__(*exc)
 
     def __torch_function__(self, func, types_, args=(), kwargs=None):
         kwargs = kwargs or {}
