@@ -14,7 +14,8 @@ from torch.optim import optimizer as optim_module
 
 from conftest import EXAMPLES, ROOT
 from traindoctor import run_script
-from traindoctor.probes import batch_mixing
+from traindoctor.battery import CHEAP_PROBES, checkup
+from traindoctor.probes.tree import Call
 from traindoctor.record.stats import preserved_rng
 
 TRAINDOCTOR = [sys.executable, "-m", "traindoctor"]
@@ -67,14 +68,26 @@ def test_hooks_removed_when_stopped_by_budget(tmp_path):
     assert _pristine() == before
 
 
-def test_probe_leaves_model_and_rng_untouched():
+class ScaledNet(nn.Module):
+    """Called with positional and keyword arguments together, as `run` may capture a call."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 2))
+
+    def forward(self, x, *, scale):
+        return self.net(x) * scale
+
+
+def test_probes_on_a_captured_call_leave_model_and_rng_untouched():
     torch.manual_seed(1)
-    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 2)).train()
+    model = ScaledNet().train()
     x = torch.randn(16, 4)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     rng = torch.get_rng_state()
-    finding, record = batch_mixing.probe(model, (x,), {})
-    assert finding is None and record["status"] == "ran"
+    report = checkup(model, (Call(((x,), {"scale": 2.0})), None), probes=CHEAP_PROBES, progress=False)
+    assert report.findings == [] and report.unchecked == []
+    assert {p["name"]: p["status"] for p in report.sections["checkup"]["probes"]}["batch-independence"] == "ran"
     assert model.training
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
     assert torch.equal(rng, torch.get_rng_state())

@@ -578,3 +578,21 @@ def test_summed_terms_of_a_freed_graph_is_unknown_not_an_error(run_code):
         o.step()
     """)
     assert r.unchecked == [] and r.sections["run"]["steps"] == 20
+
+
+def test_a_call_with_args_and_kwargs_gets_the_cheap_probes(run_code):
+    script = body("""
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__(); self.fc = nn.Linear(10, 4)
+    def forward(self, x, *, scale):
+        out = self.fc(x) * scale
+        return MIX
+model = Scaled(); opt = torch.optim.Adam(model.parameters())
+for i in range(5):
+    opt.zero_grad(); F.cross_entropy(model(x, scale=2.0), y).backward(); opt.step()
+""")
+    healthy = run_code(script.replace("MIX", "out"))
+    statuses = {p["name"]: p["status"] for p in healthy.sections["run"]["probes"]}
+    assert healthy.findings == [] and statuses["batch-independence"] == "ran" and "failed" not in statuses.values()
+    assert codes(run_code(script.replace("MIX", "out - out.mean(0)"))) == ["batch-mixing"]

@@ -14,8 +14,8 @@ from typing import Any, Sequence, TextIO
 from . import rules
 from .findings import Finding, Hypothesis, Report, finding, triage
 from .battery import CHEAP_PROBES, checkup, could_not_check
-from .probes import batch_mixing
 from .probes.setup import SetupError
+from .probes.tree import Call
 from .record.hooks import installed
 from .record.recorder import STOPPING, Recorder, StopRun
 from .record.script import Stopper, as_main, child_exit, exit_status, join_threads, run_as_main, started_threads
@@ -126,10 +126,10 @@ TRAINED_DEAD_RELU = 0.9  # after training, only a nearly dead layer is a finding
 
 def _cheap_probes(model: Any, args: tuple, kwargs: dict) -> tuple[list[Finding], list[dict[str, Any]]]:
     """checkup's one-forward probes on the model as training left it, with its last training batch."""
-    if args and kwargs:  # a call the checkup batch forms cannot express; batch independence still can
-        f, record = batch_mixing.probe(model, args, kwargs)
-        return ([f] if f else []), [record]
-    inputs = dict(kwargs) if kwargs else (args[0] if len(args) == 1 else tuple(args))
+    if args and kwargs:
+        inputs: Any = Call((tuple(args), dict(kwargs)))
+    else:
+        inputs = dict(kwargs) if kwargs else (args[0] if len(args) == 1 else tuple(args))
     try:
         report = checkup(model, (inputs, None), probes=CHEAP_PROBES, progress=False, dead_relu_threshold=TRAINED_DEAD_RELU)
     except SetupError as exc:

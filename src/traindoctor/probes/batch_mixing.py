@@ -5,23 +5,19 @@ sequence-first model is probed across its batch, not across time."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
-from torch import nn
 
 from ..findings import Finding, finding
 from .axis import batch_dim, changes, perturbed
-from .copies import guarded
-from .sandbox import isolated
-from .setup import NotApplicable, Setup, SetupError
-from .tree import Call, tree_map
+from .setup import NotApplicable, Setup
+from .tree import tree_map
 
 RELATIVE_TOL = 1e-5
 
 
-def independence(setup: Setup, source: str = "checkup") -> tuple[list[Finding], dict[str, Any]]:
+def independence(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
     B = setup.need_samples(2)
     name, x = setup.primary
     y = perturbed(x, batch_dim(x, B, setup.axis.axis), torch.Generator().manual_seed(0))
@@ -48,26 +44,5 @@ def independence(setup: Setup, source: str = "checkup") -> tuple[list[Finding], 
         "batch-mixing",
         f"perturbing sample 0 of input `{name}` (batch of {B} along dim {setup.axis.axis}, model copy in eval mode) "
         f"changed the outputs of {affected} of the other {B - 1} samples (max relative change {float(others.max()):.2g})",
-        source, evidence=record, location={"module": type(setup.model).__name__},
+        "checkup", evidence=record, location={"module": type(setup.model).__name__},
     )], record
-
-
-def probe(module: nn.Module, args: tuple, kwargs: dict, source: str = "run") -> tuple[Finding | None, dict[str, Any]]:
-    """Batch independence of one captured call, for `run` (which may capture args and kwargs together)."""
-    started = time.monotonic()
-    inputs = Call((tuple(args), dict(kwargs))) if args and kwargs else (dict(kwargs) if kwargs else tuple(args))
-    status, found, record = "ran", [], {}
-    try:
-        with isolated():
-            setup = Setup.build(module, (inputs, None))
-            if setup.blocked:
-                status, record = "failed", {"note": setup.blocked}
-            else:
-                with guarded(module):
-                    found, record = independence(setup, source)
-    except (NotApplicable, SetupError) as exc:
-        status, record = "skipped", {"note": str(exc)}
-    except Exception as exc:
-        status, record = "failed", {"note": f"probe failed: {type(exc).__name__}: {str(exc)[:300]}"}
-    record = {"name": "batch-mixing", "status": status, **record, "seconds": round(time.monotonic() - started, 3)}
-    return (found[0] if found else None), record

@@ -1,8 +1,8 @@
 """What the probes may not do to the user while they run on copies: draw from the user's random streams,
-or print the user's warnings again; and the same random draws for every probe forward.
+or print the user's warnings again; and the same random draws for the forwards a probe compares.
 
-`isolated()` is entered once around all the probes of a checkup (and around the batch-mixing probe `run`
-repeats on a captured call): the global RNG states are restored afterwards, and every warning raised in
+`isolated()` is entered once around all the probes of a checkup (also the ones `run` repeats on the last
+call it captured): the global RNG states are restored afterwards, and every warning raised in
 the meantime — the user's forward warning again on a copy, attributed to a line of traindoctor — is
 ignored. `catch_warnings` restores the filters on exit, which also makes the per-module registries of
 warnings already shown stale, so the user's later warnings show as they would have ("default" and
