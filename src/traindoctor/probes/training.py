@@ -96,8 +96,7 @@ def overfit(setup: Setup, steps: int = 300,
 
 def ablation(setup: Setup, overfit_record: dict[str, Any]) -> tuple[list[Finding], dict[str, Any]]:
     """On the overfit copy: the loss with real inputs vs zeroed and random ones."""
-    if setup.axis.axis is None or setup.batch_size < 2:
-        raise NotApplicable("one sample can be fitted through the biases alone: ablation needs at least 2 samples")
+    setup.need_samples(2)  # one sample can be fitted through the biases alone, whatever the inputs
     model = overfit_record.get("model")
     if model is None:
         raise NotApplicable("the model did not overfit the batch, so ablation would not be informative")
