@@ -210,6 +210,11 @@ def test_a_monitor_that_disabled_itself_could_not_check(tmp_path, monkeypatch):
         assert code == 2 and "COULD NOT CHECK" in out and "no problem found" not in out.lower(), fmt
     done = cli("report", tmp_path, "--format", "json")
     assert done.returncode == 2 and "ZeroDivisionError" in json.loads(done.stdout)["summary"]["could_not_check"][0]
+    monkeypatch.undo()
+    (tmp_path / "report.json").unlink()  # killed before close(): the log itself says it stopped checking
+    rebuilt = load_run(tmp_path)
+    assert rebuilt.exit_code == 2 and any("ZeroDivisionError: injected" in n for n in rebuilt.unchecked)
+    assert rebuilt.sections["monitor"]["steps"] == 50  # the records of the sync it failed in, none after
 
 
 def test_no_optimizer_step_could_not_check(tmp_path):
@@ -241,7 +246,16 @@ def test_empty_garbage_and_damaged_logs_do_not_read_as_healthy(tmp_path):
     (tmp_path / "damaged" / "report.json").unlink()
     rebuilt = load_run(tmp_path / "damaged")
     assert rebuilt.findings[0].code == "nonfinite-input" and rebuilt.findings[0].location["step"] == 30
-    assert rebuilt.exit_code == 1 and "line 11" in rebuilt.unchecked[0]
+    assert rebuilt.exit_code == 1 and rebuilt.unchecked == [] and any("line 11" in n for n in rebuilt.sections["monitor"]["notes"])
+    # read around, every record checked: a note, not "could not check"
+    faulty_run(tmp_path / "healthy", None, steps=40)
+    log = tmp_path / "healthy" / "monitor.jsonl"
+    lines = log.read_text().splitlines()
+    lines[10] = lines[10][:25]
+    log.write_text("\n".join(lines) + "\n")
+    (tmp_path / "healthy" / "report.json").unlink()
+    code, out = cli_inline("report", tmp_path / "healthy")
+    assert code == 0 and "COULD NOT CHECK" not in out and "line 11" in out
 
 
 def test_a_truncated_report_json_names_the_file(tmp_path):
@@ -251,7 +265,12 @@ def test_a_truncated_report_json_names_the_file(tmp_path):
     done = cli("report", tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"{report} is unreadable" in done.stderr and "rebuilt from" in done.stderr
-    assert "COULD NOT CHECK" in done.stdout and "nonfinite-input" in done.stdout
+    assert "COULD NOT CHECK" not in done.stdout and "nonfinite-input" in done.stdout and "is unreadable" in done.stdout
+    healthy = tmp_path / "healthy"
+    faulty_run(healthy, None, steps=30)
+    (healthy / "report.json").write_text((healthy / "report.json").read_text()[:300])
+    code, out = cli_inline("report", healthy)
+    assert code == 0 and "is unreadable" in out and "COULD NOT CHECK" not in out  # every record was checked
     (tmp_path / "monitor.jsonl").unlink()
     done = cli("report", tmp_path)
     assert done.returncode == 2 and "Traceback" not in done.stderr

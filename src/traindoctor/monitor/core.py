@@ -201,7 +201,17 @@ class Monitor:
         self._pending, self._inputs, self._input_flags, self._output_flags, self._last_batch = [], [], [], [], None
         self._held, self._late, self._late_lines = None, {}, []
         if self._exchange is None or not self._exchange.live:
+            self._say_unchecked([self._disabled_note()])  # under DDP: once every rank knows, as "rank r: ..."
             self._stand_down()  # else the hooks keep counting steps until every rank has been told
+
+    def _disabled_note(self) -> str:
+        return (f"the monitor disabled itself after an internal error ({self.disabled}) at step {self._disabled_at}; "
+                "later steps were not checked")
+
+    def _say_unchecked(self, notes: list[str]) -> None:
+        """Into the log as it is written, so a run killed before close() still reads as not checked."""
+        if notes:
+            self._write([{"step": self.step, "could_not_check": n} for n in notes])
 
     def _stand_down(self) -> None:
         self._off = True
@@ -213,8 +223,7 @@ class Monitor:
     def _unchecked(self) -> list[str]:
         out = list(self._notes)
         if self.disabled and not any(n.startswith(f"rank {self.rank}:") for n in out):
-            out.insert(0, f"the monitor disabled itself after an internal error ({self.disabled}) at step "
-                          f"{self._disabled_at}; later steps were not checked")
+            out.insert(0, self._disabled_note())
         if self.step == 0:
             out.append("no optimizer step was observed: call step() on the optimizer given to Monitor "
                        "(for a wrapped optimizer, pass the torch optimizer inside it)")
@@ -390,6 +399,7 @@ class Monitor:
             notes = self._guard(self._exchange.share)(records, self.disabled) if not self.disabled \
                 else self._exchange.share(None, self.disabled)
             self._notes += notes or []
+            self._say_unchecked(notes or [])
             if not self._exchange.live and self.disabled:
                 self._stand_down()
         if collected and not final and not self.disabled:

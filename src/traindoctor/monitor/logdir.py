@@ -7,7 +7,10 @@ Nothing is deleted, and no earlier report.json can describe the new run.
 
 `load_run` reads report.json, written when the Monitor closes; without it (a killed run), or when
 it is unreadable, the report is rebuilt from monitor.jsonl by the same rules the Monitor runs
-online. This module does not import torch: `traindoctor report` stays quick.
+online. What was read around (an unreadable report.json, damaged lines) goes into the section's
+`notes`; what could not be checked (no record, records of the wrong shape, the monitor disabled
+itself: a `could_not_check` line it wrote) into `unchecked`. This module does not import torch:
+`traindoctor report` stays quick.
 """
 
 from __future__ import annotations
@@ -84,10 +87,14 @@ def _from_log(log: Path, run_dir: Path, notes: list[str]) -> Report:
         records, bad_lines = scan_jsonl(log)
     except OSError as exc:
         raise LogError(f"{log}: cannot be read ({exc})") from None
-    unchecked = list(notes)
+    unchecked = [str(r.pop("could_not_check")) for r in records if "could_not_check" in r]
+    records = [r for r in records if len(r) > 1]  # a line that only said why the monitor stopped checking
+    if not notes:
+        notes.append("no report.json: the run did not close its Monitor (killed, crashed or still running); this "
+                     "report is rebuilt from monitor.jsonl up to its last complete line")
     if bad_lines:
         shown = ", ".join(map(str, bad_lines[:5])) + (" ..." if len(bad_lines) > 5 else "")
-        unchecked.append(f"{len(bad_lines)} line(s) of {log} are not monitor records and were skipped (line {shown})")
+        notes.append(f"{len(bad_lines)} line(s) of {log} are not monitor records and were skipped (line {shown})")
     if not records:
         unchecked.append(f"{log} holds no monitor record: nothing was observed")
     rules, nonfinite, history, found, odd = OnlineRules(), NonfiniteRule(), History(), [], []
@@ -103,8 +110,5 @@ def _from_log(log: Path, run_dir: Path, notes: list[str]) -> Report:
                          f"(step {', '.join(map(str, odd[:5]))})")
     section: dict[str, Any] = {
         "steps": len(records), "flight_recorder": records[-200:], "history": history.to_dict(), "log_dir": str(run_dir),
-        "rebuilt_from": str(log)}
-    if not notes:
-        section["note"] = ("no report.json: the run did not close its Monitor (killed, crashed or still running); this "
-                           "report is rebuilt from monitor.jsonl up to its last complete line")
+        "rebuilt_from": str(log), "notes": notes}
     return Report(command=f"report {run_dir}", findings=triage(found), sections={"monitor": section}, unchecked=unchecked)
