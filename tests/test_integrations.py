@@ -100,6 +100,7 @@ def test_lightning_callback_finds_a_nan_batch_at_its_step(lightning, tmp_path):
                           enable_model_summary=False, callbacks=[cb]).fit(Module(), loader)
     f = cb.report.findings[0]
     assert (f.code, f.location["step"], f.location["tensor"]) == ("nonfinite-input", 20, "batch[0]")
+    assert list(f.evidence["nonfinite_inputs"]) == ["batch[0]"] and f.evidence["inputs_checked"] == 2
     records = read_jsonl(tmp_path / "monitor.jsonl")
     assert len(records) == 60 and records[0]["grad_norm"] > 0  # this step's gradients, not the previous step's
     assert all(r["loss"] > 0 for r in records[:20]) and math.isnan(records[20]["loss"])

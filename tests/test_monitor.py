@@ -486,3 +486,28 @@ def test_a_loss_logged_after_its_step_is_attributed_with_it():
     f = mon.report().findings[0]
     assert (f.code, f.location["step"]) == ("nonfinite-forward", 6)
     assert "logged after its step" in f.evidence["replay"]["skipped"]
+
+
+def test_check_batch_names_the_batch_once_and_counts_its_values(tmp_path):
+    """A batch given to check_batch() (as the Lightning callback does) is checked under its own names, and
+    the model's forward of that step is not checked again under other names; the NaN counts in the
+    report come from that batch."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    g = torch.Generator().manual_seed(1)
+    with Monitor(model, opt, log_dir=tmp_path) as mon:
+        for i in range(60):
+            x, y = torch.randn(32, 10, generator=g), torch.randint(0, 4, (32,), generator=g)
+            if i == 49:  # the sync step: the batch is still held when the statistics are read
+                x[3, 5] = float("nan")
+            mon.check_batch((x, y))
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            mon.log(loss=loss)
+            opt.step()
+    f = mon.report().findings[0]
+    assert (f.code, f.location["step"], f.location["tensor"]) == ("nonfinite-input", 49, "batch[0]")
+    assert list(f.evidence["nonfinite_inputs"]) == ["batch[0]"] and f.evidence["inputs_checked"] == 2
+    assert f.evidence["nonfinite_inputs"]["batch[0]"]["columns"] == [5]

@@ -85,6 +85,7 @@ class Monitor:
         self._ratio: torch.Tensor | None = None
         self._preclip: torch.Tensor | None = None
         self._last_batch: tuple[int, tuple, dict] | None = None
+        self._checked: tuple[int, Any] | None = None  # (step, batch) given to check_batch()
         self._names: list[str] | None = None
         self._groups: tuple[list[str], list[int]] | None = None
         self._started = time.monotonic()
@@ -132,6 +133,17 @@ class Monitor:
         else:
             target = self._scalars
         self._store(target, scalars)
+
+    def check_batch(self, batch: Any) -> None:
+        """Check the coming step's batch (any nesting of tensors) for non-finite values, under the names
+        `batch[0]`, `batch["x"]`...: for loops where the batch does not enter the model's forward as its
+        arguments (Lightning's training_step). The model's own inputs are then not checked again."""
+        if not self.disabled:
+            self._guard(self._check_batch)(batch)
+
+    def _check_batch(self, batch: Any) -> None:
+        self._checked = (self.step, batch)  # a reference, for the counts in the report if this step's batch is bad
+        self._note_inputs(tensors_in(batch, "batch"))
 
     def flush(self) -> None:
         """Sync now (single process; under torch.distributed syncs happen at fixed steps and on close)."""
@@ -199,6 +211,7 @@ class Monitor:
         warnings.warn(f"traindoctor monitor disabled itself after an internal error ({self.disabled}); "
                       "training continues unmonitored", RuntimeWarning, stacklevel=3)
         self._pending, self._inputs, self._input_flags, self._output_flags, self._last_batch = [], [], [], [], None
+        self._checked = None
         self._held, self._late, self._late_lines = None, {}, []
         if self._exchange is None or not self._exchange.live:
             self._say_unchecked([self._disabled_note()])  # under DDP: once every rank knows, as "rank r: ..."
@@ -277,7 +290,8 @@ class Monitor:
     def _capture(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if module.training and torch.is_grad_enabled():
             self._last_batch = (self.step, args, kwargs)  # references only: replayed if this step's loss is NaN
-            self._note_inputs(batch_tensors(args, kwargs))
+            if self._checked is None or self._checked[0] != self.step:
+                self._note_inputs(batch_tensors(args, kwargs))
 
     def _capture_output(self, module: nn.Module, args: tuple, out: Any) -> None:
         """Whether the model's output is finite: tells a non-finite forward pass from a non-finite loss."""
@@ -300,10 +314,6 @@ class Monitor:
         if len(self._input_flags) > _MAX_FLAGS:  # max |v| is finite exactly when every v is
             self._input_flags = [[stack_scalars([v.float() for p in self._input_flags for v in p]).abs().amax()]]
             self._inputs = ["inputs of several forward calls"]
-
-    def _note_batch(self, batch: Any) -> None:
-        """For callbacks that see the batch but not the model's forward (Lightning's training_step)."""
-        self._guard(self._note_inputs)(tensors_in(batch, "batch"))
 
     def _params(self) -> list[torch.Tensor]:
         return [p for g in self.optimizer.param_groups for p in g["params"]]
@@ -468,8 +478,9 @@ class Monitor:
         if outputs_ok:
             record["output_finite"] = all(math.isfinite(v) for probe in outputs_ok for v in probe)
         held = not late and self._last_batch is not None and self._last_batch[0] == record["step"]
-        if bad_inputs and held:
-            tensors = dict(batch_tensors(*self._last_batch[1:]))
+        checked = not late and self._checked is not None and self._checked[0] == record["step"]
+        if bad_inputs and (held or checked):
+            tensors = dict(tensors_in(self._checked[1], "batch")) if checked else dict(batch_tensors(*self._last_batch[1:]))
             record["nonfinite_inputs"] = {n: nonfinite_summary(tensors[n]) if n in tensors else None for n in bad_inputs}
         if bad(record.get("loss")) and not bad_inputs:
             if late:
