@@ -16,7 +16,7 @@ from conftest import EXAMPLES, ROOT
 from traindoctor import run_script
 from traindoctor.battery import CHEAP_PROBES, checkup
 from traindoctor.probes.tree import Call
-from traindoctor.record.stats import preserved_rng
+from traindoctor.record.streams import preserved_streams
 
 TRAINDOCTOR = [sys.executable, "-m", "traindoctor"]
 
@@ -93,14 +93,14 @@ def test_probes_on_a_captured_call_leave_model_and_rng_untouched():
     assert torch.equal(rng, torch.get_rng_state())
 
 
-def test_preserved_rng_restores_all_generators():
+def test_preserved_streams_restores_all_generators():
     import random
 
     import numpy as np
     torch.manual_seed(3); np.random.seed(3); random.seed(3)
     expected = (torch.rand(1), np.random.rand(), random.random())
     torch.manual_seed(3); np.random.seed(3); random.seed(3)
-    with preserved_rng():
+    with preserved_streams():
         torch.rand(5); np.random.rand(5); random.random()
     assert (torch.rand(1), np.random.rand(), random.random()) == expected
 

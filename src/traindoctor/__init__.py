@@ -12,20 +12,11 @@ def _load(module: str):
     random streams: a library imported on the way may draw at import time (rich.style seeds an id
     counter from `random`), and by then the user's script has seeded them."""
     import importlib
-    import random
-    import sys
 
-    saved = [(random.setstate, random.getstate())]
-    np, torch = sys.modules.get("numpy"), sys.modules.get("torch")  # only streams that exist yet can move
-    if np is not None:
-        saved.append((np.random.set_state, np.random.get_state()))
-    if torch is not None:
-        saved.append((torch.set_rng_state, torch.get_rng_state()))
-    try:
+    from .record.streams import preserved_streams
+
+    with preserved_streams():
         return importlib.import_module(module, __name__)
-    finally:
-        for restore, state in saved:
-            restore(state)
 
 
 def __getattr__(name: str):

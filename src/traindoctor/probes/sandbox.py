@@ -26,12 +26,12 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ..record.stats import preserved_rng
+from ..record.streams import preserved_streams
 
 
 @contextmanager
 def isolated() -> Iterator[None]:
-    with preserved_rng(), warnings.catch_warnings():
+    with preserved_streams(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
 
@@ -40,10 +40,9 @@ def isolated() -> Iterator[None]:
 def same_noise(seed: int = 0) -> Iterator[None]:
     """torch's (CPU, and CUDA once the process initialized it), numpy's and Python's generators seeded,
     then restored. CUDA is never initialized here, nor seeded lazily for later (torch.manual_seed would)."""
-    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
-    with preserved_rng(), torch.random.fork_rng(devices=cuda, enabled=bool(cuda), device_type="cuda"):
+    with preserved_streams():
         torch.default_generator.manual_seed(seed)
-        if cuda:
+        if torch.cuda.is_initialized():
             torch.cuda.manual_seed_all(seed)
         np.random.seed(seed)
         random.seed(seed)

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from .copies import independent_copy
-from .stats import preserved_rng, tensors_in
+from .stats import tensors_in
+from .streams import preserved_streams
 
 
 def _finite(obj: Any) -> bool:
@@ -35,7 +36,7 @@ def first_nonfinite_module(module: nn.Module, args: tuple, kwargs: dict) -> dict
 
     handles = [m.register_forward_hook(hook) for m in replica.modules()]
     try:
-        with preserved_rng(), torch.no_grad():
+        with preserved_streams(), torch.no_grad():
             out = replica(*args, **kwargs)
     except Exception as exc:
         return {"skipped": f"replay failed ({type(exc).__name__}: {exc})"}

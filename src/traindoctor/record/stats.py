@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import math
-import random
-from contextlib import contextmanager
 from typing import Any, Iterator
 
-import numpy as np
 import torch
 
 
@@ -93,24 +90,6 @@ def fmt(x: float | None) -> str:
     if a < 1e-3 or a >= 1e5:
         return f"{x:.2e}"
     return f"{x:.3g}" if a < 100 else f"{x:.1f}"
-
-
-@contextmanager
-def preserved_rng() -> Iterator[None]:
-    """Save and restore the global RNG state of torch (CPU, and CUDA once the process started it),
-    numpy and random (do-no-harm). CUDA is not initialised here: that alone would change the process."""
-    torch_state = torch.get_rng_state()
-    cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    try:
-        yield
-    finally:
-        torch.set_rng_state(torch_state)
-        if cuda_state is not None:
-            torch.cuda.set_rng_state_all(cuda_state)
-        np.random.set_state(np_state)
-        random.setstate(py_state)
 
 
 def first_tensor(out: Any) -> torch.Tensor | None:
