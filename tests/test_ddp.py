@@ -51,3 +51,30 @@ def test_nan_on_rank_0_at_an_unsampled_step_and_rank_1_monitor_failing_first(tmp
     assert (first["code"], first["location"]["rank"], first["location"]["step"]) == ("nonfinite-input", 0, 23)
     (note,) = report["summary"]["could_not_check"]
     assert note.startswith("rank 1:") and "injected monitor fault on rank 1" in note
+
+
+def test_the_exchange_waits_as_long_as_the_training_group(tmp_path, monkeypatch):
+    """The monitor's own gloo group takes the timeout given to init_process_group (a slow evaluation on
+    rank 0 is waited for as the training waits for it); without a gloo group it says it runs on the
+    training's group. One process, world size 1: no torchrun."""
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    from traindoctor.monitor.exchange import Exchange
+
+    dist.init_process_group("gloo", init_method=(tmp_path / "store").as_uri(), rank=0, world_size=1,
+                            timeout=datetime.timedelta(seconds=4321))
+    try:
+        exchange = Exchange(1)
+        assert exchange.group._get_backend(torch.device("cpu")).options._timeout.total_seconds() == 4321
+        assert exchange.note is None and exchange.share([{"step": 0, "loss": 1.0}], None) == []
+
+        def no_gloo(*args, **kwargs):
+            raise RuntimeError("gloo is not available in this build")
+        monkeypatch.setattr(dist, "new_group", no_gloo)
+        fallback = Exchange(1)
+        assert fallback.group is None and "no gloo group" in fallback.note and "not available" in fallback.note
+    finally:
+        dist.destroy_process_group()

@@ -97,6 +97,7 @@ class Monitor:
         dist = torch.distributed
         self.rank, self.world = (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
         self._exchange = Exchange(self.world) if self.world > 1 else None
+        self._section_notes = [self._exchange.note] if self._exchange is not None and self._exchange.note else []
         if self.rank != 0:
             self.log_dir = None  # only rank 0 writes
         if self.log_dir is not None:
@@ -156,7 +157,8 @@ class Monitor:
         self.flush()
         section = {"steps": self.step, "seconds": round(time.monotonic() - self._started, 3), "disabled": self.disabled,
                    "sink_errors": list(self.sink_errors), "flight_recorder": list(self.records),
-                   "history": self.history.to_dict(), "log_dir": str(self.log_dir) if self.log_dir else None}
+                   "history": self.history.to_dict(), "log_dir": str(self.log_dir) if self.log_dir else None,
+                   "notes": list(self._section_notes)}
         return Report(command="monitor", findings=triage(list(self.findings)), sections={"monitor": section},
                       unchecked=self._unchecked())
 

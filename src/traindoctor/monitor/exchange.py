@@ -5,8 +5,9 @@ happened locally, because the points are fixed by step counts (every `sync_every
 steps, and `close()`), and a rank whose monitor failed still enters them with a payload saying so.
 Once any rank reports a failure, every rank learns it from the same gather and all stop
 exchanging together. The collectives run on a process group of the monitor's own (gloo: CPU
-objects even when training uses NCCL) with a bounded timeout, a last guard should a rank never
-arrive (e.g. `close()` called on one rank only).
+objects even when training uses NCCL) with the timeout the training's own process group was given
+(a slow final evaluation on rank 0 waits as long for the monitor as for the training), a last guard
+should a rank never arrive (e.g. `close()` called on one rank only).
 """
 
 from __future__ import annotations
@@ -18,16 +19,26 @@ import torch.distributed as dist
 
 from .nonfinite import FIELDS, bad, kind
 
-TIMEOUT = datetime.timedelta(minutes=10)  # of the order of torch's own collective defaults (NCCL 10, gloo 30 min)
+def training_timeout() -> datetime.timedelta | None:
+    """The timeout of the default process group (`init_process_group(timeout=...)`); None, torch's
+    default, when this torch does not expose it."""
+    try:
+        group = dist.distributed_c10d._get_default_group()
+        return group._get_backend(group._device_types[0]).options._timeout
+    except Exception:  # private API: may move between torch versions
+        return None
 
 
 class Exchange:
     def __init__(self, world: int):
         self.world, self.live = world, True
+        self.note: str | None = None  # for the report: the exchange runs on the training's own group
         try:
-            self.group = dist.new_group(backend="gloo", timeout=TIMEOUT)
-        except Exception:  # no gloo in this build: the default group, with its own timeout
+            self.group = dist.new_group(backend="gloo", timeout=training_timeout())
+        except Exception as exc:  # no gloo in this build: the default group, with its own timeout
             self.group = None
+            self.note = (f"the monitor's exchange between ranks runs on the training's own process group (no gloo "
+                         f"group: {type(exc).__name__}: {exc}), so its collectives are queued with the training's")
 
     def share(self, records: list[dict[str, Any]] | None, disabled: str | None) -> list[str]:
         """Merge every rank's records into `records` (in place); returns why ranks could not be checked.
