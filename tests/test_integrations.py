@@ -141,3 +141,33 @@ def test_hf_callback_finds_a_nan_forward_at_its_step(transformers, tmp_path):
     assert (f.code, f.location["step"]) == ("nonfinite-forward", 20) and "output was already non-finite" in f.observation
     code, data = report_cli(tmp_path / "mon")
     assert code == 1 and data["findings"][0]["code"] == "nonfinite-forward"
+
+
+def test_hf_callback_leaves_no_hook_behind_a_crashed_training(transformers, tmp_path):
+    """A training that raised never reaches on_train_end: the next train() closes the crashed run's
+    monitor (its report is written, its hooks removed) instead of stacking hooks on the model; once
+    the monitor is closed, the callback's forward hook removes itself."""
+    import types
+    import warnings
+
+    import torch
+    from torch import nn
+
+    from traindoctor.integrations.hf import TrainDoctorCallback
+
+    model = nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    state = types.SimpleNamespace(is_world_process_zero=True)
+    cb = TrainDoctorCallback(str(tmp_path))
+    cb.on_train_begin(None, state, None, model=model, optimizer=opt)
+    hooks = len(model._forward_hooks) + len(model._forward_pre_hooks) + len(opt._optimizer_step_pre_hooks)
+    model(torch.randn(3, 4)).sum().backward()
+    opt.step()  # then the training raises: no on_train_end
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the earlier run's log is moved aside, with a warning
+        cb.on_train_begin(None, state, None, model=model, optimizer=opt)
+    assert len(model._forward_hooks) + len(model._forward_pre_hooks) + len(opt._optimizer_step_pre_hooks) == hooks
+    assert cb.report is not None and (tmp_path / "previous-1" / "report.json").is_file()
+    cb.monitor.close()
+    model(torch.randn(3, 4))
+    assert not model._forward_hooks and not model._forward_pre_hooks and not opt._optimizer_step_pre_hooks

@@ -135,6 +135,10 @@ class Monitor:
             target = self._scalars
         self._store(target, scalars)
 
+    @property
+    def closed(self) -> bool:
+        return self._final is not None
+
     def check_batch(self, batch: Any) -> None:
         """Check the coming step's batch (any nesting of tensors) for non-finite values, under the names
         `batch[0]`, `batch["x"]`...: for loops where the batch does not enter the model's forward as its
