@@ -121,6 +121,23 @@ def test_syntax_error_in_script_is_a_finding(tmp_path):
     assert "script-error" in done.stdout and "SyntaxError" in done.stdout and "bad.py" in done.stdout
 
 
+def test_user_tracebacks_of_run_and_checkup_show_the_chain_and_no_frame_of_ours(tmp_path):
+    """One helper for both commands: chained exceptions were lost by run's traceback, and checkup's kept
+    traindoctor's frames inside the user's calls."""
+    script = tmp_path / "train.py"
+    script.write_text("def load():\n    raise KeyError('lr')\ntry:\n    load()\n"
+                      "except KeyError as e:\n    raise ValueError('bad config') from e\n")
+    done = cli("run", "--format", "json", script)
+    trace = json.loads(done.stdout)["findings"][0]["evidence"]["traceback"]
+    assert "KeyError: 'lr'" in trace and "direct cause" in trace and "ValueError: bad config" in trace
+    assert "/traindoctor/" not in trace and "line 6" in trace
+    setup = tmp_path / "setup.py"
+    setup.write_text("import torch\ndef make_setup(:\n    pass\n")
+    done = cli("checkup", f"{setup}:make_setup")
+    assert done.returncode == 2 and "SyntaxError" in done.stderr and "line 2" in done.stderr
+    assert "runpy" not in done.stderr and "cli.py" not in done.stderr
+
+
 def test_checkup_command_exit_codes_and_formats(tmp_path):
     healthy = cli("checkup", f"{EXAMPLES / 'healthy_mlp.py'}:make_setup", "--format", "json", "--plots", tmp_path)
     assert healthy.returncode == 0, healthy.stderr

@@ -160,23 +160,14 @@ def run(
         raise
 
 
-def _user_traceback(exc: BaseException, file: Path) -> str:
-    """The traceback from the user's file on: traindoctor's and runpy's frames before it are ours, not theirs."""
-    import traceback
-
-    te = traceback.TracebackException.from_exception(exc)
-    frames = list(te.stack)
-    first = next((i for i, f in enumerate(frames) if Path(f.filename).resolve() == file.resolve()), 0)
-    te.stack = traceback.StackSummary.from_list(frames[first:])
-    return "".join(te.format()).rstrip()
-
-
 def _load_setup(target: str) -> dict:
     """`path/to/file.py:function` -> the dict that function returns (function defaults to make_setup).
 
     The user's own errors (importing the file, calling the function) are usage errors: the message
     names the file and function, shows their traceback, and exits 2."""
     import runpy
+
+    from .record.script import user_traceback
 
     path, _, func = target.partition(":")
     func = func or "make_setup"
@@ -189,7 +180,7 @@ def _load_setup(target: str) -> dict:
         try:
             namespace = runpy.run_path(str(file), run_name="__traindoctor_checkup__")
         except Exception as exc:
-            typer.echo(f"{_user_traceback(exc, file)}\ntraindoctor: importing {path} failed: {type(exc).__name__}: {exc}"
+            typer.echo(f"{user_traceback(exc, file)[0]}\ntraindoctor: importing {path} failed: {type(exc).__name__}: {exc}"
                        "\n(the traceback above is your file's; fix it and run checkup again)", err=True)
             raise typer.Exit(2) from None
         if not callable(namespace.get(func)):
@@ -198,7 +189,7 @@ def _load_setup(target: str) -> dict:
         try:
             setup = namespace[func]()
         except Exception as exc:
-            typer.echo(f"{_user_traceback(exc, file)}\ntraindoctor: {path}:{func}() raised {type(exc).__name__}: {exc}"
+            typer.echo(f"{user_traceback(exc, file)[0]}\ntraindoctor: {path}:{func}() raised {type(exc).__name__}: {exc}"
                        "\n(the traceback above is your setup function's; fix it and run checkup again)", err=True)
             raise typer.Exit(2) from None
     finally:

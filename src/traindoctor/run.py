@@ -18,31 +18,16 @@ from .probes.setup import SetupError
 from .probes.tree import Call
 from .record.hooks import installed
 from .record.recorder import STOPPING, Recorder, StopRun
-from .record.script import Stopper, as_main, child_exit, exit_status, join_threads, run_as_main, started_threads
+from .record.script import (Stopper, as_main, child_exit, exit_status, join_threads, run_as_main, started_threads,
+                            user_traceback)
 from .rules.common import main_model
-
-_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
-
 
 class ScriptNotFound(Exception):
     pass
 
 
-def _user_traceback(exc: BaseException) -> tuple[str, dict[str, Any]]:
-    """The traceback without traindoctor's frames, and the innermost user frame."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(_PKG_DIR)]
-    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
-    text += "".join(traceback.format_exception_only(type(exc), exc))
-    site = [f for f in frames if "site-packages" not in f.filename and "/lib/python" not in f.filename]
-    last = (site or frames or [None])[-1]
-    if isinstance(exc, SyntaxError) and exc.filename:  # raised while compiling: no frame of the script
-        return text, {"file": exc.filename, "line": exc.lineno}
-    return text, ({"file": last.filename, "line": last.lineno} if last else {})
-
-
 def _script_error(exc: BaseException, rec: Recorder) -> Finding:
-    text, location = _user_traceback(exc)
+    text, location = user_traceback(exc)
     summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     return finding(
         "script-error",
@@ -54,7 +39,7 @@ def _script_error(exc: BaseException, rec: Recorder) -> Finding:
 
 def _exit_finding(rec: Recorder, exc: BaseException, how: str) -> Finding:
     """A non-zero exit status is the script saying it failed: a script-error with the status."""
-    _, location = _user_traceback(exc)
+    _, location = user_traceback(exc)
     return finding(
         "script-error", f"the script {how} after {rec.n_steps} optimizer steps", "run",
         evidence={"exit_status": rec.exit_status, "steps": rec.n_steps}, location={**location, "step": rec.n_steps},

@@ -245,6 +245,40 @@ def join_threads(threads: list[threading.Thread], rec: Recorder) -> int:
     return sum(t.is_alive() for t in threads)
 
 
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def user_traceback(exc: BaseException, first_file: str | os.PathLike | None = None) -> tuple[str, dict[str, Any]]:
+    """The traceback as the user should read it, chained exceptions included, and where their code raised.
+
+    traindoctor's frames are left out everywhere (its hooks sit inside the user's calls); with
+    `first_file`, so is every frame before that file's first one (runpy's, when traindoctor ran the
+    file). The location is the innermost frame outside installed libraries, or where a SyntaxError is."""
+    import traceback
+
+    first = os.path.realpath(first_file) if first_file is not None else None
+    te = traceback.TracebackException.from_exception(exc)
+    todo, seen = [te], set()
+    while todo:
+        part = todo.pop()
+        if part is None or id(part) in seen:
+            continue
+        seen.add(id(part))
+        frames = [f for f in part.stack if not f.filename.startswith(_PKG_DIR)]
+        if first is not None:
+            # no frame of the file: it failed before running (a SyntaxError names its own line)
+            start = next((i for i, f in enumerate(frames) if os.path.realpath(f.filename) == first), len(frames))
+            frames = frames[start:]
+        part.stack = traceback.StackSummary.from_list(frames)
+        todo += [part.__cause__, part.__context__]
+    text = "".join(te.format()).rstrip()
+    if isinstance(exc, SyntaxError) and exc.filename:  # raised while compiling: no frame of the file
+        return text, {"file": exc.filename, "line": exc.lineno}
+    own = [f for f in te.stack if "site-packages" not in f.filename and "/lib/python" not in f.filename]
+    last = (own or list(te.stack) or [None])[-1]
+    return text, ({"file": last.filename, "line": last.lineno} if last else {})
+
+
 def child_exit(exc: BaseException | None) -> None:
     """A forked child came back from the script: end it as python would, without a report."""
     status = 0
