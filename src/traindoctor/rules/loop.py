@@ -148,7 +148,7 @@ def _per_term(r: dict) -> float | None:
     return None if r["loss"] is None else r["loss"] / r.get("loss_terms", 1)
 
 
-def _divergence(rec: Recorder, recs: list[dict]) -> tuple[int, str] | None:
+def _divergence(recs: list[dict]) -> tuple[int, str] | None:
     """First step where training visibly blew up: a non-finite loss/gradient, or a loss that rose 10x
     above where it started (the first loss, or the early median if lower, so a blow-up at step 1
     counts) and is still there at the end (the median of the last quarter: an early spike is not)."""
@@ -181,7 +181,7 @@ def _update_size(rec: Recorder, st: OptState) -> list[Finding]:
     # Clipping hides explosions from the post-clip norm; judge the raw one where it was logged.
     raw = [r["grad_norm_before_clip"] if r["grad_norm_before_clip"] is not None else r["grad_norm"] for r in recs]
     norms = [g for g in raw if math.isfinite(g)]
-    div = _divergence(rec, recs)
+    div = _divergence(recs)
     out = []
     if div:
         at, how = div
