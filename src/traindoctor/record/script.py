@@ -133,9 +133,9 @@ class Stopper:
         self.thread, self.pid = threading.get_ident(), os.getpid()
         self._lock = threading.Lock()
         self._running = False
-        self._sent = False  # the one interruption was sent (signal or asynchronous exception)
-        self._signalled = False  # our STOP_SIGNAL is on its way
-        self._async = False
+        self._sent = False  # one interruption only: a second one could land in the script's own cleanup
+        self._signalled = False  # tells our STOP_SIGNAL from one sent by someone else (that goes to the replaced handler)
+        self._async = False  # an asynchronous StopRun may still be pending: finish() cancels it before our code runs
         self._wake, self._finished, self._closed = threading.Event(), threading.Event(), threading.Event()
         self._handler = self._on_signal  # one bound method, so `getsignal(...) is self._handler` works
         self._previous: Any = None
