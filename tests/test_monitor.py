@@ -511,3 +511,25 @@ def test_check_batch_names_the_batch_once_and_counts_its_values(tmp_path):
     assert (f.code, f.location["step"], f.location["tensor"]) == ("nonfinite-input", 49, "batch[0]")
     assert list(f.evidence["nonfinite_inputs"]) == ["batch[0]"] and f.evidence["inputs_checked"] == 2
     assert f.evidence["nonfinite_inputs"]["batch[0]"]["columns"] == [5]
+
+
+def test_an_alarm_on_the_held_record_still_leaves_every_step_judged(tmp_path):
+    """on_error="raise" with the NaN at a step that ended a sync: the alarm comes when the next step
+    starts, and closing the monitor afterwards still judges and writes the steps after it."""
+    class Log(nn.Module):
+        def forward(self, x):
+            return torch.log(x)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 8), Log(), nn.Linear(8, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)  # the NaN from the first step on
+    mon = Monitor(model, opt, log_dir=tmp_path, sync_every=1, on_error="raise")
+    with pytest.raises(TrainingAlarm, match="nonfinite-forward"):
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(torch.rand(4, 10)), torch.zeros(4, dtype=torch.long))
+            loss.backward()
+            mon.log(loss=loss)
+            opt.step()
+    mon.close()
+    assert [r["step"] for r in mon.report().sections["monitor"]["flight_recorder"]] == [0, 1]
+    assert len(read_jsonl(tmp_path / "monitor.jsonl")) == 2

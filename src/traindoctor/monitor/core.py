@@ -350,13 +350,14 @@ class Monitor:
     def _before_update(self, closure_loss: Any) -> None:
         self._in_update = True
         try:
-            if self._held is not None and not self.disabled:  # log_last() can no longer reach the held step
-                self._guard(self._release)()
+            alarm = self._release_held()  # log_last() can no longer reach the held step
             if not self.disabled:
                 self._measure_g(closure_loss)
             self._due += 1  # counted even when disabled: under DDP every rank syncs at the same steps
             if self._due >= self.sync_every:
                 self._sync()
+            if alarm is not None:
+                raise alarm
         finally:
             self._in_update = False
 
@@ -407,8 +408,7 @@ class Monitor:
     # ── sync, rules, sinks ───────────────────────────────────────────────────
     def _sync(self, final: bool = False) -> None:
         self._due = 0
-        if self._held is not None and not self.disabled:
-            self._guard(self._release)()
+        alarm = self._release_held()
         collected = self._guard(self._collect)() or []
         records = [record for record, _ in collected]
         if self._exchange is not None and self._exchange.live:
@@ -422,6 +422,8 @@ class Monitor:
             self._held = collected[-1]
         if records or self._late_lines:
             self._guard(self._publish)(records, records if final else records[:-1])
+        if alarm is not None:
+            raise alarm
 
     def _collect(self) -> list[tuple[dict[str, Any], tuple]]:
         """The pending steps as records, each with what `_attribute` used: one device->host transfer
@@ -452,6 +454,17 @@ class Monitor:
             self._attribute(record, *evidence)
             collected.append((record, evidence))
         return collected
+
+    def _release_held(self) -> TrainingAlarm | None:
+        """Release the held record; an alarm it raises (on_error="raise") is returned, to be raised
+        once this step's statistics are taken too."""
+        if self._held is None or self.disabled:
+            return None
+        try:
+            self._guard(self._release)()
+        except TrainingAlarm as exc:
+            return exc
+        return None
 
     def _release(self) -> None:
         """Judge the record held back at the last sync, with the fields log_last() attached to it since
