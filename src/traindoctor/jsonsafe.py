@@ -60,7 +60,7 @@ def number(value: object) -> float | None:
         try:
             return float(value)
         except OverflowError:  # an integer beyond float range
-            return math.copysign(math.inf, value)
+            return math.inf if value > 0 else -math.inf  # copysign would convert it too
     if isinstance(value, str):
         try:
             return float(value)
