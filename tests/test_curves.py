@@ -67,7 +67,7 @@ def test_tensorboard_event_files(tmp_path):
 def test_mlflow_run_directory(tmp_path, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())  # set_tracking_uri is global for later tests
     steps, loss = healthy_loss()
     with mlflow.start_run() as run:
         for s, v in zip(steps[::4], loss[::4]):
