@@ -22,9 +22,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from curvegen import FAMILIES, family  # noqa: E402
 
-from traindoctor.curves import analyze  # noqa: E402
-from traindoctor.curves.readers import Series  # noqa: E402
-from traindoctor.curves.shape import loss_events, metric_events, pair_events  # noqa: E402
+from traindoctor.curves import analyze
+from traindoctor.curves.readers import Series
+from traindoctor.curves.shape import loss_events, metric_events, pair_events
 
 
 def predict(curves: dict[str, Series]) -> set[str]:

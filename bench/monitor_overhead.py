@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from traindoctor import Monitor
-from traindoctor.record.activations import ActivationTap
+from traindoctor.measure.activations import ActivationTap
 
 
 def mlp():

@@ -27,8 +27,8 @@ from pathlib import Path
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from traindoctor.record.hooks import installed
-from traindoctor.record.recorder import Recorder
+from traindoctor.measure.hooks import installed
+from traindoctor.measure.recorder import Recorder
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = ["healthy_mlp.py", "healthy_cnn.py", "healthy_causal_lm.py"]

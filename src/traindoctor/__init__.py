@@ -1,8 +1,8 @@
 """traindoctor: tells you why your PyTorch model is not learning, with measurements."""
 
-__version__ = "0.1.0"
-
-from .findings import Finding, Hypothesis, Report  # noqa: E402
+from .version import __version__
+from .vocabulary.finding import Finding, Hypothesis
+from .vocabulary.report import Report
 
 __all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "checkup", "run_script"]
 
@@ -13,7 +13,7 @@ def _load(module: str):
     counter from `random`), and by then the user's script has seeded them."""
     import importlib
 
-    from .record.streams import preserved_streams
+    from .measure.streams import preserved_streams
 
     with preserved_streams():
         return importlib.import_module(module, __name__)
@@ -26,10 +26,10 @@ def __getattr__(name: str):
 
 
 def run_script(*args, **kwargs):
-    """Run a training script under traindoctor; see `traindoctor.run.run_script`."""
+    """Run a training script under traindoctor; see `traindoctor.run.runner.run_script`."""
     return _load(".run").run_script(*args, **kwargs)
 
 
 def checkup(*args, **kwargs):
-    """Run the active-probe battery on copies of a model; see `traindoctor.battery.checkup`."""
-    return _load(".battery").checkup(*args, **kwargs)
+    """Run the active-probe battery on copies of a model; see `traindoctor.diagnosis.checkup.checkup`."""
+    return _load(".diagnosis.checkup").checkup(*args, **kwargs)

@@ -10,10 +10,10 @@ from typing import List, Optional
 
 import typer
 
-from . import __version__
-from .codes import CATALOG
+from .version import __version__
+from .vocabulary.catalog import CATALOG
 from .curves.readers import STEP_COLUMNS
-from .findings import Report
+from .vocabulary.report import Report
 from .render import render
 
 app = typer.Typer(
@@ -138,7 +138,7 @@ def run(
     Watches the loss, gradients, optimizer steps, learning-rate schedule, train/eval
     modes and what the loss functions receive, without changing the script's results.
     """
-    from .run import ScriptNotFound, run_script
+    from .run.runner import ScriptNotFound, run_script
 
     # A report on stdout in a machine-readable format stays clean: the script's own prints go to stderr.
     script_stdout = sys.stderr if format is not Format.text and output is None else None
@@ -167,7 +167,7 @@ def _load_setup(target: str) -> dict:
     names the file and function, shows their traceback, and exits 2."""
     import runpy
 
-    from .record.script import user_traceback
+    from .run.script import user_traceback
 
     path, _, func = target.partition(":")
     func = func or "make_setup"
@@ -214,8 +214,8 @@ def checkup(
 
     Every probe runs on a copy: the model, optimizer, batch and RNG state are left untouched.
     """
-    from .battery import PROBES, checkup as run_checkup
-    from .probes.setup import SetupError
+    from .diagnosis.checkup import PROBES, checkup as run_checkup
+    from .diagnosis.setup import SetupError
 
     setup = _load_setup(target)
     unknown = sorted(set(probe or ()) - set(PROBES))

@@ -14,7 +14,7 @@ from torch import nn
 
 from conftest import EXAMPLES, ROOT, codes, validate
 from traindoctor import checkup
-from traindoctor.battery import CHEAP_PROBES
+from traindoctor.diagnosis.checkup import CHEAP_PROBES
 from traindoctor.render import render
 
 TIMEOUT = 300
@@ -195,7 +195,7 @@ MEMORY = textwrap.dedent('''
 
 
 def test_a_large_batch_is_subsampled_and_memory_stays_bounded():
-    from traindoctor.probes.setup import BATCH_BYTES
+    from traindoctor.diagnosis.setup import BATCH_BYTES
     done = subprocess.run([sys.executable, "-c", MEMORY], capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)

@@ -192,7 +192,7 @@ def test_a_failing_sink_is_dropped_and_the_checks_go_on(tmp_path):
 
 
 def test_a_monitor_that_disabled_itself_could_not_check(tmp_path, monkeypatch):
-    from traindoctor.monitor.rules import OnlineRules
+    from traindoctor.judge.online import OnlineRules
 
     observe = OnlineRules.observe
 

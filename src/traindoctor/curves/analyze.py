@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..findings import Report, finding, triage
+from ..vocabulary.report import Report
+from ..vocabulary.finding import finding
+from ..vocabulary.triage import triage
 from .readers import Series, read
 from .shape import MIN_POINTS, Event, envelope, loss_events, metric_events, pair_events
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..jsonsafe import jsonl_lines, number
+from ..vocabulary.jsonsafe import jsonl_lines, number
 from .order import constant, describe, place, skipped
 
 # Axis columns, in order of preference, matched in any case (`Step`, `ITERATION`, `Epoch`).

@@ -13,7 +13,8 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..findings import Finding, Report, finding
+from ..vocabulary.finding import Finding, finding
+from ..vocabulary.report import Report
 from .facts import collect
 from .rules import RULES
 from .rules.common import Context, Diagnostic

@@ -29,17 +29,19 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
-from ..findings import Finding, Report, triage
-from ..jsonsafe import dumps, plain
-from ..record.activations import ActivationTap
-from ..record.clipping import watch_clipping
-from ..record.replay import first_nonfinite_module
-from ..record.stats import batch_tensors, finiteness_probe, first_tensor, nonfinite_summary, stack_scalars, tensors_in
+from ..vocabulary.finding import Finding
+from ..vocabulary.report import Report
+from ..vocabulary.triage import triage
+from ..vocabulary.jsonsafe import dumps, plain
+from ..measure.activations import ActivationTap
+from ..measure.clipping import watch_clipping
+from ..measure.replay import first_nonfinite_module
+from ..measure.stats import batch_tensors, finiteness_probe, first_tensor, nonfinite_summary, stack_scalars, tensors_in
 from .exchange import Exchange
 from .history import History
 from .logdir import start_fresh
-from .nonfinite import NonfiniteRule, bad, kind
-from .rules import OnlineRules
+from ..judge.nonfinite import NonfiniteRule, bad, kind
+from ..judge.online import OnlineRules
 from .sinks import make_sinks
 
 ON_ERROR = ("log", "warn", "raise")

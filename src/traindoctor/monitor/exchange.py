@@ -17,7 +17,7 @@ from typing import Any
 
 import torch.distributed as dist
 
-from .nonfinite import FIELDS, bad, kind
+from ..judge.nonfinite import FIELDS, bad, kind
 
 def training_timeout() -> datetime.timedelta | None:
     """The timeout of the default process group (`init_process_group(timeout=...)`); None, torch's

@@ -20,11 +20,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..findings import Finding, Hypothesis, Report, triage
+from ..vocabulary.finding import Finding, Hypothesis
+from ..vocabulary.report import Report
+from ..vocabulary.triage import triage
 from .history import History
-from .nonfinite import NonfiniteRule
-from .rules import OnlineRules
-from ..jsonsafe import restored
+from ..judge.nonfinite import NonfiniteRule
+from ..judge.online import OnlineRules
+from ..vocabulary.jsonsafe import restored
 from .sinks import scan_jsonl
 
 LOG_FILES = ("report.json", "monitor.jsonl", "monitor.csv")

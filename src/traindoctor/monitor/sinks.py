@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..jsonsafe import jsonl_lines, restored
+from ..vocabulary.jsonsafe import jsonl_lines, restored
 
 FILE_SINKS = ("jsonl", "csv", "tensorboard")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..findings import Report
+from ..vocabulary.report import Report
 from . import html, json_report, markdown, sarif, text
 
 FORMATS = ("text", "markdown", "html", "json", "sarif")

@@ -18,7 +18,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from ..findings import Report
+from ..vocabulary.report import Report
 
 _SEVERITY_COLOR = {"error": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
 _MAX_MODULES = 40  # rows of the heatmap; more would be unreadable on a laptop screen

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..findings import Finding, Report
+from ..vocabulary.finding import Finding
+from ..vocabulary.report import Report
 
 _STOPPED = {
     "completed": "ran to completion",

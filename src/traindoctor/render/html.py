@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from html import escape
 
-from .. import __version__
-from ..findings import Finding, Report
+from ..version import __version__
+from ..vocabulary.finding import Finding
+from ..vocabulary.report import Report
 from .figures import figures, svg
 from .headline import could_not_check, footer, header, location, notes
 

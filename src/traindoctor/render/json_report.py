@@ -6,8 +6,8 @@ import json
 from importlib import resources
 from typing import Any
 
-from ..findings import Report
-from ..jsonsafe import dumps, plain
+from ..vocabulary.report import Report
+from ..vocabulary.jsonsafe import dumps, plain
 
 
 def to_json_data(report: Report) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 
-from ..findings import Report
+from ..vocabulary.report import Report
 from .headline import could_not_check, footer, header, location, notes
 
 _ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from .. import __version__, codes
-from ..findings import Report
+from ..version import __version__
+from ..vocabulary import catalog as codes
+from ..vocabulary.report import Report
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 

@@ -1,0 +1,232 @@
+"""Which dimension of the batch holds the samples: decided once per checkup, from evidence, for all probes.
+
+Dim 0 is not assumed: pytorch/examples' word_language_model feeds (seq, batch) tokens and a
+(layers, batch, hidden) state and returns (seq * batch, vocab) log-probabilities; actor_critic feeds
+one unbatched (4,) state. The candidates are dims 0 and 1 of the first input tensor; the evidence,
+strongest first:
+
+1. sizes: the other inputs and the targets carry the candidate's size in their first two dims;
+2. behaviour on a copy, when the sizes cannot tell: on a slice along the candidate the output carries
+   the slice's size, and perturbing sample 0 changes no other sample's output (along time the change
+   reaches later positions, along features every output);
+3. structure: a sequence-first module (nn.LSTM/GRU/RNN or nn.MultiheadAttention without batch_first)
+   for dim 1, otherwise dim 0.
+
+The batch has no batch axis when its first input is first taken by a torch layer in that layer's
+unbatched form (a 1-D vector into nn.Linear, a (C, H, W) image into nn.Conv2d), or when nothing in the
+batch or the output shares a size with it; probes that need samples then skip and say why.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from ..measure.stats import first_tensor, tensors_in
+from .tree import call, tree_map
+
+LOOK = 16  # samples in the slices the behavioural evidence is taken on
+TOL = 1e-5  # relative output change below which a sample counts as unaffected
+
+# A torch layer given a tensor of this rank reads it as one unbatched sample (the layers' documented forms).
+_UNBATCHED_RANK = ((nn.Linear, 1), (nn.Bilinear, 1), (nn.Conv1d, 2), (nn.Conv2d, 3), (nn.Conv3d, 4),
+                   (nn.ConvTranspose1d, 2), (nn.ConvTranspose2d, 3), (nn.ConvTranspose3d, 4), (nn.RNNBase, 2),
+                   (nn.MultiheadAttention, 2))
+_LAYERS = tuple(cls for cls, _ in _UNBATCHED_RANK)
+
+
+@dataclass(frozen=True)
+class BatchAxis:
+    axis: int | None  # the dim of the first input that holds the samples; None: the batch has no batch axis
+    size: int  # the number of samples (1 without a batch axis)
+    why: str
+    # where the model's main output holds the samples: a dim, or dim 0 flattened with another (folded);
+    # found by running two batch sizes (Setup), never from sizes alone (a vocabulary can equal the batch)
+    out_dim: int | None = None
+    out_folded: bool = False
+
+
+def batch_dim(t: torch.Tensor, size: int, axis: int) -> int | None:
+    """The dim of t holding `size` samples: `axis` when t has that size there, else the other of dims 0 and 1.
+    (A recurrent state is (layers, batch, hidden) next to batch-first inputs.)"""
+    return next((d for d in (axis, 1 - axis) if d < t.dim() and t.shape[d] == size), None)
+
+
+def _folded(t: torch.Tensor, size: int, axis: int) -> torch.Tensor | None:
+    """t's dim 0 unflattened into samples-first (size, k, ...), for outputs and targets that flatten the
+    leading (batch, seq) or (seq, batch) dims; None when dim 0 is not a multiple of the samples."""
+    if t.dim() == 0 or t.shape[0] <= size or t.shape[0] % size:
+        return None
+    k, rest = t.shape[0] // size, t.shape[1:]
+    return t.reshape(k, size, *rest).movedim(1, 0) if axis == 1 else t.reshape(size, k, *rest)
+
+
+def output_samples(t: torch.Tensor | None, ax: BatchAxis) -> torch.Tensor | None:
+    """The output t with its samples along dim 0, or None when it has no per-sample structure."""
+    if t is None or ax.axis is None:
+        return None
+    if ax.out_folded:
+        return _folded(t, ax.size, ax.axis)
+    d = ax.out_dim
+    return t.movedim(d, 0) if d is not None and d < t.dim() and t.shape[d] == ax.size else None
+
+
+def output_layout(base: torch.Tensor | None, small: torch.Tensor | None, ax: BatchAxis, m: int) -> BatchAxis:
+    """ax with the output layout read off the main output with ax.size samples (base) and with m (small):
+    the one dim that changed with the number of samples holds them."""
+    if base is None or small is None or base.dim() != small.dim():
+        return ax
+    moved = [d for d in range(base.dim()) if base.shape[d] != small.shape[d]]
+    if len(moved) != 1:
+        return ax
+    d, n = moved[0], ax.size
+    if base.shape[d] == n and small.shape[d] == m:
+        return replace(ax, out_dim=d)
+    if d == 0 and base.shape[0] % n == 0 and small.shape[0] * n == base.shape[0] * m:
+        return replace(ax, out_folded=True)
+    return ax
+
+
+def take(obj: Any, ax: BatchAxis, n: int, fold: bool = False) -> Any:
+    """obj with every batched tensor cut to its first n samples (views, no copies)."""
+    if ax.axis is None:
+        return obj
+
+    def cut(t: torch.Tensor, _: str) -> torch.Tensor:
+        d = batch_dim(t, ax.size, ax.axis)
+        if d is not None:
+            return t.narrow(d, 0, n)
+        unflat = _folded(t, ax.size, ax.axis) if fold else None
+        return t if unflat is None else unflat[:n].movedim(0, ax.axis).reshape(-1, *t.shape[1:])
+
+    return tree_map(obj, cut)
+
+
+def perturbed(x: torch.Tensor, dim: int, gen: torch.Generator) -> torch.Tensor | None:
+    """A copy of x with sample 0 along `dim` changed (every token id replaced, floats shifted by about one std)."""
+    if x.is_complex() or (x.is_floating_point() and not torch.isfinite(x).all()):
+        return None
+    y = x.clone()
+    old, new = x.movedim(dim, 0)[0], y.movedim(dim, 0)[0]
+    if x.dtype == torch.bool:
+        new.copy_(~old)
+    elif x.is_floating_point():
+        spread = float(x.float().std()) if x.numel() > 1 else 1.0
+        new.add_(noise(torch.randn(old.shape, generator=gen), x) * (spread + 1e-3))
+    else:
+        lo, span = int(x.min()), int(x.max()) - int(x.min()) + 1
+        if span == 1:
+            return None
+        shift = noise(torch.randint(1, span, old.shape, generator=gen), x)  # every id moves to another id in the range
+        new.copy_((old.long() - lo + shift) % span + lo)
+    return None if torch.equal(old, new) else y
+
+
+def noise(drawn: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Draws made on a seeded CPU generator (the same numbers on every device), on `like`'s device and in
+    its dtype, so they combine with a batch on a GPU or in float64/bfloat16."""
+    return drawn.to(like.device, like.dtype)
+
+
+def changes(base: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+    """Per-sample largest change of samples-first outputs, relative to the output's scale."""
+    base, moved = base.detach().float(), moved.detach().float()
+    return (moved - base).abs().reshape(base.shape[0], -1).amax(1) / (float(base.abs().max()) + 1e-12)
+
+
+@contextmanager
+def _first_layers(tensors: list[torch.Tensor]) -> Iterator[dict[int, nn.Module]]:
+    """Record, for each tensor, the first torch layer it is passed to."""
+    ids, first = {id(t) for t in tensors}, {}
+
+    def hook(module: nn.Module, args: Any) -> None:
+        if isinstance(module, _LAYERS):
+            for a in args:
+                if isinstance(a, torch.Tensor) and id(a) in ids:
+                    first.setdefault(id(a), module)
+
+    handle = nn.modules.module.register_module_forward_pre_hook(hook)
+    try:
+        yield first
+    finally:
+        handle.remove()
+
+
+@dataclass
+class _Look:
+    output: bool = False  # the output carries the slice's samples
+    independent: int = 0  # 1: perturbing sample 0 left the others unchanged; -1: it did not; 0: unknown
+    unbatched: str | None = None
+
+
+def _look(model: nn.Module, inputs: Any, name: str, x: torch.Tensor, c: int) -> _Look:
+    ax = BatchAxis(c, x.shape[c], "")
+    n = min(ax.size, LOOK)
+    if n < 2:
+        return _Look()
+    sliced, half = take(inputs, ax, n), take(inputs, ax, n // 2)
+    watched = [t for _, t in tensors_in(sliced)]
+    xs = next(t for t in watched if t.dim() >= 1)
+    try:
+        with torch.no_grad(), _first_layers(watched) as first:
+            out = first_tensor(call(model, sliced, seed=0))
+        layer = first.get(id(xs))
+        rank = next((r for cls, r in _UNBATCHED_RANK if isinstance(layer, cls)), None)
+        if rank is not None and xs.dim() == rank:
+            return _Look(unbatched=f"`{name}` {tuple(x.shape)} goes first into a {type(layer).__name__}, "
+                                   "which reads a tensor of that rank as one unbatched sample")
+        with torch.no_grad():
+            small = output_layout(out, first_tensor(call(model, half, seed=0)), BatchAxis(c, n, ""), n // 2)
+        base = output_samples(out, small)
+        y = perturbed(xs, c, torch.Generator().manual_seed(0)) if base is not None else None
+        if y is None:
+            return _Look(output=base is not None)
+        with torch.no_grad():
+            moved = output_samples(first_tensor(call(model, tree_map(sliced, lambda t, _: y if t is xs else t), seed=0)), small)
+    except Exception:  # the model does not run on a slice along this dim: no evidence for it
+        return _Look()
+    if moved is None or moved.shape != base.shape:
+        return _Look(output=True)
+    change = changes(base, moved)
+    return _Look(True, 0 if float(change[0]) == 0 else (1 if float(change[1:].max()) <= TOL else -1))
+
+
+def _sequence_first(model: nn.Module) -> str | None:
+    return next((n for n, m in model.named_modules()
+                 if isinstance(m, (nn.RNNBase, nn.MultiheadAttention)) and not m.batch_first), None)
+
+
+def decide(model: nn.Module | None, inputs: Any, targets: Any) -> BatchAxis:
+    """`model` is an eval-mode copy (None: none could be made); it is run, on slices of at most LOOK
+    samples, only when the sizes cannot tell."""
+    named = [(n, t) for n, t in tensors_in(inputs) if t.dim() >= 1]
+    if not named:
+        return BatchAxis(None, 1, "no input tensor has a dimension to hold samples")
+    name, x = named[0]
+    others = [t for _, t in named[1:]] + [t for _, t in tensors_in(targets) if t.dim() >= 1]
+    support = {c: sum(x.shape[c] in t.shape[:2] for t in others) for c in (0, 1) if c < x.dim()}
+    best = max(support.values())
+    leaders = [c for c, s in support.items() if s == best]
+    if best and len(leaders) == 1:
+        c = leaders[0]
+        return BatchAxis(c, x.shape[c], f"{best} other tensor(s) of the batch share the size {x.shape[c]} of dim {c} "
+                                        f"of `{name}` {tuple(x.shape)}")
+    looks = {c: _look(model, inputs, name, x, c) if model is not None else _Look() for c in leaders}
+    unbatched = next((lk.unbatched for lk in looks.values() if lk.unbatched), None)
+    if unbatched or (not best and not any(lk.output for lk in looks.values())):
+        return BatchAxis(None, 1, unbatched or f"nothing else in the batch or the output shares a size with "
+                                               f"`{name}` {tuple(x.shape)}")
+    seq = _sequence_first(model) if model is not None else None
+    prior = 1 if seq and x.dim() >= 2 else 0
+    c = max(leaders, key=lambda c: (looks[c].output, looks[c].independent, c == prior))
+    if looks[c].independent == 1 and sum(lk.independent == 1 for lk in looks.values()) == 1:
+        why = f"perturbing one sample along dim {c} of `{name}` {tuple(x.shape)} changes only that sample's output"
+    else:
+        why = (f"sizes and behaviour do not tell dims {leaders} of `{name}` {tuple(x.shape)} apart; "
+               + (f"`{seq}` is sequence-first" if c == prior == 1 else "dim 0 by convention" if c == 0 else
+                  f"only dim {c} slices the output"))
+    return BatchAxis(c, x.shape[c], why)

@@ -1,0 +1,48 @@
+"""Does sample i's output depend on sample j? Perturb one sample on an eval-mode copy and see.
+
+Samples are taken along the batch axis decided once for the batch (diagnosis/axis.py), so a
+sequence-first model is probed across its batch, not across time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ...vocabulary.finding import Finding, finding
+from ..axis import batch_dim, changes, perturbed
+from ..setup import NotApplicable, Setup
+from ..tree import tree_map
+
+RELATIVE_TOL = 1e-5
+
+
+def independence(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+    B = setup.need_samples(2)
+    name, x = setup.primary
+    y = perturbed(x, batch_dim(x, B, setup.axis.axis), torch.Generator().manual_seed(0))
+    if y is None:
+        raise NotApplicable(f"input `{name}` cannot be perturbed (constant or non-finite)")
+    model = setup.copy_model(train=False)
+    with torch.no_grad():
+        base, again = setup.per_sample(setup.forward(model, seed=0)), setup.per_sample(setup.forward(model, seed=0))
+        moved = setup.per_sample(setup.forward(model, tree_map(setup.inputs, lambda t, _: y if t is x else t), seed=0))
+    if base is None or moved is None or moved.shape != base.shape:
+        raise NotApplicable(setup.no_output_samples)
+    if not torch.equal(base, again):
+        raise NotApplicable("two identical eval passes with the same random draws gave different outputs "
+                            "(the forward keeps state between calls, or a kernel is nondeterministic)")
+    change = changes(base, moved)
+    others = change[1:]
+    record = {"input": name, "batch": B, "max_relative_change_other_samples": float(others.max()),
+              "relative_change_perturbed_sample": float(change[0])}
+    affected = int((others > RELATIVE_TOL).sum())
+    if not affected:
+        record["note"] = f"outputs of the other {B - 1} samples unchanged"
+        return [], record
+    return [finding(
+        "batch-mixing",
+        f"perturbing sample 0 of input `{name}` (batch of {B} along dim {setup.axis.axis}, model copy in eval mode) "
+        f"changed the outputs of {affected} of the other {B - 1} samples (max relative change {float(others.max()):.2g})",
+        "checkup", evidence=record, location={"module": type(setup.model).__name__},
+    )], record

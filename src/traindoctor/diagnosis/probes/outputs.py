@@ -1,0 +1,102 @@
+"""The first loss against chance (with what the loss receives), output entropy, constant outputs,
+and whether evaluation is free of training-mode behaviour."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from ...vocabulary.finding import Finding, finding
+from ...measure.hooks import installed
+from ...measure.recorder import Recorder
+from ...judge import loss as loss_rules
+from ..eval_ops import EvalOps
+from ..setup import NotApplicable, Setup, main_output
+
+CONSTANT_TOL = 1e-6  # spread across samples relative to the output's scale
+
+
+def init_loss(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+    """One forward + loss on a fresh copy, under `run`'s loss-function hooks (same rules, same codes)."""
+    model = setup.copy_model(train=True)
+    rec = Recorder(max_steps=0, source="checkup")
+    with installed(rec), torch.enable_grad():
+        out, loss = setup.step_loss(model)
+    record: dict[str, Any] = {"loss": float(loss.detach())}
+    if rec.first_loss:
+        record.update(chance=rec.first_loss["chance"], basis=rec.first_loss["basis"])
+    main = main_output(out)
+    if main is not None and main.is_floating_point() and main.dim() >= 2 and main.shape[-1] > 1:
+        p = torch.softmax(main.detach().float(), -1)
+        entropy = float(-(p * p.clamp_min(1e-12).log()).sum(-1).mean())
+        record.update(output_entropy=entropy, uniform_entropy=math.log(main.shape[-1]))
+    return loss_rules.check(rec), record
+
+
+def constant_output(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+    setup.need_samples(2)
+    model = setup.copy_model(train=False)
+    with torch.no_grad():
+        main = setup.per_sample(setup.forward(model))
+    if main is None:
+        raise NotApplicable(setup.no_output_samples)
+    x = main.detach().float().reshape(main.shape[0], -1)
+    spread = float((x.max(0).values - x.min(0).values).max())
+    scale = float(x.abs().max()) + 1e-12
+    record = {"max_spread_across_samples": spread, "output_scale": scale}
+    if spread <= CONSTANT_TOL * scale:
+        return [finding("constant-output", f"all {x.shape[0]} samples of the batch get the same output "
+                        f"(largest difference {spread:.2g}, output scale {scale:.2g}), model in eval mode",
+                        "checkup", evidence=record)], record
+    return [], record
+
+
+def eval_determinism(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+    """Evaluation must not run training-mode behaviour (dropout, batch statistics: diagnosis/eval_ops.py tells
+    them from sampling by design), and two eval passes with the same random draws must agree. The spread
+    over other draws and the train-vs-eval difference are context."""
+    model = setup.copy_model(train=False)
+
+    def observed(seed: int) -> tuple[torch.Tensor | None, EvalOps]:
+        # every pass under the recorder: it turns off fused fast paths (nn.TransformerEncoderLayer's), so
+        # passes compared must all run under it or none
+        with EvalOps(model) as ops:
+            return main_output(setup.forward(model, seed=seed)), ops
+
+    with torch.no_grad():
+        (a, ops), (b, _) = observed(0), observed(0)  # the same random draws: every probe forward is seeded alike
+        drawn, _ = observed(1)
+        model.train()
+        t = main_output(setup.forward(model, seed=0))
+    if a is None or b is None:
+        raise NotApplicable("the model returns no output tensor")
+    record: dict[str, Any] = {"eval_repeat_max_diff": _max_diff(a, b), "training_form_ops": ops.listed(ops.training),
+                              "sampling_ops": ops.listed(ops.sampling)}
+    if drawn is not None and drawn.shape == a.shape:
+        record["eval_max_diff_other_draws"] = _max_diff(a, drawn)
+    if t is not None and t.shape == a.shape:
+        record["train_vs_eval_relative_diff"] = float((t.float() - a.float()).abs().max() / (a.float().abs().max() + 1e-12))
+    spread = record.get("eval_max_diff_other_draws", 0.0)
+    if ops.training:
+        (what, module), n = ops.training.most_common(1)[0]
+        more = len(ops.training) - 1
+        text = (f"in eval mode, {ops.shown(module)} {what}" + (f" ({n} calls)" if n > 1 else "")
+                + (f", and {more} other training-mode operation(s)" if more else "")
+                + (f"; evaluation outputs change with the random draws by up to {spread:.3g}" if spread else ""))
+        return [finding("nondeterministic-eval", text, "checkup", evidence=record, location={"module": module})], record
+    if record["eval_repeat_max_diff"] > 0 and not ops.sampling:
+        return [finding("nondeterministic-eval", f"two evaluation passes on the same batch differ by up to "
+                        f"{record['eval_repeat_max_diff']:.3g}, and no dropout, batch-statistics or sampling operation "
+                        "ran: the forward keeps state between calls, or a kernel is nondeterministic", "checkup",
+                        evidence=record)], record
+    if ops.sampling:
+        ran = ", ".join(sorted({f"{op} in {ops.shown(where)}" for op, where in ops.sampling}))
+        record["note"] = (f"the model samples in eval by design ({ran}): its outputs change with the random draws by up "
+                          f"to {spread:.3g}; if an evaluation metric must be deterministic, average it over several passes")
+    return [], record
+
+
+def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).abs().max()) if a.shape == b.shape else float("inf")

@@ -1,0 +1,119 @@
+"""What the loss receives: scores, targets, masks, shapes, and the first loss against chance."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..vocabulary.finding import Finding, finding
+from ..measure.recorder import Recorder
+from ..measure.stats import fmt
+from .common import modules_of_type, where
+
+
+def check(rec: Recorder) -> list[Finding]:
+    out: list[Finding] = []
+    flags = rec.loss_flags
+    sampled = sum(min(n, 3) + n // 50 for n in rec.loss_calls.values())
+
+    def first(code: str, severity: str | None = None) -> tuple[dict, int] | None:
+        hits = [e for e in flags.get(code, []) if e.get("severity") == severity]
+        return (hits[0], len(hits)) if hits else None
+
+    if hit := first("double-softmax"):
+        ev, n = hit
+        layers = modules_of_type(rec, nn.Softmax)
+        via = f"; the model has a Softmax layer `{layers[0]}`" if layers else ""
+        out.append(finding(
+            "double-softmax",
+            f"`{ev['loss']}` received probabilities{_when(rec, ev)}: rows sum to {ev['row_sum_mean']:.3f} "
+            f"and lie in [{fmt(ev['min'])}, {fmt(ev['max'])}] (made by {ev['producer'] or 'an untracked op'}){via}; "
+            f"seen in {n} of {sampled} sampled loss calls",
+            rec.source, evidence={**ev, "calls": n, "softmax_modules": layers}, location={**ev["location"], "module": layers[0] if layers else None},
+        ))
+    elif hit := first("double-softmax", "info"):
+        ev, _ = hit
+        out.append(finding(
+            "double-softmax",
+            f"`{ev['loss']}` received log-probabilities{where(ev)} (made by {ev['producer'] or 'an untracked op'}); "
+            "cross_entropy applies log_softmax again, which is redundant but does not change the loss",
+            rec.source, severity="info", evidence=ev, location=ev["location"],
+        ))
+    if hit := first("double-sigmoid"):
+        ev, n = hit
+        out.append(finding(
+            "double-sigmoid",
+            f"`{ev['loss']}` received sigmoid outputs in [{fmt(ev['min'])}, {fmt(ev['max'])}]{_when(rec, ev)}; "
+            f"seen in {n} of {sampled} sampled loss calls",
+            rec.source, evidence=ev, location=ev["location"],
+        ))
+    if hit := first("nll-without-log-softmax"):
+        ev, n = hit
+        out.append(finding(
+            "nll-without-log-softmax",
+            f"`nll_loss` received values up to {fmt(ev['max'])}{_when(rec, ev)} (log-probabilities are <= 0); "
+            f"mean logsumexp over classes {fmt(ev['logsumexp_mean'])} (0 for log-probabilities); made by {ev['producer'] or 'an untracked op'}",
+            rec.source, evidence={**ev, "calls": n}, location=ev["location"],
+        ))
+    if hit := first("broadcast-loss"):
+        ev, n = hit
+        out.append(finding(
+            "broadcast-loss",
+            f"`{ev['loss']}` compared input {tuple(ev['input_shape'])} with target {tuple(ev['target_shape'])}{where(ev)}: "
+            f"they broadcast to {tuple(ev['broadcast_shape'])}, pairing every prediction with every target",
+            rec.source, evidence={**ev, "calls": n}, location=ev["location"],
+        ))
+    out += _labels_ignored(rec, first("labels-all-ignored"), sampled)
+    if hit := first("unnormalized-targets"):
+        ev, _ = hit
+        cols = ", ".join(f"{c} (mean {fmt(m)}, std {fmt(s)})" for c, m, s in zip(ev["columns"][:4], ev["mean"], ev["std"]))
+        out.append(finding(
+            "unnormalized-targets", f"`{ev['loss']}` targets{where(ev)} have scale above 100 in columns {cols}",
+            rec.source, evidence=ev, location=ev["location"],
+        ))
+    out += _init_loss(rec)
+    return out
+
+
+def _when(rec: Recorder, ev: dict) -> str:
+    """' at step 12 (train.py:40)' during a run; a checkup probe has no step or user line."""
+    return (f" at step {ev['step']}" if rec.source == "run" else "") + where(ev)
+
+
+def _labels_ignored(rec: Recorder, hit: tuple[dict, int] | None, sampled: int) -> list[Finding]:
+    if hit:
+        ev, n = hit
+        return [finding(
+            "labels-all-ignored",
+            f"every one of the {ev['targets']} targets equals ignore_index {ev['ignore_index']} in `{ev['loss']}`{where(ev)}; "
+            f"seen in {n} of {sampled} sampled loss calls",
+            rec.source, evidence={**ev, "calls": n}, location=ev["location"],
+        )]
+    steps = [r for r in rec.records if r["loss"] is not None]
+    if len(steps) >= 3 and all(r["loss"] == 0 and r["grad_norm"] == 0 for r in steps):
+        return [finding(
+            "labels-all-ignored",
+            f"the loss was exactly 0 with all-zero gradients on all {len(steps)} recorded steps: nothing is being learned",
+            rec.source, evidence={"steps": len(steps)},
+        )]
+    return []
+
+
+def _init_loss(rec: Recorder) -> list[Finding]:
+    first = rec.first_loss
+    if not first or first["value"] != first["value"]:  # NaN first loss is a non-finite finding
+        return []
+    value, chance = first["value"], first["chance"]
+    if first["loss"] == "mse_loss":
+        high, low = 10 * max(chance, first["zero_prediction"]) + 1e-12, 0.01 * chance
+    else:
+        high, low = max(2 * chance, chance + 2), 0.2 * chance
+    ev = {**first, "high_threshold": high, "low_threshold": low}
+    basis = f"chance level {fmt(chance)} ({first['basis']})"
+    if value > high:
+        return [finding("init-loss-mismatch", f"first `{first['loss']}` loss {fmt(value)}{_when(rec, first)}; "
+                        f"{basis}: {fmt(value / chance if chance else float('inf'))}x higher", rec.source, evidence=ev, location=first["location"])]
+    if value < low and chance > 0:
+        return [finding("label-leakage", f"first `{first['loss']}` loss {fmt(value)}{_when(rec, first)}; "
+                        f"{basis}: an untrained model should not beat chance by {fmt(chance / max(value, 1e-12))}x",
+                        rec.source, evidence=ev, location=first["location"])]
+    return []

@@ -1,0 +1,38 @@
+"""Train/eval mode of dropout and batch-norm layers during training and evaluation."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..vocabulary.finding import Finding, finding
+from ..measure.recorder import Recorder
+
+
+def check(rec: Recorder) -> list[Finding]:
+    out = []
+    for info in rec.roots.values():
+        model = type(info.module).__name__
+        if info.eval_in_train:
+            mods = dict(info.mode_modules)
+            bn = [n for n in info.eval_in_train_modules if isinstance(mods[n], nn.modules.batchnorm._BatchNorm)]
+            kinds = sorted({type(mods[n]).__name__ for n in info.eval_in_train_modules})
+            harm = ("batch-norm running statistics were updated from these batches" if bn
+                    else "dropout was active, so the evaluated outputs are randomly thinned")
+            out.append(finding(
+                "eval-in-train-mode",
+                f"{info.eval_in_train} of {info.nograd_calls} forward passes of `{model}` under no_grad/inference_mode ran with "
+                f"{len(info.eval_in_train_modules)} {'/'.join(kinds)} layers in training mode (e.g. `{info.eval_in_train_modules[0]}`); {harm}",
+                rec.source, severity="error" if bn else "warning",
+                evidence={"calls": info.eval_in_train, "nograd_calls": info.nograd_calls, "modules": info.eval_in_train_modules[:20]},
+                location={**info.eval_location, "module": model},
+            ))
+        if info.grad_calls >= 3 and info.train_in_eval >= 0.5 * info.grad_calls:
+            kinds = sorted({type(m).__name__ for _, m in info.mode_modules})
+            out.append(finding(
+                "train-in-eval-mode",
+                f"{info.train_in_eval} of {info.grad_calls} training forward passes of `{model}` ran with every "
+                f"{'/'.join(kinds)} layer in eval mode",
+                rec.source, evidence={"calls": info.train_in_eval, "grad_calls": info.grad_calls},
+                location={**info.train_location, "module": model},
+            ))
+    return out

@@ -1,0 +1,104 @@
+"""The first non-finite loss or gradient of a run, attributed from its step record alone.
+
+Written once, used online (the Monitor, on the records it builds) and offline (`load_run`, on the
+records read back from monitor.jsonl): everything the attribution needs travels in the record.
+The Monitor adds these fields to a non-finite step's record (and only to it):
+
+- `nonfinite_inputs`: {tensor name: where it is non-finite, or None} for the floating tensors that
+  entered the model non-finite at that step (checked on the device at every step, read at the sync);
+- `inputs_checked`: how many tensors entering the model were checked at that step (integer ones are
+  finite by type);
+- `output_finite`: whether the model's output was finite at that step (when it was seen);
+- `nonfinite_grads`: the parameters whose gradient is non-finite;
+- `replay`: the replay of the step's batch on a copy ({module, type}, {module: None,
+  output_finite}), or {skipped: why it was not replayed};
+- under DDP, `nonfinite_rank`: the rank these fields come from, and `nonfinite_ranks`: the ranks
+  whose loss was non-finite.
+
+A batch holding NaN whose loss and gradients stay finite (values masked inside the model) is not
+reported: only what reaches the loss or the gradients is.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..vocabulary.finding import Finding, finding
+
+FIELDS = ("nonfinite_inputs", "inputs_checked", "output_finite", "nonfinite_grads", "replay")
+
+
+def bad(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value)
+
+
+def kind(record: dict[str, Any]) -> int:
+    """0 non-finite batch, 1 non-finite loss, 2 non-finite gradients, 3 finite: the order of root causes."""
+    loss_bad = bad(record.get("loss"))
+    grads_bad = bad(record.get("grad_norm")) or bool(record.get("nonfinite_grads"))
+    if not (loss_bad or grads_bad):
+        return 3
+    return 0 if record.get("nonfinite_inputs") else 1 if loss_bad else 2
+
+
+class NonfiniteRule:
+    """Fires once, at the first record whose loss or gradients are non-finite."""
+
+    def __init__(self) -> None:
+        self.fired = False
+
+    def observe(self, record: dict[str, Any], recent: list[dict[str, Any]]) -> list[Finding]:
+        if self.fired or kind(record) == 3:
+            return []
+        self.fired = True
+        return [explain(record, recent)]
+
+
+def explain(r: dict[str, Any], recent: list[dict[str, Any]]) -> Finding:
+    step, loss, rank = r["step"], r.get("loss"), r.get("nonfinite_rank")
+    head = (f"rank {rank}: " if rank is not None else "") + f"step {step}: "
+    evidence = {k: r[k] for k in (*FIELDS, "nonfinite_ranks") if k in r} | {"flight_recorder": recent[-20:]}
+    location = {"step": step, "rank": rank}
+    loss_text = f"the loss is {loss}" if loss is not None else "the loss was not logged"
+    grads_bad = bad(r.get("grad_norm")) or bool(r.get("nonfinite_grads"))
+    inputs = r.get("nonfinite_inputs")
+    if inputs:
+        name, where = next(iter(inputs.items()))
+        count = f" ({where['nonfinite']} of {where['numel']} values)" if isinstance(where, dict) and "numel" in where else ""
+        tensors = ", ".join(f"`{n}`" for n in inputs)
+        return finding("nonfinite-input", f"{head}{loss_text}{', gradients non-finite' if grads_bad else ''}; the batch "
+                       f"entering the model held non-finite values in {tensors}{count}", "monitor",
+                       evidence=evidence, location={**location, "tensor": name})
+    if bad(loss):
+        replay = r.get("replay") or {}
+        if replay.get("module"):
+            return finding("nonfinite-forward", f"{head}{loss_text}; replaying the step's batch on a copy, module "
+                           f"`{replay['module']}` ({replay['type']}) turns finite inputs into NaN/Inf", "monitor",
+                           evidence=evidence, location={**location, "module": replay["module"]})
+        inputs_note = ("the batch entering the model at that step was finite" if r.get("inputs_checked")
+                       else "the model's inputs at that step were not seen, so a non-finite batch is not ruled out")
+        output = replay.get("output_finite", r.get("output_finite"))
+        unlocalised = "which module was not localised: " + replay.get(
+            "skipped", "the step's batch is not in the log (rebuilt from monitor.jsonl)")
+        if output is True:
+            where, title = ("the model's output was finite, so the loss function or its targets produced it",
+                            "The loss became NaN or Inf from a finite model output")
+        elif output is False:
+            where, title = (f"the model's output was already non-finite: a module produced it; {unlocalised}",
+                            "A module turned finite inputs into NaN or Inf (module not localised)" if r.get("inputs_checked")
+                            else "The model's output became NaN or Inf (source not localised)")
+        else:
+            where, title = unlocalised, "The loss became NaN or Inf (source not localised)"
+        if not grads_bad and r.get("grad_norm") is not None:
+            where += ("; the gradients are finite, so the non-finite term does not reach the parameters (a detached "
+                      "or constant term of the loss, or a metric logged as the loss)")
+        return finding("nonfinite-forward", f"{head}{loss_text}; {inputs_note}; {where}", "monitor", evidence=evidence,
+                       location=location, title=title)
+    names = r.get("nonfinite_grads") or [m for m, v in (r.get("grad_norm_by_module") or {}).items() if bad(v)]
+    listed = ": " + ", ".join(f"`{n}`" for n in names[:4]) if names else ""
+    forward = ("" if loss is not None else
+               " (so a non-finite forward pass is not ruled out: log the loss with mon.log(loss=...) to tell them apart)")
+    return finding("nonfinite-backward", f"{head}gradients of {len(names) or 'some'} parameters are non-finite while "
+                   f"{loss_text}{forward}{listed}", "monitor", evidence=evidence,
+                   location={**location, "module": names[0] if names else None})

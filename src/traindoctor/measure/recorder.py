@@ -1,0 +1,542 @@
+"""The Recorder: the evidence gathered while a training script runs.
+
+Every handler here only *reads* tensors. It is called by the global hooks of
+`measure.hooks`; the rules in `traindoctor.judge` turn what it stored into findings.
+Host syncs: the loss at each backward; gradient norms are read in batches of steps
+(`flush`); a few more on sampled steps. Costs are in docs/performance.md.
+
+Threads: a script may train in several threads at once. The step in progress (module depth,
+losses since the last step, zero_grad/backward order) is kept per thread, and a handler reads
+only tensors of the optimizers and models its own thread trains: reading another thread's
+`.grad` while its backward writes it corrupts the heap. Handlers run one at a time (a lock).
+A forked child keeps a copy of the Recorder but records nothing: it cannot report.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import math
+import os
+import sys
+import threading
+import time
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from . import losses
+from .replay import first_nonfinite_module
+from .stats import batch_tensors, feature_scale, grad_norm_tensors, nonfinite_summary, to_floats
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
+_INTERNAL: contextvars.ContextVar[bool] = contextvars.ContextVar("traindoctor_internal", default=False)
+_MODE_TYPES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
+_MAX_RECORDS = 50_000
+_PROBES_PER_OPTIMIZER = 4
+_FLUSH_EVERY = 32  # steps whose gradient norms are read from the device together
+# Steps recorded (gradient norms, LR, loss): every step of the first _RECORD_WARMUP, then every
+# _RECORD_EVERY-th, which keeps sub-millisecond steps within 10% (docs/performance.md). Losses
+# are checked at every backward; non-finite gradients on unrecorded steps still show, as
+# non-finite parameters once the loss turns (see on_backward).
+_RECORD_WARMUP = 20
+_RECORD_EVERY = 4
+
+
+class StopRun(BaseException):
+    """Raised inside the script to stop it once the step or time budget is spent.
+
+    A BaseException so that the script's own `except Exception` does not swallow it.
+    """
+
+
+# Stop reasons after which every hooked call raises StopRun (in whichever thread makes it).
+STOPPING = ("max-steps", "max-seconds", "os-exit")
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for rec in list(_LIVE):
+        rec.forked = True
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def _in_transform() -> bool:
+    """Inside torch.func's grad/vmap, tensors are wrappers that must not be kept past the call."""
+    return torch._C._functorch.maybe_current_level() is not None
+
+
+@contextmanager
+def internal_calls() -> Iterator[None]:
+    """Calls made inside come from traindoctor itself (a probe calling the user's loss on a copy):
+    they have no location in the user's code."""
+    token = _INTERNAL.set(True)
+    try:
+        yield
+    finally:
+        _INTERNAL.reset(token)
+
+
+def user_location() -> dict[str, Any]:
+    """file:line of the innermost frame outside torch and traindoctor; empty inside `internal_calls`."""
+    if _INTERNAL.get():
+        return {}
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not path.startswith((_PKG_DIR, _TORCH_DIR)) and "<frozen" not in path:
+            return {"file": frame.f_code.co_filename, "line": frame.f_lineno}
+        frame = frame.f_back
+    return {}
+
+
+@dataclass
+class RootInfo:
+    """A module called at the top of the module stack: a model, as the script sees it."""
+
+    module: nn.Module
+    mode_modules: list[tuple[str, nn.Module]]
+    grad_calls: int = 0
+    nograd_calls: int = 0
+    eval_in_train: int = 0
+    eval_in_train_modules: list[str] = field(default_factory=list)
+    eval_location: dict[str, Any] = field(default_factory=dict)
+    train_in_eval: int = 0
+    train_location: dict[str, Any] = field(default_factory=dict)
+    last_call: tuple[tuple, dict] | None = None  # the latest training batch: (args, kwargs)
+    thread: int | None = None  # the thread of the latest training call
+
+
+@dataclass
+class OptState:
+    opt: torch.optim.Optimizer
+    index: int
+    steps: int = 0
+    backward_since_step: int = 0
+    clean_since_step: bool = True
+    probes: list[torch.Tensor] = field(default_factory=list)
+    carried_over_steps: int = 0
+    misplaced_steps: int = 0
+    ever_grad: set[int] = field(default_factory=set)
+    ever_trainable: set[int] = field(default_factory=set)  # requires_grad at some sampled step
+    thread: int | None = None  # the thread stepping it: only that thread reads its gradients
+    snapshot: list[torch.Tensor] | None = None
+    ready: bool = False
+    grouping: tuple | None = None
+    entry: dict[str, Any] | None = None  # this step's record, until the step ends
+
+    def params(self) -> list[torch.Tensor]:
+        return [p for g in self.opt.param_groups for p in g["params"]]
+
+
+class _Lane(threading.local):
+    """The step in progress, as one thread sees it."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.paused = 0
+        self.seq = 0
+        self.backward_seq = 0
+        self.zero_grad_seq = 0
+        self.pending_losses: list[float] = []
+        self.loss_terms: int | None = None
+        self.pending_clip: torch.Tensor | None = None
+        self.last_batch: tuple[nn.Module, tuple, dict] | None = None
+        self.last_loss_call: dict[str, Any] | None = None
+
+
+def _handler(method):
+    """One handler at a time; a failure of ours stops the recording instead of the script."""
+    @functools.wraps(method)
+    def guarded(self: "Recorder", *args: Any) -> Any:
+        with self.lock:
+            try:
+                return method(self, *args)
+            except StopRun:
+                raise
+            except Exception as exc:
+                self.failure = self.failure or f"{method.__name__}: {type(exc).__name__}: {exc}"
+    return guarded
+
+
+class Recorder:
+    def __init__(self, max_steps: int = 300, max_seconds: float | None = None, source: str = "run"):
+        self.source = source  # the producer named in findings built from this recording
+        self.max_steps = max_steps
+        self.max_seconds = max_seconds
+        self.started = time.monotonic()
+        self.stop_reason: str | None = None
+        self.exit_status: int | None = None  # os._exit(N) or sys.exit(N) of the script
+        self.lane = _Lane()
+        self.lock = threading.RLock()
+        self.thread = threading.get_ident()  # the script's main thread
+        self.interrupt: Any = None  # stops the main thread when another thread spends the budget
+        self.forked = False
+        self.failure: str | None = None  # a handler of ours raised: recording stopped there
+        self.processes_started = 0
+        self.transform_calls = 0  # model calls inside torch.func transforms (not recorded)
+        self.n_steps = 0
+        self.roots: dict[int, RootInfo] = {}
+        self.param_names: dict[int, str] = {}
+        self.optimizers: dict[int, OptState] = {}
+        self.records: list[dict[str, Any]] = []
+        self.loss_calls: dict[str, int] = {}
+        self.loss_flags: dict[str, list[dict[str, Any]]] = {}
+        self.first_loss: dict[str, Any] | None = None
+        self.input_scale: list[dict[str, Any]] = []
+        self.nonfinite: dict[str, Any] | None = None
+        self.nonfinite_grad: dict[str, Any] | None = None
+        self.grad_not_in_opt: dict[int, str] = {}
+        self.schedulers: dict[int, dict[str, Any]] = {}
+        self.loader_lens: dict[int, int] = {}
+        self.backward_calls = 0
+        self.optimizer_created = False
+        self._pending: list[tuple[OptState, list[torch.Tensor], list[torch.Tensor], dict[str, Any]]] = []
+        _LIVE.add(self)
+
+    # ── control ──────────────────────────────────────────────────────────────
+    @property
+    def active(self) -> bool:
+        return self.lane.paused == 0 and not self.forked and self.failure is None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Handlers ignore everything this thread does inside (probes and replays run here)."""
+        self.lane.paused += 1
+        try:
+            yield
+        finally:
+            self.lane.paused -= 1
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _check_budget(self) -> None:
+        if self.stop_reason is None and self.max_seconds and self.elapsed() > self.max_seconds:
+            self.stop_reason = "max-seconds"
+        if self.stop_reason in STOPPING:
+            if threading.get_ident() != self.thread and self.interrupt is not None:
+                self.interrupt()  # this thread stops here; the main thread may be waiting on it
+            raise StopRun(self.stop_reason)
+
+    def _own(self, st: OptState | RootInfo) -> bool:
+        return st.thread == threading.get_ident()
+
+    def _names(self, params: list[torch.Tensor]) -> list[str]:
+        if any(id(p) not in self.param_names for p in params):
+            for info in self.roots.values():
+                for n, p in info.module.named_parameters():
+                    self.param_names.setdefault(id(p), n)
+        return [self.param_names.get(id(p), "<unnamed>") for p in params]
+
+    # ── module calls ─────────────────────────────────────────────────────────
+    @_handler
+    def on_root_call(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        if isinstance(module, nn.modules.loss._Loss):
+            return
+        if _in_transform():
+            self.transform_calls += 1
+            return
+        info = self.roots.get(id(module))
+        if info is None:
+            if next(module.parameters(), None) is None:
+                return
+            info = RootInfo(module, [(n, m) for n, m in module.named_modules() if isinstance(m, _MODE_TYPES)])
+            self.roots[id(module)] = info
+        self._check_budget()
+        if torch.is_grad_enabled():
+            info.grad_calls += 1
+            self.lane.last_batch = (module, args, kwargs)
+            info.last_call = (args, kwargs)
+            info.thread = threading.get_ident()
+            if info.mode_modules and not any(m.training for _, m in info.mode_modules):
+                info.train_in_eval += 1
+                info.train_location = info.train_location or user_location()
+            if info.grad_calls <= 3:
+                self._input_scale(args, kwargs)
+        else:
+            info.nograd_calls += 1
+            training = [n for n, m in info.mode_modules if m.training]
+            if training:
+                info.eval_in_train += 1
+                if not info.eval_in_train_modules:
+                    info.eval_in_train_modules = training
+                    info.eval_location = user_location()
+
+    def _input_scale(self, args: tuple, kwargs: dict) -> None:
+        for name, t in batch_tensors(args, kwargs):
+            if not t.is_floating_point() or t.dim() < 2 or t.shape[0] < 2:
+                continue
+            feature_dim = 1 if t.dim() == 4 else -1  # images are (N, C, H, W); tables and sequences (..., F)
+            mean, std = feature_scale(t, feature_dim)
+            scale = torch.maximum(mean.abs(), std)
+            bad = (scale > 100).nonzero().flatten().tolist()
+            self.input_scale.append({
+                "tensor": name, "shape": list(t.shape),
+                "feature_dim": feature_dim % t.dim(), "columns": bad[:8], "n_columns": len(bad),
+                "n_features": int(scale.numel()), "mean": [float(mean[i]) for i in bad[:8]],
+                "std": [float(std[i]) for i in bad[:8]], "max_scale": float(scale.max()) if scale.numel() else 0.0,
+            })
+
+    # ── loss functions ───────────────────────────────────────────────────────
+    @_handler
+    def on_loss_call(self, name: str, signature: inspect.Signature, args: tuple, kwargs: dict, out: Any) -> None:
+        if _in_transform():
+            return
+        n = self.loss_calls[name] = self.loss_calls.get(name, 0) + 1
+        self.lane.last_loss_call = {"name": name, "target": args[1] if len(args) > 1 else kwargs.get("target")}
+        if n > 3 and n % 50:
+            return
+        try:
+            bound = signature.bind(*args, **kwargs).arguments
+        except TypeError:
+            return
+        location = user_location()
+        for code, evidence in losses.inspect_call(name, bound).items():
+            for ev in evidence:
+                ev.update(step=self.n_steps, location=location)
+            self.loss_flags.setdefault(code, []).extend(evidence)
+        if self.first_loss is None and isinstance(out, torch.Tensor) and out.dim() == 0:
+            chance = losses.chance_level(name, bound)
+            if chance:
+                self.first_loss = {"loss": name, "value": float(out.detach()), "step": self.n_steps,
+                                   "location": location, **chance}
+
+    # ── autograd ─────────────────────────────────────────────────────────────
+    @_handler
+    def on_backward(self, tensors: Any) -> None:
+        loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
+        if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or loss.grad_fn is None:
+            return
+        self.backward_calls += 1
+        if not self.optimizer_created and self.max_steps and self.backward_calls >= self.max_steps:
+            self.stop_reason = self.stop_reason or "max-steps"  # hand-written updates: count backward passes
+        lane = self.lane
+        lane.seq += 1
+        lane.backward_seq = lane.seq
+        for st in self.optimizers.values():
+            if self._own(st):
+                st.backward_since_step += 1
+                if not st.clean_since_step and _all_zero(st.probes):
+                    st.clean_since_step = True
+        value = loss.item()
+        lane.pending_losses.append(value)
+        lane.loss_terms = losses.summed_terms(loss)
+        if not math.isfinite(value) and self.nonfinite is None:
+            self.flush()
+            if self.nonfinite_grad is None:
+                self.nonfinite_grad = self._nonfinite_params()
+            self.nonfinite = self._explain_nonfinite_loss(value)
+
+    def _nonfinite_params(self) -> dict[str, Any] | None:
+        """Parameters an earlier update made non-finite: their gradients were, at an unmeasured step."""
+        params = [p for st in self.optimizers.values() if self._own(st) for p in st.params()]
+        if not params:
+            return None
+        norms = to_floats([n for n in torch._foreach_norm([p.detach() for p in params])])
+        bad = [p for p, v in zip(params, norms) if not math.isfinite(v)]
+        if not bad:
+            return None
+        previous = [r["loss"] for r in self.records if r["loss"] is not None]
+        return {"step": max(self.n_steps - 1, 0), "parameters": self._names(bad)[:8], "n_parameters": len(bad),
+                "loss": previous[-1] if previous else None, "seen_as": "non-finite parameters after an update"}
+
+    def _explain_nonfinite_loss(self, value: float) -> dict[str, Any]:
+        event: dict[str, Any] = {"step": self.n_steps, "loss": value, "location": user_location()}
+        lane = self.lane
+        if lane.last_batch is not None:
+            module, args, kwargs = lane.last_batch
+            for name, t in batch_tensors(args, kwargs):
+                summary = nonfinite_summary(t)
+                if summary:
+                    event["input"] = {"tensor": name, **summary}
+                    break
+        target = (lane.last_loss_call or {}).get("target")
+        if "input" not in event and isinstance(target, torch.Tensor):
+            summary = nonfinite_summary(target)
+            if summary:
+                event["input"] = {"tensor": "target", "loss": lane.last_loss_call["name"], **summary}
+        if "input" not in event and lane.last_batch is not None:
+            with self.paused():
+                event["forward"] = first_nonfinite_module(*lane.last_batch)
+            if lane.last_loss_call:
+                event["forward"]["loss_function"] = lane.last_loss_call["name"]
+        return event
+
+    @_handler
+    def on_clip(self, total: torch.Tensor) -> None:
+        if self.lane.pending_clip is None:  # the first clip of a step sees the raw gradients
+            self.lane.pending_clip = total.detach()
+
+    @_handler
+    def on_zero_grad(self) -> None:
+        lane = self.lane
+        lane.seq += 1
+        lane.zero_grad_seq = lane.seq
+
+    # ── optimizer steps ──────────────────────────────────────────────────────
+    def _state(self, opt: torch.optim.Optimizer) -> OptState:
+        st = self.optimizers.get(id(opt))
+        if st is None:
+            st = self.optimizers[id(opt)] = OptState(opt, len(self.optimizers))
+        return st
+
+    @_handler
+    def on_optimizer_created(self, opt: torch.optim.Optimizer) -> None:
+        self.optimizer_created = True
+
+    @_handler
+    def on_step_begin(self, opt: torch.optim.Optimizer) -> None:
+        self._check_budget()
+        st = self._state(opt)
+        st.ready = False
+        st.thread = threading.get_ident()
+
+    @_handler
+    def on_grads_ready(self, opt: torch.optim.Optimizer) -> None:
+        """Gradients are final for this step (before step(), or after its closure ran).
+
+        Every step updates the bookkeeping counters; only recorded steps (all of the first
+        _RECORD_WARMUP, then every _RECORD_EVERY-th) measure gradients. Their per-parameter
+        norms stay as tensors until `flush` reads a batch of steps with one host transfer.
+        """
+        st = self._state(opt)
+        if st.ready:  # closures that run several times (LBFGS): measure the first
+            return
+        st.ready = True
+        if st.steps > 0 and st.backward_since_step > 0 and not st.clean_since_step:
+            st.carried_over_steps += 1
+        lane = self.lane
+        if st.backward_since_step > 0 and lane.zero_grad_seq > lane.backward_seq:  # zero_grad after backward
+            if _all_zero(st.params()):
+                st.misplaced_steps += 1
+                return
+        if st.steps >= _RECORD_WARMUP and st.steps % _RECORD_EVERY:
+            return
+        params = st.params()
+        with_grad = [p for p in params if p.grad is not None]
+        if st.steps < 5 or st.steps % 50 == 0:
+            st.ever_grad.update(id(p) for p in with_grad)
+            st.ever_trainable.update(id(p) for p in params if p.requires_grad)
+            self._grads_outside_optimizers()
+        if st.steps < 10 or st.steps % 20 == 0:
+            st.snapshot = [p.detach().clone() for p in params]
+        entry = {
+            "step": self.n_steps, "optimizer": st.index, "optimizer_step": st.steps,
+            "loss": lane.pending_losses[-1] if lane.pending_losses else None,
+            "grad_norm": None, "grad_norm_by_module": {},
+            "lr": [float(g["lr"]) for g in opt.param_groups], "update_ratio": None,
+            "grad_norm_before_clip": lane.pending_clip,
+        }
+        if lane.pending_losses and lane.loss_terms not in (None, 1):
+            entry["loss_terms"] = lane.loss_terms  # the loss is a sum of this many terms
+        st.entry = entry
+        self._pending.append((st, with_grad, grad_norm_tensors(with_grad), entry))
+        if len(self._pending) >= _FLUSH_EVERY:
+            self.flush()
+        if with_grad:
+            stride = max(1, len(with_grad) // _PROBES_PER_OPTIMIZER)
+            st.probes = with_grad[::stride][:_PROBES_PER_OPTIMIZER]
+
+    def flush(self) -> None:
+        """Turn the pending steps' gradient norms into records, with one host transfer."""
+        with self.lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        flat = [n for _, _, norms, _ in pending for n in norms]
+        values = iter(to_floats(flat + [e["grad_norm_before_clip"] for *_, e in pending
+                                        if isinstance(e["grad_norm_before_clip"], torch.Tensor)]))
+        for st, with_grad, norms, entry in pending:
+            per_param = [next(values) for _ in norms]
+            names, groups, index = self._grouping(st, with_grad)
+            group_sq = [0.0] * len(groups)
+            for g, v in zip(index, per_param):
+                group_sq[g] += v * v
+            total = math.sqrt(sum(v * v for v in per_param))
+            entry["grad_norm"] = total
+            entry["grad_norm_by_module"] = {g: math.sqrt(x) for g, x in zip(groups, group_sq)}
+            if not math.isfinite(total) and self.nonfinite_grad is None:
+                bad = [n for n, v in zip(names, per_param) if not math.isfinite(v)]
+                self.nonfinite_grad = {"step": entry["step"], "parameters": bad[:8], "n_parameters": len(bad),
+                                       "loss": entry["loss"]}
+        for *_, entry in pending:
+            if isinstance(entry["grad_norm_before_clip"], torch.Tensor):
+                entry["grad_norm_before_clip"] = next(values)
+            if len(self.records) < _MAX_RECORDS or entry["step"] % 10 == 0:
+                self.records.append(entry)
+
+    def _grouping(self, st: OptState, with_grad: list[torch.Tensor]) -> tuple[list[str], list[str], list[int]]:
+        """Parameter names, their top-level modules, and the index mapping one to the other (cached)."""
+        key = tuple(map(id, with_grad))
+        if st.grouping is None or st.grouping[0] != key:
+            names = self._names(with_grad)
+            tops = [n.split(".")[0] for n in names]
+            groups = sorted(set(tops))
+            index = [groups.index(t) for t in tops]
+            st.grouping = (key, names, groups, index)
+        return st.grouping[1], st.grouping[2], st.grouping[3]
+
+    def _grads_outside_optimizers(self) -> None:
+        for info in self.roots.values():
+            if info.grad_calls and self._own(info):
+                for n, p in info.module.named_parameters():
+                    if p.grad is not None:
+                        self.grad_not_in_opt.setdefault(id(p), n)
+
+    @_handler
+    def on_step_end(self, opt: torch.optim.Optimizer) -> None:
+        st = self._state(opt)
+        if st.snapshot is not None:
+            params = [p.detach() for p in st.params()]
+            delta = torch._foreach_norm(torch._foreach_sub(params, st.snapshot))
+            before = torch._foreach_norm(st.snapshot)
+            num = torch.stack([d.float() for d in delta]).square().sum().sqrt()
+            den = torch.stack([b.float() for b in before]).square().sum().sqrt()
+            if st.entry is not None:
+                st.entry["update_ratio"] = float(num / den) if float(den) > 0 else None
+            st.snapshot = None
+        st.entry = None
+        st.steps += 1
+        st.backward_since_step = 0
+        st.clean_since_step = not st.probes
+        self.lane.pending_losses.clear()
+        self.lane.pending_clip = None
+        self.n_steps += 1
+        if self.max_steps and self.n_steps >= self.max_steps and self.stop_reason is None:
+            self.stop_reason = "max-steps"
+        self._check_budget()
+
+    # ── schedules and data ───────────────────────────────────────────────────
+    @_handler
+    def on_scheduler_step(self, sched: Any) -> None:
+        entry = self.schedulers.setdefault(id(sched), {"class": type(sched).__name__, "steps": 0, "first_at": self.n_steps})
+        entry["steps"] += 1
+        entry["last_at"] = self.n_steps
+
+    @_handler
+    def on_loader_iter(self, loader: Any) -> None:
+        try:
+            self.loader_lens[id(loader)] = len(loader)
+        except TypeError:  # iterable-style datasets have no length
+            pass
+
+    @_handler
+    def on_process_start(self, process: Any) -> None:
+        self.processes_started += 1  # training there is invisible to this process
+
+
+def _all_zero(tensors: list[torch.Tensor]) -> bool:
+    """Were these parameters' gradients reset? (None, or zero as zero_grad(set_to_none=False) leaves them)"""
+    return not any(bool(p.grad.any()) for p in tensors if p.grad is not None)

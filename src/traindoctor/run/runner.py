@@ -1,0 +1,207 @@
+"""`traindoctor run`: execute a training script in-process under observe-only hooks."""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+from .. import judge as rules
+from ..vocabulary.finding import Finding, Hypothesis, finding
+from ..vocabulary.report import Report
+from ..vocabulary.triage import triage
+from ..diagnosis.checkup import CHEAP_PROBES, checkup, could_not_check
+from ..diagnosis.setup import SetupError
+from ..diagnosis.tree import Call
+from ..measure.hooks import installed
+from ..measure.recorder import STOPPING, Recorder, StopRun
+from .script import Stopper, as_main, child_exit, exit_status, join_threads, run_as_main, started_threads, user_traceback
+from ..judge.common import main_model
+
+class ScriptNotFound(Exception):
+    pass
+
+
+def _script_error(exc: BaseException, rec: Recorder) -> Finding:
+    text, location = user_traceback(exc)
+    summary = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return finding(
+        "script-error",
+        f"the script raised {summary.splitlines()[-1]} after {rec.n_steps} optimizer steps",
+        "run", evidence={"traceback": text, "exception": type(exc).__name__, "steps": rec.n_steps},
+        location={**location, "step": rec.n_steps},
+    )
+
+
+def _exit_finding(rec: Recorder, exc: BaseException, how: str) -> Finding:
+    """A non-zero exit status is the script saying it failed: a script-error with the status."""
+    _, location = user_traceback(exc)
+    return finding(
+        "script-error", f"the script {how} after {rec.n_steps} optimizer steps", "run",
+        evidence={"exit_status": rec.exit_status, "steps": rec.n_steps}, location={**location, "step": rec.n_steps},
+        title="The training script exited with a failure status",
+        hypotheses=[Hypothesis("the script chose to fail (a missing file, config or argument): its own message, "
+                               "printed before the report, says why", "read the line that exits and the condition above it")],
+        next_step="Fix what the script's exit condition reports, then run traindoctor again.",
+    )
+
+
+def _outcome(exc: BaseException | None, rec: Recorder) -> tuple[list[Finding], str | None]:
+    """How the script ended, as the stop reason, findings, and an exception raised while it was being
+    stopped (a consequence of the stop, e.g. a result a stopped thread never wrote: not a finding)."""
+    if isinstance(exc, SystemExit):
+        status = exit_status(exc.code)  # python prints a non-int code to stderr; so does this
+        if status:
+            rec.stop_reason, rec.exit_status = "exited", status
+            how = f"exited with status {status}" + ("" if isinstance(exc.code, int) else f" (sys.exit({exc.code!r}))")
+            return [_exit_finding(rec, exc, how)], None
+    elif isinstance(exc, StopRun):
+        if rec.stop_reason == "os-exit" and rec.exit_status:
+            return [_exit_finding(rec, exc, f"called os._exit({rec.exit_status})")], None
+    elif exc is not None and rec.stop_reason in STOPPING:
+        return [], "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    elif isinstance(exc, KeyboardInterrupt):
+        rec.stop_reason = "interrupted"
+    elif exc is not None:  # the user's bug, reported as a finding
+        rec.stop_reason = "script-error"
+        return [_script_error(exc, rec)], None
+    return [], None
+
+
+def _passes(n: int, kind: str) -> str:
+    return f"{n} {kind} pass{'es' * (n != 1)}"
+
+
+def _could_not_check(rec: Recorder, failed: bool) -> list[str]:
+    """Why the rules could not judge the training: what was (not) seen, and what to do."""
+    out = []
+    if rec.failure:
+        out.append(f"traindoctor's recorder failed at step {rec.n_steps} ({rec.failure}) and stopped recording; "
+                   "only what it saw before is analysed (a bug in traindoctor: please report it)")
+    if rec.n_steps or failed:  # a crash or failing exit explains itself in a finding
+        return out
+    grad_calls = sum(i.grad_calls for i in rec.roots.values())
+    nograd_calls = sum(i.nograd_calls for i in rec.roots.values())
+    n = rec.processes_started
+    elsewhere = (f"; the script started {n} process{'es' * (n != 1)}: training there is not visible "
+                 "from this process — call traindoctor.Monitor inside the worker" if rec.processes_started else "")
+    if rec.backward_calls:
+        out.append(f"no torch.optim optimizer step was seen, only {_passes(rec.backward_calls, 'backward')}: updates "
+                   "made by hand are not measured, so the update-size, learning-rate, zero_grad and parameter checks did "
+                   "not run — step a torch.optim optimizer, or log the loss with traindoctor.Monitor" + elsewhere)
+    elif rec.transform_calls or grad_calls:
+        where = (f"{_passes(rec.transform_calls, 'forward')} inside torch.func transforms (grad, vmap)" if rec.transform_calls
+                 else f"{_passes(grad_calls, 'forward')} with gradients enabled")
+        out.append(f"the model ran {where}, but no backward() and no optimizer step were seen: gradients taken with "
+                   "torch.func or torch.autograd.grad and applied by hand are not watched — use loss.backward() and a "
+                   "torch.optim optimizer, or traindoctor.Monitor" + elsewhere)
+    else:
+        seen = f" ({_passes(nograd_calls, 'forward')} without gradients)" if nograd_calls else ""
+        out.append(f"no training was seen: no optimizer step and no backward pass{seen}{elsewhere}"
+                   + ("" if elsewhere else " — to probe a model without training it, use traindoctor checkup FILE:FUNCTION"))
+    return out
+
+
+TRAINED_DEAD_RELU = 0.9  # after training, only a nearly dead layer is a finding (see probes/activations.py)
+
+
+def _cheap_probes(model: Any, args: tuple, kwargs: dict) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """checkup's one-forward probes on the model as training left it, with its last training batch."""
+    if args and kwargs:
+        inputs: Any = Call((tuple(args), dict(kwargs)))
+    else:
+        inputs = dict(kwargs) if kwargs else (args[0] if len(args) == 1 else tuple(args))
+    try:
+        report = checkup(model, (inputs, None), probes=CHEAP_PROBES, progress=False, dead_relu_threshold=TRAINED_DEAD_RELU)
+    except SetupError as exc:
+        return [], [{"name": "cheap-probes", "status": "skipped", "note": str(exc)}]
+    return report.findings, report.sections["checkup"]["probes"]
+
+
+def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps: int = 300,
+               max_seconds: float | None = None, probes: bool = True, stdout: TextIO | None = None) -> Report:
+    """Run SCRIPT as `__main__` under traindoctor's hooks and return the diagnosis.
+
+    Stops after `max_steps` optimizer steps (0: run to completion) or `max_seconds`.
+    The script's own exceptions and failing exit statuses become a `script-error` finding;
+    `os._exit` ends the script, not the report. `stdout` redirects what the script prints
+    (the report itself is never printed here). A forked child that returns from the script
+    exits as python would, without a report.
+    """
+    path = Path(script)
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "no such file"
+        raise ScriptNotFound(f"{script}: {what}; pass the path of a Python training script")
+    rec = Recorder(max_steps=max_steps, max_seconds=max_seconds)
+    pid, before = os.getpid(), {t.ident for t in threading.enumerate()}
+    started = time.monotonic()
+    with as_main(os.fspath(script), list(args), stdout) as main_file, installed(rec), Stopper(rec, max_seconds) as stopper:
+        try:
+            try:
+                run_as_main(main_file)
+            finally:
+                stopper.finish()
+        except BaseException as exc:  # sorted out by _outcome
+            ended: BaseException | None = exc
+        else:
+            ended = None
+        if os.getpid() != pid:
+            child_exit(ended)
+        threads_running = join_threads(started_threads(before), rec)
+    found, after_stop = _outcome(ended, rec)
+    rec.stop_reason = rec.stop_reason or "completed"
+    duration = time.monotonic() - started
+    gc.collect()  # drop frames of the stopped script (and any DataLoader workers they hold)
+    rule_findings, internal_errors = rules.analyze(rec)
+    found += rule_findings
+    for note in internal_errors:
+        print(f"traindoctor: {note} (a bug in traindoctor; other rules still ran)", file=sys.stderr)
+    probe_records: list[dict[str, Any]] = []
+    model = main_model(rec)
+    # Threads the script left running still use the model and torch's global state, while the probes would
+    # copy the model, hook every module's forward, silence warnings and rewind the RNG process-wide.
+    threads_block = probes and model is not None and model.last_call is not None and threads_running > 0
+    if probes and model is not None and model.last_call is not None and not threads_block:
+        try:
+            probe_findings, probe_records = _cheap_probes(model.module, *model.last_call)
+        except Exception as exc:  # a bug of ours: the rules' findings still stand
+            internal_errors.append(f"the probes failed: {type(exc).__name__}: {exc}")
+            print(f"traindoctor: {internal_errors[-1]} (a bug in traindoctor)", file=sys.stderr)
+        else:
+            found += probe_findings
+    # The rules judged the training; the probes add to it. Probes that do not apply (no batch axis)
+    # take nothing away, but probes that failed leave part of the diagnosis unchecked.
+    probe_gaps = could_not_check(probe_records) if any(r.get("status") == "failed" for r in probe_records) else []
+    probe_gaps += [e for e in internal_errors if e.startswith("the probes failed")]
+    section = {
+        "script": os.fspath(script), "args": list(args), "stopped": rec.stop_reason, "steps": rec.n_steps,
+        "seconds": round(duration, 3), "backward_calls": rec.backward_calls,
+        "optimizers": [{"class": type(st.opt).__name__, "steps": st.steps, "lr": [float(g["lr"]) for g in st.opt.param_groups]}
+                       for st in rec.optimizers.values()],
+        "schedulers": list(rec.schedulers.values()),
+        "models": [{"class": type(i.module).__name__, "training_calls": i.grad_calls, "eval_calls": i.nograd_calls}
+                   for i in rec.roots.values()],
+        "loss_functions": rec.loss_calls,
+        "probes": probe_records,
+        "internal_errors": internal_errors,
+        "processes_started": rec.processes_started,
+        "threads_running": threads_running,
+        "steps_record": rec.records,
+    }
+    if rec.exit_status is not None:
+        section["exit_status"] = rec.exit_status
+    if after_stop:
+        section["after_stop"] = after_stop
+    command = " ".join(["run", os.fspath(script), *args])
+    unchecked = _could_not_check(rec, any(f.code == "script-error" for f in found))
+    unchecked += [f"the probes on the last training batch: {gap}" for gap in probe_gaps]
+    if threads_block:
+        unchecked.append(f"the probes on the last training batch did not run: {threads_running} thread(s) the script "
+                         "started were still running after it stopped, and probing beside them would change what they "
+                         "compute — let the threads finish (join them) or run traindoctor checkup on the model")
+    return Report(command=command, findings=triage(found), sections={"run": section}, unchecked=unchecked)

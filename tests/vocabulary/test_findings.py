@@ -1,0 +1,87 @@
+import json
+
+import jsonschema
+import pytest
+
+from traindoctor.vocabulary.report import Report
+from traindoctor.vocabulary.finding import finding
+from traindoctor.vocabulary.triage import triage
+from traindoctor.render import render
+from traindoctor.render.json_report import schema
+
+
+def f(code, **kw):
+    return finding(code, f"observed {code}", "run", **kw)
+
+
+def test_triage_orders_by_severity_then_stage():
+    ordered = triage([f("lr-too-low"), f("frozen-params"), f("nonfinite-forward"), f("script-error")])
+    assert [x.code for x in ordered] == ["script-error", "nonfinite-forward", "lr-too-low", "frozen-params"]
+
+
+def test_cause_moves_ahead_of_the_symptom_it_explains():
+    ordered = triage([f("nonfinite-forward"), f("exploding-gradients"), f("grad-not-zeroed")])
+    assert ordered[0].code == "grad-not-zeroed"
+    assert {x.code: x.explained_by for x in ordered[1:]} == {"nonfinite-forward": "grad-not-zeroed",
+                                                             "exploding-gradients": "grad-not-zeroed"}
+
+
+def test_warning_cause_inherits_symptom_severity_for_ordering():
+    ordered = triage([f("loss-divergence"), f("lr-too-low"), f("unnormalized-inputs")])
+    assert [x.code for x in ordered] == ["unnormalized-inputs", "loss-divergence", "lr-too-low"]
+    assert Report("run x", ordered).summary()["root_cause"] == "unnormalized-inputs"
+
+
+def test_duplicate_codes_merge_keeping_the_stronger():
+    a = f("eval-in-train-mode", severity="warning")
+    b = finding("eval-in-train-mode", "seen statically", "lint")
+    merged = triage([a, b])
+    assert len(merged) == 1 and merged[0].severity == "error"
+    assert merged[0].evidence["also_seen"][0]["source"] == "run"
+
+
+def test_unknown_code_is_rejected():
+    with pytest.raises(KeyError, match="unknown finding code"):
+        f("not-a-code")
+
+
+def test_exit_codes():
+    assert Report("run x", []).exit_code == 0
+    assert Report("run x", [f("lr-too-low")]).exit_code == 0
+    assert Report("run x", [f("double-softmax")]).exit_code == 1
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_renderers_handle_empty_and_nonfinite(fmt):
+    report = Report("run x", triage([f("nonfinite-forward", evidence={"loss": float("nan"), "g": float("inf")}),
+                                     f("frozen-params")]))
+    out = render(report, fmt)
+    assert "nonfinite-forward" in out
+    if fmt == "json":
+        data = json.loads(out)
+        jsonschema.validate(data, schema())
+        assert data["findings"][0]["evidence"]["loss"] == "nan"
+    assert render(Report("run x", []), fmt)
+
+
+def test_text_is_plain_without_color():
+    out = render(Report("run x", [f("double-softmax")]), "text", color=False)
+    assert "\x1b[" not in out and "✗ error" in out and "most likely root cause: double-softmax" in out
+    colored = render(Report("run x", [f("double-softmax")]), "text", color=True)
+    assert "\x1b[" in colored
+
+
+def test_a_report_that_could_not_look_exits_2_and_says_so_in_every_format():
+    blind = Report("monitor", [f("lr-too-low")], unchecked=["the monitor disabled itself: ValueError: boom"])
+    assert blind.exit_code == 2
+    assert Report("monitor", [f("double-softmax")], unchecked=["x"]).exit_code == 1  # an error found is still an error
+    for fmt in ("text", "markdown", "html"):
+        out = render(blind, fmt)
+        assert "COULD NOT CHECK" in out and "no problem found" not in out and "disabled itself" in out, fmt
+    data = json.loads(render(blind, "json"))
+    jsonschema.validate(data, schema())
+    assert data["summary"]["could_not_check"] == ["the monitor disabled itself: ValueError: boom"]
+    sarif = json.loads(render(blind, "sarif"))
+    assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    empty = Report("monitor", [], unchecked=["nothing observed"])
+    assert "no problem found" not in render(empty, "text") and empty.exit_code == 2
