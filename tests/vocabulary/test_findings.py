@@ -85,3 +85,19 @@ def test_a_report_that_could_not_look_exits_2_and_says_so_in_every_format():
     assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
     empty = Report("monitor", [], unchecked=["nothing observed"])
     assert "no problem found" not in render(empty, "text") and empty.exit_code == 2
+
+
+def test_unknown_source_is_rejected():
+    with pytest.raises(ValueError, match="unknown finding source 'runn'.*lint, run, checkup"):
+        finding("lr-too-low", "observed", "runn")
+
+
+@pytest.mark.parametrize("source", ["lint", "run", "checkup", "monitor", "curves", "data", "sweeps"])
+def test_known_sources_are_accepted(source):
+    assert finding("lr-too-low", "observed", source).source == source
+
+
+def test_a_findings_hypotheses_are_its_own():
+    mine = f("lr-too-low")
+    mine.hypotheses[0].cause = "edited"
+    assert f("lr-too-low").hypotheses[0].cause != "edited"

@@ -4,19 +4,14 @@ say is filled from the catalog entry of its code."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from . import catalog as codes
+from .hypothesis import Hypothesis
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
-
-
-@dataclass
-class Hypothesis:
-    cause: str
-    check: str
-    kind: str = "likely"
+SOURCES = ("lint", "run", "checkup", "monitor", "curves", "data", "sweeps")  # the commands that produce findings
 
 
 @dataclass
@@ -42,8 +37,10 @@ def finding(code: str, observation: str, source: str, *, evidence: dict | None =
             title: str | None = None) -> Finding:
     """Build a Finding, filling everything not given from the catalog entry."""
     entry = codes.get(code)
-    if hypotheses is None:
-        hypotheses = [Hypothesis(h.cause, h.check, h.kind) for h in entry.hypotheses]
+    if source not in SOURCES:
+        raise ValueError(f"unknown finding source {source!r} for {code!r}; expected one of {', '.join(SOURCES)}")
+    if hypotheses is None:  # copies: a finding's hypotheses are its own to edit, the catalog's are shared
+        hypotheses = [replace(h) for h in entry.hypotheses]
     return Finding(
         code=code,
         severity=severity or entry.severity,

@@ -1,0 +1,162 @@
+"""What the model computes, probed on copies by `checkup`."""
+
+from ..hypothesis import Hypothesis
+from . import Code, MECHANISM, OVERFIT, MISMATCH, CONSTANT
+
+AREA = "architecture"
+
+CODES = (
+    Code(
+        code="batch-mixing",
+        title="One sample's output depends on other samples in the batch",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Perturbs one sample of a batch (model in eval mode) and checks whether other samples' outputs "
+            "change."),
+        why=(
+            "Outputs that mix samples usually come from reshape/view where transpose/permute was meant: the "
+            "model trains on scrambled data and the results do not transfer."),
+        hypotheses=(
+            Hypothesis(
+                cause="view/reshape used to swap dimensions",
+                check="replace the view with permute and re-run this probe",
+            ),
+            Hypothesis(
+                cause="a normalization or attention over the batch dimension",
+                check="check which dim each norm/attention reduces over",
+                kind="subtle",
+            ),
+        ),
+        next_step="Use permute/transpose to reorder dimensions; reduce over the intended dims only.",
+        bad="x = x.view(T, B, D)   # x is (B, T, D)",
+        good="x = x.transpose(0, 1)  # (T, B, D)",
+        explains=("cannot-overfit-batch", "loss-plateau"),
+    ),
+    Code(
+        code="causal-leak",
+        title="Outputs at position t depend on inputs after t",
+        severity="error",
+        stage=MECHANISM,
+        what="Checks by gradient that a causal sequence model does not see the future.",
+        why="A language model that sees the next token learns to copy it and fails at generation.",
+        hypotheses=(
+            Hypothesis(
+                cause="the attention mask is missing or transposed",
+                check="backprop from output t and check input grads after t",
+            ),
+        ),
+        next_step="Apply a causal mask (is_causal=True or a triangular mask).",
+        bad="attn(q, k, v)",
+        good="F.scaled_dot_product_attention(q, k, v, is_causal=True)",
+        explains=("label-leakage",),
+    ),
+    Code(
+        code="cannot-overfit-batch",
+        title="The model cannot overfit a single batch",
+        severity="error",
+        stage=OVERFIT,
+        what="Trains a copy on one batch and checks the loss falls close to zero.",
+        why="Any working model can memorize one batch; failing to means a bug in the loss, gradient flow or data.",
+        hypotheses=(
+            Hypothesis("gradient flow is broken (detach, frozen or unused layers)", "check per-layer grad norms"),
+            Hypothesis("the loss or labels are wrong", "compute the loss by hand for two samples", kind="subtle"),
+        ),
+        next_step="Inspect gradient flow and the loss function before tuning anything.",
+        bad="# a loss that cannot reach 0 on one batch",
+        good="# the same batch driven to ~0 loss in a few hundred steps",
+    ),
+    Code(
+        code="constant-output",
+        title="The model outputs the same value for every sample",
+        severity="warning",
+        stage=CONSTANT,
+        what="Detects outputs that are identical across the samples of a batch.",
+        why=(
+            "Constant outputs mean the input is ignored: dead units, collapsed features, or a target that "
+            "rewards predicting the mean."),
+        hypotheses=(
+            Hypothesis("dead activations or zero init", "print per-layer activation std"),
+            Hypothesis("class imbalance rewards the majority class", "print the label histogram", kind="subtle"),
+        ),
+        next_step="Check activations, init and the label distribution.",
+        bad="nn.init.zeros_(layer.weight)",
+        good="nn.init.kaiming_uniform_(layer.weight)",
+    ),
+    Code(
+        code="input-ignored",
+        title="The model does as well on random inputs as on real ones",
+        severity="warning",
+        stage=CONSTANT,
+        what="Compares the loss on real inputs with the loss on zeroed / random inputs.",
+        why="If destroying the input does not hurt, the model learned the label prior, not the task.",
+        hypotheses=(
+            Hypothesis("inputs and labels are misaligned", "shuffle labels and compare losses"),
+        ),
+        next_step="Check the data pipeline's pairing of inputs and labels.",
+        bad="x, y = xs[idx], ys[perm[idx]]",
+        good="x, y = xs[idx], ys[idx]",
+    ),
+    Code(
+        code="batch-size-assumption",
+        title="The model breaks on a different batch size",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Reruns the batch with a prime batch size (7) and checks the forward pass, the loss and the output "
+            "shape."),
+        why=(
+            "Code that hard-codes the batch size (a view with a literal size, a fixed-size buffer) fails on the "
+            "last, smaller batch of an epoch, or silently reshapes samples into each other."),
+        hypotheses=(
+            Hypothesis(
+                cause="a view/reshape with a literal batch size",
+                check="grep the forward for view( and reshape( with numbers",
+            ),
+            Hypothesis(
+                cause="a buffer or mask built for one batch size",
+                check="print the shapes of registered buffers",
+                kind="subtle",
+            ),
+        ),
+        next_step="Derive sizes from the input (x.shape[0], -1) instead of constants.",
+        bad="h = h.view(64, -1)",
+        good="h = h.view(h.shape[0], -1)",
+    ),
+    Code(
+        code="nondeterministic-eval",
+        title="Evaluation runs training-mode behaviour (dropout, batch statistics)",
+        severity="warning",
+        stage=MISMATCH,
+        what=(
+            "Records the operations an eval-mode forward runs on a copy: dropout in training form (F.dropout's "
+            "`training` defaults to True), a random mask of constant rate multiplied in by hand, attention "
+            "dropout, batch statistics although running ones exist; and compares two passes with the same random "
+            "draws. Sampling by design (randn, multinomial, ... in a VAE, a diffusion step, a policy) is not a "
+            "finding."),
+        why=(
+            "Training-mode behaviour left on at evaluation (dropout that ignores eval(), the batch's statistics "
+            "instead of the running ones) makes metrics noisy, batch-dependent and irreproducible."),
+        hypotheses=(
+            Hypothesis(
+                cause=(
+                    "F.dropout(x, p) without training=self.training, or a dropout module whose forward ignores "
+                    "self.training"),
+                check="grep forward for dropout( and bernoulli",
+            ),
+            Hypothesis(
+                cause="F.batch_norm(..., training=True) or attention dropout_p set whatever the mode",
+                check="grep for batch_norm( and dropout_p",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the forward keeps state between calls (a counter, a cache)",
+                check="call the model twice on one batch in eval mode and compare",
+                kind="subtle",
+            ),
+        ),
+        next_step="Tie dropout and batch statistics to self.training; use model.eval() semantics in custom code.",
+        bad="x = F.dropout(x, p=0.1)",
+        good="x = F.dropout(x, p=0.1, training=self.training)",
+    ),
+)

@@ -1,0 +1,106 @@
+"""The data: its scale, labels and splits."""
+
+from ..hypothesis import Hypothesis
+from . import Code, BAD_DATA, MECHANISM
+
+AREA = "data"
+
+CODES = (
+    Code(
+        code="unnormalized-inputs",
+        title="Input features are orders of magnitude away from unit scale",
+        severity="warning",
+        stage=BAD_DATA,
+        what="Measures each input feature's mean and standard deviation on the first batches.",
+        why=(
+            "Features at scale 1e3 dominate the first layer's pre-activations and force tiny learning rates; "
+            "mixed scales make the loss surface badly conditioned."),
+        hypotheses=(
+            Hypothesis(
+                cause="raw units or 0-255 pixels fed without normalization",
+                check="print per-feature mean/std of one batch",
+            ),
+        ),
+        next_step="Standardize each feature with statistics from the training split.",
+        bad="x = torch.tensor(df[cols].values)",
+        good="x = torch.tensor(((df[cols] - train_mean) / train_std).values)",
+        explains=("init-loss-mismatch", "lr-too-high", "exploding-gradients", "loss-divergence"),
+    ),
+    Code(
+        code="unnormalized-targets",
+        title="Regression targets are orders of magnitude away from unit scale",
+        severity="warning",
+        stage=BAD_DATA,
+        what="Measures regression targets' scale at the loss.",
+        why=(
+            "A regression loss on targets of scale 1e5 produces gradients of scale 1e5: the learning rate that "
+            "works for the weights is wrong for the output layer."),
+        hypotheses=(
+            Hypothesis("targets in raw units (prices, counts, metres)", "print target mean/std"),
+        ),
+        next_step="Standardize targets (and un-standardize predictions for reporting).",
+        bad="loss = F.mse_loss(pred, price)",
+        good="loss = F.mse_loss(pred, (price - mu) / sigma)",
+        explains=("init-loss-mismatch", "lr-too-high", "exploding-gradients", "loss-divergence"),
+    ),
+    Code(
+        code="class-imbalance",
+        title="One class dominates the labels",
+        severity="warning",
+        stage=BAD_DATA,
+        what="Counts labels per class in the batches seen.",
+        why="A model can reach a low loss by always predicting the majority class.",
+        hypotheses=(
+            Hypothesis("the dataset is imbalanced", "print the label histogram"),
+        ),
+        next_step="Use class weights, resampling, or a metric that sees the minority class.",
+        bad="loss = F.cross_entropy(out, y)",
+        good="loss = F.cross_entropy(out, y, weight=class_weights)",
+    ),
+    Code(
+        code="split-overlap",
+        title="Train and validation share samples",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects identical samples in two splits.",
+        why="Overlapping splits make validation an optimistic copy of training.",
+        hypotheses=(
+            Hypothesis(
+                cause="duplicates in the raw data or a split after augmentation",
+                check="hash samples and intersect the splits",
+            ),
+        ),
+        next_step="Deduplicate before splitting; split by entity (user, patient, scene).",
+        bad="train, val = random_split(augmented, [0.8, 0.2])",
+        good="train, val = random_split(raw, [0.8, 0.2]); train = augment(train)",
+        planned="issue 15 (`traindoctor data`: duplicates and shared group keys across splits)",
+    ),
+    Code(
+        code="test-fit-leakage",
+        title="A preprocessing step is fit on test or validation data",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects fit / fit_transform called on evaluation data.",
+        why="Statistics learned from the test set leak it into training; reported scores are optimistic.",
+        hypotheses=(
+            Hypothesis("the scaler is refit on the test split", "grep for fit_transform(X_test"),
+        ),
+        next_step="Fit on the training split; only transform the others.",
+        bad="X_test = scaler.fit_transform(X_test)",
+        good="X_test = scaler.transform(X_test)",
+    ),
+    Code(
+        code="shuffled-time-split",
+        title="Time-series data split at random",
+        severity="warning",
+        stage=MECHANISM,
+        what="Detects random (shuffled) splits on temporally ordered data.",
+        why="Random splits leak future information into training and give optimistic scores.",
+        hypotheses=(
+            Hypothesis("train_test_split with shuffle=True on time-ordered rows", "check the split's time ranges"),
+        ),
+        next_step="Split by time: the first part trains, the last part tests.",
+        bad="train_test_split(X, y, shuffle=True)",
+        good="train_test_split(X, y, shuffle=False)",
+    ),
+)

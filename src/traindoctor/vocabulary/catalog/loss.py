@@ -1,0 +1,216 @@
+"""Loss functions and the targets fed to them."""
+
+from ..hypothesis import Hypothesis
+from . import Code, MECHANISM, INIT_LOSS, STUCK
+
+AREA = "loss and targets"
+
+CODES = (
+    Code(
+        code="double-softmax",
+        title="Cross-entropy receives probabilities, not logits",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects softmax (or log-softmax) outputs fed to a loss that applies log-softmax itself.",
+        why=(
+            "nn.CrossEntropyLoss applies log_softmax internally. Fed probabilities, it squashes them a second "
+            "time: the loss starts near ln C and its gradients shrink by roughly the class count, so training "
+            "stalls or converges to a poor model. (Log-softmax fed to it is redundant but harmless.)"),
+        hypotheses=(
+            Hypothesis(
+                cause="a Softmax layer or F.softmax before nn.CrossEntropyLoss",
+                check="compare the loss on raw logits and on softmax(logits) for one batch",
+            ),
+            Hypothesis(
+                cause="probabilities were meant for nll_loss after a log",
+                check="replace the loss by F.nll_loss(torch.log(p)) and see if the loss moves",
+                kind="subtle",
+            ),
+        ),
+        next_step="Remove the softmax from the model's training path; apply it only when you need probabilities.",
+        bad="model = nn.Sequential(nn.Linear(20, 10), nn.Softmax(dim=1))\nloss = F.cross_entropy(model(x), y)",
+        good=(
+            "model = nn.Sequential(nn.Linear(20, 10))\n"
+            "loss = F.cross_entropy(model(x), y)  # softmax only at inference"),
+        explains=("init-loss-mismatch", "loss-plateau", "slow-convergence", "cannot-overfit-batch"),
+    ),
+    Code(
+        code="double-sigmoid",
+        title="A with-logits loss receives sigmoid outputs",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects sigmoid outputs fed to binary_cross_entropy_with_logits / BCEWithLogitsLoss.",
+        why=(
+            "The loss applies a sigmoid itself. A second sigmoid maps every prediction into (0.5, 0.73), so the "
+            "model can never express confidence in class 0 and gradients are tiny."),
+        hypotheses=(
+            Hypothesis(
+                cause="a Sigmoid at the end of the model plus BCEWithLogitsLoss",
+                check="print the loss input's range: values in [0, 1] are probabilities",
+            ),
+        ),
+        next_step="Drop the final sigmoid, or switch to nn.BCELoss (less stable) if you must keep it.",
+        bad="out = torch.sigmoid(model(x))\nloss = F.binary_cross_entropy_with_logits(out, y)",
+        good="loss = F.binary_cross_entropy_with_logits(model(x), y)",
+        explains=("init-loss-mismatch", "loss-plateau", "cannot-overfit-batch"),
+    ),
+    Code(
+        code="nll-without-log-softmax",
+        title="nll_loss receives values that are not log-probabilities",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects nll_loss / NLLLoss applied to raw logits or probabilities.",
+        why=(
+            "NLLLoss only picks -input[target]; it normalizes nothing. On raw logits the loss is unbounded "
+            "below, so the model can drive it to -inf by inflating one logit without learning anything."),
+        hypotheses=(
+            Hypothesis(
+                cause="the model ends in a Linear layer and the loss is NLLLoss",
+                check="check that exp(input).sum(dim=1) is 1 for a batch",
+            ),
+            Hypothesis(
+                cause="a softmax was used where log_softmax was meant",
+                check="check that the input is <= 0 everywhere",
+                kind="subtle",
+            ),
+        ),
+        next_step="Add log_softmax before nll_loss, or use cross_entropy on the logits.",
+        bad="loss = F.nll_loss(model(x), y)",
+        good="loss = F.cross_entropy(model(x), y)  # or F.nll_loss(F.log_softmax(model(x), 1), y)",
+        explains=(
+            "nonfinite-forward", "nonfinite-backward", "exploding-gradients", "loss-divergence",
+            "init-loss-mismatch",
+        ),
+    ),
+    Code(
+        code="broadcast-loss",
+        title="Prediction and target broadcast to a larger shape in the loss",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects element-wise losses whose input and target shapes broadcast, e.g. (B, 1) against (B,).",
+        why=(
+            "Broadcasting (B, 1) against (B,) silently builds a (B, B) matrix: every prediction is compared with "
+            "every target, so the best the model can do is predict the batch mean."),
+        hypotheses=(
+            Hypothesis(
+                cause="the model outputs (B, 1) and the targets are (B,)",
+                check="print pred.shape and target.shape at the loss",
+            ),
+        ),
+        next_step="Make the shapes equal: pred.squeeze(-1) or target.unsqueeze(-1).",
+        bad="loss = F.mse_loss(model(x), y)   # (B, 1) vs (B,)",
+        good="loss = F.mse_loss(model(x).squeeze(-1), y)",
+        explains=("loss-plateau", "cannot-overfit-batch", "constant-output"),
+    ),
+    Code(
+        code="labels-all-ignored",
+        title="Every target is ignored: the loss has nothing to learn from",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Detects batches whose targets all equal ignore_index, or a loss that is identically 0 with zero "
+            "gradients."),
+        why=(
+            "With every label masked, a mean-reduced cross-entropy is 0/0 = NaN and a sum-reduced one is 0: no "
+            "gradient ever reaches the model. Usually a label-shifting or padding bug in preprocessing."),
+        hypotheses=(
+            Hypothesis(
+                cause="labels were masked to ignore_index (-100) by a collator or tokenizer bug",
+                check="count (labels != -100) for one batch",
+            ),
+            Hypothesis("the loss mask is empty", "print mask.sum() for one batch", kind="subtle"),
+        ),
+        next_step="Inspect one batch's labels before the loss; fix the masking so real tokens keep their ids.",
+        bad="labels = torch.full_like(input_ids, -100)  # every position masked",
+        good="labels = input_ids.clone(); labels[attention_mask == 0] = -100",
+        explains=("nonfinite-forward", "nonfinite-backward", "loss-plateau", "init-loss-mismatch"),
+    ),
+    Code(
+        code="init-loss-mismatch",
+        title="The first loss is far from its chance level",
+        severity="warning",
+        stage=INIT_LOSS,
+        what="Compares the first recorded loss with the loss of an uninformed model (ln C, ln 2, var(target)).",
+        why=(
+            "A freshly initialised model should be about as good as guessing. A much larger first loss means "
+            "overconfident initial outputs (bad init, unscaled inputs or outputs), which wastes the first part "
+            "of training and can destabilise it."),
+        hypotheses=(
+            Hypothesis(
+                cause="the output layer's initial weights are too large",
+                check="print the logits' std at init (expect about 1 or less)",
+            ),
+            Hypothesis("inputs are not normalized", "print the input's mean and std per feature", kind="subtle"),
+            Hypothesis(
+                cause="the loss is not the one you think (wrong reduction, weights)",
+                check="compute the loss by hand for one batch",
+                kind="subtle",
+            ),
+        ),
+        next_step=(
+            "Scale down the last layer's init (or zero it) and normalize the inputs; re-check the first loss."),
+        bad="head = nn.Linear(512, 10); nn.init.normal_(head.weight, std=10.0)",
+        good="head = nn.Linear(512, 10)  # default init; or nn.init.zeros_(head.weight)",
+    ),
+    Code(
+        code="label-leakage",
+        title="The first loss is far below chance: the answer may be in the input",
+        severity="warning",
+        stage=INIT_LOSS,
+        what="Flags an initial loss far below the chance level of an untrained model.",
+        why=(
+            "An untrained model cannot beat chance unless the target is visible in the input (a leaked column, a "
+            "shifted sequence that exposes the next token) or the model is already trained."),
+        hypotheses=(
+            Hypothesis(
+                cause="a feature column is a copy or function of the target",
+                check="drop features one at a time and watch the first loss",
+            ),
+            Hypothesis(
+                cause="the model was loaded from a checkpoint trained on this task",
+                check="confirm whether weights were loaded",
+                kind="null",
+            ),
+        ),
+        next_step=(
+            "Find which input carries the target: shuffle the targets and check the first loss returns to "
+            "chance."),
+        bad="X = df.drop(columns=['id'])        # still contains 'label_encoded'",
+        good="X = df.drop(columns=['id', 'label', 'label_encoded'])",
+    ),
+    Code(
+        code="loss-imbalance",
+        title="Loss terms' gradients differ by orders of magnitude",
+        severity="warning",
+        stage=STUCK,
+        what="Compares the gradient norms that each term of a composite loss sends to the shared parameters.",
+        why="When one term's gradient dominates by 100x, the others are effectively switched off.",
+        hypotheses=(
+            Hypothesis(
+                cause="terms have different units or scales",
+                check="log each term's gradient norm on the shared parameters",
+            ),
+        ),
+        next_step="Rescale the terms (or normalize their gradients) so none dominates unintentionally.",
+        bad="loss = mse_pixels + 1e-4 * kl",
+        good="loss = mse_pixels / n_pixels + beta * kl  # terms on comparable scales",
+        planned="issue 16 (multi-loss balance, measured in `run`, `checkup` and the Monitor)",
+    ),
+    Code(
+        code="squeeze-without-dim",
+        title="squeeze() without a dim feeds the loss",
+        severity="warning",
+        stage=MECHANISM,
+        what="Flags `.squeeze()` with no dim argument passed straight to a loss.",
+        why=(
+            "squeeze() removes every size-1 dimension, the batch dimension too when a batch has one sample (the "
+            "last batch of an epoch): the loss then broadcasts or fails only on that batch."),
+        hypotheses=(
+            Hypothesis("the (B, 1) output was meant to become (B,)", "run the loss on a batch of one sample"),
+        ),
+        next_step="Name the dimension: squeeze(-1) or squeeze(1).",
+        bad="loss = criterion(model(x).squeeze(), y)",
+        good="loss = criterion(model(x).squeeze(-1), y)",
+        explains=("broadcast-loss",),
+    ),
+)

@@ -1,0 +1,188 @@
+"""Non-finite values, gradient flow and activations."""
+
+from ..hypothesis import Hypothesis
+from . import Code, BAD_DATA, MECHANISM, NONFINITE, STUCK, EXPLODES
+
+AREA = "numerics"
+
+CODES = (
+    Code(
+        code="nonfinite-input",
+        title="NaN or Inf already in the data entering the model",
+        severity="error",
+        stage=BAD_DATA,
+        what="Detects non-finite values in the tensors passed to the model or to the loss as targets.",
+        why="A single NaN in a batch poisons the loss, then every gradient and every weight.",
+        hypotheses=(
+            Hypothesis("missing values in the raw data were not imputed", "count NaNs per column of the dataset"),
+            Hypothesis(
+                cause="a preprocessing step divides by zero (e.g. std of a constant column)",
+                check="check the normalization constants",
+                kind="subtle",
+            ),
+        ),
+        next_step=(
+            "Fix or drop the non-finite values in the data pipeline; assert torch.isfinite(x).all() in the "
+            "loader."),
+        bad="x = (x - mean) / std            # std == 0 for a constant column",
+        good="x = (x - mean) / (std + 1e-8)",
+        explains=(
+            "nonfinite-forward", "nonfinite-backward", "exploding-gradients", "loss-divergence",
+            "init-loss-mismatch",
+        ),
+    ),
+    Code(
+        code="nonfinite-forward",
+        title="A module turns finite inputs into NaN or Inf",
+        severity="error",
+        stage=NONFINITE,
+        what=(
+            "Names the first module (by qualified name) whose output is non-finite although its inputs are "
+            "finite."),
+        why=(
+            "NaN spreads: once one activation is NaN the loss and all gradients follow. The first module to "
+            "produce it is where the numerical problem lives (log of 0, division by 0, exp overflow)."),
+        hypotheses=(
+            Hypothesis(
+                cause="an unguarded log / sqrt / division in that module",
+                check="clamp the module's input (eps) and re-run the batch",
+            ),
+            Hypothesis(
+                cause="its weights were already huge after a bad update",
+                check="print the module's weight norm history",
+                kind="subtle",
+            ),
+        ),
+        next_step="Guard the operation (clamp, eps) or fix what drives it out of range.",
+        bad="return torch.log(x)",
+        good="return torch.log(x.clamp_min(1e-8))",
+    ),
+    Code(
+        code="nonfinite-backward",
+        title="Gradients become NaN or Inf while the loss is finite",
+        severity="error",
+        stage=NONFINITE,
+        what="Detects non-finite gradients after a finite loss and names the parameters they first reach.",
+        why=(
+            "Operations with finite outputs can have infinite derivatives (sqrt at 0, norm of a zero vector, "
+            "acos at 1). One such gradient destroys the weights at the next step."),
+        hypotheses=(
+            Hypothesis(
+                cause="sqrt / norm / pow with a fractional exponent evaluated at 0",
+                check="add eps inside the sqrt and re-run",
+            ),
+        ),
+        next_step=(
+            "Add eps where the derivative is unbounded; clip gradients as a safety net and log the pre-clip "
+            "norm."),
+        bad="d = (a - b).pow(2).sum(-1).sqrt()",
+        good="d = ((a - b).pow(2).sum(-1) + 1e-12).sqrt()",
+    ),
+    Code(
+        code="exploding-gradients",
+        title="Gradient norms grow by orders of magnitude",
+        severity="warning",
+        stage=EXPLODES,
+        what="Detects a total gradient norm that grows 1000x above its early level.",
+        why="Exploding gradients make each step larger than the last until the loss diverges.",
+        hypotheses=(
+            Hypothesis("learning rate too high", "rerun with lr / 10"),
+            Hypothesis(
+                cause="no gradient clipping in a recurrent or very deep model",
+                check="clip at 1.0 and log the pre-clip norm",
+                kind="subtle",
+            ),
+        ),
+        next_step="Lower the LR, add clipping (log the pre-clip norm) and check normalization layers.",
+        bad="opt.step()",
+        good="torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\nopt.step()",
+        explains=("loss-divergence", "nonfinite-forward", "nonfinite-backward"),
+    ),
+    Code(
+        code="vanishing-gradients",
+        title="Gradients vanish before reaching the first layers",
+        severity="warning",
+        stage=STUCK,
+        what="Detects first-layer gradient norms orders of magnitude below the last layer's.",
+        why=(
+            "Layers that receive no gradient do not learn; deep stacks of saturating activations are the usual "
+            "cause."),
+        hypotheses=(
+            Hypothesis("saturating activations (sigmoid/tanh) in a deep stack", "plot per-layer grad norms"),
+            Hypothesis(
+                cause="missing residual connections or normalization",
+                check="add skips / LayerNorm and compare",
+                kind="subtle",
+            ),
+        ),
+        next_step="Use ReLU-family activations, residual connections and normalization layers.",
+        bad="nn.Sequential(*[nn.Sequential(nn.Linear(64, 64), nn.Sigmoid()) for _ in range(20)])",
+        good="nn.Sequential(*[Block(64) for _ in range(20)])  # residual + LayerNorm",
+    ),
+    Code(
+        code="dead-relu",
+        title="Many ReLU units never activate",
+        severity="warning",
+        stage=STUCK,
+        what="Measures the fraction of ReLU units that output zero for every sample of a batch.",
+        why="A dead unit has zero gradient and never recovers; a layer of them caps the model's capacity.",
+        hypotheses=(
+            Hypothesis(
+                cause="a too-high learning rate pushed biases negative",
+                check="check the fraction at init vs after training",
+            ),
+        ),
+        next_step="Lower the LR, use LeakyReLU/GELU, or re-check initialization.",
+        bad="nn.ReLU()",
+        good="nn.LeakyReLU(0.01)",
+    ),
+    Code(
+        code="saturated-activations",
+        title="Sigmoid / tanh units are saturated",
+        severity="warning",
+        stage=STUCK,
+        what="Measures the fraction of sigmoid/tanh outputs pinned near their bounds.",
+        why="Saturated units have derivatives near zero, so gradients vanish through them.",
+        hypotheses=(
+            Hypothesis("inputs to the activation are unnormalized", "print the pre-activation std"),
+        ),
+        next_step="Normalize pre-activations (LayerNorm) or lower the init scale.",
+        bad="torch.tanh(self.fc(x * 100))",
+        good="torch.tanh(self.norm(self.fc(x)))",
+    ),
+    Code(
+        code="bad-custom-gradient",
+        title="A custom autograd.Function's backward disagrees with finite differences",
+        severity="error",
+        stage=MECHANISM,
+        what="Runs torch.autograd.gradcheck in float64 on each custom autograd.Function the model calls.",
+        why="A wrong hand-written backward trains the model on wrong gradients, silently.",
+        hypotheses=(
+            Hypothesis(
+                cause="a sign or transpose error in backward",
+                check="compare backward with torch.autograd.functional.jacobian on tiny inputs",
+            ),
+        ),
+        next_step="Fix the backward until gradcheck passes in float64.",
+        bad="def backward(ctx, g): return g * ctx.saved_tensors[0]",
+        good="def backward(ctx, g): x, = ctx.saved_tensors; return g * 2 * x",
+    ),
+    Code(
+        code="inplace-on-leaf",
+        title="In-place update of a leaf tensor that requires grad",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Flags in-place operations (+=, x[i] = ..., x.add_()) on tensors created with requires_grad=True, "
+            "outside no_grad."),
+        why=(
+            "Autograd forbids modifying a leaf that requires grad in place; manual updates must run under "
+            "torch.no_grad()."),
+        hypotheses=(
+            Hypothesis("a manual SGD update outside torch.no_grad()", "wrap the update in `with torch.no_grad():`"),
+        ),
+        next_step="Update parameters under torch.no_grad(), or use an optimizer.",
+        bad="w = torch.randn(3, requires_grad=True)\n...\nw -= lr * w.grad",
+        good="with torch.no_grad():\n    w -= lr * w.grad",
+    ),
+)

@@ -1,0 +1,242 @@
+"""The optimizer, the scheduler and the training loop around them."""
+
+from ..hypothesis import Hypothesis
+from . import Code, MECHANISM, OVERFIT, STUCK, EXPLODES
+
+AREA = "optimizer and loop"
+
+CODES = (
+    Code(
+        code="grad-not-zeroed",
+        title="Gradients accumulate across optimizer steps",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects optimizer steps whose gradients were never reset since the previous step.",
+        why=(
+            "backward() adds into .grad. Without zero_grad each step applies the sum of all past gradients: the "
+            "effective learning rate grows every step until training diverges or thrashes."),
+        hypotheses=(
+            Hypothesis(
+                cause="optimizer.zero_grad() is missing from the loop",
+                check="print a parameter's grad norm before backward on two steps",
+            ),
+            Hypothesis(
+                cause="zero_grad is called on a different optimizer or model than the one stepped",
+                check="compare id(optimizer) at zero_grad and step",
+                kind="subtle",
+            ),
+        ),
+        next_step="Call optimizer.zero_grad(set_to_none=True) once per optimizer step (before backward).",
+        bad="for x, y in loader:\n    loss_fn(model(x), y).backward()\n    opt.step()",
+        good=(
+            "for x, y in loader:\n"
+            "    opt.zero_grad(set_to_none=True)\n"
+            "    loss_fn(model(x), y).backward()\n"
+            "    opt.step()"),
+        explains=(
+            "exploding-gradients", "lr-too-high", "loss-divergence", "loss-oscillation", "nonfinite-forward",
+            "nonfinite-backward", "init-loss-mismatch",
+        ),
+    ),
+    Code(
+        code="zero-grad-misplaced",
+        title="Gradients are cleared between backward and step",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects optimizer steps that find every gradient zeroed although backward ran since the last step.",
+        why=(
+            "zero_grad between backward() and step() throws the gradients away: the optimizer steps on nothing "
+            "(or only on weight decay) and the model never learns."),
+        hypotheses=(
+            Hypothesis(
+                cause="zero_grad() sits after backward() instead of before it",
+                check="print the grad norm right before optimizer.step()",
+            ),
+        ),
+        next_step="Move zero_grad before backward (or after step).",
+        bad="loss.backward()\nopt.zero_grad()\nopt.step()",
+        good="opt.zero_grad()\nloss.backward()\nopt.step()",
+        explains=("loss-plateau", "cannot-overfit-batch", "lr-too-low", "optimizer-params-unused"),
+    ),
+    Code(
+        code="scheduler-too-fast",
+        title="The learning rate collapses within the first epoch",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects a learning rate that falls by 100x or more within half an epoch of optimizer steps.",
+        why=(
+            "Per-epoch schedulers (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR) stepped once per batch "
+            "run their whole schedule in a few dozen steps; the rest of training runs at a learning rate near "
+            "zero and the loss freezes."),
+        hypotheses=(
+            Hypothesis(
+                cause="scheduler.step() is inside the batch loop while the schedule is counted in epochs",
+                check="print scheduler.get_last_lr() after each epoch",
+            ),
+            Hypothesis(
+                cause="step_size / T_max was meant in batches but set in epochs",
+                check="compare T_max or step_size with len(loader)",
+                kind="subtle",
+            ),
+        ),
+        next_step="Step per-epoch schedulers once per epoch, or express their period in optimizer steps.",
+        bad="for x, y in loader:\n    ...; opt.step(); sched.step()   # StepLR(step_size=30)",
+        good="for epoch in range(E):\n    for x, y in loader: ...; opt.step()\n    sched.step()",
+        explains=("lr-too-low", "loss-plateau", "slow-convergence"),
+    ),
+    Code(
+        code="params-not-in-optimizer",
+        title="Parameters get gradients but no optimizer updates them",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects parameters of the model that receive gradients and belong to no optimizer.",
+        why=(
+            "A layer created (or replaced) after the optimizer was built keeps its random initial weights "
+            "forever: it gets gradients that nobody applies."),
+        hypotheses=(
+            Hypothesis(
+                cause="the optimizer was created before a layer was added or replaced",
+                check="check that every name in model.named_parameters() is in the optimizer",
+            ),
+            Hypothesis(
+                cause="param groups list only a sub-module",
+                check="print the optimizer's param groups sizes",
+                kind="subtle",
+            ),
+        ),
+        next_step="Build the optimizer after the model is complete, from model.parameters().",
+        bad="opt = torch.optim.Adam(model.parameters())\nmodel.head = nn.Linear(64, 10)",
+        good="model.head = nn.Linear(64, 10)\nopt = torch.optim.Adam(model.parameters())",
+        explains=("cannot-overfit-batch", "loss-plateau"),
+    ),
+    Code(
+        code="optimizer-params-unused",
+        title="Optimizer parameters never receive a gradient",
+        severity="warning",
+        stage=OVERFIT,
+        what="Detects parameters handed to an optimizer whose .grad stays None at every step.",
+        why=(
+            "A parameter without a gradient is disconnected from the loss: a detach(), .data or .item() in the "
+            "forward path, an unused branch, or a layer the loss never reaches."),
+        hypotheses=(
+            Hypothesis(
+                cause="the forward path cuts the graph (detach, .data, .item(), numpy round-trip)",
+                check="check out.grad_fn is not None at the layer's output",
+            ),
+            Hypothesis(
+                cause="the module is defined but never called in forward",
+                check="count the module's forward calls with a hook",
+                kind="subtle",
+            ),
+        ),
+        next_step="Find where the graph is cut between these parameters and the loss.",
+        bad="h = self.encoder(x).detach()\nreturn self.head(h)",
+        good="h = self.encoder(x)\nreturn self.head(h)",
+        explains=("cannot-overfit-batch", "loss-plateau"),
+    ),
+    Code(
+        code="frozen-params",
+        title="The optimizer holds parameters with requires_grad=False",
+        severity="info",
+        stage=MECHANISM,
+        what="Reports optimizer parameters that are frozen; an error when every parameter is frozen.",
+        why=(
+            "Frozen parameters never change. When that is intended (fine-tuning a head) this is context; when "
+            "every parameter is frozen nothing trains."),
+        hypotheses=(
+            Hypothesis("a freeze loop froze more than intended", "count p.requires_grad over model.parameters()"),
+        ),
+        next_step="Unfreeze what should train; pass only trainable parameters to the optimizer.",
+        bad="for p in model.parameters(): p.requires_grad = False\nopt = SGD(model.parameters(), lr=0.1)",
+        good=(
+            "for p in model.backbone.parameters(): p.requires_grad = False\n"
+            "opt = SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)"),
+    ),
+    Code(
+        code="lr-too-high",
+        title="The learning rate is too high: updates rival the weights",
+        severity="error",
+        stage=EXPLODES,
+        what="Detects divergence preceded by update/parameter ratios far above the usual ~1e-3.",
+        why=(
+            "When one optimizer step changes the weights by a sizeable fraction of their norm, the loss jumps "
+            "out of the basin: it oscillates, climbs or becomes NaN."),
+        hypotheses=(
+            Hypothesis(
+                cause="the learning rate is 10-1000x too large for this model and optimizer",
+                check="rerun with lr / 10 and watch the update ratio",
+            ),
+            Hypothesis(
+                cause="there is no warmup for a large model",
+                check="add linear warmup over the first few hundred steps",
+                kind="subtle",
+            ),
+        ),
+        next_step=(
+            "Lower the learning rate until the update/parameter ratio sits near 1e-3; add warmup or clipping."),
+        bad="opt = torch.optim.SGD(model.parameters(), lr=5.0)",
+        good="opt = torch.optim.SGD(model.parameters(), lr=0.05)",
+        explains=(
+            "nonfinite-forward", "nonfinite-backward", "exploding-gradients", "loss-divergence",
+            "loss-oscillation", "loss-spikes",
+        ),
+    ),
+    Code(
+        code="lr-too-low",
+        title="The learning rate is too low: the weights barely move",
+        severity="warning",
+        stage=STUCK,
+        what="Detects update/parameter ratios below 1e-5 while the loss does not improve.",
+        why="With updates a millionth of the weights, training would need millions of steps to move.",
+        hypotheses=(
+            Hypothesis(
+                cause="the learning rate is orders of magnitude too small",
+                check="rerun with lr x 10 and compare the first 100 steps",
+            ),
+            Hypothesis("a scheduler decayed the learning rate too early", "print the LR per step", kind="subtle"),
+        ),
+        next_step="Raise the learning rate (an LR range test finds a good one).",
+        bad="opt = torch.optim.Adam(model.parameters(), lr=1e-7)",
+        good="opt = torch.optim.Adam(model.parameters(), lr=1e-3)",
+        explains=("loss-plateau", "slow-convergence"),
+    ),
+    Code(
+        code="no-grad-training",
+        title="Training steps run under no_grad",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects a training loop whose forward pass runs with gradients disabled.",
+        why=(
+            "Under torch.no_grad the loss has no graph; backward fails or, if the graph was cut silently, the "
+            "optimizer steps on stale gradients."),
+        hypotheses=(
+            Hypothesis(
+                cause="the training loop sits inside `with torch.no_grad()` meant for evaluation",
+                check="check torch.is_grad_enabled() in the loop",
+            ),
+        ),
+        next_step="Run training forwards with gradients enabled; keep no_grad for evaluation.",
+        bad="with torch.no_grad():\n    for x, y in loader: train_step(x, y)",
+        good="for x, y in loader: train_step(x, y)",
+    ),
+    Code(
+        code="graph-break",
+        title="The loss path leaves autograd",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects .item(), .numpy(), .detach(), .data or re-wrapping into a new tensor inside the loss path.",
+        why=(
+            "Values that leave autograd carry no gradient: the parameters before the break stop learning without "
+            "any error."),
+        hypotheses=(
+            Hypothesis(
+                cause="a value is converted to Python or numpy and back",
+                check="check loss.grad_fn and the grad of the first layer",
+            ),
+        ),
+        next_step="Keep the computation in torch ops end to end.",
+        bad="loss = torch.tensor(criterion(out, y).item(), requires_grad=True)",
+        good="loss = criterion(out, y)",
+        explains=("optimizer-params-unused", "cannot-overfit-batch"),
+    ),
+)
