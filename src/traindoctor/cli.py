@@ -14,7 +14,8 @@ from .version import __version__
 from .vocabulary.catalog import CATALOG
 from .curves.readers import STEP_COLUMNS
 from .vocabulary.report import Report
-from .render import render
+from .render import DEFAULT_FORMAT, RENDERERS
+from .render.output import folder_problem, output_problem, write, write_figures
 
 app = typer.Typer(
     add_completion=False,
@@ -26,47 +27,26 @@ app = typer.Typer(
 )
 
 
-class Format(str, Enum):
-    text = "text"
-    markdown = "markdown"
-    html = "html"
-    json = "json"
-    sarif = "sarif"
-
-
-FORMAT_HELP = ("text (terminal), markdown, html (one self-contained file with the figures; use with -o report.html), "
-               "json (the full record), sarif.")
+# the choices, the default and the help of every command's --format come from the registry
+Format = Enum("Format", {name: name for name in RENDERERS}, type=str)
+FORMAT_HELP = "; ".join(f"{name} ({r.suffix}): {r.description}" for name, r in RENDERERS.items()) + "."
 PLOTS_HELP = "Also save the report's figures as PNG files into this directory."
 OUTPUT_HELP = "Write the report to FILE instead of stdout."
 
 
-def _writable_dir(folder: Path) -> Optional[str]:
-    """Why files cannot be created in `folder` (or in the nearest folder that exists), or None."""
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        return f"{folder} is a file, not a directory"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"directory {folder} is not writable"
-    return None
+def _format_option():
+    return typer.Option(Format(DEFAULT_FORMAT), "--format", "-f", help=FORMAT_HELP)
 
 
 def _output_file(path: Optional[Path]) -> Optional[Path]:
-    """--output, checked before anything runs (a wrong path must not cost a finished run its report);
-    made absolute, since a script run by `run` may change the working directory."""
+    """--output, checked before anything runs; made absolute, since a script run by `run` may change
+    the working directory."""
     if path is None:
         return None
     path = path.absolute()
-    if path.is_dir():
-        problem = "is a directory; give a file name, e.g. " + str(path / "report.html")
-    elif not path.parent.is_dir():
-        problem = f"directory {path.parent} does not exist"
-    elif path.exists() and not os.access(path, os.W_OK):
-        problem = "exists and is not writable"
-    else:
-        problem = _writable_dir(path.parent)
+    problem = output_problem(path)
     if problem:
-        raise typer.BadParameter(f"{path}: {problem}")
+        raise typer.BadParameter(problem)
     return path
 
 
@@ -75,34 +55,16 @@ def _plots_dir(path: Optional[Path]) -> Optional[Path]:
     if path is None:
         return None
     path = path.absolute()
-    problem = f"{path} is a file; give a directory" if path.exists() and not path.is_dir() else _writable_dir(path)
+    problem = folder_problem(path)
     if problem:
-        raise typer.BadParameter(problem if problem.startswith(str(path)) else f"{path}: {problem}")
+        raise typer.BadParameter(problem)
     return path
 
 
 def _emit(report: Report, fmt: Format, output: Optional[Path], plots: Optional[Path] = None) -> None:
-    """Write the report (and figures); if writing fails anyway, the report goes to stdout, not lost."""
     if plots is not None:
-        from .render.figures import figures, save_png
-
-        try:
-            written = save_png(figures(report), plots)
-        except OSError as exc:
-            typer.echo(f"traindoctor: could not save the figures in {plots}: {exc.strerror or exc}", err=True)
-        else:
-            typer.echo(f"{len(written)} figure(s) written to {plots}" if written else "no figure to draw for this report", err=True)
-    if output is not None:
-        try:
-            output.write_text(render(report, fmt.value, color=False))
-            typer.echo(f"report written to {output}", err=True)
-        except OSError as exc:
-            typer.echo(f"traindoctor: could not write the report to {output} ({exc.strerror or exc}); "
-                       "writing it to stdout instead", err=True)
-            sys.stdout.write(render(report, fmt.value, color=False))
-    else:
-        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        sys.stdout.write(render(report, fmt.value, color=color))
+        write_figures(report, plots)
+    write(report, fmt.value, output)
     raise typer.Exit(report.exit_code)
 
 
@@ -129,7 +91,7 @@ def run(
     max_steps: int = typer.Option(300, "--max-steps", min=0, help="Stop after this many optimizer steps (0: run to completion)."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=0, help="Stop after this many seconds."),
     probes: bool = typer.Option(True, "--probes/--no-probes", help="Run the cheap probes (batch independence) after the script stops."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
+    format: Format = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
@@ -140,8 +102,8 @@ def run(
     """
     from .run.runner import ScriptNotFound, run_script
 
-    # A report on stdout in a machine-readable format stays clean: the script's own prints go to stderr.
-    script_stdout = sys.stderr if format is not Format.text and output is None else None
+    # A document on stdout (json, html, ...) stays whole: the script's own prints go to stderr.
+    script_stdout = sys.stderr if RENDERERS[format.value].document and output is None else None
     try:
         report = run_script(script, args or [], max_steps=max_steps, max_seconds=max_seconds,
                             probes=probes, stdout=script_stdout)
@@ -206,7 +168,7 @@ def checkup(
     target: str = typer.Argument(..., help="path/to/file.py:function; the function returns dict(model, batch, [loss_fn], [optimizer])."),
     probe: Optional[List[str]] = typer.Option(None, "--probe", "-p", help="Run only these probes (repeatable)."),
     overfit_steps: int = typer.Option(300, "--overfit-steps", min=1, help="Step budget of the overfit-one-batch probe."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
+    format: Format = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
@@ -239,7 +201,7 @@ def lint(
     paths: List[Path] = typer.Argument(..., help="Files, directories and .ipynb notebooks."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes (repeatable; overrides the config)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes (repeatable; adds to the config)."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="text (path:line:col: code message), markdown, html, json, sarif."),
+    format: Format = _format_option(),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
     """Find silent training bugs in source code, before anything runs.
@@ -269,7 +231,7 @@ def lint(
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A Monitor log_dir (holding report.json or monitor.jsonl)."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
+    format: Format = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
@@ -301,7 +263,7 @@ def curves(
     loss: Optional[str] = typer.Option(None, "--loss", help="The training-loss series, when its name does not contain loss/nll/ppl."),
     val: Optional[str] = typer.Option(None, "--val", help="The validation-loss series, when its name does not say val/eval/dev/test."),
     step: Optional[str] = typer.Option(None, "--step", help=f"The step column of a CSV/JSONL log, when it is not {'/'.join(STEP_COLUMNS)} (in any case)."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
+    format: Format = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:

@@ -6,67 +6,20 @@ import re
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
-import torch
-from torch import nn
 
-from conftest import EXAMPLES, codes, run_example, validate
-from traindoctor import Monitor, checkup
-from traindoctor.cli import _load_setup
+from conftest import codes, validate
+from report_kinds import hostile_report, monitored_run, reports as all_reports
 from traindoctor.curves import analyze
-from traindoctor.vocabulary.report import Report
-from traindoctor.vocabulary.finding import finding
-from traindoctor.lint.engine import Config, lint_paths
-from traindoctor.monitor import load_run
 from traindoctor.render import render
 from traindoctor.render.figures import figures
-
-
-def training_log(tmp_path):
-    """A CSV log with train/val loss (val rising after step 1500), an accuracy and a warmup-cosine LR."""
-    rng = np.random.default_rng(0)
-    t = np.arange(3000)
-    loss = (2.3 * np.exp(-t / 500) + 0.3) * np.exp(0.1 * rng.standard_normal(len(t)))
-    lr = np.where(t < 200, 3e-4 * t / 200, 1.5e-4 * (1 + np.cos(np.pi * (t - 200) / 2800)))
-    vt = t[::100]
-    frame = pd.DataFrame({"step": t, "train/loss": loss, "lr": lr}).merge(
-        pd.DataFrame({"step": vt, "val/loss": 0.35 + 2.0 * np.exp(-vt / 500) + np.maximum(0, vt - 1500) / 3000,
-                      "val/acc": 1 - 0.9 * np.exp(-vt / 600)}), on="step", how="left")
-    frame.to_csv(tmp_path / "log.csv", index=False)
-    return tmp_path / "log.csv"
-
-
-def monitored_run(tmp_path, steps=300):
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
-    x = torch.randn(512, 20)
-    y = x[:, :5].argmax(1)
-    with Monitor(model, opt, log_dir=tmp_path / "run") as monitor:
-        for i in range(steps):
-            batch = slice(i % 8 * 64, i % 8 * 64 + 64)
-            loss = nn.functional.cross_entropy(model(x[batch]), y[batch])
-            opt.zero_grad()
-            loss.backward()
-            monitor.log(loss=loss)
-            opt.step()
-            sched.step()
-    return load_run(tmp_path / "run")
+from traindoctor.vocabulary.finding import finding
+from traindoctor.vocabulary.report import Report
 
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("html")
-    return {
-        "run": run_example("broken_lr_too_high.py"),
-        "curves": validate(analyze(training_log(tmp))),
-        "checkup": validate(checkup(**_load_setup(f"{EXAMPLES / 'healthy_mlp.py'}:make_setup"), progress=False,
-                                    probes=("init-loss", "overfit", "lr-range"))),
-        "report": validate(monitored_run(tmp)),
-        "lint": lint_paths([EXAMPLES], Config())[0],
-    }
+    return all_reports(tmp_path_factory)
 
 
 EXPECTED_FIGURES = {
@@ -168,22 +121,6 @@ def test_curves_of_a_monitor_log_draw_lr_and_module_heatmap(tmp_path):
     assert set(report.sections["curves"]["roles"]["modules"]) == {"grad_norm_by_module/0", "grad_norm_by_module/2"}
     assert {p.name for p in figures(report)} == {"loss", "lr-schedule", "grad-norm-by-module"}
     assert codes(report) == []  # a healthy monitored run: its nested series raise nothing
-
-
-def hostile_report():
-    """Every place a report carries user text, each holding HTML, a pipe, backticks and a fence."""
-    evil = "<script>alert(1)</script> a|b ``` `x` [link](javascript:alert(1)) *em* _u_ &amp;\n\n# heading"
-    found = finding("script-error", f"raised ValueError: {evil}", "run",
-                    location={"file": "src/<evil>|x.py", "line": 3, "module": "enc`oder|<i>"},
-                    evidence={"traceback": f"Traceback (most recent call last):\n  File \"<evil>.py\"\n```\n{evil}\n````\nend"})
-    found.hypotheses[0].cause = f"cause {evil}"
-    report = Report(f"run <evil>|{evil}.py", [found], unchecked=[f"reason {evil}"],
-                    sections={"checkup": {"probes": [{"name": "overfit", "status": "failed", "seconds": 0.1, "note": evil}],
-                                          "seconds": 0.1, "model": "<Net>|", "batch_size": 2},
-                              "curves": {"notes": [f"skipped {evil}"], "roles": {"train": [], "val": [], "metrics": [], "lr": [], "modules": []},
-                                         "plot": {}, "series": {f"loss{evil}": {"points": 3, "first": 1.0, "last": 0.5,
-                                                                               "nonfinite": 0}}}})
-    return report, evil
 
 
 def test_markdown_shows_user_text_as_written_and_keeps_its_structure():

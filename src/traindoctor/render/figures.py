@@ -18,7 +18,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from ..vocabulary.report import Report
+from ..vocabulary.report import Report, write_atomic
 
 _SEVERITY_COLOR = {"error": "#d62728", "warning": "#ff7f0e", "info": "#1f77b4"}
 _MAX_MODULES = 40  # rows of the heatmap; more would be unreadable on a laptop screen
@@ -61,8 +61,10 @@ def save_png(plots: list[Plot], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for p in plots:
+        buf = io.BytesIO()
+        p.figure.savefig(buf, format="png", dpi=110)
         path = out_dir / f"{p.name}.png"
-        p.figure.savefig(path, dpi=110)
+        write_atomic(path, buf.getvalue())
         paths.append(path)
     return paths
 

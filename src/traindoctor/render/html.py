@@ -13,6 +13,7 @@ from ..vocabulary.finding import Finding
 from ..vocabulary.report import Report
 from .figures import figures, svg
 from .headline import could_not_check, footer, header, location, notes
+from .base import RenderOptions
 
 _MARK = {"error": "✗", "warning": "!", "info": "i"}
 
@@ -52,7 +53,7 @@ table.lint tr:first-child{display:none}table.lint td{display:block;border:0;padd
 """
 
 
-def render(report: Report) -> str:
+def render(report: Report, options: RenderOptions) -> str:
     body = [f"<h1>{escape(header(report))}</h1>", _summary(report)]
     if notes(report):
         body.append('<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes(report)) + "</ul>")

@@ -6,16 +6,17 @@ import json
 from importlib import resources
 from typing import Any
 
-from ..vocabulary.report import Report
-from ..vocabulary.jsonsafe import dumps, plain
+from ..vocabulary.jsonsafe import plain
+from ..vocabulary.report import Report, json_text
+from .base import RenderOptions
 
 
 def to_json_data(report: Report) -> dict[str, Any]:
     return plain(report.to_dict())
 
 
-def render(report: Report) -> str:
-    return dumps(report.to_dict())  # the same text as the Monitor's report.json
+def render(report: Report, options: RenderOptions) -> str:
+    return json_text(report)  # the same text as the Monitor's report.json (vocabulary.report.save_json)
 
 
 def schema() -> dict[str, Any]:

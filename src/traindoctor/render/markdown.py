@@ -12,6 +12,7 @@ import re
 
 from ..vocabulary.report import Report
 from .headline import could_not_check, footer, header, location, notes
+from .base import RenderOptions
 
 _ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 # A code span: a run of backticks, closed by a run of the same length (CommonMark).
@@ -53,7 +54,7 @@ def _row(*cells: object) -> str:
     return "| " + " | ".join(inline(c, cell=True) for c in cells) + " |"
 
 
-def render(report: Report) -> str:
+def render(report: Report, options: RenderOptions) -> str:
     lines = [f"# {inline(header(report))}", ""]
     warning = could_not_check(report)
     if warning:

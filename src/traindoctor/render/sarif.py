@@ -7,11 +7,12 @@ import json
 from ..version import __version__
 from ..vocabulary import catalog as codes
 from ..vocabulary.report import Report
+from .base import RenderOptions
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
-def render(report: Report) -> str:
+def render(report: Report, options: RenderOptions) -> str:
     used = sorted({f.code for f in report.findings})
     rules = [{"id": c, "name": c, "shortDescription": {"text": codes.get(c).title},
               "fullDescription": {"text": codes.get(c).what},

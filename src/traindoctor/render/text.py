@@ -11,13 +11,20 @@ from rich.text import Text
 
 from ..vocabulary.report import Report
 from .headline import could_not_check, footer, header, location, notes
+from .base import RenderOptions
 
 _MARK = {"error": ("✗", "bold red"), "warning": ("!", "bold yellow"), "info": ("i", "cyan")}
 
 
-def render(report: Report, *, color: bool | None = None, width: int | None = None) -> str:
+def render(report: Report, options: RenderOptions) -> str:
+    if "lint" in report.sections:
+        return _lint(report, options.color)
+    return _diagnosis(report, options.color, options.width)
+
+
+def _diagnosis(report: Report, color: bool, width: int) -> str:
     buf = io.StringIO()
-    console = Console(file=buf, force_terminal=bool(color), no_color=not color, width=width or 100,
+    console = Console(file=buf, force_terminal=color, no_color=not color, width=width,
                       highlight=False, emoji=False, soft_wrap=False)
     console.print(Text(header(report), style="bold"), soft_wrap=True)
     warning = could_not_check(report)
@@ -69,10 +76,10 @@ def render(report: Report, *, color: bool | None = None, width: int | None = Non
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
 
 
-def render_lint(report: Report, *, color: bool | None = None) -> str:
+def _lint(report: Report, color: bool) -> str:
     """One line per finding, as compilers and ruff print them: path:line:col: code message."""
     buf = io.StringIO()
-    console = Console(file=buf, force_terminal=bool(color), no_color=not color, highlight=False, emoji=False,
+    console = Console(file=buf, force_terminal=color, no_color=not color, highlight=False, emoji=False,
                       soft_wrap=True)
     for f in report.findings:
         loc = f.location

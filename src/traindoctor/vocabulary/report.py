@@ -1,12 +1,19 @@
-"""The Report: what one producer found, in the order triage gave, plus its sections."""
+"""The Report: what one producer found, in the order triage gave, plus its sections; and its JSON
+document (`to_dict` through `jsonsafe`), the contract every reader of a report relies on."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..version import __version__
 from .finding import SEVERITY_RANK as _SEVERITY_RANK, Finding
+from .jsonsafe import dumps
 
 
 @dataclass
@@ -46,3 +53,43 @@ class Report:
         }
         out.update(self.sections)
         return out
+
+
+def json_text(report: Report) -> str:
+    """The report's JSON document: `--format json` and the Monitor's report.json, byte for byte."""
+    return dumps(report.to_dict())
+
+
+def save_json(report: Report, path: Path) -> None:
+    """Write the report's JSON document to `path` atomically (see `write_atomic`)."""
+    write_atomic(Path(path), json_text(report))
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write `data` (text as UTF-8) to `path`: aside in the same directory, then renamed over it, so a
+    kill or a full disk mid-write never leaves a truncated file, and a failed write leaves no temporary
+    one; an existing file keeps its permissions. Anything but a regular file (a symlink, /dev/stdout, a
+    pipe) is written through in place, as `open` would: renaming would replace the link or the device.
+    Raises OSError."""
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    content = data.encode() if isinstance(data, str) else data
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(path, "wb") as f:
+            f.write(content)
+        return
+    # one writer per process and thread at a time: no two writers share a temporary name
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666), "wb") as f:  # 0o666: the umask applies
+            f.write(content)
+        if mode is not None:
+            os.chmod(tmp, stat.S_IMODE(mode))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
