@@ -473,7 +473,7 @@ for i in range(10):
 """)
     broken = run_code(script.replace("EPS", ""))
     f = broken.findings[0]
-    assert f.code == "nonfinite-backward" and f.evidence["parameters"] == ["weight"]
+    assert f.code == "nonfinite-backward" and f.evidence["nonfinite_grads"] == ["weight"]
     assert run_code(script.replace("EPS", ".add(1e-12)")).findings == []
 
 
@@ -488,7 +488,7 @@ for i in range(40):
     (model(xz) ** 2).sum(-1).sqrt().mean().backward(); opt.step()
 """))
     f = r.findings[0]
-    assert f.code == "nonfinite-backward" and f.evidence["parameters"] == ["weight"] and f.evidence["step"] == 25
+    assert f.code == "nonfinite-backward" and f.evidence["nonfinite_grads"] == ["weight"] and f.location["step"] == 25
 
 
 def test_batch_mixing_probe_on_sequence_first_models(run_code):

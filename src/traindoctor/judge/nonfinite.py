@@ -1,8 +1,10 @@
 """The first non-finite loss or gradient of a run, attributed from its step record alone.
 
-Written once, used online (the Monitor, on the records it builds) and offline (`load_run`, on the
-records read back from monitor.jsonl): everything the attribution needs travels in the record.
-The Monitor adds these fields to a non-finite step's record (and only to it):
+Written once, used online (the Monitor, on the records it builds), offline (`load_run`, on the
+records read back from monitor.jsonl) and by `run` (judge/numerics.py, on the record the Recorder
+kept of its first non-finite step): everything the attribution needs travels in the record.
+measure/localise.py adds these fields (measure/records.py: NonfiniteFields) to a non-finite step's
+record (and only to it):
 
 - `nonfinite_inputs`: {tensor name: where it is non-finite, or None} for the floating tensors that
   entered the model non-finite at that step (checked on the device at every step, read at the sync);
@@ -11,7 +13,9 @@ The Monitor adds these fields to a non-finite step's record (and only to it):
 - `output_finite`: whether the model's output was finite at that step (when it was seen);
 - `nonfinite_grads`: the parameters whose gradient is non-finite;
 - `replay`: the replay of the step's batch on a copy ({module, type}, {module: None,
-  output_finite}), or {skipped: why it was not replayed};
+  output_finite}), or {skipped: why it was not replayed}; run adds the loss function called last;
+- run only: `location` (the user's line, file and line), `n_nonfinite_grads` when more than the
+  named ones, `seen_as` when the step was found later (non-finite parameters after an update);
 - under DDP, `nonfinite_rank`: the rank these fields come from, and `nonfinite_ranks`: the ranks
   whose loss was non-finite.
 
@@ -26,7 +30,8 @@ from typing import Any
 
 from ..vocabulary.finding import Finding, finding
 
-FIELDS = ("nonfinite_inputs", "inputs_checked", "output_finite", "nonfinite_grads", "replay")
+FIELDS = ("nonfinite_inputs", "inputs_checked", "output_finite", "nonfinite_grads", "n_nonfinite_grads", "replay",
+          "seen_as")
 
 
 def bad(value: Any) -> bool:
@@ -45,21 +50,21 @@ def kind(record: dict[str, Any]) -> int:
 class NonfiniteRule:
     """Fires once, at the first record whose loss or gradients are non-finite."""
 
-    def __init__(self) -> None:
-        self.fired = False
+    def __init__(self, source: str = "monitor") -> None:
+        self.fired, self.source = False, source
 
     def observe(self, record: dict[str, Any], recent: list[dict[str, Any]]) -> list[Finding]:
         if self.fired or kind(record) == 3:
             return []
         self.fired = True
-        return [explain(record, recent)]
+        return [explain(record, recent, self.source)]
 
 
-def explain(r: dict[str, Any], recent: list[dict[str, Any]]) -> Finding:
+def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "monitor") -> Finding:
     step, loss, rank = r["step"], r.get("loss"), r.get("nonfinite_rank")
     head = (f"rank {rank}: " if rank is not None else "") + f"step {step}: "
     evidence = {k: r[k] for k in (*FIELDS, "nonfinite_ranks") if k in r} | {"flight_recorder": recent[-20:]}
-    location = {"step": step, "rank": rank}
+    location = {**r.get("location", {}), "step": step, "rank": rank}
     loss_text = f"the loss is {loss}" if loss is not None else "the loss was not logged"
     grads_bad = bad(r.get("grad_norm")) or bool(r.get("nonfinite_grads"))
     inputs = r.get("nonfinite_inputs")
@@ -67,14 +72,15 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]]) -> Finding:
         name, where = next(iter(inputs.items()))
         count = f" ({where['nonfinite']} of {where['numel']} values)" if isinstance(where, dict) and "numel" in where else ""
         tensors = ", ".join(f"`{n}`" for n in inputs)
-        return finding("nonfinite-input", f"{head}{loss_text}{', gradients non-finite' if grads_bad else ''}; the batch "
-                       f"entering the model held non-finite values in {tensors}{count}", "monitor",
+        what = "the loss target" if list(inputs) == ["target"] else "the batch entering the model"
+        return finding("nonfinite-input", f"{head}{loss_text}{', gradients non-finite' if grads_bad else ''}; {what} "
+                       f"held non-finite values in {tensors}{count}{_columns(where)}", source,
                        evidence=evidence, location={**location, "tensor": name})
     if bad(loss):
         replay = r.get("replay") or {}
         if replay.get("module"):
             return finding("nonfinite-forward", f"{head}{loss_text}; replaying the step's batch on a copy, module "
-                           f"`{replay['module']}` ({replay['type']}) turns finite inputs into NaN/Inf", "monitor",
+                           f"`{replay['module']}` ({replay['type']}) turns finite inputs into NaN/Inf", source,
                            evidence=evidence, location={**location, "module": replay["module"]})
         inputs_note = ("the batch entering the model at that step was finite" if r.get("inputs_checked")
                        else "the model's inputs at that step were not seen, so a non-finite batch is not ruled out")
@@ -82,7 +88,8 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]]) -> Finding:
         unlocalised = "which module was not localised: " + replay.get(
             "skipped", "the step's batch is not in the log (rebuilt from monitor.jsonl)")
         if output is True:
-            where, title = ("the model's output was finite, so the loss function or its targets produced it",
+            loss_fn = f" (`{replay['loss_function']}`)" if replay.get("loss_function") else ""
+            where, title = (f"the model's output was finite, so the loss function{loss_fn} or its targets produced it",
                             "The loss became NaN or Inf from a finite model output")
         elif output is False:
             where, title = (f"the model's output was already non-finite: a module produced it; {unlocalised}",
@@ -93,12 +100,22 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]]) -> Finding:
         if not grads_bad and r.get("grad_norm") is not None:
             where += ("; the gradients are finite, so the non-finite term does not reach the parameters (a detached "
                       "or constant term of the loss, or a metric logged as the loss)")
-        return finding("nonfinite-forward", f"{head}{loss_text}; {inputs_note}; {where}", "monitor", evidence=evidence,
+        return finding("nonfinite-forward", f"{head}{loss_text}; {inputs_note}; {where}", source, evidence=evidence,
                        location=location, title=title)
     names = r.get("nonfinite_grads") or [m for m, v in (r.get("grad_norm_by_module") or {}).items() if bad(v)]
     listed = ": " + ", ".join(f"`{n}`" for n in names[:4]) if names else ""
     forward = ("" if loss is not None else
                " (so a non-finite forward pass is not ruled out: log the loss with mon.log(loss=...) to tell them apart)")
-    return finding("nonfinite-backward", f"{head}gradients of {len(names) or 'some'} parameters are non-finite while "
-                   f"{loss_text}{forward}{listed}", "monitor", evidence=evidence,
+    seen = f" ({r['seen_as']})" if r.get("seen_as") else ""
+    count = r.get("n_nonfinite_grads") or len(names) or "some"
+    return finding("nonfinite-backward", f"{head}gradients of {count} parameters are non-finite while "
+                   f"{loss_text}{forward}{seen}{listed}", source, evidence=evidence,
                    location={**location, "module": names[0] if names else None})
+
+
+def _columns(where: Any) -> str:
+    """Which feature columns (last dimension) of a located tensor hold them."""
+    if not isinstance(where, dict) or not where.get("columns"):
+        return ""
+    more = f" of {where['n_columns']}" if where.get("n_columns", 0) > len(where["columns"]) else ""
+    return f", in feature columns {where['columns']}{more}"

@@ -31,8 +31,10 @@ import torch
 from torch import nn
 
 from . import losses
-from .replay import first_nonfinite_module
-from .stats import batch_tensors, feature_scale, grad_norm_tensors, nonfinite_summary, to_floats
+from .localise import locate, nonfinite_inputs, replay
+from .records import StepRecord
+from .stats import batch_tensors, feature_scale
+from .steps import Groupings, PreClip, UpdateSampler, grad_norms, read_steps, to_host, total
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
@@ -41,6 +43,7 @@ _MODE_TYPES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
 _MAX_RECORDS = 50_000
 _PROBES_PER_OPTIMIZER = 4
 _FLUSH_EVERY = 32  # steps whose gradient norms are read from the device together
+_ON_DEVICE = ("grad_norm_before_clip", "update_ratio")  # record fields measured as tensors, read at the flush
 # Steps recorded (gradient norms, LR, loss): every step of the first _RECORD_WARMUP, then every
 # _RECORD_EVERY-th, which keeps sub-millisecond steps within 10% (docs/performance.md). Losses
 # are checked at every backward; non-finite gradients on unrecorded steps still show, as
@@ -128,10 +131,10 @@ class OptState:
     ever_grad: set[int] = field(default_factory=set)
     ever_trainable: set[int] = field(default_factory=set)  # requires_grad at some sampled step
     thread: int | None = None  # the thread stepping it: only that thread reads its gradients
-    snapshot: list[torch.Tensor] | None = None
+    sampler: UpdateSampler = field(default_factory=UpdateSampler)
+    snapshot: list[torch.Tensor] | None = None  # the sampler's sample before this step's update
     ready: bool = False
-    grouping: tuple | None = None
-    entry: dict[str, Any] | None = None  # this step's record, until the step ends
+    entry: StepRecord | None = None  # this step's record, until the step ends
 
     def params(self) -> list[torch.Tensor]:
         return [p for g in self.opt.param_groups for p in g["params"]]
@@ -148,7 +151,7 @@ class _Lane(threading.local):
         self.zero_grad_seq = 0
         self.pending_losses: list[float] = []
         self.loss_terms: int | None = None
-        self.pending_clip: torch.Tensor | None = None
+        self.preclip = PreClip()
         self.last_batch: tuple[nn.Module, tuple, dict] | None = None
         self.last_loss_call: dict[str, Any] | None = None
 
@@ -187,19 +190,19 @@ class Recorder:
         self.roots: dict[int, RootInfo] = {}
         self.param_names: dict[int, str] = {}
         self.optimizers: dict[int, OptState] = {}
-        self.records: list[dict[str, Any]] = []
+        self.records: list[StepRecord] = []
         self.loss_calls: dict[str, int] = {}
         self.loss_flags: dict[str, list[dict[str, Any]]] = {}
         self.first_loss: dict[str, Any] | None = None
         self.input_scale: list[dict[str, Any]] = []
-        self.nonfinite: dict[str, Any] | None = None
-        self.nonfinite_grad: dict[str, Any] | None = None
+        self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
         self.grad_not_in_opt: dict[int, str] = {}
         self.schedulers: dict[int, dict[str, Any]] = {}
         self.loader_lens: dict[int, int] = {}
         self.backward_calls = 0
         self.optimizer_created = False
-        self._pending: list[tuple[OptState, list[torch.Tensor], list[torch.Tensor], dict[str, Any]]] = []
+        self._pending: list[tuple[list[torch.Tensor], list[torch.Tensor], StepRecord]] = []
+        self._groupings = Groupings(self._names)
         _LIVE.add(self)
 
     # ── control ──────────────────────────────────────────────────────────────
@@ -331,50 +334,51 @@ class Recorder:
         lane.pending_losses.append(value)
         lane.loss_terms = losses.summed_terms(loss)
         if not math.isfinite(value) and self.nonfinite is None:
-            self.flush()
-            if self.nonfinite_grad is None:
-                self.nonfinite_grad = self._nonfinite_params()
-            self.nonfinite = self._explain_nonfinite_loss(value)
+            self.flush()  # non-finite gradients of an earlier recorded step come first
+            if self.nonfinite is None:
+                self.nonfinite = self._nonfinite_params() or self._nonfinite_loss(value)
 
-    def _nonfinite_params(self) -> dict[str, Any] | None:
-        """Parameters an earlier update made non-finite: their gradients were, at an unmeasured step."""
+    def _nonfinite_params(self) -> StepRecord | None:
+        """Parameters an earlier update made non-finite: their gradients were, at an unrecorded step."""
         params = [p for st in self.optimizers.values() if self._own(st) for p in st.params()]
         if not params:
             return None
-        norms = to_floats([n for n in torch._foreach_norm([p.detach() for p in params])])
-        bad = [p for p, v in zip(params, norms) if not math.isfinite(v)]
-        if not bad:
+        (norms,), _ = read_steps([list(torch._foreach_norm([p.detach() for p in params]))], [])
+        names = self._groupings.of(params).nonfinite(norms)
+        if not names:
             return None
         previous = [r["loss"] for r in self.records if r["loss"] is not None]
-        return {"step": max(self.n_steps - 1, 0), "parameters": self._names(bad)[:8], "n_parameters": len(bad),
-                "loss": previous[-1] if previous else None, "seen_as": "non-finite parameters after an update"}
+        record: StepRecord = {"step": max(self.n_steps - 1, 0), "loss": previous[-1] if previous else None,
+                              "seen_as": "non-finite parameters after an update"}
+        locate(record, grads=names)
+        return record
 
-    def _explain_nonfinite_loss(self, value: float) -> dict[str, Any]:
-        event: dict[str, Any] = {"step": self.n_steps, "loss": value, "location": user_location()}
+    def _nonfinite_loss(self, value: float) -> StepRecord:
+        """The step whose loss is non-finite: the batch entering the model, else the loss target, else
+        the batch replayed on a copy."""
+        record: StepRecord = {"step": self.n_steps, "loss": value, "location": user_location()}
         lane = self.lane
-        if lane.last_batch is not None:
-            module, args, kwargs = lane.last_batch
-            for name, t in batch_tensors(args, kwargs):
-                summary = nonfinite_summary(t)
-                if summary:
-                    event["input"] = {"tensor": name, **summary}
-                    break
+        tensors = list(batch_tensors(*lane.last_batch[1:])) if lane.last_batch is not None else []
+        inputs = nonfinite_inputs(tensors)
         target = (lane.last_loss_call or {}).get("target")
-        if "input" not in event and isinstance(target, torch.Tensor):
-            summary = nonfinite_summary(target)
-            if summary:
-                event["input"] = {"tensor": "target", "loss": lane.last_loss_call["name"], **summary}
-        if "input" not in event and lane.last_batch is not None:
-            with self.paused():
-                event["forward"] = first_nonfinite_module(*lane.last_batch)
-            if lane.last_loss_call:
-                event["forward"]["loss_function"] = lane.last_loss_call["name"]
-        return event
+        if not inputs and isinstance(target, torch.Tensor):
+            inputs = nonfinite_inputs([("target", target)])
+        locate(record, inputs=inputs, inputs_checked=len(tensors) if tensors else None,
+               replayed=self._replay if lane.last_batch is not None else "no training batch entered a model")
+        return record
+
+    def _replay(self) -> dict[str, Any]:
+        """This thread's last training batch, replayed on a copy of its model."""
+        lane = self.lane
+        with self.paused():
+            out = replay(*lane.last_batch)
+        if lane.last_loss_call:
+            out["loss_function"] = lane.last_loss_call["name"]
+        return out
 
     @_handler
     def on_clip(self, total: torch.Tensor) -> None:
-        if self.lane.pending_clip is None:  # the first clip of a step sees the raw gradients
-            self.lane.pending_clip = total.detach()
+        self.lane.preclip.see(total)
 
     @_handler
     def on_zero_grad(self) -> None:
@@ -422,26 +426,24 @@ class Recorder:
         if st.steps >= _RECORD_WARMUP and st.steps % _RECORD_EVERY:
             return
         params = st.params()
-        with_grad = [p for p in params if p.grad is not None]
+        with_grad, norms = grad_norms(params)
         if st.steps < 5 or st.steps % 50 == 0:
             st.ever_grad.update(id(p) for p in with_grad)
             st.ever_trainable.update(id(p) for p in params if p.requires_grad)
             self._grads_outside_optimizers()
         if st.steps < 10 or st.steps % 20 == 0:
-            st.snapshot = [p.detach().clone() for p in params]
-        entry = {
+            st.snapshot = st.sampler.before(params)
+        entry: StepRecord = {
             "step": self.n_steps, "optimizer": st.index, "optimizer_step": st.steps,
             "loss": lane.pending_losses[-1] if lane.pending_losses else None,
             "grad_norm": None, "grad_norm_by_module": {},
             "lr": [float(g["lr"]) for g in opt.param_groups], "update_ratio": None,
-            "grad_norm_before_clip": lane.pending_clip,
+            "grad_norm_before_clip": lane.preclip.take(),
         }
         if lane.pending_losses and lane.loss_terms not in (None, 1):
             entry["loss_terms"] = lane.loss_terms  # the loss is a sum of this many terms
         st.entry = entry
-        self._pending.append((st, with_grad, grad_norm_tensors(with_grad), entry))
-        if len(self._pending) >= _FLUSH_EVERY:
-            self.flush()
+        self._pending.append((with_grad, norms, entry))
         if with_grad:
             stride = max(1, len(with_grad) // _PROBES_PER_OPTIMIZER)
             st.probes = with_grad[::stride][:_PROBES_PER_OPTIMIZER]
@@ -455,38 +457,18 @@ class Recorder:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        flat = [n for _, _, norms, _ in pending for n in norms]
-        values = iter(to_floats(flat + [e["grad_norm_before_clip"] for *_, e in pending
-                                        if isinstance(e["grad_norm_before_clip"], torch.Tensor)]))
-        for st, with_grad, norms, entry in pending:
-            per_param = [next(values) for _ in norms]
-            names, groups, index = self._grouping(st, with_grad)
-            group_sq = [0.0] * len(groups)
-            for g, v in zip(index, per_param):
-                group_sq[g] += v * v
-            total = math.sqrt(sum(v * v for v in per_param))
-            entry["grad_norm"] = total
-            entry["grad_norm_by_module"] = {g: math.sqrt(x) for g, x in zip(groups, group_sq)}
-            if not math.isfinite(total) and self.nonfinite_grad is None:
-                bad = [n for n, v in zip(names, per_param) if not math.isfinite(v)]
-                self.nonfinite_grad = {"step": entry["step"], "parameters": bad[:8], "n_parameters": len(bad),
-                                       "loss": entry["loss"]}
-        for *_, entry in pending:
-            if isinstance(entry["grad_norm_before_clip"], torch.Tensor):
-                entry["grad_norm_before_clip"] = next(values)
+        later = [{k: e[k] for k in _ON_DEVICE} for *_, e in pending]
+        norms, later = read_steps([n for _, n, _ in pending], later)
+        for (with_grad, _, entry), per_param, values in zip(pending, norms, later):
+            entry.update(values)
+            grouping = self._groupings.of(with_grad)
+            entry["grad_norm"] = total(per_param)
+            entry["grad_norm_by_module"] = grouping.by_module(per_param)
+            if not math.isfinite(entry["grad_norm"]) and self.nonfinite is None:
+                self.nonfinite = {"step": entry["step"], "loss": entry["loss"], "grad_norm": entry["grad_norm"]}
+                locate(self.nonfinite, grads=grouping.nonfinite(per_param))
             if len(self.records) < _MAX_RECORDS or entry["step"] % 10 == 0:
                 self.records.append(entry)
-
-    def _grouping(self, st: OptState, with_grad: list[torch.Tensor]) -> tuple[list[str], list[str], list[int]]:
-        """Parameter names, their top-level modules, and the index mapping one to the other (cached)."""
-        key = tuple(map(id, with_grad))
-        if st.grouping is None or st.grouping[0] != key:
-            names = self._names(with_grad)
-            tops = [n.split(".")[0] for n in names]
-            groups = sorted(set(tops))
-            index = [groups.index(t) for t in tops]
-            st.grouping = (key, names, groups, index)
-        return st.grouping[1], st.grouping[2], st.grouping[3]
 
     def _grads_outside_optimizers(self) -> None:
         for info in self.roots.values():
@@ -499,21 +481,20 @@ class Recorder:
     def on_step_end(self, opt: torch.optim.Optimizer) -> None:
         st = self._state(opt)
         if st.snapshot is not None:
-            params = [p.detach() for p in st.params()]
-            delta = torch._foreach_norm(torch._foreach_sub(params, st.snapshot))
-            before = torch._foreach_norm(st.snapshot)
-            num = torch.stack([d.float() for d in delta]).square().sum().sqrt()
-            den = torch.stack([b.float() for b in before]).square().sum().sqrt()
-            if st.entry is not None:
-                st.entry["update_ratio"] = float(num / den) if float(den) > 0 else None
+            if st.entry is not None:  # this step's real update, measured across step(); read at the flush
+                st.entry["update_ratio"] = st.sampler.ratio(st.snapshot)
+                if not any(e is st.entry for *_, e in self._pending):  # flushed already (a closure's loss turned)
+                    st.entry["update_ratio"], = to_host([st.entry["update_ratio"]])
             st.snapshot = None
         st.entry = None
         st.steps += 1
         st.backward_since_step = 0
         st.clean_since_step = not st.probes
         self.lane.pending_losses.clear()
-        self.lane.pending_clip = None
+        self.lane.preclip.take()  # a clip after the gradients were measured belongs to no step
         self.n_steps += 1
+        if len(self._pending) >= _FLUSH_EVERY:
+            self.flush()
         if self.max_steps and self.n_steps >= self.max_steps and self.stop_reason is None:
             self.stop_reason = "max-steps"
         self._check_budget()

@@ -35,12 +35,14 @@ from ..vocabulary.triage import triage
 from ..vocabulary.jsonsafe import dumps, plain
 from ..measure.activations import ActivationTap
 from ..measure.clipping import watch_clipping
-from ..measure.replay import first_nonfinite_module
-from ..measure.stats import batch_tensors, finiteness_probe, first_tensor, nonfinite_summary, stack_scalars, tensors_in
+from ..measure.localise import locate, nonfinite_inputs, replay
+from ..measure.records import MonitorSection, StepRecord
+from ..measure.stats import batch_tensors, finiteness_probe, first_tensor, stack_scalars, tensors_in
+from ..measure.steps import Groupings, PreClip, UpdateSampler, grad_norms, read_steps, to_host, total
 from .exchange import Exchange
 from .history import History
 from .logdir import start_fresh
-from ..judge.nonfinite import NonfiniteRule, bad, kind
+from ..judge.nonfinite import NonfiniteRule, kind
 from ..judge.online import OnlineRules
 from .sinks import make_sinks
 
@@ -62,7 +64,7 @@ class Monitor:
         self.sync_every, self.sample_every = max(1, sync_every), max(1, sample_every)
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.step = 0
-        self.records: deque[dict[str, Any]] = deque(maxlen=flight_steps)
+        self.records: deque[StepRecord] = deque(maxlen=flight_steps)
         self.history = History()
         self.findings: list[Finding] = []
         self.disabled: str | None = None
@@ -74,7 +76,7 @@ class Monitor:
         # The last record of a sync is judged when the next step starts (or on close), with what log_last()
         # attached to it meanwhile: (record, what _attribute needs), the fields attached, and the lines
         # carrying them to the sinks at the next sync (its record was already written).
-        self._held: tuple[dict[str, Any], tuple] | None = None
+        self._held: tuple[StepRecord, tuple] | None = None
         self._late: dict[str, Any] = {}
         self._late_lines: list[dict[str, Any]] = []
         self._warned: set[str] = set()
@@ -85,11 +87,10 @@ class Monitor:
         self._snapshot: list[torch.Tensor] | None = None
         self._samples = UpdateSampler()
         self._ratio: torch.Tensor | None = None
-        self._preclip: torch.Tensor | None = None
+        self._preclip = PreClip()
         self._last_batch: tuple[int, tuple, dict] | None = None
         self._checked: tuple[int, Any] | None = None  # (step, batch) given to check_batch()
-        self._names: list[str] | None = None
-        self._groups: tuple[list[str], list[int]] | None = None
+        self._groupings = Groupings(self._param_names)
         self._started = time.monotonic()
         self._last_time: float | None = None  # of the last step turned into a record, across syncs
         self._due, self._in_update, self._off = 0, False, False
@@ -161,7 +162,7 @@ class Monitor:
         if self._final is not None:
             return self._final
         self.flush()
-        section = {"steps": self.step, "seconds": round(time.monotonic() - self._started, 3), "disabled": self.disabled,
+        section: MonitorSection = {"steps": self.step, "seconds": round(time.monotonic() - self._started, 3), "disabled": self.disabled,
                    "sink_errors": list(self.sink_errors), "flight_recorder": list(self.records),
                    "history": self.history.to_dict(), "log_dir": str(self.log_dir) if self.log_dir else None,
                    "notes": list(self._section_notes)}
@@ -326,9 +327,13 @@ class Monitor:
     def _params(self) -> list[torch.Tensor]:
         return [p for g in self.optimizer.param_groups for p in g["params"]]
 
+    def _param_names(self, params: list[torch.Tensor]) -> list[str]:
+        lookup = {id(p): n for n, p in self.model.named_parameters()}
+        return [lookup.get(id(p), "<unnamed>") for p in params]
+
     def _on_clip(self, total: torch.Tensor) -> None:
-        if not self.disabled and self._preclip is None:  # the first clip of a step sees the raw gradients
-            self._preclip = total.detach()
+        if not self.disabled:
+            self._preclip.see(total)
 
     def _pre(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
         """Before the update: gradients and the logged loss belong to the current weights. With a
@@ -365,14 +370,11 @@ class Monitor:
 
     def _measure(self, closure_loss: Any) -> None:
         params = self._params()
-        if self._names is None or len(self._names) != len(params):  # first step, or a param group was added
-            lookup = {id(p): n for n, p in self.model.named_parameters()}
-            self._names, self._groups = [lookup.get(id(p), "<unnamed>") for p in params], None
-        grads = [p.grad if p.grad is not None else torch.zeros((), device=p.device) for p in params]
-        norms = torch._foreach_norm(grads)  # stacked with every pending step's at the sync: one op, not one per step
+        with_grad, norms = grad_norms(params)  # read with every pending step's at the sync
         device: dict[str, Any] = {"inputs_ok": self._input_flags, "outputs_ok": self._output_flags}
-        if self._preclip is not None:
-            device["preclip"] = self._preclip
+        preclip = self._preclip.take()
+        if preclip is not None:
+            device["preclip"] = preclip
         if self._ratio is not None:  # the previous sampled step's update, measured right after it
             device["ratio"], self._ratio = self._ratio, None
         if self.step % self.sample_every == 0:
@@ -386,9 +388,10 @@ class Monitor:
         if closure_loss is not None and "loss" not in self._scalars:  # the loss a closure returned (Lightning)
             self._store(self._scalars, {"loss": closure_loss})
         self._pending.append({"step": self.step, "time": time.monotonic(), "scalars": self._scalars, "norms": norms,
+                              "with_grad": with_grad, "params": params,
                               "lr": [float(g["lr"]) for g in self.optimizer.param_groups], "device": device,
                               "inputs": self._inputs, "seen": self._inputs_seen + len(self._inputs)})
-        self._scalars, self._preclip, self._inputs, self._input_flags, self._output_flags = {}, None, [], [], []
+        self._scalars, self._inputs, self._input_flags, self._output_flags = {}, [], [], []
         self._inputs_seen = 0
 
     def _post(self, opt: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
@@ -427,32 +430,30 @@ class Monitor:
         if alarm is not None:
             raise alarm
 
-    def _collect(self) -> list[tuple[dict[str, Any], tuple]]:
+    def _collect(self) -> list[tuple[StepRecord, tuple]]:
         """The pending steps as records, each with what `_attribute` used: one device->host transfer
         for everything."""
         if not self._pending:
             return []
         pending, self._pending = self._pending, []
-        all_norms = stack_scalars([t for e in pending for t in e["norms"]])
-        flat, *host = _to_host([all_norms] + [(e["scalars"], e["device"]) for e in pending])
-        collected, offset = [], 0
-        for entry, (scalars, device) in zip(pending, host):
-            # per entry: a param group added mid-run changes the count
-            norms, offset = flat[offset:offset + len(entry["norms"])], offset + len(entry["norms"])
-            record = {"step": entry["step"], "grad_norm": math.hypot(*norms), "lr": entry["lr"], **scalars}
+        all_norms, host = read_steps([e["norms"] for e in pending], [(e["scalars"], e["device"]) for e in pending])
+        collected = []
+        for entry, norms, (scalars, device) in zip(pending, all_norms, host):
+            grouping = self._groupings.of(entry["with_grad"])
+            record: StepRecord = {"step": entry["step"], "grad_norm": total(norms), "lr": entry["lr"], **scalars}
             if "preclip" in device:
                 record["grad_norm_before_clip"] = device["preclip"]
             if "ratio" in device:
                 record["update_ratio"] = device["ratio"]
             if "param_norms" in device:  # a sampled step
-                record["grad_norm_by_module"] = self._by_module(norms)
-                record["param_norm"] = math.hypot(*device["param_norms"])
-                record["param_norm_by_module"] = self._by_module(device["param_norms"])
+                record["grad_norm_by_module"] = grouping.by_module(norms)
+                record["param_norm"] = total(device["param_norms"])
+                record["param_norm_by_module"] = self._groupings.of(entry["params"]).by_module(device["param_norms"])
                 record.update(device["activations"])  # {"dead_fraction": {layer: v}, ...}
             if self._last_time is not None:
                 record["steps_per_second"] = 1.0 / max(entry["time"] - self._last_time, 1e-9)
             self._last_time = entry["time"]
-            evidence = (norms, entry["inputs"], device["inputs_ok"], device["outputs_ok"], entry["seen"])
+            evidence = (grouping.nonfinite(norms), entry["inputs"], device["inputs_ok"], device["outputs_ok"], entry["seen"])
             self._attribute(record, *evidence)
             collected.append((record, evidence))
         return collected
@@ -472,7 +473,7 @@ class Monitor:
         """Judge the record held back at the last sync, with the fields log_last() attached to it since
         (live as when the log is read back, where they are merged into it too)."""
         (record, evidence), self._held = self._held, None
-        (late,), self._late = _to_host([self._late]), {}
+        (late,), self._late = to_host([self._late]), {}
         if late:
             before = kind(record)
             record.update(late)
@@ -481,41 +482,36 @@ class Monitor:
             self._late_lines.append({"step": record["step"], **late})
         self._judge([record])
 
-    def _attribute(self, record: dict[str, Any], norms: list[float], inputs: list[str], ok: list[list[float]],
+    def _attribute(self, record: StepRecord, bad_grads: list[str], inputs: list[str], ok: list[list[float]],
                    outputs_ok: list[list[float]], seen: int, late: bool = False) -> None:
         """Put into a non-finite step's record what the non-finite rule needs (see nonfinite.py); the
         first such step of the run also gets the costlier part: counts in the batch, the replay.
         `late`: again, once fields logged after the step changed what the record says."""
-        bad_grads = [n for n, v in zip(self._names or [], norms) if not math.isfinite(v)]
         bad_inputs = [n for n, probe in zip(inputs, ok) if not all(map(math.isfinite, probe))]
-        if bad_grads:
-            record["nonfinite_grads"] = bad_grads[:20]
-        if bad_inputs:
-            record.setdefault("nonfinite_inputs", dict.fromkeys(bad_inputs))
+        locate(record, grads=bad_grads, inputs=record.get("nonfinite_inputs") or dict.fromkeys(bad_inputs))
         if kind(record) == 3 or self._attributed not in (None, record["step"]):
             return
         self._attributed = record["step"]
-        record["inputs_checked"] = seen
-        if outputs_ok:
-            record["output_finite"] = all(math.isfinite(v) for probe in outputs_ok for v in probe)
         held = not late and self._last_batch is not None and self._last_batch[0] == record["step"]
         checked = not late and self._checked is not None and self._checked[0] == record["step"]
+        located = None
         if bad_inputs and (held or checked):
-            tensors = dict(tensors_in(self._checked[1], "batch")) if checked else dict(batch_tensors(*self._last_batch[1:]))
-            record["nonfinite_inputs"] = {n: nonfinite_summary(tensors[n]) if n in tensors else None for n in bad_inputs}
-        if bad(record.get("loss")) and not bad_inputs:
-            if late:
-                record["replay"] = {"skipped": "the loss was logged after its step (log_last), on weights the update "
-                                    "had changed: a failing batch is replayed when the loss is logged before "
-                                    "optimizer.step()"}
-            elif held and self._in_update and record["step"] == self.step:  # the batch, on the weights that produced it
-                record["replay"] = first_nonfinite_module(self.model, *self._last_batch[1:])
-            else:
-                record["replay"] = {"skipped": "the run ended before this step's statistics were read, after its update: "
-                                    "no replay on other weights than those that produced it" if held else
-                                    f"the step's batch was no longer held when its statistics were read (at step "
-                                    f"{self.step}; they are read every {self.sync_every} steps): Monitor(sync_every=1) "
-                                    "replays a failing batch on the weights that produced it"}
+            tensors = tensors_in(self._checked[1], "batch") if checked else batch_tensors(*self._last_batch[1:])
+            located = nonfinite_inputs(tensors, among=bad_inputs)
+        if late:
+            replayed: Any = ("the loss was logged after its step (log_last), on weights the update had changed: a "
+                             "failing batch is replayed when the loss is logged before optimizer.step()")
+        elif held and self._in_update and record["step"] == self.step:  # the batch, on the weights that produced it
+            replayed = functools.partial(replay, self.model, *self._last_batch[1:])
+        elif held:
+            replayed = ("the run ended before this step's statistics were read, after its update: no replay on other "
+                        "weights than those that produced it")
+        else:
+            replayed = (f"the step's batch was no longer held when its statistics were read (at step {self.step}; they "
+                        f"are read every {self.sync_every} steps): Monitor(sync_every=1) replays a failing batch on "
+                        "the weights that produced it")
+        locate(record, inputs=located, inputs_checked=seen, replayed=replayed,
+               output_finite=all(math.isfinite(v) for probe in outputs_ok for v in probe) if outputs_ok else None)
 
     def _publish(self, records: list[dict[str, Any]], judged: list[dict[str, Any]]) -> None:
         self._write(self._late_lines + records)  # a late line follows its step's record: readers merge them
@@ -550,18 +546,6 @@ class Monitor:
         warnings.warn(f"traindoctor: monitor sink failed ({self.sink_errors[-1]}); it is dropped, the checks go on",
                       RuntimeWarning, stacklevel=4)
 
-    def _by_module(self, per_param: list[float]) -> dict[str, float]:
-        """L2 norms per owning module (`encoder.layers.0.attn` for `encoder.layers.0.attn.in_proj_weight`)."""
-        if self._groups is None or len(self._groups[1]) != len(per_param):  # a step from before a group was added
-            owners = [n.rpartition(".")[0] or "<root>" for n in (self._names or [])[:len(per_param)]]
-            order = list(dict.fromkeys(owners))
-            self._groups = (order, [order.index(o) for o in owners])
-        order, index = self._groups
-        members: list[list[float]] = [[] for _ in order]
-        for i, v in zip(index, per_param):
-            members[i].append(v)
-        return {name: math.hypot(*m) for name, m in zip(order, members)}
-
     def _alarm(self, f: Finding) -> None:
         if f.severity != "error":
             return
@@ -569,69 +553,3 @@ class Monitor:
             warnings.warn(f"traindoctor: {f.code}: {f.observation}", RuntimeWarning, stacklevel=3)
         elif self.on_error == "raise":
             raise TrainingAlarm(f"{f.code}: {f.observation}")
-
-
-_RATIO_SAMPLE = 4096  # elements per tensor kept for the update ratio
-
-
-class UpdateSampler:
-    """‖Δθ‖/‖θ‖ of one step, estimated from an evenly strided sample of at most _RATIO_SAMPLE
-    elements per tensor. The strided views are made once and kept (the optimizer updates the
-    parameters in place, so the views see every update); they are rebuilt when a parameter's
-    storage changes (`p.data = ...`). A sample's squared norm is scaled by numel / sample size,
-    so large tensors weigh as much as they do in the full norm."""
-
-    def __init__(self) -> None:
-        self._key: tuple[int, ...] = ()
-        self._views: list[torch.Tensor] = []
-        self._scale: torch.Tensor | None = None
-
-    def before(self, params: list[torch.Tensor]) -> list[torch.Tensor]:
-        key = tuple(p.data_ptr() for p in params)
-        if key != self._key:
-            flat = [p.detach().reshape(-1) for p in params]
-            self._views = [f[:: max(1, f.numel() // _RATIO_SAMPLE)] for f in flat]
-            self._scale = torch.tensor([f.numel() / max(1, v.numel()) for f, v in zip(flat, self._views)])
-            self._key = key
-        return torch._foreach_mul(self._views, 1.0)  # copies of the samples, in one fused op
-
-    def ratio(self, before: list[torch.Tensor]) -> torch.Tensor:
-        delta = stack_scalars(torch._foreach_norm(torch._foreach_sub(self._views, before))).float()
-        weight = stack_scalars(torch._foreach_norm(before)).float()
-        both = torch.stack([delta, weight]).square_().mul_(self._scale.to(delta.device)).sum(1).sqrt_()
-        return both[0] / both[1].clamp_min(1e-30)
-
-
-def _to_host(entries: list[Any]) -> list[Any]:
-    """The same nested structures with every tensor read in one transfer: 0-d tensors become
-    floats, vectors lists of floats."""
-    leaves = [t.detach().float().reshape(-1) for t in _tensors(entries)]
-    if not leaves:
-        return entries
-    try:
-        flat = torch.cat(leaves).cpu().tolist()
-    except RuntimeError:  # tensors on several devices
-        flat = torch.cat([t.cpu() for t in leaves]).tolist()
-    return _rebuild(entries, iter(flat))
-
-
-def _tensors(obj: Any) -> Iterable[torch.Tensor]:
-    if isinstance(obj, torch.Tensor):
-        yield obj
-    elif isinstance(obj, dict):
-        for v in obj.values():
-            yield from _tensors(v)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from _tensors(v)
-
-
-def _rebuild(obj: Any, values: Iterable[float]) -> Any:
-    if isinstance(obj, torch.Tensor):
-        taken = [next(values) for _ in range(obj.numel())]
-        return taken[0] if obj.dim() == 0 else taken
-    if isinstance(obj, dict):
-        return {k: _rebuild(v, values) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_rebuild(v, values) for v in obj)
-    return obj

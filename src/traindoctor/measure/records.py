@@ -1,0 +1,93 @@
+"""The shapes of what the measuring code hands to the rules and the report: one step record for
+`run` and the Monitor, its non-finite fields, and the report sections of both producers.
+
+These are TypedDicts: at run time they are the plain dicts written to report.json and
+monitor.jsonl (render/report.schema.json and the readers in curves/ and monitor/logdir.py read
+them), so a key renamed here is a format change. A Monitor record also carries the user's own
+logged scalars under their own names (`mon.log(loss=..., acc=...)`), which no type can list.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class Location(TypedDict, total=False):
+    """Where in the user's script (run only: the Monitor sees no call site)."""
+
+    file: str
+    line: int
+
+
+class NonfiniteFields(TypedDict, total=False):
+    """Added to the record of a step whose loss or gradients are non-finite (and only to it); the
+    non-finite rule (judge/nonfinite.py) explains the step from these alone."""
+
+    nonfinite_inputs: dict[str, dict[str, Any] | None]  # tensor entering the model (or the loss target) -> where it is non-finite (stats.nonfinite_summary), None when not located
+    inputs_checked: int  # tensors entering the model checked at that step (integer ones are finite by type)
+    output_finite: bool  # whether the model's output was finite at that step, when it was seen
+    nonfinite_grads: list[str]  # parameters whose gradient is non-finite (at most 20 names)
+    n_nonfinite_grads: int  # how many there are, when more than were named (run)
+    replay: dict[str, Any]  # the step's batch replayed on a copy (measure/replay.py): {module, type}, {module: None, output_finite}, or {skipped: why}
+    seen_as: str  # run: how the step was found, when not at its own step (non-finite parameters after an unrecorded update)
+    location: Location  # run: the user's line whose backward() received the non-finite loss
+    nonfinite_rank: int  # under DDP: the rank these fields come from
+    nonfinite_ranks: list[int]  # under DDP: the ranks whose loss was non-finite
+
+
+class StepRecord(NonfiniteFields, total=False):
+    """One optimizer step, as run (`run.steps_record`) and the Monitor (monitor.jsonl, the flight
+    recorder) write it. Run writes every key of its own every time (None when not measured); the
+    Monitor writes a key only when the step measured it."""
+
+    step: int  # run: optimizer steps of every optimizer counted together; Monitor: the monitored optimizer's steps
+    loss: float | None  # run: the last loss backpropagated before the step; Monitor: the `loss` logged for the step
+    grad_norm: float  # L2 norm of every gradient, before the update (and after any clipping)
+    grad_norm_by_module: dict[str, float]  # L2 gradient norm per owning module (`enc.0` for `enc.0.weight`; `<root>` for the model's own); Monitor: sampled steps only
+    lr: list[float]  # per param group
+    update_ratio: float | None  # ||delta theta|| / ||theta|| across step() itself (steps.UpdateSampler); run: on a subset of steps, Monitor: the step after a sampled one
+    grad_norm_before_clip: float | None  # the total clip_grad_norm_ returned at its first call of the step
+    optimizer: int  # run: which optimizer (in order of first step)
+    optimizer_step: int  # run: that optimizer's own step count
+    loss_terms: int  # run: the loss is a sum of this many terms (absent when one)
+    param_norm: float  # Monitor, sampled steps: L2 norm of every parameter
+    param_norm_by_module: dict[str, float]  # Monitor, sampled steps: per owning module
+    dead_fraction: dict[str, float]  # Monitor, sampled steps: per ReLU layer, share of units never positive
+    saturated_fraction: dict[str, float]  # Monitor, sampled steps: per sigmoid/tanh layer, share near the range's ends
+    steps_per_second: float  # Monitor: from the previous monitored step
+
+
+class RunSection(TypedDict, total=False):
+    """The `run` section of a report (run/runner.py)."""
+
+    script: str
+    args: list[str]
+    stopped: str  # completed, max-steps, max-seconds, script-error, exited, os-exit, interrupted
+    steps: int
+    seconds: float
+    backward_calls: int
+    optimizers: list[dict[str, Any]]  # {class, steps, lr}
+    schedulers: list[dict[str, Any]]  # {class, steps, first_at, last_at}
+    models: list[dict[str, Any]]  # {class, training_calls, eval_calls}
+    loss_functions: dict[str, int]  # calls per loss function
+    probes: list[dict[str, Any]]
+    internal_errors: list[str]
+    processes_started: int
+    threads_running: int
+    steps_record: list[StepRecord]
+    exit_status: int
+    after_stop: str
+
+
+class MonitorSection(TypedDict, total=False):
+    """The `monitor` section of a report (Monitor.report(), and monitor/logdir.py when rebuilt)."""
+
+    steps: int
+    seconds: float
+    disabled: str | None  # why the monitor disabled itself
+    sink_errors: list[str]
+    flight_recorder: list[StepRecord]  # the last records in full
+    history: dict[str, list[dict[str, Any]]]  # {steps, modules}: the whole run, thinned (history.py)
+    log_dir: str | None
+    notes: list[str]
+    rebuilt_from: str  # the monitor.jsonl a report was rebuilt from
