@@ -16,7 +16,7 @@ from pathlib import Path
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.report import Report
 from .facts import collect
-from .rules import RULES
+from .registry import rules
 from .rules.common import Context, Diagnostic
 
 _SUPPRESS = re.compile(r"#\s*traindoctor:\s*ignore(?:\[([a-z0-9,\s-]+)\])?")
@@ -147,13 +147,14 @@ def lint_source(source: Source, config: Config | None = None) -> list[Finding]:
     facts = collect(tree)
     ctx = Context(facts, source.path)
     diags: list[Diagnostic] = []
-    for rule in RULES:
-        rule(facts, ctx, diags)
+    for rule in rules():
+        rule.check(facts, ctx, diags)
     lines = _LINE_BREAK.split(source.text)  # once per file: every finding's snippet and suppression reads it
     quiet = _suppressed(source.text, lines)
     config = config or Config()
     out, seen = [], set()
-    for d in sorted(diags, key=lambda d: (d.node.lineno, d.node.col_offset)):
+    # by position, then code: the output does not depend on the order the rules were discovered in
+    for d in sorted(diags, key=lambda d: (d.node.lineno, d.node.col_offset, d.code)):
         line = d.node.lineno
         codes_here = quiet.get(line, set())
         if (line in quiet and codes_here is None) or d.code in (codes_here or ()) or not config.allows(d.code, source.path):

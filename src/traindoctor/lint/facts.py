@@ -58,14 +58,10 @@ class Scope:
     calls: list[CallSite] = field(default_factory=list)
     assigns: dict[str, list[tuple[int, ast.expr]]] = field(default_factory=dict)  # name -> [(order, value)]
     inplace: list[tuple[str, ast.AST, bool, int]] = field(default_factory=list)  # (name, node, no_grad, order)
-    no_grad_blocks: list[tuple[ast.With, int]] = field(default_factory=list)
-    grad_resets: list[tuple[ast.Assign, tuple]] = field(default_factory=list)  # `x.grad = ...` and its loops
+    no_grad_blocks: list[ast.With] = field(default_factory=list)
+    grad_resets: list[tuple] = field(default_factory=list)  # the enclosing loops of each `x.grad = ...`
     loops: list[ast.AST] = field(default_factory=list)
     in_loop: dict[ast.AST, list[CallSite]] = field(default_factory=dict)  # loop -> the calls inside it, nested too
-
-    @property
-    def name(self) -> str:
-        return getattr(self.node, "name", "<module>")
 
 
 @dataclass
@@ -113,7 +109,7 @@ def collect(tree: ast.Module) -> Facts:
             if kind in (ast.With, ast.AsyncWith):
                 entering = any(_is_no_grad(i) for i in child.items)
                 if entering:
-                    scope.no_grad_blocks.append((child, counter[0]))
+                    scope.no_grad_blocks.append(child)
                 visit(child, scope, loops, no_grad or entering)
                 continue
             if kind is ast.Call:
@@ -130,7 +126,7 @@ def collect(tree: ast.Module) -> Facts:
                     elif isinstance(target, ast.Attribute):  # self.loss_fn = ..., p.grad = None
                         scope.assigns.setdefault(dotted(target), []).append((counter[0], child.value))
                         if target.attr == "grad":
-                            scope.grad_resets.append((child, loops))
+                            scope.grad_resets.append(loops)
             elif kind is ast.AnnAssign and child.value is not None and isinstance(child.target, ast.Name):
                 scope.assigns.setdefault(child.target.id, []).append((counter[0], child.value))
             elif kind is ast.AugAssign and isinstance(child.target, ast.Name):

@@ -1,7 +1,1 @@
-"""Lint rules: each module exposes `RULES`, a list of functions (facts, ctx) -> [Diagnostic]."""
-
-from __future__ import annotations
-
-from . import loop, loss, misc, modes
-
-RULES = [*loss.RULES, *loop.RULES, *modes.RULES, *misc.RULES]
+"""The lint rules: every module here registers its checks with `@rule(code)` (see lint/registry.py)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from ..facts import CallSite, Facts, Scope, dotted, value_before
 
@@ -17,6 +18,7 @@ _SAME_VALUES = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "contiguou
                 "transpose", "to", "clone"}
 OPTIMIZER_HINTS = ("opt", "optim")
 _MOVES = {"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval", "to_empty"}
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,6 +43,13 @@ class Context:
         self._constructed: dict[str, str] = {}
         self._siblings: dict[str, str | None] = {}
         self._zeroes_grad: dict[str, bool] = {}
+        self._shared: dict[Callable, object] = {}
+
+    def once(self, compute: Callable[[Context], T]) -> T:
+        """`compute(self)`, computed once per file however many rules ask for it."""
+        if compute not in self._shared:
+            self._shared[compute] = compute(self)
+        return self._shared[compute]  # type: ignore[return-value]
 
     def sibling_class_source(self, cls: str) -> str | None:
         """Source of class `cls` imported with `from module import cls` from a module next to this file."""
@@ -75,11 +84,7 @@ class Context:
         return self._constructed[name]
 
     def _first_construction(self, name: str) -> str:
-        for value in self.bindings.get(name, ()):
-            # `Net(...).to(device)`, `.cuda()`, `.float()`: the module is what was constructed inside
-            while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
-                    and value.func.attr in _MOVES and isinstance(value.func.value, ast.Call):
-                value = value.func.value
+        for value in map(_unmoved, self.bindings.get(name, ())):
             if isinstance(value, ast.Call):
                 return dotted(value.func)
         return ""
@@ -90,7 +95,7 @@ class Context:
             return self._model_tail[name]
         self._model_tail[name] = None
         kind = None
-        for value in self.bindings.get(name, ()):
+        for value in map(_unmoved, self.bindings.get(name, ())):
             if isinstance(value, ast.Call):
                 callee = dotted(value.func).rsplit(".", 1)[-1]
                 if callee == "Sequential" and value.args and isinstance(value.args[-1], ast.Call):
@@ -108,6 +113,14 @@ class Context:
             return None
         kinds = {classify_call(r.value, self) for r in ast.walk(forward) if isinstance(r, ast.Return) and isinstance(r.value, ast.Call)}
         return kinds.pop() if len(kinds) == 1 else None
+
+
+def _unmoved(value: ast.expr) -> ast.expr:
+    """`Net(...).to(device)`, `.cuda()`, `.float()`: the module is what was constructed inside."""
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+            and value.func.attr in _MOVES and isinstance(value.func.value, ast.Call):
+        value = value.func.value
+    return value
 
 
 def classify_call(node: ast.Call, ctx: Context) -> str | None:

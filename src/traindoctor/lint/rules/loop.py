@@ -6,6 +6,7 @@ import ast
 from bisect import bisect_left, bisect_right
 
 from ..facts import CallSite, Facts, Scope, dotted, value_before
+from ..registry import rule
 from .common import Context, Diagnostic, is_optimizer
 
 PER_EPOCH = {"StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "PolynomialLR"}
@@ -34,39 +35,71 @@ def _resets(calls: list[CallSite], ctx: Context) -> list[CallSite]:
     return found + [c for c in calls if ctx.helper_zeroes_grad(c.name)]
 
 
-def _innermost_training_loops(scope: Scope, ctx: Context) -> list[tuple[ast.AST, list[CallSite]]]:
+def _training_loops(ctx: Context) -> list[tuple[Scope, ast.AST, list[CallSite]]]:
+    """The innermost loops of the file that call backward() and an optimizer step, with their calls."""
     out = []
-    for loop in scope.loops:
-        calls = scope.in_loop[loop]
-        if not any(map(_is_backward, calls)) or not _steps(calls, ctx):
-            continue
-        inner = [c for c in calls if c.loops[-1] is not loop]
-        if any(map(_is_backward, inner)) and _steps(inner, ctx):
-            continue  # a nested loop trains; judge that one
-        out.append((loop, calls))
+    for scope in ctx.facts.scopes:
+        for loop in scope.loops:
+            calls = scope.in_loop[loop]
+            if not any(map(_is_backward, calls)) or not _steps(calls, ctx):
+                continue
+            inner = [c for c in calls if c.loops[-1] is not loop]
+            if any(map(_is_backward, inner)) and _steps(inner, ctx):
+                continue  # a nested loop trains; judge that one
+            out.append((scope, loop, calls))
     return out
 
 
-def zero_grad(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
-    for scope in facts.scopes:
-        manual = {loop for _, loops in scope.grad_resets for loop in loops}  # loops holding a `p.grad = None`
-        for loop, calls in _innermost_training_loops(scope, ctx):
-            resets, steps = _resets(calls, ctx), _steps(calls, ctx)
-            if not resets and loop not in manual:
-                diags.append(Diagnostic("grad-not-zeroed", steps[0].node, f"this loop calls backward() and "
-                                        f"`{steps[0].name}()` but never zero_grad(): gradients add up across steps"))
-                continue
-            backs = [c for c in calls if _is_backward(c)]
-            back_at, step_at = [b.order for b in backs], [s.order for s in steps]  # source order: sorted
-            for z in resets:
-                i, j = bisect_left(back_at, z.order), bisect_right(step_at, z.order)
-                if i == 0 or j == len(steps):
-                    continue  # no backward before it, or no step after it
-                before, after = backs[i - 1], steps[j]
-                backward_between = i < len(backs) and backs[i].order < after.order
-                if not backward_between and z.loops == after.loops == before.loops:
-                    diags.append(Diagnostic("zero-grad-misplaced", z.node,
-                                            f"`{z.name}()` runs after backward() and before `{after.name}()`: the step sees zeroed gradients"))
+@rule("grad-not-zeroed")
+def grad_not_zeroed(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    The innermost loop that calls `.backward()` and `<optimizer>.step()` (a name built by
+    `torch.optim`, or named like an optimizer; `scaler.step(opt)` counts) contains no `zero_grad()`
+    — directly, in any nested block, or in a helper function of the same file it calls — and no
+    `p.grad = None`. Gradient accumulation (zero_grad under an `if` in the loop) is therefore fine.
+
+    ## Known false negatives
+    backward and step inside a helper called from the loop; zero_grad reachable only through
+    another file.
+
+    ## Known false positives
+    A loop that accumulates on purpose across optimizer steps (rare; suppress the line).
+    """
+    for scope, loop, calls in ctx.once(_training_loops):
+        if _resets(calls, ctx) or any(loop in loops for loops in scope.grad_resets):  # zero_grad or `p.grad = None`
+            continue
+        step = _steps(calls, ctx)[0]
+        diags.append(Diagnostic("grad-not-zeroed", step.node, f"this loop calls backward() and "
+                                f"`{step.name}()` but never zero_grad(): gradients add up across steps"))
+
+
+@rule("zero-grad-misplaced")
+def zero_grad_misplaced(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    In one loop body, a `zero_grad()` follows a `.backward()` and precedes the next optimizer step
+    with no backward in between, at the same loop level.
+
+    ## Known false negatives
+    Orders split across helper functions.
+
+    ## Known false positives
+    None known.
+    """
+    for _, _, calls in ctx.once(_training_loops):
+        resets, steps = _resets(calls, ctx), _steps(calls, ctx)
+        backs = [c for c in calls if _is_backward(c)]
+        back_at, step_at = [b.order for b in backs], [s.order for s in steps]  # source order: sorted
+        for z in resets:
+            i, j = bisect_left(back_at, z.order), bisect_right(step_at, z.order)
+            if i == 0 or j == len(steps):
+                continue  # no backward before it, or no step after it
+            before, after = backs[i - 1], steps[j]
+            backward_between = i < len(backs) and backs[i].order < after.order
+            if not backward_between and z.loops == after.loops == before.loops:
+                diags.append(Diagnostic("zero-grad-misplaced", z.node,
+                                        f"`{z.name}()` runs after backward() and before `{after.name}()`: the step sees zeroed gradients"))
 
 
 def _iterates_data(loop: ast.AST) -> bool:
@@ -76,30 +109,69 @@ def _iterates_data(loop: ast.AST) -> bool:
     return "loader" in text or "batch" in text
 
 
-def scheduler_cadence(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
-    for scope in facts.scopes:
-        for loop, calls in _innermost_training_loops(scope, ctx):
-            if not _iterates_data(loop):
+@rule("scheduler-too-fast")
+def scheduler_too_fast(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    A per-epoch scheduler (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, PolynomialLR) is
+    stepped without arguments in the innermost training loop, when that loop iterates over
+    something named like a loader or batches, and the scheduler's period does not mention `len(`,
+    steps, iterations, totals or batches.
+
+    ## Known false negatives
+    Schedulers created in another file; loops over other iterables; a period computed in a variable
+    whose name does not say it counts steps.
+
+    ## Known false positives
+    A period that really is in batches but named without those words (e.g. `T_max=n`) — suppress
+    the line.
+    """
+    for _, loop, calls in ctx.once(_training_loops):
+        if not _iterates_data(loop):
+            continue
+        for c in calls:
+            if c.attr != "step" or c.node.args or c.loops[-1] is not loop:
                 continue
-            for c in calls:
-                if c.attr != "step" or c.node.args or c.loops[-1] is not loop:
-                    continue
-                built = next((v for v in ctx.bindings.get(c.base, ()) if isinstance(v, ast.Call)), None)
-                cls = dotted(built.func).rsplit(".", 1)[-1] if built is not None else ""
-                if cls in PER_EPOCH and not any(h in ast.unparse(a).lower() for a in built.args[1:] + [k.value for k in built.keywords]
-                                                for h in _LENGTH_HINTS):
-                    diags.append(Diagnostic("scheduler-too-fast", c.node,
-                                            f"`{c.name}()` ({cls}, whose period is counted in epochs) is stepped once per batch"))
+            built = next((v for v in ctx.bindings.get(c.base, ()) if isinstance(v, ast.Call)), None)
+            cls = dotted(built.func).rsplit(".", 1)[-1] if built is not None else ""
+            if cls in PER_EPOCH and not any(h in ast.unparse(a).lower() for a in built.args[1:] + [k.value for k in built.keywords]
+                                            for h in _LENGTH_HINTS):
+                diags.append(Diagnostic("scheduler-too-fast", c.node,
+                                        f"`{c.name}()` ({cls}, whose period is counted in epochs) is stepped once per batch"))
 
 
+@rule("no-grad-training")
 def no_grad_training(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    `.backward()` lexically inside `with torch.no_grad()` / `inference_mode()`.
+
+    ## Known false negatives
+    no_grad entered in a caller.
+
+    ## Known false positives
+    None known (backward under no_grad fails or does nothing).
+    """
     for scope in facts.scopes:
         for c in scope.calls:
             if _is_backward(c) and c.no_grad:
                 diags.append(Diagnostic("no-grad-training", c.node, "backward() inside `torch.no_grad()`: the loss has no graph"))
 
 
+@rule("graph-break")
 def graph_break(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    The tensor `.backward()` is called on was assigned from `torch.tensor(...)` / `Tensor` /
+    `from_numpy` / `Variable`, from a call ending in `.item()` / `.numpy()` / `.tolist()` /
+    `.detach()`, or from `.data`.
+
+    ## Known false negatives
+    Breaks earlier in the computation (a detached intermediate); breaks in another function.
+
+    ## Known false positives
+    None known: `.detach()` on targets inside the loss expression is not flagged.
+    """
     for scope in facts.scopes:
         for c in scope.calls:
             if not _is_backward(c) or not c.base or "." in c.base:
@@ -115,6 +187,3 @@ def graph_break(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
                     diags.append(Diagnostic("graph-break", value, f"`{c.base}` ends in `.{last}()`: the loss leaves autograd before backward()"))
             elif isinstance(value, ast.Attribute) and value.attr == "data":
                 diags.append(Diagnostic("graph-break", value, f"`{c.base}` is taken from `.data`: it carries no gradient"))
-
-
-RULES = [zero_grad, scheduler_cadence, no_grad_training, graph_break]

@@ -2,34 +2,85 @@
 
 from __future__ import annotations
 
-from ..facts import Facts
+from ..facts import CallSite, Facts
+from ..registry import rule
 from .common import Context, Diagnostic, classify, loss_kind
 
 _WHAT = {"softmax": "softmax output", "log_softmax": "log-softmax output", "sigmoid": "sigmoid output",
          "logits": "raw Linear output"}
 
 
-def loss_inputs(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
-    for scope in facts.scopes:
+def _loss_inputs(ctx: Context) -> list[tuple[CallSite, str, str | None]]:
+    """Each loss call of the file, its kind ('ce', 'nll', 'bce_logits') and what its first argument holds."""
+    out = []
+    for scope in ctx.facts.scopes:
         for call in scope.calls:
             kind = loss_kind(call, ctx)
-            if kind is None or not call.node.args:
-                continue
-            arg = call.node.args[0]
-            held = classify(arg, scope, call.order, ctx)
-            if kind == "ce" and held == "softmax":
-                diags.append(Diagnostic("double-softmax", call.node,
-                                        f"`{call.name}` receives a {_WHAT[held]}; cross-entropy applies log_softmax itself"))
-            elif kind == "ce" and held == "log_softmax":
-                diags.append(Diagnostic("double-softmax", call.node, f"`{call.name}` receives a {_WHAT[held]}; "
-                                        "cross-entropy applies log_softmax again (redundant, numerically harmless)",
-                                        severity="info"))
-            elif kind == "bce_logits" and held == "sigmoid":
-                diags.append(Diagnostic("double-sigmoid", call.node,
-                                        f"`{call.name}` receives a sigmoid output; the with-logits loss applies sigmoid itself"))
-            elif kind == "nll" and held in ("softmax", "sigmoid", "logits"):
-                diags.append(Diagnostic("nll-without-log-softmax", call.node,
-                                        f"`{call.name}` receives a {_WHAT[held]}; nll_loss expects log-probabilities"))
+            if kind is not None and call.node.args:
+                out.append((call, kind, classify(call.node.args[0], scope, call.order, ctx)))
+    return out
 
 
-RULES = [loss_inputs]
+def _fed(ctx: Context, kind: str, held: tuple[str, ...]) -> list[tuple[CallSite, str]]:
+    return [(call, h) for call, k, h in ctx.once(_loss_inputs) if k == kind and h in held]
+
+
+@rule("double-softmax")
+def double_softmax(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    The first argument of `F.cross_entropy` / a `nn.CrossEntropyLoss` instance is a softmax call, a
+    name assigned one, or a call of a model whose `nn.Sequential` ends in `nn.Softmax` or whose
+    `forward` returns a softmax (reshapes such as `.view`/`.squeeze` are looked through).
+
+    ## Known false negatives
+    Models built in another file or by a factory; softmax applied inside a helper function; values
+    passed through containers.
+
+    ## Known false positives
+    None known: the argument must provably hold a softmax output.
+    """
+    for call, held in _fed(ctx, "ce", ("softmax", "log_softmax")):
+        if held == "softmax":
+            diags.append(Diagnostic("double-softmax", call.node,
+                                    f"`{call.name}` receives a {_WHAT[held]}; cross-entropy applies log_softmax itself"))
+        else:
+            diags.append(Diagnostic("double-softmax", call.node, f"`{call.name}` receives a {_WHAT[held]}; "
+                                    "cross-entropy applies log_softmax again (redundant, numerically harmless)",
+                                    severity="info"))
+
+
+@rule("double-sigmoid")
+def double_sigmoid(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    Same data flow as double-softmax, for `binary_cross_entropy_with_logits` /
+    `nn.BCEWithLogitsLoss` and sigmoid.
+
+    ## Known false negatives
+    As for double-softmax.
+
+    ## Known false positives
+    None known.
+    """
+    for call, _ in _fed(ctx, "bce_logits", ("sigmoid",)):
+        diags.append(Diagnostic("double-sigmoid", call.node,
+                                f"`{call.name}` receives a sigmoid output; the with-logits loss applies sigmoid itself"))
+
+
+@rule("nll-without-log-softmax")
+def nll_without_log_softmax(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    `nll_loss` / `nn.NLLLoss` receives a softmax or sigmoid output, or the output of an
+    `nn.Sequential` ending in `nn.Linear`.
+
+    ## Known false negatives
+    Models defined elsewhere; logits produced by a custom `forward`.
+
+    ## Known false positives
+    None known.
+    """
+    for call, held in _fed(ctx, "nll", ("softmax", "sigmoid", "logits")):
+        diags.append(Diagnostic("nll-without-log-softmax", call.node,
+                                f"`{call.name}` receives a {_WHAT[held]}; nll_loss expects log-probabilities"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from ..facts import Facts, assigned_between, dotted
+from ..facts import Facts, assigned_between, dotted, value_before
+from ..registry import rule
 from .common import Context, Diagnostic
 
 _EVAL_DATA = re.compile(r"(^|[^a-z])(test|val|valid|validation|holdout|dev)([^a-z]|$)", re.I)
@@ -13,7 +14,19 @@ _TIME_SIGNS = ("to_datetime", "rolling", "shift", "TimeSeriesSplit")
 _INPLACE_SAFE = {"requires_grad_", "retain_grad", "share_memory_"}
 
 
+@rule("test-fit-leakage")
 def test_fit_leakage(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    `.fit(...)` / `.fit_transform(...)` whose first argument's text names test, val, valid,
+    validation, holdout or dev data (and not train).
+
+    ## Known false negatives
+    Evaluation data under other names.
+
+    ## Known false positives
+    A variable named like evaluation data that is really training data.
+    """
     for scope in facts.scopes:
         for c in scope.calls:
             if c.attr in ("fit", "fit_transform") and c.node.args:
@@ -23,7 +36,19 @@ def test_fit_leakage(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> Non
                                             "fit on the training split and only transform the others"))
 
 
+@rule("shuffled-time-split")
 def shuffled_time_split(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    `train_test_split` without `shuffle=False` in a file that handles time-ordered data
+    (`to_datetime`, `rolling`, `shift`, `TimeSeriesSplit`, or `sort_values` on a date/time column).
+
+    ## Known false negatives
+    Time series without those markers.
+
+    ## Known false positives
+    A shuffled split that is intended (i.i.d. rows that merely carry a date).
+    """
     calls = [c for s in facts.scopes for c in s.calls]
     timed = any(c.attr in _TIME_SIGNS or (c.attr == "sort_values" and re.search(r"date|time", ast.unparse(c.node), re.I))
                 for c in calls)
@@ -37,7 +62,18 @@ def shuffled_time_split(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> 
                                         "pass shuffle=False (or split by time)"))
 
 
+@rule("squeeze-without-dim")
 def squeeze_without_dim(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    `.squeeze()` with no argument passed directly to a call whose name contains loss or criterion.
+
+    ## Known false negatives
+    squeeze() assigned to a variable first.
+
+    ## Known false positives
+    None known.
+    """
     for scope in facts.scopes:
         for c in scope.calls:
             if "loss" not in c.name.lower() and "criterion" not in c.name.lower():
@@ -63,7 +99,20 @@ def _jax_random_aliases(tree: ast.Module) -> set[str]:
     return aliases
 
 
+@rule("prng-key-reuse")
 def prng_key_reuse(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    In one function, the same key name is the first argument of two `jax.random.*` calls (split
+    included) with no reassignment between them. Active only when the file imports jax.
+
+    ## Known false negatives
+    Keys passed through containers or other functions; one call that reuses a key on every iteration
+    of a loop.
+
+    ## Known false positives
+    None known.
+    """
     aliases = _jax_random_aliases(facts.tree)
     if not aliases:
         return
@@ -78,12 +127,25 @@ def prng_key_reuse(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
             last_use[key] = c.order
 
 
+@rule("jit-side-effect")
 def jit_side_effect(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    A function decorated with `jax.jit` / `jit` / `partial(jax.jit, ...)` calls `print`, appends to
+    a list it did not create, or declares a global.
+
+    ## Known false negatives
+    Side effects through helper functions.
+
+    ## Known false positives
+    Deliberate trace-time prints; a function under another library's decorator named `jit`
+    (`numba.jit`; `numba.njit` is told apart).
+    """
     for scope in facts.scopes:
         fn = scope.node
         decorators = [dotted(d.func if isinstance(d, ast.Call) else d) + (ast.unparse(d) if isinstance(d, ast.Call) else "")
                       for d in getattr(fn, "decorator_list", ())]
-        if not any(d.endswith("jit") or "jit" in d and "partial" in d for d in decorators):
+        if not any(d == "jit" or d.endswith(".jit") or "jit" in d and "partial" in d for d in decorators):
             continue
         for c in scope.calls:
             if c.name == "print" or (c.attr == "append" and c.base and c.base not in scope.assigns):
@@ -93,7 +155,19 @@ def jit_side_effect(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None
                 diags.append(Diagnostic("jit-side-effect", node, "a jitted function assigns a global: it happens at trace time only"))
 
 
+@rule("unsafe-torch-load")
 def unsafe_torch_load(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    `torch.load(..., weights_only=False)` is a warning; `torch.load` without `weights_only` is info
+    (safe by default from torch 2.6).
+
+    ## Known false negatives
+    Aliased imports of `torch.load`.
+
+    ## Known false positives
+    None known.
+    """
     for scope in facts.scopes:
         for c in scope.calls:
             if c.name != "torch.load":
@@ -107,26 +181,36 @@ def unsafe_torch_load(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> No
                                         "from torch 2.6, arbitrary code execution before", severity="info"))
 
 
+@rule("inplace-on-leaf")
 def inplace_on_leaf(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    A name assigned from a call with `requires_grad=True` is later updated in place (`+=`,
+    `x[...] =`, or an in-place method ending in `_`) outside `torch.no_grad()`, before anything
+    else is assigned to it.
+
+    ## Known false negatives
+    Parameters created as `nn.Parameter`.
+
+    ## Known false positives
+    None known (autograd raises on this).
+    """
     for scope in facts.scopes:
-        leaves = {}
-        for name, values in scope.assigns.items():
-            for at, value in values:
-                if isinstance(value, ast.Call) and any(k.arg == "requires_grad" and getattr(k.value, "value", None) is True
-                                                       for k in value.keywords):
-                    leaves[name] = at
+        leaves = {name for name, values in scope.assigns.items() if any(_requires_grad(v) for _, v in values)}
         if not leaves:
             continue
         for name, node, no_grad, at in scope.inplace:
-            if name in leaves and at > leaves[name] and not no_grad:
+            if name in leaves and not no_grad and _requires_grad(value_before(scope, name, at)):
                 diags.append(Diagnostic("inplace-on-leaf", node, f"in-place update of `{name}`, a leaf that requires grad, "
                                         "outside torch.no_grad(): autograd raises"))
         for c in scope.calls:
-            if c.base in leaves and c.order > leaves[c.base] and not c.no_grad and c.attr.endswith("_") \
-                    and not c.attr.endswith("__") and c.attr not in _INPLACE_SAFE:
+            if c.base in leaves and not c.no_grad and c.attr.endswith("_") and not c.attr.endswith("__") \
+                    and c.attr not in _INPLACE_SAFE and _requires_grad(value_before(scope, c.base, c.order)):
                 diags.append(Diagnostic("inplace-on-leaf", c.node, f"`{c.name}()` modifies `{c.base}` in place, a leaf that "
                                         "requires grad, outside torch.no_grad(): autograd raises"))
 
 
-RULES = [test_fit_leakage, shuffled_time_split, squeeze_without_dim, prng_key_reuse, jit_side_effect,
-         unsafe_torch_load, inplace_on_leaf]
+def _requires_grad(value: ast.expr | None) -> bool:
+    """Whether `value` is a call creating a tensor with `requires_grad=True`."""
+    return isinstance(value, ast.Call) and any(k.arg == "requires_grad" and getattr(k.value, "value", None) is True
+                                               for k in value.keywords)

@@ -7,19 +7,23 @@ import re
 from bisect import bisect_left, bisect_right
 
 from ..facts import Facts
+from ..registry import rule
 from .common import Context, Diagnostic
 
 
-def _mode_calls(facts: Facts) -> tuple[set[str], set[str]]:
-    evals, trains = set(), set()
-    for scope in facts.scopes:
+def _mode_calls(ctx: Context) -> tuple[dict[str, ast.Call], set[str]]:
+    """The names `.eval()` (or `.train(False)`) is called on, with its first such call, and the
+    names `.train()` is called on."""
+    evals: dict[str, ast.Call] = {}
+    trains = set()
+    for scope in ctx.facts.scopes:
         for c in scope.calls:
             if c.attr == "eval" and not c.node.args:
-                evals.add(c.base)
+                evals.setdefault(c.base, c.node)
             elif c.attr == "train" and (not c.node.args or getattr(c.node.args[0], "value", None) is True):
                 trains.add(c.base)
             elif c.attr == "train" and c.node.args and getattr(c.node.args[0], "value", None) is False:
-                evals.add(c.base)
+                evals.setdefault(c.base, c.node)
     return evals, trains
 
 
@@ -31,10 +35,10 @@ def _model_like(name: str, ctx: Context) -> bool:
     return any(h in name.rsplit(".", 1)[-1].lower() for h in ("model", "net", "encoder", "decoder", "classifier"))
 
 
-def _trained_models(facts: Facts, ctx: Context) -> set[str]:
+def _trained_models(ctx: Context) -> set[str]:
     """Model-like names called inside loops that also call backward(): the models being trained."""
     names = set()
-    for scope in facts.scopes:
+    for scope in ctx.facts.scopes:
         for loop in scope.loops:
             calls = scope.in_loop[loop]
             if any(c.attr == "backward" for c in calls):
@@ -60,7 +64,7 @@ def _evaluated_in_train_mode(facts: Facts, ctx: Context, trained: set[str]) -> D
     for scope in facts.scopes:
         evaluated = sorted((c for c in scope.calls if c.no_grad and c.name in trained), key=lambda c: c.node.lineno)
         lines = [c.node.lineno for c in evaluated]
-        for block, _ in scope.no_grad_blocks:
+        for block in scope.no_grad_blocks:
             inside = evaluated[bisect_left(lines, block.lineno):bisect_right(lines, block.end_lineno or block.lineno)]
             first = min(inside, key=lambda c: c.order, default=None)
             if first is not None and _may_have_mode_layers(first.name, ctx):
@@ -70,22 +74,48 @@ def _evaluated_in_train_mode(facts: Facts, ctx: Context, trained: set[str]) -> D
     return None
 
 
-def modes(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
-    evals, trains = _mode_calls(facts)
-    trained = _trained_models(facts, ctx)
-    if not trained:
+@rule("eval-in-train-mode")
+def eval_in_train_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    A model that is trained in this file (called in a loop with backward) is called under
+    `torch.no_grad()` / `inference_mode()`, and nothing in the file calls `.eval()` or
+    `.train(False)`. Models whose class is found (this file, or `from module import Class` next to
+    it) without dropout or batch norm are exempt. Reported as a warning: a static rule cannot see
+    the layers of every model.
+
+    ## Known false negatives
+    eval() called on some other object satisfies the rule; evaluation in another file.
+
+    ## Known false positives
+    A no_grad forward that must stay in train mode (e.g. a BN-statistics refresh) in a file that
+    never calls eval().
+    """
+    evals, _ = ctx.once(_mode_calls)
+    trained = ctx.once(_trained_models)
+    found = _evaluated_in_train_mode(facts, ctx, trained) if trained and not evals else None
+    if found:
+        diags.append(found)
+
+
+@rule("train-in-eval-mode")
+def train_in_eval_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
+    """
+    ## How it decides
+    A trained model has `.eval()` called on it in this file and nothing calls `.train()` at all.
+
+    ## Known false negatives
+    train() called on some other object satisfies the rule.
+
+    ## Known false positives
+    None known.
+    """
+    evals, trains = ctx.once(_mode_calls)
+    if trains:
         return
-    if not evals:
-        found = _evaluated_in_train_mode(facts, ctx, trained)
-        if found:
-            diags.append(found)
-            return
-    stuck = sorted(name for name in evals & trained if name not in trains)
-    if stuck and not trains:
-        first = next(c for s in facts.scopes for c in s.calls if c.attr == "eval" and c.base == stuck[0])
-        diags.append(Diagnostic("train-in-eval-mode", first.node,
-                                f"`{stuck[0]}.eval()` is called and `{stuck[0]}` is trained, but nothing calls `.train()`: "
+    stuck = sorted(evals.keys() & ctx.once(_trained_models))
+    if stuck:
+        off = evals[stuck[0]]
+        diags.append(Diagnostic("train-in-eval-mode", off,
+                                f"`{ast.unparse(off)}` is called and `{stuck[0]}` is trained, but nothing calls `.train()`: "
                                 "training after the first evaluation runs in eval mode"))
-
-
-RULES = [modes]
