@@ -188,6 +188,14 @@ def test_lint_report_reaches_stdout_when_the_output_file_cannot_be_written(tmp_p
     assert json.loads(done.stdout)["findings"][0]["code"] == "double-softmax"
 
 
+def test_output_to_dev_stdout_writes_through_the_pipe(tmp_path):
+    """A path that is not a regular file is written in place: an atomic rename would replace the device."""
+    (tmp_path / "train.py").write_text("import torch.nn.functional as F\np = F.softmax(z, 1)\nl = F.cross_entropy(p, y)\n")
+    done = cli("lint", "-f", "json", "-o", "/dev/stdout", tmp_path)
+    assert done.returncode == 1 and "report written to /dev/stdout" in done.stderr
+    assert json.loads(done.stdout)["findings"][0]["code"] == "double-softmax"
+
+
 def test_lint_of_a_folder_without_python_files_could_not_check(tmp_path):
     (tmp_path / "notes.txt").write_text("import torch\n")
     done = cli("lint", tmp_path)
