@@ -1,37 +1,21 @@
-"""Step bookkeeping: zero_grad, schedules, which parameters are optimized, update sizes."""
+"""Step bookkeeping: zero_grad, schedules, which parameters are optimized; the step series of each
+optimizer go through judge/steps.py."""
 
 from __future__ import annotations
 
 import math
-import statistics
-from typing import Callable
 
 from ..vocabulary.finding import Finding, finding
 from ..measure.recorder import OptState, Recorder
 from ..measure.stats import fmt
 from .common import plural
-
-DIVERGENCE_FACTOR = 10.0  # loss above 10x its early median counts as diverged
-LARGE_UPDATE = 1e-1  # update/parameter ratio; ~1e-3 is the usual healthy value (CS231n, Karpathy)
-SMALL_UPDATE = 1e-5
-COLLAPSE = 1e-2  # LR below 1% of its peak
-# Optimizers that divide by a running second-moment estimate (Adam family, RMSprop, Adagrad) move
-# every weight by about lr on their first steps, whatever the gradient: with bias correction Adam's
-# first update is exactly lr * sign(g) (Kingma & Ba 2015, sec. 2-3). Their early update ratios only
-# measure lr/|w|, so on those steps only an update as large as the weights themselves counts.
-SECOND_MOMENT_STATE = ("exp_avg_sq", "square_avg", "exp_inf", "sum")
-SECOND_MOMENT_WARMUP = 10
-SIGN_LIKE_LARGE_UPDATE = 1.0
+from .steps import StepRules
+from .thresholds import LR_COLLAPSE
 
 
 def _opt_label(st: OptState) -> str:
     lrs = sorted({float(g["lr"]) for g in st.opt.param_groups})
     return f"{type(st.opt).__name__} (lr {', '.join(fmt(x) for x in lrs)})"
-
-
-def _power(x: float) -> str:
-    """An update/parameter ratio as a power of ten, the way the ~1e-3 rule of thumb is stated."""
-    return f"10^{math.log10(x):.1f}" if x > 0 else "0 (the weights did not move)"
 
 
 def _records(rec: Recorder, st: OptState) -> list[dict]:
@@ -41,7 +25,7 @@ def _records(rec: Recorder, st: OptState) -> list[dict]:
 def check(rec: Recorder) -> list[Finding]:
     out: list[Finding] = []
     for st in rec.optimizers.values():
-        out += _zero_grad(rec, st) + _schedule(rec, st) + _params(rec, st) + _update_size(rec, st)
+        out += _zero_grad(rec, st) + _schedule(rec, st) + _params(rec, st) + _step_series(rec, st)
     out += _not_in_optimizer(rec)
     return out
 
@@ -75,7 +59,7 @@ def _schedule(rec: Recorder, st: OptState) -> list[Finding]:
     for r in _records(rec, st):
         i, lr = r["optimizer_step"], r["lr"][0]
         peak = max(peak, lr)
-        if peak > 0 and lr <= COLLAPSE * peak:
+        if peak > 0 and lr <= LR_COLLAPSE * peak:
             if not epoch or i >= epoch / 2:
                 return []
             scheds = [s for s in rec.schedulers.values()]
@@ -142,77 +126,7 @@ def _not_in_optimizer(rec: Recorder) -> list[Finding]:
     )]
 
 
-def _per_term(r: dict) -> float | None:
-    """The loss per summed term: a sum over a growing number of terms (a REINFORCE episode that
-    lengthens as the agent improves) rises without anything diverging."""
-    return None if r["loss"] is None else r["loss"] / r.get("loss_terms", 1)
-
-
-def _divergence(recs: list[dict]) -> tuple[int, str] | None:
-    """First step where training visibly blew up: a non-finite loss/gradient, or a loss that rose 10x
-    above where it started (the first loss, or the early median if lower, so a blow-up at step 1
-    counts) and is still there at the end (the median of the last quarter: an early spike is not)."""
-    for i, r in enumerate(recs):
-        if r["loss"] is not None and not math.isfinite(r["loss"]) or not math.isfinite(r["grad_norm"]):
-            return i, f"the loss was {fmt(r['loss'])} and the gradient norm {fmt(r['grad_norm'])} at step {r['step']}"
-    loss = "the loss per summed term" if any("loss_terms" in r for r in recs) else "the loss"
-    values = [(i, x) for i, r in enumerate(recs) if (x := _per_term(r)) is not None]
-    early = [x for i, x in values if i < 5]
-    if len(early) >= 3 and min(early) > 0:
-        base = min(early[0], statistics.median(early))
-        limit = DIVERGENCE_FACTOR * base
-        if statistics.median(x for _, x in values[-max(3, len(values) // 4):]) > limit:
-            i, x = next((i, x) for i, x in values if x > limit)
-            return i, f"{loss} rose from {fmt(base)} to {fmt(x)} at step {recs[i]['step']} and stayed above {fmt(limit)}"
-    return None
-
-
-def _large_update(st: OptState) -> Callable[[dict], float]:
-    """The update ratio that counts as large at a step of this optimizer."""
-    state = next(iter(st.opt.state.values()), {})
-    if any(k in state for k in SECOND_MOMENT_STATE):
-        return lambda r: SIGN_LIKE_LARGE_UPDATE if r["optimizer_step"] < SECOND_MOMENT_WARMUP else LARGE_UPDATE
-    return lambda r: LARGE_UPDATE
-
-
-def _update_size(rec: Recorder, st: OptState) -> list[Finding]:
-    recs = _records(rec, st)
-    ratios = [(i, r["update_ratio"]) for i, r in enumerate(recs) if r["update_ratio"] is not None and math.isfinite(r["update_ratio"])]
-    # Clipping hides explosions from the post-clip norm; judge the raw one where it was logged.
-    raw = [r["grad_norm_before_clip"] if r["grad_norm_before_clip"] is not None else r["grad_norm"] for r in recs]
-    norms = [g for g in raw if math.isfinite(g)]
-    div = _divergence(recs)
-    out = []
-    if div:
-        at, how = div
-        large = _large_update(st)
-        before = [x for i, x in ratios if i < at]
-        if any(x >= large(recs[i]) for i, x in ratios if i < at):
-            out.append(finding(
-                "lr-too-high",
-                f"{_opt_label(st)}: {how}; before it, update/parameter ratios reached {_power(max(before))} "
-                f"(median {_power(statistics.median(before))}; healthy training sits near 10^-3)",
-                rec.source, evidence={"divergence_step": recs[at]["step"], "update_ratios": before[:20], "lr": recs[0]["lr"]},
-                location={"step": recs[at]["step"]},
-            ))
-    if len(norms) >= 6:
-        early = statistics.median(norms[:5])
-        peak = max(norms)
-        if early > 0 and peak > 1e3 * early:
-            out.append(finding(
-                "exploding-gradients",
-                f"{_opt_label(st)}: total gradient norm grew from {fmt(early)} (median of the first 5 steps) to {fmt(peak)}",
-                rec.source, evidence={"early": early, "peak": peak},
-            ))
-    later = [x for i, x in ratios if i > 0]
-    losses = [r["loss"] for r in recs if r["loss"] is not None and math.isfinite(r["loss"])]
-    if not div and len(later) >= 10 and len(losses) >= 20 and statistics.median(later) < SMALL_UPDATE:
-        head, tail = statistics.mean(losses[:10]), statistics.mean(losses[-10:])
-        if head > 0 and (head - tail) / head < 0.05:
-            out.append(finding(
-                "lr-too-low",
-                f"{_opt_label(st)}: median update/parameter ratio {_power(statistics.median(later))} "
-                f"(healthy: near 10^-3); the loss went from {fmt(head)} to {fmt(tail)} in {len(losses)} steps",
-                rec.source, evidence={"median_update_ratio": statistics.median(later), "loss_first": head, "loss_last": tail},
-            ))
-    return out
+def _step_series(rec: Recorder, st: OptState) -> list[Finding]:
+    """The recorded steps of one optimizer, through the same rules the Monitor runs online."""
+    rules = StepRules(rec.source, label=f"{_opt_label(st)}: ", optimizer=st.opt)
+    return [f for r in _records(rec, st) for f in rules.observe(r)]

@@ -1,16 +1,192 @@
 """Every number a rule decides with, defined once, with where it comes from.
 
-A threshold is a module-level constant with the comment above it saying its source (a paper, a
-tool's documented default, or a measurement on healthy runs named in the docs). Rules import
-them from here; `docs/thresholds.md` is generated from this file
-(`python -m traindoctor.judge.thresholds`). A healthy run must stay silent: when a threshold
-trades a miss against a false alarm, it sides with silence and says so.
+A threshold is a module-level constant; the comment above it says its source (a paper, a tool's
+documented default, or a measurement on healthy runs). Rules import them from here;
+`docs/thresholds.md` is generated from this file (`python -m traindoctor.judge.thresholds`).
+A healthy run must stay silent: where a threshold trades a miss against a false alarm, it sides
+with silence and says so.
 """
 
 from __future__ import annotations
 
 # ── step series (run after the fact, the Monitor online, curves on logged columns) ──────────────
 
+# Exploding gradients: the total gradient norm (before clipping, where it was clipped) above 1000x
+# the median of the first 5 measured steps. Three orders of magnitude is far outside the 10-100x
+# drift of healthy runs' early gradient norms (they usually fall); a relative rule needs no scale.
+EXPLODE_BASELINE_STEPS = 5
+EXPLODE_FACTOR = 1e3
+
+# Vanishing gradients: a total gradient norm below 1e-7 for 20 steps in a row — the default threshold
+# of SageMaker Debugger's vanishing_gradient rule. An exact 0 is not counted: no gradient at all is
+# named by other rules (parameters never reached, every label ignored).
+VANISHING_NORM = 1e-7
+VANISHING_STEPS = 20
+
+# Divergence: the loss per summed term, over the median of the last 5 steps, above 10x where it
+# started (the first loss, or the median of the first 5 if lower, so a blow-up at step 1 counts).
+# The window median keeps a single spike (a rule of its own) from reading as divergence.
+DIVERGENCE_BASELINE_STEPS = 5
+DIVERGENCE_FACTOR = 10.0
+DIVERGENCE_WINDOW = 5
+
+# Spikes: a loss more than 10 robust deviations (median absolute deviation) above the median of the
+# previous 50 steps, above 3x that median, and undoing at least a quarter of the progress made since
+# the first steps. Minibatch noise reaches 2-3x; near convergence a classifier's minibatch loss
+# reaches 7x a median of 0.008 on healthy runs without undoing anything (tests/monitor). The same
+# three numbers judge spikes in whole logged curves (judge/series.py).
+SPIKE_HISTORY = 50
+SPIKE_MADS = 10
+SPIKE_FACTOR = 3.0
+SPIKE_UNDO = 0.25
+
+# Plateau, online: over the last 2 x 500 steps the mean of the second half is not 1% below the mean
+# of the first. Late in a healthy run (learning rate decayed) progress per 500 steps is small but
+# not zero; 1% keeps those silent.
+PLATEAU_WINDOW = 500
+PLATEAU_WINDOW_GAIN = 0.01
+
+# Update size, as ||update|| / ||weights|| per optimizer step. Healthy training sits near 1e-3
+# (CS231n "Neural Networks Part 3"; Karpathy, "A Recipe for Training Neural Networks"). Large: 1e-1,
+# two orders above, counts only before a divergence (a healthy CNN with SGD sustains 10^-0.9);
+# small: 1e-5, two orders below, judged on the median of the last 10 measurements.
+LARGE_UPDATE = 1e-1
+SMALL_UPDATE = 1e-5
+RATIO_WINDOW = 10
+# Optimizers that divide by a running second-moment estimate (Adam family, RMSprop, Adagrad) move
+# every weight by about lr on their first steps, whatever the gradient: with bias correction Adam's
+# first update is exactly lr * sign(g) (Kingma & Ba 2015, sec. 2-3). Their early update ratios only
+# measure lr/|w|, so on those steps only an update as large as the weights themselves counts.
+SECOND_MOMENT_STATE = ("exp_avg_sq", "square_avg", "exp_inf", "sum")
+SECOND_MOMENT_WARMUP = 10
+SIGN_LIKE_LARGE_UPDATE = 1.0
+# Learning rate too low: small updates AND a loss that moved less than 5% between the mean of its
+# first 10 and its last 10 values, over at least 20 losses. Small updates alone are no finding (a
+# converged model, a large model's tiny per-weight steps); with a loss that does not move they are.
+SLOW_LOSS_GAIN = 0.05
+LOSS_ENDS = 10
+SLOW_MIN_LOSSES = 20
+# A schedule still raising the learning rate (warm-up) is not judged too low: the latest rate above
+# 1.5x the rate at the start of the ratio window.
+WARMING_UP = 1.5
+
+# Learning-rate schedule: the rate below 1% of its peak within the first half epoch.
+LR_COLLAPSE = 1e-2
+
+# Overfitting, online: a logged validation loss that rose 3 evaluations in a row while the training
+# loss fell over the same evaluations.
+OVERFIT_RISES = 3
+
+# Activations of a trained model. SageMaker Debugger's DeadRelu flags a layer at 50% inactive units
+# (threshold_layer), which fits a model at initialization (diagnosis/). Trained models leave many
+# units unused on easy tasks (69% in one layer of the bundled healthy CNN at 100% accuracy), so a
+# trained layer counts as dead at 90%. Saturation: half the outputs of a sigmoid/tanh within 1% of
+# the ends of their range. Either on 3 sampled steps in a row.
+DEAD_RELU_TRAINED = 0.9
+SATURATED = 0.5
+ACTIVATION_STREAK = 3
+
+# ── whole logged curves (curves) ────────────────────────────────────────────────────────────────
+# Measured on the validation set of docs/curves.md (bench/curves_validation.py): healthy noisy curves
+# stay silent at these values.
+
+# Fewer points than this: no shape to judge, only non-finite values.
+MIN_POINTS = 20
+# Divergence: the end level above 1.5x the start level and 3x the best level.
+SERIES_DIVERGE_START = 1.5
+SERIES_DIVERGE_BEST = 3.0
+# Plateau: less than 5% total decrease from the start level to the end level.
+PLATEAU_GAIN = 0.05
+# Oscillation: 4 or more swings of the level larger than 25% of it in the second half of the run.
+SWING = 0.25
+SWINGS = 4
+# Overfitting: the validation loss 10% above its minimum 3 evaluations after it, on a rising trend
+# (Spearman correlation with the evaluation index of at least 0.6: not noise around a level).
+OVERFIT_RISE = 0.10
+OVERFIT_TREND = 0.6
+# Underfitting: flat over the last 40% of the run at more than half the start level; "flat": the
+# medians of the 4th and 5th fifths differ by under 3% of the start.
+FLOOR = 0.5
+SETTLED = 0.03
+# Slow convergence: half of the total decrease only after 40% of the run, and the last quarter still
+# falling by more than 10% of its level.
+SLOW_HALF_AT = 0.4
+STILL_FALLING = 0.1
+# Loss/metric mismatch: the metric moved less than 2% of its scale while the loss fell by 30% or more.
+METRIC_FLAT = 0.02
+METRIC_LOSS_FALL = 0.3
+
 # ── loss functions and their inputs ─────────────────────────────────────────────────────────────
 
+# First loss against chance (ln C for C classes, ln 2 for binary targets): above max(2x chance,
+# chance + 2) is an initialization mismatch; below 1/5 of chance an untrained model knows the labels.
+# For mean squared error, chance is the target's variance: above 10x the larger of it and the loss of
+# predicting zero, below 1% of it.
+INIT_LOSS_HIGH = 2.0
+INIT_LOSS_MARGIN = 2.0
+INIT_LOSS_LOW = 0.2
+MSE_INIT_HIGH = 10.0
+MSE_INIT_LOW = 0.01
+# nll_loss expects log-probabilities (<= 0): a largest input above 1e-4 is something else.
+LOG_PROB_MAX = 1e-4
+# Inputs and regression targets: a column whose |mean| or standard deviation exceeds 100 is
+# unnormalized (standardized features sit near 0 +/- 1; pixels in [0, 255] exceed it).
+UNNORMALIZED_SCALE = 100.0
+
 # ── probes (diagnosis/) ─────────────────────────────────────────────────────────────────────────
+# The probes run experiments on copies of the model (diagnosis/probes/); the rules over what they
+# measure are in judge/probes.py. Their input scale is UNNORMALIZED_SCALE, and a trained model's dead
+# ReLU layer DEAD_RELU_TRAINED (what `run` probes after training), both above.
+
+# A dead ReLU layer at initialization: half its units never active on the batch — SageMaker
+# Debugger's DeadRelu default (threshold_layer=50%). checkup probes a model before training.
+DEAD_RELU_INIT = 0.5
+# A healthy unit is inactive on all of n samples with a chance of about 2^-n: on fewer samples than
+# this, "never active" says nothing (one sample leaves half of any layer "dead").
+DEAD_MIN_SAMPLES = 8
+
+# Class imbalance in the batch: one class holds 90% of at least 20 labels (fewer labels leave a
+# majority to chance; a batch of a balanced 10-class set sits near 10%).
+CLASS_MAJORITY = 0.9
+CLASS_MIN_LABELS = 20
+
+# Constant output: the spread across samples at most 1e-6 of the output's scale — float32 rounding
+# (eps 1.2e-7) a few times over, so any input-dependent output is above it.
+CONSTANT_OUTPUT_SPREAD = 1e-6
+
+# Batch mixing and causal leaks: perturbing one sample (or the positions after t) changes another
+# sample's (or an earlier position's) output by more than 1e-5 of its scale. Eval-mode outputs of
+# independent samples agree exactly, or within float32 reassociation (well below 1e-5).
+OUTPUT_CHANGE = 1e-5
+
+# Gradient flow, one backward at initialization: the first weight matrix's |grad|/|weight| below
+# 1e-4 (vanishing) or above 1e4 (exploding) times the last one's. A chosen four orders of magnitude:
+# healthy initializations (Kaiming, Xavier) keep layers within one or two.
+VANISHING_FIRST_LAST = 1e-4
+EXPLODING_FIRST_LAST = 1e4
+
+# Update size over 5 steps on a copy, the median per-layer ||update||/||weight|| (healthy near 1e-3;
+# the sources are those of LARGE_UPDATE, which also marks too large here). With no loss to say
+# whether training stalls, too small is 1e-6, an order below SMALL_UPDATE.
+PROBE_SMALL_UPDATE = 1e-6
+
+# Overfitting one batch: a working model takes the loss to 20% of its first value (or below 0.05)
+# within the step budget (Karpathy, "A Recipe for Training Neural Networks": overfit one batch).
+# "Stalled": the best loss improved by less than 1% over a window of the last fifth of the steps.
+OVERFIT_TARGET = 0.2
+OVERFIT_FLOOR = 0.05
+OVERFIT_STALL = 0.01
+
+# Input ablation, on the copy that overfit the batch: destroying the inputs (zeroed or random) undoes
+# less than 10% of what fitting achieved — the model learned the batch through something else
+# (the biases, a leaked label).
+INPUT_IGNORED = 0.1
+
+# LR range test (Smith 2017, "Cyclical Learning Rates"): the loss has diverged once its smoothed
+# value exceeds 4x its minimum — fastai's lr_find stops at the same factor.
+LR_RANGE_DIVERGED = 4.0
+
+# Custom autograd Functions: torch.autograd.gradcheck's own default tolerances, in float64.
+GRADCHECK_EPS = 1e-6
+GRADCHECK_ATOL = 1e-5
+GRADCHECK_RTOL = 1e-3
