@@ -11,9 +11,9 @@ from html import escape
 from ..version import __version__
 from ..vocabulary.finding import Finding
 from ..vocabulary.report import Report
+from .base import RenderOptions
 from .figures import figures, svg
 from .headline import could_not_check, footer, header, location, notes
-from .base import RenderOptions
 
 _MARK = {"error": "✗", "warning": "!", "info": "i"}
 

@@ -11,8 +11,8 @@ import html
 import re
 
 from ..vocabulary.report import Report
-from .headline import could_not_check, footer, header, location, notes
 from .base import RenderOptions
+from .headline import could_not_check, footer, header, location, notes
 
 _ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 # A code span: a run of backticks, closed by a run of the same length (CommonMark).

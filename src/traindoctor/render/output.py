@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..vocabulary.report import Report, write_atomic
 from . import renderer
-from .figures import figures, save_png
 from .base import RenderOptions
+from .figures import figures, save_png
 
 
 def write(report: Report, fmt: str, path: Path | None) -> None:

@@ -10,8 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..vocabulary.report import Report
-from .headline import could_not_check, footer, header, location, notes
 from .base import RenderOptions
+from .headline import could_not_check, footer, header, location, notes
 
 _MARK = {"error": ("✗", "bold red"), "warning": ("!", "bold yellow"), "info": ("i", "cyan")}
 
