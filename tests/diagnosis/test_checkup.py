@@ -426,7 +426,9 @@ class TransposedLSTM(nn.Module):
 def cheap(model, inputs):
     """What `run` does after a script: the one-forward probes on the captured inputs, no targets."""
     from traindoctor.diagnosis.checkup import CHEAP_PROBES
-    return validate(checkup(model, (inputs, None), probes=CHEAP_PROBES, progress=False, dead_relu_threshold=0.9))
+    from traindoctor.judge.thresholds import DEAD_RELU_TRAINED
+    return validate(checkup(model, (inputs, None), probes=CHEAP_PROBES, progress=False,
+                            dead_relu_threshold=DEAD_RELU_TRAINED))
 
 
 def statuses(report):
@@ -791,6 +793,7 @@ def test_probe_noise_is_made_on_the_inputs_device_and_dtype(x):
     from traindoctor.diagnosis.axis import perturbed
     from traindoctor.diagnosis.setup import Setup
     from traindoctor.diagnosis.probes.training import ablation
+    from traindoctor.diagnosis.registry import Context, Fitted
 
     with DrawsMoved() as watch:
         perturbed(x, 0, torch.Generator().manual_seed(0))
@@ -799,7 +802,7 @@ def test_probe_noise_is_made_on_the_inputs_device_and_dtype(x):
                             (x, torch.zeros(x.shape[0], dtype=torch.long)), nn.CrossEntropyLoss())
         if x.shape[0] > 1:
             model = setup.copy_model(train=False).to(x.dtype if x.is_floating_point() else torch.float32)
-            ablation(setup, {"model": model, "first_loss": 10.0})
+            ablation(setup, Context(fitted=Fitted(model, 10.0)))
     assert len(watch.drawn) == 1 + (x.shape[0] > 1) and set(watch.moved) == set(watch.drawn)
     assert set(watch.moved.values()) == {(x.device, x.dtype)}
 

@@ -15,13 +15,15 @@ from .. import judge as rules
 from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
-from ..diagnosis.checkup import CHEAP_PROBES, checkup, could_not_check
+from ..diagnosis.battery import could_not_check, examine
+from ..diagnosis.registry import Options, names
 from ..diagnosis.setup import SetupError
 from ..diagnosis.tree import Call
 from ..measure.hooks import installed
 from ..measure.recorder import STOPPING, Recorder, StopRun
 from .script import Stopper, as_main, child_exit, exit_status, join_threads, run_as_main, started_threads, user_traceback
 from ..judge.common import main_model
+from ..judge.thresholds import DEAD_RELU_TRAINED
 
 class ScriptNotFound(Exception):
     pass
@@ -107,20 +109,18 @@ def _could_not_check(rec: Recorder, failed: bool) -> list[str]:
     return out
 
 
-TRAINED_DEAD_RELU = 0.9  # after training, only a nearly dead layer is a finding (see probes/activations.py)
-
-
 def _cheap_probes(model: Any, args: tuple, kwargs: dict) -> tuple[list[Finding], list[dict[str, Any]]]:
-    """checkup's one-forward probes on the model as training left it, with its last training batch."""
+    """The battery's cheap probes on the model as training left it, with its last training batch; a
+    trained model's dead ReLU layer is judged at DEAD_RELU_TRAINED."""
     if args and kwargs:
         inputs: Any = Call((tuple(args), dict(kwargs)))
     else:
         inputs = dict(kwargs) if kwargs else (args[0] if len(args) == 1 else tuple(args))
     try:
-        report = checkup(model, (inputs, None), probes=CHEAP_PROBES, progress=False, dead_relu_threshold=TRAINED_DEAD_RELU)
+        outcome = examine(model, (inputs, None), probes=names(cheap=True), options=Options(dead_relu=DEAD_RELU_TRAINED))
     except SetupError as exc:
         return [], [{"name": "cheap-probes", "status": "skipped", "note": str(exc)}]
-    return report.findings, report.sections["checkup"]["probes"]
+    return outcome.findings, outcome.records
 
 
 def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps: int = 300,

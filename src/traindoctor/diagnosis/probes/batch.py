@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
-from ...vocabulary.finding import Finding, finding
-from ...measure.stats import feature_scale, fmt, nonfinite_summary, tensors_in
+from ...judge import probes as rules
+from ...measure.stats import feature_scale, nonfinite_summary, tensors_in
+from ...vocabulary.finding import Finding
 from ..axis import batch_dim
+from ..registry import Context, probe
 from ..setup import Setup, SetupError
 
-SCALE_LIMIT = 100.0  # same threshold as `run`'s unnormalized-inputs
-MAJORITY = 0.9  # one class holding 90% of a batch of at least 20 labels
-ODD_BATCH = 7
+ODD_BATCH = 7  # a prime below the usual batch sizes: code written for the batch size breaks on it
+
+
+class _Tensors(TypedDict):
+    # per input tensor: tensor, shape, dtype, and for numbers min, max, mean, std, nan, inf, constant_features
+    tensors: list[dict[str, Any]]
+
+
+class BatchRecord(_Tensors, total=False):
+    labels: dict[str, Any]  # classes_present, min, max, counts (the first 50 classes)
+
+
+class OddBatchRecord(TypedDict, total=False):
+    batch: int  # the odd number of samples
+    output_shape: list[int] | None  # per-sample output on it (None: no dim of the samples)
+    error: str  # what the forward or loss raised on it
 
 
 def _describe(name: str, t: torch.Tensor, setup: Setup) -> dict[str, Any]:
@@ -32,44 +47,35 @@ def _describe(name: str, t: torch.Tensor, setup: Setup) -> dict[str, Any]:
     return d
 
 
-def batch_sanity(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
-    found: list[Finding] = []
+@probe("batch", order=10, batch_only=True,
+       about="per tensor: shape, dtype, range, NaN/Inf counts, feature scale, constant features; label counts")
+def batch_sanity(setup: Setup, context: Context) -> tuple[list[Finding], BatchRecord]:
+    found: list[Finding | None] = []
     tensors = list(tensors_in(setup.inputs))
-    record: dict[str, Any] = {"tensors": [_describe(n, t, setup) for n, t in tensors]}
+    record = BatchRecord(tensors=[_describe(n, t, setup) for n, t in tensors])
     for name, t in tensors:
         bad = nonfinite_summary(t)
         if bad:
-            where = f"feature columns {bad['columns']}" if "columns" in bad else f"positions {bad['positions']}"
-            found.append(finding("nonfinite-input", f"input `{name}` (shape {bad['shape']}) holds {bad['nonfinite']} "
-                                 f"non-finite values ({bad['nan']} NaN) in {where}", "checkup", evidence=bad,
-                                 location={"tensor": name}))
+            found.append(rules.nonfinite_input(name, bad))
             continue
         if t.is_floating_point() and t.dim() >= 2 and t.shape[0] > 1:
-            mean, std = feature_scale(t, 1 if t.dim() == 4 else -1)
-            scale = torch.maximum(mean.abs(), std)
-            cols = (scale > SCALE_LIMIT).nonzero().flatten().tolist()
-            if cols:
-                found.append(finding(
-                    "unnormalized-inputs", f"input `{name}`: {len(cols)} of {scale.numel()} features have scale above 100, "
-                    + ", ".join(f"{c} (mean {fmt(float(mean[c]))}, std {fmt(float(std[c]))})" for c in cols[:4]),
-                    "checkup", evidence={"tensor": name, "columns": cols[:20]}, location={"tensor": name}))
+            found.append(rules.unnormalized_inputs(name, *feature_scale(t, 1 if t.dim() == 4 else -1)))
     targets = setup.targets if isinstance(setup.targets, torch.Tensor) else None
     if targets is None and isinstance(setup.inputs, dict) and isinstance(setup.inputs.get("labels"), torch.Tensor):
         targets = setup.inputs["labels"]
     if targets is not None and not targets.is_floating_point() and targets.numel():
         labels = targets[targets >= 0].flatten()  # negative ids are ignore_index / padding
         if labels.numel():
-            counts = torch.bincount(labels)
-            record["labels"] = {"classes_present": int((counts > 0).sum()), "min": int(labels.min()),
-                                "max": int(labels.max()), "counts": counts.tolist()[:50]}
-            top = float(counts.max()) / labels.numel()
-            if labels.numel() >= 20 and (counts > 0).sum() >= 2 and top >= MAJORITY:
-                found.append(finding("class-imbalance", f"class {int(counts.argmax())} holds {top:.0%} of the "
-                                     f"{labels.numel()} labels in the batch", "checkup", evidence=record["labels"]))
-    return found, record
+            counts = torch.bincount(labels).tolist()
+            record["labels"] = {"classes_present": sum(1 for c in counts if c), "min": int(labels.min()),
+                                "max": int(labels.max()), "counts": counts[:50]}
+            found.append(rules.class_imbalance(counts, record["labels"]))
+    return [f for f in found if f], record
 
 
-def odd_batch(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+@probe("odd-batch", order=90, cheap=True,
+       about=f"the same copy runs the batch, then {ODD_BATCH} of its samples: code that assumes the batch size breaks")
+def odd_batch(setup: Setup, context: Context) -> tuple[list[Finding], OddBatchRecord]:
     """Rerun with a prime batch size: code that hard-codes the batch size or its shape breaks.
 
     Only what is specific to the size counts: the same copy runs the original batch first, and an
@@ -84,15 +90,11 @@ def odd_batch(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
             odd = small.per_sample(_forward_and_loss(small, model))
         except Exception as exc:
             error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
-            return [finding("batch-size-assumption", f"the forward pass and loss run on the batch of {B}, but with {n} "
-                            f"samples they raised {error}", "checkup",
-                            evidence={"batch": n, "original_batch": B, "error": str(exc)[:500]})], {"batch": n, "error": error}
-    record: dict[str, Any] = {"batch": n, "output_shape": list(odd.shape) if odd is not None else None}
-    if base is not None and (odd is None or odd.shape[1:] != base.shape[1:]):
-        got = "has no dimension of that size" if odd is None else f"holds samples of shape {list(odd.shape[1:])}"
-        return [finding("batch-size-assumption", f"with a batch of {n} instead of {B}, the output {got} (with {B}: "
-                        f"{list(base.shape[1:])} per sample)", "checkup", evidence={**record, "original_batch": B})], record
-    return [], record
+            return [rules.batch_size_error(B, n, error, str(exc)[:500])], OddBatchRecord(batch=n, error=error)
+    record = OddBatchRecord(batch=n, output_shape=list(odd.shape) if odd is not None else None)
+    found = rules.batch_size_shape(B, n, base.shape[1:] if base is not None else None,
+                                   odd.shape[1:] if odd is not None else None, dict(record))
+    return [found] if found else [], record
 
 
 def _forward_and_loss(setup: Setup, model: torch.nn.Module) -> Any:

@@ -5,19 +5,32 @@ sequence-first model is probed across its batch, not across time."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 import torch
 
-from ...vocabulary.finding import Finding, finding
+from ...judge import probes as rules
+from ...vocabulary.finding import Finding
 from ..axis import batch_dim, changes, perturbed
+from ..registry import Context, probe
 from ..setup import NotApplicable, Setup
 from ..tree import tree_map
 
-RELATIVE_TOL = 1e-5
+
+class _Change(TypedDict):
+    input: str  # the input tensor perturbed
+    batch: int
+    max_relative_change_other_samples: float
+    relative_change_perturbed_sample: float
 
 
-def independence(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+class IndependenceRecord(_Change, total=False):
+    note: str
+
+
+@probe("batch-independence", order=70, cheap=True,
+       about="perturb sample 0 along the batch axis (eval-mode copy) and compare the other samples' outputs")
+def independence(setup: Setup, context: Context) -> tuple[list[Finding], IndependenceRecord]:
     B = setup.need_samples(2)
     name, x = setup.primary
     y = perturbed(x, batch_dim(x, B, setup.axis.axis), torch.Generator().manual_seed(0))
@@ -34,15 +47,10 @@ def independence(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
                             "(the forward keeps state between calls, or a kernel is nondeterministic)")
     change = changes(base, moved)
     others = change[1:]
-    record = {"input": name, "batch": B, "max_relative_change_other_samples": float(others.max()),
-              "relative_change_perturbed_sample": float(change[0])}
-    affected = int((others > RELATIVE_TOL).sum())
-    if not affected:
+    record = IndependenceRecord(input=name, batch=B, max_relative_change_other_samples=float(others.max()),
+                                relative_change_perturbed_sample=float(change[0]))
+    found = rules.batch_mixing(others, name, B, setup.axis.axis, type(setup.model).__name__, record)
+    if found is None:
         record["note"] = f"outputs of the other {B - 1} samples unchanged"
         return [], record
-    return [finding(
-        "batch-mixing",
-        f"perturbing sample 0 of input `{name}` (batch of {B} along dim {setup.axis.axis}, model copy in eval mode) "
-        f"changed the outputs of {affected} of the other {B - 1} samples (max relative change {float(others.max()):.2g})",
-        "checkup", evidence=record, location={"module": type(setup.model).__name__},
-    )], record
+    return [found], record

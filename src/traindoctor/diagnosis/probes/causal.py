@@ -4,16 +4,28 @@ Positions are the dim next to the batch axis (dim 1 of (batch, seq), dim 0 of (s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 import torch
 
-from ...vocabulary.finding import Finding, finding
+from ...judge import probes as rules
+from ...judge.thresholds import OUTPUT_CHANGE
+from ...vocabulary.finding import Finding
 from ..axis import batch_dim, noise
+from ..registry import Context, probe
 from ..setup import NotApplicable, Setup
 from ..tree import tree_map
 
-TOL = 1e-5
+
+class _Change(TypedDict):
+    input: str  # the input tensor changed after `position`
+    position: int
+    relative_change_up_to_t: float
+    causal_expected: bool  # given (checkup's causal=) or inferred from next-token targets
+
+
+class CausalRecord(_Change, total=False):
+    note: str
 
 
 def _next_token_task(setup: Setup, x: torch.Tensor, dim: int) -> bool:
@@ -28,7 +40,9 @@ def _next_token_task(setup: Setup, x: torch.Tensor, dim: int) -> bool:
     return shifted or (hf_style and isinstance(setup.inputs, dict))
 
 
-def causal(setup: Setup, causal: bool | None = None) -> tuple[list[Finding], dict[str, Any]]:
+@probe("causal-independence", order=80, cheap=True,
+       about="replace the inputs after position T/2 and compare the outputs up to it (a next-token model must not change)")
+def causal(setup: Setup, context: Context) -> tuple[list[Finding], CausalRecord]:
     B = setup.need_samples(1)
     name, x = setup.primary
     if x.dim() < 2:
@@ -55,11 +69,12 @@ def causal(setup: Setup, causal: bool | None = None) -> tuple[list[Finding], dic
     if moved is None or moved.shape != base.shape:
         raise NotApplicable("the output's shape changes with later inputs")
     change = float((moved[:, : t + 1] - base[:, : t + 1]).abs().max() / (base.abs().max() + 1e-12))
-    expected = causal if causal is not None else _next_token_task(setup, x, dim)
-    record = {"input": name, "position": t, "relative_change_up_to_t": change, "causal_expected": expected}
-    if change > TOL and expected:
-        return [finding("causal-leak", f"changing input `{name}` after position {t} changed the outputs at positions "
-                        f"0..{t} (max relative change {change:.2g}) of a next-token model", "checkup", evidence=record)], record
-    record["note"] = "outputs up to t are independent of later inputs" if change <= TOL else \
+    given = context.options.causal
+    expected = given if given is not None else _next_token_task(setup, x, dim)
+    record = CausalRecord(input=name, position=t, relative_change_up_to_t=change, causal_expected=expected)
+    found = rules.causal_leak(change, expected, name, t, record)
+    if found:
+        return [found], record
+    record["note"] = "outputs up to t are independent of later inputs" if change <= OUTPUT_CHANGE else \
         "the model is bidirectional (fine unless it must be causal; pass causal=True to require it)"
     return [], record

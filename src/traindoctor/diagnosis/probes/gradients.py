@@ -4,18 +4,40 @@ custom autograd Functions."""
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
-from ...vocabulary.finding import Finding, finding
+from ...judge import probes as rules
+from ...judge.thresholds import GRADCHECK_ATOL, GRADCHECK_EPS, GRADCHECK_RTOL
 from ...measure.stats import tensors_in
+from ...vocabulary.finding import Finding
+from ..registry import Context, probe
 from ..setup import NotApplicable, Setup
 
-VANISHING = 1e-4  # first-layer relative gradient / last-layer relative gradient
-EXPLODING = 1e4
-HIGH_UPDATE, LOW_UPDATE = 1e-1, 1e-6  # median per-layer update/weight ratio; ~1e-3 is healthy
 UPDATE_STEPS = 5
+
+
+class _Flow(TypedDict):
+    disconnected: list[str]  # trainable parameters with no gradient (grad None)
+    zero_gradient: list[str]  # with an all-zero gradient
+    layers: list[dict[str, Any]]  # per weight matrix: name, relative_grad (|grad|/|weight|), grad_norm
+
+
+class GradientFlowRecord(_Flow, total=False):
+    first_last_ratio: float  # relative gradient of the first weight matrix over the last one's
+
+
+class UpdateRatioRecord(TypedDict):
+    per_layer: dict[str, float]  # median ||update||/||weight|| per weight matrix
+    median: float  # over the layers
+    optimizer: str
+    lr: list[float]  # per parameter group
+
+
+class GradcheckRecord(TypedDict):
+    functions: list[dict[str, Any]]  # per custom Function: function, passed, error
+    inputs: list[str]
 
 
 def _relative_grads(model: torch.nn.Module) -> list[tuple[str, float, float]]:
@@ -32,7 +54,9 @@ def _relative_grads(model: torch.nn.Module) -> list[tuple[str, float, float]]:
     return out
 
 
-def gradient_flow(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+@probe("gradient-flow", order=40,
+       about="one backward: disconnected and all-zero gradients, |grad|/|weight| per layer, first over last layer")
+def gradient_flow(setup: Setup, context: Context) -> tuple[list[Finding], GradientFlowRecord]:
     model = setup.copy_model(train=True)
     with torch.enable_grad():
         _, loss = setup.step_loss(model)
@@ -41,29 +65,18 @@ def gradient_flow(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
     disconnected = [n for n, p in trainable if p.grad is None]
     dead = [n for n, p in trainable if p.grad is not None and not bool(p.grad.any())]
     layers = _relative_grads(model)
-    record: dict[str, Any] = {"disconnected": disconnected, "zero_gradient": dead,
-                              "layers": [{"name": n, "relative_grad": r, "grad_norm": g} for n, r, g in layers]}
-    found = []
-    if disconnected:
-        every = len(disconnected) == len(trainable)
-        found.append(finding("optimizer-params-unused", f"{len(disconnected)} of {len(trainable)} trainable parameter tensors get "
-                             f"no gradient from the loss (grad is None): " + ", ".join(f"`{n}`" for n in disconnected[:4]),
-                             "checkup", severity="error" if every else "warning", evidence=record,
-                             location={"module": disconnected[0]}))
+    record = GradientFlowRecord(disconnected=disconnected, zero_gradient=dead,
+                                layers=[{"name": n, "relative_grad": r, "grad_norm": g} for n, r, g in layers])
+    found = [rules.disconnected_parameters(disconnected, len(trainable), record)]
     if len(layers) >= 2 and layers[-1][1] > 0:
-        ratio = layers[0][1] / layers[-1][1]
-        record["first_last_ratio"] = ratio
-        where = f"`{layers[0][0]}` {layers[0][1]:.2g} vs `{layers[-1][0]}` {layers[-1][1]:.2g} (|grad|/|weight|)"
-        if ratio < VANISHING:
-            found.append(finding("vanishing-gradients", f"first/last layer relative gradient {ratio:.2g}: {where}",
-                                 "checkup", evidence=record, location={"module": layers[0][0]}))
-        elif ratio > EXPLODING:
-            found.append(finding("exploding-gradients", f"first/last layer relative gradient {ratio:.2g}: {where}",
-                                 "checkup", evidence=record, location={"module": layers[0][0]}))
-    return found, record
+        record["first_last_ratio"] = layers[0][1] / layers[-1][1]
+        found.append(rules.gradient_ratio(record["first_last_ratio"], layers[0][:2], layers[-1][:2], record))
+    return [f for f in found if f], record
 
 
-def update_ratio(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+@probe("update-ratio", order=120,
+       about=f"{UPDATE_STEPS} real optimizer steps on a copy: ||update||/||weight|| per weight matrix")
+def update_ratio(setup: Setup, context: Context) -> tuple[list[Finding], UpdateRatioRecord]:
     model = setup.copy_model(train=True)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -86,18 +99,14 @@ def update_ratio(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
         raise NotApplicable("no weight matrix to measure")
     median = statistics.median(per_layer.values())
     lr = [float(g["lr"]) for g in opt.param_groups]
-    record = {"per_layer": per_layer, "median": median, "optimizer": type(opt).__name__, "lr": lr}
-    label = f"{type(opt).__name__} (lr {lr[0]:.3g})"
-    if median > HIGH_UPDATE:
-        return [finding("lr-too-high", f"{label}: median update/weight ratio over {UPDATE_STEPS} steps on a copy is "
-                        f"{median:.2g} (healthy: about 1e-3)", "checkup", severity="warning", evidence=record)], record
-    if median < LOW_UPDATE:
-        return [finding("lr-too-low", f"{label}: median update/weight ratio over {UPDATE_STEPS} steps on a copy is "
-                        f"{median:.2g} (healthy: about 1e-3)", "checkup", evidence=record)], record
-    return [], record
+    record = UpdateRatioRecord(per_layer=per_layer, median=median, optimizer=type(opt).__name__, lr=lr)
+    found = rules.update_size(median, f"{type(opt).__name__} (lr {lr[0]:.3g})", UPDATE_STEPS, dict(record))
+    return [found] if found else [], record
 
 
-def gradcheck_functions(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+@probe("gradcheck", order=130,
+       about="torch.autograd.gradcheck (float64) of each custom autograd.Function one forward on 2 samples calls")
+def gradcheck_functions(setup: Setup, context: Context) -> tuple[list[Finding], GradcheckRecord]:
     """Capture each custom autograd.Function call in one forward on 2 samples, then gradcheck it in float64."""
     calls: dict[type, tuple] = {}
     original = torch.autograd.Function.apply.__func__
@@ -124,13 +133,12 @@ def gradcheck_functions(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
             continue
         try:
             # fast mode checks random projections: a few passes whatever the size of the Function's inputs
-            ok = torch.autograd.gradcheck(lambda *xs: cls.apply(*xs), tuple(inputs), eps=1e-6, atol=1e-5, rtol=1e-3,
-                                          raise_exception=True, fast_mode=True)
+            ok = torch.autograd.gradcheck(lambda *xs: cls.apply(*xs), tuple(inputs), eps=GRADCHECK_EPS,
+                                          atol=GRADCHECK_ATOL, rtol=GRADCHECK_RTOL, raise_exception=True, fast_mode=True)
             error = None
         except Exception as exc:  # gradcheck reports a mismatch by raising
             ok, error = False, str(exc).splitlines()[0][:300]
         checked.append({"function": cls.__qualname__, "passed": bool(ok), "error": error})
         if not ok:
-            found.append(finding("bad-custom-gradient", f"gradcheck (float64) of `{cls.__qualname__}` failed: {error}",
-                                 "checkup", evidence=checked[-1], location={"module": cls.__qualname__}))
-    return found, {"functions": checked, "inputs": [n for n, _ in tensors_in(setup.inputs)]}
+            found.append(rules.bad_custom_gradient(cls.__qualname__, error, checked[-1]))
+    return found, GradcheckRecord(functions=checked, inputs=[n for n, _ in tensors_in(setup.inputs)])

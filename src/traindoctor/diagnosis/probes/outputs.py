@@ -4,27 +4,57 @@ and whether evaluation is free of training-mode behaviour."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
-from ...vocabulary.finding import Finding, finding
+from ...judge import loss as loss_rules
+from ...judge import probes as rules
 from ...measure.hooks import installed
 from ...measure.recorder import Recorder
-from ...judge import loss as loss_rules
+from ...vocabulary.finding import Finding
 from ..eval_ops import EvalOps
+from ..registry import Context, probe
 from ..setup import NotApplicable, Setup, main_output
 
-CONSTANT_TOL = 1e-6  # spread across samples relative to the output's scale
+
+class _Loss(TypedDict):
+    loss: float
 
 
-def init_loss(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+class InitLossRecord(_Loss, total=False):
+    chance: float  # the loss of a uniform prediction, and how it was worked out (`run`'s loss hooks)
+    basis: str
+    output_entropy: float  # of the softmax over the last dim, against log(classes)
+    uniform_entropy: float
+
+
+class ConstantOutputRecord(TypedDict):
+    max_spread_across_samples: float
+    output_scale: float
+
+
+class _Eval(TypedDict):
+    eval_repeat_max_diff: float  # between two eval passes with the same random draws
+    training_form_ops: list[dict[str, Any]]  # dropout or batch statistics that ran in eval
+    sampling_ops: list[dict[str, Any]]  # random operations that ran in eval (sampling by design)
+
+
+class EvalDeterminismRecord(_Eval, total=False):
+    eval_max_diff_other_draws: float
+    train_vs_eval_relative_diff: float
+    note: str
+
+
+@probe("init-loss", order=20,
+       about="one forward and loss on a fresh copy under run's loss hooks; output entropy against uniform")
+def init_loss(setup: Setup, context: Context) -> tuple[list[Finding], InitLossRecord]:
     """One forward + loss on a fresh copy, under `run`'s loss-function hooks (same rules, same codes)."""
     model = setup.copy_model(train=True)
     rec = Recorder(max_steps=0, source="checkup")
     with installed(rec), torch.enable_grad():
         out, loss = setup.step_loss(model)
-    record: dict[str, Any] = {"loss": float(loss.detach())}
+    record = InitLossRecord(loss=float(loss.detach()))
     if rec.first_loss:
         record.update(chance=rec.first_loss["chance"], basis=rec.first_loss["basis"])
     main = main_output(out)
@@ -35,7 +65,8 @@ def init_loss(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
     return loss_rules.check(rec), record
 
 
-def constant_output(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+@probe("constant-output", order=30, about="eval-mode outputs across the samples of the batch")
+def constant_output(setup: Setup, context: Context) -> tuple[list[Finding], ConstantOutputRecord]:
     setup.need_samples(2)
     model = setup.copy_model(train=False)
     with torch.no_grad():
@@ -45,15 +76,14 @@ def constant_output(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
     x = main.detach().float().reshape(main.shape[0], -1)
     spread = float((x.max(0).values - x.min(0).values).max())
     scale = float(x.abs().max()) + 1e-12
-    record = {"max_spread_across_samples": spread, "output_scale": scale}
-    if spread <= CONSTANT_TOL * scale:
-        return [finding("constant-output", f"all {x.shape[0]} samples of the batch get the same output "
-                        f"(largest difference {spread:.2g}, output scale {scale:.2g}), model in eval mode",
-                        "checkup", evidence=record)], record
-    return [], record
+    record = ConstantOutputRecord(max_spread_across_samples=spread, output_scale=scale)
+    found = rules.constant_output(x.shape[0], spread, scale, dict(record))
+    return [found] if found else [], record
 
 
-def eval_determinism(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
+@probe("eval-determinism", order=100, cheap=True,
+       about="training-mode operations in an eval forward; two eval passes with the same random draws")
+def eval_determinism(setup: Setup, context: Context) -> tuple[list[Finding], EvalDeterminismRecord]:
     """Evaluation must not run training-mode behaviour (dropout, batch statistics: diagnosis/eval_ops.py tells
     them from sampling by design), and two eval passes with the same random draws must agree. The spread
     over other draws and the train-vs-eval difference are context."""
@@ -72,25 +102,17 @@ def eval_determinism(setup: Setup) -> tuple[list[Finding], dict[str, Any]]:
         t = main_output(setup.forward(model, seed=0))
     if a is None or b is None:
         raise NotApplicable("the model returns no output tensor")
-    record: dict[str, Any] = {"eval_repeat_max_diff": _max_diff(a, b), "training_form_ops": ops.listed(ops.training),
-                              "sampling_ops": ops.listed(ops.sampling)}
+    record = EvalDeterminismRecord(eval_repeat_max_diff=_max_diff(a, b), training_form_ops=ops.listed(ops.training),
+                                   sampling_ops=ops.listed(ops.sampling))
     if drawn is not None and drawn.shape == a.shape:
         record["eval_max_diff_other_draws"] = _max_diff(a, drawn)
     if t is not None and t.shape == a.shape:
         record["train_vs_eval_relative_diff"] = float((t.float() - a.float()).abs().max() / (a.float().abs().max() + 1e-12))
     spread = record.get("eval_max_diff_other_draws", 0.0)
-    if ops.training:
-        (what, module), n = ops.training.most_common(1)[0]
-        more = len(ops.training) - 1
-        text = (f"in eval mode, {ops.shown(module)} {what}" + (f" ({n} calls)" if n > 1 else "")
-                + (f", and {more} other training-mode operation(s)" if more else "")
-                + (f"; evaluation outputs change with the random draws by up to {spread:.3g}" if spread else ""))
-        return [finding("nondeterministic-eval", text, "checkup", evidence=record, location={"module": module})], record
-    if record["eval_repeat_max_diff"] > 0 and not ops.sampling:
-        return [finding("nondeterministic-eval", f"two evaluation passes on the same batch differ by up to "
-                        f"{record['eval_repeat_max_diff']:.3g}, and no dropout, batch-statistics or sampling operation "
-                        "ran: the forward keeps state between calls, or a kernel is nondeterministic", "checkup",
-                        evidence=record)], record
+    training = [(what, ops.shown(module), n, module) for (what, module), n in ops.training.most_common()]
+    found = rules.nondeterministic_eval(training, record["eval_repeat_max_diff"], spread, bool(ops.sampling), record)
+    if found:
+        return [found], record
     if ops.sampling:
         ran = ", ".join(sorted({f"{op} in {ops.shown(where)}" for op, where in ops.sampling}))
         record["note"] = (f"the model samples in eval by design ({ran}): its outputs change with the random draws by up "

@@ -6,20 +6,52 @@ load (a loaded machine cut the LR range short and read its end as divergence).""
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, TypedDict
 
 import torch
 
-from ...vocabulary.finding import Finding, finding
-from ...measure.stats import fmt
+from ...judge import probes as rules
+from ...judge.thresholds import LR_RANGE_DIVERGED, OVERFIT_FLOOR
+from ...vocabulary.finding import Finding
 from ..axis import noise
+from ..registry import Context, Fitted, probe
 from ..setup import NotApplicable, Setup
 
-OVERFIT_TARGET = 0.2  # pass: the loss falls to 20% of its first value (or below 0.05)
-OVERFIT_FLOOR = 0.05
 DEEP_FIT = 0.05  # keep training to 5% of the first loss, so the ablation sees a memorized batch
-STALL = 0.01  # "stalled": the best loss improved by less than 1% over the last `window` steps
-IGNORED = 0.1  # destroying the input undoes less than 10% of what fitting the batch achieved
+LR_RANGE = (1e-7, 10.0, 100)  # the LR range test: first and last learning rate, steps
+
+
+class _Fit(TypedDict):
+    passed: bool
+    steps: int
+    first_loss: float
+    final_loss: float
+    best_loss: float
+    losses: list[float]  # at most about 50, evenly spaced
+    attempts: list[dict[str, Any]]  # per learning rate tried: lr, steps, first_loss, final_loss, passed
+    optimizer: str
+    lr: float
+
+
+class OverfitRecord(_Fit, total=False):
+    stalled_at: int | None  # when it failed: the step from which the loss stopped improving
+    grad_norm_by_module_at_stall: dict[str, float]  # per top-level module, at the end
+
+
+class AblationRecord(TypedDict):
+    real: float  # the loss on the real inputs, zeroed and random ones
+    zeroed: float
+    random: float
+    first: float  # the loss before overfitting
+
+
+class LrRangeRecord(TypedDict):
+    lrs: list[float]
+    losses: list[float]  # smoothed
+    suggested_lr: float  # of steepest descent
+    min_loss_lr: float
+    diverged_at_lr: float | None
+    current_lr: float | None
 
 
 def _grad_by_module(model: torch.nn.Module) -> dict[str, float]:
@@ -32,7 +64,7 @@ def _grad_by_module(model: torch.nn.Module) -> dict[str, float]:
 
 
 def _fit(setup: Setup, lr_scale: float, steps: int,
-         progress: Callable[[int, float], None] | None) -> tuple[torch.nn.Module, torch.optim.Optimizer, list[float]]:
+         tick: Callable[[int, int, str], None]) -> tuple[torch.nn.Module, torch.optim.Optimizer, list[float]]:
     model = setup.copy_model(train=True)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -48,58 +80,48 @@ def _fit(setup: Setup, lr_scale: float, steps: int,
             loss.backward()
             value = float(loss.detach())
             losses.append(value)
-            if progress:
-                progress(step, value)
+            tick(step + 1, steps, f"overfit one batch (loss {value:.4g})")
             if not math.isfinite(value) or value <= DEEP_FIT * losses[0] or value < OVERFIT_FLOOR * DEEP_FIT:
                 break
             opt.step()
     return model, opt, losses
 
 
-def _passed(losses: list[float]) -> bool:
-    return math.isfinite(losses[-1]) and (losses[-1] <= OVERFIT_TARGET * losses[0] or losses[-1] < OVERFIT_FLOOR)
-
-
-def overfit(setup: Setup, steps: int = 300,
-            progress: Callable[[int, float], None] | None = None) -> tuple[list[Finding], dict[str, Any]]:
+@probe("overfit", order=50,
+       about="a fresh copy and optimizer fit the batch; a failure at the configured LR is retried at 10x")
+def overfit(setup: Setup, context: Context) -> tuple[list[Finding], OverfitRecord]:
     """Fit one batch on a copy. A failure at the configured LR is retried at 10x before it counts:
-    a too-small LR for a 300-step budget must not read as a broken model."""
+    a too-small LR for a 300-step budget must not read as a broken model. A copy that fits is left in
+    the context for the ablation probe."""
+    steps = context.options.overfit_steps
     attempts = []
     for scale in (1.0, 10.0):
-        model, opt, losses = _fit(setup, scale, steps, progress)
+        model, opt, losses = _fit(setup, scale, steps, context.tick)
         attempts.append({"lr": float(opt.param_groups[0]["lr"]), "steps": len(losses), "first_loss": losses[0],
-                         "final_loss": losses[-1], "passed": _passed(losses)})
+                         "final_loss": losses[-1], "passed": rules.overfit_passed(losses)})
         if attempts[-1]["passed"] or not math.isfinite(losses[-1]):
             break
-    first, last, best = losses[0], losses[-1], min(losses)
     passed = attempts[-1]["passed"]
-    record: dict[str, Any] = {"passed": passed, "steps": len(losses), "first_loss": first, "final_loss": last,
-                              "best_loss": best, "losses": losses[:: max(1, len(losses) // 50)], "attempts": attempts,
-                              "optimizer": type(opt).__name__, "lr": float(opt.param_groups[0]["lr"])}
+    record = OverfitRecord(passed=passed, steps=len(losses), first_loss=losses[0], final_loss=losses[-1],
+                           best_loss=min(losses), losses=losses[:: max(1, len(losses) // 50)], attempts=attempts,
+                           optimizer=type(opt).__name__, lr=float(opt.param_groups[0]["lr"]))
     if passed:
-        record["model"] = model  # the overfit copy is reused by the ablation probe
+        context.fitted = Fitted(model, losses[0])
         return [], record
-    window = max(10, len(losses) // 5)
-    stall = next((i for i in range(len(losses) - window) if min(losses[i:i + window]) > losses[i] * (1 - STALL)), None)
-    record["stalled_at"] = stall
+    record["stalled_at"] = rules.stalled_at(losses)
     record["grad_norm_by_module_at_stall"] = _grad_by_module(model)
-    where = f"; it stalled from step {stall} on" if stall is not None else ""
-    tried = " and ".join(f"lr {fmt(a['lr'])}" for a in attempts)
-    return [finding(
-        "cannot-overfit-batch",
-        f"{type(opt).__name__} on one batch ({tried}, up to {steps} steps each) took the loss from {fmt(first)} to "
-        f"{fmt(last)} (best {fmt(best)}); a working model reaches below {fmt(OVERFIT_TARGET * first)}{where}; "
-        "gradient norms at the end: " + ", ".join(f"{k} {fmt(v)}" for k, v in record["grad_norm_by_module_at_stall"].items()),
-        "checkup", evidence={k: v for k, v in record.items() if k != "model"},
-    )], record
+    return [rules.cannot_overfit(type(opt).__name__, [a["lr"] for a in attempts], steps, losses, record["stalled_at"],
+                                 record["grad_norm_by_module_at_stall"], dict(record))], record
 
 
-def ablation(setup: Setup, overfit_record: dict[str, Any]) -> tuple[list[Finding], dict[str, Any]]:
+@probe("ablation", order=60,
+       about="on the copy that overfit the batch: the loss on real, zeroed and random inputs (labels kept)")
+def ablation(setup: Setup, context: Context) -> tuple[list[Finding], AblationRecord]:
     """On the overfit copy: the loss with real inputs vs zeroed and random ones."""
     setup.need_samples(2)  # one sample can be fitted through the biases alone, whatever the inputs
-    model = overfit_record.get("model")
-    if model is None:
+    if context.fitted is None:
         raise NotApplicable("the model did not overfit the batch, so ablation would not be informative")
+    model, first = context.fitted.model, context.fitted.first_loss
     gen = torch.Generator().manual_seed(0)
 
     def randomize(t: torch.Tensor) -> torch.Tensor:
@@ -113,18 +135,16 @@ def ablation(setup: Setup, overfit_record: dict[str, Any]) -> tuple[list[Finding
         real = float(setup.loss(setup.forward(model)))
         zeroed = float(setup.loss(setup.forward(model, setup.replace_inputs(torch.zeros_like))))
         random = float(setup.loss(setup.forward(model, setup.replace_inputs(randomize))))
-    record = {"real": real, "zeroed": zeroed, "random": random, "first": overfit_record["first_loss"]}
-    learned = overfit_record["first_loss"] - real
-    if learned > 0 and max(zeroed, random) - real < IGNORED * learned:
-        return [finding("input-ignored", f"after overfitting, the loss is {fmt(real)} on the real inputs, {fmt(zeroed)} on "
-                        f"zeroed and {fmt(random)} on random inputs (it started at {fmt(record['first'])}): destroying the inputs undoes "
-                        f"less than {IGNORED:.0%} of what fitting the batch achieved", "checkup", evidence=record)], record
-    return [], record
+    record = AblationRecord(real=real, zeroed=zeroed, random=random, first=first)
+    found = rules.input_ignored(first, real, zeroed, random, dict(record))
+    return [found] if found else [], record
 
 
-def lr_range(setup: Setup, start: float = 1e-7, end: float = 10.0, steps: int = 100,
-             current_lr: float | None = None) -> tuple[list[Finding], dict[str, Any]]:
+@probe("lr-range", order=140,
+       about="the LR from 1e-7 to 10 exponentially over at most 100 steps on a copy, until the loss diverges")
+def lr_range(setup: Setup, context: Context) -> tuple[list[Finding], LrRangeRecord]:
     """Exponentially increasing LR on a copy; stops when the loss diverges; suggests an LR."""
+    start, end, steps = LR_RANGE
     model = setup.copy_model(train=True)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -145,7 +165,7 @@ def lr_range(setup: Setup, start: float = 1e-7, end: float = 10.0, steps: int = 
             smooth = value if smooth is None else 0.7 * smooth + 0.3 * value
             lrs.append(lr)
             losses.append(smooth)
-            if smooth > 4 * min(losses):
+            if smooth > LR_RANGE_DIVERGED * min(losses):
                 break
             loss.backward()
             opt.step()
@@ -156,11 +176,9 @@ def lr_range(setup: Setup, start: float = 1e-7, end: float = 10.0, steps: int = 
     steepest = min(range(len(slopes)), key=slopes.__getitem__) if slopes else best
     suggested = lrs[steepest]
     diverged_at = lrs[-1] if len(lrs) < steps else None
-    record: dict[str, Any] = {"lrs": lrs, "losses": losses, "suggested_lr": suggested, "min_loss_lr": lrs[best],
-                              "diverged_at_lr": diverged_at, "current_lr": current_lr}
-    if current_lr and diverged_at and current_lr >= diverged_at:
-        return [finding("lr-too-high", f"in an LR range test on a copy the loss diverged at lr {fmt(diverged_at)}; "
-                        f"the configured lr is {fmt(current_lr)} (suggested: {fmt(suggested)})", "checkup",
-                        severity="warning", evidence={k: v for k, v in record.items() if k not in ("lrs", "losses")})], record
-    return [], record
+    record = LrRangeRecord(lrs=lrs, losses=losses, suggested_lr=suggested, min_loss_lr=lrs[best],
+                           diverged_at_lr=diverged_at, current_lr=context.current_lr)
+    found = rules.lr_beyond_divergence(context.current_lr, diverged_at, suggested,
+                                       {k: v for k, v in record.items() if k not in ("lrs", "losses")})
+    return [found] if found else [], record
 

@@ -1,0 +1,229 @@
+"""Rules over what the probes measured on copies of the model (diagnosis/probes/): each takes the
+numbers one probe measured and decides whether they make a finding. Here rather than beside the probes
+so that every rule and its threshold sit in the judge, beside their siblings over step series (the
+Monitor's dead-ReLU rule, run's unnormalized inputs); the numbers are in thresholds.py."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import torch
+
+from ..measure.stats import fmt
+from ..vocabulary.finding import Finding, finding
+from .thresholds import (CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREAD, DEAD_MIN_SAMPLES, EXPLODING_FIRST_LAST,
+                         INPUT_IGNORED, LARGE_UPDATE, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL, OVERFIT_TARGET,
+                         PROBE_SMALL_UPDATE, SATURATED, UNNORMALIZED_SCALE, VANISHING_FIRST_LAST)
+
+SOURCE = "checkup"
+
+
+# ── the batch ─────────────────────────────────────────────────────────────────
+
+def nonfinite_input(tensor: str, summary: dict[str, Any] | None) -> Finding | None:
+    """Any NaN or Inf in an input (`summary`: measure.stats.nonfinite_summary)."""
+    if not summary:
+        return None
+    where = f"feature columns {summary['columns']}" if "columns" in summary else f"positions {summary['positions']}"
+    return finding("nonfinite-input", f"input `{tensor}` (shape {summary['shape']}) holds {summary['nonfinite']} "
+                   f"non-finite values ({summary['nan']} NaN) in {where}", SOURCE, evidence=summary,
+                   location={"tensor": tensor})
+
+
+def unnormalized_inputs(tensor: str, mean: torch.Tensor, std: torch.Tensor) -> Finding | None:
+    """Features whose |mean| or std exceeds UNNORMALIZED_SCALE."""
+    scale = torch.maximum(mean.abs(), std)
+    cols = (scale > UNNORMALIZED_SCALE).nonzero().flatten().tolist()
+    if not cols:
+        return None
+    return finding("unnormalized-inputs", f"input `{tensor}`: {len(cols)} of {scale.numel()} features have scale above "
+                   f"{UNNORMALIZED_SCALE:g}, " + ", ".join(f"{c} (mean {fmt(float(mean[c]))}, std {fmt(float(std[c]))})"
+                                                            for c in cols[:4]),
+                   SOURCE, evidence={"tensor": tensor, "columns": cols[:20]}, location={"tensor": tensor})
+
+
+def class_imbalance(counts: Sequence[int], labels: dict[str, Any]) -> Finding | None:
+    """One class holding CLASS_MAJORITY of at least CLASS_MIN_LABELS labels, with two classes present."""
+    n = sum(counts)
+    if n < CLASS_MIN_LABELS or sum(1 for c in counts if c) < 2:
+        return None
+    top = max(counts) / n
+    if top < CLASS_MAJORITY:
+        return None
+    return finding("class-imbalance", f"class {counts.index(max(counts))} holds {top:.0%} of the {n} labels in the batch",
+                   SOURCE, evidence=labels)
+
+
+# ── outputs ───────────────────────────────────────────────────────────────────
+
+def constant_output(samples: int, spread: float, scale: float, record: dict[str, Any]) -> Finding | None:
+    if spread > CONSTANT_OUTPUT_SPREAD * scale:
+        return None
+    return finding("constant-output", f"all {samples} samples of the batch get the same output (largest difference "
+                   f"{spread:.2g}, output scale {scale:.2g}), model in eval mode", SOURCE, evidence=record)
+
+
+def batch_mixing(others: torch.Tensor, tensor: str, size: int, axis: int | None, model: str,
+                 record: dict[str, Any]) -> Finding | None:
+    """`others`: the relative change of the other samples' outputs when sample 0 of `size` was perturbed."""
+    affected = int((others > OUTPUT_CHANGE).sum())
+    if not affected:
+        return None
+    return finding("batch-mixing", f"perturbing sample 0 of input `{tensor}` (batch of {size} along dim {axis}, model copy "
+                   f"in eval mode) changed the outputs of {affected} of the other {size - 1} "
+                   f"samples (max relative change {float(others.max()):.2g})", SOURCE, evidence=record,
+                   location={"module": model})
+
+
+def causal_leak(change: float, expected: bool, tensor: str, position: int, record: dict[str, Any]) -> Finding | None:
+    """`change`: the relative change of the outputs up to `position` when the inputs after it changed."""
+    if change <= OUTPUT_CHANGE or not expected:
+        return None
+    return finding("causal-leak", f"changing input `{tensor}` after position {position} changed the outputs at positions "
+                   f"0..{position} (max relative change {change:.2g}) of a next-token model", SOURCE, evidence=record)
+
+
+def batch_size_error(size: int, odd: int, error: str, detail: str) -> Finding:
+    """The forward and loss ran on the batch but raised on `odd` of its samples."""
+    return finding("batch-size-assumption", f"the forward pass and loss run on the batch of {size}, but with {odd} "
+                   f"samples they raised {error}", SOURCE, evidence={"batch": odd, "original_batch": size, "error": detail})
+
+
+def batch_size_shape(size: int, odd: int, base: Sequence[int] | None, got: Sequence[int] | None,
+                     record: dict[str, Any]) -> Finding | None:
+    """Per-sample output shapes (`base` on the batch, `got` on `odd` samples; None: no dim of the samples)."""
+    if base is None or (got is not None and list(got) == list(base)):
+        return None
+    what = "has no dimension of that size" if got is None else f"holds samples of shape {list(got)}"
+    return finding("batch-size-assumption", f"with a batch of {odd} instead of {size}, the output {what} (with {size}: "
+                   f"{list(base)} per sample)", SOURCE, evidence={**record, "original_batch": size})
+
+
+def nondeterministic_eval(training: Sequence[tuple[str, str, int, str]], repeat_diff: float, spread: float,
+                          sampling: bool, record: dict[str, Any]) -> Finding | None:
+    """`training`: the training-form operations an eval forward ran, most frequent first, as (what, where
+    shown, calls, module); `repeat_diff`: between two eval passes with the same draws; `spread`: over
+    other draws; `sampling`: whether random operations ran (sampling by design)."""
+    if training:
+        what, shown, n, module = training[0]
+        more = len(training) - 1
+        text = (f"in eval mode, {shown} {what}" + (f" ({n} calls)" if n > 1 else "")
+                + (f", and {more} other training-mode operation(s)" if more else "")
+                + (f"; evaluation outputs change with the random draws by up to {spread:.3g}" if spread else ""))
+        return finding("nondeterministic-eval", text, SOURCE, evidence=record, location={"module": module})
+    if repeat_diff > 0 and not sampling:
+        return finding("nondeterministic-eval", f"two evaluation passes on the same batch differ by up to {repeat_diff:.3g}, "
+                       "and no dropout, batch-statistics or sampling operation ran: the forward keeps state between "
+                       "calls, or a kernel is nondeterministic", SOURCE, evidence=record)
+    return None
+
+
+# ── activations ───────────────────────────────────────────────────────────────
+
+def dead_relu(layers: dict[str, dict[str, Any]], samples: int, threshold: float) -> Finding | None:
+    """ReLU layers with at least `threshold` of their units inactive on every sample (thresholds.py:
+    DEAD_RELU_INIT before training, DEAD_RELU_TRAINED after); not judged on fewer than DEAD_MIN_SAMPLES."""
+    if samples < DEAD_MIN_SAMPLES:
+        return None
+    dead = {n: s["dead_fraction"] for n, s in layers.items() if s.get("dead_fraction", 0) >= threshold}
+    if not dead:
+        return None
+    worst = max(dead, key=dead.__getitem__)
+    return finding("dead-relu", f"{len(dead)} ReLU layer(s) with at least {threshold:.0%} of their units inactive on every "
+                   f"sample of the batch; worst `{worst}`: {dead[worst]:.0%} dead", SOURCE,
+                   evidence={"layers": layers}, location={"module": worst})
+
+
+def saturated_activations(layers: dict[str, dict[str, Any]]) -> Finding | None:
+    sat = {n: s["saturated_fraction"] for n, s in layers.items() if s.get("saturated_fraction", 0) >= SATURATED}
+    if not sat:
+        return None
+    worst = max(sat, key=sat.__getitem__)
+    return finding("saturated-activations", f"{len(sat)} sigmoid/tanh layer(s) with at least half their outputs "
+                   f"within 1% of the bounds; worst `{worst}`: {sat[worst]:.0%}", SOURCE,
+                   evidence={"layers": layers}, location={"module": worst})
+
+
+# ── gradients and updates ─────────────────────────────────────────────────────
+
+def disconnected_parameters(disconnected: Sequence[str], trainable: int, record: dict[str, Any]) -> Finding | None:
+    """Trainable parameters the loss gives no gradient (grad None): an error when none gets one."""
+    if not disconnected:
+        return None
+    return finding("optimizer-params-unused", f"{len(disconnected)} of {trainable} trainable parameter tensors get "
+                   f"no gradient from the loss (grad is None): " + ", ".join(f"`{n}`" for n in disconnected[:4]),
+                   SOURCE, severity="error" if len(disconnected) == trainable else "warning", evidence=record,
+                   location={"module": disconnected[0]})
+
+
+def gradient_ratio(ratio: float, first: tuple[str, float], last: tuple[str, float], record: dict[str, Any]) -> Finding | None:
+    """`ratio` of the (name, |grad|/|weight|) of the first and last weight matrices, after one backward."""
+    code = "vanishing-gradients" if ratio < VANISHING_FIRST_LAST else "exploding-gradients" if ratio > EXPLODING_FIRST_LAST else None
+    if code is None:
+        return None
+    where = f"`{first[0]}` {first[1]:.2g} vs `{last[0]}` {last[1]:.2g} (|grad|/|weight|)"
+    return finding(code, f"first/last layer relative gradient {ratio:.2g}: {where}", SOURCE, evidence=record,
+                   location={"module": first[0]})
+
+
+def update_size(median: float, optimizer: str, steps: int, record: dict[str, Any]) -> Finding | None:
+    """The median per-layer update/weight ratio over `steps` steps on a copy (`optimizer`: "AdamW (lr 0.001)")."""
+    said = f"{optimizer}: median update/weight ratio over {steps} steps on a copy is {median:.2g} (healthy: about 1e-3)"
+    if median > LARGE_UPDATE:
+        return finding("lr-too-high", said, SOURCE, severity="warning", evidence=record)
+    if median < PROBE_SMALL_UPDATE:
+        return finding("lr-too-low", said, SOURCE, evidence=record)
+    return None
+
+
+def bad_custom_gradient(function: str, error: str, record: dict[str, Any]) -> Finding:
+    """gradcheck (thresholds.py: GRADCHECK_*) failed for a custom autograd.Function."""
+    return finding("bad-custom-gradient", f"gradcheck (float64) of `{function}` failed: {error}", SOURCE,
+                   evidence=record, location={"module": function})
+
+
+# ── training on a copy ────────────────────────────────────────────────────────
+
+def overfit_passed(losses: Sequence[float]) -> bool:
+    return math.isfinite(losses[-1]) and (losses[-1] <= OVERFIT_TARGET * losses[0] or losses[-1] < OVERFIT_FLOOR)
+
+
+def stalled_at(losses: Sequence[float]) -> int | None:
+    """The first step from which the loss improved by less than OVERFIT_STALL over a window (a fifth of
+    the steps, at least 10)."""
+    window = max(10, len(losses) // 5)
+    return next((i for i in range(len(losses) - window)
+                 if min(losses[i:i + window]) > losses[i] * (1 - OVERFIT_STALL)), None)
+
+
+def cannot_overfit(optimizer: str, tried: Sequence[float], steps: int, losses: Sequence[float], stall: int | None,
+                   grad_norms: dict[str, float], record: dict[str, Any]) -> Finding:
+    """After every attempt (learning rates `tried`, up to `steps` steps each) failed overfit_passed."""
+    first, last, best = losses[0], losses[-1], min(losses)
+    where = f"; it stalled from step {stall} on" if stall is not None else ""
+    return finding("cannot-overfit-batch",
+                   f"{optimizer} on one batch ({' and '.join(f'lr {fmt(lr)}' for lr in tried)}, up to {steps} steps each) "
+                   f"took the loss from {fmt(first)} to {fmt(last)} (best {fmt(best)}); a working model reaches below "
+                   f"{fmt(OVERFIT_TARGET * first)}{where}; gradient norms at the end: "
+                   + ", ".join(f"{k} {fmt(v)}" for k, v in grad_norms.items()), SOURCE, evidence=record)
+
+
+def input_ignored(first: float, real: float, zeroed: float, random: float, record: dict[str, Any]) -> Finding | None:
+    """Losses of the copy that overfit the batch (it started at `first`), on real, zeroed and random inputs."""
+    learned = first - real
+    if learned <= 0 or max(zeroed, random) - real >= INPUT_IGNORED * learned:
+        return None
+    return finding("input-ignored", f"after overfitting, the loss is {fmt(real)} on the real inputs, {fmt(zeroed)} on "
+                   f"zeroed and {fmt(random)} on random inputs (it started at {fmt(first)}): destroying the inputs undoes "
+                   f"less than {INPUT_IGNORED:.0%} of what fitting the batch achieved", SOURCE, evidence=record)
+
+
+def lr_beyond_divergence(current_lr: float | None, diverged_at: float | None, suggested: float,
+                         record: dict[str, Any]) -> Finding | None:
+    """The configured learning rate at or above the one where the LR range test's loss diverged."""
+    if not current_lr or not diverged_at or current_lr < diverged_at:
+        return None
+    return finding("lr-too-high", f"in an LR range test on a copy the loss diverged at lr {fmt(diverged_at)}; the "
+                   f"configured lr is {fmt(current_lr)} (suggested: {fmt(suggested)})", SOURCE, severity="warning",
+                   evidence=record)
