@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from traindoctor.curves import analyze
-from traindoctor.curves.readers import Series
-from traindoctor.curves.shape import loss_events
+from traindoctor.judge.series import Series
+from traindoctor.judge.series import loss_events
 
 
 def main() -> None:

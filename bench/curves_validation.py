@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from curvegen import FAMILIES, family  # noqa: E402
 
 from traindoctor.curves import analyze
-from traindoctor.curves.readers import Series
-from traindoctor.curves.shape import loss_events, metric_events, pair_events
+from traindoctor.judge.series import Series
+from traindoctor.judge.series import loss_events, metric_events, pair_events
 
 
 def predict(curves: dict[str, Series]) -> set[str]:

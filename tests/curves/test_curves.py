@@ -286,8 +286,8 @@ def test_underfitting_is_a_note_with_the_settled_range(tmp_path):
 
 
 def test_plot_envelope_is_bounded_and_keeps_every_spike():
-    from traindoctor.curves.readers import Series
-    from traindoctor.curves.shape import envelope
+    from traindoctor.judge.series import Series
+    from traindoctor.judge.series import envelope
 
     rng = np.random.default_rng(0)
     values = rng.random(1_000_003)

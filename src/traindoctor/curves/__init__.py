@@ -1,6 +1,7 @@
 """`traindoctor curves`: diagnose logged loss and metric curves."""
 
 from .analyze import analyze
-from .readers import CurveError, Log, Series, read
+from ..judge.series import Series
+from .readers import CurveError, Log, read
 
 __all__ = ["CurveError", "Log", "Series", "analyze", "read"]

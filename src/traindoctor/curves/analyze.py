@@ -11,8 +11,10 @@ import numpy as np
 from ..vocabulary.report import Report
 from ..vocabulary.finding import finding
 from ..vocabulary.triage import triage
-from .readers import Series, read
-from .shape import MIN_POINTS, Event, envelope, loss_events, metric_events, pair_events
+from .readers import read
+from ..judge.series import Event, Series, envelope, loss_events, metric_events, pair_events
+from ..judge.steps import StepRules
+from ..judge.thresholds import MIN_POINTS
 
 _VAL = re.compile(r"(^|[/_.\- ])(val|valid|validation|eval|dev|test)([/_.\- ]|$)|^(val|eval)", re.I)
 _LOSS = re.compile(r"loss|nll|perplexity|ppl", re.I)
@@ -64,6 +66,7 @@ def analyze(path: str | Path, metrics: list[str] | None = None, *, loss: str | N
             events += metric_events(main, curves[main], m, curves[m])
     found = [finding(e.code, e.observation, "curves", evidence={**e.evidence, "series": e.series},
                      location={"series": e.series, "steps": [e.start, e.end]}) for e in events]
+    found += _step_rules(curves, main, r["lr"])
     longest = max(len(curves[n].values) for n in losses)  # too short for every shape rule: say so
     unchecked = [] if longest >= MIN_POINTS else [
         f"the loss series ({', '.join(losses)}) have at most {longest} points; the shape rules need {MIN_POINTS}"]
@@ -72,6 +75,37 @@ def analyze(path: str | Path, metrics: list[str] | None = None, *, loss: str | N
                # what the figures draw, so a renderer needs nothing but the report
                "plot": {n: dict(zip(("steps", "values"), envelope(curves[n]))) for n in dict.fromkeys(sum(r.values(), []))}}
     return Report(command=f"curves {path}", findings=triage(found), sections={"curves": section}, unchecked=unchecked)
+
+
+# Columns a step record carries (the Monitor's, or a user's log with the same names): judged by the
+# rules `run` and the Monitor use, one row at a time. The loss shapes are judged on the whole series
+# above, so the step rules' own loss-shape findings are dropped here.
+_STEP_COLUMNS = ("grad_norm", "grad_norm_before_clip", "update_ratio")
+_STEP_NESTED = ("dead_fraction/", "saturated_fraction/")
+_SHAPE_CODES = {"loss-divergence", "loss-spikes", "loss-plateau", "overfitting"}
+_MAX_ROWS = 100_000  # rows fed one at a time; longer logs are taken at an even stride (a bound on work)
+
+
+def _step_rules(curves: dict[str, Series], loss: str | None, lr: list[str]) -> list:
+    columns = [n for n in curves if n in _STEP_COLUMNS or n.startswith(_STEP_NESTED)]
+    if not columns:
+        return []
+    rows: dict[float, dict] = {}
+    for name in columns + ([loss] if loss else []) + lr[:1]:
+        s = curves[name]
+        key, _, layer = name.partition("/")
+        key = {loss: "loss", (lr[:1] or [None])[0]: "lr"}.get(name, key)
+        for t, v in zip(s.steps.tolist(), s.values.tolist()):
+            row = rows.setdefault(t, {"step": int(t) if float(t).is_integer() else t})
+            if layer:
+                row.setdefault(key, {})[layer] = v
+            else:
+                row[key] = v
+    steps = sorted(rows)
+    stride = max(1, -(-len(steps) // _MAX_ROWS))
+    rules = StepRules("curves")
+    found = [f for t in steps[::stride] for f in rules.observe(rows[t])]
+    return [f for f in found if f.code not in _SHAPE_CODES]
 
 
 def _summary(s: Series) -> dict:

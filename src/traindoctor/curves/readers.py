@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..vocabulary.jsonsafe import jsonl_lines, number
+from ..judge.series import Series
 from .order import constant, describe, place, skipped
 
 # Axis columns, in order of preference, matched in any case (`Step`, `ITERATION`, `Epoch`).
@@ -33,18 +34,6 @@ EPOCH_COLUMNS = ("epoch", "epochs")
 
 class CurveError(ValueError):
     """A log that cannot be read as curves; the message names the file."""
-
-
-@dataclass
-class Series:
-    steps: np.ndarray
-    values: np.ndarray
-
-    @classmethod
-    def of(cls, steps, values) -> "Series":
-        s, v = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
-        order = np.argsort(s, kind="stable")
-        return cls(s[order], v[order])
 
 
 @dataclass

@@ -87,6 +87,7 @@ class StepRules:
         self.first_losses: list[float] = []
         self.last_losses: deque[float] = deque(maxlen=LOSS_ENDS)
         self.n_losses = 0
+        self.last_loss: float | None = None
         self.divergence_window: deque[tuple[int, float]] = deque(maxlen=DIVERGENCE_WINDOW)
         self.diverged = False
         self.recent: deque[float] = deque(maxlen=SPIKE_HISTORY)
@@ -151,10 +152,14 @@ class StepRules:
     def _loss(self, r: Record, step: Any) -> list[Finding]:
         loss, grad = r.get("loss"), r.get("grad_norm")
         if (loss is not None and not _finite(loss)) or (grad is not None and not _finite(grad)):
+            if r.get("nonfinite_inputs") or not self._rising():  # a NaN batch, or a sudden NaN on a steady loss
+                self.diverged = True
+                return []
             return self._diverged(r, f"the loss was {fmt(loss)} and the gradient norm {fmt(grad)} at step {step}", step)
         if loss is None:
             return []
         x = loss / r.get("loss_terms", 1)  # per summed term: a sum over a growing episode rises without diverging
+        self.last_loss = x
         per_term = "the loss per summed term" if "loss_terms" in r else "the loss"
         out: list[Finding] = []
         self.n_losses += 1
@@ -204,6 +209,14 @@ class StepRules:
         if self._since_median >= 10 or self._median is None:
             self._median, self._since_median = statistics.median(self.recent), 0
         return x > SPIKE_FACTOR / 2 * self._median
+
+    def _rising(self) -> bool:
+        """Whether the loss had risen above where it started before turning non-finite (or turned in the
+        first steps): a blow-up the updates can explain. A NaN on a steady or falling loss came from
+        elsewhere (a bad batch, a log of 0) — the non-finite rule localises it."""
+        if self.last_loss is None or len(self.early_losses) < DIVERGENCE_BASELINE_STEPS:
+            return True
+        return self.last_loss > min(self.early_losses[0], statistics.median(self.early_losses))
 
     def _diverged(self, r: Record, how: str, at: Any) -> list[Finding]:
         """Training blew up here: if updates were already large before it, the learning rate is the cause."""

@@ -3,8 +3,9 @@
 Each series is first reduced to at most MAX_POINTS blocks (median per block for the level, max
 per block for spikes), so a 10-million-point log costs one pass of numpy. The level is a
 centred rolling median (robust to spikes and minibatch noise); noise is the rolling median
-absolute deviation around it. Thresholds are set to stay silent on healthy noisy curves; the
-validation table in docs/curves.md measures what they catch and what they miss.
+absolute deviation around it. Thresholds (judge/thresholds.py) are set to stay silent on healthy
+noisy curves; the validation table in docs/curves.md measures what they catch and what they miss.
+These rules see the whole log at once; judge/steps.py judges the same losses one step at a time.
 """
 
 from __future__ import annotations
@@ -14,23 +15,24 @@ from typing import Any
 
 import numpy as np
 
-from .readers import Series
+from .thresholds import (FLOOR, METRIC_FLAT, METRIC_LOSS_FALL, MIN_POINTS, OVERFIT_RISE, OVERFIT_TREND, PLATEAU_GAIN,
+                         SERIES_DIVERGE_BEST, SERIES_DIVERGE_START, SETTLED, SLOW_HALF_AT, SPIKE_FACTOR, SPIKE_MADS,
+                         SPIKE_UNDO, STILL_FALLING, SWING, SWINGS)
 
-# pandas and scipy are imported where used: the CLI reads STEP_COLUMNS from this package at start-up.
+# pandas and scipy are imported where used: the CLI imports curves (and this module) at start-up.
 
-MAX_POINTS = 20_000
-MIN_POINTS = 20        # fewer points than this: no shape to judge, only non-finite values
-DIVERGE_FACTOR = 1.5   # the end level above 1.5x the start level and 3x the best level
-PLATEAU_GAIN = 0.05    # less than 5% total decrease: the loss never moved
-SPIKE_MADS = 10        # a block max 10 robust deviations and SPIKE_FACTOR x above the local level
-SPIKE_FACTOR = 3.0     # (heavy-tailed minibatch noise reaches 2-3x), undoing SPIKE_UNDO of the progress
-SPIKE_UNDO = 0.25      # made since the start: near convergence a classifier's minibatch loss reaches
-                       # 7x its median (0.055 vs 0.008) on healthy runs without undoing anything
-SWING = 0.25           # oscillation: repeated swings of the level larger than 25% of it
-OVERFIT_RISE = 0.10    # validation loss 10% above its minimum, 3 evaluations after it
-FLOOR = 0.5            # underfitting: flat for the last 40% of the run at more than half the start
-SETTLED = 0.03         # "flat": the medians of the 4th and 5th fifths differ by under 3% of the start
-METRIC_FLAT = 0.02     # metric change below 2% of its scale while the loss fell by 30%
+MAX_POINTS = 20_000  # blocks a series is reduced to: a bound on work, not a threshold
+
+@dataclass
+class Series:
+    steps: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, steps, values) -> "Series":
+        s, v = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+        order = np.argsort(s, kind="stable")
+        return cls(s[order], v[order])
 
 
 @dataclass
@@ -105,7 +107,7 @@ def loss_events(name: str, s: Series) -> list[Event]:
     best_i = int(np.argmin(r.level))
     best = float(r.level[best_i])
     out: list[Event] = []
-    if tail > DIVERGE_FACTOR * head and tail > 3 * best:
+    if tail > SERIES_DIVERGE_START * head and tail > SERIES_DIVERGE_BEST * best:
         return [Event("loss-divergence", name, float(r.steps[best_i]), float(r.steps[-1]),
                       f"`{name}` fell to {best:.4g} at step {r.steps[best_i]:g}, then rose to {tail:.4g} "
                       f"(it started at {head:.4g})", {"start": head, "best": best, "end": tail})]
@@ -151,7 +153,7 @@ def _oscillation(name: str, r: Reduced) -> list[Event]:
     prominence = max(SWING * scale, 4 * float(np.median(r.mad[len(r.level) // 2:])))
     peaks, _ = find_peaks(half, prominence=prominence)
     troughs, _ = find_peaks(-half, prominence=prominence)
-    if len(peaks) + len(troughs) < 4:
+    if len(peaks) + len(troughs) < SWINGS:
         return []
     start = len(r.level) // 2
     return [Event("loss-oscillation", name, float(r.steps[start]), float(r.steps[-1]),
@@ -166,8 +168,8 @@ def _slow(name: str, r: Reduced, head: float, tail: float) -> list[Event]:
     drop = head - r.level
     half_at = int(np.argmax(drop >= 0.5 * (head - tail)))
     last = r.level[-max(2, n // 4):]
-    still = (last[0] - last[-1]) > 0.1 * abs(last[-1])
-    if half_at / n > 0.4 and still:
+    still = (last[0] - last[-1]) > STILL_FALLING * abs(last[-1])
+    if half_at / n > SLOW_HALF_AT and still:
         return [Event("slow-convergence", name, float(r.steps[0]), float(r.steps[-1]),
                       f"`{name}` fell from {head:.4g} to {tail:.4g}, half of it only by step {r.steps[half_at]:g} "
                       f"({half_at / n:.0%} of the run), and was still falling at the end", {"half_at_fraction": half_at / n})]
@@ -205,7 +207,7 @@ def pair_events(train_name: str, train: Series, val_name: str, val: Series) -> l
     after = smooth[i + 1:]
     if len(after) < 3 or np.median(after[-3:]) < (1 + OVERFIT_RISE) * smooth[i]:
         return []
-    if len(after) >= 4 and spearmanr(np.arange(len(after)), after).statistic < 0.6:
+    if len(after) >= 4 and spearmanr(np.arange(len(after)), after).statistic < OVERFIT_TREND:
         return []  # up and down around a level after the minimum: noise, not a rising trend
     t = train.values
     finite = np.isfinite(t)
@@ -232,7 +234,7 @@ def metric_events(loss_name: str, loss: Series, metric_name: str, metric: Series
     j = max(1, len(mv) // 5)
     m0, m1 = float(np.median(mv[:j])), float(np.median(mv[-j:]))
     span = max(abs(m0), abs(m1), 1.0 if 0 <= mv.min() and mv.max() <= 1 else 1e-12)
-    if l0 > 0 and l1 < 0.7 * l0 and abs(m1 - m0) < METRIC_FLAT * span:
+    if l0 > 0 and l1 < (1 - METRIC_LOSS_FALL) * l0 and abs(m1 - m0) < METRIC_FLAT * span:
         return [Event("loss-metric-mismatch", metric_name, float(metric.steps[0]), float(metric.steps[-1]),
                       f"`{loss_name}` fell from {l0:.4g} to {l1:.4g} while `{metric_name}` stayed at {m0:.4g} → {m1:.4g}",
                       {"loss_start": l0, "loss_end": l1, "metric_start": m0, "metric_end": m1})]
