@@ -362,3 +362,25 @@ def test_step_help_lists_the_columns_the_readers_look_for():
     probe = "import sys, traindoctor.cli; print(sorted({'pandas', 'scipy'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+GRAD_SHAPES = {  # logged gradient norms of three shapes: a steady growth, a sudden jump, a clipped run's raw norm
+    "growth": lambda i: 1.3 ** (i / 4),
+    "jump": lambda i: 0.5 if i < 150 else 5e3,
+    "raw-before-clip": lambda i: 2.0 * 1.1 ** (i / 3),
+}
+
+
+@pytest.mark.parametrize("shape", GRAD_SHAPES)
+def test_logged_gradient_norms_go_through_the_step_rules(tmp_path, shape):
+    """The rules run and the Monitor apply to gradient norms judge a log that carries them."""
+    steps = np.arange(300)
+    loss = 2.0 * np.exp(-steps / 100) + 0.3
+    column = "grad_norm_before_clip" if shape == "raw-before-clip" else "grad_norm"
+    norms = [GRAD_SHAPES[shape](i) for i in steps]
+    pd.DataFrame({"step": steps, "loss": loss, column: norms}).to_csv(tmp_path / "log.csv", index=False)
+    report = validate(analyze(tmp_path / "log.csv"))
+    assert "exploding-gradients" in codes(report)
+    healthy = {"step": steps, "loss": loss, column: 1.0 / (1 + steps / 50) + 0.05 * np.sin(steps)}
+    pd.DataFrame(healthy).to_csv(tmp_path / "ok.csv", index=False)
+    assert codes(validate(analyze(tmp_path / "ok.csv"))) == []
