@@ -32,6 +32,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 from torch.utils.data import DataLoader
 
 from .clipping import watch_clipping
+from .steps import when_grads_final
 from .losses import LOSS_FUNCTIONS
 from .recorder import Recorder
 
@@ -105,19 +106,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         if not rec.active:
             return None
         rec.on_step_begin(opt)
-        closure = kwargs.get("closure", args[0] if args else None)
-        if not callable(closure):
-            rec.on_grads_ready(opt)
-            return None
-
-        def measured_closure():
-            loss = closure()
-            if rec.active:
-                rec.on_grads_ready(opt)
-            return loss
-        if "closure" in kwargs:
-            return args, {**kwargs, "closure": measured_closure}
-        return (measured_closure, *args[1:]), kwargs
+        return when_grads_final(args, kwargs, lambda _: rec.active and rec.on_grads_ready(opt))
 
     def post_step(opt, args, kwargs):
         if rec.active:

@@ -34,7 +34,8 @@ from . import losses
 from .localise import locate, nonfinite_inputs, replay
 from .records import StepRecord
 from .stats import batch_tensors, feature_scale
-from .steps import Groupings, PreClip, UpdateSampler, grad_norms, read_steps, to_host, total
+from .steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameters, read_steps, to_host,
+                    total)
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
@@ -137,7 +138,7 @@ class OptState:
     entry: StepRecord | None = None  # this step's record, until the step ends
 
     def params(self) -> list[torch.Tensor]:
-        return [p for g in self.opt.param_groups for p in g["params"]]
+        return parameters(self.opt)
 
 
 class _Lane(threading.local):
@@ -437,7 +438,7 @@ class Recorder:
             "step": self.n_steps, "optimizer": st.index, "optimizer_step": st.steps,
             "loss": lane.pending_losses[-1] if lane.pending_losses else None,
             "grad_norm": None, "grad_norm_by_module": {},
-            "lr": [float(g["lr"]) for g in opt.param_groups], "update_ratio": None,
+            "lr": learning_rates(opt), "update_ratio": None,
             "grad_norm_before_clip": lane.preclip.take(),
         }
         if lane.pending_losses and lane.loss_terms not in (None, 1):

@@ -15,7 +15,38 @@ import torch
 from .stats import stack_scalars
 
 
+# ── when to measure ──────────────────────────────────────────────────────────
+def when_grads_final(args: tuple, kwargs: dict, ready: Callable[[Any], None]) -> tuple[tuple, dict] | None:
+    """For an optimizer's step pre-hook: call `ready` once the gradients are final and before the
+    update. Without a closure that is now (`ready(None)`); with one (LBFGS, Lightning), forward and
+    backward run inside step(), so after the closure's first call, with the loss it returned.
+    Returns the step's arguments with the closure wrapped, or None to leave them."""
+    closure = kwargs.get("closure", args[0] if args else None)
+    if not callable(closure):
+        ready(None)
+        return None
+    done: list[bool] = []
+
+    def measured(*a: Any, **k: Any) -> Any:
+        out = closure(*a, **k)
+        if not done:  # LBFGS calls it again during the update
+            done.append(True)
+            ready(out)
+        return out
+    return (args, {**kwargs, "closure": measured}) if "closure" in kwargs else ((measured, *args[1:]), kwargs)
+
+
 # ── gradient norms ───────────────────────────────────────────────────────────
+def parameters(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """Every parameter an optimizer updates, in its param groups' order."""
+    return [p for g in opt.param_groups for p in g["params"]]
+
+
+def learning_rates(opt: torch.optim.Optimizer) -> list[float]:
+    """The learning rate of each param group."""
+    return [float(g["lr"]) for g in opt.param_groups]
+
+
 def grad_norms(params: list[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """The parameters that have a gradient, and their gradients' L2 norms in one fused op, left on
     the device."""

@@ -38,7 +38,8 @@ from ..measure.clipping import watch_clipping
 from ..measure.localise import locate, nonfinite_inputs, replay
 from ..measure.records import MonitorSection, StepRecord
 from ..measure.stats import batch_tensors, finiteness_probe, first_tensor, stack_scalars, tensors_in
-from ..measure.steps import Groupings, PreClip, UpdateSampler, grad_norms, read_steps, to_host, total
+from ..measure.steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameters, read_steps,
+                             to_host, total, when_grads_final)
 from .exchange import Exchange
 from .history import History
 from .logdir import start_fresh
@@ -324,9 +325,6 @@ class Monitor:
             self._input_flags = [[stack_scalars([v.float() for p in self._input_flags for v in p]).abs().amax()]]
             self._inputs = ["inputs of several forward calls"]
 
-    def _params(self) -> list[torch.Tensor]:
-        return [p for g in self.optimizer.param_groups for p in g["params"]]
-
     def _param_names(self, params: list[torch.Tensor]) -> list[str]:
         lookup = {id(p): n for n, p in self.model.named_parameters()}
         return [lookup.get(id(p), "<unnamed>") for p in params]
@@ -340,19 +338,7 @@ class Monitor:
         closure (Lightning, LBFGS) forward and backward run inside step(): measure after its first call."""
         if self._off or self.step % self.every:
             return None
-        closure = kwargs.get("closure", args[0] if args else None)
-        if not callable(closure):
-            self._before_update(None)
-            return None
-        done: list[bool] = []
-
-        def measured(*a: Any, **k: Any) -> Any:
-            out = closure(*a, **k)
-            if not done:
-                done.append(True)
-                self._before_update(out)
-            return out
-        return ((args, {**kwargs, "closure": measured}) if "closure" in kwargs else ((measured, *args[1:]), kwargs))
+        return when_grads_final(args, kwargs, self._before_update)
 
     def _before_update(self, closure_loss: Any) -> None:
         self._in_update = True
@@ -369,7 +355,7 @@ class Monitor:
             self._in_update = False
 
     def _measure(self, closure_loss: Any) -> None:
-        params = self._params()
+        params = parameters(self.optimizer)
         with_grad, norms = grad_norms(params)  # read with every pending step's at the sync
         device: dict[str, Any] = {"inputs_ok": self._input_flags, "outputs_ok": self._output_flags}
         preclip = self._preclip.take()
@@ -389,7 +375,7 @@ class Monitor:
             self._store(self._scalars, {"loss": closure_loss})
         self._pending.append({"step": self.step, "time": time.monotonic(), "scalars": self._scalars, "norms": norms,
                               "with_grad": with_grad, "params": params,
-                              "lr": [float(g["lr"]) for g in self.optimizer.param_groups], "device": device,
+                              "lr": learning_rates(self.optimizer), "device": device,
                               "inputs": self._inputs, "seen": self._inputs_seen + len(self._inputs)})
         self._scalars, self._inputs, self._input_flags, self._output_flags = {}, [], [], []
         self._inputs_seen = 0
