@@ -111,7 +111,7 @@ def test_a_failing_handler_stops_the_recording_not_the_script(run_code, monkeypa
 
     def broken(*args, **kwargs):
         raise ValueError("a bug of ours")
-    monkeypatch.setattr(losses, "inspect_call", broken)
+    monkeypatch.setattr(losses, "observe_call", broken)
     report = run_code("""
 import torch, torch.nn.functional as F
 m = torch.nn.Linear(4, 3); o = torch.optim.SGD(m.parameters(), lr=0.1)

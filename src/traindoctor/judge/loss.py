@@ -2,21 +2,61 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from ..vocabulary.finding import Finding, finding
 from ..measure.recorder import Recorder
 from ..measure.stats import fmt
 from .common import modules_of_type, where
+from .thresholds import (INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MSE_INIT_HIGH, MSE_INIT_LOW,
+                         UNNORMALIZED_SCALE)
+
+
+def flags(observations: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """What each observed loss call means: {code: [evidence, ...]} in call order. Cross-entropy fed
+    probabilities (made by a softmax, or rows in [0, 1] summing to 1) is a double softmax; fed
+    log-probabilities it is redundant (info); nll_loss fed values above LOG_PROB_MAX was given
+    something other than log-probabilities; a with-logits loss fed a sigmoid's output squashes twice."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for seen in observations:
+        name, made_by = seen["loss"], seen["producer"]
+        base = {"loss": name, "producer": made_by, "step": seen["step"], "location": seen["location"]}
+
+        def flag(code: str, **evidence: Any) -> None:
+            out.setdefault(code, []).append({**base, **evidence})
+
+        kind = seen.get("scores") or {}
+        if name == "cross_entropy" and (made_by == "SoftmaxBackward0" or kind.get("kind") == "probabilities"):
+            flag("double-softmax", **kind)
+        elif name == "cross_entropy" and (made_by == "LogSoftmaxBackward0" or kind.get("kind") == "log-probabilities"):
+            flag("double-softmax", severity="info", **kind)
+        if name == "nll_loss" and kind.get("max", 0.0) > LOG_PROB_MAX:
+            flag("nll-without-log-softmax", **kind)
+        ignored = seen.get("ignored")
+        if ignored and ignored["targets"] and ignored["ignored"] == ignored["targets"]:
+            flag("labels-all-ignored", ignore_index=ignored["ignore_index"], targets=ignored["targets"])
+        if made_by == "SigmoidBackward0" and seen.get("range"):
+            flag("double-sigmoid", **seen["range"])
+        if seen.get("broadcast"):
+            flag("broadcast-loss", **seen["broadcast"])
+        scale = seen.get("target_scale")
+        if scale:
+            bad = [i for i, v in enumerate(scale["scale"]) if v > UNNORMALIZED_SCALE][:8]
+            if bad:
+                flag("unnormalized-targets", columns=[scale["columns"][i] for i in bad],
+                     mean=[scale["mean"][i] for i in bad], std=[scale["std"][i] for i in bad])
+    return out
 
 
 def check(rec: Recorder) -> list[Finding]:
     out: list[Finding] = []
-    flags = rec.loss_flags
+    flags_by_code = flags(rec.loss_observations)
     sampled = sum(min(n, 3) + n // 50 for n in rec.loss_calls.values())
 
     def first(code: str, severity: str | None = None) -> tuple[dict, int] | None:
-        hits = [e for e in flags.get(code, []) if e.get("severity") == severity]
+        hits = [e for e in flags_by_code.get(code, []) if e.get("severity") == severity]
         return (hits[0], len(hits)) if hits else None
 
     if hit := first("double-softmax"):
@@ -104,9 +144,9 @@ def _init_loss(rec: Recorder) -> list[Finding]:
         return []
     value, chance = first["value"], first["chance"]
     if first["loss"] == "mse_loss":
-        high, low = 10 * max(chance, first["zero_prediction"]) + 1e-12, 0.01 * chance
+        high, low = MSE_INIT_HIGH * max(chance, first["zero_prediction"]) + 1e-12, MSE_INIT_LOW * chance
     else:
-        high, low = max(2 * chance, chance + 2), 0.2 * chance
+        high, low = max(INIT_LOSS_HIGH * chance, chance + INIT_LOSS_MARGIN), INIT_LOSS_LOW * chance
     ev = {**first, "high_threshold": high, "low_threshold": low}
     basis = f"chance level {fmt(chance)} ({first['basis']})"
     if value > high:

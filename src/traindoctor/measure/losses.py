@@ -26,6 +26,7 @@ _PASS_THROUGH = {
 }
 _TOL = 1e-3
 _MAX_ROWS = 4096
+_SCALE_COLUMNS = 64  # target columns whose scale is kept, largest first
 
 
 def producer(t: torch.Tensor) -> str | None:
@@ -79,46 +80,34 @@ def _broadcast(inp: torch.Tensor, target: torch.Tensor) -> dict[str, Any] | None
     return None
 
 
-def inspect_call(name: str, bound: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Findings-in-waiting for one loss call: {code: [evidence, ...]}."""
+def observe_call(name: str, bound: dict[str, Any]) -> dict[str, Any] | None:
+    """What one loss call received, measured (judge/loss.py decides what it means): the op that made
+    the input; for classification losses whether the scores look like probabilities, log-probabilities
+    or logits and how many targets equal ignore_index; for BCE-with-logits the input's range; for
+    regression and binary losses the shape the input and target broadcast to; for regression targets
+    the scale of each column."""
     inp, target = bound.get("input"), bound.get("target")
-    flags: dict[str, list[dict[str, Any]]] = {}
     if not isinstance(inp, torch.Tensor) or not isinstance(target, torch.Tensor):
-        return flags
-    made_by = producer(inp)
-
-    def flag(code: str, **evidence: Any) -> None:
-        flags.setdefault(code, []).append({"loss": name, "producer": made_by, **evidence})
-
+        return None
+    out: dict[str, Any] = {"loss": name, "producer": producer(inp)}
     if name in CLASSIFICATION:
-        kind = score_kind(inp)
-        if name == "cross_entropy" and (made_by == "SoftmaxBackward0" or kind["kind"] == "probabilities"):
-            flag("double-softmax", **kind)
-        elif name == "cross_entropy" and (made_by == "LogSoftmaxBackward0" or kind["kind"] == "log-probabilities"):
-            flag("double-softmax", severity="info", **kind)
-        if name == "nll_loss" and kind.get("max", 0.0) > 1e-4:
-            flag("nll-without-log-softmax", **kind)
+        out["scores"] = score_kind(inp)
         if not target.is_floating_point():
             ignore = bound.get("ignore_index", -100)
-            ignored = int((target == ignore).sum())
-            if target.numel() and ignored == target.numel():
-                flag("labels-all-ignored", ignore_index=ignore, targets=target.numel())
+            out["ignored"] = {"ignore_index": ignore, "ignored": int((target == ignore).sum()), "targets": target.numel()}
     elif name == "binary_cross_entropy_with_logits":
-        if made_by == "SigmoidBackward0":
-            x = inp.detach()
-            flag("double-sigmoid", min=float(x.min()), max=float(x.max()))
+        x = inp.detach()
+        out["range"] = {"min": float(x.min()), "max": float(x.max())} if x.numel() else None
     if name in BINARY + REGRESSION:
-        shapes = _broadcast(inp, target)
-        if shapes:
-            flag("broadcast-loss", **shapes)
+        out["broadcast"] = _broadcast(inp, target)
     if name in REGRESSION and target.is_floating_point() and target.numel() > 1:
         mean, std = feature_scale(target.reshape(-1, 1) if target.dim() < 2 else target, -1)
         scale = torch.maximum(mean.abs(), std)
-        bad = (scale > 100).nonzero().flatten().tolist()
-        if bad:
-            flag("unnormalized-targets", columns=bad[:8], mean=[float(mean[i]) for i in bad[:8]],
-                 std=[float(std[i]) for i in bad[:8]])
-    return flags
+        order = scale.argsort(descending=True)[:_SCALE_COLUMNS].tolist()  # the largest columns, largest first
+        out["target_scale"] = {"columns": order, "scale": [float(scale[i]) for i in order],
+                               "mean": [float(mean[i]) for i in order], "std": [float(std[i]) for i in order],
+                               "n_features": int(scale.numel())}
+    return out
 
 
 def chance_level(name: str, bound: dict[str, Any]) -> dict[str, Any] | None:

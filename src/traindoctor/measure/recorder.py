@@ -193,7 +193,7 @@ class Recorder:
         self.optimizers: dict[int, OptState] = {}
         self.records: list[StepRecord] = []
         self.loss_calls: dict[str, int] = {}
-        self.loss_flags: dict[str, list[dict[str, Any]]] = {}
+        self.loss_observations: list[dict[str, Any]] = []  # what sampled loss calls received (measure/losses.py)
         self.first_loss: dict[str, Any] | None = None
         self.input_scale: list[dict[str, Any]] = []
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
@@ -304,10 +304,9 @@ class Recorder:
         except TypeError:
             return
         location = user_location()
-        for code, evidence in losses.inspect_call(name, bound).items():
-            for ev in evidence:
-                ev.update(step=self.n_steps, location=location)
-            self.loss_flags.setdefault(code, []).extend(evidence)
+        seen = losses.observe_call(name, bound)
+        if seen is not None:
+            self.loss_observations.append({**seen, "step": self.n_steps, "location": location})
         if self.first_loss is None and isinstance(out, torch.Tensor) and out.dim() == 0:
             chance = losses.chance_level(name, bound)
             if chance:
