@@ -31,6 +31,7 @@ browser:
 docs: $(STAMP)
 	$(BIN)/python -m traindoctor.docs_gen > docs/codes.md
 	$(BIN)/python -m traindoctor.lint.docs > docs/rules.md
+	$(BIN)/python -m traindoctor.judge.docs > docs/thresholds.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_overhead.py

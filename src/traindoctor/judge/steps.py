@@ -17,7 +17,7 @@ not judged. Numbers come from judge/thresholds.py, where each has its source.
 | vanishing-gradients | 0 < norm < VANISHING_NORM for VANISHING_STEPS steps in a row |
 | loss-divergence | the median of the last DIVERGENCE_WINDOW losses per term > DIVERGENCE_FACTOR x the start |
 | lr-too-high | a divergence (or the first non-finite loss/gradient) after an update ratio >= LARGE_UPDATE |
-| lr-too-low | median ratio < SMALL_UPDATE while the loss moved < SLOW_LOSS_GAIN, rate not warming up |
+| lr-too-low | median ratio < SMALL_UPDATE while the loss moved < SLOW_LOSS_GAIN, the rate not rising (warm-up) |
 | loss-spikes | see SPIKE_* |
 | loss-plateau | second half of 2 x PLATEAU_WINDOW steps not PLATEAU_WINDOW_GAIN below the first |
 | overfitting | validation loss rose OVERFIT_RISES evaluations in a row while the training loss fell |
@@ -46,18 +46,25 @@ from .thresholds import (ACTIVATION_STREAK, DEAD_RELU_TRAINED, DIVERGENCE_BASELI
                          OVERFIT_RISES, PLATEAU_WINDOW, PLATEAU_WINDOW_GAIN, RATIO_WINDOW, SATURATED,
                          SECOND_MOMENT_STATE, SECOND_MOMENT_WARMUP, SIGN_LIKE_LARGE_UPDATE, SLOW_LOSS_GAIN,
                          SLOW_MIN_LOSSES, SMALL_UPDATE, SPIKE_FACTOR, SPIKE_HISTORY, SPIKE_MADS, SPIKE_UNDO,
-                         VANISHING_NORM, VANISHING_STEPS, WARMING_UP)
+                         VANISHING_NORM, VANISHING_STEPS)
 
 Record = Mapping[str, Any]
 
 
+_ADAPTIVE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.Adamax, torch.optim.NAdam, torch.optim.RAdam,
+             torch.optim.RMSprop, torch.optim.Adagrad, torch.optim.Adadelta, torch.optim.SparseAdam)
+
+
 def second_moment(opt: torch.optim.Optimizer | None) -> bool | None:
-    """Whether the optimizer divides by a running second moment (Adam family, RMSprop, Adagrad);
-    None before its first step or without an optimizer (a log read back)."""
-    if opt is None or not opt.state:
+    """Whether the optimizer divides by a running second moment (Adam family, RMSprop, Adagrad): read
+    from its state once it has one (any optimizer, torch's or not), else from its class; None without
+    an optimizer (a log read back)."""
+    if opt is None:
         return None
-    state = next(iter(opt.state.values()), {})
-    return any(k in state for k in SECOND_MOMENT_STATE)
+    state = next(iter(opt.state.values()), None)
+    if state:
+        return any(k in state for k in SECOND_MOMENT_STATE)
+    return isinstance(opt, _ADAPTIVE)
 
 
 def fmt(x: float | None) -> str:
@@ -192,7 +199,7 @@ class StepRules:
 
     def _spike(self, x: float, step: Any, r: Record) -> list[Finding]:
         out: list[Finding] = []
-        if len(self.recent) >= 20 and self._spike_candidate(x):
+        if len(self.recent) >= 20 and not self.diverged and self._spike_candidate(x):  # after a divergence, jumps are it
             med = statistics.median(self.recent)
             mad = statistics.median(abs(v - med) for v in self.recent) or 1e-12
             progress = max(statistics.median(self.early_losses) - med, 0.0)
@@ -257,7 +264,7 @@ class StepRules:
 
     def _warming_up(self) -> bool:
         lrs = [x for x in self.ratio_lrs if _finite(x)]
-        return len(lrs) >= 2 and lrs[-1] > WARMING_UP * lrs[0]
+        return len(lrs) >= 2 and lrs[-1] > lrs[0]
 
     # ── validation and activations ──────────────────────────────────────────
     def _validation(self, r: Record, step: Any) -> list[Finding]:

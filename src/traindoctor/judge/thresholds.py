@@ -63,12 +63,11 @@ SIGN_LIKE_LARGE_UPDATE = 1.0
 # Learning rate too low: small updates AND a loss that moved less than 5% between the mean of its
 # first 10 and its last 10 values, over at least 20 losses. Small updates alone are no finding (a
 # converged model, a large model's tiny per-weight steps); with a loss that does not move they are.
+# A schedule still raising the rate (warm-up: the latest rate above the one at the start of the ratio
+# window) is not judged.
 SLOW_LOSS_GAIN = 0.05
 LOSS_ENDS = 10
 SLOW_MIN_LOSSES = 20
-# A schedule still raising the learning rate (warm-up) is not judged too low: the latest rate above
-# 1.5x the rate at the start of the ratio window.
-WARMING_UP = 1.5
 
 # Learning-rate schedule: the rate below 1% of its peak within the first half epoch.
 LR_COLLAPSE = 1e-2

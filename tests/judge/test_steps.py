@@ -1,0 +1,134 @@
+"""The step rules on synthetic records: each rule on differently shaped broken series and on healthy
+look-alikes. The same class judges run's records, the Monitor's and logged columns in curves."""
+
+import math
+
+import pytest
+
+from traindoctor.judge.steps import StepRules
+
+
+def judge(records, **kw):
+    rules = StepRules("run", **kw)
+    return [f.code for r in records for f in rules.observe(r)]
+
+
+def series(n, **columns):
+    return [{"step": i, **{k: f(i) for k, f in columns.items()}} for i in range(n)]
+
+
+def falling(i):
+    return 2.0 * math.exp(-i / 60) + 0.2
+
+
+# ── exploding and vanishing gradients ───────────────────────────────────────
+@pytest.mark.parametrize("norm", [
+    lambda i: 1.4 ** i,                        # steady geometric growth
+    lambda i: 0.3 if i < 50 else 800.0,        # a sudden jump that stays
+    lambda i: 1.0 if i != 70 else 5e4,         # a single explosive step
+])
+def test_exploding_gradients(norm):
+    assert "exploding-gradients" in judge(series(100, loss=falling, grad_norm=norm))
+
+
+def test_exploding_is_judged_before_clipping_and_healthy_decay_is_quiet():
+    clipped = series(60, loss=falling, grad_norm=lambda i: 1.0, grad_norm_before_clip=lambda i: 1.5 ** i)
+    assert "exploding-gradients" in judge(clipped)
+    assert judge(series(300, loss=falling, grad_norm=lambda i: 50.0 / (1 + i))) == []  # falls 300x: fine
+
+
+@pytest.mark.parametrize("norm", [lambda i: 1e-9, lambda i: 3e-8 * (1 + 0.5 * math.sin(i)), lambda i: 1e-8 / (1 + i)])
+def test_vanishing_gradients(norm):
+    assert judge(series(40, loss=lambda i: 2.3, grad_norm=norm)) == ["vanishing-gradients"]
+
+
+def test_no_gradient_at_all_is_not_vanishing():
+    assert judge(series(40, loss=lambda i: 2.3, grad_norm=lambda i: 0.0)) == []
+
+
+# ── divergence and the learning rate ────────────────────────────────────────
+@pytest.mark.parametrize("loss", [
+    lambda i: 1.0 * 1.3 ** i,                  # geometric blow-up
+    lambda i: 1.0 if i < 30 else 40.0,         # a jump to a new, high level
+    lambda i: 2.0 - i / 100 if i < 40 else 30.0 + i,  # improves, then leaves for good
+])
+def test_divergence(loss):
+    assert "loss-divergence" in judge(series(60, loss=loss))
+
+
+def test_a_single_spike_is_not_divergence():
+    found = judge(series(100, loss=lambda i: 30.0 if i == 60 else falling(i)))
+    assert "loss-divergence" not in found
+
+
+def sgd():
+    import torch
+
+    return torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
+
+
+def test_large_updates_before_a_divergence_are_the_cause():
+    broken = series(40, loss=lambda i: 1.5 ** i, update_ratio=lambda i: 0.4, grad_norm=lambda i: 1.0)
+    assert judge(broken, optimizer=sgd())[:2] == ["lr-too-high", "loss-divergence"]
+    nan = series(20, loss=lambda i: 2.0 * 1.2 ** i if i < 15 else math.nan, update_ratio=lambda i: 0.3)
+    assert "lr-too-high" in judge(nan, optimizer=sgd())
+    late = series(60, loss=lambda i: 1.0 if i < 30 else 1.3 ** (i - 20), update_ratio=lambda i: 0.2)
+    assert "lr-too-high" in judge(late)  # past the first steps, whatever the optimizer
+
+
+def test_large_updates_alone_or_a_sudden_nan_on_a_steady_loss_are_not_lr_too_high():
+    steady = series(200, loss=falling, update_ratio=lambda i: 0.2, grad_norm=lambda i: 1.0)
+    assert judge(steady) == []  # a healthy CNN with SGD sustains ratios like these
+    nan_batch = series(60, loss=lambda i: falling(i) if i < 50 else math.nan, update_ratio=lambda i: 0.3)
+    assert "lr-too-high" not in judge(nan_batch)
+
+
+def test_adaptive_optimizers_first_updates_are_sign_like():
+    import torch
+
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.ones(2))], lr=0.1)
+    opt.param_groups[0]["params"][0].grad = torch.ones(2)
+    opt.step()
+    early = series(14, loss=lambda i: 1.0 * 3 ** i, update_ratio=lambda i: 0.5 if i < 3 else 1e-3)
+    for r in early:
+        r["optimizer_step"] = r["step"]
+    assert "lr-too-high" not in judge(early, optimizer=opt)  # Adam's first steps move every weight by ~lr
+    assert "lr-too-high" in judge(early, optimizer=sgd())
+
+
+@pytest.mark.parametrize("loss", [lambda i: 2.3, lambda i: 2.3 + 0.02 * math.sin(i), lambda i: 2.3 - 1e-4 * i])
+def test_lr_too_low(loss):
+    assert judge(series(80, loss=loss, update_ratio=lambda i: 1e-7)) == ["lr-too-low"]
+
+
+def test_small_updates_with_a_falling_loss_or_a_warmup_are_not_lr_too_low():
+    assert judge(series(80, loss=falling, update_ratio=lambda i: 1e-7)) == []  # converging anyway
+    for horizon in (20, 200, 2000):  # linear warm-ups, short and long
+        warmup = series(80, loss=lambda i: 2.3, update_ratio=lambda i: 1e-8 * (1 + i), lr=lambda i: [1e-6 * min(1, i / horizon)])
+        assert judge(warmup) == ([] if horizon > 80 else ["lr-too-low"])
+
+
+# ── loss shape, validation, activations ─────────────────────────────────────
+@pytest.mark.parametrize("spike", [lambda i: 9.0, lambda i: 20.0, lambda i: 6.0])
+def test_spikes(spike):
+    found = judge(series(120, loss=lambda i: spike(i) if i == 90 else 1.0 - i / 1000))
+    assert found == ["loss-spikes"]
+
+
+def test_plateau_needs_two_windows():
+    assert judge(series(101, loss=lambda i: 2.3 + 0.01 * (i % 3)), window=50) == ["loss-plateau"]
+    assert judge(series(101, loss=falling), window=50) == []
+
+
+def test_overfitting():
+    rising = [{"step": i, "loss": 2 - i / 100, **({"val_loss": 1 + i / 100} if i % 20 == 19 else {})} for i in range(100)]
+    assert judge(rising) == ["overfitting"]
+    falling_val = [{"step": i, "loss": 2 - i / 100, **({"val_loss": 2 - i / 100} if i % 20 == 19 else {})} for i in range(100)]
+    assert judge(falling_val) == []
+
+
+def test_dead_layers_need_a_streak():
+    dead = [{"step": 10 * i, "dead_fraction": {"fc1": 0.95, "fc2": 0.2}} for i in range(3)]
+    assert judge(dead) == ["dead-relu"]
+    flicker = [{"step": 10 * i, "dead_fraction": {"fc1": 0.95 if i % 2 else 0.5}} for i in range(6)]
+    assert judge(flicker) == []
