@@ -16,7 +16,7 @@ from pathlib import Path
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.report import Report
 from .facts import collect
-from .registry import rules
+from .registry import all_rules
 from .rules.common import Context, Diagnostic
 
 _SUPPRESS = re.compile(r"#\s*traindoctor:\s*ignore(?:\[([a-z0-9,\s-]+)\])?")
@@ -147,7 +147,7 @@ def lint_source(source: Source, config: Config | None = None) -> list[Finding]:
     facts = collect(tree)
     ctx = Context(facts, source.path)
     diags: list[Diagnostic] = []
-    for rule in rules():
+    for rule in all_rules():
         rule.check(facts, ctx, diags)
     lines = _LINE_BREAK.split(source.text)  # once per file: every finding's snippet and suppression reads it
     quiet = _suppressed(source.text, lines)

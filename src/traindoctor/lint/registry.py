@@ -63,7 +63,7 @@ def _sections(check: Check) -> list[str]:
 
 
 @cache
-def rules() -> tuple[Rule, ...]:
+def all_rules() -> tuple[Rule, ...]:
     """Every rule of `lint/rules/`, in module-name order, then in the order each module defines them."""
     from . import rules as package
 
