@@ -65,9 +65,9 @@ def test_observations_carry_numbers_and_locations():
     assert f.evidence["row_sum_mean"] == pytest.approx(1.0, abs=1e-3)
     assert f.location["file"].endswith("broken_double_softmax.py") and f.location["line"] == 16
     nan = run_example("broken_nan_input.py").findings[0]
-    assert nan.evidence["input"]["columns"] == [3]
+    assert nan.evidence["nonfinite_inputs"]["arg0"]["columns"] == [3]  # the Monitor's non-finite fields, one rule
     fwd = run_example("broken_nan_forward.py").findings[0]
-    assert fwd.location["module"] == "1" and fwd.evidence["forward"]["type"] == "LogScale"
+    assert fwd.location["module"] == "1" and fwd.evidence["replay"]["type"] == "LogScale"
 
 
 def test_step_records_in_report():

@@ -192,15 +192,15 @@ def test_a_failing_sink_is_dropped_and_the_checks_go_on(tmp_path):
 
 
 def test_a_monitor_that_disabled_itself_could_not_check(tmp_path, monkeypatch):
-    from traindoctor.judge.online import OnlineRules
+    from traindoctor.judge.steps import StepRules
 
-    observe = OnlineRules.observe
+    observe = StepRules.observe
 
     def broken(self, record):
         if record["step"] == 30:
             raise ZeroDivisionError("injected")
         return observe(self, record)
-    monkeypatch.setattr(OnlineRules, "observe", broken)
+    monkeypatch.setattr(StepRules, "observe", broken)
     with pytest.warns(RuntimeWarning, match="disabled itself"):
         mon = faulty_run(tmp_path, steps=120)
     assert mon.report().exit_code == 2 and "ZeroDivisionError: injected" in mon.report().unchecked[0]

@@ -83,6 +83,21 @@ def test_large_updates_alone_or_a_sudden_nan_on_a_steady_loss_are_not_lr_too_hig
     assert "lr-too-high" not in judge(nan_batch)
 
 
+@pytest.mark.parametrize("loss", [
+    lambda i: [1.4, 2.8, 5.5, 9.9, 7.3, 1.8, 3.2, 4.8, 2.7, 4.2][i % 10],  # bounces well above the start
+    lambda i: 1.0 + 2.5 * (i % 4 == 3),                                      # every 4th step thrown up
+    lambda i: 2.0 - i / 100 if i % 25 else 6.0,                               # improving, but kicked back
+])
+def test_large_updates_that_throw_the_loss_back_up(loss):
+    found = judge(series(120, loss=loss, update_ratio=lambda i: 0.15), optimizer=sgd())
+    assert "lr-too-high" in found
+
+
+def test_overshooting_losses_with_small_updates_are_not_lr_too_high():
+    noisy = series(120, loss=lambda i: 1.0 + 2.5 * (i % 4 == 3), update_ratio=lambda i: 1e-3)
+    assert "lr-too-high" not in judge(noisy, optimizer=sgd())
+
+
 def test_adaptive_optimizers_first_updates_are_sign_like():
     import torch
 

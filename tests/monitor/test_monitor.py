@@ -13,7 +13,7 @@ from torch import nn
 from conftest import ROOT, codes, validate
 from traindoctor import Monitor
 from traindoctor.monitor import TrainingAlarm, load_run
-from traindoctor.judge.online import OnlineRules
+from traindoctor.judge.steps import StepRules
 from traindoctor.monitor.sinks import read_jsonl
 from traindoctor.measure.activations import ActivationTap
 from traindoctor.render.json_report import schema
@@ -190,14 +190,14 @@ def test_overfitting_needs_a_rising_validation_loss():
 
 
 def test_spikes_and_plateau_rules():
-    rules = OnlineRules(window=50)
+    rules = StepRules("monitor", window=50)
     noisy = [1.0 + 0.05 * ((i * 7919) % 13 - 6) / 6 for i in range(300)]
     found = [f.code for i, v in enumerate(noisy) for f in rules.observe({"step": i, "loss": v * (1 - i / 400)})]
     assert found == []
-    rules = OnlineRules(window=50)
+    rules = StepRules("monitor", window=50)
     spiky = [f.code for i in range(100) for f in rules.observe({"step": i, "loss": 9.0 if i == 80 else 1.0 - i / 1000})]
     assert spiky == ["loss-spikes"]
-    rules = OnlineRules(window=50)
+    rules = StepRules("monitor", window=50)
     flat = [f.code for i in range(101) for f in rules.observe({"step": i, "loss": 2.3 + 0.01 * (i % 3)})]
     assert flat == ["loss-plateau"]
 
@@ -225,7 +225,7 @@ def test_heavy_tailed_losses_near_convergence_are_not_spikes():
     jumps = [v / statistics.median(losses[i - 25:i]) for i, v in enumerate(losses) if i >= 25]
     assert max(jumps) > 2  # the tail is really there: a 1.5x relative rule would fire
     assert codes(report) == []
-    rules = OnlineRules(window=50)
+    rules = StepRules("monitor", window=50)
     lm = [f.code for i in range(200) for f in rules.observe({"step": i, "loss": 10.0 if i == 150 else 3.0 + 7.0 * 0.97 ** i})]
     assert lm == ["loss-spikes"]  # 3.0 -> 10.0 undoes the whole progress
 

@@ -16,7 +16,8 @@ not judged. Numbers come from judge/thresholds.py, where each has its source.
 | exploding-gradients | norm > EXPLODE_FACTOR x the median of the first EXPLODE_BASELINE_STEPS norms |
 | vanishing-gradients | 0 < norm < VANISHING_NORM for VANISHING_STEPS steps in a row |
 | loss-divergence | the median of the last DIVERGENCE_WINDOW losses per term > DIVERGENCE_FACTOR x the start |
-| lr-too-high | a divergence (or the first non-finite loss/gradient) after an update ratio >= LARGE_UPDATE |
+| lr-too-high (error) | a divergence (or a non-finite loss/gradient on a rising loss) after an update ratio >= LARGE_UPDATE |
+| lr-too-high (warning) | median of the last RATIO_WINDOW ratios >= LARGE_UPDATE and OVERSHOOTS losses above OVERSHOOT x the start |
 | lr-too-low | median ratio < SMALL_UPDATE while the loss moved < SLOW_LOSS_GAIN, the rate not rising (warm-up) |
 | loss-spikes | see SPIKE_* |
 | loss-plateau | second half of 2 x PLATEAU_WINDOW steps not PLATEAU_WINDOW_GAIN below the first |
@@ -24,7 +25,8 @@ not judged. Numbers come from judge/thresholds.py, where each has its source.
 | dead-relu, saturated-activations | a layer over DEAD_RELU_TRAINED / SATURATED for ACTIVATION_STREAK samples |
 
 Large updates alone are not a finding: a healthy CNN trained with SGD (examples/healthy_cnn.py)
-sustains a median ratio of 10^-0.9; they are the cause of a divergence that follows them.
+sustains a median ratio of 10^-0.9; they are the cause of a divergence that follows them, or of steps
+that keep throwing the loss above where it started.
 
 Known limits: the first EXPLODE_BASELINE_STEPS norms are the baseline, so a run that explodes from
 its first step is judged by the non-finite rule or not at all; online rules cannot look ahead, so a
@@ -45,7 +47,7 @@ from .thresholds import (ACTIVATION_STREAK, DEAD_RELU_TRAINED, DIVERGENCE_BASELI
                          DIVERGENCE_WINDOW, EXPLODE_BASELINE_STEPS, EXPLODE_FACTOR, LARGE_UPDATE, LOSS_ENDS,
                          OVERFIT_RISES, PLATEAU_WINDOW, PLATEAU_WINDOW_GAIN, RATIO_WINDOW, SATURATED,
                          SECOND_MOMENT_STATE, SECOND_MOMENT_WARMUP, SIGN_LIKE_LARGE_UPDATE, SLOW_LOSS_GAIN,
-                         SLOW_MIN_LOSSES, SMALL_UPDATE, SPIKE_FACTOR, SPIKE_HISTORY, SPIKE_MADS, SPIKE_UNDO,
+                         SLOW_MIN_LOSSES, SMALL_UPDATE, OVERSHOOT, OVERSHOOTS, SPIKE_FACTOR, SPIKE_HISTORY, SPIKE_MADS, SPIKE_UNDO,
                          VANISHING_NORM, VANISHING_STEPS)
 
 Record = Mapping[str, Any]
@@ -87,13 +89,14 @@ class StepRules:
     def __init__(self, source: str, *, label: str = "", optimizer: torch.optim.Optimizer | None = None,
                  window: int = PLATEAU_WINDOW):
         self.source, self.label, self.optimizer, self.window = source, label, optimizer, window
-        self.fired: set[str] = set()
+        self.fired: set[tuple[str, str | None]] = set()  # (code, severity): an error may follow a warning
         self.early_norms: list[float] = []
         self.small_grads = 0
         self.early_losses: list[float] = []
         self.first_losses: list[float] = []
         self.last_losses: deque[float] = deque(maxlen=LOSS_ENDS)
         self.n_losses = 0
+        self.overshoots = 0  # losses above OVERSHOOT x the start, after the first steps
         self.last_loss: float | None = None
         self.divergence_window: deque[tuple[int, float]] = deque(maxlen=DIVERGENCE_WINDOW)
         self.diverged = False
@@ -118,9 +121,10 @@ class StepRules:
 
     # ── helpers ─────────────────────────────────────────────────────────────
     def _once(self, code: str, observation: str, **kwargs: Any) -> list[Finding]:
-        if code in self.fired:
+        key = (code, kwargs.get("severity"))
+        if key in self.fired:
             return []
-        self.fired.add(code)
+        self.fired.add(key)
         return [finding(code, self.label + observation, self.source, **kwargs)]
 
     def _large(self, r: Record) -> float:
@@ -177,6 +181,7 @@ class StepRules:
             self.early_losses.append(x)
         else:
             base = min(self.early_losses[0], statistics.median(self.early_losses))
+            self.overshoots += base > 0 and x > OVERSHOOT * base
             self.divergence_window.append((step, x))
             limit = DIVERGENCE_FACTOR * base
             if (base > 0 and len(self.divergence_window) == DIVERGENCE_WINDOW
@@ -253,6 +258,13 @@ class StepRules:
         if len(window) < RATIO_WINDOW:
             return []
         med = statistics.median(window)
+        if not self.diverged and self.overshoots >= OVERSHOOTS and statistics.median(x / large for x, large in
+                                                                           zip(window, self._larges())) >= 1:
+            return self._once("lr-too-high", f"median update/parameter ratio {power(med)} over the last {RATIO_WINDOW} "
+                              f"measurements (healthy training sits near 10^-3), and {self.overshoots} steps threw the loss "
+                              f"above {OVERSHOOT:g}x where it started", severity="warning",
+                              evidence={"update_ratios": window, "median_update_ratio": med, "overshoots": self.overshoots},
+                              location={"step": step})
         if not self.diverged and med < SMALL_UPDATE and self.n_losses >= SLOW_MIN_LOSSES and not self._warming_up():
             head, tail = statistics.mean(self.first_losses), statistics.mean(self.last_losses)
             if head > 0 and (head - tail) / head < SLOW_LOSS_GAIN:
@@ -261,6 +273,9 @@ class StepRules:
                                   evidence={"median_update_ratio": med, "loss_first": head, "loss_last": tail},
                                   location={"step": step})
         return []
+
+    def _larges(self) -> list[float]:
+        return [large for _, _, large in self.ratios[self.skipped:]][-RATIO_WINDOW:]
 
     def _warming_up(self) -> bool:
         lrs = [x for x in self.ratio_lrs if _finite(x)]

@@ -15,11 +15,9 @@ collectives until every rank knows (see exchange.py), so no rank waits forever.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import numbers
-import os
 import time
 import warnings
 from collections import deque
@@ -30,9 +28,9 @@ import torch
 from torch import nn
 
 from ..vocabulary.finding import Finding
-from ..vocabulary.report import Report
+from ..vocabulary.report import Report, save_json
 from ..vocabulary.triage import triage
-from ..vocabulary.jsonsafe import dumps, plain
+from ..vocabulary.jsonsafe import plain
 from ..measure.activations import ActivationTap
 from ..measure.clipping import watch_clipping
 from ..measure.localise import locate, nonfinite_inputs, replay
@@ -44,7 +42,7 @@ from .exchange import Exchange
 from .history import History
 from .logdir import start_fresh
 from ..judge.nonfinite import NonfiniteRule, kind
-from ..judge.online import OnlineRules
+from ..judge.steps import StepRules
 from .sinks import make_sinks
 
 ON_ERROR = ("log", "warn", "raise")
@@ -71,7 +69,7 @@ class Monitor:
         self.disabled: str | None = None
         self.sink_errors: list[str] = []
         self._notes: list[str] = []  # other ranks' reasons for not checking, from the exchange
-        self._rules, self._nonfinite = OnlineRules(), NonfiniteRule()
+        self._rules, self._nonfinite = StepRules("monitor", optimizer=optimizer), NonfiniteRule()
         self._pending: list[dict[str, Any]] = []
         self._scalars: dict[str, Any] = {}
         # The last record of a sync is judged when the next step starts (or on close), with what log_last()
@@ -254,15 +252,9 @@ class Monitor:
 
     def _write_report(self, report: Report) -> None:
         path = self.log_dir / "report.json"
-        tmp = path.with_name(f".report.json.{os.getpid()}")
-        try:  # written aside, then renamed: a kill mid-write never leaves a truncated report.json
-            # `--format json`'s text, without importing the renderers (rich and matplotlib draw from
-            # Python's `random` when first imported)
-            tmp.write_text(dumps(report.to_dict()))
-            os.replace(tmp, path)
+        try:  # atomic: a kill mid-write never leaves a truncated report.json
+            save_json(report, path)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             warnings.warn(f"traindoctor: could not write {path} ({exc}); `traindoctor report` will rebuild the "
                           "report from monitor.jsonl", RuntimeWarning, stacklevel=3)
 

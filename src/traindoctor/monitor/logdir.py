@@ -25,7 +25,7 @@ from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from .history import History
 from ..judge.nonfinite import NonfiniteRule
-from ..judge.online import OnlineRules
+from ..judge.steps import StepRules
 from ..vocabulary.jsonsafe import restored
 from .sinks import scan_jsonl
 
@@ -99,7 +99,7 @@ def _from_log(log: Path, run_dir: Path, notes: list[str]) -> Report:
         notes.append(f"{len(bad_lines)} line(s) of {log} are not monitor records and were skipped (line {shown})")
     if not records:
         unchecked.append(f"{log} holds no monitor record: nothing was observed")
-    rules, nonfinite, history, found, odd = OnlineRules(), NonfiniteRule(), History(), [], []
+    rules, nonfinite, history, found, odd = StepRules("monitor"), NonfiniteRule(), History(), [], []
     for i, r in enumerate(records):
         try:
             found += nonfinite.observe(r, records[max(0, i - 20):i])
