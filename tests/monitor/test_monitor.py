@@ -116,6 +116,26 @@ def test_update_ratio_measures_one_update_when_not_every_step_is_monitored():
     assert len(every_other) >= 9 and every_other == pytest.approx(every_step[:len(every_other)], rel=1e-4)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_sampled_update_ratio_samples_every_column(optimizer):
+    """A layer whose columns (input features of uneven scale) are updated unevenly, and a stride
+    (312) sharing factors with its rows (256): a sample visiting every 8th column was 10% off."""
+    from traindoctor.measure.steps import UpdateSampler
+    torch.manual_seed(0)
+    model = nn.Linear(256, 5000)
+    scale = torch.randn(256).exp()
+    params = list(model.parameters())
+    opt = torch.optim.Adam(params, 1e-3) if optimizer == "adam" else torch.optim.SGD(params, 0.05, momentum=0.9)
+    sampler = UpdateSampler()
+    for _ in range(5):
+        opt.zero_grad()
+        model(torch.randn(64, 256) * scale).pow(2).mean().backward()
+        full, sample = [p.detach().clone() for p in params], sampler.before(params)
+        opt.step()
+        delta = torch.stack(torch._foreach_norm(torch._foreach_sub([p.detach() for p in params], full))).norm()
+        assert float(sampler.ratio(sample)) == pytest.approx(float(delta / torch.stack(torch._foreach_norm(full)).norm()), rel=0.05)
+
+
 def test_dead_relu():
     def dead_model():
         torch.manual_seed(0)

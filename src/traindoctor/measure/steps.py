@@ -170,9 +170,10 @@ _RATIO_SAMPLE = 4096  # elements per tensor kept for the update ratio
 
 class UpdateSampler:
     """‖Δθ‖/‖θ‖ of one step, measured across step() itself (`before` ahead of it, `ratio` after it)
-    and estimated from an evenly strided sample of at most _RATIO_SAMPLE elements per tensor:
-    within 2.5% of the full ratio (tests/monitor) at a fraction of a full copy's memory and time.
-    The strided views are made once and kept (the optimizer updates the parameters in place, so
+    and estimated from an evenly strided sample of at most _RATIO_SAMPLE elements per tensor: within
+    2% of the full ratio on an MLP, a CNN and a transformer under Adam and SGD (5% on a layer fed
+    features of very uneven scale, tests/monitor), at a quarter of a full copy's time on the
+    transformer and _RATIO_SAMPLE elements of memory per tensor. The strided views are made once and kept (the optimizer updates the parameters in place, so
     the views see every update); they are rebuilt when a parameter's storage changes
     (`p.data = ...`). A sample's squared norm is scaled by numel / sample size, so large tensors
     weigh as much as they do in the full norm."""
@@ -186,7 +187,7 @@ class UpdateSampler:
         key = tuple(p.data_ptr() for p in params)
         if key != self._key:
             flat = [p.detach().reshape(-1) for p in params]
-            self._views = [f[:: max(1, f.numel() // _RATIO_SAMPLE)] for f in flat]
+            self._views = [f[::_stride(f.numel(), p.shape[-1] if p.dim() else 1)] for f, p in zip(flat, params)]
             self._scale = torch.tensor([f.numel() / max(1, v.numel()) for f, v in zip(flat, self._views)])
             self._key = key
         with torch.no_grad():
@@ -199,6 +200,16 @@ class UpdateSampler:
             weight = stack_scalars(torch._foreach_norm(before)).float()
             both = torch.stack([delta, weight]).square_().mul_(self._scale.to(delta.device)).sum(1).sqrt_()
             return both[0] / both[1].clamp_min(1e-30)
+
+
+def _stride(numel: int, row: int) -> int:
+    """A stride keeping at most _RATIO_SAMPLE elements, sharing no factor with the row length: a stride
+    of 312 over rows of 256 would visit only every 8th column, and columns (input features) can be
+    updated very unevenly (a transformer's output layer under SGD: 10% off the full ratio)."""
+    stride = max(1, numel // _RATIO_SAMPLE)
+    while stride > 1 and math.gcd(stride, row) > 1:
+        stride += 1
+    return stride
 
 
 # ── clipping ─────────────────────────────────────────────────────────────────
