@@ -21,6 +21,8 @@ from ..diagnosis.setup import SetupError
 from ..diagnosis.tree import Call
 from ..measure.hooks import installed
 from ..measure.recorder import STOPPING, Recorder, StopRun
+from ..measure.records import RunSection
+from ..measure.steps import learning_rates
 from .script import Stopper, as_main, child_exit, exit_status, join_threads, run_as_main, started_threads, user_traceback
 from ..judge.common import main_model
 from ..judge.thresholds import DEAD_RELU_TRAINED
@@ -178,10 +180,10 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     # take nothing away, but probes that failed leave part of the diagnosis unchecked.
     probe_gaps = could_not_check(probe_records) if any(r.get("status") == "failed" for r in probe_records) else []
     probe_gaps += [e for e in internal_errors if e.startswith("the probes failed")]
-    section = {
+    section: RunSection = {
         "script": os.fspath(script), "args": list(args), "stopped": rec.stop_reason, "steps": rec.n_steps,
         "seconds": round(duration, 3), "backward_calls": rec.backward_calls,
-        "optimizers": [{"class": type(st.opt).__name__, "steps": st.steps, "lr": [float(g["lr"]) for g in st.opt.param_groups]}
+        "optimizers": [{"class": type(st.opt).__name__, "steps": st.steps, "lr": learning_rates(st.opt)}
                        for st in rec.optimizers.values()],
         "schedulers": list(rec.schedulers.values()),
         "models": [{"class": type(i.module).__name__, "training_calls": i.grad_calls, "eval_calls": i.nograd_calls}
