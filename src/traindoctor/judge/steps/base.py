@@ -1,0 +1,185 @@
+"""What every step rule shares: the record, the verdict a rule returns, the running quantities
+several rules read (`Trend`), and the registry a rule joins with `@step_rule`."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import torch
+
+from ..thresholds import (DIVERGENCE_BASELINE_STEPS, DIVERGENCE_FACTOR, DIVERGENCE_WINDOW, EXPLODE_BASELINE_STEPS,
+                          LARGE_UPDATE, LOSS_ENDS, OVERSHOOT, RATIO_WINDOW, SECOND_MOMENT_STATE,
+                          SECOND_MOMENT_WARMUP, SIGN_LIKE_LARGE_UPDATE, SPIKE_HISTORY)
+
+# One optimizer step: any of `step`, `optimizer_step`, `loss`, `loss_terms`, `grad_norm`,
+# `grad_norm_before_clip`, `update_ratio`, `lr`, `val_loss`, `dead_fraction`, `saturated_fraction`,
+# `nonfinite_inputs` (measure/records.py:StepRecord). Missing keys are not judged.
+Record = Mapping[str, Any]
+
+
+@dataclass
+class Verdict:
+    """What a rule decided; the runner turns it into a Finding once per code and severity."""
+
+    code: str
+    observation: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    location: dict[str, Any] = field(default_factory=dict)
+    severity: str | None = None
+
+
+RULES: list[Callable[[], Any]] = []
+
+
+def step_rule(cls: type) -> type:
+    """Register a rule class: one instance per StepRules, `observe(record, trend) -> list[Verdict]`."""
+    RULES.append(cls)
+    return cls
+
+
+_ADAPTIVE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.Adamax, torch.optim.NAdam, torch.optim.RAdam,
+             torch.optim.RMSprop, torch.optim.Adagrad, torch.optim.Adadelta, torch.optim.SparseAdam)
+
+
+def second_moment(opt: torch.optim.Optimizer | None) -> bool | None:
+    """Whether the optimizer divides by a running second moment (Adam family, RMSprop, Adagrad): read
+    from its state once it has one (any optimizer, torch's or not), else from its class; None without
+    an optimizer (a log read back)."""
+    if opt is None:
+        return None
+    state = next(iter(opt.state.values()), None)
+    if state:
+        return any(k in state for k in SECOND_MOMENT_STATE)
+    return isinstance(opt, _ADAPTIVE)
+
+
+def finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
+
+
+def power(x: float) -> str:
+    """An update/weight ratio as a power of ten, the way the ~1e-3 rule of thumb is stated."""
+    return f"10^{math.log10(x):.1f}" if x > 0 else "0 (the weights did not move)"
+
+
+class Trend:
+    """The running quantities of one optimizer's steps that several rules read, updated once per record
+    before the rules run (`update`) and after (`settle`). Everything here looks only backwards."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer | None, plateau_window: int):
+        self.optimizer, self.plateau_window = optimizer, plateau_window
+        self.step: Any = None
+        self.norm: float | None = None  # the raw (pre-clip) total gradient norm of this step
+        self.early_norms: list[float] = []  # the first EXPLODE_BASELINE_STEPS norms: the gradients' baseline
+        self.loss: float | None = None  # this step's loss per summed term
+        self.in_baseline = False  # this step's loss went into the baseline (not judged against it)
+        self.per_term = False
+        self.early_losses: list[float] = []  # the first DIVERGENCE_BASELINE_STEPS losses
+        self.first_losses: list[float] = []
+        self.last_losses: deque[float] = deque(maxlen=LOSS_ENDS)
+        self.n_losses = 0
+        self.recent: deque[float] = deque(maxlen=SPIKE_HISTORY)  # losses before this step
+        self.window: deque[tuple[Any, float]] = deque(maxlen=DIVERGENCE_WINDOW)
+        self.overshoots = 0  # losses above OVERSHOOT x the start
+        self.ratios: list[tuple[Any, float, float]] = []  # (step, ratio, what counts as large then)
+        self.lrs: deque[float] = deque(maxlen=RATIO_WINDOW)  # the rate at each ratio measurement
+        self.skipped = 0  # 1 once the first update's ratio was seen: it measures the initial step, not the rate
+        self.diverged: tuple[Any, str, bool] | None = None  # (step, how, finite) once training blew up
+        self.diverged_now = False
+
+    # ── derived ─────────────────────────────────────────────────────────────
+    @property
+    def base(self) -> float | None:
+        """Where the loss started: the first loss, or the median of the first few if lower."""
+        if len(self.early_losses) < DIVERGENCE_BASELINE_STEPS:
+            return None
+        return min(self.early_losses[0], statistics.median(self.early_losses))
+
+    def ratio_window(self) -> list[tuple[float, float]]:
+        """The last RATIO_WINDOW (ratio, large threshold) pairs, the very first update left out."""
+        return [(x, large) for _, x, large in self.ratios[self.skipped:]][-RATIO_WINDOW:]
+
+    def warming_up(self) -> bool:
+        """A schedule still raising the rate: the latest above the one at the start of the ratio window."""
+        lrs = [x for x in self.lrs if finite(x)]
+        return len(lrs) >= 2 and lrs[-1] > lrs[0]
+
+    def _large(self, r: Record) -> float:
+        """The update ratio that counts as large at this step: adaptive optimizers' first steps move every
+        weight by about lr whatever the gradient (None: possibly adaptive)."""
+        opt_step = r.get("optimizer_step", r.get("step", 0))
+        if second_moment(self.optimizer) is not False and opt_step is not None and opt_step < SECOND_MOMENT_WARMUP:
+            return SIGN_LIKE_LARGE_UPDATE
+        return LARGE_UPDATE
+
+    # ── per record ──────────────────────────────────────────────────────────
+    def update(self, r: Record) -> None:
+        self.step, self.diverged_now = r.get("step"), False
+        raw = r.get("grad_norm_before_clip")
+        norm = raw if raw is not None else r.get("grad_norm")  # clipping hides explosions from the post-clip norm
+        self.norm = norm if finite(norm) else None
+        if self.norm is not None and len(self.early_norms) < EXPLODE_BASELINE_STEPS:
+            self.early_norms.append(self.norm)
+            self.norm = None  # part of the baseline, not judged against it
+        self._loss(r)
+        ratio = r.get("update_ratio")
+        if finite(ratio):
+            self.ratios.append((self.step, ratio, self._large(r)))
+            lr = r.get("lr")
+            self.lrs.append(max(lr) if isinstance(lr, (list, tuple)) and lr else lr if finite(lr) else math.nan)
+            if r.get("optimizer_step", self.step) == 0:
+                self.skipped = 1
+
+    def _loss(self, r: Record) -> None:
+        loss, grad = r.get("loss"), r.get("grad_norm")
+        self.loss, self.in_baseline = None, False
+        if (loss is not None and not finite(loss)) or (grad is not None and not finite(grad)):
+            # a NaN batch, or a sudden NaN on a steady loss, came from elsewhere; a blow-up the updates can explain
+            rising = not r.get("nonfinite_inputs") and self._rising()
+            self._diverge(f"the loss was {fmt(loss)} and the gradient norm {fmt(grad)} at step {self.step}", self.step,
+                          finite_=False, explained=rising)
+            return
+        if loss is None:
+            return
+        self.loss = x = loss / r.get("loss_terms", 1)  # per summed term: a growing episode's sum rises without diverging
+        self.per_term = "loss_terms" in r
+        self.n_losses += 1
+        if len(self.first_losses) < LOSS_ENDS:
+            self.first_losses.append(x)
+        self.last_losses.append(x)
+        base = self.base
+        if base is None:
+            self.early_losses.append(x)
+            self.in_baseline = True
+            return
+        self.overshoots += base > 0 and x > OVERSHOOT * base
+        self.window.append((self.step, x))
+        limit = DIVERGENCE_FACTOR * base
+        if base > 0 and len(self.window) == DIVERGENCE_WINDOW and statistics.median(v for _, v in self.window) > limit:
+            at, v = next((s, v) for s, v in self.window if v > limit)
+            what = "the loss per summed term" if self.per_term else "the loss"
+            self._diverge(f"{what} rose from {fmt(base)} to {fmt(v)} at step {at} and stayed above {fmt(limit)}", at)
+
+    def _rising(self) -> bool:
+        """Whether the loss had risen above where it started before turning non-finite (or turned in the
+        first steps)."""
+        if self.last_losses and self.base is not None:
+            return self.last_losses[-1] > self.base
+        return True
+
+    def _diverge(self, how: str, at: Any, finite_: bool = True, explained: bool = True) -> None:
+        if self.diverged is None:
+            self.diverged, self.diverged_now = (at, how, finite_), explained
+
+    def settle(self) -> None:
+        """After the rules: this step's loss joins the history the next step is judged against."""
+        if self.loss is not None and not self.in_baseline:
+            self.recent.append(self.loss)
