@@ -147,3 +147,22 @@ def test_dead_layers_need_a_streak():
     assert judge(dead) == ["dead-relu"]
     flicker = [{"step": 10 * i, "dead_fraction": {"fc1": 0.95 if i % 2 else 0.5}} for i in range(6)]
     assert judge(flicker) == []
+
+
+# ── clipping (the worked example of docs/architecture.md) ───────────────────
+@pytest.mark.parametrize("before", [
+    lambda i: 1.0,                              # steady gradients, a clip 100x below them
+    lambda i: 0.5 + i / 10,                     # growing gradients under a fixed clip
+    lambda i: 2.0 if i % 10 else 0.004,         # cut on 9 of every 10 steps
+])
+def test_clipping_every_step(before):
+    records = series(40, loss=falling, grad_norm_before_clip=before, grad_norm=lambda i: min(before(i), 0.01))
+    assert judge(records) == ["clipping-every-step"]
+
+
+def test_clipping_spikes_or_mildly_is_not_a_finding():
+    spikes = series(60, loss=falling, grad_norm_before_clip=lambda i: 30.0 if i % 7 == 0 else 0.8,
+                    grad_norm=lambda i: 1.0 if i % 7 == 0 else 0.8)
+    mild = series(60, loss=falling, grad_norm_before_clip=lambda i: 3.0, grad_norm=lambda i: 1.0)  # LLM-style early clipping
+    unclipped = series(60, loss=falling, grad_norm=lambda i: 1.0)
+    assert judge(spikes) == judge(mild) == judge(unclipped) == []

@@ -596,3 +596,35 @@ for i in range(5):
     statuses = {p["name"]: p["status"] for p in healthy.sections["run"]["probes"]}
     assert healthy.findings == [] and statuses["batch-independence"] == "ran" and "failed" not in statuses.values()
     assert codes(run_code(script.replace("MIX", "out - out.mean(0)"))) == ["batch-mixing"]
+
+
+def test_clipping_every_step_is_seen_by_run_and_the_monitor(run_code):
+    """One rule module (judge/steps/clipping.py), judged after the fact by run and online by the Monitor."""
+    script = body("""
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))
+opt = torch.optim.SGD(model.parameters(), lr=0.5)
+for i in range(60):
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward()
+    nn.utils.clip_grad_norm_(model.parameters(), MAX_NORM); opt.step()
+""")
+    clipped = run_code(script.replace("MAX_NORM", "0.001"))
+    assert [f.code for f in clipped.findings] == ["clipping-every-step"] and clipped.findings[0].severity == "info"
+    assert run_code(script.replace("MAX_NORM", "5.0")).findings == []
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from traindoctor import Monitor
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    xs, ys = torch.randn(64, 10), torch.randint(0, 4, (64,))
+    with Monitor(model, opt) as mon:
+        for _ in range(60):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xs), ys)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 0.001)
+            mon.log(loss=loss)
+            opt.step()
+    assert [f.code for f in mon.report().findings] == ["clipping-every-step"]

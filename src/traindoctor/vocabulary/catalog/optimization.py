@@ -7,6 +7,32 @@ AREA = "optimizer and loop"
 
 CODES = (
     Code(
+        code="clipping-every-step",
+        title="Gradient clipping sets the step size",
+        severity="info",
+        stage=MECHANISM,
+        what="Detects runs where clip_grad_norm_ cuts nearly every step's gradient by an order of magnitude or more.",
+        why=(
+            "Clipping is meant to cut rare spikes. When almost every gradient is rescaled to max_norm, each update "
+            "has length lr x max_norm whatever the gradient says: the clip hides a loss scale or learning rate out "
+            "of range, and changing max_norm silently changes the effective learning rate."),
+        hypotheses=(
+            Hypothesis(
+                cause="max_norm far below the gradients' natural scale (e.g. 0.01 for norms near 1)",
+                check="log the norm clip_grad_norm_ returns for a few steps and compare it with max_norm",
+            ),
+            Hypothesis(
+                cause="the loss is scaled up (a sum instead of a mean, a large weight) and the clip compensates",
+                check="divide the loss by its number of terms and see if the clipped fraction drops",
+                kind="subtle",
+            ),
+        ),
+        next_step="Set max_norm near the typical unclipped gradient norm (or a little above), then tune the learning rate.",
+        bad="loss.backward()\nnn.utils.clip_grad_norm_(model.parameters(), 0.01)  # gradients of norm ~1\nopt.step()",
+        good="loss.backward()\nnn.utils.clip_grad_norm_(model.parameters(), 1.0)  # cuts only spikes\nopt.step()",
+        explains=("slow-convergence",),
+    ),
+    Code(
         code="grad-not-zeroed",
         title="Gradients accumulate across optimizer steps",
         severity="error",
