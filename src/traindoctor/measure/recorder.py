@@ -42,6 +42,7 @@ _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
 _INTERNAL: contextvars.ContextVar[bool] = contextvars.ContextVar("traindoctor_internal", default=False)
 _MODE_TYPES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
 _MAX_RECORDS = 50_000
+_SCALE_COLUMNS = 4096  # input feature columns whose scale is kept, largest first
 _PROBES_PER_OPTIMIZER = 4
 _FLUSH_EVERY = 32  # steps whose gradient norms are read from the device together
 _ON_DEVICE = ("grad_norm_before_clip", "update_ratio")  # record fields measured as tensors, read at the flush
@@ -282,12 +283,11 @@ class Recorder:
             feature_dim = 1 if t.dim() == 4 else -1  # images are (N, C, H, W); tables and sequences (..., F)
             mean, std = feature_scale(t, feature_dim)
             scale = torch.maximum(mean.abs(), std)
-            bad = (scale > 100).nonzero().flatten().tolist()
+            order = scale.argsort(descending=True)[:_SCALE_COLUMNS].tolist()  # the largest columns, largest first
             self.input_scale.append({
-                "tensor": name, "shape": list(t.shape),
-                "feature_dim": feature_dim % t.dim(), "columns": bad[:8], "n_columns": len(bad),
-                "n_features": int(scale.numel()), "mean": [float(mean[i]) for i in bad[:8]],
-                "std": [float(std[i]) for i in bad[:8]], "max_scale": float(scale.max()) if scale.numel() else 0.0,
+                "tensor": name, "shape": list(t.shape), "feature_dim": feature_dim % t.dim(),
+                "n_features": int(scale.numel()), "columns": order, "scale": [float(scale[i]) for i in order],
+                "mean": [float(mean[i]) for i in order], "std": [float(std[i]) for i in order],
             })
 
     # ── loss functions ───────────────────────────────────────────────────────
