@@ -71,7 +71,7 @@ def analyze(path: str | Path, metrics: list[str] | None = None, *, loss: str | N
     unchecked = [] if longest >= MIN_POINTS else [
         f"the loss series ({', '.join(losses)}) have at most {longest} points; the shape rules need {MIN_POINTS}"]
     section = {"path": str(path), "seconds": round(time.monotonic() - started, 3), "roles": r, "notes": log.notes,
-               "series": {n: _summary(s) for n, s in curves.items()},
+               "series": {n: {**_summary(s), **_member(n)} for n, s in curves.items()},
                # what the figures draw, so a renderer needs nothing but the report
                "plot": {n: dict(zip(("steps", "values"), envelope(curves[n]))) for n in dict.fromkeys(sum(r.values(), []))}}
     return Report(command=f"curves {path}", findings=triage(found), sections={"curves": section}, unchecked=unchecked)
@@ -106,6 +106,15 @@ def _step_rules(curves: dict[str, Series], loss: str | None, lr: list[str]) -> l
     rules = StepRules("curves")
     found = [f for t in steps[::stride] for f in rules.observe(rows[t])]
     return [f for f in found if f.code not in _SHAPE_CODES]
+
+
+def _member(name: str) -> dict:
+    """A per-module or per-layer series of a Monitor log says which group and member it is, so a renderer
+    need not know the naming (`grad_norm_by_module/encoder.0` is member `encoder.0` of `grad_norm_by_module`)."""
+    if not _NESTED.search(name):
+        return {}
+    group, _, member = name.partition("/")
+    return {"group": group, "member": member}
 
 
 def _summary(s: Series) -> dict:

@@ -99,7 +99,7 @@ def _curves(section: dict, report: Report) -> list[Plot]:
         columns = {}
         for name in roles["modules"]:
             for step, v in zip(data[name]["steps"], data[name]["values"]):
-                columns.setdefault(step, {})[name.split("/", 1)[1]] = v
+                columns.setdefault(step, {})[section["series"][name]["member"]] = v
         heat = _heatmap([{"step": k, "grad_norm_by_module": v} for k, v in sorted(columns.items())], "step")
         out += [heat] if heat else []
     return out

@@ -136,18 +136,13 @@ def _details(report: Report) -> list[str]:
         rows = "".join(f"<tr><td><code>{escape(name)}</code></td><td class=\"num\">{s['points']}</td>"
                        f"<td class=\"num\">{_g(s['first'])}</td><td class=\"num\">{_g(s['last'])}</td>"
                        f"<td class=\"num\">{s['nonfinite']}</td></tr>"
-                       for name, s in curves["series"].items() if not _nested(name))
+                       for name, s in curves["series"].items() if "group" not in s)  # per-module series: in the heatmap
         out.append("<h3>Series</h3><div class=\"scroll\"><table><tr><th>series</th><th>points</th><th>first</th>"
                    f"<th>last</th><th>non-finite</th></tr>{rows}</table></div>")
     lint = report.sections.get("lint")
     if lint and lint.get("problems"):
         out.append("<h3>Files not linted</h3><ul>" + "".join(f"<li>{escape(str(p))}</li>" for p in lint["problems"]) + "</ul>")
     return out
-
-
-def _nested(name: str) -> bool:
-    """Per-module and per-layer series of a monitor log: drawn in the heatmap, too many for a table."""
-    return "_by_module/" in name or name.startswith(("dead_fraction/", "saturated_fraction/"))
 
 
 def _g(v: float | None) -> str:
