@@ -166,3 +166,12 @@ def test_clipping_spikes_or_mildly_is_not_a_finding():
     mild = series(60, loss=falling, grad_norm_before_clip=lambda i: 3.0, grad_norm=lambda i: 1.0)  # LLM-style early clipping
     unclipped = series(60, loss=falling, grad_norm=lambda i: 1.0)
     assert judge(spikes) == judge(mild) == judge(unclipped) == []
+
+
+@pytest.mark.parametrize("loss", [
+    lambda i: [0.13, 2.4, 0.09, -1.0, 1.3, -0.2][i % 6] * (1 + i / 20),  # a REINFORCE surrogate, growing swings
+    lambda i: 0.007 if i < 10 else (0.14 if i % 2 else -0.1),              # starts near zero, then swings
+    lambda i: -5.0 + 8.0 * math.sin(i / 5),                                 # a density's log-likelihood
+])
+def test_losses_seen_below_zero_are_not_judged_against_multiples_of_their_start(loss):
+    assert judge(series(200, loss=loss, update_ratio=lambda i: 1e-7)) == []

@@ -82,6 +82,9 @@ class Trend:
         self.loss: float | None = None  # this step's loss per summed term
         self.in_baseline = False  # this step's loss went into the baseline (not judged against it)
         self.per_term = False
+        # A loss seen below zero (a policy-gradient surrogate, a continuous density's likelihood) has no scale
+        # anchored at zero: the rules that compare it with multiples of its start do not apply.
+        self.signed = False
         self.early_losses: list[float] = []  # the first DIVERGENCE_BASELINE_STEPS losses
         self.first_losses: list[float] = []
         self.last_losses: deque[float] = deque(maxlen=LOSS_ENDS)
@@ -151,6 +154,7 @@ class Trend:
             return
         self.loss = x = loss / r.get("loss_terms", 1)  # per summed term: a growing episode's sum rises without diverging
         self.per_term = "loss_terms" in r
+        self.signed = self.signed or x < 0
         self.n_losses += 1
         if len(self.first_losses) < LOSS_ENDS:
             self.first_losses.append(x)
@@ -159,6 +163,8 @@ class Trend:
         if base is None:
             self.early_losses.append(x)
             self.in_baseline = True
+            return
+        if self.signed:
             return
         self.overshoots += base > 0 and x > OVERSHOOT * base
         self.window.append((self.step, x))
@@ -171,7 +177,7 @@ class Trend:
     def _rising(self) -> bool:
         """Whether the loss had risen above where it started before turning non-finite (or turned in the
         first steps)."""
-        if self.last_losses and self.base is not None:
+        if self.last_losses and self.base is not None and not self.signed:
             return self.last_losses[-1] > self.base
         return True
 

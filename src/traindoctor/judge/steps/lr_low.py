@@ -18,7 +18,7 @@ from .base import Record, Trend, Verdict, finite, fmt, power, step_rule
 class LrTooLow:
     def observe(self, r: Record, t: Trend) -> list[Verdict]:
         window = t.ratio_window()
-        if not finite(r.get("update_ratio")) or len(window) < RATIO_WINDOW or t.diverged or t.n_losses < SLOW_MIN_LOSSES:
+        if not finite(r.get("update_ratio")) or len(window) < RATIO_WINDOW or t.diverged or t.signed or t.n_losses < SLOW_MIN_LOSSES:
             return []
         med = statistics.median(x for x, _ in window)
         if med >= SMALL_UPDATE or t.warming_up():

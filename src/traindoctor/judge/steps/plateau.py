@@ -20,7 +20,7 @@ class LossPlateau:
         self.losses: deque[float] | None = None
 
     def observe(self, r: Record, t: Trend) -> list[Verdict]:
-        if t.loss is None:
+        if t.loss is None or t.signed:
             return []
         self.window = t.plateau_window
         self.losses = self.losses if self.losses is not None else deque(maxlen=2 * self.window)

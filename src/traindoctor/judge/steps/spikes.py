@@ -25,7 +25,7 @@ class LossSpikes:
 
     def observe(self, r: Record, t: Trend) -> list[Verdict]:
         x = t.loss
-        if x is None or t.in_baseline or t.diverged or len(t.recent) < _MIN_HISTORY or not self._candidate(x, t):
+        if x is None or t.signed or t.in_baseline or t.diverged or len(t.recent) < _MIN_HISTORY or not self._candidate(x, t):
             return []
         med = statistics.median(t.recent)
         mad = statistics.median(abs(v - med) for v in t.recent) or 1e-12
