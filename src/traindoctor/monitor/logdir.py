@@ -24,6 +24,7 @@ from ..vocabulary.finding import Finding, Hypothesis
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from .history import History
+from ..measure.records import MonitorSection
 from ..judge.nonfinite import NonfiniteRule
 from ..judge.steps import StepRules
 from ..vocabulary.jsonsafe import restored
@@ -110,7 +111,7 @@ def _from_log(log: Path, run_dir: Path, notes: list[str]) -> Report:
     if odd:
         unchecked.append(f"{len(odd)} record(s) of {log} have fields of the wrong type and were not checked "
                          f"(step {', '.join(map(str, odd[:5]))})")
-    section: dict[str, Any] = {
+    section: MonitorSection = {
         "steps": len(records), "flight_recorder": records[-200:], "history": history.to_dict(), "log_dir": str(run_dir),
         "rebuilt_from": str(log), "notes": notes}
     return Report(command=f"report {run_dir}", findings=triage(found), sections={"monitor": section}, unchecked=unchecked)
