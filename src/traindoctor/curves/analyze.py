@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -15,6 +16,17 @@ from .readers import read
 from ..judge.series import Event, Series, envelope, loss_events, metric_events, pair_events
 from ..judge.steps import StepRules
 from ..judge.thresholds import MIN_POINTS
+
+class CurvesSection(TypedDict):
+    """The `curves` section of a report."""
+
+    path: str
+    seconds: float
+    roles: dict[str, list[str]]  # train, val, metrics, lr, modules: which series plays which part
+    notes: list[str]  # what the reader skipped or reinterpreted
+    series: dict[str, dict[str, Any]]  # per series: points, first/last step and value, non-finite count, group/member
+    plot: dict[str, dict[str, list[float]]]  # per plotted series: {steps, values}, a spike-keeping envelope
+
 
 _VAL = re.compile(r"(^|[/_.\- ])(val|valid|validation|eval|dev|test)([/_.\- ]|$)|^(val|eval)", re.I)
 _LOSS = re.compile(r"loss|nll|perplexity|ppl", re.I)
@@ -70,10 +82,11 @@ def analyze(path: str | Path, metrics: list[str] | None = None, *, loss: str | N
     longest = max(len(curves[n].values) for n in losses)  # too short for every shape rule: say so
     unchecked = [] if longest >= MIN_POINTS else [
         f"the loss series ({', '.join(losses)}) have at most {longest} points; the shape rules need {MIN_POINTS}"]
-    section = {"path": str(path), "seconds": round(time.monotonic() - started, 3), "roles": r, "notes": log.notes,
-               "series": {n: {**_summary(s), **_member(n)} for n, s in curves.items()},
-               # what the figures draw, so a renderer needs nothing but the report
-               "plot": {n: dict(zip(("steps", "values"), envelope(curves[n]))) for n in dict.fromkeys(sum(r.values(), []))}}
+    section = CurvesSection(path=str(path), seconds=round(time.monotonic() - started, 3), roles=r, notes=log.notes,
+                            series={n: {**_summary(s), **_member(n)} for n, s in curves.items()},
+                            # what the figures draw, so a renderer needs nothing but the report
+                            plot={n: dict(zip(("steps", "values"), envelope(curves[n])))
+                                  for n in dict.fromkeys(sum(r.values(), []))})
     return Report(command=f"curves {path}", findings=triage(found), sections={"curves": section}, unchecked=unchecked)
 
 

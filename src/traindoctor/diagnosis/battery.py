@@ -7,10 +7,11 @@ from __future__ import annotations
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, Sequence, TypedDict
+from typing import Any, Protocol, Sequence
 
 import torch
 
+from ..measure.records import ProbeRecord
 from ..measure.recorder import internal_calls
 from ..vocabulary.finding import Finding
 from .guard import guarded
@@ -19,22 +20,6 @@ from .sandbox import isolated, same_noise
 from .setup import NotApplicable, Setup, SetupError
 
 PROBE_SEED = 0
-
-
-Status = Literal["ran", "skipped", "failed"]
-
-
-class _Ran(TypedDict):
-    name: str
-    status: Status
-    seconds: float  # information only: no probe decides anything by time
-
-
-class ProbeRecord(_Ran, total=False):
-    """One probe in the report (sections.checkup.probes, sections.run.probes), followed by the fields of
-    the probe's own record (its TypedDict, next to the probe)."""
-    note: str  # why it was skipped or failed, or what its numbers mean
-    samples: str  # "subsampled 4096 of 200000 samples"
 
 
 class Watch(Protocol):

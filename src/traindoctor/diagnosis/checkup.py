@@ -13,6 +13,7 @@ import torch
 from ..judge.thresholds import DEAD_RELU_INIT
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
+from ..measure.records import CheckupSection
 from .battery import could_not_check, examine
 from .registry import Options, names
 from .setup import SetupError
@@ -48,8 +49,8 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
     axis = {"axis": setup.axis.axis, "size": setup.batch_size, "why": setup.axis.why}
     if setup.subsampled:
         axis["subsampled"] = setup.subsampled
-    section = {"probes": records, "seconds": round(time.monotonic() - started, 3), "model": type(model).__name__,
-               "batch_size": setup.batch_size, "batch_axis": axis}
+    section = CheckupSection(probes=records, seconds=round(time.monotonic() - started, 3), model=type(model).__name__,
+                             batch_size=setup.batch_size, batch_axis=axis)
     unchecked = [setup.blocked] if setup.blocked else could_not_check(records)
     return Report(command=command, findings=triage(outcome.findings), sections={"checkup": section}, unchecked=unchecked)
 

@@ -12,6 +12,7 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.report import Report
@@ -25,6 +26,13 @@ MAX_BYTES = 10_000_000
 # Python's own line breaks: str.splitlines also splits at form feeds (PEP 8 allows them) and \u2028,
 # which would shift every later line number away from the parser's.
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class LintSection(TypedDict):
+    """The `lint` section of a report."""
+
+    files: int  # Python files read
+    problems: list[str]  # files that could not be linted, and why
 
 
 @dataclass
@@ -189,7 +197,7 @@ def lint_paths(paths: list[Path], config: Config | None = None) -> tuple[Report,
             problems.append(f"{path}: internal error while linting ({type(exc).__name__}: {exc}); please report it")
     shown = problems[:3] + ([f"{len(problems) - 3} more files not linted (listed under lint.problems)"] if len(problems) > 3 else [])
     report = Report(command="lint " + " ".join(map(str, paths)), findings=found,
-                    sections={"lint": {"files": len(files), "problems": problems}}, unchecked=shown)
+                    sections={"lint": LintSection(files=len(files), problems=problems)}, unchecked=shown)
     return report, problems
 
 

@@ -1,5 +1,6 @@
 """The shapes of what the measuring code hands to the rules and the report: one step record for
-`run` and the Monitor, its non-finite fields, and the report sections of both producers.
+`run` and the Monitor, its non-finite fields, a probe's record, and the report sections of run,
+the Monitor and checkup.
 
 These are TypedDicts: at run time they are the plain dicts written to report.json and
 monitor.jsonl (render/report.schema.json and the readers in curves/ and monitor/logdir.py read
@@ -9,7 +10,7 @@ logged scalars under their own names (`mon.log(loss=..., acc=...)`), which no ty
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 
 class Location(TypedDict, total=False):
@@ -57,6 +58,32 @@ class StepRecord(NonfiniteFields, total=False):
     steps_per_second: float  # Monitor: from the previous monitored step
 
 
+Status = Literal["ran", "skipped", "failed"]
+
+
+class _Ran(TypedDict):
+    name: str
+    status: Status
+    seconds: float  # information only: no probe decides anything by time
+
+
+class ProbeRecord(_Ran, total=False):
+    """One probe in the report (sections.checkup.probes, sections.run.probes), followed by the fields of
+    the probe's own record (its TypedDict, next to the probe in diagnosis/probes/)."""
+    note: str  # why it was skipped or failed, or what its numbers mean
+    samples: str  # "subsampled 4096 of 200000 samples"
+
+
+class CheckupSection(TypedDict):
+    """The `checkup` section of a report (diagnosis/checkup.py)."""
+
+    probes: list[ProbeRecord]
+    seconds: float
+    model: str  # the model's class
+    batch_size: int
+    batch_axis: dict[str, Any]  # {axis, size, why, subsampled?}: which dimension holds the samples (diagnosis/axis.py)
+
+
 class RunSection(TypedDict, total=False):
     """The `run` section of a report (run/runner.py)."""
 
@@ -70,7 +97,7 @@ class RunSection(TypedDict, total=False):
     schedulers: list[dict[str, Any]]  # {class, steps, first_at, last_at}
     models: list[dict[str, Any]]  # {class, training_calls, eval_calls}
     loss_functions: dict[str, int]  # calls per loss function
-    probes: list[dict[str, Any]]
+    probes: list[ProbeRecord]  # the cheap probes on the last training batch
     internal_errors: list[str]
     processes_started: int
     threads_running: int
