@@ -175,3 +175,14 @@ def test_clipping_spikes_or_mildly_is_not_a_finding():
 ])
 def test_losses_seen_below_zero_are_not_judged_against_multiples_of_their_start(loss):
     assert judge(series(200, loss=loss, update_ratio=lambda i: 1e-7)) == []
+
+
+@pytest.mark.parametrize("jump", [20.0, 9.0, 50.0])
+def test_single_step_jumps_of_episode_sums_are_the_datas(jump):
+    """Actor-critic losses summed over episodes of varying length jump 20x from one step to the next."""
+    records = series(200, loss=lambda i: (jump if i % 37 == 36 else falling(i)) * (10 + i % 7))
+    for i, r in enumerate(records):
+        r["loss_terms"] = 10 + i % 7
+    assert judge(records) == []
+    fixed = series(200, loss=lambda i: jump if i == 150 else falling(i))  # the same jump in a supervised loss
+    assert "loss-spikes" in judge(fixed)

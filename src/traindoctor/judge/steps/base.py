@@ -85,6 +85,10 @@ class Trend:
         # A loss seen below zero (a policy-gradient surrogate, a continuous density's likelihood) has no scale
         # anchored at zero: the rules that compare it with multiples of its start do not apply.
         self.signed = False
+        # A loss summed over a number of terms that changes from step to step (the steps of episodes of
+        # varying length: REINFORCE, actor-critic) is a new sample of a new size each step, drawn from
+        # what the policy does: its single-step jumps and excursions are the data's, not the training's.
+        self.terms: set[int] = set()
         self.early_losses: list[float] = []  # the first DIVERGENCE_BASELINE_STEPS losses
         self.first_losses: list[float] = []
         self.last_losses: deque[float] = deque(maxlen=LOSS_ENDS)
@@ -99,6 +103,10 @@ class Trend:
         self.diverged_now = False
 
     # ── derived ─────────────────────────────────────────────────────────────
+    @property
+    def episodic(self) -> bool:
+        return len(self.terms) > 1
+
     @property
     def base(self) -> float | None:
         """Where the loss started: the first loss, or the median of the first few if lower."""
@@ -155,6 +163,7 @@ class Trend:
         self.loss = x = loss / r.get("loss_terms", 1)  # per summed term: a growing episode's sum rises without diverging
         self.per_term = "loss_terms" in r
         self.signed = self.signed or x < 0
+        self.terms.add(r.get("loss_terms", 1))
         self.n_losses += 1
         if len(self.first_losses) < LOSS_ENDS:
             self.first_losses.append(x)
@@ -166,7 +175,7 @@ class Trend:
             return
         if self.signed:
             return
-        self.overshoots += base > 0 and x > OVERSHOOT * base
+        self.overshoots += base > 0 and x > OVERSHOOT * base and not self.episodic
         self.window.append((self.step, x))
         limit = DIVERGENCE_FACTOR * base
         if base > 0 and len(self.window) == DIVERGENCE_WINDOW and statistics.median(v for _, v in self.window) > limit:
