@@ -1,5 +1,5 @@
 """Step bookkeeping: zero_grad, schedules, which parameters are optimized; the step series of each
-optimizer go through judge/steps.py."""
+optimizer go through judge/steps/."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ per block for spikes), so a 10-million-point log costs one pass of numpy. The le
 centred rolling median (robust to spikes and minibatch noise); noise is the rolling median
 absolute deviation around it. Thresholds (judge/thresholds.py) are set to stay silent on healthy
 noisy curves; the validation table in docs/curves.md measures what they catch and what they miss.
-These rules see the whole log at once; judge/steps.py judges the same losses one step at a time.
+These rules see the whole log at once; judge/steps/ judges the same losses one step at a time.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ that names the first non-finite module (run, Monitor).
 over the original's modules, so a deep copy's forward still runs the original's layers (its dropout
 in train mode, its BatchNorm statistics, its gradients). `independent_copy` re-binds such closures
 to the copy; what cannot be re-bound (a module reached through a global) is caught by the probes'
-guard (probes/copies.py).
+guard (diagnosis/guard.py).
 
 Tensors of an autograd graph that the modules hold in plain attributes (an RL policy's saved
 log-probabilities) are copied detached: deepcopy refuses them, and the original keeps its own.

@@ -17,7 +17,7 @@ def _finite(obj: Any) -> bool:
 
 
 def first_nonfinite_module(module: nn.Module, args: tuple, kwargs: dict) -> dict[str, Any]:
-    """Run the batch through an independent copy (record/copies.py) with forward hooks; the user's model
+    """Run the batch through an independent copy (measure/copies.py) with forward hooks; the user's model
     is untouched.
 
     Hooks fire after each module returns (innermost first), so the first module whose
