@@ -12,6 +12,7 @@ import torch
 
 from ...judge import probes as rules
 from ...judge.thresholds import LR_RANGE_DIVERGED, OVERFIT_FLOOR
+from ...measure.steps import Groupings, grad_norms
 from ...vocabulary.finding import Finding
 from ..axis import noise
 from ..registry import Context, Fitted, probe
@@ -35,7 +36,7 @@ class _Fit(TypedDict):
 
 class OverfitRecord(_Fit, total=False):
     stalled_at: int | None  # when it failed: the step from which the loss stopped improving
-    grad_norm_by_module_at_stall: dict[str, float]  # per top-level module, at the end
+    grad_norm_by_module_at_stall: dict[str, float]  # per owning module, at the end
 
 
 class AblationRecord(TypedDict):
@@ -55,12 +56,11 @@ class LrRangeRecord(TypedDict):
 
 
 def _grad_by_module(model: torch.nn.Module) -> dict[str, float]:
-    sq: dict[str, float] = {}
-    for name, p in model.named_parameters():
-        if p.grad is not None:
-            top = name.split(".")[0]
-            sq[top] = sq.get(top, 0.0) + float(p.grad.norm()) ** 2
-    return {k: math.sqrt(v) for k, v in sq.items()}
+    """Gradient norms per owning module, as run and the Monitor group them (measure/steps.py)."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    with_grad, norms = grad_norms(list(model.parameters()))
+    grouping = Groupings(lambda params: [names[id(p)] for p in params]).of(with_grad)
+    return grouping.by_module([float(n) for n in norms])
 
 
 def _fit(setup: Setup, lr_scale: float, steps: int,
