@@ -10,7 +10,7 @@ from ..measure.recorder import OptState, Recorder
 from ..measure.stats import fmt
 from .common import plural
 from .steps import StepRules
-from .thresholds import LR_COLLAPSE
+from .thresholds import LR_COLLAPSE, MIN_STEPS, MOST_STEPS
 
 
 def _opt_label(st: OptState) -> str:
@@ -33,7 +33,7 @@ def check(rec: Recorder) -> list[Finding]:
 def _zero_grad(rec: Recorder, st: OptState) -> list[Finding]:
     later = st.steps - 1
     out = []
-    if later >= 3 and st.carried_over_steps >= max(3, 0.5 * later):
+    if later >= MIN_STEPS and st.carried_over_steps >= max(MIN_STEPS, MOST_STEPS * later):
         norms = [r["grad_norm"] for r in _records(rec, st) if math.isfinite(r["grad_norm"])]
         growth = f"; gradient norm went from {fmt(norms[0])} to {fmt(norms[-1])}" if len(norms) > 1 else ""
         out.append(finding(
@@ -43,7 +43,7 @@ def _zero_grad(rec: Recorder, st: OptState) -> list[Finding]:
             rec.source, evidence={"optimizer": type(st.opt).__name__, "carried_over_steps": st.carried_over_steps,
                              "steps": st.steps, "grad_norms": norms[:3] + norms[-3:]},
         ))
-    if st.steps >= 3 and st.misplaced_steps >= max(3, 0.5 * st.steps):
+    if st.steps >= MIN_STEPS and st.misplaced_steps >= max(MIN_STEPS, MOST_STEPS * st.steps):
         out.append(finding(
             "zero-grad-misplaced",
             f"{_opt_label(st)}: at {st.misplaced_steps} of {st.steps} steps every gradient was zero or None when "
@@ -91,7 +91,7 @@ def _params(rec: Recorder, st: OptState) -> list[Finding]:
             + (": nothing can train" if every else f" (e.g. `{frozen[0]}`)"),
             rec.source, severity="error" if every else "info", evidence={"frozen": frozen[:20], "n_frozen": len(frozen), "n_params": len(params)},
         ))
-    if st.steps == 0 or st.misplaced_steps >= 0.5 * st.steps:
+    if st.steps == 0 or st.misplaced_steps >= MOST_STEPS * st.steps:
         return out
     unused = [(n, p) for n, p in zip(names, params) if p.requires_grad and id(p) not in st.ever_grad]
     if unused:

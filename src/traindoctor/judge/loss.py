@@ -10,7 +10,7 @@ from ..vocabulary.finding import Finding, finding
 from ..measure.recorder import Recorder
 from ..measure.stats import fmt
 from .common import modules_of_type, where
-from .thresholds import (INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MSE_INIT_HIGH, MSE_INIT_LOW,
+from .thresholds import (MIN_STEPS, INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MSE_INIT_HIGH, MSE_INIT_LOW,
                          UNNORMALIZED_SCALE)
 
 
@@ -129,7 +129,7 @@ def _labels_ignored(rec: Recorder, hit: tuple[dict, int] | None, sampled: int) -
             rec.source, evidence={**ev, "calls": n}, location=ev["location"],
         )]
     steps = [r for r in rec.records if r["loss"] is not None]
-    if len(steps) >= 3 and all(r["loss"] == 0 and r["grad_norm"] == 0 for r in steps):
+    if len(steps) >= MIN_STEPS and all(r["loss"] == 0 and r["grad_norm"] == 0 for r in steps):
         return [finding(
             "labels-all-ignored",
             f"the loss was exactly 0 with all-zero gradients on all {len(steps)} recorded steps: nothing is being learned",

@@ -6,6 +6,7 @@ from torch import nn
 
 from ..vocabulary.finding import Finding, finding
 from ..measure.recorder import Recorder
+from .thresholds import MIN_STEPS, MOST_STEPS
 
 
 def check(rec: Recorder) -> list[Finding]:
@@ -26,7 +27,7 @@ def check(rec: Recorder) -> list[Finding]:
                 evidence={"calls": info.eval_in_train, "nograd_calls": info.nograd_calls, "modules": info.eval_in_train_modules[:20]},
                 location={**info.eval_location, "module": model},
             ))
-        if info.grad_calls >= 3 and info.train_in_eval >= 0.5 * info.grad_calls:
+        if info.grad_calls >= MIN_STEPS and info.train_in_eval >= MOST_STEPS * info.grad_calls:
             kinds = sorted({type(m).__name__ for _, m in info.mode_modules})
             out.append(finding(
                 "train-in-eval-mode",

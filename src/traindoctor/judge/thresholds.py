@@ -83,6 +83,12 @@ CLIP_FACTOR = 10.0
 CLIP_SHARE = 0.9
 CLIP_STEPS = 20
 
+# How a loop is written (zero_grad placement, train/eval modes): a mistake counts when it happened on
+# at least 3 steps and on at least half of them — a habit of the loop, not one odd step (the last
+# short batch, an evaluation pass).
+MIN_STEPS = 3
+MOST_STEPS = 0.5
+
 # Learning-rate schedule: the rate below 1% of its peak within the first half epoch.
 LR_COLLAPSE = 1e-2
 
