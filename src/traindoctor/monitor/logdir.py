@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any
 
 from ..vocabulary.finding import Finding, Hypothesis
 from ..vocabulary.report import Report
