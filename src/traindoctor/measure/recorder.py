@@ -1,9 +1,11 @@
 """The Recorder: the evidence gathered while a training script runs.
 
 Every handler here only *reads* tensors. It is called by the global hooks of
-`measure.hooks`; the rules in `traindoctor.judge` turn what it stored into findings.
-Host syncs: the loss at each backward; gradient norms are read in batches of steps
-(`flush`); a few more on sampled steps. Costs are in docs/performance.md.
+`measure.hooks`; the rules in `traindoctor.judge` turn what it stored into findings. The step
+statistics are measured by measure/steps.py, as the Monitor measures them; the first non-finite
+step is a record with the Monitor's non-finite fields (measure/localise.py).
+Host syncs: the loss at each backward; gradient norms, pre-clip norms and update ratios are read
+in batches of steps (`flush`); a few more on sampled steps. Costs are in docs/performance.md.
 
 Threads: a script may train in several threads at once. The step in progress (module depth,
 losses since the last step, zero_grad/backward order) is kept per thread, and a handler reads
