@@ -186,3 +186,27 @@ def test_single_step_jumps_of_episode_sums_are_the_datas(jump):
     assert judge(records) == []
     fixed = series(200, loss=lambda i: jump if i == 150 else falling(i))  # the same jump in a supervised loss
     assert "loss-spikes" in judge(fixed)
+
+
+def test_a_nan_batch_leaves_the_rules_judging_the_steps_after_it():
+    records = series(200, loss=lambda i: 9.0 if i == 150 else 2.3, update_ratio=lambda i: 1e-8)
+    records[3].update(loss=math.nan, nonfinite_inputs={"x": None})
+    assert judge(records) == ["lr-too-low", "loss-spikes"]
+
+
+def test_the_step_rules_cost_the_same_per_step_however_long_the_run():
+    """Counted in operations, not timed: the state a rule walks per record is bounded."""
+    rules = StepRules("monitor")
+    for i in range(30_000):
+        rules.observe({"step": i, "loss": 2.0, "grad_norm": 1.0, **({"update_ratio": 1e-3} if i % 10 == 0 else {})})
+    t = rules.trend
+    assert len(t.ratios) <= 1000 and len(t.recent_ratios) <= 10 and len(t.recent) <= 50
+
+
+def test_the_cli_starts_without_torch():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import sys, traindoctor.cli; print('torch' in sys.modules)"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"  # `lint`, `--version`, `--help` stay fast

@@ -1,19 +1,3 @@
-"""Rules turn what the Recorder gathered into Findings. They measure nothing themselves."""
-
-from __future__ import annotations
-
-from ..vocabulary.finding import Finding
-from ..measure.recorder import Recorder
-from . import loop, loss, modes, numerics
-
-
-def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
-    """Findings, plus a note per rule group that failed (a bug of ours must not hide the others)."""
-    found: list[Finding] = []
-    failed: list[str] = []
-    for module in (numerics, loss, loop, modes):
-        try:
-            found.extend(module.check(rec))
-        except Exception as exc:
-            failed.append(f"{module.__name__.rsplit('.', 1)[-1]} rules failed: {type(exc).__name__}: {exc}")
-    return found, failed
+"""The judge: rules that turn measurements into findings with codes from the catalog. They measure
+nothing themselves; every number they decide with is in thresholds.py. (Kept free of imports: the
+CLI reaches judge/series.py at start-up, and torch must not load for `lint` or `--version`.)"""

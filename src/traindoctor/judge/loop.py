@@ -7,7 +7,7 @@ import math
 
 from ..vocabulary.finding import Finding, finding
 from ..measure.recorder import OptState, Recorder
-from ..measure.stats import fmt
+from ..vocabulary.numbers import fmt
 from .common import plural
 from .steps import StepRules
 from .thresholds import LR_COLLAPSE, MIN_STEPS, MOST_STEPS

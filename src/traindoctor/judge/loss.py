@@ -8,7 +8,7 @@ from torch import nn
 
 from ..vocabulary.finding import Finding, finding
 from ..measure.recorder import Recorder
-from ..measure.stats import fmt
+from ..vocabulary.numbers import fmt
 from .common import modules_of_type, where
 from .thresholds import (MIN_STEPS, INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MSE_INIT_HIGH, MSE_INIT_LOW,
                          UNNORMALIZED_SCALE)

@@ -25,23 +25,19 @@ reported: only what reaches the loss or the gradients is.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ..vocabulary.finding import Finding, finding
+from ..vocabulary.numbers import nonfinite
 
 FIELDS = ("nonfinite_inputs", "inputs_checked", "output_finite", "nonfinite_grads", "n_nonfinite_grads", "replay",
           "seen_as")
 
 
-def bad(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isfinite(value)
-
-
 def kind(record: dict[str, Any]) -> int:
     """0 non-finite batch, 1 non-finite loss, 2 non-finite gradients, 3 finite: the order of root causes."""
-    loss_bad = bad(record.get("loss"))
-    grads_bad = bad(record.get("grad_norm")) or bool(record.get("nonfinite_grads"))
+    loss_bad = nonfinite(record.get("loss"))
+    grads_bad = nonfinite(record.get("grad_norm")) or bool(record.get("nonfinite_grads"))
     if not (loss_bad or grads_bad):
         return 3
     return 0 if record.get("nonfinite_inputs") else 1 if loss_bad else 2
@@ -66,7 +62,7 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
     evidence = {k: r[k] for k in (*FIELDS, "nonfinite_ranks") if k in r} | {"flight_recorder": recent[-20:]}
     location = {**r.get("location", {}), "step": step, "rank": rank}
     loss_text = f"the loss is {loss}" if loss is not None else "the loss was not logged"
-    grads_bad = bad(r.get("grad_norm")) or bool(r.get("nonfinite_grads"))
+    grads_bad = nonfinite(r.get("grad_norm")) or bool(r.get("nonfinite_grads"))
     inputs = r.get("nonfinite_inputs")
     if inputs:
         name, where = next(iter(inputs.items()))
@@ -76,7 +72,7 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
         return finding("nonfinite-input", f"{head}{loss_text}{', gradients non-finite' if grads_bad else ''}; {what} "
                        f"held non-finite values in {tensors}{count}{_columns(where)}", source,
                        evidence=evidence, location={**location, "tensor": name})
-    if bad(loss):
+    if nonfinite(loss):
         replay = r.get("replay") or {}
         if replay.get("module"):
             return finding("nonfinite-forward", f"{head}{loss_text}; replaying the step's batch on a copy, module "
@@ -102,7 +98,7 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
                       "or constant term of the loss, or a metric logged as the loss)")
         return finding("nonfinite-forward", f"{head}{loss_text}; {inputs_note}; {where}", source, evidence=evidence,
                        location=location, title=title)
-    names = r.get("nonfinite_grads") or [m for m, v in (r.get("grad_norm_by_module") or {}).items() if bad(v)]
+    names = r.get("nonfinite_grads") or [m for m, v in (r.get("grad_norm_by_module") or {}).items() if nonfinite(v)]
     listed = ": " + ", ".join(f"`{n}`" for n in names[:4]) if names else ""
     forward = ("" if loss is not None else
                " (so a non-finite forward pass is not ruled out: log the loss with mon.log(loss=...) to tell them apart)")

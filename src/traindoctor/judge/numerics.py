@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..vocabulary.finding import Finding, finding
 from ..measure.recorder import Recorder
-from ..measure.stats import fmt
+from ..vocabulary.numbers import fmt
 from .nonfinite import explain
 from .thresholds import UNNORMALIZED_SCALE
 

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import torch
 
-from ..measure.stats import fmt
+from ..vocabulary.numbers import fmt
 from ..vocabulary.finding import Finding, finding
 from .thresholds import (CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREAD, DEAD_MIN_SAMPLES, EXPLODING_FIRST_LAST,
                          INPUT_IGNORED, LARGE_UPDATE, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL, OVERFIT_TARGET,

@@ -57,6 +57,9 @@ PLATEAU_WINDOW_GAIN = 0.01
 LARGE_UPDATE = 1e-1
 SMALL_UPDATE = 1e-5
 RATIO_WINDOW = 10
+# A divergence is blamed on large updates among the last 1000 measurements before it (10,000 steps of
+# the Monitor's default sampling; all of a default `run`): older ones did not cause it.
+RATIO_HISTORY = 1000
 OVERSHOOT = 2.0
 OVERSHOOTS = 3
 # Optimizers that divide by a running second-moment estimate (Adam family, RMSprop, Adagrad) move

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterator
 
 import torch
@@ -76,20 +75,6 @@ def feature_scale(t: torch.Tensor, feature_dim: int) -> tuple[torch.Tensor, torc
     if x.shape[0] == 0:
         return torch.zeros(t.shape[feature_dim]), torch.zeros(t.shape[feature_dim])
     return x.mean(0), (x.std(0) if x.shape[0] > 1 else torch.zeros(x.shape[1]))
-
-
-def fmt(x: float | None) -> str:
-    """A number as a person would write it: 2.3, 0.0412, 1.20e-06, 3.40e+05."""
-    if x is None:
-        return "n/a"
-    if not math.isfinite(x):
-        return str(x)
-    a = abs(x)
-    if a == 0:
-        return "0"
-    if a < 1e-3 or a >= 1e5:
-        return f"{x:.2e}"
-    return f"{x:.3g}" if a < 100 else f"{x:.1f}"
 
 
 def first_tensor(out: Any) -> torch.Tensor | None:

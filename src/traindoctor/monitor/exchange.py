@@ -17,7 +17,8 @@ from typing import Any
 
 import torch.distributed as dist
 
-from ..judge.nonfinite import FIELDS, bad, kind
+from ..judge.nonfinite import FIELDS, kind
+from ..vocabulary.numbers import nonfinite
 
 def training_timeout() -> datetime.timedelta | None:
     """The timeout of the default process group (`init_process_group(timeout=...)`); None, torch's
@@ -75,8 +76,8 @@ def merge(records: list[dict[str, Any]], ranks: list[list[dict[str, Any]]]) -> N
         losses = [p["loss"] for _, p in peers if p.get("loss") is not None]
         if losses:
             record["loss"] = sum(losses) / len(losses)
-        if any(bad(p.get("loss")) for _, p in peers):
-            record["nonfinite_ranks"] = [rank for rank, p in peers if bad(p.get("loss"))]
+        if any(nonfinite(p.get("loss")) for _, p in peers):
+            record["nonfinite_ranks"] = [rank for rank, p in peers if nonfinite(p.get("loss"))]
         culprit = min(((kind(p), rank, p) for rank, p in peers if kind(p) < 3), default=None, key=lambda c: c[:2])
         for field in FIELDS:
             record.pop(field, None)

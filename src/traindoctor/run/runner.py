@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
-from .. import judge as rules
+from ..judge.recording import analyze
 from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
@@ -159,7 +159,7 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     rec.stop_reason = rec.stop_reason or "completed"
     duration = time.monotonic() - started
     gc.collect()  # drop frames of the stopped script (and any DataLoader workers they hold)
-    rule_findings, internal_errors = rules.analyze(rec)
+    rule_findings, internal_errors = analyze(rec)
     found += rule_findings
     for note in internal_errors:
         print(f"traindoctor: {note} (a bug in traindoctor; other rules still ran)", file=sys.stderr)

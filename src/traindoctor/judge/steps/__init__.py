@@ -18,6 +18,7 @@ step t never depends on a later step. Numbers come from judge/thresholds.py.
 | plateau.py | loss-plateau | second half of 2 x PLATEAU_WINDOW steps not PLATEAU_WINDOW_GAIN below the first |
 | overfitting.py | overfitting | validation loss rose OVERFIT_RISES evaluations in a row while the training loss fell |
 | activations.py | dead-relu, saturated-activations | a layer over DEAD_RELU_TRAINED / SATURATED for ACTIVATION_STREAK samples |
+| clipping.py | clipping-every-step | the norm before clipping over CLIP_FACTOR x the norm after on CLIP_SHARE of CLIP_STEPS steps |
 
 Adding a rule: a module here with a class decorated `@step_rule` (`observe(record, trend) -> list[Verdict]`),
 its code in the catalog, its tests in tests/judge/test_steps.py (docs/architecture.md shows one).
@@ -27,12 +28,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-
-import torch
+from typing import TYPE_CHECKING
 
 from ...vocabulary.finding import Finding, finding
 from ..thresholds import PLATEAU_WINDOW
 from .base import RULES, Record, Trend
+
+if TYPE_CHECKING:
+    import torch
 
 for _module in pkgutil.iter_modules(__path__):  # every rule module registers its classes on import
     importlib.import_module(f"{__name__}.{_module.name}")

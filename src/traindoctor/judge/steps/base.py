@@ -7,12 +7,11 @@ import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import torch
-
+from ...vocabulary.numbers import finite, fmt
 from ..thresholds import (DIVERGENCE_BASELINE_STEPS, DIVERGENCE_FACTOR, DIVERGENCE_WINDOW, EXPLODE_BASELINE_STEPS,
-                          LARGE_UPDATE, LOSS_ENDS, OVERSHOOT, RATIO_WINDOW, SECOND_MOMENT_STATE,
+                          LARGE_UPDATE, LOSS_ENDS, OVERSHOOT, RATIO_HISTORY, RATIO_WINDOW, SECOND_MOMENT_STATE,
                           SECOND_MOMENT_WARMUP, SIGN_LIKE_LARGE_UPDATE, SPIKE_HISTORY)
 
 # One optimizer step: any of `step`, `optimizer_step`, `loss`, `loss_terms`, `grad_norm`,
@@ -41,8 +40,10 @@ def step_rule(cls: type) -> type:
     return cls
 
 
-_ADAPTIVE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.Adamax, torch.optim.NAdam, torch.optim.RAdam,
-             torch.optim.RMSprop, torch.optim.Adagrad, torch.optim.Adadelta, torch.optim.SparseAdam)
+if TYPE_CHECKING:
+    import torch
+
+_ADAPTIVE = ("Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "SparseAdam")
 
 
 def second_moment(opt: torch.optim.Optimizer | None) -> bool | None:
@@ -54,20 +55,7 @@ def second_moment(opt: torch.optim.Optimizer | None) -> bool | None:
     state = next(iter(opt.state.values()), None)
     if state:
         return any(k in state for k in SECOND_MOMENT_STATE)
-    return isinstance(opt, _ADAPTIVE)
-
-
-def finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def fmt(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4g}"
-
-
-def power(x: float) -> str:
-    """An update/weight ratio as a power of ten, the way the ~1e-3 rule of thumb is stated."""
-    return f"10^{math.log10(x):.1f}" if x > 0 else "0 (the weights did not move)"
+    return any(c.__name__ in _ADAPTIVE and c.__module__.startswith("torch.optim") for c in type(opt).__mro__)
 
 
 class Trend:
@@ -96,9 +84,12 @@ class Trend:
         self.recent: deque[float] = deque(maxlen=SPIKE_HISTORY)  # losses before this step
         self.window: deque[tuple[Any, float]] = deque(maxlen=DIVERGENCE_WINDOW)
         self.overshoots = 0  # losses above OVERSHOOT x the start
-        self.ratios: list[tuple[Any, float, float]] = []  # (step, ratio, what counts as large then)
+        # (step, ratio, what counts as large then): the measurements a divergence may be blamed on, and the
+        # last RATIO_WINDOW after the very first update (which measures the initial step size, not the rate)
+        self.ratios: deque[tuple[Any, float, float]] = deque(maxlen=RATIO_HISTORY)
+        self.recent_ratios: deque[tuple[float, float]] = deque(maxlen=RATIO_WINDOW)
         self.lrs: deque[float] = deque(maxlen=RATIO_WINDOW)  # the rate at each ratio measurement
-        self.skipped = 0  # 1 once the first update's ratio was seen: it measures the initial step, not the rate
+        self.first_lr: Any = None
         self.diverged: tuple[Any, str, bool] | None = None  # (step, how, finite) once training blew up
         self.diverged_now = False
 
@@ -116,7 +107,7 @@ class Trend:
 
     def ratio_window(self) -> list[tuple[float, float]]:
         """The last RATIO_WINDOW (ratio, large threshold) pairs, the very first update left out."""
-        return [(x, large) for _, x, large in self.ratios[self.skipped:]][-RATIO_WINDOW:]
+        return list(self.recent_ratios)
 
     def warming_up(self) -> bool:
         """A schedule still raising the rate: the latest above the one at the start of the ratio window."""
@@ -140,23 +131,27 @@ class Trend:
         if self.norm is not None and len(self.early_norms) < EXPLODE_BASELINE_STEPS:
             self.early_norms.append(self.norm)
             self.norm = None  # part of the baseline, not judged against it
+        if self.first_lr is None:
+            self.first_lr = r.get("lr")
         self._loss(r)
         ratio = r.get("update_ratio")
         if finite(ratio):
-            self.ratios.append((self.step, ratio, self._large(r)))
+            large = self._large(r)
+            self.ratios.append((self.step, ratio, large))
+            if r.get("optimizer_step", self.step) != 0:
+                self.recent_ratios.append((ratio, large))
             lr = r.get("lr")
             self.lrs.append(max(lr) if isinstance(lr, (list, tuple)) and lr else lr if finite(lr) else math.nan)
-            if r.get("optimizer_step", self.step) == 0:
-                self.skipped = 1
 
     def _loss(self, r: Record) -> None:
         loss, grad = r.get("loss"), r.get("grad_norm")
         self.loss, self.in_baseline = None, False
         if (loss is not None and not finite(loss)) or (grad is not None and not finite(grad)):
-            # a NaN batch, or a sudden NaN on a steady loss, came from elsewhere; a blow-up the updates can explain
-            rising = not r.get("nonfinite_inputs") and self._rising()
-            self._diverge(f"the loss was {fmt(loss)} and the gradient norm {fmt(grad)} at step {self.step}", self.step,
-                          finite_=False, explained=rising)
+            # A blow-up the updates can explain; a NaN batch, or a sudden NaN on a steady loss, came from elsewhere
+            # (the non-finite rule localises it) and leaves the other rules judging the steps that follow.
+            if not r.get("nonfinite_inputs") and self._rising():
+                self._diverge(f"the loss was {fmt(loss)} and the gradient norm {fmt(grad)} at step {self.step}",
+                              self.step, finite_=False)
             return
         if loss is None:
             return
@@ -190,9 +185,9 @@ class Trend:
             return self.last_losses[-1] > self.base
         return True
 
-    def _diverge(self, how: str, at: Any, finite_: bool = True, explained: bool = True) -> None:
+    def _diverge(self, how: str, at: Any, finite_: bool = True) -> None:
         if self.diverged is None:
-            self.diverged, self.diverged_now = (at, how, finite_), explained
+            self.diverged, self.diverged_now = (at, how, finite_), True
 
     def settle(self) -> None:
         """After the rules: this step's loss joins the history the next step is judged against."""

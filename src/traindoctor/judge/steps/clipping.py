@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections import deque
 
 from ..thresholds import CLIP_FACTOR, CLIP_SHARE, CLIP_STEPS
-from .base import Record, Trend, Verdict, finite, fmt, step_rule
+from ...vocabulary.numbers import finite, fmt
+from .base import Record, Trend, Verdict, step_rule
 
 
 @step_rule

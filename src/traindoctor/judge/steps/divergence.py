@@ -15,7 +15,8 @@ from __future__ import annotations
 import statistics
 
 from ..thresholds import OVERSHOOT, OVERSHOOTS, RATIO_WINDOW
-from .base import Record, Trend, Verdict, power, step_rule
+from ...vocabulary.numbers import power
+from .base import Record, Trend, Verdict, step_rule
 
 
 @step_rule
@@ -44,7 +45,7 @@ class LrTooHigh:
         values = [x for x, _ in before]
         return [Verdict("lr-too-high", f"{how}; before it, update/parameter ratios reached {power(max(values))} "
                         f"(median {power(statistics.median(values))}; healthy training sits near 10^-3)",
-                        {"divergence_step": at, "update_ratios": values[:20], "lr": r.get("lr")}, {"step": at})]
+                        {"divergence_step": at, "update_ratios": values[:20], "lr": t.first_lr}, {"step": at})]
 
 
 @step_rule

@@ -14,7 +14,8 @@ import statistics
 from typing import Any
 
 from ..thresholds import EXPLODE_BASELINE_STEPS, EXPLODE_FACTOR, VANISHING_NORM, VANISHING_STEPS
-from .base import Record, Trend, Verdict, fmt, step_rule
+from ...vocabulary.numbers import fmt
+from .base import Record, Trend, Verdict, step_rule
 
 
 @step_rule

@@ -11,7 +11,8 @@ from __future__ import annotations
 import statistics
 
 from ..thresholds import RATIO_WINDOW, SLOW_LOSS_GAIN, SLOW_MIN_LOSSES, SMALL_UPDATE
-from .base import Record, Trend, Verdict, finite, fmt, power, step_rule
+from ...vocabulary.numbers import finite, fmt, power
+from .base import Record, Trend, Verdict, step_rule
 
 
 @step_rule

@@ -10,7 +10,8 @@ every 20 steps rising 1.0 -> 1.8 while the loss falls (tests/judge). Known probl
 from __future__ import annotations
 
 from ..thresholds import OVERFIT_RISES
-from .base import Record, Trend, Verdict, finite, step_rule
+from ...vocabulary.numbers import finite
+from .base import Record, Trend, Verdict, step_rule
 
 
 @step_rule

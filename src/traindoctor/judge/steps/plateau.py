@@ -11,7 +11,8 @@ import statistics
 from collections import deque
 
 from ..thresholds import PLATEAU_WINDOW_GAIN
-from .base import Record, Trend, Verdict, finite, step_rule
+from ...vocabulary.numbers import finite
+from .base import Record, Trend, Verdict, step_rule
 
 
 @step_rule
