@@ -26,11 +26,11 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from ..judge.thresholds import OUTPUT_CHANGE
 from ..measure.stats import first_tensor, tensors_in
 from .tree import call, tree_map
 
 LOOK = 16  # samples in the slices the behavioural evidence is taken on
-TOL = 1e-5  # relative output change below which a sample counts as unaffected
 
 # A torch layer given a tensor of this rank reads it as one unbatched sample (the layers' documented forms).
 _UNBATCHED_RANK = ((nn.Linear, 1), (nn.Bilinear, 1), (nn.Conv1d, 2), (nn.Conv2d, 3), (nn.Conv3d, 4),
@@ -192,7 +192,7 @@ def _look(model: nn.Module, inputs: Any, name: str, x: torch.Tensor, c: int) -> 
     if moved is None or moved.shape != base.shape:
         return _Look(output=True)
     change = changes(base, moved)
-    return _Look(True, 0 if float(change[0]) == 0 else (1 if float(change[1:].max()) <= TOL else -1))
+    return _Look(True, 0 if float(change[0]) == 0 else (1 if float(change[1:].max()) <= OUTPUT_CHANGE else -1))
 
 
 def _sequence_first(model: nn.Module) -> str | None:

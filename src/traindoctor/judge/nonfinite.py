@@ -30,6 +30,7 @@ from typing import Any
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import nonfinite
 
+RECENT = 20  # records before a non-finite step kept in its evidence: the flight recorder's view of it
 FIELDS = ("nonfinite_inputs", "inputs_checked", "output_finite", "nonfinite_grads", "n_nonfinite_grads", "replay",
           "seen_as")
 
@@ -59,7 +60,7 @@ class NonfiniteRule:
 def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "monitor") -> Finding:
     step, loss, rank = r["step"], r.get("loss"), r.get("nonfinite_rank")
     head = (f"rank {rank}: " if rank is not None else "") + f"step {step}: "
-    evidence = {k: r[k] for k in (*FIELDS, "nonfinite_ranks") if k in r} | {"flight_recorder": recent[-20:]}
+    evidence = {k: r[k] for k in (*FIELDS, "nonfinite_ranks") if k in r} | {"flight_recorder": list(recent)[-RECENT:]}
     location = {**r.get("location", {}), "step": step, "rank": rank}
     loss_text = f"the loss is {loss}" if loss is not None else "the loss was not logged"
     grads_bad = nonfinite(r.get("grad_norm")) or bool(r.get("nonfinite_grads"))

@@ -14,7 +14,7 @@ def check(rec: Recorder) -> list[Finding]:
     out = []
     if rec.nonfinite is not None:  # the first non-finite step, explained by the Monitor's rule
         step = rec.nonfinite["step"]
-        recent = [r for r in rec.records if r["step"] < step][-20:]
+        recent = [r for r in rec.records if r["step"] < step]
         out.append(explain(rec.nonfinite, recent, rec.source))
     for seen in rec.input_scale:
         bad = sorted((i for i, v in enumerate(seen["scale"]) if v > UNNORMALIZED_SCALE), key=lambda i: seen["columns"][i])

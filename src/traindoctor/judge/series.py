@@ -17,7 +17,7 @@ import numpy as np
 
 from .thresholds import (FLOOR, METRIC_FLAT, METRIC_LOSS_FALL, MIN_POINTS, OVERFIT_RISE, OVERFIT_TREND, PLATEAU_GAIN,
                          SERIES_DIVERGE_BEST, SERIES_DIVERGE_START, SETTLED, SLOW_HALF_AT, SPIKE_FACTOR, SPIKE_MADS,
-                         SPIKE_UNDO, STILL_FALLING, SWING, SWINGS)
+                         SPIKE_UNDO, STILL_FALLING, SWING, SWING_NOISE, SWINGS)
 
 # pandas and scipy are imported where used: the CLI imports curves (and this module) at start-up.
 
@@ -150,7 +150,7 @@ def _oscillation(name: str, r: Reduced) -> list[Event]:
         return []
     scale = float(np.median(np.abs(half))) or 1e-12
     # swings must be large against the level and against what noise leaves in the rolling median
-    prominence = max(SWING * scale, 4 * float(np.median(r.mad[len(r.level) // 2:])))
+    prominence = max(SWING * scale, SWING_NOISE * float(np.median(r.mad[len(r.level) // 2:])))
     peaks, _ = find_peaks(half, prominence=prominence)
     troughs, _ = find_peaks(-half, prominence=prominence)
     if len(peaks) + len(troughs) < SWINGS:
@@ -225,7 +225,7 @@ def pair_events(train_name: str, train: Series, val_name: str, val: Series) -> l
 
 
 def metric_events(loss_name: str, loss: Series, metric_name: str, metric: Series) -> list[Event]:
-    """The loss fell by a third or more while the metric stayed flat."""
+    """The loss fell by METRIC_LOSS_FALL or more while the metric stayed flat."""
     lv, mv = loss.values[np.isfinite(loss.values)], metric.values[np.isfinite(metric.values)]
     if len(lv) < 10 or len(mv) < 5:
         return []

@@ -38,6 +38,7 @@ DIVERGENCE_WINDOW = 5
 # reaches 7x a median of 0.008 on healthy runs without undoing anything (tests/monitor). The same
 # three numbers judge spikes in whole logged curves (judge/series.py).
 SPIKE_HISTORY = 50
+SPIKE_MIN_HISTORY = 20  # losses seen before one can be told apart from the recent level
 SPIKE_MADS = 10
 SPIKE_FACTOR = 3.0
 SPIKE_UNDO = 0.25
@@ -119,9 +120,11 @@ SERIES_DIVERGE_START = 1.5
 SERIES_DIVERGE_BEST = 3.0
 # Plateau: less than 5% total decrease from the start level to the end level.
 PLATEAU_GAIN = 0.05
-# Oscillation: 4 or more swings of the level larger than 25% of it in the second half of the run.
+# Oscillation: 4 or more swings of the level larger than 25% of it in the second half of the run, and
+# larger than 4 robust deviations of the noise around the level (so noise is never a swing).
 SWING = 0.25
 SWINGS = 4
+SWING_NOISE = 4.0
 # Overfitting: the validation loss 10% above its minimum 3 evaluations after it, on a rising trend
 # (Spearman correlation with the evaluation index of at least 0.6: not noise around a level).
 OVERFIT_RISE = 0.10
@@ -192,6 +195,10 @@ EXPLODING_FIRST_LAST = 1e4
 # the sources are those of LARGE_UPDATE, which also marks too large here). With no loss to say
 # whether training stalls, too small is 1e-6, an order below SMALL_UPDATE.
 PROBE_SMALL_UPDATE = 1e-6
+
+# Ablation needs a memorized batch: the fitting goes on to 5% of the first loss (past OVERFIT_TARGET)
+# before the inputs are destroyed.
+DEEP_FIT = 0.05
 
 # Overfitting one batch (Karpathy, "A Recipe for Training Neural Networks": overfit one batch): a
 # working model takes the loss to 20% of its first value (or below 0.05) within the step budget —

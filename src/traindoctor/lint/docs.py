@@ -7,7 +7,7 @@ docstring, next to its code in lint/rules/.
 
 from __future__ import annotations
 
-from ..vocabulary import catalog as codes
+from ..vocabulary import catalog
 from .registry import all_rules
 
 
@@ -21,9 +21,9 @@ def render() -> str:
              "and the rules' docstrings in src/traindoctor/lint/rules/ instead -->", "",
              "`traindoctor lint` shares its codes with the runtime checks ([codes.md](codes.md)), so a bug found in "
              "the source and at runtime is one finding. Suppress a line with `# traindoctor: ignore[code]`.", ""]
-    reading_order = list(codes.CATALOG)  # the catalog's areas, as in codes.md
+    reading_order = list(catalog.CATALOG)  # the catalog's areas, as in codes.md
     for rule in sorted(all_rules(), key=lambda r: reading_order.index(r.code)):
-        c = codes.get(rule.code)
+        c = catalog.get(rule.code)
         lines += [f"## `{rule.code}` — {c.title}", "", f"**What it does.** {c.what}", "", f"**Why is this bad?** {c.why}", "",
                   f"**How the rule decides.** {_paragraph(rule.decides)}", "",
                   f"**Known false negatives.** {_paragraph(rule.misses)}", "",

@@ -499,7 +499,7 @@ class Monitor:
     def _judge(self, records: list[dict[str, Any]]) -> None:
         new: list[Finding] = []
         for record in records:
-            new += self._nonfinite.observe(record, list(self.records)[-20:])
+            new += self._nonfinite.observe(record, self.records)
             new += self._rules.observe(record)
             self.history.add(record)
             self.records.append(record)

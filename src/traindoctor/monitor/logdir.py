@@ -24,7 +24,7 @@ from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from .history import History
 from ..measure.records import MonitorSection
-from ..judge.nonfinite import NonfiniteRule
+from ..judge.nonfinite import RECENT, NonfiniteRule
 from ..judge.steps import StepRules
 from ..vocabulary.jsonsafe import restored
 from .sinks import scan_jsonl
@@ -102,7 +102,7 @@ def _from_log(log: Path, run_dir: Path, notes: list[str]) -> Report:
     rules, nonfinite, history, found, odd = StepRules("monitor"), NonfiniteRule(), History(), [], []
     for i, r in enumerate(records):
         try:
-            found += nonfinite.observe(r, records[max(0, i - 20):i])
+            found += nonfinite.observe(r, records[max(0, i - RECENT):i])
             found += rules.observe(r)
             history.add(r)
         except (TypeError, ValueError, KeyError, AttributeError):  # a record with fields of the wrong type

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..version import __version__
-from ..vocabulary import catalog as codes
+from ..vocabulary import catalog
 from ..vocabulary.report import Report
 from .base import RenderOptions
 
@@ -14,10 +14,10 @@ _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 def render(report: Report, options: RenderOptions) -> str:
     used = sorted({f.code for f in report.findings})
-    rules = [{"id": c, "name": c, "shortDescription": {"text": codes.get(c).title},
-              "fullDescription": {"text": codes.get(c).what},
-              "help": {"text": f"{codes.get(c).why} Fix: {codes.get(c).next_step}"},
-              "defaultConfiguration": {"level": _LEVEL[codes.get(c).severity]}} for c in used]
+    rules = [{"id": c, "name": c, "shortDescription": {"text": catalog.get(c).title},
+              "fullDescription": {"text": catalog.get(c).what},
+              "help": {"text": f"{catalog.get(c).why} Fix: {catalog.get(c).next_step}"},
+              "defaultConfiguration": {"level": _LEVEL[catalog.get(c).severity]}} for c in used]
     results = []
     for f in report.findings:
         loc = f.location

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from . import catalog as codes
+from . import catalog
 from .hypothesis import Hypothesis
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -36,7 +36,7 @@ def finding(code: str, observation: str, source: str, *, evidence: dict | None =
             hypotheses: list[Hypothesis] | None = None, next_step: str | None = None,
             title: str | None = None) -> Finding:
     """Build a Finding, filling everything not given from the catalog entry."""
-    entry = codes.get(code)
+    entry = catalog.get(code)
     if source not in SOURCES:
         raise ValueError(f"unknown finding source {source!r} for {code!r}; expected one of {', '.join(SOURCES)}")
     if hypotheses is None:  # copies: a finding's hypotheses are its own to edit, the catalog's are shared

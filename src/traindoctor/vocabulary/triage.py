@@ -4,7 +4,7 @@ the catalog's triage stage, and a confirmed cause is moved ahead of the symptoms
 
 from __future__ import annotations
 
-from . import catalog as codes
+from . import catalog
 from .finding import SEVERITY_RANK as _SEVERITY_RANK, Finding
 
 
@@ -20,17 +20,17 @@ def triage(findings: list[Finding]) -> list[Finding]:
             kept.evidence.setdefault("also_seen", []).append({"source": f.source, "observation": f.observation})
         else:
             merged[f.code] = f
-    present = sorted(merged, key=lambda c: (_SEVERITY_RANK[merged[c].severity], codes.get(c).stage, c))
+    present = sorted(merged, key=lambda c: (_SEVERITY_RANK[merged[c].severity], catalog.get(c).stage, c))
     for f in merged.values():
         for cause in (c for c in present if c != f.code):
-            if f.code in codes.get(cause).explains and f.explained_by is None:
+            if f.code in catalog.get(cause).explains and f.explained_by is None:
                 f.explained_by = cause
     # A cause inherits the severity and stage of the worst symptom it explains, so it reads first.
     def key(f: Finding) -> tuple[int, int, str]:
-        sev, stage = _SEVERITY_RANK[f.severity], codes.get(f.code).stage
+        sev, stage = _SEVERITY_RANK[f.severity], catalog.get(f.code).stage
         for g in merged.values():
             if g.explained_by == f.code:
-                sev, stage = min(sev, _SEVERITY_RANK[g.severity]), min(stage, codes.get(g.code).stage)
+                sev, stage = min(sev, _SEVERITY_RANK[g.severity]), min(stage, catalog.get(g.code).stage)
         explained = 1 if f.explained_by else 0
         return (sev, explained, stage, f.code)
 

@@ -6,7 +6,7 @@ from typing import TypedDict
 
 import torch
 
-from ...judge import probes as rules
+from ...judge import probes as probe_rules
 from ...judge.thresholds import DEAD_MIN_SAMPLES
 from ...measure.activations import ActivationTap
 from ...vocabulary.finding import Finding
@@ -42,5 +42,5 @@ def activations(setup: Setup, context: Context) -> tuple[list[Finding], Activati
     samples = setup.batch_size if setup.axis.axis is not None else 1
     if samples < DEAD_MIN_SAMPLES:
         record["note"] = f"dead units not judged on {samples} sample(s) (at least {DEAD_MIN_SAMPLES} are needed)"
-    found = [rules.dead_relu(stats, samples, context.options.dead_relu), rules.saturated_activations(stats)]
+    found = [probe_rules.dead_relu(stats, samples, context.options.dead_relu), probe_rules.saturated_activations(stats)]
     return [f for f in found if f], record

@@ -6,7 +6,7 @@ from typing import Any, TypedDict
 
 import torch
 
-from ...judge import probes as rules
+from ...judge import probes as probe_rules
 from ...measure.stats import feature_scale, nonfinite_summary, tensors_in
 from ...vocabulary.finding import Finding
 from ..axis import batch_dim
@@ -56,10 +56,10 @@ def batch_sanity(setup: Setup, context: Context) -> tuple[list[Finding], BatchRe
     for name, t in tensors:
         bad = nonfinite_summary(t)
         if bad:
-            found.append(rules.nonfinite_input(name, bad))
+            found.append(probe_rules.nonfinite_input(name, bad))
             continue
         if t.is_floating_point() and t.dim() >= 2 and t.shape[0] > 1:
-            found.append(rules.unnormalized_inputs(name, *feature_scale(t, 1 if t.dim() == 4 else -1)))
+            found.append(probe_rules.unnormalized_inputs(name, *feature_scale(t, 1 if t.dim() == 4 else -1)))
     targets = setup.targets if isinstance(setup.targets, torch.Tensor) else None
     if targets is None and isinstance(setup.inputs, dict) and isinstance(setup.inputs.get("labels"), torch.Tensor):
         targets = setup.inputs["labels"]
@@ -69,7 +69,7 @@ def batch_sanity(setup: Setup, context: Context) -> tuple[list[Finding], BatchRe
             counts = torch.bincount(labels).tolist()
             record["labels"] = {"classes_present": sum(1 for c in counts if c), "min": int(labels.min()),
                                 "max": int(labels.max()), "counts": counts[:50]}
-            found.append(rules.class_imbalance(counts, record["labels"]))
+            found.append(probe_rules.class_imbalance(counts, record["labels"]))
     return [f for f in found if f], record
 
 
@@ -90,9 +90,9 @@ def odd_batch(setup: Setup, context: Context) -> tuple[list[Finding], OddBatchRe
             odd = small.per_sample(_forward_and_loss(small, model))
         except Exception as exc:
             error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
-            return [rules.batch_size_error(B, n, error, str(exc)[:500])], OddBatchRecord(batch=n, error=error)
+            return [probe_rules.batch_size_error(B, n, error, str(exc)[:500])], OddBatchRecord(batch=n, error=error)
     record = OddBatchRecord(batch=n, output_shape=list(odd.shape) if odd is not None else None)
-    found = rules.batch_size_shape(B, n, base.shape[1:] if base is not None else None,
+    found = probe_rules.batch_size_shape(B, n, base.shape[1:] if base is not None else None,
                                    odd.shape[1:] if odd is not None else None, dict(record))
     return [found] if found else [], record
 

@@ -9,7 +9,7 @@ from typing import TypedDict
 
 import torch
 
-from ...judge import probes as rules
+from ...judge import probes as probe_rules
 from ...vocabulary.finding import Finding
 from ..axis import batch_dim, changes, perturbed
 from ..registry import Context, probe
@@ -49,7 +49,7 @@ def independence(setup: Setup, context: Context) -> tuple[list[Finding], Indepen
     others = change[1:]
     record = IndependenceRecord(input=name, batch=B, max_relative_change_other_samples=float(others.max()),
                                 relative_change_perturbed_sample=float(change[0]))
-    found = rules.batch_mixing(others, name, B, setup.axis.axis, type(setup.model).__name__, record)
+    found = probe_rules.batch_mixing(others, name, B, setup.axis.axis, type(setup.model).__name__, record)
     if found is None:
         record["note"] = f"outputs of the other {B - 1} samples unchanged"
         return [], record

@@ -8,7 +8,7 @@ from typing import TypedDict
 
 import torch
 
-from ...judge import probes as rules
+from ...judge import probes as probe_rules
 from ...judge.thresholds import OUTPUT_CHANGE
 from ...vocabulary.finding import Finding
 from ..axis import batch_dim, noise
@@ -72,7 +72,7 @@ def causal(setup: Setup, context: Context) -> tuple[list[Finding], CausalRecord]
     given = context.options.causal
     expected = given if given is not None else _next_token_task(setup, x, dim)
     record = CausalRecord(input=name, position=t, relative_change_up_to_t=change, causal_expected=expected)
-    found = rules.causal_leak(change, expected, name, t, record)
+    found = probe_rules.causal_leak(change, expected, name, t, record)
     if found:
         return [found], record
     record["note"] = "outputs up to t are independent of later inputs" if change <= OUTPUT_CHANGE else \

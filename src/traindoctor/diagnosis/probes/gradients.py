@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 
 import torch
 
-from ...judge import probes as rules
+from ...judge import probes as probe_rules
 from ...judge.thresholds import GRADCHECK_ATOL, GRADCHECK_EPS, GRADCHECK_RTOL
 from ...measure.stats import tensors_in
 from ...vocabulary.finding import Finding
@@ -67,10 +67,10 @@ def gradient_flow(setup: Setup, context: Context) -> tuple[list[Finding], Gradie
     layers = _relative_grads(model)
     record = GradientFlowRecord(disconnected=disconnected, zero_gradient=dead,
                                 layers=[{"name": n, "relative_grad": r, "grad_norm": g} for n, r, g in layers])
-    found = [rules.disconnected_parameters(disconnected, len(trainable), record)]
+    found = [probe_rules.disconnected_parameters(disconnected, len(trainable), record)]
     if len(layers) >= 2 and layers[-1][1] > 0:
         record["first_last_ratio"] = layers[0][1] / layers[-1][1]
-        found.append(rules.gradient_ratio(record["first_last_ratio"], layers[0][:2], layers[-1][:2], record))
+        found.append(probe_rules.gradient_ratio(record["first_last_ratio"], layers[0][:2], layers[-1][:2], record))
     return [f for f in found if f], record
 
 
@@ -100,7 +100,7 @@ def update_ratio(setup: Setup, context: Context) -> tuple[list[Finding], UpdateR
     median = statistics.median(per_layer.values())
     lr = [float(g["lr"]) for g in opt.param_groups]
     record = UpdateRatioRecord(per_layer=per_layer, median=median, optimizer=type(opt).__name__, lr=lr)
-    found = rules.update_size(median, f"{type(opt).__name__} (lr {lr[0]:.3g})", UPDATE_STEPS, dict(record))
+    found = probe_rules.update_size(median, f"{type(opt).__name__} (lr {lr[0]:.3g})", UPDATE_STEPS, dict(record))
     return [found] if found else [], record
 
 
@@ -140,5 +140,5 @@ def gradcheck_functions(setup: Setup, context: Context) -> tuple[list[Finding], 
             ok, error = False, str(exc).splitlines()[0][:300]
         checked.append({"function": cls.__qualname__, "passed": bool(ok), "error": error})
         if not ok:
-            found.append(rules.bad_custom_gradient(cls.__qualname__, error, checked[-1]))
+            found.append(probe_rules.bad_custom_gradient(cls.__qualname__, error, checked[-1]))
     return found, GradcheckRecord(functions=checked, inputs=[n for n, _ in tensors_in(setup.inputs)])

@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 import torch
 
 from ...judge import loss as loss_rules
-from ...judge import probes as rules
+from ...judge import probes as probe_rules
 from ...measure.hooks import installed
 from ...measure.recorder import Recorder
 from ...vocabulary.finding import Finding
@@ -77,7 +77,7 @@ def constant_output(setup: Setup, context: Context) -> tuple[list[Finding], Cons
     spread = float((x.max(0).values - x.min(0).values).max())
     scale = float(x.abs().max()) + 1e-12
     record = ConstantOutputRecord(max_spread_across_samples=spread, output_scale=scale)
-    found = rules.constant_output(x.shape[0], spread, scale, dict(record))
+    found = probe_rules.constant_output(x.shape[0], spread, scale, dict(record))
     return [found] if found else [], record
 
 
@@ -110,7 +110,7 @@ def eval_determinism(setup: Setup, context: Context) -> tuple[list[Finding], Eva
         record["train_vs_eval_relative_diff"] = float((t.float() - a.float()).abs().max() / (a.float().abs().max() + 1e-12))
     spread = record.get("eval_max_diff_other_draws", 0.0)
     training = [(what, ops.shown(module), n, module) for (what, module), n in ops.training.most_common()]
-    found = rules.nondeterministic_eval(training, record["eval_repeat_max_diff"], spread, bool(ops.sampling), record)
+    found = probe_rules.nondeterministic_eval(training, record["eval_repeat_max_diff"], spread, bool(ops.sampling), record)
     if found:
         return [found], record
     if ops.sampling:

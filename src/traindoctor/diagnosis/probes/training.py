@@ -10,15 +10,14 @@ from typing import Any, Callable, TypedDict
 
 import torch
 
-from ...judge import probes as rules
-from ...judge.thresholds import LR_RANGE_DIVERGED, OVERFIT_FLOOR
+from ...judge import probes as probe_rules
+from ...judge.thresholds import DEEP_FIT, LR_RANGE_DIVERGED, OVERFIT_FLOOR
 from ...measure.steps import Groupings, grad_norms
 from ...vocabulary.finding import Finding
 from ..axis import noise
 from ..registry import Context, Fitted, probe
 from ..setup import NotApplicable, Setup
 
-DEEP_FIT = 0.05  # keep training to 5% of the first loss, so the ablation sees a memorized batch
 LR_RANGE = (1e-7, 10.0, 100)  # the LR range test: first and last learning rate, steps
 
 
@@ -98,7 +97,7 @@ def overfit(setup: Setup, context: Context) -> tuple[list[Finding], OverfitRecor
     for scale in (1.0, 10.0):
         model, opt, losses = _fit(setup, scale, steps, context.tick)
         attempts.append({"lr": float(opt.param_groups[0]["lr"]), "steps": len(losses), "first_loss": losses[0],
-                         "final_loss": losses[-1], "passed": rules.overfit_passed(losses)})
+                         "final_loss": losses[-1], "passed": probe_rules.overfit_passed(losses)})
         if attempts[-1]["passed"] or not math.isfinite(losses[-1]):
             break
     passed = attempts[-1]["passed"]
@@ -108,9 +107,9 @@ def overfit(setup: Setup, context: Context) -> tuple[list[Finding], OverfitRecor
     if passed:
         context.fitted = Fitted(model, losses[0])
         return [], record
-    record["stalled_at"] = rules.stalled_at(losses)
+    record["stalled_at"] = probe_rules.stalled_at(losses)
     record["grad_norm_by_module_at_stall"] = _grad_by_module(model)
-    return [rules.cannot_overfit(type(opt).__name__, [a["lr"] for a in attempts], steps, losses, record["stalled_at"],
+    return [probe_rules.cannot_overfit(type(opt).__name__, [a["lr"] for a in attempts], steps, losses, record["stalled_at"],
                                  record["grad_norm_by_module_at_stall"], dict(record))], record
 
 
@@ -136,7 +135,7 @@ def ablation(setup: Setup, context: Context) -> tuple[list[Finding], AblationRec
         zeroed = float(setup.loss(setup.forward(model, setup.replace_inputs(torch.zeros_like))))
         random = float(setup.loss(setup.forward(model, setup.replace_inputs(randomize))))
     record = AblationRecord(real=real, zeroed=zeroed, random=random, first=first)
-    found = rules.input_ignored(first, real, zeroed, random, dict(record))
+    found = probe_rules.input_ignored(first, real, zeroed, random, dict(record))
     return [found] if found else [], record
 
 
@@ -178,7 +177,7 @@ def lr_range(setup: Setup, context: Context) -> tuple[list[Finding], LrRangeReco
     diverged_at = lrs[-1] if len(lrs) < steps else None
     record = LrRangeRecord(lrs=lrs, losses=losses, suggested_lr=suggested, min_loss_lr=lrs[best],
                            diverged_at_lr=diverged_at, current_lr=context.current_lr)
-    found = rules.lr_beyond_divergence(context.current_lr, diverged_at, suggested,
+    found = probe_rules.lr_beyond_divergence(context.current_lr, diverged_at, suggested,
                                        {k: v for k, v in record.items() if k not in ("lrs", "losses")})
     return [found] if found else [], record
 

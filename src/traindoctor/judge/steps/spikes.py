@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import statistics
 
-from ..thresholds import SPIKE_FACTOR, SPIKE_MADS, SPIKE_UNDO
+from ..thresholds import SPIKE_FACTOR, SPIKE_MADS, SPIKE_MIN_HISTORY, SPIKE_UNDO
 from .base import Record, Trend, Verdict, step_rule
 
-_MIN_HISTORY = 20  # losses before one can be told apart from the recent level
 _REFRESH = 10  # the pre-check's median is at most this many losses old
 
 
@@ -27,7 +26,7 @@ class LossSpikes:
 
     def observe(self, r: Record, t: Trend) -> list[Verdict]:
         x = t.loss
-        if x is None or t.signed or t.episodic or t.in_baseline or t.diverged or len(t.recent) < _MIN_HISTORY or not self._candidate(x, t):
+        if x is None or t.signed or t.episodic or t.in_baseline or t.diverged or len(t.recent) < SPIKE_MIN_HISTORY or not self._candidate(x, t):
             return []
         med = statistics.median(t.recent)
         mad = statistics.median(abs(v - med) for v in t.recent) or 1e-12
