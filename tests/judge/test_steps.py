@@ -210,3 +210,11 @@ def test_the_cli_starts_without_torch():
     done = subprocess.run([sys.executable, "-c", "import sys, traindoctor.cli; print('torch' in sys.modules)"],
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"  # `lint`, `--version`, `--help` stay fast
+
+
+def test_a_log_read_back_judges_update_sizes_as_the_live_monitor_did():
+    """The Monitor writes its optimizer's kind into its first record; `report` reads it back."""
+    early = series(14, loss=lambda i: 1.0 * 3 ** i, update_ratio=lambda i: 0.5 if i < 3 else 1e-3)
+    live = judge(early, optimizer=sgd())
+    early[0]["second_moment"] = False
+    assert "lr-too-high" in live and judge(early) == live

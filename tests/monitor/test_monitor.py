@@ -553,3 +553,10 @@ def test_an_alarm_on_the_held_record_still_leaves_every_step_judged(tmp_path):
     mon.close()
     assert [r["step"] for r in mon.report().sections["monitor"]["flight_recorder"]] == [0, 1]
     assert len(read_jsonl(tmp_path / "monitor.jsonl")) == 2
+
+
+def test_the_log_states_the_optimizers_kind_for_a_rebuilt_report(tmp_path):
+    train(steps=20, opt_cls=torch.optim.SGD, monitor_kw={"log_dir": tmp_path})
+    assert read_jsonl(tmp_path / "monitor.jsonl")[0]["second_moment"] is False
+    train(steps=20, monitor_kw={"log_dir": tmp_path / "adam"})
+    assert read_jsonl(tmp_path / "adam" / "monitor.jsonl")[0]["second_moment"] is True

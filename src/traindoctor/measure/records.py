@@ -56,6 +56,7 @@ class StepRecord(NonfiniteFields, total=False):
     dead_fraction: dict[str, float]  # Monitor, sampled steps: per ReLU layer, share of units never positive
     saturated_fraction: dict[str, float]  # Monitor, sampled steps: per sigmoid/tanh layer, share near the range's ends
     steps_per_second: float  # Monitor: from the previous monitored step
+    second_moment: bool | None  # Monitor, first record: whether the optimizer divides by a second moment (Adam family)
 
 
 Status = Literal["ran", "skipped", "failed"]

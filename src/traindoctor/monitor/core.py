@@ -43,6 +43,7 @@ from .history import History
 from .logdir import start_fresh
 from ..judge.nonfinite import NonfiniteRule, kind
 from ..judge.steps import StepRules
+from ..judge.steps.base import second_moment
 from .sinks import make_sinks
 
 ON_ERROR = ("log", "warn", "raise")
@@ -70,6 +71,7 @@ class Monitor:
         self.sink_errors: list[str] = []
         self._notes: list[str] = []  # other ranks' reasons for not checking, from the exchange
         self._rules, self._nonfinite = StepRules("monitor", optimizer=optimizer), NonfiniteRule()
+        self._kind_written = False
         self._pending: list[dict[str, Any]] = []
         self._scalars: dict[str, Any] = {}
         # The last record of a sync is judged when the next step starts (or on close), with what log_last()
@@ -419,6 +421,8 @@ class Monitor:
         for entry, norms, (scalars, device) in zip(pending, all_norms, host):
             grouping = self._groupings.of(entry["with_grad"])
             record: StepRecord = {"step": entry["step"], "grad_norm": total(norms), "lr": entry["lr"], **scalars}
+            if not self._kind_written:  # so a report rebuilt from the log judges update sizes as this one does
+                record["second_moment"], self._kind_written = second_moment(self.optimizer), True
             if "preclip" in device:
                 record["grad_norm_before_clip"] = device["preclip"]
             if "ratio" in device:

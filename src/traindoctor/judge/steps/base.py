@@ -64,6 +64,7 @@ class Trend:
 
     def __init__(self, optimizer: torch.optim.Optimizer | None, plateau_window: int):
         self.optimizer, self.plateau_window = optimizer, plateau_window
+        self.logged_second_moment: bool | None = None  # the optimizer's kind, as a log read back states it
         self.step: Any = None
         self.norm: float | None = None  # the raw (pre-clip) total gradient norm of this step
         self.early_norms: list[float] = []  # the first EXPLODE_BASELINE_STEPS norms: the gradients' baseline
@@ -118,7 +119,8 @@ class Trend:
         """The update ratio that counts as large at this step: adaptive optimizers' first steps move every
         weight by about lr whatever the gradient (None: possibly adaptive)."""
         opt_step = r.get("optimizer_step", r.get("step", 0))
-        if second_moment(self.optimizer) is not False and opt_step is not None and opt_step < SECOND_MOMENT_WARMUP:
+        adaptive = second_moment(self.optimizer) if self.optimizer is not None else self.logged_second_moment
+        if adaptive is not False and opt_step is not None and opt_step < SECOND_MOMENT_WARMUP:
             return SIGN_LIKE_LARGE_UPDATE
         return LARGE_UPDATE
 
@@ -133,6 +135,8 @@ class Trend:
             self.norm = None  # part of the baseline, not judged against it
         if self.first_lr is None:
             self.first_lr = r.get("lr")
+        if "second_moment" in r:
+            self.logged_second_moment = r["second_moment"]
         self._loss(r)
         ratio = r.get("update_ratio")
         if finite(ratio):
