@@ -19,6 +19,9 @@ FLOORS = {
 PRODUCERS = {name for name, floor in FLOORS.items() if floor == 4}
 # Renderers present a report: they read the vocabulary only, never what measures or judges.
 RENDER_MAY_IMPORT = {"vocabulary", "version", "render"}
+# checkup's producer sits in diagnosis/ (a checkup/ folder would shadow the public traindoctor.checkup
+# function); it is a producer all the same: only the top floor calls it.
+CHECKUP = "traindoctor.diagnosis.checkup"
 
 
 def part(module: str) -> str:
@@ -68,6 +71,8 @@ def test_imports_go_down_or_sideways_within_a_part():
                 wrong.append(f"{path.relative_to(PACKAGE)}:{line} imports {target} (floor {FLOORS[other]} from {FLOORS[me]})")
             if me == "render" and other not in RENDER_MAY_IMPORT:
                 wrong.append(f"{path.relative_to(PACKAGE)}:{line}: a renderer imports {target}")
+            if target == CHECKUP and floor_of(me) < 6 and path.stem != "checkup":
+                wrong.append(f"{path.relative_to(PACKAGE)}:{line}: a lower floor calls the checkup producer")
     assert not wrong, "\n".join(wrong)
 
 
