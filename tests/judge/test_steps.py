@@ -207,7 +207,7 @@ def test_the_cli_starts_without_torch():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", "import sys, traindoctor.cli; print('torch' in sys.modules)"],
+    done = subprocess.run([sys.executable, "-c", "import sys, traindoctor.cli, traindoctor.monitor.logdir; print('torch' in sys.modules)"],
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"  # `lint`, `--version`, `--help` stay fast
 

@@ -628,3 +628,15 @@ for i in range(60):
             mon.log(loss=loss)
             opt.step()
     assert [f.code for f in mon.report().findings] == ["clipping-every-step"]
+
+
+def test_zero_initialised_weights_have_no_update_ratio_and_are_not_blamed(run_code):
+    """||update|| / ||weights|| has no value when the weights are all zero: recorded as None, not 1e30."""
+    broken = run_code(body("""
+model = nn.Linear(10, 4); nn.init.zeros_(model.weight); nn.init.zeros_(model.bias)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for i in range(30):
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+"""))
+    first = broken.sections["run"]["steps_record"][0]
+    assert first["update_ratio"] is None and "lr-too-high" not in [f.code for f in broken.findings]

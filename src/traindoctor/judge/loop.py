@@ -7,6 +7,7 @@ import math
 
 from ..vocabulary.finding import Finding, finding
 from ..measure.recorder import OptState, Recorder
+from ..measure.steps import parameter_names
 from ..vocabulary.numbers import fmt
 from .common import plural
 from .steps import StepRules
@@ -78,7 +79,7 @@ def _schedule(rec: Recorder, st: OptState) -> list[Finding]:
 def _params(rec: Recorder, st: OptState) -> list[Finding]:
     out = []
     params = st.params()
-    names = rec._names(params)
+    names = parameter_names(params, rec.models())
     # Frozen is what was observed across the run, not the state at the stop: a parameter trainable at a
     # sampled step was trained (GAN loops and Lightning's toggle_optimizer switch requires_grad per step).
     frozen = [n for n, p in zip(names, params) if not p.requires_grad and id(p) not in st.ever_trainable]

@@ -8,13 +8,14 @@ from torch import nn
 
 from ..vocabulary.finding import Finding, finding
 from ..measure.recorder import Recorder
+from ..measure.records import LossObservation
 from ..vocabulary.numbers import fmt
 from .common import modules_of_type, where
 from .thresholds import (MIN_STEPS, INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MSE_INIT_HIGH, MSE_INIT_LOW,
                          UNNORMALIZED_SCALE)
 
 
-def flags(observations: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]]:
     """What each observed loss call means: {code: [evidence, ...]} in call order. Cross-entropy fed
     probabilities (made by a softmax, or rows in [0, 1] summing to 1) is a double softmax; fed
     log-probabilities it is redundant (info); nll_loss fed values above LOG_PROB_MAX was given

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from .records import ColumnScales, LossObservation
 from .stats import feature_scale
 
 CLASSIFICATION = ("cross_entropy", "nll_loss")
@@ -80,7 +81,7 @@ def _broadcast(inp: torch.Tensor, target: torch.Tensor) -> dict[str, Any] | None
     return None
 
 
-def observe_call(name: str, bound: dict[str, Any]) -> dict[str, Any] | None:
+def observe_call(name: str, bound: dict[str, Any]) -> LossObservation | None:
     """What one loss call received, measured (judge/loss.py decides what it means): the op that made
     the input; for classification losses whether the scores look like probabilities, log-probabilities
     or logits and how many targets equal ignore_index; for BCE-with-logits the input's range; for
@@ -89,7 +90,7 @@ def observe_call(name: str, bound: dict[str, Any]) -> dict[str, Any] | None:
     inp, target = bound.get("input"), bound.get("target")
     if not isinstance(inp, torch.Tensor) or not isinstance(target, torch.Tensor):
         return None
-    out: dict[str, Any] = {"loss": name, "producer": producer(inp)}
+    out = LossObservation(loss=name, producer=producer(inp))
     if name in CLASSIFICATION:
         out["scores"] = score_kind(inp)
         if not target.is_floating_point():
@@ -104,9 +105,9 @@ def observe_call(name: str, bound: dict[str, Any]) -> dict[str, Any] | None:
         mean, std = feature_scale(target.reshape(-1, 1) if target.dim() < 2 else target, -1)
         scale = torch.maximum(mean.abs(), std)
         order = scale.argsort(descending=True)[:_SCALE_COLUMNS].tolist()  # the largest columns, largest first
-        out["target_scale"] = {"columns": order, "scale": [float(scale[i]) for i in order],
-                               "mean": [float(mean[i]) for i in order], "std": [float(std[i]) for i in order],
-                               "n_features": int(scale.numel())}
+        out["target_scale"] = ColumnScales(columns=order, scale=[float(scale[i]) for i in order],
+                                           mean=[float(mean[i]) for i in order], std=[float(std[i]) for i in order],
+                                           n_features=int(scale.numel()))
     return out
 
 

@@ -34,7 +34,7 @@ from torch import nn
 
 from . import losses
 from .localise import locate, nonfinite_inputs, replay
-from .records import StepRecord
+from .records import FirstLoss, InputScale, LossObservation, StepRecord
 from .stats import batch_tensors, feature_scale
 from .steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameters, read_steps, to_host,
                     total)
@@ -192,13 +192,12 @@ class Recorder:
         self.transform_calls = 0  # model calls inside torch.func transforms (not recorded)
         self.n_steps = 0
         self.roots: dict[int, RootInfo] = {}
-        self.param_names: dict[int, str] = {}
         self.optimizers: dict[int, OptState] = {}
         self.records: list[StepRecord] = []
         self.loss_calls: dict[str, int] = {}
-        self.loss_observations: list[dict[str, Any]] = []  # what sampled loss calls received (measure/losses.py)
-        self.first_loss: dict[str, Any] | None = None
-        self.input_scale: list[dict[str, Any]] = []
+        self.loss_observations: list[LossObservation] = []  # what sampled loss calls received (measure/losses.py)
+        self.first_loss: FirstLoss | None = None
+        self.input_scale: list[InputScale] = []
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
         self.grad_not_in_opt: dict[int, str] = {}
         self.schedulers: dict[int, dict[str, Any]] = {}
@@ -206,7 +205,7 @@ class Recorder:
         self.backward_calls = 0
         self.optimizer_created = False
         self._pending: list[tuple[list[torch.Tensor], list[torch.Tensor], StepRecord]] = []
-        self._groupings = Groupings(self._names)
+        self._groupings = Groupings(self.models)
         _LIVE.add(self)
 
     # ── control ──────────────────────────────────────────────────────────────
@@ -237,12 +236,9 @@ class Recorder:
     def _own(self, st: OptState | RootInfo) -> bool:
         return st.thread == threading.get_ident()
 
-    def _names(self, params: list[torch.Tensor]) -> list[str]:
-        if any(id(p) not in self.param_names for p in params):
-            for info in self.roots.values():
-                for n, p in info.module.named_parameters():
-                    self.param_names.setdefault(id(p), n)
-        return [self.param_names.get(id(p), "<unnamed>") for p in params]
+    def models(self) -> list[nn.Module]:
+        """The models the script trained or evaluated, in order of first call."""
+        return [info.module for info in self.roots.values()]
 
     # ── module calls ─────────────────────────────────────────────────────────
     @_handler
@@ -286,11 +282,10 @@ class Recorder:
             mean, std = feature_scale(t, feature_dim)
             scale = torch.maximum(mean.abs(), std)
             order = scale.argsort(descending=True)[:_SCALE_COLUMNS].tolist()  # the largest columns, largest first
-            self.input_scale.append({
-                "tensor": name, "shape": list(t.shape), "feature_dim": feature_dim % t.dim(),
-                "n_features": int(scale.numel()), "columns": order, "scale": [float(scale[i]) for i in order],
-                "mean": [float(mean[i]) for i in order], "std": [float(std[i]) for i in order],
-            })
+            self.input_scale.append(InputScale(
+                tensor=name, shape=list(t.shape), feature_dim=feature_dim % t.dim(), n_features=int(scale.numel()),
+                columns=order, scale=[float(scale[i]) for i in order], mean=[float(mean[i]) for i in order],
+                std=[float(std[i]) for i in order]))
 
     # ── loss functions ───────────────────────────────────────────────────────
     @_handler
@@ -463,6 +458,8 @@ class Recorder:
         norms, later = read_steps([n for _, n, _ in pending], later)
         for (with_grad, _, entry), per_param, values in zip(pending, norms, later):
             entry.update(values)
+            if entry["update_ratio"] is not None and not math.isfinite(entry["update_ratio"]):
+                entry["update_ratio"] = None  # weights of norm 0: no ratio
             grouping = self._groupings.of(with_grad)
             entry["grad_norm"] = total(per_param)
             entry["grad_norm_by_module"] = grouping.by_module(per_param)
@@ -486,7 +483,8 @@ class Recorder:
             if st.entry is not None:  # this step's real update, measured across step(); read at the flush
                 st.entry["update_ratio"] = st.sampler.ratio(st.snapshot)
                 if not any(e is st.entry for *_, e in self._pending):  # flushed already (a closure's loss turned)
-                    st.entry["update_ratio"], = to_host([st.entry["update_ratio"]])
+                    ratio, = to_host([st.entry["update_ratio"]])
+                    st.entry["update_ratio"] = ratio if math.isfinite(ratio) else None
             st.snapshot = None
         st.entry = None
         st.steps += 1

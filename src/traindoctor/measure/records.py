@@ -20,6 +20,51 @@ class Location(TypedDict, total=False):
     line: int
 
 
+class ColumnScales(TypedDict):
+    """The largest columns of a tensor by scale, max(|mean|, std), largest first (judge/ decides which
+    are unnormalized)."""
+
+    columns: list[int]
+    scale: list[float]
+    mean: list[float]
+    std: list[float]
+    n_features: int
+
+
+class InputScale(ColumnScales):
+    """A floating tensor entering the model in one of the first training calls (run)."""
+
+    tensor: str  # its name in the call: arg0, x, batch["image"]
+    shape: list[int]
+    feature_dim: int  # the dimension read as features: 1 for (N, C, H, W) images, else the last
+
+
+class LossObservation(TypedDict, total=False):
+    """What one sampled loss call received (measure/losses.py:observe_call); judge/loss.py decides codes."""
+
+    loss: str  # the loss function: cross_entropy, mse_loss...
+    producer: str | None  # the autograd op that made its input (SoftmaxBackward0...), through reshapes
+    scores: dict[str, Any]  # classification: {kind: logits | probabilities | log-probabilities | nonfinite, min, max, row_sum_mean, logsumexp_mean}
+    ignored: dict[str, Any]  # integer targets: {ignore_index, ignored, targets}
+    range: dict[str, float] | None  # BCE with logits: the input's {min, max}
+    broadcast: dict[str, Any] | None  # input and target shapes that broadcast to a larger one
+    target_scale: ColumnScales  # regression targets
+    step: int
+    location: Location
+
+
+class FirstLoss(TypedDict, total=False):
+    """The first loss of a run whose chance level is known (measure/losses.py:chance_level)."""
+
+    loss: str
+    value: float
+    step: int
+    location: Location
+    chance: float  # ln C, ln 2, or the target's variance
+    basis: str  # how chance was reckoned: "ln(10) for 10 classes"
+    zero_prediction: float  # mse: the loss of predicting 0
+
+
 class NonfiniteFields(TypedDict, total=False):
     """Added to the record of a step whose loss or gradients are non-finite (and only to it); the
     non-finite rule (judge/nonfinite.py) explains the step from these alone."""

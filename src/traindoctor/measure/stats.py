@@ -7,27 +7,12 @@ from typing import Any, Iterator
 import torch
 
 
-def grad_norm_tensors(params: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Per-parameter L2 norms of the gradients, in one fused op, left on the device."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return []
-    if grads[0].requires_grad:  # create_graph=True backward: measure without extending the graph
-        grads = [g.detach() for g in grads]
-    return list(torch._foreach_norm(grads))
-
-
 def stack_scalars(scalars: list[torch.Tensor]) -> torch.Tensor:
     """0-d tensors as one vector, on their device when they share one."""
     try:
         return torch.stack(scalars)
     except RuntimeError:  # tensors on several devices
         return torch.stack([s.float().cpu() for s in scalars])
-
-
-def to_floats(scalars: list[torch.Tensor]) -> list[float]:
-    """0-d tensors to Python floats with one host transfer."""
-    return stack_scalars(scalars).tolist() if scalars else []
 
 
 def tensors_in(obj: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:

@@ -140,14 +140,24 @@ class Grouping:
         return [n for n, v in zip(self.names, per_param) if not math.isfinite(v)]
 
 
+def parameter_names(params: list[torch.Tensor], models: Iterable[torch.nn.Module]) -> list[str]:
+    """Each parameter's qualified name in the first of `models` that holds it (`<unnamed>` if none)."""
+    lookup: dict[int, str] = {}
+    for model in models:
+        for n, p in model.named_parameters():
+            lookup.setdefault(id(p), n)
+    return [lookup.get(id(p), "<unnamed>") for p in params]
+
+
 class Groupings:
-    """Groupings of parameter lists, cached by the parameters' identity (a step usually has the same
-    list as the one before; a parameter that gains or loses its gradient changes it)."""
+    """Groupings of parameter lists by owning module, cached by the parameters' identity (a step usually
+    has the same list as the one before; a parameter that gains or loses its gradient changes it).
+    `models` gives the modules the parameters are named in (read again when a new list comes)."""
 
     _KEPT = 8
 
-    def __init__(self, names: Callable[[list[torch.Tensor]], list[str]]):
-        self._names = names
+    def __init__(self, models: Callable[[], Iterable[torch.nn.Module]]):
+        self._models = models
         self._cache: dict[tuple[int, ...], Grouping] = {}
 
     def of(self, params: list[torch.Tensor]) -> Grouping:
@@ -156,7 +166,7 @@ class Groupings:
         if found is None:
             if len(self._cache) >= self._KEPT:
                 self._cache.clear()
-            names = self._names(params)
+            names = parameter_names(params, self._models())
             owners = [owner(n) for n in names]
             modules = list(dict.fromkeys(owners))
             position = {m: i for i, m in enumerate(modules)}
@@ -199,7 +209,8 @@ class UpdateSampler:
             delta = stack_scalars(torch._foreach_norm(torch._foreach_sub(self._views, before))).float()
             weight = stack_scalars(torch._foreach_norm(before)).float()
             both = torch.stack([delta, weight]).square_().mul_(self._scale.to(delta.device)).sum(1).sqrt_()
-            return both[0] / both[1].clamp_min(1e-30)
+            # weights of norm 0 (all zero-initialised) have no ratio: NaN (no host sync here), recorded as None
+            return torch.where(both[1] > 0, both[0] / both[1].clamp_min(1e-30), torch.full_like(both[0], float("nan")))
 
 
 def _stride(numel: int, row: int) -> int:

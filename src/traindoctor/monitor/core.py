@@ -91,7 +91,7 @@ class Monitor:
         self._preclip = PreClip()
         self._last_batch: tuple[int, tuple, dict] | None = None
         self._checked: tuple[int, Any] | None = None  # (step, batch) given to check_batch()
-        self._groupings = Groupings(self._param_names)
+        self._groupings = Groupings(lambda: [self.model])
         self._started = time.monotonic()
         self._last_time: float | None = None  # of the last step turned into a record, across syncs
         self._due, self._in_update, self._off = 0, False, False
@@ -319,10 +319,6 @@ class Monitor:
             self._input_flags = [[stack_scalars([v.float() for p in self._input_flags for v in p]).abs().amax()]]
             self._inputs = ["inputs of several forward calls"]
 
-    def _param_names(self, params: list[torch.Tensor]) -> list[str]:
-        lookup = {id(p): n for n, p in self.model.named_parameters()}
-        return [lookup.get(id(p), "<unnamed>") for p in params]
-
     def _on_clip(self, total: torch.Tensor) -> None:
         if not self.disabled:
             self._preclip.see(total)
@@ -425,7 +421,7 @@ class Monitor:
                 record["second_moment"], self._kind_written = second_moment(self.optimizer), True
             if "preclip" in device:
                 record["grad_norm_before_clip"] = device["preclip"]
-            if "ratio" in device:
+            if "ratio" in device and math.isfinite(device["ratio"]):  # NaN: weights of norm 0, no ratio
                 record["update_ratio"] = device["ratio"]
             if "param_norms" in device:  # a sampled step
                 record["grad_norm_by_module"] = grouping.by_module(norms)

@@ -56,9 +56,8 @@ class LrRangeRecord(TypedDict):
 
 def _grad_by_module(model: torch.nn.Module) -> dict[str, float]:
     """Gradient norms per owning module, as run and the Monitor group them (measure/steps.py)."""
-    names = {id(p): n for n, p in model.named_parameters()}
     with_grad, norms = grad_norms(list(model.parameters()))
-    grouping = Groupings(lambda params: [names[id(p)] for p in params]).of(with_grad)
+    grouping = Groupings(lambda: [model]).of(with_grad)
     return grouping.by_module([float(n) for n in norms])
 
 
