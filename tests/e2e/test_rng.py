@@ -33,8 +33,8 @@ PRELUDE = textwrap.dedent('''
 # (checked too).
 CASES = {
     "checkup": "traindoctor.checkup(model, (x, y), nn.CrossEntropyLoss(), progress=False, overfit_steps=20)",
-    "run-probes": ("from traindoctor.diagnosis.checkup import CHEAP_PROBES; "
-                   "traindoctor.checkup(model, (x, None), probes=CHEAP_PROBES, progress=False, dead_relu_threshold=0.9)"),
+    "run-probes": ("from traindoctor.diagnosis.checkup import CHEAP_PROBES; from traindoctor.judge.thresholds import DEAD_RELU_TRAINED; "
+                   "traindoctor.checkup(model, (x, None), probes=CHEAP_PROBES, progress=False, dead_relu_threshold=DEAD_RELU_TRAINED)"),
     "progress-bar": "traindoctor.checkup(model, (x, y), nn.CrossEntropyLoss(), progress=True, probes=('init-loss',))",
     "monitor": "traindoctor.Monitor",
 }
