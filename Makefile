@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test browser docs bench clean
+.PHONY: demo test browser docs bench accuracy clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/lint_speed.py
 	$(BIN)/python bench/curves_speed.py
 	$(BIN)/python bench/curves_validation.py
+
+# The diagnosis benchmark (bench/diagnosis): every case under `traindoctor run`, scored per split and category.
+accuracy: $(STAMP)
+	$(BIN)/python bench/diagnosis/score.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
