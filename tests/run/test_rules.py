@@ -640,3 +640,29 @@ for i in range(30):
 """))
     first = broken.sections["run"]["steps_record"][0]
     assert first["update_ratio"] is None and "lr-too-high" not in [f.code for f in broken.findings]
+
+
+SIGN_FLIPS = {  # three ways a loss function ends up climbed
+    "negated": "loss = -F.cross_entropy(model(x), y)",
+    "one-minus": "loss = 1.0 - nn.CrossEntropyLoss()(model(x), y)",
+    "negative-weight": "loss = F.cross_entropy(model(x), y) * -0.5 + 0.01 * sum(p.pow(2).sum() for p in model.parameters())",
+}
+SIGN_HEALTHY = {  # minus signs that are right: not on a loss function
+    "entropy-bonus": "p = model(x).log_softmax(1); loss = F.nll_loss(p, y) - 0.01 * (-(p.exp() * p).sum(1).mean())",
+    "policy-gradient": "p = model(x).log_softmax(1); loss = -(p.gather(1, y[:, None]).squeeze(1) * torch.randn(len(y))).mean()",
+    "non-saturating-gan": "loss = -torch.log(torch.sigmoid(model(x)[:, 0]) + 1e-8).mean()",
+}
+
+
+@pytest.mark.parametrize("line", list(SIGN_FLIPS.values()) + list(SIGN_HEALTHY.values()), ids=list(SIGN_FLIPS) + list(SIGN_HEALTHY))
+def test_a_loss_function_climbed_by_the_optimizer(run_code, line):
+    report = run_code(body(f"""
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for i in range(30):
+    opt.zero_grad(); {line}; loss.backward(); opt.step()
+"""))
+    flagged = "loss-sign-flipped" in codes(report)
+    assert flagged == (line in SIGN_FLIPS.values()), [f.observation for f in report.findings]
+    if flagged:
+        assert report.findings[0].code == "loss-sign-flipped"

@@ -112,7 +112,33 @@ def check(rec: Recorder) -> list[Finding]:
             rec.source, evidence=ev, location=ev["location"],
         ))
     out += _init_loss(rec)
+    out += _sign(rec)
     return out
+
+
+# The loss functions' autograd nodes, by the names users call them.
+_LOSS_NAMES = {"NllLossBackward0": "cross_entropy / nll_loss", "NllLoss2DBackward0": "cross_entropy / nll_loss",
+               "MseLossBackward0": "mse_loss", "L1LossBackward0": "l1_loss", "SmoothL1LossBackward0": "smooth_l1_loss",
+               "HuberLossBackward0": "huber_loss", "BinaryCrossEntropyBackward0": "binary_cross_entropy",
+               "BinaryCrossEntropyWithLogitsBackward0": "binary_cross_entropy_with_logits", "KlDivBackward0": "kl_div"}
+
+
+def _sign(rec: Recorder) -> list[Finding]:
+    """A loss function that enters the scalar given to backward() with a minus sign on every sampled
+    backward: the optimizer raises it (gradient ascent on the loss)."""
+    seen: dict[str, list[int]] = {}
+    for obs in rec.loss_signs:
+        for node, sign in obs["signs"]:
+            seen.setdefault(node, []).append(sign)
+    flipped = [n for n, signs in seen.items() if all(s < 0 for s in signs)]
+    if not flipped:
+        return []
+    first = next(o for o in rec.loss_signs if any(n in flipped and s < 0 for n, s in o["signs"]))
+    names = ", ".join(f"`{_LOSS_NAMES.get(n, n)}`" for n in flipped)
+    return [finding("loss-sign-flipped", f"the scalar given to backward() contains {names} with a minus sign on all "
+                    f"{len(rec.loss_signs)} sampled backward passes{where(first)}: descending it raises that loss",
+                    rec.source, evidence={"loss_functions": flipped, "backward_passes": len(rec.loss_signs),
+                                          "step": first["step"]}, location=first["location"])]
 
 
 def _when(rec: Recorder, ev: dict) -> str:

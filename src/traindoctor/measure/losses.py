@@ -165,3 +165,71 @@ def _summed_terms(loss: torch.Tensor) -> int | None:
         else:
             terms += 1
     return terms if not todo else None
+
+
+# Autograd nodes of torch's loss functions: where a loss function's value enters the graph.
+LOSS_NODES = {
+    "NllLossBackward0", "NllLoss2DBackward0", "MseLossBackward0", "L1LossBackward0", "SmoothL1LossBackward0",
+    "HuberLossBackward0", "BinaryCrossEntropyBackward0", "BinaryCrossEntropyWithLogitsBackward0", "KlDivBackward0",
+    "SoftMarginLossBackward0", "MultiMarginLossBackward0", "MultilabelMarginLossBackward0",
+}
+_SIGN_KEEPING = {"AddBackward0", "AddBackward1", "SumBackward0", "SumBackward1", "MeanBackward0", "MeanBackward1",
+                 "StackBackward0", "CatBackward0", "CloneBackward0", "ViewBackward0", "UnsqueezeBackward0",
+                 "SqueezeBackward0", "ToCopyBackward0"}
+
+
+def loss_signs(loss: torch.Tensor) -> list[tuple[str, int]] | None:
+    """The torch loss functions whose value the scalar given to backward() adds up, each with the sign
+    it enters with (+1, or -1 when the optimizer would *raise* that loss function's value), read from
+    the top of the autograd graph through additions, negations and multiplications by constants. A
+    loss function reached through anything else (a learned weight, a log) is not listed: its sign is
+    unknown. None when the graph cannot be read (saved values freed)."""
+    try:
+        return _loss_signs(loss)
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _constant_sign(node: Any, which: str) -> int | None:
+    """The sign of the constant factor a Mul/Div node saved, or None when it is not a constant."""
+    factor = getattr(node, which, None)
+    if isinstance(factor, torch.Tensor) and factor.numel() == 1 and not factor.requires_grad:
+        value = float(factor)
+        return 1 if value > 0 else -1 if value < 0 else None
+    if isinstance(factor, (int, float)) and factor:
+        return 1 if factor > 0 else -1
+    return None
+
+
+def _loss_signs(loss: torch.Tensor) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
+    todo, seen = [(loss.grad_fn, 1)], 0
+    while todo and seen < _MAX_NODES:
+        node, sign = todo.pop()
+        seen += 1
+        if node is None:
+            continue
+        name = type(node).__name__
+        inputs = [n for n, _ in node.next_functions]
+        if name in LOSS_NODES:
+            found.append((name, sign))
+        elif name in _SIGN_KEEPING:
+            alpha = getattr(node, "_saved_alpha", 1)
+            todo += [(n, sign if i == 0 or (alpha or 1) > 0 else -sign) for i, n in enumerate(inputs)]
+        elif name == "NegBackward0":
+            todo += [(n, -sign) for n in inputs]
+        elif name in ("SubBackward0", "SubBackward1"):  # a - alpha * b
+            alpha = getattr(node, "_saved_alpha", 1) or 1
+            todo += [(n, sign if i == 0 else (-sign if alpha > 0 else sign)) for i, n in enumerate(inputs)]
+        elif name == "RsubBackward1":  # scalar - alpha * x
+            todo += [(n, -sign) for n in inputs]
+        elif name in ("MulBackward0", "DivBackward0") and len(inputs) == 2:
+            if inputs[1] is None:  # x * c, x / c
+                factor = _constant_sign(node, "_saved_other")
+                if factor is not None:
+                    todo.append((inputs[0], sign * factor))
+            elif inputs[0] is None and name == "MulBackward0":  # c * x
+                factor = _constant_sign(node, "_saved_self")
+                if factor is not None:
+                    todo.append((inputs[1], sign * factor))
+    return found

@@ -34,7 +34,7 @@ from torch import nn
 
 from . import losses
 from .localise import locate, nonfinite_inputs, replay
-from .records import FirstLoss, InputScale, LossObservation, StepRecord
+from .records import FirstLoss, InputScale, LossObservation, LossSigns, StepRecord
 from .stats import batch_tensors, feature_scale
 from .steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameters, read_steps, to_host,
                     total)
@@ -195,6 +195,7 @@ class Recorder:
         self.optimizers: dict[int, OptState] = {}
         self.records: list[StepRecord] = []
         self.loss_calls: dict[str, int] = {}
+        self.loss_signs: list[LossSigns] = []  # the loss functions a sampled backward() descends, with their signs
         self.loss_observations: list[LossObservation] = []  # what sampled loss calls received (measure/losses.py)
         self.first_loss: FirstLoss | None = None
         self.input_scale: list[InputScale] = []
@@ -330,6 +331,10 @@ class Recorder:
         value = loss.item()
         lane.pending_losses.append(value)
         lane.loss_terms = losses.summed_terms(loss)
+        if self.backward_calls <= 3 or self.backward_calls % 50 == 0:  # sampled, as the loss calls are
+            signs = losses.loss_signs(loss)
+            if signs:
+                self.loss_signs.append(LossSigns(step=self.n_steps, signs=signs, location=user_location()))
         if not math.isfinite(value) and self.nonfinite is None:
             self.flush()  # non-finite gradients of an earlier recorded step come first
             if self.nonfinite is None:

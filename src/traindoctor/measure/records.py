@@ -53,6 +53,15 @@ class LossObservation(TypedDict, total=False):
     location: Location
 
 
+class LossSigns(TypedDict):
+    """The torch loss functions one backward() adds up, each with the sign it enters with
+    (measure/losses.py:loss_signs): -1 when descending the scalar raises that loss function's value."""
+
+    step: int
+    signs: list[tuple[str, int]]  # (autograd node of the loss function, +1 or -1)
+    location: Location
+
+
 class FirstLoss(TypedDict, total=False):
     """The first loss of a run whose chance level is known (measure/losses.py:chance_level)."""
 

@@ -7,6 +7,33 @@ AREA = "loss and targets"
 
 CODES = (
     Code(
+        code="loss-sign-flipped",
+        title="The optimizer maximizes the loss",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects a torch loss function that enters the scalar given to backward() with a minus sign.",
+        why=(
+            "Optimizers descend the scalar they are given. A loss function negated in it (a stray minus, "
+            "`1 - loss`, a weight of -1) is climbed instead: the model is trained to be as wrong as it can, "
+            "while the scalar it reports falls and looks like progress."),
+        hypotheses=(
+            Hypothesis(
+                cause="a minus sign meant for a likelihood or a reward was put in front of a loss function",
+                check="print the loss function's own value every few steps: it rises while the scalar falls",
+            ),
+            Hypothesis(
+                cause="an adversarial term (a domain classifier, a discriminator) maximized on purpose without a "
+                      "gradient-reversal layer",
+                check="confirm the term is meant to be maximized, and only by the parameters that should",
+                kind="null",
+            ),
+        ),
+        next_step="Remove the minus sign: pass the loss function's value itself to backward().",
+        bad="loss = -F.cross_entropy(model(x), y)\nloss.backward()",
+        good="loss = F.cross_entropy(model(x), y)\nloss.backward()",
+        explains=("loss-divergence", "nonfinite-forward", "nonfinite-backward", "exploding-gradients", "lr-too-high"),
+    ),
+    Code(
         code="double-softmax",
         title="Cross-entropy receives probabilities, not logits",
         severity="error",
