@@ -90,5 +90,5 @@ for episode in range(50):
                 g = int(agent.q(torch.from_numpy(one_hot(p))).argmax())
             p = min(max(p + (1 if g == 1 else -1), 0), N - 1)
             t += 1
-        recent = np.mean(losses[-100:]) if losses else float("nan")
-        print(f"episode {episode:3d}  td loss {recent:.5f}  eps {agent.eps:.2f}  greedy reaches goal: {p == N - 1} in {t} steps")
+        recent = f"{np.mean(losses[-100:]):.5f}" if losses else "n/a (buffer filling)"
+        print(f"episode {episode:3d}  td loss {recent}  eps {agent.eps:.2f}  greedy reaches goal: {p == N - 1} in {t} steps")
