@@ -666,3 +666,49 @@ for i in range(30):
     assert flagged == (line in SIGN_FLIPS.values()), [f.observation for f in report.findings]
     if flagged:
         assert report.findings[0].code == "loss-sign-flipped"
+
+
+def loop_with(line, *, model="nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))", steps=20):
+    return body(f"""
+model = {model}
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for i in range(STEPS):
+    opt.zero_grad(); {line}; loss.backward(); opt.step()
+""".replace("STEPS", str(steps)))
+
+
+WRONG_KIND = {  # (model, loss line, the code a loss fed the wrong kind of value gets; None: healthy)
+    "bce-on-class-ids": ("nn.Linear(10, 1)", "loss = F.binary_cross_entropy_with_logits(model(x)[:, 0], (y % 3).float())", "target-out-of-range"),
+    "bce-on-pixels": ("nn.Linear(10, 4)", "loss = F.binary_cross_entropy_with_logits(model(x), x[:, :4].abs() * 255)", "target-out-of-range"),
+    "bce-on-signs": ("nn.Linear(10, 1)", "loss = nn.BCEWithLogitsLoss()(model(x)[:, 0], torch.where(y > 1, 1.0, -1.0))", "target-out-of-range"),
+    "bce-smoothed": ("nn.Linear(10, 1)", "loss = F.binary_cross_entropy_with_logits(model(x)[:, 0], (y > 1).float() * 0.8 + 0.1)", None),
+    "sigmoid-regression-to-40": ("nn.Sequential(nn.Linear(10, 1), nn.Sigmoid())", "loss = F.mse_loss(model(x), 40 * x[:, :1].abs())", "output-range-mismatch"),
+    "tanh-l1-to-5": ("nn.Sequential(nn.Linear(10, 1), nn.Tanh())", "loss = F.l1_loss(model(x), 5 * x[:, :1].abs() + 1)", "output-range-mismatch"),
+    "relu-huber-negative": ("nn.Sequential(nn.Linear(10, 1), nn.ReLU())", "loss = F.smooth_l1_loss(model(x), -1 - x[:, :1].abs())", "output-range-mismatch"),
+    "sigmoid-regression-to-unit": ("nn.Sequential(nn.Linear(10, 1), nn.Sigmoid())", "loss = F.mse_loss(model(x), torch.sigmoid(x[:, :1]))", None),
+    "relu-regression-positive": ("nn.Sequential(nn.Linear(10, 1), nn.ReLU())", "loss = F.mse_loss(model(x), x[:, :1].abs())", None),
+    "relu-logits-module": ("nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4), nn.ReLU())", "loss = nn.CrossEntropyLoss()(model(x), y)", "activation-on-logits"),
+    "relu-logits-functional": ("nn.Linear(10, 4)", "loss = F.cross_entropy(F.relu(model(x)), y)", "activation-on-logits"),
+    "relu6-logits-bce": ("nn.Sequential(nn.Linear(10, 1), nn.ReLU6())", "loss = F.binary_cross_entropy_with_logits(model(x)[:, 0], (y > 1).float())", "activation-on-logits"),
+    "relu-hidden-only": ("nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))", "loss = F.cross_entropy(model(x), y)", None),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_KIND)
+def test_a_loss_fed_the_wrong_kind_of_value(run_code, case):
+    model, line, expected = WRONG_KIND[case]
+    found = codes(run_code(loop_with(line, model=model)))
+    assert (found[:1] == [expected]) if expected else not {"target-out-of-range", "output-range-mismatch",
+                                                            "activation-on-logits"} & set(found), found
+
+
+@pytest.mark.parametrize("line", [
+    "loss = torch.tensor(F.cross_entropy(model(x), y).item(), requires_grad=True)",
+    "loss = torch.tensor(float(F.cross_entropy(model(x), y)), requires_grad=True)",
+    "loss = torch.as_tensor(F.cross_entropy(model(x), y).detach().numpy()).requires_grad_()",
+])
+def test_backward_on_a_loss_rebuilt_from_a_number(run_code, line):
+    report = run_code(loop_with(line))
+    assert report.findings[0].code == "graph-break"
+    healthy = run_code(loop_with("loss = F.cross_entropy(model(x), y) + torch.tensor(0.0)"))
+    assert "graph-break" not in codes(healthy)

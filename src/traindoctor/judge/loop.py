@@ -9,7 +9,7 @@ from ..vocabulary.finding import Finding, finding
 from ..measure.recorder import OptState, Recorder
 from ..measure.steps import parameter_names
 from ..vocabulary.numbers import fmt
-from .common import plural
+from .common import plural, where
 from .steps import StepRules
 from .thresholds import LR_COLLAPSE, MIN_STEPS, MOST_STEPS
 
@@ -27,8 +27,21 @@ def check(rec: Recorder) -> list[Finding]:
     out: list[Finding] = []
     for st in rec.optimizers.values():
         out += _zero_grad(rec, st) + _schedule(rec, st) + _params(rec, st) + _step_series(rec, st)
-    out += _not_in_optimizer(rec)
+    out += _not_in_optimizer(rec) + _leaf_loss(rec)
     return out
+
+
+def _leaf_loss(rec: Recorder) -> list[Finding]:
+    """backward() called on a tensor no computation produced: a loss rebuilt from a number (`.item()`,
+    `torch.tensor(value, requires_grad=True)`) carries no gradient to any parameter."""
+    if rec.leaf_backward < MIN_STEPS or rec.leaf_backward < MOST_STEPS * (rec.leaf_backward + rec.backward_calls):
+        return []
+    return [finding(
+        "graph-break",
+        f"backward() was called {plural(rec.leaf_backward, 'time')} on a tensor with no autograd graph behind it"
+        f"{where({'location': rec.leaf_location})}: the loss was rebuilt from a number, so no gradient reaches the model",
+        rec.source, evidence={"leaf_backward_calls": rec.leaf_backward, "graph_backward_calls": rec.backward_calls},
+        location=rec.leaf_location)]
 
 
 def _zero_grad(rec: Recorder, st: OptState) -> list[Finding]:

@@ -11,15 +11,25 @@ from ..measure.recorder import Recorder
 from ..measure.records import LossObservation
 from ..vocabulary.numbers import fmt
 from .common import modules_of_type, where
-from .thresholds import (MIN_STEPS, INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MSE_INIT_HIGH, MSE_INIT_LOW,
-                         UNNORMALIZED_SCALE)
+from .thresholds import (INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MIN_STEPS, MSE_INIT_HIGH,
+                         MSE_INIT_LOW, UNNORMALIZED_SCALE, UNREACHABLE_TARGETS)
+
+# Ops whose output is clipped flat below a point: logits made by them lose every gradient there.
+TRUNCATING = {"ReluBackward0", "HardtanhBackward0", "ThresholdBackward0", "Relu6Backward0"}
+# How a finding names the op that made a loss's input.
+_OPS = {"SigmoidBackward0": "a sigmoid", "TanhBackward0": "a tanh", "SoftmaxBackward0": "a softmax",
+        "ReluBackward0": "a ReLU", "HardsigmoidBackward0": "a hard sigmoid", "HardtanhBackward0": "a hardtanh/ReLU6",
+        "ThresholdBackward0": "a threshold", "Relu6Backward0": "a ReLU6"}
 
 
 def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]]:
     """What each observed loss call means: {code: [evidence, ...]} in call order. Cross-entropy fed
     probabilities (made by a softmax, or rows in [0, 1] summing to 1) is a double softmax; fed
     log-probabilities it is redundant (info); nll_loss fed values above LOG_PROB_MAX was given
-    something other than log-probabilities; a with-logits loss fed a sigmoid's output squashes twice."""
+    something other than log-probabilities; a with-logits loss fed a sigmoid's output squashes twice;
+    a binary cross-entropy's targets outside [0, 1] are outside its domain; a regression prediction
+    bounded by its last op cannot reach targets outside that bound; logits clipped by a ReLU lose
+    their gradient wherever they are clipped."""
     out: dict[str, list[dict[str, Any]]] = {}
     for seen in observations:
         name, made_by = seen["loss"], seen["producer"]
@@ -42,6 +52,13 @@ def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]
             flag("double-sigmoid", **seen["range"])
         if seen.get("broadcast"):
             flag("broadcast-loss", **seen["broadcast"])
+        outside = seen.get("target_outside")
+        if outside and outside["share"] > 0 and name.startswith("binary_cross_entropy"):
+            flag("target-out-of-range", **outside)
+        elif outside and outside["share"] > UNREACHABLE_TARGETS:
+            flag("output-range-mismatch", **outside)
+        if made_by in TRUNCATING and name in ("cross_entropy", "binary_cross_entropy_with_logits"):
+            flag("activation-on-logits", **kind)
         scale = seen.get("target_scale")
         if scale:
             bad = [i for i, v in enumerate(scale["scale"]) if v > UNNORMALIZED_SCALE][:8]
@@ -104,6 +121,28 @@ def check(rec: Recorder) -> list[Finding]:
             rec.source, evidence={**ev, "calls": n}, location=ev["location"],
         ))
     out += _labels_ignored(rec, first("labels-all-ignored"), sampled)
+    if hit := first("target-out-of-range"):
+        ev, n = hit
+        out.append(finding(
+            "target-out-of-range",
+            f"`{ev['loss']}` received targets in [{fmt(ev['min'])}, {fmt(ev['max'])}]{_when(rec, ev)}: "
+            f"{ev['share']:.0%} lie outside [0, 1], where a binary cross-entropy is defined; seen in {n} of {sampled} "
+            "sampled loss calls", rec.source, evidence={**ev, "calls": n}, location=ev["location"]))
+    if hit := first("output-range-mismatch"):
+        ev, n = hit
+        made = _OPS.get(ev["producer"], ev["producer"])
+        out.append(finding(
+            "output-range-mismatch",
+            f"`{ev['loss']}` compared predictions made by {made}, which cannot leave [{fmt(ev['low'])}, {fmt(ev['high'])}], "
+            f"with targets in [{fmt(ev['min'])}, {fmt(ev['max'])}]{_when(rec, ev)}: {ev['share']:.0%} of the targets are "
+            "out of its reach", rec.source, evidence={**ev, "calls": n}, location=ev["location"]))
+    if hit := first("activation-on-logits"):
+        ev, n = hit
+        out.append(finding(
+            "activation-on-logits",
+            f"`{ev['loss']}` received logits made by {_OPS.get(ev['producer'], ev['producer'])}{_when(rec, ev)}: they "
+            f"cannot go below {fmt(ev.get('min', 0.0))}, and a logit clipped there gets no gradient; seen in {n} of "
+            f"{sampled} sampled loss calls", rec.source, evidence={**ev, "calls": n}, location=ev["location"]))
     if hit := first("unnormalized-targets"):
         ev, _ = hit
         cols = ", ".join(f"{c} (mean {fmt(m)}, std {fmt(s)})" for c, m, s in zip(ev["columns"][:4], ev["mean"], ev["std"]))

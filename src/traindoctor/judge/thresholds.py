@@ -152,6 +152,11 @@ INIT_LOSS_MARGIN = 2.0
 INIT_LOSS_LOW = 0.2
 MSE_INIT_HIGH = 10.0
 MSE_INIT_LOW = 0.01
+# A regression whose prediction an op bounds (a sigmoid, a tanh, a ReLU) with a tenth of its targets
+# out of that op's reach: the loss has a floor the model cannot go below. A few targets a little
+# outside (noise around a non-negative quantity under a ReLU) stay below the share.
+UNREACHABLE_TARGETS = 0.1
+
 # nll_loss expects log-probabilities (<= 0): a largest input above 1e-4 is something else.
 LOG_PROB_MAX = 1e-4
 # Inputs and regression targets: a column whose |mean| or standard deviation exceeds 100 is

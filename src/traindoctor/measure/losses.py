@@ -25,6 +25,9 @@ _PASS_THROUGH = {
     "UnsqueezeBackward0", "CloneBackward0", "ToCopyBackward0", "SliceBackward0", "SelectBackward0",
     "AliasBackward0", "IndexBackward0", "ExpandBackward0", "ContiguousBackward0",
 }
+# The range of values an op can output, for ops that bound the prediction a regression loss receives.
+OUTPUT_RANGE = {"SigmoidBackward0": (0.0, 1.0), "TanhBackward0": (-1.0, 1.0), "SoftmaxBackward0": (0.0, 1.0),
+                "ReluBackward0": (0.0, math.inf), "HardsigmoidBackward0": (0.0, 1.0), "HardtanhBackward0": (-1.0, 1.0)}
 _TOL = 1e-3
 _MAX_ROWS = 4096
 _SCALE_COLUMNS = 64  # target columns whose scale is kept, largest first
@@ -86,7 +89,8 @@ def observe_call(name: str, bound: dict[str, Any]) -> LossObservation | None:
     the input; for classification losses whether the scores look like probabilities, log-probabilities
     or logits and how many targets equal ignore_index; for BCE-with-logits the input's range; for
     regression and binary losses the shape the input and target broadcast to; for regression targets
-    the scale of each column."""
+    the scale of each column; for binary losses, and for regression losses whose prediction an op bounds
+    (a sigmoid, a tanh, a ReLU), the share of targets outside what the prediction can reach."""
     inp, target = bound.get("input"), bound.get("target")
     if not isinstance(inp, torch.Tensor) or not isinstance(target, torch.Tensor):
         return None
@@ -101,6 +105,15 @@ def observe_call(name: str, bound: dict[str, Any]) -> LossObservation | None:
         out["range"] = {"min": float(x.min()), "max": float(x.max())} if x.numel() else None
     if name in BINARY + REGRESSION:
         out["broadcast"] = _broadcast(inp, target)
+    if name in BINARY and target.numel():
+        t = target.detach().float()
+        out["target_outside"] = {"low": 0.0, "high": 1.0, "share": float(((t < 0) | (t > 1)).float().mean()),
+                                 "min": float(t.min()), "max": float(t.max())}
+    if name in REGRESSION and out["producer"] in OUTPUT_RANGE and target.is_floating_point() and target.numel():
+        low, high = OUTPUT_RANGE[out["producer"]]  # what the op that made the prediction can output
+        t = target.detach().float()
+        out["target_outside"] = {"low": low, "high": high, "share": float(((t < low) | (t > high)).float().mean()),
+                                 "min": float(t.min()), "max": float(t.max())}
     if name in REGRESSION and target.is_floating_point() and target.numel() > 1:
         mean, std = feature_scale(target.reshape(-1, 1) if target.dim() < 2 else target, -1)
         scale = torch.maximum(mean.abs(), std)

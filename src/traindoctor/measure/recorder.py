@@ -204,6 +204,8 @@ class Recorder:
         self.schedulers: dict[int, dict[str, Any]] = {}
         self.loader_lens: dict[int, int] = {}
         self.backward_calls = 0
+        self.leaf_backward = 0  # backward() on a tensor with no graph behind it (a leaf made from a number)
+        self.leaf_location: dict[str, Any] = {}
         self.optimizer_created = False
         self._pending: list[tuple[list[torch.Tensor], list[torch.Tensor], StepRecord]] = []
         self._groupings = Groupings(self.models)
@@ -315,6 +317,9 @@ class Recorder:
     @_handler
     def on_backward(self, tensors: Any) -> None:
         loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
+        if isinstance(loss, torch.Tensor) and loss.grad_fn is None and loss.requires_grad:
+            self.leaf_backward += 1  # a graph of one node: nothing the model computed is behind this loss
+            self.leaf_location = self.leaf_location or user_location()
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or loss.grad_fn is None:
             return
         self.backward_calls += 1

@@ -49,6 +49,7 @@ class LossObservation(TypedDict, total=False):
     range: dict[str, float] | None  # BCE with logits: the input's {min, max}
     broadcast: dict[str, Any] | None  # input and target shapes that broadcast to a larger one
     target_scale: ColumnScales  # regression targets
+    target_outside: dict[str, float]  # {low, high, share, min, max}: targets outside what the loss accepts or the prediction can reach
     step: int
     location: Location
 

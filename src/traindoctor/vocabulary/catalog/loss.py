@@ -7,6 +7,77 @@ AREA = "loss and targets"
 
 CODES = (
     Code(
+        code="target-out-of-range",
+        title="Targets lie outside what the loss accepts",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects binary cross-entropy given targets outside [0, 1] (class ids, unscaled values).",
+        why=(
+            "Binary cross-entropy is a log-likelihood for targets in [0, 1]. Given 2 or 255, it is unbounded below: "
+            "the loss goes negative without limit while the model learns nothing about the task."),
+        hypotheses=(
+            Hypothesis(
+                cause="a multi-class problem trained with a binary loss on class ids",
+                check="print target.unique(): more than two values means cross_entropy with C outputs",
+            ),
+            Hypothesis(
+                cause="soft targets not scaled to [0, 1] (pixel values, counts)",
+                check="print target.min() and target.max() at the loss",
+                kind="subtle",
+            ),
+        ),
+        next_step="Use cross_entropy with one output per class for class ids; scale soft targets into [0, 1].",
+        bad="criterion = nn.BCEWithLogitsLoss()\nloss = criterion(model(x).squeeze(1), y.float())  # y in {0, 1, 2}",
+        good="criterion = nn.CrossEntropyLoss()\nloss = criterion(model(x), y)  # 3 outputs",
+        explains=("loss-divergence", "init-loss-mismatch", "exploding-gradients", "cannot-overfit-batch"),
+    ),
+    Code(
+        code="output-range-mismatch",
+        title="The model's last op cannot reach the targets",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects a regression whose prediction is bounded by its last op (sigmoid, tanh, ReLU) while many "
+             "targets lie outside that bound.",
+        why=(
+            "A sigmoid output lives in (0, 1), a tanh in (-1, 1), a ReLU at or above 0. Targets beyond the bound "
+            "set a floor under the loss; the output saturates trying to reach them and its gradient vanishes."),
+        hypotheses=(
+            Hypothesis(
+                cause="an output activation left on a regression head",
+                check="remove the last activation (or scale the targets into its range) and compare the first steps",
+            ),
+            Hypothesis(
+                cause="targets not scaled to the range the activation was chosen for",
+                check="print the targets' min and max at the loss",
+                kind="subtle",
+            ),
+        ),
+        next_step="Drop the bounding activation from the regression output, or scale the targets into its range.",
+        bad="model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 1), nn.Sigmoid())  # y up to 40",
+        good="model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 1))",
+        explains=("loss-plateau", "saturated-activations", "cannot-overfit-batch", "underfitting"),
+    ),
+    Code(
+        code="activation-on-logits",
+        title="The logits pass through a ReLU before the loss",
+        severity="error",
+        stage=MECHANISM,
+        what="Detects cross-entropy (or a with-logits loss) whose input is made by a ReLU-like op.",
+        why=(
+            "Logits must be free to go negative. A ReLU on them clips every negative logit to 0 and passes no "
+            "gradient there: a class whose logit is clipped for every sample is never learned again."),
+        hypotheses=(
+            Hypothesis(
+                cause="the classifier head ends in an activation (nn.Sequential(..., nn.Linear, nn.ReLU()))",
+                check="print the loss input's minimum: exactly 0 means it was clipped",
+            ),
+        ),
+        next_step="Remove the activation after the last Linear layer: feed raw logits to the loss.",
+        bad="head = nn.Sequential(nn.Linear(64, 10), nn.ReLU())\nloss = F.cross_entropy(head(h), y)",
+        good="head = nn.Linear(64, 10)\nloss = F.cross_entropy(head(h), y)",
+        explains=("dead-relu", "loss-plateau", "cannot-overfit-batch", "init-loss-mismatch"),
+    ),
+    Code(
         code="loss-sign-flipped",
         title="The optimizer maximizes the loss",
         severity="error",
