@@ -84,6 +84,16 @@ def causal_leak(change: float, expected: bool, tensor: str, position: int, recor
                    f"0..{position} (max relative change {change:.2g}) of a next-token model", SOURCE, evidence=record)
 
 
+def target_copy(change: float, share: float, tensor: str, record: dict[str, Any]) -> Finding | None:
+    """`change`: the relative change of the outputs when input `tensor`, equal to the targets at `share` of
+    positions, was replaced by other tokens."""
+    if change <= OUTPUT_CHANGE:
+        return None
+    return finding("label-leakage", f"input `{tensor}` equals the targets at {share:.0%} of positions, and the model's "
+                   f"outputs follow it (replacing it changed them by up to {change:.2g}, relative): the answer is in the "
+                   "input — for a next-token model, the targets are not shifted by one", SOURCE, evidence=record)
+
+
 def batch_size_error(size: int, odd: int, error: str, detail: str) -> Finding:
     """The forward and loss ran on the batch but raised on `odd` of its samples."""
     return finding("batch-size-assumption", f"the forward pass and loss run on the batch of {size}, but with {odd} "

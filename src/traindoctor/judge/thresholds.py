@@ -157,6 +157,11 @@ MSE_INIT_LOW = 0.01
 # outside (noise around a non-negative quantity under a ReLU) stay below the share.
 UNREACHABLE_TARGETS = 0.1
 
+# Class targets equal to an integer input of the same size at 90% of positions are a clue that the
+# answer is in the input (a next-token target not shifted); the target-copy probe then decides by
+# experiment. Next-token text repeats the previous token far less often than that.
+COPIED_TARGETS = 0.9
+
 # nll_loss expects log-probabilities (<= 0): a largest input above 1e-4 is something else.
 LOG_PROB_MAX = 1e-4
 # Inputs and regression targets: a column whose |mean| or standard deviation exceeds 100 is

@@ -119,6 +119,7 @@ class RootInfo:
     train_in_eval: int = 0
     train_location: dict[str, Any] = field(default_factory=dict)
     last_call: tuple[tuple, dict] | None = None  # the latest training batch: (args, kwargs)
+    last_target: Any = None  # the target the loss received after that call (a reference), when it was a tensor
     thread: int | None = None  # the thread of the latest training call
 
 
@@ -296,7 +297,12 @@ class Recorder:
         if _in_transform():
             return
         n = self.loss_calls[name] = self.loss_calls.get(name, 0) + 1
-        self.lane.last_loss_call = {"name": name, "target": args[1] if len(args) > 1 else kwargs.get("target")}
+        target = args[1] if len(args) > 1 else kwargs.get("target")
+        self.lane.last_loss_call = {"name": name, "target": target}
+        if isinstance(target, torch.Tensor) and self.lane.last_batch is not None:  # the target of the model's last batch
+            info = self.roots.get(id(self.lane.last_batch[0]))
+            if info is not None and self._own(info):
+                info.last_target = target
         if n > 3 and n % 50:
             return
         try:

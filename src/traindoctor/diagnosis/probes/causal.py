@@ -32,8 +32,9 @@ def _next_token_task(setup: Setup, x: torch.Tensor, dim: int) -> bool:
     """Targets equal to the inputs shifted by one: the signature of a next-token (causal) LM."""
     y = setup.targets if isinstance(setup.targets, torch.Tensor) else (
         setup.inputs.get("labels") if isinstance(setup.inputs, dict) else None)
-    if not isinstance(y, torch.Tensor) or y.shape != x.shape or x.dim() != 2:
+    if not isinstance(y, torch.Tensor) or y.numel() != x.numel() or x.dim() != 2:
         return False
+    y = y.reshape(x.shape)  # a target flattened for the loss (B*T,) keeps the inputs' order
     x, y = x.movedim(dim, 0), y.movedim(dim, 0)
     shifted = torch.equal(y[:, :-1], x[:, 1:])
     hf_style = torch.equal(y, x)  # Hugging Face causal LMs shift inside the model
