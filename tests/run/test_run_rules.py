@@ -712,3 +712,34 @@ def test_backward_on_a_loss_rebuilt_from_a_number(run_code, line):
     assert report.findings[0].code == "graph-break"
     healthy = run_code(loop_with("loss = F.cross_entropy(model(x), y) + torch.tensor(0.0)"))
     assert "graph-break" not in codes(healthy)
+
+
+LM = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+data = torch.randint(0, 12, (64, 11))
+class Decoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.rnn, self.out = nn.Embedding(12, 16), nn.GRU(16, 16, batch_first=True), nn.Linear(16, 12)
+    def forward(self, tokens):
+        return self.out(self.rnn(self.emb(tokens))[0])
+model = Decoder(); opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for i in range(40):
+    x, y = INPUTS, TARGETS
+    loss = F.cross_entropy(model(x).reshape(-1, 12), y.reshape(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+@pytest.mark.parametrize("inputs,targets,leaks", [
+    ("data[:, 1:]", "data[:, 1:]", True),            # teacher forcing fed the targets themselves
+    ("data[:, :-1]", "data[:, :-1].clone()", True),  # next-token targets never shifted
+    ("data[:, :-1]", "data[:, 1:]", False),          # a correct next-token model (causal by construction)
+])
+def test_run_finds_targets_the_model_can_copy(run_code, inputs, targets, leaks):
+    """Default `run`: the cheap probes get the targets the loss received; the target-copy experiment decides."""
+    report = run_code(LM.replace("INPUTS", inputs).replace("TARGETS", targets))
+    assert ("label-leakage" in codes(report)) == leaks, [f.observation for f in report.findings]
+    if not leaks:
+        assert codes(report) == []
