@@ -714,7 +714,7 @@ def test_backward_on_a_loss_rebuilt_from_a_number(run_code, line):
     assert "graph-break" not in codes(healthy)
 
 
-LM = """
+COPY_LM = """
 import torch, torch.nn as nn, torch.nn.functional as F
 torch.manual_seed(0)
 data = torch.randint(0, 12, (64, 11))
@@ -739,7 +739,7 @@ for i in range(40):
 ])
 def test_run_finds_targets_the_model_can_copy(run_code, inputs, targets, leaks):
     """Default `run`: the cheap probes get the targets the loss received; the target-copy experiment decides."""
-    report = run_code(LM.replace("INPUTS", inputs).replace("TARGETS", targets))
+    report = run_code(COPY_LM.replace("INPUTS", inputs).replace("TARGETS", targets))
     assert ("label-leakage" in codes(report)) == leaks, [f.observation for f in report.findings]
     if not leaks:
         assert codes(report) == []
