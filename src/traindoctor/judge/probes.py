@@ -13,8 +13,8 @@ import torch
 from ..vocabulary.numbers import fmt
 from ..vocabulary.finding import Finding, finding
 from .thresholds import (CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREAD, DEAD_MIN_SAMPLES, EXPLODING_FIRST_LAST,
-                         INPUT_IGNORED, LARGE_UPDATE, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL, OVERFIT_TARGET,
-                         PROBE_SMALL_UPDATE, SATURATED, UNNORMALIZED_SCALE, VANISHING_FIRST_LAST)
+                         INPUT_IGNORED, LARGE_UPDATE, MASK_AGREEMENT, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL,
+                         OVERFIT_TARGET, PROBE_SMALL_UPDATE, SATURATED, UNNORMALIZED_SCALE, VANISHING_FIRST_LAST)
 
 SOURCE = "checkup"
 
@@ -237,3 +237,23 @@ def lr_beyond_divergence(current_lr: float | None, diverged_at: float | None, su
     return finding("lr-too-high", f"in an LR range test on a copy the loss diverged at lr {fmt(diverged_at)}; the "
                    f"configured lr is {fmt(current_lr)} (suggested: {fmt(suggested)})", SOURCE, severity="warning",
                    evidence=record)
+
+
+# ── attention masks ───────────────────────────────────────────────────────────
+
+def padding_mask_inverted(calls: Sequence[dict[str, Any]], tensor: str, pad: int, side: str,
+                          record: dict[str, Any]) -> Finding | None:
+    """`calls`: per attention call, the share of input `tensor`'s content positions its mask hides from
+    every query and the share of its padding (value `pad`, at the rows' `side`) it leaves visible. A mask
+    that hides MASK_AGREEMENT of the content and shows as much of the padding is the padding's complement."""
+    inverted = [c for c in calls if c["content_hidden"] >= MASK_AGREEMENT and c["padding_visible"] >= MASK_AGREEMENT]
+    if not inverted:
+        return None
+    first = inverted[0]
+    where = "tails" if side == "end" else "heads"
+    return finding("padding-mask-inverted", f"the attention mask {first['op']} received in `{first['module']}` hides "
+                   f"{first['content_hidden']:.0%} of the content positions of input `{tensor}` from every query and "
+                   f"leaves {first['padding_visible']:.0%} of its padding (value {pad}, at the {where} of the "
+                   f"sequences) visible ({len(inverted)} of {len(calls)} attention call(s)): attention sees only the "
+                   "padding — a mask whose True means 'real token' passed where True means 'ignore this key'",
+                   SOURCE, evidence=record, location={"module": first["module"]})

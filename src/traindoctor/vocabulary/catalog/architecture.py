@@ -159,4 +159,46 @@ CODES = (
         bad="x = F.dropout(x, p=0.1)",
         good="x = F.dropout(x, p=0.1, training=self.training)",
     ),
+    Code(
+        code="padding-mask-inverted",
+        title="The attention padding mask hides the tokens and shows the padding",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Finds the padding from the data (the value filling the tails or heads of an integer input's "
+            "sequences, never assumed to be 0), then reads the masks attention receives on an eval-mode copy: "
+            "key_padding_mask and attn_mask of nn.MultiheadAttention and the nn.Transformer layers, attn_mask of "
+            "F.scaled_dot_product_attention, and scores of -1000 or below entering a softmax (masked_fill, "
+            "torch.where, an additive mask). A mask that hides the content positions from every query and leaves "
+            "the padding visible is inverted."),
+        why=(
+            "A padding mask hides the padding, not the content. Inverted, every query attends only to the padding "
+            "(or to nothing, giving NaN, for a sequence without any), so the read-out never sees the tokens: the "
+            "model learns at best the sequence length, and the loss stalls near the label prior."),
+        hypotheses=(
+            Hypothesis(
+                cause=(
+                    "a tokenizer-style attention_mask (True/1 = real token) passed as key_padding_mask or "
+                    "src_key_padding_mask, whose True means 'ignore this key'"),
+                check="print mask[0] next to input_ids[0]: True must sit on the padding",
+            ),
+            Hypothesis(
+                cause="the mask built as ids != pad where ids == pad was meant (or the reverse for SDPA's attn_mask)",
+                check="grep the forward for == pad / != pad and note which polarity the attention takes",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="an additive mask built as mask * -inf instead of (1 - mask) * -inf, or masked_fill(mask, -inf)",
+                check="print the mask's values at a padding position and at a token",
+                kind="subtle",
+            ),
+        ),
+        next_step=(
+            "Invert the mask where it is passed: key_padding_mask=~attention_mask.bool() (True = ignore); "
+            "F.scaled_dot_product_attention takes True = attend."),
+        bad="h = encoder(x, src_key_padding_mask=attention_mask.bool())",
+        good="h = encoder(x, src_key_padding_mask=~attention_mask.bool())",
+        explains=("input-ignored", "cannot-overfit-batch", "loss-plateau", "underfitting", "nonfinite-forward",
+                  "constant-output"),
+    ),
 )
