@@ -1,13 +1,23 @@
-"""run's numerics: the first non-finite step (judged by the Monitor's rule, judge/nonfinite.py) and
-input scale."""
+"""run's numerics: the first non-finite step (judged by the Monitor's rule, judge/nonfinite.py), the
+scale of the data where the model's first weighted layer receives it, and the precision the
+optimizers update their parameters in."""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import torch
+
+from ..measure.recorder import OptState, Recorder
+from ..measure.records import InputScale
+from ..measure.steps import parameter_names
 from ..vocabulary.finding import Finding, finding
-from ..measure.recorder import Recorder
-from ..vocabulary.numbers import fmt
+from ..vocabulary.numbers import finite, fmt
 from .nonfinite import explain
-from .thresholds import UNNORMALIZED_SCALE
+from .thresholds import FIRST_LAYER_RMS, LOSS_ENDS, SLOW_LOSS_GAIN, SLOW_MIN_LOSSES, UNNORMALIZED_SCALE
+
+LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def check(rec: Recorder) -> list[Finding]:
@@ -16,20 +26,118 @@ def check(rec: Recorder) -> list[Finding]:
         step = rec.nonfinite["step"]
         recent = [r for r in rec.records if r["step"] < step]
         out.append(explain(rec.nonfinite, recent, rec.source))
-    for seen in rec.input_scale:
-        bad = sorted((i for i, v in enumerate(seen["scale"]) if v > UNNORMALIZED_SCALE), key=lambda i: seen["columns"][i])
-        if bad:
-            evidence = {"tensor": seen["tensor"], "shape": seen["shape"], "feature_dim": seen["feature_dim"],
-                        "columns": [seen["columns"][i] for i in bad[:8]], "n_columns": len(bad),
-                        "n_features": seen["n_features"], "mean": [seen["mean"][i] for i in bad[:8]],
-                        "std": [seen["std"][i] for i in bad[:8]], "max_scale": seen["scale"][0]}
-            cols = ", ".join(f"{c} (mean {fmt(m)}, std {fmt(s)})"
-                             for c, m, s in zip(evidence["columns"][:4], evidence["mean"], evidence["std"]))
-            out.append(finding(
-                "unnormalized-inputs",
-                f"model input `{seen['tensor']}` (shape {seen['shape']}): {len(bad)} of {seen['n_features']} "
-                f"features have scale above {UNNORMALIZED_SCALE:g} — {cols}",
-                rec.source, evidence=evidence, location={"tensor": seen["tensor"]},
-            ))
-            break
+    learned = loss_fell(rec)
+    return out + _input_scale(rec, learned) + _low_precision(rec, learned)
+
+
+def loss_fell(rec: Recorder) -> bool | None:
+    """Whether the recorded loss fell: False once non-finite or when the mean of its last LOSS_ENDS values
+    is not SLOW_LOSS_GAIN below that of its first; None when too few losses, or signed ones, say nothing."""
+    if rec.nonfinite is not None:
+        return False
+    losses = [r["loss"] for r in rec.records if r.get("loss") is not None]
+    if not all(finite(x) for x in losses):
+        return False
+    if len(losses) < SLOW_MIN_LOSSES or min(losses) < 0:  # a surrogate swinging around 0 has no "fell"
+        return None
+    first, last = sum(losses[:LOSS_ENDS]) / LOSS_ENDS, sum(losses[-LOSS_ENDS:]) / LOSS_ENDS
+    return last < (1 - SLOW_LOSS_GAIN) * first
+
+
+def _severity(learned: bool | None) -> str:
+    """Severity follows consequence: a cause whose run did not learn is an error."""
+    return "error" if learned is False else "warning"
+
+
+# ── the data's scale ──────────────────────────────────────────────────────────
+
+def _rms(seen: InputScale) -> float:
+    """Root mean square of the values, from the columns kept (the largest): exact up to the recorder's
+    column cap, a lower bound beyond it."""
+    return math.sqrt(sum(m * m + s * s for m, s in zip(seen["mean"], seen["std"])) / max(seen["n_features"], 1))
+
+
+def _out_of_scale(seen: InputScale) -> list[int] | None:
+    """Indices (into the kept columns) above UNNORMALIZED_SCALE; for what the first weighted layer
+    receives also every column when their root mean square exceeds FIRST_LAYER_RMS. None: in scale."""
+    bad = [i for i, v in enumerate(seen["scale"]) if v > UNNORMALIZED_SCALE]
+    if not bad and "layer" in seen and _rms(seen) > FIRST_LAYER_RMS:
+        bad = list(range(len(seen["scale"])))
+    return bad or None
+
+
+def _input_scale(rec: Recorder, learned: bool | None) -> list[Finding]:
+    """One finding at most: what the first weighted layer receives is read before the model's raw inputs."""
+    for seen in sorted(rec.input_scale, key=lambda s: "layer" not in s):
+        bad = _out_of_scale(seen)
+        if bad is None:
+            continue
+        bad.sort(key=lambda i: seen["columns"][i])
+        rms = _rms(seen)
+        evidence = {"tensor": seen["tensor"], "shape": seen["shape"], "feature_dim": seen["feature_dim"],
+                    "columns": [seen["columns"][i] for i in bad[:8]], "n_columns": len(bad),
+                    "n_features": seen["n_features"], "mean": [seen["mean"][i] for i in bad[:8]],
+                    "std": [seen["std"][i] for i in bad[:8]], "max_scale": seen["scale"][0], "rms": rms,
+                    "first_layer": seen.get("layer"), "loss_fell": learned}
+        cols = ", ".join(f"{c} (mean {fmt(m)}, std {fmt(s)})"
+                         for c, m, s in zip(evidence["columns"][:4], evidence["mean"], evidence["std"]))
+        where = f"model input `{seen['tensor']}`"
+        if "layer" in seen:  # the recorder names a tensor the model computed `input of LAYER`
+            what = "what the model computed from its inputs" if seen["tensor"].startswith("input of ") else where
+            where = f"`{seen['layer']}`, the model's first weighted layer, receives {what}"
+        if len(bad) < len(seen["scale"]) or seen["scale"][-1] > UNNORMALIZED_SCALE:
+            said = (f"{where} (shape {seen['shape']}): {len(bad)} of {seen['n_features']} features have scale above "
+                    f"{UNNORMALIZED_SCALE:g} — {cols}")
+        else:
+            said = (f"{where} (shape {seen['shape']}) at root-mean-square {fmt(rms)}, above {FIRST_LAYER_RMS:g} "
+                    f"(unit scale is about 1); largest features along dim {seen['feature_dim']}: {cols}")
+        if learned is False:
+            said += "; the loss did not fall"
+        return [finding("unnormalized-inputs", said, rec.source, evidence=evidence, severity=_severity(learned),
+                        location={"tensor": seen["tensor"], "module": seen.get("layer")})]
+    return []
+
+
+# ── the optimizers' precision ─────────────────────────────────────────────────
+
+def _rounds_in_param_dtype(opt: torch.optim.Optimizer) -> bool:
+    """torch.optim's own update rules compute state and update in the parameter's dtype (no float32 master
+    copy, no stochastic rounding); an optimizer written elsewhere may keep one, so it is not judged."""
+    return getattr(type(opt).step, "__module__", "").startswith("torch.optim")
+
+
+def _low_precision(rec: Recorder, learned: bool | None) -> list[Finding]:
+    out = []
+    for st in rec.optimizers.values():
+        low = [p for p in st.params() if p.requires_grad and p.dtype in LOW_PRECISION]
+        if low and _rounds_in_param_dtype(st.opt):
+            out.append(_precision_finding(rec, st, low, learned))
     return out
+
+
+def _precision_finding(rec: Recorder, st: OptState, low: list[torch.Tensor], learned: bool | None) -> Finding:
+    opt, trained = st.opt, [p for p in st.params() if p.requires_grad]
+    dtypes = sorted({str(p.dtype).replace("torch.", "") for p in low})
+    info = torch.finfo(low[0].dtype)
+    names = parameter_names(low, rec.models())
+    eps = next((g["eps"] for g in opt.param_groups if isinstance(g.get("eps"), float)), None)
+    lrs = sorted({float(g["lr"]) for g in opt.param_groups})
+    evidence: dict[str, Any] = {
+        "optimizer": type(opt).__name__, "dtypes": dtypes, "parameters": names[:20], "n_low_precision": len(low),
+        "n_trained": len(trained), "lr": lrs, "relative_precision": info.eps, "smallest_normal": info.tiny,
+        "state_dtypes": sorted({str(v.dtype).replace("torch.", "") for s in opt.state.values()
+                                for v in s.values() if isinstance(v, torch.Tensor) and v.dim()}),
+        "nonfinite": rec.nonfinite is not None, "loss_fell": learned}
+    said = (f"{type(opt).__name__} (lr {', '.join(fmt(x) for x in lrs)}) updates {len(low)} of {len(trained)} "
+            f"parameters stored in {' and '.join(dtypes)} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}) "
+            f"with no float32 copy: its state and each update are rounded to {round(1 - math.log2(info.eps))} "
+            f"significant bits, so a change below {fmt(info.eps / 4)} of a weight is lost")
+    if eps is not None and torch.tensor(eps, dtype=low[0].dtype).item() == 0:
+        said += f" and eps {fmt(eps)} is 0"
+        evidence["eps"] = eps
+    if rec.nonfinite is not None:
+        said += f"; the run went non-finite at step {rec.nonfinite['step']}"
+    elif learned is False:
+        said += "; the loss did not fall"
+    return finding("low-precision-params", said, rec.source, evidence=evidence, severity=_severity(learned),
+                   location={"tensor": names[0]})

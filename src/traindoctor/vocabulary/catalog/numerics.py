@@ -79,6 +79,44 @@ CODES = (
         good="d = ((a - b).pow(2).sum(-1) + 1e-12).sqrt()",
     ),
     Code(
+        code="low-precision-params",
+        title="An optimizer updates float16 or bfloat16 parameters with no float32 copy",
+        severity="warning",
+        stage=MECHANISM,
+        what=(
+            "Reads the parameters each torch.optim optimizer updates: any stored in float16 or bfloat16 means its "
+            "state and every update are computed and rounded in that precision. An error when the run went "
+            "non-finite or its loss did not fall."),
+        why=(
+            "torch.optim keeps its state in the parameter's dtype and rounds each update to it. float16 keeps 11 "
+            "significant bits and nothing below 6e-8: Adam's eps (1e-8) and small squared gradients become 0, so "
+            "its step divides by zero and the weights turn inf/NaN. bfloat16 keeps 8 bits: an update below 1/512 "
+            "of a weight rounds away and the weights stop moving. Mixed precision keeps float32 weights and "
+            "lowers only the compute (torch.autocast)."),
+        hypotheses=(
+            Hypothesis(
+                cause="the whole model was cast with .half() / .to(torch.bfloat16) to save memory",
+                check="print({p.dtype for p in optimizer.param_groups[0]['params']})",
+            ),
+            Hypothesis(
+                cause="low precision was meant for the forward pass only",
+                check="keep the weights float32 and run the forward under torch.autocast; compare the loss curve",
+                kind="subtle",
+            ),
+        ),
+        next_step=(
+            "Keep parameters (and so the optimizer's state) in float32 and lower only the compute with torch.autocast "
+            "(with torch.amp.GradScaler for float16); or keep a float32 master copy that the optimizer updates."),
+        bad="model = Net().half()\nopt = torch.optim.Adam(model.parameters(), lr=1e-3)",
+        good=(
+            "model = Net()  # float32 weights\nopt = torch.optim.Adam(model.parameters(), lr=1e-3)\n"
+            "with torch.autocast(device_type='cuda', dtype=torch.bfloat16):\n    loss = loss_fn(model(x), y)"),
+        explains=(
+            "nonfinite-forward", "nonfinite-backward", "exploding-gradients", "vanishing-gradients",
+            "loss-divergence", "lr-too-low", "loss-plateau", "slow-convergence", "cannot-overfit-batch",
+        ),
+    ),
+    Code(
         code="exploding-gradients",
         title="Gradient norms grow by orders of magnitude",
         severity="warning",
