@@ -198,7 +198,7 @@ CODES = (
             "F.scaled_dot_product_attention takes True = attend."),
         bad="h = encoder(x, src_key_padding_mask=attention_mask.bool())",
         good="h = encoder(x, src_key_padding_mask=~attention_mask.bool())",
-        explains=("input-ignored", "cannot-overfit-batch", "loss-plateau", "underfitting", "nonfinite-forward",
-                  "constant-output"),
+        explains=("labels-decoupled", "input-ignored", "cannot-overfit-batch", "loss-plateau", "underfitting",
+                  "slow-convergence", "nonfinite-forward", "constant-output"),
     ),
 )
