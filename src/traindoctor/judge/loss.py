@@ -12,7 +12,8 @@ from ..measure.records import LossObservation
 from ..vocabulary.numbers import fmt
 from .common import modules_of_type, where
 from .thresholds import (INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MIN_STEPS, MSE_INIT_HIGH,
-                         MSE_INIT_LOW, UNNORMALIZED_SCALE, UNREACHABLE_TARGETS)
+                         MSE_INIT_LOW, PADDING_AGREEMENT, PADDING_DOMINANT, PADDING_MIN_RUN, PADDING_SHARE,
+                         UNNORMALIZED_SCALE, UNREACHABLE_TARGETS)
 
 # Ops whose output is clipped flat below a point: logits made by them lose every gradient there.
 TRUNCATING = {"ReluBackward0", "HardtanhBackward0", "ThresholdBackward0", "Relu6Backward0"}
@@ -28,8 +29,9 @@ def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]
     log-probabilities it is redundant (info); nll_loss fed values above LOG_PROB_MAX was given
     something other than log-probabilities; a with-logits loss fed a sigmoid's output squashes twice;
     a binary cross-entropy's targets outside [0, 1] are outside its domain; a regression prediction
-    bounded by its last op cannot reach targets outside that bound; logits clipped by a ReLU lose
-    their gradient wherever they are clipped."""
+    bounded by its last op cannot reach targets outside that bound (a loss written by hand too: its
+    targets are rebuilt from the residual); logits clipped by a ReLU lose their gradient wherever they
+    are clipped; padding of the model's inputs whose targets the loss counts is padding-in-loss."""
     out: dict[str, list[dict[str, Any]]] = {}
     for seen in observations:
         name, made_by = seen["loss"], seen["producer"]
@@ -48,6 +50,8 @@ def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]
         ignored = seen.get("ignored")
         if ignored and ignored["targets"] and ignored["ignored"] == ignored["targets"]:
             flag("labels-all-ignored", ignore_index=ignored["ignore_index"], targets=ignored["targets"])
+        if pad := _counted_padding(seen.get("padding") or []):
+            flag("padding-in-loss", ignore_index=ignored["ignore_index"] if ignored else -100, **pad)
         if made_by == "SigmoidBackward0" and seen.get("range"):
             flag("double-sigmoid", **seen["range"])
         if seen.get("broadcast"):
@@ -56,7 +60,7 @@ def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]
         if outside and outside["share"] > 0 and name.startswith("binary_cross_entropy"):
             flag("target-out-of-range", **outside)
         elif outside and outside["share"] > UNREACHABLE_TARGETS:
-            flag("output-range-mismatch", **outside)
+            flag("output-range-mismatch", **outside, **({"residual": seen["residual"]} if "residual" in seen else {}))
         if made_by in TRUNCATING and name in ("cross_entropy", "binary_cross_entropy_with_logits"):
             flag("activation-on-logits", **kind)
         scale = seen.get("target_scale")
@@ -66,6 +70,15 @@ def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]
                 flag("unnormalized-targets", columns=[scale["columns"][i] for i in bad],
                      mean=[scale["mean"][i] for i in bad], std=[scale["std"][i] for i in bad])
     return out
+
+
+def _counted_padding(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The input padding whose targets the loss counts most: runs at the sequences' edge that are
+    padding (PADDING_MIN_RUN long on average, their targets one value), holding PADDING_SHARE of the
+    counted targets."""
+    padding = [c for c in candidates if c["mean_run"] >= PADDING_MIN_RUN and c["agreement"] >= PADDING_AGREEMENT
+               and c["counted_share"] >= PADDING_SHARE]
+    return max(padding, key=lambda c: c["counted_share"], default=None)
 
 
 def check(rec: Recorder) -> list[Finding]:
@@ -112,6 +125,7 @@ def check(rec: Recorder) -> list[Finding]:
             f"mean logsumexp over classes {fmt(ev['logsumexp_mean'])} (0 for log-probabilities); made by {ev['producer'] or 'an untracked op'}",
             rec.source, evidence={**ev, "calls": n}, location=ev["location"],
         ))
+    out += _padding(rec, flags_by_code.get("padding-in-loss", []), sampled)
     if hit := first("broadcast-loss"):
         ev, n = hit
         out.append(finding(
@@ -133,7 +147,7 @@ def check(rec: Recorder) -> list[Finding]:
         made = _OPS.get(ev["producer"], ev["producer"])
         out.append(finding(
             "output-range-mismatch",
-            f"`{ev['loss']}` compared predictions made by {made}, which cannot leave [{fmt(ev['low'])}, {fmt(ev['high'])}], "
+            f"{_loss_name(ev)} compared predictions made by {made}, which cannot leave [{fmt(ev['low'])}, {fmt(ev['high'])}], "
             f"with targets in [{fmt(ev['min'])}, {fmt(ev['max'])}]{_when(rec, ev)}: {ev['share']:.0%} of the targets are "
             "out of its reach", rec.source, evidence={**ev, "calls": n}, location=ev["location"]))
     if hit := first("activation-on-logits"):
@@ -178,6 +192,28 @@ def _sign(rec: Recorder) -> list[Finding]:
                     f"{len(rec.loss_signs)} sampled backward passes{where(first)}: descending it raises that loss",
                     rec.source, evidence={"loss_functions": flipped, "backward_passes": len(rec.loss_signs),
                                           "step": first["step"]}, location=first["location"])]
+
+
+def _loss_name(ev: dict) -> str:
+    """`mse_loss`, or what a loss written by hand computes: 'a squared error written by hand ((prediction - target) ** 2)'."""
+    return f"a {ev['loss']} ({ev['residual']})" if ev.get("residual") else f"`{ev['loss']}`"
+
+
+def _padding(rec: Recorder, hits: list[dict[str, Any]], sampled: int) -> list[Finding]:
+    """padding-in-loss: an error once padding holds PADDING_DOMINANT of the counted targets."""
+    if not hits:
+        return []
+    ev = hits[0]
+    layout = "row" if ev["seq_dim"] == 1 else "column (sequence-first layout)"
+    return [finding(
+        "padding-in-loss",
+        f"`{ev['loss']}` counts padding{_when(rec, ev)}: input `{ev['tensor']}` holds a run of {ev['pad_value']} reaching "
+        f"the {ev['edge']} of {ev['padded_lines']} of its {ev['lines']} sequences (one per {layout}, {fmt(ev['mean_run'])} "
+        f"positions long on average), the targets there are {ev['target_value']} ({ev['agreement']:.0%} of them), and "
+        f"{ev['at_padding']} of the {ev['counted']} targets the loss counts ({ev['counted_share']:.0%}) are such padding "
+        f"(ignore_index is {ev['ignore_index']}); seen in {len(hits)} of {sampled} sampled loss calls",
+        rec.source, severity=None if ev["counted_share"] >= PADDING_DOMINANT else "warning",
+        evidence={**ev, "calls": len(hits)}, location=ev["location"])]
 
 
 def _when(rec: Recorder, ev: dict) -> str:

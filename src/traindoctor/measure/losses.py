@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from .records import ColumnScales, LossObservation
-from .stats import feature_scale
+from .stats import batch_tensors, feature_scale
 
 CLASSIFICATION = ("cross_entropy", "nll_loss")
 BINARY = ("binary_cross_entropy_with_logits", "binary_cross_entropy")
@@ -84,13 +84,15 @@ def _broadcast(inp: torch.Tensor, target: torch.Tensor) -> dict[str, Any] | None
     return None
 
 
-def observe_call(name: str, bound: dict[str, Any]) -> LossObservation | None:
+def observe_call(name: str, bound: dict[str, Any], batch: tuple[Any, tuple, dict] | None = None) -> LossObservation | None:
     """What one loss call received, measured (judge/loss.py decides what it means): the op that made
     the input; for classification losses whether the scores look like probabilities, log-probabilities
     or logits and how many targets equal ignore_index; for BCE-with-logits the input's range; for
     regression and binary losses the shape the input and target broadcast to; for regression targets
     the scale of each column; for binary losses, and for regression losses whose prediction an op bounds
-    (a sigmoid, a tanh, a ReLU), the share of targets outside what the prediction can reach."""
+    (a sigmoid, a tanh, a ReLU), the share of targets outside what the prediction can reach; for
+    classification losses with integer targets, the padding of the model's inputs of this step
+    (`batch`: the latest training call, (model, args, kwargs)) the loss counts (`padding`)."""
     inp, target = bound.get("input"), bound.get("target")
     if not isinstance(inp, torch.Tensor) or not isinstance(target, torch.Tensor):
         return None
@@ -100,6 +102,8 @@ def observe_call(name: str, bound: dict[str, Any]) -> LossObservation | None:
         if not target.is_floating_point():
             ignore = bound.get("ignore_index", -100)
             out["ignored"] = {"ignore_index": ignore, "ignored": int((target == ignore).sum()), "targets": target.numel()}
+            if found := padding(bound, batch):
+                out["padding"] = found
     elif name == "binary_cross_entropy_with_logits":
         x = inp.detach()
         out["range"] = {"min": float(x.min()), "max": float(x.max())} if x.numel() else None
@@ -246,3 +250,181 @@ def _loss_signs(loss: torch.Tensor) -> list[tuple[str, int]]:
                 if factor is not None:
                     todo.append((inputs[1], sign * factor))
     return found
+
+
+# ── padding counted by a classification loss ─────────────────────────────────
+_TOKEN_DTYPES = (torch.int64, torch.int32, torch.int16, torch.bool)  # token ids and attention masks
+_MIN_SEQ = 4  # positions a line needs before a run at its edge can be told from its content
+_MAX_PADDING_NUMEL = 1 << 22
+
+
+def padding(bound: dict[str, Any], batch: tuple[Any, tuple, dict] | None) -> list[dict[str, Any]]:
+    """Where the model's integer inputs of this step (token ids, attention masks) are padded, and what
+    the loss makes of those positions. The padding value is read from the data, never assumed: in each
+    line of an input (a row, or a column for sequence-first layouts; from the end, or from the start
+    for left padding), the run of the value commonest at that edge that reaches the edge without
+    filling the line. The targets are laid over the input when they have as many elements (or one
+    position fewer per line: a next-token shift made inside the model). Each candidate gives the runs'
+    extent, the share of the targets at run positions that hold one value, and the share of the
+    targets the loss counts (not ignore_index, weight not 0) that are that value at run positions;
+    judge/loss.py decides. A reduction='none' call is skipped: the caller may mask what it returns."""
+    target = bound.get("target")
+    if batch is None or not isinstance(target, torch.Tensor) or target.dtype not in _TOKEN_DTYPES[:3]:
+        return []
+    if bound.get("reduction", "mean") == "none" or not 0 < target.numel() <= _MAX_PADDING_NUMEL:
+        return []
+    target = target.detach()
+    counted = _counted(target, bound)
+    found = []
+    for name, x in batch_tensors(*batch[1:]):
+        if (x.dtype not in _TOKEN_DTYPES or x.dim() != 2 or x.device != target.device
+                or x.numel() > _MAX_PADDING_NUMEL or _same(x, target)):
+            continue
+        for seq_dim in (1, 0):
+            lines = _as_lines(x.detach(), target, counted, seq_dim)
+            for edge in ("end", "start") if lines else ():
+                seen = _edge_run(*(t.flip(1) if edge == "start" else t for t in lines))
+                if seen:
+                    found.append({"tensor": name, "seq_dim": seq_dim, "edge": edge, **seen})
+    return found
+
+
+def _as_lines(x: torch.Tensor, target: torch.Tensor, counted: torch.Tensor,
+              seq_dim: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The input, its targets and which of them count, as (sequences, positions), sequences along
+    `seq_dim` of the input; None when the targets do not lie over the input."""
+    lines = x if seq_dim == 1 else x.T
+    if target.numel() == lines.shape[0] * (lines.shape[1] - 1):
+        lines = lines[:, :-1]  # targets of positions 0..L-2: the next tokens, shifted inside the model
+    elif target.numel() != lines.numel():
+        return None
+    layout = lines.shape if seq_dim == 1 else lines.T.shape  # the targets in the input's own layout
+    on_lines, kept = target.reshape(layout), counted.reshape(layout)
+    return (lines, on_lines, kept) if seq_dim == 1 else (lines, on_lines.T, kept.T)
+
+
+def _counted(target: torch.Tensor, bound: dict[str, Any]) -> torch.Tensor:
+    """The targets a classification loss counts: not ignore_index, and of a class whose weight is not 0."""
+    counted = target != bound.get("ignore_index", -100)
+    weight = bound.get("weight")
+    if isinstance(weight, torch.Tensor) and weight.dim() == 1 and weight.numel():
+        w = weight.detach().to(target.device)
+        inside = (target >= 0) & (target < w.numel())
+        counted &= inside & (w[target.clamp(0, w.numel() - 1)] != 0)
+    return counted
+
+
+def _same(x: torch.Tensor, target: torch.Tensor) -> bool:
+    """The input is the target itself (labels passed to the model): its runs say nothing about padding."""
+    return x.numel() == target.numel() and bool((x.reshape(-1).to(target.dtype) == target.reshape(-1)).all())
+
+
+def _edge_run(lines: torch.Tensor, targets: torch.Tensor, counted: torch.Tensor) -> dict[str, Any] | None:
+    """The run of one value at the end of each line (lines: (n, L)), and the targets at its positions."""
+    n, length = lines.shape
+    if length < _MIN_SEQ or n < 2:
+        return None
+    values, counts = lines[:, -1].unique(return_counts=True)
+    pad = values[counts.argmax()]
+    run = (lines == pad).flip(1).int().cumprod(1).flip(1).bool()  # the positions of the run reaching the end
+    run &= (run.sum(1) < length).unsqueeze(1)  # a line that is all one value is no padded sequence
+    runs = run.sum(1)
+    padded = int((runs > 0).sum())
+    if padded < 2:
+        return None
+    at_run = targets[run]
+    held, share = at_run.unique(return_counts=True)
+    value = held[share.argmax()]
+    at_padding = int((run & (targets == value) & counted).sum())
+    n_counted = int(counted.sum())
+    return {"pad_value": int(pad), "lines": n, "padded_lines": padded, "mean_run": float(runs[runs > 0].float().mean()),
+            "length": length, "target_value": int(value), "agreement": float(share.max()) / at_run.numel(),
+            "at_padding": at_padding, "counted": n_counted, "counted_share": at_padding / n_counted if n_counted else 0.0}
+
+
+# ── regression losses written by hand ────────────────────────────────────────
+# Nodes between the scalar given to backward() and the error terms of a loss written by hand:
+# reductions, sums of terms, constant or mask factors, the root of a mean square, a piecewise (Huber) choice.
+_ERROR_TOP = {"MeanBackward0", "MeanBackward1", "SumBackward0", "SumBackward1", "AddBackward0", "AddBackward1",
+              "NegBackward0", "MulBackward0", "DivBackward0", "SqrtBackward0", "WhereBackward0", "StackBackward0",
+              "CatBackward0"} | _PASS_THROUGH
+_TOP_NODES = 64  # the error terms of a loss sit at the top of its graph: the walk never enters the model
+_RECONSTRUCTION_TOL = 1e-4  # targets rebuilt as prediction - residual carry float32 rounding
+
+
+def bounded_residuals(loss: torch.Tensor) -> list[LossObservation]:
+    """Regression losses written by hand (`((pred - y) ** 2).mean()`, `(y - pred).abs().sum()`) whose
+    prediction an op bounds (OUTPUT_RANGE): the targets, and the share outside what the prediction can
+    reach. Read from the top of the autograd graph: a square or absolute value of a difference of which
+    one side is made by the bounded op and the other has no graph (the target). A subtraction saves no
+    values, so the targets are rebuilt from what its neighbours saved: the squared (or absolute)
+    residual and the op's output, target = prediction - residual. Empty when the graph cannot be read
+    (saved values freed); this only annotates the record."""
+    try:
+        return _bounded_residuals(loss)
+    except (AttributeError, RuntimeError):
+        return []
+
+
+def _bounded_residuals(loss: torch.Tensor) -> list[LossObservation]:
+    found: list[LossObservation] = []
+    todo, seen = [loss.grad_fn], set()
+    while todo and len(seen) < _TOP_NODES:
+        node = todo.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        name, inputs = type(node).__name__, [n for n, _ in node.next_functions]
+        squared = name == "PowBackward0" and getattr(node, "_saved_exponent", None) == 2
+        squared |= name == "MulBackward0" and len(inputs) == 2 and inputs[0] is not None and inputs[0] is inputs[1]
+        if squared or name == "AbsBackward0":
+            seen_here = _residual_target(node._saved_self, inputs[0], "squared" if squared else "absolute")
+            found += [seen_here] if seen_here else []
+        elif name in _ERROR_TOP:
+            todo += inputs
+    return found
+
+
+def _residual_target(residual: torch.Tensor, node: Any, kind: str) -> LossObservation | None:
+    """The targets of `residual` = prediction - target (or target - prediction) when the prediction is
+    made by a bounded op and the target has no graph."""
+    node = _through(node)
+    if type(node).__name__ not in ("SubBackward0",):
+        return None
+    sides = [n for n, _ in node.next_functions]
+    if len(sides) != 2 or (sides[0] is None) == (sides[1] is None):
+        return None  # both sides have a graph (or neither): no side is a target
+    pred_side = 0 if sides[0] is not None else 1
+    made_by = _through(sides[pred_side])
+    op = type(made_by).__name__
+    result = getattr(made_by, "_saved_result", None)
+    alpha = float(getattr(node, "_saved_alpha", 1) or 0)
+    if op not in OUTPUT_RANGE or not isinstance(result, torch.Tensor) or alpha == 0:
+        return None
+    r = residual.detach().float()
+    pred = result.detach().float()
+    if pred.numel() == r.numel():
+        pred = pred.reshape(r.shape)
+    else:
+        try:
+            pred = pred.broadcast_to(r.shape)
+        except RuntimeError:
+            return None
+    target = (pred - r) / alpha if pred_side == 0 else r + alpha * pred
+    if not target.numel() or not bool(torch.isfinite(target).all()):
+        return None
+    low, high = OUTPUT_RANGE[op]
+    outside = (target < low - _RECONSTRUCTION_TOL) | (target > high + _RECONSTRUCTION_TOL)
+    written = "(prediction - target) ** 2" if kind == "squared" else "|prediction - target|"
+    return LossObservation(loss=f"{kind} error written by hand", producer=op, residual=written, target_outside={
+        "low": low, "high": high, "share": float(outside.float().mean()), "min": float(target.min()),
+        "max": float(target.max())})
+
+
+def _through(node: Any) -> Any:
+    """The first node below `node` that changes values (reshapes and copies looked through)."""
+    for _ in range(32):
+        if node is None or type(node).__name__ not in _PASS_THROUGH:
+            return node
+        node = next((n for n, _ in node.next_functions if n is not None), None)
+    return None

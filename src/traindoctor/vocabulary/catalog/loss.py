@@ -224,6 +224,42 @@ CODES = (
         explains=("nonfinite-forward", "nonfinite-backward", "loss-plateau", "init-loss-mismatch"),
     ),
     Code(
+        code="padding-in-loss",
+        title="The loss counts the padding of the sequences",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Detects a classification loss (cross-entropy, NLL) whose targets at the padded positions of the model's "
+            "integer inputs count: the padding is read from the data (a run of one value at the end or start of many "
+            "sequences, whose targets are one value), not assumed to be 0, and is not ignore_index or weighted 0."),
+        why=(
+            "Predicting padding after padding is trivial, so it pulls the printed loss down while the real tokens are "
+            "learned slowly: when most positions are padding, most of the loss and of its gradient is spent on them, "
+            "and the model learns to predict the padding value after real tokens too."),
+        hypotheses=(
+            Hypothesis(
+                cause="the criterion was built without ignore_index for the padding id (nn.CrossEntropyLoss())",
+                check="compute the loss on the non-padding positions alone (target != PAD): it is much higher",
+            ),
+            Hypothesis(
+                cause="the collator pads the labels with the padding id instead of -100",
+                check="print one batch's labels: the padded tail should be -100",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the repeated tail is real data (a class that does end every sequence), not padding",
+                check="check the data: do the sequences really end in that token that many times?",
+                kind="null",
+            ),
+        ),
+        next_step=(
+            "Pass ignore_index=PAD to the loss (or set padded labels to -100), or mask by hand: "
+            "(loss * mask).sum() / mask.sum() with reduction='none'."),
+        bad="criterion = nn.CrossEntropyLoss()\nloss = criterion(logits.reshape(-1, V), tgt.reshape(-1))  # tgt padded with PAD",
+        good="criterion = nn.CrossEntropyLoss(ignore_index=PAD)\nloss = criterion(logits.reshape(-1, V), tgt.reshape(-1))",
+        explains=("class-imbalance", "slow-convergence", "loss-plateau", "underfitting", "constant-output"),
+    ),
+    Code(
         code="init-loss-mismatch",
         title="The first loss is far from its chance level",
         severity="warning",
