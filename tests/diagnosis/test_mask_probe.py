@@ -108,6 +108,22 @@ class Pooling(nn.Module):
         return self.head((weights.unsqueeze(-1) * h).sum(1))
 
 
+class Seq2Seq(nn.Module):
+    """nn.Transformer on (source, target) ids, both padded; `memory(src)` gives the cross-attention's
+    memory_key_padding_mask."""
+    def __init__(self, memory):
+        super().__init__()
+        self.memory = memory
+        self.emb, self.head = nn.Embedding(V, D), nn.Linear(D, V)
+        self.net = nn.Transformer(D, 2, 1, 1, 32, dropout=0.0, batch_first=True)
+
+    def forward(self, src, tgt):
+        causal = nn.Transformer.generate_square_subsequent_mask(tgt.shape[1])
+        h = self.net(self.emb(src), self.emb(tgt), tgt_mask=causal, src_key_padding_mask=src == 0,
+                     tgt_key_padding_mask=tgt == 0, memory_key_padding_mask=self.memory(src))
+        return self.head(h[:, 0])
+
+
 class Recurrent(nn.Module):
     def __init__(self):
         super().__init__()
@@ -122,6 +138,18 @@ def hf(ids, pad=0):
 
 
 labels = torch.randint(0, 2, (B,), generator=torch.Generator().manual_seed(1))
+
+
+def complementary(seed=4):
+    """A right-padded target of 7-9 tokens and a left-padded source of the other 3-1: the source's padding
+    is where the target has its tokens."""
+    g = torch.Generator().manual_seed(seed)
+    tgt, src = torch.randint(1, V, (B, T), generator=g), torch.randint(1, V, (B, T), generator=g)
+    for i, n in enumerate(torch.randint(7, 10, (B,), generator=g).tolist()):
+        tgt[i, n:], src[i, :n] = 0, 0
+    return src, tgt
+
+
 tokenizer_mask = lambda ids, am: am.bool()          # noqa: E731  (True = real token: inverted here)
 correct_mask = lambda ids, am: ~am.bool()           # noqa: E731
 
@@ -135,6 +163,7 @@ CASES = {  # name: (model, inputs, inverted)
     "masked_fill-hides-tokens": (HandWritten(pad=3, form="masked_fill-inverted"), padded(pad=3, low=0), True),
     "additive-mask*-1e9": (HandWritten(pad=0, form="additive-inverted"), padded(), True),
     "pooling-hides-tokens": (Pooling(pad=0, invert=True), padded(), True),
+    "seq2seq-memory-mask": (Seq2Seq(lambda src: src != 0), (padded(), padded(seed=3)), True),
     # healthy look-alikes
     "encoder-~attention_mask": (Encoder(correct_mask), hf(padded()), False),
     "encoder-no-padding": (Encoder(tokenizer_mask), hf(padded(full=True)), False),
@@ -147,6 +176,9 @@ CASES = {  # name: (model, inputs, inverted)
     "additive-bert-extended-mask": (HandWritten(pad=0, form="additive-bert"), padded(), False),
     "pooling-hides-padding": (Pooling(pad=0, invert=False), padded(), False),
     "recurrent-padded": (Recurrent(), padded(), False),
+    "seq2seq-source-and-target-padded": (Seq2Seq(lambda src: src == 0), (padded(), padded(seed=3)), False),
+    # a short left-padded source's mask hides where a long right-padded target has its tokens
+    "seq2seq-left-source-right-target": (Seq2Seq(lambda src: src == 0), complementary(), False),
 }
 
 
@@ -200,3 +232,13 @@ def test_a_token_opening_every_row_is_not_padding():
 @pytest.mark.parametrize("ids", [padded(full=True), torch.randint(0, 3, (64, 40), generator=torch.Generator().manual_seed(2))])
 def test_unpadded_text_has_no_padding(ids):
     assert padding_of(ids) is None
+
+
+def test_a_token_closing_every_row_is_not_padding():
+    """A [SEP] ending every unpadded row, and a mask that lets attention see only it, is not an inverted mask."""
+    ids = padded(full=True, low=2)
+    ids[:, -1] = 1
+    assert padding_of(ids) is None
+    model = HandWritten(pad=1, form="masked_fill-inverted")  # hides every position but the [SEP]
+    report = checkup(model, (ids, labels), F.cross_entropy, probes=("padding-mask",), progress=False)
+    assert "padding-mask-inverted" not in codes(report)

@@ -241,19 +241,26 @@ def lr_beyond_divergence(current_lr: float | None, diverged_at: float | None, su
 
 # ── attention masks ───────────────────────────────────────────────────────────
 
-def padding_mask_inverted(calls: Sequence[dict[str, Any]], tensor: str, pad: int, side: str,
+def padding_mask_inverted(calls: Sequence[dict[str, Any]], padded: dict[str, dict[str, Any]],
                           record: dict[str, Any]) -> Finding | None:
-    """`calls`: per attention call, the share of input `tensor`'s content positions its mask hides from
-    every query and the share of its padding (value `pad`, at the rows' `side`) it leaves visible. A mask
-    that hides MASK_AGREEMENT of the content and shows as much of the padding is the padding's complement."""
-    inverted = [c for c in calls if c["content_hidden"] >= MASK_AGREEMENT and c["padding_visible"] >= MASK_AGREEMENT]
+    """`calls`: per attention call (`call`) and padded input (`padded[input]`: its pad value and side), the
+    share of the input's content positions the call's mask hides from every query and the share of its
+    padding it leaves visible. A mask that hides MASK_AGREEMENT of one input's content and shows as much of
+    its padding is that padding's complement — unless it is another input's padding mask (a left-padded
+    source's mask can be the complement of a right-padded target's padding)."""
+    agree = 1 - MASK_AGREEMENT
+    correct = {c["call"] for c in calls if c["content_hidden"] <= agree and c["padding_visible"] <= agree}
+    inverted = [c for c in calls if c["call"] not in correct and c["content_hidden"] >= MASK_AGREEMENT
+                and c["padding_visible"] >= MASK_AGREEMENT]
     if not inverted:
         return None
     first = inverted[0]
-    where = "tails" if side == "end" else "heads"
+    pad = padded[first["input"]]
+    where = "tails" if pad["padded_at"] == "end" else "heads"
     return finding("padding-mask-inverted", f"the attention mask {first['op']} received in `{first['module']}` hides "
-                   f"{first['content_hidden']:.0%} of the content positions of input `{tensor}` from every query and "
-                   f"leaves {first['padding_visible']:.0%} of its padding (value {pad}, at the {where} of the "
-                   f"sequences) visible ({len(inverted)} of {len(calls)} attention call(s)): attention sees only the "
-                   "padding — a mask whose True means 'real token' passed where True means 'ignore this key'",
+                   f"{first['content_hidden']:.0%} of the content positions of input `{first['input']}` from every query "
+                   f"and leaves {first['padding_visible']:.0%} of its padding (value {pad['pad_value']}, at the {where} "
+                   f"of the sequences) visible ({len({c['call'] for c in inverted})} of {len({c['call'] for c in calls})} "
+                   "attention call(s)): attention sees only "
+                   "the padding — a mask whose True means 'real token' passed where True means 'ignore this key'",
                    SOURCE, evidence=record, location={"module": first["module"]})

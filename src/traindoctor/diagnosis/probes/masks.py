@@ -42,20 +42,26 @@ class Padding(NamedTuple):
     positions: torch.Tensor  # (batch, positions) bool: True where the input holds padding
 
 
-class MaskCall(TypedDict):
-    op: str  # the function that received the mask
-    module: str  # the module it ran in
-    content_hidden: float  # share of the content positions the mask hides from every query
-    padding_visible: float  # share of the padding positions it leaves visible
-
-
-class PaddingMaskRecord(TypedDict, total=False):
+class PaddingSeen(TypedDict):
     input: str
     pad_value: int
     padded_at: str  # "end" or "start"
     padding_positions: int
     content_positions: int
-    calls: list[MaskCall]  # the attention calls whose mask spans the input's positions
+
+
+class MaskCall(TypedDict):
+    call: int  # which attention call of the forward, in order
+    op: str  # the function that received the mask
+    module: str  # the module it ran in
+    input: str  # the padded input whose positions the mask's keys are
+    content_hidden: float  # share of the content positions the mask hides from every query
+    padding_visible: float  # share of the padding positions it leaves visible
+
+
+class PaddingMaskRecord(TypedDict, total=False):
+    padded: list[PaddingSeen]  # the padded integer inputs
+    calls: list[MaskCall]  # per attention call and padded input of as many positions as its keys
     note: str
 
 
@@ -71,25 +77,25 @@ def _most_frequent(values: torch.Tensor, k: int = 8) -> list[int]:
 
 def padding_of(x: torch.Tensor) -> tuple[int, str, torch.Tensor] | None:
     """The value filling the tails (or heads) of the rows of a (batch, positions) integer tensor, and where:
-    a value ending some rows with PAD_TAIL_SHARE of its occurrences in those end runs. Runs of varying
-    length (padding to the longest row) rank before runs of one length (a [CLS] or BOS opening every row),
-    then the most positions."""
+    a value ending rows in runs of varying length (padding to the longest row; a [CLS], BOS or EOS that
+    opens or closes every row is one position everywhere) with PAD_TAIL_SHARE of its occurrences in those
+    runs. Of several, the one covering the most positions."""
     best = None
     for side, rows in (("end", x), ("start", x.flip(1))):
         for value in _most_frequent(rows[:, -1]):
             runs = _end_runs(rows, value)
             padded, total = int(runs.sum()), int((rows == value).sum())
-            if runs.all() or padded < PAD_TAIL_SHARE * total:
+            if runs.all() or padded < PAD_TAIL_SHARE * total or runs.sum(1).unique().numel() < 2:
                 continue
-            rank = (runs.sum(1).unique().numel() > 1, padded)
-            if best is None or rank > best[0]:
-                best = (rank, value, side, runs if side == "end" else runs.flip(1))
+            if best is None or padded > best[0]:
+                best = (padded, value, side, runs if side == "end" else runs.flip(1))
     return None if best is None else best[1:]
 
 
-def find_padding(setup: Setup) -> Padding | None:
-    """The padding of the integer (batch, positions) input with the most distinct values (the token ids
-    rather than an integer attention_mask or token_type_ids, whose padding is the same when they have any)."""
+def find_padding(setup: Setup) -> list[Padding]:
+    """The padded integer (batch, positions) inputs, those with the most distinct values first (the token
+    ids before an integer attention_mask), one per padding: an attention_mask padded where the ids are
+    adds nothing. Each mask is related to every one of them (a seq2seq batch pads source and target)."""
     B = setup.batch_size
     found = []
     for name, t in tensors_in(setup.inputs):
@@ -99,7 +105,11 @@ def find_padding(setup: Setup) -> Padding | None:
         pad = padding_of(t.movedim(dim, 0)) if dim is not None else None
         if pad is not None:
             found.append((int(t.unique().numel()), Padding(name, *pad)))
-    return max(found, key=lambda f: f[0])[1] if found else None
+    kept: list[Padding] = []
+    for _, padding in sorted(found, key=lambda f: -f[0]):
+        if not any(torch.equal(padding.positions, k.positions) for k in kept):
+            kept.append(padding)
+    return kept
 
 
 # ── the masks attention receives ─────────────────────────────────────────────
@@ -213,17 +223,18 @@ def _share(part: torch.Tensor, whole: torch.Tensor) -> float:
     return float(part.sum()) / max(int(whole.sum()), 1)
 
 
-def relate(seen: list[tuple[str, str, torch.Tensor]], padding: torch.Tensor) -> list[MaskCall]:
-    """Each mask over the input's positions (as many keys as positions), against where the padding is."""
-    B, T = padding.shape
-    content = ~padding
+def relate(seen: list[tuple[str, str, torch.Tensor]], paddings: list[Padding]) -> list[MaskCall]:
+    """Each mask against the padding of each input with as many positions as the mask has keys."""
     calls = []
-    for op, module, hidden in seen:
-        if hidden.shape[-1] != T or hidden.shape[0] not in (1, B):
-            continue
-        hidden = hidden.expand(B, T)
-        calls.append(MaskCall(op=op, module=module, content_hidden=_share(hidden & content, content),
-                              padding_visible=_share(~hidden & padding, padding)))
+    for i, (op, module, hidden) in enumerate(seen):
+        for padding in paddings:
+            B, T = padding.positions.shape
+            if hidden.shape[-1] != T or hidden.shape[0] not in (1, B):
+                continue
+            content, shown = ~padding.positions, hidden.expand(B, T)
+            calls.append(MaskCall(call=i, op=op, module=module, input=padding.input,
+                                  content_hidden=_share(shown & content, content),
+                                  padding_visible=_share(~shown & padding.positions, padding.positions)))
     return calls
 
 
@@ -231,12 +242,12 @@ def relate(seen: list[tuple[str, str, torch.Tensor]], padding: torch.Tensor) -> 
        about="the keys each attention mask hides, against the padding found at the inputs' tails: it must hide the padding, not the content")
 def padding_mask(setup: Setup, context: Context) -> tuple[list[Finding], PaddingMaskRecord]:
     B = setup.need_samples(1)
-    padding = find_padding(setup)
-    if padding is None:
+    paddings = find_padding(setup)
+    if not paddings:
         raise NotApplicable("no integer input padded at its sequences' tails or heads")
-    record = PaddingMaskRecord(input=padding.input, pad_value=padding.value, padded_at=padding.side,
-                               padding_positions=int(padding.positions.sum()),
-                               content_positions=int((~padding.positions).sum()))
+    record = PaddingMaskRecord(padded=[PaddingSeen(input=p.input, pad_value=p.value, padded_at=p.side,
+                                                   padding_positions=int(p.positions.sum()),
+                                                   content_positions=int((~p.positions).sum())) for p in paddings])
     model = setup.copy_model(train=False)
     watch = MaskWatch(model, B)
     try:
@@ -244,11 +255,11 @@ def padding_mask(setup: Setup, context: Context) -> tuple[list[Finding], Padding
             setup.forward(model, seed=0)
     finally:
         watch.remove()
-    record["calls"] = calls = relate(watch.seen, padding.positions)
+    record["calls"] = calls = relate(watch.seen, paddings)
     if not calls:
-        record["note"] = "no attention mask over the input's positions was seen"
+        record["note"] = "no attention mask over the padded inputs' positions was seen"
         return [], record
-    found = probe_rules.padding_mask_inverted(calls, padding.input, padding.value, padding.side, dict(record))
+    found = probe_rules.padding_mask_inverted(calls, {p["input"]: p for p in record["padded"]}, dict(record))
     if found is None:
         record["note"] = "the masks hide the padding (or nothing), not the content"
         return [], record
