@@ -229,8 +229,9 @@ def test_a_token_opening_every_row_is_not_padding():
     assert padding_of(ids)[:2] == (0, "end")
 
 
-@pytest.mark.parametrize("ids", [padded(full=True), torch.randint(0, 3, (64, 40), generator=torch.Generator().manual_seed(2))])
-def test_unpadded_text_has_no_padding(ids):
+@pytest.mark.parametrize("ids", [padded(full=True), torch.randint(0, 3, (64, 40), generator=torch.Generator().manual_seed(2)),
+                                 (padded() != 0).long()])  # an attention_mask: which value pads is the question
+def test_unpadded_text_and_masks_have_no_padding(ids):
     assert padding_of(ids) is None
 
 
@@ -242,3 +243,18 @@ def test_a_token_closing_every_row_is_not_padding():
     model = HandWritten(pad=1, form="masked_fill-inverted")  # hides every position but the [SEP]
     report = checkup(model, (ids, labels), F.cross_entropy, probes=("padding-mask",), progress=False)
     assert "padding-mask-inverted" not in codes(report)
+
+
+@pytest.mark.parametrize("implementation", ["eager", "sdpa"])
+@pytest.mark.parametrize("inverted", [False, True])
+def test_a_hugging_face_encoder_given_the_mask_upside_down(implementation, inverted):
+    """BertModel takes attention_mask 1 = real token and builds its additive (eager) or boolean (sdpa) mask."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(vocab_size=V, hidden_size=D, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=32, attn_implementation=implementation)
+    model = transformers.BertForSequenceClassification(config)
+    ids = padded()
+    real = (ids != 0).long()
+    batch = {"input_ids": ids, "attention_mask": 1 - real if inverted else real, "labels": labels}
+    report = checkup(model, batch, probes=("padding-mask",), progress=False)
+    assert ("padding-mask-inverted" in codes(report)) == inverted, report.sections["checkup"]["probes"]

@@ -76,16 +76,19 @@ def _most_frequent(values: torch.Tensor, k: int = 8) -> list[int]:
 
 
 def padding_of(x: torch.Tensor) -> tuple[int, str, torch.Tensor] | None:
-    """The value filling the tails (or heads) of the rows of a (batch, positions) integer tensor, and where:
-    a value ending rows in runs of varying length (padding to the longest row; a [CLS], BOS or EOS that
-    opens or closes every row is one position everywhere) with PAD_TAIL_SHARE of its occurrences in those
-    runs. Of several, the one covering the most positions."""
+    """The value filling the tails (or heads) of the rows of a (batch, positions) integer tensor of tokens,
+    and where: a value ending rows in runs of varying length (padding to the longest row; a [CLS], BOS or
+    EOS that opens or closes every row is one position everywhere) with PAD_TAIL_SHARE of its occurrences
+    in those runs, the rest holding more than one value (a 0/1 attention_mask is not a sequence of tokens:
+    which of its values is padding is the convention in question). Of several, the one covering the most
+    positions."""
     best = None
     for side, rows in (("end", x), ("start", x.flip(1))):
         for value in _most_frequent(rows[:, -1]):
             runs = _end_runs(rows, value)
             padded, total = int(runs.sum()), int((rows == value).sum())
-            if runs.all() or padded < PAD_TAIL_SHARE * total or runs.sum(1).unique().numel() < 2:
+            if (runs.all() or padded < PAD_TAIL_SHARE * total or runs.sum(1).unique().numel() < 2
+                    or rows[~runs].unique().numel() < 2):
                 continue
             if best is None or padded > best[0]:
                 best = (padded, value, side, runs if side == "end" else runs.flip(1))
@@ -93,9 +96,9 @@ def padding_of(x: torch.Tensor) -> tuple[int, str, torch.Tensor] | None:
 
 
 def find_padding(setup: Setup) -> list[Padding]:
-    """The padded integer (batch, positions) inputs, those with the most distinct values first (the token
-    ids before an integer attention_mask), one per padding: an attention_mask padded where the ids are
-    adds nothing. Each mask is related to every one of them (a seq2seq batch pads source and target)."""
+    """The padded integer (batch, positions) inputs, those with the most distinct values first, one per
+    padding (labels padded where the ids are add nothing). Each mask is related to every one of them (a
+    seq2seq batch pads source and target)."""
     B = setup.batch_size
     found = []
     for name, t in tensors_in(setup.inputs):
