@@ -124,6 +124,21 @@ class Seq2Seq(nn.Module):
         return self.head(h[:, 0])
 
 
+class OwnCls(nn.Module):
+    """Prepends a learned [CLS] inside the forward: the keys are the input's positions after one of its own."""
+    def __init__(self, invert):
+        super().__init__()
+        self.invert = invert
+        self.cls, self.emb = nn.Parameter(torch.randn(1, 1, D)), nn.Embedding(V, D)
+        self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(D, 2, 32, dropout=0.0, batch_first=True), 1)
+        self.head = nn.Linear(D, 2)
+
+    def forward(self, input_ids, attention_mask):
+        h = torch.cat([self.cls.expand(len(input_ids), 1, D), self.emb(input_ids)], 1)
+        keep = torch.cat([torch.ones_like(attention_mask[:, :1]), attention_mask], 1).bool()
+        return self.head(self.enc(h, src_key_padding_mask=keep if self.invert else ~keep)[:, 0])
+
+
 class Recurrent(nn.Module):
     def __init__(self):
         super().__init__()
@@ -163,6 +178,7 @@ CASES = {  # name: (model, inputs, inverted)
     "masked_fill-hides-tokens": (HandWritten(pad=3, form="masked_fill-inverted"), padded(pad=3, low=0), True),
     "additive-mask*-1e9": (HandWritten(pad=0, form="additive-inverted"), padded(), True),
     "pooling-hides-tokens": (Pooling(pad=0, invert=True), padded(), True),
+    "own-cls-attention_mask.bool()": (OwnCls(invert=True), hf(padded()), True),
     "seq2seq-memory-mask": (Seq2Seq(lambda src: src != 0), (padded(), padded(seed=3)), True),
     # healthy look-alikes
     "encoder-~attention_mask": (Encoder(correct_mask), hf(padded()), False),
@@ -176,6 +192,7 @@ CASES = {  # name: (model, inputs, inverted)
     "additive-bert-extended-mask": (HandWritten(pad=0, form="additive-bert"), padded(), False),
     "pooling-hides-padding": (Pooling(pad=0, invert=False), padded(), False),
     "recurrent-padded": (Recurrent(), padded(), False),
+    "own-cls-~attention_mask": (OwnCls(invert=False), hf(padded()), False),
     "seq2seq-source-and-target-padded": (Seq2Seq(lambda src: src == 0), (padded(), padded(seed=3)), False),
     # a short left-padded source's mask hides where a long right-padded target has its tokens
     "seq2seq-left-source-right-target": (Seq2Seq(lambda src: src == 0), complementary(), False),

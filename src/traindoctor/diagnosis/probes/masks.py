@@ -34,6 +34,10 @@ from ..axis import batch_dim
 from ..registry import Context, probe
 from ..setup import NotApplicable, Setup
 
+# Tokens a model may add to a sequence itself ([CLS], [SEP], a memory slot): how far the keys of a mask
+# can outnumber an input's positions and still be that input's.
+EXTRA_KEYS = 2
+
 
 class Padding(NamedTuple):
     input: str
@@ -55,6 +59,7 @@ class MaskCall(TypedDict):
     op: str  # the function that received the mask
     module: str  # the module it ran in
     input: str  # the padded input whose positions the mask's keys are
+    first_key: int  # the key of the input's first position (1: the model put a token of its own before it)
     content_hidden: float  # share of the content positions the mask hides from every query
     padding_visible: float  # share of the padding positions it leaves visible
 
@@ -226,18 +231,26 @@ def _share(part: torch.Tensor, whole: torch.Tensor) -> float:
     return float(part.sum()) / max(int(whole.sum()), 1)
 
 
+def _alignments(keys: int, positions: int) -> tuple[int, ...]:
+    """Where an input's positions can sit among the keys: the same positions, or after (or before) up to
+    EXTRA_KEYS tokens the model adds itself (a learned [CLS], a memory slot)."""
+    extra = keys - positions
+    return (0,) if extra == 0 else (extra, 0) if 0 < extra <= EXTRA_KEYS else ()
+
+
 def relate(seen: list[tuple[str, str, torch.Tensor]], paddings: list[Padding]) -> list[MaskCall]:
-    """Each mask against the padding of each input with as many positions as the mask has keys."""
+    """Each mask against the padding of each input whose positions its keys can hold."""
     calls = []
     for i, (op, module, hidden) in enumerate(seen):
         for padding in paddings:
             B, T = padding.positions.shape
-            if hidden.shape[-1] != T or hidden.shape[0] not in (1, B):
+            if hidden.shape[0] not in (1, B):
                 continue
-            content, shown = ~padding.positions, hidden.expand(B, T)
-            calls.append(MaskCall(call=i, op=op, module=module, input=padding.input,
-                                  content_hidden=_share(shown & content, content),
-                                  padding_visible=_share(~shown & padding.positions, padding.positions)))
+            for first in _alignments(hidden.shape[-1], T):
+                content, shown = ~padding.positions, hidden[:, first:first + T].expand(B, T)
+                calls.append(MaskCall(call=i, op=op, module=module, input=padding.input, first_key=first,
+                                      content_hidden=_share(shown & content, content),
+                                      padding_visible=_share(~shown & padding.positions, padding.positions)))
     return calls
 
 
