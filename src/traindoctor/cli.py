@@ -91,6 +91,11 @@ def run(
     max_steps: int = typer.Option(300, "--max-steps", min=0, help="Stop after this many optimizer steps (0: run to completion)."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=0, help="Stop after this many seconds."),
     probes: bool = typer.Option(True, "--probes/--no-probes", help="Run the cheap probes (batch independence) after the script stops."),
+    experiments: Optional[bool] = typer.Option(
+        None, "--experiments/--no-experiments", show_default="when the loss does not learn",
+        help="The differential diagnosis: experiments on copies of the trained model and recorded batches "
+             "(learning rate x10/x0.1/initial, regularisation off, one batch fitted and carried to another), "
+             "50 steps each. By default they run when the loss does not learn."),
     format: Format = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
@@ -106,7 +111,7 @@ def run(
     script_stdout = sys.stderr if RENDERERS[format.value].document and output is None else None
     try:
         report = run_script(script, args or [], max_steps=max_steps, max_seconds=max_seconds,
-                            probes=probes, stdout=script_stdout)
+                            probes=probes, experiments_=experiments, stdout=script_stdout)
     except ScriptNotFound as exc:
         typer.echo(f"traindoctor: {exc}", err=True)
         raise typer.Exit(2)

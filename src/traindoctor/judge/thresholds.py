@@ -231,3 +231,41 @@ LR_RANGE_DIVERGED = 4.0
 GRADCHECK_EPS = 1e-6
 GRADCHECK_ATOL = 1e-5
 GRADCHECK_RTOL = 1e-3
+
+# ── Differential diagnosis (diagnosis/experiments.py, judge/experiments.py) ──────────────────────────
+# Each experiment arm takes 50 optimizer steps on one recorded batch from the state training left: the
+# budget in which the overfit-one-batch check of Karpathy's recipe shows a working setup fitting a batch
+# (our OVERFIT bar is reached well within it by the bundled healthy examples at 10x their LR), while six
+# arms stay within the 60 s diagnosis budget on CPU for models of a few million parameters.
+EXPERIMENT_STEPS = 50
+
+# A loss "does not learn" when the median of its last tenth of recorded steps is within 10% of the median
+# of its first tenth (relative to the larger magnitude), or above it: the same 10% that LR_TOO_LOW's
+# "loss that does not move" uses for the plateau of a too-small learning rate.
+NOT_LEARNING = 0.1
+
+# ... or when it ends within 15% of the loss of an uninformed model (ln C for C classes): a classifier
+# that learned nothing but the class frequencies sits between the labels' entropy and ln C.
+NEAR_CHANCE = 0.85
+
+# Arms are compared by how far each took the batch's loss down, as a share of where it started: an arm
+# "fits" at a 50% fall (half of the OVERFIT bar: 50 steps instead of 300), is "stuck" under 10%
+# (NOT_LEARNING), and one factor explains the stall when changing it alone unsticks it — a fall of at
+# least 25% (a quarter of the way in 50 steps: clearly moving, 2.5x the stuck bar) and at least 2x the
+# baseline's — while the baseline is stuck: the one-factor-at-a-time rule of the seeds' differential.
+ARM_FITS = 0.5
+ARM_STUCK = 0.1
+ARM_MOVES = 0.25
+ARM_BETTER = 2.0
+
+# A schedule collapsed the learning rate when the current rate is at least 10x below the rate it started
+# from (an order of magnitude: the LR_COLLAPSE of run's schedule rule, measured here against initial_lr).
+SCHEDULE_DECAY = 10.0
+
+# Labels decoupled from inputs (Zhang et al. 2017, "Understanding deep learning requires rethinking
+# generalization": random labels are memorised, but nothing carries over), judged by a permutation test on
+# another recorded batch: the real pairing of inputs and targets against 9 shuffled pairings. Under the
+# null (targets independent of inputs) the real pairing is the best of the 10 with probability 1/10, so
+# a model that learned from its inputs is expected to beat all 9 and a decoupled one to beat them
+# rarely (a decoupled case is missed with probability 1/10: silent, never a false alarm).
+SHUFFLES = 9

@@ -55,9 +55,12 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
             rec.on_root_call(module, args, kwargs)
             lane.depth = 1
             try:
-                return original(module, *args, **kwargs)
+                out = original(module, *args, **kwargs)
             finally:
                 lane.depth = 0
+            if rec.active:
+                rec.on_root_return(module, out)
+            return out
         return __call__
 
     def backward_wrapper(original):
@@ -129,6 +132,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         handles.append(register_optimizer_step_post_hook(post_step))
         yield rec
     finally:
+        rec.lane.tape.abandon()
         for h in handles:
             h.remove()
         if restore_clipping is not None:

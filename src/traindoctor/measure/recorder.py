@@ -36,6 +36,7 @@ from . import losses
 from .localise import locate, nonfinite_inputs, replay
 from .records import FirstLoss, InputScale, LossObservation, LossSigns, StepRecord
 from .stats import batch_tensors, feature_scale
+from .tape import Tape, TapeRecorder
 from .steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameters, read_steps, to_host,
                     total)
 
@@ -54,6 +55,9 @@ _ON_DEVICE = ("grad_norm_before_clip", "update_ratio")  # record fields measured
 # non-finite parameters once the loss turns (see on_backward).
 _RECORD_WARMUP = 20
 _RECORD_EVERY = 4
+# Training calls whose loss head is put on tape (measure/tape.py) for the experiments: the first two, then
+# every _TAPE_EVERY-th, so the latest two tapes are near the end of the run.
+_TAPE_EVERY = 25
 
 
 class StopRun(BaseException):
@@ -159,6 +163,7 @@ class _Lane(threading.local):
         self.preclip = PreClip()
         self.last_batch: tuple[nn.Module, tuple, dict] | None = None
         self.last_loss_call: dict[str, Any] | None = None
+        self.tape = TapeRecorder()
 
 
 def _handler(method):
@@ -200,6 +205,7 @@ class Recorder:
         self.loss_observations: list[LossObservation] = []  # what sampled loss calls received (measure/losses.py)
         self.first_loss: FirstLoss | None = None
         self.input_scale: list[InputScale] = []
+        self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest two loss heads on tape, for experiments
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
         self.grad_not_in_opt: dict[int, str] = {}
         self.schedulers: dict[int, dict[str, Any]] = {}
@@ -252,6 +258,8 @@ class Recorder:
         if _in_transform():
             self.transform_calls += 1
             return
+        if self.lane.tape.model == id(module):
+            self.lane.tape.abandon()  # called again before a backward: that head had no loss
         info = self.roots.get(id(module))
         if info is None:
             if next(module.parameters(), None) is None:
@@ -291,6 +299,15 @@ class Recorder:
                 columns=order, scale=[float(scale[i]) for i in order], mean=[float(mean[i]) for i in order],
                 std=[float(std[i]) for i in order]))
 
+    @_handler
+    def on_root_return(self, module: nn.Module, output: Any) -> None:
+        """A training call returned: on sampled calls, its loss head goes on tape (measure/tape.py)."""
+        info = self.roots.get(id(module))
+        if info is None or not torch.is_grad_enabled() or _in_transform() or not self._own(info) or info.last_call is None:
+            return
+        if info.grad_calls <= 2 or info.grad_calls % _TAPE_EVERY == 0:
+            self.lane.tape.start(module, output, *info.last_call, self.n_steps)
+
     # ── loss functions ───────────────────────────────────────────────────────
     @_handler
     def on_loss_call(self, name: str, signature: inspect.Signature, args: tuple, kwargs: dict, out: Any) -> None:
@@ -323,6 +340,12 @@ class Recorder:
     @_handler
     def on_backward(self, tensors: Any) -> None:
         loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
+        if isinstance(loss, torch.Tensor) and self.lane.tape.active is not None:
+            tape = self.lane.tape.finish(loss)
+            if tape is not None:
+                kept = self.tapes.setdefault(self.lane.tape.model, [])
+                kept.append(tape)
+                del kept[:-2]
         if isinstance(loss, torch.Tensor) and loss.grad_fn is None and loss.requires_grad:
             self.leaf_backward += 1  # a graph of one node: nothing the model computed is behind this loss
             self.leaf_location = self.leaf_location or user_location()
@@ -396,6 +419,7 @@ class Recorder:
     @_handler
     def on_zero_grad(self) -> None:
         lane = self.lane
+        lane.tape.settle()
         lane.seq += 1
         lane.zero_grad_seq = lane.seq
 
@@ -412,6 +436,7 @@ class Recorder:
 
     @_handler
     def on_step_begin(self, opt: torch.optim.Optimizer) -> None:
+        self.lane.tape.abandon()
         self._check_budget()
         st = self._state(opt)
         st.ready = False

@@ -154,6 +154,7 @@ class RunSection(TypedDict, total=False):
     models: list[dict[str, Any]]  # {class, training_calls, eval_calls}
     loss_functions: dict[str, int]  # calls per loss function
     probes: list[ProbeRecord]  # the cheap probes on the last training batch
+    experiments: dict[str, Any]  # the differential diagnosis: ran, why, observations (diagnosis/experiments.py)
     internal_errors: list[str]
     processes_started: int
     threads_running: int

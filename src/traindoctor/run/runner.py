@@ -16,6 +16,8 @@ from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from ..diagnosis.battery import could_not_check, examine
+from ..diagnosis import experiments
+from ..judge.experiments import not_learning
 from ..diagnosis.registry import Options, names
 from ..diagnosis.setup import SetupError
 from ..diagnosis.tree import Call
@@ -126,11 +128,40 @@ def _cheap_probes(model: Any, args: tuple, kwargs: dict, target: Any) -> tuple[l
     return outcome.findings, outcome.records
 
 
+def _optimizer_of(rec: Recorder, model: Any) -> Any:
+    """The optimizer stepping most of the model's parameters."""
+    mine = {id(p) for p in model.parameters()}
+    best = max(rec.optimizers.values(), key=lambda st: sum(id(p) in mine for p in st.params()), default=None)
+    return best.opt if best is not None and any(id(p) in mine for p in best.params()) else None
+
+
+def _experiments(rec: Recorder, model: Any, when: bool | None) -> tuple[list[Finding], dict[str, Any]]:
+    """The differential diagnosis (diagnosis/experiments.py): run when the recorded loss does not learn, or
+    when asked (`when` True); never when `when` is False."""
+    chance = (rec.first_loss or {}).get("chance")
+    reason = not_learning([r["loss"] for r in rec.records], chance) if when is None else ("asked" if when else None)
+    if reason is None:
+        return [], {"ran": False, "why": "the loss learns" if when is None else "--no-experiments"}
+    material = experiments.Material(model.module, rec.tapes.get(id(model.module), []), _optimizer_of(rec, model.module))
+    try:
+        found, observations = experiments.run(material, reason)
+    except experiments.CannotExperiment as exc:
+        return [], {"ran": False, "why": f"{_why(reason)}, but {exc}"}
+    return found, {"ran": True, "why": _why(reason), "observations": observations}
+
+
+def _why(reason: str) -> str:
+    return "asked for (--experiments)" if reason == "asked" else f"the loss {reason}"
+
+
 def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps: int = 300,
-               max_seconds: float | None = None, probes: bool = True, stdout: TextIO | None = None) -> Report:
+               max_seconds: float | None = None, probes: bool = True, experiments_: bool | None = None,
+               stdout: TextIO | None = None) -> Report:
     """Run SCRIPT as `__main__` under traindoctor's hooks and return the diagnosis.
 
-    Stops after `max_steps` optimizer steps (0: run to completion) or `max_seconds`.
+    Stops after `max_steps` optimizer steps (0: run to completion) or `max_seconds`. The experiments of
+    the differential diagnosis run when the loss does not learn (`experiments_` None), always (True) or
+    never (False).
     The script's own exceptions and failing exit statuses become a `script-error` finding;
     `os._exit` ends the script, not the report. `stdout` redirects what the script prints
     (the report itself is never printed here). A forked child that returns from the script
@@ -177,6 +208,17 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
             print(f"traindoctor: {internal_errors[-1]} (a bug in traindoctor)", file=sys.stderr)
         else:
             found += probe_findings
+    experiment_section: dict[str, Any] = {"ran": False, "why": "no model was trained"}
+    if model is not None and not threads_block and experiments_ is not False:
+        try:
+            experiment_findings, experiment_section = _experiments(rec, model, experiments_)
+        except Exception as exc:  # a bug of ours: the rules' findings still stand
+            internal_errors.append(f"the experiments failed: {type(exc).__name__}: {exc}")
+            print(f"traindoctor: {internal_errors[-1]} (a bug in traindoctor)", file=sys.stderr)
+        else:
+            found += experiment_findings
+    elif experiments_ is False:
+        experiment_section = {"ran": False, "why": "--no-experiments"}
     # The rules judged the training; the probes add to it. Probes that do not apply (no batch axis)
     # take nothing away, but probes that failed leave part of the diagnosis unchecked.
     probe_gaps = could_not_check(probe_records) if any(r.get("status") == "failed" for r in probe_records) else []
@@ -191,6 +233,7 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
                    for i in rec.roots.values()],
         "loss_functions": rec.loss_calls,
         "probes": probe_records,
+        "experiments": experiment_section,
         "internal_errors": internal_errors,
         "processes_started": rec.processes_started,
         "threads_running": threads_running,

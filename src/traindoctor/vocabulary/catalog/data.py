@@ -7,6 +7,39 @@ AREA = "data"
 
 CODES = (
     Code(
+        code="labels-decoupled",
+        title="The targets do not follow the inputs",
+        severity="error",
+        stage=BAD_DATA,
+        what=(
+            "An experiment on a copy: the model fits one recorded batch, yet nothing of that fit carries over to "
+            "another recorded batch through its real inputs — its loss moves no more than with the inputs shuffled "
+            "across samples."),
+        why=(
+            "A model that can memorise a batch but learns nothing that transfers is fitting noise: the pairing of "
+            "inputs and targets was lost somewhere in the pipeline (two lists sorted differently, a shuffle applied "
+            "to one of them, labels read from the wrong column), so the loss stays at chance whatever the model."),
+        hypotheses=(
+            Hypothesis("inputs and labels are ordered or shuffled separately (sorted file names vs listing order, "
+                       "a permutation applied to one tensor)",
+                       "print a few (input, label) pairs from the Dataset and check them by eye"),
+            Hypothesis(
+                cause="the labels come from the wrong column or file",
+                check="compare the label column with its source, row by row, for a few samples",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the task is genuinely unpredictable from these inputs at this point of training",
+                check="train a simple baseline (logistic regression, a nearest neighbour) on a few thousand pairs",
+                kind="null",
+            ),
+        ),
+        next_step="Find where inputs and targets are paired and check that one index selects both.",
+        bad="images = sorted(files)\nlabels = [label_of[f] for f in files]   # listing order",
+        good="images = sorted(files)\nlabels = [label_of[f] for f in images]",
+        explains=("loss-plateau", "underfitting", "init-loss-mismatch", "slow-convergence", "input-ignored"),
+    ),
+    Code(
         code="unnormalized-inputs",
         title="Input features are orders of magnitude away from unit scale",
         severity="warning",

@@ -7,6 +7,34 @@ AREA = "optimizer and loop"
 
 CODES = (
     Code(
+        code="over-regularization",
+        title="Regularisation outweighs the data term",
+        severity="error",
+        stage=STUCK,
+        what=(
+            "An experiment on a copy: with the penalty written into the loss and the optimizer's weight decay "
+            "turned off, the same steps on a recorded batch take the data term at least twice as low as the "
+            "regularised objective does."),
+        why=(
+            "A penalty that dominates the objective pins the weights near zero: the optimizer trades the data term "
+            "for smaller weights, and the loss stops far above what the model can reach (TheDeepChecker's "
+            "over-regularisation fault)."),
+        hypotheses=(
+            Hypothesis("the penalty's coefficient is orders of magnitude too large (0.1 meant as 1e-5), or it "
+                       "sums over every weight without being scaled by the data size",
+                       "print the data term and the penalty apart: the penalty is comparable or larger"),
+            Hypothesis(
+                cause="weight decay set for a coupled optimizer (Adam with L2) at an AdamW-sized value",
+                check="use AdamW for decoupled decay, or scale weight_decay down by 100x",
+                kind="subtle",
+            ),
+        ),
+        next_step="Lower the regularisation coefficient until the data term falls; tune it on validation loss.",
+        bad="loss = ce + 0.1 * sum((w ** 2).sum() for w in model.parameters())",
+        good="loss = ce + 1e-5 * sum((w ** 2).sum() for w in model.parameters())",
+        explains=("loss-plateau", "underfitting", "slow-convergence", "vanishing-gradients", "cannot-overfit-batch"),
+    ),
+    Code(
         code="clipping-every-step",
         title="Gradient clipping sets the step size",
         severity="info",

@@ -1,0 +1,248 @@
+"""Differential diagnosis: experiments on copies of the model as training left it, its loss head on tape
+(measure/tape.py), the optimizer's class and settings, and the batches the tapes were recorded on.
+
+Every experiment is an *arm*: the same number of optimizer steps on the same batch from the same state,
+changing one factor — the learning rate (x10, x0.1, back to its initial value when a schedule lowered it),
+the regularisation (the penalty written into the loss, the optimizer's weight decay), nothing (the
+baseline). The baseline also answers the oldest question, "can it fit one batch?", and its fit is then
+measured on the other recorded batch with its real inputs against the same batch with its inputs moved to
+other samples (a permutation test: do the real pairings do better than shuffled ones?). The numbers are judged in
+judge/experiments.py. Budgets are in steps, never seconds; the arms draw the same random numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import nn
+
+from ..judge import experiments as rules
+from ..judge.thresholds import EXPERIMENT_STEPS
+from ..measure.copies import independent_copy
+from ..measure.recorder import internal_calls
+from ..measure.tape import Tape
+from ..vocabulary.finding import Finding
+from .axis import batch_dim, decide
+from .guard import guarded
+from .sandbox import isolated, same_noise
+from .tree import Call, call, tree_map
+
+SEED = 0
+
+
+class CannotExperiment(Exception):
+    """The material does not allow the experiments; the message says why, in one line."""
+
+
+@dataclass
+class Material:
+    """What the recorded run leaves for the experiments."""
+    model: nn.Module  # as training left it: only copies are trained
+    tapes: list[Tape]  # the latest last
+    optimizer: torch.optim.Optimizer | None
+
+
+@dataclass
+class Arm:
+    name: str
+    losses: list[float]  # on the training batch, before each step, then after the last
+    data: tuple[float, float] | None  # the loss without the weights-only terms, first and last (penalized tapes)
+    held_out: dict[str, float] | None = None  # the loss on the other batch: real / shuffled inputs, before / after
+
+
+def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """The experiments the open hypotheses call for, their observations (each with the hypotheses it keeps
+    and kills) and the findings they confirm."""
+    if not material.tapes:
+        raise CannotExperiment("no loss head was recorded from this model's outputs")
+    with isolated(), internal_calls(), guarded(material.model):
+        return _run(material, reason, steps)
+
+
+def _run(m: Material, reason: str, steps: int) -> tuple[list[Finding], list[dict[str, Any]]]:
+    tape = m.tapes[-1]
+    groups = _groups(m)
+    if not groups:
+        raise CannotExperiment("no optimizer steps this model's parameters")
+    arms = {"baseline": _arm("baseline", m, tape, groups, steps)}
+    base = arms["baseline"]
+    if not all(math.isfinite(v) for v in base.losses[:1]):
+        raise CannotExperiment("the recorded loss is not finite on the model training left")
+    lr = _lr(groups)
+    initial = _initial_lr(groups)
+    if initial is not None and lr > 0 and initial / lr >= rules.SCHEDULE_DECAY:
+        arms["initial-lr"] = _arm("initial-lr", m, tape, _with(groups, lr=lambda g: g.get("initial_lr", g["lr"])), steps)
+    arms["lr-x10"] = _arm("lr-x10", m, tape, _with(groups, lr=lambda g: g["lr"] * 10), steps)
+    arms["lr-x0.1"] = _arm("lr-x0.1", m, tape, _with(groups, lr=lambda g: g["lr"] * 0.1), steps)
+    decay = max((g.get("weight_decay", 0) or 0 for g in groups), default=0)
+    if tape.penalized or decay:
+        arms["regularisation-off"] = _arm("regularisation-off", m, tape, _with(groups, weight_decay=lambda g: 0.0),
+                                          steps, data_only=True)
+    other = m.tapes[0] if len(m.tapes) > 1 and not _same_batch(m.tapes[0], tape) else None
+    if other is not None:
+        base.held_out = _held_out(m, tape, other, groups, steps)
+    return rules.judge(arms, reason, {"lr": lr, "initial_lr": initial, "weight_decay": decay,
+                                      "penalized": tape.penalized, "steps": steps, "tape_step": tape.step,
+                                      "optimizer": type(m.optimizer).__name__ if m.optimizer else None})
+
+
+# ── the optimizer's groups, on a copy ─────────────────────────────────────────
+
+Groups = list[dict[str, Any]]  # the optimizer's param groups with parameter *names* of the model
+
+
+def _groups(m: Material) -> Groups:
+    if m.optimizer is None:
+        return []
+    names = {id(p): n for n, p in m.model.named_parameters()}
+    out = []
+    for g in m.optimizer.param_groups:
+        params = [names[id(p)] for p in g["params"] if id(p) in names and p.requires_grad]
+        if params:
+            out.append({**{k: v for k, v in g.items() if k != "params"}, "params": params})
+    return out
+
+
+def _with(groups: Groups, **change: Callable[[dict[str, Any]], Any]) -> Groups:
+    return [{**g, **{k: fn(g) for k, fn in change.items()}} for g in groups]
+
+
+def _lr(groups: Groups) -> float:
+    return float(groups[0]["lr"])
+
+
+def _initial_lr(groups: Groups) -> float | None:
+    """The learning rate a scheduler started from (schedulers keep it in each group as `initial_lr`)."""
+    value = groups[0].get("initial_lr")
+    return float(value) if value is not None else None
+
+
+def _optimizer(m: Material, model: nn.Module, groups: Groups) -> torch.optim.Optimizer:
+    params = dict(model.named_parameters())
+    cls = type(m.optimizer)
+    built = [{**{k: v for k, v in g.items() if k not in ("params", "initial_lr")},
+              "params": [params[n] for n in g["params"]]} for g in groups]
+    return cls(built)
+
+
+# ── one arm ───────────────────────────────────────────────────────────────────
+
+def _loss(tape: Tape, model: nn.Module, batch: tuple[tuple, dict], data_only: bool = False) -> torch.Tensor:
+    return tape.loss_of(call(model, Call(batch)), dict(model.named_parameters()), data_only=data_only)
+
+
+def _fresh(m: Material) -> nn.Module:
+    return independent_copy(m.model).train(True)
+
+
+def _arm(name: str, m: Material, tape: Tape, groups: Groups, steps: int, data_only: bool = False) -> Arm:
+    model = _fresh(m)
+    opt = _optimizer(m, model, groups)
+    batch = _cloned(tape.batch)
+    losses: list[float] = []
+    first_data = None
+    with same_noise(SEED), torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss = _loss(tape, model, batch, data_only)
+            value = float(loss.detach())
+            losses.append(value)
+            if first_data is None and tape.penalized:
+                first_data = value if data_only else float(_loss(tape, model, batch, data_only=True).detach())
+            if not math.isfinite(value):
+                break
+            loss.backward()
+            opt.step()
+        else:
+            losses.append(float(_loss(tape, model, batch).detach()))
+    data = None
+    if tape.penalized and first_data is not None:
+        with torch.no_grad(), same_noise(SEED):
+            data = (first_data, float(_loss(tape, model, batch, data_only=True)))
+    return Arm(name, losses, data)
+
+
+def _held_out(m: Material, tape: Tape, other: Tape, groups: Groups, steps: int) -> dict[str, Any] | None:
+    """The loss on `other`'s batch (its own targets on tape) with its real inputs and with the inputs moved to
+    other samples in SHUFFLES ways (a permutation test), before and after the baseline's steps on `tape`'s
+    batch."""
+    model = _fresh(m)
+    pairings = _shuffled(model, other.batch)
+    if pairings is None:
+        return None
+    batch = _cloned(other.batch)
+
+    def measure() -> tuple[float, list[float]]:
+        with torch.no_grad(), same_noise(SEED):
+            real = float(_loss(other, model, batch))
+        shuffled = []
+        for moved in pairings:
+            with torch.no_grad(), same_noise(SEED):
+                shuffled.append(float(_loss(other, model, moved)))
+        return real, shuffled
+
+    real0, shuf0 = measure()
+    opt = _optimizer(m, model, groups)
+    train = _cloned(tape.batch)
+    with same_noise(SEED), torch.enable_grad():
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            loss = _loss(tape, model, train)
+            if not math.isfinite(float(loss.detach())):
+                return None
+            loss.backward()
+            opt.step()
+    real1, shuf1 = measure()
+    return {"real_before": real0, "shuffled_before": shuf0, "real_after": real1, "shuffled_after": shuf1}
+
+
+def _shuffled(model: nn.Module, batch: tuple[tuple, dict]) -> list[tuple[tuple, dict]] | None:
+    """The batch with every input tensor's samples in another order (the same for all inputs): each sample's
+    inputs meet another sample's targets, in SHUFFLES different pairings. None without a batch axis, or with
+    fewer samples than pairings."""
+    args, kwargs = batch
+    with torch.no_grad():
+        ax = decide(independent_copy(model).eval(), Call((args, kwargs)), None)
+    if ax.axis is None or ax.size <= rules.SHUFFLES:
+        return None
+    out = []
+    gen = torch.Generator().manual_seed(SEED)  # a private stream: the script's RNG is not drawn from
+    for _ in range(rules.SHUFFLES):
+        # Random pairings, not rolls: a pipeline broken by an offset (labels shifted by k rows) would be
+        # re-paired by the roll of k.
+        order = _derangement(ax.size, gen)
+
+        def move(t: torch.Tensor, _: str) -> torch.Tensor:
+            dim = batch_dim(t, ax.size, ax.axis)
+            return t.index_select(dim, order) if dim is not None else t.clone()
+
+        out.append(tree_map((args, kwargs), move))
+    return out
+
+
+def _derangement(n: int, gen: torch.Generator) -> torch.Tensor:
+    """A random order in which no sample keeps its own place."""
+    order = torch.randperm(n, generator=gen)
+    fixed = order == torch.arange(n)
+    if fixed.any():  # move each fixed point one place on among themselves (or swap with a neighbour)
+        idx = fixed.nonzero().flatten()
+        order[idx] = order[idx.roll(1)] if len(idx) > 1 else order[(idx + 1) % n]
+        if len(idx) == 1:
+            order[(idx + 1) % n] = idx
+    return order
+
+
+def _cloned(batch: tuple[tuple, dict]) -> tuple[tuple, dict]:
+    return tree_map(batch, lambda t, _: t.clone())
+
+
+def _same_batch(a: Tape, b: Tape) -> bool:
+    """Two tapes of one fixed batch (a script that trains on a single batch) give no held-out batch."""
+    def tensors(t: Tape) -> Iterator[torch.Tensor]:
+        args, kwargs = t.batch
+        yield from (x for x in (*args, *kwargs.values()) if isinstance(x, torch.Tensor))
+    xs, ys = list(tensors(a)), list(tensors(b))
+    return len(xs) == len(ys) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(xs, ys))

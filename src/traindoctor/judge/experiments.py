@@ -1,0 +1,236 @@
+"""What the experiments of the differential diagnosis (diagnosis/experiments.py) show: each arm's outcome
+as an observation with the hypotheses it keeps and kills, and the findings they confirm.
+
+The hypotheses held while the loss does not learn, and the arm that tells each from the others:
+  the learning rate is too low            lr-x10 falls where the baseline is stuck
+  a schedule lowered it too soon          initial-lr falls where the baseline is stuck
+  the learning rate is too high           lr-x0.1 falls where the baseline diverges or rises
+  the regularisation dominates the data   regularisation-off moves the data term where the baseline is stuck
+  the targets do not follow the inputs    the baseline fits one batch, yet on another batch the real pairing
+                                          of inputs and targets is no better than shuffled pairings
+  the model/loss cannot fit at all        no arm fits (the null: the setup itself)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from ..vocabulary.finding import Finding, finding
+from ..vocabulary.numbers import fmt
+from .thresholds import (ARM_BETTER, ARM_FITS, ARM_MOVES, ARM_STUCK, NEAR_CHANCE, NOT_LEARNING, SCHEDULE_DECAY,
+                         SHUFFLES)
+
+__all__ = ["SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning"]
+
+LR = "the learning rate is too low"
+SCHEDULE = "a schedule lowered the learning rate too soon"
+LR_HIGH = "the learning rate is too high"
+REGULARISED = "the regularisation dominates the data term"
+DECOUPLED = "the targets do not follow the inputs"
+SETUP = "the model, its initialisation or the loss cannot fit a batch"
+
+
+def not_learning(losses: Sequence[float | None], chance: float | None = None) -> str | None:
+    """Why the recorded loss calls for the experiments — it went non-finite, rises, does not fall, stays near
+    the loss of an uninformed model (`chance`: run's first-loss check measured it), or stopped
+    falling halfway (a plateau far from where the model could be: an over-regularised loss falls at first as
+    the penalty shrinks the weights) — or None while it still falls."""
+    values = [v for v in losses if v is not None]
+    if any(not math.isfinite(v) for v in values):
+        return "went non-finite"
+    if len(values) < 20:
+        return None
+    k = max(3, len(values) // 10)
+    head, tail = _median(values[:k]), _median(values[-k:])
+    middle = _median(values[len(values) // 2 - k // 2: len(values) // 2 - k // 2 + k])
+    fall = _relative(head, tail)
+    if fall <= -NOT_LEARNING:
+        return "rises"
+    if fall < NOT_LEARNING:
+        return "does not fall"
+    if chance is not None and chance > 0 and tail >= NEAR_CHANCE * chance:
+        return f"stays near chance level ({fmt(tail)} against {fmt(chance)})"
+    return "stopped falling halfway" if _relative(middle, tail) < NOT_LEARNING / 2 else None
+
+
+def _median(values: Sequence[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _relative(before: float, after: float) -> float:
+    return (before - after) / max(abs(before), abs(after), 1e-12)
+
+
+def _unsticks(fall: float, base: float) -> bool:
+    """One factor changed alone moves a stuck baseline: clearly, and at least ARM_BETTER times as far."""
+    return fall >= ARM_MOVES and fall >= ARM_BETTER * max(base, 0.0)
+
+
+def _fall(losses: Sequence[float]) -> float:
+    """How far the arm took the loss down, as a share of where it started; -inf when it went non-finite."""
+    first, last = losses[0], losses[-1]
+    if not math.isfinite(last):
+        return -math.inf
+    return (first - last) / max(abs(first), 1e-12)
+
+
+def judge(arms: dict[str, Any], reason: str, context: dict[str, Any]) -> tuple[list[Finding], list[dict[str, Any]]]:
+    falls = {name: _fall(arm.losses) for name, arm in arms.items()}
+    base = falls["baseline"]
+    observations = [_observe_baseline(arms["baseline"], base, context)]
+    found: list[Finding] = []
+    stuck = base < ARM_STUCK
+
+    def rescues(name: str) -> bool:
+        return name in falls and _unsticks(falls[name], base)
+
+    if "initial-lr" in arms:
+        ok = stuck and rescues("initial-lr")
+        observations.append(_observation(
+            "initial-lr", f"Does the batch's loss fall at the learning rate the schedule started from "
+            f"({fmt(context['initial_lr'])}, now {fmt(context['lr'])})?", arms["initial-lr"], falls["initial-lr"], base,
+            keeps=[SCHEDULE] if ok else [], kills=[SETUP, DECOUPLED] if ok else [SCHEDULE]))
+        if ok:
+            found.append(_finding("scheduler-too-fast", arms, falls, context,
+                                  f"the schedule lowered the learning rate {fmt(context['initial_lr'] / context['lr'])}x, "
+                                  f"to {fmt(context['lr'])}; from where training stopped, {context['steps']} steps on one "
+                                  f"recorded batch take its loss down {_pct(falls['initial-lr'])} at the initial rate "
+                                  f"{fmt(context['initial_lr'])} and {_pct(base)} at the current one"))
+    low = stuck and rescues("lr-x10") and not any(f.code == "scheduler-too-fast" for f in found)
+    observations.append(_observation(
+        "lr-x10", "Does the batch's loss fall with a 10x larger learning rate?", arms["lr-x10"], falls["lr-x10"], base,
+        keeps=[LR] if low else [], kills=[SETUP, DECOUPLED] if low else [LR]))
+    if low:
+        found.append(_finding("lr-too-low", arms, falls, context,
+                              f"{context['steps']} steps on one recorded batch take its loss down {_pct(falls['lr-x10'])} at "
+                              f"10x the learning rate ({fmt(context['lr'] * 10)}) and {_pct(base)} at the script's "
+                              f"{fmt(context['lr'])}"))
+    high = base <= -ARM_STUCK and rescues("lr-x0.1")
+    observations.append(_observation(
+        "lr-x0.1", "Does the batch's loss fall with a 10x smaller learning rate?", arms["lr-x0.1"], falls["lr-x0.1"], base,
+        keeps=[LR_HIGH] if high else [], kills=[] if high else [LR_HIGH]))
+    if high:
+        found.append(_finding("lr-too-high", arms, falls, context,
+                              f"{context['steps']} steps on one recorded batch take its loss down {_pct(falls['lr-x0.1'])} "
+                              f"at a tenth of the learning rate ({fmt(context['lr'] / 10)}), while at the script's "
+                              f"{fmt(context['lr'])} it {'diverges' if base == -math.inf else f'rises {_pct(-base)}'}"))
+    if "regularisation-off" in arms:
+        found += _regularisation(arms, falls, context, observations)
+    held = arms["baseline"].held_out
+    if held is not None:
+        found += _transfer(arms["baseline"], base, held, context, observations)
+    for f in found:
+        f.evidence["confirmed_by"] = "experiment"
+    for o in observations:
+        o["why_run"] = reason
+    return found, observations
+
+
+def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict[str, Any],
+                    observations: list[dict[str, Any]]) -> list[Finding]:
+    base, off = arms["baseline"], arms["regularisation-off"]
+    # The data term: with a penalty on tape, measured apart; with weight decay only, the loss is the data term.
+    base_data = base.data if base.data is not None else (base.losses[0], base.losses[-1])
+    off_data = off.data if off.data is not None else (off.losses[0], off.losses[-1])
+    if not all(math.isfinite(v) for v in (*base_data, *off_data)):
+        return []
+    what = " and ".join(w for w, on in (("the penalty written into the loss", context["penalized"]),
+                                        (f"weight decay {fmt(context['weight_decay'])}", context["weight_decay"])) if on)
+    base_fall, off_fall = _fall(base_data), _fall(off_data)
+    # Not only a stuck baseline: a penalty that halves the data term's progress is what sets where it stops.
+    dominates = _unsticks(off_fall, base_fall)
+    observations.append({
+        "name": "regularisation-off", "question": f"Does the data term fall further with {what} off?",
+        "measured": {"data_term_regularised": list(base_data), "data_term_off": list(off_data),
+                     "loss": _summary(off.losses)},
+        "outcome": (f"the data term reaches {fmt(off_data[1])} with it off and {fmt(base_data[1])} with it on, from "
+                    f"{fmt(base_data[0])}"),
+        "keeps": [REGULARISED] if dominates else [], "kills": [SETUP, LR] if dominates else [REGULARISED]})
+    if not dominates:
+        return []
+    return [finding(
+        "over-regularization",
+        f"with {what} off, {context['steps']} steps on one recorded batch take the data term from {fmt(off_data[0])} to "
+        f"{fmt(off_data[1])}; with it on, to {fmt(base_data[1])} — the regularisation, not the data, sets where the "
+        "loss stops", "run", evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()},
+                                       "data_term_regularised": list(base_data), "data_term_off": list(off_data),
+                                       **_context(context)})]
+
+
+def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, Any],
+              observations: list[dict[str, Any]]) -> list[Finding]:
+    """A permutation test on the other batch: the real pairing of inputs and targets against SHUFFLES others.
+    A model that learned anything from the inputs does better on the real pairing than on every shuffled
+    one; when the targets do not follow the inputs, the real pairing is just one more pairing."""
+    fits = fall >= ARM_FITS
+    before = _beats_shuffles(held["real_before"], held["shuffled_before"])
+    after = _beats_shuffles(held["real_after"], held["shuffled_after"])
+    blind = all(abs(v - held["real_after"]) <= 1e-6 * max(abs(held["real_after"]), 1e-12) for v in held["shuffled_after"])
+    # Judged after the fit: before it, the real pairing carries what the run's own step on that batch left
+    # (the tapes' batches were trained on), which favours it whatever the labels.
+    decoupled = fits and not after and not blind
+    n = len(held["shuffled_after"])
+    observations.append({
+        "name": "held-out-batch",
+        "question": f"On another recorded batch, is the loss with the real inputs lower than with the inputs moved to "
+                    f"other samples ({n} pairings), before and after the baseline fitted its batch?",
+        "measured": held,
+        "outcome": (f"real inputs {fmt(held['real_before'])} → {fmt(held['real_after'])}; shuffled, best of {n}: "
+                    f"{fmt(min(held['shuffled_before']))} → {fmt(min(held['shuffled_after']))}"),
+        "keeps": [DECOUPLED] if decoupled else [],
+        "kills": [SETUP] if decoupled else ([DECOUPLED] if before or after else [])})
+    if not decoupled:
+        return []
+    return [finding(
+        "labels-decoupled",
+        f"the model fits one recorded batch ({_pct(fall)} lower in {context['steps']} steps), but on another batch the "
+        f"real pairing of inputs and targets does no better than inputs moved to other samples: loss "
+        f"{fmt(held['real_after'])} against {fmt(min(held['shuffled_after']))}–{fmt(max(held['shuffled_after']))} for "
+        f"{n} shuffled pairings (before the fit: {fmt(held['real_before'])} against "
+        f"{fmt(min(held['shuffled_before']))}–{fmt(max(held['shuffled_before']))}) — the targets are no function of "
+        "the inputs the model can learn", "run",
+        evidence={"held_out": held, "fitted_batch": _summary(base.losses), **_context(context)})]
+
+
+def _beats_shuffles(real: float, shuffled: Sequence[float]) -> bool:
+    return real < min(shuffled)
+
+
+def _observe_baseline(arm: Any, fall: float, context: dict[str, Any]) -> dict[str, Any]:
+    fits = fall >= ARM_FITS
+    return {"name": "baseline", "question": f"Does one recorded batch fit in {context['steps']} steps with the "
+                                            f"script's optimizer and settings, from where training left the model?",
+            "measured": {"loss": _summary(arm.losses), **({"data_term": list(arm.data)} if arm.data else {})},
+            "outcome": f"the batch's loss went {_went(fall)}",
+            "keeps": [DECOUPLED, REGULARISED] if fits else [SETUP, LR, LR_HIGH, SCHEDULE, REGULARISED],
+            "kills": [SETUP] if fits else []}
+
+
+def _observation(name: str, question: str, arm: Any, fall: float, base: float, *, keeps: list[str],
+                 kills: list[str]) -> dict[str, Any]:
+    return {"name": name, "question": question, "measured": {"loss": _summary(arm.losses)},
+            "outcome": f"the batch's loss went {_went(fall)} (baseline: {_went(base)})", "keeps": keeps, "kills": kills}
+
+
+def _finding(code: str, arms: dict[str, Any], falls: dict[str, float], context: dict[str, Any], text: str) -> Finding:
+    return finding(code, text, "run", evidence={"arms": {k: {**_summary(v.losses), "fall": falls[k]} for k, v in arms.items()},
+                                               **_context(context)})
+
+
+def _context(context: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in context.items() if v is not None}
+
+
+def _summary(losses: Sequence[float]) -> dict[str, Any]:
+    return {"first": losses[0], "last": losses[-1], "steps": len(losses) - 1}
+
+
+def _went(fall: float) -> str:
+    if fall == -math.inf:
+        return "non-finite"
+    return f"down {_pct(fall)}" if fall >= 0 else f"up {_pct(-fall)}"
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}"

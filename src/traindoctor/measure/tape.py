@@ -1,0 +1,276 @@
+"""The loss head on tape: the torch operations a training step applies to a model's outputs up to the
+scalar given to backward(), recorded at sampled steps so that experiments can compute the same loss on
+a copy's outputs (diagnosis/experiments.py) — whether the script calls a torch loss function or writes
+the loss by hand (a policy gradient, a VAE's KL, a penalty on the weights).
+
+A TorchFunctionMode is entered when a sampled training call of a model returns and left at the
+backward() that follows. Each torch call with an argument derived from the model's outputs is kept as
+(function, arguments): derived tensors as slots, the model's own parameters by name (a penalty on the
+weights is part of the loss), every other tensor (targets, returns, masks, a frozen discriminator's
+weights) as a detached clone taken when the call ran. Every call runs as the script made it (the mode
+is off inside its handler); the mode only reads. A warning a call raises is shown from the script's line
+that made the call, as it would be without the mode (catch_warnings is process-wide: a warning another
+thread raises during that call is re-shown from this thread's line).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten, tree_unflatten
+
+MAX_OPS = 5000  # a longer head (a loop over a long sequence) is not recorded
+MAX_CONST_BYTES = 64 * 2**20  # the clones of the other tensors it reads
+
+
+class Slot(NamedTuple):
+    index: int  # a tensor derived from the model's outputs
+
+
+class Param(NamedTuple):
+    name: str  # one of the model's parameters, read on the copy by name
+
+
+class Const(NamedTuple):
+    value: torch.Tensor  # any other tensor, as it was when the call ran
+
+
+@dataclass
+class Op:
+    func: Callable
+    spec: Any  # the (args, kwargs) structure
+    leaves: list[Any]  # Slot, Param, Const or a plain value
+    outs: list[int | None]  # the slot of each tensor leaf of the result (an in-place call: of its first argument)
+    inplace: bool
+
+
+@dataclass
+class Tape:
+    """`loss_of(output, params)` recomputes the step's loss from a model output of the same structure."""
+    inputs: list[int | None]  # the slot of each leaf of the model's output
+    ops: list[Op]
+    loss: int
+    batch: tuple[tuple, dict]  # the model call's (args, kwargs), cloned
+    step: int  # the optimizer step it was recorded at
+    weights_only: frozenset[int]  # slots computed from the weights alone (a penalty), not from the outputs
+
+    @property
+    def penalized(self) -> bool:
+        """The loss holds a term computed from the weights alone (L2 written into the loss)."""
+        return bool(self.weights_only)
+
+    def loss_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *,
+                data_only: bool = False) -> torch.Tensor:
+        """The loss for `output`; `params`: the copy's parameters by name. `data_only`: every term computed
+        from the weights alone counts as zero (the regularisation off)."""
+        values: dict[int, Any] = {}
+        leaves, _ = tree_flatten(output)
+        for slot, leaf in zip(self.inputs, leaves):
+            if slot is not None:
+                values[slot] = leaf
+        params = params or {}
+        for op in self.ops:
+            args, kwargs = tree_unflatten([_value(x, values, params, op.inplace and i == 0)
+                                           for i, x in enumerate(op.leaves)], op.spec)
+            result = op.func(*args, **kwargs)
+            results = [args[0]] if op.inplace else tree_flatten(result)[0]
+            for slot, leaf in zip(op.outs, results):
+                if slot is not None:
+                    off = data_only and slot in self.weights_only and isinstance(leaf, torch.Tensor)
+                    values[slot] = leaf.detach() * 0 if off else leaf
+        out = values.get(self.loss)
+        if not isinstance(out, torch.Tensor):
+            raise ValueError("the recorded loss does not depend on the model's output")
+        return out
+
+
+def _value(x: Any, values: dict[int, Any], params: dict[str, torch.Tensor], clone: bool) -> Any:
+    if isinstance(x, Slot):
+        return values[x.index]
+    if isinstance(x, Param):
+        return params[x.name]
+    if isinstance(x, Const):
+        return x.value.clone() if clone else x.value  # an in-place call must not change the tape
+    return x
+
+
+class _Recording(TorchFunctionMode):
+    """Records the calls that read the model's outputs or weights; see the module's docstring."""
+
+    def __init__(self, output: Any, params: dict[int, tuple[str, torch.Tensor]]):
+        super().__init__()
+        self.slots: dict[int, tuple[torch.Tensor, int]] = {}  # id -> (the tensor, kept alive while recording; slot)
+        self.params = params
+        self.ops: list[Op] = []
+        self.count = -1
+        self.weights_only: set[int] = set()
+        self.const_bytes = 0
+        self.broken = False
+        self.handling = 0  # inside a call made from the handler (the mode is off the stack there)
+        leaves, _ = tree_flatten(output)
+        self.inputs = [self._new(t) if isinstance(t, torch.Tensor) else None for t in leaves]
+
+    def _new(self, t: torch.Tensor) -> int:
+        self.count += 1
+        self.slots[id(t)] = (t, self.count)
+        return self.count
+
+    def slot_of(self, t: Any) -> int | None:
+        if not isinstance(t, torch.Tensor):
+            return None
+        hit = self.slots.get(id(t))
+        return hit[1] if hit is not None and hit[0] is t else None
+
+    def param_of(self, t: Any) -> str | None:
+        hit = self.params.get(id(t)) if isinstance(t, torch.Tensor) else None
+        return hit[0] if hit is not None and hit[1] is t else None
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        self.handling += 1
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = func(*args, **kwargs)
+        finally:
+            self.handling -= 1
+        for w in caught:  # shown as the user's own line would show it, not from this handler
+            _reissue(w)
+        if not self.broken:
+            try:
+                self._record(func, args, kwargs, result)
+            except Exception:  # something this tape cannot hold: no tape, the script unaffected
+                self.broken = True
+        return result
+
+    def _record(self, func: Callable, args: tuple, kwargs: dict, result: Any) -> None:
+        leaves, spec = tree_flatten((args, kwargs))
+        slots = [self.slot_of(x) for x in leaves]
+        names = [self.param_of(x) for x in leaves]
+        if all(s is None for s in slots) and all(n is None for n in names):
+            return
+        name = getattr(func, "__name__", "")
+        inplace = (name.endswith("_") and not name.endswith("__")) or name in _INPLACE
+        converted: list[Any] = []
+        for x, slot, pname in zip(leaves, slots, names):
+            if slot is not None:
+                converted.append(Slot(slot))
+            elif pname is not None:
+                converted.append(Param(pname))
+            elif isinstance(x, torch.Tensor):
+                self.const_bytes += x.numel() * x.element_size()
+                if self.const_bytes > MAX_CONST_BYTES:
+                    raise MemoryError("the loss head reads too much other data to keep")
+                converted.append(Const(x.detach().clone()))
+            else:
+                converted.append(x)
+        if inplace and args and isinstance(args[0], torch.Tensor):
+            outs: list[int | None] = [self._new(args[0])]
+        else:
+            outs = [self._new(t) if isinstance(t, torch.Tensor) else None for t in tree_flatten(result)[0]]
+            if all(o is None for o in outs):
+                return  # a number or a shape read from a tensor: nothing later reads it as a tensor
+        from_outputs = any(s is not None and s not in self.weights_only for s in slots)
+        if not from_outputs:
+            self.weights_only.update(o for o in outs if o is not None)
+        self.ops.append(Op(func, spec, converted, outs, inplace))
+        if len(self.ops) > MAX_OPS:
+            raise OverflowError("the loss head is too long to record")
+
+
+def _reissue(w: warnings.WarningMessage) -> None:
+    frame = sys._getframe(2)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith((_TORCH_DIR, _OWN_DIR)):
+        frame = frame.f_back
+    warnings.warn_explicit(w.message, w.category, frame.f_code.co_filename, frame.f_lineno,
+                           module=frame.f_globals.get("__name__"),
+                           registry=frame.f_globals.setdefault("__warningregistry__", {}))
+
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+_OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_INPLACE = ("__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__")
+
+
+MAX_BATCH_BYTES = 256 * 2**20  # a larger batch is not cloned for a tape
+
+
+class TapeRecorder:
+    """One recording at a time per thread: started when a sampled training call returns, ended by the
+    backward() that follows (a tape when its loss derives from the outputs) or abandoned.
+
+    `loss.backward()` reaches torch.autograd.backward from inside the mode's handler, where the mode is
+    off the stack and cannot be left: it is left at the next event the recorder sees (`settle`)."""
+
+    def __init__(self) -> None:
+        self.active: _Recording | None = None
+        self.closing: list[_Recording] = []
+        self.batch: tuple[tuple, dict] | None = None
+        self.step = 0
+        self.model = 0  # id of the model whose outputs are being followed
+
+    def start(self, module: torch.nn.Module, output: Any, args: tuple, kwargs: dict, step: int) -> None:
+        self.settle()
+        # Already following another model's head (a GAN's generator feeding the discriminator), or a mode
+        # not left yet: never stack another above it.
+        if self.active is not None or self.closing:
+            return
+        leaves = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, torch.Tensor)]
+        if sum(t.numel() * t.element_size() for t in leaves) > MAX_BATCH_BYTES:
+            return
+        self.active = _Recording(output, {id(p): (n, p) for n, p in module.named_parameters()})
+        self.batch, self.step, self.model = _clone_batch(args, kwargs), step, id(module)
+        self.active.__enter__()
+
+    def finish(self, loss: torch.Tensor) -> Tape | None:
+        """The tape whose loss is `loss`, if it was recorded from a model's outputs."""
+        rec = self.active
+        if rec is None:
+            return None
+        slot, broken = rec.slot_of(loss), rec.broken
+        self.abandon()
+        if broken or slot is None or self.batch is None:
+            return None
+        ops = _needed(rec.ops, slot)
+        weights_only = frozenset(s for op in ops for s in op.outs if s in rec.weights_only)
+        return Tape(rec.inputs, ops, slot, self.batch, self.step, weights_only)
+
+    def abandon(self) -> None:
+        if self.active is not None:
+            rec, self.active = self.active, None
+            rec.broken = True  # records nothing more
+            rec.slots.clear()
+            self.closing.append(rec)
+        self.settle()
+
+    def settle(self) -> None:
+        """Leave the modes that are done, when this thread is not inside one's handler."""
+        while self.closing and not self.closing[-1].handling:
+            rec = self.closing.pop()
+            try:
+                rec.__exit__(None, None, None)
+            except Exception:  # another mode was entered above ours: ours stays, inert
+                pass
+
+
+def _needed(ops: list[Op], loss: int) -> list[Op]:
+    """The ops the loss depends on (a metric computed from the outputs on the way is left out)."""
+    needed, kept = {loss}, []
+    for op in reversed(ops):
+        if any(o in needed for o in op.outs if o is not None):
+            kept.append(op)
+            needed.update(x.index for x in op.leaves if isinstance(x, Slot))
+    return kept[::-1]
+
+
+def _clone_batch(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """The model call's arguments, cloned: a script that refills its batch buffers in place must not change
+    the recorded batch."""
+    leaves, spec = tree_flatten((args, kwargs))
+    return tree_unflatten([x.detach().clone() if isinstance(x, torch.Tensor) else x for x in leaves], spec)

@@ -1,0 +1,170 @@
+"""`traindoctor run` in its default configuration: when the loss does not learn, the experiments on copies
+name the factor that explains it — each cause on three differently shaped programs — and stay quiet on
+healthy look-alikes, even when asked to run."""
+import pytest
+
+from conftest import codes
+
+PRELUDE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+"""
+
+# ── labels that do not follow the inputs ─────────────────────────────────────
+DECOUPLED = {
+    "tabular-labels-permuted": """
+x = torch.randn(1024, 12); w = torch.randn(12, 4)
+y = (x @ w).argmax(1)[torch.randperm(1024)]          # the labels shuffled apart from their rows
+model = nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Linear(64, 4))
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for epoch in range(4):
+    for i in range(0, 1024, 32):
+        loss = F.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
+        opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "images-sorted-vs-listing-order": """
+images = torch.rand(512, 1, 8, 8); labels = (images.mean((1, 2, 3)) * 40).long() % 5
+order = torch.randperm(512)
+labels = labels[order]                                 # pairs built from two orders of the same files
+model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 36, 5))
+opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+for epoch in range(5):
+    for i in range(0, 512, 16):
+        out = model(images[i:i + 16])
+        loss = nn.CrossEntropyLoss()(out, labels[i:i + 16])
+        opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "sequence-dict-batches": """
+class Reader(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb = nn.Embedding(20, 16); self.gru = nn.GRU(16, 32, batch_first=True); self.out = nn.Linear(32, 3)
+    def forward(self, tokens):
+        return self.out(self.gru(self.emb(tokens))[0][:, -1])
+tokens = torch.randint(0, 20, (768, 10)); target = (tokens[:, -1] % 3)
+target = target.roll(7)                                # each label belongs to another row
+model = Reader(); opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(120):
+    i = (step * 24) % 768
+    batch = {"tokens": tokens[i:i + 24], "label": target[i:i + 24]}
+    logits = model(tokens=batch["tokens"])
+    loss = -torch.log_softmax(logits, 1).gather(1, batch["label"][:, None]).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+# ── regularisation that outweighs the data ───────────────────────────────────
+OVER_REGULARISED = {
+    "l2-summed-into-the-loss": """
+x = torch.randn(800, 10); y = (x[:, 0] + x[:, 1] > 0).long() + 2 * (x[:, 2] > 0.5).long()
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(10):
+    for i in range(0, 800, 50):
+        data = F.cross_entropy(model(x[i:i + 50]), y[i:i + 50])
+        loss = data + 0.1 * sum((p ** 2).sum() for p in model.parameters())
+        opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "l1-on-a-cnn": """
+x = torch.rand(400, 1, 8, 8); y = (x[:, 0, :4].mean((1, 2)) > x[:, 0, 4:].mean((1, 2))).long()
+model = nn.Sequential(nn.Conv2d(1, 6, 3), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 36, 2))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for step in range(150):
+    i = (step * 20) % 400
+    out = model(x[i:i + 20])
+    loss = F.cross_entropy(out, y[i:i + 20]) + 0.05 * sum(p.abs().sum() for p in model.parameters())
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "coupled-weight-decay": """
+x = torch.randn(600, 8); y = x[:, :1] * 3 - x[:, 1:2] * 2
+model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=5.0)
+for step in range(200):
+    i = (step * 30) % 600
+    loss = F.mse_loss(model(x[i:i + 30]), y[i:i + 30])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+# ── a schedule that collapses the learning rate, with or without a DataLoader ─
+SCHEDULE = {
+    "exponential-per-batch": """
+x = torch.randn(960, 6); y = (x[:, 0] + x[:, 1] > 0).long()
+model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 2))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.8)   # meant per epoch, stepped per batch
+for epoch in range(5):
+    for i in range(0, 960, 32):
+        loss = F.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+""",
+    "steplr-step-size-one": """
+x = torch.randn(500, 5); y = (x ** 2).sum(1, keepdim=True)
+model = nn.Sequential(nn.Linear(5, 32), nn.ReLU(), nn.Linear(32, 1))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+for step in range(150):
+    i = (step * 25) % 500
+    loss = ((model(x[i:i + 25]) - y[i:i + 25]) ** 2).mean()
+    opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+""",
+    "lambda-schedule-in-a-dataloader-loop": """
+from torch.utils.data import DataLoader, TensorDataset
+x = torch.randn(2048, 8); y = (x[:, 0] - x[:, 1] > 0).long()
+loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)
+model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+opt = torch.optim.RMSprop(model.parameters(), lr=1e-2)
+sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 ** s)
+for epoch in range(3):
+    for xb, yb in loader:
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+""",
+}
+
+# ── healthy look-alikes: the same shapes, correct ──────────────────────────────
+HEALTHY = {
+    "tabular-paired": DECOUPLED["tabular-labels-permuted"].replace("[torch.randperm(1024)]", ""),
+    "sequence-paired": DECOUPLED["sequence-dict-batches"].replace("target = target.roll(7)", ""),
+    "light-l2": OVER_REGULARISED["l2-summed-into-the-loss"].replace("0.1 * sum", "1e-5 * sum"),
+    "adamw-decay": OVER_REGULARISED["coupled-weight-decay"].replace(
+        "torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=5.0)", "torch.optim.AdamW(model.parameters(), lr=1e-2)"),
+    "cosine-over-the-run": SCHEDULE["exponential-per-batch"].replace(
+        "ExponentialLR(opt, gamma=0.8)", "CosineAnnealingLR(opt, T_max=150)"),
+}
+
+
+def _run(run_code, source, **options):
+    return run_code(PRELUDE + source, **options)
+
+
+@pytest.mark.parametrize("name", DECOUPLED)
+def test_labels_decoupled(run_code, name):
+    r = _run(run_code, DECOUPLED[name])
+    assert codes(r)[:1] == ["labels-decoupled"], codes(r)
+    assert r.sections["run"]["experiments"]["ran"]
+
+
+@pytest.mark.parametrize("name", OVER_REGULARISED)
+def test_over_regularization(run_code, name):
+    r = _run(run_code, OVER_REGULARISED[name])
+    assert codes(r)[:1] == ["over-regularization"], codes(r)
+
+
+@pytest.mark.parametrize("name", SCHEDULE)
+def test_schedule_collapsed(run_code, name):
+    r = _run(run_code, SCHEDULE[name])
+    assert codes(r)[:1] == ["scheduler-too-fast"], codes(r)
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_healthy_look_alikes_stay_quiet_even_when_asked(run_code, name):
+    r = _run(run_code, HEALTHY[name], experiments_=True)
+    assert codes(r) == [], codes(r)
+    section = r.sections["run"]["experiments"]
+    assert section["ran"] and section["why"] == "asked for (--experiments)"
+
+
+def test_no_experiments_skips_them(run_code):
+    r = _run(run_code, DECOUPLED["tabular-labels-permuted"], experiments_=False)
+    assert "labels-decoupled" not in codes(r)
+    assert r.sections["run"]["experiments"] == {"ran": False, "why": "--no-experiments"}

@@ -1,0 +1,132 @@
+"""The differential diagnosis's judge: when the loss calls for experiments, and what the arms' numbers show."""
+import math
+
+import pytest
+
+from traindoctor.diagnosis.experiments import Arm
+from traindoctor.judge.experiments import judge, not_learning
+
+CONTEXT = {"lr": 1e-3, "initial_lr": None, "weight_decay": 0.0, "penalized": False, "steps": 50, "tape_step": 200,
+           "optimizer": "SGD"}
+
+
+def curve(first, last, n=50):
+    return [first + (last - first) * i / (n - 1) for i in range(n)]
+
+
+@pytest.mark.parametrize("losses, why", [
+    ([2.3] * 40, "does not fall"),
+    (curve(1.0, 1.5), "rises"),
+    ([1.0] * 10 + [math.nan], "went non-finite"),
+    (curve(3.0, 1.0, 20) + [1.0] * 30, "stopped falling halfway"),
+])
+def test_the_loss_calls_for_experiments(losses, why):
+    assert not_learning(losses) == why
+
+
+@pytest.mark.parametrize("losses", [curve(2.3, 0.2), curve(5.0, -3.0), [2.0, 1.0, 0.5, 0.3, 0.2]])
+def test_a_loss_that_falls_or_is_too_short_does_not(losses):
+    assert not_learning(losses) is None
+
+
+def test_near_chance_calls_for_experiments_only_with_a_chance_level():
+    losses = curve(1.6, 1.25)  # falls steadily, but ends near ln 4
+    assert not_learning(losses) is None
+    assert not_learning(losses, chance=math.log(4)).startswith("stays near chance level")
+    assert not_learning(curve(2.3, 0.5), chance=math.log(10)) is None
+
+
+def arms(**falls):
+    """Arms whose batch loss goes from 1.0 down by the given share (None: non-finite)."""
+    out = {}
+    for name, fall in falls.items():
+        name = name.replace("_", "-").replace("x01", "x0.1")
+        last = math.nan if fall is None else 1.0 - fall
+        out[name] = Arm(name, [1.0, last], None)
+    return out
+
+
+def codes(found):
+    return [f.code for f in found]
+
+
+def test_lr_x10_unsticks_a_stuck_baseline():
+    found, obs = judge(arms(baseline=0.02, lr_x10=0.6, lr_x01=0.0), "does not fall", CONTEXT)
+    assert codes(found) == ["lr-too-low"]
+    assert found[0].evidence["confirmed_by"] == "experiment"
+    assert {o["name"] for o in obs} == {"baseline", "lr-x10", "lr-x0.1"}
+
+
+def test_initial_lr_names_the_schedule_not_the_rate():
+    context = {**CONTEXT, "lr": 1e-6, "initial_lr": 1e-2}
+    a = arms(baseline=0.0, initial_lr=0.9, lr_x10=0.5, lr_x01=0.0)
+    assert codes(judge(a, "does not fall", context)[0]) == ["scheduler-too-fast"]
+
+
+def test_lr_x01_rescues_a_diverging_baseline():
+    found, _ = judge(arms(baseline=None, lr_x10=None, lr_x01=0.5), "went non-finite", CONTEXT)
+    assert codes(found) == ["lr-too-high"]
+
+
+@pytest.mark.parametrize("falls", [
+    dict(baseline=0.6, lr_x10=0.9, lr_x01=0.2),  # the baseline fits: the rate is not what stops it
+    dict(baseline=0.02, lr_x10=0.03, lr_x01=0.0),  # nothing moves: no factor is named
+    dict(baseline=0.02, lr_x10=0.2, lr_x01=0.0),  # x10 moves, but not clearly
+])
+def test_no_rate_is_named_without_a_clear_rescue(falls):
+    assert judge(arms(**falls), "does not fall", CONTEXT)[0] == []
+
+
+def test_regularisation_off_moving_the_data_term():
+    a = arms(baseline=0.01, lr_x10=0.02, lr_x01=0.0)
+    a["baseline"].data = (1.25, 1.24)
+    a["regularisation-off"] = Arm("regularisation-off", [1.26, 0.7], (1.25, 0.7))
+    found, obs = judge(a, "stays near chance level", {**CONTEXT, "penalized": True})
+    assert codes(found) == ["over-regularization"]
+    assert next(o for o in obs if o["name"] == "regularisation-off")["keeps"]
+
+
+def test_light_regularisation_is_not_named():
+    a = arms(baseline=0.01, lr_x10=0.02, lr_x01=0.0)
+    a["regularisation-off"] = Arm("regularisation-off", [1.0, 0.98], None)
+    assert judge(a, "does not fall", {**CONTEXT, "weight_decay": 1e-4})[0] == []
+
+
+def held(real_before, real_after, shuffled_before, shuffled_after):
+    """The permutation test's numbers; the shuffled ones spread around the given value."""
+    spread = [-0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2, 0.25]
+    return {"real_before": real_before, "real_after": real_after,
+            "shuffled_before": [shuffled_before + d for d in spread], "shuffled_after": [shuffled_after + d for d in spread]}
+
+
+def test_a_fit_no_better_than_shuffled_pairings_is_labels_decoupled():
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    a["baseline"].held_out = held(2.3, 2.6, 2.3, 2.5)  # the real pairing sits among the shuffled ones
+    found, _ = judge(a, "does not fall", CONTEXT)
+    assert codes(found) == ["labels-decoupled"]
+
+
+@pytest.mark.parametrize("h", [
+    held(2.3, 1.9, 2.3, 2.4),  # after the fit, the real pairing beats every shuffled one
+    held(0.5, 0.6, 2.9, 3.0),  # far better on the real pairing: the model uses its inputs
+])
+def test_a_real_pairing_better_than_every_shuffle_clears_the_labels(h):
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    a["baseline"].held_out = h
+    found, obs = judge(a, "does not fall", CONTEXT)
+    assert found == []
+    assert "the targets do not follow the inputs" in next(o for o in obs if o["name"] == "held-out-batch")["kills"]
+
+
+def test_a_model_blind_to_its_inputs_is_not_called_decoupled():
+    """Every pairing gives the same loss: the model ignores its inputs (the ablation probe's finding)."""
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    a["baseline"].held_out = {"real_before": 1.0, "real_after": 1.2, "shuffled_before": [1.0] * 9,
+                              "shuffled_after": [1.2] * 9}
+    assert judge(a, "does not fall", CONTEXT)[0] == []
+
+
+def test_no_verdict_on_the_labels_when_the_batch_does_not_fit():
+    a = arms(baseline=0.05, lr_x10=0.06, lr_x01=0.0)
+    a["baseline"].held_out = held(2.3, 2.3, 2.3, 2.3)
+    assert judge(a, "does not fall", CONTEXT)[0] == []

@@ -1,0 +1,142 @@
+"""The loss head on tape: recorded while a script trains, it recomputes the step's loss on a copy's outputs
+exactly — for torch loss functions and hand-written losses alike — and changes nothing of the training."""
+import copy
+import textwrap
+
+import pytest
+import torch
+
+from traindoctor.measure.hooks import installed
+from traindoctor.measure.recorder import Recorder
+
+PRELUDE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+"""
+
+# Differently shaped heads: a loss function on a view of the output, a distribution's log-probability with a
+# penalty on the weights, a tuple output (a VAE) with a hand-written KL, a sequence-first output reshaped,
+# and an in-place write into a buffer.
+HEADS = {
+    "view-into-cross-entropy": ("""
+net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 5))
+x, y = torch.randn(24, 6), torch.randint(0, 5, (24,))
+def loss_of(out): return F.cross_entropy(out.view(-1, 5), y)
+""", "net(x)"),
+    "distribution-and-penalty": ("""
+net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+x, a, ret = torch.randn(32, 4), torch.randint(0, 3, (32,)), torch.randn(32)
+def loss_of(out):
+    logp = torch.distributions.Categorical(logits=out).log_prob(a)
+    return -(logp * ret).mean() + 1e-3 * sum((p ** 2).sum() for p in net.parameters())
+""", "net(x)"),
+    "tuple-output-vae": ("""
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__(); self.enc = nn.Linear(10, 4); self.dec = nn.Linear(2, 10)
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        return self.dec(z), mu, logvar
+net = VAE(); x = torch.rand(16, 10)
+def loss_of(out):
+    recon, mu, logvar = out
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1).mean()
+    return F.mse_loss(recon, x) + kl
+""", "net(x)"),
+    "sequence-first-reshape": ("""
+net = nn.LSTM(3, 7)
+x, y = torch.randn(9, 4, 3), torch.randn(9 * 4, 7)
+def loss_of(out): return ((out[0].reshape(-1, 7) - y) ** 2).mean()
+""", "net(x)"),
+    "inplace-buffer": ("""
+net = nn.Linear(5, 2)
+x, y = torch.randn(12, 5), torch.randn(12)
+def loss_of(out):
+    buf = torch.zeros(12); buf[:] = out[:, 0] - out[:, 1]
+    return F.smooth_l1_loss(buf, y)
+""", "net(x)"),
+}
+
+
+def _train(source: str, call: str, steps: int = 3):
+    g: dict = {"__name__": "__main__"}
+    exec(textwrap.dedent(PRELUDE + source), g)
+    g["opt"] = torch.optim.SGD(g["net"].parameters(), lr=0.01)
+    rec = Recorder(max_steps=0)
+    printed = []
+    with installed(rec):
+        for _ in range(steps):
+            torch.manual_seed(1)
+            out = eval(call, g)
+            loss = g["loss_of"](out)
+            printed.append(float(loss))
+            g["opt"].zero_grad()
+            loss.backward()
+            g["opt"].step()
+    return g, rec, printed
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_tape_recomputes_the_loss_exactly(head):
+    source, call = HEADS[head]
+    g, rec, _ = _train(source, call)
+    tapes = rec.tapes[id(g["net"])]
+    assert tapes, "no tape recorded"
+    tape = tapes[-1]
+    replica = copy.deepcopy(g["net"])
+    args, kwargs = tape.batch
+    torch.manual_seed(1)
+    replayed = tape.loss_of(replica(*args, **kwargs), dict(replica.named_parameters()))
+    torch.manual_seed(1)
+    expected = g["loss_of"](g["net"](*args, **kwargs))
+    assert torch.allclose(replayed, expected)
+    before = [p.grad.clone() for p in g["net"].parameters()]
+    replica.zero_grad(set_to_none=True)
+    replayed.backward()  # its gradient reaches the copy's weights, and only the copy's
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in replica.parameters())
+    assert all(torch.equal(b, p.grad) for b, p in zip(before, g["net"].parameters()))
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_recording_leaves_the_training_unchanged(head):
+    source, call = HEADS[head]
+    _, _, watched = _train(source, call)
+    g: dict = {"__name__": "__main__"}
+    exec(textwrap.dedent(PRELUDE + source), g)
+    opt = torch.optim.SGD(g["net"].parameters(), lr=0.01)
+    plain = []
+    for _ in range(3):
+        torch.manual_seed(1)
+        loss = g["loss_of"](eval(call, g))
+        plain.append(float(loss))
+        opt.zero_grad(); loss.backward(); opt.step()
+    assert watched == plain
+    assert torch._C._len_torch_function_stack() == 0  # no mode left behind
+
+
+def test_data_only_drops_the_penalty_and_keeps_the_data_term():
+    g, rec, _ = _train(HEADS["distribution-and-penalty"][0], "net(x)")
+    tape = rec.tapes[id(g["net"])][-1]
+    assert tape.penalized
+    net = g["net"]
+    out = net(g["x"])
+    params = dict(net.named_parameters())
+    data = -(torch.distributions.Categorical(logits=out).log_prob(g["a"]) * g["ret"]).mean()
+    assert torch.allclose(tape.loss_of(out, params, data_only=True), data)
+    assert not torch.allclose(tape.loss_of(out, params), data)
+
+
+def test_a_loss_made_from_numbers_gives_no_tape():
+    """The loss rebuilt from .item() (a graph break) does not derive from the outputs: nothing to replay."""
+    g, rec, _ = _train("""
+net = nn.Linear(3, 1)
+x = torch.randn(8, 3)
+def loss_of(out): return torch.tensor(float(out.mean()) ** 2, requires_grad=True)
+""", "net(x)")
+    assert not rec.tapes.get(id(g["net"]))
+
+
+def test_unpenalized_head_is_not_penalized():
+    g, rec, _ = _train(HEADS["view-into-cross-entropy"][0], "net(x)")
+    assert not rec.tapes[id(g["net"])][-1].penalized
