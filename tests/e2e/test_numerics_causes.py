@@ -144,6 +144,9 @@ for epoch in range(3):
 """,
     "uint8-images-scaled-inside-forward": UNNORMALIZED["uint8-images-cast-inside-forward"].replace(
         "x = x.float()                       # cast, never scaled", "x = x.float() / 255"),
+    "bright-float-pixels-scaled-inside-forward": UNNORMALIZED["uint8-images-cast-inside-forward"].replace(
+        "(40 + 12 *", "(140 + 30 *").replace("images = images.to(torch.uint8)\n", "").replace(
+        "x = x.float()                       # cast, never scaled", "x = x / 255"),
     "batchnorm-first-on-raw-features": UNNORMALIZED["percent-features-mlp"].replace(
         "nn.Sequential(nn.Linear(6, 32)", "nn.Sequential(nn.BatchNorm1d(6), nn.Linear(6, 32)").replace(
         "lr=1e-3", "lr=0.05"),
