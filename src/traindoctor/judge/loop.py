@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 
-from ..vocabulary.finding import Finding, finding
+from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..measure.recorder import OptState, Recorder
 from ..measure.steps import parameter_names
 from ..vocabulary.numbers import fmt
 from .common import plural, where
 from .steps import StepRules
-from .thresholds import LR_COLLAPSE, MIN_STEPS, MOST_STEPS
+from .thresholds import ASCENT_COSINE, LR_COLLAPSE, MIN_STEPS, MOST_STEPS
 
 
 def _opt_label(st: OptState) -> str:
@@ -27,7 +27,7 @@ def check(rec: Recorder) -> list[Finding]:
     out: list[Finding] = []
     for st in rec.optimizers.values():
         out += _zero_grad(rec, st) + _schedule(rec, st) + _params(rec, st) + _step_series(rec, st)
-    out += _not_in_optimizer(rec) + _leaf_loss(rec)
+    out += _not_in_optimizer(rec) + _leaf_loss(rec) + _ascending_updates(rec)
     return out
 
 
@@ -42,6 +42,29 @@ def _leaf_loss(rec: Recorder) -> list[Finding]:
         f"{where({'location': rec.leaf_location})}: the loss was rebuilt from a number, so no gradient reaches the model",
         rec.source, evidence={"leaf_backward_calls": rec.leaf_backward, "graph_backward_calls": rec.backward_calls},
         location=rec.leaf_location)]
+
+
+def _ascending_updates(rec: Recorder) -> list[Finding]:
+    """Updates written by hand that move the weights up the gradient (measure/descent.py)."""
+    cosines = rec.descent.cosines
+    climbing = sum(c < 0 for c in cosines)
+    if len(cosines) < MIN_STEPS or climbing < MOST_STEPS * len(cosines):
+        return []
+    median = sorted(cosines)[len(cosines) // 2]
+    if median > ASCENT_COSINE:
+        return []
+    return [finding(
+        "loss-sign-flipped",
+        f"the weights move up the gradient: between backward passes, their change points against the descent "
+        f"direction at {climbing} of {len(cosines)} measured updates (median cosine {fmt(median)}; -1 is a step that "
+        "adds the gradient) — the update written by hand climbs the loss",
+        rec.source, evidence={"cosines": cosines[:50], "measured_updates": len(cosines), "climbing": climbing},
+        title="The weights are updated up the gradient",
+        hypotheses=[Hypothesis("the update adds the gradient (p += lr * p.grad) or uses a negative learning rate",
+                               "print one weight, its gradient and the weight after the update"),
+                    Hypothesis("the loss is maximized on purpose (a reward written as a loss, gradient ascent)",
+                               "confirm which quantity is meant to fall", kind="null")],
+        next_step="Subtract the gradient in the update (p -= lr * p.grad), or use a torch.optim optimizer.")]
 
 
 def _zero_grad(rec: Recorder, st: OptState) -> list[Finding]:

@@ -93,6 +93,12 @@ CLIP_STEPS = 20
 MIN_STEPS = 3
 MOST_STEPS = 0.5
 
+# Updates written by hand climb the loss when the weights' change points up the gradient the last
+# backward() left: cosine(change, -gradient) is 1 for SGD, stays clearly positive for momentum and Adam-like
+# rules (their steps keep the gradient's signs), and is -1 for `p += lr * grad`. Half-way to -1 is our bar,
+# at MIN_STEPS measured updates and MOST_STEPS of them below zero.
+ASCENT_COSINE = -0.5
+
 # Learning-rate schedule: the rate below 1% of its peak within the first half epoch.
 LR_COLLAPSE = 1e-2
 

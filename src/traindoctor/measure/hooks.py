@@ -68,7 +68,10 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         def backward(tensors, *args, **kwargs):
             if rec.active:
                 rec.on_backward(tensors)
-            return original(tensors, *args, **kwargs)
+            out = original(tensors, *args, **kwargs)
+            if rec.active:
+                rec.on_backward_done(tensors)
+            return out
         return backward
 
     def after(method: Callable[[Any], None]):

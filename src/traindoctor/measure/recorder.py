@@ -37,6 +37,7 @@ from .localise import locate, nonfinite_inputs, replay
 from .records import FirstLoss, InputScale, LossObservation, LossSigns, StepRecord
 from .stats import batch_tensors, feature_scale
 from .tape import Tape, TapeRecorder
+from .descent import DescentCheck
 from .steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameters, read_steps, to_host,
                     total)
 
@@ -206,6 +207,7 @@ class Recorder:
         self.first_loss: FirstLoss | None = None
         self.input_scale: list[InputScale] = []
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest two loss heads on tape, for experiments
+        self.descent = DescentCheck()  # the direction of updates written by hand (no torch.optim optimizer)
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
         self.grad_not_in_opt: dict[int, str] = {}
         self.schedulers: dict[int, dict[str, Any]] = {}
@@ -351,6 +353,8 @@ class Recorder:
             self.leaf_location = self.leaf_location or user_location()
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0 or loss.grad_fn is None:
             return
+        if not self.optimizer_created:
+            self.descent.before_backward()
         self.backward_calls += 1
         if not self.optimizer_created and self.max_steps and self.backward_calls >= self.max_steps:
             self.stop_reason = self.stop_reason or "max-steps"  # hand-written updates: count backward passes
@@ -373,6 +377,17 @@ class Recorder:
             self.flush()  # non-finite gradients of an earlier recorded step come first
             if self.nonfinite is None:
                 self.nonfinite = self._nonfinite_params() or self._nonfinite_loss(value)
+
+    @_handler
+    def on_backward_done(self, tensors: Any) -> None:
+        """A backward() returned: with updates written by hand, the gradients it left are sampled."""
+        n = self.backward_calls
+        if self.optimizer_created or not n or (n > _RECORD_WARMUP and n % 10) or self.lane.last_batch is None:
+            return
+        module = self.lane.last_batch[0]
+        info = self.roots.get(id(module))
+        if info is not None and self._own(info):
+            self.descent.after_backward([p for p in module.parameters() if p.requires_grad])
 
     def _nonfinite_params(self) -> StepRecord | None:
         """Parameters an earlier update made non-finite: their gradients were, at an unrecorded step."""

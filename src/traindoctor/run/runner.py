@@ -98,8 +98,8 @@ def _could_not_check(rec: Recorder, failed: bool) -> list[str]:
                  "from this process — call traindoctor.Monitor inside the worker" if rec.processes_started else "")
     if rec.backward_calls:
         out.append(f"no torch.optim optimizer step was seen, only {_passes(rec.backward_calls, 'backward')}: updates "
-                   "made by hand are not measured, so the update-size, learning-rate, zero_grad and parameter checks did "
-                   "not run — step a torch.optim optimizer, or log the loss with traindoctor.Monitor" + elsewhere)
+                   "made by hand are not measured (only their direction is), so the update-size, learning-rate, zero_grad and "
+                   "parameter checks did not run — step a torch.optim optimizer, or log the loss with traindoctor.Monitor" + elsewhere)
     elif rec.transform_calls or grad_calls:
         where = (f"{_passes(rec.transform_calls, 'forward')} inside torch.func transforms (grad, vmap)" if rec.transform_calls
                  else f"{_passes(grad_calls, 'forward')} with gradients enabled")
