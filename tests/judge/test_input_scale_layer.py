@@ -184,3 +184,51 @@ def test_an_error_when_the_loss_did_not_fall():
     assert scale_findings(rec)[0].severity == "error"
     rec.records = [{"step": i, "loss": 1.4 / (1 + i / 10)} for i in range(40)]
     assert scale_findings(rec)[0].severity == "warning"
+
+
+class Packed(nn.Module):
+    """A PackedSequence, not a tensor, reaches the first layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn, self.head = nn.LSTM(3, 8), nn.Linear(8, 4)
+
+    def forward(self, x):
+        packed = nn.utils.rnn.pack_padded_sequence(x, [x.shape[0]] * x.shape[1])
+        return self.head(self.rnn(packed)[1][0][-1])
+
+
+class Keyword(nn.Module):
+    """The first layer called with a keyword argument (global pre-hooks see positional ones only)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        return self.fc(input=x)
+
+
+class Unused(nn.Module):
+    """Weighted layers that this forward never calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.w, self.spare = nn.Parameter(torch.randn(6, 4)), nn.Linear(6, 4)
+
+    def forward(self, x):
+        return x @ self.w
+
+
+@pytest.mark.parametrize("model,batch", [
+    (Packed, lambda: 100 * torch.rand(10, 16, 3, generator=gen())),
+    (Keyword, lambda: percentages(32)),
+    (Unused, lambda: percentages(32)),
+])
+def test_calls_the_layer_hook_cannot_read_leave_the_recording_intact(model, batch):
+    hooks = nn.modules.module._global_forward_pre_hooks
+    before = len(hooks)
+    rec = record(model(), [batch()], [labels(16 if model is Packed else 32)], steps=5)
+    assert rec.failure is None and rec.n_steps == 5
+    nn.Identity()(torch.zeros(1))  # any later module call removes a hook still waiting
+    assert len(hooks) == before

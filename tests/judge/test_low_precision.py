@@ -107,7 +107,7 @@ def test_only_the_low_precision_group_is_named():
 def test_adam_in_float16_names_its_vanished_eps_and_ranks_before_the_nonfinite_symptom():
     rec = recorded(half_adam, steps=60)
     found = precision(rec)[0]
-    assert found.evidence["eps"] == 1e-8 and "eps 1.00e-08 is 0" in found.observation
+    assert found.evidence["eps"] == 1e-8 and "eps 1.00e-08 rounds to 0 in float16" in found.observation
     from traindoctor.vocabulary.triage import triage
     ordered = triage(numerics.check(rec))
     assert ordered[0].code == "low-precision-params"

@@ -133,7 +133,7 @@ def _precision_finding(rec: Recorder, st: OptState, low: list[torch.Tensor], lea
             f"with no float32 copy: its state and each update are rounded to {round(1 - math.log2(info.eps))} "
             f"significant bits, so a change below {fmt(info.eps / 4)} of a weight is lost")
     if eps is not None and torch.tensor(eps, dtype=low[0].dtype).item() == 0:
-        said += f" and eps {fmt(eps)} is 0"
+        said += f"; its eps {fmt(eps)} rounds to 0 in {str(low[0].dtype).replace('torch.', '')}"
         evidence["eps"] = eps
     if rec.nonfinite is not None:
         said += f"; the run went non-finite at step {rec.nonfinite['step']}"
