@@ -135,6 +135,8 @@ HEALTHY = {
     "uint8-scaled-inside-forward": lambda: (ScalingCNN(), [dark_pixels(dtype=torch.uint8)], [labels()], F.cross_entropy),
     "bright-float-pixels-scaled-inside": lambda: (ScalingCNN(), [dark_pixels() + 100], [labels()], F.cross_entropy),
     "batchnorm-first-on-raw-features": lambda: (InputNorm(), [percentages() * 10], [labels(64, 3)], F.cross_entropy),
+    "layernorm-first-on-raw-pixels": lambda: (nn.Sequential(nn.Flatten(), nn.LayerNorm(144), nn.Linear(144, 4)),
+                                              [dark_pixels()], [labels()], F.cross_entropy),
     "embedding-on-integer-ids": lambda: (Tokens(), [torch.randint(0, 50, (16, 12), generator=gen(4))],
                                          [labels(16, 5)], F.cross_entropy),
     "standardized-series-into-gru": lambda: (Recurrent(), [(prices() - 70) / 3], [torch.randn(32, 1)], F.mse_loss),
