@@ -13,9 +13,10 @@ from ..measure.recorder import OptState, Recorder
 from ..measure.records import InputScale
 from ..measure.steps import parameter_names
 from ..vocabulary.finding import Finding, finding
-from ..vocabulary.numbers import finite, fmt
+from ..vocabulary.numbers import fmt
 from .nonfinite import explain
-from .thresholds import FIRST_LAYER_RMS, LOSS_ENDS, SLOW_LOSS_GAIN, SLOW_MIN_LOSSES, UNNORMALIZED_SCALE
+from .experiments import not_learning
+from .thresholds import FIRST_LAYER_RMS, UNNORMALIZED_SCALE
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -26,27 +27,22 @@ def check(rec: Recorder) -> list[Finding]:
         step = rec.nonfinite["step"]
         recent = [r for r in rec.records if r["step"] < step]
         out.append(explain(rec.nonfinite, recent, rec.source))
-    learned = loss_fell(rec)
-    return out + _input_scale(rec, learned) + _low_precision(rec, learned)
+    stuck = _not_learning(rec)
+    return out + _input_scale(rec, stuck) + _low_precision(rec, stuck)
 
 
-def loss_fell(rec: Recorder) -> bool | None:
-    """Whether the recorded loss fell: False once non-finite or when the mean of its last LOSS_ENDS values
-    is not SLOW_LOSS_GAIN below that of its first; None when too few losses, or signed ones, say nothing."""
+def _not_learning(rec: Recorder) -> str | None:
+    """Why the run does not learn — non-finite gradients or loss, or the loss as judge/experiments.py reads it
+    for the experiments — or None."""
     if rec.nonfinite is not None:
-        return False
-    losses = [r["loss"] for r in rec.records if r.get("loss") is not None]
-    if not all(finite(x) for x in losses):
-        return False
-    if len(losses) < SLOW_MIN_LOSSES or min(losses) < 0:  # a surrogate swinging around 0 has no "fell"
-        return None
-    first, last = sum(losses[:LOSS_ENDS]) / LOSS_ENDS, sum(losses[-LOSS_ENDS:]) / LOSS_ENDS
-    return last < (1 - SLOW_LOSS_GAIN) * first
+        return f"the run went non-finite at step {rec.nonfinite['step']}"
+    reason = not_learning([r["loss"] for r in rec.records], (rec.first_loss or {}).get("chance"))
+    return f"the loss {reason}" if reason else None
 
 
-def _severity(learned: bool | None) -> str:
-    """Severity follows consequence: a cause whose run did not learn is an error."""
-    return "error" if learned is False else "warning"
+def _severity(stuck: str | None) -> str:
+    """Severity follows consequence: a cause whose run does not learn is an error."""
+    return "error" if stuck else "warning"
 
 
 # ── the data's scale ──────────────────────────────────────────────────────────
@@ -66,7 +62,7 @@ def _out_of_scale(seen: InputScale) -> list[int] | None:
     return bad or None
 
 
-def _input_scale(rec: Recorder, learned: bool | None) -> list[Finding]:
+def _input_scale(rec: Recorder, stuck: str | None) -> list[Finding]:
     """One finding at most: what the first weighted layer receives is read before the model's raw inputs."""
     for seen in sorted(rec.input_scale, key=lambda s: "layer" not in s):
         bad = _out_of_scale(seen)
@@ -78,7 +74,7 @@ def _input_scale(rec: Recorder, learned: bool | None) -> list[Finding]:
                     "columns": [seen["columns"][i] for i in bad[:8]], "n_columns": len(bad),
                     "n_features": seen["n_features"], "mean": [seen["mean"][i] for i in bad[:8]],
                     "std": [seen["std"][i] for i in bad[:8]], "max_scale": seen["scale"][0], "rms": rms,
-                    "first_layer": seen.get("layer"), "loss_fell": learned}
+                    "first_layer": seen.get("layer"), "not_learning": stuck}
         cols = ", ".join(f"{c} (mean {fmt(m)}, std {fmt(s)})"
                          for c, m, s in zip(evidence["columns"][:4], evidence["mean"], evidence["std"]))
         where = f"model input `{seen['tensor']}`"
@@ -91,9 +87,9 @@ def _input_scale(rec: Recorder, learned: bool | None) -> list[Finding]:
         else:
             said = (f"{where} (shape {seen['shape']}) at root-mean-square {fmt(rms)}, above {FIRST_LAYER_RMS:g} "
                     f"(unit scale is about 1); largest features along dim {seen['feature_dim']}: {cols}")
-        if learned is False:
-            said += "; the loss did not fall"
-        return [finding("unnormalized-inputs", said, rec.source, evidence=evidence, severity=_severity(learned),
+        if stuck:
+            said += f"; {stuck}"
+        return [finding("unnormalized-inputs", said, rec.source, evidence=evidence, severity=_severity(stuck),
                         location={"tensor": seen["tensor"], "module": seen.get("layer")})]
     return []
 
@@ -106,16 +102,16 @@ def _rounds_in_param_dtype(opt: torch.optim.Optimizer) -> bool:
     return getattr(type(opt).step, "__module__", "").startswith("torch.optim")
 
 
-def _low_precision(rec: Recorder, learned: bool | None) -> list[Finding]:
+def _low_precision(rec: Recorder, stuck: str | None) -> list[Finding]:
     out = []
     for st in rec.optimizers.values():
         low = [p for p in st.params() if p.requires_grad and p.dtype in LOW_PRECISION]
         if low and _rounds_in_param_dtype(st.opt):
-            out.append(_precision_finding(rec, st, low, learned))
+            out.append(_precision_finding(rec, st, low, stuck))
     return out
 
 
-def _precision_finding(rec: Recorder, st: OptState, low: list[torch.Tensor], learned: bool | None) -> Finding:
+def _precision_finding(rec: Recorder, st: OptState, low: list[torch.Tensor], stuck: str | None) -> Finding:
     opt, trained = st.opt, [p for p in st.params() if p.requires_grad]
     dtypes = sorted({str(p.dtype).replace("torch.", "") for p in low})
     info = torch.finfo(low[0].dtype)
@@ -127,7 +123,7 @@ def _precision_finding(rec: Recorder, st: OptState, low: list[torch.Tensor], lea
         "n_trained": len(trained), "lr": lrs, "relative_precision": info.eps, "smallest_normal": info.tiny,
         "state_dtypes": sorted({str(v.dtype).replace("torch.", "") for s in opt.state.values()
                                 for v in s.values() if isinstance(v, torch.Tensor) and v.dim()}),
-        "nonfinite": rec.nonfinite is not None, "loss_fell": learned}
+        "nonfinite": rec.nonfinite is not None, "not_learning": stuck}
     said = (f"{type(opt).__name__} (lr {', '.join(fmt(x) for x in lrs)}) updates {len(low)} of {len(trained)} "
             f"parameters stored in {' and '.join(dtypes)} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}) "
             f"with no float32 copy: its state and each update are rounded to {round(1 - math.log2(info.eps))} "
@@ -135,9 +131,7 @@ def _precision_finding(rec: Recorder, st: OptState, low: list[torch.Tensor], lea
     if eps is not None and torch.tensor(eps, dtype=low[0].dtype).item() == 0:
         said += f"; its eps {fmt(eps)} rounds to 0 in {str(low[0].dtype).replace('torch.', '')}"
         evidence["eps"] = eps
-    if rec.nonfinite is not None:
-        said += f"; the run went non-finite at step {rec.nonfinite['step']}"
-    elif learned is False:
-        said += "; the loss did not fall"
-    return finding("low-precision-params", said, rec.source, evidence=evidence, severity=_severity(learned),
+    if stuck:
+        said += f"; {stuck}"
+    return finding("low-precision-params", said, rec.source, evidence=evidence, severity=_severity(stuck),
                    location={"tensor": names[0]})
