@@ -173,6 +173,10 @@ def checkup(
     target: str = typer.Argument(..., help="path/to/file.py:function; the function returns dict(model, batch, [loss_fn], [optimizer])."),
     probe: Optional[List[str]] = typer.Option(None, "--probe", "-p", help="Run only these probes (repeatable)."),
     overfit_steps: int = typer.Option(300, "--overfit-steps", min=1, help="Step budget of the overfit-one-batch probe."),
+    experiments: Optional[bool] = typer.Option(
+        None, "--experiments/--no-experiments", show_default="when the batch cannot be fitted",
+        help="The differential diagnosis: arms of 50 steps on copies (learning rate x10 / x0.1, weight decay off) "
+             "that tell the rate and the regularisation apart from the model itself."),
     format: Format = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
@@ -191,7 +195,7 @@ def checkup(
     try:
         report = run_checkup(setup["model"], setup["batch"], setup.get("loss_fn"), setup.get("optimizer"),
                              probes=tuple(probe) if probe else None, overfit_steps=overfit_steps,
-                             command=f"checkup {target}")
+                             experiments_=experiments, command=f"checkup {target}")
     except SetupError as exc:
         typer.echo(f"traindoctor: {target}: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -6,7 +6,7 @@ import pytest
 from traindoctor.diagnosis.experiments import Arm
 from traindoctor.judge.experiments import judge, not_learning
 
-CONTEXT = {"lr": 1e-3, "initial_lr": None, "weight_decay": 0.0, "penalized": False, "steps": 50, "tape_step": 200,
+CONTEXT = {"lr": 1e-3, "initial_lr": None, "weight_decay": 0.0, "penalized": False, "steps": 50, "source": "run",
            "optimizer": "SGD"}
 
 

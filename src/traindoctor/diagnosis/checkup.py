@@ -14,6 +14,7 @@ from ..judge.thresholds import DEAD_RELU_INIT
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from ..measure.records import CheckupSection
+from . import experiments
 from .battery import could_not_check, examine
 from .registry import Options, names
 from .setup import SetupError
@@ -28,7 +29,7 @@ CHEAP_PROBES = names(cheap=True)
 def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: Any = None, *,
             probes: tuple[str, ...] | None = None, overfit_steps: int = 300, causal: bool | None = None,
             dead_relu_threshold: float = DEAD_RELU_INIT, progress: bool | None = None,
-            command: str = "checkup") -> Report:
+            experiments_: bool | None = None, command: str = "checkup") -> Report:
     """Ask the model the playbook's questions, each on a copy; return the ordered findings.
 
     `batch` is `(inputs, targets)` (inputs: a tensor, a tuple of tensors, or a dict of keyword
@@ -37,7 +38,9 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
     reused on copies) or a factory `params -> optimizer` (default AdamW, lr 3e-4).
     Nothing of the caller's is modified: model, optimizer, batch and RNG state are left as they were.
     Every probe is bounded by steps and samples, never by time. A report whose probes mostly could not
-    run says so in `Report.unchecked`.
+    run says so in `Report.unchecked`. When the model cannot fit the batch (the overfit probe failed), the
+    experiments of the differential diagnosis (diagnosis/experiments.py) tell the learning rate, the
+    weight decay and the setup apart; `experiments_` True runs them always, False never.
     """
     selected = PROBES if probes is None else tuple(probes)
     show = sys.stderr.isatty() if progress is None else progress
@@ -49,10 +52,39 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
     axis = {"axis": setup.axis.axis, "size": setup.batch_size, "why": setup.axis.why}
     if setup.subsampled:
         axis["subsampled"] = setup.subsampled
+    found, differential = _experiments(model, setup, optimizer, records, experiments_)
     section = CheckupSection(probes=records, seconds=round(time.monotonic() - started, 3), model=type(model).__name__,
-                             batch_size=setup.batch_size, batch_axis=axis)
+                             batch_size=setup.batch_size, batch_axis=axis, experiments=differential)
     unchecked = [setup.blocked] if setup.blocked else could_not_check(records)
-    return Report(command=command, findings=triage(outcome.findings), sections={"checkup": section}, unchecked=unchecked)
+    return Report(command=command, findings=triage(outcome.findings + found), sections={"checkup": section},
+                  unchecked=unchecked)
+
+
+def _experiments(model: torch.nn.Module, setup: Any, optimizer: Any, records: list[Any],
+                 when: bool | None) -> tuple[list[Any], dict[str, Any]]:
+    """The differential diagnosis on the checkup's batch, when the overfit probe failed or when asked."""
+    overfit = next((r for r in records if r["name"] == "overfit" and r["status"] == "ran"), None)
+    reason = ("asked for" if when else None) if when is not None else (
+        "the model did not fit the batch" if overfit is not None and not overfit["passed"] else None)
+    if reason is None or setup.blocked or setup.loss_fn is None:
+        why = "--no-experiments" if when is False else ("no loss_fn given" if setup.loss_fn is None and reason
+                                                         else "the model fits the batch" if overfit else "not asked")
+        return [], {"ran": False, "why": why}
+    if isinstance(setup.inputs, experiments.Call):
+        batch = (tuple(setup.inputs[0]), dict(setup.inputs[1]))
+    elif isinstance(setup.inputs, dict):
+        batch = ((), dict(setup.inputs))
+    else:
+        batch = (tuple(setup.inputs) if isinstance(setup.inputs, (tuple, list)) else (setup.inputs,), {})
+    head = experiments.FunctionLoss(batch, setup.targets, setup.loss_fn)
+    # The caller's optimizer gives its class and settings; without one, checkup's default (never stepped).
+    opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else setup.make_optimizer(
+        [p for p in model.parameters() if p.requires_grad])
+    try:
+        found, observations = experiments.run(experiments.Material(model, [head], opt), reason, source="checkup")
+    except experiments.CannotExperiment as exc:
+        return [], {"ran": False, "why": f"{reason}, but {exc}"}
+    return found, {"ran": True, "why": reason, "observations": observations}
 
 
 class _Bar:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 from torch import nn
@@ -23,7 +23,6 @@ from ..judge import experiments as rules
 from ..judge.thresholds import EXPERIMENT_STEPS
 from ..measure.copies import independent_copy
 from ..measure.recorder import internal_calls
-from ..measure.tape import Tape
 from ..vocabulary.finding import Finding
 from .axis import batch_dim, decide
 from .guard import guarded
@@ -37,12 +36,34 @@ class CannotExperiment(Exception):
     """The material does not allow the experiments; the message says why, in one line."""
 
 
+class LossHead(Protocol):
+    """A batch and how the loss is computed from the model's output on it: run's Tape, checkup's loss_fn."""
+    batch: tuple[tuple, dict]  # the model call's (args, kwargs)
+    penalized: bool  # holds a term computed from the weights alone
+
+    def loss_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *,
+                data_only: bool = False) -> torch.Tensor: ...
+
+
 @dataclass
 class Material:
-    """What the recorded run leaves for the experiments."""
+    """What the recorded run (or a checkup) leaves for the experiments."""
     model: nn.Module  # as training left it: only copies are trained
-    tapes: list[Tape]  # the latest last
+    tapes: list[LossHead]  # the latest last; two batches allow the held-out permutation test
     optimizer: torch.optim.Optimizer | None
+
+
+@dataclass
+class FunctionLoss:
+    """checkup's loss_fn(output, targets) with its one batch, as a LossHead."""
+    batch: tuple[tuple, dict]
+    targets: Any
+    loss_fn: Callable[[Any, Any], torch.Tensor]
+    penalized: bool = False
+
+    def loss_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *,
+                data_only: bool = False) -> torch.Tensor:
+        return self.loss_fn(output, self.targets)
 
 
 @dataclass
@@ -53,16 +74,17 @@ class Arm:
     held_out: dict[str, float] | None = None  # the loss on the other batch: real / shuffled inputs, before / after
 
 
-def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS) -> tuple[list[Finding], list[dict[str, Any]]]:
+def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS,
+        source: str = "run") -> tuple[list[Finding], list[dict[str, Any]]]:
     """The experiments the open hypotheses call for, their observations (each with the hypotheses it keeps
     and kills) and the findings they confirm."""
     if not material.tapes:
         raise CannotExperiment("no loss head was recorded from this model's outputs")
     with isolated(), internal_calls(), guarded(material.model):
-        return _run(material, reason, steps)
+        return _run(material, reason, steps, source)
 
 
-def _run(m: Material, reason: str, steps: int) -> tuple[list[Finding], list[dict[str, Any]]]:
+def _run(m: Material, reason: str, steps: int, source: str) -> tuple[list[Finding], list[dict[str, Any]]]:
     tape = m.tapes[-1]
     groups = _groups(m)
     if not groups:
@@ -85,7 +107,7 @@ def _run(m: Material, reason: str, steps: int) -> tuple[list[Finding], list[dict
     if other is not None:
         base.held_out = _held_out(m, tape, other, groups, steps)
     return rules.judge(arms, reason, {"lr": lr, "initial_lr": initial, "weight_decay": decay,
-                                      "penalized": tape.penalized, "steps": steps, "tape_step": tape.step,
+                                      "penalized": tape.penalized, "steps": steps, "source": source,
                                       "optimizer": type(m.optimizer).__name__ if m.optimizer else None})
 
 
@@ -130,7 +152,7 @@ def _optimizer(m: Material, model: nn.Module, groups: Groups) -> torch.optim.Opt
 
 # ── one arm ───────────────────────────────────────────────────────────────────
 
-def _loss(tape: Tape, model: nn.Module, batch: tuple[tuple, dict], data_only: bool = False) -> torch.Tensor:
+def _loss(tape: LossHead, model: nn.Module, batch: tuple[tuple, dict], data_only: bool = False) -> torch.Tensor:
     return tape.loss_of(call(model, Call(batch)), dict(model.named_parameters()), data_only=data_only)
 
 
@@ -138,7 +160,7 @@ def _fresh(m: Material) -> nn.Module:
     return independent_copy(m.model).train(True)
 
 
-def _arm(name: str, m: Material, tape: Tape, groups: Groups, steps: int, data_only: bool = False) -> Arm:
+def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, data_only: bool = False) -> Arm:
     model = _fresh(m)
     opt = _optimizer(m, model, groups)
     batch = _cloned(tape.batch)
@@ -165,7 +187,7 @@ def _arm(name: str, m: Material, tape: Tape, groups: Groups, steps: int, data_on
     return Arm(name, losses, data)
 
 
-def _held_out(m: Material, tape: Tape, other: Tape, groups: Groups, steps: int) -> dict[str, Any] | None:
+def _held_out(m: Material, tape: LossHead, other: LossHead, groups: Groups, steps: int) -> dict[str, Any] | None:
     """The loss on `other`'s batch (its own targets on tape) with its real inputs and with the inputs moved to
     other samples in SHUFFLES ways (a permutation test), before and after the baseline's steps on `tape`'s
     batch."""
@@ -239,9 +261,9 @@ def _cloned(batch: tuple[tuple, dict]) -> tuple[tuple, dict]:
     return tree_map(batch, lambda t, _: t.clone())
 
 
-def _same_batch(a: Tape, b: Tape) -> bool:
+def _same_batch(a: LossHead, b: LossHead) -> bool:
     """Two tapes of one fixed batch (a script that trains on a single batch) give no held-out batch."""
-    def tensors(t: Tape) -> Iterator[torch.Tensor]:
+    def tensors(t: LossHead) -> Iterator[torch.Tensor]:
         args, kwargs = t.batch
         yield from (x for x in (*args, *kwargs.values()) if isinstance(x, torch.Tensor))
     xs, ys = list(tensors(a)), list(tensors(b))

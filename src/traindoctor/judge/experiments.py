@@ -76,6 +76,7 @@ def _fall(losses: Sequence[float]) -> float:
 
 
 def judge(arms: dict[str, Any], reason: str, context: dict[str, Any]) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """`context`: the learning rates, weight decay, penalty, steps, optimizer, and the producer (`source`)."""
     falls = {name: _fall(arm.losses) for name, arm in arms.items()}
     base = falls["baseline"]
     observations = [_observe_baseline(arms["baseline"], base, context)]
@@ -103,7 +104,7 @@ def judge(arms: dict[str, Any], reason: str, context: dict[str, Any]) -> tuple[l
         keeps=[LR] if low else [], kills=[SETUP, DECOUPLED] if low else [LR]))
     if low:
         found.append(_finding("lr-too-low", arms, falls, context,
-                              f"{context['steps']} steps on one recorded batch take its loss down {_pct(falls['lr-x10'])} at "
+                              f"{context['steps']} steps on one batch take its loss down {_pct(falls['lr-x10'])} at "
                               f"10x the learning rate ({fmt(context['lr'] * 10)}) and {_pct(base)} at the script's "
                               f"{fmt(context['lr'])}"))
     high = base <= -ARM_STUCK and rescues("lr-x0.1")
@@ -112,7 +113,7 @@ def judge(arms: dict[str, Any], reason: str, context: dict[str, Any]) -> tuple[l
         keeps=[LR_HIGH] if high else [], kills=[] if high else [LR_HIGH]))
     if high:
         found.append(_finding("lr-too-high", arms, falls, context,
-                              f"{context['steps']} steps on one recorded batch take its loss down {_pct(falls['lr-x0.1'])} "
+                              f"{context['steps']} steps on one batch take its loss down {_pct(falls['lr-x0.1'])} "
                               f"at a tenth of the learning rate ({fmt(context['lr'] / 10)}), while at the script's "
                               f"{fmt(context['lr'])} it {'diverges' if base == -math.inf else f'rises {_pct(-base)}'}"))
     if "regularisation-off" in arms:
@@ -120,8 +121,9 @@ def judge(arms: dict[str, Any], reason: str, context: dict[str, Any]) -> tuple[l
     held = arms["baseline"].held_out
     if held is not None:
         found += _transfer(arms["baseline"], base, held, context, observations)
-    for f in found:
+    for f in found:  # confirmed as what stops the loss: an error, whatever the code's usual severity
         f.evidence["confirmed_by"] = "experiment"
+        f.severity = "error"
     for o in observations:
         o["why_run"] = reason
     return found, observations
@@ -151,9 +153,9 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
         return []
     return [finding(
         "over-regularization",
-        f"with {what} off, {context['steps']} steps on one recorded batch take the data term from {fmt(off_data[0])} to "
+        f"with {what} off, {context['steps']} steps on one batch take the data term from {fmt(off_data[0])} to "
         f"{fmt(off_data[1])}; with it on, to {fmt(base_data[1])} — the regularisation, not the data, sets where the "
-        "loss stops", "run", evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()},
+        "loss stops", context["source"], evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()},
                                        "data_term_regularised": list(base_data), "data_term_off": list(off_data),
                                        **_context(context)})]
 
@@ -184,12 +186,12 @@ def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, A
         return []
     return [finding(
         "labels-decoupled",
-        f"the model fits one recorded batch ({_pct(fall)} lower in {context['steps']} steps), but on another batch the "
+        f"the model fits one batch ({_pct(fall)} lower in {context['steps']} steps), but on another batch the "
         f"real pairing of inputs and targets does no better than inputs moved to other samples: loss "
         f"{fmt(held['real_after'])} against {fmt(min(held['shuffled_after']))}–{fmt(max(held['shuffled_after']))} for "
         f"{n} shuffled pairings (before the fit: {fmt(held['real_before'])} against "
         f"{fmt(min(held['shuffled_before']))}–{fmt(max(held['shuffled_before']))}) — the targets are no function of "
-        "the inputs the model can learn", "run",
+        "the inputs the model can learn", context["source"],
         evidence={"held_out": held, "fitted_batch": _summary(base.losses), **_context(context)})]
 
 
@@ -199,7 +201,7 @@ def _beats_shuffles(real: float, shuffled: Sequence[float]) -> bool:
 
 def _observe_baseline(arm: Any, fall: float, context: dict[str, Any]) -> dict[str, Any]:
     fits = fall >= ARM_FITS
-    return {"name": "baseline", "question": f"Does one recorded batch fit in {context['steps']} steps with the "
+    return {"name": "baseline", "question": f"Does one batch fit in {context['steps']} steps with the "
                                             f"script's optimizer and settings, from where training left the model?",
             "measured": {"loss": _summary(arm.losses), **({"data_term": list(arm.data)} if arm.data else {})},
             "outcome": f"the batch's loss went {_went(fall)}",
@@ -214,12 +216,12 @@ def _observation(name: str, question: str, arm: Any, fall: float, base: float, *
 
 
 def _finding(code: str, arms: dict[str, Any], falls: dict[str, float], context: dict[str, Any], text: str) -> Finding:
-    return finding(code, text, "run", evidence={"arms": {k: {**_summary(v.losses), "fall": falls[k]} for k, v in arms.items()},
+    return finding(code, text, context["source"], evidence={"arms": {k: {**_summary(v.losses), "fall": falls[k]} for k, v in arms.items()},
                                                **_context(context)})
 
 
 def _context(context: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in context.items() if v is not None}
+    return {k: v for k, v in context.items() if v is not None and k != "source"}
 
 
 def _summary(losses: Sequence[float]) -> dict[str, Any]:
@@ -229,6 +231,8 @@ def _summary(losses: Sequence[float]) -> dict[str, Any]:
 def _went(fall: float) -> str:
     if fall == -math.inf:
         return "non-finite"
+    if fall < -10:
+        return f"up {fmt(1 - fall)}x"
     return f"down {_pct(fall)}" if fall >= 0 else f"up {_pct(-fall)}"
 
 

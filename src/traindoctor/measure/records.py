@@ -138,6 +138,7 @@ class CheckupSection(TypedDict):
     model: str  # the model's class
     batch_size: int
     batch_axis: dict[str, Any]  # {axis, size, why, subsampled?}: which dimension holds the samples (diagnosis/axis.py)
+    experiments: dict[str, Any]  # the differential diagnosis: ran, why, observations (diagnosis/experiments.py)
 
 
 class RunSection(TypedDict, total=False):

@@ -136,7 +136,7 @@ CODES = (
         next_step="Step per-epoch schedulers once per epoch, or express their period in optimizer steps.",
         bad="for x, y in loader:\n    ...; opt.step(); sched.step()   # StepLR(step_size=30)",
         good="for epoch in range(E):\n    for x, y in loader: ...; opt.step()\n    sched.step()",
-        explains=("lr-too-low", "loss-plateau", "slow-convergence"),
+        explains=("lr-too-low", "loss-plateau", "slow-convergence", "cannot-overfit-batch"),
     ),
     Code(
         code="params-not-in-optimizer",
@@ -232,7 +232,7 @@ CODES = (
         good="opt = torch.optim.SGD(model.parameters(), lr=0.05)",
         explains=(
             "nonfinite-forward", "nonfinite-backward", "exploding-gradients", "loss-divergence",
-            "loss-oscillation", "loss-spikes",
+            "loss-oscillation", "loss-spikes", "cannot-overfit-batch",
         ),
     ),
     Code(
@@ -252,7 +252,7 @@ CODES = (
         next_step="Raise the learning rate (an LR range test finds a good one).",
         bad="opt = torch.optim.Adam(model.parameters(), lr=1e-7)",
         good="opt = torch.optim.Adam(model.parameters(), lr=1e-3)",
-        explains=("loss-plateau", "slow-convergence"),
+        explains=("loss-plateau", "slow-convergence", "cannot-overfit-batch"),
     ),
     Code(
         code="no-grad-training",
