@@ -76,6 +76,7 @@ def _end_runs(x: torch.Tensor, value: int) -> torch.Tensor:
 
 
 def _most_frequent(values: torch.Tensor, k: int = 8) -> list[int]:
+    """The k commonest values: the pad id ends most rows of a padded batch, an EOS the unpadded ones."""
     distinct, counts = values.unique(return_counts=True)
     return distinct[counts.argsort(descending=True, stable=True)[:k]].tolist()
 
