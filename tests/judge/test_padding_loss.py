@@ -140,3 +140,22 @@ def test_labels_passed_to_the_model_are_not_its_padding():
     tags = torch.zeros(32, 20, dtype=torch.long)  # entity tags early in each sentence, O until the end
     tags[:, :3] = torch.randint(1, 5, (32, 3))
     assert judge("cross_entropy", ((ids,), {"labels": tags}), input=torch.randn(32, V, 20), target=tags) == {}
+
+
+# ── severity follows the share of the loss spent on padding ─────────────────
+def test_error_when_padding_is_most_of_the_counted_targets_else_warning():
+    from traindoctor.judge.loss import check
+    from traindoctor.measure.recorder import Recorder
+
+    def severity(low, high):
+        seq, _ = padded(32, 40, pad=0, low=low, high=high, seed=12)
+        inp, tgt = seq[:, :-1], seq[:, 1:]
+        rec = Recorder()
+        rec.loss_calls = {"cross_entropy": 1}
+        seen = observe_call("cross_entropy", {"input": logits_for(tgt).reshape(-1, V), "target": tgt.reshape(-1)},
+                            (None, (inp,), {}))
+        rec.loss_observations = [{**seen, "step": 0, "location": {}}]
+        return [(f.code, f.severity, round(f.evidence["counted_share"], 1)) for f in check(rec)]
+
+    assert severity(3, 9) == [("padding-in-loss", "error", 0.8)]
+    assert severity(20, 36) == [("padding-in-loss", "warning", 0.3)]

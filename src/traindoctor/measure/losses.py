@@ -277,7 +277,7 @@ def padding(bound: dict[str, Any], batch: tuple[Any, tuple, dict] | None) -> lis
     counted = _counted(target, bound)
     found = []
     for name, x in batch_tensors(*batch[1:]):
-        if (x.dtype not in _TOKEN_DTYPES or x.dim() != 2 or x.device != target.device
+        if (x.dtype not in _TOKEN_DTYPES or x.dim() != 2 or x.layout != torch.strided or x.device != target.device
                 or x.numel() > _MAX_PADDING_NUMEL or _same(x, target)):
             continue
         for seq_dim in (1, 0):
