@@ -86,3 +86,12 @@ def test_freed_graph_is_unknown_not_an_error():
     loss = ((head(nn.Sigmoid())(X) - HOT) ** 2).mean()
     loss.backward()
     assert bounded_residuals(loss) == []
+
+
+def test_binary_targets_in_half_precision_sit_on_the_bound():
+    y = (torch.rand(64, 1) > 0.5).to(torch.bfloat16)  # exactly 0 and 1: rebuilt with bfloat16 rounding
+    pred = torch.sigmoid(head()(X).to(torch.bfloat16))
+    found, seen = judge(((pred - y) ** 2).mean())
+    assert found == {} and seen[0]["target_outside"]["share"] == 0.0
+    far = (HOT / 10).to(torch.bfloat16)  # up to 4: out of reach however coarse the rounding
+    assert "output-range-mismatch" in judge(((pred - far) ** 2).mean())[0]

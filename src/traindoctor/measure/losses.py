@@ -349,7 +349,7 @@ _ERROR_TOP = {"MeanBackward0", "MeanBackward1", "SumBackward0", "SumBackward1", 
               "NegBackward0", "MulBackward0", "DivBackward0", "SqrtBackward0", "WhereBackward0", "StackBackward0",
               "CatBackward0"} | _PASS_THROUGH
 _TOP_NODES = 64  # the error terms of a loss sit at the top of its graph: the walk never enters the model
-_RECONSTRUCTION_TOL = 1e-4  # targets rebuilt as prediction - residual carry float32 rounding
+_ROUNDING_ULPS = 4  # a target rebuilt as prediction - residual is off by a few roundings of their magnitude
 
 
 def bounded_residuals(loss: torch.Tensor) -> list[LossObservation]:
@@ -414,7 +414,10 @@ def _residual_target(residual: torch.Tensor, node: Any, kind: str) -> LossObserv
     if not target.numel() or not bool(torch.isfinite(target).all()):
         return None
     low, high = OUTPUT_RANGE[op]
-    outside = (target < low - _RECONSTRUCTION_TOL) | (target > high + _RECONSTRUCTION_TOL)
+    # the rounding of the residual and of its rebuilding, in the precision they were computed in (half under autocast)
+    eps = max(torch.finfo(residual.dtype).eps, torch.finfo(result.dtype).eps, torch.finfo(torch.float32).eps)
+    tol = _ROUNDING_ULPS * eps * (1 + pred.abs() + r.abs())
+    outside = (target < low - tol) | (target > high + tol)
     written = "(prediction - target) ** 2" if kind == "squared" else "|prediction - target|"
     return LossObservation(loss=f"{kind} error written by hand", producer=op, residual=written, target_outside={
         "low": low, "high": high, "share": float(outside.float().mean()), "min": float(target.min()),
