@@ -218,3 +218,22 @@ def test_a_log_read_back_judges_update_sizes_as_the_live_monitor_did():
     live = judge(early, optimizer=sgd())
     early[0]["second_moment"] = False
     assert "lr-too-high" in live and judge(early) == live
+
+
+# ── a loss that falls without bound ──────────────────────────────────────────
+@pytest.mark.parametrize("loss", [
+    lambda i: 180.0 - 3.0 * i ** 2,                               # a maximized KL: quadratic run to -inf
+    lambda i: 2.0 - 0.1 * i if i < 40 else -2.0 * 1.5 ** (i - 40),  # crosses zero, then explodes downwards
+    lambda i: 1.0 - 0.05 * i if i < 30 else (-0.5 if i < 35 else math.nan),  # negative, then NaN
+])
+def test_a_positive_loss_falling_without_bound(loss):
+    assert "loss-sign-flipped" in judge(series(80, loss=loss))
+
+
+@pytest.mark.parametrize("loss", [
+    lambda i: 1.4 - 0.03 * i if i < 90 else -1.3,                # a Gaussian NLL whose variance shrinks: negative, bounded
+    lambda i: -0.1 - 0.5 * i,                                     # negative from the start (a policy-gradient surrogate)
+    falling,                                                       # a loss falling to its floor
+])
+def test_bounded_losses_are_not(loss):
+    assert "loss-sign-flipped" not in judge(series(120, loss=loss))

@@ -93,6 +93,11 @@ CLIP_STEPS = 20
 MIN_STEPS = 3
 MOST_STEPS = 0.5
 
+# A loss that started at +b falls without bound once it reaches -10b (judge/steps/unbounded.py): torch's
+# losses are bounded below near zero, and a Gaussian likelihood with a learned variance would need a spread
+# about e^-10 of its starting one to get there (beyond a healthy fit).
+UNBOUNDED_FACTOR = 10.0
+
 # Updates written by hand climb the loss when the weights' change points up the gradient the last
 # backward() left: cosine(change, -gradient) is 1 for SGD, stays clearly positive for momentum and Adam-like
 # rules (their steps keep the gradient's signs), and is -1 for `p += lr * grad`. Half-way to -1 is our bar,

@@ -18,6 +18,7 @@ step t never depends on a later step. Numbers come from judge/thresholds.py.
 | plateau.py | loss-plateau | second half of 2 x PLATEAU_WINDOW steps not PLATEAU_WINDOW_GAIN below the first |
 | overfitting.py | overfitting | validation loss rose OVERFIT_RISES evaluations in a row while the training loss fell |
 | activations.py | dead-relu, saturated-activations | a layer over DEAD_RELU_TRAINED / SATURATED for ACTIVATION_STREAK samples |
+| unbounded.py | loss-sign-flipped | a loss that started positive falls below -UNBOUNDED_FACTOR x its start, or turns non-finite after going negative |
 | clipping.py | clipping-every-step | the norm before clipping over CLIP_FACTOR x the norm after on CLIP_SHARE of CLIP_STEPS steps |
 
 Adding a rule: a module here with a class decorated `@step_rule` (`observe(record, trend) -> list[Verdict]`),
