@@ -27,11 +27,11 @@ def check(rec: Recorder) -> list[Finding]:
         step = rec.nonfinite["step"]
         recent = [r for r in rec.records if r["step"] < step]
         out.append(explain(rec.nonfinite, recent, rec.source))
-    stuck = _not_learning(rec)
+    stuck = why_not_learning(rec)
     return out + _input_scale(rec, stuck) + _low_precision(rec, stuck)
 
 
-def _not_learning(rec: Recorder) -> str | None:
+def why_not_learning(rec: Recorder) -> str | None:
     """Why the run does not learn — non-finite gradients or loss, or the loss as judge/experiments.py reads it
     for the experiments — or None."""
     if rec.nonfinite is not None:
@@ -40,7 +40,7 @@ def _not_learning(rec: Recorder) -> str | None:
     return f"the loss {reason}" if reason else None
 
 
-def _severity(stuck: str | None) -> str:
+def severity_of(stuck: str | None) -> str:
     """Severity follows consequence: a cause whose run does not learn is an error."""
     return "error" if stuck else "warning"
 
@@ -89,7 +89,7 @@ def _input_scale(rec: Recorder, stuck: str | None) -> list[Finding]:
                     f"(unit scale is about 1); largest features along dim {seen['feature_dim']}: {cols}")
         if stuck:
             said += f"; {stuck}"
-        return [finding("unnormalized-inputs", said, rec.source, evidence=evidence, severity=_severity(stuck),
+        return [finding("unnormalized-inputs", said, rec.source, evidence=evidence, severity=severity_of(stuck),
                         location={"tensor": seen["tensor"], "module": seen.get("layer")})]
     return []
 
@@ -133,5 +133,5 @@ def _precision_finding(rec: Recorder, st: OptState, low: list[torch.Tensor], stu
         evidence["eps"] = eps
     if stuck:
         said += f"; {stuck}"
-    return finding("low-precision-params", said, rec.source, evidence=evidence, severity=_severity(stuck),
+    return finding("low-precision-params", said, rec.source, evidence=evidence, severity=severity_of(stuck),
                    location={"tensor": names[0]})
