@@ -2,6 +2,8 @@
 loss counts, and a regression loss written by hand whose prediction a sigmoid bounds below its
 targets; the same scripts fixed stay quiet."""
 
+import pytest
+
 from conftest import codes
 
 # Words padded to 24 positions with PAD = 3 (not 0), each letter following from the one before; the
@@ -47,6 +49,7 @@ for epoch in range(4):
 """
 COUNTED = "loss = nn.CrossEntropyLoss()(logits.reshape(-1, V), tgt.reshape(-1))"
 IGNORED = "loss = nn.CrossEntropyLoss(ignore_index=PAD)(logits.reshape(-1, V), tgt.reshape(-1))"
+AVERAGED = "loss = F.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1), reduction='none').mean()"
 MASKED = ("per = F.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1), reduction='none'); "
           "mask = (tgt != PAD).reshape(-1).float(); loss = (per * mask).sum() / mask.sum()")
 
@@ -69,12 +72,14 @@ for epoch in range(8):
 """
 
 
-def test_padding_counted_by_the_loss_is_named_first(run_code):
-    report = run_code(PADDED_LM.replace("LOSS", COUNTED))
+@pytest.mark.parametrize("loss", [COUNTED, AVERAGED], ids=["criterion", "reduced-by-hand"])
+def test_padding_counted_by_the_loss_is_named_first(run_code, loss):
+    report = run_code(PADDED_LM.replace("LOSS", loss))
     first = report.findings[0]
     assert first.code == "padding-in-loss" and first.explained_by is None, codes(report)
     assert first.evidence["pad_value"] == 3 and first.evidence["counted_share"] > 0.5
-    assert first.location["line"] == PADDED_LM.split("\n").index("        LOSS") + 1
+    where = "        LOSS" if loss == COUNTED else "        loss.backward()"  # the call, or the backward of its graph
+    assert first.location["line"] == PADDED_LM.split("\n").index(where) + 1
 
 
 def test_padding_ignored_or_masked_by_hand_is_quiet(run_code):

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from traindoctor.judge.loss import flags
-from traindoctor.measure.losses import observe_call
+from traindoctor.measure.losses import hand_written, observe_call
 
 V = 30
 
@@ -31,6 +31,11 @@ def judge(name, batch, **bound):
     """The codes flagged for one loss call made after the model was called on `batch` (args, kwargs)."""
     seen = observe_call(name, bound, (None, *batch))
     return flags([{**seen, "step": 0, "location": {}}]) if seen else {}
+
+
+def judge_graph(loss, batch):
+    """The codes flagged from the top of a loss graph (losses reduced by hand)."""
+    return flags([{**seen, "step": 0, "location": {}} for seen in hand_written(loss, (None, *batch))])
 
 
 def logits_for(target):
@@ -81,6 +86,17 @@ def test_class_weights_that_keep_the_padding_class():
     assert "padding-in-loss" in found
 
 
+def test_per_position_losses_reduced_with_no_mask():
+    seq, _ = padded(32, 40, pad=2, seed=13)
+    inp, tgt = seq[:, :-1], seq[:, 1:]
+    logits = logits_for(tgt).requires_grad_()
+    flat = F.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1), reduction="none").mean()
+    per_row = F.nll_loss(logits.log_softmax(-1).transpose(1, 2), tgt, reduction="none").sum(1).mean() / 39
+    for loss in (flat, per_row):
+        ev = judge_graph(loss, ((inp,), {}))["padding-in-loss"][0]
+        assert ev["reduction"] == "none" and ev["pad_value"] == 2 and ev["ignore_index"] == -100
+
+
 # ── healthy look-alikes ─────────────────────────────────────────────────────
 def test_ignore_index_set_to_the_padding_id():
     for pad in (0, V - 1):
@@ -104,11 +120,14 @@ def test_padding_labels_set_to_minus_100_and_zero_weight():
 def test_loss_masked_by_hand():
     seq, real = padded(32, 40, pad=0, seed=8)
     inp, tgt, mask = seq[:, :-1], seq[:, 1:], real[:, 1:].float()
-    logits = logits_for(tgt)
+    logits = logits_for(tgt).requires_grad_()
     assert judge("cross_entropy", ((inp,), {}), input=logits.reshape(-1, V), target=tgt.reshape(-1),
-                 reduction="none") == {}
+                 reduction="none") == {}  # the call alone cannot tell: the caller reduces
     per_token = F.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1), reduction="none")
-    assert (per_token * mask.reshape(-1)).sum() / mask.sum() > 0  # the reduction the caller writes
+    for masked in ((per_token * mask.reshape(-1)).sum() / mask.sum(), per_token[mask.reshape(-1) > 0].mean(),
+                   per_token.masked_fill(mask.reshape(-1) == 0, 0.0).sum() / mask.sum(),
+                   F.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1), ignore_index=0, reduction="none").sum() / mask.sum()):
+        assert judge_graph(masked, ((inp,), {})) == {}
 
 
 def test_unpadded_language_model_chunks():

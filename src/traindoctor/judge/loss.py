@@ -35,7 +35,8 @@ def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]
     out: dict[str, list[dict[str, Any]]] = {}
     for seen in observations:
         name, made_by = seen["loss"], seen["producer"]
-        base = {"loss": name, "producer": made_by, "step": seen["step"], "location": seen["location"]}
+        base = {"loss": name, "producer": made_by, "step": seen["step"], "location": seen["location"],
+                **{k: seen[k] for k in ("residual", "reduction") if k in seen}}  # losses written or reduced by hand
 
         def flag(code: str, **evidence: Any) -> None:
             out.setdefault(code, []).append({**base, **evidence})
@@ -60,7 +61,7 @@ def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]
         if outside and outside["share"] > 0 and name.startswith("binary_cross_entropy"):
             flag("target-out-of-range", **outside)
         elif outside and outside["share"] > UNREACHABLE_TARGETS:
-            flag("output-range-mismatch", **outside, **({"residual": seen["residual"]} if "residual" in seen else {}))
+            flag("output-range-mismatch", **outside)
         if made_by in TRUNCATING and name in ("cross_entropy", "binary_cross_entropy_with_logits"):
             flag("activation-on-logits", **kind)
         scale = seen.get("target_scale")
@@ -199,6 +200,11 @@ def _loss_name(ev: dict) -> str:
     return f"a {ev['loss']} ({ev['residual']})" if ev.get("residual") else f"`{ev['loss']}`"
 
 
+def _reduced(ev: dict) -> str:
+    """`cross_entropy`, or a per-position loss averaged by hand: '`cross_entropy / nll_loss` (reduction='none', reduced with no mask)'."""
+    return f"`{ev['loss']}`" + (" (reduction='none', reduced with no mask)" if ev.get("reduction") == "none" else "")
+
+
 def _padding(rec: Recorder, hits: list[dict[str, Any]], sampled: int) -> list[Finding]:
     """padding-in-loss: an error once padding holds PADDING_DOMINANT of the counted targets."""
     if not hits:
@@ -207,7 +213,7 @@ def _padding(rec: Recorder, hits: list[dict[str, Any]], sampled: int) -> list[Fi
     layout = "row" if ev["seq_dim"] == 1 else "column (sequence-first layout)"
     return [finding(
         "padding-in-loss",
-        f"`{ev['loss']}` counts padding{_when(rec, ev)}: input `{ev['tensor']}` holds a run of {ev['pad_value']} reaching "
+        f"{_reduced(ev)} counts padding{_when(rec, ev)}: input `{ev['tensor']}` holds a run of {ev['pad_value']} reaching "
         f"the {ev['edge']} of {ev['padded_lines']} of its {ev['lines']} sequences (one per {layout}, {fmt(ev['mean_run'])} "
         f"positions long on average), the targets there are {ev['target_value']} ({ev['agreement']:.0%} of them), and "
         f"{ev['at_padding']} of the {ev['counted']} targets the loss counts ({ev['counted_share']:.0%}) are such padding "

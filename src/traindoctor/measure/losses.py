@@ -431,3 +431,65 @@ def _through(node: Any) -> Any:
             return node
         node = next((n for n, _ in node.next_functions if n is not None), None)
     return None
+
+
+# ── classification losses reduced by hand ────────────────────────────────────
+_NLL_NODES = {"NllLossBackward0", "NllLoss2DBackward0"}
+_REDUCTION_NONE = 0  # at::Reduction::None
+# Nodes that reduce per-position losses without choosing among them: a mask multiplied in, or an
+# index that picks positions, is not among them.
+_UNMASKED = {"MeanBackward0", "MeanBackward1", "SumBackward0", "SumBackward1", "AddBackward0", "AddBackward1",
+             "NegBackward0", "ViewBackward0", "ReshapeAliasBackward0", "UnsafeViewBackward0", "TransposeBackward0",
+             "PermuteBackward0", "UnsqueezeBackward0", "SqueezeBackward0", "SqueezeBackward1", "CloneBackward0",
+             "ToCopyBackward0", "ContiguousBackward0"}
+
+
+def unmasked_token_losses(loss: torch.Tensor, batch: tuple[Any, tuple, dict] | None) -> list[LossObservation]:
+    """Cross-entropy / NLL computed with reduction='none' and then reduced by hand with no mask
+    (`F.cross_entropy(..., reduction='none').mean()`): every position counts, as with the default
+    reduction, so the padding measurement of `padding` applies to the targets the loss node saved.
+    Read from the top of the graph through sums, means, reshapes and constant factors; a factor that
+    is a tensor (a mask, per-position weights) or an index stops the walk: those choose positions.
+    Empty when the graph cannot be read; this only annotates the record."""
+    try:
+        return _unmasked_token_losses(loss, batch)
+    except (AttributeError, RuntimeError):
+        return []
+
+
+def _unmasked_token_losses(loss: torch.Tensor, batch: tuple[Any, tuple, dict] | None) -> list[LossObservation]:
+    found: list[LossObservation] = []
+    todo, seen = [loss.grad_fn], 0
+    while todo and seen < _TOP_NODES:
+        node = todo.pop()
+        seen += 1
+        name = type(node).__name__ if node is not None else ""
+        inputs = [n for n, _ in node.next_functions] if node is not None else []
+        if name in _NLL_NODES and node._saved_reduction == _REDUCTION_NONE:
+            found += _token_padding(node, batch)
+        elif name in _UNMASKED:
+            todo += inputs
+        elif name in ("MulBackward0", "DivBackward0") and len(inputs) == 2 and inputs[1] is None:
+            if _constant_sign(node, "_saved_other") is not None:  # a constant factor: (x / n), (0.5 * x)
+                todo.append(inputs[0])
+    return found
+
+
+def _token_padding(node: Any, batch: tuple[Any, tuple, dict] | None) -> list[LossObservation]:
+    target = node._saved_target
+    ignore = node._saved_ignore_index
+    ignore = ignore - (1 << 64) if ignore >= 1 << 63 else ignore  # saved as an unsigned 64-bit integer
+    bound = {"target": target, "ignore_index": ignore, "weight": node._saved_weight}
+    found = padding(bound, batch)
+    if not found:
+        return []
+    ignored = {"ignore_index": ignore, "ignored": int((target == ignore).sum()), "targets": target.numel()}
+    return [LossObservation(loss="cross_entropy / nll_loss", producer=None, reduction="none", ignored=ignored,
+                            padding=found)]
+
+
+def hand_written(loss: torch.Tensor, batch: tuple[Any, tuple, dict] | None) -> list[LossObservation]:
+    """What the top of a sampled loss graph shows about losses written or reduced by hand: bounded
+    predictions regressed on targets out of their reach, and per-position classification losses
+    reduced with no mask (the model's latest training call, `batch`, gives the inputs' padding)."""
+    return bounded_residuals(loss) + unmasked_token_losses(loss, batch)

@@ -231,7 +231,8 @@ CODES = (
         what=(
             "Detects a classification loss (cross-entropy, NLL) whose targets at the padded positions of the model's "
             "integer inputs count: the padding is read from the data (a run of one value at the end or start of many "
-            "sequences, whose targets are one value), not assumed to be 0, and is not ignore_index or weighted 0."),
+            "sequences, whose targets are one value), not assumed to be 0, and is not ignore_index or weighted 0. Per-position "
+            "losses (reduction='none') averaged by hand with no mask count it too."),
         why=(
             "Predicting padding after padding is trivial, so it pulls the printed loss down while the real tokens are "
             "learned slowly: when most positions are padding, most of the loss and of its gradient is spent on them, "
