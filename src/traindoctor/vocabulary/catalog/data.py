@@ -74,7 +74,12 @@ CODES = (
         next_step="Standardize targets (and un-standardize predictions for reporting).",
         bad="loss = F.mse_loss(pred, price)",
         good="loss = F.mse_loss(pred, (price - mu) / sigma)",
-        explains=("init-loss-mismatch", "lr-too-high", "exploding-gradients", "loss-divergence"),
+        explains=(
+            "init-loss-mismatch", "lr-too-high", "exploding-gradients", "loss-divergence",
+            # outputs at unit scale must grow to the targets' scale: at a usual rate that looks like a rate too
+            # low, and the loss plateaus far above what a scaled target reaches
+            "lr-too-low", "loss-plateau", "slow-convergence",
+        ),
     ),
     Code(
         code="class-imbalance",
