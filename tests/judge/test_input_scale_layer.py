@@ -182,9 +182,10 @@ def test_no_hook_is_left_behind():
 # ── severity follows consequence ──────────────────────────────────────────────────────────────────
 def test_an_error_when_the_loss_did_not_fall():
     rec = record(CastingCNN(), [dark_pixels()], [labels()])
-    rec.records = [{"step": i, "loss": 1.4} for i in range(40)]  # a loss that stays where it started
+    rec.n_steps = 60  # longer than one experiment: a flat loss then counts as not learning
+    rec.records = [{"step": i, "loss": 1.4} for i in range(60)]  # a loss that stays where it started
     assert scale_findings(rec)[0].severity == "error"
-    rec.records = [{"step": i, "loss": 1.4 / (1 + i / 10)} for i in range(40)]
+    rec.records = [{"step": i, "loss": 1.4 / (1 + i / 10)} for i in range(60)]
     assert scale_findings(rec)[0].severity == "warning"
 
 

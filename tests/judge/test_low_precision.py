@@ -200,11 +200,12 @@ def test_float32_updates_are_quiet(case):
 def test_an_error_when_the_run_went_nonfinite_or_the_loss_did_not_fall_else_a_warning():
     rec = recorded(bf16_cnn_momentum)
     rec.nonfinite = None
-    rec.records = [{"step": i, "loss": 2.0 / (1 + i / 10)} for i in range(40)]
+    rec.n_steps = 60  # longer than one experiment: a flat loss then counts as not learning
+    rec.records = [{"step": i, "loss": 2.0 / (1 + i / 10)} for i in range(60)]
     assert precision(rec)[0].severity == "warning"
-    rec.records = [{"step": i, "loss": 1.386} for i in range(40)]
+    rec.records = [{"step": i, "loss": 1.386} for i in range(60)]
     assert precision(rec)[0].severity == "error"
-    rec.records = [{"step": i, "loss": 2.0 if i < 5 else float("nan")} for i in range(40)]
+    rec.records = [{"step": i, "loss": 2.0 if i < 5 else float("nan")} for i in range(60)]
     assert precision(rec)[0].severity == "error"
     rec.records = [{"step": i, "loss": 2.0} for i in range(5)]  # too few losses to tell: the default
     assert precision(rec)[0].severity == "warning"

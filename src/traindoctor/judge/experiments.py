@@ -18,8 +18,8 @@ from typing import Any, Sequence
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import (ARM_BETTER, ARM_FITS, ARM_MOVES, ARM_STUCK, NEAR_CHANCE, NOT_LEARNING, SCHEDULE_DECAY,
-                         SHUFFLES)
+from .thresholds import (ARM_BETTER, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, NEAR_CHANCE, NOT_LEARNING,
+                         SCHEDULE_DECAY, SHUFFLES)
 
 __all__ = ["SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning"]
 
@@ -31,7 +31,7 @@ DECOUPLED = "the targets do not follow the inputs"
 SETUP = "the model, its initialisation or the loss cannot fit a batch"
 
 
-def not_learning(losses: Sequence[float | None], chance: float | None = None) -> str | None:
+def not_learning(losses: Sequence[float | None], chance: float | None = None, steps: int | None = None) -> str | None:
     """Why the recorded loss calls for the experiments — it went non-finite, rises, does not fall, stays near
     the loss of an uninformed model (`chance`: run's first-loss check measured it), or stopped
     falling halfway (a plateau far from where the model could be: an over-regularised loss falls at first as
@@ -39,7 +39,8 @@ def not_learning(losses: Sequence[float | None], chance: float | None = None) ->
     values = [v for v in losses if v is not None]
     if any(not math.isfinite(v) for v in values):
         return "went non-finite"
-    if len(values) < 20:
+    # A run shorter than one arm has not had the chance an arm gets: its flat loss says nothing yet.
+    if len(values) < 20 or (steps is not None and steps < EXPERIMENT_STEPS):
         return None
     k = max(3, len(values) // 10)
     head, tail = _median(values[:k]), _median(values[-k:])

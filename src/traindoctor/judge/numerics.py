@@ -36,7 +36,7 @@ def why_not_learning(rec: Recorder) -> str | None:
     for the experiments — or None."""
     if rec.nonfinite is not None:
         return f"the run went non-finite at step {rec.nonfinite['step']}"
-    reason = not_learning([r["loss"] for r in rec.records], (rec.first_loss or {}).get("chance"))
+    reason = not_learning([r["loss"] for r in rec.records], (rec.first_loss or {}).get("chance"), rec.n_steps)
     return f"the loss {reason}" if reason else None
 
 

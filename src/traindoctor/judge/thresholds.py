@@ -168,6 +168,17 @@ MSE_INIT_LOW = 0.01
 # outside (noise around a non-negative quantity under a ReLU) stay below the share.
 UNREACHABLE_TARGETS = 0.1
 
+# Padding counted by a classification loss (measure/losses.py:padding). A run at the edge of a
+# sequence is padding when it is 2 positions long on average (a single closing token, "." or <eos>,
+# is content) and 90% of the targets at its positions hold one value (padding is labelled by one
+# filler; real tokens vary). Counted padding is reported once it holds a tenth of the counted
+# targets (as UNREACHABLE_TARGETS: a tenth of the loss spent on what cannot be learned), and is an
+# error once it holds half of them: most of the loss and its gradient is then padding after padding.
+PADDING_MIN_RUN = 2.0
+PADDING_AGREEMENT = 0.9
+PADDING_SHARE = 0.1
+PADDING_DOMINANT = 0.5
+
 # Class targets equal to an integer input of the same size at 90% of positions are a clue that the
 # answer is in the input (a next-token target not shifted); the target-copy probe then decides by
 # experiment. Next-token text repeats the previous token far less often than that.
@@ -178,6 +189,14 @@ LOG_PROB_MAX = 1e-4
 # Inputs and regression targets: a column whose |mean| or standard deviation exceeds 100 is
 # unnormalized (standardized features sit near 0 +/- 1; pixels in [0, 255] exceed it).
 UNNORMALIZED_SCALE = 100.0
+# What the model's first weighted layer (Linear, convolution, RNN, attention) receives: values whose root
+# mean square exceeds 50 are far from unit scale even when no single column passes UNNORMALIZED_SCALE. With PyTorch's
+# default init (Var(w) = 1/(3 fan_in)) a layer's pre-activations have about rms/1.7 as standard deviation,
+# and its weights' gradients scale with the input: standardized data sits near 1, pixels in [0, 1] below
+# it, while 0-255 pixels sit at 70-130 (MNIST 85, a dark 16x16 glyph set 73, CIFAR-10 about 130). 50 is
+# above the rms of N(0, 1) embeddings scaled by sqrt(d_model) for d_model up to 2048 (45), a common
+# transformer habit that is not a data-pipeline bug.
+FIRST_LAYER_RMS = 50.0
 
 # ── probes (diagnosis/) ─────────────────────────────────────────────────────────────────────────
 # The probes run experiments on copies of the model (diagnosis/probes/); the rules over what they
@@ -204,6 +223,20 @@ CONSTANT_OUTPUT_SPREAD = 1e-6
 # sample's (or an earlier position's) output by more than 1e-5 of its scale. Eval-mode outputs of
 # independent samples agree exactly, or within float32 reassociation (well below 1e-5).
 OUTPUT_CHANGE = 1e-5
+
+# Attention masks (the padding-mask probe): a key is hidden where the mask, or the score entering the
+# softmax, is at or below -1000. Masks write -inf, the dtype's minimum, -1e9, or BERT's -10000 added
+# to the scores; scores of unit-scale queries and keys divided by sqrt(d) are O(1)-O(10), so a
+# working model's scores stay far above it, and softmax gives a key 1000 below the largest 0 weight.
+MASK_HIDDEN_SCORE = -1e3
+# Padding: the value filling the sequences' tails (or heads), with 90% of its occurrences there. Pad
+# ids occur nowhere else (all of them); a token of unpadded text ends a row as often as it stands
+# anywhere, so few of its occurrences are at the ends. A mask is inverted when it hides 90% of the
+# content positions and leaves 90% of the padding visible: a mask built from the pad ids or a
+# tokenizer's attention_mask agrees at every position; the margin is for a pad id that is also the
+# end-of-sequence token (GPT-2's), whose real occurrence at the end of a text reads as padding.
+PAD_TAIL_SHARE = 0.9
+MASK_AGREEMENT = 0.9
 
 # Gradient flow, one backward at initialization: the first weight matrix's |grad|/|weight| below
 # 1e-4 (vanishing) or above 1e4 (exploding) times the last one's. No published default: four orders

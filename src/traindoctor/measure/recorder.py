@@ -278,7 +278,7 @@ class Recorder:
                 info.train_in_eval += 1
                 info.train_location = info.train_location or user_location()
             if info.grad_calls <= 3:
-                self._input_scale(args, kwargs)
+                self._input_scale(module, args, kwargs)
         else:
             info.nograd_calls += 1
             training = [n for n, m in info.mode_modules if m.training]
@@ -288,18 +288,72 @@ class Recorder:
                     info.eval_in_train_modules = training
                     info.eval_location = user_location()
 
-    def _input_scale(self, args: tuple, kwargs: dict) -> None:
+    # The layers where data first meets weights (an Embedding takes indices, not data).
+    _WEIGHTED = (nn.Linear, nn.Bilinear, nn.modules.conv._ConvNd, nn.RNNBase, nn.MultiheadAttention)
+
+    def _input_scale(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        """The scale of the floating tensors entering the model, then of what its first weighted layer
+        receives (a model may cast or normalize its input first): a global pre-hook, armed here, waits for
+        that layer's call and removes itself at the first call it decides on (judge/numerics.py judges)."""
+        measured: list[tuple[torch.Tensor, int]] = []
         for name, t in batch_tensors(args, kwargs):
             if not t.is_floating_point() or t.dim() < 2 or t.shape[0] < 2:
                 continue
-            feature_dim = 1 if t.dim() == 4 else -1  # images are (N, C, H, W); tables and sequences (..., F)
-            mean, std = feature_scale(t, feature_dim)
-            scale = torch.maximum(mean.abs(), std)
-            order = scale.argsort(descending=True)[:_SCALE_COLUMNS].tolist()  # the largest columns, largest first
-            self.input_scale.append(InputScale(
-                tensor=name, shape=list(t.shape), feature_dim=feature_dim % t.dim(), n_features=int(scale.numel()),
-                columns=order, scale=[float(scale[i]) for i in order], mean=[float(mean[i]) for i in order],
-                std=[float(std[i]) for i in order]))
+            measured.append((t, len(self.input_scale)))
+            self.input_scale.append(self._scales(name, t, 1 if t.dim() == 4 else -1))  # images are (N, C, H, W)
+        if hasattr(module, "_orig_mod") or not any(isinstance(m, self._WEIGHTED) for m in module.modules()):
+            return  # torch.compile'd (a hook would be traced into its graph), or no layer to wait for
+        state = {"root": module, "names": {id(m): n for n, m in module.named_modules()}, "measured": measured,
+                 "started": False}
+        thread = threading.get_ident()
+
+        def hook(m: nn.Module, inputs: tuple) -> None:
+            if threading.get_ident() == thread and self._first_layer_input(state, m, inputs) is not False:
+                handle.remove()
+
+        handle = nn.modules.module.register_module_forward_pre_hook(hook)
+
+    @_handler
+    def _first_layer_input(self, state: dict[str, Any], module: nn.Module, inputs: tuple) -> bool:
+        """One module call while the model's first weighted layer (Linear, convolution, RNN, attention) is awaited:
+        False to keep waiting. What that layer receives replaces the model's input in `input_scale` when it
+        is that input, or derived from the only one (same size: cast, scaled, normalized)."""
+        if module is state["root"]:
+            if state["started"]:
+                return True  # the model is called again: its previous call ran no weighted layer
+            state["started"] = True
+        elif id(module) not in state["names"]:
+            return True  # a module outside the model (a loss): the model's call is over
+        if not self.active or isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
+            return True  # an embedding first: the layer receives learned vectors, not data
+        if not isinstance(module, self._WEIGHTED):
+            return False
+        t = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+        conv = isinstance(module, nn.modules.conv._ConvNd)
+        if (t is None or not t.is_floating_point() or t.dim() < (len(module.kernel_size) + 2 if conv else 2)
+                or t.shape[0] < 2):  # unbatched, or a single sample
+            return True
+        layer = state["names"][id(module)] or type(module).__name__
+        measured = state["measured"]
+        kept = ([i for x, i in measured if x is t]
+                or [i for x, i in measured if len(measured) == 1 and x.numel() == t.numel()])
+        name = self.input_scale[kept[0]]["tensor"] if kept else f"input of {layer}"
+        record = self._scales(name, t, 1 if conv else -1)
+        record["layer"] = layer
+        if kept:
+            self.input_scale[kept[0]] = record
+        else:
+            self.input_scale.append(record)
+        return True
+
+    @staticmethod
+    def _scales(name: str, t: torch.Tensor, feature_dim: int) -> InputScale:
+        mean, std = feature_scale(t, feature_dim)
+        scale = torch.maximum(mean.abs(), std)
+        order = scale.argsort(descending=True)[:_SCALE_COLUMNS].tolist()  # the largest columns, largest first
+        return InputScale(tensor=name, shape=list(t.shape), feature_dim=feature_dim % t.dim(),
+                          n_features=int(scale.numel()), columns=order, scale=[float(scale[i]) for i in order],
+                          mean=[float(mean[i]) for i in order], std=[float(std[i]) for i in order])
 
     @_handler
     def on_root_return(self, module: nn.Module, output: Any) -> None:
@@ -329,7 +383,7 @@ class Recorder:
         except TypeError:
             return
         location = user_location()
-        seen = losses.observe_call(name, bound)
+        seen = losses.observe_call(name, bound, self.lane.last_batch)
         if seen is not None:
             self.loss_observations.append({**seen, "step": self.n_steps, "location": location})
         if self.first_loss is None and isinstance(out, torch.Tensor) and out.dim() == 0:
@@ -373,6 +427,8 @@ class Recorder:
             signs = losses.loss_signs(loss)
             if signs:
                 self.loss_signs.append(LossSigns(step=self.n_steps, signs=signs, location=user_location()))
+            for seen in losses.hand_written(loss, self.lane.last_batch):  # losses written or reduced by hand
+                self.loss_observations.append({**seen, "step": self.n_steps, "location": user_location()})
         if not math.isfinite(value) and self.nonfinite is None:
             self.flush()  # non-finite gradients of an earlier recorded step come first
             if self.nonfinite is None:

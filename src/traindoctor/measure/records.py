@@ -10,7 +10,7 @@ logged scalars under their own names (`mon.log(loss=..., acc=...)`), which no ty
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class Location(TypedDict, total=False):
@@ -32,11 +32,12 @@ class ColumnScales(TypedDict):
 
 
 class InputScale(ColumnScales):
-    """A floating tensor entering the model in one of the first training calls (run)."""
+    """A floating tensor entering the model, or its first weighted layer, in one of the first training calls (run)."""
 
     tensor: str  # its name in the call: arg0, x, batch["image"]
     shape: list[int]
     feature_dim: int  # the dimension read as features: 1 for (N, C, H, W) images, else the last
+    layer: NotRequired[str]  # the first weighted layer whose input this is, when measured there
 
 
 class LossObservation(TypedDict, total=False):

@@ -17,7 +17,7 @@ from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from ..diagnosis.battery import could_not_check, examine
 from ..diagnosis import experiments
-from ..judge.experiments import not_learning
+from ..judge.numerics import why_not_learning
 from ..diagnosis.registry import Options, names
 from ..diagnosis.setup import SetupError
 from ..diagnosis.tree import Call
@@ -27,7 +27,7 @@ from ..measure.records import RunSection
 from ..measure.steps import learning_rates
 from .script import Stopper, as_main, child_exit, exit_status, join_threads, run_as_main, started_threads, user_traceback
 from ..judge.common import main_model
-from ..judge.thresholds import DEAD_RELU_TRAINED
+from ..judge.thresholds import DEAD_RELU_TRAINED, EXPERIMENT_STEPS
 
 class ScriptNotFound(Exception):
     pass
@@ -136,22 +136,21 @@ def _optimizer_of(rec: Recorder, model: Any) -> Any:
 
 
 def _experiments(rec: Recorder, model: Any, when: bool | None) -> tuple[list[Finding], dict[str, Any]]:
-    """The differential diagnosis (diagnosis/experiments.py): run when the recorded loss does not learn, or
+    """The differential diagnosis (diagnosis/experiments.py): run when the recorded run does not learn, or
     when asked (`when` True); never when `when` is False."""
-    chance = (rec.first_loss or {}).get("chance")
-    reason = not_learning([r["loss"] for r in rec.records], chance) if when is None else ("asked" if when else None)
+    reason = why_not_learning(rec) if when is None else ("asked for (--experiments)" if when else None)
     if reason is None:
-        return [], {"ran": False, "why": "the loss learns" if when is None else "--no-experiments"}
+        if when is False:
+            return [], {"ran": False, "why": "--no-experiments"}
+        short = rec.n_steps < EXPERIMENT_STEPS
+        return [], {"ran": False, "why": f"the run took {rec.n_steps} optimizer steps, fewer than one experiment's "
+                                         f"{EXPERIMENT_STEPS}" if short else "the loss learns"}
     material = experiments.Material(model.module, rec.tapes.get(id(model.module), []), _optimizer_of(rec, model.module))
     try:
         found, observations = experiments.run(material, reason)
     except experiments.CannotExperiment as exc:
-        return [], {"ran": False, "why": f"{_why(reason)}, but {exc}"}
-    return found, {"ran": True, "why": _why(reason), "observations": observations}
-
-
-def _why(reason: str) -> str:
-    return "asked for (--experiments)" if reason == "asked" else f"the loss {reason}"
+        return [], {"ran": False, "why": f"{reason}, but {exc}"}
+    return found, {"ran": True, "why": reason, "observations": observations}
 
 
 def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps: int = 300,

@@ -44,7 +44,10 @@ CODES = (
         title="Input features are orders of magnitude away from unit scale",
         severity="warning",
         stage=BAD_DATA,
-        what="Measures each input feature's mean and standard deviation on the first batches.",
+        what=(
+            "Measures, on the first training batches, what the model's first weighted layer (Linear, convolution, "
+            "RNN, attention) receives — or the model's float inputs — per feature (mean, standard deviation) and as a "
+            "root-mean-square; an error when the run does not learn."),
         why=(
             "Features at scale 1e3 dominate the first layer's pre-activations and force tiny learning rates; "
             "mixed scales make the loss surface badly conditioned."),
@@ -57,7 +60,10 @@ CODES = (
         next_step="Standardize each feature with statistics from the training split.",
         bad="x = torch.tensor(df[cols].values)",
         good="x = torch.tensor(((df[cols] - train_mean) / train_std).values)",
-        explains=("init-loss-mismatch", "lr-too-high", "exploding-gradients", "loss-divergence"),
+        explains=(
+            "init-loss-mismatch", "lr-too-high", "exploding-gradients", "loss-divergence", "lr-too-low", "loss-plateau",
+            "cannot-overfit-batch",
+        ),
     ),
     Code(
         code="unnormalized-targets",
