@@ -179,7 +179,5 @@ def test_a_float32_master_copy_is_not_low_precision(run_code):
     assert "low-precision-params" not in codes(report)
 
 
-@pytest.mark.xfail(strict=True, reason="params-not-in-optimizer names the float16 model parameters, which the loop "
-                   "updates by copying the master weights back")
 def test_a_float32_master_weights_loop_is_quiet(run_code):
     assert codes(run_code(PRELUDE + HEALTHY["float32-master-weights"])) == []

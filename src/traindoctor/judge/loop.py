@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..measure.recorder import OptState, Recorder
+from ..measure.descent import picked
 from ..measure.steps import parameter_names
 from ..vocabulary.numbers import fmt
 from .common import plural, where
@@ -150,7 +153,7 @@ def _not_in_optimizer(rec: Recorder) -> list[Finding]:
     if not rec.optimizers:
         return []
     optimized = {id(p) for st in rec.optimizers.values() for p in st.params()}
-    missing = {pid: n for pid, n in rec.grad_not_in_opt.items() if pid not in optimized}
+    missing = {pid: n for pid, n in rec.grad_not_in_opt.items() if pid not in optimized and not _moved(rec, pid)}
     if not missing:
         return []
     sizes = {id(p): p.numel() for info in rec.roots.values() for p in info.module.parameters()}
@@ -161,6 +164,14 @@ def _not_in_optimizer(rec: Recorder) -> list[Finding]:
         f"but belong to no optimizer: {', '.join(f'`{n}`' for n in names[:4])}",
         rec.source, evidence={"parameters": names[:20], "n_parameters": len(names)}, location={"module": names[0]},
     )]
+
+
+def _moved(rec: Recorder, pid: int) -> bool:
+    """A parameter outside every optimizer whose values changed during the run was updated by other means
+    (float32 master weights copied back, an EMA): the optimizer does update what it stands for."""
+    p, before = rec.grad_not_in_opt_values[pid]
+    with torch.no_grad():
+        return not torch.equal(picked(p), before)
 
 
 def _step_series(rec: Recorder, st: OptState) -> list[Finding]:

@@ -17,7 +17,8 @@ import torch
 SAMPLE = 4096  # elements read per tensor, evenly strided
 
 
-def _picked(t: torch.Tensor) -> torch.Tensor:
+def picked(t: torch.Tensor) -> torch.Tensor:
+    """A strided sample of at most SAMPLE of t's values (a view: clone it to keep it)."""
     flat = t.detach().reshape(-1)
     return flat[:: max(1, math.ceil(flat.numel() / SAMPLE))]
 
@@ -31,7 +32,7 @@ class DescentCheck:
     def after_backward(self, params: list[torch.Tensor]) -> None:
         """The gradient a backward() just left, and the weights it was computed at."""
         with torch.no_grad():
-            self.pending = [(p, _picked(p).clone(), _picked(p.grad).clone()) for p in params
+            self.pending = [(p, picked(p).clone(), picked(p.grad).clone()) for p in params
                             if p.grad is not None and p.grad.layout == torch.strided]
 
     def before_backward(self) -> None:
@@ -40,7 +41,7 @@ class DescentCheck:
         if not pending:
             return
         with torch.no_grad():
-            change = torch.cat([(_picked(p) - before).float() for p, before, _ in pending])
+            change = torch.cat([(picked(p) - before).float() for p, before, _ in pending])
             grad = torch.cat([g.float() for _, _, g in pending])
             moved, steep = float(change.norm()), float(grad.norm())
             if not (math.isfinite(moved) and math.isfinite(steep)) or steep == 0:

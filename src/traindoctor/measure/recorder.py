@@ -37,7 +37,7 @@ from .localise import locate, nonfinite_inputs, replay
 from .records import FirstLoss, InputScale, LossObservation, LossSigns, StepRecord
 from .stats import batch_tensors, feature_scale
 from .tape import Tape, TapeRecorder
-from .descent import DescentCheck
+from .descent import DescentCheck, picked
 from .steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameters, read_steps, to_host,
                     total)
 
@@ -210,6 +210,7 @@ class Recorder:
         self.descent = DescentCheck()  # the direction of updates written by hand (no torch.optim optimizer)
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
         self.grad_not_in_opt: dict[int, str] = {}
+        self.grad_not_in_opt_values: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.schedulers: dict[int, dict[str, Any]] = {}
         self.loader_lens: dict[int, int] = {}
         self.backward_calls = 0
@@ -585,8 +586,11 @@ class Recorder:
         for info in self.roots.values():
             if info.grad_calls and self._own(info):
                 for n, p in info.module.named_parameters():
-                    if p.grad is not None:
-                        self.grad_not_in_opt.setdefault(id(p), n)
+                    if p.grad is not None and id(p) not in self.grad_not_in_opt:
+                        self.grad_not_in_opt[id(p)] = n
+                        # Its values now: a parameter updated by other means (float32 master weights copied
+                        # back) moves, one nothing updates does not (judge/loop.py).
+                        self.grad_not_in_opt_values[id(p)] = (p, picked(p).clone())
 
     @_handler
     def on_step_end(self, opt: torch.optim.Optimizer) -> None:

@@ -47,6 +47,9 @@ class LossObservation(TypedDict, total=False):
     producer: str | None  # the autograd op that made its input (SoftmaxBackward0...), through reshapes
     scores: dict[str, Any]  # classification: {kind: logits | probabilities | log-probabilities | nonfinite, min, max, row_sum_mean, logsumexp_mean}
     ignored: dict[str, Any]  # integer targets: {ignore_index, ignored, targets}
+    padding: list[dict[str, Any]]  # edge runs of the model's integer input sequences and the targets at them (losses.padding)
+    residual: str  # a regression loss written by hand: "(prediction - target) ** 2" or "|prediction - target|"
+    reduction: str  # "none": per-position losses reduced by hand with no mask
     range: dict[str, float] | None  # BCE with logits: the input's {min, max}
     broadcast: dict[str, Any] | None  # input and target shapes that broadcast to a larger one
     target_scale: ColumnScales  # regression targets
