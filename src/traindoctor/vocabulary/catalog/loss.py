@@ -82,7 +82,10 @@ CODES = (
         title="The optimizer maximizes the loss",
         severity="error",
         stage=MECHANISM,
-        what="Detects a torch loss function that enters the scalar given to backward() with a minus sign.",
+        what=(
+            "Detects training that climbs its loss: a torch loss function that enters the scalar given to backward() "
+            "with a minus sign; a loss that started positive and falls without bound (a term with no floor is "
+            "maximized); updates written by hand that move the weights up the gradient."),
         why=(
             "Optimizers descend the scalar they are given. A loss function negated in it (a stray minus, "
             "`1 - loss`, a weight of -1) is climbed instead: the model is trained to be as wrong as it can, "
