@@ -83,3 +83,65 @@ def test_descending_updates_are_not(run_code, name):
     r = run_code(PRELUDE + DESCENDING[name])
     assert "loss-sign-flipped" not in codes(r), codes(r)
     assert r.unchecked  # no optimizer to read the update sizes from: still said
+
+
+# ── tensors outside the module tree ───────────────────────────────────────────
+LOOSE = {
+    "plain-attribute": """
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__(); self.lin = nn.Linear(5, 3); self.scale = torch.ones(3, requires_grad=True)
+    def forward(self, x): return self.lin(x) * self.scale
+model = Scaled(); opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+x = torch.randn(64, 5); y = torch.randint(0, 3, (64,))
+for i in range(60):
+    loss = F.cross_entropy(model(x), y); opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "global-embedding-table": """
+table = torch.randn(50, 8, requires_grad=True)
+head = nn.Linear(8, 2); opt = torch.optim.SGD(head.parameters(), lr=0.1)
+ids = torch.randint(0, 50, (256,)); y = (ids % 2)
+for i in range(60):
+    j = (i * 32) % 256
+    loss = F.cross_entropy(head(table[ids[j:j + 32]]), y[j:j + 32]); opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "list-of-tensors": """
+weights = [torch.randn(6, 6, requires_grad=True) * 0.3 for _ in range(2)]
+weights = [w.detach().requires_grad_() for w in weights]
+out = nn.Linear(6, 1); opt = torch.optim.Adam(out.parameters(), lr=1e-2)
+x = torch.randn(128, 6); y = x.sum(1, keepdim=True)
+for i in range(60):
+    h = x
+    for w in weights:
+        h = torch.tanh(h @ w)
+    loss = F.mse_loss(out(h), y); opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+LOOSE_HEALTHY = {
+    "adversarial-inputs": """
+model = nn.Linear(5, 3); opt = torch.optim.SGD(model.parameters(), lr=1e-2)
+x = torch.randn(64, 5); y = torch.randint(0, 3, (64,))
+for i in range(60):
+    xa = x.clone().requires_grad_()
+    loss = F.cross_entropy(model(xa), y); opt.zero_grad(); loss.backward()
+    x_adv = (xa + 0.01 * xa.grad.sign()).detach()
+    loss2 = F.cross_entropy(model(x_adv), y); opt.zero_grad(); loss2.backward(); opt.step()
+""",
+    "plain-tensor-in-the-optimizer": LOOSE["plain-attribute"].replace(
+        "torch.optim.Adam(model.parameters(), lr=1e-2)", "torch.optim.Adam([*model.parameters(), model.scale], lr=1e-2)"),
+    "plain-tensor-updated-by-hand": LOOSE["global-embedding-table"].replace(
+        "opt.step()\n", "opt.step()\n    with torch.no_grad(): table -= 0.1 * table.grad; table.grad = None\n"),
+}
+
+
+@pytest.mark.parametrize("name", LOOSE)
+def test_a_tensor_outside_the_modules_that_no_optimizer_updates(run_code, name):
+    r = run_code(PRELUDE + LOOSE[name], experiments_=False)
+    assert "params-not-in-optimizer" in codes(r), codes(r)
+
+
+@pytest.mark.parametrize("name", LOOSE_HEALTHY)
+def test_tensors_outside_the_modules_that_are_updated_or_new_each_step(run_code, name):
+    r = run_code(PRELUDE + LOOSE_HEALTHY[name], experiments_=False)
+    assert "params-not-in-optimizer" not in codes(r), codes(r)

@@ -154,9 +154,11 @@ def _not_in_optimizer(rec: Recorder) -> list[Finding]:
         return []
     optimized = {id(p) for st in rec.optimizers.values() for p in st.params()}
     missing = {pid: n for pid, n in rec.grad_not_in_opt.items() if pid not in optimized and not _moved(rec, pid)}
+    missing.update(_loose(rec, optimized))
     if not missing:
         return []
     sizes = {id(p): p.numel() for info in rec.roots.values() for p in info.module.parameters()}
+    sizes.update((pid, t.numel()) for pid, leaf in rec.loose_leaves.items() if (t := leaf.alive()) is not None)
     names = sorted(missing.values())
     return [finding(
         "params-not-in-optimizer",
@@ -164,6 +166,28 @@ def _not_in_optimizer(rec: Recorder) -> list[Finding]:
         f"but belong to no optimizer: {', '.join(f'`{n}`' for n in names[:4])}",
         rec.source, evidence={"parameters": names[:20], "n_parameters": len(names)}, location={"module": names[0]},
     )]
+
+
+def _loose(rec: Recorder, optimized: set[int]) -> dict[int, str]:
+    """Tensors outside every model (a plain attribute, a global) that backward() gave gradients at several
+    sampled passes, that no optimizer holds and whose values never changed (measure/leaves.py)."""
+    out = {}
+    for pid, leaf in rec.loose_leaves.items():
+        t = leaf.alive()
+        if t is None or pid in optimized or leaf.seen < 2 or not t.requires_grad or leaf.moved():
+            continue
+        out[pid] = _attribute(rec, t) or f"a tensor of shape {list(t.shape)} outside the model's parameters"
+    return out
+
+
+def _attribute(rec: Recorder, t: torch.Tensor) -> str | None:
+    """Where a model keeps `t` as a plain attribute: `encoder.scale`."""
+    for info in rec.roots.values():
+        for name, module in info.module.named_modules():
+            for key, value in vars(module).items():
+                if value is t:
+                    return f"{name}.{key}" if name else key
+    return None
 
 
 def _moved(rec: Recorder, pid: int) -> bool:

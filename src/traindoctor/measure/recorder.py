@@ -32,7 +32,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from . import losses
+from . import leaves, losses
 from .localise import locate, nonfinite_inputs, replay
 from .records import FirstLoss, InputScale, LossObservation, LossSigns, StepRecord
 from .stats import batch_tensors, feature_scale
@@ -211,6 +211,7 @@ class Recorder:
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
         self.grad_not_in_opt: dict[int, str] = {}
         self.grad_not_in_opt_values: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.loose_leaves: dict[int, leaves.Leaf] = {}  # tensors outside the models that backward() gave gradients to
         self.schedulers: dict[int, dict[str, Any]] = {}
         self.loader_lens: dict[int, int] = {}
         self.backward_calls = 0
@@ -430,6 +431,8 @@ class Recorder:
                 self.loss_signs.append(LossSigns(step=self.n_steps, signs=signs, location=user_location()))
             for seen in losses.hand_written(loss, self.lane.last_batch):  # losses written or reduced by hand
                 self.loss_observations.append({**seen, "step": self.n_steps, "location": user_location()})
+            known = {id(p) for info in self.roots.values() for p in info.module.parameters()}
+            leaves.remember(self.loose_leaves, loss, known)
         if not math.isfinite(value) and self.nonfinite is None:
             self.flush()  # non-finite gradients of an earlier recorded step come first
             if self.nonfinite is None:
