@@ -17,6 +17,7 @@ from .thresholds import (CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREA
                          OVERFIT_TARGET, PROBE_SMALL_UPDATE, SATURATED, UNNORMALIZED_SCALE, VANISHING_FIRST_LAST)
 
 SOURCE = "checkup"
+SOURCE_RUN = "run"  # the checks on run's loss head on tape (diagnosis/loss_independence.py)
 
 
 # ── the batch ─────────────────────────────────────────────────────────────────
@@ -74,6 +75,17 @@ def batch_mixing(others: torch.Tensor, tensor: str, size: int, axis: int | None,
                    f"in eval mode) changed the outputs of {affected} of the other {size - 1} "
                    f"samples (max relative change {float(others.max()):.2g})", SOURCE, evidence=record,
                    location={"module": model})
+
+
+def loss_mixing(others: torch.Tensor, size: int, record: dict[str, Any]) -> Finding | None:
+    """`others`: the relative change of the other samples' loss gradients when sample 0's output moved."""
+    affected = int((others > OUTPUT_CHANGE).sum())
+    if not affected:
+        return None
+    return finding("batch-mixing", f"in the loss computed from the model's outputs: moving sample 0's output (batch of "
+                   f"{size}) changed the loss gradient of {affected} of the other {size - 1} samples (max relative change "
+                   f"{float(others.max()):.2g}) — an operation in the training loop mixes the samples (a softmax or a "
+                   "normalisation over the batch axis)", SOURCE_RUN, evidence=record, location={"module": "the loss"})
 
 
 def causal_leak(change: float, expected: bool, tensor: str, position: int, record: dict[str, Any]) -> Finding | None:

@@ -48,6 +48,7 @@ class Op:
     leaves: list[Any]  # Slot, Param, Const or a plain value
     outs: list[int | None]  # the slot of each tensor leaf of the result (an in-place call: of its first argument)
     inplace: bool
+    shapes: list[tuple[int, ...] | None]  # the shape of each result leaf when recorded
 
 
 @dataclass
@@ -170,16 +171,15 @@ class _Recording(TorchFunctionMode):
                 converted.append(Const(x.detach().clone()))
             else:
                 converted.append(x)
-        if inplace and args and isinstance(args[0], torch.Tensor):
-            outs: list[int | None] = [self._new(args[0])]
-        else:
-            outs = [self._new(t) if isinstance(t, torch.Tensor) else None for t in tree_flatten(result)[0]]
-            if all(o is None for o in outs):
-                return  # a number or a shape read from a tensor: nothing later reads it as a tensor
+        results = [args[0]] if inplace and args and isinstance(args[0], torch.Tensor) else tree_flatten(result)[0]
+        outs: list[int | None] = [self._new(t) if isinstance(t, torch.Tensor) else None for t in results]
+        if all(o is None for o in outs):
+            return  # a number or a shape read from a tensor: nothing later reads it as a tensor
+        shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else None for t in results]
         from_outputs = any(s is not None and s not in self.weights_only for s in slots)
         if not from_outputs:
             self.weights_only.update(o for o in outs if o is not None)
-        self.ops.append(Op(func, spec, converted, outs, inplace))
+        self.ops.append(Op(func, spec, converted, outs, inplace, shapes))
         if len(self.ops) > MAX_OPS:
             raise OverflowError("the loss head is too long to record")
 

@@ -16,7 +16,8 @@ from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from ..diagnosis.battery import could_not_check, examine
-from ..diagnosis import experiments
+from ..diagnosis import experiments, loss_independence
+from ..diagnosis.setup import NotApplicable
 from ..judge.numerics import why_not_learning
 from ..diagnosis.registry import Options, names
 from ..diagnosis.setup import SetupError
@@ -128,6 +129,18 @@ def _cheap_probes(model: Any, args: tuple, kwargs: dict, target: Any) -> tuple[l
     return outcome.findings, outcome.records
 
 
+def _loss_independence(model: Any, tape: Any, found: list[Finding]) -> dict[str, Any]:
+    """The loss on tape, checked for samples that influence each other's gradients; its record."""
+    try:
+        new, record = loss_independence.check(model, tape)
+    except NotApplicable as exc:
+        return {"name": loss_independence.NAME, "status": "skipped", "note": str(exc)}
+    except Exception as exc:  # a bug of ours: the other findings stand
+        return {"name": loss_independence.NAME, "status": "failed", "note": f"probe failed: {type(exc).__name__}: {exc}"}
+    found += new
+    return {"name": loss_independence.NAME, "status": "ran", **record}
+
+
 def _optimizer_of(rec: Recorder, model: Any) -> Any:
     """The optimizer stepping most of the model's parameters."""
     mine = {id(p) for p in model.parameters()}
@@ -207,6 +220,8 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
             print(f"traindoctor: {internal_errors[-1]} (a bug in traindoctor)", file=sys.stderr)
         else:
             found += probe_findings
+    if probes and model is not None and not threads_block and rec.tapes.get(id(model.module)):
+        probe_records.append(_loss_independence(model.module, rec.tapes[id(model.module)][-1], found))
     experiment_section: dict[str, Any] = {"ran": False, "why": "no model was trained"}
     if model is not None and not threads_block and experiments_ is not False:
         try:

@@ -1,0 +1,110 @@
+"""`traindoctor run`, default configuration: samples must stay independent through the loss computed in the
+training loop, not only through the model — whatever op mixes them and wherever the batch axis is."""
+import pytest
+
+from conftest import codes
+
+PRELUDE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+"""
+
+MIXING = {
+    "softmax-over-the-batch": """
+x = torch.randn(512, 10); y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 3))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for step in range(60):
+    i = (step * 32) % 512
+    logits = model(x[i:i + 32])
+    probs = logits.exp() / logits.exp().sum(0, keepdim=True)
+    loss = -probs.gather(1, y[i:i + 32, None]).log().mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "outputs-standardised-over-the-batch": """
+x = torch.randn(400, 6); y = x[:, :2] * 3
+model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 2))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for step in range(60):
+    i = (step * 40) % 400
+    out = model(x[i:i + 40])
+    out = (out - out.mean(0)) / (out.std(0) + 1e-6)
+    loss = F.mse_loss(out, (y[i:i + 40] - y.mean(0)) / y.std(0))
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "sequence-first-log-softmax-over-dim-1": """
+rnn = nn.LSTM(4, 12)
+head = nn.Linear(12, 5)
+model = nn.ModuleDict({"rnn": rnn, "head": head})
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__(); self.rnn, self.head = rnn, head
+    def forward(self, x): return self.head(self.rnn(x)[0])
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+x = torch.randn(7, 256, 4); y = torch.randint(0, 5, (7, 256))
+for step in range(60):
+    j = (step * 16) % 256
+    out = net(x[:, j:j + 16])                                 # (time, batch, classes)
+    logp = torch.log_softmax(out, dim=1)                      # over the batch, not the classes
+    loss = F.nll_loss(logp.reshape(-1, 5), y[:, j:j + 16].reshape(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+INDEPENDENT = {
+    "softmax-over-classes": MIXING["softmax-over-the-batch"].replace("sum(0, keepdim=True)", "sum(1, keepdim=True)"),
+    "contrastive-in-batch-negatives": """
+x = torch.randn(512, 10)
+enc = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 16))
+opt = torch.optim.Adam(enc.parameters(), lr=1e-3)
+for step in range(60):
+    i = (step * 32) % 512
+    a = F.normalize(enc(x[i:i + 32] + 0.1 * torch.randn(32, 10)), dim=1)
+    b = F.normalize(enc(x[i:i + 32] + 0.1 * torch.randn(32, 10)), dim=1)
+    loss = F.cross_entropy(a @ b.T / 0.1, torch.arange(32))
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "masked-mean-over-positions": """
+emb = nn.Embedding(20, 8); head = nn.Linear(8, 20)
+class LM(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb, self.head = emb, head
+    def forward(self, ids): return self.head(torch.tanh(self.emb(ids)))
+lm = LM(); opt = torch.optim.Adam(lm.parameters(), lr=1e-2)
+ids = torch.randint(1, 20, (256, 12)); mask = (torch.rand(256, 12) > 0.2).float()
+for step in range(60):
+    j = (step * 16) % 256
+    out = lm(ids[j:j + 16])
+    per = F.cross_entropy(out.reshape(-1, 20), ids[j:j + 16].roll(-1, 1).reshape(-1), reduction="none")
+    m = mask[j:j + 16].reshape(-1)
+    loss = (per * m).sum() / m.sum()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "gan-generator-through-a-batchnorm-discriminator": """
+G = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 8))
+D = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+og, od = torch.optim.Adam(G.parameters(), lr=1e-3), torch.optim.Adam(D.parameters(), lr=1e-3)
+real = torch.randn(1024, 8) * 0.5 + 1
+for step in range(60):
+    i = (step * 32) % 1024
+    fake = G(torch.randn(32, 4))
+    d_loss = F.binary_cross_entropy_with_logits(D(real[i:i + 32]), torch.ones(32, 1)) + \\
+        F.binary_cross_entropy_with_logits(D(fake.detach()), torch.zeros(32, 1))
+    od.zero_grad(); d_loss.backward(); od.step()
+    g_loss = F.binary_cross_entropy_with_logits(D(fake), torch.ones(32, 1))
+    og.zero_grad(); g_loss.backward(); og.step()
+""",
+}
+
+
+@pytest.mark.parametrize("name", MIXING)
+def test_a_loss_that_mixes_samples_is_named(run_code, name):
+    r = run_code(PRELUDE + MIXING[name])
+    assert codes(r)[:1] == ["batch-mixing"], codes(r)
+    assert "in the loss" in r.findings[0].observation
+
+
+@pytest.mark.parametrize("name", INDEPENDENT)
+def test_losses_that_keep_samples_apart_or_compare_them_by_design(run_code, name):
+    r = run_code(PRELUDE + INDEPENDENT[name])
+    assert "batch-mixing" not in codes(r), codes(r)
