@@ -140,3 +140,27 @@ def loss_of(out): return torch.tensor(float(out.mean()) ** 2, requires_grad=True
 def test_unpenalized_head_is_not_penalized():
     g, rec, _ = _train(HEADS["view-into-cross-entropy"][0], "net(x)")
     assert not rec.tapes[id(g["net"])][-1].penalized
+
+
+def test_warnings_from_the_loss_head_show_as_without_traindoctor(tmp_path):
+    """A warning raised by a call the tape records (float() of a tensor requiring grad) is shown once, from the
+    script's line — not from traindoctor's handler, and not again because a record of shown warnings was reset."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "warns.py"
+    script.write_text(textwrap.dedent("""
+        import torch, torch.nn as nn, torch.nn.functional as F
+        net = nn.Linear(3, 2); opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        x = torch.randn(4, 3); y = torch.randint(0, 2, (4,))
+        for i in range(30):
+            loss = F.cross_entropy(net(x), y)
+            value = float(loss)
+            opt.zero_grad(); loss.backward(); opt.step()
+    """))
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120).stderr
+    watched = subprocess.run([sys.executable, "-m", "traindoctor", "run", "--no-probes", "--no-experiments", str(script)],
+                             capture_output=True, text=True, timeout=120).stderr
+    assert plain.count("UserWarning") == 1
+    assert watched.count("UserWarning") == 1 and f"{script}:7: UserWarning" in watched, watched
+    assert "traindoctor" not in watched.split("UserWarning")[0]

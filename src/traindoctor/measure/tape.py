@@ -8,17 +8,18 @@ backward() that follows. Each torch call with an argument derived from the model
 (function, arguments): derived tensors as slots, the model's own parameters by name (a penalty on the
 weights is part of the loss), every other tensor (targets, returns, masks, a frozen discriminator's
 weights) as a detached clone taken when the call ran. Every call runs as the script made it (the mode
-is off inside its handler); the mode only reads. A warning a call raises is shown from the script's line
-that made the call, as it would be without the mode (catch_warnings is process-wide: a warning another
-thread raises during that call is re-shown from this thread's line).
+is off inside its handler); the mode only reads. The handler makes each call from a one-line trampoline
+compiled at the script's own file and line, with the script's module globals: a warning the call raises
+is shown — or not, if already shown there — exactly as without the mode (catching and re-issuing would
+reset every module's record of warnings already shown).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import warnings
 from dataclasses import dataclass
+from types import CodeType, FunctionType
 from typing import Any, Callable, NamedTuple
 
 import torch
@@ -136,13 +137,9 @@ class _Recording(TorchFunctionMode):
         kwargs = kwargs or {}
         self.handling += 1
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = func(*args, **kwargs)
+            result = _trampoline(sys._getframe(1))(func, args, kwargs)
         finally:
             self.handling -= 1
-        for w in caught:  # shown as the user's own line would show it, not from this handler
-            _reissue(w)
         if not self.broken:
             try:
                 self._record(func, args, kwargs, result)
@@ -184,15 +181,23 @@ class _Recording(TorchFunctionMode):
             raise OverflowError("the loss head is too long to record")
 
 
-def _reissue(w: warnings.WarningMessage) -> None:
-    frame = sys._getframe(2)
+def _trampoline(frame: Any) -> Callable[[Callable, tuple, dict], Any]:
+    """`f(*a, **k)` made from the script's file, line and module globals: the frame warnings are attributed to
+    (C++ warnings take the calling frame; torch's Python ones walk up to it)."""
     while frame.f_back is not None and frame.f_code.co_filename.startswith((_TORCH_DIR, _OWN_DIR)):
         frame = frame.f_back
-    warnings.warn_explicit(w.message, w.category, frame.f_code.co_filename, frame.f_lineno,
-                           module=frame.f_globals.get("__name__"),
-                           registry=frame.f_globals.setdefault("__warningregistry__", {}))
+    key = (frame.f_code.co_filename, frame.f_lineno, id(frame.f_globals))
+    made = _TRAMPOLINES.get(key)
+    if made is None or made.__globals__ is not frame.f_globals:
+        source = "\n" * max(frame.f_lineno - 1, 0) + "def _call(f, a, k): return f(*a, **k)\n"
+        code = next(c for c in compile(source, frame.f_code.co_filename, "exec").co_consts if isinstance(c, CodeType))
+        made = _TRAMPOLINES[key] = FunctionType(code, frame.f_globals)
+        if len(_TRAMPOLINES) > 256:
+            _TRAMPOLINES.pop(next(iter(_TRAMPOLINES)))
+    return made
 
 
+_TRAMPOLINES: dict[tuple[str, int, int], FunctionType] = {}
 _TORCH_DIR = os.path.dirname(torch.__file__)
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _INPLACE = ("__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__")
