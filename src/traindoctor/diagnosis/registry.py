@@ -22,6 +22,7 @@ class Options:
     overfit_steps: int = 300
     causal: bool | None = None  # True requires causal independence; None infers it from the targets
     dead_relu: float = DEAD_RELU_INIT  # judge/thresholds.py: DEAD_RELU_TRAINED for a trained model
+    trained: bool = False  # the model is as training left it (run), not at initialisation (checkup)
 
 
 @dataclass

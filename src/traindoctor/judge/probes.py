@@ -88,6 +88,18 @@ def loss_mixing(others: torch.Tensor, size: int, record: dict[str, Any]) -> Find
                    "normalisation over the batch axis)", SOURCE_RUN, evidence=record, location={"module": "the loss"})
 
 
+def symmetric_units(layers: dict[str, int], trained: bool, record: dict[str, Any]) -> Finding | None:
+    """`layers`: weight -> units, for the layers whose units are all identical (and, untrained, whose gradients
+    are identical too)."""
+    if not layers:
+        return None
+    name, units = next(iter(layers.items()))
+    when = ("after training" if trained else "at initialisation, and the gradient the batch gives them is identical too")
+    return finding("symmetric-units", f"all {units} units of `{name}` have identical weights {when}"
+                   + (f" ({len(layers) - 1} more layer(s) alike)" if len(layers) > 1 else "")
+                   + f": the layer works as a single unit", SOURCE, evidence=record, location={"module": name.rsplit(".", 1)[0]})
+
+
 def causal_leak(change: float, expected: bool, tensor: str, position: int, record: dict[str, Any]) -> Finding | None:
     """`change`: the relative change of the outputs up to `position` when the inputs after it changed."""
     if change <= OUTPUT_CHANGE or not expected:

@@ -98,6 +98,11 @@ MOST_STEPS = 0.5
 # about e^-10 of its starting one to get there (beyond a healthy fit).
 UNBOUNDED_FACTOR = 10.0
 
+# Units are copies of each other when every weight row equals the first to within a millionth of the
+# weights' largest magnitude: identical units receive bit-identical updates, so float32 rounding (~1e-7
+# relative) is the only difference that can appear between them.
+SYMMETRIC_TOLERANCE = 1e-6
+
 # Updates written by hand climb the loss when the weights' change points up the gradient the last
 # backward() left: cosine(change, -gradient) is 1 for SGD, stays clearly positive for momentum and Adam-like
 # rules (their steps keep the gradient's signs), and is -1 for `p += lr * grad`. Half-way to -1 is our bar,

@@ -123,7 +123,7 @@ def _cheap_probes(model: Any, args: tuple, kwargs: dict, target: Any) -> tuple[l
     else:
         inputs = dict(kwargs) if kwargs else (args[0] if len(args) == 1 else tuple(args))
     try:
-        outcome = examine(model, (inputs, target), probes=names(cheap=True), options=Options(dead_relu=DEAD_RELU_TRAINED))
+        outcome = examine(model, (inputs, target), probes=names(cheap=True), options=Options(dead_relu=DEAD_RELU_TRAINED, trained=True))
     except SetupError as exc:
         return [], [{"name": "cheap-probes", "status": "skipped", "note": str(exc)}]
     return outcome.findings, outcome.records

@@ -7,6 +7,33 @@ AREA = "architecture"
 
 CODES = (
     Code(
+        code="symmetric-units",
+        title="A layer's units are copies of each other",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "A layer of two or more output units whose weight rows are all identical — after training (run), or "
+            "at initialisation with identical gradients on the batch (checkup)."),
+        why=(
+            "Units with the same incoming weights compute the same value, and when they also receive the same "
+            "gradient every update keeps them equal: the layer of width n works as a single unit, and the model "
+            "cannot express what it was sized for. Constant or zero initialisation of consecutive layers does it."),
+        hypotheses=(
+            Hypothesis("the layer (and the next) was initialised to a constant or to zero",
+                       "print the layer's weight: every row is the same"),
+            Hypothesis(
+                cause="a custom init function fills every unit from one draw",
+                check="look for a tensor created once and copied into every row (expand, repeat, fill_)",
+                kind="subtle",
+            ),
+        ),
+        next_step="Initialise the weights randomly (the module's default reset_parameters, or nn.init.kaiming_uniform_).",
+        bad="nn.init.constant_(layer.weight, 0.5)",
+        good="nn.init.kaiming_uniform_(layer.weight, a=5 ** 0.5)",
+        explains=("cannot-overfit-batch", "loss-plateau", "underfitting", "constant-output", "slow-convergence",
+                  "vanishing-gradients"),
+    ),
+    Code(
         code="batch-mixing",
         title="One sample's output depends on other samples in the batch",
         severity="error",
