@@ -92,10 +92,11 @@ def test_light_regularisation_is_not_named():
     assert judge(a, "does not fall", {**CONTEXT, "weight_decay": 1e-4})[0] == []
 
 
-def held(real_before, real_after, shuffled_before, shuffled_after):
-    """The permutation test's numbers; the shuffled ones spread around the given value."""
+def held(real_before, real_after, shuffled_before, shuffled_after, fitted=(2.0, 0.4)):
+    """The permutation test's numbers; the shuffled ones spread around the given value; `fitted`: the other
+    batch's fit from the initial state, first and last loss."""
     spread = [-0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2, 0.25]
-    return {"real_before": real_before, "real_after": real_after,
+    return {"real_before": real_before, "real_after": real_after, "fitted_first": fitted[0], "fitted_last": fitted[1],
             "shuffled_before": [shuffled_before + d for d in spread], "shuffled_after": [shuffled_after + d for d in spread]}
 
 
@@ -122,11 +123,11 @@ def test_a_model_blind_to_its_inputs_is_not_called_decoupled():
     """Every pairing gives the same loss: the model ignores its inputs (the ablation probe's finding)."""
     a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
     a["baseline"].held_out = {"real_before": 1.0, "real_after": 1.2, "shuffled_before": [1.0] * 9,
-                              "shuffled_after": [1.2] * 9}
+                              "shuffled_after": [1.2] * 9, "fitted_first": 2.0, "fitted_last": 0.4}
     assert judge(a, "does not fall", CONTEXT)[0] == []
 
 
 def test_no_verdict_on_the_labels_when_the_batch_does_not_fit():
     a = arms(baseline=0.05, lr_x10=0.06, lr_x01=0.0)
-    a["baseline"].held_out = held(2.3, 2.3, 2.3, 2.3)
+    a["baseline"].held_out = held(2.3, 2.3, 2.3, 2.3, fitted=(2.3, 2.2))
     assert judge(a, "does not fall", CONTEXT)[0] == []

@@ -51,6 +51,7 @@ class Material:
     model: nn.Module  # as training left it: only copies are trained
     tapes: list[LossHead]  # the latest last; two batches allow the held-out permutation test
     optimizer: torch.optim.Optimizer | None
+    initial: dict[str, torch.Tensor] | None = None  # the model's state before its first update
 
 
 @dataclass
@@ -104,7 +105,7 @@ def _run(m: Material, reason: str, steps: int, source: str) -> tuple[list[Findin
         arms["regularisation-off"] = _arm("regularisation-off", m, tape, _with(groups, weight_decay=lambda g: 0.0),
                                           steps, data_only=True)
     other = m.tapes[0] if len(m.tapes) > 1 and not _same_batch(m.tapes[0], tape) else None
-    if other is not None:
+    if other is not None and m.initial is not None:
         base.held_out = _held_out(m, tape, other, groups, steps)
     return rules.judge(arms, reason, {"lr": lr, "initial_lr": initial, "weight_decay": decay,
                                       "penalized": tape.penalized, "steps": steps, "source": source,
@@ -188,10 +189,12 @@ def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, dat
 
 
 def _held_out(m: Material, tape: LossHead, other: LossHead, groups: Groups, steps: int) -> dict[str, Any] | None:
-    """The loss on `other`'s batch (its own targets on tape) with its real inputs and with the inputs moved to
-    other samples in SHUFFLES ways (a permutation test), before and after the baseline's steps on `tape`'s
-    batch."""
+    """From the model's state before its first update — which has seen neither batch, where the trained model
+    has memorised both — the baseline's steps on `tape`'s batch; then the loss on `other`'s batch (its own
+    targets on tape) with its real inputs and with the inputs moved to other samples in SHUFFLES ways (a
+    permutation test), before and after those steps."""
     model = _fresh(m)
+    model.load_state_dict(m.initial)
     pairings = _shuffled(model, other.batch)
     if pairings is None:
         return None
@@ -209,16 +212,22 @@ def _held_out(m: Material, tape: LossHead, other: LossHead, groups: Groups, step
     real0, shuf0 = measure()
     opt = _optimizer(m, model, groups)
     train = _cloned(tape.batch)
+    fitted: list[float] = []
     with same_noise(SEED), torch.enable_grad():
         for _ in range(steps):
             opt.zero_grad(set_to_none=True)
             loss = _loss(tape, model, train)
+            if not fitted:  # the fit is read on the data term: a penalty shrinking is no fit
+                fitted.append(float(_loss(tape, model, train, data_only=True).detach()) if tape.penalized else float(loss))
             if not math.isfinite(float(loss.detach())):
                 return None
             loss.backward()
             opt.step()
+    with torch.no_grad(), same_noise(SEED):
+        fitted.append(float(_loss(tape, model, train, data_only=tape.penalized)))
     real1, shuf1 = measure()
-    return {"real_before": real0, "shuffled_before": shuf0, "real_after": real1, "shuffled_after": shuf1}
+    return {"real_before": real0, "shuffled_before": shuf0, "real_after": real1, "shuffled_after": shuf1,
+            "fitted_first": fitted[0], "fitted_last": fitted[-1]}
 
 
 def _shuffled(model: nn.Module, batch: tuple[tuple, dict]) -> list[tuple[tuple, dict]] | None:
@@ -228,7 +237,7 @@ def _shuffled(model: nn.Module, batch: tuple[tuple, dict]) -> list[tuple[tuple, 
     args, kwargs = batch
     with torch.no_grad():
         ax = decide(independent_copy(model).eval(), Call((args, kwargs)), None)
-    if ax.axis is None or ax.size <= rules.SHUFFLES:
+    if ax.axis is None or ax.size < 4:
         return None
     out = []
     gen = torch.Generator().manual_seed(SEED)  # a private stream: the script's RNG is not drawn from

@@ -313,8 +313,11 @@ SCHEDULE_DECAY = 10.0
 
 # Labels decoupled from inputs (Zhang et al. 2017, "Understanding deep learning requires rethinking
 # generalization": random labels are memorised, but nothing carries over), judged by a permutation test on
-# another recorded batch: the real pairing of inputs and targets against 9 shuffled pairings. Under the
-# null (targets independent of inputs) the real pairing is the best of the 10 with probability 1/10, so
-# a model that learned from its inputs is expected to beat all 9 and a decoupled one to beat them
-# rarely (a decoupled case is missed with probability 1/10: silent, never a false alarm).
-SHUFFLES = 9
+# another recorded batch: the real pairing of inputs and targets against 19 shuffled pairings. Under the
+# null (targets independent of inputs) the real pairing is the best of the 20 with probability 1/20, so
+# a model that learned from its inputs is expected to beat all 19 and a decoupled one to beat them
+# rarely (a decoupled case is missed about one time in 20: silent, never a false alarm).
+SHUFFLES = 19
+# ... and the test has power only when the pairing matters to the loss: some shuffled pairing moves it by
+# at least 1% (a model pinned near a constant output gives every pairing the same loss).
+PAIRING_MATTERS = 0.01

@@ -58,7 +58,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
                 out = original(module, *args, **kwargs)
             finally:
                 lane.depth = 0
-            if rec.active:
+            if rec.active and rec.tape_due(module):
                 rec.on_root_return(module, out)
             return out
         return __call__
@@ -69,7 +69,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
             if rec.active:
                 rec.on_backward(tensors)
             out = original(tensors, *args, **kwargs)
-            if rec.active:
+            if rec.active and not rec.optimizer_created:  # updates by hand: their direction is checked
                 rec.on_backward_done(tensors)
             return out
         return backward

@@ -36,7 +36,7 @@ from . import leaves, losses
 from .localise import locate, nonfinite_inputs, replay
 from .records import FirstLoss, InputScale, LossObservation, LossSigns, StepRecord
 from .stats import batch_tensors, feature_scale
-from .tape import Tape, TapeRecorder
+from .tape import Tape, TapeRecorder, initial_state
 from .descent import DescentCheck, picked
 from .steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameters, read_steps, to_host,
                     total)
@@ -57,8 +57,9 @@ _ON_DEVICE = ("grad_norm_before_clip", "update_ratio")  # record fields measured
 _RECORD_WARMUP = 20
 _RECORD_EVERY = 4
 # Training calls whose loss head is put on tape (measure/tape.py) for the experiments: the first two, then
-# every _TAPE_EVERY-th, so the latest two tapes are near the end of the run.
-_TAPE_EVERY = 25
+# every _TAPE_EVERY-th, so the latest two tapes are near the end of the run (a taped step costs about a
+# millisecond of Python per call in the head: docs/performance.md).
+_TAPE_EVERY = 50
 
 
 class StopRun(BaseException):
@@ -207,6 +208,7 @@ class Recorder:
         self.first_loss: FirstLoss | None = None
         self.input_scale: list[InputScale] = []
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest two loss heads on tape, for experiments
+        self.initial_states: dict[int, dict[str, torch.Tensor] | None] = {}  # per model id: before its first update
         self.descent = DescentCheck()  # the direction of updates written by hand (no torch.optim optimizer)
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
         self.grad_not_in_opt: dict[int, str] = {}
@@ -357,14 +359,21 @@ class Recorder:
                           n_features=int(scale.numel()), columns=order, scale=[float(scale[i]) for i in order],
                           mean=[float(mean[i]) for i in order], std=[float(std[i]) for i in order])
 
+    def tape_due(self, module: nn.Module) -> bool:
+        """Whether this training call's loss head goes on tape (checked outside the lock: every call asks)."""
+        info = self.roots.get(id(module))
+        return (info is not None and (info.grad_calls <= 2 or info.grad_calls % _TAPE_EVERY == 0)
+                and torch.is_grad_enabled())
+
     @_handler
     def on_root_return(self, module: nn.Module, output: Any) -> None:
-        """A training call returned: on sampled calls, its loss head goes on tape (measure/tape.py)."""
+        """A sampled training call returned: its loss head goes on tape (measure/tape.py)."""
         info = self.roots.get(id(module))
-        if info is None or not torch.is_grad_enabled() or _in_transform() or not self._own(info) or info.last_call is None:
+        if info is None or _in_transform() or not self._own(info) or info.last_call is None:
             return
-        if info.grad_calls <= 2 or info.grad_calls % _TAPE_EVERY == 0:
-            self.lane.tape.start(module, output, *info.last_call, self.n_steps)
+        if info.grad_calls == 1 and id(module) not in self.initial_states:
+            self.initial_states[id(module)] = initial_state(module)
+        self.lane.tape.start(module, output, *info.last_call, self.n_steps)
 
     # ── loss functions ───────────────────────────────────────────────────────
     @_handler

@@ -274,6 +274,15 @@ def _needed(ops: list[Op], loss: int) -> list[Op]:
     return kept[::-1]
 
 
+def initial_state(module: torch.nn.Module) -> dict[str, torch.Tensor] | None:
+    """The model's state before its first update (its first training call has just returned): the start an
+    experiment needs when every batch the run recorded was trained on. None above MAX_BATCH_BYTES."""
+    state = module.state_dict()
+    if sum(t.numel() * t.element_size() for t in state.values() if isinstance(t, torch.Tensor)) > MAX_BATCH_BYTES:
+        return None
+    return {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+
+
 def _clone_batch(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     """The model call's arguments, cloned: a script that refills its batch buffers in place must not change
     the recorded batch."""

@@ -158,7 +158,8 @@ def _experiments(rec: Recorder, model: Any, when: bool | None) -> tuple[list[Fin
         short = rec.n_steps < EXPERIMENT_STEPS
         return [], {"ran": False, "why": f"the run took {rec.n_steps} optimizer steps, fewer than one experiment's "
                                          f"{EXPERIMENT_STEPS}" if short else "the loss learns"}
-    material = experiments.Material(model.module, rec.tapes.get(id(model.module), []), _optimizer_of(rec, model.module))
+    material = experiments.Material(model.module, rec.tapes.get(id(model.module), []), _optimizer_of(rec, model.module),
+                                    rec.initial_states.get(id(model.module)))
     try:
         found, observations = experiments.run(material, reason)
     except experiments.CannotExperiment as exc:
