@@ -29,7 +29,10 @@ CODES = (
         next_step="Use cross_entropy with one output per class for class ids; scale soft targets into [0, 1].",
         bad="criterion = nn.BCEWithLogitsLoss()\nloss = criterion(model(x).squeeze(1), y.float())  # y in {0, 1, 2}",
         good="criterion = nn.CrossEntropyLoss()\nloss = criterion(model(x), y)  # 3 outputs",
-        explains=("loss-divergence", "init-loss-mismatch", "exploding-gradients", "cannot-overfit-batch"),
+        # a target outside the loss's domain (BCE with a target of 2) makes the loss unbounded below: its fall
+        # without bound is this, not a flipped sign
+        explains=("loss-divergence", "init-loss-mismatch", "exploding-gradients", "cannot-overfit-batch",
+                  "loss-sign-flipped"),
     ),
     Code(
         code="output-range-mismatch",
