@@ -70,10 +70,27 @@ def _diagnosis(report: Report, color: bool, width: int) -> str:
             mark = {"ran": "✓", "skipped": "–", "failed": "?"}[p["status"]]
             probes.add_row(f"  {mark} {p['name']}", f"{p['seconds']:.2f} s", p.get("note", "") if p["status"] != "ran" else "")
         console.print(probes)
+    _experiments(console, report)
     console.print()
     console.print(Text(footer(report) + " · full record: --format json", style="bold"), soft_wrap=True)
     # Table cells are padded to the column width; trailing blanks are noise in logs and diffs.
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
+
+
+def _experiments(console: Console, report: Report) -> None:
+    """The differential diagnosis's arms, one line each: what was tried and what it showed."""
+    section = next((s.get("experiments") for s in report.sections.values() if isinstance(s, dict)), None)
+    if not section or not section.get("ran"):
+        return
+    console.print()
+    console.print(Text(f"experiments on copies ({section['why']}):", style="bold"), soft_wrap=True)
+    arms = Table.grid(padding=(0, 2))
+    arms.add_column(no_wrap=True)
+    arms.add_column(overflow="fold")
+    for o in section["observations"]:
+        verdict = f" — keeps: {'; '.join(o['keeps'])}" if o["keeps"] else ""
+        arms.add_row(f"  {o['name']}", o["outcome"] + verdict)
+    console.print(arms)
 
 
 def _lint(report: Report, color: bool) -> str:
