@@ -108,3 +108,75 @@ def test_a_loss_that_mixes_samples_is_named(run_code, name):
 def test_losses_that_keep_samples_apart_or_compare_them_by_design(run_code, name):
     r = run_code(PRELUDE + INDEPENDENT[name])
     assert "batch-mixing" not in codes(r), codes(r)
+
+
+# ── each target scored against its own sample's output ───────────────────────
+MISALIGNED = {
+    "sequence-first-output-viewed-as-batch-first": """
+V, T, B = 6, 9, 16
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__(); self.rnn, self.head = nn.GRU(V, 24), nn.Linear(24, V)
+    def forward(self, x): return self.head(self.rnn(x)[0])           # (T, B, V)
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+seqs = torch.randint(0, V, (512, T + 1))
+for step in range(60):
+    s = seqs[(step * B) % 512:(step * B) % 512 + B]
+    x = F.one_hot(s[:, :-1], V).float().transpose(0, 1)
+    out = net(x).view(B, T, V)                                        # view where permute(1, 0, 2) was meant
+    loss = F.cross_entropy(out.permute(0, 2, 1), s[:, 1:])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "batch-first-output-reshaped-as-time-first": """
+V, T, B = 5, 7, 12
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__(); self.rnn, self.head = nn.LSTM(V, 16, batch_first=True), nn.Linear(16, V)
+    def forward(self, x): return self.head(self.rnn(x)[0])           # (B, T, V)
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+seqs = torch.randint(0, V, (480, T + 1))
+for step in range(60):
+    s = seqs[(step * B) % 480:(step * B) % 480 + B]
+    out = net(F.one_hot(s[:, :-1], V).float()).reshape(T, B, V)       # reshape where transpose(0, 1) was meant
+    loss = F.nll_loss(F.log_softmax(out, -1).permute(1, 2, 0), s[:, 1:])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "regression-targets-transposed-outputs-viewed": """
+x = torch.randn(400, 6); y = torch.stack([x[:, 0] * 2, x[:, 1] - x[:, 2]], 1)
+model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 2))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for step in range(60):
+    i = (step * 20) % 400
+    out = model(x[i:i + 20]).view(2, 20)                              # view where .t() was meant
+    loss = F.mse_loss(out, y[i:i + 20].t())
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+ALIGNED = {
+    "sequence-first-output-permuted": MISALIGNED["sequence-first-output-viewed-as-batch-first"].replace(
+        "net(x).view(B, T, V)", "net(x).permute(1, 0, 2)"),
+    "regression-transposed-both": MISALIGNED["regression-targets-transposed-outputs-viewed"].replace(
+        "model(x[i:i + 20]).view(2, 20)", "model(x[i:i + 20]).t()"),
+    "class-weighted-cross-entropy-mean": """
+x = torch.randn(512, 10); y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 3))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for step in range(60):
+    i = (step * 32) % 512
+    loss = F.cross_entropy(model(x[i:i + 32]), y[i:i + 32], weight=torch.tensor([1.0, 2.0, 5.0]))
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+
+@pytest.mark.parametrize("name", MISALIGNED)
+def test_targets_scored_against_other_samples(run_code, name):
+    r = run_code(PRELUDE + MISALIGNED[name])
+    assert codes(r)[:1] == ["targets-misaligned"], codes(r)
+
+
+@pytest.mark.parametrize("name", ALIGNED)
+def test_targets_scored_against_their_own_sample(run_code, name):
+    r = run_code(PRELUDE + ALIGNED[name])
+    assert "targets-misaligned" not in codes(r), codes(r)

@@ -18,9 +18,9 @@ from torch import nn
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from ..judge import probes as probe_rules
-from ..measure.tape import Slot, Tape
+from ..measure.tape import Const, Slot, Tape
 from ..vocabulary.finding import Finding
-from .axis import changes, noise
+from .axis import batch_dim, changes, noise
 from .sandbox import isolated, same_noise
 from .setup import NotApplicable, Setup
 from .tree import Call, call
@@ -32,6 +32,10 @@ _BATCH_STATISTICS = {"batch_norm"}
 class LossIndependenceRecord(TypedDict, total=False):
     batch: int
     max_relative_change_other_samples: float
+    # alignment: sample 0's targets changed in each torch loss function's `target`
+    targets_changed: list[str]  # the loss functions whose target was changed
+    alignment_change_other_samples: float  # the most any other sample's gradient turned (1 - cosine)
+    alignment_change_own_sample: float
     note: str
 
 
@@ -66,10 +70,18 @@ def check(model: nn.Module, tape: Tape) -> tuple[list[Finding], LossIndependence
     others = changes(base.movedim(ax.out_dim, 0), moved.movedim(ax.out_dim, 0))[1:]
     record = LossIndependenceRecord(batch=B, max_relative_change_other_samples=float(others.max()))
     found = probe_rules.loss_mixing(others, B, dict(record))
-    if found is None:
-        record["note"] = f"the loss gradients of the other {B - 1} samples unchanged"
+    if found is not None:
+        return [found], record
+    record["note"] = f"the loss gradients of the other {B - 1} samples unchanged"
+    with isolated():
+        aligned = _alignment(tape, leaves, spec, main, ax, params, base)
+    if aligned is None:
         return [], record
-    return [found], record
+    names, change = aligned
+    record.update(targets_changed=names, alignment_change_other_samples=float(change[1:].max()),
+                  alignment_change_own_sample=float(change[0]))
+    misaligned = probe_rules.targets_misaligned(change[1:], float(change[0]), names, B, dict(record))
+    return ([misaligned] if misaligned else []), record
 
 
 def _grad(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int, params: dict[str, torch.Tensor],
@@ -89,6 +101,76 @@ def _grad(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int, params:
             return None
         grad, = torch.autograd.grad(loss, x, allow_unused=True)
     return grad
+
+
+# torch's loss functions whose `target` is compared element by element with the input.
+_ELEMENTWISE = {"cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+                "binary_cross_entropy", "binary_cross_entropy_with_logits", "soft_margin_loss", "poisson_nll_loss"}
+
+
+def _alignment(tape: Tape, leaves: list[Any], spec: Any, main: int, ax: Any, params: dict[str, torch.Tensor],
+               base: torch.Tensor) -> tuple[list[str], torch.Tensor] | None:
+    """Sample 0's entries of every torch loss function's recorded target changed: per sample, how far the loss
+    gradient on the main output turned. Each target must meet its own sample's output, so only sample 0's
+    gradient may move. None when no target of the batch's samples was found."""
+    replaced: dict[int, torch.Tensor] = {}
+    names = []
+    for op in tape.ops:
+        name = getattr(op.func, "__name__", "")
+        if name not in _ELEMENTWISE:
+            continue
+        args, kwargs = tree_unflatten(op.leaves, op.spec)
+        target = kwargs.get("target", args[1] if len(args) > 1 else None)
+        if not isinstance(target, Const) or id(target.value) in replaced:
+            continue
+        changed = _sample0_changed(target.value, ax.size, ax.axis)
+        if changed is not None:
+            replaced[id(target.value)] = changed
+            names.append(name)
+    if not replaced:
+        return None
+    values = [t.detach().clone() if isinstance(t, torch.Tensor) else t for t in leaves]
+    x = values[main].requires_grad_(True)
+    with torch.enable_grad(), same_noise(0):
+        loss = tape.loss_of(tree_unflatten(values, spec), params, constants=replaced)
+        if not loss.requires_grad:
+            return None
+        grad, = torch.autograd.grad(loss, x, allow_unused=True)
+    if grad is None:
+        return None
+    return names, _turned(base.movedim(ax.out_dim, 0), grad.movedim(ax.out_dim, 0))
+
+
+def _turned(base: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
+    """Per sample, how far its gradient turned: 1 - cosine. A loss normalised by its targets (class weights
+    under a mean) rescales every sample's gradient when one target changes; only a misaligned one turns them."""
+    a, b = base.detach().reshape(base.shape[0], -1).double(), moved.detach().reshape(moved.shape[0], -1).double()
+    cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-300)
+    return (1 - cos).clamp_min(0).float()
+
+
+def _sample0_changed(t: torch.Tensor, size: int, axis: int) -> torch.Tensor | None:
+    """t with sample 0's entries changed along its batch dim. A target flattened over (batch, positions) is
+    not changed: which entries were sample 0's is a fact of its layout before flattening, which the loss
+    no longer holds; nor one whose first two dims both have the batch's size."""
+    if t.dim() == 0 or t.numel() == 0 or (t.dim() >= 2 and t.shape[0] == t.shape[1] == size):
+        return None
+    dim = batch_dim(t, size, axis)
+    if dim is None:
+        return None
+    out = t.clone()
+    view = out.select(dim, 0)
+    if t.is_floating_point():
+        view.add_(float(t.float().std()) + 1.0)
+    elif t.dtype in (torch.int64, torch.int32):
+        valid = view >= 0  # ignore_index values (-100) stay ignored
+        top = int(t.max()) + 1
+        if top < 2:
+            return None
+        view[valid] = (view[valid] + 1) % top
+    else:
+        return None
+    return out
 
 
 def _mixes_by_design(tape: Tape, size: int) -> str | None:

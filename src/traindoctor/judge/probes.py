@@ -100,6 +100,18 @@ def symmetric_units(layers: dict[str, int], trained: bool, record: dict[str, Any
                    + f": the layer works as a single unit", SOURCE, evidence=record, location={"module": name.rsplit(".", 1)[0]})
 
 
+def targets_misaligned(others: torch.Tensor, own: float, losses: list[str], size: int,
+                       record: dict[str, Any]) -> Finding | None:
+    """`others`: how far the other samples' loss gradients turned (1 - cosine) when sample 0's targets changed."""
+    affected = int((others > OUTPUT_CHANGE).sum())
+    if not affected:
+        return None
+    return finding("targets-misaligned", f"changing sample 0's targets (in {', '.join(sorted(set(losses)))}, batch of "
+                   f"{size}) turned the loss gradient of {affected} of the other {size - 1} samples' outputs (1 - cosine up "
+                   f"to {float(others.max()):.2g}; its own: {own:.2g}): the targets are scored against other samples' "
+                   "outputs", SOURCE_RUN, evidence=record, location={"module": "the loss"})
+
+
 def causal_leak(change: float, expected: bool, tensor: str, position: int, record: dict[str, Any]) -> Finding | None:
     """`change`: the relative change of the outputs up to `position` when the inputs after it changed."""
     if change <= OUTPUT_CHANGE or not expected:

@@ -68,9 +68,10 @@ class Tape:
         return bool(self.weights_only)
 
     def loss_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *,
-                data_only: bool = False) -> torch.Tensor:
+                data_only: bool = False, constants: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
         """The loss for `output`; `params`: the copy's parameters by name. `data_only`: every term computed
-        from the weights alone counts as zero (the regularisation off)."""
+        from the weights alone counts as zero (the regularisation off). `constants`: recorded tensors replaced,
+        by the id of the recorded value (an experiment that changes a target)."""
         values: dict[int, Any] = {}
         leaves, _ = tree_flatten(output)
         for slot, leaf in zip(self.inputs, leaves):
@@ -78,7 +79,7 @@ class Tape:
                 values[slot] = leaf
         params = params or {}
         for op in self.ops:
-            args, kwargs = tree_unflatten([_value(x, values, params, op.inplace and i == 0)
+            args, kwargs = tree_unflatten([_value(x, values, params, op.inplace and i == 0, constants)
                                            for i, x in enumerate(op.leaves)], op.spec)
             result = op.func(*args, **kwargs)
             results = [args[0]] if op.inplace else tree_flatten(result)[0]
@@ -92,13 +93,15 @@ class Tape:
         return out
 
 
-def _value(x: Any, values: dict[int, Any], params: dict[str, torch.Tensor], clone: bool) -> Any:
+def _value(x: Any, values: dict[int, Any], params: dict[str, torch.Tensor], clone: bool,
+           constants: dict[int, torch.Tensor] | None) -> Any:
     if isinstance(x, Slot):
         return values[x.index]
     if isinstance(x, Param):
         return params[x.name]
     if isinstance(x, Const):
-        return x.value.clone() if clone else x.value  # an in-place call must not change the tape
+        value = constants.get(id(x.value), x.value) if constants else x.value
+        return value.clone() if clone else value  # an in-place call must not change the tape
     return x
 
 

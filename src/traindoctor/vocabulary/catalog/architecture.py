@@ -7,6 +7,33 @@ AREA = "architecture"
 
 CODES = (
     Code(
+        code="targets-misaligned",
+        title="The targets are scored against other samples' outputs",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "On the loss recorded from the training loop: sample 0's targets in a torch loss function are changed, "
+            "and the gradient of the other samples' outputs must not move. It moves when outputs and targets "
+            "are laid out differently before they meet."),
+        why=(
+            "A (time, batch) output flattened or viewed as if it were (batch, time) — view() where permute() was "
+            "meant, targets flattened in the other order — pairs each target with another sample's prediction: "
+            "the loss is computed, falls a little, and the model learns a scrambled task."),
+        hypotheses=(
+            Hypothesis("a view()/reshape() on a sequence-first output where a permute()/transpose() was meant",
+                       "print output.shape and target.shape just before the loss, and which dim holds the batch"),
+            Hypothesis(
+                cause="the targets were flattened batch-first while the outputs are time-first (or the reverse)",
+                check="flatten both from the same layout: out.transpose(0, 1).reshape(-1, V) with y.reshape(-1)",
+                kind="subtle",
+            ),
+        ),
+        next_step="Bring outputs and targets to the same layout with permute()/transpose() before flattening.",
+        bad="out = rnn(x)[0]                 # (T, B, V)\nloss = F.cross_entropy(out.view(-1, V), y.view(-1))  # y: (B, T)",
+        good="loss = F.cross_entropy(out.transpose(0, 1).reshape(-1, V), y.reshape(-1))",
+        explains=("loss-plateau", "underfitting", "slow-convergence", "init-loss-mismatch", "cannot-overfit-batch"),
+    ),
+    Code(
         code="symmetric-units",
         title="A layer's units are copies of each other",
         severity="error",
