@@ -20,7 +20,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from ..judge import probes as probe_rules
 from ..measure.tape import Const, Slot, Tape
 from ..vocabulary.finding import Finding
-from .axis import batch_dim, changes, noise
+from .axis import batch_dim, changes
 from .sandbox import isolated, same_noise
 from .setup import NotApplicable, Setup
 from .tree import Call, call
@@ -63,8 +63,10 @@ def check(model: nn.Module, tape: Tape) -> tuple[list[Finding], LossIndependence
         base = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=False)
         again = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=False)
         moved = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=True)
-    if base is None or moved is None or again is None:
+    if base is None or again is None:
         raise NotApplicable("the loss does not depend on the model's main output")
+    if moved is None:
+        raise NotApplicable("every sample has the same output (or the loss does not depend on it): nothing to move")
     if not torch.equal(base, again):
         raise NotApplicable("two identical loss computations gave different gradients")
     others = changes(base.movedim(ax.out_dim, 0), moved.movedim(ax.out_dim, 0))[1:]
@@ -89,11 +91,8 @@ def _grad(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int, params:
     """d loss / d (main output), with sample 0 of the main output moved or not."""
     values = [t.detach().clone() if isinstance(t, torch.Tensor) else t for t in leaves]
     x = values[main]
-    if moved:
-        gen = torch.Generator().manual_seed(0)
-        sample = x.select(dim, 0)
-        scale = float(sample.float().std()) if sample.numel() > 1 else 1.0
-        sample.add_(noise(torch.randn(sample.shape, generator=gen), sample) * (scale or 1.0))
+    if moved and not _take_another(x, dim):
+        return None  # every sample has the same output: nothing to move
     x.requires_grad_(True)
     with torch.enable_grad(), same_noise(0):
         loss = tape.loss_of(tree_unflatten(values, spec), params)
@@ -149,26 +148,29 @@ def _turned(base: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
     return (1 - cos).clamp_min(0).float()
 
 
+def _take_another(t: torch.Tensor, dim: int) -> bool:
+    """Sample 0 of t (in place) replaced by another sample's values: a value the model or the data really
+    produce, so a loss with a domain (BCE's probabilities and labels, class indices) still accepts it. False
+    when every sample holds the same values (no other value is known to be valid)."""
+    sample = t.select(dim, 0)
+    donor = next((t.select(dim, i) for i in range(1, t.shape[dim]) if not torch.equal(t.select(dim, i), sample)), None)
+    if donor is None:
+        return False
+    sample.copy_(donor)
+    return True
+
+
 def _sample0_changed(t: torch.Tensor, size: int, axis: int) -> torch.Tensor | None:
-    """t with sample 0's entries changed along its batch dim. A target flattened over (batch, positions) is
-    not changed: which entries were sample 0's is a fact of its layout before flattening, which the loss
-    no longer holds; nor one whose first two dims both have the batch's size."""
+    """t with sample 0's entries replaced by another sample's along its batch dim. A target flattened over
+    (batch, positions) is not changed: which entries were sample 0's is a fact of its layout before
+    flattening, which the loss no longer holds; nor one whose first two dims both have the batch's size."""
     if t.dim() == 0 or t.numel() == 0 or (t.dim() >= 2 and t.shape[0] == t.shape[1] == size):
         return None
     dim = batch_dim(t, size, axis)
     if dim is None:
         return None
     out = t.clone()
-    view = out.select(dim, 0)
-    if t.is_floating_point():
-        view.add_(float(t.float().std()) + 1.0)
-    elif t.dtype in (torch.int64, torch.int32):
-        valid = view >= 0  # ignore_index values (-100) stay ignored
-        top = int(t.max()) + 1
-        if top < 2:
-            return None
-        view[valid] = (view[valid] + 1) % top
-    else:
+    if not _take_another(out, dim):
         return None
     return out
 
