@@ -135,7 +135,7 @@ def _alignment(tape: Tape, leaves: list[Any], spec: Any, main: int, ax: Any, par
         if not loss.requires_grad:
             return None
         grad, = torch.autograd.grad(loss, x, allow_unused=True)
-    if grad is None:
+    if grad is None or not bool(torch.isfinite(grad).all()) or not bool(torch.isfinite(base).all()):
         return None
     return names, _turned(base.movedim(ax.out_dim, 0), grad.movedim(ax.out_dim, 0))
 
@@ -144,8 +144,14 @@ def _turned(base: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
     """Per sample, how far its gradient turned: 1 - cosine. A loss normalised by its targets (class weights
     under a mean) rescales every sample's gradient when one target changes; only a misaligned one turns them."""
     a, b = base.detach().reshape(base.shape[0], -1).double(), moved.detach().reshape(moved.shape[0], -1).double()
-    cos = (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1)).clamp_min(1e-300)
-    return (1 - cos).clamp_min(0).float()
+    na, nb = a.norm(dim=1), b.norm(dim=1)
+    cos = (a * b).sum(1) / (na * nb).clamp_min(1e-300)
+    turned = (1 - cos).clamp_min(0)
+    # A sample with no gradient before and after (an ignored target, a saturated prediction) did not turn;
+    # one that gained or lost its gradient did.
+    turned[(na == 0) & (nb == 0)] = 0
+    turned[(na == 0) != (nb == 0)] = 1
+    return turned.float()
 
 
 def _take_another(t: torch.Tensor, dim: int) -> bool:
