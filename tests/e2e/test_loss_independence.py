@@ -154,6 +154,13 @@ for step in range(60):
 }
 
 ALIGNED = {
+    "partly-ignored-targets": """
+x = torch.randn(512, 10); y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
+model = nn.Linear(10, 4); opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+target = y.clone(); target[::3] = -100                                 # their gradients are zero, before and after
+for i in range(60):
+    opt.zero_grad(); F.cross_entropy(model(x), target).backward(); opt.step()
+""",
     "sequence-first-output-permuted": MISALIGNED["sequence-first-output-viewed-as-batch-first"].replace(
         "net(x).view(B, T, V)", "net(x).permute(1, 0, 2)"),
     "regression-transposed-both": MISALIGNED["regression-targets-transposed-outputs-viewed"].replace(
