@@ -23,6 +23,7 @@ from ..judge import experiments as rules
 from ..judge.thresholds import EXPERIMENT_STEPS
 from ..measure.copies import independent_copy
 from ..measure.recorder import internal_calls
+from ..measure.tape import cloned_batch
 from ..vocabulary.finding import Finding
 from .axis import batch_dim, decide
 from .guard import guarded
@@ -164,7 +165,7 @@ def _fresh(m: Material) -> nn.Module:
 def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, data_only: bool = False) -> Arm:
     model = _fresh(m)
     opt = _optimizer(m, model, groups)
-    batch = _cloned(tape.batch)
+    batch = cloned_batch(*tape.batch)
     losses: list[float] = []
     first_data = None
     with same_noise(SEED), torch.enable_grad():
@@ -198,7 +199,7 @@ def _held_out(m: Material, tape: LossHead, other: LossHead, groups: Groups, step
     pairings = _shuffled(model, other.batch)
     if pairings is None:
         return None
-    batch = _cloned(other.batch)
+    batch = cloned_batch(*other.batch)
 
     def measure() -> tuple[float, list[float]]:
         with torch.no_grad(), same_noise(SEED):
@@ -211,7 +212,7 @@ def _held_out(m: Material, tape: LossHead, other: LossHead, groups: Groups, step
 
     real0, shuf0 = measure()
     opt = _optimizer(m, model, groups)
-    train = _cloned(tape.batch)
+    train = cloned_batch(*tape.batch)
     fitted: list[float] = []
     with same_noise(SEED), torch.enable_grad():
         for _ in range(steps):
@@ -264,10 +265,6 @@ def _derangement(n: int, gen: torch.Generator) -> torch.Tensor:
         if len(idx) == 1:
             order[(idx + 1) % n] = idx
     return order
-
-
-def _cloned(batch: tuple[tuple, dict]) -> tuple[tuple, dict]:
-    return tree_map(batch, lambda t, _: t.clone())
 
 
 def _same_batch(a: LossHead, b: LossHead) -> bool:

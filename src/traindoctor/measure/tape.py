@@ -233,7 +233,7 @@ class TapeRecorder:
         if sum(t.numel() * t.element_size() for t in leaves) > MAX_BATCH_BYTES:
             return
         self.active = _Recording(output, {id(p): (n, p) for n, p in module.named_parameters()})
-        self.batch, self.step, self.model = _clone_batch(args, kwargs), step, id(module)
+        self.batch, self.step, self.model = cloned_batch(args, kwargs), step, id(module)
         self.active.__enter__()
 
     def finish(self, loss: torch.Tensor) -> Tape | None:
@@ -286,8 +286,8 @@ def initial_state(module: torch.nn.Module) -> dict[str, torch.Tensor] | None:
     return {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
 
 
-def _clone_batch(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    """The model call's arguments, cloned: a script that refills its batch buffers in place must not change
-    the recorded batch."""
+def cloned_batch(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """A model call's arguments, cloned: a script that refills its batch buffers in place must not change
+    the recorded batch, and an experiment's forward must not change the tape's."""
     leaves, spec = tree_flatten((args, kwargs))
     return tree_unflatten([x.detach().clone() if isinstance(x, torch.Tensor) else x for x in leaves], spec)
