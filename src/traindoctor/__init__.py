@@ -4,7 +4,7 @@ from .version import __version__
 from .vocabulary.finding import Finding, Hypothesis
 from .vocabulary.report import Report
 
-__all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "checkup", "run_script"]
+__all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "checkup", "run_script", "sweeps"]
 
 
 def _load(module: str):
@@ -28,6 +28,11 @@ def __getattr__(name: str):
 def run_script(*args, **kwargs):
     """Run a training script under traindoctor; see `traindoctor.run.runner.run_script`."""
     return _load(".run").run_script(*args, **kwargs)
+
+
+def sweeps(source, **overrides):
+    """Analyse a sweep (a path or a DataFrame of runs); see `traindoctor.sweeps.analyze`."""
+    return _load(".sweeps").analyze(source, **overrides)
 
 
 def checkup(*args, **kwargs):

@@ -291,6 +291,35 @@ def curves(
     _emit(result, format, output, plots)
 
 
+@app.command(epilog="Examples:\n\n  traindoctor sweeps runs.csv --metric val/acc\n\n"
+             "  traindoctor sweeps mlruns/ --param lr --seed seed -f html -o sweep.html")
+def sweeps(
+    path: Path = typer.Argument(..., help="The runs: a W&B runs export (CSV, JSON or parquet), a plain table of runs x "
+                                "config x seed x metric, an mlruns/ directory, or a directory of TensorBoard runs."),
+    metric: Optional[str] = typer.Option(None, "--metric", "-m", help="The metric column; default: an evaluation metric found by name."),
+    seed: Optional[str] = typer.Option(None, "--seed", help="The seed column; default: a column named like seed."),
+    group: Optional[str] = typer.Option(None, "--group", help="The group column (runs compared only within a group); default: group/sweep/experiment."),
+    param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="A swept parameter (repeatable); default: every configuration column that varies."),
+    higher_is_better: Optional[bool] = typer.Option(None, "--higher-is-better/--lower-is-better", show_default="by the metric's name"),
+    best: bool = typer.Option(False, "--best/--final", help="Each run's best logged metric instead of its final one (where the runs keep a history)."),
+    format: Format = _format_option(),
+    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
+) -> None:
+    """Tell a parameter's effect from seed variance: per value the mean metric, its spread, the mean
+    within-(group, seed) z-score and the t-statistic of the paired per-seed differences; dose-response
+    trends; confounded parameters, unreplicated values, lucky seeds and runs with NaN metrics."""
+    from .sweeps import SweepError, analyze as analyze_sweep
+
+    try:
+        result = analyze_sweep(path, metric=metric, seed=seed, group=group, params=param,
+                               higher_is_better=higher_is_better, best=best)
+    except SweepError as exc:
+        typer.echo(f"traindoctor: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _emit(result, format, output, plots)
+
+
 def main() -> None:
     try:
         app()

@@ -47,7 +47,7 @@ class Code:
 
 
 # Imported here, after Code and the stages they use: each area module lists its codes.
-from . import architecture, curves, data, jax, loss, meta, modes, numerics, optimization, security  # noqa: E402
+from . import architecture, curves, data, jax, loss, meta, modes, numerics, optimization, security, sweeps  # noqa: E402
 
 
 def _register(*areas) -> dict[str, Code]:
@@ -61,8 +61,8 @@ def _register(*areas) -> dict[str, Code]:
 
 
 # Areas in reading order: docs/codes.md lists them so.
-CATALOG: dict[str, Code] = _register(loss, optimization, modes, numerics, data, architecture, security, curves, jax,
-                                     meta)
+CATALOG: dict[str, Code] = _register(loss, optimization, modes, numerics, data, architecture, security, curves, sweeps,
+                                     jax, meta)
 
 
 def get(code: str) -> Code:
