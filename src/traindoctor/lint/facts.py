@@ -15,6 +15,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 _NO_GRAD = {"no_grad", "inference_mode"}
+_ENABLE_GRAD = {"enable_grad"}
 # Nodes that hold nothing a rule reads: not descending into them is most of the speed budget.
 _LEAVES = (ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass, ast.Import, ast.ImportFrom, ast.alias,
            ast.Global, ast.Nonlocal, ast.Break, ast.Continue, ast.arguments, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
@@ -40,8 +41,14 @@ class CallSite:
     node: ast.Call
     name: str  # dotted name of the callee
     loops: tuple[ast.AST, ...]  # enclosing for/while loops in this scope, outermost first
-    no_grad: bool  # lexically inside `with torch.no_grad()` / `inference_mode()`
+    grad: str | None  # "off" under no_grad / inference_mode (a `with` or the function's decorator), "on" under
+    # enable_grad, None when the function inherits its caller's mode
     order: int  # position in the scope's source order
+    scope: Scope | None = None
+
+    @property
+    def no_grad(self) -> bool:
+        return self.grad == "off"
 
     @property
     def attr(self) -> str:
@@ -52,9 +59,10 @@ class CallSite:
         return self.name.rsplit(".", 1)[0] if "." in self.name else ""
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: rules key lookups by scope
 class Scope:
     node: ast.AST  # Module, FunctionDef or AsyncFunctionDef
+    cls: ast.ClassDef | None = None  # the class a method belongs to
     calls: list[CallSite] = field(default_factory=list)
     assigns: dict[str, list[tuple[int, ast.expr]]] = field(default_factory=dict)  # name -> [(order, value)]
     inplace: list[tuple[str, ast.AST, bool, int]] = field(default_factory=list)  # (name, node, no_grad, order)
@@ -62,6 +70,9 @@ class Scope:
     grad_resets: list[tuple] = field(default_factory=list)  # the enclosing loops of each `x.grad = ...`
     loops: list[ast.AST] = field(default_factory=list)
     in_loop: dict[ast.AST, list[CallSite]] = field(default_factory=dict)  # loop -> the calls inside it, nested too
+    returns: list[tuple[int, ast.expr]] = field(default_factory=list)  # (order, value) of each `return value`
+    bound: set[str] = field(default_factory=set)  # names bound otherwise (loop targets, `with ... as`): local, unknown
+    ends: list[tuple[int, int, int]] | None = None  # (end line, end column, position) of each assignment, built on demand
 
 
 @dataclass
@@ -70,11 +81,26 @@ class Facts:
     scopes: list[Scope]
     classes: dict[str, ast.ClassDef]
     functions: dict[str, ast.AST]
+    by_node: dict[ast.AST, Scope] = field(default_factory=dict)  # function node -> its scope
 
 
-def _is_no_grad(item: ast.withitem) -> bool:
-    expr = item.context_expr
-    return isinstance(expr, ast.Call) and dotted(expr.func).rsplit(".", 1)[-1] in _NO_GRAD
+def grad_mode(expr: ast.expr) -> str | None:
+    """"off" for `torch.no_grad()` / `inference_mode()` / `set_grad_enabled(False)` (as a context or a
+    decorator, with or without parentheses), "on" for `enable_grad` / `set_grad_enabled(True)`, else None."""
+    call = expr if isinstance(expr, ast.Call) else None
+    last = dotted(call.func if call else expr).rsplit(".", 1)[-1]
+    if last in _NO_GRAD:
+        return None if call and call.args and getattr(call.args[0], "value", True) is False else "off"
+    if last in _ENABLE_GRAD:
+        return "on"
+    if last == "set_grad_enabled" and call and call.args and isinstance(call.args[0], ast.Constant):
+        return "on" if call.args[0].value else "off"
+    return None
+
+
+def _entered_mode(items: list[ast.withitem]) -> str | None:
+    modes = [m for m in (grad_mode(i.context_expr) for i in items) if m]
+    return modes[-1] if modes else None
 
 
 def collect(tree: ast.Module) -> Facts:
@@ -83,7 +109,7 @@ def collect(tree: ast.Module) -> Facts:
     functions: dict[str, ast.AST] = {}
     counter = [0]
 
-    def visit(node: ast.AST, scope: Scope, loops: tuple, no_grad: bool) -> None:
+    def visit(node: ast.AST, scope: Scope, loops: tuple, grad: str | None) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, _LEAVES):
                 continue
@@ -91,29 +117,36 @@ def collect(tree: ast.Module) -> Facts:
             kind = type(child)
             if kind in (ast.FunctionDef, ast.AsyncFunctionDef):
                 functions.setdefault(child.name, child)
-                inner = Scope(child)
+                inner = Scope(child, node if isinstance(node, ast.ClassDef) else None)
                 scopes.append(inner)
-                visit(child, inner, (), False)
+                by_node[child] = inner
+                modes = [m for m in map(grad_mode, child.decorator_list) if m]
+                visit(child, inner, (), modes[-1] if modes else None)
                 continue
             if kind is ast.ClassDef:
                 classes[child.name] = child
-                visit(child, scope, loops, no_grad)
+                visit(child, scope, loops, grad)
                 continue
             if kind is ast.Lambda:
                 continue
             if kind in (ast.For, ast.While, ast.AsyncFor):
                 scope.loops.append(child)
                 scope.in_loop[child] = []
-                visit(child, scope, loops + (child,), no_grad)
+                if kind is not ast.While:
+                    scope.bound.update(_target_names(child.target))
+                visit(child, scope, loops + (child,), grad)
                 continue
             if kind in (ast.With, ast.AsyncWith):
-                entering = any(_is_no_grad(i) for i in child.items)
-                if entering:
+                entering = _entered_mode(child.items)
+                if entering == "off":
                     scope.no_grad_blocks.append(child)
-                visit(child, scope, loops, no_grad or entering)
+                scope.bound.update(n for i in child.items if i.optional_vars for n in _target_names(i.optional_vars))
+                visit(child, scope, loops, entering or grad)
                 continue
+            if kind is ast.Return and child.value is not None:
+                scope.returns.append((counter[0], child.value))
             if kind is ast.Call:
-                site = CallSite(child, dotted(child.func), loops, no_grad, counter[0])
+                site = CallSite(child, dotted(child.func), loops, grad, counter[0], scope)
                 scope.calls.append(site)
                 for loop in loops:
                     scope.in_loop[loop].append(site)
@@ -122,7 +155,7 @@ def collect(tree: ast.Module) -> Facts:
                     for name in _target_names(target):
                         scope.assigns.setdefault(name, []).append((counter[0], child.value))
                     if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
-                        scope.inplace.append((target.value.id, child, no_grad, counter[0]))
+                        scope.inplace.append((target.value.id, child, grad == "off", counter[0]))
                     elif isinstance(target, ast.Attribute):  # self.loss_fn = ..., p.grad = None
                         scope.assigns.setdefault(dotted(target), []).append((counter[0], child.value))
                         if target.attr == "grad":
@@ -130,13 +163,14 @@ def collect(tree: ast.Module) -> Facts:
             elif kind is ast.AnnAssign and child.value is not None and isinstance(child.target, ast.Name):
                 scope.assigns.setdefault(child.target.id, []).append((counter[0], child.value))
             elif kind is ast.AugAssign and isinstance(child.target, ast.Name):
-                scope.inplace.append((child.target.id, child, no_grad, counter[0]))
-            visit(child, scope, loops, no_grad)
+                scope.inplace.append((child.target.id, child, grad == "off", counter[0]))
+            visit(child, scope, loops, grad)
 
+    by_node: dict[ast.AST, Scope] = {}
     module = Scope(tree)
     scopes.append(module)
-    visit(tree, module, (), False)
-    return Facts(tree, scopes, classes, functions)
+    visit(tree, module, (), None)
+    return Facts(tree, scopes, classes, functions, by_node)
 
 
 def _target_names(target: ast.AST) -> list[str]:
@@ -149,9 +183,15 @@ def _target_names(target: ast.AST) -> list[str]:
 
 def value_before(scope: Scope, name: str, order: int) -> ast.expr | None:
     """The expression last assigned to `name` before position `order` in this scope."""
+    found = assignment_before(scope, name, order)
+    return found[1] if found else None
+
+
+def assignment_before(scope: Scope, name: str, order: int) -> tuple[int, ast.expr] | None:
+    """(position, value) of the last assignment to `name` before position `order` in this scope."""
     assigns = scope.assigns.get(name, ())
     i = bisect_left(assigns, order, key=_order)  # appended in source order: sorted
-    return assigns[i - 1][1] if i else None
+    return assigns[i - 1] if i else None
 
 
 def assigned_between(scope: Scope, name: str, after: int, before: int) -> bool:

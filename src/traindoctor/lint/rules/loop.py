@@ -22,7 +22,7 @@ def _is_backward(call: CallSite) -> bool:
 def _steps(calls: list[CallSite], ctx: Context) -> list[CallSite]:
     out = []
     for c in calls:
-        if c.attr == "step" and c.base and is_optimizer(c.base, ctx):
+        if c.attr == "step" and c.base and is_optimizer(c.base, ctx, c):
             out.append(c)
         elif c.attr == "step" and c.base.endswith("scaler") and c.node.args:  # AMP: scaler.step(optimizer)
             out.append(c)
@@ -30,17 +30,23 @@ def _steps(calls: list[CallSite], ctx: Context) -> list[CallSite]:
 
 
 def _resets(calls: list[CallSite], ctx: Context) -> list[CallSite]:
-    """zero_grad calls in the loop, direct or through a helper defined in this file."""
-    found = [c for c in calls if c.attr == "zero_grad" or (c.attr == "zero_" and c.base.endswith("grad"))]
-    return found + [c for c in calls if ctx.helper_zeroes_grad(c.name)]
+    """zero_grad calls among the (spliced) calls of a loop, and calls of helpers that set `p.grad = None`."""
+    return [c for c in calls if c.attr == "zero_grad" or (c.attr == "zero_" and c.base.endswith("grad"))
+            or _helper_resets_grad(c, ctx)]
+
+
+def _helper_resets_grad(call: CallSite, ctx: Context) -> bool:
+    target = ctx.flow.callee(call)
+    return target is not None and bool(ctx.facts.by_node[target].grad_resets)
 
 
 def _training_loops(ctx: Context) -> list[tuple[Scope, ast.AST, list[CallSite]]]:
-    """The innermost loops of the file that call backward() and an optimizer step, with their calls."""
+    """The innermost loops of the file that call backward() and an optimizer step, with their calls
+    (those of the helpers they call spliced in, so a step taken in a helper counts)."""
     out = []
     for scope in ctx.facts.scopes:
         for loop in scope.loops:
-            calls = scope.in_loop[loop]
+            calls = ctx.spliced(scope.in_loop[loop])
             if not any(map(_is_backward, calls)) or not _steps(calls, ctx):
                 continue
             inner = [c for c in calls if c.loops[-1] is not loop]
@@ -132,12 +138,22 @@ def scheduler_too_fast(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
         for c in calls:
             if c.attr != "step" or c.node.args or c.loops[-1] is not loop:
                 continue
-            built = next((v for v in ctx.bindings.get(c.base, ()) if isinstance(v, ast.Call)), None)
+            built = _scheduler(c, ctx)
             cls = dotted(built.func).rsplit(".", 1)[-1] if built is not None else ""
             if cls in PER_EPOCH and not any(h in ast.unparse(a).lower() for a in built.args[1:] + [k.value for k in built.keywords]
                                             for h in _LENGTH_HINTS):
                 diags.append(Diagnostic("scheduler-too-fast", c.node,
                                         f"`{c.name}()` ({cls}, whose period is counted in epochs) is stepped once per batch"))
+
+
+def _scheduler(step: CallSite, ctx: Context) -> ast.Call | None:
+    """The call that built the object `step` steps: followed through the flow, else any binding of its name."""
+    receiver = step.node.func.value if isinstance(step.node.func, ast.Attribute) else None
+    vals = ctx.flow.values(receiver, step.scope) if receiver is not None and step.scope else ()
+    built = [v.node for v in vals if v.kind == "built" and isinstance(v.node, ast.Call)]
+    if built:
+        return built[0] if len(built) == 1 else None
+    return next((v for _, v in ctx.bindings.get(step.base, ()) if isinstance(v, ast.Call)), None)
 
 
 @rule("no-grad-training")
@@ -153,7 +169,7 @@ def no_grad_training(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> Non
     None known (backward under no_grad fails or does nothing).
     """
     for scope in facts.scopes:
-        for c in scope.calls:
+        for c in ctx.spliced([c for c in scope.calls if c.no_grad]):
             if _is_backward(c) and c.no_grad:
                 diags.append(Diagnostic("no-grad-training", c.node, "backward() inside `torch.no_grad()`: the loss has no graph"))
 

@@ -17,7 +17,7 @@ def _loss_inputs(ctx: Context) -> list[tuple[CallSite, str, str | None]]:
         for call in scope.calls:
             kind = loss_kind(call, ctx)
             if kind is not None and call.node.args:
-                out.append((call, kind, classify(call.node.args[0], scope, call.order, ctx)))
+                out.append((call, kind, classify(call.node.args[0], scope, ctx)))
     return out
 
 

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import ast
-import re
-from bisect import bisect_left, bisect_right
 
-from ..facts import Facts
+from ..facts import CallSite, Facts, Scope, dotted
 from ..registry import rule
 from .common import Context, Diagnostic
 
 
-def _mode_calls(ctx: Context) -> tuple[dict[str, ast.Call], set[str]]:
-    """The names `.eval()` (or `.train(False)`) is called on, with its first such call, and the
-    names `.train()` is called on."""
-    evals: dict[str, ast.Call] = {}
-    trains = set()
+def _mode_calls(ctx: Context) -> tuple[list[CallSite], bool]:
+    """The `.eval()` (or `.train(False)`) calls of the file, and whether anything calls `.train()`."""
+    evals: list[CallSite] = []
+    trains = False
     for scope in ctx.facts.scopes:
         for c in scope.calls:
-            if c.attr == "eval" and not c.node.args:
-                evals.setdefault(c.base, c.node)
-            elif c.attr == "train" and (not c.node.args or getattr(c.node.args[0], "value", None) is True):
-                trains.add(c.base)
-            elif c.attr == "train" and c.node.args and getattr(c.node.args[0], "value", None) is False:
-                evals.setdefault(c.base, c.node)
+            flag = getattr(c.node.args[0], "value", None) if c.node.args else True
+            if c.attr == "eval" and not c.node.args or c.attr == "train" and flag is False:
+                evals.append(c)
+            elif c.attr == "train" and flag is True:
+                trains = True
     return evals, trains
 
 
@@ -35,43 +31,63 @@ def _model_like(name: str, ctx: Context) -> bool:
     return any(h in name.rsplit(".", 1)[-1].lower() for h in ("model", "net", "encoder", "decoder", "classifier"))
 
 
-def _trained_models(ctx: Context) -> set[str]:
-    """Model-like names called inside loops that also call backward(): the models being trained."""
-    names = set()
+def _identity(expr: ast.expr, scope: Scope | None, ctx: Context) -> set:
+    """What a model expression is: the modules it resolves to, else its name (as the file spells it)."""
+    modules = ctx.modules(expr, scope) if scope is not None else ()
+    return set(modules) or {dotted(expr)}
+
+
+def _trained_models(ctx: Context) -> set:
+    """The models called inside loops that also call backward() (helpers spliced in): their identities."""
+    trained = set()
     for scope in ctx.facts.scopes:
         for loop in scope.loops:
-            calls = scope.in_loop[loop]
+            calls = ctx.spliced(scope.in_loop[loop])
             if any(c.attr == "backward" for c in calls):
-                names |= {c.name for c in calls if c.name and "." not in c.name.replace("self.", "") and _model_like(c.name, ctx)}
-    return names
+                for c in calls:
+                    if c.name and "." not in c.name.replace("self.", "") and _model_like(c.name, ctx):
+                        trained |= _identity(c.node.func, c.scope, ctx)
+    return trained
 
 
-_MODE_LAYERS = re.compile(r"Dropout|BatchNorm|dropout|batch_norm")
+def _may_have_mode_layers(call: CallSite, ctx: Context) -> bool:
+    """False only when every module the call may reach is known (its class, its Sequential) and holds
+    neither dropout nor batch norm; an unknown model keeps the benefit of the doubt."""
+    flags = [ctx.flow.has_mode_layers(m) for m in ctx.modules(call.node.func, call.scope)] if call.scope else []
+    return not flags or any(f is not False for f in flags)
 
 
-def _may_have_mode_layers(name: str, ctx: Context) -> bool:
-    """False only when the model's class is found (this file or a sibling module) without dropout/batch norm."""
-    built = ctx.constructed(name).rsplit(".", 1)[-1]
-    cls = ctx.facts.classes.get(built)
-    if cls is not None:
-        return bool(_MODE_LAYERS.search(ast.unparse(cls)))
-    sibling = ctx.sibling_class_source(built) if built else None
-    return sibling is None or bool(_MODE_LAYERS.search(sibling))
-
-
-def _evaluated_in_train_mode(facts: Facts, ctx: Context, trained: set[str]) -> Diagnostic | None:
-    """The first no_grad block calling a trained model that may hold dropout or batch norm."""
+def _evaluated_in_train_mode(facts: Facts, ctx: Context, trained: set) -> Diagnostic | None:
+    """The first call of a trained model that runs under no_grad (a `with`, a decorator, or a caller's
+    no_grad reaching a helper) and may hold dropout or batch norm."""
     for scope in facts.scopes:
-        evaluated = sorted((c for c in scope.calls if c.no_grad and c.name in trained), key=lambda c: c.node.lineno)
-        lines = [c.node.lineno for c in evaluated]
-        for block in scope.no_grad_blocks:
-            inside = evaluated[bisect_left(lines, block.lineno):bisect_right(lines, block.end_lineno or block.lineno)]
-            first = min(inside, key=lambda c: c.order, default=None)
-            if first is not None and _may_have_mode_layers(first.name, ctx):
-                return Diagnostic("eval-in-train-mode", first.node,
-                                  f"`{first.name}` runs under no_grad for evaluation, but nothing in this file calls "
+        for c in ctx.spliced([c for c in scope.calls if c.grad != "on"]):
+            if c.no_grad and c.name and _identity(c.node.func, c.scope, ctx) & trained and _may_have_mode_layers(c, ctx):
+                return Diagnostic("eval-in-train-mode", c.node,
+                                  f"`{c.name}` runs under no_grad for evaluation, but nothing in this file calls "
                                   f"`.eval()`: dropout and batch norm stay in training mode", severity="warning")
     return None
+
+
+def _training_follows(site: CallSite, ctx: Context, seen: frozenset = frozenset()) -> bool:
+    """Whether training (a backward()) can run after `site`: in a loop around it that trains, later in
+    its function, or — for a helper — after one of its call sites. A function nothing in the file
+    calls is assumed to be followed by training (today's judgement, for want of knowing)."""
+    scope = site.scope
+    calls = ctx.once(_spliced_scopes).get(scope, ())
+    if any(c.attr == "backward" and (c.order > site.order or set(c.loops) & set(site.loops)) for c in calls):
+        return True
+    fn = scope.node
+    if isinstance(fn, ast.Module) or fn in seen:
+        return False
+    callers = ctx.flow.callers().get(fn)
+    if not callers:
+        return True
+    return any(_training_follows(c, ctx, seen | {fn}) for c in callers)
+
+
+def _spliced_scopes(ctx: Context) -> dict[Scope, list[CallSite]]:
+    return {scope: ctx.spliced(scope.calls) for scope in ctx.facts.scopes}
 
 
 @rule("eval-in-train-mode")
@@ -113,9 +129,16 @@ def train_in_eval_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
     evals, trains = ctx.once(_mode_calls)
     if trains:
         return
-    stuck = sorted(evals.keys() & ctx.once(_trained_models))
-    if stuck:
-        off = evals[stuck[0]]
-        diags.append(Diagnostic("train-in-eval-mode", off,
-                                f"`{ast.unparse(off)}` is called and `{stuck[0]}` is trained, but nothing calls `.train()`: "
-                                "training after the first evaluation runs in eval mode"))
+    trained = ctx.once(_trained_models)
+    for off in evals:
+        receiver = off.node.func.value if isinstance(off.node.func, ast.Attribute) else None
+        if receiver is None or not _identity(receiver, off.scope, ctx) & trained:
+            continue
+        known = [ctx.flow.has_mode_layers(m) for m in ctx.modules(receiver, off.scope)]
+        if known and not any(f is not False for f in known):
+            continue  # neither dropout nor batch norm: the mode changes nothing
+        if _training_follows(off, ctx):
+            diags.append(Diagnostic("train-in-eval-mode", off.node,
+                                    f"`{ast.unparse(off.node)}` is called and `{ast.unparse(receiver)}` is trained, but nothing "
+                                    "calls `.train()`: training after the first evaluation runs in eval mode"))
+            return

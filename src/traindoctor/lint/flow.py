@@ -1,0 +1,467 @@
+"""Where the values of a module come from: names, parameters, `self.` attributes, returns, classes and
+their `forward`, `nn.Sequential` contents, through reshapes and common wrappers — within one file, and
+into the sibling modules a file imports explicitly (`from .model import Net`).
+
+A value is resolved to the few things the rules tell apart (`Val`): a tensor of a known kind (softmax,
+log-softmax, sigmoid outputs or raw Linear logits), a module (a class of the file or a sibling, an
+`nn.Sequential`, an `nn.<Layer>`), another construction (the dotted callee, e.g. `optim.SGD`), or
+unknown. Each expression is resolved once and memoised (a value expression has one scope and one
+position, so its node is the key); a cycle (recursion, `x = f(x)` chains) resolves to unknown, and so
+does a chain deeper than `_DEPTH`. Which function a call reaches, and who calls each function, is
+indexed once per file, so resolution stays linear in the file's size.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .facts import CallSite, Facts, Scope, assignment_before, collect, dotted
+
+# Methods that reshape, cast or move without changing what the values are (or which module it is).
+SAME_VALUES = {"squeeze", "unsqueeze", "view", "reshape", "flatten", "contiguous", "float", "double", "permute",
+               "transpose", "to", "clone", "cuda", "cpu", "half", "bfloat16", "train", "eval", "to_empty", "view_as",
+               "reshape_as", "type", "requires_grad_", "share_memory"}
+# Calls whose result is their first argument, wrapped: the module (or tensor) inside is what counts.
+WRAPPERS = {"compile", "DataParallel", "DistributedDataParallel", "DDP", "FSDP", "FullyShardedDataParallel",
+            "script", "trace", "squeeze", "unsqueeze", "flatten", "reshape"}
+ACTIVATIONS = {"softmax": "softmax", "Softmax": "softmax", "log_softmax": "log_softmax", "LogSoftmax": "log_softmax",
+               "sigmoid": "sigmoid", "Sigmoid": "sigmoid"}
+_LAYER_OUTPUT = {"Softmax": "softmax", "LogSoftmax": "log_softmax", "Sigmoid": "sigmoid", "Linear": "logits"}
+_MODE_LAYERS = re.compile(r"Dropout|BatchNorm|dropout|batch_norm")
+_DEPTH = 40
+
+
+@dataclass(frozen=True)
+class Val:
+    """What an expression holds. `kind`: 'tensor' (`what` = softmax/log_softmax/sigmoid/logits), 'class'
+    (an instance of `node`, a ClassDef of `flow`), 'seq' (`node` = the nn.Sequential call), 'layer'
+    (`what` = nn class name), 'built' (`what` = dotted callee of another construction), 'function'
+    (`node` = a FunctionDef of `flow`)."""
+
+    kind: str
+    what: str = ""
+    node: ast.AST | None = None
+    flow: Flow | None = None
+    scope: Scope | None = None  # where a Sequential was built: its contents are read there
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.what, id(self.node)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Val) and (self.kind, self.what) == (other.kind, other.what) and self.node is other.node
+
+
+_NONE: tuple[Val, ...] = ()
+
+
+class Flow:
+    """Value resolution over one module's facts (see the module docstring)."""
+
+    def __init__(self, facts: Facts, path: str = ""):
+        self.facts = facts
+        self.path = path
+        self._memo: dict[ast.AST, tuple[Val, ...]] = {}
+        self._busy: set[ast.AST] = set()
+        self._module_names: dict[str, tuple[Val, ...]] = {}
+        self._attrs: dict[ast.ClassDef, dict[str, list[tuple[Scope, int, ast.expr]]]] = {}
+        self._params: dict[tuple[ast.AST, str], tuple[Val, ...]] = {}
+        self._callers: dict[ast.AST, list[CallSite]] | None = None
+        self._imports: dict[str, tuple[str, int]] | None = None
+        self._mode_layers: dict[Val, bool | None] = {}
+        self._tails: dict[Val, str | None] = {}
+        self.summaries: dict[ast.AST, list[CallSite]] = {}  # function -> its spliced calls (see `splice`)
+        self._depth = 0
+
+    # -- resolution -------------------------------------------------------------------------------
+
+    def values(self, expr: ast.expr | None, scope: Scope) -> tuple[Val, ...]:
+        """What `expr`, read in `scope` at its own position, may hold ('()' when unknown)."""
+        if expr is None:
+            return _NONE
+        if expr in self._memo:
+            return self._memo[expr]
+        if expr in self._busy or self._depth > _DEPTH:
+            return _NONE  # a cycle or a very long chain: unknown
+        self._busy.add(expr)
+        self._depth += 1
+        try:
+            found = self._resolve(expr, scope)
+        finally:
+            self._depth -= 1
+            self._busy.discard(expr)
+        self._memo[expr] = found
+        return found
+
+    def _resolve(self, expr: ast.expr, scope: Scope) -> tuple[Val, ...]:
+        if isinstance(expr, ast.Name):
+            return self.name_values(expr.id, scope, _position(expr, scope))
+        if isinstance(expr, ast.Attribute):
+            return self._attribute(expr, scope)
+        if isinstance(expr, ast.Call):
+            return self._call(expr, scope)
+        if isinstance(expr, ast.NamedExpr):
+            return self.values(expr.value, scope)
+        return _NONE
+
+    def name_values(self, name: str, scope: Scope, order: int) -> tuple[Val, ...]:
+        """A name read at `order` in `scope`: its last assignment there, else the caller's argument
+        for a parameter, else the module's bindings (a global); unknown when bound otherwise."""
+        found = assignment_before(scope, name, order)
+        if found is not None:
+            return self.values(found[1], scope)
+        fn = scope.node
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if name in _param_names(fn):
+                return self.param_values(fn, name)
+            if name in scope.assigns or name in scope.bound:
+                return _NONE  # a local read before its assignment, or a loop variable
+        elif name in scope.bound:
+            return _NONE
+        return self.module_name(name)
+
+    def module_name(self, name: str) -> tuple[Val, ...]:
+        """A module-level name: its assignments, a class or function of the file, or an explicit import."""
+        if name in self._module_names:
+            return self._module_names[name]
+        self._module_names[name] = _NONE  # cycle guard
+        module = self._module_scope()
+        out: list[Val] = []
+        for _, value in module.assigns.get(name, ()):
+            out += self.values(value, module)
+        if not out and name in self.facts.classes:
+            out.append(Val("classdef", node=self.facts.classes[name], flow=self))
+        function = self.facts.functions.get(name)
+        if not out and function is not None and self.facts.by_node[function].cls is None:
+            out.append(Val("function", node=function, flow=self))
+        if not out:
+            out += self._imported(name)
+        found = _unique(out)
+        self._module_names[name] = found
+        return found
+
+    def _module_scope(self) -> Scope:
+        return next(s for s in self.facts.scopes if isinstance(s.node, ast.Module))
+
+    def param_values(self, fn: ast.AST, name: str) -> tuple[Val, ...]:
+        """The arguments every call of `fn` in this file passes for parameter `name` (unknown when a
+        call passes it in a way that cannot be matched, or when nothing calls `fn`)."""
+        key = (fn, name)
+        if key in self._params:
+            return self._params[key]
+        self._params[key] = _NONE
+        scope = self.facts.by_node.get(fn)
+        if scope is not None and scope.cls is not None and _param_names(fn)[:1] == [name]:
+            found: tuple[Val, ...] = (Val("class", node=scope.cls, flow=self),)  # `self`
+        else:
+            found = self._arguments(fn, name)
+        self._params[key] = found
+        return found
+
+    def _arguments(self, fn: ast.AST, name: str) -> tuple[Val, ...]:
+        out: list[Val] = []
+        params = _param_names(fn)
+        method = self.facts.by_node[fn].cls is not None
+        for site in self.callers().get(fn, ()):
+            bound = params[1:] if method and site.base else params  # `self.m(x)`: x is the second
+            arg = next((k.value for k in site.node.keywords if k.arg == name), None)
+            if arg is None and name in bound and bound.index(name) < len(site.node.args):
+                arg = site.node.args[bound.index(name)]
+                if any(isinstance(a, ast.Starred) for a in site.node.args[:bound.index(name) + 1]):
+                    return _NONE
+            found = self.values(arg, site.scope) if arg is not None else _NONE
+            if not found:
+                return _NONE  # one caller passes something unknown: so is the parameter
+            out += found
+        return _unique(out)
+
+    def _attribute(self, expr: ast.Attribute, scope: Scope) -> tuple[Val, ...]:
+        owners = self.values(expr.value, scope)
+        out: list[Val] = []
+        for owner in owners:
+            if owner.kind != "class":
+                return _NONE
+            found = owner.flow.attribute_values(owner.node, expr.attr)
+            method = owner.flow.method(owner.node, expr.attr) if not found else None
+            if not found and method is None:
+                return _NONE
+            out += found or (Val("function", node=method, flow=owner.flow),)
+        return _unique(out)
+
+    def attribute_values(self, cls: ast.ClassDef, attr: str) -> tuple[Val, ...]:
+        """Every value the class's methods (or its base classes of this file) assign to `self.attr`."""
+        table = self._attr_table(cls)
+        out: list[Val] = []
+        for scope, _, value in table.get(attr, ()):
+            out += self.values(value, scope)
+        if not table.get(attr):
+            for base in cls.bases:
+                parent = self.facts.classes.get(dotted(base))
+                if parent is not None and parent is not cls:
+                    out += self.attribute_values(parent, attr)
+        return _unique(out)
+
+    def _attr_table(self, cls: ast.ClassDef) -> dict[str, list[tuple[Scope, int, ast.expr]]]:
+        if cls not in self._attrs:
+            table: dict[str, list[tuple[Scope, int, ast.expr]]] = {}
+            for node in cls.body:
+                scope = self.facts.by_node.get(node)
+                if scope is None:
+                    continue
+                for name, values in scope.assigns.items():
+                    if name.startswith("self.") and name.count(".") == 1:
+                        table.setdefault(name[5:], []).extend((scope, o, v) for o, v in values)
+            self._attrs[cls] = table
+        return self._attrs[cls]
+
+    def _call(self, call: ast.Call, scope: Scope) -> tuple[Val, ...]:
+        func = call.func
+        name = dotted(func)
+        last = name.rsplit(".", 1)[-1].removesuffix("()")
+        if last in WRAPPERS and call.args and (isinstance(func, ast.Name) or _from_torch(func)):
+            return self.values(call.args[0], scope)  # torch.compile(model), DDP(model), torch.squeeze(x)
+        if isinstance(func, ast.Attribute) and func.attr in SAME_VALUES:
+            return self.values(func.value, scope)
+        if last in ACTIVATIONS and not isinstance(func, ast.Call):
+            # `nn.Softmax(dim=1)` builds a layer; `F.softmax(x)`, `x.softmax(-1)`, `torch.sigmoid(x)` are outputs
+            return (Val("layer", last),) if last[0].isupper() else (Val("tensor", ACTIVATIONS[last]),)
+        if last == "Sequential":
+            return (Val("seq", node=call, flow=self, scope=scope),)
+        if isinstance(func, ast.Attribute) and _is_nn(func) and last[:1].isupper():
+            return (Val("layer", last),)
+        callees = self.values(func, scope)
+        if not callees:
+            return (Val("built", name, node=call),) if name else _NONE
+        out: list[Val] = []
+        for callee in callees:
+            result = self._call_result(callee, call)
+            if not result:
+                return _NONE
+            out += result
+        return _unique(out)
+
+    def _call_result(self, callee: Val, call: ast.Call) -> tuple[Val, ...]:
+        if callee.kind == "classdef":
+            return (Val("class", node=callee.node, flow=callee.flow),)
+        if callee.kind == "function":
+            return callee.flow.returns(callee.node)
+        if callee.kind in ("class", "seq", "layer"):  # calling a module: its output
+            kind = self.tail(callee)
+            return (Val("tensor", kind),) if kind else _NONE
+        return _NONE
+
+    def returns(self, fn: ast.AST) -> tuple[Val, ...]:
+        """What the function returns: the union over its `return` statements (unknown if any is)."""
+        scope = self.facts.by_node.get(fn)
+        if scope is None or not scope.returns:
+            return _NONE
+        out: list[Val] = []
+        for _, value in scope.returns:
+            found = self.values(value, scope)
+            if not found:
+                return _NONE
+            out += found
+        return _unique(out)
+
+    def method(self, cls: ast.ClassDef, name: str) -> ast.AST | None:
+        """`cls.name`, looked up through the class's bases defined in the same file."""
+        seen = set()
+        while cls is not None and cls not in seen:
+            seen.add(cls)
+            found = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name), None)
+            if found is not None:
+                return found
+            cls = next((self.facts.classes[dotted(b)] for b in cls.bases if dotted(b) in self.facts.classes), None)
+        return None
+
+    # -- what a module does -----------------------------------------------------------------------
+
+    def tail(self, module: Val) -> str | None:
+        """The kind of output calling `module` produces: 'softmax', 'log_softmax', 'sigmoid', 'logits' or None."""
+        if module in self._tails:
+            return self._tails[module]
+        self._tails[module] = None
+        kind = None
+        if module.kind == "layer":
+            kind = _LAYER_OUTPUT.get(module.what)
+        elif module.kind == "seq" and module.node.args:
+            inner = module.flow.values(module.node.args[-1], module.scope)
+            kinds = {module.flow.tail(v) for v in inner} if inner else {None}
+            kind = kinds.pop() if len(kinds) == 1 else None
+        elif module.kind == "class":
+            forward = module.flow.method(module.node, "forward")
+            found = module.flow.returns(forward) if forward is not None else _NONE
+            kinds = {v.what if v.kind == "tensor" else None for v in found}
+            kind = kinds.pop() if len(kinds) == 1 else None
+        self._tails[module] = kind
+        return kind
+
+    def has_mode_layers(self, module: Val) -> bool | None:
+        """Whether the module holds dropout or batch norm: True/False when its layers are known (a class
+        of this file or a sibling, an nn.Sequential, an nn layer), None when unknown."""
+        if module in self._mode_layers:
+            return self._mode_layers[module]
+        self._mode_layers[module] = None
+        found: bool | None = None
+        if module.kind == "layer":
+            found = bool(_MODE_LAYERS.search(module.what))
+        elif module.kind == "seq":
+            found = module.flow._sequential_has_mode_layers(module)
+        elif module.kind == "class":
+            found = module.flow._class_has_mode_layers(module.node)
+        self._mode_layers[module] = found
+        return found
+
+    def _sequential_has_mode_layers(self, seq: Val) -> bool | None:
+        if _MODE_LAYERS.search(ast.unparse(seq.node)):
+            return True
+        known = True
+        for arg in seq.node.args:
+            parts = self.values(arg, seq.scope) if not isinstance(arg, ast.Starred) else _NONE
+            flags = [self.has_mode_layers(v) for v in parts]
+            if any(flags):
+                return True
+            known = known and bool(parts) and all(f is False for f in flags)
+        return False if known and not seq.node.keywords else None
+
+    def _class_has_mode_layers(self, cls: ast.ClassDef) -> bool:
+        if _MODE_LAYERS.search(ast.unparse(cls)):
+            return True
+        for base in cls.bases:  # a base class of this file
+            parent = self.facts.classes.get(dotted(base))
+            if parent is not None and parent is not cls and self._class_has_mode_layers(parent):
+                return True
+        # submodules built from classes or Sequentials this file (or a sibling) defines
+        for entries in self._attr_table(cls).values():
+            for scope, _, value in entries:
+                if any(self.has_mode_layers(v) for v in self.values(value, scope) if v.kind in ("class", "seq")):
+                    return True
+        return False
+
+    # -- calls ------------------------------------------------------------------------------------
+
+    def callers(self) -> dict[ast.AST, list[CallSite]]:
+        """The call sites of each function of this file (bare names, and `self.m()` within a class)."""
+        if self._callers is None:
+            self._callers = {}
+            for scope in self.facts.scopes:
+                for site in scope.calls:
+                    target = self.callee(site)
+                    if target is not None:
+                        self._callers.setdefault(target, []).append(site)
+        return self._callers
+
+    def callee(self, site: CallSite) -> ast.AST | None:
+        """The function of this file a call reaches, found syntactically: `helper()` or `self.method()`."""
+        func = site.node.func
+        if isinstance(func, ast.Name):
+            target = self.facts.functions.get(func.id)
+            scope = self.facts.by_node.get(target) if target is not None else None
+            return target if scope is not None and scope.cls is None else None
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self" \
+                and site.scope is not None and site.scope.cls is not None:
+            return self.method(site.scope.cls, func.attr)
+        return None
+
+    # -- other modules ----------------------------------------------------------------------------
+
+    def _imported(self, name: str) -> list[Val]:
+        """`name` imported with `from .module import name` / `from module import name` from a module
+        next to this file: resolved in that module."""
+        if self._imports is None:
+            self._imports = {}
+            for node in self.facts.tree.body:
+                if isinstance(node, ast.ImportFrom) and node.module and node.level <= 1:
+                    for alias in node.names:
+                        self._imports[alias.asname or alias.name] = (node.module, alias.name)
+        if name not in self._imports or not self.path:
+            return []
+        module, original = self._imports[name]
+        other = sibling(str(Path(self.path).parent / (module.replace(".", "/") + ".py")))
+        return list(other.module_name(original)) if other is not None else []
+
+
+def _is_nn(func: ast.Attribute) -> bool:
+    return dotted(func.value) in ("nn", "torch.nn")
+
+
+def _from_torch(func: ast.AST) -> bool:
+    base = dotted(func.value) if isinstance(func, ast.Attribute) else ""
+    return "(" not in base and base.split(".")[0] in ("torch", "nn", "parallel", "jit")
+
+
+def _param_names(fn: ast.AST) -> list[str]:
+    args = fn.args
+    return [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
+
+
+def _position(expr: ast.AST, scope: Scope) -> int:
+    """The scope position of a name's read (reads are not numbered by the collecting pass): just after
+    the last assignment whose statement ends before the read starts, so `x = f(x)` reads the earlier x."""
+    index = scope.ends
+    if index is None:
+        index = scope.ends = sorted((v.end_lineno, v.end_col_offset, o) for vals in scope.assigns.values() for o, v in vals)
+    i = bisect_right(index, (expr.lineno, expr.col_offset, float("inf")))
+    return index[i - 1][2] + 1 if i else 0
+
+
+def _unique(vals: list[Val]) -> tuple[Val, ...]:
+    return tuple(dict.fromkeys(vals))
+
+
+@lru_cache(maxsize=64)
+def sibling(path: str) -> Flow | None:
+    """The flow of a module next to a linted file (read and parsed once per run)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        return Flow(collect(ast.parse(text)), path)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+# Calls a rule reads through helpers: training steps, gradient resets, mode switches, and calls of a
+# name or `self.` attribute (a model's forward). Summaries keep only these, so splicing a helper into
+# each of its call sites stays proportional to what the rules read.
+KEY_ATTRS = {"backward", "step", "zero_grad", "zero_", "eval", "train"}
+_SUMMARY_CAP = 200
+
+
+def _kept(site: CallSite) -> bool:
+    func = site.node.func
+    return site.attr in KEY_ATTRS or isinstance(func, ast.Name) and func.id not in _BUILTINS \
+        or isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self"
+
+
+_BUILTINS = set(dir(builtins))
+
+
+def _summary(flow: Flow, fn: ast.AST) -> list[CallSite]:
+    cache = flow.summaries
+    if fn in cache:
+        return cache[fn]
+    cache[fn] = []  # recursion: a function calling itself adds nothing more
+    scope = flow.facts.by_node[fn]
+    cache[fn] = [c for c in splice(flow, scope.calls) if _kept(c)][:_SUMMARY_CAP]
+    return cache[fn]
+
+
+def splice(flow: Flow, calls: list[CallSite]) -> list[CallSite]:
+    """`calls` with, after each call of a helper of this file, the helper's own calls (and theirs),
+    placed at the call site: inside its loops, under its grad mode unless the helper sets its own,
+    ordered between the call and the next one."""
+    out: list[CallSite] = []
+    for c in calls:
+        out.append(c)
+        target = flow.callee(c)
+        if target is None:
+            continue
+        inner = _summary(flow, target)
+        step = 1 / (len(inner) + 1)
+        out += [CallSite(i.node, i.name, c.loops + i.loops, i.grad or c.grad, c.order + (k + 1) * step, i.scope)
+                for k, i in enumerate(inner)]
+    return out
