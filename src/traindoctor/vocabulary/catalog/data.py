@@ -106,18 +106,31 @@ CODES = (
         title="Train and validation share samples",
         severity="error",
         stage=MECHANISM,
-        what="Detects identical samples in two splits.",
-        why="Overlapping splits make validation an optimistic copy of training.",
+        what=(
+            "`traindoctor data`: hashes every row of each split and counts the evaluation rows found, identical, in "
+            "training (more than rows agreeing by chance would); and compares the group keys (episode, scene, "
+            "patient: named with --group/--episode or by the column's name) of the splits."),
+        why=(
+            "Overlapping splits make validation an optimistic copy of training: a memorised sample, or another frame "
+            "of the same episode, scores well without any generalisation."),
         hypotheses=(
             Hypothesis(
                 cause="duplicates in the raw data or a split after augmentation",
                 check="hash samples and intersect the splits",
             ),
+            Hypothesis(
+                cause="a random split of rows where samples come in groups (frames of an episode, visits of a patient)",
+                check="count the group keys shared by the splits",
+            ),
+            Hypothesis(
+                cause="the evaluation split is meant to repeat training rows (a sanity check set)",
+                check="confirm with whoever made the split",
+                kind="null",
+            ),
         ),
         next_step="Deduplicate before splitting; split by entity (user, patient, scene).",
         bad="train, val = random_split(augmented, [0.8, 0.2])",
         good="train, val = random_split(raw, [0.8, 0.2]); train = augment(train)",
-        planned="issue 15 (`traindoctor data`: duplicates and shared group keys across splits)",
     ),
     Code(
         code="test-fit-leakage",
@@ -138,13 +151,224 @@ CODES = (
         title="Time-series data split at random",
         severity="warning",
         stage=MECHANISM,
-        what="Detects random (shuffled) splits on temporally ordered data.",
+        what=(
+            "lint: train_test_split with shuffle on time-ordered rows. `traindoctor data`: the evaluation times lie "
+            "inside the training time range and are distributed alike, while rows close in time have alike targets "
+            "(a series, not independent rows)."),
         why="Random splits leak future information into training and give optimistic scores.",
         hypotheses=(
             Hypothesis("train_test_split with shuffle=True on time-ordered rows", "check the split's time ranges"),
+            Hypothesis(
+                cause="the rows are independent samples that merely carry a timestamp",
+                check="compare a model's score on a random split with its score on a split by time",
+                kind="null",
+            ),
         ),
         next_step="Split by time: the first part trains, the last part tests.",
         bad="train_test_split(X, y, shuffle=True)",
         good="train_test_split(X, y, shuffle=False)",
+    ),
+    Code(
+        code="constant-feature",
+        title="A dimension never changes",
+        severity="warning",
+        stage=BAD_DATA,
+        what=(
+            "`traindoctor data`: per dimension over every training row, the minimum equals the maximum, or the "
+            "standard deviation is below 1e-6 of the values' magnitude (variation at float rounding)."),
+        why=(
+            "A constant dimension carries no information, and standardising it divides by a zero (or rounding-noise) "
+            "standard deviation: NaN or noise blown up to unit scale enters the model. In robot data a constant "
+            "action dimension (a gripper never used) is also a head the loss cannot train."),
+        hypotheses=(
+            Hypothesis("a column filled by a default (a sensor not connected, a field never written)",
+                       "print the column's distinct values in the raw source"),
+            Hypothesis("the dimension is constant in this dataset only (one site, one robot)",
+                       "check whether other data varies in it", kind="subtle"),
+            Hypothesis("the dimension is constant by design and dropped or guarded downstream",
+                       "check the normaliser clamps std (e.g. std + eps)", kind="null"),
+        ),
+        next_step="Drop the dimension, or guard the normalisation (std.clamp_min(eps)) if it must stay.",
+        bad="x = (x - x.mean(0)) / x.std(0)   # a constant column: 0 / 0",
+        good="keep = x.std(0) > 0\nx = (x[:, keep] - x[:, keep].mean(0)) / x[:, keep].std(0)",
+        explains=("nonfinite-input",),
+    ),
+    Code(
+        code="data-outliers",
+        title="A few values lie far outside the rest and dominate the variance",
+        severity="warning",
+        stage=BAD_DATA,
+        what=(
+            "`traindoctor data`: per dimension, values at a robust z-score (distance from the median in units of "
+            "1.4826 MAD) of 10 or more, on at most 0.1% of the rows, carrying at least 10% of the squared deviations. "
+            "Many such values make a heavy tail, not outliers, and are left alone."),
+        why=(
+            "A handful of extreme values (a joint angle of 50 among values within ±3.14, a price typed in cents) "
+            "dominate an MSE and the statistics used to normalise: the model spends its capacity on them and "
+            "every other value is squeezed near zero after standardisation."),
+        hypotheses=(
+            Hypothesis("a unit or encoding error on a few rows (degrees among radians, cents among dollars)",
+                       "print the rows holding the extreme values and their source"),
+            Hypothesis("corrupted records (a sensor glitch, a parsing error)",
+                       "plot the dimension over time or by source file around the extremes", kind="subtle"),
+            Hypothesis("rare but real extreme events the model must learn",
+                       "check the extremes against the physical range of the quantity", kind="null"),
+        ),
+        next_step="Look at the rows with the extreme values; fix or drop the broken ones, or clip at a physical limit.",
+        bad="actions = np.load('actions.npy')   # 5 rows of 50.0 among angles in [-3.14, 3.14]",
+        good="actions = np.load('actions.npy')\nok = np.abs(actions).max(1) <= np.pi\nactions = actions[ok]",
+        explains=("loss-spikes", "unnormalized-inputs", "unnormalized-targets"),
+    ),
+    Code(
+        code="sentinel-values",
+        title="A spike at one value far from the rest: a code for missing, or padding",
+        severity="warning",
+        stage=BAD_DATA,
+        what=(
+            "`traindoctor data`: per dimension, one value holds at least 0.5% of the sampled rows while the other "
+            "values (at least 20 distinct) lie 5 robust deviations away from it or more — or it is negative in a "
+            "quantity otherwise never negative. Found from the data's own distribution, whatever the code."),
+        why=(
+            "Codes for 'unknown' (-1, -999, 9999) and zero padding are read by the model as real measurements: a "
+            "-999 among ages is a huge value that bends a linear fit, and padded steps teach a trajectory model to "
+            "jump to the origin."),
+        hypotheses=(
+            Hypothesis("missing values encoded as a number by the exporter", "count the value per source file or column"),
+            Hypothesis("sequences padded to a common length without a mask",
+                       "check whether the value sits at the end of sequences", kind="subtle"),
+            Hypothesis("a real, frequent value (a physical rest position)",
+                       "check the value against the quantity's meaning", kind="null"),
+        ),
+        next_step="Turn the code into a missing value (and a mask or an indicator feature) before normalising.",
+        bad="df = pd.read_csv('patients.csv')   # age -999 when unknown",
+        good="df = pd.read_csv('patients.csv', na_values={'age': [-999]})\ndf['age_known'] = df.age.notna()",
+        explains=("data-outliers", "unnormalized-inputs"),
+    ),
+    Code(
+        code="missing-values",
+        title="Missing or infinite values in the data",
+        severity="warning",
+        stage=BAD_DATA,
+        what=(
+            "`traindoctor data`: counts NaN, empty and infinite values per column of every split, and text found "
+            "in a numeric column (a '?' or 'n/a' of a CSV)."),
+        why="A single NaN in a batch makes the loss NaN and, after one step, every weight.",
+        hypotheses=(
+            Hypothesis("gaps in the raw data that the pipeline does not impute", "count NaN per column after preprocessing"),
+            Hypothesis("text markers for missing values that the reader did not recognise",
+                       "look at the non-numeric values listed in the evidence", kind="subtle"),
+        ),
+        next_step="Impute (with training statistics) or drop the rows, and add an indicator where missingness is informative.",
+        bad="x = torch.tensor(df[cols].values)   # NaN in 3% of 'income'",
+        good="df['income'] = df.income.fillna(train.income.median())",
+        explains=("nonfinite-input",),
+    ),
+    Code(
+        code="target-scale-mismatch",
+        title="Target dimensions differ by orders of magnitude in scale",
+        severity="warning",
+        stage=BAD_DATA,
+        what="`traindoctor data`: the ratio of the largest to the smallest standard deviation among target dimensions.",
+        why=(
+            "Under an unweighted MSE a dimension 100x smaller contributes errors 10^4 times lighter: the model "
+            "learns the large one (position in metres) and ignores the small one (heading in radians, a gripper)."),
+        hypotheses=(
+            Hypothesis("targets in mixed units, not standardised per dimension", "print each target dimension's std"),
+            Hypothesis("the loss weights the dimensions on purpose", "check the loss for per-dimension weights",
+                       kind="null"),
+        ),
+        next_step="Standardise each target dimension with training statistics, or weight the loss per dimension.",
+        bad="loss = F.mse_loss(pred, torch.cat([xy_metres, heading_rad], 1))",
+        good="loss = F.mse_loss(pred, (target - mu) / sigma)   # mu, sigma per dimension",
+        explains=("loss-plateau",),
+    ),
+    Code(
+        code="rare-classes",
+        title="Classes too rare to learn or to measure",
+        severity="info",
+        stage=BAD_DATA,
+        what=(
+            "`traindoctor data`: classes of the target with fewer than 10 training samples, and classes of the "
+            "evaluation splits that never occur in training."),
+        why=(
+            "A class seen a handful of times is not learned, and its evaluation score rests on a few samples; a "
+            "class absent from training cannot be predicted at all."),
+        hypotheses=(
+            Hypothesis("a long-tailed label distribution", "print the label histogram of each split"),
+            Hypothesis("label typos or encodings that split one class in two ('car' and 'Car')",
+                       "list the rare classes' names next to the frequent ones", kind="subtle"),
+        ),
+        next_step="Merge, relabel or collect more of the rare classes; stratify the split so every class is in training.",
+        bad="train, val = train_test_split(df, test_size=0.2)",
+        good="train, val = train_test_split(df, test_size=0.2, stratify=df.label)",
+    ),
+    Code(
+        code="duplicate-rows",
+        title="Many rows repeat another row exactly",
+        severity="warning",
+        stage=BAD_DATA,
+        what=(
+            "`traindoctor data`: hashes every row of the training split and counts repeats; judged only when rows "
+            "would rarely agree by chance (the product over columns of the chance that two rows agree)."),
+        why=(
+            "Duplicated rows weigh some samples several times over and, split at random, end up in training and "
+            "evaluation alike."),
+        hypotheses=(
+            Hypothesis("the same file or shard read twice, or an append run twice", "count rows per source file"),
+            Hypothesis("oversampling applied before the split", "check the pipeline for resampling", kind="subtle"),
+        ),
+        next_step="Deduplicate (df.drop_duplicates()) before splitting; oversample only the training split.",
+        bad="df = pd.concat([pd.read_csv(f) for f in files + files])",
+        good="df = pd.concat([pd.read_csv(f) for f in sorted(set(files))]).drop_duplicates()",
+        explains=("split-overlap",),
+    ),
+    Code(
+        code="train-eval-shift",
+        title="Features are distributed differently in evaluation than in training",
+        severity="warning",
+        stage=BAD_DATA,
+        what=(
+            "`traindoctor data`: a two-sample Kolmogorov-Smirnov test per dimension between training and each "
+            "evaluation split, Benjamini-Hochberg corrected over dimensions, reported with its effect size (the KS "
+            "statistic D and the mean shift in training standard deviations); judged on large effects only."),
+        why=(
+            "A model is evaluated outside what it was trained on: validation scores mislead, and a normalisation "
+            "fit on one split leaves the other off-centre."),
+        hypotheses=(
+            Hypothesis("the splits come from different sources, periods or preprocessing",
+                       "compare how each split was produced, and its summary statistics"),
+            Hypothesis("each split was normalised with its own statistics",
+                       "compare the raw (pre-normalisation) columns of the splits", kind="subtle"),
+            Hypothesis("a deliberate out-of-distribution evaluation", "confirm the evaluation's purpose", kind="null"),
+        ),
+        next_step="Check how the splits were made; split from one pool at random (or by group) unless the shift is the point.",
+        bad="train = logs_2023; val = logs_2024   # units changed in 2024",
+        good="train, val = split_by_episode(logs_2023 + logs_2024)",
+    ),
+    Code(
+        code="feature-leakage",
+        title="One feature alone predicts the target almost exactly",
+        severity="warning",
+        stage=BAD_DATA,
+        what=(
+            "`traindoctor data`: for each feature, a binned predictor (up to 64 quantile bins; the majority class or "
+            "the mean target per bin) fitted on half of the sampled rows and judged on the other half; it removes "
+            "99% or more of the error of predicting the majority class or the mean (R² >= 0.99)."),
+        why=(
+            "A feature that gives the answer away (the label encoded in an id or a file path, a future position, a "
+            "statistic computed with the target) makes training look easy and fails at inference, where it does "
+            "not exist."),
+        hypotheses=(
+            Hypothesis("the feature is derived from the target or recorded after it",
+                       "check when and how the feature is produced relative to the label"),
+            Hypothesis("rows are ordered by label and the feature is a row index or timestamp",
+                       "shuffle the rows and recompute the feature", kind="subtle"),
+            Hypothesis("the task is genuinely easy from this feature", "confirm the feature exists at inference time",
+                       kind="null"),
+        ),
+        next_step="Remove the feature, or prove it is available at inference time with the same meaning.",
+        bad="X = df.drop(columns=['label'])   # 'label_name' still in X",
+        good="X = df.drop(columns=['label', 'label_name'])",
+        explains=("label-leakage",),
     ),
 )

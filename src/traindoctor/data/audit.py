@@ -1,0 +1,78 @@
+"""From datasets to a Report: read each split once, assign roles, run the checks of the domain."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..vocabulary.report import Report
+from ..vocabulary.triage import triage
+from .profile import Profile, profile
+from .roles import Roles, assign
+from .sources import DataError, open_source
+from .summary import section
+
+SAMPLE_CAP = 50_000  # samples read from a Dataset or DataLoader (files are read whole, streamed)
+DOMAINS = ("generic", "driving", "robotics")
+
+
+@dataclass
+class Audit:
+    """What the checks read: the profiles of the splits and the roles of the columns."""
+
+    train: Profile
+    evals: list[Profile]
+    roles: Roles
+
+    def features(self, p: Profile | None = None) -> list[tuple[str, int, str]]:
+        """(column, index, dimension) of every numeric feature dimension (not a target, time, group or id)."""
+        special = self.roles.special()
+        return [d for d in (p or self.train).dims() if d[0] not in special]
+
+    def targets(self, p: Profile | None = None) -> list[tuple[str, int, str]]:
+        return [d for d in (p or self.train).dims() if d[0] in self.roles.target]
+
+
+def audit_data(train: Any, eval: Any = None, *, domain: str = "generic", sample_cap: int = SAMPLE_CAP,
+               command: str | None = None, **roles: Any) -> Report:
+    """Audit a dataset before training on it. `train` and `eval` (one, or a list of evaluation splits) are
+    paths (CSV, TSV, JSONL, parquet, .npz, .npy, a torch.save'd dict of tensors, a directory of them),
+    `module.py:function`, or in-memory datasets (a dict of arrays or tensors, a DataFrame, a torch
+    Dataset or DataLoader). Roles name columns: target (or label, action), time, episode or group, id.
+    Raises DataError when a split cannot be read."""
+    from .checks import CHECKS
+
+    if domain not in DOMAINS:
+        raise DataError(f"unknown domain {domain!r}; choose from {', '.join(DOMAINS)}")
+    started = time.monotonic()
+    evals = [] if eval is None else list(eval) if isinstance(eval, (list, tuple)) else [eval]
+    decided: dict[str, Roles] = {}
+
+    def group_keys(columns: list[str]) -> list[str]:
+        if "roles" not in decided:
+            decided["roles"] = assign(columns, roles)
+        return decided["roles"].groups
+
+    names = ["train"] + (["eval"] if len(evals) == 1 else [f"eval{i + 1}" for i in range(len(evals))])
+    profiles = [profile(open_source(spec, name, sample_cap), group_keys) for spec, name in zip([train, *evals], names)]
+    unchecked = [f"{p.name}: no rows read" for p in profiles if p.rows == 0]
+    found = []
+    notes = [n for p in profiles for n in p.notes]
+    if "roles" in decided and not unchecked:
+        a = Audit(profiles[0], profiles[1:], decided["roles"])
+        for check in CHECKS["generic"] + CHECKS.get(domain, []):
+            found += check(a)
+        _columns_differ(a, notes)
+    if domain != "generic" and not CHECKS.get(domain):
+        notes.append(f"the {domain} checks are not available yet; the generic checks ran")
+    report_roles = decided["roles"].to_dict() if "roles" in decided else {}
+    return Report(command=command or f"data {profiles[0].name}", findings=triage(found), unchecked=unchecked,
+                  sections={"data": section(profiles, report_roles, domain, notes, time.monotonic() - started)})
+
+
+def _columns_differ(a: Audit, notes: list[str]) -> None:
+    for p in a.evals:
+        missing = sorted(set(a.train.layouts) - set(p.layouts))
+        if missing:
+            notes.append(f"{p.name} lacks column(s) {', '.join(missing[:10])} of train; they were not compared")

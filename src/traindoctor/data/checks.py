@@ -1,0 +1,494 @@
+"""The generic checks: each reads the splits' profiles and returns findings. Every number they decide
+with is in judge/thresholds.py. A domain's checks (driving, robotics) are a list of their own in CHECKS,
+run after the generic ones."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..judge.thresholds import (
+    CLASS_MAJORITY, CLASS_MIN_LABELS, CLASSES_MAX, DUPLICATE_CHANCE, DUPLICATE_SHARE, GROUP_OVERLAP_SHARE, LEAK_BINS,
+    LEAK_MIN_ROWS, LEAK_SCORE, NEAR_CONSTANT, OUTLIER_ROWS, OUTLIER_SS_SHARE, OUTLIER_Z, RARE_CLASS_COUNT,
+    SENTINEL_REST_DISTINCT, SENTINEL_SHARE, SENTINEL_Z, SHIFT_EFFECT, SHIFT_FDR, SHUFFLE_AUTOCORR, SHUFFLE_INSIDE,
+    SHUFFLE_SIMILAR, TARGET_SCALE_RATIO,
+)
+from ..vocabulary.finding import Finding, finding
+from ..vocabulary.numbers import fmt
+from .audit import Audit
+from .profile import Profile
+from .stats import EXTREMES
+
+SOURCE = "data"
+SHOWN = 5  # dimensions named in an observation; the evidence lists up to LISTED
+LISTED = 50
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return values[np.isfinite(values)]
+
+
+def _robust(values: np.ndarray) -> tuple[float, float]:
+    """Median and 1.4826 x the median absolute deviation (the standard deviation, for normal data)."""
+    med = float(np.median(values))
+    return med, 1.4826 * float(np.median(np.abs(values - med)))
+
+
+def _names(items: list[str]) -> str:
+    shown = ", ".join(f"`{i}`" for i in items[:SHOWN])
+    return shown + (f" and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
+
+
+def _at(p: Profile, columns: list[str]) -> dict:
+    return {"split": p.name, "columns": columns[:LISTED]}
+
+
+# ── one dimension at a time ─────────────────────────────────────────────────────────────────────
+
+def constant_dims(a: Audit) -> list[Finding]:
+    p, out = a.train, []
+    for column, i, name in a.features() + a.targets():
+        m = p.moments[column]
+        if not m.n[i]:
+            continue
+        magnitude = max(abs(m.min[i]), abs(m.max[i]))
+        if m.max[i] == m.min[i]:
+            out.append({"dim": name, "value": float(m.min[i]), "std": 0.0})
+        elif m.std[i] <= NEAR_CONSTANT * magnitude:
+            out.append({"dim": name, "value": float(m.mean[i]), "std": float(m.std[i])})
+    if not out:
+        return []
+    names = [d["dim"] for d in out]
+    exact = sum(d["std"] == 0 for d in out)
+    return [finding("constant-feature", f"{len(out)} dimension(s) of {p.name} never change over its {p.rows} rows "
+                    f"({exact} exactly constant): " + ", ".join(f"`{d['dim']}` = {fmt(d['value'])}" for d in out[:SHOWN])
+                    + (f" and {len(out) - SHOWN} more" if len(out) > SHOWN else ""), SOURCE,
+                    evidence={"dims": out[:LISTED]}, location=_at(p, names))]
+
+
+def outliers(a: Audit) -> list[Finding]:
+    p, out = a.train, []
+    for column, i, name in a.features() + a.targets():
+        if p.layouts[column].pooled:
+            continue
+        hit = _outliers(p, column, i)
+        if hit:
+            out.append({"dim": name, **hit})
+    if not out:
+        return []
+    return [finding("data-outliers", f"{len(out)} dimension(s) of {p.name} hold a few values far from the rest: "
+                    + "; ".join(f"`{d['dim']}`: {d['count']} value(s) up to {fmt(d['worst'])} (robust z {d['z']:.0f}; "
+                                f"median {fmt(d['median'])}, 98% of values in [{fmt(d['q01'])}, {fmt(d['q99'])}]) "
+                                f"carry {d['ss_share']:.0%} of its variance" for d in out[:SHOWN]), SOURCE,
+                    evidence={"dims": out[:LISTED], "rows": p.rows}, location=_at(p, [d["dim"] for d in out]))]
+
+
+def _outliers(p: Profile, column: str, i: int) -> dict | None:
+    sample = _finite(p.sampled(column, i))
+    m, ext = p.moments[column], p.extremes[column]
+    if len(sample) < 50 or not m.n[i]:
+        return None
+    med, scale = _robust(sample)
+    if scale == 0:
+        return None  # most values equal: a spike, judged as a sentinel or a constant
+    high, low = _finite(ext.high[:, i]), _finite(ext.low[:, i])
+    above = high[(high > med) & ((high - med) / scale >= OUTLIER_Z)]
+    below = low[(low < med) & ((med - low) / scale >= OUTLIER_Z)]
+    if len(above) >= EXTREMES or len(below) >= EXTREMES:
+        return None  # more than the extremes kept: a tail, not a few values
+    far = np.concatenate([above, below])
+    if not len(far) or len(far) > max(1, int(np.ceil(OUTLIER_ROWS * m.n[i]))):
+        return None
+    share = float(((far - m.mean[i]) ** 2).sum() / m.m2[i]) if m.m2[i] > 0 else 0.0
+    if share < OUTLIER_SS_SHARE:
+        return None
+    worst = float(far[np.argmax(np.abs(far - med))])
+    q01, q99 = np.quantile(sample, [0.01, 0.99])
+    return {"count": int(len(far)), "worst": worst, "z": abs(worst - med) / scale, "median": med, "robust_std": scale,
+            "q01": float(q01), "q99": float(q99), "ss_share": share}
+
+
+def sentinels(a: Audit) -> list[Finding]:
+    p, out = a.train, []
+    for column, i, name in a.features() + a.targets():
+        if p.layouts[column].pooled:
+            continue
+        hit = _sentinel(_finite(p.sampled(column, i)))
+        if hit:
+            out.append({"dim": name, **hit})
+    if not out:
+        return []
+    return [finding("sentinel-values", f"{len(out)} dimension(s) of {p.name} have a spike at a value far from the "
+                    "rest, the mark of a code for 'missing' or of padding: "
+                    + "; ".join(f"`{d['dim']}` = {fmt(d['value'])} on {d['share']:.1%} of sampled rows, the rest has "
+                                f"median {fmt(d['rest_median'])} (robust z {d['z']:.0f})" for d in out[:SHOWN]),
+                    SOURCE, evidence={"dims": out[:LISTED]}, location=_at(p, [d["dim"] for d in out]))]
+
+
+def _sentinel(sample: np.ndarray) -> dict | None:
+    if len(sample) < LEAK_MIN_ROWS:
+        return None
+    values, counts = np.unique(sample, return_counts=True)
+    for j in np.argsort(-counts, kind="stable"):
+        share = counts[j] / len(sample)
+        if share < SENTINEL_SHARE:
+            break
+        v, rest = values[j], sample[sample != values[j]]
+        if len(np.unique(rest)) < SENTINEL_REST_DISTINCT:
+            continue
+        med, scale = _robust(rest)
+        z = abs(v - med) / scale if scale > 0 else np.inf
+        negative_code = v < 0 <= rest.min()
+        if z >= SENTINEL_Z or negative_code:
+            return {"value": float(v), "share": float(share), "rest_median": med, "z": float(min(z, 1e9)),
+                    "rest_min": float(rest.min()), "rest_max": float(rest.max())}
+    return None
+
+
+def missing(a: Audit) -> list[Finding]:
+    out = []
+    for p in [a.train, *a.evals]:
+        cols = []
+        for column, lay in p.layouts.items():
+            if lay.kind == "text":
+                n = p.text_missing[column]
+                if n:
+                    cols.append({"column": column, "missing": n, "share": n / p.rows})
+                continue
+            m = p.moments[column]
+            n, inf = int(m.missing.sum()), int(m.infinite.sum())
+            if n or inf:
+                total = p.rows * len(lay.dims) if not lay.pooled else float(m.n.sum() + n + inf)
+                entry = {"column": column, "missing": n, "infinite": inf, "share": (n + inf) / max(total, 1)}
+                if column in p.not_numbers:
+                    entry["text"] = p.not_numbers[column]
+                cols.append(entry)
+        if cols:
+            out.append(finding("missing-values", f"{p.name}: {len(cols)} column(s) hold missing or infinite values: "
+                               + "; ".join(_missing_text(c) for c in cols[:SHOWN]), SOURCE,
+                               evidence={"columns": cols[:LISTED], "rows": p.rows},
+                               location=_at(p, [c["column"] for c in cols])))
+    return out  # one per split; triage folds them into one finding
+
+
+def _missing_text(c: dict) -> str:
+    parts = [f"{c['missing']} missing"] if c["missing"] else []
+    if c.get("infinite"):
+        parts.append(f"{c['infinite']} infinite")
+    text = c.get("text")
+    if text:
+        parts.append(f"{text['count']} not numbers (e.g. {', '.join(repr(e) for e in text['examples'])})")
+    return f"`{c['column']}` {', '.join(parts)} ({c['share']:.1%})"
+
+
+def target_scale(a: Audit) -> list[Finding]:
+    p = a.train
+    dims = [(c, i, n) for c, i, n in a.targets() if not p.layouts[c].pooled and not _is_classes(p, c)]
+    stds = {n: float(p.moments[c].std[i]) for c, i, n in dims if p.moments[c].n[i] and p.moments[c].std[i] > 0}
+    if len(stds) < 2:
+        return []
+    big, small = max(stds, key=stds.get), min(stds, key=stds.get)
+    ratio = stds[big] / stds[small]
+    if ratio < TARGET_SCALE_RATIO:
+        return []
+    return [finding("target-scale-mismatch", f"the target dimensions of {p.name} differ {ratio:.0f}x in standard "
+                    f"deviation: `{big}` {fmt(stds[big])}, `{small}` {fmt(stds[small])}; under an unweighted MSE the "
+                    f"errors of `{small}` weigh {ratio ** 2:.0g} times less", SOURCE,
+                    evidence={"std": stds, "ratio": ratio}, location=_at(p, [big, small]))]
+
+
+# ── labels ──────────────────────────────────────────────────────────────────────────────────────
+
+def _is_classes(p: Profile, column: str) -> bool:
+    lay = p.layouts.get(column)
+    if lay is None or len(lay.dims) != 1 or lay.pooled:
+        return False
+    counts = p.counts[column][0].counts
+    if lay.kind == "text":
+        return counts is not None
+    return counts is not None and 2 <= len(counts) <= CLASSES_MAX and all(float(k).is_integer() for k in counts)
+
+
+def class_balance(a: Audit) -> list[Finding]:
+    out = []
+    for column in a.roles.target:
+        if not _is_classes(a.train, column):
+            continue
+        counts = a.train.counts[column][0].counts
+        total = sum(counts.values())
+        top = max(counts, key=counts.get)
+        if total >= CLASS_MIN_LABELS and counts[top] / total >= CLASS_MAJORITY:
+            out.append(finding("class-imbalance", f"`{column}`: class {_label(top)} holds {counts[top] / total:.1%} of "
+                               f"the {total} training labels; the other {len(counts) - 1} class(es) share the rest",
+                               SOURCE, evidence={"column": column, "counts": _labelled(counts)},
+                               location=_at(a.train, [column])))
+        out += _rare(a, column, counts)
+    return out
+
+
+def _rare(a: Audit, column: str, counts: dict) -> list[Finding]:
+    rare = {k: v for k, v in counts.items() if v < RARE_CLASS_COUNT}
+    unseen: dict = {}
+    for p in a.evals:
+        theirs = p.counts.get(column, [None])[0]
+        if theirs is not None and theirs.counts is not None:
+            unseen.update({k: v for k, v in theirs.counts.items() if k not in counts})
+    if not rare and not unseen:
+        return []
+    parts = []
+    if rare:
+        parts.append(f"{len(rare)} class(es) have fewer than {RARE_CLASS_COUNT} training samples: "
+                     + ", ".join(f"{_label(k)} ({v})" for k, v in sorted(rare.items(), key=lambda kv: kv[1])[:SHOWN]))
+    if unseen:
+        parts.append(f"{len(unseen)} class(es) of the evaluation split(s) never occur in training: "
+                     + ", ".join(_label(k) for k in list(unseen)[:SHOWN]))
+    return [finding("rare-classes", f"`{column}`: " + "; ".join(parts), SOURCE,
+                    evidence={"column": column, "rare": _labelled(rare), "unseen_in_train": _labelled(unseen)},
+                    location=_at(a.train, [column]))]
+
+
+def _label(k) -> str:
+    return str(int(k)) if isinstance(k, float) and k.is_integer() else repr(k) if isinstance(k, str) else str(k)
+
+
+def _labelled(counts: dict) -> dict[str, int]:
+    return {_label(k): int(v) for k, v in counts.items()}
+
+
+# ── rows and splits ─────────────────────────────────────────────────────────────────────────────
+
+def duplicates(a: Audit) -> list[Finding]:
+    out = []
+    chance = _agreement(a.train)
+    train = a.train.hashes
+    hashes = train.under(train.bar)
+    if len(hashes):
+        _, counts = np.unique(hashes, return_counts=True)
+        repeats = int((counts - 1).sum())
+        share = repeats / len(hashes)
+        expected = min(1.0, chance * (a.train.rows - 1))
+        if share >= DUPLICATE_SHARE and share >= DUPLICATE_CHANCE * expected:
+            out.append(finding("duplicate-rows", f"{share:.1%} of the rows of {a.train.name} repeat another row exactly "
+                               f"({_count(repeats, train.sampled)} rows; rows agreeing by chance: {expected:.2%})",
+                               SOURCE, evidence={"share": share, "repeats": repeats, "chance": expected,
+                                                 "hash_sample": train.sampled}, location={"split": a.train.name}))
+    for p in a.evals:
+        bar = min(train.bar, p.hashes.bar)
+        theirs = p.hashes.under(bar)
+        if not len(theirs):
+            continue
+        shared = int(np.isin(theirs, train.under(bar)).sum())
+        share = shared / len(theirs)
+        expected = min(1.0, chance * a.train.rows)
+        if share >= DUPLICATE_SHARE and share >= DUPLICATE_CHANCE * expected:
+            out.append(finding("split-overlap", f"{share:.1%} of the rows of {p.name} also appear, identical, in "
+                               f"{a.train.name} ({_count(shared, bar / float(np.iinfo(np.uint64).max))} rows; "
+                               f"by chance: {expected:.2%})", SOURCE,
+                               evidence={"split": p.name, "share": share, "rows": shared, "chance": expected, "by": "rows"},
+                               location={"split": p.name}))
+    return out
+
+
+def _count(n: int, sampled: float) -> str:
+    return str(n) if sampled >= 1 else f"about {n / sampled:.0f}, estimated from a hash sample of {sampled:.1%}"
+
+
+def _agreement(p: Profile) -> float:
+    """The chance that two rows agree on every column by chance: the product over columns of the
+    sample's collision probability (unbiased: sum of c(c-1) over K(K-1)), columns taken as independent."""
+    chance = 1.0
+    for column, values in p.sample.rows.items():
+        rows = values.reshape(len(values), -1) if values.dtype != object else values.reshape(-1, 1)
+        k = len(rows)
+        if k < 2:
+            return 1.0
+        keys = [row.tobytes() if rows.dtype != object else str(row[0]) for row in rows]
+        _, counts = np.unique(np.asarray(keys, dtype=object), return_counts=True)
+        chance *= float((counts * (counts - 1)).sum()) / (k * (k - 1))
+    return chance
+
+
+def group_overlap(a: Audit) -> list[Finding]:
+    out = []
+    for column in a.roles.groups:
+        train = a.train.groups.get(column, set())
+        for p in a.evals:
+            theirs = p.groups.get(column, set())
+            shared = train & theirs
+            if theirs and shared and len(shared) / len(theirs) >= GROUP_OVERLAP_SHARE:
+                examples = sorted(map(str, shared))[:SHOWN]
+                out.append(finding("split-overlap", f"{len(shared)} of the {len(theirs)} `{column}` values of {p.name} "
+                                   f"also occur in {a.train.name} (e.g. {', '.join(examples)}): the same {column} is "
+                                   "trained on and evaluated", SOURCE,
+                                   evidence={"split": p.name, "column": column, "shared": len(shared),
+                                             "groups": len(theirs), "examples": examples, "by": "group"},
+                                   location=_at(p, [column])))
+    return out
+
+
+def shift(a: Audit) -> list[Finding]:
+    from scipy.stats import false_discovery_control, ks_2samp
+
+    out = []
+    for p in a.evals:
+        rows = []
+        for column, i, name in a.features() + a.targets():
+            if column not in p.layouts or p.layouts[column].kind != "number":
+                continue
+            x, y = _finite(a.train.sampled(column, i)), _finite(p.sampled(column, i))
+            if len(x) < 20 or len(y) < 20:
+                continue
+            test = ks_2samp(x, y)
+            mt, me = a.train.moments[column], p.moments[column]
+            smd = (me.mean[i] - mt.mean[i]) / mt.std[i] if mt.std[i] > 0 else 0.0
+            rows.append({"dim": name, "ks": float(test.statistic), "p": float(test.pvalue), "mean_shift_sd": float(smd),
+                         "train_mean": float(mt.mean[i]), "eval_mean": float(me.mean[i])})
+        if not rows:
+            continue
+        adjusted = false_discovery_control([r["p"] for r in rows])
+        shifted = [{**r, "p_adjusted": float(q)} for r, q in zip(rows, adjusted)
+                   if q <= SHIFT_FDR and r["ks"] >= SHIFT_EFFECT]
+        if not shifted:
+            continue
+        shifted.sort(key=lambda r: -r["ks"])
+        out.append(finding("train-eval-shift", f"{len(shifted)} of {len(rows)} dimensions are distributed differently "
+                           f"in {p.name} than in {a.train.name}: "
+                           + "; ".join(f"`{r['dim']}` KS D = {r['ks']:.2f}, mean {fmt(r['train_mean'])} -> "
+                                       f"{fmt(r['eval_mean'])} ({r['mean_shift_sd']:+.1f} sd)" for r in shifted[:SHOWN]),
+                           SOURCE, evidence={"split": p.name, "dims": shifted[:LISTED], "tested": len(rows)},
+                           location=_at(p, [r["dim"] for r in shifted])))
+    return out
+
+
+# ── features against the target ─────────────────────────────────────────────────────────────────
+
+def leakage(a: Audit) -> list[Finding]:
+    p, out = a.train, []
+    for tcol, ti, tname in a.targets()[:8]:
+        y = p.sampled(tcol, ti)
+        classes = _is_classes(p, tcol)
+        for column, i, name in a.features():
+            x = p.sampled(column, i)
+            score = _single_feature(x, y, classes)
+            if score is not None and score >= LEAK_SCORE:
+                out.append({"feature": name, "target": tname, "score": score,
+                            "measure": "error removed" if classes else "R2"})
+        for column in _text_features(a):
+            score = _single_feature(p.sample.rows[column], y, classes)
+            if score is not None and score >= LEAK_SCORE:
+                out.append({"feature": column, "target": tname, "score": score,
+                            "measure": "error removed" if classes else "R2"})
+    if not out:
+        return []
+    return [finding("feature-leakage", f"{len(out)} single feature(s) of {p.name} predict the target almost exactly "
+                    "on held-out samples: " + "; ".join(
+                        f"`{d['feature']}` -> `{d['target']}` " + (f"R² {d['score']:.3f}" if d["measure"] == "R2" else
+                                                                 f"removes {d['score']:.1%} of the majority-class errors")
+                        for d in out[:SHOWN]), SOURCE, evidence={"pairs": out[:LISTED]},
+                    location=_at(p, [d["feature"] for d in out]))]
+
+
+def _text_features(a: Audit) -> list[str]:
+    special = a.roles.special()
+    return [c for c, lay in a.train.layouts.items() if lay.kind == "text" and c not in special]
+
+
+def _single_feature(x: np.ndarray, y: np.ndarray, classes: bool) -> float | None:
+    """How much of the error of a constant prediction one feature removes, on the held-out half of the
+    sample (even rows fit, odd rows judge): 1 - error/baseline, R² for a continuous target."""
+    keep = np.array([v is not None and v == v for v in y]) if y.dtype == object else np.isfinite(y)
+    if x.dtype != object:
+        keep &= np.isfinite(x)
+    x, y = x[keep], y[keep]
+    if len(x) < LEAK_MIN_ROWS:
+        return None
+    bins = _bins(x[0::2], x)
+    fit, judge = bins[0::2], bins[1::2]
+    if classes:
+        y = np.unique(np.asarray([str(v) for v in y], dtype=object) if y.dtype == object else y, return_inverse=True)[1]
+    yf, yj = y[0::2], y[1::2]
+    if classes:
+        majority = np.bincount(yf).argmax()
+        table = np.zeros((bins.max() + 1, y.max() + 1))
+        np.add.at(table, (fit, yf), 1)
+        guess = np.where(table.sum(1) > 0, table.argmax(1), majority)
+        base = np.mean(yj != majority)
+        return None if base == 0 else 1.0 - float(np.mean(guess[judge] != yj)) / base
+    yf, yj = yf.astype(float), yj.astype(float)
+    total = np.bincount(fit, weights=yf, minlength=bins.max() + 1)
+    seen = np.bincount(fit, minlength=bins.max() + 1)
+    means = np.where(seen > 0, total / np.maximum(seen, 1), yf.mean())
+    sst = float(((yj - yf.mean()) ** 2).sum())
+    return None if sst == 0 else 1.0 - float(((yj - means[judge]) ** 2).sum()) / sst
+
+
+def _bins(fit: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each value's bin: its category (the most frequent LEAK_BINS - 1; the rest share one), or its
+    quantile bin among up to LEAK_BINS bins of the fitting half."""
+    if x.dtype == object:
+        text = np.asarray([str(v) for v in x], dtype=object)
+        cats, counts = np.unique(np.asarray([str(v) for v in fit], dtype=object), return_counts=True)
+        top = {c: j for j, c in enumerate(cats[np.argsort(-counts, kind="stable")][:LEAK_BINS - 1])}
+        return np.asarray([top.get(t, len(top)) for t in text])
+    edges = np.unique(np.quantile(fit, np.linspace(0, 1, LEAK_BINS + 1)[1:-1]))
+    return np.searchsorted(edges, x, side="right")
+
+
+def shuffled_time(a: Audit) -> list[Finding]:
+    from scipy.stats import ks_2samp
+
+    column = a.roles.time
+    if column is None or a.train.layouts.get(column) is None or a.train.layouts[column].kind != "number":
+        return []
+    out = []
+    t = a.train.sampled(column)
+    for p in a.evals:
+        if column not in p.layouts or _grouped(a, p):
+            continue
+        te = _finite(p.sampled(column))
+        tt = _finite(t)
+        if len(tt) < 20 or len(te) < 20:
+            continue
+        lo, hi = np.quantile(tt, [0.01, 0.99])
+        inside = float(np.mean((te >= lo) & (te <= hi)))
+        similar = float(ks_2samp(tt, te).statistic)
+        series = _autocorrelation(a, t)
+        if inside >= SHUFFLE_INSIDE and similar <= SHUFFLE_SIMILAR and series is not None and series >= SHUFFLE_AUTOCORR:
+            out.append(finding("shuffled-time-split", f"{inside:.0%} of the `{column}` values of {p.name} lie inside the "
+                               f"time range of {a.train.name} and are distributed alike (KS D = {similar:.2f}), while "
+                               f"neighbouring rows in time are alike (lag-1 autocorrelation {series:.2f}): the split "
+                               "interleaves the series at random", SOURCE,
+                               evidence={"split": p.name, "inside": inside, "ks": similar, "autocorrelation": series},
+                               location=_at(p, [column])))
+    return out
+
+
+def _grouped(a: Audit, p: Profile) -> bool:
+    """A split by group (episode, scene) with no group shared: interleaved times are by design."""
+    return any(a.train.groups.get(c) and p.groups.get(c) and not (a.train.groups[c] & p.groups[c])
+               for c in a.roles.groups)
+
+
+def _autocorrelation(a: Audit, t: np.ndarray) -> float | None:
+    """Lag-1 correlation of the target (or, with no numeric target, the largest over the features)
+    along the sampled rows sorted by time."""
+    order = np.argsort(t, kind="stable")
+    order = order[np.isfinite(t[order])]
+    dims = [d for d in a.targets() if a.train.layouts[d[0]].kind == "number"] or a.features()
+    best = None
+    for column, i, _ in dims[:50]:
+        v = a.train.sampled(column, i)[order]
+        v = v[np.isfinite(v)]
+        if len(v) < 20 or np.std(v[1:]) == 0 or np.std(v[:-1]) == 0:
+            continue
+        r = float(np.corrcoef(v[:-1], v[1:])[0, 1])
+        best = r if best is None else max(best, r)
+    return best
+
+
+CHECKS: dict[str, list[Callable[[Audit], list[Finding]]]] = {
+    "generic": [constant_dims, outliers, sentinels, missing, target_scale, class_balance, duplicates, group_overlap,
+                shift, leakage, shuffled_time],
+}

@@ -1,0 +1,192 @@
+"""One pass over a split: the statistics every check reads, in bounded memory.
+
+Each column gets a `Layout` from its first chunk: text, or numbers split into dimensions — a scalar
+column is one dimension, a vector column (N, d) has d, and an image-like array (N, C, H, W), or a
+row wider than WIDE values, is pooled per channel: its statistics are over all of a channel's values,
+and its rows enter the sample as per-channel means (a black border pixel is no "constant feature").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .sources import Source
+from .stats import Counts, Extremes, Moments, Reservoir, RowHashes, hash_rows
+
+WIDE = 128  # a row of more values than this is pooled (a flattened image), not one dimension per value
+NUMERIC_SHARE = 0.9  # a text column whose values are at least this share numbers is a numeric column
+MAX_GROUPS = 2_000_000  # distinct group keys kept per split
+
+
+@dataclass
+class Layout:
+    name: str
+    kind: str  # "number" or "text"
+    dims: list[str]
+    pooled: bool = False  # statistics over all values of a channel: no per-row outliers or sentinels
+    axis: int = 1  # the channel axis of a pooled array
+
+
+@dataclass
+class Profile:
+    name: str
+    rows: int = 0
+    layouts: dict[str, Layout] = field(default_factory=dict)
+    moments: dict[str, Moments] = field(default_factory=dict)
+    extremes: dict[str, Extremes] = field(default_factory=dict)
+    counts: dict[str, list[Counts]] = field(default_factory=dict)  # per dimension
+    text_missing: dict[str, int] = field(default_factory=dict)
+    not_numbers: dict[str, dict] = field(default_factory=dict)  # text in a numeric column: count, examples
+    sample: Reservoir = field(default_factory=Reservoir)
+    hashes: RowHashes = field(default_factory=RowHashes)
+    groups: dict[str, set] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def dims(self) -> list[tuple[str, int, str]]:
+        """(column, index, dimension name) of every numeric dimension."""
+        return [(c, i, d) for c, lay in self.layouts.items() if lay.kind == "number" for i, d in enumerate(lay.dims)]
+
+    def sampled(self, column: str, index: int = 0) -> np.ndarray:
+        values = self.sample.rows.get(column)
+        if values is None:
+            return np.empty(0)
+        return values[:, index] if values.ndim == 2 else values
+
+
+def profile(source: Source, group_keys: Callable[[list[str]], list[str]]) -> Profile:
+    """`group_keys`: given the columns, those whose distinct values are collected (episode, scene...)."""
+    p = Profile(source.name)
+    groups: list[str] | None = None
+    for chunk in source.chunks():
+        if not chunk:
+            continue
+        if groups is None:
+            groups = group_keys(list(chunk))
+        _add(p, chunk, groups)
+    p.notes += source.notes
+    return p
+
+
+def _add(p: Profile, chunk: dict[str, np.ndarray], groups: list[str]) -> None:
+    n = len(next(iter(chunk.values())))
+    if n == 0:
+        return
+    for name, values in chunk.items():
+        if name not in p.layouts:
+            if p.rows:
+                p.notes.append(f"{p.name}: column `{name}` appears only from row {p.rows} on; left out")
+                continue
+            p.layouts[name] = _layout(name, values)
+            _start(p, p.layouts[name])
+    sample: dict[str, np.ndarray] = {}
+    for name, lay in p.layouts.items():
+        values = chunk.get(name)
+        if values is None:
+            values = np.full(n, np.nan) if lay.kind == "number" and not lay.pooled and len(lay.dims) == 1 \
+                else np.full(n, None, dtype=object)
+        if lay.kind == "text":
+            values = np.asarray(values, dtype=object)
+            missing = np.array([v is None or v == "" or v != v for v in values])
+            p.text_missing[name] += int(missing.sum())
+            p.counts[name][0].add(values[~missing])
+            sample[name] = values
+        else:
+            values = _numbers(p, name, values)
+            pooled, rows = _values(lay, values)
+            p.moments[name].add(pooled)
+            if not lay.pooled:
+                p.extremes[name].add(rows)
+                for i, c in enumerate(p.counts[name]):
+                    c.add(rows[:, i])
+            sample[name] = rows
+            chunk[name] = values
+        if name in groups:
+            _groups(p, name, chunk.get(name))
+    p.sample.add(sample)
+    p.hashes.add(hash_rows({k: v for k, v in chunk.items() if k in p.layouts}))
+    p.rows += n
+
+
+def _layout(name: str, values: np.ndarray) -> Layout:
+    if values.dtype == object:
+        if _mostly_numbers(values):
+            return Layout(name, "number", [name])
+        return Layout(name, "text", [name])
+    if values.ndim == 1:
+        return Layout(name, "number", [name])
+    if values.ndim == 2 and values.shape[1] <= WIDE:
+        return Layout(name, "number", [f"{name}[{i}]" for i in range(values.shape[1])])
+    shape = values.shape[1:]
+    if values.ndim >= 3 and shape[0] <= 16:
+        axis, channels = 1, shape[0]
+    elif values.ndim >= 3 and shape[-1] <= 4:
+        axis, channels = values.ndim - 1, shape[-1]
+    else:
+        axis, channels = 0, 1  # one pool of all values
+    dims = [name] if channels == 1 else [f"{name}[c{i}]" for i in range(channels)]
+    return Layout(name, "number", dims, pooled=True, axis=axis)
+
+
+def _mostly_numbers(values: np.ndarray) -> bool:
+    import pandas as pd
+
+    present = [v for v in values if v is not None and v == v and v != ""]
+    if not present:
+        return False
+    parsed = pd.to_numeric(pd.Series(present, dtype=object), errors="coerce")
+    return bool(parsed.notna().mean() >= NUMERIC_SHARE)
+
+
+def _start(p: Profile, lay: Layout) -> None:
+    if lay.kind == "text":
+        p.text_missing[lay.name] = 0
+        p.counts[lay.name] = [Counts()]
+        return
+    p.moments[lay.name] = Moments(len(lay.dims))
+    if not lay.pooled:
+        p.extremes[lay.name] = Extremes(len(lay.dims))
+        p.counts[lay.name] = [Counts() for _ in lay.dims]
+
+
+def _numbers(p: Profile, name: str, values: np.ndarray) -> np.ndarray:
+    """A numeric column's chunk as float64; text in it (a '?' or 'n/a' of a CSV) becomes missing, counted
+    with examples for the report."""
+    if values.dtype != object:
+        return values.astype(np.float64, copy=False)
+    import pandas as pd
+
+    series = pd.Series(values, dtype=object)
+    parsed = pd.to_numeric(series, errors="coerce")
+    bad = series[parsed.isna() & series.notna() & (series != "")]
+    if len(bad):
+        seen = p.not_numbers.setdefault(name, {"count": 0, "examples": []})
+        seen["count"] += len(bad)
+        seen["examples"] = list(dict.fromkeys(seen["examples"] + [str(v) for v in bad.unique()[:3]]))[:3]
+    return parsed.to_numpy(np.float64)
+
+
+def _values(lay: Layout, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(values for the moments: (m, dims), one row per sample: (n, dims))."""
+    n = len(values)
+    if not lay.pooled:
+        rows = values.reshape(n, -1)
+        return rows, rows
+    channels = len(lay.dims)
+    if lay.axis == 0:
+        flat = values.reshape(n, -1)
+        with np.errstate(invalid="ignore"):
+            return flat.reshape(-1, 1), flat.mean(1, keepdims=True)
+    moved = np.moveaxis(values, lay.axis, -1).reshape(n, -1, channels)
+    with np.errstate(invalid="ignore"):
+        return moved.reshape(-1, channels), moved.mean(1)
+
+
+def _groups(p: Profile, name: str, values: np.ndarray | None) -> None:
+    if values is None:
+        return
+    keys = p.groups.setdefault(name, set())
+    if len(keys) < MAX_GROUPS:
+        keys.update(v for v in values.tolist() if v is not None and v == v)

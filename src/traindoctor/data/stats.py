@@ -1,0 +1,171 @@
+"""Streaming statistics: each accumulator sees the data once, chunk by chunk, in bounded memory.
+
+- `Moments`: count, mean, variance (Chan et al.'s pairwise merge), min and max per dimension, and the
+  count of missing (NaN) and infinite values.
+- `Extremes`: the EXTREMES largest and smallest values per dimension, exactly.
+- `Reservoir`: a uniform sample of whole rows (bottom-k on random keys from a generator of its own,
+  seeded: same data, same sample; the user's random streams are never touched). Rows, not values,
+  so a feature stays paired with its target for the leakage check.
+- `Counts`: exact value counts up to MAX_DISTINCT distinct values, then only "many".
+- `RowHashes`: a 64-bit hash per row; past HASH_CAP hashes only those under a falling bar are kept
+  (a sample by hash value: the same rows are kept in every split, so overlaps stay comparable).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+EXTREMES = 256  # largest and smallest values kept per dimension
+RESERVOIR = 10_000  # rows sampled for quantiles, robust scales, tests and the leakage check
+MAX_DISTINCT = 1_000  # distinct values counted exactly per dimension
+HASH_CAP = 4_000_000  # row hashes kept per split (32 MB); beyond, a sample by hash value
+SEED = 20_241_115  # the reservoir's own generator
+
+
+class Moments:
+    def __init__(self, dims: int) -> None:
+        self.n = np.zeros(dims)
+        self.mean = np.zeros(dims)
+        self.m2 = np.zeros(dims)
+        self.min = np.full(dims, np.inf)
+        self.max = np.full(dims, -np.inf)
+        self.missing = np.zeros(dims, dtype=np.int64)
+        self.infinite = np.zeros(dims, dtype=np.int64)
+
+    def add(self, values: np.ndarray) -> None:
+        """`values`: (rows, dims)."""
+        self.missing += np.isnan(values).sum(0)
+        self.infinite += np.isinf(values).sum(0)
+        finite = np.isfinite(values)
+        n = finite.sum(0).astype(float)
+        if not n.any():
+            return
+        x = np.where(finite, values, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(n > 0, x.sum(0) / np.maximum(n, 1), 0.0)
+            m2 = (np.where(finite, values - mean, 0.0) ** 2).sum(0)
+            total = self.n + n
+            delta = mean - self.mean
+            self.mean = np.where(total > 0, self.mean + delta * n / np.maximum(total, 1), 0.0)
+            self.m2 = self.m2 + m2 + delta ** 2 * self.n * n / np.maximum(total, 1)
+        self.n = total
+        self.min = np.minimum(self.min, np.where(finite, values, np.inf).min(0))
+        self.max = np.maximum(self.max, np.where(finite, values, -np.inf).max(0))
+
+    @property
+    def std(self) -> np.ndarray:
+        return np.sqrt(self.m2 / np.maximum(self.n - 1, 1))
+
+
+class Extremes:
+    def __init__(self, dims: int) -> None:
+        self.high = np.empty((0, dims))
+        self.low = np.empty((0, dims))
+
+    def add(self, values: np.ndarray) -> None:
+        finite = np.isfinite(values)
+        self.high = _top(np.vstack([self.high, np.where(finite, values, -np.inf)]))
+        self.low = -_top(np.vstack([-self.low, np.where(finite, -values, -np.inf)]))
+
+
+def _top(values: np.ndarray) -> np.ndarray:
+    """The EXTREMES largest values of each column, -inf where a column has fewer finite ones."""
+    if len(values) > EXTREMES:
+        values = np.partition(values, len(values) - EXTREMES, axis=0)[-EXTREMES:]
+    return values
+
+
+class Reservoir:
+    def __init__(self, seed: int = SEED) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.keys = np.empty(0)
+        self.rows: dict[str, np.ndarray] = {}
+
+    def add(self, rows: dict[str, np.ndarray]) -> None:
+        n = len(next(iter(rows.values())))
+        keys = np.concatenate([self.keys, self.rng.random(n)])
+        merged = {k: np.concatenate([self.rows[k], v]) if k in self.rows else v for k, v in rows.items()}
+        if len(keys) > RESERVOIR:
+            keep = np.sort(np.argpartition(keys, RESERVOIR)[:RESERVOIR])
+            keys = keys[keep]
+            merged = {k: v[keep] for k, v in merged.items()}
+        self.keys, self.rows = keys, merged
+
+
+class Counts:
+    def __init__(self) -> None:
+        self.counts: dict[Any, int] | None = {}
+
+    def add(self, values: np.ndarray) -> None:
+        if self.counts is None:
+            return
+        if values.dtype == object:  # None and NaN are missing, counted elsewhere
+            kept = np.asarray([str(v) for v in values if v is not None and v == v], dtype=object)
+        else:
+            kept = values[~np.isnan(values)]
+        uniq, counts = np.unique(kept, return_counts=True)
+        for u, c in zip(uniq.tolist(), counts.tolist()):
+            self.counts[u] = self.counts.get(u, 0) + c
+        if len(self.counts) > MAX_DISTINCT:
+            self.counts = None
+
+    @property
+    def distinct(self) -> int | None:
+        return None if self.counts is None else len(self.counts)
+
+
+class RowHashes:
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+        self.kept = 0
+        self.bar = np.iinfo(np.uint64).max  # hashes above it are dropped: a sample of 1 in (2^64 / bar)
+
+    def add(self, hashes: np.ndarray) -> None:
+        hashes = hashes[hashes <= self.bar]
+        self.parts.append(hashes)
+        self.kept += len(hashes)
+        while self.kept > HASH_CAP:
+            self.bar //= 2
+            self.parts = [h[h <= self.bar] for h in self.parts]
+            self.kept = sum(len(h) for h in self.parts)
+
+    def under(self, bar: int) -> np.ndarray:
+        whole = np.concatenate(self.parts) if self.parts else np.empty(0, np.uint64)
+        return whole[whole <= bar]
+
+    @property
+    def sampled(self) -> float:
+        """The share of rows whose hash is kept."""
+        return float(self.bar) / float(np.iinfo(np.uint64).max)
+
+
+def mix(bits: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: spreads 64-bit keys over all 64 bits (uint64 arithmetic wraps)."""
+    z = bits.astype(np.uint64, copy=True)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def hash_rows(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """One 64-bit hash per row over every column, in column-name order; numbers hashed by value as
+    float64 (an int 3 and a float 3.0 are the same value), text by its content."""
+    import pandas as pd
+
+    n = len(next(iter(columns.values())))
+    h = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for name in sorted(columns):
+            col = columns[name]
+            if col.dtype == object:
+                parts = [pd.util.hash_array(np.asarray([str(v) for v in col], dtype=object))]
+            else:
+                values = np.ascontiguousarray(col.reshape(n, -1), dtype=np.float64)
+                values = values + 0.0  # -0.0 and 0.0 are one value
+                parts = list(values.view(np.uint64).T)
+            for part in parts:
+                h = mix(h * np.uint64(0x100000001B3) ^ part.astype(np.uint64))
+    return h
