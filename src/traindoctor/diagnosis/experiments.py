@@ -20,11 +20,13 @@ import torch
 from torch import nn
 
 from ..judge import experiments as rules
+from ..judge import gradient_path as path_rules
 from ..judge.thresholds import EXPERIMENT_STEPS
 from ..measure.copies import independent_copy
 from ..measure.recorder import internal_calls
 from ..measure.tape import cloned_batch
 from ..vocabulary.finding import Finding
+from . import gradient_path
 from .axis import batch_dim, decide
 from .guard import guarded
 from .sandbox import isolated, same_noise
@@ -77,20 +79,35 @@ class Arm:
 
 
 def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS,
-        source: str = "run") -> tuple[list[Finding], list[dict[str, Any]]]:
+        source: str = "run", arms: bool = True) -> tuple[list[Finding], list[dict[str, Any]]]:
     """The experiments the open hypotheses call for, their observations (each with the hypotheses it keeps
-    and kills) and the findings they confirm."""
+    and kills) and the findings they confirm. Without `arms` (the loss learns, but some parameters got no
+    gradient), only the gradient-path experiments: is their path cut, or are they unused?"""
     if not material.tapes:
         raise CannotExperiment("no loss head was recorded from this model's outputs")
     with isolated(), internal_calls(), guarded(material.model):
-        return _run(material, reason, steps, source)
+        groups = _groups(material)
+        if not groups:
+            raise CannotExperiment("no optimizer steps this model's parameters")
+        found, observations = _gradient_path(material, groups, source, "error" if arms else "warning")
+        if arms:
+            more, observations_ = _run(material, groups, steps, source)
+            found, observations = found + more, observations_ + observations
+        for o in observations:
+            o["why_run"] = reason
+        return found, observations
 
 
-def _run(m: Material, reason: str, steps: int, source: str) -> tuple[list[Finding], list[dict[str, Any]]]:
+def _gradient_path(m: Material, groups: Groups, source: str, severity: str) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """One small step along the negative gradient, and the parameters with none (diagnosis/gradient_path.py)."""
     tape = m.tapes[-1]
-    groups = _groups(m)
-    if not groups:
-        raise CannotExperiment("no optimizer steps this model's parameters")
+    held = [n for g in groups for n in g["params"]]
+    measured = gradient_path.measure(_fresh(m), lambda out, params: tape.loss_of(out, params), tape.batch, held)
+    return path_rules.judge(measured, source, severity) if measured is not None else ([], [])
+
+
+def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Finding], list[dict[str, Any]]]:
+    tape = m.tapes[-1]
     arms = {"baseline": _arm("baseline", m, tape, groups, steps)}
     base = arms["baseline"]
     if not all(math.isfinite(v) for v in base.losses[:1]):
@@ -108,7 +125,7 @@ def _run(m: Material, reason: str, steps: int, source: str) -> tuple[list[Findin
     other = m.tapes[0] if len(m.tapes) > 1 and not _same_batch(m.tapes[0], tape) else None
     if other is not None and m.initial is not None:
         base.held_out = _held_out(m, tape, other, groups, steps)
-    return rules.judge(arms, reason, {"lr": lr, "initial_lr": initial, "weight_decay": decay,
+    return rules.judge(arms, {"lr": lr, "initial_lr": initial, "weight_decay": decay,
                                       "penalized": tape.penalized, "steps": steps, "source": source,
                                       "optimizer": type(m.optimizer).__name__ if m.optimizer else None})
 

@@ -76,7 +76,7 @@ def _fall(losses: Sequence[float]) -> float:
     return (first - last) / max(abs(first), 1e-12)
 
 
-def judge(arms: dict[str, Any], reason: str, context: dict[str, Any]) -> tuple[list[Finding], list[dict[str, Any]]]:
+def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding], list[dict[str, Any]]]:
     """`context`: the learning rates, weight decay, penalty, steps, optimizer, and the producer (`source`)."""
     falls = {name: _fall(arm.losses) for name, arm in arms.items()}
     base = falls["baseline"]
@@ -125,8 +125,6 @@ def judge(arms: dict[str, Any], reason: str, context: dict[str, Any]) -> tuple[l
     for f in found:  # confirmed as what stops the loss: an error, whatever the code's usual severity
         f.evidence["confirmed_by"] = "experiment"
         f.severity = "error"
-    for o in observations:
-        o["why_run"] = reason
     return found, observations
 
 

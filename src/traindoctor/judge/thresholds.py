@@ -321,3 +321,16 @@ SHUFFLES = 19
 # ... and the test has power only when the pairing matters to the loss: some shuffled pairing moves it by
 # at least 1% (a model pinned near a constant output gives every pairing the same loss).
 PAIRING_MATTERS = 0.01
+# Does the gradient describe the loss (diagnosis/gradient_path.py)? Moving a parameter tensor by 0.1% of
+# its norm (GRADIENT_PROBE_STEP) moves a loss that depends on it by far more than float32's rounding
+# (relative 1e-7): a change above 1e-6 of the loss, and above 10x the change between two evaluations of
+# the same parameters, is a dependence (LOSS_DEPENDS). Crossing the steps of a rounding, or a small bias's
+# effect below float32's resolution, needs a coarser move: 10% of the norm (GRADIENT_PROBE_COARSE), tried
+# only on parameters that feed a call where gradient was seen to stop.
+GRADIENT_PROBE_STEP = 1e-3
+GRADIENT_PROBE_COARSE = 0.1
+LOSS_DEPENDS = 1e-6
+# One step along the negative gradient, of 0.01%-1% of the parameters' norm, lowers a smooth loss by
+# about step x |gradient| (first order). A gradient that is the loss's own achieves at least half of that
+# at one of the three lengths (DESCENT_AGREES); one that does not lower the loss at any is not its own.
+DESCENT_AGREES = 0.5

@@ -98,9 +98,10 @@ def internal_calls() -> Iterator[None]:
         _INTERNAL.reset(token)
 
 
-def user_location() -> dict[str, Any]:
-    """file:line of the innermost frame outside torch and traindoctor; empty inside `internal_calls`."""
-    if _INTERNAL.get():
+def user_location(always: bool = False) -> dict[str, Any]:
+    """file:line of the innermost frame outside torch and traindoctor; empty inside `internal_calls`, unless
+    `always` (an experiment on a copy naming the user's line it ran through)."""
+    if _INTERNAL.get() and not always:
         return {}
     frame = sys._getframe(1)
     while frame is not None:

@@ -148,23 +148,27 @@ def _optimizer_of(rec: Recorder, model: Any) -> Any:
     return best.opt if best is not None and any(id(p) in mine for p in best.params()) else None
 
 
-def _experiments(rec: Recorder, model: Any, when: bool | None) -> tuple[list[Finding], dict[str, Any]]:
+def _experiments(rec: Recorder, model: Any, when: bool | None,
+                 found: list[Finding]) -> tuple[list[Finding], dict[str, Any]]:
     """The differential diagnosis (diagnosis/experiments.py): run when the recorded run does not learn, or
-    when asked (`when` True); never when `when` is False."""
+    when asked (`when` True); never when `when` is False. While the loss learns, parameters that never got a
+    gradient (`found` holds optimizer-params-unused) still call for one question: cut, or unused?"""
     reason = why_not_learning(rec) if when is None else ("asked for (--experiments)" if when else None)
-    if reason is None:
+    unused = when is None and reason is None and any(f.code == "optimizer-params-unused" for f in found)
+    if reason is None and not unused:
         if when is False:
             return [], {"ran": False, "why": "--no-experiments"}
         short = rec.n_steps < EXPERIMENT_STEPS
         return [], {"ran": False, "why": f"the run took {rec.n_steps} optimizer steps, fewer than one experiment's "
                                          f"{EXPERIMENT_STEPS}" if short else "the loss learns"}
+    reason = reason or "some parameters the optimizer holds never received a gradient"
     material = experiments.Material(model.module, rec.tapes.get(id(model.module), []), _optimizer_of(rec, model.module),
                                     rec.initial_states.get(id(model.module)))
     try:
-        found, observations = experiments.run(material, reason)
+        new, observations = experiments.run(material, reason, arms=not unused)
     except experiments.CannotExperiment as exc:
         return [], {"ran": False, "why": f"{reason}, but {exc}"}
-    return found, {"ran": True, "why": reason, "observations": observations}
+    return new, {"ran": True, "why": reason, "observations": observations}
 
 
 def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps: int = 300,
@@ -226,7 +230,7 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     experiment_section: dict[str, Any] = {"ran": False, "why": "no model was trained"}
     if model is not None and not threads_block and experiments_ is not False:
         try:
-            experiment_findings, experiment_section = _experiments(rec, model, experiments_)
+            experiment_findings, experiment_section = _experiments(rec, model, experiments_, found)
         except Exception as exc:  # a bug of ours: the rules' findings still stand
             internal_errors.append(f"the experiments failed: {type(exc).__name__}: {exc}")
             print(f"traindoctor: {internal_errors[-1]} (a bug in traindoctor)", file=sys.stderr)

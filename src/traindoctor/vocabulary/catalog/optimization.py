@@ -278,7 +278,9 @@ CODES = (
         title="The loss path leaves autograd",
         severity="error",
         stage=MECHANISM,
-        what="Detects .item(), .numpy(), .detach(), .data or re-wrapping into a new tensor inside the loss path.",
+        what=("Detects .item(), .numpy(), .detach(), .data or re-wrapping into a new tensor inside the loss path "
+              "(lint, run), and — measured on a copy in run — parameters the optimizer updates whose gradient is "
+              "exactly zero although moving them moves the loss, with the call where their path stops."),
         why=(
             "Values that leave autograd carry no gradient: the parameters before the break stop learning without "
             "any error."),
@@ -287,8 +289,18 @@ CODES = (
                 cause="a value is converted to Python or numpy and back",
                 check="check loss.grad_fn and the grad of the first layer",
             ),
+            Hypothesis(
+                cause="a .detach(), .data, torch.no_grad() block or rounding inside forward cuts the weights before it",
+                check="print p.grad for the named parameters after backward(): None or all zeros; remove the named call "
+                      "and they get one",
+            ),
+            Hypothesis(
+                cause="the cut is deliberate (a frozen encoder, a stop-gradient target)",
+                check="if so, leave those parameters out of the optimizer so the intent is explicit",
+                kind="null",
+            ),
         ),
-        next_step="Keep the computation in torch ops end to end.",
+        next_step="Keep the computation in torch ops end to end; freeze on purpose with requires_grad_(False).",
         bad="loss = torch.tensor(criterion(out, y).item(), requires_grad=True)",
         good="loss = criterion(out, y)",
         explains=("optimizer-params-unused", "cannot-overfit-batch"),

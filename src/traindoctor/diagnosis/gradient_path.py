@@ -1,0 +1,195 @@
+"""Does the gradient describe the loss? Two of the differential diagnosis's cheapest experiments, on a copy
+of the model with one recorded batch and its loss head on tape:
+
+- one small step along the negative gradient: the loss must fall by about what the gradient predicts
+  (step length x gradient norm). A loss that does not fall has a gradient that is not its own — a
+  custom autograd Function with a wrong backward, a gradient hook that rewrites it.
+- the parameters the optimizer holds whose gradient is exactly zero (or None) while the loss is positive:
+  moved a little in a random direction, does the loss move? If it does, the loss depends on them and the
+  path from them to the loss is cut (`.detach()`, `.data`, `torch.no_grad()`, a rounding): they can never
+  learn. If it does not, they are unused, or dead, which is another question.
+
+The cut itself is localised: the forward and the loss run under a TorchFunctionMode that notes every
+call whose input carries gradient and whose output does not (or whose derivative is zero), with its line
+in the user's code; the calls whose input depends on the cut parameters are named.
+The numbers are judged in judge/gradient_path.py.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.autograd.function import BackwardCFunction
+from torch.overrides import TorchFunctionMode, resolve_name
+from torch.utils._pytree import tree_leaves
+
+from ..judge import gradient_path as rules
+from ..judge.thresholds import GRADIENT_PROBE_COARSE, GRADIENT_PROBE_STEP
+from ..measure.recorder import user_location
+from ..measure.tape import cloned_batch
+from .sandbox import same_noise
+from .tree import Call, call
+
+SEED = 0
+STEPS = (1e-4, 1e-3, 1e-2)  # step lengths, as a share of the parameters' norm
+# Functions with a derivative of zero wherever it exists: the gradient through them is exactly zero.
+_FLAT = {"round", "floor", "ceil", "trunc", "sign", "heaviside"}
+_DATA = torch._C.TensorBase.__dict__["data"]  # `x.data` reaches the mode as this descriptor's __get__
+
+
+class _Cuts(TorchFunctionMode):
+    """Calls where gradient stops: an input requires grad, the floating-point output does not, or the
+    function's derivative is zero. Each with the user's line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cuts: list[tuple[str, dict[str, Any], list[torch.Tensor]]] = []
+
+    def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor) and t.requires_grad]
+        if inputs:
+            name = ".data" if getattr(func, "__self__", None) is _DATA else (resolve_name(func) or getattr(func, "__name__", "?")).rsplit(".", 1)[-1]
+            outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+            stops = any(t.is_floating_point() and not t.requires_grad for t in outputs)
+            if stops or name.strip("_") in _FLAT:
+                how = name if torch.is_grad_enabled() else f"{name} under torch.no_grad()"
+                self.cuts.append((how, user_location(always=True), inputs))
+        return out
+
+
+def measure(model: nn.Module, loss_of: Callable[[Any, dict[str, torch.Tensor]], torch.Tensor],
+            batch: tuple[tuple, dict], held: list[str]) -> dict[str, Any] | None:
+    """On `model` (a copy: its parameters are moved and put back), the loss on `batch`, its gradient for the
+    parameters named in `held` (those an optimizer updates), the descent along it, and the cut parameters.
+    None when the loss is not a finite scalar with gradient."""
+    params = dict(model.named_parameters())
+    held = [n for n in held if n in params and params[n].requires_grad]
+    batch = cloned_batch(*batch)
+
+    def loss() -> torch.Tensor:
+        with same_noise(SEED):
+            return loss_of(call(model, Call(batch)), params)
+
+    with torch.enable_grad(), _Cuts() as watch:
+        value = loss()
+    if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.requires_grad and held):
+        return None
+    first = float(value.detach())
+    if not math.isfinite(first):
+        return None
+    custom = _custom_functions(value)
+    grads = dict(zip(held, torch.autograd.grad(value, [params[n] for n in held], allow_unused=True)))
+    with torch.no_grad():
+        again = float(loss())
+        noise = abs(again - first)
+        live = {n: g for n, g in grads.items() if g is not None and bool(g.any())}
+        zero = [n for n in held if n not in live]
+        out: dict[str, Any] = {"loss": first, "repeat_noise": noise, "parameters": len(held), "zero_gradient": zero,
+                               "custom_functions": custom}
+        if live:
+            out["descent"] = _descent(params, live, loss, first)
+        out["dependence"] = _dependence(params, zero, loss, first, GRADIENT_PROBE_STEP)
+        # A rounding is flat between its steps, and a small weight's effect can sit below float32's
+        # resolution: a parameter that feeds a call where gradient stops is moved further to be sure.
+        coarse = [n for n in zero if not rules.depends(out["dependence"][n]["change"], first, noise)
+                  and _between([params[n]], watch.cuts)]
+        out["dependence"].update(_dependence(params, coarse, loss, first, GRADIENT_PROBE_COARSE))
+    cut = [params[n] for n, d in out["dependence"].items() if rules.depends(d["change"], first, noise)]
+    if cut:
+        out["cuts"] = _between(cut, watch.cuts)
+    return out
+
+
+def _descent(params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], loss: Callable[[], torch.Tensor],
+             first: float) -> list[dict[str, float]]:
+    """The loss after steps of several lengths along the negative gradient, against the first-order prediction."""
+    norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads.values()))
+    size = math.sqrt(sum(float(params[n].double().pow(2).sum()) for n in grads)) or 1.0
+    rows = []
+    for share in STEPS:
+        step = share * size
+        with _moved(params, {n: -step * g / norm for n, g in grads.items()}):
+            after = float(loss())
+        rows.append({"step": share, "fall": first - after, "predicted": step * norm})
+    return rows
+
+
+def _dependence(params: dict[str, torch.Tensor], names: list[str], loss: Callable[[], torch.Tensor],
+                first: float, share: float) -> dict[str, dict[str, float]]:
+    """For each parameter tensor, how much the loss moves when it moves by `share` of its norm in a random
+    direction (a private generator: the script's streams are not drawn from)."""
+    gen = torch.Generator().manual_seed(SEED)
+    out = {}
+    for n in names:
+        p = params[n]
+        direction = torch.randn(p.shape, generator=gen, dtype=torch.float64)
+        scale = share * max(float(p.detach().double().norm()), 1e-3) / float(direction.norm())
+        with _moved(params, {n: (direction * scale).to(p.dtype)}):
+            after = float(loss())
+        out[n] = {"step": share, "change": abs(after - first) if math.isfinite(after) else math.inf}
+    return out
+
+
+class _moved:
+    """Parameters shifted in place by `deltas` inside the block, restored exactly after."""
+
+    def __init__(self, params: dict[str, torch.Tensor], deltas: dict[str, torch.Tensor]):
+        self.params, self.deltas, self.saved = params, deltas, {}
+
+    def __enter__(self) -> None:
+        for n, d in self.deltas.items():
+            self.saved[n] = self.params[n].detach().clone()
+            self.params[n].add_(d.to(self.params[n].dtype))
+
+    def __exit__(self, *exc: Any) -> None:
+        for n, v in self.saved.items():
+            self.params[n].copy_(v)
+
+
+def _between(cut: list[torch.Tensor], calls: list[tuple[str, dict[str, Any], list[torch.Tensor]]]) -> list[dict[str, Any]]:
+    """The recorded calls whose inputs were computed from the cut parameters: where their path stops."""
+    targets = {id(p) for p in cut}
+    out, seen = [], set()
+    for name, where, inputs in calls:
+        if any(_reaches(t, targets) for t in inputs):
+            key = (name, where.get("file"), where.get("line"))
+            if key not in seen:
+                seen.add(key)
+                out.append({"call": name, **where})
+    return out
+
+
+def _reaches(t: torch.Tensor, targets: set[int]) -> bool:
+    """Whether `t` is one of `targets` or was computed from one (walking its autograd graph)."""
+    if id(t) in targets:
+        return True
+    stack, seen = [t.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        var = getattr(node, "variable", None)
+        if var is not None and id(var) in targets:
+            return True
+        stack.extend(n for n, _ in node.next_functions)
+    return False
+
+
+def _custom_functions(loss: torch.Tensor) -> list[str]:
+    """The custom autograd Functions (torch.autograd.Function subclasses) the loss's graph runs through."""
+    names, stack, seen = [], [loss.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, BackwardCFunction):
+            name = type(node).__name__.removesuffix("Backward")
+            names += [name] if name not in names else []
+        stack.extend(n for n, _ in node.next_functions)
+    return names

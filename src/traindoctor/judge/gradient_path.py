@@ -1,0 +1,98 @@
+"""What the gradient-path experiments (diagnosis/gradient_path.py) show: whether the loss falls along its
+negative gradient, and whether the parameters with no gradient affect the loss — each an observation with
+the hypotheses it keeps and kills, and the findings they confirm.
+
+  the gradient is not the loss's own      a small step along it does not lower the loss
+  the path from some weights is cut       their gradient is exactly zero, yet moving them moves the loss
+  some weights take no part in the loss   their gradient is exactly zero and moving them moves nothing
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..vocabulary.finding import Finding, finding
+from ..vocabulary.numbers import fmt
+from .thresholds import DESCENT_AGREES, LOSS_DEPENDS
+
+WRONG = "the gradient is not the loss's own (a custom backward, a hook that rewrites it)"
+CUT = "the path from some of the weights to the loss is cut (.detach(), .data, torch.no_grad(), a rounding)"
+UNUSED = "some of the weights take no part in this loss (unused, or behind units that are dead on this batch)"
+
+
+def depends(change: float, loss: float, noise: float) -> bool:
+    """A change of the loss that is the parameters' doing, not float rounding."""
+    return change > max(LOSS_DEPENDS * abs(loss), 10 * noise, 1e-12)
+
+
+def judge(measured: dict[str, Any], source: str, severity: str) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """`severity` of a confirmed cut: an error when the loss does not learn, else a warning."""
+    found: list[Finding] = []
+    observations = []
+    if "descent" in measured:
+        found += _descent(measured, source, observations)
+    if measured["zero_gradient"]:
+        found += _cut(measured, source, severity, observations)
+    for f in found:
+        f.evidence["confirmed_by"] = "experiment"
+    return found, observations
+
+
+def _descent(m: dict[str, Any], source: str, observations: list[dict[str, Any]]) -> list[Finding]:
+    rows = m["descent"]
+    measurable = [r for r in rows if r["predicted"] > 10 * m["repeat_noise"]]
+    agrees = any(r["fall"] >= DESCENT_AGREES * r["predicted"] for r in measurable)
+    wrong = bool(measurable) and all(r["fall"] <= 0 for r in measurable)
+    observations.append({
+        "name": "descent-step",
+        "question": "Does the loss fall along its negative gradient, by about what the gradient predicts?",
+        "measured": {"loss": m["loss"], "steps": rows},
+        "outcome": "; ".join(f"a step of {fmt(r['step'] * 100)}% of the weights' norm: down {fmt(r['fall'])}, "
+                             f"predicted {fmt(r['predicted'])}" for r in rows),
+        "keeps": [WRONG] if wrong else [], "kills": [WRONG] if agrees else []})
+    if not wrong or not m["custom_functions"]:
+        return []
+    names = ", ".join(f"`{n}`" for n in m["custom_functions"])
+    return [finding(
+        "bad-custom-gradient",
+        f"the loss does not fall along its negative gradient: steps of {', '.join(fmt(r['step'] * 100) + '%' for r in rows)} "
+        f"of the weights' norm change it by {', '.join(fmt(-r['fall']) for r in rows)} where the gradient predicts "
+        f"a fall of {', '.join(fmt(r['predicted']) for r in rows)}; the gradient runs through the custom autograd "
+        f"Function {names}, whose backward is not the derivative of its forward", source, severity="error",
+        evidence={"descent": rows, "custom_functions": m["custom_functions"]})]
+
+
+def _cut(m: dict[str, Any], source: str, severity: str, observations: list[dict[str, Any]]) -> list[Finding]:
+    dependence = m["dependence"]
+    cut = {n: d for n, d in dependence.items() if depends(d["change"], m["loss"], m["repeat_noise"])}
+    unused = [n for n in dependence if n not in cut]
+    zero = m["zero_gradient"]
+    observations.append({
+        "name": "zero-gradient-path",
+        "question": f"{len(zero)} of {m['parameters']} parameter tensors the optimizer updates get no gradient "
+                    "while the loss is not zero: does moving them move the loss?",
+        "measured": {"loss": m["loss"], "dependence": dependence, "cuts": m.get("cuts", [])},
+        "outcome": (f"{len(cut)} move the loss (e.g. `{next(iter(cut))}`: by {fmt(next(iter(cut.values()))['change'])})"
+                    if cut else "none moves it") + (f"; {len(unused)} do not" if unused and cut else ""),
+        "keeps": ([CUT] if cut else []) + ([UNUSED] if unused else []),
+        "kills": ([] if cut else [CUT]) + ([] if unused else [UNUSED])})
+    stops = m.get("cuts", [])
+    # Named only with the call where the gradient stops: without one, units dead at this point (a ReLU's
+    # flat side) are the likelier reading of a zero gradient the loss still depends on.
+    if not cut or not stops:
+        return []
+    name, d = next(iter(cut.items()))
+    where = (f"; their path to the loss stops at {_call(stops[0])}"
+             + (f" (also: {', '.join(_call(c) for c in stops[1:3])})" if len(stops) > 1 else ""))
+    return [finding(
+        "graph-break",
+        f"{len(cut)} of {m['parameters']} parameter tensors the optimizer updates get exactly zero gradient, yet the "
+        f"loss depends on them: moving `{name}` by {fmt(d['step'] * 100)}% of its norm moves the loss by "
+        f"{fmt(d['change'])} (of {fmt(m['loss'])}){where} — they can never learn", source, severity=severity,
+        evidence={"cut": cut, "cuts": stops, "loss": m["loss"], "parameters": m["parameters"]},
+        location={k: stops[0][k] for k in ("file", "line") if k in stops[0]} or {"module": name})]
+
+
+def _call(c: dict[str, Any]) -> str:
+    where = f" ({c['file'].rsplit('/', 1)[-1]}:{c['line']})" if c.get("file") else ""
+    return f"`{c['call']}`{where}"
