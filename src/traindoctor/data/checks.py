@@ -17,7 +17,7 @@ from ..judge.thresholds import (
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .audit import Audit
-from .profile import Profile
+from .profile import HASHED, Profile
 from .stats import EXTREMES
 
 SOURCE = "data"
@@ -62,10 +62,15 @@ def constant_dims(a: Audit) -> list[Finding]:
         return []
     names = [d["dim"] for d in out]
     exact = sum(d["std"] == 0 for d in out)
+    # exactly constant: no information, and a scaler guards it (sklearn's sets the scale to 1); varying only at
+    # float rounding: standardising blows the rounding noise up to unit scale, and no scaler guards that
+    severity = "info" if exact == len(out) else "warning"
     return [finding("constant-feature", f"{len(out)} dimension(s) of {p.name} never change over its {p.rows} rows "
-                    f"({exact} exactly constant): " + ", ".join(f"`{d['dim']}` = {fmt(d['value'])}" for d in out[:SHOWN])
+                    f"({exact} exactly constant, {len(out) - exact} only at float rounding): "
+                    + ", ".join(f"`{d['dim']}` = {fmt(d['value'])}" + ("" if d["std"] == 0 else f" ± {d['std']:.1g}")
+                                for d in out[:SHOWN])
                     + (f" and {len(out) - SHOWN} more" if len(out) > SHOWN else ""), SOURCE,
-                    evidence={"dims": out[:LISTED]}, location=_at(p, names))]
+                    evidence={"dims": out[:LISTED]}, location=_at(p, names), severity=severity)]
 
 
 def outliers(a: Audit) -> list[Finding]:
@@ -208,7 +213,9 @@ def _is_classes(p: Profile, column: str) -> bool:
     counts = p.counts[column][0].counts
     if lay.kind == "text":
         return counts is not None
-    return counts is not None and 2 <= len(counts) <= CLASSES_MAX and all(float(k).is_integer() for k in counts)
+    # a few integer values, each seen RARE_CLASS_COUNT times on average: labels, not a small regression sample
+    return (counts is not None and 2 <= len(counts) <= CLASSES_MAX and all(float(k).is_integer() for k in counts)
+            and sum(counts.values()) >= RARE_CLASS_COUNT * len(counts))
 
 
 def class_balance(a: Audit) -> list[Finding]:
@@ -297,15 +304,16 @@ def _count(n: int, sampled: float) -> str:
 
 def _agreement(p: Profile) -> float:
     """The chance that two rows agree on every column by chance: the product over columns of the
-    sample's collision probability (unbiased: sum of c(c-1) over K(K-1)), columns taken as independent."""
+    sample's collision probability of the column's hashes (unbiased: sum of c(c-1) over K(K-1)),
+    columns taken as independent."""
     chance = 1.0
-    for column, values in p.sample.rows.items():
-        rows = values.reshape(len(values), -1) if values.dtype != object else values.reshape(-1, 1)
-        k = len(rows)
+    for key, hashes in p.sample.rows.items():
+        if not key.startswith(HASHED):
+            continue
+        k = len(hashes)
         if k < 2:
             return 1.0
-        keys = [row.tobytes() if rows.dtype != object else str(row[0]) for row in rows]
-        _, counts = np.unique(np.asarray(keys, dtype=object), return_counts=True)
+        _, counts = np.unique(hashes, return_counts=True)
         chance *= float((counts * (counts - 1)).sum()) / (k * (k - 1))
     return chance
 

@@ -14,11 +14,12 @@ from typing import Callable
 import numpy as np
 
 from .sources import Source
-from .stats import Counts, Extremes, Moments, Reservoir, RowHashes, hash_rows
+from .stats import Counts, Extremes, Moments, Reservoir, RowHashes, column_hashes, combine
 
 WIDE = 128  # a row of more values than this is pooled (a flattened image), not one dimension per value
 NUMERIC_SHARE = 0.9  # a text column whose values are at least this share numbers is a numeric column
 MAX_GROUPS = 2_000_000  # distinct group keys kept per split
+HASHED = "#"  # the sample's key of a column's row hashes: `#name`
 
 
 @dataclass
@@ -105,8 +106,10 @@ def _add(p: Profile, chunk: dict[str, np.ndarray], groups: list[str]) -> None:
             chunk[name] = values
         if name in groups:
             _groups(p, name, chunk.get(name))
-    p.sample.add(sample)
-    p.hashes.add(hash_rows({k: v for k, v in chunk.items() if k in p.layouts}))
+    hashes = column_hashes({k: v for k, v in chunk.items() if k in p.layouts})
+    p.hashes.add(combine(hashes))
+    # each column's hash rides in the sample: the chance that two rows agree on it, for the duplicate check
+    p.sample.add({**sample, **{HASHED + k: v for k, v in hashes.items()}})
     p.rows += n
 
 

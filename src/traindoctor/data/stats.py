@@ -150,22 +150,31 @@ def mix(bits: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def hash_rows(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """One 64-bit hash per row over every column, in column-name order; numbers hashed by value as
-    float64 (an int 3 and a float 3.0 are the same value), text by its content."""
+def column_hashes(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One 64-bit hash per row of each column; numbers hashed by value as float64 (an int 3 and a
+    float 3.0 are the same value, and so are -0.0 and 0.0), text by its content."""
     import pandas as pd
 
-    n = len(next(iter(columns.values())))
-    h = np.zeros(n, dtype=np.uint64)
+    out = {}
     with np.errstate(over="ignore"):
-        for name in sorted(columns):
-            col = columns[name]
+        for name, col in columns.items():
+            n = len(col)
             if col.dtype == object:
-                parts = [pd.util.hash_array(np.asarray([str(v) for v in col], dtype=object))]
-            else:
-                values = np.ascontiguousarray(col.reshape(n, -1), dtype=np.float64)
-                values = values + 0.0  # -0.0 and 0.0 are one value
-                parts = list(values.view(np.uint64).T)
-            for part in parts:
-                h = mix(h * np.uint64(0x100000001B3) ^ part.astype(np.uint64))
+                out[name] = mix(pd.util.hash_array(np.asarray([str(v) for v in col], dtype=object)))
+                continue
+            values = np.ascontiguousarray(col.reshape(n, -1), dtype=np.float64) + 0.0
+            h = np.zeros(n, dtype=np.uint64)
+            for part in values.view(np.uint64).T:
+                h = mix(h * np.uint64(0x100000001B3) ^ part)
+            out[name] = h
+    return out
+
+
+def combine(hashes: dict[str, np.ndarray]) -> np.ndarray:
+    """The row's hash over its columns' hashes, in column-name order."""
+    names = sorted(hashes)
+    h = np.zeros(len(hashes[names[0]]), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for name in names:
+            h = mix(h * np.uint64(0x100000001B3) ^ hashes[name])
     return h

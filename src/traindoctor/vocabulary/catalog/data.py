@@ -171,11 +171,12 @@ CODES = (
     Code(
         code="constant-feature",
         title="A dimension never changes",
-        severity="warning",
+        severity="warning",  # info when every such dimension is exactly constant (see what)
         stage=BAD_DATA,
         what=(
-            "`traindoctor data`: per dimension over every training row, the minimum equals the maximum, or the "
-            "standard deviation is below 1e-6 of the values' magnitude (variation at float rounding)."),
+            "`traindoctor data`: per dimension over every training row, the minimum equals the maximum (info: no "
+            "information, and common scalers guard a zero std), or the standard deviation is below 1e-6 of the "
+            "values' magnitude (warning: variation at float rounding, which standardising blows up to unit scale)."),
         why=(
             "A constant dimension carries no information, and standardising it divides by a zero (or rounding-noise) "
             "standard deviation: NaN or noise blown up to unit scale enters the model. In robot data a constant "
