@@ -4,7 +4,7 @@ from .version import __version__
 from .vocabulary.finding import Finding, Hypothesis
 from .vocabulary.report import Report
 
-__all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "checkup", "run_script", "sweeps"]
+__all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "audit_data", "checkup", "run_script", "sweeps"]
 
 
 def _load(module: str):
@@ -33,6 +33,11 @@ def run_script(*args, **kwargs):
 def sweeps(source, **overrides):
     """Analyse a sweep (a path or a DataFrame of runs); see `traindoctor.sweeps.analyze`."""
     return _load(".sweeps").analyze(source, **overrides)
+
+
+def audit_data(train, eval=None, **roles):
+    """Audit a dataset before training on it; see `traindoctor.data.audit.audit_data`."""
+    return _load(".data").audit_data(train, eval, **roles)
 
 
 def checkup(*args, **kwargs):

@@ -320,6 +320,48 @@ def sweeps(
     _emit(result, format, output, plots)
 
 
+class Domain(str, Enum):
+    generic = "generic"
+    driving = "driving"
+    robotics = "robotics"
+
+
+@app.command(epilog="Examples:\n\n  traindoctor data train.csv --eval val.csv --target label\n\n"
+             "  traindoctor data shards/ --eval val.parquet --group episode_id -f html -o data.html\n\n"
+             "  traindoctor data make_data.py:train_set --eval make_data.py:val_set")
+def data(
+    train: str = typer.Argument(..., help="The training split: a CSV/TSV, JSONL, parquet, .npz/.npy or torch.save'd "
+                                "dict of tensors, a directory of them, or module.py:function returning a Dataset, "
+                                "DataLoader or dict of arrays."),
+    eval: Optional[List[str]] = typer.Option(None, "--eval", "-e", help="An evaluation split, in any of the same forms (repeatable)."),
+    target: Optional[List[str]] = typer.Option(None, "--target", "-t", help="The target column(s) (repeatable or comma-separated); default: a column named target/label/y/class/action."),
+    label: Optional[str] = typer.Option(None, "--label", help="A class-label target column (same as --target)."),
+    time_col: Optional[str] = typer.Option(None, "--time", help="The time column; default: a column named time/timestamp/date."),
+    episode: Optional[str] = typer.Option(None, "--episode", help="The episode (or scene) column: splits must not share its values."),
+    group: Optional[List[str]] = typer.Option(None, "--group", help="A group column (user, patient, ...) splits must not share (repeatable)."),
+    id_col: Optional[List[str]] = typer.Option(None, "--id", help="Row-id columns, left out of the feature checks; default: id/index/idx."),
+    domain: Domain = typer.Option(Domain.generic, "--domain", help="The conventions to check beyond the generic ones."),
+    sample_cap: int = typer.Option(50_000, "--sample-cap", min=1, help="Samples read from a Dataset or DataLoader (files are always read whole)."),
+    format: Format = _format_option(),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
+) -> None:
+    """Audit a dataset before training on it: per-dimension statistics, constant dimensions, outliers,
+    sentinel codes, missing values, target scales, class balance, duplicates, split overlap, train/eval
+    shift, single-feature leakage and time series split at random. One streaming pass per split.
+    """
+    from .data import DataError, audit_data
+
+    roles = {"target": target, "label": label, "time": time_col, "episode": episode, "group": group, "id": id_col}
+    command = "data " + " ".join([train] + [f"--eval {e}" for e in eval or []])
+    try:
+        report = audit_data(train, eval or None, domain=domain.value, sample_cap=sample_cap, command=command,
+                            **{k: v for k, v in roles.items() if v})
+    except DataError as exc:
+        typer.echo(f"traindoctor: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _emit(report, format, output)
+
+
 def main() -> None:
     try:
         app()
