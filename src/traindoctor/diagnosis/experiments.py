@@ -76,6 +76,7 @@ class Arm:
     losses: list[float]  # on the training batch, before each step, then after the last
     data: tuple[float, float] | None  # the loss without the weights-only terms, first and last (penalized tapes)
     held_out: dict[str, float] | None = None  # the loss on the other batch: real / shuffled inputs, before / after
+    ablated: list[float] | None = None  # the baseline's: after its steps, the loss with the inputs moved to other samples
 
 
 def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS,
@@ -203,7 +204,24 @@ def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, dat
     if tape.penalized and first_data is not None:
         with torch.no_grad(), same_noise(SEED):
             data = (first_data, float(_loss(tape, model, batch, data_only=True)))
-    return Arm(name, losses, data)
+    arm = Arm(name, losses, data)
+    if name == "baseline" and math.isfinite(losses[-1]):
+        arm.ablated = _ablated(model, tape, batch)
+    return arm
+
+
+def _ablated(model: nn.Module, tape: LossHead, batch: tuple[tuple, dict]) -> list[float] | None:
+    """The inputs ablated: the loss on the batch just fitted, with each sample's inputs moved to another
+    sample (ABLATIONS pairings). A model that fitted the batch through its inputs does worse; one that
+    fitted it through its biases alone does not notice."""
+    pairings = _shuffled(model, batch)
+    if pairings is None:
+        return None
+    out = []
+    for moved in pairings[:rules.ABLATIONS]:
+        with torch.no_grad(), same_noise(SEED):
+            out.append(float(_loss(tape, model, moved)))
+    return out
 
 
 def _held_out(m: Material, tape: LossHead, other: LossHead, groups: Groups, steps: int) -> dict[str, Any] | None:

@@ -8,6 +8,8 @@ The hypotheses held while the loss does not learn, and the arm that tells each f
   the regularisation dominates the data   regularisation-off moves the data term where the baseline is stuck
   the targets do not follow the inputs    the baseline fits one batch, yet on another batch the real pairing
                                           of inputs and targets is no better than shuffled pairings
+  the output ignores the inputs           moving each sample's inputs to another sample leaves the loss
+                                          unchanged to float rounding
   the model/loss cannot fit at all        no arm fits (the null: the setup itself)
 """
 
@@ -18,10 +20,10 @@ from typing import Any, Sequence
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import (ARM_BETTER, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, NEAR_CHANCE, NOT_LEARNING,
-                         PAIRING_MATTERS, SCHEDULE_DECAY, SHUFFLES)
+from .thresholds import (ABLATIONS, ARM_BETTER, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, NEAR_CHANCE,
+                         NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_DECAY, SHUFFLES)
 
-__all__ = ["SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning"]
+__all__ = ["ABLATIONS", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning"]
 
 LR = "the learning rate is too low"
 SCHEDULE = "a schedule lowered the learning rate too soon"
@@ -29,6 +31,7 @@ LR_HIGH = "the learning rate is too high"
 REGULARISED = "the regularisation dominates the data term"
 DECOUPLED = "the targets do not follow the inputs"
 SETUP = "the model, its initialisation or the loss cannot fit a batch"
+IGNORED = "the model's output does not depend on its inputs"
 
 
 def not_learning(losses: Sequence[float | None], chance: float | None = None, steps: int | None = None) -> str | None:
@@ -119,6 +122,8 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
                               f"{fmt(context['lr'])} it {'diverges' if base == -math.inf else f'rises {_pct(-base)}'}"))
     if "regularisation-off" in arms:
         found += _regularisation(arms, falls, context, observations)
+    if arms["baseline"].ablated:
+        found += _ablation(arms["baseline"], base, context, observations)
     held = arms["baseline"].held_out
     if held is not None:
         found += _transfer(arms["baseline"], base, held, context, observations)
@@ -157,6 +162,31 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
         "loss stops", context["source"], evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()},
                                        "data_term_regularised": list(base_data), "data_term_off": list(off_data),
                                        **_context(context)})]
+
+
+def _ablation(base: Any, fall: float, context: dict[str, Any], observations: list[dict[str, Any]]) -> list[Finding]:
+    """The inputs ablated on the batch of the baseline's steps: with each sample's inputs moved to another
+    sample, does the loss change at all? A model whose output depends on its inputs, however little it has
+    learned from them, changes it; one whose inputs never reach the output (multiplied by zero, another
+    tensor passed on) gives the same loss to float rounding."""
+    real, moved = base.losses[-1], base.ablated
+    spread = max(abs(v - real) for v in moved)
+    ignored = spread <= INPUTS_REACH * max(abs(real), 1e-12)
+    observations.append({
+        "name": "inputs-ablated",
+        "question": "After the baseline's steps, does the batch's loss change when each sample's inputs are moved to "
+                    f"another sample ({len(moved)} pairings)?",
+        "measured": {"real_inputs": real, "inputs_moved": moved},
+        "outcome": f"{fmt(real)} with the real inputs, {fmt(min(moved))}–{fmt(max(moved))} with them moved",
+        "keeps": [IGNORED] if ignored else [], "kills": [] if ignored else [IGNORED]})
+    if not ignored:
+        return []
+    return [finding(
+        "input-ignored",
+        f"with each sample's inputs moved to another sample, the loss of the batch stays {fmt(real)} "
+        f"(within {fmt(spread)} over {len(moved)} pairings, after {context['steps']} steps on it): "
+        "the model's output does not depend on its inputs", context["source"],
+        evidence={"fitted_batch": _summary(base.losses), "inputs_moved": moved, **_context(context)})]
 
 
 def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, Any],

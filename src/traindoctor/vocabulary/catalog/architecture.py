@@ -142,10 +142,15 @@ CODES = (
         title="The model does as well on random inputs as on real ones",
         severity="warning",
         stage=CONSTANT,
-        what="Compares the loss on real inputs with the loss on zeroed / random inputs.",
+        what=("Compares the loss on real inputs with the loss on zeroed / random inputs (checkup, after "
+              "overfitting one batch), or with each sample's inputs moved to another sample (run's experiments, "
+              "after 50 steps on a recorded batch)."),
         why="If destroying the input does not hurt, the model learned the label prior, not the task.",
         hypotheses=(
             Hypothesis("inputs and labels are misaligned", "shuffle labels and compare losses"),
+            Hypothesis("the inputs never reach the output (multiplied by zero, the wrong tensor passed on, a first "
+                       "layer dead on every sample)",
+                       "print the output for two different inputs: identical outputs mean the path is broken"),
         ),
         next_step="Check the data pipeline's pairing of inputs and labels.",
         bad="x, y = xs[idx], ys[perm[idx]]",
