@@ -337,6 +337,8 @@ def group_overlap(a: Audit) -> list[Finding]:
 
 
 def shift(a: Audit) -> list[Finding]:
+    if not a.evals:
+        return []
     from scipy.stats import false_discovery_control, ks_2samp
 
     out = []
@@ -445,11 +447,11 @@ def _bins(fit: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def shuffled_time(a: Audit) -> list[Finding]:
+    column = a.roles.time
+    if not a.evals or column is None or a.train.layouts.get(column) is None or a.train.layouts[column].kind != "number":
+        return []
     from scipy.stats import ks_2samp
 
-    column = a.roles.time
-    if column is None or a.train.layouts.get(column) is None or a.train.layouts[column].kind != "number":
-        return []
     out = []
     t = a.train.sampled(column)
     for p in a.evals:
