@@ -153,7 +153,7 @@ def _suppressed(text: str, lines: list[str]) -> dict[int, set[str] | None]:
 def lint_source(source: Source, config: Config | None = None) -> list[Finding]:
     tree = ast.parse(source.text, filename=source.path)
     facts = collect(tree)
-    ctx = Context(facts, source.path)
+    ctx = Context(facts, source.path, source.text)
     diags: list[Diagnostic] = []
     for rule in all_rules():
         rule.check(facts, ctx, diags)

@@ -165,15 +165,8 @@ class Flow:
 
     def _arguments(self, fn: ast.AST, name: str) -> tuple[Val, ...]:
         out: list[Val] = []
-        params = _param_names(fn)
-        method = self.facts.by_node[fn].cls is not None
         for site in self.callers().get(fn, ()):
-            bound = params[1:] if method and site.base else params  # `self.m(x)`: x is the second
-            arg = next((k.value for k in site.node.keywords if k.arg == name), None)
-            if arg is None and name in bound and bound.index(name) < len(site.node.args):
-                arg = site.node.args[bound.index(name)]
-                if any(isinstance(a, ast.Starred) for a in site.node.args[:bound.index(name) + 1]):
-                    return _NONE
+            arg = argument_at(site, fn, name, self)
             found = self.values(arg, site.scope) if arg is not None else _NONE
             if not found:
                 return _NONE  # one caller passes something unknown: so is the parameter
@@ -343,6 +336,17 @@ class Flow:
                     return True
         return False
 
+    def parameters(self) -> dict[str, list[ast.AST]]:
+        """The functions of the file by the names of their parameters (indexed once)."""
+        if self._by_param is None:
+            self._by_param = {}
+            for fn in self.facts.by_node:
+                for name in _param_names(fn):
+                    self._by_param.setdefault(name, []).append(fn)
+        return self._by_param
+
+    _by_param: dict[str, list[ast.AST]] | None = None
+
     # -- calls ------------------------------------------------------------------------------------
 
     def callers(self) -> dict[ast.AST, list[CallSite]]:
@@ -356,9 +360,20 @@ class Flow:
                         self._callers.setdefault(target, []).append(site)
         return self._callers
 
+    def site(self, call: ast.Call) -> CallSite | None:
+        """The call site of a call expression (indexed once)."""
+        if self._sites is None:
+            self._sites = {c.node: c for scope in self.facts.scopes for c in scope.calls}
+        return self._sites.get(call)
+
+    _sites: dict[ast.Call, CallSite] | None = None
+
     def callee(self, site: CallSite) -> ast.AST | None:
-        """The function of this file a call reaches, found syntactically: `helper()` or `self.method()`."""
+        """The function of this file a call reaches, found syntactically: `helper()`, `self.method()`, or
+        `Class(...)` (its `__init__`)."""
         func = site.node.func
+        if isinstance(func, ast.Name) and func.id in self.facts.classes:  # `Trainer(model)`: its __init__
+            return self.method(self.facts.classes[func.id], "__init__")
         if isinstance(func, ast.Name):
             target = self.facts.functions.get(func.id)
             scope = self.facts.by_node.get(target) if target is not None else None
@@ -370,20 +385,38 @@ class Flow:
 
     # -- other modules ----------------------------------------------------------------------------
 
+    def module_aliases(self) -> set[str]:
+        """Names bound by `import x` / `import x.y as z` at the top of the file (also under `try`/`if`)."""
+        if self._aliases is None:
+            self._aliases = {(a.asname or a.name).split(".")[0] for node in _top_statements(self.facts.tree)
+                             if isinstance(node, ast.Import) for a in node.names}
+        return self._aliases
+
+    _aliases: set[str] | None = None
+
     def _imported(self, name: str) -> list[Val]:
-        """`name` imported with `from .module import name` / `from module import name` from a module
-        next to this file: resolved in that module."""
+        """The class `name` imported with `from .module import name` / `from module import name` from a
+        module next to this file: resolved in that module."""
         if self._imports is None:
             self._imports = {}
             for node in self.facts.tree.body:
                 if isinstance(node, ast.ImportFrom) and node.module and node.level <= 1:
                     for alias in node.names:
                         self._imports[alias.asname or alias.name] = (node.module, alias.name)
-        if name not in self._imports or not self.path:
-            return []
+        if name not in self._imports or not self.path or not name[:1].isupper():
+            return []  # classes only: the models whose forward and layers the rules read
         module, original = self._imports[name]
         other = sibling(str(Path(self.path).parent / (module.replace(".", "/") + ".py")))
         return list(other.module_name(original)) if other is not None else []
+
+
+def _top_statements(tree: ast.Module) -> list[ast.stmt]:
+    out = []
+    for node in tree.body:
+        out.append(node)
+        if isinstance(node, (ast.Try, ast.If)):
+            out += node.body + node.orelse + [n for h in getattr(node, "handlers", ()) for n in h.body]
+    return out
 
 
 def _is_nn(func: ast.Attribute) -> bool:
@@ -433,11 +466,11 @@ _SUMMARY_CAP = 200
 
 def _kept(site: CallSite) -> bool:
     func = site.node.func
-    return site.attr in KEY_ATTRS or isinstance(func, ast.Name) and func.id not in _BUILTINS \
+    return site.attr in KEY_ATTRS or isinstance(func, ast.Name) and func.id not in BUILTINS \
         or isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self"
 
 
-_BUILTINS = set(dir(builtins))
+BUILTINS = set(dir(builtins))
 
 
 def _summary(flow: Flow, fn: ast.AST) -> list[CallSite]:
@@ -465,3 +498,62 @@ def splice(flow: Flow, calls: list[CallSite]) -> list[CallSite]:
         out += [CallSite(i.node, i.name, c.loops + i.loops, i.grad or c.grad, c.order + (k + 1) * step, i.scope)
                 for k, i in enumerate(inner)]
     return out
+
+
+def sources(flow: Flow, expr: ast.expr, scope: Scope, depth: int = 0) -> list[tuple[Scope, ast.expr]] | None:
+    """The expressions `expr` comes from, as written: a name's last assignment, a parameter's
+    arguments at every call site of its function, a helper's `return` values — followed until an
+    expression is none of those. None when some path cannot be followed (a loop variable, a
+    parameter nothing in the file passes, a chain deeper than `_DEPTH`), so a rule that needs every
+    path to agree can tell "unknown" from "known"."""
+    if depth > _DEPTH:
+        return None
+    if isinstance(expr, ast.Name):
+        found = assignment_before(scope, expr.id, _position(expr, scope))
+        if found is not None:
+            return sources(flow, found[1], scope, depth + 1)
+        fn = scope.node
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and expr.id in _param_names(fn):
+            return parameter_sources(flow, fn, expr.id, depth)
+        return None
+    if isinstance(expr, ast.Call):
+        site = flow.site(expr)
+        target = flow.callee(site) if site is not None else None
+        if target is not None:
+            inner = flow.facts.by_node[target]
+            out: list[tuple[Scope, ast.expr]] = []
+            for _, value in inner.returns or [(0, None)]:
+                found = sources(flow, value, inner, depth + 1) if value is not None else None
+                if found is None:
+                    return None
+                out += found
+            return out
+    return [(scope, expr)]
+
+
+def parameter_sources(flow: Flow, fn: ast.AST, name: str, depth: int = 0) -> list[tuple[Scope, ast.expr]] | None:
+    """What every call of `fn` in the file passes for parameter `name` (see `sources`)."""
+    sites = flow.callers().get(fn)
+    if not sites:
+        return None
+    out: list[tuple[Scope, ast.expr]] = []
+    for site in sites:
+        arg = argument_at(site, fn, name, flow)
+        found = sources(flow, arg, site.scope, depth + 1) if arg is not None else None
+        if found is None:
+            return None
+        out += found
+    return out
+
+
+def argument_at(site: CallSite, fn: ast.AST, name: str, flow: Flow) -> ast.expr | None:
+    """The expression `site` (a call of `fn`) passes for parameter `name`, or None."""
+    params = _param_names(fn)
+    bound = params[1:] if flow.facts.by_node[fn].cls is not None else params  # `self.m(x)`, `Cls(x)`: bound
+    arg = next((k.value for k in site.node.keywords if k.arg == name), None)
+    if arg is None and name in bound:
+        i = bound.index(name)
+        if any(isinstance(a, ast.Starred) for a in site.node.args[:i + 1]):
+            return None  # `f(*args)`: which argument lands where is unknown
+        arg = site.node.args[i] if i < len(site.node.args) else None
+    return arg

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from ..facts import CallSite, Facts, Scope, dotted
-from ..flow import Flow, Val, splice
+from ..flow import BUILTINS, Flow, Val, splice
 
 OPTIMIZER_HINTS = ("opt", "optim")
 _MOVES = {"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval", "to_empty"}
@@ -25,16 +25,29 @@ class Diagnostic:
 class Context:
     """File-wide lookups, computed once per file and name: rules ask them per call."""
 
-    def __init__(self, facts: Facts, path: str = ""):
+    def __init__(self, facts: Facts, path: str = "", text: str | None = None):
         self.facts = facts
         self.path = path
+        self.text = text
         self.flow = Flow(facts, path)
-        self.bindings: dict[str, list[tuple[Scope, ast.expr]]] = {}
-        for scope in facts.scopes:
-            for name, values in scope.assigns.items():
-                self.bindings.setdefault(name, []).extend((scope, v) for _, v in values)
+        self._bindings: dict[str, list[tuple[Scope, ast.expr]]] | None = None
         self._constructed: dict[str, str] = {}
         self._shared: dict[Callable, object] = {}
+
+    def mentions(self, *words: str) -> bool:
+        """Whether the file's text holds any of `words`: a rule whose vocabulary is absent cannot fire,
+        so it skips the file without resolving anything (True when the text is not known)."""
+        return self.text is None or any(w in self.text for w in words)
+
+    @property
+    def bindings(self) -> dict[str, list[tuple[Scope, ast.expr]]]:
+        """Every assignment of the file by name (a scope's own are in `Scope.assigns`), built on first use."""
+        if self._bindings is None:
+            self._bindings = {}
+            for scope in self.facts.scopes:
+                for name, values in scope.assigns.items():
+                    self._bindings.setdefault(name, []).extend((scope, v) for _, v in values)
+        return self._bindings
 
     def once(self, compute: Callable[[Context], T]) -> T:
         """`compute(self)`, computed once per file however many rules ask for it."""
@@ -64,12 +77,10 @@ class Context:
             found = self.built(value, scope) or _callee(_unmoved(value))
             if found:
                 return found
-        if "." not in name:  # a parameter of that name: what the callers pass
-            for fn in self.facts.by_node:
-                if name in (a.arg for a in fn.args.args):
-                    found = {c for c in map(_construction, self.flow.param_values(fn, name)) if c}
-                    if len(found) == 1:
-                        return found.pop()
+        for fn in self.flow.parameters().get(name, ()):  # a parameter of that name: what the callers pass
+            found = {c for c in map(_construction, self.flow.param_values(fn, name)) if c}
+            if len(found) == 1:
+                return found.pop()
         return ""
 
     def modules(self, expr: ast.expr, scope: Scope) -> tuple[Val, ...]:
@@ -115,9 +126,23 @@ def loss_kind(call: CallSite, ctx: Context) -> str | None:
         return "nll"
     if attr == "binary_cross_entropy_with_logits":
         return "bce_logits"
-    built = ctx.built(call.node.func, call.scope) if call.scope else ""
+    built = ctx.built(call.node.func, call.scope) if call.scope and _may_be_module_call(call, ctx) else ""
     built = (built or ctx.constructed(call.name)).rsplit(".", 1)[-1] or (attr if attr.endswith("Loss()") else "")
     return {"CrossEntropyLoss": "ce", "NLLLoss": "nll", "BCEWithLogitsLoss": "bce_logits"}.get(built.rstrip("()"))
+
+
+def _may_be_module_call(call: CallSite, ctx: Context) -> bool:
+    """Whether a call can be a module instance's: `crit(a, b)`, `self.loss_fn(a, b)` — not a class being
+    built, a builtin, or a function of an imported module (`torch.cat`, `np.mean`). Only those are followed."""
+    func = call.node.func
+    root = func
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if not isinstance(root, ast.Name) or len(call.node.args) + len(call.node.keywords) < 2:
+        return False
+    if func is root:
+        return not root.id[:1].isupper() and root.id not in BUILTINS
+    return root.id not in ctx.flow.module_aliases()
 
 
 def is_optimizer(name: str, ctx: Context, site: CallSite | None = None) -> bool:

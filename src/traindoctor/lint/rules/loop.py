@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from bisect import bisect_left, bisect_right
 
-from ..facts import CallSite, Facts, Scope, dotted, value_before
+from ..facts import CallSite, Facts, Scope, dotted
+from ..flow import sources
 from ..registry import rule
 from .common import Context, Diagnostic, is_optimizer
 
@@ -44,6 +45,8 @@ def _training_loops(ctx: Context) -> list[tuple[Scope, ast.AST, list[CallSite]]]
     """The innermost loops of the file that call backward() and an optimizer step, with their calls
     (those of the helpers they call spliced in, so a step taken in a helper counts)."""
     out = []
+    if not ctx.mentions("backward"):
+        return out
     for scope in ctx.facts.scopes:
         for loop in scope.loops:
             calls = ctx.spliced(scope.in_loop[loop])
@@ -190,16 +193,24 @@ def graph_break(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     for scope in facts.scopes:
         for c in scope.calls:
-            if not _is_backward(c) or not c.base or "." in c.base:
+            if not _is_backward(c) or not isinstance(c.node.func, ast.Attribute) or not isinstance(c.node.func.value, ast.Name):
                 continue
-            value = value_before(scope, c.base, c.order)
-            if isinstance(value, ast.Call):
-                callee = dotted(value.func)
-                last = callee.rsplit(".", 1)[-1]
-                if last in _REWRAP and callee.split(".")[0] in ("torch", "Variable", "Tensor"):
-                    diags.append(Diagnostic("graph-break", value, f"`{c.base}` is re-wrapped with `{callee}(...)`: it carries no gradient "
-                                            "back to the model"))
-                elif last in _LEAVES_GRAPH and isinstance(value.func, ast.Attribute):
-                    diags.append(Diagnostic("graph-break", value, f"`{c.base}` ends in `.{last}()`: the loss leaves autograd before backward()"))
-            elif isinstance(value, ast.Attribute) and value.attr == "data":
-                diags.append(Diagnostic("graph-break", value, f"`{c.base}` is taken from `.data`: it carries no gradient"))
+            origins = sources(ctx.flow, c.node.func.value, scope)
+            breaks = [_break(c.base, value) for _, value in origins or ()]
+            if breaks and all(breaks):  # every path the loss comes from has left autograd
+                diags += breaks
+
+
+def _break(name: str, value: ast.expr) -> Diagnostic | None:
+    """Why `value`, where the tensor backward() is called on comes from, carries no gradient; None if it may."""
+    if isinstance(value, ast.Call):
+        callee = dotted(value.func)
+        last = callee.rsplit(".", 1)[-1]
+        if last in _REWRAP and callee.split(".")[0] in ("torch", "Variable", "Tensor"):
+            return Diagnostic("graph-break", value, f"`{name}` is re-wrapped with `{callee}(...)`: it carries no gradient "
+                              "back to the model")
+        if last in _LEAVES_GRAPH and isinstance(value.func, ast.Attribute):
+            return Diagnostic("graph-break", value, f"`{name}` ends in `.{last}()`: the loss leaves autograd before backward()")
+    elif isinstance(value, ast.Attribute) and value.attr == "data":
+        return Diagnostic("graph-break", value, f"`{name}` is taken from `.data`: it carries no gradient")
+    return None

@@ -10,9 +10,15 @@ _WHAT = {"softmax": "softmax output", "log_softmax": "log-softmax output", "sigm
          "logits": "raw Linear output"}
 
 
+# A loss these rules judge is named in the file (built, or called functionally) by one of these.
+_LOSS_WORDS = ("CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "cross_entropy", "nll_loss", "_with_logits")
+
+
 def _loss_inputs(ctx: Context) -> list[tuple[CallSite, str, str | None]]:
     """Each loss call of the file, its kind ('ce', 'nll', 'bce_logits') and what its first argument holds."""
     out = []
+    if not ctx.mentions(*_LOSS_WORDS):
+        return out
     for scope in ctx.facts.scopes:
         for call in scope.calls:
             kind = loss_kind(call, ctx)

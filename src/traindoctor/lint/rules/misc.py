@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 import re
 
-from ..facts import Facts, assigned_between, dotted, value_before
+from ..facts import CallSite, Facts, assigned_between, assignment_before, dotted, value_before
+from ..flow import argument_at, parameter_sources, sources
 from ..registry import rule
 from .common import Context, Diagnostic
 
@@ -22,7 +23,7 @@ def test_fit_leakage(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> Non
     validation, holdout or dev data (and not train).
 
     ## Known false negatives
-    Evaluation data under other names.
+    Evaluation data under other names; data passed through more than one function.
 
     ## Known false positives
     A variable named like evaluation data that is really training data.
@@ -31,9 +32,31 @@ def test_fit_leakage(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> Non
         for c in scope.calls:
             if c.attr in ("fit", "fit_transform") and c.node.args:
                 text = ast.unparse(c.node.args[0])
-                if _EVAL_DATA.search(text) and "train" not in text.lower():
+                if _names_eval_data(text):
                     diags.append(Diagnostic("test-fit-leakage", c.node, f"`{c.name}({text})` fits on evaluation data; "
                                             "fit on the training split and only transform the others"))
+                elif isinstance(c.node.args[0], ast.Name):
+                    diags += _fitted_through_parameter(c, c.node.args[0].id, ctx)
+
+
+def _names_eval_data(text: str) -> bool:
+    return bool(_EVAL_DATA.search(text)) and "train" not in text.lower()
+
+
+def _fitted_through_parameter(fit: CallSite, name: str, ctx: Context) -> list[Diagnostic]:
+    """A helper fits on its parameter `name`: each call of the helper that passes evaluation data."""
+    fn = fit.scope.node
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or name not in (a.arg for a in fn.args.args) \
+            or assignment_before(fit.scope, name, fit.order):
+        return []
+    out = []
+    for site in ctx.flow.callers().get(fn, ()):
+        arg = argument_at(site, fn, name, ctx.flow)
+        text = ast.unparse(arg) if arg is not None else ""
+        if _names_eval_data(text):
+            out.append(Diagnostic("test-fit-leakage", site.node, f"`{site.name}({text}, ...)` passes evaluation data to "
+                                  f"`{fit.name}(...)`; fit on the training split and only transform the others"))
+    return out
 
 
 @rule("shuffled-time-split")
@@ -66,10 +89,11 @@ def shuffled_time_split(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> 
 def squeeze_without_dim(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    `.squeeze()` with no argument passed directly to a call whose name contains loss or criterion.
+    `.squeeze()` with no argument feeds a call whose name contains loss or criterion: passed directly,
+    or as the value of every path the argument comes from (a variable, a helper's return, a parameter).
 
     ## Known false negatives
-    squeeze() assigned to a variable first.
+    Losses under other names; a squeeze on only some of the paths.
 
     ## Known false positives
     None known.
@@ -79,10 +103,15 @@ def squeeze_without_dim(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> 
             if "loss" not in c.name.lower() and "criterion" not in c.name.lower():
                 continue
             for arg in c.node.args:
-                if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "squeeze" \
-                        and not arg.args and not arg.keywords:
-                    diags.append(Diagnostic("squeeze-without-dim", arg, f"`.squeeze()` without a dim feeds `{c.name}`: "
-                                            "a batch of one sample loses its batch dimension too"))
+                origins = [(arg, scope)] if _bare_squeeze(arg) else [(v, s) for s, v in sources(ctx.flow, arg, scope) or ()]
+                if origins and all(_bare_squeeze(v) for v, _ in origins):  # every path squeezes without a dim
+                    diags += [Diagnostic("squeeze-without-dim", v, f"`.squeeze()` without a dim feeds `{c.name}`: "
+                                         "a batch of one sample loses its batch dimension too") for v, _ in origins]
+
+
+def _bare_squeeze(node: ast.expr) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "squeeze" \
+        and not node.args and not node.keywords
 
 
 def _jax_random_aliases(tree: ast.Module) -> set[str]:
@@ -103,11 +132,12 @@ def _jax_random_aliases(tree: ast.Module) -> set[str]:
 def prng_key_reuse(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    In one function, the same key name is the first argument of two `jax.random.*` calls (split
-    included) with no reassignment between them. Active only when the file imports jax.
+    In one function, the same key name is consumed twice with no reassignment between: as the first
+    argument of a `jax.random.*` call (split included), or passed to a helper of this file that
+    consumes that parameter (directly or through its own helpers). Active only when the file imports jax.
 
     ## Known false negatives
-    Keys passed through containers or other functions; one call that reuses a key on every iteration
+    Keys passed through containers or across files; one call that reuses a key on every iteration
     of a loop.
 
     ## Known false positives
@@ -116,15 +146,45 @@ def prng_key_reuse(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     aliases = _jax_random_aliases(facts.tree)
     if not aliases:
         return
+    consumes: dict[ast.AST, set[str]] = {}
     for scope in facts.scopes:
         last_use: dict[str, int] = {}
         for c in scope.calls:
-            if c.base not in aliases or not c.node.args or not isinstance(c.node.args[0], ast.Name):
-                continue
-            key = c.node.args[0].id
-            if key in last_use and not assigned_between(scope, key, last_use[key], c.order):
-                diags.append(Diagnostic("prng-key-reuse", c.node, f"PRNG key `{key}` was already consumed; split it first"))
-            last_use[key] = c.order
+            for key in _keys_consumed(c, aliases, ctx, consumes):
+                if key in last_use and not assigned_between(scope, key, last_use[key], c.order):
+                    diags.append(Diagnostic("prng-key-reuse", c.node, f"PRNG key `{key}` was already consumed; split it first"))
+                if any(value is c.node for _, value in scope.assigns.get(key, ())):
+                    last_use.pop(key, None)  # `key, sub = split(key)`: the key is fresh again
+                else:
+                    last_use[key] = c.order
+
+
+def _keys_consumed(call: CallSite, aliases: set[str], ctx: Context, consumes: dict[ast.AST, set[str]]) -> list[str]:
+    """The key names a call consumes: the first argument of a `jax.random.*` call, or what it passes
+    for a parameter that a helper of this file consumes."""
+    if call.base in aliases:
+        first = call.node.args[0] if call.node.args else None
+        return [first.id] if isinstance(first, ast.Name) else []
+    fn = ctx.flow.callee(call)
+    if fn is None:
+        return []
+    out = []
+    for param in _consumed_parameters(fn, aliases, ctx, consumes):
+        arg = argument_at(call, fn, param, ctx.flow)
+        if isinstance(arg, ast.Name):
+            out.append(arg.id)
+    return out
+
+
+def _consumed_parameters(fn: ast.AST, aliases: set[str], ctx: Context, consumes: dict[ast.AST, set[str]]) -> set[str]:
+    """The parameters of `fn` it consumes as keys before reassigning them (memoised; recursion adds nothing)."""
+    if fn not in consumes:
+        consumes[fn] = set()
+        scope = ctx.facts.by_node[fn]
+        params = {a.arg for a in fn.args.args}
+        consumes[fn] = {k for c in scope.calls for k in _keys_consumed(c, aliases, ctx, consumes)
+                        if k in params and not assigned_between(scope, k, -1, c.order)}
+    return consumes[fn]
 
 
 @rule("jit-side-effect")
@@ -132,10 +192,11 @@ def jit_side_effect(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None
     """
     ## How it decides
     A function decorated with `jax.jit` / `jit` / `partial(jax.jit, ...)` calls `print`, appends to
-    a list it did not create, or declares a global.
+    a list it did not create, or declares a global — or calls a helper of this file that prints or
+    declares a global (directly or through its own helpers).
 
     ## Known false negatives
-    Side effects through helper functions.
+    Appends made by helpers; side effects in other files.
 
     ## Known false positives
     Deliberate trace-time prints; a function under another library's decorator named `jit`
@@ -147,12 +208,25 @@ def jit_side_effect(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None
                       for d in getattr(fn, "decorator_list", ())]
         if not any(d == "jit" or d.endswith(".jit") or "jit" in d and "partial" in d for d in decorators):
             continue
+        impure: dict[ast.AST, bool] = {}
         for c in scope.calls:
             if c.name == "print" or (c.attr == "append" and c.base and c.base not in scope.assigns):
                 diags.append(Diagnostic("jit-side-effect", c.node, f"`{c.name}(...)` in a jitted function runs once, at trace time"))
+            elif (helper := ctx.flow.callee(c)) is not None and _prints_or_globals(helper, ctx, impure):
+                diags.append(Diagnostic("jit-side-effect", c.node, f"`{c.name}(...)` prints or assigns a global, and runs "
+                                        "inside a jitted function: once, at trace time"))
         for node in fn.body:
             if isinstance(node, ast.Global):
                 diags.append(Diagnostic("jit-side-effect", node, "a jitted function assigns a global: it happens at trace time only"))
+
+
+def _prints_or_globals(fn: ast.AST, ctx: Context, memo: dict[ast.AST, bool]) -> bool:
+    if fn not in memo:
+        memo[fn] = False  # recursion adds nothing
+        scope = ctx.facts.by_node[fn]
+        memo[fn] = any(isinstance(n, ast.Global) for n in fn.body) or any(
+            c.name == "print" or (h := ctx.flow.callee(c)) is not None and _prints_or_globals(h, ctx, memo) for c in scope.calls)
+    return memo[fn]
 
 
 @rule("unsafe-torch-load")
@@ -185,29 +259,53 @@ def unsafe_torch_load(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> No
 def inplace_on_leaf(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    A name assigned from a call with `requires_grad=True` is later updated in place (`+=`,
-    `x[...] =`, or an in-place method ending in `_`) outside `torch.no_grad()`, before anything
-    else is assigned to it.
+    A name assigned from a call with `requires_grad=True` — or a parameter every caller in the file
+    passes such a leaf — is later updated in place (`+=`, `x[...] =`, or an in-place method ending
+    in `_`) outside `torch.no_grad()` (a `with` block, the function's decorator, or every caller's
+    no_grad), before anything else is assigned to it.
 
     ## Known false negatives
-    Parameters created as `nn.Parameter`.
+    Parameters created as `nn.Parameter`; leaves passed across files.
 
     ## Known false positives
     None known (autograd raises on this).
     """
     for scope in facts.scopes:
         leaves = {name for name, values in scope.assigns.items() if any(_requires_grad(v) for _, v in values)}
-        if not leaves:
+        passed = _leaf_parameters(scope, ctx)
+        if not leaves and not passed:
             continue
+
+        def leaf(name: str, at: int) -> bool:
+            value = value_before(scope, name, at)
+            return _requires_grad(value) if value is not None else name in passed
+
         for name, node, no_grad, at in scope.inplace:
-            if name in leaves and not no_grad and _requires_grad(value_before(scope, name, at)):
+            if (name in leaves or name in passed) and not no_grad and leaf(name, at):
                 diags.append(Diagnostic("inplace-on-leaf", node, f"in-place update of `{name}`, a leaf that requires grad, "
                                         "outside torch.no_grad(): autograd raises"))
         for c in scope.calls:
-            if c.base in leaves and not c.no_grad and c.attr.endswith("_") and not c.attr.endswith("__") \
-                    and c.attr not in _INPLACE_SAFE and _requires_grad(value_before(scope, c.base, c.order)):
+            if (c.base in leaves or c.base in passed) and not c.no_grad and c.attr.endswith("_") and not c.attr.endswith("__") \
+                    and c.attr not in _INPLACE_SAFE and leaf(c.base, c.order):
                 diags.append(Diagnostic("inplace-on-leaf", c.node, f"`{c.name}()` modifies `{c.base}` in place, a leaf that "
                                         "requires grad, outside torch.no_grad(): autograd raises"))
+
+
+def _leaf_parameters(scope, ctx: Context) -> set[str]:
+    """Parameters every caller passes a leaf that requires grad, in a function whose callers do not
+    all run it under no_grad (its decorator's or its own `with` blocks are judged per update)."""
+    fn = scope.node
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or "requires_grad" not in (ctx.text or "requires_grad"):
+        return set()
+    callers = ctx.flow.callers().get(fn, ())
+    if not callers or all(c.no_grad for c in callers):
+        return set()
+    out = set()
+    for a in fn.args.args:
+        found = parameter_sources(ctx.flow, fn, a.arg)
+        if found and all(_requires_grad(v) for _, v in found):
+            out.add(a.arg)
+    return out
 
 
 def _requires_grad(value: ast.expr | None) -> bool:

@@ -39,7 +39,9 @@ def _identity(expr: ast.expr, scope: Scope | None, ctx: Context) -> set:
 
 def _trained_models(ctx: Context) -> set:
     """The models called inside loops that also call backward() (helpers spliced in): their identities."""
-    trained = set()
+    trained: set = set()
+    if not ctx.mentions("backward"):
+        return trained
     for scope in ctx.facts.scopes:
         for loop in scope.loops:
             calls = ctx.spliced(scope.in_loop[loop])
