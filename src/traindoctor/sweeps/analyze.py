@@ -103,10 +103,9 @@ def _unchecked(runs: Runs, roles: Roles, finite: pd.DataFrame) -> list[str]:
 
 
 def _groups(finite: pd.DataFrame, roles: Roles, notes: list[str]) -> tuple[dict, list[Finding]]:
-    groups, found, across = {}, [], set(roles.params)
+    groups, found = {}, []
     for name, g in finite.groupby("__group", sort=True):
         varied = [p for p in roles.params if g[p].map(_key).nunique() > 1]
-        across -= set(varied)
         entry = {"runs": int(len(g)), "seeds": [stats.plain(s) for s in sorted(g[SEED].unique(), key=str)],
                  "parameters": {}, "also_varies": {}}
         for p in varied:
@@ -132,10 +131,9 @@ def _groups(finite: pd.DataFrame, roles: Roles, notes: list[str]) -> tuple[dict,
     if len(groups) > 1:
         notes.append(f"{len(groups)} groups are analysed apart: compare values within a group, not one group's best "
                      "against another's (their base configurations and dates may differ)")
-    between = [p for p in across if finite[p].map(_key).nunique() > 1]
-    if between:
-        notes.append(f"{', '.join(sorted(between))} differ only between groups: not compared (the groups may differ "
-                     "in more than that)")
+    if roles.between_groups:
+        notes.append(f"{', '.join(roles.between_groups)} differ only between groups: not compared (the groups may "
+                     "differ in more than that)")
     return groups, found
 
 

@@ -263,7 +263,10 @@ def _hparams(acc) -> dict:
         from tensorboard.plugins.hparams import plugin_data_pb2
     except ImportError:  # pragma: no cover - shipped with tensorboard
         return {}
-    content = acc.PluginTagToContent("hparams") if "hparams" in acc.ActivePlugins() else {}
+    try:
+        content = acc.PluginTagToContent("hparams")
+    except KeyError:  # no hparams were written
+        return {}
     for raw in content.values():
         data = plugin_data_pb2.HParamsPluginData.FromString(raw)
         if data.HasField("session_start_info"):

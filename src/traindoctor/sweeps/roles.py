@@ -35,6 +35,7 @@ class Roles:
     params: list[str]
     higher_is_better: bool
     notes: list[str] = field(default_factory=list)
+    between_groups: list[str] = field(default_factory=list)  # configuration that differs only from group to group
 
 
 def infer(runs: Runs, *, metric: str | None = None, seed: str | None = None, group: str | None = None,
@@ -49,12 +50,13 @@ def infer(runs: Runs, *, metric: str | None = None, seed: str | None = None, gro
         raise SweepError(f"the metric `{metric}` holds no numbers (e.g. {frame[metric].dropna().iloc[0]!r}); "
                          "choose another with --metric")
     taken = {runs.run, seed, group, metric}
+    between = _between_groups(runs, taken, group)
     params = params or _params(runs, taken, group, notes)
     if higher_is_better is None:
         higher_is_better = not _LOWER.search(metric)
         notes.append(f"{'higher' if higher_is_better else 'lower'} `{metric}` is better, by its name "
                      f"(say otherwise with --{'lower' if higher_is_better else 'higher'}-is-better)")
-    return Roles(metric, seed, group, params, higher_is_better, notes)
+    return Roles(metric, seed, group, params, higher_is_better, notes, [c for c in between if c not in params])
 
 
 def _exist(frame: pd.DataFrame, names: list[str | None]) -> None:
@@ -85,12 +87,26 @@ def _metric(runs: Runs, taken: set, notes: list[str]) -> str:
     return ranked[0]
 
 
+def _pool(runs: Runs, taken: set) -> list[str]:
+    """The columns that may be configuration."""
+    pool = runs.config if runs.config is not None else [
+        c for c in runs.frame.columns if not _BOOKKEEPING.match(c) and not _METRIC_NAME.search(c)]
+    return [c for c in pool if c not in taken and c in runs.frame.columns]
+
+
+def _between_groups(runs: Runs, taken: set, group: str | None) -> list[str]:
+    """Configuration constant within each group that differs between groups."""
+    if group is None:
+        return []
+    frame = runs.frame
+    return [c for c in _pool(runs, taken) if _hashable(frame[c]).nunique(dropna=False) > 1
+            and (frame.groupby(group, dropna=False)[c].agg(lambda x: _hashable(x).nunique(dropna=False)) <= 1).all()]
+
+
 def _params(runs: Runs, taken: set, group: str | None, notes: list[str]) -> list[str]:
     """Configuration columns that take more than one value within some group."""
     frame = runs.frame
-    pool = runs.config if runs.config is not None else [
-        c for c in frame.columns if not _BOOKKEEPING.match(c) and not _METRIC_NAME.search(c)]
-    pool = [c for c in pool if c not in taken and c in frame.columns]
+    pool = _pool(runs, taken)
     groups = [frame] if group is None else [g for _, g in frame.groupby(group, dropna=False)]
     varied = [c for c in pool if any(_hashable(g[c]).nunique(dropna=False) > 1 for g in groups)]
     ids = [c for c in varied if runs.config is None and not _numeric(frame[c])

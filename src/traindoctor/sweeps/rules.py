@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ..judge.thresholds import CONFOUND_V, LUCKY_CARRY, LUCKY_LEAD, RELIABLE_MIN_SEEDS, RELIABLE_T
+from ..judge.thresholds import CONFOUND_V, LUCKY_CARRY, LUCKY_LEAD, LUCKY_P, RELIABLE_MIN_SEEDS, RELIABLE_T
 from ..vocabulary.finding import Finding, finding
 
 
@@ -73,24 +73,32 @@ def _reliable(label: str, param: str, st: dict, metric: str, higher: bool, n: in
 
 
 def _lucky(label: str, param: str, st: dict, metric: str, higher: bool, n: int, where: dict) -> Finding | None:
-    """The value a reader of the means would pick leads by a lot, unreliably, thanks to one seed."""
-    if n < 2 or st["noise"] is None:
+    """The value a reader of the means would pick leads by a lot, unreliably, thanks to one seed that is an
+    outlier against the noise of the other seeds."""
+    if n < 3:  # with two seeds neither can be told to be the odd one
         return None
     sign = 1 if higher else -1
     best = max(st["values"], key=lambda r: sign * r["mean"])
     lead = sign * best["diff"]
-    if lead <= 0 or lead < LUCKY_LEAD * st["noise"] or abs(best["t"]) >= RELIABLE_T:
+    if lead <= 0 or abs(best["t"]) >= RELIABLE_T:
         return None
     d = sign * np.array(best["diffs"])
     lucky = int(np.argmax(d))
     rest = float(np.delete(d, lucky).mean())
-    if rest >= LUCKY_CARRY * lead:
+    k = len(st["values"])
+    noise = st["noise_without"][lucky]
+    # One seed's paired difference has variance noise² k/(k-1) (its own run, the mean of its other runs);
+    # its excess over the mean of n-1 others has 1 + 1/(n-1) of that. Its quantile: the t distribution
+    # with the noise's (n-2)(k-1) degrees of freedom, at LUCKY_P shared among the n seeds that could be it.
+    spread = noise * np.sqrt(k / (k - 1) * (1 + 1 / (n - 1)))
+    outlier = stats.t.isf(LUCKY_P / n, (n - 2) * (k - 1)) * spread
+    if lead < LUCKY_LEAD * noise or d[lucky] - rest < outlier or rest >= LUCKY_CARRY * lead:
         return None
     seed = st["paired_seeds"][lucky]
     return finding("lucky-seed", f"{label}: {param}={best['value']} has the best mean {metric} ({best['mean']:.4g}), "
                    f"{lead:.3g} ahead of the other values on average, but t = {best['t']:.2f} over {n} seeds: "
                    f"seed {seed} alone puts it {d[lucky]:.3g} ahead, the other seeds {rest:+.3g} on average "
-                   f"(run-to-run deviation of the sweep {st['noise']:.3g})", "sweeps",
+                   f"(their run-to-run deviation: {noise:.3g})", "sweeps",
                    evidence={"value": best["value"], "lead": lead, "t": best["t"], "seed": seed,
-                             "lead_of_seed": float(d[lucky]), "lead_without_seed": rest, "noise": st["noise"]},
+                             "lead_of_seed": float(d[lucky]), "lead_without_seed": rest, "noise": noise},
                    location=where)

@@ -44,7 +44,7 @@ def parameter(frame: pd.DataFrame) -> dict[str, Any]:
                      "diffs": [float(d) for d in diffs[:, j]] if diffs.size else []})
     return {"values": rows, "paired_seeds": [plain(s) for s in complete.index],
             "unpaired_seeds": [plain(s) for s in cells.index.difference(complete.index)],
-            "noise": _robust_noise(table), "trend": _trend(values, table),
+            "noise_without": _noise_without(table), "trend": _trend(values, table),
             "lines": {str(plain(s)): [num(x) for x in row] for s, row in zip(cells.index, cells.to_numpy(dtype=float))}}
 
 
@@ -74,16 +74,20 @@ def _t(d: np.ndarray) -> tuple[float | None, float | None]:
     return float(result.statistic), float(result.pvalue)
 
 
-def _robust_noise(table: np.ndarray) -> float | None:
-    """The run-to-run deviation left after seed and value effects, robust to one outlying run: Tukey's
-    median polish of the seeds x values table, then 1.4826 x the median absolute residual."""
-    if table.shape[0] < 2 or table.shape[1] < 2:
-        return None
-    r = table.copy()
-    for _ in range(10):
-        r = r - np.median(r, axis=1, keepdims=True)
-        r = r - np.median(r, axis=0, keepdims=True)
-    return float(1.4826 * np.median(np.abs(r)))
+def _noise_without(table: np.ndarray) -> list[float | None]:
+    """Per paired seed, the run-to-run deviation of the other seeds' runs: the residual standard deviation
+    of their seeds x values table after seed and value effects ((n-2)(k-1) degrees of freedom). A seed
+    suspected of luck is judged against a noise level it did not inflate."""
+    n, k = table.shape
+    out: list[float | None] = []
+    for i in range(n):
+        rest = np.delete(table, i, axis=0)
+        if rest.shape[0] < 2 or k < 2:
+            out.append(None)
+            continue
+        r = rest - rest.mean(axis=1, keepdims=True) - rest.mean(axis=0, keepdims=True) + rest.mean()
+        out.append(float(np.sqrt((r ** 2).sum() / ((rest.shape[0] - 1) * (k - 1)))))
+    return out
 
 
 def _trend(values: list, table: np.ndarray) -> dict[str, Any] | None:

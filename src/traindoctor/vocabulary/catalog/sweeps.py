@@ -59,9 +59,10 @@ CODES = (
         title="The best value's lead comes from one seed",
         severity="warning",
         stage=MISMATCH,
-        what=("Detects a best value (by mean metric) whose lead over the other values is large — at least one "
-              "robust run-to-run deviation of the sweep — but not reliable across seeds (|t| < 2 on the paired "
-              "per-seed differences), because a single seed carries more than half of it."),
+        what=("Detects a best value (by mean metric) whose lead over the other values is not reliable across seeds "
+              "(|t| < 2 on the paired per-seed differences, 3 or more seeds) because one seed carries more than half "
+              "of it: that seed's difference is an outlier against the run-to-run noise of the other seeds (beyond "
+              "what the t distribution allows at a 1% chance), and the lead is at least half that noise."),
         why=("'A value with SI_mean=20 but t_stat=0.5 is a lucky seed' (the seeds, Part 4): the mean rewards one "
              "good draw, and the configuration adopted on its strength will not reproduce."),
         hypotheses=(
