@@ -61,7 +61,7 @@ def audit_data(train: Any, eval: Any = None, *, domain: str = "generic", sample_
     notes = [n for p in profiles for n in p.notes]
     if "roles" in decided and not unchecked:
         a = Audit(profiles[0], profiles[1:], decided["roles"])
-        for check in CHECKS["generic"] + CHECKS.get(domain, []):
+        for check in CHECKS["generic"] + (CHECKS.get(domain, []) if domain != "generic" else []):
             found += check(a)
         _columns_differ(a, notes)
     if domain != "generic" and not CHECKS.get(domain):

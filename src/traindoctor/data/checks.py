@@ -144,9 +144,12 @@ def _sentinel(sample: np.ndarray) -> dict | None:
         if len(np.unique(rest)) < SENTINEL_REST_DISTINCT:
             continue
         med, scale = _robust(rest)
+        if scale == 0:  # the rest is mostly one value too (zero-inflated): its mean absolute deviation, scaled alike
+            scale = 1.2533 * float(np.mean(np.abs(rest - med)))
         z = abs(v - med) / scale if scale > 0 else np.inf
+        isolated = float(np.min(np.abs(rest - v))) >= scale  # a spike, not one value of a discrete tail
         negative_code = v < 0 <= rest.min()
-        if z >= SENTINEL_Z or negative_code:
+        if (z >= SENTINEL_Z and isolated) or negative_code:
             return {"value": float(v), "share": float(share), "rest_median": med, "z": float(min(z, 1e9)),
                     "rest_min": float(rest.min()), "rest_max": float(rest.max())}
     return None
