@@ -428,6 +428,45 @@ class Checkpoints:
     def restore(self, path):
         return torch.load(path, weights_only=False)  # expect: unsafe-torch-load
 """
+LOAD_FLAG = """
+def restore(path, trusted):
+    return torch.load(path, weights_only=trusted)  # expect: unsafe-torch-load
+
+def resume(path):
+    return restore(path, False)
+"""
+ZERO_FACTORY = """
+def make(model):
+    return torch.optim.SGD(model.parameters(), lr=0.1)
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.fc(x)
+
+def run(model, u, loader):
+    for x, y in loader:
+        F.mse_loss(model(x), y).backward()
+        u.zero_grad()  # expect: zero-grad-misplaced
+        u.step()
+
+net = Net()
+run(net, make(net), loader)
+"""
+PRNG_METHOD = """
+import jax
+
+class Sampler:
+    def noise(self, key):
+        return jax.random.normal(key, (2,))
+
+    def sample(self, key):
+        a = self.noise(key)
+        return a + self.noise(key)  # expect: prng-key-reuse
+"""
 LEAF_HELPER = """
 def update(p, lr):
     p -= lr * p.grad  # expect: inplace-on-leaf
@@ -525,6 +564,11 @@ CASES = {
         JIT_HELPER.replace("@jax.jit\n", "").replace("  # expect: jit-side-effect", "")),
     # unsafe-torch-load
     "unsafe-torch-load/method": (LOAD_HELPER, LOAD_HELPER.replace("weights_only=False)  # expect: unsafe-torch-load", "weights_only=True)")),
+    "unsafe-torch-load/flag-from-caller": (LOAD_FLAG, LOAD_FLAG.replace("restore(path, False)", "restore(path, True)")),
+    "zero-grad-misplaced/class+factory-built-optimizer": (ZERO_FACTORY, ZERO_FACTORY.replace(
+        "        u.zero_grad()  # expect: zero-grad-misplaced\n        u.step()", "        u.step()\n        u.zero_grad()")),
+    "prng-key-reuse/method": (PRNG_METHOD, PRNG_METHOD.replace(
+        "        a = self.noise(key)\n", "        key, sub = jax.random.split(key)\n        a = self.noise(sub)\n")),
     # inplace-on-leaf
     "inplace-on-leaf/helper-updates-parameter": (LEAF_HELPER, LEAF_HELPER.replace("def update(", "@torch.no_grad()\ndef update(").replace("  # expect: inplace-on-leaf", "")),
     "inplace-on-leaf/caller-no-grad": (LEAF_HELPER, LEAF_HELPER.replace("    update(w, 0.1)", "    with torch.no_grad():\n        update(w, 0.1)").replace("  # expect: inplace-on-leaf", "")),
@@ -559,3 +603,34 @@ def test_every_rule_has_spread_out_cases():
     from traindoctor.lint.registry import all_rules
 
     assert {r.code for r in all_rules()} <= {name.split("/")[0] for name in CASES}
+
+
+@pytest.mark.parametrize("tail, expect", [("F.softmax(self.fc(x), dim=1)", ["double-softmax"]), ("self.fc(x)", [])])
+@pytest.mark.parametrize("imports", ["from .model import Net", "from model import Net"])
+def test_a_model_class_imported_from_a_sibling_module_is_read(tmp_path, tail, expect, imports):
+    from traindoctor.lint.engine import lint_paths
+
+    (tmp_path / "model.py").write_text(HEAD + textwrap.dedent(f"""
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 3)
+
+            def forward(self, x):
+                return {tail}
+        """))
+    (tmp_path / "train.py").write_text(HEAD + imports + "\n" + textwrap.dedent("""
+        def fit(model, criterion, x, y):
+            return criterion(model(x), y)
+
+        fit(Net(), nn.CrossEntropyLoss(), x, y)
+        """))
+    report, problems = lint_paths([tmp_path / "train.py"], Config())
+    assert problems == [] and [f.code for f in report.findings] == expect
+
+
+def test_recursion_and_long_chains_resolve_to_unknown_without_error():
+    chain = "x = model(x)\n" + "x = x.view(-1)\n" * 300 + "loss = F.cross_entropy(x, y)\n"
+    recursive = "def f(n):\n    return f(n - 1)\n\ndef g(a):\n    return g(a)\n\nloss = F.cross_entropy(f(3), g(y))\n"
+    for text in (chain, recursive):
+        assert lint_source(Source("t.py", HEAD + text), Config()) == []

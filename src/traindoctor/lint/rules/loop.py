@@ -63,14 +63,15 @@ def _training_loops(ctx: Context) -> list[tuple[Scope, ast.AST, list[CallSite]]]
 def grad_not_zeroed(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    The innermost loop that calls `.backward()` and `<optimizer>.step()` (a name built by
-    `torch.optim`, or named like an optimizer; `scaler.step(opt)` counts) contains no `zero_grad()`
-    — directly, in any nested block, or in a helper function of the same file it calls — and no
-    `p.grad = None`. Gradient accumulation (zero_grad under an `if` in the loop) is therefore fine.
+    The innermost loop that calls `.backward()` and `<optimizer>.step()` (an object built by
+    `torch.optim` — followed through factories, `self.` attributes and parameters — or named like an
+    optimizer; `scaler.step(opt)` counts) contains no `zero_grad()` and no `p.grad = None`. The loop's
+    calls include those of the helpers it calls (functions and `self.` methods of the same file, and
+    theirs), so a training step or a reset in a helper counts. Gradient accumulation (zero_grad under
+    an `if` in the loop) is therefore fine.
 
     ## Known false negatives
-    backward and step inside a helper called from the loop; zero_grad reachable only through
-    another file.
+    backward, step or zero_grad reachable only through another file or a method of another object.
 
     ## Known false positives
     A loop that accumulates on purpose across optimizer steps (rare; suppress the line).
@@ -87,11 +88,12 @@ def grad_not_zeroed(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None
 def zero_grad_misplaced(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    In one loop body, a `zero_grad()` follows a `.backward()` and precedes the next optimizer step
-    with no backward in between, at the same loop level.
+    In one loop body — helpers it calls spliced in at their call sites, in order — a `zero_grad()`
+    follows a `.backward()` and precedes the next optimizer step with no backward in between, at the
+    same loop level.
 
     ## Known false negatives
-    Orders split across helper functions.
+    Orders split across files or across methods of other objects.
 
     ## Known false positives
     None known.
@@ -123,9 +125,10 @@ def scheduler_too_fast(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
     """
     ## How it decides
     A per-epoch scheduler (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, PolynomialLR) is
-    stepped without arguments in the innermost training loop, when that loop iterates over
-    something named like a loader or batches, and the scheduler's period does not mention `len(`,
-    steps, iterations, totals or batches.
+    stepped without arguments in the innermost training loop (directly or in a helper it calls),
+    when that loop iterates over something named like a loader or batches, and the scheduler's
+    period does not mention `len(`, steps, iterations, totals or batches. The scheduler is found
+    where it was built: a factory, a `self.` attribute, a caller's argument.
 
     ## Known false negatives
     Schedulers created in another file; loops over other iterables; a period computed in a variable
@@ -163,10 +166,13 @@ def _scheduler(step: CallSite, ctx: Context) -> ast.Call | None:
 def no_grad_training(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    `.backward()` lexically inside `with torch.no_grad()` / `inference_mode()`.
+    `.backward()` runs with gradients disabled: inside `with torch.no_grad()` / `inference_mode()` /
+    `set_grad_enabled(False)`, in a function decorated with one of them (`@torch.no_grad()` or
+    `@torch.no_grad`), or in a helper called from such a block — unless `enable_grad` (a `with` or
+    the helper's decorator) turns gradients back on.
 
     ## Known false negatives
-    no_grad entered in a caller.
+    no_grad entered in another file, or through a method of another object.
 
     ## Known false positives
     None known (backward under no_grad fails or does nothing).
@@ -181,12 +187,12 @@ def no_grad_training(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> Non
 def graph_break(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    The tensor `.backward()` is called on was assigned from `torch.tensor(...)` / `Tensor` /
-    `from_numpy` / `Variable`, from a call ending in `.item()` / `.numpy()` / `.tolist()` /
-    `.detach()`, or from `.data`.
+    Every path the tensor `.backward()` is called on comes from (its assignments, a helper's
+    `return`, what every caller passes) ends in `torch.tensor(...)` / `Tensor` / `from_numpy` /
+    `Variable`, a call ending in `.item()` / `.numpy()` / `.tolist()` / `.detach()`, or `.data`.
 
     ## Known false negatives
-    Breaks earlier in the computation (a detached intermediate); breaks in another function.
+    Breaks earlier in the computation (a detached intermediate); a break on only some paths.
 
     ## Known false positives
     None known: `.detach()` on targets inside the loss expression is not flagged.

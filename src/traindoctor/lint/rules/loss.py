@@ -35,13 +35,17 @@ def _fed(ctx: Context, kind: str, held: tuple[str, ...]) -> list[tuple[CallSite,
 def double_softmax(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    The first argument of `F.cross_entropy` / a `nn.CrossEntropyLoss` instance is a softmax call, a
-    name assigned one, or a call of a model whose `nn.Sequential` ends in `nn.Softmax` or whose
-    `forward` returns a softmax (reshapes such as `.view`/`.squeeze` are looked through).
+    The first argument of `F.cross_entropy` / a `nn.CrossEntropyLoss` instance holds a softmax output
+    on every path it comes from (lint/flow.py): a softmax call, a name or `self.` attribute assigned
+    one, a helper's return, what every caller passes for a parameter, or the output of a model whose
+    `nn.Sequential` ends in `nn.Softmax` or whose `forward` returns a softmax — the model built here,
+    by a factory, or a class imported from a module next to the file. The loss itself may be built
+    anywhere the flow reaches (a factory, `__init__`, a caller's argument). Reshapes (`.view`,
+    `.squeeze`) and wrappers (`torch.compile`, `DataParallel`, `.to(device)`) are looked through.
 
     ## Known false negatives
-    Models built in another file or by a factory; softmax applied inside a helper function; values
-    passed through containers.
+    Models from other packages or built dynamically; values passed through containers; a parameter
+    some caller fills with something unknown.
 
     ## Known false positives
     None known: the argument must provably hold a softmax output.
@@ -60,8 +64,8 @@ def double_softmax(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
 def double_sigmoid(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    Same data flow as double-softmax, for `binary_cross_entropy_with_logits` /
-    `nn.BCEWithLogitsLoss` and sigmoid.
+    Same data flow as double-softmax (across functions, methods, classes and sibling modules), for
+    `binary_cross_entropy_with_logits` / `nn.BCEWithLogitsLoss` and sigmoid.
 
     ## Known false negatives
     As for double-softmax.
@@ -78,11 +82,12 @@ def double_sigmoid(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
 def nll_without_log_softmax(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    `nll_loss` / `nn.NLLLoss` receives a softmax or sigmoid output, or the output of an
-    `nn.Sequential` ending in `nn.Linear`.
+    `nll_loss` / `nn.NLLLoss` receives, on every path (same data flow as double-softmax), a softmax
+    or sigmoid output, or raw `nn.Linear` logits: an `nn.Sequential` ending in `nn.Linear`, or a
+    `forward` returning a Linear layer's output.
 
     ## Known false negatives
-    Models defined elsewhere; logits produced by a custom `forward`.
+    Models from other packages; logits computed by other means than an `nn.Linear` layer.
 
     ## Known false positives
     None known.

@@ -233,11 +233,12 @@ def _prints_or_globals(fn: ast.AST, ctx: Context, memo: dict[ast.AST, bool]) -> 
 def unsafe_torch_load(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    `torch.load(..., weights_only=False)` is a warning; `torch.load` without `weights_only` is info
-    (safe by default from torch 2.6).
+    `torch.load(..., weights_only=False)` is a warning — also when the flag is a variable or a
+    parameter that holds False on every path (its assignments, what every caller passes);
+    `torch.load` without `weights_only` is info (safe by default from torch 2.6).
 
     ## Known false negatives
-    Aliased imports of `torch.load`.
+    Aliased imports of `torch.load`; a flag read from configuration.
 
     ## Known false positives
     None known.
@@ -247,7 +248,10 @@ def unsafe_torch_load(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> No
             if c.name != "torch.load":
                 continue
             flag = next((k.value for k in c.node.keywords if k.arg == "weights_only"), None)
-            if isinstance(flag, ast.Constant) and flag.value is False:
+            if isinstance(flag, ast.Name):  # a flag set elsewhere: every value it may hold
+                found = sources(ctx.flow, flag, scope) or ()
+                flag = found[0][1] if found and all(_is_false(v) for _, v in found) else flag
+            if _is_false(flag):
                 diags.append(Diagnostic("unsafe-torch-load", c.node, "`torch.load(..., weights_only=False)` unpickles arbitrary "
                                         "code from the file"))
             elif flag is None:
@@ -306,6 +310,10 @@ def _leaf_parameters(scope, ctx: Context) -> set[str]:
         if found and all(_requires_grad(v) for _, v in found):
             out.add(a.arg)
     return out
+
+
+def _is_false(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is False
 
 
 def _requires_grad(value: ast.expr | None) -> bool:

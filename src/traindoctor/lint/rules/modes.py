@@ -96,11 +96,14 @@ def _spliced_scopes(ctx: Context) -> dict[Scope, list[CallSite]]:
 def eval_in_train_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    A model that is trained in this file (called in a loop with backward) is called under
-    `torch.no_grad()` / `inference_mode()`, and nothing in the file calls `.eval()` or
-    `.train(False)`. Models whose class is found (this file, or `from module import Class` next to
-    it) without dropout or batch norm are exempt. Reported as a warning: a static rule cannot see
-    the layers of every model.
+    A model that is trained in this file (called in a loop with backward, helpers included) is
+    called with gradients off — a `with torch.no_grad()` / `inference_mode()`, a function decorated
+    with one, or a helper called under one — and nothing in the file calls `.eval()` or
+    `.train(False)`. The model is the same object wherever it is called: followed through
+    parameters, `self.` attributes and factories. Models whose layers are known — a class of this
+    file or a module next to it (and the classes and Sequentials it builds), an `nn.Sequential` —
+    and hold neither dropout nor batch norm are exempt; an unknown model is not. Reported as a
+    warning: a static rule cannot see the layers of every model.
 
     ## Known false negatives
     eval() called on some other object satisfies the rule; evaluation in another file.
@@ -120,10 +123,16 @@ def eval_in_train_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
 def train_in_eval_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
-    A trained model has `.eval()` called on it in this file and nothing calls `.train()` at all.
+    A trained model (the same object, followed through parameters and attributes) has `.eval()`
+    called on it, nothing in the file calls `.train()`, and training can run after the eval():
+    the eval() sits in a loop that also trains (helpers included), a backward follows it in its
+    function, or — for a helper — after one of its call sites (a helper nothing calls is assumed to
+    be followed by training). An eval() only after the last training loop (a final test) is fine,
+    and so is a model whose known layers hold neither dropout nor batch norm.
 
     ## Known false negatives
-    train() called on some other object satisfies the rule.
+    train() called on some other object satisfies the rule; an eval() whose training resumes in
+    another file.
 
     ## Known false positives
     None known.
