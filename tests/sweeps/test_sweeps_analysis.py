@@ -84,7 +84,8 @@ def test_one_lucky_seed_is_named(case):
     report = run(sweep(effect=0.0, **case))
     lucky = [f for f in report.findings if f.code == "lucky-seed"]
     assert lucky, all_codes(report)
-    assert lucky[0].evidence["seed"] == 1000 + case["boost"][0] and lucky[0].evidence["value"] == case["boost"][1]
+    (said,) = lucky[0].evidence["by_parameter"]
+    assert said["seed"] == 1000 + case["boost"][0] and said["value"] == case["boost"][1] and said["parameter"] == "lr"
     assert "reliable-effect" not in all_codes(report)
 
 
@@ -103,7 +104,8 @@ def test_a_real_effect_with_a_noisy_seed_is_not_called_lucky():
 def test_a_confounded_sweep(other):
     report = run(sweep(effect=log_effect(), seeds=5, extra={"other": other}))
     f = next(f for f in report.findings if f.code == "confounded-sweep")
-    assert set(f.evidence["parameters"]) == {"lr", "other"} and f.evidence["cramers_v"] >= 0.5
+    (said,) = f.evidence["by_parameter"]
+    assert set(said["parameters"]) == {"lr", "other"} and said["cramers_v"] >= 0.5
     # the effect may be the other parameter's: read after the confounder
     assert next(f for f in report.findings if f.code == "reliable-effect").explained_by == "confounded-sweep"
 
@@ -120,7 +122,7 @@ def test_a_full_grid_is_not_confounded():
 def test_too_few_seeds_is_unreplicated(seeds, said):
     report = run(sweep(effect=log_effect(), seeds=seeds))
     f = next(f for f in report.findings if f.code == "unreplicated")
-    assert said in f.observation and f.evidence["paired_seeds"] == seeds
+    assert said in f.observation and f.evidence["by_parameter"][0]["paired_seeds"] == seeds
     assert "reliable-effect" not in all_codes(report)
 
 
@@ -166,6 +168,16 @@ def test_groups_are_analysed_apart():
     notes = " ".join(report.sections["sweeps"]["notes"])
     assert "analysed apart" in notes and "dropout differ only between groups" in notes
     assert lr_stats(report, "sweep-lr-a")["trend"]["t"] > 2
+
+
+def test_one_finding_per_code_names_every_parameter():
+    report = run(pd.concat([sweep(effect=log_effect(), seeds=6).assign(group="lr-sweep"),
+                            sweep(values=("adam", "sgd", "lion"), param="optimizer", seeds=4,
+                                  effect=lambda v: 0.03 * (v == "lion")).assign(group="opt-sweep")]))
+    (f,) = report.findings
+    assert f.code == "reliable-effect" and "`lr` in group lr-sweep" in f.observation
+    assert "`optimizer` in group opt-sweep" in f.observation and "lion better" in f.observation
+    assert [e["parameter"] for e in f.evidence["by_parameter"]] == ["lr", "optimizer"]
 
 
 # ── overrides and errors ─────────────────────────────────────────────────────

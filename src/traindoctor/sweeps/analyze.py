@@ -48,7 +48,7 @@ def analyze(source: str | Path | pd.DataFrame, *, metric: str | None = None, see
     bad = ~np.isfinite(frame[METRIC])
     nonfinite = [_describe(runs, roles, row) for _, row in frame[bad].iterrows()]
     if nonfinite:
-        notes.append(f"{len(nonfinite)} run(s) with a non-finite {roles.metric} (diverged, or the evaluation "
+        notes.append(f"{len(nonfinite)} run{'s' * (len(nonfinite) > 1)} with a non-finite {roles.metric} (diverged, or the evaluation "
                      f"crashed?) are left out of the numbers: {', '.join(r['run'] for r in nonfinite[:8])}"
                      + (" ..." if len(nonfinite) > 8 else "") + "; read their logs")
     finite = frame[~bad].copy()
@@ -66,7 +66,24 @@ def analyze(source: str | Path | pd.DataFrame, *, metric: str | None = None, see
         columns={"run": runs.run, "seed": roles.seed, "group": roles.group}, parameters=roles.params,
         runs=len(frame), nonfinite_runs=nonfinite, notes=notes, groups=groups)
     command = f"sweeps {source}" if not isinstance(source, pd.DataFrame) else "sweeps <DataFrame>"
-    return Report(command=command, findings=triage(found), sections={"sweeps": section}, unchecked=unchecked)
+    return Report(command=command, findings=triage(_combine(found)), sections={"sweeps": section}, unchecked=unchecked)
+
+
+def _combine(found: list[Finding]) -> list[Finding]:
+    """One finding per code, saying each parameter (and group) it concerns: a report reads one finding per
+    code, and the second parameter's numbers must not hide in the first one's evidence."""
+    by_code: dict[str, list[Finding]] = {}
+    for f in found:
+        by_code.setdefault(f.code, []).append(f)
+    out = []
+    for code, same in by_code.items():
+        first = same[0]
+        first.evidence = {"by_parameter": [{**f.location, **f.evidence} for f in same]}
+        if len(same) > 1:
+            first.observation = " · ".join(f.observation for f in same)
+            first.location = {"parameters": [f.location for f in same]}
+        out.append(first)
+    return out
 
 
 def _columns(runs: Runs, roles: Roles, best: bool, notes: list[str]) -> pd.DataFrame:
@@ -125,8 +142,9 @@ def _groups(finite: pd.DataFrame, roles: Roles, notes: list[str]) -> tuple[dict,
                          "with the others averaged over (a full grid is fair; see confounded-sweep otherwise)")
         for p, st in entry["parameters"].items():
             if st["unpaired_seeds"]:
-                notes.append(f"{'group ' + name + ': ' if name else ''}`{p}`: seeds {', '.join(map(str, st['unpaired_seeds'][:6]))} "
-                             "did not run every value and are left out of the paired numbers")
+                seeds = st["unpaired_seeds"]
+                notes.append(f"{'group ' + name + ': ' if name else ''}`{p}`: seed{'s' * (len(seeds) > 1)} "
+                             f"{', '.join(map(str, seeds[:6]))} did not run every value, left out of the paired numbers")
         groups[name] = entry
     if len(groups) > 1:
         notes.append(f"{len(groups)} groups are analysed apart: compare values within a group, not one group's best "
