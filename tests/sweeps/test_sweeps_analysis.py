@@ -110,6 +110,16 @@ def test_a_confounded_sweep(other):
     assert next(f for f in report.findings if f.code == "reliable-effect").explained_by == "confounded-sweep"
 
 
+def test_a_label_spelling_out_the_value_is_no_confounder():
+    label = {"out_dir": lambda v, s: f"runs/lr{v:g}"}
+    frame = pd.concat([sweep(effect=log_effect(), seeds=5, rng=r, extra=label).assign(loss_weight=w)
+                       for r, w in ((0, 0.5), (1, 1.0))])  # a setting named like a metric, crossed with lr
+    report = run(frame)
+    assert "confounded-sweep" not in all_codes(report) and report.sections["sweeps"]["metric"] == "val/acc"
+    assert set(report.sections["sweeps"]["groups"][""]["parameters"]) == {"lr", "loss_weight"}
+    assert any("`out_dir` names the `lr` values" in n for n in report.sections["sweeps"]["notes"])
+
+
 def test_a_full_grid_is_not_confounded():
     frame = pd.concat([sweep(effect=log_effect(), seeds=4, rng=r).assign(batch=b) for r, b in ((0, 32), (1, 64))])
     report = run(frame)

@@ -123,6 +123,11 @@ def _groups(finite: pd.DataFrame, roles: Roles, notes: list[str]) -> tuple[dict,
     groups, found = {}, []
     for name, g in finite.groupby("__group", sort=True):
         varied = [p for p in roles.params if g[p].map(_key).nunique() > 1]
+        labels = _labels(g, varied)
+        if labels:
+            notes.append(f"{'group ' + name + ': ' if name else ''}" + "; ".join(
+                f"`{a}` names the `{b}` values one to one: read as a label of {b}, not a parameter" for a, b in labels.items()))
+            varied = [p for p in varied if p not in labels]
         entry = {"runs": int(len(g)), "seeds": [stats.plain(s) for s in sorted(g[SEED].unique(), key=str)],
                  "parameters": {}, "also_varies": {}}
         for p in varied:
@@ -153,6 +158,32 @@ def _groups(finite: pd.DataFrame, roles: Roles, notes: list[str]) -> tuple[dict,
         notes.append(f"{', '.join(roles.between_groups)} differ only between groups: not compared (the groups may "
                      "differ in more than that)")
     return groups, found
+
+
+def _labels(g: pd.DataFrame, varied: list[str]) -> dict[str, str]:
+    """Text columns that only spell out another parameter's value (`out_dir` = "runs/lr0.001" for
+    lr=0.001): one to one with it, each text containing the value. A second parameter changed along with
+    the first (optimizer "sgd" with lr 0.1) does not contain it, and stays a confounder."""
+    out = {}
+    for a in varied:
+        if g[a].map(lambda v: isinstance(v, str)).all():
+            for b in varied:
+                pairs = g[[a, b]].drop_duplicates()
+                if b != a and b not in out and len(pairs) == g[a].nunique() == g[b].map(_key).nunique() \
+                        and all(_spells(t, v) for t, v in zip(pairs[a], pairs[b])):
+                    out[a] = b
+                    break
+    return out
+
+
+def _spells(text: str, value) -> bool:
+    """Whether `text` writes `value` (0.001 as 0.001, 1e-3, 1e-03; 64 as 64; "adam" as adam)."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        forms = {str(value), f"{value:g}", f"{value:.0e}", f"{value:e}".replace("e-0", "e-").replace(".000000", "")}
+        forms |= {f.replace("e-0", "e-") for f in list(forms)}
+    else:
+        forms = {str(value)}
+    return any(f and f in text for f in forms)
 
 
 def _key(v):

@@ -75,7 +75,7 @@ def _first(frame: pd.DataFrame, found: list[str], role: str, notes: list[str]) -
 def _metric(runs: Runs, taken: set, notes: list[str]) -> str:
     frame = runs.frame
     pool = runs.metrics if runs.metrics else [c for c in frame.columns if _METRIC_NAME.search(c)
-                                              and c not in (runs.config or ())]
+                                              and c not in (runs.config or ()) and not _repeats(frame[c])]
     pool = [c for c in pool if c not in taken and _numeric(frame[c])]
     if not pool:
         raise SweepError("no metric column found (named like acc, loss, f1, score, reward, val/...); "
@@ -90,7 +90,8 @@ def _metric(runs: Runs, taken: set, notes: list[str]) -> str:
 def _pool(runs: Runs, taken: set) -> list[str]:
     """The columns that may be configuration."""
     pool = runs.config if runs.config is not None else [
-        c for c in runs.frame.columns if not _BOOKKEEPING.match(c) and not _METRIC_NAME.search(c)]
+        c for c in runs.frame.columns if not _BOOKKEEPING.match(c)
+        and (not _METRIC_NAME.search(c) or _repeats(runs.frame[c]))]  # loss_weight=0.5 on many runs: a setting
     return [c for c in pool if c not in taken and c in runs.frame.columns]
 
 
@@ -114,6 +115,12 @@ def _params(runs: Runs, taken: set, group: str | None, notes: list[str]) -> list
     if ids:
         notes.append(f"not read as parameters (a different text on every run): {', '.join(ids)}; name one with --param")
     return [c for c in varied if c not in ids]
+
+
+def _repeats(column: pd.Series) -> bool:
+    """A setting takes the same value on many runs; a measured metric hardly ever repeats."""
+    values = _hashable(column.dropna())
+    return len(values) > 2 and values.nunique() <= len(values) / 2
 
 
 def _numeric(column: pd.Series) -> bool:
