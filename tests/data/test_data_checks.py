@@ -235,9 +235,27 @@ def test_train_eval_shift():
     assert found(audit({"obs": obs}, {"obs": standardized_alone}), "train-eval-shift")
 
 
+def demos(episodes, seed, degrees=False):
+    """Robot demonstrations: per episode a random-walk observation and its actions, 100 steps each."""
+    r = rng(seed)
+    obs = np.cumsum(r.normal(size=(episodes, 100, 6)) * 0.05, 1).reshape(-1, 6)
+    action = np.tanh(r.normal(size=(episodes * 100, 7))) * (180 / np.pi if degrees else 1.0)
+    return {"episode": np.repeat(np.arange(seed * 1000, seed * 1000 + episodes), 100), "obs": obs, "action": action}
+
+
 def test_same_distribution_is_not_shift():
     for n_eval in (50, 2000):
         assert not found(audit(table(), table(n_eval, seed=11)), "train-eval-shift")
+    for seed in (1, 2, 3):  # frames of one episode are alike: 10 held-out episodes are 10 samples
+        assert not found(audit(demos(50, seed), demos(10, seed + 10)), "train-eval-shift")
+    walk = np.cumsum(rng(5).normal(size=N))  # a random walk split by time: its level is not a shift
+    series = pd.DataFrame({"time": np.arange(N, dtype=float), "level": walk})
+    assert not found(audit(series.iloc[:4000], series.iloc[4000:]), "train-eval-shift")
+
+
+def test_shift_between_episodes():
+    f = found(audit(demos(50, 1), demos(10, 11, degrees=True)), "train-eval-shift")[0]
+    assert {d["dim"] for d in f.evidence["dims"]} == {f"action[{i}]" for i in range(7)}
 
 
 # ── leakage ───────────────────────────────────────────────────────────────────────────────────────
@@ -255,6 +273,16 @@ def test_single_feature_leakage():
     label = r.integers(0, 3, N)
     assert found(audit(table(label=label, label_name=names[label])), "feature-leakage")[0] \
         .evidence["pairs"][0]["feature"] == "label_name"
+
+
+def test_a_lagged_value_of_a_series_is_not_leakage_but_a_copy_is():
+    r = rng(4)
+    walk = np.cumsum(r.normal(size=N)) * 0.1 + np.sin(np.arange(N) / 50)
+    series = pd.DataFrame({"timestamp": pd.date_range("2021-01-01", periods=N, freq="min"), "now": walk,
+                           "target": np.roll(walk, -1)})
+    assert not found(audit(series.iloc[:-1]), "feature-leakage")
+    copied = series.assign(future=series.target + r.normal(size=N) * 1e-4)
+    assert found(audit(copied.iloc[:-1]), "feature-leakage")[0].evidence["pairs"][0]["feature"] == "future"
 
 
 def test_strong_features_are_not_leakage():

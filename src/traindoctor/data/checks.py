@@ -10,7 +10,7 @@ import numpy as np
 
 from ..judge.thresholds import (
     CLASS_MAJORITY, CLASS_MIN_LABELS, CLASSES_MAX, DUPLICATE_CHANCE, DUPLICATE_SHARE, GROUP_OVERLAP_SHARE, LEAK_BINS,
-    LEAK_MIN_ROWS, LEAK_SCORE, NEAR_CONSTANT, OUTLIER_ROWS, OUTLIER_SS_SHARE, OUTLIER_Z, RARE_CLASS_COUNT,
+    LEAK_MIN_ROWS, LEAK_PERSISTENCE, LEAK_SCORE, NEAR_CONSTANT, OUTLIER_ROWS, OUTLIER_SS_SHARE, OUTLIER_Z, RARE_CLASS_COUNT,
     SENTINEL_REST_DISTINCT, SENTINEL_SHARE, SENTINEL_Z, SHIFT_EFFECT, SHIFT_FDR, SHUFFLE_AUTOCORR, SHUFFLE_INSIDE,
     SHUFFLE_SIMILAR, TARGET_SCALE_RATIO,
 )
@@ -342,7 +342,7 @@ def group_overlap(a: Audit) -> list[Finding]:
 def shift(a: Audit) -> list[Finding]:
     if not a.evals:
         return []
-    from scipy.stats import false_discovery_control, ks_2samp
+    from scipy.stats import false_discovery_control, ks_2samp, kstwo
 
     out = []
     for p in a.evals:
@@ -353,10 +353,12 @@ def shift(a: Audit) -> list[Finding]:
             x, y = _finite(a.train.sampled(column, i)), _finite(p.sampled(column, i))
             if len(x) < 20 or len(y) < 20:
                 continue
-            test = ks_2samp(x, y)
+            d = float(ks_2samp(x, y).statistic)
+            nx, ny = _effective(a, a.train, column, i), _effective(a, p, column, i)
+            pvalue = float(kstwo.sf(d, max(1, round(nx * ny / (nx + ny)))))
             mt, me = a.train.moments[column], p.moments[column]
             smd = (me.mean[i] - mt.mean[i]) / mt.std[i] if mt.std[i] > 0 else 0.0
-            rows.append({"dim": name, "ks": float(test.statistic), "p": float(test.pvalue), "mean_shift_sd": float(smd),
+            rows.append({"dim": name, "ks": d, "p": pvalue, "mean_shift_sd": float(smd), "effective_n": [nx, ny],
                          "train_mean": float(mt.mean[i]), "eval_mean": float(me.mean[i])})
         if not rows:
             continue
@@ -375,6 +377,52 @@ def shift(a: Audit) -> list[Finding]:
     return out
 
 
+def _effective(a: Audit, p: Profile, column: str, i: int) -> float:
+    """How many independent samples the sampled values are worth. Frames of one episode may be alike:
+    n / (1 + (m - 1) ICC), Kish's design effect for clusters of mean size m and intraclass correlation
+    ICC; neighbours in a series too: n (1 - r) / (1 + r) for a lag-1 autocorrelation r (AR(1))."""
+    values = p.sampled(column, i)
+    n = float(np.isfinite(values).sum())
+    for group in a.roles.groups:
+        if group in p.sample.rows:
+            n = min(n, _clustered(p.sampled(group), values))
+    time = a.roles.time
+    if time is not None and time in p.layouts and p.layouts[time].kind == "number":
+        r = _lag1(p.sampled(time), values)
+        if r is not None and r > 0:
+            n = min(n, float(np.isfinite(values).sum()) * (1 - r) / (1 + r))
+    return max(n, 1.0)
+
+
+def _clustered(keys: np.ndarray, values: np.ndarray) -> float:
+    """The effective size of a clustered sample (one-way ANOVA estimate of the ICC)."""
+    keep = np.isfinite(values)
+    keys, v = keys[keep], values[keep]
+    if keys.dtype == object:
+        keys = np.asarray([str(k) for k in keys])
+    n = len(v)
+    _, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    k = len(counts)
+    if k < 2 or k == n:
+        return float(n)
+    means = np.bincount(inv, weights=v) / counts
+    msb = float((counts * (means - v.mean()) ** 2).sum()) / (k - 1)
+    msw = float(((v - means[inv]) ** 2).sum()) / (n - k)
+    m0 = (n - float((counts ** 2).sum()) / n) / (k - 1)
+    icc = (msb - msw) / (msb + (m0 - 1) * msw) if msb + (m0 - 1) * msw > 0 else 0.0
+    return n / (1 + (m0 - 1) * min(max(icc, 0.0), 1.0))
+
+
+def _lag1(t: np.ndarray, values: np.ndarray) -> float | None:
+    """Lag-1 correlation of the values along the samples sorted by time."""
+    order = np.argsort(t, kind="stable")
+    v = values[order[np.isfinite(t[order])]]
+    v = v[np.isfinite(v)]
+    if len(v) < 20 or np.std(v[1:]) == 0 or np.std(v[:-1]) == 0:
+        return None
+    return float(np.corrcoef(v[:-1], v[1:])[0, 1])
+
+
 # ── features against the target ─────────────────────────────────────────────────────────────────
 
 def leakage(a: Audit) -> list[Finding]:
@@ -382,25 +430,46 @@ def leakage(a: Audit) -> list[Finding]:
     for tcol, ti, tname in a.targets()[:8]:
         y = p.sampled(tcol, ti)
         classes = _is_classes(p, tcol)
-        for column, i, name in a.features():
-            x = p.sampled(column, i)
+        bar = _bar(a, y, classes)
+        candidates = [(name, p.sampled(column, i)) for column, i, name in a.features()]
+        candidates += [(column, p.sample.rows[column]) for column in _text_features(a)]
+        for name, x in candidates:
             score = _single_feature(x, y, classes)
-            if score is not None and score >= LEAK_SCORE:
-                out.append({"feature": name, "target": tname, "score": score,
-                            "measure": "error removed" if classes else "R2"})
-        for column in _text_features(a):
-            score = _single_feature(p.sample.rows[column], y, classes)
-            if score is not None and score >= LEAK_SCORE:
-                out.append({"feature": column, "target": tname, "score": score,
+            if score is not None and score >= bar:
+                out.append({"feature": name, "target": tname, "score": score, "bar": bar,
                             "measure": "error removed" if classes else "R2"})
     if not out:
         return []
     return [finding("feature-leakage", f"{len(out)} single feature(s) of {p.name} predict the target almost exactly "
                     "on held-out samples: " + "; ".join(
-                        f"`{d['feature']}` -> `{d['target']}` " + (f"R² {d['score']:.3f}" if d["measure"] == "R2" else
+                        f"`{d['feature']}` -> `{d['target']}` " + (f"R² {d['score']:.4f}" if d["measure"] == "R2" else
                                                                  f"removes {d['score']:.1%} of the majority-class errors")
                         for d in out[:SHOWN]), SOURCE, evidence={"pairs": out[:LISTED]},
                     location=_at(p, [d["feature"] for d in out]))]
+
+
+def _bar(a: Audit, y: np.ndarray, classes: bool) -> float:
+    """LEAK_SCORE; in a time series, also beyond the target's own previous value (persistence): a lagged
+    copy of a slowly moving target predicts it well without leaking anything."""
+    column = a.roles.time
+    if column is None or a.train.layouts.get(column) is None or a.train.layouts[column].kind != "number":
+        return LEAK_SCORE
+    t = a.train.sampled(column)
+    order = np.argsort(t, kind="stable")
+    order = order[np.isfinite(t[order])]
+    y = y[order]
+    y = y[np.array([v is not None and v == v for v in y])] if y.dtype == object else y[np.isfinite(y)]
+    if len(y) < LEAK_MIN_ROWS:
+        return LEAK_SCORE
+    before, now = y[:-1], y[1:]
+    if classes:
+        _, counts = np.unique(now.astype(str), return_counts=True)
+        base = 1 - counts.max() / len(now)
+        persisted = 1 - float(np.mean(now.astype(str) != before.astype(str))) / base if base > 0 else 0.0
+    else:
+        sst = float(((now - now.mean()) ** 2).sum())
+        persisted = 1 - float(((now - before) ** 2).sum()) / sst if sst > 0 else 0.0
+    return max(LEAK_SCORE, 1 - (1 - persisted) * LEAK_PERSISTENCE)
 
 
 def _text_features(a: Audit) -> list[str]:
@@ -487,18 +556,9 @@ def _grouped(a: Audit, p: Profile) -> bool:
 def _autocorrelation(a: Audit, t: np.ndarray) -> float | None:
     """Lag-1 correlation of the target (or, with no numeric target, the largest over the features)
     along the sampled rows sorted by time."""
-    order = np.argsort(t, kind="stable")
-    order = order[np.isfinite(t[order])]
     dims = [d for d in a.targets() if a.train.layouts[d[0]].kind == "number"] or a.features()
-    best = None
-    for column, i, _ in dims[:50]:
-        v = a.train.sampled(column, i)[order]
-        v = v[np.isfinite(v)]
-        if len(v) < 20 or np.std(v[1:]) == 0 or np.std(v[:-1]) == 0:
-            continue
-        r = float(np.corrcoef(v[:-1], v[1:])[0, 1])
-        best = r if best is None else max(best, r)
-    return best
+    found = [r for column, i, _ in dims[:50] if (r := _lag1(t, a.train.sampled(column, i))) is not None]
+    return max(found) if found else None
 
 
 CHECKS: dict[str, list[Callable[[Audit], list[Finding]]]] = {
