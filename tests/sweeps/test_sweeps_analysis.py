@@ -209,7 +209,10 @@ def test_no_metric_says_what_to_do():
 def test_public_api_is_callable():
     import traindoctor
 
-    report = traindoctor.sweeps(sweep(effect=log_effect(), seeds=5), metric="val/acc")
+    frame = sweep(effect=log_effect(), seeds=5)
+    before = frame.copy()
+    report = traindoctor.sweeps(frame, metric="val/acc")
+    pd.testing.assert_frame_equal(frame, before)  # the user's table is left as it was
     assert report.command == "sweeps <DataFrame>" and "reliable-effect" in all_codes(report)
     import traindoctor.sweeps as module  # the package shadows the function once imported: it is callable too
 

@@ -3,7 +3,6 @@ plain tables (one row per run, or per run and step), MLflow's mlruns/ and Tensor
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 

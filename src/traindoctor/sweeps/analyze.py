@@ -14,7 +14,7 @@ from ..vocabulary.finding import Finding
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from . import stats
-from .readers import Runs, SweepError, read
+from .readers import Runs, read
 from .roles import Roles, infer
 from .rules import confounded, judge
 from .stats import METRIC, SEED, VALUE, Z
@@ -41,6 +41,9 @@ class SweepsSection(TypedDict):
 def analyze(source: str | Path | pd.DataFrame, *, metric: str | None = None, seed: str | None = None,
             group: str | None = None, params: list[str] | None = None, higher_is_better: bool | None = None,
             best: bool = False) -> Report:
+    """The report of a sweep at `source` (a path, or a DataFrame of runs, left unchanged); the keyword
+    arguments override what is inferred: the metric, seed and group columns, the parameters, the direction,
+    and each run's best metric instead of its final one."""
     runs = read(source)
     roles = infer(runs, metric=metric, seed=seed, group=group, params=params, higher_is_better=higher_is_better)
     notes = runs.notes + roles.notes
@@ -48,8 +51,9 @@ def analyze(source: str | Path | pd.DataFrame, *, metric: str | None = None, see
     bad = ~np.isfinite(frame[METRIC])
     nonfinite = [_describe(runs, roles, row) for _, row in frame[bad].iterrows()]
     if nonfinite:
-        notes.append(f"{len(nonfinite)} run{'s' * (len(nonfinite) > 1)} with a non-finite {roles.metric} (diverged, or the evaluation "
-                     f"crashed?) are left out of the numbers: {', '.join(r['run'] for r in nonfinite[:8])}"
+        many = len(nonfinite) > 1
+        notes.append(f"{len(nonfinite)} run{'s' * many} with a non-finite {roles.metric} (diverged, or the evaluation "
+                     f"crashed?) {'are' if many else 'is'} left out of the numbers: {', '.join(r['run'] for r in nonfinite[:8])}"
                      + (" ..." if len(nonfinite) > 8 else "") + "; read their logs")
     finite = frame[~bad].copy()
     finite[Z] = stats.zscores(finite, ["__group", SEED])
