@@ -72,7 +72,7 @@ class Flow:
         self._attrs: dict[ast.ClassDef, dict[str, list[tuple[Scope, int, ast.expr]]]] = {}
         self._params: dict[tuple[ast.AST, str], tuple[Val, ...]] = {}
         self._callers: dict[ast.AST, list[CallSite]] | None = None
-        self._imports: dict[str, tuple[str, int]] | None = None
+        self._imports: dict[str, tuple[str, str]] | None = None
         self._mode_layers: dict[Val, bool | None] = {}
         self._tails: dict[Val, str | None] = {}
         self.summaries: dict[ast.AST, list[CallSite]] = {}  # function -> its spliced calls (see `splice`)
@@ -372,6 +372,8 @@ class Flow:
         """The function of this file a call reaches, found syntactically: `helper()`, `self.method()`, or
         `Class(...)` (its `__init__`)."""
         func = site.node.func
+        if isinstance(func, ast.Attribute) and not (isinstance(func.value, ast.Name) and func.value.id == "self"):
+            return None  # the common case, decided first: a method of some other object
         if isinstance(func, ast.Name) and func.id in self.facts.classes:  # `Trainer(model)`: its __init__
             return self.method(self.facts.classes[func.id], "__init__")
         if isinstance(func, ast.Name):
@@ -447,9 +449,17 @@ def _unique(vals: list[Val]) -> tuple[Val, ...]:
     return tuple(dict.fromkeys(vals))
 
 
-@lru_cache(maxsize=64)
 def sibling(path: str) -> Flow | None:
-    """The flow of a module next to a linted file (read and parsed once per run)."""
+    """The flow of a module next to a linted file (read and parsed once per version of the file)."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return _parsed(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _parsed(path: str, mtime: int, size: int) -> Flow | None:
     try:
         text = Path(path).read_text(encoding="utf-8")
         return Flow(collect(ast.parse(text)), path)

@@ -32,12 +32,18 @@ class Context:
         self.flow = Flow(facts, path)
         self._bindings: dict[str, list[tuple[Scope, ast.expr]]] | None = None
         self._constructed: dict[str, str] = {}
+        self._mentioned: dict[str, bool] = {}  # word -> whether the text holds it (each text scanned once per word)
         self._shared: dict[Callable, object] = {}
 
     def mentions(self, *words: str) -> bool:
         """Whether the file's text holds any of `words`: a rule whose vocabulary is absent cannot fire,
         so it skips the file without resolving anything (True when the text is not known)."""
-        return self.text is None or any(w in self.text for w in words)
+        if self.text is None:
+            return True
+        for word in words:
+            if word not in self._mentioned:
+                self._mentioned[word] = word in self.text
+        return any(self._mentioned[w] for w in words)
 
     @property
     def bindings(self) -> dict[str, list[tuple[Scope, ast.expr]]]:

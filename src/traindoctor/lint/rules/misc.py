@@ -299,7 +299,7 @@ def _leaf_parameters(scope, ctx: Context) -> set[str]:
     """Parameters every caller passes a leaf that requires grad, in a function whose callers do not
     all run it under no_grad (its decorator's or its own `with` blocks are judged per update)."""
     fn = scope.node
-    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or "requires_grad" not in (ctx.text or "requires_grad"):
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not ctx.mentions("requires_grad"):
         return set()
     callers = ctx.flow.callers().get(fn, ())
     if not callers or all(c.no_grad for c in callers):
