@@ -331,3 +331,18 @@ def test_time_splits_and_independent_rows_are_silent():
                              "x": df.x, "target": df.target})
     by_episode = episodes.episode < 40
     assert not found(audit(episodes[by_episode], episodes[~by_episode]), "shuffled-time-split")
+
+
+def test_dates_written_as_text_in_a_csv(tmp_path):
+    df = _series()
+    df["time"] = pd.date_range("2022-03-01", periods=N, freq="15min").strftime("%Y-%m-%d %H:%M")
+    shuffled = df.sample(frac=1.0, random_state=2)
+    shuffled.iloc[:4000].to_csv(tmp_path / "train.csv", index=False)
+    shuffled.iloc[4000:].to_csv(tmp_path / "val.csv", index=False)
+    report = audit(tmp_path / "train.csv", tmp_path / "val.csv")
+    assert found(report, "shuffled-time-split")
+    df.iloc[:4000].to_csv(tmp_path / "train.csv", index=False)
+    df.iloc[4000:].to_csv(tmp_path / "val.csv", index=False)
+    report = audit(tmp_path / "train.csv", tmp_path / "val.csv")
+    assert not found(report, "shuffled-time-split")
+    assert report.sections["data"]["splits"]["train"]["dims"]["time"]["min"] == pd.Timestamp("2022-03-01").timestamp()

@@ -166,3 +166,22 @@ def test_an_empty_split_could_not_be_checked(tmp_path):
     (tmp_path / "empty.csv").write_text("a,b\n")
     report = validate(audit_data(tmp_path / "empty.csv"))
     assert report.exit_code == 2 and report.unchecked == ["train: no rows read"]
+
+
+def test_same_input_same_report(tmp_path, frame):
+    frame.to_parquet(tmp_path / "t.parquet")
+    (frame.iloc[:500] * 1.5).to_csv(tmp_path / "v.csv", index=False)
+
+    def document():
+        data = validate(audit_data(tmp_path / "t.parquet", tmp_path / "v.csv")).to_dict()
+        data["data"].pop("seconds")
+        return json.dumps(data, sort_keys=True, default=str)
+
+    assert document() == document()
+
+
+def test_a_domain_without_checks_yet_says_so(frame):
+    report = validate(audit_data(frame, domain="driving"))
+    assert "the driving checks are not available yet; the generic checks ran" in report.sections["data"]["notes"]
+    with pytest.raises(DataError, match="unknown domain"):
+        audit_data(frame, domain="medical")

@@ -49,13 +49,13 @@ def audit_data(train: Any, eval: Any = None, *, domain: str = "generic", sample_
     evals = [] if eval is None else list(eval) if isinstance(eval, (list, tuple)) else [eval]
     decided: dict[str, Roles] = {}
 
-    def group_keys(columns: list[str]) -> list[str]:
+    def roles_of(columns: list[str]) -> Roles:  # decided on the training split's columns, kept for the others
         if "roles" not in decided:
             decided["roles"] = assign(columns, roles)
-        return decided["roles"].groups
+        return decided["roles"]
 
     names = ["train"] + (["eval"] if len(evals) == 1 else [f"eval{i + 1}" for i in range(len(evals))])
-    profiles = [profile(open_source(spec, name, sample_cap), group_keys) for spec, name in zip([train, *evals], names)]
+    profiles = [profile(open_source(spec, name, sample_cap), roles_of) for spec, name in zip([train, *evals], names)]
     unchecked = [f"{p.name}: no rows read" for p in profiles if p.rows == 0]
     found = []
     notes = [n for p in profiles for n in p.notes]

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from .roles import Roles
 from .sources import Source
 from .stats import Counts, Extremes, Moments, Reservoir, RowHashes, column_hashes, combine
 
@@ -57,18 +58,32 @@ class Profile:
         return values[:, index] if values.ndim == 2 else values
 
 
-def profile(source: Source, group_keys: Callable[[list[str]], list[str]]) -> Profile:
-    """`group_keys`: given the columns, those whose distinct values are collected (episode, scene...)."""
+def profile(source: Source, roles_of: Callable[[list[str]], Roles]) -> Profile:
+    """`roles_of`: given the columns, their roles: the group keys' distinct values are collected
+    (episode, scene...), and a time column written as text is read as dates."""
     p = Profile(source.name)
-    groups: list[str] | None = None
+    roles: Roles | None = None
     for chunk in source.chunks():
         if not chunk:
             continue
-        if groups is None:
-            groups = group_keys(list(chunk))
-        _add(p, chunk, groups)
+        if roles is None:
+            roles = roles_of(list(chunk))
+        if roles.time in chunk and chunk[roles.time].dtype == object:
+            chunk[roles.time] = _seconds(chunk[roles.time])
+        _add(p, chunk, roles.groups)
     p.notes += source.notes
     return p
+
+
+def _seconds(values: np.ndarray) -> np.ndarray:
+    """Dates written as text, as seconds (what cannot be read as a date is missing); numbers stay numbers."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+    if numbers.notna().mean() >= NUMERIC_SHARE:
+        return numbers.to_numpy(np.float64)
+    dates = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed", utc=True)
+    return ((dates - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(np.float64, na_value=np.nan)
 
 
 def _add(p: Profile, chunk: dict[str, np.ndarray], groups: list[str]) -> None:
