@@ -12,7 +12,7 @@ FLOORS = {
     "measure": 1,
     "judge": 2,
     "diagnosis": 3,
-    "run": 4, "monitor": 4, "curves": 4, "lint": 4,
+    "run": 4, "monitor": 4, "curves": 4, "lint": 4, "data": 4, "sweeps": 4,
     "render": 5, "integrations": 5,
     "cli": 6, "docs_gen": 6, "__init__": 6, "__main__": 6,
 }

@@ -340,3 +340,111 @@ DESCENT_AGREES = 0.5
 # belongs to a model whose inputs never reach its output.
 ABLATIONS = 5
 INPUTS_REACH = 1e-5
+
+# ── sweeps (runs x seeds) ────────────────────────────────────────────────────────────────────────
+
+# A value's effect is reliable when the t-statistic of its paired per-seed differences (the value
+# against the mean of the other values, on the same seed) reaches 2 in size with at least 4 seeds:
+# "|t| > 2 with 4+ seeds is meaningful" (the seeds' sweep analysis, Part 4). Under a null effect
+# |t| > 2 still happens with probability 2 P(T_{n-1} > 2) per value — 14% with 4 seeds, 7% with 8
+# (bench/sweeps_simulation.py measures it); fewer than 4 seeds is reported as unreplicated.
+RELIABLE_T = 2.0
+RELIABLE_MIN_SEEDS = 4
+
+# A lucky seed: the best value by mean leads the others without being reliable (|t| < RELIABLE_T), and
+# one seed carries the lead — without it less than half is left (LUCKY_CARRY) — while that seed is an
+# outlier: its paired difference exceeds the other seeds' mean by more than the t distribution allows at
+# a 1% chance shared among the seeds (LUCKY_P; the noise measured on the other seeds, which it did not
+# inflate), and the lead is at least half that noise (LUCKY_LEAD: large enough for a reader of the means
+# to act on). Needs 3 seeds. On null sweeps of 4 values it fires on under 1% of sweeps at 3 to 12 seeds;
+# one run boosted by 10 run-to-run deviations is named on 62% of sweeps with 3 seeds and 97% or more with
+# 4 to 8 (bench/sweeps_simulation.py). A 5% chance would name more boosts, and 3% of null sweeps.
+LUCKY_LEAD = 0.5
+LUCKY_P = 0.01
+LUCKY_CARRY = 0.5
+
+# Two parameters are confounded within a group when the values of one predict the other: Cramér's V
+# of their runs' contingency table of 0.5 or more ("large" association for one degree of freedom,
+# Cohen 1988); a full grid has V = 0, one parameter changed together with another has V = 1.
+CONFOUND_V = 0.5
+
+# A numeric parameter whose positive values span 10x or more (learning rates, weight decays) is swept
+# on a log scale: its dose-response trend is fitted against log10 of the value.
+LOG_SPAN = 10.0
+
+# ── datasets (data) ──────────────────────────────────────────────────────────────────────────────
+# Judged on one streaming pass: exact moments and extremes, and a seeded uniform sample of 10,000 rows
+# (data/stats.py) for quantiles, robust scales, tests and the single-feature predictors.
+
+# Near-constant: a dimension whose standard deviation is under 1e-6 of its magnitude (the largest |value|)
+# varies only at float rounding (float32 resolves 1.2e-7 of a value): dividing by that std, as
+# standardisation does, amplifies rounding noise to unit scale. A rare but real value (a binary flag set
+# on 0.01% of rows has std 0.01) is far above it.
+NEAR_CONSTANT = 1e-6
+
+# Outliers by robust z-score (|x - median| / (1.4826 MAD), Iglewicz & Hoaglin's modified z): values at 10
+# or more, on at most 0.1% of the rows, that carry at least 10% of the dimension's squared deviations
+# (they dominate an MSE, as a joint angle of 50 among values within ±3.14 does). A skewed or heavy-tailed
+# real feature has many such values (lognormal(0, 1): 1% of rows past z = 10; Cauchy: 4%), not a handful,
+# so it stays silent; 10 is twice the 3.5 Iglewicz & Hoaglin use for single points, for the same reason.
+OUTLIER_Z = 10.0
+OUTLIER_ROWS = 0.001
+OUTLIER_SS_SHARE = 0.1
+
+# Sentinel codes: one value holding at least 0.5% of the rows, while the other values (at least 20
+# distinct: a measurement, not a category) lie 5 robust deviations away from it or more, none of them
+# within one deviation (a -999 among ages, zero padding among positions of a world frame; not one value of
+# a discrete tail, 9 among counts 8, 10, 11). A negative value at such a spike in a quantity
+# otherwise never negative (-1 for "unknown" days) is a code whatever its distance. Zero-inflated counts
+# (0 next to 1, 2, 3...) and capped values (a price cap at the top of the range) sit within 5 deviations.
+SENTINEL_SHARE = 0.005
+SENTINEL_Z = 5.0
+SENTINEL_REST_DISTINCT = 20
+
+# Targets whose per-dimension standard deviations differ 100x or more: under an unweighted MSE the small
+# dimension's errors are 10^4 times lighter and it is not learned (the seeds' example: 200x).
+TARGET_SCALE_RATIO = 100.0
+
+# A target is a class label when it is text, or integer-valued with at most 50 distinct values; a class
+# with fewer than 10 training samples can be neither learned nor measured (the seeds: "rare classes").
+CLASSES_MAX = 50
+RARE_CLASS_COUNT = 10
+
+# Exact duplicates: at least 1% of a split's rows repeat another row, or at least 1% of an evaluation
+# split's rows appear in training, and 10x more than rows that agree by chance would (the product over
+# columns of the chance that two sampled rows agree on the column; purely categorical rows collide by
+# chance and are not duplicates).
+DUPLICATE_SHARE = 0.01
+DUPLICATE_CHANCE = 10.0
+
+# Split overlap by group key (episode, scene, patient): 1% of the evaluation split's groups also in training.
+GROUP_OVERLAP_SHARE = 0.01
+
+# Train/eval shift per dimension: a two-sample Kolmogorov-Smirnov test, significant after the Benjamini-
+# Hochberg correction over all dimensions at a false discovery rate of 1%, and a large effect: a KS
+# statistic D of 0.2 or more (the CDFs differ by 20 points; two normals half a standard deviation apart
+# give D = 0.2). With 10,000 samples a random split gives D about 0.02. The test counts independent
+# samples: frames of an episode by Kish's design effect n / (1 + (m - 1) ICC) — 10 held-out episodes of
+# 100 alike frames are about 10 samples, not 1,000 — and neighbours in a series by n (1 - r) / (1 + r).
+SHIFT_FDR = 0.01
+SHIFT_EFFECT = 0.2
+
+# A single feature predicts the target too well: held out on half of the sample, a binned predictor of
+# one feature (up to 64 quantile bins; each bin's majority class or mean target) removes 99% of the error
+# of predicting the majority class or the mean (R^2 >= 0.99). Strong real features (R^2 0.9, 95% accuracy
+# on a balanced label) are far below; at least 200 sampled rows are needed.
+LEAK_SCORE = 0.99
+LEAK_BINS = 64
+LEAK_MIN_ROWS = 200
+# In a time series a lagged copy of a slowly moving target predicts it well without leaking (a random walk's
+# value now predicts the next with R^2 0.998): there a feature leaks only when it leaves at most half the
+# error of the target's own previous value (persistence, the forecaster's naive baseline).
+LEAK_PERSISTENCE = 0.5
+
+# A time series split at random: 90% or more of the evaluation times lie within the training times'
+# 1%-99% range, the two time distributions are alike (KS D under 0.1, where a held-out block in the middle
+# gives its share of the range), and consecutive samples in time are alike (lag-1 autocorrelation of the
+# target of at least 0.5): rows that are not a series (photos with a capture date) are split at random rightly.
+SHUFFLE_INSIDE = 0.9
+SHUFFLE_SIMILAR = 0.1
+SHUFFLE_AUTOCORR = 0.5
