@@ -285,6 +285,13 @@ def test_a_lagged_value_of_a_series_is_not_leakage_but_a_copy_is():
     assert found(audit(copied.iloc[:-1]), "feature-leakage")[0].evidence["pairs"][0]["feature"] == "future"
 
 
+def test_a_policy_determined_by_one_observation_is_said_not_warned():
+    obs = rng(5).normal(size=(N, 4))
+    action = np.column_stack([-0.5 * obs[:, 0], np.clip(obs[:, 1], -1, 1)])  # a scripted controller
+    report = audit({"obs": obs, "action": action})
+    assert found(report, "feature-leakage")[0].severity == "info" and codes(report) == []
+
+
 def test_strong_features_are_not_leakage():
     r = rng(2)
     x = r.normal(size=N)

@@ -36,11 +36,6 @@ def _robust(values: np.ndarray) -> tuple[float, float]:
     return med, 1.4826 * float(np.median(np.abs(values - med)))
 
 
-def _names(items: list[str]) -> str:
-    shown = ", ".join(f"`{i}`" for i in items[:SHOWN])
-    return shown + (f" and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
-
-
 def _at(p: Profile, columns: list[str]) -> dict:
     return {"split": p.name, "columns": columns[:LISTED]}
 
@@ -440,12 +435,15 @@ def leakage(a: Audit) -> list[Finding]:
                             "measure": "error removed" if classes else "R2"})
     if not out:
         return []
+    # an observation that determines the action is a policy (a scripted controller), not a leak: said, not warned
+    policy = all(d["target"].split("[")[0] in a.roles.actions for d in out)
     return [finding("feature-leakage", f"{len(out)} single feature(s) of {p.name} predict the target almost exactly "
-                    "on held-out samples: " + "; ".join(
+                    "on held-out samples" + (" (the target is an action: a policy may depend on one observation)"
+                                             if policy else "") + ": " + "; ".join(
                         f"`{d['feature']}` -> `{d['target']}` " + (f"R² {d['score']:.4f}" if d["measure"] == "R2" else
                                                                  f"removes {d['score']:.1%} of the majority-class errors")
                         for d in out[:SHOWN]), SOURCE, evidence={"pairs": out[:LISTED]},
-                    location=_at(p, [d["feature"] for d in out]))]
+                    location=_at(p, [d["feature"] for d in out]), severity="info" if policy else None)]
 
 
 def _bar(a: Audit, y: np.ndarray, classes: bool) -> float:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 # names compared lower-case, with separators removed ("Episode_ID" -> "episodeid")
 TARGET_NAMES = {"target", "targets", "label", "labels", "y", "class", "action", "actions"}
+ACTION_NAMES = {"action", "actions"}
 TIME_NAMES = {"time", "timestamp", "datetime", "date", "ts", "timestep"}
 GROUP_NAMES = {"episode", "episodeid", "episodeindex", "scene", "sceneid", "scenetoken", "trajectory", "trajectoryid",
                "trajid", "session", "sessionid", "patient", "patientid", "subject", "subjectid", "group", "groupid",
@@ -24,6 +25,7 @@ class Roles:
     time: str | None = None
     groups: list[str] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)  # targets that are a policy's actions (control data)
     named: dict[str, list[str]] = field(default_factory=dict)  # every role as given by the caller
 
     def special(self) -> set[str]:
@@ -31,7 +33,8 @@ class Roles:
         return {*self.target, *([self.time] if self.time else []), *self.groups, *self.ids}
 
     def to_dict(self) -> dict:
-        return {"target": self.target, "time": self.time, "groups": self.groups, "ids": self.ids}
+        return {"target": self.target, "time": self.time, "groups": self.groups, "ids": self.ids,
+                "actions": self.actions}
 
 
 def _key(name: str) -> str:
@@ -65,5 +68,6 @@ def assign(columns: list[str], given: dict) -> Roles:
     if not groups:
         groups = [c for c in columns if _key(c) in GROUP_NAMES]
     ids = named.get("id") or [c for c in columns if _key(c) in ID_NAMES]
+    actions = named.get("action") or [c for c in target if _key(c) in ACTION_NAMES]
     return Roles(target=list(dict.fromkeys(target)), time=time, groups=list(dict.fromkeys(groups)), ids=ids,
-                 named=named)
+                 actions=actions, named=named)
