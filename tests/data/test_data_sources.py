@@ -185,3 +185,12 @@ def test_a_domain_without_checks_yet_says_so(frame):
     assert "the driving checks are not available yet; the generic checks ran" in report.sections["data"]["notes"]
     with pytest.raises(DataError, match="unknown domain"):
         audit_data(frame, domain="medical")
+
+
+def test_a_column_missing_from_some_files_is_named_once(tmp_path, frame):
+    (tmp_path / "shards").mkdir()
+    frame.iloc[:1000].drop(columns="b").to_csv(tmp_path / "shards" / "a.csv", index=False)
+    for i in range(1, 3):
+        frame.iloc[i * 1000:(i + 1) * 1000].to_csv(tmp_path / "shards" / f"b{i}.csv", index=False)
+    notes = validate(audit_data(tmp_path / "shards")).sections["data"]["notes"]
+    assert notes.count("train: column `b` is missing from the first rows; left out") == 1

@@ -93,7 +93,9 @@ def _add(p: Profile, chunk: dict[str, np.ndarray], groups: list[str]) -> None:
     for name, values in chunk.items():
         if name not in p.layouts:
             if p.rows:
-                p.notes.append(f"{p.name}: column `{name}` appears only from row {p.rows} on; left out")
+                note = f"{p.name}: column `{name}` is missing from the first rows; left out"
+                if note not in p.notes:
+                    p.notes.append(note)
                 continue
             p.layouts[name] = _layout(name, values)
             _start(p, p.layouts[name])
