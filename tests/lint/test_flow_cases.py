@@ -634,3 +634,99 @@ def test_recursion_and_long_chains_resolve_to_unknown_without_error():
     recursive = "def f(n):\n    return f(n - 1)\n\ndef g(a):\n    return g(a)\n\nloss = F.cross_entropy(f(3), g(y))\n"
     for text in (chain, recursive):
         assert lint_source(Source("t.py", HEAD + text), Config()) == []
+
+
+# Healthy code the data flow must not misread: each holds a value that *could* look like the bug
+# on one path or under one reading.
+HEALTHY_TRAPS = {
+    "double-softmax/callers-disagree": SOFTMAX_NET + LOGITS_NET.replace("class Net", "class Logits") + """
+def fit(model, x, y):
+    return F.cross_entropy(model(x), y)
+
+fit(Net(), x, y)
+fit(Logits(), x, y)
+""",
+    "double-softmax/loop-variable-shadows-a-global": SOFTMAX_NET + """
+model = Net()
+for model in [nn.Linear(4, 3), nn.Linear(4, 3)]:
+    loss = F.cross_entropy(model(x), y)
+""",
+    "double-softmax/softmax-on-one-branch": """
+def predict(model, x, probs):
+    return F.softmax(model(x), 1) if probs else model(x)
+
+loss = F.cross_entropy(predict(model, x, False), y)
+""",
+    "no-grad-training/helper-called-with-and-without-grad": """
+def run(model, opt, x, y, train):
+    loss = F.mse_loss(model(x), y)
+    if train:
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return loss
+
+run(model, opt, x, y, True)
+with torch.no_grad():
+    run(model, opt, xv, yv, False)
+""",
+    "grad-not-zeroed/helper-zeroes-through-self": """
+class Trainer:
+    def reset(self):
+        for p in self.model.parameters():
+            p.grad = None
+
+    def fit(self, loader):
+        for x, y in loader:
+            self.reset()
+            F.mse_loss(self.model(x), y).backward()
+            self.opt.step()
+""",
+    "eval-in-train-mode/unknown-callers": """
+@torch.no_grad()
+def evaluate(net, x):
+    return net(x)
+
+for x, y in loader:
+    opt.zero_grad()
+    F.mse_loss(model(x), y).backward()
+    opt.step()
+""",
+    "train-in-eval-mode/final-test-after-training-function": DROPOUT_NET + """
+def train(model, opt, loader):
+    for x, y in loader:
+        opt.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        opt.step()
+
+def test(net, x):
+    net.eval()
+    with torch.no_grad():
+        return net(x)
+
+def main():
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(3):
+        train(model, opt, loader)
+    test(model, xv)
+
+main()
+""",
+    "graph-break/detached-on-one-path-only": """
+def compute(model, x, y, log):
+    loss = F.mse_loss(model(x), y)
+    return loss.detach() if log else loss
+
+def step(model, opt, x, y):
+    opt.zero_grad()
+    loss = compute(model, x, y, False)
+    loss.backward()
+    opt.step()
+""",
+}
+
+
+@pytest.mark.parametrize("name", HEALTHY_TRAPS)
+def test_healthy_code_the_flow_must_not_misread(name):
+    _check(HEALTHY_TRAPS[name], name.split("/")[0], "good")

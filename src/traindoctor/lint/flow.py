@@ -76,6 +76,7 @@ class Flow:
         self._mode_layers: dict[Val, bool | None] = {}
         self._tails: dict[Val, str | None] = {}
         self.summaries: dict[ast.AST, list[CallSite]] = {}  # function -> its spliced calls (see `splice`)
+        self._no_grad_functions: dict[ast.AST, bool] = {}
         self._depth = 0
 
     # -- resolution -------------------------------------------------------------------------------
@@ -112,6 +113,8 @@ class Flow:
     def name_values(self, name: str, scope: Scope, order: int) -> tuple[Val, ...]:
         """A name read at `order` in `scope`: its last assignment there, else the caller's argument
         for a parameter, else the module's bindings (a global); unknown when bound otherwise."""
+        if name in scope.bound:
+            return _NONE  # a loop or `with` variable: its assignments are not the whole story
         found = assignment_before(scope, name, order)
         if found is not None:
             return self.values(found[1], scope)
@@ -119,10 +122,8 @@ class Flow:
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if name in _param_names(fn):
                 return self.param_values(fn, name)
-            if name in scope.assigns or name in scope.bound:
-                return _NONE  # a local read before its assignment, or a loop variable
-        elif name in scope.bound:
-            return _NONE
+            if name in scope.assigns:
+                return _NONE  # a local read before its assignment
         return self.module_name(name)
 
     def module_name(self, name: str) -> tuple[Val, ...]:
@@ -132,7 +133,7 @@ class Flow:
         self._module_names[name] = _NONE  # cycle guard
         module = self._module_scope()
         out: list[Val] = []
-        for _, value in module.assigns.get(name, ()):
+        for _, value in () if name in module.bound else module.assigns.get(name, ()):
             out += self.values(value, module)
         if not out and name in self.facts.classes:
             out.append(Val("classdef", node=self.facts.classes[name], flow=self))
@@ -368,6 +369,22 @@ class Flow:
 
     _sites: dict[ast.Call, CallSite] | None = None
 
+    def without_grad(self, site: CallSite) -> bool:
+        """Whether a call runs with gradients off: its own block or decorator says so, or it inherits
+        the mode of a function that every caller in the file runs without gradients."""
+        if site.grad is not None:
+            return site.grad == "off"
+        fn = site.scope.node if site.scope is not None else None
+        return fn is not None and not isinstance(fn, ast.Module) and self.runs_without_grad(fn)
+
+    def runs_without_grad(self, fn: ast.AST) -> bool:
+        """Every call of `fn` in the file (at least one) runs with gradients off (memoised; recursion: no)."""
+        if fn not in self._no_grad_functions:
+            self._no_grad_functions[fn] = False
+            sites = self.callers().get(fn, ())
+            self._no_grad_functions[fn] = bool(sites) and all(self.without_grad(s) for s in sites)
+        return self._no_grad_functions[fn]
+
     def callee(self, site: CallSite) -> ast.AST | None:
         """The function of this file a call reaches, found syntactically: `helper()`, `self.method()`, or
         `Class(...)` (its `__init__`)."""
@@ -519,6 +536,8 @@ def sources(flow: Flow, expr: ast.expr, scope: Scope, depth: int = 0) -> list[tu
     if depth > _DEPTH:
         return None
     if isinstance(expr, ast.Name):
+        if expr.id in scope.bound:
+            return None
         found = assignment_before(scope, expr.id, _position(expr, scope))
         if found is not None:
             return sources(flow, found[1], scope, depth + 1)

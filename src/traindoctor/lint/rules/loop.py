@@ -168,18 +168,19 @@ def no_grad_training(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> Non
     ## How it decides
     `.backward()` runs with gradients disabled: inside `with torch.no_grad()` / `inference_mode()` /
     `set_grad_enabled(False)`, in a function decorated with one of them (`@torch.no_grad()` or
-    `@torch.no_grad`), or in a helper called from such a block — unless `enable_grad` (a `with` or
-    the helper's decorator) turns gradients back on.
+    `@torch.no_grad`), or in a helper every caller in the file runs that way (transitively) —
+    unless `enable_grad` (a `with` or the helper's decorator) turns gradients back on.
 
     ## Known false negatives
-    no_grad entered in another file, or through a method of another object.
+    no_grad entered in another file or through a method of another object; a helper called both
+    with and without gradients (one of its callers trains through it).
 
     ## Known false positives
     None known (backward under no_grad fails or does nothing).
     """
     for scope in facts.scopes:
-        for c in ctx.spliced([c for c in scope.calls if c.no_grad]):
-            if _is_backward(c) and c.no_grad:
+        for c in scope.calls:
+            if _is_backward(c) and ctx.flow.without_grad(c):
                 diags.append(Diagnostic("no-grad-training", c.node, "backward() inside `torch.no_grad()`: the loss has no graph"))
 
 

@@ -301,8 +301,7 @@ def _leaf_parameters(scope, ctx: Context) -> set[str]:
     fn = scope.node
     if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not ctx.mentions("requires_grad"):
         return set()
-    callers = ctx.flow.callers().get(fn, ())
-    if not callers or all(c.no_grad for c in callers):
+    if not ctx.flow.callers().get(fn) or ctx.flow.runs_without_grad(fn):
         return set()
     out = set()
     for a in fn.args.args:

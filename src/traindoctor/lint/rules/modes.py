@@ -60,11 +60,11 @@ def _may_have_mode_layers(call: CallSite, ctx: Context) -> bool:
 
 
 def _evaluated_in_train_mode(facts: Facts, ctx: Context, trained: set) -> Diagnostic | None:
-    """The first call of a trained model that runs under no_grad (a `with`, a decorator, or a caller's
-    no_grad reaching a helper) and may hold dropout or batch norm."""
+    """The first call of a trained model that runs under no_grad (a `with`, a decorator, or a helper
+    every caller runs under no_grad) and may hold dropout or batch norm."""
     for scope in facts.scopes:
-        for c in ctx.spliced([c for c in scope.calls if c.grad != "on"]):
-            if c.no_grad and c.name and _identity(c.node.func, c.scope, ctx) & trained and _may_have_mode_layers(c, ctx):
+        for c in scope.calls:
+            if c.name and ctx.flow.without_grad(c) and _identity(c.node.func, c.scope, ctx) & trained and _may_have_mode_layers(c, ctx):
                 return Diagnostic("eval-in-train-mode", c.node,
                                   f"`{c.name}` runs under no_grad for evaluation, but nothing in this file calls "
                                   f"`.eval()`: dropout and batch norm stay in training mode", severity="warning")
@@ -77,7 +77,8 @@ def _training_follows(site: CallSite, ctx: Context, seen: frozenset = frozenset(
     calls is assumed to be followed by training (today's judgement, for want of knowing)."""
     scope = site.scope
     calls = ctx.once(_spliced_scopes).get(scope, ())
-    if any(c.attr == "backward" and (c.order > site.order or set(c.loops) & set(site.loops)) for c in calls):
+    # a later call (>= 1 position on: what `site` itself runs is spliced in between), or one in a loop around it
+    if any(c.attr == "backward" and (c.order >= site.order + 1 or set(c.loops) & set(site.loops)) for c in calls):
         return True
     fn = scope.node
     if isinstance(fn, ast.Module) or fn in seen:
@@ -98,7 +99,7 @@ def eval_in_train_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
     ## How it decides
     A model that is trained in this file (called in a loop with backward, helpers included) is
     called with gradients off — a `with torch.no_grad()` / `inference_mode()`, a function decorated
-    with one, or a helper called under one — and nothing in the file calls `.eval()` or
+    with one, or a helper every caller runs under one — and nothing in the file calls `.eval()` or
     `.train(False)`. The model is the same object wherever it is called: followed through
     parameters, `self.` attributes and factories. Models whose layers are known — a class of this
     file or a module next to it (and the classes and Sequentials it builds), an `nn.Sequential` —
