@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from conftest import EXAMPLES, run_example, validate
-from traindoctor import Monitor, checkup
+from traindoctor import Monitor, checkup, sweeps
 from traindoctor.cli import _load_setup
 from traindoctor.curves import analyze
 from traindoctor.lint.engine import Config, lint_paths
@@ -15,7 +15,7 @@ from traindoctor.monitor import load_run
 from traindoctor.vocabulary.finding import finding
 from traindoctor.vocabulary.report import Report
 
-KINDS = ("run", "curves", "checkup", "report", "lint", "could-not-check", "empty", "hostile")
+KINDS = ("run", "curves", "checkup", "report", "lint", "sweeps", "could-not-check", "empty", "hostile")
 _built: dict = {}
 
 
@@ -52,6 +52,15 @@ def monitored_run(tmp_path, steps=300):
     return load_run(tmp_path / "run")
 
 
+def sweep_table() -> pd.DataFrame:
+    """A learning-rate sweep over 5 seeds: a real effect (higher accuracy at lower rates) plus seed noise."""
+    rng = np.random.default_rng(0)
+    rows = [{"name": f"run-{seed}-{lr}", "lr": lr, "seed": seed,
+             "val/acc": 0.8 - 0.02 * np.log10(lr / 1e-4) + 0.01 * rng.standard_normal()}
+            for seed in range(5) for lr in (1e-4, 1e-3, 1e-2)]
+    return pd.DataFrame(rows)
+
+
 def hostile_report():
     """Every place a report carries user text, each holding HTML, a pipe, backticks and a fence."""
     evil = "<script>alert(1)</script> a|b ``` `x` [link](javascript:alert(1)) *em* _u_ &amp;\n\n# heading"
@@ -79,6 +88,7 @@ def reports(tmp_path_factory) -> dict[str, Report]:
                                         probes=("init-loss", "overfit", "lr-range"))),
             "report": validate(monitored_run(tmp)),
             "lint": lint_paths([EXAMPLES], Config())[0],
+            "sweeps": validate(sweeps(sweep_table())),
             "could-not-check": Report("monitor", [finding("lr-too-low", "lr 1e-9", "monitor")],
                                       unchecked=["the monitor disabled itself: ValueError: boom"]),
             "empty": Report("run x", []),

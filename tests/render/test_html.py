@@ -28,6 +28,7 @@ EXPECTED_FIGURES = {
     "checkup": {"overfit", "lr-range"},
     "report": {"loss", "lr-schedule", "grad-norm-by-module"},
     "lint": set(),
+    "sweeps": {"sweep-lr"},
 }
 
 

@@ -44,6 +44,8 @@ def figures(report: Report) -> list[Plot]:
         out += _steps(history["steps"], report, "step", history["modules"])
     if "checkup" in s:
         out += _checkup(s["checkup"])
+    if "sweeps" in s:
+        out += _sweeps(s["sweeps"], report)
     return out
 
 
@@ -206,6 +208,58 @@ def _checkup(section: dict) -> list[Plot]:
         _finish(ax, "loss (smoothed)", xlabel="learning rate", legend=True)
         out.append(Plot("lr-range", "LR range test on one batch, on a copy of the model.", fig))
     return out
+
+
+# ── sweeps ───────────────────────────────────────────────────────────────────
+
+def _sweeps(section: dict, report: Report) -> list[Plot]:
+    """Per group and parameter: one line per seed across the parameter's values, the mean in black. Lines
+    that move together are an effect; one line that leaves the bundle is a lucky seed (drawn in red)."""
+    lucky = {(e.get("group"), e.get("parameter")): str(e.get("seed"))
+             for f in report.findings if f.code == "lucky-seed" for e in f.evidence.get("by_parameter", ())}
+    out = []
+    for group, entry in section["groups"].items():
+        for param, st in entry["parameters"].items():
+            values = [r["value"] for r in st["values"]]
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            x = values if numeric else list(range(len(values)))
+            fig = _figure(3.0)
+            ax = fig.add_subplot()
+            odd = lucky.get((group, param))
+            for i, (seed, line) in enumerate(st["lines"].items()):
+                y = [np.nan if v is None else v for v in line]
+                if seed == odd:
+                    ax.plot(x, y, "o-", lw=1.8, ms=4, color="#d62728", label=f"seed {_literal(seed)} (lucky)", zorder=4)
+                else:
+                    ax.plot(x, y, "o-", lw=1, ms=3, alpha=0.6, color=_SEED_COLORS[i % len(_SEED_COLORS)],
+                            label=f"seed {_literal(seed)}")
+            ax.plot(x, [r["mean"] for r in st["values"]], "s-", lw=2.4, ms=5, color="black", label="mean", zorder=5)
+            if numeric and (st.get("trend") or {}).get("log_scale"):
+                ax.set_xscale("log")
+            if numeric:
+                ax.set_xticks(x, [f"{v:g}" for v in x])
+                ax.minorticks_off()
+            else:
+                ax.set_xticks(x, [_literal(str(v)) for v in values])
+            _finish(ax, _literal(section["metric"]), xlabel=_literal(param))
+            if len(st["lines"]) <= 12:  # beside the plot: the lines cross it everywhere
+                ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+            where = f" in group {group}" if group else ""
+            better = "higher" if section["higher_is_better"] else "lower"
+            out.append(Plot(_stem(f"sweep-{param}" + (f"-{group}" if group else "")),
+                            f"{section['metric']} by {param}{where} ({better} is better): one line per seed "
+                            f"({len(st['lines'])}), the mean in black. Lines that move together are an effect; a "
+                            "single line that leaves the bundle is a lucky seed.", fig))
+    return out
+
+
+# seeds' lines: tab10 without its red, which marks a lucky seed
+_SEED_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def _stem(name: str) -> str:
+    """A figure's file stem from user text: letters, digits, dot, dash and underscore only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80]
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────

@@ -139,9 +139,38 @@ def _details(report: Report) -> list[str]:
                        for name, s in curves["series"].items() if "group" not in s)  # per-module series: in the heatmap
         out.append("<h3>Series</h3><div class=\"scroll\"><table><tr><th>series</th><th>points</th><th>first</th>"
                    f"<th>last</th><th>non-finite</th></tr>{rows}</table></div>")
+    sweeps = report.sections.get("sweeps")
+    if sweeps:
+        out += _sweep_tables(sweeps)
     lint = report.sections.get("lint")
     if lint and lint.get("problems"):
         out.append("<h3>Files not linted</h3><ul>" + "".join(f"<li>{escape(str(p))}</li>" for p in lint["problems"]) + "</ul>")
+    return out
+
+
+def _sweep_tables(section: dict) -> list[str]:
+    """Per group and parameter, the seeds' analysis: mean and spread, mean z, the paired difference and its t."""
+    out = []
+    head = ("<tr><th>value</th><th>runs</th><th>seeds</th><th>mean</th><th>q10</th><th>q90</th><th>mean z</th>"
+            "<th>vs others</th><th>t</th><th>p</th></tr>")
+    for group, entry in section["groups"].items():
+        for param, st in entry["parameters"].items():
+            rows = "".join(f"<tr><td><code>{escape(str(r['value']))}</code></td><td class=\"num\">{r['runs']}</td>"
+                           f"<td class=\"num\">{r['seeds']}</td>"
+                           + "".join(f"<td class=\"num\">{_g(r[k])}</td>" for k in ("mean", "q10", "q90", "mean_z", "diff", "t", "p"))
+                           + "</tr>" for r in st["values"])
+            trend = st.get("trend")
+            line = (f"<p>dose-response: r = {_g(trend['r'])} on {'log10 ' if trend['log_scale'] else ''}{escape(param)}, "
+                    f"t = {_g(trend['t'])} over the seeds' slopes</p>") if trend else ""
+            where = f" — group <code>{escape(group)}</code>" if group else ""
+            out.append(f"<h3><code>{escape(param)}</code>{where}: {escape(section['metric'])} over "
+                       f"{len(st['paired_seeds'])} paired seeds</h3><div class=\"scroll\"><table>{head}{rows}</table></div>{line}")
+    if section["nonfinite_runs"]:
+        rows = "".join(f"<tr><td><code>{escape(r['run'])}</code></td><td>{escape(str(r.get('seed', '')))}</td>"
+                       f"<td>{escape(', '.join(f'{k}={v}' for k, v in r['config'].items()))}</td><td>{escape(str(r['metric']))}</td></tr>"
+                       for r in section["nonfinite_runs"])
+        out.append("<h3>Runs with a non-finite metric (left out of the numbers)</h3><div class=\"scroll\"><table>"
+                   f"<tr><th>run</th><th>seed</th><th>configuration</th><th>metric</th></tr>{rows}</table></div>")
     return out
 
 

@@ -71,6 +71,7 @@ def _diagnosis(report: Report, color: bool, width: int) -> str:
             probes.add_row(f"  {mark} {p['name']}", f"{p['seconds']:.2f} s", p.get("note", "") if p["status"] != "ran" else "")
         console.print(probes)
     _experiments(console, report)
+    _sweeps(console, report)
     console.print()
     console.print(Text(footer(report) + " · full record: --format json", style="bold"), soft_wrap=True)
     # Table cells are padded to the column width; trailing blanks are noise in logs and diffs.
@@ -91,6 +92,33 @@ def _experiments(console: Console, report: Report) -> None:
         verdict = f" — keeps: {'; '.join(o['keeps'])}" if o["keeps"] else ""
         arms.add_row(f"  {o['name']}", o["outcome"] + verdict)
     console.print(arms)
+
+
+def _sweeps(console: Console, report: Report) -> None:
+    """Per group and parameter, the seeds' table: mean, spread, mean z, the paired difference and its t."""
+    section = report.sections.get("sweeps")
+    if not section:
+        return
+    for group, entry in section["groups"].items():
+        for param, st in entry["parameters"].items():
+            console.print()
+            where = f" in group {group}" if group else ""
+            console.print(Text(f"{param}{where}: {section['metric']} over {len(st['paired_seeds'])} paired seeds",
+                               style="bold"), soft_wrap=True)
+            table = Table(box=None, padding=(0, 1), pad_edge=False)
+            for name in ("value", "runs", "mean", "q10", "q90", "mean z", "vs others", "t"):
+                table.add_column(name, justify="left" if name == "value" else "right")
+            for r in st["values"]:
+                table.add_row(str(r["value"]), str(r["runs"]), *(_g(r[k]) for k in ("mean", "q10", "q90", "mean_z", "diff", "t")))
+            console.print(Padding(table, (0, 0, 0, 2)))
+            trend = st.get("trend")
+            if trend:
+                console.print(f"  dose-response: r = {_g(trend['r'])} on {'log10 ' if trend['log_scale'] else ''}{param}, "
+                              f"t = {_g(trend['t'])} over the seeds' slopes", soft_wrap=True)
+
+
+def _g(v) -> str:
+    return "—" if v is None else f"{v:.4g}"
 
 
 def _lint(report: Report, color: bool) -> str:
