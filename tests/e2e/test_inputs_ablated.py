@@ -65,6 +65,22 @@ HEALTHY = {
     "tokens-added": IGNORED["lm-position-embeddings-only"].replace(
         "h = self.pos[: idx.shape[1]].expand(idx.shape[0], -1, -1)", "h = self.tok(idx) + self.pos[: idx.shape[1]]"),
     "right-key": IGNORED["dict-batch-wrong-key"].replace("self.net(mask)", "self.net(features)"),
+    # a GAN: every sample has the same target (ones), so moving the inputs among samples only permutes the
+    # per-sample losses and leaves their mean exactly as it was — the ablation compares outputs, not the loss
+    "gan-discriminator": """
+G = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 2))
+D = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1), nn.Sigmoid())
+opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.999))
+opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.999))
+bce = nn.BCELoss()
+for step in range(150):
+    real = torch.randn(64, 2) * 0.5 + torch.tensor([2.0, -1.0])
+    fake = G(torch.randn(64, 8))
+    loss_d = bce(D(real), torch.ones(64, 1)) + bce(D(fake.detach()), torch.zeros(64, 1))
+    opt_d.zero_grad(); loss_d.backward(); opt_d.step()
+    loss_g = bce(D(fake), torch.ones(64, 1))
+    opt_g.zero_grad(); loss_g.backward(); opt_g.step()
+""",
     # learned little from its inputs (slow rate): the loss still depends on them
     "slow-learner": IGNORED["tabular-scale-never-filled"].replace("torch.zeros(10)", "torch.ones(10)").replace(
         "lr=1e-3", "lr=1e-6"),

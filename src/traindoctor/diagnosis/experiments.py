@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator, Protocol
 
 import torch
 from torch import nn
+from torch.utils._pytree import tree_leaves
 
 from ..judge import experiments as rules
 from ..judge import gradient_path as path_rules
@@ -76,7 +77,7 @@ class Arm:
     losses: list[float]  # on the training batch, before each step, then after the last
     data: tuple[float, float] | None  # the loss without the weights-only terms, first and last (penalized tapes)
     held_out: dict[str, float] | None = None  # the loss on the other batch: real / shuffled inputs, before / after
-    ablated: list[float] | None = None  # the baseline's: after its steps, the loss with the inputs moved to other samples
+    ablated: dict[str, Any] | None = None  # the baseline's: at its start, the inputs moved to other samples
 
 
 def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS,
@@ -111,6 +112,7 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
     tape = m.tapes[-1]
     arms = {"baseline": _arm("baseline", m, tape, groups, steps)}
     base = arms["baseline"]
+    base.ablated = _ablated(_fresh(m), tape, cloned_batch(*tape.batch))
     if not all(math.isfinite(v) for v in base.losses[:1]):
         raise CannotExperiment("the recorded loss is not finite on the model training left")
     lr = _lr(groups)
@@ -204,24 +206,34 @@ def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, dat
     if tape.penalized and first_data is not None:
         with torch.no_grad(), same_noise(SEED):
             data = (first_data, float(_loss(tape, model, batch, data_only=True)))
-    arm = Arm(name, losses, data)
-    if name == "baseline" and math.isfinite(losses[-1]):
-        arm.ablated = _ablated(model, tape, batch)
-    return arm
+    return Arm(name, losses, data)
 
 
-def _ablated(model: nn.Module, tape: LossHead, batch: tuple[tuple, dict]) -> list[float] | None:
-    """The inputs ablated: the loss on the batch just fitted, with each sample's inputs moved to another
-    sample (ABLATIONS pairings). A model that fitted the batch through its inputs does worse; one that
-    fitted it through its biases alone does not notice."""
+def _ablated(model: nn.Module, tape: LossHead, batch: tuple[tuple, dict]) -> dict[str, Any] | None:
+    """The inputs ablated: on the model as training left it, each sample's inputs moved to another sample
+    (ABLATIONS pairings) — the loss, and how far the model's outputs moved (relative to their size). Outputs,
+    not only the loss: a loss near its floor hides outputs that do move. Before any experiment's steps: 50
+    steps on one batch can saturate a model (a discriminator's sigmoid at exactly 1.0 on every sample)."""
     pairings = _shuffled(model, batch)
     if pairings is None:
         return None
-    out = []
+    with torch.no_grad(), same_noise(SEED):
+        real = _floats(call(model, Call(batch)))
+    losses, changes = [], []
     for moved in pairings[:rules.ABLATIONS]:
         with torch.no_grad(), same_noise(SEED):
-            out.append(float(_loss(tape, model, moved)))
-    return out
+            out = call(model, Call(moved))
+        with torch.no_grad(), same_noise(SEED):
+            losses.append(float(_loss(tape, model, moved)))
+        changes += [float((a - b).abs().max()) / max(float(a.abs().max()), 1e-12)
+                    for a, b in zip(real, _floats(out)) if a.shape == b.shape and a.numel()]
+    if not changes:  # no output tensor to compare (an output type the tree does not open): not judged
+        return None
+    return {"losses": losses, "output_change": max(changes)}
+
+
+def _floats(output: Any) -> list[torch.Tensor]:
+    return [t.detach().double() for t in tree_leaves(output) if isinstance(t, torch.Tensor) and t.is_floating_point()]
 
 
 def _held_out(m: Material, tape: LossHead, other: LossHead, groups: Groups, steps: int) -> dict[str, Any] | None:

@@ -165,28 +165,29 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
 
 
 def _ablation(base: Any, fall: float, context: dict[str, Any], observations: list[dict[str, Any]]) -> list[Finding]:
-    """The inputs ablated on the batch of the baseline's steps: with each sample's inputs moved to another
-    sample, does the loss change at all? A model whose output depends on its inputs, however little it has
-    learned from them, changes it; one whose inputs never reach the output (multiplied by zero, another
-    tensor passed on) gives the same loss to float rounding."""
-    real, moved = base.losses[-1], base.ablated
-    spread = max(abs(v - real) for v in moved)
-    ignored = spread <= INPUTS_REACH * max(abs(real), 1e-12)
+    """The inputs ablated on the model as training left it: with each sample's inputs moved to another
+    sample, do the model's outputs change at all? A model whose output depends on its inputs, however little
+    it has learned from them, changes them; one whose inputs never reach the output (multiplied by zero,
+    another tensor passed on) gives the same outputs to float rounding."""
+    real, moved, change = base.losses[0], base.ablated["losses"], base.ablated["output_change"]
+    ignored = change <= INPUTS_REACH
     observations.append({
         "name": "inputs-ablated",
-        "question": "After the baseline's steps, does the batch's loss change when each sample's inputs are moved to "
-                    f"another sample ({len(moved)} pairings)?",
-        "measured": {"real_inputs": real, "inputs_moved": moved},
-        "outcome": f"{fmt(real)} with the real inputs, {fmt(min(moved))}–{fmt(max(moved))} with them moved",
+        "question": "As training left the model, do its outputs change when each sample's inputs are moved "
+                    f"to another sample ({len(moved)} pairings)?",
+        "measured": {"real_inputs_loss": real, "inputs_moved_loss": moved, "output_change": change},
+        "outcome": f"outputs moved by {fmt(change)} of their size; loss {fmt(real)} with the real inputs, "
+                   f"{fmt(min(moved))}–{fmt(max(moved))} with them moved",
         "keeps": [IGNORED] if ignored else [], "kills": [] if ignored else [IGNORED]})
     if not ignored:
         return []
     return [finding(
         "input-ignored",
-        f"with each sample's inputs moved to another sample, the loss of the batch stays {fmt(real)} "
-        f"(within {fmt(spread)} over {len(moved)} pairings, after {context['steps']} steps on it): "
-        "the model's output does not depend on its inputs", context["source"],
-        evidence={"fitted_batch": _summary(base.losses), "inputs_moved": moved, **_context(context)})]
+        f"with each sample's inputs moved to another sample, the model's outputs change by {fmt(change)} of their "
+        f"size and the loss of the batch stays {fmt(real)} ({fmt(min(moved))}–{fmt(max(moved))} over {len(moved)} "
+        f"pairings): the model's output does not depend on its inputs",
+        context["source"],
+        evidence={"fitted_batch": _summary(base.losses), "inputs_moved": base.ablated, **_context(context)})]
 
 
 def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, Any],

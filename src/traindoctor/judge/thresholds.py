@@ -334,10 +334,12 @@ LOSS_DEPENDS = 1e-6
 # about step x |gradient| (first order). A gradient that is the loss's own achieves at least half of that
 # at one of the three lengths (DESCENT_AGREES); one that does not lower the loss at any is not its own.
 DESCENT_AGREES = 0.5
-# The inputs ablated after the baseline's steps: with each sample's inputs moved to another sample (5
-# pairings), a loss that changes by at most 1e-5 of itself — float32 rounding over a forward's sums, not a
-# model that learned little from its inputs (a prior-predicting model still moves it by 1e-3 or more) —
-# belongs to a model whose inputs never reach its output.
+# The inputs ablated on the model as training left it: with each sample's inputs moved to another sample (5
+# pairings), outputs that move by at most 1e-5 of their largest magnitude — float32 rounding over a
+# forward's sums, not a model that learned little from its inputs (a prior-predicting model still moves
+# them by 1e-3 or more) — belong to a model whose inputs never reach its output. The outputs, not the
+# loss: with one target for every sample (a GAN's ones) moving the inputs only permutes the per-sample
+# losses, and a loss near its floor hides outputs that move.
 ABLATIONS = 5
 INPUTS_REACH = 1e-5
 
