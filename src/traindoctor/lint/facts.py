@@ -21,6 +21,24 @@ _LEAVES = (ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass, ast.I
            ast.Global, ast.Nonlocal, ast.Break, ast.Continue, ast.arguments, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 
 
+# Also skipped: lambdas (their calls run elsewhere), and what a field list holds besides nodes (None
+# in dict keys, the names of `global` and of match patterns).
+_SKIP = frozenset(_LEAVES) | {ast.Lambda, type(None), str}
+
+
+def _children(node: ast.AST) -> list:
+    """The direct children of a node (ast.iter_child_nodes without its two generator layers: the
+    traversal is most of lint's time)."""
+    out = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if value.__class__ is list:
+            out += value
+        elif isinstance(value, ast.AST):
+            out.append(value)
+    return out
+
+
 def dotted(node: ast.AST) -> str:
     """`torch.nn.functional.softmax` for an attribute chain, `x` for a name, '' otherwise."""
     parts = []
@@ -110,11 +128,11 @@ def collect(tree: ast.Module) -> Facts:
     counter = [0]
 
     def visit(node: ast.AST, scope: Scope, loops: tuple, grad: str | None) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, _LEAVES):
+        for child in _children(node):
+            kind = type(child)
+            if kind in _SKIP:
                 continue
             counter[0] += 1
-            kind = type(child)
             if kind in (ast.FunctionDef, ast.AsyncFunctionDef):
                 functions.setdefault(child.name, child)
                 inner = Scope(child, node if isinstance(node, ast.ClassDef) else None)
@@ -126,8 +144,6 @@ def collect(tree: ast.Module) -> Facts:
             if kind is ast.ClassDef:
                 classes[child.name] = child
                 visit(child, scope, loops, grad)
-                continue
-            if kind is ast.Lambda:
                 continue
             if kind in (ast.For, ast.While, ast.AsyncFor):
                 scope.loops.append(child)
