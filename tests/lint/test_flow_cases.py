@@ -730,3 +730,11 @@ def step(model, opt, x, y):
 @pytest.mark.parametrize("name", HEALTHY_TRAPS)
 def test_healthy_code_the_flow_must_not_misread(name):
     _check(HEALTHY_TRAPS[name], name.split("/")[0], "good")
+
+
+def test_helpers_calling_helpers_twice_stay_cheap():
+    # each level calls the next twice: spliced naively, 2**30 copies of the innermost backward
+    levels = "".join(f"def h{i}(model, opt):\n    h{i + 1}(model, opt)\n    h{i + 1}(model, opt)\n\n" for i in range(30))
+    text = levels + "def h30(model, opt):\n    model.loss().backward()\n    opt.step()\n\nfor b in loader:\n    h0(model, opt)\n"
+    found = lint_source(Source("t.py", HEAD + text), Config())
+    assert [f.code for f in found] == ["grad-not-zeroed"]

@@ -40,9 +40,9 @@ _DEPTH = 40
 @dataclass(frozen=True)
 class Val:
     """What an expression holds. `kind`: 'tensor' (`what` = softmax/log_softmax/sigmoid/logits), 'class'
-    (an instance of `node`, a ClassDef of `flow`), 'seq' (`node` = the nn.Sequential call), 'layer'
-    (`what` = nn class name), 'built' (`what` = dotted callee of another construction), 'function'
-    (`node` = a FunctionDef of `flow`)."""
+    (an instance of `node`, a ClassDef of `flow`), 'classdef' (the class itself), 'seq' (`node` = the
+    nn.Sequential call), 'layer' (`what` = nn class name), 'built' (`what` = dotted callee of another
+    call, `node` = that call), 'function' (`node` = a FunctionDef or method of `flow`)."""
 
     kind: str
     what: str = ""
@@ -69,7 +69,7 @@ class Flow:
         self._memo: dict[ast.AST, tuple[Val, ...]] = {}
         self._busy: set[ast.AST] = set()
         self._module_names: dict[str, tuple[Val, ...]] = {}
-        self._attrs: dict[ast.ClassDef, dict[str, list[tuple[Scope, int, ast.expr]]]] = {}
+        self._attrs: dict[ast.ClassDef, dict[str, list[tuple[Scope, ast.expr]]]] = {}
         self._params: dict[tuple[ast.AST, str], tuple[Val, ...]] = {}
         self._callers: dict[ast.AST, list[CallSite]] | None = None
         self._imports: dict[str, tuple[str, str]] | None = None
@@ -191,7 +191,7 @@ class Flow:
         """Every value the class's methods (or its base classes of this file) assign to `self.attr`."""
         table = self._attr_table(cls)
         out: list[Val] = []
-        for scope, _, value in table.get(attr, ()):
+        for scope, value in table.get(attr, ()):
             out += self.values(value, scope)
         if not table.get(attr):
             for base in cls.bases:
@@ -200,16 +200,17 @@ class Flow:
                     out += self.attribute_values(parent, attr)
         return _unique(out)
 
-    def _attr_table(self, cls: ast.ClassDef) -> dict[str, list[tuple[Scope, int, ast.expr]]]:
+    def _attr_table(self, cls: ast.ClassDef) -> dict[str, list[tuple[Scope, ast.expr]]]:
+        """`self.<attr>` -> every (method scope, value) assigned to it in the class's own methods."""
         if cls not in self._attrs:
-            table: dict[str, list[tuple[Scope, int, ast.expr]]] = {}
+            table: dict[str, list[tuple[Scope, ast.expr]]] = {}
             for node in cls.body:
                 scope = self.facts.by_node.get(node)
                 if scope is None:
                     continue
                 for name, values in scope.assigns.items():
                     if name.startswith("self.") and name.count(".") == 1:
-                        table.setdefault(name[5:], []).extend((scope, o, v) for o, v in values)
+                        table.setdefault(name[5:], []).extend((scope, v) for _, v in values)
             self._attrs[cls] = table
         return self._attrs[cls]
 
@@ -332,7 +333,7 @@ class Flow:
                 return True
         # submodules built from classes or Sequentials this file (or a sibling) defines
         for entries in self._attr_table(cls).values():
-            for scope, _, value in entries:
+            for scope, value in entries:
                 if any(self.has_mode_layers(v) for v in self.values(value, scope) if v.kind in ("class", "seq")):
                     return True
         return False
@@ -486,18 +487,17 @@ def _parsed(path: str, mtime: int, size: int) -> Flow | None:
 
 # Calls a rule reads through helpers: training steps, gradient resets, mode switches, and calls of a
 # name or `self.` attribute (a model's forward). Summaries keep only these, so splicing a helper into
-# each of its call sites stays proportional to what the rules read.
+# each of its call sites stays proportional to what the rules read; the model calls are capped per
+# summary (the steps, resets and mode switches never are, so a cap cannot hide a zero_grad).
 KEY_ATTRS = {"backward", "step", "zero_grad", "zero_", "eval", "train"}
-_SUMMARY_CAP = 200
-
-
-def _kept(site: CallSite) -> bool:
-    func = site.node.func
-    return site.attr in KEY_ATTRS or isinstance(func, ast.Name) and func.id not in BUILTINS \
-        or isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self"
-
-
 BUILTINS = set(dir(builtins))
+_MODEL_CALLS_CAP = 200
+
+
+def _model_call(site: CallSite) -> bool:
+    func = site.node.func
+    return isinstance(func, ast.Name) and func.id not in BUILTINS \
+        or isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self"
 
 
 def _summary(flow: Flow, fn: ast.AST) -> list[CallSite]:
@@ -505,9 +505,19 @@ def _summary(flow: Flow, fn: ast.AST) -> list[CallSite]:
     if fn in cache:
         return cache[fn]
     cache[fn] = []  # recursion: a function calling itself adds nothing more
-    scope = flow.facts.by_node[fn]
-    cache[fn] = [c for c in splice(flow, scope.calls) if _kept(c)][:_SUMMARY_CAP]
-    return cache[fn]
+    kept, others, seen = [], 0, set()
+    for c in splice(flow, flow.facts.by_node[fn].calls):
+        key = (c.node, c.loops, c.grad)
+        if key in seen:
+            continue  # a helper called twice the same way: once is what the rules read (and keeps nesting polynomial)
+        seen.add(key)
+        if c.attr in KEY_ATTRS:
+            kept.append(c)
+        elif others < _MODEL_CALLS_CAP and _model_call(c):
+            kept.append(c)
+            others += 1
+    cache[fn] = kept
+    return kept
 
 
 def splice(flow: Flow, calls: list[CallSite]) -> list[CallSite]:
