@@ -52,13 +52,17 @@ class _Cuts(TorchFunctionMode):
         out = func(*args, **(kwargs or {}))
         inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor) and t.requires_grad]
         if inputs:
-            name = ".data" if getattr(func, "__self__", None) is _DATA else (resolve_name(func) or getattr(func, "__name__", "?")).rsplit(".", 1)[-1]
+            name = ".data" if getattr(func, "__self__", None) is _DATA else _name(func)
             outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
             stops = any(t.is_floating_point() and not t.requires_grad for t in outputs)
             if stops or name.strip("_") in _FLAT:
                 how = name if torch.is_grad_enabled() else f"{name} under torch.no_grad()"
                 self.cuts.append((how, user_location(always=True), inputs))
         return out
+
+
+def _name(func: Callable) -> str:
+    return (resolve_name(func) or getattr(func, "__name__", "?")).rsplit(".", 1)[-1]
 
 
 def measure(model: nn.Module, loss_of: Callable[[Any, dict[str, torch.Tensor]], torch.Tensor],
