@@ -13,6 +13,7 @@ FLOORS = {
     "judge": 2,
     "diagnosis": 3,
     "run": 4, "monitor": 4, "curves": 4, "lint": 4, "data": 4, "sweeps": 4,
+    "surface": 4,
     "render": 5, "integrations": 5,
     "cli": 6, "docs_gen": 6, "__init__": 6, "__main__": 6,
 }

@@ -4,7 +4,7 @@ from .version import __version__
 from .vocabulary.finding import Finding, Hypothesis
 from .vocabulary.report import Report
 
-__all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "audit_data", "checkup", "run_script", "sweeps"]
+__all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "audit_data", "checkup", "run_script", "surface", "sweeps"]
 
 
 def _load(module: str):
@@ -33,6 +33,11 @@ def run_script(*args, **kwargs):
 def sweeps(source, **overrides):
     """Analyse a sweep (a path or a DataFrame of runs); see `traindoctor.sweeps.analyze`."""
     return _load(".sweeps").analyze(source, **overrides)
+
+
+def surface(loss_fn, axes=None, ranges=None, **options):
+    """A loss function's landscape: grid, negative-gradient field and table; see `traindoctor.surface.analyze`."""
+    return _load(".surface").analyze(loss_fn, axes, ranges, **options)
 
 
 def audit_data(train, eval=None, **roles):

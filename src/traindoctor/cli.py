@@ -320,6 +320,36 @@ def sweeps(
     _emit(result, format, output, plots)
 
 
+@app.command(epilog="Examples:\n\n  traindoctor surface my_loss.py:make_loss -f html -o surface.html\n\n"
+             "The function returns the loss callable, or dict(loss_fn=..., axes=[...], ranges={...}, inputs={...}, "
+             "points={...}); see docs/surface.md.")
+def surface(
+    target: str = typer.Argument(..., help="path/to/file.py:function (default function: make_loss)."),
+    axis: Optional[List[str]] = typer.Option(None, "--axis", "-a", help="An argument of the loss to grid (one or two; "
+                                             "overrides the function's axes)."),
+    cells: Optional[int] = typer.Option(None, "--cells", min=3, help="Grid points per axis (default 201 for one axis, 41 for two)."),
+    format: Format = _format_option(),
+    plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
+) -> None:
+    """A loss function's landscape before training: the loss over a grid of one or two of its inputs with
+    its negative-gradient field, and a table of loss and gradient at zero, small, converged and degenerate
+    inputs, flagging dead zones, non-finite regions, axes 1000x apart and saddles."""
+    from .surface import SurfaceError, analyze as analyze_surface, load
+
+    try:
+        options = load(target)
+        if axis:
+            options["axes"] = axis
+        if cells:
+            options["n"] = cells
+        result = analyze_surface(**options, command=f"surface {target}")
+    except SurfaceError as exc:
+        typer.echo(f"traindoctor: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _emit(result, format, output, plots)
+
+
 class Domain(str, Enum):
     generic = "generic"
     driving = "driving"

@@ -46,6 +46,8 @@ def figures(report: Report) -> list[Plot]:
         out += _checkup(s["checkup"])
     if "sweeps" in s:
         out += _sweeps(s["sweeps"], report)
+    if "surface" in s:
+        out += [p for c in s["surface"]["components"] if c["grid"] for p in [_surface(c)]]
     return out
 
 
@@ -260,6 +262,86 @@ _SEED_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"
 def _stem(name: str) -> str:
     """A figure's file stem from user text: letters, digits, dot, dash and underscore only."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80]
+
+
+# ── surface ──────────────────────────────────────────────────────────────────
+
+def _surface(component: dict) -> Plot:
+    """The loss over its grid: for two axes a contour with the negative-gradient direction (where the optimizer
+    moves) as arrows; for one axis the loss and its negative derivative. Cells of zero gradient above the lowest
+    loss are grey dots, non-finite cells red crosses, saddles black stars, the table's inputs labelled."""
+    grid, axes, name = component["grid"], component["axes"], component["name"]
+    coords = [np.asarray(c, dtype=float) for c in grid["coords"]]
+    loss = np.asarray(grid["loss"], dtype=float)
+    grads = [np.asarray(grid["grads"][a], dtype=float) for a in axes]
+    dead = [tuple(ij) for ij in grid["dead"]]
+    bad = ~np.isfinite(loss) | ~np.isfinite(sum(grads))
+    if len(axes) == 1:
+        fig = _figure(4.2)
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        x = coords[0]
+        top.plot(x, np.where(bad, np.nan, loss), lw=1.4, color="#1f77b4")
+        bottom.plot(x, np.where(bad, np.nan, -grads[0]), lw=1.2, color="#9467bd")
+        bottom.axhline(0, color="black", lw=0.6)
+        for ax in (top, bottom):
+            _surface_marks(ax, coords, dead, bad, [])
+        _table_marks(top, component, axes, loss_axis=True)
+        _finish(top, _literal(f"{name}"), xlabel=None)
+        _finish(bottom, f"−∂loss/∂{_literal(axes[0])}", xlabel=_literal(axes[0]))
+        caption = (f"{name} over {axes[0]} with its negative derivative (the direction the optimizer moves {axes[0]}). "
+                   "Grey dots: zero gradient above the lowest loss (a dead zone); red crosses: NaN or infinite.")
+        return Plot(_stem(f"surface-{name}"), caption, fig)
+    fig = _figure(5.2)
+    ax = fig.add_subplot()
+    X, Y = np.meshgrid(coords[0], coords[1], indexing="ij")
+    shown = np.ma.masked_where(bad, loss)
+    if shown.count() > 1 and np.ptp(shown.compressed()) > 0:
+        image = ax.contourf(X, Y, shown, levels=20, cmap="viridis")
+        fig.colorbar(image, ax=ax, label=_literal(name), pad=0.01)
+    step = max(1, len(coords[0]) // 15)
+    gx, gy = (-g[::step, ::step] for g in grads)
+    norm = np.hypot(gx, gy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u, v = np.where(norm > 0, gx / norm, 0), np.where(norm > 0, gy / norm, 0)
+    ax.quiver(X[::step, ::step], Y[::step, ::step], u, v, color="white", alpha=0.85, pivot="mid",
+              angles="xy", scale=25, width=0.003)
+    _surface_marks(ax, coords, dead, bad, [tuple(ij) for ij in grid["saddles"]])
+    _table_marks(ax, component, axes)
+    ax.set_xlabel(_literal(axes[0]))
+    ax.set_ylabel(_literal(axes[1]))
+    caption = (f"{name} over {axes[0]} and {axes[1]}: colour is the loss, arrows the negative gradient's direction "
+               "(where the optimizer moves; their length is fixed, the colour gives the scale). Grey dots: zero gradient "
+               "above the lowest loss (a dead zone); red crosses: NaN or infinite; black star: a saddle.")
+    return Plot(_stem(f"surface-{name}"), caption, fig)
+
+
+def _surface_marks(ax, coords: list[np.ndarray], dead: list[tuple], bad: np.ndarray, saddles: list[tuple]) -> None:
+    def at(cells):
+        return [tuple(c[i] for c, i in zip(coords, ij)) for ij in cells]
+
+    one = len(coords) == 1
+    for cells, style in ((dead, dict(marker=".", color="#7f7f7f", s=6, label="dead zone")),
+                         ([tuple(ij) for ij in np.argwhere(bad)], dict(marker="x", color="#d62728", s=10, label="non-finite")),
+                         (saddles, dict(marker="*", color="black", s=120, label="saddle"))):
+        if not cells:
+            continue
+        points = at(cells)
+        if one:
+            ax.scatter([p[0] for p in points], [0.02] * len(points), transform=ax.get_xaxis_transform(), zorder=4, **style)
+        else:
+            ax.scatter([p[0] for p in points], [p[1] for p in points], zorder=4, **style)
+
+
+def _table_marks(ax, component: dict, axes: list[str], loss_axis: bool = False) -> None:
+    """The table's inputs on the figure, each labelled (zero, converged, ...)."""
+    for r in component["table"]:
+        xy = [_num(r["values"][a]) for a in axes]
+        y = r["loss"] if loss_axis else xy[1]
+        if y is None or not math.isfinite(_num(y)):
+            continue
+        color = "#d62728" if r.get("flags") else "black"
+        ax.plot(xy[0], y, "o", ms=4, color=color, mfc="white" if not r.get("flags") else color, zorder=5)
+        ax.annotate(_literal(r["input"]), (xy[0], y), xytext=(4, 4), textcoords="offset points", fontsize=7, color=color)
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────

@@ -142,6 +142,9 @@ def _details(report: Report) -> list[str]:
     sweeps = report.sections.get("sweeps")
     if sweeps:
         out += _sweep_tables(sweeps)
+    surface = report.sections.get("surface")
+    if surface:
+        out += _surface_tables(surface)
     lint = report.sections.get("lint")
     if lint and lint.get("problems"):
         out.append("<h3>Files not linted</h3><ul>" + "".join(f"<li>{escape(str(p))}</li>" for p in lint["problems"]) + "</ul>")
@@ -171,6 +174,23 @@ def _sweep_tables(section: dict) -> list[str]:
                        for r in section["nonfinite_runs"])
         out.append("<h3>Runs with a non-finite metric (left out of the numbers)</h3><div class=\"scroll\"><table>"
                    f"<tr><th>run</th><th>seed</th><th>configuration</th><th>metric</th></tr>{rows}</table></div>")
+    return out
+
+
+def _surface_tables(section: dict) -> list[str]:
+    """Per component of the loss: its value and gradient at the representative inputs, with the flags."""
+    out = []
+    head = "<tr><th>input</th><th>at</th><th>loss</th><th>gradient</th><th>flags</th></tr>"
+    for c in section["components"]:
+        rows = "".join(f"<tr><td>{escape(r['input'])}</td><td><code>{escape(r['at'])}</code></td>"
+                       f"<td class=\"num\">{'raised' if r['loss'] is None else _g(float(r['loss']) + 0.0)}</td>"
+                       f"<td><code>{escape(', '.join(f'{k} {float(g) + 0.0:.4g}' for k, g in r['grad'].items()) or r.get('error', ''))}</code></td>"
+                       f"<td>{escape(', '.join(r.get('flags', [])))}</td></tr>" for r in c["table"])
+        how = {True: "vectorised", False: "cell by cell", None: "not computed"}[c["vectorised"]]
+        out.append(f"<h3>Loss table: <code>{escape(c['name'])}</code></h3><p>grid over "
+                   f"{escape(', '.join(f'{a} in [{lo:g}, {hi:g}]' for a, (lo, hi) in zip(c['axes'], c['ranges'])))} "
+                   f"({how}); held fixed: {escape(', '.join(c['fixed']) or 'nothing')}</p>"
+                   f"<div class=\"scroll\"><table>{head}{rows}</table></div>")
     return out
 
 

@@ -1,0 +1,182 @@
+"""The loss table: a loss evaluated at representative inputs (zero, small, converged, degenerate, and the
+inputs as given) -> its value and gradient per input, flagged where the gradient is zero above the loss's
+lowest value (a dead zone) or a value is NaN or infinite. `traindoctor surface` tabulates a loss function
+on its own inputs; the `loss-table` probe does it for checkup's loss on the model's real outputs.
+
+Each point is its own forward and backward on fresh leaves: nothing of the caller's is touched."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, TypedDict
+
+import torch
+
+from ...judge.thresholds import SURFACE_ABOVE_MIN, SURFACE_FLAT
+from ...vocabulary.finding import Finding, finding
+from ..registry import Context, probe
+from ..setup import NotApplicable, Setup
+
+SMALL = 1e-3  # the "small" inputs: the given outputs scaled down, as a near-zero initialisation gives
+SATURATE = 100.0  # the "degenerate" unbounded outputs: the given ones scaled up, as an overconfident model gives
+MARGIN = 10.0  # the "converged" logits: the target class (or side) ahead by this much
+
+Call = Callable[[dict[str, torch.Tensor]], torch.Tensor]  # the inputs by name -> the scalar loss
+
+
+class Row(TypedDict, total=False):
+    component: str
+    input: str  # zero | small | converged | degenerate | as given | a name the caller chose
+    at: str  # the input's values, in words
+    values: dict[str, float]  # a scalar input's value (surface's axes)
+    loss: float | None  # None: the loss raised at this input (`error` says what)
+    grad: dict[str, float | None]  # per input: the derivative (a scalar input) or the L2 norm (a tensor)
+    flags: list[str]  # dead | nonfinite
+    error: str
+
+
+def evaluate(call: Call, values: dict[str, torch.Tensor], wrt: list[str]) -> tuple[float | None, dict[str, float | None], str]:
+    """The loss at `values` and its gradient with respect to the inputs named in `wrt` (fresh leaves, one
+    backward); a loss that raises gives (None, {}, the error)."""
+    leaves = {k: v.detach().clone().requires_grad_(k in wrt and v.is_floating_point()) for k, v in values.items()}
+    try:
+        with torch.enable_grad():
+            loss = call(leaves)
+            grads = _grads(loss, [leaves[k] for k in wrt])
+    except Exception as exc:  # the user's loss rejects this input: said in the row, not a crash
+        return None, {}, f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+    return float(loss.detach()), {k: _size(g) for k, g in zip(wrt, grads)}, ""
+
+
+def _grads(loss: torch.Tensor, leaves: list[torch.Tensor]) -> list[torch.Tensor | None]:
+    if not loss.requires_grad:  # the loss does not reach its inputs: its gradient is zero
+        return [torch.zeros_like(x) for x in leaves]
+    grads = torch.autograd.grad(loss, [x for x in leaves if x.requires_grad], allow_unused=True)
+    it = iter(grads)
+    return [torch.zeros_like(x) if g is None else g for x, g in ((x, next(it) if x.requires_grad else None) for x in leaves)]
+
+
+def _size(g: torch.Tensor) -> float:
+    """A scalar input's derivative keeps its sign; a tensor's gradient is its L2 norm."""
+    g = g.detach().double()
+    return float(g) if g.numel() == 1 else float(g.norm())
+
+
+def flag(rows: list[Row], widths: dict[str, float]) -> None:
+    """Flag each row: `nonfinite` when its loss or a gradient is NaN/inf; `dead` when its loss lies above the
+    lowest loss among the rows by more than SURFACE_ABOVE_MIN of their range, yet crossing each input's
+    `width` at the row's gradient would change it by less than SURFACE_FLAT of that range."""
+    finite = [r["loss"] for r in rows if _finite_row(r)]
+    low, spread = (min(finite), max(finite) - min(finite)) if finite else (0.0, 0.0)
+    for r in rows:
+        r["flags"] = []
+        if r["loss"] is None:
+            continue
+        if not _finite_row(r):
+            r["flags"].append("nonfinite")
+        elif spread > 0 and r["loss"] - low > SURFACE_ABOVE_MIN * spread and \
+                sum(abs(g) * widths[k] for k, g in r["grad"].items()) <= SURFACE_FLAT * spread:
+            r["flags"].append("dead")
+
+
+def _finite_row(r: Row) -> bool:
+    return r["loss"] is not None and math.isfinite(r["loss"]) and all(math.isfinite(g) for g in r["grad"].values())
+
+
+def judge(rows: list[Row], source: str, operating: str = "as given") -> list[Finding]:
+    """The table's findings: one loss-nonfinite-region for the non-finite rows, one loss-dead-zone for the
+    dead ones (an error when the `operating` point, where training starts, is among them)."""
+    found = []
+    bad = [r for r in rows if "nonfinite" in r["flags"]]
+    if bad:
+        found.append(finding("loss-nonfinite-region", "the loss is non-finite at " + "; ".join(
+            f"{_name(r)} ({r['at']}): loss {_g(r['loss'])}, gradient {_grad(r)}" for r in bad), source,
+            evidence={"rows": bad}, location=_where(bad)))
+    dead = [r for r in rows if "dead" in r["flags"]]
+    if dead:
+        low = min((r for r in rows if _finite_row(r)), key=lambda r: r["loss"])
+        stuck = any(r["input"] == operating for r in dead)
+        found.append(finding("loss-dead-zone", "zero gradient where the loss is not at its lowest: " + "; ".join(
+            f"{_name(r)} ({r['at']}): loss {_g(r['loss'])}, gradient {_grad(r)}" for r in dead)
+            + f" — against {_g(low['loss'])} at {_name(low)}" + (" (training starts there)" if stuck else ""),
+            source, evidence={"rows": dead, "lowest": low}, severity="error" if stuck else None, location=_where(dead)))
+    return found
+
+
+def _name(r: Row) -> str:
+    return (f"{r['component']}, " if r.get("component") else "") + r["input"]
+
+
+def _where(rows: list[Row]) -> dict:
+    components = list(dict.fromkeys(r["component"] for r in rows if r.get("component")))
+    return {"components": components} if components else {}
+
+
+def _grad(r: Row) -> str:
+    return ", ".join(f"{k} {_g(g)}" for k, g in r["grad"].items()) or "none"
+
+
+def _g(v: float | None) -> str:
+    return "raised" if v is None else f"{v + 0.0:.4g}"  # + 0.0: -0 reads as 0
+
+
+# ── checkup: the user's loss on the model's real outputs ─────────────────────
+
+class LossTableRecord(TypedDict):
+    rows: list[Row]
+
+
+@probe("loss-table", order=25,
+       about="the loss at the model's real outputs and at zero, small, converged and degenerate ones: its value, "
+             "its gradient, zero gradients above its lowest value and non-finite values")
+def loss_table(setup: Setup, context: Context) -> tuple[list[Finding], LossTableRecord]:
+    if setup.loss_fn is None:
+        raise NotApplicable("the model computes its own loss: there is no loss function to tabulate")
+    model = setup.copy_model(train=False)
+    with torch.no_grad():
+        out = setup.forward(model)
+    if not isinstance(out, torch.Tensor) or not out.is_floating_point() or out.numel() == 0:
+        raise NotApplicable("the model's output is not one floating-point tensor")
+    out = out.detach()
+    rows = []
+    for name, at, value in outputs(out, setup.targets):
+        loss, grad, error = evaluate(lambda v: setup.loss(v["output"]), {"output": value}, ["output"])
+        rows.append(Row(input=name, at=at, loss=loss, grad=grad, **({"error": error} if error else {})))
+    finite = out[torch.isfinite(out)]
+    flag(rows, {"output": max(float(finite.double().norm()) if finite.numel() else 0.0, math.sqrt(out.numel()))})
+    return judge(rows, "checkup"), LossTableRecord(rows=rows)
+
+
+def outputs(out: torch.Tensor, targets) -> list[tuple[str, str, torch.Tensor]]:
+    """The representative outputs, within what the model can output: probabilities (every value in [0, 1])
+    are tried rounded to 0/1, as a saturated sigmoid or softmax gives in float32; unbounded outputs at zero,
+    scaled down (small) and scaled up (degenerate). `converged` is the best of the perfect predictions the
+    targets allow (the targets themselves, or logits with the target ahead by MARGIN)."""
+    probability = bool(((out >= 0) & (out <= 1)).all())
+    points = [("as given", "the model's outputs on the batch", out)]
+    if not probability:
+        points += [("zero", "all outputs 0", torch.zeros_like(out)),
+                   ("small", f"the outputs x {SMALL:g}", out * SMALL)]
+    points += [(f"converged", at, v) for at, v in _perfect(out, targets, probability)]
+    if probability:
+        points.append(("degenerate", "the outputs rounded to 0 or 1", (out > 0.5).to(out.dtype)))
+    else:
+        points.append(("degenerate", f"the outputs x {SATURATE:g}", out * SATURATE))
+    return points
+
+
+def _perfect(out: torch.Tensor, targets, probability: bool) -> list[tuple[str, torch.Tensor]]:
+    if not isinstance(targets, torch.Tensor):
+        return []
+    scale = 1.0 if probability else MARGIN
+    if targets.is_floating_point() and targets.shape == out.shape:
+        found = [("outputs = targets", targets.to(out.dtype))]
+        if not probability and bool(((targets >= 0) & (targets <= 1)).all()):
+            found.append((f"logits ±{MARGIN:g} toward the targets", (2 * targets.to(out.dtype) - 1) * MARGIN))
+        return found
+    classes = out.shape[1] if out.dim() >= 2 else 0
+    if targets.dtype in (torch.int64, torch.int32) and classes > 1 and targets.shape == out.shape[:1] + out.shape[2:]:
+        valid = (targets >= 0) & (targets < classes)
+        hot = torch.nn.functional.one_hot(torch.where(valid, targets, 0).long(), classes).movedim(-1, 1)
+        return [(f"the target class {'at 1' if probability else f'ahead by {MARGIN:g}'}", hot.to(out.dtype) * scale)]
+    return []
