@@ -244,6 +244,33 @@ class Trainer:
         loss.backward()
         self.opt.step()
 """
+BREAK_CLASS = """
+class Criterion(nn.Module):
+    def forward(self, pred, y):
+        return torch.tensor(F.mse_loss(pred, y).item())  # expect: graph-break
+
+def fit(model, crit, opt, loader):
+    for x, y in loader:
+        opt.zero_grad()
+        loss = crit(model(x), y)
+        loss.backward()
+        opt.step()
+
+fit(model, Criterion(), opt, loader)
+"""
+JIT_METHOD = """
+import jax
+
+class Model:
+    def trace(self, x):
+        global CALLS
+        CALLS += 1
+
+    @jax.jit
+    def __call__(self, x):
+        self.trace(x)  # expect: jit-side-effect
+        return x * 2
+"""
 DROPOUT_NET = """
 class Net(nn.Module):
     def __init__(self):
@@ -527,6 +554,8 @@ CASES = {
         "    value = F.mse_loss(model(x), y).item()\n    return torch.tensor(value)  # expect: graph-break",
         "    value = F.mse_loss(model(x), y)\n    print(value.item())\n    return value")),
     "graph-break/method-detaches": (BREAK_METHOD, BREAK_METHOD.replace(".detach()  # expect: graph-break", "")),
+    "graph-break/loss-class-forward": (BREAK_CLASS, BREAK_CLASS.replace("torch.tensor(F.mse_loss(pred, y).item())", "F.mse_loss(pred, y)")),
+    "jit-side-effect/method": (JIT_METHOD, JIT_METHOD.replace("        global CALLS\n        CALLS += 1", "        return x")),
     # eval-in-train-mode
     "eval-in-train-mode/decorator+parameter": (DROPOUT_NET + EVAL_DECORATED, PLAIN_NET + EVAL_DECORATED.replace("  # expect: eval-in-train-mode (warning)", "")),
     "eval-in-train-mode/decorator-evaluated": (

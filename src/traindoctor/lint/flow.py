@@ -539,7 +539,8 @@ def splice(flow: Flow, calls: list[CallSite]) -> list[CallSite]:
 
 def sources(flow: Flow, expr: ast.expr, scope: Scope, depth: int = 0) -> list[tuple[Scope, ast.expr]] | None:
     """The expressions `expr` comes from, as written: a name's last assignment, a parameter's
-    arguments at every call site of its function, a helper's `return` values — followed until an
+    arguments at every call site of its function, a helper's `return` values (a module instance's
+    `forward` for a class of this file) — followed until an
     expression is none of those. None when some path cannot be followed (a loop variable, a
     parameter nothing in the file passes, a chain deeper than `_DEPTH`), so a rule that needs every
     path to agree can tell "unknown" from "known"."""
@@ -557,7 +558,7 @@ def sources(flow: Flow, expr: ast.expr, scope: Scope, depth: int = 0) -> list[tu
         return None
     if isinstance(expr, ast.Call):
         site = flow.site(expr)
-        target = flow.callee(site) if site is not None else None
+        target = (flow.callee(site) if site is not None else None) or _forward(flow, expr, scope)
         if target is not None:
             inner = flow.facts.by_node[target]
             out: list[tuple[Scope, ast.expr]] = []
@@ -568,6 +569,15 @@ def sources(flow: Flow, expr: ast.expr, scope: Scope, depth: int = 0) -> list[tu
                 out += found
             return out
     return [(scope, expr)]
+
+
+def _forward(flow: Flow, call: ast.Call, scope: Scope) -> ast.AST | None:
+    """The `forward` a call of a module instance runs, when the instance is of one class of this file."""
+    vals = flow.values(call.func, scope)
+    classes = {v.node for v in vals if v.kind == "class" and v.flow is flow}
+    if len(classes) != 1 or len(vals) != 1:
+        return None
+    return flow.method(classes.pop(), "forward")
 
 
 def parameter_sources(flow: Flow, fn: ast.AST, name: str, depth: int = 0) -> list[tuple[Scope, ast.expr]] | None:

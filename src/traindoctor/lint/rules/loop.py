@@ -189,7 +189,7 @@ def graph_break(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
     Every path the tensor `.backward()` is called on comes from (its assignments, a helper's
-    `return`, what every caller passes) ends in `torch.tensor(...)` / `Tensor` / `from_numpy` /
+    `return`, the `forward` of a loss module of this file, what every caller passes) ends in `torch.tensor(...)` / `Tensor` / `from_numpy` /
     `Variable`, a call ending in `.item()` / `.numpy()` / `.tolist()` / `.detach()`, or `.data`.
 
     ## Known false negatives
