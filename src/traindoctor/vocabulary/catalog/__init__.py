@@ -47,7 +47,9 @@ class Code:
 
 
 # Imported here, after Code and the stages they use: each area module lists its codes.
-from . import architecture, curves, data, jax, loss, meta, modes, numerics, optimization, security, sweeps  # noqa: E402
+from . import (  # noqa: E402
+    architecture, curves, data, data_domains, jax, loss, meta, modes, numerics, optimization, security, sweeps,
+)
 
 
 def _register(*areas) -> dict[str, Code]:
@@ -61,8 +63,8 @@ def _register(*areas) -> dict[str, Code]:
 
 
 # Areas in reading order: docs/codes.md lists them so.
-CATALOG: dict[str, Code] = _register(loss, optimization, modes, numerics, data, architecture, security, curves, sweeps,
-                                     jax, meta)
+CATALOG: dict[str, Code] = _register(loss, optimization, modes, numerics, data, data_domains, architecture, security, curves,
+                                     sweeps, jax, meta)
 
 
 def get(code: str) -> Code:
