@@ -48,7 +48,8 @@ def analyze(loss_fn: Callable | Mapping[str, Callable], axes: Sequence[str] | No
             points: Mapping[str, Mapping[str, float]] | None = None, n: int | None = None,
             command: str | None = None) -> Report:
     """The landscape of `loss_fn` (a callable, or a dict name -> callable of its components) over `axes`
-    (one or two argument names; default: the arguments without a value in `inputs`), each over its range
+    (one or two argument names; default: the arguments without a value in `inputs`, else those given one
+    number there), each over its range
     in `ranges` (default -3 to 3), on `n` points per axis (default 201 for one axis, 41 for two). `inputs`
     holds the other arguments' values (and, for an axis, its value as the model gives it: a row of the
     table); `points` adds named rows: {"margin": {"x": 1.0}}."""
@@ -70,7 +71,7 @@ def analyze(loss_fn: Callable | Mapping[str, Callable], axes: Sequence[str] | No
 def _component(name: str, fn: Callable, axes: Sequence[str] | None, ranges: Mapping, inputs: dict,
                points: Mapping, n: int | None) -> tuple[ComponentSection, list[Finding], str]:
     params = _parameters(name, fn)
-    chosen = list(axes) if axes else [p for p, required in params.items() if required and p not in inputs]
+    chosen = list(axes) if axes else _default_axes(params, inputs)
     _check_axes(name, params, chosen, inputs)
     bounds = [_range(a, ranges.get(a, DEFAULT_RANGE)) for a in chosen]
     fixed = {k: _tensor(v) for k, v in inputs.items() if k in params and k not in chosen}
@@ -101,6 +102,12 @@ def _parameters(name: str, fn: Callable) -> dict[str, bool]:
         raise SurfaceError(f"{name}: its arguments cannot be read; wrap it: lambda x, y: {name}(x, y)") from None
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return {p.name: p.default is inspect.Parameter.empty for p in sig.parameters.values() if p.kind in kinds}
+
+
+def _default_axes(params: dict[str, bool], inputs: dict) -> list[str]:
+    """The arguments without a value; else those whose given value is one number (their row "as given")."""
+    free = [p for p, required in params.items() if required and p not in inputs]
+    return free or [p for p in params if p in inputs and _tensor(inputs[p]).numel() == 1]
 
 
 def _check_axes(name: str, params: dict[str, bool], axes: list[str], inputs: dict) -> None:

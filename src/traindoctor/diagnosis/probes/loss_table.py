@@ -174,9 +174,13 @@ def _perfect(out: torch.Tensor, targets, probability: bool) -> list[tuple[str, t
         if not probability and bool(((targets >= 0) & (targets <= 1)).all()):
             found.append((f"logits ±{MARGIN:g} toward the targets", (2 * targets.to(out.dtype) - 1) * MARGIN))
         return found
-    classes = out.shape[1] if out.dim() >= 2 else 0
-    if targets.dtype in (torch.int64, torch.int32) and classes > 1 and targets.shape == out.shape[:1] + out.shape[2:]:
-        valid = (targets >= 0) & (targets < classes)
-        hot = torch.nn.functional.one_hot(torch.where(valid, targets, 0).long(), classes).movedim(-1, 1)
-        return [(f"the target class {'at 1' if probability else f'ahead by {MARGIN:g}'}", hot.to(out.dtype) * scale)]
+    if targets.dtype not in (torch.int64, torch.int32) or out.dim() < 2:
+        return []
+    # class ids: the class dimension is 1 (cross_entropy's layout) or the last (a language model's (B, T, V))
+    for dim in dict.fromkeys((1, out.dim() - 1)):
+        classes = out.shape[dim]
+        if classes > 1 and targets.shape == out.shape[:dim] + out.shape[dim + 1:]:
+            valid = (targets >= 0) & (targets < classes)  # ignore_index (-100) and padding ids: any class will do
+            hot = torch.nn.functional.one_hot(torch.where(valid, targets, 0).long(), classes).movedim(-1, dim)
+            return [(f"the target class {'at 1' if probability else f'ahead by {MARGIN:g}'}", hot.to(out.dtype) * scale)]
     return []
