@@ -1,11 +1,14 @@
-"""One pass over a module's syntax tree: the calls, assignments and loops of each scope, with the
-context every rule needs (enclosing loops, whether gradients are disabled, statement order).
+"""One pass over a module's syntax tree: the calls, assignments, returns and loops of each scope,
+with the context every rule needs (enclosing loops, the grad mode a `with` block or a decorator
+sets, statement order).
 
-Rules read these facts; none of them walks the tree again. Every lookup a rule makes per call or per
-finding is indexed here (calls by loop, assignments by position), so lint time stays linear in the
-file's size however many findings it has. stdlib `ast` is used rather than
-libcst: rules need expressions and line/column positions, not round-trippable formatting, and
-`ast.parse` is C-fast, which keeps linting within 2x of bare parsing (bench/lint_speed.py).
+Rules read these facts, and the values lint/flow.py derives from them; none of them walks the tree
+again. Every lookup a rule makes per call or per finding is indexed here (calls by loop,
+assignments by position), so lint time stays linear in the file's size however many findings it
+has. stdlib `ast` is used rather than libcst or astroid (measured 5.9x and 6.7x slower to parse,
+docs/lint.md): rules need expressions and line/column positions, not round-trippable formatting or
+inference over installed packages, and `ast.parse` is C-fast, which keeps linting within 2x of bare
+parsing (bench/lint_speed.py).
 """
 
 from __future__ import annotations
@@ -84,7 +87,6 @@ class Scope:
     calls: list[CallSite] = field(default_factory=list)
     assigns: dict[str, list[tuple[int, ast.expr]]] = field(default_factory=dict)  # name -> [(order, value)]
     inplace: list[tuple[str, ast.AST, bool, int]] = field(default_factory=list)  # (name, node, no_grad, order)
-    no_grad_blocks: list[ast.With] = field(default_factory=list)
     grad_resets: list[tuple] = field(default_factory=list)  # the enclosing loops of each `x.grad = ...`
     loops: list[ast.AST] = field(default_factory=list)
     in_loop: dict[ast.AST, list[CallSite]] = field(default_factory=dict)  # loop -> the calls inside it, nested too
@@ -154,8 +156,6 @@ def collect(tree: ast.Module) -> Facts:
                 continue
             if kind in (ast.With, ast.AsyncWith):
                 entering = _entered_mode(child.items)
-                if entering == "off":
-                    scope.no_grad_blocks.append(child)
                 scope.bound.update(n for i in child.items if i.optional_vars for n in _target_names(i.optional_vars))
                 visit(child, scope, loops, entering or grad)
                 continue
