@@ -372,20 +372,32 @@ def data(
     id_col: Optional[List[str]] = typer.Option(None, "--id", help="Row-id columns, left out of the feature checks; default: id/index/idx."),
     domain: Domain = typer.Option(Domain.generic, "--domain", help="The conventions to check beyond the generic ones."),
     sample_cap: int = typer.Option(50_000, "--sample-cap", min=1, help="Samples read from a Dataset or DataLoader (files are always read whole)."),
+    slice_col: Optional[List[str]] = typer.Option(None, "--slice", help="A categorical column to break the metric down by (repeatable); needs --metric or --prediction."),
+    metric: Optional[str] = typer.Option(None, "--metric", help="A per-row metric column (ADE, loss, correct) for --slice."),
+    prediction: Optional[str] = typer.Option(None, "--prediction", help="A prediction column, compared with the target, for --slice."),
+    probs: Optional[List[str]] = typer.Option(None, "--probs", help="Out-of-sample class probabilities (one vector column, or one column per class in sorted label order): label noise by confident learning."),
+    obs: Optional[List[str]] = typer.Option(None, "--obs", help="Observation column(s) (robotics); default: obs/observation/state/qpos, else every feature."),
+    action: Optional[List[str]] = typer.Option(None, "--action", help="Action column(s) (robotics): targets; default: a column named action."),
+    position: Optional[List[str]] = typer.Option(None, "--position", help="Position columns x,y (or one vector column) (driving); default: x/y, pos_x/pos_y, position."),
+    heading: Optional[str] = typer.Option(None, "--heading", help="The heading column (driving); default: heading/yaw/theta."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="A diffusion/flow noise schedule to judge against the actions (robotics): linear, cosine, flow, flow:T_MIN, linear:STEPS, a .npy/.txt of betas or a .json."),
     format: Format = _format_option(),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
     """Audit a dataset before training on it: per-dimension statistics, constant dimensions, outliers,
     sentinel codes, missing values, target scales, class balance, duplicates, split overlap, train/eval
-    shift, single-feature leakage and time series split at random. One streaming pass per split.
+    shift, single-feature leakage and time series split at random; with --domain driving or robotics, the
+    conventions of driving logs and robot demonstrations. One streaming pass per split.
     """
     from .data import DataError, audit_data
 
-    roles = {"target": target, "label": label, "time": time_col, "episode": episode, "group": group, "id": id_col}
+    roles = {"target": target, "label": label, "time": time_col, "episode": episode, "group": group, "id": id_col,
+             "slice": slice_col, "metric": metric, "prediction": prediction, "probs": probs, "obs": obs,
+             "action": action, "position": position, "heading": heading}
     command = "data " + " ".join([train] + [f"--eval {e}" for e in eval or []])
     try:
         report = audit_data(train, eval or None, domain=domain.value, sample_cap=sample_cap, command=command,
-                            **{k: v for k, v in roles.items() if v})
+                            schedule=schedule, **{k: v for k, v in roles.items() if v})
     except DataError as exc:
         typer.echo(f"traindoctor: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from conftest import EXAMPLES, run_example, validate
-from traindoctor import Monitor, checkup, sweeps
+from traindoctor import Monitor, audit_data, checkup, sweeps
 from traindoctor.cli import _load_setup
 from traindoctor.curves import analyze
 from traindoctor.lint.engine import Config, lint_paths
@@ -15,7 +15,7 @@ from traindoctor.monitor import load_run
 from traindoctor.vocabulary.finding import finding
 from traindoctor.vocabulary.report import Report
 
-KINDS = ("run", "curves", "checkup", "report", "lint", "sweeps", "could-not-check", "empty", "hostile")
+KINDS = ("run", "curves", "checkup", "report", "lint", "sweeps", "data", "could-not-check", "empty", "hostile")
 _built: dict = {}
 
 
@@ -61,6 +61,20 @@ def sweep_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def data_splits():
+    """A driving-like table and its evaluation split: a -999 sentinel, class labels, an ADE per row that is
+    worse on the rare pedestrians, and a shifted feature in evaluation."""
+    def split(n, seed, shift=0.0):
+        rng = np.random.default_rng(seed)
+        agent = rng.choice(["car", "truck", "pedestrian"], n, p=[0.8, 0.12, 0.08]).astype(object)
+        speed = rng.gamma(3.0, 4.0, n) + shift
+        speed[rng.random(n) < 0.02] = -999.0
+        return pd.DataFrame({"speed": speed, "accel": rng.normal(0, 1.5, n), "agent": agent,
+                             "label": rng.integers(0, 3, n),
+                             "ade": rng.gamma(2.0, 0.5, n) * np.where(agent == "pedestrian", 2.5, 1.0)})
+    return split(3000, 0), split(800, 1, shift=3.0)
+
+
 def hostile_report():
     """Every place a report carries user text, each holding HTML, a pipe, backticks and a fence."""
     evil = "<script>alert(1)</script> a|b ``` `x` [link](javascript:alert(1)) *em* _u_ &amp;\n\n# heading"
@@ -89,6 +103,7 @@ def reports(tmp_path_factory) -> dict[str, Report]:
             "report": validate(monitored_run(tmp)),
             "lint": lint_paths([EXAMPLES], Config())[0],
             "sweeps": validate(sweeps(sweep_table())),
+            "data": validate(audit_data(*data_splits(), slice="agent", metric="ade")),
             "could-not-check": Report("monitor", [finding("lr-too-low", "lr 1e-9", "monitor")],
                                       unchecked=["the monitor disabled itself: ValueError: boom"]),
             "empty": Report("run x", []),

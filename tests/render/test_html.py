@@ -29,6 +29,7 @@ EXPECTED_FIGURES = {
     "report": {"loss", "lr-schedule", "grad-norm-by-module"},
     "lint": set(),
     "sweeps": {"sweep-lr"},
+    "data": {"data-histograms", "class-balance-label", "slices-train-agent", "slices-eval-agent"},
 }
 
 

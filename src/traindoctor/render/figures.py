@@ -48,6 +48,8 @@ def figures(report: Report) -> list[Plot]:
         out += _sweeps(s["sweeps"], report)
     if "surface" in s:
         out += [p for c in s["surface"]["components"] if c["grid"] for p in [_surface(c)]]
+    if "data" in s:
+        out += _data(s["data"], report)
     return out
 
 
@@ -342,6 +344,117 @@ def _table_marks(ax, component: dict, axes: list[str], loss_axis: bool = False) 
         color = "#d62728" if r.get("flags") else "black"
         ax.plot(xy[0], y, "o", ms=4, color=color, mfc="white" if not r.get("flags") else color, zorder=5)
         ax.annotate(_literal(r["input"]), (xy[0], y), xytext=(4, 4), textcoords="offset points", fontsize=7, color=color)
+
+
+# ── data ─────────────────────────────────────────────────────────────────────
+
+_HIST_SHOWN = 12  # small multiples in one figure; dimensions named by a finding come first
+_SPLIT_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
+
+
+def _data(section: dict, report: Report) -> list[Plot]:
+    out = []
+    hist = _histograms(section, report)
+    out += [hist] if hist else []
+    out += _class_balance(section)
+    out += _slice_bars(section)
+    return out
+
+
+def _histograms(section: dict, report: Report) -> Plot | None:
+    """Per dimension, each split's share of rows per bin (same bins in every split), so shapes compare across
+    splits of different sizes; rows beyond the bins are counted in the title."""
+    splits = section["splits"]
+    train = next(iter(splits.values()))
+    dims = [d for d, st in train["dims"].items() if "histogram" in st]
+    if not dims:
+        return None
+    flagged = {str(c) for f in report.findings for c in f.location.get("columns", ())}
+    flagged |= {e.get("dim") for f in report.findings for e in f.evidence.get("dims", ()) if isinstance(e, dict)}
+    shown = sorted(dims, key=lambda d: (d not in flagged, dims.index(d)))[:_HIST_SHOWN]
+    cols = min(3, len(shown))
+    rows = math.ceil(len(shown) / cols)
+    fig = Figure(figsize=(7, 1.7 * rows + 0.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False).ravel())
+    for ax, dim in zip(axes, shown):
+        outside = 0.0
+        for k, (name, split) in enumerate(splits.items()):
+            h = split["dims"].get(dim, {}).get("histogram")
+            if not h:
+                continue
+            counts = np.asarray(h["counts"], dtype=float)
+            total = counts.sum() + h["below"] + h["above"]
+            if total <= 0:
+                continue
+            outside = max(outside, (h["below"] + h["above"]) / total)
+            ax.stairs(counts / total, h["edges"], color=_SPLIT_COLORS[k % len(_SPLIT_COLORS)], lw=1.2,
+                      fill=k == 0, alpha=0.35 if k == 0 else 1.0, label=_literal(name))
+        mark = " !" if dim in flagged else ""
+        ax.set_title(_literal(dim) + mark + (f" ({outside:.1%} outside)" if outside >= 0.001 else ""), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    if len(splits) > 1:
+        axes[0].legend(fontsize=7, loc="upper right")
+    more = f" (the first {len(shown)} of {len(dims)}; dimensions named by a finding first, marked !)" \
+        if len(dims) > len(shown) else " (marked !: named by a finding)"
+    return Plot("data-histograms", "Distribution of each dimension, share of rows per bin; bins span the 0.5-99.5% "
+                "range of training, the share outside is in the title" + more
+                + (", one line per split." if len(splits) > 1 else "."), fig)
+
+
+def _class_balance(section: dict) -> list[Plot]:
+    out = []
+    per_target: dict[str, dict[str, dict[str, int]]] = {}
+    for name, split in section["splits"].items():
+        for target, counts in split.get("classes", {}).items():
+            per_target.setdefault(target, {})[name] = counts
+    for target, splits in per_target.items():
+        labels = list(next(iter(splits.values())))
+        for counts in splits.values():
+            labels += [k for k in counts if k not in labels]
+        labels = labels[:30]
+        fig = _figure(max(1.6, 0.6 + 0.22 * len(labels) * max(1, len(splits)) ** 0.5))
+        ax = fig.add_subplot()
+        height = 0.8 / len(splits)
+        for k, (name, counts) in enumerate(splits.items()):
+            total = sum(counts.values()) or 1
+            y = np.arange(len(labels)) + k * height
+            ax.barh(y, [counts.get(c, 0) / total for c in labels], height=height,
+                    color=_SPLIT_COLORS[k % len(_SPLIT_COLORS)], label=_literal(name))
+        ax.set_yticks(np.arange(len(labels)) + 0.4 - height / 2, [_literal(c) for c in labels], fontsize=7)
+        ax.invert_yaxis()
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+        _finish(ax, "class", xlabel="share of rows", legend=len(splits) > 1)
+        out.append(Plot(_stem(f"class-balance-{target}"), f"Class balance of `{target}`: share of each split's rows per "
+                        "class, most frequent first.", fig))
+    return out
+
+
+def _slice_bars(section: dict) -> list[Plot]:
+    """Per split and slice column: the metric per slice (worst first) against the aggregate; slices too small to
+    judge are drawn pale."""
+    out = []
+    for split, columns in section.get("slices", {}).items():
+        for column, table in columns.items():
+            rows = table["slices"]
+            if not rows:
+                continue
+            fig = _figure(max(1.6, 0.7 + 0.26 * len(rows)))
+            ax = fig.add_subplot()
+            y = np.arange(len(rows))
+            colors = ["#d62728" if r.get("underperforms") else "#1f77b4" if r.get("judged") else "#b0b8c4" for r in rows]
+            ax.barh(y, [r["mean"] for r in rows], color=colors)
+            ax.axvline(table["aggregate"], color="black", ls="--", lw=1, label=f"all rows {table['aggregate']:.3g}")
+            ax.set_yticks(y, [f"{_literal(r['value'])} (n={r.get('rows', r['sampled'])})" for r in rows], fontsize=7)
+            ax.invert_yaxis()
+            better = "higher" if table["higher_is_better"] else "lower"
+            _finish(ax, _literal(column), xlabel=f"{_literal(table['metric'])} ({better} is better)", legend=True)
+            out.append(Plot(_stem(f"slices-{split}-{column}"), f"{table['metric']} by `{column}` in {split}, worst slice "
+                            "first, against all rows (dashed); red: a slice that underperforms, grey: too few rows "
+                            "to judge.", fig))
+    return out
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────

@@ -29,6 +29,12 @@ def header(report: Report) -> str:
         probes = checkup["probes"]
         ran = sum(p["status"] == "ran" for p in probes)
         line += f" — {ran} of {len(probes)} probes ran on copies of `{checkup['model']}` ({checkup['seconds']:.1f} s)"
+    data = report.sections.get("data")
+    if data and data.get("splits"):
+        splits = data["splits"]
+        rows = ", ".join(f"{name} {split['rows']:,} rows" for name, split in splits.items())
+        dims = len(next(iter(splits.values()))["dims"])
+        line += f" — {rows}, {dims} numeric dimension{'s' * (dims != 1)}"
     return line
 
 

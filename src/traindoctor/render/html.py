@@ -145,6 +145,9 @@ def _details(report: Report) -> list[str]:
     surface = report.sections.get("surface")
     if surface:
         out += _surface_tables(surface)
+    data = report.sections.get("data")
+    if data and data.get("splits"):
+        out += _data_tables(data)
     lint = report.sections.get("lint")
     if lint and lint.get("problems"):
         out.append("<h3>Files not linted</h3><ul>" + "".join(f"<li>{escape(str(p))}</li>" for p in lint["problems"]) + "</ul>")
@@ -192,6 +195,56 @@ def _surface_tables(section: dict) -> list[str]:
                    f"({how}); held fixed: {escape(', '.join(c['fixed']) or 'nothing')}</p>"
                    f"<div class=\"scroll\"><table>{head}{rows}</table></div>")
     return out
+
+
+def _data_tables(section: dict) -> list[str]:
+    """Per split, each dimension's statistics; then the slices' metrics and the label-noise estimate."""
+    out = []
+    head = ("<tr><th>dimension</th><th>count</th><th>missing</th><th>mean</th><th>std</th><th>min</th><th>q01</th>"
+            "<th>median</th><th>q99</th><th>max</th><th>distinct</th></tr>")
+    for name, split in section["splits"].items():
+        rows = []
+        for dim, st in split["dims"].items():
+            q = st.get("quantiles") or st.get("row_mean_quantiles") or {}
+            cells = [st["count"], st["missing"] + st.get("infinite", 0), st.get("mean"), st.get("std"), st.get("min"),
+                     q.get("q01"), q.get("q50"), q.get("q99"), st.get("max")]
+            distinct = st.get("distinct")
+            rows.append(f"<tr><td><code>{escape(dim)}</code></td>" + "".join(f'<td class="num">{_n(c)}</td>' for c in cells)
+                        + f'<td class="num">{"&gt;1000" if distinct is None and "distinct" in st else _n(distinct)}</td></tr>')
+        left = f"<p>{split['dims_left_out']} more dimensions in the JSON report.</p>" if split.get("dims_left_out") else ""
+        text = "".join(f"<tr><td><code>{escape(c)}</code></td><td class=\"num\">{_n(t['distinct'])}</td>"
+                       f"<td class=\"num\">{t['missing']}</td><td>{escape(', '.join(f'{k} ({v})' for k, v in t['top']))}</td></tr>"
+                       for c, t in split.get("text", {}).items())
+        out.append(f"<h3>{escape(name)}: {split['rows']:,} rows</h3><div class=\"scroll\"><table>{head}{''.join(rows)}"
+                   "</table></div>" + left
+                   + (f"<div class=\"scroll\"><table><tr><th>text column</th><th>distinct</th><th>missing</th>"
+                      f"<th>most frequent</th></tr>{text}</table></div>" if text else ""))
+    for split, columns in section.get("slices", {}).items():
+        for column, table in columns.items():
+            rows = "".join(f"<tr><td><code>{escape(r['value'])}</code></td><td class=\"num\">{r.get('rows', r['sampled'])}</td>"
+                           f"<td class=\"num\">{_g(r['mean'])}</td><td class=\"num\">{_g(r.get('t'))}</td>"
+                           f"<td>{'underperforms' if r.get('underperforms') else '' if r.get('judged') else 'too few rows to judge'}"
+                           "</td></tr>" for r in table["slices"])
+            better = "higher" if table["higher_is_better"] else "lower"
+            out.append(f"<h3>{escape(table['metric'])} by <code>{escape(column)}</code> in {escape(split)} ({better} is "
+                       f"better; all rows: {_g(table['aggregate'])})</h3><div class=\"scroll\"><table><tr><th>slice</th>"
+                       f"<th>rows</th><th>metric</th><th>t vs rest</th><th></th></tr>{rows}</table></div>")
+    noise = section.get("label_noise")
+    if noise:
+        rows = "".join(f"<tr><td>{escape(split)}</td><td>{escape(r['method'])}</td><td class=\"num\">{r['judged']}</td>"
+                       f"<td class=\"num\">{r['count']}</td><td class=\"num\">{r['share']:.1%}</td></tr>"
+                       for split, r in noise.items())
+        out.append("<h3>Label noise</h3><div class=\"scroll\"><table><tr><th>split</th><th>method</th><th>rows judged</th>"
+                   f"<th>suspect</th><th>share</th></tr>{rows}</table></div>")
+    return out
+
+
+def _n(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return _g(float(v))
 
 
 def _g(v: float | None) -> str:

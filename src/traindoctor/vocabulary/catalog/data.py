@@ -1,7 +1,7 @@
 """The data: its scale, labels and splits."""
 
 from ..hypothesis import Hypothesis
-from . import Code, BAD_DATA, MECHANISM
+from . import Code, BAD_DATA, GAP, MECHANISM
 
 AREA = "data"
 
@@ -373,5 +373,92 @@ CODES = (
         bad="X = df.drop(columns=['label'])   # 'label_name' still in X",
         good="X = df.drop(columns=['label', 'label_name'])",
         explains=("label-leakage",),
+    ),
+    Code(
+        code="label-noise",
+        title="Many labels disagree with what the rest of the data says about their samples",
+        severity="warning",
+        stage=BAD_DATA,
+        what=(
+            "`traindoctor data`: with a model's out-of-sample class probabilities given (`--probs`), confident "
+            "learning (cleanlab's find_label_issues, or the same confident joint computed by traindoctor when "
+            "cleanlab is not installed) counts the rows whose given label the model confidently contradicts. "
+            "Without probabilities, a cheap estimate labelled as such: on standardised numeric features, a row whose "
+            "10 nearest neighbours carry, at 9 or more, one other label. Judged on at most 5,000 sampled rows, "
+            "deterministically; fires when 3% or more of them (and at least 5) are suspect."),
+        why=(
+            "Wrong labels cap the accuracy a model can reach, make it memorise noise late in training (the "
+            "validation loss turns up) and corrupt the evaluation: the seeds' first data check after the statistics "
+            "is to look at the examples a model gets most wrong."),
+        hypotheses=(
+            Hypothesis("labels were flipped or mis-keyed by annotators or a join on the wrong key",
+                       "print the suspect rows (evidence) with their labels and look at the raw samples"),
+            Hypothesis("two classes are genuinely confusable in these features (a hard boundary, not noise)",
+                       "check whether the suspects concentrate on one pair of classes near their boundary",
+                       kind="subtle"),
+            Hypothesis("the features used by the estimate do not describe the samples (raw pixels, ids)",
+                       "give out-of-sample probabilities from a real model (--probs)", kind="null"),
+        ),
+        next_step="Review the suspect rows; relabel or drop confirmed errors, or train with a noise-robust loss.",
+        bad="df['label'] = df['label_raw'].map(names)   # a code missing from names becomes another class",
+        good="assert df['label_raw'].isin(names).all()\ndf['label'] = df['label_raw'].map(names)",
+        explains=("overfitting", "underfitting"),
+    ),
+    Code(
+        code="slice-underperforms",
+        title="The aggregate metric hides a slice where the model does much worse",
+        severity="warning",
+        stage=GAP,
+        what=(
+            "`traindoctor data --slice COL`: the metric (a per-row metric column, or accuracy / absolute error "
+            "from a prediction and the target) per value of each named categorical column, next to the aggregate. A "
+            "slice of at least 30 rows is a finding when it is worse than the rest by a Welch t of 4 or more (a "
+            "Bonferroni-sized bar over the slices) and by at least a quarter of the aggregate's error; smaller "
+            "slices are listed, never judged."),
+        why=(
+            "A model is used on every slice, not on the average: the seeds' driving evaluations report ADE/FDE "
+            "by maneuver, speed and agent type because an average dominated by lane-following hides a failure on "
+            "the rare turns and pedestrians that matter."),
+        hypotheses=(
+            Hypothesis("the slice is rare in training (its samples under-represented)",
+                       "count the slice's rows in the training split"),
+            Hypothesis("the slice is harder by nature (longer horizons, faster agents)",
+                       "compare with a simple baseline's error on the same slice", kind="subtle"),
+            Hypothesis("the slice's labels or inputs are of lower quality",
+                       "look at the slice's worst rows", kind="subtle"),
+        ),
+        next_step="Report the metric per slice; rebalance or augment the slice, and track it as its own number.",
+        bad="print(df['ade'].mean())",
+        good="print(df.groupby('maneuver')['ade'].agg(['mean', 'count']))",
+    ),
+    Code(
+        code="cross-sample-leakage",
+        title="Poisoning one sample reaches the outputs of other samples",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "`traindoctor.trace_leakage(model_or_pipeline, batch)`: on copies, one sample's float inputs are set "
+            "to NaN, and separately to a large finite sentinel; the outputs (or per-sample loss terms) of the OTHER "
+            "samples are compared with the clean run's. An output that becomes non-finite or moves by more than "
+            "1e-5 of the output scale is a leak; a clean batch run again after the poisoned one and giving "
+            "other outputs is state kept across calls (a cache)."),
+        why=(
+            "A sample's prediction must depend on that sample only: statistics over the batch (batch-stat "
+            "normalisation in the pipeline, a BatchNorm in training mode at evaluation) make predictions change "
+            "with the batch's company, one NaN row poisons a whole batch, and a cache keyed on the wrong thing "
+            "serves one sample's values to another. The seeds' trick: poison one sample and watch where the NaN "
+            "goes."),
+        hypotheses=(
+            Hypothesis("the pipeline normalises with statistics of the current batch",
+                       "fit the normalisation on the training split once and apply it per sample"),
+            Hypothesis("a BatchNorm in training mode at evaluation or inference",
+                       "call model.eval() before evaluating", kind="subtle"),
+            Hypothesis("a cache or memo keyed on something other than the sample (position, batch size, a shape)",
+                       "key the cache on the sample's id, or clear it between batches", kind="subtle"),
+        ),
+        next_step="Find the operation that reduces over the batch (or keeps state) and make it per sample.",
+        bad="x = (x - x.mean(0)) / x.std(0)   # statistics of this batch",
+        good="x = (x - train_mean) / train_std   # fitted once on training data",
+        explains=("batch-mixing", "nonfinite-input", "nonfinite-forward", "nondeterministic-eval"),
     ),
 )
