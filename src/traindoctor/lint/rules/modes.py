@@ -32,9 +32,10 @@ def _model_like(name: str, ctx: Context) -> bool:
 
 
 def _identity(expr: ast.expr, scope: Scope | None, ctx: Context) -> set:
-    """What a model expression is: the modules it resolves to, else its name (as the file spells it)."""
+    """What a model expression is: the modules it resolves to, and its name as the file spells it (two
+    names of one model match through the modules; one name matches itself even where it is unresolved)."""
     modules = ctx.modules(expr, scope) if scope is not None else ()
-    return set(modules) or {dotted(expr)}
+    return {*modules, dotted(expr)}
 
 
 def _trained_models(ctx: Context) -> set:
