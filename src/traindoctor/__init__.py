@@ -4,7 +4,7 @@ from .version import __version__
 from .vocabulary.finding import Finding, Hypothesis
 from .vocabulary.report import Report
 
-__all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "audit_data", "checkup", "run_script", "surface", "sweeps"]
+__all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "audit_data", "checkup", "run_script", "surface", "sweeps", "why_stuck"]
 
 
 def _load(module: str):
@@ -43,6 +43,11 @@ def surface(loss_fn, axes=None, ranges=None, **options):
 def audit_data(train, eval=None, **roles):
     """Audit a dataset before training on it; see `traindoctor.data.audit.audit_data`."""
     return _load(".data").audit_data(train, eval, **roles)
+
+
+def why_stuck(model, batch, metric_fn, loss_fn=None, **options):
+    """Why won't a metric move? The seeds' decision table on copies; see `traindoctor.diagnosis.stuck.why_stuck`."""
+    return _load(".diagnosis.stuck").why_stuck(model, batch, metric_fn, loss_fn, **options)
 
 
 def checkup(*args, **kwargs):

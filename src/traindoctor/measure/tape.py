@@ -72,6 +72,14 @@ class Tape:
         """The loss for `output`; `params`: the copy's parameters by name. `data_only`: every term computed
         from the weights alone counts as zero (the regularisation off). `constants`: recorded tensors replaced,
         by the id of the recorded value (an experiment that changes a target)."""
+        out = self.values_of(output, params, data_only=data_only, constants=constants).get(self.loss)
+        if not isinstance(out, torch.Tensor):
+            raise ValueError("the recorded loss does not depend on the model's output")
+        return out
+
+    def values_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *, data_only: bool = False,
+                  constants: dict[int, torch.Tensor] | None = None) -> dict[int, Any]:
+        """Every slot's value for `output` (the loss's and its terms'); arguments as for `loss_of`."""
         values: dict[int, Any] = {}
         leaves, _ = tree_flatten(output)
         for slot, leaf in zip(self.inputs, leaves):
@@ -87,10 +95,27 @@ class Tape:
                 if slot is not None:
                     off = data_only and slot in self.weights_only and isinstance(leaf, torch.Tensor)
                     values[slot] = leaf.detach() * 0 if off else leaf
-        out = values.get(self.loss)
-        if not isinstance(out, torch.Tensor):
-            raise ValueError("the recorded loss does not depend on the model's output")
-        return out
+        return values
+
+    def terms(self) -> list[Term]:
+        """The additive terms of the loss: `a + 0.1 * b - c` gives a (weight 1), b (0.1) and c (-1). Sums,
+        differences and products or quotients by a number are looked through; anything else is a term."""
+        producer = {o: op for op in self.ops for o in op.outs if o is not None}
+        found: dict[int, Term] = {}
+
+        def split(slot: int, weight: float) -> None:
+            op = producer.get(slot)
+            parts = _additive(op) if op is not None else None
+            if parts is None:
+                name = getattr(op.func, "__name__", "") if op is not None else "output"
+                old = found.get(slot)
+                found[slot] = Term(slot, weight + (old.weight if old else 0.0), name, slot in self.weights_only)
+                return
+            for part, factor in parts:
+                split(part, weight * factor)
+
+        split(self.loss, 1.0)
+        return list(found.values())
 
 
 def _value(x: Any, values: dict[int, Any], params: dict[str, torch.Tensor], clone: bool,
@@ -103,6 +128,44 @@ def _value(x: Any, values: dict[int, Any], params: dict[str, torch.Tensor], clon
         value = constants.get(id(x.value), x.value) if constants else x.value
         return value.clone() if clone else value  # an in-place call must not change the tape
     return x
+
+
+class Term(NamedTuple):
+    slot: int
+    weight: float  # the constant factor, with its sign, the term enters the loss with
+    name: str  # the torch call that computed it
+    weights_only: bool  # computed from the weights alone (a penalty), not from the outputs
+
+
+_ADD = {"add", "add_", "__add__", "__radd__", "__iadd__"}
+_SUB = {"sub", "sub_", "__sub__", "__isub__"}
+_SCALE = {"mul", "mul_", "__mul__", "__rmul__", "__imul__", "div", "div_", "__truediv__", "__itruediv__"}
+
+
+def _additive(op: Op) -> list[tuple[int, float]] | None:
+    """The slots an op sums (each with its factor), or None when the op is not a sum, a difference, a
+    negation or a scaling by a number."""
+    name = getattr(op.func, "__name__", "")
+    args, kwargs = tree_unflatten(op.leaves, op.spec)
+    if kwargs or not args or any(isinstance(a, Const) or isinstance(a, Param) for a in args):
+        return None
+    slots = [a for a in args if isinstance(a, Slot)]
+    numbers = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
+    if len(slots) + len(numbers) != len(args) or not slots:
+        return None
+    if name in ("neg", "__neg__") and len(args) == 1:
+        return [(args[0].index, -1.0)]
+    if len(args) != 2:
+        return None
+    if name in _ADD:
+        return [(s.index, 1.0) for s in slots]
+    if name in _SUB or name == "rsub":
+        first = 1.0 if name in _SUB else -1.0
+        return [(a.index, first if i == 0 else -first) for i, a in enumerate(args) if isinstance(a, Slot)]
+    if name in _SCALE and len(slots) == 1 and isinstance(args[0], Slot) and numbers and numbers[0] != 0:
+        factor = float(numbers[0])
+        return [(slots[0].index, factor if "mul" in name else 1.0 / factor)]
+    return None
 
 
 class _Recording(TorchFunctionMode):

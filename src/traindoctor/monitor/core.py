@@ -42,6 +42,8 @@ from .exchange import Exchange
 from .history import History
 from .logdir import start_fresh
 from ..judge.nonfinite import NonfiniteRule, kind
+from ..judge.loss_balance import Online
+from ..diagnosis.loss_terms import measure as measure_terms
 from ..judge.steps import StepRules
 from ..judge.steps.base import second_moment
 from .sinks import make_sinks
@@ -71,6 +73,7 @@ class Monitor:
         self.sink_errors: list[str] = []
         self._notes: list[str] = []  # other ranks' reasons for not checking, from the exchange
         self._rules, self._nonfinite = StepRules("monitor", optimizer=optimizer), NonfiniteRule()
+        self._balance = Online("monitor")
         self._kind_written = False
         self._pending: list[dict[str, Any]] = []
         self._scalars: dict[str, Any] = {}
@@ -125,6 +128,11 @@ class Monitor:
         Numbers, 1-element tensors, numpy scalars and bools are recorded; anything else is skipped
         with one warning per key (None silently)."""
         if not self.disabled:
+            terms = scalars.pop("terms", None)
+            if isinstance(terms, dict):
+                self._guard(self._log_terms)(terms)
+            elif terms is not None:
+                scalars["terms"] = terms  # refused with the usual warning
             self._store(self._scalars, scalars)
 
     def log_last(self, **scalars: Any) -> None:
@@ -289,6 +297,33 @@ class Monitor:
             warnings.warn(f"traindoctor: Monitor.log({key}=...) got {why}, not a number; {key!r} is not recorded",
                           RuntimeWarning, stacklevel=4)
         return None
+
+    def _log_terms(self, terms: dict[str, Any]) -> None:
+        """The loss's additive terms, each as it enters the loss (weight included): recorded as `term/<name>`; on
+        sampled steps, before backward(), also the gradient each sends to the shared parameters (`term_grad/<name>`)
+        and the rules of judge/loss_balance.py. torch.autograd.grad leaves `.grad` and the graph as they were.
+        A term given as `(weight, term)` enters the loss as weight * term: the weight is a choice, not a scale error."""
+        weights = {str(k): float(v[0]) for k, v in terms.items() if isinstance(v, tuple) and len(v) == 2}
+        terms = {str(k): v[0] * v[1] if str(k) in weights else v for k, v in terms.items()}
+        self._store(self._scalars, {f"term/{k}": v for k, v in terms.items()})
+        if self.step % self.sample_every or self.step % self.every:
+            return
+        tensors = {k: v for k, v in terms.items() if isinstance(v, torch.Tensor) and v.requires_grad}
+        if len(tensors) < 2 or any(v.grad_fn is None for v in tensors.values()):
+            return
+        try:
+            sample = measure_terms(tensors, parameters(self.optimizer), self.step)
+        except RuntimeError as exc:  # the graph was freed: logged after backward()
+            if "terms" not in self._warned:
+                self._warned.add("terms")
+                warnings.warn("traindoctor: Monitor.log(terms=...) came after loss.backward(), which freed the graph: "
+                              f"the terms' gradients are not measured ({str(exc).splitlines()[0][:120]}); log the terms "
+                              "before backward()", RuntimeWarning, stacklevel=4)
+            return
+        if sample is None:
+            return
+        self._store(self._scalars, {f"term_grad/{k}": v for k, v in sample["norms"].items()})
+        self.findings += self._balance.add(sample, weights)
 
     # ── hooks ────────────────────────────────────────────────────────────────
     def _capture(self, module: nn.Module, args: tuple, kwargs: dict) -> None:

@@ -16,7 +16,7 @@ from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from ..diagnosis.battery import could_not_check, examine
-from ..diagnosis import experiments, loss_independence
+from ..diagnosis import experiments, loss_independence, loss_terms
 from ..diagnosis.setup import NotApplicable
 from ..judge.numerics import why_not_learning
 from ..diagnosis.registry import Options, names
@@ -227,6 +227,8 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
             found += probe_findings
     if probes and model is not None and not threads_block and rec.tapes.get(id(model.module)):
         probe_records.append(_loss_independence(model.module, rec.tapes[id(model.module)][-1], found))
+        probe_records.append(loss_terms.run_record(model.module, rec.tapes[id(model.module)],
+                                                   rec.initial_states.get(id(model.module)), found))
     experiment_section: dict[str, Any] = {"ran": False, "why": "no model was trained"}
     if model is not None and not threads_block and experiments_ is not False:
         try:

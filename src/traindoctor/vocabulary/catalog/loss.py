@@ -1,7 +1,7 @@
 """Loss functions and the targets fed to them."""
 
 from ..hypothesis import Hypothesis
-from . import Code, MECHANISM, INIT_LOSS, STUCK
+from . import Code, MECHANISM, INIT_LOSS, MISMATCH, STUCK
 
 AREA = "loss and targets"
 
@@ -321,21 +321,79 @@ CODES = (
     ),
     Code(
         code="loss-imbalance",
-        title="Loss terms' gradients differ by orders of magnitude",
+        title="One loss term's gradient is orders of magnitude below another's: it cannot steer the shared weights",
         severity="warning",
         stage=STUCK,
-        what="Compares the gradient norms that each term of a composite loss sends to the shared parameters.",
-        why="When one term's gradient dominates by 100x, the others are effectively switched off.",
+        what=(
+            "Splits the loss into its additive terms (from the recorded loss computation, or terms logged to the "
+            "Monitor), measures the gradient each sends to the parameters several terms reach, and flags a term "
+            "whose gradient stays under 1e-3 of the largest on every sample while its value does not fall."),
+        why=(
+            "The update of shared weights is the sum of the terms' gradients. A term three orders of magnitude "
+            "smaller is lost in the noise of the large one: it is in the loss but has no say, so whatever it "
+            "stands for (a boundary condition, a classification head, a constraint) is not learned. The usual "
+            "cause is units, not intent: a regression on raw targets in the thousands beside a cross-entropy "
+            "of about 1, a loss summed over pixels beside one averaged over a batch."),
         hypotheses=(
             Hypothesis(
-                cause="terms have different units or scales",
-                check="log each term's gradient norm on the shared parameters",
+                cause="the terms have different units or scales (sum versus mean, unnormalised targets)",
+                check="rescale the small term (or normalise the large term's targets) so the gradient norms are "
+                      "within 10x: the small term's value starts to fall",
+            ),
+            Hypothesis(
+                cause="the weight in front of the term is far smaller than intended",
+                check="print each term's weight and gradient norm on the shared parameters; raise the weight 100x "
+                      "for a few hundred steps and watch the term",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the term is deliberately a faint regulariser and nothing depends on it",
+                check="drop the term: if no metric you care about changes, the imbalance is harmless",
+                kind="null",
             ),
         ),
-        next_step="Rescale the terms (or normalize their gradients) so none dominates unintentionally.",
-        bad="loss = mse_pixels + 1e-4 * kl",
-        good="loss = mse_pixels / n_pixels + beta * kl  # terms on comparable scales",
-        planned="issue 16 (multi-loss balance, measured in `run`, `checkup` and the Monitor)",
+        next_step=(
+            "Put the terms on comparable scales (normalise targets, use means, or weight each term by the "
+            "inverse of its typical gradient norm), then confirm the small term's value falls."),
+        bad="loss = F.mse_loss(pred, price_in_dollars) + F.cross_entropy(logits, label)   # ~1e6 vs ~1",
+        good="loss = F.mse_loss(pred, (price - mu) / sigma) + F.cross_entropy(logits, label)",
+        explains=("loss-plateau", "loss-metric-mismatch", "metric-competing-losses"),
+    ),
+    Code(
+        code="loss-conflict",
+        title="Two loss terms pull the shared weights in opposite directions from the start",
+        severity="warning",
+        stage=STUCK,
+        what=(
+            "Measures, for each pair of additive loss terms, how much of their gradients on the shared "
+            "parameters cancel (the norm of the sum against the sum of the norms), at the initial weights and "
+            "on later samples; flags a pair that cancels by half or more on every sample."),
+        why=(
+            "When two terms' gradients cancel, the update is the small remainder of a tug of war: the shared "
+            "weights barely move and neither objective is served. At a trained compromise any weighted sum's "
+            "terms oppose (that is what a compromise is), so only opposition from the first step on, before "
+            "there is a compromise to defend, is judged: the terms then ask for opposite things by "
+            "construction (a sign error, the same target with two signs, a reversed auxiliary objective)."),
+        hypotheses=(
+            Hypothesis(
+                cause="a sign error: a term meant to be minimised is subtracted, or maximised twice",
+                check="flip the sign of one term for a few steps: the cancellation disappears and both fall",
+            ),
+            Hypothesis(
+                cause="the two objectives are incompatible for one set of shared weights",
+                check="drop one term for a few hundred steps on a copy: the other falls much faster",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the opposition is designed (an adversarial or gradient-reversal term)",
+                check="confirm from the method's paper that the term should oppose the task loss",
+                kind="null",
+            ),
+        ),
+        next_step="Check the signs and targets of the two terms named, then drop one on a copy to see the other learn.",
+        bad="loss = F.mse_loss(out, y) - 0.5 * F.mse_loss(out, y_smoothed)   # subtracts what it should add",
+        good="loss = F.mse_loss(out, y) + 0.5 * F.mse_loss(out, y_smoothed)",
+        explains=("loss-plateau", "cannot-overfit-batch", "metric-competing-losses"),
     ),
     Code(
         code="squeeze-without-dim",
@@ -353,5 +411,108 @@ CODES = (
         bad="loss = criterion(model(x).squeeze(), y)",
         good="loss = criterion(model(x).squeeze(-1), y)",
         explains=("broadcast-loss",),
+    ),
+    Code(
+        code="metric-loss-disconnected",
+        title="Improving the loss does not move the metric",
+        severity="warning",
+        stage=MISMATCH,
+        what=(
+            "why_stuck: moves the model's outputs along the loss's own descent direction until the loss falls by "
+            "a quarter (or finds the loss flat there) and measures the metric at each step."),
+        why=(
+            "If the outputs the loss wants leave the metric where it is, no optimizer can move the metric by "
+            "minimising this loss: the loss is saturated at the operating point or measures something else "
+            "than the metric (a regression loss beside a ranking metric, a margin already met)."),
+        hypotheses=(
+            Hypothesis(
+                cause="the loss is saturated: its gradient on the outputs is about zero where the metric still fails",
+                check="print the loss's gradient on the outputs of the failing samples",
+            ),
+            Hypothesis(
+                cause="the loss and the metric measure different things",
+                check="compute the metric on outputs that minimise the loss exactly (the targets themselves)",
+                kind="subtle",
+            ),
+        ),
+        next_step="Change the loss so that lowering it requires the metric to improve (or choose a metric the loss serves).",
+        bad="loss = F.mse_loss(torch.sigmoid(logit), y)   # flat where sigmoid saturates on wrong samples",
+        good="loss = F.binary_cross_entropy_with_logits(logit, y)",
+    ),
+    Code(
+        code="metric-structural-ceiling",
+        title="The parameters cannot move the metric: a structural ceiling",
+        severity="warning",
+        stage=MISMATCH,
+        what=(
+            "why_stuck: the loss's direction on the outputs moves the metric, but neither steps of the "
+            "parameters along the loss gradient nor a short training of a copy change it."),
+        why=(
+            "The metric is capped by what the model can express, not by the optimizer: a bounded output, a "
+            "frozen or missing path, a parameterisation that cannot reach the better outputs. Tuning the "
+            "learning rate or the loss cannot help; only the model's structure can."),
+        hypotheses=(
+            Hypothesis(
+                cause="the output is bounded or the path to it is frozen",
+                check="trace loss -> metric -> output -> parameters and print d(output)/d(parameter) on the last layer",
+            ),
+            Hypothesis(
+                cause="the model is too small for the task",
+                check="train a copy with a wider last layer for the same steps: the metric moves",
+                kind="subtle",
+            ),
+        ),
+        next_step="Give the model a way to express the better outputs (remove the bound, unfreeze, widen), then rerun why_stuck.",
+        bad="out = 0.5 * torch.sigmoid(self.head(h))   # probabilities capped at 0.5",
+        good="out = self.head(h)   # logits; the loss applies the sigmoid",
+    ),
+    Code(
+        code="metric-competing-losses",
+        title="Another loss term holds the metric back",
+        severity="warning",
+        stage=MISMATCH,
+        what=(
+            "why_stuck: trains copies for a few steps with all terms and with each term disabled in turn, and "
+            "flags a term whose removal moves the metric clearly further than training with it."),
+        why=(
+            "A term that fights the one the metric depends on can hold the metric still while the total loss "
+            "falls: the optimizer serves the sum, not the metric."),
+        hypotheses=(
+            Hypothesis(
+                cause="the named term opposes the term the metric depends on",
+                check="drop the term for a few hundred steps on a copy: the metric moves",
+            ),
+            Hypothesis(
+                cause="the term's weight is too large for this stage of training",
+                check="halve the term's weight and watch the metric",
+                kind="subtle",
+            ),
+        ),
+        next_step="Reweight or schedule the named term (or drop it) and confirm the metric moves.",
+        bad="loss = task_loss + 10.0 * smoothness_penalty",
+        good="loss = task_loss + 0.1 * smoothness_penalty",
+    ),
+    Code(
+        code="metric-moves",
+        title="The metric moves when the model is trained on this batch",
+        severity="info",
+        stage=MISMATCH,
+        what="why_stuck: a short training of a copy on the batch moves the metric.",
+        why=(
+            "The loss, the parameters and the optimizer can move the metric at this operating point: a metric "
+            "that looked stuck was a coincidence of the batches or seeds seen, or needs more steps (optimizer "
+            "inertia: a small learning rate, heavy momentum)."),
+        hypotheses=(
+            Hypothesis(
+                cause="the optimizer is too slow (learning rate, momentum) for the steps given",
+                check="raise the learning rate 3x for a short run: the metric moves sooner",
+            ),
+            Hypothesis(
+                cause="the metric is noisy and looked stuck by chance",
+                check="compare the metric over several seeds and batches",
+                kind="null",
+            ),
+        ),
+        next_step="Look at the metric over more steps and seeds before changing the model or the loss.",
     ),
 )

@@ -1,0 +1,176 @@
+"""Multi-loss balance: when the loss is a sum of terms, what each term asks of the weights they share.
+
+For each additive term (read from the loss head on tape, measure/tape.py `Tape.terms`, or logged to the
+Monitor as `terms={...}`), the gradient it sends to the parameters that two or more terms reach, its norm,
+and for each pair of terms the cosine between their gradients and how much of them cancels. A term that
+reaches only parameters of its own (an auxiliary head) asks nothing of shared weights and is not compared;
+terms computed from the weights alone (an L2 penalty written into the loss) are regularisers and are not
+judged. The rules are in judge/loss_balance.py.
+
+`run` measures on copies at the initial and the final weights, on the batches of the last two tapes;
+`checkup` on copies trained a few steps on its batch; the Monitor on the live graph at sampled steps
+(torch.autograd.grad, which leaves `.grad` alone). Gradients are taken with the graph retained, so the
+script's own backward() that follows is unaffected.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+
+from ..judge import loss_balance
+from ..judge.thresholds import BALANCE_MAX_TERMS
+from ..measure.copies import independent_copy
+from ..measure.tape import Tape, TapeRecorder, Term
+from ..vocabulary.finding import Finding
+from .sandbox import isolated, same_noise
+from .tree import Call, call
+
+NAME = "loss-terms"
+CHECKUP_STEPS = 30  # checkup's copy is trained this many steps on its batch, sampled every CHECKUP_EVERY
+CHECKUP_EVERY = 10
+
+
+class NotMultiLoss(Exception):
+    """The loss is not a sum of terms that share parameters: nothing to balance (the reason)."""
+
+
+def measure(terms: dict[str, torch.Tensor], params: Sequence[torch.Tensor], at: Any) -> loss_balance.Sample | None:
+    """One sample: each term's gradient norm on the shared parameters, and each pair's cosine and cancellation.
+    None when fewer than two terms reach a shared parameter."""
+    grads: dict[str, tuple[torch.Tensor | None, ...]] = {}
+    for name, value in terms.items():
+        if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
+            grads[name] = torch.autograd.grad(value.reshape(()), list(params), retain_graph=True, allow_unused=True)
+    reach = [sum(g[i] is not None for g in grads.values()) for i in range(len(params))]
+    shared = [i for i, n in enumerate(reach) if n >= 2]
+    judged = [name for name, g in grads.items() if any(g[i] is not None for i in shared)]
+    if len(judged) < 2:
+        return None
+    square = {n: _dot(grads[n], grads[n], shared) for n in judged}
+    norms = {n: math.sqrt(v) for n, v in square.items()}
+    pairs = []
+    for a, b in itertools.combinations(judged, 2):
+        dot = _dot(grads[a], grads[b], shared)
+        denom = norms[a] * norms[b]
+        together = math.sqrt(max(square[a] + square[b] + 2 * dot, 0.0))
+        pairs.append({"terms": [a, b], "cosine": dot / denom if denom > 0 else math.nan,
+                      "cancel": together / (norms[a] + norms[b]) if norms[a] + norms[b] > 0 else math.nan})
+    values = {n: float(terms[n].detach().reshape(())) for n in judged}
+    return {"at": at, "values": values, "norms": norms, "pairs": pairs}
+
+
+def _dot(a: tuple[torch.Tensor | None, ...], b: tuple[torch.Tensor | None, ...], where: list[int]) -> float:
+    """Their dot product over the parameters `where`, summed per tensor in float64 (no concatenated copy)."""
+    total = 0.0
+    for i in where:
+        if a[i] is not None and b[i] is not None:
+            total += float(torch.vdot(a[i].reshape(-1).double(), b[i].reshape(-1).double()))
+    return total
+
+
+# ── terms of a recorded loss ─────────────────────────────────────────────────
+
+def named_terms(tape: Tape) -> dict[str, Term]:
+    """The terms to compare, by a readable name (the torch call that made each, numbered when repeated)."""
+    terms = [t for t in tape.terms() if not t.weights_only and t.weight != 0]
+    if len(terms) < 2:
+        raise NotMultiLoss("the loss is a single term (besides any penalty on the weights)")
+    if len(terms) > BALANCE_MAX_TERMS:
+        raise NotMultiLoss(f"the loss sums {len(terms)} pieces: one objective over parts (time steps, positions), "
+                           "not separate objectives")
+    named: dict[str, Term] = {}
+    for t in terms:
+        name = t.name if t.name not in named else next(f"{t.name}#{k}" for k in itertools.count(2)
+                                                        if f"{t.name}#{k}" not in named)
+        named[name] = t
+    return named
+
+
+def _sample(model: nn.Module, tape: Tape, at: Any) -> loss_balance.Sample | None:
+    params = [p for p in model.parameters() if p.requires_grad]
+    with torch.enable_grad():
+        out = call(model, Call(tape.batch), seed=0)
+        values = tape.values_of(out, dict(model.named_parameters()))
+        terms = {name: values[t.slot] * t.weight for name, t in named_terms(tape).items()
+                 if isinstance(values.get(t.slot), torch.Tensor)}
+        return measure(terms, params, at)
+
+
+def check_run(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.Tensor] | None) -> tuple[list[Finding], dict]:
+    """run: samples at the initial weights and at the final weights, on each tape's batch. Raises NotMultiLoss."""
+    weights = {name: t.weight for name, t in named_terms(tapes[-1]).items()}
+    if initial is None:
+        raise NotMultiLoss("the initial weights were not kept (the model is too large): no start to compare with")
+    with isolated():
+        start = independent_copy(model).train()
+        start.load_state_dict(initial)
+        end = independent_copy(model).train()
+        samples = [s for m, at in ((start, "initial"), (end, "final")) for tape in tapes
+                   if (s := _sample(m, tape, f"{at} weights, batch of step {tape.step}")) is not None]
+    if not samples:
+        raise NotMultiLoss("no two terms of the loss reach a shared parameter")
+    return loss_balance.judge(samples, "run", weights), _record(samples, weights)
+
+
+def run_record(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.Tensor] | None,
+               found: list[Finding]) -> dict[str, Any]:
+    """run's probe record for the loss terms; findings are added to `found`. Never raises."""
+    try:
+        new, record = check_run(model, tapes, initial)
+    except NotMultiLoss as exc:
+        return {"name": NAME, "status": "skipped", "note": str(exc)}
+    except Exception as exc:  # a bug of ours: the other findings stand
+        return {"name": NAME, "status": "failed", "note": f"probe failed: {type(exc).__name__}: {exc}"}
+    found += new
+    return {"name": NAME, "status": "ran", **record}
+
+
+def check_checkup(model: nn.Module, inputs: Any, targets: Any, loss_fn: Callable,
+                  make_optimizer: Callable) -> tuple[list[Finding], dict]:
+    """checkup: the loss on tape from one call of `loss_fn`, then a copy trained CHECKUP_STEPS steps on the batch,
+    sampled every CHECKUP_EVERY. Raises NotMultiLoss."""
+    with isolated():
+        replica = independent_copy(model).train()
+        batch = inputs if isinstance(inputs, Call) else Call(((inputs,), {}) if not isinstance(inputs, (tuple, list))
+                                                             else (tuple(inputs), {}))
+        tape = _tape(replica, batch, targets, loss_fn)
+        weights = {name: t.weight for name, t in named_terms(tape).items()}
+        opt = make_optimizer([p for p in replica.parameters() if p.requires_grad])
+        samples = []
+        for step in range(CHECKUP_STEPS + 1):
+            if step % CHECKUP_EVERY == 0 and (s := _sample(replica, tape, f"step {step}")) is not None:
+                samples.append(s)
+            if step < CHECKUP_STEPS:
+                opt.zero_grad(set_to_none=True)
+                with torch.enable_grad():
+                    tape.loss_of(call(replica, batch, seed=step), dict(replica.named_parameters())).backward()
+                opt.step()
+    if not samples:
+        raise NotMultiLoss("no two terms of the loss reach a shared parameter")
+    return loss_balance.judge(samples, "checkup", weights), _record(samples, weights)
+
+
+def _tape(model: nn.Module, batch: Call, targets: Any, loss_fn: Callable) -> Tape:
+    recorder = TapeRecorder()
+    with torch.enable_grad():
+        out = call(model, batch, seed=0)
+        recorder.start(model, out, *batch, 0)
+        try:
+            loss = loss_fn(out, targets)
+        except BaseException:
+            recorder.abandon()
+            raise
+        tape = recorder.finish(loss) if isinstance(loss, torch.Tensor) else None
+        recorder.abandon()
+    if tape is None:
+        raise NotMultiLoss("the loss computation could not be recorded")
+    return tape
+
+
+def _record(samples: list[loss_balance.Sample], weights: dict[str, float]) -> dict[str, Any]:
+    return {"terms": list(weights), "weights": weights, "samples": samples}

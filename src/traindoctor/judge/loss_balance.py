@@ -1,0 +1,176 @@
+"""Multi-loss balance: rules over the gradients the additive terms of a loss send to the parameters they
+share (measured by diagnosis/loss_terms.py for run, checkup and the Monitor).
+
+A sample is one measurement at one operating point on one batch:
+`{"at": ..., "values": {term: value}, "norms": {term: gradient norm on the shared parameters},
+"pairs": [{"terms": [a, b], "cosine": c, "cancel": |g_a + g_b| / (|g_a| + |g_b|)}]}`.
+
+`loss-imbalance` judges the latest samples (is the term drowned now, and has it been all along?) and the
+term's values from the first samples to the latest (is it served anyway?); `loss-conflict` judges the first
+samples (opposition before any compromise exists) and every later one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from ..vocabulary.finding import Finding, Hypothesis, finding
+from ..vocabulary.numbers import fmt
+from .thresholds import BALANCE_SAMPLES, CONFLICT_CANCEL, IMBALANCE_FELL, IMBALANCE_RATIO
+
+Sample = dict[str, Any]
+
+
+def judge(samples: Sequence[Sample], source: str, weights: dict[str, float] | None = None) -> list[Finding]:
+    """Both rules over the samples in the order they were taken. `weights`: each term's constant factor in the
+    loss, when known (the recorded loss), so a finding can say whether the weight or the term's scale drowns it."""
+    if len(samples) < BALANCE_SAMPLES:
+        return []
+    return imbalance(samples, source, weights or {}) + conflict(samples, source)
+
+
+def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float]) -> list[Finding]:
+    found = []
+    for term in _common(samples, "norms"):
+        ratios = [_ratio(s["norms"], term) for s in samples]
+        if any(r is None or r >= IMBALANCE_RATIO for r in ratios):
+            continue
+        largest = max((n for n in samples[-1]["norms"].items() if n[0] != term), key=lambda kv: kv[1])[0]
+        if _weighted_on_purpose(max(ratios), weights.get(term), weights.get(largest)):
+            continue
+        fell = _fell(samples, term)
+        if fell is not None and fell >= IMBALANCE_FELL:
+            continue  # the term is being served: through its own parameters, or it is nearly met
+        found.append(_imbalance_finding(term, largest, ratios, fell, samples, source, weights))
+    return found
+
+
+def conflict(samples: Sequence[Sample], source: str) -> list[Finding]:
+    found = []
+    for a, b in _pairs(samples):
+        cancels = [_pair(s, a, b) for s in samples]
+        if any(p is None or not math.isfinite(p["cancel"]) or p["cancel"] > CONFLICT_CANCEL for p in cancels):
+            continue
+        worst = max(p["cancel"] for p in cancels)
+        cosines = [p["cosine"] for p in cancels]
+        observation = (f"the loss terms `{a}` and `{b}` send opposite gradients to the shared parameters on all "
+                       f"{len(samples)} samples, from the first ({_where(samples[0])}) on: cosine "
+                       f"{fmt(min(cosines))} to {fmt(max(cosines))}; their summed gradient keeps at most "
+                       f"{fmt(worst)} of the sum of their norms")
+        found.append(finding("loss-conflict", observation, source, evidence={
+            "terms": [a, b], "cosines": cosines, "cancel": [p["cancel"] for p in cancels],
+            "at": [s.get("at") for s in samples]}, hypotheses=_conflict_hypotheses(a, b)))
+    return found
+
+
+def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float | None, samples: Sequence[Sample],
+                       source: str, weights: dict[str, float]) -> Finding:
+    weight = weights.get(term)
+    moved = ("" if fell is None else f"; its value went from {fmt(_value(samples[0], term))} to "
+             f"{fmt(_value(samples[-1], term))}")
+    observation = (f"the loss term `{term}` sends a gradient {fmt(max(ratios))} times or less the size of "
+                   f"`{largest}`'s to the shared parameters, on all {len(samples)} samples{moved}")
+    rescale = Hypothesis(f"`{term}` is on a far smaller scale than `{largest}` (units, a mean beside a sum)",
+                         f"multiply `{term}` by {fmt(1 / max(ratios))} for a few hundred steps on a copy: "
+                         "its value starts to fall")
+    chosen = Hypothesis(f"the weight in front of `{term}`{f' ({fmt(weight)})' if weight is not None else ''} is "
+                        "smaller than intended", f"raise the weight 100x on a copy and watch `{term}` fall", kind="subtle")
+    harmless = Hypothesis(f"`{term}` is a faint regulariser nothing depends on",
+                          f"drop `{term}`: if no metric you care about changes, the imbalance is harmless", kind="null")
+    hypotheses = [rescale, chosen, harmless]
+    return finding("loss-imbalance", observation, source, hypotheses=hypotheses, evidence={
+        "term": term, "largest": largest, "ratios": ratios, "fell": fell, "weight": weight,
+        "norms": [s["norms"] for s in samples], "at": [s.get("at") for s in samples]})
+
+
+def _conflict_hypotheses(a: str, b: str) -> list[Hypothesis]:
+    return [
+        Hypothesis(f"a sign error: `{b}` (or `{a}`) enters the loss with the wrong sign",
+                   f"flip the sign of `{b}` for a few steps on a copy: the cancellation disappears and both fall"),
+        Hypothesis(f"`{a}` and `{b}` ask for incompatible outputs of the shared weights",
+                   f"drop `{b}` for a few hundred steps on a copy: `{a}` falls much faster", kind="subtle"),
+        Hypothesis("the opposition is designed (an adversarial or gradient-reversal objective)",
+                   "confirm from the method that the term should oppose the task loss", kind="null"),
+    ]
+
+
+def _weighted_on_purpose(ratio: float, weight: float | None, top: float | None) -> bool:
+    """The constant weights in the loss alone account for the gap: the terms themselves (without them) are within
+    IMBALANCE_RATIO of each other, and a weight written into the loss is a choice (0.01 on an auxiliary loss)."""
+    if not weight or top == 0:
+        return False
+    return ratio * abs(1.0 if top is None else top) / abs(weight) >= IMBALANCE_RATIO
+
+
+def _common(samples: Sequence[Sample], key: str) -> list[str]:
+    names = [set(s.get(key) or {}) for s in samples]
+    return sorted(set.intersection(*names)) if names else []
+
+
+def _ratio(norms: dict[str, float], term: str) -> float | None:
+    """The term's gradient norm over the largest term's; None when it has none (a satisfied term asks nothing)."""
+    own, top = norms.get(term), max(norms.values(), default=0.0)
+    if own is None or not math.isfinite(own) or not math.isfinite(top) or own <= 0 or top <= 0:
+        return None
+    return own / top
+
+
+def _value(sample: Sample, term: str) -> float | None:
+    v = (sample.get("values") or {}).get(term)
+    return v if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def _fell(samples: Sequence[Sample], term: str) -> float | None:
+    """How much of its first value the term lost by the latest samples (first and last halves, averaged:
+    different batches are compared as groups, not one against one)."""
+    half = len(samples) // 2
+    first = [v for s in samples[:half] if (v := _value(s, term)) is not None]
+    last = [v for s in samples[-half:] if (v := _value(s, term)) is not None]
+    if not first or not last:
+        return None
+    start, end = sum(first) / len(first), sum(last) / len(last)
+    return (start - end) / abs(start) if start != 0 else None
+
+
+def _pairs(samples: Sequence[Sample]) -> list[tuple[str, str]]:
+    first = {tuple(p["terms"]) for p in samples[0].get("pairs") or []}
+    return sorted(first)
+
+
+def _pair(sample: Sample, a: str, b: str) -> dict[str, float] | None:
+    return next((p for p in sample.get("pairs") or [] if tuple(p["terms"]) == (a, b)), None)
+
+
+def _where(sample: Sample) -> str:
+    at = sample.get("at")
+    return f"step {at}" if isinstance(at, int) else str(at)
+
+
+class Online:
+    """The Monitor's samples, as they come: conflict is judged once on the first BALANCE_SAMPLES (opposition
+    from the start), imbalance on those and the latest BALANCE_SAMPLES; each term (or pair) is named once."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.first: list[Sample] = []
+        self.latest: list[Sample] = []
+        self.named: set[tuple[str, ...]] = set()
+
+    def add(self, sample: Sample, weights: dict[str, float] | None = None) -> list[Finding]:
+        if len(self.first) < BALANCE_SAMPLES:
+            self.first.append(sample)
+        else:
+            self.latest = (self.latest + [sample])[-BALANCE_SAMPLES:]
+        if len(self.first) < BALANCE_SAMPLES:
+            return []
+        new = imbalance(self.first + self.latest, self.source, weights or {})
+        if not self.latest:  # the first samples just completed
+            new += conflict(self.first, self.source)
+        fresh = [f for f in new if self._key(f) not in self.named]
+        self.named.update(self._key(f) for f in fresh)
+        return fresh
+
+    @staticmethod
+    def _key(f: Finding) -> tuple[str, ...]:
+        return (f.code, *(f.evidence.get("terms") or [f.evidence.get("term")]))

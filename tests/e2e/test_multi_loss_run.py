@@ -1,0 +1,155 @@
+"""`traindoctor run`, default configuration: a loss that is a sum of terms is split into them (from the loss
+computation on tape), and each term's gradient on the shared weights is compared at the initial and the final
+weights. A term drowned by orders of magnitude, and terms that cancel from the start, are named; deliberate
+weightings (a small auxiliary weight, a VAE's KL, an entropy bonus, L2 written into the loss) are not."""
+import pytest
+
+from conftest import codes
+
+PRELUDE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+"""
+
+TWO_HEADS = """
+x = torch.randn(512, 8); label = (x[:, 0] > 0).long(); price = PRICE
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(8, 32), nn.ReLU()); self.cls = nn.Linear(32, 2); self.reg = nn.Linear(32, 1)
+    def forward(self, x):
+        h = self.trunk(x); return self.cls(h), self.reg(h).squeeze(-1)
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+for step in range(60):
+    i = (step * 32) % 512
+    logits, pred = net(x[i:i + 32])
+    loss = F.mse_loss(pred, price[i:i + 32]) + WEIGHT * F.cross_entropy(logits, label[i:i + 32])
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+IMBALANCED = {
+    "regression-in-dollars-beside-a-cross-entropy": TWO_HEADS.replace("PRICE", "3000 * x[:, 1] + 5000").replace("WEIGHT", "1.0"),
+    "reconstruction-summed-over-pixels-beside-a-mean-classification": """
+img = torch.rand(256, 1, 28, 28); digit = torch.randint(0, 10, (256,))
+enc = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU()); dec = nn.Linear(64, 784); cls = nn.Linear(64, 10)
+class AE(nn.Module):
+    def __init__(self):
+        super().__init__(); self.enc, self.dec, self.cls = enc, dec, cls
+    def forward(self, x):
+        z = self.enc(x); return self.dec(z).view(-1, 1, 28, 28), self.cls(z)
+ae = AE(); opt = torch.optim.SGD(ae.parameters(), lr=1e-5)
+for step in range(60):
+    i = (step * 64) % 256
+    rec, logits = ae(img[i:i + 64])
+    loss = F.mse_loss(rec, img[i:i + 64], reduction="sum") + F.cross_entropy(logits, digit[i:i + 64]) / 100
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+CONFLICTING = {
+    "a-term-subtracted-that-should-be-added": """
+x = torch.randn(512, 6); y = x[:, :2].sum(1, keepdim=True)
+net = nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 1)); opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+for step in range(60):
+    i = (step * 32) % 512
+    out = net(x[i:i + 32])
+    loss = F.mse_loss(out, y[i:i + 32]) - 0.8 * F.mse_loss(out, y[i:i + 32] + 0.05)
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "the-same-labels-with-two-signs": """
+x = torch.randn(512, 10); y = (x[:, 0] > 0).long()
+net = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 2)); opt = torch.optim.SGD(net.parameters(), lr=0.1)
+for step in range(60):
+    i = (step * 32) % 512
+    logits = net(x[i:i + 32])
+    loss = F.cross_entropy(logits, y[i:i + 32]) + F.cross_entropy(logits, 1 - y[i:i + 32])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+HEALTHY = {
+    "balanced-two-heads": TWO_HEADS.replace("PRICE", "x[:, 1] * 2").replace("WEIGHT", "1.0"),
+    "aligned-terms": """
+x = torch.randn(512, 6); y = x[:, :2].sum(1, keepdim=True)
+net = nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 1)); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    i = (step * 32) % 512
+    out = net(x[i:i + 32])
+    loss = F.mse_loss(out, y[i:i + 32]) + 0.5 * F.l1_loss(out, y[i:i + 32])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "small-deliberate-auxiliary-weight": TWO_HEADS.replace("PRICE", "x[:, 1] * 2").replace("WEIGHT", "0.01"),
+    "vae-with-its-kl": """
+data = torch.rand(512, 20)
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__(); self.enc = nn.Linear(20, 8); self.dec = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 20))
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        return self.dec(z), mu, logvar
+vae = VAE(); opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
+for step in range(60):
+    x = data[(step * 32) % 512:(step * 32) % 512 + 32]
+    recon, mu, logvar = vae(x)
+    rec = F.binary_cross_entropy_with_logits(recon, x, reduction="sum") / x.shape[0]
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / x.shape[0]
+    loss = rec + kl
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "policy-gradient-with-an-entropy-bonus": """
+obs = torch.randn(512, 4); good = (obs[:, 0] > 0).long()
+policy = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 2)); opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
+g = torch.Generator().manual_seed(1)
+for step in range(60):
+    o = obs[(step * 32) % 512:(step * 32) % 512 + 32]
+    dist = torch.distributions.Categorical(logits=policy(o))
+    action = dist.sample()
+    reward = (action == good[(step * 32) % 512:(step * 32) % 512 + 32]).float()
+    loss = -(dist.log_prob(action) * (reward - reward.mean())).mean() - 0.01 * dist.entropy().mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "weight-decay-written-into-the-loss": """
+x = torch.randn(512, 10); y = (x[:, 0] > 0).long()
+net = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 2)); opt = torch.optim.SGD(net.parameters(), lr=0.1)
+for step in range(60):
+    i = (step * 32) % 512
+    loss = F.cross_entropy(net(x[i:i + 32]), y[i:i + 32]) + 1e-4 * sum(p.pow(2).sum() for p in net.parameters())
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+BALANCE = ("loss-imbalance", "loss-conflict")
+
+
+def _terms_record(report):
+    return next(p for p in report.sections["run"]["probes"] if p["name"] == "loss-terms")
+
+
+@pytest.mark.parametrize("name", IMBALANCED)
+def test_a_term_drowned_by_orders_of_magnitude_is_named(run_code, name):
+    r = run_code(PRELUDE + IMBALANCED[name])
+    assert "loss-imbalance" in codes(r), codes(r)
+    f = next(f for f in r.findings if f.code == "loss-imbalance")
+    assert f.evidence["term"] == "cross_entropy" and max(f.evidence["ratios"]) < 1e-3
+    assert any("multiply" in h.check for h in f.hypotheses) and any("drop" in h.check for h in f.hypotheses)
+
+
+@pytest.mark.parametrize("name", CONFLICTING)
+def test_terms_that_cancel_from_the_start_are_named(run_code, name):
+    r = run_code(PRELUDE + CONFLICTING[name])
+    assert "loss-conflict" in codes(r), codes(r)
+    f = next(f for f in r.findings if f.code == "loss-conflict")
+    assert "initial weights" in f.observation and max(f.evidence["cosines"]) < 0
+    assert any("flip the sign" in h.check for h in f.hypotheses) and any("drop" in h.check for h in f.hypotheses)
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_balanced_aligned_and_deliberate_weightings_stay_quiet(run_code, name):
+    r = run_code(PRELUDE + HEALTHY[name])
+    assert not set(BALANCE) & set(codes(r, ("error", "warning", "info"))), codes(r)
+    record = _terms_record(r)
+    if name == "weight-decay-written-into-the-loss":
+        assert record["status"] == "skipped" and "single term" in record["note"]
+    else:
+        assert record["status"] == "ran", record
