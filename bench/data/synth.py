@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 WHEELBASE = 2.7  # metres
+LATERAL_MAX = 6.0  # m/s^2, a driver's cornering
 
 
 def _ou(r: np.random.Generator, n: int, scale: float, theta: float = 0.1) -> np.ndarray:
@@ -26,11 +27,14 @@ def bicycle(r: np.random.Generator, steps: int, dt: float, speed0: float, offset
     x, y, psi, v = offset[0], offset[1], r.uniform(-np.pi, np.pi), speed0
     out = {k: np.zeros(steps) for k in ("x", "y", "heading", "speed", "accel", "steer")}
     for i in range(steps):
+        # a driver keeps the lateral acceleration v^2 tan(steer) / L under 6 m/s^2
+        limit = np.arctan(WHEELBASE * LATERAL_MAX / max(v * v, 1e-6))
+        steer_i = float(np.clip(steer[i], -limit, limit))
         out["x"][i], out["y"][i], out["heading"][i], out["speed"][i] = x, y, psi, v
-        out["accel"][i], out["steer"][i] = accel[i], steer[i]
+        out["accel"][i], out["steer"][i] = accel[i], steer_i
         x += v * np.cos(psi) * dt
         y += v * np.sin(psi) * dt
-        psi = (psi + v / WHEELBASE * np.tan(steer[i]) * dt + np.pi) % (2 * np.pi) - np.pi
+        psi = (psi + v / WHEELBASE * np.tan(steer_i) * dt + np.pi) % (2 * np.pi) - np.pi
         v = float(np.clip(v + accel[i] * dt, 0.0, 35.0))
     out["x"] += r.normal(0, 0.05, steps)
     out["y"] += r.normal(0, 0.05, steps)
@@ -69,24 +73,27 @@ def reach_demos(seed: int, episodes: int = 80, steps: int = 50, dt: float = 0.1,
                 first_episode: int = 0, lag: int = 0) -> dict[str, np.ndarray]:
     """A scripted reaching policy: a 2-D end effector moves towards a goal with a velocity command (noisy),
     the gripper closes near the goal. obs = (x, y, goal_x, goal_y); action = (vx, vy, gripper).
-    `obstacle`: "none"; "random" — an obstacle sits between start and goal and each demonstrator passes it
-    on a side drawn at random (bimodal actions for one observation); "by-side" — the side follows the
-    start's position (a deterministic policy that switches). `lag`: actions recorded `lag` steps late."""
+    `obstacle`: "none"; "random" — an obstacle lies across the way and each demonstrator passes it on a side
+    drawn at random, and the observation (progress y, goal x, distance) does not show the side taken: actions
+    bimodal for one observation; "by-side" — the same observation, the side follows the goal's x (a
+    deterministic policy that switches). `lag`: actions recorded `lag` steps late."""
     r = np.random.default_rng(seed)
     obs, act, ep_ids, ts = [], [], [], []
     for k in range(episodes):
-        pos = r.uniform(-1, 1, 2) + np.array([0.0, -2.0])
-        goal = np.array([r.uniform(-0.3, 0.3), 2.0]) if obstacle != "none" else r.uniform(-2, 2, 2)
-        side = r.choice([-1.0, 1.0]) if obstacle == "random" else (1.0 if pos[0] >= 0 else -1.0)
+        pos = r.uniform(-1, 1, 2) if obstacle == "none" else np.array([r.normal(0, 0.05), -2.0])
+        goal = r.uniform(-2, 2, 2) if obstacle == "none" else np.array([r.uniform(-0.5, 0.5), 2.0])
+        side = r.choice([-1.0, 1.0]) if obstacle == "random" else (1.0 if goal[0] >= 0 else -1.0)
         commands, states = [], []
         for i in range(steps):
             to_goal = goal - pos
             v = np.clip(1.5 * to_goal, -1.0, 1.0)
-            if obstacle != "none" and abs(pos[1]) < 1.2:  # pass the obstacle at the origin on one side
-                v = np.array([side * 1.0, 0.6])
+            if obstacle != "none" and -1.5 < pos[1] < 1.0:  # around the obstacle on one side
+                v = np.array([side * 0.8, 0.8])
             v = v + r.normal(0, 0.05, 2)
             grip = 1.0 if np.linalg.norm(to_goal) < 0.3 else 0.0
-            states.append(np.concatenate([pos, goal]))
+            seen = np.concatenate([pos, goal]) if obstacle == "none" else \
+                np.array([pos[1], goal[0], goal[1], np.linalg.norm(to_goal)])
+            states.append(seen)
             commands.append(np.array([v[0], v[1], grip]))
             pos = pos + v * dt + r.normal(0, 0.002, 2)
         commands = np.array(commands)

@@ -16,14 +16,16 @@ import numpy as np
 
 from ..judge.thresholds import (
     DRIVE_ACCEL_MAX, DRIVE_JERK_MAX, DRIVE_SPEED_MAX, DRIVE_WINDOW, FRAME_MIXED, FRAME_ORIGIN, FUTURE_CORR,
-    FUTURE_MARGIN, HEADING_MOVING, HEADING_TURNING, LAG_MAX, LAG_MIN_CORR, STEP_TOLERANCE, TIME_DISORDER_SHARE,
+    FUTURE_LEAD, HEADING_MOVING, HEADING_TURNING, LAG_MAX, LAG_MIN_CORR, STEP_TOLERANCE, TIME_DISORDER_SHARE,
     UNEVEN_SHARE,
 )
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .audit import Audit
 from .profile import Profile
-from .series import column, cross_correlation, episodes, in_time_order, key, peak, step_seconds, times, whole
+from .series import (
+    column, cross_correlation, episodes, in_time_order, key, peak, refined, step_seconds, times, whole,
+)
 
 SOURCE = "data"
 UNITS = (("ft", 0.3048), ("cm", 0.01), ("mm", 0.001))  # tried in this order: the smallest rescaling that fits
@@ -130,10 +132,13 @@ def _motion(a: Audit) -> tuple[Track, dict[str, np.ndarray], dict[str, float]] |
     tr = track(a, a.train)
     if tr is None or tr.step is None:
         return None
-    kin = {k: _pooled(v) for k, v in kinematics(tr).items()}
+    per_episode = kinematics(tr)
+    kin = {k: _pooled(v) for k, v in per_episode.items()}
     if len(kin["speed"]) < 50 or len(kin["accel"]) < 50:
         return None
-    typical = {"speed": float(np.quantile(kin["speed"], 0.95)), "accel": float(np.quantile(kin["accel"], 0.99))}
+    # units are a source's, glitches an episode's: the typical episode's 95th percentiles
+    typical = {k: float(np.median([np.quantile(v[np.isfinite(v)], 0.95) for v in per_episode[k]
+                                   if np.isfinite(v).sum() >= 5])) for k in ("speed", "accel")}
     return tr, kin, typical
 
 
@@ -153,10 +158,10 @@ def position_units(a: Audit) -> list[Finding]:
             f"{fmt(typical['accel'] * unit[1])} m/s², a car's" if unit else "no unit (ft, cm, mm) makes them a car's; "
             "check the timestamps' unit too")
     return [finding("position-units", f"read as metres, the positions `{'`, `'.join(tr.names[:2])}` of "
-                    f"{a.train.name} move at {fmt(typical['speed'])} m/s (95th percentile) and accelerate at "
-                    f"{fmt(typical['accel'])} m/s² (99th), beyond a road vehicle ({DRIVE_SPEED_MAX:g} m/s, "
+                    f"{a.train.name} move at {fmt(typical['speed'])} m/s and accelerate at {fmt(typical['accel'])} m/s² "
+                    "(95th percentiles of the median episode), beyond a road vehicle ({DRIVE_SPEED_MAX:g} m/s, "
                     f"{DRIVE_ACCEL_MAX:g} m/s²); {read}", SOURCE,
-                    evidence={"speed_p95": typical["speed"], "accel_p99": typical["accel"], "step_s": tr.step,
+                    evidence={"speed_p95": typical["speed"], "accel_p95": typical["accel"], "step_s": tr.step,
                               "likely_unit": unit[0] if unit else None, "factor": unit[1] if unit else None},
                     location={"split": a.train.name, "columns": tr.names[:2]})]
 
@@ -403,17 +408,15 @@ def future_features(a: Audit) -> list[Finding]:
             found = peak(corr, LAG_MAX)
             if not found:
                 continue
-            lead, r = -found[0], found[1]
-            now = corr[LAG_MAX]
-            if lead >= 1 and r >= FUTURE_CORR and (np.isnan(now) or r - now >= FUTURE_MARGIN):
-                rows.append({"feature": name, "signal": signal, "lead": lead, "corr": r,
-                             "corr_now": None if np.isnan(now) else float(now)})
+            lead, r = -refined(corr, LAG_MAX), found[1]
+            if lead >= FUTURE_LEAD and r >= FUTURE_CORR:
+                rows.append({"feature": name, "signal": signal, "lead": lead, "corr": r})
                 break
     if not rows:
         return []
     return [finding("future-feature", f"{len(rows)} input feature(s) of {a.train.name} move with the vehicle's state "
                     "some steps ahead, information that will not exist at inference: "
-                    + "; ".join(f"`{r['feature']}` follows the {r['signal']} {r['lead']} step(s) ahead (correlation of "
+                    + "; ".join(f"`{r['feature']}` follows the {r['signal']} {r['lead']:.1f} step(s) ahead (correlation of "
                                 f"changes {r['corr']:.2f})" for r in rows[:5]), SOURCE, evidence={"features": rows},
                     location={"split": a.train.name, "columns": [r["feature"] for r in rows]})]
 

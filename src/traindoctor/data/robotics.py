@@ -20,7 +20,7 @@ import numpy as np
 
 from ..judge.thresholds import (
     ACTION_BINS, ACTION_LAG_CORR, BIMODAL_MIN_SHARE, BIMODAL_NEIGHBOURHOODS, BIMODAL_NEIGHBOURS, BIMODAL_PREDICTED,
-    BIMODAL_SEPARATION, BIN_EFFECTIVE, LAG_MAX, SCHEDULE_SCALE, TERMINAL_SNR,
+    BIMODAL_SEPARATION, BIN_EFFECTIVE, LAG_MAX, SCHEDULE_STD, TERMINAL_SNR,
 )
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
@@ -96,8 +96,12 @@ def action_lag(a: Audit) -> list[Finding]:
 # ── discretised actions ─────────────────────────────────────────────────────────────────────────
 
 def bin_coverage(a: Audit) -> list[Finding]:
+    from .checks import _outliers  # the generic check's: a range stretched by a few outliers is named there
+
     p, out = a.train, []
     for c, i, name in _action_dims(a, p):
+        if _outliers(p, c, i):
+            continue
         values = column(a, p, c)[:, i]
         values = values[np.isfinite(values)]
         if len(values) < 10 * ACTION_BINS ** 0.5 or not _continuous(p, c, i):
@@ -224,10 +228,11 @@ def noise_schedule(a: Audit) -> list[Finding]:
         problems.append(f"at the last step the signal-to-noise ratio of `{big}` (std {fmt(stds[big])}) is "
                         f"{fmt(terminal)}: the noisiest sample still shows the action, and sampling starts from noise "
                         "the model never saw")
-    if stds[big] > SCHEDULE_SCALE or stds[small] < 1 / SCHEDULE_SCALE:
-        odd = big if stds[big] > SCHEDULE_SCALE else small
-        problems.append(f"the schedule assumes data of unit scale but `{odd}` has std {fmt(stds[odd])}: every step's "
-                        f"signal-to-noise ratio is {stds[odd] ** 2:.3g} times the designed one")
+    if stds[big] > SCHEDULE_STD[1] or stds[small] < SCHEDULE_STD[0]:
+        odd = big if stds[big] > SCHEDULE_STD[1] else small
+        problems.append(f"schedules are tuned for data in [-1, 1] or of unit std, but `{odd}` has std "
+                        f"{fmt(stds[odd])}: every step's signal-to-noise ratio is {stds[odd] ** 2:.3g} times that of "
+                        "unit data")
     problems += _singular_end(s)
     if not problems:
         return []

@@ -114,3 +114,17 @@ def peak(corr: np.ndarray, max_lag: int) -> tuple[int, float] | None:
         return None
     j = int(np.nanargmax(corr))
     return j - max_lag, float(corr[j])
+
+
+def refined(corr: np.ndarray, max_lag: int) -> float | None:
+    """The peak's lag between steps: the vertex of the parabola through the peak and its neighbours (a
+    smooth signal's peak is broad; its centre, not its top sample, is the lag)."""
+    found = peak(corr, max_lag)
+    if found is None:
+        return None
+    j = found[0] + max_lag
+    if 0 < j < len(corr) - 1 and np.isfinite(corr[j - 1]) and np.isfinite(corr[j + 1]):
+        curve = corr[j - 1] - 2 * corr[j] + corr[j + 1]
+        if curve < 0:
+            return found[0] + 0.5 * float(corr[j - 1] - corr[j + 1]) / float(curve)
+    return float(found[0])

@@ -52,7 +52,7 @@ CODES = (
         next_step="Split or drop the episodes at infeasible steps, or smooth the track, before training.",
         bad="df = pd.concat([log_a, log_b])            # same episode id",
         good="df = pd.concat([log_a.assign(episode=0), log_b.assign(episode=1)])",
-        explains=("data-outliers",),
+        explains=("data-outliers", "target-lag"),
     ),
     Code(
         code="heading-units",
