@@ -559,7 +559,13 @@ def _autocorrelation(a: Audit, t: np.ndarray) -> float | None:
     return max(found) if found else None
 
 
+from . import driving, robotics  # noqa: E402  (the domains' checks import this module's helpers)
+from .label_noise import label_noise  # noqa: E402  (imports this module's helpers)
+from .slices import slices  # noqa: E402
+
 CHECKS: dict[str, list[Callable[[Audit], list[Finding]]]] = {
     "generic": [constant_dims, outliers, sentinels, missing, target_scale, class_balance, duplicates, group_overlap,
-                shift, leakage, shuffled_time],
+                shift, leakage, shuffled_time, label_noise, slices],
+    "driving": driving.CHECKS,
+    "robotics": robotics.CHECKS,
 }

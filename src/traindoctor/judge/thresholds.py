@@ -450,3 +450,152 @@ LEAK_PERSISTENCE = 0.5
 SHUFFLE_INSIDE = 0.9
 SHUFFLE_SIMILAR = 0.1
 SHUFFLE_AUTOCORR = 0.5
+
+# Label noise (data/label_noise.py), judged on at most 5,000 sampled rows (a k-d tree query stays around a
+# second). Without a model's probabilities: a row whose 10 nearest neighbours (standardised numeric
+# features) carry, at 9 or more, one other label. A flipped label inside a class's region is contradicted
+# so by about 7 neighbourhoods in 10; a boundary between confusable classes mixes the neighbourhood. On
+# synthetic sets (separated and overlapping Gaussian classes, 3-10 classes, 150-5,000 rows, two moons)
+# 0-1.5% of clean rows are suspect, and 10% flipped labels make 5-8% suspect (kNN cannot see noise where
+# 3 of 20 features decide the class: 1.4%). A share of 3% or more, and at least 5 rows, is a finding;
+# confident learning (with out-of-sample probabilities) uses the same bar: a calibrated model contradicts
+# a clean label confidently on a few percent of rows at most.
+LABEL_NOISE_CAP = 5000
+LABEL_NOISE_K = 10
+LABEL_NOISE_AGREE = 0.9
+LABEL_NOISE_SHARE = 0.03
+LABEL_NOISE_MIN_ROWS = 5
+# Evaluation slices (data/slices.py): a slice is judged from 30 rows (a smaller one is listed, never
+# judged); it underperforms when it is worse than the other rows by a Welch t of 4 or more (Bonferroni over
+# up to ~1,000 slices at a two-sided 1e-4 per slice keeps the family-wise rate under 10%) and by at least a
+# quarter of the aggregate's error (a real but small difference between large slices is not a failure the
+# average hides).
+SLICE_MIN_ROWS = 30
+SLICE_T = 4.0
+SLICE_GAP = 0.25
+# The leakage tracer (data/leakage.py): an output of another sample that moves by more than OUTPUT_CHANGE
+# (1e-5 of the output's scale; see the probes) when one sample is poisoned is a leak. The finite sentinel
+# is 1e4 times the batch's largest float magnitude (at least 1e4): far outside any real value, finite in
+# float32 and bfloat16.
+POISON_SCALE = 1e4
+
+# ── driving logs (data --domain driving) ─────────────────────────────────────────────────────────
+# Derivatives of positions are taken over windows of 0.5 s, not single steps: position noise of 10 cm at
+# 10 Hz gives single-step accelerations of about 25 m/s^2 but windowed ones of about 1 m/s^2, so the
+# limits below judge the motion, not the sensor noise.
+DRIVE_WINDOW = 0.5
+# Road vehicles: 70 m/s (250 km/h) is beyond what a logged car sustains; tyre friction (mu about 1) bounds
+# a car's acceleration, braking and cornering together near 1 g, so 1.5 g (15 m/s^2) leaves room for
+# estimation; emergency braking builds up at 20-50 m/s^3 (brake systems reach -10 m/s^2 in 0.2-0.5 s).
+# The units check reads the 95th percentiles of speed and acceleration of the median episode (units are a
+# source's, glitches an episode's: a few do not move it); the feasibility check counts the steps past any
+# limit, in data whose units are plausible.
+DRIVE_SPEED_MAX = 70.0
+DRIVE_ACCEL_MAX = 15.0
+DRIVE_JERK_MAX = 50.0
+# Heading units from physics: the heading's change per radian of change of the direction of motion (from
+# the positions) is 1 in radians and 57.3 in degrees; read over steps moving faster than 1 m/s, with at
+# least 1 rad of turning in all. Without turning, a heading beyond +-2 pi within +-360 is degrees.
+HEADING_MOVING = 1.0
+HEADING_TURNING = 1.0
+# Frames: an episode starting within 1 m of the origin (or 1% of its extent) is in an ego frame, else in a
+# world frame. Mixed when each kind holds at least 5% of the episodes (a world frame's origin rarely falls on
+# an episode's start).
+FRAME_ORIGIN = 1.0
+FRAME_MIXED = 0.05
+# Timestamps: steps going back or repeating within an episode on at least 0.1% of the steps; a step that is
+# 25% or more off the episode's median step (a dropped frame doubles it), on at least 1% of the steps, or
+# episodes whose median steps differ by 25%.
+TIME_DISORDER_SHARE = 0.001
+STEP_TOLERANCE = 0.25
+UNEVEN_SHARE = 0.01
+# Lags by cross-correlation of velocities (differences) up to 10 steps either way. A target follows the
+# motion when its differences correlate with the state's at 0.5 or more; it should lead it (a future). A
+# feature carries the future when its changes over 0.5 s match a state's at 0.9 or more with the peak's
+# centre (a parabola through the peak) a whole step ahead or more: a logged value of the present may sit
+# half a step off the positions (a speed held over the step), never a whole one.
+LAG_MAX = 10
+LAG_MIN_CORR = 0.5
+FUTURE_CORR = 0.9
+FUTURE_LEAD = 1.0
+
+# ── robot demonstrations (data --domain robotics) ───────────────────────────────────────────────
+# Observation-action lag: an action at step t shows in the observation's change from t to t+1; the lag is
+# the peak of the cross-correlation of action differences with observation changes (differencing removes
+# the smooth trends a policy's feedback puts into both), judged on pairs correlating at 0.3 or more.
+ACTION_LAG_CORR = 0.3
+# Discretised actions: 256 uniform bins between each dimension's min and max (RT-1, OpenVLA). The bins the
+# data effectively uses (the exponential of the binned entropy) under 10% of them: a Gaussian action uses
+# about 53%, a Laplace one about 30%, a heavy-tailed one (Student t, 2 d.o.f.) a few percent.
+ACTION_BINS = 256
+BIN_EFFECTIVE = 0.1
+# Noise schedules against the action statistics: at the last step the data must be drowned, a signal-to-
+# noise ratio alpha_bar / (1 - alpha_bar) times the action variance under 1e-2 (Lin et al. 2024, "Common
+# diffusion noise schedules are flawed": a non-zero terminal SNR leaves the model unable to start from
+# pure noise). Schedules are tuned on images scaled to [-1, 1] (a standard deviation near 0.5) or on
+# standardised data (1): actions with a standard deviation beyond 1.5 (the seeds' example is 2.0: every step's
+# SNR 9 to 16 times the designed one, the noise miscalibrated) or under 0.1 (25 times lower than images: most
+# steps pure noise) do not fit them.
+TERMINAL_SNR = 1e-2
+SCHEDULE_STD = (0.1, 1.5)
+# Bimodal demonstrations: among the 20 nearest observations of a sampled observation, the actions split in
+# two clusters (each holding 20% or more) whose centres lie 4 pooled standard deviations apart or more, and
+# which cluster an action falls in the nearest other observation predicts no better than halfway from chance
+# to certainty (a policy that switches at a boundary is predictable there: its neighbours on each side act
+# alike); on 10% of the neighbourhoods or more. Neighbours come from other episodes (an episode's frames are
+# alike and act alike).
+BIMODAL_NEIGHBOURS = 20
+BIMODAL_PREDICTED = 0.5
+BIMODAL_MIN_SHARE = 0.2
+BIMODAL_SEPARATION = 4.0
+BIMODAL_NEIGHBOURHOODS = 0.1
+
+# Multi-loss balance (judge/loss_balance.py), on the gradients each additive term of the loss sends to the
+# parameters two or more terms reach. A term whose gradient is under 1e-3 of the largest term's has no say
+# in the update of those weights: three orders of magnitude, where deliberate auxiliary weights (0.01-0.1
+# on a comparable term, 0.01 on an entropy bonus, a VAE's beta) stay one or two orders below; the seeds'
+# loss-surface table calls an axis 1000x another "imbalanced". It must hold on every sample (batches and
+# operating points, never one batch), and the term must not have fallen by half meanwhile: a term that
+# keeps falling (through its own head, or because it is nearly satisfied) is being served.
+IMBALANCE_RATIO = 1e-3
+IMBALANCE_FELL = 0.5
+# Two terms cancel when the norm of their summed gradient is at most half the sum of their norms (equal
+# norms at a cosine of -0.5 or below; unequal norms need a stronger opposition). At the optimum of any
+# weighted sum the terms' gradients oppose exactly (a VAE's KL and reconstruction, an entropy bonus and the
+# policy gradient at their compromise), so cancelling is a conflict only when it holds from the start of
+# training (the run's initial weights, the Monitor's first samples) and on every later sample.
+CONFLICT_CANCEL = 0.5
+# Samples needed before judging: run measures 2 batches at the initial and the final weights; the Monitor
+# judges its first 3 sampled steps (conflict) and its latest 3 (imbalance).
+BALANCE_SAMPLES = 3
+# At most this many terms are judged as separate objectives: a loss summed over many pieces (time steps,
+# positions, an ensemble's members) is one objective over parts, not a multi-loss balance.
+BALANCE_MAX_TERMS = 6
+
+# The loss surface (surface/ and checkup's loss-table probe). A dead zone: the loss lies above its lowest
+# value by more than 1e-3 of its range, yet crossing each axis's whole range at the local slope would change
+# it by less than 1e-6 of that range (float32 resolves about 1e-7 relative: such a slope moves nothing). On a
+# grid it is a region when it covers 5% of the cells (two rows of a 41-point grid); a point of the table
+# counts on its own.
+SURFACE_ABOVE_MIN = 1e-3
+SURFACE_FLAT = 1e-6
+SURFACE_DEAD_SHARE = 0.05
+# Axes imbalanced: the seeds' loss-surface table, "gradient magnitude 1000x in one axis vs another" (the
+# median magnitude over the grid's finite cells).
+SURFACE_IMBALANCE = 1e3
+# A saddle: an interior grid point whose gradient norm is a local minimum under 5% of its median over the
+# grid, where the curvatures across the axes' ranges (Hessian eigenvalues times the range widths) have
+# opposite signs, each beyond 1% of the loss's range on the grid (x*y on [-3, 3]^2: +-36 against 18).
+SURFACE_STATIONARY = 0.05
+SURFACE_CURVATURE = 0.01
+
+# why_stuck (judge/stuck.py). A metric "moves" when it improves by more than 0.1% of its value (1e-6 from 0):
+# one sample of a batch of 64 changing class is 1.6% of an accuracy, far above; float noise in a
+# recomputed metric is far below. The loss is "disconnected" from the metric when moving the outputs along
+# its own descent direction (until a first-order fall of a quarter of the loss) does not move the metric;
+# "saturated" when that direction lowers it by less than 1e-6 of its value (about zero gradient on the outputs).
+STUCK_MOVE = 1e-3
+STUCK_SATURATED = 1e-6
+# A loss term holds the metric back when training without it moves the metric at least twice as far as training
+# with every term (a term that only slows the metric a little is a weighting, not a competitor).
+STUCK_COMPETING = 2.0
