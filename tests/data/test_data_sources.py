@@ -194,3 +194,12 @@ def test_a_column_missing_from_some_files_is_named_once(tmp_path, frame):
         frame.iloc[i * 1000:(i + 1) * 1000].to_csv(tmp_path / "shards" / f"b{i}.csv", index=False)
     notes = validate(audit_data(tmp_path / "shards")).sections["data"]["notes"]
     assert notes.count("train: column `b` is missing from the first rows; left out") == 1
+
+
+def test_numpy_string_columns_are_text():
+    """Labels drawn with numpy (a '<U1' array, not Python objects) are a text column, not numbers."""
+    rng = np.random.default_rng(0)
+    report = audit_data({"x": rng.normal(size=500), "city": rng.choice(["a", "b", "c"], size=500),
+                                     "y": rng.integers(0, 2, 500)}, target="y")
+    assert report.findings == []
+    assert "city" in report.sections["data"]["splits"]["train"]["text"]

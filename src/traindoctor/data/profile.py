@@ -68,7 +68,7 @@ def profile(source: Source, roles_of: Callable[[list[str]], Roles]) -> Profile:
             continue
         if roles is None:
             roles = roles_of(list(chunk))
-        if roles.time in chunk and chunk[roles.time].dtype == object:
+        if roles.time in chunk and chunk[roles.time].dtype.kind in "OUS":
             chunk[roles.time] = _seconds(chunk[roles.time])
         _add(p, chunk, roles.groups)
     p.notes += source.notes
@@ -110,7 +110,7 @@ def _add(p: Profile, chunk: dict[str, np.ndarray], groups: list[str]) -> None:
             missing = np.array([v is None or v == "" or v != v for v in values])
             p.text_missing[name] += int(missing.sum())
             p.counts[name][0].add(values[~missing])
-            sample[name] = values
+            sample[name] = chunk[name] = values
         else:
             values = _numbers(p, name, values)
             pooled, rows = _values(lay, values)
@@ -131,7 +131,7 @@ def _add(p: Profile, chunk: dict[str, np.ndarray], groups: list[str]) -> None:
 
 
 def _layout(name: str, values: np.ndarray) -> Layout:
-    if values.dtype == object:
+    if values.dtype.kind in "OUS":  # Python objects, or numpy's own strings (np.random.choice of labels)
         if _mostly_numbers(values):
             return Layout(name, "number", [name])
         return Layout(name, "text", [name])
@@ -174,7 +174,7 @@ def _start(p: Profile, lay: Layout) -> None:
 def _numbers(p: Profile, name: str, values: np.ndarray) -> np.ndarray:
     """A numeric column's chunk as float64; text in it (a '?' or 'n/a' of a CSV) becomes missing, counted
     with examples for the report."""
-    if values.dtype != object:
+    if values.dtype.kind not in "OUS":
         return values.astype(np.float64, copy=False)
     import pandas as pd
 
