@@ -42,6 +42,13 @@ def _children(node: ast.AST) -> list:
     return out
 
 
+def _plain_chain(node: ast.Attribute) -> bool:
+    """`a.b.c`: an attribute chain on a name holds no call, nothing a rule reads below it."""
+    while type(node) is ast.Attribute:
+        node = node.value
+    return type(node) is ast.Name
+
+
 def dotted(node: ast.AST) -> str:
     """`torch.nn.functional.softmax` for an attribute chain, `x` for a name, '' otherwise."""
     parts = []
@@ -132,7 +139,7 @@ def collect(tree: ast.Module) -> Facts:
     def visit(node: ast.AST, scope: Scope, loops: tuple, grad: str | None) -> None:
         for child in _children(node):
             kind = type(child)
-            if kind in _SKIP:
+            if kind in _SKIP or kind is ast.Attribute and _plain_chain(child):
                 continue
             counter[0] += 1
             if kind in (ast.FunctionDef, ast.AsyncFunctionDef):
