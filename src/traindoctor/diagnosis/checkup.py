@@ -14,7 +14,7 @@ from ..judge.thresholds import DEAD_RELU_INIT
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from ..measure.records import CheckupSection
-from . import experiments
+from . import experiments, loss_terms
 from .battery import could_not_check, examine
 from .registry import Options, names
 from .setup import SetupError
@@ -53,6 +53,8 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
     if setup.subsampled:
         axis["subsampled"] = setup.subsampled
     found, differential = _experiments(model, setup, optimizer, records, experiments_)
+    if probes is None and setup.loss_fn is not None and not setup.blocked:  # multi-loss balance, with the whole battery
+        records.append(loss_terms.checkup_record(model, setup, found))
     section = CheckupSection(probes=records, seconds=round(time.monotonic() - started, 3), model=type(model).__name__,
                              batch_size=setup.batch_size, batch_axis=axis, experiments=differential)
     unchecked = [setup.blocked] if setup.blocked else could_not_check(records)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from typing import Any, Callable, Sequence
 
 import torch
@@ -136,9 +137,7 @@ def check_checkup(model: nn.Module, inputs: Any, targets: Any, loss_fn: Callable
     sampled every CHECKUP_EVERY. Raises NotMultiLoss."""
     with isolated():
         replica = independent_copy(model).train()
-        batch = inputs if isinstance(inputs, Call) else Call(((inputs,), {}) if not isinstance(inputs, (tuple, list))
-                                                             else (tuple(inputs), {}))
-        tape = _tape(replica, batch, targets, loss_fn)
+        tape = _tape(replica, inputs, targets, loss_fn)
         weights = {name: t.weight for name, t in named_terms(tape).items()}
         opt = make_optimizer([p for p in replica.parameters() if p.requires_grad])
         samples = []
@@ -148,18 +147,42 @@ def check_checkup(model: nn.Module, inputs: Any, targets: Any, loss_fn: Callable
             if step < CHECKUP_STEPS:
                 opt.zero_grad(set_to_none=True)
                 with torch.enable_grad():
-                    tape.loss_of(call(replica, batch, seed=step), dict(replica.named_parameters())).backward()
+                    tape.loss_of(call(replica, Call(tape.batch), seed=step), dict(replica.named_parameters())).backward()
                 opt.step()
     if not samples:
         raise NotMultiLoss("no two terms of the loss reach a shared parameter")
     return loss_balance.judge(samples, "checkup", weights), _record(samples, weights)
 
 
-def _tape(model: nn.Module, batch: Call, targets: Any, loss_fn: Callable) -> Tape:
+def checkup_record(model: nn.Module, setup: Any, found: list[Finding]) -> dict[str, Any]:
+    """checkup's record for the loss terms (its Setup's batch, loss and optimizer), timed like the probes' (reported,
+    never judged); findings are added to `found`."""
+    started = time.monotonic()
+    try:
+        new, record = check_checkup(model, setup.inputs, setup.targets, setup.loss_fn, setup.make_optimizer)
+    except NotMultiLoss as exc:
+        record = {"status": "skipped", "note": str(exc)}
+    except Exception as exc:  # a bug of ours, or a loss this cannot record: the other findings stand
+        record = {"status": "failed", "note": f"probe failed: {type(exc).__name__}: {exc}"}
+    else:
+        found += new
+        record = {"status": "ran", **record}
+    return {"name": NAME, **record, "seconds": round(time.monotonic() - started, 3)}
+
+
+def _tape(model: nn.Module, inputs: Any, targets: Any, loss_fn: Callable) -> Tape:
+    """The loss head of one call of `loss_fn` on the model's output, on tape (its batch as the model call's
+    arguments, as run records them)."""
+    if isinstance(inputs, Call):
+        args, kwargs = tuple(inputs[0]), dict(inputs[1])
+    elif isinstance(inputs, dict):
+        args, kwargs = (), dict(inputs)
+    else:
+        args, kwargs = (tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)), {}
     recorder = TapeRecorder()
     with torch.enable_grad():
-        out = call(model, batch, seed=0)
-        recorder.start(model, out, *batch, 0)
+        out = model(*args, **kwargs)
+        recorder.start(model, out, args, kwargs, 0)
         try:
             loss = loss_fn(out, targets)
         except BaseException:

@@ -1,0 +1,157 @@
+"""Multi-loss balance: the additive terms of a recorded loss (measure/tape.py), the measurement on shared
+parameters (diagnosis/loss_terms.py), the rules (judge/loss_balance.py), and checkup's use of them."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import traindoctor
+from conftest import validate
+from traindoctor.diagnosis.loss_terms import NotMultiLoss, check_checkup, measure, named_terms
+from traindoctor.judge import loss_balance
+from traindoctor.measure.tape import TapeRecorder
+
+
+def _tape(loss_of_output):
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    x = torch.randn(4, 3)
+    out = model(x)
+    recorder = TapeRecorder()
+    recorder.start(model, out, (x,), {}, 0)
+    loss = loss_of_output(out, model)
+    return recorder.finish(loss)
+
+
+Y = torch.tensor([0, 1, 1, 0])
+
+
+@pytest.mark.parametrize("written, expected", [
+    (lambda o, m: F.cross_entropy(o, Y) + 0.01 * o.pow(2).mean(), [("cross_entropy", 1.0), ("mean", 0.01)]),
+    (lambda o, m: (F.cross_entropy(o, Y) - o.mean() * 2) / 4, [("cross_entropy", 0.25), ("mean", -0.5)]),
+    (lambda o, m: sum([F.cross_entropy(o, Y), o.abs().mean(), -o.std()]), [("cross_entropy", 1.0), ("mean", 1.0), ("std", -1.0)]),
+])
+def test_the_terms_of_a_recorded_loss_and_their_weights(written, expected):
+    tape = _tape(written)
+    assert [(t.name, pytest.approx(t.weight)) for t in tape.terms()] == expected
+
+
+def test_in_place_sums_and_penalties_on_the_weights():
+    def written(o, m):
+        loss = F.cross_entropy(o, Y)
+        loss += 0.5 * F.mse_loss(o, torch.zeros_like(o))
+        return loss + 1e-4 * sum(p.pow(2).sum() for p in m.parameters())
+    terms = _tape(written).terms()
+    assert [(t.name, t.weights_only) for t in terms if not t.weights_only] == [("cross_entropy", False), ("mse_loss", False)]
+    assert sum(t.weights_only for t in terms) == 2  # one penalty per parameter tensor, never judged
+    assert list(named_terms(_tape(written))) == ["cross_entropy", "mse_loss"]
+
+
+def test_a_single_term_and_a_sum_over_many_pieces_are_not_a_multi_loss():
+    with pytest.raises(NotMultiLoss, match="single term"):
+        named_terms(_tape(lambda o, m: F.cross_entropy(o, Y) + 1e-4 * m.weight.pow(2).sum()))
+    with pytest.raises(NotMultiLoss, match="pieces"):
+        named_terms(_tape(lambda o, m: sum(F.cross_entropy(o[i:i + 1], Y[i:i + 1]) for i in range(4)) + o.mean() * 0.1
+                          + o.std() + o.abs().sum() + o.max() + o.min()))
+
+
+def test_measure_compares_terms_on_the_shared_parameters_only():
+    torch.manual_seed(0)
+    trunk, a, b = nn.Linear(4, 4), nn.Linear(4, 1), nn.Linear(4, 1)
+    h = trunk(torch.randn(8, 4))
+    terms = {"a": a(h).pow(2).mean(), "b": -a(h).pow(2).mean(), "c": b(h).mean() * 0}
+    params = [*trunk.parameters(), *a.parameters(), *b.parameters()]
+    sample = measure(terms, params, 0)
+    pair = next(p for p in sample["pairs"] if p["terms"] == ["a", "b"])
+    assert pair["cosine"] == pytest.approx(-1) and pair["cancel"] == pytest.approx(0, abs=1e-6)
+    assert all(p.grad is None for p in params)
+
+
+def _sample(norms, cancel=0.9, values=None, at=0):
+    names = list(norms)
+    return {"at": at, "values": values or {n: 1.0 for n in names}, "norms": norms,
+            "pairs": [{"terms": names[:2], "cosine": -0.9 if cancel < 0.5 else 0.1, "cancel": cancel}]}
+
+
+def test_imbalance_needs_every_sample_and_a_term_that_is_not_served():
+    drowned = [_sample({"big": 1.0, "small": 1e-5}, at=i) for i in range(4)]
+    assert [f.code for f in loss_balance.judge(drowned, "run")] == ["loss-imbalance"]
+    one_batch = drowned[:3] + [_sample({"big": 1.0, "small": 0.1})]
+    assert loss_balance.judge(one_batch, "run") == []
+    served = [_sample({"big": 1.0, "small": 1e-5}, values={"big": 1.0, "small": v}) for v in (1.0, 1.0, 0.2, 0.2)]
+    assert loss_balance.judge(served, "run") == []
+    chosen = loss_balance.judge(drowned, "run", {"big": 1.0, "small": 1e-4})  # the weight alone explains the gap
+    assert chosen == []
+    satisfied = [_sample({"big": 1.0, "small": 0.0}) for _ in range(4)]
+    assert loss_balance.judge(satisfied, "run") == []
+
+
+def test_conflict_needs_cancelling_from_the_first_sample_on():
+    fights = [_sample({"a": 1.0, "b": 0.9}, cancel=0.1, at=i) for i in range(4)]
+    assert [f.code for f in loss_balance.judge(fights, "monitor")] == ["loss-conflict"]
+    compromise = [_sample({"a": 1.0, "b": 0.9}, cancel=0.95)] + fights[1:]  # opposed only once trained
+    assert loss_balance.judge(compromise, "monitor") == []
+    too_few = fights[:2]
+    assert loss_balance.judge(too_few, "monitor") == []
+
+
+class TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(8, 32), nn.ReLU())
+        self.cls, self.reg = nn.Linear(32, 2), nn.Linear(32, 1)
+
+    def forward(self, x):
+        h = self.trunk(x)
+        return self.cls(h), self.reg(h).squeeze(-1)
+
+
+def _checkup(scale, sign=1.0, weight=1.0):
+    torch.manual_seed(0)
+    x = torch.randn(64, 8)
+    targets = ((x[:, 0] > 0).long(), scale * x[:, 1])
+
+    def loss_fn(out, t):
+        return F.mse_loss(out[1], t[1]) + sign * weight * F.cross_entropy(out[0], t[0])
+    record = check_checkup(TwoHeads(), x, targets, loss_fn, lambda p: torch.optim.AdamW(p, lr=3e-4))
+    return record[0], record[1]
+
+
+def test_checkup_with_its_whole_battery_names_a_drowned_term():
+    torch.manual_seed(0)
+    x = torch.randn(64, 8)
+    targets = ((x[:, 0] > 0).long(), 3000.0 * x[:, 1])
+
+    def loss_fn(out, t):
+        return F.mse_loss(out[1], t[1]) + F.cross_entropy(out[0], t[0])
+    report = validate(traindoctor.checkup(TwoHeads(), (x, targets), loss_fn, progress=False, overfit_steps=30))
+    record = next(r for r in report.sections["checkup"]["probes"] if r["name"] == "loss-terms")
+    assert record["status"] == "ran" and "loss-imbalance" in [f.code for f in report.findings]
+
+
+def test_checkups_copies_name_a_drowned_term_and_not_balanced_or_weighted_ones():
+    found, _ = _checkup(3000.0)
+    assert [f.code for f in found] == ["loss-imbalance"] and found[0].source == "checkup"
+    for scale, weight in ((2.0, 1.0), (2.0, 0.01)):
+        found, record = _checkup(scale, weight=weight)
+        assert found == [] and len(record["samples"]) == 4
+
+
+def test_checkup_on_a_single_loss_says_there_is_nothing_to_balance():
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 8), torch.randint(0, 2, (32,))
+    with pytest.raises(NotMultiLoss, match="single term"):
+        check_checkup(nn.Linear(8, 2), x, y, F.cross_entropy, lambda p: torch.optim.SGD(p, lr=0.1))
+
+
+@pytest.mark.parametrize("sign", [-0.8, 1.0])
+def test_checkup_names_terms_that_cancel_and_not_aligned_ones(sign):
+    torch.manual_seed(0)
+    x = torch.randn(64, 6)
+    y = x[:, :2].sum(1, keepdim=True)
+    net = nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 1))
+
+    def loss_fn(out, t):
+        return F.mse_loss(out, t) + sign * F.mse_loss(out, t + 0.05)
+    found, _ = check_checkup(net, x, y, loss_fn, lambda p: torch.optim.AdamW(p, lr=3e-4))
+    assert [f.code for f in found] == (["loss-conflict"] if sign < 0 else []), found
