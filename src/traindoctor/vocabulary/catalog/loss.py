@@ -515,4 +515,139 @@ CODES = (
         ),
         next_step="Look at the metric over more steps and seeds before changing the model or the loss.",
     ),
+    Code(
+        code="loss-dead-zone",
+        title="The loss has a region of zero gradient above its minimum",
+        severity="warning",
+        stage=MECHANISM,
+        what="Grids the loss over its inputs (`traindoctor surface`) or evaluates it at representative inputs "
+             "(checkup's loss-table probe on the model's real outputs) and flags inputs where the loss lies above "
+             "its lowest value while its gradient is zero.",
+        why=(
+            "The optimizer moves only along the gradient. An input where the loss is still high but flat (a "
+            "clamp, a ReLU or hinge applied where the loss can go lower, a saturated sigmoid, a product with a "
+            "factor at zero) is a trap: a model that starts or lands there receives no signal and stays."),
+        hypotheses=(
+            Hypothesis(
+                cause="a clamp, ReLU or max() inside the loss cuts the gradient on one side",
+                check="evaluate the loss and its gradient at an input inside the flagged region; replace the clamp "
+                      "by a smooth one (softplus, a leaky slope) and see the gradient become non-zero",
+            ),
+            Hypothesis(
+                cause="a factor of a product is zero there and switches off the other factor's gradient",
+                check="write the product as a sum of logs and compare the gradients at the flagged input",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the region is never reached by the model's outputs",
+                check="compare the flagged inputs with the range of the model's real outputs (checkup's "
+                      "loss-table probe evaluates the loss there)",
+                kind="null",
+            ),
+        ),
+        next_step="Give the loss a slope in the flagged region (softplus instead of relu/clamp, log-space instead "
+                  "of a product), or make sure initial outputs start outside it.",
+        bad="loss = (pred.clamp(0, 1) - target) ** 2  # pred < 0: flat at (0 - target)^2",
+        good="loss = (torch.sigmoid(pred) - target) ** 2  # a slope everywhere",
+        explains=("loss-plateau", "cannot-overfit-batch", "vanishing-gradients", "slow-convergence"),
+    ),
+    Code(
+        code="loss-nonfinite-region",
+        title="The loss is NaN or infinite for some of its inputs",
+        severity="warning",
+        stage=MECHANISM,
+        what="Flags inputs of the loss (grid cells or representative inputs such as saturated probabilities) "
+             "where its value or its gradient is NaN or infinite.",
+        why=(
+            "log(0), 0/0, sqrt(0)'s gradient and exp overflow are finite-looking formulas that fail at reachable "
+            "inputs: a sigmoid reaches exactly 0 or 1 in float32 (logits beyond about -104 or 17), and one "
+            "non-finite loss or gradient poisons every weight it reaches."),
+        hypotheses=(
+            Hypothesis(
+                cause="log of a probability that reaches 0 (hand-written cross-entropy on sigmoid or softmax outputs)",
+                check="evaluate the loss at the flagged input; use the logits with BCEWithLogits/cross_entropy, "
+                      "or clamp the probability by an eps, and see it become finite",
+            ),
+            Hypothesis(
+                cause="a division, sqrt or pow whose argument reaches 0, or an exp that overflows",
+                check="print the loss's intermediate values at the flagged input",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the flagged inputs lie outside what the model can output",
+                check="narrow the range (`ranges=`) to the outputs' real domain and re-run",
+                kind="null",
+            ),
+        ),
+        next_step="Compute the loss from logits (log_softmax, logsigmoid, BCEWithLogits), or add an eps / clamp "
+                  "before log, division and sqrt.",
+        bad="loss = -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()  # p = sigmoid(z) reaches 0 and 1",
+        good="loss = F.binary_cross_entropy_with_logits(z, y)",
+        explains=("nonfinite-forward", "nonfinite-backward"),
+    ),
+    Code(
+        code="loss-axes-imbalanced",
+        title="One input of the loss gets 1000x the gradient of another",
+        severity="warning",
+        stage=MECHANISM,
+        what="Compares the median gradient magnitude along each gridded input of the loss (`traindoctor surface`).",
+        why=(
+            "Shared weights move by the sum of the gradients reaching them: an input whose gradient is three "
+            "orders of magnitude smaller has no say in training. Usually its term is scaled or unit-mismatched "
+            "(pixels against probabilities, a sum against a mean)."),
+        hypotheses=(
+            Hypothesis(
+                cause="terms in different units or reductions (sum over pixels against a mean, degrees against radians)",
+                check="normalise both terms to per-element means (or divide by their typical value) and compare the "
+                      "medians again",
+            ),
+            Hypothesis(
+                cause="a weight on one term chosen by habit (1e-4 on a KL, 1000 on a regression term)",
+                check="set the weights so the terms' gradients are within 10x at the operating point",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the axes' ranges differ in units on purpose and the optimizer normalises per parameter",
+                check="compare the gradients the terms send to the shared parameters (checkup/run's loss balance)",
+                kind="null",
+            ),
+        ),
+        next_step="Rescale the terms, move the small one to log space, or normalise by each term's typical scale.",
+        bad="loss = 1000 * (box - box_t) ** 2 + F.softplus(-logit * y)",
+        good="loss = (box - box_t) ** 2 / box_scale ** 2 + F.softplus(-logit * y)",
+        explains=("loss-imbalance", "slow-convergence"),
+    ),
+    Code(
+        code="loss-saddle",
+        title="The loss has a saddle point inside its inputs' range",
+        severity="warning",
+        stage=MECHANISM,
+        what="Finds interior points of a two-input loss surface where the gradient vanishes and the curvature is "
+             "positive along one direction and negative along another.",
+        why=(
+            "A product of inputs (A*B, a dot product of two heads, a factorisation) has a saddle at the origin: "
+            "gradients to each factor are proportional to the other, so inputs that start near zero get almost "
+            "no signal and training stalls before it slides off."),
+        hypotheses=(
+            Hypothesis(
+                cause="a product-form loss (A*B) whose factors start near zero",
+                check="evaluate the gradient at (0, 0) and at small inputs; rewrite as sign * (log|A| + log|B|) "
+                      "and see independent gradients",
+            ),
+            Hypothesis(
+                cause="a difference of squares or a symmetric objective with two equivalent minima",
+                check="look at the figure: the saddle sits between the minima; initialise away from the ridge",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the saddle is far from where the model's outputs start",
+                check="compare the saddle's coordinates with the initial outputs",
+                kind="null",
+            ),
+        ),
+        next_step="Decompose the product additively in log space, or initialise the factors away from zero.",
+        bad="loss = -(a * b)  # a, b start near 0: d/da = -b ~ 0",
+        good="loss = -(torch.log(a.abs() + eps) + torch.log(b.abs() + eps))",
+        explains=("loss-plateau", "slow-convergence"),
+    ),
 )
