@@ -88,13 +88,18 @@ def _competing(m: dict[str, Any], term: str) -> Finding:
 
 
 def _ceiling(m: dict[str, Any]) -> Finding:
-    best = max((p["metric"] for p in m["parameters"]), key=lambda v: v if m["higher_is_better"] else -v,
-               default=m["metric"])
-    observation = (f"lowering the loss on the outputs directly moves the metric (from {fmt(m['metric'])}), but steps of "
-                   f"the parameters along the loss gradient reach {fmt(best)} and {m['steps']} training steps on a copy "
+    best = _best(m, m["parameters"])
+    observation = (f"lowering the loss on the outputs directly moves the metric from {fmt(m['metric'])} to "
+                   f"{fmt(_best(m, m['outputs']))}, but steps of the parameters along the loss gradient reach "
+                   f"{fmt(best)} and {m['steps']} training steps on a copy "
                    f"reach {fmt(m['trained']['all'])}"
                    + (", with any one loss term disabled too" if len(m["trained"]) > 1 else ""))
     return finding("metric-structural-ceiling", observation, SOURCE, evidence=_evidence(m))
+
+
+def _best(m: dict[str, Any], rows: list[dict[str, Any]]) -> float:
+    """The best metric among the rows (the start when there are none)."""
+    return max((r["metric"] for r in rows), key=lambda v: v if m["higher_is_better"] else -v, default=m["metric"])
 
 
 def _evidence(m: dict[str, Any]) -> dict[str, Any]:
