@@ -16,7 +16,7 @@ import numpy as np
 
 from ..judge.thresholds import (
     DRIVE_ACCEL_MAX, DRIVE_JERK_MAX, DRIVE_SPEED_MAX, DRIVE_WINDOW, FRAME_MIXED, FRAME_ORIGIN, FUTURE_CORR,
-    FUTURE_LEAD, HEADING_MOVING, HEADING_TURNING, LAG_MAX, LAG_MIN_CORR, STEP_TOLERANCE, TIME_DISORDER_SHARE,
+    FUTURE_LEAD, HEADING_MOVING, HEADING_TURNING, LAG_MAX, LAG_MIN_CORR, STEP_TOLERANCE, TARGET_AHEAD, TIME_DISORDER_SHARE,
     UNEVEN_SHARE,
 )
 from ..vocabulary.finding import Finding, finding
@@ -310,11 +310,13 @@ def _uneven(a: Audit, p: Profile, t: np.ndarray, eps: list[np.ndarray]) -> list[
                     location={"split": p.name, "columns": [a.roles.time]})]
 
 
-def _state_changes(tr: Track, w: int) -> dict[str, list[np.ndarray]]:
+def _state_changes(tr: Track, w: int, accelerations: bool = False) -> dict[str, list[np.ndarray]]:
     """Per episode, the changes of the state over w steps (index t: from t to t + w): x, y, the speed
     (central differences over the window, so it is the speed at the step, as a logged speed is) and the
-    heading."""
+    heading; and with `accelerations`, the changes of the x and y velocities around each step."""
     out: dict[str, list[np.ndarray]] = {"x": [], "y": [], "speed": []}
+    if accelerations:
+        out.update({"accel x": [], "accel y": []})
     if tr.heading is not None:
         out["heading"] = []
     for e in tr.eps:
@@ -322,6 +324,9 @@ def _state_changes(tr: Track, w: int) -> dict[str, list[np.ndarray]]:
         t = tr.t[e] if tr.t is not None else None
         out["x"].append(_changes(pos[:, 0], w, t))
         out["y"].append(_changes(pos[:, 1], w, t))
+        if accelerations:  # centred: the velocity over [t - w, t) to the velocity over [t, t + w)
+            for k in (0, 1):
+                out[f"accel {'xy'[k]}"].append(np.roll(_changes(out["xy"[k]][-1], w, t), w))
         speed = np.full(len(e), np.nan)
         if len(e) > 2 * w:
             speed[w:-w] = np.linalg.norm(pos[2 * w:] - pos[:-2 * w], axis=1)
@@ -343,21 +348,23 @@ def _changes(values: np.ndarray, w: int, t: np.ndarray | None) -> np.ndarray:
     return out
 
 
-def _lags(tr: Track, values: np.ndarray, state: dict[str, list[np.ndarray]]) -> dict | None:
-    """The state signal a column's step changes (velocities) follow best, at which lag (steps the column
-    leads), and how well. Single steps: a target is a copy of the logged positions, noise included, so
-    its peak is sharp, where smooth windowed changes would make it broad. A target may be absolute or an
-    offset from the present position: both are tried (offset + position is the absolute one)."""
+def _lags(tr: Track, values: np.ndarray, state: dict[str, list[np.ndarray]], w: int) -> dict | None:
+    """The state signal a column's changes (over w steps, per second) follow best, by how many steps the
+    column leads it (the centre of the correlation's peak), and how well. An absolute target moves with
+    the velocity: its lead is its horizon h. An offset from the present position (p[t+h] - p[t]) changes
+    with the accelerations over its window, so it is compared with those; its lead is its window's centre,
+    h/2 (a past offset p[t] - p[t-h]: -h/2). That tells the future from the past where velocities cannot:
+    at a steady speed past and future offsets are equal."""
+    changes = [_changes(values[e], w, None if tr.t is None else tr.t[e]) for e in tr.eps]
     best = None
     for name, series in state.items():
-        forms = [("absolute", values)]
-        if name in ("x", "y"):
-            forms.append(("offset", values + tr.pos[:, "xy".index(name)]))
-        for form, v in forms:
-            changes = [_changes(v[e], 1, None if tr.t is None else tr.t[e]) for e in tr.eps]
-            found = peak(cross_correlation(series, changes, LAG_MAX), LAG_MAX)
-            if found and (best is None or found[1] > best["corr"]):  # corr(state_t, col_{t+k}) peaks at k = -lead
-                best = {"follows": name, "form": form, "lead": -found[0], "corr": found[1]}
+        corr = cross_correlation(series, changes, LAG_MAX)
+        found = peak(corr, LAG_MAX)
+        if found and (best is None or found[1] > best["corr"]):  # corr(state_t, col_{t+k}) peaks at k = -lead
+            offset = name.startswith("accel")
+            # a change over [t, t + w) is centred w/2 after an acceleration centred at t
+            lead = -refined(corr, LAG_MAX) - (w / 2 if offset else 0.0)
+            best = {"follows": name, "form": "offset" if offset else "absolute", "lead": lead, "corr": found[1]}
     return best
 
 
@@ -367,24 +374,29 @@ def target_lag(a: Audit) -> list[Finding]:
         tr = track(a, p)
         if tr is None:
             continue
-        state = _state_changes(tr, 1)
+        w = _window(tr) if tr.step else 1
+        state = _state_changes(tr, w, accelerations=True)
         for c, i, name in a.targets(p):
             if p.layouts[c].pooled or c in tr.names:
                 continue
-            found = _lags(tr, column(a, p, c)[:, i], state)
+            found = _lags(tr, column(a, p, c)[:, i], state, w)
             if found and found["corr"] >= LAG_MIN_CORR:
                 rows.append({"split": p.name, "target": name, **found})
     if not rows:
         return []
-    behind = [r for r in rows if r["lead"] <= 0]
-    leads = {(r["target"], r["lead"]) for r in rows if r["lead"] > 0}
-    differ = len({t for t, _ in leads}) < len(leads)  # one target leading by different steps in different splits
+    behind = [r for r in rows if r["lead"] < TARGET_AHEAD]
+    by_target: dict[str, list[float]] = {}
+    for r in rows:
+        by_target.setdefault(r["target"], []).append(r["lead"])
+    # one target leading by different steps in different splits (a step of horizon moves an offset's lead by 1/2)
+    differ = any(max(v) - min(v) >= TARGET_AHEAD for v in by_target.values())
     if not behind and not differ:
         return []
     text = "; ".join(f"`{r['target']}` of {r['split']} ({'an offset from the position' if r['form'] == 'offset' else 'absolute'}) "
-                     f"follows the {r['follows']} changes "
-                     + (f"{-r['lead']} step(s) behind" if r["lead"] < 0 else "at the same step" if r["lead"] == 0
-                        else f"{r['lead']} step(s) ahead") + f" (correlation {r['corr']:.2f})" for r in rows[:6])
+                     f"follows the {r['follows'].replace('accel', 'acceleration in')} "
+                     + (f"{-r['lead']:.1f} step(s) behind" if r["lead"] <= -TARGET_AHEAD else "at the same step"
+                        if r["lead"] < TARGET_AHEAD else f"{r['lead']:.1f} step(s) ahead")
+                     + f" (correlation {r['corr']:.2f})" for r in rows[:6])
     what = ("the target is not in the future of the history it is predicted from" if behind
             else "the target's horizon differs between splits")
     return [finding("target-lag", f"{what}: {text}", SOURCE, evidence={"targets": rows},

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..judge.thresholds import (
     ACTION_BINS, ACTION_LAG_CORR, BIMODAL_MIN_SHARE, BIMODAL_NEIGHBOURHOODS, BIMODAL_NEIGHBOURS, BIMODAL_PREDICTED,
-    BIMODAL_SEPARATION, BIN_EFFECTIVE, LAG_MAX, SCHEDULE_STD, TERMINAL_SNR,
+    BIMODAL_GAP, BIMODAL_SEPARATION, BIN_EFFECTIVE, LAG_MAX, SCHEDULE_STD, TERMINAL_SNR,
 )
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
@@ -308,15 +308,23 @@ def _episode_keys(a: Audit, p: Profile) -> np.ndarray:
 
 
 def _split_unpredictably(X: np.ndarray, Y: np.ndarray) -> bool:
-    """Two-means on the actions; distant, both sizeable clusters whose membership the nearest other
-    observation predicts no better than halfway from chance to certainty."""
+    """Two-means on the actions; distant, both sizeable clusters with an empty stretch between them, whose
+    membership the nearest other observation predicts no better than halfway from chance to certainty."""
     labels = _two_means(Y)
     sizes = np.bincount(labels, minlength=2) / len(labels)
     if sizes.min() < BIMODAL_MIN_SHARE:
         return False
     centres = np.array([Y[labels == k].mean(0) for k in (0, 1)])
-    within = np.sqrt(np.mean([((Y[labels == k] - centres[k]) ** 2).sum(1).mean() for k in (0, 1)]))
-    if np.linalg.norm(centres[0] - centres[1]) < BIMODAL_SEPARATION * max(within, 1e-12):
+    within = max(float(np.sqrt(np.mean([((Y[labels == k] - centres[k]) ** 2).sum(1).mean() for k in (0, 1)]))), 1e-12)
+    between = np.linalg.norm(centres[0] - centres[1])
+    if between < BIMODAL_SEPARATION * within:
+        return False
+    # an empty stretch between the groups, where their mean falls: wide against the spacing of the other
+    # actions along the line of centres (one spread-out mode has no such gap)
+    proj = (Y - centres[0]) @ ((centres[1] - centres[0]) / between)
+    gap = proj[labels == 1].min() - proj[labels == 0].max()
+    spacing = (proj.max() - proj.min() - gap) / max(len(proj) - 2, 1)
+    if gap < BIMODAL_GAP * spacing:
         return False
     d = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)
