@@ -73,18 +73,15 @@ class CallSite:
     # enable_grad, None when the function inherits its caller's mode
     order: int  # position in the scope's source order
     scope: Scope | None = None
+    base: str = field(init=False)  # `optimizer` of `optimizer.step`, '' for a bare name
+    attr: str = field(init=False)  # `step`: every rule reads it for every call, so it is split once
+
+    def __post_init__(self) -> None:
+        self.base, _, self.attr = self.name.rpartition(".")
 
     @property
     def no_grad(self) -> bool:
         return self.grad == "off"
-
-    @property
-    def attr(self) -> str:
-        return self.name.rsplit(".", 1)[-1]
-
-    @property
-    def base(self) -> str:
-        return self.name.rsplit(".", 1)[0] if "." in self.name else ""
 
 
 @dataclass(eq=False)  # hashed by identity: rules key lookups by scope

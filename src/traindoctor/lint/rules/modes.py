@@ -15,11 +15,14 @@ def _mode_calls(ctx: Context) -> tuple[list[CallSite], bool]:
     trains = False
     for scope in ctx.facts.scopes:
         for c in scope.calls:
-            flag = getattr(c.node.args[0], "value", None) if c.node.args else True
-            if c.attr == "eval" and not c.node.args or c.attr == "train" and flag is False:
+            if c.attr == "eval" and not c.node.args:
                 evals.append(c)
-            elif c.attr == "train" and flag is True:
-                trains = True
+            elif c.attr == "train":
+                flag = getattr(c.node.args[0], "value", None) if c.node.args else True
+                if flag is False:
+                    evals.append(c)
+                elif flag is True:
+                    trains = True
     return evals, trains
 
 
