@@ -339,11 +339,12 @@ def _two_means(Y: np.ndarray) -> np.ndarray:
     direction = np.linalg.svd(centred, full_matrices=False)[2][0]
     proj = centred @ direction
     centres = np.array([Y[proj.argmin()], Y[proj.argmax()]])
-    labels = np.zeros(len(Y), dtype=int)
+    labels = np.full(len(Y), -1)
     for _ in range(20):
-        labels = ((Y[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
-        if labels.min() == labels.max():
-            break
+        new = ((Y[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
+        if np.array_equal(new, labels) or new.min() == new.max():
+            return new
+        labels = new
         centres = np.array([Y[labels == k].mean(0) for k in (0, 1)])
     return labels
 
