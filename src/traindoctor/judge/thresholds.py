@@ -509,15 +509,21 @@ FRAME_MIXED = 0.05
 TIME_DISORDER_SHARE = 0.001
 STEP_TOLERANCE = 0.25
 UNEVEN_SHARE = 0.01
-# Lags by cross-correlation of velocities (differences) up to 10 steps either way. A target follows the
-# motion when its differences correlate with the state's at 0.5 or more; it should lead it (a future). A
-# feature carries the future when its changes over 0.5 s match a state's at 0.9 or more with the peak's
-# centre (a parabola through the peak) a whole step ahead or more: a logged value of the present may sit
-# half a step off the positions (a speed held over the step), never a whole one.
+# Lags by cross-correlation of velocities (changes over the 0.5 s window, per second) up to 10 steps either
+# way; a lag is the centre of the correlation's peak (the vertex of a parabola through it), so a smooth
+# signal's broad peak still gives it to a fraction of a step. A target follows the motion when its changes
+# correlate with the state's at 0.5 or more; it should lead it: an absolute target by its horizon h, an
+# offset p[t+h] - p[t] by its window's centre h/2 (compared with the accelerations), so half a step or more
+# for h = 1; a lead under a quarter step (the present, or the past: -h/2) is no future. A feature
+# is a copy of the state's future when it correlates at 0.8 or more with the peak's centre a whole step
+# ahead or more: position noise caps a copy's correlation below 1 (0.88 at 20 Hz with 5 cm of noise), a
+# cause of another derivative order (a throttle, an acceleration) correlates far lower, and a logged value
+# of the present may sit half a step off the positions (a speed held over the step), never a whole one.
 LAG_MAX = 10
 LAG_MIN_CORR = 0.5
-FUTURE_CORR = 0.9
+FUTURE_CORR = 0.8
 FUTURE_LEAD = 1.0
+TARGET_AHEAD = 0.25
 
 # ── robot demonstrations (data --domain robotics) ───────────────────────────────────────────────
 # Observation-action lag: an action at step t shows in the observation's change from t to t+1; the lag is
@@ -539,7 +545,11 @@ BIN_EFFECTIVE = 0.1
 TERMINAL_SNR = 1e-2
 SCHEDULE_STD = (0.1, 1.5)
 # Bimodal demonstrations: among the 20 nearest observations of a sampled observation, the actions split in
-# two clusters (each holding 20% or more) whose centres lie 4 pooled standard deviations apart or more, and
+# two clusters (each holding 20% or more) whose centres lie 4 pooled standard deviations apart or more, with
+# an empty stretch between them along the line of centres (where their mean, the MSE's answer, falls) 6 times
+# the mean spacing of the other actions there or more: among 20 actions from one spread-out mode the gaps are
+# about exponential, the largest near ln(20) = 3 spacings, and a gap of 6 comes by chance 0.25% of the time
+# (a uniform spread splits 4 deviations apart but has no such gap); and
 # which cluster an action falls in the nearest other observation predicts no better than halfway from chance
 # to certainty (a policy that switches at a boundary is predictable there: its neighbours on each side act
 # alike); on 10% of the neighbourhoods or more. Neighbours come from other episodes (an episode's frames are
@@ -548,6 +558,7 @@ BIMODAL_NEIGHBOURS = 20
 BIMODAL_PREDICTED = 0.5
 BIMODAL_MIN_SHARE = 0.2
 BIMODAL_SEPARATION = 4.0
+BIMODAL_GAP = 6.0
 BIMODAL_NEIGHBOURHOODS = 0.1
 
 # Multi-loss balance (judge/loss_balance.py), on the gradients each additive term of the loss sends to the
