@@ -155,3 +155,12 @@ def test_checkup_names_terms_that_cancel_and_not_aligned_ones(sign):
         return F.mse_loss(out, t) + sign * F.mse_loss(out, t + 0.05)
     found, _ = check_checkup(net, x, y, loss_fn, lambda p: torch.optim.AdamW(p, lr=3e-4))
     assert [f.code for f in found] == (["loss-conflict"] if sign < 0 else []), found
+
+
+def test_online_judges_conflict_on_the_first_samples_and_imbalance_from_first_to_latest_once():
+    online = loss_balance.Online("monitor")
+    fights = [online.add(_sample({"a": 1.0, "b": 0.9}, cancel=0.1, at=i)) for i in range(3)]
+    assert [[f.code for f in new] for new in fights] == [[], [], ["loss-conflict"]]
+    online = loss_balance.Online("monitor")
+    drowned = [online.add(_sample({"big": 1.0, "small": 1e-5}, at=i)) for i in range(8)]
+    assert [[f.code for f in new] for new in drowned] == [[]] * 5 + [["loss-imbalance"], [], []]

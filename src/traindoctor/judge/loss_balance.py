@@ -149,7 +149,8 @@ def _where(sample: Sample) -> str:
 
 class Online:
     """The Monitor's samples, as they come: conflict is judged once on the first BALANCE_SAMPLES (opposition
-    from the start), imbalance on those and the latest BALANCE_SAMPLES; each term (or pair) is named once."""
+    from the start), imbalance once BALANCE_SAMPLES more have come, on the first and the latest BALANCE_SAMPLES;
+    each term (or pair) is named once."""
 
     def __init__(self, source: str):
         self.source = source
@@ -164,9 +165,9 @@ class Online:
             self.latest = (self.latest + [sample])[-BALANCE_SAMPLES:]
         if len(self.first) < BALANCE_SAMPLES:
             return []
-        new = imbalance(self.first + self.latest, self.source, weights or {})
-        if not self.latest:  # the first samples just completed
-            new += conflict(self.first, self.source)
+        new = conflict(self.first, self.source) if not self.latest else []  # the first samples just completed
+        if len(self.latest) == BALANCE_SAMPLES:  # drowned from the first samples to the latest
+            new += imbalance(self.first + self.latest, self.source, weights or {})
         fresh = [f for f in new if self._key(f) not in self.named]
         self.named.update(self._key(f) for f in fresh)
         return fresh
