@@ -92,7 +92,7 @@ def test_unknown_source_is_rejected():
         finding("lr-too-low", "observed", "runn")
 
 
-@pytest.mark.parametrize("source", ["lint", "run", "checkup", "monitor", "curves", "data", "sweeps"])
+@pytest.mark.parametrize("source", ["lint", "run", "checkup", "monitor", "curves", "data", "sweeps", "surface"])
 def test_known_sources_are_accepted(source):
     assert finding("lr-too-low", "observed", source).source == source
 

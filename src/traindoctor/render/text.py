@@ -72,6 +72,7 @@ def _diagnosis(report: Report, color: bool, width: int) -> str:
         console.print(probes)
     _experiments(console, report)
     _sweeps(console, report)
+    _surface(console, report)
     console.print()
     console.print(Text(footer(report) + " · full record: --format json", style="bold"), soft_wrap=True)
     # Table cells are padded to the column width; trailing blanks are noise in logs and diffs.
@@ -115,6 +116,23 @@ def _sweeps(console: Console, report: Report) -> None:
             if trend:
                 console.print(f"  dose-response: r = {_g(trend['r'])} on {'log10 ' if trend['log_scale'] else ''}{param}, "
                               f"t = {_g(trend['t'])} over the seeds' slopes", soft_wrap=True)
+
+
+def _surface(console: Console, report: Report) -> None:
+    """Per component of the loss, its table: loss and gradient at the representative inputs, with the flags."""
+    section = report.sections.get("surface")
+    for c in section["components"] if section else ():
+        console.print()
+        console.print(Text(f"{c['name']}: " + ", ".join(f"{a} in [{lo:g}, {hi:g}]" for a, (lo, hi) in zip(c["axes"], c["ranges"])),
+                           style="bold"), soft_wrap=True)
+        table = Table(box=None, padding=(0, 1), pad_edge=False)
+        for name in ("input", "at", "loss", "gradient", "flags"):
+            table.add_column(name, justify="right" if name == "loss" else "left")
+        for r in c["table"]:
+            grad = ", ".join(f"{k} {float(g) + 0.0:.4g}" for k, g in r["grad"].items()) or r.get("error", "")
+            table.add_row(r["input"], r["at"], "raised" if r["loss"] is None else _g(float(r["loss"]) + 0.0), grad,
+                          ", ".join(r.get("flags", [])))
+        console.print(Padding(table, (0, 0, 0, 2)))
 
 
 def _g(v) -> str:

@@ -22,9 +22,7 @@ from ..vocabulary.triage import triage
 from . import rules
 from .grid import Grid, GridError, compute
 
-# The findings' source. `surface` is not yet among the vocabulary's sources (vocabulary/finding.py,
-# render/report.schema.json): until it is, the table and the grid speak as checkup's probes do.
-SOURCE = "checkup"
+SOURCE = "surface"
 DEFAULT_RANGE = (-3.0, 3.0)
 CELLS = {1: 201, 2: 41}  # grid points per axis; odd, so the middle of a symmetric range is on the grid
 

@@ -11,7 +11,7 @@ from . import catalog
 from .hypothesis import Hypothesis
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
-SOURCES = ("lint", "run", "checkup", "monitor", "curves", "data", "sweeps")  # the commands that produce findings
+SOURCES = ("lint", "run", "checkup", "monitor", "curves", "data", "sweeps", "surface")  # the commands that produce findings
 
 
 @dataclass
