@@ -128,3 +128,48 @@ def test_logging_terms_leaves_the_gradients_and_the_losses_unchanged(tmp_path):
                 out.append(float((a + b).detach()))
         return out
     assert losses(True) == losses(False)
+
+
+def _vae(tmp_path):
+    torch.manual_seed(0)
+    data = torch.rand(512, 20)
+    enc, dec = nn.Linear(20, 8), nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 20))
+    model = nn.ModuleDict({"enc": enc, "dec": dec})
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with traindoctor.Monitor(model, opt, log_dir=tmp_path) as mon:
+        for step in range(80):
+            x = data[(step * 32) % 512:(step * 32) % 512 + 32]
+            mu, logvar = enc(x).chunk(2, dim=1)
+            recon = dec(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
+            rec = F.binary_cross_entropy_with_logits(recon, x, reduction="sum") / len(x)
+            kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
+            mon.log(loss=rec + kl, terms={"recon": rec, "kl": kl})
+            opt.zero_grad(); (rec + kl).backward(); opt.step()
+    return mon.report()
+
+
+def _policy_with_entropy_bonus(tmp_path):
+    torch.manual_seed(0)
+    obs = torch.randn(512, 4)
+    good = (obs[:, 0] > 0).long()
+    policy = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 2))
+    opt = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    with traindoctor.Monitor(policy, opt, log_dir=tmp_path) as mon:
+        for step in range(80):
+            i = (step * 32) % 512
+            dist = torch.distributions.Categorical(logits=policy(obs[i:i + 32]))
+            action = dist.sample()
+            reward = (action == good[i:i + 32]).float()
+            pg = -(dist.log_prob(action) * (reward - reward.mean())).mean()
+            bonus = -0.01 * dist.entropy().mean()
+            mon.log(loss=pg + bonus, terms={"policy": pg, "entropy_bonus": bonus})
+            opt.zero_grad(); (pg + bonus).backward(); opt.step()
+    return mon.report()
+
+
+@pytest.mark.parametrize("loop", [_vae, _policy_with_entropy_bonus])
+def test_a_vae_kl_and_an_entropy_bonus_are_not_findings(tmp_path, loop):
+    report = loop(tmp_path)
+    assert not {"loss-imbalance", "loss-conflict"} & set(_codes(report)), report.findings
+    lines = [json.loads(line) for line in (tmp_path / "monitor.jsonl").read_text().splitlines()]
+    assert sum(any(k.startswith("term_grad/") for k in r) for r in lines) == 8  # steps 0, 10, ..., 70
