@@ -56,10 +56,10 @@ net = nn.Sequential(
     nn.Conv2d(16, 16, 3, padding=4, dilation=4), nn.ReLU(),
     nn.Conv2d(16, 1, 1),
 )
-opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-loader = DataLoader(BlobDataset(256), batch_size=32, shuffle=True)
+opt = torch.optim.Adam(net.parameters(), lr=5e-3)
+loader = DataLoader(BlobDataset(256), batch_size=16, shuffle=True)
 
-for epoch in range(6):
+for epoch in range(10):
     tot, inter, union = 0.0, 0.0, 0.0
     for img, mask in loader:
         logits = net(img)
