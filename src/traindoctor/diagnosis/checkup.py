@@ -54,7 +54,10 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
         axis["subsampled"] = setup.subsampled
     found, differential = _experiments(model, setup, optimizer, records, experiments_)
     if probes is None and setup.loss_fn is not None and not setup.blocked:  # multi-loss balance, with the whole battery
-        records.append(loss_terms.checkup_record(model, setup, found))
+        record = loss_terms.checkup_record(model, setup, found)
+        if setup.subsampled:  # measured on the subsample, as every probe
+            record["samples"] = setup.subsampled
+        records.append(record)
     section = CheckupSection(probes=records, seconds=round(time.monotonic() - started, 3), model=type(model).__name__,
                              batch_size=setup.batch_size, batch_axis=axis, experiments=differential)
     unchecked = [setup.blocked] if setup.blocked else could_not_check(records)
