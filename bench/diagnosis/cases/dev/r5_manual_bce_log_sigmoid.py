@@ -23,15 +23,15 @@ def bce(logits, target):
 model = nn.Sequential(nn.Linear(D, 128), nn.ReLU(), nn.Linear(128, 1))
 opt = torch.optim.Adam(model.parameters(), lr=1e-2)
 
-for epoch in range(12):
+step = 0
+for epoch in range(8):
     perm = torch.randperm(N)
-    tot, n = 0.0, 0
     for i in range(0, N, 200):
         idx = perm[i:i + 200]
         loss = bce(model(X[idx]).squeeze(1), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
-        tot += loss.item() * len(idx)
-        n += len(idx)
-    print(f"epoch {epoch:2d}  loss {tot / n:.4f}")
+        if step % 8 == 0:
+            print(f"epoch {epoch}  step {step:3d}  loss {loss.item():.4f}")
+        step += 1
