@@ -153,16 +153,20 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
     """The differential diagnosis (diagnosis/experiments.py): run when the recorded run does not learn, or
     when asked (`when` True); never when `when` is False. While the loss learns, parameters that never got a
     gradient (`found` holds optimizer-params-unused) still call for one question: cut, or unused?"""
-    reason = why_not_learning(rec) if when is None else ("asked for (--experiments)" if when else None)
+    optimizer = _optimizer_of(rec, model.module)
+    # The model's own optimizer steps: threads or several models share the run's count.
+    steps = next((st.steps for st in rec.optimizers.values() if st.opt is optimizer), rec.n_steps)
+    short = min(steps, rec.n_steps) < EXPERIMENT_STEPS
+    reason = None if short and when is None else why_not_learning(rec) if when is None else (
+        "asked for (--experiments)" if when else None)
     unused = when is None and reason is None and any(f.code == "optimizer-params-unused" for f in found)
     if reason is None and not unused:
         if when is False:
             return [], {"ran": False, "why": "--no-experiments"}
-        short = rec.n_steps < EXPERIMENT_STEPS
-        return [], {"ran": False, "why": f"the run took {rec.n_steps} optimizer steps, fewer than one experiment's "
-                                         f"{EXPERIMENT_STEPS}" if short else "the loss learns"}
+        return [], {"ran": False, "why": f"the model's optimizer took {min(steps, rec.n_steps)} steps, fewer than one "
+                                         f"experiment's {EXPERIMENT_STEPS}" if short else "the loss learns"}
     reason = reason or "some parameters the optimizer holds never received a gradient"
-    material = experiments.Material(model.module, rec.tapes.get(id(model.module), []), _optimizer_of(rec, model.module),
+    material = experiments.Material(model.module, rec.tapes.get(id(model.module), []), optimizer,
                                     rec.initial_states.get(id(model.module)))
     try:
         new, observations = experiments.run(material, reason, arms=not unused)
