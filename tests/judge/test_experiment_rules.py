@@ -119,6 +119,16 @@ def test_a_real_pairing_better_than_every_shuffle_clears_the_labels(h):
     assert "the targets do not follow the inputs" in next(o for o in obs if o["name"] == "held-out-batch")["kills"]
 
 
+def test_a_real_pairing_among_the_best_few_is_not_called_decoupled():
+    """One shuffled pairing of nine beats the real one: weak evidence of a relation, none for its absence."""
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    a["baseline"].held_out = held(2.3, 2.35, 2.3, 2.5)  # beaten only by 2.3 (2.5 - 0.2)
+    found, obs = judge(a, CONTEXT)
+    assert found == []
+    held_out = next(o for o in obs if o["name"] == "held-out-batch")
+    assert not held_out["keeps"] and "1 of 9" in held_out["outcome"]
+
+
 def test_a_model_blind_to_its_inputs_is_not_called_decoupled():
     """Every pairing gives the same loss: the model ignores its inputs (the ablation probe's finding)."""
     a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)

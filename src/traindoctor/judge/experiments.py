@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .thresholds import (ABLATIONS, ARM_BETTER, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, NEAR_CHANCE,
-                         NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_DECAY, SHUFFLES)
+                         NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_DECAY, SHUFFLES, TYPICAL_PAIRING)
 
 __all__ = ["ABLATIONS", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning"]
 
@@ -204,7 +204,11 @@ def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, A
     # Judged after the fit, on a copy started from the state before any update: the trained model has
     # memorised the recorded batches (the run trained on them), which favours their real pairing whatever
     # the labels; before the fit the copy knows nothing and the ranking is chance.
-    decoupled = fits and not after and not blind
+    # Decoupled is claimed on evidence for the null, not on a missing win: the real pairing must be a typical
+    # pairing — at least a fifth of the shuffled ones beat it. A relation learned weakly from one batch (an RL
+    # value early on) leaves the real pairing among the best few, short of beating them all.
+    beaten = sum(v < held["real_after"] for v in held["shuffled_after"])
+    decoupled = fits and not blind and beaten >= TYPICAL_PAIRING * len(held["shuffled_after"])
     n = len(held["shuffled_after"])
     observations.append({
         "name": "held-out-batch",
@@ -213,7 +217,8 @@ def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, A
                     f"({n} pairings)?",
         "measured": held,
         "outcome": (f"real inputs {fmt(held['real_before'])} → {fmt(held['real_after'])}; shuffled, best of {n}: "
-                    f"{fmt(min(held['shuffled_before']))} → {fmt(min(held['shuffled_after']))}"),
+                    f"{fmt(min(held['shuffled_before']))} → {fmt(min(held['shuffled_after']))}; {beaten} of {n} "
+                    "shuffled pairings beat the real one"),
         "keeps": [DECOUPLED] if decoupled else [],
         "kills": [SETUP] if decoupled else ([DECOUPLED] if before or after else [])})
     if not decoupled:
