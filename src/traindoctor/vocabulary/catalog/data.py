@@ -85,6 +85,8 @@ CODES = (
             # outputs at unit scale must grow to the targets' scale: at a usual rate that looks like a rate too
             # low, and the loss plateaus far above what a scaled target reaches
             "lr-too-low", "loss-plateau", "slow-convergence",
+            # a term in raw units beside a unit-scale one: the imbalance is the scale's
+            "loss-imbalance",
         ),
     ),
     Code(
