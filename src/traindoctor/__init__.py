@@ -4,7 +4,8 @@ from .version import __version__
 from .vocabulary.finding import Finding, Hypothesis
 from .vocabulary.report import Report
 
-__all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "audit_data", "checkup", "run_script", "surface", "sweeps", "why_stuck"]
+__all__ = ["Finding", "Hypothesis", "Monitor", "Report", "__version__", "audit_data", "checkup", "run_script", "surface", "sweeps", "trace_leakage",
+           "why_stuck"]
 
 
 def _load(module: str):
@@ -43,6 +44,11 @@ def surface(loss_fn, axes=None, ranges=None, **options):
 def audit_data(train, eval=None, **roles):
     """Audit a dataset before training on it; see `traindoctor.data.audit.audit_data`."""
     return _load(".data").audit_data(train, eval, **roles)
+
+
+def trace_leakage(model_or_pipeline, batch, **options):
+    """Poison one sample and see which others it reaches; see `traindoctor.data.leakage.trace_leakage`."""
+    return _load(".data.leakage").trace_leakage(model_or_pipeline, batch, **options)
 
 
 def why_stuck(model, batch, metric_fn, loss_fn=None, **options):

@@ -108,3 +108,11 @@ def test_nothing_of_the_user_changes():
 def test_a_batch_of_one_is_refused():
     with pytest.raises(ValueError, match="at least 2 samples"):
         trace_leakage(lambda x: x, np.zeros((1, 3)))
+
+
+def test_the_tracer_is_public():
+    import traindoctor
+
+    assert [f.code for f in traindoctor.trace_leakage(nn.BatchNorm1d(3).train(), torch.randn(8, 3)).findings] == \
+        ["cross-sample-leakage"]
+    assert traindoctor.trace_leakage(nn.BatchNorm1d(3).eval(), torch.randn(8, 3)).findings == []
