@@ -44,5 +44,9 @@ bench: $(STAMP)
 accuracy: $(STAMP)
 	$(BIN)/python bench/diagnosis/score.py
 
+# The data benchmark (bench/data): planted data faults and healthy look-alikes under `traindoctor data`.
+data-accuracy: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python bench/data/score.py
+
 clean:
 	rm -rf $(VENV) build src/*.egg-info
