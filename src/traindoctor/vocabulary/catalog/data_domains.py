@@ -145,9 +145,10 @@ CODES = (
         stage=MECHANISM,
         what=(
             "`traindoctor data --domain driving`: estimates by how many steps each target leads the vehicle's "
-            "state, from the peak of the cross-correlation of their changes (velocities) within episodes, per split; "
-            "warns when a target follows the state at the same step or behind it, or leads it by different steps in "
-            "different splits."),
+            "state, from the centre of the peak of the cross-correlation of velocities within episodes, per split "
+            "(an absolute target against the velocity: its horizon; an offset from the present position against "
+            "the accelerations: its window's centre); warns when a target sits at the present or behind it, or "
+            "leads by different steps in different splits."),
         why=(
             "A target shifted by an off-by-one in the windowing is the present (or the past): the model learns to "
             "copy its input and reports a low error that forecasts nothing."),
@@ -168,8 +169,8 @@ CODES = (
         stage=MECHANISM,
         what=(
             "`traindoctor data --domain driving`: for each feature, the cross-correlation of its changes with the "
-            "changes of the vehicle's x, y, speed and heading within episodes; warns when it peaks at 0.9 or more "
-            "one step ahead or later, better than at the same step."),
+            "changes of the vehicle's x, y, speed and heading over 0.5 s within episodes; warns when it correlates "
+            "at 0.8 or more with the centre of the peak a whole step ahead or later."),
         why=(
             "A feature computed from a later step (a next-speed column, a smoothed track with a centred window, a "
             "future traffic-light state) does not exist at inference: validation looks good and deployment fails."),
@@ -250,9 +251,9 @@ CODES = (
         stage=MECHANISM,
         what=(
             "`traindoctor data --domain robotics --schedule ...`: the schedule's terminal signal-to-noise ratio "
-            "times the actions' variance (drowned under 1e-2?), the actions' scale against the unit scale schedules "
-            "assume (std beyond 3 or under 1/3), and whether t is clamped away from the end where the network's "
-            "target divides by zero."),
+            "times the actions' variance (at 1e-2 or more the data is not drowned), the actions' scale against the "
+            "scale schedules are tuned for (data in [-1, 1] or of unit std: a std beyond 1.5 or under 0.1), and "
+            "whether t is clamped away from the end where the network's target divides by zero."),
         why=(
             "A schedule copied from images onto actions with std 2 never drowns the data: training ends where "
             "sampling starts (pure noise) and the sampler drifts; at t = 0 an epsilon target is invisible."),
