@@ -19,7 +19,7 @@ from .stats import Counts, Extremes, Moments, Reservoir, RowHashes, column_hashe
 
 WIDE = 128  # a row of more values than this is pooled (a flattened image), not one dimension per value
 NUMERIC_SHARE = 0.9  # a text column whose values are at least this share numbers is a numeric column
-MAX_GROUPS = 2_000_000  # distinct group keys kept per split
+MAX_GROUPS = 2_000_000  # distinct group keys kept per split (at most ~130 MB as ints, ~200 MB as short text)
 HASHED = "#"  # the sample's key of a column's row hashes: `#name`
 
 
@@ -205,8 +205,16 @@ def _values(lay: Layout, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _groups(p: Profile, name: str, values: np.ndarray | None) -> None:
+    """The first MAX_GROUPS distinct keys in file order: a bound on memory whatever the chunking."""
     if values is None:
         return
     keys = p.groups.setdefault(name, set())
-    if len(keys) < MAX_GROUPS:
-        keys.update(v for v in values.tolist() if v is not None and v == v)
+    capped = (f"{p.name}: `{name}` has more than {MAX_GROUPS:,} distinct values; its overlap between splits "
+              f"is judged on the first {MAX_GROUPS:,} of them")
+    if capped in p.notes:
+        return
+    new = [v for v in dict.fromkeys(values.tolist()) if v is not None and v == v and v not in keys]
+    room = MAX_GROUPS - len(keys)
+    keys.update(new[:room])
+    if len(new) > room:
+        p.notes.append(capped)

@@ -19,6 +19,9 @@ Chunk = dict[str, np.ndarray]
 
 CHUNK_ROWS = 65_536  # rows read at a time: a bound on memory, not a judgment
 CHUNK_VALUES = 4_000_000  # ... and at most this many values, for wide rows (images)
+# bytes buffered per parquet column while reading: pyarrow's default pre-buffering instead caches every
+# row group's column chunks it has read (the whole file by the end), so memory would grow with the file
+PARQUET_BUFFER = 1 << 20
 TABLES = (".csv", ".tsv", ".jsonl", ".parquet", ".pq")
 ARRAYS = (".npz", ".npy", ".pt", ".pth")
 
@@ -95,7 +98,8 @@ def _file_chunks(path: Path) -> Iterator[Chunk]:
         elif suffix in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
+            reader = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_BUFFER)
+            for batch in reader.iter_batches(batch_size=CHUNK_ROWS):
                 yield from _frame_chunks(batch.to_pandas())
         elif suffix == ".npy":
             yield from _dict_chunks({path.stem: np.load(path, mmap_mode="r", allow_pickle=False)})

@@ -21,6 +21,7 @@ EXTREMES = 256  # largest and smallest values kept per dimension
 RESERVOIR = 10_000  # rows sampled for quantiles, robust scales, tests and the leakage check
 MAX_DISTINCT = 1_000  # distinct values counted exactly per dimension
 HASH_CAP = 4_000_000  # row hashes kept per split (32 MB); beyond, a sample by hash value
+HASH_PARTS = 64  # arrays of hashes held before they are joined into one
 SEED = 20_241_115  # the reservoir's own generator
 
 
@@ -126,6 +127,8 @@ class RowHashes:
         hashes = hashes[hashes <= self.bar]
         self.parts.append(hashes)
         self.kept += len(hashes)
+        if len(self.parts) > HASH_PARTS:  # small chunks (a DataLoader's batches): one array, not thousands
+            self.parts = [np.concatenate(self.parts)]
         while self.kept > HASH_CAP:
             self.bar //= 2
             self.parts = [h[h <= self.bar] for h in self.parts]
