@@ -210,9 +210,25 @@ def test_past_and_smoothed_speeds_are_silent():
     assert codes({"train": df.dropna(), "target": "target_x,target_y"}) == []
 
 
-def test_no_positions_no_driving_findings():
+def test_no_positions_no_driving_findings_and_the_report_says_why():
     df = log(18).rename(columns={"x": "a", "y": "b"})
-    assert codes({"train": df, "target": "target_x,target_y"}) == []
+    report = audit_data(df, domain="driving", target="target_x,target_y")
+    assert [f.code for f in report.findings if f.severity != "info"] == []
+    assert "--position" in report.sections["data"]["driving"]["train"]["why"]
+
+
+def test_what_the_checks_read_is_in_the_report():
+    report = audit_data(log(18), domain="driving", target="target_x,target_y")
+    read = report.sections["data"]["driving"]["train"]
+    assert read["position"] == ["x", "y"] and read["heading"] == "heading" and abs(read["step_s"] - 0.1) < 1e-9
+
+
+def test_a_log_longer_than_the_sample_is_not_judged_as_a_series():
+    df = driving_log(20, episodes=130)  # 10,400 rows: the row sample is sparse in time
+    df[["x", "y", "target_x", "target_y"]] *= 100
+    report = audit_data(df, domain="driving", target="target_x,target_y")
+    assert report.sections["data"]["driving"]["train"]["judged"] is False
+    assert "position-units" not in [f.code for f in report.findings]
 
 
 def test_cli_driving_end_to_end(tmp_path):

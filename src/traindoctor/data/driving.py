@@ -433,4 +433,27 @@ def future_features(a: Audit) -> list[Finding]:
                     location={"split": a.train.name, "columns": [r["feature"] for r in rows]})]
 
 
-CHECKS = [position_units, kinematic_feasibility, heading_units, frames, timestamps, target_lag, future_features]
+def describe(a: Audit) -> list[Finding]:
+    """What the driving checks read, per split, into the report's `data.driving` (no finding): the columns,
+    the time step, and why a split was not judged."""
+    out = {}
+    for p in [a.train, *a.evals]:
+        if not whole(p):
+            out[p.name] = {"judged": False, "why": f"{p.rows} rows, more than the row sample holds: the series "
+                                                   "checks need neighbouring steps"}
+            continue
+        tr = track(a, p)
+        if tr is None:
+            out[p.name] = {"judged": False, "why": "no position columns (name them with --position)"}
+            continue
+        period = step_seconds(a, p, tr.eps)
+        out[p.name] = {"judged": True, "position": tr.names[:2], "heading": tr.names[2] if len(tr.names) > 2 else None,
+                       "episodes": len(tr.eps), "step_s": tr.step, "time_unit": period[1] if period else None}
+    motion = _motion(a)
+    if motion is not None and a.train.name in out:
+        out[a.train.name]["typical"] = motion[2]
+    a.tables["driving"] = out
+    return []
+
+
+CHECKS = [describe, position_units, kinematic_feasibility, heading_units, frames, timestamps, target_lag, future_features]

@@ -349,4 +349,13 @@ def _two_means(Y: np.ndarray) -> np.ndarray:
     return labels
 
 
-CHECKS = [action_lag, bin_coverage, binary_actions, noise_schedule, bimodal]
+def describe(a: Audit) -> list[Finding]:
+    """What the robotics checks read into the report's `data.robotics` (no finding)."""
+    p = a.train
+    a.tables["robotics"] = {"actions": [d[2] for d in _action_dims(a, p)], "obs": [d[2] for d in _obs_dims(a, p)][:64],
+                            "series_judged": whole(p),
+                            "schedule": None if a.schedule is None else read_schedule(a.schedule).source}
+    return []
+
+
+CHECKS = [describe, action_lag, bin_coverage, binary_actions, noise_schedule, bimodal]
