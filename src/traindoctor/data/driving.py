@@ -16,8 +16,8 @@ import numpy as np
 
 from ..judge.thresholds import (
     DRIVE_ACCEL_MAX, DRIVE_JERK_MAX, DRIVE_SPEED_MAX, DRIVE_WINDOW, FRAME_MIXED, FRAME_ORIGIN, FUTURE_CORR,
-    FUTURE_LEAD, HEADING_MOVING, HEADING_TURNING, LAG_MAX, LAG_MIN_CORR, STEP_TOLERANCE, TARGET_AHEAD, TIME_DISORDER_SHARE,
-    UNEVEN_SHARE,
+    FUTURE_LEAD, HEADING_MOVING, HEADING_TURNING, LAG_MAX, LAG_MIN_CORR, STEP_TOLERANCE, TARGET_AHEAD,
+    TIME_DISORDER_SHARE, UNEVEN_SHARE,
 )
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
@@ -158,7 +158,8 @@ def position_units(a: Audit) -> list[Finding]:
             f"{fmt(typical['accel'] * unit[1])} m/s², a car's" if unit else "no unit (ft, cm, mm) makes them a car's; "
             "check the timestamps' unit too")
     return [finding("position-units", f"read as metres, the positions `{'`, `'.join(tr.names[:2])}` of "
-                    f"{a.train.name} move at {fmt(typical['speed'])} m/s and accelerate at {fmt(typical['accel'])} m/s² "
+                    f"{a.train.name} move at {fmt(typical['speed'])} m/s and accelerate at "
+                    f"{fmt(typical['accel'])} m/s² "
                     "(95th percentiles of the median episode), beyond a road vehicle ({DRIVE_SPEED_MAX:g} m/s, "
                     f"{DRIVE_ACCEL_MAX:g} m/s²); {read}", SOURCE,
                     evidence={"speed_p95": typical["speed"], "accel_p95": typical["accel"], "step_s": tr.step,
@@ -196,7 +197,8 @@ def heading_units(a: Audit) -> list[Finding]:
     wraps = _wraps(tr)
     if slope is not None:
         degrees = 20 <= slope <= 120
-        how = f"it turns {slope:.1f} units per radian of turn of the direction of motion (1 in radians, 57.3 in degrees)"
+        how = (f"it turns {slope:.1f} units per radian of turn of the direction of motion (1 in radians, 57.3 in "
+               "degrees)")
     else:
         degrees = np.abs(h).max() > 2 * np.pi * 1.05 and wraps["360"] >= wraps["2pi"]
         how = f"its values reach {fmt(float(np.abs(h).max()))}, beyond ±2π"
@@ -302,7 +304,8 @@ def _uneven(a: Audit, p: Profile, t: np.ndarray, eps: list[np.ndarray]) -> list[
     if off >= UNEVEN_SHARE * n:
         parts.append(f"{off} of {n} steps ({off / n:.1%}) are {STEP_TOLERANCE:.0%} or more off their episode's step")
     if rates:
-        parts.append(f"{rates} of {len(medians)} episodes are logged at another rate (step {fmt(float(medians.min()))} to "
+        parts.append(f"{rates} of {len(medians)} episodes are logged at another rate (step "
+                     f"{fmt(float(medians.min()))} to "
                      f"{fmt(float(medians.max()))})")
     return [finding("uneven-sampling", f"{p.name}: the time steps (nominal {fmt(nominal)}) are uneven: "
                     + "; ".join(parts), SOURCE,
@@ -392,7 +395,8 @@ def target_lag(a: Audit) -> list[Finding]:
     differ = any(max(v) - min(v) >= TARGET_AHEAD for v in by_target.values())
     if not behind and not differ:
         return []
-    text = "; ".join(f"`{r['target']}` of {r['split']} ({'an offset from the position' if r['form'] == 'offset' else 'absolute'}) "
+    form = {"offset": "an offset from the position", "absolute": "absolute"}
+    text = "; ".join(f"`{r['target']}` of {r['split']} ({form[r['form']]}) "
                      f"follows the {r['follows'].replace('accel', 'acceleration in')} "
                      + (f"{-r['lead']:.1f} step(s) behind" if r["lead"] <= -TARGET_AHEAD else "at the same step"
                         if r["lead"] < TARGET_AHEAD else f"{r['lead']:.1f} step(s) ahead")
@@ -428,8 +432,8 @@ def future_features(a: Audit) -> list[Finding]:
         return []
     return [finding("future-feature", f"{len(rows)} input feature(s) of {a.train.name} move with the vehicle's state "
                     "some steps ahead, information that will not exist at inference: "
-                    + "; ".join(f"`{r['feature']}` follows the {r['signal']} {r['lead']:.1f} step(s) ahead (correlation of "
-                                f"changes {r['corr']:.2f})" for r in rows[:5]), SOURCE, evidence={"features": rows},
+                    + "; ".join(f"`{r['feature']}` follows the {r['signal']} {r['lead']:.1f} step(s) ahead "
+                                f"(correlation of changes {r['corr']:.2f})" for r in rows[:5]), SOURCE, evidence={"features": rows},
                     location={"split": a.train.name, "columns": [r["feature"] for r in rows]})]
 
 
@@ -456,4 +460,5 @@ def describe(a: Audit) -> list[Finding]:
     return []
 
 
-CHECKS = [describe, position_units, kinematic_feasibility, heading_units, frames, timestamps, target_lag, future_features]
+CHECKS = [describe, position_units, kinematic_feasibility, heading_units, frames, timestamps, target_lag,
+          future_features]

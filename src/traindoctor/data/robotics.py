@@ -111,7 +111,8 @@ def bin_coverage(a: Audit) -> list[Finding]:
         bins = int(hi - lo + 1) if coded else ACTION_BINS
         if hi <= lo or bins < 16:
             continue
-        idx = (values - lo).astype(int) if coded else np.minimum(((values - lo) / (hi - lo) * bins).astype(int), bins - 1)
+        scaled = (values - lo) if coded else (values - lo) / (hi - lo) * bins
+        idx = np.minimum(scaled.astype(int), bins - 1)
         counts = np.bincount(idx, minlength=bins)
         share = counts[counts > 0] / len(values)
         effective = float(np.exp(-(share * np.log(share)).sum()))
@@ -137,7 +138,8 @@ def binary_actions(a: Audit) -> list[Finding]:
         return []
     values = {n: sorted(p.counts[c][i].counts) for c, i, n in binary}
     return [finding("binary-action", f"{len(binary)} of the {len(dims)} action dimensions of {p.name} take two values "
-                    "among continuous ones: " + ", ".join(f"`{n}` ∈ {{{fmt(v[0])}, {fmt(v[1])}}}" for n, v in values.items())
+                    "among continuous ones: "
+                    + ", ".join(f"`{n}` ∈ {{{fmt(v[0])}, {fmt(v[1])}}}" for n, v in values.items())
                     + "; a regression loss predicts their mean when unsure, a gripper half open", SOURCE,
                     evidence={"dims": values}, location={"split": p.name, "columns": list(values)})]
 

@@ -36,7 +36,7 @@ def column(a: Audit, p: Profile, name: str) -> np.ndarray:
 
 def episodes(a: Audit, p: Profile) -> list[np.ndarray]:
     """Row indices of the sample per episode (the first group column; one episode when there is none), in
-    file order — and in time order when `by_time`."""
+    file order."""
     n = len(next(iter(p.sample.rows.values())))
     group = next((g for g in a.roles.groups if g in p.sample.rows), None)
     if group is None:
