@@ -78,6 +78,7 @@ class Arm:
     data: tuple[float, float] | None  # the loss without the weights-only terms, first and last (penalized tapes)
     held_out: dict[str, float] | None = None  # the loss on the other batch: real / shuffled inputs, before / after
     ablated: dict[str, Any] | None = None  # the baseline's: at its start, the inputs moved to other samples
+    transfer: tuple[float, float] | None = None  # the other batch's loss before and after the arm's steps
 
 
 def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS,
@@ -110,7 +111,9 @@ def _gradient_path(m: Material, groups: Groups, source: str, severity: str) -> t
 
 def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Finding], list[dict[str, Any]]]:
     tape = m.tapes[-1]
-    arms = {"baseline": _arm("baseline", m, tape, groups, steps)}
+    other = m.tapes[0] if len(m.tapes) > 1 and not _same_batch(m.tapes[0], tape) else None
+    sequence_first = _sequence_first(m.model) if other is not None else []
+    arms = {"baseline": _arm("baseline", m, tape, groups, steps, held=other if sequence_first else None)}
     base = arms["baseline"]
     base.ablated = _ablated(_fresh(m), tape, cloned_batch(*tape.batch))
     if not all(math.isfinite(v) for v in base.losses[:1]):
@@ -125,11 +128,16 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
     if tape.penalized or decay:
         arms["regularisation-off"] = _arm("regularisation-off", m, tape, _with(groups, weight_decay=lambda g: 0.0),
                                           steps, data_only=True)
-    other = m.tapes[0] if len(m.tapes) > 1 and not _same_batch(m.tapes[0], tape) else None
     if other is not None and m.initial is not None:
         base.held_out = _held_out(m, tape, other, groups, steps)
+    if sequence_first:
+        try:
+            arms["batch-first"] = _arm("batch-first", m, tape, groups, steps, held=other, prepare=_batch_first)
+        except Exception:  # the batch does not fit the other layout (a hidden state shaped for this one): no arm
+            pass
     return rules.judge(arms, {"lr": lr, "initial_lr": initial, "weight_decay": decay,
                                       "penalized": tape.penalized, "steps": steps, "source": source,
+                                      "sequence_first": sequence_first,
                                       "optimizer": type(m.optimizer).__name__ if m.optimizer else None})
 
 
@@ -182,8 +190,14 @@ def _fresh(m: Material) -> nn.Module:
     return independent_copy(m.model).train(True)
 
 
-def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, data_only: bool = False) -> Arm:
+def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, data_only: bool = False,
+         held: LossHead | None = None, prepare: Callable[[nn.Module], None] | None = None) -> Arm:
+    """`held`: also the loss on that tape's batch before and after the steps (does the fit transfer?);
+    `prepare`: a change made to the copy's modules before the steps (the factor the arm changes)."""
     model = _fresh(m)
+    if prepare is not None:
+        prepare(model)
+    before = _transfer_loss(held, model) if held is not None else None
     opt = _optimizer(m, model, groups)
     batch = cloned_batch(*tape.batch)
     losses: list[float] = []
@@ -206,7 +220,28 @@ def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, dat
     if tape.penalized and first_data is not None:
         with torch.no_grad(), same_noise(SEED):
             data = (first_data, float(_loss(tape, model, batch, data_only=True)))
-    return Arm(name, losses, data)
+    arm = Arm(name, losses, data)
+    if held is not None:
+        arm.transfer = (before, _transfer_loss(held, model))
+    return arm
+
+
+def _transfer_loss(held: LossHead, model: nn.Module) -> float:
+    with torch.no_grad(), same_noise(SEED):
+        return float(_loss(held, model, cloned_batch(*held.batch)))
+
+
+def _sequence_first(model: nn.Module) -> list[str]:
+    """Recurrent and attention layers that read dim 0 as time (batch_first=False, their default)."""
+    return [n for n, mod in model.named_modules()
+            if isinstance(mod, (nn.RNNBase, nn.MultiheadAttention)) and not mod.batch_first]
+
+
+def _batch_first(model: nn.Module) -> None:
+    """The copy's sequence-first layers read dim 1 as time instead: the layout a (batch, time) tensor needs."""
+    for _, mod in model.named_modules():
+        if isinstance(mod, (nn.RNNBase, nn.MultiheadAttention)):
+            mod.batch_first = True
 
 
 def _ablated(model: nn.Module, tape: LossHead, batch: tuple[tuple, dict]) -> dict[str, Any] | None:

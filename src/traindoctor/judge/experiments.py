@@ -32,6 +32,7 @@ REGULARISED = "the regularisation dominates the data term"
 DECOUPLED = "the targets do not follow the inputs"
 SETUP = "the model, its initialisation or the loss cannot fit a batch"
 IGNORED = "the model's output does not depend on its inputs"
+LAYOUT = "a sequence-first layer recurs over the samples of a (batch, time) tensor"
 
 
 def not_learning(losses: Sequence[float | None], chance: float | None = None, steps: int | None = None) -> str | None:
@@ -124,6 +125,8 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
         found += _regularisation(arms, falls, context, observations)
     if arms["baseline"].ablated:
         found += _ablation(arms["baseline"], base, context, observations)
+    if "batch-first" in arms and arms["baseline"].transfer and arms["batch-first"].transfer:
+        found += _layout(arms, context, observations)
     held = arms["baseline"].held_out
     if held is not None:
         found += _transfer(arms["baseline"], base, held, context, observations)
@@ -162,6 +165,35 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
         "loss stops", context["source"], evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()},
                                        "data_term_regularised": list(base_data), "data_term_off": list(off_data),
                                        **_context(context)})]
+
+
+def _layout(arms: dict[str, Any], context: dict[str, Any], observations: list[dict[str, Any]]) -> list[Finding]:
+    """Sequence-first layers (an LSTM, an attention without batch_first) fed (batch, time) tensors recur or
+    attend over the samples. Read with dim 1 as time instead, does fitting one batch carry over to another
+    batch? A layout that matches the data transfers; recurring over independent samples teaches nothing
+    about another batch, so a healthy (time, batch) model gains nothing from the flip."""
+    base, flip = _fall(arms["baseline"].transfer), _fall(arms["batch-first"].transfer)
+    names = ", ".join(f"`{n}`" for n in context["sequence_first"][:3])
+    wrong = _unsticks(flip, base)
+    observations.append({
+        "name": "batch-first",
+        "question": f"With {names} reading dim 1 as time (batch_first=True), does fitting one batch "
+                    f"{context['steps']} steps lower another recorded batch's loss further?",
+        "measured": {"other_batch_baseline": list(arms["baseline"].transfer),
+                     "other_batch_batch_first": list(arms["batch-first"].transfer)},
+        "outcome": f"the other batch's loss went {_went(flip)} with batch_first=True, {_went(base)} as built",
+        "keeps": [LAYOUT] if wrong else [], "kills": [SETUP, LR, DECOUPLED] if wrong else [LAYOUT]})
+    if not wrong:
+        return []
+    return [finding(
+        "batch-mixing",
+        f"{names} read dim 0 as time (batch_first=False), but the batch holds its samples there: with "
+        f"batch_first=True, {context['steps']} steps on one batch take another batch's loss {_went(flip)}; as built, "
+        f"{_went(base)} — the layer recurs (or attends) over the samples, so each output mixes other samples",
+        context["source"], evidence={"other_batch_baseline": list(arms["baseline"].transfer),
+                                     "other_batch_batch_first": list(arms["batch-first"].transfer),
+                                     **_context(context)},
+        location={"module": context["sequence_first"][0]})]
 
 
 def _ablation(base: Any, fall: float, context: dict[str, Any], observations: list[dict[str, Any]]) -> list[Finding]:
