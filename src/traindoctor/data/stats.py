@@ -135,8 +135,11 @@ class RowHashes:
             self.kept = sum(len(h) for h in self.parts)
 
     def under(self, bar: int) -> np.ndarray:
-        whole = np.concatenate(self.parts) if self.parts else np.empty(0, np.uint64)
-        return whole[whole <= bar]
+        """The kept hashes at or under `bar` (not to be written to: at the own bar, the kept array itself)."""
+        if len(self.parts) != 1:  # joined once, in place: no second copy of the whole sample
+            self.parts = [np.concatenate(self.parts) if self.parts else np.empty(0, np.uint64)]
+        whole = self.parts[0]
+        return whole if bar >= self.bar else whole[whole <= bar]
 
     @property
     def sampled(self) -> float:
