@@ -285,6 +285,20 @@ def test_a_lagged_value_of_a_series_is_not_leakage_but_a_copy_is():
     assert found(audit(copied.iloc[:-1]), "feature-leakage")[0].evidence["pairs"][0]["feature"] == "future"
 
 
+def test_interleaved_episodes_persist_within_each_episode():
+    """Several episodes logged at the same clock: neighbours in time belong to other episodes, so the
+    target's persistence is measured within each, and the current position is no leak of the next one
+    (measured across episodes, the persistence was low and `x` was named)."""
+    r = rng(6)
+    frames = []
+    for episode in range(8):
+        walk = np.cumsum(r.normal(size=N // 8)) * 0.1 + np.sin(np.arange(N // 8) / 50 + episode)
+        frames.append(pd.DataFrame({"t": np.arange(N // 8, dtype=float), "scene": episode, "x": walk,
+                                    "target": np.roll(walk, -1)}).iloc[:-1])
+    log = pd.concat(frames, ignore_index=True)
+    assert not found(audit(log, group=["scene"], time="t"), "feature-leakage")
+
+
 def test_a_policy_determined_by_one_observation_is_said_not_warned():
     obs = rng(5).normal(size=(N, 4))
     action = np.column_stack([-0.5 * obs[:, 0], np.clip(obs[:, 1], -1, 1)])  # a scripted controller

@@ -453,13 +453,18 @@ def _bar(a: Audit, y: np.ndarray, classes: bool) -> float:
     if column is None or a.train.layouts.get(column) is None or a.train.layouts[column].kind != "number":
         return LEAK_SCORE
     t = a.train.sampled(column)
-    order = np.argsort(t, kind="stable")
+    # Persistence within each episode: rows of interleaved episodes are neighbours in time, not in the series.
+    group = next((g for g in a.roles.groups if g in a.train.sample.rows), None)
+    e = np.asarray([str(v) for v in series.keys(a.train, group)]) if group else np.zeros(len(t), dtype=str)
+    order = np.lexsort((t, e))
     order = order[np.isfinite(t[order])]
-    y = y[order]
-    y = y[np.array([v is not None and v == v for v in y])] if y.dtype == object else y[np.isfinite(y)]
-    if len(y) < LEAK_MIN_ROWS:
+    y, e = y[order], e[order]
+    keep = np.array([v is not None and v == v for v in y]) if y.dtype == object else np.isfinite(y)
+    y, e = y[keep], e[keep]
+    same = e[1:] == e[:-1]
+    if same.sum() < LEAK_MIN_ROWS:
         return LEAK_SCORE
-    before, now = y[:-1], y[1:]
+    before, now = y[:-1][same], y[1:][same]
     if classes:
         _, counts = np.unique(now.astype(str), return_counts=True)
         base = 1 - counts.max() / len(now)
@@ -559,7 +564,7 @@ def _autocorrelation(a: Audit, t: np.ndarray) -> float | None:
     return max(found) if found else None
 
 
-from . import driving, robotics  # noqa: E402  (the domains' checks import this module's helpers)
+from . import driving, robotics, series  # noqa: E402  (the domains' checks import this module's helpers)
 from .label_noise import label_noise  # noqa: E402  (imports this module's helpers)
 from .slices import slices  # noqa: E402
 
