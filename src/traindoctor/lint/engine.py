@@ -3,7 +3,6 @@ suppressions and configuration, and return findings in the shared vocabulary."""
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 from bisect import bisect_right
 import io
@@ -16,7 +15,7 @@ from typing import TypedDict
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.report import Report
-from .facts import collect
+from .flow import forget, parsed
 from .registry import all_rules
 from .rules.common import Context, Diagnostic
 
@@ -151,9 +150,9 @@ def _suppressed(text: str, lines: list[str]) -> dict[int, set[str] | None]:
 
 
 def lint_source(source: Source, config: Config | None = None) -> list[Finding]:
-    tree = ast.parse(source.text, filename=source.path)
-    facts = collect(tree)
-    ctx = Context(facts, source.path, source.text)
+    flow = parsed(source.path, source.text)  # once per lint run, also when a sibling imports it
+    facts = flow.facts
+    ctx = Context(facts, source.path, source.text, flow)
     diags: list[Diagnostic] = []
     for rule in all_rules():
         rule.check(facts, ctx, diags)
@@ -180,6 +179,7 @@ def lint_paths(paths: list[Path], config: Config | None = None) -> tuple[Report,
     """Lint files and directories; a file that cannot be read, parsed or linted is named in
     `problems` (and in the report's `unchecked`), and every other file is still linted."""
     files, problems = discover(paths)
+    forget()  # a new run reads every module afresh
     config = config or load_config(Path.cwd())
     found: list[Finding] = []
     for path in files:

@@ -73,6 +73,7 @@ class CallSite:
     # enable_grad, None when the function inherits its caller's mode
     order: int  # position in the scope's source order
     scope: Scope | None = None
+    via: CallSite | None = None  # spliced into a caller (lint/flow.py): the caller's own call that runs it
     base: str = field(init=False)  # `optimizer` of `optimizer.step`, '' for a bare name
     attr: str = field(init=False)  # `step`: every rule reads it for every call, so it is split once
 
@@ -97,6 +98,7 @@ class Scope:
     returns: list[tuple[int, ast.expr]] = field(default_factory=list)  # (order, value) of each `return value`
     bound: set[str] = field(default_factory=set)  # names bound otherwise (loop targets, `with ... as`): local, unknown
     ends: list[tuple[int, int, int]] | None = None  # (end line, end column, position) of each assignment, built on demand
+    flow: object = None  # the lint/flow.py Flow of the module this scope is in: its names are resolved there
 
 
 @dataclass

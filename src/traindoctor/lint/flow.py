@@ -1,6 +1,10 @@
 """Where the values of a module come from: names, parameters, `self.` attributes, returns, classes and
 their `forward`, `nn.Sequential` contents, through reshapes and common wrappers — within one file, and
-into the sibling modules a file imports explicitly (`from .model import Net`).
+into the sibling modules a file imports explicitly (`from .model import Net`, `from train_utils import
+make_optimizer, train_one_epoch`): an imported class or function is read in its own module, its
+returns followed and its calls spliced into the caller like a helper of the file. Each module is
+parsed once per lint run (`parsed`), and a scope's names are always resolved by the flow of the
+module it belongs to, so two modules importing each other terminate like any other cycle.
 
 A value is resolved to the few things the rules tell apart (`Val`): a tensor of a known kind (softmax,
 log-softmax, sigmoid outputs or raw Linear logits), a module (a class of the file or a sibling, an
@@ -15,10 +19,11 @@ from __future__ import annotations
 
 import ast
 import builtins
+import os
 import re
 from bisect import bisect_right
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from .facts import CallSite, Facts, Scope, assignment_before, collect, dotted
@@ -78,6 +83,8 @@ class Flow:
         self.summaries: dict[ast.AST, list[CallSite]] = {}  # function -> its spliced calls (see `splice`)
         self._no_grad_functions: dict[ast.AST, bool] = {}
         self._depth = 0
+        for scope in facts.scopes:
+            scope.flow = self
 
     # -- resolution -------------------------------------------------------------------------------
 
@@ -85,6 +92,8 @@ class Flow:
         """What `expr`, read in `scope` at its own position, may hold ('()' when unknown)."""
         if expr is None:
             return _NONE
+        if scope.flow is not self and scope.flow is not None:
+            return scope.flow.values(expr, scope)  # a scope of an imported module: its own names
         if expr in self._memo:
             return self._memo[expr]
         if expr in self._busy or self._depth > _DEPTH:
@@ -415,19 +424,58 @@ class Flow:
     _aliases: set[str] | None = None
 
     def _imported(self, name: str) -> list[Val]:
-        """The class `name` imported with `from .module import name` / `from module import name` from a
-        module next to this file: resolved in that module."""
+        """What `name` imported with `from .module import name` / `from module import name` from a
+        module next to this file holds (a class, a function, a module-level value): resolved in that
+        module. Only explicit imports: `import *` binds no name here, and a module not next to the
+        file (an installed package) is not read."""
+        imports = self._import_table()
+        if name not in imports or not self.path:
+            return []
+        module, original = imports[name]
+        other = sibling(self._module_path(module))
+        return list(other.module_name(original)) if other is not None and other is not self else []
+
+    def _module_path(self, module: str) -> str:
+        return str(Path(self.path).parent / (module.replace(".", "/") + ".py"))
+
+    def imported_texts(self) -> list[str]:
+        """The source of each module next to this file that it imports names from (read, not parsed)."""
+        if not self.path:
+            return []
+        paths = dict.fromkeys(self._module_path(m) for m, _ in self._import_table().values())
+        return [t for t in map(_text, paths) if t is not None]
+
+    def _import_table(self) -> dict[str, tuple[str, str]]:
+        """Name -> (module, original name) of each `from [.]module import name [as alias]` at the top."""
         if self._imports is None:
             self._imports = {}
             for node in self.facts.tree.body:
                 if isinstance(node, ast.ImportFrom) and node.module and node.level <= 1:
                     for alias in node.names:
-                        self._imports[alias.asname or alias.name] = (node.module, alias.name)
-        if name not in self._imports or not self.path or not name[:1].isupper():
-            return []  # classes only: the models whose forward and layers the rules read
-        module, original = self._imports[name]
-        other = sibling(str(Path(self.path).parent / (module.replace(".", "/") + ".py")))
-        return list(other.module_name(original)) if other is not None else []
+                        if alias.name != "*":
+                            self._imports[alias.asname or alias.name] = (node.module, alias.name)
+        return self._imports
+
+    def reach(self, site: CallSite) -> tuple[Flow, ast.AST] | None:
+        """The function a call runs and the flow of its module: a helper of this file (`callee`), or a
+        function (a class's `__init__`) imported explicitly from a sibling module."""
+        target = self.callee(site)
+        if target is not None:
+            return self, target
+        func = site.node.func
+        if not isinstance(func, ast.Name) or func.id not in self._import_table() or func.id in self.facts.functions \
+                or func.id in self.facts.classes or site.scope is not None and _local(func.id, site.scope):
+            return None
+        found = self.module_name(func.id)
+        if len(found) != 1 or found[0].flow is self or found[0].flow is None:
+            return None
+        val = found[0]
+        if val.kind == "function" and val.flow.facts.by_node[val.node].cls is None:
+            return val.flow, val.node
+        if val.kind == "classdef":
+            init = val.flow.method(val.node, "__init__")
+            return (val.flow, init) if init is not None else None
+        return None
 
 
 def _top_statements(tree: ast.Module) -> list[ast.stmt]:
@@ -437,6 +485,12 @@ def _top_statements(tree: ast.Module) -> list[ast.stmt]:
         if isinstance(node, (ast.Try, ast.If)):
             out += node.body + node.orelse + [n for h in getattr(node, "handlers", ()) for n in h.body]
     return out
+
+
+def _local(name: str, scope: Scope) -> bool:
+    """Whether `name` is bound in the function `scope` itself (it then shadows a module-level import)."""
+    fn = scope.node
+    return not isinstance(fn, ast.Module) and (name in scope.assigns or name in scope.bound or name in _param_names(fn))
 
 
 def _is_nn(func: ast.Attribute) -> bool:
@@ -467,21 +521,49 @@ def _unique(vals: list[Val]) -> tuple[Val, ...]:
     return tuple(dict.fromkeys(vals))
 
 
+# The flows of the modules read in this lint run, by (path, text): a file linted and imported by its
+# siblings is parsed once. Bounded, least recently used first out; `forget` starts a new run (a
+# module's memo holds what its siblings held when it was read).
+_FLOWS: OrderedDict[tuple[str, str], Flow] = OrderedDict()
+_FLOWS_KEPT = 256
+_TEXTS: dict[str, str | None] = {}  # path -> text of the sibling modules read in this run (None: unreadable)
+
+
+def parsed(path: str, text: str) -> Flow:
+    """The flow of a module's text (parsed once per lint run); SyntaxError when it does not parse."""
+    key = (os.path.abspath(path), text)
+    flow = _FLOWS.get(key)
+    if flow is None:
+        flow = Flow(collect(ast.parse(text, filename=path)), path)
+        _FLOWS[key] = flow
+        if len(_FLOWS) > _FLOWS_KEPT:
+            _FLOWS.popitem(last=False)
+    else:
+        _FLOWS.move_to_end(key)
+    return flow
+
+
+def forget() -> None:
+    """Start a new lint run: modules are read again (they may have changed)."""
+    _FLOWS.clear()
+    _TEXTS.clear()
+
+
+def _text(path: str) -> str | None:
+    if path not in _TEXTS:
+        try:
+            _TEXTS[path] = Path(path).read_text(encoding="utf-8")
+        except (OSError, ValueError):  # absent, a directory, not UTF-8
+            _TEXTS[path] = None
+    return _TEXTS[path]
+
+
 def sibling(path: str) -> Flow | None:
-    """The flow of a module next to a linted file (read and parsed once per version of the file)."""
+    """The flow of a module next to a linted file, or None when it cannot be read or parsed."""
+    text = _text(path)
     try:
-        stat = Path(path).stat()
-    except OSError:
-        return None
-    return _parsed(path, stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=64)
-def _parsed(path: str, mtime: int, size: int) -> Flow | None:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        return Flow(collect(ast.parse(text)), path)
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError, RecursionError):
+        return parsed(path, text) if text is not None else None
+    except (SyntaxError, ValueError, RecursionError):
         return None
 
 
@@ -500,7 +582,8 @@ def _model_call(site: CallSite) -> bool:
         or isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self"
 
 
-def _summary(flow: Flow, fn: ast.AST) -> list[CallSite]:
+def summary(flow: Flow, fn: ast.AST) -> list[CallSite]:
+    """The calls `fn` (a function of `flow`'s module) runs that a rule reads, its helpers' spliced in."""
     cache = flow.summaries
     if fn in cache:
         return cache[fn]
@@ -521,18 +604,20 @@ def _summary(flow: Flow, fn: ast.AST) -> list[CallSite]:
 
 
 def splice(flow: Flow, calls: list[CallSite]) -> list[CallSite]:
-    """`calls` with, after each call of a helper of this file, the helper's own calls (and theirs),
-    placed at the call site: inside its loops, under its grad mode unless the helper sets its own,
-    ordered between the call and the next one."""
+    """`calls` with, after each call of a helper (of this file or imported from a sibling module), the
+    helper's own calls (and theirs), placed at the call site: inside its loops, under its grad mode
+    unless the helper sets its own, ordered between the call and the next one. Each spliced call
+    keeps its own scope (its names are read there) and names the call of `calls` that runs it
+    (`via`), where a rule reports what it finds in another file."""
     out: list[CallSite] = []
     for c in calls:
         out.append(c)
-        target = flow.callee(c)
-        if target is None:
+        reached = flow.reach(c)
+        if reached is None:
             continue
-        inner = _summary(flow, target)
+        inner = summary(*reached)
         step = 1 / (len(inner) + 1)
-        out += [CallSite(i.node, i.name, c.loops + i.loops, i.grad or c.grad, c.order + (k + 1) * step, i.scope)
+        out += [CallSite(i.node, i.name, c.loops + i.loops, i.grad or c.grad, c.order + (k + 1) * step, i.scope, c)
                 for k, i in enumerate(inner)]
     return out
 
@@ -558,12 +643,16 @@ def sources(flow: Flow, expr: ast.expr, scope: Scope, depth: int = 0) -> list[tu
         return None
     if isinstance(expr, ast.Call):
         site = flow.site(expr)
-        target = (flow.callee(site) if site is not None else None) or _forward(flow, expr, scope)
-        if target is not None:
-            inner = flow.facts.by_node[target]
+        reached = flow.reach(site) if site is not None else None
+        forward = _forward(flow, expr, scope) if reached is None else None
+        if forward is not None:
+            reached = flow, forward
+        if reached is not None:
+            owner, target = reached
+            inner = owner.facts.by_node[target]
             out: list[tuple[Scope, ast.expr]] = []
             for _, value in inner.returns or [(0, None)]:
-                found = sources(flow, value, inner, depth + 1) if value is not None else None
+                found = sources(owner, value, inner, depth + 1) if value is not None else None
                 if found is None:
                     return None
                 out += found

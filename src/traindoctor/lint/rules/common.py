@@ -25,25 +25,32 @@ class Diagnostic:
 class Context:
     """File-wide lookups, computed once per file and name: rules ask them per call."""
 
-    def __init__(self, facts: Facts, path: str = "", text: str | None = None):
+    def __init__(self, facts: Facts, path: str = "", text: str | None = None, flow: Flow | None = None):
         self.facts = facts
         self.path = path
         self.text = text
-        self.flow = Flow(facts, path)
+        self.flow = flow or Flow(facts, path)
         self._bindings: dict[str, list[tuple[Scope, ast.expr]]] | None = None
         self._constructed: dict[str, str] = {}
         self._mentioned: dict[str, bool] = {}  # word -> whether the text holds it (each text scanned once per word)
         self._shared: dict[Callable, object] = {}
+        self._texts: list[str] | None = None
 
     def mentions(self, *words: str) -> bool:
-        """Whether the file's text holds any of `words`: a rule whose vocabulary is absent cannot fire,
-        so it skips the file without resolving anything (True when the text is not known)."""
+        """Whether the file's text — or that of a module next to it it imports names from — holds any of
+        `words`: a rule whose vocabulary is absent cannot fire, so it skips the file without resolving
+        anything (True when the text is not known)."""
         if self.text is None:
             return True
         for word in words:
             if word not in self._mentioned:
-                self._mentioned[word] = word in self.text
+                self._mentioned[word] = word in self.text or any(word in t for t in self._imported_texts())
         return any(self._mentioned[w] for w in words)
+
+    def _imported_texts(self) -> list[str]:
+        if self._texts is None:
+            self._texts = self.flow.imported_texts()
+        return self._texts
 
     @property
     def bindings(self) -> dict[str, list[tuple[Scope, ast.expr]]]:
@@ -64,6 +71,13 @@ class Context:
     def spliced(self, calls: list[CallSite]) -> list[CallSite]:
         """`calls` with the calls of the helpers they reach spliced in (see flow.splice)."""
         return splice(self.flow, calls)
+
+    def here(self, site: CallSite) -> ast.AST:
+        """Where a finding on `site` is reported in this file: the call itself, or — for a call spliced
+        in from a module next to it — the call of this file that runs it."""
+        while site.via is not None and site.scope is not None and site.scope.flow is not self.flow:
+            site = site.via
+        return site.node
 
     def built(self, expr: ast.expr, scope: Scope) -> str:
         """The dotted construction `expr` holds where it is read ('nn.CrossEntropyLoss', 'optim.SGD',

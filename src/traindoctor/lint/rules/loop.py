@@ -6,7 +6,7 @@ import ast
 from bisect import bisect_left, bisect_right
 
 from ..facts import CallSite, Facts, Scope, dotted
-from ..flow import sources
+from ..flow import sources, summary
 from ..registry import rule
 from .common import Context, Diagnostic, is_optimizer
 
@@ -37,8 +37,8 @@ def _resets(calls: list[CallSite], ctx: Context) -> list[CallSite]:
 
 
 def _helper_resets_grad(call: CallSite, ctx: Context) -> bool:
-    target = ctx.flow.callee(call)
-    return target is not None and bool(ctx.facts.by_node[target].grad_resets)
+    reached = ctx.flow.reach(call)
+    return reached is not None and bool(reached[0].facts.by_node[reached[1]].grad_resets)
 
 
 def _training_loops(ctx: Context) -> list[tuple[Scope, ast.AST, list[CallSite]]]:
@@ -80,7 +80,7 @@ def grad_not_zeroed(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None
         if _resets(calls, ctx) or any(loop in loops for loops in scope.grad_resets):  # zero_grad or `p.grad = None`
             continue
         step = _steps(calls, ctx)[0]
-        diags.append(Diagnostic("grad-not-zeroed", step.node, f"this loop calls backward() and "
+        diags.append(Diagnostic("grad-not-zeroed", ctx.here(step), f"this loop calls backward() and "
                                 f"`{step.name}()` but never zero_grad(): gradients add up across steps"))
 
 
@@ -109,7 +109,7 @@ def zero_grad_misplaced(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> 
             before, after = backs[i - 1], steps[j]
             backward_between = i < len(backs) and backs[i].order < after.order
             if not backward_between and z.loops == after.loops == before.loops:
-                diags.append(Diagnostic("zero-grad-misplaced", z.node,
+                diags.append(Diagnostic("zero-grad-misplaced", ctx.here(z),
                                         f"`{z.name}()` runs after backward() and before `{after.name}()`: the step sees zeroed gradients"))
 
 
@@ -148,7 +148,7 @@ def scheduler_too_fast(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
             cls = dotted(built.func).rsplit(".", 1)[-1] if built is not None else ""
             if cls in PER_EPOCH and not any(h in ast.unparse(a).lower() for a in built.args[1:] + [k.value for k in built.keywords]
                                             for h in _LENGTH_HINTS):
-                diags.append(Diagnostic("scheduler-too-fast", c.node,
+                diags.append(Diagnostic("scheduler-too-fast", ctx.here(c),
                                         f"`{c.name}()` ({cls}, whose period is counted in epochs) is stepped once per batch"))
 
 
@@ -182,6 +182,18 @@ def no_grad_training(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> Non
         for c in scope.calls:
             if _is_backward(c) and ctx.flow.without_grad(c):
                 diags.append(Diagnostic("no-grad-training", c.node, "backward() inside `torch.no_grad()`: the loss has no graph"))
+            elif ctx.flow.without_grad(c) and _imported_backward(c, ctx):
+                diags.append(Diagnostic("no-grad-training", c.node, f"`{c.name}(...)` calls backward() and runs inside "
+                                        "`torch.no_grad()`: the loss has no graph"))
+
+
+def _imported_backward(call: CallSite, ctx: Context) -> bool:
+    """Whether `call` runs a function imported from a module next to this file that calls backward()
+    in its caller's grad mode (its own `enable_grad` does not intervene)."""
+    reached = ctx.flow.reach(call)
+    if reached is None or reached[0] is ctx.flow:
+        return False
+    return any(_is_backward(i) and i.grad is None for i in summary(*reached))
 
 
 @rule("graph-break")
@@ -205,7 +217,9 @@ def graph_break(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
             origins = sources(ctx.flow, c.node.func.value, scope)
             breaks = [_break(c.base, value) for _, value in origins or ()]
             if breaks and all(breaks):  # every path the loss comes from has left autograd
-                diags += breaks
+                # a break in a module next to this file (an imported helper) is reported at the backward()
+                diags += [d if s.flow is ctx.flow else Diagnostic(d.code, c.node, d.message + " (in an imported helper)")
+                          for d, (s, _) in zip(breaks, origins)]
 
 
 def _break(name: str, value: ast.expr) -> Diagnostic | None:

@@ -10,11 +10,12 @@ from .common import Context, Diagnostic
 
 
 def _mode_calls(ctx: Context) -> tuple[list[CallSite], bool]:
-    """The `.eval()` (or `.train(False)`) calls of the file, and whether anything calls `.train()`."""
+    """The `.eval()` (or `.train(False)`) calls of the file — those of the helpers it calls, imported
+    ones included, spliced in — and whether any of them calls `.train()`."""
     evals: list[CallSite] = []
     trains = False
-    for scope in ctx.facts.scopes:
-        for c in scope.calls:
+    for calls in ctx.once(_spliced_scopes).values():
+        for c in calls:
             if c.attr == "eval" and not c.node.args:
                 evals.append(c)
             elif c.attr == "train":
@@ -66,10 +67,10 @@ def _may_have_mode_layers(call: CallSite, ctx: Context) -> bool:
 def _evaluated_in_train_mode(facts: Facts, ctx: Context, trained: set) -> Diagnostic | None:
     """The first call of a trained model that runs under no_grad (a `with`, a decorator, or a helper
     every caller runs under no_grad) and may hold dropout or batch norm."""
-    for scope in facts.scopes:
-        for c in scope.calls:
+    for calls in ctx.once(_spliced_scopes).values():
+        for c in calls:
             if c.name and ctx.flow.without_grad(c) and _identity(c.node.func, c.scope, ctx) & trained and _may_have_mode_layers(c, ctx):
-                return Diagnostic("eval-in-train-mode", c.node,
+                return Diagnostic("eval-in-train-mode", ctx.here(c),
                                   f"`{c.name}` runs under no_grad for evaluation, but nothing in this file calls "
                                   f"`.eval()`: dropout and batch norm stay in training mode", severity="warning")
     return None
@@ -80,6 +81,8 @@ def _training_follows(site: CallSite, ctx: Context, seen: frozenset = frozenset(
     its function, or — for a helper — after one of its call sites. A function nothing in the file
     calls is assumed to be followed by training (today's judgement, for want of knowing)."""
     scope = site.scope
+    if scope.flow is not ctx.flow:  # spliced in from an imported helper: what follows the call that runs it
+        return _training_follows(site.via, ctx, seen)
     calls = ctx.once(_spliced_scopes).get(scope, ())
     # a later call (>= 1 position on: what `site` itself runs is spliced in between), or one in a loop around it
     if any(c.attr == "backward" and (c.order >= site.order + 1 or set(c.loops) & set(site.loops)) for c in calls):
@@ -154,7 +157,7 @@ def train_in_eval_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
         if known and not any(f is not False for f in known):
             continue  # neither dropout nor batch norm: the mode changes nothing
         if _training_follows(off, ctx):
-            diags.append(Diagnostic("train-in-eval-mode", off.node,
+            diags.append(Diagnostic("train-in-eval-mode", ctx.here(off),
                                     f"`{ast.unparse(off.node)}` is called and `{ast.unparse(receiver)}` is trained, but nothing "
                                     "calls `.train()`: training after the first evaluation runs in eval mode"))
             return
