@@ -66,12 +66,14 @@ def grad_not_zeroed(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None
     The innermost loop that calls `.backward()` and `<optimizer>.step()` (an object built by
     `torch.optim` — followed through factories, `self.` attributes and parameters — or named like an
     optimizer; `scaler.step(opt)` counts) contains no `zero_grad()` and no `p.grad = None`. The loop's
-    calls include those of the helpers it calls (functions and `self.` methods of the same file, and
-    theirs), so a training step or a reset in a helper counts. Gradient accumulation (zero_grad under
+    calls include those of the helpers it calls (functions and `self.` methods of the same file,
+    functions imported explicitly from a module next to it, and theirs), so a training step or a
+    reset in a helper counts; a step found in an imported helper is reported at the call of it. Gradient accumulation (zero_grad under
     an `if` in the loop) is therefore fine.
 
     ## Known false negatives
-    backward, step or zero_grad reachable only through another file or a method of another object.
+    backward, step or zero_grad reachable only through a method of another object, a module attribute
+    (`utils.step()`) or a module that is not next to the file.
 
     ## Known false positives
     A loop that accumulates on purpose across optimizer steps (rare; suppress the line).
@@ -93,7 +95,7 @@ def zero_grad_misplaced(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> 
     same loop level.
 
     ## Known false negatives
-    Orders split across files or across methods of other objects.
+    Orders split across methods of other objects, or across modules not imported explicitly by name.
 
     ## Known false positives
     None known.
@@ -128,10 +130,11 @@ def scheduler_too_fast(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
     stepped without arguments in the innermost training loop (directly or in a helper it calls),
     when that loop iterates over something named like a loader or batches, and the scheduler's
     period does not mention `len(`, steps, iterations, totals or batches. The scheduler is found
-    where it was built: a factory, a `self.` attribute, a caller's argument.
+    where it was built: a factory (also one imported from a module next to the file), a `self.`
+    attribute, a caller's argument.
 
     ## Known false negatives
-    Schedulers created in another file; loops over other iterables; a period computed in a variable
+    Schedulers created in a module not next to the file; loops over other iterables; a period computed in a variable
     whose name does not say it counts steps.
 
     ## Known false positives
@@ -169,10 +172,12 @@ def no_grad_training(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> Non
     `.backward()` runs with gradients disabled: inside `with torch.no_grad()` / `inference_mode()` /
     `set_grad_enabled(False)`, in a function decorated with one of them (`@torch.no_grad()` or
     `@torch.no_grad`), or in a helper every caller in the file runs that way (transitively) —
-    unless `enable_grad` (a `with` or the helper's decorator) turns gradients back on.
+    unless `enable_grad` (a `with` or the helper's decorator) turns gradients back on. A function
+    imported from a module next to the file that calls backward() (itself or through its helpers)
+    and is called under no_grad is reported at its call.
 
     ## Known false negatives
-    no_grad entered in another file or through a method of another object; a helper called both
+    no_grad entered in a module that imports this one, or through a method of another object; a helper called both
     with and without gradients (one of its callers trains through it).
 
     ## Known false positives
@@ -201,7 +206,8 @@ def graph_break(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     """
     ## How it decides
     Every path the tensor `.backward()` is called on comes from (its assignments, a helper's
-    `return`, the `forward` of a loss module of this file, what every caller passes) ends in `torch.tensor(...)` / `Tensor` / `from_numpy` /
+    `return` — also of a function imported from a module next to the file, reported then at the
+    backward() —, the `forward` of a loss module of this file, what every caller passes) ends in `torch.tensor(...)` / `Tensor` / `from_numpy` /
     `Variable`, a call ending in `.item()` / `.numpy()` / `.tolist()` / `.detach()`, or `.data`.
 
     ## Known false negatives

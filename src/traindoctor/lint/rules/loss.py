@@ -39,8 +39,8 @@ def double_softmax(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
     on every path it comes from (lint/flow.py): a softmax call, a name or `self.` attribute assigned
     one, a helper's return, what every caller passes for a parameter, or the output of a model whose
     `nn.Sequential` ends in `nn.Softmax` or whose `forward` returns a softmax — the model built here,
-    by a factory, or a class imported from a module next to the file. The loss itself may be built
-    anywhere the flow reaches (a factory, `__init__`, a caller's argument). Reshapes (`.view`,
+    by a factory, or a class or factory imported from a module next to the file. The loss itself may
+    be built anywhere the flow reaches (a factory — imported too —, `__init__`, a caller's argument). Reshapes (`.view`,
     `.squeeze`) and wrappers (`torch.compile`, `DataParallel`, `.to(device)`) are looked through.
 
     ## Known false negatives

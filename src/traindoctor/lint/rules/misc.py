@@ -90,7 +90,8 @@ def squeeze_without_dim(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> 
     """
     ## How it decides
     `.squeeze()` with no argument feeds a call whose name contains loss or criterion: passed directly,
-    or as the value of every path the argument comes from (a variable, a helper's return, a parameter).
+    or as the value of every path the argument comes from (a variable, a helper's return — also one
+    imported from a module next to the file, then reported at the loss call —, a parameter).
 
     ## Known false negatives
     Losses under other names; a squeeze on only some of the paths.

@@ -107,14 +107,15 @@ def eval_in_train_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
     A model that is trained in this file (called in a loop with backward, helpers included) is
     called with gradients off — a `with torch.no_grad()` / `inference_mode()`, a function decorated
     with one, or a helper every caller runs under one — and nothing in the file calls `.eval()` or
-    `.train(False)`. The model is the same object wherever it is called: followed through
+    `.train(False)` (functions imported from a module next to it count: their calls are spliced in
+    like the file's own helpers). The model is the same object wherever it is called: followed through
     parameters, `self.` attributes and factories. Models whose layers are known — a class of this
     file or a module next to it (and the classes and Sequentials it builds), an `nn.Sequential` —
     and hold neither dropout nor batch norm are exempt; an unknown model is not. Reported as a
     warning: a static rule cannot see the layers of every model.
 
     ## Known false negatives
-    eval() called on some other object satisfies the rule; evaluation in another file.
+    eval() called on some other object satisfies the rule; evaluation in a module not imported by name.
 
     ## Known false positives
     A no_grad forward that must stay in train mode (e.g. a BN-statistics refresh) in a file that
@@ -135,7 +136,8 @@ def train_in_eval_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
     called on it, nothing in the file calls `.train()`, and training can run after the eval():
     the eval() sits in a loop that also trains (helpers included), a backward follows it in its
     function, or — for a helper — after one of its call sites (a helper nothing calls is assumed to
-    be followed by training). An eval() only after the last training loop (a final test) is fine,
+    be followed by training; an eval() in an imported helper is judged at the call of the helper).
+    An eval() only after the last training loop (a final test) is fine,
     and so is a model whose known layers hold neither dropout nor batch norm.
 
     ## Known false negatives
