@@ -150,7 +150,7 @@ def _suppressed(text: str, lines: list[str]) -> dict[int, set[str] | None]:
 
 
 def lint_source(source: Source, config: Config | None = None) -> list[Finding]:
-    flow = parsed(source.path, source.text)  # once per lint run, also when a sibling imports it
+    flow = parsed(source.path, source.text, keep=False)  # reused when a sibling module read it first
     facts = flow.facts
     ctx = Context(facts, source.path, source.text, flow)
     diags: list[Diagnostic] = []

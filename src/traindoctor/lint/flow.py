@@ -525,19 +525,22 @@ def _unique(vals: list[Val]) -> tuple[Val, ...]:
 # siblings is parsed once. Bounded, least recently used first out; `forget` starts a new run (a
 # module's memo holds what its siblings held when it was read).
 _FLOWS: OrderedDict[tuple[str, str], Flow] = OrderedDict()
-_FLOWS_KEPT = 256
+_FLOWS_KEPT = 32
 _TEXTS: dict[str, str | None] = {}  # path -> text of the sibling modules read in this run (None: unreadable)
 
 
-def parsed(path: str, text: str) -> Flow:
-    """The flow of a module's text (parsed once per lint run); SyntaxError when it does not parse."""
+def parsed(path: str, text: str, keep: bool = True) -> Flow:
+    """The flow of a module's text (parsed once per lint run); SyntaxError when it does not parse.
+    `keep=False` (a linted file): reused if a sibling already read it, else not kept — every module
+    kept alive makes each of Python's full garbage collections longer, so only imported ones are."""
     key = (os.path.abspath(path), text)
     flow = _FLOWS.get(key)
     if flow is None:
         flow = Flow(collect(ast.parse(text, filename=path)), path)
-        _FLOWS[key] = flow
-        if len(_FLOWS) > _FLOWS_KEPT:
-            _FLOWS.popitem(last=False)
+        if keep:
+            _FLOWS[key] = flow
+            if len(_FLOWS) > _FLOWS_KEPT:
+                _FLOWS.popitem(last=False)
     else:
         _FLOWS.move_to_end(key)
     return flow

@@ -121,9 +121,8 @@ def eval_in_train_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
     A no_grad forward that must stay in train mode (e.g. a BN-statistics refresh) in a file that
     never calls eval().
     """
-    evals, _ = ctx.once(_mode_calls)
-    trained = ctx.once(_trained_models)
-    found = _evaluated_in_train_mode(facts, ctx, trained) if trained and not evals else None
+    trained = ctx.once(_trained_models)  # first: a file that trains nothing is not spliced at all
+    found = _evaluated_in_train_mode(facts, ctx, trained) if trained and not ctx.once(_mode_calls)[0] else None
     if found:
         diags.append(found)
 
@@ -147,10 +146,12 @@ def train_in_eval_mode(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> N
     ## Known false positives
     None known.
     """
+    trained = ctx.once(_trained_models)
+    if not trained:
+        return
     evals, trains = ctx.once(_mode_calls)
     if trains:
         return
-    trained = ctx.once(_trained_models)
     for off in evals:
         receiver = off.node.func.value if isinstance(off.node.func, ast.Attribute) else None
         if receiver is None or not _identity(receiver, off.scope, ctx) & trained:
