@@ -163,7 +163,7 @@ def _load_setup(target: str) -> dict:
         sys.path[:] = saved
     if not isinstance(setup, dict) or not {"model", "batch"} <= set(setup):
         raise typer.BadParameter(f"{path}:{func}() must return a dict with keys model and batch "
-                                 "(and optionally loss_fn, optimizer)", param_hint="TARGET")
+                                 "(and optionally loss_fn, optimizer, metric_fn, higher_is_better)", param_hint="TARGET")
     return setup
 
 
@@ -195,7 +195,8 @@ def checkup(
     try:
         report = run_checkup(setup["model"], setup["batch"], setup.get("loss_fn"), setup.get("optimizer"),
                              probes=tuple(probe) if probe else None, overfit_steps=overfit_steps,
-                             experiments_=experiments, command=f"checkup {target}")
+                             experiments_=experiments, metric_fn=setup.get("metric_fn"),
+                             higher_is_better=setup.get("higher_is_better", True), command=f"checkup {target}")
     except SetupError as exc:
         typer.echo(f"traindoctor: {target}: {exc}", err=True)
         raise typer.Exit(2) from None

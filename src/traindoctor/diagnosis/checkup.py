@@ -17,7 +17,7 @@ from ..measure.records import CheckupSection
 from . import experiments, loss_terms
 from .battery import could_not_check, examine
 from .registry import Options, names
-from .setup import SetupError
+from .setup import SetupError, metric_function
 
 __all__ = ["checkup", "SetupError", "PROBES", "CHEAP_PROBES"]
 
@@ -29,7 +29,8 @@ CHEAP_PROBES = names(cheap=True)
 def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: Any = None, *,
             probes: tuple[str, ...] | None = None, overfit_steps: int = 300, causal: bool | None = None,
             dead_relu_threshold: float = DEAD_RELU_INIT, progress: bool | None = None,
-            experiments_: bool | None = None, command: str = "checkup") -> Report:
+            experiments_: bool | None = None, metric_fn: Any = None, higher_is_better: bool = True,
+            command: str = "checkup") -> Report:
     """Ask the model the playbook's questions, each on a copy; return the ordered findings.
 
     `batch` is `(inputs, targets)` (inputs: a tensor, a tuple of tensors, or a dict of keyword
@@ -41,12 +42,15 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
     run says so in `Report.unchecked`. When the model cannot fit the batch (the overfit probe failed), the
     experiments of the differential diagnosis (diagnosis/experiments.py) tell the learning rate, the
     weight decay and the setup apart; `experiments_` True runs them always, False never.
+    `metric_fn(output, targets) -> number` (with `higher_is_better`) lets the stuck-metric probe ask why it
+    would not move (traindoctor.why_stuck's decision table); without it that probe is skipped.
     """
     selected = PROBES if probes is None else tuple(probes)
     show = sys.stderr.isatty() if progress is None else progress
     started = time.monotonic()
     outcome = examine(model, batch, loss_fn, optimizer, probes=selected,
-                      options=Options(overfit_steps=overfit_steps, causal=causal, dead_relu=dead_relu_threshold),
+                      options=Options(overfit_steps=overfit_steps, causal=causal, dead_relu=dead_relu_threshold,
+                                      metric_fn=metric_function(metric_fn), higher_is_better=higher_is_better),
                       watch=_Bar(len(selected)) if show else None)
     setup, records = outcome.setup, outcome.records
     axis = {"axis": setup.axis.axis, "size": setup.batch_size, "why": setup.axis.why}

@@ -55,6 +55,13 @@ def _optimizer_factory(optimizer: Any) -> Callable[[list], torch.optim.Optimizer
     raise SetupError(f"optimizer must be a torch.optim.Optimizer or a factory params -> optimizer, not {type(optimizer).__name__}")
 
 
+def metric_function(metric_fn: Any) -> Callable[[Any, Any], Any] | None:
+    """The setup's optional `metric_fn(output, targets) -> number`, checked (the stuck-metric probe reads it)."""
+    if metric_fn is not None and not callable(metric_fn):
+        raise SetupError(f"metric_fn must be a callable (output, targets) -> number, not {type(metric_fn).__name__}")
+    return metric_fn
+
+
 def _hint(exc: Exception) -> str:
     """What to check, from what the error is about."""
     msg = str(exc).lower()
