@@ -98,7 +98,7 @@ class Scope:
     returns: list[tuple[int, ast.expr]] = field(default_factory=list)  # (order, value) of each `return value`
     bound: set[str] = field(default_factory=set)  # names bound otherwise (loop targets, `with ... as`): local, unknown
     ends: list[tuple[int, int, int]] | None = None  # (end line, end column, position) of each assignment, built on demand
-    flow: object = None  # the lint/flow.py Flow of the module this scope is in: its names are resolved there
+    flow: object = None  # a weak reference to the lint/flow.py Flow of the module this scope is in: its names are resolved there
 
 
 @dataclass

@@ -21,6 +21,7 @@ import ast
 import builtins
 import os
 import re
+import weakref
 from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -83,8 +84,11 @@ class Flow:
         self.summaries: dict[ast.AST, list[CallSite]] = {}  # function -> its spliced calls (see `splice`)
         self._no_grad_functions: dict[ast.AST, bool] = {}
         self._depth = 0
+        # each scope names its flow weakly: a strong back-reference would make every module a reference
+        # cycle, kept alive until a full garbage collection instead of freed when its lint ends
+        self._ref = weakref.ref(self)
         for scope in facts.scopes:
-            scope.flow = self
+            scope.flow = self._ref
 
     # -- resolution -------------------------------------------------------------------------------
 
@@ -92,8 +96,9 @@ class Flow:
         """What `expr`, read in `scope` at its own position, may hold ('()' when unknown)."""
         if expr is None:
             return _NONE
-        if scope.flow is not self and scope.flow is not None:
-            return scope.flow.values(expr, scope)  # a scope of an imported module: its own names
+        if scope.flow is not self._ref and scope.flow is not None:
+            owner = scope.flow()  # a scope of an imported module: its own names
+            return owner.values(expr, scope) if owner is not None else _NONE
         if expr in self._memo:
             return self._memo[expr]
         if expr in self._busy or self._depth > _DEPTH:
@@ -154,6 +159,10 @@ class Flow:
         found = _unique(out)
         self._module_names[name] = found
         return found
+
+    def owns(self, scope: Scope | None) -> bool:
+        """Whether `scope` is of this flow's module (not spliced in from an imported one)."""
+        return scope is None or scope.flow is None or scope.flow is self._ref
 
     def _module_scope(self) -> Scope:
         return next(s for s in self.facts.scopes if isinstance(s.node, ast.Module))
@@ -455,6 +464,10 @@ class Flow:
                         if alias.name != "*":
                             self._imports[alias.asname or alias.name] = (node.module, alias.name)
         return self._imports
+
+    def imported_names(self) -> dict[str, tuple[str, str]]:
+        """The names the file imports explicitly from a module (`from [.]module import name`)."""
+        return self._import_table()
 
     def reach(self, site: CallSite) -> tuple[Flow, ast.AST] | None:
         """The function a call runs and the flow of its module: a helper of this file (`callee`), or a

@@ -75,7 +75,7 @@ class Context:
     def here(self, site: CallSite) -> ast.AST:
         """Where a finding on `site` is reported in this file: the call itself, or — for a call spliced
         in from a module next to it — the call of this file that runs it."""
-        while site.via is not None and site.scope is not None and site.scope.flow is not self.flow:
+        while site.via is not None and not self.flow.owns(site.scope):
             site = site.via
         return site.node
 

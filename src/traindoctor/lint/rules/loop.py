@@ -183,11 +183,12 @@ def no_grad_training(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> Non
     ## Known false positives
     None known (backward under no_grad fails or does nothing).
     """
+    imported = ctx.flow.imported_names()
     for scope in facts.scopes:
         for c in scope.calls:
             if _is_backward(c) and ctx.flow.without_grad(c):
                 diags.append(Diagnostic("no-grad-training", c.node, "backward() inside `torch.no_grad()`: the loss has no graph"))
-            elif ctx.flow.without_grad(c) and _imported_backward(c, ctx):
+            elif c.name in imported and ctx.flow.without_grad(c) and _imported_backward(c, ctx):
                 diags.append(Diagnostic("no-grad-training", c.node, f"`{c.name}(...)` calls backward() and runs inside "
                                         "`torch.no_grad()`: the loss has no graph"))
 
@@ -224,7 +225,7 @@ def graph_break(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None:
             breaks = [_break(c.base, value) for _, value in origins or ()]
             if breaks and all(breaks):  # every path the loss comes from has left autograd
                 # a break in a module next to this file (an imported helper) is reported at the backward()
-                diags += [d if s.flow is ctx.flow else Diagnostic(d.code, c.node, d.message + " (in an imported helper)")
+                diags += [d if ctx.flow.owns(s) else Diagnostic(d.code, c.node, d.message + " (in an imported helper)")
                           for d, (s, _) in zip(breaks, origins)]
 
 

@@ -106,7 +106,7 @@ def squeeze_without_dim(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> 
             for arg in c.node.args:
                 origins = [(arg, scope)] if _bare_squeeze(arg) else [(v, s) for s, v in sources(ctx.flow, arg, scope) or ()]
                 if origins and all(_bare_squeeze(v) for v, _ in origins):  # every path squeezes without a dim
-                    diags += [Diagnostic("squeeze-without-dim", v if s.flow is ctx.flow else c.node,  # another file's: at the call
+                    diags += [Diagnostic("squeeze-without-dim", v if ctx.flow.owns(s) else c.node,  # another file's: at the call
                                          f"`.squeeze()` without a dim feeds `{c.name}`: "
                                          "a batch of one sample loses its batch dimension too") for v, s in origins]
 

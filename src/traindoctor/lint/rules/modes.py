@@ -81,7 +81,7 @@ def _training_follows(site: CallSite, ctx: Context, seen: frozenset = frozenset(
     its function, or — for a helper — after one of its call sites. A function nothing in the file
     calls is assumed to be followed by training (today's judgement, for want of knowing)."""
     scope = site.scope
-    if scope.flow is not ctx.flow:  # spliced in from an imported helper: what follows the call that runs it
+    if not ctx.flow.owns(scope):  # spliced in from an imported helper: what follows the call that runs it
         return _training_follows(site.via, ctx, seen)
     calls = ctx.once(_spliced_scopes).get(scope, ())
     # a later call (>= 1 position on: what `site` itself runs is spliced in between), or one in a loop around it
