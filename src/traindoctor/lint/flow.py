@@ -445,7 +445,7 @@ class Flow:
         return list(other.module_name(original)) if other is not None and other is not self else []
 
     def _module_path(self, module: str) -> str:
-        return str(Path(self.path).parent / (module.replace(".", "/") + ".py"))
+        return os.path.join(os.path.dirname(self.path), module.replace(".", "/") + ".py")
 
     def imported_texts(self) -> list[str]:
         """The source of each module next to this file that it imports names from (read, not parsed)."""
