@@ -137,3 +137,16 @@ def test_no_loss_is_a_usage_error():
     x, y = _data()
     with pytest.raises(ValueError, match="loss_fn"):
         traindoctor.why_stuck(nn.Linear(8, 2), (x, y), accuracy)
+
+
+def test_a_metric_the_parameter_steps_move_is_no_ceiling():
+    """Training the copy left the metric where it was, but a step along the loss gradient moved it: the
+    training was too short or too slow, not blocked."""
+    from traindoctor.judge.stuck import verdict
+
+    m = {"higher_is_better": True, "metric": 0.5, "loss": 1.0, "loss_grad_norm": 1.0, "steps": 50,
+         "outputs": [{"loss": 0.8, "metric": 0.7}], "parameters": [{"metric": 0.5}, {"metric": 0.62}],
+         "trained": {"all": 0.5}}
+    assert [f.code for f in verdict(m)] == ["metric-moves"]
+    m["parameters"] = [{"metric": 0.5}, {"metric": 0.5}]
+    assert [f.code for f in verdict(m)] == ["metric-structural-ceiling"]

@@ -50,6 +50,10 @@ def verdict(m: dict[str, Any]) -> list[Finding]:
         return [_competing(m, max(dropped, key=lambda k: improvement(start, dropped[k], up)))]
     if moved(start, trained, up):
         return [_moves(m)]
+    # A ceiling is what the parameters cannot reach: a step along the loss gradient that moves the metric
+    # says the copy's training was only too slow to (the rate, the steps).
+    if any(moved(start, r["metric"], up) for r in m["parameters"]):
+        return [_moves(m, by_steps=True)]
     return [_ceiling(m)]
 
 
@@ -70,8 +74,11 @@ def _disconnected(m: dict[str, Any], fall: float) -> Finding:
         "plot the metric against the loss over the outputs of one batch", kind="subtle")])
 
 
-def _moves(m: dict[str, Any]) -> Finding:
-    observation = (f"training a copy {m['steps']} steps on the batch moves the metric from {fmt(m['metric'])} to "
+def _moves(m: dict[str, Any], by_steps: bool = False) -> Finding:
+    observation = (f"steps of the parameters along the loss gradient move the metric from {fmt(m['metric'])} to "
+                   f"{fmt(_best(m, m['parameters']))} (training a copy {m['steps']} steps reached "
+                   f"{fmt(m['trained']['all'])}: too few steps, or too low a rate, to show it)" if by_steps else
+                   f"training a copy {m['steps']} steps on the batch moves the metric from {fmt(m['metric'])} to "
                    f"{fmt(m['trained']['all'])}; lowering the loss on the outputs moves it too")
     return finding("metric-moves", observation, SOURCE, evidence=_evidence(m))
 
