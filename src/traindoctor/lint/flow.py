@@ -469,9 +469,10 @@ class Flow:
         """The names the file imports explicitly from a module (`from [.]module import name`)."""
         return self._import_table()
 
-    def reach(self, site: CallSite) -> tuple[Flow, ast.AST] | None:
+    def reach(self, site: CallSite, spliced: bool = False) -> tuple[Flow, ast.AST] | None:
         """The function a call runs and the flow of its module: a helper of this file (`callee`), or a
-        function (a class's `__init__`) imported explicitly from a sibling module."""
+        function (a class's `__init__`) imported explicitly from a sibling module — for a splice
+        (`spliced`), only from a module that mentions a call a splice keeps."""
         target = self.callee(site)
         if target is not None:
             return self, target
@@ -479,6 +480,8 @@ class Flow:
         if not isinstance(func, ast.Name) or func.id not in self._import_table() or func.id in self.facts.functions \
                 or func.id in self.facts.classes or site.scope is not None and _local(func.id, site.scope):
             return None
+        if spliced and not _runs_training_calls(self._module_path(self._imports[func.id][0])):
+            return None  # nothing there a rule reads through a call: not parsed for it
         found = self.module_name(func.id)
         if len(found) != 1 or found[0].flow is self or found[0].flow is None:
             return None
@@ -563,6 +566,20 @@ def forget() -> None:
     """Start a new lint run: modules are read again (they may have changed)."""
     _FLOWS.clear()
     _TEXTS.clear()
+    _SPLICED.clear()
+
+
+# Words without which a module holds nothing a splice keeps (steps, resets, mode switches, grad modes).
+_SPLICE_WORDS = ("backward", "zero_grad", "step(", "eval(", "train(", ".grad", "no_grad", "inference_mode")
+_SPLICED: dict[str, bool] = {}
+
+
+def _runs_training_calls(path: str) -> bool:
+    """Whether the module at `path` mentions a call a splice keeps (read once per run, not parsed)."""
+    if path not in _SPLICED:
+        text = _text(path)
+        _SPLICED[path] = text is not None and any(w in text for w in _SPLICE_WORDS)
+    return _SPLICED[path]
 
 
 def _text(path: str) -> str | None:
@@ -628,7 +645,7 @@ def splice(flow: Flow, calls: list[CallSite]) -> list[CallSite]:
     out: list[CallSite] = []
     for c in calls:
         out.append(c)
-        reached = flow.reach(c)
+        reached = flow.reach(c, spliced=True)
         if reached is None:
             continue
         inner = summary(*reached)

@@ -37,7 +37,7 @@ def _resets(calls: list[CallSite], ctx: Context) -> list[CallSite]:
 
 
 def _helper_resets_grad(call: CallSite, ctx: Context) -> bool:
-    reached = ctx.flow.reach(call)
+    reached = ctx.flow.reach(call, spliced=True)
     return reached is not None and bool(reached[0].facts.by_node[reached[1]].grad_resets)
 
 
@@ -196,7 +196,7 @@ def no_grad_training(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> Non
 def _imported_backward(call: CallSite, ctx: Context) -> bool:
     """Whether `call` runs a function imported from a module next to this file that calls backward()
     in its caller's grad mode (its own `enable_grad` does not intervene)."""
-    reached = ctx.flow.reach(call)
+    reached = ctx.flow.reach(call, spliced=True)
     if reached is None or reached[0] is ctx.flow:
         return False
     return any(_is_backward(i) and i.grad is None for i in summary(*reached))
