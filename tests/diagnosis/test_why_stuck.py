@@ -150,3 +150,19 @@ def test_a_metric_the_parameter_steps_move_is_no_ceiling():
     assert [f.code for f in verdict(m)] == ["metric-moves"]
     m["parameters"] = [{"metric": 0.5}, {"metric": 0.5}]
     assert [f.code for f in verdict(m)] == ["metric-structural-ceiling"]
+
+
+def test_the_report_shows_the_measurements_behind_the_verdict():
+    from traindoctor.render.base import RenderOptions
+    from traindoctor.render.html import render as html
+    from traindoctor.render.text import render as text
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 6), torch.randint(0, 2, (64,))
+    report = traindoctor.why_stuck(nn.Linear(6, 2), (x, y), lambda out, t: (out.argmax(1) == t).float().mean().item(),
+                                   loss_fn=F.cross_entropy)
+    from html import escape
+
+    shown, page = text(report, RenderOptions(width=120)), html(report, RenderOptions())
+    for row in ("outputs moved along the loss's descent", "parameters stepped along the loss gradient", "copies trained"):
+        assert row in shown and escape(row) in page

@@ -24,3 +24,13 @@ class Renderer:
     # A whole document: on stdout, a script's own prints would corrupt it, so `run` sends them to stderr.
     document: bool = True
     binary: bool = False  # render returns bytes
+
+
+def stuck_rows(section: dict) -> list[tuple[str, list[dict], str | None, str]]:
+    """why_stuck's measurements as the renderers show them: (title, rows, the rows' key or None for a
+    training arm, the key's label)."""
+    trained = [{"arm": "every term" if k == "all" else f"without {k}", "metric": v}
+               for k, v in section["trained"].items()]
+    return [("outputs moved along the loss's descent", section["outputs"], "predicted_fall", "loss fall sought"),
+            ("parameters stepped along the loss gradient", section["parameters"], "step", "step (of the norm)"),
+            (f"copies trained {section['steps']} steps", trained, None, "terms")]

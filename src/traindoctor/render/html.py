@@ -11,7 +11,7 @@ from html import escape
 from ..version import __version__
 from ..vocabulary.finding import Finding
 from ..vocabulary.report import Report
-from .base import RenderOptions
+from .base import RenderOptions, stuck_rows
 from .figures import figures, svg
 from .headline import could_not_check, footer, header, location, notes
 
@@ -40,7 +40,7 @@ dt{color:var(--dim)}dd{margin:0;overflow-wrap:anywhere}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{border-bottom:1px solid var(--line);padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:var(--soft)}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:0 0 1.4rem}
 figure .plot{overflow-x:auto}
 figure svg{display:block;width:100%;min-width:30rem;height:auto}
@@ -145,6 +145,9 @@ def _details(report: Report) -> list[str]:
     surface = report.sections.get("surface")
     if surface:
         out += _surface_tables(surface)
+    stuck = report.sections.get("why_stuck")
+    if stuck:
+        out += _stuck_tables(stuck)
     data = report.sections.get("data")
     if data and data.get("splits"):
         out += _data_tables(data)
@@ -194,6 +197,19 @@ def _surface_tables(section: dict) -> list[str]:
                    f"{escape(', '.join(f'{a} in [{lo:g}, {hi:g}]' for a, (lo, hi) in zip(c['axes'], c['ranges'])))} "
                    f"({how}); held fixed: {escape(', '.join(c['fixed']) or 'nothing')}</p>"
                    f"<div class=\"scroll\"><table>{head}{rows}</table></div>")
+    return out
+
+
+def _stuck_tables(section: dict) -> list[str]:
+    """why_stuck's measurements, the rows of its decision table."""
+    out = [f"<h3>The measurements behind the verdict</h3><p>metric {_g(section['metric'])}, loss "
+           f"{_g(section['loss'])}, loss gradient norm on the outputs {_g(section['loss_grad_norm'])}</p>"]
+    for title, rows, key, label in stuck_rows(section):
+        body = "".join(f"<tr><td class=\"num\">{_g(r[key]) if key else escape(r['arm'])}</td>"
+                       f"<td class=\"num\">{_g(r.get('loss'))}</td><td class=\"num\">{_g(r['metric'])}</td></tr>"
+                       for r in rows)
+        out.append(f"<h4>{escape(title)}</h4><div class=\"scroll\"><table><tr><th class=\"num\">{escape(label)}</th>"
+                   f"<th class=\"num\">loss</th><th class=\"num\">metric</th></tr>{body}</table></div>")
     return out
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..vocabulary.report import Report
-from .base import RenderOptions
+from .base import RenderOptions, stuck_rows
 from .headline import could_not_check, footer, header, location, notes
 
 _MARK = {"error": ("✗", "bold red"), "warning": ("!", "bold yellow"), "info": ("i", "cyan")}
@@ -73,6 +73,7 @@ def _diagnosis(report: Report, color: bool, width: int) -> str:
     _experiments(console, report)
     _sweeps(console, report)
     _surface(console, report)
+    _stuck(console, report)
     console.print()
     console.print(Text(footer(report) + " · full record: --format json", style="bold"), soft_wrap=True)
     # Table cells are padded to the column width; trailing blanks are noise in logs and diffs.
@@ -132,6 +133,25 @@ def _surface(console: Console, report: Report) -> None:
             grad = ", ".join(f"{k} {float(g) + 0.0:.4g}" for k, g in r["grad"].items()) or r.get("error", "")
             table.add_row(r["input"], r["at"], "raised" if r["loss"] is None else _g(float(r["loss"]) + 0.0), grad,
                           ", ".join(r.get("flags", [])))
+        console.print(Padding(table, (0, 0, 0, 2)))
+
+
+def _stuck(console: Console, report: Report) -> None:
+    """why_stuck's measurements, the rows of the decision table: the metric as the outputs move along the
+    loss's descent, as the parameters step along the loss gradient, and after training copies."""
+    section = report.sections.get("why_stuck")
+    if not section:
+        return
+    console.print()
+    console.print(Text(f"metric {_g(section['metric'])}, loss {_g(section['loss'])} (gradient norm on the outputs "
+                       f"{_g(section['loss_grad_norm'])})", style="bold"), soft_wrap=True)
+    for title, rows, key, label in stuck_rows(section):
+        console.print(Text(f"  {title}"), soft_wrap=True)
+        table = Table(box=None, padding=(0, 1), pad_edge=False)
+        for name in (label, "loss", "metric"):
+            table.add_column(name, justify="right")
+        for r in rows:
+            table.add_row(_g(r[key]) if key else r["arm"], _g(r.get("loss")), _g(r["metric"]))
         console.print(Padding(table, (0, 0, 0, 2)))
 
 
