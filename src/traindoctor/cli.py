@@ -296,7 +296,7 @@ def curves(
              "  traindoctor sweeps mlruns/ --param lr --seed seed -f html -o sweep.html")
 def sweeps(
     path: Path = typer.Argument(..., help="The runs: a W&B runs export (CSV, JSON or parquet), a plain table of runs x "
-                                "config x seed x metric, an mlruns/ directory, or a directory of TensorBoard runs."),
+                                "config x seed x metric, an mlruns/ directory, or a directory of traindoctor Monitor or TensorBoard runs."),
     metric: Optional[str] = typer.Option(None, "--metric", "-m", help="The metric column; default: an evaluation metric found by name."),
     seed: Optional[str] = typer.Option(None, "--seed", help="The seed column; default: a column named like seed."),
     group: Optional[str] = typer.Option(None, "--group", help="The group column (runs compared only within a group); default: group/sweep/experiment."),

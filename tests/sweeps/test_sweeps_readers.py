@@ -92,6 +92,27 @@ def test_tensorboard_runs(tmp_path, hparams):
     assert_same_analysis(validate(analyze(tmp_path / "tb")))
 
 
+def test_monitor_runs(tmp_path):
+    """A directory of traindoctor Monitor runs (a log_dir each, named `lr=...,seed=...`), as users write them."""
+    import torch
+
+    from traindoctor import Monitor
+
+    for _, r in TRUTH.iterrows():
+        model = torch.nn.Linear(2, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=float(r["lr"]))
+        with Monitor(model, opt, log_dir=tmp_path / "runs" / f"lr={r['lr']},seed={r['seed']}") as monitor:
+            for step in range(3):
+                loss = model(torch.ones(4, 2)).pow(2).mean()
+                opt.zero_grad()
+                loss.backward()
+                monitor.log(loss=loss, **{"val/acc": float(r["val/acc"]) - 0.01 * (2 - step)})
+                opt.step()
+    runs = read(tmp_path / "runs")
+    assert "grad_norm" not in runs.metrics and {"loss", "val/acc"} <= set(runs.metrics)
+    assert_same_analysis(validate(analyze(tmp_path / "runs", metric="val/acc")))
+
+
 def test_unreadable_inputs_say_what_to_do(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "notes.txt").write_text("hello")

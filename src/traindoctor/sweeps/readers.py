@@ -21,6 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..measure.records import StepRecord
+from ..vocabulary.jsonsafe import jsonl_lines, restored
+
 # Step columns of a long table (one row per run and step), in any case.
 _STEP = ("step", "_step", "global_step", "iteration", "iter", "epoch")
 _RUN = ("run_id", "run", "id", "name", "run_name")
@@ -165,11 +168,49 @@ def _directory(path: Path) -> Runs:
     mlflow = sorted({p.parent for p in path.rglob("params") if p.is_dir() and (p.parent / "metrics").is_dir()})
     if mlflow:
         return _mlflow(path, mlflow)
+    monitors = sorted({p.parent for p in path.rglob("monitor.jsonl")})
+    if monitors:
+        return _monitor(path, monitors)
     events = sorted({p.parent for p in path.rglob("*.tfevents.*")})
     if events:
         return _tensorboard(path, events)
-    raise SweepError(f"{path}: no MLflow runs (params/ and metrics/ folders) or TensorBoard event files inside; "
-                     "point at a CSV, parquet or JSON export for W&B or a plain table")
+    raise SweepError(f"{path}: no MLflow runs (params/ and metrics/ folders), traindoctor Monitor runs (monitor.jsonl) "
+                     "or TensorBoard event files inside; point at a CSV, parquet or JSON export for W&B or a plain table")
+
+
+# The Monitor's own measurements in a step record; everything else logged beside the loss is the user's.
+_MONITOR_OWN = set(StepRecord.__annotations__) - {"loss"}
+
+
+def _monitor(root: Path, dirs: list[Path]) -> Runs:
+    """traindoctor Monitor runs, a log_dir each: the parameters from the folder names (`lr=0.001,seed=3`),
+    the loss and every number logged with it as metrics (the Monitor's own measurements left out)."""
+    rows, history, metrics, config, notes = [], {}, set(), set(), []
+    for d in dirs:
+        name = str(d.relative_to(root)) if d != root else d.name
+        lines, _ = jsonl_lines(d / "monitor.jsonl")
+        series: dict[str, list[float]] = {}
+        for _, record in lines:
+            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                continue
+            for key, value in restored(record).items():
+                if key not in _MONITOR_OWN and not key.startswith("term_grad/") \
+                        and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    series.setdefault(key, []).append(float(value))
+        if not series:
+            notes.append(f"skipped the Monitor run {name}: no step record with a logged number")
+            continue
+        params = {k: _scalar(v) for k, v in _ASSIGN.findall(name)}
+        config |= set(params)
+        history[name] = {k: np.array(v, dtype=float) for k, v in series.items()}
+        rows.append({"run": name, **params, **{k: _last(v) for k, v in history[name].items()}})
+        metrics |= set(series)
+    if not rows:
+        raise SweepError(f"{root}: no readable Monitor run ({'; '.join(notes[:2])})")
+    if not config:
+        notes.append(f"{root}: no `key=value` in the run folders' names; name the parameters with --param and the "
+                     "seed with --seed")
+    return Runs(pd.DataFrame(rows), "run", sorted(config), sorted(metrics), history, notes)
 
 
 def _mlflow(root: Path, runs: list[Path]) -> Runs:
