@@ -19,7 +19,7 @@ from ..measure.streams import preserved_streams
 from ..vocabulary.finding import Finding
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
-from . import rules
+from ..judge import surface as rules
 from .grid import Grid, GridError, compute
 
 SOURCE = "surface"
@@ -38,7 +38,7 @@ class ComponentSection(TypedDict):
     fixed: list[str]  # the arguments held at their `inputs` values
     vectorised: bool | None  # None: the grid could not be computed
     grid: dict[str, Any]  # coords (per axis), loss, grads (per axis): nested lists; dead and saddle cells
-    table: list[loss_table.Row]
+    table: list[rules.Row]
 
 
 def analyze(loss_fn: Callable | Mapping[str, Callable], axes: Sequence[str] | None = None,
@@ -87,9 +87,9 @@ def _component(name: str, fn: Callable, axes: Sequence[str] | None, ranges: Mapp
     except GridError as exc:
         return section, [], f"{name}: {exc}"
     rows = _table(name, call, grid, inputs, points)
-    loss_table.flag(rows, grid.widths)
+    rules.flag(rows, grid.widths)
     section.update(vectorised=grid.vectorised, grid=_grid_section(grid), table=rows)
-    return section, rules.judge(grid, name, SOURCE) + loss_table.judge(rows, SOURCE), ""
+    return section, rules.grid_findings(grid, name, SOURCE) + rules.table_findings(rows, SOURCE), ""
 
 
 def _parameters(name: str, fn: Callable) -> dict[str, bool]:
@@ -132,7 +132,7 @@ def _tensor(v: Any) -> torch.Tensor:
     return t.to(torch.get_default_dtype()) if t.is_floating_point() else t
 
 
-def _table(name: str, call: Callable, grid: Grid, inputs: dict, points: Mapping) -> list[loss_table.Row]:
+def _table(name: str, call: Callable, grid: Grid, inputs: dict, points: Mapping) -> list[rules.Row]:
     """The rows: zero, small, converged (the grid's lowest cell), degenerate (the ranges' two ends), the
     axes as given in `inputs`, and the caller's named points."""
     axes = grid.axes
@@ -153,7 +153,7 @@ def _table(name: str, call: Callable, grid: Grid, inputs: dict, points: Mapping)
     for label, at in named:
         values = {a: torch.tensor(v, dtype=torch.get_default_dtype()) for a, v in at.items()}
         loss, grad, error = loss_table.evaluate(call, values, axes)
-        rows.append(loss_table.Row(component=name, input=label, at=", ".join(f"{a}={v:.4g}" for a, v in at.items()),
+        rows.append(rules.Row(component=name, input=label, at=", ".join(f"{a}={v:.4g}" for a, v in at.items()),
                                    values=at, loss=loss, grad=grad, **({"error": error} if error else {})))
     return rows
 

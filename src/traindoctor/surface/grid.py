@@ -7,26 +7,11 @@ at a cell is that cell's gradient. The work is the grid's size, never a time bud
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from ..diagnosis.probes.loss_table import Call
-
-
-@dataclass
-class Grid:
-    axes: list[str]
-    ranges: list[tuple[float, float]]
-    coords: list[np.ndarray]  # each axis's values
-    loss: np.ndarray  # (n,) or (n, n), indexed [i_axis0, i_axis1]
-    grads: list[np.ndarray]  # d loss / d axis, the loss's shape each
-    vectorised: bool
-
-    @property
-    def widths(self) -> dict[str, float]:
-        return {a: hi - lo for a, (lo, hi) in zip(self.axes, self.ranges)}
+from ..judge.surface import Grid
 
 
 class GridError(Exception):

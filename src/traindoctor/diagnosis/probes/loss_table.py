@@ -12,8 +12,8 @@ from typing import Callable, TypedDict
 
 import torch
 
-from ...judge.thresholds import SURFACE_ABOVE_MIN, SURFACE_FLAT
-from ...vocabulary.finding import Finding, finding
+from ...judge.surface import Row, flag, table_findings
+from ...vocabulary.finding import Finding
 from ..registry import Context, probe
 from ..setup import NotApplicable, Setup
 
@@ -22,17 +22,6 @@ SATURATE = 100.0  # the "degenerate" unbounded outputs: the given ones scaled up
 MARGIN = 10.0  # the "converged" logits: the target class (or side) ahead by this much
 
 Call = Callable[[dict[str, torch.Tensor]], torch.Tensor]  # the inputs by name -> the scalar loss
-
-
-class Row(TypedDict, total=False):
-    component: str
-    input: str  # zero | small | converged | degenerate | as given | a name the caller chose
-    at: str  # the input's values, in words
-    values: dict[str, float]  # a scalar input's value (surface's axes)
-    loss: float | None  # None: the loss raised at this input (`error` says what)
-    grad: dict[str, float | None]  # per input: the derivative (a scalar input) or the L2 norm (a tensor)
-    flags: list[str]  # dead | nonfinite
-    error: str
 
 
 def evaluate(call: Call, values: dict[str, torch.Tensor], wrt: list[str]) -> tuple[float | None, dict[str, float | None], str]:
@@ -62,64 +51,6 @@ def _size(g: torch.Tensor) -> float:
     return float(g) if g.numel() == 1 else float(g.norm())
 
 
-def flag(rows: list[Row], widths: dict[str, float]) -> None:
-    """Flag each row: `nonfinite` when its loss or a gradient is NaN/inf; `dead` when its loss lies above the
-    lowest loss among the rows by more than SURFACE_ABOVE_MIN of their range, yet crossing each input's
-    `width` at the row's gradient would change it by less than SURFACE_FLAT of that range."""
-    finite = [r["loss"] for r in rows if _finite_row(r)]
-    low, spread = (min(finite), max(finite) - min(finite)) if finite else (0.0, 0.0)
-    for r in rows:
-        r["flags"] = []
-        if r["loss"] is None:
-            continue
-        if not _finite_row(r):
-            r["flags"].append("nonfinite")
-        elif spread > 0 and r["loss"] - low > SURFACE_ABOVE_MIN * spread and \
-                sum(abs(g) * widths[k] for k, g in r["grad"].items()) <= SURFACE_FLAT * spread:
-            r["flags"].append("dead")
-
-
-def _finite_row(r: Row) -> bool:
-    return r["loss"] is not None and math.isfinite(r["loss"]) and all(math.isfinite(g) for g in r["grad"].values())
-
-
-def judge(rows: list[Row], source: str, operating: str = "as given") -> list[Finding]:
-    """The table's findings: one loss-nonfinite-region for the non-finite rows, one loss-dead-zone for the
-    dead ones (an error when the `operating` point, where training starts, is among them)."""
-    found = []
-    bad = [r for r in rows if "nonfinite" in r["flags"]]
-    if bad:
-        found.append(finding("loss-nonfinite-region", "the loss is non-finite at " + "; ".join(
-            f"{_name(r)} ({r['at']}): loss {_g(r['loss'])}, gradient {_grad(r)}" for r in bad), source,
-            evidence={"rows": bad}, location=_where(bad)))
-    dead = [r for r in rows if "dead" in r["flags"]]
-    if dead:
-        low = min((r for r in rows if _finite_row(r)), key=lambda r: r["loss"])
-        stuck = any(r["input"] == operating for r in dead)
-        found.append(finding("loss-dead-zone", "zero gradient where the loss is not at its lowest: " + "; ".join(
-            f"{_name(r)} ({r['at']}): loss {_g(r['loss'])}, gradient {_grad(r)}" for r in dead)
-            + f" — against {_g(low['loss'])} at {_name(low)}" + (" (training starts there)" if stuck else ""),
-            source, evidence={"rows": dead, "lowest": low}, severity="error" if stuck else None, location=_where(dead)))
-    return found
-
-
-def _name(r: Row) -> str:
-    return (f"{r['component']}, " if r.get("component") else "") + r["input"]
-
-
-def _where(rows: list[Row]) -> dict:
-    components = list(dict.fromkeys(r["component"] for r in rows if r.get("component")))
-    return {"components": components} if components else {}
-
-
-def _grad(r: Row) -> str:
-    return ", ".join(f"{k} {_g(g)}" for k, g in r["grad"].items()) or "none"
-
-
-def _g(v: float | None) -> str:
-    return "raised" if v is None else f"{v + 0.0:.4g}"  # + 0.0: -0 reads as 0
-
-
 # ── checkup: the user's loss on the model's real outputs ─────────────────────
 
 class LossTableRecord(TypedDict):
@@ -144,7 +75,7 @@ def loss_table(setup: Setup, context: Context) -> tuple[list[Finding], LossTable
         rows.append(Row(input=name, at=at, loss=loss, grad=grad, **({"error": error} if error else {})))
     finite = out[torch.isfinite(out)]
     flag(rows, {"output": max(float(finite.double().norm()) if finite.numel() else 0.0, math.sqrt(out.numel()))})
-    return judge(rows, "checkup"), LossTableRecord(rows=rows)
+    return table_findings(rows, "checkup"), LossTableRecord(rows=rows)
 
 
 def outputs(out: torch.Tensor, targets) -> list[tuple[str, str, torch.Tensor]]:

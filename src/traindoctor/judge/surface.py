@@ -1,17 +1,104 @@
-"""What a loss's grid means: a region of zero gradient above the lowest loss (dead zone), cells where the
-loss or its gradient is NaN/inf, one axis's gradient 1000x the other's, and an interior saddle."""
+"""What a loss function's landscape shows (surface/ measures it; checkup's loss-table probe measures the
+table on the model's real outputs): the findings of the grid — non-finite regions, dead zones, imbalanced
+axes, saddles — and of the table of representative inputs, whose rows are flagged here."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import TypedDict
+
 import numpy as np
 
-from ..judge.thresholds import (SURFACE_ABOVE_MIN, SURFACE_CURVATURE, SURFACE_DEAD_SHARE, SURFACE_FLAT,
-                                SURFACE_IMBALANCE, SURFACE_STATIONARY)
 from ..vocabulary.finding import Finding, finding
-from .grid import Grid
+from .thresholds import (SURFACE_ABOVE_MIN, SURFACE_CURVATURE, SURFACE_DEAD_SHARE, SURFACE_FLAT, SURFACE_IMBALANCE,
+                         SURFACE_STATIONARY)
 
 
-def judge(grid: Grid, component: str, source: str) -> list[Finding]:
+@dataclass
+class Grid:
+    axes: list[str]
+    ranges: list[tuple[float, float]]
+    coords: list[np.ndarray]  # each axis's values
+    loss: np.ndarray  # (n,) or (n, n), indexed [i_axis0, i_axis1]
+    grads: list[np.ndarray]  # d loss / d axis, the loss's shape each
+    vectorised: bool
+
+    @property
+    def widths(self) -> dict[str, float]:
+        return {a: hi - lo for a, (lo, hi) in zip(self.axes, self.ranges)}
+
+
+class Row(TypedDict, total=False):
+    component: str
+    input: str  # zero | small | converged | degenerate | as given | a name the caller chose
+    at: str  # the input's values, in words
+    values: dict[str, float]  # a scalar input's value (surface's axes)
+    loss: float | None  # None: the loss raised at this input (`error` says what)
+    grad: dict[str, float | None]  # per input: the derivative (a scalar input) or the L2 norm (a tensor)
+    flags: list[str]  # dead | nonfinite
+    error: str
+
+
+def flag(rows: list[Row], widths: dict[str, float]) -> None:
+    """Flag each row: `nonfinite` when its loss or a gradient is NaN/inf; `dead` when its loss lies above the
+    lowest loss among the rows by more than SURFACE_ABOVE_MIN of their range, yet crossing each input's
+    `width` at the row's gradient would change it by less than SURFACE_FLAT of that range."""
+    finite = [r["loss"] for r in rows if _finite_row(r)]
+    low, spread = (min(finite), max(finite) - min(finite)) if finite else (0.0, 0.0)
+    for r in rows:
+        r["flags"] = []
+        if r["loss"] is None:
+            continue
+        if not _finite_row(r):
+            r["flags"].append("nonfinite")
+        elif spread > 0 and r["loss"] - low > SURFACE_ABOVE_MIN * spread and \
+                sum(abs(g) * widths[k] for k, g in r["grad"].items()) <= SURFACE_FLAT * spread:
+            r["flags"].append("dead")
+
+
+def _finite_row(r: Row) -> bool:
+    return r["loss"] is not None and math.isfinite(r["loss"]) and all(math.isfinite(g) for g in r["grad"].values())
+
+
+def table_findings(rows: list[Row], source: str, operating: str = "as given") -> list[Finding]:
+    """The table's findings: one loss-nonfinite-region for the non-finite rows, one loss-dead-zone for the
+    dead ones (an error when the `operating` point, where training starts, is among them)."""
+    found = []
+    bad = [r for r in rows if "nonfinite" in r["flags"]]
+    if bad:
+        found.append(finding("loss-nonfinite-region", "the loss is non-finite at " + "; ".join(
+            f"{_name(r)} ({r['at']}): loss {_g(r['loss'])}, gradient {_grad(r)}" for r in bad), source,
+            evidence={"rows": bad}, location=_where(bad)))
+    dead = [r for r in rows if "dead" in r["flags"]]
+    if dead:
+        low = min((r for r in rows if _finite_row(r)), key=lambda r: r["loss"])
+        stuck = any(r["input"] == operating for r in dead)
+        found.append(finding("loss-dead-zone", "zero gradient where the loss is not at its lowest: " + "; ".join(
+            f"{_name(r)} ({r['at']}): loss {_g(r['loss'])}, gradient {_grad(r)}" for r in dead)
+            + f" — against {_g(low['loss'])} at {_name(low)}" + (" (training starts there)" if stuck else ""),
+            source, evidence={"rows": dead, "lowest": low}, severity="error" if stuck else None, location=_where(dead)))
+    return found
+
+
+def _name(r: Row) -> str:
+    return (f"{r['component']}, " if r.get("component") else "") + r["input"]
+
+
+def _where(rows: list[Row]) -> dict:
+    components = list(dict.fromkeys(r["component"] for r in rows if r.get("component")))
+    return {"components": components} if components else {}
+
+
+def _grad(r: Row) -> str:
+    return ", ".join(f"{k} {_g(g)}" for k, g in r["grad"].items()) or "none"
+
+
+def _g(v: float | None) -> str:
+    return "raised" if v is None else f"{v + 0.0:.4g}"  # + 0.0: -0 reads as 0
+
+
+def grid_findings(grid: Grid, component: str, source: str) -> list[Finding]:
     found = [_nonfinite(grid, component, source), _dead(grid, component, source)]
     if len(grid.axes) == 2:
         found += [_imbalanced(grid, component, source), _saddle(grid, component, source)]
