@@ -14,7 +14,7 @@ BROKEN = {
     "broken_labels_all_ignored.py": "labels-all-ignored",
     "broken_nan_input.py": "nonfinite-input",
     "broken_head_not_optimized.py": "params-not-in-optimizer",
-    "broken_batch_mixing.py": "batch-mixing",
+    "broken_batch_mixing.py": "layout-scrambled",  # the view that scrambles, ahead of the batch-mixing it causes
     "broken_double_sigmoid.py": "double-sigmoid",
     "broken_nll_on_logits.py": "nll-without-log-softmax",
     "broken_zero_grad_misplaced.py": "zero-grad-misplaced",

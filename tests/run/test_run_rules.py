@@ -435,7 +435,7 @@ for i in range(40):
 
 def test_train_in_eval_mode(run_code):
     script = body("""
-model = nn.Sequential(nn.Linear(10, 32), nn.Dropout(0.2), nn.Linear(32, 4))
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 4))
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 model.eval()
 with torch.no_grad():
@@ -450,7 +450,7 @@ for i in range(20):
 
 def test_eval_with_dropout_only_is_a_warning(run_code):
     r = run_code(body("""
-model = nn.Sequential(nn.Linear(10, 32), nn.Dropout(0.2), nn.Linear(32, 4))
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 4))
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 for i in range(20):
     opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()

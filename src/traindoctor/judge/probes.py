@@ -12,7 +12,7 @@ import torch
 
 from ..vocabulary.numbers import fmt
 from ..vocabulary.finding import Finding, finding
-from .thresholds import (CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREAD, DEAD_MIN_SAMPLES, EXPLODING_FIRST_LAST,
+from .thresholds import (AFFINE_TOLERANCE, CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREAD, DEAD_MIN_SAMPLES, EXPLODING_FIRST_LAST,
                          INPUT_IGNORED, LARGE_UPDATE, MASK_AGREEMENT, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL,
                          OVERFIT_TARGET, PROBE_SMALL_UPDATE, SATURATED, UNNORMALIZED_SCALE, VANISHING_FIRST_LAST)
 
@@ -98,6 +98,35 @@ def symmetric_units(layers: dict[str, int], trained: bool, record: dict[str, Any
     return finding("symmetric-units", f"all {units} units of `{name}` have identical weights {when}"
                    + (f" ({len(layers) - 1} more layer(s) alike)" if len(layers) > 1 else "")
                    + f": the layer works as a single unit", SOURCE, evidence=record, location={"module": name.rsplit(".", 1)[0]})
+
+
+def no_nonlinearity(layer: str, depth: int, deviation: float, model: str, record: dict[str, Any]) -> Finding | None:
+    """`deviation`: |f((a+b)/2) - (f(a)+f(b))/2| of `layer`'s output, relative to |f(a) - f(b)|."""
+    if depth < 2 or deviation > AFFINE_TOLERANCE:
+        return None
+    return finding("no-nonlinearity", f"`{layer}`, the last of {depth} weight layers in series in `{model}`, is an affine "
+                   f"function of the inputs (at the midpoint of two samples' inputs its output is the midpoint of theirs "
+                   f"to {deviation:.1g} of their difference): no nonlinearity sits between the layers, and the stack "
+                   "computes one linear map", SOURCE, evidence=record, location={"module": layer})
+
+
+def follow_consequence(found: list[Finding], stuck: str | None) -> list[Finding]:
+    """Severity follows consequence: what limits the model's expressive power is an error once the recorded
+    loss does not learn (`stuck`: why, as judge/numerics.why_not_learning says), a warning while it does."""
+    for f in found:
+        if f.code in ("no-nonlinearity",) and stuck:
+            f.severity, f.observation = "error", f"{f.observation}; {stuck}"
+    return found
+
+
+def layout_scrambled(scrambles: list[dict[str, Any]], model: str, record: dict[str, Any]) -> Finding:
+    """`scrambles`: view/reshape calls whose output holds the input's dimensions in another order."""
+    first = scrambles[0]
+    more = f" ({len(scrambles) - 1} more call(s) alike)" if len(scrambles) > 1 else ""
+    return finding("layout-scrambled", f"in `{model}`'s forward, {first['call']}() turned shape {tuple(first['from'])} "
+                   f"into {tuple(first['to'])}: the same dimensions in another order{more}. A view re-reads memory in "
+                   "its order, so the elements are scrambled, not transposed", SOURCE, evidence=record,
+                   location={k: first[k] for k in ("file", "line") if k in first} or {"module": model})
 
 
 def targets_misaligned(others: torch.Tensor, own: float, losses: list[str], size: int,

@@ -103,6 +103,12 @@ UNBOUNDED_FACTOR = 10.0
 # relative) is the only difference that can appear between them.
 SYMMETRIC_TOLERANCE = 1e-6
 
+# A weight layer is an affine function of the inputs when its output at the midpoint of two samples' inputs
+# is the midpoint of its outputs to within a ten-thousandth of how far the two outputs differ: float32
+# rounding through a few layers leaves ~1e-6, while one ReLU, tanh or normalisation between the layers
+# leaves a deviation of the order of the outputs' spread (1e-2 to 1e-1 on any batch with varied inputs).
+AFFINE_TOLERANCE = 1e-4
+
 # Updates written by hand climb the loss when the weights' change points up the gradient the last
 # backward() left: cosine(change, -gradient) is 1 for SGD, stays clearly positive for momentum and Adam-like
 # rules (their steps keep the gradient's signs), and is -1 for `p += lr * grad`. Half-way to -1 is our bar,

@@ -19,6 +19,7 @@ from ..diagnosis.battery import could_not_check, examine
 from ..diagnosis import experiments, loss_independence, loss_terms
 from ..diagnosis.setup import NotApplicable
 from ..judge.numerics import why_not_learning
+from ..judge import probes as probe_rules
 from ..diagnosis.registry import Options, names
 from ..diagnosis.setup import SetupError
 from ..diagnosis.tree import Call
@@ -228,7 +229,7 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
             internal_errors.append(f"the probes failed: {type(exc).__name__}: {exc}")
             print(f"traindoctor: {internal_errors[-1]} (a bug in traindoctor)", file=sys.stderr)
         else:
-            found += probe_findings
+            found += probe_rules.follow_consequence(probe_findings, why_not_learning(rec))
     if probes and model is not None and not threads_block and rec.tapes.get(id(model.module)):
         probe_records.append(_loss_independence(model.module, rec.tapes[id(model.module)][-1], found))
         probe_records.append(loss_terms.run_record(model.module, rec.tapes[id(model.module)],

@@ -260,4 +260,66 @@ CODES = (
         explains=("labels-decoupled", "input-ignored", "cannot-overfit-batch", "loss-plateau", "underfitting",
                   "slow-convergence", "nonfinite-forward", "constant-output"),
     ),
+    Code(
+        code="layout-scrambled",
+        title="A view or reshape reorders dimensions instead of transposing them",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "During one forward of a copy, every view()/reshape() called from the user's code: one whose result "
+            "holds the same dimensions (sizes above 1) as its input, in another order."),
+        why=(
+            "view() and reshape() keep the elements in memory order and only change how they are indexed. Asked "
+            "for (B, C, H, W) from a (B, H, W, C) image, or (B, T, F) from a (T, B, F) sequence, they return the "
+            "right shape filled with the wrong elements: pixels from other channels, steps from other samples. "
+            "Training runs, the loss falls a little, and the model learns a scrambled task."),
+        hypotheses=(
+            Hypothesis("view()/reshape() where permute()/transpose() was meant",
+                       "at the reported line, compare x.view(shape) with x.permute(order) on a small tensor"),
+            Hypothesis(
+                cause="the data arrive in another layout than the model assumes (channels-last images, time-first sequences)",
+                check="print the input's shape at the model's entry and what each axis holds",
+                kind="subtle",
+            ),
+        ),
+        next_step="Reorder axes with permute()/transpose() (then .contiguous() if a view is needed next).",
+        bad="x = x.view(B, C, H, W)      # x is (B, H, W, C)",
+        good="x = x.permute(0, 3, 1, 2)   # (B, H, W, C) -> (B, C, H, W)",
+        explains=("batch-mixing", "targets-misaligned", "labels-decoupled", "input-ignored", "cannot-overfit-batch",
+                  "loss-plateau", "underfitting", "slow-convergence"),
+    ),
+    Code(
+        code="no-nonlinearity",
+        title="No nonlinearity between the weight layers: the stack is one linear map",
+        severity="warning",
+        stage=MECHANISM,
+        what=(
+            "On a copy in eval mode, the weight layer closest to the output is evaluated at two samples' inputs "
+            "and at their midpoint; with two or more weight layers in series before it (counted on the autograd "
+            "graph), an output at the midpoint equal to the midpoint of the outputs means the layer is an affine "
+            "function of the inputs."),
+        why=(
+            "A composition of linear maps is a linear map: without an activation between them, hidden layers of "
+            "any width and depth add parameters but no expressive power, and the model fits only what a single "
+            "linear layer fits. On a task that needs a nonlinear function the loss stops at the linear model's "
+            "floor."),
+        hypotheses=(
+            Hypothesis("the activation was left out of an nn.Sequential, or defined in __init__ and never called "
+                       "in forward", "print the model and read forward: is a ReLU/GELU/tanh applied between the layers?"),
+            Hypothesis(
+                cause="the activation is applied out of place and its result dropped (F.relu(x) without x = ...)",
+                check="look for an activation call whose result is not assigned",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="a deliberately linear model (a linear autoencoder, a low-rank factorisation)",
+                check="if it is meant to be linear, one layer of the product's rank computes the same map",
+                kind="null",
+            ),
+        ),
+        next_step="Put an activation between the layers: nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Linear(h, k)).",
+        bad="nn.Sequential(nn.Linear(2, 64), nn.Linear(64, 64), nn.Linear(64, 1))",
+        good="nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))",
+        explains=("cannot-overfit-batch", "loss-plateau", "underfitting", "slow-convergence"),
+    ),
 )

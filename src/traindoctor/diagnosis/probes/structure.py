@@ -1,0 +1,178 @@
+"""What the forward computes, read from the computation itself rather than the module names.
+
+- affine: is the model's last weight layer an affine function of the inputs although two or more weight
+  layers stand in series before it? Then nothing nonlinear sits between them, and the stack collapses to one
+  linear map whatever its depth and width. Measured as f((a + b) / 2) against (f(a) + f(b)) / 2 for each
+  sample a and another sample b; the depth is counted on the autograd graph, so functional weights count and
+  parallel heads do not.
+- view-permutation: a view/reshape whose result has the same dimensions as its input in another order moves
+  no axis — it re-reads the memory with the wrong strides and scrambles the elements (permute was meant).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, TypedDict
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from ...judge import probes as probe_rules
+from ...measure.recorder import user_location
+from ...vocabulary.finding import Finding
+from ..axis import batch_dim
+from ..registry import Context, probe
+from ..setup import NotApplicable, Setup, main_output
+from ...measure.stats import tensors_in
+from ..tree import tree_map
+
+SAMPLES = 64  # samples the affine test reads: the midpoint identity holds per sample, a few suffice
+
+
+class AffineRecord(TypedDict, total=False):
+    layer: str  # the weight layer closest to the output
+    weight_layers_in_series: int
+    midpoint_deviation: float  # |f((a+b)/2) - (f(a)+f(b))/2|, relative to |f(a) - f(b)|
+    note: str
+
+
+class ViewRecord(TypedDict, total=False):
+    scrambles: list[dict[str, Any]]  # each: shapes in and out, the call, the user's line
+    views: int
+    note: str
+
+
+def _last_layer(model: nn.Module, setup: Setup, inputs: Any) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """Each weight layer's output on `inputs` (of its last call), and its depth: the most weight layers on one
+    path of the autograd graph from the inputs to it, itself included."""
+    outputs: dict[str, torch.Tensor] = {}
+    fed: dict[str, list[Any]] = {}  # layer -> the autograd nodes of its inputs
+    handles = []
+    for name, m in model.named_modules():  # trainable layers only: a frozen linear filter is preprocessing
+        if isinstance(m, nn.Embedding) or not any(p.dim() >= 2 and p.requires_grad for p in m.parameters(recurse=False)):
+            continue
+        def keep(_m: nn.Module, args: Any, out: Any, name: str = name) -> None:
+            t = main_output(out)
+            if isinstance(t, torch.Tensor) and t.is_floating_point() and t.grad_fn is not None:
+                outputs[name] = t
+                fed[name] = [a.grad_fn for _, a in tensors_in(args) if a.grad_fn is not None]  # a leaf input: none below
+        handles.append(m.register_forward_hook(keep))
+    # Inputs that require grad put every op on the autograd graph, frozen layers included, so paths are whole.
+    inputs = tree_map(inputs, lambda t, _: t.detach().requires_grad_() if t.is_floating_point() else t)
+    try:
+        with torch.enable_grad():
+            setup.forward(model, inputs, seed=0)
+    finally:
+        for h in handles:
+            h.remove()
+    produced = {t.grad_fn: n for n, t in outputs.items()}
+    depths: dict[str, int] = {}
+    for name in outputs:  # in call order: a layer's predecessors ran, and were measured, before it
+        below, seen, stack = 0, set(), list(fed[name])
+        while stack:
+            node = stack.pop()
+            if node is None or node in seen:
+                continue
+            seen.add(node)
+            if node in produced and produced[node] in depths:
+                below = max(below, depths[produced[node]])
+                continue  # its own depth already counts what lies beneath it
+            stack.extend(c for c, _ in node.next_functions)
+        depths[name] = below + 1
+    return outputs, depths
+
+
+def _outputs(model: nn.Module, setup: Setup, inputs: Any, name: str) -> torch.Tensor | None:
+    got: list[torch.Tensor] = []
+    handle = model.get_submodule(name).register_forward_hook(lambda _m, _a, out: got.append(main_output(out)))
+    try:
+        with torch.no_grad():
+            setup.forward(model, inputs, seed=0)
+    finally:
+        handle.remove()
+    return got[-1].detach().double() if got and isinstance(got[-1], torch.Tensor) else None
+
+
+@probe("affine", order=116, cheap=True,
+       about="is the last weight layer an affine function of the inputs, with weight layers in series before it?")
+def affine(setup: Setup, context: Context) -> tuple[list[Finding], AffineRecord]:
+    B = setup.need_samples(2)
+    if B > SAMPLES:
+        setup, B = setup.subset(SAMPLES), SAMPLES
+    floats = [t for _, t in tensors_in(setup.inputs) if t.is_floating_point() and t.dim() >= 1]
+    if not floats:
+        raise NotApplicable("no floating-point input: an affine map needs inputs it can mix (token ids cannot be)")
+    model = setup.copy_model(train=False)
+    outputs, depths = _last_layer(model, setup, setup.inputs)
+    if not depths:
+        raise NotApplicable("no weight layer's output depends on the parameters")
+    name = max(depths, key=lambda n: (depths[n], list(outputs).index(n)))
+    record = AffineRecord(layer=name, weight_layers_in_series=depths[name])
+    if depths[name] < 2:
+        record["note"] = "one weight layer on every path: an affine model is then a linear model, not a collapse"
+        return [], record
+
+    def mixed(weight: float) -> Any:
+        def mix(t: torch.Tensor, _: str) -> torch.Tensor:
+            if not (t.is_floating_point() and t.dim() >= 1):
+                return t
+            dim = batch_dim(t, B, setup.axis.axis)
+            return t if dim is None else weight * t + (1 - weight) * t.roll(1, dim)
+        return tree_map(setup.inputs, mix)
+
+    a, b, mid = (_outputs(model, setup, mixed(w), name) for w in (1.0, 0.0, 0.5))
+    if a is None or b is None or mid is None or not (a.isfinite().all() and b.isfinite().all() and mid.isfinite().all()):
+        raise NotApplicable(f"`{name}` gave no finite floating-point output on the mixed inputs")
+    spread = float((a - b).abs().max())
+    if spread == 0:
+        raise NotApplicable(f"`{name}` gives the same output for every sample: affinity cannot be read")
+    record["midpoint_deviation"] = float((mid - (a + b) / 2).abs().max()) / spread
+    found = probe_rules.no_nonlinearity(name, depths[name], record["midpoint_deviation"], type(setup.model).__name__,
+                                        dict(record))
+    return ([found] if found else []), record
+
+
+_TORCH = os.path.dirname(os.path.abspath(torch.__file__))
+_VIEWS = {torch.Tensor.view, torch.Tensor.reshape, torch.reshape}
+
+
+class _Views(TorchFunctionMode):
+    """view/reshape calls whose output is the input's dimensions reordered (sizes > 1 only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen, self.scrambles = 0, []
+
+    def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        # torch's own functions reshape by design; the user's code is what is read
+        if func in _VIEWS and not os.path.abspath(sys._getframe(1).f_code.co_filename).startswith(_TORCH) and args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor):
+            self.seen += 1
+            before, after = tuple(args[0].shape), tuple(out.shape)
+            if _reordered(before, after):
+                self.scrambles.append({"call": getattr(func, "__name__", "view"), "from": list(before),
+                                       "to": list(after), **user_location(always=True)})
+        return out
+
+
+def _reordered(before: tuple[int, ...], after: tuple[int, ...]) -> bool:
+    """Same sizes, another order, counting only sizes > 1 (moving a size-1 dim moves no element)."""
+    big_before, big_after = [s for s in before if s > 1], [s for s in after if s > 1]
+    return sorted(big_before) == sorted(big_after) and big_before != big_after
+
+
+@probe("view-permutation", order=65, cheap=True,
+       about="view/reshape calls in the forward that reorder the input's dimensions (a permute was meant)")
+def view_permutation(setup: Setup, context: Context) -> tuple[list[Finding], ViewRecord]:
+    model = setup.copy_model(train=False)
+    with torch.no_grad(), _Views() as watch:
+        setup.forward(model, seed=0)
+    record = ViewRecord(views=watch.seen)
+    if not watch.scrambles:
+        record["note"] = f"none of {watch.seen} view/reshape calls reorders dimensions"
+        return [], record
+    unique = {(s.get("file"), s.get("line"), tuple(s["from"]), tuple(s["to"])): s for s in watch.scrambles}
+    record["scrambles"] = list(unique.values())
+    return [probe_rules.layout_scrambled(record["scrambles"], type(setup.model).__name__, dict(record))], record

@@ -1,0 +1,193 @@
+"""What the forward computes: no-nonlinearity (trainable weight layers in series with nothing nonlinear
+between them, read on the autograd graph) and layout-scrambled (a view/reshape that reorders dimensions).
+Each on differently shaped broken models and on healthy look-alikes."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from conftest import codes
+from traindoctor.diagnosis.checkup import checkup
+
+
+def _probe(model, batch, probe, loss_fn=F.cross_entropy):
+    return checkup(model, batch, loss_fn, probes=(probe,), progress=False)
+
+
+def _batch(shape, classes=3):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(*shape, generator=g), torch.randint(0, classes, (shape[0],), generator=g)
+
+
+def _record(report, name):
+    return next(r for r in report.sections["checkup"]["probes"] if r["name"] == name)
+
+
+# ── no-nonlinearity ───────────────────────────────────────────────────────────
+
+class UnusedActivation(nn.Module):
+    """Convolutions whose activation is defined but never called."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2, self.act = nn.Conv2d(1, 4, 3), nn.Conv2d(4, 4, 3), nn.ReLU()
+        self.head = nn.Linear(4 * 4 * 4, 3)
+
+    def forward(self, x):
+        return self.head(self.c2(self.c1(x)).flatten(1))
+
+
+class DroppedRelu(nn.Module):
+    """F.relu's result thrown away, with a residual path and a sequence layout."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp, self.mid, self.out = nn.Conv1d(5, 8, 1), nn.Linear(8, 8), nn.Linear(8, 3)
+
+    def forward(self, x):                      # (B, 5, T)
+        h = self.inp(x).transpose(1, 2)        # (B, T, 8)
+        F.relu(h)
+        h = h + self.mid(h)
+        return self.out(h.mean(1))
+
+
+class SigmoidOnTop(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(6, 16), nn.Linear(16, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.b(self.a(x))).squeeze(1)
+
+
+def test_weight_layers_in_series_without_nonlinearity_are_named():
+    torch.manual_seed(0)
+    cases = [
+        (nn.Sequential(nn.Linear(6, 32), nn.Linear(32, 32), nn.Linear(32, 3)), _batch((32, 6)), F.cross_entropy, "2"),
+        (UnusedActivation(), _batch((16, 1, 8, 8)), F.cross_entropy, "head"),
+        (DroppedRelu(), _batch((16, 5, 7)), F.cross_entropy, "out"),
+        (SigmoidOnTop(), (torch.randn(32, 6), torch.rand(32).round()), F.binary_cross_entropy, "b"),
+    ]
+    for model, batch, loss_fn, layer in cases:
+        r = _probe(model, batch, "affine", loss_fn)
+        assert codes(r) == ["no-nonlinearity"], (type(model).__name__, _record(r, "affine"))
+        assert r.findings[0].location["module"] == layer
+        assert _record(r, "affine")["weight_layers_in_series"] >= 2
+
+
+class ParallelHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(6, 2), nn.Linear(6, 1)
+
+    def forward(self, x):
+        return torch.cat([self.a(x), self.b(x)], 1)
+
+
+class PostNormProjection(nn.Module):
+    """An input projection straight into q/k/v projections: collapsed pairs inside, nonlinear as a whole."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj, self.attn = nn.Linear(6, 16), nn.MultiheadAttention(16, 2, batch_first=True)
+        self.norm, self.head = nn.LayerNorm(16), nn.Linear(16, 3)
+
+    def forward(self, x):                      # (B, T, 6)
+        h = self.proj(x)
+        h = self.norm(h + self.attn(h, h, h, need_weights=False)[0])
+        return self.head(h.mean(1))
+
+
+def test_nonlinear_models_linear_models_and_frozen_filters_are_not_named():
+    torch.manual_seed(0)
+    blur = nn.Conv2d(1, 1, 3, bias=False)
+    nn.init.constant_(blur.weight, 1 / 9)
+    blur.requires_grad_(False)                 # fixed preprocessing, not a layer that learns
+    cases = [
+        (nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 3)), _batch((32, 6))),
+        (nn.Linear(6, 3), _batch((32, 6))),    # logistic regression: linear on purpose, one layer
+        (ParallelHeads(), _batch((32, 6))),
+        (PostNormProjection(), _batch((16, 5, 6))),
+        (nn.Sequential(blur, nn.Flatten(), nn.Linear(36, 3)), _batch((16, 1, 8, 8))),
+        (nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Tanh(), nn.Flatten(), nn.Linear(144, 3)),
+         _batch((16, 1, 8, 8))),
+    ]
+    for model, batch in cases:
+        r = _probe(model, batch, "affine")
+        assert codes(r) == [], (model, [(f.code, f.observation) for f in r.findings])
+        assert _record(r, "affine")["status"] == "ran"
+
+
+def test_token_inputs_are_not_applicable():
+    model = nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(12, 8), nn.Linear(8, 3))
+    r = _probe(model, (torch.randint(0, 10, (16, 3)), torch.randint(0, 3, (16,))), "affine")
+    assert codes(r) == [] and _record(r, "affine")["status"] == "skipped"
+
+
+# ── layout-scrambled ──────────────────────────────────────────────────────────
+
+class ChannelsLastView(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.head = nn.Conv2d(3, 4, 3), nn.Linear(4 * 6 * 6, 3)
+
+    def forward(self, x):                      # x: (B, H, W, C) images
+        b, h, w, c = x.shape
+        return self.head(F.relu(self.conv(x.view(b, c, h, w))).flatten(1))
+
+
+class TimeFirstReshape(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn, self.head = nn.GRU(5, 8), nn.Linear(8, 3)
+
+    def forward(self, x):                      # x: (B, T, F); the GRU wants (T, B, F)
+        b, t, f = x.shape
+        return self.head(self.rnn(x.reshape(t, b, f))[0][-1])
+
+
+class HeadsViewed(nn.Module):
+    def __init__(self, heads=2):
+        super().__init__()
+        self.heads, self.qkv, self.head = heads, nn.Linear(8, 24), nn.Linear(8, 3)
+
+    def forward(self, x):                      # (B, T, 8)
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, self.heads, 3 * d // self.heads).chunk(3, -1)
+        q, k, v = (z.view(b, self.heads, t, d // self.heads) for z in (q.contiguous(), k.contiguous(), v.contiguous()))
+        y = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, d)
+        return self.head(y.mean(1))
+
+
+def test_views_that_reorder_dimensions_are_named_with_their_line():
+    torch.manual_seed(0)
+    cases = [(ChannelsLastView(), _batch((8, 8, 8, 3))), (TimeFirstReshape(), _batch((8, 6, 5))),
+             (HeadsViewed(), _batch((4, 6, 8)))]
+    for model, batch in cases:
+        r = _probe(model, batch, "view-permutation")
+        assert codes(r)[:1] == ["layout-scrambled"], (type(model).__name__, [(f.code, f.observation) for f in r.findings])
+        assert r.findings[0].location["file"] == __file__ and r.findings[0].location["line"] > 0
+
+
+class Flattens(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.head = nn.Conv2d(3, 4, 3), nn.Linear(4 * 6 * 6, 3)
+
+    def forward(self, x):                      # (B, C, H, W); squeezes and flattens only
+        y = F.relu(self.conv(x))
+        y = y.view(y.shape[0], -1)
+        return self.head(y).view(-1, 1, 3).reshape(-1, 3, 1).squeeze(-1)
+
+
+def test_flattening_splitting_heads_and_torch_internals_are_not_named():
+    torch.manual_seed(0)
+    split_heads = HeadsViewed()
+    split_heads.forward = lambda x: split_heads.head(x.view(*x.shape[:2], 2, 4).transpose(1, 2).reshape(x.shape).mean(1))
+    cases = [(Flattens(), _batch((8, 3, 8, 8))), (PostNormProjection(), _batch((8, 5, 6))),
+             (split_heads, _batch((4, 6, 8))),
+             (nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 1), (torch.randn(6, 4, 8), torch.randn(6, 4, 8)))]
+    for model, batch in cases:
+        loss = F.mse_loss if isinstance(model, nn.TransformerEncoder) else F.cross_entropy
+        r = _probe(model, batch, "view-permutation", loss)
+        assert codes(r) == [], (type(model).__name__, [(f.code, f.observation) for f in r.findings])
+        assert _record(r, "view-permutation")["status"] == "ran"
