@@ -129,6 +129,31 @@ def test_a_real_pairing_among_the_best_few_is_not_called_decoupled():
     assert not held_out["keeps"] and "1 of 9" in held_out["outcome"]
 
 
+def _batches(*shuffled_after, real_after=2.35):
+    """Several held-out batches, one per value around which the shuffled pairings spread."""
+    batches = [{k: v for k, v in held(2.3, real_after, 2.3, s).items() if "fitted" not in k} for s in shuffled_after]
+    return {**batches[0], "batches": batches, "fitted_first": 2.0, "fitted_last": 0.4}
+
+
+def test_the_real_pairing_is_judged_over_several_batches():
+    """Beaten by 1 of 9 on the first batch (alone: no claim), typical on the two others: the mean share decides."""
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    a["baseline"].held_out = _batches(2.5, 2.35, 2.3)  # 1, 3 and 5 of 9 shuffles beat 2.35
+    found, obs = judge(a, CONTEXT)
+    assert codes(found) == ["labels-decoupled"]
+    assert "on 3 batches: 1, 3, 5" in next(o for o in obs if o["name"] == "held-out-batch")["outcome"]
+
+
+def test_a_real_pairing_that_wins_on_most_batches_is_not_decoupled():
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    a["baseline"].held_out = _batches(2.55, 2.6, 2.35)  # 0, 0 and 4 of 9: mean 0.15, below a fifth
+    assert judge(a, CONTEXT)[0] == []
+    a["baseline"].held_out = _batches(2.6, 2.6, 2.6, real_after=2.3)  # the real pairing beats every shuffle
+    found, obs = judge(a, CONTEXT)
+    assert found == [] and "the targets do not follow the inputs" in next(
+        o for o in obs if o["name"] == "held-out-batch")["kills"]
+
+
 def test_a_model_blind_to_its_inputs_is_not_called_decoupled():
     """Every pairing gives the same loss: the model ignores its inputs (the ablation probe's finding)."""
     a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)

@@ -53,7 +53,7 @@ class LossHead(Protocol):
 class Material:
     """What the recorded run (or a checkup) leaves for the experiments."""
     model: nn.Module  # as training left it: only copies are trained
-    tapes: list[LossHead]  # the latest last; two batches allow the held-out permutation test
+    tapes: list[LossHead]  # the latest last; the others are the held-out batches of the permutation test
     optimizer: torch.optim.Optimizer | None
     initial: dict[str, torch.Tensor] | None = None  # the model's state before its first update
 
@@ -76,7 +76,7 @@ class Arm:
     name: str
     losses: list[float]  # on the training batch, before each step, then after the last
     data: tuple[float, float] | None  # the loss without the weights-only terms, first and last (penalized tapes)
-    held_out: dict[str, float] | None = None  # the loss on the other batch: real / shuffled inputs, before / after
+    held_out: dict[str, Any] | None = None  # the loss on other batches: real / shuffled inputs, before / after
     ablated: dict[str, Any] | None = None  # the baseline's: at its start, the inputs moved to other samples
     transfer: tuple[float, float] | None = None  # the other batch's loss before and after the arm's steps
 
@@ -129,7 +129,9 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
         arms["regularisation-off"] = _arm("regularisation-off", m, tape, _with(groups, weight_decay=lambda g: 0.0),
                                           steps, data_only=True)
     if other is not None and m.initial is not None:
-        base.held_out = _held_out(m, tape, other, groups, steps)
+        others = [t for i, t in enumerate(m.tapes[:-1]) if not _same_batch(t, tape)
+                  and not any(_same_batch(t, u) for u in m.tapes[:i])][:rules.HELD_OUT_BATCHES]
+        base.held_out = _held_out(m, tape, others, groups, steps)
     if sequence_first:
         try:
             arms["batch-first"] = _arm("batch-first", m, tape, groups, steps, held=other, prepare=_batch_first)
@@ -256,10 +258,13 @@ def _ablated(model: nn.Module, tape: LossHead, batch: tuple[tuple, dict]) -> dic
         real = _floats(call(model, Call(batch)))
     losses, changes = [], []
     for moved in pairings[:rules.ABLATIONS]:
-        with torch.no_grad(), same_noise(SEED):
-            out = call(model, Call(moved))
-        with torch.no_grad(), same_noise(SEED):
-            losses.append(float(_loss(tape, model, moved)))
+        try:
+            with torch.no_grad(), same_noise(SEED):
+                out = call(model, Call(moved))
+            with torch.no_grad(), same_noise(SEED):
+                losses.append(float(_loss(tape, model, moved)))
+        except Exception:  # samples that cannot be moved (lengths that must stay sorted for packing): not judged
+            return None
         changes += [float((a - b).abs().max()) / max(float(a.abs().max()), 1e-12)
                     for a, b in zip(real, _floats(out)) if a.shape == b.shape and a.numel()]
     if not changes:  # no output tensor to compare (an output type the tree does not open): not judged
@@ -271,28 +276,45 @@ def _floats(output: Any) -> list[torch.Tensor]:
     return [t.detach().double() for t in tree_leaves(output) if isinstance(t, torch.Tensor) and t.is_floating_point()]
 
 
-def _held_out(m: Material, tape: LossHead, other: LossHead, groups: Groups, steps: int) -> dict[str, Any] | None:
-    """From the model's state before its first update — which has seen neither batch, where the trained model
-    has memorised both — the baseline's steps on `tape`'s batch; then the loss on `other`'s batch (its own
-    targets on tape) with its real inputs and with the inputs moved to other samples in SHUFFLES ways (a
-    permutation test), before and after those steps."""
+def _held_out(m: Material, tape: LossHead, others: list[LossHead], groups: Groups, steps: int) -> dict[str, Any] | None:
+    """From the model's state before its first update — which has seen none of the batches, where the trained
+    model has memorised them — the baseline's steps on `tape`'s batch; then, on each of the `others` batches
+    (their own targets on tape), the loss with the real inputs and with the inputs moved to other samples in
+    SHUFFLES ways (a permutation test), before and after those steps. Under the null each batch's rank of the
+    real pairing is uniform, so several batches make a typical pairing unlikely to look special by chance."""
     model = _fresh(m)
     model.load_state_dict(m.initial)
-    pairings = _shuffled(model, other.batch)
-    if pairings is None:
+    tests = [(cloned_batch(*o.batch), o, pairings) for o in others
+             if (pairings := _shuffled(model, o.batch)) is not None]
+    if not tests:
         return None
-    batch = cloned_batch(*other.batch)
 
-    def measure() -> tuple[float, list[float]]:
-        with torch.no_grad(), same_noise(SEED):
-            real = float(_loss(other, model, batch))
-        shuffled = []
-        for moved in pairings:
+    def measure() -> list[tuple[float, list[float]]]:
+        out = []
+        for batch, other, pairings in tests:
             with torch.no_grad(), same_noise(SEED):
-                shuffled.append(float(_loss(other, model, moved)))
-        return real, shuffled
+                real = float(_loss(other, model, batch))
+            shuffled = []
+            for moved in pairings:
+                with torch.no_grad(), same_noise(SEED):
+                    shuffled.append(float(_loss(other, model, moved)))
+            out.append((real, shuffled))
+        return out
 
-    real0, shuf0 = measure()
+    def runs(test: tuple) -> bool:
+        """A batch whose samples cannot be moved (lengths that must stay sorted for packing) has no test."""
+        batch, other, pairings = test
+        try:
+            with torch.no_grad(), same_noise(SEED):
+                _loss(other, model, pairings[0])
+        except Exception:
+            return False
+        return True
+
+    tests = [t for t in tests if runs(t)]
+    if not tests:
+        return None
+    before = measure()
     opt = _optimizer(m, model, groups)
     train = cloned_batch(*tape.batch)
     fitted: list[float] = []
@@ -308,9 +330,9 @@ def _held_out(m: Material, tape: LossHead, other: LossHead, groups: Groups, step
             opt.step()
     with torch.no_grad(), same_noise(SEED):
         fitted.append(float(_loss(tape, model, train, data_only=tape.penalized)))
-    real1, shuf1 = measure()
-    return {"real_before": real0, "shuffled_before": shuf0, "real_after": real1, "shuffled_after": shuf1,
-            "fitted_first": fitted[0], "fitted_last": fitted[-1]}
+    batches = [{"real_before": r0, "shuffled_before": s0, "real_after": r1, "shuffled_after": s1}
+               for (r0, s0), (r1, s1) in zip(before, measure())]
+    return {**batches[0], "batches": batches, "fitted_first": fitted[0], "fitted_last": fitted[-1]}
 
 
 def _shuffled(model: nn.Module, batch: tuple[tuple, dict]) -> list[tuple[tuple, dict]] | None:

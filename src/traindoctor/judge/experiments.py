@@ -20,10 +20,10 @@ from typing import Any, Sequence
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import (ABLATIONS, ARM_BETTER, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, NEAR_CHANCE,
+from .thresholds import (ABLATIONS, ARM_BETTER, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, NEAR_CHANCE,
                          NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_DECAY, SHUFFLES, TYPICAL_PAIRING)
 
-__all__ = ["ABLATIONS", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning"]
+__all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning"]
 
 LR = "the learning rate is too low"
 SCHEDULE = "a schedule lowered the learning rate too soon"
@@ -229,18 +229,22 @@ def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, A
     one; when the targets do not follow the inputs, the real pairing is just one more pairing."""
     fall = _fall([held["fitted_first"], held["fitted_last"]])  # the fit from the initial state, not the baseline's
     fits = fall >= ARM_FITS
-    before = _beats_shuffles(held["real_before"], held["shuffled_before"])
-    after = _beats_shuffles(held["real_after"], held["shuffled_after"])
+    batches = held.get("batches", [held])
+    before = all(_beats_shuffles(b["real_before"], b["shuffled_before"]) for b in batches)
+    after = all(_beats_shuffles(b["real_after"], b["shuffled_after"]) for b in batches)
     # A model whose loss barely depends on which inputs meet which targets gives the test no power.
-    blind = max(abs(v - held["real_after"]) for v in held["shuffled_after"]) <= PAIRING_MATTERS * max(abs(held["real_after"]), 1e-12)
+    blind = all(max(abs(v - b["real_after"]) for v in b["shuffled_after"]) <= PAIRING_MATTERS * max(abs(b["real_after"]), 1e-12)
+                for b in batches)
     # Judged after the fit, on a copy started from the state before any update: the trained model has
     # memorised the recorded batches (the run trained on them), which favours their real pairing whatever
     # the labels; before the fit the copy knows nothing and the ranking is chance.
     # Decoupled is claimed on evidence for the null, not on a missing win: the real pairing must be a typical
-    # pairing — at least a fifth of the shuffled ones beat it. A relation learned weakly from one batch (an RL
-    # value early on) leaves the real pairing among the best few, short of beating them all.
+    # pairing — on average over the batches, at least a fifth of the shuffled ones beat it. A relation learned
+    # weakly from one batch (an RL value early on) leaves the real pairing among the best few, short of
+    # beating them all.
+    shares = [sum(v < b["real_after"] for v in b["shuffled_after"]) / len(b["shuffled_after"]) for b in batches]
     beaten = sum(v < held["real_after"] for v in held["shuffled_after"])
-    decoupled = fits and not blind and beaten >= TYPICAL_PAIRING * len(held["shuffled_after"])
+    decoupled = fits and not blind and sum(shares) / len(shares) >= TYPICAL_PAIRING
     n = len(held["shuffled_after"])
     observations.append({
         "name": "held-out-batch",
@@ -250,7 +254,8 @@ def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, A
         "measured": held,
         "outcome": (f"real inputs {fmt(held['real_before'])} → {fmt(held['real_after'])}; shuffled, best of {n}: "
                     f"{fmt(min(held['shuffled_before']))} → {fmt(min(held['shuffled_after']))}; {beaten} of {n} "
-                    "shuffled pairings beat the real one"),
+                    "shuffled pairings beat the real one"
+                    + (f" (on {len(batches)} batches: {', '.join(str(round(x * n)) for x in shares)})" if len(batches) > 1 else "")),
         "keeps": [DECOUPLED] if decoupled else [],
         "kills": [SETUP] if decoupled else ([DECOUPLED] if before or after else [])})
     if not decoupled:

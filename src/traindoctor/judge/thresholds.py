@@ -327,11 +327,14 @@ SHUFFLES = 19
 # ... and the test has power only when the pairing matters to the loss: some shuffled pairing moves it by
 # at least 1% (a model pinned near a constant output gives every pairing the same loss).
 PAIRING_MATTERS = 0.01
-# ... and decoupled is claimed only when the real pairing is a typical one: at least a fifth of the 19
-# shuffled pairings beat it (p >= 0.2 under the permutation null). A decoupled program then goes unnamed
-# one time in five (silent, never a false alarm), while a relation learned only weakly from one batch
-# (the real pairing among the best few, not better than all) is not called decoupled.
+# ... and decoupled is claimed only when the real pairing is a typical one: on average over the held-out
+# batches, at least a fifth of the 19 shuffled pairings beat it. A relation learned only weakly from one
+# batch (the real pairing among the best few on each batch, not better than all) is not called decoupled.
 TYPICAL_PAIRING = 0.2
+# Recorded batches the permutation test reads (each with its own 19 pairings). Under the null the share of
+# shuffles beating the real pairing is uniform on each batch: with one batch a decoupled program falls
+# below a fifth one time in five; the mean of three falls below it about one time in 25.
+HELD_OUT_BATCHES = 3
 # Does the gradient describe the loss (diagnosis/gradient_path.py)? Moving a parameter tensor by 0.1% of
 # its norm (GRADIENT_PROBE_STEP) moves a loss that depends on it by far more than float32's rounding
 # (relative 1e-7): a change above 1e-6 of the loss, and above 10x the change between two evaluations of

@@ -57,9 +57,11 @@ _ON_DEVICE = ("grad_norm_before_clip", "update_ratio")  # record fields measured
 _RECORD_WARMUP = 20
 _RECORD_EVERY = 4
 # Training calls whose loss head is put on tape (measure/tape.py) for the experiments: the first two, then
-# every _TAPE_EVERY-th, so the latest two tapes are near the end of the run (a taped step costs about a
-# millisecond of Python per call in the head: docs/performance.md).
+# every _TAPE_EVERY-th, so the latest tapes are near the end of the run (a taped step costs about a
+# millisecond of Python per call in the head: docs/performance.md). _TAPES_KEPT: the batch the experiments
+# fit and the held-out batches of their permutation test (judge/thresholds.py HELD_OUT_BATCHES).
 _TAPE_EVERY = 50
+_TAPES_KEPT = 4
 
 
 class StopRun(BaseException):
@@ -208,7 +210,7 @@ class Recorder:
         self.loss_observations: list[LossObservation] = []  # what sampled loss calls received (measure/losses.py)
         self.first_loss: FirstLoss | None = None
         self.input_scale: list[InputScale] = []
-        self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest two loss heads on tape, for experiments
+        self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments
         self.initial_states: dict[int, dict[str, torch.Tensor] | None] = {}  # per model id: before its first update
         self.descent = DescentCheck()  # the direction of updates written by hand (no torch.optim optimizer)
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
@@ -413,7 +415,7 @@ class Recorder:
             if tape is not None:
                 kept = self.tapes.setdefault(self.lane.tape.model, [])
                 kept.append(tape)
-                del kept[:-2]
+                del kept[:-_TAPES_KEPT]
         if isinstance(loss, torch.Tensor) and loss.grad_fn is None and loss.requires_grad:
             self.leaf_backward += 1  # a graph of one node: nothing the model computed is behind this loss
             self.leaf_location = self.leaf_location or user_location()

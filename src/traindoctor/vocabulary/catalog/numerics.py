@@ -173,6 +173,9 @@ CODES = (
         next_step="Lower the LR, use LeakyReLU/GELU, or re-check initialization.",
         bad="nn.ReLU()",
         good="nn.LeakyReLU(0.01)",
+        # A layer whose units are all off passes neither signal forward nor gradient back: what follows it
+        # sees constants, so the output ignores the inputs and nothing before it learns.
+        explains=("input-ignored", "constant-output", "vanishing-gradients", "cannot-overfit-batch"),
     ),
     Code(
         code="saturated-activations",
