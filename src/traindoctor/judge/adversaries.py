@@ -22,7 +22,10 @@ def check(rec: Recorder) -> list[Finding]:
     names = {k: type(i.module).__name__ for k, i in rec.roots.items()}
     for d, g in sorted(rec.adversaries.pairs):
         pulls = [p for p in rec.adversaries.pulls if p.pair == (d, g) and p.pull != 0]
-        by_role = {role: [p for p in pulls if p.role == role] for role in ("discriminator", "generator")}
+        # D's side counts only losses that also score other data (real samples): a discriminator's. A head trained
+        # on an encoder's output alone, with the encoder trained through it, cooperates by design.
+        by_role = {"discriminator": [p for p in pulls if p.role == "discriminator" and p.with_data],
+                   "generator": [p for p in pulls if p.role == "generator"]}
         signs = {role: _prevailing(ps) for role, ps in by_role.items()}
         if None in signs.values() or signs["discriminator"] != signs["generator"]:
             continue
