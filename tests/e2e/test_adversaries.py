@@ -1,6 +1,11 @@
 """`traindoctor run`, default configuration, on two models in a game: losses that push the discriminator's
 score of generated samples the same way are named (gan-target-flipped), whatever the GAN's shape; healthy
 games, and two models that cooperate by design, are not."""
+import json
+import subprocess
+import sys
+import textwrap
+
 import pytest
 
 from conftest import codes
@@ -198,14 +203,26 @@ def test_games_and_cooperating_models_are_not(run_code, name):
     assert codes(r) == [], codes(r)
 
 
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "traindoctor", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
 def test_from_the_command_line(tmp_path):
-    import json
-    import subprocess
-    import sys
-    import textwrap
     path = tmp_path / "gan.py"
     path.write_text(textwrap.dedent(PRELUDE + MLP_BCE))
-    done = subprocess.run([sys.executable, "-m", "traindoctor", "run", "--format", "json", str(path)],
-                          capture_output=True, text=True, timeout=300)
+    done = _cli("run", "--format", "json", path)
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["summary"]["root_cause"] == "gan-target-flipped"
+
+
+@pytest.mark.parametrize("name", ["wgan-gp", "undetached-fake-for-d-step"])
+def test_the_game_trains_bit_identically_under_run(tmp_path, name):
+    """Measuring the pulls (autograd.grad on the user's graph before their backward) changes no loss."""
+    path = tmp_path / "gan.py"
+    path.write_text(textwrap.dedent(PRELUDE + HEALTHY[name]).replace(
+        "opt_g.step()", "opt_g.step(); print(repr(loss_g.item()), repr(loss_d.item()))"))
+    plain = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300)
+    watched = _cli("run", "--max-steps", "0", "--output", tmp_path / "r.json", path)
+    assert plain.returncode == 0 and watched.returncode in (0, 1), watched.stderr
+    assert watched.stdout == plain.stdout and plain.stdout.count("\n") >= 60
