@@ -95,8 +95,21 @@ for step in range(80):
     opt_g.zero_grad(); loss_g.backward(); opt_g.step()
 """
 
+LEAST_SQUARES = """
+G = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 2))
+D = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
+opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))
+opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+for step in range(100):
+    fake = G(torch.randn(64, 4))
+    loss_d = 0.5 * ((D(ring(64)) - 1) ** 2).mean() + 0.5 * (D(fake.detach()) ** 2).mean()
+    opt_d.zero_grad(); loss_d.backward(); opt_d.step()
+    loss_g = 0.5 * (D(fake) ** 2).mean()
+    opt_g.zero_grad(); loss_g.backward(); opt_g.step()
+"""
+
 BROKEN = {"mlp-bce-fake-target": MLP_BCE, "wgan-generator-sign": WGAN,
-          "conditional-conv-smoothed-fake-target": CONDITIONAL_CONV}
+          "conditional-conv-smoothed-fake-target": CONDITIONAL_CONV, "least-squares-fake-target": LEAST_SQUARES}
 
 HEALTHY = {
     "non-saturating-bce": MLP_BCE.replace("F.binary_cross_entropy(score, torch.zeros_like(score))",
@@ -104,6 +117,7 @@ HEALTHY = {
     "wgan": WGAN.replace("loss_g = C(G(torch.randn(64, 8))).mean()", "loss_g = -C(G(torch.randn(64, 8))).mean()"),
     "conditional-conv-smoothed": CONDITIONAL_CONV.replace(
         "loss_g = criterion(out, torch.full_like(out, FAKE))", "loss_g = criterion(out, torch.full_like(out, REAL))"),
+    "least-squares": LEAST_SQUARES.replace("(D(fake) ** 2).mean()", "((D(fake) - 1) ** 2).mean()"),
     "wgan-gp": """
 G = nn.Sequential(nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 2))
 D = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 1))

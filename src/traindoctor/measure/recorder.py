@@ -277,7 +277,8 @@ class Recorder:
             self.roots[id(module)] = info
         self._check_budget()
         if self._watch_game():
-            self.adversaries.called(module, args, kwargs)
+            with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
+                self.adversaries.called(module, args, kwargs)
         if torch.is_grad_enabled():
             info.grad_calls += 1
             self.lane.last_batch = (module, args, kwargs)
@@ -371,7 +372,8 @@ class Recorder:
     def on_model_output(self, module: nn.Module, output: Any) -> None:
         """Any model call returned (two models or more): does it score another model's output?"""
         if self._watch_game() and not _in_transform():
-            self.adversaries.returned(module, output)
+            with torch._C.DisableTorchFunction():  # as in on_root_call
+                self.adversaries.returned(module, output)
 
     def tape_due(self, module: nn.Module) -> bool:
         """Whether this training call's loss head goes on tape (checked outside the lock: every call asks)."""
