@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from ..vocabulary.finding import Finding
 from ..measure.recorder import Recorder
-from . import loop, loss, modes, numerics
+from . import adversaries, loop, loss, modes, numerics
 
 
 def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
     """Findings, plus a note per rule group that failed (a bug of ours must not hide the others)."""
     found: list[Finding] = []
     failed: list[str] = []
-    for module in (numerics, loss, loop, modes):
+    for module in (numerics, loss, loop, modes, adversaries):
         try:
             found.extend(module.check(rec))
         except Exception as exc:

@@ -624,3 +624,12 @@ STUCK_SATURATED = 1e-6
 # A loss term holds the metric back when training without it moves the metric at least twice as far as training
 # with every term (a term that only slows the metric a little is a weighting, not a competitor).
 STUCK_COMPETING = 2.0
+
+# Two models in a game (judge/adversaries.py): D's and G's losses pull D's score of generated samples the
+# same way when, on at least 3 measured backward calls of each, 80% or more of each side's pulls share
+# one sign and the two signs agree. With BCE (targets 0/1 or smoothed), the non-saturating generator,
+# hinge and WGAN losses the pull has a fixed sign at every step (sigmoid(s) - target, or a constant +-1/n),
+# so a healthy game agrees at none of them; least squares can cross when D overshoots its fake target,
+# hence a share rather than every call, siding with silence.
+GAME_MIN_PULLS = 3
+GAME_AGREEMENT = 0.8

@@ -58,6 +58,8 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
                 out = original(module, *args, **kwargs)
             finally:
                 lane.depth = 0
+            if rec.active and len(rec.roots) > 1:
+                rec.on_model_output(module, out)
             if rec.active and rec.tape_due(module):
                 rec.on_root_return(module, out)
             return out

@@ -37,6 +37,7 @@ from .localise import locate, nonfinite_inputs, replay
 from .records import FirstLoss, InputScale, LossObservation, LossSigns, StepRecord
 from .stats import batch_tensors, feature_scale
 from .tape import Tape, TapeRecorder, initial_state
+from .adversaries import Adversaries
 from .descent import DescentCheck, picked
 from .steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameters, read_steps, to_host,
                     total)
@@ -213,6 +214,7 @@ class Recorder:
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments
         self.initial_states: dict[int, dict[str, torch.Tensor] | None] = {}  # per model id: before its first update
         self.descent = DescentCheck()  # the direction of updates written by hand (no torch.optim optimizer)
+        self.adversaries = Adversaries()  # two models in a game: which way each one's loss pulls the other's scores
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
         self.grad_not_in_opt: dict[int, str] = {}
         self.grad_not_in_opt_values: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -276,6 +278,9 @@ class Recorder:
             info = RootInfo(module, [(n, m) for n, m in module.named_modules() if isinstance(m, _MODE_TYPES)])
             self.roots[id(module)] = info
         self._check_budget()
+        if self._watch_game():
+            with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
+                self.adversaries.called(module, args, kwargs)
         if torch.is_grad_enabled():
             info.grad_calls += 1
             self.lane.last_batch = (module, args, kwargs)
@@ -362,6 +367,16 @@ class Recorder:
                           n_features=int(scale.numel()), columns=order, scale=[float(scale[i]) for i in order],
                           mean=[float(mean[i]) for i in order], std=[float(std[i]) for i in order])
 
+    def _watch_game(self) -> bool:
+        return len(self.roots) > 1 and not self.adversaries.done and threading.get_ident() == self.thread
+
+    @_handler
+    def on_model_output(self, module: nn.Module, output: Any) -> None:
+        """Any model call returned (two models or more): does it score another model's output?"""
+        if self._watch_game() and not _in_transform():
+            with torch._C.DisableTorchFunction():  # as in on_root_call
+                self.adversaries.returned(module, output)
+
     def tape_due(self, module: nn.Module) -> bool:
         """Whether this training call's loss head goes on tape (checked outside the lock: every call asks)."""
         info = self.roots.get(id(module))
@@ -423,6 +438,8 @@ class Recorder:
             return
         if not self.optimizer_created:
             self.descent.before_backward()
+        if self._watch_game():
+            self.adversaries.backward(loss, self.n_steps, user_location)
         self.backward_calls += 1
         if not self.optimizer_created and self.max_steps and self.backward_calls >= self.max_steps:
             self.stop_reason = self.stop_reason or "max-steps"  # hand-written updates: count backward passes
@@ -528,6 +545,8 @@ class Recorder:
         st = self._state(opt)
         st.ready = False
         st.thread = threading.get_ident()
+        if self._watch_game():
+            self.adversaries.stepped(opt, lambda: {k: {id(p) for p in i.module.parameters()} for k, i in self.roots.items()})
 
     @_handler
     def on_grads_ready(self, opt: torch.optim.Optimizer) -> None:
@@ -618,6 +637,7 @@ class Recorder:
                     st.entry["update_ratio"] = ratio if math.isfinite(ratio) else None
             st.snapshot = None
         st.entry = None
+        self.adversaries.step_ended()
         st.steps += 1
         st.backward_since_step = 0
         st.clean_since_step = not st.probes

@@ -111,6 +111,50 @@ CODES = (
         explains=("loss-divergence", "nonfinite-forward", "nonfinite-backward", "exploding-gradients", "lr-too-high"),
     ),
     Code(
+        code="gan-target-flipped",
+        title="The generator's loss helps the discriminator",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Detects two models in a game whose losses pull the same way: one model's output (the generator's) "
+            "is scored by the other (the discriminator), two optimizers step them on different losses, and the "
+            "gradients of both losses with respect to the discriminator's score of generated samples share a sign."),
+        why=(
+            "In every GAN formulation (BCE with real=1/fake=0, the non-saturating generator, hinge, WGAN, least "
+            "squares) the discriminator's loss pushes its score of generated samples toward fake and the "
+            "generator's loss pushes it toward real. A generator trained on the fake target (BCE against zeros) "
+            "or a WGAN generator loss with the wrong sign pushes the same way as the discriminator: the generator "
+            "learns to make its samples easy to reject, and its losses look calm while nothing is learned."),
+        hypotheses=(
+            Hypothesis(
+                cause="the generator's adversarial loss uses the fake label as its target (zeros, or the smoothed "
+                      "0.1) instead of the real one",
+                check="print the target tensor passed with D(G(z)) in the generator's step: it must be the real label",
+            ),
+            Hypothesis(
+                cause="a WGAN or hinge generator loss written with the wrong sign (mean(D(G(z))) instead of "
+                      "-mean(D(G(z))))",
+                check="print d(loss_G)/d(D(G(z))) for one batch: it must be negative where D's loss on fakes gives positive",
+            ),
+            Hypothesis(
+                cause="the discriminator's loss uses swapped labels (real scored as fake) while the generator's is "
+                      "right",
+                check="print the targets of both D terms: real samples with the real label, generated ones with the fake",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the two models are meant to cooperate (the second model is a critic the first is trained to "
+                      "agree with, not an adversary)",
+                check="confirm the second model's loss is meant to push the score the same way",
+                kind="null",
+            ),
+        ),
+        next_step="Train the generator toward the real label: BCE(D(G(z)), ones), or -mean(D(G(z))) for WGAN and hinge.",
+        bad="loss_g = F.binary_cross_entropy_with_logits(D(fake), torch.zeros_like(score))  # the fake target",
+        good="loss_g = F.binary_cross_entropy_with_logits(D(fake), torch.ones_like(score))  # the real target",
+        explains=("loss-plateau", "loss-divergence", "underfitting"),
+    ),
+    Code(
         code="double-softmax",
         title="Cross-entropy receives probabilities, not logits",
         severity="error",
