@@ -682,11 +682,12 @@ def _autocorrelation(a: Audit, t: np.ndarray) -> float | None:
 from . import driving, robotics, series  # noqa: E402  (the domains' checks import this module's helpers)
 from .label_noise import label_noise  # noqa: E402  (imports this module's helpers)
 from .slices import slices  # noqa: E402
+from .future import future_targets  # noqa: E402  (imports this module's helpers)
 
 CHECKS: dict[str, list[Callable[[Audit], list[Finding]]]] = {
     "generic": [constant_dims, outliers, sentinels, missing, target_scale, class_balance, duplicates, near_duplicates,
                 group_overlap,
-                shift, leakage, shuffled_time, label_noise, slices],
+                shift, leakage, future_targets, shuffled_time, label_noise, slices],
     "driving": driving.CHECKS,
     "robotics": robotics.CHECKS,
 }

@@ -545,6 +545,8 @@ UNEVEN_SHARE = 0.01
 # ahead or more: position noise caps a copy's correlation below 1 (0.88 at 20 Hz with 5 cm of noise), a
 # cause of another derivative order (a throttle, an acceleration) correlates far lower, and a logged value
 # of the present may sit half a step off the positions (a speed held over the step), never a whole one.
+# The generic check of features against future targets (data/future.py) uses the same LAG_MAX, FUTURE_CORR
+# and FUTURE_LEAD, and asks more: the peak must beat the target's own autocorrelation at that lag.
 LAG_MAX = 10
 LAG_MIN_CORR = 0.5
 FUTURE_CORR = 0.8
