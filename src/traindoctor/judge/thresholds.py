@@ -545,6 +545,12 @@ UNEVEN_SHARE = 0.01
 # ahead or more: position noise caps a copy's correlation below 1 (0.88 at 20 Hz with 5 cm of noise), a
 # cause of another derivative order (a throttle, an acceleration) correlates far lower, and a logged value
 # of the present may sit half a step off the positions (a speed held over the step), never a whole one.
+# Lane widths (a lane-width column, read as metres): 2.5-5.0 m. Road design guides put lanes at 2.7-3.7 m
+# (AASHTO's Green Book: 3.6 m on highways, 2.7-3.3 m urban; 3.5-3.75 m on European motorways); 2.5 m and
+# 5.0 m leave room for narrow urban lanes and wide ramps. In feet (8-16 ft) or centimetres (250-500) no
+# median falls in the range; a rescaling that brings it there names the unit.
+LANE_WIDTH = (2.5, 5.0)
+
 # The generic check of features against future targets (data/future.py) uses the same LAG_MAX, FUTURE_CORR
 # and FUTURE_LEAD, and asks more: the peak must beat the target's own autocorrelation at that lag.
 LAG_MAX = 10

@@ -16,7 +16,9 @@ CODES = (
         what=(
             "`traindoctor data --domain driving`: speeds and accelerations from the positions over 0.5 s windows "
             "within episodes; read as metres, the 95th percentile of speed past 70 m/s or the 99th of acceleration "
-            "past 15 m/s² (1.5 g) is not a car. Names the smallest rescaling (ft, cm, mm) that makes both plausible."),
+            "past 15 m/s² (1.5 g) is not a car. Names the smallest rescaling (ft, cm, mm) that makes both plausible. "
+            "A lane-width column (a name holding lane_width) read as metres: a median outside 2.5-5 m is not a road's "
+            "lane; the rescaling that brings it there names the unit."),
         why=(
             "A model trained on centimetres and run on metres (or mixed sources) predicts trajectories 100x off; "
             "losses, thresholds and normalisations tuned for one unit are wrong for the other."),
