@@ -543,6 +543,8 @@ def leakage(a: Audit) -> list[Finding]:
         bar = _bar(a, y, classes)
         candidates = [(name, p.sampled(column, i)) for column, i, name in a.features()]
         candidates += [(column, p.sample.rows[column]) for column in _text_features(a)]
+        candidates += [(f"{column} (its text without the numbers)", t) for column in _text_features(a)
+                       if (t := _template(p.sample.rows[column])) is not None]
         for name, x in candidates:
             score = _single_feature(x, y, classes)
             if score is not None and score >= bar:
@@ -588,6 +590,20 @@ def _bar(a: Audit, y: np.ndarray, classes: bool) -> float:
         sst = float(((now - now.mean()) ** 2).sum())
         persisted = 1 - float(((now - before) ** 2).sum()) / sst if sst > 0 else 0.0
     return max(LEAK_SCORE, 1 - (1 - persisted) * LEAK_PERSISTENCE)
+
+
+def _template(values: np.ndarray) -> np.ndarray | None:
+    """Identifiers made of a template and a serial number (file names, keys: `pos_0417.png`): each value with
+    its runs of digits replaced, when most values are distinct and their templates are not — the template is
+    then a category a single-feature predictor can read."""
+    import re
+
+    text = [str(v) for v in values if v is not None and v == v]
+    if len(text) < LEAK_MIN_ROWS or len(set(text)) < len(text) / 2:
+        return None
+    out = np.asarray([re.sub(r"\d+", "#", str(v)) if v is not None and v == v else None for v in values],
+                     dtype=object)
+    return out if len(set(out.tolist())) <= len(text) / 2 else None
 
 
 def _text_features(a: Audit) -> list[str]:

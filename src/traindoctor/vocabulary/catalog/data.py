@@ -383,8 +383,9 @@ CODES = (
             "`traindoctor data`: for each feature, a binned predictor (up to 64 quantile bins; the majority class or "
             "the mean target per bin) fitted on half of the sampled rows and judged on the other half; it removes "
             "99% or more of the error of predicting the majority class or the mean (R² >= 0.99) — in a time series, "
-            "also half the error of the target's previous value. Info when the target is an action (a scripted "
-            "policy may follow one observation)."),
+            "also half the error of the target's previous value. A text column of mostly distinct identifiers (file "
+            "names, keys) is also read without its numbers (`pos_0417.png` -> `pos_#.png`). Info when the target is "
+            "an action (a scripted policy may follow one observation)."),
         why=(
             "A feature that gives the answer away (the label encoded in an id or a file path, a future position, a "
             "statistic computed with the target) makes training look easy and fails at inference, where it does "
