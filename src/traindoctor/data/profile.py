@@ -128,9 +128,10 @@ def _add(p: Profile, chunk: dict[str, np.ndarray], groups: list[str], ids: list[
     hashes = column_hashes({k: v for k, v in chunk.items() if k in p.layouts})
     p.hashes.add(combine(hashes))
     # near duplicates: a re-exported row (float32, printed round-off) under a new row id is the same sample
-    rows = {k: v for k, v in chunk.items() if k in p.layouts and k not in ids}
-    if rows:
-        p.near.add(combine(column_hashes(quantised(rows, NEAR_BITS))))
+    kept = [k for k in hashes if k not in ids]
+    if kept:  # text is not rounded: its hashes are the exact ones
+        numbers = {k: chunk[k] for k in kept if p.layouts[k].kind == "number"}
+        p.near.add(combine({**{k: hashes[k] for k in kept}, **column_hashes(quantised(numbers, NEAR_BITS))}))
     # each column's hash rides in the sample: the chance that two rows agree on it, for the duplicate check
     p.sample.add({**sample, **{HASHED + k: v for k, v in hashes.items()}})
     p.rows += n
