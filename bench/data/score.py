@@ -1,13 +1,14 @@
 """Score `traindoctor data` on planted data faults: is the planted fault the first warning or error?
 
-Cases live in cases/dev.py (tune on these) and cases/test.py (held out: never tuned on). Each builds a
+Cases live in cases/dev.py (tune on these), cases/test.py (held out; looked at once) and cases/holdout.py
+(a second held-out set, written before the checks it scores were changed). Each builds a
 dataset with one planted fault, or a healthy look-alike, through the generators of synth.py (driving logs
 from a kinematic bicycle model, robot demonstrations from scripted policies, tables). Printed per split
 and domain: broken datasets whose first warning/error is the expected code ("first"), that name it
 anywhere ("anywhere"), that got no warning or error at all ("silent"); healthy datasets with any
 warning or error ("false alarms").
 
-    python bench/data/score.py                       # both splits
+    python bench/data/score.py                       # every split
     python bench/data/score.py --split dev -k robot --show
 """
 
@@ -83,12 +84,12 @@ def table(results: list[Result]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=["dev", "test"], action="append")
+    parser.add_argument("--split", choices=["dev", "test", "holdout"], action="append")
     parser.add_argument("-k", help="only cases whose name contains this")
     parser.add_argument("--show", action="store_true", help="print every case's codes")
     args = parser.parse_args()
     results = []
-    for split in args.split or ["dev", "test"]:
+    for split in args.split or ["dev", "test", "holdout"]:
         for c in load(split, args.k):
             r = run(c)
             results.append(r)

@@ -359,7 +359,8 @@ class Domain(str, Enum):
 
 @app.command(epilog="Examples:\n\n  traindoctor data train.csv --eval val.csv --target label\n\n"
              "  traindoctor data shards/ --eval val.parquet --group episode_id -f html -o data.html\n\n"
-             "  traindoctor data make_data.py:train_set --eval make_data.py:val_set")
+             "  traindoctor data make_data.py:train_set --eval make_data.py:val_set\n\n"
+             "  traindoctor data train.csv --model model.py:make_model")
 def data(
     train: str = typer.Argument(..., help="The training split: a CSV/TSV, JSONL, parquet, .npz/.npy or torch.save'd "
                                 "dict of tensors, a directory of them, or module.py:function returning a Dataset, "
@@ -382,6 +383,7 @@ def data(
     position: Optional[List[str]] = typer.Option(None, "--position", help="Position columns x,y (or one vector column) (driving); default: x/y, pos_x/pos_y, position."),
     heading: Optional[str] = typer.Option(None, "--heading", help="The heading column (driving); default: heading/yaw/theta."),
     schedule: Optional[str] = typer.Option(None, "--schedule", help="A diffusion/flow noise schedule to judge against the actions (robotics): linear, cosine, flow, flow:T_MIN, linear:STEPS, a .npy/.txt of betas or a .json."),
+    model: Optional[str] = typer.Option(None, "--model", help="module.py:function returning a model or pipeline (or (model, batch)): poison one sample of a batch and report other samples it reaches (cross-sample leakage)."),
     format: Format = _format_option(),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
@@ -398,7 +400,7 @@ def data(
     command = "data " + " ".join([train] + [f"--eval {e}" for e in eval or []])
     try:
         report = audit_data(train, eval or None, domain=domain.value, sample_cap=sample_cap, command=command,
-                            schedule=schedule, **{k: v for k, v in roles.items() if v})
+                            schedule=schedule, model=model, **{k: v for k, v in roles.items() if v})
     except DataError as exc:
         typer.echo(f"traindoctor: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -41,7 +41,7 @@ class Audit:
 
 
 def audit_data(train: Any, eval: Any = None, *, domain: str = "generic", sample_cap: int = SAMPLE_CAP,
-               command: str | None = None, schedule: Any = None, **roles: Any) -> Report:
+               command: str | None = None, schedule: Any = None, model: str | None = None, **roles: Any) -> Report:
     """Audit a dataset before training on it. `train` and `eval` (one, or a list of evaluation splits) are
     paths (CSV, TSV, JSONL, parquet, .npz, .npy, a torch.save'd dict of tensors, a directory of them),
     `module.py:function`, or in-memory datasets (a dict of arrays or tensors, a DataFrame, a torch
@@ -49,8 +49,9 @@ def audit_data(train: Any, eval: Any = None, *, domain: str = "generic", sample_
     A model's results, when the split holds them: `slice` (categorical columns to break the metric down by),
     `metric` (a per-row metric) or `prediction`, and `probs` (out-of-sample class probabilities, for
     confident learning). `schedule`: a diffusion or flow noise schedule the actions will be trained with
-    (robotics: "linear", "cosine", "flow", a .npy of betas, a .json or dict). Raises DataError when a split
-    cannot be read."""
+    (robotics: "linear", "cosine", "flow", a .npy of betas, a .json or dict). `model`: `module.py:function`
+    returning a model or pipeline (or `(model, batch)`), traced for cross-sample leakage (tracing.py). Raises
+    DataError when a split cannot be read."""
     from .checks import CHECKS
 
     if domain not in DOMAINS:
@@ -78,6 +79,11 @@ def audit_data(train: Any, eval: Any = None, *, domain: str = "generic", sample_
         a = Audit(profiles[0], profiles[1:], decided["roles"], evaluation, schedule=schedule)
         for check in CHECKS["generic"] + (CHECKS.get(domain, []) if domain != "generic" else []):
             found += check(a)
+        if model is not None:
+            from .tracing import trace_model
+
+            traced, a.tables["leakage"] = trace_model(model, a)
+            found += traced
         _columns_differ(a, notes)
         tables = a.tables
     if domain != "generic" and not CHECKS.get(domain):

@@ -10,15 +10,15 @@ import numpy as np
 
 from ..judge.thresholds import (
     CLASS_MAJORITY, CLASS_MIN_LABELS, CLASSES_MAX, DUPLICATE_CHANCE, DUPLICATE_SHARE, GROUP_OVERLAP_SHARE, LEAK_BINS,
-    LEAK_MIN_ROWS, LEAK_PERSISTENCE, LEAK_SCORE, NEAR_CONSTANT, OUTLIER_ROWS, OUTLIER_SS_SHARE, OUTLIER_Z, RARE_CLASS_COUNT,
-    SENTINEL_REST_DISTINCT, SENTINEL_SHARE, SENTINEL_Z, SHIFT_EFFECT, SHIFT_FDR, SHUFFLE_AUTOCORR, SHUFFLE_INSIDE,
-    SHUFFLE_SIMILAR, TARGET_SCALE_RATIO,
+    LEAK_MIN_ROWS, LEAK_PERSISTENCE, LEAK_SCORE, NEAR_BITS, NEAR_CONSTANT, OUTLIER_ROWS, OUTLIER_SS_SHARE, OUTLIER_Z, RARE_CLASS_COUNT,
+    SENTINEL_REST_DISTINCT, SENTINEL_SHARE, SENTINEL_Z, SHIFT_EFFECT, SHIFT_FDR, SHIFT_MIN_EXPECTED, SHUFFLE_AUTOCORR,
+    SHUFFLE_INSIDE, SHUFFLE_SIMILAR, TARGET_SCALE_RATIO,
 )
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .audit import Audit
 from .profile import HASHED, Profile
-from .stats import EXTREMES
+from .stats import EXTREMES, column_hashes, quantised
 
 SOURCE = "data"
 SHOWN = 5  # dimensions named in an observation; the evidence lists up to LISTED
@@ -296,18 +296,75 @@ def duplicates(a: Audit) -> list[Finding]:
     return out
 
 
+def near_duplicates(a: Audit) -> list[Finding]:
+    """Rows equal once numbers are rounded (NEAR_BITS), beyond the exact duplicates duplicates() judges:
+    copies re-exported through float32 or printed round-off, under new row ids."""
+    out = []
+    chance = _agreement(a.train, near=True, ids=tuple(a.roles.ids))
+    exact, near = a.train.hashes, a.train.near
+    repeats = _repeats(near.under(near.bar))
+    share = repeats / max(len(near.under(near.bar)), 1)
+    already = _repeats(exact.under(exact.bar)) / max(len(exact.under(exact.bar)), 1)
+    expected = min(1.0, chance * (a.train.rows - 1))
+    if share - already >= DUPLICATE_SHARE and share >= DUPLICATE_CHANCE * expected:
+        out.append(finding("near-duplicates", f"{share:.1%} of the rows of {a.train.name} repeat another row once "
+                           f"numbers are rounded to {_digits()} significant digits ({already:.1%} repeat exactly; "
+                           f"{_count(repeats, near.sampled)} rows; rows agreeing by chance: {expected:.2%})",
+                           SOURCE, evidence={"share": share, "exact_share": already, "repeats": repeats,
+                                             "chance": expected, "hash_sample": near.sampled},
+                           location={"split": a.train.name}))
+    for p in a.evals:
+        shared, total = _shared(a.train.near, p.near)
+        same, same_total = _shared(a.train.hashes, p.hashes)
+        if not total:
+            continue
+        share, already = shared / total, same / max(same_total, 1)
+        expected = min(1.0, chance * a.train.rows)
+        exact_found = already >= DUPLICATE_SHARE and already >= DUPLICATE_CHANCE * expected
+        if not exact_found and share >= DUPLICATE_SHARE and share >= DUPLICATE_CHANCE * expected:
+            out.append(finding("split-overlap", f"{share:.1%} of the rows of {p.name} match rows of {a.train.name} "
+                               f"once numbers are rounded to {_digits()} significant digits ({already:.1%} match "
+                               f"exactly; {shared} rows; by chance: {expected:.2%}): copies stored or printed "
+                               "with other precision", SOURCE,
+                               evidence={"split": p.name, "share": share, "exact_share": already, "rows": shared,
+                                         "chance": expected, "by": "near rows"}, location={"split": p.name}))
+    return out
+
+
+def _repeats(hashes: np.ndarray) -> int:
+    if not len(hashes):
+        return 0
+    _, counts = np.unique(hashes, return_counts=True)
+    return int((counts - 1).sum())
+
+
+def _shared(train, theirs) -> tuple[int, int]:
+    bar = min(train.bar, theirs.bar)
+    mine = theirs.under(bar)
+    return int(np.isin(mine, train.under(bar)).sum()), len(mine)
+
+
+def _digits() -> str:
+    return f"{NEAR_BITS * np.log10(2):.1f}"
+
+
 def _count(n: int, sampled: float) -> str:
     return str(n) if sampled >= 1 else f"about {n / sampled:.0f}, estimated from a hash sample of {sampled:.1%}"
 
 
-def _agreement(p: Profile) -> float:
+def _agreement(p: Profile, near: bool = False, ids: tuple = ()) -> float:
     """The chance that two rows agree on every column by chance: the product over columns of the
     sample's collision probability of the column's hashes (unbiased: sum of c(c-1) over K(K-1)),
-    columns taken as independent."""
+    columns taken as independent. `near`: of the columns with numbers rounded as near_duplicates()
+    rounds them."""
     chance = 1.0
     for key, hashes in p.sample.rows.items():
-        if not key.startswith(HASHED):
+        if not key.startswith(HASHED) or key[len(HASHED):] in ids:
             continue
+        lay = p.layouts.get(key[len(HASHED):])
+        if near and lay is not None and lay.kind == "number" and not lay.pooled:
+            values = p.sample.rows[lay.name]
+            hashes = column_hashes(quantised({lay.name: values}, NEAR_BITS))[lay.name]
         k = len(hashes)
         if k < 2:
             return 1.0
@@ -355,6 +412,8 @@ def shift(a: Audit) -> list[Finding]:
             smd = (me.mean[i] - mt.mean[i]) / mt.std[i] if mt.std[i] > 0 else 0.0
             rows.append({"dim": name, "ks": d, "p": pvalue, "mean_shift_sd": float(smd), "effective_n": [nx, ny],
                          "train_mean": float(mt.mean[i]), "eval_mean": float(me.mean[i])})
+        rows += [r for column in _text_features(a) if column in p.layouts and p.layouts[column].kind == "text"
+                 and (r := _category_shift(a, p, column)) is not None]
         if not rows:
             continue
         adjusted = false_discovery_control([r["p"] for r in rows])
@@ -365,11 +424,67 @@ def shift(a: Audit) -> list[Finding]:
         shifted.sort(key=lambda r: -r["ks"])
         out.append(finding("train-eval-shift", f"{len(shifted)} of {len(rows)} dimensions are distributed differently "
                            f"in {p.name} than in {a.train.name}: "
-                           + "; ".join(f"`{r['dim']}` KS D = {r['ks']:.2f}, mean {fmt(r['train_mean'])} -> "
-                                       f"{fmt(r['eval_mean'])} ({r['mean_shift_sd']:+.1f} sd)" for r in shifted[:SHOWN]),
+                           + "; ".join(_shifted(r) for r in shifted[:SHOWN]),
                            SOURCE, evidence={"split": p.name, "dims": shifted[:LISTED], "tested": len(rows)},
                            location=_at(p, [r["dim"] for r in shifted])))
     return out
+
+
+def _shifted(r: dict) -> str:
+    if r.get("test") == "chi2":
+        moved = ", ".join(f"{k} {a:.0%} -> {b:.0%}" for k, a, b in r["categories"][:3])
+        return f"`{r['dim']}` (categories) TV = {r['ks']:.2f}, Cramér's V {r['cramers_v']:.2f}: {moved}"
+    return (f"`{r['dim']}` KS D = {r['ks']:.2f}, mean {fmt(r['train_mean'])} -> {fmt(r['eval_mean'])} "
+            f"({r['mean_shift_sd']:+.1f} sd)")
+
+
+def _category_shift(a: Audit, p: Profile, column: str) -> dict | None:
+    """A categorical column's shift: a chi-square test of the 2 x k table of category counts in the row samples,
+    categories expected fewer than SHIFT_MIN_EXPECTED times pooled into one (the test's validity), its
+    statistic divided by the design effect of frames grouped in episodes (as the KS test counts effective
+    samples). The effect is the total variation distance: the largest difference in probability of any set
+    of categories, what the KS D is for ordered values; Cramér's V alongside."""
+    from scipy.stats import chi2
+
+    x, y = (np.asarray([str(v) for v in q.sample.rows[column] if v is not None and v == v and v != ""])
+            for q in (a.train, p))
+    if len(x) < 20 or len(y) < 20:
+        return None
+    cats, inv = np.unique(np.concatenate([x, y]), return_inverse=True)
+    table = np.stack([np.bincount(inv[:len(x)], minlength=len(cats)), np.bincount(inv[len(x):], minlength=len(cats))])
+    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
+    rare = expected.min(0) < SHIFT_MIN_EXPECTED
+    if rare.any():
+        table = np.column_stack([table[:, ~rare], table[:, rare].sum(1)])
+        cats = np.append(cats[~rare], "(other)")
+        expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
+        if expected[:, -1].min() < SHIFT_MIN_EXPECTED:  # the pooled rest is itself too rare to test
+            table, cats = table[:, :-1], cats[:-1]
+            expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
+    if table.shape[1] < 2:
+        return None
+    stat = float(((table - expected) ** 2 / expected).sum())
+    deff = max(_design_effect(a, a.train, column), _design_effect(a, p, column))
+    share = table / table.sum(1, keepdims=True)
+    moved = np.argsort(-np.abs(share[1] - share[0]))
+    n = float(table.sum())
+    return {"dim": column, "test": "chi2", "ks": float(0.5 * np.abs(share[1] - share[0]).sum()),
+            "cramers_v": float(np.sqrt(stat / n)), "chi2": stat, "design_effect": deff,
+            "p": float(chi2.sf(stat / deff, table.shape[1] - 1)),
+            "categories": [(str(cats[j]), float(share[0, j]), float(share[1, j])) for j in moved[:SHOWN]]}
+
+
+def _design_effect(a: Audit, p: Profile, column: str) -> float:
+    """n over the effective n of the column's most common category as an indicator, frames of an episode
+    counted as _effective() counts them."""
+    values = np.asarray([str(v) for v in p.sample.rows[column]])
+    cats, counts = np.unique(values, return_counts=True)
+    indicator = (values == cats[np.argmax(counts)]).astype(float)
+    n = float(len(indicator))
+    for group in a.roles.groups:
+        if group in p.sample.rows:
+            n = min(n, _clustered(p.sampled(group), indicator))
+    return max(1.0, len(indicator) / max(n, 1.0))
 
 
 def _effective(a: Audit, p: Profile, column: str, i: int) -> float:
@@ -428,6 +543,8 @@ def leakage(a: Audit) -> list[Finding]:
         bar = _bar(a, y, classes)
         candidates = [(name, p.sampled(column, i)) for column, i, name in a.features()]
         candidates += [(column, p.sample.rows[column]) for column in _text_features(a)]
+        candidates += [(f"{column} (its text without the numbers)", t) for column in _text_features(a)
+                       if (t := _template(p.sample.rows[column])) is not None]
         for name, x in candidates:
             score = _single_feature(x, y, classes)
             if score is not None and score >= bar:
@@ -473,6 +590,20 @@ def _bar(a: Audit, y: np.ndarray, classes: bool) -> float:
         sst = float(((now - now.mean()) ** 2).sum())
         persisted = 1 - float(((now - before) ** 2).sum()) / sst if sst > 0 else 0.0
     return max(LEAK_SCORE, 1 - (1 - persisted) * LEAK_PERSISTENCE)
+
+
+def _template(values: np.ndarray) -> np.ndarray | None:
+    """Identifiers made of a template and a serial number (file names, keys: `pos_0417.png`): each value with
+    its runs of digits replaced, when most values are distinct and their templates are not — the template is
+    then a category a single-feature predictor can read."""
+    import re
+
+    text = [str(v) for v in values if v is not None and v == v]
+    if len(text) < LEAK_MIN_ROWS or len(set(text)) < len(text) / 2:
+        return None
+    out = np.asarray([re.sub(r"\d+", "#", str(v)) if v is not None and v == v else None for v in values],
+                     dtype=object)
+    return out if len(set(out.tolist())) <= len(text) / 2 else None
 
 
 def _text_features(a: Audit) -> list[str]:
@@ -567,10 +698,12 @@ def _autocorrelation(a: Audit, t: np.ndarray) -> float | None:
 from . import driving, robotics, series  # noqa: E402  (the domains' checks import this module's helpers)
 from .label_noise import label_noise  # noqa: E402  (imports this module's helpers)
 from .slices import slices  # noqa: E402
+from .future import future_targets  # noqa: E402  (imports this module's helpers)
 
 CHECKS: dict[str, list[Callable[[Audit], list[Finding]]]] = {
-    "generic": [constant_dims, outliers, sentinels, missing, target_scale, class_balance, duplicates, group_overlap,
-                shift, leakage, shuffled_time, label_noise, slices],
+    "generic": [constant_dims, outliers, sentinels, missing, target_scale, class_balance, duplicates, near_duplicates,
+                group_overlap,
+                shift, leakage, future_targets, shuffled_time, label_noise, slices],
     "driving": driving.CHECKS,
     "robotics": robotics.CHECKS,
 }

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..judge.thresholds import (
     DRIVE_ACCEL_MAX, DRIVE_JERK_MAX, DRIVE_SPEED_MAX, DRIVE_WINDOW, FRAME_MIXED, FRAME_ORIGIN, FUTURE_CORR,
-    FUTURE_LEAD, HEADING_MOVING, HEADING_TURNING, LAG_MAX, LAG_MIN_CORR, STEP_TOLERANCE, TARGET_AHEAD,
+    FUTURE_LEAD, HEADING_MOVING, HEADING_TURNING, LAG_MAX, LANE_WIDTH, LAG_MIN_CORR, STEP_TOLERANCE, TARGET_AHEAD,
     TIME_DISORDER_SHARE, UNEVEN_SHARE,
 )
 from ..vocabulary.finding import Finding, finding
@@ -165,6 +165,32 @@ def position_units(a: Audit) -> list[Finding]:
                     evidence={"speed_p95": typical["speed"], "accel_p95": typical["accel"], "step_s": tr.step,
                               "likely_unit": unit[0] if unit else None, "factor": unit[1] if unit else None},
                     location={"split": a.train.name, "columns": tr.names[:2]})]
+
+
+def lane_widths(a: Audit) -> list[Finding]:
+    """A lane-width column (a name holding "lane width") in the unit of the positions, read as metres: the
+    median lane is a road's (LANE_WIDTH) or a rescaling (ft, cm, mm) names the unit it is in."""
+    out = []
+    for column, lay in a.train.layouts.items():
+        if lay.kind != "number" or lay.pooled or "lanewidth" not in key(column):
+            continue
+        values = a.train.sampled(column)
+        values = values[np.isfinite(values) & (values > 0)]
+        if len(values) < 20:
+            continue
+        median = float(np.median(values))
+        if LANE_WIDTH[0] <= median <= LANE_WIDTH[1]:
+            continue
+        unit = next(((u, f) for u, f in UNITS if LANE_WIDTH[0] <= median * f <= LANE_WIDTH[1]), None)
+        read = (f"in {unit[0]} it is {fmt(median * unit[1])} m, a road's" if unit else
+                "no unit (ft, cm, mm) makes it a road's")
+        out.append(finding("position-units", f"read as metres, the lanes of {a.train.name} are {fmt(median)} m wide "
+                           f"(median of `{column}`), where road lanes are {LANE_WIDTH[0]:g}-{LANE_WIDTH[1]:g} m; "
+                           f"{read}", SOURCE, evidence={"column": column, "lane_width_median": median,
+                                                         "likely_unit": unit[0] if unit else None,
+                                                         "factor": unit[1] if unit else None, "by": "lane width"},
+                           location={"split": a.train.name, "columns": [column]}))
+    return out
 
 
 def kinematic_feasibility(a: Audit) -> list[Finding]:
@@ -460,5 +486,5 @@ def describe(a: Audit) -> list[Finding]:
     return []
 
 
-CHECKS = [describe, position_units, kinematic_feasibility, heading_units, frames, timestamps, target_lag,
+CHECKS = [describe, position_units, lane_widths, kinematic_feasibility, heading_units, frames, timestamps, target_lag,
           future_features]

@@ -15,7 +15,8 @@ import numpy as np
 
 from .roles import Roles
 from .sources import Source
-from .stats import Counts, Extremes, Moments, Reservoir, RowHashes, column_hashes, combine
+from ..judge.thresholds import NEAR_BITS
+from .stats import Counts, Extremes, Moments, Reservoir, RowHashes, column_hashes, combine, quantised
 
 WIDE = 128  # a row of more values than this is pooled (a flattened image), not one dimension per value
 NUMERIC_SHARE = 0.9  # a text column whose values are at least this share numbers is a numeric column
@@ -44,6 +45,7 @@ class Profile:
     not_numbers: dict[str, dict] = field(default_factory=dict)  # text in a numeric column: count, examples
     sample: Reservoir = field(default_factory=Reservoir)
     hashes: RowHashes = field(default_factory=RowHashes)
+    near: RowHashes = field(default_factory=RowHashes)  # the same rows with numbers rounded (NEAR_BITS), ids left out
     groups: dict[str, set] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -70,7 +72,7 @@ def profile(source: Source, roles_of: Callable[[list[str]], Roles]) -> Profile:
             roles = roles_of(list(chunk))
         if roles.time in chunk and chunk[roles.time].dtype.kind in "OUS":
             chunk[roles.time] = _seconds(chunk[roles.time])
-        _add(p, chunk, roles.groups)
+        _add(p, chunk, roles.groups, roles.ids)
     p.notes += source.notes
     return p
 
@@ -86,7 +88,7 @@ def _seconds(values: np.ndarray) -> np.ndarray:
     return ((dates - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).to_numpy(np.float64, na_value=np.nan)
 
 
-def _add(p: Profile, chunk: dict[str, np.ndarray], groups: list[str]) -> None:
+def _add(p: Profile, chunk: dict[str, np.ndarray], groups: list[str], ids: list[str] = ()) -> None:
     n = len(next(iter(chunk.values())))
     if n == 0:
         return
@@ -125,6 +127,11 @@ def _add(p: Profile, chunk: dict[str, np.ndarray], groups: list[str]) -> None:
             _groups(p, name, chunk.get(name))
     hashes = column_hashes({k: v for k, v in chunk.items() if k in p.layouts})
     p.hashes.add(combine(hashes))
+    # near duplicates: a re-exported row (float32, printed round-off) under a new row id is the same sample
+    kept = [k for k in hashes if k not in ids]
+    if kept:  # text is not rounded: its hashes are the exact ones
+        numbers = {k: chunk[k] for k in kept if p.layouts[k].kind == "number"}
+        p.near.add(combine({**{k: hashes[k] for k in kept}, **column_hashes(quantised(numbers, NEAR_BITS))}))
     # each column's hash rides in the sample: the chance that two rows agree on it, for the duplicate check
     p.sample.add({**sample, **{HASHED + k: v for k, v in hashes.items()}})
     p.rows += n

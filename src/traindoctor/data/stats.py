@@ -176,6 +176,25 @@ def column_hashes(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def quantised(columns: dict[str, np.ndarray], bits: int) -> dict[str, np.ndarray]:
+    """Numeric columns with each float64 rounded to `bits` bits of mantissa (relative steps of 2^-bits):
+    values that differ by float32 storage or a printed round-off fall, almost always, in the same step.
+    Text is kept as it is."""
+    out = {}
+    drop = np.uint64((1 << (52 - bits)) - 1)
+    half = np.uint64(1 << (51 - bits))
+    for name, col in columns.items():
+        if col.dtype == object:
+            out[name] = col
+            continue
+        values = np.ascontiguousarray(col, dtype=np.float64) + 0.0
+        bits64 = values.view(np.uint64)
+        with np.errstate(over="ignore"):  # round to nearest: add half a step, then clear the low bits
+            rounded = ((bits64 + half) & ~drop).view(np.float64)
+        out[name] = np.where(np.isfinite(values), rounded, values)
+    return out
+
+
 def combine(hashes: dict[str, np.ndarray]) -> np.ndarray:
     """The row's hash over its columns' hashes, in column-name order."""
     names = sorted(hashes)

@@ -36,12 +36,18 @@ def load_tensors(path: Path) -> Any:
 
 def from_function(spec: str, name: str, sample_cap: int) -> Source:
     """`path/to/file.py:function`: the object the function returns, read as any in-memory dataset."""
+    return from_object(call_function(spec, "a Dataset, DataLoader or dict of arrays"), name, sample_cap)
+
+
+def call_function(spec: str, returns: str) -> Any:
+    """Run `path/to/file.py:function()` (its folder importable, the random streams restored) and return what
+    it returns; its failures are a DataError with the user's traceback. `returns`: what it should return."""
     import runpy
 
     path, _, func = spec.partition(":")
     file = Path(path)
     if not func:
-        raise DataError(f"{spec}: name the function that returns the dataset, as {path}:function")
+        raise DataError(f"{spec}: name the function that returns {returns}, as {path}:function")
     if not file.is_file():
         raise DataError(f"{path}: no such file")
     saved = sys.path[:]
@@ -53,15 +59,14 @@ def from_function(spec: str, name: str, sample_cap: int) -> Source:
             except Exception as exc:
                 raise DataError(f"importing {path} failed:\n{_user_trace(exc, file)}") from None
             if not callable(namespace.get(func)):
-                raise DataError(f"{path} defines no function {func}(); write one that returns a Dataset, DataLoader "
-                                "or dict of arrays")
+                raise DataError(f"{path} defines no function {func}(); write one that returns {returns}")
             try:
                 obj = namespace[func]()
             except Exception as exc:
                 raise DataError(f"{spec}() raised:\n{_user_trace(exc, file)}") from None
     finally:
         sys.path[:] = saved
-    return from_object(obj, name, sample_cap)
+    return obj
 
 
 def _user_trace(exc: BaseException, file: Path) -> str:

@@ -433,6 +433,13 @@ RARE_CLASS_COUNT = 10
 DUPLICATE_SHARE = 0.01
 DUPLICATE_CHANCE = 10.0
 
+# Near duplicates: rows equal once every number is rounded to 14 bits of mantissa (a relative step of
+# 6e-5, about 4 significant digits): a copy stored as float32 (relative error 6e-8) or printed with 6
+# digits (5e-6) lands in the same step for almost every value, while distinct measurements of a continuous
+# quantity rarely do. Judged as exact duplicates are (DUPLICATE_SHARE beyond the exact ones, and
+# DUPLICATE_CHANCE times the agreement by chance of the rounded columns); row ids are left out.
+NEAR_BITS = 14
+
 # Split overlap by group key (episode, scene, patient): 1% of the evaluation split's groups also in training.
 GROUP_OVERLAP_SHARE = 0.01
 
@@ -444,6 +451,11 @@ GROUP_OVERLAP_SHARE = 0.01
 # 100 alike frames are about 10 samples, not 1,000 — and neighbours in a series by n (1 - r) / (1 + r).
 SHIFT_FDR = 0.01
 SHIFT_EFFECT = 0.2
+# Categorical columns: a chi-square test of the split x category counts in the same family of tests, its
+# effect the total variation distance (the largest difference in probability of any set of categories,
+# the unordered analogue of the KS D) judged against the same SHIFT_EFFECT. Categories expected fewer than
+# 5 times are pooled: below that the chi-square approximation fails (Cochran's rule).
+SHIFT_MIN_EXPECTED = 5
 
 # A single feature predicts the target too well: held out on half of the sample, a binned predictor of
 # one feature (up to 64 quantile bins; each bin's majority class or mean target) removes 99% of the error
@@ -533,6 +545,14 @@ UNEVEN_SHARE = 0.01
 # ahead or more: position noise caps a copy's correlation below 1 (0.88 at 20 Hz with 5 cm of noise), a
 # cause of another derivative order (a throttle, an acceleration) correlates far lower, and a logged value
 # of the present may sit half a step off the positions (a speed held over the step), never a whole one.
+# Lane widths (a lane-width column, read as metres): 2.5-5.0 m. Road design guides put lanes at 2.7-3.7 m
+# (AASHTO's Green Book: 3.6 m on highways, 2.7-3.3 m urban; 3.5-3.75 m on European motorways); 2.5 m and
+# 5.0 m leave room for narrow urban lanes and wide ramps. In feet (8-16 ft) or centimetres (250-500) no
+# median falls in the range; a rescaling that brings it there names the unit.
+LANE_WIDTH = (2.5, 5.0)
+
+# The generic check of features against future targets (data/future.py) uses the same LAG_MAX, FUTURE_CORR
+# and FUTURE_LEAD, and asks more: the peak must beat the target's own autocorrelation at that lag.
 LAG_MAX = 10
 LAG_MIN_CORR = 0.5
 FUTURE_CORR = 0.8

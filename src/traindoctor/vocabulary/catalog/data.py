@@ -326,6 +326,32 @@ CODES = (
         explains=("split-overlap",),
     ),
     Code(
+        code="near-duplicates",
+        title="Many rows repeat another row once numbers are rounded",
+        severity="warning",
+        stage=BAD_DATA,
+        what=(
+            "`traindoctor data`: hashes every row of the training split again with each number rounded to 14 bits "
+            "of mantissa (about 4 significant digits) and row ids left out, in one pass with a bounded hash sample; "
+            "warns when the repeats exceed the exact ones by 1% of the rows and are 10x what rounded rows agree "
+            "by chance. Across splits the same hashes give `split-overlap`."),
+        why=(
+            "A copy that went through float32, a CSV printed with fewer digits, or a re-export under a new id is "
+            "the same sample: it weighs twice and, split at random, is trained on and evaluated."),
+        hypotheses=(
+            Hypothesis("the same records exported twice with another precision or new row ids",
+                       "round the numeric columns and drop_duplicates(); compare the ids of the pairs"),
+            Hypothesis("augmentation with tiny noise applied before the split", "check the pipeline for jitter "
+                       "applied to the whole table", kind="subtle"),
+            Hypothesis("a quantity with few distinct values measured many times (a sensor at rest)",
+                       "look at the repeated rows: equal readings of different samples", kind="null"),
+        ),
+        next_step="Deduplicate on rounded values (and without row ids) before splitting.",
+        bad="df = pd.concat([export_2023, export_2023_float32])",
+        good="df = df.loc[~df[cols].round(4).duplicated()]",
+        explains=("split-overlap", "duplicate-rows"),
+    ),
+    Code(
         code="train-eval-shift",
         title="Features are distributed differently in evaluation than in training",
         severity="warning",
@@ -357,8 +383,9 @@ CODES = (
             "`traindoctor data`: for each feature, a binned predictor (up to 64 quantile bins; the majority class or "
             "the mean target per bin) fitted on half of the sampled rows and judged on the other half; it removes "
             "99% or more of the error of predicting the majority class or the mean (R² >= 0.99) — in a time series, "
-            "also half the error of the target's previous value. Info when the target is an action (a scripted "
-            "policy may follow one observation)."),
+            "also half the error of the target's previous value. A text column of mostly distinct identifiers (file "
+            "names, keys) is also read without its numbers (`pos_0417.png` -> `pos_#.png`). Info when the target is "
+            "an action (a scripted policy may follow one observation)."),
         why=(
             "A feature that gives the answer away (the label encoded in an id or a file path, a future position, a "
             "statistic computed with the target) makes training look easy and fails at inference, where it does "

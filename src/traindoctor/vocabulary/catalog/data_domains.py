@@ -16,7 +16,9 @@ CODES = (
         what=(
             "`traindoctor data --domain driving`: speeds and accelerations from the positions over 0.5 s windows "
             "within episodes; read as metres, the 95th percentile of speed past 70 m/s or the 99th of acceleration "
-            "past 15 m/s² (1.5 g) is not a car. Names the smallest rescaling (ft, cm, mm) that makes both plausible."),
+            "past 15 m/s² (1.5 g) is not a car. Names the smallest rescaling (ft, cm, mm) that makes both plausible. "
+            "A lane-width column (a name holding lane_width) read as metres: a median outside 2.5-5 m is not a road's "
+            "lane; the rescaling that brings it there names the unit."),
         why=(
             "A model trained on centimetres and run on metres (or mixed sources) predicts trajectories 100x off; "
             "losses, thresholds and normalisations tuned for one unit are wrong for the other."),
@@ -164,19 +166,24 @@ CODES = (
     ),
     Code(
         code="future-feature",
-        title="An input feature carries the vehicle's future",
+        title="An input feature carries the future",
         severity="warning",
         stage=MECHANISM,
         what=(
-            "`traindoctor data --domain driving`: for each feature, the cross-correlation of its changes with the "
-            "changes of the vehicle's x, y, speed and heading over 0.5 s within episodes; warns when it correlates "
-            "at 0.8 or more with the centre of the peak a whole step ahead or later."),
+            "`traindoctor data`, in data with a time or episode order: for each feature, corr(feature_t, "
+            "target_{t+k}) over k = -10..10 within episodes, on the levels and on the changes; warns when the peak "
+            "is 0.8 or more, its centre a whole step ahead or later, above the correlation with the target as many "
+            "steps back, and above the target's own autocorrelation at that lag (the feature tells the future "
+            "better than the present target does). With `--domain driving` also the cross-correlation of its "
+            "changes with the changes of the vehicle's x, y, speed and heading over 0.5 s, with the same bars."),
         why=(
             "A feature computed from a later step (a next-speed column, a smoothed track with a centred window, a "
             "future traffic-light state) does not exist at inference: validation looks good and deployment fails."),
         hypotheses=(
             Hypothesis("a feature computed with a shift(-k) or a centred rolling window", "grep the feature pipeline "
                        "for shift(-, center=True and forward differences"),
+            Hypothesis("a forecast or label column built after the fact from later rows", "check how the column "
+                       "was made and when its value becomes known", kind="subtle"),
             Hypothesis("the feature is a planner's command the vehicle follows (known at inference)",
                        "confirm the feature is available at the time of prediction", kind="null"),
         ),
