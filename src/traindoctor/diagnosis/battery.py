@@ -90,13 +90,17 @@ def _run_probe(probe: Probe, setup: Setup, context: Context) -> tuple[list[Findi
 
 
 def could_not_check(records: Sequence[ProbeRecord]) -> list[str]:
-    """Why the battery could not look: at least as many applicable probes failed as ran, or none applied.
+    """Why the battery could not look: at least as many applicable probes failed as ran, the loss could not be
+    computed, or none applied.
     (Skipped probes do not apply to this model; they neither count for nor against.)"""
     ran = [r["name"] for r in records if r["status"] == "ran"]
     failed = [r for r in records if r["status"] == "failed"]
     if records and not ran and not failed:
         return [f"none of the {len(records)} probes applied: " + _grouped(records)]
-    if not failed or len(failed) < len(ran):
+    # The loss is what checkup is about: when neither its first value nor a fit could be computed, the probes
+    # that ran without it (the batch, the forward's structure) did not look at learning at all.
+    lossless = {"init-loss", "overfit"} <= {r["name"] for r in failed}
+    if not failed or (len(failed) < len(ran) and not lossless):
         return []
     who = f"only {', '.join(ran)} ran" if ran else "none ran"
     return [f"{len(failed)} of {len(failed) + len(ran)} applicable probes failed ({who}): " + _grouped(failed)]
