@@ -111,7 +111,11 @@ def _gradient_path(m: Material, groups: Groups, source: str, severity: str) -> t
 
 def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Finding], list[dict[str, Any]]]:
     tape = m.tapes[-1]
-    other = m.tapes[0] if len(m.tapes) > 1 and not _same_batch(m.tapes[0], tape) else None
+    # The other batches, latest first: the nearest to where training left the model is the arms' held-out batch.
+    earlier = list(reversed(m.tapes[:-1]))
+    others = [t for i, t in enumerate(earlier) if not _same_batch(t, tape)
+              and not any(_same_batch(t, u) for u in earlier[:i])][:rules.HELD_OUT_BATCHES]
+    other = others[0] if others else None
     sequence_first = _sequence_first(m.model) if other is not None else []
     arms = {"baseline": _arm("baseline", m, tape, groups, steps, held=other if sequence_first else None)}
     base = arms["baseline"]
@@ -129,8 +133,6 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
         arms["regularisation-off"] = _arm("regularisation-off", m, tape, _with(groups, weight_decay=lambda g: 0.0),
                                           steps, data_only=True)
     if other is not None and m.initial is not None:
-        others = [t for i, t in enumerate(m.tapes[:-1]) if not _same_batch(t, tape)
-                  and not any(_same_batch(t, u) for u in m.tapes[:i])][:rules.HELD_OUT_BATCHES]
         base.held_out = _held_out(m, tape, others, groups, steps)
     if sequence_first:
         try:
