@@ -163,6 +163,19 @@ def test_target_scale_mismatch():
     df = table(pos=r.normal(0, 1000, N), heading=r.normal(0, 1, N))
     assert found(audit(df, target="pos,heading"), "target-scale-mismatch")
     assert found(audit({"obs": torch.randn(N, 4), "action": torch.tensor(y)}), "target-scale-mismatch")
+    assert f.severity == "warning"
+    mm = np.stack([np.round(r.normal(0, 3000, N)), r.normal(0, 0.5, N)], 1)  # whole millimetres, many values
+    assert found(audit({"x": r.normal(size=(N, 3)), "target": mm}), "target-scale-mismatch")[0].severity == "warning"
+
+
+def test_target_scale_of_integer_codes_is_said_not_alarmed():
+    # action tokens 0..255 next to continuous dimensions: trained as classes, their spread is no scale
+    r = rng()
+    tokens = np.searchsorted(np.linspace(-1, 1, 255), np.tanh(r.normal(size=N))).astype(float)
+    for y in (np.stack([tokens, r.normal(0, 0.05, N)], 1),
+              np.stack([r.normal(0, 0.01, N), r.normal(0, 0.02, N), r.integers(0, 64, N).astype(float)], 1)):
+        f = found(audit({"obs": r.normal(size=(N, 3)), "action": y}), "target-scale-mismatch")[0]
+        assert f.severity == "info" and f.evidence["codes"] and "integer codes" in f.observation
 
 
 def test_comparable_target_scales_are_silent():

@@ -196,10 +196,22 @@ def target_scale(a: Audit) -> list[Finding]:
     ratio = stds[big] / stds[small]
     if ratio < TARGET_SCALE_RATIO:
         return []
-    return [finding("target-scale-mismatch", f"the target dimensions of {p.name} differ {ratio:.0f}x in standard "
-                    f"deviation: `{big}` {fmt(stds[big])}, `{small}` {fmt(stds[small])}; under an unweighted MSE the "
-                    f"errors of `{small}` weigh {ratio ** 2:.0g} times less", SOURCE,
-                    evidence={"std": stds, "ratio": ratio}, location=_at(p, [big, small]))]
+    # A dimension of integer codes (action tokens, bins) is usually trained as classes, where its spread in
+    # code units is no scale at all: said, but not alarmed on, since it may as well be a count regressed.
+    codes = [n for c, i, n in dims if n in (big, small) and _integer_codes(p, c, i)]
+    text = (f"the target dimensions of {p.name} differ {ratio:.0f}x in standard deviation: `{big}` "
+            f"{fmt(stds[big])}, `{small}` {fmt(stds[small])}; under an unweighted MSE the errors of `{small}` weigh "
+            f"{ratio ** 2:.0g} times less")
+    if codes:
+        text += f" (`{codes[0]}` holds integer codes: if it is predicted as classes, its scale does not matter)"
+    return [finding("target-scale-mismatch", text, SOURCE, evidence={"std": stds, "ratio": ratio, "codes": codes},
+                    location=_at(p, [big, small]), severity="info" if codes else None)]
+
+
+def _integer_codes(p: Profile, column: str, i: int) -> bool:
+    counts = p.counts[column][i].counts
+    return bool(counts) and len(counts) > 2 and all(isinstance(k, (int, float)) and float(k).is_integer()
+                                                    for k in counts)
 
 
 # ── labels ──────────────────────────────────────────────────────────────────────────────────────

@@ -271,7 +271,8 @@ CODES = (
         title="Target dimensions differ by orders of magnitude in scale",
         severity="warning",
         stage=BAD_DATA,
-        what="`traindoctor data`: the ratio of the largest to the smallest standard deviation among target dimensions.",
+        what=("`traindoctor data`: the ratio of the largest to the smallest standard deviation among target dimensions. "
+              "When one of the two holds integer codes (action tokens, bins) it is an info: classes have no scale."),
         why=(
             "Under an unweighted MSE a dimension 100x smaller contributes errors 10^4 times lighter: the model "
             "learns the large one (position in metres) and ignores the small one (heading in radians, a gripper)."),
