@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from traindoctor.data import audit_data
-from traindoctor.data import profile as profile_module
-from traindoctor.data import sources, stats
+from traindoctor.data import sources
+from traindoctor.measure import profile as profile_module
+from traindoctor.measure import streaming as stats
 from traindoctor.data.profile import profile
 from traindoctor.data.roles import assign
 from traindoctor.data.sources import Source

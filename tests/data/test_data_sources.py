@@ -12,7 +12,7 @@ import torch
 from conftest import validate
 from traindoctor.data import DataError, audit_data
 from traindoctor.data import sources
-from traindoctor.data.stats import Moments
+from traindoctor.measure.streaming import Moments
 
 N = 3000
 

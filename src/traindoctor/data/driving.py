@@ -22,7 +22,7 @@ from ..judge.thresholds import (
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .audit import Audit
-from .profile import Profile
+from ..measure.profile import Profile
 from .series import (
     column, cross_correlation, episodes, in_time_order, key, peak, refined, step_seconds, times, whole,
 )

@@ -10,7 +10,8 @@ import numpy as np
 from ..judge.thresholds import FUTURE_CORR, FUTURE_LEAD, LAG_MAX
 from ..vocabulary.finding import Finding, finding
 from .audit import Audit
-from .checks import SOURCE, SHOWN, _is_classes, _at
+from ..judge.columns import SHOWN, _at, _is_classes
+from .checks import SOURCE
 from .series import column, cross_correlation, in_time_order, peak, refined, times, whole
 
 

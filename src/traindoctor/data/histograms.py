@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .profile import Profile
+from ..judge.columns import _is_classes
+from ..measure.profile import Profile
 from .roles import Roles
 from .summary import MAX_DIMS
 
@@ -52,12 +53,6 @@ def _histogram(sample: np.ndarray, edges: np.ndarray, rows: int) -> dict[str, An
     return {"edges": [float(e) for e in edges], "counts": [round(float(c) * scale, 1) for c in counts],
             "below": round(float((values < edges[0]).sum()) * scale, 1),
             "above": round(float((values > edges[-1]).sum()) * scale, 1), "sampled": int(len(sample))}
-
-
-def _is_classes(p: Profile, column: str) -> bool:
-    from .checks import _is_classes as classes  # checks imports the audit, which imports this module
-
-    return classes(p, column)
 
 
 def _classes(p: Profile, column: str) -> dict[str, int]:

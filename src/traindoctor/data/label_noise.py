@@ -18,7 +18,8 @@ from ..judge.thresholds import (
 )
 from ..vocabulary.finding import Finding, finding
 from .audit import Audit
-from .profile import Profile
+from ..judge.columns import _is_classes
+from ..measure.profile import Profile
 
 SOURCE = "data"
 LISTED = 20  # suspect rows named in the evidence
@@ -40,7 +41,6 @@ def label_noise(a: Audit) -> list[Finding]:
 
 
 def _classes(p: Profile, column: str) -> bool:
-    from .checks import _is_classes
 
     return _is_classes(p, column)
 

@@ -25,7 +25,8 @@ from ..judge.thresholds import (
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .audit import Audit
-from .profile import Profile
+from ..judge.columns import _outliers
+from ..measure.profile import Profile
 from .series import column, cross_correlation, in_time_order, key, keys, peak, whole
 
 SOURCE = "data"
@@ -96,7 +97,6 @@ def action_lag(a: Audit) -> list[Finding]:
 # ── discretised actions ─────────────────────────────────────────────────────────────────────────
 
 def bin_coverage(a: Audit) -> list[Finding]:
-    from .checks import _outliers  # the generic check's: a range stretched by a few outliers is named there
 
     p, out = a.train, []
     for c, i, name in _action_dims(a, p):

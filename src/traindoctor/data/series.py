@@ -2,7 +2,7 @@
 cross-correlation — shared by the driving and robotics checks.
 
 The series checks read the profile's sample of whole rows, which keeps the rows' order. When the sample
-holds every row of the split (up to stats.RESERVOIR rows) neighbouring rows are neighbouring steps;
+holds every row of the split (up to streaming.RESERVOIR rows) neighbouring rows are neighbouring steps;
 past that the sample is sparse in time and `whole` says the series cannot be judged.
 """
 
@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from .audit import Audit
-from .profile import Profile
+from ..measure.profile import Profile
 
 TIME_SCALES = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"))  # a timestamp unit and its seconds
 STEP_RANGE = (0.002, 5.0)  # a plausible logging period, in seconds (500 Hz to 0.2 Hz)

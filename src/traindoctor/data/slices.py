@@ -18,7 +18,8 @@ from ..judge.thresholds import SLICE_GAP, SLICE_MIN_ROWS, SLICE_T
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .audit import Audit
-from .profile import Profile
+from ..judge.columns import _is_classes
+from ..measure.profile import Profile
 
 SOURCE = "data"
 LISTED = 20  # slices kept per column in the report, worst first
@@ -61,7 +62,6 @@ def _metric(a: Audit, p: Profile) -> tuple[str, np.ndarray, bool] | None:
     if not ev.prediction or target is None or ev.prediction not in p.sample.rows or target not in p.sample.rows:
         return None
     pred, true = _column(p, ev.prediction), _column(p, target)
-    from .checks import _is_classes
 
     if _is_classes(p, target) or pred.dtype == object or true.dtype == object:
         known = np.array([t is not None and t == t for t in true])

@@ -6,7 +6,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from .profile import Profile
+from ..measure.profile import Profile
 
 MAX_DIMS = 200  # dimensions described per split; the rest are counted
 QUANTILES = (0.01, 0.25, 0.5, 0.75, 0.99)

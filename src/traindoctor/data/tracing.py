@@ -8,8 +8,6 @@ what a model of tabular features takes. A model that takes something else gets i
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .audit import Audit

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from ..vocabulary.finding import Finding
 from ..measure.recorder import Recorder
-from . import adversaries, loop, loss, modes, numerics
+from . import adversaries, columns, loop, loss, modes, numerics
+
+
+def _batches(rec: Recorder) -> list[Finding]:
+    """`traindoctor data`'s column rules on the batches the script fed."""
+    return columns.of_batches(rec.batches, rec.source, numerics.why_not_learning(rec))
 
 
 def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
     """Findings, plus a note per rule group that failed (a bug of ours must not hide the others)."""
     found: list[Finding] = []
     failed: list[str] = []
-    for module in (numerics, loss, loop, modes, adversaries):
+    for name, rules in (("numerics", numerics.check), ("loss", loss.check), ("loop", loop.check),
+                        ("modes", modes.check), ("adversaries", adversaries.check), ("batch data", _batches)):
         try:
-            found.extend(module.check(rec))
+            found.extend(rules(rec))
         except Exception as exc:
-            failed.append(f"{module.__name__.rsplit('.', 1)[-1]} rules failed: {type(exc).__name__}: {exc}")
+            failed.append(f"{name} rules failed: {type(exc).__name__}: {exc}")
     return found, failed

@@ -390,7 +390,7 @@ LOG_SPAN = 10.0
 
 # ── datasets (data) ──────────────────────────────────────────────────────────────────────────────
 # Judged on one streaming pass: exact moments and extremes, and a seeded uniform sample of 10,000 rows
-# (data/stats.py) for quantiles, robust scales, tests and the single-feature predictors.
+# (measure/streaming.py) for quantiles, robust scales, tests and the single-feature predictors.
 
 # Near-constant: a dimension whose standard deviation is under 1e-6 of its magnitude (the largest |value|)
 # varies only at float rounding (float32 resolves 1.2e-7 of a value): dividing by that std, as

@@ -34,6 +34,7 @@ from torch import nn
 
 from . import leaves, losses
 from .localise import locate, nonfinite_inputs, replay
+from .batches import BatchColumns
 from .records import FirstLoss, InputScale, LossObservation, LossSigns, StepRecord
 from .stats import batch_tensors, feature_scale
 from .tape import Tape, TapeRecorder, initial_state
@@ -211,6 +212,7 @@ class Recorder:
         self.loss_observations: list[LossObservation] = []  # what sampled loss calls received (measure/losses.py)
         self.first_loss: FirstLoss | None = None
         self.input_scale: list[InputScale] = []
+        self.batches = BatchColumns()  # the inputs and targets fed, profiled for the data's column rules
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments
         self.initial_states: dict[int, dict[str, torch.Tensor] | None] = {}  # per model id: before its first update
         self.descent = DescentCheck()  # the direction of updates written by hand (no torch.optim optimizer)
@@ -291,6 +293,7 @@ class Recorder:
                 info.train_location = info.train_location or user_location()
             if info.grad_calls <= 3:
                 self._input_scale(module, args, kwargs)
+            self.batches.add_inputs(type(module).__name__, module, args, kwargs)
         else:
             info.nograd_calls += 1
             training = [n for n, m in info.mode_modules if m.training]
@@ -401,6 +404,7 @@ class Recorder:
         n = self.loss_calls[name] = self.loss_calls.get(name, 0) + 1
         target = args[1] if len(args) > 1 else kwargs.get("target")
         self.lane.last_loss_call = {"name": name, "target": target}
+        self.batches.add_target(name, target)
         if isinstance(target, torch.Tensor) and self.lane.last_batch is not None:  # the target of the model's last batch
             info = self.roots.get(id(self.lane.last_batch[0]))
             if info is not None and self._own(info):

@@ -32,6 +32,7 @@ from ..vocabulary.report import Report, save_json
 from ..vocabulary.triage import triage
 from ..vocabulary.jsonsafe import plain
 from ..measure.activations import ActivationTap
+from ..measure.batches import BatchColumns
 from ..measure.clipping import watch_clipping
 from ..measure.localise import locate, nonfinite_inputs, replay
 from ..measure.records import MonitorSection, StepRecord
@@ -42,6 +43,7 @@ from .exchange import Exchange
 from .history import History
 from .logdir import start_fresh
 from ..judge.nonfinite import NonfiniteRule, kind
+from ..judge import columns
 from ..judge.loss_balance import Online
 from ..diagnosis.loss_terms import measure as measure_terms
 from ..judge.steps import StepRules
@@ -89,6 +91,7 @@ class Monitor:
         self._output_flags: list[list[torch.Tensor]] = []
         self._inputs_seen = 0  # tensors entering the model this step that cannot be non-finite (integers)
         self._snapshot: list[torch.Tensor] | None = None
+        self._batches: BatchColumns | None = BatchColumns()  # sampled steps' inputs, for the data's column rules
         self._samples = UpdateSampler()
         self._ratio: torch.Tensor | None = None
         self._preclip = PreClip()
@@ -175,7 +178,8 @@ class Monitor:
                    "sink_errors": list(self.sink_errors), "flight_recorder": list(self.records),
                    "history": self.history.to_dict(), "log_dir": str(self.log_dir) if self.log_dir else None,
                    "notes": list(self._section_notes)}
-        return Report(command="monitor", findings=triage(list(self.findings)), sections={"monitor": section},
+        seen = columns.of_batches(self._batches, "monitor") if self._batches is not None else []
+        return Report(command="monitor", findings=triage(list(self.findings) + seen), sections={"monitor": section},
                       unchecked=self._unchecked())
 
     def close(self) -> Report:
@@ -331,6 +335,17 @@ class Monitor:
             self._last_batch = (self.step, args, kwargs)  # references only: replayed if this step's loss is NaN
             if self._checked is None or self._checked[0] != self.step:
                 self._note_inputs(batch_tensors(args, kwargs))
+            if self._batches is not None and not self.step % self.sample_every:
+                self._profile(module, args, kwargs)
+
+    def _profile(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        """The inputs of a sampled step, for the data's column rules (their first BATCH_ROWS rows: the copy to
+        the CPU this takes ends there). A failure here stops only this, and says so in the report."""
+        try:
+            self._batches.add_inputs(type(module).__name__, module, args, kwargs)
+        except Exception as exc:
+            self._batches = None
+            self._section_notes.append(f"the data checks on the batches stopped: {type(exc).__name__}: {exc}")
 
     def _capture_output(self, module: nn.Module, args: tuple, out: Any) -> None:
         """Whether the model's output is finite: tells a non-finite forward pass from a non-finite loss."""

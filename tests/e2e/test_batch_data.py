@@ -1,0 +1,170 @@
+"""`traindoctor data`'s column rules on the batches a script feeds, in `run` (CLI and Python API with their
+defaults) and in the Monitor (with a log_dir, as documented): one implementation (judge/columns.py) on
+three producers. Broken data of several shapes — a feature with a few huge values, a sentinel code, a
+constant input, targets in mixed units, one class holding nearly all labels — and healthy look-alikes:
+standardised features, balanced labels, images, token ids, sequences of varying length."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import ROOT, codes
+from traindoctor import Monitor
+from traindoctor.measure.batches import BATCH_ROWS, BatchColumns
+
+PRELUDE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+"""
+
+REGRESSION = """
+model = nn.Sequential(nn.Linear(X.shape[1], 32), nn.ReLU(), nn.Linear(32, y.shape[1]))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for epoch in range(3):
+    for i in range(0, len(X), 64):
+        loss = F.mse_loss(model(X[i:i + 64]), y[i:i + 64])
+        opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+CLASSES = """
+model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for epoch in range(3):
+    for i in range(0, len(X), 64):
+        loss = F.cross_entropy(model(X[i:i + 64]), y[i:i + 64])
+        opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+BROKEN = {
+    # a few rows of one feature 400x the rest, as a unit slip or a corrupted record leaves them
+    "outliers": ("X = torch.randn(2000, 5); X[[7, 1200], 3] = 800.0\ny = X[:, :2] @ torch.ones(2, 1)\n" + REGRESSION,
+                 "data-outliers"),
+    # missing readings written as -999 on 3% of the rows of a positive measurement
+    "sentinel": ("X = torch.rand(2000, 4) * 10 + 1; X[torch.arange(2000) % 33 == 0, 1] = -999.0\n"
+                 "y = X[:, :1] * 0.5\n" + REGRESSION, "sentinel-values"),
+    # positions in metres and headings in radians in one target, one unweighted MSE
+    "target scales": ("X = torch.randn(2000, 6)\ny = torch.stack([X[:, 0] * 400, X[:, 1] * 0.3], 1)\n" + REGRESSION,
+                      "target-scale-mismatch"),
+    # class 0 holds 95% of the labels
+    "imbalance": ("X = torch.randn(2000, 8)\ny = torch.where(torch.rand(2000) < 0.95, 0, torch.randint(1, 4, (2000,)))\n"
+                  + CLASSES, "class-imbalance"),
+}
+
+HEALTHY = {
+    "standardised": "X = torch.randn(2000, 5)\ny = X[:, :2] @ torch.ones(2, 1)\n" + REGRESSION,
+    "heavy tails": "X = torch.distributions.StudentT(3.0).sample((2000, 5))\ny = X[:, :1].tanh()\n" + REGRESSION,
+    "same-scale targets": "X = torch.randn(2000, 6)\ny = torch.stack([X[:, 0] * 2, X[:, 1] * 0.5], 1)\n" + REGRESSION,
+    "balanced": "X = torch.randn(2000, 8)\ny = X[:, :4].argmax(1)\n" + CLASSES,
+    "images": """
+model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3))
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+x = torch.rand(512, 3, 16, 16); x[:, :, :2] = 0.0   # a black border, as padded crops have
+y = x[:, :, 4:].mean((2, 3)).argmax(1)
+for i in range(0, 512, 32):
+    loss = F.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "tokens of varying length": """
+emb, head = nn.Embedding(50, 16), nn.Linear(16, 50)
+model = nn.Sequential(emb, nn.ReLU(), head)
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for step in range(40):
+    ids = torch.randint(0, 50, (16, 8 + step % 5))
+    logits = model(ids[:, :-1])
+    loss = F.cross_entropy(logits.reshape(-1, 50), ids[:, 1:].reshape(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+DATA_CODES = {"data-outliers", "sentinel-values", "target-scale-mismatch", "class-imbalance", "rare-classes",
+              "constant-feature", "missing-values"}
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_broken_batches_are_named_by_run(run_code, name):
+    source, code = BROKEN[name]
+    r = run_code(PRELUDE + source)
+    found = [f for f in r.findings if f.code == code]
+    assert found and found[0].severity in ("warning", "error"), [(f.code, f.observation) for f in r.findings]
+    assert found[0].source == "run"
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_healthy_batches_are_quiet(run_code, name):
+    r = run_code(PRELUDE + HEALTHY[name])
+    assert not set(codes(r)) & DATA_CODES, [(f.code, f.observation) for f in r.findings]
+
+
+def test_the_cli_with_its_defaults_names_the_outliers(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(PRELUDE + BROKEN["outliers"][0])
+    out = subprocess.run([sys.executable, "-m", "traindoctor", "run", "--format", "json", str(script)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    report = json.loads(out.stdout)
+    hit = [f for f in report["findings"] if f["code"] == "data-outliers"]
+    assert hit and "`input[3]`" in hit[0]["observation"] and "800" in hit[0]["observation"], out.stdout[-2000:]
+    assert hit[0]["severity"] == "warning" and out.returncode == 0  # the loss learns: a warning, exit status 0
+
+
+def _monitored(tmp_path, x: torch.Tensor, y: torch.Tensor) -> dict:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(x.shape[1], 16), nn.ReLU(), nn.Linear(16, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=1e-2)
+    with Monitor(model, opt, log_dir=tmp_path) as mon:
+        for i in range(0, len(x), 32):
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(x[i:i + 32]), y[i:i + 32])
+            loss.backward()
+            opt.step()
+            mon.log(loss=loss)
+    return json.loads((tmp_path / "report.json").read_text())
+
+
+def test_the_monitor_with_a_log_dir_names_a_sentinel_code_and_is_quiet_on_clean_inputs(tmp_path):
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(6400, 4, generator=g) * 10 + 1
+    y = x[:, :1] * 0.5
+    clean = _monitored(tmp_path / "clean", x, y)
+    assert not {f["code"] for f in clean["findings"]} & DATA_CODES, clean["findings"]
+    x[torch.arange(6400) % 33 == 0, 2] = -999.0
+    broken = _monitored(tmp_path / "broken", x, y)
+    hit = [f for f in broken["findings"] if f["code"] == "sentinel-values"]
+    assert hit and hit[0]["source"] == "monitor" and "`input[2]`" in hit[0]["observation"], broken["findings"]
+
+
+def test_profiling_is_bounded_by_rows_and_copies_what_it_reads():
+    seen = BatchColumns()
+    model = nn.Linear(3, 1)
+    x = torch.randn(1000, 3)
+    before = x.clone()
+    for _ in range(2 * BATCH_ROWS // 1000 + 2):
+        seen.add_inputs("Linear", model, (x,), {})
+        seen.add_target("mse_loss", x[:, :1])
+    assert seen.inputs["Linear"].profile.rows == BATCH_ROWS == seen.targets["mse_loss"].profile.rows
+    assert torch.equal(x, before)
+
+
+def test_a_reshaped_or_missing_column_skips_the_batch_not_the_column():
+    seen = BatchColumns()
+    model = nn.Bilinear(3, 3, 1)
+    seen.add_inputs("Bilinear", model, (torch.randn(8, 3), torch.randn(8, 3)), {})
+    seen.add_inputs("Bilinear", model, (torch.randn(8, 3), torch.randn(8, 5)), {})
+    seen.add_inputs("Bilinear", model, (torch.randn(8, 3),), {})
+    stream = seen.inputs["Bilinear"]
+    assert stream.profile.rows == 8 and stream.skipped == 2
+    assert set(stream.profile.layouts) == {"input1", "input2"}
+
+
+def test_a_data_warning_is_an_error_once_the_loss_does_not_learn():
+    from traindoctor.judge.columns import of_batches
+
+    seen = BatchColumns()
+    x = torch.randn(2000, 4)
+    x[[3, 900], 1] = 1e4
+    seen.add_inputs("Linear", nn.Linear(4, 1), (x,), {})
+    assert [f.severity for f in of_batches(seen, "run")] == ["warning"]
+    stuck = of_batches(seen, "run", "the loss stays near chance level")
+    assert [f.severity for f in stuck] == ["error"] and stuck[0].observation.endswith("near chance level")
