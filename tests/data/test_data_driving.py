@@ -223,12 +223,37 @@ def test_what_the_checks_read_is_in_the_report():
     assert read["position"] == ["x", "y"] and read["heading"] == "heading" and abs(read["step_s"] - 0.1) < 1e-9
 
 
-def test_a_log_longer_than_the_sample_is_not_judged_as_a_series():
-    df = driving_log(20, episodes=130)  # 10,400 rows: the row sample is sparse in time
-    df[["x", "y", "target_x", "target_y"]] *= 100
+LONG = 320  # episodes of 80 steps: 25,600 rows, more than the row sample holds (10,000)
+
+
+def _long(seed):
+    return driving_log(seed, episodes=LONG)
+
+
+@pytest.mark.parametrize("plant, code", [
+    ("centimetres", "position-units"), ("merged out of order", "timestamps-disordered"),
+    ("target from the past", "target-lag")])
+def test_a_log_longer_than_the_sample_is_judged_on_its_stretches(plant, code):
+    df = _long(20)
+    if plant == "centimetres":
+        df[["x", "y", "target_x", "target_y"]] *= 100
+    elif plant == "merged out of order":
+        df = pd.concat([df.iloc[::2], df.iloc[1::2]]).sort_values("episode", kind="stable")
+    else:
+        g = df.groupby("episode")
+        df["target_x"], df["target_y"] = df["x"] - g["x"].shift(5), df["y"] - g["y"].shift(5)
+        df = df.dropna()
     report = audit_data(df, domain="driving", target="target_x,target_y")
-    assert report.sections["data"]["driving"]["train"]["judged"] is False
-    assert "position-units" not in [f.code for f in report.findings]
+    read = report.sections["data"]["driving"]["train"]
+    assert read["judged"] is True and read["stretches"] == 20 and read["rows_read"] == 10_000, read
+    found = [f.code for f in report.findings if f.severity in DRIVING]
+    assert found[:1] == [code], found
+
+
+def test_a_long_healthy_log_and_one_long_episode_are_silent():
+    assert codes({"train": _long(21), "target": "target_x,target_y"}) == []
+    one = driving_log(22, episodes=1, steps=30_000)  # one drive of 50 minutes: stretches cut it, never join it
+    assert codes({"train": one, "target": "target_x,target_y"}) == []
 
 
 def test_cli_driving_end_to_end(tmp_path):

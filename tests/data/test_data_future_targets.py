@@ -81,3 +81,14 @@ def test_past_present_and_causes_are_silent():
     # no time or episode order: rows are not a series
     shuffled = pd.DataFrame({"forecast": shift(y, 4), "target": y}).dropna().sample(frac=1.0, random_state=0)
     assert not future(audit_data(shuffled.reset_index(drop=True)))
+
+
+def test_a_forecast_from_the_future_in_a_series_longer_than_the_sample():
+    n = 40_000  # one series, judged on stretches of consecutive rows
+    y = ar(n, 5)
+    r = np.random.default_rng(1005)
+    df = pd.DataFrame({"time": np.arange(float(n)), "sensor": 0.5 * y + r.normal(0, 1, n), "target": y,
+                       "forecast": shift(y, 3) + r.normal(0, 1, n)})
+    assert [row["feature"] for row in future(audit_data(df.dropna()))[0].evidence["features"]] == ["forecast"]
+    df["forecast"] = shift(y, -3) + r.normal(0, 1, n)  # a forecast from the past: silent
+    assert future(audit_data(df.dropna())) == []

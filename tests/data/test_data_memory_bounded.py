@@ -17,7 +17,7 @@ from traindoctor.data.profile import profile
 from traindoctor.data.roles import assign
 from traindoctor.data.sources import Source
 
-CAPS = {"HASH_CAP": 2_000, "RESERVOIR": 300, "MAX_DISTINCT": 50, "EXTREMES": 16}
+CAPS = {"HASH_CAP": 2_000, "RESERVOIR": 300, "MAX_DISTINCT": 50, "EXTREMES": 16, "STRETCH": 50}
 GROUP_CAP = 100
 
 
@@ -54,7 +54,8 @@ def stored(p) -> dict[str, int]:
             "sample": sum(v.size for v in p.sample.rows.values()) + len(p.sample.keys),
             "extremes": sum(e.high.size + e.low.size for e in p.extremes.values()),
             "counts": sum(len(c.counts or {}) for cs in p.counts.values() for c in cs),
-            "groups": sum(len(g) for g in p.groups.values())}
+            "groups": sum(len(g) for g in p.groups.values()),
+            "stretches": sum(v.size for v in p.stretches.rows().values())}
 
 
 def bound(p) -> dict[str, int]:
@@ -63,7 +64,8 @@ def bound(p) -> dict[str, int]:
     sampled = sum(lay.kind == "text" or len(lay.dims) for lay in p.layouts.values()) + len(p.layouts)  # + #hashes
     return {"hashes": CAPS["HASH_CAP"], "hash arrays": stats.HASH_PARTS + 1,
             "sample": CAPS["RESERVOIR"] * (sampled + 1), "extremes": 2 * CAPS["EXTREMES"] * dims,
-            "counts": (CAPS["MAX_DISTINCT"] + 1) * (dims + 1), "groups": GROUP_CAP}
+            "counts": (CAPS["MAX_DISTINCT"] + 1) * (dims + 1), "groups": GROUP_CAP,
+            "stretches": CAPS["RESERVOIR"] * (sampled + 1)}
 
 
 def test_accumulators_stop_growing_once_the_rows_exceed_their_caps(small_caps):
@@ -78,6 +80,7 @@ def test_accumulators_stop_growing_once_the_rows_exceed_their_caps(small_caps):
     assert held[64_000]["hashes"] <= CAPS["HASH_CAP"] < 64_000
     assert held[64_000]["sample"] == held[4_000]["sample"] and held[64_000]["extremes"] == held[4_000]["extremes"]
     assert held[64_000]["groups"] == GROUP_CAP
+    assert held[64_000]["stretches"] == held[4_000]["stretches"]
 
 
 def test_a_dataloader_sized_chunk_leaves_one_array_of_hashes_not_thousands(small_caps):
@@ -92,6 +95,9 @@ def test_hash_sample_and_group_keys_do_not_depend_on_the_chunking(small_caps):
     assert fine.hashes.bar == coarse.hashes.bar < np.iinfo(np.uint64).max
     assert np.array_equal(np.sort(fine.hashes.under(fine.hashes.bar)), np.sort(coarse.hashes.under(coarse.hashes.bar)))
     assert fine.groups == coarse.groups == {"episode": set(range(GROUP_CAP))}  # the first keys, in file order
+    stretches = fine.stretches.rows(), coarse.stretches.rows()
+    assert stretches[0].keys() == stretches[1].keys() and all(np.array_equal(stretches[0][k], stretches[1][k])
+                                                             for k in stretches[0])
     assert [n for n in fine.notes if "distinct values" in n] == [n for n in coarse.notes if "distinct values" in n] != []
 
 

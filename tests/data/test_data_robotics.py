@@ -179,3 +179,13 @@ def test_cli_robotics_end_to_end(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["findings"][0]["code"] == "noise-schedule-mismatch"
+
+
+@pytest.mark.parametrize("shape", [as_arrays, as_table])
+def test_late_actions_in_demonstrations_longer_than_the_sample(shape):
+    # 400 episodes of 50 steps: 20,000 rows, judged on stretches of consecutive rows
+    late = audit_data(domain="robotics", **shape(reach_demos(3, episodes=400, lag=2)))
+    found = [f for f in late.findings if f.code == "action-lag"]
+    assert found and found[0].evidence["lag"] == 2
+    assert late.sections["data"]["robotics"]["series_judged"] is True
+    assert codes(shape(reach_demos(4, episodes=400))) == []

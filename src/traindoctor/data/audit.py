@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..vocabulary.report import Report
@@ -39,6 +39,13 @@ class Audit:
     def targets(self, p: Profile | None = None) -> list[tuple[str, int, str]]:
         return [d for d in (p or self.train).dims() if d[0] in self.roles.target]
 
+    def series(self) -> "Audit":
+        """The audit the series checks read: a split whose row sample thins it is read over its stretches
+        of consecutive rows instead (series.in_stretches); the tables are shared."""
+        from .series import in_stretches  # series reads Audit
+
+        return replace(self, train=in_stretches(self.train), evals=[in_stretches(p) for p in self.evals])
+
 
 def audit_data(train: Any, eval: Any = None, *, domain: str = "generic", sample_cap: int = SAMPLE_CAP,
                command: str | None = None, schedule: Any = None, model: str | None = None, **roles: Any) -> Report:
@@ -52,7 +59,7 @@ def audit_data(train: Any, eval: Any = None, *, domain: str = "generic", sample_
     (robotics: "linear", "cosine", "flow", a .npy of betas, a .json or dict). `model`: `module.py:function`
     returning a model or pipeline (or `(model, batch)`), traced for cross-sample leakage (tracing.py). Raises
     DataError when a split cannot be read."""
-    from .checks import CHECKS
+    from .checks import CHECKS, SERIES
 
     if domain not in DOMAINS:
         raise DataError(f"unknown domain {domain!r}; choose from {', '.join(DOMAINS)}")
@@ -77,8 +84,9 @@ def audit_data(train: Any, eval: Any = None, *, domain: str = "generic", sample_
     tables: dict[str, Any] = {}
     if "roles" in decided and not unchecked:
         a = Audit(profiles[0], profiles[1:], decided["roles"], evaluation, schedule=schedule)
+        series = a.series()
         for check in CHECKS["generic"] + (CHECKS.get(domain, []) if domain != "generic" else []):
-            found += check(a)
+            found += check(series if check in SERIES else a)
         if model is not None:
             from .tracing import trace_model
 

@@ -472,3 +472,5 @@ CHECKS: dict[str, list[Callable[[Audit], list[Finding]]]] = {
     "driving": driving.CHECKS,
     "robotics": robotics.CHECKS,
 }
+# The checks that read rows as time series: on a long split, they read its stretches of consecutive rows.
+SERIES = {future_targets, *driving.CHECKS, robotics.describe, robotics.action_lag}

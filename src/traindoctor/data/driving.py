@@ -23,6 +23,7 @@ from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .audit import Audit
 from ..measure.profile import Profile
+from ..measure.streaming import STRETCH_ID
 from .series import (
     column, cross_correlation, episodes, in_time_order, key, peak, refined, step_seconds, times, whole,
 )
@@ -477,8 +478,11 @@ def describe(a: Audit) -> list[Finding]:
             out[p.name] = {"judged": False, "why": "no position columns (name them with --position)"}
             continue
         period = step_seconds(a, p, tr.eps)
+        stretches = p.sample.rows.get(STRETCH_ID)
         out[p.name] = {"judged": True, "position": tr.names[:2], "heading": tr.names[2] if len(tr.names) > 2 else None,
-                       "episodes": len(tr.eps), "step_s": tr.step, "time_unit": period[1] if period else None}
+                       "episodes": len(tr.eps), "step_s": tr.step, "time_unit": period[1] if period else None,
+                       "rows_read": len(tr.pos),
+                       "stretches": None if stretches is None else int(len(np.unique(stretches)))}
     motion = _motion(a)
     if motion is not None and a.train.name in out:
         out[a.train.name]["typical"] = motion[2]

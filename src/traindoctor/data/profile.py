@@ -8,6 +8,7 @@ import numpy as np
 
 from ..judge.thresholds import NEAR_BITS
 from ..measure.profile import NUMERIC_SHARE, Profile, add_chunk
+from ..measure.streaming import Stretches
 from .roles import Roles
 from .sources import Source
 
@@ -15,7 +16,7 @@ from .sources import Source
 def profile(source: Source, roles_of: Callable[[list[str]], Roles]) -> Profile:
     """`roles_of`: given the columns, their roles: the group keys' distinct values are collected
     (episode, scene...), and a time column written as text is read as dates."""
-    p = Profile(source.name)
+    p = Profile(source.name, stretches=Stretches())
     roles: Roles | None = None
     for chunk in source.chunks():
         if not chunk:

@@ -3,7 +3,8 @@ cross-correlation — shared by the driving and robotics checks.
 
 The series checks read the profile's sample of whole rows, which keeps the rows' order. When the sample
 holds every row of the split (up to streaming.RESERVOIR rows) neighbouring rows are neighbouring steps;
-past that the sample is sparse in time and `whole` says the series cannot be judged.
+past that the sample is sparse in time, and the series checks read the split's stretches instead
+(`in_stretches`): runs of consecutive rows (streaming.Stretches), an episode ending where a stretch does.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import re
 
 import numpy as np
 
-from .audit import Audit
+from dataclasses import replace
+
 from ..measure.profile import Profile
+from ..measure.streaming import STRETCH_ID, Reservoir
+from .audit import Audit
 
 TIME_SCALES = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"))  # a timestamp unit and its seconds
 STEP_RANGE = (0.002, 5.0)  # a plausible logging period, in seconds (500 Hz to 0.2 Hz)
@@ -24,8 +28,21 @@ def key(name: str) -> str:
 
 
 def whole(p: Profile) -> bool:
-    """The sample holds every row of the split, in order."""
-    return bool(p.sample.rows) and len(next(iter(p.sample.rows.values()))) == p.rows
+    """The sample holds neighbouring steps: every row of the split in order, or stretches of consecutive rows."""
+    return bool(p.sample.rows) and (STRETCH_ID in p.sample.rows or len(next(iter(p.sample.rows.values()))) == p.rows)
+
+
+def in_stretches(p: Profile) -> Profile:
+    """The split as the series checks read it: itself when its sample holds every row, else the same profile
+    over its stretches of consecutive rows."""
+    if whole(p) or p.stretches is None:
+        return p
+    rows = p.stretches.rows()
+    if not rows:
+        return p
+    sample = Reservoir()
+    sample.rows = rows
+    return replace(p, sample=sample)
 
 
 def column(a: Audit, p: Profile, name: str) -> np.ndarray:
@@ -39,9 +56,14 @@ def episodes(a: Audit, p: Profile) -> list[np.ndarray]:
     file order."""
     n = len(next(iter(p.sample.rows.values())))
     group = next((g for g in a.roles.groups if g in p.sample.rows), None)
-    if group is None:
+    stretch = p.sample.rows.get(STRETCH_ID)
+    if group is None and stretch is None:
         return [np.arange(n)]
-    _, inv = np.unique(keys(p, group), return_inverse=True)
+    inv = np.zeros(n, dtype=np.int64)
+    if group is not None:
+        inv = np.unique(keys(p, group), return_inverse=True)[1].reshape(n)
+    if stretch is not None:  # an episode ends where its stretch does: the next rows kept are far away
+        inv = np.unique(np.stack([stretch, inv], 1), axis=0, return_inverse=True)[1].reshape(n)
     order = np.argsort(inv, kind="stable")
     return np.split(order, np.flatnonzero(np.diff(inv[order])) + 1)
 

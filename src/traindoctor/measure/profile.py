@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .streaming import Counts, Extremes, Moments, Reservoir, RowHashes, column_hashes, combine, quantised
+from .streaming import Counts, Extremes, Moments, Reservoir, RowHashes, Stretches, column_hashes, combine, quantised
 
 WIDE = 128  # a row of more values than this is pooled (a flattened image), not one dimension per value
 NUMERIC_SHARE = 0.9  # a text column whose values are at least this share numbers is a numeric column
@@ -45,6 +45,7 @@ class Profile:
     hashes: RowHashes = field(default_factory=RowHashes)
     near: RowHashes = field(default_factory=RowHashes)  # the same rows with numbers rounded (NEAR_BITS), ids left out
     groups: dict[str, set] = field(default_factory=dict)
+    stretches: Stretches | None = None  # runs of consecutive rows, for series checks on a split the sample thins
     notes: list[str] = field(default_factory=list)
 
     def dims(self) -> list[tuple[str, int, str]]:
@@ -99,6 +100,8 @@ def add_chunk(p: Profile, chunk: dict[str, np.ndarray], groups: list[str] = (), 
             chunk[name] = values
         if name in groups:
             _groups(p, name, chunk.get(name))
+    if p.stretches is not None:
+        p.stretches.add(sample)
     if near_bits is None:
         p.sample.add(sample)
         p.rows += n

@@ -6,6 +6,9 @@
 - `Reservoir`: a uniform sample of whole rows (bottom-k on random keys from a generator of its own,
   seeded: same data, same sample; the user's random streams are never touched). Rows, not values,
   so a feature stays paired with its target for the leakage check.
+- `Stretches`: whole runs of STRETCH consecutive rows, a seeded random choice of them, for checks that read
+  rows as time series on a split too long for the `Reservoir` to hold every row: neighbouring rows of a
+  stretch are neighbouring rows of the file.
 - `Counts`: exact value counts up to MAX_DISTINCT distinct values, then only "many".
 - `RowHashes`: a 64-bit hash per row; past HASH_CAP hashes only those under a falling bar are kept
   (a sample by hash value: the same rows are kept in every split, so overlaps stay comparable).
@@ -93,6 +96,69 @@ class Reservoir:
             keys = keys[keep]
             merged = {k: v[keep] for k, v in merged.items()}
         self.keys, self.rows = keys, merged
+
+
+STRETCH = 500  # consecutive rows per stretch: several episodes of a few seconds, or one long one in part
+STRETCH_ID = "@stretch"  # the column of a stretches sample that says which stretch a row belongs to
+
+
+class Stretches:
+    """Bottom-k stretches on random keys from a generator of its own (seeded: same data, same stretches; the
+    user's random streams are never touched), RESERVOIR rows in all. A stretch's key is drawn when its first
+    row arrives, so one that cannot be kept is never copied."""
+
+    def __init__(self, seed: int = SEED + 1) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.kept: list[tuple[float, int, dict[str, np.ndarray]]] = []  # (key, stretch number, rows)
+        self.number = -1
+        self.filled = STRETCH  # rows in the open stretch: a new one opens at the next row
+        self.open: dict[str, list[np.ndarray]] | None = None
+        self.key = 1.0
+
+    def add(self, rows: dict[str, np.ndarray]) -> None:
+        n, start = len(next(iter(rows.values()))), 0
+        while start < n:
+            if self.filled == STRETCH:
+                self._open()
+            take = min(STRETCH - self.filled, n - start)
+            if self.open is not None:
+                for name, values in rows.items():
+                    self.open.setdefault(name, []).append(values[start:start + take])
+            self.filled += take
+            start += take
+
+    def _open(self) -> None:
+        self._close()
+        self.number += 1
+        self.filled = 0
+        self.key = float(self.rng.random())
+        full = len(self.kept) >= _stretches_kept()
+        self.open = {} if not full or self.key < max(k for k, _, _ in self.kept) else None
+
+    def _close(self) -> None:
+        if not self.open:
+            return
+        self.kept.append((self.key, self.number, {k: np.concatenate(v) for k, v in self.open.items()}))
+        self.kept.sort(key=lambda kept: kept[0])
+        del self.kept[_stretches_kept():]
+        self.open = None
+
+    def rows(self) -> dict[str, np.ndarray]:
+        """The kept stretches in file order, joined, with STRETCH_ID numbering them (the open one counts
+        as it stands: reading changes nothing)."""
+        candidates = list(self.kept)
+        if self.open:
+            candidates.append((self.key, self.number, {k: np.concatenate(v) for k, v in self.open.items()}))
+        kept = sorted(sorted(candidates, key=lambda c: c[0])[:_stretches_kept()], key=lambda c: c[1])
+        if not kept:
+            return {}
+        out = {k: np.concatenate([rows[k] for _, _, rows in kept]) for k in kept[0][2]}
+        out[STRETCH_ID] = np.concatenate([np.full(len(next(iter(rows.values()))), number) for _, number, rows in kept])
+        return out
+
+
+def _stretches_kept() -> int:
+    return max(1, RESERVOIR // STRETCH)
 
 
 class Counts:
