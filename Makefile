@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/traindoctor run examples/broken_no_zero_grad.py || true
 
+# One worker per core (CI has 2); a file's tests stay on one worker, which keeps its cached runs.
+TEST_WORKERS ?= 2
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The HTML report is tested in a real headless Chromium: Debian's package, installed when missing.
 # Without it the browser tests are skipped (CI sets TRAINDOCTOR_REQUIRE_BROWSER=1: they fail instead).

@@ -1,8 +1,10 @@
+import os
 import textwrap
 from pathlib import Path
 
 import jsonschema
 import pytest
+import torch
 
 from traindoctor import run_script
 from traindoctor.render.json_report import schema, to_json_data
@@ -10,6 +12,12 @@ from traindoctor.render.json_report import schema, to_json_data
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 _cache: dict = {}
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one worker per core: one thread each, and for the scripts the tests start, or the
+    # workers' threads would fight over the cores. Findings do not depend on the thread count.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 def validate(report):

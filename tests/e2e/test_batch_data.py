@@ -13,7 +13,7 @@ from torch import nn
 
 from conftest import ROOT, codes
 from traindoctor import Monitor
-from traindoctor.measure.batches import BATCH_ROWS, BatchColumns
+from traindoctor.measure.batches import BATCH_CALLS, BATCH_ROWS, BatchColumns
 
 PRELUDE = """
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -65,6 +65,31 @@ x = torch.rand(512, 3, 16, 16); x[:, :, :2] = 0.0   # a black border, as padded 
 y = x[:, :, 4:].mean((2, 3)).argmax(1)
 for i in range(0, 512, 32):
     loss = F.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "a GAN's real batch fed again": """
+G = nn.Linear(4, 10); D = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 1))
+model = D
+og = torch.optim.Adam(G.parameters(), lr=1e-4); od = torch.optim.Adam(D.parameters(), lr=1e-4)
+x = torch.randn(64, 10) * 3 + 1
+for i in range(60):
+    fake = G(torch.randn(64, 4))
+    od.zero_grad()
+    ld = F.binary_cross_entropy_with_logits(D(x), torch.ones(64, 1)) + \\
+         F.binary_cross_entropy_with_logits(D(fake.detach()), torch.zeros(64, 1))
+    ld.backward(); od.step()
+    og.zero_grad()
+    F.binary_cross_entropy_with_logits(D(fake), torch.ones(64, 1)).backward(); og.step()
+""",
+    "a language model's labels with ignored positions": """
+emb, head = nn.Embedding(30, 16), nn.Linear(16, 30)
+model = nn.Sequential(emb, nn.ReLU(), head)
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for step in range(40):
+    ids = torch.randint(1, 30, (16, 12))
+    labels = ids.clone(); labels[:, 9:] = -100   # padding: skipped by the loss
+    logits = model(ids)
+    loss = F.cross_entropy(logits.reshape(-1, 30), labels.reshape(-1))
     opt.zero_grad(); loss.backward(); opt.step()
 """,
     "tokens of varying length": """
@@ -138,13 +163,36 @@ def test_the_monitor_with_a_log_dir_names_a_sentinel_code_and_is_quiet_on_clean_
 def test_profiling_is_bounded_by_rows_and_copies_what_it_reads():
     seen = BatchColumns()
     model = nn.Linear(3, 1)
-    x = torch.randn(1000, 3)
-    before = x.clone()
     for _ in range(2 * BATCH_ROWS // 1000 + 2):
+        x = torch.randn(1000, 3)
+        before = x.clone()
         seen.add_inputs("Linear", model, (x,), {})
         seen.add_target("mse_loss", x[:, :1])
+        assert torch.equal(x, before)
     assert seen.inputs["Linear"].profile.rows == BATCH_ROWS == seen.targets["mse_loss"].profile.rows
-    assert torch.equal(x, before)
+
+
+def test_samples_fed_again_are_profiled_once_and_ignored_targets_not_at_all():
+    seen = BatchColumns()
+    model = nn.Linear(3, 1)
+    x = torch.randn(64, 3)
+    labels = torch.arange(64) % 4
+    labels[::8] = -100  # what cross_entropy is told to skip: no label
+    for step in range(30):  # one batch fed 30 times (a GAN's real batch, an overfitting check), new noise each time
+        seen.add_inputs("Linear", model, (torch.cat([x, torch.randn(8, 3)]),), {})
+        seen.add_target("cross_entropy", labels, ignore_index=-100)
+    assert seen.inputs["Linear"].profile.rows == 64 + 30 * 8
+    counts = seen.targets["cross_entropy"].profile.counts["target"][0].counts
+    assert counts == {0.0: 8, 1.0: 16, 2.0: 16, 3.0: 16}  # one batch, once; -100 left out
+
+
+def test_a_small_dataset_fed_forever_is_looked_at_for_a_bounded_number_of_calls():
+    seen = BatchColumns()
+    x = torch.randn(32, 3)
+    for _ in range(2000):
+        seen.add_inputs("Linear", nn.Linear(3, 1), (x,), {})
+    stream = seen.inputs["Linear"]
+    assert stream.profile.rows == 32 and stream.calls == BATCH_CALLS
 
 
 def test_a_reshaped_or_missing_column_skips_the_batch_not_the_column():

@@ -38,20 +38,21 @@ class Columns:
     evals: list[Profile] = field(default_factory=list)
 
 
-def check(a: Columns) -> list[Finding]:
-    return [f for rule in RULES for f in rule(a)]
+def check(a: Columns, rules: tuple = ()) -> list[Finding]:
+    return [f for rule in rules or RULES for f in rule(a)]
 
 
 def of_batches(seen: BatchColumns, source: str, stuck: str | None = None) -> list[Finding]:
     """The same rules on the batches a training script fed (measure/batches.py): each model's inputs are
-    features, each loss function's targets are targets. Severity follows consequence: a warning about the
-    data is an error once the loss does not learn (`stuck`: why)."""
+    features, each loss function's targets are targets. Missing values are left to the non-finite rules, which
+    name the step where one reaches the loss (one the model masks is no fault). Severity follows consequence:
+    a warning about the data is an error once the loss does not learn (`stuck`: why)."""
     out = []
     for stream in seen.inputs.values():
-        out += check(Columns(stream.profile, source, features=stream.profile.dims()))
+        out += check(Columns(stream.profile, source, features=stream.profile.dims()), BATCH_RULES)
     for stream in seen.targets.values():
         p = stream.profile
-        out += check(Columns(p, source, targets=p.dims(), target_columns=list(p.layouts)))
+        out += check(Columns(p, source, targets=p.dims(), target_columns=list(p.layouts)), BATCH_RULES)
     for f in out:
         if stuck and f.severity == "warning":
             f.severity, f.observation = "error", f"{f.observation}; {stuck}"
@@ -308,3 +309,4 @@ def _labelled(counts: dict) -> dict[str, int]:
 
 
 RULES = (constant_dims, outliers, sentinels, missing, target_scale, class_balance)
+BATCH_RULES = tuple(rule for rule in RULES if rule is not missing)

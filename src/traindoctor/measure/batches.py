@@ -2,11 +2,16 @@
 `traindoctor data` (judge/columns.py) judge them in `run` and the Monitor: the model's floating inputs,
 and the targets its loss functions receive.
 
-Bounded by rows, not time: the first BATCH_ROWS rows of each stream are profiled, so the same script gives
-the same profile on any machine. Integer inputs are left out (token ids and masks are indices, not
-measurements), and so are integer targets other than one class label per sample. A batch whose per-sample
-shape differs from the first one's (a sequence of another length) is skipped for that column: its
-dimensions would not line up.
+The column rules read rows as distinct samples, and a script feeds the same ones again (epochs, one batch
+on purpose): an input row is profiled the first time it is seen only, and a target batch equal to one
+already seen is left out (a target row alone cannot say which sample it belongs to). Targets that the
+loss itself ignores (`ignore_index`) are no labels and are left out too.
+
+Bounded by rows and calls, not time: the first BATCH_ROWS distinct rows of each stream, looked for in the
+first BATCH_CALLS calls, so the same script gives the same profile on any machine. Integer inputs are
+left out (token ids and masks are indices, not measurements), and so are integer targets other than one
+class label per sample. A batch whose per-sample shape differs from the first one's (a sequence of
+another length) is skipped: its dimensions would not line up.
 """
 
 from __future__ import annotations
@@ -14,18 +19,27 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from .profile import Profile, add_chunk
+from .streaming import column_hashes, combine
 
-BATCH_ROWS = 4096  # samples profiled per stream: enough for the robust scales (50+) and the rare-class counts
+BATCH_ROWS = 4096  # distinct samples profiled per stream: enough for robust scales (50+) and rare-class counts
+BATCH_CALLS = 512  # calls a stream looks at: a small dataset fed forever is profiled once, not at every step
 
 
 @dataclass
 class Stream:
     profile: Profile
     shapes: dict[str, tuple] = field(default_factory=dict)  # per column: the per-sample shape of its first batch
-    skipped: int = 0  # batches left out: a column's shape changed
+    seen: set[int] = field(default_factory=set)  # hashes of the rows (inputs) or batches (targets) profiled
+    calls: int = 0
+    skipped: int = 0  # batches left out: a column missing or reshaped
+
+    @property
+    def open(self) -> bool:
+        return self.profile.rows < BATCH_ROWS and self.calls < BATCH_CALLS
 
 
 @dataclass
@@ -34,28 +48,35 @@ class BatchColumns:
     targets: dict[str, Stream] = field(default_factory=dict)  # per loss function
     _names: dict[type, list[str]] = field(default_factory=dict)
 
-    def add_inputs(self, model: str, module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
-        """The floating tensors of one model call, named by the forward's parameters."""
+    def add_inputs(self, model: str, module: torch.nn.Module, args: tuple, kwargs: dict,
+                   made: set[int] = frozenset()) -> None:
+        """The floating tensors of one model call, named by the forward's parameters. `made`: storages of other
+        models' outputs (a generator's samples entering a discriminator): no data, left out."""
         stream = self.inputs.get(model)
-        if stream is not None and stream.profile.rows >= BATCH_ROWS:
+        if stream is not None and not stream.open:
             return
         names = self._parameters(module)
         named = [(names[i] if i < len(names) else f"arg{i}", a) for i, a in enumerate(args)] + list(kwargs.items())
-        chunk = {n: t for n, t in named if _measurement(t)}
+        chunk = {n: t for n, t in named if _measurement(t) and t.untyped_storage().data_ptr() not in made}
         if chunk:
             stream = self.inputs.setdefault(model, Stream(Profile(f"the inputs of `{model}`")))
-            _add(stream, chunk)
+            _add(stream, chunk, by_row=True)
 
-    def add_target(self, loss: str, target: object) -> None:
+    def add_target(self, loss: str, target: object, ignore_index: int | None = None) -> None:
+        """`ignore_index`: the target value the loss skips (cross_entropy's -100 by default)."""
         stream = self.targets.get(loss)
-        if stream is not None and stream.profile.rows >= BATCH_ROWS:
+        if stream is not None and not stream.open:
             return
         if not isinstance(target, torch.Tensor) or target.dim() == 0 or target.shape[0] < 2:
             return
         if not target.is_floating_point() and (target.dim() != 1 or target.dtype == torch.bool):
             return  # token targets (N, T) and masks: the class balance is judged on one label per sample
+        if ignore_index is not None and not target.is_floating_point():
+            target = target[target != ignore_index]
+            if len(target) < 2:
+                return
         stream = self.targets.setdefault(loss, Stream(Profile(f"the targets of `{loss}`")))
-        _add(stream, {"target": target})
+        _add(stream, {"target": target}, by_row=False)
 
     def _parameters(self, module: torch.nn.Module) -> list[str]:
         kind = type(module)
@@ -73,12 +94,26 @@ def _measurement(t: object) -> bool:
     return isinstance(t, torch.Tensor) and t.is_floating_point() and t.dim() >= 2 and t.shape[0] >= 2
 
 
-def _add(stream: Stream, tensors: dict[str, torch.Tensor]) -> None:
+def _add(stream: Stream, tensors: dict[str, torch.Tensor], by_row: bool) -> None:
+    stream.calls += 1
     known = set(stream.profile.layouts)
     shapes = {name: tuple(t.shape[1:]) for name, t in tensors.items()}
     if (known and set(tensors) != known) or any(stream.shapes.setdefault(n, s) != s for n, s in shapes.items()):
         stream.skipped += 1  # a column missing or reshaped: it would count as missing values, or not line up
         return
-    room = BATCH_ROWS - stream.profile.rows
     with torch.no_grad(), torch._C.DisableTorchFunction():  # copies: nothing the script holds is touched
-        add_chunk(stream.profile, {n: t[:room].detach().to("cpu", torch.float64).numpy() for n, t in tensors.items()})
+        chunk = {n: t.detach().to("cpu", torch.float64).numpy() for n, t in tensors.items()}
+    hashes = combine(column_hashes(chunk))
+    if by_row:  # each sample once: its first appearance in this batch, if no earlier batch had it
+        first = np.unique(hashes, return_index=True)[1]
+        keep = np.sort(first[[int(h) not in stream.seen for h in hashes[first]]])
+        keep = keep[:BATCH_ROWS - stream.profile.rows]
+        stream.seen.update(int(h) for h in hashes[keep])
+    else:  # a batch once
+        batch = hash(hashes.tobytes())
+        if batch in stream.seen:
+            return
+        stream.seen.add(batch)
+        keep = np.arange(min(len(hashes), BATCH_ROWS - stream.profile.rows))
+    if len(keep):
+        add_chunk(stream.profile, {n: v[keep] for n, v in chunk.items()})

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import torch
+from torch.utils._pytree import tree_flatten
 from torch import nn
 
 from . import leaves, losses
@@ -187,6 +188,15 @@ def _handler(method):
     return guarded
 
 
+def _ignore_index(signature: inspect.Signature, args: tuple, kwargs: dict) -> Any:
+    """The target value a loss function skips (cross_entropy's `ignore_index`), or None if it has none."""
+    names = list(signature.parameters)
+    if "ignore_index" not in names:
+        return None
+    at = names.index("ignore_index")
+    return kwargs.get("ignore_index", args[at] if len(args) > at else signature.parameters["ignore_index"].default)
+
+
 class Recorder:
     def __init__(self, max_steps: int = 300, max_seconds: float | None = None, source: str = "run"):
         self.source = source  # the producer named in findings built from this recording
@@ -213,6 +223,7 @@ class Recorder:
         self.first_loss: FirstLoss | None = None
         self.input_scale: list[InputScale] = []
         self.batches = BatchColumns()  # the inputs and targets fed, profiled for the data's column rules
+        self.model_outputs: dict[int, list[weakref.ref]] = {}  # per model id (two models or more): its latest outputs
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments
         self.initial_states: dict[int, dict[str, torch.Tensor] | None] = {}  # per model id: before its first update
         self.descent = DescentCheck()  # the direction of updates written by hand (no torch.optim optimizer)
@@ -293,7 +304,9 @@ class Recorder:
                 info.train_location = info.train_location or user_location()
             if info.grad_calls <= 3:
                 self._input_scale(module, args, kwargs)
-            self.batches.add_inputs(type(module).__name__, module, args, kwargs)
+            made = {t.untyped_storage().data_ptr() for g, refs in self.model_outputs.items() if g != id(module)
+                    for ref in refs if (t := ref()) is not None}
+            self.batches.add_inputs(type(module).__name__, module, args, kwargs, made)
         else:
             info.nograd_calls += 1
             training = [n for n, m in info.mode_modules if m.training]
@@ -375,7 +388,10 @@ class Recorder:
 
     @_handler
     def on_model_output(self, module: nn.Module, output: Any) -> None:
-        """Any model call returned (two models or more): does it score another model's output?"""
+        """Any model call returned (two models or more): does it score another model's output? Its outputs are
+        no data for the next model they enter (a generator's samples for a discriminator)."""
+        self.model_outputs[id(module)] = [weakref.ref(t) for t in tree_flatten(output)[0]
+                                          if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if self._watch_game() and not _in_transform():
             with torch._C.DisableTorchFunction():  # as in on_root_call
                 self.adversaries.returned(module, output)
@@ -404,7 +420,7 @@ class Recorder:
         n = self.loss_calls[name] = self.loss_calls.get(name, 0) + 1
         target = args[1] if len(args) > 1 else kwargs.get("target")
         self.lane.last_loss_call = {"name": name, "target": target}
-        self.batches.add_target(name, target)
+        self.batches.add_target(name, target, _ignore_index(signature, args, kwargs))
         if isinstance(target, torch.Tensor) and self.lane.last_batch is not None:  # the target of the model's last batch
             info = self.roots.get(id(self.lane.last_batch[0]))
             if info is not None and self._own(info):
