@@ -10,7 +10,7 @@ loss itself ignores (`ignore_index`) are no labels and are left out too.
 Bounded by rows and calls, not time: the first BATCH_ROWS distinct rows of each stream, looked for in the
 first BATCH_CALLS calls, so the same script gives the same profile on any machine. Integer inputs are
 left out (token ids and masks are indices, not measurements), and so are integer targets other than one
-class label per sample. A batch whose per-sample shape differs from the first one's (a sequence of
+class label per sample, and samples wider than WIDE values (images, sequences: see `_measurement`). A batch whose per-sample shape differs from the first one's (a sequence of
 another length) is skipped: its dimensions would not line up.
 """
 
@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .profile import Profile, add_chunk
-from .streaming import column_hashes, combine
+from .profile import WIDE, Profile, add_chunk
 
 BATCH_ROWS = 4096  # distinct samples profiled per stream: enough for robust scales (50+) and rare-class counts
 BATCH_CALLS = 512  # calls a stream looks at: a small dataset fed forever is profiled once, not at every step
@@ -71,6 +70,8 @@ class BatchColumns:
             return
         if not target.is_floating_point() and (target.dim() != 1 or target.dtype == torch.bool):
             return  # token targets (N, T) and masks: the class balance is judged on one label per sample
+        if target[0].numel() > WIDE:
+            return  # a dense target (a mask, an image): as for inputs, nothing per dimension to judge
         if ignore_index is not None and not target.is_floating_point():
             target = target[target != ignore_index]
             if len(target) < 2:
@@ -90,8 +91,11 @@ class BatchColumns:
 
 
 def _measurement(t: object) -> bool:
-    """A batched floating tensor: samples along its first axis, at least two of them."""
-    return isinstance(t, torch.Tensor) and t.is_floating_point() and t.dim() >= 2 and t.shape[0] >= 2
+    """A batched floating tensor of features: samples along its first axis, at least two of them, each of at
+    most WIDE values. A wider sample (an image, a sequence) the column rules could only pool per channel, where
+    they find nothing the input-scale rules do not, at a cost that grows with the pixels."""
+    return (isinstance(t, torch.Tensor) and t.is_floating_point() and t.dim() >= 2 and t.shape[0] >= 2
+            and t[0].numel() <= WIDE)
 
 
 def _add(stream: Stream, tensors: dict[str, torch.Tensor], by_row: bool) -> None:
@@ -103,7 +107,9 @@ def _add(stream: Stream, tensors: dict[str, torch.Tensor], by_row: bool) -> None
         return
     with torch.no_grad(), torch._C.DisableTorchFunction():  # copies: nothing the script holds is touched
         chunk = {n: t.detach().to("cpu", torch.float64).numpy() for n, t in tensors.items()}
-    hashes = combine(column_hashes(chunk))
+    # a row's bytes, hashed in C: an image row holds 10^5 values, too many for a hash per value column
+    rows = np.concatenate([v.reshape(len(v), -1) for v in chunk.values()], 1)
+    hashes = np.array([hash(row.tobytes()) for row in rows], dtype=np.int64)
     if by_row:  # each sample once: its first appearance in this batch, if no earlier batch had it
         first = np.unique(hashes, return_index=True)[1]
         keep = np.sort(first[[int(h) not in stream.seen for h in hashes[first]]])
