@@ -92,6 +92,29 @@ for step in range(40):
     loss = F.cross_entropy(logits.reshape(-1, 30), labels.reshape(-1))
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    "TD targets of a target network": """
+import copy
+model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2)); target_net = copy.deepcopy(model)
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+for step in range(120):
+    s, s2, a = torch.randn(64, 4), torch.randn(64, 4), torch.randint(0, 2, (64, 1))
+    r = torch.where(torch.rand(64) < 0.1, -1.0, 0.01); done = (r < 0).float()   # a terminal penalty, 10% of steps
+    with torch.no_grad():
+        y = r + 0.99 * target_net(s2).max(1).values * (1 - done)
+    loss = F.mse_loss(model(s).gather(1, a).squeeze(1), y)
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "a teacher's outputs as targets": """
+teacher = nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 3))
+model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for step in range(100):
+    x = torch.randn(64, 6)
+    with torch.no_grad():
+        soft = teacher(x) * torch.tensor([100.0, 1.0, 0.01])   # logits of very different scales
+    loss = F.mse_loss(model(x), soft)
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "tokens of varying length": """
 emb, head = nn.Embedding(50, 16), nn.Linear(16, 50)
 model = nn.Sequential(emb, nn.ReLU(), head)

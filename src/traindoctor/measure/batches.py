@@ -66,8 +66,8 @@ class BatchColumns:
         stream = self.targets.get(loss)
         if stream is not None and not stream.open:
             return
-        if not isinstance(target, torch.Tensor) or target.dim() == 0 or target.shape[0] < 2:
-            return
+        if not isinstance(target, torch.Tensor) or target.dim() == 0 or target.shape[0] < 2 or target.requires_grad:
+            return  # a target with a graph behind it is computed by the model, not read from the data
         if not target.is_floating_point() and (target.dim() != 1 or target.dtype == torch.bool):
             return  # token targets (N, T) and masks: the class balance is judged on one label per sample
         if target[0].numel() > WIDE:

@@ -223,6 +223,7 @@ class Recorder:
         self.first_loss: FirstLoss | None = None
         self.input_scale: list[InputScale] = []
         self.batches = BatchColumns()  # the inputs and targets fed, profiled for the data's column rules
+        self._nograd_since_backward = False  # a model ran without gradients since the last backward()
         self.model_outputs: dict[int, list[weakref.ref]] = {}  # per model id (two models or more): its latest outputs
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments
         self.initial_states: dict[int, dict[str, torch.Tensor] | None] = {}  # per model id: before its first update
@@ -309,6 +310,7 @@ class Recorder:
             self.batches.add_inputs(type(module).__name__, module, args, kwargs, made)
         else:
             info.nograd_calls += 1
+            self._nograd_since_backward = True
             training = [n for n, m in info.mode_modules if m.training]
             if training:
                 info.eval_in_train += 1
@@ -420,7 +422,10 @@ class Recorder:
         n = self.loss_calls[name] = self.loss_calls.get(name, 0) + 1
         target = args[1] if len(args) > 1 else kwargs.get("target")
         self.lane.last_loss_call = {"name": name, "target": target}
-        self.batches.add_target(name, target, _ignore_index(signature, args, kwargs))
+        # A target made by a model (a target network's bootstrap, a teacher's labels) is no data: any model
+        # called without gradients since the last backward may have made it.
+        if not self._nograd_since_backward:
+            self.batches.add_target(name, target, _ignore_index(signature, args, kwargs))
         if isinstance(target, torch.Tensor) and self.lane.last_batch is not None:  # the target of the model's last batch
             info = self.roots.get(id(self.lane.last_batch[0]))
             if info is not None and self._own(info):
@@ -444,6 +449,7 @@ class Recorder:
     # ── autograd ─────────────────────────────────────────────────────────────
     @_handler
     def on_backward(self, tensors: Any) -> None:
+        self._nograd_since_backward = False
         loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
         if isinstance(loss, torch.Tensor) and self.lane.tape.active is not None:
             tape = self.lane.tape.finish(loss)
