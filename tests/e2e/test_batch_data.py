@@ -239,3 +239,15 @@ def test_a_data_warning_is_an_error_once_the_loss_does_not_learn():
     assert [f.severity for f in of_batches(seen, "run")] == ["warning"]
     stuck = of_batches(seen, "run", "the loss stays near chance level")
     assert [f.severity for f in stuck] == ["error"] and stuck[0].observation.endswith("near chance level")
+
+
+def test_a_failure_while_profiling_stops_only_the_profiling(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("profile broke")
+
+    monkeypatch.setattr(BatchColumns, "add_inputs", broken)
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(640, 4, generator=g)
+    report = _monitored(tmp_path, x, x[:, :1])
+    assert not report["summary"]["could_not_check"] and report["monitor"]["disabled"] is None
+    assert report["monitor"]["notes"] == ["the data checks on the batches stopped: RuntimeError: profile broke"]
