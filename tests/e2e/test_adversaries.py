@@ -240,3 +240,33 @@ def test_the_game_trains_bit_identically_under_run(tmp_path, name):
     watched = _cli("run", "--max-steps", "0", "--output", tmp_path / "r.json", path)
     assert plain.returncode == 0 and watched.returncode in (0, 1), watched.stderr
     assert watched.stdout == plain.stdout and plain.stdout.count("\n") >= 60
+
+
+SPIKE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+G = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 2))
+D = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 1))
+og = torch.optim.Adam(G.parameters(), lr=1e-3); od = torch.optim.Adam(D.parameters(), lr=1e-3)
+for step in range(140):
+    real = torch.randn(128, 2) * 0.5 + 2
+    fake = {fake}
+    od.zero_grad()
+    ld = F.binary_cross_entropy_with_logits(D(real), torch.ones(128, 1)) + \\
+         F.binary_cross_entropy_with_logits(D(fake.detach()), torch.zeros(128, 1))
+    ld = ld + (100.0 if step == 120 else 0.0)   # one loss far above the rest; the gradients do not change
+    ld.backward(); od.step()
+    og.zero_grad()
+    {g_loss}.backward(); og.step()
+"""
+
+
+@pytest.mark.parametrize("fake, g_loss, spikes", [
+    # a game: the loss each player minimises, the other pushes back up
+    ("G(torch.randn(128, 2))", "F.binary_cross_entropy_with_logits(D(fake), torch.ones(128, 1))", False),
+    # no game: real data against noise, and a second model fitted on its own
+    ("torch.randn(128, 2)", "F.mse_loss(G(real), real.flip(1))", True),
+])
+def test_loss_curve_shapes_are_not_judged_on_a_players_loss(run_code, fake, g_loss, spikes):
+    r = run_code(SPIKE.format(fake=fake, g_loss=g_loss))
+    assert ("loss-spikes" in [f.code for f in r.findings]) is spikes, [(f.code, f.observation) for f in r.findings]

@@ -198,7 +198,21 @@ def _moved(rec: Recorder, pid: int) -> bool:
         return not torch.equal(picked(p), before)
 
 
+# Rules on the shape of one loss curve, which assume the loss is minimised. A player in a game (a GAN's
+# generator or discriminator) minimises its loss against an opponent that pushes it back up: its spikes,
+# plateaus and climbs are the other player's progress.
+_MINIMISED_SHAPES = {"loss-spikes", "loss-plateau", "loss-divergence"}
+
+
 def _step_series(rec: Recorder, st: OptState) -> list[Finding]:
     """The recorded steps of one optimizer, through the same rules the Monitor runs online."""
     rules = StepRules(rec.source, label=f"{_opt_label(st)}: ", optimizer=st.opt)
-    return [f for r in _records(rec, st) for f in rules.observe(r)]
+    found = [f for r in _records(rec, st) for f in rules.observe(r)]
+    return [f for f in found if f.code not in _MINIMISED_SHAPES] if _a_player(rec, st) else found
+
+
+def _a_player(rec: Recorder, st: OptState) -> bool:
+    """Whether the optimizer steps one of two models found playing a game (measure/adversaries.py)."""
+    players = {m for pair in rec.adversaries.pairs for m in pair}
+    stepped = {id(p) for group in st.opt.param_groups for p in group["params"]}
+    return any(id(p) in stepped for m in players if m in rec.roots for p in rec.roots[m].module.parameters())
