@@ -58,3 +58,23 @@ def test_cli_healthy_slices_are_silent(tmp_path):
     done = subprocess.run([sys.executable, "-m", "traindoctor", "data", str(tmp_path / "results.csv"), "--slice", "agent",
                            "--metric", "ade"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "no problem found" in done.stdout, done.stdout + done.stderr
+
+
+def test_driving_and_robotics_reports_draw_paths_bins_and_lags():
+    sys.path.insert(0, str(ROOT / "bench" / "data"))
+    from synth import driving_log, reach_demos
+
+    df = driving_log(20, episodes=40)
+    df[["x", "y", "target_x", "target_y"]] *= 100
+    driving = validate(audit_data(df, domain="driving", target="target_x,target_y"))
+    assert {"trajectories-train", "lag-correlation"} <= {p.name for p in figures(driving)}
+    paths = driving.sections["data"]["driving"]["train"]["paths"]
+    assert len(paths) == 8 and all(len(p["x"]) == len(p["y"]) <= 200 for p in paths)
+    unit = next(f for f in driving.findings if f.code == "position-units")
+    assert "{" not in unit.observation and "70 m/s" in unit.observation
+    robot = validate(audit_data(reach_demos(3, episodes=60, lag=2), domain="robotics"))
+    assert {"bin-coverage", "lag-correlation"} <= {p.name for p in figures(robot)}
+    lag = robot.sections["data"]["robotics"]["lag_correlation"]
+    assert lag["lags"][int(np.nanargmax([np.nan if c is None else c for c in lag["corr"]]))] == -2
+    page = render(robot, "html")
+    assert "Bin coverage of each action dimension" in page and "Cross-correlation of the changes" in page

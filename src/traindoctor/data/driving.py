@@ -161,7 +161,7 @@ def position_units(a: Audit) -> list[Finding]:
     return [finding("position-units", f"read as metres, the positions `{'`, `'.join(tr.names[:2])}` of "
                     f"{a.train.name} move at {fmt(typical['speed'])} m/s and accelerate at "
                     f"{fmt(typical['accel'])} m/s² "
-                    "(95th percentiles of the median episode), beyond a road vehicle ({DRIVE_SPEED_MAX:g} m/s, "
+                    f"(95th percentiles of the median episode), beyond a road vehicle ({DRIVE_SPEED_MAX:g} m/s, "
                     f"{DRIVE_ACCEL_MAX:g} m/s²); {read}", SOURCE,
                     evidence={"speed_p95": typical["speed"], "accel_p95": typical["accel"], "step_s": tr.step,
                               "likely_unit": unit[0] if unit else None, "factor": unit[1] if unit else None},
@@ -394,8 +394,14 @@ def _lags(tr: Track, values: np.ndarray, state: dict[str, list[np.ndarray]], w: 
             offset = name.startswith("accel")
             # a change over [t, t + w) is centred w/2 after an acceleration centred at t
             lead = -refined(corr, LAG_MAX) - (w / 2 if offset else 0.0)
-            best = {"follows": name, "form": "offset" if offset else "absolute", "lead": lead, "corr": found[1]}
+            best = {"follows": name, "form": "offset" if offset else "absolute", "lead": lead, "corr": found[1],
+                    "curve": _curve(corr)}
     return best
+
+
+def _curve(corr: np.ndarray) -> dict:
+    """A cross-correlation for the report's figure: corr(state_t, column_{t+k}) per lag k."""
+    return {"lags": list(range(-LAG_MAX, LAG_MAX + 1)), "corr": [float(c) if np.isfinite(c) else None for c in corr]}
 
 
 def target_lag(a: Audit) -> list[Finding]:
@@ -410,7 +416,11 @@ def target_lag(a: Audit) -> list[Finding]:
             if p.layouts[c].pooled or c in tr.names:
                 continue
             found = _lags(tr, column(a, p, c)[:, i], state, w)
-            if found and found["corr"] >= LAG_MIN_CORR:
+            if found is None:
+                continue
+            curves = a.tables.setdefault("driving_lags", {})
+            curves.setdefault(p.name, {})[name] = {"follows": found["follows"], **found.pop("curve")}
+            if found["corr"] >= LAG_MIN_CORR:
                 rows.append({"split": p.name, "target": name, **found})
     if not rows:
         return []
@@ -482,12 +492,26 @@ def describe(a: Audit) -> list[Finding]:
         out[p.name] = {"judged": True, "position": tr.names[:2], "heading": tr.names[2] if len(tr.names) > 2 else None,
                        "episodes": len(tr.eps), "step_s": tr.step, "time_unit": period[1] if period else None,
                        "rows_read": len(tr.pos),
-                       "stretches": None if stretches is None else int(len(np.unique(stretches)))}
+                       "stretches": None if stretches is None else int(len(np.unique(stretches))),
+                       "paths": _paths(tr)}
     motion = _motion(a)
     if motion is not None and a.train.name in out:
         out[a.train.name]["typical"] = motion[2]
     a.tables["driving"] = out
     return []
+
+
+PATHS, PATH_POINTS = 8, 200  # episodes drawn in the report's trajectory figure, points each
+
+
+def _paths(tr: Track) -> list[dict]:
+    """The longest episodes' positions, thinned to PATH_POINTS, for the report's trajectory figure."""
+    longest = sorted(tr.eps, key=len, reverse=True)[:PATHS]
+    out = []
+    for e in longest:
+        e = e[:: max(1, len(e) // PATH_POINTS)]
+        out.append({"x": [float(v) for v in tr.pos[e, 0]], "y": [float(v) for v in tr.pos[e, 1]]})
+    return out
 
 
 CHECKS = [describe, position_units, lane_widths, kinematic_feasibility, heading_units, frames, timestamps, target_lag,

@@ -73,7 +73,7 @@ def action_lag(a: Audit) -> list[Finding]:
     eps = [e for e in in_time_order(a, p) if len(e) > 2 * LAG_MAX]
     if not eps:
         return []
-    best = None
+    best = shown = None  # shown: the strongest pair's cross-correlation, for the report's figure
     for j, (_, _, aname) in enumerate(acts):
         da = [np.diff(A[e, j]) for e in eps]  # index m: the change of the action at step m + 1
         for i, (_, _, oname) in enumerate(obs):
@@ -81,9 +81,15 @@ def action_lag(a: Audit) -> list[Finding]:
             for relation, ys in (("velocity", [np.diff(m, prepend=np.nan) for m in moves]), ("position", moves)):
                 corr = np.abs(cross_correlation(da, ys, LAG_MAX))
                 found = peak(corr, LAG_MAX)
+                if found and (shown is None or found[1] > shown[0]):
+                    shown = (found[1], {"action": aname, "obs": oname, "relation": relation,
+                                        "lags": list(range(-LAG_MAX, LAG_MAX + 1)),
+                                        "corr": [float(c) if np.isfinite(c) else None for c in corr]})
                 if found and found[1] >= ACTION_LAG_CORR and (best is None or found[1] > best["corr"]):
                     best = {"action": aname, "obs": oname, "relation": relation, "lag": -found[0], "corr": found[1],
                             "corr_aligned": float(corr[LAG_MAX]) if np.isfinite(corr[LAG_MAX]) else None}
+    if shown is not None:
+        a.tables.setdefault("robotics", {})["lag_correlation"] = shown[1]
     if best is None or best["lag"] == 0:
         return []
     when = (f"{best['lag']} step(s) after the observation it moved" if best["lag"] > 0
@@ -114,6 +120,8 @@ def bin_coverage(a: Audit) -> list[Finding]:
         scaled = (values - lo) if coded else (values - lo) / (hi - lo) * bins
         idx = np.minimum(scaled.astype(int), bins - 1)
         counts = np.bincount(idx, minlength=bins)
+        coverage = a.tables.setdefault("robotics", {}).setdefault("bins", {})
+        coverage[name] = {"bins": bins, "coded": bool(coded), "min": lo, "max": hi, "counts": counts.tolist()}
         share = counts[counts > 0] / len(values)
         effective = float(np.exp(-(share * np.log(share)).sum()))
         if effective / bins < BIN_EFFECTIVE:

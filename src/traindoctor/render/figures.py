@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..vocabulary.report import Report, write_atomic
 
@@ -358,6 +358,7 @@ def _data(section: dict, report: Report) -> list[Plot]:
     out += [hist] if hist else []
     out += _class_balance(section)
     out += _slice_bars(section)
+    out += _trajectories(section) + _bin_coverage(section) + _lag_correlations(section)
     return out
 
 
@@ -392,6 +393,7 @@ def _histograms(section: dict, report: Report) -> Plot | None:
         mark = " !" if dim in flagged else ""
         ax.set_title(_literal(dim) + mark + (f" ({outside:.1%} outside)" if outside >= 0.001 else ""), fontsize=8)
         ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # long numbers (positions in cm) must not run into each other
         ax.set_yticks([])
     for ax in axes[len(shown):]:
         ax.set_visible(False)
@@ -455,6 +457,75 @@ def _slice_bars(section: dict) -> list[Plot]:
                             "first, against all rows (dashed); red: a slice that underperforms, grey: too few rows "
                             "to judge.", fig))
     return out
+
+
+def _trajectories(section: dict) -> list[Plot]:
+    """The longest episodes' paths as the driving checks read them, each from its start (in a world frame the
+    episodes lie kilometres apart, each a dot at that scale); same scale on both axes."""
+    out = []
+    for split, read in section.get("driving", {}).items():
+        paths = read.get("paths") or []
+        if not paths:
+            continue
+        fig = _figure(3.2)
+        ax = fig.add_subplot()
+        for path in paths:
+            x0, y0 = path["x"][0], path["y"][0]
+            ax.plot([v - x0 for v in path["x"]], [v - y0 for v in path["y"]], lw=1)
+        ax.plot([0], [0], "o", ms=4, color="black")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        x, y = read["position"]
+        _finish(ax, f"{_literal(y)} from the start", xlabel=f"{_literal(x)} from the start")
+        out.append(Plot(_stem(f"trajectories-{split}"), f"The {len(paths)} longest episodes of {split} as the driving "
+                        "checks read them, each moved to start at the dot, in the positions' own unit (a lane is "
+                        "about 3.5 m: paths metres or kilometres long tell the unit).", fig))
+    return out
+
+
+def _bin_coverage(section: dict) -> list[Plot]:
+    """Per action dimension, how its values fill its bins (uniform bins over its range, or its integer codes):
+    a row per dimension, log counts, empty bins white."""
+    bins = section.get("robotics", {}).get("bins") or {}
+    if not bins:
+        return []
+    width = max(b["bins"] for b in bins.values())
+    grid = np.full((len(bins), width), np.nan)
+    for i, b in enumerate(bins.values()):
+        counts = np.asarray(b["counts"], dtype=float)
+        grid[i, :len(counts)] = np.where(counts > 0, np.log10(np.maximum(counts, 1)), np.nan)
+    fig = _figure(max(1.4, 0.6 + 0.3 * len(bins)))
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis")
+    ax.set_yticks(range(len(bins)), [_literal(d) for d in bins], fontsize=7)
+    fig.colorbar(image, ax=ax, label="log10 rows")
+    _finish(ax, "", xlabel="bin")
+    return [Plot("bin-coverage", "Bin coverage of each action dimension: rows per bin (log scale) over 256 uniform bins "
+                 "of its range, or per integer code; white bins are never used.", fig)]
+
+
+def _lag_correlations(section: dict) -> list[Plot]:
+    """The cross-correlations the lag checks peak-pick: actions against observations (robotics), each target
+    against the vehicle's state (driving). The peak's lag is where the column leads or trails."""
+    curves = []
+    lag = section.get("robotics", {}).get("lag_correlation")
+    if lag:
+        curves.append((f"x `{lag['action']}`, y `{lag['obs']}` ({lag['relation']})", lag))
+    for split, targets in section.get("driving_lags", {}).items():
+        curves += [(f"{split}: x {c['follows']}, y `{t}`", c) for t, c in targets.items()]
+    if not curves:
+        return []
+    fig = _figure(2.4)
+    ax = fig.add_subplot()
+    for label, c in curves[:6]:
+        ax.plot(c["lags"], [np.nan if v is None else v for v in c["corr"]], marker="o", ms=3, lw=1,
+                label=_literal(label))
+    ax.axvline(0, color="black", lw=0.8, ls="--")
+    _finish(ax, "correlation", xlabel="lag k (steps): corr(x_t, y_{t+k})", legend=True)
+    return [Plot("lag-correlation", "Cross-correlation of the changes of x and y per lag k, pooled within episodes: "
+                 "where each curve peaks is the lag the checks read. k < 0: y moves |k| steps before x (a future "
+                 "target offset should lead the state by half its horizon; an observation should not move before "
+                 "the action that moves it).", fig)]
 
 
 # ── helpers ──────────────────────────────────────────────────────────────────
