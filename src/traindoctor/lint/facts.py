@@ -192,6 +192,9 @@ def collect(tree: ast.Module) -> Facts:
     module = Scope(tree)
     scopes.append(module)
     visit(tree, module, (), None)
+    # `visit` calls itself through its closure, a reference cycle that would hold every scope (and so the
+    # tree) until a full garbage collection: unbound, the facts are freed as soon as no one uses them
+    del visit
     return Facts(tree, scopes, classes, functions, by_node)
 
 

@@ -2,9 +2,11 @@
 their `forward`, `nn.Sequential` contents, through reshapes and common wrappers — within one file, and
 into the sibling modules a file imports explicitly (`from .model import Net`, `from train_utils import
 make_optimizer, train_one_epoch`): an imported class or function is read in its own module, its
-returns followed and its calls spliced into the caller like a helper of the file. Each module is
-parsed once per lint run (`parsed`), and a scope's names are always resolved by the flow of the
-module it belongs to, so two modules importing each other terminate like any other cycle.
+returns followed and its calls spliced into the caller like a helper of the file. Each sibling module
+is parsed once per linted file (`Flow.sibling`) and freed with it (`release`): nothing a file's lint
+built outlives it, so what one file finds does not depend on the files linted before it. A scope's
+names are always resolved by the flow of the module it belongs to, so two modules importing each
+other terminate like any other cycle.
 
 A value is resolved to the few things the rules tell apart (`Val`): a tensor of a known kind (softmax,
 log-softmax, sigmoid outputs or raw Linear logits), a module (a class of the file or a sibling, an
@@ -23,7 +25,6 @@ import os
 import re
 import weakref
 from bisect import bisect_right
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,9 +70,10 @@ _NONE: tuple[Val, ...] = ()
 class Flow:
     """Value resolution over one module's facts (see the module docstring)."""
 
-    def __init__(self, facts: Facts, path: str = ""):
+    def __init__(self, facts: Facts, path: str = "", read: dict[str, Flow | None] | None = None):
         self.facts = facts
         self.path = path
+        self._read = {} if read is None else read  # the sibling modules read for the linted file, shared by their flows
         self._memo: dict[ast.AST, tuple[Val, ...]] = {}
         self._busy: set[ast.AST] = set()
         self._module_names: dict[str, tuple[Val, ...]] = {}
@@ -441,8 +443,21 @@ class Flow:
         if name not in imports or not self.path:
             return []
         module, original = imports[name]
-        other = sibling(self._module_path(module))
+        other = self.sibling(self._module_path(module))
         return list(other.module_name(original)) if other is not None and other is not self else []
+
+    def sibling(self, path: str) -> Flow | None:
+        """The flow of a module next to the linted file, or None when it cannot be read or parsed: read
+        once for that file, by whichever of its modules asks first (two modules importing each other
+        end like any other cycle)."""
+        key = os.path.abspath(path)
+        if key not in self._read:
+            text = _text(path)
+            try:
+                self._read[key] = Flow(collect(ast.parse(text, filename=path)), path, self._read) if text is not None else None
+            except (SyntaxError, ValueError, RecursionError):
+                self._read[key] = None
+        return self._read[key]
 
     def _module_path(self, module: str) -> str:
         return os.path.join(os.path.dirname(self.path), module.replace(".", "/") + ".py")
@@ -537,34 +552,31 @@ def _unique(vals: list[Val]) -> tuple[Val, ...]:
     return tuple(dict.fromkeys(vals))
 
 
-# The flows of the modules read in this lint run, by (path, text): a file linted and imported by its
-# siblings is parsed once. Bounded, least recently used first out; `forget` starts a new run (a
-# module's memo holds what its siblings held when it was read).
-_FLOWS: OrderedDict[tuple[str, str], Flow] = OrderedDict()
-_FLOWS_KEPT = 32
 _TEXTS: dict[str, str | None] = {}  # path -> text of the sibling modules read in this run (None: unreadable)
 
 
-def parsed(path: str, text: str, keep: bool = True) -> Flow:
-    """The flow of a module's text (parsed once per lint run); SyntaxError when it does not parse.
-    `keep=False` (a linted file): reused if a sibling already read it, else not kept — every module
-    kept alive makes each of Python's full garbage collections longer, so only imported ones are."""
-    key = (os.path.abspath(path), text)
-    flow = _FLOWS.get(key)
-    if flow is None:
-        flow = Flow(collect(ast.parse(text, filename=path)), path)
-        if keep:
-            _FLOWS[key] = flow
-            if len(_FLOWS) > _FLOWS_KEPT:
-                _FLOWS.popitem(last=False)
-    else:
-        _FLOWS.move_to_end(key)
-    return flow
+def parsed(path: str, text: str) -> Flow:
+    """The flow of a linted module's text; SyntaxError when it does not parse. The sibling modules its
+    lint reads are parsed once for it (`Flow.sibling`), and freed with it (`release`)."""
+    return Flow(collect(ast.parse(text, filename=path)), path)
+
+
+def release(flow: Flow) -> None:
+    """A linted module's lint has ended: free it, and every module read for it, now. Each call names its
+    scope, whose `calls` name it back, and a value memoised in a flow names that flow (or another one
+    read for the same file): left as reference cycles, every tree would wait for a full garbage
+    collection and make each one longer — broken here, reference counting frees them at once."""
+    flows = [flow, *(f for f in flow._read.values() if f is not None)]
+    for each in flows:
+        for scope in each.facts.scopes:
+            scope.calls.clear()
+            scope.in_loop.clear()
+    for each in flows:
+        vars(each).clear()
 
 
 def forget() -> None:
     """Start a new lint run: modules are read again (they may have changed)."""
-    _FLOWS.clear()
     _TEXTS.clear()
     _SPLICED.clear()
 
@@ -589,15 +601,6 @@ def _text(path: str) -> str | None:
         except (OSError, ValueError):  # absent, a directory, not UTF-8
             _TEXTS[path] = None
     return _TEXTS[path]
-
-
-def sibling(path: str) -> Flow | None:
-    """The flow of a module next to a linted file, or None when it cannot be read or parsed."""
-    text = _text(path)
-    try:
-        return parsed(path, text) if text is not None else None
-    except (SyntaxError, ValueError, RecursionError):
-        return None
 
 
 # Calls a rule reads through helpers: training steps, gradient resets, mode switches, and calls of a
