@@ -15,6 +15,7 @@ from typing import TypedDict
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.report import Report
+from .backward import tabulate
 from .flow import forget, parsed, release
 from .registry import all_rules
 from .rules.common import Context, Diagnostic
@@ -158,6 +159,7 @@ def lint_source(source: Source, config: Config | None = None) -> list[Finding]:
         for rule in all_rules():
             rule.check(facts, ctx, diags)
     finally:
+        tabulate(flow)
         release(flow)
     lines = _LINE_BREAK.split(source.text)  # once per file: every finding's snippet and suppression reads it
     quiet = _suppressed(source.text, lines)

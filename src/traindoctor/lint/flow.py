@@ -136,7 +136,7 @@ class Flow:
             return self.values(found[1], scope)
         fn = scope.node
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            if name in _param_names(fn):
+            if name in param_names(fn):
                 return self.param_values(fn, name)
             if name in scope.assigns:
                 return _NONE  # a local read before its assignment
@@ -177,7 +177,7 @@ class Flow:
             return self._params[key]
         self._params[key] = _NONE
         scope = self.facts.by_node.get(fn)
-        if scope is not None and scope.cls is not None and _param_names(fn)[:1] == [name]:
+        if scope is not None and scope.cls is not None and param_names(fn)[:1] == [name]:
             found: tuple[Val, ...] = (Val("class", node=scope.cls, flow=self),)  # `self`
         else:
             found = self._arguments(fn, name)
@@ -363,7 +363,7 @@ class Flow:
         if self._by_param is None:
             self._by_param = {}
             for fn in self.facts.by_node:
-                for name in _param_names(fn):
+                for name in param_names(fn):
                     self._by_param.setdefault(name, []).append(fn)
         return self._by_param
 
@@ -459,6 +459,10 @@ class Flow:
                 self._read[key] = None
         return self._read[key]
 
+    def siblings_read(self) -> list[Flow]:
+        """The sibling modules read so far for the linted file."""
+        return [f for f in self._read.values() if f is not None]
+
     def _module_path(self, module: str) -> str:
         return os.path.join(os.path.dirname(self.path), module.replace(".", "/") + ".py")
 
@@ -484,6 +488,15 @@ class Flow:
         """The names the file imports explicitly from a module (`from [.]module import name`)."""
         return self._import_table()
 
+    def imported_call(self, site: CallSite) -> str | None:
+        """The path of the sibling module a call's name is imported from (`from [.]module import name`),
+        when no function, class or local of this file shadows it; else None."""
+        func = site.node.func
+        if not isinstance(func, ast.Name) or func.id not in self._import_table() or func.id in self.facts.functions \
+                or func.id in self.facts.classes or site.scope is not None and _local(func.id, site.scope):
+            return None
+        return self._module_path(self._imports[func.id][0])
+
     def reach(self, site: CallSite, spliced: bool = False) -> tuple[Flow, ast.AST] | None:
         """The function a call runs and the flow of its module: a helper of this file (`callee`), or a
         function (a class's `__init__`) imported explicitly from a sibling module — for a splice
@@ -491,13 +504,10 @@ class Flow:
         target = self.callee(site)
         if target is not None:
             return self, target
-        func = site.node.func
-        if not isinstance(func, ast.Name) or func.id not in self._import_table() or func.id in self.facts.functions \
-                or func.id in self.facts.classes or site.scope is not None and _local(func.id, site.scope):
-            return None
-        if spliced and not _runs_training_calls(self._module_path(self._imports[func.id][0])):
+        path = self.imported_call(site)
+        if path is None or spliced and not runs_training_calls(path):
             return None  # nothing there a rule reads through a call: not parsed for it
-        found = self.module_name(func.id)
+        found = self.module_name(site.node.func.id)
         if len(found) != 1 or found[0].flow is self or found[0].flow is None:
             return None
         val = found[0]
@@ -521,7 +531,7 @@ def _top_statements(tree: ast.Module) -> list[ast.stmt]:
 def _local(name: str, scope: Scope) -> bool:
     """Whether `name` is bound in the function `scope` itself (it then shadows a module-level import)."""
     fn = scope.node
-    return not isinstance(fn, ast.Module) and (name in scope.assigns or name in scope.bound or name in _param_names(fn))
+    return not isinstance(fn, ast.Module) and (name in scope.assigns or name in scope.bound or name in param_names(fn))
 
 
 def _is_nn(func: ast.Attribute) -> bool:
@@ -533,7 +543,7 @@ def _from_torch(func: ast.AST) -> bool:
     return "(" not in base and base.split(".")[0] in ("torch", "nn", "parallel", "jit")
 
 
-def _param_names(fn: ast.AST) -> list[str]:
+def param_names(fn: ast.AST) -> list[str]:
     args = fn.args
     return [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
 
@@ -553,6 +563,7 @@ def _unique(vals: list[Val]) -> tuple[Val, ...]:
 
 
 _TEXTS: dict[str, str | None] = {}  # path -> text of the sibling modules read in this run (None: unreadable)
+TABLES: dict[str, dict[str, object]] = {}  # module path -> what calling each of its names runs (lint/backward.py)
 
 
 def parsed(path: str, text: str) -> Flow:
@@ -566,7 +577,7 @@ def release(flow: Flow) -> None:
     scope, whose `calls` name it back, and a value memoised in a flow names that flow (or another one
     read for the same file): left as reference cycles, every tree would wait for a full garbage
     collection and make each one longer — broken here, reference counting frees them at once."""
-    flows = [flow, *(f for f in flow._read.values() if f is not None)]
+    flows = [flow, *flow.siblings_read()]
     for each in flows:
         for scope in each.facts.scopes:
             scope.calls.clear()
@@ -579,6 +590,7 @@ def forget() -> None:
     """Start a new lint run: modules are read again (they may have changed)."""
     _TEXTS.clear()
     _SPLICED.clear()
+    TABLES.clear()
 
 
 # Words without which a module holds nothing a splice keeps (steps, resets, mode switches, grad modes).
@@ -586,12 +598,13 @@ _SPLICE_WORDS = ("backward", "zero_grad", "step(", "eval(", "train(", ".grad", "
 _SPLICED: dict[str, bool] = {}
 
 
-def _runs_training_calls(path: str) -> bool:
+def runs_training_calls(path: str) -> bool:
     """Whether the module at `path` mentions a call a splice keeps (read once per run, not parsed)."""
     if path not in _SPLICED:
         text = _text(path)
         _SPLICED[path] = text is not None and any(w in text for w in _SPLICE_WORDS)
     return _SPLICED[path]
+
 
 
 def _text(path: str) -> str | None:
@@ -674,7 +687,7 @@ def sources(flow: Flow, expr: ast.expr, scope: Scope, depth: int = 0) -> list[tu
         if found is not None:
             return sources(flow, found[1], scope, depth + 1)
         fn = scope.node
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and expr.id in _param_names(fn):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and expr.id in param_names(fn):
             return parameter_sources(flow, fn, expr.id, depth)
         return None
     if isinstance(expr, ast.Call):
@@ -722,7 +735,7 @@ def parameter_sources(flow: Flow, fn: ast.AST, name: str, depth: int = 0) -> lis
 
 def argument_at(site: CallSite, fn: ast.AST, name: str, flow: Flow) -> ast.expr | None:
     """The expression `site` (a call of `fn`) passes for parameter `name`, or None."""
-    params = _param_names(fn)
+    params = param_names(fn)
     bound = params[1:] if flow.facts.by_node[fn].cls is not None else params  # `self.m(x)`, `Cls(x)`: bound
     arg = next((k.value for k in site.node.keywords if k.arg == name), None)
     if arg is None and name in bound:

@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
+from ..backward import names_a_definition
 from ..facts import CallSite, Facts, Scope, dotted
 from ..flow import BUILTINS, Flow, Val, splice
 
@@ -146,7 +147,11 @@ def loss_kind(call: CallSite, ctx: Context) -> str | None:
         return "nll"
     if attr == "binary_cross_entropy_with_logits":
         return "bce_logits"
-    built = ctx.built(call.node.func, call.scope) if call.scope and _may_be_module_call(call, ctx) else ""
+    func = call.node.func
+    if isinstance(func, ast.Name) and call.scope and names_a_definition(ctx.flow, func.id, call.scope):
+        built = ""  # an imported function or class: no loss instance (known without reading its module again)
+    else:
+        built = ctx.built(func, call.scope) if call.scope and _may_be_module_call(call, ctx) else ""
     built = (built or ctx.constructed(call.name)).rsplit(".", 1)[-1] or (attr if attr.endswith("Loss()") else "")
     return {"CrossEntropyLoss": "ce", "NLLLoss": "nll", "BCEWithLogitsLoss": "bce_logits"}.get(built.rstrip("()"))
 
