@@ -161,6 +161,8 @@ def lint_source(source: Source, config: Config | None = None) -> list[Finding]:
     finally:
         tabulate(flow)
         release(flow)
+    if not diags:
+        return []
     lines = _LINE_BREAK.split(source.text)  # once per file: every finding's snippet and suppression reads it
     quiet = _suppressed(source.text, lines)
     config = config or Config()

@@ -85,6 +85,7 @@ class Flow:
         self._tails: dict[Val, str | None] = {}
         self.summaries: dict[ast.AST, list[CallSite]] = {}  # function -> its spliced calls (see `splice`)
         self._no_grad_functions: dict[ast.AST, bool] = {}
+        self._by_class: dict[ast.ClassDef, dict[str, ast.AST]] = {}
         self._depth = 0
         # each scope names its flow weakly: a strong back-reference would make every module a reference
         # cycle, kept alive until a full garbage collection instead of freed when its lint ends
@@ -288,11 +289,21 @@ class Flow:
         seen = set()
         while cls is not None and cls not in seen:
             seen.add(cls)
-            found = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name), None)
+            found = self._methods(cls).get(name)
             if found is not None:
                 return found
             cls = next((self.facts.classes[dotted(b)] for b in cls.bases if dotted(b) in self.facts.classes), None)
         return None
+
+    def _methods(self, cls: ast.ClassDef) -> dict[str, ast.AST]:
+        """The methods a class body defines, by name (the first of a name, as a lookup in order finds it)."""
+        found = self._by_class.get(cls)
+        if found is None:
+            found = self._by_class[cls] = {}
+            for n in cls.body:
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    found.setdefault(n.name, n)
+        return found
 
     # -- what a module does -----------------------------------------------------------------------
 
@@ -466,12 +477,11 @@ class Flow:
     def _module_path(self, module: str) -> str:
         return os.path.join(os.path.dirname(self.path), module.replace(".", "/") + ".py")
 
-    def imported_texts(self) -> list[str]:
-        """The source of each module next to this file that it imports names from (read, not parsed)."""
+    def imported_paths(self) -> list[str]:
+        """The path of each module next to this file that it imports names from."""
         if not self.path:
             return []
-        paths = dict.fromkeys(self._module_path(m) for m, _ in self._import_table().values())
-        return [t for t in map(_text, paths) if t is not None]
+        return list(dict.fromkeys(self._module_path(m) for m, _ in self._import_table().values()))
 
     def _import_table(self) -> dict[str, tuple[str, str]]:
         """Name -> (module, original name) of each `from [.]module import name [as alias]` at the top."""
@@ -589,6 +599,7 @@ def release(flow: Flow) -> None:
 def forget() -> None:
     """Start a new lint run: modules are read again (they may have changed)."""
     _TEXTS.clear()
+    _WORDS.clear()
     _SPLICED.clear()
     TABLES.clear()
 
@@ -605,6 +616,19 @@ def runs_training_calls(path: str) -> bool:
         _SPLICED[path] = text is not None and any(w in text for w in _SPLICE_WORDS)
     return _SPLICED[path]
 
+
+
+_WORDS: dict[tuple[str, str], bool] = {}  # (path, word) -> whether the module's text holds it, in this run
+
+
+def mentions(path: str, word: str) -> bool:
+    """Whether the text of the module at `path` holds `word` (False when unreadable; each text scanned once
+    per word and run, however many files import it)."""
+    key = (path, word)
+    if key not in _WORDS:
+        text = _text(path)
+        _WORDS[key] = text is not None and word in text
+    return _WORDS[key]
 
 
 def _text(path: str) -> str | None:

@@ -8,7 +8,7 @@ from typing import Callable, TypeVar
 
 from ..backward import names_a_definition
 from ..facts import CallSite, Facts, Scope, dotted
-from ..flow import BUILTINS, Flow, Val, splice
+from ..flow import BUILTINS, Flow, Val, mentions, splice
 
 OPTIMIZER_HINTS = ("opt", "optim")
 _MOVES = {"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval", "to_empty"}
@@ -35,7 +35,6 @@ class Context:
         self._constructed: dict[str, str] = {}
         self._mentioned: dict[str, bool] = {}  # word -> whether the text holds it (each text scanned once per word)
         self._shared: dict[Callable, object] = {}
-        self._texts: list[str] | None = None
 
     def mentions(self, *words: str) -> bool:
         """Whether the file's text — or that of a module next to it it imports names from — holds any of
@@ -45,13 +44,8 @@ class Context:
             return True
         for word in words:
             if word not in self._mentioned:
-                self._mentioned[word] = word in self.text or any(word in t for t in self._imported_texts())
+                self._mentioned[word] = word in self.text or any(mentions(path, word) for path in self.flow.imported_paths())
         return any(self._mentioned[w] for w in words)
-
-    def _imported_texts(self) -> list[str]:
-        if self._texts is None:
-            self._texts = self.flow.imported_texts()
-        return self._texts
 
     @property
     def bindings(self) -> dict[str, list[tuple[Scope, ast.expr]]]:
