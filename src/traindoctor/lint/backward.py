@@ -78,8 +78,9 @@ def _functions(flow: Flow) -> set[ast.AST]:
     """The functions of `flow`'s module that may run a backward(), through their helpers (once per flow)."""
     found = flow.__dict__.get("_backward")
     if found is None:
-        found = {s.node for s in flow.facts.scopes if not isinstance(s.node, ast.Module)
-                 and any(c.attr == "backward" or _imported_may(flow, c) for c in s.calls)}
+        imported = flow.imported_names()
+        found = {s.node for s in flow.facts.scopes if not isinstance(s.node, ast.Module) and any(
+            c.attr == "backward" or c.name in imported and _imported_may(flow, c) for c in s.calls)}
         todo, callers = list(found), flow.callers()
         while todo:  # whoever calls one of them may too
             for site in callers.get(todo.pop(), ()):

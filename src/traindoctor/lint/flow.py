@@ -86,6 +86,7 @@ class Flow:
         self.summaries: dict[ast.AST, list[CallSite]] = {}  # function -> its spliced calls (see `splice`)
         self._no_grad_functions: dict[ast.AST, bool] = {}
         self._by_class: dict[ast.ClassDef, dict[str, ast.AST]] = {}
+        self._paths: dict[str, str] = {}  # imported module -> its path next to this file
         self._depth = 0
         # each scope names its flow weakly: a strong back-reference would make every module a reference
         # cycle, kept alive until a full garbage collection instead of freed when its lint ends
@@ -475,7 +476,10 @@ class Flow:
         return [f for f in self._read.values() if f is not None]
 
     def _module_path(self, module: str) -> str:
-        return os.path.join(os.path.dirname(self.path), module.replace(".", "/") + ".py")
+        path = self._paths.get(module)
+        if path is None:  # asked for every call of an imported name: joined once per module
+            path = self._paths[module] = os.path.join(os.path.dirname(self.path), module.replace(".", "/") + ".py")
+        return path
 
     def imported_paths(self) -> list[str]:
         """The path of each module next to this file that it imports names from."""

@@ -35,6 +35,7 @@ class Context:
         self._constructed: dict[str, str] = {}
         self._mentioned: dict[str, bool] = {}  # word -> whether the text holds it (each text scanned once per word)
         self._shared: dict[Callable, object] = {}
+        self._paths: list[str] | None = None
 
     def mentions(self, *words: str) -> bool:
         """Whether the file's text — or that of a module next to it it imports names from — holds any of
@@ -44,8 +45,13 @@ class Context:
             return True
         for word in words:
             if word not in self._mentioned:
-                self._mentioned[word] = word in self.text or any(mentions(path, word) for path in self.flow.imported_paths())
+                self._mentioned[word] = word in self.text or any(mentions(path, word) for path in self._imported_paths())
         return any(self._mentioned[w] for w in words)
+
+    def _imported_paths(self) -> list[str]:
+        if self._paths is None:
+            self._paths = self.flow.imported_paths()
+        return self._paths
 
     @property
     def bindings(self) -> dict[str, list[tuple[Scope, ast.expr]]]:
