@@ -101,7 +101,7 @@ def tabulate(flow: Flow) -> None:
 
 def _tabulate(flow: Flow) -> None:
     path = os.path.abspath(flow.path)
-    if path in TABLES or not flow.path:
+    if not flow.path:  # a module read again is tabled again: what its own imports run may be known by now
         return
     module, facts, imported = flow._module_scope(), flow.facts, flow.imported_names()
     table: dict[str, tuple] = {}
