@@ -74,7 +74,7 @@ def dotted(node: ast.AST) -> str:
     return ".".join(reversed(parts))
 
 
-@dataclass
+@dataclass(slots=True)  # one object per call, no __dict__: fewer objects for the garbage collector to walk
 class CallSite:
     node: ast.Call
     name: str  # dotted name of the callee
@@ -95,7 +95,7 @@ class CallSite:
         return self.grad == "off"
 
 
-@dataclass(eq=False)  # hashed by identity: rules key lookups by scope
+@dataclass(eq=False, slots=True)  # hashed by identity: rules key lookups by scope
 class Scope:
     node: ast.AST  # Module, FunctionDef or AsyncFunctionDef
     cls: ast.ClassDef | None = None  # the class a method belongs to

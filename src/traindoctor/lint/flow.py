@@ -44,7 +44,7 @@ _MODE_LAYERS = re.compile(r"Dropout|BatchNorm|dropout|batch_norm")
 _DEPTH = 40
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Val:
     """What an expression holds. `kind`: 'tensor' (`what` = softmax/log_softmax/sigmoid/logits), 'class'
     (an instance of `node`, a ClassDef of `flow`), 'classdef' (the class itself), 'seq' (`node` = the
