@@ -16,12 +16,10 @@ from __future__ import annotations
 import ast
 import os
 
-from .facts import CallSite, Scope
-from .flow import TABLES, Flow, param_names, runs_training_calls
+from .facts import CallSite
+from .flow import TABLES, Flow, runs_training_calls, table_entry
 
-# Table entries: what `Flow.module_name` resolves a name of the module to.
-_VALUE = ("value",)  # assigned: resolved through its values
-_NOTHING = ("def", False)  # not defined there: nothing
+_VALUE = ("value",)  # a table entry: assigned, resolved through its values
 
 
 def may_run_backward(flow: Flow, site: CallSite) -> bool:
@@ -42,36 +40,8 @@ def _imported_may(flow: Flow, site: CallSite) -> bool:
     name = site.node.func.id
     if name in flow._module_scope().assigns:
         return True  # rebound in this file: resolved through its values
-    entry = _resolve(os.path.abspath(path), flow.imported_names()[name][1])
+    entry = table_entry(os.path.abspath(path), flow.imported_names()[name][1])
     return entry is None or entry == _VALUE or entry[1]
-
-
-def names_a_definition(flow: Flow, name: str, scope: Scope) -> bool:
-    """Whether `name`, read in `scope`, is the import of a function or a class of a sibling module already
-    tabled (or of nothing there): not rebound in the scope, a parameter, or at the module's level."""
-    module = flow._module_scope()
-    if name in scope.assigns or name in scope.bound or name in module.assigns or name in flow.facts.classes \
-            or name in flow.facts.functions or name not in flow.imported_names() or not flow.path \
-            or not isinstance(scope.node, ast.Module) and name in param_names(scope.node):
-        return False
-    module_name, original = flow.imported_names()[name]
-    entry = _resolve(os.path.abspath(flow._module_path(module_name)), original)
-    return entry is not None and entry[0] == "def"
-
-
-def _resolve(path: str, name: str) -> tuple | None:
-    """The table entry of `name` in the module at `path`, through re-exports; None when unknown."""
-    seen = set()
-    while (path, name) not in seen:
-        seen.add((path, name))
-        table = TABLES.get(path)
-        if table is None:
-            return None  # not read yet in this run
-        entry = table.get(name, _NOTHING)
-        if entry[0] != "from":
-            return entry
-        path, name = entry[1], entry[2]
-    return None  # a cycle of imports
 
 
 def _functions(flow: Flow) -> set[ast.AST]:

@@ -197,6 +197,8 @@ class Flow:
         return _unique(out)
 
     def _attribute(self, expr: ast.Attribute, scope: Scope) -> tuple[Val, ...]:
+        if isinstance(expr.value, ast.Name) and self.names_a_definition(expr.value.id, scope):
+            return _NONE  # an attribute of an imported function or class: not an instance's
         owners = self.values(expr.value, scope)
         out: list[Val] = []
         for owner in owners:
@@ -502,6 +504,19 @@ class Flow:
         """The names the file imports explicitly from a module (`from [.]module import name`)."""
         return self._import_table()
 
+    def names_a_definition(self, name: str, scope: Scope) -> bool:
+        """Whether `name`, read in `scope`, is the import of a function or a class of a sibling module
+        already read in this run (or of nothing there), known from that module's table (lint/backward.py)
+        without reading it again: not rebound in the scope, a parameter, or at the module's level."""
+        module = self._module_scope()
+        if name in scope.assigns or name in scope.bound or name in module.assigns or name in self.facts.classes \
+                or name in self.facts.functions or name not in self._import_table() or not self.path \
+                or not isinstance(scope.node, ast.Module) and name in param_names(scope.node):
+            return False
+        module_name, original = self._imports[name]
+        entry = table_entry(os.path.abspath(self._module_path(module_name)), original)
+        return entry is not None and entry[0] == "def"
+
     def imported_call(self, site: CallSite) -> str | None:
         """The path of the sibling module a call's name is imported from (`from [.]module import name`),
         when no function, class or local of this file shadows it; else None."""
@@ -633,6 +648,23 @@ def mentions(path: str, word: str) -> bool:
         text = _text(path)
         _WORDS[key] = text is not None and word in text
     return _WORDS[key]
+
+
+def table_entry(path: str, name: str) -> tuple | None:
+    """What `name` is in the module at `path` as its table records it (through re-exports): ("def", whether
+    calling it may run a backward()) for a function, a class or nothing, ("value",) for an assigned
+    name; None when unknown (the module not read yet in this run, a cycle of imports)."""
+    seen = set()
+    while (path, name) not in seen:
+        seen.add((path, name))
+        table = TABLES.get(path)
+        if table is None:
+            return None
+        entry = table.get(name, ("def", False))  # a name the module does not define: nothing
+        if entry[0] != "from":
+            return entry
+        path, name = entry[1], entry[2]
+    return None
 
 
 def _text(path: str) -> str | None:

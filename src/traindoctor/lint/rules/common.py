@@ -6,7 +6,6 @@ import ast
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from ..backward import names_a_definition
 from ..facts import CallSite, Facts, Scope, dotted
 from ..flow import BUILTINS, Flow, Val, mentions, splice
 
@@ -148,7 +147,7 @@ def loss_kind(call: CallSite, ctx: Context) -> str | None:
     if attr == "binary_cross_entropy_with_logits":
         return "bce_logits"
     func = call.node.func
-    if isinstance(func, ast.Name) and call.scope and names_a_definition(ctx.flow, func.id, call.scope):
+    if isinstance(func, ast.Name) and call.scope and ctx.flow.names_a_definition(func.id, call.scope):
         built = ""  # an imported function or class: no loss instance (known without reading its module again)
     else:
         built = ctx.built(func, call.scope) if call.scope and _may_be_module_call(call, ctx) else ""
