@@ -61,6 +61,10 @@ def _plain_chain(node: ast.Attribute) -> bool:
 
 def dotted(node: ast.AST) -> str:
     """`torch.nn.functional.softmax` for an attribute chain, `x` for a name, '' otherwise."""
+    if node.__class__ is ast.Name:  # the commonest callees first: `f(...)`, `x.f(...)`
+        return node.id
+    if node.__class__ is ast.Attribute and node.value.__class__ is ast.Name:
+        return f"{node.value.id}.{node.attr}"
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
