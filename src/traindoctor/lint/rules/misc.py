@@ -101,7 +101,8 @@ def squeeze_without_dim(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> 
     """
     for scope in facts.scopes:
         for c in scope.calls:
-            if "loss" not in c.name.lower() and "criterion" not in c.name.lower():
+            name = c.name.lower()
+            if "loss" not in name and "criterion" not in name:
                 continue
             for arg in c.node.args:
                 origins = [(arg, scope)] if _bare_squeeze(arg) else [(v, s) for s, v in sources(ctx.flow, arg, scope) or ()]
@@ -276,6 +277,8 @@ def inplace_on_leaf(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None
     ## Known false positives
     None known (autograd raises on this).
     """
+    if not ctx.mentions("requires_grad"):
+        return  # no leaf is created in the file, nor returned by a module it imports from
     for scope in facts.scopes:
         leaves = {name for name, values in scope.assigns.items() if any(_requires_grad(v) for _, v in values)}
         passed = _leaf_parameters(scope, ctx)
@@ -301,7 +304,7 @@ def _leaf_parameters(scope, ctx: Context) -> set[str]:
     """Parameters every caller passes a leaf that requires grad, in a function whose callers do not
     all run it under no_grad (its decorator's or its own `with` blocks are judged per update)."""
     fn = scope.node
-    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not ctx.mentions("requires_grad"):
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return set()
     if not ctx.flow.callers().get(fn) or ctx.flow.runs_without_grad(fn):
         return set()
