@@ -309,11 +309,21 @@ def _leaf_parameters(scope, ctx: Context) -> set[str]:
     if not ctx.flow.callers().get(fn) or ctx.flow.runs_without_grad(fn):
         return set()
     out = set()
+    callers = ctx.flow.callers()[fn]
     for a in fn.args.args:
+        if any(_passes_no_leaf(site, fn, a.arg, ctx) for site in callers):
+            continue  # decided without following what the other callers pass
         found = parameter_sources(ctx.flow, fn, a.arg)
         if found and all(_requires_grad(v) for _, v in found):
             out.add(a.arg)
     return out
+
+
+def _passes_no_leaf(site: CallSite, fn: ast.AST, name: str, ctx: Context) -> bool:
+    """Whether a call passes for parameter `name` an expression that is where the value comes from
+    (neither a name nor a call, which `sources` would follow) and that creates no leaf."""
+    arg = argument_at(site, fn, name, ctx.flow)
+    return arg is not None and not isinstance(arg, (ast.Name, ast.Call)) and not _requires_grad(arg)
 
 
 def _is_false(node: ast.expr | None) -> bool:
