@@ -46,7 +46,7 @@ def _imported_may(flow: Flow, site: CallSite) -> bool:
 
 def _functions(flow: Flow) -> set[ast.AST]:
     """The functions of `flow`'s module that may run a backward(), through their helpers (once per flow)."""
-    found = flow.__dict__.get("_backward")
+    found = flow.__dict__.get("_backward")  # cached on the flow: released with it
     if found is None:
         imported = flow.imported_names()
         found = {s.node for s in flow.facts.scopes if not isinstance(s.node, ast.Module) and any(
@@ -64,15 +64,14 @@ def _functions(flow: Flow) -> set[ast.AST]:
 
 def tabulate(flow: Flow) -> None:
     """At the end of a file's lint: record, for the files linted after it, what each name of its module —
-    and of each sibling module read for it — is, as `Flow.module_name` resolves it."""
+    and of each sibling module read for it — is, as `Flow.module_name` resolves it. A module read
+    again is tabled again: what its own imports run may be known by then."""
     for each in (flow, *flow.siblings_read()):
-        _tabulate(each)
+        if each.path:
+            _tabulate(each)
 
 
 def _tabulate(flow: Flow) -> None:
-    path = os.path.abspath(flow.path)
-    if not flow.path:  # a module read again is tabled again: what its own imports run may be known by now
-        return
     module, facts, imported = flow._module_scope(), flow.facts, flow.imported_names()
     table: dict[str, tuple] = {}
     for name in {*module.assigns, *facts.classes, *facts.functions, *imported}:
@@ -85,4 +84,4 @@ def _tabulate(flow: Flow) -> None:
             table[name] = ("def", facts.functions[name] in _functions(flow))
         elif name in imported:
             table[name] = ("from", os.path.abspath(flow._module_path(imported[name][0])), imported[name][1])
-    TABLES[path] = table
+    TABLES[os.path.abspath(flow.path)] = table
