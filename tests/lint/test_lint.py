@@ -161,3 +161,55 @@ def test_a_directory_without_python_files_next_to_one_with_them(tmp_path):
     report, problems = lint_paths([tmp_path / "src", tmp_path / "notebooks"], Config())
     assert problems == [f"{tmp_path / 'notebooks'}: no .py or .ipynb file found; nothing linted"]
     assert report.sections["lint"]["files"] == 1 and report.exit_code == 2
+
+
+def test_a_linted_module_is_freed_when_its_lint_returns(tmp_path, monkeypatch):
+    """Reference counting alone frees a linted file's tree, the sibling modules read for it and all
+    lint built on them (calls, scopes, memoised values): none waits for a full garbage collection,
+    which every tree left to it makes longer. A sibling is parsed once per linted file, however many
+    of its names the file uses."""
+    import gc
+    import weakref
+
+    from traindoctor.lint import flow
+
+    trees = []  # each module parsed, in order, weakly
+
+    def collect(tree):
+        trees.append(weakref.ref(tree))
+        return real_collect(tree)
+
+    real_collect = flow.collect
+    monkeypatch.setattr(flow, "collect", collect)
+    (tmp_path / "helpers.py").write_text(HEAD + textwrap.dedent("""
+        class Net(nn.Module):
+            def forward(self, x):
+                return F.softmax(x, dim=1)
+
+        def train_step(model, opt, x, y):
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+        """))
+    train = Source(str(tmp_path / "train.py"), HEAD + textwrap.dedent("""
+        from helpers import Net, train_step
+
+        def make():
+            return Net()
+
+        model = make()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in loader:
+            train_step(model, opt, x, y)
+            F.cross_entropy(Net()(x), y)
+        """))
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        flow.forget()
+        first = lint_source(train)
+        assert [f.code for f in first] == ["grad-not-zeroed", "double-softmax"]  # helpers.py was read
+        assert len(trees) == 2 and trees[0]() is None and trees[1]() is None
+        assert [f.code for f in lint_source(train)] == [f.code for f in first] and len(trees) == 4
+    finally:
+        if enabled:
+            gc.enable()

@@ -100,28 +100,29 @@ CASES = {
 }
 
 
-def _lint(tmp_path, helpers: str, train: str, names: str, style: str) -> tuple[str, list]:
+def _lint(tmp_path, helpers: str, train: str, names: str, style: str, helpers_first: bool = False) -> tuple[str, list]:
     (tmp_path / "helpers.py").write_text(HEAD + textwrap.dedent(helpers))
     text = HEAD + IMPORTS[style].format(names=names) + textwrap.dedent(train)
     (tmp_path / "train.py").write_text(text)
-    report, problems = lint_paths([tmp_path / "train.py"], Config())
+    first = [tmp_path / "helpers.py"] if helpers_first else []
+    report, problems = lint_paths([*first, tmp_path / "train.py"], Config())
     assert problems == []
-    return text, report.findings
+    return text, [f for f in report.findings if f.location["file"].endswith("train.py")]
 
 
+@pytest.mark.parametrize("helpers_first", [False, True], ids=["alone", "after-helpers"])  # after: read from its table
 @pytest.mark.parametrize("style", IMPORTS)
 @pytest.mark.parametrize("kind", ["bad", "good"])
 @pytest.mark.parametrize("name", CASES)
-def test_pattern_split_across_two_modules(tmp_path, name, kind, style):
+def test_pattern_split_across_two_modules(tmp_path, name, kind, style, helpers_first):
     helpers, train, names, good_helpers, good_train = CASES[name]
     code = name.split("/")[0]
     if kind == "good":
         assert good_helpers or good_train
         helpers, train = good_helpers or helpers, (good_train or train).replace(f"  # expect: {code}", "")
-    text, found = _lint(tmp_path, helpers, train, names, style)
+    text, found = _lint(tmp_path, helpers, train, names, style, helpers_first)
     got = {(f.location["line"], f.code) for f in found}
     assert got == set(expected(text)), [(f.location["line"], f.code, f.observation) for f in found]
-    assert all(f.location["file"].endswith("train.py") for f in found)
     assert any(c == code for _, c in got) == (kind == "bad")
 
 
@@ -147,3 +148,24 @@ def test_only_explicit_imports_of_modules_next_to_the_file_are_followed(tmp_path
     (tmp_path / "train.py").write_text(HEAD + train)
     report, problems = lint_paths([tmp_path / "train.py"], Config())
     assert problems == [] and report.findings == []
+
+
+def test_a_module_read_once_in_a_run_is_not_read_again_for_a_loop_that_cannot_train(tmp_path, monkeypatch):
+    """A loop whose calls reach no backward() is not spliced: its imported helpers are looked up in the
+    table their module left when it was first read in the run — whether it is read again depends on
+    what the helper runs, not on its text (which mentions backward here in both cases)."""
+    from traindoctor.lint import flow
+
+    reads = []
+    real_collect = flow.collect
+    monkeypatch.setattr(flow, "collect", lambda tree: reads.append(tree) or real_collect(tree))
+    (tmp_path / "helpers.py").write_text(HEAD + "from steps import train_step\n\ndef log(*x):\n    print(x)  # not x.backward()\n")
+    (tmp_path / "steps.py").write_text(HEAD + "def train_step(model, opt, x, y):\n"
+                                       "    F.cross_entropy(model(x), y).backward()\n    opt.step()\n")
+    for name, expect in [("log", []), ("train_step", ["grad-not-zeroed"])]:  # a re-export: what steps.py runs
+        loop = HEAD + f"from helpers import {name}\n\nfor x, y in loader:\n    {name}(model, opt, x, y)\n"
+        (tmp_path / "train.py").write_text(loop)
+        reads.clear()
+        report, problems = lint_paths([tmp_path / "helpers.py", tmp_path / "train.py"], Config())
+        assert problems == [] and [f.code for f in report.findings] == expect
+        assert len(reads) == (2 if name == "log" else 4)  # helpers.py and train.py linted; read again to splice

@@ -15,7 +15,8 @@ from typing import TypedDict
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.report import Report
-from .flow import forget, parsed
+from .backward import tabulate
+from .flow import forget, parsed, release
 from .registry import all_rules
 from .rules.common import Context, Diagnostic
 
@@ -150,12 +151,18 @@ def _suppressed(text: str, lines: list[str]) -> dict[int, set[str] | None]:
 
 
 def lint_source(source: Source, config: Config | None = None) -> list[Finding]:
-    flow = parsed(source.path, source.text, keep=False)  # reused when a sibling module read it first
+    flow = parsed(source.path, source.text)
     facts = flow.facts
     ctx = Context(facts, source.path, source.text, flow)
     diags: list[Diagnostic] = []
-    for rule in all_rules():
-        rule.check(facts, ctx, diags)
+    try:
+        for rule in all_rules():
+            rule.check(facts, ctx, diags)
+    finally:
+        tabulate(flow)
+        release(flow)
+    if not diags:
+        return []
     lines = _LINE_BREAK.split(source.text)  # once per file: every finding's snippet and suppression reads it
     quiet = _suppressed(source.text, lines)
     config = config or Config()

@@ -29,17 +29,27 @@ _LEAVES = (ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass, ast.I
 _SKIP = frozenset(_LEAVES) | {ast.Lambda, type(None), str}
 
 
-def _children(node: ast.AST) -> list:
-    """The direct children of a node (ast.iter_child_nodes without its two generator layers: the
-    traversal is most of lint's time)."""
-    out = []
-    for name in node._fields:
-        value = getattr(node, name, None)
-        if value.__class__ is list:
-            out += value
-        elif isinstance(value, ast.AST):
-            out.append(value)
-    return out
+# Fields that never hold a node a rule reads or counts (names, flags, contexts): not read at all.
+_SCALAR_FIELDS = {"ctx", "id", "attr", "name", "arg", "module", "asname", "type_comment", "kind", "level",
+                  "is_async", "conversion", "simple", "tag"}
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(kind: type) -> tuple[str, ...]:
+    """The fields of a node type that may hold nodes, in order (computed once per type: the traversal
+    is most of lint's time)."""
+    found = _FIELDS.get(kind)
+    if found is None:
+        found = _FIELDS[kind] = tuple(f for f in kind._fields if f not in _SCALAR_FIELDS)
+    return found
+
+
+_ATTRIBUTE = ast.Attribute
+# The nodes the traversal records something for; every other one is only descended into.
+_KINDS = {ast.Call: "call", ast.FunctionDef: "function", ast.AsyncFunctionDef: "function", ast.ClassDef: "class",
+          ast.For: "loop", ast.AsyncFor: "loop", ast.While: "loop", ast.With: "with", ast.AsyncWith: "with",
+          ast.Return: "statement", ast.Assign: "statement", ast.AnnAssign: "statement", ast.AugAssign: "statement",
+          **{op: "operator" for base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop) for op in base.__subclasses__()}}
 
 
 def _plain_chain(node: ast.Attribute) -> bool:
@@ -51,6 +61,10 @@ def _plain_chain(node: ast.Attribute) -> bool:
 
 def dotted(node: ast.AST) -> str:
     """`torch.nn.functional.softmax` for an attribute chain, `x` for a name, '' otherwise."""
+    if node.__class__ is ast.Name:  # the commonest callees first: `f(...)`, `x.f(...)`
+        return node.id
+    if node.__class__ is ast.Attribute and node.value.__class__ is ast.Name:
+        return f"{node.value.id}.{node.attr}"
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -64,7 +78,7 @@ def dotted(node: ast.AST) -> str:
     return ".".join(reversed(parts))
 
 
-@dataclass
+@dataclass(slots=True)  # one object per call, no __dict__: fewer objects for the garbage collector to walk
 class CallSite:
     node: ast.Call
     name: str  # dotted name of the callee
@@ -85,7 +99,7 @@ class CallSite:
         return self.grad == "off"
 
 
-@dataclass(eq=False)  # hashed by identity: rules key lookups by scope
+@dataclass(eq=False, slots=True)  # hashed by identity: rules key lookups by scope
 class Scope:
     node: ast.AST  # Module, FunctionDef or AsyncFunctionDef
     cls: ast.ClassDef | None = None  # the class a method belongs to
@@ -133,66 +147,82 @@ def collect(tree: ast.Module) -> Facts:
     scopes: list[Scope] = []
     classes: dict[str, ast.ClassDef] = {}
     functions: dict[str, ast.AST] = {}
-    counter = [0]
+    order = 0
 
     def visit(node: ast.AST, scope: Scope, loops: tuple, grad: str | None) -> None:
-        for child in _children(node):
-            kind = type(child)
-            if kind in _SKIP or kind is ast.Attribute and _plain_chain(child):
-                continue
-            counter[0] += 1
-            if kind in (ast.FunctionDef, ast.AsyncFunctionDef):
-                functions.setdefault(child.name, child)
-                inner = Scope(child, node if isinstance(node, ast.ClassDef) else None)
-                scopes.append(inner)
-                by_node[child] = inner
-                modes = [m for m in map(grad_mode, child.decorator_list) if m]
-                visit(child, inner, (), modes[-1] if modes else None)
-                continue
-            if kind is ast.ClassDef:
-                classes[child.name] = child
-                visit(child, scope, loops, grad)
-                continue
-            if kind in (ast.For, ast.While, ast.AsyncFor):
-                scope.loops.append(child)
-                scope.in_loop[child] = []
-                if kind is not ast.While:
-                    scope.bound.update(_target_names(child.target))
-                visit(child, scope, loops + (child,), grad)
-                continue
-            if kind in (ast.With, ast.AsyncWith):
-                entering = _entered_mode(child.items)
-                scope.bound.update(n for i in child.items if i.optional_vars for n in _target_names(i.optional_vars))
-                visit(child, scope, loops, entering or grad)
-                continue
-            if kind is ast.Return and child.value is not None:
-                scope.returns.append((counter[0], child.value))
-            if kind is ast.Call:
-                site = CallSite(child, dotted(child.func), loops, grad, counter[0], scope)
-                scope.calls.append(site)
-                for loop in loops:
-                    scope.in_loop[loop].append(site)
-            elif kind is ast.Assign:
-                for target in child.targets:
-                    for name in _target_names(target):
-                        scope.assigns.setdefault(name, []).append((counter[0], child.value))
-                    if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
-                        scope.inplace.append((target.value.id, child, grad == "off", counter[0]))
-                    elif isinstance(target, ast.Attribute):  # self.loss_fn = ..., p.grad = None
-                        scope.assigns.setdefault(dotted(target), []).append((counter[0], child.value))
-                        if target.attr == "grad":
-                            scope.grad_resets.append(loops)
-            elif kind is ast.AnnAssign and child.value is not None and isinstance(child.target, ast.Name):
-                scope.assigns.setdefault(child.target.id, []).append((counter[0], child.value))
-            elif kind is ast.AugAssign and isinstance(child.target, ast.Name):
-                scope.inplace.append((child.target.id, child, grad == "off", counter[0]))
-            visit(child, scope, loops, grad)
+        nonlocal order
+        for field in _fields(node.__class__):
+            value = getattr(node, field, None)
+            for child in value if value.__class__ is list else (value,):
+                kind = child.__class__
+                if kind in _SKIP or kind is _ATTRIBUTE and _plain_chain(child) or not isinstance(child, ast.AST):
+                    continue
+                order += 1
+                what = _KINDS.get(kind)
+                if what is None:  # most nodes: an expression or a statement to descend into
+                    visit(child, scope, loops, grad)
+                elif what == "operator":  # `+`, `==`, `and`: counted, nothing inside
+                    continue
+                elif what == "call":
+                    site = CallSite(child, dotted(child.func), loops, grad, order, scope)
+                    scope.calls.append(site)
+                    for loop in loops:
+                        scope.in_loop[loop].append(site)
+                    visit(child, scope, loops, grad)
+                elif what == "function":
+                    functions.setdefault(child.name, child)
+                    inner = Scope(child, node if isinstance(node, ast.ClassDef) else None)
+                    scopes.append(inner)
+                    by_node[child] = inner
+                    modes = [m for m in map(grad_mode, child.decorator_list) if m]
+                    visit(child, inner, (), modes[-1] if modes else None)
+                elif what == "class":
+                    classes[child.name] = child
+                    visit(child, scope, loops, grad)
+                elif what == "loop":
+                    scope.loops.append(child)
+                    scope.in_loop[child] = []
+                    if kind is not ast.While:
+                        scope.bound.update(_target_names(child.target))
+                    visit(child, scope, loops + (child,), grad)
+                elif what == "with":
+                    entering = _entered_mode(child.items)
+                    scope.bound.update(n for i in child.items if i.optional_vars for n in _target_names(i.optional_vars))
+                    visit(child, scope, loops, entering or grad)
+                else:
+                    _statement(child, kind, scope, loops, grad, order)
+                    visit(child, scope, loops, grad)
 
     by_node: dict[ast.AST, Scope] = {}
     module = Scope(tree)
     scopes.append(module)
     visit(tree, module, (), None)
+    # `visit` calls itself through its closure, a reference cycle that would hold every scope (and so the
+    # tree) until a full garbage collection: unbound, the facts are freed as soon as no one uses them
+    del visit
     return Facts(tree, scopes, classes, functions, by_node)
+
+
+def _statement(child: ast.AST, kind: type, scope: Scope, loops: tuple, grad: str | None, order: int) -> None:
+    """What a return, an assignment or an in-place update records in its scope."""
+    if kind is ast.Return:
+        if child.value is not None:
+            scope.returns.append((order, child.value))
+    elif kind is ast.Assign:
+        for target in child.targets:
+            for name in _target_names(target):
+                scope.assigns.setdefault(name, []).append((order, child.value))
+            if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                scope.inplace.append((target.value.id, child, grad == "off", order))
+            elif isinstance(target, ast.Attribute):  # self.loss_fn = ..., p.grad = None
+                scope.assigns.setdefault(dotted(target), []).append((order, child.value))
+                if target.attr == "grad":
+                    scope.grad_resets.append(loops)
+    elif kind is ast.AnnAssign:
+        if child.value is not None and isinstance(child.target, ast.Name):
+            scope.assigns.setdefault(child.target.id, []).append((order, child.value))
+    elif isinstance(child.target, ast.Name):  # AugAssign
+        scope.inplace.append((child.target.id, child, grad == "off", order))
 
 
 def _target_names(target: ast.AST) -> list[str]:

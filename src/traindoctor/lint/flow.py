@@ -2,9 +2,11 @@
 their `forward`, `nn.Sequential` contents, through reshapes and common wrappers — within one file, and
 into the sibling modules a file imports explicitly (`from .model import Net`, `from train_utils import
 make_optimizer, train_one_epoch`): an imported class or function is read in its own module, its
-returns followed and its calls spliced into the caller like a helper of the file. Each module is
-parsed once per lint run (`parsed`), and a scope's names are always resolved by the flow of the
-module it belongs to, so two modules importing each other terminate like any other cycle.
+returns followed and its calls spliced into the caller like a helper of the file. Each sibling module
+is parsed once per linted file (`Flow.sibling`) and freed with it (`release`): nothing a file's lint
+built outlives it, so what one file finds does not depend on the files linted before it. A scope's
+names are always resolved by the flow of the module it belongs to, so two modules importing each
+other terminate like any other cycle.
 
 A value is resolved to the few things the rules tell apart (`Val`): a tensor of a known kind (softmax,
 log-softmax, sigmoid outputs or raw Linear logits), a module (a class of the file or a sibling, an
@@ -23,7 +25,6 @@ import os
 import re
 import weakref
 from bisect import bisect_right
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ _MODE_LAYERS = re.compile(r"Dropout|BatchNorm|dropout|batch_norm")
 _DEPTH = 40
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Val:
     """What an expression holds. `kind`: 'tensor' (`what` = softmax/log_softmax/sigmoid/logits), 'class'
     (an instance of `node`, a ClassDef of `flow`), 'classdef' (the class itself), 'seq' (`node` = the
@@ -69,9 +70,10 @@ _NONE: tuple[Val, ...] = ()
 class Flow:
     """Value resolution over one module's facts (see the module docstring)."""
 
-    def __init__(self, facts: Facts, path: str = ""):
+    def __init__(self, facts: Facts, path: str = "", read: dict[str, Flow | None] | None = None):
         self.facts = facts
         self.path = path
+        self._read = {} if read is None else read  # the sibling modules read for the linted file, shared by their flows
         self._memo: dict[ast.AST, tuple[Val, ...]] = {}
         self._busy: set[ast.AST] = set()
         self._module_names: dict[str, tuple[Val, ...]] = {}
@@ -83,6 +85,8 @@ class Flow:
         self._tails: dict[Val, str | None] = {}
         self.summaries: dict[ast.AST, list[CallSite]] = {}  # function -> its spliced calls (see `splice`)
         self._no_grad_functions: dict[ast.AST, bool] = {}
+        self._by_class: dict[ast.ClassDef, dict[str, ast.AST]] = {}
+        self._paths: dict[str, str] = {}  # imported module -> its path next to this file
         self._depth = 0
         # each scope names its flow weakly: a strong back-reference would make every module a reference
         # cycle, kept alive until a full garbage collection instead of freed when its lint ends
@@ -134,7 +138,7 @@ class Flow:
             return self.values(found[1], scope)
         fn = scope.node
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            if name in _param_names(fn):
+            if name in param_names(fn):
                 return self.param_values(fn, name)
             if name in scope.assigns:
                 return _NONE  # a local read before its assignment
@@ -175,7 +179,7 @@ class Flow:
             return self._params[key]
         self._params[key] = _NONE
         scope = self.facts.by_node.get(fn)
-        if scope is not None and scope.cls is not None and _param_names(fn)[:1] == [name]:
+        if scope is not None and scope.cls is not None and param_names(fn)[:1] == [name]:
             found: tuple[Val, ...] = (Val("class", node=scope.cls, flow=self),)  # `self`
         else:
             found = self._arguments(fn, name)
@@ -193,6 +197,8 @@ class Flow:
         return _unique(out)
 
     def _attribute(self, expr: ast.Attribute, scope: Scope) -> tuple[Val, ...]:
+        if isinstance(expr.value, ast.Name) and self.names_a_definition(expr.value.id, scope):
+            return _NONE  # an attribute of an imported function or class: not an instance's
         owners = self.values(expr.value, scope)
         out: list[Val] = []
         for owner in owners:
@@ -286,11 +292,21 @@ class Flow:
         seen = set()
         while cls is not None and cls not in seen:
             seen.add(cls)
-            found = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name), None)
+            found = self._methods(cls).get(name)
             if found is not None:
                 return found
             cls = next((self.facts.classes[dotted(b)] for b in cls.bases if dotted(b) in self.facts.classes), None)
         return None
+
+    def _methods(self, cls: ast.ClassDef) -> dict[str, ast.AST]:
+        """The methods a class body defines, by name (the first of a name, as a lookup in order finds it)."""
+        found = self._by_class.get(cls)
+        if found is None:
+            found = self._by_class[cls] = {}
+            for n in cls.body:
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    found.setdefault(n.name, n)
+        return found
 
     # -- what a module does -----------------------------------------------------------------------
 
@@ -361,7 +377,7 @@ class Flow:
         if self._by_param is None:
             self._by_param = {}
             for fn in self.facts.by_node:
-                for name in _param_names(fn):
+                for name in param_names(fn):
                     self._by_param.setdefault(name, []).append(fn)
         return self._by_param
 
@@ -441,18 +457,37 @@ class Flow:
         if name not in imports or not self.path:
             return []
         module, original = imports[name]
-        other = sibling(self._module_path(module))
+        other = self.sibling(self._module_path(module))
         return list(other.module_name(original)) if other is not None and other is not self else []
 
-    def _module_path(self, module: str) -> str:
-        return os.path.join(os.path.dirname(self.path), module.replace(".", "/") + ".py")
+    def sibling(self, path: str) -> Flow | None:
+        """The flow of a module next to the linted file, or None when it cannot be read or parsed: read
+        once for that file, by whichever of its modules asks first (two modules importing each other
+        end like any other cycle)."""
+        key = os.path.abspath(path)
+        if key not in self._read:
+            text = _text(path)
+            try:
+                self._read[key] = Flow(collect(ast.parse(text, filename=path)), path, self._read) if text is not None else None
+            except (SyntaxError, ValueError, RecursionError):
+                self._read[key] = None
+        return self._read[key]
 
-    def imported_texts(self) -> list[str]:
-        """The source of each module next to this file that it imports names from (read, not parsed)."""
+    def siblings_read(self) -> list[Flow]:
+        """The sibling modules read so far for the linted file."""
+        return [f for f in self._read.values() if f is not None]
+
+    def _module_path(self, module: str) -> str:
+        path = self._paths.get(module)
+        if path is None:  # asked for every call of an imported name: joined once per module
+            path = self._paths[module] = os.path.join(os.path.dirname(self.path), module.replace(".", "/") + ".py")
+        return path
+
+    def imported_paths(self) -> list[str]:
+        """The path of each module next to this file that it imports names from."""
         if not self.path:
             return []
-        paths = dict.fromkeys(self._module_path(m) for m, _ in self._import_table().values())
-        return [t for t in map(_text, paths) if t is not None]
+        return list(dict.fromkeys(self._module_path(m) for m, _ in self._import_table().values()))
 
     def _import_table(self) -> dict[str, tuple[str, str]]:
         """Name -> (module, original name) of each `from [.]module import name [as alias]` at the top."""
@@ -469,6 +504,28 @@ class Flow:
         """The names the file imports explicitly from a module (`from [.]module import name`)."""
         return self._import_table()
 
+    def names_a_definition(self, name: str, scope: Scope) -> bool:
+        """Whether `name`, read in `scope`, is the import of a function or a class of a sibling module
+        already read in this run (or of nothing there), known from that module's table (lint/backward.py)
+        without reading it again: not rebound in the scope, a parameter, or at the module's level."""
+        module = self._module_scope()
+        if name in scope.assigns or name in scope.bound or name in module.assigns or name in self.facts.classes \
+                or name in self.facts.functions or name not in self._import_table() or not self.path \
+                or not isinstance(scope.node, ast.Module) and name in param_names(scope.node):
+            return False
+        module_name, original = self._imports[name]
+        entry = table_entry(os.path.abspath(self._module_path(module_name)), original)
+        return entry is not None and entry[0] == "def"
+
+    def imported_call(self, site: CallSite) -> str | None:
+        """The path of the sibling module a call's name is imported from (`from [.]module import name`),
+        when no function, class or local of this file shadows it; else None."""
+        func = site.node.func
+        if not isinstance(func, ast.Name) or func.id not in self._import_table() or func.id in self.facts.functions \
+                or func.id in self.facts.classes or site.scope is not None and _local(func.id, site.scope):
+            return None
+        return self._module_path(self._imports[func.id][0])
+
     def reach(self, site: CallSite, spliced: bool = False) -> tuple[Flow, ast.AST] | None:
         """The function a call runs and the flow of its module: a helper of this file (`callee`), or a
         function (a class's `__init__`) imported explicitly from a sibling module — for a splice
@@ -476,13 +533,10 @@ class Flow:
         target = self.callee(site)
         if target is not None:
             return self, target
-        func = site.node.func
-        if not isinstance(func, ast.Name) or func.id not in self._import_table() or func.id in self.facts.functions \
-                or func.id in self.facts.classes or site.scope is not None and _local(func.id, site.scope):
-            return None
-        if spliced and not _runs_training_calls(self._module_path(self._imports[func.id][0])):
+        path = self.imported_call(site)
+        if path is None or spliced and not runs_training_calls(path):
             return None  # nothing there a rule reads through a call: not parsed for it
-        found = self.module_name(func.id)
+        found = self.module_name(site.node.func.id)
         if len(found) != 1 or found[0].flow is self or found[0].flow is None:
             return None
         val = found[0]
@@ -506,7 +560,7 @@ def _top_statements(tree: ast.Module) -> list[ast.stmt]:
 def _local(name: str, scope: Scope) -> bool:
     """Whether `name` is bound in the function `scope` itself (it then shadows a module-level import)."""
     fn = scope.node
-    return not isinstance(fn, ast.Module) and (name in scope.assigns or name in scope.bound or name in _param_names(fn))
+    return not isinstance(fn, ast.Module) and (name in scope.assigns or name in scope.bound or name in param_names(fn))
 
 
 def _is_nn(func: ast.Attribute) -> bool:
@@ -518,7 +572,7 @@ def _from_torch(func: ast.AST) -> bool:
     return "(" not in base and base.split(".")[0] in ("torch", "nn", "parallel", "jit")
 
 
-def _param_names(fn: ast.AST) -> list[str]:
+def param_names(fn: ast.AST) -> list[str]:
     args = fn.args
     return [a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)]
 
@@ -537,36 +591,36 @@ def _unique(vals: list[Val]) -> tuple[Val, ...]:
     return tuple(dict.fromkeys(vals))
 
 
-# The flows of the modules read in this lint run, by (path, text): a file linted and imported by its
-# siblings is parsed once. Bounded, least recently used first out; `forget` starts a new run (a
-# module's memo holds what its siblings held when it was read).
-_FLOWS: OrderedDict[tuple[str, str], Flow] = OrderedDict()
-_FLOWS_KEPT = 32
 _TEXTS: dict[str, str | None] = {}  # path -> text of the sibling modules read in this run (None: unreadable)
+TABLES: dict[str, dict[str, object]] = {}  # module path -> what calling each of its names runs (lint/backward.py)
 
 
-def parsed(path: str, text: str, keep: bool = True) -> Flow:
-    """The flow of a module's text (parsed once per lint run); SyntaxError when it does not parse.
-    `keep=False` (a linted file): reused if a sibling already read it, else not kept — every module
-    kept alive makes each of Python's full garbage collections longer, so only imported ones are."""
-    key = (os.path.abspath(path), text)
-    flow = _FLOWS.get(key)
-    if flow is None:
-        flow = Flow(collect(ast.parse(text, filename=path)), path)
-        if keep:
-            _FLOWS[key] = flow
-            if len(_FLOWS) > _FLOWS_KEPT:
-                _FLOWS.popitem(last=False)
-    else:
-        _FLOWS.move_to_end(key)
-    return flow
+def parsed(path: str, text: str) -> Flow:
+    """The flow of a linted module's text; SyntaxError when it does not parse. The sibling modules its
+    lint reads are parsed once for it (`Flow.sibling`), and freed with it (`release`)."""
+    return Flow(collect(ast.parse(text, filename=path)), path)
+
+
+def release(flow: Flow) -> None:
+    """A linted module's lint has ended: free it, and every module read for it, now. Each call names its
+    scope, whose `calls` name it back, and a value memoised in a flow names that flow (or another one
+    read for the same file): left as reference cycles, every tree would wait for a full garbage
+    collection and make each one longer — broken here, reference counting frees them at once."""
+    flows = [flow, *flow.siblings_read()]
+    for each in flows:
+        for scope in each.facts.scopes:
+            scope.calls.clear()
+            scope.in_loop.clear()
+    for each in flows:
+        vars(each).clear()
 
 
 def forget() -> None:
     """Start a new lint run: modules are read again (they may have changed)."""
-    _FLOWS.clear()
     _TEXTS.clear()
+    _WORDS.clear()
     _SPLICED.clear()
+    TABLES.clear()
 
 
 # Words without which a module holds nothing a splice keeps (steps, resets, mode switches, grad modes).
@@ -574,12 +628,43 @@ _SPLICE_WORDS = ("backward", "zero_grad", "step(", "eval(", "train(", ".grad", "
 _SPLICED: dict[str, bool] = {}
 
 
-def _runs_training_calls(path: str) -> bool:
+def runs_training_calls(path: str) -> bool:
     """Whether the module at `path` mentions a call a splice keeps (read once per run, not parsed)."""
     if path not in _SPLICED:
         text = _text(path)
         _SPLICED[path] = text is not None and any(w in text for w in _SPLICE_WORDS)
     return _SPLICED[path]
+
+
+
+_WORDS: dict[tuple[str, str], bool] = {}  # (path, word) -> whether the module's text holds it, in this run
+
+
+def mentions(path: str, word: str) -> bool:
+    """Whether the text of the module at `path` holds `word` (False when unreadable; each text scanned once
+    per word and run, however many files import it)."""
+    key = (path, word)
+    if key not in _WORDS:
+        text = _text(path)
+        _WORDS[key] = text is not None and word in text
+    return _WORDS[key]
+
+
+def table_entry(path: str, name: str) -> tuple | None:
+    """What `name` is in the module at `path` as its table records it (through re-exports): ("def", whether
+    calling it may run a backward()) for a function, a class or nothing, ("value",) for an assigned
+    name; None when unknown (the module not read yet in this run, a cycle of imports)."""
+    seen = set()
+    while (path, name) not in seen:
+        seen.add((path, name))
+        table = TABLES.get(path)
+        if table is None:
+            return None
+        entry = table.get(name, ("def", False))  # a name the module does not define: nothing
+        if entry[0] != "from":
+            return entry
+        path, name = entry[1], entry[2]
+    return None
 
 
 def _text(path: str) -> str | None:
@@ -589,15 +674,6 @@ def _text(path: str) -> str | None:
         except (OSError, ValueError):  # absent, a directory, not UTF-8
             _TEXTS[path] = None
     return _TEXTS[path]
-
-
-def sibling(path: str) -> Flow | None:
-    """The flow of a module next to a linted file, or None when it cannot be read or parsed."""
-    text = _text(path)
-    try:
-        return parsed(path, text) if text is not None else None
-    except (SyntaxError, ValueError, RecursionError):
-        return None
 
 
 # Calls a rule reads through helpers: training steps, gradient resets, mode switches, and calls of a
@@ -671,7 +747,7 @@ def sources(flow: Flow, expr: ast.expr, scope: Scope, depth: int = 0) -> list[tu
         if found is not None:
             return sources(flow, found[1], scope, depth + 1)
         fn = scope.node
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and expr.id in _param_names(fn):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and expr.id in param_names(fn):
             return parameter_sources(flow, fn, expr.id, depth)
         return None
     if isinstance(expr, ast.Call):
@@ -719,7 +795,7 @@ def parameter_sources(flow: Flow, fn: ast.AST, name: str, depth: int = 0) -> lis
 
 def argument_at(site: CallSite, fn: ast.AST, name: str, flow: Flow) -> ast.expr | None:
     """The expression `site` (a call of `fn`) passes for parameter `name`, or None."""
-    params = _param_names(fn)
+    params = param_names(fn)
     bound = params[1:] if flow.facts.by_node[fn].cls is not None else params  # `self.m(x)`, `Cls(x)`: bound
     arg = next((k.value for k in site.node.keywords if k.arg == name), None)
     if arg is None and name in bound:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 from ..facts import CallSite, Facts, Scope, dotted
-from ..flow import BUILTINS, Flow, Val, splice
+from ..flow import BUILTINS, Flow, Val, mentions, splice
 
 OPTIMIZER_HINTS = ("opt", "optim")
 _MOVES = {"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval", "to_empty"}
@@ -34,7 +34,7 @@ class Context:
         self._constructed: dict[str, str] = {}
         self._mentioned: dict[str, bool] = {}  # word -> whether the text holds it (each text scanned once per word)
         self._shared: dict[Callable, object] = {}
-        self._texts: list[str] | None = None
+        self._paths: list[str] | None = None
 
     def mentions(self, *words: str) -> bool:
         """Whether the file's text — or that of a module next to it it imports names from — holds any of
@@ -44,13 +44,13 @@ class Context:
             return True
         for word in words:
             if word not in self._mentioned:
-                self._mentioned[word] = word in self.text or any(word in t for t in self._imported_texts())
+                self._mentioned[word] = word in self.text or any(mentions(path, word) for path in self._imported_paths())
         return any(self._mentioned[w] for w in words)
 
-    def _imported_texts(self) -> list[str]:
-        if self._texts is None:
-            self._texts = self.flow.imported_texts()
-        return self._texts
+    def _imported_paths(self) -> list[str]:
+        if self._paths is None:
+            self._paths = self.flow.imported_paths()
+        return self._paths
 
     @property
     def bindings(self) -> dict[str, list[tuple[Scope, ast.expr]]]:
@@ -146,7 +146,11 @@ def loss_kind(call: CallSite, ctx: Context) -> str | None:
         return "nll"
     if attr == "binary_cross_entropy_with_logits":
         return "bce_logits"
-    built = ctx.built(call.node.func, call.scope) if call.scope and _may_be_module_call(call, ctx) else ""
+    func = call.node.func
+    if isinstance(func, ast.Name) and call.scope and ctx.flow.names_a_definition(func.id, call.scope):
+        built = ""  # an imported function or class: no loss instance (known without reading its module again)
+    else:
+        built = ctx.built(func, call.scope) if call.scope and _may_be_module_call(call, ctx) else ""
     built = (built or ctx.constructed(call.name)).rsplit(".", 1)[-1] or (attr if attr.endswith("Loss()") else "")
     return {"CrossEntropyLoss": "ce", "NLLLoss": "nll", "BCEWithLogitsLoss": "bce_logits"}.get(built.rstrip("()"))
 

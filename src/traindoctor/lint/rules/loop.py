@@ -6,6 +6,7 @@ import ast
 from bisect import bisect_left, bisect_right
 
 from ..facts import CallSite, Facts, Scope, dotted
+from ..backward import may_run_backward
 from ..flow import sources, summary
 from ..registry import rule
 from .common import Context, Diagnostic, is_optimizer
@@ -49,6 +50,8 @@ def _training_loops(ctx: Context) -> list[tuple[Scope, ast.AST, list[CallSite]]]
         return out
     for scope in ctx.facts.scopes:
         for loop in scope.loops:
+            if not any(may_run_backward(ctx.flow, c) for c in scope.in_loop[loop]):
+                continue  # cannot train: its helpers are not spliced (nor their modules read)
             calls = ctx.spliced(scope.in_loop[loop])
             if not any(map(_is_backward, calls)) or not _steps(calls, ctx):
                 continue
@@ -196,7 +199,7 @@ def no_grad_training(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> Non
 def _imported_backward(call: CallSite, ctx: Context) -> bool:
     """Whether `call` runs a function imported from a module next to this file that calls backward()
     in its caller's grad mode (its own `enable_grad` does not intervene)."""
-    reached = ctx.flow.reach(call, spliced=True)
+    reached = ctx.flow.reach(call, spliced=True) if may_run_backward(ctx.flow, call) else None
     if reached is None or reached[0] is ctx.flow:
         return False
     return any(_is_backward(i) and i.grad is None for i in summary(*reached))

@@ -21,8 +21,10 @@ def _loss_inputs(ctx: Context) -> list[tuple[CallSite, str, str | None]]:
         return out
     for scope in ctx.facts.scopes:
         for call in scope.calls:
+            if not call.node.args:
+                continue  # no input to judge
             kind = loss_kind(call, ctx)
-            if kind is not None and call.node.args:
+            if kind is not None:
                 out.append((call, kind, classify(call.node.args[0], scope, ctx)))
     return out
 

@@ -101,7 +101,8 @@ def squeeze_without_dim(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> 
     """
     for scope in facts.scopes:
         for c in scope.calls:
-            if "loss" not in c.name.lower() and "criterion" not in c.name.lower():
+            name = c.name.lower()
+            if "loss" not in name and "criterion" not in name:
                 continue
             for arg in c.node.args:
                 origins = [(arg, scope)] if _bare_squeeze(arg) else [(v, s) for s, v in sources(ctx.flow, arg, scope) or ()]
@@ -276,9 +277,14 @@ def inplace_on_leaf(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None
     ## Known false positives
     None known (autograd raises on this).
     """
+    if not ctx.mentions("requires_grad"):
+        return  # no leaf is created in the file, nor returned by a module it imports from
     for scope in facts.scopes:
-        leaves = {name for name, values in scope.assigns.items() if any(_requires_grad(v) for _, v in values)}
-        passed = _leaf_parameters(scope, ctx)
+        updated = {name for name, _, no_grad, _ in scope.inplace if not no_grad} | {c.base for c in scope.calls if _inplace(c)}
+        if not updated:
+            continue  # nothing updated in place with gradients on: no leaf to look for
+        leaves = {name for name in updated if any(_requires_grad(v) for _, v in scope.assigns.get(name, ()))}
+        passed = _leaf_parameters(scope, ctx, updated)
         if not leaves and not passed:
             continue
 
@@ -291,26 +297,40 @@ def inplace_on_leaf(facts: Facts, ctx: Context, diags: list[Diagnostic]) -> None
                 diags.append(Diagnostic("inplace-on-leaf", node, f"in-place update of `{name}`, a leaf that requires grad, "
                                         "outside torch.no_grad(): autograd raises"))
         for c in scope.calls:
-            if (c.base in leaves or c.base in passed) and not c.no_grad and c.attr.endswith("_") and not c.attr.endswith("__") \
-                    and c.attr not in _INPLACE_SAFE and leaf(c.base, c.order):
+            if (c.base in leaves or c.base in passed) and _inplace(c) and leaf(c.base, c.order):
                 diags.append(Diagnostic("inplace-on-leaf", c.node, f"`{c.name}()` modifies `{c.base}` in place, a leaf that "
                                         "requires grad, outside torch.no_grad(): autograd raises"))
 
 
-def _leaf_parameters(scope, ctx: Context) -> set[str]:
-    """Parameters every caller passes a leaf that requires grad, in a function whose callers do not
-    all run it under no_grad (its decorator's or its own `with` blocks are judged per update)."""
+def _inplace(c: CallSite) -> bool:
+    """An in-place method (`x.add_()`) called with gradients on."""
+    return not c.no_grad and c.attr.endswith("_") and not c.attr.endswith("__") and c.attr not in _INPLACE_SAFE
+
+
+def _leaf_parameters(scope, ctx: Context, updated: set[str]) -> set[str]:
+    """Parameters among `updated` every caller passes a leaf that requires grad, in a function whose
+    callers do not all run it under no_grad (its decorator's or its own `with` blocks are judged per update)."""
     fn = scope.node
-    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not ctx.mentions("requires_grad"):
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(a.arg in updated for a in fn.args.args):
         return set()
     if not ctx.flow.callers().get(fn) or ctx.flow.runs_without_grad(fn):
         return set()
     out = set()
+    callers = ctx.flow.callers()[fn]
     for a in fn.args.args:
+        if a.arg not in updated or any(_passes_no_leaf(site, fn, a.arg, ctx) for site in callers):
+            continue  # decided without following what the other callers pass
         found = parameter_sources(ctx.flow, fn, a.arg)
         if found and all(_requires_grad(v) for _, v in found):
             out.add(a.arg)
     return out
+
+
+def _passes_no_leaf(site: CallSite, fn: ast.AST, name: str, ctx: Context) -> bool:
+    """Whether a call passes for parameter `name` an expression that is where the value comes from
+    (neither a name nor a call, which `sources` would follow) and that creates no leaf."""
+    arg = argument_at(site, fn, name, ctx.flow)
+    return arg is not None and not isinstance(arg, (ast.Name, ast.Call)) and not _requires_grad(arg)
 
 
 def _is_false(node: ast.expr | None) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 
+from ..backward import may_run_backward
 from ..facts import CallSite, Facts, Scope, dotted
 from ..registry import rule
 from .common import Context, Diagnostic
@@ -49,6 +50,8 @@ def _trained_models(ctx: Context) -> set:
         return trained
     for scope in ctx.facts.scopes:
         for loop in scope.loops:
+            if not any(may_run_backward(ctx.flow, c) for c in scope.in_loop[loop]):
+                continue  # trains nothing: not spliced
             calls = ctx.spliced(scope.in_loop[loop])
             if any(c.attr == "backward" for c in calls):
                 for c in calls:
