@@ -137,7 +137,8 @@ def test_broken_batches_are_named_by_run(run_code, name):
     r = run_code(PRELUDE + source)
     found = [f for f in r.findings if f.code == code]
     assert found and found[0].severity in ("warning", "error"), [(f.code, f.observation) for f in r.findings]
-    assert found[0].source == "run"
+    assert found[0].source == "run" and found[0].evidence["rows_profiled"] == 2000
+    assert found[0].evidence["batches_skipped"] == 0
 
 
 @pytest.mark.parametrize("name", HEALTHY)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..measure.batches import BatchColumns
+from ..measure.batches import BatchColumns, Stream
 from ..measure.profile import Profile
 from ..measure.streaming import EXTREMES
 from ..vocabulary.finding import Finding, finding
@@ -49,14 +49,22 @@ def of_batches(seen: BatchColumns, source: str, stuck: str | None = None) -> lis
     a warning about the data is an error once the loss does not learn (`stuck`: why)."""
     out = []
     for stream in seen.inputs.values():
-        out += check(Columns(stream.profile, source, features=stream.profile.dims()), BATCH_RULES)
+        found = check(Columns(stream.profile, source, features=stream.profile.dims()), BATCH_RULES)
+        out += _read(found, stream)
     for stream in seen.targets.values():
         p = stream.profile
-        out += check(Columns(p, source, targets=p.dims(), target_columns=list(p.layouts)), BATCH_RULES)
+        out += _read(check(Columns(p, source, targets=p.dims(), target_columns=list(p.layouts)), BATCH_RULES), stream)
     for f in out:
         if stuck and f.severity == "warning":
             f.severity, f.observation = "error", f"{f.observation}; {stuck}"
     return out
+
+
+def _read(found: list[Finding], stream: Stream) -> list[Finding]:
+    """What the stream's profile was built from, in each finding's evidence."""
+    for f in found:
+        f.evidence.update(rows_profiled=stream.profile.rows, calls_read=stream.calls, batches_skipped=stream.skipped)
+    return found
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
