@@ -1,6 +1,6 @@
 """Step time of plain training loops with and without traindoctor.Monitor, in one process.
 
-For an MLP, a CNN and a small transformer (CPU), each condition runs the same seeded loop:
+For an MLP, a narrow tabular model, a CNN and a small transformer (CPU), each condition runs the same seeded loop:
   plain      no instrumentation
   monitor    traindoctor.Monitor at default settings (every=1, sync_every=50, sample_every=10)
   naive      the common hand-written logger: `p.grad.norm().item()` per parameter, every step
@@ -39,6 +39,12 @@ from traindoctor.measure.activations import ActivationTap
 def mlp():
     return nn.Sequential(nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)), \
         (torch.randn(128, 256), torch.randint(0, 10, (128,)))
+
+
+def tabular():
+    """Features narrow enough (<= 128) that the monitor profiles them for the data's column rules."""
+    return nn.Sequential(nn.Linear(32, 128), nn.ReLU(), nn.Linear(128, 10)), \
+        (torch.randn(256, 32), torch.randint(0, 10, (256,)))
 
 
 def cnn():
@@ -114,7 +120,8 @@ def main() -> None:
     modes = ("plain", "monitor", "naive", "foreach")
     print(f"{'model':<13}{'steps':>6}{'plain ms':>10}" + "".join(f"{m + '/plain':>15}" for m in modes[1:])
           + f"{'wandb/plain':>15}   monitor extra / foreach extra")
-    for name, build, steps in (("mlp", mlp, 300), ("cnn", cnn, 60), ("transformer", transformer, 60)):
+    for name, build, steps in (("mlp", mlp, 300), ("tabular", tabular, 300), ("cnn", cnn, 60),
+                               ("transformer", transformer, 60)):
         with tempfile.TemporaryDirectory() as tmp:
             run(build, "plain", 20, tmp)  # warm-up: allocator, lazy imports
             times: dict[str, list[float]] = {m: [] for m in modes}
@@ -154,7 +161,8 @@ def self_time() -> None:
     originals = {(c, h): getattr(c, h) for c, names in hooks.items() for h in names if hasattr(c, h)}
     print(f"{'model':<13}{'steps':>6}{'plain ms':>10}{'bare µs':>9}{'monitor µs':>12}{'ratio':>7}"
           f"{'mean µs':>9}{'mean ratio':>11}{'share':>8}   (median step; mean includes syncs and samples)")
-    for name, build, steps in (("mlp", mlp, 1000), ("cnn", cnn, 200), ("transformer", transformer, 200)):
+    for name, build, steps in (("mlp", mlp, 1000), ("tabular", tabular, 1000), ("cnn", cnn, 200),
+                               ("transformer", transformer, 200)):
         with tempfile.TemporaryDirectory() as tmp:
             run(build, "plain", 20, tmp)
             plain = statistics.median(run(build, "plain", steps, tmp) for _ in range(3))
