@@ -13,6 +13,7 @@ from torch import nn
 
 from conftest import ROOT, codes
 from traindoctor import Monitor
+from traindoctor.measure import batches
 from traindoctor.measure.batches import BATCH_CALLS, BATCH_ROWS, BatchColumns
 
 PRELUDE = """
@@ -242,13 +243,27 @@ def test_a_data_warning_is_an_error_once_the_loss_does_not_learn():
     assert [f.severity for f in stuck] == ["error"] and stuck[0].observation.endswith("near chance level")
 
 
-def test_a_failure_while_profiling_stops_only_the_profiling(tmp_path, monkeypatch):
+def _break_profiling(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("profile broke")
 
-    monkeypatch.setattr(BatchColumns, "add_inputs", broken)
+    monkeypatch.setattr(batches, "_add", broken)
+
+
+def test_a_failure_while_profiling_stops_only_the_profiling(tmp_path, monkeypatch):
+    _break_profiling(monkeypatch)
     g = torch.Generator().manual_seed(2)
     x = torch.rand(640, 4, generator=g)
     report = _monitored(tmp_path, x, x[:, :1])
     assert not report["summary"]["could_not_check"] and report["monitor"]["disabled"] is None
     assert report["monitor"]["notes"] == ["the data checks on the batches stopped: RuntimeError: profile broke"]
+
+
+def test_a_failure_while_profiling_in_run_leaves_the_recording_and_the_other_rules(run_code, monkeypatch):
+    _break_profiling(monkeypatch)
+    r = run_code(PRELUDE + BROKEN["outliers"][0])
+    section = r.sections["run"]
+    assert section["stopped"] == "completed" and section["steps"] > 0
+    assert section["internal_errors"] == ["batch data rules failed: RuntimeError: profiling the batches stopped: "
+                                          "RuntimeError: profile broke"]
+    assert "unnormalized-inputs" in codes(r)  # the run's own rules still judged the recording

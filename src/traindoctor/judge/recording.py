@@ -10,6 +10,8 @@ from . import adversaries, columns, loop, loss, modes, numerics
 
 def _batches(rec: Recorder) -> list[Finding]:
     """`traindoctor data`'s column rules on the batches the script fed."""
+    if rec.batches.failure:  # said among the rule groups that failed; the others' findings stand
+        raise RuntimeError(f"profiling the batches stopped: {rec.batches.failure}")
     return columns.of_batches(rec.batches, rec.source, numerics.why_not_learning(rec))
 
 

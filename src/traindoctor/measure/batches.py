@@ -10,14 +10,18 @@ loss itself ignores (`ignore_index`) are no labels and are left out too.
 Bounded by rows and calls, not time: the first BATCH_ROWS distinct rows of each stream, looked for in the
 first BATCH_CALLS calls, so the same script gives the same profile on any machine. Integer inputs are
 left out (token ids and masks are indices, not measurements), and so are integer targets other than one
-class label per sample, and samples wider than WIDE values (images, sequences: see `_measurement`). A batch whose per-sample shape differs from the first one's (a sequence of
-another length) is skipped: its dimensions would not line up.
+class label per sample, and samples wider than WIDE values (images, sequences: see `_measurement`). A
+batch whose per-sample shape differs from the first one's (a sequence of another length) is skipped: its
+dimensions would not line up. A failure here stops the profiling only, and says why (`failure`): never the
+recording or the training around it.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -41,19 +45,33 @@ class Stream:
         return self.profile.rows < BATCH_ROWS and self.calls < BATCH_CALLS
 
 
+def _guarded(method):
+    @functools.wraps(method)
+    def guarded(self: "BatchColumns", *args, **kwargs) -> None:
+        if self.failure is None:
+            try:
+                method(self, *args, **kwargs)
+            except Exception as exc:
+                self.failure = f"{type(exc).__name__}: {exc}"
+    return guarded
+
+
 @dataclass
 class BatchColumns:
     inputs: dict[str, Stream] = field(default_factory=dict)  # per model name
     targets: dict[str, Stream] = field(default_factory=dict)  # per loss function
+    failure: str | None = None  # why the profiling stopped
     _names: dict[type, list[str]] = field(default_factory=dict)
 
+    @_guarded
     def add_inputs(self, model: str, module: torch.nn.Module, args: tuple, kwargs: dict,
-                   made: set[int] = frozenset()) -> None:
-        """The floating tensors of one model call, named by the forward's parameters. `made`: storages of other
-        models' outputs (a generator's samples entering a discriminator): no data, left out."""
+                   others: list[Callable[[], torch.Tensor | None]] = ()) -> None:
+        """The floating tensors of one model call, named by the forward's parameters. `others`: references to
+        other models' latest outputs (a generator's samples entering a discriminator): no data, left out."""
         stream = self.inputs.get(model)
         if stream is not None and not stream.open:
             return
+        made = {t.untyped_storage().data_ptr() for ref in others if (t := ref()) is not None}
         names = self._parameters(module)
         named = [(names[i] if i < len(names) else f"arg{i}", a) for i, a in enumerate(args)] + list(kwargs.items())
         chunk = {n: t for n, t in named if _measurement(t) and t.untyped_storage().data_ptr() not in made}
@@ -61,6 +79,7 @@ class BatchColumns:
             stream = self.inputs.setdefault(model, Stream(Profile(f"the inputs of `{model}`")))
             _add(stream, chunk, by_row=True)
 
+    @_guarded
     def add_target(self, loss: str, target: object, ignore_index: int | None = None) -> None:
         """`ignore_index`: the target value the loss skips (cross_entropy's -100 by default)."""
         stream = self.targets.get(loss)
@@ -107,7 +126,7 @@ def _add(stream: Stream, tensors: dict[str, torch.Tensor], by_row: bool) -> None
         return
     with torch.no_grad(), torch._C.DisableTorchFunction():  # copies: nothing the script holds is touched
         chunk = {n: t.detach().to("cpu", torch.float64).numpy() for n, t in tensors.items()}
-    # a row's bytes, hashed in C: an image row holds 10^5 values, too many for a hash per value column
+    # each row's bytes hashed in one call: equal rows, equal hashes
     rows = np.concatenate([v.reshape(len(v), -1) for v in chunk.values()], 1)
     hashes = np.array([hash(row.tobytes()) for row in rows], dtype=np.int64)
     if by_row:  # each sample once: its first appearance in this batch, if no earlier batch had it

@@ -305,9 +305,8 @@ class Recorder:
                 info.train_location = info.train_location or user_location()
             if info.grad_calls <= 3:
                 self._input_scale(module, args, kwargs)
-            made = {t.untyped_storage().data_ptr() for g, refs in self.model_outputs.items() if g != id(module)
-                    for ref in refs if (t := ref()) is not None}
-            self.batches.add_inputs(type(module).__name__, module, args, kwargs, made)
+            others = [ref for g, refs in self.model_outputs.items() if g != id(module) for ref in refs]
+            self.batches.add_inputs(type(module).__name__, module, args, kwargs, others)
         else:
             info.nograd_calls += 1
             self._nograd_since_backward = True
