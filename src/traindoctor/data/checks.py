@@ -1,6 +1,8 @@
-"""The generic checks: each reads the splits' profiles and returns findings. Every number they decide
-with is in judge/thresholds.py. A domain's checks (driving, robotics) are a list of their own in CHECKS,
-run after the generic ones."""
+"""The generic checks: each reads the splits' profiles and returns findings. The checks of one column at a
+time (constant, outliers, sentinels, missing, target scales, classes) are judge/columns.py's, shared with
+`run` and the Monitor; the ones here need whole splits (duplicates, overlap, shift, leakage, time order).
+Every number they decide with is in judge/thresholds.py. A domain's checks (driving, robotics) are a list
+of their own in CHECKS, run after the generic ones; SERIES names those that read rows as time series."""
 
 from __future__ import annotations
 
