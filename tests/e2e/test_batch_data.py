@@ -217,7 +217,12 @@ def test_a_small_dataset_fed_forever_is_looked_at_for_a_bounded_number_of_calls(
     for _ in range(2000):
         seen.add_inputs("Linear", nn.Linear(3, 1), (x,), {})
     stream = seen.inputs["Linear"]
-    assert stream.profile.rows == 32 and stream.calls == BATCH_CALLS
+    assert stream.profile.rows == 32 and stream.calls == BATCH_CALLS and not seen.wants("inputs", "Linear")
+    tokens = BatchColumns()  # a model fed only token ids profiles nothing, and stops being looked at
+    for _ in range(BATCH_CALLS):
+        assert tokens.wants("inputs", "Embedding")
+        tokens.add_inputs("Embedding", nn.Embedding(10, 3), (torch.randint(0, 10, (8, 5)),), {})
+    assert not tokens.inputs and not tokens.wants("inputs", "Embedding")
 
 
 def test_a_reshaped_or_missing_column_skips_the_batch_not_the_column():

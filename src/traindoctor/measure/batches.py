@@ -62,15 +62,24 @@ class BatchColumns:
     targets: dict[str, Stream] = field(default_factory=dict)  # per loss function
     failure: str | None = None  # why the profiling stopped
     _names: dict[type, list[str]] = field(default_factory=dict)
+    _looked: dict[str, int] = field(default_factory=dict)  # calls looked at per stream, profiled or not
+
+    def wants(self, kind: str, name: str) -> bool:
+        """Whether a call to `name` (a model for "inputs", a loss function for "targets") is still looked at:
+        bounded by calls, so a stream that never profiles anything stops costing anything."""
+        if self.failure is not None:
+            return False
+        stream = getattr(self, kind).get(name)
+        return self._looked.get(f"{kind}:{name}", 0) < BATCH_CALLS and (stream is None or stream.open)
 
     @_guarded
     def add_inputs(self, model: str, module: torch.nn.Module, args: tuple, kwargs: dict,
                    others: list[Callable[[], torch.Tensor | None]] = ()) -> None:
         """The floating tensors of one model call, named by the forward's parameters. `others`: references to
         other models' latest outputs (a generator's samples entering a discriminator): no data, left out."""
-        stream = self.inputs.get(model)
-        if stream is not None and not stream.open:
+        if not self.wants("inputs", model):
             return
+        self._looked[f"inputs:{model}"] = self._looked.get(f"inputs:{model}", 0) + 1
         made = {t.untyped_storage().data_ptr() for ref in others if (t := ref()) is not None}
         names = self._parameters(module)
         named = [(names[i] if i < len(names) else f"arg{i}", a) for i, a in enumerate(args)] + list(kwargs.items())
@@ -82,9 +91,9 @@ class BatchColumns:
     @_guarded
     def add_target(self, loss: str, target: object, ignore_index: int | None = None) -> None:
         """`ignore_index`: the target value the loss skips (cross_entropy's -100 by default)."""
-        stream = self.targets.get(loss)
-        if stream is not None and not stream.open:
+        if not self.wants("targets", loss):
             return
+        self._looked[f"targets:{loss}"] = self._looked.get(f"targets:{loss}", 0) + 1
         if not isinstance(target, torch.Tensor) or target.dim() == 0 or target.shape[0] < 2 or target.requires_grad:
             return  # a target with a graph behind it is computed by the model, not read from the data
         if not target.is_floating_point() and (target.dim() != 1 or target.dtype == torch.bool):

@@ -305,8 +305,9 @@ class Recorder:
                 info.train_location = info.train_location or user_location()
             if info.grad_calls <= 3:
                 self._input_scale(module, args, kwargs)
-            others = [ref for g, refs in self.model_outputs.items() if g != id(module) for ref in refs]
-            self.batches.add_inputs(type(module).__name__, module, args, kwargs, others)
+            if self.batches.wants("inputs", type(module).__name__):
+                others = [ref for g, refs in self.model_outputs.items() if g != id(module) for ref in refs]
+                self.batches.add_inputs(type(module).__name__, module, args, kwargs, others)
         else:
             info.nograd_calls += 1
             self._nograd_since_backward = True
@@ -423,7 +424,7 @@ class Recorder:
         self.lane.last_loss_call = {"name": name, "target": target}
         # A target made by a model (a target network's bootstrap, a teacher's labels) is no data: any model
         # called without gradients since the last backward may have made it.
-        if not self._nograd_since_backward:
+        if not self._nograd_since_backward and self.batches.wants("targets", name):
             self.batches.add_target(name, target, _ignore_index(signature, args, kwargs))
         if isinstance(target, torch.Tensor) and self.lane.last_batch is not None:  # the target of the model's last batch
             info = self.roots.get(id(self.lane.last_batch[0]))

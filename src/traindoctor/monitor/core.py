@@ -341,7 +341,8 @@ class Monitor:
     def _profile(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         """The inputs of a sampled step, for the data's column rules (their first BATCH_ROWS rows: the copy to
         the CPU this takes ends there). A failure there stops only the profiling, and the report says so."""
-        self._batches.add_inputs(type(module).__name__, module, args, kwargs)
+        if self._batches.wants("inputs", type(module).__name__):
+            self._batches.add_inputs(type(module).__name__, module, args, kwargs)
         if self._batches.failure:
             self._section_notes.append(f"the data checks on the batches stopped: {self._batches.failure}")
             self._batches = None
