@@ -9,6 +9,20 @@ import torch, torch.nn as nn, torch.nn.functional as F
 torch.manual_seed(0)
 """
 
+POLICY_GRADIENT = """
+W = torch.randn(4, 6)
+policy = nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 4))
+opt = torch.optim.Adam(policy.parameters(), lr=1e-2)
+for it in range(60):
+    x = torch.randn(128, 6)
+    logits = policy(x)
+    a = torch.distributions.Categorical(logits=logits).sample()
+    reward = (a == (x @ W.T).argmax(1)).float()
+    logp = LOGP
+    loss = -(logp.gather(1, a[:, None]).squeeze(1) * ADVANTAGE).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
 MIXING = {
     "softmax-over-the-batch": """
 x = torch.randn(512, 10); y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
@@ -32,6 +46,8 @@ for step in range(60):
     loss = F.mse_loss(out, (y[i:i + 40] - y.mean(0)) / y.std(0))
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    "policy-gradient-log-softmax-over-the-batch": POLICY_GRADIENT.replace("LOGP", "F.log_softmax(logits, 0)").replace(
+        "ADVANTAGE", "(reward - reward.mean())"),
     "sequence-first-log-softmax-over-dim-1": """
 rnn = nn.LSTM(4, 12)
 head = nn.Linear(12, 5)
@@ -80,6 +96,12 @@ for step in range(60):
     loss = (per * m).sum() / m.sum()
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # The reward of each sampled action, centred or standardised over the batch, weights each sample's
+    # log-probability: a statistic taken without gradient reweights samples, it does not mix them.
+    "policy-gradient-batch-mean-baseline": POLICY_GRADIENT.replace("LOGP", "F.log_softmax(logits, 1)").replace(
+        "ADVANTAGE", "(reward - reward.mean())"),
+    "policy-gradient-normalised-advantages": POLICY_GRADIENT.replace("LOGP", "F.log_softmax(logits, 1)").replace(
+        "ADVANTAGE", "(reward - reward.mean()) / (reward.std() + 1e-8)"),
     "gan-generator-through-a-batchnorm-discriminator": """
 G = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 8))
 D = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.LeakyReLU(0.2), nn.Linear(16, 1))

@@ -60,9 +60,9 @@ def check(model: nn.Module, tape: Tape) -> tuple[list[Finding], LossIndependence
         if main is None or not leaves[main].is_floating_point() or leaves[main].shape[ax.out_dim] != B:
             raise NotApplicable(setup.no_output_samples)
         params = dict(replica.named_parameters())
-        base = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=False)
-        again = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=False)
-        moved = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=True)
+        base, held = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=False)
+        again, _ = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=False)
+        moved, _ = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=True, held=held)
     if base is None or again is None:
         raise NotApplicable("the loss does not depend on the model's main output")
     if moved is None:
@@ -87,19 +87,26 @@ def check(model: nn.Module, tape: Tape) -> tuple[list[Finding], LossIndependence
 
 
 def _grad(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int, params: dict[str, torch.Tensor],
-          moved: bool) -> torch.Tensor | None:
-    """d loss / d (main output), with sample 0 of the main output moved or not."""
+          moved: bool, held: dict[int, Any] | None = None) -> tuple[torch.Tensor | None, dict[int, Any]]:
+    """d loss / d (main output), with sample 0 of the main output moved or not; and the values the loss head
+    computed without gradient (sampled actions, rewards, a baseline or a normaliser taken under no_grad).
+    `held`: those values kept as they were. A perturbation that reaches another sample only through them
+    reweights that sample's gradient (a batch-mean baseline, normalised advantages): it does not mix the
+    samples' computation, and is not what this probe asks about."""
     values = [t.detach().clone() if isinstance(t, torch.Tensor) else t for t in leaves]
     x = values[main]
     if moved and not _take_another(x, dim):
-        return None  # every sample has the same output: nothing to move
+        return None, {}  # every sample has the same output: nothing to move
     x.requires_grad_(True)
     with torch.enable_grad(), same_noise(0):
-        loss = tape.loss_of(tree_unflatten(values, spec), params)
-        if not loss.requires_grad:
-            return None
+        computed = tape.values_of(tree_unflatten(values, spec), params, held=held)
+        loss = computed.get(tape.loss)
+        if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
+            return None, {}
         grad, = torch.autograd.grad(loss, x, allow_unused=True)
-    return grad
+    constant = {slot: v for slot, v in computed.items()
+                if isinstance(v, torch.Tensor) and not v.requires_grad and slot not in tape.inputs}
+    return grad, constant
 
 
 # torch's loss functions whose `target` is compared element by element with the input.

@@ -163,6 +163,20 @@ STILL_FALLING = 0.1
 METRIC_FLAT = 0.02
 METRIC_LOSS_FALL = 0.3
 
+# ── what the script prints (run: judge/printed.py) ─────────────────────────────────────────────
+# A printed measure of success (accuracy, reward, return) got worse: every print of the last third below
+# the first print, by more than 4 robust deviations of the last third (the noise of one print) and by a
+# fifth of its scale (|first| or |last| for a reward; the range, 1 or 100, for a bounded score), so an
+# unlucky stretch of noise or a small dip is never read as training going the wrong way.
+PRINTED_WORSE_NOISE = 4.0
+PRINTED_WORSE = 0.2
+# A bounded score stuck while the loss learned (the rule of curves, METRIC_FLAT / METRIC_LOSS_FALL) is only
+# judged while the score sits in the lower half of its range: a score that is high and flat has converged.
+PRINTED_STUCK_LEVEL = 0.5
+# A bounded score whose last third never rose above 1% of its range is never right: worse than any guess of
+# any classifier (chance is 1/K of K classes), so it cannot measure the model a falling loss trains.
+PRINTED_FLOOR = 0.01
+
 # ── loss functions and their inputs ─────────────────────────────────────────────────────────────
 
 # First loss against chance (ln C for C classes, ln 2 for binary targets): above max(2x chance,

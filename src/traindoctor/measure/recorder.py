@@ -36,6 +36,7 @@ from torch import nn
 from . import leaves, losses
 from .localise import locate, nonfinite_inputs, replay
 from .batches import BatchColumns
+from .printed import Printed
 from .records import FirstLoss, InputScale, LossObservation, LossSigns, StepRecord
 from .stats import batch_tensors, feature_scale
 from .tape import Tape, TapeRecorder, initial_state
@@ -223,6 +224,7 @@ class Recorder:
         self.first_loss: FirstLoss | None = None
         self.input_scale: list[InputScale] = []
         self.batches = BatchColumns()  # the inputs and targets fed, profiled for the data's column rules
+        self.printed = Printed()  # what the script printed to stdout, for its own measures of success
         self._nograd_since_backward = False  # a model ran without gradients since the last backward()
         self.model_outputs: dict[int, list[weakref.ref]] = {}  # per model id (two models or more): its latest outputs
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments

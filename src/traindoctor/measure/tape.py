@@ -78,8 +78,9 @@ class Tape:
         return out
 
     def values_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *, data_only: bool = False,
-                  constants: dict[int, torch.Tensor] | None = None) -> dict[int, Any]:
-        """Every slot's value for `output` (the loss's and its terms'); arguments as for `loss_of`."""
+                  constants: dict[int, torch.Tensor] | None = None, held: dict[int, Any] | None = None) -> dict[int, Any]:
+        """Every slot's value for `output` (the loss's and its terms'); arguments as for `loss_of`. `held`:
+        slots whose values are given, not recomputed (what an experiment keeps as it was)."""
         values: dict[int, Any] = {}
         leaves, _ = tree_flatten(output)
         for slot, leaf in zip(self.inputs, leaves):
@@ -95,6 +96,8 @@ class Tape:
                 if slot is not None:
                     off = data_only and slot in self.weights_only and isinstance(leaf, torch.Tensor)
                     values[slot] = leaf.detach() * 0 if off else leaf
+                    if held and slot in held:
+                        values[slot] = held[slot]
         return values
 
     def terms(self) -> list[Term]:

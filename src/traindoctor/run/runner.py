@@ -24,6 +24,7 @@ from ..diagnosis.registry import Options, names
 from ..diagnosis.setup import SetupError
 from ..diagnosis.tree import Call
 from ..measure.hooks import installed
+from ..measure.printed import teed
 from ..measure.recorder import STOPPING, Recorder, StopRun
 from ..measure.records import RunSection
 from ..measure.steps import learning_rates
@@ -196,7 +197,8 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     rec = Recorder(max_steps=max_steps, max_seconds=max_seconds)
     pid, before = os.getpid(), {t.ident for t in threading.enumerate()}
     started = time.monotonic()
-    with as_main(os.fspath(script), list(args), stdout) as main_file, installed(rec), Stopper(rec, max_seconds) as stopper:
+    with as_main(os.fspath(script), list(args), stdout) as main_file, installed(rec), Stopper(rec, max_seconds) as stopper, \
+            teed(rec.printed, lambda: rec.n_steps):
         try:
             try:
                 run_as_main(main_file)

@@ -79,8 +79,14 @@ CODES = (
         title="The loss improves but the metric does not",
         severity="warning",
         stage=MISMATCH,
-        what="Detects a decreasing loss with a flat evaluation metric.",
-        why="Minimizing the loss may not improve the metric you care about.",
+        what=(
+            "Detects a decreasing loss with a flat evaluation metric, in logged curves (`curves`) or in what the "
+            "training script prints (`run`: an accuracy, F1, IoU... that stays flat in the lower half of its "
+            "range, never rises above 1% of it, or gets worse while the loss falls by 30% or more)."),
+        why=(
+            "Minimizing the loss may not improve the metric you care about. A metric that stays at zero, or falls, "
+            "while the loss learns most often measures something else: an argmax over the wrong axis, predictions "
+            "compared with the wrong labels."),
         hypotheses=(
             Hypothesis("the loss is not aligned with the metric", "compute the metric on the training batch"),
         ),

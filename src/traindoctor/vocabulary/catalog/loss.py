@@ -88,11 +88,15 @@ CODES = (
         what=(
             "Detects training that climbs its loss: a torch loss function that enters the scalar given to backward() "
             "with a minus sign; a loss that started positive and falls without bound (a term with no floor is "
-            "maximized); updates written by hand that move the weights up the gradient."),
+            "maximized); updates written by hand that move the weights up the gradient; a reward or return the "
+            "script prints that gets worse as training goes on (`run`: every late print below the first, beyond "
+            "the prints' noise)."),
         why=(
             "Optimizers descend the scalar they are given. A loss function negated in it (a stray minus, "
             "`1 - loss`, a weight of -1) is climbed instead: the model is trained to be as wrong as it can, "
-            "while the scalar it reports falls and looks like progress."),
+            "while the scalar it reports falls and looks like progress. In reinforcement learning the loss is "
+            "built from the reward (−log π(a|s) × return, −Q(s, π(s))): without its minus, the policy is trained "
+            "to lose, and only the printed reward shows it."),
         hypotheses=(
             Hypothesis(
                 cause="a minus sign meant for a likelihood or a reward was put in front of a loss function",
