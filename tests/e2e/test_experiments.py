@@ -86,6 +86,26 @@ for step in range(200):
     loss = F.mse_loss(model(x[i:i + 30]), y[i:i + 30])
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # Decay strong enough to take every weight to zero by the end, where no number of steps without it
+    # recovers (the saddle at zero): found from the weights training started from.
+    "decay-collapses-the-weights": """
+x = torch.randn(2048, 20); w = torch.randn(20, 5); y = (x @ w).argmax(1)
+model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 5))
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.5)
+for step in range(300):
+    i = (step * 64) % 2048
+    loss = F.cross_entropy(model(x[i:i + 64]), y[i:i + 64])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "adamw-decoupled-decay": """
+x = torch.randn(2048, 20); w = torch.randn(20, 5); y = (x @ w).argmax(1)
+model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 5))
+opt = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=50.0)
+for step in range(300):
+    i = (step * 64) % 2048
+    loss = F.cross_entropy(model(x[i:i + 64]), y[i:i + 64])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
 
 # ── a schedule that collapses the learning rate, with or without a DataLoader ─
@@ -131,6 +151,8 @@ HEALTHY = {
     "light-l2": OVER_REGULARISED["l2-summed-into-the-loss"].replace("0.1 * sum", "1e-5 * sum"),
     "adamw-decay": OVER_REGULARISED["coupled-weight-decay"].replace(
         "torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=5.0)", "torch.optim.AdamW(model.parameters(), lr=1e-2)"),
+    "sgd-momentum-usual-decay": OVER_REGULARISED["decay-collapses-the-weights"].replace("weight_decay=0.5",
+                                                                                         "weight_decay=5e-4"),
     "cosine-over-the-run": SCHEDULE["exponential-per-batch"].replace(
         "ExponentialLR(opt, gamma=0.8)", "CosineAnnealingLR(opt, T_max=150)"),
 }

@@ -130,8 +130,16 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
     arms["lr-x0.1"] = _arm("lr-x0.1", m, tape, _with(groups, lr=lambda g: g["lr"] * 0.1), steps)
     decay = max((g.get("weight_decay", 0) or 0 for g in groups), default=0)
     if tape.penalized or decay:
-        arms["regularisation-off"] = _arm("regularisation-off", m, tape, _with(groups, weight_decay=lambda g: 0.0),
-                                          steps, data_only=True)
+        off = _with(groups, weight_decay=lambda g: 0.0)
+        arms["regularisation-off"] = _arm("regularisation-off", m, tape, off, steps, data_only=True)
+        # Also from the weights training started from, on and off: by the end a dominating regularisation may
+        # have done its damage (weights decayed to the saddle at zero, which no number of steps undoes), while
+        # from the start its pull shows in the first steps. From the trained weights, a penalty that holds
+        # them at an equilibrium away from the data's optimum shows instead.
+        if m.initial is not None:
+            arms["regularised-from-start"] = _arm("regularised-from-start", m, tape, groups, steps, start=m.initial)
+            arms["regularisation-off-from-start"] = _arm("regularisation-off-from-start", m, tape, off, steps,
+                                                         data_only=True, start=m.initial)
     if other is not None and m.initial is not None:
         base.held_out = _held_out(m, tape, others, groups, steps)
     if sequence_first:
@@ -195,10 +203,14 @@ def _fresh(m: Material) -> nn.Module:
 
 
 def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, data_only: bool = False,
-         held: LossHead | None = None, prepare: Callable[[nn.Module], None] | None = None) -> Arm:
+         held: LossHead | None = None, prepare: Callable[[nn.Module], None] | None = None,
+         start: dict[str, torch.Tensor] | None = None) -> Arm:
     """`held`: also the loss on that tape's batch before and after the steps (does the fit transfer?);
-    `prepare`: a change made to the copy's modules before the steps (the factor the arm changes)."""
+    `prepare`: a change made to the copy's modules before the steps (the factor the arm changes); `start`:
+    the weights the steps start from (the trained ones by default)."""
     model = _fresh(m)
+    if start is not None:
+        model.load_state_dict(start)
     if prepare is not None:
         prepare(model)
     before = _transfer_loss(held, model) if held is not None else None

@@ -138,33 +138,44 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
 
 def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict[str, Any],
                     observations: list[dict[str, Any]]) -> list[Finding]:
-    base, off = arms["baseline"], arms["regularisation-off"]
-    # The data term: with a penalty on tape, measured apart; with weight decay only, the loss is the data term.
-    base_data = base.data if base.data is not None else (base.losses[0], base.losses[-1])
-    off_data = off.data if off.data is not None else (off.losses[0], off.losses[-1])
-    if not all(math.isfinite(v) for v in (*base_data, *off_data)):
-        return []
+    """Regularisation on and off, from the trained weights and (when recorded) from the initial ones: it
+    dominates when turning it off lets the data term fall clearly further from either start."""
+    pairs = [("baseline", "regularisation-off", "")]
+    if "regularisation-off-from-start" in arms:
+        pairs.append(("regularised-from-start", "regularisation-off-from-start", " (from the weights training started from)"))
     what = " and ".join(w for w, on in (("the penalty written into the loss", context["penalized"]),
                                         (f"weight decay {fmt(context['weight_decay'])}", context["weight_decay"])) if on)
-    base_fall, off_fall = _fall(base_data), _fall(off_data)
-    # Not only a stuck baseline: a penalty that halves the data term's progress is what sets where it stops.
-    dominates = _unsticks(off_fall, base_fall)
+    shown = None
+    outcomes, measured = [], {}
+    for on, off, where in pairs:
+        # The data term: with a penalty on tape, measured apart; with weight decay only, the loss is the data term.
+        on_data = arms[on].data if arms[on].data is not None else (arms[on].losses[0], arms[on].losses[-1])
+        off_data = arms[off].data if arms[off].data is not None else (arms[off].losses[0], arms[off].losses[-1])
+        if not all(math.isfinite(v) for v in (*on_data, *off_data)):
+            continue
+        measured[off] = {"data_term_regularised": list(on_data), "data_term_off": list(off_data),
+                         "loss": _summary(arms[off].losses)}
+        outcomes.append(f"the data term reaches {fmt(off_data[1])} with it off and {fmt(on_data[1])} with it on, "
+                        f"from {fmt(on_data[0])}{where}")
+        # Not only a stuck baseline: a penalty that halves the data term's progress is what sets where it stops.
+        if shown is None and _unsticks(_fall(off_data), _fall(on_data)):
+            shown = (on_data, off_data, where)
+    if not measured:
+        return []
     observations.append({
         "name": "regularisation-off", "question": f"Does the data term fall further with {what} off?",
-        "measured": {"data_term_regularised": list(base_data), "data_term_off": list(off_data),
-                     "loss": _summary(off.losses)},
-        "outcome": (f"the data term reaches {fmt(off_data[1])} with it off and {fmt(base_data[1])} with it on, from "
-                    f"{fmt(base_data[0])}"),
-        "keeps": [REGULARISED] if dominates else [], "kills": [SETUP, LR] if dominates else [REGULARISED]})
-    if not dominates:
+        "measured": measured, "outcome": "; ".join(outcomes),
+        "keeps": [REGULARISED] if shown else [], "kills": [SETUP, LR] if shown else [REGULARISED]})
+    if shown is None:
         return []
+    on_data, off_data, where = shown
     return [finding(
         "over-regularization",
         f"with {what} off, {context['steps']} steps on one batch take the data term from {fmt(off_data[0])} to "
-        f"{fmt(off_data[1])}; with it on, to {fmt(base_data[1])} — the regularisation, not the data, sets where the "
-        "loss stops", context["source"], evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()},
-                                       "data_term_regularised": list(base_data), "data_term_off": list(off_data),
-                                       **_context(context)})]
+        f"{fmt(off_data[1])}; with it on, to {fmt(on_data[1])}{where} — the regularisation, not the data, sets "
+        "where the loss stops", context["source"], evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()},
+                                                           "data_term_regularised": list(on_data),
+                                                           "data_term_off": list(off_data), **_context(context)})]
 
 
 def _layout(arms: dict[str, Any], context: dict[str, Any], observations: list[dict[str, Any]]) -> list[Finding]:

@@ -164,6 +164,8 @@ METRIC_FLAT = 0.02
 METRIC_LOSS_FALL = 0.3
 
 # ── what the script prints (run: judge/printed.py) ─────────────────────────────────────────────
+# A label printed fewer than 5 times is not a series: too few prints to tell a trend from the noise.
+PRINTED_MIN_POINTS = 5
 # A printed measure of success (accuracy, reward, return) got worse: every print of the last third below
 # the first print, by more than 4 robust deviations of the last third (the noise of one print) and by a
 # fifth of its scale (|first| or |last| for a reward; the range, 1 or 100, for a bounded score), so an

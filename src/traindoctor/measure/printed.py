@@ -19,9 +19,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from ..judge.thresholds import PRINTED_MIN_POINTS
+
 MAX_LINES = 20_000  # lines kept: a bound on memory, far more than the metric lines of a 300-step run
 MAX_LINE = 500  # characters kept of a line (a printed tensor is not a metric line)
-MIN_POINTS = 5  # a label printed fewer times is not a series
 
 # A number on its own: not part of a word (`top1`, `3rd`, `fc2`) and not a version or a path piece.
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])(%?)")
@@ -53,12 +54,12 @@ class Printed:
                     self.dropped += 1
 
     def series(self) -> dict[str, "Metric"]:
-        """Each label printed at least MIN_POINTS times, as a series over the lines that print it."""
+        """Each label printed at least PRINTED_MIN_POINTS times, as a series over the lines that print it."""
         found: dict[str, Metric] = {}
         for order, (step, line) in enumerate(self.lines):
             for label, value in _pairs(line):
                 found.setdefault(label, Metric(label)).add(order, step, value)
-        return {k: m for k, m in found.items() if len(m.values) >= MIN_POINTS}
+        return {k: m for k, m in found.items() if len(m.values) >= PRINTED_MIN_POINTS}
 
 
 @dataclass

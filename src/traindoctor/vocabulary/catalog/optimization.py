@@ -32,7 +32,8 @@ CODES = (
         next_step="Lower the regularisation coefficient until the data term falls; tune it on validation loss.",
         bad="loss = ce + 0.1 * sum((w ** 2).sum() for w in model.parameters())",
         good="loss = ce + 1e-5 * sum((w ** 2).sum() for w in model.parameters())",
-        explains=("loss-plateau", "underfitting", "slow-convergence", "vanishing-gradients", "cannot-overfit-batch"),
+        explains=("loss-plateau", "underfitting", "slow-convergence", "vanishing-gradients", "cannot-overfit-batch",
+                  "input-ignored", "constant-output"),
     ),
     Code(
         code="clipping-every-step",
