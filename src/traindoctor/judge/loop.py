@@ -8,7 +8,7 @@ import math
 import torch
 
 from ..vocabulary.finding import Finding, Hypothesis, finding
-from ..measure.recorder import OptState, Recorder
+from ..measure.recorder import ERASE_CHECKS, OptState, Recorder
 from ..measure.descent import picked
 from ..measure.steps import parameter_names
 from ..vocabulary.numbers import fmt
@@ -83,6 +83,19 @@ def _zero_grad(rec: Recorder, st: OptState) -> list[Finding]:
             rec.source, evidence={"optimizer": type(st.opt).__name__, "carried_over_steps": st.carried_over_steps,
                              "steps": st.steps, "grad_norms": norms[:3] + norms[-3:]},
         ))
+    erased = st.erased_steps
+    if st.steps >= MIN_STEPS and erased >= max(MIN_STEPS, MOST_STEPS * min(st.steps, ERASE_CHECKS)):
+        names = parameter_names(st.erased_params, rec.models())
+        out.append(finding(
+            "zero-grad-misplaced",
+            f"{_opt_label(st)}: at {erased} of the first {min(st.steps, ERASE_CHECKS)} steps looked at, "
+            f"zero_grad(){where({'location': st.erased_location})} "
+            f"erased gradients a backward() had left before step() read them, and no later backward() gave "
+            f"{plural(len(names), 'parameter tensor')} (e.g. {', '.join(f'`{n}`' for n in names[:3])}) any back — "
+            "the loss behind the erased backward() never trains them",
+            rec.source, evidence={"optimizer": type(st.opt).__name__, "erased_steps": erased, "steps": st.steps,
+                                  "parameters": names[:20]},
+            location=st.erased_location))
     if st.steps >= MIN_STEPS and st.misplaced_steps >= max(MIN_STEPS, MOST_STEPS * st.steps):
         out.append(finding(
             "zero-grad-misplaced",

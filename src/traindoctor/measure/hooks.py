@@ -58,7 +58,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
                 out = original(module, *args, **kwargs)
             finally:
                 lane.depth = 0
-            if rec.active and len(rec.roots) > 1:
+            if rec.active:  # its outputs are no data for another model, even before that one is first called
                 rec.on_model_output(module, out)
             if rec.active and rec.tape_due(module):
                 rec.on_root_return(module, out)
@@ -125,8 +125,8 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         patch(nn.Module, "__call__", call_wrapper)
         patch(torch.autograd, "backward", backward_wrapper)
         patch(torch.optim.Optimizer, "__init__", after(rec.on_optimizer_created))
-        patch(torch.optim.Optimizer, "zero_grad", before(lambda _: rec.on_zero_grad()))
-        patch(nn.Module, "zero_grad", before(lambda _: rec.on_zero_grad()))
+        patch(torch.optim.Optimizer, "zero_grad", before(rec.on_zero_grad))
+        patch(nn.Module, "zero_grad", before(rec.on_zero_grad))
         patch(LRScheduler, "step", after(rec.on_scheduler_step))
         patch(DataLoader, "__iter__", before(rec.on_loader_iter))
         patch(multiprocessing.process.BaseProcess, "start", before(rec.on_process_start))

@@ -58,6 +58,7 @@ _ON_DEVICE = ("grad_norm_before_clip", "update_ratio")  # record fields measured
 # _RECORD_EVERY-th, which keeps sub-millisecond steps within 10% (docs/performance.md). Losses
 # are checked at every backward; non-finite gradients on unrecorded steps still show, as
 # non-finite parameters once the loss turns (see on_backward).
+ERASE_CHECKS = 64  # zero_grad() calls after an unstepped backward() that are looked at: a bound on work
 _RECORD_WARMUP = 20
 _RECORD_EVERY = 4
 # Training calls whose loss head is put on tape (measure/tape.py) for the experiments: the first two, then
@@ -146,6 +147,9 @@ class OptState:
     probes: list[torch.Tensor] = field(default_factory=list)
     carried_over_steps: int = 0
     misplaced_steps: int = 0
+    erased_steps: int = 0  # steps where parameters a backward() reached had their gradients erased before it
+    erased_params: list[torch.Tensor] = field(default_factory=list)  # an example of them (the latest step's)
+    erased_location: dict[str, Any] = field(default_factory=dict)  # the zero_grad() that erased them
     ever_grad: set[int] = field(default_factory=set)
     ever_trainable: set[int] = field(default_factory=set)  # requires_grad at some sampled step
     thread: int | None = None  # the thread stepping it: only that thread reads its gradients
@@ -167,6 +171,8 @@ class _Lane(threading.local):
         self.seq = 0
         self.backward_seq = 0
         self.zero_grad_seq = 0
+        self.step_seq = 0
+        self.erased: set[int] = set()  # parameters whose gradients a zero_grad() erased before a step read them
         self.pending_losses: list[float] = []
         self.loss_terms: int | None = None
         self.preclip = PreClip()
@@ -238,6 +244,8 @@ class Recorder:
         self.schedulers: dict[int, dict[str, Any]] = {}
         self.loader_lens: dict[int, int] = {}
         self.backward_calls = 0
+        self.erase_checks = 0  # zero_grad() calls that looked for gradients no step had read (ERASE_CHECKS)
+        self.erase_location: dict[str, Any] = {}
         self.leaf_backward = 0  # backward() on a tensor with no graph behind it (a leaf made from a number)
         self.leaf_location: dict[str, Any] = {}
         self.optimizer_created = False
@@ -392,7 +400,7 @@ class Recorder:
 
     @_handler
     def on_model_output(self, module: nn.Module, output: Any) -> None:
-        """Any model call returned (two models or more): does it score another model's output? Its outputs are
+        """Any model call returned: does it score another model's output (two models or more)? Its outputs are
         no data for the next model they enter (a generator's samples for a discriminator)."""
         self.model_outputs[id(module)] = [weakref.ref(t) for t in tree_flatten(output)[0]
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
@@ -549,11 +557,28 @@ class Recorder:
         self.lane.preclip.see(total)
 
     @_handler
-    def on_zero_grad(self) -> None:
+    def on_zero_grad(self, owner: Any) -> None:
         lane = self.lane
         lane.tape.settle()
+        if lane.backward_seq > lane.step_seq and self.erase_checks < ERASE_CHECKS:
+            self._erasing(owner)
         lane.seq += 1
         lane.zero_grad_seq = lane.seq
+
+    def _erasing(self, owner: Any) -> None:
+        """A zero_grad() after a backward() that no step has followed: the parameters whose non-zero gradients
+        it is about to erase. Healthy loops step between the two, so this runs only where gradients are
+        thrown away (and at most ERASE_CHECKS times)."""
+        params = parameters(owner) if isinstance(owner, torch.optim.Optimizer) else list(owner.parameters())
+        live = [p for p in params if p.grad is not None]
+        if not live:
+            return
+        self.erase_checks += 1
+        (norms,), _ = read_steps([list(torch._foreach_norm([p.grad.detach() for p in live]))], [])
+        erased = {id(p) for p, n in zip(live, norms) if n > 0}
+        if erased - self.lane.erased:
+            self.lane.erased |= erased
+            self.erase_location = user_location()
 
     # ── optimizer steps ──────────────────────────────────────────────────────
     def _state(self, opt: torch.optim.Optimizer) -> OptState:
@@ -595,6 +620,8 @@ class Recorder:
             if _all_zero(st.params()):
                 st.misplaced_steps += 1
                 return
+        if lane.erased:
+            self._lost(st)
         if st.steps >= _RECORD_WARMUP and st.steps % _RECORD_EVERY:
             return
         params = st.params()
@@ -619,6 +646,14 @@ class Recorder:
         if with_grad:
             stride = max(1, len(with_grad) // _PROBES_PER_OPTIMIZER)
             st.probes = with_grad[::stride][:_PROBES_PER_OPTIMIZER]
+
+    def _lost(self, st: OptState) -> None:
+        """Parameters of this step whose gradient a zero_grad() erased and no later backward() gave back: the
+        backward that reached them trains nothing there."""
+        lost = [p for p in st.params() if id(p) in self.lane.erased and (p.grad is None or not bool(p.grad.any()))]
+        if lost:
+            st.erased_steps += 1
+            st.erased_params, st.erased_location = lost, self.erase_location
 
     def flush(self) -> None:
         """Turn the pending steps' gradient norms into records, with one host transfer."""
@@ -669,6 +704,8 @@ class Recorder:
         st.steps += 1
         st.backward_since_step = 0
         st.clean_since_step = not st.probes
+        self.lane.step_seq = self.lane.seq
+        self.lane.erased = set()
         self.lane.pending_losses.clear()
         self.lane.preclip.take()  # a clip after the gradients were measured belongs to no step
         self.n_steps += 1

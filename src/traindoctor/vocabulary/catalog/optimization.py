@@ -98,14 +98,22 @@ CODES = (
         title="Gradients are cleared between backward and step",
         severity="error",
         stage=MECHANISM,
-        what="Detects optimizer steps that find every gradient zeroed although backward ran since the last step.",
+        what=(
+            "Detects optimizer steps that find every gradient zeroed although backward ran since the last step; "
+            "and steps where a zero_grad() erased the gradients an earlier backward() had left on some parameters "
+            "(a second loss's backward, the next task of a loop) and no later backward() gave them any back."),
         why=(
             "zero_grad between backward() and step() throws the gradients away: the optimizer steps on nothing "
-            "(or only on weight decay) and the model never learns."),
+            "(or only on weight decay) and the model never learns. Between two backward() calls it throws away "
+            "the first one's: the parameters only that loss reaches (its head) never train."),
         hypotheses=(
             Hypothesis(
                 cause="zero_grad() sits after backward() instead of before it",
                 check="print the grad norm right before optimizer.step()",
+            ),
+            Hypothesis(
+                cause="zero_grad() sits inside the loop over losses or tasks whose gradients should add up",
+                check="call zero_grad() once, before the first backward() of the step",
             ),
         ),
         next_step="Move zero_grad before backward (or after step).",
