@@ -25,6 +25,18 @@ for epoch in range(4):
         loss = F.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
         opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # Features and labels split into train/validation by two independent permutations; a binary task whose
+    # batch the model fits only about halfway in 50 steps: learning from it is enough for the test.
+    "split-with-two-permutations": """
+x = torch.randn(3000, 16); y = ((x[:, :4].sum(1) + 0.5 * torch.randn(3000)) > 0).long()
+x_train = x[torch.randperm(3000)[:2400]]; y_train = y[torch.randperm(3000)[:2400]]
+model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 2))
+opt = torch.optim.Adam(model.parameters(), lr=2e-3, weight_decay=1e-4)
+for epoch in range(2):
+    for i in range(0, 2400, 32):
+        loss = F.cross_entropy(model(x_train[i:i + 32]), y_train[i:i + 32])
+        opt.zero_grad(); loss.backward(); opt.step()
+""",
     "images-sorted-vs-listing-order": """
 images = torch.rand(512, 1, 8, 8); labels = (images.mean((1, 2, 3)) * 40).long() % 5
 order = torch.randperm(512)
@@ -148,6 +160,9 @@ for epoch in range(3):
 HEALTHY = {
     "tabular-paired": DECOUPLED["tabular-labels-permuted"].replace("[torch.randperm(1024)]", ""),
     "sequence-paired": DECOUPLED["sequence-dict-batches"].replace("target = target.roll(7)", ""),
+    "split-with-one-permutation": DECOUPLED["split-with-two-permutations"].replace(
+        "x_train = x[torch.randperm(3000)[:2400]]; y_train = y[torch.randperm(3000)[:2400]]",
+        "keep = torch.randperm(3000)[:2400]; x_train, y_train = x[keep], y[keep]"),
     "light-l2": OVER_REGULARISED["l2-summed-into-the-loss"].replace("0.1 * sum", "1e-5 * sum"),
     "adamw-decay": OVER_REGULARISED["coupled-weight-decay"].replace(
         "torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=5.0)", "torch.optim.AdamW(model.parameters(), lr=1e-2)"),
