@@ -22,7 +22,7 @@ def test_kind_is_the_last_word_and_ambiguous_words_are_not_success():
     p = Printed()
     for i in range(6):
         p.write(f"step {i} greedy reward {i} val acc {i / 10} (no return can exceed 1) error 0.1 score {i}\n", i)
-    kinds = {k: m.kind for k, m in p.series().items()}
+    kinds = {k: m.kind for k, m in p.series(5).items()}
     assert kinds["greedy reward"] == "reward" and kinds["val acc"] == "score"
     assert kinds["return can exceed"] is None and kinds["error"] is None and kinds["score"] is None
 
@@ -31,9 +31,9 @@ def test_series_need_enough_prints_and_keep_the_step():
     p = Printed()
     for i in range(4):
         p.write(f"acc {i}\n", 10 * i)
-    assert p.series() == {}
+    assert p.series(5) == {}
     p.write("acc 4\n", 40)
-    assert p.series()["acc"].steps == [0, 10, 20, 30, 40]
+    assert p.series(5)["acc"].steps == [0, 10, 20, 30, 40]
 
 
 def test_partial_writes_join_into_lines_and_memory_is_bounded():

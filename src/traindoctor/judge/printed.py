@@ -20,7 +20,7 @@ from ..measure.printed import Metric
 from ..measure.recorder import Recorder
 from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import (METRIC_FLAT, METRIC_LOSS_FALL, PRINTED_FLOOR, PRINTED_STUCK_LEVEL, PRINTED_WORSE,
+from .thresholds import (METRIC_FLAT, METRIC_LOSS_FALL, PRINTED_FLOOR, PRINTED_MIN_POINTS, PRINTED_STUCK_LEVEL, PRINTED_WORSE,
                          PRINTED_WORSE_NOISE)
 
 
@@ -28,7 +28,7 @@ def check(rec: Recorder) -> list[Finding]:
     losses = [(r["step"], r["loss"]) for r in rec.records
               if isinstance(r.get("loss"), float) and math.isfinite(r["loss"])]
     out: list[Finding] = []
-    for metric in rec.printed.series().values():
+    for metric in rec.printed.series(PRINTED_MIN_POINTS).values():
         if metric.kind is None:
             continue
         worse = _worse(metric, rec.source)

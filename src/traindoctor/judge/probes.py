@@ -12,7 +12,7 @@ import torch
 
 from ..vocabulary.numbers import fmt
 from ..vocabulary.finding import Finding, finding
-from .thresholds import (AFFINE_TOLERANCE, CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREAD, DEAD_MIN_SAMPLES, EXPLODING_FIRST_LAST,
+from .thresholds import (AFFINE_TOLERANCE, BOTTLENECK_SHARE, CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREAD, DEAD_MIN_SAMPLES, EXPLODING_FIRST_LAST,
                          INPUT_IGNORED, LARGE_UPDATE, MASK_AGREEMENT, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL,
                          OVERFIT_TARGET, PROBE_SMALL_UPDATE, SATURATED, UNNORMALIZED_SCALE, VANISHING_FIRST_LAST)
 
@@ -110,11 +110,24 @@ def no_nonlinearity(layer: str, depth: int, deviation: float, model: str, record
                    "computes one linear map", SOURCE, evidence=record, location={"module": layer})
 
 
+def capacity_bottleneck(layer: str, width: int, values: int, dims: int, share: float,
+                        record: dict[str, Any]) -> Finding | None:
+    """`share`: the targets' variance outside their top `width` principal directions; `dims`: the directions
+    that hold 95% of it."""
+    if share <= BOTTLENECK_SHARE:
+        return None
+    return finding("capacity-bottleneck", f"every sample's output passes through the {width} unit(s) of `{layer}` (with "
+                   f"its output held at the batch mean, all outputs are the same), but the targets vary in {dims} "
+                   f"directions (95% of their variance, {values} values per sample): {fmt(share * 100)}% of their "
+                   f"variance lies outside any {width}, which a read-out of `{layer}` cannot reach",
+                   SOURCE, evidence=record, location={"module": layer})
+
+
 def follow_consequence(found: list[Finding], stuck: str | None) -> list[Finding]:
     """Severity follows consequence: what limits the model's expressive power is an error once the recorded
     loss does not learn (`stuck`: why, as judge/numerics.why_not_learning says), a warning while it does."""
     for f in found:
-        if f.code in ("no-nonlinearity",) and stuck:
+        if f.code in ("no-nonlinearity", "capacity-bottleneck") and stuck:
             f.severity, f.observation = "error", f"{f.observation}; {stuck}"
     return found
 

@@ -251,6 +251,11 @@ CONSTANT_OUTPUT_SPREAD = 1e-6
 # independent samples agree exactly, or within float32 reassociation (well below 1e-5).
 OUTPUT_CHANGE = 1e-5
 
+# A bottleneck is named when more than half of the targets' variance lies outside the directions its width
+# can carry: even a perfect model through it keeps a loss above half of predicting the mean — the FLOOR at
+# which a settled curve counts as underfitting.
+BOTTLENECK_SHARE = 0.5
+
 # Attention masks (the padding-mask probe): a key is hidden where the mask, or the score entering the
 # softmax, is at or below -1000. Masks write -inf, the dtype's minimum, -1e9, or BERT's -10000 added
 # to the scores; scores of unit-scale queries and keys divided by sqrt(d) are O(1)-O(10), so a

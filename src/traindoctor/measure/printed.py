@@ -19,8 +19,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from ..judge.thresholds import PRINTED_MIN_POINTS
-
 MAX_LINES = 20_000  # lines kept: a bound on memory, far more than the metric lines of a 300-step run
 MAX_LINE = 500  # characters kept of a line (a printed tensor is not a metric line)
 
@@ -53,13 +51,13 @@ class Printed:
                 else:
                     self.dropped += 1
 
-    def series(self) -> dict[str, "Metric"]:
-        """Each label printed at least PRINTED_MIN_POINTS times, as a series over the lines that print it."""
+    def series(self, min_points: int) -> dict[str, "Metric"]:
+        """Each label printed at least `min_points` times, as a series over the lines that print it."""
         found: dict[str, Metric] = {}
         for order, (step, line) in enumerate(self.lines):
             for label, value in _pairs(line):
                 found.setdefault(label, Metric(label)).add(order, step, value)
-        return {k: m for k, m in found.items() if len(m.values) >= PRINTED_MIN_POINTS}
+        return {k: m for k, m in found.items() if len(m.values) >= min_points}
 
 
 @dataclass

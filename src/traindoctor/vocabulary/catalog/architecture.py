@@ -322,4 +322,40 @@ CODES = (
         good="nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))",
         explains=("cannot-overfit-batch", "loss-plateau", "underfitting", "slow-convergence"),
     ),
+    Code(
+        code="capacity-bottleneck",
+        title="A layer narrower than what the targets vary in",
+        severity="warning",
+        stage=MECHANISM,
+        what=(
+            "On a copy in eval mode with the last training batch, each trainable layer narrower than the targets' "
+            "values per sample is tried, narrowest first: with its output replaced by its mean over the batch, is "
+            "every sample's output the same? Then all of the samples' information passes through its w units. "
+            "Named when more than half of the targets' variance lies outside their top w principal directions. "
+            "Regression and reconstruction targets only."),
+        why=(
+            "A model cannot output more independent directions than its narrowest cut carries: an autoencoder "
+            "whose latent has 1 unit, for data that vary along 4 factors, reconstructs at best the part of the data "
+            "one direction explains, and its loss stops there however long it trains. A linear read-out of w units "
+            "reaches at best the top w principal directions; a curved one somewhat more, never the whole."),
+        hypotheses=(
+            Hypothesis("the layer's width (a latent size, a hidden size) was set below the data's dimension, or to "
+                       "a placeholder", "print the model: widen the layer to the number of directions holding 95% "
+                       "of the targets' variance and compare the loss after a few hundred steps"),
+            Hypothesis(
+                cause="a reshape or a slice keeps fewer features than meant (x[:, :1], a pooling to one value)",
+                check="print the shapes through the forward",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="a deliberately lossy compression (a 2-D latent to plot)",
+                check="if the bottleneck is the point, the loss floor it sets is expected: compare with PCA at that width",
+                kind="null",
+            ),
+        ),
+        next_step="Widen the layer to at least the number of directions that hold most of the targets' variance.",
+        bad="nn.Sequential(nn.Linear(24, 64), nn.ReLU(), nn.Linear(64, 1), nn.Linear(1, 64), nn.ReLU(), nn.Linear(64, 24))",
+        good="nn.Sequential(nn.Linear(24, 64), nn.ReLU(), nn.Linear(64, 8), nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 24))",
+        explains=("underfitting", "cannot-overfit-batch", "loss-plateau", "slow-convergence"),
+    ),
 )
