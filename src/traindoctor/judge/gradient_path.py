@@ -14,12 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary.finding import Finding, finding
+from ..vocabulary.hypothesis import Hypothesis
 from ..vocabulary.numbers import fmt
 from .thresholds import DESCENT_AGREES, LOSS_DEPENDS
 
 WRONG = "the gradient is not the loss's own (a custom backward, a hook that rewrites it)"
 CUT = "the path from some of the weights to the loss is cut (.detach(), .data, torch.no_grad(), a rounding)"
 TERM_CUT = "the path from some of the weights to one term of the loss is cut before a layer of that term"
+TERM_HYPOTHESES = [
+    Hypothesis("a .detach(), .data or torch.no_grad() between the shared layers and this term's head cuts the term "
+               "off from them", "torch.autograd.grad(term, [the named parameters], allow_unused=True) gives None or "
+               "zeros; without the named call it does not"),
+    Hypothesis("the head is meant to read frozen features (a linear probe trained online beside another objective)",
+               "if so, this term learns only through its head, as intended", kind="null")]
 UNUSED = "some of the weights take no part in this loss (unused, or behind units that are dead on this batch)"
 
 
@@ -130,6 +137,8 @@ def judge_terms(measured: list[dict[str, Any]], source: str, severity: str,
             f"of their norm moves the term by {fmt(m['change'])} (of {fmt(m['value'])}). Only the layers after the "
             "cut learn from this term; the other terms alone shape what feeds them", source, severity=severity,
             evidence={"confirmed_by": "experiment", "term": m["term"], "moved": m["moved"], "cuts": m["cuts"],
-                      "reader": reader, "change": m["change"], "value": m["value"]},
+                      "reader": reader, "change": m["change"], "value": m["value"]}, hypotheses=TERM_HYPOTHESES,
+            next_step="Remove the named cut, so that this term trains the layers before it too; a stop-gradient "
+                      "belongs where the cut tensor is a target or a weight of the term, not the input of its layers.",
             location={k: stop[k] for k in ("file", "line") if k in stop} or {"module": first}))
     return found, observations
