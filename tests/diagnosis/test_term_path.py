@@ -95,3 +95,11 @@ def test_a_single_term_loss_is_left_to_the_total_loss_experiment():
     torch.manual_seed(0)
     model, x, y = TwoHeads("detach"), torch.randn(32, 6), torch.randint(0, 3, (32,))
     assert _measure(model, x, lambda out, t: F.cross_entropy(out[1], t), y) == []
+
+
+def test_a_cut_the_total_loss_already_names_is_not_named_twice():
+    torch.manual_seed(0)
+    model, x, y = TwoHeads("detach"), torch.randn(32, 6), torch.randint(0, 3, (32,))
+    measured = _measure(model, x, _joint, (x, y))
+    total = judge_terms(measured, "run", "error", [])[0]  # stands in for the total loss's finding at the same cut
+    assert judge_terms(measured, "run", "error", total)[0] == []

@@ -109,8 +109,15 @@ def _gradient_path(m: Material, groups: Groups, source: str, severity: str) -> t
     measured = gradient_path.measure(_fresh(m), lambda out, params: tape.loss_of(out, params), tape.batch, held)
     found, observations = path_rules.judge(measured, source, severity) if measured is not None else ([], [])
     if isinstance(tape, Tape):  # the terms of a recorded loss; checkup's loss function is one call
-        more, observations_ = path_rules.judge_terms(term_path.measure(_fresh(m), tape, held), source, severity, found)
-        found, observations = found + more, observations + observations_
+        try:
+            terms = term_path.measure(_fresh(m), tape, held)
+        except Exception as exc:  # a bug of ours, or a head this cannot replay per term: the other experiments stand
+            observations.append({"name": "term-gradient-path", "question": "is the path to one term of the loss cut?",
+                                 "measured": {}, "outcome": f"failed: {type(exc).__name__}: {exc}",
+                                 "keeps": [], "kills": []})
+        else:
+            more, observations_ = path_rules.judge_terms(terms, source, severity, found)
+            found, observations = found + more, observations + observations_
     return found, observations
 
 

@@ -18,6 +18,7 @@ The numbers are judged in judge/gradient_path.py.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any, Callable, NamedTuple
 
 import torch
@@ -52,7 +53,8 @@ class Cuts(TorchFunctionMode):
     def __init__(self) -> None:
         super().__init__()
         self.cuts: list[tuple[str, dict[str, Any], list[torch.Tensor]]] = []
-        self.derived: dict[int, tuple[torch.Tensor, frozenset[int]]] = {}  # id -> (kept alive, the cuts' indices)
+        # id -> (a weak reference: a frozen backbone's activations are not kept; the cuts' indices)
+        self.derived: dict[int, tuple[weakref.ref, frozenset[int]]] = {}
         self.readers: list[Reader] = []
 
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
@@ -74,7 +76,7 @@ class Cuts(TorchFunctionMode):
             past = cut or all(self._origin(t) for t in inputs)
             for t in outputs:
                 if past or not t.requires_grad:
-                    self.derived[id(t)] = (t, origin)
+                    self.derived[id(t)] = (weakref.ref(t), origin)
             carried = [t for t in outputs if t.requires_grad]
             if carried and not past:
                 weights = [w for w in map(_weight, inputs) if w is not None]
@@ -83,7 +85,7 @@ class Cuts(TorchFunctionMode):
 
     def _origin(self, t: torch.Tensor) -> frozenset[int]:
         hit = self.derived.get(id(t))
-        return hit[1] if hit is not None and hit[0] is t else frozenset()
+        return hit[1] if hit is not None and hit[0]() is t else frozenset()
 
 
 class Reader(NamedTuple):
