@@ -12,8 +12,8 @@ layer goes on from the cut tensor, so what was cut is a representation the term 
 read only by arithmetic with activations or targets (an advantage, a TD target, a codebook's target, a
 straight-through estimator) is a deliberate stop-gradient and is not followed. The suspect's candidates
 upstream of the cut are then moved together (one forward, a private generator): if the term moves, its
-path from them is cut. Cost: one backward per term, one forward per suspect term, at most
-BALANCE_MAX_TERMS terms. Judged in judge/gradient_path.py (`judge_terms`).
+path from them is cut. Cost: a forward, one backward per term (at most BALANCE_MAX_TERMS terms) and, with
+a suspect, a forward for the repeat noise and one per suspect term. Judged in judge/gradient_path.py (`judge_terms`).
 """
 
 from __future__ import annotations
@@ -55,8 +55,6 @@ def measure(model: nn.Module, tape: Tape, held: list[str]) -> list[dict[str, Any
 
     with torch.enable_grad(), Cuts() as watch:
         first = values()
-    with torch.no_grad():
-        again = values()
     suspects = {}
     for name, value in first.items():
         if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.requires_grad):
@@ -68,6 +66,10 @@ def measure(model: nn.Module, tape: Tape, held: list[str]) -> list[dict[str, Any
         zero = {id(params[n]): n for n in held if id(params[n]) not in live}
         if (suspect := _suspect(watch, value, live, zero)) is not None:
             suspects[name] = suspect
+    if not suspects:
+        return []
+    with torch.no_grad():
+        again = values()
     out = []
     # Moved only once every gradient is taken: a move changes the parameters the graph saved.
     for name, (cuts, reader, up) in suspects.items():
