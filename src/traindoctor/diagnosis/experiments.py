@@ -25,9 +25,9 @@ from ..judge import gradient_path as path_rules
 from ..judge.thresholds import EXPERIMENT_STEPS
 from ..measure.copies import independent_copy
 from ..measure.recorder import internal_calls
-from ..measure.tape import cloned_batch
+from ..measure.tape import Tape, cloned_batch
 from ..vocabulary.finding import Finding
-from . import gradient_path
+from . import gradient_path, term_path
 from .axis import batch_dim, decide
 from .guard import guarded
 from .sandbox import isolated, same_noise
@@ -102,11 +102,23 @@ def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS,
 
 
 def _gradient_path(m: Material, groups: Groups, source: str, severity: str) -> tuple[list[Finding], list[dict[str, Any]]]:
-    """One small step along the negative gradient, and the parameters with none (diagnosis/gradient_path.py)."""
+    """One small step along the negative gradient, and the parameters with none (diagnosis/gradient_path.py);
+    then the same question of each term of the loss (diagnosis/term_path.py)."""
     tape = m.tapes[-1]
     held = [n for g in groups for n in g["params"]]
     measured = gradient_path.measure(_fresh(m), lambda out, params: tape.loss_of(out, params), tape.batch, held)
-    return path_rules.judge(measured, source, severity) if measured is not None else ([], [])
+    found, observations = path_rules.judge(measured, source, severity) if measured is not None else ([], [])
+    if isinstance(tape, Tape):  # the terms of a recorded loss; checkup's loss function is one call
+        try:
+            terms = term_path.measure(_fresh(m), tape, held)
+        except Exception as exc:  # a bug of ours, or a head this cannot replay per term: the other experiments stand
+            observations.append({"name": "term-gradient-path", "question": "is the path to one term of the loss cut?",
+                                 "measured": {}, "outcome": f"failed: {type(exc).__name__}: {exc}",
+                                 "keeps": [], "kills": []})
+        else:
+            more, observations_ = path_rules.judge_terms(terms, source, severity, found)
+            found, observations = found + more, observations + observations_
+    return found, observations
 
 
 def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Finding], list[dict[str, Any]]]:

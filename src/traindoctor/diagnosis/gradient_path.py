@@ -18,7 +18,8 @@ The numbers are judged in judge/gradient_path.py.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+import weakref
+from typing import Any, Callable, NamedTuple
 
 import torch
 from torch import nn
@@ -36,29 +37,86 @@ from .tree import Call, call
 SEED = 0
 STEPS = (1e-4, 1e-3, 1e-2)  # step lengths, as a share of the parameters' norm
 # Functions with a derivative of zero wherever it exists: the gradient through them is exactly zero.
-_FLAT = {"round", "floor", "ceil", "trunc", "sign", "heaviside"}
+FLAT = {"round", "floor", "ceil", "trunc", "sign", "heaviside"}
 _DATA = torch._C.TensorBase.__dict__["data"]  # `x.data` reaches the mode as this descriptor's __get__
 
 
-class _Cuts(TorchFunctionMode):
+class Cuts(TorchFunctionMode):
     """Calls where gradient stops: an input requires grad, the floating-point output does not, or the
-    function's derivative is zero. Each with the user's line."""
+    function's derivative is zero. Each with the user's line.
+
+    Also what becomes of their outputs: a tensor computed from them without gradient is `derived` from the
+    same cuts, and a call that reads one and gives an output with gradient is a `reader` — with the weights
+    it takes directly (a layer: the cut tensor was a representation that trainable computation goes on
+    from) or none (a weight or a target: an advantage, a codebook's target, a bootstrapped value)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cuts: list[tuple[str, dict[str, Any], list[torch.Tensor]]] = []
+        # id -> (a weak reference: a frozen backbone's activations are not kept; the cuts' indices)
+        self.derived: dict[int, tuple[weakref.ref, frozenset[int]]] = {}
+        self.readers: list[Reader] = []
 
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         out = func(*args, **(kwargs or {}))
-        inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor) and t.requires_grad]
-        if inputs:
-            name = ".data" if getattr(func, "__self__", None) is _DATA else _name(func)
-            outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
-            stops = any(t.is_floating_point() and not t.requires_grad for t in outputs)
-            if stops or name.strip("_") in _FLAT:
-                how = name if torch.is_grad_enabled() else f"{name} under torch.no_grad()"
-                self.cuts.append((how, user_location(always=True), inputs))
+        tensors = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        inputs = [t for t in tensors if t.requires_grad]
+        origin = frozenset().union(*(self._origin(t) for t in tensors))
+        if not inputs and not origin:
+            return out
+        name = ".data" if getattr(func, "__self__", None) is _DATA else _name(func)
+        outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        cut = bool(inputs) and (any(not t.requires_grad for t in outputs) or name.strip("_") in FLAT)
+        if cut:
+            how = name if torch.is_grad_enabled() else f"{name} under torch.no_grad()"
+            self.cuts.append((how, user_location(always=True), inputs))
+            origin |= {len(self.cuts) - 1}
+        if origin:
+            # Past a cut still, when every input with gradient is (a rounding's output carries a zero one).
+            past = cut or all(self._origin(t) for t in inputs)
+            for t in outputs:
+                if past or not t.requires_grad:
+                    self.derived[id(t)] = (weakref.ref(t), origin)
+            carried = [t for t in outputs if t.requires_grad]
+            if carried and not past:
+                weights = [w for w in map(_weight, inputs) if w is not None]
+                self.readers.append(Reader(origin, name, user_location(always=True), carried, weights))
         return out
+
+    def _origin(self, t: torch.Tensor) -> frozenset[int]:
+        hit = self.derived.get(id(t))
+        return hit[1] if hit is not None and hit[0]() is t else frozenset()
+
+
+class Reader(NamedTuple):
+    """A call with gradient that reads a tensor derived from cuts."""
+    cuts: frozenset[int]  # indices into Cuts.cuts
+    call: str
+    where: dict[str, Any]
+    outputs: list[torch.Tensor]
+    weights: list[torch.Tensor]  # the leaf tensors it takes as arguments (directly, or through a view or a cast)
+
+
+# A weight reaches a layer through these unchanged (`W.t()`, `W.view(...)`, `W.to(dtype)`); an indexed or
+# gathered weight (a codebook's looked-up entries) is a value computed from the weights, not a layer's.
+_VIEWS = {"T", "Transpose", "Permute", "View", "UnsafeView", "Reshape", "ReshapeAlias", "Expand", "Unsqueeze",
+          "Squeeze", "ToCopy", "Alias", "Clone"}
+
+
+def _weight(t: torch.Tensor) -> torch.Tensor | None:
+    """The leaf tensor requiring grad that `t` is, or is a view or a cast of; None for any other tensor."""
+    if t.grad_fn is None:
+        return t if t.is_leaf and t.requires_grad else None
+    node = t.grad_fn
+    while node is not None:
+        kind = type(node).__name__
+        if kind == "AccumulateGrad":
+            return node.variable
+        if kind.rstrip("0123456789").removesuffix("Backward") not in _VIEWS:
+            return None
+        parents = [n for n, _ in node.next_functions if n is not None]
+        node = parents[0] if len(parents) == 1 else None
+    return None
 
 
 def _name(func: Callable) -> str:
@@ -78,7 +136,7 @@ def measure(model: nn.Module, loss_of: Callable[[Any, dict[str, torch.Tensor]], 
         with same_noise(SEED):
             return loss_of(call(model, Call(batch)), params)
 
-    with torch.enable_grad(), _Cuts() as watch:
+    with torch.enable_grad(), Cuts() as watch:
         value = loss()
     if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.requires_grad and held):
         return None
@@ -116,7 +174,7 @@ def _descent(params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], lo
     rows = []
     for share in STEPS:
         step = share * size
-        with _moved(params, {n: -step * g / norm for n, g in grads.items()}):
+        with moved(params, {n: -step * g / norm for n, g in grads.items()}):
             after = float(loss())
         rows.append({"step": share, "fall": first - after, "predicted": step * norm})
     return rows
@@ -129,16 +187,19 @@ def _dependence(params: dict[str, torch.Tensor], names: list[str], loss: Callabl
     gen = torch.Generator().manual_seed(SEED)
     out = {}
     for n in names:
-        p = params[n]
-        direction = torch.randn(p.shape, generator=gen, dtype=torch.float64)
-        scale = share * max(float(p.detach().double().norm()), 1e-3) / float(direction.norm())
-        with _moved(params, {n: (direction * scale).to(p.dtype)}):
+        with moved(params, {n: direction(params[n], share, gen)}):
             after = float(loss())
         out[n] = {"step": share, "change": abs(after - first) if math.isfinite(after) else math.inf}
     return out
 
 
-class _moved:
+def direction(p: torch.Tensor, share: float, gen: torch.Generator) -> torch.Tensor:
+    """A random move of `p` by `share` of its norm, drawn from `gen`."""
+    d = torch.randn(p.shape, generator=gen, dtype=torch.float64)
+    return (d * (share * max(float(p.detach().double().norm()), 1e-3) / float(d.norm()))).to(p.dtype)
+
+
+class moved:
     """Parameters shifted in place by `deltas` inside the block, restored exactly after."""
 
     def __init__(self, params: dict[str, torch.Tensor], deltas: dict[str, torch.Tensor]):

@@ -5,6 +5,8 @@ the hypotheses it keeps and kills, and the findings they confirm.
   the gradient is not the loss's own      a small step along it does not lower the loss
   the path from some weights is cut       their gradient is exactly zero, yet moving them moves the loss
   some weights take no part in the loss   their gradient is exactly zero and moving them moves nothing
+  the path to one term is cut             that term sends some weights exactly zero gradient, a layer of the
+                                          term reads what they computed past a cut, and moving them moves it
 """
 
 from __future__ import annotations
@@ -12,11 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 from ..vocabulary.finding import Finding, finding
+from ..vocabulary.hypothesis import Hypothesis
 from ..vocabulary.numbers import fmt
 from .thresholds import DESCENT_AGREES, LOSS_DEPENDS
 
 WRONG = "the gradient is not the loss's own (a custom backward, a hook that rewrites it)"
 CUT = "the path from some of the weights to the loss is cut (.detach(), .data, torch.no_grad(), a rounding)"
+TERM_CUT = "the path from some of the weights to one term of the loss is cut before a layer of that term"
+TERM_HYPOTHESES = [
+    Hypothesis("a .detach(), .data or torch.no_grad() between the shared layers and this term's head cuts the term "
+               "off from them", "torch.autograd.grad(term, [the named parameters], allow_unused=True) gives None or "
+               "zeros; without the named call it does not"),
+    Hypothesis("the head is meant to read frozen features (a linear probe trained online beside another objective)",
+               "if so, this term learns only through its head, as intended", kind="null")]
 UNUSED = "some of the weights take no part in this loss (unused, or behind units that are dead on this batch)"
 
 
@@ -96,3 +106,39 @@ def _cut(m: dict[str, Any], source: str, severity: str, observations: list[dict[
 def _call(c: dict[str, Any]) -> str:
     where = f" ({c['file'].rsplit('/', 1)[-1]}:{c['line']})" if c.get("file") else ""
     return f"`{c['call']}`{where}"
+
+
+def judge_terms(measured: list[dict[str, Any]], source: str, severity: str,
+                known: list[Finding]) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """The terms of diagnosis/term_path.py: a finding for each whose value depends on the weights it sends no
+    gradient to, unless `known` (the total loss's findings) already names the call where it stops."""
+    named = {(c.get("file"), c.get("line")) for f in known if f.code == "graph-break" for c in f.evidence["cuts"]}
+    found, observations = [], []
+    for m in measured:
+        cut = depends(m["change"], m["value"], m["repeat_noise"])
+        stop, reader = m["cuts"][0], m["reader"]
+        observations.append({
+            "name": "term-gradient-path",
+            "question": f"the `{m['term']}` term sends no gradient to {len(m['moved'])} of {m['parameters']} parameter "
+                        f"tensors whose output, past {_call(stop)}, reaches its layer {_call(reader)}: does moving "
+                        "them move the term?",
+            "measured": m,
+            "outcome": f"moving them by {fmt(m['step'] * 100)}% of their norm moves it by {fmt(m['change'])} "
+                       f"(of {fmt(m['value'])})",
+            "keeps": [TERM_CUT] if cut else [], "kills": [] if cut else [TERM_CUT]})
+        if not cut or any((c.get("file"), c.get("line")) in named for c in m["cuts"]):
+            continue
+        first = m["moved"][0]
+        found.append(finding(
+            "graph-break",
+            f"the `{m['term']}` term of the loss depends on {len(m['moved'])} parameter tensors the optimizer updates "
+            f"(`{first}`{', ...' if len(m['moved']) > 1 else ''}) yet sends them exactly zero gradient: its path from "
+            f"them stops at {_call(stop)} before its layer {_call(reader)} — moving them by {fmt(m['step'] * 100)}% "
+            f"of their norm moves the term by {fmt(m['change'])} (of {fmt(m['value'])}). Only the layers after the "
+            "cut learn from this term; the other terms alone shape what feeds them", source, severity=severity,
+            evidence={"confirmed_by": "experiment", "term": m["term"], "moved": m["moved"], "cuts": m["cuts"],
+                      "reader": reader, "change": m["change"], "value": m["value"]}, hypotheses=TERM_HYPOTHESES,
+            next_step="Remove the named cut, so that this term trains the layers before it too; a stop-gradient "
+                      "belongs where the cut tensor is a target or a weight of the term, not the input of its layers.",
+            location={k: stop[k] for k in ("file", "line") if k in stop} or {"module": first}))
+    return found, observations

@@ -363,7 +363,8 @@ HELD_OUT_BATCHES = 3
 # (relative 1e-7): a change above 1e-6 of the loss, and above 10x the change between two evaluations of
 # the same parameters, is a dependence (LOSS_DEPENDS). Crossing the steps of a rounding, or a small bias's
 # effect below float32's resolution, needs a coarser move: 10% of the norm (GRADIENT_PROBE_COARSE), tried
-# only on parameters that feed a call where gradient was seen to stop.
+# only on parameters that feed a call where gradient was seen to stop — at once for one term of the loss
+# (diagnosis/term_path.py), whose candidates all feed one.
 GRADIENT_PROBE_STEP = 1e-3
 GRADIENT_PROBE_COARSE = 0.1
 LOSS_DEPENDS = 1e-6

@@ -289,7 +289,8 @@ CODES = (
         stage=MECHANISM,
         what=("Detects .item(), .numpy(), .detach(), .data or re-wrapping into a new tensor inside the loss path "
               "(lint, run), and — measured on a copy in run — parameters the optimizer updates whose gradient is "
-              "exactly zero although moving them moves the loss, with the call where their path stops."),
+              "exactly zero although moving them moves the loss, with the call where their path stops; and, per term "
+              "of a multi-term loss, parameters a term sends no gradient to past a cut that a layer of the term reads."),
         why=(
             "Values that leave autograd carry no gradient: the parameters before the break stop learning without "
             "any error."),

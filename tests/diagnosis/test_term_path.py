@@ -1,0 +1,105 @@
+"""Is the path to one term of the loss cut? A head reading its trunk's output past a cut (`.detach()`, `.data`,
+torch.no_grad(), a rounding) while another term trains the trunk is found, with the cut and the layer that
+reads past it; the same model without the cut, and a cut tensor read as a weight of the term (an advantage),
+are not."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from traindoctor.diagnosis import term_path
+from traindoctor.diagnosis.loss_terms import _tape
+from traindoctor.judge.gradient_path import judge_terms
+
+
+class TwoHeads(nn.Module):
+    """A trunk, a reconstruction head and a classifier; `how` cuts (or not) the classifier's input."""
+
+    def __init__(self, how: str):
+        super().__init__()
+        self.how = how
+        self.trunk = nn.Sequential(nn.Linear(6, 16), nn.Tanh())
+        self.recon = nn.Linear(16, 6)
+        self.cls = nn.Sequential(nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3))
+
+    def forward(self, x):
+        h = self.trunk(x)
+        if self.how == "no_grad":
+            with torch.no_grad():
+                c = h * 1.0
+        else:
+            c = {"detach": h.detach, "data": lambda: h.data, "round": lambda: torch.round(h * 4) / 4,
+                 "none": lambda: h}[self.how]()
+        return self.recon(h), self.cls(c)
+
+
+def _joint(out, targets):
+    x, y = targets
+    return F.mse_loss(out[0], x) + F.cross_entropy(out[1], y)
+
+
+def _measure(model, x, loss, targets):
+    tape = _tape(model, x, targets, loss)
+    return term_path.measure(model, tape, [n for n, _ in model.named_parameters()])
+
+
+@pytest.mark.parametrize("how", ["detach", "data", "no_grad", "round"])
+def test_a_head_cut_from_its_trunk_is_found_with_the_cut_and_its_layer(how):
+    torch.manual_seed(0)
+    model, x, y = TwoHeads(how), torch.randn(32, 6), torch.randint(0, 3, (32,))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    measured = _measure(model, x, _joint, (x, y))
+    assert [m["term"] for m in measured] == ["cross_entropy"]
+    m = measured[0]
+    assert set(m["moved"]) == {"trunk.0.weight", "trunk.0.bias"}
+    assert m["reader"]["call"] == "linear" and m["cuts"][0]["file"] == __file__
+    found, observations = judge_terms(measured, "run", "error", [])
+    assert [f.code for f in found] == ["graph-break"] and found[0].evidence["term"] == "cross_entropy"
+    assert observations[0]["keeps"]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the moves are put back
+
+
+def test_a_connected_head_is_not_measured():
+    torch.manual_seed(0)
+    model, x, y = TwoHeads("none"), torch.randn(32, 6), torch.randint(0, 3, (32,))
+    assert _measure(model, x, _joint, (x, y)) == []
+
+
+class ActorCritic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 16), nn.Tanh())
+        self.pi, self.v = nn.Linear(16, 2), nn.Linear(16, 1)
+
+    def forward(self, s):
+        h = self.body(s)
+        return self.pi(h), self.v(h).squeeze(-1)
+
+
+def test_a_cut_read_as_a_weight_of_the_term_is_not_followed():
+    """The actor's term depends on the critic's head through `advantage.detach()`, which gets no gradient from
+    it — but the cut tensor only weighs log-probabilities: no layer of the actor's term reads it."""
+    torch.manual_seed(0)
+    s, a, ret = torch.randn(32, 4), torch.randint(0, 2, (32,)), torch.randn(32)
+
+    def loss(out, targets):
+        logits, value = out
+        logp = F.log_softmax(logits, -1).gather(1, targets[0][:, None]).squeeze(1)
+        advantage = targets[1] - value
+        return -(logp * advantage.detach()).mean() + 0.5 * advantage.pow(2).mean()
+
+    assert _measure(ActorCritic(), s, loss, (a, ret)) == []
+
+
+def test_a_single_term_loss_is_left_to_the_total_loss_experiment():
+    torch.manual_seed(0)
+    model, x, y = TwoHeads("detach"), torch.randn(32, 6), torch.randint(0, 3, (32,))
+    assert _measure(model, x, lambda out, t: F.cross_entropy(out[1], t), y) == []
+
+
+def test_a_cut_the_total_loss_already_names_is_not_named_twice():
+    torch.manual_seed(0)
+    model, x, y = TwoHeads("detach"), torch.randn(32, 6), torch.randint(0, 3, (32,))
+    measured = _measure(model, x, _joint, (x, y))
+    total = judge_terms(measured, "run", "error", [])[0]  # stands in for the total loss's finding at the same cut
+    assert judge_terms(measured, "run", "error", total)[0] == []

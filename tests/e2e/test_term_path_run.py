@@ -1,0 +1,228 @@
+"""`traindoctor run` with the experiments: one term of a multi-term loss whose path from the weights before a
+layer of its own is cut, while other terms still train those weights — a classifier reading a detached code,
+a VAE's sample drawn under no_grad, a second head reading `.data`, a sequence head on a detached state — is
+named with its term and the call that cuts it. Deliberate stop-gradients on one term (an advantage, a TD
+target, a VQ-VAE's codebook and commitment terms, a GAN's detached fakes, a frozen backbone) are not."""
+import pytest
+
+from conftest import codes
+
+PRELUDE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+"""
+
+CUT = {
+    "classifier-on-a-detached-code": ("cross_entropy", """
+x = torch.randn(768, 12); y = (x[:, 3] - x[:, 4] > 0).long() + (x[:, 5] > 0).long()
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(12, 24), nn.Tanh(), nn.Linear(24, 3))
+        self.dec = nn.Linear(3, 12)
+        self.cls = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 3))
+    def forward(self, x):
+        code = self.enc(x)
+        return self.dec(code), self.cls(code.detach())
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+for step in range(60):
+    i = (step * 64) % 768
+    rec, logits = net(x[i:i + 64])
+    loss = F.mse_loss(rec, x[i:i + 64]) + F.cross_entropy(logits, y[i:i + 64])
+    opt.zero_grad(); loss.backward(); opt.step()
+"""),
+    "vae-sample-drawn-under-no-grad": ("mse_loss", """
+x = torch.randn(512, 3) @ torch.randn(3, 10)
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(10, 32), nn.ReLU())
+        self.mu, self.logvar = nn.Linear(32, 3), nn.Linear(32, 3)
+        self.dec = nn.Sequential(nn.Linear(3, 32), nn.ReLU(), nn.Linear(32, 10))
+    def forward(self, x):
+        h = self.enc(x)
+        mu, logvar = self.mu(h), self.logvar(h)
+        with torch.no_grad():
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(z), mu, logvar
+vae = VAE(); opt = torch.optim.Adam(vae.parameters(), lr=2e-3)
+for step in range(60):
+    i = (step * 64) % 512
+    rec, mu, logvar = vae(x[i:i + 64])
+    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1).mean()
+    loss = F.mse_loss(rec, x[i:i + 64]) + 0.1 * kl
+    opt.zero_grad(); loss.backward(); opt.step()
+"""),
+    "second-head-reads-features-data": ("mse_loss", """
+x = torch.randn(640, 16); kind = (x[:, 0] > 0).long(); size = x[:, 1:4].sum(1)
+class TwoTower(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.trunk = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU())
+        self.kind = nn.Linear(32, 2)
+        self.size = nn.Sequential(nn.Linear(32, 16), nn.ReLU(), nn.Linear(16, 1))
+    def forward(self, x):
+        features = self.trunk(x)
+        return self.kind(features), self.size(features.data).squeeze(-1)
+model = TwoTower(); opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+for step in range(60):
+    i = (step * 32) % 640
+    logits, pred = model(x[i:i + 32])
+    loss = F.cross_entropy(logits, kind[i:i + 32]) + 0.5 * F.mse_loss(pred, size[i:i + 32])
+    opt.zero_grad(); loss.backward(); opt.step()
+"""),
+    "sequence-head-on-a-detached-state": ("binary_cross_entropy_with_logits", """
+seq = torch.randn(256, 10, 4); tags = (seq[..., 0] > 0).long(); flag = (seq[..., 1].sum(1) > 0).float()
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(4, 16, batch_first=True)
+        self.tag = nn.Linear(16, 2)
+        self.flag = nn.Sequential(nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 1))
+    def forward(self, seq):
+        h, last = self.rnn(seq)
+        return self.tag(h), self.flag(last[-1].detach()).squeeze(-1)
+model = Tagger(); opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(60):
+    i = (step * 32) % 256
+    tag_logits, flag_logit = model(seq[i:i + 32])
+    loss = F.cross_entropy(tag_logits.reshape(-1, 2), tags[i:i + 32].reshape(-1)) \\
+        + F.binary_cross_entropy_with_logits(flag_logit, flag[i:i + 32])
+    opt.zero_grad(); loss.backward(); opt.step()
+"""),
+}
+
+HEALTHY = {
+    "actor-critic-advantage-detached": """
+s = torch.randn(1024, 4); a = torch.randint(0, 2, (1024,)); ret = s[:, 0] * (2 * a - 1).float() + s[:, 1]
+class AC(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 32), nn.Tanh())
+        self.pi, self.v = nn.Linear(32, 2), nn.Linear(32, 1)
+    def forward(self, s):
+        h = self.body(s)
+        return self.pi(h), self.v(h).squeeze(-1)
+ac = AC(); opt = torch.optim.Adam(ac.parameters(), lr=1e-3)
+for step in range(60):
+    i = (step * 64) % 1024
+    logits, value = ac(s[i:i + 64])
+    logp = F.log_softmax(logits, -1).gather(1, a[i:i + 64, None]).squeeze(1)
+    advantage = ret[i:i + 64] - value
+    loss = -(logp * advantage.detach()).mean() + 0.5 * advantage.pow(2).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "td-target-under-no-grad-from-the-same-network": """
+s = torch.randn(1024, 4); a = torch.randint(0, 3, (1024,)); r = s[:, 0] * (a - 1).float()
+s2 = s + 0.1 * torch.randn(1024, 4)
+class Q(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 3))
+    def forward(self, s, s2):
+        with torch.no_grad():
+            best_next = self.net(s2).max(1).values
+        return self.net(s), best_next
+q = Q(); opt = torch.optim.Adam(q.parameters(), lr=1e-3)
+for step in range(60):
+    i = (step * 64) % 1024
+    values, best_next = q(s[i:i + 64], s2[i:i + 64])
+    pred = values.gather(1, a[i:i + 64, None]).squeeze(1)
+    target = r[i:i + 64] + 0.9 * best_next
+    loss = F.smooth_l1_loss(pred, target) + 0.1 * (torch.logsumexp(values, 1).mean() - pred.mean())
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "vq-vae-codebook-and-commitment": """
+x = torch.randn(512, 8)
+class VQ(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+        self.codebook = nn.Embedding(16, 4)
+        self.dec = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 8))
+    def forward(self, x):
+        z_e = self.enc(x)
+        idx = torch.cdist(z_e.detach(), self.codebook.weight).argmin(1)
+        e = self.codebook(idx)
+        z_q = z_e + (e - z_e).detach()
+        return self.dec(z_q), z_e, e
+vq = VQ(); opt = torch.optim.Adam(vq.parameters(), lr=1e-3)
+for step in range(60):
+    i = (step * 64) % 512
+    rec, z_e, e = vq(x[i:i + 64])
+    loss = F.mse_loss(rec, x[i:i + 64]) + F.mse_loss(z_e.detach(), e) + 0.25 * F.mse_loss(z_e, e.detach())
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "gan-discriminator-step-on-detached-fakes": """
+G = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+D = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+opt_g = torch.optim.Adam(G.parameters(), lr=1e-3); opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)
+for step in range(60):
+    real = torch.randn(64, 2) * 0.5 + torch.tensor([2.0, -1.0])
+    fake = G(torch.randn(64, 4))
+    d_loss = F.binary_cross_entropy_with_logits(D(real), torch.ones(64, 1)) \\
+        + F.binary_cross_entropy_with_logits(D(fake.detach()), torch.zeros(64, 1))
+    opt_d.zero_grad(); d_loss.backward(); opt_d.step()
+    g_loss = F.binary_cross_entropy_with_logits(D(fake), torch.ones(64, 1))
+    opt_g.zero_grad(); g_loss.backward(); opt_g.step()
+""",
+    "gan-in-one-module-discriminator-step-on-detached-fakes": """
+class GAN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.g = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2))
+        self.d = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+    def forward(self, z, real):
+        fake = self.g(z)
+        return self.d(real), self.d(fake.detach()), self.d(fake)
+gan = GAN()
+opt_d = torch.optim.Adam(gan.d.parameters(), lr=1e-3); opt_g = torch.optim.Adam(gan.g.parameters(), lr=1e-3)
+for step in range(60):
+    real = torch.randn(64, 2) * 0.5 + torch.tensor([2.0, -1.0])
+    on_real, on_fake, on_gen = gan(torch.randn(64, 4), real)
+    d_loss = F.binary_cross_entropy_with_logits(on_real, torch.ones(64, 1)) \\
+        + F.binary_cross_entropy_with_logits(on_fake, torch.zeros(64, 1))
+    g_loss = F.binary_cross_entropy_with_logits(on_gen, torch.ones(64, 1))
+    opt_d.zero_grad(); d_loss.backward(retain_graph=True)
+    opt_g.zero_grad(); g_loss.backward()
+    opt_d.step(); opt_g.step()
+""",
+    "frozen-backbone-under-no-grad-outside-the-optimizer": """
+x = torch.randn(640, 10); y = (x[:, 0] > 0).long(); t = x[:, 1]
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Linear(10, 32), nn.ReLU())
+        self.cls, self.reg = nn.Linear(32, 2), nn.Linear(32, 1)
+    def forward(self, x):
+        with torch.no_grad():
+            f = self.backbone(x)
+        return self.cls(f), self.reg(f).squeeze(-1)
+net = Net(); opt = torch.optim.Adam([*net.cls.parameters(), *net.reg.parameters()], lr=1e-3)
+for step in range(60):
+    i = (step * 32) % 640
+    logits, pred = net(x[i:i + 32])
+    loss = F.cross_entropy(logits, y[i:i + 32]) + F.mse_loss(pred, t[i:i + 32])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+
+@pytest.mark.parametrize("name", CUT)
+def test_a_term_cut_from_the_weights_before_its_layer_is_named(run_code, name):
+    term, source = CUT[name]
+    r = run_code(PRELUDE + source, experiments_=True)
+    breaks = [f for f in r.findings if f.code == "graph-break"]
+    assert len(breaks) == 1, codes(r)
+    f = breaks[0]
+    assert f.severity == "error" and f.evidence["confirmed_by"] == "experiment"
+    assert f.evidence["term"] == term and f"`{term}` term" in f.observation
+    assert f.location.get("line") and f.evidence["reader"]["line"]
+    observed = [o for o in r.sections["run"]["experiments"]["observations"] if o["name"] == "term-gradient-path"]
+    assert observed and observed[0]["keeps"]
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_a_deliberate_stop_gradient_on_one_term_is_not_a_cut(run_code, name):
+    r = run_code(PRELUDE + HEALTHY[name], experiments_=True)
+    assert "graph-break" not in codes(r), codes(r)
