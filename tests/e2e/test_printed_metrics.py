@@ -128,3 +128,20 @@ def test_printed_measures_that_improve_or_converged_are_not_findings(run_code, n
 def test_a_score_never_right_while_the_loss_learns_is_a_mismatch(run_code):
     report = run_code(CLASSIFIER.replace("METRIC", F1_WRONG_LABELS))
     assert "loss-metric-mismatch" in codes(report), [(f.code, f.observation) for f in report.findings]
+
+
+def test_a_score_at_chance_while_the_loss_only_fell_to_chance_is_no_mismatch(run_code):
+    """Inputs 255x too large: the first loss is huge, falls to ln 4 and stays there; the printed accuracy
+    sits at chance too. Both say nothing was learned — they agree."""
+    report = run_code(PRELUDE + """
+x = torch.rand(1024, 16) * 255; y = (x[:, 0] > x[:, 1]).long() * 2 + (x[:, 2] > x[:, 3]).long()
+model = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 4))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for step in range(150):
+    i = (step * 64) % 1024
+    loss = F.cross_entropy(model(x[i:i + 64]), y[i:i + 64])
+    opt.zero_grad(); loss.backward(); opt.step()
+    if step % 20 == 19:
+        print(f"step {step} loss {loss.item():.4f} acc {(model(x).argmax(1) == y).float().mean():.3f}")
+""")
+    assert "loss-metric-mismatch" not in codes(report), [(f.code, f.observation) for f in report.findings]

@@ -11,7 +11,7 @@ def recording(label, values, losses=None):
     for i, v in enumerate(values):
         printed.write(f"step {10 * i} {label} {v}\n", 10 * i)
     losses = losses if losses is not None else [2.0 * 0.97 ** i for i in range(10 * len(values))]
-    return SimpleNamespace(printed=printed, source="run",
+    return SimpleNamespace(printed=printed, source="run", nonfinite=None, first_loss=None, n_steps=len(losses),
                            records=[{"step": i, "loss": x} for i, x in enumerate(losses)])
 
 

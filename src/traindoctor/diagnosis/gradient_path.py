@@ -29,7 +29,7 @@ from torch.utils._pytree import tree_leaves
 
 from ..judge import gradient_path as rules
 from ..judge.thresholds import GRADIENT_PROBE_COARSE, GRADIENT_PROBE_STEP
-from ..measure.recorder import user_location
+from ..measure.recorder import made_by_us, user_location
 from ..measure.tape import cloned_batch
 from .sandbox import same_noise
 from .tree import Call, call
@@ -66,7 +66,10 @@ class Cuts(TorchFunctionMode):
             return out
         name = ".data" if getattr(func, "__self__", None) is _DATA else _name(func)
         outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor) and t.is_floating_point()]
-        cut = bool(inputs) and (any(not t.requires_grad for t in outputs) or name.strip("_") in FLAT)
+        # A cut our own code makes (a replayed loss head's `.detach()` for a metric, a hook) is not on the
+        # user's path to the loss: only calls some user line made are named.
+        cut = bool(inputs) and (any(not t.requires_grad for t in outputs) or name.strip("_") in FLAT) \
+            and not made_by_us()
         if cut:
             how = name if torch.is_grad_enabled() else f"{name} under torch.no_grad()"
             self.cuts.append((how, user_location(always=True), inputs))

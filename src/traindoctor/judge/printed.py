@@ -20,6 +20,7 @@ from ..measure.printed import Metric
 from ..measure.recorder import Recorder
 from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.numbers import fmt
+from .numerics import why_not_learning
 from .thresholds import (METRIC_FLAT, METRIC_LOSS_FALL, PRINTED_FLOOR, PRINTED_MIN_POINTS, PRINTED_STUCK_LEVEL, PRINTED_WORSE,
                          PRINTED_WORSE_NOISE)
 
@@ -27,12 +28,15 @@ from .thresholds import (METRIC_FLAT, METRIC_LOSS_FALL, PRINTED_FLOOR, PRINTED_M
 def check(rec: Recorder) -> list[Finding]:
     losses = [(r["step"], r["loss"]) for r in rec.records
               if isinstance(r.get("loss"), float) and math.isfinite(r["loss"])]
+    # A score stuck while the loss did not learn either (it fell only from an inflated start to chance) is
+    # no mismatch: both say nothing was learned.
+    learned = why_not_learning(rec) is None
     out: list[Finding] = []
     for metric in rec.printed.series(PRINTED_MIN_POINTS).values():
         if metric.kind is None:
             continue
         worse = _worse(metric, rec.source)
-        out += worse if worse else _stuck(metric, losses, rec.source)
+        out += worse if worse else _stuck(metric, losses, rec.source) if learned else []
     return out
 
 

@@ -119,6 +119,18 @@ def user_location(always: bool = False) -> dict[str, Any]:
     return {}
 
 
+def made_by_us(depth: int = 2) -> bool:
+    """Whether the innermost frame outside torch, `depth` frames up, is traindoctor's own: a loss head on
+    tape replayed, a hook of ours — a call no line of the user's made there."""
+    frame = sys._getframe(depth)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not path.startswith(_TORCH_DIR) and "<frozen" not in path:
+            return path.startswith(_PKG_DIR)
+        frame = frame.f_back
+    return False
+
+
 @dataclass
 class RootInfo:
     """A module called at the top of the module stack: a model, as the script sees it."""
