@@ -181,3 +181,53 @@ def test_a_float32_master_copy_is_not_low_precision(run_code):
 
 def test_a_float32_master_weights_loop_is_quiet(run_code):
     assert codes(run_code(PRELUDE + HEALTHY["float32-master-weights"])) == []
+
+
+# ── a clip that sets every step's length ─────────────────────────────────────
+CLIPPED = {
+    "sgd-classifier": """
+x = torch.randn(2048, 20); y = (x @ torch.randn(20, 5)).argmax(1)
+model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 5))
+opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+for step in range(200):
+    i = (step * 64) % 2048
+    loss = F.cross_entropy(model(x[i:i + 64]), y[i:i + 64])
+    opt.zero_grad(); loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=MAX_NORM)
+    opt.step()
+""",
+    "sgd-regression": """
+x = torch.randn(1024, 8); y = x[:, :3].sum(1, keepdim=True) * 2
+model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for step in range(200):
+    i = (step * 32) % 1024
+    loss = F.mse_loss(model(x[i:i + 32]), y[i:i + 32])
+    opt.zero_grad(); loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), MAX_NORM)
+    opt.step()
+""",
+    "sgd-cnn": """
+x = torch.rand(512, 1, 8, 8); y = (x[:, 0, :4].mean((1, 2)) > x[:, 0, 4:].mean((1, 2))).long()
+model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 36, 2))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for step in range(200):
+    i = (step * 32) % 512
+    loss = F.cross_entropy(model(x[i:i + 32]), y[i:i + 32])
+    opt.zero_grad(); loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), max_norm=MAX_NORM)
+    opt.step()
+""",
+}
+
+
+@pytest.mark.parametrize("name", CLIPPED)
+def test_a_clip_that_sets_every_step_is_named_first_when_the_loss_does_not_learn(run_code, name):
+    report = run_code(PRELUDE + CLIPPED[name].replace("MAX_NORM", "1e-4"))
+    assert codes(report)[:1] == ["clipping-every-step"], [(f.code, f.observation) for f in report.findings]
+
+
+@pytest.mark.parametrize("name", CLIPPED)
+def test_a_clip_that_cuts_spikes_is_no_warning(run_code, name):
+    report = run_code(PRELUDE + CLIPPED[name].replace("MAX_NORM", "1.0"))
+    assert "clipping-every-step" not in codes(report), [(f.code, f.observation) for f in report.findings]

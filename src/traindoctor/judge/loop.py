@@ -13,6 +13,7 @@ from ..measure.descent import picked
 from ..measure.steps import parameter_names
 from ..vocabulary.numbers import fmt
 from .common import plural, where
+from .numerics import why_not_learning
 from .steps import StepRules
 from .thresholds import ASCENT_COSINE, LR_COLLAPSE, MIN_STEPS, MOST_STEPS
 
@@ -221,6 +222,12 @@ def _step_series(rec: Recorder, st: OptState) -> list[Finding]:
     """The recorded steps of one optimizer, through the same rules the Monitor runs online."""
     rules = StepRules(rec.source, label=f"{_opt_label(st)}: ", optimizer=st.opt)
     found = [f for r in _records(rec, st) for f in rules.observe(r)]
+    stuck = why_not_learning(rec)
+    for f in found:
+        # Severity follows consequence: a clip that sets every step's length is the likeliest brake on a loss
+        # that does not learn (the experiments' arms, which do not clip, fit the batch).
+        if f.code == "clipping-every-step" and stuck:
+            f.severity, f.observation = "error", f"{f.observation}; {stuck}"
     return [f for f in found if f.code not in _MINIMISED_SHAPES] if _a_player(rec, st) else found
 
 

@@ -40,7 +40,10 @@ CODES = (
         title="Gradient clipping sets the step size",
         severity="info",
         stage=MECHANISM,
-        what="Detects runs where clip_grad_norm_ cuts nearly every step's gradient by an order of magnitude or more.",
+        what=(
+            "Detects runs where clip_grad_norm_ cuts nearly every step's gradient by an order of magnitude or more; "
+            "an error in `run` when the loss does not learn (the experiments' arms, which do not clip, then show "
+            "the same optimizer fitting a batch)."),
         why=(
             "Clipping is meant to cut rare spikes. When almost every gradient is rescaled to max_norm, each update "
             "has length lr x max_norm whatever the gradient says: the clip hides a loss scale or learning rate out "
@@ -59,7 +62,7 @@ CODES = (
         next_step="Set max_norm near the typical unclipped gradient norm (or a little above), then tune the learning rate.",
         bad="loss.backward()\nnn.utils.clip_grad_norm_(model.parameters(), 0.01)  # gradients of norm ~1\nopt.step()",
         good="loss.backward()\nnn.utils.clip_grad_norm_(model.parameters(), 1.0)  # cuts only spikes\nopt.step()",
-        explains=("slow-convergence",),
+        explains=("slow-convergence", "lr-too-low", "loss-plateau", "underfitting", "cannot-overfit-batch"),
     ),
     Code(
         code="grad-not-zeroed",
