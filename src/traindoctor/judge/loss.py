@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from ..vocabulary.finding import Finding, finding
@@ -11,7 +12,7 @@ from ..measure.recorder import Recorder
 from ..measure.records import LossObservation
 from ..vocabulary.numbers import fmt
 from .common import modules_of_type, where
-from .thresholds import (INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MIN_STEPS, MSE_INIT_HIGH,
+from .thresholds import (CLASS_MIN_LABELS, WEIGHT_FOLLOWS, WEIGHT_IMBALANCE, INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MIN_STEPS, MSE_INIT_HIGH,
                          MSE_INIT_LOW, PADDING_AGREEMENT, PADDING_DOMINANT, PADDING_MIN_RUN, PADDING_SHARE,
                          UNNORMALIZED_SCALE, UNREACHABLE_TARGETS)
 
@@ -82,8 +83,47 @@ def _counted_padding(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
     return max(padding, key=lambda c: c["counted_share"], default=None)
 
 
+def _class_weights(rec: Recorder) -> list[Finding]:
+    """Class weights exist to counter an imbalance: weights that rise with the classes' frequency in the
+    targets the loss receives amplify it instead (counts pooled over the sampled calls with the same weights)."""
+    pooled: dict[tuple[str, tuple[float, ...]], list[int]] = {}
+    for seen in rec.loss_observations:
+        cw = seen.get("class_weights")
+        if cw:
+            key = (seen["loss"], tuple(cw["weights"]))
+            counts = pooled.setdefault(key, [0] * len(cw["counts"]))
+            pooled[key] = [a + b for a, b in zip(counts, cw["counts"])]
+    out = []
+    for (name, weights), counts in pooled.items():
+        seen_classes = [c for c, n in enumerate(counts) if n > 0]
+        if len(seen_classes) < 2 or sum(counts) < CLASS_MIN_LABELS or len({weights[c] for c in seen_classes}) < 2:
+            continue
+        f = np.array([counts[c] for c in seen_classes], dtype=float)
+        w = np.array([weights[c] for c in seen_classes])
+        if f.max() < WEIGHT_IMBALANCE * f.min() or _rank_correlation(w, f) < WEIGHT_FOLLOWS:
+            continue
+        common, rare = seen_classes[int(f.argmax())], seen_classes[int(f.argmin())]
+        total = f.sum()
+        out.append(finding(
+            "class-weights-inverted",
+            f"`{name}`'s class weights rise with how often each class occurs: class {common} holds "
+            f"{fmt(100 * counts[common] / total)}% of the {int(total)} labels seen and weighs {fmt(weights[common])}, "
+            f"class {rare} holds {fmt(100 * counts[rare] / total)}% and weighs {fmt(weights[rare])} — the weights "
+            "amplify the imbalance they should counter", rec.source,
+            evidence={"loss": name, "weights": list(weights), "counts": counts}))
+    return out
+
+
+def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's correlation (ties broken by position: enough to tell a rising order from a falling one)."""
+    ra, rb = a.argsort().argsort().astype(float), b.argsort().argsort().astype(float)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = float(np.sqrt((ra ** 2).sum() * (rb ** 2).sum()))
+    return float((ra * rb).sum()) / denom if denom else 0.0
+
+
 def check(rec: Recorder) -> list[Finding]:
-    out: list[Finding] = []
+    out: list[Finding] = _class_weights(rec)
     flags_by_code = flags(rec.loss_observations)
     sampled = sum(min(n, 3) + n // 50 for n in rec.loss_calls.values())
 

@@ -241,6 +241,11 @@ DEAD_MIN_SAMPLES = 8
 # majority to chance; a batch of a balanced 10-class set sits near 10%).
 CLASS_MAJORITY = 0.9
 CLASS_MIN_LABELS = 20
+# Class weights that amplify an imbalance: among classes 3x or more apart in frequency (the imbalance that
+# makes weighting worth it), the weights' rank correlation with the frequencies is 0.8 or more — they rise
+# with frequency almost class by class (counter-weights correlate negatively; uniform ones not at all).
+WEIGHT_IMBALANCE = 3.0
+WEIGHT_FOLLOWS = 0.8
 
 # Constant output: the spread across samples at most 1e-6 of the output's scale — float32 rounding
 # (eps 1.2e-7) a few times over, so any input-dependent output is above it.

@@ -104,6 +104,12 @@ def observe_call(name: str, bound: dict[str, Any], batch: tuple[Any, tuple, dict
             out["ignored"] = {"ignore_index": ignore, "ignored": int((target == ignore).sum()), "targets": target.numel()}
             if found := padding(bound, batch):
                 out["padding"] = found
+            weight = bound.get("weight")
+            if isinstance(weight, torch.Tensor) and weight.dim() == 1 and weight.numel() >= 2:
+                t = target.detach().reshape(-1)
+                t = t[(t >= 0) & (t < weight.numel())]  # not ignore_index
+                out["class_weights"] = {"weights": weight.detach().float().tolist(),
+                                        "counts": torch.bincount(t, minlength=weight.numel()).tolist()}
     elif name == "binary_cross_entropy_with_logits":
         x = inp.detach()
         out["range"] = {"min": float(x.min()), "max": float(x.max())} if x.numel() else None

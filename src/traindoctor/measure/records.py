@@ -54,6 +54,7 @@ class LossObservation(TypedDict, total=False):
     broadcast: dict[str, Any] | None  # input and target shapes that broadcast to a larger one
     target_scale: ColumnScales  # regression targets
     target_outside: dict[str, float]  # {low, high, share, min, max}: targets outside what the loss accepts or the prediction can reach
+    class_weights: dict[str, list[float]]  # classification with a `weight`: {weights, counts} per class of the targets
     step: int
     location: Location
 

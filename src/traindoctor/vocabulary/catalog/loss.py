@@ -115,6 +115,39 @@ CODES = (
         explains=("loss-divergence", "nonfinite-forward", "nonfinite-backward", "exploding-gradients", "lr-too-high"),
     ),
     Code(
+        code="class-weights-inverted",
+        title="Class weights favour the frequent classes",
+        severity="warning",
+        stage=MECHANISM,
+        what=(
+            "Detects a classification loss given per-class weights (`weight=`) that rise with how often each class "
+            "occurs in the targets it receives: among classes 3x or more apart in frequency, a rank correlation "
+            "of 0.8 or more between weight and frequency."),
+        why=(
+            "Class weights exist to counter an imbalance: a rare class's errors count more so the model does not "
+            "learn to ignore it. Weights computed as the class frequency instead of its inverse (counts where "
+            "1/counts was meant, a normalisation that divides the wrong way) do the opposite: the frequent class "
+            "dominates the loss even more and the rare classes are never predicted."),
+        hypotheses=(
+            Hypothesis("the weights were computed as the frequencies, not their inverse",
+                       "print the weights next to the class counts: the rarest class should weigh the most"),
+            Hypothesis(
+                cause="the weights are indexed in another class order than the labels (sorted names vs label ids)",
+                check="print the class each weight belongs to, as the labels number them",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the frequent class is weighted up on purpose (a cost of its errors known to be higher)",
+                check="if so, the weights are a decision; the finding is only what they do",
+                kind="null",
+            ),
+        ),
+        next_step="Weight each class by the inverse of its frequency (total / (classes x count)), or drop the weights.",
+        bad="weights = counts / counts.sum()\nloss = F.cross_entropy(logits, y, weight=weights)",
+        good="weights = counts.sum() / (len(counts) * counts)\nloss = F.cross_entropy(logits, y, weight=weights)",
+        explains=("class-imbalance", "constant-output"),
+    ),
+    Code(
         code="gan-target-flipped",
         title="The generator's loss helps the discriminator",
         severity="error",
