@@ -67,3 +67,10 @@ def test_the_target_passed_to_the_model_is_not_the_input_it_reads():
 ])
 def test_no_next_step_task(inputs, targets):
     assert find(inputs, targets, B, 0) is None
+
+
+def test_targets_the_loss_ignores_match_anything():
+    y = ids[:, 1:T + 1].clone()
+    y[:, -3:] = -100  # padding the loss skips
+    assert find(ids[:, :T], y.reshape(-1), B, 0).steps == 1
+    assert find(ids[:, :T], torch.full((B, T), -100), B, 0) is None

@@ -22,6 +22,7 @@ from .axis import batch_dim, folded
 
 SCREEN = 4  # samples every candidate is first compared on; a match is then confirmed on all of them
 NOT_INPUTS = ("labels", "attention_mask")  # what the model is told, not what it reads
+IGNORE_INDEX = -100  # torch's and Hugging Face's default: an integer target the loss skips (padding) matches anything
 
 
 @dataclass(frozen=True)
@@ -98,20 +99,25 @@ def _same(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[int, ...] | None | 
     a, b = x[:, k:k + n], y[:, :n]
     if x.is_floating_point() or y.is_floating_point():
         a, b = a.double(), b.double()
-        tol = CAUSAL_MATCH_TOLERANCE * (float(a.abs().max()) + 1e-12)
+        tol, skipped = CAUSAL_MATCH_TOLERANCE * (float(a.abs().max()) + 1e-12), torch.zeros_like(b, dtype=torch.bool)
     else:
         a, b, tol = a.long(), b.long(), 0.0
+        skipped = b == IGNORE_INDEX
+        if bool(skipped.all()):
+            return False
 
-    def close(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return ((u - v).abs() <= tol).flatten(0, 1).all(0)
+    def close(j: slice) -> torch.Tensor:
+        """Per channel of a: whether target channel(s) j equal it at every position the loss counts."""
+        return (((a - b[..., j]).abs() <= tol) | skipped[..., j]).flatten(0, 1).all(0)
 
-    if a.shape[2] == b.shape[2] and bool(close(a, b).all()):
-        return None if bool(a.amax() > a.amin()) else False
+    varies = a.amax((0, 1)) > a.amin((0, 1))
+    if a.shape[2] == b.shape[2] and bool(close(slice(None)).all()):
+        return None if bool(varies.any()) else False
     if b.shape[2] > CAUSAL_MATCH_CHANNELS:
         return False
     channels = []
     for j in range(b.shape[2]):
-        hits = close(a, b[..., j:j + 1]) & (a.amax((0, 1)) > a.amin((0, 1)))
+        hits = close(slice(j, j + 1)) & varies
         if not bool(hits.any()):
             return False
         channels.append(int(hits.nonzero()[0]))

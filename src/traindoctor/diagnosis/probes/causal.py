@@ -95,7 +95,8 @@ def causal(setup: Setup, context: Context) -> tuple[list[Finding], CausalRecord]
     dims = ([d for d in range(1, base.dim()) if base.shape[d] == task.length]
             or [d for d in range(1, base.dim()) if base.shape[d] == T])
     if not dims:
-        raise NotApplicable(f"the output {tuple(base.shape[1:])} per sample holds no {task.length} positions")
+        raise NotApplicable(f"not a per-position model: the output {tuple(base.shape[1:])} per sample holds no "
+                            f"{task.length} positions")
     change = min(_change(base, moved, d, last) for d in dims)
     record = CausalRecord(input=task.name, time_dim=task.time, steps=k, changed_from=start, outputs_up_to=last,
                           relative_change=change, causal_expected=expected,
