@@ -87,9 +87,8 @@ def causal(setup: Setup, context: Context) -> tuple[list[Finding], CausalRecord]
     model = setup.copy_model(train=False)
     with torch.no_grad():
         base = setup.per_sample(setup.forward(model, seed=0))
-        moved = setup.per_sample(setup.forward(model, tree_map(setup.inputs, lambda v, _: later if v is task.tensor else v), seed=0))
-    if base is None or moved is None or moved.shape != base.shape:
-        raise NotApplicable(setup.no_output_samples if base is None else "the output's shape changes with later inputs")
+    if base is None:
+        raise NotApplicable(setup.no_output_samples)
     # The output's positions: a dim as long as the targets, else as the input (a model that shifts inside
     # scores its first `length` positions). Where several dims qualify, all of them must show the leak.
     dims = ([d for d in range(1, base.dim()) if base.shape[d] == task.length]
@@ -97,6 +96,11 @@ def causal(setup: Setup, context: Context) -> tuple[list[Finding], CausalRecord]
     if not dims:
         raise NotApplicable(f"not a per-position model: the output {tuple(base.shape[1:])} per sample holds no "
                             f"{task.length} positions")
+    changed = tree_map(setup.inputs, lambda v, _: later if v is task.tensor else v)
+    with torch.no_grad():
+        moved = setup.per_sample(setup.forward(model, changed, seed=0))
+    if moved is None or moved.shape != base.shape:
+        raise NotApplicable("the output's shape changes with later inputs")
     change = min(_change(base, moved, d, last) for d in dims)
     record = CausalRecord(input=task.name, time_dim=task.time, steps=k, changed_from=start, outputs_up_to=last,
                           relative_change=change, causal_expected=expected,
