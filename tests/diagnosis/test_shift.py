@@ -48,7 +48,9 @@ def test_conv1d_channels_first_and_a_shorter_target():
 def test_dict_batch_labels_equal_to_the_ids_are_shifted_inside_the_model():
     s = find({"input_ids": ids[:, :T], "labels": ids[:, :T]}, None, B, 0)
     assert (s.name, s.steps, s.length) == ("input_ids", 1, T - 1)
-    assert find({"input_ids": ids[:, :T], "labels": ids[:, 1:T + 1]}, None, B, 0).steps == 2
+    seq2seq = {"input_ids": long_ids[:, :T], "decoder_input_ids": ids[:, :T], "labels": ids[:, 1:T + 1]}
+    s = find(seq2seq, None, B, 0)  # labels shifted right into the decoder's input: scored as they are
+    assert (s.name, s.steps, s.length) == ("decoder_input_ids", 1, T)
 
 
 def test_the_target_passed_to_the_model_is_not_the_input_it_reads():

@@ -1,10 +1,11 @@
-"""`traindoctor run`: a model that sees the future on a next-step task, on every layout — a TCN with
-'same' padding on (B, C, T) series, a sequence-first Transformer whose causal mask is built the wrong
-way round (boolean transposed, float with 0 and -inf swapped), a bidirectional LSTM forecasting float
-series, a GPT without a mask and flattened targets, a seq2seq decoder without its mask — is named
-first as `causal-leak`. Their healthy look-alikes stay silent: causal convolutions (left padding, or
-none with the targets k steps ahead), the mask the right way round, bidirectional encoders whose
-targets are labels, an autoencoder (shift 0), a one-direction RNN, a masked decoder."""
+"""`traindoctor run`: a model that sees the future on a next-step task, on every layout, is named
+first as `causal-leak`: a TCN with 'same' padding on (B, C, T) series, a sequence-first Transformer
+whose causal mask is built the wrong way round (boolean transposed, float with 0 and -inf swapped), a
+bidirectional LSTM forecasting float series or giving a language model's (T*B, V) log-probabilities,
+a GPT without a mask and flattened targets, a seq2seq decoder without its mask. Their healthy
+look-alikes stay silent: causal convolutions (left padding, or none with the targets k steps ahead),
+the mask the right way round, bidirectional encoders whose targets are labels, an autoencoder
+(shift 0), one-direction RNNs, a masked decoder."""
 import pytest
 
 from conftest import codes
@@ -119,6 +120,26 @@ def batch():
 train(Seq2Seq(), batch, lambda out, y: F.cross_entropy(out.reshape(-1, V), y.reshape(-1)), lr=1e-3)
 """
 
+WORD_LM = """
+V, H = 30, 32
+class RNNModel(nn.Module):                            # pytorch/examples' word_language_model layout
+    def __init__(self):
+        super().__init__()
+        self.enc, self.rnn = nn.Embedding(V, H), nn.LSTM(H, H, 2, bidirectional=BIDIRECTIONAL)
+        self.dec = nn.Linear(H * (2 if BIDIRECTIONAL else 1), V)
+    def forward(self, x, hidden):                      # (T, B) ids and a (layers, B, H) state
+        out, hidden = self.rnn(self.enc(x), hidden)
+        return F.log_softmax(self.dec(out).view(-1, V), 1), hidden   # (T*B, V)
+data = torch.randint(0, V, (3000,)).view(-1, 20)     # batchified: (steps, batch)
+model = RNNModel(); opt = torch.optim.SGD(model.parameters(), lr=1.0)
+hidden = tuple(torch.zeros(4 if BIDIRECTIONAL else 2, 20, H) for _ in range(2))
+for i in range(0, 100, 5):
+    x, y = data[i:i + 35], data[i + 1:i + 36].reshape(-1)
+    out, hidden = model(x, tuple(h.detach() for h in hidden))
+    loss = F.nll_loss(out, y)
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
 BROKEN = {
     "tcn-same-padding": TCN.replace("CAUSAL", "False"),
     "transformer-mask-transposed": TRANSFORMER.replace("MASK", TRIU + ".t()"),
@@ -126,6 +147,7 @@ BROKEN = {
     "bidirectional-lstm-forecast": RNN_FORECAST.replace("BIDIRECTIONAL", "True"),
     "gpt-no-mask-flat-targets": GPT.replace("CAUSAL", "False"),
     "seq2seq-decoder-unmasked": SEQ2SEQ.replace("CAUSAL", "False"),
+    "bidirectional-word-lm-sequence-first": WORD_LM.replace("BIDIRECTIONAL", "True"),
 }
 
 HEALTHY = {
@@ -142,6 +164,7 @@ train(model, batch, F.mse_loss)
     "one-direction-lstm-forecast": RNN_FORECAST.replace("BIDIRECTIONAL", "False"),
     "gpt-causal-flat-targets": GPT.replace("CAUSAL", "True"),
     "seq2seq-decoder-masked": SEQ2SEQ.replace("CAUSAL", "True"),
+    "word-lm-sequence-first": WORD_LM.replace("BIDIRECTIONAL", "False"),
     "bidirectional-gru-classifier": """
 class Clf(nn.Module):
     def __init__(self):

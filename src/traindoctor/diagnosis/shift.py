@@ -5,8 +5,9 @@ prediction and of k-step forecasting. The axis is read off the data, never assum
 next to the batch (batch-first, or sequence-first (T, B, F)) or after the channels (Conv1d's
 (B, C, T)); targets may be flattened for the loss ((B*T,), (B*T, F)) or a slice of the input's
 channels (the next value of channel 0). k = 0 is no next-step task: an autoencoder predicts the
-present from the present. Labels handed to the model (Hugging Face causal LMs) are shifted by one
-inside it, so the output at p is scored against labels[p + 1].
+present from the present. Labels handed to the model equal to its input (Hugging Face causal LMs)
+are shifted by one inside it, so the output at p is scored against labels[p + 1]; labels already
+ahead of an input (a seq2seq decoder's, shifted right into decoder_input_ids) are scored as they are.
 """
 
 from __future__ import annotations
@@ -62,9 +63,12 @@ def find(inputs: Any, targets: Any, size: int, axis: int) -> Shift | None:
             for y in views:
                 for e in range(1, y.dim()):
                     found = _ahead(xs, positions(y, 0, e))
-                    if found is not None and found[0] + inner >= 1:
-                        k, channels = found
-                        return Shift(name, x, time, k + inner, y.shape[e] - inner, channels)
+                    if found is None or found[0] + inner == 0:
+                        continue
+                    k, channels = found
+                    if k == 0:  # labels equal to the input: the model shifts them by one inside
+                        return Shift(name, x, time, 1, y.shape[e] - 1, channels)
+                    return Shift(name, x, time, k, y.shape[e], channels)
     return None
 
 
