@@ -59,10 +59,9 @@ def find(inputs: Any, targets: Any, size: int, axis: int) -> Shift | None:
         if name.split(".")[-1] in NOT_INPUTS or x.dim() < 2 or b is None:
             continue
         for time in (d for d in range(x.dim()) if d != b):
-            xs = positions(x, b, time)
             for y in views:
                 for e in range(1, y.dim()):
-                    found = _ahead(xs, positions(y, 0, e))
+                    found = _ahead(x, b, time, y, e)
                     if found is None or found[0] + inner == 0:
                         continue
                     k, channels = found
@@ -82,14 +81,19 @@ def _samples(y: torch.Tensor, size: int, axis: int) -> Iterator[torch.Tensor]:
         yield unfolded
 
 
-def _ahead(x: torch.Tensor, y: torch.Tensor) -> tuple[int, tuple[int, ...] | None] | None:
-    """The smallest k with y[:, p] == x[:, p + k] (both (samples, positions, channels)), and the channels
-    of x that y is; None when there is none up to CAUSAL_MAX_SHIFT."""
-    if y.shape[1] > x.shape[1] or y.shape[2] > x.shape[2]:
+def _ahead(x: torch.Tensor, b: int, time: int, y: torch.Tensor, e: int) -> tuple[int, tuple[int, ...] | None] | None:
+    """The smallest k with y[:, p] == x[:, p + k] (x's samples along b and positions along `time`, the
+    samples-first y's positions along e), and the channels of x that y is; None when there is none up to
+    CAUSAL_MAX_SHIFT. Each k is screened on the first samples; all of them confirm a match."""
+    if not x.numel() or not y.numel() or y.shape[e] > x.shape[time]:
         return None
-    for k in range(min(CAUSAL_MAX_SHIFT, x.shape[1] - 2) + 1):
-        channels = _same(x[:SCREEN], y[:SCREEN], k)
-        if channels is not False and _same(x, y, k) == channels:
+    if y.numel() // (y.shape[0] * y.shape[e]) > x.numel() // (x.shape[b] * x.shape[time]):  # more channels
+        return None
+    n = min(SCREEN, y.shape[0])
+    screen = positions(x.narrow(b, 0, n), b, time), positions(y[:n], 0, e)
+    for k in range(min(CAUSAL_MAX_SHIFT, x.shape[time] - 2) + 1):
+        channels = _same(*screen, k)
+        if channels is not False and _same(positions(x, b, time), positions(y, 0, e), k) == channels:
             return (k, channels)
     return None
 
