@@ -279,6 +279,28 @@ def test_causal_independence():
     assert tagging.findings == [] and "bidirectional" in probe(tagging, "causal-independence")["note"]
 
 
+class ConvLM(nn.Module):
+    """Token ids in, (batch, vocab, positions) logits out, with as many positions as the vocabulary:
+    the output's positions cannot be told from its shape."""
+    def __init__(self, causal):
+        super().__init__()
+        torch.manual_seed(0)
+        self.causal, self.emb = causal, nn.Embedding(16, 8)
+        self.conv = nn.Conv1d(8, 16, 3)
+
+    def forward(self, idx):
+        h = self.emb(idx).transpose(1, 2)  # (B, E, T)
+        return self.conv(F.pad(h, (2, 0) if self.causal else (1, 1)))
+
+
+def test_causal_independence_on_channels_first_logits_as_long_as_the_vocabulary():
+    x, y = lm_batch()  # T = 16 = the vocabulary
+    leak = run(ConvLM(causal=False), (x, y), F.cross_entropy, probes=("causal-independence",))
+    assert codes(leak) == ["causal-leak"]
+    ok = run(ConvLM(causal=True), (x, y), F.cross_entropy, probes=("causal-independence",))
+    assert ok.findings == [] and probe(ok, "causal-independence")["causal_expected"]
+
+
 class FixedBatch(nn.Module):
     def __init__(self):
         super().__init__()

@@ -41,8 +41,10 @@ def test_output_changes():
     record = {}
     assert code(rules.batch_mixing(torch.tensor([0.0, 2 * OUTPUT_CHANGE]), "x", 3, 0, "M", record)) == "batch-mixing"
     assert rules.batch_mixing(torch.tensor([0.0, OUTPUT_CHANGE]), "x", 3, 0, "M", record) is None
-    assert code(rules.causal_leak(2 * OUTPUT_CHANGE, True, "x", 4, record)) == "causal-leak"
-    assert rules.causal_leak(2 * OUTPUT_CHANGE, False, "x", 4, record) is None  # bidirectional by design
+    causal = {"input": "x", "time_dim": 1, "steps": 1, "changed_from": 5, "outputs_up_to": 4, "task": "t"}
+    assert code(rules.causal_leak(2 * OUTPUT_CHANGE, True, causal)) == "causal-leak"
+    assert rules.causal_leak(2 * OUTPUT_CHANGE, False, causal) is None  # bidirectional by design
+    assert rules.causal_leak(OUTPUT_CHANGE, True, causal) is None
     assert code(rules.constant_output(8, 1e-9, 1.0, record)) == "constant-output"
     assert rules.constant_output(8, 1e-3, 1.0, record) is None
 

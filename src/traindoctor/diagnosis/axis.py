@@ -56,7 +56,7 @@ def batch_dim(t: torch.Tensor, size: int, axis: int) -> int | None:
     return next((d for d in (axis, 1 - axis) if d < t.dim() and t.shape[d] == size), None)
 
 
-def _folded(t: torch.Tensor, size: int, axis: int) -> torch.Tensor | None:
+def folded(t: torch.Tensor, size: int, axis: int) -> torch.Tensor | None:
     """t's dim 0 unflattened into samples-first (size, k, ...), for outputs and targets that flatten the
     leading (batch, seq) or (seq, batch) dims; None when dim 0 is not a multiple of the samples."""
     if t.dim() == 0 or t.shape[0] <= size or t.shape[0] % size:
@@ -70,7 +70,7 @@ def output_samples(t: torch.Tensor | None, ax: BatchAxis) -> torch.Tensor | None
     if t is None or ax.axis is None:
         return None
     if ax.out_folded:
-        return _folded(t, ax.size, ax.axis)
+        return folded(t, ax.size, ax.axis)
     d = ax.out_dim
     return t.movedim(d, 0) if d is not None and d < t.dim() and t.shape[d] == ax.size else None
 
@@ -100,7 +100,7 @@ def take(obj: Any, ax: BatchAxis, n: int, fold: bool = False) -> Any:
         d = batch_dim(t, ax.size, ax.axis)
         if d is not None:
             return t.narrow(d, 0, n)
-        unflat = _folded(t, ax.size, ax.axis) if fold else None
+        unflat = folded(t, ax.size, ax.axis) if fold else None
         return t if unflat is None else unflat[:n].movedim(0, ax.axis).reshape(-1, *t.shape[1:])
 
     return tree_map(obj, cut)

@@ -154,12 +154,16 @@ def targets_misaligned(others: torch.Tensor, own: float, losses: list[str], size
                    "outputs", SOURCE_RUN, evidence=record, location={"module": "the loss"})
 
 
-def causal_leak(change: float, expected: bool, tensor: str, position: int, record: dict[str, Any]) -> Finding | None:
-    """`change`: the relative change of the outputs up to `position` when the inputs after it changed."""
+def causal_leak(change: float, expected: bool, record: dict[str, Any]) -> Finding | None:
+    """`change`: the relative change of the outputs at positions 0..record["outputs_up_to"] when input
+    record["input"] changed from position record["changed_from"] on."""
     if change <= OUTPUT_CHANGE or not expected:
         return None
-    return finding("causal-leak", f"changing input `{tensor}` after position {position} changed the outputs at positions "
-                   f"0..{position} (max relative change {change:.2g}) of a next-token model", SOURCE, evidence=record)
+    tensor, start, last = record["input"], record["changed_from"], record["outputs_up_to"]
+    return finding("causal-leak", f"changing input `{tensor}` from position {start} on (dim {record['time_dim']}) "
+                   f"changed the outputs at positions 0..{last} (max relative change {change:.2g}); "
+                   f"{record['task']}, so the output at p must not read the inputs from p + {record['steps']} on: "
+                   "the model sees the future it is scored against", SOURCE, evidence=record)
 
 
 def target_copy(change: float, share: float, tensor: str, record: dict[str, Any]) -> Finding | None:

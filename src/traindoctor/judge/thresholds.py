@@ -261,6 +261,16 @@ OUTPUT_CHANGE = 1e-5
 # which a settled curve counts as underfitting.
 BOTTLENECK_SHARE = 0.5
 
+# Next-step tasks (the causal probe): the targets are an input shifted 1..8 steps along a time axis,
+# matched value for value within 1e-5 of the input's scale. Targets cut from the same tensor as the
+# inputs agree exactly; 1e-5 leaves room for float32 rounding of targets computed apart (normalized
+# again, cast). Eight steps covers next-token and short-horizon forecasting; a horizon beyond it is
+# not looked for (silence). A target with at most 16 channels is matched channel by channel (the
+# next value of channel 0 of a multivariate series); wider ones must equal the input's channels.
+CAUSAL_MAX_SHIFT = 8
+CAUSAL_MATCH_TOLERANCE = 1e-5
+CAUSAL_MATCH_CHANNELS = 16
+
 # Attention masks (the padding-mask probe): a key is hidden where the mask, or the score entering the
 # softmax, is at or below -1000. Masks write -inf, the dtype's minimum, -1e9, or BERT's -10000 added
 # to the scores; scores of unit-scale queries and keys divided by sqrt(d) are O(1)-O(10), so a

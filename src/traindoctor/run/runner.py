@@ -118,7 +118,7 @@ def _could_not_check(rec: Recorder, failed: bool) -> list[str]:
 
 def _cheap_probes(model: Any, args: tuple, kwargs: dict, target: Any) -> tuple[list[Finding], list[dict[str, Any]]]:
     """The battery's cheap probes on the model as training left it, with its last training batch and the
-    target its loss received (next-token targets make causality required); a trained model's dead ReLU
+    target its loss received (targets an input shifted ahead make causality required); a trained model's dead ReLU
     layer is judged at DEAD_RELU_TRAINED."""
     if (args and kwargs) or any(isinstance(a, dict) for a in args):  # a dict passed positionally stays positional
         inputs: Any = Call((tuple(args), dict(kwargs)))

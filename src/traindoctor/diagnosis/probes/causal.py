@@ -1,6 +1,11 @@
-"""Causal independence: outputs at positions <= t must not change when inputs after t do.
+"""Causal independence: in a next-step task the output at position p must not change when the inputs
+from p + k on do (k: how far ahead the targets are; diagnosis/shift.py finds the input, its time axis
+and k from the batch, on any layout).
 
-Positions are the dim next to the batch axis (dim 1 of (batch, seq), dim 0 of (seq, batch))."""
+Output p is scored against input p + k, so it may read every input before that one: a model whose
+output p sits at its last input p + k - 1 (a valid convolution, a window) is causal. Changing the
+inputs from position s on may therefore move the outputs from s - k + 1 on; outputs 0..s - k must
+stay. Two forwards of a copy: on the batch, and on the batch with the later inputs changed."""
 
 from __future__ import annotations
 
@@ -14,66 +19,93 @@ from ...vocabulary.finding import Finding
 from ..axis import batch_dim, noise
 from ..registry import Context, probe
 from ..setup import NotApplicable, Setup
+from ..shift import Shift, find
 from ..tree import tree_map
 
 
-class _Change(TypedDict):
-    input: str  # the input tensor changed after `position`
-    position: int
-    relative_change_up_to_t: float
-    causal_expected: bool  # given (checkup's causal=) or inferred from next-token targets
-
-
-class CausalRecord(_Change, total=False):
+class CausalRecord(TypedDict, total=False):
+    input: str  # the input changed from `changed_from` on, along `time_dim`
+    time_dim: int
+    steps: int
+    changed_from: int
+    outputs_up_to: int  # the output positions 0..this must not move
+    relative_change: float
+    causal_expected: bool  # given (checkup's causal=) or inferred from next-step targets
+    task: str
     note: str
 
 
-def _next_token_task(setup: Setup, x: torch.Tensor, dim: int) -> bool:
-    """Targets equal to the inputs shifted by one: the signature of a next-token (causal) LM."""
-    y = setup.targets if isinstance(setup.targets, torch.Tensor) else (
-        setup.inputs.get("labels") if isinstance(setup.inputs, dict) else None)
-    if not isinstance(y, torch.Tensor) or y.numel() != x.numel() or x.dim() != 2:
-        return False
-    y = y.reshape(x.shape)  # a target flattened for the loss (B*T,) keeps the inputs' order
-    x, y = x.movedim(dim, 0), y.movedim(dim, 0)
-    shifted = torch.equal(y[:, :-1], x[:, 1:])
-    hf_style = torch.equal(y, x)  # Hugging Face causal LMs shift inside the model
-    return shifted or (hf_style and isinstance(setup.inputs, dict))
+def _next_to_batch(setup: Setup, size: int) -> Shift:
+    """No next-step targets: the positions next to the batch axis, one step (for causal=True, and the note)."""
+    name, x = setup.primary
+    b = batch_dim(x, size, setup.axis.axis)
+    if x.dim() < 2 or b is None or b > 1:
+        raise NotApplicable("no input with a sequence dimension")
+    return Shift(name, x, 1 - b, 1, x.shape[1 - b])
+
+
+def _changed_from(x: torch.Tensor, dim: int, start: int, gen: torch.Generator) -> torch.Tensor | None:
+    """A copy of x with every value from `start` on along `dim` changed (ids to other ids in the range,
+    floats shifted by about one std, booleans flipped)."""
+    y = x.clone()
+    tail = y.narrow(dim, start, x.shape[dim] - start)
+    if x.dtype == torch.bool:
+        tail.copy_(~tail)
+    elif x.is_floating_point():
+        spread = float(x.float().std()) if x.numel() > 1 else 1.0
+        tail.add_(noise(torch.randn(tail.shape, generator=gen), x) * (spread + 1e-3))
+    else:
+        lo, span = int(x.min()), int(x.max()) - int(x.min()) + 1
+        if span == 1:
+            return None
+        shift = noise(torch.randint(1, span, tail.shape, generator=gen), x)
+        tail.copy_((tail.long() - lo + shift) % span + lo)
+    return y
+
+
+def _change(base: torch.Tensor, moved: torch.Tensor, dim: int, last: int) -> float:
+    """The largest change of the outputs at positions 0..last along `dim`, relative to the output's scale."""
+    early = (moved.narrow(dim, 0, last + 1) - base.narrow(dim, 0, last + 1)).detach().float()
+    return float(early.abs().max() / (base.detach().float().abs().max() + 1e-12))
 
 
 @probe("causal-independence", order=80, cheap=True,
-       about="replace the inputs after position T/2 and compare the outputs up to it (a next-token model must not change)")
+       about="change the inputs after position t of a next-step task (targets = inputs shifted ahead, found on any "
+             "layout) and compare the outputs up to t (they must not change)")
 def causal(setup: Setup, context: Context) -> tuple[list[Finding], CausalRecord]:
-    B = setup.need_samples(1)
-    name, x = setup.primary
-    if x.dim() < 2:
-        raise NotApplicable("no input with a sequence dimension")
-    dim = batch_dim(x, B, setup.axis.axis)
-    bx = x.movedim(dim, 0)  # (batch, positions, ...)
+    size = setup.need_samples(1)
+    found_task = find(setup.inputs, setup.targets, size, setup.axis.axis)
+    given = context.options.causal
+    expected = given if given is not None else found_task is not None
+    task = found_task or _next_to_batch(setup, size)
+    T, k = task.tensor.shape[task.time], task.steps
+    start = min(T - 1, k + task.length // 2)
+    last = min(start - k, task.length - 1)
+    later = _changed_from(task.tensor, task.time, start, torch.Generator().manual_seed(0)) if last >= 0 else None
+    if later is None:
+        raise NotApplicable(f"input `{task.name}` {tuple(task.tensor.shape)} has no later positions to change")
     model = setup.copy_model(train=False)
     with torch.no_grad():
         base = setup.per_sample(setup.forward(model, seed=0))
-    if base is None or base.dim() < 3 or base.shape[1] != bx.shape[1]:
-        raise NotApplicable("not a sequence model (the output is not (batch, positions, ...) like the input)")
-    T = bx.shape[1]
-    t = T // 2
-    gen = torch.Generator().manual_seed(0)
-    later = bx.clone()
-    tail = later[:, t + 1:]
-    if x.is_floating_point():
-        tail.copy_(noise(torch.randn(tail.shape, generator=gen), x))
-    else:
-        tail.copy_(noise(torch.randint(int(x.min()), int(x.max()) + 1, tail.shape, generator=gen), x))
-    later = later.movedim(0, dim).contiguous()
+    if base is None:
+        raise NotApplicable(setup.no_output_samples)
+    # The output's positions: a dim as long as the targets, else as the input (a model that shifts inside
+    # scores its first `length` positions). Where several dims qualify, all of them must show the leak.
+    dims = ([d for d in range(1, base.dim()) if base.shape[d] == task.length]
+            or [d for d in range(1, base.dim()) if base.shape[d] == T])
+    if not dims:
+        raise NotApplicable(f"not a per-position model: the output {tuple(base.shape[1:])} per sample holds no "
+                            f"{task.length} positions")
+    changed = tree_map(setup.inputs, lambda v, _: later if v is task.tensor else v)
     with torch.no_grad():
-        moved = setup.per_sample(setup.forward(model, tree_map(setup.inputs, lambda v, _: later if v is x else v), seed=0))
+        moved = setup.per_sample(setup.forward(model, changed, seed=0))
     if moved is None or moved.shape != base.shape:
         raise NotApplicable("the output's shape changes with later inputs")
-    change = float((moved[:, : t + 1] - base[:, : t + 1]).abs().max() / (base.abs().max() + 1e-12))
-    given = context.options.causal
-    expected = given if given is not None else _next_token_task(setup, x, dim)
-    record = CausalRecord(input=name, position=t, relative_change_up_to_t=change, causal_expected=expected)
-    found = probe_rules.causal_leak(change, expected, name, t, record)
+    change = min(_change(base, moved, d, last) for d in dims)
+    record = CausalRecord(input=task.name, time_dim=task.time, steps=k, changed_from=start, outputs_up_to=last,
+                          relative_change=change, causal_expected=expected,
+                          task=found_task.describe() if found_task else "no target is an input shifted ahead")
+    found = probe_rules.causal_leak(change, expected, record)
     if found:
         return [found], record
     record["note"] = "outputs up to t are independent of later inputs" if change <= OUTPUT_CHANGE else \

@@ -92,15 +92,25 @@ CODES = (
         title="Outputs at position t depend on inputs after t",
         severity="error",
         stage=MECHANISM,
-        what="Checks by gradient that a causal sequence model does not see the future.",
-        why="A language model that sees the next token learns to copy it and fails at generation.",
+        what="When the targets are an input shifted ahead (next token, next step of a series: found on any layout "
+             "from the batch), changes that input after position t and checks the outputs up to t do not move.",
+        why="A model that reads the value it is scored against learns to copy it: the training loss falls far below "
+            "what next-step prediction allows, and generation or forecasting, where the future is absent, fails.",
         hypotheses=(
             Hypothesis(
-                cause="the attention mask is missing or transposed",
-                check="backprop from output t and check input grads after t",
+                cause="the attention mask is missing, transposed (tril for triu) or its 0 and -inf are swapped",
+                check="print the mask: position t may attend to keys 0..t only",
+            ),
+            Hypothesis(
+                cause="a bidirectional RNN (bidirectional=True) predicts the next step",
+                check="the backward direction has read the whole sequence; use one direction",
+            ),
+            Hypothesis(
+                cause="a convolution pads both sides ('same' padding) on a forecasting task",
+                check="pad (kernel - 1) * dilation on the left only, or chomp the right",
             ),
         ),
-        next_step="Apply a causal mask (is_causal=True or a triangular mask).",
+        next_step="Make output t read inputs 0..t only: a causal mask, one RNN direction, left-only padding.",
         bad="attn(q, k, v)",
         good="F.scaled_dot_product_attention(q, k, v, is_causal=True)",
         explains=("label-leakage",),

@@ -1,0 +1,227 @@
+"""`traindoctor run`: a model that sees the future on a next-step task, on every layout, is named
+first as `causal-leak`: a TCN with 'same' padding on (B, C, T) series, a sequence-first Transformer
+whose causal mask is built the wrong way round (boolean transposed, float with 0 and -inf swapped), a
+bidirectional LSTM forecasting float series or giving a language model's (T*B, V) log-probabilities,
+a GPT without a mask and flattened targets, a seq2seq decoder without its mask. Their healthy
+look-alikes stay silent: causal convolutions (left padding, or none with the targets k steps ahead),
+the mask the right way round, bidirectional encoders whose targets are labels, an autoencoder
+(shift 0), one-direction RNNs, a masked decoder."""
+import pytest
+
+from conftest import codes
+
+PRELUDE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+def train(model, batch, loss_fn, steps=20, lr=3e-3):
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        inputs, targets = batch()
+        loss = loss_fn(model(*inputs), targets)
+        opt.zero_grad(); loss.backward(); opt.step()
+def waves(B, C, T):                                    # (B, C, T) noisy sines
+    t = torch.arange(T).float()
+    return torch.sin(0.3 * t + torch.rand(B, C, 1) * 6.28) + 0.1 * torch.randn(B, C, T)
+"""
+
+TCN = """
+class TCN(nn.Module):
+    def __init__(self, causal):
+        super().__init__()
+        self.causal = causal
+        self.convs = nn.ModuleList([nn.Conv1d(2, 16, 3, dilation=1), nn.Conv1d(16, 16, 3, dilation=2)])
+        self.head = nn.Conv1d(16, 2, 1)
+    def forward(self, x):                              # (B, C, T)
+        for conv in self.convs:
+            pad = 2 * conv.dilation[0]
+            x = F.relu(conv(F.pad(x, (pad, 0) if self.causal else (pad // 2, pad // 2))))
+        return self.head(x)
+def batch():
+    s = waves(16, 2, 33)
+    return (s[..., :-1],), s[..., 1:]                  # the next step of both channels
+train(TCN(causal=CAUSAL), batch, F.mse_loss)
+"""
+
+TRANSFORMER = """
+V, T = 12, 16
+class LM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(V, 32)
+        self.pos = nn.Parameter(torch.randn(T, 1, 32) * 0.1)
+        self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0), 2,
+                                         enable_nested_tensor=False)  # batch_first=False: (T, B, E)
+        self.head = nn.Linear(32, V)
+    def forward(self, ids):                            # (T, B)
+        n = ids.shape[0]
+        mask = MASK
+        return self.head(self.enc(self.emb(ids) + self.pos[:n], mask=mask))
+def batch():
+    seq = (torch.randint(0, V, (1, 12)) + torch.arange(T + 1)[:, None] * torch.randint(1, 3, (1, 12))) % V
+    return (seq[:-1],), seq[1:]
+train(LM(), batch, lambda out, y: F.cross_entropy(out.reshape(-1, V), y.reshape(-1)), lr=1e-3)
+"""
+TRIU = "torch.triu(torch.ones(n, n), 1).bool()"
+SWAPPED = "torch.where(torch.full((n, n), float('-inf')).triu(1) == 0, float('-inf'), 0.0).fill_diagonal_(0.0)"
+
+RNN_FORECAST = """
+class Forecaster(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(3, 24, batch_first=True, bidirectional=BIDIRECTIONAL)
+        self.out = nn.Linear(48 if BIDIRECTIONAL else 24, 1)
+    def forward(self, x):
+        return self.out(self.rnn(x)[0])
+def batch():
+    s = waves(16, 3, 25).transpose(1, 2)               # (B, T, F)
+    return (s[:, :-1],), s[:, 1:, :1]                  # the next value of channel 0
+train(Forecaster(), batch, F.mse_loss)
+"""
+
+GPT = """
+V, T, E = 16, 20, 32
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv, self.proj, self.ln = nn.Linear(E, 3 * E), nn.Linear(E, E), nn.LayerNorm(E)
+    def forward(self, h):
+        q, k, v = self.qkv(self.ln(h)).chunk(3, -1)
+        return h + self.proj(F.scaled_dot_product_attention(q, k, v, is_causal=CAUSAL))
+class GPT(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(V, E), nn.Embedding(T, E)
+        self.blocks, self.head = nn.Sequential(Block(), Block()), nn.Linear(E, V)
+    def forward(self, idx):
+        return self.head(self.blocks(self.tok(idx) + self.pos(torch.arange(idx.shape[1])))).view(-1, V)
+data = torch.randint(0, V, (2000,))
+def batch():
+    i = torch.randint(0, len(data) - T - 1, (12,)).tolist()
+    x = torch.stack([data[j:j + T] for j in i])
+    return (x,), torch.stack([data[j + 1:j + T + 1] for j in i]).view(-1)   # (B*T,) for the loss
+train(GPT(), batch, F.cross_entropy, lr=1e-3)
+"""
+
+SEQ2SEQ = """
+V = 12
+class Seq2Seq(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(V, 32)
+        self.net = nn.Transformer(32, 4, 1, 1, 64, dropout=0.0, batch_first=True)
+        self.out = nn.Linear(32, V)
+    def forward(self, src, tgt_in):
+        mask = nn.Transformer.generate_square_subsequent_mask(tgt_in.shape[1]) if CAUSAL else None
+        return self.out(self.net(self.emb(src), self.emb(tgt_in), tgt_mask=mask))
+def batch():
+    src = torch.randint(2, V, (12, 10))
+    tgt = torch.cat([torch.ones(12, 1, dtype=torch.long), src.flip(1)], 1)   # BOS, then the source reversed
+    return (src, tgt[:, :-1]), tgt[:, 1:]             # teacher forcing: the decoder reads the target shifted
+train(Seq2Seq(), batch, lambda out, y: F.cross_entropy(out.reshape(-1, V), y.reshape(-1)), lr=1e-3)
+"""
+
+WORD_LM = """
+V, H = 30, 32
+class RNNModel(nn.Module):                            # pytorch/examples' word_language_model layout
+    def __init__(self):
+        super().__init__()
+        self.enc, self.rnn = nn.Embedding(V, H), nn.LSTM(H, H, 2, bidirectional=BIDIRECTIONAL)
+        self.dec = nn.Linear(H * (2 if BIDIRECTIONAL else 1), V)
+    def forward(self, x, hidden):                      # (T, B) ids and a (layers, B, H) state
+        out, hidden = self.rnn(self.enc(x), hidden)
+        return F.log_softmax(self.dec(out).view(-1, V), 1), hidden   # (T*B, V)
+data = torch.randint(0, V, (3000,)).view(-1, 20)     # batchified: (steps, batch)
+model = RNNModel(); opt = torch.optim.SGD(model.parameters(), lr=1.0)
+hidden = tuple(torch.zeros(4 if BIDIRECTIONAL else 2, 20, H) for _ in range(2))
+for i in range(0, 100, 5):
+    x, y = data[i:i + 35], data[i + 1:i + 36].reshape(-1)
+    out, hidden = model(x, tuple(h.detach() for h in hidden))
+    loss = F.nll_loss(out, y)
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+BROKEN = {
+    "tcn-same-padding": TCN.replace("CAUSAL", "False"),
+    "transformer-mask-transposed": TRANSFORMER.replace("MASK", TRIU + ".t()"),
+    "transformer-float-mask-swapped": TRANSFORMER.replace("MASK", SWAPPED),
+    "bidirectional-lstm-forecast": RNN_FORECAST.replace("BIDIRECTIONAL", "True"),
+    "gpt-no-mask-flat-targets": GPT.replace("CAUSAL", "False"),
+    "seq2seq-decoder-unmasked": SEQ2SEQ.replace("CAUSAL", "False"),
+    "bidirectional-word-lm-sequence-first": WORD_LM.replace("BIDIRECTIONAL", "True"),
+}
+
+HEALTHY = {
+    "tcn-left-padding": TCN.replace("CAUSAL", "True"),
+    "valid-conv-k-steps-ahead": """
+K = 4
+model = nn.Sequential(nn.Conv1d(1, 16, K), nn.ReLU(), nn.Conv1d(16, 1, 1))  # output j sits at input j + K - 1
+def batch():
+    s = waves(16, 1, 33)
+    return (s[..., :-1],), s[..., K:]                  # output j predicts input j + K
+train(model, batch, F.mse_loss)
+""",
+    "transformer-mask-right-way": TRANSFORMER.replace("MASK", TRIU),
+    "one-direction-lstm-forecast": RNN_FORECAST.replace("BIDIRECTIONAL", "False"),
+    "gpt-causal-flat-targets": GPT.replace("CAUSAL", "True"),
+    "seq2seq-decoder-masked": SEQ2SEQ.replace("CAUSAL", "True"),
+    "word-lm-sequence-first": WORD_LM.replace("BIDIRECTIONAL", "False"),
+    "bidirectional-gru-classifier": """
+class Clf(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn, self.out = nn.GRU(3, 24, batch_first=True, bidirectional=True), nn.Linear(48, 2)
+    def forward(self, x):
+        return self.out(self.rnn(x)[0].mean(1))
+def batch():
+    x = torch.randn(16, 20, 3)
+    return (x,), (x[:, :, 0].sum(1) > 0).long()        # a label per sequence
+train(Clf(), batch, F.cross_entropy)
+""",
+    "bidirectional-lstm-tagger": """
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.out = nn.Embedding(10, 16), nn.Linear(64, 3)
+        self.rnn = nn.LSTM(16, 32, batch_first=True, bidirectional=True)
+    def forward(self, tokens):
+        return self.out(self.rnn(self.emb(tokens))[0])
+def batch():
+    tokens = torch.randint(0, 10, (16, 14))
+    tags = torch.zeros(16, 14, dtype=torch.long)
+    tags[:, :-1] = tokens[:, 1:] % 3                   # a label about the next token, not the token
+    return (tokens,), tags
+train(Tagger(), batch, lambda out, y: F.cross_entropy(out.reshape(-1, 3), y.reshape(-1)))
+""",
+    "bidirectional-autoencoder-sequence-first": """
+class AE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn, self.out = nn.GRU(4, 16, bidirectional=True), nn.Linear(32, 4)
+    def forward(self, x):                              # (T, B, F)
+        return self.out(self.rnn(x)[0])
+def batch():
+    x = torch.randn(20, 16, 4).cumsum(0) / 4
+    return (x,), x                                     # the present from the present: shift 0
+train(AE(), batch, F.mse_loss)
+""",
+}
+
+
+def causal_record(report):
+    return next(p for p in report.sections["run"]["probes"] if p["name"] == "causal-independence")
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_a_model_that_sees_the_future_is_named_first(run_code, name):
+    r = run_code(PRELUDE + BROKEN[name])
+    assert codes(r)[:1] == ["causal-leak"], codes(r)
+    assert r.findings[0].severity == "error"
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_its_healthy_look_alike_is_not(run_code, name):
+    r = run_code(PRELUDE + HEALTHY[name])
+    assert "causal-leak" not in codes(r), codes(r)
+    record = causal_record(r)
+    next_step = not name.startswith("bidirectional")  # a next-step task: the probe looked and found no leak
+    assert record.get("causal_expected", False) == next_step, record
