@@ -29,7 +29,7 @@ def test_the_battery_is_what_the_probe_modules_declare():
     assert tuple(p.name for p in probes) == PROBES and len(set(PROBES)) == len(PROBES)
     assert CHEAP_PROBES == tuple(p.name for p in probes if p.cheap)
     assert set(CHEAP_PROBES) == {"batch-independence", "causal-independence", "target-copy", "odd-batch", "eval-determinism",
-                                 "activations", "padding-mask", "symmetry", "affine", "view-permutation"}
+                                 "activations", "padding-mask", "symmetry", "affine", "bottleneck", "view-permutation"}
     assert [p.name for p in probes if p.batch_only] == ["batch"]
     assert all(p.about and "\n" not in p.about for p in probes)
     # a probe that reads what another left runs after it
