@@ -14,6 +14,10 @@ def test_pairs_read_the_words_right_before_each_number():
     # numbers inside words, versions and paths are not values; a number with no words before it has no label
     assert list(_pairs("v1.2.3 3rd 10000 (99%) 3/10")) == []
     assert list(_pairs("top5 acc 0.9 | f1 0.8")) == [("top5 acc", 0.9), ("f1", 0.8)]
+    # which accuracy, which batch: not values (`Acc@5 81.2` reads no constant 5 as an accuracy)
+    assert list(_pairs(" * Acc@1 45.20 Acc@5 81.2")) == []
+    assert list(_pairs("| epoch 1 | 200/ 2983 batches | lr 20.00 | loss 6.91")) == [
+        ("epoch", 1.0), ("lr", 20.0), ("loss", 6.91)]
     # a label repeated in a line keeps its first value
     assert list(_pairs("loss 1.0 loss 2.0")) == [("loss", 1.0)]
 

@@ -22,8 +22,10 @@ from typing import Any, Callable, Iterator
 MAX_LINES = 20_000  # lines kept: a bound on memory, far more than the metric lines of a 300-step run
 MAX_LINE = 500  # characters kept of a line (a printed tensor is not a metric line)
 
-# A number on its own: not part of a word (`top1`, `3rd`, `fc2`) and not a version or a path piece.
-_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])(%?)")
+# A number on its own: not part of a word (`top1`, `3rd`, `fc2`), a version, a path piece or a name's
+# suffix (`Acc@5`, `#3`, `200/2983`: the 5 is which accuracy, not its value).
+_NUMBER = re.compile(r"(?<![\w.@#/])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])(%?)")
+_FIELD = re.compile(r"[|,;()\[\]{}]")  # a label does not reach back past a field separator
 LABEL_WORDS = 3  # a label is at most the last three words before its number: `mean episode return`
 
 # What a higher value of means success, by the word right before the number. Ambiguous words (score, map,
@@ -83,7 +85,7 @@ def _pairs(line: str) -> Iterator[tuple[str, float]]:
     """(label, value) for each number with words right before it; the first of each label in the line."""
     seen, start = set(), 0
     for m in _NUMBER.finditer(line):
-        words = _label_words(line[start:m.start()])
+        words = _label_words(_FIELD.split(line[start:m.start()])[-1])
         start = m.end()
         if not words:
             continue
