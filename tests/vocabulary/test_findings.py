@@ -101,3 +101,12 @@ def test_a_findings_hypotheses_are_its_own():
     mine = f("lr-too-low")
     mine.hypotheses[0].cause = "edited"
     assert f("lr-too-low").hypotheses[0].cause != "edited"
+
+
+def test_layers_no_optimizer_updates_explain_labels_that_look_decoupled():
+    """The experiments train copies with the script's optimizer: a model whose layers it does not hold cannot
+    carry what it learns from one batch to another, so the permutation test's 'decoupled' is that handicap."""
+    ordered = triage([finding("labels-decoupled", "real pairing typical", "run", severity="error"),
+                      finding("params-not-in-optimizer", "2 layers in a plain list", "run", severity="error")])
+    assert [f.code for f in ordered] == ["params-not-in-optimizer", "labels-decoupled"]
+    assert ordered[1].explained_by == "params-not-in-optimizer"

@@ -173,7 +173,7 @@ CODES = (
         next_step="Build the optimizer after the model is complete, from model.parameters().",
         bad="opt = torch.optim.Adam(model.parameters())\nmodel.head = nn.Linear(64, 10)",
         good="model.head = nn.Linear(64, 10)\nopt = torch.optim.Adam(model.parameters())",
-        explains=("cannot-overfit-batch", "loss-plateau"),
+        explains=("cannot-overfit-batch", "loss-plateau", "labels-decoupled"),
     ),
     Code(
         code="optimizer-params-unused",
