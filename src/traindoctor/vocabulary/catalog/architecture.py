@@ -31,7 +31,8 @@ CODES = (
         next_step="Bring outputs and targets to the same layout with permute()/transpose() before flattening.",
         bad="out = rnn(x)[0]                 # (T, B, V)\nloss = F.cross_entropy(out.view(-1, V), y.view(-1))  # y: (B, T)",
         good="loss = F.cross_entropy(out.transpose(0, 1).reshape(-1, V), y.reshape(-1))",
-        explains=("loss-plateau", "underfitting", "slow-convergence", "init-loss-mismatch", "cannot-overfit-batch"),
+        explains=("loss-plateau", "underfitting", "slow-convergence", "init-loss-mismatch", "cannot-overfit-batch",
+                  "labels-decoupled"),
     ),
     Code(
         code="symmetric-units",
@@ -85,7 +86,7 @@ CODES = (
         next_step="Use permute/transpose to reorder dimensions; reduce over the intended dims only.",
         bad="x = x.view(T, B, D)   # x is (B, T, D)",
         good="x = x.transpose(0, 1)  # (T, B, D)",
-        explains=("cannot-overfit-batch", "loss-plateau"),
+        explains=("cannot-overfit-batch", "loss-plateau", "labels-decoupled"),
     ),
     Code(
         code="causal-leak",
