@@ -190,3 +190,18 @@ def test_the_output_layer_alone_is_never_symmetric():
     nn.init.zeros_(head[2].weight)
     assert codes(_probe(logistic, _batch((32, 6)))) == []
     assert codes(_probe(head, (x, x[:, :1].expand(32, 2) + 0.01 * x[:, 1:3]), loss_fn=F.mse_loss)) == []
+
+
+def test_severity_follows_whether_the_batch_can_be_fitted():
+    """All zero: the model cannot fit the batch, and the symmetry is the error that explains it; constant
+    weights with random biases still fit 64 samples, and it stays a warning ranked first."""
+    x = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+    for init, severity in ((nn.init.zeros_, "error"), (lambda p: nn.init.constant_(p, 0.1) if p.dim() > 1 else p, "warning")):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
+        for p in model.parameters():
+            init(p)
+        r = checkup(model, (x, y), F.cross_entropy, progress=False)
+        assert (r.findings[0].code, r.findings[0].severity) == ("symmetric-units", severity), r.findings
+        assert all(f.explained_by == "symmetric-units" for f in r.findings[1:] if f.severity != "info"), r.findings

@@ -123,8 +123,9 @@ def no_nonlinearity(layer: str, depth: int, deviation: float, model: str, record
 
 
 def follow_consequence(found: list[Finding], stuck: str | None) -> list[Finding]:
-    """Severity follows consequence: what limits the model's expressive power is an error once the recorded
-    loss does not learn (`stuck`: why, as judge/numerics.why_not_learning says), a warning while it does."""
+    """Severity follows consequence: what limits the model's expressive power is an error once the loss does
+    not learn (`stuck`: why — run's recorded loss, as judge/numerics.why_not_learning says, or checkup's
+    batch the model could not fit), a warning while it does."""
     for f in found:
         if f.code in ("no-nonlinearity", "symmetric-units") and stuck:
             f.severity, f.observation = "error", f"{f.observation}; {stuck}"

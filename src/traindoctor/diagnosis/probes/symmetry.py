@@ -54,23 +54,24 @@ def _gated(gates: int) -> View:
 
 
 _GATES = {nn.LSTM: 4, nn.GRU: 3, nn.RNN: 1}
+_TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
-def _recurrent(name: str, m: nn.RNNBase) -> dict[str, Units]:
-    view, found = _gated(_GATES[type(m)]), {}
+def _recurrent(prefix: str, m: nn.RNNBase) -> dict[str, Units]:
+    view, found = _gated(next(g for kind, g in _GATES.items() if isinstance(m, kind))), {}
     for layer in range(m.num_layers):
         for sfx in ("", "_reverse")[:2 if m.bidirectional else 1]:
             at = f"l{layer}{sfx}"
-            found[f"{name}.weight_ih_{at}"] = Units(m.hidden_size, [(f"weight_ih_{at}", view), (f"weight_hh_{at}", view)],
+            found[f"{prefix}weight_ih_{at}"] = Units(m.hidden_size, [(f"weight_ih_{at}", view), (f"weight_hh_{at}", view)],
                                                     [(f"bias_ih_{at}", view), (f"bias_hh_{at}", view)] if m.bias else [])
     return found
 
 
-def _attention(name: str, m: nn.MultiheadAttention) -> dict[str, Units]:
+def _attention(prefix: str, m: nn.MultiheadAttention) -> dict[str, Units]:
     if m.in_proj_weight is not None:
-        return {f"{name}.in_proj_weight": Units(m.embed_dim, [("in_proj_weight", _gated(3))],
+        return {f"{prefix}in_proj_weight": Units(m.embed_dim, [("in_proj_weight", _gated(3))],
                                                 [("in_proj_bias", _gated(3))] if m.in_proj_bias is not None else [])}
-    return {f"{name}.q_proj_weight": Units(m.embed_dim, [(f"{c}_proj_weight", _rows) for c in "qkv"],
+    return {f"{prefix}q_proj_weight": Units(m.embed_dim, [(f"{c}_proj_weight", _rows) for c in "qkv"],
                                            [("in_proj_bias", _gated(3))] if m.in_proj_bias is not None else [])}
 
 
@@ -80,13 +81,13 @@ def _layers(model: nn.Module) -> dict[str, tuple[nn.Module, Units]]:
     for name, m in model.named_modules():
         prefix = f"{name}." if name else ""
         if isinstance(m, tuple(_GATES)) and not getattr(m, "proj_size", 0):
-            layers = _recurrent(name, m)
+            layers = _recurrent(prefix, m)
         elif isinstance(m, nn.MultiheadAttention):
-            layers = _attention(name, m)
+            layers = _attention(prefix, m)
         elif isinstance(getattr(m, "weight", None), nn.Parameter) and m.weight.dim() >= 2:
             if isinstance(m, (nn.Embedding, nn.EmbeddingBag)):  # (tokens, dims): a dimension is a unit
                 units = Units(m.weight.shape[1], [("weight", lambda t: t.T)], [])
-            elif isinstance(m, nn.modules.conv._ConvTransposeNd):  # (in, out / groups, ...): out channels on dim 1
+            elif isinstance(m, _TRANSPOSED):  # (in, out / groups, ...): out channels on dim 1
                 if m.groups > 1:
                     continue
                 units = Units(m.weight.shape[1], [("weight", lambda t: _rows(t.transpose(0, 1)))], [("bias", _rows)])
