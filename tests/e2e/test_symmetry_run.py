@@ -98,6 +98,21 @@ for epoch in range(3):
         opt.zero_grad(); loss.backward(); opt.step()
 """
 
+# constant 0.5 and random biases: the hidden units differ by their bias alone, and the model reads its inputs
+# through one projection; the held-out experiment then sees no benefit from the real pairing
+WIDE_CONSTANT_REGRESSION = PRELUDE + """
+x = torch.rand(1000, 5) * 2 - 1; t = torch.sin(3 * x[:, :1]) * x[:, 1:2] + x[:, 2:3] ** 2
+model = nn.Sequential(nn.Linear(5, 64), nn.Tanh(), nn.Linear(64, 1))
+for m in model:
+    if isinstance(m, nn.Linear):
+        nn.init.constant_(m.weight, 0.5)
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for epoch in range(10):
+    for i in range(0, 1000, 100):
+        loss = F.mse_loss(model(x[i:i + 100]), t[i:i + 100])
+        opt.zero_grad(); loss.backward(); opt.step()
+"""
+
 HEALTHY = {
     "zero-classifier-head": """
 model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
@@ -163,6 +178,12 @@ def test_zero_initialised_layers_never_move_and_are_the_error_first(run_code):
     assert (first.code, first.severity) == ("symmetric-units", "error"), [(f.code, f.observation) for f in r.findings]
     assert "are identical after training" in first.observation
     assert all(f.explained_by == "symmetric-units" for f in r.findings[1:] if f.severity == "error")
+
+
+def test_what_identical_units_make_the_experiments_see_is_explained_by_them(run_code):
+    r = run_code(WIDE_CONSTANT_REGRESSION)
+    assert (r.findings[0].code, r.findings[0].severity) == ("symmetric-units", "error"), [(f.code, f.observation) for f in r.findings]
+    assert {f.code: f.explained_by for f in r.findings}.get("labels-decoupled") == "symmetric-units"
 
 
 def test_a_model_that_still_learns_gets_a_warning(run_code):

@@ -53,7 +53,9 @@ CODES = (
             "separate the units too little to matter; a following layer with random weights separates them "
             "fully, which is why a zero-initialised output layer or residual branch is healthy. Identical units "
             "are all active or all dead together: dead ReLUs, saturated tanh, or ReLUs all in their linear range "
-            "(the stack then computes a linear map), and with a constant too large, a first loss far from chance."),
+            "(the stack then computes a linear map), and with a constant too large, a first loss far from chance. A "
+            "model that reads its inputs through one unit fits a batch by its mean and no better on another with "
+            "the real pairing than shuffled: what reads as targets decoupled from the inputs."),
         hypotheses=(
             Hypothesis("the layer (and the next) was initialised to a constant or to zero",
                        "print the layer's weight: every row is the same"),
@@ -68,7 +70,7 @@ CODES = (
         good="nn.init.kaiming_uniform_(layer.weight, a=5 ** 0.5)",
         explains=("cannot-overfit-batch", "loss-plateau", "underfitting", "constant-output", "slow-convergence",
                   "vanishing-gradients", "input-ignored", "dead-relu", "saturated-activations", "lr-too-low",
-                  "no-nonlinearity", "init-loss-mismatch"),
+                  "no-nonlinearity", "init-loss-mismatch", "labels-decoupled"),
     ),
     Code(
         code="batch-mixing",
