@@ -205,3 +205,25 @@ def test_severity_follows_whether_the_batch_can_be_fitted():
         r = checkup(model, (x, y), F.cross_entropy, progress=False)
         assert (r.findings[0].code, r.findings[0].severity) == ("symmetric-units", severity), r.findings
         assert all(f.explained_by == "symmetric-units" for f in r.findings[1:] if f.severity != "info"), r.findings
+
+
+def test_norm_layers_padding_rows_and_zero_branches_at_initialisation():
+    """LayerNorm at 1 and 0 has no incoming weights; a padding row is one token, not a unit; an attention
+    output projection and a residual convolution started at zero get their own gradient per unit."""
+    torch.manual_seed(0)
+    model = _Tagger(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True))
+    model.emb = nn.Embedding(10, 8, padding_idx=0)
+    nn.init.zeros_(model.body.self_attn.out_proj.weight); nn.init.zeros_(model.body.linear2.weight)
+    residual = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+    nn.init.zeros_(residual[3].weight)
+
+    class Res(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.branch, self.head = nn.Conv2d(1, 4, 1), residual, nn.Linear(4, 3)
+
+        def forward(self, x):
+            h = self.stem(x)
+            return self.head((h + self.branch(h)).mean((2, 3)))
+    assert codes(_probe(model, _tokens())) == []
+    assert codes(_probe(Res(), _batch((8, 1, 6, 6)))) == []
