@@ -88,3 +88,142 @@ for step in range(60):
     loss = F.cross_entropy(model(x[i:i + 32]), y[i:i + 32]); opt.zero_grad(); loss.backward(); opt.step()
 """)
     assert "symmetric-units" not in codes(r), codes(r)
+
+
+class _Tagger(nn.Module):
+    """Tokens -> embedding -> recurrent or attention layer -> classes."""
+    def __init__(self, body, vocab=10, dim=8):
+        super().__init__()
+        self.emb, self.body, self.out = nn.Embedding(vocab, dim), body, nn.Linear(dim, 3)
+
+    def forward(self, s):
+        h = self.body(self.emb(s))
+        return self.out((h[0] if isinstance(h, tuple) else h).mean(1))
+
+
+def _tokens():
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 10, (16, 5), generator=g), torch.randint(0, 3, (16,), generator=g)
+
+
+def _layers(report):
+    record = next(r for r in report.sections["checkup"]["probes"] if r["name"] == "symmetry")
+    return set(record.get("layers", {}))
+
+
+def test_a_unit_of_a_recurrent_layer_is_its_row_in_every_gate():
+    """Identical within each gate block (the LSTM's i, f, g, o, each its own value) is symmetric; the gates
+    differing from each other is not a difference between units. The head reads every unit alike."""
+    torch.manual_seed(0)
+    for body in (nn.LSTM(8, 8, batch_first=True), nn.GRU(8, 8, batch_first=True)):
+        model = _Tagger(body)
+        nn.init.constant_(model.out.weight, 0.1)
+        gates = body.weight_ih_l0.shape[0] // 8
+        with torch.no_grad():
+            for name, p in body.named_parameters():
+                p.copy_(torch.arange(gates, dtype=p.dtype).repeat_interleave(8).reshape(-1, *[1] * (p.dim() - 1))
+                        .expand_as(p) * 0.1 + 0.05)
+        assert _layers(_probe(model, _tokens())) == {"body.weight_ih_l0"}, body
+        torch.manual_seed(1)
+        assert _layers(_probe(_Tagger(type(body)(8, 8, batch_first=True)), _tokens())) == set()
+
+
+def test_identical_embedding_dimensions_and_attention_units():
+    """An embedding's units are its dimensions (columns): constant, every token is the same vector. An
+    attention layer's are the query, key and value rows of one dimension."""
+    torch.manual_seed(0)
+    bag = nn.Sequential(nn.Embedding(10, 6), nn.Flatten(), nn.Linear(30, 8), nn.Tanh(), nn.Linear(8, 3))
+    for m in (bag[0], bag[2]):
+        nn.init.constant_(m.weight, 0.05)
+    assert _layers(_probe(bag, _tokens())) == {"0.weight"}  # the random head separates `2`'s units
+    model = _Tagger(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True))
+    for p in model.parameters():
+        if p.dim() > 1:
+            nn.init.constant_(p, 0.05)
+    found = _layers(_probe(model, _tokens()))
+    assert "body.self_attn.in_proj_weight" in found and "out.weight" not in found, found
+
+
+def test_random_biases_do_not_separate_constant_units():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
+    for m in model:
+        if isinstance(m, nn.Linear):
+            nn.init.constant_(m.weight, 0.1)  # the biases keep their random draw
+    r = _probe(model, _batch((32, 6)))
+    assert codes(r) == ["symmetric-units"] and _layers(r) == {"0.weight", "2.weight"}
+
+
+def test_zero_weights_get_a_zero_gradient_and_are_named():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1))
+    for p in model.parameters():
+        nn.init.zeros_(p)
+    x = torch.randn(32, 4)
+    r = _probe(model, (x, x[:, :1] ** 2), loss_fn=F.mse_loss)
+    assert _layers(r) == {"0.weight", "2.weight"} and "gradient is identical" in r.findings[0].observation
+
+
+def test_transposed_convolutions_and_depthwise_kernels():
+    """A transposed convolution's units are on dim 1 of its weight (the convolution after it, also constant,
+    reads them alike; the random head separates the convolution's own units); identical depthwise kernels
+    read different input channels, so their units differ."""
+    torch.manual_seed(0)
+    up = nn.Sequential(nn.ConvTranspose2d(2, 4, 2, stride=2), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU(),
+                       nn.Flatten(), nn.Linear(4 * 36, 3))
+    for m in (up[0], up[2]):
+        nn.init.constant_(m.weight, 0.1); nn.init.zeros_(m.bias)
+    assert _layers(_probe(up, _batch((8, 2, 4, 4)))) == {"0.weight"}
+    depthwise = nn.Sequential(nn.Conv2d(3, 3, 3, groups=3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 36, 3))
+    nn.init.constant_(depthwise[0].weight, 0.1)
+    assert codes(_probe(depthwise, _batch((8, 3, 8, 8)))) == []
+
+
+def test_the_output_layer_alone_is_never_symmetric():
+    """Each output unit has its own target: a zero-initialised logistic regression, or a zero head whose
+    targets are nearly equal, start alike because the targets are."""
+    torch.manual_seed(0)
+    logistic = nn.Linear(6, 3)
+    nn.init.zeros_(logistic.weight)
+    x = torch.randn(32, 6)
+    head = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 2))
+    nn.init.zeros_(head[2].weight)
+    assert codes(_probe(logistic, _batch((32, 6)))) == []
+    assert codes(_probe(head, (x, x[:, :1].expand(32, 2) + 0.01 * x[:, 1:3]), loss_fn=F.mse_loss)) == []
+
+
+def test_severity_follows_whether_the_batch_can_be_fitted():
+    """All zero: the model cannot fit the batch, and the symmetry is the error that explains it; constant
+    weights with random biases still fit 64 samples, and it stays a warning ranked first."""
+    x = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+    for init, severity in ((nn.init.zeros_, "error"), (lambda p: nn.init.constant_(p, 0.1) if p.dim() > 1 else p, "warning")):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
+        for p in model.parameters():
+            init(p)
+        r = checkup(model, (x, y), F.cross_entropy, progress=False)
+        assert (r.findings[0].code, r.findings[0].severity) == ("symmetric-units", severity), r.findings
+        assert all(f.explained_by == "symmetric-units" for f in r.findings[1:] if f.severity != "info"), r.findings
+
+
+def test_norm_layers_padding_rows_and_zero_branches_at_initialisation():
+    """LayerNorm at 1 and 0 has no incoming weights; a padding row is one token, not a unit; an attention
+    output projection and a residual convolution started at zero get their own gradient per unit."""
+    torch.manual_seed(0)
+    model = _Tagger(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True))
+    model.emb = nn.Embedding(10, 8, padding_idx=0)
+    nn.init.zeros_(model.body.self_attn.out_proj.weight); nn.init.zeros_(model.body.linear2.weight)
+    residual = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+    nn.init.zeros_(residual[3].weight)
+
+    class Res(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.branch, self.head = nn.Conv2d(1, 4, 1), residual, nn.Linear(4, 3)
+
+        def forward(self, x):
+            h = self.stem(x)
+            return self.head((h + self.branch(h)).mean((2, 3)))
+    assert codes(_probe(model, _tokens())) == []
+    assert codes(_probe(Res(), _batch((8, 1, 6, 6)))) == []

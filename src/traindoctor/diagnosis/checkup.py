@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from ..judge import probes as probe_rules
 from ..judge.thresholds import DEAD_RELU_INIT
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
@@ -57,6 +58,7 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
     if setup.subsampled:
         axis["subsampled"] = setup.subsampled
     found, differential = _experiments(model, setup, optimizer, records, experiments_)
+    probe_rules.follow_consequence(outcome.findings, _unfitted(records))
     if probes is None and setup.loss_fn is not None and not setup.blocked:  # multi-loss balance, with the whole battery
         record = loss_terms.checkup_record(model, setup, found)
         if setup.subsampled:  # measured on the subsample, as every probe
@@ -69,12 +71,17 @@ def checkup(model: torch.nn.Module, batch: Any, loss_fn: Any = None, optimizer: 
                   unchecked=unchecked)
 
 
+def _unfitted(records: list[Any]) -> str | None:
+    """Why the loss does not learn, as checkup sees it: the overfit probe ran and the model did not fit."""
+    overfit = next((r for r in records if r["name"] == "overfit" and r["status"] == "ran"), None)
+    return "the model did not fit the batch" if overfit is not None and not overfit["passed"] else None
+
+
 def _experiments(model: torch.nn.Module, setup: Any, optimizer: Any, records: list[Any],
                  when: bool | None) -> tuple[list[Any], dict[str, Any]]:
     """The differential diagnosis on the checkup's batch, when the overfit probe failed or when asked."""
     overfit = next((r for r in records if r["name"] == "overfit" and r["status"] == "ran"), None)
-    reason = ("asked for" if when else None) if when is not None else (
-        "the model did not fit the batch" if overfit is not None and not overfit["passed"] else None)
+    reason = ("asked for" if when else None) if when is not None else _unfitted(records)
     if reason is None or setup.blocked or setup.loss_fn is None:
         why = "--no-experiments" if when is False else ("no loss_fn given" if setup.loss_fn is None and reason
                                                          else "the model fits the batch" if overfit else "not asked")

@@ -23,6 +23,7 @@ class Options:
     causal: bool | None = None  # True requires causal independence; None infers it from the targets
     dead_relu: float = DEAD_RELU_INIT  # judge/thresholds.py: DEAD_RELU_TRAINED for a trained model
     trained: bool = False  # the model is as training left it (run), not at initialisation (checkup)
+    start: Mapping[str, Any] | None = None  # trained: its state_dict before the first update, when recorded
     metric_fn: Callable[[Any, Any], Any] | None = None  # the setup's metric(output, targets), for stuck-metric
     higher_is_better: bool = True  # the metric's direction (False for an error)
 

@@ -14,7 +14,7 @@ from ..vocabulary.numbers import fmt
 from ..vocabulary.finding import Finding, finding
 from .thresholds import (AFFINE_TOLERANCE, BOTTLENECK_SHARE, CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREAD, DEAD_MIN_SAMPLES, EXPLODING_FIRST_LAST,
                          INPUT_IGNORED, LARGE_UPDATE, MASK_AGREEMENT, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL,
-                         OVERFIT_TARGET, PROBE_SMALL_UPDATE, SATURATED, UNNORMALIZED_SCALE, VANISHING_FIRST_LAST)
+                         OVERFIT_TARGET, PROBE_SMALL_UPDATE, SATURATED, SYMMETRIC_SPREAD, UNNORMALIZED_SCALE, VANISHING_FIRST_LAST)
 
 SOURCE = "checkup"
 SOURCE_RUN = "run"  # the checks on run's loss head on tape (diagnosis/loss_independence.py)
@@ -88,16 +88,28 @@ def loss_mixing(others: torch.Tensor, size: int, record: dict[str, Any]) -> Find
                    "normalisation over the batch axis)", SOURCE_RUN, evidence=record, location={"module": "the loss"})
 
 
-def symmetric_units(layers: dict[str, int], trained: bool, record: dict[str, Any]) -> Finding | None:
-    """`layers`: weight -> units, for the layers whose units are all identical (and, untrained, whose gradients
-    are identical too)."""
+def symmetric_units(measured: dict[str, tuple[int, float]], trained: bool) -> tuple[Finding | None, dict[str, Any]]:
+    """`measured`: layer -> (units, spread), for the layers whose units started with identical weights; spread
+    is the share of their change (training's, or the batch's gradient) that differs between them. The units
+    of a layer at most SYMMETRIC_SPREAD are copies; the finding (if any) and the probe's record."""
+    spread = {n: round(s, 3) for n, (_, s) in measured.items()}
+    layers = {n: u for n, (u, s) in measured.items() if s <= SYMMETRIC_SPREAD}
+    record: dict[str, Any] = {"layers": layers, "spread": spread}
     if not layers:
-        return None
+        return None, {**record, "note": "units that started identical were moved apart"}
     name, units = next(iter(layers.items()))
-    when = ("after training" if trained else "at initialisation, and the gradient the batch gives them is identical too")
-    return finding("symmetric-units", f"all {units} units of `{name}` have identical weights {when}"
+    apart = spread[name]
+    share = f"{apart:.0%}" if apart >= 0.01 else "under 1%"
+    if trained:
+        how = ("are identical after training" if apart == 0 else
+               f"training moved them alike (only {share} of the change differs between units)")
+    else:
+        how = ("the batch's gradient is identical for each" if apart == 0 else
+               f"the batch's gradient moves them alike (only {share} of it differs between units)")
+    return finding("symmetric-units", f"all {units} units of `{name}` started with identical weights and {how}"
                    + (f" ({len(layers) - 1} more layer(s) alike)" if len(layers) > 1 else "")
-                   + f": the layer works as a single unit", SOURCE, evidence=record, location={"module": name.rsplit(".", 1)[0]})
+                   + ": the layer works as a single unit", SOURCE, evidence=record,
+                   location={"module": name.rsplit(".", 1)[0]}), record
 
 
 def no_nonlinearity(layer: str, depth: int, deviation: float, model: str, record: dict[str, Any]) -> Finding | None:
@@ -124,10 +136,11 @@ def capacity_bottleneck(layer: str, width: int, values: int, dims: int, share: f
 
 
 def follow_consequence(found: list[Finding], stuck: str | None) -> list[Finding]:
-    """Severity follows consequence: what limits the model's expressive power is an error once the recorded
-    loss does not learn (`stuck`: why, as judge/numerics.why_not_learning says), a warning while it does."""
+    """Severity follows consequence: what limits the model's expressive power is an error once the loss does
+    not learn (`stuck`: why — run's recorded loss, as judge/numerics.why_not_learning says, or checkup's
+    batch the model could not fit), a warning while it does."""
     for f in found:
-        if f.code in ("no-nonlinearity", "capacity-bottleneck") and stuck:
+        if f.code in ("no-nonlinearity", "capacity-bottleneck", "symmetric-units") and stuck:
             f.severity, f.observation = "error", f"{f.observation}; {stuck}"
     return found
 

@@ -1,15 +1,21 @@
-"""Units that are copies of each other: a layer whose units (a row of weights and a bias each) are all identical.
+"""Units that are copies of each other: a layer whose units started with identical incoming weights and
+that training moves alike.
 
-Units with identical incoming weights compute the same value; if the gradient they receive is identical
-too (constant or zero initialisation of consecutive layers), every update keeps them identical and the
-layer works as one unit, whatever its width. After training (`run`), rows still identical are that
-symmetry never broken; at initialisation (`checkup`), rows identical and gradients identical on the batch
-are that it will not break.
+Units with identical incoming weights compute the same function of the same input; if the gradient they
+receive is identical too (constant or zero initialisation of consecutive layers), every update keeps them
+identical and the layer works as one unit, whatever its width. Random biases, dropout or a following layer
+with random weights make the units' gradients differ; whether that separates them is measured, not assumed:
+the share of what moved the units (an update, or at initialisation the batch's gradient) that differs
+between them. A unit is what a layer computes one output feature with: a weight row of a Linear, an output
+channel's kernel of a convolution, a dimension of an embedding (a column: identical columns give every
+token one value), the four (LSTM) or three (GRU) gate rows of one hidden unit of a recurrent layer, the
+query, key and value rows of one dimension of an attention layer.
 """
 
 from __future__ import annotations
 
-from typing import TypedDict
+from dataclasses import dataclass
+from typing import Callable, Mapping, TypedDict
 
 import torch
 from torch import nn
@@ -20,48 +26,155 @@ from ...vocabulary.finding import Finding
 from ..registry import Context, probe
 from ..setup import NotApplicable, Setup, SetupError
 
+View = Callable[[torch.Tensor], torch.Tensor]  # a parameter (or its gradient) as (units, values of one unit)
+
 
 class SymmetryRecord(TypedDict, total=False):
-    layers: dict[str, int]  # layer -> units, for the layers whose units are all identical
+    layers: dict[str, int]  # layer -> units, for the layers whose units were identical and moved alike
+    spread: dict[str, float]  # layer -> the share of the units' change that differs between them
     note: str
 
 
-def _identical_rows(t: torch.Tensor, bias: torch.Tensor | None = None) -> bool:
-    """Every unit the same: its row of weights, and its bias (a unit is both)."""
-    rows = t.detach().reshape(t.shape[0], -1).float()
-    if bias is not None and bias.shape == (t.shape[0],):
-        rows = torch.cat([rows, bias.detach().float()[:, None]], 1)
+@dataclass
+class Units:
+    """The parameters of one layer's units, each with the view that puts one unit per row."""
+    count: int
+    weights: list[tuple[str, View]]
+    biases: list[tuple[str, View]]
+
+
+def _rows(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(t.shape[0], -1)
+
+
+def _gated(gates: int) -> View:
+    """Rows packed gate after gate ((gates * H, ...): LSTM's i, f, g, o; attention's q, k, v): the unit h is
+    row h of every gate block, so units are compared within each gate, never across gates."""
+    return lambda t: t.reshape(gates, t.shape[0] // gates, -1).transpose(0, 1).reshape(t.shape[0] // gates, -1)
+
+
+_GATES = {nn.LSTM: 4, nn.GRU: 3, nn.RNN: 1}
+_TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def _recurrent(prefix: str, m: nn.RNNBase) -> dict[str, Units]:
+    view, found = _gated(next(g for kind, g in _GATES.items() if isinstance(m, kind))), {}
+    for layer in range(m.num_layers):
+        for sfx in ("", "_reverse")[:2 if m.bidirectional else 1]:
+            at = f"l{layer}{sfx}"
+            found[f"{prefix}weight_ih_{at}"] = Units(m.hidden_size, [(f"weight_ih_{at}", view), (f"weight_hh_{at}", view)],
+                                                    [(f"bias_ih_{at}", view), (f"bias_hh_{at}", view)] if m.bias else [])
+    return found
+
+
+def _attention(prefix: str, m: nn.MultiheadAttention) -> dict[str, Units]:
+    if m.in_proj_weight is not None:
+        return {f"{prefix}in_proj_weight": Units(m.embed_dim, [("in_proj_weight", _gated(3))],
+                                                [("in_proj_bias", _gated(3))] if m.in_proj_bias is not None else [])}
+    return {f"{prefix}q_proj_weight": Units(m.embed_dim, [(f"{c}_proj_weight", _rows) for c in "qkv"],
+                                           [("in_proj_bias", _gated(3))] if m.in_proj_bias is not None else [])}
+
+
+def _layers(model: nn.Module) -> dict[str, tuple[nn.Module, Units]]:
+    """Every layer of ≥ 2 units with trainable incoming weights, by its weight's name."""
+    found: dict[str, tuple[nn.Module, Units]] = {}
+    for name, m in model.named_modules():
+        prefix = f"{name}." if name else ""
+        if isinstance(m, tuple(_GATES)) and not getattr(m, "proj_size", 0):
+            layers = _recurrent(prefix, m)
+        elif isinstance(m, nn.MultiheadAttention):
+            layers = _attention(prefix, m)
+        elif isinstance(getattr(m, "weight", None), nn.Parameter) and m.weight.dim() >= 2:
+            if isinstance(m, (nn.Embedding, nn.EmbeddingBag)):  # (tokens, dims): a dimension is a unit
+                units = Units(m.weight.shape[1], [("weight", lambda t: t.T)], [])
+            elif isinstance(m, _TRANSPOSED):  # (in, out / groups, ...): out channels on dim 1
+                if m.groups > 1:
+                    continue
+                units = Units(m.weight.shape[1], [("weight", lambda t: _rows(t.transpose(0, 1)))], [("bias", _rows)])
+            else:
+                units = Units(m.weight.shape[0], [("weight", _rows)], [("bias", _rows)])
+            layers = {f"{prefix}weight": units}
+        else:
+            continue
+        for label, units in layers.items():
+            params = [getattr(m, p, None) for p, _ in units.weights]
+            if units.count >= 2 and all(isinstance(p, nn.Parameter) and p.requires_grad for p in params):
+                units.biases = [(b, v) for b, v in units.biases if isinstance(getattr(m, b, None), nn.Parameter)]
+                found[label] = (m, units)
+    return found
+
+
+def _matrix(m: nn.Module, parts: list[tuple[str, View]],
+            value: Callable[[nn.Parameter], torch.Tensor | None]) -> torch.Tensor | None:
+    """The units' `value`s of `parts` side by side, (units, ...); None when a part has none (no gradient)."""
+    tensors = [value(getattr(m, p)) for p, _ in parts]
+    if any(t is None for t in tensors):
+        return None
+    return torch.cat([view(t.detach().float()) for t, (_, view) in zip(tensors, parts)], 1)
+
+
+def _identical(rows: torch.Tensor) -> bool:
+    if not torch.allclose(rows[0], rows[1], rtol=0, atol=SYMMETRIC_TOLERANCE * float(rows[:2].abs().max())):
+        return False  # the usual answer, without a pass over a large layer
     scale = float(rows.abs().max())
     return bool((rows - rows[:1]).abs().max() <= SYMMETRIC_TOLERANCE * (scale + 1e-30))
 
 
-def _symmetric(model: nn.Module) -> dict[str, nn.Parameter]:
-    """The trainable weights of ≥ 2 output units (dim 0) whose rows are all identical."""
-    return {f"{name}.weight" if name else "weight": m.weight for name, m in model.named_modules()
-            if isinstance(getattr(m, "weight", None), nn.Parameter) and m.weight.requires_grad
-            and m.weight.dim() >= 2 and m.weight.shape[0] >= 2 and not isinstance(m, nn.Embedding)
-            and _identical_rows(m.weight, getattr(m, "bias", None))}
+def _spread(change: torch.Tensor) -> float:
+    """The share of the units' change that differs between them: mean |c_j - mean c|² over mean |c_j|²
+    (0: they moved as one; about 1 - 1/units for unrelated changes); 0 when nothing changed."""
+    moved = float((change ** 2).sum(1).mean())
+    return float(((change - change.mean(0)) ** 2).sum(1).mean()) / moved if moved > 0 else 0.0
 
 
-def _bias_grad(model: nn.Module, weight: str) -> torch.Tensor | None:
-    bias = getattr(model.get_submodule(weight.rsplit(".", 1)[0]) if "." in weight else model, "bias", None)
-    return bias.grad if isinstance(bias, torch.Tensor) else None
+def _output_layer(setup: Setup, model: nn.Module) -> nn.Module | None:
+    """The last module with weights the forward calls: its units are the outputs, each moved by its own
+    target, so units alike there are the targets alike, whatever the initialisation."""
+    called: list[nn.Module] = []
+    handles = [m.register_forward_hook(lambda m, *_: called.append(m)) for m in model.modules()
+               if any(p.dim() >= 2 for p in m.parameters(recurse=False))]
+    try:
+        with torch.no_grad():
+            setup.forward(model)
+    finally:
+        for h in handles:
+            h.remove()
+    return called[-1] if called else None
 
 
-@probe("symmetry", order=115, cheap=True,
-       about="layers whose units all have identical weights (and, before training, identical gradients)")
-def symmetry(setup: Setup, context: Context) -> tuple[list[Finding], SymmetryRecord]:
+def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None, trained: bool) -> dict[str, tuple[int, float]]:
+    """Layers but the output layer whose units started with identical weights -> (units, spread of their
+    change): the change training made since `start` (`trained`; a layer it never moved stayed identical), or
+    the batch's gradient (untrained). Trained from an unknown start: units identical now, biases included."""
     model = setup.copy_model(train=True)
-    found = _symmetric(model)
-    if not found:
-        return [], SymmetryRecord(note="no layer with all units identical")
-    if not context.options.trained:  # before training: only if the gradient keeps them identical
+    names = {id(p): n for n, p in model.named_parameters()}
+    began: Callable[[nn.Parameter], torch.Tensor | None] = (
+        (lambda p: start.get(names[id(p)])) if trained and start is not None else (lambda p: p))
+    unknown = trained and start is None
+    candidates = {label: (m, u) for label, (m, u) in _layers(model).items()
+                  if (rows := _matrix(m, u.weights + (u.biases if unknown else []), began)) is not None
+                  and _identical(rows)}
+    if candidates:
+        output = _output_layer(setup, model)
+        candidates = {label: (m, u) for label, (m, u) in candidates.items() if m is not output}
+    if unknown:
+        return {label: (u.count, 0.0) for label, (m, u) in candidates.items()}
+    if candidates and not trained:
         try:
             with torch.enable_grad():
                 setup.step_loss(model)[1].backward()
         except SetupError as exc:
-            raise NotApplicable(f"identical units at initialisation, but no loss to see if training separates them: {exc}")
-        found = {n: w for n, w in found.items() if w.grad is not None and _identical_rows(w.grad, _bias_grad(model, n))}
-    record = SymmetryRecord(layers={n: int(w.shape[0]) for n, w in found.items()})
-    finding = probe_rules.symmetric_units(record["layers"], context.options.trained, dict(record))
-    return ([finding] if finding else []), record
+            raise NotApplicable(f"units with identical weights, but no loss to see if training separates them: {exc}")
+    change: Callable[[nn.Parameter], torch.Tensor | None] = (lambda p: p - began(p)) if trained else (lambda p: p.grad)
+    return {label: (u.count, _spread(moved)) for label, (m, u) in candidates.items()
+            if (moved := _matrix(m, u.weights, change)) is not None}
+
+
+@probe("symmetry", order=115, cheap=True,
+       about="layers whose units started with identical weights and that training (or the batch's gradient) moves alike")
+def symmetry(setup: Setup, context: Context) -> tuple[list[Finding], SymmetryRecord]:
+    measured = measure(setup, context.options.start, context.options.trained)
+    if not measured:
+        return [], SymmetryRecord(note="no layer whose units all have identical weights")
+    finding, record = probe_rules.symmetric_units(measured, context.options.trained)
+    return ([finding] if finding else []), SymmetryRecord(**record)

@@ -37,15 +37,26 @@ CODES = (
     Code(
         code="symmetric-units",
         title="A layer's units are copies of each other",
-        severity="error",
+        severity="warning",
         stage=MECHANISM,
         what=(
-            "A layer of two or more output units whose weight rows are all identical — after training (run), or "
-            "at initialisation with identical gradients on the batch (checkup)."),
+            "A layer of two or more units that started with identical incoming weights, and whose change keeps "
+            "them alike: at most half of what training changed in them (run, from the state before the first "
+            "update) or of the batch's gradient (checkup, or a layer training did not move) differs between "
+            "units. A unit is a Linear's weight row, a convolution's output channel, an embedding's dimension, "
+            "a recurrent layer's hidden unit (its row in every gate), an attention layer's query/key/value "
+            "dimension. An error once the loss does not learn."),
         why=(
             "Units with the same incoming weights compute the same value, and when they also receive the same "
             "gradient every update keeps them equal: the layer of width n works as a single unit, and the model "
-            "cannot express what it was sized for. Constant or zero initialisation of consecutive layers does it."),
+            "cannot express what it was sized for. Constant or zero initialisation of consecutive layers does it "
+            "(with zeros the hidden layers' gradient is zero too, and they never move). Random biases or dropout "
+            "separate the units too little to matter; a following layer with random weights separates them "
+            "fully, which is why a zero-initialised output layer or residual branch is healthy. Identical units "
+            "are all active or all dead together: dead ReLUs, saturated tanh, or ReLUs all in their linear range "
+            "(the stack then computes a linear map), and with a constant too large, a first loss far from chance. A "
+            "model that reads its inputs through one unit fits a batch by its mean and no better on another with "
+            "the real pairing than shuffled: what reads as targets decoupled from the inputs."),
         hypotheses=(
             Hypothesis("the layer (and the next) was initialised to a constant or to zero",
                        "print the layer's weight: every row is the same"),
@@ -59,7 +70,8 @@ CODES = (
         bad="nn.init.constant_(layer.weight, 0.5)",
         good="nn.init.kaiming_uniform_(layer.weight, a=5 ** 0.5)",
         explains=("cannot-overfit-batch", "loss-plateau", "underfitting", "constant-output", "slow-convergence",
-                  "vanishing-gradients"),
+                  "vanishing-gradients", "input-ignored", "dead-relu", "saturated-activations", "lr-too-low",
+                  "no-nonlinearity", "init-loss-mismatch", "labels-decoupled"),
     ),
     Code(
         code="batch-mixing",
