@@ -37,6 +37,27 @@ for epoch in range(2):
         loss = F.cross_entropy(model(x_train[i:i + 32]), y_train[i:i + 32])
         opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # Sequences sorted by length for packing, their labels left in the original order. Packed inputs cannot
+    # be moved to other samples (the lengths must stay sorted): the test moves the targets instead.
+    "packed-sequences-sorted-alone": """
+from torch.nn.utils.rnn import pack_padded_sequence
+class Reader(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb = nn.Embedding(12, 16); self.gru = nn.GRU(16, 32, batch_first=True); self.out = nn.Linear(32, 2)
+    def forward(self, tokens, lengths):
+        _, h = self.gru(pack_padded_sequence(self.emb(tokens), lengths, batch_first=True))
+        return self.out(h[-1])
+lengths_all = torch.randint(3, 13, (1536,))
+tokens_all = torch.randint(1, 12, (1536, 12)) * (torch.arange(12) < lengths_all[:, None])
+labels_all = (tokens_all[:, 0] > 5).long()
+model = Reader(); opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(100):
+    i = (step * 32) % 1536
+    lengths, order = lengths_all[i:i + 32].sort(descending=True)
+    tokens, labels = tokens_all[i:i + 32][order], labels_all[i:i + 32]   # LABELS
+    loss = F.cross_entropy(model(tokens, lengths), labels)
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "images-sorted-vs-listing-order": """
 images = torch.rand(512, 1, 8, 8); labels = (images.mean((1, 2, 3)) * 40).long() % 5
 order = torch.randperm(512)
@@ -163,6 +184,8 @@ HEALTHY = {
     "split-with-one-permutation": DECOUPLED["split-with-two-permutations"].replace(
         "x_train = x[torch.randperm(3000)[:2400]]; y_train = y[torch.randperm(3000)[:2400]]",
         "keep = torch.randperm(3000)[:2400]; x_train, y_train = x[keep], y[keep]"),
+    "packed-sequences-sorted-together": DECOUPLED["packed-sequences-sorted-alone"].replace(
+        "labels_all[i:i + 32]   # LABELS", "labels_all[i:i + 32][order]"),
     "light-l2": OVER_REGULARISED["l2-summed-into-the-loss"].replace("0.1 * sum", "1e-5 * sum"),
     "adamw-decay": OVER_REGULARISED["coupled-weight-decay"].replace(
         "torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=5.0)", "torch.optim.AdamW(model.parameters(), lr=1e-2)"),

@@ -28,6 +28,7 @@ from ..measure.recorder import internal_calls
 from ..measure.tape import Tape, cloned_batch
 from ..vocabulary.finding import Finding
 from . import gradient_path, term_path
+from .loss_independence import ELEMENTWISE
 from .axis import batch_dim, decide
 from .guard import guarded
 from .sandbox import isolated, same_noise
@@ -310,36 +311,36 @@ def _held_out(m: Material, tape: LossHead, others: list[LossHead], groups: Group
     real pairing is uniform, so several batches make a typical pairing unlikely to look special by chance."""
     model = _fresh(m)
     model.load_state_dict(m.initial)
-    tests = [(cloned_batch(*o.batch), o, pairings) for o in others
-             if (pairings := _shuffled(model, o.batch)) is not None]
+
+    def paired(other: LossHead, pairing: Pairing) -> float:
+        batch, targets = pairing
+        with torch.no_grad(), same_noise(SEED):
+            if targets is None:
+                return float(_loss(other, model, batch))
+            return float(other.loss_of(call(model, Call(batch)), dict(model.named_parameters()), constants=targets))
+
+    def runs(other: LossHead, pairings: list[Pairing] | None) -> bool:
+        """Inputs that cannot be moved (lengths that must stay sorted for packing) give no pairings."""
+        try:
+            return pairings is not None and math.isfinite(paired(other, pairings[0]))
+        except Exception:
+            return False
+
+    tests = []
+    for o in others:
+        batch = cloned_batch(*o.batch)
+        pairings = _shuffled(model, o.batch)
+        pairings = [(p, None) for p in pairings] if pairings is not None else None
+        if not runs(o, pairings):  # the same test moving the targets instead of the inputs
+            pairings = [(batch, t) for t in _retargeted(o)] or None
+        if runs(o, pairings):
+            tests.append(((batch, None), o, pairings))
     if not tests:
         return None
 
     def measure() -> list[tuple[float, list[float]]]:
-        out = []
-        for batch, other, pairings in tests:
-            with torch.no_grad(), same_noise(SEED):
-                real = float(_loss(other, model, batch))
-            shuffled = []
-            for moved in pairings:
-                with torch.no_grad(), same_noise(SEED):
-                    shuffled.append(float(_loss(other, model, moved)))
-            out.append((real, shuffled))
-        return out
+        return [(paired(other, real), [paired(other, p) for p in pairings]) for real, other, pairings in tests]
 
-    def runs(test: tuple) -> bool:
-        """A batch whose samples cannot be moved (lengths that must stay sorted for packing) has no test."""
-        batch, other, pairings = test
-        try:
-            with torch.no_grad(), same_noise(SEED):
-                _loss(other, model, pairings[0])
-        except Exception:
-            return False
-        return True
-
-    tests = [t for t in tests if runs(t)]
-    if not tests:
-        return None
     before = measure()
     opt = _optimizer(m, model, groups)
     train = cloned_batch(*tape.batch)
@@ -358,7 +359,30 @@ def _held_out(m: Material, tape: LossHead, others: list[LossHead], groups: Group
         fitted.append(float(_loss(tape, model, train, data_only=tape.penalized)))
     batches = [{"real_before": r0, "shuffled_before": s0, "real_after": r1, "shuffled_after": s1}
                for (r0, s0), (r1, s1) in zip(before, measure())]
-    return {**batches[0], "batches": batches, "fitted_first": fitted[0], "fitted_last": fitted[-1]}
+    moved = ["targets" if pairings[0][1] is not None else "inputs" for _, _, pairings in tests]
+    return {**batches[0], "batches": batches, "fitted_first": fitted[0], "fitted_last": fitted[-1], "moved": moved}
+
+
+# One pairing of inputs and targets: a batch (its inputs maybe moved), and the recorded targets replaced (by
+# the id of the recorded value) or None.
+Pairing = tuple[tuple[tuple, dict], dict[int, torch.Tensor] | None]
+
+
+def _retargeted(head: LossHead) -> list[dict[int, torch.Tensor]]:
+    """When the inputs cannot be moved, each torch loss function's recorded target with its samples (dim 0, the
+    same order for all) in SHUFFLES other orders: each sample's outputs meet another sample's targets, as
+    moving the inputs would have made them. Empty without a loss head on tape, or targets of several sizes."""
+    if not isinstance(head, Tape):
+        return []
+    targets = [t for _, t in head.targets(ELEMENTWISE) if t.dim() > 0]
+    if not targets or len({t.shape[0] for t in targets}) != 1 or targets[0].shape[0] < 4:
+        return []
+    gen = torch.Generator().manual_seed(SEED)
+    out = []
+    for _ in range(rules.SHUFFLES):
+        order = _derangement(targets[0].shape[0], gen)
+        out.append({id(t): t.index_select(0, order) for t in targets})
+    return out
 
 
 def _shuffled(model: nn.Module, batch: tuple[tuple, dict]) -> list[tuple[tuple, dict]] | None:

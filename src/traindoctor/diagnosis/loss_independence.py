@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from ..judge import probes as probe_rules
-from ..measure.tape import Const, Slot, Tape
+from ..measure.tape import Slot, Tape
 from ..vocabulary.finding import Finding
 from .axis import batch_dim, changes
 from .sandbox import isolated, same_noise
@@ -110,8 +110,9 @@ def _grad(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int, params:
 
 
 # torch's loss functions whose `target` is compared element by element with the input.
-_ELEMENTWISE = {"cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
-                "binary_cross_entropy", "binary_cross_entropy_with_logits", "soft_margin_loss", "poisson_nll_loss"}
+ELEMENTWISE = frozenset({"cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
+                          "binary_cross_entropy", "binary_cross_entropy_with_logits", "soft_margin_loss",
+                          "poisson_nll_loss"})
 
 
 def _alignment(tape: Tape, leaves: list[Any], spec: Any, main: int, ax: Any, params: dict[str, torch.Tensor],
@@ -121,17 +122,10 @@ def _alignment(tape: Tape, leaves: list[Any], spec: Any, main: int, ax: Any, par
     gradient may move. None when no target of the batch's samples was found."""
     replaced: dict[int, torch.Tensor] = {}
     names = []
-    for op in tape.ops:
-        name = getattr(op.func, "__name__", "")
-        if name not in _ELEMENTWISE:
-            continue
-        args, kwargs = tree_unflatten(op.leaves, op.spec)
-        target = kwargs.get("target", args[1] if len(args) > 1 else None)
-        if not isinstance(target, Const) or id(target.value) in replaced:
-            continue
-        changed = _sample0_changed(target.value, ax.size, ax.axis)
+    for name, target in tape.targets(ELEMENTWISE):
+        changed = _sample0_changed(target, ax.size, ax.axis)
         if changed is not None:
-            replaced[id(target.value)] = changed
+            replaced[id(target)] = changed
             names.append(name)
     if not replaced:
         return None

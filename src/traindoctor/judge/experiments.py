@@ -268,7 +268,8 @@ def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, A
         "outcome": (f"real inputs {fmt(held['real_before'])} → {fmt(held['real_after'])}; shuffled, best of {n}: "
                     f"{fmt(min(held['shuffled_before']))} → {fmt(min(held['shuffled_after']))}; {beaten} of {n} "
                     "shuffled pairings beat the real one"
-                    + (f" (on {len(batches)} batches: {', '.join(str(round(x * n)) for x in shares)})" if len(batches) > 1 else "")),
+                    + (f" (on {len(batches)} batches: {', '.join(str(round(x * n)) for x in shares)})" if len(batches) > 1 else "")
+                    + ("; the targets were moved, the inputs cannot be" if "targets" in held.get("moved", []) else "")),
         "keeps": [DECOUPLED] if decoupled else [],
         "kills": [SETUP] if decoupled else ([DECOUPLED] if before or after else [])})
     if not decoupled:

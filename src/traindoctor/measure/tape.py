@@ -100,6 +100,21 @@ class Tape:
                         values[slot] = held[slot]
         return values
 
+    def targets(self, functions: frozenset[str] | set[str]) -> list[tuple[str, torch.Tensor]]:
+        """The recorded `target` of each call of one of `functions` (torch loss functions by name), once each:
+        (function, the value as recorded)."""
+        out, seen = [], set()
+        for op in self.ops:
+            name = getattr(op.func, "__name__", "")
+            if name not in functions:
+                continue
+            args, kwargs = tree_unflatten(op.leaves, op.spec)
+            target = kwargs.get("target", args[1] if len(args) > 1 else None)
+            if isinstance(target, Const) and id(target.value) not in seen:
+                seen.add(id(target.value))
+                out.append((name, target.value))
+        return out
+
     def terms(self) -> list[Term]:
         """The additive terms of the loss: `a + 0.1 * b - c` gives a (weight 1), b (0.1) and c (-1). Sums,
         differences and products or quotients by a number are looked through; anything else is a term."""
