@@ -85,6 +85,9 @@ HEALTHY = {
     "actor-critic": ACTOR_CRITIC.replace("SIGN", "-1"),
     "accuracy-rises": CLASSIFIER.replace("METRIC", RIGHT),
     "accuracy-percent-and-counts": CLASSIFIER.replace("METRIC", PERCENT_RIGHT),
+    # A small test set answered in full: 40/40 is all of it, not 40%.
+    "all-of-a-small-test-set": CLASSIFIER.replace("METRIC", 'f"Accuracy: {(logits[:40].argmax(1) == yv[:40]).sum()}/40 '
+                                                            '({100 * (logits[:40].argmax(1) == yv[:40]).float().mean():.0f}%)"'),
     # Converged from the first print: high and flat while the loss still falls by half.
     "accuracy-converged": PRELUDE + """
 x = torch.randn(256, 2); y = (x[:, 0] > 0).long()

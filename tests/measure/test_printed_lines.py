@@ -10,7 +10,7 @@ def test_pairs_read_the_words_right_before_each_number():
         ("epoch", 3.0), ("train loss", 0.0005), ("val acc", 0.0)]
     assert list(_pairs("iter  42  loss -0.0120  mean episode return  -222.45")) == [
         ("iter", 42.0), ("loss", -0.012), ("mean episode return", -222.45)]
-    assert list(_pairs("[epoch 3/10] Accuracy: 45.5%, lr=1e-3")) == [("epoch", 3.0), ("accuracy", 45.5), ("lr", 0.001)]
+    assert list(_pairs("[epoch 3/10] Accuracy: 45.5%, lr=1e-3")) == [("epoch", 0.3), ("accuracy", 45.5), ("lr", 0.001)]
     # numbers inside words, versions and paths are not values; a number with no words before it has no label
     assert list(_pairs("v1.2.3 3rd 10000 (99%) 3/10")) == []
     assert list(_pairs("top5 acc 0.9 | f1 0.8")) == [("top5 acc", 0.9), ("f1", 0.8)]
@@ -18,6 +18,10 @@ def test_pairs_read_the_words_right_before_each_number():
     assert list(_pairs(" * Acc@1 45.20 Acc@5 81.2")) == []
     assert list(_pairs("| epoch 1 | 200/ 2983 batches | lr 20.00 | loss 6.91")) == [
         ("epoch", 1.0), ("lr", 20.0), ("loss", 6.91)]
+    # a count out of a total is the fraction, whatever the total (40/40 is all, not 40%)
+    assert list(_pairs("Test set: Average loss: 0.0341, Accuracy: 9890/10000 (99%)")) == [
+        ("set average loss", 0.0341), ("accuracy", 0.989)]
+    assert list(_pairs("Accuracy: 40/40 (100%)")) == [("accuracy", 1.0)]
     # a label repeated in a line keeps its first value
     assert list(_pairs("loss 1.0 loss 2.0")) == [("loss", 1.0)]
 

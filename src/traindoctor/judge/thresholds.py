@@ -371,8 +371,6 @@ SHUFFLES = 19
 # ... and the test has power only when the pairing matters to the loss: some shuffled pairing moves it by
 # at least 1% (a model pinned near a constant output gives every pairing the same loss).
 PAIRING_MATTERS = 0.01
-# The test is judged when the fit from the initial state learned from its batch (its loss clearly moving,
-# ARM_MOVES), not only when it memorised it (ARM_FITS): the evidence is in the shuffled pairings.
 # ... and decoupled is claimed only when the real pairing is a typical one: on average over the held-out
 # batches, at least a fifth of the 19 shuffled pairings beat it. A relation learned only weakly from one
 # batch (the real pairing among the best few on each batch, not better than all) is not called decoupled.

@@ -24,7 +24,7 @@ MAX_LINE = 500  # characters kept of a line (a printed tensor is not a metric li
 
 # A number on its own: not part of a word (`top1`, `3rd`, `fc2`), a version, a path piece or a name's
 # suffix (`Acc@5`, `#3`, `200/2983`: the 5 is which accuracy, not its value).
-_NUMBER = re.compile(r"(?<![\w.@#/])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])(%?)")
+_NUMBER = re.compile(r"(?<![\w.@#/])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w.])(?:\s*/\s*(\d+)(?![\w.]))?(%?)")
 _FIELD = re.compile(r"[|,;()\[\]{}]")  # a label does not reach back past a field separator
 LABEL_WORDS = 3  # a label is at most the last three words before its number: `mean episode return`
 
@@ -93,7 +93,16 @@ def _pairs(line: str) -> Iterator[tuple[str, float]]:
         if label in seen:
             continue
         seen.add(label)
-        yield label, float(m.group(0).rstrip("%"))
+        yield label, _value(m)
+
+
+def _value(m: re.Match) -> float:
+    """The number; `a/b` is the fraction a/b (`Accuracy: 9890/10000`: a count of b, not a percentage)."""
+    whole = m.group(0).rstrip("%")
+    if m.group(1) is None:
+        return float(whole)
+    numerator, denominator = float(whole.split("/")[0]), float(m.group(1))
+    return numerator / denominator if denominator else float("nan")
 
 
 def _label_words(text: str) -> list[str]:
