@@ -344,6 +344,20 @@ def test_dead_relu_and_saturation():
     assert run(mlp(), probes=("activations",)).findings == []
 
 
+def test_a_confident_output_sigmoid_is_not_saturation():
+    """A discriminator's last Sigmoid near 0 and 1 feeds binary cross-entropy, whose gradient p - y does not
+    vanish there: confident, judged by the loss. The same Sigmoid inside the model is saturation."""
+    torch.manual_seed(0)
+    head = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 1), nn.Sigmoid())
+    nn.init.normal_(head[2].weight, std=5.0)
+    assert run(head, batch=(torch.randn(32, 20), torch.rand(32, 1).round()), loss_fn=nn.BCELoss(),
+               probes=("activations",)).findings == []
+    inside = nn.Sequential(nn.Linear(20, 64), nn.Sigmoid(), nn.Linear(64, 1))
+    nn.init.normal_(inside[0].weight, std=5.0)
+    assert codes(run(inside, batch=(torch.randn(32, 20), torch.randn(32, 1)), loss_fn=nn.MSELoss(),
+                     probes=("activations",))) == ["saturated-activations"]
+
+
 # ── set-up errors ─────────────────────────────────────────────────────────────
 
 def test_setup_errors_say_what_to_pass():

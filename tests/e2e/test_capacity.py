@@ -67,6 +67,26 @@ HEALTHY = {
         " SKIP", " + self.a(x)[:, :6]"),
     "regression-wide-enough": REGRESSION.replace("WIDTH", "6").replace(" SKIP", ""),
     "conv-autoencoder-code-of-twelve": CONV_AUTOENCODER.replace("CODE", "12"),
+    # One value per time step, called once per step: the layer is reused, not a cut (a sequence of 20
+    # values forecast step by step through a width-1 read-out).
+    "read-out-called-per-time-step": """
+series = torch.sin(torch.linspace(0, 60, 4000)).unfold(0, 21, 7)            # (571, 21)
+cell, out = nn.LSTMCell(1, 32), nn.Linear(32, 1)
+opt = torch.optim.Adam([*cell.parameters(), *out.parameters()], lr=1e-2)
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__(); self.cell, self.out = cell, out
+    def forward(self, x):
+        h = c = torch.zeros(len(x), 32); ys = []
+        for t in range(x.shape[1]):
+            h, c = self.cell(x[:, t:t + 1], (h, c)); ys.append(self.out(h))
+        return torch.cat(ys, 1)
+model = Model()
+for step in range(60):
+    i = (step * 64) % 500
+    loss = F.mse_loss(model(series[i:i + 64, :20]), series[i:i + 64, 1:])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     # Class labels need no width: a one-unit score orders four classes.
     "classifier-through-one-unit": """
 y = factors[:, 0].bucketize(torch.tensor([-0.7, 0.0, 0.7]))

@@ -744,3 +744,19 @@ def test_run_finds_targets_the_model_can_copy(run_code, inputs, targets, leaks):
     assert ("label-leakage" in codes(report)) == leaks, [f.observation for f in report.findings]
     if not leaks:
         assert codes(report) == []
+
+
+def test_one_closure_step_is_not_evidence_of_unused_parameters(run_code):
+    """LBFGS computes its gradients inside step(), in the closure: a run of one such step has nothing to
+    say about parameters that never receive a gradient."""
+    report = run_code(body("""
+model = nn.Sequential(nn.Linear(10, 16), nn.Tanh(), nn.Linear(16, 4))
+opt = torch.optim.LBFGS(model.parameters(), lr=0.5, max_iter=10)
+def closure():
+    opt.zero_grad()
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    return loss
+opt.step(closure)
+"""))
+    assert "optimizer-params-unused" not in [f.code for f in report.findings]

@@ -145,7 +145,9 @@ def _params(rec: Recorder, st: OptState) -> list[Finding]:
             + (": nothing can train" if every else f" (e.g. `{frozen[0]}`)"),
             rec.source, severity="error" if every else "info", evidence={"frozen": frozen[:20], "n_frozen": len(frozen), "n_params": len(params)},
         ))
-    if st.steps == 0 or st.misplaced_steps >= MOST_STEPS * st.steps:
+    # "Never" needs a few steps to stand on: one step's read can come before a closure computes its gradients
+    # (LBFGS computes them inside step()).
+    if st.steps < MIN_STEPS or st.misplaced_steps >= MOST_STEPS * st.steps:
         return out
     unused = [(n, p) for n, p in zip(names, params) if p.requires_grad and id(p) not in st.ever_grad]
     if unused:

@@ -11,7 +11,7 @@ from ...judge.thresholds import DEAD_MIN_SAMPLES
 from ...measure.activations import ActivationTap
 from ...vocabulary.finding import Finding
 from ..registry import Context, probe
-from ..setup import NotApplicable, Setup
+from ..setup import NotApplicable, Setup, main_output
 
 
 class _Layers(TypedDict):
@@ -30,14 +30,23 @@ def activations(setup: Setup, context: Context) -> tuple[list[Finding], Activati
     tap = ActivationTap(model)
     if not tap.layers:
         raise NotApplicable("the model has no nn.ReLU, nn.Sigmoid or nn.Tanh module (functional calls are not seen)")
+    produced: dict[str, int] = {}  # layer -> id of the output of its last call
+    hooks = [m.register_forward_hook(lambda _m, _a, out, name=name: produced.__setitem__(name, id(out)))
+             for m, name in tap.layers.items()]
     tap.arm()
     try:
         with torch.no_grad():
-            setup.forward(model)
+            output = main_output(setup.forward(model))
     finally:
         measured = tap.disarm()
+        for h in hooks:
+            h.remove()
+    # A sigmoid or tanh whose output is the model's output feeds the loss directly: near its bounds it is
+    # confident (a likelihood loss's gradient, p - y, does not vanish there), which the loss judges, not this.
+    last = {name for name, ident in produced.items() if output is not None and ident == id(output)}
     stats = {name: {"kind": "relu" if kind == "dead_fraction" else type(m).__name__.lower(), kind: float(v)}
-             for m, name in tap.layers.items() if name in measured for kind, v in [measured[name]]}
+             for m, name in tap.layers.items() if name in measured and name not in last
+             for kind, v in [measured[name]]}
     record = ActivationsRecord(layers=stats)
     samples = setup.batch_size if setup.axis.axis is not None else 1
     if samples < DEAD_MIN_SAMPLES:

@@ -71,12 +71,15 @@ def _targets(setup: Setup) -> torch.Tensor:
 
 
 def _widths(model: nn.Module, setup: Setup) -> dict[str, int]:
-    """Values per sample each trainable layer outputs, on the batch."""
+    """Values per sample each trainable layer outputs, on the batch. A layer called more than once (per time
+    step of a sequence, per branch) is no cut: each call carries only part of what the samples hold."""
     widths: dict[str, int] = {}
+    calls: dict[str, int] = {}
     B = setup.axis.size
 
     def keep(name: str):
         def hook(_m: nn.Module, _args: Any, out: Any) -> None:
+            calls[name] = calls.get(name, 0) + 1
             t = main_output(out)
             if isinstance(t, torch.Tensor) and t.is_floating_point() and t.dim() >= 2 and t.shape[0] == B:
                 widths[name] = t[0].numel()
@@ -90,7 +93,7 @@ def _widths(model: nn.Module, setup: Setup) -> dict[str, int]:
     finally:
         for h in handles:
             h.remove()
-    return widths
+    return {n: w for n, w in widths.items() if calls[n] == 1}
 
 
 def _all_through(model: nn.Module, setup: Setup, name: str, base: torch.Tensor | None) -> bool:
