@@ -211,13 +211,19 @@ def test_samples_fed_again_are_profiled_once_and_ignored_targets_not_at_all():
     assert counts == {0.0: 8, 1.0: 16, 2.0: 16, 3.0: 16}  # one batch, once; -100 left out
 
 
-def test_a_small_dataset_fed_forever_is_looked_at_for_a_bounded_number_of_calls():
+def test_a_small_dataset_fed_forever_is_looked_at_until_it_comes_round_again():
     seen = BatchColumns()
     x = torch.randn(32, 3)
     for _ in range(2000):
         seen.add_inputs("Linear", nn.Linear(3, 1), (x,), {})
     stream = seen.inputs["Linear"]
-    assert stream.profile.rows == 32 and stream.calls == BATCH_CALLS and not seen.wants("inputs", "Linear")
+    assert stream.profile.rows == 32 and stream.calls == 2 and not seen.wants("inputs", "Linear")
+    epochs = BatchColumns()  # 4 batches, reshuffled each epoch: the first batch of the second epoch ends it
+    data = torch.randn(256, 3)
+    for epoch in range(50):
+        for batch in data[torch.randperm(256)].split(64):
+            epochs.add_inputs("Linear", nn.Linear(3, 1), (batch,), {})
+    assert epochs.inputs["Linear"].profile.rows == 256 and epochs.inputs["Linear"].calls == 5
     tokens = BatchColumns()  # a model fed only token ids profiles nothing, and stops being looked at
     for _ in range(BATCH_CALLS):
         assert tokens.wants("inputs", "Embedding")

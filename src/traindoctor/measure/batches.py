@@ -30,6 +30,8 @@ from .profile import WIDE, Profile, add_chunk
 
 BATCH_ROWS = 4096  # distinct samples profiled per stream: enough for robust scales (50+) and rare-class counts
 BATCH_CALLS = 512  # calls a stream looks at: a small dataset fed forever is profiled once, not at every step
+# ... and an input stream stops at the first batch that brings nothing new: every sample of it was profiled,
+# so the data is being seen again (a second epoch, a batch fed again) and the profile has what it will get.
 
 
 @dataclass
@@ -39,10 +41,11 @@ class Stream:
     seen: set[int] = field(default_factory=set)  # hashes of the rows (inputs) or batches (targets) profiled
     calls: int = 0
     skipped: int = 0  # batches left out: a column missing or reshaped
+    repeated: bool = False  # an input batch brought nothing new: the data is being seen again (the next epoch)
 
     @property
     def open(self) -> bool:
-        return self.profile.rows < BATCH_ROWS and self.calls < BATCH_CALLS
+        return not self.repeated and self.profile.rows < BATCH_ROWS and self.calls < BATCH_CALLS
 
 
 def _guarded(method):
@@ -143,9 +146,10 @@ def _add(stream: Stream, tensors: dict[str, torch.Tensor], by_row: bool) -> None
         keep = np.sort(first[[int(h) not in stream.seen for h in hashes[first]]])
         keep = keep[:BATCH_ROWS - stream.profile.rows]
         stream.seen.update(int(h) for h in hashes[keep])
+        stream.repeated = not len(keep)
     else:  # a batch once
         batch = hash(hashes.tobytes())
-        if batch in stream.seen:
+        if batch in stream.seen:  # (a target batch can be scored twice in a step: no sign of a new epoch)
             return
         stream.seen.add(batch)
         keep = np.arange(min(len(hashes), BATCH_ROWS - stream.profile.rows))
