@@ -233,19 +233,24 @@ def _between(cut: list[torch.Tensor], calls: list[tuple[str, dict[str, Any], lis
 
 def _reaches(t: torch.Tensor, targets: set[int]) -> bool:
     """Whether `t` is one of `targets` or was computed from one (walking its autograd graph)."""
-    if id(t) in targets:
-        return True
-    stack, seen = [t.grad_fn], set()
+    return id(t) in targets or bool(leaves_of(t) & targets)
+
+
+def leaves_of(t: torch.Tensor) -> set[int]:
+    """The ids of the leaf tensors requiring grad that `t` is computed from (itself, if it is one)."""
+    if t.grad_fn is None:
+        return {id(t)} if t.requires_grad else set()
+    found, seen, stack = set(), set(), [t.grad_fn]
     while stack:
         node = stack.pop()
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
         var = getattr(node, "variable", None)
-        if var is not None and id(var) in targets:
-            return True
+        if var is not None:
+            found.add(id(var))
         stack.extend(n for n, _ in node.next_functions)
-    return False
+    return found
 
 
 def _custom_functions(loss: torch.Tensor) -> list[str]:

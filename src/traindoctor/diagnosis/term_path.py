@@ -26,7 +26,7 @@ from torch import nn
 
 from ..judge.thresholds import GRADIENT_PROBE_COARSE
 from ..measure.tape import Tape, cloned_batch
-from .gradient_path import SEED, Cuts, Reader, direction, moved
+from .gradient_path import SEED, Cuts, Reader, direction, leaves_of, moved
 from .loss_terms import NotMultiLoss, named_terms
 from .sandbox import same_noise
 from .tree import Call, call
@@ -98,7 +98,7 @@ def _suspect(watch: Cuts, value: torch.Tensor, live: set[int],
             continue
         for i in reader.cuts:
             if i not in upstream:
-                upstream[i] = set().union(*(_leaves(t) for t in watch.cuts[i][2])) & zero.keys()
+                upstream[i] = set().union(*(leaves_of(t) for t in watch.cuts[i][2])) & zero.keys()
         fed = sorted(i for i in reader.cuts if upstream[i])
         if fed:
             up = set().union(*(upstream[i] for i in fed))
@@ -117,20 +117,3 @@ def _nodes(t: torch.Tensor) -> set[int]:
         seen.add(id(node))
         stack.extend(n for n, _ in node.next_functions)
     return seen
-
-
-def _leaves(t: torch.Tensor) -> set[int]:
-    """The ids of the leaf tensors requiring grad that `t` is computed from."""
-    if t.grad_fn is None:
-        return {id(t)} if t.requires_grad else set()
-    found, seen, stack = set(), set(), [t.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        var = getattr(node, "variable", None)
-        if var is not None:
-            found.add(id(var))
-        stack.extend(n for n, _ in node.next_functions)
-    return found
