@@ -760,3 +760,19 @@ def closure():
 opt.step(closure)
 """))
     assert "optimizer-params-unused" not in [f.code for f in report.findings]
+
+
+def test_a_module_that_redefines_train_is_still_probed(run_code):
+    """A forward-forward layer's `train(x_pos, x_neg)` is the script's own method: copies are put in eval mode
+    through each module's flag, and the report does not blame the copy."""
+    report = run_code(body("""
+class Layer(nn.Linear):
+    def train(self, x_pos, x_neg):  # the script's training routine, not nn.Module.train(mode)
+        return None
+model = nn.Sequential(Layer(10, 32), nn.ReLU(), nn.Linear(32, 4))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for i in range(40):
+    opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+"""))
+    assert not any("deep-copied" in u for u in report.unchecked), report.unchecked
+    assert report.sections["run"]["probes"] and all(p["status"] != "failed" for p in report.sections["run"]["probes"])

@@ -23,7 +23,7 @@ from torch.utils._pytree import tree_leaves
 from ..judge import experiments as rules
 from ..judge import gradient_path as path_rules
 from ..judge.thresholds import EXPERIMENT_STEPS
-from ..measure.copies import independent_copy
+from ..measure.copies import independent_copy, set_mode
 from ..measure.recorder import internal_calls
 from ..measure.tape import Tape, cloned_batch
 from ..vocabulary.finding import Finding
@@ -212,7 +212,7 @@ def _loss(tape: LossHead, model: nn.Module, batch: tuple[tuple, dict], data_only
 
 
 def _fresh(m: Material) -> nn.Module:
-    return independent_copy(m.model).train(True)
+    return set_mode(independent_copy(m.model), True)
 
 
 def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, data_only: bool = False,
@@ -391,7 +391,7 @@ def _shuffled(model: nn.Module, batch: tuple[tuple, dict]) -> list[tuple[tuple, 
     fewer samples than pairings."""
     args, kwargs = batch
     with torch.no_grad():
-        ax = decide(independent_copy(model).eval(), Call((args, kwargs)), None)
+        ax = decide(set_mode(independent_copy(model), False), Call((args, kwargs)), None)
     if ax.axis is None or ax.size < 4:
         return None
     out = []

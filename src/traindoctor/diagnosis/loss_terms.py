@@ -25,10 +25,10 @@ from torch import nn
 
 from ..judge import loss_balance
 from ..judge.thresholds import BALANCE_MAX_TERMS
-from ..measure.copies import independent_copy
+from ..measure.copies import independent_copy, set_mode
 from ..measure.tape import Tape, TapeRecorder, Term
 from ..vocabulary.finding import Finding
-from .sandbox import isolated, same_noise
+from .sandbox import isolated
 from .tree import Call, call
 
 NAME = "loss-terms"
@@ -108,9 +108,9 @@ def check_run(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.
     if initial is None:
         raise NotMultiLoss("the initial weights were not kept (the model is too large): no start to compare with")
     with isolated():
-        start = independent_copy(model).train()
+        start = set_mode(independent_copy(model), True)
         start.load_state_dict(initial)
-        end = independent_copy(model).train()
+        end = set_mode(independent_copy(model), True)
         samples = [s for m, at in ((start, "initial"), (end, "final")) for tape in tapes
                    if (s := _sample(m, tape, f"{at} weights, batch of step {tape.step}")) is not None]
     if not samples:
@@ -136,7 +136,7 @@ def check_checkup(model: nn.Module, inputs: Any, targets: Any, loss_fn: Callable
     """checkup: the loss on tape from one call of `loss_fn`, then a copy trained CHECKUP_STEPS steps on the batch,
     sampled every CHECKUP_EVERY. Raises NotMultiLoss."""
     with isolated():
-        replica = independent_copy(model).train()
+        replica = set_mode(independent_copy(model), True)
         tape = _tape(replica, inputs, targets, loss_fn)
         weights = {name: t.weight for name, t in named_terms(tape).items()}
         opt = make_optimizer([p for p in replica.parameters() if p.requires_grad])

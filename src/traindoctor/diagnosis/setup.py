@@ -18,7 +18,7 @@ from torch import nn
 
 from ..measure.stats import first_tensor, tensors_in
 from .axis import BatchAxis, batch_dim, decide, output_layout, output_samples, take
-from ..measure.copies import independent_copy
+from ..measure.copies import independent_copy, set_mode
 from .guard import ReachedOriginal, guarded
 from .tree import call, tree_map
 
@@ -114,7 +114,7 @@ class Setup:
             raise SetupError("the batch's inputs hold no tensor")
         make_optimizer = _optimizer_factory(optimizer)
         try:
-            replica: nn.Module | None = independent_copy(model).eval()
+            replica: nn.Module | None = set_mode(independent_copy(model), False)
             blocked = None
         except Exception as exc:
             replica, blocked = None, (f"the model cannot be deep-copied ({type(exc).__name__}: {exc}); "
@@ -211,7 +211,7 @@ class Setup:
             replica = independent_copy(self.model)
         except Exception as exc:
             raise SetupError(f"the model cannot be deep-copied ({type(exc).__name__}: {exc}); probes never touch the original") from exc
-        return replica.train(train)
+        return set_mode(replica, train)
 
 
 def _first_line(exc: Exception) -> str:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..judge import stuck as rules
-from ..measure.copies import independent_copy
+from ..measure.copies import independent_copy, set_mode
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from .sandbox import isolated, same_noise
@@ -51,7 +51,7 @@ def why_stuck(model: nn.Module, batch: Any, metric_fn: Callable[[Any, Any], Any]
 
 def _measure(model: nn.Module, inputs: Any, targets: Any, metric_fn: Callable, terms: Terms,
              make_opt: Callable, steps: int) -> dict[str, Any]:
-    replica = independent_copy(model).eval()
+    replica = set_mode(independent_copy(model), False)
     with torch.no_grad(), same_noise(0):
         out = call(replica, inputs)
     metric = _metric(metric_fn, out, targets)
@@ -110,14 +110,14 @@ def _along_parameters(replica: nn.Module, inputs: Any, targets: Any, metric_fn: 
 def _trained(model: nn.Module, inputs: Any, targets: Any, metric_fn: Callable, terms: Terms, make_opt: Callable,
              steps: int) -> float:
     """The metric (in eval mode) after `steps` steps of a fresh copy on the batch with `terms` only."""
-    replica = independent_copy(model).train()
+    replica = set_mode(independent_copy(model), True)
     opt = make_opt([p for p in replica.parameters() if p.requires_grad])
     for step in range(steps):
         opt.zero_grad(set_to_none=True)
         with torch.enable_grad():
             _loss(terms, call(replica, inputs, seed=step), targets).backward()
         opt.step()
-    replica.eval()
+    set_mode(replica, False)
     with torch.no_grad():
         return _metric(metric_fn, call(replica, inputs, seed=0), targets)
 

@@ -93,3 +93,14 @@ def independent_copy(model: nn.Module) -> nn.Module:
             if isinstance(value, types.FunctionType):
                 object.__setattr__(module, name, _rebound(value, memo, seen))
     return replica
+
+
+def set_mode(model: nn.Module, training: bool) -> nn.Module:
+    """`model.train(training)` on a copy; when a module of the script redefines `train` with another meaning
+    (a forward-forward layer's `train(x_pos, x_neg)`), each module's `training` flag is set instead."""
+    try:
+        return model.train(training)
+    except TypeError:
+        for module in model.modules():
+            module.training = training
+        return model

@@ -10,6 +10,7 @@ import torch
 
 from ...judge import loss as loss_rules
 from ...judge import probes as probe_rules
+from ...measure.copies import set_mode
 from ...measure.hooks import installed
 from ...measure.recorder import Recorder
 from ...vocabulary.finding import Finding
@@ -98,7 +99,7 @@ def eval_determinism(setup: Setup, context: Context) -> tuple[list[Finding], Eva
     with torch.no_grad():
         (a, ops), (b, _) = observed(0), observed(0)  # the same random draws: every probe forward is seeded alike
         drawn, _ = observed(1)
-        model.train()
+        set_mode(model, True)
         t = main_output(setup.forward(model, seed=0))
     if a is None or b is None:
         raise NotApplicable("the model returns no output tensor")

@@ -12,6 +12,7 @@ import torch
 
 from ...judge import probes as probe_rules
 from ...judge.thresholds import DEEP_FIT, LR_RANGE_DIVERGED, OVERFIT_FLOOR
+from ...measure.copies import set_mode
 from ...measure.steps import Groupings, grad_norms
 from ...vocabulary.finding import Finding
 from ..axis import noise
@@ -128,7 +129,7 @@ def ablation(setup: Setup, context: Context) -> tuple[list[Finding], AblationRec
         lo, hi = int(t.min()), int(t.max())
         return noise(torch.randint(lo, hi + 1, t.shape, generator=gen), t)
 
-    model.eval()
+    set_mode(model, False)
     with torch.no_grad():
         real = float(setup.loss(setup.forward(model)))
         zeroed = float(setup.loss(setup.forward(model, setup.replace_inputs(torch.zeros_like))))
