@@ -106,12 +106,15 @@ def take(obj: Any, ax: BatchAxis, n: int, fold: bool = False) -> Any:
     return tree_map(obj, cut)
 
 
-def perturbed(x: torch.Tensor, dim: int, gen: torch.Generator) -> torch.Tensor | None:
-    """A copy of x with sample 0 along `dim` changed (every token id replaced, floats shifted by about one std)."""
+def perturbed(x: torch.Tensor, dim: int, gen: torch.Generator, start: int = 0,
+              length: int = 1) -> torch.Tensor | None:
+    """A copy of x with positions start..start+length-1 along `dim` changed (sample 0 by default): every token
+    id replaced by another in the range, floats shifted by about one std, booleans flipped. None when nothing
+    could change."""
     if x.is_complex() or (x.is_floating_point() and not torch.isfinite(x).all()):
         return None
     y = x.clone()
-    old, new = x.movedim(dim, 0)[0], y.movedim(dim, 0)[0]
+    old, new = x.narrow(dim, start, length), y.narrow(dim, start, length)
     if x.dtype == torch.bool:
         new.copy_(~old)
     elif x.is_floating_point():

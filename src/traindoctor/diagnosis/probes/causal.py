@@ -16,7 +16,7 @@ import torch
 from ...judge import probes as probe_rules
 from ...judge.thresholds import OUTPUT_CHANGE
 from ...vocabulary.finding import Finding
-from ..axis import batch_dim, noise
+from ..axis import batch_dim, perturbed
 from ..registry import Context, probe
 from ..setup import NotApplicable, Setup
 from ..shift import Shift, find
@@ -44,25 +44,6 @@ def _next_to_batch(setup: Setup, size: int) -> Shift:
     return Shift(name, x, 1 - b, 1, x.shape[1 - b])
 
 
-def _changed_from(x: torch.Tensor, dim: int, start: int, gen: torch.Generator) -> torch.Tensor | None:
-    """A copy of x with every value from `start` on along `dim` changed (ids to other ids in the range,
-    floats shifted by about one std, booleans flipped)."""
-    y = x.clone()
-    tail = y.narrow(dim, start, x.shape[dim] - start)
-    if x.dtype == torch.bool:
-        tail.copy_(~tail)
-    elif x.is_floating_point():
-        spread = float(x.float().std()) if x.numel() > 1 else 1.0
-        tail.add_(noise(torch.randn(tail.shape, generator=gen), x) * (spread + 1e-3))
-    else:
-        lo, span = int(x.min()), int(x.max()) - int(x.min()) + 1
-        if span == 1:
-            return None
-        shift = noise(torch.randint(1, span, tail.shape, generator=gen), x)
-        tail.copy_((tail.long() - lo + shift) % span + lo)
-    return y
-
-
 def _change(base: torch.Tensor, moved: torch.Tensor, dim: int, last: int) -> float:
     """The largest change of the outputs at positions 0..last along `dim`, relative to the output's scale."""
     early = (moved.narrow(dim, 0, last + 1) - base.narrow(dim, 0, last + 1)).detach().float()
@@ -81,7 +62,7 @@ def causal(setup: Setup, context: Context) -> tuple[list[Finding], CausalRecord]
     T, k = task.tensor.shape[task.time], task.steps
     start = min(T - 1, k + task.length // 2)
     last = min(start - k, task.length - 1)
-    later = _changed_from(task.tensor, task.time, start, torch.Generator().manual_seed(0)) if last >= 0 else None
+    later = perturbed(task.tensor, task.time, torch.Generator().manual_seed(0), start, T - start) if last >= 0 else None
     if later is None:
         raise NotApplicable(f"input `{task.name}` {tuple(task.tensor.shape)} has no later positions to change")
     model = setup.copy_model(train=False)
