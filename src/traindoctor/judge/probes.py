@@ -145,14 +145,16 @@ def follow_consequence(found: list[Finding], stuck: str | None) -> list[Finding]
     return found
 
 
-def layout_scrambled(scrambles: list[dict[str, Any]], model: str, record: dict[str, Any]) -> Finding:
-    """`scrambles`: view/reshape calls whose output holds the input's dimensions in another order."""
+def layout_scrambled(scrambles: list[dict[str, Any]], where: str, record: dict[str, Any],
+                     source: str = SOURCE) -> Finding:
+    """`scrambles`: view/reshape calls whose output holds the input's dimensions in another order, made `where`
+    (the model's forward, read by a probe; or the script outside the models, watched by run)."""
     first = scrambles[0]
     more = f" ({len(scrambles) - 1} more call(s) alike)" if len(scrambles) > 1 else ""
-    return finding("layout-scrambled", f"in `{model}`'s forward, {first['call']}() turned shape {tuple(first['from'])} "
+    return finding("layout-scrambled", f"{where}, {first['call']}() turned shape {tuple(first['from'])} "
                    f"into {tuple(first['to'])}: the same dimensions in another order{more}. A view re-reads memory in "
-                   "its order, so the elements are scrambled, not transposed", SOURCE, evidence=record,
-                   location={k: first[k] for k in ("file", "line") if k in first} or {"module": model})
+                   "its order, so the elements are scrambled, not transposed", source, evidence=record,
+                   location={k: first[k] for k in ("file", "line") if k in first} or {"module": where})
 
 
 def targets_misaligned(others: torch.Tensor, own: float, losses: list[str], size: int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..vocabulary.finding import Finding
 from ..measure.recorder import Recorder
-from . import adversaries, columns, loop, loss, modes, numerics, printed
+from . import adversaries, columns, loop, loss, modes, numerics, printed, probes
 
 
 def _batches(rec: Recorder) -> list[Finding]:
@@ -15,12 +15,23 @@ def _batches(rec: Recorder) -> list[Finding]:
     return columns.of_batches(rec.batches, rec.source, numerics.why_not_learning(rec))
 
 
+def _views(rec: Recorder) -> list[Finding]:
+    """A view/reshape of the script's own, outside the models, that reorders dimensions: the layout is broken
+    before the model sees it (or after, between its output and the loss)."""
+    if not rec.view_scrambles:
+        return []
+    first = rec.view_scrambles[0]
+    where = f"in the script, outside the model, before optimizer step {first['step'] + 1}"
+    return [probes.layout_scrambled(rec.view_scrambles, where, {"scrambles": rec.view_scrambles}, source=rec.source)]
+
+
 def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
     """Findings, plus a note per rule group that failed (a bug of ours must not hide the others)."""
     found: list[Finding] = []
     failed: list[str] = []
     for name, rules in (("numerics", numerics.check), ("loss", loss.check), ("loop", loop.check),
                         ("modes", modes.check), ("adversaries", adversaries.check), ("batch data", _batches),
+                        ("views", _views),
                         ("printed metrics", printed.check)):
         try:
             found.extend(rules(rec))

@@ -10,6 +10,8 @@ What is patched, and why this way:
 - global optimizer step pre/post hooks (torch API); a closure passed to `step` is wrapped so
   gradients are measured after it ran (Lightning steps through closures).
 - `clip_grad_norm_`, to keep the gradient norm from before clipping.
+- `Tensor.view`, `Tensor.reshape`, `torch.reshape`: a call of the script's own, outside the models, that
+  reorders dimensions (measure/views.py).
 - `LRScheduler.step`, `DataLoader.__iter__`, and the loss functions of `torch.nn.functional`.
 - `multiprocessing`'s `Process.start`: training in another process is invisible here, and the
   report says so when nothing was seen.
@@ -32,6 +34,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 from torch.utils.data import DataLoader
 
 from .clipping import watch_clipping
+from .views import watch_views
 from .steps import when_grads_final
 from .losses import LOSS_FUNCTIONS
 from .recorder import Recorder
@@ -120,7 +123,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         if rec.active:
             rec.on_step_end(opt)
 
-    handles, restore_clipping = [], None
+    handles, restore_clipping, restore_views = [], None, None
     try:
         patch(nn.Module, "__call__", call_wrapper)
         patch(torch.autograd, "backward", backward_wrapper)
@@ -131,6 +134,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         patch(DataLoader, "__iter__", before(rec.on_loader_iter))
         patch(multiprocessing.process.BaseProcess, "start", before(rec.on_process_start))
         restore_clipping = watch_clipping(lambda total: rec.active and rec.on_clip(total))
+        restore_views = watch_views(rec.on_view_scramble, rec.views_wanted)
         for name in LOSS_FUNCTIONS:
             patch(F, name, loss_wrapper(name))
         handles.append(register_optimizer_step_pre_hook(pre_step))
@@ -142,6 +146,8 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
             h.remove()
         if restore_clipping is not None:
             restore_clipping()
+        if restore_views is not None:
+            restore_views()
         for owner, name, original in reversed(restore):
             setattr(owner, name, original)
         rec.flush()

@@ -67,6 +67,7 @@ _RECORD_EVERY = 4
 # fit and the held-out batches of their permutation test (judge/thresholds.py HELD_OUT_BATCHES).
 _TAPE_EVERY = 50
 _TAPES_KEPT = 4
+_VIEW_SCRAMBLES = 8  # distinct lines kept
 
 
 class StopRun(BaseException):
@@ -243,6 +244,7 @@ class Recorder:
         self.input_scale: list[InputScale] = []
         self.batches = BatchColumns()  # the inputs and targets fed, profiled for the data's column rules
         self.printed = Printed()  # what the script printed to stdout, for its own measures of success
+        self.view_scrambles: list[dict[str, Any]] = []  # reordering view/reshape calls outside the models (measure/views.py)
         self._nograd_since_backward = False  # a model ran without gradients since the last backward()
         self.model_outputs: dict[int, list[weakref.ref]] = {}  # per model id (two models or more): its latest outputs
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments
@@ -419,6 +421,17 @@ class Recorder:
         if self._watch_game() and not _in_transform():
             with torch._C.DisableTorchFunction():  # as in on_root_call
                 self.adversaries.returned(module, output)
+
+    def views_wanted(self) -> bool:
+        """Whether a view/reshape call now is the script's own, outside the models (their forward is probed)."""
+        return self.active and not self.lane.depth and not _INTERNAL.get()
+
+    @_handler
+    def on_view_scramble(self, call: dict[str, Any]) -> None:
+        """A view/reshape of the script's reordered its input's dimensions: kept once per line, a few lines."""
+        if len(self.view_scrambles) < _VIEW_SCRAMBLES and not any(
+                (c["file"], c["line"]) == (call["file"], call["line"]) for c in self.view_scrambles):
+            self.view_scrambles.append({**call, "step": self.n_steps})
 
     def tape_due(self, module: nn.Module) -> bool:
         """Whether this training call's loss head goes on tape (checked outside the lock: every call asks)."""

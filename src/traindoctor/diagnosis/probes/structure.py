@@ -21,6 +21,7 @@ from torch.overrides import TorchFunctionMode
 
 from ...judge import probes as probe_rules
 from ...measure.recorder import user_location
+from ...measure.views import reordered
 from ...vocabulary.finding import Finding
 from ..axis import batch_dim
 from ..registry import Context, probe
@@ -151,16 +152,10 @@ class _Views(TorchFunctionMode):
         if func in _VIEWS and not os.path.abspath(sys._getframe(1).f_code.co_filename).startswith(_TORCH) and args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor):
             self.seen += 1
             before, after = tuple(args[0].shape), tuple(out.shape)
-            if _reordered(before, after):
+            if reordered(before, after):
                 self.scrambles.append({"call": getattr(func, "__name__", "view"), "from": list(before),
                                        "to": list(after), **user_location(always=True)})
         return out
-
-
-def _reordered(before: tuple[int, ...], after: tuple[int, ...]) -> bool:
-    """Same sizes, another order, counting only sizes > 1 (moving a size-1 dim moves no element)."""
-    big_before, big_after = [s for s in before if s > 1], [s for s in after if s > 1]
-    return sorted(big_before) == sorted(big_after) and big_before != big_after
 
 
 @probe("view-permutation", order=65, cheap=True,
@@ -175,4 +170,5 @@ def view_permutation(setup: Setup, context: Context) -> tuple[list[Finding], Vie
         return [], record
     unique = {(s.get("file"), s.get("line"), tuple(s["from"]), tuple(s["to"])): s for s in watch.scrambles}
     record["scrambles"] = list(unique.values())
-    return [probe_rules.layout_scrambled(record["scrambles"], type(setup.model).__name__, dict(record))], record
+    return [probe_rules.layout_scrambled(record["scrambles"], f"in `{type(setup.model).__name__}`'s forward",
+                                      dict(record))], record

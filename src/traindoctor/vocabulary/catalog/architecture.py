@@ -289,8 +289,10 @@ CODES = (
         severity="error",
         stage=MECHANISM,
         what=(
-            "During one forward of a copy, every view()/reshape() called from the user's code: one whose result "
-            "holds the same dimensions (sizes above 1) as its input, in another order."),
+            "Every view()/reshape() called from the user's code — in one forward of a copy (checkup, run's "
+            "probes) and, under run, everywhere else the script calls them: loading, the data pipeline, the loop, "
+            "between the model's output and the loss — whose result holds the same dimensions (sizes above 1) as "
+            "its input, in another order."),
         why=(
             "view() and reshape() keep the elements in memory order and only change how they are indexed. Asked "
             "for (B, C, H, W) from a (B, H, W, C) image, or (B, T, F) from a (T, B, F) sequence, they return the "

@@ -1,0 +1,66 @@
+"""view()/reshape() calls in the script's own code whose result holds the input's dimensions in another order.
+
+A view re-reads memory in its order: asked for (B, C, H, W) from a (B, H, W, C) image, or (B, T, F) from
+a (T, B, F) sequence, it returns the right shape filled with the wrong elements (a permute was meant).
+The model's forward is read by the view-permutation probe on a copy; this watch covers the rest of the
+script — loading, the data pipeline, the training loop — where a layout is broken before the model sees it.
+Only calls made directly by the user's files count: torch and installed libraries reshape by design.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import sysconfig
+from typing import Any, Callable
+
+import torch
+
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Installed packages and the standard library: their reshapes are theirs, not the script's.
+_LIBRARY_DIRS = tuple({os.path.abspath(p) for p in (sysconfig.get_paths().get(k) for k in ("purelib", "platlib", "stdlib"))
+                       if p} | {_TORCH_DIR, _PKG_DIR})
+
+
+def reordered(before: tuple[int, ...], after: tuple[int, ...]) -> bool:
+    """Same sizes, another order, counting only sizes > 1 (moving a size-1 dim moves no element)."""
+    big_before, big_after = [s for s in before if s > 1], [s for s in after if s > 1]
+    return len(big_before) > 1 and sorted(big_before) == sorted(big_after) and big_before != big_after
+
+
+def users_file(path: str) -> bool:
+    return "<frozen" not in path and not os.path.abspath(path).startswith(_LIBRARY_DIRS)
+
+
+def watch_views(on_scramble: Callable[[dict[str, Any]], None], wanted: Callable[[], bool]) -> Callable[[], None]:
+    """Patch Tensor.view, Tensor.reshape and torch.reshape so `on_scramble` receives each reordering call
+    the user's code makes while `wanted()`; returns the undo."""
+    targets = [(torch.Tensor, "view"), (torch.Tensor, "reshape"), (torch, "reshape")]
+    saved = [(owner, name, owner.__dict__.get(name), getattr(owner, name)) for owner, name in targets]
+
+    def wrap(original: Callable, name: str) -> Callable:
+        @functools.wraps(original)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            out = original(*args, **kwargs)
+            # shapes first: the frame is read only for the rare call that reorders
+            if (args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor)
+                    and not torch.compiler.is_compiling() and reordered(tuple(args[0].shape), tuple(out.shape))):
+                frame = sys._getframe(1)
+                if users_file(frame.f_code.co_filename) and wanted():
+                    on_scramble({"call": name, "from": list(args[0].shape), "to": list(out.shape),
+                                 "file": frame.f_code.co_filename, "line": frame.f_lineno})
+            return out
+        return call
+
+    for owner, name, _, current in saved:
+        setattr(owner, name, wrap(current, name))
+
+    def restore() -> None:
+        for owner, name, own, _ in saved:
+            if own is None:  # inherited (Tensor's methods live on its C base): drop the override
+                delattr(owner, name)
+            else:
+                setattr(owner, name, own)
+    return restore
