@@ -235,3 +235,51 @@ def test_calls_the_layer_hook_cannot_read_leave_the_recording_intact(model, batc
     assert rec.failure is None and rec.n_steps == 5
     nn.Identity()(torch.zeros(1))  # any later module call removes a hook still waiting
     assert len(hooks) == before
+
+
+# ── a normalization straight after the first weighted layer divides out the input's common scale ──────
+
+class NormAfterFirst(nn.Module):
+    """A weight layer, then `norm` on its output: the forward is the same for x and 255 * x."""
+
+    def __init__(self, first, norm, head):
+        super().__init__()
+        self.first, self.norm, self.head = first, norm, head
+
+    def forward(self, x):
+        h = F.relu(self.norm(self.first(x)))
+        return self.head(h.flatten(2).mean(2) if h.dim() > 2 else h)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: NormAfterFirst(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.Linear(8, 4)),
+    lambda: NormAfterFirst(nn.Conv2d(1, 8, 3, padding=1), nn.GroupNorm(2, 8), nn.Linear(8, 4)),
+    lambda: NormAfterFirst(nn.Sequential(nn.Flatten(), nn.Linear(144, 16)), nn.LayerNorm(16), nn.Linear(16, 4)),
+])
+def test_raw_pixels_into_a_layer_whose_output_is_normalized_are_in_scale(make):
+    rec = record(make(), [dark_pixels() * 3], [labels()])  # rms about 210: out of scale for a plain first layer
+    assert scale_findings(rec) == []
+    assert rec.input_scale[0].get("normalized_by")
+
+
+def test_the_same_pixels_without_the_normalization_are_out_of_scale():
+    model = NormAfterFirst(nn.Conv2d(1, 8, 3, padding=1), nn.Identity(), nn.Linear(8, 4))
+    rec = record(model, [dark_pixels() * 3], [labels()])
+    assert [f.code for f in scale_findings(rec)] == ["unnormalized-inputs"]
+    assert "normalized_by" not in rec.input_scale[0]
+
+
+def test_an_activation_between_the_layer_and_the_norm_keeps_the_scale_finding():
+    """relu(W(a x) + b) is not a rescaled relu(W x + b): the bias is not scaled with the input."""
+    model = NormAfterFirst(nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU()), nn.BatchNorm2d(8), nn.Linear(8, 4))
+    rec = record(model, [dark_pixels() * 3], [labels()])
+    assert [f.code for f in scale_findings(rec)] == ["unnormalized-inputs"]
+
+
+def test_one_column_far_above_the_others_is_still_out_of_scale_behind_a_norm():
+    x = torch.randn(64, 8, generator=gen())
+    x[:, 3] *= 5000  # one feature in other units: the norm after the layer cannot fix a ratio between columns
+    model = NormAfterFirst(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Linear(16, 4))
+    rec = record(model, [x], [labels(64)])
+    found = scale_findings(rec)
+    assert [f.code for f in found] == ["unnormalized-inputs"] and found[0].evidence["columns"] == [3]

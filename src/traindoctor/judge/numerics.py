@@ -55,7 +55,13 @@ def _rms(seen: InputScale) -> float:
 
 def _out_of_scale(seen: InputScale) -> list[int] | None:
     """Indices (into the kept columns) above UNNORMALIZED_SCALE; for what the first weighted layer
-    receives also every column when their root mean square exceeds FIRST_LAYER_RMS. None: in scale."""
+    receives also every column when their root mean square exceeds FIRST_LAYER_RMS. None: in scale.
+    A normalization straight after that layer (conv -> BatchNorm) divides out any scale the columns share, in
+    the forward and in the layer's gradient alike: only columns UNNORMALIZED_SCALE times the typical one are
+    then out of scale."""
+    if "normalized_by" in seen:  # against the typical kept column (the kept are the largest: a high bar)
+        typical = seen["scale"][len(seen["scale"]) // 2]
+        return [i for i, v in enumerate(seen["scale"]) if v > UNNORMALIZED_SCALE * typical] or None
     bad = [i for i, v in enumerate(seen["scale"]) if v > UNNORMALIZED_SCALE]
     if not bad and "layer" in seen and _rms(seen) > FIRST_LAYER_RMS:
         bad = list(range(len(seen["scale"])))

@@ -68,6 +68,8 @@ _RECORD_EVERY = 4
 _TAPE_EVERY = 50
 _TAPES_KEPT = 4
 _VIEW_SCRAMBLES = 8  # distinct lines kept
+# A normalization straight after a weight layer divides out any common scale of that layer's input.
+_NORMS = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm, nn.modules.instancenorm._InstanceNorm)
 
 
 class StopRun(BaseException):
@@ -372,6 +374,13 @@ class Recorder:
         """One module call while the model's first weighted layer (Linear, convolution, RNN, attention) is awaited:
         False to keep waiting. What that layer receives replaces the model's input in `input_scale` when it
         is that input, or derived from the only one (same size: cast, scaled, normalized)."""
+        if "record" in state and "layer_output" not in state:
+            return False  # a call inside the first weighted layer (attention's projection)
+        if "layer_output" in state:  # the call after the first weighted layer's: does it normalize that output?
+            record = self.input_scale[state["record"]]
+            if isinstance(module, _NORMS) and inputs and inputs[0] is state["layer_output"]:
+                record["normalized_by"] = state["names"].get(id(module)) or type(module).__name__
+            return True
         if module is state["root"]:
             if state["started"]:
                 return True  # the model is called again: its previous call ran no weighted layer
@@ -398,7 +407,14 @@ class Recorder:
             self.input_scale[kept[0]] = record
         else:
             self.input_scale.append(record)
-        return True
+        state["record"] = kept[0] if kept else len(self.input_scale) - 1
+
+        def output(_m: nn.Module, _args: tuple, out: Any) -> None:
+            state["layer_output"] = out
+            once.remove()
+
+        once = module.register_forward_hook(output)
+        return False
 
     @staticmethod
     def _scales(name: str, t: torch.Tensor, feature_dim: int) -> InputScale:

@@ -38,6 +38,7 @@ class InputScale(ColumnScales):
     shape: list[int]
     feature_dim: int  # the dimension read as features: 1 for (N, C, H, W) images, else the last
     layer: NotRequired[str]  # the first weighted layer whose input this is, when measured there
+    normalized_by: NotRequired[str]  # a normalization layer called on that layer's output straight after it
 
 
 class LossObservation(TypedDict, total=False):
