@@ -12,9 +12,12 @@ from ..measure.recorder import Recorder
 from ..measure.records import LossObservation
 from ..vocabulary.numbers import fmt
 from .common import modules_of_type, where
+from .numerics import why_not_learning
 from .thresholds import (CLASS_MIN_LABELS, WEIGHT_FOLLOWS, WEIGHT_IMBALANCE, INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MIN_STEPS, MSE_INIT_HIGH,
                          MSE_INIT_LOW, PADDING_AGREEMENT, PADDING_DOMINANT, PADDING_MIN_RUN, PADDING_SHARE,
                          UNNORMALIZED_SCALE, UNREACHABLE_TARGETS)
+
+BOUNDED_GRADIENT = ("l1_loss", "smooth_l1_loss", "huber_loss")  # |d loss / d output| <= 1 per element
 
 # Ops whose output is clipped flat below a point: logits made by them lose every gradient there.
 TRUNCATING = {"ReluBackward0", "HardtanhBackward0", "ThresholdBackward0", "Relu6Backward0"}
@@ -201,10 +204,18 @@ def check(rec: Recorder) -> list[Finding]:
     if hit := first("unnormalized-targets"):
         ev, _ = hit
         cols = ", ".join(f"{c} (mean {fmt(m)}, std {fmt(s)})" for c, m, s in zip(ev["columns"][:4], ev["mean"], ev["std"]))
-        out.append(finding(
-            "unnormalized-targets", f"`{ev['loss']}` targets{where(ev)} have scale above 100 in columns {cols}",
-            rec.source, evidence=ev, location=ev["location"],
-        ))
+        said = f"`{ev['loss']}` targets{where(ev)} have scale above 100 in columns {cols}"
+        stuck = why_not_learning(rec)
+        # Severity follows consequence: an error when the loss does not learn. The harm while it learns is
+        # gradients that grow with the targets; an L1-type loss's gradient is at most 1 per element whatever
+        # their scale, so there it is only the distance the output travels: information.
+        bounded = ev["loss"] in BOUNDED_GRADIENT
+        if bounded:
+            said += f"; `{ev['loss']}`'s gradient does not grow with them"
+        if stuck:
+            said += f"; {stuck}"
+        out.append(finding("unnormalized-targets", said, rec.source, evidence=ev, location=ev["location"],
+                           severity="error" if stuck else "info" if bounded else None))
     out += _init_loss(rec)
     out += _sign(rec)
     return out
