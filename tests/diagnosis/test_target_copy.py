@@ -63,3 +63,82 @@ def test_target_copy(case):
     model, inputs, targets, loss, leaks = CASES[case]
     report = checkup(model, (inputs, targets), loss, probes=("target-copy",), progress=False)
     assert ("label-leakage" in codes(report)) == leaks, report.sections["checkup"]["probes"]
+
+
+# ── floating targets: a copy, unless the model reconstructs through a bottleneck ────────────────────────
+
+class Denoiser(nn.Module):
+    """Takes a noisy sample and its noise level; broken when scored against that same noisy sample."""
+    def __init__(self, d=8, residual=False):
+        super().__init__()
+        self.net, self.residual = nn.Sequential(nn.Linear(d + 1, 64), nn.SiLU(), nn.Linear(64, d)), residual
+
+    def forward(self, x_t, t):
+        out = self.net(torch.cat([x_t, t[:, None]], 1))
+        return x_t + out if self.residual else out
+
+
+class SignalDenoiser(nn.Module):
+    """A 1-D convolutional denoiser over (batch, 1, length) signals: every layer as wide as the signal."""
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv1d(1, 8, 5, padding=2), nn.ReLU(), nn.Conv1d(8, 1, 5, padding=2))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class AutoEncoder(nn.Module):
+    """Reconstructs its input through a code of `code` values: the copy is the task, made hard on purpose."""
+    def __init__(self, d=8, code=3):
+        super().__init__()
+        self.enc, self.dec = nn.Sequential(nn.Linear(d, 32), nn.ReLU(), nn.Linear(32, code)), \
+            nn.Sequential(nn.Linear(code, 32), nn.ReLU(), nn.Linear(32, d))
+
+    def forward(self, x):
+        return self.dec(self.enc(x))
+
+
+class VAE(AutoEncoder):
+    """Samples its code: the noise differs per sample, yet all of the input still passes through the code."""
+    def __init__(self, d=8, code=3):
+        super().__init__(d, 2 * code)
+        self.dec[0] = nn.Linear(code, 32)
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, -1)
+        return self.dec(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
+
+
+class ConvAutoEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 6))
+        self.dec = nn.Sequential(nn.Linear(6, 64), nn.ReLU(), nn.Linear(64, 64), nn.Unflatten(1, (1, 8, 8)))
+
+    def forward(self, x):
+        return self.dec(self.enc(x))
+
+
+x8, t = torch.randn(32, 8, generator=g), torch.rand(32, generator=g)
+eps = torch.randn(32, 8, generator=g)
+signal, images = torch.randn(32, 1, 24, generator=g), torch.randn(32, 1, 8, 8, generator=g)
+FLOAT_CASES = {  # (model, inputs, targets, leaks)
+    "denoiser-scored-against-its-input": (Denoiser(), (x8, t), x8, True),
+    "residual-denoiser-scored-against-its-input": (Denoiser(residual=True), (x8, t), x8.clone(), True),
+    "conv-denoiser-scored-against-its-input": (SignalDenoiser(), signal, signal, True),
+    "denoiser-predicts-the-noise": (Denoiser(), (x8 + eps, t), eps, False),
+    "autoencoder": (AutoEncoder(), x8, x8, False),
+    "vae": (VAE(), x8, x8, False),
+    "conv-autoencoder": (ConvAutoEncoder(), images, images, False),
+}
+
+
+@pytest.mark.parametrize("case", FLOAT_CASES)
+def test_a_floating_target_equal_to_an_input_is_a_copy_unless_a_bottleneck_carries_it(case):
+    model, inputs, targets, leaks = FLOAT_CASES[case]
+    report = checkup(model, (inputs, targets), F.mse_loss, probes=("target-copy",), progress=False)
+    record = report.sections["checkup"]["probes"]
+    assert ("label-leakage" in codes(report)) == leaks, record
+    if not leaks and case != "denoiser-predicts-the-noise":
+        assert record[0].get("bottleneck"), record

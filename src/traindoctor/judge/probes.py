@@ -183,12 +183,18 @@ def causal_leak(change: float, expected: bool, record: dict[str, Any]) -> Findin
 
 def target_copy(change: float, share: float, tensor: str, record: dict[str, Any]) -> Finding | None:
     """`change`: the relative change of the outputs when input `tensor`, equal to the targets at `share` of
-    positions, was replaced by other tokens."""
+    positions, was replaced by other values (record["bottleneck"] absent: for floating targets, no layer
+    narrower than them carries all of the input)."""
     if change <= OUTPUT_CHANGE:
         return None
+    if record.get("floating"):
+        why = (", and no layer narrower than the targets carries all of it on the way to the outputs: the loss rewards "
+               "copying the input — for a denoiser, the target is the noise or the clean sample, not the noisy input")
+    else:
+        why = ": the answer is in the input — for a next-token model, the targets are not shifted by one"
     return finding("label-leakage", f"input `{tensor}` equals the targets at {share:.0%} of positions, and the model's "
-                   f"outputs follow it (replacing it changed them by up to {change:.2g}, relative): the answer is in the "
-                   "input — for a next-token model, the targets are not shifted by one", SOURCE, evidence=record)
+                   f"outputs follow it (replacing it changed them by up to {change:.2g}, relative){why}",
+                   SOURCE, evidence=record)
 
 
 def batch_size_error(size: int, odd: int, error: str, detail: str) -> Finding:

@@ -41,7 +41,7 @@ def bottleneck(setup: Setup, context: Context) -> tuple[list[Finding], Bottlenec
     y = _targets(setup)
     B, D = y.shape
     model = setup.copy_model(train=False)
-    widths = _widths(model, setup)
+    widths = layer_widths(model, setup)
     # A batch of B samples shows at most B - 1 directions, and its top ones fit its own noise: the share outside
     # them is underestimated (never a false alarm), and meaningless for widths near B.
     narrow = sorted((w, n) for n, w in widths.items() if w < D and 2 * w < B)[:TRIED]
@@ -70,7 +70,7 @@ def _targets(setup: Setup) -> torch.Tensor:
     return y
 
 
-def _widths(model: nn.Module, setup: Setup) -> dict[str, int]:
+def layer_widths(model: nn.Module, setup: Setup) -> dict[str, int]:
     """Values per sample each trainable layer outputs, on the batch. A layer called more than once (per time
     step of a sequence, per branch) is no cut: each call carries only part of what the samples hold."""
     widths: dict[str, int] = {}

@@ -1,8 +1,14 @@
-"""Is the answer in the input? An integer input equal to the targets at most positions is a clue, not
-a verdict: the model may receive its labels only to compute its own loss (a Hugging Face-style
-`labels=`), or an autoencoder may be meant to reproduce its input. The experiment tells them apart:
-replace that input with other tokens on an eval-mode copy and see whether the outputs move. A model
-whose outputs follow the input it could copy the answer from has the answer in its input."""
+"""Is the answer in the input? An input equal to the targets at most positions is a clue, not a verdict:
+the model may receive its labels only to compute its own loss (a Hugging Face-style `labels=`), or an
+autoencoder may be meant to reproduce its input. The experiments tell them apart:
+- replace that input (other tokens; for floats, another sample's values) on an eval-mode copy and see
+  whether the outputs move — a model whose outputs do not follow it cannot copy from it;
+- for floating targets, reproducing the input is the task of an autoencoder, and it is a task only through a
+  layer narrower than the targets that all of the input's information must pass: hold such a layer's output
+  at what it was and change the inputs — if the outputs stay put, the model reconstructs through a
+  bottleneck (quiet); if no such layer exists, the model can carry its input to its output at full width and
+  the loss rewards a copy (a denoiser scored against its noisy input rather than the noise or the clean
+  sample)."""
 
 from __future__ import annotations
 
@@ -11,41 +17,43 @@ from typing import TypedDict
 import torch
 
 from ...judge import probes as probe_rules
-from ...judge.thresholds import COPIED_TARGETS
+from ...judge.thresholds import COPIED_TARGETS, OUTPUT_CHANGE
 from ...measure.stats import tensors_in
 from ...vocabulary.finding import Finding
 from ..axis import changes
 from ..registry import Context, probe
-from ..setup import NotApplicable, Setup
+from ..setup import NotApplicable, Setup, main_output
 from ..tree import tree_map
+from .capacity import TRIED, layer_widths
 
 
 class TargetCopyRecord(TypedDict, total=False):
-    input: str  # the integer input most like the targets
+    input: str  # the input most like the targets
     equal_share: float  # positions where it equals the target
     relative_change: float  # of the outputs when it is replaced
+    floating: bool  # floating targets (a regression or reconstruction), else class indices
+    bottleneck: str  # floating targets: the layer narrower than them that all of the input passes through
     note: str
 
 
 @probe("target-copy", order=85, cheap=True,
-       about="an integer input equal to the targets: replace it on an eval-mode copy and see if the outputs follow")
+       about="an input equal to the targets: replace it on an eval-mode copy and see if the outputs follow; "
+             "for floating targets, whether a bottleneck makes reproducing it a task")
 def target_copy(setup: Setup, context: Context) -> tuple[list[Finding], TargetCopyRecord]:
     target = setup.targets
-    if not isinstance(target, torch.Tensor) or target.is_floating_point():
-        raise NotApplicable("no integer targets")
-    shares = [(float((t.reshape(-1) == target.reshape(-1)).float().mean()), name, t)
-              for name, t in tensors_in(setup.inputs) if not t.is_floating_point() and t.numel() == target.numel()]
+    if not isinstance(target, torch.Tensor):
+        raise NotApplicable("no target tensor")
+    floating = target.is_floating_point()
+    shares = [(_equal_share(t, target), name, t) for name, t in tensors_in(setup.inputs)
+              if t.is_floating_point() == floating and t.numel() == target.numel()]
     if not shares:
-        raise NotApplicable("no integer input of the targets' size")
+        raise NotApplicable(f"no {'floating' if floating else 'integer'} input of the targets' size")
     share, name, x = max(shares, key=lambda s: s[0])
-    record = TargetCopyRecord(input=name, equal_share=share)
+    record = TargetCopyRecord(input=name, equal_share=share, floating=floating)
     if share < COPIED_TARGETS:
         record["note"] = f"`{name}` equals the targets at {share:.0%} of positions: not a copy"
         return [], record
-    low, high = int(x.min()), int(x.max())
-    if high <= low:
-        raise NotApplicable(f"`{name}` holds one value: nothing to replace it with")
-    other = low + (x - low + 1 + torch.randint(0, high - low, x.shape, generator=torch.Generator().manual_seed(0))) % (high - low + 1)
+    other = _other_values(x, setup)
     model = setup.copy_model(train=False)
     with torch.no_grad():
         base = setup.per_sample(setup.forward(model, seed=0))
@@ -53,8 +61,63 @@ def target_copy(setup: Setup, context: Context) -> tuple[list[Finding], TargetCo
     if base is None or moved is None or moved.shape != base.shape:
         raise NotApplicable(setup.no_output_samples)
     record["relative_change"] = change = float(changes(base, moved).max())
+    if floating and change > OUTPUT_CHANGE and (layer := _bottleneck(model, setup, x, other, target)):
+        record["bottleneck"] = layer
+        record["note"] = f"`{name}` equals the targets, and all of it passes through `{layer}`, narrower than " \
+                         "them: a reconstruction through a bottleneck (an autoencoder), not a copy"
+        return [], record
     found = probe_rules.target_copy(change, share, name, record)
     if found is None:
         record["note"] = f"`{name}` equals the targets, but the outputs do not depend on it (it feeds only the loss)"
         return [], record
     return [found], record
+
+
+def _equal_share(x: torch.Tensor, target: torch.Tensor) -> float:
+    x, y = x.detach().reshape(-1), target.detach().reshape(-1)
+    if not x.is_floating_point():
+        return float((x == y).float().mean())
+    return float(torch.isclose(x.double(), y.double(), rtol=1e-5, atol=1e-8).double().mean())
+
+
+def _other_values(x: torch.Tensor, setup: Setup) -> torch.Tensor:
+    """What replaces the copied input: other tokens of its range; for floats, the next sample's values."""
+    if x.is_floating_point():
+        dim = setup.axis.axis
+        if dim is None or x.dim() <= dim or x.shape[dim] < 2:
+            raise NotApplicable("one sample: no other sample's values to put in its place")
+        return x.roll(1, dim)
+    low, high = int(x.min()), int(x.max())
+    if high <= low:
+        raise NotApplicable("the input holds one value: nothing to replace it with")
+    g = torch.Generator().manual_seed(0)
+    return low + (x - low + 1 + torch.randint(0, high - low, x.shape, generator=g)) % (high - low + 1)
+
+
+def _bottleneck(model: torch.nn.Module, setup: Setup, x: torch.Tensor, other: torch.Tensor,
+                target: torch.Tensor) -> str | None:
+    """A trainable layer narrower than the targets' values per sample whose output, held at what it was for
+    the real inputs, keeps the outputs unchanged when the inputs change: all of the input passes through it.
+    The same seed in both forwards keeps a sampling model's noise the same (a VAE's draw)."""
+    per_sample = target.numel() // max(setup.axis.size, 1)
+    narrow = sorted((w, n) for n, w in layer_widths(model, setup).items() if w < per_sample)[:TRIED]
+    for _, layer in narrow:
+        module, held = model.get_submodule(layer), []
+        keep = module.register_forward_hook(lambda _m, _a, out: held.append(out))
+        try:
+            with torch.no_grad():
+                base = main_output(setup.forward(model, seed=0))
+        finally:
+            keep.remove()
+        if len(held) != 1 or not isinstance(base, torch.Tensor):
+            continue
+        hold = module.register_forward_hook(lambda _m, _a, _out: held[0])
+        try:
+            with torch.no_grad():
+                out = main_output(setup.forward(model, tree_map(setup.inputs, lambda t, _: other if t is x else t),
+                                                seed=0))
+        finally:
+            hold.remove()
+        if isinstance(out, torch.Tensor) and out.shape == base.shape and float(changes(base, out).max()) <= OUTPUT_CHANGE:
+            return layer
+    return None

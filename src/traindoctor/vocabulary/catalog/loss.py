@@ -379,14 +379,24 @@ CODES = (
         title="The first loss is far below chance: the answer may be in the input",
         severity="warning",
         stage=INIT_LOSS,
-        what="Flags an initial loss far below the chance level of an untrained model.",
+        what=(
+            "Flags an initial loss far below the chance level of an untrained model; and (the target-copy probe) an "
+            "input equal to the targets whose replacement on a copy moves the outputs — for floating targets, "
+            "unless a layer narrower than the targets carries all of that input (an autoencoder's code)."),
         why=(
             "An untrained model cannot beat chance unless the target is visible in the input (a leaked column, a "
-            "shifted sequence that exposes the next token) or the model is already trained."),
+            "shifted sequence that exposes the next token) or the model is already trained. A model handed its own "
+            "target learns to copy it: the loss falls and nothing else is learned."),
         hypotheses=(
             Hypothesis(
                 cause="a feature column is a copy or function of the target",
                 check="drop features one at a time and watch the first loss",
+            ),
+            Hypothesis(
+                cause="a denoiser or diffusion model scored against its own noisy input instead of the noise or "
+                      "the clean sample",
+                check="print which tensors the loss compares, next to what the model received",
+                kind="subtle",
             ),
             Hypothesis(
                 cause="the model was loaded from a checkpoint trained on this task",
