@@ -173,9 +173,54 @@ for step in range(60):
     loss = F.mse_loss(out, y[i:i + 20].t())
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    "batch-first-logits-flattened-against-time-first-targets": """
+V, T, B = 6, 9, 16
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__(); self.rnn, self.head = nn.LSTM(V, 24, batch_first=True), nn.Linear(24, V)
+    def forward(self, x): return self.head(self.rnn(x)[0])           # (B, T, V)
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+stream = torch.randint(0, V, (T + 1, 512))                            # time-first, as a corpus is batched
+for step in range(60):
+    s = stream[:, (step * B) % 512:(step * B) % 512 + B]              # (T + 1, B)
+    logits = net(F.one_hot(s[:-1].t(), V).float())
+    loss = F.cross_entropy(logits.reshape(-1, V), s[1:].contiguous().reshape(-1))  # (B*T) rows, (T*B) targets
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "time-first-logits-flattened-against-batch-first-targets": """
+V, T, B = 7, 8, 12
+emb, head = nn.Embedding(V, 16), nn.Linear(16, V)
+rnn = nn.GRU(16, 16)                                                  # sequence-first
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb, self.rnn, self.head = emb, rnn, head
+    def forward(self, x): return self.head(self.rnn(self.emb(x).transpose(0, 1))[0])   # (T, B, V)
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    x = torch.randint(0, V, (B, T)); y = (x + 1) % V
+    loss = F.cross_entropy(net(x).view(-1, V), y.view(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "regression-flattened-against-transposed-targets": """
+T, B = 6, 20
+model = nn.Sequential(nn.Linear(T, 32), nn.Tanh(), nn.Linear(32, T))  # (B, T) in, (B, T) out
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for step in range(60):
+    series = torch.randn(T, B).cumsum(0)                              # time-first, as the simulator emits it
+    out = model(series.t())
+    loss = F.mse_loss(out.reshape(-1), (2 * series).reshape(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
 
 ALIGNED = {
+    "batch-first-logits-and-targets-flattened": MISALIGNED[
+        "batch-first-logits-flattened-against-time-first-targets"].replace(
+        "s[1:].contiguous().reshape(-1)", "s[1:].t().contiguous().view(-1)"),
+    "time-first-logits-and-targets-flattened": MISALIGNED[
+        "time-first-logits-flattened-against-batch-first-targets"].replace("y.view(-1)", "y.t().reshape(-1)"),
+    "regression-both-batch-first-flattened": MISALIGNED["regression-flattened-against-transposed-targets"].replace(
+        "(2 * series).reshape(-1)", "(2 * series.t()).reshape(-1)"),
     "partly-ignored-targets": """
 x = torch.randn(512, 10); y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
 model = nn.Linear(10, 4); opt = torch.optim.Adam(model.parameters(), lr=1e-2)

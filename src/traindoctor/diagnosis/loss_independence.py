@@ -122,8 +122,9 @@ def _alignment(tape: Tape, leaves: list[Any], spec: Any, main: int, ax: Any, par
     gradient may move. None when no target of the batch's samples was found."""
     replaced: dict[int, torch.Tensor] = {}
     names = []
-    for name, target in tape.targets(ELEMENTWISE):
-        changed = _sample0_changed(target, ax.size, ax.axis)
+    for name, const in tape.target_consts(ELEMENTWISE):
+        target = const.value
+        changed = _sample0_changed(target, ax.size, ax.axis, const.base_shape)
         if changed is not None:
             replaced[id(target)] = changed
             names.append(name)
@@ -167,13 +168,23 @@ def _take_another(t: torch.Tensor, dim: int) -> bool:
     return True
 
 
-def _sample0_changed(t: torch.Tensor, size: int, axis: int) -> torch.Tensor | None:
+def _sample0_changed(t: torch.Tensor, size: int, axis: int, base_shape: tuple[int, ...] | None = None
+                     ) -> torch.Tensor | None:
     """t with sample 0's entries replaced by another sample's along its batch dim. A target flattened over
-    (batch, positions) is not changed: which entries were sample 0's is a fact of its layout before
-    flattening, which the loss no longer holds; nor one whose first two dims both have the batch's size."""
-    if t.dim() == 0 or t.numel() == 0 or (t.dim() >= 2 and t.shape[0] == t.shape[1] == size):
+    (batch, positions) is changed in the layout it was reshaped from (`base_shape`, when the loss received a
+    view of a whole tensor): which entries were sample 0's is a fact of that layout. Not changed: a flat
+    target whose layout before flattening is unknown (a copy), nor one whose first two dims both have the
+    batch's size."""
+    if t.dim() == 0 or t.numel() == 0:
         return None
-    dim = batch_dim(t, size, axis)
+    dim = None if t.dim() >= 2 and t.shape[0] == t.shape[1] == size else batch_dim(t, size, axis)
+    if dim is None and base_shape is not None and not (len(base_shape) >= 2 and base_shape[0] == base_shape[1] == size):
+        laid = t.reshape(base_shape)
+        dim = batch_dim(laid, size, axis)
+        if dim is None:
+            return None
+        out = laid.clone()
+        return out.reshape(t.shape) if _take_another(out, dim) else None
     if dim is None:
         return None
     out = t.clone()

@@ -40,6 +40,9 @@ class Param(NamedTuple):
 
 class Const(NamedTuple):
     value: torch.Tensor  # any other tensor, as it was when the call ran
+    # The shape it was reshaped from, when it was a flat view of a whole tensor (targets (T, B) flattened for
+    # a loss): which entries belong to which sample is a fact of that layout, kept for the checks that ask.
+    base_shape: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -103,6 +106,10 @@ class Tape:
     def targets(self, functions: frozenset[str] | set[str]) -> list[tuple[str, torch.Tensor]]:
         """The recorded `target` of each call of one of `functions` (torch loss functions by name), once each:
         (function, the value as recorded)."""
+        return [(name, const.value) for name, const in self.target_consts(functions)]
+
+    def target_consts(self, functions: frozenset[str] | set[str]) -> list[tuple[str, Const]]:
+        """As `targets`, with the layout each was reshaped from (Const.base_shape)."""
         out, seen = [], set()
         for op in self.ops:
             name = getattr(op.func, "__name__", "")
@@ -112,7 +119,7 @@ class Tape:
             target = kwargs.get("target", args[1] if len(args) > 1 else None)
             if isinstance(target, Const) and id(target.value) not in seen:
                 seen.add(id(target.value))
-                out.append((name, target.value))
+                out.append((name, target))
         return out
 
     def terms(self) -> list[Term]:
@@ -249,7 +256,7 @@ class _Recording(TorchFunctionMode):
                 self.const_bytes += x.numel() * x.element_size()
                 if self.const_bytes > MAX_CONST_BYTES:
                     raise MemoryError("the loss head reads too much other data to keep")
-                converted.append(Const(x.detach().clone()))
+                converted.append(Const(x.detach().clone(), _reshaped_from(x)))
             else:
                 converted.append(x)
         results = [args[0]] if inplace and args and isinstance(args[0], torch.Tensor) else tree_flatten(result)[0]
@@ -372,3 +379,12 @@ def cloned_batch(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     the recorded batch, and an experiment's forward must not change the tape's."""
     leaves, spec = tree_flatten((args, kwargs))
     return tree_unflatten([x.detach().clone() if isinstance(x, torch.Tensor) else x for x in leaves], spec)
+
+
+def _reshaped_from(x: torch.Tensor) -> tuple[int, ...] | None:
+    """The shape of the tensor x is a reshaped view of, when x holds all of it in its memory order."""
+    base = x._base
+    if (base is None or base.shape == x.shape or not base.is_contiguous() or not x.is_contiguous()
+            or x.numel() != base.numel() or x.storage_offset() != base.storage_offset()):
+        return None
+    return tuple(base.shape)
