@@ -14,7 +14,7 @@ from ..vocabulary.hypothesis import KINDS
 from .numerics import why_not_learning
 from .thresholds import BATCH_NORM_MIN_SAMPLES, MIN_STEPS, MOST_STEPS
 
-CODE = "batchnorm-batch-of-one"
+CODE = "batchnorm-small-batch"
 
 
 def _one_sample(nb: NormBatches) -> dict[str, list[tuple[int | None, LayerCall]]]:

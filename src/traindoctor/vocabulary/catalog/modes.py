@@ -57,7 +57,7 @@ CODES = (
         good="evaluate(model)\nmodel.train()\nfor x, y in loader: train_step(x, y)",
     ),
     Code(
-        code="batchnorm-batch-of-one",
+        code="batchnorm-small-batch",
         title="Batch norm trains on statistics of one sample",
         severity="warning",
         stage=MECHANISM,

@@ -1,4 +1,4 @@
-"""batchnorm-batch-of-one: batch norm in training mode whose statistics come from one sample, and the
+"""batchnorm-small-batch: batch norm in training mode whose statistics come from one sample, and the
 healthy look-alikes (larger batches, frozen batch norm, per-sample norms, one sample only at evaluation,
 an epoch's last short batch, a layer run once per time step)."""
 import subprocess
@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-CODE = "batchnorm-batch-of-one"
+CODE = "batchnorm-small-batch"
 
 IMAGES = """
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -168,5 +168,5 @@ for step in range(300):
     done = subprocess.run([sys.executable, "-m", "traindoctor", "run", str(script)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
-    assert "✗ error    batchnorm-batch-of-one" in done.stdout
-    assert "most likely root cause: batchnorm-batch-of-one" in done.stdout
+    assert "✗ error    batchnorm-small-batch" in done.stdout
+    assert "most likely root cause: batchnorm-small-batch" in done.stdout
