@@ -83,6 +83,46 @@ for step in range(40):
     assert f.hypotheses[0].kind == "likely" and "loops over the samples" in f.hypotheses[0].cause
 
 
+
+def test_one_point_cloud_at_a_time_through_a_shared_mlp(run_code):
+    # PointNet-style: BatchNorm1d over the points of a cloud; with one cloud per step they are one sample's.
+    r = run_code("""
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+class Points(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(3, 32), nn.BatchNorm1d(32), nn.ReLU()); self.head = nn.Linear(32, 2)
+    def forward(self, cloud):                      # (1, P, 3)
+        n, p, _ = cloud.shape
+        return self.head(self.mlp(cloud.reshape(n * p, 3)).reshape(n, p, 32).max(1).values)
+m = Points(); opt = torch.optim.Adam(m.parameters(), 1e-3)
+for step in range(40):
+    x = torch.randn(1, 64, 3) * (1 + step % 2); y = torch.tensor([step % 2])
+    opt.zero_grad(); F.cross_entropy(m(x), y).backward(); opt.step()
+""")
+    f, = only(r)
+    assert f.evidence["input_shape"] == [64, 32] and f.evidence["model_batch"] == 1
+
+
+def test_bags_of_different_sizes_passed_as_a_list(run_code):
+    r = run_code("""
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+enc = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU())
+class Bags(nn.Module):
+    def __init__(self):
+        super().__init__(); self.enc = enc; self.head = nn.Linear(16, 2)
+    def forward(self, bags):                       # a list of (P_i, 6)
+        return self.head(torch.stack([self.enc(b).mean(0) for b in bags]))
+m = Bags(); opt = torch.optim.Adam(m.parameters(), 1e-3)
+for step in range(40):
+    bags = [torch.randn(5 + i, 6) for i in range(8)]; y = torch.tensor([int(b[:, 0].mean() > 0) for b in bags])
+    opt.zero_grad(); F.cross_entropy(m(bags), y).backward(); opt.step()
+""")
+    f, = only(r)
+    assert f.evidence["model_batch"] == 8 and f.evidence["layer_calls_per_model_call"] == 8
+
 HEALTHY = {
     "batch-32": """
 m = cnn(nn.BatchNorm2d(8)); opt = torch.optim.SGD(m.parameters(), 0.05)
@@ -126,6 +166,18 @@ m = cnn(nn.BatchNorm2d(8)); opt = torch.optim.SGD(m.parameters(), 0.05)
 for epoch in range(30):
     for x, y in DataLoader(data, batch_size=16, shuffle=True):
         opt.zero_grad(); F.cross_entropy(m(x), y).backward(); opt.step()
+""",
+    # Two views of a batch through one encoder, passed as a pair: two calls per step, each over 16 samples.
+    "siamese-pair": """
+class Pair(nn.Module):
+    def __init__(self):
+        super().__init__(); self.enc = cnn(nn.BatchNorm2d(8))
+    def forward(self, views):
+        a, b = views
+        return self.enc(a) - self.enc(b)
+m = Pair(); opt = torch.optim.SGD(m.parameters(), 0.05)
+for step in range(40):
+    x, y = batch(16); opt.zero_grad(); F.cross_entropy(m((x, x.flip(3))), y).backward(); opt.step()
 """,
     # A batch-norm layer run once per time step, each time over the whole batch: as many steps as samples.
     "once-per-time-step": """

@@ -38,10 +38,13 @@ class LayerCall:
     shape: list[int]  # the input shape of its first call
 
     def samples(self, model_batch: int | None) -> int:
-        """Samples of the model's batch one call's statistics cover: its batch axis, or one when the layer ran
-        once per sample of that batch on something else (a model looping over its samples, each a set of
-        points). A layer run once per step of a sequence sees the whole batch at each: its batch axis then
-        holds the model's batch, and counts."""
+        """Samples of the model's batch one call's statistics cover: one when the model got one sample (whatever
+        the layer's batch axis holds then — the points of one cloud, the tokens of one sequence — comes from it),
+        or when the layer ran once per sample of the model's batch on something else (a model looping over its
+        samples, each a set of points); else its batch axis. A layer run once per step of a sequence sees the
+        whole batch at each: its batch axis then holds the model's batch, and counts."""
+        if model_batch == 1:
+            return 1
         if model_batch and model_batch >= 2 and self.calls == model_batch and self.batch != model_batch:
             return 1
         return self.batch
@@ -109,12 +112,13 @@ class Sampler:
 
 
 def model_batch(args: tuple, kwargs: dict) -> int | None:
-    """The model's batch size as the script passed it: the length of a list or tuple of tensors given first
-    (samples of different sizes), else the leading size of the first tensor."""
+    """The model's batch size as the script passed it: the length of a list of tensors given first whose
+    leading sizes differ (samples of different sizes, as bags or point clouds come); else the largest leading
+    size of its tensors (a tuple of inputs holds one batch each; a (1, D) condition beside the batch does not
+    make it one sample; a time-first input over-counts, which only keeps the rule silent)."""
     first = args[0] if args else next(iter(kwargs.values()), None)
-    if isinstance(first, (list, tuple)) and first and all(isinstance(t, torch.Tensor) for t in first):
+    if (isinstance(first, (list, tuple)) and all(isinstance(t, torch.Tensor) and t.dim() for t in first)
+            and len({t.shape[0] for t in first}) > 1):
         return len(first)
-    for _, t in batch_tensors(args, kwargs):
-        if t.dim() >= 1:
-            return int(t.shape[0])
-    return None
+    sizes = [int(t.shape[0]) for _, t in batch_tensors(args, kwargs) if t.dim() >= 1]
+    return max(sizes) if sizes else None
