@@ -49,6 +49,7 @@ def _finding(rec: Recorder, info: RootInfo, nb: NormBatches, bad: dict[str, list
         f"{example.per_channel} elements per channel, from one sample): each sample is normalized by its own mean "
         f"and variance" + (f"; evaluation in eval mode ({evaluated} passes) used running statistics instead"
                            if evaluated else "") + (f"; {stuck}" if stuck else ""))
+    batches = [b for b, _ in calls if b is not None]
     hypotheses = None
     if looped:  # the loop over samples is what was measured: it leads, a batch of one follows
         swap = {"likely": "subtle", "subtle": "likely"}
@@ -58,7 +59,7 @@ def _finding(rec: Recorder, info: RootInfo, nb: NormBatches, bad: dict[str, list
         CODE, observation, rec.source,
         severity="error" if stuck or evaluated else "warning",
         evidence={"layers": list(bad)[:20], "one_sample_calls": len(calls), "sampled_calls": len(nb.calls),
-                  "model_batch": median(b for b, _ in calls if b is not None) if any(b for b, _ in calls) else None,
+                  "model_batch": median(batches) if batches else None,
                   "layer_calls_per_model_call": example.calls, "input_shape": example.shape,
                   "elements_per_channel": example.per_channel, "eval_passes": evaluated, "not_learning": stuck},
         location={**nb.location, "module": f"{model}.{first}" if first else model},

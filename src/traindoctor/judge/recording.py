@@ -20,8 +20,8 @@ def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
     found: list[Finding] = []
     failed: list[str] = []
     for name, rules in (("numerics", numerics.check), ("loss", loss.check), ("loop", loop.check),
-                        ("modes", modes.check), ("batch norm", norm_batches.check), ("adversaries", adversaries.check), ("batch data", _batches),
-                        ("printed metrics", printed.check)):
+                        ("modes", modes.check), ("batch norm", norm_batches.check), ("adversaries", adversaries.check),
+                        ("batch data", _batches), ("printed metrics", printed.check)):
         try:
             found.extend(rules(rec))
         except Exception as exc:
