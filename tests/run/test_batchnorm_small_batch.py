@@ -129,6 +129,12 @@ m = cnn(nn.BatchNorm2d(8)); opt = torch.optim.SGD(m.parameters(), 0.05)
 for step in range(40):
     x, y = batch(32); opt.zero_grad(); F.cross_entropy(m(x), y).backward(); opt.step()
 """,
+    # Two samples per step: noisy statistics, but across samples (BATCH_NORM_MIN_SAMPLES).
+    "batch-2": """
+m = cnn(nn.BatchNorm2d(8)); opt = torch.optim.SGD(m.parameters(), 0.05)
+for step in range(40):
+    x, y = batch(2); opt.zero_grad(); F.cross_entropy(m(x), y).backward(); opt.step()
+""",
     # Fine-tuning with batch norm frozen: its layers in eval mode, the rest training.
     "frozen-batchnorm": """
 m = cnn(nn.BatchNorm2d(8)); m.insert(3, nn.Dropout(0.1)); opt = torch.optim.SGD(m.parameters(), 0.05)

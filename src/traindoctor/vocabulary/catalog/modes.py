@@ -94,8 +94,9 @@ CODES = (
             ),
         ),
         next_step=(
-            "Train with a larger batch (accumulate gradients if memory is short), replace BatchNorm with "
-            "GroupNorm/LayerNorm, or freeze the batch-norm layers in eval mode when fine-tuning."),
+            "Give each forward pass several samples (accumulating gradients over passes of one does not help: "
+            "each pass is normalized apart), replace BatchNorm with GroupNorm/LayerNorm, or freeze the batch-norm "
+            "layers in eval mode when fine-tuning with tiny batches."),
         bad="loader = DataLoader(ds, batch_size=1)\nmodel = nn.Sequential(nn.Conv2d(3, 16, 3), nn.BatchNorm2d(16), nn.ReLU(), ...)",
         good="loader = DataLoader(ds, batch_size=32)  # or nn.GroupNorm(4, 16) in place of nn.BatchNorm2d(16)",
         explains=("loss-plateau", "underfitting", "overfitting", "loss-metric-mismatch"),
