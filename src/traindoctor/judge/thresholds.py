@@ -93,6 +93,15 @@ CLIP_STEPS = 20
 MIN_STEPS = 3
 MOST_STEPS = 0.5
 
+# Batch norm in training mode normalizes each channel with its batch's mean and variance. Over one sample
+# those are the sample's own: whatever sets it apart as a whole (a channel's overall level) is removed, and
+# eval mode later applies running statistics the training never normalized with. From two samples on the
+# statistics mix samples: noisy at 2-4 (Wu and He, Group Normalization, 2018: ImageNet error rises steeply
+# as the batch shrinks to 2), yet training still learns from them. So a layer counts below 2 samples, on
+# more than MOST_STEPS of at least MIN_STEPS sampled training calls: the typical batch, not an epoch's last
+# short one.
+BATCH_NORM_MIN_SAMPLES = 2
+
 # A loss that started at +b falls without bound once it reaches -10b (judge/steps/unbounded.py): torch's
 # losses are bounded below near zero, and a Gaussian likelihood with a learned variance would need a spread
 # about e^-10 of its starting one to get there (beyond a healthy fit).

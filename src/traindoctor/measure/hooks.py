@@ -142,6 +142,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         yield rec
     finally:
         rec.lane.tape.abandon()
+        rec.norm_sampler.disarm()
         for h in handles:
             h.remove()
         if restore_clipping is not None:

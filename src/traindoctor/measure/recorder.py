@@ -35,6 +35,7 @@ from torch import nn
 
 from . import leaves, losses
 from .localise import locate, nonfinite_inputs, replay
+from .norm_batches import NormBatches, Sampler
 from .batches import BatchColumns
 from .printed import Printed
 from .records import FirstLoss, InputScale, LossObservation, LossSigns, StepRecord
@@ -150,6 +151,7 @@ class RootInfo:
     last_call: tuple[tuple, dict] | None = None  # the latest training batch: (args, kwargs)
     last_target: Any = None  # the target the loss received after that call (a reference), when it was a tensor
     thread: int | None = None  # the thread of the latest training call
+    norm_batches: NormBatches | None = None  # what its batch-norm layers normalized over (None: it has none)
 
 
 @dataclass
@@ -251,6 +253,7 @@ class Recorder:
         self.model_outputs: dict[int, list[weakref.ref]] = {}  # per model id (two models or more): its latest outputs
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments
         self.initial_states: dict[int, dict[str, torch.Tensor] | None] = {}  # per model id: before its first update
+        self.norm_sampler = Sampler()  # watches batch-norm layers in sampled training calls (measure/norm_batches.py)
         self.descent = DescentCheck()  # the direction of updates written by hand (no torch.optim optimizer)
         self.adversaries = Adversaries()  # two models in a game: which way each one's loss pulls the other's scores
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
@@ -316,6 +319,8 @@ class Recorder:
             if next(module.parameters(), None) is None:
                 return
             info = RootInfo(module, [(n, m) for n, m in module.named_modules() if isinstance(m, _MODE_TYPES)])
+            if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for _, m in info.mode_modules):
+                info.norm_batches = NormBatches()
             self.roots[id(module)] = info
         self._check_budget()
         if self._watch_game():
@@ -331,6 +336,8 @@ class Recorder:
                 info.train_location = info.train_location or user_location()
             if info.grad_calls <= 3:
                 self._input_scale(module, args, kwargs)
+            if info.norm_batches is not None and self.norm_sampler.arm(module, info.grad_calls, args, kwargs):
+                info.norm_batches.location = info.norm_batches.location or user_location()
             if self.batches.wants("inputs", type(module).__name__):
                 others = [ref for g, refs in self.model_outputs.items() if g != id(module) for ref in refs]
                 self.batches.add_inputs(type(module).__name__, module, args, kwargs, others)
@@ -430,8 +437,12 @@ class Recorder:
 
     @_handler
     def on_model_output(self, module: nn.Module, output: Any) -> None:
-        """Any model call returned: does it score another model's output (two models or more)? Its outputs are
-        no data for the next model they enter (a generator's samples for a discriminator)."""
+        """Any model call returned: a watched call's batch-norm layers are kept; does it score another model's
+        output (two models or more)? Its outputs are no data for the next model they enter (a generator's
+        samples for a discriminator)."""
+        info = self.roots.get(id(module))
+        if info is not None and info.norm_batches is not None:
+            self.norm_sampler.collect(module, info.norm_batches)
         self.model_outputs[id(module)] = [weakref.ref(t) for t in tree_flatten(output)[0]
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if self._watch_game() and not _in_transform():

@@ -56,4 +56,49 @@ CODES = (
         bad="evaluate(model)  # calls model.eval()\nfor x, y in loader: train_step(x, y)",
         good="evaluate(model)\nmodel.train()\nfor x, y in loader: train_step(x, y)",
     ),
+    Code(
+        code="batchnorm-small-batch",
+        title="Batch norm trains on statistics of one sample",
+        severity="warning",
+        stage=MECHANISM,
+        what=(
+            "Measures, in sampled training calls, what each batch-norm layer (BatchNorm1d/2d/3d, SyncBatchNorm, the "
+            "lazy ones) in training mode normalizes over: its input's batch axis (axis 0), and the elements per "
+            "channel it reduces (N for (N, C), N*L for (N, C, L), N*H*W for images). Fires when most sampled "
+            "training calls give a layer one sample: a batch of one, or a layer the model runs once per sample of "
+            "its batch. Layers in eval mode (frozen batch norm), layers that see one sample only at evaluation, "
+            "an epoch's last short batch, and per-sample norms (LayerNorm, GroupNorm, InstanceNorm) are not "
+            "counted. An error when the loss does not learn or the model is evaluated in eval mode, else a warning."),
+        why=(
+            "In training mode batch norm subtracts the batch's mean and divides by its spread, per channel. Over one "
+            "sample these are the sample's own: whatever sets a sample apart as a whole, such as a channel's "
+            "overall level, is removed before the next layer sees it, so the model cannot learn from it — and "
+            "with a single element per channel the output is the constant bias. In eval mode the layer uses "
+            "running statistics gathered across samples, a normalization the training never saw: validation "
+            "scores sit near chance while the training loss looks fine."),
+        hypotheses=(
+            Hypothesis(
+                cause="the batch size is 1 (DataLoader(batch_size=1), or one sample at a time by hand)",
+                check="print x.shape entering the model in the training loop; train with a batch of 8 or more",
+            ),
+            Hypothesis(
+                cause="the model's forward loops over the samples of its batch and runs the normalized block on each one",
+                check="look for a loop over the batch in forward() (for xi in x, x.unbind(0), x.split(1)); run the "
+                      "block once on the whole batch",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="per-sample normalization is meant (style transfer, a detector fine-tuned with tiny batches)",
+                check="say so with nn.GroupNorm / nn.InstanceNorm, or freeze the batch norm layers with .eval()",
+                kind="null",
+            ),
+        ),
+        next_step=(
+            "Give each forward pass several samples (accumulating gradients over passes of one does not help: "
+            "each pass is normalized apart), replace BatchNorm with GroupNorm/LayerNorm, or freeze the batch-norm "
+            "layers in eval mode when fine-tuning with tiny batches."),
+        bad="loader = DataLoader(ds, batch_size=1)\nmodel = nn.Sequential(nn.Conv2d(3, 16, 3), nn.BatchNorm2d(16), nn.ReLU(), ...)",
+        good="loader = DataLoader(ds, batch_size=32)  # or nn.GroupNorm(4, 16) in place of nn.BatchNorm2d(16)",
+        explains=("loss-plateau", "underfitting", "overfitting", "loss-metric-mismatch"),
+    ),
 )
