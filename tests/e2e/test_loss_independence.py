@@ -244,10 +244,16 @@ for step in range(60):
 }
 
 
+# A view that reorders dimensions is the mechanism of the first three: it is named first, with its line.
+BY_A_VIEW = {"sequence-first-output-viewed-as-batch-first", "batch-first-output-reshaped-as-time-first",
+             "regression-targets-transposed-outputs-viewed"}
+
+
 @pytest.mark.parametrize("name", MISALIGNED)
 def test_targets_scored_against_other_samples(run_code, name):
     r = run_code(PRELUDE + MISALIGNED[name])
-    assert codes(r)[:1] == ["targets-misaligned"], codes(r)
+    expected = ["layout-scrambled", "targets-misaligned"] if name in BY_A_VIEW else ["targets-misaligned"]
+    assert codes(r)[:len(expected)] == expected, codes(r)
 
 
 @pytest.mark.parametrize("name", ALIGNED)
