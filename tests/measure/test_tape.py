@@ -164,3 +164,22 @@ def test_warnings_from_the_loss_head_show_as_without_traindoctor(tmp_path):
     assert plain.count("UserWarning") == 1
     assert watched.count("UserWarning") == 1 and f"{script}:7: UserWarning" in watched, watched
     assert "traindoctor" not in watched.split("UserWarning")[0]
+
+
+@pytest.mark.parametrize("loss, target", [
+    ("((out - y) ** 2).mean()", "y"),                        # a regression written by hand
+    ("(y - out).abs().sum()", "y"),                          # the target first
+    ("((ret - out.squeeze(1)[:, None].expand(8, 1).squeeze(1)) ** 2).mean()", "ret"),  # through views
+    ("((out - y) ** 2).mean() + ((out - z) ** 2).mean()", None),  # two targets: not one tensor
+    ("F.mse_loss(out, y)", None),                            # a torch loss function names its own target
+    ("(out ** 2).mean() + 0.1 * sum(((p - 1) ** 2).sum() for p in net.parameters())", None),  # a penalty, no target
+])
+def test_the_tensor_a_hand_written_loss_compares_the_outputs_with(loss, target):
+    source = f"""
+net = nn.Linear(3, 1)
+x, y, z, ret = torch.randn(8, 3), torch.randn(8, 1), torch.randn(8, 1), torch.randn(8)
+def loss_of(out): return {loss}
+"""
+    g, rec, _ = _train(source, "net(x)")
+    found = rec.tapes[id(g["net"])][-1].compared_target()
+    assert (found is None) if target is None else torch.equal(found, g[target])

@@ -122,6 +122,23 @@ class Tape:
                 out.append((name, target))
         return out
 
+    def compared_target(self) -> torch.Tensor | None:
+        """What a loss written by hand compares the outputs with: the one tensor subtracted from (or taken from)
+        a value derived from the outputs, with that value's shape — `((pred - y) ** 2).mean()`. None when the
+        head has no such difference, or several (the target is then not one tensor)."""
+        found: dict[int, torch.Tensor] = {}
+        for op in self.ops:
+            name = getattr(op.func, "__name__", "")
+            if name not in _SUB and name not in ("rsub", "__rsub__"):
+                continue
+            args, kwargs = tree_unflatten(op.leaves, op.spec)
+            consts = [a for a in args if isinstance(a, Const)]
+            slots = [a for a in args if isinstance(a, Slot) and a.index not in self.weights_only]
+            if (not kwargs and len(args) == 2 and len(consts) == 1 and len(slots) == 1 and op.shapes
+                    and tuple(consts[0].value.shape) == op.shapes[0]):
+                found[id(consts[0].value)] = consts[0].value
+        return next(iter(found.values())) if len(found) == 1 else None
+
     def terms(self) -> list[Term]:
         """The additive terms of the loss: `a + 0.1 * b - c` gives a (weight 1), b (0.1) and c (-1). Sums,
         differences and products or quotients by a number are looked through; anything else is a term."""

@@ -116,6 +116,18 @@ def _could_not_check(rec: Recorder, failed: bool) -> list[str]:
     return out
 
 
+def _probed_batch(rec: Recorder, model: Any) -> tuple[tuple, dict, Any]:
+    """The probes' batch and targets: the last training call and the target its torch loss function received;
+    with a loss written by hand (no torch loss function saw a target), the latest loss head on tape and the
+    tensor it compares the outputs with — inputs and targets of one step either way."""
+    tapes = rec.tapes.get(id(model.module))
+    if model.last_target is None and tapes:
+        target = tapes[-1].compared_target()
+        if target is not None:
+            return (*tapes[-1].batch, target)
+    return (*model.last_call, model.last_target)
+
+
 def _cheap_probes(model: Any, args: tuple, kwargs: dict, target: Any,
                   start: dict[str, Any] | None) -> tuple[list[Finding], list[dict[str, Any]]]:
     """The battery's cheap probes on the model as training left it, with its last training batch and the
@@ -228,7 +240,7 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     threads_block = probes and model is not None and model.last_call is not None and threads_running > 0
     if probes and model is not None and model.last_call is not None and not threads_block:
         try:
-            probe_findings, probe_records = _cheap_probes(model.module, *model.last_call, model.last_target,
+            probe_findings, probe_records = _cheap_probes(model.module, *_probed_batch(rec, model),
                                                           rec.initial_states.get(id(model.module)))
         except Exception as exc:  # a bug of ours: the rules' findings still stand
             internal_errors.append(f"the probes failed: {type(exc).__name__}: {exc}")
