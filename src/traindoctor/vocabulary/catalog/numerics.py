@@ -182,7 +182,10 @@ CODES = (
         title="Sigmoid / tanh units are saturated",
         severity="warning",
         stage=STUCK,
-        what="Measures the fraction of sigmoid/tanh outputs pinned near their bounds.",
+        what=(
+            "Measures the fraction of sigmoid/tanh outputs pinned near their bounds; for recurrent layers (GRU, "
+            "LSTM, tanh RNN), whose gates run inside one fused op, the gate values their first layer's input "
+            "drives (at the weights training started from, when known)."),
         why="Saturated units have derivatives near zero, so gradients vanish through them.",
         hypotheses=(
             Hypothesis("inputs to the activation are unnormalized", "print the pre-activation std"),

@@ -1,0 +1,66 @@
+"""Saturated gates of recurrent layers: their sigmoids and tanhs run inside one fused op, so the activations
+probe reads them from the input that drives them — the first layer's input-to-hidden part, with the weights
+training started from when they are known."""
+import pytest
+import torch
+from torch import nn
+
+from traindoctor.diagnosis.battery import examine
+from traindoctor.diagnosis.registry import Options
+
+g = torch.Generator().manual_seed(0)
+tokens = torch.randint(0, 20, (32, 12), generator=g)
+series = torch.randn(32, 12, 6, generator=g)
+
+
+class Tokens(nn.Module):
+    def __init__(self, rnn, scale=1.0):
+        super().__init__()
+        self.emb, self.rnn, self.head, self.scale = nn.Embedding(20, 16), rnn, nn.Linear(rnn.hidden_size, 2), scale
+
+    def forward(self, x):
+        return self.head(self.rnn(self.emb(x) * self.scale)[0][:, -1])
+
+
+class Series(nn.Module):
+    def __init__(self, rnn, scale=1.0):
+        super().__init__()
+        self.rnn, self.head, self.scale = rnn, nn.Linear(rnn.hidden_size, 1), scale
+
+    def forward(self, x):
+        return self.head(self.rnn(x * self.scale)[0])
+
+
+def gates(model, x, **options):
+    outcome = examine(model, (x, None), probes=("activations",), options=Options(**options))
+    return [f.code for f in outcome.findings], outcome.records[0].get("layers", {})
+
+
+@pytest.mark.parametrize("model, x", [
+    (Tokens(nn.GRU(16, 32, batch_first=True), scale=100.0), tokens),       # an embedding scaled far up
+    (Series(nn.LSTM(6, 24, batch_first=True), scale=300.0), series),        # raw readings in large units
+    (Series(nn.RNN(6, 24, batch_first=True), scale=300.0), series),         # a plain tanh RNN
+])
+def test_an_input_that_pins_the_gates_is_saturation(model, x):
+    found, layers = gates(model, x)
+    assert found == ["saturated-activations"], layers
+    assert layers["rnn (gates)"]["saturated_fraction"] >= 0.5
+
+
+@pytest.mark.parametrize("model, x", [
+    (Tokens(nn.GRU(16, 32, batch_first=True)), tokens),
+    (Series(nn.LSTM(6, 24, batch_first=True)), series),
+    (Series(nn.RNN(6, 24, batch_first=True, nonlinearity="relu"), scale=300.0), series),  # no bounded gate
+])
+def test_inputs_on_unit_scale_or_unbounded_units_are_quiet(model, x):
+    assert gates(model, x)[0] == []
+
+
+def test_gates_trained_into_saturation_from_a_healthy_start_are_quiet():
+    """A trained LSTM may pin its gates on purpose; the question is whether its input did from the start."""
+    model = Series(nn.LSTM(6, 24, batch_first=True))
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        model.rnn.weight_ih_l0.mul_(300.0)  # where training took it
+    assert gates(model, series)[0] == ["saturated-activations"]  # not knowing the start: as it is now
+    assert gates(model, series, trained=True, start=start)[0] == []
