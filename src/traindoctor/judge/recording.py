@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..vocabulary.finding import Finding
 from ..measure.recorder import Recorder
-from . import adversaries, columns, loop, loss, modes, numerics, printed
+from . import adversaries, carried, columns, loop, loss, modes, numerics, printed
 
 
 def _batches(rec: Recorder) -> list[Finding]:
@@ -19,7 +19,7 @@ def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
     """Findings, plus a note per rule group that failed (a bug of ours must not hide the others)."""
     found: list[Finding] = []
     failed: list[str] = []
-    for name, rules in (("numerics", numerics.check), ("loss", loss.check), ("loop", loop.check),
+    for name, rules in (("numerics", numerics.check), ("loss", loss.check), ("loop", loop.check), ("carried state", carried.check),
                         ("modes", modes.check), ("adversaries", adversaries.check), ("batch data", _batches),
                         ("printed metrics", printed.check)):
         try:
