@@ -4,7 +4,8 @@ What is patched, and why this way:
 - `nn.Module.__call__`: a thin wrapper notes whether a model call is under way, to find the top-level
   (model) calls and their arguments, keyword arguments included. Global forward hooks would
   not see keyword arguments and would push every module call onto torch's slow path.
-- `torch.autograd.backward`: `Tensor.backward` calls it, so every backward is seen once.
+- `torch.autograd.backward`: `Tensor.backward` calls it, so every backward is seen once, and the autograd
+  errors it raises (a graph freed, a saved tensor modified) are read before they go on to the script.
 - `Optimizer.zero_grad`, `Module.zero_grad`: to order zero_grad against backward and step.
 - `Optimizer.__init__`: whether any optimizer exists (else the budget counts backward passes).
 - global optimizer step pre/post hooks (torch API); a closure passed to `step` is wrapped so
@@ -73,7 +74,12 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         def backward(tensors, *args, **kwargs):
             if rec.active:
                 rec.on_backward(tensors)
-            out = original(tensors, *args, **kwargs)
+            try:
+                out = original(tensors, *args, **kwargs)
+            except RuntimeError as exc:
+                if rec.active:  # read, and the script's exception raised on unchanged
+                    rec.on_backward_failed(tensors, exc)
+                raise
             if rec.active and not rec.optimizer_created:  # updates by hand: their direction is checked
                 rec.on_backward_done(tensors)
             return out

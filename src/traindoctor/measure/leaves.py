@@ -1,4 +1,5 @@
-"""The tensors a backward() gives gradients to, found in its graph — also those outside any module.
+"""The tensors a backward() gives gradients to, found in its graph — also those outside any module; and the
+bounded walk of an autograd graph that finds them (measure/carried.py walks with it too).
 
 A tensor created with requires_grad=True and kept in a plain attribute or a global (not an
 nn.Parameter) is not in `model.parameters()`, so `torch.optim.Adam(model.parameters())` leaves it out
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -21,19 +22,27 @@ from .descent import picked
 MAX_NODES = 100_000  # a larger graph is not walked
 
 
-def gradient_leaves(loss: torch.Tensor) -> Iterator[torch.Tensor]:
-    """The leaf tensors backward(loss) accumulates gradients into."""
+def nodes(*starts: Any, max_nodes: int = MAX_NODES, below: Callable[[Any], bool] | None = None) -> Iterator[Any]:
+    """The autograd nodes under `starts` (grad_fn nodes), each once, at most `max_nodes` of them; the walk does
+    not descend under a node for which `below` says False."""
     seen: set[int] = set()
-    stack = [loss.grad_fn]
-    while stack and len(seen) < MAX_NODES:
+    stack = list(starts)
+    while stack and len(seen) < max_nodes:
         node = stack.pop()
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
+        yield node
+        if below is None or below(node):
+            stack.extend(fn for fn, _ in node.next_functions)
+
+
+def gradient_leaves(loss: torch.Tensor) -> Iterator[torch.Tensor]:
+    """The leaf tensors backward(loss) accumulates gradients into."""
+    for node in nodes(loss.grad_fn):
         variable = getattr(node, "variable", None)
         if isinstance(variable, torch.Tensor):
             yield variable
-        stack.extend(fn for fn, _ in node.next_functions)
 
 
 @dataclass

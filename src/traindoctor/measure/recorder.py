@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import torch
-from torch.utils._pytree import tree_flatten
 from torch import nn
 
-from . import leaves, losses
+from . import carried, leaves, losses
 from .localise import locate, nonfinite_inputs, replay
 from .norm_batches import NormBatches, Sampler
 from .batches import BatchColumns
@@ -43,8 +42,8 @@ from .stats import batch_tensors, feature_scale
 from .tape import Tape, TapeRecorder, initial_state
 from .adversaries import Adversaries
 from .descent import DescentCheck, picked
-from .steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameters, read_steps, to_host,
-                    total)
+from .steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameter_names, parameters,
+                    read_steps, to_host, total)
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
@@ -174,6 +173,7 @@ class OptState:
     snapshot: list[torch.Tensor] | None = None  # the sampler's sample before this step's update
     ready: bool = False
     entry: StepRecord | None = None  # this step's record, until the step ends
+    stepped_at: int = -1  # the run's step count (n_steps) at its latest step
 
     def params(self) -> list[torch.Tensor]:
         return parameters(self.opt)
@@ -268,6 +268,8 @@ class Recorder:
         self.leaf_backward = 0  # backward() on a tensor with no graph behind it (a leaf made from a number)
         self.leaf_location: dict[str, Any] = {}
         self.optimizer_created = False
+        self.carried: dict[str, Any] | None = None  # a backward into an earlier step's graph (measure/carried.py)
+        self._carry_checked = -1  # the latest step whose backward was walked for it
         self._pending: list[tuple[list[torch.Tensor], list[torch.Tensor], StepRecord]] = []
         self._groupings = Groupings(self.models)
         _LIVE.add(self)
@@ -443,8 +445,11 @@ class Recorder:
         info = self.roots.get(id(module))
         if info is not None and info.norm_batches is not None:
             self.norm_sampler.collect(module, info.norm_batches)
-        self.model_outputs[id(module)] = [weakref.ref(t) for t in tree_flatten(output)[0]
+        flat = carried.flat_output(output)
+        self.model_outputs[id(module)] = [weakref.ref(t) for _, t in flat
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        if id(module) in self.roots and torch.is_grad_enabled() and not _in_transform():
+            carried.stamp(module, flat, self.n_steps)
         if self._watch_game() and not _in_transform():
             with torch._C.DisableTorchFunction():  # as in on_root_call
                 self.adversaries.returned(module, output)
@@ -539,6 +544,10 @@ class Recorder:
                 st.backward_since_step += 1
                 if not st.clean_since_step and _all_zero(st.probes):
                     st.clean_since_step = True
+        # Sampled again after a first sighting with no error: a later step shows how far back the graph grows.
+        if self._carry_checked != self.n_steps and carried.sampled(self.n_steps) and "error" not in (self.carried or {}):
+            self._carry_checked = self.n_steps
+            self.carried = self._carried_state([loss])[0] or self.carried
         value = loss.item()
         lane.pending_losses.append(value)
         lane.loss_terms = losses.summed_terms(loss)
@@ -554,6 +563,30 @@ class Recorder:
             self.flush()  # non-finite gradients of an earlier recorded step come first
             if self.nonfinite is None:
                 self.nonfinite = self._nonfinite_params() or self._nonfinite_loss(value)
+
+    @_handler
+    def on_backward_failed(self, tensors: Any, exc: RuntimeError) -> None:
+        """backward() raised: when autograd says the graph was freed or a saved tensor modified, is it an earlier
+        step's graph? (The script's exception goes on unchanged.)"""
+        if not any(text in str(exc) for text in carried.AUTOGRAD_ERRORS):
+            return
+        tensors = [tensors] if isinstance(tensors, torch.Tensor) else [t for t in tensors if isinstance(t, torch.Tensor)]
+        record, reached = self._carried_state(tensors)
+        if record is not None:
+            carried.explain(record, reached, exc)
+            self.carried = record
+
+    def _carried_state(self, tensors: list[torch.Tensor]) -> tuple[dict[str, Any] | None, dict[str, torch.Tensor]]:
+        found = carried.find(tensors, self.n_steps, self._stepped_since)
+        if found is None:
+            return None, {}
+        found[0]["location"] = user_location()
+        return found
+
+    def _stepped_since(self, step: int) -> dict[int, str]:
+        """The parameters, by id, of the optimizers that stepped since `step` began, with their names."""
+        params = [p for st in self.optimizers.values() if st.stepped_at >= step for p in st.params()]
+        return dict(zip(map(id, params), parameter_names(params, self.models())))
 
     @_handler
     def on_backward_done(self, tensors: Any) -> None:
@@ -753,6 +786,7 @@ class Recorder:
             st.snapshot = None
         st.entry = None
         self.adversaries.step_ended()
+        st.stepped_at = self.n_steps
         st.steps += 1
         st.backward_since_step = 0
         st.clean_since_step = not st.probes

@@ -318,4 +318,54 @@ CODES = (
         good="loss = criterion(out, y)",
         explains=("optimizer-params-unused", "cannot-overfit-batch"),
     ),
+    Code(
+        code="state-not-detached",
+        title="A loss backpropagates into an earlier step's graph",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Detects a backward() whose graph reaches a model output built during an earlier optimizer step, "
+            "computed with parameters an optimizer has stepped since: state carried from step to step with its "
+            "graph (a recurrent hidden state, a running average of the loss, a memory of features). Seen when "
+            "backward() raises that the graph was freed or that a saved tensor was modified in place (the "
+            "parameter it is, matched by shape and version, is named), and on sampled steps where nothing fails."),
+        why=(
+            "Each optimizer step's loss should backpropagate only through graph built during that step. A carried "
+            "tensor that keeps its graph makes the next backward run into the previous step's graph: torch raises "
+            "\"Trying to backward through the graph a second time\"; with retain_graph=True it raises instead that "
+            "a variable needed for the gradient was modified by an inplace operation (the optimizer's update of a "
+            "weight the old graph saved); and where nothing saved changed nothing fails, but every step "
+            "backpropagates through all earlier ones with stale weights, slower and slower, and memory grows."),
+        hypotheses=(
+            Hypothesis(
+                cause="a recurrent hidden state returned by the model is fed to the next batch's call without .detach()",
+                check="detach it where it is carried (`h = h.detach()`, for an LSTM `h = tuple(t.detach() for t in h)`) "
+                      "and run again: the error is gone and the step time stays flat",
+            ),
+            Hypothesis(
+                cause="a value kept across steps (a running average of the loss, a memory buffer, an EMA target) is "
+                      "built from tensors that carry gradient",
+                check="print `.grad_fn` of the kept tensor at the start of a step: it should be None; keep "
+                      "`.detach()` or `.item()` of what is added to it",
+            ),
+            Hypothesis(
+                cause="retain_graph=True was added to silence \"backward through the graph a second time\", which "
+                      "hid the carried state",
+                check="remove retain_graph=True: the loop then fails at its second step",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="backpropagating through several steps is meant (BPTT over a window of batches)",
+                check="then the optimizer must not step inside the window: sum the window's losses and call "
+                      "backward() and step() once per window",
+                kind="null",
+            ),
+        ),
+        next_step="Detach the state carried between optimizer steps (truncated BPTT: `h = h.detach()` after each step).",
+        bad=("h = None\nfor x, y in batches:\n    out, h = model(x, h)\n    loss = loss_fn(out, y)\n"
+             "    opt.zero_grad(); loss.backward(retain_graph=True); opt.step()"),
+        good=("h = None\nfor x, y in batches:\n    out, h = model(x, h)\n    loss = loss_fn(out, y)\n"
+              "    opt.zero_grad(); loss.backward(); opt.step()\n    h = tuple(t.detach() for t in h)"),
+        explains=("script-error",),
+    ),
 )

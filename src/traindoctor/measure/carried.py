@@ -1,0 +1,118 @@
+"""State carried from one optimizer step to the next with its autograd graph: a recurrent hidden state, a
+running average of the loss, a memory of features, never detached. The next step's loss then backpropagates
+into graph built before the optimizer changed the weights that graph was computed with. Without retain_graph
+that second backward through it fails ("Trying to backward through the graph a second time"); with it, the
+optimizer's in-place update of a weight the old graph saved fails ("modified by an inplace operation"); when
+nothing saved was modified nothing fails, and the graph grows by one step every step.
+
+How it is seen: each grad-carrying output of a model call is stamped, on its autograd node, with the optimizer
+step during which it was built. A backward's graph is walked (bounded by nodes) when backward() raises one of
+those two errors, and at the first backward of a few sampled steps. A node stamped with an earlier step whose
+own graph reaches parameters some optimizer has stepped since is state carried across steps. A graph built
+before another optimizer's step (a GAN's generator output, used by its loss after the discriminator stepped)
+is no finding: its weights did not change. Judged in judge/carried.py.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, NamedTuple
+
+import torch
+from torch.utils._pytree import keystr, tree_flatten, tree_flatten_with_path
+
+from .leaves import nodes
+
+STAMP = "traindoctor.built"  # the key of the stamp in a node's metadata
+# The steps whose first backward is walked: the 2nd to 4th (two alternating optimizers each have one there), and
+# every _SAMPLE_EVERY-th.
+_SAMPLED = (1, 2, 3)
+_SAMPLE_EVERY = 100
+_MAX_STALE = 4  # nodes of earlier steps whose own graph is walked, per check
+_NAMED = 5  # parameters named in a record
+AUTOGRAD_ERRORS = ("backward through the graph a second time", "modified by an inplace operation")
+# "[torch.FloatTensor [24, 72]], which is output 0 of AsStrided, is at version 2; expected version 1"
+_VERSION = re.compile(r"\[torch\.[\w.]+ \[([\d, ]*)\]\][^;\]]*? is at version (\d+); expected version (\d+)")
+
+
+class Built(NamedTuple):
+    step: int  # the optimizer step under way when the node was built
+    model: str  # the model's class
+    output: tuple  # where in the model's output: a pytree key path, () when unknown
+    shape: tuple[int, ...]
+
+
+def flat_output(output: Any) -> list[tuple[tuple, Any]]:
+    """The leaves of a model's output with their key paths (() for a type registered without keys)."""
+    try:
+        return tree_flatten_with_path(output)[0]
+    except ValueError:
+        return [((), leaf) for leaf in tree_flatten(output)[0]]
+
+
+def stamp(model: torch.nn.Module, flat: list[tuple[tuple, Any]], step: int) -> None:
+    """Stamp the autograd nodes of a model's output (`flat_output`) with the step and the model that built them.
+
+    The stamp lives in `node.metadata` (a dict torch keeps on each node for annotations), not in a table of
+    ours: autograd nodes cannot be weakly referenced, so a table keyed by node would either keep every graph
+    alive or take a freed node's address for a new one; the metadata dies with its node. The first stamp
+    stays: a node a model returns again unchanged was built when it was first returned."""
+    for path, t in flat:
+        if isinstance(t, torch.Tensor) and t.grad_fn is not None:
+            t.grad_fn.metadata.setdefault(STAMP, Built(step, type(model).__name__, path, tuple(t.shape)))
+
+
+def sampled(step: int) -> bool:
+    """Whether the first backward of this optimizer step is walked without an error to prompt it."""
+    return step in _SAMPLED or (step > 0 and step % _SAMPLE_EVERY == 0)
+
+
+def _built(node: Any) -> Built | None:
+    return node.metadata.get(STAMP)
+
+
+def find(tensors: list[torch.Tensor], step: int,
+         stepped_since: Callable[[int], dict[int, str]]) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
+    """The earlier step's graph that backward(`tensors`) at optimizer step `step` runs into, or None.
+
+    `stepped_since(s)` names the parameters (by id) that some optimizer has stepped since step s began.
+    A record (the model and its output reached, the step it was built at, the oldest step its graph reaches,
+    the names of the stepped parameters it was computed with) and those parameters by name."""
+    def earlier(node: Any) -> bool:
+        built = _built(node)
+        return built is not None and built.step < step
+
+    starts = [t.grad_fn for t in tensors if t.grad_fn is not None]
+    stale = [node for node in nodes(*starts, below=lambda n: not earlier(n)) if earlier(node)]
+    first = min((_built(node).step for node in stale), default=step)  # the oldest step beside the graph walked
+    for node in stale[:_MAX_STALE]:
+        built = _built(node)
+        names = stepped_since(built.step)
+        oldest, leaves = first, {}
+        for below in nodes(node):
+            older = _built(below)
+            oldest = min(oldest, older.step) if older is not None else oldest
+            variable = getattr(below, "variable", None)
+            if variable is not None:
+                leaves[id(variable)] = variable
+        reached = {name: leaves[i] for i, name in names.items() if i in leaves}  # in the optimizers' order
+        if reached:
+            return {"step": step, "built_step": built.step, "steps_back": step - built.step, "reaches_step": oldest,
+                    "model": built.model, "output": keystr(built.output), "shape": list(built.shape),
+                    "parameters": list(reached)[:_NAMED], "n_parameters": len(reached)}, reached
+    return None
+
+
+def explain(record: dict[str, Any], reached: dict[str, torch.Tensor], exc: BaseException) -> None:
+    """Add the autograd error backward() raised to `record`, and which stepped parameter is the saved tensor an
+    in-place error names (its shape, or its transpose, and the version it is at now)."""
+    message = str(exc)
+    record["error"] = message.split(". ")[0].strip()  # its first sentence
+    m = _VERSION.search(message)
+    if m is None:
+        return
+    shape = [int(x) for x in m.group(1).replace(" ", "").split(",") if x]
+    version, expected = int(m.group(2)), int(m.group(3))
+    fits = {n: p for n, p in reached.items() if list(p.shape) in (shape, shape[::-1])}
+    exact = [n for n, p in fits.items() if p._version == version] or list(fits)
+    record["saved"] = {"shape": shape, "version": version, "expected_version": expected, "parameters": exact[:_NAMED]}

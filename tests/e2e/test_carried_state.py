@@ -1,0 +1,215 @@
+"""`traindoctor run`, default configuration: each optimizer step's loss backpropagates only through graph built
+during that step. State carried to the next step with its graph (a recurrent hidden state, a running average
+of the loss, a running center of the features) is found whether backward() then fails (graph freed; a saved
+weight modified by the step) or not (the graph grows); loops whose graphs span several model calls within one
+step (gradient accumulation, a GAN's two losses, a REINFORCE episode, a BPTT window) are not findings."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import ROOT, codes
+
+PRELUDE = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+V, T, B = 10, 12, 8
+data = torch.randint(0, V, (4000,))
+data[1::2] = (data[0::2] + 3) % V
+def batch(step):
+    i = (step * T * B) % (len(data) - T * B - 1)
+    chunk = data[i:i + T * B + 1]
+    return chunk[:-1].view(B, T), chunk[1:].view(B, T)
+"""
+
+BROKEN = {
+    "lstm-hidden-carried": """
+class LM(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb = nn.Embedding(V, 16); self.rnn = nn.LSTM(16, 32, batch_first=True); self.out = nn.Linear(32, V)
+    def forward(self, x, h=None):
+        o, h = self.rnn(self.emb(x), h); return self.out(o), h
+model = LM(); opt = torch.optim.Adam(model.parameters(), 3e-3)
+h = None
+for step in range(40):
+    x, y = batch(step)
+    logits, h = model(x, h)
+    loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "gru-carried-retain-graph": """
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb = nn.Embedding(V, 8); self.gru = nn.GRU(8, 24); self.head = nn.Linear(24, V)
+    def forward(self, x, h):
+        o, h = self.gru(self.emb(x.t()), h); return self.head(o).transpose(0, 1), h
+model = Tagger(); opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+h = torch.zeros(1, B, 24)
+for step in range(40):
+    x, y = batch(step)
+    scores, h = model(x, h)
+    loss = F.cross_entropy(scores.reshape(-1, V), y.reshape(-1))
+    opt.zero_grad(); loss.backward(retain_graph=True); opt.step()
+""",
+    "feature-center-ema": """
+enc = nn.Sequential(nn.Linear(T, 16), nn.Tanh())
+opt = torch.optim.SGD(enc.parameters(), lr=0.05)
+center = torch.zeros(16)
+for step in range(40):
+    x, y = batch(step)
+    z = enc(x.float() / V)
+    center = 0.9 * center + 0.1 * z.mean(0)         # a running center of the features, kept with its graph
+    loss = F.mse_loss(z[:, 0], y[:, -1].float() / V - 0.5) + 0.1 * (z - center).pow(2).mean()
+    opt.zero_grad(); loss.backward(retain_graph=True); opt.step()
+    if step % 10 == 0: print("loss", round(loss.item(), 6))
+""",
+    "loss-running-average": """
+model = nn.Linear(T, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+avg = torch.zeros(())
+for step in range(40):
+    x, y = batch(step)
+    loss = F.mse_loss(model(x.float() / V).squeeze(1), y[:, -1].float() / V)
+    avg = 0.9 * avg + 0.1 * loss                    # meant as a smoothed loss to log
+    opt.zero_grad(); (loss + 0.1 * avg).backward(retain_graph=True); opt.step()
+    if step % 10 == 0: print("avg", round(avg.item(), 6))
+""",
+}
+
+HEALTHY = {
+    "truncated-bptt": BROKEN["lstm-hidden-carried"].replace(
+        "opt.step()\n", "opt.step()\n    h = tuple(t.detach() for t in h)\n"),
+    "gradient-accumulation": """
+model = nn.Sequential(nn.Embedding(V, 16), nn.Flatten(), nn.Linear(16 * T, V))
+opt = torch.optim.Adam(model.parameters(), 1e-3)
+for step in range(20):
+    opt.zero_grad()
+    for micro in range(4):
+        x, y = batch(step * 4 + micro)
+        (F.cross_entropy(model(x), y[:, -1]) / 4).backward()
+    opt.step()
+""",
+    "gan-two-losses": """
+G = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+D = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+opt_g = torch.optim.Adam(G.parameters(), 1e-3); opt_d = torch.optim.Adam(D.parameters(), 1e-3)
+real_data = torch.randn(4096, 2) * 0.5 + 1
+for step in range(30):
+    real = real_data[(step * 64) % 4096:][:64]
+    fake = G(torch.randn(64, 4))
+    d_loss = F.binary_cross_entropy_with_logits(D(real), torch.ones(64, 1)) + \\
+             F.binary_cross_entropy_with_logits(D(fake.detach()), torch.zeros(64, 1))
+    opt_d.zero_grad(); d_loss.backward(); opt_d.step()
+    g_loss = F.binary_cross_entropy_with_logits(D(fake), torch.ones(64, 1))   # fake was made before D's step
+    opt_g.zero_grad(); g_loss.backward(); opt_g.step()
+""",
+    "reinforce-episode": """
+policy = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 2))
+opt = torch.optim.Adam(policy.parameters(), 1e-2)
+for episode in range(20):
+    state, logps, rewards = torch.zeros(4), [], []
+    for t in range(25):
+        dist = torch.distributions.Categorical(logits=policy(state))
+        a = dist.sample(); logps.append(dist.log_prob(a))
+        rewards.append(1.0 if a.item() == int(state[0] > 0) else 0.0)
+        state = torch.randn(4)
+    returns = torch.tensor(rewards).flip(0).cumsum(0).flip(0)
+    loss = -(torch.stack(logps) * (returns - returns.mean())).sum()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    # The hidden state crosses chunks inside one step (one backward over the window), then is detached.
+    "bptt-window": """
+rnn, head = nn.GRU(1, 16, batch_first=True), nn.Linear(16, 1)
+model = nn.ModuleDict({"rnn": rnn, "head": head})
+opt = torch.optim.Adam(model.parameters(), 1e-2)
+signal = torch.sin(torch.arange(2000) * 0.1).view(1, -1, 1)
+h = None
+for step in range(20):
+    loss = 0
+    for chunk in range(4):
+        i = (step * 4 + chunk) * 20 % 1900
+        o, h = rnn(signal[:, i:i + 20], h)
+        loss = loss + F.mse_loss(head(o), signal[:, i + 1:i + 21])
+    opt.zero_grad(); loss.backward(); opt.step()
+    h = h.detach()
+""",
+}
+
+
+def _line_of(source, text):
+    return next(i for i, line in enumerate(textwrap.dedent(source).splitlines(), 1) if text in line)
+
+
+def _carried(report):
+    return next((f for f in report.findings if f.code == "state-not-detached"), None)
+
+
+@pytest.mark.parametrize("name", ["lstm-hidden-carried", "gru-carried-retain-graph"])
+def test_a_carried_hidden_state_explains_the_autograd_error(run_code, name):
+    source = PRELUDE + BROKEN[name]
+    report = run_code(source)
+    assert codes(report)[:2] == ["state-not-detached", "script-error"], [(f.code, f.observation) for f in report.findings]
+    found, crash = report.findings[:2]
+    assert crash.explained_by == "state-not-detached"
+    assert found.evidence["steps_back"] == 1 and found.evidence["built_step"] == 0
+    assert found.evidence["model"] in ("LM", "Tagger")
+    assert found.location["line"] == _line_of(source, "loss.backward(") == crash.location["line"]
+
+
+def test_the_inplace_error_names_the_weight_the_step_modified(run_code):
+    report = run_code(PRELUDE + BROKEN["gru-carried-retain-graph"])
+    found = _carried(report)
+    assert found.evidence["saved"]["parameters"] == ["gru.weight_hh_l0"]  # saved transposed: [24, 72]
+    assert "it is gru.weight_hh_l0, modified by the optimizer's step" in found.observation
+    assert found.evidence["output"] == "[1]" and found.evidence["shape"] == [1, 8, 24]
+
+
+def test_the_freed_graph_error_is_quoted(run_code):
+    found = _carried(run_code(PRELUDE + BROKEN["lstm-hidden-carried"]))
+    assert found.evidence["error"].startswith("Trying to backward through the graph a second time")
+    assert "saved" not in found.evidence and "rnn.weight_ih_l0" in found.evidence["parameters"]
+
+
+@pytest.mark.parametrize("name", ["loss-running-average", "feature-center-ema"])
+def test_carried_state_that_does_not_crash_is_found_from_a_sampled_step(run_code, name):
+    report = run_code(PRELUDE + BROKEN[name])
+    assert "script-error" not in codes(report) and "state-not-detached" in codes(report)
+    found = _carried(report)
+    assert "error" not in found.evidence and found.evidence["step"] - found.evidence["reaches_step"] >= 2
+    assert "nothing failed, and the graph grows every step" in found.observation
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_graphs_within_one_step_are_not_findings(run_code, name):
+    report = run_code(PRELUDE + HEALTHY[name])
+    assert "state-not-detached" not in [f.code for f in report.findings], [(f.code, f.observation) for f in report.findings]
+
+
+def _plain(path):
+    return subprocess.run([sys.executable, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def _watched(path):
+    return subprocess.run([sys.executable, "-m", "traindoctor", "run", str(path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_names_the_root_cause_and_leaves_the_exception_alone(tmp_path):
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(PRELUDE + BROKEN["gru-carried-retain-graph"]))
+    plain, done = _plain(path), _watched(path)
+    assert done.returncode == 1, done.stderr
+    text = " ".join(done.stdout.split())  # the report, unwrapped
+    assert "most likely root cause: state-not-detached" in text
+    assert "gru.weight_hh_l0, modified by the optimizer's step" in text
+    error = plain.stderr.strip().splitlines()[-1]  # the script's own exception, as python prints it
+    assert error.startswith("RuntimeError: one of the variables needed for gradient computation")
+    assert " ".join(error.split()) in text  # in the report's traceback, unchanged
+
+
+def test_the_losses_are_the_same_with_and_without_traindoctor(tmp_path):
+    path = tmp_path / "train.py"
+    path.write_text(textwrap.dedent(PRELUDE + BROKEN["loss-running-average"]))
+    plain, done = _plain(path), _watched(path)
+    assert "avg" in plain.stdout and done.stdout.startswith(plain.stdout)

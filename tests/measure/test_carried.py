@@ -1,0 +1,51 @@
+"""measure/carried.py on hand-built graphs: which step a node was built at, and when an earlier step's graph
+counts as carried state."""
+import torch
+from torch import nn
+
+from traindoctor.measure import carried
+from traindoctor.measure.leaves import nodes
+
+
+def _stepped(model):
+    return lambda since: {id(p): n for n, p in model.named_parameters()}
+
+
+def test_a_node_returned_again_keeps_the_step_it_was_built_at():
+    torch.manual_seed(0)
+    cell = nn.GRUCell(3, 4)
+    h = cell(torch.randn(2, 3))
+    carried.stamp(cell, carried.flat_output(h), 0)
+    carried.stamp(cell, carried.flat_output(h), 1)  # returned unchanged at the next step
+    record, reached = carried.find([h.sum()], 1, _stepped(cell))
+    assert record["built_step"] == 0 and record["steps_back"] == 1 and record["output"] == ""
+    assert set(reached) == {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}
+
+
+def test_an_earlier_graph_whose_weights_no_optimizer_stepped_since_is_not_carried():
+    torch.manual_seed(0)
+    gen, disc = nn.Linear(3, 2), nn.Linear(2, 1)
+    fake = gen(torch.randn(5, 3))
+    carried.stamp(gen, carried.flat_output(fake), 0)
+    score = disc(fake)
+    carried.stamp(disc, carried.flat_output(score), 1)  # after the discriminator's step
+    assert carried.find([score.mean()], 1, _stepped(disc)) is None
+    assert carried.find([score.mean()], 1, _stepped(gen))[0]["model"] == "Linear"
+
+
+def test_the_output_is_named_by_its_place_in_the_models_output():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 4)
+    out = lstm(torch.randn(6, 2, 3))
+    carried.stamp(lstm, carried.flat_output(out), 0)
+    record, _ = carried.find([out[1][0].sum()], 2, _stepped(lstm))
+    assert record["output"] == "[1][0]" and record["shape"] == [1, 2, 4] and record["steps_back"] == 2
+
+
+def test_the_walk_is_bounded_by_nodes():
+    x = torch.ones(1, requires_grad=True)
+    y = x
+    for _ in range(50):
+        y = y * 1.5
+    assert len(list(nodes(y.grad_fn, max_nodes=10))) == 10
+    assert len(list(nodes(y.grad_fn))) == 51  # 50 products and the leaf's AccumulateGrad
