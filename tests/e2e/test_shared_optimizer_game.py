@@ -73,6 +73,14 @@ for step in range(100):
     opt.zero_grad(); (loss_d + loss_g).backward(); opt.step()
 """
 
+# The same sum stepped by one optimizer per player: D's optimizer still applies the generator's term.
+SUMMED_TWO_OPTIMIZERS = SUMMED.replace(
+    "opt = torch.optim.Adam(nn.ModuleList([G, D]).parameters(), lr=1e-3, betas=(0.5, 0.9))",
+    "opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.9))\n"
+    "opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.9))",
+).replace("opt.zero_grad(); (loss_d + loss_g).backward(); opt.step()",
+          "opt_g.zero_grad(); opt_d.zero_grad(); (loss_d + loss_g).backward(); opt_d.step(); opt_g.step()")
+
 # The DCGAN loop (the discriminator's loss in two backward passes, real then fake) with one optimizer.
 DCGAN = """
 G = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 3))
@@ -97,6 +105,7 @@ ONE_ADAM = "opt_g = opt_d = torch.optim.Adam([*G.parameters(), *D.parameters()],
 BROKEN = {"generator-loss-moves-discriminator": (GENERATOR_MOVES_D, "the generator's loss moved the discriminator"),
           "discriminator-loss-moves-generator": (D_MOVES_GENERATOR, "the discriminator's loss"),
           "both-losses-summed": (SUMMED, "summed"),
+          "both-losses-summed-two-optimizers": (SUMMED_TWO_OPTIMIZERS, "summed"),
           "dcgan-loop-one-optimizer": (DCGAN.replace(TWO_ADAMS, ONE_ADAM).replace(  # G's stale gradients would move it
                                            "D.zero_grad()", "opt_d.zero_grad()"),
                                        "the generator's loss moved the discriminator")}

@@ -69,11 +69,13 @@ def _shared(rec: Recorder, d: str, g: str, shared: list[Shared]) -> Finding:
         "location": first.location,
     }
     how = "; ".join(f"{kind} at {len(ss)}" for kind, ss in kinds.items())
+    who = (f"one optimizer ({first.optimizer}) steps" if " + " not in first.optimizer else
+           f"the optimizers {first.optimizer}, stepped on the same backward(), step")
     return finding(
         "game-shared-optimizer",
-        f"one optimizer ({first.optimizer}) steps both the generator ({g}) and the discriminator ({d}): at "
-        f"{len(shared)} measured steps the loss reached the discriminator's score of generated samples and the "
-        f"step found its gradient in both players' parameters ({first.moved['discriminator']} of the "
+        f"{who} both the generator ({g}) and the discriminator ({d}): at {len(shared)} measured steps the loss "
+        f"reached the discriminator's score of generated samples and the step applied its gradient through that "
+        f"score to both players' parameters ({first.moved['discriminator']} of the "
         f"discriminator's tensors, {first.moved['generator']} of the generator's) — {how}{where(evidence)}",
         rec.source, evidence=evidence, location={**first.location, "step": first.step})
 

@@ -9,6 +9,12 @@ A discriminator's loss also scores other inputs (real data): it learns to tell t
 head trained on an encoder's features does not. In a game the two losses pull opposite ways
 (judge/adversaries.py decides).
 
+An optimizer that holds both players' parameters is no player's: what its step applies is measured instead.
+A loss that reaches D's score of samples still attached to G's graph sends G a gradient through D; the
+gradient it sends D's parameters through those same scores is taken too. If the step (or the steps of
+several optimizers on the same loss) then finds non-zero gradients in both players' parameters, one
+objective moved both: the step is `Shared`.
+
 The gradient is taken with `torch.autograd.grad(..., retain_graph=True)` on the user's graph before their
 backward() runs: it reads the graph between the loss and the scores, accumulates into no `.grad`, consumes
 no random numbers and leaves the graph as it was for the script's own backward().
@@ -69,8 +75,9 @@ class _Loss:
     step: int
     pulls: list[tuple[int, int, float, bool]]  # (D id, G id, pull, the samples still attached to G's graph)
     with_data: set[int]  # the Ds whose score of other inputs it also reached
-    moved: set[int]  # ids of D's parameters it gave a non-zero gradient (taken when it reaches attached samples)
+    moved: set[int]  # ids of D's parameters it gave a non-zero gradient through its scores of attached samples
     location: dict[str, Any]
+    applied: bool = False  # found applied to both players
 
 
 class Adversaries:
@@ -86,6 +93,8 @@ class Adversaries:
         self.reached = {False: 0, True: 0}  # backward calls with such scores in reach, by `attached`
         self.pending: list[_Loss] = []  # measured since the last step
         self.taken: tuple[str, list[Pull]] | None = None  # what the last step took, until the next backward
+        self.stepped_on: tuple[list[_Loss], list[torch.optim.Optimizer]] | None = None  # and the optimizers since
+        self.one_sided: dict[tuple[int, int], int] = {}  # per pair: losses crossing it that moved one player only
         self.pulls: list[Pull] = []
         self.pairs: set[tuple[int, int]] = set()  # (D id, G id) seen
         self.shared: list[Shared] = []
@@ -141,6 +150,7 @@ class Adversaries:
 
     def backward(self, loss: torch.Tensor, step: int, location: Callable[[], dict[str, Any]]) -> None:
         """Before the script's backward(): the loss's pull on the scores it reaches, at sampled calls."""
+        self._settle()
         self.taken = None
         if not self.scores:
             self._scores_data(loss)
@@ -149,25 +159,33 @@ class Adversaries:
         count = self.reached[self.attached] = self.reached[self.attached] + 1
         if count > _FIRST and count % _EVERY:
             return
-        # D's parameters too when the loss may also train G (attached samples) and no pair of one-player
-        # optimizers has been seen stepping the game: whether one loss moves both
-        params = list({id(p): p for d, g in {(d, g) for d, g, _, a in self.scores if a and not self._apart(d, g)}
-                       for p in self.discriminators[d].parameters() if p.requires_grad}.values())
-        tensors = [t for _, _, t, _ in self.scores] + [t for _, t in self.others] + params
-        n, m = len(self.scores), len(self.scores) + len(self.others)
+        tensors = [t for _, _, t, _ in self.scores] + [t for _, t in self.others]
+        n = len(self.scores)
         try:
             with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these calls
                 grads = torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True)
                 pulls = [(d, g, float(gr.double().mean()), a) for (d, g, _, a), gr in zip(self.scores, grads)
                          if gr is not None]
-                reached = [(p, gr) for p, gr in zip(params, grads[m:]) if gr is not None]
-                moved = {id(p) for (p, _), live in zip(reached, _nonzero([gr for _, gr in reached])) if live}
+                moved = self._through(list(zip(self.scores, grads[:n])))
         except RuntimeError:  # a graph already freed, an op with no derivative: the script's backward decides
             return
-        with_data = {d for (d, _), gr in zip(self.others, grads[n:m]) if gr is not None}
+        with_data = {d for (d, _), gr in zip(self.others, grads[n:]) if gr is not None}
         self.scoring |= with_data
         if pulls:
             self.pending.append(_Loss(step, pulls, with_data, moved, location()))
+
+    def _through(self, scored: list[tuple[tuple[int, int, torch.Tensor, bool], torch.Tensor | None]]) -> set[int]:
+        """D's parameters (ids) that the loss's gradient on D's scores of attached samples reaches non-zero: the
+        objective that trains G through D, applied to D. Not asked once the pair is seen stepped apart."""
+        live = [(t, gr, self.discriminators[d]) for (d, g, t, a), gr in scored
+                if a and gr is not None and self.one_sided.get((d, g), 0) < _FIRST]
+        params = list({id(p): p for _, _, m in live for p in m.parameters() if p.requires_grad}.values())
+        if not params:
+            return set()
+        grads = torch.autograd.grad([t for t, _, _ in live], params, [gr for _, gr, _ in live], retain_graph=True,
+                                    allow_unused=True)
+        reached = [(p, gr) for p, gr in zip(params, grads) if gr is not None]
+        return {id(p) for (p, _), on in zip(reached, _nonzero([gr for _, gr in reached])) if on}
 
     def _scores_data(self, loss: torch.Tensor) -> None:
         """A loss that reaches no score of G's samples (a discriminator's loss split into one backward on real
@@ -187,10 +205,15 @@ class Adversaries:
         """An optimizer steps: the losses measured since the last step were its. `params`: each model's
         parameter ids, asked for once per optimizer and pair. A second optimizer of the other role stepping on
         the same losses (one loss trains both models) makes them no player's: they are dropped."""
-        if self.taken is not None and not self.pending:
-            role = self._role(opt, *self.taken[1][0].pair, params)
+        if self.stepped_on is not None and not self.pending:
+            losses, opts = self.stepped_on
+            opts.append(opt)
+            for loss in losses:
+                self._applied(opts, loss, params)
+            role = self._role(opt, *self.taken[1][0].pair, params) if self.taken is not None else None
             if role is not None and role != self.taken[0]:
-                self.pulls = [p for p in self.pulls if all(p is not q for q in self.taken[1])]
+                for p in self.taken[1]:
+                    p.role = "both"
             return
         if not self.pending:
             return
@@ -201,33 +224,44 @@ class Adversaries:
                 role = self._role(opt, d, g, params)
                 if role is not None:
                     taken.append(Pull(loss.step, role, pull, (d, g), d in loss.with_data, loss.location))
-            self._applied(opt, loss, params)
+            self._applied([opt], loss, params)
         self.pulls += taken
         self.taken = (taken[0].role, taken) if taken else None
+        self.stepped_on = (pending, [opt])
 
-    def _applied(self, opt: torch.optim.Optimizer, loss: _Loss, params: Callable[[], dict[int, set[int]]]) -> None:
-        """An optimizer holding both players steps on this loss: does it apply the loss's gradient to both?
-        G's parameters took it through D's score of attached samples, D's wherever the loss reached them; a
+    def _applied(self, opts: list[torch.optim.Optimizer], loss: _Loss,
+                 params: Callable[[], dict[int, set[int]]]) -> None:
+        """These optimizers, the last now stepping, stepped on this loss: did they apply its gradient to both
+        players? G's parameters took it through D's score of attached samples, and so did D's `moved`; a
         gradient zeroed (or a player frozen) before the step is not applied."""
-        for d, g in {(d, g) for d, g, _, a in loss.pulls if a and self._role(opt, d, g, params) == "both"}:
-            owned = params()
-            held = [p for group in opt.param_groups for p in group["params"]]
+        if loss.applied or not loss.moved:
+            return
+        held = [p for o in opts for group in o.param_groups for p in group["params"]]
+        owned = params()
+        for d, g in {(d, g) for d, g, _, a in loss.pulls if a}:
             mine = {"discriminator": [p for p in held if id(p) in owned.get(d, set()) and id(p) in loss.moved],
                     "generator": [p for p in held if id(p) in owned.get(g, set())]}
+            if not all(mine.values()):
+                continue
             moved = {who: sum(_nonzero([p.grad for p in ps if p.grad is not None])) for who, ps in mine.items()}
             if all(moved.values()):
-                self.shared.append(Shared(loss.step, (d, g), type(opt).__name__,
+                loss.applied = True
+                self.shared.append(Shared(loss.step, (d, g), " + ".join(type(o).__name__ for o in opts),
                                           [pull for d_, g_, pull, _ in loss.pulls if (d_, g_) == (d, g)],
                                           d in loss.with_data, moved, loss.location))
+
+    def _settle(self) -> None:
+        """A backward(): the losses the last steps took are done with. Those that crossed a pair and moved one
+        player only count toward seeing the pair stepped apart (then D's gradient is no longer taken)."""
+        for loss in self.stepped_on[0] if self.stepped_on is not None else []:
+            if loss.moved and not loss.applied:
+                for pair in {(d, g) for d, g, _, a in loss.pulls if a}:
+                    self.one_sided[pair] = self.one_sided.get(pair, 0) + 1
+        self.stepped_on = None
 
     def step_ended(self) -> None:
         self.scores.clear()
         self.others.clear()
-
-    def _apart(self, d: int, g: int) -> bool:
-        """Each player of this pair has been stepped by an optimizer of its own, and none holds both."""
-        seen = {role for (_, d_, g_), role in self.roles.items() if (d_, g_) == (d, g)}
-        return {"discriminator", "generator"} <= seen and "both" not in seen
 
     def _role(self, opt: torch.optim.Optimizer, d: int, g: int,
               params: Callable[[], dict[int, set[int]]]) -> str | None:

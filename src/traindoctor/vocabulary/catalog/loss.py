@@ -198,10 +198,11 @@ CODES = (
         stage=MECHANISM,
         what=(
             "Detects a game (one model's output scored by another that also scores real data, two losses "
-            "pulling that score opposite ways) where one optimizer holds both players' parameters and its "
-            "step applies one loss's gradient to both: after a backward whose loss reached the "
-            "discriminator's score of generated samples still attached to the generator, the step finds "
-            "non-zero gradients from that loss in the parameters of both players it holds."),
+            "pulling that score opposite ways) where one optimizer holds both players' parameters (or both "
+            "players' optimizers step on one backward) and its step applies one loss's gradient to both: after "
+            "a backward whose loss reached the discriminator's score of generated samples still attached to the "
+            "generator, the step finds non-zero gradients from that loss, through that score, in the parameters "
+            "of both players."),
         why=(
             "Each player must be updated by its own objective only. A generator's loss back-propagates through "
             "the discriminator: stepped by the same optimizer, the discriminator learns to score fakes as real. "
@@ -223,7 +224,8 @@ CODES = (
                 kind="subtle",
             ),
             Hypothesis(
-                cause="the two losses summed into one backward() and one step (loss_d + loss_g)",
+                cause="the two losses summed into one backward() (loss_d + loss_g) before the step, by one "
+                      "optimizer or by both players' optimizers",
                 check="search the loop for one backward() on a sum of both players' losses",
                 kind="subtle",
             ),
