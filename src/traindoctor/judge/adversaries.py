@@ -6,9 +6,10 @@ samples scored as fake, G wants them scored as real. When both losses push the s
 generator helps the discriminator (a generator trained on the "fake" target, a WGAN generator loss with
 the wrong sign) — or the discriminator helps the generator — and nothing is learned about the data.
 
-Each player must also be moved by its own loss alone. One optimizer holding both players' parameters whose
-step applies one loss's gradient to both (game-shared-optimizer) trains one of them toward its opponent's
-objective: the generator's loss makes D score fakes as real, or D's loss makes G's fakes easier to reject.
+Each player must also be moved by its own loss alone. A step that applies one loss's gradient to both players
+(game-shared-optimizer: one optimizer holding both, or both players' optimizers stepped on one backward) trains
+one of them toward its opponent's objective: the generator's loss makes D score fakes as real, or D's loss
+makes G's fakes easier to reject.
 """
 
 from __future__ import annotations

@@ -612,7 +612,8 @@ class Recorder:
         thrown away (and at most ERASE_CHECKS times). A game's players are left out after a loss that crossed
         between them: one optimizer stepping both keeps each player to its own loss by erasing the other's."""
         params = parameters(owner) if isinstance(owner, torch.optim.Optimizer) else list(owner.parameters())
-        crossed = {id(p) for m in self.adversaries.crossed() if m in self.roots for p in self.roots[m].module.parameters()}
+        crossed = {id(p) for m in self.adversaries.crossed() if m in self.roots
+                   for p in self.roots[m].module.parameters()}
         live = [p for p in params if p.grad is not None and id(p) not in crossed]
         if not live:
             return

@@ -193,7 +193,7 @@ CODES = (
     ),
     Code(
         code="game-shared-optimizer",
-        title="One optimizer steps both players of the game",
+        title="One loss steps both players of the game",
         severity="error",
         stage=MECHANISM,
         what=(
