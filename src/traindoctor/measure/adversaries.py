@@ -59,7 +59,8 @@ class Pull:
 
 @dataclass
 class Shared:
-    """One measured backward() whose gradient one optimizer's step applied to both players' parameters."""
+    """One measured backward() whose gradient the step (of one optimizer, or of several on that backward) applied
+    to both players' parameters."""
     step: int
     pair: tuple[int, int]  # (D id, G id)
     optimizer: str
@@ -204,7 +205,7 @@ class Adversaries:
     def stepped(self, opt: torch.optim.Optimizer, params: Callable[[], dict[int, set[int]]]) -> None:
         """An optimizer steps: the losses measured since the last step were its. `params`: each model's
         parameter ids, asked for once per optimizer and pair. A second optimizer of the other role stepping on
-        the same losses (one loss trains both models) makes them no player's: they are dropped."""
+        the same losses (one loss trains both models) makes them no player's: their role becomes "both"."""
         if self.stepped_on is not None and not self.pending:
             losses, opts = self.stepped_on
             opts.append(opt)
@@ -279,7 +280,8 @@ def _nonzero(grads: list[torch.Tensor]) -> list[bool]:
     """Which of these gradients hold a non-zero value (one host read; a non-finite one counts)."""
     if not grads:
         return []
-    return [n != 0 for n in to_host(list(torch._foreach_norm([g.detach() for g in grads])))]
+    dense = [g.detach().coalesce().values() if g.is_sparse else g.detach() for g in grads]
+    return [n != 0 for n in to_host(list(torch._foreach_norm(dense)))]
 
 
 def _holder(t: torch.Tensor) -> Callable[[], torch.Tensor | None]:
