@@ -5,11 +5,16 @@ depend on D's score of those samples, and they pull it in opposite directions: D
 samples scored as fake, G wants them scored as real. When both losses push the score the same way, the
 generator helps the discriminator (a generator trained on the "fake" target, a WGAN generator loss with
 the wrong sign) — or the discriminator helps the generator — and nothing is learned about the data.
+
+Each player must also be moved by its own loss alone. A step that applies one loss's gradient to both players
+(game-shared-optimizer: one optimizer holding both, or both players' optimizers stepped on one backward) trains
+one of them toward its opponent's objective: the generator's loss makes D score fakes as real, or D's loss
+makes G's fakes easier to reject.
 """
 
 from __future__ import annotations
 
-from ..measure.adversaries import Pull
+from ..measure.adversaries import Pull, Shared
 from ..measure.recorder import Recorder
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
@@ -30,7 +35,50 @@ def check(rec: Recorder) -> list[Finding]:
         if None in signs.values() or signs["discriminator"] != signs["generator"]:
             continue
         out.append(_finding(rec, names.get(d, "?"), names.get(g, "?"), by_role, signs["generator"]))
+    for d, g in sorted(rec.adversaries.pairs):
+        shared = [s for s in rec.adversaries.shared if s.pair == (d, g)]
+        pulls = [p for p in rec.adversaries.pulls if p.pair == (d, g)]
+        if len(shared) >= GAME_MIN_PULLS and d in rec.adversaries.scoring and _both_ways(pulls):
+            out.append(_shared(rec, names.get(d, "?"), names.get(g, "?"), shared))
     return out
+
+
+def _both_ways(pulls: list[Pull]) -> bool:
+    """Losses pull D's score of G's samples both ways: two objectives. With D trained on real data too, they
+    are two players'. An encoder and a head trained through it (one objective), or a gradient-reversal layer
+    (one loss, reversed for the first model), pull one way."""
+    return min(sum(p.pull > 0 for p in pulls), sum(p.pull < 0 for p in pulls)) >= GAME_MIN_PULLS
+
+
+def _whose(s: Shared) -> str:
+    """Which player's objective one shared step applied to the other's parameters."""
+    if any(p > 0 for p in s.pulls) and any(p < 0 for p in s.pulls):
+        return "both players' losses summed into one backward"
+    return ("the discriminator's loss (it also scores real data) moved the generator" if s.with_data else
+            "the generator's loss moved the discriminator")
+
+
+def _shared(rec: Recorder, d: str, g: str, shared: list[Shared]) -> Finding:
+    kinds: dict[str, list[Shared]] = {}
+    for s in shared:
+        kinds.setdefault(_whose(s), []).append(s)
+    first = shared[0]
+    evidence = {
+        "discriminator": d, "generator": g, "optimizer": first.optimizer,
+        "steps": [{"step": s.step, "applied": _whose(s), "d_loss_d_score": s.pulls,
+                   "tensors_with_gradient": s.moved} for s in shared[:20]],
+        "location": first.location,
+    }
+    how = "; ".join(f"{kind} at {len(ss)}" for kind, ss in kinds.items())
+    who = (f"one optimizer ({first.optimizer}) steps" if " + " not in first.optimizer else
+           f"the optimizers {first.optimizer}, stepped on the same backward(), step")
+    return finding(
+        "game-shared-optimizer",
+        f"{who} both the generator ({g}) and the discriminator ({d}): at {len(shared)} measured steps the loss "
+        f"reached the discriminator's score of generated samples and the step applied its gradient through that "
+        f"score to both players' parameters ({first.moved['discriminator']} of the "
+        f"discriminator's tensors, {first.moved['generator']} of the generator's) — {how}{where(evidence)}",
+        rec.source, evidence=evidence, location={**first.location, "step": first.step})
 
 
 def _prevailing(pulls: list[Pull]) -> int | None:

@@ -9,6 +9,12 @@ A discriminator's loss also scores other inputs (real data): it learns to tell t
 head trained on an encoder's features does not. In a game the two losses pull opposite ways
 (judge/adversaries.py decides).
 
+An optimizer that holds both players' parameters is no player's: what its step applies is measured instead.
+A loss that reaches D's score of samples still attached to G's graph sends G a gradient through D; the
+gradient it sends D's parameters through those same scores is taken too. If the step (or the steps of
+several optimizers on the same loss) then finds non-zero gradients in both players' parameters, one
+objective moved both: the step is `Shared`.
+
 The gradient is taken with `torch.autograd.grad(..., retain_graph=True)` on the user's graph before their
 backward() runs: it reads the graph between the loss and the scores, accumulates into no `.grad`, consumes
 no random numbers and leaves the graph as it was for the script's own backward().
@@ -23,6 +29,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
+
+from .steps import to_host
 
 # Backward calls with a score of generated samples in reach that are measured: the first _FIRST, then every
 # _EVERY-th, counted apart for scores of samples still attached to the generator's graph (its step, usually)
@@ -42,7 +50,7 @@ _HELD_BYTES = 16 * 2**20
 class Pull:
     """One measured backward(): which way its loss pushes D's scores of G's samples."""
     step: int
-    role: str  # "discriminator" or "generator": whose optimizer stepped on this loss
+    role: str  # "discriminator", "generator", or "both": what the optimizer that stepped on this loss holds
     pull: float  # d(loss)/d(score), averaged over the scores' elements
     pair: tuple[int, int]  # (D id, G id)
     with_data: bool  # the same loss also reached D's score of other inputs (real data): D learns to tell them apart
@@ -50,13 +58,27 @@ class Pull:
 
 
 @dataclass
-class _Pending:
+class Shared:
+    """One measured backward() whose gradient the step (of one optimizer, or of several on that backward) applied
+    to both players' parameters."""
     step: int
-    pull: float
-    d: int
-    g: int
-    with_data: bool
+    pair: tuple[int, int]  # (D id, G id)
+    optimizer: str
+    pulls: list[float]  # its pulls on D's scores of G's samples (both signs: two players' losses summed)
+    with_data: bool  # it also reached D's score of other inputs: D's objective is in it
+    moved: dict[str, int]  # per player: how many of its parameter tensors the step found a non-zero gradient in
+    location: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Loss:
+    """One measured backward(), until the next step names whose it was."""
+    step: int
+    pulls: list[tuple[int, int, float, bool]]  # (D id, G id, pull, the samples still attached to G's graph)
+    with_data: set[int]  # the Ds whose score of other inputs it also reached
+    moved: set[int]  # ids of D's parameters it gave a non-zero gradient through its scores of attached samples
     location: dict[str, Any]
+    applied: bool = False  # found applied to both players
 
 
 class Adversaries:
@@ -64,15 +86,21 @@ class Adversaries:
 
     def __init__(self) -> None:
         self.outputs: dict[int, list[Callable[[], torch.Tensor | None]]] = {}  # per model id: its latest outputs
-        self.scores: list[tuple[int, int, torch.Tensor]] = []  # (D id, G id, D's output) since the last step
-        self.attached = False  # one of those scores is of samples still attached to G's graph
+        self.scores: list[tuple[int, int, torch.Tensor, bool]] = []  # (D id, G id, D's output, attached) since the
+        # last step; attached: the samples still carry G's graph, so a loss reaching that score trains G
+        self.discriminators: dict[int, nn.Module] = {}  # per D id: the model
         self.others: list[tuple[int, torch.Tensor]] = []  # (D id, D's output on inputs not from G) since then
         self.awaiting: tuple[int, int, bool] | None = None  # (D id, G id, attached) of the call under way
         self.reached = {False: 0, True: 0}  # backward calls with such scores in reach, by `attached`
-        self.pending: list[_Pending] = []  # measured since the last step
+        self.pending: list[_Loss] = []  # measured since the last step
         self.taken: tuple[str, list[Pull]] | None = None  # what the last step took, until the next backward
+        self.stepped_on: tuple[list[_Loss], list[torch.optim.Optimizer]] | None = None  # and the optimizers since
+        self.one_sided: dict[tuple[int, int], int] = {}  # per pair: losses crossing it that moved one player only
         self.pulls: list[Pull] = []
         self.pairs: set[tuple[int, int]] = set()  # (D id, G id) seen
+        self.shared: list[Shared] = []
+        self.scoring: set[int] = set()  # Ds a loss trained to score other inputs (real data) too: discriminators
+        self.data_checks = 0  # losses that reached no score of G's samples, looked at for D's score of other inputs
         self.roles: dict[tuple[int, int, int], str | None] = {}  # (optimizer, D, G) -> role
 
     @property
@@ -107,56 +135,134 @@ class Adversaries:
         d, g, attached = self.awaiting
         self.awaiting = None
         self.pairs.add((d, g))
-        for t in leaves:
-            if t.requires_grad and t.grad_fn is not None:
-                self.scores.append((d, g, t))
-                self.attached |= attached
+        self.discriminators[d] = module
+        self.scores += [(d, g, t, attached) for t in leaves if t.requires_grad and t.grad_fn is not None]
         del self.scores[:-_KEPT_SCORES]
+
+    def crossed(self) -> set[int]:
+        """The players (model ids) of the games whose D, trained on other data too, scored samples still
+        attached to G since the last step: a loss since may have left each one the other's gradients."""
+        return {m for d, g, _, a in self.scores if a and d in self.scoring for m in (d, g)}
+
+    @property
+    def attached(self) -> bool:
+        """One of the scores since the last step is of samples still attached to G's graph."""
+        return any(a for *_, a in self.scores)
 
     def backward(self, loss: torch.Tensor, step: int, location: Callable[[], dict[str, Any]]) -> None:
         """Before the script's backward(): the loss's pull on the scores it reaches, at sampled calls."""
+        self._settle()
         self.taken = None
+        if not self.scores:
+            self._scores_data(loss)
         if not self.scores or self.done:
             return
-        n = self.reached[self.attached] = self.reached[self.attached] + 1
-        if n > _FIRST and n % _EVERY:
+        count = self.reached[self.attached] = self.reached[self.attached] + 1
+        if count > _FIRST and count % _EVERY:
             return
-        tensors = [t for _, _, t in self.scores] + [t for _, t in self.others]
+        tensors = [t for _, _, t, _ in self.scores] + [t for _, t in self.others]
+        n = len(self.scores)
         try:
             with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these calls
                 grads = torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True)
-                pulls = [(d, g, float(gr.double().mean())) for (d, g, _), gr in zip(self.scores, grads)
+                pulls = [(d, g, float(gr.double().mean()), a) for (d, g, _, a), gr in zip(self.scores, grads)
                          if gr is not None]
+                moved = self._through(list(zip(self.scores, grads[:n])))
         except RuntimeError:  # a graph already freed, an op with no derivative: the script's backward decides
             return
-        with_data = {d for (d, _), gr in zip(self.others, grads[len(self.scores):]) if gr is not None}
-        where = location() if pulls else {}
-        self.pending += [_Pending(step, pull, d, g, d in with_data, where) for d, g, pull in pulls]
+        with_data = {d for (d, _), gr in zip(self.others, grads[n:]) if gr is not None}
+        self.scoring |= with_data
+        if pulls:
+            self.pending.append(_Loss(step, pulls, with_data, moved, location()))
+
+    def _through(self, scored: list[tuple[tuple[int, int, torch.Tensor, bool], torch.Tensor | None]]) -> set[int]:
+        """D's parameters (ids) that the loss's gradient on D's scores of attached samples reaches non-zero: the
+        objective that trains G through D, applied to D. Not asked once the pair is seen stepped apart."""
+        live = [(t, gr, self.discriminators[d]) for (d, g, t, a), gr in scored
+                if a and gr is not None and self.one_sided.get((d, g), 0) < _FIRST]
+        params = list({id(p): p for _, _, m in live for p in m.parameters() if p.requires_grad}.values())
+        if not params:
+            return set()
+        grads = torch.autograd.grad([t for t, _, _ in live], params, [gr for _, gr, _ in live], retain_graph=True,
+                                    allow_unused=True)
+        reached = [(p, gr) for p, gr in zip(params, grads) if gr is not None]
+        return {id(p) for (p, _), on in zip(reached, _nonzero([gr for _, gr in reached])) if on}
+
+    def _scores_data(self, loss: torch.Tensor) -> None:
+        """A loss that reaches no score of G's samples (a discriminator's loss split into one backward on real
+        data and one on fakes): does it train D on other inputs? Asked of the first few such losses only."""
+        todo = [(d, t) for d, t in self.others if d not in self.scoring]
+        if not todo or self.data_checks >= _FIRST:
+            return
+        self.data_checks += 1
+        try:
+            with torch._C.DisableTorchFunction():  # as in backward()
+                grads = torch.autograd.grad(loss, [t for _, t in todo], retain_graph=True, allow_unused=True)
+        except RuntimeError:
+            return
+        self.scoring |= {d for (d, _), gr in zip(todo, grads) if gr is not None}
 
     def stepped(self, opt: torch.optim.Optimizer, params: Callable[[], dict[int, set[int]]]) -> None:
         """An optimizer steps: the losses measured since the last step were its. `params`: each model's
         parameter ids, asked for once per optimizer and pair. A second optimizer of the other role stepping on
-        the same losses (one loss trains both models) makes them no player's: they are dropped."""
-        if self.taken is not None and not self.pending:
-            role = self._role(opt, *self.taken[1][0].pair, params)
+        the same losses (one loss trains both models) makes them no player's: their role becomes "both"."""
+        if self.stepped_on is not None and not self.pending:
+            losses, opts = self.stepped_on
+            opts.append(opt)
+            for loss in losses:
+                self._applied(opts, loss, params)
+            role = self._role(opt, *self.taken[1][0].pair, params) if self.taken is not None else None
             if role is not None and role != self.taken[0]:
-                self.pulls = [p for p in self.pulls if all(p is not q for q in self.taken[1])]
+                for p in self.taken[1]:
+                    p.role = "both"
             return
         if not self.pending:
             return
         pending, self.pending = self.pending, []
         taken: list[Pull] = []
-        for m in pending:
-            role = self._role(opt, m.d, m.g, params)
-            if role is not None:
-                taken.append(Pull(m.step, role, m.pull, (m.d, m.g), m.with_data, m.location))
+        for loss in pending:
+            for d, g, pull, _ in loss.pulls:
+                role = self._role(opt, d, g, params)
+                if role is not None:
+                    taken.append(Pull(loss.step, role, pull, (d, g), d in loss.with_data, loss.location))
+            self._applied([opt], loss, params)
         self.pulls += taken
         self.taken = (taken[0].role, taken) if taken else None
+        self.stepped_on = (pending, [opt])
+
+    def _applied(self, opts: list[torch.optim.Optimizer], loss: _Loss,
+                 params: Callable[[], dict[int, set[int]]]) -> None:
+        """These optimizers, the last now stepping, stepped on this loss: did they apply its gradient to both
+        players? G's parameters took it through D's score of attached samples, and so did D's `moved`; a
+        gradient zeroed (or a player frozen) before the step is not applied."""
+        if loss.applied or not loss.moved:
+            return
+        held = [p for o in opts for group in o.param_groups for p in group["params"]]
+        owned = params()
+        for d, g in {(d, g) for d, g, _, a in loss.pulls if a}:
+            mine = {"discriminator": [p for p in held if id(p) in owned.get(d, set()) and id(p) in loss.moved],
+                    "generator": [p for p in held if id(p) in owned.get(g, set())]}
+            if not all(mine.values()):
+                continue
+            moved = {who: sum(_nonzero([p.grad for p in ps if p.grad is not None])) for who, ps in mine.items()}
+            if all(moved.values()):
+                loss.applied = True
+                self.shared.append(Shared(loss.step, (d, g), " + ".join(type(o).__name__ for o in opts),
+                                          [pull for d_, g_, pull, _ in loss.pulls if (d_, g_) == (d, g)],
+                                          d in loss.with_data, moved, loss.location))
+
+    def _settle(self) -> None:
+        """A backward(): the losses the last steps took are done with. Those that crossed a pair and moved one
+        player only count toward seeing the pair stepped apart (then D's gradient is no longer taken)."""
+        for loss in self.stepped_on[0] if self.stepped_on is not None else []:
+            if loss.moved and not loss.applied:
+                for pair in {(d, g) for d, g, _, a in loss.pulls if a}:
+                    self.one_sided[pair] = self.one_sided.get(pair, 0) + 1
+        self.stepped_on = None
 
     def step_ended(self) -> None:
         self.scores.clear()
         self.others.clear()
-        self.attached = False
 
     def _role(self, opt: torch.optim.Optimizer, d: int, g: int,
               params: Callable[[], dict[int, set[int]]]) -> str | None:
@@ -165,8 +271,17 @@ class Adversaries:
             held = {id(p) for group in opt.param_groups for p in group["params"]}
             owned = params()
             has_d, has_g = bool(held & owned.get(d, set())), bool(held & owned.get(g, set()))
-            self.roles[key] = "discriminator" if has_d and not has_g else "generator" if has_g and not has_d else None
+            self.roles[key] = {(True, False): "discriminator", (False, True): "generator",
+                               (True, True): "both"}.get((has_d, has_g))
         return self.roles[key]
+
+
+def _nonzero(grads: list[torch.Tensor]) -> list[bool]:
+    """Which of these gradients hold a non-zero value (one host read; a non-finite one counts)."""
+    if not grads:
+        return []
+    dense = [g.detach().coalesce().values() if g.is_sparse else g.detach() for g in grads]
+    return [n != 0 for n in to_host(list(torch._foreach_norm(dense)))]
 
 
 def _holder(t: torch.Tensor) -> Callable[[], torch.Tensor | None]:

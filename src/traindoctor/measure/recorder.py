@@ -653,9 +653,12 @@ class Recorder:
     def _erasing(self, owner: Any) -> None:
         """A zero_grad() after a backward() that no step has followed: the parameters whose non-zero gradients
         it is about to erase. Healthy loops step between the two, so this runs only where gradients are
-        thrown away (and at most ERASE_CHECKS times)."""
+        thrown away (and at most ERASE_CHECKS times). A game's players are left out after a loss that crossed
+        between them: one optimizer stepping both keeps each player to its own loss by erasing the other's."""
         params = parameters(owner) if isinstance(owner, torch.optim.Optimizer) else list(owner.parameters())
-        live = [p for p in params if p.grad is not None]
+        crossed = {id(p) for m in self.adversaries.crossed() if m in self.roots
+                   for p in self.roots[m].module.parameters()}
+        live = [p for p in params if p.grad is not None and id(p) not in crossed]
         if not live:
             return
         self.erase_checks += 1

@@ -192,6 +192,59 @@ CODES = (
         explains=("loss-plateau", "loss-divergence", "underfitting"),
     ),
     Code(
+        code="game-shared-optimizer",
+        title="One loss steps both players of the game",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Detects a game (one model's output scored by another that also scores real data, two losses "
+            "pulling that score opposite ways) where one optimizer holds both players' parameters (or both "
+            "players' optimizers step on one backward) and its step applies one loss's gradient to both: after "
+            "a backward whose loss reached the discriminator's score of generated samples still attached to the "
+            "generator, the step finds non-zero gradients from that loss, through that score, in the parameters "
+            "of both players."),
+        why=(
+            "Each player must be updated by its own objective only. A generator's loss back-propagates through "
+            "the discriminator: stepped by the same optimizer, the discriminator learns to score fakes as real. "
+            "A discriminator's loss on fakes left attached reaches the generator: stepped by the same optimizer, "
+            "the generator learns to make its samples easier to reject. Each player is also trained against "
+            "itself, so the game has no winner and the losses stall or drift while the samples stay poor."),
+        hypotheses=(
+            Hypothesis(
+                cause="one optimizer built over both models' parameters (Adam(list(G.parameters()) + "
+                      "list(D.parameters()))) and stepped after each player's loss",
+                check="print which models' parameters each optimizer's param_groups hold: a GAN needs one "
+                      "optimizer per player",
+            ),
+            Hypothesis(
+                cause="with an optimizer shared on purpose, the fakes are not detached for the discriminator's "
+                      "loss, or the discriminator is not frozen before the generator's step",
+                check="after the discriminator's backward print the generator's gradient norm, after the "
+                      "generator's backward the discriminator's: both must be zero (or None) at the step",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the two losses summed into one backward() (loss_d + loss_g) before the step, by one "
+                      "optimizer or by both players' optimizers",
+                check="search the loop for one backward() on a sum of both players' losses",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the second model is not an adversary: it is meant to be trained jointly with the first "
+                      "(a gradient-reversal layer, a shared objective)",
+                check="confirm that both models are meant to descend the same loss",
+                kind="null",
+            ),
+        ),
+        next_step="Give each player its own optimizer, detach the fakes for the discriminator's loss, and call "
+                  "each backward() before its own player's step.",
+        bad=("opt = torch.optim.Adam([*G.parameters(), *D.parameters()])\n"
+             "loss_g = bce(D(G(z)), ones)\nopt.zero_grad(); loss_g.backward(); opt.step()  # D moves too"),
+        good=("opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())\n"
+              "loss_g = bce(D(G(z)), ones)\nopt_g.zero_grad(); loss_g.backward(); opt_g.step()"),
+        explains=("loss-plateau", "loss-divergence", "underfitting"),
+    ),
+    Code(
         code="double-softmax",
         title="Cross-entropy receives probabilities, not logits",
         severity="error",
