@@ -78,6 +78,21 @@ for step in range(40):
 }
 
 HEALTHY = {
+    # one optimizer over both players: the discriminator's step leaves the generator's weights (no gradient)
+    # unchanged, so the fakes built before it are still valid for the generator's loss after it
+    "gan-one-optimizer-fakes-reused-after-the-other-players-step": """
+gen = nn.Sequential(nn.Linear(6, 32), nn.ELU(), nn.Linear(32, 3))
+critic = nn.Sequential(nn.Linear(3, 32), nn.ELU(), nn.Linear(32, 1))
+opt = torch.optim.Adam([*gen.parameters(), *critic.parameters()], lr=2e-4)
+for step in range(40):
+    real, fake = torch.randn(32, 3) + 1, gen(torch.randn(32, 6))
+    loss_d = F.softplus(-critic(real)).mean() + F.softplus(critic(fake.detach())).mean()
+    opt.zero_grad(); loss_d.backward(); opt.step()
+    critic.requires_grad_(False)
+    loss_g = F.softplus(-critic(fake)).mean()
+    opt.zero_grad(); loss_g.backward(); opt.step()
+    critic.requires_grad_(True)
+""",
     "truncated-bptt": BROKEN["lstm-hidden-carried"].replace(
         "opt.step()\n", "opt.step()\n    h = tuple(t.detach() for t in h)\n"),
     "gradient-accumulation": """

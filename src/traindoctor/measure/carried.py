@@ -8,7 +8,7 @@ nothing saved was modified nothing fails, and the graph grows by one step every 
 How it is seen: each grad-carrying output of a model call is stamped, on its autograd node, with the optimizer
 step during which it was built. A backward's graph is walked (bounded by nodes) when backward() raises one of
 those two errors, and at the first backward of a few sampled steps. A node stamped with an earlier step whose
-own graph reaches parameters some optimizer has stepped since is state carried across steps. A graph built
+own graph reaches parameters an optimizer's step has changed since (their in-place version moved) is state carried across steps. A graph built
 before another optimizer's step (a GAN's generator output, used by its loss after the discriminator stepped)
 is no finding: its weights did not change. Judged in judge/carried.py.
 """
@@ -75,7 +75,7 @@ def find(tensors: list[torch.Tensor], step: int,
          stepped_since: Callable[[int], dict[int, str]]) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
     """The earlier step's graph that backward(`tensors`) at optimizer step `step` runs into, or None.
 
-    `stepped_since(s)` names the parameters (by id) that some optimizer has stepped since step s began.
+    `stepped_since(s)` names the parameters (by id) that an optimizer's step has changed since step s began.
     A record (the model and its output reached, the step it was built at, the oldest step its graph reaches,
     the names of the stepped parameters it was computed with) and those parameters by name."""
     def earlier(node: Any) -> bool:

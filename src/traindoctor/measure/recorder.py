@@ -174,6 +174,8 @@ class OptState:
     ready: bool = False
     entry: StepRecord | None = None  # this step's record, until the step ends
     stepped_at: int = -1  # the run's step count (n_steps) at its latest step
+    versions: dict[int, int] = field(default_factory=dict)  # per parameter id: its in-place version as a step began
+    changed_at: dict[int, int] = field(default_factory=dict)  # per parameter id: the latest step that changed it
 
     def params(self) -> list[torch.Tensor]:
         return parameters(self.opt)
@@ -584,8 +586,10 @@ class Recorder:
         return found
 
     def _stepped_since(self, step: int) -> dict[int, str]:
-        """The parameters, by id, of the optimizers that stepped since `step` began, with their names."""
-        params = [p for st in self.optimizers.values() if st.stepped_at >= step for p in st.params()]
+        """The parameters, by id, that an optimizer's step changed since `step` began, with their names (one
+        optimizer over two models steps only those given gradients: the other's graph stays valid)."""
+        params = [p for st in self.optimizers.values() if st.stepped_at >= step for p in st.params()
+                  if st.changed_at.get(id(p), -1) >= step]
         return dict(zip(map(id, params), parameter_names(params, self.models())))
 
     @_handler
@@ -686,6 +690,7 @@ class Recorder:
         st = self._state(opt)
         st.ready = False
         st.thread = threading.get_ident()
+        st.versions = {id(p): p._version for p in st.params()}  # what the step changes, read at its end
         if self._watch_game():
             self.adversaries.stepped(opt, lambda: {k: {id(p) for p in i.module.parameters()} for k, i in self.roots.items()})
 
@@ -790,6 +795,9 @@ class Recorder:
         st.entry = None
         self.adversaries.step_ended()
         st.stepped_at = self.n_steps
+        for p in st.params():  # which weights this step changed: a parameter without a gradient keeps its version
+            if st.versions.get(id(p), p._version) != p._version:
+                st.changed_at[id(p)] = self.n_steps
         st.steps += 1
         st.backward_since_step = 0
         st.clean_since_step = not st.probes

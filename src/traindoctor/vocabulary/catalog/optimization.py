@@ -325,7 +325,7 @@ CODES = (
         stage=MECHANISM,
         what=(
             "Detects a backward() whose graph reaches a model output built during an earlier optimizer step, "
-            "computed with parameters an optimizer has stepped since: state carried from step to step with its "
+            "computed with parameters an optimizer's step has changed since: state carried from step to step with its "
             "graph (a recurrent hidden state, a running average of the loss, a memory of features). Seen when "
             "backward() raises that the graph was freed or that a saved tensor was modified in place (the "
             "parameter it is, matched by shape and version, is named), and on sampled steps where nothing fails."),
