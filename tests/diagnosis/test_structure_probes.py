@@ -59,6 +59,17 @@ class SigmoidOnTop(nn.Module):
         return torch.sigmoid(self.b(self.a(x))).squeeze(1)
 
 
+class ClampedInputs(nn.Module):
+    """A clamp on the raw inputs is preprocessing: nothing nonlinear stands between the two layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(6, 8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.b(self.a(x.clamp(min=0)))
+
+
 def _eval_batchnorm_stack():
     """Dropout and batch norm between the layers: in eval both are affine (running statistics)."""
     model = nn.Sequential(nn.Linear(6, 32), nn.Dropout(0.3), nn.BatchNorm1d(32), nn.Linear(32, 3))
@@ -75,6 +86,7 @@ def test_weight_layers_in_series_without_nonlinearity_are_named():
         (nn.Sequential(nn.Linear(6, 32), nn.Linear(32, 32), nn.Linear(32, 3)), _batch((32, 6)), F.cross_entropy, "2"),
         (convs_pooled, _batch((16, 1, 8, 8)), F.cross_entropy, "5"),
         (_eval_batchnorm_stack(), _batch((32, 6)), F.cross_entropy, "3"),
+        (ClampedInputs(), (torch.rand(32, 6), torch.randint(0, 3, (32,))), F.cross_entropy, "b"),
         (UnusedActivation(), _batch((16, 1, 8, 8)), F.cross_entropy, "head"),
         (DroppedRelu(), _batch((16, 5, 7)), F.cross_entropy, "out"),
         (SigmoidOnTop(), (torch.randn(32, 6), torch.rand(32).round()), F.binary_cross_entropy, "b"),

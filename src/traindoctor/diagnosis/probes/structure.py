@@ -54,7 +54,7 @@ class _Below(NamedTuple):
     depth: int  # the most weight layers on one path from the inputs, the node's own layer included
     inputs: bool  # depends on the inputs (a weight layer's output does, even where a detach hides them)
     weighted: bool  # a trainable weight enters beneath it, or it is a weight layer's output
-    bends: frozenset[str]  # nonlinear ops at or beneath it whose operand carries the inputs through a weight
+    bends: frozenset[str]  # nonlinear ops at or beneath it that depend on both the inputs and a weight
 
 
 def _walk(produced: dict[Any, str], fed: dict[str, list[Any]], inputs: set[int], weights: set[int]) -> dict[Any, _Below]:
@@ -78,15 +78,16 @@ def _walk(produced: dict[Any, str], fed: dict[str, list[Any]], inputs: set[int],
             continue
         parts = [seen[c] for c in children if c is not None]
         layer = node in produced
-        dependent = layer or any(p.inputs for p in parts)
+        dependent, weighted = layer or any(p.inputs for p in parts), layer or any(p.weighted for p in parts)
         bends = frozenset().union(*(p.bends for p in parts))
-        if (any(p.inputs and p.weighted for p in parts)
-                and not linear_ops.linear(node, [c is not None and seen[c].inputs for c in children])):
+        # an op on the raw inputs alone (preprocessing) is not between weights; a fused one taking inputs and
+        # weights together (an LSTM) is
+        if dependent and weighted and not linear_ops.linear(node, [c is not None and seen[c].inputs for c in children]):
             bends |= {linear_ops.op_name(node)}
         depth = max((p.depth for p in parts), default=0)
         if layer:
             depth = 1 + max((seen[f].depth for f in _inputs_of(node, produced, fed)), default=0)
-        seen[node] = _Below(depth, dependent, layer or any(p.weighted for p in parts), bends)
+        seen[node] = _Below(depth, dependent, weighted, bends)
     return seen
 
 
