@@ -123,9 +123,12 @@ def _last_layer(model: nn.Module, setup: Setup, inputs: Any) -> tuple[dict[str, 
     produced = {t.grad_fn: n for n, t in outputs.items()}
     weights = {id(p) for p in model.parameters() if p.dim() >= 2 and p.requires_grad}
     seen = _walk(produced, fed, {id(t) for _, t in tensors_in(inputs)}, weights)
-    # A layer's own depth from its own inputs: an outer module returning an inner one's output shares its node.
-    return outputs, {name: seen[t.grad_fn]._replace(depth=1 + max((seen[f].depth for f in fed[name] if f is not t.grad_fn), default=0))
-                     for name, t in outputs.items()}
+    # Depth from each layer's own inputs: an outer module returning an inner one's output shares its node.
+    layers = {}
+    for name, t in outputs.items():
+        below = [seen[f].depth for f in fed[name] if f is not t.grad_fn]
+        layers[name] = seen[t.grad_fn]._replace(depth=1 + max(below, default=0))
+    return outputs, layers
 
 
 def _outputs(model: nn.Module, setup: Setup, inputs: Any, name: str) -> torch.Tensor | None:
