@@ -59,10 +59,34 @@ class SigmoidOnTop(nn.Module):
         return torch.sigmoid(self.b(self.a(x))).squeeze(1)
 
 
+class ClampedInputs(nn.Module):
+    """A clamp on the raw inputs is preprocessing: nothing nonlinear stands between the two layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(6, 8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.b(self.a(x.clamp(min=0)))
+
+
+def _eval_batchnorm_stack():
+    """Dropout and batch norm between the layers: in eval both are affine (running statistics)."""
+    model = nn.Sequential(nn.Linear(6, 32), nn.Dropout(0.3), nn.BatchNorm1d(32), nn.Linear(32, 3))
+    with torch.no_grad():                      # statistics of their own, so the map is not the identity
+        model[2].running_mean.uniform_(-1, 1), model[2].running_var.uniform_(0.5, 2)
+    return model
+
+
 def test_weight_layers_in_series_without_nonlinearity_are_named():
     torch.manual_seed(0)
+    convs_pooled = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.AvgPool2d(2), nn.Conv2d(4, 4, 3, padding=1),
+                                 nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 3))
     cases = [
         (nn.Sequential(nn.Linear(6, 32), nn.Linear(32, 32), nn.Linear(32, 3)), _batch((32, 6)), F.cross_entropy, "2"),
+        (convs_pooled, _batch((16, 1, 8, 8)), F.cross_entropy, "5"),
+        (_eval_batchnorm_stack(), _batch((32, 6)), F.cross_entropy, "3"),
+        (ClampedInputs(), (torch.rand(32, 6), torch.randint(0, 3, (32,))), F.cross_entropy, "b"),
         (UnusedActivation(), _batch((16, 1, 8, 8)), F.cross_entropy, "head"),
         (DroppedRelu(), _batch((16, 5, 7)), F.cross_entropy, "out"),
         (SigmoidOnTop(), (torch.randn(32, 6), torch.rand(32).round()), F.binary_cross_entropy, "b"),
@@ -71,7 +95,7 @@ def test_weight_layers_in_series_without_nonlinearity_are_named():
         r = _probe(model, batch, "affine", loss_fn)
         assert codes(r) == ["no-nonlinearity"], (type(model).__name__, _record(r, "affine"))
         assert r.findings[0].location["module"] == layer
-        assert _record(r, "affine")["weight_layers_in_series"] >= 2
+        assert _record(r, "affine")["weight_layers_in_series"] >= 2 and _record(r, "affine")["nonlinear_ops"] == []
 
 
 class ParallelHeads(nn.Module):
@@ -115,6 +139,53 @@ def test_nonlinear_models_linear_models_and_frozen_filters_are_not_named():
         r = _probe(model, batch, "affine")
         assert codes(r) == [], (model, [(f.code, f.observation) for f in r.findings])
         assert _record(r, "affine")["status"] == "ran"
+
+
+def _all_on_mlp():
+    """A ReLU MLP whose biases keep every unit on for the batch: the ReLUs pass everything through."""
+    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
+    with torch.no_grad():
+        model[0].bias.fill_(20.0), model[2].bias.fill_(20.0)
+    return model
+
+
+def _positive_critic():
+    """A WGAN-style critic with clipped weights whose pre-activations are all positive on the batch."""
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(8 * 64, 1))
+    with torch.no_grad():
+        model[0].weight.uniform_(0, 0.05), model[0].bias.fill_(0.05)
+    return model
+
+
+class DetachedInput(nn.Module):
+    """The all-on MLP behind a detach: the graph does not reach the inputs, the layers' outputs still carry them."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = _all_on_mlp()
+
+    def forward(self, x):
+        return self.net(x.detach())
+
+
+def test_nonlinearities_idle_on_the_batch_are_not_missing():
+    torch.manual_seed(0)
+    images = torch.rand(16, 1, 8, 8)           # non-negative pixels: every conv pre-activation is positive
+    cases = [
+        (_all_on_mlp(), _batch((32, 6)), F.cross_entropy, "Relu"),
+        (DetachedInput(), _batch((32, 6)), F.cross_entropy, "Relu"),
+        (_positive_critic(), (images, torch.randn(16, 1)), F.mse_loss, "LeakyRelu"),
+        # tiny inputs and no bias before the tanh: it works in its linear range around 0
+        (nn.Sequential(nn.Linear(6, 32, bias=False), nn.Tanh(), nn.Linear(32, 3)),
+         (1e-3 * torch.randn(32, 6), torch.randint(0, 3, (32,))), F.cross_entropy, "Tanh"),
+    ]
+    for model, batch, loss_fn, op in cases:
+        r = _probe(model, batch, "affine", loss_fn)
+        record = _record(r, "affine")
+        assert codes(r) == [], (model, [(f.code, f.observation) for f in r.findings])
+        # the numbers alone would call it collapsed; the graph says the nonlinearity is there
+        assert record["midpoint_deviation"] <= 1e-4 and record["nonlinear_ops"] == [op], record
+        assert "idle" in record["note"]
 
 
 def test_token_inputs_are_not_applicable():

@@ -53,6 +53,26 @@ def test_the_same_stack_with_activations_is_quiet(run_code):
     assert codes(r) == [], [(f.code, f.observation) for f in r.findings]
 
 
+def test_a_critic_whose_leaky_relu_is_idle_on_the_batch_is_not_a_linear_stack(run_code):
+    # WGAN: the generator diverges and the clipped critic's pre-activations keep one sign on every sample, so
+    # the critic is affine on the batch (midpoint deviation ~4e-7) although its LeakyReLU is there.
+    r = run_code(PRELUDE.replace("manual_seed(0)", "manual_seed(2)") + """
+G = nn.Sequential(nn.Linear(16, 128), nn.ReLU(), nn.Linear(128, 64), nn.Unflatten(1, (1, 8, 8)))
+C = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(8 * 64, 1))
+opt = torch.optim.RMSprop([{"params": G.parameters()}, {"params": C.parameters()}], lr=5e-4)
+for step in range(200):
+    real = torch.zeros(32, 1, 8, 8)
+    real[torch.arange(32), 0, torch.randint(0, 8, (32,)), :] = 1.0
+    real = real + 0.05 * torch.randn_like(real)
+    fake = G(torch.randn(32, 16))
+    loss = C(fake.detach()).mean() - C(real).mean() - C(fake).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+    for p in C.parameters():
+        p.data.clamp_(-0.05, 0.05)
+""")
+    assert "no-nonlinearity" not in codes(r), [(f.code, f.observation) for f in r.findings]
+
+
 @pytest.mark.parametrize("layout, expected", [("x.view(b, c, h, w)", ["layout-scrambled"]),
                                               ("x.permute(0, 3, 1, 2)", [])])
 def test_a_view_that_reorders_dimensions_is_named_and_a_permute_is_not(run_code, layout, expected):

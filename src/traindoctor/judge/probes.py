@@ -112,14 +112,21 @@ def symmetric_units(measured: dict[str, tuple[int, float]], trained: bool) -> tu
                    location={"module": name.rsplit(".", 1)[0]}), record
 
 
-def no_nonlinearity(layer: str, depth: int, deviation: float, model: str, record: dict[str, Any]) -> Finding | None:
-    """`deviation`: |f((a+b)/2) - (f(a)+f(b))/2| of `layer`'s output, relative to |f(a) - f(b)|."""
+def no_nonlinearity(layer: str, depth: int, deviation: float, bends: Sequence[str], model: str,
+                    record: dict[str, Any]) -> tuple[Finding | None, dict[str, Any]]:
+    """`deviation`: |f((a+b)/2) - (f(a)+f(b))/2| of `layer`'s output, relative to |f(a) - f(b)|; `bends`: the ops
+    on the autograd graph between the weight layers not known to be linear. Both must agree: a nonlinearity
+    present but idle on this batch (every unit on one side of its kink, a tanh near zero) is not absent. The
+    finding (if any) and the probe's record."""
     if depth < 2 or deviation > AFFINE_TOLERANCE:
-        return None
+        return None, record
+    if bends:
+        return None, {**record, "note": f"affine on this batch: the nonlinearities ({', '.join(bends)}) are idle"}
     return finding("no-nonlinearity", f"`{layer}`, the last of {depth} weight layers in series in `{model}`, is an affine "
                    f"function of the inputs (at the midpoint of two samples' inputs its output is the midpoint of theirs "
-                   f"to {deviation:.1g} of their difference): no nonlinearity sits between the layers, and the stack "
-                   "computes one linear map", SOURCE, evidence=record, location={"module": layer})
+                   f"to {deviation:.1g} of their difference), and every op between the layers is linear: no nonlinearity "
+                   "sits between them, and the stack computes one linear map", SOURCE, evidence=record,
+                   location={"module": layer}), record
 
 
 def capacity_bottleneck(layer: str, width: int, values: int, dims: int, share: float,

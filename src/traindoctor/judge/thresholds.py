@@ -123,7 +123,9 @@ SYMMETRIC_SPREAD = 0.5
 # A weight layer is an affine function of the inputs when its output at the midpoint of two samples' inputs
 # is the midpoint of its outputs to within a ten-thousandth of how far the two outputs differ: float32
 # rounding through a few layers leaves ~1e-6, while one ReLU, tanh or normalisation between the layers
-# leaves a deviation of the order of the outputs' spread (1e-2 to 1e-1 on any batch with varied inputs).
+# leaves a deviation of the order of the outputs' spread (1e-2 to 1e-1 on any batch with varied inputs) —
+# unless it is idle on the batch (a clipped WGAN critic's LeakyReLU, all on: 3.9e-7), which is why the
+# finding also needs the autograd graph between the weights to hold only linear ops.
 AFFINE_TOLERANCE = 1e-4
 
 # Updates written by hand climb the loss when the weights' change points up the gradient the last

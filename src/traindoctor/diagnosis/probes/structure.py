@@ -1,10 +1,12 @@
 """What the forward computes, read from the computation itself rather than the module names.
 
 - affine: is the model's last weight layer an affine function of the inputs although two or more weight
-  layers stand in series before it? Then nothing nonlinear sits between them, and the stack collapses to one
-  linear map whatever its depth and width. Measured as f((a + b) / 2) against (f(a) + f(b)) / 2 for each
-  sample a and another sample b; the depth is counted on the autograd graph, so functional weights count and
-  parallel heads do not.
+  layers stand in series before it, with nothing nonlinear between them? Then the stack collapses to one
+  linear map whatever its depth and width. Two readings must agree. The numbers: f((a + b) / 2) against
+  (f(a) + f(b)) / 2 for each sample a and another sample b. The graph: the ops on the autograd graph between
+  the weights, each linear only if linear_ops knows it so — a ReLU whose units all keep one sign on this batch
+  passes the numbers' test but is still there. The depth is counted on the same graph, so functional weights
+  count and parallel heads do not.
 - view-permutation: a view/reshape whose result has the same dimensions as its input in another order moves
   no axis — it re-reads the memory with the wrong strides and scrambles the elements (permute was meant).
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, TypedDict
+from typing import Any, Callable, NamedTuple, TypedDict
 
 import torch
 from torch import nn
@@ -23,6 +25,7 @@ from ...judge import probes as probe_rules
 from ...measure.recorder import user_location
 from ...measure.views import reordered
 from ...vocabulary.finding import Finding
+from .. import linear_ops
 from ..axis import batch_dim
 from ..registry import Context, probe
 from ..setup import NotApplicable, Setup, main_output
@@ -36,6 +39,7 @@ class AffineRecord(TypedDict, total=False):
     layer: str  # the weight layer closest to the output
     weight_layers_in_series: int
     midpoint_deviation: float  # |f((a+b)/2) - (f(a)+f(b))/2|, relative to |f(a) - f(b)|
+    nonlinear_ops: list[str]  # ops between the weight layers not known to be linear (autograd names)
     note: str
 
 
@@ -45,9 +49,57 @@ class ViewRecord(TypedDict, total=False):
     note: str
 
 
-def _last_layer(model: nn.Module, setup: Setup, inputs: Any) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
-    """Each weight layer's output on `inputs` (of its last call), and its depth: the most weight layers on one
-    path of the autograd graph from the inputs to it, itself included."""
+class _Below(NamedTuple):
+    """What lies beneath one autograd node."""
+    depth: int  # the most weight layers on one path from the inputs, the node's own layer included
+    inputs: bool  # depends on the inputs (a weight layer's output does, even where a detach hides them)
+    weighted: bool  # a trainable weight enters beneath it, or it is a weight layer's output
+    bends: frozenset[str]  # nonlinear ops at or beneath it that depend on both the inputs and a weight
+
+
+def _walk(produced: dict[Any, str], fed: dict[str, list[Any]], inputs: set[int], weights: set[int]) -> dict[Any, _Below]:
+    """One pass over the autograd graph beneath the weight layers' outputs, each node after what feeds it. A
+    layer's depth is counted from its inputs (`fed`), so the ops inside a module do not add to it; its bends
+    come from everything beneath its output, so a nonlinearity inside a module counts."""
+    seen: dict[Any, _Below] = {}
+    stack = [(n, False) for n in list(produced) + [f for fs in fed.values() for f in fs]]
+    while stack:  # iterative: a deep network's graph exceeds the recursion limit
+        node, ready = stack.pop()
+        if node in seen:
+            continue
+        children = [c for c, _ in node.next_functions]
+        below = [c for c in children if c is not None] + _inputs_of(node, produced, fed)
+        if not ready:
+            stack.append((node, True))
+            stack.extend((c, False) for c in below if c not in seen)
+            continue
+        if hasattr(node, "variable"):  # a leaf: an input, a weight, or neither
+            seen[node] = _Below(0, id(node.variable) in inputs, id(node.variable) in weights, frozenset())
+            continue
+        parts = [seen[c] for c in children if c is not None]
+        layer = node in produced
+        dependent, weighted = layer or any(p.inputs for p in parts), layer or any(p.weighted for p in parts)
+        bends = frozenset().union(*(p.bends for p in parts))
+        # an op on the raw inputs alone (preprocessing) is not between weights; a fused one taking inputs and
+        # weights together (an LSTM) is
+        if dependent and weighted and not linear_ops.linear(node, [c is not None and seen[c].inputs for c in children]):
+            bends |= {linear_ops.op_name(node)}
+        depth = max((p.depth for p in parts), default=0)
+        if layer:
+            depth = 1 + max((seen[f].depth for f in _inputs_of(node, produced, fed)), default=0)
+        seen[node] = _Below(depth, dependent, weighted, bends)
+    return seen
+
+
+def _inputs_of(node: Any, produced: dict[Any, str], fed: dict[str, list[Any]]) -> list[Any]:
+    """The nodes a layer's output `node` was computed from (none when it is no layer's output); a layer that
+    returns its input unchanged is not beneath itself."""
+    return [f for f in fed.get(produced.get(node), []) if f is not node]
+
+
+def _last_layer(model: nn.Module, setup: Setup, inputs: Any) -> tuple[dict[str, torch.Tensor], dict[str, _Below]]:
+    """Each weight layer's output on `inputs` (of its last call), and what lies beneath it on the autograd
+    graph: its depth in weight layers, and the nonlinear ops between the weights."""
     outputs: dict[str, torch.Tensor] = {}
     fed: dict[str, list[Any]] = {}  # layer -> the autograd nodes of its inputs
     handles = []
@@ -69,20 +121,14 @@ def _last_layer(model: nn.Module, setup: Setup, inputs: Any) -> tuple[dict[str, 
         for h in handles:
             h.remove()
     produced = {t.grad_fn: n for n, t in outputs.items()}
-    depths: dict[str, int] = {}
-    for name in outputs:  # in call order: a layer's predecessors ran, and were measured, before it
-        below, seen, stack = 0, set(), list(fed[name])
-        while stack:
-            node = stack.pop()
-            if node is None or node in seen:
-                continue
-            seen.add(node)
-            if node in produced and produced[node] in depths:
-                below = max(below, depths[produced[node]])
-                continue  # its own depth already counts what lies beneath it
-            stack.extend(c for c, _ in node.next_functions)
-        depths[name] = below + 1
-    return outputs, depths
+    weights = {id(p) for p in model.parameters() if p.dim() >= 2 and p.requires_grad}
+    seen = _walk(produced, fed, {id(t) for _, t in tensors_in(inputs)}, weights)
+    # Depth from each layer's own inputs: an outer module returning an inner one's output shares its node.
+    layers = {}
+    for name, t in outputs.items():
+        below = [seen[f].depth for f in fed[name] if f is not t.grad_fn]
+        layers[name] = seen[t.grad_fn]._replace(depth=1 + max(below, default=0))
+    return outputs, layers
 
 
 def _outputs(model: nn.Module, setup: Setup, inputs: Any, name: str) -> torch.Tensor | None:
@@ -106,12 +152,13 @@ def affine(setup: Setup, context: Context) -> tuple[list[Finding], AffineRecord]
     if not floats:
         raise NotApplicable("no floating-point input: an affine map needs inputs it can mix (token ids cannot be)")
     model = setup.copy_model(train=False)
-    outputs, depths = _last_layer(model, setup, setup.inputs)
-    if not depths:
+    outputs, layers = _last_layer(model, setup, setup.inputs)
+    if not layers:
         raise NotApplicable("no weight layer's output depends on the parameters")
-    name = max(depths, key=lambda n: (depths[n], list(outputs).index(n)))
-    record = AffineRecord(layer=name, weight_layers_in_series=depths[name])
-    if depths[name] < 2:
+    name = max(layers, key=lambda n: (layers[n].depth, list(outputs).index(n)))
+    depth, bends = layers[name].depth, sorted(layers[name].bends)
+    record = AffineRecord(layer=name, weight_layers_in_series=depth, nonlinear_ops=bends)
+    if depth < 2:
         record["note"] = "one weight layer on every path: an affine model is then a linear model, not a collapse"
         return [], record
 
@@ -130,9 +177,9 @@ def affine(setup: Setup, context: Context) -> tuple[list[Finding], AffineRecord]
     if spread == 0:
         raise NotApplicable(f"`{name}` gives the same output for every sample: affinity cannot be read")
     record["midpoint_deviation"] = float((mid - (a + b) / 2).abs().max()) / spread
-    found = probe_rules.no_nonlinearity(name, depths[name], record["midpoint_deviation"], type(setup.model).__name__,
-                                        dict(record))
-    return ([found] if found else []), record
+    found, judged = probe_rules.no_nonlinearity(name, depth, record["midpoint_deviation"], bends,
+                                                type(setup.model).__name__, dict(record))
+    return ([found] if found else []), AffineRecord(**judged)
 
 
 _TORCH = os.path.dirname(os.path.abspath(torch.__file__))

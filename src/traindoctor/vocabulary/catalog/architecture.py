@@ -71,7 +71,7 @@ CODES = (
         good="nn.init.kaiming_uniform_(layer.weight, a=5 ** 0.5)",
         explains=("cannot-overfit-batch", "loss-plateau", "underfitting", "constant-output", "slow-convergence",
                   "vanishing-gradients", "input-ignored", "dead-relu", "saturated-activations", "lr-too-low",
-                  "no-nonlinearity", "init-loss-mismatch", "labels-decoupled"),
+                  "init-loss-mismatch", "labels-decoupled"),
     ),
     Code(
         code="batch-mixing",
@@ -322,7 +322,10 @@ CODES = (
             "On a copy in eval mode, the weight layer closest to the output is evaluated at two samples' inputs "
             "and at their midpoint; with two or more weight layers in series before it (counted on the autograd "
             "graph), an output at the midpoint equal to the midpoint of the outputs means the layer is an affine "
-            "function of the inputs."),
+            "function of the inputs on this batch. Named only when the autograd graph agrees: every op between the "
+            "weights is one known to be linear (matrix products and convolutions with one input-dependent factor, "
+            "sums, reshapes, concatenation, indexing, average pooling, padding, dropout and batch norm in eval). A "
+            "ReLU whose units all keep one sign on the batch, or a tanh near zero, is idle, not absent: no finding."),
         why=(
             "A composition of linear maps is a linear map: without an activation between them, hidden layers of "
             "any width and depth add parameters but no expressive power, and the model fits only what a single "
@@ -330,7 +333,8 @@ CODES = (
             "floor."),
         hypotheses=(
             Hypothesis("the activation was left out of an nn.Sequential, or defined in __init__ and never called "
-                       "in forward", "print the model and read forward: is a ReLU/GELU/tanh applied between the layers?"),
+                       "in forward", "print the model and read forward: is a ReLU/GELU/tanh applied between the layers? "
+                       "Or walk the output's grad_fn.next_functions: a ReluBackward0 between the layers refutes it"),
             Hypothesis(
                 cause="the activation is applied out of place and its result dropped (F.relu(x) without x = ...)",
                 check="look for an activation call whose result is not assigned",
