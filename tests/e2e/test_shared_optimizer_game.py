@@ -128,6 +128,8 @@ HEALTHY = {
         "opt.zero_grad(); loss_d.backward(); painter.zero_grad(set_to_none=False); opt.step()"),
     # the standard DCGAN loop: G's backward leaves gradients in D, which D's optimizer zeroes before its step
     "dcgan-loop": DCGAN,
+    # at the usual DCGAN rate each player's loss stays near its balance: no experiment is called for
+    "dcgan-loop-usual-learning-rate": DCGAN.replace("lr=1e-3", "lr=2e-4"),
     "autoencoder-one-optimizer": """
 enc = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 2))
 dec = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
@@ -224,3 +226,9 @@ def test_the_game_trains_bit_identically_under_run(tmp_path):
                               tmp_path / "r.json", path], capture_output=True, text=True, timeout=300)
     assert plain.returncode == 0 and watched.returncode in (0, 1), watched.stderr
     assert watched.stdout == plain.stdout and plain.stdout.count("\n") == 100
+
+
+def test_a_players_loss_that_does_not_fall_calls_for_no_experiment(run_code):
+    r = run_code(PRELUDE + DCGAN.replace("lr=1e-3", "lr=2e-4"))
+    experiments = r.sections["run"]["experiments"]
+    assert not experiments["ran"] and "game" in experiments["why"], experiments

@@ -43,6 +43,14 @@ def check(rec: Recorder) -> list[Finding]:
     return out
 
 
+def in_game(rec: Recorder) -> bool:
+    """Whether two models play a game: a discriminator that also scores real data, and losses that pull its
+    score of the generator's samples both ways. A player's loss then measures the balance of the game, not
+    learning: it need not fall."""
+    return any(d in rec.adversaries.scoring and _both_ways([p for p in rec.adversaries.pulls if p.pair == (d, g)])
+               for d, g in rec.adversaries.pairs)
+
+
 def _both_ways(pulls: list[Pull]) -> bool:
     """Losses pull D's score of G's samples both ways: two objectives. With D trained on real data too, they
     are two players'. An encoder and a head trained through it (one objective), or a gradient-reversal layer

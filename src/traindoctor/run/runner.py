@@ -19,7 +19,7 @@ from ..diagnosis.battery import could_not_check, examine
 from ..diagnosis import experiments, loss_independence, loss_terms
 from ..diagnosis.setup import NotApplicable
 from ..judge.numerics import why_not_learning
-from ..judge import probes as probe_rules
+from ..judge import adversaries, probes as probe_rules
 from ..diagnosis.registry import Options, names
 from ..diagnosis.setup import SetupError
 from ..diagnosis.tree import Call
@@ -175,10 +175,17 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
     short = min(steps, rec.n_steps) < EXPERIMENT_STEPS
     reason = None if short and when is None else why_not_learning(rec) if when is None else (
         "asked for (--experiments)" if when else None)
+    # In a game a player's loss measures the balance, not learning: its not falling calls for no experiment.
+    game = when is None and rec.nonfinite is None and reason is not None and adversaries.in_game(rec)
+    if game:
+        reason = None
     unused = when is None and reason is None and any(f.code == "optimizer-params-unused" for f in found)
     if reason is None and not unused:
         if when is False:
             return [], {"ran": False, "why": "--no-experiments"}
+        if game:
+            return [], {"ran": False, "why": "two models play a game: a player's loss need not fall while its "
+                                             "opponent learns (--experiments runs them anyway)"}
         return [], {"ran": False, "why": f"the model's optimizer took {min(steps, rec.n_steps)} steps, fewer than one "
                                          f"experiment's {EXPERIMENT_STEPS}" if short else "the loss learns"}
     reason = reason or "some parameters the optimizer holds never received a gradient"
