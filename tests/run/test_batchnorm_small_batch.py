@@ -25,18 +25,22 @@ def only(report):
     return [f for f in report.findings if f.code == CODE]
 
 
-def test_cnn_trained_on_single_images_and_evaluated_in_eval_mode(run_code):
-    r = run_code(IMAGES + """
+# Trained on one image per step, evaluated in eval mode every `every` steps (its accuracy printed).
+ONE_IMAGE = """
 m = cnn(nn.BatchNorm2d(8)); opt = torch.optim.SGD(m.parameters(), 0.05)
-for step in range(60):
+for step in range({steps}):
     m.train(); x, y = batch(1)
     loss = F.cross_entropy(m(x), y)
     opt.zero_grad(); loss.backward(); opt.step()
-    if step % 20 == 0:
+    if step % {every} == 0:
         m.eval()
         with torch.no_grad():
-            xv, yv = batch(64); acc = (m(xv).argmax(1) == yv).float().mean()
-""")
+            xv, yv = batch(64); print("val_acc", (m(xv).argmax(1) == yv).float().mean().item())
+"""
+
+
+def test_cnn_trained_on_single_images_and_evaluated_in_eval_mode(run_code):
+    r = run_code(IMAGES + ONE_IMAGE.format(steps=60, every=20))
     f, = only(r)
     assert f.severity == "error" and r.findings[0].code == CODE  # evaluated in eval mode: the root cause
     assert f.evidence["input_shape"] == [1, 8, 8, 8] and f.evidence["elements_per_channel"] == 64
@@ -212,17 +216,7 @@ def test_healthy_look_alikes_stay_silent(run_code, name):
 
 def test_cli_default_names_it_the_root_cause(tmp_path):
     script = tmp_path / "train.py"
-    script.write_text(IMAGES + """
-m = cnn(nn.BatchNorm2d(8)); opt = torch.optim.SGD(m.parameters(), 0.05)
-for step in range(300):
-    m.train(); x, y = batch(1)
-    loss = F.cross_entropy(m(x), y)
-    opt.zero_grad(); loss.backward(); opt.step()
-    if step % 50 == 0:
-        m.eval()
-        with torch.no_grad():
-            xv, yv = batch(200); print("val_acc", (m(xv).argmax(1) == yv).float().mean().item())
-""")
+    script.write_text(IMAGES + ONE_IMAGE.format(steps=300, every=50))
     done = subprocess.run([sys.executable, "-m", "traindoctor", "run", str(script)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
