@@ -352,6 +352,15 @@ def test_a_confident_output_sigmoid_is_not_saturation():
     nn.init.normal_(head[2].weight, std=5.0)
     assert run(head, batch=(torch.randn(32, 20), torch.rand(32, 1).round()), loss_fn=nn.BCELoss(),
                probes=("activations",)).findings == []
+    class Flattened(nn.Module):  # the output is a view of the Sigmoid's (DCGAN's `.view(-1, 1).squeeze(1)`)
+        def __init__(self):
+            super().__init__()
+            self.head = head
+
+        def forward(self, x):
+            return self.head(x).view(-1)
+    assert run(Flattened(), batch=(torch.randn(32, 20), torch.rand(32).round()), loss_fn=nn.BCELoss(),
+               probes=("activations",)).findings == []
     inside = nn.Sequential(nn.Linear(20, 64), nn.Sigmoid(), nn.Linear(64, 1))
     nn.init.normal_(inside[0].weight, std=5.0)
     assert codes(run(inside, batch=(torch.randn(32, 20), torch.randn(32, 1)), loss_fn=nn.MSELoss(),

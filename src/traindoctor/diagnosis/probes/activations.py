@@ -38,8 +38,8 @@ def activations(setup: Setup, context: Context) -> tuple[list[Finding], Activati
     if not tap.layers and not any(isinstance(m, nn.RNNBase) for m in model.modules()):
         raise NotApplicable("the model has no nn.ReLU, nn.Sigmoid, nn.Tanh or recurrent module (functional calls "
                             "are not seen)")
-    produced: dict[str, int] = {}  # layer -> id of the output of its last call
-    hooks = [m.register_forward_hook(lambda _m, _a, out, name=name: produced.__setitem__(name, id(out)))
+    produced: dict[str, torch.Tensor] = {}  # layer -> the output of its last call
+    hooks = [m.register_forward_hook(lambda _m, _a, out, name=name: produced.__setitem__(name, out))
              for m, name in tap.layers.items()]
     tap.arm()
     try:
@@ -49,9 +49,10 @@ def activations(setup: Setup, context: Context) -> tuple[list[Finding], Activati
         measured = tap.disarm()
         for h in hooks:
             h.remove()
-    # A sigmoid or tanh whose output is the model's output feeds the loss directly: near its bounds it is
-    # confident (a likelihood loss's gradient, p - y, does not vanish there), which the loss judges, not this.
-    last = {name for name, ident in produced.items() if output is not None and ident == id(output)}
+    # A sigmoid or tanh whose output is the model's output (itself, or a view of it: `.view(-1)`) feeds the loss
+    # directly: near its bounds it is confident (a likelihood loss's gradient, p - y, does not vanish there),
+    # which the loss judges, not this.
+    last = {name for name, out in produced.items() if _same_values(out, output)}
     stats = {name: {"kind": "relu" if kind == "dead_fraction" else type(m).__name__.lower(), kind: float(v)}
              for m, name in tap.layers.items() if name in measured and name not in last
              for kind, v in [measured[name]]}
@@ -62,6 +63,14 @@ def activations(setup: Setup, context: Context) -> tuple[list[Finding], Activati
     stats.update(_recurrent_gates(setup, context.options.start if context.options.trained else None))
     found = [probe_rules.dead_relu(stats, samples, context.options.dead_relu), probe_rules.saturated_activations(stats)]
     return [f for f in found if f], record
+
+
+def _same_values(a: object, b: object) -> bool:
+    """b is a, or a view of all of a (a reshape, a squeeze): the same memory, the same elements."""
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        return False
+    return a is b or (a.numel() == b.numel() and a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+                      and a.storage_offset() == b.storage_offset())
 
 
 # Per fused gate chunk, in torch's order: which squashing function it goes through.
