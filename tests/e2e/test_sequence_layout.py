@@ -1,7 +1,9 @@
 """`traindoctor run`: sequence-first layers (LSTM, GRU, attention without batch_first) fed (batch, time)
 tensors whose targets also have both axes — where shapes cannot tell the batch axis — are found by an
 experiment: read with dim 1 as time, fitting one batch carries over to another. Three layers and
-tasks; the same models fed (time, batch) as they expect stay quiet, the experiments asked for."""
+tasks; the same models fed (time, batch) as they expect stay quiet, the experiments asked for. And the
+mirror: the same layers built batch_first=True but fed (time, batch), against the same models fed
+(batch, time)."""
 import pytest
 
 from conftest import codes
@@ -80,6 +82,24 @@ HEALTHY = {
 }
 
 
+# The mirror: the layers built batch_first=True. Fed (time, batch), they recur over the samples of dim 1;
+# fed (batch, time), they are right.
+BATCH_FIRST = {"nn.GRU(2, 32)": "nn.GRU(2, 32, batch_first=True)",
+               "nn.MultiheadAttention(16, 2)": "nn.MultiheadAttention(16, 2, batch_first=True)",
+               "nn.LSTM(16, 32, num_layers=2)": "nn.LSTM(16, 32, num_layers=2, batch_first=True)"}
+
+
+def batch_first(source: str) -> str:
+    for built, other in BATCH_FIRST.items():
+        source = source.replace(built, other)
+    return source.replace("# batch_first left False", "# batch_first=True")
+
+
+BROKEN.update({f"batch-first-{name}-fed-time-first": batch_first(HEALTHY[name]) for name in list(HEALTHY)})
+HEALTHY.update({f"batch-first-{name}-fed-batch-first": batch_first(BROKEN[name]) for name in list(BROKEN)
+                if not name.startswith("batch-first-")})
+
+
 @pytest.mark.parametrize("name", BROKEN)
 def test_a_sequence_first_layer_fed_batch_first_is_found(run_code, name):
     r = run_code(PRELUDE + BROKEN[name])  # the defaults: the loss does not learn, so the experiments run
@@ -92,5 +112,5 @@ def test_a_sequence_first_layer_fed_batch_first_is_found(run_code, name):
 def test_the_layout_they_expect_is_not(run_code, name):
     r = run_code(PRELUDE + HEALTHY[name], experiments_=True)
     assert "batch-mixing" not in codes(r), codes(r)
-    observation = next(o for o in r.sections["run"]["experiments"]["observations"] if o["name"] == "batch-first")
+    observation = next(o for o in r.sections["run"]["experiments"]["observations"] if o["name"] == "other-layout")
     assert observation["kills"]

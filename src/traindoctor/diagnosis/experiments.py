@@ -129,8 +129,8 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
     others = [t for i, t in enumerate(earlier) if not _same_batch(t, tape)
               and not any(_same_batch(t, u) for u in earlier[:i])][:rules.HELD_OUT_BATCHES]
     other = others[0] if others else None
-    sequence_first = _sequence_first(m.model) if other is not None else []
-    arms = {"baseline": _arm("baseline", m, tape, groups, steps, held=other if sequence_first else None)}
+    layout = _layout_layers(m.model) if other is not None else {}
+    arms = {"baseline": _arm("baseline", m, tape, groups, steps, held=other if layout else None)}
     base = arms["baseline"]
     base.ablated = _ablated(_fresh(m), tape, cloned_batch(*tape.batch))
     if not all(math.isfinite(v) for v in base.losses[:1]):
@@ -155,14 +155,14 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
                                                          data_only=True, start=m.initial)
     if other is not None and m.initial is not None:
         base.held_out = _held_out(m, tape, others, groups, steps)
-    if sequence_first:
+    if layout:
         try:
-            arms["batch-first"] = _arm("batch-first", m, tape, groups, steps, held=other, prepare=_batch_first)
+            arms["other-layout"] = _arm("other-layout", m, tape, groups, steps, held=other, prepare=_other_layout)
         except Exception:  # the batch does not fit the other layout (a hidden state shaped for this one): no arm
             pass
     return rules.judge(arms, {"lr": lr, "initial_lr": initial, "weight_decay": decay,
                                       "penalized": tape.penalized, "steps": steps, "source": source,
-                                      "sequence_first": sequence_first,
+                                      "layout": layout,
                                       "optimizer": type(m.optimizer).__name__ if m.optimizer else None})
 
 
@@ -260,17 +260,18 @@ def _transfer_loss(held: LossHead, model: nn.Module) -> float:
         return float(_loss(held, model, cloned_batch(*held.batch)))
 
 
-def _sequence_first(model: nn.Module) -> list[str]:
-    """Recurrent and attention layers that read dim 0 as time (batch_first=False, their default)."""
-    return [n for n, mod in model.named_modules()
-            if isinstance(mod, (nn.RNNBase, nn.MultiheadAttention)) and not mod.batch_first]
+def _layout_layers(model: nn.Module) -> dict[str, bool]:
+    """Recurrent and attention layers, with the `batch_first` each was built with: which dim it reads as time
+    (dim 0 when False, their default; dim 1 when True)."""
+    return {n: mod.batch_first for n, mod in model.named_modules() if isinstance(mod, (nn.RNNBase, nn.MultiheadAttention))}
 
 
-def _batch_first(model: nn.Module) -> None:
-    """The copy's sequence-first layers read dim 1 as time instead: the layout a (batch, time) tensor needs."""
+def _other_layout(model: nn.Module) -> None:
+    """The copy's recurrent and attention layers read the other leading dim as time: the layout a tensor with
+    its batch and time dims the other way round needs."""
     for _, mod in model.named_modules():
         if isinstance(mod, (nn.RNNBase, nn.MultiheadAttention)):
-            mod.batch_first = True
+            mod.batch_first = not mod.batch_first
 
 
 def _ablated(model: nn.Module, tape: LossHead, batch: tuple[tuple, dict]) -> dict[str, Any] | None:

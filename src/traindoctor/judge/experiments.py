@@ -32,7 +32,7 @@ REGULARISED = "the regularisation dominates the data term"
 DECOUPLED = "the targets do not follow the inputs"
 SETUP = "the model, its initialisation or the loss cannot fit a batch"
 IGNORED = "the model's output does not depend on its inputs"
-LAYOUT = "a sequence-first layer recurs over the samples of a (batch, time) tensor"
+LAYOUT = "a recurrent or attention layer recurs over the samples (its time dim holds the batch)"
 
 
 def not_learning(losses: Sequence[float | None], chance: float | None = None, steps: int | None = None) -> str | None:
@@ -125,7 +125,7 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
         found += _regularisation(arms, falls, context, observations)
     if arms["baseline"].ablated:
         found += _ablation(arms["baseline"], base, context, observations)
-    if "batch-first" in arms and arms["baseline"].transfer and arms["batch-first"].transfer:
+    if "other-layout" in arms and arms["baseline"].transfer and arms["other-layout"].transfer:
         found += _layout(arms, context, observations)
     held = arms["baseline"].held_out
     if held is not None:
@@ -179,32 +179,36 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
 
 
 def _layout(arms: dict[str, Any], context: dict[str, Any], observations: list[dict[str, Any]]) -> list[Finding]:
-    """Sequence-first layers (an LSTM, an attention without batch_first) fed (batch, time) tensors recur or
-    attend over the samples. Read with dim 1 as time instead, does fitting one batch carry over to another
-    batch? A layout that matches the data transfers; recurring over independent samples teaches nothing
-    about another batch, so a healthy (time, batch) model gains nothing from the flip."""
-    base, flip = _fall(arms["baseline"].transfer), _fall(arms["batch-first"].transfer)
-    names = ", ".join(f"`{n}`" for n in context["sequence_first"][:3])
+    """Recurrent and attention layers read one leading dim as time (dim 0 with batch_first=False, their default;
+    dim 1 with True). Fed a tensor whose batch is on that dim, they recur or attend over the samples. Read with
+    the other dim as time, does fitting one batch carry over to another batch? A layout that matches the data
+    transfers; recurring over independent samples teaches nothing about another batch, so a model built for
+    its data gains nothing from the flip."""
+    base, flip = _fall(arms["baseline"].transfer), _fall(arms["other-layout"].transfer)
+    layers = context["layout"]
+    names = ", ".join(f"`{n}`" for n in list(layers)[:3])
+    built = next(iter(layers.values()))
+    time_dim, other = (1, 0) if built else (0, 1)
     wrong = _unsticks(flip, base)
     observations.append({
-        "name": "batch-first",
-        "question": f"With {names} reading dim 1 as time (batch_first=True), does fitting one batch "
-                    f"{context['steps']} steps lower another recorded batch's loss further?",
-        "measured": {"other_batch_baseline": list(arms["baseline"].transfer),
-                     "other_batch_batch_first": list(arms["batch-first"].transfer)},
-        "outcome": f"the other batch's loss went {_went(flip)} with batch_first=True, {_went(base)} as built",
+        "name": "other-layout",
+        "question": f"With {names} reading dim {other} as time (batch_first={not built}) instead of dim {time_dim}, "
+                    f"does fitting one batch {context['steps']} steps lower another recorded batch's loss further?",
+        "measured": {"other_batch_as_built": list(arms["baseline"].transfer),
+                     "other_batch_other_layout": list(arms["other-layout"].transfer)},
+        "outcome": f"the other batch's loss went {_went(flip)} with batch_first={not built}, {_went(base)} as built",
         "keeps": [LAYOUT] if wrong else [], "kills": [SETUP, LR, DECOUPLED] if wrong else [LAYOUT]})
     if not wrong:
         return []
     return [finding(
         "batch-mixing",
-        f"{names} read dim 0 as time (batch_first=False), but the batch holds its samples there: with "
-        f"batch_first=True, {context['steps']} steps on one batch take another batch's loss {_went(flip)}; as built, "
-        f"{_went(base)} — the layer recurs (or attends) over the samples, so each output mixes other samples",
-        context["source"], evidence={"other_batch_baseline": list(arms["baseline"].transfer),
-                                     "other_batch_batch_first": list(arms["batch-first"].transfer),
-                                     **_context(context)},
-        location={"module": context["sequence_first"][0]})]
+        f"{names} read dim {time_dim} as time (batch_first={built}), but the batch holds its samples there: with "
+        f"batch_first={not built}, {context['steps']} steps on one batch take another batch's loss {_went(flip)}; "
+        f"as built, {_went(base)} — the layer recurs (or attends) over the samples, so each output mixes other "
+        "samples", context["source"], evidence={"other_batch_as_built": list(arms["baseline"].transfer),
+                                                 "other_batch_other_layout": list(arms["other-layout"].transfer),
+                                                 **_context(context)},
+        location={"module": next(iter(layers))})]
 
 
 def _ablation(base: Any, fall: float, context: dict[str, Any], observations: list[dict[str, Any]]) -> list[Finding]:
