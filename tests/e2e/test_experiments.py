@@ -230,3 +230,26 @@ def test_no_experiments_skips_them(run_code):
     r = _run(run_code, DECOUPLED["tabular-labels-permuted"], experiments_=False)
     assert "labels-decoupled" not in codes(r)
     assert r.sections["run"]["experiments"] == {"ran": False, "why": "--no-experiments"}
+
+
+def test_a_loss_over_two_calls_of_the_model_gets_no_permutation_test(run_code):
+    """The model is called on the data and again on a grid for a smoothness penalty that dominates: the tape of
+    the last call holds the data term as a constant, so moving that call's inputs tests no pairing of the
+    script's — the permutation test is not run, and nothing is called decoupled."""
+    r = run_code("""
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+net = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 1))
+opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+for step in range(120):
+    x = torch.rand(64, 1) * 4 - 2
+    y = torch.sin(3 * x)
+    grid = torch.sort(torch.rand(128) * 4 - 2).values[:, None]       # collocation points, drawn each step
+    fit = F.mse_loss(net(x), y)
+    curve = net(grid)
+    smooth = ((curve[2:] - 2 * curve[1:-1] + curve[:-2]) ** 2).sum()
+    loss = fit + 1000.0 * smooth
+    opt.zero_grad(); loss.backward(); opt.step()
+""", experiments_=True)
+    names = [o["name"] for o in r.sections["run"]["experiments"]["observations"]]
+    assert "held-out-batch" not in names and "labels-decoupled" not in [f.code for f in r.findings], names

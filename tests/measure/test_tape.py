@@ -183,3 +183,25 @@ def loss_of(out): return {loss}
     g, rec, _ = _train(source, "net(x)")
     found = rec.tapes[id(g["net"])][-1].compared_target()
     assert (found is None) if target is None else torch.equal(found, g[target])
+
+
+@pytest.mark.parametrize("loop, partial", [
+    ("out = net(x); loss_of(out).backward()", False),                                    # one call, one loss
+    ("out = net(x); loss_of(out).backward(); out = net(x2); loss_of(out).backward()", False),  # two micro-batches
+    ("a = net(x); b = net(x2); (loss_of(a) + loss_of(b)).backward()", True),            # two calls, one loss
+])
+def test_a_tape_is_partial_when_the_model_was_called_before_in_the_same_loss(loop, partial):
+    g: dict = {"__name__": "__main__"}
+    exec(textwrap.dedent(PRELUDE + """
+net = nn.Linear(3, 1)
+x, x2, y = torch.randn(8, 3), torch.randn(8, 3), torch.randn(8, 1)
+def loss_of(out): return F.mse_loss(out, y)
+"""), g)
+    rec = Recorder(max_steps=0)
+    with installed(rec):
+        opt = torch.optim.SGD(g["net"].parameters(), lr=0.01)
+        for _ in range(3):
+            opt.zero_grad()
+            exec(loop, g)
+            opt.step()
+    assert [t.partial for t in rec.tapes[id(g["net"])]] and all(t.partial == partial for t in rec.tapes[id(g["net"])])

@@ -45,6 +45,7 @@ class LossHead(Protocol):
     """A batch and how the loss is computed from the model's output on it: run's Tape, checkup's loss_fn."""
     batch: tuple[tuple, dict]  # the model call's (args, kwargs)
     penalized: bool  # holds a term computed from the weights alone
+    partial: bool  # other calls of the model feed the loss as constants: not the whole loss of the batch
 
     def loss_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *,
                 data_only: bool = False) -> torch.Tensor: ...
@@ -66,6 +67,7 @@ class FunctionLoss:
     targets: Any
     loss_fn: Callable[[Any, Any], torch.Tensor]
     penalized: bool = False
+    partial: bool = False
 
     def loss_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *,
                 data_only: bool = False) -> torch.Tensor:
@@ -153,8 +155,11 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
             arms["regularised-from-start"] = _arm("regularised-from-start", m, tape, groups, steps, start=m.initial)
             arms["regularisation-off-from-start"] = _arm("regularisation-off-from-start", m, tape, off, steps,
                                                          data_only=True, start=m.initial)
-    if other is not None and m.initial is not None:
-        base.held_out = _held_out(m, tape, others, groups, steps)
+    # The permutation test moves one call's inputs against the targets; with other calls of the model in the
+    # loss held as constants (a siamese pair, a penalty's own call) the pairing it tests is not the script's.
+    whole = [o for o in others if not o.partial]
+    if whole and m.initial is not None and not tape.partial:
+        base.held_out = _held_out(m, tape, whole, groups, steps)
     if layout:
         try:
             arms["other-layout"] = _arm("other-layout", m, tape, groups, steps, held=other, prepare=_other_layout)

@@ -150,6 +150,7 @@ class RootInfo:
     last_call: tuple[tuple, dict] | None = None  # the latest training batch: (args, kwargs)
     last_target: Any = None  # the target the loss received after that call (a reference), when it was a tensor
     thread: int | None = None  # the thread of the latest training call
+    calls_since_backward: int = 0  # training calls since the latest backward(): more than one share a loss
     norm_batches: NormBatches | None = None  # what its batch-norm layers normalized over (None: it has none)
 
 
@@ -332,6 +333,7 @@ class Recorder:
                 self.adversaries.called(module, args, kwargs)
         if torch.is_grad_enabled():
             info.grad_calls += 1
+            info.calls_since_backward += 1
             self.lane.last_batch = (module, args, kwargs)
             info.last_call = (args, kwargs)
             info.thread = threading.get_ident()
@@ -481,7 +483,8 @@ class Recorder:
             return
         if info.grad_calls == 1 and id(module) not in self.initial_states:
             self.initial_states[id(module)] = initial_state(module)
-        self.lane.tape.start(module, output, *info.last_call, self.n_steps)
+        # Called before in this loss: the earlier calls' outputs are constants on this tape (partial).
+        self.lane.tape.start(module, output, *info.last_call, self.n_steps, partial=info.calls_since_backward > 1)
 
     # ── loss functions ───────────────────────────────────────────────────────
     @_handler
@@ -519,6 +522,8 @@ class Recorder:
     @_handler
     def on_backward(self, tensors: Any) -> None:
         self._nograd_since_backward = False
+        for info in self.roots.values():
+            info.calls_since_backward = 0
         loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
         if isinstance(loss, torch.Tensor) and self.lane.tape.active is not None:
             tape = self.lane.tape.finish(loss)

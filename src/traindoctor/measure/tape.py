@@ -64,6 +64,10 @@ class Tape:
     batch: tuple[tuple, dict]  # the model call's (args, kwargs), cloned
     step: int  # the optimizer step it was recorded at
     weights_only: frozenset[int]  # slots computed from the weights alone (a penalty), not from the outputs
+    # The model was called more than once for this loss (siamese pairs, two views, a data and a penalty call):
+    # only the last call's outputs are slots, the others' are held as constants, so the tape is not the whole
+    # loss as a function of the batch.
+    partial: bool = False
 
     @property
     def penalized(self) -> bool:
@@ -327,8 +331,10 @@ class TapeRecorder:
         self.batch: tuple[tuple, dict] | None = None
         self.step = 0
         self.model = 0  # id of the model whose outputs are being followed
+        self.partial = False  # that model was called before in the same loss
 
-    def start(self, module: torch.nn.Module, output: Any, args: tuple, kwargs: dict, step: int) -> None:
+    def start(self, module: torch.nn.Module, output: Any, args: tuple, kwargs: dict, step: int,
+              partial: bool = False) -> None:
         self.settle()
         # Already following another model's head (a GAN's generator feeding the discriminator), or a mode
         # not left yet: never stack another above it.
@@ -338,7 +344,7 @@ class TapeRecorder:
         if sum(t.numel() * t.element_size() for t in leaves) > MAX_BATCH_BYTES:
             return
         self.active = _Recording(output, {id(p): (n, p) for n, p in module.named_parameters()})
-        self.batch, self.step, self.model = cloned_batch(args, kwargs), step, id(module)
+        self.batch, self.step, self.model, self.partial = cloned_batch(args, kwargs), step, id(module), partial
         self.active.__enter__()
 
     def finish(self, loss: torch.Tensor) -> Tape | None:
@@ -352,7 +358,7 @@ class TapeRecorder:
             return None
         ops = _needed(rec.ops, slot)
         weights_only = frozenset(s for op in ops for s in op.outs if s in rec.weights_only)
-        return Tape(rec.inputs, ops, slot, self.batch, self.step, weights_only)
+        return Tape(rec.inputs, ops, slot, self.batch, self.step, weights_only, self.partial)
 
     def abandon(self) -> None:
         if self.active is not None:
