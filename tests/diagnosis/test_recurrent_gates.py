@@ -64,3 +64,16 @@ def test_gates_trained_into_saturation_from_a_healthy_start_are_quiet():
         model.rnn.weight_ih_l0.mul_(300.0)  # where training took it
     assert gates(model, series)[0] == ["saturated-activations"]  # not knowing the start: as it is now
     assert gates(model, series, trained=True, start=start)[0] == []
+
+
+def test_after_training_gates_pinned_from_the_start_follow_the_loss():
+    """run reads the gates at the weights training started from: a forecast. Information while the loss learns
+    (it learned despite them), an error once it does not."""
+    from traindoctor.judge.probes import follow_consequence
+
+    model = Tokens(nn.GRU(16, 32, batch_first=True), scale=100.0)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    outcome = examine(model, (tokens, None), probes=("activations",), options=Options(trained=True, start=start))
+    found, = outcome.findings
+    assert (found.code, found.severity) == ("saturated-activations", "info")
+    assert follow_consequence([found], "the loss does not fall")[0].severity == "error"

@@ -143,11 +143,11 @@ def capacity_bottleneck(layer: str, width: int, values: int, dims: int, share: f
 
 
 def follow_consequence(found: list[Finding], stuck: str | None) -> list[Finding]:
-    """Severity follows consequence: what limits the model's expressive power is an error once the loss does
-    not learn (`stuck`: why — run's recorded loss, as judge/numerics.why_not_learning says, or checkup's
-    batch the model could not fit), a warning while it does."""
+    """Severity follows consequence: what limits the model's expressive power, or the gradient through it, is
+    an error once the loss does not learn (`stuck`: why — run's recorded loss, as judge/numerics.why_not_learning
+    says, or checkup's batch the model could not fit), a warning (or information) while it does."""
     for f in found:
-        if f.code in ("no-nonlinearity", "capacity-bottleneck", "symmetric-units") and stuck:
+        if f.code in ("no-nonlinearity", "capacity-bottleneck", "symmetric-units", "saturated-activations") and stuck:
             f.severity, f.observation = "error", f"{f.observation}; {stuck}"
     return found
 
@@ -255,14 +255,18 @@ def dead_relu(layers: dict[str, dict[str, Any]], samples: int, threshold: float)
                    evidence={"layers": layers}, location={"module": worst})
 
 
-def saturated_activations(layers: dict[str, dict[str, Any]]) -> Finding | None:
+def saturated_activations(layers: dict[str, dict[str, Any]], trained: bool = False) -> Finding | None:
+    """`trained`: run's model as training left it. Recurrent gates are read from the weights training started
+    from — a forecast, not what training met: whether they held the loss back shows in the loss, so alone they
+    are information here, and an error once the loss does not learn (follow_consequence)."""
     sat = {n: s["saturated_fraction"] for n, s in layers.items() if s.get("saturated_fraction", 0) >= SATURATED}
     if not sat:
         return None
     worst = max(sat, key=sat.__getitem__)
+    forecast = trained and all(str(layers[n].get("kind", "")).endswith(" gates") for n in sat)
     return finding("saturated-activations", f"{len(sat)} sigmoid/tanh layer(s) with at least half their outputs "
                    f"within 1% of the bounds; worst `{worst}`: {sat[worst]:.0%}", SOURCE,
-                   evidence={"layers": layers}, location={"module": worst})
+                   evidence={"layers": layers}, location={"module": worst}, severity="info" if forecast else None)
 
 
 # ── gradients and updates ─────────────────────────────────────────────────────

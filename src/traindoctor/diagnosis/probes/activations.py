@@ -61,7 +61,7 @@ def activations(setup: Setup, context: Context) -> tuple[list[Finding], Activati
     if samples < DEAD_MIN_SAMPLES:
         record["note"] = f"dead units not judged on {samples} sample(s) (at least {DEAD_MIN_SAMPLES} are needed)"
     stats.update(_recurrent_gates(setup, context.options.start if context.options.trained else None))
-    found = [probe_rules.dead_relu(stats, samples, context.options.dead_relu), probe_rules.saturated_activations(stats)]
+    found = [probe_rules.dead_relu(stats, samples, context.options.dead_relu), probe_rules.saturated_activations(stats, context.options.trained)]
     return [f for f in found if f], record
 
 
