@@ -77,3 +77,17 @@ def test_after_training_gates_pinned_from_the_start_follow_the_loss():
     found, = outcome.findings
     assert (found.code, found.severity) == ("saturated-activations", "info")
     assert follow_consequence([found], "the loss does not fall")[0].severity == "error"
+
+
+def test_saturation_of_the_trained_model_is_not_made_an_error_by_a_stuck_loss():
+    """Tanh units pinned on the trained model may be what the failure did (weights blown up by too high a rate):
+    a stuck loss leaves that finding a warning, ranked behind its cause."""
+    from traindoctor.judge.probes import follow_consequence
+
+    head = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 1))
+    with torch.no_grad():
+        head[0].weight.mul_(300.0)
+    found, = examine(head, (torch.randn(32, 6, generator=g), None), probes=("activations",),
+                     options=Options(trained=True, start=None)).findings
+    assert found.severity == "warning" and follow_consequence([found], "the loss rises")[0].severity == "warning"
+

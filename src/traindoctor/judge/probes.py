@@ -143,11 +143,15 @@ def capacity_bottleneck(layer: str, width: int, values: int, dims: int, share: f
 
 
 def follow_consequence(found: list[Finding], stuck: str | None) -> list[Finding]:
-    """Severity follows consequence: what limits the model's expressive power, or the gradient through it, is
-    an error once the loss does not learn (`stuck`: why — run's recorded loss, as judge/numerics.why_not_learning
-    says, or checkup's batch the model could not fit), a warning (or information) while it does."""
+    """Severity follows consequence: what limits the model's expressive power, or the gradient through it from
+    the start, is an error once the loss does not learn (`stuck`: why — run's recorded loss, as
+    judge/numerics.why_not_learning says, or checkup's batch the model could not fit), a warning (or
+    information) while it does."""
     for f in found:
-        if f.code in ("no-nonlinearity", "capacity-bottleneck", "symmetric-units", "saturated-activations") and stuck:
+        # Saturation measured on the trained model may be what the failure did (weights blown up by too high a
+        # rate): only gates read at the weights training started from can be its cause.
+        forecast = f.code == "saturated-activations" and f.evidence.get("forecast")
+        if (f.code in ("no-nonlinearity", "capacity-bottleneck", "symmetric-units") or forecast) and stuck:
             f.severity, f.observation = "error", f"{f.observation}; {stuck}"
     return found
 
@@ -266,7 +270,8 @@ def saturated_activations(layers: dict[str, dict[str, Any]], trained: bool = Fal
     forecast = trained and all(str(layers[n].get("kind", "")).endswith(" gates") for n in sat)
     return finding("saturated-activations", f"{len(sat)} sigmoid/tanh layer(s) with at least half their outputs "
                    f"within 1% of the bounds; worst `{worst}`: {sat[worst]:.0%}", SOURCE,
-                   evidence={"layers": layers}, location={"module": worst}, severity="info" if forecast else None)
+                   evidence={"layers": layers, "forecast": forecast}, location={"module": worst},
+                   severity="info" if forecast else None)
 
 
 # ── gradients and updates ─────────────────────────────────────────────────────
