@@ -85,6 +85,38 @@ for step in range(120):
     loss = -torch.log_softmax(logits, 1).gather(1, batch["label"][:, None]).mean()
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # Optimizers that memorise one batch in more than one arm's steps: the copy keeps fitting until it has
+    # (HELD_OUT_FIT_STEPS), where the test gains its power.
+    "images-listed-in-reverse-slow-sgd": """
+images = torch.rand(960, 1, 10, 10); labels = (images[:, 0, :5].mean((1, 2)) > images[:, 0, 5:].mean((1, 2))).long()
+labels = labels.flip(0)                                # LABELS
+model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 64, 2))
+opt = torch.optim.SGD(model.parameters(), lr=0.02)
+for epoch in range(5):
+    for i in range(0, 960, 32):
+        loss = F.cross_entropy(model(images[i:i + 32]), labels[i:i + 32])
+        opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+
+# Labels shifted against their rows, on a loss that still falls by learning the class frequencies: the
+# run looks like learning, so the experiments run when asked.
+SLOW_DECOUPLED = {
+    "tokens-joined-off-by-one-slow-rmsprop": """
+class Reader(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb = nn.Embedding(16, 12); self.gru = nn.GRU(12, 24, batch_first=True); self.out = nn.Linear(24, 3)
+    def forward(self, tokens):
+        return self.out(self.gru(self.emb(tokens))[1][-1])
+tokens = torch.randint(0, 16, (1200, 9)); label = (tokens == 3).sum(1).clamp(max=2)
+label = torch.cat([label[1:], label[:1]])               # LABELS
+model = Reader(); opt = torch.optim.RMSprop(model.parameters(), lr=3e-4)
+for step in range(150):
+    i = (step * 40) % 1200
+    loss = F.cross_entropy(model(tokens[i:i + 40]), label[i:i + 40])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
 
 # ── regularisation that outweighs the data ───────────────────────────────────
@@ -178,6 +210,9 @@ for epoch in range(3):
 
 # ── healthy look-alikes: the same shapes, correct ──────────────────────────────
 HEALTHY = {
+    "images-paired-slow-sgd": DECOUPLED["images-listed-in-reverse-slow-sgd"].replace("labels = labels.flip(0)", ""),
+    "tokens-paired-slow-rmsprop": SLOW_DECOUPLED["tokens-joined-off-by-one-slow-rmsprop"].replace(
+        "label = torch.cat([label[1:], label[:1]])", ""),
     "tabular-paired": DECOUPLED["tabular-labels-permuted"].replace("[torch.randperm(1024)]", ""),
     "sequence-paired": DECOUPLED["sequence-dict-batches"].replace("target = target.roll(7)", ""),
     "split-with-one-permutation": DECOUPLED["split-with-two-permutations"].replace(
@@ -204,6 +239,12 @@ def test_labels_decoupled(run_code, name):
     r = _run(run_code, DECOUPLED[name])
     assert codes(r)[:1] == ["labels-decoupled"], codes(r)
     assert r.sections["run"]["experiments"]["ran"]
+
+
+@pytest.mark.parametrize("name", SLOW_DECOUPLED)
+def test_labels_decoupled_when_asked(run_code, name):
+    r = _run(run_code, SLOW_DECOUPLED[name], experiments_=True)
+    assert codes(r)[:1] == ["labels-decoupled"], codes(r)
 
 
 @pytest.mark.parametrize("name", OVER_REGULARISED)
