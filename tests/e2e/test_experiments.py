@@ -97,12 +97,6 @@ for epoch in range(5):
         loss = F.cross_entropy(model(images[i:i + 32]), labels[i:i + 32])
         opt.zero_grad(); loss.backward(); opt.step()
 """,
-}
-
-
-# Labels shifted against their rows, on a loss that still falls by learning the class frequencies: the
-# run looks like learning, so the experiments run when asked.
-SLOW_DECOUPLED = {
     "tokens-joined-off-by-one-slow-rmsprop": """
 class Reader(nn.Module):
     def __init__(self):
@@ -118,6 +112,7 @@ for step in range(150):
     opt.zero_grad(); loss.backward(); opt.step()
 """,
 }
+
 
 # ── regularisation that outweighs the data ───────────────────────────────────
 OVER_REGULARISED = {
@@ -211,7 +206,7 @@ for epoch in range(3):
 # ── healthy look-alikes: the same shapes, correct ──────────────────────────────
 HEALTHY = {
     "images-paired-slow-sgd": DECOUPLED["images-listed-in-reverse-slow-sgd"].replace("labels = labels.flip(0)", ""),
-    "tokens-paired-slow-rmsprop": SLOW_DECOUPLED["tokens-joined-off-by-one-slow-rmsprop"].replace(
+    "tokens-paired-slow-rmsprop": DECOUPLED["tokens-joined-off-by-one-slow-rmsprop"].replace(
         "label = torch.cat([label[1:], label[:1]])", ""),
     "tabular-paired": DECOUPLED["tabular-labels-permuted"].replace("[torch.randperm(1024)]", ""),
     "sequence-paired": DECOUPLED["sequence-dict-batches"].replace("target = target.roll(7)", ""),
@@ -239,12 +234,6 @@ def test_labels_decoupled(run_code, name):
     r = _run(run_code, DECOUPLED[name])
     assert codes(r)[:1] == ["labels-decoupled"], codes(r)
     assert r.sections["run"]["experiments"]["ran"]
-
-
-@pytest.mark.parametrize("name", SLOW_DECOUPLED)
-def test_labels_decoupled_when_asked(run_code, name):
-    r = _run(run_code, SLOW_DECOUPLED[name], experiments_=True)
-    assert codes(r)[:1] == ["labels-decoupled"], codes(r)
 
 
 @pytest.mark.parametrize("name", OVER_REGULARISED)

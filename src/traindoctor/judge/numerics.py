@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from ..measure.losses import BINARY, CLASSIFICATION
 from ..measure.recorder import OptState, Recorder
 from ..measure.records import InputScale
 from ..measure.steps import parameter_names
@@ -16,7 +17,7 @@ from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .nonfinite import explain
 from .experiments import not_learning
-from .thresholds import FIRST_LAYER_RMS, UNNORMALIZED_SCALE
+from .thresholds import CHANCE_LABELS, FIRST_LAYER_RMS, UNNORMALIZED_SCALE
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -36,8 +37,38 @@ def why_not_learning(rec: Recorder) -> str | None:
     for the experiments — or None."""
     if rec.nonfinite is not None:
         return f"the run went non-finite at step {rec.nonfinite['step']}"
-    reason = not_learning([r["loss"] for r in rec.records], (rec.first_loss or {}).get("chance"), rec.n_steps)
+    reason = not_learning([r["loss"] for r in rec.records], chance_of(rec), rec.n_steps)
     return f"the loss {reason}" if reason else None
+
+
+def chance_of(rec: Recorder) -> float | None:
+    """The loss of the best model that ignores its inputs: for a classifier, the entropy of the class
+    frequencies in the targets fed (it predicts them for every sample) when they were profiled, and ln C
+    otherwise; for a regression, the targets' variance. A loss that falls from ln C to the frequencies'
+    entropy has learned which classes are common, nothing about the inputs."""
+    first = rec.first_loss or {}
+    chance = first.get("chance")
+    if chance is None or first["loss"] not in CLASSIFICATION + BINARY:
+        return chance
+    stream = rec.batches.targets.get(first["loss"])
+    if stream is None:
+        return chance
+    per_dim = stream.profile.counts.get("target") or []
+    entropies = [_entropy(c.counts, binary=first["loss"] in BINARY) for c in per_dim]
+    if not entropies or any(h is None for h in entropies):
+        return chance
+    return min(chance, sum(entropies) / len(entropies))
+
+
+def _entropy(counts: dict | None, binary: bool) -> float | None:
+    """In nats, of the values' frequencies; None when they are not class labels (too many, or not 0/1 for a
+    binary loss) or too few to tell."""
+    if not counts or (binary and not set(counts) <= {0, 1, 0.0, 1.0}):
+        return None
+    total = sum(counts.values())
+    if total < CHANCE_LABELS:
+        return None
+    return -sum(c / total * math.log(c / total) for c in counts.values() if c)
 
 
 def severity_of(stuck: str | None) -> str:

@@ -354,9 +354,13 @@ EXPERIMENT_STEPS = 50
 # "loss that does not move" uses for the plateau of a too-small learning rate.
 NOT_LEARNING = 0.1
 
-# ... or when it ends within 15% of the loss of an uninformed model (ln C for C classes): a classifier
-# that learned nothing but the class frequencies sits between the labels' entropy and ln C.
+# ... or when it ends within 15% of the loss of the best model that ignores its inputs: a classifier that
+# learned nothing but the class frequencies sits at their entropy, a little below once it memorises samples.
 NEAR_CHANCE = 0.85
+# ... that loss, for a classifier, is the entropy of the class frequencies in the targets fed, once at least
+# 200 labels were profiled (about 0.03 nats of sampling error for a few classes); with fewer, ln C — the
+# frequencies' entropy is at most ln C.
+CHANCE_LABELS = 200
 
 # Arms are compared by how far each took the batch's loss down, as a share of where it started: an arm
 # "fits" at a 50% fall (half of the OVERFIT bar: 50 steps instead of 300), is "stuck" under 10%

@@ -1,0 +1,58 @@
+"""The loss of the best model that ignores its inputs (judge/numerics.py `chance_of`): for a classifier, the
+entropy of the class frequencies fed, so a loss that only learned which classes are common reads as chance."""
+import math
+
+import torch
+
+from traindoctor.judge.experiments import not_learning
+from traindoctor.judge.numerics import chance_of
+from traindoctor.measure.losses import chance_level
+from traindoctor.measure.recorder import Recorder
+
+
+def _recorder(loss: str, batches: list[torch.Tensor], n_classes: int) -> Recorder:
+    rec = Recorder()
+    logits = torch.zeros(len(batches[0]), n_classes) if loss == "cross_entropy" else torch.zeros(batches[0].shape)
+    rec.first_loss = {"loss": loss, "value": 1.0, "step": 0, **chance_level(loss, {"input": logits, "target": batches[0]})}
+    for t in batches:
+        rec.batches.add_target(loss, t)
+    return rec
+
+
+def _entropy(p: list[float]) -> float:
+    return -sum(q * math.log(q) for q in p if q)
+
+
+def test_imbalanced_classes_give_their_entropy():
+    gen = torch.Generator().manual_seed(0)
+    batches = [torch.multinomial(torch.tensor([0.7, 0.2, 0.1]), 64, True, generator=gen) for _ in range(8)]
+    h = chance_of(_recorder("cross_entropy", batches, 3))
+    assert abs(h - _entropy([0.7, 0.2, 0.1])) < 0.05 and h < math.log(3)
+
+
+def test_balanced_classes_stay_near_ln_c():
+    batches = [torch.arange(64) % 4 for _ in range(1)] + [(torch.arange(64) + k) % 4 for k in range(1, 6)]
+    assert abs(chance_of(_recorder("cross_entropy", batches, 4)) - math.log(4)) < 1e-9
+
+
+def test_too_few_labels_keep_ln_c():
+    assert chance_of(_recorder("cross_entropy", [torch.tensor([0, 0, 0, 1] * 8)], 5)) == math.log(5)
+
+
+def test_multilabel_binary_targets_average_their_entropies():
+    gen = torch.Generator().manual_seed(0)
+    batches = [(torch.rand(64, 2, generator=gen) < torch.tensor([0.5, 0.05])).float() for _ in range(8)]
+    h = chance_of(_recorder("binary_cross_entropy_with_logits", batches, 2))
+    assert abs(h - (_entropy([0.5, 0.5]) + _entropy([0.05, 0.95])) / 2) < 0.05
+
+
+def test_soft_binary_targets_are_no_labels():
+    batches = [torch.rand(64, 1, generator=torch.Generator().manual_seed(k)) for k in range(8)]
+    assert chance_of(_recorder("binary_cross_entropy", batches, 1)) == math.log(2)
+
+
+def test_a_loss_that_learned_only_the_frequencies_does_not_learn():
+    h = _entropy([0.7, 0.2, 0.1])  # 0.80 nats, ln 3 = 1.10
+    losses = [1.1 - 0.35 * i / 200 for i in range(200)]  # still falling, towards the frequencies' entropy
+    assert not_learning(losses, math.log(3)) is None
+    assert "near chance" in not_learning(losses, h)
