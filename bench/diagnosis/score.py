@@ -131,11 +131,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", default="all", help="dev, test or all (default)")
     ap.add_argument("-k", dest="pattern", help="only cases whose file name contains this, or of this category")
+    ap.add_argument("--healthy", action="store_true", help="only the healthy programs: the false-alarm check")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds per case before it counts as a timeout")
     ap.add_argument("--show", action="store_true", help="one line per case: expected and reported codes")
     ap.add_argument("--json", type=Path, help="write every case's result here")
     args = ap.parse_args()
-    cases = load(args.split, args.pattern)
+    cases = [c for c in load(args.split, args.pattern) if c.healthy or not args.healthy]
     if not cases:
         sys.exit(f"no case matches (split {args.split}, -k {args.pattern})")
     results = []
