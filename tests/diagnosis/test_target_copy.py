@@ -110,6 +110,20 @@ class VAE(AutoEncoder):
         return self.dec(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
 
 
+class TwoHeadVAE(nn.Module):
+    """Its code is drawn from two heads, the mean and the log-variance: neither alone carries the input."""
+    def __init__(self, d=8, code=3):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(d, 32), nn.ReLU())
+        self.mu, self.logvar = nn.Linear(32, code), nn.Linear(32, code)
+        self.dec = nn.Sequential(nn.Linear(code, 32), nn.ReLU(), nn.Linear(32, d))
+
+    def forward(self, x):
+        h = self.body(x)
+        mu, logvar = self.mu(h), self.logvar(h)
+        return self.dec(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
+
+
 class ConvAutoEncoder(nn.Module):
     def __init__(self):
         super().__init__()
@@ -130,6 +144,7 @@ FLOAT_CASES = {  # (model, inputs, targets, leaks)
     "denoiser-predicts-the-noise": (Denoiser(), (x8 + eps, t), eps, False),
     "autoencoder": (AutoEncoder(), x8, x8, False),
     "vae": (VAE(), x8, x8, False),
+    "vae-with-two-heads": (TwoHeadVAE(), x8, x8, False),
     "conv-autoencoder": (ConvAutoEncoder(), images, images, False),
 }
 

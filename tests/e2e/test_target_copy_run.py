@@ -20,6 +20,14 @@ class AutoEncoder(nn.Module):
         self.enc, self.dec = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 2)), nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 8))
     def forward(self, x):
         return self.dec(self.enc(x))
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(8, 32), nn.ReLU()); self.mu, self.logvar = nn.Linear(32, 2), nn.Linear(32, 2)
+        self.dec = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 8))
+    def forward(self, x):
+        h = self.body(x); mu, logvar = self.mu(h), self.logvar(h)
+        return self.dec(mu + torch.randn_like(mu) * (0.5 * logvar).exp()), mu, logvar
 basis = torch.randn(2, 8)
 """
 
@@ -42,12 +50,22 @@ for step in range(80):
     opt.zero_grad(); loss.backward(); opt.step()
 """
 
+VAE_SCRIPT = PRELUDE + """
+model = VAE(); opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+for step in range(80):
+    x = torch.randn(64, 2) @ basis + 0.05 * torch.randn(64, 8)
+    out, mu, logvar = model(x)
+    loss = LOSS - 0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / len(x)
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
 CASES = {  # script, loss, leaks
     "denoiser-against-its-input-by-hand": (DIFFUSION, "((pred - x_t) ** 2).mean()", True),
     "denoiser-against-its-input-mse": (DIFFUSION, "F.mse_loss(pred, x_t)", True),
     "denoiser-against-the-noise-by-hand": (DIFFUSION, "((pred - eps) ** 2).mean()", False),
     "autoencoder-by-hand": (AUTOENCODER, "((model(x) - x) ** 2).sum(1).mean()", False),
     "autoencoder-mse": (AUTOENCODER, "F.mse_loss(model(x), x)", False),
+    "vae-two-heads-summed-mse": (VAE_SCRIPT, "F.mse_loss(out, x, reduction='sum') / len(x)", False),
 }
 
 

@@ -96,28 +96,41 @@ def _other_values(x: torch.Tensor, setup: Setup) -> torch.Tensor:
 
 def _bottleneck(model: torch.nn.Module, setup: Setup, x: torch.Tensor, other: torch.Tensor,
                 target: torch.Tensor) -> str | None:
-    """A trainable layer narrower than the targets' values per sample whose output, held at what it was for
-    the real inputs, keeps the outputs unchanged when the inputs change: all of the input passes through it.
-    The same seed in both forwards keeps a sampling model's noise the same (a VAE's draw)."""
+    """Trainable layers narrower than the targets' values per sample whose outputs, held at what they were
+    for the real inputs, keep the outputs unchanged when the inputs change: all of the input passes through
+    them. One layer at a time, then the narrow layers together while their widths add up to less than the
+    targets' (a VAE's mean and log-variance heads: the code is drawn from both, and neither alone carries
+    it). The same seed in both forwards keeps a sampling model's noise the same (a VAE's draw)."""
     per_sample = target.numel() // max(setup.axis.size, 1)
     narrow = sorted((w, n) for n, w in layer_widths(model, setup).items() if w < per_sample)[:TRIED]
     for _, layer in narrow:
-        module, held = model.get_submodule(layer), []
-        keep = module.register_forward_hook(lambda _m, _a, out: held.append(out))
-        try:
-            with torch.no_grad():
-                base = main_output(setup.forward(model, seed=0))
-        finally:
-            keep.remove()
-        if len(held) != 1 or not isinstance(base, torch.Tensor):
-            continue
-        hold = module.register_forward_hook(lambda _m, _a, _out: held[0])
-        try:
-            with torch.no_grad():
-                out = main_output(setup.forward(model, tree_map(setup.inputs, lambda t, _: other if t is x else t),
-                                                seed=0))
-        finally:
-            hold.remove()
-        if isinstance(out, torch.Tensor) and out.shape == base.shape and float(changes(base, out).max()) <= OUTPUT_CHANGE:
+        if _holds(model, setup, [layer], x, other):
             return layer
+    together = [n for i, (_, n) in enumerate(narrow) if sum(w for w, _ in narrow[:i + 1]) < per_sample]
+    if len(together) > 1 and _holds(model, setup, together, x, other):
+        return ", ".join(together)
     return None
+
+
+def _holds(model: torch.nn.Module, setup: Setup, layers: list[str], x: torch.Tensor, other: torch.Tensor) -> bool:
+    """With `layers`' outputs held at what they were for the real inputs, do the outputs stay put when `x`
+    is replaced by `other`?"""
+    modules = [model.get_submodule(n) for n in layers]
+    held: dict[int, list] = {i: [] for i in range(len(modules))}
+    keeps = [m.register_forward_hook(lambda _m, _a, out, i=i: held[i].append(out)) for i, m in enumerate(modules)]
+    try:
+        with torch.no_grad():
+            base = main_output(setup.forward(model, seed=0))
+    finally:
+        for h in keeps:
+            h.remove()
+    if any(len(v) != 1 for v in held.values()) or not isinstance(base, torch.Tensor):
+        return False
+    holds = [m.register_forward_hook(lambda _m, _a, _out, i=i: held[i][0]) for i, m in enumerate(modules)]
+    try:
+        with torch.no_grad():
+            out = main_output(setup.forward(model, tree_map(setup.inputs, lambda t, _: other if t is x else t), seed=0))
+    finally:
+        for h in holds:
+            h.remove()
+    return isinstance(out, torch.Tensor) and out.shape == base.shape and float(changes(base, out).max()) <= OUTPUT_CHANGE
