@@ -1,7 +1,8 @@
 """`traindoctor run`, default configuration: a loss that is a sum of terms is split into them (from the loss
 computation on tape), and each term's gradient on the shared weights is compared at the initial and the final
-weights. A term drowned by orders of magnitude, and terms that cancel from the start, are named; deliberate
-weightings (a small auxiliary weight, a VAE's KL, an entropy bonus, L2 written into the loss) are not."""
+weights. A term drowned by orders of magnitude, a task displaced by a penalty that steers the update, and terms
+that cancel from the start, are named; deliberate weightings (a small auxiliary weight, a VAE's KL, an entropy
+bonus, L2 written into the loss, a light penalty on the outputs) are not."""
 import pytest
 
 from conftest import codes
@@ -67,7 +68,63 @@ for step in range(60):
 """,
 }
 
+# A penalty on the outputs (a term that reads no target) weighted so that it steers the update: it falls to
+# nothing while the task, a term that reads the targets, does not learn.
+GRU_SPARSITY = """
+x_all = torch.randn(1024, 12, 4); y_all = x_all[:, :, 0].cumsum(1)[:, -1:] * 0.3
+class Reg(nn.Module):
+    def __init__(self):
+        super().__init__(); self.rnn = nn.GRU(4, 32, batch_first=True); self.head = nn.Linear(32, 1)
+    def forward(self, x):
+        h, _ = self.rnn(x); return self.head(h[:, -1]), h
+model = Reg(); opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+for step in range(160):
+    i = (step * 64) % 1024
+    pred, h = model(x_all[i:i + 64])
+    loss = F.mse_loss(pred, y_all[i:i + 64]) + WEIGHT * h.abs().mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+VAE_BETA = """
+basis = torch.randn(4, 32); data = torch.sigmoid(torch.randn(1024, 4) @ basis)
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 8))
+        self.dec = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 32))
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return self.dec(mu + torch.randn_like(mu) * (0.5 * logvar).exp()), mu, logvar
+vae = VAE(); opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
+for step in range(160):
+    x = data[(step * 64) % 1024:(step * 64) % 1024 + 64]
+    logits, mu, logvar = vae(x)
+    rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
+    loss = rec + WEIGHT * kl
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+SIGNAL_SMOOTHNESS = """
+t = torch.linspace(0, 6.28, 64); clean = torch.sin(t[None] * torch.randint(1, 4, (512, 1)) + torch.rand(512, 1) * 6)
+noisy = clean + 0.3 * torch.randn_like(clean)
+net = nn.Sequential(nn.Conv1d(1, 16, 5, padding=2), nn.ReLU(), nn.Conv1d(16, 1, 5, padding=2))
+opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+for step in range(160):
+    i = (step * 32) % 512
+    out = net(noisy[i:i + 32, None])
+    smooth = (out[..., 1:] - out[..., :-1]).abs().mean()
+    loss = F.mse_loss(out, clean[i:i + 32, None]) + WEIGHT * smooth
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+DISPLACED = {
+    "gru-activation-sparsity-x1000": GRU_SPARSITY.replace("WEIGHT", "1000"),
+    "vae-kl-weighted-300": VAE_BETA.replace("WEIGHT", "300"),
+    "denoiser-output-smoothness-x300": SIGNAL_SMOOTHNESS.replace("WEIGHT", "300"),
+}
+
 HEALTHY = {
+    "gru-activation-sparsity-x0.001": GRU_SPARSITY.replace("WEIGHT", "0.001"),
+    "vae-kl-weighted-1": VAE_BETA.replace("WEIGHT", "1.0"),
+    "denoiser-output-smoothness-x0.01": SIGNAL_SMOOTHNESS.replace("WEIGHT", "0.01"),
     "balanced-two-heads": TWO_HEADS.replace("PRICE", "x[:, 1] * 2").replace("WEIGHT", "1.0"),
     "aligned-terms": """
 x = torch.randn(512, 6); y = x[:, :2].sum(1, keepdim=True)
@@ -133,6 +190,14 @@ def test_a_term_drowned_by_orders_of_magnitude_is_named(run_code, name):
     f = next(f for f in r.findings if f.code == "loss-imbalance")
     assert f.evidence["term"] == "cross_entropy" and max(f.evidence["ratios"]) < 1e-3
     assert any("multiply" in h.check for h in f.hypotheses) and any("drop" in h.check for h in f.hypotheses)
+
+
+@pytest.mark.parametrize("name", DISPLACED)
+def test_a_penalty_that_displaces_the_task_is_named(run_code, name):
+    r = run_code(PRELUDE + DISPLACED[name])
+    assert codes(r)[:1] == ["loss-imbalance"], codes(r)
+    f = r.findings[0]
+    assert f.evidence["displaced"] and "reads no target" in f.observation, f.observation
 
 
 @pytest.mark.parametrize("name", CONFLICTING)

@@ -104,7 +104,9 @@ def _sample(model: nn.Module, tape: Tape, at: Any) -> loss_balance.Sample | None
 
 def check_run(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.Tensor] | None) -> tuple[list[Finding], dict]:
     """run: samples at the initial weights and at the final weights, on each tape's batch. Raises NotMultiLoss."""
-    weights = {name: t.weight for name, t in named_terms(tapes[-1]).items()}
+    terms = named_terms(tapes[-1])
+    weights = {name: t.weight for name, t in terms.items()}
+    tasks = {name for name, t in terms.items() if t.targeted}
     if initial is None:
         raise NotMultiLoss("the initial weights were not kept (the model is too large): no start to compare with")
     with isolated():
@@ -115,7 +117,7 @@ def check_run(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.
                    if (s := _sample(m, tape, f"{at} weights, batch of step {tape.step}")) is not None]
     if not samples:
         raise NotMultiLoss("no two terms of the loss reach a shared parameter")
-    return loss_balance.judge(samples, "run", weights), _record(samples, weights)
+    return loss_balance.judge(samples, "run", weights, tasks), _record(samples, weights)
 
 
 def run_record(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.Tensor] | None,
@@ -138,7 +140,9 @@ def check_checkup(model: nn.Module, inputs: Any, targets: Any, loss_fn: Callable
     with isolated():
         replica = set_mode(independent_copy(model), True)
         tape = _tape(replica, inputs, targets, loss_fn)
-        weights = {name: t.weight for name, t in named_terms(tape).items()}
+        terms = named_terms(tape)
+        weights = {name: t.weight for name, t in terms.items()}
+        tasks = {name for name, t in terms.items() if t.targeted}
         opt = make_optimizer([p for p in replica.parameters() if p.requires_grad])
         samples = []
         for step in range(CHECKUP_STEPS + 1):
@@ -151,7 +155,7 @@ def check_checkup(model: nn.Module, inputs: Any, targets: Any, loss_fn: Callable
                 opt.step()
     if not samples:
         raise NotMultiLoss("no two terms of the loss reach a shared parameter")
-    return loss_balance.judge(samples, "checkup", weights), _record(samples, weights)
+    return loss_balance.judge(samples, "checkup", weights, tasks), _record(samples, weights)
 
 
 def checkup_record(model: nn.Module, setup: Any, found: list[Finding]) -> dict[str, Any]:

@@ -13,36 +13,46 @@ samples (opposition before any compromise exists) and every later one.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import BALANCE_SAMPLES, CONFLICT_CANCEL, IMBALANCE_FELL, IMBALANCE_RATIO
+from .thresholds import BALANCE_SAMPLES, CONFLICT_CANCEL, IMBALANCE_DISPLACED, IMBALANCE_FELL, IMBALANCE_RATIO
 
 Sample = dict[str, Any]
 
 
-def judge(samples: Sequence[Sample], source: str, weights: dict[str, float] | None = None) -> list[Finding]:
+def judge(samples: Sequence[Sample], source: str, weights: dict[str, float] | None = None,
+          tasks: Collection[str] = ()) -> list[Finding]:
     """Both rules over the samples in the order they were taken. `weights`: each term's constant factor in the
-    loss, when known (the recorded loss), so a finding can say whether the weight or the term's scale drowns it."""
+    loss, when known (the recorded loss), so a finding can say whether the weight or the term's scale drowns it;
+    `tasks`: the terms that read a target (the others are penalties on the outputs or the weights)."""
     if len(samples) < BALANCE_SAMPLES:
         return []
-    return imbalance(samples, source, weights or {}) + conflict(samples, source)
+    return imbalance(samples, source, weights or {}, tasks) + conflict(samples, source)
 
 
-def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float]) -> list[Finding]:
+def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
+              tasks: Collection[str] = ()) -> list[Finding]:
+    """A term drowned (its gradient three orders below the largest on every sample), or a task displaced: its
+    gradient an order below a term that reads no target (a penalty), which fell by half or more while the
+    task did not — the optimizer served the penalty. A weight written into the loss excuses the first, a
+    choice (0.01 on an auxiliary loss), never the second: no weight is meant to stop the task learning."""
     found = []
     for term in _common(samples, "norms"):
         ratios = [_ratio(s["norms"], term) for s in samples]
-        if any(r is None or r >= IMBALANCE_RATIO for r in ratios):
-            continue
-        largest = max((n for n in samples[-1]["norms"].items() if n[0] != term), key=lambda kv: kv[1])[0]
-        if _weighted_on_purpose(max(ratios), weights.get(term), weights.get(largest)):
+        if any(r is None for r in ratios):
             continue
         fell = _fell(samples, term)
         if fell is not None and fell >= IMBALANCE_FELL:
             continue  # the term is being served: through its own parameters, or it is nearly met
-        found.append(_imbalance_finding(term, largest, ratios, fell, samples, source, weights))
+        largest = max((n for n in samples[-1]["norms"].items() if n[0] != term), key=lambda kv: kv[1])[0]
+        displaced = (term in tasks and largest not in tasks and max(ratios) < IMBALANCE_DISPLACED
+                     and (_fell(samples, largest) or 0.0) >= IMBALANCE_FELL)
+        if not displaced and (max(ratios) >= IMBALANCE_RATIO
+                              or _weighted_on_purpose(max(ratios), weights.get(term), weights.get(largest))):
+            continue
+        found.append(_imbalance_finding(term, largest, ratios, fell, samples, source, weights, displaced))
     return found
 
 
@@ -65,12 +75,17 @@ def conflict(samples: Sequence[Sample], source: str) -> list[Finding]:
 
 
 def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float | None, samples: Sequence[Sample],
-                       source: str, weights: dict[str, float]) -> Finding:
+                       source: str, weights: dict[str, float], displaced: bool = False) -> Finding:
     weight = weights.get(term)
     moved = ("" if fell is None else f"; its value went from {fmt(_value(samples[0], term))} to "
              f"{fmt(_value(samples[-1], term))}")
     observation = (f"the loss term `{term}` sends a gradient {fmt(max(ratios))} times or less the size of "
                    f"`{largest}`'s to the shared parameters, on all {len(samples)} samples{moved}")
+    if displaced:
+        observation += (f", while `{largest}`, which reads no target, went from {fmt(_value(samples[0], largest))} to "
+                        f"{fmt(_value(samples[-1], largest))}"
+                        f"{f' (weight {fmt(weights[largest])})' if weights.get(largest) not in (None, 1.0) else ''}: "
+                        "the optimizer served the penalty, not the task")
     rescale = Hypothesis(f"`{term}` is on a far smaller scale than `{largest}` (units, a mean beside a sum)",
                          f"multiply `{term}` by {fmt(1 / max(ratios))} for a few hundred steps on a copy: "
                          "its value starts to fall")
@@ -80,7 +95,7 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
                           f"drop `{term}`: if no metric you care about changes, the imbalance is harmless", kind="null")
     hypotheses = [rescale, chosen, harmless]
     return finding("loss-imbalance", observation, source, hypotheses=hypotheses, evidence={
-        "term": term, "largest": largest, "ratios": ratios, "fell": fell, "weight": weight,
+        "term": term, "largest": largest, "ratios": ratios, "fell": fell, "weight": weight, "displaced": displaced,
         "norms": [s["norms"] for s in samples], "at": [s.get("at") for s in samples]})
 
 

@@ -668,6 +668,10 @@ BIMODAL_NEIGHBOURHOODS = 0.1
 # keeps falling (through its own head, or because it is nearly satisfied) is being served.
 IMBALANCE_RATIO = 1e-3
 IMBALANCE_FELL = 0.5
+# A task (a term that reads a target) is displaced when a penalty on the outputs or weights (a term that reads
+# none) sends a gradient 10x its own on every sample — an order of magnitude: the penalty steers the update —
+# and the values show the outcome: the penalty fell by IMBALANCE_FELL, the task did not.
+IMBALANCE_DISPLACED = 0.1
 # Two terms cancel when the norm of their summed gradient is at most half the sum of their norms (equal
 # norms at a cosine of -0.5 or below; unequal norms need a stronger opposition). At the optimum of any
 # weighted sum the terms' gradients oppose exactly (a VAE's KL and reconstruction, an entropy bonus and the

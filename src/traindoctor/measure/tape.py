@@ -149,13 +149,27 @@ class Tape:
         producer = {o: op for op in self.ops for o in op.outs if o is not None}
         found: dict[int, Term] = {}
 
+        def targeted(slot: int) -> bool:
+            """Whether the slot's computation reads a tensor from outside the model (a target, a mask)."""
+            stack, seen = [slot], set()
+            while stack:
+                s = stack.pop()
+                if s in seen or (op := producer.get(s)) is None:
+                    continue
+                seen.add(s)
+                if any(isinstance(x, Const) and x.value.dim() > 0 for x in op.leaves):
+                    return True
+                stack.extend(x.index for x in op.leaves if isinstance(x, Slot))
+            return False
+
         def split(slot: int, weight: float) -> None:
             op = producer.get(slot)
             parts = _additive(op) if op is not None else None
             if parts is None:
                 name = getattr(op.func, "__name__", "") if op is not None else "output"
                 old = found.get(slot)
-                found[slot] = Term(slot, weight + (old.weight if old else 0.0), name, slot in self.weights_only)
+                found[slot] = Term(slot, weight + (old.weight if old else 0.0), name, slot in self.weights_only,
+                                   targeted(slot))
                 return
             for part, factor in parts:
                 split(part, weight * factor)
@@ -181,6 +195,7 @@ class Term(NamedTuple):
     weight: float  # the constant factor, with its sign, the term enters the loss with
     name: str  # the torch call that computed it
     weights_only: bool  # computed from the weights alone (a penalty), not from the outputs
+    targeted: bool = False  # reads a tensor from outside the model (a target): the task, not a penalty
 
 
 _ADD = {"add", "add_", "__add__", "__radd__", "__iadd__"}
