@@ -26,6 +26,14 @@ def test_cause_moves_ahead_of_the_symptom_it_explains():
                                                              "exploding-gradients": "grad-not-zeroed"}
 
 
+def test_a_mechanism_reads_between_its_root_cause_and_its_symptom():
+    """layout-scrambled explains targets-misaligned, which explains labels-decoupled; all three are errors."""
+    for given in (["labels-decoupled", "targets-misaligned", "layout-scrambled"],
+                  ["targets-misaligned", "layout-scrambled", "labels-decoupled"]):
+        ordered = triage([f(c, severity="error") for c in given])
+        assert [x.code for x in ordered] == ["layout-scrambled", "targets-misaligned", "labels-decoupled"]
+
+
 def test_warning_cause_inherits_symptom_severity_for_ordering():
     ordered = triage([f("loss-divergence"), f("lr-too-low"), f("unnormalized-inputs")])
     assert [x.code for x in ordered] == ["unnormalized-inputs", "loss-divergence", "lr-too-low"]

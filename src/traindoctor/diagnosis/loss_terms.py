@@ -92,6 +92,15 @@ def named_terms(tape: Tape) -> dict[str, Term]:
     return named
 
 
+def multi_term(tape: Tape) -> bool:
+    """Whether the recorded loss sums two or more terms computed from the outputs (not one, not hundreds)."""
+    try:
+        named_terms(tape)
+    except NotMultiLoss:
+        return False
+    return True
+
+
 def _sample(model: nn.Module, tape: Tape, at: Any) -> loss_balance.Sample | None:
     params = [p for p in model.parameters() if p.requires_grad]
     with torch.enable_grad():

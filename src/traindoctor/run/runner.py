@@ -17,6 +17,7 @@ from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from ..diagnosis.battery import could_not_check, examine
 from ..diagnosis import experiments, loss_independence, loss_terms
+from ..diagnosis.loss_terms import multi_term
 from ..diagnosis.setup import NotApplicable
 from ..judge.numerics import why_not_learning
 from ..judge import adversaries, probes as probe_rules
@@ -180,7 +181,11 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
     if game:
         reason = None
     unused = when is None and reason is None and any(f.code == "optimizer-params-unused" for f in found)
-    if reason is None and not unused:
+    # A term of a sum cut from the weights before its layer leaves the loss learning through the other terms
+    # (a VAE's sample drawn under no_grad): its path is asked of every multi-term loss, at one backward a term.
+    tapes = rec.tapes.get(id(model.module), [])
+    terms = when is None and reason is None and not unused and bool(tapes) and multi_term(tapes[-1])
+    if reason is None and not unused and not terms:
         if when is False:
             return [], {"ran": False, "why": "--no-experiments"}
         if game:
@@ -188,11 +193,11 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
                                              "opponent learns (--experiments runs them anyway)"}
         return [], {"ran": False, "why": f"the model's optimizer took {min(steps, rec.n_steps)} steps, fewer than one "
                                          f"experiment's {EXPERIMENT_STEPS}" if short else "the loss learns"}
-    reason = reason or "some parameters the optimizer holds never received a gradient"
-    material = experiments.Material(model.module, rec.tapes.get(id(model.module), []), optimizer,
-                                    rec.initial_states.get(id(model.module)))
+    reason = reason or ("some parameters the optimizer holds never received a gradient" if unused else
+                        "the loss is a sum of terms: is the path to one of them cut?")
+    material = experiments.Material(model.module, tapes, optimizer, rec.initial_states.get(id(model.module)))
     try:
-        new, observations = experiments.run(material, reason, arms=not unused)
+        new, observations = experiments.run(material, reason, arms=not (unused or terms))
     except experiments.CannotExperiment as exc:
         return [], {"ran": False, "why": f"{reason}, but {exc}"}
     return new, {"ran": True, "why": reason, "observations": observations}

@@ -25,13 +25,18 @@ def triage(findings: list[Finding]) -> list[Finding]:
         for cause in (c for c in present if c != f.code):
             if f.code in catalog.get(cause).explains and f.explained_by is None:
                 f.explained_by = cause
+    def depth(code: str, seen: frozenset[str]) -> int:
+        """How many present causes stand above it, along the longest chain (a root cause explains a mechanism,
+        which explains a symptom: the mechanism reads before the symptom though both are explained)."""
+        causes = [c for c in present if c not in seen and c != code and code in catalog.get(c).explains]
+        return 1 + max(depth(c, seen | {code}) for c in causes) if causes else 0
+
     # A cause inherits the severity and stage of the worst symptom it explains, so it reads first.
-    def key(f: Finding) -> tuple[int, int, str]:
+    def key(f: Finding) -> tuple[int, int, int, str]:
         sev, stage = _SEVERITY_RANK[f.severity], catalog.get(f.code).stage
         for g in merged.values():
             if g.explained_by == f.code:
                 sev, stage = min(sev, _SEVERITY_RANK[g.severity]), min(stage, catalog.get(g.code).stage)
-        explained = 1 if f.explained_by else 0
-        return (sev, explained, stage, f.code)
+        return (sev, depth(f.code, frozenset()) if f.explained_by else 0, stage, f.code)
 
     return sorted(merged.values(), key=key)
