@@ -64,3 +64,24 @@ def watch_views(on_scramble: Callable[[dict[str, Any]], None], wanted: Callable[
             else:
                 setattr(owner, name, own)
     return restore
+
+
+
+def roughness(images: torch.Tensor) -> float | None:
+    """(B, C, H, W): the mean squared difference between vertically neighbouring pixels over twice the pixels'
+    variance about each image-channel's mean — near 0 where neighbours are alike, about 1 where a pixel is no
+    more like its neighbour than like any other (noise). None when every image-channel is flat.
+    Rows, because that is where channels-last memory read as channels-first shows: a step down a row jumps W/C
+    pixels along the true row, while a step along it lands on the same pixel's next channel, alike whenever
+    the channels are (grey, pastel)."""
+    x = images.detach().float()
+    spread = (x - x.mean((2, 3), keepdim=True)).pow(2).mean()
+    if not spread > 0:
+        return None
+    return float((x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() / (2 * spread))
+
+
+def channels_last_reading(images: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) images read as the (B, H, W, C) memory a view/reshape would have taken them from."""
+    b, c, h, w = images.shape
+    return images.reshape(b, h, w, c).permute(0, 3, 1, 2)
