@@ -1,7 +1,8 @@
 """`traindoctor run` with its defaults on a layout broken outside the model: a view()/reshape() of the script's
 own that returns the input's dimensions in another order — while loading, in the loop, or between the model's
 output and the loss — is named with its line; the same scripts with permute(), and reshapes that merge or
-split axes, are quiet."""
+split axes, are quiet. Images reshaped in numpy, which no call watch sees, are named from the pixels the first
+convolution reads; laid out right in numpy (transposed, or CIFAR-style rows stored plane by plane) they are quiet."""
 import pytest
 import torch
 
@@ -102,3 +103,39 @@ def test_the_watch_sees_the_callers_own_line_and_restores_tensor_methods():
     assert [(s["from"], s["to"]) for s in seen] == [([4, 3], [3, 4])]
     assert seen[0]["file"] == __file__
     assert ("view" in torch.Tensor.__dict__) == own_before and torch.Tensor.view is torch._C.TensorBase.view
+
+
+NUMPY_IMAGES = """
+import numpy as np
+rng = np.random.default_rng(0)
+N, H, W, C = 256, 14, 10, 3
+y = rng.integers(0, 2, N)
+hwc = np.linspace(0, 1, H)[None, :, None, None] * rng.random((N, 1, 1, C)) + 0.1 * rng.normal(size=(N, H, W, C))
+for i in range(N):                            # class 1: a bright bar across, class 0: down
+    r = rng.integers(2, H - 2); k = rng.integers(2, W - 2)
+    if y[i]: hwc[i, r - 1:r + 1, :] += 1
+    else: hwc[i, :, k - 1:k + 1] += 1
+X = torch.from_numpy({load}.astype(np.float32))
+Y = torch.from_numpy(y)
+model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(40):
+    i = torch.randint(0, N, (32,))
+    loss = F.cross_entropy(model(X[i]), Y[i])
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+def test_images_reshaped_in_numpy_are_named_from_their_pixels(run_code):
+    """numpy's reshape is no call torch sees: the images the first convolution reads tell it."""
+    r = run_code(PRELUDE + NUMPY_IMAGES.format(load="hwc.reshape(N, C, H, W)"))
+    assert codes(r)[:1] == ["layout-scrambled"], [(f.code, f.observation) for f in r.findings]
+    assert "channels-last" in r.findings[0].observation
+
+
+@pytest.mark.parametrize("load", ["hwc.transpose(0, 3, 1, 2)",
+                                  # rows stored plane by plane (as CIFAR-10's files): reshaping them is right
+                                  "np.ascontiguousarray(hwc.transpose(0, 3, 1, 2)).reshape(N, -1).reshape(N, C, H, W)"])
+def test_images_laid_out_right_in_numpy_are_quiet(run_code, load):
+    r = run_code(PRELUDE + NUMPY_IMAGES.format(load=load))
+    assert "layout-scrambled" not in codes(r), [(f.code, f.observation) for f in r.findings]
