@@ -292,8 +292,10 @@ CODES = (
             "Every view()/reshape() called from the user's code — in one forward of a copy (checkup, run's "
             "probes) and, under run, everywhere else the script calls them: loading, the data pipeline, the loop, "
             "between the model's output and the loss — whose result holds the same dimensions (sizes above 1) as "
-            "its input, in another order. And, wherever the layout was broken (a numpy reshape no call watch sees), "
-            "the images the model's first 2-D convolution reads (2 channels or more): scrambled when the same values "
+            "its input, in another order; under run, a numpy array handed to torch (from_numpy, as_tensor, tensor) "
+            "that is a reshape of the array owning its memory into its dimensions in another order. And, wherever "
+            "the layout was broken (a numpy reshape whose array was copied since, say), the images the model's first "
+            "2-D convolution reads (2 channels or more): scrambled when the same values "
             "read as the channels-last memory a view would have taken them from form an image whose vertical "
             "neighbours are far more alike than those of the reading given."),
         why=(
