@@ -7,6 +7,8 @@ script — loading, the data pipeline, the training loop — where a layout is b
 Only calls made directly by the user's files count: torch and installed libraries reshape by design.
 numpy's reshape cannot be watched (its methods are C slots); what the script hands torch is read instead: an
 array that re-reads, in another order, the dimensions of the array owning its memory was reshaped so.
+Where even that is gone (copied since), the pixels tell: `roughness` of the images a convolution reads, against
+the same values read as the channels-last memory a view would have taken them from.
 """
 
 from __future__ import annotations
@@ -88,7 +90,6 @@ def watch_views(on_scramble: Callable[[dict[str, Any]], None], wanted: Callable[
             else:
                 setattr(owner, name, own)
     return restore
-
 
 
 def roughness(images: torch.Tensor) -> float | None:

@@ -9,6 +9,9 @@
   count and parallel heads do not.
 - view-permutation: a view/reshape whose result has the same dimensions as its input in another order moves
   no axis — it re-reads the memory with the wrong strides and scrambles the elements (permute was meant).
+  Where no view in the forward did it, the images the first 2-D convolution reads are compared with the same
+  values read as channels-last memory: a layout broken before the model (a numpy reshape) leaves the other
+  reading the image.
 """
 
 from __future__ import annotations
