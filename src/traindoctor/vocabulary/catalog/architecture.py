@@ -315,8 +315,9 @@ CODES = (
         next_step="Reorder axes with permute()/transpose() (then .contiguous() if a view is needed next).",
         bad="x = x.view(B, C, H, W)      # x is (B, H, W, C)",
         good="x = x.permute(0, 3, 1, 2)   # (B, H, W, C) -> (B, C, H, W)",
+        # a convolution's locality prior no longer holds: what it fits of a scrambled task generalizes worse
         explains=("batch-mixing", "targets-misaligned", "labels-decoupled", "input-ignored", "cannot-overfit-batch",
-                  "loss-plateau", "underfitting", "slow-convergence"),
+                  "loss-plateau", "underfitting", "slow-convergence", "overfitting"),
     ),
     Code(
         code="no-nonlinearity",
