@@ -262,3 +262,44 @@ def test_flattening_splitting_heads_and_torch_internals_are_not_named():
         r = _probe(model, batch, "view-permutation", loss)
         assert codes(r) == [], (type(model).__name__, [(f.code, f.observation) for f in r.findings])
         assert _record(r, "view-permutation")["status"] == "ran"
+
+
+def _images(n, h, w, c, seed=0):
+    """Channels-last images with spatial structure: a vertical gradient per channel and a bright square."""
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.linspace(0, 1, h).view(1, h, 1, 1)
+    x = rows * torch.rand(n, 1, 1, c, generator=g) + 0.1 * torch.randn(n, h, w, c, generator=g)
+    for i in range(n):
+        r, k = torch.randint(0, h - 4, (2,), generator=g).tolist()[0], torch.randint(0, w - 4, (1,), generator=g).item()
+        x[i, r:r + 4, k:k + 4] += torch.rand(c, generator=g)
+    return x, torch.randint(0, 3, (n,), generator=g)
+
+
+class SmallCNN(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv, self.head = nn.Conv2d(c, 4, 3, padding=1), nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.head(F.relu(self.conv(x)).mean((2, 3)))
+
+
+def test_images_scrambled_before_the_model_are_named_from_their_pixels():
+    """No view in the forward: the layout was broken before it (as a numpy reshape would), non-square too."""
+    for n, h, w, c in [(16, 12, 12, 3), (16, 14, 10, 3), (16, 10, 14, 4), (16, 12, 12, 2)]:
+        x, y = _images(n, h, w, c)
+        r = _probe(SmallCNN(c), (x.reshape(n, c, h, w), y), "view-permutation")
+        assert codes(r) == ["layout-scrambled"], ((h, w, c), _record(r, "view-permutation"))
+        assert "channels-last" in r.findings[0].observation
+
+
+def test_images_in_their_layout_noise_and_one_channel_are_not_named():
+    x, y = _images(16, 14, 10, 3)
+    gray, _ = _images(16, 14, 10, 1)
+    noise = torch.randn(16, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    cases = [(SmallCNN(3), x.permute(0, 3, 1, 2)),        # permuted: right
+             (SmallCNN(1), gray.view(16, 1, 14, 10)),       # one channel: a view moves no element
+             (SmallCNN(3), noise)]                          # no spatial structure: nothing to judge by
+    for model, images in cases:
+        r = _probe(model, (images, y), "view-permutation")
+        assert codes(r) == [], [(f.code, f.observation) for f in r.findings]

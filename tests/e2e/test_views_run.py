@@ -1,12 +1,14 @@
 """`traindoctor run` with its defaults on a layout broken outside the model: a view()/reshape() of the script's
 own that returns the input's dimensions in another order — while loading, in the loop, or between the model's
 output and the loss — is named with its line; the same scripts with permute(), and reshapes that merge or
-split axes, are quiet."""
+split axes, are quiet. Images reshaped in numpy, which no call watch sees, are named from the pixels the first
+convolution reads, or at the hand-over when numpy's view of the channels-last array reaches torch; laid out right in
+numpy (transposed, or CIFAR-style rows stored plane by plane) they are quiet."""
 import pytest
 import torch
 
 from conftest import codes
-from traindoctor.measure.views import reordered, watch_views
+from traindoctor.measure.views import numpy_reshaped, reordered, watch_views
 
 PRELUDE = """
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -102,3 +104,60 @@ def test_the_watch_sees_the_callers_own_line_and_restores_tensor_methods():
     assert [(s["from"], s["to"]) for s in seen] == [([4, 3], [3, 4])]
     assert seen[0]["file"] == __file__
     assert ("view" in torch.Tensor.__dict__) == own_before and torch.Tensor.view is torch._C.TensorBase.view
+
+
+NUMPY_IMAGES = """
+import numpy as np
+rng = np.random.default_rng(0)
+N, H, W, C = 256, 14, 10, 3
+y = rng.integers(0, 2, N)
+hwc = np.linspace(0, 1, H)[None, :, None, None] * rng.random((N, 1, 1, C)) + 0.1 * rng.normal(size=(N, H, W, C))
+for i in range(N):                            # class 1: a bright bar across, class 0: down
+    r = rng.integers(2, H - 2); k = rng.integers(2, W - 2)
+    if y[i]: hwc[i, r - 1:r + 1, :] += 1
+    else: hwc[i, :, k - 1:k + 1] += 1
+X = {load}
+Y = torch.from_numpy(y)
+model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(40):
+    i = torch.randint(0, N, (32,))
+    loss = F.cross_entropy(model(X[i]), Y[i])
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+@pytest.mark.parametrize("load, told", [
+    # handed to torch as numpy's view of the channels-last array: named at the hand-over
+    ("torch.from_numpy(hwc.reshape(N, C, H, W)).float()", "numpy reshape"),
+    # copied after the reshape (the owner is gone): named from the pixels the first convolution reads
+    ("torch.from_numpy(hwc.reshape(N, C, H, W).astype(np.float32))", "channels-last"),
+    ("torch.tensor(hwc.reshape(-1).reshape(N, C, H, W).tolist())", "channels-last")])
+def test_images_reshaped_in_numpy_are_named(run_code, load, told):
+    """numpy's reshape is no call torch sees: the array handed over, or else the images, tell it."""
+    source = PRELUDE + NUMPY_IMAGES.format(load=load)
+    r = run_code(source)
+    assert codes(r)[:1] == ["layout-scrambled"], [(f.code, f.observation) for f in r.findings]
+    assert told in r.findings[0].observation
+    if told == "numpy reshape":
+        assert r.findings[0].location["line"] == next(n for n, t in enumerate(source.splitlines(), 1) if load in t)
+
+
+@pytest.mark.parametrize("load", ["torch.from_numpy(hwc.transpose(0, 3, 1, 2).astype(np.float32))",
+                                  "torch.from_numpy(hwc).permute(0, 3, 1, 2).float()",
+                                  # rows stored plane by plane (as CIFAR-10's files): reshaping them is right
+                                  "torch.from_numpy(np.ascontiguousarray(hwc.transpose(0, 3, 1, 2))"
+                                  ".reshape(N, -1).reshape(N, C, H, W)).float()"])
+def test_images_laid_out_right_in_numpy_are_quiet(run_code, load):
+    r = run_code(PRELUDE + NUMPY_IMAGES.format(load=load))
+    assert "layout-scrambled" not in codes(r), [(f.code, f.observation) for f in r.findings]
+
+
+def test_numpy_reshaped_reads_the_owner_of_the_memory():
+    np = pytest.importorskip("numpy")
+    hwc = np.zeros((4, 6, 5, 3))
+    assert numpy_reshaped(hwc.reshape(4, 3, 6, 5)) == (4, 6, 5, 3)
+    assert numpy_reshaped(hwc.reshape(4, -1).reshape(4, 3, 6, 5)) == (4, 6, 5, 3)   # views of views: one owner
+    assert numpy_reshaped(hwc.transpose(0, 3, 1, 2)) is None                         # strided: elements move
+    assert numpy_reshaped(hwc.reshape(4, 3, 6, 5).copy()) is None                     # owns its memory: unknown
+    assert numpy_reshaped(hwc.reshape(4, 90)) is None and numpy_reshaped(hwc[:2].reshape(2, 3, 6, 5)) is None

@@ -118,3 +118,11 @@ def test_layers_no_optimizer_updates_explain_labels_that_look_decoupled():
                       finding("params-not-in-optimizer", "2 layers in a plain list", "run", severity="error")])
     assert [f.code for f in ordered] == ["params-not-in-optimizer", "labels-decoupled"]
     assert ordered[1].explained_by == "params-not-in-optimizer"
+
+
+def test_a_scrambled_layout_reads_ahead_of_what_it_does_to_training():
+    ordered = triage([finding("loss-plateau", "flat", "run", severity="error"), f("overfitting"),
+                      finding("cannot-overfit-batch", "stalls", "checkup", severity="error"),
+                      finding("layout-scrambled", "a numpy reshape", "run", severity="error")])
+    assert ordered[0].code == "layout-scrambled"
+    assert {x.explained_by for x in ordered[1:]} == {"layout-scrambled"}

@@ -13,7 +13,7 @@ import torch
 from ..vocabulary.numbers import fmt
 from ..vocabulary.finding import Finding, finding
 from .thresholds import (AFFINE_TOLERANCE, BOTTLENECK_SHARE, CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREAD, DEAD_MIN_SAMPLES, EXPLODING_FIRST_LAST,
-                         INPUT_IGNORED, LARGE_UPDATE, MASK_AGREEMENT, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL,
+                         INPUT_IGNORED, LARGE_UPDATE, LAYOUT_IMAGE, LAYOUT_SMOOTHER, MASK_AGREEMENT, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL,
                          OVERFIT_TARGET, PROBE_SMALL_UPDATE, SATURATED, SYMMETRIC_SPREAD, UNNORMALIZED_SCALE, VANISHING_FIRST_LAST)
 
 SOURCE = "checkup"
@@ -166,6 +166,21 @@ def layout_scrambled(scrambles: list[dict[str, Any]], where: str, record: dict[s
                    f"into {tuple(first['to'])}: the same dimensions in another order{more}. A view re-reads memory in "
                    "its order, so the elements are scrambled, not transposed", source, evidence=record,
                    location={k: first[k] for k in ("file", "line") if k in first} or {"module": where})
+
+
+def pixels_scrambled(pixels: dict[str, Any], model: str, record: dict[str, Any]) -> Finding | None:
+    """`pixels`: roughness (0 smooth, about 1 noise) of the images the model's first 2-D convolution reads,
+    "given" and read as the "channels_last" memory a view would have taken them from."""
+    given, other = pixels["given"], pixels["channels_last"]
+    if given is None or other is None or other > LAYOUT_IMAGE or other * LAYOUT_SMOOTHER > given:
+        return None
+    b, c, h, w = pixels["shape"]
+    return finding("layout-scrambled", f"the images `{model}`'s first convolution reads, shape {(b, c, h, w)}, are no "
+                   f"image as given: vertically neighbouring pixels differ {fmt(given)} as much as unrelated ones (0 = "
+                   f"alike, 1 = noise), while the same values read as ({b}, {h}, {w}, {c}) channels-last memory are "
+                   f"{fmt(given / other)}x smoother ({fmt(other)}). A view or reshape (in torch or numpy, before the model) "
+                   f"turned channels-last images into ({c}, {h}, {w}) where a permute was meant", SOURCE,
+                   evidence=record, location={"module": model})
 
 
 def targets_misaligned(others: torch.Tensor, own: float, losses: list[str], size: int,

@@ -5,6 +5,10 @@ a (T, B, F) sequence, it returns the right shape filled with the wrong elements 
 The model's forward is read by the view-permutation probe on a copy; this watch covers the rest of the
 script — loading, the data pipeline, the training loop — where a layout is broken before the model sees it.
 Only calls made directly by the user's files count: torch and installed libraries reshape by design.
+numpy's reshape cannot be watched (its methods are C slots); what the script hands torch is read instead: an
+array that re-reads, in another order, the dimensions of the array owning its memory was reshaped so.
+Where even that is gone (copied since), the pixels tell: `roughness` of the images a convolution reads, against
+the same values read as the channels-last memory a view would have taken them from.
 """
 
 from __future__ import annotations
@@ -34,23 +38,45 @@ def users_file(path: str) -> bool:
     return "<frozen" not in path and not os.path.abspath(path).startswith(_LIBRARY_DIRS)
 
 
+def numpy_reshaped(array: Any) -> tuple[int, ...] | None:
+    """The shape of the numpy array owning `array`'s memory when `array` is a reshape of it (both C-ordered, the
+    same elements from the same address) into its dimensions in another order; None otherwise (a transpose is
+    strided, a copy owns its memory)."""
+    base = getattr(array, "base", None)
+    if type(array).__module__ != "numpy" or type(base).__module__ != "numpy" or not hasattr(base, "shape"):
+        return None
+    if not (array.flags.c_contiguous and base.flags.c_contiguous and array.size == base.size
+            and array.__array_interface__["data"][0] == base.__array_interface__["data"][0]):
+        return None
+    return tuple(base.shape) if reordered(tuple(base.shape), tuple(array.shape)) else None
+
+
 def watch_views(on_scramble: Callable[[dict[str, Any]], None], wanted: Callable[[], bool]) -> Callable[[], None]:
     """Patch Tensor.view, Tensor.reshape and torch.reshape so `on_scramble` receives each reordering call
-    the user's code makes while `wanted()`; returns the undo."""
-    targets = [(torch.Tensor, "view"), (torch.Tensor, "reshape"), (torch, "reshape")]
+    the user's code makes while `wanted()`, and torch.from_numpy, torch.as_tensor and torch.tensor for numpy
+    arrays the user's code reshaped so; returns the undo."""
+    targets = [(torch.Tensor, "view"), (torch.Tensor, "reshape"), (torch, "reshape"), (torch, "from_numpy"),
+               (torch, "as_tensor"), (torch, "tensor")]
     saved = [(owner, name, owner.__dict__.get(name), getattr(owner, name)) for owner, name in targets]
+
+    def report(name: str, before: tuple[int, ...], after: tuple[int, ...]) -> None:
+        frame = sys._getframe(2)
+        if users_file(frame.f_code.co_filename) and wanted():
+            on_scramble({"call": name, "from": list(before), "to": list(after),
+                         "file": frame.f_code.co_filename, "line": frame.f_lineno})
 
     def wrap(original: Callable, name: str) -> Callable:
         @functools.wraps(original)
         def call(*args: Any, **kwargs: Any) -> Any:
             out = original(*args, **kwargs)
             # shapes first: the frame is read only for the rare call that reorders
-            if (args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor)
-                    and not torch.compiler.is_compiling() and reordered(tuple(args[0].shape), tuple(out.shape))):
-                frame = sys._getframe(1)
-                if users_file(frame.f_code.co_filename) and wanted():
-                    on_scramble({"call": name, "from": list(args[0].shape), "to": list(out.shape),
-                                 "file": frame.f_code.co_filename, "line": frame.f_lineno})
+            if not args or torch.compiler.is_compiling():
+                return out
+            if isinstance(args[0], torch.Tensor):
+                if isinstance(out, torch.Tensor) and reordered(tuple(args[0].shape), tuple(out.shape)):
+                    report(name, tuple(args[0].shape), tuple(out.shape))
+            elif (owner := numpy_reshaped(args[0])) is not None:
+                report(f"a numpy reshape, handed to torch.{name}", owner, tuple(args[0].shape))
             return out
         return call
 
@@ -64,3 +90,23 @@ def watch_views(on_scramble: Callable[[dict[str, Any]], None], wanted: Callable[
             else:
                 setattr(owner, name, own)
     return restore
+
+
+def roughness(images: torch.Tensor) -> float | None:
+    """(B, C, H, W): the mean squared difference between vertically neighbouring pixels over twice the pixels'
+    variance about each image-channel's mean — near 0 where neighbours are alike, about 1 where a pixel is no
+    more like its neighbour than like any other (noise). None when every image-channel is flat.
+    Rows, because that is where channels-last memory read as channels-first shows: a step down a row jumps W/C
+    pixels along the true row, while a step along it lands on the same pixel's next channel, alike whenever
+    the channels are (grey, pastel)."""
+    x = images.detach().float()
+    spread = (x - x.mean((2, 3), keepdim=True)).pow(2).mean()
+    if not spread > 0:
+        return None
+    return float((x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() / (2 * spread))
+
+
+def channels_last_reading(images: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) images read as the (B, H, W, C) memory a view/reshape would have taken them from."""
+    b, c, h, w = images.shape
+    return images.reshape(b, h, w, c).permute(0, 3, 1, 2)

@@ -9,6 +9,9 @@
   count and parallel heads do not.
 - view-permutation: a view/reshape whose result has the same dimensions as its input in another order moves
   no axis — it re-reads the memory with the wrong strides and scrambles the elements (permute was meant).
+  Where no view in the forward did it, the images the first 2-D convolution reads are compared with the same
+  values read as channels-last memory: a layout broken before the model (a numpy reshape) leaves the other
+  reading the image.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from torch.overrides import TorchFunctionMode
 
 from ...judge import probes as probe_rules
 from ...measure.recorder import user_location
-from ...measure.views import reordered
+from ...measure.views import channels_last_reading, reordered, roughness
 from ...vocabulary.finding import Finding
 from .. import linear_ops
 from ..axis import batch_dim
@@ -46,6 +49,9 @@ class AffineRecord(TypedDict, total=False):
 class ViewRecord(TypedDict, total=False):
     scrambles: list[dict[str, Any]]  # each: shapes in and out, the call, the user's line
     views: int
+    # the first 2-D convolution's input (B, C, H, W), C > 1: measure.views.roughness of it as given, and of the
+    # same values read as the channels-last memory a view would have taken them from
+    pixels: dict[str, Any]
     note: str
 
 
@@ -187,14 +193,17 @@ _VIEWS = {torch.Tensor.view, torch.Tensor.reshape, torch.reshape}
 
 
 class _Views(TorchFunctionMode):
-    """view/reshape calls whose output is the input's dimensions reordered (sizes > 1 only)."""
+    """view/reshape calls whose output is the input's dimensions reordered (sizes > 1 only); and the images
+    the first 2-D convolution reads, where a layout broken before the forward (in numpy, say) shows."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.seen, self.scrambles = 0, []
+        self.seen, self.scrambles, self.images = 0, [], None
 
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         out = func(*args, **(kwargs or {}))
+        if func is torch.conv2d and self.images is None and args and isinstance(args[0], torch.Tensor) and args[0].dim() == 4:
+            self.images = args[0]
         # torch's own functions reshape by design; the user's code is what is read
         if func in _VIEWS and not os.path.abspath(sys._getframe(1).f_code.co_filename).startswith(_TORCH) and args and isinstance(args[0], torch.Tensor) and isinstance(out, torch.Tensor):
             self.seen += 1
@@ -214,7 +223,13 @@ def view_permutation(setup: Setup, context: Context) -> tuple[list[Finding], Vie
     record = ViewRecord(views=watch.seen)
     if not watch.scrambles:
         record["note"] = f"none of {watch.seen} view/reshape calls reorders dimensions"
-        return [], record
+        images = watch.images
+        if images is None or images.shape[1] < 2 or min(images.shape[2:]) < 2 or not images.is_floating_point():
+            return [], record  # one channel: a view from channels-last moves no element
+        record["pixels"] = {"shape": list(images.shape), "given": roughness(images),
+                            "channels_last": roughness(channels_last_reading(images))}
+        found = probe_rules.pixels_scrambled(record["pixels"], type(setup.model).__name__, dict(record))
+        return ([found] if found else []), record
     unique = {(s.get("file"), s.get("line"), tuple(s["from"]), tuple(s["to"])): s for s in watch.scrambles}
     record["scrambles"] = list(unique.values())
     return [probe_rules.layout_scrambled(record["scrambles"], f"in `{type(setup.model).__name__}`'s forward",

@@ -292,7 +292,12 @@ CODES = (
             "Every view()/reshape() called from the user's code — in one forward of a copy (checkup, run's "
             "probes) and, under run, everywhere else the script calls them: loading, the data pipeline, the loop, "
             "between the model's output and the loss — whose result holds the same dimensions (sizes above 1) as "
-            "its input, in another order."),
+            "its input, in another order; under run, a numpy array handed to torch (from_numpy, as_tensor, tensor) "
+            "that is a reshape of the array owning its memory into its dimensions in another order. And, wherever "
+            "the layout was broken (a numpy reshape whose array was copied since, say), the images the model's first "
+            "2-D convolution reads (2 channels or more): scrambled when the same values "
+            "read as the channels-last memory a view would have taken them from form an image whose vertical "
+            "neighbours are far more alike than those of the reading given."),
         why=(
             "view() and reshape() keep the elements in memory order and only change how they are indexed. Asked "
             "for (B, C, H, W) from a (B, H, W, C) image, or (B, T, F) from a (T, B, F) sequence, they return the "
@@ -310,8 +315,9 @@ CODES = (
         next_step="Reorder axes with permute()/transpose() (then .contiguous() if a view is needed next).",
         bad="x = x.view(B, C, H, W)      # x is (B, H, W, C)",
         good="x = x.permute(0, 3, 1, 2)   # (B, H, W, C) -> (B, C, H, W)",
+        # a convolution's locality prior no longer holds: what it fits of a scrambled task generalizes worse
         explains=("batch-mixing", "targets-misaligned", "labels-decoupled", "input-ignored", "cannot-overfit-batch",
-                  "loss-plateau", "underfitting", "slow-convergence"),
+                  "loss-plateau", "underfitting", "slow-convergence", "overfitting"),
     ),
     Code(
         code="no-nonlinearity",
