@@ -79,6 +79,20 @@ for m in model:
 model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
 nn.init.constant_(model[0].weight, 0.2); nn.init.zeros_(model[0].bias); nn.init.constant_(model[2].weight, 0.2)
 """ + CLASSES,
+    # Adam grows the random biases' differences until most of the change differs between units, yet with the
+    # biases made equal nothing downstream tells the units apart
+    "adam-moves-biased-copies-apart": """
+x = torch.randn(1024, 10); y = ((x[:, 0] * x[:, 1] > 0).long() + (x[:, 2] > 0.5).long())
+model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 3))
+for m in model.modules():
+    if isinstance(m, nn.Linear):
+        nn.init.constant_(m.weight, 0.1)
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+for step in range(200):
+    i = torch.randint(0, 1024, (64,))
+    loss = F.cross_entropy(model(x[i]), y[i])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     # dropout's masks differ per unit, yet leave the units' updates almost all alike
     "dropout-after-constant": """
 model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 3))
@@ -184,6 +198,13 @@ def test_what_identical_units_make_the_experiments_see_is_explained_by_them(run_
     r = run_code(WIDE_CONSTANT_REGRESSION)
     assert (r.findings[0].code, r.findings[0].severity) == ("symmetric-units", "error"), [(f.code, f.observation) for f in r.findings]
     assert {f.code: f.explained_by for f in r.findings}.get("labels-decoupled") == "symmetric-units"
+
+
+def test_units_told_apart_by_their_biases_alone_are_named_by_their_role(run_code):
+    r = run_code(PRELUDE + BROKEN["adam-moves-biased-copies-apart"])
+    record = next(p for p in r.sections["run"]["probes"] if p["name"] == "symmetry")
+    assert max(record["spread"].values()) > 0.5 and record["even"] == {"0.weight": 0.0, "2.weight": 0.0}, record
+    assert "nothing but their biases" in r.findings[0].observation
 
 
 def test_a_model_that_still_learns_gets_a_warning(run_code):
