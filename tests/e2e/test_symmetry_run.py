@@ -93,6 +93,17 @@ for step in range(200):
     loss = F.cross_entropy(model(x[i]), y[i])
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # a hand-written MLP whose own matrices start constant: which dimension holds the units is not declared
+    "hand-written-constant-matrices": """
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.W1, self.b1 = nn.Parameter(torch.full((8, 32), 0.1)), nn.Parameter(torch.zeros(32))
+        self.W2, self.b2 = nn.Parameter(torch.full((32, 3), 0.1)), nn.Parameter(torch.zeros(3))
+    def forward(self, x):
+        return torch.relu(x @ self.W1 + self.b1) @ self.W2 + self.b2
+model = MLP()
+""" + CLASSES,
     # dropout's masks differ per unit, yet leave the units' updates almost all alike
     "dropout-after-constant": """
 model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 3))
@@ -172,6 +183,21 @@ model = Net()
         body="nn.GRU(16, 16, batch_first=True)",
         init="        for name, p in self.named_parameters():\n            if 'bias' in name:\n"
              "                nn.init.zeros_(p)") + TOKENS,
+    # a hand-written model's own tensors that start constant by design: learned positions at zero, an adapter's
+    # B at zero after a random A, a layer scale of ones
+    "hand-written-zero-positions-and-adapter": """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp, self.out = nn.Linear(1, 16), nn.Linear(16, 3)
+        self.pos = nn.Parameter(torch.zeros(1, 8, 16))
+        self.A, self.B = nn.Parameter(torch.randn(4, 16) * 0.1), nn.Parameter(torch.zeros(16, 4))
+        self.gamma = nn.Parameter(torch.ones(1, 1, 16))
+    def forward(self, x):
+        h = self.inp(x.unsqueeze(-1)) + self.pos
+        return self.out((h + self.gamma * torch.tanh((h @ self.A.T) @ self.B.T)).mean(1))
+model = Net()
+""" + CLASSES,
     "width-one-bottleneck": """
 model = nn.Sequential(nn.Linear(8, 1), nn.Tanh(), nn.Linear(1, 3))
 nn.init.constant_(model[0].weight, 0.1); nn.init.zeros_(model[2].weight)

@@ -45,6 +45,7 @@ class Units:
     count: int
     weights: list[tuple[str, View]]
     biases: list[tuple[str, View]]
+    raw: bool = False  # one dimension of a user-written module's own matrix: judged by the units' role alone
 
 
 def _rows(t: torch.Tensor) -> torch.Tensor:
@@ -79,6 +80,22 @@ def _attention(prefix: str, m: nn.MultiheadAttention) -> dict[str, Units]:
                                            [("in_proj_bias", _gated(3))] if m.in_proj_bias is not None else [])}
 
 
+def _along(dim: int) -> View:
+    return lambda t: t.movedim(dim, 0).reshape(t.shape[dim], -1)
+
+
+def _own(prefix: str, m: nn.Module, taken: set[str]) -> dict[str, Units]:
+    """The matrices a user-written module holds itself (`x @ W`, F.linear(x, W), einsum): which dimension
+    holds its units is not known, so each dimension is a candidate. Along a dimension that is not the units
+    the slices get unlike gradients (each input its own), and along the units of the output each its own
+    part of the output's; so no candidate is excluded, and only the units' role decides."""
+    if type(m).__module__.startswith("torch.nn"):
+        return {}
+    return {f"{prefix}{p} (dim {d})": Units(size, [(p, _along(d))], [], raw=True)
+            for p, t in m.named_parameters(recurse=False) if t.dim() >= 2 and p not in taken
+            for d, size in enumerate(t.shape)}
+
+
 def _layers(model: nn.Module) -> dict[str, tuple[nn.Module, Units]]:
     """Every layer of ≥ 2 units with trainable incoming weights, by its weight's name."""
     found: dict[str, tuple[nn.Module, Units]] = {}
@@ -99,7 +116,8 @@ def _layers(model: nn.Module) -> dict[str, tuple[nn.Module, Units]]:
                 units = Units(m.weight.shape[0], [("weight", _rows)], [("bias", _rows)])
             layers = {f"{prefix}weight": units}
         else:
-            continue
+            layers = {}
+        layers.update(_own(prefix, m, {p for u in layers.values() for p, _ in u.weights}))
         for label, units in layers.items():
             params = [getattr(m, p, None) for p, _ in units.weights]
             if units.count >= 2 and all(isinstance(p, nn.Parameter) and p.requires_grad for p in params):
@@ -172,16 +190,46 @@ def _gradient_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.
 def _role_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
     """The spread over each layer's units of the gradient of a fixed random projection of the output: units
     whose outgoing role is the same receive the same gradient whatever the output's gradient, so no loss is
-    needed; a following layer with random weights, or units that are outputs, give each its own. Empty
-    without a floating output."""
+    needed; a following layer with random weights, or units that are outputs, give each its own. A
+    user-written module's own tensor has units only if the forward multiplies it as a matrix (an added
+    position table or a scale has none). Empty without a floating output."""
     model.zero_grad(set_to_none=True)
     with torch.enable_grad():
         out = main_output(setup.forward(model))
         if out is None or not out.is_floating_point() or not out.requires_grad:
             return {}
+        weights = _multiplied(out)
         direction = torch.randn(out.shape, generator=torch.Generator().manual_seed(0)).to(out)
         (out * direction).sum().backward()
-    return _spreads(model, layers)
+    return _spreads(model, {label: (m, u) for label, (m, u) in layers.items()
+                            if not u.raw or id(getattr(m, u.weights[0][0])) in weights})
+
+
+_MATRIX_OPS = ("MmBackward", "AddmmBackward", "BmmBackward", "BaddbmmBackward", "MvBackward", "AddmvBackward",
+               "ConvolutionBackward", "LinearBackward")
+_LAYOUT_OPS = ("TBackward", "TransposeBackward", "PermuteBackward", "ViewBackward", "ReshapeAliasBackward",
+               "UnsafeViewBackward", "ExpandBackward", "ToCopyBackward", "CloneBackward", "UnsqueezeBackward",
+               "SqueezeBackward")
+
+
+def _multiplied(out: torch.Tensor) -> set[int]:
+    """The ids of the tensors `out` was computed from as an operand of a matrix product or convolution,
+    directly or through transposes and views: what a weight is."""
+    found: set[int] = set()
+    stack, seen = [(out.grad_fn, False)], set()
+    while stack:
+        node, operand = stack.pop()
+        if node is None or (node, operand) in seen:
+            continue
+        seen.add((node, operand))
+        name = type(node).__name__.rstrip("0123456789")
+        if name == "AccumulateGrad":
+            if operand:
+                found.add(id(node.variable))
+            continue
+        passes = name in _MATRIX_OPS or (operand and name in _LAYOUT_OPS)
+        stack += [(nxt, passes) for nxt, _ in node.next_functions]
+    return found
 
 
 def _spreads(model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
@@ -190,11 +238,12 @@ def _spreads(model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> di
 
 
 def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,
-            trained: bool) -> dict[str, tuple[int, float, float | None]]:
+            trained: bool) -> dict[str, tuple[int, float | None, float | None]]:
     """Layers but the output layer whose units started with identical weights -> (units, spread of their
     change, spread of the starting gradient with the units' biases equal): the change training made since
     `start` (`trained`; a layer it never moved stayed identical), or the batch's gradient (untrained).
-    Trained from an unknown start: units identical now, biases included (the second spread unknown)."""
+    Trained from an unknown start: units identical now, biases included (the second spread unknown). A
+    user-written module's own matrix has only the second."""
     model = setup.copy_model(train=True)
     names = {id(p): n for n, p in model.named_parameters()}
     began: Callable[[nn.Parameter], torch.Tensor | None] = (
@@ -205,16 +254,17 @@ def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,
                   and _identical(rows)}
     if candidates:
         output = _output_layer(setup, model)
-        candidates = {label: (m, u) for label, (m, u) in candidates.items() if m is not output}
+        candidates = {label: (m, u) for label, (m, u) in candidates.items() if m is not output or u.raw}
+    layers = {label: (m, u) for label, (m, u) in candidates.items() if not u.raw}
+    if unknown:
+        return {label: (u.count, 0.0, None) for label, (m, u) in layers.items()}
     if not candidates:
         return {}
-    if unknown:
-        return {label: (u.count, 0.0, None) for label, (m, u) in candidates.items()}
     if trained:
-        spread = {label: _spread(moved) for label, (m, u) in candidates.items()
+        spread = {label: _spread(moved) for label, (m, u) in layers.items()
                   if (moved := _matrix(m, u.weights, lambda p: p - began(p))) is not None}
     else:
-        spread = _gradient_spread(setup, model, candidates)
+        spread = _gradient_spread(setup, model, layers) if layers else {}
     if trained:  # back to where training started
         with torch.no_grad():
             for p in model.parameters():
@@ -223,7 +273,8 @@ def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,
     for m, u in candidates.values():
         _even_biases(m, u)
     even = _role_spread(setup, model, candidates)
-    return {label: (candidates[label][1].count, s, even.get(label)) for label, s in spread.items()}
+    return {label: (u.count, spread.get(label), even.get(label)) for label, (m, u) in candidates.items()
+            if label in spread or label in even}
 
 
 @probe("symmetry", order=115, cheap=True,
