@@ -120,8 +120,10 @@ def symmetric_units(measured: dict[str, tuple[int, float | None, float | None]],
                f"the batch's gradient moves them alike (only {share} of it differs between units)")
     return finding("symmetric-units", f"all {units} units of `{name}` started with identical weights and {how}"
                    + (f" ({len(layers) - 1} more layer(s) alike)" if len(layers) > 1 else "")
-                   + ": the layer works as a single unit", SOURCE, evidence=record,
-                   location={"module": name.rsplit(".", 1)[0]}), record
+                   + (": the layer starts as a single unit, and only the biases' differences widen it"
+                      if apart is not None and apart > SYMMETRIC_SPREAD else ": the layer works as a single unit"),
+                   SOURCE, evidence=record,
+                   location={"module": name.split(" ")[0].rsplit(".", 1)[0]}), record
 
 
 def no_nonlinearity(layer: str, depth: int, deviation: float, bends: Sequence[str], model: str,
