@@ -1,9 +1,10 @@
-"""`traindoctor run` names units that started identical and that training kept alike first — constant or
-zero initialisation of an MLP, a CNN's kernels, an LSTM's gates and its embedding, a transformer's attention,
-a single hidden layer — an error once the loss does not learn; and stays quiet on the healthy look-alikes
-where something gives each unit its own gradient (a zero-initialised output layer or residual branch, a
-constant layer followed by a random one) or no unit started identical (norm layers, a padding row, zero
-biases, a layer of width 1)."""
+"""`traindoctor run` names units that started identical and that training kept alike, or that their biases
+alone told apart, first — constant or zero initialisation of an MLP, a CNN's kernels, an LSTM's gates and its
+embedding, a transformer's attention, a single hidden layer, a hand-written module's own matrices — an error
+once the loss does not learn; and stays quiet on the healthy look-alikes where something gives each unit its
+own gradient (a zero-initialised output layer, residual branch or gate, a constant layer followed by a random
+one) or nothing has units that started identical (norm layers, a padding row, zero biases, a layer of width
+1, an added position table)."""
 import pytest
 
 from conftest import codes
@@ -196,6 +197,18 @@ class Net(nn.Module):
     def forward(self, x):
         h = self.inp(x.unsqueeze(-1)) + self.pos
         return self.out((h + self.gamma * torch.tanh((h @ self.A.T) @ self.B.T)).mean(1))
+model = Net()
+""" + CLASSES,
+    # a highway gate starts at weight 0, bias 1 (carry everything): each gate unit scales its own feature
+    "highway-gate-at-zero": """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp, self.h, self.gate, self.out = nn.Linear(8, 16), nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 3)
+        nn.init.zeros_(self.gate.weight); nn.init.ones_(self.gate.bias)
+    def forward(self, x):
+        v = torch.tanh(self.inp(x)); g = torch.sigmoid(self.gate(v))
+        return self.out(g * v + (1 - g) * torch.tanh(self.h(v)))
 model = Net()
 """ + CLASSES,
     "width-one-bottleneck": """
