@@ -154,6 +154,28 @@ def test_random_biases_do_not_separate_constant_units():
     assert codes(r) == ["symmetric-units"] and _layers(r) == {"0.weight", "2.weight"}
 
 
+class _HandWritten(nn.Module):
+    """An MLP on its own matrices, `x @ W` (units are columns), with a position table added to the input."""
+    def __init__(self, first, second):
+        super().__init__()
+        self.W1, self.W2, self.pos = nn.Parameter(first), nn.Parameter(second), nn.Parameter(torch.zeros(6))
+        self.b1 = nn.Parameter(torch.randn(16))
+
+    def forward(self, x):
+        return torch.tanh((x + self.pos) @ self.W1 + self.b1) @ self.W2
+
+
+def test_hand_written_matrices_are_judged_by_their_units_role():
+    """Which dimension holds the units is not declared: the columns of a constant W1 have one role (W2's
+    rows, constant, read them alike), its rows do not (each input its own); the zero position table is
+    added, not multiplied: it has no units."""
+    torch.manual_seed(0)
+    constant = _HandWritten(torch.full((6, 16), 0.1), torch.full((16, 3), 0.1))
+    assert _layers(_probe(constant, _batch((32, 6)))) == {"W1 (dim 1)"}
+    random_head = _HandWritten(torch.full((6, 16), 0.1), torch.randn(16, 3))
+    assert codes(_probe(random_head, _batch((32, 6)))) == []
+
+
 def test_zero_weights_get_a_zero_gradient_and_are_named():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 1))

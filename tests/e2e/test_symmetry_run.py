@@ -1,9 +1,10 @@
-"""`traindoctor run` names units that started identical and that training kept alike first — constant or
-zero initialisation of an MLP, a CNN's kernels, an LSTM's gates and its embedding, a transformer's attention,
-a single hidden layer — an error once the loss does not learn; and stays quiet on the healthy look-alikes
-where something gives each unit its own gradient (a zero-initialised output layer or residual branch, a
-constant layer followed by a random one) or no unit started identical (norm layers, a padding row, zero
-biases, a layer of width 1)."""
+"""`traindoctor run` names units that started identical and that training kept alike, or that their biases
+alone told apart, first — constant or zero initialisation of an MLP, a CNN's kernels, an LSTM's gates and its
+embedding, a transformer's attention, a single hidden layer, a hand-written module's own matrices — an error
+once the loss does not learn; and stays quiet on the healthy look-alikes where something gives each unit its
+own gradient (a zero-initialised output layer, residual branch or gate, a constant layer followed by a random
+one) or nothing has units that started identical (norm layers, a padding row, zero biases, a layer of width
+1, an added position table)."""
 import pytest
 
 from conftest import codes
@@ -78,6 +79,31 @@ for m in model:
     "one-hidden-layer-of-two": """
 model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
 nn.init.constant_(model[0].weight, 0.2); nn.init.zeros_(model[0].bias); nn.init.constant_(model[2].weight, 0.2)
+""" + CLASSES,
+    # Adam grows the random biases' differences until most of the change differs between units, yet with the
+    # biases made equal nothing downstream tells the units apart
+    "adam-moves-biased-copies-apart": """
+x = torch.randn(1024, 10); y = ((x[:, 0] * x[:, 1] > 0).long() + (x[:, 2] > 0.5).long())
+model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 3))
+for m in model.modules():
+    if isinstance(m, nn.Linear):
+        nn.init.constant_(m.weight, 0.1)
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+for step in range(200):
+    i = torch.randint(0, 1024, (64,))
+    loss = F.cross_entropy(model(x[i]), y[i])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    # a hand-written MLP whose own matrices start constant: which dimension holds the units is not declared
+    "hand-written-constant-matrices": """
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.W1, self.b1 = nn.Parameter(torch.full((8, 32), 0.1)), nn.Parameter(torch.zeros(32))
+        self.W2, self.b2 = nn.Parameter(torch.full((32, 3), 0.1)), nn.Parameter(torch.zeros(3))
+    def forward(self, x):
+        return torch.relu(x @ self.W1 + self.b1) @ self.W2 + self.b2
+model = MLP()
 """ + CLASSES,
     # dropout's masks differ per unit, yet leave the units' updates almost all alike
     "dropout-after-constant": """
@@ -158,6 +184,33 @@ model = Net()
         body="nn.GRU(16, 16, batch_first=True)",
         init="        for name, p in self.named_parameters():\n            if 'bias' in name:\n"
              "                nn.init.zeros_(p)") + TOKENS,
+    # a hand-written model's own tensors that start constant by design: learned positions at zero, an adapter's
+    # B at zero after a random A, a layer scale of ones
+    "hand-written-zero-positions-and-adapter": """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp, self.out = nn.Linear(1, 16), nn.Linear(16, 3)
+        self.pos = nn.Parameter(torch.zeros(1, 8, 16))
+        self.A, self.B = nn.Parameter(torch.randn(4, 16) * 0.1), nn.Parameter(torch.zeros(16, 4))
+        self.gamma = nn.Parameter(torch.ones(1, 1, 16))
+    def forward(self, x):
+        h = self.inp(x.unsqueeze(-1)) + self.pos
+        return self.out((h + self.gamma * torch.tanh((h @ self.A.T) @ self.B.T)).mean(1))
+model = Net()
+""" + CLASSES,
+    # a highway gate starts at weight 0, bias 1 (carry everything): each gate unit scales its own feature
+    "highway-gate-at-zero": """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp, self.h, self.gate, self.out = nn.Linear(8, 16), nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 3)
+        nn.init.zeros_(self.gate.weight); nn.init.ones_(self.gate.bias)
+    def forward(self, x):
+        v = torch.tanh(self.inp(x)); g = torch.sigmoid(self.gate(v))
+        return self.out(g * v + (1 - g) * torch.tanh(self.h(v)))
+model = Net()
+""" + CLASSES,
     "width-one-bottleneck": """
 model = nn.Sequential(nn.Linear(8, 1), nn.Tanh(), nn.Linear(1, 3))
 nn.init.constant_(model[0].weight, 0.1); nn.init.zeros_(model[2].weight)
@@ -184,6 +237,13 @@ def test_what_identical_units_make_the_experiments_see_is_explained_by_them(run_
     r = run_code(WIDE_CONSTANT_REGRESSION)
     assert (r.findings[0].code, r.findings[0].severity) == ("symmetric-units", "error"), [(f.code, f.observation) for f in r.findings]
     assert {f.code: f.explained_by for f in r.findings}.get("labels-decoupled") == "symmetric-units"
+
+
+def test_units_told_apart_by_their_biases_alone_are_named_by_their_role(run_code):
+    r = run_code(PRELUDE + BROKEN["adam-moves-biased-copies-apart"])
+    record = next(p for p in r.sections["run"]["probes"] if p["name"] == "symmetry")
+    assert max(record["spread"].values()) > 0.5 and record["even"] == {"0.weight": 0.0, "2.weight": 0.0}, record
+    assert "nothing but their biases" in r.findings[0].observation
 
 
 def test_a_model_that_still_learns_gets_a_warning(run_code):

@@ -88,19 +88,31 @@ def loss_mixing(others: torch.Tensor, size: int, record: dict[str, Any]) -> Find
                    "normalisation over the batch axis)", SOURCE_RUN, evidence=record, location={"module": "the loss"})
 
 
-def symmetric_units(measured: dict[str, tuple[int, float]], trained: bool) -> tuple[Finding | None, dict[str, Any]]:
-    """`measured`: layer -> (units, spread), for the layers whose units started with identical weights; spread
-    is the share of their change (training's, or the batch's gradient) that differs between them. The units
-    of a layer at most SYMMETRIC_SPREAD are copies; the finding (if any) and the probe's record."""
-    spread = {n: round(s, 3) for n, (_, s) in measured.items()}
-    layers = {n: u for n, (u, s) in measured.items() if s <= SYMMETRIC_SPREAD}
-    record: dict[str, Any] = {"layers": layers, "spread": spread}
+def symmetric_units(measured: dict[str, tuple[int, float | None, float | None]],
+                    trained: bool) -> tuple[Finding | None, dict[str, Any]]:
+    """`measured`: layer -> (units, spread, even), for the layers whose units started with identical weights;
+    spread is the share of their change (training's, or the batch's gradient) that differs between them, even
+    the same share of the starting gradient with the units' biases made equal (None: unknown). The units of a
+    layer with either at most SYMMETRIC_SPREAD are copies — moved alike, or told apart by their biases alone;
+    the finding (if any) and the probe's record."""
+    spread = {n: round(s, 3) for n, (_, s, _) in measured.items() if s is not None}
+    even = {n: round(e, 3) for n, (_, _, e) in measured.items() if e is not None}
+    layers = {n: u for n, (u, s, e) in measured.items()
+              if min(v for v in (s, e, math.inf) if v is not None) <= SYMMETRIC_SPREAD}
+    record: dict[str, Any] = {"layers": layers, "spread": spread, "even": even}
     if not layers:
         return None, {**record, "note": "units that started identical were moved apart"}
     name, units = next(iter(layers.items()))
-    apart = spread[name]
-    share = f"{apart:.0%}" if apart >= 0.01 else "under 1%"
-    if trained:
+    apart = spread.get(name)
+    share = "" if apart is None else f"{apart:.0%}" if apart >= 0.01 else "under 1%"
+    role = (f"their gradient at the start is {'identical' if even.get(name) == 0 else 'alike'} whatever the "
+            "output's: the same outgoing role")
+    if apart is None:
+        how = role
+    elif apart > SYMMETRIC_SPREAD:
+        how = (f"nothing but their biases tells them apart: with the biases made equal, {role} (training moved them "
+               f"{share} apart, by what the biases make differ)")
+    elif trained:
         how = ("are identical after training" if apart == 0 else
                f"training moved them alike (only {share} of the change differs between units)")
     else:
@@ -108,8 +120,10 @@ def symmetric_units(measured: dict[str, tuple[int, float]], trained: bool) -> tu
                f"the batch's gradient moves them alike (only {share} of it differs between units)")
     return finding("symmetric-units", f"all {units} units of `{name}` started with identical weights and {how}"
                    + (f" ({len(layers) - 1} more layer(s) alike)" if len(layers) > 1 else "")
-                   + ": the layer works as a single unit", SOURCE, evidence=record,
-                   location={"module": name.rsplit(".", 1)[0]}), record
+                   + (": the layer starts as a single unit, and only the biases' differences widen it"
+                      if apart is not None and apart > SYMMETRIC_SPREAD else ": the layer works as a single unit"),
+                   SOURCE, evidence=record,
+                   location={"module": name.split(" ")[0].rsplit(".", 1)[0]}), record
 
 
 def no_nonlinearity(layer: str, depth: int, deviation: float, bends: Sequence[str], model: str,

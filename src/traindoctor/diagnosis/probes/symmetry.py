@@ -6,7 +6,10 @@ receive is identical too (constant or zero initialisation of consecutive layers)
 identical and the layer works as one unit, whatever its width. Random biases, dropout or a following layer
 with random weights make the units' gradients differ; whether that separates them is measured, not assumed:
 the share of what moved the units (an update, or at initialisation the batch's gradient) that differs
-between them. A unit is what a layer computes one output feature with: a weight row of a Linear, an output
+between them. Biases differ per unit by construction, and their differences can grow (Adam amplifies them), so
+the units' outgoing role is measured apart from them: the batch's gradient at the starting weights with every
+unit given the units' mean bias, for a random direction of the output (no loss needed). Alike there,
+nothing but the biases tells the units apart. A unit is what a layer computes one output feature with: a weight row of a Linear, an output
 channel's kernel of a convolution, a dimension of an embedding (a column: identical columns give every
 token one value), the four (LSTM) or three (GRU) gate rows of one hidden unit of a recurrent layer, the
 query, key and value rows of one dimension of an attention layer.
@@ -24,7 +27,7 @@ from ...judge import probes as probe_rules
 from ...judge.thresholds import SYMMETRIC_TOLERANCE
 from ...vocabulary.finding import Finding
 from ..registry import Context, probe
-from ..setup import NotApplicable, Setup, SetupError
+from ..setup import NotApplicable, Setup, SetupError, main_output
 
 View = Callable[[torch.Tensor], torch.Tensor]  # a parameter (or its gradient) as (units, values of one unit)
 
@@ -32,6 +35,7 @@ View = Callable[[torch.Tensor], torch.Tensor]  # a parameter (or its gradient) a
 class SymmetryRecord(TypedDict, total=False):
     layers: dict[str, int]  # layer -> units, for the layers whose units were identical and moved alike
     spread: dict[str, float]  # layer -> the share of the units' change that differs between them
+    even: dict[str, float]  # layer -> the same share of the starting gradient, the units' biases made equal
     note: str
 
 
@@ -41,6 +45,7 @@ class Units:
     count: int
     weights: list[tuple[str, View]]
     biases: list[tuple[str, View]]
+    raw: bool = False  # one dimension of a user-written module's own matrix: judged by the units' role alone
 
 
 def _rows(t: torch.Tensor) -> torch.Tensor:
@@ -75,6 +80,22 @@ def _attention(prefix: str, m: nn.MultiheadAttention) -> dict[str, Units]:
                                            [("in_proj_bias", _gated(3))] if m.in_proj_bias is not None else [])}
 
 
+def _along(dim: int) -> View:
+    return lambda t: t.movedim(dim, 0).reshape(t.shape[dim], -1)
+
+
+def _own(prefix: str, m: nn.Module, taken: set[str]) -> dict[str, Units]:
+    """The matrices a user-written module holds itself (`x @ W`, F.linear(x, W), einsum): which dimension
+    holds its units is not known, so each dimension is a candidate. Along a dimension that is not the units
+    the slices get unlike gradients (each input its own), and along the units of the output each its own
+    part of the output's; so no candidate is excluded, and only the units' role decides."""
+    if type(m).__module__.startswith("torch.nn"):
+        return {}
+    return {f"{prefix}{p} (dim {d})": Units(size, [(p, _along(d))], [], raw=True)
+            for p, t in m.named_parameters(recurse=False) if t.dim() >= 2 and p not in taken
+            for d, size in enumerate(t.shape)}
+
+
 def _layers(model: nn.Module) -> dict[str, tuple[nn.Module, Units]]:
     """Every layer of ≥ 2 units with trainable incoming weights, by its weight's name."""
     found: dict[str, tuple[nn.Module, Units]] = {}
@@ -95,7 +116,8 @@ def _layers(model: nn.Module) -> dict[str, tuple[nn.Module, Units]]:
                 units = Units(m.weight.shape[0], [("weight", _rows)], [("bias", _rows)])
             layers = {f"{prefix}weight": units}
         else:
-            continue
+            layers = {}
+        layers.update(_own(prefix, m, {p for u in layers.values() for p, _ in u.weights}))
         for label, units in layers.items():
             params = [getattr(m, p, None) for p, _ in units.weights]
             if units.count >= 2 and all(isinstance(p, nn.Parameter) and p.requires_grad for p in params):
@@ -142,10 +164,86 @@ def _output_layer(setup: Setup, model: nn.Module) -> nn.Module | None:
     return called[-1] if called else None
 
 
-def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None, trained: bool) -> dict[str, tuple[int, float]]:
+def _even_biases(m: nn.Module, units: Units) -> None:
+    """Give every unit of the layer the units' mean bias, in place."""
+    for name, view in units.biases:
+        b = getattr(m, name)
+        at = view(torch.arange(b.numel()).reshape(b.shape))  # (units, values): each value's place in b
+        rows = view(b.detach())
+        flat = b.detach().clone().reshape(-1)
+        flat[at.reshape(-1)] = rows.mean(0, keepdim=True).expand_as(rows).reshape(-1)
+        with torch.no_grad():
+            b.copy_(flat.reshape(b.shape))
+
+
+def _gradient_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
+    """The spread of the batch's gradient over each layer's units."""
+    model.zero_grad(set_to_none=True)
+    try:
+        with torch.enable_grad():
+            setup.step_loss(model)[1].backward()
+    except SetupError as exc:
+        raise NotApplicable(f"units with identical weights, but no loss to see if training separates them: {exc}")
+    return _spreads(model, layers)
+
+
+def _role_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
+    """The spread over each layer's units of the gradient of a fixed random projection of the output: units
+    whose outgoing role is the same receive the same gradient whatever the output's gradient, so no loss is
+    needed; a following layer with random weights, or units that are outputs, give each its own. A
+    user-written module's own tensor has units only if the forward multiplies it as a matrix (an added
+    position table or a scale has none). Empty without a floating output."""
+    model.zero_grad(set_to_none=True)
+    with torch.enable_grad():
+        out = main_output(setup.forward(model))
+        if out is None or not out.is_floating_point() or not out.requires_grad:
+            return {}
+        weights = _multiplied(out)
+        direction = torch.randn(out.shape, generator=torch.Generator().manual_seed(0)).to(out)
+        (out * direction).sum().backward()
+    return _spreads(model, {label: (m, u) for label, (m, u) in layers.items()
+                            if not u.raw or id(getattr(m, u.weights[0][0])) in weights})
+
+
+_MATRIX_OPS = ("MmBackward", "AddmmBackward", "BmmBackward", "BaddbmmBackward", "MvBackward", "AddmvBackward",
+               "ConvolutionBackward", "LinearBackward")
+_LAYOUT_OPS = ("TBackward", "TransposeBackward", "PermuteBackward", "ViewBackward", "ReshapeAliasBackward",
+               "UnsafeViewBackward", "ExpandBackward", "ToCopyBackward", "CloneBackward", "UnsqueezeBackward",
+               "SqueezeBackward")
+
+
+def _multiplied(out: torch.Tensor) -> set[int]:
+    """The ids of the tensors `out` was computed from as an operand of a matrix product or convolution,
+    directly or through transposes and views: what a weight is."""
+    found: set[int] = set()
+    stack, seen = [(out.grad_fn, False)], set()
+    while stack:
+        node, operand = stack.pop()
+        if node is None or (node, operand) in seen:
+            continue
+        seen.add((node, operand))
+        name = type(node).__name__.rstrip("0123456789")
+        if name == "AccumulateGrad":
+            if operand:
+                found.add(id(node.variable))
+            continue
+        passes = name in _MATRIX_OPS or (operand and name in _LAYOUT_OPS)
+        stack += [(nxt, passes) for nxt, _ in node.next_functions]
+    return found
+
+
+def _spreads(model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
+    return {label: _spread(moved) for label, (m, u) in layers.items()
+            if (moved := _matrix(m, u.weights, lambda p: p.grad)) is not None}
+
+
+def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,
+            trained: bool) -> dict[str, tuple[int, float | None, float | None]]:
     """Layers but the output layer whose units started with identical weights -> (units, spread of their
-    change): the change training made since `start` (`trained`; a layer it never moved stayed identical), or
-    the batch's gradient (untrained). Trained from an unknown start: units identical now, biases included."""
+    change, spread of the starting gradient with the units' biases equal): the change training made since
+    `start` (`trained`; a layer it never moved stayed identical), or the batch's gradient (untrained).
+    Trained from an unknown start: units identical now, biases included (the second spread unknown). A
+    user-written module's own matrix has only the second."""
     model = setup.copy_model(train=True)
     names = {id(p): n for n, p in model.named_parameters()}
     began: Callable[[nn.Parameter], torch.Tensor | None] = (
@@ -156,18 +254,27 @@ def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None, trained: boo
                   and _identical(rows)}
     if candidates:
         output = _output_layer(setup, model)
-        candidates = {label: (m, u) for label, (m, u) in candidates.items() if m is not output}
+        candidates = {label: (m, u) for label, (m, u) in candidates.items() if m is not output or u.raw}
+    layers = {label: (m, u) for label, (m, u) in candidates.items() if not u.raw}
     if unknown:
-        return {label: (u.count, 0.0) for label, (m, u) in candidates.items()}
-    if candidates and not trained:
-        try:
-            with torch.enable_grad():
-                setup.step_loss(model)[1].backward()
-        except SetupError as exc:
-            raise NotApplicable(f"units with identical weights, but no loss to see if training separates them: {exc}")
-    change: Callable[[nn.Parameter], torch.Tensor | None] = (lambda p: p - began(p)) if trained else (lambda p: p.grad)
-    return {label: (u.count, _spread(moved)) for label, (m, u) in candidates.items()
-            if (moved := _matrix(m, u.weights, change)) is not None}
+        return {label: (u.count, 0.0, None) for label, (m, u) in layers.items()}
+    if not candidates:
+        return {}
+    if trained:
+        spread = {label: _spread(moved) for label, (m, u) in layers.items()
+                  if (moved := _matrix(m, u.weights, lambda p: p - began(p))) is not None}
+    else:
+        spread = _gradient_spread(setup, model, layers) if layers else {}
+    if trained:  # back to where training started
+        with torch.no_grad():
+            for p in model.parameters():
+                if (was := began(p)) is not None:
+                    p.copy_(was)
+    for m, u in candidates.values():
+        _even_biases(m, u)
+    even = _role_spread(setup, model, candidates)
+    return {label: (u.count, spread.get(label), even.get(label)) for label, (m, u) in candidates.items()
+            if label in spread or label in even}
 
 
 @probe("symmetry", order=115, cheap=True,

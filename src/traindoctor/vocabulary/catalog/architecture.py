@@ -43,7 +43,8 @@ CODES = (
             "A layer of two or more units that started with identical incoming weights, and whose change keeps "
             "them alike: at most half of what training changed in them (run, from the state before the first "
             "update) or of the batch's gradient (checkup, or a layer training did not move) differs between "
-            "units. A unit is a Linear's weight row, a convolution's output channel, an embedding's dimension, "
+            "units, or nothing but their biases tells them apart (with the biases made equal, the gradient at the "
+            "start is alike whatever the output's: the same outgoing role). A unit is a Linear's weight row, a convolution's output channel, an embedding's dimension, "
             "a recurrent layer's hidden unit (its row in every gate), an attention layer's query/key/value "
             "dimension. An error once the loss does not learn."),
         why=(
@@ -51,7 +52,8 @@ CODES = (
             "gradient every update keeps them equal: the layer of width n works as a single unit, and the model "
             "cannot express what it was sized for. Constant or zero initialisation of consecutive layers does it "
             "(with zeros the hidden layers' gradient is zero too, and they never move). Random biases or dropout "
-            "separate the units too little to matter; a following layer with random weights separates them "
+            "separate the units too little to matter (Adam can grow the biases' differences, yet every unit still "
+            "reads the input through the same direction); a following layer with random weights separates them "
             "fully, which is why a zero-initialised output layer or residual branch is healthy. Identical units "
             "are all active or all dead together: dead ReLUs, saturated tanh, or ReLUs all in their linear range "
             "(the stack then computes a linear map), and with a constant too large, a first loss far from chance. A "
