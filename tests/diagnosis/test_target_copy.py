@@ -157,3 +157,20 @@ def test_a_floating_target_equal_to_an_input_is_a_copy_unless_a_bottleneck_carri
     assert ("label-leakage" in codes(report)) == leaks, record
     if not leaks and case != "denoiser-predicts-the-noise":
         assert record[0].get("bottleneck"), record
+
+
+class TiedAutoEncoder(nn.Module):
+    """A linear autoencoder written with its own matrix: F.linear(x, W), then W transposed."""
+    def __init__(self, d=8, code=3):
+        super().__init__()
+        self.W = nn.Parameter(torch.randn(code, d) * 0.3)
+
+    def forward(self, x):
+        return F.linear(F.linear(x, self.W), self.W.t())
+
+
+def test_a_code_made_by_hand_written_matrices_cannot_be_held_and_is_not_called_a_copy():
+    report = checkup(TiedAutoEncoder(), (x8, x8), F.mse_loss, probes=("target-copy",), progress=False)
+    record = report.sections["checkup"]["probes"][0]
+    assert "label-leakage" not in codes(report)
+    assert record["status"] == "skipped" and "matrices of its own" in record["note"], record

@@ -15,7 +15,7 @@ def _recorder(loss: str, batches: list[torch.Tensor], n_classes: int) -> Recorde
     logits = torch.zeros(len(batches[0]), n_classes) if loss == "cross_entropy" else torch.zeros(batches[0].shape)
     rec.first_loss = {"loss": loss, "value": 1.0, "step": 0, **chance_level(loss, {"input": logits, "target": batches[0]})}
     for t in batches:
-        rec.batches.add_target(loss, t)
+        rec.batches.add_target(loss, t, classes=n_classes if loss == "cross_entropy" else None)
     return rec
 
 
@@ -56,3 +56,13 @@ def test_a_loss_that_learned_only_the_frequencies_does_not_learn():
     losses = [1.1 - 0.35 * i / 200 for i in range(200)]  # still falling, towards the frequencies' entropy
     assert not_learning(losses, math.log(3)) is None
     assert "near chance" in not_learning(losses, h)
+
+
+def test_two_call_sites_of_one_loss_function_keep_ln_c():
+    """A contrastive loss over 128 pairings beside a 4-class probe, both cross_entropy: pooled, their
+    frequencies describe neither."""
+    rec = _recorder("cross_entropy", [torch.arange(128) for _ in range(4)], 128)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(8):
+        rec.batches.add_target("cross_entropy", torch.randint(0, 4, (64,), generator=gen), classes=4)
+    assert chance_of(rec) == math.log(128)

@@ -107,6 +107,19 @@ def test_a_fit_no_better_than_shuffled_pairings_is_labels_decoupled():
     assert codes(found) == ["labels-decoupled"]
 
 
+def test_a_loss_that_goes_below_zero_is_no_fit_to_test_pairings_on():
+    """A policy-gradient surrogate over normalised advantages: a 'fall' of 160% and pairings at -0.004 against
+    -0.013..0.006 say nothing of the labels."""
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    a["baseline"].held_out = held(0.09, -0.004, 0.08, -0.004, fitted=(0.06, -0.04))
+    found, obs = judge(a, CONTEXT)
+    assert found == []
+    outcome = next(o for o in obs if o["name"] == "held-out-batch")
+    assert not outcome["keeps"] and "below zero" in outcome["outcome"]
+    a["baseline"].held_out = held(2.3, 2.6, 2.3, 2.5)  # the same spread above zero is decoupled
+    assert codes(judge(a, CONTEXT)[0]) == ["labels-decoupled"]
+
+
 @pytest.mark.parametrize("h", [
     held(2.3, 1.9, 2.3, 2.4),  # after the fit, the real pairing beats every shuffled one
     held(0.5, 0.6, 2.9, 3.0),  # far better on the real pairing: the model uses its inputs

@@ -262,7 +262,11 @@ def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, A
     # beating them all.
     shares = [sum(v < b["real_after"] for v in b["shuffled_after"]) / len(b["shuffled_after"]) for b in batches]
     beaten = sum(v < held["real_after"] for v in held["shuffled_after"])
-    decoupled = fits and not blind and sum(shares) / len(shares) >= TYPICAL_PAIRING
+    # A fit is a loss falling towards a floor at zero: one that goes below zero (a policy-gradient surrogate
+    # over normalised advantages) has no share of its start to lose, nor a scale to compare pairings at.
+    signed = min(held["fitted_first"], held["fitted_last"],
+                 *(v for b in batches for v in (b["real_before"], b["real_after"], *b["shuffled_after"]))) < 0
+    decoupled = fits and not blind and not signed and sum(shares) / len(shares) >= TYPICAL_PAIRING
     n = len(held["shuffled_after"])
     observations.append({
         "name": "held-out-batch",
@@ -274,7 +278,8 @@ def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, A
                     f"{fmt(min(held['shuffled_before']))} → {fmt(min(held['shuffled_after']))}; {beaten} of {n} "
                     "shuffled pairings beat the real one"
                     + (f" (on {len(batches)} batches: {', '.join(str(round(x * n)) for x in shares)})" if len(batches) > 1 else "")
-                    + ("; the targets were moved, the inputs cannot be" if "targets" in held.get("moved", []) else "")),
+                    + ("; the targets were moved, the inputs cannot be" if "targets" in held.get("moved", []) else "")
+                    + ("; the loss goes below zero, so no fit is measured and the test is not judged" if signed else "")),
         "keeps": [DECOUPLED] if decoupled else [],
         "kills": [SETUP] if decoupled else ([DECOUPLED] if before or after else [])})
     if not decoupled:

@@ -51,7 +51,7 @@ def chance_of(rec: Recorder) -> float | None:
     if chance is None or first["loss"] not in CLASSIFICATION + BINARY:
         return chance
     stream = rec.batches.targets.get(first["loss"])
-    if stream is None:
+    if stream is None or len(stream.classes) > 1:  # several call sites pooled: their frequencies mean nothing
         return chance
     per_dim = stream.profile.counts.get("target") or []
     entropies = [_entropy(c.counts, binary=first["loss"] in BINARY) for c in per_dim]

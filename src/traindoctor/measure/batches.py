@@ -42,6 +42,7 @@ class Stream:
     calls: int = 0
     skipped: int = 0  # batches left out: a column missing or reshaped
     repeated: bool = False  # an input batch brought nothing new: the data is being seen again (the next epoch)
+    classes: set = field(default_factory=set)  # targets: the class counts of the calls profiled (one call site, one)
 
     @property
     def open(self) -> bool:
@@ -92,8 +93,9 @@ class BatchColumns:
             _add(stream, chunk, by_row=True)
 
     @_guarded
-    def add_target(self, loss: str, target: object, ignore_index: int | None = None) -> None:
-        """`ignore_index`: the target value the loss skips (cross_entropy's -100 by default)."""
+    def add_target(self, loss: str, target: object, ignore_index: int | None = None, classes: int | None = None) -> None:
+        """`ignore_index`: the target value the loss skips (cross_entropy's -100 by default); `classes`: how many
+        classes the call's input scores (several counts: several call sites pool into this stream)."""
         if not self.wants("targets", loss):
             return
         self._looked[f"targets:{loss}"] = self._looked.get(f"targets:{loss}", 0) + 1
@@ -108,6 +110,7 @@ class BatchColumns:
             if len(target) < 2:
                 return
         stream = self.targets.setdefault(loss, Stream(Profile(f"the targets of `{loss}`")))
+        stream.classes.add(classes)
         _add(stream, {"target": target}, by_row=False)
 
     def _parameters(self, module: torch.nn.Module) -> list[str]:

@@ -215,6 +215,14 @@ def _handler(method):
     return guarded
 
 
+def _classes(name: str, args: tuple, kwargs: dict) -> int | None:
+    """How many classes a classification loss call scores (its input's class dim); None for other losses."""
+    inp = args[0] if args else kwargs.get("input")
+    if name not in losses.CLASSIFICATION or not isinstance(inp, torch.Tensor) or inp.dim() == 0:
+        return None
+    return int(inp.shape[1] if inp.dim() >= 2 else inp.shape[0])
+
+
 def _ignore_index(signature: inspect.Signature, args: tuple, kwargs: dict) -> Any:
     """The target value a loss function skips (cross_entropy's `ignore_index`), or None if it has none."""
     names = list(signature.parameters)
@@ -497,7 +505,7 @@ class Recorder:
         # A target made by a model (a target network's bootstrap, a teacher's labels) is no data: any model
         # called without gradients since the last backward may have made it.
         if not self._nograd_since_backward and self.batches.wants("targets", name):
-            self.batches.add_target(name, target, _ignore_index(signature, args, kwargs))
+            self.batches.add_target(name, target, _ignore_index(signature, args, kwargs), _classes(name, args, kwargs))
         if isinstance(target, torch.Tensor) and self.lane.last_batch is not None:  # the target of the model's last batch
             info = self.roots.get(id(self.lane.last_batch[0]))
             if info is not None and self._own(info):

@@ -61,6 +61,11 @@ def target_copy(setup: Setup, context: Context) -> tuple[list[Finding], TargetCo
     if base is None or moved is None or moved.shape != base.shape:
         raise NotApplicable(setup.no_output_samples)
     record["relative_change"] = change = float(changes(base, moved).max())
+    if floating and change > OUTPUT_CHANGE and (owner := _hand_written_matrices(model)):
+        # Its own matrices are layers no hook sees: a code they make (a tied autoencoder's F.linear(x, W))
+        # cannot be held, so a copy cannot be told from a reconstruction.
+        raise NotApplicable(f"`{owner}` computes with matrices of its own outside any layer: whether all of "
+                            f"`{name}` passes through something narrower than the targets cannot be seen")
     if floating and change > OUTPUT_CHANGE and (layer := _bottleneck(model, setup, x, other, target)):
         record["bottleneck"] = layer
         record["note"] = f"`{name}` equals the targets, and all of it passes through `{layer}`, narrower than " \
@@ -92,6 +97,16 @@ def _other_values(x: torch.Tensor, setup: Setup) -> torch.Tensor:
         raise NotApplicable("the input holds one value: nothing to replace it with")
     g = torch.Generator().manual_seed(0)
     return low + (x - low + 1 + torch.randint(0, high - low, x.shape, generator=g)) % (high - low + 1)
+
+
+def _hand_written_matrices(model: torch.nn.Module) -> str | None:
+    """The first module written by the user that owns a trainable matrix directly (not through a torch layer)."""
+    for name, module in model.named_modules():
+        if type(module).__module__.startswith("torch.nn"):
+            continue
+        if any(p.requires_grad and p.dim() >= 2 for p in module.parameters(recurse=False)):
+            return name or type(module).__name__
+    return None
 
 
 def _bottleneck(model: torch.nn.Module, setup: Setup, x: torch.Tensor, other: torch.Tensor,
