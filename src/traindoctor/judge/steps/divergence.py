@@ -56,7 +56,6 @@ class LrTooHigh:
                         f"(median {power(statistics.median(values))}; healthy training sits near 10^-3)",
                         {"divergence_step": at, "update_ratios": values[:20], "lr": t.first_lr}, {"step": at})]
 
-
     def _collapse(self, t: Trend) -> list[Verdict]:
         """A blow-up that came back, after large updates, with the loss no lower than where it started for
         SLOW_MIN_LOSSES losses since: too short to read as divergence, long enough to leave units dead."""
