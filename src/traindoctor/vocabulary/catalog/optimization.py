@@ -236,6 +236,7 @@ CODES = (
                 cause="the loss is summed over the batch or its elements (reduction='sum') while the SGD rate was "
                       "tuned for their mean: each step is N times too long",
                 check="average the loss (reduction='mean'), or divide the rate by the number of summed terms",
+                kind="subtle",  # `run` measures the sum and names it in the observation when it is there
             ),
             Hypothesis(
                 cause="there is no warmup for a large model",
