@@ -32,7 +32,7 @@ SUMMED = {
     # per-sample losses .sum()-ed over a batch of 128: a blow-up in the first steps, then a dead network
     "cnn-per-sample-sum": CNN + """
 opt = torch.optim.SGD(net.parameters(), lr=0.05)
-for step in range(80):
+for step in range(50):
     x, y = batch(128)
     loss = F.cross_entropy(net(x), y, reduction="none").sum()
     opt.zero_grad(); loss.backward(); opt.step()
@@ -47,7 +47,7 @@ def batch(n=16):
     return x + m, m
 net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 1, 1))
 opt = torch.optim.SGD(net.parameters(), lr=0.01)
-for step in range(80):
+for step in range(50):
     x, m = batch()
     loss = F.binary_cross_entropy_with_logits(net(x), m, reduction="sum")
     opt.zero_grad(); loss.backward(); opt.step()
@@ -57,14 +57,14 @@ for step in range(80):
 HEALTHY = {
     "cnn-sum-rate-over-batch": CNN + """
 opt = torch.optim.SGD(net.parameters(), lr=0.05 / 128, momentum=0.9)
-for step in range(80):
+for step in range(50):
     x, y = batch(128)
     loss = F.cross_entropy(net(x), y, reduction="none").sum()
     opt.zero_grad(); loss.backward(); opt.step()
 """,
     "cnn-sum-adam": CNN + """
 opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-for step in range(80):
+for step in range(50):
     x, y = batch(128)
     loss = F.cross_entropy(net(x), y, reduction="sum")
     opt.zero_grad(); loss.backward(); opt.step()
