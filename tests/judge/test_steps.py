@@ -158,6 +158,18 @@ def test_a_loss_summed_over_a_fixed_count_under_sgd_is_named_as_the_rate_s_exces
     assert all("sum of" not in f.observation for r in episodes for f in StepRules("run", optimizer=sgd()).observe(r))
 
 
+def test_a_ragged_last_batch_leaves_a_summed_loss_fixed():
+    """A DataLoader's last batch of 104 once an epoch of 128s: the sum is still over a fixed count, and a
+    blow-up that comes back to a stuck loss is still judged (episodes of varying length are not)."""
+    def terms(i):
+        return 104 if i % 8 == 7 else 128
+
+    records = series(60, loss=lambda i: terms(i) * ([1.1, 4.0, 1.6e4, 2.3, 1.6][i] if i < 5 else 1.2),
+                     update_ratio=lambda i: 2.0 if i < 3 else 1e-5, loss_terms=terms)
+    said = observed(records, "lr-too-high", optimizer=sgd())
+    assert said.evidence["summed_terms"] == 128
+
+
 def test_a_summed_loss_under_adam_is_not_named():
     """Adam divides the gradient by its running scale: a sum takes the same steps as the mean."""
     records = series(40, loss=lambda i: 128 * 1.5 ** i, update_ratio=lambda i: 1.5, loss_terms=lambda i: 128)

@@ -32,6 +32,10 @@ FITTED_LOSS = 1e-6
 # Relative to a start, so judged only on losses never seen below zero (a policy-gradient surrogate
 # with normalized returns swings around 0: REINFORCE in pytorch/examples goes from 0.007 to 0.14).
 DIVERGENCE_BASELINE_STEPS = 5
+# A loss summed over a count of terms that more than half the steps share is a fixed sum (a batch size,
+# its ragged last batch once an epoch); one whose count changes on most steps sums episodes of
+# varying length, whose single-step jumps are the data's (judge/steps/spikes.py).
+FIXED_COUNT_SHARE = 0.5
 DIVERGENCE_FACTOR = 10.0
 DIVERGENCE_WINDOW = 5
 
