@@ -46,6 +46,12 @@ def test_no_gradient_at_all_is_not_vanishing():
     assert judge(series(40, loss=lambda i: 2.3, grad_norm=lambda i: 0.0)) == []
 
 
+def test_a_gradient_gone_with_a_fitted_loss_is_not_vanishing():
+    """A separable batch fitted under a summed loss: the loss reaches 0.0 in float32 and its slope with it."""
+    fitted = series(60, loss=lambda i: 140.0 * 10 ** -i if i < 10 else 0.0, grad_norm=lambda i: 100.0 * 10 ** -i)
+    assert judge(fitted) == []
+
+
 # ── divergence and the learning rate ────────────────────────────────────────
 @pytest.mark.parametrize("loss", [
     lambda i: 1.0 * 1.3 ** i,                  # geometric blow-up
@@ -109,6 +115,74 @@ def test_adaptive_optimizers_first_updates_are_sign_like():
         r["optimizer_step"] = r["step"]
     assert "lr-too-high" not in judge(early, optimizer=opt)  # Adam's first steps move every weight by ~lr
     assert "lr-too-high" in judge(early, optimizer=sgd())
+
+
+@pytest.mark.parametrize("loss", [
+    lambda i: [1.1, 4.0, 1.6e4, 2.3, 1.6][i] if i < 5 else 1.2 + 0.1 * math.sin(i),  # back near the start, stuck
+    lambda i: 0.56 * 30 ** i if i < 4 else 0.7,                                         # stuck above the start
+    lambda i: 80.0 if i in (10, 11) else 2.0 + 0.05 * (i % 3),                         # later, then flat
+])
+def test_a_blowup_that_comes_back_to_a_stuck_loss_is_lr_too_high(loss):
+    """Large updates threw the loss up by orders of magnitude; it came back within the divergence window
+    and never got below where it started (the blow-up killed units): no divergence, the rate is the cause."""
+    found = judge(series(60, loss=loss, update_ratio=lambda i: 2.0 if i < 3 or 9 <= i < 12 else 1e-4), optimizer=sgd())
+    assert "lr-too-high" in found and "loss-divergence" not in found
+
+
+def test_a_spike_the_loss_recovers_from_or_without_large_updates_is_not():
+    recovers = series(60, loss=lambda i: 30.0 if i == 3 else falling(i), update_ratio=lambda i: 2.0 if i < 3 else 1e-3)
+    assert "lr-too-high" not in judge(recovers, optimizer=sgd())
+    small = series(60, loss=lambda i: 30.0 if i == 3 else 2.3, update_ratio=lambda i: 1e-3)
+    assert "lr-too-high" not in judge(small, optimizer=sgd())
+
+
+def observed(records, code, **kw):
+    rules = StepRules("run", **kw)
+    return next(f for r in records for f in rules.observe(r) if f.code == code)
+
+
+def adam():
+    import torch
+
+    return torch.optim.Adam([torch.nn.Parameter(torch.ones(1))], lr=1e-3)
+
+
+def test_a_loss_summed_over_a_fixed_count_under_sgd_is_named_as_the_rate_s_excess():
+    """SGD's step is the rate times the gradient: a sum of N terms steps N times as far as their mean."""
+    records = series(40, loss=lambda i: 128 * 1.5 ** i, update_ratio=lambda i: 0.4, loss_terms=lambda i: 128)
+    said = observed(records, "lr-too-high", optimizer=sgd())
+    assert "a sum of 128 terms" in said.observation and said.evidence["summed_terms"] == 128
+    mean = series(40, loss=lambda i: 1.5 ** i, update_ratio=lambda i: 0.4)
+    assert "sum of" not in observed(mean, "lr-too-high", optimizer=sgd()).observation
+    episodes = series(40, loss=lambda i: 1.5 ** i * (10 + i % 7), update_ratio=lambda i: 0.4, loss_terms=lambda i: 10 + i % 7)
+    assert all("sum of" not in f.observation for r in episodes for f in StepRules("run", optimizer=sgd()).observe(r))
+
+
+def test_a_ragged_last_batch_leaves_a_summed_loss_fixed():
+    """A DataLoader's last batch of 104 once an epoch of 128s: the sum is still over a fixed count, and a
+    blow-up that comes back to a stuck loss is still judged (episodes of varying length are not)."""
+    def terms(i):
+        return 104 if i % 8 == 7 else 128
+
+    records = series(60, loss=lambda i: terms(i) * ([1.1, 4.0, 1.6e4, 2.3, 1.6][i] if i < 5 else 1.2),
+                     update_ratio=lambda i: 2.0 if i < 3 else 1e-5, loss_terms=terms)
+    said = observed(records, "lr-too-high", optimizer=sgd())
+    assert said.evidence["summed_terms"] == 128
+
+
+def test_a_summed_loss_under_adam_is_not_named():
+    """Adam divides the gradient by its running scale: a sum takes the same steps as the mean."""
+    records = series(40, loss=lambda i: 128 * 1.5 ** i, update_ratio=lambda i: 1.5, loss_terms=lambda i: 128)
+    assert "sum of" not in observed(records, "lr-too-high", optimizer=adam()).observation
+
+
+def test_a_mean_over_many_terms_is_named_when_it_accounts_for_too_small_updates():
+    tokens = series(80, loss=lambda i: 1.54, update_ratio=lambda i: 5e-6, loss_averaged=lambda i: 4096)
+    said = observed(tokens, "lr-too-low", optimizer=sgd())
+    assert "a mean of 4096 terms" in said.observation and said.evidence["averaged_terms"] == 4096
+    batch = series(80, loss=lambda i: 2.3, update_ratio=lambda i: 1e-8, loss_averaged=lambda i: 32)
+    assert "mean of" not in observed(batch, "lr-too-low", optimizer=sgd()).observation  # 32x does not make 1e-8 usable
+    assert "mean of" not in observed(tokens, "lr-too-low", optimizer=adam()).observation
 
 
 @pytest.mark.parametrize("loss", [lambda i: 2.3, lambda i: 2.3 + 0.02 * math.sin(i), lambda i: 2.3 - 1e-4 * i])

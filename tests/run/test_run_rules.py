@@ -556,6 +556,17 @@ def test_summed_terms_counts_one_term_per_target(case):
     assert summed_terms(loss) == terms
 
 
+def test_averaged_terms_counts_what_a_mean_divides_by():
+    import torch
+    import torch.nn.functional as F
+
+    from traindoctor.measure.losses import averaged_terms
+
+    x, y = torch.randn(4, 3, requires_grad=True), torch.randint(0, 3, (4,))
+    assert [averaged_terms(v) for v in (F.cross_entropy(x, y), F.mse_loss(x, torch.zeros(4, 3)), (x ** 2).mean(),
+                                        F.cross_entropy(x, y, reduction="sum"), x.sum())] == [4, 12, 12, None, None]
+
+
 def test_summed_terms_of_a_freed_graph_is_unknown_not_an_error(run_code):
     """Reading the count needs torch's private saved values, freed by a first backward: a script that
     backpropagates the same loss twice (and handles torch's error) used to stop the whole recording."""

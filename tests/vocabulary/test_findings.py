@@ -40,6 +40,14 @@ def test_warning_cause_inherits_symptom_severity_for_ordering():
     assert Report("run x", ordered).summary()["root_cause"] == "unnormalized-inputs"
 
 
+def test_a_cause_reads_ahead_of_a_chain_of_symptoms():
+    """Too high a rate killed units and the dead layer made the output ignore the inputs: the rate, a warning
+    on its own, inherits the error two links down and reads first."""
+    ordered = triage([f("input-ignored", severity="error"), f("dead-relu"), f("lr-too-high", severity="warning")])
+    assert [x.code for x in ordered] == ["lr-too-high", "dead-relu", "input-ignored"]
+    assert [x.explained_by for x in ordered] == [None, "lr-too-high", "dead-relu"]
+
+
 def test_duplicate_codes_merge_keeping_the_stronger():
     a = f("eval-in-train-mode", severity="warning")
     b = finding("eval-in-train-mode", "seen statically", "lint")

@@ -22,6 +22,9 @@ EXPLODE_FACTOR = 1e3
 # named by other rules (parameters never reached, every label ignored).
 VANISHING_NORM = 1e-7
 VANISHING_STEPS = 20
+# Nor is a step whose loss fell a millionfold from where it started (to 0 in float32, often): the model
+# fits its batches, and the gradient goes to zero with the loss it is the slope of.
+FITTED_LOSS = 1e-6
 
 # Divergence: the loss per summed term, over the median of the last 5 steps, above 10x where it
 # started (the first loss, or the median of the first 5 if lower, so a blow-up at step 1 counts).
@@ -29,6 +32,10 @@ VANISHING_STEPS = 20
 # Relative to a start, so judged only on losses never seen below zero (a policy-gradient surrogate
 # with normalized returns swings around 0: REINFORCE in pytorch/examples goes from 0.007 to 0.14).
 DIVERGENCE_BASELINE_STEPS = 5
+# A loss summed over a count of terms that more than half the steps share is a fixed sum (a batch size,
+# its ragged last batch once an epoch); one whose count changes on most steps sums episodes of
+# varying length, whose single-step jumps are the data's (judge/steps/spikes.py).
+FIXED_COUNT_SHARE = 0.5
 DIVERGENCE_FACTOR = 10.0
 DIVERGENCE_WINDOW = 5
 
@@ -58,6 +65,10 @@ PLATEAU_WINDOW_GAIN = 0.01
 LARGE_UPDATE = 1e-1
 SMALL_UPDATE = 1e-5
 RATIO_WINDOW = 10
+# Too small updates under a loss averaged over N terms (every pixel or token) are put down to the mean
+# (a rate tuned for the sum) when N times them reaches within a decade of healthy: the factor alone
+# then accounts for the shortfall (a batch mean of 32 under a rate 1000x too small stays unexplained).
+USABLE_UPDATE = 1e-4
 # A divergence is blamed on large updates among the last 1000 measurements before it (10,000 steps of
 # the Monitor's default sampling; all of a default `run`): older ones did not cause it.
 RATIO_HISTORY = 1000

@@ -190,6 +190,24 @@ def _summed_terms(loss: torch.Tensor) -> int | None:
     return terms if not todo else None
 
 
+_REDUCTION_MEAN = 1  # at::Reduction::Mean
+
+
+def averaged_terms(loss: torch.Tensor) -> int | None:
+    """How many terms the loss averages, read from its top autograd node (`.mean()`, or a torch loss with
+    reduction="mean": one term per target); None for anything else or when unknown. A mean's gradient is
+    that of the sum divided by this count: what a rate tuned for the sum needs to be multiplied by."""
+    node = loss.grad_fn
+    try:
+        if type(node).__name__ == "MeanBackward0":
+            return int(node._saved_self_sym_numel)
+        if getattr(node, "_saved_reduction", None) == _REDUCTION_MEAN and isinstance(getattr(node, "_saved_target", None), torch.Tensor):
+            return node._saved_target.numel()
+    except (AttributeError, RuntimeError):
+        pass
+    return None
+
+
 # Autograd nodes of torch's loss functions: where a loss function's value enters the graph.
 LOSS_NODES = {
     "NllLossBackward0", "NllLoss2DBackward0", "MseLossBackward0", "L1LossBackward0", "SmoothL1LossBackward0",

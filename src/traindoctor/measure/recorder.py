@@ -195,6 +195,7 @@ class _Lane(threading.local):
         self.erased: set[int] = set()  # parameters whose gradients a zero_grad() erased before a step read them
         self.pending_losses: list[float] = []
         self.loss_terms: int | None = None
+        self.loss_averaged: int | None = None
         self.preclip = PreClip()
         self.last_batch: tuple[nn.Module, tuple, dict] | None = None
         self.last_loss_call: dict[str, Any] | None = None
@@ -566,6 +567,7 @@ class Recorder:
         value = loss.item()
         lane.pending_losses.append(value)
         lane.loss_terms = losses.summed_terms(loss)
+        lane.loss_averaged = losses.averaged_terms(loss)
         if self.backward_calls <= 3 or self.backward_calls % 50 == 0:  # sampled, as the loss calls are
             signs = losses.loss_signs(loss)
             if signs:
@@ -747,6 +749,8 @@ class Recorder:
         }
         if lane.pending_losses and lane.loss_terms not in (None, 1):
             entry["loss_terms"] = lane.loss_terms  # the loss is a sum of this many terms
+        if lane.pending_losses and lane.loss_averaged not in (None, 1):
+            entry["loss_averaged"] = lane.loss_averaged  # the loss is a mean of this many terms
         st.entry = entry
         self._pending.append((with_grad, norms, entry))
         if with_grad:

@@ -25,18 +25,29 @@ def triage(findings: list[Finding]) -> list[Finding]:
         for cause in (c for c in present if c != f.code):
             if f.code in catalog.get(cause).explains and f.explained_by is None:
                 f.explained_by = cause
+
     def depth(code: str, seen: frozenset[str]) -> int:
         """How many present causes stand above it, along the longest chain (a root cause explains a mechanism,
         which explains a symptom: the mechanism reads before the symptom though both are explained)."""
         causes = [c for c in present if c not in seen and c != code and code in catalog.get(c).explains]
         return 1 + max(depth(c, seen | {code}) for c in causes) if causes else 0
 
-    # A cause inherits the severity and stage of the worst symptom it explains, so it reads first.
+    # A cause inherits the severity and stage of the worst symptom it explains, directly or through a chain
+    # (too high a rate -> dead units -> an output that ignores its inputs), so it reads first.
     def key(f: Finding) -> tuple[int, int, int, str]:
         sev, stage = _SEVERITY_RANK[f.severity], catalog.get(f.code).stage
         for g in merged.values():
-            if g.explained_by == f.code:
+            if f.code in _causes(g, merged):
                 sev, stage = min(sev, _SEVERITY_RANK[g.severity]), min(stage, catalog.get(g.code).stage)
         return (sev, depth(f.code, frozenset()) if f.explained_by else 0, stage, f.code)
 
     return sorted(merged.values(), key=key)
+
+
+def _causes(f: Finding, merged: dict[str, Finding]) -> set[str]:
+    """The findings `f` follows from: its explanation, that one's, and so on."""
+    out: set[str] = set()
+    while f.explained_by and f.explained_by not in out and f.explained_by in merged:
+        out.add(f.explained_by)
+        f = merged[f.explained_by]
+    return out

@@ -10,9 +10,9 @@ step t never depends on a later step. Numbers come from judge/thresholds.py.
 | module | code | fires when |
 |---|---|---|
 | gradients.py | exploding-gradients | norm > EXPLODE_FACTOR x the median of the first EXPLODE_BASELINE_STEPS |
-| gradients.py | vanishing-gradients | 0 < norm < VANISHING_NORM for VANISHING_STEPS steps in a row |
+| gradients.py | vanishing-gradients | 0 < norm < VANISHING_NORM for VANISHING_STEPS steps in a row, the loss above FITTED_LOSS x its start |
 | divergence.py | loss-divergence | median of the last DIVERGENCE_WINDOW losses per term > DIVERGENCE_FACTOR x the start |
-| divergence.py | lr-too-high | a divergence after an update ratio >= LARGE_UPDATE (error); large ratios while OVERSHOOTS losses went above OVERSHOOT x the start (warning) |
+| divergence.py | lr-too-high | a divergence after an update ratio >= LARGE_UPDATE (error); a jump above DIVERGENCE_FACTOR x the start after one, and SLOW_MIN_LOSSES losses since no lower than the start (error); large ratios while OVERSHOOTS losses went above OVERSHOOT x the start (warning) |
 | lr_low.py | lr-too-low | median ratio < SMALL_UPDATE while the loss moved < SLOW_LOSS_GAIN, the rate not rising |
 | spikes.py | loss-spikes | see SPIKE_* |
 | plateau.py | loss-plateau | second half of 2 x PLATEAU_WINDOW steps not PLATEAU_WINDOW_GAIN below the first |

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ...vocabulary.numbers import finite, fmt
 from ..thresholds import (DIVERGENCE_BASELINE_STEPS, DIVERGENCE_FACTOR, DIVERGENCE_WINDOW, EXPLODE_BASELINE_STEPS,
-                          LARGE_UPDATE, LOSS_ENDS, OVERSHOOT, RATIO_HISTORY, RATIO_WINDOW, SECOND_MOMENT_STATE,
-                          SECOND_MOMENT_WARMUP, SIGN_LIKE_LARGE_UPDATE, SPIKE_HISTORY)
+                          FIXED_COUNT_SHARE, LARGE_UPDATE, LOSS_ENDS, OVERSHOOT, RATIO_HISTORY, RATIO_WINDOW,
+                          SECOND_MOMENT_STATE, SECOND_MOMENT_WARMUP, SIGN_LIKE_LARGE_UPDATE, SPIKE_HISTORY)
 
-# One optimizer step: any of `step`, `optimizer_step`, `loss`, `loss_terms`, `grad_norm`,
+# One optimizer step: any of `step`, `optimizer_step`, `loss`, `loss_terms`, `loss_averaged`, `grad_norm`,
 # `grad_norm_before_clip`, `update_ratio`, `lr`, `val_loss`, `dead_fraction`, `saturated_fraction`,
 # `nonfinite_inputs` (measure/records.py:StepRecord). Missing keys are not judged.
 Record = Mapping[str, Any]
@@ -58,6 +58,14 @@ def second_moment(opt: torch.optim.Optimizer | None) -> bool | None:
     return any(c.__name__ in _ADAPTIVE and c.__module__.startswith("torch.optim") for c in type(opt).__mro__)
 
 
+def _usual(counts: Counter[int]) -> int | None:
+    """The count most steps had (FIXED_COUNT_SHARE of them or more); None when it changes from step to step."""
+    if not counts:
+        return 1
+    n, steps = counts.most_common(1)[0]
+    return n if steps > FIXED_COUNT_SHARE * counts.total() else None
+
+
 class Trend:
     """The running quantities of one optimizer's steps that several rules read, updated once per record
     before the rules run (`update`) and after (`settle`). Everything here looks only backwards."""
@@ -77,7 +85,9 @@ class Trend:
         # A loss summed over a number of terms that changes from step to step (the steps of episodes of
         # varying length: REINFORCE, actor-critic) is a new sample of a new size each step, drawn from
         # what the policy does: its single-step jumps and excursions are the data's, not the training's.
-        self.terms: set[int] = set()
+        # A batch size with a ragged last batch once an epoch is a fixed count that is sometimes short.
+        self.terms: Counter[int] = Counter()  # steps per count of summed terms
+        self.averaged: Counter[int] = Counter()  # steps per count of terms the loss is a mean of
         self.early_losses: list[float] = []  # the first DIVERGENCE_BASELINE_STEPS losses
         self.first_losses: list[float] = []
         self.last_losses: deque[float] = deque(maxlen=LOSS_ENDS)
@@ -85,6 +95,8 @@ class Trend:
         self.recent: deque[float] = deque(maxlen=SPIKE_HISTORY)  # losses before this step
         self.window: deque[tuple[Any, float]] = deque(maxlen=DIVERGENCE_WINDOW)
         self.overshoots = 0  # losses above OVERSHOOT x the start
+        self.peak: tuple[Any, float] | None = None  # (step, value) of the highest loss per term so far
+        self.since_peak = 0  # losses recorded after the peak
         # (step, ratio, what counts as large then): the measurements a divergence may be blamed on, and the
         # last RATIO_WINDOW after the very first update (which measures the initial step size, not the rate)
         self.ratios: deque[tuple[Any, float, float]] = deque(maxlen=RATIO_HISTORY)
@@ -97,7 +109,7 @@ class Trend:
     # ── derived ─────────────────────────────────────────────────────────────
     @property
     def episodic(self) -> bool:
-        return len(self.terms) > 1
+        return _usual(self.terms) is None
 
     @property
     def base(self) -> float | None:
@@ -105,6 +117,26 @@ class Trend:
         if len(self.early_losses) < DIVERGENCE_BASELINE_STEPS:
             return None
         return min(self.early_losses[0], statistics.median(self.early_losses))
+
+    @property
+    def summed(self) -> int | None:
+        """How many terms the steps' loss adds up, when more than one and fixed (a sum over the batch or its
+        elements, not episodes of varying length)."""
+        n = _usual(self.terms)
+        return n if n is not None and n > 1 else None
+
+    @property
+    def mean_of(self) -> int | None:
+        """How many terms the steps' loss averages, when more than one and fixed."""
+        n = _usual(self.averaged)
+        return n if n is not None and n > 1 else None
+
+    def gradient_scaled(self) -> bool:
+        """Whether the optimizer's step is the rate times the gradient (SGD, with or without momentum), so a loss
+        N times larger takes steps N times longer; one that divides by a running second moment (Adam, RMSprop)
+        takes the same steps whatever the loss's scale. False when unknown."""
+        adaptive = second_moment(self.optimizer) if self.optimizer is not None else self.logged_second_moment
+        return adaptive is False
 
     def ratio_window(self) -> list[tuple[float, float]]:
         """The last RATIO_WINDOW (ratio, large threshold) pairs, the very first update left out."""
@@ -119,8 +151,7 @@ class Trend:
         """The update ratio that counts as large at this step: adaptive optimizers' first steps move every
         weight by about lr whatever the gradient (None: possibly adaptive)."""
         opt_step = r.get("optimizer_step", r.get("step", 0))
-        adaptive = second_moment(self.optimizer) if self.optimizer is not None else self.logged_second_moment
-        if adaptive is not False and opt_step is not None and opt_step < SECOND_MOMENT_WARMUP:
+        if not self.gradient_scaled() and opt_step is not None and opt_step < SECOND_MOMENT_WARMUP:
             return SIGN_LIKE_LARGE_UPDATE
         return LARGE_UPDATE
 
@@ -162,8 +193,12 @@ class Trend:
         self.loss = x = loss / r.get("loss_terms", 1)  # per summed term: a growing episode's sum rises without diverging
         self.per_term = "loss_terms" in r
         self.signed = self.signed or x < 0
-        self.terms.add(r.get("loss_terms", 1))
+        self.terms[r.get("loss_terms", 1)] += 1
+        self.averaged[r.get("loss_averaged", 1)] += 1
         self.n_losses += 1
+        self.since_peak += 1
+        if self.peak is None or x > self.peak[1]:
+            self.peak, self.since_peak = (self.step, x), 0
         if len(self.first_losses) < LOSS_ENDS:
             self.first_losses.append(x)
         self.last_losses.append(x)

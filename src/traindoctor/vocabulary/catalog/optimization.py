@@ -233,6 +233,12 @@ CODES = (
                 check="rerun with lr / 10 and watch the update ratio",
             ),
             Hypothesis(
+                cause="the loss is summed over the batch or its elements (reduction='sum') while the SGD rate was "
+                      "tuned for their mean: each step is N times too long",
+                check="average the loss (reduction='mean'), or divide the rate by the number of summed terms",
+                kind="subtle",  # `run` measures the sum and names it in the observation when it is there
+            ),
+            Hypothesis(
                 cause="there is no warmup for a large model",
                 check="add linear warmup over the first few hundred steps",
                 kind="subtle",
@@ -242,9 +248,11 @@ CODES = (
             "Lower the learning rate until the update/parameter ratio sits near 1e-3; add warmup or clipping."),
         bad="opt = torch.optim.SGD(model.parameters(), lr=5.0)",
         good="opt = torch.optim.SGD(model.parameters(), lr=0.05)",
+        # Steps that overshoot kill units (a ReLU's bias pushed below every input) and what is left of the model
+        # outputs a constant: the dead layer and the ignored inputs are what the blow-up did.
         explains=(
             "nonfinite-forward", "nonfinite-backward", "exploding-gradients", "loss-divergence",
-            "loss-oscillation", "loss-spikes", "cannot-overfit-batch",
+            "loss-oscillation", "loss-spikes", "cannot-overfit-batch", "dead-relu", "input-ignored",
         ),
     ),
     Code(
@@ -260,6 +268,12 @@ CODES = (
                 check="rerun with lr x 10 and compare the first 100 steps",
             ),
             Hypothesis("a scheduler decayed the learning rate too early", "print the LR per step", kind="subtle"),
+            Hypothesis(
+                cause="the loss is averaged over many elements (every pixel or token) while the SGD rate was tuned "
+                      "for their sum: each step is N times too short",
+                check="compare the rate with the one used where the loss was a sum; multiply it by the element count",
+                kind="subtle",
+            ),
         ),
         next_step="Raise the learning rate (an LR range test finds a good one).",
         bad="opt = torch.optim.Adam(model.parameters(), lr=1e-7)",
