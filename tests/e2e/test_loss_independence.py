@@ -211,6 +211,18 @@ for step in range(60):
     loss = F.mse_loss(out.reshape(-1), (2 * series).reshape(-1))
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    "time-first-logits-against-a-sliced-target-flattened-by-copy": """
+V, T, B = 6, 8, 12
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb, self.rnn, self.head = nn.Embedding(V, 16), nn.GRU(16, 16, batch_first=True), nn.Linear(16, V)
+    def forward(self, x): return self.head(self.rnn(self.emb(x))[0]).transpose(0, 1)   # (T, B, V)
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    s = torch.randint(0, V, (B, T + 1)); tags = (3 * s + 1) % V
+    loss = F.cross_entropy(net(s[:, 1:]).reshape(-1, V), tags[:, 1:].flatten())   # a (B, T) slice copied flat
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
 
 ALIGNED = {
@@ -221,6 +233,9 @@ ALIGNED = {
         "time-first-logits-flattened-against-batch-first-targets"].replace("y.view(-1)", "y.t().reshape(-1)"),
     "regression-both-batch-first-flattened": MISALIGNED["regression-flattened-against-transposed-targets"].replace(
         "(2 * series).reshape(-1)", "(2 * series.t()).reshape(-1)"),
+    "time-first-logits-and-a-sliced-target-transposed-by-copy": MISALIGNED[
+        "time-first-logits-against-a-sliced-target-flattened-by-copy"].replace(
+        "tags[:, 1:].flatten()", "tags[:, 1:].t().flatten()"),
     "partly-ignored-targets": """
 x = torch.randn(512, 10); y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
 model = nn.Linear(10, 4); opt = torch.optim.Adam(model.parameters(), lr=1e-2)

@@ -205,3 +205,20 @@ def loss_of(out): return F.mse_loss(out, y)
             exec(loop, g)
             opt.step()
     assert [t.partial for t in rec.tapes[id(g["net"])]] and all(t.partial == partial for t in rec.tapes[id(g["net"])])
+
+
+@pytest.mark.parametrize("target, layout", [
+    ("y[:, 1:].flatten()", (4, 6)),                 # a copy of a slice: the call read a (B, T) layout
+    ("y[:, 1:].t().reshape(-1)", (6, 4)),           # a copy of a transpose: (T, B)
+    ("y[:, 1:].contiguous().view(-1)", (4, 6)),     # a view of a whole tensor
+    ("y[:, 1:].contiguous()[0].repeat(4)", None),   # not a reshape: no layout to tell
+])
+def test_a_flat_target_keeps_the_layout_it_was_reshaped_from(target, layout):
+    source = f"""
+net = nn.Linear(3, 5)
+x, y = torch.randn(4, 6, 3), torch.randint(0, 5, (4, 7))
+def loss_of(out): return F.cross_entropy(out.reshape(-1, 5), {target})
+"""
+    g, rec, _ = _train(source, "net(x)")
+    (_, const), = rec.tapes[id(g["net"])][-1].target_consts({"cross_entropy"})
+    assert const.base_shape == layout

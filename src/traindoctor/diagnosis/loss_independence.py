@@ -171,9 +171,9 @@ def _take_another(t: torch.Tensor, dim: int) -> bool:
 def _sample0_changed(t: torch.Tensor, size: int, axis: int, base_shape: tuple[int, ...] | None = None
                      ) -> torch.Tensor | None:
     """t with sample 0's entries replaced by another sample's along its batch dim. A target flattened over
-    (batch, positions) is changed in the layout it was reshaped from (`base_shape`, when the loss received a
-    view of a whole tensor): which entries were sample 0's is a fact of that layout. Not changed: a flat
-    target whose layout before flattening is unknown (a copy), nor one whose first two dims both have the
+    (batch, positions) is changed in the layout it was reshaped from (`base_shape`, when the reshape was seen):
+    which entries were sample 0's is a fact of that layout. Not changed: a flat target whose layout before
+    flattening is unknown (flattened before the model ran), nor one whose first two dims both have the
     batch's size."""
     if t.dim() == 0 or t.numel() == 0:
         return None
