@@ -223,6 +223,28 @@ for step in range(60):
     loss = F.cross_entropy(net(s[:, 1:]).reshape(-1, V), tags[:, 1:].flatten())   # a (B, T) slice copied flat
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    "hand-written-cross-entropy-time-first-logits-batch-first-labels": """
+V, T, B = 7, 9, 12
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb, self.rnn, self.head = nn.Embedding(V, 16), nn.GRU(16, 16), nn.Linear(16, V)
+    def forward(self, x): return self.head(self.rnn(self.emb(x))[0])   # (T, B) in, (T, B, V) out
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    x = torch.randint(0, V, (B, T)); y = (2 * x + 3) % V
+    logp = F.log_softmax(net(x.t()).reshape(-1, V), -1)
+    loss = -logp.gather(1, y.reshape(-1, 1)).mean()                  # (B*T) labels against (T*B) rows
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "hand-written-squared-error-against-time-first-targets": """
+C, T, B = 3, 10, 8
+net = nn.Sequential(nn.Conv1d(C, 8, 3, padding=1), nn.Tanh(), nn.Conv1d(8, 1, 3, padding=1))
+opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    x = torch.randn(B, C, T); y_tb = (x[:, 0] * x[:, 1]).t().contiguous()
+    loss = ((net(x).squeeze(1).reshape(-1) - y_tb.reshape(-1)) ** 2).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
 
 ALIGNED = {
@@ -236,6 +258,21 @@ ALIGNED = {
     "time-first-logits-and-a-sliced-target-transposed-by-copy": MISALIGNED[
         "time-first-logits-against-a-sliced-target-flattened-by-copy"].replace(
         "tags[:, 1:].flatten()", "tags[:, 1:].t().flatten()"),
+    "hand-written-cross-entropy-labels-transposed": MISALIGNED[
+        "hand-written-cross-entropy-time-first-logits-batch-first-labels"].replace(
+        "y.reshape(-1, 1)", "y.t().reshape(-1, 1)"),
+    "hand-written-squared-error-targets-transposed": MISALIGNED[
+        "hand-written-squared-error-against-time-first-targets"].replace("y_tb.reshape(-1)", "y_tb.t().reshape(-1)"),
+    "per-token-loss-times-a-padding-mask": """
+V, T, B = 9, 8, 12
+net = nn.Sequential(nn.Embedding(V, 16), nn.Linear(16, V)); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    lens = torch.randint(3, T + 1, (B,)); mask = (torch.arange(T)[None] < lens[:, None]).float()
+    x = torch.randint(1, V, (B, T)) * mask.long()
+    per_token = F.cross_entropy(net(x).reshape(-1, V), ((x + 1) % V).reshape(-1), reduction="none")
+    loss = (per_token * mask.reshape(-1)).sum() / mask.sum()          # the mask's sum rescales, it does not turn
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "partly-ignored-targets": """
 x = torch.randn(512, 10); y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
 model = nn.Linear(10, 4); opt = torch.optim.Adam(model.parameters(), lr=1e-2)

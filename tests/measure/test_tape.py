@@ -222,3 +222,16 @@ def loss_of(out): return F.cross_entropy(out.reshape(-1, 5), {target})
     g, rec, _ = _train(source, "net(x)")
     (_, const), = rec.tapes[id(g["net"])][-1].target_consts({"cross_entropy"})
     assert const.base_shape == layout
+
+
+def test_the_tensors_a_loss_combines_entry_by_entry_with_the_outputs():
+    source = """
+net = nn.Linear(3, 4)
+x, y, mask, w = torch.randn(6, 3), torch.randint(0, 4, (6, 1)), torch.rand(6), torch.rand(4)
+def loss_of(out):
+    picked = F.log_softmax(out * w, -1).gather(1, y).squeeze(1)      # w broadcast: a weight, not compared
+    return -(picked * mask).sum()
+"""
+    g, rec, _ = _train(source, "net(x)")
+    found = {name: const.value for name, const in rec.tapes[id(g["net"])][-1].entrywise_consts()}
+    assert set(found) == {"gather", "mul"} and torch.equal(found["gather"], g["y"]) and torch.equal(found["mul"], g["mask"])

@@ -33,7 +33,7 @@ class LossIndependenceRecord(TypedDict, total=False):
     batch: int
     max_relative_change_other_samples: float
     # alignment: sample 0's targets changed in each torch loss function's `target`
-    targets_changed: list[str]  # the loss functions whose target was changed
+    targets_changed: list[str]  # the calls whose target (or entry-by-entry operand) was changed
     alignment_change_other_samples: float  # the most any other sample's gradient turned (1 - cosine)
     alignment_change_own_sample: float
     note: str
@@ -117,13 +117,16 @@ ELEMENTWISE = frozenset({"cross_entropy", "nll_loss", "mse_loss", "l1_loss", "sm
 
 def _alignment(tape: Tape, leaves: list[Any], spec: Any, main: int, ax: Any, params: dict[str, torch.Tensor],
                base: torch.Tensor) -> tuple[list[str], torch.Tensor] | None:
-    """Sample 0's entries of every torch loss function's recorded target changed: per sample, how far the loss
-    gradient on the main output turned. Each target must meet its own sample's output, so only sample 0's
-    gradient may move. None when no target of the batch's samples was found."""
+    """Sample 0's entries of every torch loss function's recorded target, and of every other tensor the loss
+    combines entry by entry with the outputs (a hand-written loss's targets, a mask), changed: per sample, how
+    far the loss gradient on the main output turned. Each must meet its own sample's output, so only sample
+    0's gradient may move. None when no such tensor of the batch's samples was found."""
     replaced: dict[int, torch.Tensor] = {}
     names = []
-    for name, const in tape.target_consts(ELEMENTWISE):
+    for name, const in tape.target_consts(ELEMENTWISE) + tape.entrywise_consts():
         target = const.value
+        if id(target) in replaced:
+            continue
         changed = _sample0_changed(target, ax.size, ax.axis, const.base_shape)
         if changed is not None:
             replaced[id(target)] = changed

@@ -127,6 +127,22 @@ class Tape:
                 out.append((name, target))
         return out
 
+    def entrywise_consts(self) -> list[tuple[str, Const]]:
+        """The recorded tensors combined entry by entry with a value derived from the outputs, once each: an
+        argument of a call on such a value whose result has the tensor's shape (`pred - y`, `logp.gather(1, y)`,
+        `loss * mask`), as (function, Const). A tensor broadcast against the outputs (class weights) is not."""
+        out, seen = [], set()
+        for op in self.ops:
+            args, kwargs = tree_unflatten(op.leaves, op.spec)
+            leaves = [*args, *kwargs.values()]
+            if not op.shapes or not any(isinstance(a, Slot) and a.index not in self.weights_only for a in leaves):
+                continue
+            for a in leaves:
+                if isinstance(a, Const) and tuple(a.value.shape) == op.shapes[0] and id(a.value) not in seen:
+                    seen.add(id(a.value))
+                    out.append((getattr(op.func, "__name__", ""), a))
+        return out
+
     def compared_target(self) -> torch.Tensor | None:
         """What a loss written by hand compares the outputs with: the one tensor subtracted from (or taken from)
         a value derived from the outputs, with that value's shape — `((pred - y) ** 2).mean()`. None when the
