@@ -46,6 +46,17 @@ for step in range(60):
     loss = F.mse_loss(out, (y[i:i + 40] - y.mean(0)) / y.std(0))
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    "per-step-outputs-as-many-as-samples-standardised-over-the-batch": """
+B = T = 16                                                            # (B, T) outputs: no samples-by-samples table
+net = nn.Sequential(nn.Conv1d(2, 8, 3, padding=1), nn.Tanh(), nn.Conv1d(8, 1, 3, padding=1))
+opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    x = torch.randn(B, 2, T); y = x[:, 0] * x[:, 1]
+    out = net(x).squeeze(1)
+    out = (out - out.mean(0)) / (out.std(0) + 1e-6)
+    loss = F.mse_loss(out, y)
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "policy-gradient-log-softmax-over-the-batch": POLICY_GRADIENT.replace("LOGP", "F.log_softmax(logits, 0)").replace(
         "ADVANTAGE", "(reward - reward.mean())"),
     "sequence-first-log-softmax-over-dim-1": """

@@ -46,16 +46,16 @@ def check(model: nn.Module, tape: Tape) -> tuple[list[Finding], LossIndependence
         if setup.blocked:
             raise NotApplicable(setup.blocked)
         B = setup.need_samples(2)
-        by_design = _mixes_by_design(tape, B)
+        replica = setup.copy_model(train=False)
+        with torch.no_grad():
+            out = call(replica, Call(tape.batch), seed=0)
+        leaves, spec = tree_flatten(out)
+        by_design = _mixes_by_design(tape, B, leaves)
         if by_design:
             raise NotApplicable(by_design)
         ax = setup.axis
         if ax.out_dim is None or ax.out_folded:
             raise NotApplicable(setup.no_output_samples)
-        replica = setup.copy_model(train=False)
-        with torch.no_grad():
-            out = call(replica, Call(tape.batch), seed=0)
-        leaves, spec = tree_flatten(out)
         main = next((i for i, t in enumerate(leaves) if isinstance(t, torch.Tensor) and t.dim() > 0), None)
         if main is None or not leaves[main].is_floating_point() or leaves[main].shape[ax.out_dim] != B:
             raise NotApplicable(setup.no_output_samples)
@@ -196,11 +196,18 @@ def _sample0_changed(t: torch.Tensor, size: int, axis: int, base_shape: tuple[in
     return out
 
 
-def _mixes_by_design(tape: Tape, size: int) -> str | None:
+def _mixes_by_design(tape: Tape, size: int, outputs: list[Any]) -> str | None:
+    """A table of samples by samples is one a call makes: its result has two dims of the batch's size and
+    none of the values it reads from the outputs had (an output (B, T) with T == B is no table)."""
+    shapes = {slot: tuple(t.shape) for slot, t in zip(tape.inputs, outputs)
+              if slot is not None and isinstance(t, torch.Tensor)}
+    for op in tape.ops:
+        shapes.update((o, s) for o, s in zip(op.outs, op.shapes) if o is not None and s is not None)
+    square = lambda shape: shape is not None and sum(d == size for d in shape) >= 2  # noqa: E731
     for op in tape.ops:
         name = getattr(op.func, "__name__", "")
-        table = any(shape is not None and sum(d == size for d in shape) >= 2 for shape in op.shapes)
-        if table and any(isinstance(x, Slot) for x in op.leaves):
+        read = [x for x in op.leaves if isinstance(x, Slot)]
+        if read and any(square(s) for s in op.shapes) and not any(square(shapes.get(x.index)) for x in read):
             return (f"the loss compares samples with each other ({name} makes a {size} x {size} table from the "
                     "outputs: in-batch negatives, a similarity matrix)")
         if name in _BATCH_STATISTICS and any(x is True for x in op.leaves):
