@@ -234,6 +234,18 @@ for step in range(60):
     loss = F.cross_entropy(net(s[:, 1:]).reshape(-1, V), tags[:, 1:].flatten())   # a (B, T) slice copied flat
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    "time-first-targets-reshaped-where-transposed": """
+V, T, B = 6, 9, 16
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb, self.rnn, self.head = nn.Embedding(V, 16), nn.GRU(16, 16, batch_first=True), nn.Linear(16, V)
+    def forward(self, x): return self.head(self.rnn(self.emb(x))[0])   # (B, T, V)
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    x = torch.randint(0, V, (B, T)); tags_tb = ((2 * x + 1) % V).t().contiguous()   # stored time-first
+    loss = F.cross_entropy(net(x).transpose(1, 2), tags_tb.reshape(B, T))   # reshape where .t() was meant
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "hand-written-cross-entropy-time-first-logits-batch-first-labels": """
 V, T, B = 7, 9, 12
 class Net(nn.Module):
@@ -284,6 +296,8 @@ for step in range(60):
     loss = (per_token * mask.reshape(-1)).sum() / mask.sum()          # the mask's sum rescales, it does not turn
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    "time-first-targets-transposed": MISALIGNED["time-first-targets-reshaped-where-transposed"].replace(
+        "tags_tb.reshape(B, T)", "tags_tb.t()"),
     "partly-ignored-targets": """
 x = torch.randn(512, 10); y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
 model = nn.Linear(10, 4); opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -309,7 +323,7 @@ for step in range(60):
 
 # A view that reorders dimensions is the mechanism of the first three: it is named first, with its line.
 BY_A_VIEW = {"sequence-first-output-viewed-as-batch-first", "batch-first-output-reshaped-as-time-first",
-             "regression-targets-transposed-outputs-viewed"}
+             "regression-targets-transposed-outputs-viewed", "time-first-targets-reshaped-where-transposed"}
 
 
 @pytest.mark.parametrize("name", MISALIGNED)

@@ -173,27 +173,22 @@ def _take_another(t: torch.Tensor, dim: int) -> bool:
 
 def _sample0_changed(t: torch.Tensor, size: int, axis: int, base_shape: tuple[int, ...] | None = None
                      ) -> torch.Tensor | None:
-    """t with sample 0's entries replaced by another sample's along its batch dim. A target flattened over
-    (batch, positions) is changed in the layout it was reshaped from (`base_shape`, when the reshape was seen):
-    which entries were sample 0's is a fact of that layout. Not changed: a flat target whose layout before
-    flattening is unknown (flattened before the model ran), nor one whose first two dims both have the
-    batch's size."""
+    """t with sample 0's entries replaced by another sample's along its batch dim. A target reshaped for the
+    loss is changed in the layout it was reshaped from (`base_shape`, when the reshape was seen or t is a view
+    of a whole tensor): which entries were sample 0's is a fact of that layout, whether t is flat or was
+    viewed into a shape of its own ((T, B) targets reshaped to (B, T)). Not changed: a flat target whose
+    layout before flattening is unknown (flattened before the model ran), nor one whose first two dims both
+    have the batch's size."""
     if t.dim() == 0 or t.numel() == 0:
         return None
-    dim = None if t.dim() >= 2 and t.shape[0] == t.shape[1] == size else batch_dim(t, size, axis)
-    if dim is None and base_shape is not None and not (len(base_shape) >= 2 and base_shape[0] == base_shape[1] == size):
-        laid = t.reshape(base_shape)
-        dim = batch_dim(laid, size, axis)
-        if dim is None:
+    for laid in ([t.reshape(base_shape)] if base_shape is not None else []) + [t]:
+        if laid.dim() >= 2 and laid.shape[0] == laid.shape[1] == size:
             return None
-        out = laid.clone()
-        return out.reshape(t.shape) if _take_another(out, dim) else None
-    if dim is None:
-        return None
-    out = t.clone()
-    if not _take_another(out, dim):
-        return None
-    return out
+        dim = batch_dim(laid, size, axis)
+        if dim is not None:
+            out = laid.clone()
+            return out.reshape(t.shape) if _take_another(out, dim) else None
+    return None
 
 
 def _mixes_by_design(tape: Tape, size: int, outputs: list[Any]) -> str | None:

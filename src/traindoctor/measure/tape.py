@@ -315,8 +315,9 @@ class _Recording(TorchFunctionMode):
 
     def _note_reshape(self, func: Callable, args: tuple, result: Any) -> None:
         source = args[0] if args else None
-        if (getattr(func, "__name__", "") in _RESHAPES and isinstance(source, torch.Tensor) and len(self.reshaped) < MAX_OPS
-                and isinstance(result, torch.Tensor) and result.shape != source.shape):
+        if (getattr(func, "__name__", "") in _RESHAPES and len(self.reshaped) < MAX_OPS
+                and isinstance(source, torch.Tensor) and isinstance(result, torch.Tensor)
+                and result.shape != source.shape):
             self.reshaped[id(result)] = (weakref.ref(result), tuple(source.shape))
 
     def layout_of(self, x: torch.Tensor) -> tuple[int, ...] | None:
