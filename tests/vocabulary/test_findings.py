@@ -32,6 +32,15 @@ def test_warning_cause_inherits_symptom_severity_for_ordering():
     assert Report("run x", ordered).summary()["root_cause"] == "unnormalized-inputs"
 
 
+def test_a_link_of_a_chain_reads_before_the_symptom_it_explains_in_turn():
+    """A view that scrambles the targets misaligns them, and misaligned targets are a pairing the model cannot
+    learn: all three in the order of the chain, both followers attributed to the root."""
+    ordered = triage([f("labels-decoupled", severity="error"), f("targets-misaligned", severity="error"),
+                      f("layout-scrambled", severity="error")])
+    assert [x.code for x in ordered] == ["layout-scrambled", "targets-misaligned", "labels-decoupled"]
+    assert [x.explained_by for x in ordered] == [None, "layout-scrambled", "layout-scrambled"]
+
+
 def test_duplicate_codes_merge_keeping_the_stronger():
     a = f("eval-in-train-mode", severity="warning")
     b = finding("eval-in-train-mode", "seen statically", "lint")

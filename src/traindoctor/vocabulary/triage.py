@@ -25,13 +25,18 @@ def triage(findings: list[Finding]) -> list[Finding]:
         for cause in (c for c in present if c != f.code):
             if f.code in catalog.get(cause).explains and f.explained_by is None:
                 f.explained_by = cause
-    # A cause inherits the severity and stage of the worst symptom it explains, so it reads first.
-    def key(f: Finding) -> tuple[int, int, str]:
-        sev, stage = _SEVERITY_RANK[f.severity], catalog.get(f.code).stage
+    # A cause inherits the severity and stage of the worst symptom it explains, so it reads first. Among the
+    # findings a root cause explains, a link of the chain (misaligned targets) reads before what it explains
+    # in turn (a loss that cannot learn the pairing), though both are attributed to the root.
+    def key(f: Finding) -> tuple[int, int, int, int, str]:
+        sev, stage, link = _SEVERITY_RANK[f.severity], catalog.get(f.code).stage, 1
         for g in merged.values():
-            if g.explained_by == f.code:
+            chained = (f.explained_by is not None and g.explained_by is not None
+                       and g.code in catalog.get(f.code).explains)
+            if g.explained_by == f.code or chained:
                 sev, stage = min(sev, _SEVERITY_RANK[g.severity]), min(stage, catalog.get(g.code).stage)
+                link = 0 if chained else link
         explained = 1 if f.explained_by else 0
-        return (sev, explained, stage, f.code)
+        return (sev, explained, stage, link, f.code)
 
     return sorted(merged.values(), key=key)
