@@ -53,6 +53,14 @@ def test_dict_batch_labels_equal_to_the_ids_are_shifted_inside_the_model():
     assert (s.name, s.steps, s.length) == ("decoder_input_ids", 1, T)
 
 
+def test_a_one_hot_input_is_read_as_its_tokens():
+    x = torch.nn.functional.one_hot(ids[:, :T], 20).float()  # (B, T, V)
+    s = find(x, ids[:, 1:T + 1].reshape(-1), B, 0)
+    assert (s.time, s.steps, s.tensor is x) == (1, 1, True)
+    soft = x * 0.9 + 0.1 / 20  # smoothed: no longer tokens
+    assert find(soft, ids[:, 1:T + 1].reshape(-1), B, 0) is None
+
+
 def test_the_target_passed_to_the_model_is_not_the_input_it_reads():
     s = find((ids[:, :T], ids[:, 1:T + 1]), ids[:, 1:T + 1].reshape(-1), B, 0)
     assert (s.name, s.steps) == ("arg0", 1)

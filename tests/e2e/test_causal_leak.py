@@ -2,7 +2,8 @@
 first as `causal-leak`: a TCN with 'same' padding on (B, C, T) series, a sequence-first Transformer
 whose causal mask is built the wrong way round (boolean transposed, float with 0 and -inf swapped), a
 bidirectional LSTM forecasting float series or giving a language model's (T*B, V) log-probabilities,
-a GPT without a mask and flattened targets, a seq2seq decoder without its mask. Their healthy
+a GPT without a mask and flattened targets, a seq2seq decoder without its mask, attention over one-hot
+tokens with the mask hiding the past. Their healthy
 look-alikes stay silent: causal convolutions (left padding, or none with the targets k steps ahead),
 the mask the right way round, bidirectional encoders whose targets are labels, an autoencoder
 (shift 0), one-direction RNNs, a masked decoder."""
@@ -140,6 +141,22 @@ for i in range(0, 100, 5):
     opt.zero_grad(); loss.backward(); opt.step()
 """
 
+ONE_HOT = """
+V, T = 8, 12
+class LM(nn.Module):                                   # one-hot float tokens (B, T, V) in
+    def __init__(self):
+        super().__init__()
+        self.inp, self.out = nn.Linear(V, 32), nn.Linear(32, V)
+        self.attn = nn.MultiheadAttention(32, 2, batch_first=True)
+    def forward(self, x):
+        h = self.inp(x)
+        return self.out(h + self.attn(h, h, h, attn_mask=MASK)[0])
+def batch():
+    s = torch.randint(0, V, (16, T + 1))
+    return (F.one_hot(s[:, :-1], V).float(),), s[:, 1:]
+train(LM(), batch, lambda out, y: F.cross_entropy(out.reshape(-1, V), y.reshape(-1)))
+"""
+
 BROKEN = {
     "tcn-same-padding": TCN.replace("CAUSAL", "False"),
     "transformer-mask-transposed": TRANSFORMER.replace("MASK", TRIU + ".t()"),
@@ -148,6 +165,7 @@ BROKEN = {
     "gpt-no-mask-flat-targets": GPT.replace("CAUSAL", "False"),
     "seq2seq-decoder-unmasked": SEQ2SEQ.replace("CAUSAL", "False"),
     "bidirectional-word-lm-sequence-first": WORD_LM.replace("BIDIRECTIONAL", "True"),
+    "one-hot-tokens-mask-hiding-the-past": ONE_HOT.replace("MASK", "torch.ones(T, T, dtype=torch.bool).tril(-1)"),
 }
 
 HEALTHY = {
@@ -165,6 +183,7 @@ train(model, batch, F.mse_loss)
     "gpt-causal-flat-targets": GPT.replace("CAUSAL", "True"),
     "seq2seq-decoder-masked": SEQ2SEQ.replace("CAUSAL", "True"),
     "word-lm-sequence-first": WORD_LM.replace("BIDIRECTIONAL", "False"),
+    "one-hot-tokens-mask-hiding-the-future": ONE_HOT.replace("MASK", "torch.ones(T, T, dtype=torch.bool).triu(1)"),
     "bidirectional-gru-classifier": """
 class Clf(nn.Module):
     def __init__(self):

@@ -46,6 +46,17 @@ for step in range(60):
     loss = F.mse_loss(out, (y[i:i + 40] - y.mean(0)) / y.std(0))
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    "per-step-outputs-as-many-as-samples-standardised-over-the-batch": """
+B = T = 16                                                            # (B, T) outputs: no samples-by-samples table
+net = nn.Sequential(nn.Conv1d(2, 8, 3, padding=1), nn.Tanh(), nn.Conv1d(8, 1, 3, padding=1))
+opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    x = torch.randn(B, 2, T); y = x[:, 0] * x[:, 1]
+    out = net(x).squeeze(1)
+    out = (out - out.mean(0)) / (out.std(0) + 1e-6)
+    loss = F.mse_loss(out, y)
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "policy-gradient-log-softmax-over-the-batch": POLICY_GRADIENT.replace("LOGP", "F.log_softmax(logits, 0)").replace(
         "ADVANTAGE", "(reward - reward.mean())"),
     "sequence-first-log-softmax-over-dim-1": """
@@ -211,6 +222,52 @@ for step in range(60):
     loss = F.mse_loss(out.reshape(-1), (2 * series).reshape(-1))
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    "time-first-logits-against-a-sliced-target-flattened-by-copy": """
+V, T, B = 6, 8, 12
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb, self.rnn, self.head = nn.Embedding(V, 16), nn.GRU(16, 16, batch_first=True), nn.Linear(16, V)
+    def forward(self, x): return self.head(self.rnn(self.emb(x))[0]).transpose(0, 1)   # (T, B, V)
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    s = torch.randint(0, V, (B, T + 1)); tags = (3 * s + 1) % V
+    loss = F.cross_entropy(net(s[:, 1:]).reshape(-1, V), tags[:, 1:].flatten())   # a (B, T) slice copied flat
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "time-first-targets-reshaped-where-transposed": """
+V, T, B = 6, 9, 16
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb, self.rnn, self.head = nn.Embedding(V, 16), nn.GRU(16, 16, batch_first=True), nn.Linear(16, V)
+    def forward(self, x): return self.head(self.rnn(self.emb(x))[0])   # (B, T, V)
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    x = torch.randint(0, V, (B, T)); tags_tb = ((2 * x + 1) % V).t().contiguous()   # stored time-first
+    loss = F.cross_entropy(net(x).transpose(1, 2), tags_tb.reshape(B, T))   # reshape where .t() was meant
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "hand-written-cross-entropy-time-first-logits-batch-first-labels": """
+V, T, B = 7, 9, 12
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb, self.rnn, self.head = nn.Embedding(V, 16), nn.GRU(16, 16), nn.Linear(16, V)
+    def forward(self, x): return self.head(self.rnn(self.emb(x))[0])   # (T, B) in, (T, B, V) out
+net = Net(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    x = torch.randint(0, V, (B, T)); y = (2 * x + 3) % V
+    logp = F.log_softmax(net(x.t()).reshape(-1, V), -1)
+    loss = -logp.gather(1, y.reshape(-1, 1)).mean()                  # (B*T) labels against (T*B) rows
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "hand-written-squared-error-against-time-first-targets": """
+C, T, B = 3, 10, 8
+net = nn.Sequential(nn.Conv1d(C, 8, 3, padding=1), nn.Tanh(), nn.Conv1d(8, 1, 3, padding=1))
+opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    x = torch.randn(B, C, T); y_tb = (x[:, 0] * x[:, 1]).t().contiguous()
+    loss = ((net(x).squeeze(1).reshape(-1) - y_tb.reshape(-1)) ** 2).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
 
 ALIGNED = {
@@ -221,6 +278,26 @@ ALIGNED = {
         "time-first-logits-flattened-against-batch-first-targets"].replace("y.view(-1)", "y.t().reshape(-1)"),
     "regression-both-batch-first-flattened": MISALIGNED["regression-flattened-against-transposed-targets"].replace(
         "(2 * series).reshape(-1)", "(2 * series.t()).reshape(-1)"),
+    "time-first-logits-and-a-sliced-target-transposed-by-copy": MISALIGNED[
+        "time-first-logits-against-a-sliced-target-flattened-by-copy"].replace(
+        "tags[:, 1:].flatten()", "tags[:, 1:].t().flatten()"),
+    "hand-written-cross-entropy-labels-transposed": MISALIGNED[
+        "hand-written-cross-entropy-time-first-logits-batch-first-labels"].replace(
+        "y.reshape(-1, 1)", "y.t().reshape(-1, 1)"),
+    "hand-written-squared-error-targets-transposed": MISALIGNED[
+        "hand-written-squared-error-against-time-first-targets"].replace("y_tb.reshape(-1)", "y_tb.t().reshape(-1)"),
+    "per-token-loss-times-a-padding-mask": """
+V, T, B = 9, 8, 12
+net = nn.Sequential(nn.Embedding(V, 16), nn.Linear(16, V)); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(60):
+    lens = torch.randint(3, T + 1, (B,)); mask = (torch.arange(T)[None] < lens[:, None]).float()
+    x = torch.randint(1, V, (B, T)) * mask.long()
+    per_token = F.cross_entropy(net(x).reshape(-1, V), ((x + 1) % V).reshape(-1), reduction="none")
+    loss = (per_token * mask.reshape(-1)).sum() / mask.sum()          # the mask's sum rescales, it does not turn
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "time-first-targets-transposed": MISALIGNED["time-first-targets-reshaped-where-transposed"].replace(
+        "tags_tb.reshape(B, T)", "tags_tb.t()"),
     "partly-ignored-targets": """
 x = torch.randn(512, 10); y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
 model = nn.Linear(10, 4); opt = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -246,7 +323,7 @@ for step in range(60):
 
 # A view that reorders dimensions is the mechanism of the first three: it is named first, with its line.
 BY_A_VIEW = {"sequence-first-output-viewed-as-batch-first", "batch-first-output-reshaped-as-time-first",
-             "regression-targets-transposed-outputs-viewed"}
+             "regression-targets-transposed-outputs-viewed", "time-first-targets-reshaped-where-transposed"}
 
 
 @pytest.mark.parametrize("name", MISALIGNED)

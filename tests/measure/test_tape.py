@@ -205,3 +205,33 @@ def loss_of(out): return F.mse_loss(out, y)
             exec(loop, g)
             opt.step()
     assert [t.partial for t in rec.tapes[id(g["net"])]] and all(t.partial == partial for t in rec.tapes[id(g["net"])])
+
+
+@pytest.mark.parametrize("target, layout", [
+    ("y[:, 1:].flatten()", (4, 6)),                 # a copy of a slice: the call read a (B, T) layout
+    ("y[:, 1:].t().reshape(-1)", (6, 4)),           # a copy of a transpose: (T, B)
+    ("y[:, 1:].contiguous().view(-1)", (4, 6)),     # a view of a whole tensor
+    ("y[:, 1:].contiguous()[0].repeat(4)", None),   # not a reshape: no layout to tell
+])
+def test_a_flat_target_keeps_the_layout_it_was_reshaped_from(target, layout):
+    source = f"""
+net = nn.Linear(3, 5)
+x, y = torch.randn(4, 6, 3), torch.randint(0, 5, (4, 7))
+def loss_of(out): return F.cross_entropy(out.reshape(-1, 5), {target})
+"""
+    g, rec, _ = _train(source, "net(x)")
+    (_, const), = rec.tapes[id(g["net"])][-1].target_consts({"cross_entropy"})
+    assert const.base_shape == layout
+
+
+def test_the_tensors_a_loss_combines_entry_by_entry_with_the_outputs():
+    source = """
+net = nn.Linear(3, 4)
+x, y, mask, w = torch.randn(6, 3), torch.randint(0, 4, (6, 1)), torch.rand(6), torch.rand(4)
+def loss_of(out):
+    picked = F.log_softmax(out * w, -1).gather(1, y).squeeze(1)      # w broadcast: a weight, not compared
+    return -(picked * mask).sum()
+"""
+    g, rec, _ = _train(source, "net(x)")
+    found = {name: const.value for name, const in rec.tapes[id(g["net"])][-1].entrywise_consts()}
+    assert set(found) == {"gather", "mul"} and torch.equal(found["gather"], g["y"]) and torch.equal(found["mul"], g["mask"])

@@ -33,7 +33,7 @@ class LossIndependenceRecord(TypedDict, total=False):
     batch: int
     max_relative_change_other_samples: float
     # alignment: sample 0's targets changed in each torch loss function's `target`
-    targets_changed: list[str]  # the loss functions whose target was changed
+    targets_changed: list[str]  # the calls whose target (or entry-by-entry operand) was changed
     alignment_change_other_samples: float  # the most any other sample's gradient turned (1 - cosine)
     alignment_change_own_sample: float
     note: str
@@ -46,16 +46,16 @@ def check(model: nn.Module, tape: Tape) -> tuple[list[Finding], LossIndependence
         if setup.blocked:
             raise NotApplicable(setup.blocked)
         B = setup.need_samples(2)
-        by_design = _mixes_by_design(tape, B)
+        replica = setup.copy_model(train=False)
+        with torch.no_grad():
+            out = call(replica, Call(tape.batch), seed=0)
+        leaves, spec = tree_flatten(out)
+        by_design = _mixes_by_design(tape, B, leaves)
         if by_design:
             raise NotApplicable(by_design)
         ax = setup.axis
         if ax.out_dim is None or ax.out_folded:
             raise NotApplicable(setup.no_output_samples)
-        replica = setup.copy_model(train=False)
-        with torch.no_grad():
-            out = call(replica, Call(tape.batch), seed=0)
-        leaves, spec = tree_flatten(out)
         main = next((i for i, t in enumerate(leaves) if isinstance(t, torch.Tensor) and t.dim() > 0), None)
         if main is None or not leaves[main].is_floating_point() or leaves[main].shape[ax.out_dim] != B:
             raise NotApplicable(setup.no_output_samples)
@@ -117,13 +117,16 @@ ELEMENTWISE = frozenset({"cross_entropy", "nll_loss", "mse_loss", "l1_loss", "sm
 
 def _alignment(tape: Tape, leaves: list[Any], spec: Any, main: int, ax: Any, params: dict[str, torch.Tensor],
                base: torch.Tensor) -> tuple[list[str], torch.Tensor] | None:
-    """Sample 0's entries of every torch loss function's recorded target changed: per sample, how far the loss
-    gradient on the main output turned. Each target must meet its own sample's output, so only sample 0's
-    gradient may move. None when no target of the batch's samples was found."""
+    """Sample 0's entries of every torch loss function's recorded target, and of every other tensor the loss
+    combines entry by entry with the outputs (a hand-written loss's targets, a mask), changed: per sample, how
+    far the loss gradient on the main output turned. Each must meet its own sample's output, so only sample
+    0's gradient may move. None when no such tensor of the batch's samples was found."""
     replaced: dict[int, torch.Tensor] = {}
     names = []
-    for name, const in tape.target_consts(ELEMENTWISE):
+    for name, const in tape.target_consts(ELEMENTWISE) + tape.entrywise_consts():
         target = const.value
+        if id(target) in replaced:
+            continue
         changed = _sample0_changed(target, ax.size, ax.axis, const.base_shape)
         if changed is not None:
             replaced[id(target)] = changed
@@ -170,34 +173,36 @@ def _take_another(t: torch.Tensor, dim: int) -> bool:
 
 def _sample0_changed(t: torch.Tensor, size: int, axis: int, base_shape: tuple[int, ...] | None = None
                      ) -> torch.Tensor | None:
-    """t with sample 0's entries replaced by another sample's along its batch dim. A target flattened over
-    (batch, positions) is changed in the layout it was reshaped from (`base_shape`, when the loss received a
-    view of a whole tensor): which entries were sample 0's is a fact of that layout. Not changed: a flat
-    target whose layout before flattening is unknown (a copy), nor one whose first two dims both have the
-    batch's size."""
+    """t with sample 0's entries replaced by another sample's along its batch dim. A target reshaped for the
+    loss is changed in the layout it was reshaped from (`base_shape`, when the reshape was seen or t is a view
+    of a whole tensor): which entries were sample 0's is a fact of that layout, whether t is flat or was
+    viewed into a shape of its own ((T, B) targets reshaped to (B, T)). Not changed: a flat target whose
+    layout before flattening is unknown (flattened before the model ran), nor one whose first two dims both
+    have the batch's size."""
     if t.dim() == 0 or t.numel() == 0:
         return None
-    dim = None if t.dim() >= 2 and t.shape[0] == t.shape[1] == size else batch_dim(t, size, axis)
-    if dim is None and base_shape is not None and not (len(base_shape) >= 2 and base_shape[0] == base_shape[1] == size):
-        laid = t.reshape(base_shape)
-        dim = batch_dim(laid, size, axis)
-        if dim is None:
+    for laid in ([t.reshape(base_shape)] if base_shape is not None else []) + [t]:
+        if laid.dim() >= 2 and laid.shape[0] == laid.shape[1] == size:
             return None
-        out = laid.clone()
-        return out.reshape(t.shape) if _take_another(out, dim) else None
-    if dim is None:
-        return None
-    out = t.clone()
-    if not _take_another(out, dim):
-        return None
-    return out
+        dim = batch_dim(laid, size, axis)
+        if dim is not None:
+            out = laid.clone()
+            return out.reshape(t.shape) if _take_another(out, dim) else None
+    return None
 
 
-def _mixes_by_design(tape: Tape, size: int) -> str | None:
+def _mixes_by_design(tape: Tape, size: int, outputs: list[Any]) -> str | None:
+    """A table of samples by samples is one a call makes: its result has two dims of the batch's size and
+    none of the values it reads from the outputs had (an output (B, T) with T == B is no table)."""
+    shapes = {slot: tuple(t.shape) for slot, t in zip(tape.inputs, outputs)
+              if slot is not None and isinstance(t, torch.Tensor)}
+    for op in tape.ops:
+        shapes.update((o, s) for o, s in zip(op.outs, op.shapes) if o is not None and s is not None)
+    square = lambda shape: shape is not None and sum(d == size for d in shape) >= 2  # noqa: E731
     for op in tape.ops:
         name = getattr(op.func, "__name__", "")
-        table = any(shape is not None and sum(d == size for d in shape) >= 2 for shape in op.shapes)
-        if table and any(isinstance(x, Slot) for x in op.leaves):
+        read = [x for x in op.leaves if isinstance(x, Slot)]
+        if read and any(square(s) for s in op.shapes) and not any(square(shapes.get(x.index)) for x in read):
             return (f"the loss compares samples with each other ({name} makes a {size} x {size} table from the "
                     "outputs: in-batch negatives, a similarity matrix)")
         if name in _BATCH_STATISTICS and any(x is True for x in op.leaves):

@@ -4,10 +4,11 @@ A target at position p equal to an input at position p + k (k >= 1) is the mark 
 prediction and of k-step forecasting. The axis is read off the data, never assumed: time may be
 next to the batch (batch-first, or sequence-first (T, B, F)) or after the channels (Conv1d's
 (B, C, T)); targets may be flattened for the loss ((B*T,), (B*T, F)) or a slice of the input's
-channels (the next value of channel 0). k = 0 is no next-step task: an autoencoder predicts the
-present from the present. Labels handed to the model equal to its input (Hugging Face causal LMs)
-are shifted by one inside it, so the output at p is scored against labels[p + 1]; labels already
-ahead of an input (a seq2seq decoder's, shifted right into decoder_input_ids) are scored as they are.
+channels (the next value of channel 0); a one-hot input is read as the tokens it encodes. k = 0 is
+no next-step task: an autoencoder predicts the present from the present. Labels handed to the model
+equal to its input (Hugging Face causal LMs) are shifted by one inside it, so the output at p is scored
+against labels[p + 1]; labels already ahead of an input (a seq2seq decoder's, shifted right into
+decoder_input_ids) are scored as they are.
 """
 
 from __future__ import annotations
@@ -58,10 +59,11 @@ def find(inputs: Any, targets: Any, size: int, axis: int) -> Shift | None:
         b = batch_dim(x, size, axis)
         if name.split(".")[-1] in NOT_INPUTS or x.dim() < 2 or b is None:
             continue
-        for time in (d for d in range(x.dim()) if d != b):
+        read = _classes(x, targets)
+        for time in (d for d in range(read.dim()) if d != b):
             for y in views:
                 for e in range(1, y.dim()):
-                    found = _ahead(x, b, time, y, e)
+                    found = _ahead(read, b, time, y, e)
                     if found is None or found[0] + inner == 0:
                         continue
                     k, channels = found
@@ -69,6 +71,17 @@ def find(inputs: Any, targets: Any, size: int, axis: int) -> Shift | None:
                         return Shift(name, x, time, 1, y.shape[e] - 1, channels)
                     return Shift(name, x, time, k, y.shape[e], channels)
     return None
+
+
+def _classes(x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """x as class-index targets would hold it: a one-hot input (a single 1 per position along its last dim,
+    F.one_hot(tokens).float()) is its tokens; any other input is itself."""
+    if targets.is_floating_point() or x.dim() < 3 or x.shape[-1] < 2 or x.dtype == torch.bool:
+        return x
+    ones = x == 1
+    if not bool((ones | (x == 0)).all()) or not bool((ones.sum(-1) == 1).all()):
+        return x
+    return x.argmax(-1)
 
 
 def _samples(y: torch.Tensor, size: int, axis: int) -> Iterator[torch.Tensor]:

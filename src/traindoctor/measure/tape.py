@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from dataclasses import dataclass
 from types import CodeType, FunctionType
 from typing import Any, Callable, NamedTuple
@@ -40,8 +41,8 @@ class Param(NamedTuple):
 
 class Const(NamedTuple):
     value: torch.Tensor  # any other tensor, as it was when the call ran
-    # The shape it was reshaped from, when it was a flat view of a whole tensor (targets (T, B) flattened for
-    # a loss): which entries belong to which sample is a fact of that layout, kept for the checks that ask.
+    # The shape it was reshaped from (targets (T, B) flattened for a loss, as a view or a copy): which entries
+    # belong to which sample is a fact of that layout, kept for the checks that ask.
     base_shape: tuple[int, ...] | None = None
 
 
@@ -124,6 +125,22 @@ class Tape:
             if isinstance(target, Const) and id(target.value) not in seen:
                 seen.add(id(target.value))
                 out.append((name, target))
+        return out
+
+    def entrywise_consts(self) -> list[tuple[str, Const]]:
+        """The recorded tensors combined entry by entry with a value derived from the outputs, once each: an
+        argument of a call on such a value whose result has the tensor's shape (`pred - y`, `logp.gather(1, y)`,
+        `loss * mask`), as (function, Const). A tensor broadcast against the outputs (class weights) is not."""
+        out, seen = [], set()
+        for op in self.ops:
+            args, kwargs = tree_unflatten(op.leaves, op.spec)
+            leaves = [*args, *kwargs.values()]
+            if not op.shapes or not any(isinstance(a, Slot) and a.index not in self.weights_only for a in leaves):
+                continue
+            for a in leaves:
+                if isinstance(a, Const) and tuple(a.value.shape) == op.shapes[0] and id(a.value) not in seen:
+                    seen.add(id(a.value))
+                    out.append((getattr(op.func, "__name__", ""), a))
         return out
 
     def compared_target(self) -> torch.Tensor | None:
@@ -242,6 +259,9 @@ class _Recording(TorchFunctionMode):
         self.const_bytes = 0
         self.broken = False
         self.handling = 0  # inside a call made from the handler (the mode is off the stack there)
+        # id -> (the result, the shape read) of each reshape of other data seen while recording: a flat copy
+        # (`y[:, 1:].flatten()`) keeps no trace of the layout its entries were read in, the call does.
+        self.reshaped: dict[int, tuple[weakref.ref, tuple[int, ...]]] = {}
         leaves, _ = tree_flatten(output)
         self.inputs = [self._new(t) if isinstance(t, torch.Tensor) else None for t in leaves]
 
@@ -279,6 +299,7 @@ class _Recording(TorchFunctionMode):
         slots = [self.slot_of(x) for x in leaves]
         names = [self.param_of(x) for x in leaves]
         if all(s is None for s in slots) and all(n is None for n in names):
+            self._note_reshape(func, args, result)
             return
         name = getattr(func, "__name__", "")
         inplace = (name.endswith("_") and not name.endswith("__")) or name in _INPLACE
@@ -292,7 +313,7 @@ class _Recording(TorchFunctionMode):
                 self.const_bytes += x.numel() * x.element_size()
                 if self.const_bytes > MAX_CONST_BYTES:
                     raise MemoryError("the loss head reads too much other data to keep")
-                converted.append(Const(x.detach().clone(), _reshaped_from(x)))
+                converted.append(Const(x.detach().clone(), self.layout_of(x)))
             else:
                 converted.append(x)
         results = [args[0]] if inplace and args and isinstance(args[0], torch.Tensor) else tree_flatten(result)[0]
@@ -306,6 +327,21 @@ class _Recording(TorchFunctionMode):
         self.ops.append(Op(func, spec, converted, outs, inplace, shapes))
         if len(self.ops) > MAX_OPS:
             raise OverflowError("the loss head is too long to record")
+
+    def _note_reshape(self, func: Callable, args: tuple, result: Any) -> None:
+        source = args[0] if args else None
+        if (getattr(func, "__name__", "") in _RESHAPES and len(self.reshaped) < MAX_OPS
+                and isinstance(source, torch.Tensor) and isinstance(result, torch.Tensor)
+                and result.shape != source.shape):
+            self.reshaped[id(result)] = (weakref.ref(result), tuple(source.shape))
+
+    def layout_of(self, x: torch.Tensor) -> tuple[int, ...] | None:
+        """The shape x was reshaped from: seen in the head (view or copy), else that of the whole tensor x is a
+        view of."""
+        seen = self.reshaped.get(id(x))
+        if seen is not None and seen[0]() is x:
+            return seen[1]
+        return _reshaped_from(x)
 
 
 def _trampoline(frame: Any) -> Callable[[Callable, tuple, dict], Any]:
@@ -327,6 +363,7 @@ def _trampoline(frame: Any) -> Callable[[Callable, tuple, dict], Any]:
 _TRAMPOLINES: dict[tuple[str, int, int], FunctionType] = {}
 _TORCH_DIR = os.path.dirname(torch.__file__)
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_RESHAPES = frozenset({"view", "reshape", "flatten", "ravel", "view_as", "reshape_as"})  # row-major order kept
 _INPLACE = ("__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__")
 
 
