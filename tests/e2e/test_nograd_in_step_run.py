@@ -128,6 +128,7 @@ def test_a_no_grad_pass_in_training_mode(run_code, name):
     r = run_code(PRELUDE + script)
     found = [f for f in r.findings if f.code == "eval-in-train-mode"]
     assert [f.severity for f in found] == ([severity] if severity else []), [(f.code, f.observation) for f in r.findings]
+    assert all(f.location.get("line") for f in found)
 
 
 def test_only_the_evaluation_counts_when_a_target_network_is_also_evaluated(run_code):

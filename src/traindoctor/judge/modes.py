@@ -28,7 +28,7 @@ def check(rec: Recorder) -> list[Finding]:
                 rec.source, severity="error" if bn else "warning",
                 evidence={"calls": evaluations, "nograd_calls": info.nograd_calls,
                           "in_training_step": info.eval_in_train - evaluations, "modules": info.eval_in_train_modules[:20]},
-                location={**(info.nograd_train.eval_location or info.nograd_train.pending_location), "module": model},
+                location={**_evaluation_location(info.nograd_train), "module": model},
             ))
         if info.grad_calls >= MIN_STEPS and info.train_in_eval >= MOST_STEPS * info.grad_calls:
             kinds = sorted({type(m).__name__ for _, m in info.mode_modules})
@@ -51,3 +51,9 @@ def _in_training_step(calls: NoGradCalls) -> int:
     runs; an untrained model's pass at a few steps only is a periodic evaluation."""
     untrained = calls.untrained if calls.untrained_steps >= MOST_STEPS * calls.backwards else 0
     return calls.in_forward + untrained
+
+
+def _evaluation_location(calls: NoGradCalls) -> dict:
+    """Where an evaluation ran: one known as such, else the last calls (nothing followed them), else the
+    untrained model's passes, at too few steps to belong to them."""
+    return calls.eval_location or calls.pending_location or calls.untrained_location

@@ -22,6 +22,7 @@ class NoGradCalls:
     # this model: nothing else in that step could use the output but the loss (a target, a teacher) ...
     untrained: int = 0
     untrained_steps: int = 0  # ... at so many backward passes
+    untrained_location: dict[str, Any] = field(default_factory=dict)
     backwards: int = 0  # backward passes since this model's first such call
     # The first call known to be an evaluation (no backward followed, or the model trained in between).
     eval_location: dict[str, Any] = field(default_factory=dict)
@@ -42,6 +43,7 @@ class NoGradCalls:
         if outside and not trained:
             self.untrained += outside
             self.untrained_steps += 1
+            self.untrained_location = self.untrained_location or self.pending_location
         elif outside:  # the model's own pass between a step and its next forward: a validation pass
             self.eval_location = self.eval_location or self.pending_location
         self._reset()
