@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..vocabulary.finding import Finding, finding
+from ..measure.nograd_calls import NoGradCalls
 from ..measure.recorder import Recorder
 from .thresholds import MIN_STEPS, MOST_STEPS
 
@@ -13,7 +14,8 @@ def check(rec: Recorder) -> list[Finding]:
     out = []
     for info in rec.roots.values():
         model = type(info.module).__name__
-        if info.eval_in_train:
+        evaluations = info.eval_in_train - _in_training_step(info.nograd_train)
+        if evaluations:
             mods = dict(info.mode_modules)
             bn = [n for n in info.eval_in_train_modules if isinstance(mods[n], nn.modules.batchnorm._BatchNorm)]
             kinds = sorted({type(mods[n]).__name__ for n in info.eval_in_train_modules})
@@ -21,11 +23,12 @@ def check(rec: Recorder) -> list[Finding]:
                     else "dropout was active, so the evaluated outputs are randomly thinned")
             out.append(finding(
                 "eval-in-train-mode",
-                f"{info.eval_in_train} of {info.nograd_calls} forward passes of `{model}` under no_grad/inference_mode ran with "
+                f"{evaluations} of {info.nograd_calls} forward passes of `{model}` under no_grad/inference_mode ran with "
                 f"{len(info.eval_in_train_modules)} {'/'.join(kinds)} layers in training mode (e.g. `{info.eval_in_train_modules[0]}`); {harm}",
                 rec.source, severity="error" if bn else "warning",
-                evidence={"calls": info.eval_in_train, "nograd_calls": info.nograd_calls, "modules": info.eval_in_train_modules[:20]},
-                location={**info.eval_location, "module": model},
+                evidence={"calls": evaluations, "nograd_calls": info.nograd_calls,
+                          "in_training_step": info.eval_in_train - evaluations, "modules": info.eval_in_train_modules[:20]},
+                location={**_evaluation_location(info.nograd_train), "module": model},
             ))
         if info.grad_calls >= MIN_STEPS and info.train_in_eval >= MOST_STEPS * info.grad_calls:
             kinds = sorted({type(m).__name__ for _, m in info.mode_modules})
@@ -37,3 +40,20 @@ def check(rec: Recorder) -> list[Finding]:
                 location={**info.train_location, "module": model},
             ))
     return out
+
+
+def _in_training_step(calls: NoGradCalls) -> int:
+    """The no-grad calls in training mode that belong to a training step, not to an evaluation: a backward
+    followed each before the next optimizer step, and it ran inside the step's forward (after a training
+    call, before its backward: a target or pseudo-labels for this loss), or in a step that did not train the
+    model, as in most steps (a target network, an EMA or frozen teacher, whose outputs serve the loss). A
+    trained model's own pass between a step and its next forward is a validation pass, however often it
+    runs; an untrained model's pass at a few steps only is a periodic evaluation."""
+    untrained = calls.untrained if calls.untrained_steps >= MOST_STEPS * calls.backwards else 0
+    return calls.in_forward + untrained
+
+
+def _evaluation_location(calls: NoGradCalls) -> dict:
+    """Where an evaluation ran: one known as such, else the last calls (nothing followed them), else the
+    untrained model's passes, at too few steps to belong to them."""
+    return calls.eval_location or calls.pending_location or calls.untrained_location

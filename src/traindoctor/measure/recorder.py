@@ -34,6 +34,7 @@ from torch import nn
 
 from . import carried, leaves, losses
 from .localise import locate, nonfinite_inputs, replay
+from .nograd_calls import NoGradCalls
 from .norm_batches import NormBatches, Sampler
 from .batches import BatchColumns
 from .printed import Printed
@@ -142,9 +143,9 @@ class RootInfo:
     mode_modules: list[tuple[str, nn.Module]]
     grad_calls: int = 0
     nograd_calls: int = 0
-    eval_in_train: int = 0
+    eval_in_train: int = 0  # no-grad calls with dropout / batch norm in training mode
     eval_in_train_modules: list[str] = field(default_factory=list)
-    eval_location: dict[str, Any] = field(default_factory=dict)
+    nograd_train: NoGradCalls = field(default_factory=NoGradCalls)  # what those calls were for
     train_in_eval: int = 0
     train_location: dict[str, Any] = field(default_factory=dict)
     last_call: tuple[tuple, dict] | None = None  # the latest training batch: (args, kwargs)
@@ -362,9 +363,8 @@ class Recorder:
             training = [n for n, m in info.mode_modules if m.training]
             if training:
                 info.eval_in_train += 1
-                if not info.eval_in_train_modules:
-                    info.eval_in_train_modules = training
-                    info.eval_location = user_location()
+                info.eval_in_train_modules = info.eval_in_train_modules or training
+                info.nograd_train.called(any(i.calls_since_backward for i in self.roots.values()), user_location)
 
     # The layers where data first meets weights (an Embedding takes indices, not data).
     _WEIGHTED = (nn.Linear, nn.Bilinear, nn.modules.conv._ConvNd, nn.RNNBase, nn.MultiheadAttention)
@@ -532,6 +532,7 @@ class Recorder:
     def on_backward(self, tensors: Any) -> None:
         self._nograd_since_backward = False
         for info in self.roots.values():
+            info.nograd_train.backward(trained=info.calls_since_backward > 0)
             info.calls_since_backward = 0
         loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
         if isinstance(loss, torch.Tensor) and self.lane.tape.active is not None:
@@ -702,6 +703,8 @@ class Recorder:
     def on_step_begin(self, opt: torch.optim.Optimizer) -> None:
         self.lane.tape.abandon()
         self._check_budget()
+        for info in self.roots.values():
+            info.nograd_train.step()
         st = self._state(opt)
         st.ready = False
         st.thread = threading.get_ident()

@@ -12,8 +12,9 @@ CODES = (
         severity="error",
         stage=MECHANISM,
         what=(
-            "Detects forward passes under no_grad / inference_mode while dropout or batch-norm layers are in "
-            "training mode."),
+            "Detects evaluations: forward passes under no_grad / inference_mode while dropout or batch-norm "
+            "layers are in training mode. A pass a training step uses (a target network, an EMA or frozen "
+            "teacher, pseudo-labels) is no evaluation: its batch statistics are by design."),
         why=(
             "Dropout stays active, so evaluation metrics are noisy and pessimistic; batch norm normalizes with "
             "batch statistics and updates its running averages from evaluation data, corrupting the model."),
