@@ -218,7 +218,7 @@ def _samples_table(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int
         return isinstance(t, torch.Tensor) and (t.shape == shape or views and t.dim() > dim and t.shape[dim] == size)
 
     def fewer_samples(t: Any) -> Any:
-        return t.detach().narrow(dim, 0, size - 1) if of_samples(t) else t
+        return t.detach().narrow(dim, 0, size - 1).clone() if of_samples(t) else t  # the tape may write in place
 
     others = {id(x.value): x.value.narrow(dim, 0, size - 1) for op in tape.ops for x in op.leaves
               if isinstance(x, Const) and of_samples(x.value, views=tape.partial)}
@@ -226,10 +226,10 @@ def _samples_table(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int
         fewer = tape.values_of(tree_unflatten([fewer_samples(t) for t in leaves], spec), params,
                                constants=others, tolerant=True)
     for op in calls:
-        shape, got = op.shapes[0], fewer.get(op.outs[0]) if op.outs else None
-        if shape is None or not isinstance(got, torch.Tensor) or got.dim() != len(shape):
+        recorded, got = op.shapes[0], fewer.get(op.outs[0]) if op.outs else None
+        if recorded is None or not isinstance(got, torch.Tensor) or got.dim() != len(recorded):
             continue
-        samples = [n for n, m in zip(shape, got.shape) if n != m]
+        samples = [n for n, m in zip(recorded, got.shape) if n != m]
         if len(samples) >= 2:
             return (f"the loss compares samples with each other ({op.func.__name__} makes a {samples[0]} x "
                     f"{samples[1]} table of the outputs' samples: in-batch negatives, a similarity matrix)")
