@@ -78,7 +78,65 @@ for step in range(60):
 """,
 }
 
+# A square logits table (as many classes as samples) that a loss normalises over the batch axis.
+MIXING["log-softmax-over-the-batch-as-many-classes-as-samples"] = """
+x = torch.randn(512, 12); y = x[:, :4].argmax(1) * 4 + x[:, 4:8].argmax(1)
+model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 16))
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for step in range(60):
+    i = (step * 16) % 512
+    loss = F.nll_loss(F.log_softmax(model(x[i:i + 16]), 0), y[i:i + 16])
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+# Contrastive tables of other shapes than B x B, written as in papers' code.
+NT_XENT = """
+x = torch.randn(512, 10)
+enc = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 16))
+opt = torch.optim.Adam(enc.parameters(), lr=1e-3)
+for step in range(60):
+    i = (step * 32) % 512
+    VIEWS
+    z = F.normalize(z, dim=1); n = z.shape[0] // K
+    sim = (z @ z.T / 0.5).masked_fill(torch.eye(K * n, dtype=torch.bool), float("-inf"))
+    ids = torch.arange(n).repeat(K); positive = (ids[:, None] == ids[None, :]) & ~torch.eye(K * n, dtype=torch.bool)
+    loss = -(F.log_softmax(sim, 1) * positive).sum(1).div(K - 1).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
 INDEPENDENT = {
+    "nt-xent-over-two-views-concatenated-2b": NT_XENT.replace("K", "2").replace(
+        "VIEWS", "z = torch.cat([enc(x[i:i + 32] + 0.1 * torch.randn(32, 10)), enc(x[i:i + 32] + 0.1 * torch.randn(32, 10))])"),
+    "nt-xent-over-three-views-in-one-forward-3b": NT_XENT.replace("K", "3").replace(
+        "VIEWS", "z = enc(torch.cat([x[i:i + 32] + 0.1 * torch.randn(32, 10) for _ in range(3)]))"),
+    "clip-two-towers": """
+class Towers(nn.Module):
+    def __init__(self):
+        super().__init__(); self.img = nn.Linear(12, 16); self.txt = nn.Linear(6, 16)
+    def forward(self, i, t): return F.normalize(self.img(i), dim=1), F.normalize(self.txt(t), dim=1)
+model = Towers(); opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+images, texts = torch.randn(512, 12), torch.randn(512, 6)
+for step in range(60):
+    i = (step * 24) % 512
+    a, b = model(images[i:i + 24], texts[i:i + 24])
+    sim = a @ b.T / 0.1; y = torch.arange(24)
+    loss = (F.cross_entropy(sim, y) + F.cross_entropy(sim.T, y)) / 2
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "moco-queue-of-negatives": """
+x = torch.randn(512, 10)
+enc = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 16))
+opt = torch.optim.Adam(enc.parameters(), lr=1e-3)
+queue = F.normalize(torch.randn(16, 80), dim=0)
+for step in range(60):
+    i = (step * 32) % 512
+    q = F.normalize(enc(x[i:i + 32] + 0.1 * torch.randn(32, 10)), dim=1)
+    with torch.no_grad():
+        k = F.normalize(enc(x[i:i + 32] + 0.1 * torch.randn(32, 10)), dim=1)
+    logits = torch.cat([(q * k).sum(1, keepdim=True), q @ queue], 1) / 0.2
+    loss = F.cross_entropy(logits, torch.zeros(32, dtype=torch.long))
+    opt.zero_grad(); loss.backward(); opt.step()
+    queue = torch.cat([k.T, queue], 1)[:, :80]
+""",
     "softmax-over-classes": MIXING["softmax-over-the-batch"].replace("sum(0, keepdim=True)", "sum(1, keepdim=True)"),
     "contrastive-in-batch-negatives": """
 x = torch.randn(512, 10)
@@ -141,6 +199,9 @@ def test_a_loss_that_mixes_samples_is_named(run_code, name):
 def test_losses_that_keep_samples_apart_or_compare_them_by_design(run_code, name):
     r = run_code(PRELUDE + INDEPENDENT[name])
     assert "batch-mixing" not in codes(r), codes(r)
+    if name.startswith(("nt-xent", "clip", "contrastive")):
+        note = next(p for p in r.sections["run"]["probes"] if p["name"] == "loss-independence").get("note", "")
+        assert "table of the outputs' samples" in note, note
 
 
 # ── each target scored against its own sample's output ───────────────────────

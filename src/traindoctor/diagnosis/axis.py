@@ -48,6 +48,9 @@ class BatchAxis:
     # found by running two batch sizes (Setup), never from sizes alone (a vocabulary can equal the batch)
     out_dim: int | None = None
     out_folded: bool = False
+    # the inputs that hold the samples on two dims (an adjacency, a samples x samples mask): the samples
+    # interact by design, and a subset of them is cut on every such dim (pairwise_inputs)
+    pairwise: str | None = None
 
 
 def batch_dim(t: torch.Tensor, size: int, axis: int) -> int | None:
@@ -92,11 +95,17 @@ def output_layout(base: torch.Tensor | None, small: torch.Tensor | None, ax: Bat
 
 
 def take(obj: Any, ax: BatchAxis, n: int, fold: bool = False) -> Any:
-    """obj with every batched tensor cut to its first n samples (views, no copies)."""
+    """obj with every batched tensor cut to its first n samples (views, no copies); beside a samples x samples
+    input (ax.pairwise), a tensor with two dims of the samples' size is cut on each: the sub-graph of n nodes."""
     if ax.axis is None:
         return obj
 
     def cut(t: torch.Tensor, _: str) -> torch.Tensor:
+        table = [d for d in range(t.dim()) if t.shape[d] == ax.size] if ax.pairwise else []
+        if len(table) >= 2:
+            for d in table:
+                t = t.narrow(d, 0, n)
+            return t
         d = batch_dim(t, ax.size, ax.axis)
         if d is not None:
             return t.narrow(d, 0, n)
@@ -104,6 +113,30 @@ def take(obj: Any, ax: BatchAxis, n: int, fold: bool = False) -> Any:
         return t if unflat is None else unflat[:n].movedim(0, ax.axis).reshape(-1, *t.shape[1:])
 
     return tree_map(obj, cut)
+
+
+def pairwise_inputs(model: nn.Module | None, inputs: Any, ax: BatchAxis) -> str | None:
+    """The inputs holding the samples on two dims (an adjacency, a samples x samples mask), or None. Sizes
+    alone can be a coincidence (64 samples of 64 features), so such an input counts only beside one that
+    holds the samples on a single dim (the node features), and only when the model does not run with it cut
+    on its first dim alone, as a batch of feature rows would be."""
+    if ax.axis is None:
+        return None
+    named = [(n, t) for n, t in tensors_in(inputs)]
+    on = {n: sum(s == ax.size for s in t.shape) for n, t in named}
+    square = [f"`{n}` {tuple(t.shape)}" for n, t in named if on[n] >= 2]
+    if not square or 1 not in on.values():
+        return None
+    if model is not None:
+        n = min(ax.size, LOOK) - 1  # fewer than the samples: a dim cut to n is told from the others
+        try:
+            with torch.no_grad():
+                out = first_tensor(call(model, take(inputs, ax, n), seed=0))
+        except Exception:  # the model needs the table cut on both dims
+            out = None
+        if out is not None and n in out.shape:
+            return None
+    return ", ".join(square)
 
 
 def perturbed(x: torch.Tensor, dim: int, gen: torch.Generator, start: int = 0,

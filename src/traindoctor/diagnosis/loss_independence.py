@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from ..judge import probes as probe_rules
-from ..measure.tape import Slot, Tape
+from ..measure.tape import Const, Tape
 from ..vocabulary.finding import Finding
 from .axis import batch_dim, changes
 from .sandbox import isolated, same_noise
@@ -46,20 +46,23 @@ def check(model: nn.Module, tape: Tape) -> tuple[list[Finding], LossIndependence
         if setup.blocked:
             raise NotApplicable(setup.blocked)
         B = setup.need_samples(2)
+        batch_statistics = _batch_statistics(tape)
+        if batch_statistics:
+            raise NotApplicable(batch_statistics)
+        ax = setup.axis
+        if ax.out_dim is None or ax.out_folded:
+            raise NotApplicable(setup.no_output_samples)
         replica = setup.copy_model(train=False)
         with torch.no_grad():
             out = call(replica, Call(tape.batch), seed=0)
         leaves, spec = tree_flatten(out)
-        by_design = _mixes_by_design(tape, B, leaves)
-        if by_design:
-            raise NotApplicable(by_design)
-        ax = setup.axis
-        if ax.out_dim is None or ax.out_folded:
-            raise NotApplicable(setup.no_output_samples)
         main = next((i for i, t in enumerate(leaves) if isinstance(t, torch.Tensor) and t.dim() > 0), None)
         if main is None or not leaves[main].is_floating_point() or leaves[main].shape[ax.out_dim] != B:
             raise NotApplicable(setup.no_output_samples)
         params = dict(replica.named_parameters())
+        table = _samples_table(tape, leaves, spec, main, ax.out_dim, params)
+        if table:
+            raise NotApplicable(table)
         base, held = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=False)
         again, _ = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=False)
         moved, _ = _grad(tape, leaves, spec, main, ax.out_dim, params, moved=True, held=held)
@@ -191,20 +194,48 @@ def _sample0_changed(t: torch.Tensor, size: int, axis: int, base_shape: tuple[in
     return None
 
 
-def _mixes_by_design(tape: Tape, size: int, outputs: list[Any]) -> str | None:
-    """A table of samples by samples is one a call makes: its result has two dims of the batch's size and
-    none of the values it reads from the outputs had (an output (B, T) with T == B is no table)."""
-    shapes = {slot: tuple(t.shape) for slot, t in zip(tape.inputs, outputs)
-              if slot is not None and isinstance(t, torch.Tensor)}
+# Calls that pair every row of one operand with every row (column) of the other.
+_PAIRWISE = frozenset({"mm", "matmul", "bmm", "cdist", "einsum", "__matmul__", "__rmatmul__"})
+
+
+def _samples_table(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int,
+                   params: dict[str, torch.Tensor]) -> str | None:
+    """Why the loss compares samples by design, or None: a pairwise call whose result has two dims that both
+    come from the outputs' samples (a similarity table of B, or of 2B concatenated views, in-batch negatives).
+    Which dims come from the samples is read off the loss replayed on one sample fewer: those that shrank.
+    The samples are cut from every output laid out as the main one (CLIP's two towers), from every tensor the
+    loss read in that layout (a momentum encoder's keys), and, when the model was called more than once for
+    this loss, from every tensor with the samples on the output's dim (the other views' outputs, held as
+    constants on the tape)."""
+    calls = [op for op in tape.ops if getattr(op.func, "__name__", "") in _PAIRWISE]
+    if not calls:
+        return None
+    shape, size = leaves[main].shape, leaves[main].shape[dim]
+
+    def of_samples(t: Any, views: bool = False) -> bool:
+        return isinstance(t, torch.Tensor) and (t.shape == shape or views and t.dim() > dim and t.shape[dim] == size)
+
+    def fewer_samples(t: Any) -> Any:
+        return t.detach().narrow(dim, 0, size - 1).clone() if of_samples(t) else t  # the tape may write in place
+
+    others = {id(x.value): x.value.narrow(dim, 0, size - 1) for op in tape.ops for x in op.leaves
+              if isinstance(x, Const) and of_samples(x.value, views=tape.partial)}
+    with torch.no_grad(), same_noise(0):
+        fewer = tape.values_of(tree_unflatten([fewer_samples(t) for t in leaves], spec), params,
+                               constants=others, tolerant=True)
+    for op in calls:
+        recorded, got = op.shapes[0], fewer.get(op.outs[0]) if op.outs else None
+        if recorded is None or not isinstance(got, torch.Tensor) or got.dim() != len(recorded):
+            continue
+        samples = [n for n, m in zip(recorded, got.shape) if n != m]
+        if len(samples) >= 2:
+            return (f"the loss compares samples with each other ({op.func.__name__} makes a {samples[0]} x "
+                    f"{samples[1]} table of the outputs' samples: in-batch negatives, a similarity matrix)")
+    return None
+
+
+def _batch_statistics(tape: Tape) -> str | None:
     for op in tape.ops:
-        shapes.update((o, s) for o, s in zip(op.outs, op.shapes) if o is not None and s is not None)
-    square = lambda shape: shape is not None and sum(d == size for d in shape) >= 2  # noqa: E731
-    for op in tape.ops:
-        name = getattr(op.func, "__name__", "")
-        read = [x for x in op.leaves if isinstance(x, Slot)]
-        if read and any(square(s) for s in op.shapes) and not any(square(shapes.get(x.index)) for x in read):
-            return (f"the loss compares samples with each other ({name} makes a {size} x {size} table from the "
-                    "outputs: in-batch negatives, a similarity matrix)")
-        if name in _BATCH_STATISTICS and any(x is True for x in op.leaves):
+        if getattr(op.func, "__name__", "") in _BATCH_STATISTICS and any(x is True for x in op.leaves):
             return "the loss runs a module with batch statistics (BatchNorm in training mode) on the outputs"
     return None

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..measure.stats import first_tensor, tensors_in
-from .axis import BatchAxis, batch_dim, decide, output_layout, output_samples, take
+from .axis import BatchAxis, batch_dim, decide, output_layout, output_samples, pairwise_inputs, take
 from ..measure.copies import independent_copy, set_mode
 from .guard import ReachedOriginal, guarded
 from .tree import call, tree_map
@@ -121,6 +121,7 @@ class Setup:
                                       "probes run on copies only, so none ran on the model")
         with guarded(model, tensors=True):  # nothing below may run or read the original
             ax = decide(replica, inputs, targets)
+            ax = replace(ax, pairwise=pairwise_inputs(replica, inputs, ax))
             n = _bounded(inputs, targets, ax)
             inputs, targets = _clone(take(inputs, ax, n)), _clone(take(targets, ax, n, fold=True))
             subsampled = f"subsampled {n} of {ax.size} samples" if n < ax.size else None

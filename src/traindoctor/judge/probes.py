@@ -12,6 +12,7 @@ import torch
 
 from ..vocabulary.numbers import fmt
 from ..vocabulary.finding import Finding, finding
+from ..vocabulary.hypothesis import Hypothesis
 from .thresholds import (AFFINE_TOLERANCE, BOTTLENECK_SHARE, CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREAD, DEAD_MIN_SAMPLES, EXPLODING_FIRST_LAST,
                          INPUT_IGNORED, LARGE_UPDATE, LAYOUT_IMAGE, LAYOUT_SMOOTHER, MASK_AGREEMENT, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL,
                          OVERFIT_TARGET, PROBE_SMALL_UPDATE, SATURATED, SYMMETRIC_SPREAD, UNNORMALIZED_SCALE, VANISHING_FIRST_LAST)
@@ -85,7 +86,19 @@ def loss_mixing(others: torch.Tensor, size: int, record: dict[str, Any]) -> Find
     return finding("batch-mixing", f"in the loss computed from the model's outputs: moving sample 0's output (batch of "
                    f"{size}) changed the loss gradient of {affected} of the other {size - 1} samples (max relative change "
                    f"{float(others.max()):.2g}) — an operation in the training loop mixes the samples (a softmax or a "
-                   "normalisation over the batch axis)", SOURCE_RUN, evidence=record, location={"module": "the loss"})
+                   "normalisation over the batch axis)", SOURCE_RUN, evidence=record, location={"module": "the loss"},
+                   hypotheses=_loss_mixing_hypotheses())
+
+
+def _loss_mixing_hypotheses() -> list[Hypothesis]:
+    """The loss gets the model's outputs as they are: a view swapping the model's dims is not what mixes them
+    here (a fresh list: a finding's hypotheses are its own to edit)."""
+    return [
+        Hypothesis("a softmax, log_softmax or normalisation over the batch axis in the loss",
+                   "check the dim of every reduction between the outputs and the loss (dim=0 on batch-first outputs)"),
+        Hypothesis("a statistic of the whole batch taken with gradient (a mean or std subtracted from the outputs)",
+                   "compute such statistics under torch.no_grad(), or over each sample's own dims", kind="subtle"),
+    ]
 
 
 def symmetric_units(measured: dict[str, tuple[int, float | None, float | None]],

@@ -86,9 +86,12 @@ class Tape:
         return out
 
     def values_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *, data_only: bool = False,
-                  constants: dict[int, torch.Tensor] | None = None, held: dict[int, Any] | None = None) -> dict[int, Any]:
+                  constants: dict[int, torch.Tensor] | None = None, held: dict[int, Any] | None = None,
+                  tolerant: bool = False) -> dict[int, Any]:
         """Every slot's value for `output` (the loss's and its terms'); arguments as for `loss_of`. `held`:
-        slots whose values are given, not recomputed (what an experiment keeps as it was)."""
+        slots whose values are given, not recomputed (what an experiment keeps as it was). `tolerant`: a call
+        that fails on this output (targets of the recorded batch size) leaves its slots, and those computed
+        from them, without a value, instead of raising."""
         values: dict[int, Any] = {}
         leaves, _ = tree_flatten(output)
         for slot, leaf in zip(self.inputs, leaves):
@@ -96,9 +99,14 @@ class Tape:
                 values[slot] = leaf
         params = params or {}
         for op in self.ops:
-            args, kwargs = tree_unflatten([_value(x, values, params, op.inplace and i == 0, constants)
-                                           for i, x in enumerate(op.leaves)], op.spec)
-            result = op.func(*args, **kwargs)
+            try:
+                args, kwargs = tree_unflatten([_value(x, values, params, op.inplace and i == 0, constants)
+                                               for i, x in enumerate(op.leaves)], op.spec)
+                result = op.func(*args, **kwargs)
+            except Exception:
+                if not tolerant:
+                    raise
+                continue
             results = [args[0]] if op.inplace else tree_flatten(result)[0]
             for slot, leaf in zip(op.outs, results):
                 if slot is not None:

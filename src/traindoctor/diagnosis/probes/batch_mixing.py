@@ -1,7 +1,8 @@
 """Does sample i's output depend on sample j? Perturb one sample on an eval-mode copy and see.
 
 Samples are taken along the batch axis decided once for the batch (diagnosis/axis.py), so a
-sequence-first model is probed across its batch, not across time."""
+sequence-first model is probed across its batch, not across time. A batch with a samples x samples input
+(a graph's adjacency beside its node features) declares that the samples interact: not judged."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ class IndependenceRecord(_Change, total=False):
        about="perturb sample 0 along the batch axis (eval-mode copy) and compare the other samples' outputs")
 def independence(setup: Setup, context: Context) -> tuple[list[Finding], IndependenceRecord]:
     B = setup.need_samples(2)
+    if setup.axis.pairwise:
+        raise NotApplicable(f"input {setup.axis.pairwise} holds the samples on two dims (an adjacency, a samples x "
+                            "samples mask): the samples interact by design")
     name, x = setup.primary
     y = perturbed(x, batch_dim(x, B, setup.axis.axis), torch.Generator().manual_seed(0))
     if y is None:
