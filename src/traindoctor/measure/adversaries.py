@@ -4,12 +4,13 @@ Roles are found from what runs, never from names. A model (the generator, G) who
 its calls since the last optimizer step) enters another model's call (the discriminator, D) directly or
 detached (same storage) makes that call's output a *score of generated samples*, if it is one value per
 sample (a real/fake logit, or one per patch): a vector output (an embedding compared by cosine or MSE, a
-reconstruction) is no verdict on its input, and the mean of its gradient has no sign to read. At sampled backward() calls, the gradient of the loss with respect to those
-scores is summed: its sign says whether this loss wants D to score generated samples higher or lower. The
-optimizer that steps next names whose loss it was: D's (it holds D's parameters and none of G's) or G's.
-A discriminator's loss also scores other inputs (real data): it learns to tell the two apart, which a
-head trained on an encoder's features does not. An input built from another model's output (its storage, or
-its autograd graph reaching that output: `D(z1 - z2)`) is no real data. In a game the two losses pull opposite ways
+reconstruction) is no verdict on its input, and the mean of its gradient has no sign to read. At sampled
+backward() calls, the gradient of the loss with respect to those scores is summed: its sign says whether
+this loss wants D to score generated samples higher or lower. The optimizer that steps next names whose
+loss it was: D's (it holds D's parameters and none of G's) or G's. A discriminator's loss also scores other
+inputs (real data): it learns to tell the two apart, which a head trained on an encoder's features does
+not. An input built from another model's output (its storage, or its autograd graph reaching that output:
+`D(z1 - z2)`) is no real data. In a game the two losses pull opposite ways
 (judge/adversaries.py decides).
 
 An optimizer that holds both players' parameters is no player's: what its step applies is measured instead.
@@ -44,9 +45,9 @@ _FIRST = 12
 _EVERY = 25
 _MAX = 48
 _KEPT_SCORES = 8  # scores of generated samples held between a model call and the next optimizer step
-_KEPT_CALLS = 8  # a model's calls since the last optimizer step whose outputs are remembered
+_KEPT_OUTPUTS = 32  # output tensors of a model's calls since the last optimizer step followed (while alive)
 _MODEL = "traindoctor.model"  # the key, in an output's autograd node metadata, of the model (id) that returned it
-# A model's output is held (detached: its storage, not its graph) up to this size, so that a copy
+# A model's latest output is held (detached: its storage, not its graph) up to this size, so that a copy
 # detached from it (`G(z).detach()`) is still recognised after the output itself is dropped; larger ones
 # are followed only while the script holds them.
 _HELD_BYTES = 16 * 2**20
@@ -91,8 +92,9 @@ class Adversaries:
     """Fed by the Recorder (main thread only); `pulls` and `pairs` are read by the judge."""
 
     def __init__(self) -> None:
-        self.outputs: dict[int, list[list[Callable[[], torch.Tensor | None]]]] = {}  # per model id: its calls'
-        # outputs since the last step (at least the latest call: G's sample may be scored after D's step)
+        self.outputs: dict[int, list[Callable[[], torch.Tensor | None]]] = {}  # per model id: its latest outputs
+        # (held: G's sample may be scored after D's step), and those of its calls since the last step
+        self.since_step: dict[int, list[weakref.ref]] = {}
         self.scores: list[tuple[int, int, torch.Tensor, bool]] = []  # (D id, G id, D's output, attached) since the
         # last step; attached: the samples still carry G's graph, so a loss reaching that score trains G
         self.discriminators: dict[int, nn.Module] = {}  # per D id: the model
@@ -123,10 +125,10 @@ class Adversaries:
             return
         inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
         storages = {t.untyped_storage().data_ptr(): t.requires_grad for t in inputs}
-        for g, calls in self.outputs.items():
+        for g, refs in self.outputs.items():
             if g == id(module):
                 continue
-            for ref in (ref for refs in calls for ref in refs):
+            for ref in [*refs, *self.since_step.get(g, [])]:
                 out = ref()  # alive: its storage cannot have been reused by another tensor
                 ptr = out.untyped_storage().data_ptr() if out is not None else None
                 if ptr in storages:
@@ -137,9 +139,10 @@ class Adversaries:
 
     def returned(self, module: nn.Module, output: Any) -> None:
         leaves = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
-        calls = self.outputs.setdefault(id(module), [])
-        calls.append([_holder(t) for t in leaves])
-        del calls[:-_KEPT_CALLS]
+        self.outputs[id(module)] = [_holder(t) for t in leaves]
+        since = self.since_step.setdefault(id(module), [])
+        since += [weakref.ref(t) for t in leaves]
+        del since[:-_KEPT_OUTPUTS]
         for t in leaves:
             if t.grad_fn is not None:
                 t.grad_fn.metadata.setdefault(_MODEL, id(module))
@@ -283,8 +286,7 @@ class Adversaries:
     def step_ended(self) -> None:
         self.scores.clear()
         self.others.clear()
-        for calls in self.outputs.values():
-            del calls[:-1]
+        self.since_step.clear()
 
     def _role(self, opt: torch.optim.Optimizer, d: int, g: int,
               params: Callable[[], dict[int, set[int]]]) -> str | None:
