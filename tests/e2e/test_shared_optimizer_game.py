@@ -102,7 +102,28 @@ TWO_ADAMS = """opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.9
 opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))"""
 ONE_ADAM = "opt_g = opt_d = torch.optim.Adam([*G.parameters(), *D.parameters()], lr=1e-3, betas=(0.5, 0.999))"
 
-BROKEN = {"generator-loss-moves-discriminator": (GENERATOR_MOVES_D, "the generator's loss moved the discriminator"),
+# A patch discriminator (one logit per patch) on 6x6 images, both losses summed under one optimizer.
+PATCH_SUMMED = """
+class Painter(nn.Module):
+    def __init__(self):
+        super().__init__(); self.fc = nn.Linear(5, 4 * 3 * 3); self.up = nn.ConvTranspose2d(4, 1, 2, stride=2)
+    def forward(self, z): return torch.tanh(self.up(F.relu(self.fc(z)).view(-1, 4, 3, 3)))
+patches = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(6, 1, 2, stride=2))
+def stripes(n):
+    img = -torch.ones(n, 1, 6, 6); img[:, :, :, ::2] = 1.0
+    return img + 0.05 * torch.randn_like(img)
+painter = Painter()
+opt = torch.optim.Adam([*painter.parameters(), *patches.parameters()], lr=1e-3, betas=(0.5, 0.999))
+bce = nn.BCEWithLogitsLoss()
+for step in range(100):
+    fake = painter(torch.randn(32, 5))
+    pr, pf, pg = patches(stripes(32)), patches(fake.detach()), patches(fake)
+    loss = bce(pr, torch.ones_like(pr)) + bce(pf, torch.zeros_like(pf)) + bce(pg, torch.ones_like(pg))
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+BROKEN = {"patch-discriminator-losses-summed": (PATCH_SUMMED, "summed"),
+          "generator-loss-moves-discriminator": (GENERATOR_MOVES_D, "the generator's loss moved the discriminator"),
           "discriminator-loss-moves-generator": (D_MOVES_GENERATOR, "the discriminator's loss"),
           "both-losses-summed": (SUMMED, "summed"),
           "both-losses-summed-two-optimizers": (SUMMED_TWO_OPTIMIZERS, "summed"),
@@ -164,6 +185,45 @@ for step in range(100):
     value = critic(h).squeeze(1)
     adv = reward - value.detach()
     loss = -(dist.log_prob(a) * adv).mean() + 0.5 * F.mse_loss(value, reward) - 0.01 * dist.entropy().mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    # SimSiam: the encoder called on two views, the predictor on each encoding, a negative cosine with
+    # stop-gradient; the predictor's output is a vector, not a verdict, and both its inputs are the encoder's
+    "simsiam-encoder-called-twice": """
+X = torch.randn(4, 32)[torch.randint(0, 4, (1024,))] + 0.5 * torch.randn(1024, 32)
+def aug(x): return x * (1 + 0.1 * torch.randn_like(x)) + 0.3 * torch.randn_like(x)
+enc = nn.Sequential(nn.Linear(32, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 32), nn.BatchNorm1d(32))
+pred = nn.Sequential(nn.Linear(32, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 32))
+opt = torch.optim.SGD([*enc.parameters(), *pred.parameters()], lr=0.05, momentum=0.9)
+def neg_cos(p, z): return -F.cosine_similarity(p, z.detach(), dim=-1).mean()
+for step in range(150):
+    x = X[torch.randint(0, 1024, (64,))]
+    z1, z2 = enc(aug(x)), enc(aug(x))
+    loss = neg_cos(pred(z1), z2) / 2 + neg_cos(pred(z2), z1) / 2
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    # a ranking network: one logit per item from a head on each of two encodings, BCE on their difference;
+    # the head scores the encoder's outputs only (the first call's as much as the latest), never real data
+    "siamese-ranking-head-per-item": """
+enc = nn.Sequential(nn.Linear(3, 32), nn.ReLU(), nn.Linear(32, 16))
+head = nn.Linear(16, 1)
+opt = torch.optim.Adam([*enc.parameters(), *head.parameters()], lr=1e-3)
+for step in range(100):
+    a, b = blobs(64), blobs(64)
+    z1, z2 = enc(a), enc(b)
+    loss = F.binary_cross_entropy_with_logits(head(z1).squeeze(1) - head(z2).squeeze(1), (a[:, 0] > b[:, 0]).float())
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    # a decoder on two encodings and on their mix: the mix is built from the encoder's outputs, no real data
+    "decoder-on-two-encodings-and-their-mix": """
+enc = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 4))
+dec = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=3e-3)
+for step in range(150):
+    x1, x2 = blobs(64), blobs(64)
+    z1, z2 = enc(x1), enc(x2)
+    loss = F.mse_loss(dec(z1), x1[:, 1:2]) + F.mse_loss(dec(z2), x2[:, 1:2]) + \\
+        0.1 * F.mse_loss(dec((z1 + z2) / 2), (x1[:, 1:2] + x2[:, 1:2]) / 2)
     opt.zero_grad(); loss.backward(); opt.step()
 """,
     # domain-adversarial training: a gradient-reversal layer makes one loss, one optimizer, the right game

@@ -1,12 +1,16 @@
 """Two models in a game: which way each player's loss pulls the other model's score of generated samples.
 
-Roles are found from what runs, never from names. A model (the generator, G) whose output tensor enters
-another model's call (the discriminator, D) directly or detached (same storage) makes that call's output a
-*score of generated samples*. At sampled backward() calls, the gradient of the loss with respect to those
-scores is summed: its sign says whether this loss wants D to score generated samples higher or lower. The
-optimizer that steps next names whose loss it was: D's (it holds D's parameters and none of G's) or G's.
-A discriminator's loss also scores other inputs (real data): it learns to tell the two apart, which a
-head trained on an encoder's features does not. In a game the two losses pull opposite ways
+Roles are found from what runs, never from names. A model (the generator, G) whose output tensor (of any of
+its calls since the last optimizer step) enters another model's call (the discriminator, D) directly or
+detached (same storage) makes that call's output a *score of generated samples*, if it is one value per
+sample (a real/fake logit, or one per patch): a vector output (an embedding compared by cosine or MSE, a
+reconstruction) is no verdict on its input, and the mean of its gradient has no sign to read. At sampled
+backward() calls, the gradient of the loss with respect to those scores is summed: its sign says whether
+this loss wants D to score generated samples higher or lower. The optimizer that steps next names whose
+loss it was: D's (it holds D's parameters and none of G's) or G's. A discriminator's loss also scores other
+inputs (real data): it learns to tell the two apart, which a head trained on an encoder's features does
+not. An input built from another model's output (its storage, or its autograd graph reaching that output:
+`D(z1 - z2)`) is no real data. In a game the two losses pull opposite ways
 (judge/adversaries.py decides).
 
 An optimizer that holds both players' parameters is no player's: what its step applies is measured instead.
@@ -30,6 +34,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_flatten
 
+from .leaves import nodes
 from .steps import to_host
 
 # Backward calls with a score of generated samples in reach that are measured: the first _FIRST, then every
@@ -40,6 +45,8 @@ _FIRST = 12
 _EVERY = 25
 _MAX = 48
 _KEPT_SCORES = 8  # scores of generated samples held between a model call and the next optimizer step
+_KEPT_OUTPUTS = 32  # output tensors of a model's calls since the last optimizer step followed (while alive)
+_MODEL = "traindoctor.model"  # the key, in an output's autograd node metadata, of the model (id) that returned it
 # A model's latest output is held (detached: its storage, not its graph) up to this size, so that a copy
 # detached from it (`G(z).detach()`) is still recognised after the output itself is dropped; larger ones
 # are followed only while the script holds them.
@@ -86,11 +93,14 @@ class Adversaries:
 
     def __init__(self) -> None:
         self.outputs: dict[int, list[Callable[[], torch.Tensor | None]]] = {}  # per model id: its latest outputs
+        # (held: G's sample may be scored after D's step), and those of its calls since the last step
+        self.since_step: dict[int, list[weakref.ref]] = {}
         self.scores: list[tuple[int, int, torch.Tensor, bool]] = []  # (D id, G id, D's output, attached) since the
         # last step; attached: the samples still carry G's graph, so a loss reaching that score trains G
         self.discriminators: dict[int, nn.Module] = {}  # per D id: the model
         self.others: list[tuple[int, torch.Tensor]] = []  # (D id, D's output on inputs not from G) since then
         self.awaiting: tuple[int, int, bool] | None = None  # (D id, G id, attached) of the call under way
+        self.fed = False  # the call under way reads an input built from another model's output
         self.reached = {False: 0, True: 0}  # backward calls with such scores in reach, by `attached`
         self.pending: list[_Loss] = []  # measured since the last step
         self.taken: tuple[str, list[Pull]] | None = None  # what the last step took, until the next backward
@@ -108,35 +118,48 @@ class Adversaries:
         return len(self.pulls) >= _MAX
 
     def called(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
-        """A model call with gradients enabled: does it read another model's latest output?"""
-        self.awaiting = None
+        """A model call with gradients enabled: does it read an output of another model's calls since the last
+        step? Else, when it is a discriminator: is any input built from another model's output?"""
+        self.awaiting, self.fed = None, False
         if not self.outputs:
             return
-        storages = {t.untyped_storage().data_ptr(): t.requires_grad for t in tree_flatten((args, kwargs))[0]
-                    if isinstance(t, torch.Tensor) and t.is_floating_point()}
+        inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        storages = {t.untyped_storage().data_ptr(): t.requires_grad for t in inputs}
         for g, refs in self.outputs.items():
             if g == id(module):
                 continue
-            for ref in refs:
+            for ref in [*refs, *self.since_step.get(g, [])]:
                 out = ref()  # alive: its storage cannot have been reused by another tensor
                 ptr = out.untyped_storage().data_ptr() if out is not None else None
                 if ptr in storages:
                     self.awaiting = (id(module), g, storages[ptr])
                     return
+        if any(d == id(module) for d, _ in self.pairs):
+            self.fed = _built_by_other(inputs, id(module))
 
     def returned(self, module: nn.Module, output: Any) -> None:
         leaves = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
         self.outputs[id(module)] = [_holder(t) for t in leaves]
+        since = self.since_step.setdefault(id(module), [])
+        since += [weakref.ref(t) for t in leaves]
+        del since[:-_KEPT_OUTPUTS]
+        for t in leaves:
+            if t.grad_fn is not None:
+                t.grad_fn.metadata.setdefault(_MODEL, id(module))
+        scores = [t for t in leaves if t.requires_grad and t.grad_fn is not None and _per_sample(t)]
         if self.awaiting is None or self.awaiting[0] != id(module):
-            if any(d == id(module) for d, _ in self.pairs):
-                self.others += [(id(module), t) for t in leaves if t.requires_grad and t.grad_fn is not None]
+            if any(d == id(module) for d, _ in self.pairs) and not self.fed:
+                self.others += [(id(module), t) for t in scores]
                 del self.others[:-_KEPT_SCORES]
+            self.fed = False
             return
         d, g, attached = self.awaiting
         self.awaiting = None
+        if not scores:
+            return
         self.pairs.add((d, g))
         self.discriminators[d] = module
-        self.scores += [(d, g, t, attached) for t in leaves if t.requires_grad and t.grad_fn is not None]
+        self.scores += [(d, g, t, attached) for t in scores]
         del self.scores[:-_KEPT_SCORES]
 
     def crossed(self) -> set[int]:
@@ -263,6 +286,7 @@ class Adversaries:
     def step_ended(self) -> None:
         self.scores.clear()
         self.others.clear()
+        self.since_step.clear()
 
     def _role(self, opt: torch.optim.Optimizer, d: int, g: int,
               params: Callable[[], dict[int, set[int]]]) -> str | None:
@@ -282,6 +306,18 @@ def _nonzero(grads: list[torch.Tensor]) -> list[bool]:
         return []
     dense = [g.detach().coalesce().values() if g.is_sparse else g.detach() for g in grads]
     return [n != 0 for n in to_host(list(torch._foreach_norm(dense)))]
+
+
+def _per_sample(t: torch.Tensor) -> bool:
+    """One value per sample (or per patch, position): a verdict on each input, not a vector of features."""
+    return t.dim() <= 1 or t.shape[1] == 1
+
+
+def _built_by_other(inputs: list[torch.Tensor], model: int) -> bool:
+    """Whether an input's autograd graph reaches an output of another model's call (bounded walk)."""
+    starts = [t.grad_fn for t in inputs if t.grad_fn is not None]
+    return any(node.metadata.get(_MODEL, model) != model
+               for node in nodes(*starts, below=lambda n: _MODEL not in n.metadata))
 
 
 def _holder(t: torch.Tensor) -> Callable[[], torch.Tensor | None]:
