@@ -122,6 +122,18 @@ for step in range(60):
     loss = (F.cross_entropy(sim, y) + F.cross_entropy(sim.T, y)) / 2
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # Two separate models, the other tower's embeddings transposed before this one's tape begins.
+    "clip-two-models-other-tower-transposed": """
+img, txt = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 16)), nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 16))
+opt = torch.optim.Adam([*img.parameters(), *txt.parameters()], lr=1e-3)
+images, texts = torch.randn(512, 12), torch.randn(512, 6)
+for step in range(60):
+    i = (step * 24) % 512
+    a, b = F.normalize(img(images[i:i + 24]), dim=1), F.normalize(txt(texts[i:i + 24]), dim=1)
+    sim = 10 * a @ b.t(); y = torch.arange(24)
+    loss = (F.cross_entropy(sim, y) + F.cross_entropy(sim.t(), y)) / 2
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "moco-queue-of-negatives": """
 x = torch.randn(512, 10)
 enc = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 16))

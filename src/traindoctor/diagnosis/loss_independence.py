@@ -204,7 +204,8 @@ def _samples_table(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int
     come from the outputs' samples (a similarity table of B, or of 2B concatenated views, in-batch negatives).
     Which dims come from the samples is read off the loss replayed on one sample fewer: those that shrank.
     The samples are cut from every output laid out as the main one (CLIP's two towers), from every tensor the
-    loss read in that layout (a momentum encoder's keys), and, when the model was called more than once for
+    loss read in that layout or its transpose (a momentum encoder's keys, the other tower's `.t()`), and, when
+    the model was called more than once for
     this loss, from every tensor with the samples on the output's dim (the other views' outputs, held as
     constants on the tape)."""
     calls = [op for op in tape.ops if getattr(op.func, "__name__", "") in _PAIRWISE]
@@ -215,11 +216,21 @@ def _samples_table(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int
     def of_samples(t: Any, views: bool = False) -> bool:
         return isinstance(t, torch.Tensor) and (t.shape == shape or views and t.dim() > dim and t.shape[dim] == size)
 
+    def sample_dim(t: torch.Tensor) -> int | None:
+        """Where a tensor the loss read holds the samples: the output's dim when laid out as the output (or, for a
+        partial tape, with the samples there); its one dim of the batch's size when it is the output's layout
+        transposed (the other tower's embeddings, `.t()` taken before the tape)."""
+        if of_samples(t, views=tape.partial):
+            return dim
+        if sorted(t.shape) == sorted(shape) and list(t.shape).count(size) == 1:
+            return list(t.shape).index(size)
+        return None
+
     def fewer_samples(t: Any) -> Any:
         return t.detach().narrow(dim, 0, size - 1).clone() if of_samples(t) else t  # the tape may write in place
 
-    others = {id(x.value): x.value.narrow(dim, 0, size - 1) for op in tape.ops for x in op.leaves
-              if isinstance(x, Const) and of_samples(x.value, views=tape.partial)}
+    others = {id(x.value): x.value.narrow(d, 0, size - 1) for op in tape.ops for x in op.leaves
+              if isinstance(x, Const) and (d := sample_dim(x.value)) is not None}
     with torch.no_grad(), same_noise(0):
         fewer = tape.values_of(tree_unflatten([fewer_samples(t) for t in leaves], spec), params,
                                constants=others, tolerant=True)
