@@ -22,7 +22,7 @@ from torch.utils._pytree import tree_leaves
 
 from ..judge import experiments as rules
 from ..judge import gradient_path as path_rules
-from ..judge.thresholds import ARM_FITS, EXPERIMENT_STEPS, HELD_OUT_FIT_STEPS
+from ..judge.thresholds import EXPERIMENT_STEPS
 from ..measure.copies import independent_copy, set_mode
 from ..measure.recorder import internal_calls
 from ..measure.tape import Tape, cloned_batch
@@ -352,8 +352,7 @@ def _held_out(m: Material, tape: LossHead, others: list[LossHead], groups: Group
     train = cloned_batch(*tape.batch)
     fitted: list[float] = []
     with same_noise(SEED), torch.enable_grad():
-        # With a penalty on tape the fit is the data term's, read apart: the copy stops at `steps`.
-        for step in range(steps if tape.penalized else max(steps, HELD_OUT_FIT_STEPS)):
+        for _ in range(steps):
             opt.zero_grad(set_to_none=True)
             loss = _loss(tape, model, train)
             value = float(loss.detach())
@@ -361,8 +360,6 @@ def _held_out(m: Material, tape: LossHead, others: list[LossHead], groups: Group
                 return None
             if not fitted:  # the fit is read on the data term: a penalty shrinking is no fit
                 fitted.append(float(_loss(tape, model, train, data_only=True).detach()) if tape.penalized else value)
-            elif step >= steps and value <= fitted[0] * (1 - ARM_FITS):
-                break  # memorised: the test has its power
             loss.backward()
             opt.step()
     with torch.no_grad(), same_noise(SEED):

@@ -408,10 +408,6 @@ TYPICAL_PAIRING = 0.2
 # shuffles beating the real pairing is uniform on each batch: with one batch a decoupled program falls
 # below a fifth one time in five; the mean of three falls below it about one time in 25.
 HELD_OUT_BATCHES = 3
-# The test is judged only once the copy has memorised its batch (ARM_FITS). A slow optimizer (Adam at 1e-3
-# on a small MLP) halves the loss in a little over 50 steps: the copy keeps fitting, past EXPERIMENT_STEPS,
-# until it fits or for at most 4x as many steps in all — the budget still bounded by steps.
-HELD_OUT_FIT_STEPS = 4 * EXPERIMENT_STEPS
 # Does the gradient describe the loss (diagnosis/gradient_path.py)? Moving a parameter tensor by 0.1% of
 # its norm (GRADIENT_PROBE_STEP) moves a loss that depends on it by far more than float32's rounding
 # (relative 1e-7): a change above 1e-6 of the loss, and above 10x the change between two evaluations of
