@@ -272,3 +272,25 @@ for step in range(120):
 """, experiments_=True)
     names = [o["name"] for o in r.sections["run"]["experiments"]["observations"]]
     assert "held-out-batch" not in names and "labels-decoupled" not in [f.code for f in r.findings], names
+
+
+def test_a_loss_at_the_entropy_of_the_class_frequencies_is_near_chance(run_code):
+    """Labels drawn apart from the rows with frequencies 0.7 / 0.2 / 0.1: the loss falls from ln 3 to their
+    entropy (0.80) by learning which classes are common. That is chance for a model that ignores its inputs:
+    the experiments run for that reason, and name the labels."""
+    r = _run(run_code, """
+torch.manual_seed(1)
+x = torch.randn(2048, 12)
+y = torch.multinomial(torch.tensor([0.7, 0.2, 0.1]), 2048, replacement=True)
+model = nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Linear(64, 3))
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(200):
+    i = (step * 64) % 2048
+    loss = F.cross_entropy(model(x[i:i + 64]), y[i:i + 64])
+    opt.zero_grad(); loss.backward(); opt.step()
+""")
+    why = r.sections["run"]["experiments"]["why"]
+    assert why.startswith("the loss stays near chance level"), why
+    chance = float(why.rsplit("against ", 1)[1].rstrip(")"))
+    assert abs(chance - 0.80) < 0.06, why
+    assert codes(r)[:1] == ["labels-decoupled"], codes(r)
