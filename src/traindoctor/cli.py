@@ -88,7 +88,7 @@ def main_options(version: bool = typer.Option(False, "--version", callback=_vers
 def run(
     script: str = typer.Argument(..., help="The training script, run as `python SCRIPT ARGS` would run it."),
     args: Optional[List[str]] = typer.Argument(None, help="Arguments passed to the script."),
-    max_steps: int = typer.Option(300, "--max-steps", min=0, help="Stop after this many optimizer steps (0: run to completion)."),
+    max_steps: int = typer.Option(300, "--max-steps", min=0, help="Stop after this many steps of the busiest optimizer (all optimizers together: twice as many; 0: run to completion)."),
     max_seconds: Optional[float] = typer.Option(None, "--max-seconds", min=0, help="Stop after this many seconds."),
     probes: bool = typer.Option(True, "--probes/--no-probes", help="Run the cheap probes (batch independence) after the script stops."),
     experiments: Optional[bool] = typer.Option(

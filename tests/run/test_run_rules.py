@@ -787,3 +787,52 @@ for i in range(40):
 """))
     assert not any("deep-copied" in u for u in report.unchecked), report.unchecked
     assert report.sections["run"]["probes"] and all(p["status"] != "failed" for p in report.sections["run"]["probes"])
+
+
+# ── the step budget ───────────────────────────────────────────────────────────
+
+TWO_PLAYERS = """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+g, d = nn.Linear(4, 4), nn.Linear(4, 1)
+og, od = torch.optim.Adam(g.parameters(), 1e-3), torch.optim.Adam(d.parameters(), 1e-3)
+for i in range(100):
+    od.zero_grad(); d(g(torch.randn(8, 4)).detach()).mean().backward(); od.step()
+    og.zero_grad(); (-d(g(torch.randn(8, 4)))).mean().backward(); og.step()
+    print("iteration", i)
+"""
+
+
+def test_the_step_budget_counts_iterations_of_a_two_optimizer_loop(run_code, capsys):
+    # Counting both players' steps had watched a GAN or an actor-critic for half the iterations.
+    r = run_code(TWO_PLAYERS, max_steps=10)
+    # The critic's tenth step ends the run, inside the tenth iteration: 10 + 9 steps.
+    assert r.sections["run"]["stopped"] == "max-steps" and r.sections["run"]["steps"] == 19
+    out = capsys.readouterr().out
+    assert "iteration 8" in out and "iteration 9" not in out
+
+
+def test_an_optimizer_recreated_over_the_same_parameters_counts_on(run_code):
+    r = run_code("""
+import torch, torch.nn as nn
+model = nn.Linear(4, 1)
+for epoch in range(10):
+    opt = torch.optim.SGD(model.parameters(), 0.01)
+    for i in range(5):
+        opt.zero_grad(); model(torch.randn(8, 4)).pow(2).mean().backward(); opt.step()
+""", max_steps=12)
+    assert r.sections["run"]["stopped"] == "max-steps" and r.sections["run"]["steps"] == 12
+
+
+def test_all_optimizers_together_stop_at_twice_the_budget(run_code):
+    r = run_code("""
+import torch, torch.nn as nn
+layers = [nn.Linear(4, 4) for _ in range(5)]
+model = nn.Sequential(*layers)
+opts = [torch.optim.SGD(l.parameters(), 0.01) for l in layers]  # an optimizer per layer
+for i in range(50):
+    for o in opts: o.zero_grad()
+    model(torch.randn(8, 4)).pow(2).mean().backward()
+    for o in opts: o.step()
+""", max_steps=10)
+    assert r.sections["run"]["stopped"] == "max-steps" and r.sections["run"]["steps"] == 20

@@ -54,6 +54,10 @@ _MAX_RECORDS = 50_000
 _SCALE_COLUMNS = 4096  # input feature columns whose scale is kept, largest first
 _PROBES_PER_OPTIMIZER = 4
 _FLUSH_EVERY = 32  # steps whose gradient norms are read from the device together
+# The step budget counts loop iterations: the steps of the busiest optimizer, so a GAN or an actor-critic
+# sees as many iterations as a classifier. All optimizers' steps together stop the run at this many budgets
+# (an optimizer per layer, or a fresh model and optimizer per task).
+_ALL_OPTIMIZERS_BUDGETS = 2
 _ON_DEVICE = ("grad_norm_before_clip", "update_ratio")  # record fields measured as tensors, read at the flush
 # Steps recorded (gradient norms, LR, loss): every step of the first _RECORD_WARMUP, then every
 # _RECORD_EVERY-th, which keeps sub-millisecond steps within 10% (docs/performance.md). Losses
@@ -251,6 +255,7 @@ class Recorder:
         self.processes_started = 0
         self.transform_calls = 0  # model calls inside torch.func transforms (not recorded)
         self.n_steps = 0
+        self.role_steps: dict[int, int] = {}  # steps per optimizer role (judged by its first parameter)
         self.roots: dict[int, RootInfo] = {}
         self.optimizers: dict[int, OptState] = {}
         self.records: list[StepRecord] = []
@@ -828,7 +833,12 @@ class Recorder:
         self.n_steps += 1
         if len(self._pending) >= _FLUSH_EVERY:
             self.flush()
-        if self.max_steps and self.n_steps >= self.max_steps and self.stop_reason is None:
+        # A role is the parameters stepped, not the optimizer object: one re-created every epoch counts on.
+        params = st.params()
+        role = id(params[0]) if params else id(opt)
+        self.role_steps[role] = self.role_steps.get(role, 0) + 1
+        if self.max_steps and self.stop_reason is None and (
+                self.role_steps[role] >= self.max_steps or self.n_steps >= _ALL_OPTIMIZERS_BUDGETS * self.max_steps):
             self.stop_reason = "max-steps"
         self._check_budget()
 

@@ -208,7 +208,7 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
                stdout: TextIO | None = None) -> Report:
     """Run SCRIPT as `__main__` under traindoctor's hooks and return the diagnosis.
 
-    Stops after `max_steps` optimizer steps (0: run to completion) or `max_seconds`. The experiments of
+    Stops after `max_steps` steps of the busiest optimizer (0: run to completion) or `max_seconds`. The experiments of
     the differential diagnosis run when the loss does not learn (`experiments_` None), always (True) or
     never (False).
     The script's own exceptions and failing exit statuses become a `script-error` finding;
