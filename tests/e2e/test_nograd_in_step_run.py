@@ -77,6 +77,44 @@ for step in range(60):
     opt.zero_grad(); loss.backward(); opt.step()
 """
 
+# The trained model's own pass before its training forward: what it computes feeds the loss, as the
+# next actions of a double DQN, pseudo-labels drawn first (FixMatch) or a consistency target.
+DOUBLE_DQN = """
+qnet = net(4, nn.Dropout(0.1)); tnet = copy.deepcopy(qnet); opt = torch.optim.Adam(qnet.parameters(), 1e-3)
+A = torch.randint(0, 4, (600,)); R = Y.float() * (A == 1).float(); D = (torch.rand(600) < 0.1).float()
+for step in range(60):
+    b = batch()
+    with torch.no_grad():
+        a2 = qnet(X[b] + 0.1).argmax(1, keepdim=True)
+        y = R[b] + 0.9 * (1 - D[b]) * tnet(X[b] + 0.1).gather(1, a2).squeeze(1)
+    loss = F.smooth_l1_loss(qnet(X[b]).gather(1, A[b, None]).squeeze(1), y)
+    opt.zero_grad(); loss.backward(); opt.step()
+    if step % 20 == 0: tnet.load_state_dict(qnet.state_dict())
+"""
+
+PSEUDO_LABELS_FIRST = """
+model = net(); opt = torch.optim.SGD(model.parameters(), 0.05, momentum=0.9)
+for step in range(60):
+    b, u = batch(), torch.randint(0, 600, (64,))
+    with torch.no_grad():
+        conf, pl = F.softmax(model(X[u] + 0.05 * torch.randn(64, 12)), 1).max(1)
+        keep = (conf > 0.8).float()
+    unsup = (F.cross_entropy(model(X[u] + 0.5 * torch.randn(64, 12)), pl, reduction="none") * keep).mean()
+    loss = F.cross_entropy(model(X[b]), Y[b]) + unsup
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+CONSISTENCY_TARGET = """
+model = net(layer=nn.Dropout(0.3)); opt = torch.optim.Adam(model.parameters(), 1e-3)
+for step in range(60):
+    b = batch()
+    with torch.no_grad():
+        target = F.softmax(model(X[b]), 1)
+    out = model(X[b] + 0.2 * torch.randn(32, 12))
+    loss = F.cross_entropy(out, Y[b]) + F.mse_loss(F.softmax(out, 1), target)
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
 CLASSIFIER = """
 model = net(layer=LAYER); opt = torch.optim.Adam(model.parameters(), 1e-3)
 for step in range(60):
@@ -119,6 +157,16 @@ CASES = {  # script, error expected
     "ema-copy-validated-every-50-steps": (VALIDATE_EVERY_50.replace("LAYER", "nn.BatchNorm1d(32)").replace(
         "for step", EMA.strip() + "\nfor step").replace("EVALUATED", "ema"), "error"),
     "byol-target-evaluated-after-training": (BYOL + "with torch.no_grad(): print(target(X[500:]).std().item())\n", "error"),
+    "double-dqn-next-actions-before-the-forward": (DOUBLE_DQN, None),
+    "pseudo-labels-before-the-forward": (PSEUDO_LABELS_FIRST, None),
+    "consistency-target-before-the-forward": (CONSISTENCY_TARGET, None),
+    # Its outputs reach no loss: a validation pass, wherever it sits in the step and whatever else runs.
+    "validation-before-the-forward": (CLASSIFIER.replace("LAYER", "nn.BatchNorm1d(32)").replace(
+        "b = batch();", "b = batch()\n    with torch.no_grad(): val = F.cross_entropy(model(X[500:]), Y[500:]).item()\n   "),
+        "error"),
+    "double-dqn-validated-every-20-steps": (DOUBLE_DQN.replace("    if step % 20 == 0:", """    if step % 20 == 5:
+        with torch.no_grad(): print(qnet(X[500:]).max(1).values.mean().item())
+    if step % 20 == 0:"""), "warning"),
 }
 
 

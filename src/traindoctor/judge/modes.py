@@ -48,12 +48,13 @@ def _in_training_step(calls: NoGradCalls) -> int:
     call, before its backward: a target or pseudo-labels for this loss), or in a step that did not train the
     model, as in most steps (a target network, an EMA or frozen teacher, whose outputs serve the loss). A
     trained model's own pass between a step and its next forward is a validation pass, however often it
-    runs; an untrained model's pass at a few steps only is a periodic evaluation."""
+    runs, unless its outputs were followed into the loss (double-DQN's next actions, pseudo-labels); an
+    untrained model's pass at a few steps only is a periodic evaluation."""
     untrained = calls.untrained if calls.untrained_steps >= MOST_STEPS * calls.backwards else 0
-    return calls.in_forward + untrained
+    return calls.in_forward + untrained + calls.fed()
 
 
 def _evaluation_location(calls: NoGradCalls) -> dict:
     """Where an evaluation ran: one known as such, else the last calls (nothing followed them), else the
     untrained model's passes, at too few steps to belong to them."""
-    return calls.eval_location or calls.pending_location or calls.untrained_location
+    return calls.eval_location or calls.unfed_location() or calls.pending_location or calls.untrained_location

@@ -35,6 +35,7 @@ from torch import nn
 from . import carried, leaves, losses
 from .localise import locate, nonfinite_inputs, replay
 from .nograd_calls import NoGradCalls
+from .provenance import Provenance
 from .norm_batches import NormBatches, Sampler
 from .batches import BatchColumns
 from .printed import Printed
@@ -205,6 +206,9 @@ class _Lane(threading.local):
         self.last_batch: tuple[nn.Module, tuple, dict] | None = None
         self.last_loss_call: dict[str, Any] | None = None
         self.tape = TapeRecorder()
+        self.provenance = Provenance()  # a trained model's no-grad outputs, followed to the loss or not
+        self.followed: int | None = None  # id of the model whose no-grad outputs are followed
+        self.follow_wanted: Any = None  # (RootInfo, call site) of a no-grad pass whose outputs are to be followed
 
 
 def _handler(method):
@@ -334,6 +338,7 @@ class Recorder:
             return
         if self.lane.tape.model == id(module):
             self.lane.tape.abandon()  # called again before a backward: that head had no loss
+        self.lane.provenance.settle()
         info = self.roots.get(id(module))
         if info is None:
             if next(module.parameters(), None) is None:
@@ -369,7 +374,17 @@ class Recorder:
             if training:
                 info.eval_in_train += 1
                 info.eval_in_train_modules = info.eval_in_train_modules or training
-                info.nograd_train.called(any(i.calls_since_backward for i in self.roots.values()), user_location)
+                outside = info.nograd_train.called(any(i.calls_since_backward for i in self.roots.values()),
+                                                   user_location)
+                self.lane.follow_wanted = self._to_follow(info, outside)
+
+    def _to_follow(self, info: RootInfo, location: dict[str, Any] | None) -> tuple[RootInfo, Any] | None:
+        """Follow this pass's outputs to the loss? Not where a tape records this step (it would stack above):
+        the tape is due at the model's next training call, or one is recording or being left."""
+        site, lane, nxt = info.nograd_train.to_follow(location), self.lane, info.grad_calls + 1
+        if site is None or nxt <= 2 or nxt % _TAPE_EVERY == 0 or lane.tape.active is not None or lane.tape.closing:
+            return None
+        return (info, site) if lane.followed in (None, id(info.module)) else None
 
     # The layers where data first meets weights (an Embedding takes indices, not data).
     _WEIGHTED = (nn.Linear, nn.Bilinear, nn.modules.conv._ConvNd, nn.RNNBase, nn.MultiheadAttention)
@@ -463,6 +478,10 @@ class Recorder:
         info = self.roots.get(id(module))
         if info is not None and info.norm_batches is not None:
             self.norm_sampler.collect(module, info.norm_batches)
+        wanted, self.lane.follow_wanted = self.lane.follow_wanted, None
+        if info is not None and wanted is not None and wanted[0] is info:
+            self.lane.followed = id(module)
+            self.lane.provenance.follow(output, wanted[1])
         flat = carried.flat_output(output)
         self.model_outputs[id(module)] = [weakref.ref(t) for _, t in flat
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
@@ -536,8 +555,10 @@ class Recorder:
     @_handler
     def on_backward(self, tensors: Any) -> None:
         self._nograd_since_backward = False
-        for info in self.roots.values():
-            info.nograd_train.backward(trained=info.calls_since_backward > 0)
+        lane = self.lane
+        fed, followed, lane.followed = lane.provenance.verdict(), lane.followed, None
+        for key, info in self.roots.items():
+            info.nograd_train.backward(trained=info.calls_since_backward > 0, fed=fed if key == followed else None)
             info.calls_since_backward = 0
         loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
         if isinstance(loss, torch.Tensor) and self.lane.tape.active is not None:
@@ -670,6 +691,7 @@ class Recorder:
     def on_zero_grad(self, owner: Any) -> None:
         lane = self.lane
         lane.tape.settle()
+        lane.provenance.settle()
         if lane.backward_seq > lane.step_seq and self.erase_checks < ERASE_CHECKS:
             self._erasing(owner)
         lane.seq += 1
@@ -707,6 +729,8 @@ class Recorder:
     @_handler
     def on_step_begin(self, opt: torch.optim.Optimizer) -> None:
         self.lane.tape.abandon()
+        self.lane.provenance.stop()  # no backward came: what was followed was an evaluation
+        self.lane.followed = None
         self._check_budget()
         for info in self.roots.values():
             info.nograd_train.step()

@@ -292,7 +292,7 @@ class _Recording(TorchFunctionMode):
         kwargs = kwargs or {}
         self.handling += 1
         try:
-            result = _trampoline(sys._getframe(1))(func, args, kwargs)
+            result = trampoline(sys._getframe(1))(func, args, kwargs)
         finally:
             self.handling -= 1
         if not self.broken:
@@ -352,7 +352,7 @@ class _Recording(TorchFunctionMode):
         return _reshaped_from(x)
 
 
-def _trampoline(frame: Any) -> Callable[[Callable, tuple, dict], Any]:
+def trampoline(frame: Any) -> Callable[[Callable, tuple, dict], Any]:
     """`f(*a, **k)` made from the script's file, line and module globals: the frame warnings are attributed to
     (C++ warnings take the calling frame; torch's Python ones walk up to it)."""
     while frame.f_back is not None and frame.f_code.co_filename.startswith((_TORCH_DIR, _OWN_DIR)):
@@ -430,12 +430,15 @@ class TapeRecorder:
 
     def settle(self) -> None:
         """Leave the modes that are done, when this thread is not inside one's handler."""
-        while self.closing and not self.closing[-1].handling:
-            rec = self.closing.pop()
-            try:
-                rec.__exit__(None, None, None)
-            except Exception:  # another mode was entered above ours: ours stays, inert
-                pass
+        while self.closing and not self.closing[-1].handling and on_top(self.closing[-1]):
+            self.closing.pop().__exit__(None, None, None)
+
+
+def on_top(mode: TorchFunctionMode) -> bool:
+    """Leaving a mode pops the top of the stack, whichever it is: only ours may be popped (one entered above
+    it, the script's or ours, is left first)."""
+    depth = torch._C._len_torch_function_stack()
+    return depth > 0 and torch._C._get_function_stack_at(depth - 1) is mode
 
 
 def _needed(ops: list[Op], loss: int) -> list[Op]:

@@ -14,7 +14,9 @@ CODES = (
         what=(
             "Detects evaluations: forward passes under no_grad / inference_mode while dropout or batch-norm "
             "layers are in training mode. A pass a training step uses (a target network, an EMA or frozen "
-            "teacher, pseudo-labels) is no evaluation: its batch statistics are by design."),
+            "teacher, pseudo-labels) is no evaluation: its batch statistics are by design. The trained model's "
+            "own pass before its training forward is one when its outputs are followed, call by call, into "
+            "the loss (double-DQN's next actions, pseudo-labels drawn first), at three passes per call site."),
         why=(
             "Dropout stays active, so evaluation metrics are noisy and pessimistic; batch norm normalizes with "
             "batch statistics and updates its running averages from evaluation data, corrupting the model."),
