@@ -39,10 +39,10 @@ class GCN(nn.Module):  # features first, dense normalised adjacency second
 
 
 class MeanAggregation(nn.Module):  # boolean adjacency first, features second
-    def __init__(self):
+    def __init__(self, d=8):
         super().__init__()
         torch.manual_seed(0)
-        self.own, self.nb, self.out = nn.Linear(8, 16), nn.Linear(8, 16), nn.Linear(16, 3)
+        self.own, self.nb, self.out = nn.Linear(d, 16), nn.Linear(d, 16), nn.Linear(16, 3)
 
     def forward(self, adj, x):
         a = adj.float()
@@ -82,6 +82,10 @@ def sets(n=60):
 
 HEALTHY = {
     "gcn-200-nodes": lambda: (GCN(), (torch.randn(200, 16), graph(200))),
+    # node features as wide as the nodes are many: one-hot node ids, or 96 features of 96 nodes
+    "gcn-one-hot-node-ids": lambda: (GCN(150), (torch.eye(150), graph(150))),
+    "gcn-as-many-features-as-nodes": lambda: (GCN(96), (torch.randn(96, 96), graph(96))),
+    "mean-aggregation-one-hot-ids-second": lambda: (MeanAggregation(90), (graph(90) > 0, torch.eye(90))),
     "mean-aggregation-adjacency-first": lambda: (MeanAggregation(), (graph(150) > 0, torch.randn(150, 8))),
     "set-attention-mask": lambda: (SetAttention(), (torch.randn(60, 6), sets())),
 }
@@ -100,6 +104,21 @@ def test_samples_that_interact_by_design_are_not_judged(name):
 
 def test_a_graph_model_that_assumes_its_node_count_is_caught():
     assert codes(check(FixedNodes(), (torch.randn(120, 16), graph(120)))) == ["batch-size-assumption"]
+
+
+def test_a_graph_model_with_one_hot_node_ids_that_assumes_its_node_count_is_caught():
+    class FixedIds(GCN):
+        def forward(self, x, a):
+            return a @ self.l2(F.relu(a @ self.l1(x)).reshape(120, 32))
+    assert codes(check(FixedIds(120), (torch.eye(120), graph(120)))) == ["batch-size-assumption"]
+
+
+def test_two_square_feature_batches_are_still_judged():
+    class TwoViews(BatchSoftmax):
+        def forward(self, x, z):
+            return super().forward(x + z)
+    report = check(TwoViews(), (torch.randn(64, 64), torch.randn(64, 64)))
+    assert codes(report) == ["batch-mixing"]
 
 
 @pytest.mark.parametrize("inputs", [

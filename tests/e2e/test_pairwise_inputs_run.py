@@ -52,7 +52,12 @@ for step in range(60):
 """
 
 
-@pytest.mark.parametrize("source", [FULL_BATCH_GCN.replace("RESHAPE", ""), SET_MASK], ids=["gcn", "set-mask"])
+ONE_HOT_IDS = FULL_BATCH_GCN.replace("RESHAPE", "").replace("X = torch.randn(N, 12) + 0.5 * y[:, None]", "X = torch.eye(N)").replace(
+    "nn.Linear(12, 24)", "nn.Linear(N, 24)")
+
+
+@pytest.mark.parametrize("source", [FULL_BATCH_GCN.replace("RESHAPE", ""), SET_MASK, ONE_HOT_IDS],
+                         ids=["gcn", "set-mask", "gcn-one-hot-node-ids"])
 def test_samples_that_interact_through_an_input_table_are_not_flagged(run_code, source):
     r = run_code(PRELUDE + source)
     assert not {"batch-mixing", "batch-size-assumption"} & set(codes(r)), codes(r)

@@ -51,6 +51,9 @@ class BatchAxis:
     # the inputs that hold the samples on two dims (an adjacency, a samples x samples mask): the samples
     # interact by design, and a subset of them is cut on every such dim (pairwise_inputs)
     pairwise: str | None = None
+    # the inputs (by position among the input tensors) as wide as the samples are many but holding them on
+    # their first dim alone (one-hot node ids beside an adjacency): cut on that dim only
+    rows: tuple[int, ...] = ()
 
 
 def batch_dim(t: torch.Tensor, size: int, axis: int) -> int | None:
@@ -94,15 +97,18 @@ def output_layout(base: torch.Tensor | None, small: torch.Tensor | None, ax: Bat
     return ax
 
 
-def take(obj: Any, ax: BatchAxis, n: int, fold: bool = False) -> Any:
+def take(obj: Any, ax: BatchAxis, n: int, fold: bool = False, rows: tuple[int, ...] = ()) -> Any:
     """obj with every batched tensor cut to its first n samples (views, no copies); beside a samples x samples
-    input (ax.pairwise), a tensor with two dims of the samples' size is cut on each: the sub-graph of n nodes."""
+    input (ax.pairwise), a tensor with two dims of the samples' size is cut on each: the sub-graph of n nodes,
+    except the tensors at positions `rows` (the inputs' ax.rows)."""
     if ax.axis is None:
         return obj
+    position = iter(range(1 << 30))
 
     def cut(t: torch.Tensor, _: str) -> torch.Tensor:
+        at = next(position)  # tensors are met in tensors_in's order
         table = [d for d in range(t.dim()) if t.shape[d] == ax.size] if ax.pairwise else []
-        if len(table) >= 2:
+        if len(table) >= 2 and at not in rows:
             for d in table:
                 t = t.narrow(d, 0, n)
             return t
@@ -115,28 +121,38 @@ def take(obj: Any, ax: BatchAxis, n: int, fold: bool = False) -> Any:
     return tree_map(obj, cut)
 
 
-def pairwise_inputs(model: nn.Module | None, inputs: Any, ax: BatchAxis) -> str | None:
-    """The inputs holding the samples on two dims (an adjacency, a samples x samples mask), or None. Sizes
-    alone can be a coincidence (64 samples of 64 features), so such an input counts only beside one that
-    holds the samples on a single dim (the node features), and only when the model does not run with it cut
-    on its first dim alone, as a batch of feature rows would be."""
+def pairwise_inputs(model: nn.Module | None, inputs: Any, ax: BatchAxis) -> BatchAxis:
+    """ax with the inputs holding the samples on two dims (an adjacency, a samples x samples mask), if any.
+    Sizes alone can be a coincidence (64 samples of 64 features), so such an input counts only beside another
+    one, and only when the model does not run with them cut on their first dim alone, as batches of feature
+    rows would be. Node features as wide as the nodes are many (one-hot node ids) look like a table too: an
+    input the model needs cut on its first dim only, the others cut on both, holds feature rows (ax.rows)."""
     if ax.axis is None:
-        return None
+        return ax
     named = [(n, t) for n, t in tensors_in(inputs)]
-    on = {n: sum(s == ax.size for s in t.shape) for n, t in named}
-    square = [f"`{n}` {tuple(t.shape)}" for n, t in named if on[n] >= 2]
-    if not square or 1 not in on.values():
-        return None
+    on = [sum(s == ax.size for s in t.shape) for _, t in named]
+    square = [i for i, k in enumerate(on) if k >= 2]
+    if not square or len(named) < 2 or (model is None and 1 not in on):
+        return ax
+    rows: tuple[int, ...] = ()
     if model is not None:
         n = min(ax.size, LOOK) - 1  # fewer than the samples: a dim cut to n is told from the others
-        try:
-            with torch.no_grad():
-                out = first_tensor(call(model, take(inputs, ax, n), seed=0))
-        except Exception:  # the model needs the table cut on both dims
-            out = None
-        if out is not None and n in out.shape:
-            return None
-    return ", ".join(square)
+        if _runs_cut(model, inputs, ax, n, tuple(square)):
+            return ax
+        rows = next(((i,) for i in square if len(square) > 1 and _runs_cut(model, inputs, ax, n, (i,))), ())
+    tables = [f"`{named[i][0]}` {tuple(named[i][1].shape)}" for i in square if i not in rows]
+    return replace(ax, pairwise=", ".join(tables), rows=rows)
+
+
+def _runs_cut(model: nn.Module, inputs: Any, ax: BatchAxis, n: int, rows: tuple[int, ...]) -> bool:
+    """Whether the model runs on the inputs cut to n samples, those at `rows` on their first dim alone and the
+    other tables on both, and its output holds the n samples."""
+    try:
+        with torch.no_grad():
+            out = first_tensor(call(model, take(inputs, replace(ax, pairwise="?"), n, rows=rows), seed=0))
+    except Exception:  # the model needs the table cut on both dims
+        return False
+    return out is not None and n in out.shape
 
 
 def perturbed(x: torch.Tensor, dim: int, gen: torch.Generator, start: int = 0,

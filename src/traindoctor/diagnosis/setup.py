@@ -121,9 +121,9 @@ class Setup:
                                       "probes run on copies only, so none ran on the model")
         with guarded(model, tensors=True):  # nothing below may run or read the original
             ax = decide(replica, inputs, targets)
-            ax = replace(ax, pairwise=pairwise_inputs(replica, inputs, ax))
+            ax = pairwise_inputs(replica, inputs, ax)
             n = _bounded(inputs, targets, ax)
-            inputs, targets = _clone(take(inputs, ax, n)), _clone(take(targets, ax, n, fold=True))
+            inputs, targets = _clone(take(inputs, ax, n, rows=ax.rows)), _clone(take(targets, ax, n, fold=True))
             subsampled = f"subsampled {n} of {ax.size} samples" if n < ax.size else None
             setup = cls(model, inputs, targets, loss_fn, make_optimizer, replace(ax, size=n), subsampled, blocked)
             if replica is not None:
@@ -174,7 +174,7 @@ class Setup:
     def subset(self, n: int) -> "Setup":
         """The same setup on the first n samples along the batch axis."""
         self.need_samples(1)
-        return replace(self, inputs=take(self.inputs, self.axis, n), targets=take(self.targets, self.axis, n, fold=True),
+        return replace(self, inputs=take(self.inputs, self.axis, n, rows=self.axis.rows), targets=take(self.targets, self.axis, n, fold=True),
                        axis=replace(self.axis, size=n))
 
     def replace_inputs(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
