@@ -311,3 +311,15 @@ def test_a_positive_loss_falling_without_bound(loss):
 ])
 def test_bounded_losses_are_not(loss):
     assert "loss-sign-flipped" not in judge(series(120, loss=loss))
+
+
+@pytest.mark.parametrize("jump", [20.0, 9.0, 50.0])
+def test_a_td_loss_is_read_against_the_scale_of_its_targets(jump):
+    """A TD loss whose bootstrapped targets grow from zero rises with them, and a replay batch with a rare reward
+    jumps it once: neither is divergence nor a spike. The same curves against fixed targets are."""
+    growing = series(200, loss=lambda i: (jump if i == 150 else 1.0) * 0.01 * (1 + i / 5), target_scale=lambda i: 0.1 * (1 + i / 5))
+    assert judge(growing) == []
+    fixed = series(200, loss=lambda i: (jump if i == 150 else 1.0) * 0.01 * (1 + i / 5))
+    assert "loss-divergence" in judge(fixed)
+    relative_blowup = series(200, loss=lambda i: 0.01 * (1 + i) ** 2, target_scale=lambda i: 0.1 * (1 + i / 5))
+    assert "loss-divergence" in judge(relative_blowup)

@@ -58,6 +58,9 @@ class Material:
     tapes: list[LossHead]  # the latest last; the others are the held-out batches of the permutation test
     optimizer: torch.optim.Optimizer | None
     initial: dict[str, torch.Tensor] | None = None  # the model's state before its first update
+    # The targets are made by a model in each step (a TD target's bootstrap): no data whose pairing with the
+    # inputs a permutation test could question.
+    made_targets: bool = False
 
 
 @dataclass
@@ -158,7 +161,7 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
     # The permutation test moves one call's inputs against the targets; with other calls of the model in the
     # loss held as constants (a siamese pair, a penalty's own call) the pairing it tests is not the script's.
     whole = [o for o in others if not o.partial]
-    if whole and m.initial is not None and not tape.partial:
+    if whole and m.initial is not None and not tape.partial and not m.made_targets:
         base.held_out = _held_out(m, tape, whole, groups, steps)
     if layout:
         try:

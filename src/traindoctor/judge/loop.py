@@ -214,9 +214,10 @@ def _moved(rec: Recorder, pid: int) -> bool:
         return not torch.equal(picked(p), before)
 
 
-# Rules on the shape of one loss curve, which assume the loss is minimised. A player in a game (a GAN's
-# generator or discriminator) minimises its loss against an opponent that pushes it back up: its spikes,
-# plateaus and climbs are the other player's progress.
+# Rules on the shape of one loss curve, which assume the loss is minimised against a fixed yardstick. A player
+# in a game (a GAN's generator or discriminator) minimises its loss against an opponent that pushes it back up,
+# and a loss measured by weights another optimizer trains on another loss (an actor's −Q(s, π(s)) by its
+# critic) moves with that model's learning: their spikes, plateaus and climbs are the other model's progress.
 _MINIMISED_SHAPES = {"loss-spikes", "loss-plateau", "loss-divergence"}
 
 
@@ -230,7 +231,9 @@ def _step_series(rec: Recorder, st: OptState) -> list[Finding]:
         # that does not learn (the experiments' arms, which do not clip, fit the batch).
         if f.code == "clipping-every-step" and stuck:
             f.severity, f.observation = "error", f"{f.observation}; {stuck}"
-    return [f for f in found if f.code not in _MINIMISED_SHAPES] if _a_player(rec, st) else found
+    moving = _a_player(rec, st) or (st.judged_by_other and st.judged_by_other >= MOST_STEPS * (
+        st.judged_by_other + st.judged_own))
+    return [f for f in found if f.code not in _MINIMISED_SHAPES] if moving else found
 
 
 def _a_player(rec: Recorder, st: OptState) -> bool:

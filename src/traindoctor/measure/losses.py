@@ -517,3 +517,13 @@ def hand_written(loss: torch.Tensor, batch: tuple[Any, tuple, dict] | None) -> l
     predictions regressed on targets out of their reach, and per-position classification losses
     reduced with no mask (the model's latest training call, `batch`, gives the inputs' padding)."""
     return bounded_residuals(loss) + unmasked_token_losses(loss, batch)
+
+
+def target_scale(name: str, target: torch.Tensor) -> torch.Tensor | None:
+    """The scale a regression loss is measured in, from its target: the mean square for an MSE, the mean absolute
+    value for the losses linear in the error. Read for targets a model made in the step (a bootstrapped value, a
+    teacher's outputs): they grow and shrink with that model, and the loss with them (judge/steps/base.py)."""
+    if not target.is_floating_point() or not target.numel():
+        return None
+    t = target.float()
+    return t.pow(2).mean() if name == "mse_loss" else t.abs().mean()

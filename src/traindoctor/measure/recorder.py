@@ -55,11 +55,12 @@ _MAX_RECORDS = 50_000
 _SCALE_COLUMNS = 4096  # input feature columns whose scale is kept, largest first
 _PROBES_PER_OPTIMIZER = 4
 _FLUSH_EVERY = 32  # steps whose gradient norms are read from the device together
+_JUDGED_FIRST, _JUDGED_EVERY = 12, 25  # backward passes whose graph is walked for the weights the loss ran through
 # The step budget counts loop iterations: the steps of the busiest optimizer, so a GAN or an actor-critic
 # sees as many iterations as a classifier. All optimizers' steps together stop the run at this many budgets
 # (an optimizer per layer, or a fresh model and optimizer per task).
 _ALL_OPTIMIZERS_BUDGETS = 2
-_ON_DEVICE = ("grad_norm_before_clip", "update_ratio")  # record fields measured as tensors, read at the flush
+_ON_DEVICE = ("grad_norm_before_clip", "update_ratio", "target_scale")  # record fields measured as tensors, read at the flush
 # Steps recorded (gradient norms, LR, loss): every step of the first _RECORD_WARMUP, then every
 # _RECORD_EVERY-th, which keeps sub-millisecond steps within 10% (docs/performance.md). Losses
 # are checked at every backward; non-finite gradients on unrecorded steps still show, as
@@ -183,6 +184,11 @@ class OptState:
     stepped_at: int = -1  # the run's step count (n_steps) at its latest step
     versions: dict[int, int] = field(default_factory=dict)  # per parameter id: its in-place version as a step began
     changed_at: dict[int, int] = field(default_factory=dict)  # per parameter id: the latest step that changed it
+    # Sampled backward passes this optimizer stepped on whose loss ran through weights another optimizer steps
+    # on other losses (a critic scoring an actor, a discriminator scoring a generator: a yardstick that moves),
+    # and those whose loss did not.
+    judged_by_other: int = 0
+    judged_own: int = 0
 
     def params(self) -> list[torch.Tensor]:
         return parameters(self.opt)
@@ -205,10 +211,15 @@ class _Lane(threading.local):
         self.preclip = PreClip()
         self.last_batch: tuple[nn.Module, tuple, dict] | None = None
         self.last_loss_call: dict[str, Any] | None = None
+        # A regression target a model may have made in this step (a bootstrap, a teacher's values), kept until
+        # the step: its scale moves with that model (measure/losses.py: target_scale).
+        self.made_target: tuple[str, torch.Tensor] | None = None
         self.tape = TapeRecorder()
         self.provenance = Provenance()  # a trained model's no-grad outputs, followed to the loss or not
         self.followed: int | None = None  # id of the model whose no-grad outputs are followed
         self.follow_wanted: Any = None  # (RootInfo, call site) of a no-grad pass whose outputs are to be followed
+        # (parameters a sampled backward reached, the optimizers stepped since): whose weights judge its loss
+        self.reached: tuple[set[int], list[OptState]] | None = None
 
 
 def _handler(method):
@@ -264,6 +275,8 @@ class Recorder:
         self.optimizers: dict[int, OptState] = {}
         self.records: list[StepRecord] = []
         self.loss_calls: dict[str, int] = {}
+        self.regression_calls = 0  # calls of a regression loss ...
+        self.made_targets = 0  # ... whose target a model called without gradients since the last backward may have made
         self.loss_signs: list[LossSigns] = []  # the loss functions a sampled backward() descends, with their signs
         self.loss_observations: list[LossObservation] = []  # what sampled loss calls received (measure/losses.py)
         self.first_loss: FirstLoss | None = None
@@ -531,6 +544,11 @@ class Recorder:
         # called without gradients since the last backward may have made it.
         if not self._nograd_since_backward and self.batches.wants("targets", name):
             self.batches.add_target(name, target, _ignore_index(signature, args, kwargs), _classes(name, args, kwargs))
+        elif self._nograd_since_backward and name in losses.REGRESSION and isinstance(target, torch.Tensor):
+            self.lane.made_target = (name, target.detach())
+            self.made_targets += 1
+        if name in losses.REGRESSION:
+            self.regression_calls += 1
         if isinstance(target, torch.Tensor) and self.lane.last_batch is not None:  # the target of the model's last batch
             info = self.roots.get(id(self.lane.last_batch[0]))
             if info is not None and self._own(info):
@@ -595,6 +613,9 @@ class Recorder:
         lane.pending_losses.append(value)
         lane.loss_terms = losses.summed_terms(loss)
         lane.loss_averaged = losses.averaged_terms(loss)
+        self._judged()
+        if self.backward_calls <= _JUDGED_FIRST or self.backward_calls % _JUDGED_EVERY == 0:
+            lane.reached = ({id(t) for t in leaves.gradient_leaves(loss)}, [])
         if self.backward_calls <= 3 or self.backward_calls % 50 == 0:  # sampled, as the loss calls are
             signs = losses.loss_signs(loss)
             if signs:
@@ -607,6 +628,22 @@ class Recorder:
             self.flush()  # non-finite gradients of an earlier recorded step come first
             if self.nonfinite is None:
                 self.nonfinite = self._nonfinite_params() or self._nonfinite_loss(value)
+
+    def _judged(self) -> None:
+        """The optimizers that stepped on the last sampled backward: was its loss measured by weights another
+        optimizer steps on other losses? (Read when the next backward comes, once every step on it was taken.)"""
+        reached, self.lane.reached = self.lane.reached or (None, []), None
+        params, stepped = reached
+        if not stepped:
+            return
+        mine = {id(p) for st in stepped for p in st.params()}
+        others = any(st not in stepped and any(id(p) in params and id(p) not in mine for p in st.params())
+                     for st in self.optimizers.values() if st.steps)
+        for st in stepped:
+            if others:
+                st.judged_by_other += 1
+            else:
+                st.judged_own += 1
 
     @_handler
     def on_backward_failed(self, tensors: Any, exc: RuntimeError) -> None:
@@ -737,6 +774,8 @@ class Recorder:
         st = self._state(opt)
         st.ready = False
         st.thread = threading.get_ident()
+        if self.lane.reached is not None and st not in self.lane.reached[1]:
+            self.lane.reached[1].append(st)
         st.versions = {id(p): p._version for p in st.params()}  # what the step changes, read at its end
         if self._watch_game():
             self.adversaries.stepped(opt, lambda: {k: {id(p) for p in i.module.parameters()} for k, i in self.roots.items()})
@@ -783,6 +822,7 @@ class Recorder:
             entry["loss_terms"] = lane.loss_terms  # the loss is a sum of this many terms
         if lane.pending_losses and lane.loss_averaged not in (None, 1):
             entry["loss_averaged"] = lane.loss_averaged  # the loss is a mean of this many terms
+        entry["target_scale"] = losses.target_scale(*lane.made_target) if lane.made_target and lane.pending_losses else None
         st.entry = entry
         self._pending.append((with_grad, norms, entry))
         if with_grad:
@@ -812,6 +852,8 @@ class Recorder:
             entry.update(values)
             if entry["update_ratio"] is not None and not math.isfinite(entry["update_ratio"]):
                 entry["update_ratio"] = None  # weights of norm 0: no ratio
+            if entry["target_scale"] is None or not entry["target_scale"] > 0 or not math.isfinite(entry["target_scale"]):
+                entry["target_scale"] = None  # no model-made target, or one of no scale
             grouping = self._groupings.of(with_grad)
             entry["grad_norm"] = total(per_param)
             entry["grad_norm_by_module"] = grouping.by_module(per_param)
@@ -853,6 +895,7 @@ class Recorder:
         self.lane.step_seq = self.lane.seq
         self.lane.erased = set()
         self.lane.pending_losses.clear()
+        self.lane.made_target = None
         self.lane.preclip.take()  # a clip after the gradients were measured belongs to no step
         self.n_steps += 1
         if len(self._pending) >= _FLUSH_EVERY:

@@ -113,6 +113,7 @@ class StepRecord(NonfiniteFields, total=False):
     optimizer_step: int  # run: that optimizer's own step count
     loss_terms: int  # run: the loss is a sum of this many terms (absent when one)
     loss_averaged: int  # run: the loss is a mean of this many terms (absent when one, or not a mean)
+    target_scale: float | None  # run: the mean square (MSE) or mean |value| of a regression target a model made in the step (a bootstrap, a teacher's values)
     param_norm: float  # Monitor, sampled steps: L2 norm of every parameter
     param_norm_by_module: dict[str, float]  # Monitor, sampled steps: per owning module
     dead_fraction: dict[str, float]  # Monitor, sampled steps: per ReLU layer, share of units never positive

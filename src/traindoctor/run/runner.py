@@ -31,7 +31,7 @@ from ..measure.records import RunSection
 from ..measure.steps import learning_rates
 from .script import Stopper, as_main, child_exit, exit_status, join_threads, run_as_main, started_threads, user_traceback
 from ..judge.common import main_model
-from ..judge.thresholds import DEAD_RELU_TRAINED, EXPERIMENT_STEPS
+from ..judge.thresholds import DEAD_RELU_TRAINED, EXPERIMENT_STEPS, MOST_STEPS
 
 class ScriptNotFound(Exception):
     pass
@@ -195,11 +195,19 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
                                          f"experiment's {EXPERIMENT_STEPS}" if short else "the loss learns"}
     reason = reason or ("some parameters the optimizer holds never received a gradient" if unused else
                         "the loss is a sum of terms: is the path to one of them cut?")
-    material = experiments.Material(model.module, tapes, optimizer, rec.initial_states.get(id(model.module)))
+    made = rec.made_targets >= MOST_STEPS * rec.regression_calls > 0
+    material = experiments.Material(model.module, tapes, optimizer, rec.initial_states.get(id(model.module)), made)
     try:
         new, observations = experiments.run(material, reason, arms=not (unused or terms))
     except experiments.CannotExperiment as exc:
         return [], {"ran": False, "why": f"{reason}, but {exc}"}
+    if made and not (unused or terms):
+        observations.append({
+            "name": "held-out-batch", "question": "Do the targets follow the inputs (a permutation test)?",
+            "measured": {"made_targets": rec.made_targets, "regression_calls": rec.regression_calls},
+            "outcome": f"not run: {rec.made_targets} of {rec.regression_calls} regression targets were made by a model "
+                       "called without gradients in the same step (a bootstrapped value, a teacher's): no data "
+                       "whose pairing with the inputs could be questioned", "keeps": [], "kills": []})
     return new, {"ran": True, "why": reason, "observations": observations}
 
 

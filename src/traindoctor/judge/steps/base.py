@@ -79,6 +79,7 @@ class Trend:
         self.loss: float | None = None  # this step's loss per summed term
         self.in_baseline = False  # this step's loss went into the baseline (not judged against it)
         self.per_term = False
+        self.relative = False  # the loss is read relative to the scale of a target a model made
         # A loss seen below zero (a policy-gradient surrogate, a continuous density's likelihood) has no scale
         # anchored at zero: the rules that compare it with multiples of its start do not apply.
         self.signed = False
@@ -130,6 +131,11 @@ class Trend:
         """How many terms the steps' loss averages, when more than one and fixed."""
         n = _usual(self.averaged)
         return n if n is not None and n > 1 else None
+
+    def loss_name(self) -> str:
+        """What the loss values these rules read are."""
+        name = "the loss per summed term" if self.per_term else "the loss"
+        return name + " relative to its model-made target's scale" if self.relative else name
 
     def gradient_scaled(self) -> bool:
         """Whether the optimizer's step is the rate times the gradient (SGD, with or without momentum), so a loss
@@ -192,6 +198,12 @@ class Trend:
             return
         self.loss = x = loss / r.get("loss_terms", 1)  # per summed term: a growing episode's sum rises without diverging
         self.per_term = "loss_terms" in r
+        # Against a target a model made (a TD target's bootstrap): the loss grows with the values it is measured
+        # in, which start near zero and grow as they are learned, and a rare large reward jumps it; relative to
+        # the target's own scale it is judged as any regression.
+        if r.get("target_scale"):
+            self.loss = x = x / r["target_scale"]
+            self.relative = True
         self.signed = self.signed or x < 0
         self.terms[r.get("loss_terms", 1)] += 1
         self.averaged[r.get("loss_averaged", 1)] += 1
@@ -214,7 +226,7 @@ class Trend:
         limit = DIVERGENCE_FACTOR * base
         if base > 0 and len(self.window) == DIVERGENCE_WINDOW and statistics.median(v for _, v in self.window) > limit:
             at, v = next((s, v) for s, v in self.window if v > limit)
-            what = "the loss per summed term" if self.per_term else "the loss"
+            what = self.loss_name()
             self._diverge(f"{what} rose from {fmt(base)} to {fmt(v)} at step {at} and stayed above {fmt(limit)}", at)
 
     def _rising(self) -> bool:

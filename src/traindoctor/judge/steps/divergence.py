@@ -6,7 +6,9 @@ Why: updates that move the weights by a tenth of their size or more on every ste
 loss then climbs or turns non-finite, and the learning rate is the cause to check first.
 Example: SGD at lr=10 on a small MLP: update ratios of 10^0 then a NaN loss at step 3 (tests/run).
 Known problems: online, a loss that diverges and comes back within DIVERGENCE_WINDOW steps counts
-once; a NaN on a steady or falling loss (a bad batch, log(0)) is not blamed on the learning rate.
+once; a loss against a target a model made (a TD target) is read relative to that target's scale
+(base.py), so values that run away with their own targets keep pace with them and are found only when
+they turn non-finite; a NaN on a steady or falling loss (a bad batch, log(0)) is not blamed on the learning rate.
 Large updates alone are not a finding: the bundled healthy CNN with SGD sustains a median ratio of
 10^-0.9; they are, when the steps keep throwing the loss above OVERSHOOT x where it started.
 A loss summed over N terms (reduction='sum', per-sample losses .sum()-ed) gives plain SGD steps N
@@ -69,7 +71,7 @@ class LrTooHigh:
             return []
         before = [x for x, _ in pairs]
         tail = statistics.mean(t.last_losses)
-        what = "the loss per summed term" if t.per_term else "the loss"
+        what = t.loss_name()
         return [Verdict("lr-too-high", f"{what} jumped from {fmt(base)} to {fmt(peak[1])} at step {at} after update/"
                         f"parameter ratios of {power(max(before))} (healthy training sits near 10^-3), and {t.since_peak} "
                         f"losses later it is still no lower than where it started ({fmt(tail)})",

@@ -5,7 +5,8 @@ an optimizer instability, and it often precedes divergence. Example: a loss of 9
 sitting near 1 (tests/judge). Known problems: heavy-tailed minibatch losses near convergence (7x a
 median of 0.008) are not spikes unless they undo progress; after a divergence, jumps are the divergence;
 losses summed over episodes of varying length (actor-critic in pytorch/examples: 20x single-step
-jumps) are not judged.
+jumps) are not judged, nor are losses against targets a model made in the step (a TD target's bootstrap): a
+replay batch that holds a rare reward jumps the loss once, and the next batch does not.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class LossSpikes:
 
     def observe(self, r: Record, t: Trend) -> list[Verdict]:
         x = t.loss
-        if x is None or t.signed or t.episodic or t.in_baseline or t.diverged or len(t.recent) < SPIKE_MIN_HISTORY or not self._candidate(x, t):
+        if x is None or t.signed or t.episodic or t.relative or t.in_baseline or t.diverged or len(t.recent) < SPIKE_MIN_HISTORY or not self._candidate(x, t):
             return []
         med = statistics.median(t.recent)
         mad = statistics.median(abs(v - med) for v in t.recent) or 1e-12
