@@ -246,6 +246,26 @@ def test_batch_independence():
     assert run(mlp(), probes=("batch-independence",)).findings == []
 
 
+class OwnLoss(nn.Module):
+    """Hugging Face style: the batch's `labels` come first and go in, for the loss only."""
+    def __init__(self, centered):
+        super().__init__()
+        self.fc, self.centered = nn.Linear(20, 10), centered
+
+    def forward(self, labels, features):
+        h = self.fc(features)
+        self.loss = F.cross_entropy(h, labels)
+        return h - h.mean(0) if self.centered else h
+
+
+@pytest.mark.parametrize("centered", [True, False])
+def test_batch_independence_perturbs_an_input_the_outputs_read(centered):
+    x, y = data()
+    report = run(OwnLoss(centered), ({"labels": y, "features": x}, y), probes=("batch-independence",))
+    assert codes(report) == (["batch-mixing"] if centered else [])
+    assert probe(report, "batch-independence")["input"] == "features"
+
+
 class SeqLM(nn.Module):
     def __init__(self, causal):
         super().__init__()

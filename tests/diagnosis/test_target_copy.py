@@ -40,12 +40,31 @@ class LabelEmbedding(nn.Module):
         return self.out(torch.relu(self.x(x) + self.y(label)))
 
 
+class OwnLoss(nn.Module):
+    """Hugging Face token classification: the model computes its loss from the labels, -100 where none applies."""
+    def __init__(self):
+        super().__init__()
+        self.dec = Decoder()
+
+    def forward(self, input_ids, labels):
+        logits = self.dec(input_ids)
+        self.loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten())
+        return logits
+
+
+class IgnoredLabelEmbedding(LabelEmbedding):
+    """Handed its own label as a feature, the ignored ones (-100) read as class 0."""
+    def forward(self, x, label):
+        return super().forward(x, label.clamp(min=0))
+
+
 def seq_loss(out, y):
     return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
 
 
 g = torch.Generator().manual_seed(0)
 seq = torch.randint(0, 12, (16, 10), generator=g)
+tags = (seq[:, 1:] % 4).masked_fill(seq[:, 1:] > 8, -100)
 CASES = {  # (model, inputs, targets, loss, leaks)
     "decoder-fed-targets": (Decoder(), seq[:, 1:], seq[:, 1:], seq_loss, True),
     "lm-targets-not-shifted": (Decoder(), seq, seq.clone(), seq_loss, True),
@@ -53,6 +72,10 @@ CASES = {  # (model, inputs, targets, loss, leaks)
                          F.cross_entropy, True),
     "decoder-shifted": (Decoder(), seq[:, :-1], seq[:, 1:], seq_loss, False),
     "labels-only-for-the-loss": (WithLabels(), {"input_ids": seq[:, :-1], "labels": seq[:, 1:]}, seq[:, 1:], seq_loss, False),
+    "labels-with-ignored-positions-for-the-loss": (OwnLoss(), {"input_ids": seq[:, :-1], "labels": tags}, tags,
+                                                   seq_loss, False),
+    "label-with-ignored-positions-as-feature": (IgnoredLabelEmbedding(), (torch.randn(16, 6, generator=g), tags[:, 0]),
+                                                tags[:, 0], F.cross_entropy, True),
     "integer-feature-unrelated": (LabelEmbedding(), (torch.randn(16, 6, generator=g), seq[:, 1] % 4), seq[:, 0] % 4,
                                   F.cross_entropy, False),
 }
@@ -62,7 +85,9 @@ CASES = {  # (model, inputs, targets, loss, leaks)
 def test_target_copy(case):
     model, inputs, targets, loss, leaks = CASES[case]
     report = checkup(model, (inputs, targets), loss, probes=("target-copy",), progress=False)
-    assert ("label-leakage" in codes(report)) == leaks, report.sections["checkup"]["probes"]
+    record = report.sections["checkup"]["probes"]
+    assert ("label-leakage" in codes(report)) == leaks, record
+    assert record[0]["status"] == "ran", record
 
 
 # ── floating targets: a copy, unless the model reconstructs through a bottleneck ────────────────────────

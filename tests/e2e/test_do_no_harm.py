@@ -122,3 +122,13 @@ print("finished")
     assert "finished" in capsys.readouterr().out
     assert report.sections["run"]["stopped"] == "completed" and not any(f.code == "script-error" for f in report.findings)
     assert report.exit_code == 2 and "a bug of ours" in report.unchecked[0]
+
+
+def test_device_contexts_still_place_tensors_built_from_data(tmp_path):
+    """torch.tensor under `with torch.device("meta")` stays on that device, as Transformers builds a model
+    before loading its weights (a fresh process: torch decides which functions the context redirects once)."""
+    script = tmp_path / "meta.py"
+    script.write_text("import torch\nwith torch.device('meta'):\n    print(torch.tensor([1.0]).device, torch.as_tensor([1.0]).device)\n"
+                      "m = torch.nn.Linear(2, 1); o = torch.optim.SGD(m.parameters(), 0.1)\n"
+                      "for _ in range(3):\n    o.zero_grad(); m(torch.ones(4, 2)).sum().backward(); o.step()\n")
+    assert _stdout([*TRAINDOCTOR, "run", "--output", str(tmp_path / "r.json"), str(script)]).split() == ["meta", "meta"]

@@ -156,8 +156,10 @@ class Setup:
 
     @property
     def primary(self) -> tuple[str, torch.Tensor]:
-        """The first input tensor with a dimension: the one the batch axis was decided on."""
-        return next((n, t) for n, t in tensors_in(self.inputs) if t.dim() >= 1)
+        """The first input tensor with a dimension that the outputs can read: not the `labels` a model takes to
+        compute its own loss (Hugging Face's, often first in the batch), which perturbed would move no output."""
+        named = [(n, t) for n, t in tensors_in(self.inputs) if t.dim() >= 1]
+        return next(((n, t) for n, t in named if n.rsplit(".", 1)[-1] != "labels"), named[0])
 
     def need_samples(self, minimum: int) -> int:
         """The number of samples, for a probe that needs at least `minimum` of them."""

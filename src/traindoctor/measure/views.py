@@ -20,6 +20,7 @@ import sysconfig
 from typing import Any, Callable
 
 import torch
+import torch.utils._device
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,6 +56,7 @@ def watch_views(on_scramble: Callable[[dict[str, Any]], None], wanted: Callable[
     """Patch Tensor.view, Tensor.reshape and torch.reshape so `on_scramble` receives each reordering call
     the user's code makes while `wanted()`, and torch.from_numpy, torch.as_tensor and torch.tensor for numpy
     arrays the user's code reshaped so; returns the undo."""
+    _keep_device_contexts()
     targets = [(torch.Tensor, "view"), (torch.Tensor, "reshape"), (torch, "reshape"), (torch, "from_numpy"),
                (torch, "as_tensor"), (torch, "tensor")]
     saved = [(owner, name, owner.__dict__.get(name), getattr(owner, name)) for owner, name in targets]
@@ -90,6 +92,16 @@ def watch_views(on_scramble: Callable[[dict[str, Any]], None], wanted: Callable[
             else:
                 setattr(owner, name, own)
     return restore
+
+
+def _keep_device_contexts() -> None:
+    """`with torch.device(...)` knows the factory functions it redirects (torch.tensor, torch.as_tensor) by identity,
+    from a set torch builds once per process on first use. Built while our wrappers stand in, it would hold them, not
+    the functions it is then handed, and torch.tensor would ignore such contexts for the rest of the process
+    (Transformers builds models on the meta device: their buffers came out as uninitialised memory). Build it now."""
+    constructors = getattr(torch.utils._device, "_device_constructors", None)
+    if constructors is not None:
+        constructors()
 
 
 def roughness(images: torch.Tensor) -> float | None:

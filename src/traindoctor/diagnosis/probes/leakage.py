@@ -86,17 +86,20 @@ def _equal_share(x: torch.Tensor, target: torch.Tensor) -> float:
 
 
 def _other_values(x: torch.Tensor, setup: Setup) -> torch.Tensor:
-    """What replaces the copied input: other tokens of its range; for floats, the next sample's values."""
+    """What replaces the copied input: at each position another of the values it holds (the numbers between
+    them need not be valid: -100, the positions a loss ignores, beside class indices); for floats, the next
+    sample's values."""
     if x.is_floating_point():
         dim = setup.axis.axis
         if dim is None or x.dim() <= dim or x.shape[dim] < 2:
             raise NotApplicable("one sample: no other sample's values to put in its place")
         return x.roll(1, dim)
-    low, high = int(x.min()), int(x.max())
-    if high <= low:
+    values = x.unique()
+    if len(values) < 2:
         raise NotApplicable("the input holds one value: nothing to replace it with")
     g = torch.Generator().manual_seed(0)
-    return low + (x - low + 1 + torch.randint(0, high - low, x.shape, generator=g)) % (high - low + 1)
+    shift = 1 + torch.randint(0, len(values) - 1, x.shape, generator=g, device=x.device)
+    return values[(torch.searchsorted(values, x) + shift) % len(values)]
 
 
 def _hand_written_matrices(model: torch.nn.Module) -> str | None:
