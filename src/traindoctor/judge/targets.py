@@ -40,9 +40,9 @@ def unchecked(rec: Recorder) -> list[str]:
 # ── target-network-stale ─────────────────────────────────────────────────────
 
 def _targets(rec: Recorder) -> list[tuple[Watch, str, str]]:
-    """No-grad copies of a trained model whose outputs served its loss, on inputs other than its own (a
-    target on next states; a teacher on the same batch is no bootstrap), and that never changed while it
-    moved."""
+    """No-grad copies of a trained model whose outputs built its loss target (on sampled steps), served its
+    loss on inputs other than its own (a target on next states; a teacher on the same batch is no bootstrap),
+    and never changed while it moved."""
     out = []
     for key, w in rec.twins.watches.items():
         info, twin = rec.roots.get(key), rec.roots.get(w.twin) if w.twin is not None else None
@@ -50,7 +50,9 @@ def _targets(rec: Recorder) -> list[tuple[Watch, str, str]]:
             continue
         served = w.served >= MIN_STEPS and w.served >= MOST_STEPS * w.calls
         bootstraps = w.served - w.same_inputs >= MOST_STEPS * w.served
-        if served and bootstraps and not w.changed and w.moved:
+        # its outputs went into a loss target (a contrastive key enters the loss's input: no target)
+        builds = rec.bootstrap.fed.get(key, 0) > 0
+        if served and bootstraps and builds and not w.changed and w.moved:
             out.append((w, type(info.module).__name__, type(twin.module).__name__))
     return out
 

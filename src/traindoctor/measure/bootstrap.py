@@ -40,11 +40,13 @@ class Bootstrap:
     def __init__(self) -> None:
         self.observations: list[Observation] = []
         self.opened = 0
+        self.fed: dict[int, int] = {}  # model id -> probes whose loss target (or loss) took a part from its outputs
         self._level: int | None = None
         self._frames: list[FrameType] = []
+        self._sources: set[int] = set()  # the models whose outputs are dual in the open probe
         self._step = -1
 
-    def arm(self, output: Any, step: int) -> Any:
+    def arm(self, module: Any, output: Any, step: int) -> Any:
         """A no-grad model output: returned as a dual tensor on a sampled step, else unchanged."""
         if not isinstance(output, torch.Tensor) or not output.is_floating_point() or not 1 <= output.dim() <= 2:
             return output
@@ -56,6 +58,7 @@ class Bootstrap:
         frame = user_frame()
         if frame is not None and all(frame is not f for f in self._frames):
             self._frames.append(frame)
+        self._sources.add(id(module))
         return fwAD.make_dual(output, output.detach().clone(), level=self._level)
 
     def loss_target(self, target: Any, where: Callable[[], dict[str, Any]]) -> None:
@@ -65,10 +68,25 @@ class Bootstrap:
         try:
             if isinstance(target, torch.Tensor):
                 primal, tangent = fwAD.unpack_dual(target, level=self._level)
+                if tangent is not None and bool((tangent != 0).any()):
+                    self._fed()
                 if tangent is not None and (primal.dim() == 1 or (primal.dim() == 2 and primal.shape[1] == 1)):
                     self._observe(primal.detach().reshape(-1), tangent.detach().reshape(-1), where)
         finally:
             self.close()
+
+    def backward(self, loss: Any) -> None:
+        """A backward while a probe is open: no loss function took a target, the loss was written by hand;
+        did it take a part from the dual outputs?"""
+        if self._level is not None and isinstance(loss, torch.Tensor):
+            tangent = fwAD.unpack_dual(loss, level=self._level).tangent
+            if tangent is not None and bool((tangent != 0).any()):
+                self._fed()
+        self.close()
+
+    def _fed(self) -> None:
+        for key in self._sources:
+            self.fed[key] = self.fed.get(key, 0) + 1
 
     def _observe(self, target: torch.Tensor, part: torch.Tensor, where: Callable[[], dict[str, Any]]) -> None:
         boot = (part != 0).cpu()
@@ -88,7 +106,7 @@ class Bootstrap:
     def close(self) -> None:
         if self._level is not None:
             fwAD.exit_dual_level(level=self._level)
-            self._level, self._frames = None, []
+            self._level, self._frames, self._sources = None, [], set()
 
 
 def _members(name: str, value: Any) -> list[tuple[str, Any]]:

@@ -473,7 +473,7 @@ class Recorder:
         target takes from it (measure/bootstrap.py); None when a handler failed (the caller keeps its own)."""
         if id(module) not in self.roots or _in_transform() or not self._own_thread():
             return output
-        return self.bootstrap.arm(output, self.n_steps)
+        return self.bootstrap.arm(module, output, self.n_steps)
 
     def _own_thread(self) -> bool:
         return threading.get_ident() == self.thread
@@ -543,7 +543,7 @@ class Recorder:
     @_handler
     def on_backward(self, tensors: Any) -> None:
         self._nograd_since_backward = False
-        self.bootstrap.close()
+        self.bootstrap.backward(tensors if isinstance(tensors, torch.Tensor) else None)
         self.twins.backward(self.roots)
         for info in self.roots.values():
             info.nograd_train.backward(trained=info.calls_since_backward > 0)
