@@ -826,6 +826,8 @@ CODES = (
         next_step="Mask the bootstrap with the terminal flag: y = r + γ * (1 - terminated) * max_a Q_target(s', a).",
         bad="y = r + GAMMA * target_net(s2).max(1).values",
         good="y = r + GAMMA * (1 - done) * target_net(s2).max(1).values",
-        explains=("loss-divergence", "loss-spikes", "loss-plateau"),
+        # targets wrong on terminal transitions (or, inverted, reward-only elsewhere): an experiment reads them
+        # as targets that do not follow the inputs
+        explains=("loss-divergence", "loss-spikes", "loss-plateau", "labels-decoupled"),
     ),
 )

@@ -420,6 +420,8 @@ CODES = (
              "    self.target.load_state_dict(self.q.state_dict())"),
         good=("self.learn_counter += 1\nif self.learn_counter % SYNC == 0:\n"
               "    self.target.load_state_dict(self.q.state_dict())"),
-        explains=("loss-plateau", "slow-convergence", "underfitting"),
+        # its targets come from a network that does not follow, not from the inputs: an experiment reads them as
+        # targets that do not follow the inputs
+        explains=("loss-plateau", "slow-convergence", "underfitting", "labels-decoupled"),
     ),
 )
