@@ -22,7 +22,7 @@ import torch.autograd.forward_ad as fwAD
 
 from .frames import user_frame
 
-_EVERY = 10  # steps between probes, from the second step
+_EVERY = 10  # steps between probes (steps 10, 20, ...)
 _PROBES = 40  # windows opened at most (a probe costs a forward-mode pass through the target's ops)
 _MEMBERS = 16  # a container with more items is no batch
 
@@ -53,13 +53,19 @@ class Bootstrap:
         if self._level is None:
             if step < 1 or step % _EVERY or step == self._step or self.opened >= _PROBES:
                 return output
+            if fwAD._current_level >= 0:  # the script's own forward AD: levels do not nest
+                return output
             self._level, self._step = fwAD.enter_dual_level(), step
             self.opened += 1
+        try:
+            dual = fwAD.make_dual(output, output.detach().clone(), level=self._level)
+        except RuntimeError:  # a tensor forward AD does not take (a subclass): no probe of it
+            return output
         frame = user_frame()
         if frame is not None and all(frame is not f for f in self._frames):
             self._frames.append(frame)
         self._sources.add(id(module))
-        return fwAD.make_dual(output, output.detach().clone(), level=self._level)
+        return dual
 
     def loss_target(self, target: Any, where: Callable[[], dict[str, Any]]) -> None:
         """A loss function's target while a probe is open: what of it came from the dual outputs."""
