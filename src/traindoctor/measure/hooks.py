@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 import torch
+import torch.autograd.forward_ad as forward_ad
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
@@ -64,6 +65,9 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
                 lane.depth = 0
             if rec.active:  # its outputs are no data for another model, even before that one is first called
                 rec.on_model_output(module, out)
+            if rec.active and not torch.is_grad_enabled():  # a bootstrap's source, perhaps (measure/bootstrap.py)
+                probed = rec.on_nograd_output(module, out)
+                out = out if probed is None else probed
             if rec.active and rec.tape_due(module):
                 rec.on_root_return(module, out)
             return out
@@ -130,6 +134,9 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
             rec.on_step_end(opt)
 
     handles, restore_clipping, restore_views = [], None, None
+    # Forward AD's first dual tensor (measure/bootstrap.py) compiles decompositions with torch.jit, which cannot
+    # compile through the patched view and reshape: loaded before them, once per process (0.4 s).
+    forward_ad._maybe_load_decompositions()
     try:
         patch(nn.Module, "__call__", call_wrapper)
         patch(torch.autograd, "backward", backward_wrapper)
@@ -148,6 +155,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         yield rec
     finally:
         rec.lane.tape.abandon()
+        rec.bootstrap.close()
         rec.norm_sampler.disarm()
         for h in handles:
             h.remove()

@@ -33,9 +33,12 @@ import torch
 from torch import nn
 
 from . import carried, leaves, losses
+from .frames import PKG_DIR, TORCH_DIR, user_frame
 from .localise import locate, nonfinite_inputs, replay
 from .nograd_calls import NoGradCalls
 from .provenance import Provenance
+from .twins import Twins
+from .bootstrap import Bootstrap
 from .norm_batches import NormBatches, Sampler
 from .batches import BatchColumns
 from .printed import Printed
@@ -47,8 +50,6 @@ from .descent import DescentCheck, picked
 from .steps import (Groupings, PreClip, UpdateSampler, grad_norms, learning_rates, parameter_names, parameters,
                     read_steps, to_host, total)
 
-_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
 _INTERNAL: contextvars.ContextVar[bool] = contextvars.ContextVar("traindoctor_internal", default=False)
 _MODE_TYPES = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
 _MAX_RECORDS = 50_000
@@ -120,13 +121,8 @@ def user_location(always: bool = False) -> dict[str, Any]:
     `always` (an experiment on a copy naming the user's line it ran through)."""
     if _INTERNAL.get() and not always:
         return {}
-    frame = sys._getframe(1)
-    while frame is not None:
-        path = os.path.abspath(frame.f_code.co_filename)
-        if not path.startswith((_PKG_DIR, _TORCH_DIR)) and "<frozen" not in path:
-            return {"file": frame.f_code.co_filename, "line": frame.f_lineno}
-        frame = frame.f_back
-    return {}
+    frame = user_frame()
+    return {"file": frame.f_code.co_filename, "line": frame.f_lineno} if frame is not None else {}
 
 
 def made_by_us(depth: int = 2) -> bool:
@@ -135,8 +131,8 @@ def made_by_us(depth: int = 2) -> bool:
     frame = sys._getframe(depth)
     while frame is not None:
         path = os.path.abspath(frame.f_code.co_filename)
-        if not path.startswith(_TORCH_DIR) and "<frozen" not in path:
-            return path.startswith(_PKG_DIR)
+        if not path.startswith(TORCH_DIR) and "<frozen" not in path:
+            return path.startswith(PKG_DIR)
         frame = frame.f_back
     return False
 
@@ -290,6 +286,8 @@ class Recorder:
         self.initial_states: dict[int, dict[str, torch.Tensor] | None] = {}  # per model id: before its first update
         self.norm_sampler = Sampler()  # watches batch-norm layers in sampled training calls (measure/norm_batches.py)
         self.descent = DescentCheck()  # the direction of updates written by hand (no torch.optim optimizer)
+        self.twins = Twins()  # models run only without gradients that copy another: do they follow it?
+        self.bootstrap = Bootstrap()  # what of a loss target came from a model's no-grad output (TD targets)
         self.adversaries = Adversaries()  # two models in a game: which way each one's loss pulls the other's scores
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
         self.grad_not_in_opt: dict[int, str] = {}
@@ -384,6 +382,8 @@ class Recorder:
             info.nograd_calls += 1
             self._nograd_since_backward = True
             training = [n for n, m in info.mode_modules if m.training]
+            if info.grad_calls == 0 and self._own_thread():
+                self.twins.called(module, args, kwargs, self.n_steps, self.roots, self.initial_states, user_location)
             if training:
                 info.eval_in_train += 1
                 info.eval_in_train_modules = info.eval_in_train_modules or training
@@ -504,6 +504,17 @@ class Recorder:
             with torch._C.DisableTorchFunction():  # as in on_root_call
                 self.adversaries.returned(module, output)
 
+    @_handler
+    def on_nograd_output(self, module: nn.Module, output: Any) -> Any:
+        """A model's output under no_grad, on the main thread: returned as is, or as a probe of what the loss
+        target takes from it (measure/bootstrap.py); None when a handler failed (the caller keeps its own)."""
+        if id(module) not in self.roots or _in_transform() or not self._own_thread():
+            return output
+        return self.bootstrap.arm(module, output, self.n_steps)
+
+    def _own_thread(self) -> bool:
+        return threading.get_ident() == self.thread
+
     def views_wanted(self) -> bool:
         """Whether a view/reshape call now is the script's own, outside the models (their forward is probed)."""
         return self.active and not self.lane.depth and not _INTERNAL.get()
@@ -539,6 +550,7 @@ class Recorder:
             return
         n = self.loss_calls[name] = self.loss_calls.get(name, 0) + 1
         target = args[1] if len(args) > 1 else kwargs.get("target")
+        self.bootstrap.loss_target(target, user_location)
         self.lane.last_loss_call = {"name": name, "target": target}
         # A target made by a model (a target network's bootstrap, a teacher's labels) is no data: any model
         # called without gradients since the last backward may have made it.
@@ -573,6 +585,8 @@ class Recorder:
     @_handler
     def on_backward(self, tensors: Any) -> None:
         self._nograd_since_backward = False
+        self.bootstrap.backward(tensors if isinstance(tensors, torch.Tensor) else None)
+        self.twins.backward(self.roots)
         lane = self.lane
         fed, followed, lane.followed = lane.provenance.verdict(), lane.followed, None
         for key, info in self.roots.items():
@@ -768,7 +782,9 @@ class Recorder:
         self.lane.tape.abandon()
         self.lane.provenance.stop()  # no backward came: what was followed was an evaluation
         self.lane.followed = None
+        self.bootstrap.close()
         self._check_budget()
+        self.twins.step()
         for info in self.roots.values():
             info.nograd_train.step()
         st = self._state(opt)

@@ -20,7 +20,7 @@ from ..diagnosis import experiments, loss_independence, loss_terms
 from ..diagnosis.loss_terms import multi_term
 from ..diagnosis.setup import NotApplicable
 from ..judge.numerics import why_not_learning
-from ..judge import adversaries, probes as probe_rules
+from ..judge import adversaries, probes as probe_rules, targets
 from ..diagnosis.registry import Options, names
 from ..diagnosis.setup import SetupError
 from ..diagnosis.tree import Call
@@ -308,6 +308,10 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
         section["after_stop"] = after_stop
     command = " ".join(["run", os.fspath(script), *args])
     unchecked = _could_not_check(rec, any(f.code == "script-error" for f in found))
+    try:
+        unchecked += targets.unchecked(rec)
+    except Exception as exc:  # a bug of ours: the findings stand
+        internal_errors.append(f"the RL target notes failed: {type(exc).__name__}: {exc}")
     unchecked += [f"the probes on the last training batch: {gap}" for gap in probe_gaps]
     if threads_block:
         unchecked.append(f"the probes on the last training batch did not run: {threads_running} thread(s) the script "

@@ -796,4 +796,38 @@ CODES = (
         good="loss = -(torch.log(a.abs() + eps) + torch.log(b.abs() + eps))",
         explains=("loss-plateau", "slow-convergence"),
     ),
+    Code(
+        code="terminal-bootstrap",
+        title="The TD target bootstraps from terminal transitions",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "On sampled steps, measures which samples of a loss target take a part from a model's output under "
+            "no_grad (forward-mode AD through the target's ops: the part is γ·(1 - done)·Q(s') sample by sample, "
+            "the rest is the reward) and reads the 0/1 flags of the step's batch from the script's variables. "
+            "Flags the target when it bootstraps on every sample although a flag that is not where the rewards are "
+            "was set, or only on the samples of a flag set on a minority. A flag that stops the bootstrap (done "
+            "masking, n-step or SARSA targets alike) keeps it quiet; so does a task with no flag set (continuing), "
+            "and a second flag never set makes it say it could not tell (terminated vs truncated)."),
+        why=(
+            "A terminal state has no future: its value target is the reward alone. Bootstrapping there adds "
+            "γ·Q(s') of a state that does not follow (with an auto-resetting environment, the next episode's "
+            "start), so values chain across episodes and inflate past any achievable return; an inverted mask "
+            "bootstraps only there and cuts the chain everywhere else."),
+        hypotheses=(
+            Hypothesis("the done flag is sampled from the replay buffer but never used in the target",
+                       "print the target of a terminal transition: it should equal its reward"),
+            Hypothesis("the mask multiplies the wrong term ((1 - done) * r + γ·Q(s')) or is inverted (done instead "
+                       "of 1 - done)",
+                       "write the target as r + γ * (1 - done) * Q(s') and compare one terminal sample"),
+            Hypothesis("the flag means a time limit (truncated), where bootstrapping is right",
+                       "store terminated apart from truncated and mask with terminated only", kind="null"),
+        ),
+        next_step="Mask the bootstrap with the terminal flag: y = r + γ * (1 - terminated) * max_a Q_target(s', a).",
+        bad="y = r + GAMMA * target_net(s2).max(1).values",
+        good="y = r + GAMMA * (1 - done) * target_net(s2).max(1).values",
+        # targets wrong on terminal transitions (or, inverted, reward-only elsewhere): an experiment reads them
+        # as targets that do not follow the inputs
+        explains=("loss-divergence", "loss-spikes", "loss-plateau", "labels-decoupled"),
+    ),
 )

@@ -382,4 +382,46 @@ CODES = (
               "    opt.zero_grad(); loss.backward(); opt.step()\n    h = tuple(t.detach() for t in h)"),
         explains=("script-error",),
     ),
+    Code(
+        code="target-network-stale",
+        title="The target network does not follow the network it stands for",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Detects a model run only without gradients whose outputs build the targets of another model's loss, on "
+            "other inputs than that model's (a TD target on next states), that is a copy of it (same parameter "
+            "shapes, equal values at one of its calls), and whose parameters never change while its twin's move — "
+            "when the run proves the copy is not followed: a sync that wrote it in place and left its values, a sync "
+            "that brought its twin back to its values, or a script that ran to its end without one. A run stopped "
+            "by the step budget says in could-not-check that a longer sync period looks the same. An EMA or mean "
+            "teacher changes; a frozen teacher is no copy, or runs on its student's own batch."),
+        why=(
+            "A target network stands for the trained network with a delay: DQN copies it every K steps, DDPG and "
+            "SAC average towards it. Never synced, every target is the random initial network's: the trained "
+            "network regresses onto noise that never improves, and its values stay flat or drift while the loss "
+            "looks healthy."),
+        hypotheses=(
+            Hypothesis("the sync is gated by a counter that is never incremented, or by a condition that never holds",
+                       "print the counter and the condition at the sync line for a few steps"),
+            Hypothesis("the sync copies the wrong way (online.load_state_dict(target.state_dict()))",
+                       "compare a weight of both networks right after the sync step: the online one jumped back"),
+            Hypothesis("a fresh copy is made but assigned to a local or another attribute, or the state dict loaded "
+                       "was saved earlier (a deepcopy of the initial one)",
+                       "print id(target) where it is used and where it is synced; print a weight of the target "
+                       "before and after the sync"),
+            Hypothesis("the soft-update coefficient tau is 0 (or 1 - tau is applied to the online network)",
+                       "print tau and a target weight across two updates", kind="subtle"),
+            Hypothesis("a frozen copy is meant (a reference policy for a KL penalty, a teacher kept from the start)",
+                       "then nothing needs to follow: the finding does not apply", kind="null"),
+        ),
+        next_step="Sync the target from the trained network (target.load_state_dict(online.state_dict()) every K "
+                  "steps, or Polyak-average with 0 < tau <= 1) and check that a target weight changes at the sync.",
+        bad=("if self.learn_counter % SYNC == 0:   # learn_counter is never incremented\n"
+             "    self.target.load_state_dict(self.q.state_dict())"),
+        good=("self.learn_counter += 1\nif self.learn_counter % SYNC == 0:\n"
+              "    self.target.load_state_dict(self.q.state_dict())"),
+        # its targets come from a network that does not follow, not from the inputs: an experiment reads them as
+        # targets that do not follow the inputs
+        explains=("loss-plateau", "slow-convergence", "underfitting", "labels-decoupled"),
+    ),
 )
