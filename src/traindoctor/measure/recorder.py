@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from . import carried, leaves, losses
+from .actions import Actions
 from .localise import locate, nonfinite_inputs, replay
 from .nograd_calls import NoGradCalls
 from .norm_batches import NormBatches, Sampler
@@ -262,6 +263,7 @@ class Recorder:
         self.batches = BatchColumns()  # the inputs and targets fed, profiled for the data's column rules
         self.printed = Printed()  # what the script printed to stdout, for its own measures of success
         self.view_scrambles: list[dict[str, Any]] = []  # reordering view/reshape calls outside the models (measure/views.py)
+        self.actions = Actions()  # the actions a policy drew, and those its loss trains (measure/actions.py)
         self._nograd_since_backward = False  # a model ran without gradients since the last backward()
         self.model_outputs: dict[int, list[weakref.ref]] = {}  # per model id (two models or more): its latest outputs
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments
@@ -337,6 +339,7 @@ class Recorder:
             if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for _, m in info.mode_modules):
                 info.norm_batches = NormBatches()
             self.roots[id(module)] = info
+        self.actions.model_called(module, args, kwargs)
         self._check_budget()
         if self._watch_game():
             with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
@@ -477,6 +480,40 @@ class Recorder:
         if len(self.view_scrambles) < _VIEW_SCRAMBLES and not any(
                 (c["file"], c["line"]) == (call["file"], call["line"]) for c in self.view_scrambles):
             self.view_scrambles.append({**call, "step": self.n_steps})
+
+    # ── a policy's actions (measure/actions.py) ─────────────────────────────────
+    def actions_wanted(self) -> bool:
+        return self.active and not _INTERNAL.get() and not _in_transform() and not torch.compiler.is_compiling()
+
+    def _here(self) -> dict[str, Any]:
+        return {**user_location(), "step": self.n_steps}
+
+    @_handler
+    def on_built(self, dist: Any) -> None:
+        self.actions.built_from(dist)
+
+    @_handler
+    def on_drawn(self, dist: Any, value: torch.Tensor) -> None:
+        with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
+            state, rows = self.actions.of(dist, value)
+            self.actions.drew(state, value, rows)
+
+    @_handler
+    def on_sampled(self, value: torch.Tensor, rows: int, unbatched: bool) -> None:
+        with torch._C.DisableTorchFunction():
+            self.actions.drew(self.actions.state_of(rows, unbatched), value, rows)
+
+    @_handler
+    def on_evaluated(self, dist: Any, value: torch.Tensor) -> None:
+        with torch._C.DisableTorchFunction():
+            state, rows = self.actions.of(dist, value)
+            self.actions.evaluated(state, value, rows, f"{type(dist).__name__}.log_prob", self._here)
+
+    @_handler
+    def on_gathered(self, made: torch.Tensor, index: torch.Tensor, rows: int) -> None:
+        with torch._C.DisableTorchFunction():
+            self.actions.evaluated(self.actions.state_of(rows, False, made), index, rows,
+                                   "gather of log-probabilities", self._here)
 
     def tape_due(self, module: nn.Module) -> bool:
         """Whether this training call's loss head goes on tape (checked outside the lock: every call asks)."""
