@@ -1,23 +1,22 @@
 """Which actions a policy-gradient loss trains the log-probability of, against the actions the policy drew.
 
-The surrogate −log π(a|s)·A estimates the policy gradient only when `a` is the action drawn from π in state `s`
-and executed there. Watched, only reading: the draws — `sample`/`rsample` of torch.distributions, and
+The surrogate −log π(a|s)·A estimates the policy gradient only when `a` is the action drawn from π in state `s` and
+executed there. Watched, only reading: the draws — `sample`/`rsample` of torch.distributions, and
 `torch.multinomial` — and the evaluations that enter a loss with gradients — a distribution's `log_prob(value)`,
-and `gather` on a log-softmax (or the log of probabilities). Each is tied to the state it is about: the input
-of the model called last before it (before the distribution was built, for a distribution), with as many rows.
-A ledger keeps, per state (its row's values), the actions drawn there; an evaluation at a state of the ledger
+and `gather` on a log-softmax (or the log of probabilities). Each is tied to the states it is about: the input of
+the model call whose output the distribution's parameters (the log-probabilities) were computed from, found
+through their autograd graph — without one, the input of the calls since the previous draw or evaluation, when
+they agree; the value just drawn keeps the states it was drawn in. A ledger keeps, per state (its row's values), the actions drawn there; an evaluation at a state of the ledger
 whose action is none of them trains the log-probability of an action the policy did not take there.
 
 A draw is no action taken when it is a redraw: one call over more states than any draw before it, all of them
 states the policy already drew in (a fresh `dist.sample()` over a rollout's states); its values stay out of the
 ledger. A value that carries gradients (`rsample` in the loss: SAC's actor, a VAE's latent) is a pathwise term,
-not the score-function surrogate: neither a draw nor an evaluation here.
-"""
+not the score-function surrogate: neither a draw nor an evaluation here."""
 
 from __future__ import annotations
 
 import functools
-import inspect
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -33,7 +32,8 @@ _STATES_KEPT = 100_000  # states in the ledger, oldest dropped first (a rollout 
 _KEY_COLUMNS = 4096  # values of a state row that make its key (an image's are strided)
 _LOG_OPS = ("LogSoftmaxBackward0", "LogBackward0")  # a gather on these reads log-probabilities
 _EXAMPLES = 3
-_WALK = 500  # autograd nodes looked through for the weights a tensor came from
+_WALK = 500  # autograd nodes looked through for the model call a tensor came from
+_STAMP = "traindoctor.call"  # the key of a model call's stamp in its outputs' autograd nodes
 
 
 @dataclass
@@ -41,9 +41,9 @@ class Actions:
     calls: list[tuple[int, Any, torch.Tensor]] = field(default_factory=list)  # (sequence number, model, input)
     seq: int = 0
     since: int = 0  # the sequence number of the latest draw or evaluation: later calls are what comes next
-    built: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)  # distribution -> state
-    ledger: dict[int, dict[int, Any]] = field(default_factory=dict)  # state key -> {action key: action} drawn there
+    ledger: dict[int, dict[int, Any]] = field(default_factory=dict)  # state key -> {action key: its values} drawn there
     widest: int = 0  # the most rows an acting draw had
+    last: tuple | None = None  # the latest draw: (value, value's version, keys of its states, keys of its values)
     redrawn: list[weakref.ref] = field(default_factory=list)  # the latest redraws' values
     draws: int = 0
     redraws: int = 0
@@ -57,77 +57,90 @@ class Actions:
             self.seq += 1
             self.calls = [*self.calls[1 - _CALLS_KEPT:], (self.seq, module, first)]
 
-    def state_of(self, rows: int, unbatched: bool, made: torch.Tensor | None = None) -> torch.Tensor | None:
-        """The input of the model calls since the latest draw or evaluation that has `rows` rows (any, when the
-        distribution is unbatched). Calls on other inputs (an actor's on the states, a critic's on the next ones)
-        are told apart by the model whose weights `made` (the distribution's parameter, the log-probabilities)
-        was computed from; None when they cannot be."""
-        found = [(m, t) for seq, m, t in self.calls
-                 if seq > self.since and (unbatched or (t.dim() and t.shape[0] == rows))]
-        if found and any(t is not found[-1][1] and not _same(t, found[-1][1]) for _, t in found):
-            weight = _nearest_weight(made)
-            found = [(m, t) for m, t in found if weight is not None and any(p is weight for p in m.parameters())]
-            if found and any(t is not found[-1][1] and not _same(t, found[-1][1]) for _, t in found):
-                return None
-        return found[-1][1] if found else None
+    def model_returned(self, module: Any, outputs: list[Any]) -> None:
+        """The call's outputs' autograd nodes are stamped with it: what a distribution is built from is found by
+        walking its parameter's graph to them (a stamp in the node's metadata keeps no graph alive)."""
+        if self.calls and self.calls[-1][1] is module:
+            for t in outputs:
+                if isinstance(t, torch.Tensor) and t.grad_fn is not None:
+                    t.grad_fn.metadata[_STAMP] = self.calls[-1][0]
 
-    def built_from(self, dist: distributions.Distribution) -> None:
-        made = next((v for v in vars(dist).values() if isinstance(v, torch.Tensor) and v.grad_fn is not None), None)
-        try:
-            self.built[dist] = self.state_of(*_rows(dist), made)
-        except TypeError:  # not weak-referenceable
-            pass
+    def state_of(self, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None]) -> torch.Tensor | None:
+        """The input of the model call a distribution's parameter or the log-probabilities (`made()`) were computed
+        from, found through their graph; without one, of the calls since the latest draw or evaluation, when they
+        agree. Its rows must be `rows` (any, when the distribution is unbatched); None when no call fits."""
+        fits = {seq: t for seq, _, t in self.calls if unbatched or (t.dim() and t.shape[0] == rows)}
+        made_from = _stamp(made())
+        if made_from is not None:
+            return fits.get(made_from)
+        found = [t for seq, t in fits.items() if seq > self.since]
+        if not found or any(t is not found[-1] and not _same(t, found[-1]) for t in found):
+            return None
+        return found[-1]
 
-    def of(self, dist: distributions.Distribution, value: torch.Tensor) -> tuple[torch.Tensor | None, int]:
-        """The state a distribution's value is about, and its rows (None: not one value per batch row)."""
-        if tuple(value.shape) != tuple(dist.batch_shape + dist.event_shape):
-            return None, 1
-        rows, unbatched = _rows(dist)
-        return (self.built[dist] if dist in self.built else self.state_of(rows, unbatched)), rows
-
-    def drew(self, state: torch.Tensor | None, value: torch.Tensor, rows: int) -> None:
+    def drew(self, value: torch.Tensor, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None]) -> None:
+        states = _keys(self.state_of(rows, unbatched, made), rows)
+        actions = _keys(value, rows)
         self.since = self.seq
-        states, actions = _keys(state, rows), _keys(value, rows)
         if states is None or actions is None:
             return
         self.draws += 1
-        if rows > 1 and rows > self.widest and all(s in self.ledger for s, _ in states):
+        self.last = (value, value._version, states, actions)
+        if rows > 1 and rows > self.widest and all(s in self.ledger for s in states[0]):
             self.redraws += 1
             self.redrawn = [*(r for r in self.redrawn[-_EXAMPLES:] if r() is not None), weakref.ref(value)]
             return
         self.widest = max(self.widest, rows)
-        for (s, _), (a, action) in zip(states, actions):
-            self.ledger.setdefault(s, {})[a] = action
+        for s, a, row in zip(states[0], actions[0], actions[1]):
+            self.ledger.setdefault(s, {})[a] = row
         while len(self.ledger) > _STATES_KEPT:
             del self.ledger[next(iter(self.ledger))]
 
-    def evaluated(self, state: torch.Tensor | None, value: torch.Tensor, rows: int, how: str,
-                  where: Callable[[], dict[str, Any]]) -> None:
+    def evaluated(self, value: torch.Tensor, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None],
+                  how: str, where: Callable[[], dict[str, Any]]) -> None:
+        """An evaluation of `value`'s log-probability; the value just drawn is about the states it was drawn in."""
+        last = self.last
+        if last is not None and last[0] is value and last[1] == value._version:
+            states, actions = last[2], last[3]
+        else:
+            states, actions = _keys(self.state_of(rows, unbatched, made), rows), _keys(value, rows)
         self.since = self.seq
-        states, actions = _keys(state, rows), _keys(value, rows)
         if states is None or actions is None:
             return
-        known = [(i, a, action, self.ledger[s]) for i, ((s, _), (a, action)) in enumerate(zip(states, actions))
-                 if s in self.ledger]
-        untaken = [(i, action, drawn) for i, a, action, drawn in known if a not in drawn]
+        known = [(i, a, self.ledger[s]) for i, (s, a) in enumerate(zip(states[0], actions[0])) if s in self.ledger]
+        untaken = [(i, drawn) for i, a, drawn in known if a not in drawn]
         self.checked += len(known)
         self.untaken += len(untaken)
         if untaken and len(self.evaluations) < _EXAMPLES:
-            i, action, drawn = untaken[0]
+            i, drawn = untaken[0]
             redraw = any(r() is value for r in self.redrawn)
             self.evaluations.append({
                 "how": how + (", of a fresh draw" if redraw else ""), "rows": rows, "checked": len(known),
-                "untaken": len(untaken), "row": i, "evaluated": action, "drawn": list(drawn.values())[:4], **where()})
+                "untaken": len(untaken), "row": i, "evaluated": _shown(actions[1][i]),
+                "drawn": [_shown(row) for row in list(drawn.values())[:4]], **where()})
 
 
-def _nearest_weight(t: torch.Tensor | None) -> torch.Tensor | None:
-    """The weight closest to `t` in its autograd graph (breadth first, a bounded walk): the model it came from."""
+def rows_of(dist: distributions.Distribution, value: torch.Tensor) -> tuple[int, bool] | None:
+    """A distribution's rows (batch_shape[0]; 1 when unbatched) for a value of one action per row, else None."""
+    shape = dist.batch_shape
+    if tuple(value.shape) != tuple(shape + dist.event_shape):
+        return None
+    return (int(shape[0]), False) if len(shape) else (1, True)
+
+
+def parameter(dist: distributions.Distribution) -> torch.Tensor | None:
+    """A parameter of the distribution computed with gradients (its logits, probabilities, mean)."""
+    return next((v for v in vars(dist).values() if isinstance(v, torch.Tensor) and v.grad_fn is not None), None)
+
+
+def _stamp(t: torch.Tensor | None) -> int | None:
+    """The model call whose output is nearest to `t` in its autograd graph (breadth first, a bounded walk)."""
     queue, seen = [t.grad_fn] if t is not None and t.grad_fn is not None else [], 0
     while queue and seen < _WALK:
         node = queue.pop(0)
         seen += 1
-        if hasattr(node, "variable"):
-            return node.variable
+        if _STAMP in node.metadata:
+            return node.metadata[_STAMP]
         queue += [n for n, _ in node.next_functions if n is not None]
     return None
 
@@ -136,21 +149,20 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and bool(torch.equal(a, b))
 
 
-def _rows(dist: distributions.Distribution) -> tuple[int, bool]:
-    shape = dist.batch_shape
-    return (int(shape[0]), False) if len(shape) else (1, True)
-
-
-def _keys(t: torch.Tensor | None, rows: int) -> list[tuple[int, Any]] | None:
-    """Per row, a key and the row's values (a number, or the first few): the values as float32, so that an action
-    stored as a float or an int, a state as float64 or float32, key alike."""
+def _keys(t: torch.Tensor | None, rows: int) -> tuple[list[int], Any] | None:
+    """A key per row (its values as float32, so that an action stored as a float or an int, a state as float64 or
+    float32, key alike), and the rows as an array."""
     if t is None or t.is_complex() or not t.numel() or t.numel() % rows:
         return None
-    flat = t.detach().reshape(rows, -1)
-    if flat.shape[1] > _KEY_COLUMNS:
-        flat = flat[:, :: -(-flat.shape[1] // _KEY_COLUMNS)]
-    data = flat.to("cpu", torch.float32).contiguous().numpy()
-    return [(hash(row.tobytes()), float(row[0]) if len(row) == 1 else row[:4].tolist()) for row in data]
+    data = t.detach().to("cpu", torch.float32).numpy().reshape(rows, -1)  # numpy's reshape: no view of torch's is watched
+    if data.shape[1] > _KEY_COLUMNS:
+        data = data[:, :: -(-data.shape[1] // _KEY_COLUMNS)]
+    raw, n = data.tobytes(), data.shape[1] * 4
+    return [hash(raw[i * n:(i + 1) * n]) for i in range(rows)], data
+
+
+def _shown(row: Any) -> Any:
+    return float(row[0]) if len(row) == 1 else row[:4].tolist()
 
 
 _local = threading.local()  # inside a watched call: its own draws and gathers are not the script's
@@ -176,31 +188,21 @@ def _classes() -> list[type]:
 
 
 def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
-    """Patch the distributions' `__init__`, `sample`, `rsample`, `log_prob`, and `multinomial` and `gather`
-    (torch's and Tensor's), so that `rec.on_built/on_drawn/on_evaluated` see them while `wanted()`; returns
-    the undo."""
+    """Patch the distributions' `sample`, `rsample` and `log_prob`, and `multinomial` and `gather` (torch's and
+    Tensor's), so that the recorder's `on_drawn`, `on_sampled`, `on_evaluated` and `on_gathered` see them while
+    `wanted()`; returns the undo."""
     saved: list[tuple[Any, str, Any]] = []
 
     def patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
         saved.append((owner, name, owner.__dict__.get(name)))
         setattr(owner, name, make(getattr(owner, name)))
 
-    def init(original):
-        @functools.wraps(original)
-        def __init__(self, *args, **kwargs):
-            original(self, *args, **kwargs)
-            if not getattr(_local, "inside", False) and wanted():
-                rec.on_built(self)
-        return __init__
-
     def draw(original):
-        signature = inspect.signature(original)
-
         @functools.wraps(original)
         def sample(self, *args, **kwargs):
             with _Inside() as outer:
                 out = original(self, *args, **kwargs)
-            shape = signature.bind(self, *args, **kwargs).arguments.get("sample_shape", ())
+            shape = args[0] if args else kwargs.get("sample_shape", ())
             # a value with gradients (rsample in a loss, a VAE's latent) is a pathwise term, no action taken
             if (not outer and not len(shape) and isinstance(out, torch.Tensor) and not out.requires_grad
                     and wanted()):
@@ -224,7 +226,7 @@ def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
             with _Inside() as outer:
                 out = original(input, num_samples, *args, **kwargs)
             if not outer and num_samples == 1 and isinstance(out, torch.Tensor) and input.dim() <= 2 and wanted():
-                rec.on_sampled(out, input.shape[0] if input.dim() == 2 else 1, input.dim() == 1)
+                rec.on_sampled(out, input.shape[0] if input.dim() == 2 else 1, input.dim() == 1, input)
             return out
         return wrapper
 
@@ -240,7 +242,6 @@ def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
         return wrapper
 
     try:
-        patch(distributions.Distribution, "__init__", init)
         for cls in _classes():
             for name in ("sample", "rsample"):
                 if name in vars(cls):

@@ -32,7 +32,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from . import carried, leaves, losses
+from . import actions, carried, leaves, losses
 from .actions import Actions
 from .localise import locate, nonfinite_inputs, replay
 from .nograd_calls import NoGradCalls
@@ -462,6 +462,7 @@ class Recorder:
         if info is not None and info.norm_batches is not None:
             self.norm_sampler.collect(module, info.norm_batches)
         flat = carried.flat_output(output)
+        self.actions.model_returned(module, [t for _, t in flat])
         self.model_outputs[id(module)] = [weakref.ref(t) for _, t in flat
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if id(module) in self.roots and torch.is_grad_enabled() and not _in_transform():
@@ -489,31 +490,29 @@ class Recorder:
         return {**user_location(), "step": self.n_steps}
 
     @_handler
-    def on_built(self, dist: Any) -> None:
-        self.actions.built_from(dist)
-
-    @_handler
     def on_drawn(self, dist: Any, value: torch.Tensor) -> None:
-        with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
-            state, rows = self.actions.of(dist, value)
-            self.actions.drew(state, value, rows)
+        rows = actions.rows_of(dist, value)
+        if rows is not None:
+            with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
+                self.actions.drew(value, *rows, lambda: actions.parameter(dist))
 
     @_handler
-    def on_sampled(self, value: torch.Tensor, rows: int, unbatched: bool) -> None:
+    def on_sampled(self, value: torch.Tensor, rows: int, unbatched: bool, made: torch.Tensor) -> None:
         with torch._C.DisableTorchFunction():
-            self.actions.drew(self.actions.state_of(rows, unbatched), value, rows)
+            self.actions.drew(value, rows, unbatched, lambda: made)
 
     @_handler
     def on_evaluated(self, dist: Any, value: torch.Tensor) -> None:
-        with torch._C.DisableTorchFunction():
-            state, rows = self.actions.of(dist, value)
-            self.actions.evaluated(state, value, rows, f"{type(dist).__name__}.log_prob", self._here)
+        rows = actions.rows_of(dist, value)
+        if rows is not None:
+            with torch._C.DisableTorchFunction():
+                self.actions.evaluated(value, *rows, lambda: actions.parameter(dist), f"{type(dist).__name__}.log_prob",
+                                       self._here)
 
     @_handler
     def on_gathered(self, made: torch.Tensor, index: torch.Tensor, rows: int) -> None:
         with torch._C.DisableTorchFunction():
-            self.actions.evaluated(self.actions.state_of(rows, False, made), index, rows,
-                                   "gather of log-probabilities", self._here)
+            self.actions.evaluated(index, rows, False, lambda: made, "gather of log-probabilities", self._here)
 
     def tape_due(self, module: nn.Module) -> bool:
         """Whether this training call's loss head goes on tape (checked outside the lock: every call asks)."""
