@@ -162,7 +162,9 @@ def _keys(t: torch.Tensor | None, rows: int) -> tuple[list[int], Any] | None:
 
 
 def _shown(row: Any) -> Any:
-    return float(row[0]) if len(row) == 1 else row[:4].tolist()
+    """A row's action as the script would print it: a class index as an int, a continuous one as floats."""
+    values = [int(v) if float(v).is_integer() else float(v) for v in row[:4].tolist()]
+    return values[0] if len(row) == 1 else values
 
 
 _local = threading.local()  # inside a watched call: its own draws and gathers are not the script's

@@ -821,7 +821,7 @@ CODES = (
             Hypothesis(
                 cause="states and actions stored or batched out of step: shifted by one (the next state stored), "
                       "shuffled apart in minibatches, or kept from an earlier rollout",
-                check="for a few rows, compare states[i] with the state action[i] was drawn in",
+                check="for a few rows, compare the state stored with each action to the state that action was drawn in",
             ),
             Hypothesis(
                 cause="the executed action is not the policy's draw (epsilon-greedy, a scripted or expert action): "
