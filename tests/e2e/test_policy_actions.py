@@ -337,6 +337,16 @@ for step in range(60):
 }
 
 
+# the same actor-critic, each action stored with the state it was drawn in
+HEALTHY["gather-of-stored-actions"] = BROKEN["next-state-stored-gather"].replace(
+    """        s, r = env.step([a])
+        states.append(s[0].copy())                              # the state after the action
+""", """        states.append(s[0].copy())
+        s, r = env.step([a])
+""")
+assert HEALTHY["gather-of-stored-actions"] != BROKEN["next-state-stored-gather"]
+
+
 @pytest.mark.parametrize("name", BROKEN)
 def test_untaken_actions_found(run_code, name):
     report = run_code(PRELUDE + BROKEN[name])

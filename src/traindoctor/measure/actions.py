@@ -52,7 +52,8 @@ class Actions:
     evaluations: list[dict[str, Any]] = field(default_factory=list)  # the first with untaken rows, a few
 
     def model_called(self, module: Any, args: tuple, kwargs: dict) -> None:
-        first = next((t for _, t in batch_tensors(args, kwargs)), None)
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else next(
+            (t for _, t in batch_tensors(args, kwargs)), None)
         if first is not None:
             self.seq += 1
             self.calls = [*self.calls[1 - _CALLS_KEPT:], (self.seq, module, first)]
