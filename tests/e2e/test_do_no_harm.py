@@ -8,6 +8,7 @@ import threading
 
 import pytest
 import torch
+import torch.distributions as D
 import torch.nn.functional as F
 from torch import nn
 from torch.optim import optimizer as optim_module
@@ -43,6 +44,10 @@ def _pristine():
         "os_exit": os._exit, "excepthook": threading.excepthook, "process_start": multiprocessing.process.BaseProcess.start,
         "signals": {s: signal.getsignal(s) for s in signal.valid_signals()},
         "argv": list(sys.argv), "path": list(sys.path), "cwd": os.getcwd(),
+        "multinomial": torch.multinomial, "gather": torch.gather,
+        "tensor_methods": {n: torch.Tensor.__dict__.get(n) for n in ("multinomial", "gather")},
+        "distributions": {(c.__name__, n): c.__dict__.get(n) for c in (D.Distribution, D.Categorical, D.Normal, D.Independent)
+                          for n in ("sample", "rsample", "log_prob")},
     }
 
 

@@ -258,6 +258,13 @@ UNNORMALIZED_SCALE = 100.0
 # transformer habit that is not a data-pipeline bug.
 FIRST_LAYER_RMS = 50.0
 
+# A policy-gradient loss trains the log-probability of actions the policy did not take (measure/actions.py):
+# of the rows it evaluates at states where the policy drew actions, at least a tenth, and at least 5, carry an
+# action it never drew there. A healthy loop evaluates exactly the actions drawn, so any share is a bug; the
+# floor only keeps one stray evaluation (an epsilon-greedy step now and then) from being called the loss.
+UNTAKEN_ACTION_SHARE = 0.1
+UNTAKEN_ACTION_ROWS = 5
+
 # ── probes (diagnosis/) ─────────────────────────────────────────────────────────────────────────
 # The probes run experiments on copies of the model (diagnosis/probes/); the rules over what they
 # measure are in judge/probes.py. Their input scale is UNNORMALIZED_SCALE, and a trained model's dead

@@ -14,6 +14,8 @@ What is patched, and why this way:
 - `Tensor.view`, `Tensor.reshape`, `torch.reshape`: a call of the script's own, outside the models, that
   reorders dimensions (measure/views.py).
 - `LRScheduler.step`, `DataLoader.__iter__`, and the loss functions of `torch.nn.functional`.
+- torch.distributions' `__init__`/`sample`/`rsample`/`log_prob`, `multinomial` and `gather`: the actions a policy
+  draws and those its loss trains (measure/actions.py).
 - `multiprocessing`'s `Process.start`: training in another process is invisible here, and the
   report says so when nothing was seen.
 Everything is restored by `uninstall`, also after errors. The module depth is per thread.
@@ -35,6 +37,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 from torch.utils.data import DataLoader
 
+from .actions import watch_actions
 from .clipping import watch_clipping
 from .views import watch_views
 from .steps import when_grads_final
@@ -133,7 +136,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         if rec.active:
             rec.on_step_end(opt)
 
-    handles, restore_clipping, restore_views = [], None, None
+    handles, restore_clipping, restore_views, restore_actions = [], None, None, None
     # Forward AD's first dual tensor (measure/bootstrap.py) compiles decompositions with torch.jit, which cannot
     # compile through the patched view and reshape: loaded before them, once per process (0.4 s).
     forward_ad._maybe_load_decompositions()
@@ -148,6 +151,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         patch(multiprocessing.process.BaseProcess, "start", before(rec.on_process_start))
         restore_clipping = watch_clipping(lambda total: rec.active and rec.on_clip(total))
         restore_views = watch_views(rec.on_view_scramble, rec.views_wanted)
+        restore_actions = watch_actions(rec, rec.actions_wanted)
         for name in LOSS_FUNCTIONS:
             patch(F, name, loss_wrapper(name))
         handles.append(register_optimizer_step_pre_hook(pre_step))
@@ -163,6 +167,8 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
             restore_clipping()
         if restore_views is not None:
             restore_views()
+        if restore_actions is not None:
+            restore_actions()
         for owner, name, original in reversed(restore):
             setattr(owner, name, original)
         rec.flush()

@@ -32,7 +32,8 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from . import carried, leaves, losses
+from . import actions, carried, leaves, losses
+from .actions import Actions
 from .frames import PKG_DIR, TORCH_DIR, user_frame
 from .localise import locate, nonfinite_inputs, replay
 from .nograd_calls import NoGradCalls
@@ -280,6 +281,7 @@ class Recorder:
         self.batches = BatchColumns()  # the inputs and targets fed, profiled for the data's column rules
         self.printed = Printed()  # what the script printed to stdout, for its own measures of success
         self.view_scrambles: list[dict[str, Any]] = []  # reordering view/reshape calls outside the models (measure/views.py)
+        self.actions = Actions()  # the actions a policy drew, and those its loss trains (measure/actions.py)
         self._nograd_since_backward = False  # a model ran without gradients since the last backward()
         self.model_outputs: dict[int, list[weakref.ref]] = {}  # per model id (two models or more): its latest outputs
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments
@@ -358,6 +360,7 @@ class Recorder:
             if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for _, m in info.mode_modules):
                 info.norm_batches = NormBatches()
             self.roots[id(module)] = info
+        self.actions.model_called(module, args, kwargs)
         self._check_budget()
         if self._watch_game():
             with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
@@ -496,6 +499,7 @@ class Recorder:
             self.lane.followed = id(module)
             self.lane.provenance.follow(output, wanted[1])
         flat = carried.flat_output(output)
+        self.actions.model_returned(module, [t for _, t in flat])
         self.model_outputs[id(module)] = [weakref.ref(t) for _, t in flat
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if id(module) in self.roots and torch.is_grad_enabled() and not _in_transform():
@@ -525,6 +529,38 @@ class Recorder:
         if len(self.view_scrambles) < _VIEW_SCRAMBLES and not any(
                 (c["file"], c["line"]) == (call["file"], call["line"]) for c in self.view_scrambles):
             self.view_scrambles.append({**call, "step": self.n_steps})
+
+    # ── a policy's actions (measure/actions.py) ─────────────────────────────────
+    def actions_wanted(self) -> bool:
+        return self.active and not _INTERNAL.get() and not _in_transform() and not torch.compiler.is_compiling()
+
+    def _here(self) -> dict[str, Any]:
+        return {**user_location(), "step": self.n_steps}
+
+    @_handler
+    def on_drawn(self, dist: Any, value: torch.Tensor) -> None:
+        rows = actions.rows_of(dist, value)
+        if rows is not None:
+            with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
+                self.actions.drew(value, *rows, lambda: actions.parameter(dist))
+
+    @_handler
+    def on_sampled(self, value: torch.Tensor, rows: int, unbatched: bool, made: torch.Tensor) -> None:
+        with torch._C.DisableTorchFunction():
+            self.actions.drew(value, rows, unbatched, lambda: made)
+
+    @_handler
+    def on_evaluated(self, dist: Any, value: torch.Tensor) -> None:
+        rows = actions.rows_of(dist, value)
+        if rows is not None:
+            with torch._C.DisableTorchFunction():
+                self.actions.evaluated(value, *rows, lambda: actions.parameter(dist), f"{type(dist).__name__}.log_prob",
+                                       self._here)
+
+    @_handler
+    def on_gathered(self, made: torch.Tensor, index: torch.Tensor, rows: int) -> None:
+        with torch._C.DisableTorchFunction():
+            self.actions.evaluated(index, rows, False, lambda: made, "gather of log-probabilities", self._here)
 
     def tape_due(self, module: nn.Module) -> bool:
         """Whether this training call's loss head goes on tape (checked outside the lock: every call asks)."""

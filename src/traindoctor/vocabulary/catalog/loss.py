@@ -830,4 +830,44 @@ CODES = (
         # as targets that do not follow the inputs
         explains=("loss-divergence", "loss-spikes", "loss-plateau", "labels-decoupled"),
     ),
+    Code(
+        code="log-prob-of-untaken-action",
+        title="The policy gradient trains the log-probability of actions the policy did not take",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Detects a policy-gradient loss (REINFORCE, actor-critic, PPO) that evaluates log π(a|s) — a "
+            "distribution's log_prob, or a gather on a log-softmax — for actions other than those the policy drew "
+            "in those states (`run`: the states and actions of every torch.distributions draw and "
+            "torch.multinomial call, against those of every log-probability that enters a loss with gradients)."),
+        why=(
+            "−log π(a|s)·A estimates the policy gradient only when `a` is the action drawn from π in `s` and "
+            "executed there, so that A is that action's advantage. Paired with another action — a fresh "
+            "`dist.sample()` at the update, the argmax, the action list shifted by one step or left in another "
+            "order than the states — the loss pushes up actions whose rewards it never saw: the gradient is noise "
+            "or worse, and the policy does not improve however long it trains."),
+        hypotheses=(
+            Hypothesis(
+                cause="the update samples again (dist.log_prob(dist.sample())) or takes the argmax instead of the "
+                      "stored actions",
+                check="print the evaluated actions next to the stored ones for the first rows",
+            ),
+            Hypothesis(
+                cause="states and actions stored or batched out of step: shifted by one (the next state stored), "
+                      "shuffled apart in minibatches, or kept from an earlier rollout",
+                check="for a few rows, compare the state stored with each action to the state that action was drawn in",
+            ),
+            Hypothesis(
+                cause="the executed action is not the policy's draw (epsilon-greedy, a scripted or expert action): "
+                      "its log-probability under π needs an importance weight",
+                check="count how often the executed action replaces the policy's draw",
+                kind="subtle",
+            ),
+        ),
+        next_step="Store the action the policy drew with the state it was drawn in, and evaluate log_prob of that "
+                  "action; shuffle states, actions and advantages with one index.",
+        bad="dist = Categorical(logits=policy(states))\nloss = -(dist.log_prob(dist.sample()) * returns).mean()",
+        good="dist = Categorical(logits=policy(states))\nloss = -(dist.log_prob(actions) * returns).mean()  # actions taken",
+        explains=("loss-plateau", "cannot-overfit-batch", "underfitting", "loss-sign-flipped", "loss-divergence"),
+    ),
 )

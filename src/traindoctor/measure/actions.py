@@ -1,0 +1,275 @@
+"""Which actions a policy-gradient loss trains the log-probability of, against the actions the policy drew.
+
+The surrogate −log π(a|s)·A estimates the policy gradient only when `a` is the action drawn from π in state `s` and
+executed there. Watched, only reading: the draws — `sample`/`rsample` of torch.distributions, and
+`torch.multinomial` — and the evaluations that enter a loss with gradients — a distribution's `log_prob(value)`,
+and `gather` on a log-softmax (or the log of probabilities). Each is tied to the states it is about: the input of
+the model call whose output the distribution's parameters (the log-probabilities) were computed from, found
+through their autograd graph — without one, the input of the calls since the previous draw or evaluation, when
+they agree; the value just drawn keeps the states it was drawn in. A ledger keeps, per state (its row's values), the actions drawn there; an evaluation at a state of the ledger
+whose action is none of them trains the log-probability of an action the policy did not take there.
+
+A draw is no action taken when it is a redraw: one call over more states than any draw before it, all of them
+states the policy already drew in (a fresh `dist.sample()` over a rollout's states); its values stay out of the
+ledger. A value that carries gradients (`rsample` in the loss: SAC's actor, a VAE's latent) is a pathwise term,
+not the score-function surrogate: neither a draw nor an evaluation here."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import distributions
+
+from .stats import batch_tensors
+
+_CALLS_KEPT = 4  # model calls a draw or an evaluation may be about (an actor's and a critic's on one state)
+_STATES_KEPT = 100_000  # states in the ledger, oldest dropped first (a rollout buffer is a few thousand)
+_KEY_COLUMNS = 4096  # values of a state row that make its key (an image's are strided)
+_LOG_OPS = ("LogSoftmaxBackward0", "LogBackward0")  # a gather on these reads log-probabilities
+_EXAMPLES = 3
+_WALK = 500  # autograd nodes looked through for the model call a tensor came from
+_STAMP = "traindoctor.call"  # the key of a model call's stamp in its outputs' autograd nodes
+
+
+@dataclass
+class Actions:
+    calls: list[tuple[int, Any, torch.Tensor]] = field(default_factory=list)  # (sequence number, model, input)
+    seq: int = 0
+    since: int = 0  # the sequence number of the latest draw or evaluation: later calls are what comes next
+    ledger: dict[int, dict[int, Any]] = field(default_factory=dict)  # state key -> {action key: its values} drawn there
+    widest: int = 0  # the most rows an acting draw had
+    last: tuple | None = None  # the latest draw: (value, value's version, keys of its states, keys of its values)
+    redrawn: list[weakref.ref] = field(default_factory=list)  # the latest redraws' values
+    draws: int = 0
+    redraws: int = 0
+    checked: int = 0  # evaluated rows at states of the ledger
+    untaken: int = 0  # ... whose action was not drawn there
+    evaluations: list[dict[str, Any]] = field(default_factory=list)  # the first with untaken rows, a few
+
+    def model_called(self, module: Any, args: tuple, kwargs: dict) -> None:
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else next(
+            (t for _, t in batch_tensors(args, kwargs)), None)
+        if first is not None:
+            self.seq += 1
+            self.calls = [*self.calls[1 - _CALLS_KEPT:], (self.seq, module, first)]
+
+    def model_returned(self, module: Any, outputs: list[Any]) -> None:
+        """The call's outputs' autograd nodes are stamped with it: what a distribution is built from is found by
+        walking its parameter's graph to them (a stamp in the node's metadata keeps no graph alive)."""
+        if self.calls and self.calls[-1][1] is module:
+            for t in outputs:
+                if isinstance(t, torch.Tensor) and t.grad_fn is not None:
+                    t.grad_fn.metadata[_STAMP] = self.calls[-1][0]
+
+    def state_of(self, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None]) -> torch.Tensor | None:
+        """The input of the model call a distribution's parameter or the log-probabilities (`made()`) were computed
+        from, found through their graph; without one, of the calls since the latest draw or evaluation, when they
+        agree. Its rows must be `rows` (any, when the distribution is unbatched); None when no call fits."""
+        fits = {seq: t for seq, _, t in self.calls if unbatched or (t.dim() and t.shape[0] == rows)}
+        made_from = _stamp(made())
+        if made_from is not None:
+            return fits.get(made_from)
+        found = [t for seq, t in fits.items() if seq > self.since]
+        if not found or any(t is not found[-1] and not _same(t, found[-1]) for t in found):
+            return None
+        return found[-1]
+
+    def drew(self, value: torch.Tensor, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None]) -> None:
+        states = _keys(self.state_of(rows, unbatched, made), rows)
+        actions = _keys(value, rows)
+        self.since = self.seq
+        if states is None or actions is None:
+            return
+        self.draws += 1
+        self.last = (value, value._version, states, actions)
+        if rows > 1 and rows > self.widest and all(s in self.ledger for s in states[0]):
+            self.redraws += 1
+            self.redrawn = [*(r for r in self.redrawn[-_EXAMPLES:] if r() is not None), weakref.ref(value)]
+            return
+        self.widest = max(self.widest, rows)
+        for s, a, row in zip(states[0], actions[0], actions[1]):
+            self.ledger.setdefault(s, {})[a] = row
+        while len(self.ledger) > _STATES_KEPT:
+            del self.ledger[next(iter(self.ledger))]
+
+    def evaluated(self, value: torch.Tensor, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None],
+                  how: str, where: Callable[[], dict[str, Any]]) -> None:
+        """An evaluation of `value`'s log-probability; the value just drawn is about the states it was drawn in."""
+        last = self.last
+        if last is not None and last[0] is value and last[1] == value._version:
+            states, actions = last[2], last[3]
+        else:
+            states, actions = _keys(self.state_of(rows, unbatched, made), rows), _keys(value, rows)
+        self.since = self.seq
+        if states is None or actions is None:
+            return
+        known = [(i, a, self.ledger[s]) for i, (s, a) in enumerate(zip(states[0], actions[0])) if s in self.ledger]
+        untaken = [(i, drawn) for i, a, drawn in known if a not in drawn]
+        self.checked += len(known)
+        self.untaken += len(untaken)
+        if untaken and len(self.evaluations) < _EXAMPLES:
+            i, drawn = untaken[0]
+            redraw = any(r() is value for r in self.redrawn)
+            self.evaluations.append({
+                "how": how + (", of a fresh draw" if redraw else ""), "rows": rows, "checked": len(known),
+                "untaken": len(untaken), "row": i, "evaluated": _shown(actions[1][i]),
+                "drawn": [_shown(row) for row in list(drawn.values())[:4]], **where()})
+
+
+def rows_of(dist: distributions.Distribution, value: torch.Tensor) -> tuple[int, bool] | None:
+    """A distribution's rows (batch_shape[0]; 1 when unbatched) for a value of one action per row, else None."""
+    shape = dist.batch_shape
+    if tuple(value.shape) != tuple(shape + dist.event_shape):
+        return None
+    return (int(shape[0]), False) if len(shape) else (1, True)
+
+
+def parameter(dist: distributions.Distribution) -> torch.Tensor | None:
+    """A parameter of the distribution computed with gradients (its logits, probabilities, mean)."""
+    return next((v for v in vars(dist).values() if isinstance(v, torch.Tensor) and v.grad_fn is not None), None)
+
+
+def _stamp(t: torch.Tensor | None) -> int | None:
+    """The model call whose output is nearest to `t` in its autograd graph (breadth first, a bounded walk)."""
+    queue, seen = [t.grad_fn] if t is not None and t.grad_fn is not None else [], 0
+    while queue and seen < _WALK:
+        node = queue.pop(0)
+        seen += 1
+        if _STAMP in node.metadata:
+            return node.metadata[_STAMP]
+        queue += [n for n, _ in node.next_functions if n is not None]
+    return None
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and a.device == b.device and bool(torch.equal(a, b))
+
+
+def _keys(t: torch.Tensor | None, rows: int) -> tuple[list[int], Any] | None:
+    """A key per row (its values as float32, so that an action stored as a float or an int, a state as float64 or
+    float32, key alike), and the rows as an array."""
+    if t is None or t.is_complex() or not t.numel() or t.numel() % rows:
+        return None
+    data = t.detach().to("cpu", torch.float32).numpy().reshape(rows, -1)  # numpy's reshape: no view of torch's is watched
+    if data.shape[1] > _KEY_COLUMNS:
+        data = data[:, :: -(-data.shape[1] // _KEY_COLUMNS)]
+    raw, n = data.tobytes(), data.shape[1] * 4
+    return [hash(raw[i * n:(i + 1) * n]) for i in range(rows)], data
+
+
+def _shown(row: Any) -> Any:
+    """A row's action as the script would print it: a class index as an int, a continuous one as floats."""
+    values = [int(v) if float(v).is_integer() else float(v) for v in row[:4].tolist()]
+    return values[0] if len(row) == 1 else values
+
+
+_local = threading.local()  # inside a watched call: its own draws and gathers are not the script's
+
+
+class _Inside:
+    def __enter__(self) -> bool:
+        outer = getattr(_local, "inside", False)
+        _local.inside = True
+        self.outer = outer
+        return outer
+
+    def __exit__(self, *exc: Any) -> None:
+        _local.inside = self.outer
+
+
+def _classes() -> list[type]:
+    found = {distributions.Distribution}
+    for value in vars(distributions).values():
+        if isinstance(value, type) and issubclass(value, distributions.Distribution):
+            found.add(value)
+    return sorted(found, key=lambda c: c.__qualname__)
+
+
+def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
+    """Patch the distributions' `sample`, `rsample` and `log_prob`, and `multinomial` and `gather` (torch's and
+    Tensor's), so that the recorder's `on_drawn`, `on_sampled`, `on_evaluated` and `on_gathered` see them while
+    `wanted()`; returns the undo."""
+    saved: list[tuple[Any, str, Any]] = []
+
+    def patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+        saved.append((owner, name, owner.__dict__.get(name)))
+        setattr(owner, name, make(getattr(owner, name)))
+
+    def draw(original):
+        @functools.wraps(original)
+        def sample(self, *args, **kwargs):
+            with _Inside() as outer:
+                out = original(self, *args, **kwargs)
+            shape = args[0] if args else kwargs.get("sample_shape", ())
+            # a value with gradients (rsample in a loss, a VAE's latent) is a pathwise term, no action taken
+            if (not outer and not len(shape) and isinstance(out, torch.Tensor) and not out.requires_grad
+                    and wanted()):
+                rec.on_drawn(self, out)
+            return out
+        return sample
+
+    def log_prob(original):
+        @functools.wraps(original)
+        def wrapper(self, value, *args, **kwargs):
+            with _Inside() as outer:
+                out = original(self, value, *args, **kwargs)
+            if not outer and _trained(value, out) and wanted():
+                rec.on_evaluated(self, value)
+            return out
+        return wrapper
+
+    def multinomial(original):
+        @functools.wraps(original)
+        def wrapper(input, num_samples, *args, **kwargs):
+            with _Inside() as outer:
+                out = original(input, num_samples, *args, **kwargs)
+            if not outer and num_samples == 1 and isinstance(out, torch.Tensor) and input.dim() <= 2 and wanted():
+                rec.on_sampled(out, input.shape[0] if input.dim() == 2 else 1, input.dim() == 1, input)
+            return out
+        return wrapper
+
+    def gather(original):
+        @functools.wraps(original)
+        def wrapper(input, dim, index, *args, **kwargs):
+            out = original(input, dim, index, *args, **kwargs)
+            if (not getattr(_local, "inside", False) and isinstance(index, torch.Tensor) and input.dim() == 2
+                    and type(input.grad_fn).__name__ in _LOG_OPS and dim in (1, -1)
+                    and tuple(index.shape) == (input.shape[0], 1) and _trained(index, out) and wanted()):
+                rec.on_gathered(input, index, input.shape[0])
+            return out
+        return wrapper
+
+    try:
+        for cls in _classes():
+            for name in ("sample", "rsample"):
+                if name in vars(cls):
+                    patch(cls, name, draw)
+            if "log_prob" in vars(cls):
+                patch(cls, "log_prob", log_prob)
+        for owner in (torch, torch.Tensor):
+            patch(owner, "multinomial", multinomial)
+            patch(owner, "gather", gather)
+    except BaseException:
+        _restore(saved)
+        raise
+    return lambda: _restore(saved)
+
+
+def _trained(value: Any, out: Any) -> bool:
+    """An evaluation whose result carries gradients to the policy, of a value that carries none: the
+    score-function term. (A value with gradients is a reparameterised sample: a pathwise term.)"""
+    return (isinstance(value, torch.Tensor) and isinstance(out, torch.Tensor) and torch.is_grad_enabled()
+            and out.requires_grad and not value.requires_grad)
+
+
+def _restore(saved: list[tuple[Any, str, Any]]) -> None:
+    for owner, name, own in reversed(saved):
+        if own is None:  # inherited (Tensor's methods live on its C base): drop the override
+            delattr(owner, name)
+        else:
+            setattr(owner, name, own)
