@@ -25,10 +25,13 @@ reported: only what reaches the loss or the gradients is.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import torch
+
 from ..vocabulary.finding import Finding, finding
-from ..vocabulary.numbers import nonfinite
+from ..vocabulary.numbers import fmt, nonfinite
 
 RECENT = 20  # records before a non-finite step kept in its evidence: the flight recorder's view of it
 FIELDS = ("nonfinite_inputs", "inputs_checked", "output_finite", "nonfinite_grads", "n_nonfinite_grads", "replay",
@@ -116,3 +119,51 @@ def _columns(where: Any) -> str:
         return ""
     more = f" of {where['n_columns']}" if where.get("n_columns", 0) > len(where["columns"]) else ""
     return f", in feature columns {where['columns']}{more}"
+
+
+# What guards each family of functions, for the finding's next step.
+_GUARDS = (
+    (("exp", "exp2", "expm1", "pow", "cosh", "sinh"),
+     "bound its argument (clamp, softplus) or stay in log space: log_softmax / logsumexp instead of exp then "
+     "normalise, PoissonNLLLoss(log_input=True) on the log-rate, the log-variance instead of the variance"),
+    (("log", "log2", "log10", "log1p"),
+     "compute the loss from the logits (cross_entropy, log_softmax, logsigmoid, binary_cross_entropy_with_logits), "
+     "or clamp the argument by an eps before the log"),
+    (("div", "truediv", "rtruediv", "reciprocal", "rsqrt"),
+     "add an eps to the denominator (a std, a norm, a count), or clamp it away from 0"),
+)
+# A derivative that is infinite at a finite argument (sqrt or a norm at 0, acos at 1): moved off the point.
+_BACKWARD_GUARD = "add an eps inside it, so its argument never sits where its derivative is infinite (0 for sqrt or a norm)"
+
+
+def unguarded_op(r: dict[str, Any], source: str) -> Finding | None:
+    """The torch call the replay of a non-finite step found turning finite arguments into NaN/Inf, when its
+    arguments are moderate: below the square root of the dtype's largest value, so no product of two of
+    them overflows and the function itself (its growth, a pole or a log at 0) made the non-finite value.
+    Larger arguments are an explosion upstream, the function only where it showed."""
+    seen = (r.get("replay") or {}).get("function")
+    if not seen:
+        return None
+    args = [a for a in seen["arguments"] if "max" in a]
+    largest = max((max(abs(a["min"]), abs(a["max"])) for a in args), default=0.0)
+    if largest > math.sqrt(torch.finfo(getattr(torch, seen["dtype"])).max):
+        return None
+    ranges = ", ".join(f"[{fmt(a['min'])}, {fmt(a['max'])}]" + (" holding 0" if a["smallest_magnitude"] == 0 else "")
+                       for a in args)
+    result = seen["result"]
+    made = " and ".join(f"{result[k]} {k}" for k in ("inf", "nan") if result[k])
+    where = ("in the loss, computed from the model's output" if seen["in_loss"] else
+             f"in module `{seen['module']}`" if seen["module"] else "in the model's forward")
+    line = seen.get("location") or {}
+    at = f" (line {line['line']})" if line.get("line") else ""
+    if seen.get("backward"):
+        said = (f"step {r['step']}: the loss is {r.get('loss')}, but the gradient of `{seen['name']}` at finite "
+                f"arguments {ranges} is {made} in {result['numel']} values ({seen['dtype']}), {where}{at}; every "
+                f"parameter it reaches gets it")
+    else:
+        said = (f"step {r['step']}: `{seen['name']}` of finite arguments {ranges} gave {made} of {result['numel']} "
+                f"values ({seen['dtype']}), {where}{at}, so the loss is {r.get('loss')}")
+    guard = _BACKWARD_GUARD if seen.get("backward") else next((g for names, g in _GUARDS if seen["name"] in names), None)
+    return finding("unguarded-op", said, source, evidence={"function": seen, "step": r["step"]},
+                   location={**line, "step": r["step"], "module": seen["module"]},
+                   next_step=f"Guard `{seen['name']}` at that line: {guard}." if guard else None)

@@ -15,7 +15,7 @@ from ..measure.records import InputScale
 from ..measure.steps import parameter_names
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
-from .nonfinite import explain
+from .nonfinite import explain, unguarded_op
 from .experiments import not_learning
 from .thresholds import CHANCE_LABELS, FIRST_LAYER_RMS, UNNORMALIZED_SCALE
 
@@ -28,6 +28,7 @@ def check(rec: Recorder) -> list[Finding]:
         step = rec.nonfinite["step"]
         recent = [r for r in rec.records if r["step"] < step]
         out.append(explain(rec.nonfinite, recent, rec.source))
+        out += [f for f in [unguarded_op(rec.nonfinite, rec.source)] if f]
     stuck = why_not_learning(rec)
     return out + _input_scale(rec, stuck) + _low_precision(rec, stuck)
 
