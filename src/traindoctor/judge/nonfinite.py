@@ -28,8 +28,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import torch
-
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt, nonfinite
 
@@ -57,7 +55,13 @@ class NonfiniteRule:
         if self.fired or kind(record) == 3:
             return []
         self.fired = True
-        return [explain(record, recent, self.source)]
+        return findings(record, recent, self.source)
+
+
+def findings(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "monitor") -> list[Finding]:
+    """The non-finite step explained, and the unguarded function it was born in, when the replay named one."""
+    born = unguarded_op(r, source)
+    return [explain(r, recent, source)] + ([born] if born else [])
 
 
 def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "monitor") -> Finding:
@@ -80,7 +84,8 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
         replay = r.get("replay") or {}
         if replay.get("module"):
             return finding("nonfinite-forward", f"{head}{loss_text}; replaying the step's batch on a copy, module "
-                           f"`{replay['module']}` ({replay['type']}) turns finite inputs into NaN/Inf", source,
+                           f"`{replay['module']}` ({replay['type']}) turns finite inputs into NaN/Inf"
+                           f"{_function(replay.get('function'))}", source,
                            evidence=evidence, location={**location, "module": replay["module"]})
         inputs_note = ("the batch entering the model at that step was finite" if r.get("inputs_checked")
                        else "the model's inputs at that step were not seen, so a non-finite batch is not ruled out")
@@ -111,6 +116,16 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
     return finding("nonfinite-backward", f"{head}gradients of {count} parameters are non-finite while "
                    f"{loss_text}{forward}{seen}{listed}", source, evidence=evidence,
                    location={**location, "module": names[0] if names else None})
+
+
+def _function(seen: dict[str, Any] | None) -> str:
+    """The call inside the module that did it, with its arguments' magnitude (an overflow of the dtype shows there)."""
+    if not seen:
+        return ""
+    largest = max((max(abs(a["min"]), abs(a["max"])) for a in seen["arguments"] if "max" in a), default=None)
+    line = (seen.get("location") or {}).get("line")
+    return (f": `{seen['name']}`" + (f" of arguments up to {fmt(largest)} in magnitude" if largest is not None else "")
+            + f" ({seen['dtype']}{f', line {line}' if line else ''})")
 
 
 def _columns(where: Any) -> str:
@@ -146,10 +161,10 @@ def unguarded_op(r: dict[str, Any], source: str) -> Finding | None:
         return None
     args = [a for a in seen["arguments"] if "max" in a]
     largest = max((max(abs(a["min"]), abs(a["max"])) for a in args), default=0.0)
-    if largest > math.sqrt(torch.finfo(getattr(torch, seen["dtype"])).max):
+    if largest > math.sqrt(seen["dtype_max"]):
         return None
-    ranges = ", ".join(f"[{fmt(a['min'])}, {fmt(a['max'])}]" + (" holding 0" if a["smallest_magnitude"] == 0 else "")
-                       for a in args)
+    ranges = ", ".join((f"`{a['from']}`'s result " if a.get("from") else "") + f"[{fmt(a['min'])}, {fmt(a['max'])}]"
+                       + (" holding 0" if a["smallest_magnitude"] == 0 else "") for a in args)
     result = seen["result"]
     made = " and ".join(f"{result[k]} {k}" for k in ("inf", "nan") if result[k])
     where = ("in the loss, computed from the model's output" if seen["in_loss"] else
@@ -163,7 +178,10 @@ def unguarded_op(r: dict[str, Any], source: str) -> Finding | None:
     else:
         said = (f"step {r['step']}: `{seen['name']}` of finite arguments {ranges} gave {made} of {result['numel']} "
                 f"values ({seen['dtype']}), {where}{at}, so the loss is {r.get('loss')}")
-    guard = _BACKWARD_GUARD if seen.get("backward") else next((g for names, g in _GUARDS if seen["name"] in names), None)
+    # A log of an exp's result undoes it: the guard is the exp's, never leaving log space.
+    functions = [a.get("from") for a in args] + [seen["name"]]
+    guard = _BACKWARD_GUARD if seen.get("backward") else next(
+        (g for name in functions for names, g in _GUARDS if name in names), None)
     return finding("unguarded-op", said, source, evidence={"function": seen, "step": r["step"]},
                    location={**line, "step": r["step"], "module": seen["module"]},
                    next_step=f"Guard `{seen['name']}` at that line: {guard}." if guard else None)

@@ -3,8 +3,10 @@ produce NaN/Inf."""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -76,6 +78,7 @@ class FirstNonfinite(TorchFunctionMode):
         self.running: list[str] = []  # the modules entered and not yet returned, innermost last
         self.where: tuple[str, int] | None = None  # the line of a call replayed from a tape
         self.nodes: dict[Any, dict[str, Any]] | None = {} if nodes else None  # node -> the call that made it
+        self.made_by: dict[int, tuple[weakref.ref, str]] = {}  # id of a result -> the function that computed it
 
     def follow(self, op: Op) -> None:
         self.where = op.where
@@ -94,13 +97,18 @@ class FirstNonfinite(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        leaves = tree_flatten((args, kwargs))[0]
+        inputs = [t for t in leaves if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if self.found is None:  # read before the call: an in-place call overwrites its first argument
-            described = [_range(t) for t in inputs[:MAX_ARGUMENTS]]
-            finite = bool(inputs) and _finite(inputs)
+            described = [_range(t) | self._producer(t) for t in inputs[:MAX_ARGUMENTS]]
+            # A number given as an argument counts too: masked_fill(mask, -inf) passes its -inf on, makes none.
+            finite = bool(inputs) and _finite(inputs) and all(math.isfinite(x) for x in leaves if isinstance(x, float))
         result = func(*args, **kwargs)
         outputs = [t for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
-        name = getattr(func, "__name__", str(func)).strip("_")
+        raw = getattr(func, "__name__", str(func))
+        name = raw.strip("_")
+        if self.found is None:  # an operator (`1 - p`) is no function to name as a producer
+            self._note(None if raw.startswith("__") else name, inputs, outputs)
         if self.nodes is not None:
             for t in outputs:
                 if t.grad_fn is not None and t.grad_fn not in self.nodes:
@@ -108,6 +116,20 @@ class FirstNonfinite(TorchFunctionMode):
         if self.found is None and finite and outputs and not _finite(outputs):
             self.found = {**self._call(name), "arguments": described, **_made(outputs[0])}
         return result
+
+    def _producer(self, t: torch.Tensor) -> dict[str, str]:
+        seen = self.made_by.get(id(t))
+        return {"from": seen[1]} if seen is not None and seen[0]() is t else {}
+
+    def _note(self, name: str | None, inputs: list[torch.Tensor], outputs: list[torch.Tensor]) -> None:
+        """Which function computed each result; a result sharing an argument's storage (a view, a reshape, an
+        in-place call) holds that argument's values, so it keeps their producer."""
+        storages = {t.untyped_storage().data_ptr(): t for t in inputs}
+        for t in outputs:
+            source = storages.get(t.untyped_storage().data_ptr())
+            producer = self._producer(source).get("from") if source is not None else name
+            if producer:
+                self.made_by[id(t)] = (weakref.ref(t), producer)
 
     def _call(self, name: str) -> dict[str, Any]:
         return {"name": name, "module": self.running[-1] if self.running else None,
@@ -172,7 +194,7 @@ def _nodes(root: Any) -> list[Any]:
 
 def _made(bad: torch.Tensor) -> dict[str, Any]:
     """What a non-finite result holds."""
-    return {"dtype": str(bad.dtype).replace("torch.", ""),
+    return {"dtype": str(bad.dtype).replace("torch.", ""), "dtype_max": torch.finfo(bad.dtype).max,
             "result": {"inf": int(torch.isinf(bad).sum()), "nan": int(torch.isnan(bad).sum()), "numel": bad.numel()}}
 
 
