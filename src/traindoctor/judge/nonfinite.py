@@ -26,8 +26,10 @@ reported: only what reaches the loss or the gradients is.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
+from ..vocabulary import catalog
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt, nonfinite
 
@@ -136,7 +138,7 @@ def _columns(where: Any) -> str:
     return f", in feature columns {where['columns']}{more}"
 
 
-# What guards each family of functions, for the finding's next step.
+# What guards each family of functions, in the order of the catalog's hypotheses for unguarded-op.
 _GUARDS = (
     (("exp", "exp2", "expm1", "pow", "cosh", "sinh"),
      "bound its argument (clamp, softplus) or stay in log space: log_softmax / logsumexp instead of exp then "
@@ -172,7 +174,7 @@ def unguarded_op(r: dict[str, Any], source: str) -> Finding | None:
     line = seen.get("location") or {}
     at = f" (line {line['line']})" if line.get("line") else ""
     if seen.get("backward"):
-        said = (f"step {r['step']}: the loss is {r.get('loss')}, but the gradient of `{seen['name']}` at finite "
+        said = (f"step {r['step']}: the loss is {fmt(r.get('loss'))}, but the gradient of `{seen['name']}` at finite "
                 f"arguments {ranges} is {made} in {result['numel']} values ({seen['dtype']}), {where}{at}; every "
                 f"parameter it reaches gets it")
     else:
@@ -180,8 +182,13 @@ def unguarded_op(r: dict[str, Any], source: str) -> Finding | None:
                 f"values ({seen['dtype']}), {where}{at}, so the loss is {r.get('loss')}")
     # A log of an exp's result undoes it: the guard is the exp's, never leaving log space.
     functions = [a.get("from") for a in args] + [seen["name"]]
-    guard = _BACKWARD_GUARD if seen.get("backward") else next(
-        (g for name in functions for names, g in _GUARDS if name in names), None)
+    family = len(_GUARDS) if seen.get("backward") else next(
+        (i for name in functions for i, (names, _) in enumerate(_GUARDS) if name in names), None)
+    guard = _BACKWARD_GUARD if seen.get("backward") else _GUARDS[family][1] if family is not None else None
+    hypotheses = [replace(h) for h in catalog.get("unguarded-op").hypotheses]
+    if family is not None:  # the one this function belongs to is what was measured: read first, the others after
+        measured = replace(hypotheses.pop(family), kind="likely")
+        hypotheses = [measured] + [replace(h, kind="subtle") if h.kind == "likely" else h for h in hypotheses]
     return finding("unguarded-op", said, source, evidence={"function": seen, "step": r["step"]},
-                   location={**line, "step": r["step"], "module": seen["module"]},
+                   location={**line, "step": r["step"], "module": seen["module"]}, hypotheses=hypotheses,
                    next_step=f"Guard `{seen['name']}` at that line: {guard}." if guard else None)

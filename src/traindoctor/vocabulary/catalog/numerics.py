@@ -90,6 +90,12 @@ CODES = (
                 check="print the denominator's minimum at that step; add an eps to it",
                 kind="subtle",
             ),
+            Hypothesis(
+                cause="a derivative infinite at a value the forward reaches: sqrt or a norm at 0 (a sample's "
+                      "distance to itself, a zero vector), acos or asin at ±1",
+                check="add an eps inside the function and re-run the step: the gradients turn finite",
+                kind="subtle",
+            ),
         ),
         next_step="Guard the function at the named line: bound its argument, add an eps, or compute it in log space.",
         bad="rate = torch.exp(model(x))\nloss = (rate - y * torch.log(rate)).mean()",
