@@ -1,5 +1,5 @@
 # source: https://github.com/allenai/allennlp/issues/2797
-# expect: nonfinite-forward, log-of-softmax
+# expect: nonfinite-forward, log-of-softmax, unguarded-op
 # category: lm
 # bug: the loss is written as -(onehot * torch.log(softmax(logits))).sum(); once the model is confident, softmax of the losing tokens underflows to exactly 0, log(0) = -inf and 0 * -inf = NaN, so the loss and then every weight turn NaN
 import torch
