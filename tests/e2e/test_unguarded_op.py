@@ -212,3 +212,28 @@ for epoch in range(4):
 def test_guarded_look_alikes_are_quiet(run_code, case):
     report = run_code(PRELUDE + HEALTHY[case])
     assert codes(report) == [], [(f.code, f.observation) for f in report.findings]
+
+
+def test_an_infinity_made_on_purpose_is_not_where_the_nan_was_born(run_code):
+    """The log of a 0/1 padding mask is -inf by design and the softmax takes it back to finite values: the
+    NaN that reaches the loss is born later, in the log of a sigmoid that rounded to 1."""
+    source = PRELUDE + """
+class Pool(nn.Module):
+    def __init__(self, d=16):
+        super().__init__()
+        self.score, self.out = nn.Linear(d, 1), nn.Linear(d, 1)
+    def forward(self, x, keep):
+        s = self.score(x).squeeze(-1) + keep.float().log()
+        return self.out((torch.softmax(s, -1)[..., None] * x).sum(1))
+x = torch.randn(512, 10, 16); y = (x[:, 0, 0] > 0).float(); x[:, 0, 1] = y * 50
+keep = torch.arange(10)[None] < torch.randint(2, 11, (512,))[:, None]
+model = Pool(); opt = torch.optim.SGD(model.parameters(), lr=0.5)
+for epoch in range(4):
+    for i in range(0, 512, 64):
+        p = torch.sigmoid(model(x[i:i + 64], keep[i:i + 64])).squeeze(1)
+        loss = -(y[i:i + 64] * torch.log(p) + (1 - y[i:i + 64]) * torch.log(1 - p)).mean()
+        opt.zero_grad(); loss.backward(); opt.step()
+"""
+    root = run_code(source).findings[0]
+    assert root.code == "unguarded-op" and root.evidence["function"]["in_loss"]
+    assert "torch.log(p)" in source.splitlines()[root.location["line"] - 1]

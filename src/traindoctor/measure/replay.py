@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .tape import Op, Tape
 
 MAX_ARGUMENTS = 3  # described per function
+_COPIES = frozenset({"to", "float", "double", "half", "bfloat16", "type", "type_as", "clone", "contiguous", "detach"})
 
 
 def _finite(obj: Any) -> bool:
@@ -99,10 +100,12 @@ class FirstNonfinite(TorchFunctionMode):
         kwargs = kwargs or {}
         leaves = tree_flatten((args, kwargs))[0]
         inputs = [t for t in leaves if isinstance(t, torch.Tensor) and t.is_floating_point()]
-        if self.found is None:  # read before the call: an in-place call overwrites its first argument
+        # Read before the call: an in-place call overwrites its first argument. A number given as an argument
+        # counts too: masked_fill(mask, -inf) passes its -inf on, makes none.
+        tensors_finite = _finite(inputs)
+        finite = tensors_finite and all(math.isfinite(x) for x in leaves if isinstance(x, float))
+        if self.found is None:
             described = [_range(t) | self._producer(t) for t in inputs[:MAX_ARGUMENTS]]
-            # A number given as an argument counts too: masked_fill(mask, -inf) passes its -inf on, makes none.
-            finite = bool(inputs) and _finite(inputs) and all(math.isfinite(x) for x in leaves if isinstance(x, float))
         result = func(*args, **kwargs)
         outputs = [t for t in tree_flatten(result)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
         raw = getattr(func, "__name__", str(func))
@@ -113,8 +116,12 @@ class FirstNonfinite(TorchFunctionMode):
             for t in outputs:
                 if t.grad_fn is not None and t.grad_fn not in self.nodes:
                     self.nodes[t.grad_fn] = {**self._call(name), "inputs": inputs[:MAX_ARGUMENTS]}
-        if self.found is None and finite and outputs and not _finite(outputs):
+        if self.found is None and inputs and finite and outputs and not _finite(outputs):
             self.found = {**self._call(name), "arguments": described, **_made(outputs[0])}
+        elif self.found is not None and not tensors_finite and outputs and _finite(outputs):
+            # Taken back to finite values (a softmax over a -inf mask, a log of a 0/1 mask added to scores):
+            # made on purpose, it is not where the NaN that reaches the loss was born.
+            self.found = None
         return result
 
     def _producer(self, t: torch.Tensor) -> dict[str, str]:
@@ -123,11 +130,12 @@ class FirstNonfinite(TorchFunctionMode):
 
     def _note(self, name: str | None, inputs: list[torch.Tensor], outputs: list[torch.Tensor]) -> None:
         """Which function computed each result; a result sharing an argument's storage (a view, a reshape, an
-        in-place call) holds that argument's values, so it keeps their producer."""
+        in-place call) or a copy of it holds that argument's values, so it keeps their producer."""
         storages = {t.untyped_storage().data_ptr(): t for t in inputs}
+        copy = name in _COPIES  # values copied or cast, nothing computed (mask.float() has no producer)
         for t in outputs:
-            source = storages.get(t.untyped_storage().data_ptr())
-            producer = self._producer(source).get("from") if source is not None else name
+            source = (inputs[0] if inputs else None) if copy else storages.get(t.untyped_storage().data_ptr())
+            producer = self._producer(source).get("from") if source is not None else None if copy else name
             if producer:
                 self.made_by[id(t)] = (weakref.ref(t), producer)
 
