@@ -14,6 +14,8 @@ record (and only to it):
 - `nonfinite_grads`: the parameters whose gradient is non-finite;
 - `replay`: the replay of the step's batch on a copy ({module, type}, {module: None,
   output_finite}), or {skipped: why it was not replayed}; run adds the loss function called last;
+  `function`: the first torch call there that turned finite arguments into NaN/Inf (`unguarded_op`
+  names it as the cause);
 - run only: `location` (the user's line, file and line), `n_nonfinite_grads` when more than the
   named ones, `seen_as` when the step was found later (non-finite parameters after an update);
 - under DDP, `nonfinite_rank`: the rank these fields come from, and `nonfinite_ranks`: the ranks
