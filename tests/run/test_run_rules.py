@@ -472,8 +472,10 @@ for i in range(10):
     d.mean().backward(); opt.step()
 """)
     broken = run_code(script.replace("EPS", ""))
-    f = broken.findings[0]
+    root, f = broken.findings[:2]  # the first step replayed backward: sqrt's derivative at 0 made the NaN
+    assert root.code == "unguarded-op" and root.evidence["function"]["name"] == "sqrt"
     assert f.code == "nonfinite-backward" and f.evidence["nonfinite_grads"] == ["weight"]
+    assert f.explained_by == "unguarded-op"
     assert run_code(script.replace("EPS", ".add(1e-12)")).findings == []
 
 

@@ -14,6 +14,8 @@ record (and only to it):
 - `nonfinite_grads`: the parameters whose gradient is non-finite;
 - `replay`: the replay of the step's batch on a copy ({module, type}, {module: None,
   output_finite}), or {skipped: why it was not replayed}; run adds the loss function called last;
+  `function`: the first torch call there that turned finite arguments into NaN/Inf (`unguarded_op`
+  names it as the cause);
 - run only: `location` (the user's line, file and line), `n_nonfinite_grads` when more than the
   named ones, `seen_as` when the step was found later (non-finite parameters after an update);
 - under DDP, `nonfinite_rank`: the rank these fields come from, and `nonfinite_ranks`: the ranks
@@ -25,10 +27,13 @@ reported: only what reaches the loss or the gradients is.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from typing import Any
 
+from ..vocabulary import catalog
 from ..vocabulary.finding import Finding, finding
-from ..vocabulary.numbers import nonfinite
+from ..vocabulary.numbers import fmt, nonfinite
 
 RECENT = 20  # records before a non-finite step kept in its evidence: the flight recorder's view of it
 FIELDS = ("nonfinite_inputs", "inputs_checked", "output_finite", "nonfinite_grads", "n_nonfinite_grads", "replay",
@@ -54,7 +59,13 @@ class NonfiniteRule:
         if self.fired or kind(record) == 3:
             return []
         self.fired = True
-        return [explain(record, recent, self.source)]
+        return findings(record, recent, self.source)
+
+
+def findings(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "monitor") -> list[Finding]:
+    """The non-finite step explained, and the unguarded function it was born in, when the replay named one."""
+    born = unguarded_op(r, source)
+    return [explain(r, recent, source)] + ([born] if born else [])
 
 
 def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "monitor") -> Finding:
@@ -77,7 +88,8 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
         replay = r.get("replay") or {}
         if replay.get("module"):
             return finding("nonfinite-forward", f"{head}{loss_text}; replaying the step's batch on a copy, module "
-                           f"`{replay['module']}` ({replay['type']}) turns finite inputs into NaN/Inf", source,
+                           f"`{replay['module']}` ({replay['type']}) turns finite inputs into NaN/Inf"
+                           f"{_function(replay.get('function'))}", source,
                            evidence=evidence, location={**location, "module": replay["module"]})
         inputs_note = ("the batch entering the model at that step was finite" if r.get("inputs_checked")
                        else "the model's inputs at that step were not seen, so a non-finite batch is not ruled out")
@@ -110,9 +122,75 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
                    location={**location, "module": names[0] if names else None})
 
 
+def _function(seen: dict[str, Any] | None) -> str:
+    """The call inside the module that did it, with its arguments' magnitude (an overflow of the dtype shows there)."""
+    if not seen:
+        return ""
+    largest = max((max(abs(a["min"]), abs(a["max"])) for a in seen["arguments"] if "max" in a), default=None)
+    line = (seen.get("location") or {}).get("line")
+    return (f": `{seen['name']}`" + (f" of arguments up to {fmt(largest)} in magnitude" if largest is not None else "")
+            + f" ({seen['dtype']}{f', line {line}' if line else ''})")
+
+
 def _columns(where: Any) -> str:
     """Which feature columns (last dimension) of a located tensor hold them."""
     if not isinstance(where, dict) or not where.get("columns"):
         return ""
     more = f" of {where['n_columns']}" if where.get("n_columns", 0) > len(where["columns"]) else ""
     return f", in feature columns {where['columns']}{more}"
+
+
+# What guards each family of functions, in the order of the catalog's hypotheses for unguarded-op.
+_GUARDS = (
+    (("exp", "exp2", "expm1", "pow", "cosh", "sinh"),
+     "bound its argument (clamp, softplus) or stay in log space: log_softmax / logsumexp instead of exp then "
+     "normalise, PoissonNLLLoss(log_input=True) on the log-rate, the log-variance instead of the variance"),
+    (("log", "log2", "log10", "log1p"),
+     "compute the loss from the logits (cross_entropy, log_softmax, logsigmoid, binary_cross_entropy_with_logits), "
+     "or clamp the argument by an eps before the log"),
+    (("div", "truediv", "rtruediv", "reciprocal", "rsqrt"),
+     "add an eps to the denominator (a std, a norm, a count), or clamp it away from 0"),
+)
+# A derivative that is infinite at a finite argument (sqrt or a norm at 0, acos at 1): moved off the point.
+_BACKWARD_GUARD = "add an eps inside it, so its argument never sits where its derivative is infinite (0 for sqrt or a norm)"
+
+
+def unguarded_op(r: dict[str, Any], source: str) -> Finding | None:
+    """The torch call the replay of a non-finite step found turning finite arguments into NaN/Inf, when its
+    arguments are moderate: below the square root of the dtype's largest value, so no product of two of
+    them overflows and the function itself (its growth, a pole or a log at 0) made the non-finite value.
+    Larger arguments are an explosion upstream, the function only where it showed."""
+    seen = (r.get("replay") or {}).get("function")
+    if not seen:
+        return None
+    args = [a for a in seen["arguments"] if "max" in a]
+    largest = max((max(abs(a["min"]), abs(a["max"])) for a in args), default=0.0)
+    if largest > math.sqrt(seen["dtype_max"]):
+        return None
+    ranges = ", ".join((f"`{a['from']}`'s result " if a.get("from") else "") + f"[{fmt(a['min'])}, {fmt(a['max'])}]"
+                       + (" holding 0" if a["smallest_magnitude"] == 0 else "") for a in args)
+    result = seen["result"]
+    made = " and ".join(f"{result[k]} {k}" for k in ("inf", "nan") if result[k])
+    where = ("in the loss, computed from the model's output" if seen["in_loss"] else
+             f"in module `{seen['module']}`" if seen["module"] else "in the model's forward")
+    line = seen.get("location") or {}
+    at = f" (line {line['line']})" if line.get("line") else ""
+    if seen.get("backward"):
+        said = (f"step {r['step']}: the loss is {fmt(r.get('loss'))}, but the gradient of `{seen['name']}` at finite "
+                f"arguments {ranges} is {made} in {result['numel']} values ({seen['dtype']}), {where}{at}; every "
+                f"parameter it reaches gets it")
+    else:
+        said = (f"step {r['step']}: `{seen['name']}` of finite arguments {ranges} gave {made} of {result['numel']} "
+                f"values ({seen['dtype']}), {where}{at}, so the loss is {r.get('loss')}")
+    # A log of an exp's result undoes it: the guard is the exp's, never leaving log space.
+    functions = [a.get("from") for a in args] + [seen["name"]]
+    family = len(_GUARDS) if seen.get("backward") else next(
+        (i for name in functions for i, (names, _) in enumerate(_GUARDS) if name in names), None)
+    guard = _BACKWARD_GUARD if seen.get("backward") else _GUARDS[family][1] if family is not None else None
+    hypotheses = [replace(h) for h in catalog.get("unguarded-op").hypotheses]
+    if family is not None:  # the one this function belongs to is what was measured: read first, the others after
+        measured = replace(hypotheses.pop(family), kind="likely")
+        hypotheses = [measured] + [replace(h, kind="subtle") if h.kind == "likely" else h for h in hypotheses]
+    return finding("unguarded-op", said, source, evidence={"function": seen, "step": r["step"]},
+                   location={**line, "step": r["step"], "module": seen["module"]}, hypotheses=hypotheses,
+                   next_step=f"Guard `{seen['name']}` at that line: {guard}." if guard else None)

@@ -15,7 +15,7 @@ from ..measure.records import InputScale
 from ..measure.steps import parameter_names
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
-from .nonfinite import explain
+from .nonfinite import findings
 from .experiments import not_learning
 from .thresholds import CHANCE_LABELS, FIRST_LAYER_RMS, UNNORMALIZED_SCALE
 
@@ -27,7 +27,7 @@ def check(rec: Recorder) -> list[Finding]:
     if rec.nonfinite is not None:  # the first non-finite step, explained by the Monitor's rule
         step = rec.nonfinite["step"]
         recent = [r for r in rec.records if r["step"] < step]
-        out.append(explain(rec.nonfinite, recent, rec.source))
+        out += findings(rec.nonfinite, recent, rec.source)
     stuck = why_not_learning(rec)
     return out + _input_scale(rec, stuck) + _low_precision(rec, stuck)
 

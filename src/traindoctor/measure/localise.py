@@ -16,6 +16,7 @@ from torch import nn
 from .records import NonfiniteFields
 from .replay import first_nonfinite_module
 from .stats import nonfinite_summary
+from .tape import Tape
 
 MAX_NAMES = 20  # parameters named in `nonfinite_grads`
 
@@ -30,9 +31,10 @@ def nonfinite_inputs(tensors: Iterable[tuple[str, torch.Tensor]], among: list[st
     return {n: nonfinite_summary(held[n]) if n in held else None for n in among}
 
 
-def replay(model: nn.Module, args: tuple, kwargs: dict) -> dict[str, Any]:
-    """The batch replayed on a copy of the model: the first module turning finite inputs into NaN/Inf."""
-    return first_nonfinite_module(model, args, kwargs)
+def replay(model: nn.Module, args: tuple, kwargs: dict, tape: Tape | None = None) -> dict[str, Any]:
+    """The batch replayed on a copy of the model, and through its loss head when on `tape`: the first module
+    turning finite inputs into NaN/Inf, and the first torch function."""
+    return first_nonfinite_module(model, args, kwargs, tape)
 
 
 def locate(record: NonfiniteFields | dict[str, Any], *, grads: list[str] = (), n_grads: int | None = None,

@@ -18,7 +18,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
-from .tape import on_top, trampoline
+from .tape import on_top, script_frame, trampoline
 
 MAX_CALLS = 20_000  # followed this far without meeting the loss: no verdict
 
@@ -47,7 +47,7 @@ class _Following(TorchFunctionMode):
         kwargs = kwargs or {}
         self.handling += 1
         try:
-            result = trampoline(sys._getframe(1))(func, args, kwargs)
+            result = trampoline(script_frame(sys._getframe(1)))(func, args, kwargs)
         finally:
             self.handling -= 1
         if self.derived and self.calls < MAX_CALLS:

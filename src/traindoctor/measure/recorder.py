@@ -36,6 +36,7 @@ from . import actions, carried, leaves, losses
 from .actions import Actions
 from .frames import PKG_DIR, TORCH_DIR, user_frame
 from .localise import locate, nonfinite_inputs, replay
+from .replay import first_nonfinite_gradient
 from .nograd_calls import NoGradCalls
 from .provenance import Provenance
 from .twins import Twins
@@ -286,6 +287,7 @@ class Recorder:
         self.model_outputs: dict[int, list[weakref.ref]] = {}  # per model id (two models or more): its latest outputs
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments
         self.initial_states: dict[int, dict[str, torch.Tensor] | None] = {}  # per model id: before its first update
+        self.initial_steps: dict[int, int] = {}  # per model id: the step its initial state trained in
         self.norm_sampler = Sampler()  # watches batch-norm layers in sampled training calls (measure/norm_batches.py)
         self.descent = DescentCheck()  # the direction of updates written by hand (no torch.optim optimizer)
         self.twins = Twins()  # models run only without gradients that copy another: do they follow it?
@@ -576,6 +578,7 @@ class Recorder:
             return
         if info.grad_calls == 1 and id(module) not in self.initial_states:
             self.initial_states[id(module)] = initial_state(module)
+            self.initial_steps[id(module)] = self.n_steps
         # Called before in this loss: the earlier calls' outputs are constants on this tape (partial).
         self.lane.tape.start(module, output, *info.last_call, self.n_steps, partial=info.calls_since_backward > 1)
 
@@ -764,11 +767,25 @@ class Recorder:
     def _replay(self) -> dict[str, Any]:
         """This thread's last training batch, replayed on a copy of its model."""
         lane = self.lane
+        model = lane.last_batch[0]
+        # The latest loss head recorded for this model: the loss is rebuilt from the replayed output.
+        tape = (self.tapes.get(id(model)) or [None])[-1]
         with self.paused():
-            out = replay(*lane.last_batch)
+            out = replay(*lane.last_batch, tape=tape)
         if lane.last_loss_call:
             out["loss_function"] = lane.last_loss_call["name"]
         return out
+
+    def _replay_gradients(self, record: StepRecord) -> None:
+        """Non-finite gradients of a finite loss, at a step whose weights are known — a model's first, from its
+        initial state — replayed forward and backward through the loss head on tape of that step."""
+        for key, step in self.initial_steps.items():
+            tape = next((t for t in self.tapes.get(key, []) if t.step == record["step"]), None)
+            state = self.initial_states.get(key)
+            if step == record["step"] and tape is not None and state is not None and key in self.roots:
+                with self.paused():
+                    record["replay"] = first_nonfinite_gradient(self.roots[key].module, state, tape)
+                return
 
     @_handler
     def on_clip(self, total: torch.Tensor) -> None:
@@ -912,6 +929,8 @@ class Recorder:
             if not math.isfinite(entry["grad_norm"]) and self.nonfinite is None:
                 self.nonfinite = {"step": entry["step"], "loss": entry["loss"], "grad_norm": entry["grad_norm"]}
                 locate(self.nonfinite, grads=grouping.nonfinite(per_param))
+                if entry["loss"] is not None and math.isfinite(entry["loss"]):
+                    self._replay_gradients(self.nonfinite)
             if len(self.records) < _MAX_RECORDS or entry["step"] % 10 == 0:
                 self.records.append(entry)
 

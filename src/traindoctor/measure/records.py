@@ -90,7 +90,7 @@ class NonfiniteFields(TypedDict, total=False):
     output_finite: bool  # whether the model's output was finite at that step, when it was seen
     nonfinite_grads: list[str]  # parameters whose gradient is non-finite (at most 20 names)
     n_nonfinite_grads: int  # how many there are, when more than were named (run)
-    replay: dict[str, Any]  # the step's batch replayed on a copy (measure/replay.py): {module, type}, {module: None, output_finite}, or {skipped: why}
+    replay: dict[str, Any]  # the step's batch replayed on a copy (measure/replay.py): {module, type}, {module: None, output_finite}, or {skipped: why}; with `function`, the first torch call that turned finite arguments into NaN/Inf (run: through the loss head on tape too, and backward at a model's first step)
     seen_as: str  # run: how the step was found, when not at its own step (non-finite parameters after an unrecorded update)
     location: Location  # run: the user's line whose backward() received the non-finite loss
     nonfinite_rank: int  # under DDP: the rank these fields come from

@@ -54,6 +54,7 @@ class Op:
     outs: list[int | None]  # the slot of each tensor leaf of the result (an in-place call: of its first argument)
     inplace: bool
     shapes: list[tuple[int, ...] | None]  # the shape of each result leaf when recorded
+    where: tuple[str, int] | None = None  # the script's file and line that made the call
 
 
 @dataclass
@@ -87,11 +88,11 @@ class Tape:
 
     def values_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *, data_only: bool = False,
                   constants: dict[int, torch.Tensor] | None = None, held: dict[int, Any] | None = None,
-                  tolerant: bool = False) -> dict[int, Any]:
+                  tolerant: bool = False, before: Callable[[Op], None] | None = None) -> dict[int, Any]:
         """Every slot's value for `output` (the loss's and its terms'); arguments as for `loss_of`. `held`:
         slots whose values are given, not recomputed (what an experiment keeps as it was). `tolerant`: a call
         that fails on this output (targets of the recorded batch size) leaves its slots, and those computed
-        from them, without a value, instead of raising."""
+        from them, without a value, instead of raising. `before`: called with each call about to be made."""
         values: dict[int, Any] = {}
         leaves, _ = tree_flatten(output)
         for slot, leaf in zip(self.inputs, leaves):
@@ -99,6 +100,8 @@ class Tape:
                 values[slot] = leaf
         params = params or {}
         for op in self.ops:
+            if before is not None:
+                before(op)
             try:
                 args, kwargs = tree_unflatten([_value(x, values, params, op.inplace and i == 0, constants)
                                                for i, x in enumerate(op.leaves)], op.spec)
@@ -290,19 +293,20 @@ class _Recording(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        frame = script_frame(sys._getframe(1))
         self.handling += 1
         try:
-            result = trampoline(sys._getframe(1))(func, args, kwargs)
+            result = trampoline(frame)(func, args, kwargs)
         finally:
             self.handling -= 1
         if not self.broken:
             try:
-                self._record(func, args, kwargs, result)
+                self._record(func, args, kwargs, result, (frame.f_code.co_filename, frame.f_lineno))
             except Exception:  # something this tape cannot hold: no tape, the script unaffected
                 self.broken = True
         return result
 
-    def _record(self, func: Callable, args: tuple, kwargs: dict, result: Any) -> None:
+    def _record(self, func: Callable, args: tuple, kwargs: dict, result: Any, where: tuple[str, int]) -> None:
         leaves, spec = tree_flatten((args, kwargs))
         slots = [self.slot_of(x) for x in leaves]
         names = [self.param_of(x) for x in leaves]
@@ -332,7 +336,7 @@ class _Recording(TorchFunctionMode):
         from_outputs = any(s is not None and s not in self.weights_only for s in slots)
         if not from_outputs:
             self.weights_only.update(o for o in outs if o is not None)
-        self.ops.append(Op(func, spec, converted, outs, inplace, shapes))
+        self.ops.append(Op(func, spec, converted, outs, inplace, shapes, where))
         if len(self.ops) > MAX_OPS:
             raise OverflowError("the loss head is too long to record")
 
@@ -352,11 +356,16 @@ class _Recording(TorchFunctionMode):
         return _reshaped_from(x)
 
 
+def script_frame(frame: Any) -> Any:
+    """The innermost frame outside torch and traindoctor: the script's line that made the call."""
+    while frame.f_back is not None and frame.f_code.co_filename.startswith((_TORCH_DIR, _OWN_DIR)):
+        frame = frame.f_back
+    return frame
+
+
 def trampoline(frame: Any) -> Callable[[Callable, tuple, dict], Any]:
     """`f(*a, **k)` made from the script's file, line and module globals: the frame warnings are attributed to
     (C++ warnings take the calling frame; torch's Python ones walk up to it)."""
-    while frame.f_back is not None and frame.f_code.co_filename.startswith((_TORCH_DIR, _OWN_DIR)):
-        frame = frame.f_back
     key = (frame.f_code.co_filename, frame.f_lineno, id(frame.f_globals))
     made = _TRAMPOLINES.get(key)
     if made is None or made.__globals__ is not frame.f_globals:

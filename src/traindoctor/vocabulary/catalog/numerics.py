@@ -58,6 +58,53 @@ CODES = (
         good="return torch.log(x.clamp_min(1e-8))",
     ),
     Code(
+        code="unguarded-op",
+        title="A function's result is infinite or NaN at finite, moderate arguments (exp overflow, log or division at 0)",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Replays the first non-finite step's batch on a copy of the model and through the loss as the script "
+            "computed it, and names the first torch call whose arguments are all finite, and small enough that no "
+            "product of two of them overflows, while its result is not: the function, its arguments' range, the "
+            "module running it and the script's line."),
+        why=(
+            "exp overflows past 88.7 in float32 (11.1 in float16), log is -inf at 0, a division by 0 is inf or NaN: "
+            "formulas that are fine on paper fail at values a network reaches — an unbounded output fed to exp (a "
+            "Poisson rate, a variance, a softmax written without subtracting the max), a probability that rounds to "
+            "0, a std or a norm of zero. The NaN of the loss, and the blow-up that follows, are what it did; the "
+            "arguments' magnitudes tell it from an explosion upstream (those are already beyond what a product can "
+            "hold)."),
+        hypotheses=(
+            Hypothesis(
+                cause="exp (or a power) of an unbounded model output",
+                check="print the argument's max; bound it (clamp, softplus) or stay in log space (log_softmax, "
+                      "logsumexp, PoissonNLLLoss(log_input=True), the log-variance itself)",
+            ),
+            Hypothesis(
+                cause="log of a probability computed from logits that rounds to exactly 0 or 1",
+                check="compute the loss from the logits (cross_entropy, log_softmax, logsigmoid, "
+                      "binary_cross_entropy_with_logits) and see it stay finite",
+            ),
+            Hypothesis(
+                cause="a division by a std, a norm or a count that reaches 0",
+                check="print the denominator's minimum at that step; add an eps to it",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="a derivative infinite at a value the forward reaches: sqrt or a norm at 0 (a sample's "
+                      "distance to itself, a zero vector), acos or asin at ±1",
+                check="add an eps inside the function and re-run the step: the gradients turn finite",
+                kind="subtle",
+            ),
+        ),
+        next_step="Guard the function at the named line: bound its argument, add an eps, or compute it in log space.",
+        bad="rate = torch.exp(model(x))\nloss = (rate - y * torch.log(rate)).mean()",
+        good="log_rate = model(x)\nloss = F.poisson_nll_loss(log_rate, y, log_input=True)",
+        explains=(
+            "nonfinite-forward", "nonfinite-backward", "exploding-gradients", "loss-divergence", "loss-spikes",
+        ),
+    ),
+    Code(
         code="nonfinite-backward",
         title="Gradients become NaN or Inf while the loss is finite",
         severity="error",
