@@ -234,6 +234,15 @@ def causal_leak(change: float, expected: bool, record: dict[str, Any]) -> Findin
                    "the model sees the future it is scored against", SOURCE, evidence=record)
 
 
+def shifted_too_far(steps: int, tokens: bool, record: dict[str, Any]) -> Finding | None:
+    """Next-step targets `steps` positions ahead of an input; `tokens`: that input and the targets are integer ids."""
+    if steps < 2 or not tokens:
+        return None
+    return finding("targets-too-far-ahead", f"{record['task']}: the output at position p is scored against token "
+                   f"p + {steps}, so the token p + 1 the model should predict is skipped — shifted twice (in the data "
+                   "and again in the model or the loss)", SOURCE, evidence=record)
+
+
 def target_copy(change: float, share: float, tensor: str, record: dict[str, Any]) -> Finding | None:
     """`change`: the relative change of the outputs when input `tensor`, equal to the targets at `share` of
     positions, was replaced by other values (record["bottleneck"] absent: for floating targets, no layer

@@ -44,6 +44,12 @@ def _next_to_batch(setup: Setup, size: int) -> Shift:
     return Shift(name, x, 1 - b, 1, x.shape[1 - b])
 
 
+def _tokens(x: torch.Tensor, targets: object) -> bool:
+    """Integer ids in and out: tokens, which are predicted one position ahead (a series may be forecast further)."""
+    ids = not x.is_floating_point() and not x.is_complex() and x.dtype != torch.bool
+    return ids and (not isinstance(targets, torch.Tensor) or not targets.is_floating_point())
+
+
 def _change(base: torch.Tensor, moved: torch.Tensor, dim: int, last: int) -> float:
     """The largest change of the outputs at positions 0..last along `dim`, relative to the output's scale."""
     early = (moved.narrow(dim, 0, last + 1) - base.narrow(dim, 0, last + 1)).detach().float()
@@ -86,9 +92,11 @@ def causal(setup: Setup, context: Context) -> tuple[list[Finding], CausalRecord]
     record = CausalRecord(input=task.name, time_dim=task.time, steps=k, changed_from=start, outputs_up_to=last,
                           relative_change=change, causal_expected=expected,
                           task=found_task.describe() if found_task else "no target is an input shifted ahead")
-    found = probe_rules.causal_leak(change, expected, record)
+    found = [f for f in (probe_rules.causal_leak(change, expected, record),
+                         probe_rules.shifted_too_far(k, found_task is not None and _tokens(task.tensor, setup.targets),
+                                                     record)) if f is not None]
     if found:
-        return [found], record
+        return found, record
     record["note"] = "outputs up to t are independent of later inputs" if change <= OUTPUT_CHANGE else \
         "the model is bidirectional (fine unless it must be causal; pass causal=True to require it)"
     return [], record

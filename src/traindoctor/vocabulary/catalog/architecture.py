@@ -131,6 +131,38 @@ CODES = (
         explains=("label-leakage",),
     ),
     Code(
+        code="targets-too-far-ahead",
+        title="A token model is scored against a token two or more positions ahead",
+        severity="error",
+        stage=MECHANISM,
+        what="When the targets are an input of token ids shifted ahead (found on any layout from the batch, with the "
+             "shift a Hugging Face model applies to its `labels` inside counted), flags a shift of two positions or "
+             "more: the output at p is scored against token p + k, k >= 2.",
+        why="A next-token model predicts token p + 1 from tokens 0..p. Shifted twice — by the collator or the data "
+            "pipeline, and again by the model or the loss — the targets skip a token: the model trains on a harder, "
+            "noisier task, its loss stays high, and what it generates is off by one. Real-valued series may be "
+            "forecast k steps ahead on purpose; token ids are not.",
+        hypotheses=(
+            Hypothesis(
+                cause="the labels are shifted in the data pipeline and again inside the model (a Hugging Face causal "
+                      "LM shifts `labels` itself)",
+                check="print input_ids[0, :8] next to labels[0, :8]: for a model that shifts inside they are equal",
+            ),
+            Hypothesis(
+                cause="the targets are sliced [2:] (or the logits [:-2]) where one position was meant",
+                check="compare the target at position 0 with the input at position 1",
+            ),
+            Hypothesis(
+                cause="the model is meant to predict k tokens ahead (a multi-token head)",
+                check="one head per offset, the first at +1: then this is by design", kind="null",
+            ),
+        ),
+        next_step="Shift the targets once: labels = input_ids for a model that shifts inside, else targets = ids[:, 1:].",
+        bad="batch['labels'] = batch['input_ids'][:, 1:]  # and the model shifts labels again",
+        good="batch['labels'] = batch['input_ids'].clone()  # the model shifts once",
+        explains=("loss-plateau", "slow-convergence", "underfitting"),
+    ),
+    Code(
         code="cannot-overfit-batch",
         title="The model cannot overfit a single batch",
         severity="error",
