@@ -264,7 +264,6 @@ BOOTSTRAPS_TERMINALS = {
     "done-ignored": dqn(target="r + GAMMA * tgt(s2).max(1).values"),
     "done-multiplies-the-reward": dqn(target="r * (1 - d) + GAMMA * tgt(s2).max(1).values"),
     "done-mask-inverted": dqn(target="r + GAMMA * d * tgt(s2).max(1).values"),
-    "value-critic-namedtuple-batch": NAMEDTUPLE_CRITIC,
     "numpy-flags-from-the-replay": NUMPY_FLAGS,
 }
 MASKS_TERMINALS = {
@@ -280,6 +279,56 @@ MASKS_TERMINALS = {
 def test_a_td_target_that_bootstraps_terminal_transitions(run_code, name):
     r = run_code(PRELUDE + BOOTSTRAPS_TERMINALS[name])
     assert codes(r)[:1] == ["terminal-bootstrap"], [(f.code, f.observation) for f in r.findings]
+
+
+def test_a_critic_bootstrapping_from_itself_is_not_probed(run_code):
+    # Known blind spot: the probe hands out forward-AD dual tensors only for models no optimizer trains (a target
+    # network, a frozen teacher) — a trained model's no-grad outputs may reach its own double backward (a GAN's
+    # gradient penalty), where forward AD has no formula and the script would raise.
+    r = run_code(PRELUDE + NAMEDTUPLE_CRITIC)
+    assert "terminal-bootstrap" not in codes(r) and "script-error" not in codes(r)
+
+
+def test_a_frozen_encoders_outputs_in_a_knn_evaluation_are_left_alone(run_code):
+    # cdist has no forward-AD formula: a dual tensor handed to an evaluation made the script raise under run.
+    r = run_code("""
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+enc = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 8))  # frozen pretrained encoder
+head = nn.Linear(8, 3); opt = torch.optim.Adam(head.parameters(), 1e-2)
+X = torch.randn(600, 8); Y = (X[:, 0] > 0).long() + (X[:, 1] > 0).long()
+for step in range(60):
+    i = torch.randint(0, 500, (32,))
+    with torch.no_grad(): z = enc(X[i])
+    loss = F.cross_entropy(head(z), Y[i]); opt.zero_grad(); loss.backward(); opt.step()
+    if step % 10 == 9:
+        with torch.no_grad():
+            bank, q = enc(X[:500]), enc(X[500:])
+            print(step, (Y[:500][torch.cdist(q, bank).argmin(1)] == Y[500:]).float().mean().item())
+""")
+    assert "script-error" not in codes(r), [(f.code, f.observation) for f in r.findings]
+
+
+def test_a_generators_no_grad_samples_in_a_gradient_penalty_still_train(run_code):
+    # A trained model's no-grad outputs met a double backward (WGAN-GP's penalty), which forward AD's dual
+    # tensors cannot go through: the script raised under run. Such outputs are never probed.
+    r = run_code("""
+import torch, torch.nn as nn
+torch.manual_seed(0)
+G, D = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2)), nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 1))
+og, od = torch.optim.Adam(G.parameters(), 1e-3, betas=(0.5, 0.9)), torch.optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.9))
+for it in range(40):
+    for _ in range(3):
+        real = torch.randn(64, 2) * 0.1 + 1
+        with torch.no_grad(): fake = G(torch.randn(64, 4))
+        eps = torch.rand(64, 1); xi = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        g = torch.autograd.grad(D(xi).sum(), xi, create_graph=True)[0]
+        loss_d = D(fake).mean() - D(real).mean() + 10 * ((g.norm(dim=1) - 1) ** 2).mean()
+        od.zero_grad(); loss_d.backward(); od.step()
+    loss_g = -D(G(torch.randn(64, 4))).mean()
+    og.zero_grad(); loss_g.backward(); og.step()
+""")
+    assert "script-error" not in codes(r), [(f.code, f.observation) for f in r.findings]
 
 
 @pytest.mark.parametrize("name", MASKS_TERMINALS)

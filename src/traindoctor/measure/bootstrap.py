@@ -95,6 +95,8 @@ class Bootstrap:
             self.fed[key] = self.fed.get(key, 0) + 1
 
     def _observe(self, target: torch.Tensor, part: torch.Tensor, where: Callable[[], dict[str, Any]]) -> None:
+        if not (bool(torch.isfinite(target).all()) and bool(torch.isfinite(part).all())):
+            return  # values blown up: 0 · inf is NaN, and a flag that stops the bootstrap would seem not to
         boot = (part != 0).cpu()
         if not boot.any():
             return

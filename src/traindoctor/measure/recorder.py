@@ -268,6 +268,7 @@ class Recorder:
         self.processes_started = 0
         self.transform_calls = 0  # model calls inside torch.func transforms (not recorded)
         self.n_steps = 0
+        self.created: list[weakref.ref] = []  # the optimizers the script created
         self.role_steps: dict[int, int] = {}  # steps per optimizer role (judged by its first parameter)
         self.roots: dict[int, RootInfo] = {}
         self.optimizers: dict[int, OptState] = {}
@@ -514,9 +515,21 @@ class Recorder:
     def on_nograd_output(self, module: nn.Module, output: Any) -> Any:
         """A model's output under no_grad, on the main thread: returned as is, or as a probe of what the loss
         target takes from it (measure/bootstrap.py); None when a handler failed (the caller keeps its own)."""
-        if id(module) not in self.roots or _in_transform() or not self._own_thread():
+        info = self.roots.get(id(module))
+        # A dual tensor meets whatever the script does with the output, and a call forward AD has no formula for
+        # (cdist, a double backward) raises in the script: only the outputs of a target network are probed — a
+        # copy of a trained model, never trained itself, held by no optimizer, whose outputs served losses
+        # before — never an evaluation's, a GAN's samples' or a frozen encoder's.
+        watch = self.twins.watches.get(id(module))
+        if (info is None or info.grad_calls or watch is None or watch.twin is None or not watch.served
+                or _in_transform() or not self._own_thread() or self._optimized(module)):
             return output
         return self.bootstrap.arm(module, output, self.n_steps)
+
+    def _optimized(self, module: nn.Module) -> bool:
+        """Whether an optimizer created so far holds one of the module's parameters."""
+        held = {id(p) for ref in self.created if (opt := ref()) is not None for p in parameters(opt)}
+        return any(id(p) in held for p in module.parameters())
 
     def _own_thread(self) -> bool:
         return threading.get_ident() == self.thread
@@ -829,6 +842,7 @@ class Recorder:
     @_handler
     def on_optimizer_created(self, opt: torch.optim.Optimizer) -> None:
         self.optimizer_created = True
+        self.created.append(weakref.ref(opt))
 
     @_handler
     def on_step_begin(self, opt: torch.optim.Optimizer) -> None:

@@ -802,8 +802,9 @@ CODES = (
         severity="error",
         stage=MECHANISM,
         what=(
-            "On sampled steps, measures which samples of a loss target take a part from a model's output under "
-            "no_grad (forward-mode AD through the target's ops: the part is γ·(1 - done)·Q(s') sample by sample, "
+            "On sampled steps, measures which samples of a loss target take a part from a target network's output "
+            "under no_grad (a copy of a trained model that no optimizer trains and whose outputs served losses "
+            "before; forward-mode AD through the target's ops: the part is γ·(1 - done)·Q(s') sample by sample, "
             "the rest is the reward) and reads the 0/1 flags of the step's batch from the script's variables. "
             "Flags the target when it bootstraps on every sample although a flag that is not where the rewards are "
             "was set, or only on the samples of a flag set on a minority. A flag that stops the bootstrap (done "
