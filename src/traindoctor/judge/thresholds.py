@@ -408,6 +408,11 @@ TYPICAL_PAIRING = 0.2
 # shuffles beating the real pairing is uniform on each batch: with one batch a decoupled program falls
 # below a fifth one time in five; the mean of three falls below it about one time in 25.
 HELD_OUT_BATCHES = 3
+# ... and only when the test has shown its power: the control pairing (the targets dealt by a teacher's score
+# of the inputs, a relation the model can learn), fitted with the same budget, is beaten on average by at most
+# one in twenty of its shuffled pairings. Under the null the mean of 4 uniform shares is that low about one
+# time in 15,000 (k^k t^k / k!), so a control that reaches it learned its relation and carried it over.
+CONTROL_PAIRING = 0.05
 # Does the gradient describe the loss (diagnosis/gradient_path.py)? Moving a parameter tensor by 0.1% of
 # its norm (GRADIENT_PROBE_STEP) moves a loss that depends on it by far more than float32's rounding
 # (relative 1e-7): a change above 1e-6 of the loss, and above 10x the change between two evaluations of
