@@ -4,9 +4,8 @@
 Every experiment is an *arm*: the same number of optimizer steps on the same batch from the same state,
 changing one factor — the learning rate (x10, x0.1, back to its initial value when a schedule lowered it),
 the regularisation (the penalty written into the loss, the optimizer's weight decay), nothing (the
-baseline). The baseline also answers the oldest question, "can it fit one batch?", and its fit is then
-measured on the other recorded batch with its real inputs against the same batch with its inputs moved to
-other samples (a permutation test: do the real pairings do better than shuffled ones?). The numbers are judged in
+baseline). The baseline also answers the oldest question, "can it fit one batch?". Whether the targets
+follow the inputs at all is the permutation test's (diagnosis/permutation.py). The numbers are judged in
 judge/experiments.py. Budgets are in steps, never seconds; the arms draw the same random numbers.
 """
 
@@ -53,7 +52,7 @@ class LossHead(Protocol):
 class Material:
     """What the recorded run (or a checkup) leaves for the experiments."""
     model: nn.Module  # as training left it: only copies are trained
-    tapes: list[LossHead]  # the latest last; the others are the held-out batches of the permutation test
+    tapes: list[LossHead]  # the latest last; all are left out in turn by the permutation test
     optimizer: torch.optim.Optimizer | None
     initial: dict[str, torch.Tensor] | None = None  # the model's state before its first update
 

@@ -153,7 +153,7 @@ def _pairings(model: nn.Module, head: Any, batch: tuple[tuple, dict], targets: d
     gen = torch.Generator().manual_seed(SEED)
     orders = [control.derangement(n, gen) for _ in range(rules.SHUFFLES)]
     inputs = [(_take(batch, o, (n, ax[1])), targets) for o in orders]
-    retargeted = _retargeted(head, targets, orders, ax[1])
+    retargeted = [(batch, t) for t in _retargeted(head, targets, orders, ax[1])]
     for pairings in (inputs, retargeted):
         try:
             if pairings and math.isfinite(_paired(model, head, real)) and math.isfinite(_paired(model, head, pairings[0])):

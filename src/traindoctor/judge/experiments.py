@@ -261,7 +261,8 @@ def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, A
     # compare pairings at.
     signed = min(v for b in batches for v in (b["real_before"], b["real_after"], *b["shuffled_after"])) < 0
     powered = bool(control) and sum(_shares(control)) / len(control) <= CONTROL_PAIRING
-    decoupled = powered and not blind and not signed and typical(batches)
+    # A real pairing better than every shuffle on every batch, before the fit or after, carries information.
+    decoupled = powered and not blind and not signed and not (before or after) and typical(batches)
     n = len(held["shuffled_after"])
     observations.append({
         "name": "held-out-batch",
