@@ -130,7 +130,7 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
         found += _layout(arms, context, observations)
     held = arms["baseline"].held_out
     if held is not None:
-        found += _transfer(arms["baseline"], base, held, context, observations)
+        found += _transfer(arms["baseline"], held, context, observations)
     for f in found:  # confirmed as what stops the loss: an error, whatever the code's usual severity
         f.evidence["confirmed_by"] = "experiment"
         f.severity = "error"
@@ -238,7 +238,7 @@ def _ablation(base: Any, fall: float, context: dict[str, Any], observations: lis
         evidence={"fitted_batch": _summary(base.losses), "inputs_moved": base.ablated, **_context(context)})]
 
 
-def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, Any],
+def _transfer(base: Any, held: dict[str, Any], context: dict[str, Any],
               observations: list[dict[str, Any]]) -> list[Finding]:
     """A permutation test on each recorded batch left out of a fit on the others: the real pairing of inputs
     and targets against SHUFFLES others. A model that learned anything from the inputs does better on the real
