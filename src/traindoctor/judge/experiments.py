@@ -320,7 +320,7 @@ def _control_outcome(control: list[dict[str, Any]] | None, powered: bool, n: int
     return (f"; control (targets dealt by a teacher's score of the inputs): {fmt(control[0]['real_after'])} against "
             f"{fmt(min(control[0]['shuffled_after']))} or more; the fit lowered {beaten} of {n} shuffles further — "
             + ("the test has the power to see a learnable relation" if powered else
-               "the test cannot see a learnable relation with this budget, so no relation is not claimed"))
+               "the test cannot see a learnable relation with this budget, so it does not claim there is none"))
 
 
 def _beats_shuffles(real: float, shuffled: Sequence[float]) -> bool:
