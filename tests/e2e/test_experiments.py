@@ -353,6 +353,26 @@ for epoch in range(5):
     assert codes(r)[:1] == ["labels-decoupled"], codes(r)
 
 
+def test_samples_memorised_in_another_recorded_batch_are_left_out_of_the_ranking(run_code):
+    """192 rows with shuffled labels, in batches of 64 over 80 epochs: each recorded batch shares most of its
+    rows with the others, and a copy fitted on those has memorised their (wrong) labels, which carry over to the
+    same rows whatever the labels. Ranked on the rows it never saw, the real pairing is a typical one."""
+    r = _run(run_code, """
+from torch.utils.data import DataLoader, TensorDataset
+x = torch.randn(192, 10); y = (x[:, :3].sum(1) > 0).long()
+loader = DataLoader(TensorDataset(x, y[torch.randperm(192)]), batch_size=64, shuffle=True)
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 2))
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for epoch in range(80):
+    for xb, yb in loader:
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad(); loss.backward(); opt.step()
+""", experiments_=True)
+    assert codes(r)[:1] == ["labels-decoupled"], codes(r)
+    held = next(o for o in r.sections["run"]["experiments"]["observations"] if o["name"] == "held-out-batch")
+    assert all(b["samples"] < 64 for b in held["measured"]["batches"]), held["measured"]["batches"]
+
+
 def test_no_experiments_skips_them(run_code):
     r = _run(run_code, DECOUPLED["tabular-labels-permuted"], experiments_=False)
     assert "labels-decoupled" not in codes(r)
