@@ -63,7 +63,7 @@ CODES = (
         good="x = torch.tensor(((df[cols] - train_mean) / train_std).values)",
         explains=(
             "init-loss-mismatch", "lr-too-high", "exploding-gradients", "loss-divergence", "lr-too-low", "loss-plateau",
-            "cannot-overfit-batch",
+            "cannot-overfit-batch", "labels-decoupled",
         ),
     ),
     Code(
