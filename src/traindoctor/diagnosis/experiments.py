@@ -4,9 +4,8 @@
 Every experiment is an *arm*: the same number of optimizer steps on the same batch from the same state,
 changing one factor — the learning rate (x10, x0.1, back to its initial value when a schedule lowered it),
 the regularisation (the penalty written into the loss, the optimizer's weight decay), nothing (the
-baseline). The baseline also answers the oldest question, "can it fit one batch?", and its fit is then
-measured on the other recorded batch with its real inputs against the same batch with its inputs moved to
-other samples (a permutation test: do the real pairings do better than shuffled ones?). The numbers are judged in
+baseline). The baseline also answers the oldest question, "can it fit one batch?". Whether the targets
+follow the inputs at all is the permutation test's (diagnosis/permutation.py). The numbers are judged in
 judge/experiments.py. Budgets are in steps, never seconds; the arms draw the same random numbers.
 """
 
@@ -27,12 +26,10 @@ from ..measure.copies import independent_copy, set_mode
 from ..measure.recorder import internal_calls
 from ..measure.tape import Tape, cloned_batch
 from ..vocabulary.finding import Finding
-from . import gradient_path, term_path
-from .loss_independence import ELEMENTWISE
-from .axis import batch_dim, decide
+from . import gradient_path, permutation, term_path
 from .guard import guarded
 from .sandbox import isolated, same_noise
-from .tree import Call, call, tree_map
+from .tree import Call, call
 
 SEED = 0
 
@@ -55,7 +52,7 @@ class LossHead(Protocol):
 class Material:
     """What the recorded run (or a checkup) leaves for the experiments."""
     model: nn.Module  # as training left it: only copies are trained
-    tapes: list[LossHead]  # the latest last; the others are the held-out batches of the permutation test
+    tapes: list[LossHead]  # the latest last; all are left out in turn by the permutation test
     optimizer: torch.optim.Optimizer | None
     initial: dict[str, torch.Tensor] | None = None  # the model's state before its first update
     # The targets are made by a model in each step (a TD target's bootstrap): no data whose pairing with the
@@ -162,7 +159,8 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
     # loss held as constants (a siamese pair, a penalty's own call) the pairing it tests is not the script's.
     whole = [o for o in others if not o.partial]
     if whole and m.initial is not None and not tape.partial and not m.made_targets:
-        base.held_out = _held_out(m, tape, whole, groups, steps)
+        base.held_out = permutation.held_out([tape, *whole], lambda: _fresh(m), m.initial,
+                                             lambda model: _optimizer(m, model, groups), steps)
     if layout:
         try:
             arms["other-layout"] = _arm("other-layout", m, tape, groups, steps, held=other, prepare=_other_layout)
@@ -287,7 +285,7 @@ def _ablated(model: nn.Module, tape: LossHead, batch: tuple[tuple, dict]) -> dic
     (ABLATIONS pairings) — the loss, and how far the model's outputs moved (relative to their size). Outputs,
     not only the loss: a loss near its floor hides outputs that do move. Before any experiment's steps: 50
     steps on one batch can saturate a model (a discriminator's sigmoid at exactly 1.0 on every sample)."""
-    pairings = _shuffled(model, batch)
+    pairings = permutation.shuffled(model, batch)
     if pairings is None:
         return None
     with torch.no_grad(), same_noise(SEED):
@@ -310,125 +308,6 @@ def _ablated(model: nn.Module, tape: LossHead, batch: tuple[tuple, dict]) -> dic
 
 def _floats(output: Any) -> list[torch.Tensor]:
     return [t.detach().double() for t in tree_leaves(output) if isinstance(t, torch.Tensor) and t.is_floating_point()]
-
-
-def _held_out(m: Material, tape: LossHead, others: list[LossHead], groups: Groups, steps: int) -> dict[str, Any] | None:
-    """From the model's state before its first update — which has seen none of the batches, where the trained
-    model has memorised them — the baseline's steps on `tape`'s batch; then, on each of the `others` batches
-    (their own targets on tape), the loss with the real inputs and with the inputs moved to other samples in
-    SHUFFLES ways (a permutation test), before and after those steps. Under the null each batch's rank of the
-    real pairing is uniform, so several batches make a typical pairing unlikely to look special by chance."""
-    model = _fresh(m)
-    model.load_state_dict(m.initial)
-
-    def paired(other: LossHead, pairing: Pairing) -> float:
-        batch, targets = pairing
-        with torch.no_grad(), same_noise(SEED):
-            if targets is None:
-                return float(_loss(other, model, batch))
-            return float(other.loss_of(call(model, Call(batch)), dict(model.named_parameters()), constants=targets))
-
-    def runs(other: LossHead, pairings: list[Pairing] | None) -> bool:
-        """Inputs that cannot be moved (lengths that must stay sorted for packing) give no pairings."""
-        try:
-            return pairings is not None and math.isfinite(paired(other, pairings[0]))
-        except Exception:
-            return False
-
-    tests = []
-    for o in others:
-        batch = cloned_batch(*o.batch)
-        pairings = _shuffled(model, o.batch)
-        pairings = [(p, None) for p in pairings] if pairings is not None else None
-        if not runs(o, pairings):  # the same test moving the targets instead of the inputs
-            pairings = [(batch, t) for t in _retargeted(o)] or None
-        if runs(o, pairings):
-            tests.append(((batch, None), o, pairings))
-    if not tests:
-        return None
-
-    def measure() -> list[tuple[float, list[float]]]:
-        return [(paired(other, real), [paired(other, p) for p in pairings]) for real, other, pairings in tests]
-
-    before = measure()
-    opt = _optimizer(m, model, groups)
-    train = cloned_batch(*tape.batch)
-    fitted: list[float] = []
-    with same_noise(SEED), torch.enable_grad():
-        for _ in range(steps):
-            opt.zero_grad(set_to_none=True)
-            loss = _loss(tape, model, train)
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                return None
-            if not fitted:  # the fit is read on the data term: a penalty shrinking is no fit
-                fitted.append(float(_loss(tape, model, train, data_only=True).detach()) if tape.penalized else value)
-            loss.backward()
-            opt.step()
-    with torch.no_grad(), same_noise(SEED):
-        fitted.append(float(_loss(tape, model, train, data_only=tape.penalized)))
-    batches = [{"real_before": r0, "shuffled_before": s0, "real_after": r1, "shuffled_after": s1}
-               for (r0, s0), (r1, s1) in zip(before, measure())]
-    moved = ["targets" if pairings[0][1] is not None else "inputs" for _, _, pairings in tests]
-    return {**batches[0], "batches": batches, "fitted_first": fitted[0], "fitted_last": fitted[-1], "moved": moved}
-
-
-# One pairing of inputs and targets: a batch (its inputs maybe moved), and the recorded targets replaced (by
-# the id of the recorded value) or None.
-Pairing = tuple[tuple[tuple, dict], dict[int, torch.Tensor] | None]
-
-
-def _retargeted(head: LossHead) -> list[dict[int, torch.Tensor]]:
-    """When the inputs cannot be moved, each torch loss function's recorded target with its samples (dim 0, the
-    same order for all) in SHUFFLES other orders: each sample's outputs meet another sample's targets, as
-    moving the inputs would have made them. Empty without a loss head on tape, or targets of several sizes."""
-    if not isinstance(head, Tape):
-        return []
-    targets = [t for _, t in head.targets(ELEMENTWISE) if t.dim() > 0]
-    if not targets or len({t.shape[0] for t in targets}) != 1 or targets[0].shape[0] < 4:
-        return []
-    gen = torch.Generator().manual_seed(SEED)
-    out = []
-    for _ in range(rules.SHUFFLES):
-        order = _derangement(targets[0].shape[0], gen)
-        out.append({id(t): t.index_select(0, order) for t in targets})
-    return out
-
-
-def _shuffled(model: nn.Module, batch: tuple[tuple, dict]) -> list[tuple[tuple, dict]] | None:
-    """The batch with every input tensor's samples in another order (the same for all inputs): each sample's
-    inputs meet another sample's targets, in SHUFFLES different pairings. None without a batch axis, or with
-    fewer samples than pairings."""
-    args, kwargs = batch
-    with torch.no_grad():
-        ax = decide(set_mode(independent_copy(model), False), Call((args, kwargs)), None)
-    if ax.axis is None or ax.size < 4:
-        return None
-    out = []
-    gen = torch.Generator().manual_seed(SEED)  # a private stream: the script's RNG is not drawn from
-    for _ in range(rules.SHUFFLES):
-        # Random pairings, not rolls: a pipeline broken by an offset (labels shifted by k rows) would be
-        # re-paired by the roll of k.
-        order = _derangement(ax.size, gen)
-
-        def move(t: torch.Tensor, _: str) -> torch.Tensor:
-            dim = batch_dim(t, ax.size, ax.axis)
-            return t.index_select(dim, order) if dim is not None else t.clone()
-
-        out.append(tree_map((args, kwargs), move))
-    return out
-
-
-def _derangement(n: int, gen: torch.Generator) -> torch.Tensor:
-    """A random order in which no sample keeps its own place."""
-    order = torch.randperm(n, generator=gen)
-    fixed = order == torch.arange(n)
-    if fixed.any():  # move each fixed point one place on among themselves (or swap with a neighbour)
-        idx = fixed.nonzero().flatten()
-        order[idx] = order[idx.roll(1)] if len(idx) > 1 else order[(idx + 1) % n]
-        if len(idx) == 1:
-            order[(idx + 1) % n] = idx
-    return order
 
 
 def _same_batch(a: LossHead, b: LossHead) -> bool:

@@ -6,8 +6,9 @@ The hypotheses held while the loss does not learn, and the arm that tells each f
   a schedule lowered it too soon          initial-lr falls where the baseline is stuck
   the learning rate is too high           lr-x0.1 falls where the baseline diverges or rises
   the regularisation dominates the data   regularisation-off moves the data term where the baseline is stuck
-  the targets do not follow the inputs    the baseline fits one batch, yet on another batch the real pairing
-                                          of inputs and targets is no better than shuffled pairings
+  the targets do not follow the inputs    fitted on some recorded batches, the real pairing of inputs and
+                                          targets on the others is no better than shuffled pairings, where
+                                          a control pairing known to be learnable is
   the output ignores the inputs           moving each sample's inputs to another sample leaves the loss
                                           unchanged to float rounding
   the model/loss cannot fit at all        no arm fits (the null: the setup itself)
@@ -20,10 +21,10 @@ from typing import Any, Sequence
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import (ABLATIONS, ARM_BETTER, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, NEAR_CHANCE,
+from .thresholds import (ABLATIONS, ARM_BETTER, CONTROL_PAIRING, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, NEAR_CHANCE,
                          NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_DECAY, SHUFFLES, TYPICAL_PAIRING)
 
-__all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning"]
+__all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning", "typical"]
 
 LR = "the learning rate is too low"
 SCHEDULE = "a schedule lowered the learning rate too soon"
@@ -129,7 +130,7 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
         found += _layout(arms, context, observations)
     held = arms["baseline"].held_out
     if held is not None:
-        found += _transfer(arms["baseline"], base, held, context, observations)
+        found += _transfer(arms["baseline"], held, context, observations)
     for f in found:  # confirmed as what stops the loss: an error, whatever the code's usual severity
         f.evidence["confirmed_by"] = "experiment"
         f.severity = "error"
@@ -237,63 +238,89 @@ def _ablation(base: Any, fall: float, context: dict[str, Any], observations: lis
         evidence={"fitted_batch": _summary(base.losses), "inputs_moved": base.ablated, **_context(context)})]
 
 
-def _transfer(base: Any, fall: float, held: dict[str, Any], context: dict[str, Any],
+def _transfer(base: Any, held: dict[str, Any], context: dict[str, Any],
               observations: list[dict[str, Any]]) -> list[Finding]:
-    """A permutation test on the other batch: the real pairing of inputs and targets against SHUFFLES others.
-    A model that learned anything from the inputs does better on the real pairing than on every shuffled
-    one; when the targets do not follow the inputs, the real pairing is just one more pairing."""
-    fall = _fall([held["fitted_first"], held["fitted_last"]])  # the fit from the initial state, not the baseline's
-    # Judged only once the copy memorised its batch: a fit that merely moved is also what a relation too hard
-    # to learn from one batch gives (addition with carries on a plateau), which no more transfers than
-    # labels that follow nothing.
-    fits = fall >= ARM_FITS
+    """A permutation test on each recorded batch left out of a fit on the others: the real pairing of inputs
+    and targets against SHUFFLES others. A model that learned anything from the inputs does better on the real
+    pairing than on every shuffled one; when the targets do not follow the inputs, the real pairing is just one
+    more pairing — and so it is when the relation is one the fit's budget cannot teach. "No relation" is
+    therefore claimed only when the test has shown its power: the control pairing (targets dealt by a
+    teacher's score of the inputs), fitted with the same budget, beats nearly every shuffle of it."""
     batches = held.get("batches", [held])
+    control = held.get("control")
     before = all(_beats_shuffles(b["real_before"], b["shuffled_before"]) for b in batches)
     after = all(_beats_shuffles(b["real_after"], b["shuffled_after"]) for b in batches)
     # A model whose loss barely depends on which inputs meet which targets gives the test no power.
     blind = all(max(abs(v - b["real_after"]) for v in b["shuffled_after"]) <= PAIRING_MATTERS * max(abs(b["real_after"]), 1e-12)
                 for b in batches)
-    # Judged after the fit, on a copy started from the state before any update: the trained model has
+    # Judged by what the fit changed, on a copy started from the state before any update: the trained model has
     # memorised the recorded batches (the run trained on them), which favours their real pairing whatever
-    # the labels; before the fit the copy knows nothing and the ranking is chance.
-    # Decoupled is claimed on evidence for the null, not on a missing win: the real pairing must be a typical
-    # pairing — on average over the batches, at least a fifth of the shuffled ones beat it. A relation learned
-    # weakly from one batch (an RL value early on) leaves the real pairing among the best few, short of
-    # beating them all.
-    shares = [sum(v < b["real_after"] for v in b["shuffled_after"]) / len(b["shuffled_after"]) for b in batches]
-    beaten = sum(v < held["real_after"] for v in held["shuffled_after"])
-    # A fit is a loss falling towards a floor at zero: one that goes below zero (a policy-gradient surrogate
-    # over normalised advantages) has no share of its start to lose, nor a scale to compare pairings at.
-    signed = min(held["fitted_first"], held["fitted_last"],
-                 *(v for b in batches for v in (b["real_before"], b["real_after"], *b["shuffled_after"]))) < 0
-    decoupled = fits and not blind and not signed and sum(shares) / len(shares) >= TYPICAL_PAIRING
+    # the labels.
+    shares = _shares(batches)
+    # A loss that goes below zero (a policy-gradient surrogate over normalised advantages) has no scale to
+    # compare pairings at.
+    signed = min(v for b in batches for v in (b["real_before"], b["real_after"], *b["shuffled_after"])) < 0
+    powered = bool(control) and sum(_shares(control)) / len(control) <= CONTROL_PAIRING
+    # A real pairing better than every shuffle on every batch, before the fit or after, carries information.
+    decoupled = powered and not blind and not signed and not (before or after) and typical(batches)
     n = len(held["shuffled_after"])
     observations.append({
         "name": "held-out-batch",
-        "question": f"From the model's state before any update, fitted {context['steps']} steps on one batch: on another "
-                    f"recorded batch, is the loss with the real inputs lower than with the inputs moved to other samples "
-                    f"({n} pairings)?",
+        "question": f"From the model's state before any update, fitted {context['steps']} steps on "
+                    f"{held.get('trained_on', 1)} recorded batches: on each recorded batch left out, is the loss with "
+                    f"the real inputs lower than with the inputs moved to other samples ({n} pairings)?",
         "measured": held,
         "outcome": (f"real inputs {fmt(held['real_before'])} → {fmt(held['real_after'])}; shuffled, best of {n}: "
-                    f"{fmt(min(held['shuffled_before']))} → {fmt(min(held['shuffled_after']))}; {beaten} of {n} "
-                    "shuffled pairings beat the real one"
+                    f"{fmt(min(held['shuffled_before']))} → {fmt(min(held['shuffled_after']))}; "
+                    f"the fit lowered {round(shares[0] * n)} of {n} shuffled pairings more than the real one"
                     + (f" (on {len(batches)} batches: {', '.join(str(round(x * n)) for x in shares)})" if len(batches) > 1 else "")
                     + ("; the targets were moved, the inputs cannot be" if "targets" in held.get("moved", []) else "")
-                    + ("; the loss goes below zero, so no fit is measured and the test is not judged" if signed else "")),
+                    + ("; the loss goes below zero, so the test is not judged" if signed else "")
+                    + _control_outcome(control, powered, n)),
         "keeps": [DECOUPLED] if decoupled else [],
         "kills": [SETUP] if decoupled else ([DECOUPLED] if before or after else [])})
     if not decoupled:
         return []
+    c = control[0]
     return [finding(
         "labels-decoupled",
-        f"from its state before any update, the model fits one batch ({_pct(fall)} lower in {context['steps']} steps), "
-        f"but on another batch the "
-        f"real pairing of inputs and targets does no better than inputs moved to other samples: loss "
-        f"{fmt(held['real_after'])} against {fmt(min(held['shuffled_after']))}–{fmt(max(held['shuffled_after']))} for "
-        f"{n} shuffled pairings (before the fit: {fmt(held['real_before'])} against "
-        f"{fmt(min(held['shuffled_before']))}–{fmt(max(held['shuffled_before']))}) — the targets are no function of "
-        "the inputs the model can learn", context["source"],
+        f"fitted {context['steps']} steps from its state before any update on {held.get('trained_on', 1)} recorded "
+        f"batches, the model does no better on a batch left out with the real pairing of inputs and targets than "
+        f"with inputs moved to other samples: loss {fmt(held['real_after'])} against "
+        f"{fmt(min(held['shuffled_after']))}–{fmt(max(held['shuffled_after']))} for {n} shuffled pairings "
+        f"(the fit lowered {', '.join(str(round(x * n)) for x in shares)} of {n} further, batch by batch). The same fit on the "
+        f"same batches, their targets dealt by a function of the inputs instead, carries over ({fmt(c['real_after'])} "
+        f"against {fmt(min(c['shuffled_after']))} or more): the test could see a learnable relation — the targets "
+        "are no function of the inputs the model can learn", context["source"],
         evidence={"held_out": held, "fitted_batch": _summary(base.losses), **_context(context)})]
+
+
+def typical(batches: Sequence[dict[str, Any]]) -> bool:
+    """The real pairing is a typical one: on average over the batches, the fit lowered at least TYPICAL_PAIRING of
+    the shuffled pairings' losses further. Evidence for the null, not a missing win: a relation learned weakly (an RL value early
+    on) leaves the real pairing among the best few, short of beating them all."""
+    shares = _shares(batches)
+    return sum(shares) / len(shares) >= TYPICAL_PAIRING
+
+
+def _shares(batches: Sequence[dict[str, Any]]) -> list[float]:
+    """Per batch, the share of shuffled pairings whose loss the fit lowered further than the real pairing's.
+    The gain, not the loss after: the copy's random initial function already favours some pairings (the same
+    ones on every batch, as the relation is the same), which says nothing of what the fit carried over."""
+    def gain(before: float, after: float) -> float:
+        return before - after
+    return [sum(gain(s0, s1) > gain(b["real_before"], b["real_after"])
+                for s0, s1 in zip(b["shuffled_before"], b["shuffled_after"])) / len(b["shuffled_after"]) for b in batches]
+
+
+def _control_outcome(control: list[dict[str, Any]] | None, powered: bool, n: int) -> str:
+    if not control:
+        return ""
+    beaten = ", ".join(str(round(x * n)) for x in _shares(control))
+    return (f"; control (targets dealt by a teacher's score of the inputs): {fmt(control[0]['real_after'])} against "
+            f"{fmt(min(control[0]['shuffled_after']))} or more; the fit lowered {beaten} of {n} shuffles further — "
+            + ("the test has the power to see a learnable relation" if powered else
+               "the test cannot see a learnable relation with this budget, so it does not claim there is none"))
 
 
 def _beats_shuffles(real: float, shuffled: Sequence[float]) -> bool:

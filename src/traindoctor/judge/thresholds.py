@@ -399,22 +399,27 @@ SCHEDULE_DECAY = 10.0
 
 # Labels decoupled from inputs (Zhang et al. 2017, "Understanding deep learning requires rethinking
 # generalization": random labels are memorised, but nothing carries over), judged by a permutation test on
-# another recorded batch: the real pairing of inputs and targets against 19 shuffled pairings. Under the
-# null (targets independent of inputs) the real pairing is the best of the 20 with probability 1/20, so
-# a model that learned from its inputs is expected to beat all 19 and a decoupled one to beat them
-# rarely.
+# each recorded batch left out of a fit on the others: how far the fit lowered the loss of the real pairing
+# of inputs and targets against 19 shuffled pairings. Under the null (targets independent of inputs) the
+# real pairing gains the most of the 20 with probability 1/20, so a model that learned from its inputs is
+# expected to gain more than all 19 and a decoupled one rarely.
 SHUFFLES = 19
 # ... and the test has power only when the pairing matters to the loss: some shuffled pairing moves it by
 # at least 1% (a model pinned near a constant output gives every pairing the same loss).
 PAIRING_MATTERS = 0.01
-# ... and decoupled is claimed only when the real pairing is a typical one: on average over the held-out
-# batches, at least a fifth of the 19 shuffled pairings beat it. A relation learned only weakly from one
-# batch (the real pairing among the best few on each batch, not better than all) is not called decoupled.
+# ... and decoupled is claimed only when the real pairing is a typical one: on average over the batches
+# left out, the fit lowered at least a fifth of the 19 shuffled pairings further. A relation learned only
+# weakly (the real pairing among the best few on each batch, not better than all) is not called decoupled.
 TYPICAL_PAIRING = 0.2
-# Recorded batches the permutation test reads (each with its own 19 pairings). Under the null the share of
-# shuffles beating the real pairing is uniform on each batch: with one batch a decoupled program falls
-# below a fifth one time in five; the mean of three falls below it about one time in 25.
+# Recorded batches besides the latest: each of the four is left out in turn, with its own 19 pairings. Under
+# the null the share of shuffles gaining more than the real pairing is uniform on each batch: with one batch
+# a decoupled program falls below a fifth one time in five; the mean of four about one time in 60.
 HELD_OUT_BATCHES = 3
+# ... and only when the test has shown its power: the control pairing (the targets dealt by a teacher's score
+# of the inputs, a relation the model can learn), fitted with the same budget, is outgained on average by at
+# most one in twenty of its shuffled pairings. Under the null the mean of 4 uniform shares is that low about
+# one time in 15,000 (k^k t^k / k!), so a control that reaches it learned its relation and carried it over.
+CONTROL_PAIRING = 0.05
 # Does the gradient describe the loss (diagnosis/gradient_path.py)? Moving a parameter tensor by 0.1% of
 # its norm (GRADIENT_PROBE_STEP) moves a loss that depends on it by far more than float32's rounding
 # (relative 1e-7): a change above 1e-6 of the loss, and above 10x the change between two evaluations of

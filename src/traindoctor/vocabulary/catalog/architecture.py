@@ -389,7 +389,7 @@ CODES = (
         next_step="Put an activation between the layers: nn.Sequential(nn.Linear(d, h), nn.ReLU(), nn.Linear(h, k)).",
         bad="nn.Sequential(nn.Linear(2, 64), nn.Linear(64, 64), nn.Linear(64, 1))",
         good="nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))",
-        explains=("cannot-overfit-batch", "loss-plateau", "underfitting", "slow-convergence"),
+        explains=("cannot-overfit-batch", "loss-plateau", "underfitting", "slow-convergence", "labels-decoupled"),
     ),
     Code(
         code="capacity-bottleneck",
@@ -425,6 +425,6 @@ CODES = (
         next_step="Widen the layer to at least the number of directions that hold most of the targets' variance.",
         bad="nn.Sequential(nn.Linear(24, 64), nn.ReLU(), nn.Linear(64, 1), nn.Linear(1, 64), nn.ReLU(), nn.Linear(64, 24))",
         good="nn.Sequential(nn.Linear(24, 64), nn.ReLU(), nn.Linear(64, 8), nn.Linear(8, 64), nn.ReLU(), nn.Linear(64, 24))",
-        explains=("underfitting", "cannot-overfit-batch", "loss-plateau", "slow-convergence"),
+        explains=("underfitting", "cannot-overfit-batch", "loss-plateau", "slow-convergence", "labels-decoupled"),
     ),
 )

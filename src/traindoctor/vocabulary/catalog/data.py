@@ -12,9 +12,10 @@ CODES = (
         severity="error",
         stage=BAD_DATA,
         what=(
-            "An experiment on a copy: the model fits one recorded batch, yet nothing of that fit carries over to "
-            "another recorded batch through its real inputs — its loss moves no more than with the inputs shuffled "
-            "across samples."),
+            "An experiment on a copy: fitted on some recorded batches, the model gains nothing on a batch left out "
+            "through its real inputs — its loss falls no further than with the inputs shuffled across samples — "
+            "while the same fit carries over a control relation (the batches' own targets dealt by a function of "
+            "the inputs), so the experiment could have seen one."),
         why=(
             "A model that can memorise a batch but learns nothing that transfers is fitting noise: the pairing of "
             "inputs and targets was lost somewhere in the pipeline (two lists sorted differently, a shuffle applied "
@@ -62,7 +63,7 @@ CODES = (
         good="x = torch.tensor(((df[cols] - train_mean) / train_std).values)",
         explains=(
             "init-loss-mismatch", "lr-too-high", "exploding-gradients", "loss-divergence", "lr-too-low", "loss-plateau",
-            "cannot-overfit-batch",
+            "cannot-overfit-batch", "labels-decoupled",
         ),
     ),
     Code(
