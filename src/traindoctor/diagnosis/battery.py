@@ -11,7 +11,7 @@ from typing import Any, Protocol, Sequence
 
 import torch
 
-from ..measure.records import ProbeRecord
+from ..measure.records import ProbeRecord, Status
 from ..measure.recorder import internal_calls
 from ..vocabulary.finding import Finding
 from .guard import guarded
