@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..vocabulary.finding import Finding
 from ..measure.recorder import Recorder
-from . import adversaries, carried, columns, loop, loss, modes, norm_batches, numerics, printed, probes
+from . import adversaries, carried, columns, dense, loop, loss, modes, norm_batches, numerics, printed, probes
 
 
 def _batches(rec: Recorder) -> list[Finding]:
@@ -31,7 +31,7 @@ def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
     failed: list[str] = []
     for name, rules in (("numerics", numerics.check), ("loss", loss.check), ("loop", loop.check),
                         ("carried state", carried.check), ("modes", modes.check), ("batch norm", norm_batches.check),
-                        ("adversaries", adversaries.check), ("batch data", _batches), ("views", _views),
+                        ("adversaries", adversaries.check), ("batch data", _batches), ("dense targets", dense.check), ("views", _views),
                         ("printed metrics", printed.check)):
         try:
             found.extend(rules(rec))

@@ -1,0 +1,41 @@
+"""targets-displaced on measured alignments (measure/dense.py): a share of samples fitted better moved is a
+displacement; one transform fitting every sample is the task while the loss learns, and a shift never is."""
+
+from traindoctor.judge.dense import judge
+from traindoctor.measure.dense import IDENTITY, Alignment, Sample
+
+
+def alignment(*samples):
+    return Alignment((16, 16), "x", [Sample({IDENTITY: given, move: moved}) for given, move, moved in samples])
+
+
+IN_PLACE = [(0.05, "shifted by (2, 0)", 0.4)] * 20
+FLIPPED = [(0.8, "flipped left-right", 0.03)] * 20
+
+
+def codes(found):
+    return [f.code for f in found]
+
+
+def test_half_the_samples_flipped_is_a_displacement_even_while_the_loss_learns():
+    assert codes(judge(alignment(*IN_PLACE[:10], *FLIPPED[:10]), None, "Net", "run")) == ["targets-displaced"]
+
+
+def test_every_sample_in_place_is_not():
+    assert judge(alignment(*IN_PLACE), "the loss stopped falling halfway", "Net", "run") == []
+
+
+def test_every_sample_flipped_is_the_task_while_the_loss_learns():
+    assert judge(alignment(*FLIPPED), None, "Net", "run") == []
+    assert codes(judge(alignment(*FLIPPED), "the loss stays near chance level", "Net", "run")) == ["targets-displaced"]
+
+
+def test_every_sample_shifted_alike_is_never_judged():
+    shifted = [(0.7, "shifted by (3, 0)", 0.05)] * 20
+    assert judge(alignment(*shifted), "the loss stays near chance level", "Net", "run") == []
+
+
+def test_samples_the_input_does_not_explain_say_nothing():
+    unexplained = [(0.97, "flipped left-right", 0.9)] * 40
+    assert judge(alignment(*unexplained, *IN_PLACE[:3], *FLIPPED[:2]), None, "Net", "run") == []
+    assert codes(judge(alignment(*unexplained, *IN_PLACE[:3], *FLIPPED[:3]), None, "Net", "run")) == ["targets-displaced"]
