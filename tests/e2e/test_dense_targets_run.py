@@ -31,7 +31,7 @@ class Scenes(Dataset):
         return img, mask
 net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 2, 3, padding=1))
 opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-for epoch in range(7):
+for epoch in range(3):
     for img, mask in DataLoader(Scenes(), batch_size=16, shuffle=True):
         loss = F.cross_entropy(net(img), mask)
         opt.zero_grad(); loss.backward(); opt.step()
@@ -50,7 +50,7 @@ def window(i):
     return sig[i, a:a + W], tags[i, b:b + W]
 tagger = nn.Sequential(nn.Conv1d(1, 8, 5, padding=2), nn.ReLU(), nn.Conv1d(8, 2, 5, padding=2))
 opt = torch.optim.Adam(tagger.parameters(), lr=3e-3)
-for step in range(100):
+for step in range(40):
     xs, ys = zip(*[window(int(i)) for i in torch.randint(0, 256, (16,))])
     loss = F.cross_entropy(tagger(torch.stack(xs)[:, None]), torch.stack(ys))
     opt.zero_grad(); loss.backward(); opt.step()
@@ -74,7 +74,7 @@ X = torch.tensor(np.stack([d[0] for d in data])); Y = torch.tensor(np.stack([d[1
 net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
                     nn.Conv2d(8, 1, 3, padding=1))
 opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-for step in range(120):
+for step in range(60):
     i = torch.randint(0, 256, (16,))
     loss = ((net(X[i]) - Y[i]) ** 2).mean()
     opt.zero_grad(); loss.backward(); opt.step()
@@ -93,7 +93,7 @@ class Denoiser(nn.Module):
     def forward(self, noisy):
         return noisy - self.body(noisy)
 model = Denoiser(); opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-for step in range(100):
+for step in range(40):
     idx = torch.randint(0, 48, (16,))
     clean = torch.stack([crop(big[k]) for k in idx])
     noisy = NOISY + 0.3 * torch.randn(16, 1, P, P)

@@ -5,8 +5,9 @@ from traindoctor.judge.dense import judge
 from traindoctor.measure.dense import IDENTITY, Alignment, Sample
 
 
-def alignment(*samples):
-    return Alignment((16, 16), "x", [Sample({IDENTITY: given, move: moved}) for given, move, moved in samples])
+def alignment(*samples, elsewhere=None):
+    made = [Sample({IDENTITY: given, move: moved}) for given, move, moved in samples]
+    return Alignment((16, 16), "x", made, elsewhere or [Sample({IDENTITY: 0.95, "reversed": 0.9})] * len(made))
 
 
 IN_PLACE = [(0.05, "shifted by (2, 0)", 0.4)] * 20
@@ -39,3 +40,11 @@ def test_samples_the_input_does_not_explain_say_nothing():
     unexplained = [(0.97, "flipped left-right", 0.9)] * 40
     assert judge(alignment(*unexplained, *IN_PLACE[:3], *FLIPPED[:2]), None, "Net", "run") == []
     assert codes(judge(alignment(*unexplained, *IN_PLACE[:3], *FLIPPED[:3]), None, "Net", "run")) == ["targets-displaced"]
+
+
+def test_fits_no_better_than_by_another_samples_target_are_chance():
+    by_chance = [(0.9, "shifted by (3, 2)", 0.3)] * 10
+    elsewhere = [Sample({IDENTITY: 0.95, "shifted by (2, 3)": 0.25})] * 20
+    assert judge(alignment(*IN_PLACE[:10], *by_chance, elsewhere=elsewhere), None, "Net", "run") == []
+    assert codes(judge(alignment(*IN_PLACE[:10], *FLIPPED[:10], elsewhere=elsewhere), None, "Net", "run")) == [
+        "targets-displaced"]

@@ -1,6 +1,6 @@
 """Dense targets displaced from their inputs (measured by measure/dense.py): among the samples whose target
-the input's local model explains, a clear share is explained markedly better with the target moved — flipped,
-turned, transposed or shifted — than as given."""
+the input's local model explains — better than any input is explained by another sample's target — a clear
+share is explained markedly better with the target moved (flipped, turned, transposed, shifted) than as given."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def judge(measured: dense.Alignment | None, stuck: str | None, model: str, sourc
     """The finding, if the targets are displaced; `stuck`: why the run does not learn, or None."""
     if measured is None:
         return []
-    placed = [s for s in measured.samples if min(s.fits.values()) <= DENSE_FIT]
+    # Placed: fitted better than any input is by another sample's target — smooth or sparse targets fit by chance.
+    chance = min((min(s.fits.values()) for s in measured.elsewhere), default=0.0)
+    placed = [s for s in measured.samples if min(s.fits.values()) <= min(DENSE_FIT, chance)]
     moved = [s for s in placed if s.best_moved[1] <= DENSE_MOVED * s.given]
     if len(moved) < DENSE_MOVED_MIN or len(moved) < DENSE_MOVED_SHARE * len(placed):
         return []
@@ -48,5 +50,7 @@ def judge(measured: dense.Alignment | None, stuck: str | None, model: str, sourc
         f"as given to {best:.2f} moved" + (f"; {stuck}" if consistent and stuck else ""))
     evidence = {"grid": list(measured.grid), "input": measured.input_name, "samples": len(measured.samples),
                 "placed": len(placed), "moved": len(moved), "moves": dict(moves.most_common()),
-                "left_as_given": round(given, 3), "left_moved": round(best, 3), "consistent": consistent}
+                "chance_fit": round(chance, 3), "left_as_given": round(given, 3), "left_moved": round(best, 3),
+                "consistent": consistent}
     return [finding(CODE, observation, source, evidence=evidence)]
+

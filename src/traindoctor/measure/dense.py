@@ -49,11 +49,13 @@ class Alignment:
     grid: tuple[int, ...]  # the common grid of inputs and targets, as recorded
     input_name: str  # which argument of the model call
     samples: list[Sample] = field(default_factory=list)
+    elsewhere: list[Sample] = field(default_factory=list)  # each sample's input with the next sample's target
 
 
 def measure(tapes: Iterable[Any]) -> Alignment | None:
-    """Per sample of the tapes (latest first), the local fits of its target as given and moved; None when no
-    tape pairs a floating input with a target on the same grid."""
+    """Per sample of the tapes (latest first), the local fits of its target as given and moved, and of the
+    next sample's target on its input (the chance of a fit by a target from elsewhere); None when no tape
+    pairs a floating input with a target on the same grid."""
     found: Alignment | None = None
     for tape in reversed(list(tapes)):
         for x, t, name in _pairs(tape):
@@ -67,9 +69,10 @@ def measure(tapes: Iterable[Any]) -> Alignment | None:
             for i in range(x.shape[0]):
                 if len(found.samples) >= MAX_SAMPLES:
                     return found
-                sample = _score(*_per_position(x[i], t[i], spec))
-                if sample is not None:
-                    found.samples.append(sample)
+                own, other = _score(x[i], [t[i], t[(i + 1) % len(t)]], spec)
+                if own is not None and other is not None:
+                    found.samples.append(own)
+                    found.elsewhere.append(other)
             break  # one pairing per tape
     return found
 
@@ -119,20 +122,21 @@ def _channels_first(v: torch.Tensor, where: str, n: int) -> torch.Tensor:
     return v if where == "first" else v.movedim(-1, 0)
 
 
-def _per_position(x: torch.Tensor, t: torch.Tensor, spec: tuple[str, str, tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The input (C, *grid) and the target (K, *grid) of one sample in float64; a class map as one-hot
-    channels of the classes it holds, each of them a region."""
-    xs, ts, grid = spec
-    n = len(grid)
-    x = _channels_first(x, xs, n).to(torch.float64)
-    if not t.is_floating_point() and t.dim() == n:
-        classes = torch.unique(t)
-        t = (t[None] == classes.view(-1, *[1] * n)) if len(classes) <= MAX_CLASSES else t[None]
-    t = _channels_first(t, ts, n).to(torch.float64)
-    while _cells(tuple(x.shape[1:])) > MAX_CELLS:  # halve the grid: 2-wide means keep positions together
-        pool = torch.nn.functional.avg_pool1d if n == 1 else torch.nn.functional.avg_pool2d
-        x, t = pool(x[None], 2)[0], pool(t[None], 2)[0]
-    return x, t
+def _per_position(v: torch.Tensor, where: str, n: int) -> torch.Tensor:
+    """A sample as (channels, *grid) in float64; a class map as one-hot channels of the classes it holds,
+    each of them a region."""
+    if not v.is_floating_point() and v.dim() == n:
+        classes = torch.unique(v)
+        v = (v[None] == classes.view(-1, *[1] * n)) if len(classes) <= MAX_CLASSES else v[None]
+    return _channels_first(v, where, n).to(torch.float64)
+
+
+def _pooled(v: torch.Tensor) -> torch.Tensor:
+    """Halved until at most MAX_CELLS positions: 2-wide means keep neighbours together."""
+    pool = torch.nn.functional.avg_pool1d if v.dim() == 2 else torch.nn.functional.avg_pool2d
+    while _cells(tuple(v.shape[1:])) > MAX_CELLS:
+        v = pool(v[None], 2)[0]
+    return v
 
 
 def _transforms(grid: tuple[int, ...], reach: int) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
@@ -169,20 +173,29 @@ def _interior(v: torch.Tensor, margin: int) -> torch.Tensor:
     return v[(slice(None),) + tuple(slice(margin, s - margin) for s in v.shape[1:])] if margin else v
 
 
-def _score(x: torch.Tensor, t: torch.Tensor) -> Sample | None:
-    """The share of the target's variance the input's local model leaves, per transform of the target."""
+def _score(x: torch.Tensor, targets: list[torch.Tensor], spec: tuple[str, str, tuple[int, ...]]) -> list[Sample | None]:
+    """Per target, the share of its variance the input's local model leaves, per transform of the target;
+    None for a target that is constant, or an input too wide for its grid."""
+    xs, ts, grid = spec
+    x = _pooled(_per_position(x, xs, len(grid)))
     grid = tuple(x.shape[1:])
     if x.shape[0] > MAX_CHANNELS:
-        return None
+        return [None] * len(targets)
     reach = max(2, min(6, min(grid) // 6))
     margin = reach + 1
     a = _features(x, margin)
     if a.shape[0] < 4 * a.shape[1]:
-        return None  # too few positions for as many features: any target would fit
+        return [None] * len(targets)  # too few positions for as many features: any target would fit
     u, s, _ = torch.linalg.svd(a, full_matrices=False)
     basis = u[:, s > s[0] * 1e-9]
+    moves = _transforms(grid, reach)
+    return [_fits(basis, _pooled(_per_position(t, ts, len(grid))), moves, margin) for t in targets]
+
+
+def _fits(basis: torch.Tensor, t: torch.Tensor, moves: dict[str, Callable[[torch.Tensor], torch.Tensor]],
+          margin: int) -> Sample | None:
     fits = {}
-    for name, move in _transforms(grid, reach).items():
+    for name, move in moves.items():
         y = _interior(move(t), margin).reshape(t.shape[0], -1).T  # (positions, channels)
         total = ((y - y.mean(0)) ** 2).sum()
         if total <= 0:
