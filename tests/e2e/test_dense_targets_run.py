@@ -50,7 +50,7 @@ def window(i):
     return sig[i, a:a + W], tags[i, b:b + W]
 tagger = nn.Sequential(nn.Conv1d(1, 8, 5, padding=2), nn.ReLU(), nn.Conv1d(8, 2, 5, padding=2))
 opt = torch.optim.Adam(tagger.parameters(), lr=3e-3)
-for step in range(40):
+for step in range(100):
     xs, ys = zip(*[window(int(i)) for i in torch.randint(0, 256, (16,))])
     loss = F.cross_entropy(tagger(torch.stack(xs)[:, None]), torch.stack(ys))
     opt.zero_grad(); loss.backward(); opt.step()

@@ -37,7 +37,7 @@ def test_every_sample_shifted_alike_is_never_judged():
 
 
 def test_samples_the_input_does_not_explain_say_nothing():
-    unexplained = [(0.97, "flipped left-right", 0.9)] * 40
+    unexplained = [(0.97, "flipped left-right", 0.9)] * 20
     assert judge(alignment(*unexplained, *IN_PLACE[:3], *FLIPPED[:2]), None, "Net", "run") == []
     assert codes(judge(alignment(*unexplained, *IN_PLACE[:3], *FLIPPED[:3]), None, "Net", "run")) == ["targets-displaced"]
 
@@ -47,4 +47,11 @@ def test_fits_no_better_than_by_another_samples_target_are_chance():
     elsewhere = [Sample({IDENTITY: 0.95, "shifted by (2, 3)": 0.25})] * 20
     assert judge(alignment(*IN_PLACE[:10], *by_chance, elsewhere=elsewhere), None, "Net", "run") == []
     assert codes(judge(alignment(*IN_PLACE[:10], *FLIPPED[:10], elsewhere=elsewhere), None, "Net", "run")) == [
+        "targets-displaced"]
+
+
+def test_as_many_moves_as_unrelated_targets_would_make_are_chance():
+    # 64 samples: about 3 targets unrelated to their inputs fit as well as the chance quantile
+    assert judge(alignment(*IN_PLACE * 3, *IN_PLACE[:-2], *[(0.9, "flipped left-right", 0.05)] * 6), None, "Net", "run") == []
+    assert codes(judge(alignment(*IN_PLACE * 3, *IN_PLACE[:-3], *[(0.9, "flipped left-right", 0.05)] * 7), None, "Net", "run")) == [
         "targets-displaced"]

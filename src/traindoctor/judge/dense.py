@@ -1,5 +1,5 @@
 """Dense targets displaced from their inputs (measured by measure/dense.py): among the samples whose target
-the input's local model explains — better than any input is explained by another sample's target — a clear
+the input's local model explains — better than inputs are explained by other samples' targets — a clear
 share is explained markedly better with the target moved (flipped, turned, transposed, shifted) than as given."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from ..measure.recorder import Recorder
 from ..vocabulary.finding import Finding, finding
 from .common import main_model, plural
 from .numerics import why_not_learning
-from .thresholds import DENSE_CONSISTENT, DENSE_FIT, DENSE_MOVED, DENSE_MOVED_MIN, DENSE_MOVED_SHARE
+from .thresholds import (DENSE_CHANCE, DENSE_CONSISTENT, DENSE_FIT, DENSE_MOVED, DENSE_MOVED_MIN, DENSE_MOVED_SHARE,
+                         DENSE_OVER_CHANCE)
 
 CODE = "targets-displaced"
 
@@ -27,11 +28,16 @@ def judge(measured: dense.Alignment | None, stuck: str | None, model: str, sourc
     """The finding, if the targets are displaced; `stuck`: why the run does not learn, or None."""
     if measured is None:
         return []
-    # Placed: fitted better than any input is by another sample's target — smooth or sparse targets fit by chance.
-    chance = min((min(s.fits.values()) for s in measured.elsewhere), default=0.0)
+    # Placed: fitted better than all but DENSE_CHANCE of the inputs are by other samples' targets (smooth or
+    # sparse targets fit by chance), so that about DENSE_CHANCE of targets unrelated to their inputs would be.
+    by_chance = sorted(min(s.fits.values()) for s in measured.elsewhere)
+    if not by_chance:
+        return []
+    chance = by_chance[int(DENSE_CHANCE * (len(by_chance) - 1))]
     placed = [s for s in measured.samples if min(s.fits.values()) <= min(DENSE_FIT, chance)]
     moved = [s for s in placed if s.best_moved[1] <= DENSE_MOVED * s.given]
-    if len(moved) < DENSE_MOVED_MIN or len(moved) < DENSE_MOVED_SHARE * len(placed):
+    if len(moved) < max(DENSE_MOVED_MIN, DENSE_MOVED_SHARE * len(placed),
+                        DENSE_OVER_CHANCE * DENSE_CHANCE * len(measured.samples)):
         return []
     moves = Counter(s.best_moved[0] for s in moved)
     move, count = moves.most_common(1)[0]

@@ -754,12 +754,16 @@ LAYOUT_SMOOTHER = 1.6
 # samples, moved 0.02-0.4 against 0.5-0.99 as given (ratio 0.02-0.4); a random flip moves half the samples,
 # a crop drawn twice the 10-70% whose two offsets fall within the shifts. One transform for at least
 # DENSE_CONSISTENT of the placed samples (nearly none in place) may be the task itself (a mirror image).
-# Smooth fields and sparse blobs fit by chance (few independent positions, many transforms): a target is
-# placed only if fitted better than any input is by the next sample's target (as given or moved) — under
-# targets unrelated to their inputs about one sample in a batch of them does. Chance fits measured 0.05
-# (sparse heatmaps) to 0.46 (smooth textures).
+# Smooth fields and sparse blobs fit by chance (few independent positions, many transforms): each input is
+# also fitted with three other samples' targets, and a target is placed only if fitted better than the
+# DENSE_CHANCE quantile of those fits (as given or moved) — a quantile, not the minimum, since a batch may
+# hold two crops of one image. About DENSE_CHANCE of targets unrelated to their inputs are placed, and all
+# of them moved: moved samples must be DENSE_OVER_CHANCE times as many. That quantile measured 0.05 (sparse
+# heatmaps) to 0.56 (smooth textures).
 DENSE_FIT = 0.5
 DENSE_MOVED = 0.5
 DENSE_MOVED_SHARE = 0.2
 DENSE_MOVED_MIN = 3
 DENSE_CONSISTENT = 0.8
+DENSE_CHANCE = 0.05
+DENSE_OVER_CHANCE = 2

@@ -23,11 +23,12 @@ import torch
 from .losses import LOSS_FUNCTIONS
 
 MAX_SAMPLES = 64  # samples scored, from the latest tapes first
+OTHERS = 3  # other samples' targets fitted on each input: the chance level, from three times as many fits
 MAX_CLASSES = 16  # an integer target with more distinct values is not a class map
 MAX_CHANNELS = 16  # an input with more channels is not an image or a signal read per position
 MIN_SIDE = 8  # a grid axis shorter than this leaves no room for shifts
 MIN_CELLS = 32
-MAX_CELLS = 4096  # larger grids are pooled down to this many positions: the fit needs no more
+MAX_CELLS = 1024  # larger grids are pooled down to this many positions: a flip or a crop still shows
 IDENTITY = "as given"
 
 
@@ -49,13 +50,13 @@ class Alignment:
     grid: tuple[int, ...]  # the common grid of inputs and targets, as recorded
     input_name: str  # which argument of the model call
     samples: list[Sample] = field(default_factory=list)
-    elsewhere: list[Sample] = field(default_factory=list)  # each sample's input with the next sample's target
+    elsewhere: list[Sample] = field(default_factory=list)  # each sample's input with the next ones' targets
 
 
 def measure(tapes: Iterable[Any]) -> Alignment | None:
     """Per sample of the tapes (latest first), the local fits of its target as given and moved, and of the
-    next sample's target on its input (the chance of a fit by a target from elsewhere); None when no tape
-    pairs a floating input with a target on the same grid."""
+    next OTHERS samples' targets on its input (how well a target from elsewhere fits by chance); None when
+    no tape pairs a floating input with a target on the same grid."""
     found: Alignment | None = None
     for tape in reversed(list(tapes)):
         for x, t, name in _pairs(tape):
@@ -66,13 +67,20 @@ def measure(tapes: Iterable[Any]) -> Alignment | None:
                 found = Alignment(spec[2], name)
             if (spec[2], name) != (found.grid, found.input_name):
                 continue
+            classes = _classes(t) if not t.is_floating_point() and t.dim() == len(spec[2]) + 1 else None
+            if classes is not None and len(classes) > MAX_CLASSES:
+                classes = None  # integer values, not a class map
             for i in range(x.shape[0]):
                 if len(found.samples) >= MAX_SAMPLES:
                     return found
-                own, other = _score(x[i], [t[i], t[(i + 1) % len(t)]], spec)
-                if own is not None and other is not None:
+                others = [t[(i + k) % len(t)] for k in range(1, min(OTHERS, len(t) - 1) + 1)]
+                xi, *targets = _sample(x[i], [t[i], *others], spec, classes)
+                if xi.shape[0] > MAX_CHANNELS:
+                    return found
+                own, *elsewhere = _score(xi, targets)
+                if own is not None and elsewhere and None not in elsewhere:
                     found.samples.append(own)
-                    found.elsewhere.append(other)
+                    found.elsewhere += elsewhere
             break  # one pairing per tape
     return found
 
@@ -115,6 +123,33 @@ def _cells(grid: tuple[int, ...]) -> int:
     return out
 
 
+def _classes(t: torch.Tensor) -> torch.Tensor:
+    """The values of a class map, read on at most 65536 evenly spaced positions: a class rarer than that is
+    no region (and sorting every pixel of a large batch costs seconds)."""
+    flat = t.reshape(-1)
+    return torch.unique(flat[::max(1, len(flat) // 65536)])
+
+
+def _sample(x: torch.Tensor, targets: list[torch.Tensor], spec: tuple[str, str, tuple[int, ...]],
+            classes: torch.Tensor | None) -> list[torch.Tensor]:
+    """An input (C, *grid) and targets (K, *grid) in float64, averaged over blocks down to at most MAX_CELLS
+    positions (a flip or a crop still shows); a class map as one-hot channels of the batch's classes, each
+    of them a region."""
+    xs, ts, grid = spec
+    n = len(grid)
+    block = 1
+    while _cells(tuple(g // block for g in grid)) > MAX_CELLS:
+        block += 1
+    pool = torch.nn.functional.avg_pool1d if n == 1 else torch.nn.functional.avg_pool2d
+    out = []
+    for v, where in ((x, xs), *((t, ts) for t in targets)):
+        if classes is not None and v is not x:
+            v = v[None] == classes.view(-1, *[1] * n)
+        v = _channels_first(v, where, n).to(torch.float32)
+        out.append((pool(v, block) if block > 1 else v).to(torch.float64))
+    return out
+
+
 def _channels_first(v: torch.Tensor, where: str, n: int) -> torch.Tensor:
     """A sample as (channels, *grid)."""
     if v.dim() == n:
@@ -122,26 +157,9 @@ def _channels_first(v: torch.Tensor, where: str, n: int) -> torch.Tensor:
     return v if where == "first" else v.movedim(-1, 0)
 
 
-def _per_position(v: torch.Tensor, where: str, n: int) -> torch.Tensor:
-    """A sample as (channels, *grid) in float64; a class map as one-hot channels of the classes it holds,
-    each of them a region."""
-    if not v.is_floating_point() and v.dim() == n:
-        classes = torch.unique(v)
-        v = (v[None] == classes.view(-1, *[1] * n)) if len(classes) <= MAX_CLASSES else v[None]
-    return _channels_first(v, where, n).to(torch.float64)
-
-
-def _pooled(v: torch.Tensor) -> torch.Tensor:
-    """Halved until at most MAX_CELLS positions: 2-wide means keep neighbours together."""
-    pool = torch.nn.functional.avg_pool1d if v.dim() == 2 else torch.nn.functional.avg_pool2d
-    while _cells(tuple(v.shape[1:])) > MAX_CELLS:
-        v = pool(v[None], 2)[0]
-    return v
-
-
 def _transforms(grid: tuple[int, ...], reach: int) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """The group the targets are moved by: per axis a flip, in 2-D the half turn and (square) the transpose,
-    and shifts of 2 to `reach` positions (one position is within the local model's own neighbourhood)."""
+    and shifts by even offsets up to `reach`: the local model's own 3-wide neighbourhood covers the odd ones."""
     n = len(grid)
     flips = ["flipped upside down", "flipped left-right"] if n == 2 else ["reversed"]
     moves: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {IDENTITY: lambda v: v}
@@ -151,7 +169,7 @@ def _transforms(grid: tuple[int, ...], reach: int) -> dict[str, Callable[[torch.
         moves["turned half a turn"] = lambda v: v.flip(1, 2)
         if grid[0] == grid[1]:
             moves["transposed"] = lambda v: v.transpose(1, 2)
-    for shift in itertools.product(range(-reach, reach + 1), repeat=n):
+    for shift in itertools.product(range(-reach, reach + 1, 2), repeat=n):
         if max(abs(s) for s in shift) >= 2:
             moves[f"shifted by {shift if n > 1 else shift[0]}"] = lambda v, s=shift: v.roll(s, tuple(range(1, n + 1)))
     return moves
@@ -173,15 +191,11 @@ def _interior(v: torch.Tensor, margin: int) -> torch.Tensor:
     return v[(slice(None),) + tuple(slice(margin, s - margin) for s in v.shape[1:])] if margin else v
 
 
-def _score(x: torch.Tensor, targets: list[torch.Tensor], spec: tuple[str, str, tuple[int, ...]]) -> list[Sample | None]:
+def _score(x: torch.Tensor, targets: list[torch.Tensor]) -> list[Sample | None]:
     """Per target, the share of its variance the input's local model leaves, per transform of the target;
-    None for a target that is constant, or an input too wide for its grid."""
-    xs, ts, grid = spec
-    x = _pooled(_per_position(x, xs, len(grid)))
+    None for a target that is constant, or for a grid too small for as many features."""
     grid = tuple(x.shape[1:])
-    if x.shape[0] > MAX_CHANNELS:
-        return [None] * len(targets)
-    reach = max(2, min(6, min(grid) // 6))
+    reach = 2 * max(1, min(3, min(grid) // 12))
     margin = reach + 1
     a = _features(x, margin)
     if a.shape[0] < 4 * a.shape[1]:
@@ -189,17 +203,15 @@ def _score(x: torch.Tensor, targets: list[torch.Tensor], spec: tuple[str, str, t
     u, s, _ = torch.linalg.svd(a, full_matrices=False)
     basis = u[:, s > s[0] * 1e-9]
     moves = _transforms(grid, reach)
-    return [_fits(basis, _pooled(_per_position(t, ts, len(grid))), moves, margin) for t in targets]
+    return [_fits(basis, t, moves, margin) for t in targets]
 
 
 def _fits(basis: torch.Tensor, t: torch.Tensor, moves: dict[str, Callable[[torch.Tensor], torch.Tensor]],
           margin: int) -> Sample | None:
-    fits = {}
-    for name, move in moves.items():
-        y = _interior(move(t), margin).reshape(t.shape[0], -1).T  # (positions, channels)
-        total = ((y - y.mean(0)) ** 2).sum()
-        if total <= 0:
-            return None  # a constant target says nothing about where it is
-        left = (y ** 2).sum() - ((basis.T @ y) ** 2).sum()
-        fits[name] = max(0.0, float(left / total))
-    return Sample(fits)
+    k = t.shape[0]
+    y = torch.cat([_interior(move(t), margin).reshape(k, -1) for move in moves.values()]).T  # (positions, moves*k)
+    total = ((y - y.mean(0)) ** 2).sum(0).reshape(len(moves), k).sum(1)
+    if not bool((total > 0).all()):
+        return None  # a constant target says nothing about where it is
+    left = ((y ** 2).sum(0) - ((basis.T @ y) ** 2).sum(0)).reshape(len(moves), k).sum(1)
+    return Sample({name: max(0.0, float(v)) for name, v in zip(moves, left / total)})
