@@ -14,6 +14,9 @@ IN_PLACE = [(0.05, "shifted by (2, 0)", 0.4)] * 20
 FLIPPED = [(0.8, "flipped left-right", 0.03)] * 20
 
 
+STUCK = "the loss stays near chance level"
+
+
 def codes(found):
     return [f.code for f in found]
 
@@ -23,23 +26,24 @@ def test_half_the_samples_flipped_is_a_displacement_even_while_the_loss_learns()
 
 
 def test_every_sample_in_place_is_not():
-    assert judge(alignment(*IN_PLACE), "the loss stopped falling halfway", "Net", "run") == []
+    assert judge(alignment(*IN_PLACE), STUCK, "Net", "run") == []
 
 
 def test_every_sample_flipped_is_the_task_while_the_loss_learns():
     assert judge(alignment(*FLIPPED), None, "Net", "run") == []
-    assert codes(judge(alignment(*FLIPPED), "the loss stays near chance level", "Net", "run")) == ["targets-displaced"]
+    assert codes(judge(alignment(*FLIPPED), STUCK, "Net", "run")) == ["targets-displaced"]
 
 
 def test_every_sample_shifted_alike_is_never_judged():
     shifted = [(0.7, "shifted by (3, 0)", 0.05)] * 20
-    assert judge(alignment(*shifted), "the loss stays near chance level", "Net", "run") == []
+    assert judge(alignment(*shifted), STUCK, "Net", "run") == []
 
 
 def test_samples_the_input_does_not_explain_say_nothing():
     unexplained = [(0.97, "flipped left-right", 0.9)] * 20
     assert judge(alignment(*unexplained, *IN_PLACE[:3], *FLIPPED[:2]), None, "Net", "run") == []
-    assert codes(judge(alignment(*unexplained, *IN_PLACE[:3], *FLIPPED[:3]), None, "Net", "run")) == ["targets-displaced"]
+    found = judge(alignment(*unexplained, *IN_PLACE[:3], *FLIPPED[:3]), None, "Net", "run")
+    assert codes(found) == ["targets-displaced"]
 
 
 def test_fits_no_better_than_by_another_samples_target_are_chance():
@@ -51,7 +55,7 @@ def test_fits_no_better_than_by_another_samples_target_are_chance():
 
 
 def test_as_many_moves_as_unrelated_targets_would_make_are_chance():
-    # 64 samples: about 3 targets unrelated to their inputs fit as well as the chance quantile
-    assert judge(alignment(*IN_PLACE * 3, *IN_PLACE[:-2], *[(0.9, "flipped left-right", 0.05)] * 6), None, "Net", "run") == []
-    assert codes(judge(alignment(*IN_PLACE * 3, *IN_PLACE[:-3], *[(0.9, "flipped left-right", 0.05)] * 7), None, "Net", "run")) == [
-        "targets-displaced"]
+    # of 64 targets unrelated to their inputs, about 3 fit as well as the chance quantile, all of them moved
+    unexplained, moved = (0.97, "reversed", 0.9), (0.9, "flipped left-right", 0.05)
+    assert judge(alignment(*[unexplained] * 58, *[moved] * 6), STUCK, "Net", "run") == []
+    assert codes(judge(alignment(*[unexplained] * 57, *[moved] * 7), STUCK, "Net", "run")) == ["targets-displaced"]
