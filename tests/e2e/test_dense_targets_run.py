@@ -101,6 +101,31 @@ for step in range(40):
     opt.zero_grad(); loss.backward(); opt.step()
 """
 
+RECURRENT = """
+import numpy as np
+rng = np.random.default_rng(0)
+T = 60
+def sequence():
+    x = rng.standard_normal((T, 3)).astype(np.float32) * 0.3
+    y = np.zeros(T, np.int64)
+    for _ in range(3):
+        s = rng.integers(0, T - 6); k = rng.integers(1, 3)
+        x[s:s + 5, k] += 1.5; y[s:s + 5] = k
+    return x, TAGS
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(3, 16, batch_first=True, bidirectional=True); self.out = nn.Linear(32, 3)
+    def forward(self, x):                                   # (batch, time, features)
+        return self.out(self.rnn(x)[0])
+model = Tagger(); opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(60):
+    xs, ys = zip(*[sequence() for _ in range(16)])
+    out = model(torch.tensor(np.stack(xs)))
+    loss = F.cross_entropy(out.reshape(-1, 3), torch.tensor(np.stack(ys)).reshape(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
 DISPLACED = {
     "segmentation-image-flipped-alone": SEGMENTATION.replace(
         "AUGMENT", "if torch.rand(1) < 0.5: img = torch.flip(img, dims=[2])"),
@@ -110,6 +135,7 @@ DISPLACED = {
     "tagging-window-drawn-twice": TAGGING.replace("OFFSET", "int(torch.randint(0, L - W, (1,)))"),
     "heatmap-stored-transposed": HEATMAP.replace("HEATMAP_AS_STORED", "hm.T"),
     "denoiser-clean-cropped-elsewhere": DENOISER.replace("NOISY", "torch.stack([crop(big[k]) for k in idx])"),
+    "recurrent-tags-rolled-by-their-own-offset": RECURRENT.replace("TAGS", "np.roll(y, rng.integers(-6, 7))"),
 }
 
 IN_PLACE = {
@@ -120,6 +146,18 @@ IN_PLACE = {
     "tagging-window-drawn-once": TAGGING.replace("OFFSET", "a"),
     "heatmap": HEATMAP.replace("HEATMAP_AS_STORED", "hm"),
     "denoiser": DENOISER.replace("NOISY", "clean"),
+    "recurrent-tags": RECURRENT.replace("TAGS", "y"),
+    "forecast-every-series-ahead-alike": """
+t = torch.arange(0, 4000, dtype=torch.float32)
+series = torch.sin(t / 7) + 0.5 * torch.sin(t / 23 + 1) + 0.05 * torch.randn(4000)
+net = nn.Sequential(nn.Conv1d(1, 8, 9, padding=4), nn.Tanh(), nn.Conv1d(8, 1, 9, padding=4))
+opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+for step in range(60):
+    s = torch.randint(0, 4000 - 70, (16,))
+    x = torch.stack([series[i:i + 64] for i in s])[:, None]
+    loss = F.mse_loss(net(x), torch.stack([series[i + 4:i + 68] for i in s])[:, None])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "the-task-is-the-mirror-image": """
 S = 16
 X = F.avg_pool2d(torch.randn(512, 1, S, S), 3, 1, 1) * 2

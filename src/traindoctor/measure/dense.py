@@ -144,7 +144,7 @@ def _sample(x: torch.Tensor, targets: list[torch.Tensor], spec: tuple[str, str, 
     out = []
     for v, where in ((x, xs), *((t, ts) for t in targets)):
         if classes is not None and v is not x:
-            v = v[None] == classes.view(-1, *[1] * n)
+            v, where = v[None] == classes.view(-1, *[1] * n), "first"  # one channel per class
         v = _channels_first(v, where, n).to(torch.float32)
         out.append((pool(v, block) if block > 1 else v).to(torch.float64))
     return out
@@ -198,7 +198,7 @@ def _score(x: torch.Tensor, targets: list[torch.Tensor]) -> list[Sample | None]:
     reach = 2 * max(1, min(3, min(grid) // 12))
     margin = reach + 1
     a = _features(x, margin)
-    if a.shape[0] < 4 * a.shape[1]:
+    if a.shape[0] < 3 * a.shape[1]:
         return [None] * len(targets)  # too few positions for as many features: any target would fit
     u, s, _ = torch.linalg.svd(a, full_matrices=False)
     basis = u[:, s > s[0] * 1e-9]
