@@ -46,14 +46,13 @@ def judge(measured: dense.Alignment | None, stuck: str | None, model: str, sourc
         return []  # one transform for every sample may be the task; a shift, a model's reach
     given = sorted(s.given for s in moved)[len(moved) // 2]
     best = sorted(s.best_moved[1] for s in moved)[len(moved) // 2]
-    grid = "x".join(map(str, measured.grid))
-    how = (f"every one of them best {move}" if consistent else
-           ", ".join(f"{n} {m}" for m, n in moves.most_common(3)) + (", …" if len(moves) > 3 else ""))
+    grid = "x".join(map(str, measured.grid)) if len(measured.grid) > 1 else f"{measured.grid[0]}-long"
+    how = ", ".join(f"{n} {m}" for m, n in moves.most_common(3)) + (", …" if len(moves) > 3 else "")
     observation = (
-        f"of {plural(len(placed), 'recorded sample')} whose target on the {grid} grid of `{model}`'s "
-        f"{measured.input_name} a local model of the input explains, {len(moved)} are explained markedly better "
-        f"with the target moved ({how}): the median share of the target's variance left drops from {given:.2f} "
-        f"as given to {best:.2f} moved" + (f"; {stuck}" if consistent and stuck else ""))
+        f"`{model}`'s input ({measured.input_name}) and its targets share a {grid} grid: of the "
+        f"{plural(len(placed), 'recorded sample')} whose target a local model of the input explains, {len(moved)} "
+        f"are explained markedly better with the target moved ({how}): the median share of the target's variance "
+        f"left drops from {given:.2f} as given to {best:.2f} moved" + (f"; one transform for nearly every sample could be the task, but {stuck}" if consistent else ""))
     evidence = {"grid": list(measured.grid), "input": measured.input_name, "samples": len(measured.samples),
                 "placed": len(placed), "moved": len(moved), "moves": dict(moves.most_common()),
                 "chance_fit": round(chance, 3), "left_as_given": round(given, 3), "left_moved": round(best, 3),
