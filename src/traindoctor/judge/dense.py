@@ -52,7 +52,9 @@ def judge(measured: dense.Alignment | None, stuck: str | None, model: str, sourc
         f"`{model}`'s input ({measured.input_name}) and its targets share a {grid} grid: of the "
         f"{plural(len(placed), 'recorded sample')} whose target a local model of the input explains, {len(moved)} "
         f"are explained markedly better with the target moved ({how}): the median share of the target's variance "
-        f"left drops from {given:.2f} as given to {best:.2f} moved" + (f"; one transform for nearly every sample could be the task, but {stuck}" if consistent else ""))
+        f"left drops from {given:.2f} as given to {best:.2f} moved")
+    if consistent:
+        observation += f"; one transform for nearly every sample could be the task, but {stuck}"
     evidence = {"grid": list(measured.grid), "input": measured.input_name, "samples": len(measured.samples),
                 "placed": len(placed), "moved": len(moved), "moves": dict(moves.most_common()),
                 "chance_fit": round(chance, 3), "left_as_given": round(given, 3), "left_moved": round(best, 3),

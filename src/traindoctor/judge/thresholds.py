@@ -744,12 +744,12 @@ LAYOUT_IMAGE = 0.6
 LAYOUT_SMOOTHER = 1.6
 
 # Dense targets displaced from their inputs (measure/dense.py, judge/dense.py). Each sample's target is fitted
-# by a local linear model of its own input, as given and moved (flips, half turn, transpose, shifts of 2+):
+# by a local linear model of its own input, as given and moved (flips, half turn, transpose, even shifts):
 # the share of its variance left is u. A transform *places* a target when u <= DENSE_FIT (the input explains
 # half of it); samples no transform places say nothing about where the target is and are left out. A sample
 # is *moved* when a transform leaves at most DENSE_MOVED of what the target as given leaves, and the fit is
 # displaced when moved samples are at least DENSE_MOVED_SHARE of the placed ones and DENSE_MOVED_MIN in all.
-# Measured on synthetic segmentation, heatmaps, denoising crops and 1-D tagging, 20x20-32x32 and 64 steps:
+# Measured on synthetic segmentation, heatmaps, denoising crops and 1-D tagging (grids 20x20-32x32, 48-64 long):
 # in place, u as given 0.01-0.2 and the best move 0.1-0.7 (its ratio 3x or more, never below 1); displaced
 # samples, moved 0.02-0.4 against 0.5-0.99 as given (ratio 0.02-0.4); a random flip moves half the samples,
 # a crop drawn twice the 10-70% whose two offsets fall within the shifts. One transform for at least

@@ -88,7 +88,8 @@ def measure(tapes: Iterable[Any]) -> Alignment | None:
 def _pairs(tape: Any) -> Iterable[tuple[torch.Tensor, torch.Tensor, str]]:
     """(batched floating input, batched target, the input's name) of one tape."""
     args, kwargs = tape.batch
-    inputs = [(f"positional argument {i}", a) for i, a in enumerate(args)] + [(f"`{k}`", a) for k, a in kwargs.items()]
+    inputs = [(f"positional argument {i}", a) for i, a in enumerate(args)]
+    inputs += [(f"`{k}`", a) for k, a in kwargs.items()]
     inputs = [(n, a) for n, a in inputs if isinstance(a, torch.Tensor) and a.is_floating_point() and a.dim() >= 2]
     targets = []
     for _, const in tape.target_consts(set(LOSS_FUNCTIONS)) + tape.entrywise_consts():
