@@ -754,3 +754,28 @@ GAME_AGREEMENT = 0.8
 # without spatial structure (noise, both readings near 1) are never judged.
 LAYOUT_IMAGE = 0.6
 LAYOUT_SMOOTHER = 1.6
+
+# Dense targets displaced from their inputs (measure/dense.py, judge/dense.py). Each sample's target is fitted
+# by a local linear model of its own input, as given and moved (flips, half turn, transpose, even shifts):
+# the share of its variance left is u. A transform *places* a target when u <= DENSE_FIT (the input explains
+# half of it); samples no transform places say nothing about where the target is and are left out. A sample
+# is *moved* when a transform leaves at most DENSE_MOVED of what the target as given leaves, and the fit is
+# displaced when moved samples are at least DENSE_MOVED_SHARE of the placed ones and DENSE_MOVED_MIN in all.
+# Measured on synthetic segmentation, heatmaps, denoising crops and 1-D tagging (grids 20x20-32x32, 48-64 long):
+# in place, u as given 0.01-0.2 and the best move 0.1-0.7 (its ratio 3x or more, never below 1); displaced
+# samples, moved 0.02-0.4 against 0.5-0.99 as given (ratio 0.02-0.4); a random flip moves half the samples,
+# a crop drawn twice the 10-70% whose two offsets fall within the shifts. One transform for at least
+# DENSE_CONSISTENT of the placed samples (nearly none in place) may be the task itself (a mirror image).
+# Smooth fields and sparse blobs fit by chance (few independent positions, many transforms): each input is
+# also fitted with three other samples' targets, and a target is placed only if fitted better than the
+# DENSE_CHANCE quantile of those fits (as given or moved) — a quantile, not the minimum, since a batch may
+# hold two crops of one image. About DENSE_CHANCE of targets unrelated to their inputs are placed, and all
+# of them moved: moved samples must be DENSE_OVER_CHANCE times as many. That quantile measured 0.05 (sparse
+# heatmaps) to 0.56 (smooth textures).
+DENSE_FIT = 0.5
+DENSE_MOVED = 0.5
+DENSE_MOVED_SHARE = 0.2
+DENSE_MOVED_MIN = 3
+DENSE_CONSISTENT = 0.8
+DENSE_CHANCE = 0.05
+DENSE_OVER_CHANCE = 2

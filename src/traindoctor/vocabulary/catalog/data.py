@@ -41,6 +41,46 @@ CODES = (
         explains=("loss-plateau", "underfitting", "init-loss-mismatch", "slow-convergence", "input-ignored"),
     ),
     Code(
+        code="targets-displaced",
+        title="Dense targets do not sit where their inputs are",
+        severity="error",
+        stage=BAD_DATA,
+        what=(
+            "On the recorded batches whose targets share the input's grid (a mask, a depth map, a heatmap, a clean "
+            "image, a tag per time step): each sample's target is fitted by a tiny local model of its own input "
+            "(its values in a 3-wide neighbourhood, least squares per sample) as given and flipped, turned half a "
+            "turn, transposed or shifted by a few positions. An error when, among the samples the input explains "
+            "at all, a clear share is fitted markedly better moved than as given (a target in place is fitted "
+            "best as given). When one transform fits nearly every sample it may be the task (predict the mirror "
+            "image): that is an error only while the loss does not learn, and never for a shift."),
+        why=(
+            "A dense target is a function of the input at the same location. A random flip, rotation or crop "
+            "drawn for the image and not for the mask (or drawn twice: two transform calls, two coins), or a mask "
+            "read with its axes swapped, pairs each position with another position's label: the loss is computed, "
+            "falls a little where the scene is symmetric, and the model learns a blurred, averaged answer."),
+        hypotheses=(
+            Hypothesis("a random flip, rotation or crop is applied to the input and not to the target, or drawn "
+                       "separately for each",
+                       "draw the random parameters once and apply them to both; plot one (input, target) pair "
+                       "overlaid: the target's edges fall on the input's"),
+            Hypothesis(
+                cause="the target is read with its axes swapped (an (x, y) array, PIL's (W, H) against numpy's "
+                      "(H, W)) or cropped at another offset",
+                check="print input.shape and target.shape from the Dataset and overlay one pair",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the task maps each position to another on purpose (predict the mirror image)",
+                check="the same transform fits every sample and the loss learns: nothing to fix",
+                kind="null",
+            ),
+        ),
+        next_step="Apply every spatial transform to the input and its target together, with one random draw.",
+        bad="if random.random() < 0.5: image = image.flip(-1)\nif random.random() < 0.5: mask = mask.flip(-1)",
+        good="if random.random() < 0.5: image, mask = image.flip(-1), mask.flip(-1)",
+        explains=("loss-plateau", "underfitting", "slow-convergence", "cannot-overfit-batch", "labels-decoupled"),
+    ),
+    Code(
         code="unnormalized-inputs",
         title="Input features are orders of magnitude away from unit scale",
         severity="warning",
