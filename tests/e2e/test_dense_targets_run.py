@@ -168,6 +168,33 @@ for step in range(120):
     loss = F.mse_loss(model(X[i]), torch.flip(X[i], dims=[3]))
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # A reconstruction of binary shapes: the target is the input, fitted exactly as given; a moved rectangle fits
+    # as exactly, to rounding, which is no better.
+    "vae-reconstructing-binary-rectangles": """
+def shapes(n):
+    x = torch.zeros(n, 1, 16, 16)
+    for k in range(n):
+        a, b = torch.randint(0, 10, (2,)); h, w = torch.randint(3, 7, (2,))
+        x[k, 0, a:a + h, b:b + w] = 1.0
+    return x
+data = shapes(512)
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(1, 16, 4, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 4, 2, 1), nn.ReLU(), nn.Flatten())
+        self.mu, self.logvar, self.fc = nn.Linear(512, 8), nn.Linear(512, 8), nn.Linear(8, 512)
+        self.dec = nn.Sequential(nn.ConvTranspose2d(32, 16, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(16, 1, 4, 2, 1))
+    def forward(self, x):
+        h = self.enc(x); mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        return self.dec(self.fc(z).view(-1, 32, 4, 4)), mu, logvar
+model = VAE(); opt = torch.optim.Adam(model.parameters(), 1e-3)
+for step in range(120):
+    x = data[torch.randint(0, 512, (32,))]
+    logits, mu, logvar = model(x)
+    loss = (F.binary_cross_entropy_with_logits(logits, x, reduction="sum") - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())) / 32
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "classifier-with-flip-augmentation": """
 X = torch.randn(512, 3, 16, 16); y = (X[:, 0].mean((1, 2)) > 0).long()
 net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))

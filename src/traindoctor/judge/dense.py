@@ -11,7 +11,7 @@ from ..measure.recorder import Recorder
 from ..vocabulary.finding import Finding, finding
 from .common import main_model, plural
 from .numerics import why_not_learning
-from .thresholds import (DENSE_CHANCE, DENSE_CONSISTENT, DENSE_FIT, DENSE_MOVED, DENSE_MOVED_MIN, DENSE_MOVED_SHARE,
+from .thresholds import (DENSE_ALIGNED, DENSE_CHANCE, DENSE_CONSISTENT, DENSE_FIT, DENSE_MOVED, DENSE_MOVED_MIN, DENSE_MOVED_SHARE,
                          DENSE_OVER_CHANCE)
 
 CODE = "targets-displaced"
@@ -35,7 +35,7 @@ def judge(measured: dense.Alignment | None, stuck: str | None, model: str, sourc
         return []
     chance = by_chance[int(DENSE_CHANCE * (len(by_chance) - 1))]
     placed = [s for s in measured.samples if min(s.fits.values()) <= min(DENSE_FIT, chance)]
-    moved = [s for s in placed if s.best_moved[1] <= DENSE_MOVED * s.given]
+    moved = [s for s in placed if s.given > DENSE_ALIGNED and s.best_moved[1] <= DENSE_MOVED * s.given]
     if len(moved) < max(DENSE_MOVED_MIN, DENSE_MOVED_SHARE * len(placed),
                         DENSE_OVER_CHANCE * DENSE_CHANCE * len(measured.samples)):
         return []

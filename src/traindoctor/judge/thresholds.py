@@ -773,6 +773,10 @@ LAYOUT_SMOOTHER = 1.6
 # of them moved: moved samples must be DENSE_OVER_CHANCE times as many. That quantile measured 0.05 (sparse
 # heatmaps) to 0.56 (smooth textures).
 DENSE_FIT = 0.5
+# A target whose input explains all but DENSE_ALIGNED of its variance as given is in place: a move cannot do
+# markedly better than a fit that is already exact (a reconstruction: the target is the input), only differ in
+# rounding.
+DENSE_ALIGNED = 0.1
 DENSE_MOVED = 0.5
 DENSE_MOVED_SHARE = 0.2
 DENSE_MOVED_MIN = 3
