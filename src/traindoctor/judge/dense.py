@@ -4,6 +4,7 @@ share is explained markedly better with the target moved (flipped, turned, trans
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from ..measure import dense
@@ -44,6 +45,8 @@ def judge(measured: dense.Alignment | None, stuck: str | None, model: str, sourc
     consistent = count >= DENSE_CONSISTENT * len(placed)
     if consistent and (stuck is None or move.startswith("shifted")):
         return []  # one transform for every sample may be the task; a shift, a model's reach
+    if _one_horizon(moves):
+        return []  # every move the same way and by one offset (an odd one reads as its even neighbours): a forecast
     given = sorted(s.given for s in moved)[len(moved) // 2]
     best = sorted(s.best_moved[1] for s in moved)[len(moved) // 2]
     grid = "x".join(map(str, measured.grid)) if len(measured.grid) > 1 else f"{measured.grid[0]}-long"
@@ -61,3 +64,16 @@ def judge(measured: dense.Alignment | None, stuck: str | None, model: str, sourc
                 "consistent": consistent}
     return [finding(CODE, observation, source, evidence=evidence)]
 
+
+def _one_horizon(moves: Counter) -> bool:
+    """Whether every move is a shift, all the same way along each dim and within two positions of each other:
+    one horizon ahead, which the even offsets measured bracket when it is odd."""
+    offsets = []
+    for move in moves:
+        if not move.startswith("shifted by "):
+            return False
+        offsets.append([int(v) for v in re.findall(r"-?\d+", move)])
+    for dim in zip(*offsets):
+        if (min(dim) < 0 < max(dim)) or max(dim) - min(dim) > 2:
+            return False
+    return True
