@@ -46,6 +46,11 @@ class Bootstrap:
         self._sources: set[int] = set()  # the models whose outputs are dual in the open probe
         self._step = -1
 
+    def due(self, step: int) -> bool:
+        """Whether `arm` may probe at this step: a probe is open, or one opens here."""
+        return self._level is not None or not (step < 1 or step % _EVERY or step == self._step
+                                               or self.opened >= _PROBES)
+
     def arm(self, module: Any, output: Any, step: int) -> Any:
         """A no-grad model output: returned as a dual tensor on a sampled step, else unchanged."""
         if not isinstance(output, torch.Tensor) or not output.is_floating_point() or not 1 <= output.dim() <= 2:

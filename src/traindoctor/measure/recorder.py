@@ -522,7 +522,8 @@ class Recorder:
         # before — never an evaluation's, a GAN's samples' or a frozen encoder's.
         watch = self.twins.watches.get(id(module))
         if (info is None or info.grad_calls or watch is None or watch.twin is None or not watch.served
-                or _in_transform() or not self._own_thread() or self._optimized(module)):
+                or _in_transform() or not self._own_thread() or not self.bootstrap.due(self.n_steps)
+                or self._optimized(module)):  # read only on a probed step: it walks every optimizer's params
             return output
         return self.bootstrap.arm(module, output, self.n_steps)
 
