@@ -14,8 +14,8 @@ record (and only to it):
 - `nonfinite_grads`: the parameters whose gradient is non-finite;
 - `replay`: the replay of the step's batch on a copy ({module, type}, {module: None,
   output_finite}), or {skipped: why it was not replayed}; run adds the loss function called last;
-  `function`: the first torch call there that turned finite arguments into NaN/Inf (`unguarded_op`
-  names it as the cause);
+  `function`: the first torch call there that turned finite arguments into NaN/Inf (`born_in` reads
+  whether the function itself made it, and the finding then names it, its line and its guard);
 - run only: `location` (the user's line, file and line), `n_nonfinite_grads` when more than the
   named ones, `seen_as` when the step was found later (non-finite parameters after an update);
 - under DDP, `nonfinite_rank`: the rank these fields come from, and `nonfinite_ranks`: the ranks
@@ -31,7 +31,6 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from ..vocabulary import catalog
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt, nonfinite
 
@@ -63,12 +62,21 @@ class NonfiniteRule:
 
 
 def findings(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "monitor") -> list[Finding]:
-    """The non-finite step explained, and the unguarded function it was born in, when the replay named one."""
-    born = unguarded_op(r, source)
-    return [explain(r, recent, source)] + ([born] if born else [])
+    """The non-finite step explained: one event, one finding, localised as finely as the record allows."""
+    return [explain(r, recent, source)]
 
 
 def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "monitor") -> Finding:
+    """nonfinite-input, -forward or -backward; when the replay found the function that made the first
+    non-finite value from moderate arguments, the finding names it (born_in) rather than the module."""
+    f = _explain(r, recent, source)
+    seen = born_in(r)
+    if seen and f.code == ("nonfinite-backward" if seen.get("backward") else "nonfinite-forward"):
+        f = _at_the_function(f, r, seen)
+    return f
+
+
+def _explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str) -> Finding:
     step, loss, rank = r["step"], r.get("loss"), r.get("nonfinite_rank")
     head = (f"rank {rank}: " if rank is not None else "") + f"step {step}: "
     evidence = {k: r[k] for k in (*FIELDS, "nonfinite_ranks") if k in r} | {"flight_recorder": list(recent)[-RECENT:]}
@@ -140,7 +148,8 @@ def _columns(where: Any) -> str:
     return f", in feature columns {where['columns']}{more}"
 
 
-# What guards each family of functions, in the order of the catalog's hypotheses for unguarded-op.
+# What guards each family of functions, in the order of the catalog's function hypotheses for
+# nonfinite-forward (the derivative's guard is nonfinite-backward's first).
 _GUARDS = (
     (("exp", "exp2", "expm1", "pow", "cosh", "sinh"),
      "bound its argument (clamp, softplus) or stay in log space: log_softmax / logsumexp instead of exp then "
@@ -155,18 +164,22 @@ _GUARDS = (
 _BACKWARD_GUARD = "add an eps inside it, so its argument never sits where its derivative is infinite (0 for sqrt or a norm)"
 
 
-def unguarded_op(r: dict[str, Any], source: str) -> Finding | None:
+def born_in(r: dict[str, Any]) -> dict[str, Any] | None:
     """The torch call the replay of a non-finite step found turning finite arguments into NaN/Inf, when its
     arguments are moderate: below the square root of the dtype's largest value, so no product of two of
     them overflows and the function itself (its growth, a pole or a log at 0) made the non-finite value.
-    Larger arguments are an explosion upstream, the function only where it showed."""
+    Larger arguments are an explosion upstream, the function only where it showed: None."""
     seen = (r.get("replay") or {}).get("function")
     if not seen:
         return None
+    largest = max((max(abs(a["min"]), abs(a["max"])) for a in seen["arguments"] if "max" in a), default=0.0)
+    return None if largest > math.sqrt(seen["dtype_max"]) else seen
+
+
+def _at_the_function(f: Finding, r: dict[str, Any], seen: dict[str, Any]) -> Finding:
+    """The finding retold at the function it was born in: its arguments, module and line, the hypothesis of
+    its family read first, and its guard as the next step."""
     args = [a for a in seen["arguments"] if "max" in a]
-    largest = max((max(abs(a["min"]), abs(a["max"])) for a in args), default=0.0)
-    if largest > math.sqrt(seen["dtype_max"]):
-        return None
     ranges = ", ".join((f"`{a['from']}`'s result " if a.get("from") else "") + f"[{fmt(a['min'])}, {fmt(a['max'])}]"
                        + (" holding 0" if a["smallest_magnitude"] == 0 else "") for a in args)
     result = seen["result"]
@@ -175,22 +188,28 @@ def unguarded_op(r: dict[str, Any], source: str) -> Finding | None:
              f"in module `{seen['module']}`" if seen["module"] else "in the model's forward")
     line = seen.get("location") or {}
     at = f" (line {line['line']})" if line.get("line") else ""
+    head = f.observation.split("step ", 1)[0] + f"step {r['step']}: "  # keeps a DDP rank's prefix
+    hypotheses = list(f.hypotheses)
     if seen.get("backward"):
-        said = (f"step {r['step']}: the loss is {fmt(r.get('loss'))}, but the gradient of `{seen['name']}` at finite "
-                f"arguments {ranges} is {made} in {result['numel']} values ({seen['dtype']}), {where}{at}; every "
-                f"parameter it reaches gets it")
+        f.observation = (f"{head}the loss is {fmt(r.get('loss'))}, but the gradient of `{seen['name']}` at finite "
+                         f"arguments {ranges} is {made} in {result['numel']} values ({seen['dtype']}), {where}{at}; "
+                         f"every parameter it reaches gets it")
+        f.title, guard, family = "A function's derivative is infinite at the finite arguments it got", _BACKWARD_GUARD, 0
     else:
-        said = (f"step {r['step']}: `{seen['name']}` of finite arguments {ranges} gave {made} of {result['numel']} "
-                f"values ({seen['dtype']}), {where}{at}, so the loss is {r.get('loss')}")
-    # A log of an exp's result undoes it: the guard is the exp's, never leaving log space.
-    functions = [a.get("from") for a in args] + [seen["name"]]
-    family = len(_GUARDS) if seen.get("backward") else next(
-        (i for name in functions for i, (names, _) in enumerate(_GUARDS) if name in names), None)
-    guard = _BACKWARD_GUARD if seen.get("backward") else _GUARDS[family][1] if family is not None else None
-    hypotheses = [replace(h) for h in catalog.get("unguarded-op").hypotheses]
+        f.observation = (f"{head}`{seen['name']}` of finite arguments {ranges} gave {made} of {result['numel']} "
+                         f"values ({seen['dtype']}), {where}{at}, so the loss is {r.get('loss')}")
+        f.title = "A function turns finite, moderate arguments into NaN or Inf (exp overflow, log or division at 0)"
+        # A log of an exp's result undoes it: the guard is the exp's, never leaving log space.
+        functions = [a.get("from") for a in args] + [seen["name"]]
+        family = next((i for name in functions for i, (names, _) in enumerate(_GUARDS) if name in names), None)
+        guard = _GUARDS[family][1] if family is not None else None
     if family is not None:  # the one this function belongs to is what was measured: read first, the others after
         measured = replace(hypotheses.pop(family), kind="likely")
         hypotheses = [measured] + [replace(h, kind="subtle") if h.kind == "likely" else h for h in hypotheses]
-    return finding("unguarded-op", said, source, evidence={"function": seen, "step": r["step"]},
-                   location={**line, "step": r["step"], "module": seen["module"]}, hypotheses=hypotheses,
-                   next_step=f"Guard `{seen['name']}` at that line: {guard}." if guard else None)
+    f.hypotheses = hypotheses
+    f.evidence["function"] = seen
+    f.location = {**f.location, **line, "module": seen["module"]}
+    f.location = {k: v for k, v in f.location.items() if v is not None}
+    if guard:
+        f.next_step = f"Guard `{seen['name']}` at that line: {guard}."
+    return f

@@ -37,43 +37,17 @@ CODES = (
         severity="error",
         stage=NONFINITE,
         what=(
-            "Names the first module (by qualified name) whose output is non-finite although its inputs are "
-            "finite."),
-        why=(
-            "NaN spreads: once one activation is NaN the loss and all gradients follow. The first module to "
-            "produce it is where the numerical problem lives (log of 0, division by 0, exp overflow)."),
-        hypotheses=(
-            Hypothesis(
-                cause="an unguarded log / sqrt / division in that module",
-                check="clamp the module's input (eps) and re-run the batch",
-            ),
-            Hypothesis(
-                cause="its weights were already huge after a bad update",
-                check="print the module's weight norm history",
-                kind="subtle",
-            ),
-        ),
-        next_step="Guard the operation (clamp, eps) or fix what drives it out of range.",
-        bad="return torch.log(x)",
-        good="return torch.log(x.clamp_min(1e-8))",
-    ),
-    Code(
-        code="unguarded-op",
-        title="A function's result is infinite or NaN at finite, moderate arguments (exp overflow, log or division at 0)",
-        severity="error",
-        stage=MECHANISM,
-        what=(
             "Replays the first non-finite step's batch on a copy of the model and through the loss as the script "
-            "computed it, and names the first torch call whose arguments are all finite, and small enough that no "
-            "product of two of them overflows, while its result is not: the function, its arguments' range, the "
-            "module running it and the script's line."),
+            "computed it, and names the first module whose output is non-finite although its inputs are finite. "
+            "Within it, the first torch call whose arguments are finite while its result is not: when those "
+            "arguments are moderate (no product of two of them overflows) the function itself made the NaN, and "
+            "the finding names it, its arguments' range and the script's line; larger arguments are an explosion "
+            "upstream that the function only showed."),
         why=(
-            "exp overflows past 88.7 in float32 (11.1 in float16), log is -inf at 0, a division by 0 is inf or NaN: "
-            "formulas that are fine on paper fail at values a network reaches — an unbounded output fed to exp (a "
-            "Poisson rate, a variance, a softmax written without subtracting the max), a probability that rounds to "
-            "0, a std or a norm of zero. The NaN of the loss, and the blow-up that follows, are what it did; the "
-            "arguments' magnitudes tell it from an explosion upstream (those are already beyond what a product can "
-            "hold)."),
+            "NaN spreads: once one activation is NaN the loss and all gradients follow. The first call to produce "
+            "it is where the numerical problem lives: exp overflows past 88.7 in float32 (11.1 in float16), log is "
+            "-inf at 0, a division by 0 is inf or NaN — formulas that are fine on paper fail at values a network "
+            "reaches (an unbounded output fed to exp, a probability that rounds to 0, a std of zero)."),
         hypotheses=(
             Hypothesis(
                 cause="exp (or a power) of an unbounded model output",
@@ -91,32 +65,38 @@ CODES = (
                 kind="subtle",
             ),
             Hypothesis(
-                cause="a derivative infinite at a value the forward reaches: sqrt or a norm at 0 (a sample's "
-                      "distance to itself, a zero vector), acos or asin at ±1",
-                check="add an eps inside the function and re-run the step: the gradients turn finite",
+                cause="its weights or inputs were already huge after a bad update (an explosion upstream)",
+                check="print the module's weight norm history; lower the learning rate and re-run",
                 kind="subtle",
             ),
         ),
-        next_step="Guard the function at the named line: bound its argument, add an eps, or compute it in log space.",
+        next_step="Guard the operation (clamp, eps, log space) or fix what drives it out of range.",
         bad="rate = torch.exp(model(x))\nloss = (rate - y * torch.log(rate)).mean()",
         good="log_rate = model(x)\nloss = F.poisson_nll_loss(log_rate, y, log_input=True)",
-        explains=(
-            "nonfinite-forward", "nonfinite-backward", "exploding-gradients", "loss-divergence", "loss-spikes",
-        ),
     ),
     Code(
         code="nonfinite-backward",
         title="Gradients become NaN or Inf while the loss is finite",
         severity="error",
         stage=NONFINITE,
-        what="Detects non-finite gradients after a finite loss and names the parameters they first reach.",
+        what=(
+            "Detects non-finite gradients after a finite loss and names the parameters they first reach; at a "
+            "model's first step, replays it forward and backward from the initial weights and names the first "
+            "autograd node turning finite gradients into non-finite ones, by the forward call and line that made "
+            "it."),
         why=(
             "Operations with finite outputs can have infinite derivatives (sqrt at 0, norm of a zero vector, "
             "acos at 1). One such gradient destroys the weights at the next step."),
         hypotheses=(
             Hypothesis(
-                cause="sqrt / norm / pow with a fractional exponent evaluated at 0",
-                check="add eps inside the sqrt and re-run",
+                cause="a derivative infinite at a value the forward reaches: sqrt, a norm or a fractional power at 0 "
+                      "(a sample's distance to itself, a zero vector), acos or asin at ±1",
+                check="add an eps inside the function and re-run the step: the gradients turn finite",
+            ),
+            Hypothesis(
+                cause="gradients that overflow the dtype through large activations (float16 without a loss scaler)",
+                check="log the gradient norm per module in the steps before; compute in float32 or use GradScaler",
+                kind="subtle",
             ),
         ),
         next_step=(

@@ -1,7 +1,8 @@
-"""`traindoctor run` in its default configuration names the function a NaN/Inf was born in — an exp of an
-unbounded output, a log or a division at 0, the derivative of a sqrt at 0 — as the root cause, before the
-non-finite loss or gradients it explains, wherever it sits (the model's forward, the loss written in the loop),
-and stays quiet on look-alikes that guard the same function."""
+"""`traindoctor run` in its default configuration localises a non-finite loss or gradient to the function it
+was born in — an exp of an unbounded output, a log or a division at 0, the derivative of a sqrt at 0 — in the
+one nonfinite-forward / nonfinite-backward finding, wherever it sits (the model's forward, the loss written in
+the loop), with that function's hypothesis first and its guard as the next step; and stays quiet on
+look-alikes that guard the same function."""
 import pytest
 
 from conftest import codes
@@ -109,17 +110,25 @@ for i in range(0, 256, 32):
 }
 
 
+# Their first update is larger than the weights (SGD on counts up to 1e4; a feature at 50 with lr 0.5): the
+# rate reads first and explains the NaN it drove the function to, which is still localised.
+DRIVEN = {"poisson-exp-link", "hand-written-bce-on-sigmoid"}
+
+
 @pytest.mark.parametrize("case", BROKEN)
-def test_the_function_comes_before_the_nonfinite_values_it_made(run_code, case):
+def test_the_nonfinite_finding_names_the_function_that_made_it(run_code, case):
     program, function, fragment = BROKEN[case]
     source = PRELUDE + program
     report = run_code(source)
-    root = report.findings[0]
-    assert root.code == "unguarded-op" and root.explained_by is None, [(f.code, f.severity) for f in report.findings]
-    assert root.evidence["function"]["name"] == function
+    root = next(f for f in report.findings if f.code.startswith("nonfinite-"))
+    if case in DRIVEN:
+        assert report.findings[0].code == "lr-too-high" and root.explained_by == "lr-too-high"
+    else:
+        assert root is report.findings[0] and root.explained_by is None, [(f.code, f.severity) for f in report.findings]
+    assert root.evidence["function"]["name"] == function and f"`{function}`" in root.next_step
     assert fragment in source.splitlines()[root.location["line"] - 1]
-    symptoms = [f for f in report.findings if f.code.startswith("nonfinite-")]
-    assert symptoms and all(f.explained_by == "unguarded-op" for f in symptoms)
+    assert root.hypotheses[0].kind == "likely" and all(h.kind != "likely" for h in root.hypotheses[1:])
+    assert sum(f.code.startswith("nonfinite-") for f in report.findings) == 1  # one event, one finding
 
 
 def test_a_float16_overflow_of_large_activations_is_the_dtype_not_the_function(run_code):
@@ -139,7 +148,9 @@ for i in range(0, 256, 32):
     loss = F.cross_entropy(model(x[i:i + 32].half()).float(), y[i:i + 32])
     opt.zero_grad(); loss.backward(); opt.step()
 """)
-    assert codes(report)[0] == "low-precision-params" and "unguarded-op" not in codes(report)
+    assert codes(report)[0] == "low-precision-params"
+    nan = next(f for f in report.findings if f.code.startswith("nonfinite-"))
+    assert "function" not in nan.evidence and nan.explained_by == "low-precision-params"
 
 
 HEALTHY = {
@@ -234,6 +245,6 @@ for epoch in range(4):
         loss = -(y[i:i + 64] * torch.log(p) + (1 - y[i:i + 64]) * torch.log(1 - p)).mean()
         opt.zero_grad(); loss.backward(); opt.step()
 """
-    root = run_code(source).findings[0]
-    assert root.code == "unguarded-op" and root.evidence["function"]["in_loss"]
+    root = next(f for f in run_code(source).findings if f.code == "nonfinite-forward")
+    assert root.evidence["function"]["in_loss"] and root.evidence["function"]["name"] == "log"
     assert "torch.log(p)" in source.splitlines()[root.location["line"] - 1]
