@@ -226,7 +226,8 @@ def view_permutation(setup: Setup, context: Context) -> tuple[list[Finding], Vie
     if not watch.scrambles and (cut := _on_fewer(setup, model)):
         # as many samples as time steps (a square batch): (T, B, H) viewed as (B, T, H) keeps its shape
         watch, record["fewer"] = cut, setup.batch_size - 1
-        where += f" on {record['fewer']} samples (with {setup.batch_size}, the sizes it reorders coincide)"
+        where += (f" on the batch cut to {record['fewer']} along dim {setup.axis.axis} (at {setup.batch_size}, the "
+                  "sizes it reorders coincide)")
     if not watch.scrambles:
         record["note"] = f"none of {watch.seen} view/reshape calls reorders dimensions"
         images = watch.images
