@@ -253,7 +253,9 @@ class Flattens(nn.Module):
 def test_flattening_splitting_heads_and_torch_internals_are_not_named():
     torch.manual_seed(0)
     split_heads = HeadsViewed()
-    split_heads.forward = lambda x: split_heads.head(x.view(*x.shape[:2], 2, 4).transpose(1, 2).reshape(x.shape).mean(1))
+    # heads split off and merged back, each moved next to its own time step first
+    split_heads.forward = lambda x: split_heads.head(
+        x.view(*x.shape[:2], 2, 4).transpose(1, 2).softmax(-1).transpose(1, 2).reshape(x.shape).mean(1))
     cases = [(Flattens(), _batch((8, 3, 8, 8))), (PostNormProjection(), _batch((8, 5, 6))),
              (split_heads, _batch((4, 6, 8))),
              (nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 1), (torch.randn(6, 4, 8), torch.randn(6, 4, 8)))]

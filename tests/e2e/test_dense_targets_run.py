@@ -126,12 +126,35 @@ for step in range(60):
     opt.zero_grad(); loss.backward(); opt.step()
 """
 
+# Rooms near the walls: a move that carries one out of the scored interior must not cost the sample.
+ROOMS = """
+S = 24
+def scene():
+    mask = torch.zeros(S, S, dtype=torch.long)
+    for _ in range(2):
+        a, b = torch.randint(0, S - 8, (2,)).tolist(); h, w = torch.randint(3, 8, (2,)).tolist()
+        mask[a:a + h, b:b + w] = 1
+    return torch.stack([mask.float() * 0.9, 1 - mask.float()]) + 0.15 * torch.randn(2, S, S), mask
+scenes = [scene() for _ in range(160)]
+def turn(img, mask):
+    k = int(torch.randint(0, 4, (1,)))
+    return TURNED
+net = nn.Sequential(nn.Conv2d(2, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 2, 3, padding=1))
+opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+for step in range(40):
+    imgs, masks = zip(*[turn(*scenes[int(i)]) for i in torch.randint(0, 160, (16,))])
+    loss = F.cross_entropy(net(torch.stack(imgs)), torch.stack(masks))
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
 DISPLACED = {
     "segmentation-image-flipped-alone": SEGMENTATION.replace(
         "AUGMENT", "if torch.rand(1) < 0.5: img = torch.flip(img, dims=[2])"),
     "segmentation-flips-drawn-apart": SEGMENTATION.replace(
         "AUGMENT", "if torch.rand(1) < 0.5: img = torch.flip(img, dims=[1])\n"
                    "        if torch.rand(1) < 0.5: mask = torch.flip(mask, dims=[0])"),
+    # a quarter turn is none of the moves scored: the half of samples turned by 0 or 2 quarters tell
+    "rooms-image-turned-alone": ROOMS.replace("TURNED", "torch.rot90(img, k, (1, 2)), mask"),
     "tagging-window-drawn-twice": TAGGING.replace("OFFSET", "int(torch.randint(0, L - W, (1,)))"),
     "heatmap-stored-transposed": HEATMAP.replace("HEATMAP_AS_STORED", "hm.T"),
     "denoiser-clean-cropped-elsewhere": DENOISER.replace("NOISY", "torch.stack([crop(big[k]) for k in idx])"),
@@ -141,6 +164,7 @@ DISPLACED = {
 IN_PLACE = {
     "segmentation-flipped-together": SEGMENTATION.replace(
         "AUGMENT", "if torch.rand(1) < 0.5: img, mask = torch.flip(img, dims=[2]), torch.flip(mask, dims=[1])"),
+    "rooms-turned-together": ROOMS.replace("TURNED", "torch.rot90(img, k, (1, 2)), torch.rot90(mask, k, (0, 1))"),
     "segmentation-colour-jitter": SEGMENTATION.replace(
         "AUGMENT", "img = img * (0.7 + 0.6 * torch.rand(3, 1, 1)) + 0.2 * torch.rand(3, 1, 1)"),
     "tagging-window-drawn-once": TAGGING.replace("OFFSET", "a"),

@@ -82,6 +82,10 @@ def test_the_same_scripts_with_permute_are_quiet(run_code, where):
 @pytest.mark.parametrize("before, after, expected", [
     ((32, 8, 8, 3), (32, 3, 8, 8), True),
     ((20, 8, 5), (8, 20, 5), True),
+    ((16, 3, 8, 8), (1024, 3), True),         # classes read along the width
+    ((16, 24), (8, 16, 3), True),             # the samples read inside rows
+    ((16, 4, 16), (16, 64), False),           # merges two axes, one as large as the batch
+    ((32, 8), (4, 8, 8), False),              # splits the batch
     ((32, 784), (32, 1, 28, 28), False),      # splits an axis
     ((4, 16, 10), (64, 10), False),           # merges axes
     ((32, 1, 5), (32, 5, 1), False),          # moves a size-1 dim: no element moves

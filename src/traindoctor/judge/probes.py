@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import torch
 
+from ..measure.views import moved_axes
 from ..vocabulary.numbers import fmt
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.hypothesis import Hypothesis
@@ -189,9 +190,15 @@ def layout_scrambled(scrambles: list[dict[str, Any]], where: str, record: dict[s
     (the model's forward, read by a probe; or the script outside the models, watched by run)."""
     first = scrambles[0]
     more = f" ({len(scrambles) - 1} more call(s) alike)" if len(scrambles) > 1 else ""
-    return finding("layout-scrambled", f"{where}, {first['call']}() turned shape {tuple(first['from'])} "
-                   f"into {tuple(first['to'])}: the same dimensions in another order{more}. A view re-reads memory in "
-                   "its order, so the elements are scrambled, not transposed", source, evidence=record,
+    before, after = tuple(first["from"]), tuple(first["to"])
+    if sorted(s for s in before if s > 1) == sorted(s for s in after if s > 1):
+        how = "the same dimensions in another order"
+    else:
+        size, was, now = moved_axes(before, after)[0]
+        how = (f"its axis of size {size}, whose elements lay {was} apart in memory, became one whose elements lie "
+               f"{now} apart, across other axes")
+    return finding("layout-scrambled", f"{where}, {first['call']}() turned shape {before} into {after}: {how}{more}. "
+                   "A view re-reads memory in its order, so the elements are scrambled, not transposed", source, evidence=record,
                    location={k: first[k] for k in ("file", "line") if k in first} or {"module": where})
 
 

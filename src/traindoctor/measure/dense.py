@@ -212,7 +212,10 @@ def _fits(basis: torch.Tensor, t: torch.Tensor, moves: dict[str, Callable[[torch
     k = t.shape[0]
     y = torch.cat([_interior(move(t), margin).reshape(k, -1) for move in moves.values()]).T  # (positions, moves*k)
     total = ((y - y.mean(0)) ** 2).sum(0).reshape(len(moves), k).sum(1)
-    if not bool((total > 0).all()):
+    if not total[0] > 0:
         return None  # a constant target says nothing about where it is
     left = ((y ** 2).sum(0) - ((basis.T @ y) ** 2).sum(0)).reshape(len(moves), k).sum(1)
-    return Sample({name: max(0.0, float(v)) for name, v in zip(moves, left / total)})
+    # A move that carries all of the target out of the interior places nothing: it explains none of it (a small
+    # region near the border must not cost the sample).
+    share = torch.where(total > 0, left / total.clamp_min(1e-300), torch.ones_like(total))
+    return Sample({name: max(0.0, float(v)) for name, v in zip(moves, share)})

@@ -30,9 +30,31 @@ _LIBRARY_DIRS = tuple({os.path.abspath(p) for p in (sysconfig.get_paths().get(k)
 
 
 def reordered(before: tuple[int, ...], after: tuple[int, ...]) -> bool:
-    """Same sizes, another order, counting only sizes > 1 (moving a size-1 dim moves no element)."""
-    big_before, big_after = [s for s in before if s > 1], [s for s in after if s > 1]
-    return len(big_before) > 1 and sorted(big_before) == sorted(big_after) and big_before != big_after
+    """Whether an axis reappears elsewhere in memory order: a size (> 1) both shapes hold, at a step between
+    elements (the product of the sizes after it) where the other shape holds no axis of that size, on both
+    sides. (B, H, W, C) -> (B, C, H, W) moves C, H and W; (B, C, H, W) -> (B*H*W, C) moves C from steps of H*W
+    to steps of 1; (B, T*D) -> (T, B, D) moves the samples inside a row. Merging or splitting axes in place
+    keeps every shared size at its step; a size-1 axis moves no element."""
+    return bool(moved_axes(before, after))
+
+
+def moved_axes(before: tuple[int, ...], after: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """(size, step before, step after) of each size `reordered` finds moved, largest first."""
+    at_before, at_after = _steps(before), _steps(after)
+    return [(s, max(at_before[s] - at_after[s]), max(at_after[s] - at_before[s]))
+            for s in sorted(at_before.keys() & at_after.keys(), reverse=True)
+            if at_before[s] - at_after[s] and at_after[s] - at_before[s]]
+
+
+def _steps(shape: tuple[int, ...]) -> dict[int, set[int]]:
+    """Per size > 1, the memory steps (row-major) of the axes of that size."""
+    out: dict[int, set[int]] = {}
+    step = 1
+    for size in reversed(shape):
+        if size > 1:
+            out.setdefault(size, set()).add(step)
+        step *= size
+    return out
 
 
 def users_file(path: str) -> bool:

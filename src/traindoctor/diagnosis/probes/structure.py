@@ -49,6 +49,7 @@ class AffineRecord(TypedDict, total=False):
 class ViewRecord(TypedDict, total=False):
     scrambles: list[dict[str, Any]]  # each: shapes in and out, the call, the user's line
     views: int
+    fewer: int  # the samples of the cut batch the scrambles showed on, when the whole batch hid them
     # the first 2-D convolution's input (B, C, H, W), C > 1: measure.views.roughness of it as given, and of the
     # same values read as the channels-last memory a view would have taken them from
     pixels: dict[str, Any]
@@ -221,6 +222,12 @@ def view_permutation(setup: Setup, context: Context) -> tuple[list[Finding], Vie
     with torch.no_grad(), _Views() as watch:
         setup.forward(model, seed=0)
     record = ViewRecord(views=watch.seen)
+    where = f"in `{type(setup.model).__name__}`'s forward"
+    if not watch.scrambles and (cut := _on_fewer(setup, model)):
+        # as many samples as time steps (a square batch): (T, B, H) viewed as (B, T, H) keeps its shape
+        watch, record["fewer"] = cut, setup.batch_size - 1
+        where += (f" on the batch cut to {record['fewer']} along dim {setup.axis.axis} (at {setup.batch_size}, the "
+                  "sizes it reorders coincide)")
     if not watch.scrambles:
         record["note"] = f"none of {watch.seen} view/reshape calls reorders dimensions"
         images = watch.images
@@ -232,5 +239,17 @@ def view_permutation(setup: Setup, context: Context) -> tuple[list[Finding], Vie
         return ([found] if found else []), record
     unique = {(s.get("file"), s.get("line"), tuple(s["from"]), tuple(s["to"])): s for s in watch.scrambles}
     record["scrambles"] = list(unique.values())
-    return [probe_rules.layout_scrambled(record["scrambles"], f"in `{type(setup.model).__name__}`'s forward",
-                                      dict(record))], record
+    return [probe_rules.layout_scrambled(record["scrambles"], where, dict(record))], record
+
+
+def _on_fewer(setup: Setup, model: nn.Module) -> _Views | None:
+    """The views of a forward on one sample fewer, when it shows a reordering; None when it does not, or
+    the model does not run on fewer samples (a batch size written into the forward)."""
+    if setup.axis.axis is None or setup.batch_size < 3:
+        return None
+    try:
+        with torch.no_grad(), _Views() as watch:
+            setup.forward(model, setup.subset(setup.batch_size - 1).inputs, seed=0)
+    except Exception:
+        return None
+    return watch if watch.scrambles else None

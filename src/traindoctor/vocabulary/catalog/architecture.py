@@ -325,8 +325,10 @@ CODES = (
         what=(
             "Every view()/reshape() called from the user's code — in one forward of a copy (checkup, run's "
             "probes) and, under run, everywhere else the script calls them: loading, the data pipeline, the loop, "
-            "between the model's output and the loss — whose result holds the same dimensions (sizes above 1) as "
-            "its input, in another order; under run, a numpy array handed to torch (from_numpy, as_tensor, tensor) "
+            "between the model's output and the loss — whose result holds an axis of its input elsewhere in memory "
+            "order: a size above 1 both shapes hold, at a step between elements where the other shape holds no axis "
+            "of that size ((B, H, W, C) to (B, C, H, W); (B, C, H, W) to (B*H*W, C)); read on one sample fewer too, "
+            "where a square batch hides it; under run, a numpy array handed to torch (from_numpy, as_tensor, tensor) "
             "that is a reshape of the array owning its memory into its dimensions in another order. And, wherever "
             "the layout was broken (a numpy reshape whose array was copied since, say), the images the model's first "
             "2-D convolution reads (2 channels or more): scrambled when the same values "
