@@ -10,7 +10,7 @@ between them. Biases differ per unit by construction, and their differences can 
 the units' outgoing role is measured apart from them: the batch's gradient at the starting weights with every
 unit given the units' mean bias, for a random direction of the output (no loss needed). Alike there,
 nothing but the biases tells the units apart. A unit is what a layer computes one output feature with: a weight row of a Linear, an output
-channel's kernel of a convolution, a dimension of an embedding (a column: identical columns give every
+channel's kernel of a convolution (within its group: groups read different inputs), a dimension of an embedding (a column: identical columns give every
 token one value), the four (LSTM) or three (GRU) gate rows of one hidden unit of a recurrent layer, the
 query, key and value rows of one dimension of an attention layer.
 """
@@ -53,8 +53,9 @@ def _rows(t: torch.Tensor) -> torch.Tensor:
 
 
 def _gated(gates: int) -> View:
-    """Rows packed gate after gate ((gates * H, ...): LSTM's i, f, g, o; attention's q, k, v): the unit h is
-    row h of every gate block, so units are compared within each gate, never across gates."""
+    """Rows packed block after block ((gates * H, ...): LSTM's i, f, g, o; attention's q, k, v; a grouped
+    convolution's groups): the unit h is row h of every block, so units are compared within each block, never
+    across blocks."""
     return lambda t: t.reshape(gates, t.shape[0] // gates, -1).transpose(0, 1).reshape(t.shape[0] // gates, -1)
 
 
@@ -112,6 +113,9 @@ def _layers(model: nn.Module) -> dict[str, tuple[nn.Module, Units]]:
                 if m.groups > 1:
                     continue
                 units = Units(m.weight.shape[1], [("weight", lambda t: _rows(t.transpose(0, 1)))], [("bias", _rows)])
+            elif getattr(m, "groups", 1) > 1:  # each group reads its own inputs: units are compared within groups
+                view = _gated(m.groups)
+                units = Units(m.weight.shape[0] // m.groups, [("weight", view)], [("bias", view)])
             else:
                 units = Units(m.weight.shape[0], [("weight", _rows)], [("bias", _rows)])
             layers = {f"{prefix}weight": units}
@@ -151,9 +155,11 @@ def _spread(change: torch.Tensor) -> float:
 
 def _output_layer(setup: Setup, model: nn.Module) -> nn.Module | None:
     """The last module with weights the forward calls: its units are the outputs, each moved by its own
-    target, so units alike there are the targets alike, whatever the initialisation."""
+    target, so units alike there are the targets alike, whatever the initialisation. Read as the last to
+    start: a module holding weights of its own (a position table, a scale) finishes after the children it
+    calls, the head among them."""
     called: list[nn.Module] = []
-    handles = [m.register_forward_hook(lambda m, *_: called.append(m)) for m in model.modules()
+    handles = [m.register_forward_pre_hook(lambda m, _: called.append(m)) for m in model.modules()
                if any(p.dim() >= 2 for p in m.parameters(recurse=False))]
     try:
         with torch.no_grad():
@@ -190,9 +196,10 @@ def _gradient_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.
 def _role_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
     """The spread over each layer's units of the gradient of a fixed random projection of the output: units
     whose outgoing role is the same receive the same gradient whatever the output's gradient, so no loss is
-    needed; a following layer with random weights, or units that are outputs, give each its own. A
-    user-written module's own tensor has units only if the forward multiplies it as a matrix (an added
-    position table or a scale has none). Empty without a floating output."""
+    needed; a following layer with random weights, or units that are outputs, give each its own. A layer no
+    gradient reaches (a zero-initialised layer after it: adaLN-Zero, a zero head) shows no role at the start
+    and is left out. A user-written module's own tensor has units only if the forward multiplies it as a
+    matrix (an added position table or a scale has none). Empty without a floating output."""
     model.zero_grad(set_to_none=True)
     with torch.enable_grad():
         out = main_output(setup.forward(model))
@@ -201,8 +208,9 @@ def _role_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Modu
         weights = _multiplied(out)
         direction = torch.randn(out.shape, generator=torch.Generator().manual_seed(0)).to(out)
         (out * direction).sum().backward()
-    return _spreads(model, {label: (m, u) for label, (m, u) in layers.items()
-                            if not u.raw or id(getattr(m, u.weights[0][0])) in weights})
+    return {label: _spread(grad) for label, (m, u) in layers.items()
+            if (not u.raw or id(getattr(m, u.weights[0][0])) in weights)
+            and (grad := _matrix(m, u.weights, lambda p: p.grad)) is not None and grad.any()}
 
 
 _MATRIX_OPS = ("MmBackward", "AddmmBackward", "BmmBackward", "BaddbmmBackward", "MvBackward", "AddmvBackward",
