@@ -197,9 +197,22 @@ def _role_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Modu
     """The spread over each layer's units of the gradient of a fixed random projection of the output: units
     whose outgoing role is the same receive the same gradient whatever the output's gradient, so no loss is
     needed; a following layer with random weights, or units that are outputs, give each its own. A layer no
-    gradient reaches (a zero-initialised layer after it: adaLN-Zero, a zero head) shows no role at the start
-    and is left out. A user-written module's own tensor has units only if the forward multiplies it as a
-    matrix (an added position table or a scale has none). Empty without a floating output."""
+    gradient reaches (a zero-initialised layer after it: adaLN-Zero, a zero head, zero hidden layers) is read
+    after one small step of the whole model along that projection: the zero layer then passes on what its
+    inputs make differ between the units, and nothing if they are copies. Still unreached, it shows no role
+    and is left out. Empty without a floating output."""
+    grads = _role_gradients(setup, model, layers)
+    if unreached := {label for label, grad in grads.items() if not grad.any()}:
+        _nudge(model)
+        grads.update(_role_gradients(setup, model, {label: layers[label] for label in unreached}))
+    return {label: _spread(grad) for label, grad in grads.items() if grad.any()}
+
+
+def _role_gradients(setup: Setup, model: nn.Module,
+                    layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, torch.Tensor]:
+    """Each layer's gradient, (units, ...), of the fixed random projection of the output. A user-written
+    module's own tensor has units only if the forward multiplies it as a matrix (an added position table or
+    a scale has none)."""
     model.zero_grad(set_to_none=True)
     with torch.enable_grad():
         out = main_output(setup.forward(model))
@@ -208,9 +221,20 @@ def _role_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Modu
         weights = _multiplied(out)
         direction = torch.randn(out.shape, generator=torch.Generator().manual_seed(0)).to(out)
         (out * direction).sum().backward()
-    return {label: _spread(grad) for label, (m, u) in layers.items()
+    return {label: grad for label, (m, u) in layers.items()
             if (not u.raw or id(getattr(m, u.weights[0][0])) in weights)
-            and (grad := _matrix(m, u.weights, lambda p: p.grad)) is not None and grad.any()}
+            and (grad := _matrix(m, u.weights, lambda p: p.grad)) is not None}
+
+
+def _nudge(model: nn.Module, size: float = 1e-3) -> None:
+    """Move every parameter along its gradient, the largest change `size`: only the direction matters."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    top = max((float(g.abs().max()) for g in grads), default=0.0)
+    if top > 0:
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.grad is not None:
+                    p.sub_(p.grad * (size / top))
 
 
 _MATRIX_OPS = ("MmBackward", "AddmmBackward", "BmmBackward", "BaddbmmBackward", "MvBackward", "AddmvBackward",
