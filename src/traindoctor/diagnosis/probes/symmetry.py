@@ -8,7 +8,7 @@ with random weights make the units' gradients differ; whether that separates the
 the share of what moved the units (an update, or at initialisation the batch's gradient) that differs
 between them. Biases differ per unit by construction, and their differences can grow (Adam amplifies them), so
 the units' outgoing role is measured apart from them: the batch's gradient at the starting weights with every
-unit given the units' mean bias, for a random direction of the output (no loss needed). Alike there,
+unit given the units' largest bias, for a random direction of the output (no loss needed). Alike there,
 nothing but the biases tells the units apart. A unit is what a layer computes one output feature with: a weight row of a Linear, an output
 channel's kernel of a convolution (within its group: groups read different inputs), a dimension of an embedding (a column: identical columns give every
 token one value), the four (LSTM) or three (GRU) gate rows of one hidden unit of a recurrent layer, the
@@ -171,13 +171,14 @@ def _output_layer(setup: Setup, model: nn.Module) -> nn.Module | None:
 
 
 def _even_biases(m: nn.Module, units: Units) -> None:
-    """Give every unit of the layer the units' mean bias, in place."""
+    """Give every unit of the layer the units' largest bias, in place: as alive as the most active of them (the
+    mean can put zero-weight ReLUs below their kink, where no gradient shows their role)."""
     for name, view in units.biases:
         b = getattr(m, name)
         at = view(torch.arange(b.numel()).reshape(b.shape))  # (units, values): each value's place in b
         rows = view(b.detach())
         flat = b.detach().clone().reshape(-1)
-        flat[at.reshape(-1)] = rows.mean(0, keepdim=True).expand_as(rows).reshape(-1)
+        flat[at.reshape(-1)] = rows.amax(0, keepdim=True).expand_as(rows).reshape(-1)
         with torch.no_grad():
             b.copy_(flat.reshape(b.shape))
 
