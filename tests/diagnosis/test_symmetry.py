@@ -189,7 +189,8 @@ def test_zero_weights_get_a_zero_gradient_and_are_named():
 def test_transposed_convolutions_and_depthwise_kernels():
     """A transposed convolution's units are on dim 1 of its weight (the convolution after it, also constant,
     reads them alike; the random head separates the convolution's own units); identical depthwise kernels
-    read different input channels, so their units differ."""
+    read different input channels, so their units differ, and a grouped convolution's units are compared
+    within their group."""
     torch.manual_seed(0)
     up = nn.Sequential(nn.ConvTranspose2d(2, 4, 2, stride=2), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU(),
                        nn.Flatten(), nn.Linear(4 * 36, 3))
@@ -199,6 +200,10 @@ def test_transposed_convolutions_and_depthwise_kernels():
     depthwise = nn.Sequential(nn.Conv2d(3, 3, 3, groups=3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 36, 3))
     nn.init.constant_(depthwise[0].weight, 0.1)
     assert codes(_probe(depthwise, _batch((8, 3, 8, 8)))) == []
+    # two groups of four channels: the four of a group read the same inputs, and the constant head reads them alike
+    grouped = _const(nn.Sequential(nn.Conv2d(2, 8, 3, groups=2), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 36, 3)))
+    r = _probe(grouped, _batch((8, 2, 8, 8)))
+    assert _layers(r) == {"0.weight"} and "all 4 units" in r.findings[0].observation, r.findings
 
 
 def test_the_output_layer_alone_is_never_symmetric():
