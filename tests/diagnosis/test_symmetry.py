@@ -254,3 +254,27 @@ def test_norm_layers_padding_rows_and_zero_branches_at_initialisation():
             return self.head((h + self.branch(h)).mean((2, 3)))
     assert codes(_probe(model, _tokens())) == []
     assert codes(_probe(Res(), _batch((8, 1, 6, 6)))) == []
+
+
+class _Modulated(nn.Module):
+    """adaLN-Zero: the modulation (shift, scale) and the head start at zero."""
+    def __init__(self):
+        super().__init__()
+        self.body, self.cond, self.ada, self.head = nn.Linear(6, 16), nn.Linear(2, 16), nn.Linear(16, 32), nn.Linear(16, 3)
+        for layer in (self.ada, self.head):
+            nn.init.zeros_(layer.weight); nn.init.zeros_(layer.bias)
+
+    def forward(self, x):
+        shift, scale = self.ada(F.silu(self.cond(x[:, :2]))).chunk(2, -1)
+        return self.head(F.layer_norm(torch.tanh(self.body(x)), (16,)) * (1 + scale) + shift)
+
+
+def test_a_layer_no_gradient_reaches_yet_is_read_after_a_step():
+    """No gradient reaches the zero modulation until the zero head has moved; then each unit modulates its own
+    feature. Zero hidden layers under a zero head stay unreached: nothing will ever tell their units apart."""
+    torch.manual_seed(0)
+    assert codes(_probe(_Modulated(), _batch((32, 6)))) == []
+    zeros = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3))
+    for p in zeros.parameters():
+        nn.init.zeros_(p)
+    assert _layers(_probe(zeros, _batch((32, 6)))) == {"0.weight", "2.weight"}

@@ -9,10 +9,13 @@ the share of what moved the units (an update, or at initialisation the batch's g
 between them. Biases differ per unit by construction, and their differences can grow (Adam amplifies them), so
 the units' outgoing role is measured apart from them: the batch's gradient at the starting weights with every
 unit given the units' largest bias, for a random direction of the output (no loss needed). Alike there,
-nothing but the biases tells the units apart. A unit is what a layer computes one output feature with: a weight row of a Linear, an output
-channel's kernel of a convolution (within its group: groups read different inputs), a dimension of an embedding (a column: identical columns give every
-token one value), the four (LSTM) or three (GRU) gate rows of one hidden unit of a recurrent layer, the
-query, key and value rows of one dimension of an attention layer.
+nothing but the biases tells the units apart. Behind a zero-initialised layer no gradient reaches the units
+at the start, which says nothing of their role: they are read after one small step has moved that layer.
+
+A unit is what a layer computes one output feature with: a weight row of a Linear, an output channel's
+kernel of a convolution (within its group: groups read different inputs), a dimension of an embedding (a
+column: identical columns give every token one value), the four (LSTM) or three (GRU) gate rows of one
+hidden unit of a recurrent layer, the query, key and value rows of one dimension of an attention layer.
 """
 
 from __future__ import annotations
@@ -184,29 +187,48 @@ def _even_biases(m: nn.Module, units: Units) -> None:
 
 
 def _gradient_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
-    """The spread of the batch's gradient over each layer's units."""
-    model.zero_grad(set_to_none=True)
-    try:
-        with torch.enable_grad():
-            setup.step_loss(model)[1].backward()
-    except SetupError as exc:
-        raise NotApplicable(f"units with identical weights, but no loss to see if training separates them: {exc}")
-    return _spreads(model, layers)
+    """The spread of the batch's gradient over each layer's units (0 for a layer it never reaches: nothing
+    will move its units apart)."""
+    def batch() -> dict[str, torch.Tensor]:
+        model.zero_grad(set_to_none=True)
+        try:
+            with torch.enable_grad():
+                setup.step_loss(model)[1].backward()
+        except SetupError as exc:
+            raise NotApplicable(f"units with identical weights, but no loss to see if training separates them: {exc}")
+        return _gradients(layers)
+    return {label: _spread(grad) for label, grad in _reached(model, batch).items()}
 
 
 def _role_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
     """The spread over each layer's units of the gradient of a fixed random projection of the output: units
     whose outgoing role is the same receive the same gradient whatever the output's gradient, so no loss is
-    needed; a following layer with random weights, or units that are outputs, give each its own. A layer no
-    gradient reaches (a zero-initialised layer after it: adaLN-Zero, a zero head, zero hidden layers) is read
-    after one small step of the whole model along that projection: the zero layer then passes on what its
-    inputs make differ between the units, and nothing if they are copies. Still unreached, it shows no role
-    and is left out. Empty without a floating output."""
-    grads = _role_gradients(setup, model, layers)
-    if unreached := {label for label, grad in grads.items() if not grad.any()}:
-        _nudge(model)
-        grads.update(_role_gradients(setup, model, {label: layers[label] for label in unreached}))
+    needed; a following layer with random weights, or units that are outputs, give each its own. A layer it
+    never reaches shows no role and is left out. Empty without a floating output."""
+    grads = _reached(model, lambda: _role_gradients(setup, model, layers))
     return {label: _spread(grad) for label, grad in grads.items() if grad.any()}
+
+
+def _reached(model: nn.Module, gradients: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Each layer's gradient from `gradients()`. A layer it leaves at zero (a zero-initialised layer after it:
+    adaLN-Zero, a zero head, zero hidden layers) is read again after one small step of the whole model along
+    that gradient, the model then put back: the zero layer has moved by what its inputs make differ between
+    the units, nothing if they are copies, and passes that on."""
+    grads = gradients()
+    if unreached := [label for label, grad in grads.items() if not grad.any()]:
+        saved = [p.detach().clone() for p in model.parameters()]
+        _nudge(model)
+        again = gradients()
+        grads.update({label: again[label] for label in unreached if label in again})
+        with torch.no_grad():
+            for p, was in zip(model.parameters(), saved):
+                p.copy_(was)
+    return grads
+
+
+def _gradients(layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, torch.Tensor]:
+    return {label: grad for label, (m, u) in layers.items()
+            if (grad := _matrix(m, u.weights, lambda p: p.grad)) is not None}
 
 
 def _role_gradients(setup: Setup, model: nn.Module,
@@ -222,9 +244,8 @@ def _role_gradients(setup: Setup, model: nn.Module,
         weights = _multiplied(out)
         direction = torch.randn(out.shape, generator=torch.Generator().manual_seed(0)).to(out)
         (out * direction).sum().backward()
-    return {label: grad for label, (m, u) in layers.items()
-            if (not u.raw or id(getattr(m, u.weights[0][0])) in weights)
-            and (grad := _matrix(m, u.weights, lambda p: p.grad)) is not None}
+    return _gradients({label: (m, u) for label, (m, u) in layers.items()
+                       if not u.raw or id(getattr(m, u.weights[0][0])) in weights})
 
 
 def _nudge(model: nn.Module, size: float = 1e-3) -> None:
@@ -263,11 +284,6 @@ def _multiplied(out: torch.Tensor) -> set[int]:
         passes = name in _MATRIX_OPS or (operand and name in _LAYOUT_OPS)
         stack += [(nxt, passes) for nxt, _ in node.next_functions]
     return found
-
-
-def _spreads(model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
-    return {label: _spread(moved) for label, (m, u) in layers.items()
-            if (moved := _matrix(m, u.weights, lambda p: p.grad)) is not None}
 
 
 def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,
