@@ -189,7 +189,8 @@ def test_zero_weights_get_a_zero_gradient_and_are_named():
 def test_transposed_convolutions_and_depthwise_kernels():
     """A transposed convolution's units are on dim 1 of its weight (the convolution after it, also constant,
     reads them alike; the random head separates the convolution's own units); identical depthwise kernels
-    read different input channels, so their units differ."""
+    read different input channels, so their units differ, and a grouped convolution's units are compared
+    within their group."""
     torch.manual_seed(0)
     up = nn.Sequential(nn.ConvTranspose2d(2, 4, 2, stride=2), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU(),
                        nn.Flatten(), nn.Linear(4 * 36, 3))
@@ -199,6 +200,10 @@ def test_transposed_convolutions_and_depthwise_kernels():
     depthwise = nn.Sequential(nn.Conv2d(3, 3, 3, groups=3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 36, 3))
     nn.init.constant_(depthwise[0].weight, 0.1)
     assert codes(_probe(depthwise, _batch((8, 3, 8, 8)))) == []
+    # two groups of four channels: the four of a group read the same inputs, and the constant head reads them alike
+    grouped = _const(nn.Sequential(nn.Conv2d(2, 8, 3, groups=2), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 36, 3)))
+    r = _probe(grouped, _batch((8, 2, 8, 8)))
+    assert _layers(r) == {"0.weight"} and "all 4 units" in r.findings[0].observation, r.findings
 
 
 def test_the_output_layer_alone_is_never_symmetric():
@@ -249,3 +254,27 @@ def test_norm_layers_padding_rows_and_zero_branches_at_initialisation():
             return self.head((h + self.branch(h)).mean((2, 3)))
     assert codes(_probe(model, _tokens())) == []
     assert codes(_probe(Res(), _batch((8, 1, 6, 6)))) == []
+
+
+class _Modulated(nn.Module):
+    """adaLN-Zero: the modulation (shift, scale) and the head start at zero."""
+    def __init__(self):
+        super().__init__()
+        self.body, self.cond, self.ada, self.head = nn.Linear(6, 16), nn.Linear(2, 16), nn.Linear(16, 32), nn.Linear(16, 3)
+        for layer in (self.ada, self.head):
+            nn.init.zeros_(layer.weight); nn.init.zeros_(layer.bias)
+
+    def forward(self, x):
+        shift, scale = self.ada(F.silu(self.cond(x[:, :2]))).chunk(2, -1)
+        return self.head(F.layer_norm(torch.tanh(self.body(x)), (16,)) * (1 + scale) + shift)
+
+
+def test_a_layer_no_gradient_reaches_yet_is_read_after_a_step():
+    """No gradient reaches the zero modulation until the zero head has moved; then each unit modulates its own
+    feature. Zero hidden layers under a zero head stay unreached: nothing will ever tell their units apart."""
+    torch.manual_seed(0)
+    assert codes(_probe(_Modulated(), _batch((32, 6)))) == []
+    zeros = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 3))
+    for p in zeros.parameters():
+        nn.init.zeros_(p)
+    assert _layers(_probe(zeros, _batch((32, 6)))) == {"0.weight", "2.weight"}

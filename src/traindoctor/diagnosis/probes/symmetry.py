@@ -8,11 +8,14 @@ with random weights make the units' gradients differ; whether that separates the
 the share of what moved the units (an update, or at initialisation the batch's gradient) that differs
 between them. Biases differ per unit by construction, and their differences can grow (Adam amplifies them), so
 the units' outgoing role is measured apart from them: the batch's gradient at the starting weights with every
-unit given the units' mean bias, for a random direction of the output (no loss needed). Alike there,
-nothing but the biases tells the units apart. A unit is what a layer computes one output feature with: a weight row of a Linear, an output
-channel's kernel of a convolution, a dimension of an embedding (a column: identical columns give every
-token one value), the four (LSTM) or three (GRU) gate rows of one hidden unit of a recurrent layer, the
-query, key and value rows of one dimension of an attention layer.
+unit given the units' largest bias, for a random direction of the output (no loss needed). Alike there,
+nothing but the biases tells the units apart. Behind a zero-initialised layer no gradient reaches the units
+at the start, which says nothing of their role: they are read after one small step has moved that layer.
+
+A unit is what a layer computes one output feature with: a weight row of a Linear, an output channel's
+kernel of a convolution (within its group: groups read different inputs), a dimension of an embedding (a
+column: identical columns give every token one value), the four (LSTM) or three (GRU) gate rows of one
+hidden unit of a recurrent layer, the query, key and value rows of one dimension of an attention layer.
 """
 
 from __future__ import annotations
@@ -53,8 +56,9 @@ def _rows(t: torch.Tensor) -> torch.Tensor:
 
 
 def _gated(gates: int) -> View:
-    """Rows packed gate after gate ((gates * H, ...): LSTM's i, f, g, o; attention's q, k, v): the unit h is
-    row h of every gate block, so units are compared within each gate, never across gates."""
+    """Rows packed block after block ((gates * H, ...): LSTM's i, f, g, o; attention's q, k, v; a grouped
+    convolution's groups): the unit h is row h of every block, so units are compared within each block, never
+    across blocks."""
     return lambda t: t.reshape(gates, t.shape[0] // gates, -1).transpose(0, 1).reshape(t.shape[0] // gates, -1)
 
 
@@ -112,6 +116,9 @@ def _layers(model: nn.Module) -> dict[str, tuple[nn.Module, Units]]:
                 if m.groups > 1:
                     continue
                 units = Units(m.weight.shape[1], [("weight", lambda t: _rows(t.transpose(0, 1)))], [("bias", _rows)])
+            elif getattr(m, "groups", 1) > 1:  # each group reads its own inputs: units are compared within groups
+                view = _gated(m.groups)
+                units = Units(m.weight.shape[0] // m.groups, [("weight", view)], [("bias", view)])
             else:
                 units = Units(m.weight.shape[0], [("weight", _rows)], [("bias", _rows)])
             layers = {f"{prefix}weight": units}
@@ -151,9 +158,11 @@ def _spread(change: torch.Tensor) -> float:
 
 def _output_layer(setup: Setup, model: nn.Module) -> nn.Module | None:
     """The last module with weights the forward calls: its units are the outputs, each moved by its own
-    target, so units alike there are the targets alike, whatever the initialisation."""
+    target, so units alike there are the targets alike, whatever the initialisation. Read as the last to
+    start: a module holding weights of its own (a position table, a scale) finishes after the children it
+    calls, the head among them."""
     called: list[nn.Module] = []
-    handles = [m.register_forward_hook(lambda m, *_: called.append(m)) for m in model.modules()
+    handles = [m.register_forward_pre_hook(lambda m, _: called.append(m)) for m in model.modules()
                if any(p.dim() >= 2 for p in m.parameters(recurse=False))]
     try:
         with torch.no_grad():
@@ -165,34 +174,68 @@ def _output_layer(setup: Setup, model: nn.Module) -> nn.Module | None:
 
 
 def _even_biases(m: nn.Module, units: Units) -> None:
-    """Give every unit of the layer the units' mean bias, in place."""
+    """Give every unit of the layer the units' largest bias, in place: as alive as the most active of them (the
+    mean can put zero-weight ReLUs below their kink, where no gradient shows their role)."""
     for name, view in units.biases:
         b = getattr(m, name)
         at = view(torch.arange(b.numel()).reshape(b.shape))  # (units, values): each value's place in b
         rows = view(b.detach())
         flat = b.detach().clone().reshape(-1)
-        flat[at.reshape(-1)] = rows.mean(0, keepdim=True).expand_as(rows).reshape(-1)
+        flat[at.reshape(-1)] = rows.amax(0, keepdim=True).expand_as(rows).reshape(-1)
         with torch.no_grad():
             b.copy_(flat.reshape(b.shape))
 
 
 def _gradient_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
-    """The spread of the batch's gradient over each layer's units."""
-    model.zero_grad(set_to_none=True)
-    try:
-        with torch.enable_grad():
-            setup.step_loss(model)[1].backward()
-    except SetupError as exc:
-        raise NotApplicable(f"units with identical weights, but no loss to see if training separates them: {exc}")
-    return _spreads(model, layers)
+    """The spread of the batch's gradient over each layer's units (0 for a layer it never reaches: nothing
+    will move its units apart)."""
+    def batch() -> dict[str, torch.Tensor]:
+        model.zero_grad(set_to_none=True)
+        try:
+            with torch.enable_grad():
+                setup.step_loss(model)[1].backward()
+        except SetupError as exc:
+            raise NotApplicable(f"units with identical weights, but no loss to see if training separates them: {exc}")
+        return _gradients(layers)
+    return {label: _spread(grad) for label, grad in _reached(model, batch).items()}
 
 
 def _role_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
     """The spread over each layer's units of the gradient of a fixed random projection of the output: units
     whose outgoing role is the same receive the same gradient whatever the output's gradient, so no loss is
-    needed; a following layer with random weights, or units that are outputs, give each its own. A
-    user-written module's own tensor has units only if the forward multiplies it as a matrix (an added
-    position table or a scale has none). Empty without a floating output."""
+    needed; a following layer with random weights, or units that are outputs, give each its own. A layer it
+    never reaches shows no role and is left out. Empty without a floating output."""
+    grads = _reached(model, lambda: _role_gradients(setup, model, layers))
+    return {label: _spread(grad) for label, grad in grads.items() if grad.any()}
+
+
+def _reached(model: nn.Module, gradients: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Each layer's gradient from `gradients()`. A layer it leaves at zero (a zero-initialised layer after it:
+    adaLN-Zero, a zero head, zero hidden layers) is read again after one small step of the whole model along
+    that gradient, the model then put back: the zero layer has moved by what its inputs make differ between
+    the units, nothing if they are copies, and passes that on."""
+    grads = gradients()
+    if unreached := [label for label, grad in grads.items() if not grad.any()]:
+        saved = [p.detach().clone() for p in model.parameters()]
+        _nudge(model)
+        again = gradients()
+        grads.update({label: again[label] for label in unreached if label in again})
+        with torch.no_grad():
+            for p, was in zip(model.parameters(), saved):
+                p.copy_(was)
+    return grads
+
+
+def _gradients(layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, torch.Tensor]:
+    return {label: grad for label, (m, u) in layers.items()
+            if (grad := _matrix(m, u.weights, lambda p: p.grad)) is not None}
+
+
+def _role_gradients(setup: Setup, model: nn.Module,
+                    layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, torch.Tensor]:
+    """Each layer's gradient, (units, ...), of the fixed random projection of the output. A user-written
+    module's own tensor has units only if the forward multiplies it as a matrix (an added position table or
+    a scale has none)."""
     model.zero_grad(set_to_none=True)
     with torch.enable_grad():
         out = main_output(setup.forward(model))
@@ -201,8 +244,19 @@ def _role_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Modu
         weights = _multiplied(out)
         direction = torch.randn(out.shape, generator=torch.Generator().manual_seed(0)).to(out)
         (out * direction).sum().backward()
-    return _spreads(model, {label: (m, u) for label, (m, u) in layers.items()
-                            if not u.raw or id(getattr(m, u.weights[0][0])) in weights})
+    return _gradients({label: (m, u) for label, (m, u) in layers.items()
+                       if not u.raw or id(getattr(m, u.weights[0][0])) in weights})
+
+
+def _nudge(model: nn.Module, size: float = 1e-3) -> None:
+    """Move every parameter along its gradient, the largest change `size`: only the direction matters."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    top = max((float(g.abs().max()) for g in grads), default=0.0)
+    if top > 0:
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.grad is not None:
+                    p.sub_(p.grad * (size / top))
 
 
 _MATRIX_OPS = ("MmBackward", "AddmmBackward", "BmmBackward", "BaddbmmBackward", "MvBackward", "AddmvBackward",
@@ -230,11 +284,6 @@ def _multiplied(out: torch.Tensor) -> set[int]:
         passes = name in _MATRIX_OPS or (operand and name in _LAYOUT_OPS)
         stack += [(nxt, passes) for nxt, _ in node.next_functions]
     return found
-
-
-def _spreads(model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
-    return {label: _spread(moved) for label, (m, u) in layers.items()
-            if (moved := _matrix(m, u.weights, lambda p: p.grad)) is not None}
 
 
 def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,

@@ -44,9 +44,10 @@ CODES = (
             "them alike: at most half of what training changed in them (run, from the state before the first "
             "update) or of the batch's gradient (checkup, or a layer training did not move) differs between "
             "units, or nothing but their biases tells them apart (with the biases made equal, the gradient at the "
-            "start is alike whatever the output's: the same outgoing role). A unit is a Linear's weight row, a convolution's output channel, an embedding's dimension, "
-            "a recurrent layer's hidden unit (its row in every gate), an attention layer's query/key/value "
-            "dimension. An error once the loss does not learn."),
+            "start is alike whatever the output's: the same outgoing role; behind a zero-initialised layer, read "
+            "after one small step has moved it). A unit is a Linear's weight row, a convolution's output channel "
+            "(within its group), an embedding's dimension, a recurrent layer's hidden unit (its row in every "
+            "gate), an attention layer's query/key/value dimension. An error once the loss does not learn."),
         why=(
             "Units with the same incoming weights compute the same value, and when they also receive the same "
             "gradient every update keeps them equal: the layer of width n works as a single unit, and the model "
