@@ -45,6 +45,11 @@ def test_output_changes():
     assert code(rules.causal_leak(2 * OUTPUT_CHANGE, True, causal)) == "causal-leak"
     assert rules.causal_leak(2 * OUTPUT_CHANGE, False, causal) is None  # bidirectional by design
     assert rules.causal_leak(OUTPUT_CHANGE, True, causal) is None
+    # A model that made NaN measured no change at all: not a finding, whichever way NaN compares.
+    assert rules.causal_leak(float("nan"), True, causal) is None
+    assert rules.target_copy(float("nan"), 1.0, "x", {"floating": True}) is None
+    assert code(rules.target_copy(2 * OUTPUT_CHANGE, 1.0, "x", {"floating": True})) == "label-leakage"
+    assert rules.batch_mixing(torch.tensor([0.0, float("nan")]), "x", 3, 0, "M", record) is None
     assert code(rules.constant_output(8, 1e-9, 1.0, record)) == "constant-output"
     assert rules.constant_output(8, 1e-3, 1.0, record) is None
 

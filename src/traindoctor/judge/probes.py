@@ -161,7 +161,7 @@ def capacity_bottleneck(layer: str, width: int, values: int, dims: int, share: f
                         record: dict[str, Any]) -> Finding | None:
     """`share`: the targets' variance outside their top `width` principal directions; `dims`: the directions
     that hold 95% of it."""
-    if share <= BOTTLENECK_SHARE:
+    if not share > BOTTLENECK_SHARE:  # a NaN measured nothing
         return None
     return finding("capacity-bottleneck", f"every sample's output passes through the {width} unit(s) of `{layer}` (with "
                    f"its output held at the batch mean, all outputs are the same), but the targets vary in {dims} "
@@ -232,7 +232,7 @@ def targets_misaligned(others: torch.Tensor, own: float, losses: list[str], size
 def causal_leak(change: float, expected: bool, record: dict[str, Any]) -> Finding | None:
     """`change`: the relative change of the outputs at positions 0..record["outputs_up_to"] when input
     record["input"] changed from position record["changed_from"] on."""
-    if change <= OUTPUT_CHANGE or not expected:
+    if not change > OUTPUT_CHANGE or not expected:  # a NaN change (a model that made NaN) measured nothing
         return None
     tensor, start, last = record["input"], record["changed_from"], record["outputs_up_to"]
     return finding("causal-leak", f"changing input `{tensor}` from position {start} on (dim {record['time_dim']}) "
@@ -254,7 +254,7 @@ def target_copy(change: float, share: float, tensor: str, record: dict[str, Any]
     """`change`: the relative change of the outputs when input `tensor`, equal to the targets at `share` of
     positions, was replaced by other values (record["bottleneck"] absent: for floating targets, no layer
     narrower than them carries all of the input)."""
-    if change <= OUTPUT_CHANGE:
+    if not change > OUTPUT_CHANGE:  # a NaN change (a model that made NaN) measured nothing
         return None
     if record.get("floating"):
         why = (", and no layer narrower than the targets carries all of it on the way to the outputs: the loss rewards "
