@@ -28,7 +28,7 @@ from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._pytree import tree_leaves
 
 from ..judge import gradient_path as rules
-from ..judge.thresholds import GRADIENT_PROBE_COARSE, GRADIENT_PROBE_STEP
+from ..judge.thresholds import GRADIENT_PROBE_COARSE, GRADIENT_PROBE_FAR, GRADIENT_PROBE_STEP
 from ..measure.recorder import made_by_us, user_location
 from ..measure.tape import cloned_batch
 from .sandbox import same_noise
@@ -42,34 +42,42 @@ _DATA = torch._C.TensorBase.__dict__["data"]  # `x.data` reaches the mode as thi
 
 
 class Cuts(TorchFunctionMode):
-    """Calls where gradient stops: an input requires grad, the floating-point output does not, or the
-    function's derivative is zero. Each with the user's line.
+    """Calls where gradient stops: an input requires grad and no output carries it — a tensor without
+    gradient, an index (argmax, a comparison) or a Python number (`.item()`, `.tolist()`) — or the function's
+    derivative is zero. Each with the user's line.
 
-    Also what becomes of their outputs: a tensor computed from them without gradient is `derived` from the
-    same cuts, and a call that reads one and gives an output with gradient is a `reader` — with the weights
-    it takes directly (a layer: the cut tensor was a representation that trainable computation goes on
-    from) or none (a weight or a target: an advantage, a codebook's target, a bootstrapped value)."""
+    Also what becomes of their outputs: a value computed from them without gradient (a tensor, or a tensor
+    rebuilt from those Python numbers) is `derived` from the same cuts, and a call that reads a floating-point
+    one and gives an output with gradient is a `reader` — with the weights it takes directly (a layer: the
+    cut tensor was a representation that trainable computation goes on from) or none (a weight or a target:
+    an advantage, a codebook's target, a bootstrapped value). An index derived from cuts that selects
+    entries of a weight (a codebook's lookup) is a choice among them, not a representation: not followed."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cuts: list[tuple[str, dict[str, Any], list[torch.Tensor]]] = []
         # id -> (a weak reference: a frozen backbone's activations are not kept; the cuts' indices)
         self.derived: dict[int, tuple[weakref.ref, frozenset[int]]] = {}
+        # id -> (a Python number a cut gave, held so that its id is not reused; the cuts' indices)
+        self.numbers: dict[int, tuple[float, frozenset[int]]] = {}
         self.readers: list[Reader] = []
 
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         out = func(*args, **(kwargs or {}))
-        tensors = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        given = tree_leaves((args, kwargs))
+        tensors = [t for t in given if isinstance(t, torch.Tensor)]
         inputs = [t for t in tensors if t.requires_grad]
-        origin = frozenset().union(*(self._origin(t) for t in tensors))
+        origin = frozenset().union(*(self._origin(t) for t in given))
         if not inputs and not origin:
             return out
         name = ".data" if getattr(func, "__self__", None) is _DATA else _name(func)
-        outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        results = tree_leaves(out)
+        outputs = [t for t in results if isinstance(t, torch.Tensor)]
+        numbers = [v for v in results if type(v) is float]
         # A cut our own code makes (a replayed loss head's `.detach()` for a metric, a hook) is not on the
         # user's path to the loss: only calls some user line made are named.
-        cut = bool(inputs) and (any(not t.requires_grad for t in outputs) or name.strip("_") in FLAT) \
-            and not made_by_us()
+        cut = bool(inputs) and (bool(outputs or numbers) and not any(t.requires_grad for t in outputs)
+                                or name.strip("_") in FLAT) and not made_by_us()
         if cut:
             how = name if torch.is_grad_enabled() else f"{name} under torch.no_grad()"
             self.cuts.append((how, user_location(always=True), inputs))
@@ -80,15 +88,30 @@ class Cuts(TorchFunctionMode):
             for t in outputs:
                 if past or not t.requires_grad:
                     self.derived[id(t)] = (weakref.ref(t), origin)
+            for v in numbers:
+                self.numbers[id(v)] = (v, origin)
             carried = [t for t in outputs if t.requires_grad]
-            if carried and not past:
+            read = frozenset().union(*(self._origin(t) for t in tensors if t.is_floating_point()))
+            if carried and not past and read:
                 weights = [w for w in map(_weight, inputs) if w is not None]
-                self.readers.append(Reader(origin, name, user_location(always=True), carried, weights))
+                self.readers.append(Reader(read, name, user_location(always=True), carried, weights))
         return out
 
-    def _origin(self, t: torch.Tensor) -> frozenset[int]:
-        hit = self.derived.get(id(t))
-        return hit[1] if hit is not None and hit[0]() is t else frozenset()
+    def read_by(self, value: torch.Tensor) -> frozenset[int]:
+        """The cuts whose outputs a reader on `value`'s graph takes: those the path to `value` stops at, not
+        a check whose answer goes nowhere (a distribution's validation of its arguments)."""
+        graph = nodes_of(value)
+        return frozenset().union(*(r.cuts for r in self.readers
+                                   if any(o.grad_fn is not None and id(o.grad_fn) in graph for o in r.outputs)))
+
+    def _origin(self, v: Any) -> frozenset[int]:
+        if isinstance(v, torch.Tensor):
+            hit = self.derived.get(id(v))
+            held = hit[0]() if hit is not None else None
+        else:
+            hit = self.numbers.get(id(v))
+            held = hit[0] if hit is not None else None
+        return hit[1] if hit is not None and held is v else frozenset()
 
 
 class Reader(NamedTuple):
@@ -158,14 +181,15 @@ def measure(model: nn.Module, loss_of: Callable[[Any, dict[str, torch.Tensor]], 
         if live:
             out["descent"] = _descent(params, live, loss, first)
         out["dependence"] = _dependence(params, zero, loss, first, GRADIENT_PROBE_STEP)
-        # A rounding is flat between its steps, and a small weight's effect can sit below float32's
-        # resolution: a parameter that feeds a call where gradient stops is moved further to be sure.
-        coarse = [n for n in zero if not rules.depends(out["dependence"][n]["change"], first, noise)
-                  and _between([params[n]], watch.cuts)]
-        out["dependence"].update(_dependence(params, coarse, loss, first, GRADIENT_PROBE_COARSE))
+        # A rounding or an argmax is flat between its steps, and a small weight's effect can sit below
+        # float32's resolution: a parameter that feeds a call where gradient stops is moved further to be sure.
+        for share in (GRADIENT_PROBE_COARSE, GRADIENT_PROBE_FAR):
+            further = [n for n in zero if not rules.depends(out["dependence"][n]["change"], first, noise)
+                       and _between([params[n]], watch.cuts)]
+            out["dependence"].update(_dependence(params, further, loss, first, share))
     cut = [params[n] for n, d in out["dependence"].items() if rules.depends(d["change"], first, noise)]
     if cut:
-        out["cuts"] = _between(cut, watch.cuts)
+        out["cuts"] = _between(cut, watch.cuts, watch.read_by(value))
     return out
 
 
@@ -218,16 +242,19 @@ class moved:
             self.params[n].copy_(v)
 
 
-def _between(cut: list[torch.Tensor], calls: list[tuple[str, dict[str, Any], list[torch.Tensor]]]) -> list[dict[str, Any]]:
-    """The recorded calls whose inputs were computed from the cut parameters: where their path stops."""
+def _between(cut: list[torch.Tensor], calls: list[tuple[str, dict[str, Any], list[torch.Tensor]]],
+             read: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
+    """The recorded calls whose inputs were computed from the cut parameters: where their path stops. Only
+    those among `read` (the indices of calls whose outputs the loss's path goes on from), if any is."""
     targets = {id(p) for p in cut}
+    fed = [i for i, (_, _, inputs) in enumerate(calls) if any(_reaches(t, targets) for t in inputs)]
     out, seen = [], set()
-    for name, where, inputs in calls:
-        if any(_reaches(t, targets) for t in inputs):
-            key = (name, where.get("file"), where.get("line"))
-            if key not in seen:
-                seen.add(key)
-                out.append({"call": name, **where})
+    for i in [i for i in fed if i in read] or fed:
+        name, where, _ = calls[i]
+        key = (name, where.get("file"), where.get("line"))
+        if key not in seen:
+            seen.add(key)
+            out.append({"call": name, **where})
     return out
 
 
@@ -236,9 +263,26 @@ def _reaches(t: torch.Tensor, targets: set[int]) -> bool:
     return id(t) in targets or bool(leaves_of(t) & targets)
 
 
+def nodes_of(t: torch.Tensor) -> set[int]:
+    """The ids of the autograd nodes `t` is computed through."""
+    seen: set[int] = set()
+    stack = [t.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.extend(n for n, _ in node.next_functions)
+    return seen
+
+
 def leaves_of(t: torch.Tensor) -> set[int]:
     """The ids of the leaf tensors requiring grad that `t` is computed from (itself, if it is one)."""
     if t.grad_fn is None:
+        # A view taken under torch.no_grad() (a distribution's `sample()` expands its parameters so) has no
+        # graph of its own but still requires grad: it is computed from what its base is.
+        if t.requires_grad and t._base is not None:
+            return leaves_of(t._base)
         return {id(t)} if t.requires_grad else set()
     found, seen, stack = set(), set(), [t.grad_fn]
     while stack:
