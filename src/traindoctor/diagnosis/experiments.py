@@ -58,6 +58,9 @@ class Material:
     # The targets are made by a model in each step (a TD target's bootstrap): no data whose pairing with the
     # inputs a permutation test could question.
     made_targets: bool = False
+    # The ids of parameters the optimizer holds that the script updates itself (an EMA teacher): not trained
+    # by gradient on purpose, so not among the weights the experiments train or ask a gradient of.
+    by_hand: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -183,7 +186,7 @@ def _groups(m: Material) -> Groups:
     names = {id(p): n for n, p in m.model.named_parameters()}
     out = []
     for g in m.optimizer.param_groups:
-        params = [names[id(p)] for p in g["params"] if id(p) in names and p.requires_grad]
+        params = [names[id(p)] for p in g["params"] if id(p) in names and p.requires_grad and id(p) not in m.by_hand]
         if params:
             out.append({**{k: v for k, v in g.items() if k != "params"}, "params": params})
     return out

@@ -180,7 +180,8 @@ CODES = (
         title="Optimizer parameters never receive a gradient",
         severity="warning",
         stage=OVERFIT,
-        what="Detects parameters handed to an optimizer whose .grad stays None at every step.",
+        what=("Detects parameters handed to an optimizer whose .grad stays None at every step, unless the script "
+              "changes their values itself (an EMA teacher kept in the same module)."),
         why=(
             "A parameter without a gradient is disconnected from the loss: a detach(), .data or .item() in the "
             "forward path, an unused branch, or a layer the loss never reaches."),
@@ -306,7 +307,8 @@ CODES = (
         stage=MECHANISM,
         what=("Detects .item(), .numpy(), .detach(), .data or re-wrapping into a new tensor inside the loss path "
               "(lint, run), and — measured on a copy in run — parameters the optimizer updates whose gradient is "
-              "exactly zero although moving them moves the loss, with the call where their path stops; and, per term "
+              "exactly zero although moving them moves the loss, with the call where their path stops (a .detach(), "
+              "an argmax, .item() rebuilt into a tensor, a distribution's sample()); and, per term "
               "of a multi-term loss, parameters a term sends no gradient to past a cut that a layer of the term reads."),
         why=(
             "Values that leave autograd carry no gradient: the parameters before the break stop learning without "
