@@ -192,3 +192,28 @@ def test_weights_the_script_updates_itself_are_neither_unused_nor_cut(run_code):
     assert not {"graph-break", "optimizer-params-unused"} & set(codes(followed)), codes(followed)
     still = run_code(PRELUDE + MEAN_TEACHER.replace("EMA", "pass"))
     assert "optimizer-params-unused" in codes(still), codes(still)
+
+
+
+PIPELINE = """
+import warnings
+warnings.filterwarnings("ignore")
+x = torch.randn(512, 16); y = (torch.sin(x[:, :4].sum(1)) > 0).long()
+stage1 = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 8))
+stage2 = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+opt = torch.optim.Adam([*stage1.parameters(), *stage2.parameters()], lr=2e-3)
+for step in range(60):
+    i = (step * 32) % 512
+    loss = F.cross_entropy(stage2(torch.tensor(stage1(x[i:i + 32]))), y[i:i + 32])
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+def test_a_loss_without_gradient_from_the_model_is_asked_about_not_trained(run_code):
+    """Two models in one optimizer, the first's output rewrapped with torch.tensor() before the second: the loss
+    computed from the first's output carries no gradient, so no arm can train the first; the experiments say
+    that its weights move the loss (a cut path) instead of failing."""
+    r = run_code(PRELUDE + PIPELINE)
+    assert "optimizer-params-unused" in codes(r) and not r.sections["run"]["internal_errors"], codes(r)
+    path = [o for o in r.sections["run"]["experiments"]["observations"] if o["name"] == "zero-gradient-path"]
+    assert path and any(k.startswith("the path from some of the weights to the loss is cut") for k in path[0]["keeps"])

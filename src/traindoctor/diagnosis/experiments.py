@@ -98,8 +98,8 @@ def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS,
         groups = _groups(material)
         if not groups:
             raise CannotExperiment("no optimizer steps this model's parameters")
-        found, observations = _gradient_path(material, groups, source, "error" if arms else "warning")
-        if arms:
+        found, observations, trains = _gradient_path(material, groups, source, "error" if arms else "warning")
+        if arms and trains:
             more, observations_ = _run(material, groups, steps, source)
             found, observations = found + more, observations_ + observations
         for o in observations:
@@ -107,9 +107,11 @@ def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS,
         return found, observations
 
 
-def _gradient_path(m: Material, groups: Groups, source: str, severity: str) -> tuple[list[Finding], list[dict[str, Any]]]:
+def _gradient_path(m: Material, groups: Groups, source: str,
+                   severity: str) -> tuple[list[Finding], list[dict[str, Any]], bool]:
     """One small step along the negative gradient, and the parameters with none (diagnosis/gradient_path.py);
-    then the same question of each term of the loss (diagnosis/term_path.py)."""
+    then the same question of each term of the loss (diagnosis/term_path.py). And whether the loss carries
+    gradient at all: if not, no arm can train."""
     tape = m.tapes[-1]
     held = [n for g in groups for n in g["params"]]
     measured = gradient_path.measure(_fresh(m), lambda out, params: tape.loss_of(out, params), tape.batch, held)
@@ -124,7 +126,7 @@ def _gradient_path(m: Material, groups: Groups, source: str, severity: str) -> t
         else:
             more, observations_ = path_rules.judge_terms(terms, source, severity, found)
             found, observations = found + more, observations + observations_
-    return found, observations
+    return found, observations, measured is None or measured["carries_gradient"]
 
 
 def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Finding], list[dict[str, Any]]]:

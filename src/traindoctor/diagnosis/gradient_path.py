@@ -153,7 +153,8 @@ def measure(model: nn.Module, loss_of: Callable[[Any, dict[str, torch.Tensor]], 
             batch: tuple[tuple, dict], held: list[str]) -> dict[str, Any] | None:
     """On `model` (a copy: its parameters are moved and put back), the loss on `batch`, its gradient for the
     parameters named in `held` (those an optimizer updates), the descent along it, and the cut parameters.
-    None when the loss is not a finite scalar with gradient."""
+    None when the loss is not a finite scalar. A loss without gradient (its path from the model's output
+    rewrapped into a new tensor) gives every parameter none."""
     params = dict(model.named_parameters())
     held = [n for n in held if n in params and params[n].requires_grad]
     batch = cloned_batch(*batch)
@@ -164,20 +165,21 @@ def measure(model: nn.Module, loss_of: Callable[[Any, dict[str, torch.Tensor]], 
 
     with torch.enable_grad(), Cuts() as watch:
         value = loss()
-    if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.requires_grad and held):
+    if not (isinstance(value, torch.Tensor) and value.numel() == 1 and held):
         return None
     first = float(value.detach())
     if not math.isfinite(first):
         return None
     custom = _custom_functions(value)
-    grads = dict(zip(held, torch.autograd.grad(value, [params[n] for n in held], allow_unused=True)))
+    grads = dict(zip(held, torch.autograd.grad(value, [params[n] for n in held], allow_unused=True)
+                     if value.requires_grad else [None] * len(held)))
     with torch.no_grad():
         again = float(loss())
         noise = abs(again - first)
         live = {n: g for n, g in grads.items() if g is not None and bool(g.any())}
         zero = [n for n in held if n not in live]
         out: dict[str, Any] = {"loss": first, "repeat_noise": noise, "parameters": len(held), "zero_gradient": zero,
-                               "custom_functions": custom}
+                               "custom_functions": custom, "carries_gradient": value.requires_grad}
         if live:
             out["descent"] = _descent(params, live, loss, first)
         out["dependence"] = _dependence(params, zero, loss, first, GRADIENT_PROBE_STEP)
