@@ -319,7 +319,9 @@ CODES = (
                 check="check loss.grad_fn and the grad of the first layer",
             ),
             Hypothesis(
-                cause="a .detach(), .data, torch.no_grad() block or rounding inside forward cuts the weights before it",
+                cause="a .detach(), .data, torch.no_grad() block, a distribution's .sample() (rsample() carries the "
+                      "gradient) or an argmax or rounding without a straight-through estimator inside forward cuts "
+                      "the weights before it",
                 check="print p.grad for the named parameters after backward(): None or all zeros; remove the named call "
                       "and they get one",
             ),
