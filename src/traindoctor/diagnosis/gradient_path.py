@@ -38,6 +38,9 @@ SEED = 0
 STEPS = (1e-4, 1e-3, 1e-2)  # step lengths, as a share of the parameters' norm
 # Functions with a derivative of zero wherever it exists: the gradient through them is exactly zero.
 FLAT = {"round", "floor", "ceil", "trunc", "sign", "heaviside"}
+# Functions of their input's shape alone: no value of it, with or without gradient, goes through them.
+SHAPED = {"zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
+          "new_zeros", "new_ones", "new_empty", "new_full"}
 _DATA = torch._C.TensorBase.__dict__["data"]  # `x.data` reaches the mode as this descriptor's __get__
 
 
@@ -61,6 +64,7 @@ class Cuts(TorchFunctionMode):
         # id -> (a Python number a cut gave, held so that its id is not reused; the cuts' indices)
         self.numbers: dict[int, tuple[float, frozenset[int]]] = {}
         self.readers: list[Reader] = []
+        self.valued: set[int] = set()  # the cuts that gave a floating-point tensor, not an index or a number
 
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         out = func(*args, **(kwargs or {}))
@@ -68,9 +72,9 @@ class Cuts(TorchFunctionMode):
         tensors = [t for t in given if isinstance(t, torch.Tensor)]
         inputs = [t for t in tensors if t.requires_grad]
         origin = frozenset().union(*(self._origin(t) for t in given))
-        if not inputs and not origin:
-            return out
         name = ".data" if getattr(func, "__self__", None) is _DATA else _name(func)
+        if not inputs and not origin or name in SHAPED:
+            return out
         results = tree_leaves(out)
         outputs = [t for t in results if isinstance(t, torch.Tensor)]
         numbers = [v for v in results if type(v) is float]
@@ -81,6 +85,8 @@ class Cuts(TorchFunctionMode):
         if cut:
             how = name if torch.is_grad_enabled() else f"{name} under torch.no_grad()"
             self.cuts.append((how, user_location(always=True), inputs))
+            if any(t.is_floating_point() for t in outputs):
+                self.valued.add(len(self.cuts) - 1)
             origin |= {len(self.cuts) - 1}
         if origin:
             # Past a cut still, when every input with gradient is (a rounding's output carries a zero one).
@@ -97,12 +103,14 @@ class Cuts(TorchFunctionMode):
                 self.readers.append(Reader(read, name, user_location(always=True), carried, weights))
         return out
 
-    def read_by(self, value: torch.Tensor) -> frozenset[int]:
-        """The cuts whose outputs a reader on `value`'s graph takes: those the path to `value` stops at, not
-        a check whose answer goes nowhere (a distribution's validation of its arguments)."""
+    def stops(self, value: torch.Tensor) -> set[int]:
+        """The cuts the path to `value` can be said to stop at: those whose outputs a reader on its graph takes,
+        not a check whose answer goes nowhere (a distribution's validation of its arguments, a returned argmax);
+        with no such reader (the loss itself rebuilt), those that stripped the gradient from a value."""
         graph = nodes_of(value)
-        return frozenset().union(*(r.cuts for r in self.readers
-                                   if any(o.grad_fn is not None and id(o.grad_fn) in graph for o in r.outputs)))
+        read = set().union(*(r.cuts for r in self.readers
+                             if any(o.grad_fn is not None and id(o.grad_fn) in graph for o in r.outputs)))
+        return read or self.valued
 
     def _origin(self, v: Any) -> frozenset[int]:
         if isinstance(v, torch.Tensor):
@@ -167,6 +175,7 @@ def measure(model: nn.Module, loss_of: Callable[[Any, dict[str, torch.Tensor]], 
         value = loss()
     if not (isinstance(value, torch.Tensor) and value.numel() == 1 and held):
         return None
+    stops = watch.stops(value)
     first = float(value.detach())
     if not math.isfinite(first):
         return None
@@ -183,15 +192,16 @@ def measure(model: nn.Module, loss_of: Callable[[Any, dict[str, torch.Tensor]], 
         if live:
             out["descent"] = _descent(params, live, loss, first)
         out["dependence"] = _dependence(params, zero, loss, first, GRADIENT_PROBE_STEP)
-        # A rounding or an argmax is flat between its steps, and a small weight's effect can sit below
-        # float32's resolution: a parameter that feeds a call where gradient stops is moved further to be sure.
-        for share in (GRADIENT_PROBE_COARSE, GRADIENT_PROBE_FAR):
+        # A rounding is flat between its steps, and a small weight's effect can sit below float32's
+        # resolution: a parameter that feeds a call where gradient stops is moved further to be sure — as far
+        # as its own size when that call is a choice (an argmax), which noise can hold through a smaller move.
+        for share, at in ((GRADIENT_PROBE_COARSE, stops), (GRADIENT_PROBE_FAR, stops - watch.valued)):
             further = [n for n in zero if not rules.depends(out["dependence"][n]["change"], first, noise)
-                       and _between([params[n]], watch.cuts)]
+                       and _between([params[n]], watch.cuts, at)]
             out["dependence"].update(_dependence(params, further, loss, first, share))
     cut = [params[n] for n, d in out["dependence"].items() if rules.depends(d["change"], first, noise)]
     if cut:
-        out["cuts"] = _between(cut, watch.cuts, watch.read_by(value))
+        out["cuts"] = _between(cut, watch.cuts, stops)
     return out
 
 
@@ -245,14 +255,15 @@ class moved:
 
 
 def _between(cut: list[torch.Tensor], calls: list[tuple[str, dict[str, Any], list[torch.Tensor]]],
-             read: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
-    """The recorded calls whose inputs were computed from the cut parameters: where their path stops. Only
-    those among `read` (the indices of calls whose outputs the loss's path goes on from), if any is."""
+             stops: set[int]) -> list[dict[str, Any]]:
+    """The recorded calls among `stops` (Cuts.stops) whose inputs were computed from the cut parameters:
+    where their path stops."""
     targets = {id(p) for p in cut}
-    fed = [i for i, (_, _, inputs) in enumerate(calls) if any(_reaches(t, targets) for t in inputs)]
     out, seen = [], set()
-    for i in [i for i in fed if i in read] or fed:
-        name, where, _ = calls[i]
+    for i in sorted(stops):
+        name, where, inputs = calls[i]
+        if not any(_reaches(t, targets) for t in inputs):
+            continue
         key = (name, where.get("file"), where.get("line"))
         if key not in seen:
             seen.add(key)
