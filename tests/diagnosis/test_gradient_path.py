@@ -1,4 +1,4 @@
-"""Does the gradient describe the loss? Parameters whose path to the loss is cut — three ways of cutting,
+"""Does the gradient describe the loss? Parameters whose path to the loss is cut — seven ways of cutting,
 three shapes of model — are told from parameters that take no part in it, and a custom backward that is
 not its forward's derivative from one that is."""
 import pytest
@@ -45,6 +45,12 @@ class Cut(nn.Module):
             h = h.data
         elif self.how == "round":
             h = torch.round(h * 4) / 4
+        elif self.how == "item":
+            h = torch.tensor(h.tolist())
+        elif self.how == "sample":
+            h = torch.distributions.Normal(h, 0.1).sample()
+        elif self.how == "argmax":
+            h = F.one_hot(h.argmax(-1), h.shape[-1]).float()
         return self.head(h)
 
 
@@ -58,7 +64,7 @@ def _measure(model, x, y, held=None):
 
 
 @pytest.mark.parametrize("shape", INPUTS)
-@pytest.mark.parametrize("how", ["detach", "data", "no_grad", "round"])
+@pytest.mark.parametrize("how", ["detach", "data", "no_grad", "round", "item", "sample", "argmax"])
 def test_a_cut_path_is_named_with_the_call_that_cuts_it(how, shape):
     torch.manual_seed(0)
     model, x, y = Cut(how, shape), INPUTS[shape](), torch.randint(0, 3, (16,))
@@ -104,6 +110,32 @@ def test_dead_units_are_flat_not_cut():
     model = nn.Sequential(enc, nn.ReLU(), nn.Linear(16, 3))
     measured = _measure(model, torch.randn(16, 6), torch.randint(0, 3, (16,)))
     assert set(measured["zero_gradient"]) == {"0.weight", "0.bias", "2.weight"}  # its inputs are all zero
+    assert judge(measured, "run", "error")[0] == []
+
+
+def test_an_answer_the_loss_does_not_read_is_not_where_its_path_stops():
+    """Dead units feed an argmax the model returns beside its logits, and a distribution checks its arguments
+    (a comparison): neither answer reaches the loss, so neither is a cut of its path."""
+    torch.manual_seed(0)
+    enc = nn.Linear(6, 16)
+    with torch.no_grad():
+        enc.bias.fill_(-50.0)
+    body = nn.Sequential(enc, nn.ReLU(), nn.Linear(16, 3))
+
+    class Both(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = body
+
+        def forward(self, x):
+            logits = self.body(x)
+            torch.distributions.Normal(logits, torch.ones_like(logits), validate_args=True)
+            return logits, logits.argmax(-1)
+
+    model, y = Both(), torch.randint(0, 3, (16,))
+    measured = gradient_path.measure(model, lambda out, params: F.cross_entropy(out[0], y), ((torch.randn(16, 6),), {}),
+                                     [n for n, _ in model.named_parameters()])
+    assert "body.0.weight" in measured["zero_gradient"]
     assert judge(measured, "run", "error")[0] == []
 
 

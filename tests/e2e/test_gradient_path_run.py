@@ -1,6 +1,7 @@
 """`traindoctor run` with its defaults: weights whose path to the loss is cut inside the model are named
-with the call that cuts them — three ways of cutting in three shapes of program — and weights left out of
-the gradient on purpose (frozen, outside the optimizer, a stop-gradient target) are not."""
+with the call that cuts them — `.detach()`, no_grad, `.data`, `.item()` rebuilt into a tensor, a distribution's
+sample() — and weights left out of the gradient on purpose (frozen, outside the optimizer, a stop-gradient
+target, a straight-through estimator, an EMA teacher) are not."""
 import pytest
 
 from conftest import codes
@@ -59,6 +60,45 @@ for epoch in range(4):
         loss = F.mse_loss(model(seq[i:i + 32]), target[i:i + 32])
         opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # A value leaves autograd as Python numbers and comes back as a new tensor: the cut is at `.item()`.
+    "scale-rebuilt-from-item": """
+class TwoStage(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1), nn.Softplus())
+        self.shape = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))
+    def forward(self, x):
+        s = torch.tensor([[v.item()] for v in self.scale(x)])
+        return s * self.shape(x)
+x = torch.randn(512, 8); y = (1 + x[:, :2].abs().sum(1, keepdim=True)) * torch.tanh(x[:, 2:5].sum(1, keepdim=True))
+model = TwoStage(); opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(60):
+    i = (step * 32) % 512
+    loss = F.mse_loss(model(x[i:i + 32]), y[i:i + 32])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    # The latent is drawn with sample() (under no_grad inside torch.distributions) and the KL is taken between
+    # distributions: the reconstruction's path from the encoder stops at the draw.
+    "vae-latent-drawn-with-sample": """
+from torch.distributions import Normal, kl_divergence
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(24, 32), nn.ReLU(), nn.Linear(32, 8))
+        self.dec = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 24))
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, -1)
+        q = Normal(mu, torch.exp(0.5 * logvar))
+        return self.dec(q.sample()), q
+data = (torch.randn(1024, 4) @ torch.randn(4, 24) > 1.0).float()
+model = VAE(); opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+prior = Normal(torch.zeros(4), torch.ones(4))
+for step in range(60):
+    x = data[(step * 32) % 1024:(step * 32) % 1024 + 32]
+    logits, q = model(x)
+    loss = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x) + kl_divergence(q, prior).sum(-1).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
 
 HEALTHY = {
@@ -79,7 +119,53 @@ for epoch in range(3):
         loss = F.smooth_l1_loss(pred, target)
         opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # The argmax's one-hot goes forward, the softmax's gradient comes back: a straight-through estimator.
+    "gumbel-straight-through": """
+class DiscreteAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 8))
+        self.dec = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 16))
+    def forward(self, x):
+        logits = self.enc(x)
+        soft = ((logits - torch.log(-torch.log(torch.rand_like(logits) + 1e-9) + 1e-9)) / 0.5).softmax(-1)
+        hard = F.one_hot(soft.argmax(-1), 8).float()
+        return self.dec(hard - soft.detach() + soft)
+data = (torch.randn(8, 16) * 2)[torch.randint(0, 8, (1024,))] + 0.3 * torch.randn(1024, 16)
+model = DiscreteAE(); opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+for step in range(60):
+    x = data[(step * 32) % 1024:(step * 32) % 1024 + 32]
+    loss = F.mse_loss(model(x), x)
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
+
+# A mean teacher kept in the student's module, the optimizer built from model.parameters(): the teacher's
+# weights never get a gradient (the optimizer skips them) and follow the student by an EMA.
+MEAN_TEACHER = """
+import copy
+class MeanTeacher(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.student = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 2))
+        self.teacher = copy.deepcopy(self.student)
+    def forward(self, a, b):
+        with torch.no_grad():
+            t = self.teacher(b).softmax(-1)
+        return self.student(a), t
+x = torch.randn(1024, 10); y = (x[:, 0] + x[:, 1] > 0).long(); labeled = torch.arange(1024) % 8 == 0
+model = MeanTeacher(); opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+for step in range(60):
+    i = (step * 64) % 1024
+    xb, m = x[i:i + 64], labeled[i:i + 64]
+    logits, t = model(xb + 0.1 * torch.randn_like(xb), xb + 0.1 * torch.randn_like(xb))
+    loss = F.cross_entropy(logits[m], y[i:i + 64][m]) + F.mse_loss(logits.softmax(-1), t)
+    opt.zero_grad(); loss.backward(); opt.step()
+    EMA
+"""
+EMA = """with torch.no_grad():
+        for ps, pt in zip(model.student.parameters(), model.teacher.parameters()):
+            pt.mul_(0.99).add_(0.01 * ps)"""
 
 
 @pytest.mark.parametrize("name", CUT)
@@ -96,3 +182,38 @@ def test_a_cut_path_is_named_first_with_its_line(run_code, name):
 def test_gradient_left_out_on_purpose_is_not_a_cut(run_code, name):
     r = run_code(PRELUDE + HEALTHY[name], experiments_=True)
     assert "graph-break" not in codes(r) and "bad-custom-gradient" not in codes(r), codes(r)
+
+
+def test_weights_the_script_updates_itself_are_neither_unused_nor_cut(run_code):
+    """The teacher's weights change by the EMA although no gradient reaches them: updated on purpose. Without
+    the EMA the same weights never change: a teacher that never follows, whose weights the optimizer holds
+    for nothing."""
+    followed = run_code(PRELUDE + MEAN_TEACHER.replace("EMA", EMA), experiments_=True)
+    assert not {"graph-break", "optimizer-params-unused"} & set(codes(followed)), codes(followed)
+    still = run_code(PRELUDE + MEAN_TEACHER.replace("EMA", "pass"))
+    assert "optimizer-params-unused" in codes(still), codes(still)
+
+
+
+PIPELINE = """
+import warnings
+warnings.filterwarnings("ignore")
+x = torch.randn(512, 16); y = (torch.sin(x[:, :4].sum(1)) > 0).long()
+stage1 = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 8))
+stage2 = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+opt = torch.optim.Adam([*stage1.parameters(), *stage2.parameters()], lr=2e-3)
+for step in range(60):
+    i = (step * 32) % 512
+    loss = F.cross_entropy(stage2(torch.tensor(stage1(x[i:i + 32]))), y[i:i + 32])
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+def test_a_loss_without_gradient_from_the_model_is_asked_about_not_trained(run_code):
+    """Two models in one optimizer, the first's output rewrapped with torch.tensor() before the second: the loss
+    computed from the first's output carries no gradient, so no arm can train the first; the experiments say
+    that its weights move the loss (a cut path) instead of failing."""
+    r = run_code(PRELUDE + PIPELINE)
+    assert "optimizer-params-unused" in codes(r) and not r.sections["run"]["internal_errors"], codes(r)
+    path = [o for o in r.sections["run"]["experiments"]["observations"] if o["name"] == "zero-gradient-path"]
+    assert path and any(k.startswith("the path from some of the weights to the loss is cut") for k in path[0]["keeps"])

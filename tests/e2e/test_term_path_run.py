@@ -1,8 +1,10 @@
 """`traindoctor run`, with its defaults and with every experiment: one term of a multi-term loss whose path from the weights before a
 layer of its own is cut, while other terms still train those weights — a classifier reading a detached code,
-a VAE's sample drawn under no_grad, a second head reading `.data`, a sequence head on a detached state — is
-named with its term and the call that cuts it. Deliberate stop-gradients on one term (an advantage, a TD
-target, a VQ-VAE's codebook and commitment terms, a GAN's detached fakes, a frozen backbone) are not."""
+a VAE's sample drawn under no_grad or with a distribution's sample(), a second head reading `.data`, a sequence
+head on a detached state, a decoder reading the one-hot of an argmax — is named with its term and the call that
+cuts it. Deliberate stop-gradients on one term (an advantage, a TD target, a VQ-VAE's codebook and commitment
+terms and its index into the codebook, a GAN's detached fakes, a frozen backbone, an action drawn with sample())
+are not."""
 import pytest
 
 from conftest import codes
@@ -111,9 +113,89 @@ for step in range(60):
         + F.binary_cross_entropy_with_logits(flag_logit, flag[i:i + 32])
     opt.zero_grad(); loss.backward(); opt.step()
 """),
+    # The code is a one-hot of an argmax, with no straight-through: the encoder learns from the entropy term alone.
+    "gumbel-argmax-without-straight-through": ("mse_loss", """
+class DiscreteAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 8))
+        self.dec = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 16))
+    def forward(self, x):
+        logits = self.enc(x)
+        g = -torch.log(-torch.log(torch.rand_like(logits) + 1e-9) + 1e-9)
+        return self.dec(F.one_hot(torch.argmax(logits + g, -1), 8).float()), logits
+data = (torch.randn(8, 16) * 2)[torch.randint(0, 8, (1024,))] + 0.3 * torch.randn(1024, 16)
+model = DiscreteAE(); opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+for step in range(60):
+    x = data[(step * 32) % 1024:(step * 32) % 1024 + 32]
+    rec, logits = model(x)
+    p = logits.softmax(-1)
+    loss = F.mse_loss(rec, x) + 0.01 * (p * p.clamp_min(1e-9).log()).sum(-1).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+"""),
+    # Normal(mu, std).sample() draws under no_grad inside torch.distributions; the KL is written on mu, logvar.
+    "vae-latent-drawn-with-distribution-sample": ("mse_loss", """
+from torch.distributions import Normal
+x = torch.randn(512, 3) @ torch.randn(3, 10)
+class VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 6))
+        self.dec = nn.Sequential(nn.Linear(3, 32), nn.ReLU(), nn.Linear(32, 10))
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, -1)
+        return self.dec(Normal(mu, torch.exp(0.5 * logvar)).sample()), mu, logvar
+vae = VAE(); opt = torch.optim.Adam(vae.parameters(), lr=2e-3)
+for step in range(60):
+    i = (step * 64) % 512
+    rec, mu, logvar = vae(x[i:i + 64])
+    kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1).mean()
+    loss = F.mse_loss(rec, x[i:i + 64]) + 0.1 * kl
+    opt.zero_grad(); loss.backward(); opt.step()
+"""),
 }
 
 HEALTHY = {
+    # The action is drawn with sample() (an index, under no_grad); the gradient goes through log_prob.
+    "reinforce-categorical-sample-with-detached-baseline": """
+from torch.distributions import Categorical
+W = torch.randn(6, 4)
+class Agent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pi = nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 4))
+        self.v = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 1))
+    def forward(self, s):
+        return Categorical(logits=self.pi(s)), self.v(s).squeeze(1)
+agent = Agent(); opt = torch.optim.Adam(agent.parameters(), lr=3e-3)
+for step in range(60):
+    s = torch.randn(64, 6)
+    dist, b = agent(s)
+    a = dist.sample()
+    reward = (s @ W).gather(1, a[:, None]).squeeze(1)
+    loss = -(dist.log_prob(a) * (reward - b.detach())).mean() + 0.5 * F.mse_loss(b, reward)
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    # The code's index (an argmin) picks codebook rows: a choice among weights, carried past by straight-through.
+    "vq-vae-argmin-lookup-straight-through": """
+x = torch.randn(16, 12)[torch.randint(0, 16, (1024,))] + 0.2 * torch.randn(1024, 12)
+class VQ(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 4))
+        self.codebook = nn.Embedding(16, 4)
+        self.dec = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 12))
+    def forward(self, x):
+        z_e = self.enc(x)
+        z_q = self.codebook(torch.cdist(z_e, self.codebook.weight).argmin(-1))
+        return self.dec(z_e + (z_q - z_e).detach()), z_e, z_q
+vq = VQ(); opt = torch.optim.Adam(vq.parameters(), lr=1e-3)
+for step in range(60):
+    i = (step * 64) % 1024
+    rec, z_e, z_q = vq(x[i:i + 64])
+    loss = F.mse_loss(rec, x[i:i + 64]) + F.mse_loss(z_q, z_e.detach()) + 0.25 * F.mse_loss(z_e, z_q.detach())
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "actor-critic-advantage-detached": """
 s = torch.randn(1024, 4); a = torch.randint(0, 2, (1024,)); ret = s[:, 0] * (2 * a - 1).float() + s[:, 1]
 class AC(nn.Module):

@@ -58,6 +58,9 @@ class Material:
     # The targets are made by a model in each step (a TD target's bootstrap): no data whose pairing with the
     # inputs a permutation test could question.
     made_targets: bool = False
+    # The ids of parameters the optimizer holds that the script updates itself (an EMA teacher): not trained
+    # by gradient on purpose, so not among the weights the experiments train or ask a gradient of.
+    by_hand: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -95,8 +98,8 @@ def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS,
         groups = _groups(material)
         if not groups:
             raise CannotExperiment("no optimizer steps this model's parameters")
-        found, observations = _gradient_path(material, groups, source, "error" if arms else "warning")
-        if arms:
+        found, observations, trains = _gradient_path(material, groups, source, "error" if arms else "warning")
+        if arms and trains:
             more, observations_ = _run(material, groups, steps, source)
             found, observations = found + more, observations_ + observations
         for o in observations:
@@ -104,9 +107,11 @@ def run(material: Material, reason: str, steps: int = EXPERIMENT_STEPS,
         return found, observations
 
 
-def _gradient_path(m: Material, groups: Groups, source: str, severity: str) -> tuple[list[Finding], list[dict[str, Any]]]:
+def _gradient_path(m: Material, groups: Groups, source: str,
+                   severity: str) -> tuple[list[Finding], list[dict[str, Any]], bool]:
     """One small step along the negative gradient, and the parameters with none (diagnosis/gradient_path.py);
-    then the same question of each term of the loss (diagnosis/term_path.py)."""
+    then the same question of each term of the loss (diagnosis/term_path.py). And whether the loss carries
+    gradient at all: if not, no arm can train."""
     tape = m.tapes[-1]
     held = [n for g in groups for n in g["params"]]
     measured = gradient_path.measure(_fresh(m), lambda out, params: tape.loss_of(out, params), tape.batch, held)
@@ -121,7 +126,7 @@ def _gradient_path(m: Material, groups: Groups, source: str, severity: str) -> t
         else:
             more, observations_ = path_rules.judge_terms(terms, source, severity, found)
             found, observations = found + more, observations + observations_
-    return found, observations
+    return found, observations, measured is None or measured["carries_gradient"]
 
 
 def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Finding], list[dict[str, Any]]]:
@@ -183,7 +188,7 @@ def _groups(m: Material) -> Groups:
     names = {id(p): n for n, p in m.model.named_parameters()}
     out = []
     for g in m.optimizer.param_groups:
-        params = [names[id(p)] for p in g["params"] if id(p) in names and p.requires_grad]
+        params = [names[id(p)] for p in g["params"] if id(p) in names and p.requires_grad and id(p) not in m.by_hand]
         if params:
             out.append({**{k: v for k, v in g.items() if k != "params"}, "params": params})
     return out

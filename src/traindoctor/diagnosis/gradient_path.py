@@ -28,7 +28,7 @@ from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._pytree import tree_leaves
 
 from ..judge import gradient_path as rules
-from ..judge.thresholds import GRADIENT_PROBE_COARSE, GRADIENT_PROBE_STEP
+from ..judge.thresholds import GRADIENT_PROBE_COARSE, GRADIENT_PROBE_FAR, GRADIENT_PROBE_STEP
 from ..measure.recorder import made_by_us, user_location
 from ..measure.tape import cloned_batch
 from .sandbox import same_noise
@@ -38,41 +38,55 @@ SEED = 0
 STEPS = (1e-4, 1e-3, 1e-2)  # step lengths, as a share of the parameters' norm
 # Functions with a derivative of zero wherever it exists: the gradient through them is exactly zero.
 FLAT = {"round", "floor", "ceil", "trunc", "sign", "heaviside"}
+# Functions of their input's shape alone: no value of it, with or without gradient, goes through them.
+SHAPED = {"zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
+          "new_zeros", "new_ones", "new_empty", "new_full"}
 _DATA = torch._C.TensorBase.__dict__["data"]  # `x.data` reaches the mode as this descriptor's __get__
 
 
 class Cuts(TorchFunctionMode):
-    """Calls where gradient stops: an input requires grad, the floating-point output does not, or the
-    function's derivative is zero. Each with the user's line.
+    """Calls where gradient stops: an input requires grad and no output carries it — a tensor without
+    gradient, an index (argmax, a comparison) or a Python number (`.item()`, `.tolist()`) — or the function's
+    derivative is zero. Each with the user's line.
 
-    Also what becomes of their outputs: a tensor computed from them without gradient is `derived` from the
-    same cuts, and a call that reads one and gives an output with gradient is a `reader` — with the weights
-    it takes directly (a layer: the cut tensor was a representation that trainable computation goes on
-    from) or none (a weight or a target: an advantage, a codebook's target, a bootstrapped value)."""
+    Also what becomes of their outputs: a value computed from them without gradient (a tensor, or a tensor
+    rebuilt from those Python numbers) is `derived` from the same cuts, and a call that reads a floating-point
+    one and gives an output with gradient is a `reader` — with the weights it takes directly (a layer: the
+    cut tensor was a representation that trainable computation goes on from) or none (a weight or a target:
+    an advantage, a codebook's target, a bootstrapped value). An index derived from cuts that selects
+    entries of a weight (a codebook's lookup) is a choice among them, not a representation: not followed."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cuts: list[tuple[str, dict[str, Any], list[torch.Tensor]]] = []
         # id -> (a weak reference: a frozen backbone's activations are not kept; the cuts' indices)
         self.derived: dict[int, tuple[weakref.ref, frozenset[int]]] = {}
+        # id -> (a Python number a cut gave, held so that its id is not reused; the cuts' indices)
+        self.numbers: dict[int, tuple[float, frozenset[int]]] = {}
         self.readers: list[Reader] = []
+        self.valued: set[int] = set()  # the cuts that gave a floating-point tensor, not an index or a number
 
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         out = func(*args, **(kwargs or {}))
-        tensors = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        given = tree_leaves((args, kwargs))
+        tensors = [t for t in given if isinstance(t, torch.Tensor)]
         inputs = [t for t in tensors if t.requires_grad]
-        origin = frozenset().union(*(self._origin(t) for t in tensors))
-        if not inputs and not origin:
-            return out
+        origin = frozenset().union(*(self._origin(t) for t in given))
         name = ".data" if getattr(func, "__self__", None) is _DATA else _name(func)
-        outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        if not inputs and not origin or name in SHAPED:
+            return out
+        results = tree_leaves(out)
+        outputs = [t for t in results if isinstance(t, torch.Tensor)]
+        numbers = [v for v in results if type(v) is float]
         # A cut our own code makes (a replayed loss head's `.detach()` for a metric, a hook) is not on the
         # user's path to the loss: only calls some user line made are named.
-        cut = bool(inputs) and (any(not t.requires_grad for t in outputs) or name.strip("_") in FLAT) \
-            and not made_by_us()
+        cut = bool(inputs) and (bool(outputs or numbers) and not any(t.requires_grad for t in outputs)
+                                or name.strip("_") in FLAT) and not made_by_us()
         if cut:
             how = name if torch.is_grad_enabled() else f"{name} under torch.no_grad()"
             self.cuts.append((how, user_location(always=True), inputs))
+            if any(t.is_floating_point() for t in outputs):
+                self.valued.add(len(self.cuts) - 1)
             origin |= {len(self.cuts) - 1}
         if origin:
             # Past a cut still, when every input with gradient is (a rounding's output carries a zero one).
@@ -80,15 +94,32 @@ class Cuts(TorchFunctionMode):
             for t in outputs:
                 if past or not t.requires_grad:
                     self.derived[id(t)] = (weakref.ref(t), origin)
+            for v in numbers:
+                self.numbers[id(v)] = (v, origin)
             carried = [t for t in outputs if t.requires_grad]
-            if carried and not past:
+            read = frozenset().union(*(self._origin(t) for t in tensors if t.is_floating_point()))
+            if carried and not past and read:
                 weights = [w for w in map(_weight, inputs) if w is not None]
-                self.readers.append(Reader(origin, name, user_location(always=True), carried, weights))
+                self.readers.append(Reader(read, name, user_location(always=True), carried, weights))
         return out
 
-    def _origin(self, t: torch.Tensor) -> frozenset[int]:
-        hit = self.derived.get(id(t))
-        return hit[1] if hit is not None and hit[0]() is t else frozenset()
+    def stops(self, value: torch.Tensor) -> set[int]:
+        """The cuts the path to `value` can be said to stop at: those whose outputs a reader on its graph takes,
+        not a check whose answer goes nowhere (a distribution's validation of its arguments, a returned argmax);
+        with no such reader (the loss itself rebuilt), those that stripped the gradient from a value."""
+        graph = nodes_of(value)
+        read = set().union(*(r.cuts for r in self.readers
+                             if any(o.grad_fn is not None and id(o.grad_fn) in graph for o in r.outputs)))
+        return read or self.valued
+
+    def _origin(self, v: Any) -> frozenset[int]:
+        if isinstance(v, torch.Tensor):
+            hit = self.derived.get(id(v))
+            held = hit[0]() if hit is not None else None
+        else:
+            hit = self.numbers.get(id(v))
+            held = hit[0] if hit is not None else None
+        return hit[1] if hit is not None and held is v else frozenset()
 
 
 class Reader(NamedTuple):
@@ -130,7 +161,8 @@ def measure(model: nn.Module, loss_of: Callable[[Any, dict[str, torch.Tensor]], 
             batch: tuple[tuple, dict], held: list[str]) -> dict[str, Any] | None:
     """On `model` (a copy: its parameters are moved and put back), the loss on `batch`, its gradient for the
     parameters named in `held` (those an optimizer updates), the descent along it, and the cut parameters.
-    None when the loss is not a finite scalar with gradient."""
+    None when the loss is not a finite scalar. A loss without gradient (its path from the model's output
+    rewrapped into a new tensor) gives every parameter none."""
     params = dict(model.named_parameters())
     held = [n for n in held if n in params and params[n].requires_grad]
     batch = cloned_batch(*batch)
@@ -141,31 +173,35 @@ def measure(model: nn.Module, loss_of: Callable[[Any, dict[str, torch.Tensor]], 
 
     with torch.enable_grad(), Cuts() as watch:
         value = loss()
-    if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.requires_grad and held):
+    if not (isinstance(value, torch.Tensor) and value.numel() == 1 and held):
         return None
+    stops = watch.stops(value)
     first = float(value.detach())
     if not math.isfinite(first):
         return None
     custom = _custom_functions(value)
-    grads = dict(zip(held, torch.autograd.grad(value, [params[n] for n in held], allow_unused=True)))
+    grads = dict(zip(held, torch.autograd.grad(value, [params[n] for n in held], allow_unused=True)
+                     if value.requires_grad else [None] * len(held)))
     with torch.no_grad():
         again = float(loss())
         noise = abs(again - first)
         live = {n: g for n, g in grads.items() if g is not None and bool(g.any())}
         zero = [n for n in held if n not in live]
         out: dict[str, Any] = {"loss": first, "repeat_noise": noise, "parameters": len(held), "zero_gradient": zero,
-                               "custom_functions": custom}
+                               "custom_functions": custom, "carries_gradient": value.requires_grad}
         if live:
             out["descent"] = _descent(params, live, loss, first)
         out["dependence"] = _dependence(params, zero, loss, first, GRADIENT_PROBE_STEP)
         # A rounding is flat between its steps, and a small weight's effect can sit below float32's
-        # resolution: a parameter that feeds a call where gradient stops is moved further to be sure.
-        coarse = [n for n in zero if not rules.depends(out["dependence"][n]["change"], first, noise)
-                  and _between([params[n]], watch.cuts)]
-        out["dependence"].update(_dependence(params, coarse, loss, first, GRADIENT_PROBE_COARSE))
+        # resolution: a parameter that feeds a call where gradient stops is moved further to be sure — as far
+        # as its own size when that call is a choice (an argmax), which noise can hold through a smaller move.
+        for share, at in ((GRADIENT_PROBE_COARSE, stops), (GRADIENT_PROBE_FAR, stops - watch.valued)):
+            further = [n for n in zero if not rules.depends(out["dependence"][n]["change"], first, noise)
+                       and _between([params[n]], watch.cuts, at)]
+            out["dependence"].update(_dependence(params, further, loss, first, share))
     cut = [params[n] for n, d in out["dependence"].items() if rules.depends(d["change"], first, noise)]
     if cut:
-        out["cuts"] = _between(cut, watch.cuts)
+        out["cuts"] = _between(cut, watch.cuts, stops)
     return out
 
 
@@ -218,16 +254,20 @@ class moved:
             self.params[n].copy_(v)
 
 
-def _between(cut: list[torch.Tensor], calls: list[tuple[str, dict[str, Any], list[torch.Tensor]]]) -> list[dict[str, Any]]:
-    """The recorded calls whose inputs were computed from the cut parameters: where their path stops."""
+def _between(cut: list[torch.Tensor], calls: list[tuple[str, dict[str, Any], list[torch.Tensor]]],
+             stops: set[int]) -> list[dict[str, Any]]:
+    """The recorded calls among `stops` (Cuts.stops) whose inputs were computed from the cut parameters:
+    where their path stops."""
     targets = {id(p) for p in cut}
     out, seen = [], set()
-    for name, where, inputs in calls:
-        if any(_reaches(t, targets) for t in inputs):
-            key = (name, where.get("file"), where.get("line"))
-            if key not in seen:
-                seen.add(key)
-                out.append({"call": name, **where})
+    for i in sorted(stops):
+        name, where, inputs = calls[i]
+        if not any(_reaches(t, targets) for t in inputs):
+            continue
+        key = (name, where.get("file"), where.get("line"))
+        if key not in seen:
+            seen.add(key)
+            out.append({"call": name, **where})
     return out
 
 
@@ -236,9 +276,26 @@ def _reaches(t: torch.Tensor, targets: set[int]) -> bool:
     return id(t) in targets or bool(leaves_of(t) & targets)
 
 
+def nodes_of(t: torch.Tensor) -> set[int]:
+    """The ids of the autograd nodes `t` is computed through."""
+    seen: set[int] = set()
+    stack = [t.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.extend(n for n, _ in node.next_functions)
+    return seen
+
+
 def leaves_of(t: torch.Tensor) -> set[int]:
     """The ids of the leaf tensors requiring grad that `t` is computed from (itself, if it is one)."""
     if t.grad_fn is None:
+        # A view taken under torch.no_grad() (a distribution's `sample()` expands its parameters so) has no
+        # graph of its own but still requires grad: it is computed from what its base is.
+        if t.requires_grad and t._base is not None:
+            return leaves_of(t._base)
         return {id(t)} if t.requires_grad else set()
     found, seen, stack = set(), set(), [t.grad_fn]
     while stack:

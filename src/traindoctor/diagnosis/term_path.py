@@ -11,9 +11,9 @@ candidates feed is read, inside this term's graph, by a call that takes a weight
 layer goes on from the cut tensor, so what was cut is a representation the term is trained through. A cut
 read only by arithmetic with activations or targets (an advantage, a TD target, a codebook's target, a
 straight-through estimator) is a deliberate stop-gradient and is not followed. The suspect's candidates
-upstream of the cut are then moved together (one forward, a private generator): if the term moves, its
-path from them is cut. Cost: a forward, one backward per term (at most BALANCE_MAX_TERMS terms) and, with
-a suspect, a forward for the repeat noise and one per suspect term. Judged in judge/gradient_path.py (`judge_terms`).
+upstream of the cut are then moved together (one forward, a private generator; a second, further, if the
+term held still): if the term moves, its path from them is cut. Cost: a forward, one backward per term (at
+most BALANCE_MAX_TERMS terms) and, with a suspect, a forward for the repeat noise and one or two per suspect term. Judged in judge/gradient_path.py (`judge_terms`).
 """
 
 from __future__ import annotations
@@ -24,16 +24,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..judge.thresholds import GRADIENT_PROBE_COARSE
+from ..judge.gradient_path import depends
+from ..judge.thresholds import GRADIENT_PROBE_COARSE, GRADIENT_PROBE_FAR
 from ..measure.tape import Tape, cloned_batch
-from .gradient_path import SEED, Cuts, Reader, direction, leaves_of, moved
+from .gradient_path import SEED, Cuts, Reader, direction, leaves_of, moved, nodes_of
 from .loss_terms import NotMultiLoss, named_terms
 from .sandbox import same_noise
 from .tree import Call, call
 
 # Every parameter moved feeds a call where gradient stops, and a rounding's steps or a small weight's effect
-# below float32's resolution hide a fine move (judge/thresholds.py): the total loss's coarse move, at once.
-STEP = GRADIENT_PROBE_COARSE
+# below float32's resolution hide a fine move (judge/thresholds.py): the total loss's coarse move, at once,
+# then its far one if the term held still (an argmax that noise dominates).
+STEPS = (GRADIENT_PROBE_COARSE, GRADIENT_PROBE_FAR)
 
 
 def measure(model: nn.Module, tape: Tape, held: list[str]) -> list[dict[str, Any]]:
@@ -74,12 +76,16 @@ def measure(model: nn.Module, tape: Tape, held: list[str]) -> list[dict[str, Any
     # Moved only once every gradient is taken: a move changes the parameters the graph saved.
     for name, (cuts, reader, up) in suspects.items():
         before = float(first[name].detach())
-        gen = torch.Generator().manual_seed(SEED)
-        with torch.no_grad(), moved(params, {n: direction(params[n], STEP, gen) for n in up}):
-            after = float(values()[name])
-        out.append({"term": name, "value": before, "repeat_noise": abs(float(again[name]) - before),
-                    "parameters": len(held), "moved": up, "step": STEP,
-                    "change": abs(after - before) if math.isfinite(after) else math.inf,
+        noise = abs(float(again[name]) - before)
+        for step in STEPS:
+            gen = torch.Generator().manual_seed(SEED)
+            with torch.no_grad(), moved(params, {n: direction(params[n], step, gen) for n in up}):
+                after = float(values()[name])
+            change = abs(after - before) if math.isfinite(after) else math.inf
+            if depends(change, before, noise):
+                break
+        out.append({"term": name, "value": before, "repeat_noise": noise,
+                    "parameters": len(held), "moved": up, "step": step, "change": change,
                     "cuts": [{"call": how, **where} for how, where, _ in cuts],
                     "reader": {"call": reader.call, **reader.where}})
     return out
@@ -89,7 +95,7 @@ def _suspect(watch: Cuts, value: torch.Tensor, live: set[int],
              zero: dict[int, str]) -> tuple[list[tuple], Reader, list[str]] | None:
     """The first call of this term's graph that takes a weight the term trains and reads a tensor derived
     from cuts fed by zero-gradient parameters: those cuts, the call, and those parameters. None if no such call."""
-    graph = _nodes(value)
+    graph = nodes_of(value)
     upstream: dict[int, set[int]] = {}  # a cut's index -> the zero-gradient parameters its inputs come from
     for reader in watch.readers:
         if not any(id(w) in live for w in reader.weights):
@@ -105,15 +111,3 @@ def _suspect(watch: Cuts, value: torch.Tensor, live: set[int],
             return [watch.cuts[i] for i in fed], reader, [n for i, n in zero.items() if i in up]
     return None
 
-
-def _nodes(t: torch.Tensor) -> set[int]:
-    """The ids of the autograd nodes `t` is computed through."""
-    seen: set[int] = set()
-    stack = [t.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.extend(n for n, _ in node.next_functions)
-    return seen

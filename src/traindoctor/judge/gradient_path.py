@@ -98,7 +98,7 @@ def _cut(m: dict[str, Any], source: str, severity: str, observations: list[dict[
         "graph-break",
         f"{len(cut)} of {m['parameters']} parameter tensors the optimizer updates get exactly zero gradient, yet the "
         f"loss depends on them: moving `{name}` by {fmt(d['step'] * 100)}% of its norm moves the loss by "
-        f"{fmt(d['change'])} (of {fmt(m['loss'])}){where} — they can never learn", source, severity=severity,
+        f"{fmt(d['change'])} (of {fmt(m['loss'])}){where} — this loss can never train them", source, severity=severity,
         evidence={"cut": cut, "cuts": stops, "loss": m["loss"], "parameters": m["parameters"]},
         location={k: stops[0][k] for k in ("file", "line") if k in stops[0]} or {"module": name})]
 

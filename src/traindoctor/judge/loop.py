@@ -149,7 +149,9 @@ def _params(rec: Recorder, st: OptState) -> list[Finding]:
     # (LBFGS computes them inside step()).
     if st.steps < MIN_STEPS or st.misplaced_steps >= MOST_STEPS * st.steps:
         return out
-    unused = [(n, p) for n, p in zip(names, params) if p.requires_grad and id(p) not in st.ever_grad]
+    by_hand = st.moved_by_hand()
+    unused = [(n, p) for n, p in zip(names, params) if p.requires_grad and id(p) not in st.ever_grad
+              and id(p) not in by_hand]
     if unused:
         every = len(unused) == sum(p.requires_grad for p in params)
         size = sum(p.numel() for _, p in unused)

@@ -426,9 +426,12 @@ CONTROL_PAIRING = 0.05
 # the same parameters, is a dependence (LOSS_DEPENDS). Crossing the steps of a rounding, or a small bias's
 # effect below float32's resolution, needs a coarser move: 10% of the norm (GRADIENT_PROBE_COARSE), tried
 # only on parameters that feed a call where gradient was seen to stop — at once for one term of the loss
-# (diagnosis/term_path.py), whose candidates all feed one.
+# (diagnosis/term_path.py), whose candidates all feed one. An argmax over logits that noise dominates
+# (a Gumbel sample) can hold every choice through that: then a move as large as the weights themselves
+# (GRADIENT_PROBE_FAR), which asks only whether the loss is a function of them at all.
 GRADIENT_PROBE_STEP = 1e-3
 GRADIENT_PROBE_COARSE = 0.1
+GRADIENT_PROBE_FAR = 1.0
 LOSS_DEPENDS = 1e-6
 # One step along the negative gradient, of 0.01%-1% of the parameters' norm, lowers a smooth loss by
 # about step x |gradient| (first order). A gradient that is the loss's own achieves at least half of that

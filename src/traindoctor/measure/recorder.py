@@ -174,6 +174,7 @@ class OptState:
     erased_location: dict[str, Any] = field(default_factory=dict)  # the zero_grad() that erased them
     ever_grad: set[int] = field(default_factory=set)
     ever_trainable: set[int] = field(default_factory=set)  # requires_grad at some sampled step
+    first_values: dict[int, torch.Tensor] = field(default_factory=dict)  # per parameter id: a sample before step 1
     thread: int | None = None  # the thread stepping it: only that thread reads its gradients
     sampler: UpdateSampler = field(default_factory=UpdateSampler)
     snapshot: list[torch.Tensor] | None = None  # the sampler's sample before this step's update
@@ -190,6 +191,14 @@ class OptState:
 
     def params(self) -> list[torch.Tensor]:
         return parameters(self.opt)
+
+    def moved_by_hand(self) -> set[int]:
+        """The ids of parameters it holds that never had a gradient at a sampled step, yet whose values changed
+        since its first step: the script updates them itself (an EMA teacher, a copied target network) — the
+        optimizer skips a parameter without a gradient."""
+        with torch.no_grad():
+            return {id(p) for p in self.params() if id(p) not in self.ever_grad and id(p) in self.first_values
+                    and not torch.equal(picked(p), self.first_values[id(p)])}
 
 
 class _Lane(threading.local):
@@ -890,6 +899,8 @@ class Recorder:
         params = st.params()
         with_grad, norms = grad_norms(params)
         if st.steps < 5 or st.steps % 50 == 0:
+            if not st.first_values:
+                st.first_values = {id(p): picked(p).clone() for p in params}
             st.ever_grad.update(id(p) for p in with_grad)
             st.ever_trainable.update(id(p) for p in params if p.requires_grad)
             self._grads_outside_optimizers()

@@ -196,7 +196,9 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
     reason = reason or ("some parameters the optimizer holds never received a gradient" if unused else
                         "the loss is a sum of terms: is the path to one of them cut?")
     made = rec.made_targets >= MOST_STEPS * rec.regression_calls > 0
-    material = experiments.Material(model.module, tapes, optimizer, rec.initial_states.get(id(model.module)), made)
+    by_hand = frozenset().union(*(st.moved_by_hand() for st in rec.optimizers.values() if st.opt is optimizer))
+    material = experiments.Material(model.module, tapes, optimizer, rec.initial_states.get(id(model.module)), made,
+                                     by_hand)
     try:
         new, observations = experiments.run(material, reason, arms=not (unused or terms))
     except experiments.CannotExperiment as exc:

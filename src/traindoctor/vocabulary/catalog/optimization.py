@@ -180,7 +180,8 @@ CODES = (
         title="Optimizer parameters never receive a gradient",
         severity="warning",
         stage=OVERFIT,
-        what="Detects parameters handed to an optimizer whose .grad stays None at every step.",
+        what=("Detects parameters handed to an optimizer whose .grad stays None at every step, unless the script "
+              "changes their values itself (an EMA teacher kept in the same module)."),
         why=(
             "A parameter without a gradient is disconnected from the loss: a detach(), .data or .item() in the "
             "forward path, an unused branch, or a layer the loss never reaches."),
@@ -306,7 +307,8 @@ CODES = (
         stage=MECHANISM,
         what=("Detects .item(), .numpy(), .detach(), .data or re-wrapping into a new tensor inside the loss path "
               "(lint, run), and — measured on a copy in run — parameters the optimizer updates whose gradient is "
-              "exactly zero although moving them moves the loss, with the call where their path stops; and, per term "
+              "exactly zero although moving them moves the loss, with the call where their path stops (a .detach(), "
+              "an argmax, .item() rebuilt into a tensor, a distribution's sample()); and, per term "
               "of a multi-term loss, parameters a term sends no gradient to past a cut that a layer of the term reads."),
         why=(
             "Values that leave autograd carry no gradient: the parameters before the break stop learning without "
@@ -317,7 +319,9 @@ CODES = (
                 check="check loss.grad_fn and the grad of the first layer",
             ),
             Hypothesis(
-                cause="a .detach(), .data, torch.no_grad() block or rounding inside forward cuts the weights before it",
+                cause="a .detach(), .data, torch.no_grad() block, a distribution's .sample() (rsample() carries the "
+                      "gradient) or an argmax or rounding without a straight-through estimator inside forward cuts "
+                      "the weights before it",
                 check="print p.grad for the named parameters after backward(): None or all zeros; remove the named call "
                       "and they get one",
             ),
