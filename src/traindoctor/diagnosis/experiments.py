@@ -167,9 +167,18 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
         except Exception:  # the batch does not fit the other layout (a hidden state shaped for this one): no arm
             pass
     return rules.judge(arms, {"lr": lr, "initial_lr": initial, "weight_decay": decay,
-                                      "penalized": tape.penalized, "steps": steps, "source": source,
+                                      "penalized": tape.penalized, "penalties": _penalties(tape),
+                                      "steps": steps, "source": source,
                                       "layout": layout,
                                       "optimizer": type(m.optimizer).__name__ if m.optimizer else None})
+
+
+def _penalties(tape: LossHead) -> list[dict[str, Any]] | None:
+    """The penalties of a recorded loss: each term's torch call, weight, and whether it is computed from the
+    weights alone, for the observation to name; None when it has none (or the head is a loss function)."""
+    found = [{"term": t.name, "weight": t.weight, "weights_only": t.weights_only} for t in tape.penalties()] \
+        if isinstance(tape, Tape) else []
+    return found or None
 
 
 # ── the optimizer's groups, on a copy ─────────────────────────────────────────

@@ -141,10 +141,13 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
                     observations: list[dict[str, Any]]) -> list[Finding]:
     """Regularisation on and off, from the trained weights and (when recorded) from the initial ones: it
     dominates when turning it off lets the data term fall clearly further from either start."""
+    terms = _penalty_terms(context.get("penalties"))
     pairs = [("baseline", "regularisation-off", "")]
     if "regularisation-off-from-start" in arms:
         pairs.append(("regularised-from-start", "regularisation-off-from-start", " (from the weights training started from)"))
-    what = " and ".join(w for w, on in (("the penalty written into the loss", context["penalized"]),
+    penalties = context.get("penalties")
+    on_weights = any(p["weights_only"] for p in penalties) if penalties else context["penalized"]
+    what = " and ".join(w for w, on in (("the penalty written into the loss", on_weights), (terms, terms),
                                         (f"weight decay {fmt(context['weight_decay'])}", context["weight_decay"])) if on)
     shown = None
     outcomes, measured = [], {}
@@ -158,8 +161,11 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
                          "loss": _summary(arms[off].losses)}
         outcomes.append(f"the data term reaches {fmt(off_data[1])} with it off and {fmt(on_data[1])} with it on, "
                         f"from {fmt(on_data[0])}{where}")
-        # Not only a stuck baseline: a penalty that halves the data term's progress is what sets where it stops.
-        if shown is None and _unsticks(_fall(off_data), _fall(on_data)):
+        # Not only a stuck baseline: a penalty on the weights that halves the data term's progress is what sets
+        # where it stops. A penalty on the outputs (a KL, a sparsity) trades the task for itself by design, so
+        # slowing it is its purpose: it dominates when the task does not move while it is on.
+        held = not terms or _fall(on_data) < ARM_STUCK
+        if shown is None and held and _unsticks(_fall(off_data), _fall(on_data)):
             shown = (on_data, off_data, where)
     if not measured:
         return []
@@ -177,6 +183,16 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
         "where the loss stops", context["source"], evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()},
                                                            "data_term_regularised": list(on_data),
                                                            "data_term_off": list(off_data), **_context(context)})]
+
+
+def _penalty_terms(penalties: list[dict[str, Any]] | None) -> str:
+    """The loss terms that read no target, as the observation names them: 'the loss terms that read no target
+    (`mean` x 50)'; empty when the penalty is on the weights alone."""
+    outputs = [p for p in penalties or [] if not p["weights_only"]]
+    if not outputs:
+        return ""
+    named = ", ".join(f"`{p['term']}` x {fmt(p['weight'])}" for p in outputs)
+    return f"the loss term{'s' if len(outputs) > 1 else ''} that read{'' if len(outputs) > 1 else 's'} no target ({named})"
 
 
 def _layout(arms: dict[str, Any], context: dict[str, Any], observations: list[dict[str, Any]]) -> list[Finding]:
