@@ -28,6 +28,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
+from .losses import LOSS_FUNCTIONS
+
 MAX_OPS = 5000  # a longer head (a loop over a long sequence) is not recorded
 MAX_CONST_BYTES = 64 * 2**20  # the clones of the other tensors it reads
 
@@ -188,6 +190,17 @@ class Tape:
                     and tuple(consts[0].value.shape) == op.shapes[0]):
                 found[id(consts[0].value)] = consts[0].value
         return next(iter(found.values())) if len(found) == 1 else None
+
+    def reduction(self, slot: int) -> str | None:
+        """How the call that made `slot` reduced its elements: 'mean' or 'sum' for `.mean()`, `.sum()` and torch's
+        loss functions (their `reduction`, 'mean' by default); None for any other call."""
+        op = next((op for op in self.ops if slot in op.outs), None)
+        name = getattr(op.func, "__name__", "") if op is not None else ""
+        if name in ("mean", "sum"):
+            return name
+        if name in LOSS_FUNCTIONS:
+            return tree_unflatten(op.leaves, op.spec)[1].get("reduction", "mean")
+        return None
 
     def terms(self) -> list[Term]:
         """The additive terms of the loss: `a + 0.1 * b - c` gives a (weight 1), b (0.1) and c (-1). Sums,

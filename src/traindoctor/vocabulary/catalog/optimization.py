@@ -284,6 +284,12 @@ CODES = (
                 check="compare the rate with the one used where the loss was a sum; multiply it by the element count",
                 kind="subtle",
             ),
+            Hypothesis(
+                cause="the loss is divided twice by the count: a mean, then divided by the batch size again "
+                      "(F.mse_loss(out, x) / len(x)), so each SGD step is N times too short",
+                check="drop the second division; `run`'s experiments train a copy at the rate times the divisor",
+                kind="subtle",
+            ),
         ),
         next_step="Raise the learning rate (an LR range test finds a good one).",
         bad="opt = torch.optim.Adam(model.parameters(), lr=1e-7)",
