@@ -53,6 +53,18 @@ for step in range(50):
     loss = F.binary_cross_entropy_with_logits(net(x), m, reduction="sum")
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # an encoder and a decoder trained as two models, the reconstruction summed over every pixel of the batch:
+    # the decoder's inputs blow up with the encoder, which is the rate's doing, not unnormalised data
+    "two-model-autoencoder-pixel-sum": """
+basis = torch.randn(4, 64)
+enc = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8))
+dec = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64))
+opt = torch.optim.SGD([*enc.parameters(), *dec.parameters()], lr=0.05)
+for step in range(50):
+    x = torch.randn(64, 4) @ basis
+    loss = F.mse_loss(dec(enc(x)), x, reduction="sum")
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
 
 HEALTHY = {
