@@ -1,7 +1,8 @@
 """`traindoctor run` on a loss summed where a mean was meant (or averaged where the rate was tuned for a
-sum) under plain SGD: the rate's excess is the root cause, named first with the sum and its factor, ahead
-of what the blow-up did (dead units, an output that ignores its inputs); the same sums under Adam, or
-under a rate divided by the count, are quiet."""
+sum, or divided twice by the count) under plain SGD: the rate's excess is the root cause, named first with
+the sum and its factor, ahead of what the blow-up did (dead units, an output that ignores its inputs); a
+mean divided again is named with its divisor; the same sums and divisions under Adam, or under a rate
+scaled by the count, are quiet."""
 import pytest
 
 from conftest import codes
@@ -52,6 +53,18 @@ for step in range(50):
     loss = F.binary_cross_entropy_with_logits(net(x), m, reduction="sum")
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # an encoder and a decoder trained as two models, the reconstruction summed over every pixel of the batch:
+    # the decoder's inputs blow up with the encoder, which is the rate's doing, not unnormalised data
+    "two-model-autoencoder-pixel-sum": """
+basis = torch.randn(4, 64)
+enc = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8))
+dec = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64))
+opt = torch.optim.SGD([*enc.parameters(), *dec.parameters()], lr=0.05)
+for step in range(50):
+    x = torch.randn(64, 4) @ basis
+    loss = F.mse_loss(dec(enc(x)), x, reduction="sum")
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
 
 HEALTHY = {
@@ -93,6 +106,59 @@ for step in range(120):
 """)
     first = report.findings[0]
     assert first.code == "lr-too-low" and first.evidence.get("averaged_terms") == 32 * 128, \
+        [(f.code, f.observation) for f in report.findings]
+
+
+DIVIDED_TWICE = {
+    # a classifier's mean cross-entropy divided by the batch size again, under SGD with momentum
+    "classifier-mean-over-batch": """
+w = torch.randn(16, 4)
+net = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 4))
+opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+for step in range(150):
+    x = torch.randn(256, 16)
+    loss = F.cross_entropy(net(x), (x @ w).argmax(1)) / x.shape[0]
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    # an autoencoder's per-pixel mean divided by the batch size again, under plain SGD
+    "autoencoder-pixel-mean-over-batch": """
+basis = torch.randn(4, 64)
+net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8), nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64))
+opt = torch.optim.SGD(net.parameters(), lr=0.1)
+for step in range(150):
+    x = torch.randn(128, 4) @ basis
+    loss = F.mse_loss(net(x), x) / x.shape[0]
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+}
+
+HEALTHY.update({
+    "autoencoder-mean-over-batch-adam": """
+basis = torch.randn(4, 64)
+net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8), nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64))
+opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+for step in range(150):
+    x = torch.randn(128, 4) @ basis
+    loss = F.mse_loss(net(x), x) / x.shape[0]
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "autoencoder-pixel-sum-over-batch": """
+basis = torch.randn(4, 64)
+net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 8), nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 64))
+opt = torch.optim.SGD(net.parameters(), lr=2e-3)
+for step in range(150):
+    x = torch.randn(128, 4) @ basis
+    loss = F.mse_loss(net(x), x, reduction="sum") / x.shape[0]
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+})
+
+
+@pytest.mark.parametrize("case", sorted(DIVIDED_TWICE))
+def test_a_mean_divided_again_under_sgd_is_named_with_its_divisor(run_code, case):
+    report = run_code(PRELUDE + DIVIDED_TWICE[case])
+    first = report.findings[0]
+    assert first.code == "lr-too-low" and "divided again by" in first.observation, \
         [(f.code, f.observation) for f in report.findings]
 
 

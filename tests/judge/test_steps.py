@@ -170,6 +170,12 @@ def test_a_ragged_last_batch_leaves_a_summed_loss_fixed():
     assert said.evidence["summed_terms"] == 128
 
 
+def test_a_few_objectives_added_up_are_not_named_as_a_sum():
+    """A task plus a weighted auxiliary term is a sum of 2: their weights set the scale, not the count."""
+    records = series(40, loss=lambda i: 2 * 1.5 ** i, update_ratio=lambda i: 0.4, loss_terms=lambda i: 2)
+    assert "sum of" not in observed(records, "lr-too-high", optimizer=sgd()).observation
+
+
 def test_a_summed_loss_under_adam_is_not_named():
     """Adam divides the gradient by its running scale: a sum takes the same steps as the mean."""
     records = series(40, loss=lambda i: 128 * 1.5 ** i, update_ratio=lambda i: 1.5, loss_terms=lambda i: 128)

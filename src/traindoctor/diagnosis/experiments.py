@@ -21,6 +21,7 @@ from torch.utils._pytree import tree_leaves
 
 from ..judge import experiments as rules
 from ..judge import gradient_path as path_rules
+from ..judge.steps.base import second_moment
 from ..judge.thresholds import EXPERIMENT_STEPS
 from ..measure.copies import independent_copy, set_mode
 from ..measure.recorder import internal_calls
@@ -147,6 +148,10 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
     if initial is not None and lr > 0 and initial / lr >= rules.SCHEDULE_DECAY:
         arms["initial-lr"] = _arm("initial-lr", m, tape, _with(groups, lr=lambda g: g.get("initial_lr", g["lr"])), steps)
     arms["lr-x10"] = _arm("lr-x10", m, tape, _with(groups, lr=lambda g: g["lr"] * 10), steps)
+    divided = _divided(tape) if second_moment(m.optimizer) is False else None
+    if divided is not None:  # SGD's step scales with the loss: the rate times the divisor undoes the division
+        arms["loss-divided"] = _arm("loss-divided", m, tape, _with(groups, lr=lambda g: g["lr"] * divided["by"]),
+                                    steps)
     arms["lr-x0.1"] = _arm("lr-x0.1", m, tape, _with(groups, lr=lambda g: g["lr"] * 0.1), steps)
     decay = max((g.get("weight_decay", 0) or 0 for g in groups), default=0)
     if tape.penalized or decay:
@@ -172,9 +177,30 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
         except Exception:  # the batch does not fit the other layout (a hidden state shaped for this one): no arm
             pass
     return rules.judge(arms, {"lr": lr, "initial_lr": initial, "weight_decay": decay,
-                                      "penalized": tape.penalized, "steps": steps, "source": source,
+                                      "penalized": tape.penalized, "penalties": _penalties(tape), "divided": divided,
+                                      "steps": steps, "source": source,
                                       "layout": layout,
                                       "optimizer": type(m.optimizer).__name__ if m.optimizer else None})
+
+
+def _penalties(tape: LossHead) -> list[dict[str, Any]] | None:
+    """The penalties of a recorded loss: each term's torch call, weight, and whether it is computed from the
+    weights alone, for the observation to name; None when it has none (or the head is a loss function)."""
+    found = [{"term": t.name, "weight": t.weight, "weights_only": t.weights_only} for t in tape.penalties()] \
+        if isinstance(tape, Tape) else []
+    return found or None
+
+
+def _divided(tape: LossHead) -> dict[str, Any] | None:
+    """A recorded loss that is one mean divided again by a constant above LOSS_DIVIDED (`F.mse_loss(out, x) / n`):
+    the torch call that took the mean and the divisor; None for anything else (a sum divided by its count is
+    the mean done by hand, several terms are weighted, not divided)."""
+    if not isinstance(tape, Tape):
+        return None
+    terms = [t for t in tape.terms() if not t.weights_only]
+    if len(terms) != 1 or not 0 < terms[0].weight < 1 / rules.LOSS_DIVIDED or tape.reduction(terms[0].slot) != "mean":
+        return None
+    return {"term": terms[0].name, "by": 1 / terms[0].weight}
 
 
 # ── the optimizer's groups, on a copy ─────────────────────────────────────────

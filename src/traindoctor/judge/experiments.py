@@ -2,7 +2,8 @@
 as an observation with the hypotheses it keeps and kills, and the findings they confirm.
 
 The hypotheses held while the loss does not learn, and the arm that tells each from the others:
-  the learning rate is too low            lr-x10 falls where the baseline is stuck
+  the learning rate is too low            lr-x10 falls where the baseline is stuck; or, for a loss that is a
+                                          mean divided again by a constant, the rate times it (loss-divided)
   a schedule lowered it too soon          initial-lr falls where the baseline is stuck
   the learning rate is too high           lr-x0.1 falls where the baseline diverges or rises
   the regularisation dominates the data   regularisation-off moves the data term where the baseline is stuck
@@ -21,10 +22,11 @@ from typing import Any, Sequence
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import (ABLATIONS, ARM_BETTER, CONTROL_PAIRING, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, NEAR_CHANCE,
-                         NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_DECAY, SHUFFLES, TYPICAL_PAIRING)
+from .thresholds import (ABLATIONS, ARM_BETTER, CONTROL_PAIRING, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, LOSS_DIVIDED,
+                         NEAR_CHANCE, NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_DECAY, SHUFFLES, TYPICAL_PAIRING)
 
-__all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning", "typical"]
+__all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "LOSS_DIVIDED", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning",
+           "typical"]
 
 LR = "the learning rate is too low"
 SCHEDULE = "a schedule lowered the learning rate too soon"
@@ -104,10 +106,25 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
                                   f"to {fmt(context['lr'])}; from where training stopped, {context['steps']} steps on one "
                                   f"recorded batch take its loss down {_pct(falls['initial-lr'])} at the initial rate "
                                   f"{fmt(context['initial_lr'])} and {_pct(base)} at the current one"))
-    low = stuck and rescues("lr-x10") and not any(f.code == "scheduler-too-fast" for f in found)
+    divided = context.get("divided")
+    undone = divided is not None and stuck and rescues("loss-divided") and not found
+    if divided is not None:
+        by = f"{divided['by']:g}"
+        observations.append(_observation(
+            "loss-divided", f"The loss is a mean (`{divided['term']}`) divided again by {by}: does the batch's loss fall "
+            f"with the learning rate x {by}, the division undone?", arms["loss-divided"], falls["loss-divided"], base,
+            keeps=[LR] if undone else [], kills=[SETUP, DECOUPLED] if undone else []))
+    if undone:
+        found.append(_finding("lr-too-low", arms, falls, context,
+                              f"the loss is a mean (`{divided['term']}`) divided again by {by}, so each step is 1/{by} "
+                              f"of the mean's: {context['steps']} steps on one batch take its loss down "
+                              f"{_pct(falls['loss-divided'])} at the rate x {by} ({fmt(context['lr'] * divided['by'])}) "
+                              f"and {_pct(base)} at the script's {fmt(context['lr'])} — drop the second division "
+                              "(a mean already divides by the count), or multiply the rate by it"))
+    low = stuck and rescues("lr-x10") and not any(f.code in ("scheduler-too-fast", "lr-too-low") for f in found)
     observations.append(_observation(
         "lr-x10", "Does the batch's loss fall with a 10x larger learning rate?", arms["lr-x10"], falls["lr-x10"], base,
-        keeps=[LR] if low else [], kills=[SETUP, DECOUPLED] if low else [LR]))
+        keeps=[LR] if low or undone else [], kills=[SETUP, DECOUPLED] if low or undone else [LR]))
     if low:
         found.append(_finding("lr-too-low", arms, falls, context,
                               f"{context['steps']} steps on one batch take its loss down {_pct(falls['lr-x10'])} at "
@@ -141,10 +158,13 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
                     observations: list[dict[str, Any]]) -> list[Finding]:
     """Regularisation on and off, from the trained weights and (when recorded) from the initial ones: it
     dominates when turning it off lets the data term fall clearly further from either start."""
+    terms = _penalty_terms(context.get("penalties"))
     pairs = [("baseline", "regularisation-off", "")]
     if "regularisation-off-from-start" in arms:
         pairs.append(("regularised-from-start", "regularisation-off-from-start", " (from the weights training started from)"))
-    what = " and ".join(w for w, on in (("the penalty written into the loss", context["penalized"]),
+    penalties = context.get("penalties")
+    on_weights = any(p["weights_only"] for p in penalties) if penalties else context["penalized"]
+    what = " and ".join(w for w, on in (("the penalty written into the loss", on_weights), (terms, terms),
                                         (f"weight decay {fmt(context['weight_decay'])}", context["weight_decay"])) if on)
     shown = None
     outcomes, measured = [], {}
@@ -158,8 +178,11 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
                          "loss": _summary(arms[off].losses)}
         outcomes.append(f"the data term reaches {fmt(off_data[1])} with it off and {fmt(on_data[1])} with it on, "
                         f"from {fmt(on_data[0])}{where}")
-        # Not only a stuck baseline: a penalty that halves the data term's progress is what sets where it stops.
-        if shown is None and _unsticks(_fall(off_data), _fall(on_data)):
+        # Not only a stuck baseline: a penalty on the weights that halves the data term's progress is what sets
+        # where it stops. A penalty on the outputs (a KL, a sparsity) trades the task for itself by design, so
+        # slowing it is its purpose: it dominates when the task does not move while it is on.
+        held = not terms or _fall(on_data) < ARM_STUCK
+        if shown is None and held and _unsticks(_fall(off_data), _fall(on_data)):
             shown = (on_data, off_data, where)
     if not measured:
         return []
@@ -177,6 +200,16 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
         "where the loss stops", context["source"], evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()},
                                                            "data_term_regularised": list(on_data),
                                                            "data_term_off": list(off_data), **_context(context)})]
+
+
+def _penalty_terms(penalties: list[dict[str, Any]] | None) -> str:
+    """The loss terms that read no target, as the observation names them: 'the loss terms that read no target
+    (`mean` x 50)'; empty when the penalty is on the weights alone."""
+    outputs = [p for p in penalties or [] if not p["weights_only"]]
+    if not outputs:
+        return ""
+    named = ", ".join(f"`{p['term']}` x {fmt(p['weight'])}" for p in outputs)
+    return f"the loss term{'s' if len(outputs) > 1 else ''} that read{'' if len(outputs) > 1 else 's'} no target ({named})"
 
 
 def _layout(arms: dict[str, Any], context: dict[str, Any], observations: list[dict[str, Any]]) -> list[Finding]:

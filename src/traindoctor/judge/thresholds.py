@@ -393,6 +393,12 @@ ARM_STUCK = 0.1
 ARM_MOVES = 0.25
 ARM_BETTER = 2.0
 
+# A loss that is a mean and then divided again by a constant (`F.cross_entropy(out, y) / batch_size`) gives
+# plain SGD steps that many times shorter; a divisor above 10 gets an arm of its own, the rate multiplied by
+# it (the division undone): up to 10x, the lr-x10 arm already tests the factor (and gradient accumulation's
+# `loss / accumulation_steps` is usually no larger).
+LOSS_DIVIDED = 10.0
+
 # A schedule collapsed the learning rate when the current rate is at least 10x below the rate it started
 # from (an order of magnitude: the LR_COLLAPSE of run's schedule rule, measured here against initial_lr).
 SCHEDULE_DECAY = 10.0

@@ -386,7 +386,9 @@ class Recorder:
             if info.mode_modules and not any(m.training for _, m in info.mode_modules):
                 info.train_in_eval += 1
                 info.train_location = info.train_location or user_location()
-            if info.grad_calls <= 3:
+            # Inputs another trained model computed (they carry a graph: a decoder fed an encoder's output) are
+            # read at the first call only: after an update their scale is the training's, not the data's.
+            if info.grad_calls == 1 or (info.grad_calls <= 3 and not _computed(args, kwargs)):
                 self._input_scale(module, args, kwargs)
             if info.norm_batches is not None and self.norm_sampler.arm(module, info.grad_calls, args, kwargs):
                 info.norm_batches.location = info.norm_batches.location or user_location()
@@ -1023,6 +1025,11 @@ class Recorder:
     @_handler
     def on_process_start(self, process: Any) -> None:
         self.processes_started += 1  # training there is invisible to this process
+
+
+def _computed(args: tuple, kwargs: dict) -> bool:
+    """Whether a floating input of a model call carries a graph: another trained model computed it."""
+    return any(t.is_floating_point() and t.requires_grad for _, t in batch_tensors(args, kwargs))
 
 
 def _all_zero(tensors: list[torch.Tensor]) -> bool:

@@ -20,12 +20,15 @@ import os
 import sys
 import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from types import CodeType, FunctionType
 from typing import Any, Callable, NamedTuple
 
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
+
+from .losses import LOSS_FUNCTIONS
 
 MAX_OPS = 5000  # a longer head (a loop over a long sequence) is not recorded
 MAX_CONST_BYTES = 64 * 2**20  # the clones of the other tensors it reads
@@ -73,13 +76,30 @@ class Tape:
 
     @property
     def penalized(self) -> bool:
-        """The loss holds a term computed from the weights alone (L2 written into the loss)."""
-        return bool(self.weights_only)
+        """The loss holds a penalty: a term computed from the weights alone (L2 written into the loss), or one
+        computed from the outputs that reads no target beside a term that does (see `penalties`)."""
+        return bool(self.penalty_slots)
+
+    def penalties(self) -> list[Term]:
+        """The terms a regulariser adds to the task: those computed from the weights alone, and, when some term
+        reads a target, those computed from the outputs that read none (a sparsity or smoothness penalty on
+        activations, a VAE's KL, a penalty on the outputs' size). Without a targeted term there is no task to
+        tell them from: none of the outputs' terms is a penalty then."""
+        terms = self.terms()
+        task = any(t.targeted for t in terms)
+        return [t for t in terms if t.weights_only or (task and not t.targeted)]
+
+    @cached_property
+    def penalty_slots(self) -> frozenset[int]:
+        """The slots zeroed to turn the regularisation off: every slot computed from the weights alone, and the
+        term slot of each penalty computed from the outputs."""
+        return self.weights_only | {t.slot for t in self.penalties()}
 
     def loss_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *,
                 data_only: bool = False, constants: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
-        """The loss for `output`; `params`: the copy's parameters by name. `data_only`: every term computed
-        from the weights alone counts as zero (the regularisation off). `constants`: recorded tensors replaced,
+        """The loss for `output`; `params`: the copy's parameters by name. `data_only`: every penalty (a term
+        computed from the weights alone, or one that reads no target beside the task) counts as zero (the
+        regularisation off). `constants`: recorded tensors replaced,
         by the id of the recorded value (an experiment that changes a target)."""
         out = self.values_of(output, params, data_only=data_only, constants=constants).get(self.loss)
         if not isinstance(out, torch.Tensor):
@@ -113,7 +133,7 @@ class Tape:
             results = [args[0]] if op.inplace else tree_flatten(result)[0]
             for slot, leaf in zip(op.outs, results):
                 if slot is not None:
-                    off = data_only and slot in self.weights_only and isinstance(leaf, torch.Tensor)
+                    off = data_only and slot in self.penalty_slots and isinstance(leaf, torch.Tensor)
                     values[slot] = leaf.detach() * 0 if off else leaf
                     if held and slot in held:
                         values[slot] = held[slot]
@@ -170,6 +190,17 @@ class Tape:
                     and tuple(consts[0].value.shape) == op.shapes[0]):
                 found[id(consts[0].value)] = consts[0].value
         return next(iter(found.values())) if len(found) == 1 else None
+
+    def reduction(self, slot: int) -> str | None:
+        """How the call that made `slot` reduced its elements: 'mean' or 'sum' for `.mean()`, `.sum()` and torch's
+        loss functions (their `reduction`, 'mean' by default); None for any other call."""
+        op = next((op for op in self.ops if slot in op.outs), None)
+        name = getattr(op.func, "__name__", "") if op is not None else ""
+        if name in ("mean", "sum"):
+            return name
+        if name in LOSS_FUNCTIONS:
+            return tree_unflatten(op.leaves, op.spec)[1].get("reduction", "mean")
+        return None
 
     def terms(self) -> list[Term]:
         """The additive terms of the loss: `a + 0.1 * b - c` gives a (weight 1), b (0.1) and c (-1). Sums,

@@ -13,14 +13,15 @@ Large updates alone are not a finding: the bundled healthy CNN with SGD sustains
 10^-0.9; they are, when the steps keep throwing the loss above OVERSHOOT x where it started.
 A loss summed over N terms (reduction='sum', per-sample losses .sum()-ed) gives plain SGD steps N
 times those of their mean: with such a loss and such an optimizer the observation names the sum as
-the likely cause (a rate tuned for a mean); Adam-like optimizers divide the scale away and are not named.
+the likely cause (a rate tuned for a mean); Adam-like optimizers divide the scale away and are not named, nor
+are a few objectives added up (up to BALANCE_MAX_TERMS pieces: their weights set the scale, not their count).
 """
 
 from __future__ import annotations
 
 import statistics
 
-from ..thresholds import DIVERGENCE_FACTOR, OVERSHOOT, OVERSHOOTS, RATIO_WINDOW, SLOW_LOSS_GAIN, SLOW_MIN_LOSSES
+from ..thresholds import BALANCE_MAX_TERMS, DIVERGENCE_FACTOR, OVERSHOOT, OVERSHOOTS, RATIO_WINDOW, SLOW_LOSS_GAIN, SLOW_MIN_LOSSES
 from ...vocabulary.numbers import fmt, power
 from .base import Record, Trend, Verdict, step_rule
 
@@ -82,7 +83,9 @@ class LrTooHigh:
 def _summed(v: Verdict, t: Trend) -> Verdict:
     """Name a loss summed over N terms as the likely cause when the optimizer's steps scale with it."""
     n = t.summed
-    if n is None or not t.gradient_scaled():
+    # A handful of pieces added up are separate objectives (a task plus 100 x an auxiliary term): their weights,
+    # not their count, set the loss's scale, and dividing by the count would not undo it.
+    if n is None or n <= BALANCE_MAX_TERMS or not t.gradient_scaled():
         return v
     v.observation += (f"; the loss is a sum of {n} terms (reduction='sum', or per-sample losses summed), so each "
                       f"step is {n}x the step of their mean: a rate tuned for the mean is {n}x too large here — "

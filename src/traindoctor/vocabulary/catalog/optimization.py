@@ -14,7 +14,9 @@ CODES = (
         what=(
             "An experiment on a copy: with the penalty written into the loss and the optimizer's weight decay "
             "turned off, the same steps on a recorded batch take the data term at least twice as low as the "
-            "regularised objective does."),
+            "regularised objective does. A penalty is a term computed from the weights alone, or one computed "
+            "from the outputs that reads no target beside a term that does (a sparsity or size penalty on "
+            "activations, a VAE's KL); one on the outputs counts only when the task does not move while it is on."),
         why=(
             "A penalty that dominates the objective pins the weights near zero: the optimizer trades the data term "
             "for smaller weights, and the loss stops far above what the model can reach (TheDeepChecker's "
@@ -24,6 +26,13 @@ CODES = (
                        "sums over every weight without being scaled by the data size",
                        "print the data term and the penalty apart: the penalty is comparable or larger"),
             Hypothesis(
+                cause="the weight of a penalty on the outputs or a latent (a KL x 100, a sparsity x 100) makes the "
+                      "task term irrelevant",
+                check="print each term times its weight: the penalty's is the larger, and falls while the task's "
+                      "does not",
+                kind="subtle",
+            ),
+            Hypothesis(
                 cause="weight decay set for a coupled optimizer (Adam with L2) at an AdamW-sized value",
                 check="use AdamW for decoupled decay, or scale weight_decay down by 100x",
                 kind="subtle",
@@ -32,8 +41,9 @@ CODES = (
         next_step="Lower the regularisation coefficient until the data term falls; tune it on validation loss.",
         bad="loss = ce + 0.1 * sum((w ** 2).sum() for w in model.parameters())",
         good="loss = ce + 1e-5 * sum((w ** 2).sum() for w in model.parameters())",
+        # A dominating penalty is also what loss-imbalance sees as a task displaced by a term that reads no target.
         explains=("loss-plateau", "underfitting", "slow-convergence", "vanishing-gradients", "cannot-overfit-batch",
-                  "input-ignored", "constant-output"),
+                  "input-ignored", "constant-output", "loss-imbalance"),
     ),
     Code(
         code="clipping-every-step",
@@ -273,6 +283,12 @@ CODES = (
                 cause="the loss is averaged over many elements (every pixel or token) while the SGD rate was tuned "
                       "for their sum: each step is N times too short",
                 check="compare the rate with the one used where the loss was a sum; multiply it by the element count",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the loss is divided twice by the count: a mean, then divided by the batch size again "
+                      "(F.mse_loss(out, x) / len(x)), so each SGD step is N times too short",
+                check="drop the second division; `run`'s experiments train a copy at the rate times the divisor",
                 kind="subtle",
             ),
         ),
