@@ -507,6 +507,7 @@ class Recorder:
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if id(module) in self.roots and torch.is_grad_enabled() and not _in_transform():
             carried.stamp(module, flat, self.n_steps)
+            carried.stamp(module, carried.held(module), self.n_steps, kept=True)
         if self._watch_game() and not _in_transform():
             with torch._C.DisableTorchFunction():  # as in on_root_call
                 self.adversaries.returned(module, output)
