@@ -1,8 +1,9 @@
 """`traindoctor run`, default configuration: each optimizer step's loss backpropagates only through graph built
 during that step. State carried to the next step with its graph (a recurrent hidden state, a running average
-of the loss, a running center of the features) is found whether backward() then fails (graph freed; a saved
-weight modified by the step) or not (the graph grows), whether it is returned or kept on the model; loops whose graphs span several model calls within one
-step (gradient accumulation, a GAN's two losses, a REINFORCE episode, a BPTT window) are not findings."""
+of the loss, a running center of the features), returned by the model or kept on it, is found whether
+backward() then fails (graph freed; a saved weight modified by the step) or not (the graph grows); loops whose
+graphs span several model calls within one step (gradient accumulation, a GAN's two losses, a REINFORCE
+episode, a BPTT window) are not findings."""
 import subprocess
 import sys
 import textwrap
