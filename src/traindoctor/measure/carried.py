@@ -17,7 +17,7 @@ is no finding: its weights did not change. Judged in judge/carried.py.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import torch
 from torch.utils._pytree import GetAttrKey, MappingKey, SequenceKey, keystr, tree_flatten, tree_flatten_with_path
@@ -71,12 +71,18 @@ def held(model: torch.nn.Module) -> list[tuple[tuple, torch.Tensor]]:
             for k, v in value.items():
                 scan(v, (*path, MappingKey(k)), depth + 1)
 
+    for name, module, attr, value in attributes(model):
+        scan(value, (*(GetAttrKey(part) for part in name.split(".") if part), GetAttrKey(attr)), 0)
+    return found
+
+
+def attributes(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module, str, Any]]:
+    """Each attribute a module of the model sets itself (not its parameters, buffers, submodules or hooks):
+    (the module's name, the module, the attribute's name, its value)."""
     for name, module in model.named_modules():
-        prefix = tuple(GetAttrKey(part) for part in name.split(".") if part)
         for attr, value in vars(module).items():
             if attr not in _MODULE_KEYS:
-                scan(value, (*prefix, GetAttrKey(attr)), 0)
-    return found
+                yield name, module, attr, value
 
 
 def stamp(model: torch.nn.Module, flat: list[tuple[tuple, Any]], step: int, kept: bool = False) -> None:
