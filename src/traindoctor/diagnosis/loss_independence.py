@@ -2,7 +2,9 @@
 through the model; this follows it through the loss computed from the model's outputs (the head on
 tape, measure/tape.py): the gradient of the loss with respect to sample i's output must not move when
 sample 0's output moves. A softmax or a normalisation taken over the batch axis in the training loop
-breaks it, wherever it is written.
+breaks it, wherever it is written. Where the model alone could not tell dims 0 and 1 of its input apart (an
+embedding reads (T, B) ids position by position), the dim the loss keeps apart holds the samples: a
+sequence-first LSTM run after it in the loop mixes positions along the other.
 
 Losses that compare samples with each other by design (a call that makes a samples-by-samples table from
 the outputs: contrastive losses, in-batch negatives) and heads that run a module in batch-statistics mode (a GAN's discriminator
