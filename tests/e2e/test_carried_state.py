@@ -68,6 +68,21 @@ for step in range(40):
     loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    "gru-state-in-a-buffer": """
+class LM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.gru, self.out = nn.Embedding(V, 16), nn.GRU(16, 32, batch_first=True), nn.Linear(32, V)
+        self.register_buffer("h", torch.zeros(1, B, 32))
+    def forward(self, x):
+        o, self.h = self.gru(self.emb(x), self.h)
+        return self.out(o)
+model = LM(); opt = torch.optim.Adam(model.parameters(), 3e-3)
+for step in range(40):
+    x, y = batch(step)
+    loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "cell-memories-in-a-dict-retain-graph": """
 class Stacked(nn.Module):
     def __init__(self):
@@ -135,6 +150,8 @@ for step in range(40):
         "opt.step()\n", "opt.step()\n    h = tuple(t.detach() for t in h)\n"),
     "state-on-self-detached-each-call": BROKEN["lstm-state-on-self"].replace(
         "        o, self.state", "        self.state = self.state and tuple(s.detach() for s in self.state)\n        o, self.state"),
+    "state-in-a-buffer-detached-when-stored": BROKEN["gru-state-in-a-buffer"].replace(
+        "        o, self.h = self.gru(self.emb(x), self.h)", "        o, h = self.gru(self.emb(x), self.h)\n        self.h = h.detach()"),
     "cell-memories-reset-each-batch": BROKEN["cell-memories-in-a-dict-retain-graph"].replace(
         "    x, y = batch(step)", "    model.memory = {}\n    x, y = batch(step)").replace("retain_graph=True", ""),
     "gradient-accumulation": """
@@ -214,7 +231,7 @@ def test_a_carried_hidden_state_explains_the_autograd_error(run_code, name):
     assert found.location["line"] == _line_of(source, "loss.backward(") == crash.location["line"]
 
 
-@pytest.mark.parametrize("name, where", [("lstm-state-on-self", ".state["),
+@pytest.mark.parametrize("name, where", [("lstm-state-on-self", ".state["), ("gru-state-in-a-buffer", ".h"),
                                          ("cell-memories-in-a-dict-retain-graph", ".memory[")])
 def test_a_state_kept_on_the_model_explains_the_autograd_error(run_code, name, where):
     report = run_code(PRELUDE + BROKEN[name])
@@ -251,6 +268,13 @@ def test_carried_state_that_does_not_crash_is_found_from_a_sampled_step(run_code
 def test_graphs_within_one_step_are_not_findings(run_code, name):
     report = run_code(PRELUDE + HEALTHY[name])
     assert "state-not-detached" not in [f.code for f in report.findings], [(f.code, f.observation) for f in report.findings]
+
+
+@pytest.mark.parametrize("name", ["state-on-self-detached-each-call", "state-in-a-buffer-detached-when-stored",
+                                  "cell-memories-reset-each-batch"])
+def test_a_state_kept_on_the_model_is_no_nondeterministic_evaluation(run_code, name):
+    report = run_code(PRELUDE + HEALTHY[name])
+    assert not codes(report), [(f.code, f.observation) for f in report.findings]
 
 
 def _plain(path):

@@ -2,6 +2,7 @@
 counts as carried state."""
 import torch
 from torch import nn
+from torch.utils._pytree import keystr
 
 from traindoctor.measure import carried
 from traindoctor.measure.leaves import nodes
@@ -75,8 +76,15 @@ def test_a_state_kept_on_the_model_is_stamped_with_its_path():
     assert out.grad_fn.metadata == {}  # the output is stamped only when the recorder stamps it
 
 
-def test_parameters_buffers_and_detached_state_are_not_held():
+def test_parameters_buffers_without_a_graph_and_detached_state_are_not_held():
     model = _Stateful()
     model.register_buffer("count", torch.zeros(1))
     model.memory["h"] = model.cell(torch.randn(2, 3)).detach()
     assert carried.held(model) == []
+
+
+def test_a_state_registered_as_a_buffer_and_reassigned_with_its_graph_is_held():
+    model = _Stateful()
+    model.register_buffer("h", torch.zeros(2, 4))
+    model.h = model.cell(torch.randn(2, 3), model.h)
+    assert [keystr(path) for path, _ in carried.held(model)] == [".h"]

@@ -6,8 +6,8 @@ optimizer's in-place update of a weight the old graph saved fails ("modified by 
 nothing saved was modified nothing fails, and the graph grows by one step every step.
 
 How it is seen: each grad-carrying output of a model call, and each grad-carrying tensor the model keeps in its
-modules' attributes after the call (a state held on `self`, never returned), is stamped, on its autograd node,
-with the optimizer step during which it was built. A backward's graph is walked (bounded by nodes) when backward() raises one of
+modules' attributes or buffers after the call (a state held on `self`, never returned), is stamped, on its autograd
+node, with the optimizer step during which it was built. A backward's graph is walked (bounded by nodes) when backward() raises one of
 those two errors, and at the first backward of a few sampled steps. A node stamped with an earlier step whose
 own graph reaches parameters an optimizer's step has changed since (their in-place version moved) is state carried across steps. A graph built
 before another optimizer's step (a GAN's generator output, used by its loss after the discriminator stepped)
@@ -56,7 +56,7 @@ def flat_output(output: Any) -> list[tuple[tuple, Any]]:
 
 def held(model: torch.nn.Module) -> list[tuple[tuple, torch.Tensor]]:
     """The grad-carrying tensors the model's modules keep in their attributes (a recurrent state on `self`, in a
-    tuple, list or dict), with their paths from the model; parameters, buffers and submodules are not among them.
+    tuple, list or dict, or a buffer), with their paths from the model; parameters and submodules are not.
     Bounded per attribute in depth and width: a state is a few tensors, not a table."""
     found: list[tuple[tuple, torch.Tensor]] = []
 
@@ -77,11 +77,15 @@ def held(model: torch.nn.Module) -> list[tuple[tuple, torch.Tensor]]:
 
 
 def attributes(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module, str, Any]]:
-    """Each attribute a module of the model sets itself (not its parameters, buffers, submodules or hooks):
-    (the module's name, the module, the attribute's name, its value)."""
+    """Each attribute a module of the model sets itself, and each of its buffers (a state may be registered as
+    one), not its parameters, submodules or hooks: (the module's name, the module, the attribute's name, its
+    value)."""
     for name, module in model.named_modules():
         for attr, value in vars(module).items():
             if attr not in _MODULE_KEYS:
+                yield name, module, attr, value
+        for attr, value in module._buffers.items():
+            if value is not None:
                 yield name, module, attr, value
 
 
