@@ -60,7 +60,7 @@ def held(model: torch.nn.Module) -> list[tuple[tuple, torch.Tensor]]:
     Bounded per attribute in depth and width: a state is a few tensors, not a table."""
     found: list[tuple[tuple, torch.Tensor]] = []
 
-    def scan(value: Any, path: tuple, depth: int) -> None:
+    def scan(value: Any, path: tuple, depth: int) -> None:  # path: from the attribute; keys made when found
         if isinstance(value, torch.Tensor):
             if value.grad_fn is not None:
                 found.append((path, value))
@@ -71,9 +71,14 @@ def held(model: torch.nn.Module) -> list[tuple[tuple, torch.Tensor]]:
             for k, v in value.items():
                 scan(v, (*path, MappingKey(k)), depth + 1)
 
-    for name, module, attr, value in attributes(model):
-        scan(value, (*(GetAttrKey(part) for part in name.split(".") if part), GetAttrKey(attr)), 0)
-    return found
+    kept = []
+    for name, _, attr, value in attributes(model):
+        if isinstance(value, (torch.Tensor, tuple, list, dict)):
+            found.clear()
+            scan(value, (), 0)
+            kept += [((*(GetAttrKey(part) for part in name.split(".") if part), GetAttrKey(attr), *path), t)
+                     for path, t in found]
+    return kept
 
 
 def attributes(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module, str, Any]]:
@@ -81,9 +86,9 @@ def attributes(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module, s
     one), not its parameters, submodules or hooks: (the module's name, the module, the attribute's name, its
     value)."""
     for name, module in model.named_modules():
-        for attr, value in vars(module).items():
-            if attr not in _MODULE_KEYS:
-                yield name, module, attr, value
+        own = vars(module)
+        for attr in sorted(own.keys() - _MODULE_KEYS):  # sorted: the same order, whatever the hash seed
+            yield name, module, attr, own[attr]
         for attr, value in module._buffers.items():
             if value is not None:
                 yield name, module, attr, value
