@@ -10,6 +10,8 @@ Their healthy
 look-alikes stay silent: causal convolutions (left padding, or none with the targets k steps ahead),
 the mask the right way round, bidirectional encoders whose targets are labels, an autoencoder
 (shift 0), one-direction RNNs, a masked decoder."""
+import math
+
 import pytest
 
 from conftest import codes
@@ -255,6 +257,23 @@ def batch():
 train(Net(), batch, F.mse_loss)
 """
 
+MHA = """
+V, T, E = 20, 16, 32
+class LM(nn.Module):                                   # nn.MultiheadAttention on (T, B, E)
+    def __init__(self):
+        super().__init__()
+        self.emb, self.pos = nn.Embedding(V, E), nn.Parameter(torch.randn(T, 1, E) * 0.02)
+        self.attn, self.out = nn.MultiheadAttention(E, 4), nn.Linear(E, V)
+    def forward(self, ids):                            # (T, B)
+        n = ids.shape[0]
+        h = self.emb(ids) + self.pos[:n]
+        return self.out(h + self.attn(h, h, h, attn_mask=MASK)[0])
+def batch():
+    chunk = torch.randint(0, V, (T + 1, 12))
+    return (chunk[:-1],), chunk[1:]
+train(LM(), batch, lambda out, y: F.cross_entropy(out.reshape(-1, V), y.reshape(-1)), lr=1e-3)
+"""
+
 BROKEN = {
     "tcn-same-padding": TCN.replace("CAUSAL", "False"),
     "transformer-mask-transposed": TRANSFORMER.replace("MASK", TRIU + ".t()"),
@@ -264,6 +283,9 @@ BROKEN = {
     "seq2seq-decoder-unmasked": SEQ2SEQ.replace("CAUSAL", "False"),
     "bidirectional-word-lm-sequence-first": WORD_LM.replace("BIDIRECTIONAL", "True"),
     "one-hot-tokens-mask-hiding-the-past": ONE_HOT.replace("MASK", "torch.ones(T, T, dtype=torch.bool).tril(-1)"),
+    # "True = may attend" given to nn.MultiheadAttention, whose True hides: each position sees only later ones,
+    # and the last, which has none, makes NaN
+    "mha-mask-meaning-swapped-sequence-first": MHA.replace("MASK", "torch.tril(torch.ones(n, n, dtype=torch.bool))"),
     # a mask built as "True = hidden" given to an API whose True means "may attend": only the future is seen
     "nano-gpt-sdpa-mask-meaning-swapped": NANO_GPT.replace("MASK", "future | torch.eye(n, dtype=torch.bool)"),
     # the diagonal one off: position t sees t + 1, the value it must forecast; inputs standardised, targets raw
@@ -278,6 +300,7 @@ BROKEN = {
 
 HEALTHY = {
     "nano-gpt-sdpa-mask-right-way": NANO_GPT.replace("MASK", "~future"),
+    "mha-mask-hiding-the-future-sequence-first": MHA.replace("MASK", "torch.triu(torch.ones(n, n, dtype=torch.bool), 1)"),
     "forecast-mask-on-the-diagonal": ATTENTION_FORECAST.replace("KEEP", "torch.ones(n, n).tril()"),
     "decoder-only-empty-memory": DECODER_ONLY.replace("MEMORY", "torch.zeros_like(h[:1])"),
     "gru-then-masked-attention": RNN_THEN_ATTENTION.replace("MASK", "nn.Transformer.generate_square_subsequent_mask(n)"),
@@ -348,6 +371,14 @@ def test_a_model_that_sees_the_future_is_named_first(run_code, name):
     r = run_code(PRELUDE + BROKEN[name])
     assert codes(r)[:1] == ["causal-leak"], codes(r)
     assert r.findings[0].severity == "error"
+
+
+def test_a_leak_is_measured_where_the_outputs_are_numbers(run_code):
+    r = run_code(PRELUDE + BROKEN["mha-mask-meaning-swapped-sequence-first"])
+    record = causal_record(r)
+    assert math.isfinite(record["relative_change"]) and record["relative_change"] > 0.01, record
+    assert record["weights"].startswith("as training started"), record  # the trained ones turned NaN
+    assert codes(r)[:1] == ["causal-leak"], codes(r)
 
 
 @pytest.mark.parametrize("name", HEALTHY)
