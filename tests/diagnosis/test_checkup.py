@@ -827,9 +827,30 @@ def test_training_mode_behaviour_switched_off_in_eval_is_quiet(model, batch):
     assert not evaluation["training_form_ops"] and not evaluation["sampling_ops"] and "note" not in evaluation
 
 
+class StatefulRNN(nn.Module):
+    """A hidden state kept on the model between calls (truncated BPTT over a stream), detached each call."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn, self.out, self.state = nn.GRU(4, 8, batch_first=True), nn.Linear(8, 3), None
+
+    def forward(self, x):
+        o, h = self.rnn(x, self.state)
+        self.state = h.detach()
+        return self.out(o)
+
+
 def test_evaluation_that_differs_with_no_random_op_is_a_finding():
     light = cheap(Counter(), data()[0])
     assert codes(light) == ["nondeterministic-eval"] and "no dropout" in light.findings[0].observation
+
+
+def test_a_hidden_state_kept_between_calls_is_the_models_memory_not_nondeterminism():
+    model = StatefulRNN()
+    model(torch.randn(8, 5, 4))  # training left a state
+    light = cheap(model, torch.randn(8, 5, 4))
+    assert "nondeterministic-eval" not in codes(light), probe(light, "eval-determinism")
+    assert probe(light, "eval-determinism")["eval_repeat_max_diff"] == 0
 
 
 class DrawsMoved(torch.overrides.TorchFunctionMode):

@@ -66,6 +66,14 @@ def test_the_target_passed_to_the_model_is_not_the_input_it_reads():
     assert (s.name, s.steps) == ("arg0", 1)
 
 
+def test_inputs_standardised_apart_from_raw_targets():
+    raw = series * 4 + 20  # the targets in the data's units, the inputs standardised for the model
+    s = find((raw[:, :T] - 20) / 4, raw[:, 1:T + 1, :1], B, 0)
+    assert (s.steps, s.channels) == (1, (0,))
+    assert find((raw[:, :T] - 20) / 4, raw[:, :T], B, 0) is None  # an autoencoder in other units: shift 0
+    assert find(series[:, :T], series[:, 1:T + 1].tanh(), B, 0) is None  # no affine map of the input
+
+
 @pytest.mark.parametrize("inputs, targets", [
     (series[:, :T], series[:, :T]),                                      # an autoencoder: shift 0
     (series[:, :T].transpose(0, 1), series[:, :T].transpose(0, 1)),      # the same, sequence-first

@@ -128,6 +128,30 @@ for step in range(40):
 """,
 }
 
+RECURRENT = """
+T, B, H = 15, 16, 24
+class Cell(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ih, self.hh, self.out = nn.Linear(1, H), nn.Linear(H, H, bias=False), nn.Linear(H, 1)
+    def forward(self, x, h):                                   # x: (B, T), h: (B, H)
+        outs = []
+        for t in range(x.shape[1]):
+            h = torch.tanh(self.ih(x[:, t:t + 1]) + self.hh(h))
+            outs.append(self.out(h))
+        return torch.cat(outs, 1), h
+cell = Cell(); opt = torch.optim.RMSprop(cell.parameters(), 1e-3)
+h = torch.zeros(B, H)                                         # the state starts at zero, then carries on
+for step in range(100):
+    i = step * T
+    pred, h = cell(signal[:, i:i + T], h)
+    loss = F.mse_loss(pred, signal[:, i + 1:i + T + 1])
+    opt.zero_grad(); loss.backward(); opt.step()
+    h = h.detach()
+"""
+SIGNAL = "signal = torch.sin(torch.arange(6000).float() * 0.07).repeat(16, 1) + 0.1 * torch.randn(16, 6000)\n"
+HEALTHY["a recurrent state fed back, zeros at first"] = SIGNAL + RECURRENT
+
 DATA_CODES = {"data-outliers", "sentinel-values", "target-scale-mismatch", "class-imbalance", "rare-classes",
               "constant-feature", "missing-values"}
 
@@ -146,6 +170,13 @@ def test_broken_batches_are_named_by_run(run_code, name):
 def test_healthy_batches_are_quiet(run_code, name):
     r = run_code(PRELUDE + HEALTHY[name])
     assert not set(codes(r)) & DATA_CODES, [(f.code, f.observation) for f in r.findings]
+
+
+def test_a_sentinel_beside_a_recurrent_state_is_named_in_the_data_alone(run_code):
+    r = run_code(PRELUDE + SIGNAL + "signal[:, ::45] = -999.0\n" + RECURRENT)  # a missing reading every 3 batches
+    found = next(f for f in r.findings if f.code == "sentinel-values")
+    assert "= -999" in found.observation and "`h[" not in found.observation, found.observation
+    assert found.evidence["rows_profiled"] == 99 * 16  # profiled again once `h` came back: without the first call
 
 
 def test_the_cli_with_its_defaults_names_the_outliers(tmp_path):

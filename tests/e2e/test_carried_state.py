@@ -1,8 +1,9 @@
 """`traindoctor run`, default configuration: each optimizer step's loss backpropagates only through graph built
 during that step. State carried to the next step with its graph (a recurrent hidden state, a running average
-of the loss, a running center of the features) is found whether backward() then fails (graph freed; a saved
-weight modified by the step) or not (the graph grows); loops whose graphs span several model calls within one
-step (gradient accumulation, a GAN's two losses, a REINFORCE episode, a BPTT window) are not findings."""
+of the loss, a running center of the features), returned by the model or kept on it, is found whether
+backward() then fails (graph freed; a saved weight modified by the step) or not (the graph grows); loops whose
+graphs span several model calls within one step (gradient accumulation, a GAN's two losses, a REINFORCE
+episode, a BPTT window) are not findings."""
 import subprocess
 import sys
 import textwrap
@@ -52,6 +53,58 @@ for step in range(40):
     loss = F.cross_entropy(scores.reshape(-1, V), y.reshape(-1))
     opt.zero_grad(); loss.backward(retain_graph=True); opt.step()
 """,
+    # the state lives on the model, never returned: only the model's attributes show it
+    "lstm-state-on-self": """
+class CharRNN(nn.Module):
+    def __init__(self):
+        super().__init__(); self.emb = nn.Embedding(V, 16); self.lstm = nn.LSTM(16, 32, batch_first=True)
+        self.out = nn.Linear(32, V); self.state = None
+    def forward(self, x):
+        o, self.state = self.lstm(self.emb(x), self.state)
+        return self.out(o)
+model = CharRNN(); opt = torch.optim.Adam(model.parameters(), 3e-3)
+for step in range(40):
+    x, y = batch(step)
+    loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "gru-state-in-a-buffer": """
+class LM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.gru, self.out = nn.Embedding(V, 16), nn.GRU(16, 32, batch_first=True), nn.Linear(32, V)
+        self.register_buffer("h", torch.zeros(1, B, 32))
+    def forward(self, x):
+        o, self.h = self.gru(self.emb(x), self.h)
+        return self.out(o)
+model = LM(); opt = torch.optim.Adam(model.parameters(), 3e-3)
+for step in range(40):
+    x, y = batch(step)
+    loss = F.cross_entropy(model(x).reshape(-1, V), y.reshape(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "cell-memories-in-a-dict-retain-graph": """
+class Stacked(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.head = nn.Embedding(V, 16), nn.Linear(24, V)
+        self.cells = nn.ModuleList([nn.GRUCell(16, 24), nn.GRUCell(24, 24)])
+        self.memory = {}
+    def forward(self, x):
+        h, outs = [self.memory.get(i) for i in range(2)], []
+        for t in range(x.shape[1]):
+            inp = self.emb(x[:, t])
+            for i, cell in enumerate(self.cells):
+                h[i] = inp = cell(inp, h[i])
+            outs.append(self.head(inp))
+        self.memory = dict(enumerate(h))
+        return torch.stack(outs, 1)
+model = Stacked(); opt = torch.optim.Adam(model.parameters(), 3e-3)
+for step in range(40):
+    x, y = batch(step)
+    loss = F.cross_entropy(model(x).transpose(1, 2), y)
+    opt.zero_grad(); loss.backward(retain_graph=True); opt.step()
+""",
     "feature-center-ema": """
 enc = nn.Sequential(nn.Linear(T, 16), nn.Tanh())
 opt = torch.optim.SGD(enc.parameters(), lr=0.05)
@@ -95,6 +148,12 @@ for step in range(40):
 """,
     "truncated-bptt": BROKEN["lstm-hidden-carried"].replace(
         "opt.step()\n", "opt.step()\n    h = tuple(t.detach() for t in h)\n"),
+    "state-on-self-detached-each-call": BROKEN["lstm-state-on-self"].replace(
+        "        o, self.state", "        self.state = self.state and tuple(s.detach() for s in self.state)\n        o, self.state"),
+    "state-in-a-buffer-detached-when-stored": BROKEN["gru-state-in-a-buffer"].replace(
+        "        o, self.h = self.gru(self.emb(x), self.h)", "        o, h = self.gru(self.emb(x), self.h)\n        self.h = h.detach()"),
+    "cell-memories-reset-each-batch": BROKEN["cell-memories-in-a-dict-retain-graph"].replace(
+        "    x, y = batch(step)", "    model.memory = {}\n    x, y = batch(step)").replace("retain_graph=True", ""),
     "gradient-accumulation": """
 model = nn.Sequential(nn.Embedding(V, 16), nn.Flatten(), nn.Linear(16 * T, V))
 opt = torch.optim.Adam(model.parameters(), 1e-3)
@@ -172,6 +231,16 @@ def test_a_carried_hidden_state_explains_the_autograd_error(run_code, name):
     assert found.location["line"] == _line_of(source, "loss.backward(") == crash.location["line"]
 
 
+@pytest.mark.parametrize("name, where", [("lstm-state-on-self", ".state["), ("gru-state-in-a-buffer", ".h"),
+                                         ("cell-memories-in-a-dict-retain-graph", ".memory[")])
+def test_a_state_kept_on_the_model_explains_the_autograd_error(run_code, name, where):
+    report = run_code(PRELUDE + BROKEN[name])
+    assert codes(report)[:2] == ["state-not-detached", "script-error"], [(f.code, f.observation) for f in report.findings]
+    found = report.findings[0]
+    assert found.evidence["held"] and found.evidence["output"].startswith(where), found.evidence
+    assert f"keeps in `self{where}" in found.observation
+
+
 def test_the_inplace_error_names_the_weight_the_step_modified(run_code):
     report = run_code(PRELUDE + BROKEN["gru-carried-retain-graph"])
     found = _carried(report)
@@ -199,6 +268,13 @@ def test_carried_state_that_does_not_crash_is_found_from_a_sampled_step(run_code
 def test_graphs_within_one_step_are_not_findings(run_code, name):
     report = run_code(PRELUDE + HEALTHY[name])
     assert "state-not-detached" not in [f.code for f in report.findings], [(f.code, f.observation) for f in report.findings]
+
+
+@pytest.mark.parametrize("name", ["state-on-self-detached-each-call", "state-in-a-buffer-detached-when-stored",
+                                  "cell-memories-reset-each-batch"])
+def test_a_state_kept_on_the_model_is_no_nondeterministic_evaluation(run_code, name):
+    report = run_code(PRELUDE + HEALTHY[name])
+    assert not codes(report), [(f.code, f.observation) for f in report.findings]
 
 
 def _plain(path):

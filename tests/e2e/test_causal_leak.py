@@ -3,10 +3,15 @@ first as `causal-leak`: a TCN with 'same' padding on (B, C, T) series, a sequenc
 whose causal mask is built the wrong way round (boolean transposed, float with 0 and -inf swapped), a
 bidirectional LSTM forecasting float series or giving a language model's (T*B, V) log-probabilities,
 a GPT without a mask and flattened targets, a seq2seq decoder without its mask, attention over one-hot
-tokens with the mask hiding the past. Their healthy
+tokens with the mask hiding the past, a nanoGPT whose boolean mask means the opposite to SDPA, a
+forecaster (standardised inputs, raw targets) whose mask is one diagonal off, a decoder-only LM whose
+cross-attention reads its own input, attention over a GRU's states, a delta feature made with roll.
+Their healthy
 look-alikes stay silent: causal convolutions (left padding, or none with the targets k steps ahead),
 the mask the right way round, bidirectional encoders whose targets are labels, an autoencoder
 (shift 0), one-direction RNNs, a masked decoder."""
+import math
+
 import pytest
 
 from conftest import codes
@@ -157,6 +162,118 @@ def batch():
 train(LM(), batch, lambda out, y: F.cross_entropy(out.reshape(-1, V), y.reshape(-1)))
 """
 
+NANO_GPT = """
+V, T, E, H = 16, 20, 32, 4
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv, self.proj, self.ln = nn.Linear(E, 3 * E), nn.Linear(E, E), nn.LayerNorm(E)
+    def forward(self, x):
+        B, n, _ = x.shape
+        q, k, v = (t.view(B, n, H, E // H).transpose(1, 2) for t in self.qkv(self.ln(x)).chunk(3, -1))
+        future = torch.triu(torch.ones(n, n, dtype=torch.bool), 1)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=MASK)  # a boolean mask: True = may attend
+        return x + self.proj(y.transpose(1, 2).reshape(B, n, E))
+class GPT(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.tok, self.pos, self.block, self.head = nn.Embedding(V, E), nn.Embedding(T, E), Block(), nn.Linear(E, V)
+    def forward(self, idx, targets):                   # nanoGPT's signature: (logits, loss)
+        logits = self.head(self.block(self.tok(idx) + self.pos(torch.arange(idx.shape[1]))))
+        return logits, F.cross_entropy(logits.view(-1, V), targets.view(-1))
+model = GPT(); opt = torch.optim.AdamW(model.parameters(), 1e-3)
+data = torch.randint(0, V, (2000,))
+for step in range(20):
+    i = torch.randint(0, len(data) - T - 1, (12,)).tolist()
+    x, y = torch.stack([data[j:j + T] for j in i]), torch.stack([data[j + 1:j + T + 1] for j in i])
+    _, loss = model(x, y)
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+ATTENTION_FORECAST = """
+import math
+E = 32
+class Forecaster(nn.Module):                           # (B, T, F) floats in, the next value of channel 0 out
+    def __init__(self):
+        super().__init__()
+        self.inp, self.qkv, self.out = nn.Linear(2, E), nn.Linear(E, 3 * E), nn.Linear(E, 1)
+    def forward(self, x):
+        h, n = self.inp(x), x.shape[1]
+        q, k, v = self.qkv(h).chunk(3, -1)
+        w = (q @ k.transpose(1, 2) / math.sqrt(E)).masked_fill(KEEP == 0, float("-inf"))
+        return self.out(h + F.softmax(w, -1) @ v)
+def batch():
+    s = 20 + 5 * waves(16, 2, 33).transpose(1, 2)     # (B, T, F) in the data's units
+    return ((s[:, :-1] - 20) / 5,), s[:, 1:, :1]       # inputs standardised for the model, targets raw
+train(Forecaster(), batch, F.mse_loss)
+"""
+
+DECODER_ONLY = """
+V, T, E = 16, 16, 32
+class LM(nn.Module):                                   # a decoder-only LM from nn.TransformerDecoder, (T, B)
+    def __init__(self):
+        super().__init__()
+        self.emb, self.pos = nn.Embedding(V, E), nn.Parameter(torch.randn(T, 1, E) * 0.02)
+        self.dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(E, 4, 64, dropout=0.0), 1)
+        self.head = nn.Linear(E, V)
+    def forward(self, ids):
+        h = self.emb(ids) + self.pos[:ids.shape[0]]
+        mask = nn.Transformer.generate_square_subsequent_mask(ids.shape[0])
+        return self.head(self.dec(h, memory=MEMORY, tgt_mask=mask, tgt_is_causal=True))
+def batch():
+    chunk = torch.randint(0, V, (T + 1, 12))
+    return (chunk[:-1],), chunk[1:]
+train(LM(), batch, lambda out, y: F.cross_entropy(out.reshape(-1, V), y.reshape(-1)), lr=1e-3)
+"""
+
+RNN_THEN_ATTENTION = """
+V, T = 12, 24
+class LM(nn.Module):                                   # a one-direction GRU, then attention over its states
+    def __init__(self):
+        super().__init__()
+        self.emb, self.gru = nn.Embedding(V, 16), nn.GRU(16, 32, batch_first=True)
+        self.attn, self.out = nn.MultiheadAttention(32, 4, batch_first=True), nn.Linear(64, V)
+    def forward(self, x):
+        h, _ = self.gru(self.emb(x))
+        n = x.shape[1]
+        ctx, _ = self.attn(h, h, h, attn_mask=MASK)
+        return self.out(torch.cat([h, ctx], -1))
+def batch():
+    s = torch.randint(0, V, (16, T + 1))
+    return (s[:, :-1],), s[:, 1:]
+train(LM(), batch, lambda out, y: F.cross_entropy(out.permute(0, 2, 1), y))
+"""
+
+ROLLED_DELTA = """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn, self.out = nn.LSTM(4, 32, batch_first=True), nn.Linear(32, 2)
+    def forward(self, x):                              # (B, T, F)
+        return self.out(self.rnn(torch.cat([x, DELTA], -1))[0])
+def batch():
+    s = waves(16, 2, 41).transpose(1, 2)
+    return (s[:, :-1],), s[:, 1:]
+train(Net(), batch, F.mse_loss)
+"""
+
+MHA = """
+V, T, E = 20, 16, 32
+class LM(nn.Module):                                   # nn.MultiheadAttention on (T, B, E)
+    def __init__(self):
+        super().__init__()
+        self.emb, self.pos = nn.Embedding(V, E), nn.Parameter(torch.randn(T, 1, E) * 0.02)
+        self.attn, self.out = nn.MultiheadAttention(E, 4), nn.Linear(E, V)
+    def forward(self, ids):                            # (T, B)
+        n = ids.shape[0]
+        h = self.emb(ids) + self.pos[:n]
+        return self.out(h + self.attn(h, h, h, attn_mask=MASK)[0])
+def batch():
+    chunk = torch.randint(0, V, (T + 1, 12))
+    return (chunk[:-1],), chunk[1:]
+train(LM(), batch, lambda out, y: F.cross_entropy(out.reshape(-1, V), y.reshape(-1)), lr=1e-3)
+"""
+
 BROKEN = {
     "tcn-same-padding": TCN.replace("CAUSAL", "False"),
     "transformer-mask-transposed": TRANSFORMER.replace("MASK", TRIU + ".t()"),
@@ -166,9 +283,28 @@ BROKEN = {
     "seq2seq-decoder-unmasked": SEQ2SEQ.replace("CAUSAL", "False"),
     "bidirectional-word-lm-sequence-first": WORD_LM.replace("BIDIRECTIONAL", "True"),
     "one-hot-tokens-mask-hiding-the-past": ONE_HOT.replace("MASK", "torch.ones(T, T, dtype=torch.bool).tril(-1)"),
+    # "True = may attend" given to nn.MultiheadAttention, whose True hides: each position sees only later ones,
+    # and the last, which has none, makes NaN
+    "mha-mask-meaning-swapped-sequence-first": MHA.replace("MASK", "torch.tril(torch.ones(n, n, dtype=torch.bool))"),
+    # a mask built as "True = hidden" given to an API whose True means "may attend": only the future is seen
+    "nano-gpt-sdpa-mask-meaning-swapped": NANO_GPT.replace("MASK", "future | torch.eye(n, dtype=torch.bool)"),
+    # the diagonal one off: position t sees t + 1, the value it must forecast; inputs standardised, targets raw
+    "forecast-mask-one-diagonal-off": ATTENTION_FORECAST.replace("KEEP", "torch.ones(n, n).tril(1)"),
+    # the target mask is right, but cross-attention reads the same embeddings as its memory
+    "decoder-only-memory-is-its-own-input": DECODER_ONLY.replace("MEMORY", "h"),
+    "gru-then-unmasked-attention": RNN_THEN_ATTENTION.replace("MASK", "None"),
+    # a "delta" feature by roll: x[t + 1] - x[t], or x[t] - x[t - 1] whose position 0 wraps to the last input
+    "roll-ahead-delta": ROLLED_DELTA.replace("DELTA", "torch.roll(x, -1, 1) - x"),
+    "roll-wrapping-round": ROLLED_DELTA.replace("DELTA", "x - torch.roll(x, 1, 1)"),
 }
 
 HEALTHY = {
+    "nano-gpt-sdpa-mask-right-way": NANO_GPT.replace("MASK", "~future"),
+    "mha-mask-hiding-the-future-sequence-first": MHA.replace("MASK", "torch.triu(torch.ones(n, n, dtype=torch.bool), 1)"),
+    "forecast-mask-on-the-diagonal": ATTENTION_FORECAST.replace("KEEP", "torch.ones(n, n).tril()"),
+    "decoder-only-empty-memory": DECODER_ONLY.replace("MEMORY", "torch.zeros_like(h[:1])"),
+    "gru-then-masked-attention": RNN_THEN_ATTENTION.replace("MASK", "nn.Transformer.generate_square_subsequent_mask(n)"),
+    "delta-with-the-first-position-padded": ROLLED_DELTA.replace("DELTA", "x - F.pad(x, (0, 0, 1, 0))[:, :-1]"),
     "tcn-left-padding": TCN.replace("CAUSAL", "True"),
     "valid-conv-k-steps-ahead": """
 K = 4
@@ -235,6 +371,14 @@ def test_a_model_that_sees_the_future_is_named_first(run_code, name):
     r = run_code(PRELUDE + BROKEN[name])
     assert codes(r)[:1] == ["causal-leak"], codes(r)
     assert r.findings[0].severity == "error"
+
+
+def test_a_leak_is_measured_where_the_outputs_are_numbers(run_code):
+    r = run_code(PRELUDE + BROKEN["mha-mask-meaning-swapped-sequence-first"])
+    record = causal_record(r)
+    assert math.isfinite(record["relative_change"]) and record["relative_change"] > 0.01, record
+    assert record["weights"].startswith("as training started"), record  # the trained ones turned NaN
+    assert codes(r)[:1] == ["causal-leak"], codes(r)
 
 
 @pytest.mark.parametrize("name", HEALTHY)

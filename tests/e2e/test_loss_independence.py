@@ -23,7 +23,25 @@ for it in range(60):
     opt.zero_grad(); loss.backward(); opt.step()
 """
 
+# pytorch/examples' word_language_model without its nn.Module: an embedding called first (which reads (T, B)
+# ids position by position, so it cannot tell the batch dim), a sequence-first LSTM and a decoder in the loop
+SEPARATE_MODULES = """
+V, T, B = 15, 25, 10
+data = torch.randint(0, V, (3000, B))                                   # (time, batch)
+emb, rnn, dec = nn.Embedding(V, 16), nn.LSTM(16, 32), nn.Linear(32, V)
+opt = torch.optim.SGD([*emb.parameters(), *rnn.parameters(), *dec.parameters()], lr=0.5)
+hidden = None
+for step in range(40):
+    x, y = data[step * T:(step + 1) * T], data[step * T + 1:(step + 1) * T + 1]
+    out, hidden = rnn(emb(x), hidden)
+    hidden = tuple(h.detach() for h in hidden)
+    loss = F.nll_loss(SCORES.view(-1, V), y.reshape(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
 MIXING = {
+    "log-softmax-over-the-batch-of-a-sequence-first-lstm": SEPARATE_MODULES.replace(
+        "SCORES", "F.log_softmax(dec(out), 1)"),
     "softmax-over-the-batch": """
 x = torch.randn(512, 10); y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
 model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 3))
@@ -104,6 +122,8 @@ for step in range(60):
 """
 
 INDEPENDENT = {
+    "a-sequence-first-lstm-after-a-position-wise-model": SEPARATE_MODULES.replace(
+        "SCORES", "F.log_softmax(dec(out), -1)"),
     "nt-xent-over-two-views-concatenated-2b": NT_XENT.replace("K", "2").replace(
         "VIEWS", "z = torch.cat([enc(x[i:i + 32] + 0.1 * torch.randn(32, 10)), enc(x[i:i + 32] + 0.1 * torch.randn(32, 10))])"),
     "nt-xent-over-three-views-in-one-forward-3b": NT_XENT.replace("K", "3").replace(
@@ -211,6 +231,9 @@ def test_a_loss_that_mixes_samples_is_named(run_code, name):
 def test_losses_that_keep_samples_apart_or_compare_them_by_design(run_code, name):
     r = run_code(PRELUDE + INDEPENDENT[name])
     assert "batch-mixing" not in codes(r), codes(r)
+    if name.startswith("a-sequence-first"):
+        record = next(p for p in r.sections["run"]["probes"] if p["name"] == "loss-independence")
+        assert record["batch"] == 10 and "along dim 0 of the model's input, not along dim 1" in record["note"], record
     if name.startswith(("nt-xent", "clip", "contrastive")):
         note = next(p for p in r.sections["run"]["probes"] if p["name"] == "loss-independence").get("note", "")
         assert "table of the outputs' samples" in note, note

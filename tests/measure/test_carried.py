@@ -2,6 +2,7 @@
 counts as carried state."""
 import torch
 from torch import nn
+from torch.utils._pytree import keystr
 
 from traindoctor.measure import carried
 from traindoctor.measure.leaves import nodes
@@ -49,3 +50,41 @@ def test_the_walk_is_bounded_by_nodes():
         y = y * 1.5
     assert len(list(nodes(y.grad_fn, max_nodes=10))) == 10
     assert len(list(nodes(y.grad_fn))) == 51  # 50 products and the leaf's AccumulateGrad
+
+
+class _Stateful(nn.Module):
+    """A recurrent state kept on the module between calls, never returned."""
+    def __init__(self):
+        super().__init__()
+        self.cell, self.memory = nn.GRUCell(3, 4), {}
+
+    def forward(self, x):
+        self.memory["h"] = self.cell(x, self.memory.get("h"))
+        return self.memory["h"].sum(1)
+
+
+def test_a_state_kept_on_the_model_is_stamped_with_its_path():
+    torch.manual_seed(0)
+    model = _Stateful()
+    out = model(torch.randn(2, 3))
+    (_, kept), = carried.held(model)
+    assert kept is model.memory["h"]
+    carried.stamp(model, carried.held(model), 0, kept=True)
+    later = model(torch.randn(2, 3))  # reads the state of step 0
+    record, _ = carried.find([later.sum()], 1, _stepped(model))
+    assert record["held"] and record["output"] == ".memory['h']" and record["shape"] == [2, 4]
+    assert out.grad_fn.metadata == {}  # the output is stamped only when the recorder stamps it
+
+
+def test_parameters_buffers_without_a_graph_and_detached_state_are_not_held():
+    model = _Stateful()
+    model.register_buffer("count", torch.zeros(1))
+    model.memory["h"] = model.cell(torch.randn(2, 3)).detach()
+    assert carried.held(model) == []
+
+
+def test_a_state_registered_as_a_buffer_and_reassigned_with_its_graph_is_held():
+    model = _Stateful()
+    model.register_buffer("h", torch.zeros(2, 4))
+    model.h = model.cell(torch.randn(2, 3), model.h)
+    assert [keystr(path) for path, _ in carried.held(model)] == [".h"]

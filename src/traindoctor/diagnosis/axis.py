@@ -54,6 +54,9 @@ class BatchAxis:
     # the inputs (by position among the input tensors) as wide as the samples are many but holding them on
     # their first dim alone (one-hot node ids beside an adjacency): cut on that dim only
     rows: tuple[int, ...] = ()
+    # the other of dims 0 and 1 when neither sizes nor the model's behaviour told them apart (the model is
+    # position-wise, an embedding): what runs after the model in the training loop may still tell
+    undecided: int | None = None
 
 
 def batch_dim(t: torch.Tensor, size: int, axis: int) -> int | None:
@@ -252,13 +255,16 @@ def _sequence_first(model: nn.Module) -> str | None:
                  if isinstance(m, (nn.RNNBase, nn.MultiheadAttention)) and not m.batch_first), None)
 
 
-def decide(model: nn.Module | None, inputs: Any, targets: Any) -> BatchAxis:
+def decide(model: nn.Module | None, inputs: Any, targets: Any, given: int | None = None) -> BatchAxis:
     """`model` is an eval-mode copy (None: none could be made); it is run, on slices of at most LOOK
-    samples, only when the sizes cannot tell."""
+    samples, only when the sizes cannot tell. `given`: the dim to take (what a caller found where this
+    decision left two candidates, BatchAxis.undecided)."""
     named = [(n, t) for n, t in tensors_in(inputs) if t.dim() >= 1]
     if not named:
         return BatchAxis(None, 1, "no input tensor has a dimension to hold samples")
     name, x = named[0]
+    if given is not None:
+        return BatchAxis(given, x.shape[given], f"dim {given} of `{name}` {tuple(x.shape)}, as given")
     others = [t for _, t in named[1:]] + [t for _, t in tensors_in(targets) if t.dim() >= 1]
     support = {c: sum(x.shape[c] in t.shape[:2] for t in others) for c in (0, 1) if c < x.dim()}
     best = max(support.values())
@@ -277,8 +283,9 @@ def decide(model: nn.Module | None, inputs: Any, targets: Any) -> BatchAxis:
     c = max(leaders, key=lambda c: (looks[c].output, looks[c].independent, c == prior))
     if looks[c].independent == 1 and sum(lk.independent == 1 for lk in looks.values()) == 1:
         why = f"perturbing one sample along dim {c} of `{name}` {tuple(x.shape)} changes only that sample's output"
-    else:
-        why = (f"sizes and behaviour do not tell dims {leaders} of `{name}` {tuple(x.shape)} apart; "
-               + (f"`{seq}` is sequence-first" if c == prior == 1 else "dim 0 by convention" if c == 0 else
-                  f"only dim {c} slices the output"))
-    return BatchAxis(c, x.shape[c], why)
+        return BatchAxis(c, x.shape[c], why)
+    why = (f"sizes and behaviour do not tell dims {leaders} of `{name}` {tuple(x.shape)} apart; "
+           + (f"`{seq}` is sequence-first" if c == prior == 1 else "dim 0 by convention" if c == 0 else
+              f"only dim {c} slices the output"))
+    alike = [d for d in leaders if d != c and looks[d] == looks[c]]
+    return BatchAxis(c, x.shape[c], why, undecided=alike[0] if alike and not seq else None)

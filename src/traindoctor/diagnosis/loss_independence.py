@@ -2,7 +2,9 @@
 through the model; this follows it through the loss computed from the model's outputs (the head on
 tape, measure/tape.py): the gradient of the loss with respect to sample i's output must not move when
 sample 0's output moves. A softmax or a normalisation taken over the batch axis in the training loop
-breaks it, wherever it is written.
+breaks it, wherever it is written. Where the model alone could not tell dims 0 and 1 of its input apart (an
+embedding reads (T, B) ids position by position), the dim the loss keeps apart holds the samples: a
+sequence-first LSTM run after it in the loop mixes positions along the other.
 
 Losses that compare samples with each other by design (a call that makes a samples-by-samples table from
 the outputs: contrastive losses, in-batch negatives) and heads that run a module in batch-statistics mode (a GAN's discriminator
@@ -11,7 +13,7 @@ with BatchNorm) mix samples on purpose and are not judged.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 import torch
 from torch import nn
@@ -41,8 +43,53 @@ class LossIndependenceRecord(TypedDict, total=False):
 
 def check(model: nn.Module, tape: Tape) -> tuple[list[Finding], LossIndependenceRecord]:
     """Raises NotApplicable when the loss compares samples by design, or the outputs hold no samples."""
+    m = _mixing(model, tape)
+    record, found = _judged(m)
+    undecided = m.setup.axis.undecided
+    if found is not None and undecided is not None:
+        # the model alone could not tell which dim holds the samples: the one the loss keeps apart does
+        other = _mixing(model, tape, undecided)
+        other_record, other_found = _judged(other)
+        if other_found is None:
+            m, record, found = other, other_record, None
+            record["note"] = (f"the loss mixes positions along dim {1 - undecided} of the model's input, not along "
+                              f"dim {undecided}: the samples are there (the model alone could not tell); ")
+    if found is not None:
+        return [found], record
+    B = m.setup.axis.size
+    record["note"] = record.get("note", "") + f"the loss gradients of the other {B - 1} samples unchanged"
     with isolated():
-        setup = Setup.build(model, (Call(tape.batch), None))
+        aligned = _alignment(tape, m.leaves, m.spec, m.main, m.setup.axis, m.params, m.base)
+    if aligned is None:
+        return [], record
+    names, change = aligned
+    record.update(targets_changed=names, alignment_change_other_samples=float(change[1:].max()),
+                  alignment_change_own_sample=float(change[0]))
+    misaligned = probe_rules.targets_misaligned(change[1:], float(change[0]), names, B, dict(record))
+    return ([misaligned] if misaligned else []), record
+
+
+def _judged(m: "_Mixing") -> tuple[LossIndependenceRecord, Finding | None]:
+    B = m.setup.axis.size
+    record = LossIndependenceRecord(batch=B, max_relative_change_other_samples=float(m.others.max()))
+    return record, probe_rules.loss_mixing(m.others, B, dict(record))
+
+
+class _Mixing(NamedTuple):
+    setup: Setup
+    leaves: list[Any]
+    spec: Any
+    main: int
+    params: dict[str, torch.Tensor]
+    base: torch.Tensor  # d loss / d (main output)
+    others: torch.Tensor  # per other sample: how far its gradient moved when sample 0's output did
+
+
+def _mixing(model: nn.Module, tape: Tape, axis: int | None = None) -> _Mixing:
+    """The loss gradients of the other samples when sample 0's output moves, the samples along `axis` (None:
+    as Setup decides)."""
+    with isolated():
+        setup = Setup.build(model, (Call(tape.batch), None), axis=axis)
         if setup.blocked:
             raise NotApplicable(setup.blocked)
         B = setup.need_samples(2)
@@ -73,20 +120,7 @@ def check(model: nn.Module, tape: Tape) -> tuple[list[Finding], LossIndependence
     if not torch.equal(base, again):
         raise NotApplicable("two identical loss computations gave different gradients")
     others = changes(base.movedim(ax.out_dim, 0), moved.movedim(ax.out_dim, 0))[1:]
-    record = LossIndependenceRecord(batch=B, max_relative_change_other_samples=float(others.max()))
-    found = probe_rules.loss_mixing(others, B, dict(record))
-    if found is not None:
-        return [found], record
-    record["note"] = f"the loss gradients of the other {B - 1} samples unchanged"
-    with isolated():
-        aligned = _alignment(tape, leaves, spec, main, ax, params, base)
-    if aligned is None:
-        return [], record
-    names, change = aligned
-    record.update(targets_changed=names, alignment_change_other_samples=float(change[1:].max()),
-                  alignment_change_own_sample=float(change[0]))
-    misaligned = probe_rules.targets_misaligned(change[1:], float(change[0]), names, B, dict(record))
-    return ([misaligned] if misaligned else []), record
+    return _Mixing(setup, leaves, spec, main, params, base, others)
 
 
 def _grad(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int, params: dict[str, torch.Tensor],

@@ -97,9 +97,10 @@ class Setup:
     no_output_samples: str = NO_OUTPUT_SAMPLES  # why per_sample gives None, for the probes that skip on it
 
     @classmethod
-    def build(cls, model: Any, batch: Any, loss_fn: Any = None, optimizer: Any = None) -> "Setup":
-        """Check the arguments, decide the batch axis, bound the batch, and check that the model runs on
-        it from an independent copy; a model that cannot be probed leaves `blocked` saying why."""
+    def build(cls, model: Any, batch: Any, loss_fn: Any = None, optimizer: Any = None,
+              axis: int | None = None) -> "Setup":
+        """Check the arguments, decide the batch axis (or take `axis`), bound the batch, and check that the
+        model runs on it from an independent copy; a model that cannot be probed leaves `blocked` saying why."""
         if not isinstance(model, nn.Module):
             raise SetupError(f"model must be a torch.nn.Module, not {type(model).__name__}")
         if isinstance(batch, dict):
@@ -120,7 +121,7 @@ class Setup:
             replica, blocked = None, (f"the model cannot be deep-copied ({type(exc).__name__}: {exc}); "
                                       "probes run on copies only, so none ran on the model")
         with guarded(model, tensors=True):  # nothing below may run or read the original
-            ax = decide(replica, inputs, targets)
+            ax = decide(replica, inputs, targets, axis)
             ax = pairwise_inputs(replica, inputs, ax)
             n = _bounded(inputs, targets, ax)
             inputs, targets = _clone(take(inputs, ax, n, rows=ax.rows)), _clone(take(targets, ax, n, fold=True))

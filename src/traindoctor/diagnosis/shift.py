@@ -3,9 +3,10 @@
 A target at position p equal to an input at position p + k (k >= 1) is the mark of next-token
 prediction and of k-step forecasting. The axis is read off the data, never assumed: time may be
 next to the batch (batch-first, or sequence-first (T, B, F)) or after the channels (Conv1d's
-(B, C, T)); targets may be flattened for the loss ((B*T,), (B*T, F)) or a slice of the input's
-channels (the next value of channel 0); a one-hot input is read as the tokens it encodes. k = 0 is
-no next-step task: an autoencoder predicts the present from the present. Labels handed to the model
+(B, C, T)); targets may be flattened for the loss ((B*T,), (B*T, F)), a slice of the input's channels
+(the next value of channel 0), or, for floats, in other units (standardised inputs, raw targets); a
+one-hot input is read as the tokens it encodes. k = 0 is no next-step task: an autoencoder predicts
+the present from the present. Labels handed to the model
 equal to its input (Hugging Face causal LMs) are shifted by one inside it, so the output at p is scored
 against labels[p + 1]; labels already ahead of an input (a seq2seq decoder's, shifted right into
 decoder_input_ids) are scored as they are.
@@ -113,20 +114,36 @@ def _ahead(x: torch.Tensor, b: int, time: int, y: torch.Tensor, e: int) -> tuple
 
 def _same(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[int, ...] | None | bool:
     """Whether y[:, p] equals x[:, p + k] on the positions both hold: None for all channels, the channels
-    of x matched one by one, or False. An input constant there matches anything and counts as no match."""
+    of x matched one by one, or False. An input constant there matches anything and counts as no match.
+    Floats also match in other units: inputs standardised for the model and targets left raw (or the other
+    way round) are the same series, so each channel is compared as z-scores when the values differ."""
     n = min(y.shape[1], x.shape[1] - k)
     if n < 2:
         return False
     a, b = x[:, k:k + n], y[:, :n]
     if x.is_floating_point() or y.is_floating_point():
         a, b = a.double(), b.double()
-        tol, skipped = CAUSAL_MATCH_TOLERANCE * (float(a.abs().max()) + 1e-12), torch.zeros_like(b, dtype=torch.bool)
-    else:
-        a, b, tol = a.long(), b.long(), 0.0
-        skipped = b == IGNORE_INDEX
-        if bool(skipped.all()):
-            return False
+        skipped = torch.zeros_like(b, dtype=torch.bool)  # no float target is skipped by the loss
+        for u, v in ((a, b), (_standard(a), _standard(b))):  # as given, then each channel in its own units
+            found = _equal(u, v, CAUSAL_MATCH_TOLERANCE * (float(u.abs().max()) + 1e-12), skipped)
+            if found is not False:
+                return found
+        return False
+    a, b = a.long(), b.long()
+    skipped = b == IGNORE_INDEX
+    if bool(skipped.all()):
+        return False
+    return _equal(a, b, 0.0, skipped)
 
+
+def _standard(t: torch.Tensor) -> torch.Tensor:
+    """Each channel of (samples, positions, channels) as z-scores over its samples and positions."""
+    mean, std = t.mean((0, 1)), t.std((0, 1), unbiased=False)
+    return (t - mean) / std.clamp_min(1e-300)
+
+
+def _equal(a: torch.Tensor, b: torch.Tensor, tol: float, skipped: torch.Tensor) -> tuple[int, ...] | None | bool:
+    """_same on the compared positions: a (the input at p + k) and b (the targets at p)."""
     def close(j: slice) -> torch.Tensor:
         """Per channel of a: whether target channel(s) j equal it at every position the loss counts."""
         return (((a - b[..., j]).abs() <= tol) | skipped[..., j]).flatten(0, 1).all(0)

@@ -15,7 +15,10 @@ def check(rec: Recorder) -> list[Finding]:
     shape = "x".join(map(str, seen["shape"])) or "scalar"
     params = ", ".join(seen["parameters"]) + (f" and {seen['n_parameters'] - len(seen['parameters'])} more"
                                               if seen["n_parameters"] > len(seen["parameters"]) else "")
-    output = f"{seen['model']}'s output {seen['output']}" if seen["output"] else f"the output of {seen['model']}"
+    if seen.get("held"):
+        output = f"the state {seen['model']} keeps in `self{seen['output']}` (not returned)"
+    else:
+        output = f"{seen['model']}'s output {seen['output']}" if seen["output"] else f"the output of {seen['model']}"
     observation = (
         f"the backward() of optimizer step {seen['step']}{where(seen)} reaches {output} (shape {shape}) built at "
         f"step {seen['built_step']}, "

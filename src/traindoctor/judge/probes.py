@@ -296,8 +296,8 @@ def nondeterministic_eval(training: Sequence[tuple[str, str, int, str]], repeat_
         return finding("nondeterministic-eval", text, SOURCE, evidence=record, location={"module": module})
     if repeat_diff > 0 and not sampling:
         return finding("nondeterministic-eval", f"two evaluation passes on the same batch differ by up to {repeat_diff:.3g}, "
-                       "and no dropout, batch-statistics or sampling operation ran: the forward keeps state between "
-                       "calls, or a kernel is nondeterministic", SOURCE, evidence=record)
+                       "from the same model state, and no dropout, batch-statistics or sampling operation ran: the "
+                       "forward keeps state outside the model between calls, or a kernel is nondeterministic", SOURCE, evidence=record)
     return None
 
 

@@ -302,9 +302,9 @@ OUTPUT_CHANGE = 1e-5
 BOTTLENECK_SHARE = 0.5
 
 # Next-step tasks (the causal probe): the targets are an input shifted 1..8 steps along a time axis,
-# matched value for value within 1e-5 of the input's scale. Targets cut from the same tensor as the
-# inputs agree exactly; 1e-5 leaves room for float32 rounding of targets computed apart (normalized
-# again, cast). Eight steps covers next-token and short-horizon forecasting; a horizon beyond it is
+# matched value for value within 1e-5 of the input's scale (floats also as per-channel z-scores: inputs
+# standardised apart from raw targets). Targets cut from the same tensor as the inputs agree exactly;
+# 1e-5 leaves room for float32 rounding of targets computed apart (normalized again, cast). Eight steps covers next-token and short-horizon forecasting; a horizon beyond it is
 # not looked for (silence). A target with at most 16 channels is matched channel by channel (the
 # next value of channel 0 of a multivariate series); wider ones must equal the input's channels.
 CAUSAL_MAX_SHIFT = 8

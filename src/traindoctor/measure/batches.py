@@ -5,7 +5,8 @@ and the targets its loss functions receive.
 The column rules read rows as distinct samples, and a script feeds the same ones again (epochs, one batch
 on purpose): an input row is profiled the first time it is seen only, and a target batch equal to one
 already seen is left out (a target row alone cannot say which sample it belongs to). Targets that the
-loss itself ignores (`ignore_index`) are no labels and are left out too.
+loss itself ignores (`ignore_index`) are no labels and are left out too, and so is an input the model feeds
+itself (a recurrent hidden state: its values are those of an output of the call before).
 
 Bounded by rows and calls, not time: the first BATCH_ROWS distinct rows of each stream, looked for in the
 first BATCH_CALLS calls, so the same script gives the same profile on any machine. Integer inputs are
@@ -67,6 +68,8 @@ class BatchColumns:
     failure: str | None = None  # why the profiling stopped
     _names: dict[type, list[str]] = field(default_factory=dict)
     _looked: dict[str, int] = field(default_factory=dict)  # calls looked at per stream, profiled or not
+    _fed: dict[str, set[int]] = field(default_factory=dict)  # per model: its latest outputs' fingerprints
+    _state: dict[str, set[str]] = field(default_factory=dict)  # per model: the arguments it feeds itself
 
     def wants(self, kind: str, name: str) -> bool:
         """Whether a call to `name` (a model for "inputs", a loss function for "targets") is still looked at:
@@ -87,10 +90,24 @@ class BatchColumns:
         made = {t.untyped_storage().data_ptr() for ref in others if (t := ref()) is not None}
         names = self._parameters(module)
         named = [(names[i] if i < len(names) else f"arg{i}", a) for i, a in enumerate(args)] + list(kwargs.items())
-        chunk = {n: t for n, t in named if _measurement(t) and t.untyped_storage().data_ptr() not in made}
+        fed, state = self._fed.get(model, set()), self._state.setdefault(model, set())
+        new = {n for n, t in named if n not in state and _measurement(t) and _fingerprint(t) in fed}
+        if new:  # the calls profiled so far took its initial value (zeros) for data: start again without it
+            state |= new
+            self.inputs.pop(model, None)
+        chunk = {n: t for n, t in named
+                 if n not in state and _measurement(t) and t.untyped_storage().data_ptr() not in made}
         if chunk:
             stream = self.inputs.setdefault(model, Stream(Profile(f"the inputs of `{model}`")))
             _add(stream, chunk, by_row=True)
+
+    @_guarded
+    def add_outputs(self, model: str, outputs: list[object]) -> None:
+        """The model's outputs that could enter it as an input (`_measurement`), fingerprinted: an input with the
+        values of one of its previous call's outputs is a state the model feeds itself (a recurrent hidden
+        state, detached or not), no data. Values, not identity: `h = h.detach()` keeps the values only."""
+        if self.wants("inputs", model):
+            self._fed[model] = {_fingerprint(t) for t in outputs if _measurement(t)}
 
     @_guarded
     def add_target(self, loss: str, target: object, ignore_index: int | None = None, classes: int | None = None) -> None:
@@ -130,6 +147,11 @@ def _measurement(t: object) -> bool:
     they find nothing the input-scale rules do not, at a cost that grows with the pixels."""
     return (isinstance(t, torch.Tensor) and t.is_floating_point() and t.dim() >= 2 and t.shape[0] >= 2
             and t[0].numel() <= WIDE)
+
+
+def _fingerprint(t: torch.Tensor) -> int:
+    with torch.no_grad(), torch._C.DisableTorchFunction():
+        return hash((tuple(t.shape), t.detach().to("cpu", torch.float64).numpy().tobytes()))
 
 
 def _add(stream: Stream, tensors: dict[str, torch.Tensor], by_row: bool) -> None:

@@ -5,8 +5,9 @@ that second backward through it fails ("Trying to backward through the graph a s
 optimizer's in-place update of a weight the old graph saved fails ("modified by an inplace operation"); when
 nothing saved was modified nothing fails, and the graph grows by one step every step.
 
-How it is seen: each grad-carrying output of a model call is stamped, on its autograd node, with the optimizer
-step during which it was built. A backward's graph is walked (bounded by nodes) when backward() raises one of
+How it is seen: each grad-carrying output of a model call, and each grad-carrying tensor the model keeps in its
+modules' attributes or buffers after the call (a state held on `self`, never returned), is stamped, on its autograd
+node, with the optimizer step during which it was built. A backward's graph is walked (bounded by nodes) when backward() raises one of
 those two errors, and at the first backward of a few sampled steps. A node stamped with an earlier step whose
 own graph reaches parameters an optimizer's step has changed since (their in-place version moved) is state carried across steps. A graph built
 before another optimizer's step (a GAN's generator output, used by its loss after the discriminator stepped)
@@ -16,10 +17,10 @@ is no finding: its weights did not change. Judged in judge/carried.py.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import torch
-from torch.utils._pytree import keystr, tree_flatten, tree_flatten_with_path
+from torch.utils._pytree import GetAttrKey, MappingKey, SequenceKey, keystr, tree_flatten, tree_flatten_with_path
 
 from .leaves import nodes
 
@@ -32,6 +33,8 @@ _MAX_STALE = 4  # nodes of earlier steps whose own graph is walked, per check
 _NAMED = 5  # parameters named in a record
 AUTOGRAD_ERRORS = ("backward through the graph a second time", "modified by an inplace operation")
 # "[torch.FloatTensor [24, 72]], which is output 0 of AsStrided, is at version 2; expected version 1"
+_HELD_DEPTH, _HELD_ITEMS = 3, 16  # how deep and how wide a module attribute is searched for held tensors
+_MODULE_KEYS = frozenset(vars(torch.nn.Module()))  # a module's own bookkeeping: parameters, buffers, hooks
 _VERSION = re.compile(r"\[torch\.[\w.]+ \[([\d, ]*)\]\][^;\]]*? is at version (\d+); expected version (\d+)")
 
 
@@ -40,6 +43,7 @@ class Built(NamedTuple):
     model: str  # the model's class
     output: tuple  # where in the model's output: a pytree key path, () when unknown
     shape: tuple[int, ...]
+    held: bool = False  # kept in an attribute of the model (`output` is its path from the model), not returned
 
 
 def flat_output(output: Any) -> list[tuple[tuple, Any]]:
@@ -50,16 +54,57 @@ def flat_output(output: Any) -> list[tuple[tuple, Any]]:
         return [((), leaf) for leaf in tree_flatten(output)[0]]
 
 
-def stamp(model: torch.nn.Module, flat: list[tuple[tuple, Any]], step: int) -> None:
+def held(model: torch.nn.Module) -> list[tuple[tuple, torch.Tensor]]:
+    """The grad-carrying tensors the model's modules keep in their attributes (a recurrent state on `self`, in a
+    tuple, list or dict, or a buffer), with their paths from the model; parameters and submodules are not.
+    Bounded per attribute in depth and width: a state is a few tensors, not a table."""
+    found: list[tuple[tuple, torch.Tensor]] = []
+
+    def scan(value: Any, path: tuple, depth: int) -> None:  # path: from the attribute; keys made when found
+        if isinstance(value, torch.Tensor):
+            if value.grad_fn is not None:
+                found.append((path, value))
+        elif depth < _HELD_DEPTH and isinstance(value, (tuple, list)) and len(value) <= _HELD_ITEMS:
+            for i, v in enumerate(value):
+                scan(v, (*path, SequenceKey(i)), depth + 1)
+        elif depth < _HELD_DEPTH and isinstance(value, dict) and len(value) <= _HELD_ITEMS:
+            for k, v in value.items():
+                scan(v, (*path, MappingKey(k)), depth + 1)
+
+    kept = []
+    for name, _, attr, value in attributes(model):
+        if isinstance(value, (torch.Tensor, tuple, list, dict)):
+            found.clear()
+            scan(value, (), 0)
+            kept += [((*(GetAttrKey(part) for part in name.split(".") if part), GetAttrKey(attr), *path), t)
+                     for path, t in found]
+    return kept
+
+
+def attributes(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module, str, Any]]:
+    """Each attribute a module of the model sets itself, and each of its buffers (a state may be registered as
+    one), not its parameters, submodules or hooks: (the module's name, the module, the attribute's name, its
+    value)."""
+    for name, module in model.named_modules():
+        own = vars(module)
+        for attr in sorted(own.keys() - _MODULE_KEYS):  # sorted: the same order, whatever the hash seed
+            yield name, module, attr, own[attr]
+        for attr, value in module._buffers.items():
+            if value is not None:
+                yield name, module, attr, value
+
+
+def stamp(model: torch.nn.Module, flat: list[tuple[tuple, Any]], step: int, kept: bool = False) -> None:
     """Stamp the autograd nodes of a model's output (`flat_output`) with the step and the model that built them.
 
     The stamp lives in `node.metadata` (a dict torch keeps on each node for annotations), not in a table of
     ours: autograd nodes cannot be weakly referenced, so a table keyed by node would either keep every graph
     alive or take a freed node's address for a new one; the metadata dies with its node. The first stamp
-    stays: a node a model returns again unchanged was built when it was first returned."""
+    stays: a node a model returns again unchanged was built when it was first returned. `kept`: the tensors are
+    the ones the model holds (`held`), not its output."""
     for path, t in flat:
         if isinstance(t, torch.Tensor) and t.grad_fn is not None:
-            t.grad_fn.metadata.setdefault(STAMP, Built(step, type(model).__name__, path, tuple(t.shape)))
+            t.grad_fn.metadata.setdefault(STAMP, Built(step, type(model).__name__, path, tuple(t.shape), kept))
 
 
 def sampled(step: int) -> bool:
@@ -99,7 +144,8 @@ def find(tensors: list[torch.Tensor], step: int,
         if reached:
             return {"step": step, "built_step": built.step, "steps_back": step - built.step, "reaches_step": oldest,
                     "model": built.model, "output": keystr(built.output), "shape": list(built.shape),
-                    "parameters": list(reached)[:_NAMED], "n_parameters": len(reached)}, reached
+                    "parameters": list(reached)[:_NAMED], "n_parameters": len(reached),
+                    **({"held": True} if built.held else {})}, reached
     return None
 
 

@@ -514,10 +514,13 @@ class Recorder:
             self.lane.provenance.follow(output, wanted[1])
         flat = carried.flat_output(output)
         self.actions.model_returned(module, [t for _, t in flat])
+        if id(module) in self.roots and torch.is_grad_enabled():
+            self.batches.add_outputs(type(module).__name__, [t for _, t in flat])
         self.model_outputs[id(module)] = [weakref.ref(t) for _, t in flat
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if id(module) in self.roots and torch.is_grad_enabled() and not _in_transform():
             carried.stamp(module, flat, self.n_steps)
+            carried.stamp(module, carried.held(module), self.n_steps, kept=True)
         if self._watch_game() and not _in_transform():
             with torch._C.DisableTorchFunction():  # as in on_root_call
                 self.adversaries.returned(module, output)

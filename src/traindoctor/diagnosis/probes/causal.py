@@ -9,6 +9,7 @@ stay. Two forwards of a copy: on the batch, and on the batch with the later inpu
 
 from __future__ import annotations
 
+import math
 from typing import TypedDict
 
 import torch
@@ -32,6 +33,7 @@ class CausalRecord(TypedDict, total=False):
     relative_change: float
     causal_expected: bool  # given (checkup's causal=) or inferred from next-step targets
     task: str
+    weights: str  # when not the trained ones
     note: str
 
 
@@ -51,9 +53,15 @@ def _tokens(x: torch.Tensor, targets: object) -> bool:
 
 
 def _change(base: torch.Tensor, moved: torch.Tensor, dim: int, last: int) -> float:
-    """The largest change of the outputs at positions 0..last along `dim`, relative to the output's scale."""
+    """The largest change of the outputs at positions 0..last along `dim`, relative to the output's scale;
+    both over the outputs that are numbers (a mask that hides every key of a later position makes NaN there,
+    which says nothing of the earlier ones). NaN when none of them is."""
     early = (moved.narrow(dim, 0, last + 1) - base.narrow(dim, 0, last + 1)).detach().float()
-    return float(early.abs().max() / (base.detach().float().abs().max() + 1e-12))
+    values = base.detach().float()
+    early, values = early[torch.isfinite(early)], values[torch.isfinite(values)]
+    if not early.numel():
+        return float("nan")
+    return float(early.abs().max() / (values.abs().max() + 1e-12))
 
 
 @probe("causal-independence", order=80, cheap=True,
@@ -71,27 +79,37 @@ def causal(setup: Setup, context: Context) -> tuple[list[Finding], CausalRecord]
     later = perturbed(task.tensor, task.time, torch.Generator().manual_seed(0), start, T - start) if last >= 0 else None
     if later is None:
         raise NotApplicable(f"input `{task.name}` {tuple(task.tensor.shape)} has no later positions to change")
-    model = setup.copy_model(train=False)
-    with torch.no_grad():
-        base = setup.per_sample(setup.forward(model, seed=0))
-    if base is None:
-        raise NotApplicable(setup.no_output_samples)
-    # The output's positions: a dim as long as the targets, else as the input (a model that shifts inside
-    # scores its first `length` positions). Where several dims qualify, all of them must show the leak.
-    dims = ([d for d in range(1, base.dim()) if base.shape[d] == task.length]
-            or [d for d in range(1, base.dim()) if base.shape[d] == T])
-    if not dims:
-        raise NotApplicable(f"not a per-position model: the output {tuple(base.shape[1:])} per sample holds no "
-                            f"{task.length} positions")
     changed = tree_map(setup.inputs, lambda v, _: later if v is task.tensor else v)
-    with torch.no_grad():
-        moved = setup.per_sample(setup.forward(model, changed, seed=0))
-    if moved is None or moved.shape != base.shape:
-        raise NotApplicable("the output's shape changes with later inputs")
-    change = min(_change(base, moved, d, last) for d in dims)
+
+    def measured(model: torch.nn.Module) -> float:
+        with torch.no_grad():
+            base = setup.per_sample(setup.forward(model, seed=0))
+        if base is None:
+            raise NotApplicable(setup.no_output_samples)
+        # The output's positions: a dim as long as the targets, else as the input (a model that shifts inside
+        # scores its first `length` positions). Where several dims qualify, all of them must show the leak.
+        dims = ([d for d in range(1, base.dim()) if base.shape[d] == task.length]
+                or [d for d in range(1, base.dim()) if base.shape[d] == T])
+        if not dims:
+            raise NotApplicable(f"not a per-position model: the output {tuple(base.shape[1:])} per sample holds no "
+                                f"{task.length} positions")
+        with torch.no_grad():
+            moved = setup.per_sample(setup.forward(model, changed, seed=0))
+        if moved is None or moved.shape != base.shape:
+            raise NotApplicable("the output's shape changes with later inputs")
+        return min(_change(base, moved, d, last) for d in dims)
+
+    change, first = measured(setup.copy_model(train=False)), None
+    if math.isnan(change) and context.options.start is not None:
+        # causality is the architecture's: the weights training started from show it when trained ones make NaN
+        model = setup.copy_model(train=False)
+        model.load_state_dict(context.options.start)
+        change, first = measured(model), "as training started (the trained ones make no finite output)"
     record = CausalRecord(input=task.name, time_dim=task.time, steps=k, changed_from=start, outputs_up_to=last,
                           relative_change=change, causal_expected=expected,
                           task=found_task.describe() if found_task else "no target is an input shifted ahead")
+    if first:
+        record["weights"] = first
     found = [f for f in (probe_rules.causal_leak(change, expected, record),
                          probe_rules.shifted_too_far(k, found_task is not None and _tokens(task.tensor, setup.targets),
                                                      record)) if f is not None]

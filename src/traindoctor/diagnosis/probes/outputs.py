@@ -10,13 +10,16 @@ import torch
 
 from ...judge import loss as loss_rules
 from ...judge import probes as probe_rules
+from ...measure.carried import attributes
 from ...measure.copies import set_mode
 from ...measure.hooks import installed
 from ...measure.recorder import Recorder
+from ...measure.stats import tensors_in
 from ...vocabulary.finding import Finding
 from ..eval_ops import EvalOps
 from ..registry import Context, probe
 from ..setup import NotApplicable, Setup, main_output
+from ..tree import tree_map
 
 
 class _Loss(TypedDict):
@@ -87,10 +90,15 @@ def constant_output(setup: Setup, context: Context) -> tuple[list[Finding], Cons
 def eval_determinism(setup: Setup, context: Context) -> tuple[list[Finding], EvalDeterminismRecord]:
     """Evaluation must not run training-mode behaviour (dropout, batch statistics: diagnosis/eval_ops.py tells
     them from sampling by design), and two eval passes with the same random draws must agree. The spread
-    over other draws and the train-vs-eval difference are context."""
+    over other draws and the train-vs-eval difference are context. Each pass starts from the tensors the model
+    kept from training (a stateful RNN's hidden state, carried between calls by design, is its memory of the
+    sequence, not nondeterminism); any other state it keeps (a counter) carries on."""
     model = setup.copy_model(train=False)
+    memory = _kept_tensors(model)
 
     def observed(seed: int) -> tuple[torch.Tensor | None, EvalOps]:
+        for module, attr, value in memory:
+            setattr(module, attr, tree_map(value, lambda t, _: t.clone()))
         # every pass under the recorder: it turns off fused fast paths (nn.TransformerEncoderLayer's), so
         # passes compared must all run under it or none
         with EvalOps(model) as ops:
@@ -119,6 +127,17 @@ def eval_determinism(setup: Setup, context: Context) -> tuple[list[Finding], Eva
         record["note"] = (f"the model samples in eval by design ({ran}): its outputs change with the random draws by up "
                           f"to {spread:.3g}; if an evaluation metric must be deterministic, average it over several passes")
     return [], record
+
+
+def _kept_tensors(model: torch.nn.Module) -> list[tuple[torch.nn.Module, str, Any]]:
+    """The attributes of the model's modules that hold tensors of their own (no parameter shared by reference),
+    with those tensors cloned."""
+    kept = []
+    for _, module, attr, value in attributes(model):
+        held = [t for _, t in tensors_in(value)]
+        if held and not any(isinstance(t, torch.nn.Parameter) for t in held):
+            kept.append((module, attr, tree_map(value, lambda t, _: t.clone())))
+    return kept
 
 
 def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:

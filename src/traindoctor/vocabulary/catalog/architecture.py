@@ -249,8 +249,8 @@ CODES = (
             "Records the operations an eval-mode forward runs on a copy: dropout in training form (F.dropout's "
             "`training` defaults to True), a random mask of constant rate multiplied in by hand, attention "
             "dropout, batch statistics although running ones exist; and compares two passes with the same random "
-            "draws. Sampling by design (randn, multinomial, ... in a VAE, a diffusion step, a policy) is not a "
-            "finding."),
+            "draws, each on its own copy (a state the model keeps between calls starts alike). Sampling by design "
+            "(randn, multinomial, ... in a VAE, a diffusion step, a policy) is not a finding."),
         why=(
             "Training-mode behaviour left on at evaluation (dropout that ignores eval(), the batch's statistics "
             "instead of the running ones) makes metrics noisy, batch-dependent and irreproducible."),
@@ -267,8 +267,8 @@ CODES = (
                 kind="subtle",
             ),
             Hypothesis(
-                cause="the forward keeps state between calls (a counter, a cache)",
-                check="call the model twice on one batch in eval mode and compare",
+                cause="the forward keeps state outside the model between calls (a global counter or cache)",
+                check="call two copies of the model on one batch in eval mode and compare",
                 kind="subtle",
             ),
         ),
