@@ -67,9 +67,9 @@ def test_a_state_kept_on_the_model_is_stamped_with_its_path():
     torch.manual_seed(0)
     model = _Stateful()
     out = model(torch.randn(2, 3))
-    (_, kept), = carried.held(model)
-    assert kept is model.memory["h"]
-    carried.stamp(model, carried.held(model), 0, kept=True)
+    [(_, kept)], places = carried.held(model)
+    assert kept is model.memory["h"] and places == {("", "memory")}
+    carried.stamp(model, carried.held(model)[0], 0, kept=True)
     later = model(torch.randn(2, 3))  # reads the state of step 0
     record, _ = carried.find([later.sum()], 1, _stepped(model))
     assert record["held"] and record["output"] == ".memory['h']" and record["shape"] == [2, 4]
@@ -80,11 +80,14 @@ def test_parameters_buffers_without_a_graph_and_detached_state_are_not_held():
     model = _Stateful()
     model.register_buffer("count", torch.zeros(1))
     model.memory["h"] = model.cell(torch.randn(2, 3)).detach()
-    assert carried.held(model) == []
+    assert carried.held(model) == ([], set())
 
 
 def test_a_state_registered_as_a_buffer_and_reassigned_with_its_graph_is_held():
     model = _Stateful()
     model.register_buffer("h", torch.zeros(2, 4))
     model.h = model.cell(torch.randn(2, 3), model.h)
-    assert [keystr(path) for path, _ in carried.held(model)] == [".h"]
+    kept, places = carried.held(model)
+    assert [keystr(path) for path, _ in kept] == [".h"]
+    # Looked for again where it was found only: the same state, without scanning the other modules.
+    assert carried.held(model, places)[0] == kept and carried.held(model, set()) == ([], set())

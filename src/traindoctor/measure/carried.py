@@ -34,6 +34,9 @@ _NAMED = 5  # parameters named in a record
 AUTOGRAD_ERRORS = ("backward through the graph a second time", "modified by an inplace operation")
 # "[torch.FloatTensor [24, 72]], which is output 0 of AsStrided, is at version 2; expected version 1"
 _HELD_DEPTH, _HELD_ITEMS = 3, 16  # how deep and how wide a module attribute is searched for held tensors
+# A model's every attribute is searched for held state on its first FULL_SCANS calls with gradients and on the
+# sampled steps; in between only where state was found (a state is set from the first call that builds one).
+FULL_SCANS = 3
 _MODULE_KEYS = frozenset(vars(torch.nn.Module()))  # a module's own bookkeeping: parameters, buffers, hooks
 _VERSION = re.compile(r"\[torch\.[\w.]+ \[([\d, ]*)\]\][^;\]]*? is at version (\d+); expected version (\d+)")
 
@@ -54,10 +57,13 @@ def flat_output(output: Any) -> list[tuple[tuple, Any]]:
         return [((), leaf) for leaf in tree_flatten(output)[0]]
 
 
-def held(model: torch.nn.Module) -> list[tuple[tuple, torch.Tensor]]:
+def held(model: torch.nn.Module, places: set[tuple[str, str]] | None = None
+         ) -> tuple[list[tuple[tuple, torch.Tensor]], set[tuple[str, str]]]:
     """The grad-carrying tensors the model's modules keep in their attributes (a recurrent state on `self`, in a
     tuple, list or dict, or a buffer), with their paths from the model; parameters and submodules are not.
-    Bounded per attribute in depth and width: a state is a few tensors, not a table."""
+    Bounded per attribute in depth and width: a state is a few tensors, not a table. Also returns the places
+    (module name, attribute) where they were found; given `places`, only those are looked at (a full scan of a
+    model's modules is tens of microseconds a call — see FULL_SCANS)."""
     found: list[tuple[tuple, torch.Tensor]] = []
 
     def scan(value: Any, path: tuple, depth: int) -> None:  # path: from the attribute; keys made when found
@@ -71,14 +77,23 @@ def held(model: torch.nn.Module) -> list[tuple[tuple, torch.Tensor]]:
             for k, v in value.items():
                 scan(v, (*path, MappingKey(k)), depth + 1)
 
-    kept = []
-    for name, _, attr, value in attributes(model):
+    kept, where = [], set()
+    for name, _, attr, value in attributes(model) if places is None else _at(model, places):
         if isinstance(value, (torch.Tensor, tuple, list, dict)):
             found.clear()
             scan(value, (), 0)
+            if found:
+                where.add((name, attr))
             kept += [((*(GetAttrKey(part) for part in name.split(".") if part), GetAttrKey(attr), *path), t)
                      for path, t in found]
-    return kept
+    return kept, where
+
+
+def _at(model: torch.nn.Module, places: set[tuple[str, str]]) -> Iterator[tuple[str, torch.nn.Module, str, Any]]:
+    """`attributes` at the given places only."""
+    for name, attr in sorted(places):
+        module = model.get_submodule(name)
+        yield name, module, attr, module._buffers[attr] if attr in module._buffers else vars(module).get(attr)
 
 
 def attributes(model: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module, str, Any]]:

@@ -157,6 +157,7 @@ class RootInfo:
     thread: int | None = None  # the thread of the latest training call
     calls_since_backward: int = 0  # training calls since the latest backward(): more than one share a loss
     norm_batches: NormBatches | None = None  # what its batch-norm layers normalized over (None: it has none)
+    held_at: set[tuple[str, str]] = field(default_factory=set)  # (module, attribute) where it kept grad-carrying state
 
 
 @dataclass
@@ -520,7 +521,10 @@ class Recorder:
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if id(module) in self.roots and torch.is_grad_enabled() and not _in_transform():
             carried.stamp(module, flat, self.n_steps)
-            carried.stamp(module, carried.held(module), self.n_steps, kept=True)
+            full = info.grad_calls <= carried.FULL_SCANS or carried.sampled(self.n_steps)
+            kept, places = carried.held(module, None if full else info.held_at)
+            info.held_at |= places
+            carried.stamp(module, kept, self.n_steps, kept=True)
         if self._watch_game() and not _in_transform():
             with torch._C.DisableTorchFunction():  # as in on_root_call
                 self.adversaries.returned(module, output)
