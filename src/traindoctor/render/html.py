@@ -12,7 +12,6 @@ from ..version import __version__
 from ..vocabulary.finding import Finding
 from ..vocabulary.report import Report
 from .base import RenderOptions, stuck_rows
-from .figures import figures, svg
 from .headline import could_not_check, footer, header, location, notes
 
 _MARK = {"error": "✗", "warning": "!", "info": "i"}
@@ -54,6 +53,7 @@ table.lint tr:first-child{display:none}table.lint td{display:block;border:0;padd
 
 
 def render(report: Report, options: RenderOptions) -> str:
+    from .figures import figures, svg  # matplotlib costs every command 0.3 s at start; only HTML draws
     body = [f"<h1>{escape(header(report))}</h1>", _summary(report)]
     if notes(report):
         body.append('<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes(report)) + "</ul>")

@@ -10,7 +10,6 @@ from pathlib import Path
 from ..vocabulary.report import Report, write_atomic
 from . import renderer
 from .base import RenderOptions
-from .figures import figures, save_png
 
 
 def write(report: Report, fmt: str, path: Path | None) -> None:
@@ -33,6 +32,7 @@ def write(report: Report, fmt: str, path: Path | None) -> None:
 
 def write_figures(report: Report, folder: Path) -> None:
     """The report's figures as PNG files in `folder`; a failure is said on stderr and costs nothing else."""
+    from .figures import figures, save_png  # matplotlib only when figures are asked for (0.3 s at start)
     try:
         written = save_png(figures(report), folder)
     except OSError as exc:
