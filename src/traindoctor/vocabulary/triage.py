@@ -21,6 +21,8 @@ def triage(findings: list[Finding]) -> list[Finding]:
             kept.evidence.setdefault("also_seen", []).append({"source": f.source, "observation": f.observation})
         else:
             merged[f.code] = f
+    # How many of the findings each code's entry explains: a symptom two causes could explain is put down to
+    # the one that accounts for more.
     accounts = {c: sum(e in merged and e != c for e in catalog.get(c).explains) for c in merged}
     present = sorted(merged, key=lambda c: (_SEVERITY_RANK[merged[c].severity], catalog.get(c).stage, -accounts[c], c))
     for f in merged.values():
