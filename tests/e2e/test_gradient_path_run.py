@@ -99,6 +99,43 @@ for step in range(60):
     loss = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x) + kl_divergence(q, prior).sum(-1).mean()
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # The permutation test's copies share the cut: labels that look decoupled follow from it.
+    "recurrent-state-detached": """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(8, 8)
+        self.lstm = nn.LSTM(8, 16, batch_first=True)
+        self.head = nn.Linear(16, 2)
+    def forward(self, tokens):
+        _, (h, _) = self.lstm(self.embed(tokens))
+        return self.head(h[-1].detach())
+tokens = torch.randint(0, 8, (1024, 12))
+first = torch.where(tokens == 3, torch.arange(12), 12).min(1).values
+labels = (first < torch.where(tokens == 5, torch.arange(12), 12).min(1).values).long()
+model = Net(); opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+for epoch in range(2):
+    for i in range(0, 1024, 32):
+        loss = F.cross_entropy(model(tokens[i:i + 32]), labels[i:i + 32])
+        opt.zero_grad(); loss.backward(); opt.step()
+""",
+    # The round trip also standardises over the batch (samples mix), but the cut is what stops the encoder.
+    "encoding-standardised-in-numpy": """
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 3))
+        self.head = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 1))
+    def forward(self, x):
+        z = self.encoder(x).detach().numpy()
+        return self.head(torch.from_numpy((z - z.mean(0)) / (z.std(0) + 1e-5)))
+x = torch.randn(1024, 6); y = (x[:, 0] * x[:, 1] - x[:, 2] ** 2)[:, None]
+model = Net(); opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+for step in range(120):
+    i = torch.randint(0, 1024, (64,))
+    loss = F.mse_loss(model(x[i]), y[i])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
 
 HEALTHY = {

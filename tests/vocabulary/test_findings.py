@@ -135,3 +135,30 @@ def test_a_scrambled_layout_reads_ahead_of_what_it_does_to_training():
                       finding("layout-scrambled", "a numpy reshape", "run", severity="error")])
     assert ordered[0].code == "layout-scrambled"
     assert {x.explained_by for x in ordered[1:]} == {"layout-scrambled"}
+
+
+def test_a_cut_graph_explains_labels_that_look_decoupled():
+    """The permutation test fits copies that share the cut: only the layers past it learn, so an encoder that
+    gets no gradient makes the real pairing transfer no better than a shuffled one."""
+    ordered = triage([finding("labels-decoupled", "real pairing typical", "run", severity="error"),
+                      finding("graph-break", "the LSTM's state is detached", "run", severity="error"),
+                      finding("optimizer-params-unused", "5 tensors", "run", severity="warning")])
+    assert [f.code for f in ordered] == ["graph-break", "labels-decoupled", "optimizer-params-unused"]
+    assert [f.explained_by for f in ordered] == [None, "graph-break", "graph-break"]
+
+
+def test_of_two_independent_causes_the_one_whose_consequences_were_found_reads_first():
+    """A cut and a batch statistic, neither a consequence of the other: the cut accounts for parameters that never
+    got a gradient and for the decoupled verdict; the mixing, then, for nothing the cut does not. With a plateau
+    only the mixing explains, the order turns round."""
+    def found(*symptoms):
+        return triage([finding("batch-mixing", "a batch standardisation", "checkup", severity="error"),
+                       finding("graph-break", "a numpy round trip", "run", severity="error"),
+                       *(finding(code, "observed", "run", severity=sev) for code, sev in symptoms)])
+
+    unused = ("optimizer-params-unused", "warning")
+    assert [f.code for f in found(unused)] == ["graph-break", "batch-mixing", "optimizer-params-unused"]
+    both = found(("labels-decoupled", "error"), unused)
+    assert [f.code for f in both][:2] == ["graph-break", "batch-mixing"]
+    assert {f.code: f.explained_by for f in both}["labels-decoupled"] == "graph-break"
+    assert [f.code for f in found(("loss-plateau", "error"))] == ["batch-mixing", "graph-break", "loss-plateau"]

@@ -1,6 +1,7 @@
 """Triage orders findings so the first error is the most likely root cause: severity first, then
 the catalog's triage stage, and a confirmed cause is moved ahead of the symptoms it explains
-(those get `explained_by`)."""
+(those get `explained_by`). Of two causes alike in severity and stage, neither explaining the other, the one
+that accounts for more of what was found reads first: its consequences were observed."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ def triage(findings: list[Finding]) -> list[Finding]:
             kept.evidence.setdefault("also_seen", []).append({"source": f.source, "observation": f.observation})
         else:
             merged[f.code] = f
-    present = sorted(merged, key=lambda c: (_SEVERITY_RANK[merged[c].severity], catalog.get(c).stage, c))
+    # How many of the findings each code's entry explains: a symptom two causes could explain is put down to
+    # the one that accounts for more.
+    accounts = {c: sum(e in merged and e != c for e in catalog.get(c).explains) for c in merged}
+    present = sorted(merged, key=lambda c: (_SEVERITY_RANK[merged[c].severity], catalog.get(c).stage, -accounts[c], c))
     for f in merged.values():
         for cause in (c for c in present if c != f.code):
             if f.code in catalog.get(cause).explains and f.explained_by is None:
@@ -34,12 +38,12 @@ def triage(findings: list[Finding]) -> list[Finding]:
 
     # A cause inherits the severity and stage of the worst symptom it explains, directly or through a chain
     # (too high a rate -> dead units -> an output that ignores its inputs), so it reads first.
-    def key(f: Finding) -> tuple[int, int, int, str]:
+    def key(f: Finding) -> tuple[int, int, int, int, str]:
         sev, stage = _SEVERITY_RANK[f.severity], catalog.get(f.code).stage
         for g in merged.values():
             if f.code in _causes(g, merged):
                 sev, stage = min(sev, _SEVERITY_RANK[g.severity]), min(stage, catalog.get(g.code).stage)
-        return (sev, depth(f.code, frozenset()) if f.explained_by else 0, stage, f.code)
+        return (sev, depth(f.code, frozenset()) if f.explained_by else 0, stage, -accounts[f.code], f.code)
 
     return sorted(merged.values(), key=key)
 

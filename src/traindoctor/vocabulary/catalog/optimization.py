@@ -350,7 +350,9 @@ CODES = (
         next_step="Keep the computation in torch ops end to end; freeze on purpose with requires_grad_(False).",
         bad="loss = torch.tensor(criterion(out, y).item(), requires_grad=True)",
         good="loss = criterion(out, y)",
-        explains=("optimizer-params-unused", "cannot-overfit-batch"),
+        # The permutation test fits copies that share the cut: only the layers past it learn, so a relation
+        # that needs the layers before it reads as targets that do not follow the inputs.
+        explains=("optimizer-params-unused", "cannot-overfit-batch", "labels-decoupled"),
     ),
     Code(
         code="state-not-detached",
