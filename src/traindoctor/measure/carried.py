@@ -12,6 +12,9 @@ those two errors, and at the first backward of a few sampled steps. A node stamp
 own graph reaches parameters an optimizer's step has changed since (their in-place version moved) is state carried across steps. A graph built
 before another optimizer's step (a GAN's generator output, used by its loss after the discriminator stepped)
 is no finding: its weights did not change. Judged in judge/carried.py.
+
+Whether the script sets a held state afresh between calls (an `init_hidden(batch_size)` per batch) or keeps
+it is seen here too (`renewed`): the odd-batch probe sets afresh for its samples only the former.
 """
 
 from __future__ import annotations
