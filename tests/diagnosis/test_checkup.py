@@ -10,6 +10,8 @@ from torch import nn
 from conftest import EXAMPLES, codes, validate
 from traindoctor import checkup
 from traindoctor.cli import _load_setup
+from traindoctor.diagnosis.battery import examine
+from traindoctor.diagnosis.registry import Options
 from traindoctor.diagnosis.setup import SetupError
 from traindoctor.render.figures import figures, save_png
 
@@ -334,6 +336,32 @@ def test_odd_batch_size():
     r = run(FixedBatch(), probes=("odd-batch",))
     assert codes(r) == ["batch-size-assumption"] and r.findings[0].evidence["batch"] == 7
     assert run(mlp(), probes=("odd-batch",)).findings == []
+
+
+class HeldState(nn.Module):
+    """A GRU whose hidden state is kept on `self`: sized by the batch the script last set it for."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru, self.fc, self.hidden = nn.GRU(20, 8, batch_first=True), nn.Linear(8, 10), torch.zeros(1, 64, 8)
+
+    def forward(self, x):
+        out, self.hidden = self.gru(x[:, None], self.hidden)
+        return self.fc(out[:, -1])
+
+
+def test_odd_batch_sets_afresh_the_state_the_script_sets_afresh():
+    """Under run, state the script sets afresh before each batch (init_hidden(len(batch))) is set afresh for
+    the odd batch; state nothing resets stays sized for the batch it was made for."""
+    def odd(renewed):
+        torch.manual_seed(0)
+        return examine(HeldState(), data(), nn.CrossEntropyLoss(), probes=("odd-batch",),
+                       options=Options(renewed=renewed))
+
+    kept = odd(frozenset())
+    assert [f.code for f in kept.findings] == ["batch-size-assumption"]
+    afresh = odd(frozenset({("", "hidden")}))
+    assert afresh.findings == [] and afresh.records[0]["renewed"] == ["hidden"]
 
 
 class FixedSquare(FixedBatch):

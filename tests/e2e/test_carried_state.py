@@ -277,6 +277,34 @@ def test_a_state_kept_on_the_model_is_no_nondeterministic_evaluation(run_code, n
     assert not codes(report), [(f.code, f.observation) for f in report.findings]
 
 
+# A GRU keeping its state on `self`, made for batches of 8 (state-not-detached's PRELUDE): the odd-batch probe
+# sets it afresh for its 7 samples where the script sets it afresh before each batch, not where it is kept.
+STATE_SIZED = """
+class NextToken(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.gru, self.out = nn.Embedding(V, 16), nn.GRU(16, 16, batch_first=True), nn.Linear(16, V)
+        self.hidden = torch.zeros(1, B, 16)
+    def forward(self, x):
+        out, h = self.gru(self.emb(x), self.hidden)
+        self.hidden = KEEP
+        return self.out(out[:, -1])
+model = NextToken(); opt = torch.optim.Adam(model.parameters(), 3e-3)
+for step in range(30):
+    x, y = batch(step)
+    RESET
+    loss = F.cross_entropy(model(x), y[:, -1])
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+@pytest.mark.parametrize("keep,reset,broken", [("h", "model.hidden = torch.zeros(1, len(x), 16)", False),
+                                               ("h.detach()", "", True)])
+def test_state_set_afresh_per_batch_is_no_batch_size_assumption(run_code, keep, reset, broken):
+    report = run_code(PRELUDE + STATE_SIZED.replace("KEEP", keep).replace("RESET", reset))
+    assert ("batch-size-assumption" in codes(report)) == broken, [(f.code, f.observation) for f in report.findings]
+
+
 def _plain(path):
     return subprocess.run([sys.executable, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
 

@@ -144,6 +144,22 @@ ema = copy.deepcopy(model)
 for p in ema.parameters(): p.requires_grad_(False)
 """
 
+# A mean teacher: an EMA of the student, never trained itself, whose passes in training mode give the
+# consistency targets every step; its accuracy is printed every 20 steps in the same mode.
+MEAN_TEACHER = """
+student = net(layer=LAYER); teacher = copy.deepcopy(student)
+for p in teacher.parameters(): p.requires_grad_(False)
+opt = torch.optim.Adam(student.parameters(), 1e-3)
+for step in range(60):
+    b = batch(); loss = F.cross_entropy(student(X[b]), Y[b])
+    with torch.no_grad(): target = F.softmax(teacher(X[b] + 0.1), 1)
+    loss = loss + F.mse_loss(F.softmax(student(X[b] + 0.1), 1), target)
+    opt.zero_grad(); loss.backward(); opt.step()
+    with torch.no_grad():
+        for ps, pt in zip(student.parameters(), teacher.parameters()): pt.mul_(0.99).add_(ps, alpha=0.01)
+        if step % 20 == 0: print((teacher(X[500:]).argmax(1) == Y[500:]).float().mean().item())
+"""
+
 CASES = {  # script, error expected
     "byol-target-network": (BYOL, None),
     "moco-key-encoder-before-the-query": (MOCO, None),
@@ -152,6 +168,11 @@ CASES = {  # script, error expected
     "pseudo-labels-inside-the-forward": (PSEUDO_LABELS, None),
     "eval-after-training-batch-norm": (EVAL_AFTER.replace("LAYER", "nn.BatchNorm1d(32)"), "error"),
     "eval-after-training-dropout": (EVAL_AFTER.replace("LAYER", "nn.Dropout(0.5)"), "warning"),
+    "eval-after-training-dropout-p0": (EVAL_AFTER.replace("LAYER", "nn.Dropout(0.0)"), None),  # drops nothing
+    # The teacher's dropout is the method's noise, its passes all in that mode; batch norm's evaluation in
+    # training mode still overwrites the statistics the targets use.
+    "mean-teacher-dropout-evaluated": (MEAN_TEACHER.replace("LAYER", "nn.Dropout(0.2)"), None),
+    "mean-teacher-batch-norm-evaluated": (MEAN_TEACHER.replace("LAYER", "nn.BatchNorm1d(32)"), "error"),
     "eval-each-epoch-dropout": (EVAL_EACH_EPOCH, "warning"),
     "validate-every-50-steps": (VALIDATE_EVERY_50.replace("LAYER", "nn.BatchNorm1d(32)").replace("EVALUATED", "model"), "error"),
     "ema-copy-validated-every-50-steps": (VALIDATE_EVERY_50.replace("LAYER", "nn.BatchNorm1d(32)").replace(

@@ -91,3 +91,29 @@ def test_a_state_registered_as_a_buffer_and_reassigned_with_its_graph_is_held():
     assert [keystr(path) for path, _ in kept] == [".h"]
     # Looked for again where it was found only: the same state, without scanning the other modules.
     assert carried.held(model, places)[0] == kept and carried.held(model, set()) == ([], set())
+
+
+class _Held(nn.Module):
+    """A GRU keeping its hidden state on `self`, as many scripts do."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru, self.hidden = nn.GRU(3, 4, batch_first=True), None
+
+    def forward(self, x):
+        out, self.hidden = self.gru(x, self.hidden)
+        return out
+
+
+def test_state_set_afresh_between_calls_is_told_from_state_kept_or_carried_on():
+    torch.manual_seed(0)
+    model, place = _Held(), ("", "hidden")
+    model(torch.randn(5, 2, 3))
+    left = carried.storages(model, {place})
+    assert carried.renewed(model, left) == {place: False}  # kept as the call left it
+    model.hidden = model.hidden.detach()
+    assert carried.renewed(model, left) == {place: False}  # carried on, detached: the same storage
+    model.hidden = torch.zeros(1, 5, 4)  # an init_hidden(batch_size) before the next batch
+    assert carried.renewed(model, left) == {place: True}
+    model.hidden = None
+    assert carried.renewed(model, left) == {place: True}

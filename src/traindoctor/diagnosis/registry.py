@@ -26,6 +26,7 @@ class Options:
     start: Mapping[str, Any] | None = None  # trained: its state_dict before the first update, when recorded
     metric_fn: Callable[[Any, Any], Any] | None = None  # the setup's metric(output, targets), for stuck-metric
     higher_is_better: bool = True  # the metric's direction (False for an error)
+    renewed: frozenset[tuple[str, str]] = frozenset()  # (module, attribute) of state the script sets afresh per batch (run)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from torch import nn
 
 from ..vocabulary.finding import Finding, finding
 from ..measure.nograd_calls import NoGradCalls
-from ..measure.recorder import Recorder
+from ..measure.recorder import Recorder, RootInfo
 from .thresholds import MIN_STEPS, MOST_STEPS
 
 
@@ -14,10 +14,10 @@ def check(rec: Recorder) -> list[Finding]:
     out = []
     for info in rec.roots.values():
         model = type(info.module).__name__
-        evaluations = info.eval_in_train - _in_training_step(info.nograd_train)
+        mods = dict(info.mode_modules)
+        bn = [n for n in info.eval_in_train_modules if isinstance(mods[n], nn.modules.batchnorm._BatchNorm)]
+        evaluations = info.eval_in_train - _in_training_step(info, dropout_only=not bn)
         if evaluations:
-            mods = dict(info.mode_modules)
-            bn = [n for n in info.eval_in_train_modules if isinstance(mods[n], nn.modules.batchnorm._BatchNorm)]
             kinds = sorted({type(mods[n]).__name__ for n in info.eval_in_train_modules})
             harm = ("batch-norm running statistics were updated from these batches" if bn
                     else "dropout was active, so the evaluated outputs are randomly thinned")
@@ -42,15 +42,23 @@ def check(rec: Recorder) -> list[Finding]:
     return out
 
 
-def _in_training_step(calls: NoGradCalls) -> int:
+def _in_training_step(info: RootInfo, dropout_only: bool) -> int:
     """The no-grad calls in training mode that belong to a training step, not to an evaluation: a backward
     followed each before the next optimizer step, and it ran inside the step's forward (after a training
     call, before its backward: a target or pseudo-labels for this loss), or in a step that did not train the
     model, as in most steps (a target network, an EMA or frozen teacher, whose outputs serve the loss). A
     trained model's own pass between a step and its next forward is a validation pass, however often it
     runs, unless its outputs were followed into the loss (double-DQN's next actions, pseudo-labels); an
-    untrained model's pass at a few steps only is a periodic evaluation."""
+    untrained model's pass at a few steps only is a periodic evaluation — unless the model is a noisy teacher:
+    never trained itself, its passes with dropout serve the loss at most steps (a mean teacher's), so dropout is
+    the script's design for that model, and its other passes share it. Batch norm is not let off so: an
+    evaluation pass overwrites its running statistics and normalizes by the evaluated batch (a BYOL target
+    evaluated in training mode)."""
+    calls = info.nograd_train
     untrained = calls.untrained if calls.untrained_steps >= MOST_STEPS * calls.backwards else 0
+    served = calls.in_forward + untrained
+    if dropout_only and not info.grad_calls and calls.backwards >= MIN_STEPS and served >= MOST_STEPS * calls.backwards:
+        return info.eval_in_train
     return calls.in_forward + untrained + calls.fed()
 
 

@@ -12,6 +12,9 @@ those two errors, and at the first backward of a few sampled steps. A node stamp
 own graph reaches parameters an optimizer's step has changed since (their in-place version moved) is state carried across steps. A graph built
 before another optimizer's step (a GAN's generator output, used by its loss after the discriminator stepped)
 is no finding: its weights did not change. Judged in judge/carried.py.
+
+Whether the script sets a held state afresh between calls (an `init_hidden(batch_size)` per batch) or keeps
+it is seen here too (`renewed`): the odd-batch probe sets afresh for its samples only the former.
 """
 
 from __future__ import annotations
@@ -87,6 +90,39 @@ def held(model: torch.nn.Module, places: set[tuple[str, str]] | None = None
             kept += [((*(GetAttrKey(part) for part in name.split(".") if part), GetAttrKey(attr), *path), t)
                      for path, t in found]
     return kept, where
+
+
+def storages(model: torch.nn.Module, places: set[tuple[str, str]]) -> dict[tuple[str, str], frozenset[int]]:
+    """The storages (addresses) of the tensors the model holds at `places`, as a call leaves them: to tell at
+    its next call whether the script has set them afresh in between (`renewed`). Addresses, not references,
+    so that nothing here keeps a graph alive."""
+    return {(name, attr): frozenset(t.untyped_storage().data_ptr() for t in _tensors(value, 0))
+            for name, _, attr, value in _at(model, places)}
+
+
+def renewed(model: torch.nn.Module, left: dict[tuple[str, str], frozenset[int]]) -> dict[tuple[str, str], bool]:
+    """Per place where the previous call left state: whether it holds a fresh state now, set by the script
+    between the calls (an `init_hidden(batch_size)` before each batch, or None): tensors without a graph that
+    share no storage with what was left — not the same state kept, nor carried on detached. A fresh state is
+    made while the old one is still held, so the two cannot share an address."""
+    out = {}
+    for name, _, attr, value in _at(model, set(left)):
+        now = list(_tensors(value, 0))
+        out[(name, attr)] = value is None or bool(now) and all(
+            t.grad_fn is None and t.untyped_storage().data_ptr() not in left[(name, attr)] for t in now)
+    return out
+
+
+def _tensors(value: Any, depth: int) -> Iterator[torch.Tensor]:
+    """The tensors in an attribute's value, within the bounds `held` searches."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif depth < _HELD_DEPTH and isinstance(value, (tuple, list)) and len(value) <= _HELD_ITEMS:
+        for v in value:
+            yield from _tensors(v, depth + 1)
+    elif depth < _HELD_DEPTH and isinstance(value, dict) and len(value) <= _HELD_ITEMS:
+        for v in value.values():
+            yield from _tensors(v, depth + 1)
 
 
 def _at(model: torch.nn.Module, places: set[tuple[str, str]]) -> Iterator[tuple[str, torch.nn.Module, str, Any]]:

@@ -139,6 +139,15 @@ def made_by_us(depth: int = 2) -> bool:
     return False
 
 
+def _by_mode(m: nn.Module) -> bool:
+    """Whether a dropout / batch-norm layer computes differently in training mode: dropout that drops (p > 0),
+    batch norm with running statistics (without them, eval mode normalizes by the batch as well). Read at each
+    call: a schedule may change p."""
+    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        return m.running_mean is not None
+    return m.p > 0
+
+
 @dataclass
 class RootInfo:
     """A module called at the top of the module stack: a model, as the script sees it."""
@@ -158,6 +167,14 @@ class RootInfo:
     calls_since_backward: int = 0  # training calls since the latest backward(): more than one share a loss
     norm_batches: NormBatches | None = None  # what its batch-norm layers normalized over (None: it has none)
     held_at: set[tuple[str, str]] = field(default_factory=set)  # (module, attribute) where it kept grad-carrying state
+    state_left: dict[tuple[str, str], frozenset[int]] = field(default_factory=dict)  # there, after its latest call
+    state_renewed: set[tuple[str, str]] = field(default_factory=set)  # places the script set afresh before a call ...
+    state_kept: set[tuple[str, str]] = field(default_factory=set)  # ... or did not (measure/carried.py renewed)
+
+    @property
+    def renewed_state(self) -> frozenset[tuple[str, str]]:
+        """The places of held state the script sets afresh before each call, for the batch it passes."""
+        return frozenset(self.state_renewed - self.state_kept)
 
 
 @dataclass
@@ -381,10 +398,13 @@ class Recorder:
         if torch.is_grad_enabled():
             info.grad_calls += 1
             info.calls_since_backward += 1
+            for place, fresh in carried.renewed(module, info.state_left).items():
+                (info.state_renewed if fresh else info.state_kept).add(place)
             self.lane.last_batch = (module, args, kwargs)
             info.last_call = (args, kwargs)
             info.thread = threading.get_ident()
-            if info.mode_modules and not any(m.training for _, m in info.mode_modules):
+            acting = [m for _, m in info.mode_modules if _by_mode(m)]
+            if acting and not any(m.training for m in acting):
                 info.train_in_eval += 1
                 info.train_location = info.train_location or user_location()
             # Inputs another trained model computed (they carry a graph: a decoder fed an encoder's output) are
@@ -399,7 +419,7 @@ class Recorder:
         else:
             info.nograd_calls += 1
             self._nograd_since_backward = True
-            training = [n for n, m in info.mode_modules if m.training]
+            training = [n for n, m in info.mode_modules if m.training and _by_mode(m)]
             if info.grad_calls == 0 and self._own_thread():
                 self.twins.called(module, args, kwargs, self.n_steps, self.roots, self.initial_states, user_location)
             if training:
@@ -525,6 +545,7 @@ class Recorder:
             kept, places = carried.held(module, None if full else info.held_at)
             info.held_at |= places
             carried.stamp(module, kept, self.n_steps, kept=True)
+            info.state_left = carried.storages(module, info.held_at)
         if self._watch_game() and not _in_transform():
             with torch._C.DisableTorchFunction():  # as in on_root_call
                 self.adversaries.returned(module, output)

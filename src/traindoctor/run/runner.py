@@ -129,18 +129,19 @@ def _probed_batch(rec: Recorder, model: Any) -> tuple[tuple, dict, Any]:
     return (*model.last_call, model.last_target)
 
 
-def _cheap_probes(model: Any, args: tuple, kwargs: dict, target: Any,
-                  start: dict[str, Any] | None) -> tuple[list[Finding], list[dict[str, Any]]]:
+def _cheap_probes(model: Any, args: tuple, kwargs: dict, target: Any, start: dict[str, Any] | None,
+                  renewed: frozenset[tuple[str, str]]) -> tuple[list[Finding], list[dict[str, Any]]]:
     """The battery's cheap probes on the model as training left it, with its last training batch and the
     target its loss received (targets an input shifted ahead make causality required); a trained model's dead ReLU
     layer is judged at DEAD_RELU_TRAINED; `start`, its state before the first update, shows what training
-    changed."""
+    changed; `renewed`, the state the script sets afresh before each batch."""
     if (args and kwargs) or any(isinstance(a, dict) for a in args):  # a dict passed positionally stays positional
         inputs: Any = Call((tuple(args), dict(kwargs)))
     else:
         inputs = dict(kwargs) if kwargs else (args[0] if len(args) == 1 else tuple(args))
     try:
-        outcome = examine(model, (inputs, target), probes=names(cheap=True), options=Options(dead_relu=DEAD_RELU_TRAINED, trained=True, start=start))
+        outcome = examine(model, (inputs, target), probes=names(cheap=True), options=Options(
+            dead_relu=DEAD_RELU_TRAINED, trained=True, start=start, renewed=renewed))
     except SetupError as exc:
         return [], [{"name": "cheap-probes", "status": "skipped", "note": str(exc)}]
     return outcome.findings, outcome.records
@@ -263,7 +264,7 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     if probes and model is not None and model.last_call is not None and not threads_block:
         try:
             probe_findings, probe_records = _cheap_probes(model.module, *_probed_batch(rec, model),
-                                                          rec.initial_states.get(id(model.module)))
+                                                          rec.initial_states.get(id(model.module)), model.renewed_state)
         except Exception as exc:  # a bug of ours: the rules' findings still stand
             internal_errors.append(f"the probes failed: {type(exc).__name__}: {exc}")
             print(f"traindoctor: {internal_errors[-1]} (a bug in traindoctor)", file=sys.stderr)

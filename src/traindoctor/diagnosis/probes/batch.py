@@ -10,6 +10,7 @@ from ...judge import probes as probe_rules
 from ...measure.stats import feature_scale, nonfinite_summary, tensors_in
 from ...vocabulary.finding import Finding
 from ..axis import batch_dim
+from ..tree import tree_map
 from ..registry import Context, probe
 from ..setup import Setup, SetupError
 
@@ -27,6 +28,7 @@ class BatchRecord(_Tensors, total=False):
 
 class OddBatchRecord(TypedDict, total=False):
     batch: int  # the odd number of samples
+    renewed: list[str]  # the state held on the model set afresh for them, as the script does before each batch
     output_shape: list[int] | None  # per-sample output on it (None: no dim of the samples)
     error: str  # what the forward or loss raised on it
 
@@ -86,15 +88,39 @@ def odd_batch(setup: Setup, context: Context) -> tuple[list[Finding], OddBatchRe
     with torch.no_grad():
         base = setup.per_sample(_forward_and_loss(setup, model))
         small = setup.subset(n)
+        renewed = _afresh(model, context.options.renewed, B, n)
         try:
             odd = small.per_sample(_forward_and_loss(small, model))
         except Exception as exc:
             error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
-            return [probe_rules.batch_size_error(B, n, error, str(exc)[:500])], OddBatchRecord(batch=n, error=error)
-    record = OddBatchRecord(batch=n, output_shape=list(odd.shape) if odd is not None else None)
+            record = OddBatchRecord(batch=n, error=error)
+            return [probe_rules.batch_size_error(B, n, error, str(exc)[:500])], {**record, **_named(renewed)}
+    record = OddBatchRecord(batch=n, output_shape=list(odd.shape) if odd is not None else None, **_named(renewed))
     found = probe_rules.batch_size_shape(B, n, base.shape[1:] if base is not None else None,
                                    odd.shape[1:] if odd is not None else None, dict(record))
     return [found] if found else [], record
+
+
+def _afresh(model: torch.nn.Module, places: frozenset[tuple[str, str]], size: int, n: int) -> list[str]:
+    """Set the state the script sets afresh before each batch (run saw it: measure/carried.py renewed) to zeros
+    for n samples: the dim of the state of the batch's `size` becomes n. A state with no such single dim is
+    left as it is. The attributes set."""
+    def fresh(t: torch.Tensor, _: str) -> torch.Tensor:
+        dims = [d for d, s in enumerate(t.shape) if s == size]
+        return t.new_zeros(*t.shape[:dims[0]], n, *t.shape[dims[0] + 1:]) if len(dims) == 1 else t
+
+    done = []
+    for name, attr in sorted(places):
+        module = model.get_submodule(name)
+        value = getattr(module, attr, None)
+        if value is not None:
+            setattr(module, attr, tree_map(value, fresh))
+            done.append(f"{name}.{attr}" if name else attr)
+    return done
+
+
+def _named(renewed: list[str]) -> dict[str, list[str]]:
+    return {"renewed": renewed} if renewed else {}
 
 
 def _forward_and_loss(setup: Setup, model: torch.nn.Module) -> Any:
