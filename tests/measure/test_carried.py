@@ -91,3 +91,20 @@ def test_a_state_registered_as_a_buffer_and_reassigned_with_its_graph_is_held():
     assert [keystr(path) for path, _ in kept] == [".h"]
     # Looked for again where it was found only: the same state, without scanning the other modules.
     assert carried.held(model, places)[0] == kept and carried.held(model, set()) == ([], set())
+
+
+def test_fingerprints_see_writes_that_move_no_version():
+    torch.manual_seed(0)
+    a, b = nn.Linear(3, 2), nn.Linear(2, 1)
+    prints = carried.Fingerprints()
+    params = [*a.parameters(), *b.parameters()]
+    prints.take(0, params)  # before step 1, which is walked
+    prints.take(4, params)  # before step 5, which is not: nothing is taken
+    assert list(prints.taken) == [0]
+    versions = [p._version for p in params]
+    a.weight.data -= 0.1  # an update by hand
+    b.bias.data = b.bias.data + 1  # the data rebound
+    assert [p._version for p in params] == versions
+    assert set(prints.changed_since(0, 1)) == {id(a.weight), id(b.bias)}
+    assert prints.changed_since(1, 2) == {}  # no fingerprint from step 1 on
+    assert prints.changed_since(0, 0) == {}  # taken in the step under way: no step has ended since
