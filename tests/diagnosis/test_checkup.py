@@ -301,6 +301,30 @@ def test_causal_independence():
     assert tagging.findings == [] and "bidirectional" in probe(tagging, "causal-independence")["note"]
 
 
+class EncoderLM(nn.Module):
+    """nn.TransformerEncoder, batch-first, with a boolean mask where True means masked: `diagonal` 1 masks the
+    future (causal); 0 with tril masks the past and the present, so the last row masks every key — NaN there on
+    the fused path an eval forward without gradients takes, numbers on the path training takes."""
+    def __init__(self, causal):
+        super().__init__()
+        torch.manual_seed(0)
+        self.causal, self.emb, self.head = causal, nn.Embedding(16, 32), nn.Linear(32, 16)
+        layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.1, batch_first=True)
+        self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+    def forward(self, idx):
+        ones = torch.ones(idx.shape[1], idx.shape[1], dtype=torch.bool)
+        return self.head(self.enc(self.emb(idx), mask=ones.triu(1) if self.causal else ones.tril()))
+
+
+def test_causal_independence_measures_the_training_path_not_the_fused_one():
+    leak = run(EncoderLM(causal=False), lm_batch(), lm_loss, probes=("causal-independence",))
+    assert codes(leak) == ["causal-leak"]
+    assert torch.backends.mha.get_fastpath_enabled()  # turned off for the probes only
+    ok = run(EncoderLM(causal=True), lm_batch(), lm_loss, probes=("causal-independence",))
+    assert ok.findings == [] and probe(ok, "causal-independence")["causal_expected"]
+
+
 class ConvLM(nn.Module):
     """Token ids in, (batch, vocab, positions) logits out, with as many positions as the vocabulary:
     the output's positions cannot be told from its shape."""

@@ -24,6 +24,22 @@ def batch(step):
     return chunk[:-1].view(B, T), chunk[1:].view(B, T)
 """
 
+# Three streams in turn, each with its own state, updated by hand: a stream's state is reused three steps later.
+STREAMS = """
+rnn, head = nn.RNN(1, 16), nn.Linear(16, 1)
+model = nn.ModuleDict({{"rnn": rnn, "head": head}})
+signal = torch.sin(torch.arange(3000) * 0.1).view(-1, 3, 1)
+h = {{k: torch.zeros(1, 1, 16) for k in range(3)}}
+for step in range(12):
+    k = step % 3
+    i = step // 3 * 10
+    o, h[k] = rnn(signal[i:i + 10, k:k + 1], {carry})
+    loss = F.mse_loss(head(o), signal[i + 1:i + 11, k:k + 1])
+    model.zero_grad(); loss.backward(retain_graph=True)
+    for p in model.parameters():
+        p.data -= 0.05 * p.grad
+"""
+
 BROKEN = {
     "lstm-hidden-carried": """
 class LM(nn.Module):
@@ -128,9 +144,43 @@ for step in range(40):
     opt.zero_grad(); (loss + 0.1 * avg).backward(retain_graph=True); opt.step()
     if step % 10 == 0: print("avg", round(avg.item(), 6))
 """,
+    # Nothing moves a weight's in-place version: an optimizer that writes p.data, an update by hand.
+    "optimizer-writing-data": """
+class DataSGD(torch.optim.Optimizer):
+    def __init__(self, params, lr): super().__init__(params, dict(lr=lr))
+    def step(self):
+        for g in self.param_groups:
+            for p in g["params"]:
+                p.data.add_(p.grad.data, alpha=-g["lr"])
+cell, head = nn.GRUCell(1, 16), nn.Linear(16, V)
+model = nn.ModuleDict({"cell": cell, "head": head})
+opt = DataSGD(model.parameters(), 0.1)
+h = torch.zeros(B, 16)
+for step in range(12):
+    x, y = batch(step)
+    h = cell(x[:, :1].float() / V, h)
+    loss = F.cross_entropy(head(h), y[:, 0])
+    opt.zero_grad(); loss.backward(retain_graph=True); opt.step()
+""",
+    "states-per-stream-updated-by-hand": STREAMS.format(carry="h[k]"),
 }
 
 HEALTHY = {
+    "states-per-stream-detached-updated-by-hand": STREAMS.format(carry="h[k].detach()"),
+    # retain_graph as meant: two losses on one forward, both backward()'ed, then one update by hand
+    "two-losses-updated-by-hand": """
+rnn, head = nn.GRU(1, 16, batch_first=True), nn.Linear(16, 1)
+model = nn.ModuleDict({"rnn": rnn, "head": head})
+for step in range(12):
+    x, y = batch(step)
+    o, _ = rnn(x.float().unsqueeze(-1) / V)
+    pred = head(o).squeeze(-1)
+    F.mse_loss(pred, y.float() / V).backward(retain_graph=True)
+    F.l1_loss(pred[:, -1], y[:, -1].float() / V).backward()
+    for p in model.parameters():
+        p.data -= 0.05 * p.grad
+        p.grad = None
+""",
     # one optimizer over both players: the discriminator's step leaves the generator's weights (no gradient)
     # unchanged, so the fakes built before it are still valid for the generator's loss after it
     "gan-one-optimizer-fakes-reused-after-the-other-players-step": """
@@ -255,7 +305,8 @@ def test_the_freed_graph_error_is_quoted(run_code):
     assert "saved" not in found.evidence and "rnn.weight_ih_l0" in found.evidence["parameters"]
 
 
-@pytest.mark.parametrize("name", ["loss-running-average", "feature-center-ema"])
+@pytest.mark.parametrize("name", ["loss-running-average", "feature-center-ema", "optimizer-writing-data",
+                                  "states-per-stream-updated-by-hand"])
 def test_carried_state_that_does_not_crash_is_found_from_a_sampled_step(run_code, name):
     report = run_code(PRELUDE + BROKEN[name])
     assert "script-error" not in codes(report) and "state-not-detached" in codes(report)

@@ -117,3 +117,20 @@ def test_state_set_afresh_between_calls_is_told_from_state_kept_or_carried_on():
     assert carried.renewed(model, left) == {place: True}
     model.hidden = None
     assert carried.renewed(model, left) == {place: True}
+
+
+def test_fingerprints_see_writes_that_move_no_version():
+    torch.manual_seed(0)
+    a, b = nn.Linear(3, 2), nn.Linear(2, 1)
+    prints = carried.Fingerprints()
+    params = [*a.parameters(), *b.parameters()]
+    prints.take(0, params)  # before step 1, which is walked
+    prints.take(4, params)  # before step 5, which is not: nothing is taken
+    assert list(prints.taken) == [0]
+    versions = [p._version for p in params]
+    a.weight.data -= 0.1  # an update by hand
+    b.bias.data = b.bias.data + 1  # the data rebound
+    assert [p._version for p in params] == versions
+    assert set(prints.changed_since(0, 1)) == {id(a.weight), id(b.bias)}
+    assert prints.changed_since(1, 2) == {}  # no fingerprint from step 1 on
+    assert prints.changed_since(0, 0) == {}  # taken in the step under way: no step has ended since

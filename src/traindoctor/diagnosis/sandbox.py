@@ -6,7 +6,10 @@ call it captured): the global RNG states are restored afterwards, and every warn
 the meantime — the user's forward warning again on a copy, attributed to a line of traindoctor — is
 ignored. `catch_warnings` restores the filters on exit, which also makes the per-module registries of
 warnings already shown stale, so the user's later warnings show as they would have ("default" and
-"once" included): nothing is recorded as shown on the user's behalf.
+"once" included): nothing is recorded as shown on the user's behalf. The probes also measure the computation
+training runs: the fused inference path of nn.MultiheadAttention and nn.TransformerEncoderLayer (taken in eval
+under no_grad) is turned off, since where a mask hides every key of a row it makes NaN where training's path
+makes numbers — an eval forward of the model would then show nothing at all (`fused_off`).
 
 `same_noise(seed)` is entered around each probe (battery._run_probe), so what a probe draws does not
 depend on the caller's RNG state, and around each forward that a probe compares with another (tree.call
@@ -31,9 +34,24 @@ from ..measure.streams import preserved_streams
 
 @contextmanager
 def isolated() -> Iterator[None]:
-    with preserved_streams(), warnings.catch_warnings():
+    with preserved_streams(), warnings.catch_warnings(), fused_off():
         warnings.simplefilter("ignore")
         yield
+
+
+@contextmanager
+def fused_off() -> Iterator[None]:
+    """torch's attention fast path off, then as it was (torch < 2.2 has no switch: its fast path stays)."""
+    mha = getattr(torch.backends, "mha", None)
+    if mha is None:
+        yield
+        return
+    was = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(was)
 
 
 @contextmanager

@@ -20,10 +20,10 @@ def check(rec: Recorder) -> list[Finding]:
     else:
         output = f"{seen['model']}'s output {seen['output']}" if seen["output"] else f"the output of {seen['model']}"
     observation = (
-        f"the backward() of optimizer step {seen['step']}{where(seen)} reaches {output} (shape {shape}) built at "
+        f"the backward() of {'step' if seen.get('by_hand') else 'optimizer step'} {seen['step']}{where(seen)} reaches {output} (shape {shape}) built at "
         f"step {seen['built_step']}, "
         f"{plural(seen['steps_back'], 'step')} earlier, and through it the graph that computed it with {params} "
-        "before the optimizer updated them")
+        f"before {'the update written by hand' if seen.get('by_hand') else 'the optimizer'} changed them")
     saved = seen.get("saved")
     if saved and saved["parameters"]:
         shape = "x".join(map(str, saved["shape"]))

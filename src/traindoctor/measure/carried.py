@@ -5,6 +5,10 @@ that second backward through it fails ("Trying to backward through the graph a s
 optimizer's in-place update of a weight the old graph saved fails ("modified by an inplace operation"); when
 nothing saved was modified nothing fails, and the graph grows by one step every step.
 
+A step is an optimizer's step; with no torch.optim optimizer, a backward() that returned (the script then updates
+the weights by hand). Which parameters changed since a step began is read from their in-place versions, and, as an
+optimizer writing `p.data` or a hand-written update moves no version, from their values too (`Fingerprints`).
+
 How it is seen: each grad-carrying output of a model call, and each grad-carrying tensor the model keeps in its
 modules' attributes or buffers after the call (a state held on `self`, never returned), is stamped, on its autograd
 node, with the optimizer step during which it was built. A backward's graph is walked (bounded by nodes) when backward() raises one of
@@ -28,9 +32,10 @@ from torch.utils._pytree import GetAttrKey, MappingKey, SequenceKey, keystr, tre
 from .leaves import nodes
 
 STAMP = "traindoctor.built"  # the key of the stamp in a node's metadata
-# The steps whose first backward is walked: the 2nd to 4th (two alternating optimizers each have one there), and
+# The steps whose first backward is walked: the 2nd to 4th (two alternating optimizers each have one there), a few
+# spaced further (state kept per stream, k streams in turn, is reused k steps later), and
 # every _SAMPLE_EVERY-th.
-_SAMPLED = (1, 2, 3)
+_SAMPLED = (1, 2, 3, 8, 16, 32, 64)
 _SAMPLE_EVERY = 100
 _MAX_STALE = 4  # nodes of earlier steps whose own graph is walked, per check
 _NAMED = 5  # parameters named in a record
@@ -41,6 +46,8 @@ _HELD_DEPTH, _HELD_ITEMS = 3, 16  # how deep and how wide a module attribute is 
 # sampled steps; in between only where state was found (a state is set from the first call that builds one).
 FULL_SCANS = 3
 _MODULE_KEYS = frozenset(vars(torch.nn.Module()))  # a module's own bookkeeping: parameters, buffers, hooks
+_PRINTED = 256  # values read per parameter for a fingerprint, evenly strided
+_PRINTS_KEPT = 4  # the latest fingerprints kept
 _VERSION = re.compile(r"\[torch\.[\w.]+ \[([\d, ]*)\]\][^;\]]*? is at version (\d+); expected version (\d+)")
 
 
@@ -161,6 +168,37 @@ def stamp(model: torch.nn.Module, flat: list[tuple[tuple, Any]], step: int, kept
 def sampled(step: int) -> bool:
     """Whether the first backward of this optimizer step is walked without an error to prompt it."""
     return step in _SAMPLED or (step > 0 and step % _SAMPLE_EVERY == 0)
+
+
+class Fingerprints:
+    """A strided sample of each parameter's values, taken at the first backward of each step before a sampled one
+    (where a stale node is looked for, it was most often built the step before): which parameters changed since a
+    step began, whatever wrote them."""
+
+    def __init__(self) -> None:
+        self.taken: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+
+    def take(self, step: int, params: list[torch.Tensor]) -> None:
+        if step in self.taken or not sampled(step + 1):
+            return
+        with torch.no_grad():
+            self.taken[step] = [(p, _printed(p).clone()) for p in params if p.layout == torch.strided]
+        for old in sorted(self.taken)[:-_PRINTS_KEPT]:
+            del self.taken[old]
+
+    def changed_since(self, step: int, now: int) -> dict[int, torch.Tensor]:
+        """The parameters (by id) whose values differ now from the first fingerprint taken from `step` on, before
+        the step `now` under way; none when there is no such fingerprint."""
+        after = [s for s in self.taken if step <= s < now]
+        if not after:
+            return {}
+        with torch.no_grad():
+            return {id(p): p for p, before in self.taken[min(after)] if not torch.equal(_printed(p), before)}
+
+
+def _printed(p: torch.Tensor) -> torch.Tensor:
+    flat = p.detach().reshape(-1)
+    return flat[:: max(1, flat.numel() // _PRINTED)]
 
 
 def _built(node: Any) -> Built | None:

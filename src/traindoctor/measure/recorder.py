@@ -335,6 +335,8 @@ class Recorder:
         self.optimizer_created = False
         self.carried: dict[str, Any] | None = None  # a backward into an earlier step's graph (measure/carried.py)
         self._carry_checked = -1  # the latest step whose backward was walked for it
+        self.hand_steps = 0  # backward() calls returned with no torch.optim optimizer: steps of updates by hand
+        self.fingerprints = carried.Fingerprints()
         self._pending: list[tuple[list[torch.Tensor], list[torch.Tensor], StepRecord]] = []
         self._groupings = Groupings(self.models)
         _LIVE.add(self)
@@ -540,11 +542,12 @@ class Recorder:
         self.model_outputs[id(module)] = [weakref.ref(t) for _, t in flat
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if id(module) in self.roots and torch.is_grad_enabled() and not _in_transform():
-            carried.stamp(module, flat, self.n_steps)
-            full = info.grad_calls <= carried.FULL_SCANS or carried.sampled(self.n_steps)
+            step = self.carry_step
+            carried.stamp(module, flat, step)
+            full = info.grad_calls <= carried.FULL_SCANS or carried.sampled(step)
             kept, places = carried.held(module, None if full else info.held_at)
             info.held_at |= places
-            carried.stamp(module, kept, self.n_steps, kept=True)
+            carried.stamp(module, kept, step, kept=True)
             info.state_left = carried.storages(module, info.held_at)
         if self._watch_game() and not _in_transform():
             with torch._C.DisableTorchFunction():  # as in on_root_call
@@ -712,9 +715,11 @@ class Recorder:
                 if not st.clean_since_step and _all_zero(st.probes):
                     st.clean_since_step = True
         # Sampled again after a first sighting with no error: a later step shows how far back the graph grows.
-        if self._carry_checked != self.n_steps and carried.sampled(self.n_steps) and "error" not in (self.carried or {}):
-            self._carry_checked = self.n_steps
+        step = self.carry_step
+        if self._carry_checked != step and carried.sampled(step) and "error" not in (self.carried or {}):
+            self._carry_checked = step
             self.carried = self._carried_state([loss])[0] or self.carried
+        self.fingerprints.take(step, list({id(p): p for m in self.models() for p in m.parameters()}.values()))
         value = loss.item()
         lane.pending_losses.append(value)
         lane.loss_terms = losses.summed_terms(loss)
@@ -763,23 +768,33 @@ class Recorder:
             carried.explain(record, reached, exc)
             self.carried = record
 
+    @property
+    def carry_step(self) -> int:
+        """The step under way, as state carried across steps counts them (measure/carried.py)."""
+        return self.n_steps if self.optimizer_created else self.hand_steps
+
     def _carried_state(self, tensors: list[torch.Tensor]) -> tuple[dict[str, Any] | None, dict[str, torch.Tensor]]:
-        found = carried.find(tensors, self.n_steps, self._stepped_since)
+        found = carried.find(tensors, self.carry_step, self._stepped_since)
         if found is None:
             return None, {}
         found[0]["location"] = user_location()
+        if not self.optimizer_created:
+            found[0]["by_hand"] = True
         return found
 
     def _stepped_since(self, step: int) -> dict[int, str]:
-        """The parameters, by id, that an optimizer's step changed since `step` began, with their names (one
-        optimizer over two models steps only those given gradients: the other's graph stays valid)."""
-        params = [p for st in self.optimizers.values() if st.stepped_at >= step for p in st.params()
-                  if st.changed_at.get(id(p), -1) >= step]
-        return dict(zip(map(id, params), parameter_names(params, self.models())))
+        """The parameters, by id, changed since `step` began, with their names: by an optimizer's step (its
+        in-place version moved; one optimizer over two models steps only those given gradients: the other's
+        graph stays valid), or by any write their values show."""
+        params = {id(p): p for st in self.optimizers.values() if st.stepped_at >= step for p in st.params()
+                  if st.changed_at.get(id(p), -1) >= step}
+        params.update(self.fingerprints.changed_since(step, self.carry_step))
+        return dict(zip(params, parameter_names(list(params.values()), self.models())))
 
     @_handler
     def on_backward_done(self, tensors: Any) -> None:
-        """A backward() returned: with updates written by hand, the gradients it left are sampled."""
+        """A backward() returned: with updates written by hand, the gradients it left are sampled; the step ends."""
+        self.hand_steps += 1
         n = self.backward_calls
         if self.optimizer_created or not n or (n > _RECORD_WARMUP and n % 10) or self.lane.last_batch is None:
             return

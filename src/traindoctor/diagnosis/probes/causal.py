@@ -115,6 +115,7 @@ def causal(setup: Setup, context: Context) -> tuple[list[Finding], CausalRecord]
                                                      record)) if f is not None]
     if found:
         return found, record
-    record["note"] = "outputs up to t are independent of later inputs" if change <= OUTPUT_CHANGE else \
-        "the model is bidirectional (fine unless it must be causal; pass causal=True to require it)"
+    record["note"] = ("the outputs up to t are not finite: nothing measured" if math.isnan(change) else
+                      "outputs up to t are independent of later inputs" if change <= OUTPUT_CHANGE else
+                      "the model is bidirectional (fine unless it must be causal; pass causal=True to require it)")
     return [], record
