@@ -344,7 +344,7 @@ def _component(base: Any, name: str, part: dict[str, Any], context: dict[str, An
                     f"with {name} alone moved to other samples ({n} pairings)?",
         "measured": part,
         "outcome": f"the fit lowered {shares} of {n} pairings with {name} moved more than the real one"
-                   + _control_outcome(control, powered, n),
+                   + _control_outcome(control, powered, n, name),
         "keeps": [DECOUPLED] if decoupled else [], "kills": []})
     if not decoupled:
         return []
@@ -430,11 +430,11 @@ def _blind(batches: Sequence[dict[str, Any]], control: Sequence[dict[str, Any]] 
     return within(LOSS_DEPENDS) or within(PAIRING_MATTERS) and not _learned(control)
 
 
-def _control_outcome(control: list[dict[str, Any]] | None, powered: bool, n: int) -> str:
+def _control_outcome(control: list[dict[str, Any]] | None, powered: bool, n: int, dealt: str = "targets") -> str:
     if not control:
         return ""
     beaten = ", ".join(str(round(x * n)) for x in _shares(control))
-    return (f"; control (targets dealt by a teacher's score of the inputs): {fmt(control[0]['real_after'])} against "
+    return (f"; control ({dealt} dealt by a teacher's score of the inputs): {fmt(control[0]['real_after'])} against "
             f"{fmt(min(control[0]['shuffled_after']))} or more; the fit lowered {beaten} of {n} shuffles further — "
             + ("the test has the power to see a learnable relation" if powered else
                "the test cannot see a learnable relation with this budget, so it does not claim there is none"))

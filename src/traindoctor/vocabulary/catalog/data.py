@@ -33,6 +33,12 @@ CODES = (
                 kind="subtle",
             ),
             Hypothesis(
+                cause="an augmentation moves the inputs and not the targets given in their coordinates (an image "
+                      "mirrored, its keypoints' or boxes' x left as it was)",
+                check="draw the augmented input with its target on it: the keypoint or box sits on the object",
+                kind="subtle",
+            ),
+            Hypothesis(
                 cause="the task is genuinely unpredictable from these inputs at this point of training",
                 check="train a simple baseline (logistic regression, a nearest neighbour) on a few thousand pairs",
                 kind="null",
