@@ -4,7 +4,7 @@ import math
 import pytest
 
 from traindoctor.diagnosis.experiments import Arm
-from traindoctor.judge.experiments import judge, not_learning
+from traindoctor.judge.experiments import judge, not_learning, unpaired
 
 CONTEXT = {"lr": 1e-3, "initial_lr": None, "weight_decay": 0.0, "penalized": False, "steps": 50, "source": "run",
            "optimizer": "SGD"}
@@ -208,3 +208,56 @@ def test_a_model_blind_to_its_inputs_is_not_called_decoupled():
     b = {"real_before": 1.0, "real_after": 1.2, "shuffled_before": [1.0] * 9, "shuffled_after": [1.2] * 9}
     a["baseline"].held_out = {**b, "batches": [b], "trained_on": 3, "control": POWERED}
     assert judge(a, CONTEXT)[0] == []
+
+
+def test_a_model_that_learned_only_the_mean_is_judged_when_the_control_shows_the_fit_resolves_pairings():
+    """Every pairing within 1% of the real one (the model answers each with the targets' mean): silent without a
+    control the fit learned, decoupled with one."""
+    b = {"real_before": 1.0, "real_after": 0.5, "shuffled_before": [1.0] * 9,
+         "shuffled_after": [0.5 + d / 100 for d in SPREAD]}
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    a["baseline"].held_out = {**b, "batches": [b], "trained_on": 3, "control": POWERLESS}
+    assert judge(a, CONTEXT)[0] == []
+    a["baseline"].held_out = {**b, "batches": [b], "trained_on": 3, "control": POWERED}
+    assert codes(judge(a, CONTEXT)[0]) == ["labels-decoupled"]
+
+
+def test_a_control_the_copy_held_from_the_start_shows_power_by_standing_apart():
+    """A residual denoiser's copy half-fits the control at its start: the fit gains less on it than on the
+    shuffles it pulls towards the mean, yet it ends below every one of them on every batch."""
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    apart = [_batch(0.1, 0.07, 1.5, 1.1)] * 3
+    a["baseline"].held_out = held(2.3, 2.6, 2.3, 2.5, control=apart)
+    assert codes(judge(a, CONTEXT)[0]) == ["labels-decoupled"]
+
+
+def _parted(component, control=POWERED):
+    """The whole pairing beats every shuffle; one target component, moved alone, as given."""
+    return {**held(2.3, 1.9, 2.3, 2.4), "components": {"target[:, 0]": {"batches": component, "control": control}}}
+
+
+def test_a_component_that_does_not_follow_the_inputs_is_labels_decoupled():
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    a["baseline"].held_out = _parted([_batch(2.3, 2.6, 2.3, 2.5)] * 3)
+    found, obs = judge(a, CONTEXT)
+    assert codes(found) == ["labels-decoupled"]
+    assert "target[:, 0] does not" in found[0].observation
+    assert next(o for o in obs if o["name"] == "held-out-component")["keeps"]
+
+
+@pytest.mark.parametrize("component, control", [
+    ([_batch(2.3, 2.35, 2.3, 2.5)] * 3, POWERED),  # a hard component learned weakly: among the best few
+    ([_batch(2.3, 2.6, 2.3, 2.5)] * 3, POWERLESS),  # typical, but the fit carries no control of it either
+])
+def test_a_component_is_not_called_decoupled_without_a_typical_pairing_and_power(component, control):
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    a["baseline"].held_out = _parted(component, control)
+    assert judge(a, CONTEXT)[0] == []
+
+
+def test_the_trained_models_pairing_screen_names_what_the_test_must_question():
+    """On the model as training left it: the whole pairing beats every shuffle, component 0 does not."""
+    screen = {"real": 1.0, "shuffled": [1.5, 1.6], "components": {(0, 0): [0.99, 1.01], (0, 1): [1.2, 1.3]}}
+    assert unpaired(screen) == (False, [(0, 0)])
+    assert unpaired({**screen, "shuffled": [1.0, 1.1], "components": {}}) == (True, [])
+    assert unpaired(None) == (False, [])

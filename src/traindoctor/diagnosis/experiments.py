@@ -132,10 +132,7 @@ def _gradient_path(m: Material, groups: Groups, source: str,
 
 def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Finding], list[dict[str, Any]]]:
     tape = m.tapes[-1]
-    # The other batches, latest first: the nearest to where training left the model is the arms' held-out batch.
-    earlier = list(reversed(m.tapes[:-1]))
-    others = [t for i, t in enumerate(earlier) if not _same_batch(t, tape)
-              and not any(_same_batch(t, u) for u in earlier[:i])][:rules.HELD_OUT_BATCHES]
+    others = _others(m)
     other = others[0] if others else None
     layout = _layout_layers(m.model) if other is not None else {}
     arms = {"baseline": _arm("baseline", m, tape, groups, steps, held=other if layout else None)}
@@ -167,10 +164,9 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
                                                          data_only=True, start=m.initial)
     # The permutation test moves one call's inputs against the targets; with other calls of the model in the
     # loss held as constants (a siamese pair, a penalty's own call) the pairing it tests is not the script's.
-    whole = [o for o in others if not o.partial]
-    if whole and m.initial is not None and not tape.partial and not m.made_targets:
-        base.held_out = permutation.held_out([tape, *whole], lambda: _fresh(m), m.initial,
-                                             lambda model: _optimizer(m, model, groups), steps)
+    if _testable(m, others):
+        _, parts = rules.unpaired(permutation.unpaired(_fresh(m), tape))
+        base.held_out = _held_out(m, groups, others, steps, parts)
     if layout:
         try:
             arms["other-layout"] = _arm("other-layout", m, tape, groups, steps, held=other, prepare=_other_layout)
@@ -181,6 +177,51 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
                                       "steps": steps, "source": source,
                                       "layout": layout,
                                       "optimizer": type(m.optimizer).__name__ if m.optimizer else None})
+
+
+def pairing(material: Material, steps: int = EXPERIMENT_STEPS,
+            source: str = "run") -> tuple[list[Finding], list[dict[str, Any]]] | None:
+    """While the loss learns: does what the model learned use the pairing of inputs and targets? Asked first of
+    the model as training left it, as a whole and per target component (rules.unpaired); where it does not —
+    the loss fell as the model learned the targets' spread alone — the permutation test (no other arm) tells a
+    lost pairing from a relation not yet learned. None when the model's loss uses every pairing, or no test
+    can run."""
+    m = material
+    others = _others(m) if m.tapes else []
+    if not _testable(m, others):
+        return None
+    with isolated(), internal_calls(), guarded(m.model):
+        groups = _groups(m)
+        if not groups:
+            return None
+        whole, parts = rules.unpaired(permutation.unpaired(_fresh(m), m.tapes[-1]))
+        if not whole and not parts:
+            return None
+        held = _held_out(m, groups, others, steps, parts)
+        if held is None:
+            return None
+        return rules.pairing(held, {"steps": steps, "source": source})
+
+
+def _others(m: Material) -> list[LossHead]:
+    """The other batches, latest first (the nearest to where training left the model is the arms' held-out
+    batch), one tape a batch."""
+    tape = m.tapes[-1]
+    earlier = list(reversed(m.tapes[:-1]))
+    return [t for i, t in enumerate(earlier) if not _same_batch(t, tape)
+            and not any(_same_batch(t, u) for u in earlier[:i])][:rules.HELD_OUT_BATCHES]
+
+
+def _testable(m: Material, others: list[LossHead]) -> bool:
+    """The permutation test moves one call's inputs against the targets; with other calls of the model in the
+    loss held as constants (a siamese pair, a penalty's own call) the pairing it tests is not the script's."""
+    return (any(not o.partial for o in others) and m.initial is not None and not m.tapes[-1].partial
+            and not m.made_targets)
+
+
+def _held_out(m: Material, groups: Groups, others: list[LossHead], steps: int, parts: list[Any]) -> dict[str, Any] | None:
+    return permutation.held_out([m.tapes[-1], *(o for o in others if not o.partial)], lambda: _fresh(m), m.initial,
+                                lambda model: _optimizer(m, model, groups), steps, parts)
 
 
 def _penalties(tape: LossHead) -> list[dict[str, Any]] | None:

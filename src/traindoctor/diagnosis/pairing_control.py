@@ -42,19 +42,47 @@ def teacher(model: nn.Module, initial: dict[str, torch.Tensor]) -> nn.Module:
     return out
 
 
-def relabelled(teach: nn.Module, head: Any, batch: tuple[tuple, dict], ax: tuple[int, int]) -> dict[int, torch.Tensor] | None:
+def relabelled(teach: nn.Module, head: Any, batch: tuple[tuple, dict], ax: tuple[int, int],
+               part: tuple[int, int] | None = None) -> dict[int, torch.Tensor] | None:
     """The head's per-sample targets (by the id of the recorded value) re-dealt to its samples — the sample with
-    the k-th lowest teacher score gets the k-th lowest target row. None when the head has no target with a row
-    per sample, or the teacher scores most samples alike."""
+    the k-th lowest teacher score gets the target row with the k-th lowest sum (or, for a component `part`:
+    the target's place among them and a column, the k-th lowest value of that column). None when the head has no target with
+    a row per sample, or the teacher scores most samples alike."""
     n, axis = ax
     targets = per_sample(head, n, axis) if isinstance(head, Tape) else []
+    if part is None and targets and (dense := _by_position(teach, batch, targets[0], n)) is not None:
+        return {**{id(t): t for t in targets}, id(targets[0]): dense}
     score = _score(teach, batch, n, axis)
     if not targets or score is None or len(score.unique()) < n // 2:
         return None
-    key = _rows(targets[0], n, axis).reshape(n, -1).double().sum(1)
+    if part is not None:
+        if part[0] >= len(targets) or targets[part[0]].dim() != 2:
+            return None
+        key = targets[part[0]][:, part[1]].double()
+    else:
+        key = _rows(targets[0], n, axis).reshape(n, -1).double().sum(1)
     deal = torch.empty(n, dtype=torch.long)
     deal[torch.sort(score, stable=True).indices] = torch.sort(key, stable=True).indices
     return moved({id(t): t for t in targets}, deal, axis, n)
+
+
+def _by_position(teach: nn.Module, batch: tuple[tuple, dict], target: torch.Tensor, n: int) -> torch.Tensor | None:
+    """A floating target shaped as one of the teacher's outputs (a clean signal for a denoiser, a depth map, a
+    regressed vector), each position's values re-dealt across the samples in the order of the teacher's output
+    there: a relation as local as the model's own. One score for the whole row would be global — beyond a
+    convolution's reach — and would fix only one direction of a long row. None for any other target."""
+    if not target.is_floating_point() or target.dim() < 2 or target.shape[0] != n:
+        return None
+    with torch.no_grad(), same_noise(SEED):
+        out = call(teach, Call(batch))
+    leaf = next((x for x in tree_leaves(out) if isinstance(x, torch.Tensor) and x.shape == target.shape
+                 and x.is_floating_point()), None)
+    if leaf is None or not torch.isfinite(leaf).all():
+        return None
+    by, values = leaf.detach().reshape(n, -1), target.reshape(n, -1)
+    dealt = torch.empty_like(values)
+    dealt.scatter_(0, torch.sort(by, dim=0, stable=True).indices, torch.sort(values, dim=0, stable=True).values)
+    return dealt.view_as(target)
 
 
 def moved(targets: dict[int, torch.Tensor], order: torch.Tensor, axis: int, n: int) -> dict[int, torch.Tensor]:

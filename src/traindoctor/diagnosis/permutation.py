@@ -16,7 +16,7 @@ test's power. The numbers are judged in judge/experiments.py. Budgets in steps; 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -24,8 +24,9 @@ from torch import nn
 from ..judge import experiments as rules
 from ..measure.copies import independent_copy, set_mode
 from ..measure.tape import Tape, cloned_batch
-from . import pairing_control as control
+from . import components, pairing_control as control
 from .axis import batch_dim, decide
+from .components import Component
 from .loss_independence import ELEMENTWISE
 from .sandbox import same_noise
 from .tree import Call, call, tree_map
@@ -38,9 +39,12 @@ Pairing = tuple[tuple[tuple, dict], dict[int, torch.Tensor] | None]
 
 
 def held_out(tapes: list[Any], fresh: Callable[[], nn.Module], initial: dict[str, torch.Tensor],
-             optimizer: Callable[[nn.Module], torch.optim.Optimizer], steps: int) -> dict[str, Any] | None:
+             optimizer: Callable[[nn.Module], torch.optim.Optimizer], steps: int,
+             parts: Sequence[Component] = ()) -> dict[str, Any] | None:
     """The test's numbers for each batch left out: real and shuffled pairings, before and after the fit; with
-    the control's when the real pairing looks typical. None when no batch can be tested."""
+    the control's when the real pairing looks typical. The same for each target component in `parts` moved
+    alone (diagnosis/components.py), with its own control when its pairing looks typical and the whole's
+    does not. None when no batch can be tested."""
     start = fresh()
     start.load_state_dict(initial)
     batches = [cloned_batch(*o.batch) for o in tapes]
@@ -51,7 +55,8 @@ def held_out(tapes: list[Any], fresh: Callable[[], nn.Module], initial: dict[str
         if unseen is None or len(unseen) >= 4:
             folds[i] = unseen
 
-    def test(deal: Callable[[int], dict[int, torch.Tensor] | None]) -> list[dict[str, Any]] | None:
+    def test(deal: Callable[[int], dict[int, torch.Tensor] | None],
+             parts: Sequence[Component]) -> list[dict[str, Any]] | None:
         out = []
         labels = {i: deal(i) for i in range(len(tapes))}
         for i, keep in folds.items():
@@ -61,26 +66,91 @@ def held_out(tapes: list[Any], fresh: Callable[[], nn.Module], initial: dict[str
             model = _fitted(fresh, initial, optimizer, tapes, batches, labels, [j for j in labels if j != i], steps)
             if model is None:
                 return None
-            before, after = ([_paired(mod, tapes[i], p) for p in pairings] for mod in (start, model))
-            out.append({"real_before": before[0], "shuffled_before": before[1:], "real_after": after[0],
-                        "shuffled_after": after[1:], "samples": len(keep) if keep is not None else axes[i][0],
-                        "moved": "inputs" if pairings[1][0] is not pairings[0][0] else "targets"})
+            out.append({**_ranked(start, model, tapes[i], pairings),
+                        "samples": len(keep) if keep is not None else axes[i][0],
+                        "moved": "inputs" if pairings[1][0] is not pairings[0][0] else "targets",
+                        "components": {components.label(p): _ranked(start, model, tapes[i], c) for p in parts
+                                       if (c := _moved_part(tapes[i], batches[i], labels[i], keep, axes[i], p))}})
         return out or None
 
-    measured = test(lambda i: None)
+    measured = test(lambda i: None, parts)
     if measured is None:
         return None
+    teach = control.teacher(start, initial)
+
+    def controlled(part: Component | None) -> list[dict[str, Any]] | None:
+        dealt = [control.relabelled(teach, o, b, ax, part) if ax is not None else None
+                 for o, b, ax in zip(tapes, batches, axes)]
+        if not all(d is not None for d in dealt):
+            return None
+        out = test(lambda i: dealt[i], [part] if part is not None else [])
+        for b in out or []:
+            b.pop("moved")
+            if part is None:
+                b.pop("components")
+        return out
     held = {**measured[0], "batches": measured, "trained_on": len(tapes) - 1,
             "moved": [b.pop("moved") for b in measured], "control": None}
+    parted = {k: [b["components"].pop(k) for b in measured] for k in list(measured[0]["components"])}
+    for b in measured:
+        b.pop("components")
     if rules.typical(measured):
-        teach = control.teacher(start, initial)
-        dealt = [control.relabelled(teach, o, b, ax) if ax is not None else None
-                 for o, b, ax in zip(tapes, batches, axes)]
-        if all(d is not None for d in dealt):
-            held["control"] = test(lambda i: dealt[i])
-            for b in held["control"] or []:
-                b.pop("moved")
+        held["control"] = controlled(None)
+    elif parted:
+        held["components"] = {}
+        for part in parts:
+            k = components.label(part)
+            if k in parted and len(parted[k]) == len(measured) and rules.typical(parted[k]):
+                c = controlled(part)
+                held["components"][k] = {"batches": parted[k],
+                                         "control": [b["components"][k] for b in c] if c else None}
     return held
+
+
+def unpaired(model: nn.Module, head: Any) -> dict[str, Any] | None:
+    """On the model as training left it and the head's batch: the loss with the real pairing, with the inputs
+    moved to other samples (SHUFFLES pairings) and with each target component moved alone. None without a
+    batch axis or per-sample targets."""
+    batch = cloned_batch(*head.batch)
+    ax = _axis(model, batch)
+    if ax is None or not isinstance(head, Tape):
+        return None
+    pairings = _pairings(model, head, batch, None, None, ax)
+    if pairings is None:
+        return None
+    losses = [_paired(model, head, p) for p in pairings]
+    parts = {}
+    for part in components.of(head, *ax):
+        moved = _moved_part(head, batch, None, None, ax, part)
+        if moved is not None:
+            parts[part] = [_paired(model, head, p) for p in moved[1:]]
+    return {"real": losses[0], "shuffled": losses[1:], "components": parts}
+
+
+def _ranked(start: nn.Module, model: nn.Module, head: Any, pairings: list[Pairing]) -> dict[str, Any]:
+    before, after = ([_paired(mod, head, p) for p in pairings] for mod in (start, model))
+    return {"real_before": before[0], "shuffled_before": before[1:], "real_after": after[0],
+            "shuffled_after": after[1:]}
+
+
+def _moved_part(head: Any, batch: tuple[tuple, dict], targets: dict[int, torch.Tensor] | None,
+                keep: list[int] | None, ax: tuple[int, int], part: Component) -> list[Pairing] | None:
+    """The batch's pairing (with `targets` in place of the recorded ones, when given; only the `keep` samples,
+    when given), then SHUFFLES with one target component moved to other samples. None without the component."""
+    if not isinstance(head, Tape):
+        return None
+    n = ax[0]
+    targets = {**{id(t): t for t in control.per_sample(head, n, ax[1])}, **(targets or {})}
+    key = components.key(head, n, ax[1], part)
+    if key is None:
+        return None
+    if keep is not None:
+        order = torch.tensor(keep)
+        batch, targets = _take(batch, order, ax), control.moved(targets, order, ax[1], n)
+        n = len(keep)
+    gen = torch.Generator().manual_seed(SEED)
+    return [(batch, targets), *((batch, components.moved(targets, key, part[1], control.derangement(n, gen)))
+                                for _ in range(rules.SHUFFLES))]
 
 
 def shuffled(model: nn.Module, batch: tuple[tuple, dict]) -> list[tuple[tuple, dict]] | None:

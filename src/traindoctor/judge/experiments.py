@@ -22,11 +22,11 @@ from typing import Any, Sequence
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import (ABLATIONS, ARM_BETTER, CONTROL_PAIRING, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, LOSS_DIVIDED,
+from .thresholds import (ABLATIONS, ARM_BETTER, CONTROL_PAIRING, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, LOSS_DEPENDS, LOSS_DIVIDED,
                          NEAR_CHANCE, NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_DECAY, SHUFFLES, TYPICAL_PAIRING)
 
 __all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "LOSS_DIVIDED", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning",
-           "typical"]
+           "pairing", "typical", "unpaired"]
 
 LR = "the learning rate is too low"
 SCHEDULE = "a schedule lowered the learning rate too soon"
@@ -283,9 +283,7 @@ def _transfer(base: Any, held: dict[str, Any], context: dict[str, Any],
     control = held.get("control")
     before = all(_beats_shuffles(b["real_before"], b["shuffled_before"]) for b in batches)
     after = all(_beats_shuffles(b["real_after"], b["shuffled_after"]) for b in batches)
-    # A model whose loss barely depends on which inputs meet which targets gives the test no power.
-    blind = all(max(abs(v - b["real_after"]) for v in b["shuffled_after"]) <= PAIRING_MATTERS * max(abs(b["real_after"]), 1e-12)
-                for b in batches)
+    blind = _blind(batches, control)
     # Judged by what the fit changed, on a copy started from the state before any update: the trained model has
     # memorised the recorded batches (the run trained on them), which favours their real pairing whatever
     # the labels.
@@ -293,7 +291,7 @@ def _transfer(base: Any, held: dict[str, Any], context: dict[str, Any],
     # A loss that goes below zero (a policy-gradient surrogate over normalised advantages) has no scale to
     # compare pairings at.
     signed = min(v for b in batches for v in (b["real_before"], b["real_after"], *b["shuffled_after"])) < 0
-    powered = bool(control) and sum(_shares(control)) / len(control) <= CONTROL_PAIRING
+    powered = _powered(control)
     # A real pairing better than every shuffle on every batch, before the fit or after, carries information.
     decoupled = powered and not blind and not signed and not (before or after) and typical(batches)
     n = len(held["shuffled_after"])
@@ -313,7 +311,8 @@ def _transfer(base: Any, held: dict[str, Any], context: dict[str, Any],
         "keeps": [DECOUPLED] if decoupled else [],
         "kills": [SETUP] if decoupled else ([DECOUPLED] if before or after else [])})
     if not decoupled:
-        return []
+        return [f for name, part in (held.get("components") or {}).items()
+                for f in _component(base, name, part, context, observations)]
     c = control[0]
     return [finding(
         "labels-decoupled",
@@ -325,7 +324,67 @@ def _transfer(base: Any, held: dict[str, Any], context: dict[str, Any],
         f"same batches, their targets dealt by a function of the inputs instead, carries over ({fmt(c['real_after'])} "
         f"against {fmt(min(c['shuffled_after']))} or more): the test could see a learnable relation — the targets "
         "are no function of the inputs the model can learn", context["source"],
-        evidence={"held_out": held, "fitted_batch": _summary(base.losses), **_context(context)})]
+        evidence={"held_out": held, **_fitted(base), **_context(context)})]
+
+
+def _component(base: Any, name: str, part: dict[str, Any], context: dict[str, Any],
+               observations: list[dict[str, Any]]) -> list[Finding]:
+    """One target component moved alone (diagnosis/components.py), judged as the whole pairing is: decoupled when
+    its real pairing is a typical one after the fit, some pairing of it matters to the loss, and its control —
+    that component dealt by a teacher's score of the inputs — carries over with the same budget."""
+    batches, control = part["batches"], part["control"]
+    n = len(batches[0]["shuffled_after"])
+    blind = _blind(batches, control)
+    powered = _powered(control)
+    decoupled = powered and not blind and typical(batches)
+    shares = ", ".join(str(round(x * n)) for x in _shares(batches))
+    observations.append({
+        "name": "held-out-component",
+        "question": f"On each recorded batch left out of the same fit, is the loss with the real {name} lower than "
+                    f"with {name} alone moved to other samples ({n} pairings)?",
+        "measured": part,
+        "outcome": f"the fit lowered {shares} of {n} pairings with {name} moved more than the real one"
+                   + _control_outcome(control, powered, n, name),
+        "keeps": [DECOUPLED] if decoupled else [], "kills": []})
+    if not decoupled:
+        return []
+    b = batches[0]
+    return [finding(
+        "labels-decoupled",
+        f"the targets as a whole follow the inputs, but {name} does not: fitted {context['steps']} steps from the "
+        f"model's state before any update on {len(batches)} recorded batches, on each batch left out the loss "
+        f"with the real {name} ({fmt(b['real_after'])}) is no lower than with {name} dealt to other samples "
+        f"({fmt(min(b['shuffled_after']))}–{fmt(max(b['shuffled_after']))}; the fit lowered {shares} of {n} of "
+        f"them further, batch by batch), while the same fit with {name} dealt by a function of the inputs carries "
+        f"over — an augmentation applied to the inputs and not to this part of the target (a mirror without "
+        f"x → 1 − x), or this column read in another order", context["source"],
+        evidence={"component": name, "held_out": part, **_fitted(base), **_context(context)})]
+
+
+def _fitted(base: Any) -> dict[str, Any]:
+    return {"fitted_batch": _summary(base.losses)} if base is not None else {}
+
+
+def unpaired(screen: dict[str, Any] | None) -> tuple[bool, list[Any]]:
+    """On the model as training left it (diagnosis/permutation.py's unpaired): does the real pairing beat every
+    shuffled pairing as a whole, and with each target component moved alone? A model that learned from its
+    inputs gives the real pairing the lowest loss; one that learned only the targets' spread (a mean, the
+    class frequencies) gives it a typical one. The whole pairing's failure, and the components that fail, call
+    for the permutation test, which alone can tell a lost pairing from a relation not yet learned."""
+    if screen is None:
+        return False, []
+    return (not _beats_shuffles(screen["real"], screen["shuffled"]),
+            [p for p, losses in screen["components"].items() if not _beats_shuffles(screen["real"], losses)])
+
+
+def pairing(held: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """The permutation test alone, for a loss that learns: the findings it confirms, and its observations."""
+    observations: list[dict[str, Any]] = []
+    found = _transfer(None, held, context, observations)
+    for f in found:
+        f.evidence["confirmed_by"] = "experiment"
+        f.severity = "error"
+    return found, observations
 
 
 def typical(batches: Sequence[dict[str, Any]]) -> bool:
@@ -346,11 +405,36 @@ def _shares(batches: Sequence[dict[str, Any]]) -> list[float]:
                 for s0, s1 in zip(b["shuffled_before"], b["shuffled_after"])) / len(b["shuffled_after"]) for b in batches]
 
 
-def _control_outcome(control: list[dict[str, Any]] | None, powered: bool, n: int) -> str:
+def _powered(control: Sequence[dict[str, Any]] | None) -> bool:
+    """The fit carried the control relation to the batches left out: it lowered the control pairing's loss further
+    than nearly every shuffle's, or left it below every shuffle's on every batch (a relation the copy already
+    half-held at the start — a residual model's identity path — gains less than the shuffles, which the fit
+    pulls towards the targets' mean, and still stands apart)."""
+    return _learned(control) or bool(control) and all(_beats_shuffles(b["real_after"], b["shuffled_after"])
+                                                      for b in control)
+
+
+def _learned(control: Sequence[dict[str, Any]] | None) -> bool:
+    return bool(control) and sum(_shares(control)) / len(control) <= CONTROL_PAIRING
+
+
+def _blind(batches: Sequence[dict[str, Any]], control: Sequence[dict[str, Any]] | None) -> bool:
+    """The test has no power on a model whose loss barely depends on which inputs meet which targets: no shuffled
+    pairing moves it by PAIRING_MATTERS after the fit, on any batch — unless the same fit moved the control
+    pairing's loss further than its shuffles' (it can resolve pairings; a model that learned only the targets'
+    mean answers every pairing alike). Never when no pairing moves it at all (LOSS_DEPENDS): the inputs do not
+    reach the loss."""
+    def within(share: float) -> bool:
+        return all(max(abs(v - b["real_after"]) for v in b["shuffled_after"]) <= share * max(abs(b["real_after"]), 1e-12)
+                   for b in batches)
+    return within(LOSS_DEPENDS) or within(PAIRING_MATTERS) and not _learned(control)
+
+
+def _control_outcome(control: list[dict[str, Any]] | None, powered: bool, n: int, dealt: str = "targets") -> str:
     if not control:
         return ""
     beaten = ", ".join(str(round(x * n)) for x in _shares(control))
-    return (f"; control (targets dealt by a teacher's score of the inputs): {fmt(control[0]['real_after'])} against "
+    return (f"; control ({dealt} dealt by a teacher's score of the inputs): {fmt(control[0]['real_after'])} against "
             f"{fmt(min(control[0]['shuffled_after']))} or more; the fit lowered {beaten} of {n} shuffles further — "
             + ("the test has the power to see a learnable relation" if powered else
                "the test cannot see a learnable relation with this budget, so it does not claim there is none"))

@@ -411,7 +411,8 @@ SCHEDULE_DECAY = 10.0
 # expected to gain more than all 19 and a decoupled one rarely.
 SHUFFLES = 19
 # ... and the test has power only when the pairing matters to the loss: some shuffled pairing moves it by
-# at least 1% (a model pinned near a constant output gives every pairing the same loss).
+# at least 1% (a model pinned near a constant output gives every pairing the same loss) — or the control
+# pairing below shows the fit resolves pairings at this scale.
 PAIRING_MATTERS = 0.01
 # ... and decoupled is claimed only when the real pairing is a typical one: on average over the batches
 # left out, the fit lowered at least a fifth of the 19 shuffled pairings further. A relation learned only
@@ -426,6 +427,10 @@ HELD_OUT_BATCHES = 3
 # most one in twenty of its shuffled pairings. Under the null the mean of 4 uniform shares is that low about
 # one time in 15,000 (k^k t^k / k!), so a control that reaches it learned its relation and carried it over.
 CONTROL_PAIRING = 0.05
+# A target with a row of a few values per sample (a keypoint's x and y, a box's four numbers) is tested one
+# component at a time as well, up to 16 components: past that a row is a vector (an embedding, a spectrum)
+# whose entries are not separate targets, and 19 pairings per entry cost more forward passes than the fit.
+COMPONENTS_MAX = 16
 # Does the gradient describe the loss (diagnosis/gradient_path.py)? Moving a parameter tensor by 0.1% of
 # its norm (GRADIENT_PROBE_STEP) moves a loss that depends on it by far more than float32's rounding
 # (relative 1e-7): a change above 1e-6 of the loss, and above 10x the change between two evaluations of

@@ -186,20 +186,22 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
     # (a VAE's sample drawn under no_grad): its path is asked of every multi-term loss, at one backward a term.
     tapes = rec.tapes.get(id(model.module), [])
     terms = when is None and reason is None and not unused and bool(tapes) and multi_term(tapes[-1])
+    made = rec.made_targets >= MOST_STEPS * rec.regression_calls > 0
+    by_hand = frozenset().union(*(st.moved_by_hand() for st in rec.optimizers.values() if st.opt is optimizer))
+    material = experiments.Material(model.module, tapes, optimizer, rec.initial_states.get(id(model.module)), made,
+                                    by_hand)
     if reason is None and not unused and not terms:
         if when is False:
             return [], {"ran": False, "why": "--no-experiments"}
         if game:
             return [], {"ran": False, "why": "two models play a game: a player's loss need not fall while its "
                                              "opponent learns (--experiments runs them anyway)"}
-        return [], {"ran": False, "why": f"the model's optimizer took {min(steps, rec.n_steps)} steps, fewer than one "
-                                         f"experiment's {EXPERIMENT_STEPS}" if short else "the loss learns"}
+        if short:
+            return [], {"ran": False, "why": f"the model's optimizer took {min(steps, rec.n_steps)} steps, fewer "
+                                             f"than one experiment's {EXPERIMENT_STEPS}"}
+        return _pairing(material)
     reason = reason or ("some parameters the optimizer holds never received a gradient" if unused else
                         "the loss is a sum of terms: is the path to one of them cut?")
-    made = rec.made_targets >= MOST_STEPS * rec.regression_calls > 0
-    by_hand = frozenset().union(*(st.moved_by_hand() for st in rec.optimizers.values() if st.opt is optimizer))
-    material = experiments.Material(model.module, tapes, optimizer, rec.initial_states.get(id(model.module)), made,
-                                     by_hand)
     try:
         new, observations = experiments.run(material, reason, arms=not (unused or terms))
     except experiments.CannotExperiment as exc:
@@ -212,6 +214,22 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
                        "called without gradients in the same step (a bootstrapped value, a teacher's): no data "
                        "whose pairing with the inputs could be questioned", "keeps": [], "kills": []})
     return new, {"ran": True, "why": reason, "observations": observations}
+
+
+def _pairing(material: Any) -> tuple[list[Finding], dict[str, Any]]:
+    """A loss that learns may have learned the targets' spread alone: the permutation test, when the trained
+    model's loss does not use the pairing of inputs and targets (as a whole or in one target component)."""
+    why = "the loss learns, but the trained model's loss does not use the pairing of inputs and targets"
+    try:
+        tested = experiments.pairing(material)
+    except Exception as exc:  # a bug of ours, or a head the test cannot replay: the other findings stand
+        return [], {"ran": False, "why": f"the loss learns (the pairing check failed: {type(exc).__name__}: {exc})"}
+    if tested is None:
+        return [], {"ran": False, "why": "the loss learns"}
+    new, observations = tested
+    for o in observations:
+        o["why_run"] = why
+    return new, {"ran": True, "why": why, "observations": observations}
 
 
 def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps: int = 300,

@@ -15,7 +15,10 @@ CODES = (
             "An experiment on a copy: fitted on some recorded batches, the model gains nothing on a batch left out "
             "through its real inputs — its loss falls no further than with the inputs shuffled across samples — "
             "while the same fit carries over a control relation (the batches' own targets dealt by a function of "
-            "the inputs), so the experiment could have seen one."),
+            "the inputs), so the experiment could have seen one. The same test is asked of each component of a "
+            "target row of a few values (a keypoint's x and y, a box's four numbers) moved alone, when the whole "
+            "pairing passes; and it runs while the loss learns whenever the trained model's loss does not use the "
+            "pairing (as a whole or in one component): a loss falls as the model learns the targets' mean."),
         why=(
             "A model that can memorise a batch but learns nothing that transfers is fitting noise: the pairing of "
             "inputs and targets was lost somewhere in the pipeline (two lists sorted differently, a shuffle applied "
@@ -27,6 +30,12 @@ CODES = (
             Hypothesis(
                 cause="the labels come from the wrong column or file",
                 check="compare the label column with its source, row by row, for a few samples",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="an augmentation moves the inputs and not the targets given in their coordinates (an image "
+                      "mirrored, its keypoints' or boxes' x left as it was)",
+                check="draw the augmented input with its target on it: the keypoint or box sits on the object",
                 kind="subtle",
             ),
             Hypothesis(
