@@ -103,7 +103,7 @@ def _loss_mixing_hypotheses() -> list[Hypothesis]:
 
 
 def symmetric_units(measured: dict[str, tuple[int, float | None, float | None]],
-                    trained: bool) -> tuple[Finding | None, dict[str, Any]]:
+                    trained: bool, source: str = SOURCE) -> tuple[Finding | None, dict[str, Any]]:
     """`measured`: layer -> (units, spread, even), for the layers whose units started with identical weights;
     spread is the share of their change (training's, or the batch's gradient) that differs between them, even
     the same share of the starting gradient with the units' biases made equal (None: unknown). The units of a
@@ -136,7 +136,7 @@ def symmetric_units(measured: dict[str, tuple[int, float | None, float | None]],
                    + (f" ({len(layers) - 1} more layer(s) alike)" if len(layers) > 1 else "")
                    + (": the layer starts as a single unit, and only the biases' differences widen it"
                       if apart is not None and apart > SYMMETRIC_SPREAD else ": the layer works as a single unit"),
-                   SOURCE, evidence=record,
+                   source, evidence=record,
                    location={"module": name.split(" ")[0].rsplit(".", 1)[0]}), record
 
 
