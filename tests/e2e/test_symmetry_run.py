@@ -229,7 +229,7 @@ def test_zero_initialised_layers_never_move_and_are_the_error_first(run_code):
     r = run_code(ZEROS_REGRESSION)
     first = r.findings[0]
     assert (first.code, first.severity) == ("symmetric-units", "error"), [(f.code, f.observation) for f in r.findings]
-    assert "are identical after training" in first.observation
+    assert "training never moved them: no gradient reached them" in first.observation
     assert all(f.explained_by == "symmetric-units" for f in r.findings[1:] if f.severity == "error")
 
 

@@ -5,7 +5,7 @@ moved alike. The trained model's own layers are the probes' to judge."""
 
 from __future__ import annotations
 
-from ..measure.alike import moved_spread
+from ..measure.alike import change, spread
 from ..measure.recorder import Recorder
 from ..measure.steps import parameter_names
 from ..vocabulary.finding import Finding
@@ -20,6 +20,7 @@ def check(rec: Recorder) -> list[Finding]:
     model = main_model(rec)
     probed = {id(p) for p in model.module.parameters()} if model is not None else set()
     measured: dict[str, tuple[int, float | None, float | None]] = {}
+    still: list[str] = []
     for st in rec.optimizers.values():
         if st.steps < MIN_STEPS:  # a few updates for "moved alike" to stand on
             continue
@@ -29,10 +30,12 @@ def check(rec: Recorder) -> list[Finding]:
             name = st.alike_names.get(id(p)) or attribute_name(rec, p) or (
                 module_name if module_name != "<unnamed>" else f"tensor[{'x'.join(map(str, p.shape))}]")
             # The units lie along the dimension whose slices moved most alike.
-            dim, share = min(((d, moved_spread(p, d, first)) for d, first in st.alike[id(p)].items()),
-                             key=lambda ds: ds[1])
-            measured[f"{name} (dim {dim})"] = (p.shape[dim], share, None)
+            dim, moved = min(((d, change(p, d, first)) for d, first in st.alike[id(p)].items()),
+                             key=lambda dc: spread(dc[1]))
+            measured[label := f"{name} (dim {dim})"] = (p.shape[dim], spread(moved), None)
+            if not moved.any():
+                still.append(label)
     if not measured:
         return []
-    found, _ = symmetric_units(measured, trained=True, source=rec.source)
+    found, _ = symmetric_units(measured, trained=True, source=rec.source, still=still)
     return follow_consequence([found], why_not_learning(rec)) if found else []

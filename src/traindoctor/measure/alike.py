@@ -41,11 +41,10 @@ def spread(change: torch.Tensor) -> float:
     return float(((change - change.mean(0)) ** 2).sum(1).mean()) / moved if moved > 0 else 0.0
 
 
-def moved_spread(t: torch.Tensor, dim: int, first: torch.Tensor) -> float:
-    """The spread of what changed in `t`'s slices along `dim` since they all equalled `first`."""
+def change(t: torch.Tensor, dim: int, first: torch.Tensor) -> torch.Tensor:
+    """What changed in `t`'s slices along `dim` since they all equalled `first`, one slice a row."""
     with torch.no_grad():
-        now = t.detach().float().movedim(dim, 0).reshape(t.shape[dim], -1)
-        return spread(now - first.float().reshape(1, -1))
+        return t.detach().float().movedim(dim, 0).reshape(t.shape[dim], -1) - first.float().reshape(1, -1)
 
 
 _LOOKED_AT = 1000  # items of a global container searched: weights sit among few, a data set's list is long

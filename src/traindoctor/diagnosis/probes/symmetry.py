@@ -40,6 +40,7 @@ class SymmetryRecord(TypedDict, total=False):
     layers: dict[str, int]  # layer -> units, for the layers whose units were identical and moved alike
     spread: dict[str, float]  # layer -> the share of the units' change that differs between them
     even: dict[str, float]  # layer -> the same share of the starting gradient, the units' biases made equal
+    still: list[str]  # the layers among them that training never moved: no gradient reached them
     note: str
 
 
@@ -254,12 +255,12 @@ def _nudge(model: nn.Module, size: float = 1e-3) -> None:
 
 
 def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,
-            trained: bool) -> dict[str, tuple[int, float | None, float | None]]:
+            trained: bool) -> tuple[dict[str, tuple[int, float | None, float | None]], list[str]]:
     """Layers but the output layer whose units started with identical weights -> (units, spread of their
     change, spread of the starting gradient with the units' biases equal): the change training made since
     `start` (`trained`; a layer it never moved stayed identical), or the batch's gradient (untrained).
     Trained from an unknown start: units identical now, biases included (the second spread unknown). A
-    user-written module's own matrix has only the second."""
+    user-written module's own matrix has only the second. Also the layers training never moved."""
     model = setup.copy_model(train=True)
     names = {id(p): n for n, p in model.named_parameters()}
     began: Callable[[nn.Parameter], torch.Tensor | None] = (
@@ -273,12 +274,15 @@ def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,
         candidates = {label: (m, u) for label, (m, u) in candidates.items() if m is not output or u.raw}
     layers = {label: (m, u) for label, (m, u) in candidates.items() if not u.raw}
     if unknown:
-        return {label: (u.count, 0.0, None) for label, (m, u) in layers.items()}
+        return {label: (u.count, 0.0, None) for label, (m, u) in layers.items()}, []
     if not candidates:
-        return {}
+        return {}, []
+    still: list[str] = []
     if trained:
-        spread = {label: alike.spread(moved) for label, (m, u) in layers.items()
-                  if (moved := _matrix(m, u.weights, lambda p: p - began(p))) is not None}
+        changes = {label: moved for label, (m, u) in layers.items()
+                   if (moved := _matrix(m, u.weights, lambda p: p - began(p))) is not None}
+        spread = {label: alike.spread(change) for label, change in changes.items()}
+        still = [label for label, change in changes.items() if not change.any()]
     else:
         spread = _gradient_spread(setup, model, layers) if layers else {}
     if trained:  # back to where training started
@@ -290,14 +294,14 @@ def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,
         _even_biases(m, u)
     even = _role_spread(setup, model, candidates)
     return {label: (u.count, spread.get(label), even.get(label)) for label, (m, u) in candidates.items()
-            if label in spread or label in even}
+            if label in spread or label in even}, still
 
 
 @probe("symmetry", order=115, cheap=True,
        about="layers whose units started with identical weights and that training (or the batch's gradient) moves alike")
 def symmetry(setup: Setup, context: Context) -> tuple[list[Finding], SymmetryRecord]:
-    measured = measure(setup, context.options.start, context.options.trained)
+    measured, still = measure(setup, context.options.start, context.options.trained)
     if not measured:
         return [], SymmetryRecord(note="no layer whose units all have identical weights")
-    finding, record = probe_rules.symmetric_units(measured, context.options.trained)
+    finding, record = probe_rules.symmetric_units(measured, context.options.trained, still=still)
     return ([finding] if finding else []), SymmetryRecord(**record)
