@@ -312,7 +312,7 @@ class Recorder:
         self.grad_not_in_opt: dict[int, str] = {}
         self.grad_not_in_opt_values: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.loose_leaves: dict[int, leaves.Leaf] = {}  # tensors outside the models that backward() gave gradients to
-        self.multiplied: set[int] = set()  # ids of the tensors the first backward passes multiplied as matrices
+        self.multiplied: set[int] = set()  # ids of tensors sampled backward passes multiplied as matrices (alike.py)
         self.schedulers: dict[int, dict[str, Any]] = {}
         self.loader_lens: dict[int, int] = {}
         self.backward_calls = 0
@@ -714,7 +714,8 @@ class Recorder:
                 self.loss_observations.append({**seen, "step": self.n_steps, "location": user_location()})
             known = {id(p) for info in self.roots.values() for p in info.module.parameters()}
             leaves.remember(self.loose_leaves, loss, known)
-            if self.backward_calls <= 3:
+            # Walked only for weights that started as copies (known from the first step on), until seen multiplied.
+            if any(pid not in self.multiplied for st in self.optimizers.values() for pid in st.alike):
                 self.multiplied |= alike.multiplied(loss)
         if not math.isfinite(value) and self.nonfinite is None:
             self.flush()  # non-finite gradients of an earlier recorded step come first
