@@ -5,7 +5,8 @@ them that differs between them.
 Units with identical incoming weights compute the same value; if they also receive the same gradient, every
 update keeps them identical. Which dimension holds the units of a tensor used as `x @ W` or F.linear(x, W) is
 not known, so every dimension of two or more slices is a candidate: along one that is not the units, the slices
-get unlike changes (each input its own), so only units moved alike keep a share near 0. Only a tensor multiplied as a matrix has units.
+get unlike changes (each input its own), so only units moved alike keep a share near 0. Only a tensor
+multiplied as a matrix has units.
 """
 
 from __future__ import annotations
