@@ -1,10 +1,10 @@
 """`traindoctor run` names units that started identical and that training kept alike, or that their biases
 alone told apart, first — constant or zero initialisation of an MLP, a CNN's kernels, an LSTM's gates and its
-embedding, a transformer's attention, a single hidden layer, a hand-written module's own matrices — an error
-once the loss does not learn; and stays quiet on the healthy look-alikes where something gives each unit its
-own gradient (a zero-initialised output layer, residual branch or gate, a constant layer followed by a random
-one) or nothing has units that started identical (norm layers, a padding row, zero biases, a layer of width
-1, an added position table)."""
+embedding, a transformer's attention, a single hidden layer, a hand-written module's own matrices, plain
+tensors no module holds — an error once the loss does not learn; and stays quiet on the healthy look-alikes
+where something gives each unit its own gradient (a zero-initialised output layer, residual branch or gate, a
+constant layer followed by a random one) or nothing has units that started identical (norm layers, a padding
+row, zero biases, a layer of width 1, an added position table)."""
 import pytest
 
 from conftest import codes
@@ -229,7 +229,7 @@ def test_zero_initialised_layers_never_move_and_are_the_error_first(run_code):
     r = run_code(ZEROS_REGRESSION)
     first = r.findings[0]
     assert (first.code, first.severity) == ("symmetric-units", "error"), [(f.code, f.observation) for f in r.findings]
-    assert "are identical after training" in first.observation
+    assert "training never moved them: no gradient reached them" in first.observation
     assert all(f.explained_by == "symmetric-units" for f in r.findings[1:] if f.severity == "error")
 
 
@@ -261,3 +261,22 @@ def test_healthy_look_alikes_are_quiet(run_code, name):
     source = PRELUDE + HEALTHY[name]
     r = run_code(source)
     assert "symmetric-units" not in codes(r), [(f.code, f.observation) for f in r.findings]
+
+
+PLAIN_TENSORS = PRELUDE + """
+x = torch.linspace(-3, 3, 256).unsqueeze(1); y = torch.sin(2 * x)
+W1, W2 = torch.zeros(1, 24, requires_grad=True), torch.zeros(24, 1, requires_grad=True)
+b1, b2 = torch.zeros(24, requires_grad=True), torch.zeros(1, requires_grad=True)
+opt = torch.optim.Adam([W1, b1, W2, b2], lr=1e-2)
+for step in range(60):
+    loss = ((torch.tanh(x @ W1 + b1) @ W2 + b2 - y) ** 2).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+def test_weights_outside_any_module_are_named_by_the_script(run_code):
+    """No module holds the weights: the run itself sees they started as copies and never moved apart."""
+    r = run_code(PLAIN_TENSORS)
+    first = r.findings[0]
+    assert (first.code, first.severity) == ("symmetric-units", "error"), [(f.code, f.observation) for f in r.findings]
+    assert "`W1 (dim 1)`" in first.observation and first.source == "run"

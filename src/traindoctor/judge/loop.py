@@ -194,11 +194,11 @@ def _loose(rec: Recorder, optimized: set[int]) -> dict[int, str]:
         t = leaf.alive()
         if t is None or pid in optimized or leaf.seen < 2 or not t.requires_grad or leaf.moved():
             continue
-        out[pid] = _attribute(rec, t) or f"a tensor of shape {list(t.shape)} outside the model's parameters"
+        out[pid] = attribute_name(rec, t) or f"a tensor of shape {list(t.shape)} outside the model's parameters"
     return out
 
 
-def _attribute(rec: Recorder, t: torch.Tensor) -> str | None:
+def attribute_name(rec: Recorder, t: torch.Tensor) -> str | None:
     """Where a model keeps `t` as a plain attribute: `encoder.scale`."""
     for info in rec.roots.values():
         for name, module in info.module.named_modules():

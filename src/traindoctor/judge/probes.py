@@ -102,18 +102,20 @@ def _loss_mixing_hypotheses() -> list[Hypothesis]:
     ]
 
 
-def symmetric_units(measured: dict[str, tuple[int, float | None, float | None]],
-                    trained: bool) -> tuple[Finding | None, dict[str, Any]]:
+def symmetric_units(measured: dict[str, tuple[int, float | None, float | None]], trained: bool,
+                    source: str = SOURCE, still: Sequence[str] = ()) -> tuple[Finding | None, dict[str, Any]]:
     """`measured`: layer -> (units, spread, even), for the layers whose units started with identical weights;
     spread is the share of their change (training's, or the batch's gradient) that differs between them, even
     the same share of the starting gradient with the units' biases made equal (None: unknown). The units of a
     layer with either at most SYMMETRIC_SPREAD are copies — moved alike, or told apart by their biases alone;
-    the finding (if any) and the probe's record."""
+    the finding (if any) and the probe's record. `still`: the layers training never moved."""
     spread = {n: round(s, 3) for n, (_, s, _) in measured.items() if s is not None}
     even = {n: round(e, 3) for n, (_, _, e) in measured.items() if e is not None}
     layers = {n: u for n, (u, s, e) in measured.items()
               if min(v for v in (s, e, math.inf) if v is not None) <= SYMMETRIC_SPREAD}
     record: dict[str, Any] = {"layers": layers, "spread": spread, "even": even}
+    if never := [n for n in still if n in layers]:
+        record["still"] = never
     if not layers:
         return None, {**record, "note": "units that started identical were moved apart"}
     name, units = next(iter(layers.items()))
@@ -127,7 +129,8 @@ def symmetric_units(measured: dict[str, tuple[int, float | None, float | None]],
         how = (f"nothing but their biases tells them apart: with the biases made equal, {role} (training moved them "
                f"{share} apart, by what the biases make differ)")
     elif trained:
-        how = ("are identical after training" if apart == 0 else
+        how = ("training never moved them: no gradient reached them" if name in still else
+               "are identical after training" if apart == 0 else
                f"training moved them alike (only {share} of the change differs between units)")
     else:
         how = ("the batch's gradient is identical for each" if apart == 0 else
@@ -136,7 +139,7 @@ def symmetric_units(measured: dict[str, tuple[int, float | None, float | None]],
                    + (f" ({len(layers) - 1} more layer(s) alike)" if len(layers) > 1 else "")
                    + (": the layer starts as a single unit, and only the biases' differences widen it"
                       if apart is not None and apart > SYMMETRIC_SPREAD else ": the layer works as a single unit"),
-                   SOURCE, evidence=record,
+                   source, evidence=record,
                    location={"module": name.split(" ")[0].rsplit(".", 1)[0]}), record
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..vocabulary.finding import Finding
 from ..measure.recorder import Recorder
-from . import (actions, adversaries, carried, columns, dense, loop, loss, modes, norm_batches, numerics, printed,
+from . import (actions, adversaries, alike, carried, columns, dense, loop, loss, modes, norm_batches, numerics, printed,
                probes, targets)
 
 
@@ -32,7 +32,7 @@ def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
     failed: list[str] = []
     for name, rules in (("numerics", numerics.check), ("loss", loss.check), ("loop", loop.check),
                         ("carried state", carried.check), ("modes", modes.check), ("batch norm", norm_batches.check),
-                        ("adversaries", adversaries.check), ("batch data", _batches), ("dense targets", dense.check),
+                        ("adversaries", adversaries.check), ("symmetric units", alike.check), ("batch data", _batches), ("dense targets", dense.check),
                         ("views", _views), ("printed metrics", printed.check), ("RL targets", targets.check),
                         ("policy actions", actions.check)):
         try:

@@ -32,7 +32,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from . import actions, carried, leaves, losses
+from . import actions, alike, carried, leaves, losses
 from .actions import Actions
 from .frames import PKG_DIR, TORCH_DIR, user_frame
 from .localise import locate, nonfinite_inputs, replay
@@ -193,6 +193,10 @@ class OptState:
     ever_grad: set[int] = field(default_factory=set)
     ever_trainable: set[int] = field(default_factory=set)  # requires_grad at some sampled step
     first_values: dict[int, torch.Tensor] = field(default_factory=dict)  # per parameter id: a sample before step 1
+    # Per trainable parameter id, before step 1: dim -> the first slice, along dimensions whose slices were all
+    # equal (measure/alike.py); and what the script's globals call those parameters.
+    alike: dict[int, dict[int, torch.Tensor]] = field(default_factory=dict)
+    alike_names: dict[int, str] = field(default_factory=dict)
     thread: int | None = None  # the thread stepping it: only that thread reads its gradients
     sampler: UpdateSampler = field(default_factory=UpdateSampler)
     snapshot: list[torch.Tensor] | None = None  # the sampler's sample before this step's update
@@ -325,6 +329,7 @@ class Recorder:
         self.grad_not_in_opt: dict[int, str] = {}
         self.grad_not_in_opt_values: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.loose_leaves: dict[int, leaves.Leaf] = {}  # tensors outside the models that backward() gave gradients to
+        self.multiplied: set[int] = set()  # ids of tensors sampled backward passes multiplied as matrices (alike.py)
         self.schedulers: dict[int, dict[str, Any]] = {}
         self.loader_lens: dict[int, int] = {}
         self.backward_calls = 0
@@ -735,6 +740,9 @@ class Recorder:
                 self.loss_observations.append({**seen, "step": self.n_steps, "location": user_location()})
             known = {id(p) for info in self.roots.values() for p in info.module.parameters()}
             leaves.remember(self.loose_leaves, loss, known)
+            # Walked only for weights that started as copies (known from the first step on), until seen multiplied.
+            if any(pid not in self.multiplied for st in self.optimizers.values() for pid in st.alike):
+                self.multiplied |= alike.multiplied(loss)
         if not math.isfinite(value) and self.nonfinite is None:
             self.flush()  # non-finite gradients of an earlier recorded step come first
             if self.nonfinite is None:
@@ -946,6 +954,8 @@ class Recorder:
         if st.steps < 5 or st.steps % 50 == 0:
             if not st.first_values:
                 st.first_values = {id(p): picked(p).clone() for p in params}
+                st.alike = {id(p): dims for p in params if p.requires_grad and (dims := alike.equal_slices(p))}
+                st.alike_names = alike.script_names(p for p in params if id(p) in st.alike) if st.alike else {}
             st.ever_grad.update(id(p) for p in with_grad)
             st.ever_trainable.update(id(p) for p in params if p.requires_grad)
             self._grads_outside_optimizers()

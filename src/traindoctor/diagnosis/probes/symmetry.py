@@ -28,6 +28,7 @@ from torch import nn
 
 from ...judge import probes as probe_rules
 from ...judge.thresholds import SYMMETRIC_TOLERANCE
+from ...measure import alike
 from ...vocabulary.finding import Finding
 from ..registry import Context, probe
 from ..setup import NotApplicable, Setup, SetupError, main_output
@@ -39,6 +40,7 @@ class SymmetryRecord(TypedDict, total=False):
     layers: dict[str, int]  # layer -> units, for the layers whose units were identical and moved alike
     spread: dict[str, float]  # layer -> the share of the units' change that differs between them
     even: dict[str, float]  # layer -> the same share of the starting gradient, the units' biases made equal
+    still: list[str]  # the layers among them that training never moved: no gradient reached them
     note: str
 
 
@@ -149,13 +151,6 @@ def _identical(rows: torch.Tensor) -> bool:
     return bool((rows - rows[:1]).abs().max() <= SYMMETRIC_TOLERANCE * (scale + 1e-30))
 
 
-def _spread(change: torch.Tensor) -> float:
-    """The share of the units' change that differs between them: mean |c_j - mean c|² over mean |c_j|²
-    (0: they moved as one; about 1 - 1/units for unrelated changes); 0 when nothing changed."""
-    moved = float((change ** 2).sum(1).mean())
-    return float(((change - change.mean(0)) ** 2).sum(1).mean()) / moved if moved > 0 else 0.0
-
-
 def _output_layer(setup: Setup, model: nn.Module) -> nn.Module | None:
     """The last module with weights the forward calls: its units are the outputs, each moved by its own
     target, so units alike there are the targets alike, whatever the initialisation. Read as the last to
@@ -197,7 +192,7 @@ def _gradient_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.
         except SetupError as exc:
             raise NotApplicable(f"units with identical weights, but no loss to see if training separates them: {exc}")
         return _gradients(layers)
-    return {label: _spread(grad) for label, grad in _reached(model, batch).items()}
+    return {label: alike.spread(grad) for label, grad in _reached(model, batch).items()}
 
 
 def _role_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Module, Units]]) -> dict[str, float]:
@@ -206,7 +201,7 @@ def _role_spread(setup: Setup, model: nn.Module, layers: dict[str, tuple[nn.Modu
     needed; a following layer with random weights, or units that are outputs, give each its own. A layer it
     never reaches shows no role and is left out. Empty without a floating output."""
     grads = _reached(model, lambda: _role_gradients(setup, model, layers))
-    return {label: _spread(grad) for label, grad in grads.items() if grad.any()}
+    return {label: alike.spread(grad) for label, grad in grads.items() if grad.any()}
 
 
 def _reached(model: nn.Module, gradients: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -241,7 +236,7 @@ def _role_gradients(setup: Setup, model: nn.Module,
         out = main_output(setup.forward(model))
         if out is None or not out.is_floating_point() or not out.requires_grad:
             return {}
-        weights = _multiplied(out)
+        weights = alike.multiplied(out)
         direction = torch.randn(out.shape, generator=torch.Generator().manual_seed(0)).to(out)
         (out * direction).sum().backward()
     return _gradients({label: (m, u) for label, (m, u) in layers.items()
@@ -259,40 +254,13 @@ def _nudge(model: nn.Module, size: float = 1e-3) -> None:
                     p.sub_(p.grad * (size / top))
 
 
-_MATRIX_OPS = ("MmBackward", "AddmmBackward", "BmmBackward", "BaddbmmBackward", "MvBackward", "AddmvBackward",
-               "ConvolutionBackward", "LinearBackward")
-_LAYOUT_OPS = ("TBackward", "TransposeBackward", "PermuteBackward", "ViewBackward", "ReshapeAliasBackward",
-               "UnsafeViewBackward", "ExpandBackward", "ToCopyBackward", "CloneBackward", "UnsqueezeBackward",
-               "SqueezeBackward")
-
-
-def _multiplied(out: torch.Tensor) -> set[int]:
-    """The ids of the tensors `out` was computed from as an operand of a matrix product or convolution,
-    directly or through transposes and views: what a weight is."""
-    found: set[int] = set()
-    stack, seen = [(out.grad_fn, False)], set()
-    while stack:
-        node, operand = stack.pop()
-        if node is None or (node, operand) in seen:
-            continue
-        seen.add((node, operand))
-        name = type(node).__name__.rstrip("0123456789")
-        if name == "AccumulateGrad":
-            if operand:
-                found.add(id(node.variable))
-            continue
-        passes = name in _MATRIX_OPS or (operand and name in _LAYOUT_OPS)
-        stack += [(nxt, passes) for nxt, _ in node.next_functions]
-    return found
-
-
 def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,
-            trained: bool) -> dict[str, tuple[int, float | None, float | None]]:
+            trained: bool) -> tuple[dict[str, tuple[int, float | None, float | None]], list[str]]:
     """Layers but the output layer whose units started with identical weights -> (units, spread of their
     change, spread of the starting gradient with the units' biases equal): the change training made since
     `start` (`trained`; a layer it never moved stayed identical), or the batch's gradient (untrained).
     Trained from an unknown start: units identical now, biases included (the second spread unknown). A
-    user-written module's own matrix has only the second."""
+    user-written module's own matrix has only the second. Also the layers training never moved."""
     model = setup.copy_model(train=True)
     names = {id(p): n for n, p in model.named_parameters()}
     began: Callable[[nn.Parameter], torch.Tensor | None] = (
@@ -306,12 +274,15 @@ def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,
         candidates = {label: (m, u) for label, (m, u) in candidates.items() if m is not output or u.raw}
     layers = {label: (m, u) for label, (m, u) in candidates.items() if not u.raw}
     if unknown:
-        return {label: (u.count, 0.0, None) for label, (m, u) in layers.items()}
+        return {label: (u.count, 0.0, None) for label, (m, u) in layers.items()}, []
     if not candidates:
-        return {}
+        return {}, []
+    still: list[str] = []
     if trained:
-        spread = {label: _spread(moved) for label, (m, u) in layers.items()
-                  if (moved := _matrix(m, u.weights, lambda p: p - began(p))) is not None}
+        changes = {label: moved for label, (m, u) in layers.items()
+                   if (moved := _matrix(m, u.weights, lambda p: p - began(p))) is not None}
+        spread = {label: alike.spread(change) for label, change in changes.items()}
+        still = [label for label, change in changes.items() if not change.any()]
     else:
         spread = _gradient_spread(setup, model, layers) if layers else {}
     if trained:  # back to where training started
@@ -323,14 +294,14 @@ def measure(setup: Setup, start: Mapping[str, torch.Tensor] | None,
         _even_biases(m, u)
     even = _role_spread(setup, model, candidates)
     return {label: (u.count, spread.get(label), even.get(label)) for label, (m, u) in candidates.items()
-            if label in spread or label in even}
+            if label in spread or label in even}, still
 
 
 @probe("symmetry", order=115, cheap=True,
        about="layers whose units started with identical weights and that training (or the batch's gradient) moves alike")
 def symmetry(setup: Setup, context: Context) -> tuple[list[Finding], SymmetryRecord]:
-    measured = measure(setup, context.options.start, context.options.trained)
+    measured, still = measure(setup, context.options.start, context.options.trained)
     if not measured:
         return [], SymmetryRecord(note="no layer whose units all have identical weights")
-    finding, record = probe_rules.symmetric_units(measured, context.options.trained)
+    finding, record = probe_rules.symmetric_units(measured, context.options.trained, still=still)
     return ([finding] if finding else []), SymmetryRecord(**record)
