@@ -1,7 +1,7 @@
 # source: https://github.com/yz93/LAVT-RIS/issues/25
-# expect: healthy
+# expect: symmetric-units
 # category: vision
-# bug: none — each residual branch's last conv (and its BN gamma) is zero-initialised so the blocks start as identities; the stem and first convs keep their random init
+# bug: each residual branch's last conv AND its BN gamma are zero-initialised (the recipes zero one of the two): no gradient reaches either, so the branches never train and the network is its skip connections (written as healthy; relabelled after measuring that the branch weights stay exactly zero)
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
