@@ -52,6 +52,7 @@ class Actions:
     rollout: Rollout = field(default_factory=Rollout)  # the same draws, in order
     widest: int = 0  # the most rows an acting draw had
     last: tuple | None = None  # the latest draw: (value, value's version, keys of its states, keys of its values)
+    source: tuple | None = None  # the latest draw's distribution (or probabilities), weakly, and its states' keys
     redrawn: list[weakref.ref] = field(default_factory=list)  # the latest redraws' values
     draws: int = 0
     redraws: int = 0
@@ -87,8 +88,13 @@ class Actions:
             return None
         return found[-1]
 
-    def drew(self, value: torch.Tensor, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None]) -> None:
-        states = _keys(self.state_of(rows, unbatched, made), rows)
+    def drew(self, value: torch.Tensor, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None],
+             source: Any = None) -> None:
+        """A draw from `source`; drawn from again (two actions per state), it is about the same states."""
+        again = source is not None and self.source is not None and self.source[0]() is source
+        states = self.source[1] if again else _keys(self.state_of(rows, unbatched, made), rows)
+        if source is not None:
+            self.source = (weakref.ref(source), states)
         actions = _keys(value, rows)
         self.since = self.seq
         if states is None or actions is None:
