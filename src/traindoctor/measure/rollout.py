@@ -18,30 +18,32 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-_KEPT = 50_000  # rows of draws kept, oldest dropped first (a rollout is a few thousand)
+_KEPT = 50_000  # rows of draws kept at least, the oldest dropped beyond twice that (a rollout is a few thousand)
 _MARGIN = 30.0  # bits of a sequence beyond log2(places): a chance match at most once in 2^30
 _NARROW = 64  # candidate places below which the rest of the sequence is compared at once
 
 
 @dataclass
 class Rollout:
-    chunks: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (state keys, action keys) per draw
-    size: int = 0
+    keys: np.ndarray = field(default_factory=lambda: np.zeros((2, 2 * _KEPT), dtype=np.int64))  # states; actions
+    size: int = 0  # rows of `keys` filled, oldest first
     counts: tuple[Counter, Counter] = field(default_factory=lambda: (Counter(), Counter()))
-    joined: tuple[np.ndarray, np.ndarray] | None = None  # the chunks concatenated, until the next draw
 
     def drew(self, states: list[int], actions: list[int]) -> None:
-        chunk = (np.array(states, dtype=np.int64), np.array(actions, dtype=np.int64))
-        self.chunks.append(chunk)
-        self.size += len(states)
-        for count, keys in zip(self.counts, chunk):
+        new = np.array([states, actions], dtype=np.int64)
+        n = new.shape[1]
+        if self.size + n > self.keys.shape[1]:  # full: the newest rows up to _KEPT move to the front
+            keep = max(0, min(self.size, _KEPT - n))
+            for count, old in zip(self.counts, self.keys[:, : self.size - keep]):
+                count.subtract(old.tolist())
+            self.keys[:, :keep] = self.keys[:, self.size - keep: self.size]
+            self.size = keep
+            if n > self.keys.shape[1]:
+                self.keys = np.zeros((2, n), dtype=np.int64)
+        self.keys[:, self.size: self.size + n] = new
+        self.size += n
+        for count, keys in zip(self.counts, new):
             count.update(keys.tolist())
-        while self.size - len(self.chunks[0][0]) >= _KEPT:
-            old = self.chunks.pop(0)
-            self.size -= len(old[0])
-            for count, keys in zip(self.counts, old):
-                count.subtract(keys.tolist())
-        self.joined = None
 
     def aligned(self, keys: list[int], which: int) -> np.ndarray | None:
         """The places (row offsets into the draws) where `keys` — states (`which` 0) or actions (1) — occur as one
@@ -53,9 +55,7 @@ class Rollout:
         bits = sum(-math.log2(max(count[k], 1) / self.size) for k in keys)
         if bits < math.log2(self.size) + _MARGIN:
             return None
-        if self.joined is None:
-            self.joined = tuple(np.concatenate([c[i] for c in self.chunks]) for i in (0, 1))
-        seq, want = self.joined[which], np.array(keys, dtype=np.int64)
+        seq, want = self.keys[which, : self.size], np.array(keys, dtype=np.int64)
         places = np.flatnonzero(seq[: self.size - n + 1] == want[0])
         j = 1
         while len(places) > _NARROW and j < n:  # each row compared thins the places geometrically
@@ -67,6 +67,5 @@ class Rollout:
 
     def at(self, places: np.ndarray, n: int, which: int) -> list[set[int]]:
         """Per row of a run of `n` found at `places`, the states (`which` 0) or actions (1) drawn there."""
-        seq = self.joined[which]
-        rows = seq[places[:, None] + np.arange(n)]
+        rows = self.keys[which][places[:, None] + np.arange(n)]
         return [set(col.tolist()) for col in rows.T]
