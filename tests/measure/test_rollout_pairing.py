@@ -1,8 +1,9 @@
 """The actions a policy-gradient loss evaluates, paired with the policy's draws by the rollout's order
 (measure/rollout.py), in a small discrete world where every action is soon drawn in every state — a ledger of the
 actions drawn per state cannot tell a taken action from any other there. Broken: a fresh draw, the argmax, each
-action paired with the next state, the previous rollout's actions. Healthy: the stored actions in order, shuffled
-minibatches with one index, the last two rollouts replayed, two draws on the same states, an enumerated action."""
+action paired with the next state (also stacked world by world), the previous rollout's actions. Healthy: the
+stored actions in order or world by world, shuffled minibatches with one index, the last two rollouts replayed,
+two draws on the same states, an enumerated action."""
 import numpy as np
 import pytest
 import torch
@@ -56,10 +57,17 @@ def fresh_draw(acts, policy, run, _):
     return states, again
 
 
+def by_world(t):
+    """Time-major rows stacked world by world: each parallel world's steps together."""
+    return t.reshape(T, N, *t.shape[1:]).transpose(0, 1).reshape(N * T, *t.shape[1:])
+
+
 BROKEN = {
     "fresh-draw": fresh_draw,
     "argmax": lambda acts, policy, run, _: (run[0], policy(run[0]).argmax(1)),
     "next-state": lambda acts, policy, run, _: (run[2], run[1]),
+    "next-state-world-by-world": lambda acts, policy, run, _: (by_world(run[2]), by_world(run[1])),
+    "argmax-world-by-world": lambda acts, policy, run, _: (by_world(run[0]), policy(by_world(run[0])).argmax(1)),
     "previous-rollout-actions": lambda acts, policy, run, previous: (run[0], previous[1]),
 }
 
@@ -78,6 +86,7 @@ def two_draws(acts, policy, run, _):
 
 HEALTHY = {
     "stored-in-order": lambda acts, policy, run, _: (run[0], run[1]),
+    "stored-world-by-world": lambda acts, policy, run, _: (by_world(run[0]), by_world(run[1])),
     "shuffled-minibatches": shuffled,
     "two-rollouts-replayed": lambda acts, policy, run, previous: (torch.cat([previous[0], run[0]]),
                                                                   torch.cat([previous[1], run[1]])),
@@ -105,7 +114,7 @@ def test_an_action_not_taken_at_its_place_in_the_rollout(name):
     acts = play(BROKEN[name])
     assert acts.checked >= 2 * N * T
     assert acts.untaken >= 0.3 * acts.checked, (acts.untaken, acts.checked)
-    assert acts.evaluations[0]["order"] == ("actions" if name == "next-state" else "states")
+    assert acts.evaluations[0]["order"] == ("actions" if name.startswith("next-state") else "states")
 
 
 @pytest.mark.parametrize("name", HEALTHY)

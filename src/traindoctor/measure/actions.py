@@ -28,6 +28,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import distributions
 
@@ -51,6 +52,7 @@ class Actions:
     ledger: dict[int, dict[int, Any]] = field(default_factory=dict)  # state key -> {action key: its values} drawn there
     rollout: Rollout = field(default_factory=Rollout)  # the same draws, in order
     widest: int = 0  # the most rows an acting draw had
+    width: int = 0  # the rows of the latest acting draw: its parallel worlds
     last: tuple | None = None  # the latest draw: (value, value's version, keys of its states, keys of its values)
     source: tuple | None = None  # the latest draw's distribution (or probabilities), weakly, and its states' keys
     redrawn: list[weakref.ref] = field(default_factory=list)  # the latest redraws' values
@@ -105,7 +107,7 @@ class Actions:
             self.redraws += 1
             self.redrawn = [*(r for r in self.redrawn[-_EXAMPLES:] if r() is not None), weakref.ref(value)]
             return
-        self.widest = max(self.widest, rows)
+        self.widest, self.width = max(self.widest, rows), rows
         for s, a, row in zip(states[0], actions[0], actions[1]):
             self.ledger.setdefault(s, {})[a] = row
         self.rollout.drew(states[0], actions[0])
@@ -138,21 +140,25 @@ class Actions:
 
     def _paired(self, states: tuple, actions: tuple) -> tuple[int, list, str] | None:
         """Rows checked, the untaken ones (row, actions drawn there), and by which order, when the evaluated states
-        or else actions are a run of the draws: each row is about the draw at its place."""
+        or else actions are a run of the draws: each row is about the draw at its place. Rows stacked world by
+        world (each of the parallel worlds' steps together) are read step by step, as they were drawn."""
         n = len(states[0])
-        places = self.rollout.aligned(states[0], 0)
-        if places is not None:
-            drawn = self.rollout.at(places, n, 1)
-            untaken = [(i, self._values(s, drawn[i])) for i, (s, a) in enumerate(zip(states[0], actions[0]))
-                       if a not in drawn[i]]
-            return n, untaken, "states"
-        places = self.rollout.aligned(actions[0], 1)
-        if places is None:
-            return None
-        drawn_in = self.rollout.at(places, n, 0)
-        known = [i for i, s in enumerate(states[0]) if s in self.ledger]  # a state the policy acted in
-        untaken = [(i, []) for i in known if states[0][i] not in drawn_in[i]]
-        return len(known), untaken, "actions"
+        orders = [range(n)]
+        if 1 < self.width < n and n % self.width == 0:
+            orders.append(np.arange(n).reshape(self.width, -1).T.reshape(-1).tolist())
+        for order in orders:
+            places = self.rollout.aligned([states[0][i] for i in order], 0)
+            if places is not None:
+                drawn = self.rollout.at(places, n, 1)
+                return n, [(i, self._values(states[0][i], d)) for i, d in zip(order, drawn)
+                           if actions[0][i] not in d], "states"
+        for order in orders:
+            places = self.rollout.aligned([actions[0][i] for i in order], 1)
+            if places is not None:
+                drawn_in = self.rollout.at(places, n, 0)
+                known = [(i, d) for i, d in zip(order, drawn_in) if states[0][i] in self.ledger]  # acted in
+                return len(known), [(i, []) for i, d in known if states[0][i] not in d], "actions"
+        return None
 
     def _unordered(self, states: tuple, actions: tuple) -> tuple[int, list, str]:
         known = [(i, a, self.ledger[s]) for i, (s, a) in enumerate(zip(states[0], actions[0])) if s in self.ledger]
