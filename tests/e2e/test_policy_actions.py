@@ -1,9 +1,11 @@
 """`traindoctor run`, default configuration: a policy-gradient loss trains log π(a|s) only for the action the
-policy drew in `s`. Broken: a fresh draw at the update, the next state stored with each action, minibatch states
-shuffled apart from their actions, the argmax index gathered instead of the sampled one, a rollout's actions kept
-for the next. Healthy look-alikes: log_prob right after sampling (pytorch/examples' reinforce and actor_critic),
-PPO minibatches shuffled with one index and an old policy acting, a Gaussian policy's stored actions, SAC's
-reparameterised fresh sample, one-hot states that recur, a shared model called on the next states first."""
+policy drew in `s`. Broken: a fresh draw at the update, the next state stored with each action (also in a one-hot
+world where every action is drawn in every state), minibatch states shuffled apart from their actions, the argmax
+index gathered instead of the sampled one, a rollout's actions kept for the next. Healthy look-alikes: log_prob
+right after sampling (pytorch/examples' reinforce and actor_critic), PPO minibatches shuffled with one index and
+an old policy acting, a Gaussian policy's stored actions, SAC's reparameterised fresh sample, one-hot states that
+recur, two actions drawn per state with an entropy enumerated over the actions, a shared model called on the next
+states first."""
 import contextlib
 import io
 import runpy
@@ -148,6 +150,23 @@ for it in range(10):
     P = policy(torch.cat(imgs)); G = to_go_columns(rewards)
     logp = torch.log(P).gather(1, P.argmax(1, keepdim=True)).squeeze(1)   # the greedy index, not the sampled one
     loss = -(logp * (G - G.mean())).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "one-hot-chain-next-state-stored": """
+N, C = 16, 6
+policy = nn.Sequential(nn.Linear(C, 32), nn.ReLU(), nn.Linear(32, 3))
+opt = torch.optim.Adam(policy.parameters(), 3e-3)
+pos = torch.zeros(N, dtype=torch.long)
+for it in range(12):
+    S, A, R = [], [], []
+    for t in range(T):
+        with torch.no_grad():
+            a = Categorical(logits=policy(F.one_hot(pos, C).float())).sample()
+        pos = torch.clamp(pos + a - 1, 0, C - 1)
+        S.append(F.one_hot(pos, C).float()); A.append(a)       # the state after the action
+        R.append((pos == C - 1).float().numpy())
+    dist = Categorical(logits=policy(torch.cat(S)))
+    loss = -(dist.log_prob(torch.cat(A)) * to_go_columns(R)).mean()
     opt.zero_grad(); loss.backward(); opt.step()
 """,
     "first-rollout-actions-kept": """
@@ -310,6 +329,21 @@ for it in range(15):
     G = to_go_columns(R)
     dist = Categorical(logits=policy(torch.cat(S)))
     loss = -(dist.log_prob(torch.cat(A)) * (G - G.mean())).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "two-draws-per-context-entropy-enumerated": """
+N, C, K = 48, 4, 3
+best = torch.randint(0, K, (C,))
+policy = nn.Sequential(nn.Linear(C, 16), nn.ReLU(), nn.Linear(16, K))
+opt = torch.optim.Adam(policy.parameters(), 1e-2)
+for it in range(12):
+    ctx = torch.randint(0, C, (N,)); x = F.one_hot(ctx, C).float()
+    with torch.no_grad():
+        d = Categorical(logits=policy(x)); a1 = d.sample(); a2 = d.sample()   # both acted on
+    r1, r2 = (a1 == best[ctx]).float(), (a2 == best[ctx]).float()
+    d = Categorical(logits=policy(x))
+    entropy = -sum(d.log_prob(torch.full_like(a1, k)).exp() * d.log_prob(torch.full_like(a1, k)) for k in range(K))
+    loss = -(d.log_prob(a1) * (r1 - r2) + d.log_prob(a2) * (r2 - r1)).mean() / 2 - 0.01 * entropy.mean()
     opt.zero_grad(); loss.backward(); opt.step()
 """,
     "a2c-next-state-values-first": """

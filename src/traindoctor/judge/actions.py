@@ -14,12 +14,11 @@ def check(rec: Recorder) -> list[Finding]:
     if seen.untaken < max(UNTAKEN_ACTION_ROWS, UNTAKEN_ACTION_SHARE * seen.checked):
         return []
     first = seen.evaluations[0]
-    drawn = " or ".join(map(str, first["drawn"]))
     observation = (
         f"{seen.untaken} of {seen.checked} log-probabilities the loss trained at states where the policy drew "
         f"its actions are of an action it did not draw there ({100 * seen.untaken / seen.checked:.0f}%); first at "
         f"step {first['step']}{where(first)}, by {first['how']}: in row {first['row']} of "
-        f"{plural(first['rows'], 'state')} it evaluates {first['evaluated']}, where the policy drew {drawn}")
+        f"{plural(first['rows'], 'state')} it evaluates {first['evaluated']}, {_drawn(first)}")
     if seen.redraws:
         observation += (f"; {plural(seen.redraws, 'draw')} of the policy repeated, in one call, states it had "
                         "already acted in: that draw is not the action taken")
@@ -27,3 +26,15 @@ def check(rec: Recorder) -> list[Finding]:
                 "evaluations": seen.evaluations}
     return [finding("log-prob-of-untaken-action", observation, rec.source, evidence=evidence,
                     location={k: first.get(k) for k in ("file", "line", "step")})]
+
+
+def _drawn(first: dict) -> str:
+    """What the policy drew for that row: by the rollout's order where the rows follow it, else at that state."""
+    drawn = " or ".join(map(str, first["drawn"]))
+    if first["order"] == "actions":
+        return ("an action the policy drew at another state: the rows' actions are its draws in the order drawn, "
+                "their states are not the ones those actions were drawn in")
+    if first["order"] == "states":
+        return (f"where the policy drew {drawn} (the rows' states are its draws in the order drawn; that row's draw "
+                "took another action)")
+    return f"where the policy drew {drawn}"

@@ -6,8 +6,14 @@ executed there. Watched, only reading: the draws — `sample`/`rsample` of torch
 and `gather` on a log-softmax (or the log of probabilities). Each is tied to the states it is about: the input of
 the model call whose output the distribution's parameters (the log-probabilities) were computed from, found
 through their autograd graph — without one, the input of the calls since the previous draw or evaluation, when
-they agree; the value just drawn keeps the states it was drawn in. A ledger keeps, per state (its row's values), the actions drawn there; an evaluation at a state of the ledger
-whose action is none of them trains the log-probability of an action the policy did not take there.
+they agree; the value just drawn keeps the states it was drawn in. Where the evaluated states, or else its actions,
+are a run of the draws in the order drawn (measure/rollout.py), each row is about the draw at its place: an action
+other than the one drawn there, or a state other than the one it was drawn in, is an action not taken in that
+state. Otherwise a ledger keeps, per state (its row's values), the actions drawn there; an evaluation at a state of
+the ledger whose action is none of them trains the log-probability of an action the policy did not take there.
+
+One action evaluated at every state (the action space enumerated for an entropy or an expectation) is no claim
+about the actions taken: it is not checked.
 
 A draw is no action taken when it is a redraw: one call over more states than any draw before it, all of them
 states the policy already drew in (a fresh `dist.sample()` over a rollout's states); its values stay out of the
@@ -22,9 +28,11 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import distributions
 
+from .rollout import Rollout
 from .stats import batch_tensors
 
 _CALLS_KEPT = 4  # model calls a draw or an evaluation may be about (an actor's and a critic's on one state)
@@ -42,8 +50,11 @@ class Actions:
     seq: int = 0
     since: int = 0  # the sequence number of the latest draw or evaluation: later calls are what comes next
     ledger: dict[int, dict[int, Any]] = field(default_factory=dict)  # state key -> {action key: its values} drawn there
+    rollout: Rollout = field(default_factory=Rollout)  # the same draws, in order
     widest: int = 0  # the most rows an acting draw had
+    width: int = 0  # the rows of the latest acting draw: its parallel worlds
     last: tuple | None = None  # the latest draw: (value, value's version, keys of its states, keys of its values)
+    source: tuple | None = None  # the latest draw's distribution (or probabilities), weakly, and its states' keys
     redrawn: list[weakref.ref] = field(default_factory=list)  # the latest redraws' values
     draws: int = 0
     redraws: int = 0
@@ -79,8 +90,13 @@ class Actions:
             return None
         return found[-1]
 
-    def drew(self, value: torch.Tensor, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None]) -> None:
-        states = _keys(self.state_of(rows, unbatched, made), rows)
+    def drew(self, value: torch.Tensor, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None],
+             source: Any = None) -> None:
+        """A draw from `source`; drawn from again (two actions per state), it is about the same states."""
+        again = source is not None and self.source is not None and self.source[0]() is source
+        states = self.source[1] if again else _keys(self.state_of(rows, unbatched, made), rows)
+        if source is not None:
+            self.source = (weakref.ref(source), states)
         actions = _keys(value, rows)
         self.since = self.seq
         if states is None or actions is None:
@@ -91,9 +107,10 @@ class Actions:
             self.redraws += 1
             self.redrawn = [*(r for r in self.redrawn[-_EXAMPLES:] if r() is not None), weakref.ref(value)]
             return
-        self.widest = max(self.widest, rows)
+        self.widest, self.width = max(self.widest, rows), rows
         for s, a, row in zip(states[0], actions[0], actions[1]):
             self.ledger.setdefault(s, {})[a] = row
+        self.rollout.drew(states[0], actions[0])
         while len(self.ledger) > _STATES_KEPT:
             del self.ledger[next(iter(self.ledger))]
 
@@ -108,17 +125,49 @@ class Actions:
         self.since = self.seq
         if states is None or actions is None:
             return
-        known = [(i, a, self.ledger[s]) for i, (s, a) in enumerate(zip(states[0], actions[0])) if s in self.ledger]
-        untaken = [(i, drawn) for i, a, drawn in known if a not in drawn]
-        self.checked += len(known)
+        if rows > 1 and len(set(actions[0])) == 1 and len(set(states[0])) > 1:
+            return  # one action at every state: the action space enumerated, not the actions taken
+        checked, untaken, order = self._paired(states, actions) or self._unordered(states, actions)
+        self.checked += checked
         self.untaken += len(untaken)
         if untaken and len(self.evaluations) < _EXAMPLES:
             i, drawn = untaken[0]
             redraw = any(r() is value for r in self.redrawn)
             self.evaluations.append({
-                "how": how + (", of a fresh draw" if redraw else ""), "rows": rows, "checked": len(known),
-                "untaken": len(untaken), "row": i, "evaluated": _shown(actions[1][i]),
-                "drawn": [_shown(row) for row in list(drawn.values())[:4]], **where()})
+                "how": how + (", of a fresh draw" if redraw else ""), "rows": rows, "checked": checked,
+                "untaken": len(untaken), "row": i, "evaluated": _shown(actions[1][i]), "order": order,
+                "drawn": [_shown(row) for row in drawn[:4]], **where()})
+
+    def _paired(self, states: tuple, actions: tuple) -> tuple[int, list, str] | None:
+        """Rows checked, the untaken ones (row, actions drawn there), and by which order, when the evaluated states
+        or else actions are a run of the draws: each row is about the draw at its place. Rows stacked world by
+        world (each of the parallel worlds' steps together) are read step by step, as they were drawn."""
+        n = len(states[0])
+        orders = [range(n)]
+        if 1 < self.width < n and n % self.width == 0:
+            orders.append(np.arange(n).reshape(self.width, -1).T.reshape(-1).tolist())
+        for order in orders:
+            places = self.rollout.aligned([states[0][i] for i in order], 0)
+            if places is not None:
+                drawn = self.rollout.at(places, n, 1)
+                return n, [(i, self._values(states[0][i], d)) for i, d in zip(order, drawn)
+                           if actions[0][i] not in d], "states"
+        for order in orders:
+            places = self.rollout.aligned([actions[0][i] for i in order], 1)
+            if places is not None:
+                drawn_in = self.rollout.at(places, n, 0)
+                known = [(i, d) for i, d in zip(order, drawn_in) if states[0][i] in self.ledger]  # acted in
+                return len(known), [(i, []) for i, d in known if states[0][i] not in d], "actions"
+        return None
+
+    def _unordered(self, states: tuple, actions: tuple) -> tuple[int, list, str]:
+        known = [(i, a, self.ledger[s]) for i, (s, a) in enumerate(zip(states[0], actions[0])) if s in self.ledger]
+        return len(known), [(i, list(drawn.values())) for i, a, drawn in known if a not in drawn], "ledger"
+
+    def _values(self, state: int, keys: set[int]) -> list[Any]:
+        """The drawn actions' values, for the message (those the ledger still holds)."""
+        held = self.ledger.get(state, {})
+        return [held[k] for k in keys if k in held]
 
 
 def rows_of(dist: distributions.Distribution, value: torch.Tensor) -> tuple[int, bool] | None:

@@ -605,12 +605,12 @@ class Recorder:
         rows = actions.rows_of(dist, value)
         if rows is not None:
             with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
-                self.actions.drew(value, *rows, lambda: actions.parameter(dist))
+                self.actions.drew(value, *rows, lambda: actions.parameter(dist), dist)
 
     @_handler
     def on_sampled(self, value: torch.Tensor, rows: int, unbatched: bool, made: torch.Tensor) -> None:
         with torch._C.DisableTorchFunction():
-            self.actions.drew(value, rows, unbatched, lambda: made)
+            self.actions.drew(value, rows, unbatched, lambda: made, made)
 
     @_handler
     def on_evaluated(self, dist: Any, value: torch.Tensor) -> None:
