@@ -646,7 +646,10 @@ class Recorder:
         seen = losses.observe_call(name, bound, self.lane.last_batch)
         if seen is not None:
             self.loss_observations.append({**seen, "step": self.n_steps, "location": location})
-        if self.first_loss is None and isinstance(out, torch.Tensor) and out.dim() == 0:
+        # A loss called inside a model's forward compares the model with itself (a VQ-VAE's codebook and
+        # commitment terms, a reconstruction of its own features): its target is no data, its chance level
+        # says nothing of the task.
+        if self.first_loss is None and isinstance(out, torch.Tensor) and out.dim() == 0 and not self.lane.depth:
             chance = losses.chance_level(name, bound)
             if chance:
                 self.first_loss = {"loss": name, "value": float(out.detach()), "step": self.n_steps,
