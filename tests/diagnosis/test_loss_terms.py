@@ -95,6 +95,15 @@ def test_conflict_needs_cancelling_from_the_first_sample_on():
     assert loss_balance.judge(too_few, "monitor") == []
 
 
+def test_conflict_is_judged_between_tasks_not_against_a_penalty():
+    """A VQ-VAE's commitment term (it reads no target) pulls the encoder toward the codebook, against the
+    reconstruction, by design; two terms that read targets and cancel do not."""
+    fights = [_sample({"recon": 1.0, "commit": 0.9}, cancel=0.1, at=i) for i in range(4)]
+    assert loss_balance.judge(fights, "run", tasks={"recon"}) == []
+    assert [f.code for f in loss_balance.judge(fights, "run", tasks={"recon", "commit"})] == ["loss-conflict"]
+    assert [f.code for f in loss_balance.judge(fights, "run")] == ["loss-conflict"]  # no task known: every pair
+
+
 class TwoHeads(nn.Module):
     def __init__(self):
         super().__init__()

@@ -422,3 +422,35 @@ for step in range(200):
     chance = float(why.rsplit("against ", 1)[1].rstrip(")"))
     assert abs(chance - 0.80) < 0.06, why
     assert codes(r)[:1] == ["labels-decoupled"], codes(r)
+
+
+def test_a_loss_a_model_computes_against_itself_sets_no_chance_level(run_code):
+    """A VQ-VAE's codebook and commitment terms, computed in its forward against its own detached encodings,
+    come first, with a target whose variance says nothing of the data. Its loss climbs while codes reassign,
+    then falls well below where it started: no finding — neither a learning rate too low nor the commitment
+    term opposing the reconstruction by design, nor the climb, which no single step jumps."""
+    r = run_code(PRELUDE + """
+torch.manual_seed(4)
+centers = torch.randn(6, 3)
+data = torch.tanh((centers[torch.randint(0, 6, (2048,))] + 0.3 * torch.randn(2048, 3)) @ torch.randn(3, 24))
+class VQVAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(24, 64), nn.ReLU(), nn.Linear(64, 3))
+        self.decoder = nn.Sequential(nn.Linear(3, 64), nn.ReLU(), nn.Linear(64, 24))
+        self.codebook = nn.Embedding(32, 3); self.codebook.weight.data.uniform_(-1 / 32, 1 / 32)
+    def forward(self, x):
+        z = self.encoder(x)
+        zq = self.codebook(torch.cdist(z, self.codebook.weight).argmin(1))
+        vq = F.mse_loss(zq, z.detach()) + 0.25 * F.mse_loss(z, zq.detach())
+        return self.decoder(z + (zq - z).detach()), vq
+model = VQVAE(); opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+for step in range(300):
+    x = data[torch.randint(0, 2048, (128,))]
+    recon, vq = model(x)
+    loss = F.mse_loss(recon, x) + vq
+    opt.zero_grad(); loss.backward(); opt.step()
+""")
+    assert codes(r, ("error", "warning")) == [], codes(r)
+    why = (r.sections["run"].get("experiments") or {}).get("why") or ""
+    assert "chance" not in why, why

@@ -366,6 +366,26 @@ for step in range(60):
 """,
 }
 
+MISALIGNED["critic-values-batch-first-against-time-first-returns"] = """
+T, B, D = 6, 16, 4
+class AC(nn.Module):
+    def __init__(self):
+        super().__init__(); self.body, self.pi, self.v = nn.Sequential(nn.Linear(D, 32), nn.ReLU()), nn.Linear(32, 2), nn.Linear(32, 1)
+    def forward(self, x):
+        h = self.body(x); return self.pi(h), self.v(h).squeeze(-1)           # (B, T, 2), (B, T)
+ac = AC(); opt = torch.optim.Adam(ac.parameters(), lr=3e-3); w = torch.randn(D)
+for it in range(40):                                                  # short of the experiments
+    obs = torch.randn(B, T, D)
+    logits, v = ac(obs)
+    dist = torch.distributions.Categorical(logits=logits); a = dist.sample()
+    r = ((obs @ w > 0).long() == a).float()
+    ret_tb = torch.zeros(T, B); g = torch.zeros(B)
+    for t in reversed(range(T)):
+        g = r[:, t] + 0.9 * g; ret_tb[t] = g                             # returns stored time-first
+    loss = -(dist.log_prob(a) * (ret_tb.t() - v.detach())).mean() + F.mse_loss(v.reshape(-1), ret_tb.reshape(-1))
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
 ALIGNED = {
     "batch-first-logits-and-targets-flattened": MISALIGNED[
         "batch-first-logits-flattened-against-time-first-targets"].replace(
@@ -415,6 +435,51 @@ for step in range(60):
     opt.zero_grad(); loss.backward(); opt.step()
 """,
 }
+
+
+# A value computed without gradient from several samples' targets (a baseline, normalised advantages) reaches
+# every sample by design: each target still meets its own sample's outputs.
+ALIGNED["reward-to-go-minus-a-batch-mean-baseline-one-call-per-step"] = """
+K, T, B = 3, 5, 32
+policy = nn.GRUCell(K + 1, 24); head = nn.Linear(24, K)
+class Step(nn.Module):
+    def __init__(self):
+        super().__init__(); self.cell, self.head = policy, head
+    def forward(self, x, h): h = self.cell(x, h); return self.head(h), h
+net = Step(); opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for it in range(40):
+    cue = torch.randint(0, K, (B,)); h = torch.zeros(B, 24); logps, rewards = [], []
+    for t in range(T):
+        x = torch.cat([F.one_hot(cue, K).float() * (t == 0), torch.full((B, 1), float(t > 0))], 1)
+        logits, h = net(x, h)
+        dist = torch.distributions.Categorical(logits=logits); a = dist.sample()
+        logps.append(dist.log_prob(a)); rewards.append((a == cue).float() if t == T - 1 else torch.zeros(B))
+    logp, rew = torch.stack(logps, 1), torch.stack(rewards, 1)          # (B, T)
+    rtg = torch.flip(torch.cumsum(torch.flip(rew, [1]), 1), [1])
+    loss = -((rtg - rtg.mean(0, keepdim=True)) * logp).sum(1).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+ALIGNED["gae-advantages-normalised-over-a-time-first-rollout"] = """
+T, B, D, A = 8, 16, 4, 3
+class AC(nn.Module):
+    def __init__(self):
+        super().__init__(); self.body, self.pi, self.v = nn.Sequential(nn.Linear(D, 32), nn.Tanh()), nn.Linear(32, A), nn.Linear(32, 1)
+    def forward(self, x):
+        h = self.body(x); return self.pi(h), self.v(h).squeeze(-1)           # (T, B, A), (T, B)
+ac = AC(); opt = torch.optim.Adam(ac.parameters(), lr=3e-3); W = torch.randn(D, A)
+for it in range(40):
+    obs = torch.randn(T, B, D)
+    logits, v = ac(obs)
+    dist = torch.distributions.Categorical(logits=logits); a = dist.sample()
+    r = (a == (obs @ W).argmax(-1)).float()
+    vals = v.detach(); adv = torch.zeros(T, B); gae = torch.zeros(B); nxt = torch.zeros(B)
+    for t in reversed(range(T)):
+        gae = r[t] + 0.95 * nxt - vals[t] + 0.95 * 0.9 * gae; adv[t] = gae; nxt = vals[t]
+    ret = adv + vals
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    loss = -(dist.log_prob(a) * adv).mean() + 0.5 * F.mse_loss(v, ret)
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
 
 
 # A view that reorders dimensions is the mechanism of the first three: it is named first, with its line.

@@ -210,6 +210,15 @@ def test_spikes(spike):
     assert found == ["loss-spikes"]
 
 
+def test_a_loss_that_climbs_over_many_steps_is_no_spike():
+    """A VQ-VAE's loss climbs for a while as codes reassign, past 3x a lagging median, no step jumping;
+    the same height reached in one step is a spike."""
+    climb = series(80, loss=lambda i: 0.5 if i < 60 else 0.5 * 1.08 ** (i - 60))   # 4.3x in 20 steps
+    assert "loss-spikes" not in judge(climb)
+    jump = series(80, loss=lambda i: 0.5 if i != 79 else 0.5 * 1.08 ** 19)
+    assert judge(jump) == ["loss-spikes"]
+
+
 def test_plateau_needs_two_windows():
     assert judge(series(101, loss=lambda i: 2.3 + 0.01 * (i % 3)), window=50) == ["loss-plateau"]
     assert judge(series(101, loss=falling), window=50) == []

@@ -6,6 +6,11 @@ breaks it, wherever it is written. Where the model alone could not tell dims 0 a
 embedding reads (T, B) ids position by position), the dim the loss keeps apart holds the samples: a
 sequence-first LSTM run after it in the loop mixes positions along the other.
 
+The targets' alignment asks the same of the targets: changing sample 0's targets may turn only sample 0's
+gradient. A value computed without gradient from several samples' targets (a batch-mean baseline, advantages
+normalised over the batch) reaches every sample by design: it is held as it was, since no one sample's target
+in it is paired with another sample's output.
+
 Losses that compare samples with each other by design (a call that makes a samples-by-samples table from
 the outputs: contrastive losses, in-batch negatives) and heads that run a module in batch-statistics mode (a GAN's discriminator
 with BatchNorm) mix samples on purpose and are not judged.
@@ -59,7 +64,7 @@ def check(model: nn.Module, tape: Tape) -> tuple[list[Finding], LossIndependence
     B = m.setup.axis.size
     record["note"] = record.get("note", "") + f"the loss gradients of the other {B - 1} samples unchanged"
     with isolated():
-        aligned = _alignment(tape, m.leaves, m.spec, m.main, m.setup.axis, m.params, m.base)
+        aligned = _alignment(tape, m.leaves, m.spec, m.setup.axis, m.params)
     if aligned is None:
         return [], record
     names, change = aligned
@@ -79,9 +84,7 @@ class _Mixing(NamedTuple):
     setup: Setup
     leaves: list[Any]
     spec: Any
-    main: int
     params: dict[str, torch.Tensor]
-    base: torch.Tensor  # d loss / d (main output)
     others: torch.Tensor  # per other sample: how far its gradient moved when sample 0's output did
 
 
@@ -120,7 +123,7 @@ def _mixing(model: nn.Module, tape: Tape, axis: int | None = None) -> _Mixing:
     if not torch.equal(base, again):
         raise NotApplicable("two identical loss computations gave different gradients")
     others = changes(base.movedim(ax.out_dim, 0), moved.movedim(ax.out_dim, 0))[1:]
-    return _Mixing(setup, leaves, spec, main, params, base, others)
+    return _Mixing(setup, leaves, spec, params, others)
 
 
 def _grad(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int, params: dict[str, torch.Tensor],
@@ -141,9 +144,13 @@ def _grad(tape: Tape, leaves: list[Any], spec: Any, main: int, dim: int, params:
         if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
             return None, {}
         grad, = torch.autograd.grad(loss, x, allow_unused=True)
-    constant = {slot: v for slot, v in computed.items()
-                if isinstance(v, torch.Tensor) and not v.requires_grad and slot not in tape.inputs}
-    return grad, constant
+    return grad, _without_gradient(tape, computed)
+
+
+def _without_gradient(tape: Tape, computed: dict[int, Any]) -> dict[int, Any]:
+    """The values the loss head computed without gradient from the outputs that require it."""
+    return {slot: v for slot, v in computed.items()
+            if isinstance(v, torch.Tensor) and not v.requires_grad and slot not in tape.inputs}
 
 
 # torch's loss functions whose `target` is compared element by element with the input.
@@ -152,34 +159,80 @@ ELEMENTWISE = frozenset({"cross_entropy", "nll_loss", "mse_loss", "l1_loss", "sm
                           "poisson_nll_loss"})
 
 
-def _alignment(tape: Tape, leaves: list[Any], spec: Any, main: int, ax: Any, params: dict[str, torch.Tensor],
-               base: torch.Tensor) -> tuple[list[str], torch.Tensor] | None:
+def _alignment(tape: Tape, leaves: list[Any], spec: Any, ax: Any, params: dict[str, torch.Tensor]
+               ) -> tuple[list[str], torch.Tensor] | None:
     """Sample 0's entries of every torch loss function's recorded target, and of every other tensor the loss
     combines entry by entry with the outputs (a hand-written loss's targets, a mask), changed: per sample, how
-    far the loss gradient on the main output turned. Each must meet its own sample's output, so only sample
-    0's gradient may move. None when no such tensor of the batch's samples was found."""
+    far the loss gradient on its outputs (every output with the samples on the main one's dim: an actor's
+    logits and a critic's values) turned. Each must meet its own sample's outputs, so only sample 0's gradient
+    may move — but for the values computed without gradient that pool several samples' targets, kept as they
+    were. None when no such tensor of the batch's samples was found."""
     replaced: dict[int, torch.Tensor] = {}
+    others: dict[int, torch.Tensor] = {}
     names = []
     for name, const in tape.target_consts(ELEMENTWISE) + tape.entrywise_consts():
         target = const.value
         if id(target) in replaced:
             continue
-        changed = _sample0_changed(target, ax.size, ax.axis, const.base_shape)
+        changed = _samples_changed(target, ax.size, ax.axis, const.base_shape)
         if changed is not None:
-            replaced[id(target)] = changed
+            replaced[id(target)], others[id(target)] = changed
             names.append(name)
     if not replaced:
         return None
     values = [t.detach().clone() if isinstance(t, torch.Tensor) else t for t in leaves]
-    x = values[main].requires_grad_(True)
+    outputs = [t.requires_grad_(True) for t in values if isinstance(t, torch.Tensor) and t.is_floating_point()
+               and t.dim() > ax.out_dim and t.shape[ax.out_dim] == ax.size]
     with torch.enable_grad(), same_noise(0):
-        loss = tape.loss_of(tree_unflatten(values, spec), params, constants=replaced)
-        if not loss.requires_grad:
-            return None
-        grad, = torch.autograd.grad(loss, x, allow_unused=True)
-    if grad is None or not bool(torch.isfinite(grad).all()) or not bool(torch.isfinite(base).all()):
+        held = _without_gradient(tape, tape.values_of(tree_unflatten(values, spec), params))
+    pooled = _pooled(tape, tree_unflatten(values, spec), params, held, replaced, others)
+
+    def per_sample(constants: dict[int, torch.Tensor] | None) -> torch.Tensor | None:
+        """d loss / d outputs, one row per sample."""
+        with torch.enable_grad(), same_noise(0):
+            loss = tape.values_of(tree_unflatten(values, spec), params, constants=constants, held=pooled).get(tape.loss)
+            if not isinstance(loss, torch.Tensor) or not loss.requires_grad:
+                return None
+            grads = torch.autograd.grad(loss, outputs, allow_unused=True)
+        rows = [(torch.zeros_like(t) if g is None else g).movedim(ax.out_dim, 0).reshape(ax.size, -1)
+                for t, g in zip(outputs, grads)]
+        grad = torch.cat(rows, 1)
+        return grad if bool(torch.isfinite(grad).all()) else None
+
+    base, grad = per_sample(None), per_sample(replaced)
+    if base is None or grad is None:
         return None
-    return names, _turned(base.movedim(ax.out_dim, 0), grad.movedim(ax.out_dim, 0))
+    return names, _turned(base, grad)
+
+
+def _pooled(tape: Tape, output: Any, params: dict[str, torch.Tensor], held: dict[int, Any],
+            sample0: dict[int, torch.Tensor], others: dict[int, torch.Tensor]) -> dict[int, Any]:
+    """Of the values computed without gradient (`held`, as recorded), those that pool several samples' targets:
+    an entry moves both when sample 0's targets change and when the other samples' do. A value that keeps the
+    samples apart, in their layout or scrambled, has each entry moved by one sample's targets only. Found
+    earliest first, each held before the next is looked for: what is computed from a pooled value (the
+    returns minus a batch-mean baseline) moves everywhere through it, not by pooling targets itself."""
+    def moved(before: torch.Tensor, after: Any) -> torch.Tensor | None:
+        if not isinstance(after, torch.Tensor) or after.shape != before.shape:
+            return None
+        return ~((before == after) | (before.isnan() & after.isnan())) if before.is_floating_point() else before != after
+
+    pooled: dict[int, Any] = {}
+    while True:
+        by0, by_others = (_replayed(tape, output, params, changed, pooled) for changed in (sample0, others))
+        shared = [slot for slot, value in held.items() if slot not in pooled
+                  and (a := moved(value, by0.get(slot))) is not None and (b := moved(value, by_others.get(slot))) is not None
+                  and bool((a & b).any())]
+        if not shared:
+            return pooled
+        first = min(shared)  # slots are numbered as the loss head made them
+        pooled[first] = held[first]
+
+
+def _replayed(tape: Tape, output: Any, params: dict[str, torch.Tensor], constants: dict[int, torch.Tensor],
+              held: dict[int, Any]) -> dict[int, Any]:
+    with torch.no_grad(), same_noise(0):  # each replay draws the same actions as the recorded one
+        return tape.values_of(output, params, constants=constants, held=held)
 
 
 def _turned(base: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
@@ -208,14 +261,15 @@ def _take_another(t: torch.Tensor, dim: int) -> bool:
     return True
 
 
-def _sample0_changed(t: torch.Tensor, size: int, axis: int, base_shape: tuple[int, ...] | None = None
-                     ) -> torch.Tensor | None:
-    """t with sample 0's entries replaced by another sample's along its batch dim. A target reshaped for the
-    loss is changed in the layout it was reshaped from (`base_shape`, when the reshape was seen or t is a view
-    of a whole tensor): which entries were sample 0's is a fact of that layout, whether t is flat or was
-    viewed into a shape of its own ((T, B) targets reshaped to (B, T)). Not changed: a flat target whose
-    layout before flattening is unknown (flattened before the model ran), nor one whose first two dims both
-    have the batch's size."""
+def _samples_changed(t: torch.Tensor, size: int, axis: int, base_shape: tuple[int, ...] | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """t with sample 0's entries replaced by another sample's along its batch dim, and t with every other
+    sample's entries replaced (rotated among themselves; with two samples, sample 1's by sample 0's). A target
+    reshaped for the loss is changed in the layout it was reshaped from (`base_shape`, when the reshape was
+    seen or t is a view of a whole tensor): which entries were sample 0's is a fact of that layout, whether t
+    is flat or was viewed into a shape of its own ((T, B) targets reshaped to (B, T)). Not changed: a flat
+    target whose layout before flattening is unknown (flattened before the model ran), nor one whose first
+    two dims both have the batch's size."""
     if t.dim() == 0 or t.numel() == 0:
         return None
     for laid in ([t.reshape(base_shape)] if base_shape is not None else []) + [t]:
@@ -224,7 +278,11 @@ def _sample0_changed(t: torch.Tensor, size: int, axis: int, base_shape: tuple[in
         dim = batch_dim(laid, size, axis)
         if dim is not None:
             out = laid.clone()
-            return out.reshape(t.shape) if _take_another(out, dim) else None
+            if not _take_another(out, dim):
+                return None
+            rest = laid.narrow(dim, 1, size - 1)
+            others = torch.cat([laid.narrow(dim, 0, 1), rest.roll(1, dim) if size > 2 else laid.narrow(dim, 0, 1)], dim)
+            return out.reshape(t.shape), others.reshape(t.shape)
     return None
 
 

@@ -29,7 +29,7 @@ def judge(samples: Sequence[Sample], source: str, weights: dict[str, float] | No
     `tasks`: the terms that read a target (the others are penalties on the outputs or the weights)."""
     if len(samples) < BALANCE_SAMPLES:
         return []
-    return imbalance(samples, source, weights or {}, tasks) + conflict(samples, source)
+    return imbalance(samples, source, weights or {}, tasks) + conflict(samples, source, tasks)
 
 
 def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
@@ -56,9 +56,15 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
     return found
 
 
-def conflict(samples: Sequence[Sample], source: str) -> list[Finding]:
+def conflict(samples: Sequence[Sample], source: str, tasks: Collection[str] = ()) -> list[Finding]:
+    """Pairs of terms that cancel on every sample. Only pairs of tasks, when some term reads a target (`tasks`):
+    a penalty (a KL, a commitment to a codebook, a sparsity or weight penalty) pulls toward a prior the task
+    does not share, so it opposes the task by design; whether it holds the task back is what loss-imbalance and
+    over-regularization ask."""
     found = []
     for a, b in _pairs(samples):
+        if tasks and not {a, b} <= set(tasks):
+            continue
         cancels = [_pair(s, a, b) for s in samples]
         if any(p is None or not math.isfinite(p["cancel"]) or p["cancel"] > CONFLICT_CANCEL for p in cancels):
             continue

@@ -49,6 +49,10 @@ SPIKE_MIN_HISTORY = 20  # losses seen before one can be told apart from the rece
 SPIKE_MADS = 10
 SPIKE_FACTOR = 3.0
 SPIKE_UNDO = 0.25
+# ... and sudden: at least half of its excess over that median arrived in this one step (over the step
+# before). A bad batch jumps from the level it interrupts; a loss that climbed over several steps, as a
+# VQ-VAE's does while its codes reassign, exceeds a lagging median without any single step jumping.
+SPIKE_SUDDEN = 0.5
 
 # Plateau, online: over the last 2 x 500 steps the mean of the second half is not 1% below the mean
 # of the first. Late in a healthy run (learning rate decayed) progress per 500 steps is small but

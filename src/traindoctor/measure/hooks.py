@@ -61,11 +61,11 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
             if lane.depth or not rec.active:  # a submodule, or paused: nothing to record
                 return original(module, *args, **kwargs)
             rec.on_root_call(module, args, kwargs)
-            lane.depth = 1
+            lane.depth, lane.outer = 1, module
             try:
                 out = original(module, *args, **kwargs)
             finally:
-                lane.depth = 0
+                lane.depth, lane.outer = 0, None
             if rec.active:  # its outputs are no data for another model, even before that one is first called
                 rec.on_model_output(module, out)
             if rec.active and not torch.is_grad_enabled():  # a bootstrap's source, perhaps (measure/bootstrap.py)

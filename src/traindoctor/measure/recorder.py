@@ -228,6 +228,7 @@ class _Lane(threading.local):
 
     def __init__(self) -> None:
         self.depth = 0
+        self.outer: nn.Module | None = None  # the outermost module being called (a model, or a loss module)
         self.paused = 0
         self.seq = 0
         self.backward_seq = 0
@@ -675,7 +676,11 @@ class Recorder:
         seen = losses.observe_call(name, bound, self.lane.last_batch)
         if seen is not None:
             self.loss_observations.append({**seen, "step": self.n_steps, "location": location})
-        if self.first_loss is None and isinstance(out, torch.Tensor) and out.dim() == 0:
+        # A loss called inside a model's forward compares the model with itself (a VQ-VAE's codebook and
+        # commitment terms, a reconstruction of its own features): its target is no data, its chance level
+        # says nothing of the task.
+        in_model = self.lane.outer is not None and id(self.lane.outer) in self.roots
+        if self.first_loss is None and isinstance(out, torch.Tensor) and out.dim() == 0 and not in_model:
             chance = losses.chance_level(name, bound)
             if chance:
                 self.first_loss = {"loss": name, "value": float(out.detach()), "step": self.n_steps,

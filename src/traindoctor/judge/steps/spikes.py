@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import statistics
 
-from ..thresholds import SPIKE_FACTOR, SPIKE_MADS, SPIKE_MIN_HISTORY, SPIKE_UNDO
+from ..thresholds import SPIKE_FACTOR, SPIKE_MADS, SPIKE_MIN_HISTORY, SPIKE_SUDDEN, SPIKE_UNDO
 from .base import Record, Trend, Verdict, step_rule
 
 _REFRESH = 10  # the pre-check's median is at most this many losses old
@@ -32,7 +32,11 @@ class LossSpikes:
         med = statistics.median(t.recent)
         mad = statistics.median(abs(v - med) for v in t.recent) or 1e-12
         progress = max(statistics.median(t.early_losses) - med, 0.0)
-        if x > med + SPIKE_MADS * 1.4826 * mad and x > SPIKE_FACTOR * med and x - med >= SPIKE_UNDO * progress:
+        # Sudden: most of the excess arrived in this one step. A loss that climbed there over several steps
+        # (a VQ-VAE's codebook terms as codes reassign) follows a trend, which the divergence rules judge.
+        sudden = x - t.recent[-1] >= SPIKE_SUDDEN * (x - med)
+        if (x > med + SPIKE_MADS * 1.4826 * mad and x > SPIKE_FACTOR * med and x - med >= SPIKE_UNDO * progress
+                and sudden):
             return [Verdict("loss-spikes", f"step {t.step}: loss {x:.4g} against a recent median of {med:.4g}",
                             dict(r), {"step": t.step})]
         return []

@@ -12,9 +12,11 @@ CODES = (
         severity="error",
         stage=MECHANISM,
         what=(
-            "On the loss recorded from the training loop: sample 0's targets in a torch loss function are changed, "
-            "and the gradient of the other samples' outputs must not move. It moves when outputs and targets "
-            "are laid out differently before they meet."),
+            "On the loss recorded from the training loop: sample 0's targets in a torch loss function (or a tensor "
+            "a hand-written loss combines entry by entry with the outputs) are changed, and the gradient of the "
+            "other samples' outputs must not move. It moves when outputs and targets are laid out differently "
+            "before they meet. A value computed without gradient from several samples' targets — a batch-mean "
+            "baseline, advantages normalised over the batch — reaches every sample by design and is held as it was."),
         why=(
             "A (time, batch) output flattened or viewed as if it were (batch, time) — view() where permute() was "
             "meant, targets flattened in the other order — pairs each target with another sample's prediction: "

@@ -519,7 +519,9 @@ CODES = (
             "weights barely move and neither objective is served. At a trained compromise any weighted sum's "
             "terms oppose (that is what a compromise is), so only opposition from the first step on, before "
             "there is a compromise to defend, is judged: the terms then ask for opposite things by "
-            "construction (a sign error, the same target with two signs, a reversed auxiliary objective)."),
+            "construction (a sign error, the same target with two signs, a reversed auxiliary objective). "
+            "Only terms that read a target are paired when some do: a penalty (a KL, a VQ-VAE's commitment, a "
+            "sparsity or weight penalty) opposes the task by design."),
         hypotheses=(
             Hypothesis(
                 cause="a sign error: a term meant to be minimised is subtracted, or maximised twice",
