@@ -86,6 +86,22 @@ def test_imbalance_needs_every_sample_and_a_term_that_is_not_served():
     assert loss_balance.judge(satisfied, "run") == []
 
 
+def test_a_task_two_orders_below_another_is_drowned_when_the_other_was_served_and_it_was_not():
+    """A sum beside a mean: both terms read targets, no weight sets them apart, the summed one falls and the
+    other does not. Two orders are enough there; not for a penalty, a weighted term, or a term being served."""
+    def samples(small, big_values=(100.0, 100.0, 2.0, 2.0), small_values=(1.0, 1.0, 0.9, 0.9)):
+        return [_sample({"sum": 1.0, "mean": small}, values={"sum": b, "mean": v}, at=i)
+                for i, (b, v) in enumerate(zip(big_values, small_values))]
+    tasks = ("sum", "mean")
+    drowned = loss_balance.judge(samples(3e-3), "run", {"sum": 1.0, "mean": 1.0}, tasks)
+    assert [(f.code, f.evidence["term"]) for f in drowned] == [("loss-imbalance", "mean")]
+    assert loss_balance.judge(samples(3e-2), "run", {}, tasks) == []  # within two orders
+    assert loss_balance.judge(samples(3e-3), "run", {}, ("sum",)) == []  # a penalty beside a task
+    assert loss_balance.judge(samples(3e-3), "run", {"sum": 1.0, "mean": 0.01}, tasks) == []  # weighted on purpose
+    assert loss_balance.judge(samples(3e-3, small_values=(1.0, 1.0, 0.3, 0.3)), "run", {}, tasks) == []  # served
+    assert loss_balance.judge(samples(3e-3, big_values=(100.0,) * 4), "run", {}, tasks) == []  # neither served
+
+
 def test_conflict_needs_cancelling_from_the_first_sample_on():
     fights = [_sample({"a": 1.0, "b": 0.9}, cancel=0.1, at=i) for i in range(4)]
     assert [f.code for f in loss_balance.judge(fights, "monitor")] == ["loss-conflict"]

@@ -192,6 +192,33 @@ def test_a_term_drowned_by_orders_of_magnitude_is_named(run_code, name):
     assert any("multiply" in h.check for h in f.hypotheses) and any("drop" in h.check for h in f.hypotheses)
 
 
+MEASUREMENTS_SUMMED = """
+x = torch.randn(1500, 2, 32); targets = x.reshape(1500, -1) @ (torch.randn(64, 6) * 0.3)
+kind = (x[:, 0, :8].mean(1) > 0).long() + (x[:, 1, -8:].mean(1) > 0).long()
+class Net(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.conv = nn.Sequential(nn.Conv1d(2, 16, 5, padding=2), nn.ReLU(), nn.Conv1d(16, 16, 5, padding=2), nn.ReLU())
+        s.meas = nn.Linear(16 * 32, 6); s.kind = nn.Linear(16 * 32, 3)
+    def forward(s, x):
+        h = s.conv(x).flatten(1); return s.meas(h), s.kind(h)
+net = Net(); opt = torch.optim.SGD(net.parameters(), lr=2e-4, momentum=0.9)
+for step in range(150):
+    i = torch.randint(0, 1500, (48,))
+    m, k = net(x[i])
+    loss = ((m - targets[i]) ** 2).sum() + F.cross_entropy(k, kind[i])
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+def test_a_mean_task_beside_a_summed_task_that_took_the_step_size_is_named(run_code):
+    """Two orders below a summed regression that fell while it did not: the classification is not served."""
+    r = run_code(PRELUDE + MEASUREMENTS_SUMMED)
+    assert [c for c in codes(r) if c in BALANCE] == ["loss-imbalance"], codes(r)
+    f = next(f for f in r.findings if f.code == "loss-imbalance")
+    assert f.evidence["term"] == "cross_entropy" and 1e-3 <= max(f.evidence["ratios"]) < 1e-2
+
+
 @pytest.mark.parametrize("name", DISPLACED)
 def test_a_penalty_that_displaces_the_task_is_named(run_code, name):
     """Named first; where the experiments ran (the loss does not learn) and turning the penalty off confirmed it

@@ -17,7 +17,8 @@ from typing import Any, Collection, Sequence
 
 from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import BALANCE_SAMPLES, CONFLICT_CANCEL, IMBALANCE_DISPLACED, IMBALANCE_FELL, IMBALANCE_RATIO
+from .thresholds import (BALANCE_SAMPLES, CONFLICT_CANCEL, IMBALANCE_DISPLACED, IMBALANCE_FELL, IMBALANCE_RATIO,
+                         IMBALANCE_TASKS)
 
 Sample = dict[str, Any]
 
@@ -34,7 +35,8 @@ def judge(samples: Sequence[Sample], source: str, weights: dict[str, float] | No
 
 def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
               tasks: Collection[str] = ()) -> list[Finding]:
-    """A term drowned (its gradient three orders below the largest on every sample), or a task displaced: its
+    """A term drowned (its gradient three orders below the largest on every sample; two, for a task beside a
+    task that was served while it was not), or a task displaced: its
     gradient an order below a term that reads no target (a penalty), which fell by half or more while the
     task did not — the optimizer served the penalty. A weight written into the loss excuses the first, a
     choice (0.01 on an auxiliary loss), never the second: no weight is meant to stop the task learning."""
@@ -47,10 +49,12 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
         if fell is not None and fell >= IMBALANCE_FELL:
             continue  # the term is being served: through its own parameters, or it is nearly met
         largest = max((n for n in samples[-1]["norms"].items() if n[0] != term), key=lambda kv: kv[1])[0]
-        displaced = (term in tasks and largest not in tasks and max(ratios) < IMBALANCE_DISPLACED
-                     and (_fell(samples, largest) or 0.0) >= IMBALANCE_FELL)
-        if not displaced and (max(ratios) >= IMBALANCE_RATIO
-                              or _weighted_on_purpose(max(ratios), weights.get(term), weights.get(largest))):
+        served_other = (_fell(samples, largest) or 0.0) >= IMBALANCE_FELL
+        displaced = (term in tasks and largest not in tasks and max(ratios) < IMBALANCE_DISPLACED and served_other)
+        # Between tasks, the bar is lower when the larger one was served and this one was not.
+        bar = IMBALANCE_TASKS if term in tasks and largest in tasks and served_other else IMBALANCE_RATIO
+        if not displaced and (max(ratios) >= bar
+                              or _weighted_on_purpose(max(ratios), weights.get(term), weights.get(largest), bar)):
             continue
         found.append(_imbalance_finding(term, largest, ratios, fell, samples, source, weights, displaced))
     return found
@@ -116,12 +120,12 @@ def _conflict_hypotheses(a: str, b: str) -> list[Hypothesis]:
     ]
 
 
-def _weighted_on_purpose(ratio: float, weight: float | None, top: float | None) -> bool:
+def _weighted_on_purpose(ratio: float, weight: float | None, top: float | None, bar: float = IMBALANCE_RATIO) -> bool:
     """The constant weights in the loss alone account for the gap: the terms themselves (without them) are within
-    IMBALANCE_RATIO of each other, and a weight written into the loss is a choice (0.01 on an auxiliary loss)."""
+    `bar` of each other, and a weight written into the loss is a choice (0.01 on an auxiliary loss)."""
     if not weight or top == 0:
         return False
-    return ratio * abs(1.0 if top is None else top) / abs(weight) >= IMBALANCE_RATIO
+    return ratio * abs(1.0 if top is None else top) / abs(weight) >= bar
 
 
 def _common(samples: Sequence[Sample], key: str) -> list[str]:

@@ -708,6 +708,11 @@ BIMODAL_NEIGHBOURHOODS = 0.1
 # keeps falling (through its own head, or because it is nearly satisfied) is being served.
 IMBALANCE_RATIO = 1e-3
 IMBALANCE_FELL = 0.5
+# Between two tasks (terms that read targets) that no weight in the loss sets apart, two orders of magnitude
+# are enough when the values show the outcome: the larger task fell by IMBALANCE_FELL, the smaller did not —
+# the step size the larger one sets leaves the other unserved (a sum beside a mean). Only a weight written
+# into the loss is a choice to keep a task one or two orders below another.
+IMBALANCE_TASKS = 1e-2
 # A task (a term that reads a target) is displaced when a penalty on the outputs or weights (a term that reads
 # none) sends a gradient 10x its own on every sample — an order of magnitude: the penalty steers the update —
 # and the values show the outcome: the penalty fell by IMBALANCE_FELL, the task did not.

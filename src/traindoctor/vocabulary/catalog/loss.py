@@ -471,9 +471,11 @@ CODES = (
         what=(
             "Splits the loss into its additive terms (from the recorded loss computation, or terms logged to the "
             "Monitor), measures the gradient each sends to the parameters several terms reach, and flags a term "
-            "whose gradient stays under 1e-3 of the largest on every sample while its value does not fall; or a "
-            "task (a term that reads the targets) whose gradient stays under 1/10 of a penalty's (a term that "
-            "reads none: sparsity, smoothness, a KL) while the penalty falls by half and the task does not."),
+            "whose gradient stays under 1e-3 of the largest on every sample while its value does not fall — under "
+            "1e-2 for a task (a term that reads the targets) beside another task, no weight in the loss setting "
+            "them apart, when that task falls by half and this one does not; or a task whose gradient stays "
+            "under 1/10 of a penalty's (a term that reads none: sparsity, smoothness, a KL) while the penalty "
+            "falls by half and the task does not."),
         why=(
             "The update of shared weights is the sum of the terms' gradients. A term three orders of magnitude "
             "smaller is lost in the noise of the large one: it is in the loss but has no say, so whatever it "
