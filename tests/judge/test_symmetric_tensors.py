@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from traindoctor.judge import alike
+from traindoctor.measure.alike import units_dim
 from traindoctor.measure.hooks import installed
 from traindoctor.measure.recorder import Recorder
 
@@ -116,3 +117,76 @@ HEALTHY = {"zero-last-layer": zero_last_layer, "lora-and-position-table": lora_a
 @pytest.mark.parametrize("name", HEALTHY)
 def test_zero_tensors_whose_units_get_their_own_gradient_are_quiet(name):
     assert not symmetric(HEALTHY[name]), name
+
+
+# ── torch's own layers in a model the probes do not see (a flow's later coupling layers, a second model) ──
+class Coupling(nn.Module):
+    """An affine coupling layer whose scale-and-shift net starts at zero (the identity map), as flows do."""
+    def __init__(self, mask):
+        super().__init__()
+        self.register_buffer("mask", mask)
+        self.net = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 4))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, x):
+        scale, shift = self.net(x * self.mask).chunk(2, 1)
+        scale = torch.tanh(scale) * (1 - self.mask)
+        return x * self.mask + (1 - self.mask) * (x * scale.exp() + shift * (1 - self.mask)), scale.sum(1)
+
+
+def zero_initialised_couplings():
+    """Each coupling's zero head: its 64 columns (one per input) start equal and move nearly alike (4 outputs),
+    but a Linear's units are its outputs, and each gets its own error."""
+    torch.manual_seed(0)
+    layers = nn.ModuleList(Coupling(torch.tensor([1.0, 0.0] if i % 2 == 0 else [0.0, 1.0])) for i in range(6))
+    t, side = torch.rand(256, generator=gen(2)) * 3.14, torch.randint(0, 2, (256,), generator=gen(3)).float()
+    moons = torch.stack([t.cos() + side - 0.5, t.sin() * (1 - 2 * side) + 0.3 * side], 1)
+
+    def nll():
+        x, logdet = moons, torch.zeros(len(moons))
+        for layer in layers:
+            x, d = layer(x)
+            logdet = logdet + d
+        return (0.5 * (x ** 2).sum(1) - logdet).mean()
+    fit(list(layers.parameters()), nll, lambda loss: loss, steps=200, lr=1e-3)
+
+
+def constant_layers_in_a_second_model():
+    """A second model whose layers were filled with a constant: its hidden units (rows) stay copies."""
+    torch.manual_seed(0)
+    main = nn.Sequential(nn.Linear(6, 128), nn.ReLU(), nn.Linear(128, 3))
+    second = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
+    for layer in (second[0], second[2]):
+        nn.init.constant_(layer.weight, 0.05)
+    fit([*main.parameters(), *second.parameters()], lambda: main(C) + second(C),
+        lambda out: F.cross_entropy(out, LABELS))
+
+
+def zero_value_head_in_a_second_model():
+    """A critic's zero-initialised value head (one output): its 64 columns start equal, and ReLU features of one
+    sign move them alike, but its one unit is its output."""
+    torch.manual_seed(0)
+    main = nn.Sequential(nn.Linear(6, 128), nn.ReLU(), nn.Linear(128, 3))
+    critic = nn.Sequential(nn.Linear(6, 64), nn.ReLU(), nn.Linear(64, 1))
+    nn.init.zeros_(critic[-1].weight)
+    value = C[:, :2].sum(1, keepdim=True)
+    fit([*main.parameters(), *critic.parameters()], lambda: (main(C), critic(C)),
+        lambda out: F.cross_entropy(out[0], LABELS) + F.mse_loss(out[1], value))
+
+
+def test_a_layers_units_lie_where_its_layout_puts_them():
+    assert not symmetric(zero_initialised_couplings)
+    assert not symmetric(zero_value_head_in_a_second_model)
+    found = symmetric(constant_layers_in_a_second_model)
+    assert found and "(dim 0)" in found[0].observation, found
+
+
+def test_the_units_of_torchs_own_layers_are_known_and_a_user_modules_matrices_are_not():
+    class Own(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(4, 4))
+    model = nn.Sequential(nn.Linear(3, 4), nn.Conv2d(1, 2, 3), nn.ConvTranspose2d(2, 5, 3), nn.Embedding(7, 4), Own())
+    known = units_dim([model])
+    assert [known.get(id(m.weight if not isinstance(m, Own) else m.w)) for m in model] == [0, 0, 1, 1, None]

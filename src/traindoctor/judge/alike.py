@@ -5,7 +5,7 @@ moved alike. The trained model's own layers are the probes' to judge."""
 
 from __future__ import annotations
 
-from ..measure.alike import change, spread
+from ..measure.alike import change, spread, units_dim
 from ..measure.recorder import Recorder
 from ..measure.steps import parameter_names
 from ..vocabulary.finding import Finding
@@ -21,6 +21,7 @@ def check(rec: Recorder) -> list[Finding]:
     probed = {id(p) for p in model.module.parameters()} if model is not None else set()
     measured: dict[str, tuple[int, float | None, float | None]] = {}
     still: list[str] = []
+    known = units_dim(rec.models())
     for st in rec.optimizers.values():
         if st.steps < MIN_STEPS:  # a few updates for "moved alike" to stand on
             continue
@@ -29,9 +30,11 @@ def check(rec: Recorder) -> list[Finding]:
         for p, module_name in zip(params, parameter_names(params, rec.models())):
             name = st.alike_names.get(id(p)) or attribute_name(rec, p) or (
                 module_name if module_name != "<unnamed>" else f"tensor[{'x'.join(map(str, p.shape))}]")
-            # The units lie along the dimension whose slices moved most alike.
-            dim, moved = min(((d, change(p, d, first)) for d, first in st.alike[id(p)].items()),
-                             key=lambda dc: spread(dc[1]))
+            # The units lie along the dimension the layer's layout says, or else the one whose slices moved most alike.
+            dims = {d: first for d, first in st.alike[id(p)].items() if known.get(id(p), d) == d}
+            if not dims:
+                continue
+            dim, moved = min(((d, change(p, d, first)) for d, first in dims.items()), key=lambda dc: spread(dc[1]))
             measured[label := f"{name} (dim {dim})"] = (p.shape[dim], spread(moved), None)
             if not moved.any():
                 still.append(label)

@@ -48,6 +48,25 @@ def change(t: torch.Tensor, dim: int, first: torch.Tensor) -> torch.Tensor:
         return t.detach().float().movedim(dim, 0).reshape(t.shape[dim], -1) - first.float().reshape(1, -1)
 
 
+_TRANSPOSED = (torch.nn.ConvTranspose1d, torch.nn.ConvTranspose2d, torch.nn.ConvTranspose3d)
+_TABLES = (torch.nn.Embedding, torch.nn.EmbeddingBag)
+
+
+def units_dim(models: Iterable[torch.nn.Module]) -> dict[int, int]:
+    """id -> the dimension holding the units, for the matrices torch's own layers hold (a Linear's or a
+    convolution's output units on dim 0, a transposed convolution's on dim 1, an embedding's dimensions on
+    dim 1): their layout is known, and along another dimension slices that started equal (a zero-initialised
+    head's columns, one per input) are inputs, not units. A user-written module's own matrices are not here."""
+    known: dict[int, int] = {}
+    for model in models:
+        for m in model.modules():
+            if type(m).__module__.startswith("torch.nn"):
+                dim = 1 if isinstance(m, _TRANSPOSED + _TABLES) else 0
+                for p in m.parameters(recurse=False):
+                    known.setdefault(id(p), dim)
+    return known
+
+
 _LOOKED_AT = 1000  # items of a global container searched: weights sit among few, a data set's list is long
 
 
