@@ -287,9 +287,12 @@ class SmallCNN(nn.Module):
 
 
 def test_images_scrambled_before_the_model_are_named_from_their_pixels():
-    """No view in the forward: the layout was broken before it (as a numpy reshape would), non-square too."""
-    for n, h, w, c in [(16, 12, 12, 3), (16, 14, 10, 3), (16, 10, 14, 4), (16, 12, 12, 2)]:
+    """No view in the forward: the layout was broken before it (as a numpy reshape would), non-square too,
+    and with a mean of its own per channel."""
+    for n, h, w, c, offset in [(16, 12, 12, 3, 0), (16, 14, 10, 3, 0), (16, 10, 14, 4, 0), (16, 12, 12, 2, 0),
+                               (16, 14, 10, 3, 1), (16, 10, 14, 4, 1)]:
         x, y = _images(n, h, w, c)
+        x = x + offset * torch.tensor([2.0, -1.0, 0.5, 1.0][:c])
         r = _probe(SmallCNN(c), (x.reshape(n, c, h, w), y), "view-permutation")
         assert codes(r) == ["layout-scrambled"], ((h, w, c), _record(r, "view-permutation"))
         assert "channels-last" in r.findings[0].observation
@@ -305,3 +308,16 @@ def test_images_in_their_layout_noise_and_one_channel_are_not_named():
     for model, images in cases:
         r = _probe(model, (images, y), "view-permutation")
         assert codes(r) == [], [(f.code, f.observation) for f in r.findings]
+
+
+def test_noise_images_with_a_mean_per_channel_are_not_named():
+    """Read as channels-last memory, such images are bands, one channel each: neighbours share a band, pixels
+    across the image do not, yet within a band a pixel is no more like its neighbour than like one further off."""
+    g = torch.Generator().manual_seed(1)
+    for n, c, h, w in [(16, 3, 16, 16), (16, 4, 20, 12), (16, 2, 8, 24)]:
+        y = torch.randint(0, 3, (n,), generator=g)
+        images = 3 * torch.randn(3, c, 1, 1, generator=g)[y] + torch.randn(n, c, h, w, generator=g)
+        r = _probe(SmallCNN(c), (images, y), "view-permutation")
+        assert codes(r) == [], [(f.code, f.observation) for f in r.findings]
+        pixels = _record(r, "view-permutation")["pixels"]
+        assert max(pixels["channels_last_local"]) > 0.9, pixels  # across the bands: noise

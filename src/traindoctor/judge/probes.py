@@ -10,12 +10,12 @@ from typing import Any, Sequence
 
 import torch
 
-from ..measure.views import moved_axes
+from ..measure.views import LOCAL_LAG, moved_axes
 from ..vocabulary.numbers import fmt
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.hypothesis import Hypothesis
 from .thresholds import (AFFINE_TOLERANCE, BOTTLENECK_SHARE, CLASS_MAJORITY, CLASS_MIN_LABELS, CONSTANT_OUTPUT_SPREAD, DEAD_MIN_SAMPLES, EXPLODING_FIRST_LAST,
-                         INPUT_IGNORED, LARGE_UPDATE, LAYOUT_IMAGE, LAYOUT_SMOOTHER, MASK_AGREEMENT, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL,
+                         INPUT_IGNORED, LARGE_UPDATE, LAYOUT_IMAGE, LAYOUT_LOCAL, LAYOUT_SMOOTHER, MASK_AGREEMENT, OUTPUT_CHANGE, OVERFIT_FLOOR, OVERFIT_STALL,
                          OVERFIT_TARGET, PROBE_SMALL_UPDATE, SATURATED, SYMMETRIC_SPREAD, UNNORMALIZED_SCALE, VANISHING_FIRST_LAST)
 
 SOURCE = "checkup"
@@ -207,15 +207,19 @@ def layout_scrambled(scrambles: list[dict[str, Any]], where: str, record: dict[s
 
 def pixels_scrambled(pixels: dict[str, Any], model: str, record: dict[str, Any]) -> Finding | None:
     """`pixels`: roughness (0 smooth, about 1 noise) of the images the model's first 2-D convolution reads,
-    "given" and read as the "channels_last" memory a view would have taken them from."""
-    given, other = pixels["given"], pixels["channels_last"]
+    "given" and read as the "channels_last" memory a view would have taken them from, and the local roughness
+    (down, across) of the latter."""
+    given, other, local = pixels["given"], pixels["channels_last"], pixels["channels_last_local"]
     if given is None or other is None or other > LAYOUT_IMAGE or other * LAYOUT_SMOOTHER > given:
+        return None
+    if local is None or max(local) > LAYOUT_LOCAL:  # smooth only by offsets between bands: no image either way
         return None
     b, c, h, w = pixels["shape"]
     return finding("layout-scrambled", f"the images `{model}`'s first convolution reads, shape {(b, c, h, w)}, are no "
                    f"image as given: vertically neighbouring pixels differ {fmt(given)} as much as unrelated ones (0 = "
                    f"alike, 1 = noise), while the same values read as ({b}, {h}, {w}, {c}) channels-last memory are "
-                   f"{fmt(given / other)}x smoother ({fmt(other)}). A view or reshape (in torch or numpy, before the model) "
+                   f"{fmt(given / other)}x smoother ({fmt(other)}), neighbours there differing {fmt(local[0])} (down) and "
+                   f"{fmt(local[1])} (across) as much as pixels {LOCAL_LAG} apart. A view or reshape (in torch or numpy, before the model) "
                    f"turned channels-last images into ({c}, {h}, {w}) where a permute was meant", SOURCE,
                    evidence=record, location={"module": model})
 

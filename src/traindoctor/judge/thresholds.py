@@ -774,9 +774,16 @@ GAME_AGREEMENT = 0.8
 # reading given. Measured on synthetic shapes, gradients and low-pass noise, 8x8 to 32x32, 1-4 channels: a
 # scrambled layout reads 2.0-120x smoother the other way (2.0: near-grey colours), a correct one 0.1-0.8x
 # (reading it the other way scrambles its own neighbours). Both readings of one batch are compared, so images
-# without spatial structure (noise, both readings near 1) are never judged.
+# without spatial structure (noise, both readings near 1) are never judged. Offsets make that reading smooth
+# too: noise images with a mean per channel, read as channels-last memory, are horizontal bands, one channel
+# each, whose neighbours share a band while pixels across the image do not (0.4 in the 3-channel case).
+# So that reading must also show local structure in both directions (measure.views.local_roughness:
+# neighbours against pixels 3 steps away, in the same image and channel) at most 0.7: band edges lower it
+# down the columns only (0.44-0.88; across 0.94-1.0: per-channel-offset noise, 8 to 20 rows, 2-4 channels), while
+# scrambled images read back show 0.24-0.52 both ways (the shapes above, blobs, 8x8 to 32x32).
 LAYOUT_IMAGE = 0.6
 LAYOUT_SMOOTHER = 1.6
+LAYOUT_LOCAL = 0.7
 
 # Dense targets displaced from their inputs (measure/dense.py, judge/dense.py). Each sample's target is fitted
 # by a local linear model of its own input, as given and moved (flips, half turn, transpose, even shifts):

@@ -140,6 +140,29 @@ def roughness(images: torch.Tensor) -> float | None:
     return float((x[..., 1:, :] - x[..., :-1, :]).pow(2).mean() / (2 * spread))
 
 
+LOCAL_LAG = 3  # a few steps: past a smooth image's neighbours, within its objects
+
+
+def local_roughness(images: torch.Tensor) -> tuple[float, float] | None:
+    """(B, C, H, W): down the columns and along the rows, the mean squared difference between neighbouring pixels
+    over that between pixels LOCAL_LAG apart, both in the same image and channel — well below 1 where the pixels
+    have local structure (neighbours alike, pixels a few steps away less so), about 1 for noise. Offsets between
+    channels, bands or blocks spread the pixels but show only at their edges, where both kinds of pair cross them,
+    so they lower it in one direction at most. None when the images are too small or flat in a direction."""
+    x = images.detach().float()
+    ratios = []
+    for dim in (2, 3):
+        size = x.shape[dim]
+        if size <= LOCAL_LAG:
+            return None
+        near = (x.narrow(dim, 1, size - 1) - x.narrow(dim, 0, size - 1)).pow(2).mean()
+        far = (x.narrow(dim, LOCAL_LAG, size - LOCAL_LAG) - x.narrow(dim, 0, size - LOCAL_LAG)).pow(2).mean()
+        if not far > 0:
+            return None
+        ratios.append(float(near / far))
+    return ratios[0], ratios[1]
+
+
 def channels_last_reading(images: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) images read as the (B, H, W, C) memory a view/reshape would have taken them from."""
     b, c, h, w = images.shape

@@ -26,7 +26,7 @@ from torch.overrides import TorchFunctionMode
 
 from ...judge import probes as probe_rules
 from ...measure.recorder import user_location
-from ...measure.views import channels_last_reading, reordered, roughness
+from ...measure.views import channels_last_reading, local_roughness, reordered, roughness
 from ...vocabulary.finding import Finding
 from .. import linear_ops
 from ..axis import batch_dim
@@ -233,8 +233,9 @@ def view_permutation(setup: Setup, context: Context) -> tuple[list[Finding], Vie
         images = watch.images
         if images is None or images.shape[1] < 2 or min(images.shape[2:]) < 2 or not images.is_floating_point():
             return [], record  # one channel: a view from channels-last moves no element
-        record["pixels"] = {"shape": list(images.shape), "given": roughness(images),
-                            "channels_last": roughness(channels_last_reading(images))}
+        other = channels_last_reading(images)
+        record["pixels"] = {"shape": list(images.shape), "given": roughness(images), "channels_last": roughness(other),
+                            "channels_last_local": local_roughness(other)}
         found = probe_rules.pixels_scrambled(record["pixels"], type(setup.model).__name__, dict(record))
         return ([found] if found else []), record
     unique = {(s.get("file"), s.get("line"), tuple(s["from"]), tuple(s["to"])): s for s in watch.scrambles}
