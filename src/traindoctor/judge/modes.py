@@ -61,8 +61,7 @@ def _train_in_eval(rec: Recorder, info: RootInfo, model: str) -> list[Finding]:
         stuck = why_not_learning(rec)
         said += (f"; their running statistics do not describe the batches: `{first}` ({origin}) scaled its "
                  f"outputs to {off[first]:.3g}x their normalized scale" + (f"; {stuck}" if stuck else ""))
-        evidence |= {"never_fitted": [n for n in off if nb.never_fitted.get(n)],
-                     "not_learning": stuck}
+        evidence |= {"never_fitted": [n for n in off if nb.never_fitted.get(n)], "not_learning": stuck}
         severity = "error" if stuck else "warning"
     elif frozen:
         fresh = all(nb.never_fitted.get(n) for n in scales)

@@ -108,7 +108,8 @@ class Sampler:
         self._eval.clear()
 
     def collect(self, module: nn.Module, into: NormBatches) -> None:
-        """A model call returned: if it was the one watched, what its layers ran on in training mode goes to `into`."""
+        """A model call returned: if it was the one watched, what its layers ran on in training mode, and the output
+        scale of those in eval mode, go to `into`."""
         if self._call is None or self._call[:2] != (id(module), threading.get_ident()):
             return
         batch = self._call[2]
