@@ -3,7 +3,7 @@ hook armed for one sampled call only."""
 import torch
 from torch import nn
 
-from traindoctor.measure.norm_batches import LayerCall, NormBatches, Sampler, model_batch
+from traindoctor.measure.norm_batches import LayerCall, NormBatches, Sampler, model_batch, output_scale, unfitted
 
 
 def test_model_batch_from_what_the_script_passed():
@@ -54,3 +54,25 @@ def test_sampling_is_drawn_the_same_every_run_and_a_raised_call_is_dropped():
     model(x)
     sampler.collect(model, into)
     assert len(into.calls) == 1 and not nn.modules.module._global_forward_pre_hooks
+
+
+def test_eval_mode_output_scale_tells_fitted_statistics_from_initial_ones():
+    x = torch.randn(64, 6, 5, 5) * 40 + 120  # raw pixel-like values
+    fresh, fitted = nn.BatchNorm2d(6).eval(), nn.BatchNorm2d(6)
+    fitted.momentum = None  # a cumulative average: fitted to the batches it saw
+    for _ in range(3):
+        fitted(x)
+    fitted.eval()
+    assert 100 < output_scale(fresh, x) < 160 and unfitted(fresh)  # about the data's root mean square, 126
+    assert 0.9 < output_scale(fitted, x) < 1.1 and not unfitted(fitted)
+    assert output_scale(fresh, torch.full((1, 6), float("nan"))) is None
+
+
+def test_sampler_measures_the_layers_in_eval_mode_only():
+    model = nn.Sequential(nn.BatchNorm1d(4), nn.Linear(4, 8), nn.BatchNorm1d(8))
+    model[0].eval()  # raw inputs of spread 50 pass through it unnormalized
+    sampler, into, x = Sampler(), NormBatches(), torch.randn(32, 4) * 50
+    sampler.arm(model, 1, (x,), {})
+    model(x)
+    sampler.collect(model, into)
+    assert list(into.eval_scales) == ["0"] and into.never_fitted == {"0": True} and 30 < into.eval_scales["0"][0] < 70

@@ -460,6 +460,29 @@ for i in range(20):
     assert [(f.code, f.severity) for f in r.findings] == [("eval-in-train-mode", "warning")]
 
 
+
+def test_batch_norm_in_eval_mode_is_judged_by_whether_its_statistics_describe_the_data(run_code):
+    script = body("""
+raw = x * 50 + 200                               # raw-scale features: batch norm is what standardizes them
+model = nn.Sequential(nn.Linear(10, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 4))
+PRETRAIN
+model.eval()                                     # frozen batch norm from here on
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for i in range(40):
+    opt.zero_grad(); F.cross_entropy(model(raw[:64]), y[:64]).backward(); opt.step()
+""")
+    pretrain = """
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+for i in range(30):
+    opt.zero_grad(); F.cross_entropy(model(raw[64:]), y[64:]).backward(); opt.step()
+"""
+    broken = run_code(script.replace("PRETRAIN", ""))  # from scratch: running statistics still mean 0 / variance 1
+    f = broken.findings[0]
+    assert (f.code, f.severity) == ("train-in-eval-mode", "error") and f.evidence["never_fitted"] == ["1"]
+    frozen = run_code(script.replace("PRETRAIN", pretrain))  # fitted by training first: fine-tuning
+    assert codes(frozen) == [] and [f.severity for f in frozen.findings if f.code == "train-in-eval-mode"] == ["info"]
+
+
 # ── numerics ──────────────────────────────────────────────────────────────────
 
 def test_nonfinite_backward(run_code):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from statistics import median
+
 from torch import nn
 
 from ..vocabulary.finding import Finding, finding
 from ..measure.nograd_calls import NoGradCalls
 from ..measure.recorder import Recorder, RootInfo
-from .thresholds import MIN_STEPS, MOST_STEPS
+from .numerics import why_not_learning
+from .thresholds import BATCH_NORM_STATS_FACTOR, MIN_STEPS, MOST_STEPS
 
 
 def check(rec: Recorder) -> list[Finding]:
@@ -31,15 +35,42 @@ def check(rec: Recorder) -> list[Finding]:
                 location={**_evaluation_location(info.nograd_train), "module": model},
             ))
         if info.grad_calls >= MIN_STEPS and info.train_in_eval >= MOST_STEPS * info.grad_calls:
-            kinds = sorted({type(m).__name__ for _, m in info.mode_modules})
-            out.append(finding(
-                "train-in-eval-mode",
-                f"{info.train_in_eval} of {info.grad_calls} training forward passes of `{model}` ran with every "
-                f"{'/'.join(kinds)} layer in eval mode",
-                rec.source, evidence={"calls": info.train_in_eval, "grad_calls": info.grad_calls},
-                location={**info.train_location, "module": model},
-            ))
+            out += _train_in_eval(rec, info, model)
     return out
+
+
+def _train_in_eval(rec: Recorder, info: RootInfo, model: str) -> list[Finding]:
+    """Training in eval mode: dropout off (regularization off: a warning), batch norm normalizing by its running
+    statistics. Those are harmful only when they do not describe the batches (never fitted while the data is not
+    standardized, or fitted on other data): then an error when the run does not learn, its root cause. When they
+    describe them, the batch norm is frozen (fine-tuning with small batches): dropout left off is told, else an info."""
+    nb = info.norm_batches
+    scales = {n: median(v) for n, v in nb.eval_scales.items()} if nb else {}
+    off = {n: s for n, s in scales.items() if abs(math.log(s)) > math.log(BATCH_NORM_STATS_FACTOR)}
+    dropout = [(n, m) for n, m in info.mode_modules if not isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    frozen = bool(scales) and not off  # batch norm frozen on purpose (fine-tuning with small batches)
+    layers = dropout if frozen and dropout else info.mode_modules
+    kinds = "/".join(sorted({type(m).__name__ for _, m in layers}))
+    said = (f"{info.train_in_eval} of {info.grad_calls} training forward passes of `{model}` ran with every "
+            f"{kinds} layer in eval mode")
+    evidence = {"calls": info.train_in_eval, "grad_calls": info.grad_calls}
+    severity = "info" if frozen and not dropout else "warning"
+    if off:
+        first = next(iter(off))  # in the order the layers ran: the later ones get what it put out
+        origin = "never fitted: mean 0 / variance 1" if nb.never_fitted.get(first) else "fitted, not to these batches"
+        stuck = why_not_learning(rec)
+        said += (f"; their running statistics do not describe the batches: `{first}` ({origin}) scaled its "
+                 f"outputs to {off[first]:.3g}x their normalized scale" + (f"; {stuck}" if stuck else ""))
+        evidence |= {"never_fitted": [n for n in off if nb.never_fitted.get(n)], "not_learning": stuck}
+        severity = "error" if stuck else "warning"
+    elif frozen:
+        fresh = all(nb.never_fitted.get(n) for n in scales)
+        said += (f"; the running statistics of its batch norm describe the batches (outputs within "
+                 f"{BATCH_NORM_STATS_FACTOR:g}x of their normalized scale{', though never fitted' if fresh else ''})")
+    if scales:
+        evidence["output_scale"] = {n: float(f"{s:.3g}") for n, s in scales.items()}
+    return [finding("train-in-eval-mode", said, rec.source, severity=severity, evidence=evidence,
+                    location={**info.train_location, "module": model})]
 
 
 def _in_training_step(info: RootInfo, dropout_only: bool) -> int:

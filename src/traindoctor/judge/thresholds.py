@@ -117,6 +117,12 @@ MOST_STEPS = 0.5
 # short one.
 BATCH_NORM_MIN_SAMPLES = 2
 
+# Batch norm in eval mode normalizes by its running statistics: when they describe the batch, a channel's
+# output has scale 1 (measure/norm_batches.py output_scale); never fitted on unstandardized data, it has the
+# data's own scale. Training in eval mode is harmful when a layer's typical channel is off by more than this
+# factor either way (frozen batch norm, fitted on the data, stays within it).
+BATCH_NORM_STATS_FACTOR = 4.0
+
 # A loss that started at +b falls without bound once it reaches -10b (judge/steps/unbounded.py): torch's
 # losses are bounded below near zero, and a Gaussian likelihood with a learned variance would need a spread
 # about e^-10 of its starting one to get there (beyond a healthy fit).

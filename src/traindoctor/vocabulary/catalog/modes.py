@@ -40,10 +40,19 @@ CODES = (
         title="Training runs with dropout / batch norm in eval mode",
         severity="warning",
         stage=MECHANISM,
-        what="Detects training forward passes while every dropout / batch-norm layer is in eval mode.",
+        what=(
+            "Detects training forward passes while every dropout / batch-norm layer is in eval mode, and measures, "
+            "in sampled training calls, whether each batch-norm layer's running statistics describe the batch it "
+            "normalizes: the scale of its output per channel, sqrt(((batch mean - running mean)^2 + batch "
+            "variance) / running variance), 1 when they do. Off by more than BATCH_NORM_STATS_FACTOR either way "
+            "(statistics never fitted on data that is not standardized, or fitted on other data): an error when "
+            "the loss does not learn or goes non-finite, else a warning. Statistics that describe the batches "
+            "(batch norm frozen for fine-tuning): a warning for dropout left off, else an info."),
         why=(
-            "model.eval() left on during training disables dropout and freezes batch-norm statistics at their "
-            "initial values: regularization is gone and normalization is wrong."),
+            "model.eval() left on during training disables dropout and makes batch norm normalize by its running "
+            "statistics: never fitted, they are mean 0 and variance 1, so raw-scale data passes unnormalized "
+            "(0-255 pixels stay in the hundreds) and the network can overflow or stop learning. Statistics fitted "
+            "on the data (a pretrained network fine-tuned with small batches) normalize as training mode would."),
         hypotheses=(
             Hypothesis(
                 cause="model.train() is never called after an evaluation",
