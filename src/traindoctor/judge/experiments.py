@@ -148,7 +148,7 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
         elif ok and not annealed:
             found.append(_finding("scheduler-too-fast", arms, falls, context,
                                   f"the schedule lowered the learning rate {fmt(initial / lr)}x, to {fmt(lr)}, "
-                                  f"while the loss was still falling at the higher rate; " + probe))
+                                  f"before the recorded loss had settled at the higher rate; " + probe))
     divided = context.get("divided")
     undone = divided is not None and stuck and rescues("loss-divided") and not found
     if divided is not None:
