@@ -63,6 +63,45 @@ def test_initial_lr_names_the_schedule_not_the_rate():
     assert codes(judge(a, context)[0]) == ["scheduler-too-fast"]
 
 
+def _schedule(lrs, losses):
+    return {**CONTEXT, "lr": lrs[-1], "initial_lr": max(lrs), "peak_lr": max(lrs), "rates": list(zip(lrs, losses))}
+
+
+# 60 recorded steps at 1e-2, then 40 at 1e-6; the loss stops where the rate falls, or had flattened long before.
+STEP_DOWN = [1e-2] * 60 + [1e-6] * 40
+CUT_SHORT = curve(2.0, 1.0, 60) + [1.0] * 40
+CONVERGED = curve(2.0, 0.1, 20) + [0.1 + 0.02 * (i % 3) for i in range(80)]  # flat (and noisy) from step 20
+
+
+def test_a_schedule_that_cuts_a_falling_loss_short_is_too_fast():
+    found, obs = judge(arms(baseline=0.0, initial_lr=0.5, lr_x10=0.0, lr_x01=0.0), _schedule(STEP_DOWN, CUT_SHORT))
+    assert codes(found) == ["scheduler-too-fast"]
+    assert next(o for o in obs if o["name"] == "initial-lr")["keeps"]
+
+
+def test_annealing_a_loss_that_had_converged_at_the_high_rate_is_not_a_collapse():
+    # One batch fits further at the old rate (memorising it); the run's loss had flattened while the rate was high.
+    a = arms(baseline=0.0, initial_lr=0.5, lr_x10=0.4, lr_x01=0.0)
+    found, obs = judge(a, _schedule(STEP_DOWN, CONVERGED))
+    assert found == []
+    assert "stopped falling" in next(o for o in obs if o["name"] == "initial-lr")["outcome"]
+
+
+def test_too_few_steps_at_the_high_rate_cannot_show_convergence():
+    lrs, losses = [1e-2] * 10 + [1e-6] * 90, curve(2.0, 1.0, 10) + [1.0] * 90
+    assert codes(judge(arms(baseline=0.0, initial_lr=0.5, lr_x10=0.0, lr_x01=0.0), _schedule(lrs, losses))[0]) == \
+        ["scheduler-too-fast"]
+
+
+def test_a_schedule_that_never_reaches_its_rate_holds_it_too_low():
+    # A warmup longer than the run: the rate rose to 1e-5 of the 1e-3 it is set to, and never fell.
+    lrs = [1e-5 * (i + 1) / 100 for i in range(100)]
+    context = {**_schedule(lrs, [2.0] * 100), "initial_lr": 1e-3}
+    found, _ = judge(arms(baseline=0.0, initial_lr=0.6, lr_x10=0.0, lr_x01=0.0), context)
+    assert codes(found) == ["lr-too-low"]
+    assert "never raised" in found[0].observation
+
+
 def test_lr_x01_rescues_a_diverging_baseline():
     found, _ = judge(arms(baseline=None, lr_x10=None, lr_x01=0.5), CONTEXT)
     assert codes(found) == ["lr-too-high"]

@@ -12,7 +12,7 @@ judge/experiments.py. Budgets are in steps, never seconds; the arms draw the sam
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
 import torch
@@ -62,6 +62,9 @@ class Material:
     # The ids of parameters the optimizer holds that the script updates itself (an EMA teacher): not trained
     # by gradient on purpose, so not among the weights the experiments train or ask a gradient of.
     by_hand: frozenset[int] = frozenset()
+    # The recorded run's (learning rate of the first group, loss) per recorded step, in order: the rate the
+    # run worked at and when a schedule lowered it. Empty for a checkup.
+    rates: list[tuple[float, float | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -141,9 +144,12 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
     if not all(math.isfinite(v) for v in base.losses[:1]):
         raise CannotExperiment("the recorded loss is not finite on the model training left")
     lr = _lr(groups)
-    initial = _initial_lr(groups)
+    # The rate a schedule lowered this one from: the rate it is set to (a torch scheduler's initial_lr) or the
+    # highest the run recorded (a rate set by hand in the loop).
+    peak = max((r for r, _ in m.rates), default=None)
+    initial = max((v for v in (_initial_lr(groups), peak) if v is not None), default=None)
     if initial is not None and lr > 0 and initial / lr >= rules.SCHEDULE_DECAY:
-        arms["initial-lr"] = _arm("initial-lr", m, tape, _with(groups, lr=lambda g: g.get("initial_lr", g["lr"])), steps)
+        arms["initial-lr"] = _arm("initial-lr", m, tape, _with(groups, lr=lambda g: g["lr"] * initial / lr), steps)
     arms["lr-x10"] = _arm("lr-x10", m, tape, _with(groups, lr=lambda g: g["lr"] * 10), steps)
     divided = _divided(tape) if second_moment(m.optimizer) is False else None
     if divided is not None:  # SGD's step scales with the loss: the rate times the divisor undoes the division
@@ -172,7 +178,8 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
             arms["other-layout"] = _arm("other-layout", m, tape, groups, steps, held=other, prepare=_other_layout)
         except Exception:  # the batch does not fit the other layout (a hidden state shaped for this one): no arm
             pass
-    return rules.judge(arms, {"lr": lr, "initial_lr": initial, "weight_decay": decay,
+    return rules.judge(arms, {"lr": lr, "initial_lr": initial, "peak_lr": peak, "rates": m.rates or None,
+                                      "weight_decay": decay,
                                       "penalized": tape.penalized, "penalties": _penalties(tape), "divided": divided,
                                       "steps": steps, "source": source,
                                       "layout": layout,

@@ -23,7 +23,8 @@ from typing import Any, Sequence
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .thresholds import (ABLATIONS, ARM_BETTER, CONTROL_PAIRING, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, LOSS_DEPENDS, LOSS_DIVIDED,
-                         NEAR_CHANCE, NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_DECAY, SHUFFLES, TYPICAL_PAIRING)
+                         NEAR_CHANCE, NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_CONVERGED, SCHEDULE_DECAY, SHUFFLES,
+                         TYPICAL_PAIRING)
 
 __all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "LOSS_DIVIDED", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning",
            "pairing", "typical", "unpaired"]
@@ -62,6 +63,29 @@ def not_learning(losses: Sequence[float | None], chance: float | None = None, st
     return "stopped falling halfway" if _relative(middle, tail) < NOT_LEARNING / 2 else None
 
 
+def _converged_at_peak(rates: Sequence[tuple[float, float | None]] | None) -> str | None:
+    """How the recorded loss had stopped falling while the rate stood within SCHEDULE_DECAY of its peak, before
+    the schedule lowered it further; None while it was still falling there (the schedule cut it short), when it
+    never fell, or with too few recorded steps at that rate to tell."""
+    peak = max((r for r, _ in rates or ()), default=0.0)
+    if peak <= 0:
+        return None
+    high = [r * SCHEDULE_DECAY > peak * (1 + 1e-6) for r, _ in rates]  # float tolerance: 0.1 ** 1 of a peak is low
+    start = high.index(True)
+    top = next(i for i, (r, _) in enumerate(rates) if r == peak)
+    end = next((i for i in range(top, len(rates)) if not high[i]), len(rates))
+    losses = [v for _, v in rates[start:end] if v is not None]
+    if len(losses) < 20 or not all(math.isfinite(v) for v in losses):
+        return None
+    k = max(3, len(losses) // 10)
+    head, tail = _median(losses[:k]), _median(losses[-k:])
+    middle = _median(losses[len(losses) // 2 - k // 2: len(losses) // 2 - k // 2 + k])
+    if _relative(head, tail) < NOT_LEARNING or middle - tail >= SCHEDULE_CONVERGED * (head - tail):
+        return None
+    return (f"it fell from {fmt(head)} to {fmt(middle)} in the first half of the {len(losses)} recorded steps at "
+            f"{fmt(peak / SCHEDULE_DECAY)} to {fmt(peak)}, and to {fmt(tail)} in the second")
+
+
 def _median(values: Sequence[float]) -> float:
     return sorted(values)[len(values) // 2]
 
@@ -94,18 +118,37 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
     def rescues(name: str) -> bool:
         return name in falls and _unsticks(falls[name], base)
 
+    annealed = False  # the loss had converged at the rate before a schedule lowered it: nothing to rescue
     if "initial-lr" in arms:
         ok = stuck and rescues("initial-lr")
-        observations.append(_observation(
-            "initial-lr", f"Does the batch's loss fall at the learning rate the schedule started from "
-            f"({fmt(context['initial_lr'])}, now {fmt(context['lr'])})?", arms["initial-lr"], falls["initial-lr"], base,
-            keeps=[SCHEDULE] if ok else [], kills=[SETUP, DECOUPLED] if ok else [SCHEDULE]))
-        if ok:
+        initial, lr, peak = context["initial_lr"], context["lr"], context.get("peak_lr")
+        # A schedule whose run never came within SCHEDULE_DECAY of the rate it is set to (a warmup longer than
+        # the run) held the rate low from the start: the rate is too low, the schedule is where it is set.
+        never = peak is not None and peak * SCHEDULE_DECAY <= initial
+        converged = None if never else _converged_at_peak(context.get("rates"))
+        annealed = ok and converged is not None
+        arm = arms["initial-lr"]
+        question = (f"Does the batch's loss fall at the learning rate the schedule "
+                    f"{'is set to reach' if never else 'lowered from'} ({fmt(initial)}, now {fmt(lr)})?")
+        observation = _observation("initial-lr", question, arm, falls["initial-lr"], base,
+                                   keeps=[SCHEDULE] if ok and not annealed else [],
+                                   kills=[SETUP, DECOUPLED] if ok and not annealed else [SCHEDULE])
+        if annealed:
+            observation["outcome"] += (f"; but the run's loss had stopped falling ({converged}) while the rate was "
+                                       "still high: the schedule annealed a converged loss, and one batch fits "
+                                       "further at the higher rate by memorising it")
+        observations.append(observation)
+        probe = (f"from where training stopped, {context['steps']} steps on one recorded batch take its loss down "
+                 f"{_pct(falls['initial-lr'])} at {fmt(initial)} and {_pct(base)} at the current {fmt(lr)}")
+        if ok and never:
+            found.append(_finding("lr-too-low", arms, falls, context,
+                                  f"the schedule never raised the learning rate above {fmt(peak)}, under a tenth of "
+                                  f"the {fmt(initial)} it is set to reach (a warmup or ramp longer than the run); "
+                                  + probe))
+        elif ok and not annealed:
             found.append(_finding("scheduler-too-fast", arms, falls, context,
-                                  f"the schedule lowered the learning rate {fmt(context['initial_lr'] / context['lr'])}x, "
-                                  f"to {fmt(context['lr'])}; from where training stopped, {context['steps']} steps on one "
-                                  f"recorded batch take its loss down {_pct(falls['initial-lr'])} at the initial rate "
-                                  f"{fmt(context['initial_lr'])} and {_pct(base)} at the current one"))
+                                  f"the schedule lowered the learning rate {fmt(initial / lr)}x, to {fmt(lr)}, "
+                                  f"before the recorded loss had settled at the higher rate; " + probe))
     divided = context.get("divided")
     undone = divided is not None and stuck and rescues("loss-divided") and not found
     if divided is not None:
@@ -121,7 +164,7 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
                               f"{_pct(falls['loss-divided'])} at the rate x {by} ({fmt(context['lr'] * divided['by'])}) "
                               f"and {_pct(base)} at the script's {fmt(context['lr'])} — drop the second division "
                               "(a mean already divides by the count), or multiply the rate by it"))
-    low = stuck and rescues("lr-x10") and not any(f.code in ("scheduler-too-fast", "lr-too-low") for f in found)
+    low = stuck and not annealed and rescues("lr-x10") and not any(f.code in ("scheduler-too-fast", "lr-too-low") for f in found)
     observations.append(_observation(
         "lr-x10", "Does the batch's loss fall with a 10x larger learning rate?", arms["lr-x10"], falls["lr-x10"], base,
         keeps=[LR] if low or undone else [], kills=[SETUP, DECOUPLED] if low or undone else [LR]))

@@ -412,6 +412,10 @@ LOSS_DIVIDED = 10.0
 # A schedule collapsed the learning rate when the current rate is at least 10x below the rate it started
 # from (an order of magnitude: the LR_COLLAPSE of run's schedule rule, measured here against initial_lr).
 SCHEDULE_DECAY = 10.0
+# ... and it lowered the rate of a loss that had already converged (annealing, the standard end of a run, not a
+# collapse) when, of the loss's fall over the recorded steps at the high rate (within SCHEDULE_DECAY of its
+# peak), the second half of those steps added under 10%: its curve had flattened before the rate fell.
+SCHEDULE_CONVERGED = 0.1
 
 # Labels decoupled from inputs (Zhang et al. 2017, "Understanding deep learning requires rethinking
 # generalization": random labels are memorised, but nothing carries over), judged by a permutation test on

@@ -188,8 +188,10 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
     terms = when is None and reason is None and not unused and bool(tapes) and multi_term(tapes[-1])
     made = rec.made_targets >= MOST_STEPS * rec.regression_calls > 0
     by_hand = frozenset().union(*(st.moved_by_hand() for st in rec.optimizers.values() if st.opt is optimizer))
+    index = next((st.index for st in rec.optimizers.values() if st.opt is optimizer), None)
+    rates = [(r["lr"][0], r["loss"]) for r in rec.records if r["optimizer"] == index and r["lr"]]
     material = experiments.Material(model.module, tapes, optimizer, rec.initial_states.get(id(model.module)), made,
-                                    by_hand)
+                                    by_hand, rates)
     if reason is None and not unused and not terms:
         if when is False:
             return [], {"ran": False, "why": "--no-experiments"}

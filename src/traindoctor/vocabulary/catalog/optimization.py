@@ -139,7 +139,10 @@ CODES = (
         title="The learning rate collapses within the first epoch",
         severity="error",
         stage=MECHANISM,
-        what="Detects a learning rate that falls by 100x or more within half an epoch of optimizer steps.",
+        what=("Detects a learning rate that falls by 100x or more within half an epoch of optimizer steps; or, when the "
+              "loss does not learn, a schedule that lowered the rate 10x or more while the loss was still falling at "
+              "it, where one batch fits again at the old rate. Annealing a loss that had already converged at the "
+              "high rate is the intended end of a schedule, not a collapse."),
         why=(
             "Per-epoch schedulers (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR) stepped once per batch "
             "run their whole schedule in a few dozen steps; the rest of training runs at a learning rate near "
@@ -289,6 +292,11 @@ CODES = (
                 cause="the loss is divided twice by the count: a mean, then divided by the batch size again "
                       "(F.mse_loss(out, x) / len(x)), so each SGD step is N times too short",
                 check="drop the second division; `run`'s experiments train a copy at the rate times the divisor",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="a warmup (or ramp) longer than the run: the schedule never reaches the rate it is set to",
+                check="compare warmup_steps with the run's steps; print the LR the last step used",
                 kind="subtle",
             ),
         ),
