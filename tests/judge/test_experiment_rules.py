@@ -261,6 +261,19 @@ def test_a_model_that_learned_only_the_mean_is_judged_when_the_control_shows_the
     assert codes(judge(a, CONTEXT)[0]) == ["labels-decoupled"]
 
 
+def test_a_control_ranked_first_by_a_margin_far_below_the_loss_shows_no_power():
+    """Raw targets of ~1e5 under MSE: the fit barely moves a loss of ~4e10, every pairing within 1e-5 of the real
+    one. The control gains more than each of its shuffles, but by a margin no pairing could matter at: silent."""
+    def tiny(real_gain, shuffled_gain):
+        return {"real_before": 4e10, "real_after": 4e10 - real_gain, "shuffled_before": [4e10] * 9,
+                "shuffled_after": [4e10 - shuffled_gain + d * 1e4 for d in SPREAD]}
+    b = tiny(2.0e6, 2.1e6)
+    a = arms(baseline=0.8, lr_x10=0.9, lr_x01=0.3)
+    a["baseline"].held_out = {**b, "batches": [b] * 3, "trained_on": 3, "control": [tiny(2.2e6, 2.1e6)] * 3}
+    found, obs = judge(a, CONTEXT)
+    assert found == [] and not next(o for o in obs if o["name"] == "held-out-batch")["keeps"]
+
+
 def test_a_control_the_copy_held_from_the_start_shows_power_by_standing_apart():
     """A residual denoiser's copy half-fits the control at its start: the fit gains less on it than on the
     shuffles it pulls towards the mean, yet it ends below every one of them on every batch."""

@@ -464,13 +464,15 @@ def _learned(control: Sequence[dict[str, Any]] | None) -> bool:
 def _blind(batches: Sequence[dict[str, Any]], control: Sequence[dict[str, Any]] | None) -> bool:
     """The test has no power on a model whose loss barely depends on which inputs meet which targets: no shuffled
     pairing moves it by PAIRING_MATTERS after the fit, on any batch — unless the same fit moved the control
-    pairing's loss further than its shuffles' (it can resolve pairings; a model that learned only the targets'
-    mean answers every pairing alike). Never when no pairing moves it at all (LOSS_DEPENDS): the inputs do not
-    reach the loss."""
-    def within(share: float) -> bool:
+    pairing's loss further than its shuffles' and by PAIRING_MATTERS at least (it resolves pairings at this
+    scale; a model that learned only the targets' mean answers every pairing alike, and a fit that barely moves
+    a loss dominated by the targets' scale can rank the control first by a margin far below it). Never when no
+    pairing moves it at all (LOSS_DEPENDS): the inputs do not reach the loss."""
+    def within(share: float, tested: Sequence[dict[str, Any]]) -> bool:
         return all(max(abs(v - b["real_after"]) for v in b["shuffled_after"]) <= share * max(abs(b["real_after"]), 1e-12)
-                   for b in batches)
-    return within(LOSS_DEPENDS) or within(PAIRING_MATTERS) and not _learned(control)
+                   for b in tested)
+    resolves = _learned(control) and not within(PAIRING_MATTERS, control or [])
+    return within(LOSS_DEPENDS, batches) or within(PAIRING_MATTERS, batches) and not resolves
 
 
 def _control_outcome(control: list[dict[str, Any]] | None, powered: bool, n: int, dealt: str = "targets") -> str:
