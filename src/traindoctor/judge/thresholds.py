@@ -431,6 +431,11 @@ HELD_OUT_BATCHES = 3
 # most one in twenty of its shuffled pairings. Under the null the mean of 4 uniform shares is that low about
 # one time in 15,000 (k^k t^k / k!), so a control that reaches it learned its relation and carried it over.
 CONTROL_PAIRING = 0.05
+# ... where the control's real pairing outgains a shuffle, or ends below it, only by a margin of at least 0.1%
+# of the loss: 10^4 times float32's rounding, and 40x below the least the controls of learnable programs
+# show (4% and more). A fit that moves nothing (a learning rate far too low) leaves every pairing's loss
+# where it started, and differences of 1e-5 between them are no power to see a relation.
+CONTROL_MARGIN = 1e-3
 # A target with a row of a few values per sample (a keypoint's x and y, a box's four numbers) is tested one
 # component at a time as well, up to 16 components: past that a row is a vector (an embedding, a spectrum)
 # whose entries are not separate targets, and 19 pairings per entry cost more forward passes than the fit.
