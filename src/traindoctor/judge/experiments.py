@@ -25,7 +25,7 @@ from ..vocabulary.numbers import fmt
 from .thresholds import (ABLATIONS, ARM_BETTER, CONTROL_MARGIN, CONTROL_PAIRING, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, LOSS_DEPENDS, LOSS_DIVIDED,
                          NEAR_CHANCE, NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_DECAY, SHUFFLES, TYPICAL_PAIRING)
 
-__all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "LOSS_DIVIDED", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning",
+__all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "LOSS_DIVIDED", "SCHEDULE_DECAY", "SHUFFLES", "judge", "learned", "not_learning",
            "pairing", "typical", "unpaired"]
 
 LR = "the learning rate is too low"
@@ -60,6 +60,18 @@ def not_learning(losses: Sequence[float | None], chance: float | None = None, st
     if chance is not None and chance > 0 and tail >= NEAR_CHANCE * chance:
         return f"stays near chance level ({fmt(tail)} against {fmt(chance)})"
     return "stopped falling halfway" if _relative(middle, tail) < NOT_LEARNING / 2 else None
+
+
+def learned(losses: Sequence[float | None], chance: float | None = None, steps: int | None = None) -> str | None:
+    """How the recorded loss learned, when it did: long enough to judge, no sign of a stall (not_learning),
+    and the median of its last tenth at most half (ARM_FITS: what "fits" means for an arm) the median of its
+    first tenth — or None."""
+    values = [v for v in losses if v is not None]
+    if len(values) < 20 or (steps is not None and steps < EXPERIMENT_STEPS) or not_learning(values, chance, steps):
+        return None
+    k = max(3, len(values) // 10)
+    head, tail = _median(values[:k]), _median(values[-k:])
+    return f"the loss learns ({fmt(head)} → {fmt(tail)})" if _relative(head, tail) >= ARM_FITS else None
 
 
 def _median(values: Sequence[float]) -> float:
