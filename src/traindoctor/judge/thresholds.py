@@ -250,6 +250,11 @@ COPIED_TARGETS = 0.9
 
 # nll_loss expects log-probabilities (<= 0): a largest input above 1e-4 is something else.
 LOG_PROB_MAX = 1e-4
+# Logits bounded by the op that made them (a sigmoid, a tanh, a clamp) give the loss a floor: with C classes
+# and logits in [low, high], cross-entropy cannot go below ln(1 + (C - 1) e^-(high - low)). A floor of a tenth
+# of chance (ln C) or more is a defect: a sigmoid's (0, 1) over 5 classes holds it at 0.9 of 1.6, a tanh's
+# over 2 classes at 0.13 of 0.69; a clamp to +-50 for stability leaves it at 1e-43.
+LOGIT_FLOOR = 0.1
 # Inputs and regression targets: a column whose |mean| or standard deviation exceeds 100 is
 # unnormalized (standardized features sit near 0 +/- 1; pixels in [0, 255] exceed it).
 UNNORMALIZED_SCALE = 100.0
