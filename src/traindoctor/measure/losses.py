@@ -27,9 +27,10 @@ _PASS_THROUGH = {
 }
 # The range of values an op can output, for ops that bound the prediction a regression loss receives.
 OUTPUT_RANGE = {"SigmoidBackward0": (0.0, 1.0), "TanhBackward0": (-1.0, 1.0), "SoftmaxBackward0": (0.0, 1.0),
-                "ReluBackward0": (0.0, math.inf), "HardsigmoidBackward0": (0.0, 1.0), "HardtanhBackward0": (-1.0, 1.0)}
+                "ReluBackward0": (0.0, math.inf), "HardsigmoidBackward0": (0.0, 1.0), "HardtanhBackward0": (-1.0, 1.0),
+                "SoftsignBackward0": (-1.0, 1.0)}
 _TOL = 1e-3
-# Ops whose bounds are their arguments: (autograd node, its saved lower bound, its saved upper bound).
+# Ops whose bounds are their arguments: the autograd node's attributes that hold them (lower, upper).
 _CLIPS = {"HardtanhBackward0": ("_saved_min_val", "_saved_max_val"), "ClampBackward1": ("_saved_min", "_saved_max"),
           "ClampBackward0": ("_saved_min", "_saved_max")}
 _MAX_ROWS = 4096
