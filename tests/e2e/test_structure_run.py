@@ -47,6 +47,14 @@ def test_a_linear_stack_that_cannot_fit_is_an_error_first(run_code):
     assert r.findings[0].severity == "error"
 
 
+def test_the_same_stack_on_a_task_a_linear_map_fits_is_only_information(run_code):
+    r = run_code(PRELUDE + "model = nn.Sequential(nn.Linear(2, 64), nn.Linear(64, 64), nn.Linear(64, 2))\n"
+                 + RING.replace("((X ** 2).sum(1) < 1.5)", "(X[:, 0] > 0.5 * X[:, 1])"))
+    assert [(f.code, f.severity) for f in r.findings] == [("no-nonlinearity", "info")], \
+        [(f.code, f.observation) for f in r.findings]
+    assert "the loss learns" in r.findings[0].observation
+
+
 def test_the_same_stack_with_activations_is_quiet(run_code):
     r = run_code(PRELUDE + "model = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), "
                  "nn.Linear(64, 2))\n" + RING)

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from traindoctor.diagnosis.experiments import Arm
-from traindoctor.judge.experiments import judge, not_learning, unpaired
+from traindoctor.judge.experiments import judge, learned, not_learning, unpaired
 
 CONTEXT = {"lr": 1e-3, "initial_lr": None, "weight_decay": 0.0, "penalized": False, "steps": 50, "source": "run",
            "optimizer": "SGD"}
@@ -27,6 +27,20 @@ def test_the_loss_calls_for_experiments(losses, why):
 @pytest.mark.parametrize("losses", [curve(2.3, 0.2), curve(5.0, -3.0), [2.0, 1.0, 0.5, 0.3, 0.2]])
 def test_a_loss_that_falls_or_is_too_short_does_not(losses):
     assert not_learning(losses) is None
+
+
+def test_a_loss_learned_when_it_fell_to_half_its_start_or_less_without_a_stall():
+    assert learned(curve(6.5, 0.003)) == "the loss learns (6.23 → 0.268)"  # medians of the first and last tenth
+
+
+@pytest.mark.parametrize("losses, chance", [
+    (curve(1.0, 0.7), None),  # falls, but not to half
+    (curve(3.0, 1.0, 20) + [1.0] * 30, None),  # a stall halfway
+    (curve(1.6, 0.7), 0.75),  # down to half, but near chance
+    ([2.0, 1.0, 0.5, 0.3, 0.2], None),  # too short to judge
+])
+def test_a_loss_short_of_that_has_not_learned(losses, chance):
+    assert learned(losses, chance) is None
 
 
 def test_near_chance_calls_for_experiments_only_with_a_chance_level():
@@ -145,6 +159,10 @@ def _batch(real_before, real_after, shuffled_before, shuffled_after):
 # it did not (the control's gain in the middle of its shuffles').
 POWERED = [_batch(2.3, 1.0, 2.3, 2.3)] * 3
 POWERLESS = [_batch(2.3, 2.35, 2.3, 2.35)] * 3
+# A fit that moved nothing (Adam at lr 1e-6): the control's loss fell 4e-5, its shuffles' rose 1e-5 — an
+# order at float rounding, ahead of every shuffle on gain and below them after, by less than 1e-4 of the loss.
+STILL = [{"real_before": 1.61846, "real_after": 1.61842, "shuffled_before": [1.61850 + 1e-5 * k for k in range(9)],
+          "shuffled_after": [1.61851 + 1e-5 * k for k in range(9)]}] * 3
 
 
 def held(real_before, real_after, shuffled_before, shuffled_after, control=POWERED):
@@ -159,7 +177,7 @@ def test_a_fit_no_better_than_shuffled_pairings_is_labels_decoupled():
     assert codes(found) == ["labels-decoupled"]
 
 
-@pytest.mark.parametrize("control", [None, POWERLESS])
+@pytest.mark.parametrize("control", [None, POWERLESS, STILL])
 def test_no_relation_is_not_claimed_without_the_power_to_see_one(control):
     """A relation the budget cannot teach (a tagger of neighbouring tokens) transfers no better than decoupled
     labels: without a control pairing the fit carried over, the test has no power and stays silent."""

@@ -726,6 +726,8 @@ WRONG_KIND = {  # (model, loss line, the code a loss fed the wrong kind of value
     "relu-logits-module": ("nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4), nn.ReLU())", "loss = nn.CrossEntropyLoss()(model(x), y)", "activation-on-logits"),
     "relu-logits-functional": ("nn.Linear(10, 4)", "loss = F.cross_entropy(F.relu(model(x)), y)", "activation-on-logits"),
     "relu6-logits-bce": ("nn.Sequential(nn.Linear(10, 1), nn.ReLU6())", "loss = F.binary_cross_entropy_with_logits(model(x)[:, 0], (y > 1).float())", "activation-on-logits"),
+    "sigmoid-logits": ("nn.Linear(10, 4)", "loss = F.cross_entropy(torch.sigmoid(model(x)), y)", "activation-on-logits"),
+    "logits-clamped-wide": ("nn.Linear(10, 4)", "loss = F.cross_entropy(model(x).clamp(-50, 50), y)", None),
     "relu-hidden-only": ("nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 4))", "loss = F.cross_entropy(model(x), y)", None),
 }
 

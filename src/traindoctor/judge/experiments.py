@@ -22,11 +22,11 @@ from typing import Any, Sequence
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import (ABLATIONS, ARM_BETTER, CONTROL_PAIRING, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, LOSS_DEPENDS, LOSS_DIVIDED,
+from .thresholds import (ABLATIONS, ARM_BETTER, CONTROL_MARGIN, CONTROL_PAIRING, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, LOSS_DEPENDS, LOSS_DIVIDED,
                          NEAR_CHANCE, NOT_LEARNING, PAIRING_MATTERS, SCHEDULE_CONVERGED, SCHEDULE_DECAY, SHUFFLES,
                          TYPICAL_PAIRING)
 
-__all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "LOSS_DIVIDED", "SCHEDULE_DECAY", "SHUFFLES", "judge", "not_learning",
+__all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "LOSS_DIVIDED", "SCHEDULE_DECAY", "SHUFFLES", "judge", "learned", "not_learning",
            "pairing", "typical", "unpaired"]
 
 LR = "the learning rate is too low"
@@ -84,6 +84,18 @@ def _converged_at_peak(rates: Sequence[tuple[float, float | None]] | None) -> st
         return None
     return (f"it fell from {fmt(head)} to {fmt(middle)} in the first half of the {len(losses)} recorded steps at "
             f"{fmt(peak / SCHEDULE_DECAY)} to {fmt(peak)}, and to {fmt(tail)} in the second")
+
+
+def learned(losses: Sequence[float | None], chance: float | None = None, steps: int | None = None) -> str | None:
+    """How the recorded loss learned, when it did: long enough to judge, no sign of a stall (not_learning),
+    and the median of its last tenth at most half (ARM_FITS: what "fits" means for an arm) the median of its
+    first tenth — or None."""
+    values = [v for v in losses if v is not None]
+    if len(values) < 20 or (steps is not None and steps < EXPERIMENT_STEPS) or not_learning(values, chance, steps):
+        return None
+    k = max(3, len(values) // 10)
+    head, tail = _median(values[:k]), _median(values[-k:])
+    return f"the loss learns ({fmt(head)} → {fmt(tail)})" if _relative(head, tail) >= ARM_FITS else None
 
 
 def _median(values: Sequence[float]) -> float:
@@ -438,27 +450,33 @@ def typical(batches: Sequence[dict[str, Any]]) -> bool:
     return sum(shares) / len(shares) >= TYPICAL_PAIRING
 
 
-def _shares(batches: Sequence[dict[str, Any]]) -> list[float]:
-    """Per batch, the share of shuffled pairings whose loss the fit lowered further than the real pairing's.
-    The gain, not the loss after: the copy's random initial function already favours some pairings (the same
-    ones on every batch, as the relation is the same), which says nothing of what the fit carried over."""
+def _shares(batches: Sequence[dict[str, Any]], margin: float = 0.0) -> list[float]:
+    """Per batch, the share of shuffled pairings whose loss the fit lowered further than the real pairing's,
+    or within `margin` of the loss of it. The gain, not the loss after: the copy's random initial function
+    already favours some pairings (the same ones on every batch, as the relation is the same), which says
+    nothing of what the fit carried over."""
     def gain(before: float, after: float) -> float:
         return before - after
-    return [sum(gain(s0, s1) > gain(b["real_before"], b["real_after"])
+    return [sum(gain(s0, s1) > gain(b["real_before"], b["real_after"]) - margin * _scale(b)
                 for s0, s1 in zip(b["shuffled_before"], b["shuffled_after"])) / len(b["shuffled_after"]) for b in batches]
+
+
+def _scale(batch: dict[str, Any]) -> float:
+    return max(abs(batch["real_before"]), abs(batch["real_after"]), 1e-12)
 
 
 def _powered(control: Sequence[dict[str, Any]] | None) -> bool:
     """The fit carried the control relation to the batches left out: it lowered the control pairing's loss further
     than nearly every shuffle's, or left it below every shuffle's on every batch (a relation the copy already
     half-held at the start — a residual model's identity path — gains less than the shuffles, which the fit
-    pulls towards the targets' mean, and still stands apart)."""
-    return _learned(control) or bool(control) and all(_beats_shuffles(b["real_after"], b["shuffled_after"])
-                                                      for b in control)
+    pulls towards the targets' mean, and still stands apart). Either by CONTROL_MARGIN of the loss: a fit that
+    moved no pairing's loss (a learning rate far too low) orders them by rounding, which is no power."""
+    return _learned(control) or bool(control) and all(
+        _beats_shuffles(b["real_after"], b["shuffled_after"], CONTROL_MARGIN * _scale(b)) for b in control)
 
 
 def _learned(control: Sequence[dict[str, Any]] | None) -> bool:
-    return bool(control) and sum(_shares(control)) / len(control) <= CONTROL_PAIRING
+    return bool(control) and sum(_shares(control, CONTROL_MARGIN)) / len(control) <= CONTROL_PAIRING
 
 
 def _blind(batches: Sequence[dict[str, Any]], control: Sequence[dict[str, Any]] | None) -> bool:
@@ -478,15 +496,15 @@ def _blind(batches: Sequence[dict[str, Any]], control: Sequence[dict[str, Any]] 
 def _control_outcome(control: list[dict[str, Any]] | None, powered: bool, n: int, dealt: str = "targets") -> str:
     if not control:
         return ""
-    beaten = ", ".join(str(round(x * n)) for x in _shares(control))
+    beaten = ", ".join(str(round(x * n)) for x in _shares(control, CONTROL_MARGIN))
     return (f"; control ({dealt} dealt by a teacher's score of the inputs): {fmt(control[0]['real_after'])} against "
-            f"{fmt(min(control[0]['shuffled_after']))} or more; the fit lowered {beaten} of {n} shuffles further — "
+            f"{fmt(min(control[0]['shuffled_after']))} or more; the fit lowered {beaten} of {n} shuffles as far or further — "
             + ("the test has the power to see a learnable relation" if powered else
                "the test cannot see a learnable relation with this budget, so it does not claim there is none"))
 
 
-def _beats_shuffles(real: float, shuffled: Sequence[float]) -> bool:
-    return real < min(shuffled)
+def _beats_shuffles(real: float, shuffled: Sequence[float], margin: float = 0.0) -> bool:
+    return real < min(shuffled) - margin
 
 
 def _observe_baseline(arm: Any, fall: float, context: dict[str, Any]) -> dict[str, Any]:

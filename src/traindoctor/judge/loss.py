@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from ..measure.records import LossObservation
 from ..vocabulary.numbers import fmt
 from .common import modules_of_type, where
 from .numerics import why_not_learning
-from .thresholds import (CLASS_MIN_LABELS, WEIGHT_FOLLOWS, WEIGHT_IMBALANCE, INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOG_PROB_MAX, MIN_STEPS, MSE_INIT_HIGH,
+from .thresholds import (CLASS_MIN_LABELS, WEIGHT_FOLLOWS, WEIGHT_IMBALANCE, INIT_LOSS_HIGH, INIT_LOSS_LOW, INIT_LOSS_MARGIN, LOGIT_FLOOR, LOG_PROB_MAX, MIN_STEPS, MSE_INIT_HIGH,
                          MSE_INIT_LOW, PADDING_AGREEMENT, PADDING_DOMINANT, PADDING_MIN_RUN, PADDING_SHARE,
                          UNNORMALIZED_SCALE, UNREACHABLE_TARGETS)
 
@@ -24,7 +25,8 @@ TRUNCATING = {"ReluBackward0", "HardtanhBackward0", "ThresholdBackward0", "Relu6
 # How a finding names the op that made a loss's input.
 _OPS = {"SigmoidBackward0": "a sigmoid", "TanhBackward0": "a tanh", "SoftmaxBackward0": "a softmax",
         "ReluBackward0": "a ReLU", "HardsigmoidBackward0": "a hard sigmoid", "HardtanhBackward0": "a hardtanh/ReLU6",
-        "ThresholdBackward0": "a threshold", "Relu6Backward0": "a ReLU6"}
+        "ThresholdBackward0": "a threshold", "Relu6Backward0": "a ReLU6", "ClampBackward0": "a clamp",
+        "ClampBackward1": "a clamp", "SoftsignBackward0": "a softsign"}
 
 
 def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]]:
@@ -46,8 +48,10 @@ def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]
             out.setdefault(code, []).append({**base, **evidence})
 
         kind = seen.get("scores") or {}
+        twice = False  # squashed by the softmax or sigmoid the loss applies itself: named as such
         if name == "cross_entropy" and (made_by == "SoftmaxBackward0" or kind.get("kind") == "probabilities"):
             flag("double-softmax", **kind)
+            twice = True
         elif name == "cross_entropy" and (made_by == "LogSoftmaxBackward0" or kind.get("kind") == "log-probabilities"):
             flag("double-softmax", severity="info", **kind)
         if name == "nll_loss" and kind.get("max", 0.0) > LOG_PROB_MAX:
@@ -59,6 +63,7 @@ def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]
             flag("padding-in-loss", ignore_index=ignored["ignore_index"] if ignored else -100, **pad)
         if made_by == "SigmoidBackward0" and seen.get("range"):
             flag("double-sigmoid", **seen["range"])
+            twice = True
         if seen.get("broadcast"):
             flag("broadcast-loss", **seen["broadcast"])
         outside = seen.get("target_outside")
@@ -68,6 +73,8 @@ def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]
             flag("output-range-mismatch", **outside)
         if made_by in TRUNCATING and name in ("cross_entropy", "binary_cross_entropy_with_logits"):
             flag("activation-on-logits", **kind)
+        elif (floor := logit_floor(seen.get("bounds"))) and not twice:
+            flag("activation-on-logits", **kind, **seen["bounds"], **floor)
         scale = seen.get("target_scale")
         if scale:
             bad = [i for i, v in enumerate(scale["scale"]) if v > UNNORMALIZED_SCALE][:8]
@@ -75,6 +82,22 @@ def flags(observations: list[LossObservation]) -> dict[str, list[dict[str, Any]]
                 flag("unnormalized-targets", columns=[scale["columns"][i] for i in bad],
                      mean=[scale["mean"][i] for i in bad], std=[scale["std"][i] for i in bad])
     return out
+
+
+def logit_floor(bounds: dict[str, Any] | None) -> dict[str, float] | None:
+    """The least loss logits in [low, high] allow, when it is LOGIT_FLOOR of chance or more: {floor, chance}.
+    With C classes the best case puts the target's logit at high and every other at low; a binary
+    with-logits loss (C = 2, one logit) is held at softplus(-high) for a positive and softplus(low) for a
+    negative target, and the lesser of the two is the floor whatever the targets."""
+    if not bounds:
+        return None
+    low, high, classes = bounds["low"], bounds["high"], bounds["classes"]
+    if bounds.get("binary"):
+        floor = min(math.log1p(math.exp(-high)), math.log1p(math.exp(low)))
+    else:
+        floor = math.log1p((classes - 1) * math.exp(-(high - low)))
+    chance = math.log(classes)
+    return {"floor": floor, "chance": chance} if classes >= 2 and floor >= LOGIT_FLOOR * chance else None
 
 
 def _counted_padding(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -196,10 +219,13 @@ def check(rec: Recorder) -> list[Finding]:
             "out of its reach", rec.source, evidence={**ev, "calls": n}, location=ev["location"]))
     if hit := first("activation-on-logits"):
         ev, n = hit
+        made = _OPS.get(ev.get("op", ev["producer"]), ev.get("op", ev["producer"]))
+        what = (f"they lie in [{fmt(ev['low'])}, {fmt(ev['high'])}], so the loss cannot fall below {fmt(ev['floor'])} "
+                f"(chance: {fmt(ev['chance'])}) however well the model learns" if "floor" in ev else
+                f"they cannot go below {fmt(ev.get('min', 0.0))}, and a logit clipped there gets no gradient")
         out.append(finding(
             "activation-on-logits",
-            f"`{ev['loss']}` received logits made by {_OPS.get(ev['producer'], ev['producer'])}{_when(rec, ev)}: they "
-            f"cannot go below {fmt(ev.get('min', 0.0))}, and a logit clipped there gets no gradient; seen in {n} of "
+            f"`{ev['loss']}` received logits made by {made}{_when(rec, ev)}: {what}; seen in {n} of "
             f"{sampled} sampled loss calls", rec.source, evidence={**ev, "calls": n}, location=ev["location"]))
     if hit := first("unnormalized-targets"):
         ev, _ = hit

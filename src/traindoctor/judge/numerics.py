@@ -16,7 +16,7 @@ from ..measure.steps import parameter_names
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .nonfinite import findings
-from .experiments import not_learning
+from .experiments import learned, not_learning
 from .thresholds import CHANCE_LABELS, FIRST_LAYER_RMS, UNNORMALIZED_SCALE
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -39,6 +39,11 @@ def why_not_learning(rec: Recorder) -> str | None:
         return f"the run went non-finite at step {rec.nonfinite['step']}"
     reason = not_learning([r["loss"] for r in rec.records], chance_of(rec), rec.n_steps)
     return f"the loss {reason}" if reason else None
+
+
+def how_learned(rec: Recorder) -> str | None:
+    """How the run's loss learned (judge/experiments.learned), or None: not finite, too short, or stuck."""
+    return learned([r["loss"] for r in rec.records], chance_of(rec), rec.n_steps) if rec.nonfinite is None else None
 
 
 def chance_of(rec: Recorder) -> float | None:

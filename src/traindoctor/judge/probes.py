@@ -173,12 +173,16 @@ def capacity_bottleneck(layer: str, width: int, values: int, dims: int, share: f
                    SOURCE, evidence=record, location={"module": layer})
 
 
-def follow_consequence(found: list[Finding], stuck: str | None) -> list[Finding]:
+def follow_consequence(found: list[Finding], stuck: str | None, learned: str | None = None) -> list[Finding]:
     """Severity follows consequence: what limits the model's expressive power, or the gradient through it from
     the start, is an error once the loss does not learn (`stuck`: why — run's recorded loss, as
     judge/numerics.why_not_learning says, or checkup's batch the model could not fit), a warning (or
-    information) while it does."""
+    information) while it does. A linear stack is only information once the loss learned (`learned`: how,
+    judge/numerics.how_learned): the probe reads the model alone, and a task a linear map fits (a low-rank
+    factorisation, a linear autoencoder) is no defect; capacity-bottleneck weighs the targets it cannot reach itself."""
     for f in found:
+        if f.code == "no-nonlinearity" and learned and not stuck:
+            f.severity, f.observation = "info", f"{f.observation}; {learned}: a linear map fits this task"
         # Saturation measured on the trained model may be what the failure did (weights blown up by too high a
         # rate): only gates read at the weights training started from can be its cause.
         forecast = f.code == "saturated-activations" and f.evidence.get("forecast")

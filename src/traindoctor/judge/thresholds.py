@@ -256,6 +256,11 @@ COPIED_TARGETS = 0.9
 
 # nll_loss expects log-probabilities (<= 0): a largest input above 1e-4 is something else.
 LOG_PROB_MAX = 1e-4
+# Logits bounded by the op that made them (a sigmoid, a tanh, a clamp) give the loss a floor: with C classes
+# and logits in [low, high], cross-entropy cannot go below ln(1 + (C - 1) e^-(high - low)). A floor of a tenth
+# of chance (ln C) or more is a defect: a sigmoid's (0, 1) over 5 classes holds it at 0.9 of 1.6, a tanh's
+# over 2 classes at 0.13 of 0.69; a clamp to +-50 for stability leaves it at 1e-43.
+LOGIT_FLOOR = 0.1
 # Inputs and regression targets: a column whose |mean| or standard deviation exceeds 100 is
 # unnormalized (standardized features sit near 0 +/- 1; pixels in [0, 255] exceed it).
 UNNORMALIZED_SCALE = 100.0
@@ -441,6 +446,11 @@ HELD_OUT_BATCHES = 3
 # most one in twenty of its shuffled pairings. Under the null the mean of 4 uniform shares is that low about
 # one time in 15,000 (k^k t^k / k!), so a control that reaches it learned its relation and carried it over.
 CONTROL_PAIRING = 0.05
+# ... where the control's real pairing outgains a shuffle, or ends below it, only by a margin of at least 0.1%
+# of the loss: 10^4 times float32's rounding, and 40x below the least the controls of learnable programs
+# show (4% and more). A fit that moves nothing (a learning rate far too low) leaves every pairing's loss
+# where it started, and differences of 1e-5 between them are no power to see a relation.
+CONTROL_MARGIN = 1e-3
 # A target with a row of a few values per sample (a keypoint's x and y, a box's four numbers) is tested one
 # component at a time as well, up to 16 components: past that a row is a vector (an embedding, a spectrum)
 # whose entries are not separate targets, and 19 pairings per entry cost more forward passes than the fit.

@@ -27,23 +27,60 @@ _PASS_THROUGH = {
 }
 # The range of values an op can output, for ops that bound the prediction a regression loss receives.
 OUTPUT_RANGE = {"SigmoidBackward0": (0.0, 1.0), "TanhBackward0": (-1.0, 1.0), "SoftmaxBackward0": (0.0, 1.0),
-                "ReluBackward0": (0.0, math.inf), "HardsigmoidBackward0": (0.0, 1.0), "HardtanhBackward0": (-1.0, 1.0)}
+                "ReluBackward0": (0.0, math.inf), "HardsigmoidBackward0": (0.0, 1.0), "HardtanhBackward0": (-1.0, 1.0),
+                "SoftsignBackward0": (-1.0, 1.0)}
 _TOL = 1e-3
+# Ops whose bounds are their arguments: the autograd node's attributes that hold them (lower, upper).
+_CLIPS = {"HardtanhBackward0": ("_saved_min_val", "_saved_max_val"), "ClampBackward1": ("_saved_min", "_saved_max"),
+          "ClampBackward0": ("_saved_min", "_saved_max")}
 _MAX_ROWS = 4096
 _SCALE_COLUMNS = 64  # target columns whose scale is kept, largest first
 
 
 def producer(t: torch.Tensor) -> str | None:
     """Name of the autograd op that produced `t`, looking through reshapes and copies."""
-    node = t.grad_fn
+    node = _producing(t.grad_fn)
+    return type(node).__name__ if node is not None else None
+
+
+def _producing(node: Any) -> Any:
     for _ in range(32):
-        if node is None:
-            return None
-        name = type(node).__name__
-        if name not in _PASS_THROUGH:
-            return name
+        if node is None or type(node).__name__ not in _PASS_THROUGH:
+            return node
         node = next((n for n, _ in node.next_functions if n is not None), None)
     return None
+
+
+def bounds(name: str, inp: torch.Tensor) -> dict[str, Any] | None:
+    """For a loss that expects logits (cross_entropy, BCE with logits; nll_loss fed a log_softmax, through it),
+    the range of the op that made them when it is bounded (a sigmoid, a tanh, a clamp...): {op, low, high,
+    classes, binary}."""
+    node = _producing(inp.grad_fn)
+    if name == "nll_loss" and node is not None and type(node).__name__ == "LogSoftmaxBackward0":
+        node = _producing(next((n for n, _ in node.next_functions if n is not None), None))
+    elif name == "nll_loss":
+        return None
+    if node is None:
+        return None
+    op = type(node).__name__
+    low, high = (_clipped(node, op) if op in _CLIPS else OUTPUT_RANGE.get(op)) or (-math.inf, math.inf)
+    if not (math.isfinite(low) and math.isfinite(high)):  # a ReLU, a one-sided clamp: no bound above
+        return None
+    if name not in CLASSIFICATION:  # one logit per binary target
+        return {"op": op, "low": low, "high": high, "classes": 2, "binary": True}
+    return {"op": op, "low": low, "high": high, "classes": int(inp.shape[1] if inp.dim() >= 2 else inp.shape[0])}
+
+
+def _clipped(node: Any, op: str) -> tuple[float, float] | None:
+    """A clamp's or hardtanh's own bounds, as its autograd node saved them (infinite on an open side); None
+    when they cannot be read (freed after a backward) or vary by element."""
+    try:
+        low, high = (getattr(node, a) for a in _CLIPS[op])
+    except (AttributeError, RuntimeError):
+        return None
+    if any(isinstance(v, torch.Tensor) and v.numel() != 1 for v in (low, high)):
+        return None
+    return (-math.inf if low is None else float(low), math.inf if high is None else float(high))
 
 
 def _class_rows(x: torch.Tensor) -> torch.Tensor:
@@ -97,6 +134,8 @@ def observe_call(name: str, bound: dict[str, Any], batch: tuple[Any, tuple, dict
     if not isinstance(inp, torch.Tensor) or not isinstance(target, torch.Tensor):
         return None
     out = LossObservation(loss=name, producer=producer(inp))
+    if name in CLASSIFICATION + ("binary_cross_entropy_with_logits",) and (bounded := bounds(name, inp)):
+        out["bounds"] = bounded
     if name in CLASSIFICATION:
         out["scores"] = score_kind(inp)
         if not target.is_floating_point():

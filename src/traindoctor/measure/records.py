@@ -52,6 +52,7 @@ class LossObservation(TypedDict, total=False):
     residual: str  # a regression loss written by hand: "(prediction - target) ** 2" or "|prediction - target|"
     reduction: str  # "none": per-position losses reduced by hand with no mask
     range: dict[str, float] | None  # BCE with logits: the input's {min, max}
+    bounds: dict[str, Any]  # logits (cross_entropy, nll_loss after log_softmax, BCE with logits) that the op making them bounds: {op, low, high, classes, binary}
     broadcast: dict[str, Any] | None  # input and target shapes that broadcast to a larger one
     target_scale: ColumnScales  # regression targets
     target_outside: dict[str, float]  # {low, high, share, min, max}: targets outside what the loss accepts or the prediction can reach

@@ -19,7 +19,7 @@ from ..diagnosis.battery import could_not_check, examine
 from ..diagnosis import experiments, loss_independence, loss_terms
 from ..diagnosis.loss_terms import multi_term
 from ..diagnosis.setup import NotApplicable
-from ..judge.numerics import why_not_learning
+from ..judge.numerics import how_learned, why_not_learning
 from ..judge import adversaries, probes as probe_rules, targets
 from ..diagnosis.registry import Options, names
 from ..diagnosis.setup import SetupError
@@ -289,7 +289,7 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
             internal_errors.append(f"the probes failed: {type(exc).__name__}: {exc}")
             print(f"traindoctor: {internal_errors[-1]} (a bug in traindoctor)", file=sys.stderr)
         else:
-            found += probe_rules.follow_consequence(probe_findings, why_not_learning(rec))
+            found += probe_rules.follow_consequence(probe_findings, why_not_learning(rec), how_learned(rec))
     if probes and model is not None and not threads_block and rec.tapes.get(id(model.module)):
         probe_records.append(_loss_independence(model.module, rec.tapes[id(model.module)][-1], found))
         probe_records.append(loss_terms.run_record(model.module, rec.tapes[id(model.module)][-2:],

@@ -376,7 +376,9 @@ CODES = (
             "function of the inputs on this batch. Named only when the autograd graph agrees: every op between the "
             "weights is one known to be linear (matrix products and convolutions with one input-dependent factor, "
             "sums, reshapes, concatenation, indexing, average pooling, padding, dropout and batch norm in eval). A "
-            "ReLU whose units all keep one sign on the batch, or a tanh near zero, is idle, not absent: no finding."),
+            "ReLU whose units all keep one sign on the batch, or a tanh near zero, is idle, not absent: no finding. "
+            "An error when the loss does not learn; information when it learns (`run`: no sign of a stall, and "
+            "down to half its start or less), as a linear map then fits the task."),
         why=(
             "A composition of linear maps is a linear map: without an activation between them, hidden layers of "
             "any width and depth add parameters but no expressive power, and the model fits only what a single "

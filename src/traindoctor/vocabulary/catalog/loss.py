@@ -62,17 +62,32 @@ CODES = (
     ),
     Code(
         code="activation-on-logits",
-        title="The logits pass through a ReLU before the loss",
+        title="The logits pass through an activation that clips or bounds them before the loss",
         severity="error",
         stage=MECHANISM,
-        what="Detects cross-entropy (or a with-logits loss) whose input is made by a ReLU-like op.",
+        what=(
+            "Detects a loss that expects unbounded logits (cross-entropy, a with-logits loss, nll_loss after "
+            "log_softmax) whose input is made by a ReLU-like op, or by an op that bounds it (a sigmoid, a tanh, "
+            "a clamp or hardtanh) tightly enough that the loss cannot fall below a tenth of chance: with C "
+            "classes and logits in [low, high], cross-entropy's floor is ln(1 + (C - 1) e^-(high - low)). A "
+            "softmax or a sigmoid the loss applies again is double-softmax or double-sigmoid; a clamp to a wide "
+            "range (+-50), a temperature or a scaled soft cap (30 * tanh(z / 30)) is not named."),
         why=(
-            "Logits must be free to go negative. A ReLU on them clips every negative logit to 0 and passes no "
-            "gradient there: a class whose logit is clipped for every sample is never learned again."),
+            "Logits must be free to go negative and far apart. A ReLU on them clips every negative logit to 0 and "
+            "passes no gradient there: a class whose logit is clipped for every sample is never learned again. A "
+            "sigmoid or a tanh keeps them within 1 or 2 of each other: the softmax of 5 scores in (0, 1) gives "
+            "the right class at most 40%, so the loss stalls near 0.9 however well the model ranks the classes."),
         hypotheses=(
             Hypothesis(
-                cause="the classifier head ends in an activation (nn.Sequential(..., nn.Linear, nn.ReLU()))",
-                check="print the loss input's minimum: exactly 0 means it was clipped",
+                cause="the classifier head ends in an activation (nn.Sequential(..., nn.Linear, nn.ReLU()), "
+                      "torch.sigmoid(logits))",
+                check="print the loss input's minimum and maximum: exactly 0, or everything within (0, 1) or "
+                      "(-1, 1), means an op bounded it",
+            ),
+            Hypothesis(
+                cause="the logits were clamped to a narrow range for stability",
+                check="widen the clamp to +-50, or drop it, and compare the loss after a few hundred steps",
+                kind="subtle",
             ),
         ),
         next_step="Remove the activation after the last Linear layer: feed raw logits to the loss.",
