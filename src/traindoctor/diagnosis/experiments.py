@@ -237,7 +237,7 @@ def _knobs(m: Material, tape: LossHead) -> dict[str, Any]:
     model = _fresh(m)
     with torch.no_grad(), same_noise(SEED), knobs.seen() as seen:
         _loss(tape, model, cloned_batch(*tape.batch))
-    smoothing = seen.smoothing if isinstance(tape, Tape) else []  # a tape replays it unsmoothed; a loss function cannot
+    smoothing = seen.smoothing if isinstance(tape, Tape) else []  # only a tape can replay the loss unsmoothed
     return {k: v for k, v in (("dropout", seen.dropout), ("smoothing", smoothing)) if v}
 
 
@@ -316,8 +316,8 @@ def _fresh(m: Material) -> nn.Module:
 def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, data_only: bool = False,
          held: LossHead | None = None, prepare: Callable[[nn.Module], None] | None = None,
          start: dict[str, torch.Tensor] | None = None, apart: bool = False) -> Arm:
-    """`apart`: the data term (the loss with the regularisation off) measured besides the loss; `held`: also the loss on that tape's batch before and after the steps (does the fit transfer?);
-    `prepare`: a change made to the copy's modules before the steps (the factor the arm changes); `start`:
+    """`apart`: the data term (the loss with the regularisation off) measured besides the loss; `held`: also
+    the loss on that tape's batch before and after the steps (does the fit transfer?); `prepare`: a change made to the copy's modules before the steps (the factor the arm changes); `start`:
     the weights the steps start from (the trained ones by default)."""
     model = _fresh(m)
     if start is not None:

@@ -202,9 +202,9 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
         "over-regularization",
         f"with {what} off, {context['steps']} steps on one batch take the data term from {fmt(off_data[0])} to "
         f"{fmt(off_data[1])}; with it on, to {fmt(on_data[1])}{where} — the regularisation, not the data, sets "
-        f"where the loss stops{_floors(context.get('smoothing'))}", context["source"], evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()},
-                                                           "data_term_regularised": list(on_data),
-                                                           "data_term_off": list(off_data), **_context(context)})]
+        f"where the loss stops{_floors(context.get('smoothing'))}", context["source"],
+        evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()}, "data_term_regularised": list(on_data),
+                  "data_term_off": list(off_data), **_context(context)})]
 
 
 def _settings(context: dict[str, Any]) -> list[tuple[str, bool]]:
