@@ -172,6 +172,27 @@ for step in range(300):
     loss = F.cross_entropy(model(x[i:i + 64]), y[i:i + 64])
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # Settings are regularisation too: a TensorFlow keep_prob passed as PyTorch's drop probability, a target
+    # confidence passed as the share of each target spread over the classes.
+    "dropout-given-as-keep-prob": """
+x = torch.randn(1200, 20); y = (x @ torch.randn(20, 4)).argmax(1)
+model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Dropout(0.9), nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.9),
+                      nn.Linear(64, 4))
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+for step in range(150):
+    i = (step * 48) % 1200
+    loss = F.cross_entropy(model(x[i:i + 48]), y[i:i + 48])
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "label-smoothing-given-as-confidence": """
+x = torch.randint(0, 24, (800, 8)); y = x % 5
+model = nn.Sequential(nn.Embedding(24, 16), nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 5))
+opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+for step in range(150):
+    i = (step * 32) % 800
+    loss = F.cross_entropy(model(x[i:i + 32]).reshape(-1, 5), y[i:i + 32].reshape(-1), label_smoothing=0.8)
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
 }
 
 # ── a schedule that collapses the learning rate, with or without a DataLoader ─
@@ -212,6 +233,16 @@ for epoch in range(3):
 
 # ── healthy look-alikes: the same shapes, correct ──────────────────────────────
 HEALTHY = {
+    # Dropout and smoothing at their usual values hold the fit back a little, never from the start.
+    "dropout-half-and-smoothing-a-tenth": """
+x = torch.randn(1200, 20); y = (x @ torch.randn(20, 4)).argmax(1)
+model = nn.Sequential(nn.Linear(20, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 4))
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+for step in range(150):
+    i = (step * 48) % 1200
+    loss = F.cross_entropy(model(x[i:i + 48]), y[i:i + 48], label_smoothing=0.1)
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     # A relation one batch cannot teach (each tag is the sum of a token and its right neighbour mod 5): a copy
     # that memorises one batch transfers no better than shuffled pairings, as with decoupled labels, so a fit
     # alone gives the permutation test no power. Its 50 steps do not memorise the batch: not judged.

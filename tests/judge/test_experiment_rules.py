@@ -145,6 +145,34 @@ def test_light_regularisation_is_not_named():
     assert judge(a, {**CONTEXT, "weight_decay": 1e-4})[0] == []
 
 
+def _trained_at_the_floor_held_back_from_the_start(held_back):
+    """Trained weights at the floor a setting sets (the data term 0.09 with it on, 0.01 off); from the start,
+    with it on, the data term falls to 0.15 or (`held_back`) stays at 1.5."""
+    a = arms(baseline=0.0, lr_x10=0.0, lr_x01=0.0)
+    a["baseline"].data = (0.09, 0.09)
+    a["regularisation-off"] = Arm("regularisation-off", [0.09, 0.01], (0.09, 0.01))
+    a["regularised-from-start"] = Arm("regularised-from-start", [1.6, 1.55], (1.6, 1.5 if held_back else 0.15))
+    a["regularisation-off-from-start"] = Arm("regularisation-off-from-start", [1.6, 0.02], (1.6, 0.02))
+    return a
+
+
+@pytest.mark.parametrize("setting", [{"dropout": [0.5, 0.5]}, {"smoothing": [(0.1, 5)]}])
+def test_a_setting_whose_floor_trained_weights_sit_at_is_not_named(setting):
+    assert judge(_trained_at_the_floor_held_back_from_the_start(False), {**CONTEXT, **setting})[0] == []
+
+
+def test_the_same_fall_without_a_setting_is_a_penalty_holding_the_weights():
+    found, _ = judge(_trained_at_the_floor_held_back_from_the_start(False), {**CONTEXT, "penalized": True})
+    assert codes(found) == ["over-regularization"]
+
+
+def test_a_setting_that_holds_the_data_term_back_from_the_start_is_named_with_its_floor():
+    found, obs = judge(_trained_at_the_floor_held_back_from_the_start(True), {**CONTEXT, "smoothing": [(0.9, 5)]})
+    assert codes(found) == ["over-regularization"]
+    said = found[0].observation
+    assert "label smoothing 0.9" in said and "cannot go below 1.59 (chance: 1.61)" in said, said
+
+
 SPREAD = [-0.2, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2, 0.25]
 
 

@@ -3,7 +3,8 @@
 
 Every experiment is an *arm*: the same number of optimizer steps on the same batch from the same state,
 changing one factor — the learning rate (x10, x0.1, back to its initial value when a schedule lowered it),
-the regularisation (the penalty written into the loss, the optimizer's weight decay), nothing (the
+the regularisation (the penalty written into the loss, the optimizer's weight decay, dropout, label
+smoothing: diagnosis/knobs.py), nothing (the
 baseline). The baseline also answers the oldest question, "can it fit one batch?". Whether the targets
 follow the inputs at all is the permutation test's (diagnosis/permutation.py). The numbers are judged in
 judge/experiments.py. Budgets are in steps, never seconds; the arms draw the same random numbers.
@@ -12,6 +13,7 @@ judge/experiments.py. Budgets are in steps, never seconds; the arms draw the sam
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
@@ -27,7 +29,7 @@ from ..measure.copies import independent_copy, set_mode
 from ..measure.recorder import internal_calls
 from ..measure.tape import Tape, cloned_batch
 from ..vocabulary.finding import Finding
-from . import gradient_path, permutation, term_path
+from . import gradient_path, knobs, permutation, term_path
 from .guard import guarded
 from .sandbox import isolated, same_noise
 from .tree import Call, call
@@ -138,7 +140,9 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
     others = _others(m)
     other = others[0] if others else None
     layout = _layout_layers(m.model) if other is not None else {}
-    arms = {"baseline": _arm("baseline", m, tape, groups, steps, held=other if layout else None)}
+    settings = _knobs(m, tape)
+    apart = tape.penalized or bool(settings)  # the data term differs from the loss trained on: measured apart
+    arms = {"baseline": _arm("baseline", m, tape, groups, steps, held=other if layout else None, apart=apart)}
     base = arms["baseline"]
     base.ablated = _ablated(_fresh(m), tape, cloned_batch(*tape.batch))
     if not all(math.isfinite(v) for v in base.losses[:1]):
@@ -157,17 +161,18 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
                                     steps)
     arms["lr-x0.1"] = _arm("lr-x0.1", m, tape, _with(groups, lr=lambda g: g["lr"] * 0.1), steps)
     decay = max((g.get("weight_decay", 0) or 0 for g in groups), default=0)
-    if tape.penalized or decay:
+    if apart or decay:
         off = _with(groups, weight_decay=lambda g: 0.0)
-        arms["regularisation-off"] = _arm("regularisation-off", m, tape, off, steps, data_only=True)
+        arms["regularisation-off"] = _arm("regularisation-off", m, tape, off, steps, data_only=True, apart=apart)
         # Also from the weights training started from, on and off: by the end a dominating regularisation may
         # have done its damage (weights decayed to the saddle at zero, which no number of steps undoes), while
         # from the start its pull shows in the first steps. From the trained weights, a penalty that holds
         # them at an equilibrium away from the data's optimum shows instead.
         if m.initial is not None:
-            arms["regularised-from-start"] = _arm("regularised-from-start", m, tape, groups, steps, start=m.initial)
+            arms["regularised-from-start"] = _arm("regularised-from-start", m, tape, groups, steps, start=m.initial,
+                                                  apart=apart)
             arms["regularisation-off-from-start"] = _arm("regularisation-off-from-start", m, tape, off, steps,
-                                                         data_only=True, start=m.initial)
+                                                         data_only=True, start=m.initial, apart=apart)
     # The permutation test moves one call's inputs against the targets; with other calls of the model in the
     # loss held as constants (a siamese pair, a penalty's own call) the pairing it tests is not the script's.
     if _testable(m, others):
@@ -181,6 +186,7 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
     return rules.judge(arms, {"lr": lr, "initial_lr": initial, "peak_lr": peak, "rates": m.rates or None,
                                       "weight_decay": decay,
                                       "penalized": tape.penalized, "penalties": _penalties(tape), "divided": divided,
+                                      **settings,
                                       "steps": steps, "source": source,
                                       "layout": layout,
                                       "optimizer": type(m.optimizer).__name__ if m.optimizer else None})
@@ -229,6 +235,17 @@ def _testable(m: Material, others: list[LossHead]) -> bool:
 def _held_out(m: Material, groups: Groups, others: list[LossHead], steps: int, parts: list[Any]) -> dict[str, Any] | None:
     return permutation.held_out([m.tapes[-1], *(o for o in others if not o.partial)], lambda: _fresh(m), m.initial,
                                 lambda model: _optimizer(m, model, groups), steps, parts)
+
+
+def _knobs(m: Material, tape: LossHead) -> dict[str, Any]:
+    """The regularisers that are settings: the dropout probabilities the model's forward trains with
+    (`dropout`), and the (smoothing, classes) of each cross-entropy of the loss that smooths its targets
+    (`smoothing`); only those present."""
+    model = _fresh(m)
+    with torch.no_grad(), same_noise(SEED), knobs.seen() as seen:
+        _loss(tape, model, cloned_batch(*tape.batch))
+    smoothing = seen.smoothing if isinstance(tape, Tape) else []  # only a tape can replay the loss unsmoothed
+    return {k: v for k, v in (("dropout", seen.dropout), ("smoothing", smoothing)) if v}
 
 
 def _penalties(tape: LossHead) -> list[dict[str, Any]] | None:
@@ -293,7 +310,10 @@ def _optimizer(m: Material, model: nn.Module, groups: Groups) -> torch.optim.Opt
 # ── one arm ───────────────────────────────────────────────────────────────────
 
 def _loss(tape: LossHead, model: nn.Module, batch: tuple[tuple, dict], data_only: bool = False) -> torch.Tensor:
-    return tape.loss_of(call(model, Call(batch)), dict(model.named_parameters()), data_only=data_only)
+    """`data_only`: the regularisation off — the penalties of the loss, its smoothing, the forward's dropout."""
+    with knobs.off() if data_only else nullcontext():
+        output = call(model, Call(batch))
+    return tape.loss_of(output, dict(model.named_parameters()), data_only=data_only)
 
 
 def _fresh(m: Material) -> nn.Module:
@@ -302,9 +322,9 @@ def _fresh(m: Material) -> nn.Module:
 
 def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, data_only: bool = False,
          held: LossHead | None = None, prepare: Callable[[nn.Module], None] | None = None,
-         start: dict[str, torch.Tensor] | None = None) -> Arm:
-    """`held`: also the loss on that tape's batch before and after the steps (does the fit transfer?);
-    `prepare`: a change made to the copy's modules before the steps (the factor the arm changes); `start`:
+         start: dict[str, torch.Tensor] | None = None, apart: bool = False) -> Arm:
+    """`apart`: the data term (the loss with the regularisation off) measured besides the loss; `held`: also
+    the loss on that tape's batch before and after the steps (does the fit transfer?); `prepare`: a change made to the copy's modules before the steps (the factor the arm changes); `start`:
     the weights the steps start from (the trained ones by default)."""
     model = _fresh(m)
     if start is not None:
@@ -322,7 +342,7 @@ def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, dat
             loss = _loss(tape, model, batch, data_only)
             value = float(loss.detach())
             losses.append(value)
-            if first_data is None and tape.penalized:
+            if first_data is None and apart:
                 first_data = value if data_only else float(_loss(tape, model, batch, data_only=True).detach())
             if not math.isfinite(value):
                 break
@@ -331,7 +351,7 @@ def _arm(name: str, m: Material, tape: LossHead, groups: Groups, steps: int, dat
         else:
             losses.append(float(_loss(tape, model, batch).detach()))
     data = None
-    if tape.penalized and first_data is not None:
+    if apart and first_data is not None:
         with torch.no_grad(), same_noise(SEED):
             data = (first_data, float(_loss(tape, model, batch, data_only=True)))
     arm = Arm(name, losses, data)

@@ -217,10 +217,15 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
     pairs = [("baseline", "regularisation-off", "")]
     if "regularisation-off-from-start" in arms:
         pairs.append(("regularised-from-start", "regularisation-off-from-start", " (from the weights training started from)"))
+        # Dropout and smoothing set a floor the data term of trained weights may already sit at, where any data
+        # term falls further without them: only from the start does their pull show, as a fall held back.
+        if context.get("dropout") or context.get("smoothing"):
+            pairs = pairs[1:]
     penalties = context.get("penalties")
     on_weights = any(p["weights_only"] for p in penalties) if penalties else context["penalized"]
     what = " and ".join(w for w, on in (("the penalty written into the loss", on_weights), (terms, terms),
-                                        (f"weight decay {fmt(context['weight_decay'])}", context["weight_decay"])) if on)
+                                        (f"weight decay {fmt(context['weight_decay'])}", context["weight_decay"]),
+                                        *_settings(context)) if on)
     shown = None
     outcomes, measured = [], {}
     for on, off, where in pairs:
@@ -252,9 +257,33 @@ def _regularisation(arms: dict[str, Any], falls: dict[str, float], context: dict
         "over-regularization",
         f"with {what} off, {context['steps']} steps on one batch take the data term from {fmt(off_data[0])} to "
         f"{fmt(off_data[1])}; with it on, to {fmt(on_data[1])}{where} — the regularisation, not the data, sets "
-        "where the loss stops", context["source"], evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()},
-                                                           "data_term_regularised": list(on_data),
-                                                           "data_term_off": list(off_data), **_context(context)})]
+        f"where the loss stops{_floors(context.get('smoothing'))}", context["source"],
+        evidence={"arms": {k: _summary(v.losses) for k, v in arms.items()}, "data_term_regularised": list(on_data),
+                  "data_term_off": list(off_data), **_context(context)})]
+
+
+def _settings(context: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The regularisers that are settings, as the observation names them: 'dropout p=0.9 (3 calls)',
+    'label smoothing 0.9'."""
+    drop, smooth = context.get("dropout") or [], context.get("smoothing") or []
+    ps = sorted(set(drop), reverse=True)
+    calls = f" ({len(drop)} calls)" if len(drop) > 1 else ""
+    return [(f"dropout p={'/'.join(fmt(p) for p in ps)}{calls}", bool(drop)),
+            (f"label smoothing {'/'.join(fmt(e) for e in sorted({e for e, _ in smooth}))}", bool(smooth))]
+
+
+def _floors(smoothing: list[tuple[float, int]] | None) -> str:
+    """What label smoothing leaves a cross-entropy: trained toward targets that put 1 - e + e/C on the true
+    class and e/C on each other, its loss cannot go below their entropy, nor the unsmoothed loss below
+    -log(1 - e + e/C); an uninformed model's loss is log C. A loss judged against chance is judged against these."""
+    said = []
+    for e, c in sorted(set(smoothing or [])):
+        true, other = 1 - e + e / c, e / c
+        floor = -(true * math.log(true) + (c - 1) * other * math.log(other)) if other > 0 else 0.0
+        said.append(f"; label smoothing {fmt(e)} over {c} classes trains toward a probability of {fmt(true)} on the "
+                    f"true class, so the smoothed loss cannot go below {fmt(floor)} (chance: {fmt(math.log(c))}) and "
+                    f"the unsmoothed one below {fmt(-math.log(true))}")
+    return "".join(said)
 
 
 def _penalty_terms(penalties: list[dict[str, Any]] | None) -> str:

@@ -98,8 +98,8 @@ class Tape:
     def loss_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *,
                 data_only: bool = False, constants: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
         """The loss for `output`; `params`: the copy's parameters by name. `data_only`: every penalty (a term
-        computed from the weights alone, or one that reads no target beside the task) counts as zero (the
-        regularisation off). `constants`: recorded tensors replaced,
+        computed from the weights alone, or one that reads no target beside the task) counts as zero, and the
+        targets are not smoothed (the regularisation off). `constants`: recorded tensors replaced,
         by the id of the recorded value (an experiment that changes a target)."""
         out = self.values_of(output, params, data_only=data_only, constants=constants).get(self.loss)
         if not isinstance(out, torch.Tensor):
@@ -125,6 +125,8 @@ class Tape:
             try:
                 args, kwargs = tree_unflatten([_value(x, values, params, op.inplace and i == 0, constants)
                                                for i, x in enumerate(op.leaves)], op.spec)
+                if data_only and kwargs.get("label_smoothing"):  # smoothing is regularisation: the data term has none
+                    kwargs = {**kwargs, "label_smoothing": 0.0}
                 result = op.func(*args, **kwargs)
             except Exception:
                 if not tolerant:

@@ -12,9 +12,11 @@ CODES = (
         severity="error",
         stage=STUCK,
         what=(
-            "An experiment on a copy: with the penalty written into the loss and the optimizer's weight decay "
-            "turned off, the same steps on a recorded batch take the data term at least twice as low as the "
-            "regularised objective does. A penalty is a term computed from the weights alone, or one computed "
+            "An experiment on a copy: with the penalty written into the loss, the optimizer's weight decay, the "
+            "forward's dropout and the loss's label smoothing turned off, the same steps on a recorded batch take "
+            "the data term (the loss without them) at least twice as low as the regularised objective does; with "
+            "dropout or smoothing, from the weights training started from, since trained weights may sit at the "
+            "floor they set. A penalty is a term computed from the weights alone, or one computed "
             "from the outputs that reads no target beside a term that does (a sparsity or size penalty on "
             "activations, a VAE's KL); one on the outputs counts only when the task does not move while it is on."),
         why=(
@@ -25,6 +27,10 @@ CODES = (
             Hypothesis("the penalty's coefficient is orders of magnitude too large (0.1 meant as 1e-5), or it "
                        "sums over every weight without being scaled by the data size",
                        "print the data term and the penalty apart: the penalty is comparable or larger"),
+            Hypothesis("a dropout probability or a label smoothing given as the share kept (TensorFlow's "
+                       "keep_prob=0.9, a target confidence of 0.9): PyTorch's p is the share dropped, label_smoothing "
+                       "the share spread over the classes",
+                       "print each nn.Dropout's p and the loss's label_smoothing: near 1, use 1 minus it"),
             Hypothesis(
                 cause="the weight of a penalty on the outputs or a latent (a KL x 100, a sparsity x 100) makes the "
                       "task term irrelevant",
