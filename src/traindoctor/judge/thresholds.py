@@ -439,7 +439,7 @@ PAIRING_MATTERS = 0.01
 TYPICAL_PAIRING = 0.2
 # Recorded batches besides the latest: each of the four is left out in turn, with its own 19 pairings. Under
 # the null the share of shuffles gaining more than the real pairing is uniform on each batch: with one batch
-# a decoupled program falls below a fifth one time in five; the mean of four about one time in 60.
+# a decoupled program falls below a fifth one time in five; the mean of four about one time in 41 (shares in nineteenths).
 HELD_OUT_BATCHES = 3
 # ... and only when the test has shown its power: the control pairing (the targets dealt by a teacher's score
 # of the inputs, a relation the model can learn), fitted with the same budget, is outgained on average by at
