@@ -100,3 +100,21 @@ for step in range(40):
     opt.zero_grad(); loss.backward(); opt.step()
 """)
     assert codes(r) == [], [(f.code, f.observation) for f in r.findings]
+
+
+# Images with no spatial structure (a mean per class and channel, pixel noise): read as channels-last memory
+# they form one band per channel, whose offsets are not the local structure of an image.
+NOISE_WITH_CHANNEL_OFFSETS = """
+offset = torch.randn(5, 3, 1, 1) * 2; label = torch.randint(0, 5, (960,)); img = offset[label] + torch.randn(960, 3, 12, 12)
+net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for epoch in range(4):
+    for i in range(0, 960, 32):
+        loss = F.cross_entropy(net(img[i:i + 32]), label[i:i + 32])
+        opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+def test_noise_images_with_a_mean_per_channel_are_not_called_scrambled(run_code):
+    r = run_code(PRELUDE + NOISE_WITH_CHANNEL_OFFSETS)
+    assert "layout-scrambled" not in [f.code for f in r.findings], codes(r)

@@ -338,6 +338,45 @@ def test_schedule_collapsed(run_code, name):
     assert codes(r)[:1] == ["scheduler-too-fast"], codes(r)
 
 
+# A rate set by hand each epoch (no torch scheduler), 0.1 ** epoch: the rate the run started at is the one restored.
+HAND_DECAY = """
+protos = torch.randn(6, 1, 8, 8); label = torch.randint(0, 6, (1200,)); img = protos[label] + 2.0 * torch.randn(1200, 1, 8, 8)
+net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 64, 6))
+opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+for epoch in range(8):
+    for g in opt.param_groups: g["lr"] = 0.01 * 0.1 ** epoch
+    for i in range(0, 1200, 48):
+        loss = F.cross_entropy(net(img[i:i + 48]), label[i:i + 48])
+        opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+def test_a_rate_lowered_by_hand_each_epoch_is_a_schedule_too(run_code):
+    r = _run(run_code, HAND_DECAY)
+    assert codes(r)[:1] == ["scheduler-too-fast"], codes(r)
+
+
+# Warmup, then a cosine to zero over the run; the loss reaches its noise floor while the rate is high.
+COSINE_CONVERGED = """
+import math
+x = torch.randn(2000, 6); y = (x[:, :3] * torch.tensor([1.0, -2.0, 0.5])).sum(1, keepdim=True) + 0.3 * torch.randn(2000, 1)
+net = nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 1))
+opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * min(s, 300) / 300)))
+for step in range(300):
+    i = torch.randint(0, 2000, (64,))
+    loss = F.mse_loss(net(x[i]), y[i])
+    opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+"""
+
+
+def test_a_schedule_that_anneals_a_converged_loss_is_quiet(run_code):
+    r = _run(run_code, COSINE_CONVERGED)
+    assert codes(r) == [], codes(r)
+    initial = next(o for o in r.sections["run"]["experiments"]["observations"] if o["name"] == "initial-lr")
+    assert "annealed a converged loss" in initial["outcome"]
+
+
 @pytest.mark.parametrize("name", HEALTHY)
 def test_healthy_look_alikes_stay_quiet_even_when_asked(run_code, name):
     r = _run(run_code, HEALTHY[name], experiments_=True)
