@@ -1,0 +1,55 @@
+# source: https://github.com/meetps/pytorch-semseg/issues/222
+# expect: layout-scrambled, targets-misaligned
+# category: vision
+# bug: the (N, C, H, W) segmentation logits are flattened with .view(-1, C) without moving C last first, so each row mixes pixels and classes and is scored against the wrong pixel's label
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(8)
+N_CLASSES = 4
+H = W = 16
+
+
+def make_scene(n):
+    # each pixel's class = which of 4 intensity bands its (smoothed) value falls in
+    img = torch.rand(n, 1, H, W)
+    img = F.avg_pool2d(img, 3, 1, 1)
+    lo, hi = img.amin(), img.amax()
+    img = (img - lo) / (hi - lo)
+    mask = torch.clamp((img * N_CLASSES).long(), max=N_CLASSES - 1).squeeze(1)
+    return img, mask
+
+
+class SmallFCN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(16, N_CLASSES, 1),
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def pixel_loss(logits, target):
+    c = logits.size(1)
+    return F.cross_entropy(logits.contiguous().view(-1, c), target.view(-1))
+
+
+images, masks = make_scene(512)
+net = SmallFCN()
+opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
+for it in range(200):
+    idx = torch.randint(0, 512, (16,))
+    logits = net(images[idx])
+    loss = pixel_loss(logits, masks[idx])
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if it % 40 == 0 or it == 199:
+        with torch.no_grad():
+            pix_acc = (logits.argmax(1) == masks[idx]).float().mean().item()
+        print(f"it {it} loss {loss.item():.4f} pixel acc {pix_acc:.3f}")
