@@ -5,7 +5,8 @@ Dim 0 is not assumed: pytorch/examples' word_language_model feeds (seq, batch) t
 one unbatched (4,) state. The candidates are dims 0 and 1 of the first input tensor; the evidence,
 strongest first:
 
-1. sizes: the other inputs and the targets carry the candidate's size in their first two dims;
+1. sizes: the other inputs and the targets carry the candidate's size in their first two dims (a square
+   table, an adjacency or an attention mask, pairs one axis with itself and is no evidence);
 2. behaviour on a copy, when the sizes cannot tell: on a slice along the candidate the output carries
    the slice's size, and perturbing sample 0 changes no other sample's output (along time the change
    reaches later positions, along features every output);
@@ -255,6 +256,13 @@ def _sequence_first(model: nn.Module) -> str | None:
                  if isinstance(m, (nn.RNNBase, nn.MultiheadAttention)) and not m.batch_first), None)
 
 
+def _carries(t: torch.Tensor, size: int) -> bool:
+    """Whether t carries `size` in its first two dims as evidence of the samples. A table with that size on
+    both (size x size) pairs the entries of one axis with each other, and both kinds exist: an adjacency over
+    the samples, and an attention mask over the positions of a (T, B) or (B, T) batch. It tells no axis."""
+    return size in t.shape[:2] and tuple(t.shape[:2]) != (size, size)
+
+
 def decide(model: nn.Module | None, inputs: Any, targets: Any, given: int | None = None) -> BatchAxis:
     """`model` is an eval-mode copy (None: none could be made); it is run, on slices of at most LOOK
     samples, only when the sizes cannot tell. `given`: the dim to take (what a caller found where this
@@ -266,7 +274,7 @@ def decide(model: nn.Module | None, inputs: Any, targets: Any, given: int | None
     if given is not None:
         return BatchAxis(given, x.shape[given], f"dim {given} of `{name}` {tuple(x.shape)}, as given")
     others = [t for _, t in named[1:]] + [t for _, t in tensors_in(targets) if t.dim() >= 1]
-    support = {c: sum(x.shape[c] in t.shape[:2] for t in others) for c in (0, 1) if c < x.dim()}
+    support = {c: sum(_carries(t, x.shape[c]) for t in others) for c in (0, 1) if c < x.dim()}
     best = max(support.values())
     leaders = [c for c, s in support.items() if s == best]
     if best and len(leaders) == 1:
