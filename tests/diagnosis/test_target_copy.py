@@ -19,6 +19,22 @@ class Decoder(nn.Module):
         return self.out(self.rnn(self.emb(tokens))[0])
 
 
+class TeacherForced(nn.Module):
+    """A decoder handed the targets themselves (teacher forcing); healthy when it shifts them right inside,
+    so the output at p reads the targets before p only. Sequence-first unless batch_first."""
+    def __init__(self, shifts, batch_first=False, vocab=12):
+        super().__init__()
+        self.shifts, self.t = shifts, 1 if batch_first else 0
+        self.emb, self.out = nn.Embedding(vocab, 16), nn.Linear(16, vocab)
+        self.rnn = nn.GRU(16, 16, batch_first=batch_first)
+
+    def forward(self, targets):
+        if self.shifts:
+            start = torch.zeros_like(targets.narrow(self.t, 0, 1))  # the start token
+            targets = torch.cat([start, targets.narrow(self.t, 0, targets.shape[self.t] - 1)], self.t)
+        return self.out(self.rnn(self.emb(targets))[0])
+
+
 class WithLabels(nn.Module):
     """Hugging Face style: labels go in, only the loss reads them."""
     def __init__(self, vocab=12):
@@ -71,6 +87,10 @@ CASES = {  # (model, inputs, targets, loss, leaks)
     "label-as-feature": (LabelEmbedding(), (torch.randn(16, 6, generator=g), seq[:, 0] % 4), seq[:, 0] % 4,
                          F.cross_entropy, True),
     "decoder-shifted": (Decoder(), seq[:, :-1], seq[:, 1:], seq_loss, False),
+    # teacher forcing on the targets themselves: only the inputs before p reach the output at p
+    "targets-shifted-inside": (TeacherForced(True, batch_first=True), seq, seq.clone(), seq_loss, False),
+    "targets-shifted-inside-sequence-first": (TeacherForced(True), seq.t(), seq.t().clone(), seq_loss, False),
+    "targets-read-unshifted-sequence-first": (TeacherForced(False), seq.t(), seq.t().clone(), seq_loss, True),
     "labels-only-for-the-loss": (WithLabels(), {"input_ids": seq[:, :-1], "labels": seq[:, 1:]}, seq[:, 1:], seq_loss, False),
     "labels-with-ignored-positions-for-the-loss": (OwnLoss(), {"input_ids": seq[:, :-1], "labels": tags}, tags,
                                                    seq_loss, False),

@@ -359,3 +359,24 @@ def test_the_trained_models_pairing_screen_names_what_the_test_must_question():
     assert unpaired(screen) == (False, [(0, 0)])
     assert unpaired({**screen, "shuffled": [1.0, 1.1], "components": {}}) == (True, [])
     assert unpaired(None) == (False, [])
+
+
+def layout(built, flipped):
+    """The baseline and other-layout arms, with the other batch's loss before and after each's steps."""
+    a = arms(baseline=0.0, lr_x10=0.0, lr_x01=0.0)
+    a["baseline"].transfer = built
+    a["other-layout"] = Arm("other-layout", [1.0, 0.5], None, transfer=flipped)
+    return a
+
+
+def test_a_flipped_layout_that_fits_another_batch_better_is_batch_mixing():
+    found, _ = judge(layout((1.0, 0.97), (1.0, 0.4)), {**CONTEXT, "layout": {"rnn": False}})
+    assert codes(found) == ["batch-mixing"]
+
+
+def test_a_model_that_already_fits_another_batch_below_the_flip_mixes_no_samples():
+    # a model near its floor (a bidirectional forecaster reading the future) has little left to fall; the flip
+    # falls further in share but stays 30x above it: the layout as built reads each sample apart
+    found, obs = judge(layout((0.0113, 0.0107), (0.70, 0.33)), {**CONTEXT, "layout": {"rnn": True}})
+    assert "batch-mixing" not in codes(found)
+    assert next(o for o in obs if o["name"] == "other-layout")["kills"]

@@ -5,7 +5,10 @@ Dim 0 is not assumed: pytorch/examples' word_language_model feeds (seq, batch) t
 one unbatched (4,) state. The candidates are dims 0 and 1 of the first input tensor; the evidence,
 strongest first:
 
-1. sizes: the other inputs and the targets carry the candidate's size in their first two dims;
+1. sizes: the other inputs and the targets carry the candidate's size in their first two dims; a square
+   table (size x size) pairs one axis with itself, and both kinds exist (an adjacency over the samples, an
+   attention mask over the positions of a (T, B) or (B, T) batch), so where only such tables speak for a
+   dim, the other dim is taken if it behaves as the samples (below);
 2. behaviour on a copy, when the sizes cannot tell: on a slice along the candidate the output carries
    the slice's size, and perturbing sample 0 changes no other sample's output (along time the change
    reaches later positions, along features every output);
@@ -271,6 +274,14 @@ def decide(model: nn.Module | None, inputs: Any, targets: Any, given: int | None
     leaders = [c for c, s in support.items() if s == best]
     if best and len(leaders) == 1:
         c = leaders[0]
+        square = [t for t in others if tuple(t.shape[:2]) == (x.shape[c], x.shape[c])]
+        if len(square) == best and model is not None and x.dim() >= 2:
+            o = 1 - c
+            look = _look(model, inputs, name, x, o)
+            if look.output and look.independent == 1:
+                return BatchAxis(o, x.shape[o], f"only the square {tuple(square[0].shape)} shares the size of dim {c} of "
+                                                f"`{name}` {tuple(x.shape)} (a mask over its positions); perturbing "
+                                                f"one sample along dim {o} changes only that sample's output")
         return BatchAxis(c, x.shape[c], f"{best} other tensor(s) of the batch share the size {x.shape[c]} of dim {c} "
                                         f"of `{name}` {tuple(x.shape)}")
     looks = {c: _look(model, inputs, name, x, c) if model is not None else _Look() for c in leaders}

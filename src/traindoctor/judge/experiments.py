@@ -301,13 +301,16 @@ def _layout(arms: dict[str, Any], context: dict[str, Any], observations: list[di
     dim 1 with True). Fed a tensor whose batch is on that dim, they recur or attend over the samples. Read with
     the other dim as time, does fitting one batch carry over to another batch? A layout that matches the data
     transfers; recurring over independent samples teaches nothing about another batch, so a model built for
-    its data gains nothing from the flip."""
+    its data gains nothing from the flip. A relative fall alone is not enough: a model whose outputs mix
+    samples cannot fit a batch it never saw, so one that already holds another batch's loss below where the
+    flip leaves it reads its samples apart as built (a model near its floor has little left to fall)."""
     base, flip = _fall(arms["baseline"].transfer), _fall(arms["other-layout"].transfer)
     layers = context["layout"]
     names = ", ".join(f"`{n}`" for n in list(layers)[:3])
     built = next(iter(layers.values()))
     time_dim, other = (1, 0) if built else (0, 1)
-    wrong = _unsticks(flip, base)
+    # (a non-finite loss as built holds nothing below the flip)
+    wrong = _unsticks(flip, base) and not arms["baseline"].transfer[-1] <= arms["other-layout"].transfer[-1]
     observations.append({
         "name": "other-layout",
         "question": f"With {names} reading dim {other} as time (batch_first={not built}) instead of dim {time_dim}, "

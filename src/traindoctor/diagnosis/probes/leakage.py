@@ -2,7 +2,10 @@
 the model may receive its labels only to compute its own loss (a Hugging Face-style `labels=`), or an
 autoencoder may be meant to reproduce its input. The experiments tell them apart:
 - replace that input (other tokens; for floats, another sample's values) on an eval-mode copy and see
-  whether the outputs move — a model whose outputs do not follow it cannot copy from it;
+  whether the outputs move — a model whose outputs do not follow it cannot copy from it. Along its
+  positions only the last one is replaced: the output scored against target p copies it only by reading
+  input p, and the last input is read by no output of a model that reads each position for the ones after
+  it (a decoder fed its targets and shifting them right inside, as teacher forcing does);
 - for floating targets, reproducing the input is the task of an autoencoder, and it is a task only through a
   layer narrower than the targets that all of the input's information must pass: hold such a layer's output
   at what it was and change the inputs — if the outputs stay put, the model reconstructs through a
@@ -20,7 +23,7 @@ from ...judge import probes as probe_rules
 from ...judge.thresholds import COPIED_TARGETS, OUTPUT_CHANGE
 from ...measure.stats import tensors_in
 from ...vocabulary.finding import Finding
-from ..axis import changes
+from ..axis import batch_dim, changes
 from ..registry import Context, probe
 from ..setup import NotApplicable, Setup, main_output
 from ..tree import tree_map
@@ -57,10 +60,8 @@ def target_copy(setup: Setup, context: Context) -> tuple[list[Finding], TargetCo
     model = setup.copy_model(train=False)
     with torch.no_grad():
         base = setup.per_sample(setup.forward(model, seed=0))
-        moved = setup.per_sample(setup.forward(model, tree_map(setup.inputs, lambda t, _: other if t is x else t), seed=0))
-    if base is None or moved is None or moved.shape != base.shape:
-        raise NotApplicable(setup.no_output_samples)
-    record["relative_change"] = change = float(changes(base, moved).max())
+    change = min(_followed(model, setup, x, replaced, base) for replaced in _at_last(x, other, setup))
+    record["relative_change"] = change
     if floating and change > OUTPUT_CHANGE and (owner := _hand_written_matrices(model)):
         # Its own matrices are layers no hook sees: a code they make (a tied autoencoder's F.linear(x, W))
         # cannot be held, so a copy cannot be told from a reconstruction.
@@ -73,9 +74,34 @@ def target_copy(setup: Setup, context: Context) -> tuple[list[Finding], TargetCo
         return [], record
     found = probe_rules.target_copy(change, share, name, record)
     if found is None:
-        record["note"] = f"`{name}` equals the targets, but the outputs do not depend on it (it feeds only the loss)"
+        record["note"] = (f"`{name}` equals the targets, but no output reads its last position: it feeds only the "
+                          "loss, or each position is read for the ones after it (shifted inside)")
         return [], record
     return [found], record
+
+
+def _at_last(x: torch.Tensor, other: torch.Tensor, setup: Setup) -> list[torch.Tensor]:
+    """x with `other`'s values at the last position along each of its dims but the samples' (all of it when
+    it has no such dim): the copies whose outputs must all move for the model to copy the targets."""
+    b = batch_dim(x, setup.axis.size, setup.axis.axis) if setup.axis.axis is not None else None
+    dims = [d for d in range(x.dim()) if d != b and x.shape[d] > 1]
+    copies = []
+    for d in dims:
+        y = x.clone()
+        y.narrow(d, -1, 1).copy_(other.narrow(d, -1, 1))
+        copies.append(y)
+    return copies or [other]
+
+
+def _followed(model: torch.nn.Module, setup: Setup, x: torch.Tensor, replaced: torch.Tensor,
+              base: torch.Tensor | None) -> float:
+    """How far the outputs move with x replaced, relative to their scale."""
+    with torch.no_grad():
+        moved = setup.per_sample(setup.forward(model, tree_map(setup.inputs, lambda t, _: replaced if t is x else t),
+                                               seed=0))
+    if base is None or moved is None or moved.shape != base.shape:
+        raise NotApplicable(setup.no_output_samples)
+    return float(changes(base, moved).max())
 
 
 def _equal_share(x: torch.Tensor, target: torch.Tensor) -> float:
