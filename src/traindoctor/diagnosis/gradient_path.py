@@ -36,8 +36,9 @@ from .tree import Call, call
 
 SEED = 0
 STEPS = (1e-4, 1e-3, 1e-2)  # step lengths, as a share of the parameters' norm
-# Functions with a derivative of zero wherever it exists: the gradient through them is exactly zero.
-FLAT = {"round", "floor", "ceil", "trunc", "sign", "heaviside"}
+# Functions with a derivative of zero wherever it exists, and samplers torch gives a zero derivative (a draw
+# of bernoulli(p) or normal(mean, std) is not reparameterised): the gradient through them is exactly zero.
+FLAT = {"round", "floor", "ceil", "trunc", "sign", "heaviside", "bernoulli", "normal", "poisson", "binomial"}
 # Functions of their input's shape alone: no value of it, with or without gradient, goes through them.
 SHAPED = {"zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
           "new_zeros", "new_ones", "new_empty", "new_full"}
@@ -54,7 +55,8 @@ class Cuts(TorchFunctionMode):
     one and gives an output with gradient is a `reader` — with the weights it takes directly (a layer: the
     cut tensor was a representation that trainable computation goes on from) or none (a weight or a target:
     an advantage, a codebook's target, a bootstrapped value). An index derived from cuts that selects
-    entries of a weight (a codebook's lookup) is a choice among them, not a representation: not followed."""
+    entries of a weight (a codebook's lookup) is a choice among them, not a representation: its reader is
+    marked `index`, and a term's path (term_path.py) does not follow it."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,15 +100,19 @@ class Cuts(TorchFunctionMode):
                 self.numbers[id(v)] = (v, origin)
             carried = [t for t in outputs if t.requires_grad]
             read = frozenset().union(*(self._origin(t) for t in tensors if t.is_floating_point()))
-            if carried and not past and read:
+            chosen = frozenset().union(*(self._origin(t) for t in tensors if not t.is_floating_point()))
+            if carried and not past and (read or chosen):
                 weights = [w for w in map(_weight, inputs) if w is not None]
-                self.readers.append(Reader(read, name, user_location(always=True), carried, weights))
+                self.readers.append(Reader(read or chosen, name, user_location(always=True), carried, weights,
+                                           index=not read))
         return out
 
     def stops(self, value: torch.Tensor) -> set[int]:
-        """The cuts the path to `value` can be said to stop at: those whose outputs a reader on its graph takes,
-        not a check whose answer goes nowhere (a distribution's validation of its arguments, a returned argmax);
-        with no such reader (the loss itself rebuilt), those that stripped the gradient from a value."""
+        """The cuts the path to `value` can be said to stop at: those whose outputs a reader on its graph takes
+        (an index too: weights whose only path to the loss is an argmax that picks an embedding's row get no
+        gradient), not a check whose answer goes nowhere (a distribution's validation of its arguments, a
+        returned argmax); with no such reader (the loss itself rebuilt), those that stripped the gradient from a
+        value."""
         graph = nodes_of(value)
         read = set().union(*(r.cuts for r in self.readers
                              if any(o.grad_fn is not None and id(o.grad_fn) in graph for o in r.outputs)))
@@ -129,6 +135,7 @@ class Reader(NamedTuple):
     where: dict[str, Any]
     outputs: list[torch.Tensor]
     weights: list[torch.Tensor]  # the leaf tensors it takes as arguments (directly, or through a view or a cast)
+    index: bool = False  # it reads only an index derived from cuts: a choice among entries, not a representation
 
 
 # A weight reaches a layer through these unchanged (`W.t()`, `W.view(...)`, `W.to(dtype)`); an indexed or

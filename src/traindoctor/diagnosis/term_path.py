@@ -98,7 +98,7 @@ def _suspect(watch: Cuts, value: torch.Tensor, live: set[int],
     graph = nodes_of(value)
     upstream: dict[int, set[int]] = {}  # a cut's index -> the zero-gradient parameters its inputs come from
     for reader in watch.readers:
-        if not any(id(w) in live for w in reader.weights):
+        if reader.index or not any(id(w) in live for w in reader.weights):
             continue
         if not any(o.grad_fn is not None and id(o.grad_fn) in graph for o in reader.outputs):
             continue

@@ -328,6 +328,9 @@ class Recorder:
         self.adversaries = Adversaries()  # two models in a game: which way each one's loss pulls the other's scores
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
         self.grad_not_in_opt: dict[int, str] = {}
+        # Parameters whose gradient was not exactly zero at some recorded step: one an optimizer holds that
+        # had a gradient, always zero, sits past a call with a zero derivative (a rounding) or is unused.
+        self.nonzero_grad: set[int] = set()
         self.grad_not_in_opt_values: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.loose_leaves: dict[int, leaves.Leaf] = {}  # tensors outside the models that backward() gave gradients to
         self.multiplied: set[int] = set()  # ids of tensors sampled backward passes multiplied as matrices (alike.py)
@@ -1010,6 +1013,7 @@ class Recorder:
             if entry["target_scale"] is None or not entry["target_scale"] > 0 or not math.isfinite(entry["target_scale"]):
                 entry["target_scale"] = None  # no model-made target, or one of no scale
             grouping = self._groupings.of(with_grad)
+            self.nonzero_grad.update(id(p) for p, n in zip(with_grad, per_param) if n != 0)
             entry["grad_norm"] = total(per_param)
             entry["grad_norm_by_module"] = grouping.by_module(per_param)
             if not math.isfinite(entry["grad_norm"]) and self.nonfinite is None:
