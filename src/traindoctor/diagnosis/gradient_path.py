@@ -58,8 +58,12 @@ class Cuts(TorchFunctionMode):
     entries of a weight (a codebook's lookup) is a choice among them, not a representation: its reader is
     marked `index`, and a term's path (term_path.py) does not follow it."""
 
-    def __init__(self) -> None:
+    def __init__(self, outside: frozenset[int] = frozenset()) -> None:
         super().__init__()
+        # The ids of tensors that stand for weights outside the model (a loss head's Const.weight, tape.py).
+        self.outside = outside
+        # The call a replayed loss head is about to make, and the user's line that made it when recorded.
+        self.replaying: tuple[Callable, dict[str, Any]] | None = None
         self.cuts: list[tuple[str, dict[str, Any], list[torch.Tensor]]] = []
         # id -> (a weak reference: a frozen backbone's activations are not kept; the cuts' indices)
         self.derived: dict[int, tuple[weakref.ref, frozenset[int]]] = {}
@@ -80,19 +84,21 @@ class Cuts(TorchFunctionMode):
         results = tree_leaves(out)
         outputs = [t for t in results if isinstance(t, torch.Tensor)]
         numbers = [v for v in results if type(v) is float]
-        # A cut our own code makes (a replayed loss head's `.detach()` for a metric, a hook) is not on the
-        # user's path to the loss: only calls some user line made are named.
+        # A cut our own code makes (a hook, an experiment's `.detach()`) is not on the user's path to the loss:
+        # only calls some user line made are named — a replayed loss head's by the line that made it.
+        where = self._where(func)
         cut = bool(inputs) and (bool(outputs or numbers) and not any(t.requires_grad for t in outputs)
-                                or name.strip("_") in FLAT) and not made_by_us()
+                                or name.strip("_") in FLAT) and where is not None
         if cut:
             how = name if torch.is_grad_enabled() else f"{name} under torch.no_grad()"
-            self.cuts.append((how, user_location(always=True), inputs))
+            self.cuts.append((how, where, inputs))
             if any(t.is_floating_point() for t in outputs):
                 self.valued.add(len(self.cuts) - 1)
             origin |= {len(self.cuts) - 1}
         if origin:
-            # Past a cut still, when every input with gradient is (a rounding's output carries a zero one).
-            past = cut or all(self._origin(t) for t in inputs)
+            # Past a cut still, when every input with gradient is (a rounding's output carries a zero one) and
+            # no weight outside the model is.
+            past = cut or all(self._origin(t) for t in inputs) and not any(id(t) in self.outside for t in tensors)
             for t in outputs:
                 if past or not t.requires_grad:
                     self.derived[id(t)] = (weakref.ref(t), origin)
@@ -102,10 +108,21 @@ class Cuts(TorchFunctionMode):
             read = frozenset().union(*(self._origin(t) for t in tensors if t.is_floating_point()))
             chosen = frozenset().union(*(self._origin(t) for t in tensors if not t.is_floating_point()))
             if carried and not past and (read or chosen):
-                weights = [w for w in map(_weight, inputs) if w is not None]
-                self.readers.append(Reader(read or chosen, name, user_location(always=True), carried, weights,
+                weights = [w for w in map(_weight, inputs) if w is not None] + [
+                    t for t in tensors if id(t) in self.outside]
+                self.readers.append(Reader(read or chosen, name, where or user_location(always=True), carried, weights,
                                            index=not read))
         return out
+
+    def replay(self, op: Any) -> None:
+        """Called by Tape.values_of before each call of a loss head on tape (`before`)."""
+        self.replaying = (op.func, {"file": op.where[0], "line": op.where[1]} if op.where else {})
+
+    def _where(self, func: Callable) -> dict[str, Any] | None:
+        """The user's line that made this call; None for a call of our own."""
+        if not made_by_us(3):
+            return user_location(always=True)
+        return self.replaying[1] if self.replaying is not None and self.replaying[0] is func else None
 
     def stops(self, value: torch.Tensor) -> set[int]:
         """The cuts the path to `value` can be said to stop at: those whose outputs a reader on its graph takes
