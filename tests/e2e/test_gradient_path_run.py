@@ -1,7 +1,7 @@
 """`traindoctor run` with its defaults: weights whose path to the loss is cut inside the model are named
 with the call that cuts them — `.detach()`, no_grad, `.data`, `.item()` rebuilt into a tensor, a distribution's
-sample() — and weights left out of the gradient on purpose (frozen, outside the optimizer, a stop-gradient
-target, a straight-through estimator, an EMA teacher) are not."""
+sample(), a rounding while the loss still falls — and weights left out of the gradient on purpose (frozen,
+outside the optimizer, a stop-gradient target, a straight-through estimator, an EMA teacher) are not."""
 import pytest
 
 from conftest import codes
@@ -136,9 +136,29 @@ for step in range(120):
     loss = F.mse_loss(model(x[i]), y[i])
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # The decoder learns, so the loss falls: the encoder's gradient, exactly zero at every step, calls for the
+    # experiment.
+    "autoencoder-code-rounded": """
+class Compressor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Linear(32, 4), nn.Tanh())
+        self.dec = nn.Sequential(nn.Linear(4, 32), nn.GELU(), nn.Linear(32, 16))
+    def forward(self, x):
+        z = self.enc(x) * 8
+        return self.dec(ROUNDED / 8)
+x = torch.sin(torch.rand(1024, 3) @ torch.randn(3, 16)); model = Compressor()
+opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+for step in range(20):
+    xb = x[(step * 64) % 1024:(step * 64) % 1024 + 64]
+    loss = F.mse_loss(model(xb), xb)
+    opt.zero_grad(); loss.backward(); opt.step()
+""".replace("ROUNDED", "torch.round(z)"),
 }
 
 HEALTHY = {
+    "autoencoder-code-straight-through": CUT["autoencoder-code-rounded"].replace(
+        "torch.round(z)", "z + (torch.round(z) - z).detach()"),
     "frozen-with-requires-grad": CUT["tabular-detach-in-forward"].replace(".detach()", "").replace(
         "model = Net();", "model = Net(); model.body.requires_grad_(False);"),
     "linear-probe-optimizer-on-head": CUT["cnn-features-under-no-grad"].replace(
