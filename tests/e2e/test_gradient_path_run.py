@@ -274,3 +274,36 @@ def test_a_loss_without_gradient_from_the_model_is_asked_about_not_trained(run_c
     assert "optimizer-params-unused" in codes(r) and not r.sections["run"]["internal_errors"], codes(r)
     path = [o for o in r.sections["run"]["experiments"]["observations"] if o["name"] == "zero-gradient-path"]
     assert path and any(k.startswith("the path from some of the weights to the loss is cut") for k in path[0]["keeps"])
+
+
+COLLATED = """
+from torch.utils.data import DataLoader, TensorDataset
+encoder = nn.Sequential(nn.Linear(8, 16), nn.Tanh())
+head = nn.Linear(16, 2)
+def collate(batch):
+    x = torch.stack([b[0] for b in batch]); y = torch.stack([b[1] for b in batch])
+    with torch.no_grad():
+        return encoder(x), y
+x = torch.randn(512, 8); y = (x[:, 0] > 0).long()
+loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, collate_fn=collate)
+opt = torch.optim.Adam(HELD, lr=3e-3)
+for epoch in range(2):
+    for f, yb in loader:
+        loss = F.cross_entropy(head(f), yb)
+        opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+@pytest.mark.parametrize("held", ["[*encoder.parameters(), *head.parameters()]", "head.parameters()"])
+def test_a_model_the_optimizer_holds_run_under_no_grad_for_the_inputs_is_a_cut(run_code, held):
+    """An encoder run in the DataLoader's collate_fn under no_grad: the loss is computed from its output, so its
+    weights, held by the optimizer and never given a gradient, are cut — ahead of their never getting one. Left
+    out of the optimizer, it is a frozen featurizer."""
+    source = PRELUDE + COLLATED.replace("HELD", held)
+    r = run_code(source, experiments_=False)
+    if held == "head.parameters()":
+        assert not {"graph-break", "optimizer-params-unused"} & set(codes(r)), codes(r)
+        return
+    assert codes(r)[:2] == ["graph-break", "optimizer-params-unused"], codes(r)
+    line = 1 + next(i for i, text in enumerate(source.splitlines()) if "return encoder(x), y" in text)
+    assert r.findings[0].location["line"] == line and "0.weight" in r.findings[0].evidence["parameters"]
