@@ -103,3 +103,57 @@ def test_a_cut_the_total_loss_already_names_is_not_named_twice():
     measured = _measure(model, x, _joint, (x, y))
     total = judge_terms(measured, "run", "error", [])[0]  # stands in for the total loss's finding at the same cut
     assert judge_terms(measured, "run", "error", total)[0] == []
+
+
+class Encoder(nn.Module):
+    """A VAE's encoder alone: the decoder is kept apart, and the latent is drawn in the loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 4))
+
+    def forward(self, x):
+        mu, raw = self.body(x).chunk(2, -1)
+        return mu, F.softplus(raw) + 1e-3
+
+
+@pytest.mark.parametrize("draw", ["sample", "rsample"])
+def test_a_decoder_outside_the_model_reading_a_sample_cuts_the_reconstruction(draw):
+    """The reconstruction term reaches the encoder only through `sample()` (no gradient) and a decoder the
+    tape holds as values; the KL term trains the encoder. With `rsample()` the path is whole."""
+    torch.manual_seed(0)
+    decoder = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 6))
+    x = torch.randn(64, 6)
+
+    def loss(out, target):
+        posterior = torch.distributions.Independent(torch.distributions.Normal(*out), 1)
+        prior = torch.distributions.Independent(torch.distributions.Normal(torch.zeros(2), torch.ones(2)), 1)
+        z = getattr(posterior, draw)()
+        return F.mse_loss(decoder(z), target) + torch.distributions.kl_divergence(posterior, prior).mean()
+
+    measured = _measure(Encoder(), x, loss, x)
+    if draw == "rsample":
+        assert measured == []
+        return
+    assert [m["term"] for m in measured] == ["mse_loss"]
+    m = measured[0]
+    assert m["reader"]["call"] == "linear" and set(m["moved"]) == {n for n, _ in Encoder().named_parameters()}
+    assert m["cuts"][0]["call"] == "normal" and m["cuts"][0]["file"] == __file__
+    assert [f.code for f in judge_terms(measured, "run", "error", [])[0]] == ["graph-break"]
+
+
+def test_a_codebook_outside_the_model_read_as_a_target_is_not_followed():
+    """A VQ codebook kept apart: its term compares `z.detach()` with the chosen entries — no layer reads the cut
+    tensor, and the argmin's index only chooses among the codebook's rows."""
+    torch.manual_seed(0)
+    codebook = nn.Parameter(torch.randn(8, 4))
+    head = nn.Linear(4, 6)
+    x = torch.randn(32, 6)
+
+    def loss(z, target):
+        idx = torch.cdist(z.detach(), codebook).argmin(-1)
+        e = codebook[idx]
+        quantised = z + (e - z).detach()  # straight through
+        return F.mse_loss(head(quantised), target) + F.mse_loss(e, z.detach()) + 0.25 * F.mse_loss(z, e.detach())
+
+    assert _measure(nn.Sequential(nn.Linear(6, 4)), x, loss, x) == []

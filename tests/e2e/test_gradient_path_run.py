@@ -1,7 +1,7 @@
 """`traindoctor run` with its defaults: weights whose path to the loss is cut inside the model are named
 with the call that cuts them — `.detach()`, no_grad, `.data`, `.item()` rebuilt into a tensor, a distribution's
-sample() — and weights left out of the gradient on purpose (frozen, outside the optimizer, a stop-gradient
-target, a straight-through estimator, an EMA teacher) are not."""
+sample(), a rounding while the loss still falls — and weights left out of the gradient on purpose (frozen,
+outside the optimizer, a stop-gradient target, a straight-through estimator, an EMA teacher) are not."""
 import pytest
 
 from conftest import codes
@@ -136,9 +136,29 @@ for step in range(120):
     loss = F.mse_loss(model(x[i]), y[i])
     opt.zero_grad(); loss.backward(); opt.step()
 """,
+    # The decoder learns, so the loss falls: the encoder's gradient, exactly zero at every step, calls for the
+    # experiment.
+    "autoencoder-code-rounded": """
+class Compressor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Linear(32, 4), nn.Tanh())
+        self.dec = nn.Sequential(nn.Linear(4, 32), nn.GELU(), nn.Linear(32, 16))
+    def forward(self, x):
+        z = self.enc(x) * 8
+        return self.dec(ROUNDED / 8)
+x = torch.sin(torch.rand(1024, 3) @ torch.randn(3, 16)); model = Compressor()
+opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+for step in range(20):
+    xb = x[(step * 64) % 1024:(step * 64) % 1024 + 64]
+    loss = F.mse_loss(model(xb), xb)
+    opt.zero_grad(); loss.backward(); opt.step()
+""".replace("ROUNDED", "torch.round(z)"),
 }
 
 HEALTHY = {
+    "autoencoder-code-straight-through": CUT["autoencoder-code-rounded"].replace(
+        "torch.round(z)", "z + (torch.round(z) - z).detach()"),
     "frozen-with-requires-grad": CUT["tabular-detach-in-forward"].replace(".detach()", "").replace(
         "model = Net();", "model = Net(); model.body.requires_grad_(False);"),
     "linear-probe-optimizer-on-head": CUT["cnn-features-under-no-grad"].replace(
@@ -254,3 +274,36 @@ def test_a_loss_without_gradient_from_the_model_is_asked_about_not_trained(run_c
     assert "optimizer-params-unused" in codes(r) and not r.sections["run"]["internal_errors"], codes(r)
     path = [o for o in r.sections["run"]["experiments"]["observations"] if o["name"] == "zero-gradient-path"]
     assert path and any(k.startswith("the path from some of the weights to the loss is cut") for k in path[0]["keeps"])
+
+
+COLLATED = """
+from torch.utils.data import DataLoader, TensorDataset
+encoder = nn.Sequential(nn.Linear(8, 16), nn.Tanh())
+head = nn.Linear(16, 2)
+def collate(batch):
+    x = torch.stack([b[0] for b in batch]); y = torch.stack([b[1] for b in batch])
+    with torch.no_grad():
+        return encoder(x), y
+x = torch.randn(512, 8); y = (x[:, 0] > 0).long()
+loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, collate_fn=collate)
+opt = torch.optim.Adam(HELD, lr=3e-3)
+for epoch in range(2):
+    for f, yb in loader:
+        loss = F.cross_entropy(head(f), yb)
+        opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+@pytest.mark.parametrize("held", ["[*encoder.parameters(), *head.parameters()]", "head.parameters()"])
+def test_a_model_the_optimizer_holds_run_under_no_grad_for_the_inputs_is_a_cut(run_code, held):
+    """An encoder run in the DataLoader's collate_fn under no_grad: the loss is computed from its output, so its
+    weights, held by the optimizer and never given a gradient, are cut — ahead of their never getting one. Left
+    out of the optimizer, it is a frozen featurizer."""
+    source = PRELUDE + COLLATED.replace("HELD", held)
+    r = run_code(source, experiments_=False)
+    if held == "head.parameters()":
+        assert not {"graph-break", "optimizer-params-unused"} & set(codes(r)), codes(r)
+        return
+    assert codes(r)[:2] == ["graph-break", "optimizer-params-unused"], codes(r)
+    line = 1 + next(i for i, text in enumerate(source.splitlines()) if "return encoder(x), y" in text)
+    assert r.findings[0].location["line"] == line and "0.weight" in r.findings[0].evidence["parameters"]

@@ -36,8 +36,9 @@ from .tree import Call, call
 
 SEED = 0
 STEPS = (1e-4, 1e-3, 1e-2)  # step lengths, as a share of the parameters' norm
-# Functions with a derivative of zero wherever it exists: the gradient through them is exactly zero.
-FLAT = {"round", "floor", "ceil", "trunc", "sign", "heaviside"}
+# Functions with a derivative of zero wherever it exists, and samplers torch gives a zero derivative (a draw
+# of bernoulli(p) or normal(mean, std) is not reparameterised): the gradient through them is exactly zero.
+FLAT = {"round", "floor", "ceil", "trunc", "sign", "heaviside", "bernoulli", "normal", "poisson", "binomial"}
 # Functions of their input's shape alone: no value of it, with or without gradient, goes through them.
 SHAPED = {"zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
           "new_zeros", "new_ones", "new_empty", "new_full"}
@@ -54,10 +55,15 @@ class Cuts(TorchFunctionMode):
     one and gives an output with gradient is a `reader` — with the weights it takes directly (a layer: the
     cut tensor was a representation that trainable computation goes on from) or none (a weight or a target:
     an advantage, a codebook's target, a bootstrapped value). An index derived from cuts that selects
-    entries of a weight (a codebook's lookup) is a choice among them, not a representation: not followed."""
+    entries of a weight (a codebook's lookup) is a choice among them, not a representation: its reader is
+    marked `index`, and a term's path (term_path.py) does not follow it."""
 
-    def __init__(self) -> None:
+    def __init__(self, outside: frozenset[int] = frozenset()) -> None:
         super().__init__()
+        # The ids of tensors that stand for weights outside the model (a loss head's Const.weight, tape.py).
+        self.outside = outside
+        # The call a replayed loss head is about to make, and the user's line that made it when recorded.
+        self.replaying: tuple[Callable, dict[str, Any]] | None = None
         self.cuts: list[tuple[str, dict[str, Any], list[torch.Tensor]]] = []
         # id -> (a weak reference: a frozen backbone's activations are not kept; the cuts' indices)
         self.derived: dict[int, tuple[weakref.ref, frozenset[int]]] = {}
@@ -78,19 +84,21 @@ class Cuts(TorchFunctionMode):
         results = tree_leaves(out)
         outputs = [t for t in results if isinstance(t, torch.Tensor)]
         numbers = [v for v in results if type(v) is float]
-        # A cut our own code makes (a replayed loss head's `.detach()` for a metric, a hook) is not on the
-        # user's path to the loss: only calls some user line made are named.
+        # A cut our own code makes (a hook, an experiment's `.detach()`) is not on the user's path to the loss:
+        # only calls some user line made are named — a replayed loss head's by the line that made it.
+        where = self._where(func)
         cut = bool(inputs) and (bool(outputs or numbers) and not any(t.requires_grad for t in outputs)
-                                or name.strip("_") in FLAT) and not made_by_us()
+                                or name.strip("_") in FLAT) and where is not None
         if cut:
             how = name if torch.is_grad_enabled() else f"{name} under torch.no_grad()"
-            self.cuts.append((how, user_location(always=True), inputs))
+            self.cuts.append((how, where, inputs))
             if any(t.is_floating_point() for t in outputs):
                 self.valued.add(len(self.cuts) - 1)
             origin |= {len(self.cuts) - 1}
         if origin:
-            # Past a cut still, when every input with gradient is (a rounding's output carries a zero one).
-            past = cut or all(self._origin(t) for t in inputs)
+            # Past a cut still, when every input with gradient is (a rounding's output carries a zero one) and
+            # no weight outside the model is.
+            past = cut or all(self._origin(t) for t in inputs) and not any(id(t) in self.outside for t in tensors)
             for t in outputs:
                 if past or not t.requires_grad:
                     self.derived[id(t)] = (weakref.ref(t), origin)
@@ -98,15 +106,30 @@ class Cuts(TorchFunctionMode):
                 self.numbers[id(v)] = (v, origin)
             carried = [t for t in outputs if t.requires_grad]
             read = frozenset().union(*(self._origin(t) for t in tensors if t.is_floating_point()))
-            if carried and not past and read:
-                weights = [w for w in map(_weight, inputs) if w is not None]
-                self.readers.append(Reader(read, name, user_location(always=True), carried, weights))
+            chosen = frozenset().union(*(self._origin(t) for t in tensors if not t.is_floating_point()))
+            if carried and not past and (read or chosen):
+                weights = [w for w in map(_weight, inputs) if w is not None] + [
+                    t for t in tensors if id(t) in self.outside]
+                self.readers.append(Reader(read or chosen, name, where or user_location(always=True), carried, weights,
+                                           index=not read))
         return out
 
+    def replay(self, op: Any) -> None:
+        """Called by Tape.values_of before each call of a loss head on tape (`before`)."""
+        self.replaying = (op.func, {"file": op.where[0], "line": op.where[1]} if op.where else {})
+
+    def _where(self, func: Callable) -> dict[str, Any] | None:
+        """The user's line that made this call; None for a call of our own."""
+        if not made_by_us(3):
+            return user_location(always=True)
+        return self.replaying[1] if self.replaying is not None and self.replaying[0] is func else None
+
     def stops(self, value: torch.Tensor) -> set[int]:
-        """The cuts the path to `value` can be said to stop at: those whose outputs a reader on its graph takes,
-        not a check whose answer goes nowhere (a distribution's validation of its arguments, a returned argmax);
-        with no such reader (the loss itself rebuilt), those that stripped the gradient from a value."""
+        """The cuts the path to `value` can be said to stop at: those whose outputs a reader on its graph takes
+        (an index too: weights whose only path to the loss is an argmax that picks an embedding's row get no
+        gradient), not a check whose answer goes nowhere (a distribution's validation of its arguments, a
+        returned argmax); with no such reader (the loss itself rebuilt), those that stripped the gradient from a
+        value."""
         graph = nodes_of(value)
         read = set().union(*(r.cuts for r in self.readers
                              if any(o.grad_fn is not None and id(o.grad_fn) in graph for o in r.outputs)))
@@ -129,6 +152,7 @@ class Reader(NamedTuple):
     where: dict[str, Any]
     outputs: list[torch.Tensor]
     weights: list[torch.Tensor]  # the leaf tensors it takes as arguments (directly, or through a view or a cast)
+    index: bool = False  # it reads only an index derived from cuts: a choice among entries, not a representation
 
 
 # A weight reaches a layer through these unchanged (`W.t()`, `W.view(...)`, `W.to(dtype)`); an indexed or

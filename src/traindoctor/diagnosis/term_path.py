@@ -50,12 +50,14 @@ def measure(model: nn.Module, tape: Tape, held: list[str]) -> list[dict[str, Any
     held = [n for n in held if n in params and params[n].requires_grad]
     batch = cloned_batch(*tape.batch)
 
+    watch = Cuts(tape.outside_weights())
+
     def values() -> dict[str, Any]:
         with same_noise(SEED):
-            v = tape.values_of(call(model, Call(batch)), params)
+            v = tape.values_of(call(model, Call(batch)), params, before=watch.replay)
         return {name: v.get(t.slot) for name, t in terms.items()}
 
-    with torch.enable_grad(), Cuts() as watch:
+    with torch.enable_grad(), watch:
         first = values()
     suspects = {}
     for name, value in first.items():
@@ -93,12 +95,13 @@ def measure(model: nn.Module, tape: Tape, held: list[str]) -> list[dict[str, Any
 
 def _suspect(watch: Cuts, value: torch.Tensor, live: set[int],
              zero: dict[int, str]) -> tuple[list[tuple], Reader, list[str]] | None:
-    """The first call of this term's graph that takes a weight the term trains and reads a tensor derived
-    from cuts fed by zero-gradient parameters: those cuts, the call, and those parameters. None if no such call."""
+    """The first call of this term's graph that takes a weight the term trains (one of the model's, or a
+    layer's outside it) and reads a tensor derived from cuts fed by zero-gradient parameters: those cuts, the
+    call, and those parameters. None if no such call."""
     graph = nodes_of(value)
     upstream: dict[int, set[int]] = {}  # a cut's index -> the zero-gradient parameters its inputs come from
     for reader in watch.readers:
-        if not any(id(w) in live for w in reader.weights):
+        if reader.index or not any(id(w) in live or id(w) in watch.outside for w in reader.weights):
             continue
         if not any(o.grad_fn is not None and id(o.grad_fn) in graph for o in reader.outputs):
             continue

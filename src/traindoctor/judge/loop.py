@@ -153,6 +153,7 @@ def _params(rec: Recorder, st: OptState) -> list[Finding]:
     unused = [(n, p) for n, p in zip(names, params) if p.requires_grad and id(p) not in st.ever_grad
               and id(p) not in by_hand]
     if unused:
+        out += _fed_under_no_grad(rec, st, {id(p) for _, p in unused})
         every = len(unused) == sum(p.requires_grad for p in params)
         size = sum(p.numel() for _, p in unused)
         out.append(finding(
@@ -164,6 +165,31 @@ def _params(rec: Recorder, st: OptState) -> list[Finding]:
             evidence={"parameters": [n for n, _ in unused[:20]], "n_unused": len(unused), "values": size},
             location={"module": unused[0][0]},
         ))
+    return out
+
+
+def _fed_under_no_grad(rec: Recorder, st: OptState, unused: set[int]) -> list[Finding]:
+    """Models whose weights this optimizer holds and never got a gradient, called under no_grad for the inputs
+    of another model's training calls (measure/nograd_feeds.py): the loss is computed from their output, so it
+    depends on them, and the no_grad is where their path stops."""
+    out = []
+    for feed in rec.nograd_feeds.feeds.values():
+        source, fed = rec.roots.get(feed.source), rec.roots.get(feed.fed)
+        if source is None or fed is None:
+            continue
+        cut = [n for n, p in source.module.named_parameters() if id(p) in unused]
+        if not cut:
+            continue
+        at = where({"location": feed.location})
+        out.append(finding(
+            "graph-break",
+            f"{_opt_label(st)} updates {len(cut)} parameter tensors of `{type(source.module).__name__}` (e.g. "
+            f"`{cut[0]}`) that never get a gradient, yet the loss depends on them: that model runs under "
+            f"torch.no_grad(){at} and its output is the input of `{type(fed.module).__name__}`'s "
+            f"training calls ({plural(feed.calls, 'call')} seen) — the loss can never train it", rec.source,
+            severity="warning", evidence={"parameters": cut[:20], "cuts": [{"call": "torch.no_grad()", **feed.location}],
+                                          "calls": feed.calls},
+            location=dict(feed.location) or {"module": cut[0]}))
     return out
 
 

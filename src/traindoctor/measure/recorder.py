@@ -38,6 +38,7 @@ from .frames import PKG_DIR, TORCH_DIR, user_frame
 from .localise import locate, nonfinite_inputs, replay
 from .replay import first_nonfinite_gradient
 from .nograd_calls import NoGradCalls
+from .nograd_feeds import WATCHED_CALLS, NoGradFeeds
 from .provenance import Provenance
 from .twins import Twins
 from .bootstrap import Bootstrap
@@ -328,6 +329,10 @@ class Recorder:
         self.adversaries = Adversaries()  # two models in a game: which way each one's loss pulls the other's scores
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
         self.grad_not_in_opt: dict[int, str] = {}
+        # Parameters whose gradient was not exactly zero at some recorded step: one an optimizer holds that
+        # had a gradient, always zero, sits past a call with a zero derivative (a rounding) or is unused.
+        self.nonzero_grad: set[int] = set()
+        self.nograd_feeds = NoGradFeeds()
         self.grad_not_in_opt_values: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self.loose_leaves: dict[int, leaves.Leaf] = {}  # tensors outside the models that backward() gave gradients to
         self.multiplied: set[int] = set()  # ids of tensors sampled backward passes multiplied as matrices (alike.py)
@@ -409,6 +414,8 @@ class Recorder:
             for place, fresh in carried.renewed(module, info.state_left).items():
                 (info.state_renewed if fresh else info.state_kept).add(place)
             self.lane.last_batch = (module, args, kwargs)
+            if self.nograd_feeds.made:
+                self.nograd_feeds.consumed(module, args, kwargs)
             info.last_call = (args, kwargs)
             info.thread = threading.get_ident()
             acting = [m for _, m in info.mode_modules if _by_mode(m)]
@@ -564,6 +571,8 @@ class Recorder:
         """A model's output under no_grad, on the main thread: returned as is, or as a probe of what the loss
         target takes from it (measure/bootstrap.py); None when a handler failed (the caller keeps its own)."""
         info = self.roots.get(id(module))
+        if info is not None and not info.grad_calls and info.nograd_calls <= WATCHED_CALLS and self._optimized(module):
+            self.nograd_feeds.produced(module, output, user_location())
         # A dual tensor meets whatever the script does with the output, and a call forward AD has no formula for
         # (cdist, a double backward) raises in the script: only the outputs of a target network are probed — a
         # copy of a trained model, never trained itself, held by no optimizer, whose outputs served losses
@@ -1010,6 +1019,7 @@ class Recorder:
             if entry["target_scale"] is None or not entry["target_scale"] > 0 or not math.isfinite(entry["target_scale"]):
                 entry["target_scale"] = None  # no model-made target, or one of no scale
             grouping = self._groupings.of(with_grad)
+            self.nonzero_grad.update(id(p) for p, n in zip(with_grad, per_param) if n != 0)
             entry["grad_norm"] = total(per_param)
             entry["grad_norm_by_module"] = grouping.by_module(per_param)
             if not math.isfinite(entry["grad_norm"]) and self.nonfinite is None:

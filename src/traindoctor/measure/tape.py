@@ -47,6 +47,9 @@ class Const(NamedTuple):
     # The shape it was reshaped from (targets (T, B) flattened for a loss, as a view or a copy): which entries
     # belong to which sample is a fact of that layout, kept for the checks that ask.
     base_shape: tuple[int, ...] | None = None
+    # A trainable leaf outside the model when recorded (a decoder or a head kept apart from it): a layer the
+    # step trains, though the tape holds it as a value.
+    weight: bool = False
 
 
 @dataclass
@@ -140,6 +143,11 @@ class Tape:
                     if held and slot in held:
                         values[slot] = held[slot]
         return values
+
+    def outside_weights(self) -> frozenset[int]:
+        """The ids of the recorded values that were trainable leaves outside the model (Const.weight), as
+        `values_of` passes them to the calls it makes."""
+        return frozenset(id(x.value) for op in self.ops for x in op.leaves if isinstance(x, Const) and x.weight)
 
     def targets(self, functions: frozenset[str] | set[str]) -> list[tuple[str, torch.Tensor]]:
         """The recorded `target` of each call of one of `functions` (torch loss functions by name), once each:
@@ -358,7 +366,7 @@ class _Recording(TorchFunctionMode):
                 self.const_bytes += x.numel() * x.element_size()
                 if self.const_bytes > MAX_CONST_BYTES:
                     raise MemoryError("the loss head reads too much other data to keep")
-                converted.append(Const(x.detach().clone(), self.layout_of(x)))
+                converted.append(Const(x.detach().clone(), self.layout_of(x), x.is_leaf and x.requires_grad))
             else:
                 converted.append(x)
         results = [args[0]] if inplace and args and isinstance(args[0], torch.Tensor) else tree_flatten(result)[0]

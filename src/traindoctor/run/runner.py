@@ -31,7 +31,7 @@ from ..measure.records import RunSection
 from ..measure.steps import learning_rates
 from .script import Stopper, as_main, child_exit, exit_status, join_threads, run_as_main, started_threads, user_traceback
 from ..judge.common import main_model
-from ..judge.thresholds import DEAD_RELU_TRAINED, EXPERIMENT_STEPS, MOST_STEPS
+from ..judge.thresholds import DEAD_RELU_TRAINED, EXPERIMENT_STEPS, MIN_STEPS, MOST_STEPS
 
 class ScriptNotFound(Exception):
     pass
@@ -181,7 +181,8 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
     game = when is None and rec.nonfinite is None and reason is not None and adversaries.in_game(rec)
     if game:
         reason = None
-    unused = when is None and reason is None and any(f.code == "optimizer-params-unused" for f in found)
+    unused = when is None and reason is None and (any(f.code == "optimizer-params-unused" for f in found)
+                                                  or bool(_zero_gradient(rec, optimizer)))
     # A term of a sum cut from the weights before its layer leaves the loss learning through the other terms
     # (a VAE's sample drawn under no_grad): its path is asked of every multi-term loss, at one backward a term.
     tapes = rec.tapes.get(id(model.module), [])
@@ -202,7 +203,7 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
             return [], {"ran": False, "why": f"the model's optimizer took {min(steps, rec.n_steps)} steps, fewer "
                                              f"than one experiment's {EXPERIMENT_STEPS}"}
         return _pairing(material)
-    reason = reason or ("some parameters the optimizer holds never received a gradient" if unused else
+    reason = reason or ("some parameters the optimizer holds never received a non-zero gradient" if unused else
                         "the loss is a sum of terms: is the path to one of them cut?")
     try:
         new, observations = experiments.run(material, reason, arms=not (unused or terms))
@@ -216,6 +217,16 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
                        "called without gradients in the same step (a bootstrapped value, a teacher's): no data "
                        "whose pairing with the inputs could be questioned", "keeps": [], "kills": []})
     return new, {"ran": True, "why": reason, "observations": observations}
+
+
+def _zero_gradient(rec: Recorder, optimizer: Any) -> list[int]:
+    """The ids of trainable parameters `optimizer` holds that had a gradient at a recorded step, exactly zero at
+    every one: cut from the loss by a call of zero derivative (a rounding, a sampler), or unused — which, the
+    gradient-path experiment tells."""
+    st = next((st for st in rec.optimizers.values() if st.opt is optimizer), None)
+    if st is None or st.steps < MIN_STEPS:
+        return []
+    return [id(p) for p in st.params() if p.requires_grad and id(p) in st.ever_grad and id(p) not in rec.nonzero_grad]
 
 
 def _pairing(material: Any) -> tuple[list[Finding], dict[str, Any]]:

@@ -338,7 +338,9 @@ CODES = (
         what=("Detects .item(), .numpy(), .detach(), .data or re-wrapping into a new tensor inside the loss path "
               "(lint, run), and — measured on a copy in run — parameters the optimizer updates whose gradient is "
               "exactly zero although moving them moves the loss, with the call where their path stops (a .detach(), "
-              "an argmax, .item() rebuilt into a tensor, a distribution's sample()); and, per term "
+              "an argmax, .item() rebuilt into a tensor, a distribution's sample(), a rounding — asked also while "
+              "the loss falls, when their gradient was exactly zero at every recorded step; a model run under "
+              "torch.no_grad() for another model's training inputs, as in a collate_fn); and, per term "
               "of a multi-term loss, parameters a term sends no gradient to past a cut that a layer of the term reads."),
         why=(
             "Values that leave autograd carry no gradient: the parameters before the break stop learning without "
