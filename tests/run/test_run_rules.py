@@ -485,6 +485,25 @@ for i in range(30):
 
 # ── numerics ──────────────────────────────────────────────────────────────────
 
+def test_an_exp_of_the_output_whose_slope_made_the_steps_reads_before_the_rate(run_code):
+    """A Poisson rate exp(output) against counts near 90: the first steps are a fraction of the weights, then
+    exp's slope grows the gradient and the output overflows. The function is the cause, the rate follows; the
+    same model with its log-rate clamped trains."""
+    script = body("""
+counts = torch.poisson(torch.exp(4.5 + 0.5 * x[:, :1]))
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1)); opt = torch.optim.SGD(model.parameters(), lr=0.01)
+for i in range(30):
+    rate = torch.exp(model(x)BOUND)
+    opt.zero_grad(); (rate - counts * torch.log(rate)).mean().backward(); opt.step()
+""")
+    broken = run_code(script.replace("BOUND", ""))
+    first, rate = broken.findings[0], next(f for f in broken.findings if f.code == "lr-too-high")
+    assert first.code == "nonfinite-forward" and rate.explained_by == "nonfinite-forward", [
+        f.observation for f in broken.findings]
+    assert first.evidence["steep"]["ratio_before"] < 1 and "not from the learning rate" in first.observation
+    assert run_code(script.replace("BOUND", ".clamp(max=6.0)").replace("0.01", "0.001")).findings == []
+
+
 def test_nonfinite_backward(run_code):
     script = body("""
 model = nn.Linear(10, 3, bias=False); opt = torch.optim.SGD(model.parameters(), lr=0.01)
