@@ -485,6 +485,27 @@ for i in range(30):
 
 # ── numerics ──────────────────────────────────────────────────────────────────
 
+def test_tanh_called_by_a_hand_written_rnn_pinned_from_the_start(run_code):
+    """torch.tanh in a loop, no module to hook: its weights drawn with std 1 pin the state at +-1 from the first
+    step and the loss stays at chance; scaled by about 1/sqrt(fan-in) the same loop learns and nothing is said."""
+    script = body("""
+W_xh = (torch.randn(10, 32) * SCALE).requires_grad_(); W_hh = (torch.randn(32, 32) * SCALE).requires_grad_()
+W_hy = (torch.randn(32, 4) * 0.1).requires_grad_()
+opt = torch.optim.SGD([W_xh, W_hh, W_hy], lr=0.05, momentum=0.9)
+for i in range(60):
+    xs = torch.randn(64, 8, 10); h = torch.zeros(64, 32)
+    for t in range(8):
+        h = torch.tanh(xs[:, t] @ W_xh + h @ W_hh)
+    target = (xs[:, 0, 0] > 0).long() + 2 * (xs[:, 0, 1] > 0).long()
+    opt.zero_grad(); F.cross_entropy(h @ W_hy, target).backward(); opt.step()
+""")
+    broken = run_code(script.replace("SCALE", "1.0"))
+    f = broken.findings[0]
+    assert f.code == "saturated-activations" and f.severity == "error" and f.evidence["calls"][0]["name"] == "tanh", [
+        x.observation for x in broken.findings]
+    assert codes(run_code(script.replace("SCALE", "0.15"))) == []
+
+
 def test_an_exp_of_the_output_whose_slope_made_the_steps_reads_before_the_rate(run_code):
     """A Poisson rate exp(output) against counts near 90: the first steps are a fraction of the weights, then
     exp's slope grows the gradient and the output overflows. The function is the cause, the rate follows; the
