@@ -485,6 +485,46 @@ for i in range(30):
 
 # ── numerics ──────────────────────────────────────────────────────────────────
 
+def test_tanh_called_by_a_hand_written_rnn_pinned_from_the_start(run_code):
+    """torch.tanh in a loop, no module to hook: its weights drawn with std 1 pin the state at +-1 from the first
+    step and the loss stays at chance; scaled by about 1/sqrt(fan-in) the same loop learns and nothing is said."""
+    script = body("""
+W_xh = (torch.randn(10, 32) * SCALE).requires_grad_(); W_hh = (torch.randn(32, 32) * SCALE).requires_grad_()
+W_hy = (torch.randn(32, 4) * 0.1).requires_grad_()
+opt = torch.optim.SGD([W_xh, W_hh, W_hy], lr=0.05, momentum=0.9)
+for i in range(60):
+    xs = torch.randn(64, 8, 10); h = torch.zeros(64, 32)
+    for t in range(8):
+        h = torch.tanh(xs[:, t] @ W_xh + h @ W_hh)
+    target = (xs[:, 0, 0] > 0).long() + 2 * (xs[:, 0, 1] > 0).long()
+    opt.zero_grad(); F.cross_entropy(h @ W_hy, target).backward(); opt.step()
+""")
+    broken = run_code(script.replace("SCALE", "1.0"))
+    f = broken.findings[0]
+    assert f.code == "saturated-activations" and f.severity == "error" and f.evidence["calls"][0]["name"] == "tanh", [
+        x.observation for x in broken.findings]
+    assert codes(run_code(script.replace("SCALE", "0.15"))) == []
+
+
+def test_an_exp_of_the_output_whose_slope_made_the_steps_reads_before_the_rate(run_code):
+    """A Poisson rate exp(output) against counts near 90: the first steps are a fraction of the weights, then
+    exp's slope grows the gradient and the output overflows. The function is the cause, the rate follows; the
+    same model with its log-rate clamped trains."""
+    script = body("""
+counts = torch.poisson(torch.exp(4.5 + 0.5 * x[:, :1]))
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1)); opt = torch.optim.SGD(model.parameters(), lr=0.01)
+for i in range(30):
+    rate = torch.exp(model(x)BOUND)
+    opt.zero_grad(); (rate - counts * torch.log(rate)).mean().backward(); opt.step()
+""")
+    broken = run_code(script.replace("BOUND", ""))
+    first, rate = broken.findings[0], next(f for f in broken.findings if f.code == "lr-too-high")
+    assert first.code == "nonfinite-forward" and rate.explained_by == "nonfinite-forward", [
+        f.observation for f in broken.findings]
+    assert first.evidence["steep"]["ratio_before"] < 1 and "not from the learning rate" in first.observation
+    assert run_code(script.replace("BOUND", ".clamp(max=6.0)").replace("0.01", "0.001")).findings == []
+
+
 def test_nonfinite_backward(run_code):
     script = body("""
 model = nn.Linear(10, 3, bias=False); opt = torch.optim.SGD(model.parameters(), lr=0.01)

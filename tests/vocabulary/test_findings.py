@@ -49,6 +49,17 @@ def test_a_link_of_a_chain_reads_before_the_symptom_it_explains_in_turn():
     assert [x.explained_by for x in ordered] == [None, "layout-scrambled", "layout-scrambled"]
 
 
+def test_a_measured_explanation_overrides_the_catalogs():
+    """The catalog has a rate too high explain a non-finite forward; a non-finite finding that measured the
+    opposite (the steps grew with exp's slope) reads first and the rate follows from it, with no cycle."""
+    plain = triage([f("nonfinite-forward"), f("lr-too-high")])
+    assert [x.code for x in plain] == ["lr-too-high", "nonfinite-forward"]
+    measured = triage([f("nonfinite-forward", evidence={"explains": ["lr-too-high"]}), f("lr-too-high"),
+                       f("loss-divergence")])
+    assert [x.code for x in measured] == ["nonfinite-forward", "lr-too-high", "loss-divergence"]
+    assert [x.explained_by for x in measured] == [None, "nonfinite-forward", "lr-too-high"]
+
+
 def test_duplicate_codes_merge_keeping_the_stronger():
     a = f("eval-in-train-mode", severity="warning")
     b = finding("eval-in-train-mode", "seen statically", "lint")

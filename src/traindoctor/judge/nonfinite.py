@@ -32,7 +32,8 @@ from dataclasses import replace
 from typing import Any
 
 from ..vocabulary.finding import Finding, finding
-from ..vocabulary.numbers import fmt, nonfinite
+from ..vocabulary.numbers import fmt, nonfinite, power
+from .thresholds import RATE_ALONE_UPDATE, STEEP_GROWTH
 
 RECENT = 20  # records before a non-finite step kept in its evidence: the flight recorder's view of it
 FIELDS = ("nonfinite_inputs", "inputs_checked", "output_finite", "nonfinite_grads", "n_nonfinite_grads", "replay",
@@ -73,7 +74,36 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
     seen = born_in(r)
     if seen and f.code == ("nonfinite-backward" if seen.get("backward") else "nonfinite-forward"):
         f = _at_the_function(f, r, seen)
+        if not seen.get("backward") and _family(seen) == _GROWTH and (steep := steep_steps(recent)):
+            f.observation += (f"; the steps before it stayed below {fmt(RATE_ALONE_UPDATE)}x the weights (update ratios "
+                              f"up to {power(steep['ratio_before'])}) while the gradient was near its first, then the "
+                              f"gradient grew {fmt(steep['growth'])}x through `{seen['name']}`'s own slope: the large "
+                              f"steps came from the function, not from the learning rate")
+            # Measured, this explanation overrides the catalog's (a rate too high explains a non-finite forward).
+            f.evidence |= {"steep": steep, "explains": ["lr-too-high"]}
     return f
+
+
+def steep_steps(recent: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Whether the gradient grew past STEEP_GROWTH x its first before the non-finite step while the updates
+    that came before that growth stayed below RATE_ALONE_UPDATE: the steps grew with the gradient, not with
+    the rate. None when they did not, or nothing was measured."""
+    seen = [(_norm(r), r["update_ratio"]) for r in recent
+            if _norm(r) is not None and isinstance(r.get("update_ratio"), float) and math.isfinite(r["update_ratio"])]
+    if not seen or not seen[0][0] > 0:
+        return None
+    first = seen[0][0]
+    before = [ratio for norm, ratio in seen if norm <= STEEP_GROWTH * first]
+    growth = max(norm for norm, _ in seen) / first
+    if growth <= STEEP_GROWTH or not before or max(before) >= RATE_ALONE_UPDATE:
+        return None
+    return {"ratio_before": max(before), "growth": growth, "first_grad_norm": first}
+
+
+def _norm(r: dict[str, Any]) -> float | None:
+    """The step's gradient norm, before clipping where it was clipped: what the function's slope made."""
+    norm = r.get("grad_norm_before_clip") or r.get("grad_norm")
+    return norm if isinstance(norm, float) and math.isfinite(norm) else None
 
 
 def _explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str) -> Finding:
@@ -151,7 +181,7 @@ def _columns(where: Any) -> str:
 # What guards each family of functions, in the order of the catalog's function hypotheses for
 # nonfinite-forward (the derivative's guard is nonfinite-backward's first).
 _GUARDS = (
-    (("exp", "exp2", "expm1", "pow", "cosh", "sinh"),
+    (("exp", "exp2", "expm1", "pow", "rpow", "cosh", "sinh"),
      "bound its argument (clamp, softplus) or stay in log space: log_softmax / logsumexp instead of exp then "
      "normalise, PoissonNLLLoss(log_input=True) on the log-rate, the log-variance instead of the variance"),
     (("log", "log2", "log10", "log1p"),
@@ -160,6 +190,16 @@ _GUARDS = (
     (("div", "truediv", "rtruediv", "reciprocal", "rsqrt"),
      "add an eps to the denominator (a std, a norm, a count), or clamp it away from 0"),
 )
+_GROWTH = 0  # the family whose values grow without bound, and their slope with them
+
+
+def _family(seen: dict[str, Any]) -> int | None:
+    """The family of guards `seen` belongs to; a log of an exp's result undoes it, so the exp's family is
+    read before the function's own (its guard never leaves log space)."""
+    functions = [a.get("from") for a in seen["arguments"] if "max" in a] + [seen["name"]]
+    return next((i for name in functions for i, (names, _) in enumerate(_GUARDS) if name in names), None)
+
+
 # A derivative that is infinite at a finite argument (sqrt or a norm at 0, acos at 1): moved off the point.
 _BACKWARD_GUARD = "add an eps inside it, so its argument never sits where its derivative is infinite (0 for sqrt or a norm)"
 
@@ -199,9 +239,7 @@ def _at_the_function(f: Finding, r: dict[str, Any], seen: dict[str, Any]) -> Fin
         f.observation = (f"{head}`{seen['name']}` of finite arguments {ranges} gave {made} of {result['numel']} "
                          f"values ({seen['dtype']}), {where}{at}, so the loss is {r.get('loss')}")
         f.title = "A function turns finite, moderate arguments into NaN or Inf (exp overflow, log or division at 0)"
-        # A log of an exp's result undoes it: the guard is the exp's, never leaving log space.
-        functions = [a.get("from") for a in args] + [seen["name"]]
-        family = next((i for name in functions for i, (names, _) in enumerate(_GUARDS) if name in names), None)
+        family = _family(seen)
         guard = _GUARDS[family][1] if family is not None else None
     if family is not None:  # the one this function belongs to is what was measured: read first, the others after
         measured = replace(hypotheses.pop(family), kind="likely")

@@ -330,15 +330,20 @@ def dead_relu(layers: dict[str, dict[str, Any]], samples: int, threshold: float)
 
 def saturated_activations(layers: dict[str, dict[str, Any]], trained: bool = False) -> Finding | None:
     """`trained`: run's model as training left it. Recurrent gates are read from the weights training started
-    from — a forecast, not what training met: whether they held the loss back shows in the loss, so alone they
-    are information here, and an error once the loss does not learn (follow_consequence)."""
+    from, and other layers there too (`at_start`) — a forecast, not what training met: whether they held the loss
+    back shows in the loss, so alone they are information here, and an error once the loss does not learn
+    (follow_consequence). Layers pinned only after training may be what a failure did (weights blown up)."""
     sat = {n: s["saturated_fraction"] for n, s in layers.items() if s.get("saturated_fraction", 0) >= SATURATED}
     if not sat:
         return None
     worst = max(sat, key=sat.__getitem__)
-    forecast = trained and all(str(layers[n].get("kind", "")).endswith(" gates") for n in sat)
+    # Pinned at the weights training started from as well: the initialisation put them there.
+    from_start = [n for n in sat if layers[n].get("at_start", 0) >= SATURATED]
+    forecast = trained and all(str(layers[n].get("kind", "")).endswith(" gates") or n in from_start for n in sat)
+    start = (f"; already {layers[worst]['at_start']:.0%} at the weights training started from, so the gradient "
+             f"through them vanished from the first step" if worst in from_start else "")
     return finding("saturated-activations", f"{len(sat)} sigmoid/tanh layer(s) with at least half their outputs "
-                   f"within 1% of the bounds; worst `{worst}`: {sat[worst]:.0%}", SOURCE,
+                   f"within 1% of the bounds; worst `{worst}`: {sat[worst]:.0%}{start}", SOURCE,
                    evidence={"layers": layers, "forecast": forecast}, location={"module": worst},
                    severity="info" if forecast else None)
 

@@ -16,6 +16,8 @@ What is patched, and why this way:
 - `LRScheduler.step`, `DataLoader.__iter__`, and the loss functions of `torch.nn.functional`.
 - torch.distributions' `__init__`/`sample`/`rsample`/`log_prob`, `multinomial` and `gather`: the actions a policy
   draws and those its loss trains (measure/actions.py).
+- `torch.tanh`/`sigmoid`, their Tensor methods and `F.tanh`/`F.sigmoid`: the script's own calls before its first
+  step, saturated or not at the weights it initialised (measure/squashes.py).
 - `multiprocessing`'s `Process.start`: training in another process is invisible here, and the
   report says so when nothing was seen.
 Everything is restored by `uninstall`, also after errors. The module depth is per thread.
@@ -40,6 +42,7 @@ from torch.utils.data import DataLoader
 from .actions import watch_actions
 from .clipping import watch_clipping
 from .views import watch_views
+from .squashes import watch_squashes
 from .steps import when_grads_final
 from .losses import LOSS_FUNCTIONS
 from .recorder import Recorder
@@ -136,7 +139,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         if rec.active:
             rec.on_step_end(opt)
 
-    handles, restore_clipping, restore_views, restore_actions = [], None, None, None
+    handles, restore_clipping, restore_views, restore_actions, restore_squashes = [], None, None, None, None
     # Forward AD's first dual tensor (measure/bootstrap.py) compiles decompositions with torch.jit, which cannot
     # compile through the patched view and reshape: loaded before them, once per process (0.4 s).
     forward_ad._maybe_load_decompositions()
@@ -152,6 +155,7 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
         restore_clipping = watch_clipping(lambda total: rec.active and rec.on_clip(total))
         restore_views = watch_views(rec.on_view_scramble, rec.views_wanted)
         restore_actions = watch_actions(rec, rec.actions_wanted)
+        restore_squashes = watch_squashes(rec.on_squash, rec.squashes_wanted)
         for name in LOSS_FUNCTIONS:
             patch(F, name, loss_wrapper(name))
         handles.append(register_optimizer_step_pre_hook(pre_step))
@@ -169,6 +173,8 @@ def installed(rec: Recorder) -> Iterator[Recorder]:
             restore_views()
         if restore_actions is not None:
             restore_actions()
+        if restore_squashes is not None:
+            restore_squashes()
         for owner, name, original in reversed(restore):
             setattr(owner, name, original)
         rec.flush()

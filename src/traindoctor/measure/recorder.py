@@ -32,7 +32,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from . import actions, alike, carried, leaves, losses
+from . import actions, alike, carried, leaves, losses, squashes
 from .actions import Actions
 from .frames import PKG_DIR, TORCH_DIR, user_frame
 from .localise import locate, nonfinite_inputs, replay
@@ -316,6 +316,10 @@ class Recorder:
         self.batches = BatchColumns()  # the inputs and targets fed, profiled for the data's column rules
         self.printed = Printed()  # what the script printed to stdout, for its own measures of success
         self.view_scrambles: list[dict[str, Any]] = []  # reordering view/reshape calls outside the models (measure/views.py)
+        # sigmoid/tanh called by the script before its first step, per line (measure/squashes.py): {name, file, line,
+        # calls, pinned, numel, into_loss}; pinned counts stay on the device until read
+        self.squashes: dict[tuple[str, int], dict[str, Any]] = {}
+        self._squash_outputs: dict[int, tuple[str, int]] = {}  # data pointers of those results -> their line
         self.actions = Actions()  # the actions a policy drew, and those its loss trains (measure/actions.py)
         self._nograd_since_backward = False  # a model ran without gradients since the last backward()
         self.model_outputs: dict[int, list[weakref.ref]] = {}  # per model id (two models or more): its latest outputs
@@ -603,6 +607,19 @@ class Recorder:
                 (c["file"], c["line"]) == (call["file"], call["line"]) for c in self.view_scrambles):
             self.view_scrambles.append({**call, "step": self.n_steps})
 
+    def squashes_wanted(self) -> bool:
+        """Whether a sigmoid/tanh call now runs at the weights training started from: before the first step."""
+        return self.active and self.n_steps == 0 and torch.is_grad_enabled() and not _INTERNAL.get()
+
+    @_handler
+    def on_squash(self, name: str, out: torch.Tensor, file: str, line: int) -> None:
+        site = self.squashes.setdefault((file, line), {"name": name, "file": file, "line": line, "calls": 0,
+                                                       "pinned": 0, "numel": 0, "into_loss": False})
+        site["calls"] += 1
+        site["pinned"] = site["pinned"] + squashes.pinned(name, out)
+        site["numel"] += out.numel()
+        self._squash_outputs[out.data_ptr()] = (file, line)
+
     # ── a policy's actions (measure/actions.py) ─────────────────────────────────
     def actions_wanted(self) -> bool:
         return self.active and not _INTERNAL.get() and not _in_transform() and not torch.compiler.is_compiling()
@@ -659,6 +676,9 @@ class Recorder:
         if _in_transform():
             return
         n = self.loss_calls[name] = self.loss_calls.get(name, 0) + 1
+        fed = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        if fed is not None and self.n_steps == 0 and (site := self._squash_outputs.get(fed.data_ptr())) in self.squashes:
+            self.squashes[site]["into_loss"] = True  # a probability the loss reads: near its bounds it is confident
         target = args[1] if len(args) > 1 else kwargs.get("target")
         self.bootstrap.loss_target(target, user_location)
         self.lane.last_loss_call = {"name": name, "target": target}

@@ -1,6 +1,6 @@
 """Triage orders findings so the first error is the most likely root cause: severity first, then
 the catalog's triage stage, and a confirmed cause is moved ahead of the symptoms it explains
-(those get `explained_by`). Of two causes alike in severity and stage, neither explaining the other, the one
+(those get `explained_by`); an explanation a producer measured overrides the catalog's. Of two causes alike in severity and stage, neither explaining the other, the one
 that accounts for more of what was found reads first: its consequences were observed."""
 
 from __future__ import annotations
@@ -25,15 +25,21 @@ def triage(findings: list[Finding]) -> list[Finding]:
     # the one that accounts for more.
     accounts = {c: sum(e in merged and e != c for e in catalog.get(c).explains) for c in merged}
     present = sorted(merged, key=lambda c: (_SEVERITY_RANK[merged[c].severity], catalog.get(c).stage, -accounts[c], c))
+    # An explanation a producer measured (evidence["explains"]) stands before the catalog's, which never reverses it.
+    for f in merged.values():
+        for code in f.evidence.get("explains", ()):
+            if code in merged and code != f.code:
+                merged[code].explained_by = f.code
     for f in merged.values():
         for cause in (c for c in present if c != f.code):
-            if f.code in catalog.get(cause).explains and f.explained_by is None:
+            if f.code in catalog.get(cause).explains and f.explained_by is None and merged[cause].explained_by != f.code:
                 f.explained_by = cause
 
     def depth(code: str, seen: frozenset[str]) -> int:
         """How many present causes stand above it, along the longest chain (a root cause explains a mechanism,
         which explains a symptom: the mechanism reads before the symptom though both are explained)."""
-        causes = [c for c in present if c not in seen and c != code and code in catalog.get(c).explains]
+        causes = [c for c in present if c not in seen and c != code
+                  and (code in catalog.get(c).explains or merged[code].explained_by == c)]
         return 1 + max(depth(c, seen | {code}) for c in causes) if causes else 0
 
     # A cause inherits the severity and stage of the worst symptom it explains, directly or through a chain

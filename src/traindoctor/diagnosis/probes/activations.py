@@ -56,6 +56,8 @@ def activations(setup: Setup, context: Context) -> tuple[list[Finding], Activati
     stats = {name: {"kind": "relu" if kind == "dead_fraction" else type(m).__name__.lower(), kind: float(v)}
              for m, name in tap.layers.items() if name in measured and name not in last
              for kind, v in [measured[name]]}
+    if context.options.trained and context.options.start is not None:
+        _mark_from_start(setup, context.options.start, stats)
     record = ActivationsRecord(layers=stats)
     samples = setup.batch_size if setup.axis.axis is not None else 1
     if samples < DEAD_MIN_SAMPLES:
@@ -63,6 +65,26 @@ def activations(setup: Setup, context: Context) -> tuple[list[Finding], Activati
     stats.update(_recurrent_gates(setup, context.options.start if context.options.trained else None))
     found = [probe_rules.dead_relu(stats, samples, context.options.dead_relu), probe_rules.saturated_activations(stats, context.options.trained)]
     return [f for f in found if f], record
+
+
+def _mark_from_start(setup: Setup, start: dict[str, torch.Tensor], stats: dict[str, dict[str, float | str]]) -> None:
+    """Each sigmoid/tanh layer's saturated share at the weights training started from ("at_start"): pinned there,
+    its flat region is where the initialisation put it, a cause of what training met rather than what it did."""
+    model = setup.copy_model(train=True)
+    try:
+        model.load_state_dict(start)
+    except (RuntimeError, KeyError):
+        return  # a model whose parameters changed shape since: nothing to compare
+    tap = ActivationTap(model)
+    tap.arm()
+    try:
+        with torch.no_grad():
+            setup.forward(model)
+    finally:
+        measured = tap.disarm()
+    for name, (kind, v) in measured.items():
+        if kind == "saturated_fraction" and name in stats:
+            stats[name]["at_start"] = float(v)
 
 
 def _same_values(a: object, b: object) -> bool:
