@@ -5,10 +5,13 @@ well and the reward-to-go clearly worse."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..measure.recorder import Recorder
 from ..measure.returns import FAMILIES, Observation
+from ..vocabulary import catalog
 from ..vocabulary.finding import Finding, finding
-from .common import plural, where
+from .common import where
 from .thresholds import RETURNS_FIT, RETURNS_MARGIN, RETURNS_OBSERVATIONS, RETURNS_SHARE
 
 _SAID = {"past": "sums of the rewards BEFORE each step (accumulated forward in time)",
@@ -29,13 +32,16 @@ def check(rec: Recorder) -> list[Finding]:
               else f"{first.steps} steps × {first.columns} episodes side by side")
     observation = (
         f"the weights multiplying the log-probabilities in the policy-gradient loss are {_SAID[family]}: on "
-        f"{len(wrong)} of {plural(len(seen), 'backward pass')} observed they are explained by that construction "
+        f"{len(wrong)} of the {len(seen)} backward passes observed they are explained by that construction "
         f"of `{first.name}` ({layout}) and not by the reward-to-go; first at step {first.step}{where(first.__dict__)}, "
         f"R² {fit:.2f} (γ={gamma:g}) against {max(right, 0):.2f} for the reward-to-go (best γ={right_gamma:g})")
     evidence = {"observed": len(seen), "misordered": len(wrong), "construction": family, "rewards": first.name,
                 "fits": [{"step": o.step, "rewards": o.name, "steps": o.steps, "columns": o.columns,
                           **{f: round(v[0], 3) for f, v in o.fits.items()}} for o in wrong[:3]]}
-    return [finding("returns-misordered", observation, rec.source, evidence=evidence,
+    hypotheses = [replace(h) for h in catalog.get("returns-misordered").hypotheses]
+    if family != "past":  # the weights are returns, at the wrong steps: reversed, or written one index off
+        hypotheses[:2] = hypotheses[1::-1]
+    return [finding("returns-misordered", observation, rec.source, evidence=evidence, hypotheses=hypotheses,
                     location={k: first.location.get(k) for k in ("file", "line")} | {"step": first.step})]
 
 

@@ -933,7 +933,7 @@ CODES = (
             ),
         ),
         next_step="Accumulate backwards: G = 0; for r in reversed(rewards): G = r + γ·G; returns.insert(0, G) "
-                  "(or flip-cumsum-flip), and pair returns[t] with log_probs[t].",
+                  "(or flip-cumsum-flip), and pair each step's return with that step's log-probability.",
         bad="G = 0\nfor r in rewards:\n    G = r + gamma * G\n    returns.append(G)",
         good="G = 0\nfor r in reversed(rewards):\n    G = r + gamma * G\n    returns.insert(0, G)",
         explains=("loss-plateau", "underfitting", "loss-sign-flipped"),
