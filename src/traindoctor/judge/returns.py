@@ -16,7 +16,8 @@ from .thresholds import RETURNS_FIT, RETURNS_MARGIN, RETURNS_OBSERVATIONS, RETUR
 
 _SAID = {"past": "sums of the rewards BEFORE each step (accumulated forward in time)",
          "reversed": "the reward-to-go reversed in time (step t gets the return of step T-1-t)",
-         "shifted": "the reward-to-go shifted by one step (step t gets the return of step t+1, the last step the first's)"}
+         "shifted": ("the reward-to-go shifted by one step (step t gets the return of step t+1, the last step "
+                     "the first's)")}
 
 
 def check(rec: Recorder) -> list[Finding]:

@@ -6,7 +6,8 @@ distribution's `log_prob`, a gather on a log-softmax: measure/actions.py watches
 passes the loss's graph is walked for a product whose one side reaches a stamped node: the other side is the
 weight. The rewards are read from the script's variables (the frames from the backward's up to the top): a 1-D
 or 2-D floating tensor, a list of numbers, of 0-dim or of equal 1-D tensors, with as many values as the weights
-(a 2-D one read with either axis as time), or, when the weights are 1-D (a flat buffer), fewer — the latest episode's, the weights' tail.
+(a 2-D one read with either axis as time), or, when the weights are 1-D (a flat buffer), fewer: the latest
+episode's, the weights' tail.
 
 Each construction is then fitted to the weights, affine (standardised returns, a baseline subtracted; with
 many columns, also after removing each step's mean over them), with the discount searched over a grid: the
@@ -76,7 +77,8 @@ class Returns:
             return
         weights, credit = found
         best = None
-        for name, rewards in _candidates(user_frame()):
+        flat = weights.squeeze().ndim == 1
+        for name, rewards in _candidates(user_frame(), lambda n: n == weights.size or (flat and n < weights.size)):
             for steps, columns, w, r in _aligned(weights, rewards):
                 fits = _fits(w, r, credit)
                 if fits is None:
@@ -165,8 +167,9 @@ def _sign_of(x: Any) -> float | None:
     return float(np.sign(x)) if isinstance(x, (int, float)) and x != 0 else None
 
 
-def _candidates(frame: FrameType | None) -> list[tuple[str, np.ndarray]]:
-    """Sequences of numbers among the variables of the script's frames, from the innermost out."""
+def _candidates(frame: FrameType | None, fits: Callable[[int], bool]) -> list[tuple[str, np.ndarray]]:
+    """Sequences of numbers among the variables of the script's frames, from the innermost out, of a size
+    that `fits`."""
     out, seen = [], set()
     while frame is not None:
         for name, value in list(frame.f_locals.items()):
@@ -174,7 +177,7 @@ def _candidates(frame: FrameType | None) -> list[tuple[str, np.ndarray]]:
                 if id(x) in seen:
                     continue
                 seen.add(id(x))
-                values = _sequence(x)
+                values = _sequence(x) if fits(_size(x)) else None
                 if values is not None:
                     out.append((key, values))
         frame = frame.f_back
@@ -186,6 +189,16 @@ def _members(name: str, value: Any) -> list[tuple[str, Any]]:
     if isinstance(value, dict) and len(value) <= _MEMBERS:
         out += [(f"{name}[{k!r}]", v) for k, v in value.items()]
     return out
+
+
+def _size(x: Any) -> int:
+    """How many values x holds, read without converting it (0 when it is no sequence)."""
+    if isinstance(x, torch.Tensor) or (type(x).__module__ == "numpy" and hasattr(x, "size")):
+        return int(x.numel() if isinstance(x, torch.Tensor) else x.size)
+    if isinstance(x, (list, tuple)) and x:
+        first = x[0]
+        return len(x) * (first.numel() if isinstance(first, torch.Tensor) else 1)
+    return 0
 
 
 def _sequence(x: Any) -> np.ndarray | None:
@@ -223,7 +236,7 @@ def _aligned(weights: np.ndarray, rewards: np.ndarray) -> list[tuple[int, int, n
     w = weights.reshape(-1)
     if rewards.size == w.size:
         w = w.reshape(rewards.shape)
-    elif rewards.ndim == 1 and weights.squeeze().ndim == 1 and rewards.size < w.size:
+    elif rewards.ndim == 1 and rewards.size < w.size:  # (`_candidates` kept these only for 1-D weights)
         w = w[-rewards.size:]  # the latest episode of a flat buffer
     else:
         return []
