@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..vocabulary.finding import Finding
 from ..measure.recorder import Recorder
 from . import (actions, adversaries, alike, carried, columns, dense, loop, loss, modes, norm_batches, numerics, printed,
-               probes, squashes, targets)
+               probes, returns, squashes, targets)
 
 
 def _batches(rec: Recorder) -> list[Finding]:
@@ -34,7 +34,8 @@ def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
                         ("carried state", carried.check), ("modes", modes.check), ("batch norm", norm_batches.check),
                         ("adversaries", adversaries.check), ("symmetric units", alike.check), ("batch data", _batches), ("dense targets", dense.check),
                         ("views", _views), ("printed metrics", printed.check), ("RL targets", targets.check),
-                        ("policy actions", actions.check), ("sigmoid and tanh calls", squashes.check)):
+                        ("policy actions", actions.check), ("policy returns", returns.check),
+                        ("sigmoid and tanh calls", squashes.check)):
         try:
             found.extend(rules(rec))
         except Exception as exc:

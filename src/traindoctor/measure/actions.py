@@ -241,8 +241,8 @@ def _classes() -> list[type]:
 
 def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
     """Patch the distributions' `sample`, `rsample` and `log_prob`, and `multinomial` and `gather` (torch's and
-    Tensor's), so that the recorder's `on_drawn`, `on_sampled`, `on_evaluated` and `on_gathered` see them while
-    `wanted()`; returns the undo."""
+    Tensor's), so that the recorder's `on_drawn`, `on_sampled`, `on_evaluated` and `on_gathered` see them (an
+    evaluation with its result) while `wanted()`; returns the undo."""
     saved: list[tuple[Any, str, Any]] = []
 
     def patch(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
@@ -268,7 +268,7 @@ def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
             with _Inside() as outer:
                 out = original(self, value, *args, **kwargs)
             if not outer and _trained(value, out) and wanted():
-                rec.on_evaluated(self, value)
+                rec.on_evaluated(self, value, out)
             return out
         return wrapper
 
@@ -289,7 +289,7 @@ def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
             if (not getattr(_local, "inside", False) and isinstance(index, torch.Tensor) and input.dim() == 2
                     and type(input.grad_fn).__name__ in _LOG_OPS and dim in (1, -1)
                     and tuple(index.shape) == (input.shape[0], 1) and _trained(index, out) and wanted()):
-                rec.on_gathered(input, index, input.shape[0])
+                rec.on_gathered(input, index, input.shape[0], out)
             return out
         return wrapper
 

@@ -42,6 +42,7 @@ from .nograd_feeds import WATCHED_CALLS, NoGradFeeds
 from .provenance import Provenance
 from .twins import Twins
 from .bootstrap import Bootstrap
+from .returns import Returns
 from .norm_batches import NormBatches, Sampler
 from .batches import BatchColumns
 from .printed import Printed
@@ -329,6 +330,7 @@ class Recorder:
         self.norm_sampler = Sampler()  # watches batch-norm layers in sampled training calls (measure/norm_batches.py)
         self.descent = DescentCheck()  # the direction of updates written by hand (no torch.optim optimizer)
         self.twins = Twins()  # models run only without gradients that copy another: do they follow it?
+        self.returns = Returns()  # the rewards a policy-gradient loss's weights are built from (measure/returns.py)
         self.bootstrap = Bootstrap()  # what of a loss target came from a model's no-grad output (TD targets)
         self.adversaries = Adversaries()  # two models in a game: which way each one's loss pulls the other's scores
         self.nonfinite: StepRecord | None = None  # the first step whose loss or gradients were non-finite
@@ -640,7 +642,8 @@ class Recorder:
             self.actions.drew(value, rows, unbatched, lambda: made, made)
 
     @_handler
-    def on_evaluated(self, dist: Any, value: torch.Tensor) -> None:
+    def on_evaluated(self, dist: Any, value: torch.Tensor, out: torch.Tensor) -> None:
+        self.returns.stamp(out)
         rows = actions.rows_of(dist, value)
         if rows is not None:
             with torch._C.DisableTorchFunction():
@@ -648,7 +651,8 @@ class Recorder:
                                        self._here)
 
     @_handler
-    def on_gathered(self, made: torch.Tensor, index: torch.Tensor, rows: int) -> None:
+    def on_gathered(self, made: torch.Tensor, index: torch.Tensor, rows: int, out: torch.Tensor) -> None:
+        self.returns.stamp(out)
         with torch._C.DisableTorchFunction():
             self.actions.evaluated(index, rows, False, lambda: made, "gather of log-probabilities", self._here)
 
@@ -720,6 +724,8 @@ class Recorder:
     def on_backward(self, tensors: Any) -> None:
         self._nograd_since_backward = False
         self.bootstrap.backward(tensors if isinstance(tensors, torch.Tensor) else None)
+        with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
+            self.returns.backward(tensors if isinstance(tensors, torch.Tensor) else None, self.n_steps, user_location)
         self.twins.backward(self.roots)
         lane = self.lane
         fed, followed, lane.followed = lane.provenance.verdict(), lane.followed, None

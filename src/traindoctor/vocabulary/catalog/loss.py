@@ -890,4 +890,52 @@ CODES = (
         good="dist = Categorical(logits=policy(states))\nloss = -(dist.log_prob(actions) * returns).mean()  # actions taken",
         explains=("loss-plateau", "cannot-overfit-batch", "underfitting", "loss-sign-flipped", "loss-divergence"),
     ),
+    Code(
+        code="returns-misordered",
+        title="The policy gradient weights each action with rewards that are not its own",
+        severity="error",
+        stage=MECHANISM,
+        what=(
+            "Detects a policy-gradient loss whose weights — the return, reward-to-go, advantage or GAE multiplying "
+            "log π(a_t|s_t) — are built from the rewards in the wrong order (`run`: on sampled backward passes, "
+            "the factor multiplying an evaluated log-probability in the loss, against the reward sequences among "
+            "the script's variables — tensors, lists of numbers or of tensors, time-first or episode-first, the "
+            "latest episode of a flat buffer — fitted, affine and with the discount searched, by the reward-to-go, "
+            "the sum of past rewards, the reward-to-go reversed in time and shifted by one step). Flags the loss "
+            "when, on most passes, a misordered construction explains the weights and the reward-to-go clearly "
+            "does not. Standardised returns, a baseline, bootstrapped values, GAE, n-step returns, one total "
+            "return for every step of an episode keep it quiet."),
+        why=(
+            "An action can only be credited with what happened after it: the weight of log π(a_t|s_t) must be "
+            "built from the rewards at t and later (plus a bootstrapped value). Accumulated forward in time, the "
+            "weight of the early choice that decides the outcome holds nothing of it, and late actions are "
+            "credited with rewards earned before them; reversed or shifted, each step gets another step's return. "
+            "The gradient then pushes up actions that did not earn their reward: the policy learns slowly, not at "
+            "all, or the wrong thing."),
+        hypotheses=(
+            Hypothesis(
+                cause="the discounted sum runs forward in time (for r in rewards: G = r + γ·G), a forward cumsum, "
+                      "or a GAE loop over range(T) instead of reversed(range(T))",
+                check="print rewards and weights of one episode: the first step's weight should include the last "
+                      "reward (discounted), the last step's only the last reward",
+            ),
+            Hypothesis(
+                cause="the returns were computed on the reversed rewards and never reversed back (or reversed "
+                      "inside the loop), or written to index t-1",
+                check="compare the weight of the last step with the last reward: they should match up to the "
+                      "normalisation",
+            ),
+            Hypothesis(
+                cause="the weights are right and the rewards fitted are another sequence of the same length that "
+                      "happens to accumulate into them",
+                check="recompute the reward-to-go from the rewards the environment returned and compare",
+                kind="null",
+            ),
+        ),
+        next_step="Accumulate backwards: G = 0; for r in reversed(rewards): G = r + γ·G; returns.insert(0, G) "
+                  "(or flip-cumsum-flip), and pair each step's return with that step's log-probability.",
+        bad="G = 0\nfor r in rewards:\n    G = r + gamma * G\n    returns.append(G)",
+        good="G = 0\nfor r in reversed(rewards):\n    G = r + gamma * G\n    returns.insert(0, G)",
+        explains=("loss-plateau", "underfitting", "loss-sign-flipped"),
+    ),
 )

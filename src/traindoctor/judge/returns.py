@@ -1,0 +1,56 @@
+"""A policy-gradient loss whose weights are built from the wrong rewards (measured by measure/returns.py): the
+return that multiplies log π(a_t|s_t) must come from the rewards at t and after. Flagged when, on most observed
+backward passes, a misordered construction (a past sum, the returns reversed or shifted) explains the weights
+well and the reward-to-go clearly worse."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..measure.recorder import Recorder
+from ..measure.returns import FAMILIES, Observation
+from ..vocabulary import catalog
+from ..vocabulary.finding import Finding, finding
+from .common import where
+from .thresholds import RETURNS_FIT, RETURNS_MARGIN, RETURNS_OBSERVATIONS, RETURNS_SHARE
+
+_SAID = {"past": "sums of the rewards BEFORE each step (accumulated forward in time)",
+         "reversed": "the reward-to-go reversed in time (step t gets the return of step T-1-t)",
+         "shifted": ("the reward-to-go shifted by one step (step t gets the return of step t+1, the last step "
+                     "the first's)")}
+
+
+def check(rec: Recorder) -> list[Finding]:
+    seen = rec.returns.observations
+    wrong = [o for o in seen if _misordered(o)]
+    if len(wrong) < max(RETURNS_OBSERVATIONS, RETURNS_SHARE * len(seen)):
+        return []
+    first = wrong[0]
+    family = max(FAMILIES[1:], key=lambda f: sum(_best(o) == f for o in wrong))
+    fit, gamma = first.fits[family]
+    right, right_gamma = first.fits["future"]
+    layout = (f"{first.steps} steps" if first.columns == 1
+              else f"{first.steps} steps × {first.columns} episodes side by side")
+    observation = (
+        f"the weights multiplying the log-probabilities in the policy-gradient loss are {_SAID[family]}: on "
+        f"{len(wrong)} of the {len(seen)} backward passes observed they are explained by that construction "
+        f"of `{first.name}` ({layout}) and not by the reward-to-go; first at step {first.step}{where(first.__dict__)}, "
+        f"R² {fit:.2f} (γ={gamma:g}) against {max(right, 0):.2f} for the reward-to-go (best γ={right_gamma:g})")
+    evidence = {"observed": len(seen), "misordered": len(wrong), "construction": family, "rewards": first.name,
+                "fits": [{"step": o.step, "rewards": o.name, "steps": o.steps, "columns": o.columns,
+                          **{f: round(v[0], 3) for f, v in o.fits.items()}} for o in wrong[:3]]}
+    hypotheses = [replace(h) for h in catalog.get("returns-misordered").hypotheses]
+    if family != "past":  # the weights are returns, at the wrong steps: reversed, or written one index off
+        hypotheses[:2] = hypotheses[1::-1]
+    return [finding("returns-misordered", observation, rec.source, evidence=evidence, hypotheses=hypotheses,
+                    location={k: first.location.get(k) for k in ("file", "line")} | {"step": first.step})]
+
+
+def _best(o: Observation) -> str:
+    return max(FAMILIES, key=lambda f: o.fits[f][0])
+
+
+def _misordered(o: Observation) -> bool:
+    """A misordered construction explains the weights well, the reward-to-go clearly worse."""
+    wrong = max(o.fits[f][0] for f in FAMILIES[1:])
+    return wrong >= RETURNS_FIT and o.fits["future"][0] <= wrong - RETURNS_MARGIN

@@ -1,0 +1,300 @@
+"""Which rewards the weights of a policy-gradient loss are built from: the return (reward-to-go, advantage, GAE)
+that multiplies log π(a_t|s_t) must come from the rewards at t and after, never from earlier ones.
+
+The log-probabilities a loss trains are stamped in their autograd nodes where they are evaluated (a
+distribution's `log_prob`, a gather on a log-softmax: measure/actions.py watches both). On sampled backward
+passes the loss's graph is walked for a product whose one side reaches a stamped node: the other side is the
+weight. The rewards are read from the script's variables (the frames from the backward's up to the top): a 1-D
+or 2-D floating tensor, a list of numbers, of 0-dim or of equal 1-D tensors, with as many values as the weights
+(a 2-D one read with either axis as time), or, when the weights are 1-D (a flat buffer), fewer: the latest
+episode's, the weights' tail.
+
+Each construction is then fitted to the weights, affine (standardised returns, a baseline subtracted; with
+many columns, also after removing each step's mean over them), with the discount searched over a grid: the
+reward-to-go G_t = r_t + γ·G_{t+1}; the past sum P_t = r_t + γ·P_{t-1}; the reward-to-go reversed in time
+(G_{T-1-t}); and shifted by one with the wrap-around (G_{t+1}, the last step taking G_0). A variable is
+rewards only when some construction with γ > 0 explains the weights better than the variable itself does (the
+weights accumulate it: not a copy of the weights, nor values, nor the returns themselves); of those, the one
+whose best construction explains the weights best is kept. judge/returns.py compares the constructions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .frames import user_frame
+
+STAMP = "traindoctor.logprob"  # the key of an evaluated log-probability's stamp in its autograd node
+FAMILIES = ("future", "past", "reversed", "shifted")  # "future" is the right one
+_GAMMAS = (0.0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99, 1.0)
+_ACCUMULATES = 0.05  # a construction with γ > 0 explains this much more variance than γ = 0: rewards
+_WALK = 2000  # nodes of the loss graph looked through for the product
+_SIDE = 64  # nodes of a product's side looked through for a stamped log-probability
+_FIRST = 12  # backward passes observed one by one, then one in _EVERY, up to _OBSERVED
+_EVERY = 10
+_OBSERVED = 40
+_MIN_ROWS = 6  # steps of an episode: fewer cannot tell an order (a few points fit anything)
+_MAX_VALUES = 100_000
+_COLUMNS_CENTRED = 8  # columns from which each step's mean over them may be removed (a per-step baseline)
+_MEMBERS = 16  # a container with more items is no batch
+
+
+@dataclass
+class Observation:
+    step: int
+    name: str  # the rewards' variable
+    credit: float | None  # the sign with which the loss credits the weights (None: not known)
+    steps: int  # steps in time
+    columns: int  # episodes (parallel environments) side by side
+    fits: dict[str, tuple[float, float]]  # family -> (R², its discount)
+    location: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Returns:
+    observations: list[Observation] = field(default_factory=list)
+    evaluated: bool = False  # a log-probability was stamped since the last backward
+    seen: int = 0  # backward passes after evaluations
+
+    def stamp(self, out: Any) -> None:
+        if isinstance(out, torch.Tensor) and out.grad_fn is not None:
+            out.grad_fn.metadata[STAMP] = True
+            self.evaluated = True
+
+    def backward(self, loss: Any, step: int, where: Callable[[], dict[str, Any]]) -> None:
+        if not self.evaluated or not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
+            return
+        self.evaluated = False
+        self.seen += 1
+        if len(self.observations) >= _OBSERVED or (self.seen > _FIRST and self.seen % _EVERY):
+            return
+        found = _weights(loss.grad_fn)
+        if found is None:
+            return
+        weights, credit = found
+        best = None
+        flat = weights.squeeze().ndim == 1
+        for name, rewards in _candidates(user_frame(), lambda n: n == weights.size or (flat and n < weights.size)):
+            for steps, columns, w, r in _aligned(weights, rewards):
+                fits = _fits(w, r, credit)
+                if fits is None:
+                    continue
+                top = max(v[0] for v in fits.values())
+                if best is None or top > best[0]:
+                    best = (top, Observation(step, name, credit, steps, columns, fits))
+        if best is not None:
+            best[1].location = where()
+            self.observations.append(best[1])
+
+
+def _weights(root: Any) -> tuple[np.ndarray, float | None] | None:
+    """The factor multiplying the evaluated log-probabilities in the loss (its values), found breadth first, and
+    the sign with which the loss credits it (+1 when minimising the loss raises log π where the factor is
+    high, as −log π·A does), or None when an op on the way has no known sign."""
+    queue, seen, reached = [(root, 1.0)], {id(root)}, {}
+    while queue and len(seen) < _WALK:
+        node, sign = queue.pop(0)
+        if type(node).__name__ == "MulBackward0":
+            for i, (fn, _) in enumerate(node.next_functions):
+                below = _reaches(fn, reached) if fn is not None else None
+                if below is None:
+                    continue
+                try:
+                    w = node._saved_other if i == 0 else node._saved_self
+                except RuntimeError:  # not saved
+                    continue
+                if isinstance(w, torch.Tensor) and w.is_floating_point() and w.numel() >= _MIN_ROWS:
+                    credit = None if sign is None or below[0] is None else -sign * below[0]
+                    return w.detach().to("cpu", torch.float64).numpy(), credit
+        for (fn, _), step in zip(node.next_functions, _signs(node)):
+            if fn is not None and id(fn) not in seen:
+                seen.add(id(fn))
+                queue.append((fn, None if sign is None or step is None else sign * step))
+    return None
+
+
+def _reaches(start: Any, reached: dict[int, tuple[float | None]]) -> tuple[float | None] | None:
+    """(the sign from `start` to) a stamped log-probability within a few nodes, or None when none is there."""
+    if id(start) not in reached:
+        queue, seen, found = [(start, 1.0)], {id(start)}, None
+        while queue and len(seen) <= _SIDE and found is None:
+            node, sign = queue.pop(0)
+            if STAMP in node.metadata:
+                found = (sign,)
+            for (fn, _), step in zip(node.next_functions, _signs(node)):
+                if fn is not None and id(fn) not in seen:
+                    seen.add(id(fn))
+                    queue.append((fn, None if sign is None or step is None else sign * step))
+        reached[id(start)] = found
+    return reached[id(start)]
+
+
+# ops through which a value's sign is kept: reductions, sums, views, gathers, increasing functions (PPO's
+# exp of a log-ratio, its clip and its min)
+_KEEPS = {"Mean", "Sum", "Add", "View", "UnsafeView", "Reshape", "ReshapeAlias", "Squeeze", "Unsqueeze", "Expand",
+          "Stack", "Cat", "Index", "Select", "Slice", "Gather", "Clone", "ToCopy", "T", "Permute", "Transpose",
+          "Split", "SplitWithSizes", "Unbind", "Exp", "Log", "Clamp", "ClampMin", "ClampMax", "Minimum", "Maximum"}
+
+
+def _signs(node: Any) -> list[float | None]:
+    """Per input of an autograd node, the sign its output has in it (None: not known)."""
+    name = type(node).__name__
+    op = name[:name.find("Backward")] if "Backward" in name else name
+    n = len(node.next_functions)
+    if op == "Neg":
+        return [-1.0] * n
+    if op in _KEEPS:
+        return [1.0] * n
+    if op == "Sub":
+        return [1.0, -_sign_of(getattr(node, "_saved_alpha", 1))][:n]
+    if op == "Rsub":
+        return [-1.0, 1.0][:n]
+    if op in ("Mul", "Div"):
+        other = getattr(node, "_saved_other", None)
+        return [_sign_of(other) if other is not None else None] + [None] * (n - 1)
+    return [None] * n
+
+
+def _sign_of(x: Any) -> float | None:
+    if isinstance(x, torch.Tensor):
+        if x.numel() != 1:
+            return None
+        x = float(x)
+    return float(np.sign(x)) if isinstance(x, (int, float)) and x != 0 else None
+
+
+def _candidates(frame: FrameType | None, fits: Callable[[int], bool]) -> list[tuple[str, np.ndarray]]:
+    """Sequences of numbers among the variables of the script's frames, from the innermost out, of a size
+    that `fits`."""
+    out, seen = [], set()
+    while frame is not None:
+        for name, value in list(frame.f_locals.items()):
+            for key, x in _members(name, value):
+                if id(x) in seen:
+                    continue
+                seen.add(id(x))
+                values = _sequence(x) if fits(_size(x)) else None
+                if values is not None:
+                    out.append((key, values))
+        frame = frame.f_back
+    return out
+
+
+def _members(name: str, value: Any) -> list[tuple[str, Any]]:
+    out = [(name, value)]
+    if isinstance(value, dict) and len(value) <= _MEMBERS:
+        out += [(f"{name}[{k!r}]", v) for k, v in value.items()]
+    return out
+
+
+def _size(x: Any) -> int:
+    """How many values x holds, read without converting it (0 when it is no sequence)."""
+    if isinstance(x, torch.Tensor) or (type(x).__module__ == "numpy" and hasattr(x, "size")):
+        return int(x.numel() if isinstance(x, torch.Tensor) else x.size)
+    if isinstance(x, (list, tuple)) and x:
+        first = x[0]
+        return len(x) * (first.numel() if isinstance(first, torch.Tensor) else 1)
+    return 0
+
+
+def _sequence(x: Any) -> np.ndarray | None:
+    """x's values as a 1-D or 2-D float array when it is a floating tensor or array, or a list of numbers,
+    of 0-dim tensors or of equal 1-D ones; else None."""
+    if isinstance(x, torch.Tensor):
+        if not x.is_floating_point() or x.requires_grad or x.dim() not in (1, 2) or x.is_complex():
+            return None
+        values = x.detach().to("cpu", torch.float64).numpy()
+    elif type(x).__module__ == "numpy" and getattr(x, "dtype", None) is not None and x.dtype.kind == "f":
+        values = np.asarray(x, dtype=np.float64)
+    elif isinstance(x, (list, tuple)) and _MIN_ROWS <= len(x) <= _MAX_VALUES:
+        values = _listed(x)
+    else:
+        return None
+    if values is None or values.ndim not in (1, 2) or not _MIN_ROWS <= values.size <= _MAX_VALUES:
+        return None
+    return values if np.isfinite(values).all() and np.ptp(values) > 0 else None
+
+
+def _listed(x: list | tuple) -> np.ndarray | None:
+    first = x[0]
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
+            return np.asarray(x, dtype=np.float64)
+        return None
+    if isinstance(first, torch.Tensor) and first.dim() <= 1 and first.is_floating_point():
+        if all(isinstance(v, torch.Tensor) and v.shape == first.shape and not v.requires_grad for v in x):
+            return torch.stack([v.detach().to("cpu", torch.float64) for v in x]).numpy()
+    return None
+
+
+def _aligned(weights: np.ndarray, rewards: np.ndarray) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+    """(steps, columns, weights, rewards) as time × columns arrays, for each way the rewards fit the weights."""
+    w = weights.reshape(-1)
+    if rewards.size == w.size:
+        w = w.reshape(rewards.shape)
+    elif rewards.ndim == 1 and rewards.size < w.size:  # (`_candidates` kept these only for 1-D weights)
+        w = w[-rewards.size:]  # the latest episode of a flat buffer
+    else:
+        return []
+    if rewards.ndim == 1:
+        return [(rewards.size, 1, w[:, None], rewards[:, None])]
+    out = []
+    for axis in (0, 1):
+        wt, rt = np.moveaxis(w, axis, 0), np.moveaxis(rewards, axis, 0)
+        if rt.shape[0] >= _MIN_ROWS:
+            out.append((rt.shape[0], rt.shape[1], wt, rt))
+    return out
+
+
+def _fits(w: np.ndarray, r: np.ndarray, credit: float | None) -> dict[str, tuple[float, float]] | None:
+    """Per construction, the best R² of an affine fit to the weights and its discount; None when the rewards
+    are not what the weights accumulate. With the loss's sign known, a fit must credit rewards as the loss
+    credits the weights: undiscounted, the past sum is the reward-to-go negated plus the episode's total, told
+    apart only by that sign."""
+    if not np.isfinite(w).all() or np.ptp(w) == 0:
+        return None
+    if credit is not None:
+        w = w * credit
+    fits = {f: (-1.0, 0.0) for f in FAMILIES}
+    plain = -1.0
+    for gamma in _GAMMAS:
+        future, past = _discounted(r[::-1], gamma)[::-1], _discounted(r, gamma)
+        made = {"future": future, "past": past, "reversed": future[::-1], "shifted": np.roll(future, -1, axis=0)}
+        for family, x in made.items():
+            c = _corr(x, w)
+            r2 = c * c if c > 0 or credit is None else 0.0
+            if gamma == 0.0:
+                plain = max(plain, c * c)
+            elif r2 > fits[family][0]:
+                fits[family] = (r2, gamma)
+    if max(v[0] for v in fits.values()) < plain + _ACCUMULATES:
+        return None
+    return fits
+
+
+def _discounted(r: np.ndarray, gamma: float) -> np.ndarray:
+    out, acc = np.empty_like(r), np.zeros(r.shape[1:])
+    for t in range(r.shape[0]):
+        acc = r[t] + gamma * acc
+        out[t] = acc
+    return out
+
+
+def _corr(x: np.ndarray, w: np.ndarray) -> float:
+    """The correlation of x and w over all entries; with many columns, also with each step's mean over the
+    columns removed (a per-step baseline), whichever is larger in size."""
+    best = _pearson(x.reshape(-1), w.reshape(-1))
+    if w.shape[1] >= _COLUMNS_CENTRED:
+        centred = _pearson((x - x.mean(1, keepdims=True)).reshape(-1), (w - w.mean(1, keepdims=True)).reshape(-1))
+        best = max(best, centred, key=abs)
+    return best
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum()) / den if den > 1e-12 else 0.0
