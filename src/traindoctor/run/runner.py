@@ -293,7 +293,8 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
     if probes and model is not None and not threads_block and rec.tapes.get(id(model.module)):
         probe_records.append(_loss_independence(model.module, rec.tapes[id(model.module)][-1], found))
         probe_records.append(loss_terms.run_record(model.module, rec.tapes[id(model.module)][-2:],
-                                                   rec.initial_states.get(id(model.module)), found))
+                                                   rec.initial_states.get(id(model.module)), found,
+                                                   rec.live_terms.get(id(model.module), [])))
     experiment_section: dict[str, Any] = {"ran": False, "why": "no model was trained"}
     if model is not None and not threads_block and experiments_ is not False:
         try:
