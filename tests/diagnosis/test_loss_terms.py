@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 import traindoctor
 from conftest import validate
-from traindoctor.diagnosis.loss_terms import NotMultiLoss, check_checkup, measure, named_terms
+from traindoctor.diagnosis.loss_terms import NotMultiLoss, check_checkup, check_run, measure, named_terms
 from traindoctor.judge import loss_balance
 from traindoctor.measure.tape import TapeRecorder
 
@@ -133,6 +133,17 @@ def test_terms_off_tape_are_measured_on_the_live_graph_and_those_on_tape_are_not
     held = _two_call_tape(lambda o, y: 1e3 * F.mse_loss(o, y).detach())  # a constant: no term
     assert held.live_sample is None and [t.name for t in held.terms()] == ["add"]
     assert _two_call_tape(lambda o, y: None).live_sample is None  # every term on tape: replayed instead
+
+
+def test_run_judges_live_samples_and_judges_cancelling_between_tasks_on_tape_only():
+    """A critic's real and fake scores, both off tape, oppose by design; two tasks on tape that cancel do not."""
+    def live(names, tasks, off):
+        return [{**_sample(dict.fromkeys(names, 1.0), cancel=0.1, at=i), "weights": dict.fromkeys(names, 1.0),
+                 "tasks": tasks, "off_tape": off} for i in range(4)]
+    scores = check_run(None, [], None, live(["real", "fake"], [], ["real", "fake"]))
+    assert scores[0] == [] and scores[1]["off_tape"] == ["fake", "real"]
+    tasks = check_run(None, [], None, live(["a", "b", "c"], ["a", "b"], ["c"]))
+    assert [(f.code, f.evidence["terms"]) for f in tasks[0]] == [("loss-conflict", ["a", "b"])]
 
 
 def test_a_task_two_orders_below_another_is_drowned_when_the_other_was_served_and_it_was_not():

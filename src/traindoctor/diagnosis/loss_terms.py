@@ -90,8 +90,10 @@ def check_run(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.
         tasks = {n for s in live for n in s["tasks"]}
         off_tape = {n for s in live for n in s["off_tape"]}
         samples = [{k: v for k, v in s.items() if k not in ("weights", "tasks", "off_tape")} for s in live]
-        return (loss_balance.judge(samples, "run", weights, tasks, off_tape),
-                {**_record(samples, weights), "off_tape": sorted(off_tape)})
+        # Cancelling is judged between tasks seen on tape only: a term off tape may be a penalty, opposed by design.
+        found = loss_balance.imbalance(samples, "run", weights, tasks, off_tape) + (
+            loss_balance.conflict(samples, "run", tasks) if tasks else [])
+        return found, {**_record(samples, weights), "off_tape": sorted(off_tape)}
     terms = named_terms(tapes[-1])
     weights = {name: t.weight for name, t in terms.items()}
     tasks = {name for name, t in terms.items() if t.targeted}
