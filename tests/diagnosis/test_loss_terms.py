@@ -109,6 +109,10 @@ def test_a_task_made_worse_while_a_larger_term_is_served_is_traded_away_whatever
     held = samples((0.3, 0.3, 0.3, 0.3), big="off")
     assert [f.evidence["displaced"] for f in loss_balance.judge(held, "run", {}, ("task",))] == ["penalty"]
     assert loss_balance.judge(held, "run", {}, ("task",), unknown=("off",)) == []
+    # A term off tape far below the task (a penalty on the weights computed before the model's call): not judged.
+    penalty = [_sample({"ce": 1.0, "l2": 1e-4}, values={"ce": v, "l2": 2e-4}) for v in (1.4, 1.4, 0.2, 0.2)]
+    assert [f.evidence["term"] for f in loss_balance.judge(penalty, "run", {}, ("ce",))] == ["l2"]
+    assert loss_balance.judge(penalty, "run", {}, ("ce",), unknown=("l2",)) == []
 
 
 def _two_call_tape(first_term):

@@ -28,7 +28,7 @@ def judge(samples: Sequence[Sample], source: str, weights: dict[str, float] | No
     """Both rules over the samples in the order they were taken. `weights`: each term's constant factor in the
     loss, when known (the recorded loss), so a finding can say whether the weight or the term's scale drowns it;
     `tasks`: the terms that read a target (the others are penalties on the outputs or the weights, but for the
-    `unknown`: terms off tape, whose reads were not seen)."""
+    `unknown`: terms off tape, whose reads were not seen; they may drown others, and are not judged drowned)."""
     if len(samples) < BALANCE_SAMPLES:
         return []
     return imbalance(samples, source, weights or {}, tasks, unknown) + conflict(samples, source, tasks)
@@ -45,6 +45,8 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
     learning, nor to make it worse."""
     found = []
     for term in _common(samples, "norms"):
+        if term in unknown:
+            continue  # what it reads was not seen: it may be a penalty on the weights, never judged drowned
         ratios = [_ratio(s["norms"], term) for s in samples]
         if any(r is None for r in ratios):
             continue

@@ -493,7 +493,8 @@ CODES = (
             "falls by half and the task does not; or a task whose gradient stays under 1/10 of the largest "
             "term's while that term falls by half and the task's value doubles (traded away). Terms the last "
             "model call's tape holds as constants (another call of the model, a derivative taken with "
-            "autograd.grad, as in a PINN) are measured on the live graph of the first and latest steps taped. "
+            "autograd.grad, as in a PINN) are measured on the live graph of the first and latest steps taped; "
+            "such a term may drown another but is not judged drowned itself (it may be a penalty on the weights). "
             "An error when the term's values were measured (its task is not being learned), a warning when "
             "only its gradients were."),
         why=(
