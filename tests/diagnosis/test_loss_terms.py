@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 import traindoctor
 from conftest import validate
-from traindoctor.diagnosis.loss_terms import NotMultiLoss, check_checkup, measure, named_terms
+from traindoctor.diagnosis.loss_terms import NotMultiLoss, check_checkup, check_run, measure, named_terms
 from traindoctor.judge import loss_balance
 from traindoctor.measure.tape import TapeRecorder
 
@@ -84,6 +84,70 @@ def test_imbalance_needs_every_sample_and_a_term_that_is_not_served():
     assert chosen == []
     satisfied = [_sample({"big": 1.0, "small": 0.0}) for _ in range(4)]
     assert loss_balance.judge(satisfied, "run") == []
+
+
+def test_a_drowned_term_whose_values_did_not_fall_is_an_error_and_one_known_by_its_gradients_alone_a_warning():
+    """The consequence sets the severity: the task it stands for measured not learning, or only its lack of say."""
+    stuck = [_sample({"big": 1.0, "small": 1e-5}, values={"big": b, "small": 1.4}) for b in (9.0, 9.0, 2.0, 2.0)]
+    assert [(f.code, f.severity) for f in loss_balance.judge(stuck, "run")] == [("loss-imbalance", "error")]
+    unknown = [{**s, "values": {}} for s in stuck]
+    assert [(f.code, f.severity) for f in loss_balance.judge(unknown, "run")] == [("loss-imbalance", "warning")]
+
+
+def test_a_task_made_worse_while_a_larger_term_is_served_is_traded_away_whatever_its_weight():
+    """An order below a term that fell by half, the task's value doubled: the larger term's steps move the
+    shared weights against it. Not when the task holds its value, nor a term that reads no target (a KL that
+    grows as the code carries information), nor a term off tape beside a task that holds (not a penalty)."""
+    def samples(small_values, big="big"):
+        return [_sample({big: 1.0, "task": 0.03}, values={big: b, "task": v}, at=i)
+                for i, (b, v) in enumerate(zip((100.0, 90.0, 2.0, 1.0), small_values))]
+    worse = loss_balance.judge(samples((0.3, 0.3, 9.0, 9.0)), "run", {"task": 0.1}, ("task", "big"))
+    assert [(f.code, f.severity, f.evidence["displaced"]) for f in worse] == [("loss-imbalance", "error", "worse")]
+    assert "made `task` worse" in worse[0].observation
+    assert loss_balance.judge(samples((0.3, 0.3, 0.3, 0.3)), "run", {"task": 0.1}, ("task", "big")) == []
+    assert loss_balance.judge(samples((0.3, 0.3, 9.0, 9.0)), "run", {}, ("big",)) == []
+    held = samples((0.3, 0.3, 0.3, 0.3), big="off")
+    assert [f.evidence["displaced"] for f in loss_balance.judge(held, "run", {}, ("task",))] == ["penalty"]
+    assert loss_balance.judge(held, "run", {}, ("task",), unknown=("off",)) == []
+    # A term off tape far below the task (a penalty on the weights computed before the model's call): not judged.
+    penalty = [_sample({"ce": 1.0, "l2": 1e-4}, values={"ce": v, "l2": 2e-4}) for v in (1.4, 1.4, 0.2, 0.2)]
+    assert [f.evidence["term"] for f in loss_balance.judge(penalty, "run", {}, ("ce",))] == ["l2"]
+    assert loss_balance.judge(penalty, "run", {}, ("ce",), unknown=("l2",)) == []
+
+
+def _two_call_tape(first_term):
+    """The model called on two batches, the loss summing a term of each: only the second call is on tape."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    x1, x2, y = torch.randn(8, 3), torch.randn(8, 3), torch.randn(8, 1)
+    first = first_term(model(x1), y)
+    out = model(x2)
+    recorder = TapeRecorder()
+    recorder.start(model, out, (x2,), {}, 0, partial=True)
+    loss = first + 0.1 * F.mse_loss(out, y) if first is not None else 0.1 * F.mse_loss(out, y) + out.abs().mean()
+    return recorder.finish(loss)
+
+
+def test_terms_off_tape_are_measured_on_the_live_graph_and_those_on_tape_are_not():
+    off = _two_call_tape(lambda o, y: 1e3 * F.mse_loss(o, y))
+    sample = off.live_sample
+    assert set(sample["norms"]) == {"mul", "mse_loss"} and sample["weights"] == {"mul": 1.0, "mse_loss": 0.1}
+    assert sample["tasks"] == ["mse_loss"] and sample["off_tape"] == ["mul"]
+    assert sample["norms"]["mse_loss"] < 1e-2 * sample["norms"]["mul"]
+    held = _two_call_tape(lambda o, y: 1e3 * F.mse_loss(o, y).detach())  # a constant: no term
+    assert held.live_sample is None and [t.name for t in held.terms()] == ["add"]
+    assert _two_call_tape(lambda o, y: None).live_sample is None  # every term on tape: replayed instead
+
+
+def test_run_judges_live_samples_and_judges_cancelling_between_tasks_on_tape_only():
+    """A critic's real and fake scores, both off tape, oppose by design; two tasks on tape that cancel do not."""
+    def live(names, tasks, off):
+        return [{**_sample(dict.fromkeys(names, 1.0), cancel=0.1, at=i), "weights": dict.fromkeys(names, 1.0),
+                 "tasks": tasks, "off_tape": off} for i in range(4)]
+    scores = check_run(None, [], None, live(["real", "fake"], [], ["real", "fake"]))
+    assert scores[0] == [] and scores[1]["off_tape"] == ["fake", "real"]
+    tasks = check_run(None, [], None, live(["a", "b", "c"], ["a", "b"], ["c"]))
+    assert [(f.code, f.evidence["terms"]) for f in tasks[0]] == [("loss-conflict", ["a", "b"])]
 
 
 def test_a_task_two_orders_below_another_is_drowned_when_the_other_was_served_and_it_was_not():

@@ -249,3 +249,33 @@ def test_balanced_aligned_and_deliberate_weightings_stay_quiet(run_code, name):
         assert record["status"] == "skipped" and "single term" in record["note"]
     else:
         assert record["status"] == "ran", record
+
+
+# A network that solves u'' = f on [0, 1]: its residual comes from one call (a second derivative taken with
+# autograd.grad), the boundary values from another, so the residual is not on the tape of the last call.
+TWO_CALLS = """
+import math
+net = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1))
+opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+xb = torch.tensor([[0.0], [1.0]]); ub = torch.tensor([[1.0], [2.0]])
+for step in range(150):
+    x = torch.rand(64, 1).requires_grad_(True)
+    u = net(x)
+    du = torch.autograd.grad(u.sum(), x, create_graph=True)[0]
+    d2u = torch.autograd.grad(du.sum(), x, create_graph=True)[0]
+    residual = ((d2u + (3 * math.pi) ** 2 * torch.sin(3 * math.pi * x)) ** 2).mean() / SCALE
+    loss = residual + WEIGHT * ((net(xb) - ub) ** 2).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+@pytest.mark.parametrize("scale, weight, drowned", [(1.0, 0.1, True), ((3 * 3.1416) ** 4, 1.0, False)])
+def test_a_term_off_the_last_calls_tape_is_measured_live(run_code, scale, weight, drowned):
+    """The residual in its raw units (~1e3) makes the boundary term worse while it falls: the boundary values
+    are traded away; scaled to the boundary term's units, both fall and nothing is named."""
+    r = run_code(PRELUDE + TWO_CALLS.replace("SCALE", repr(scale)).replace("WEIGHT", repr(weight)))
+    record = _terms_record(r)
+    assert record["status"] == "ran" and len(record["off_tape"]) == 1, record
+    named = [f for f in r.findings if f.code in BALANCE]
+    assert [(f.code, f.severity, f.evidence["displaced"]) for f in named] == (
+        [("loss-imbalance", "error", "worse")] if drowned else []), codes(r)

@@ -7,7 +7,9 @@ reaches only parameters of its own (an auxiliary head) asks nothing of shared we
 terms computed from the weights alone (an L2 penalty written into the loss) are regularisers and are not
 judged. The rules are in judge/loss_balance.py.
 
-`run` measures on copies at the initial and the final weights, on the batches of the last two tapes;
+`run` measures on copies at the initial and the final weights, on the batches of the last two tapes — or, when
+some terms are not on tape (another call of the model, a derivative taken with autograd.grad, held as
+constants there), on the live graph of the first and the latest steps taped;
 `checkup` on copies trained a few steps on its batch; the Monitor on the live graph at sampled steps
 (torch.autograd.grad, which leaves `.grad` alone). Gradients are taken with the graph retained, so the
 script's own backward() that follows is unaffected.
@@ -16,7 +18,6 @@ script's own backward() that follows is unaffected.
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from typing import Any, Callable, Sequence
 
@@ -26,7 +27,9 @@ from torch import nn
 from ..judge import loss_balance
 from ..judge.thresholds import BALANCE_MAX_TERMS
 from ..measure.copies import independent_copy, set_mode
+from ..measure.recorder import LIVE_KEPT
 from ..measure.tape import Tape, TapeRecorder, Term
+from ..measure.term_grads import measure
 from ..vocabulary.finding import Finding
 from .sandbox import isolated
 from .tree import Call, call
@@ -38,40 +41,6 @@ CHECKUP_EVERY = 10
 
 class NotMultiLoss(Exception):
     """The loss is not a sum of terms that share parameters: nothing to balance (the reason)."""
-
-
-def measure(terms: dict[str, torch.Tensor], params: Sequence[torch.Tensor], at: Any) -> loss_balance.Sample | None:
-    """One sample: each term's gradient norm on the shared parameters, and each pair's cosine and cancellation.
-    None when fewer than two terms reach a shared parameter."""
-    grads: dict[str, tuple[torch.Tensor | None, ...]] = {}
-    for name, value in terms.items():
-        if isinstance(value, torch.Tensor) and value.requires_grad and value.numel() == 1:
-            grads[name] = torch.autograd.grad(value.reshape(()), list(params), retain_graph=True, allow_unused=True)
-    reach = [sum(g[i] is not None for g in grads.values()) for i in range(len(params))]
-    shared = [i for i, n in enumerate(reach) if n >= 2]
-    judged = [name for name, g in grads.items() if any(g[i] is not None for i in shared)]
-    if len(judged) < 2:
-        return None
-    square = {n: _dot(grads[n], grads[n], shared) for n in judged}
-    norms = {n: math.sqrt(v) for n, v in square.items()}
-    pairs = []
-    for a, b in itertools.combinations(judged, 2):
-        dot = _dot(grads[a], grads[b], shared)
-        denom = norms[a] * norms[b]
-        together = math.sqrt(max(square[a] + square[b] + 2 * dot, 0.0))
-        pairs.append({"terms": [a, b], "cosine": dot / denom if denom > 0 else math.nan,
-                      "cancel": together / (norms[a] + norms[b]) if norms[a] + norms[b] > 0 else math.nan})
-    values = {n: float(terms[n].detach().reshape(())) for n in judged}
-    return {"at": at, "values": values, "norms": norms, "pairs": pairs}
-
-
-def _dot(a: tuple[torch.Tensor | None, ...], b: tuple[torch.Tensor | None, ...], where: list[int]) -> float:
-    """Their dot product over the parameters `where`, summed per tensor in float64 (no concatenated copy)."""
-    total = 0.0
-    for i in where:
-        if a[i] is not None and b[i] is not None:
-            total += float(torch.vdot(a[i].reshape(-1).double(), b[i].reshape(-1).double()))
-    return total
 
 
 # ── terms of a recorded loss ─────────────────────────────────────────────────
@@ -111,8 +80,20 @@ def _sample(model: nn.Module, tape: Tape, at: Any) -> loss_balance.Sample | None
         return measure(terms, params, at)
 
 
-def check_run(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.Tensor] | None) -> tuple[list[Finding], dict]:
-    """run: samples at the initial weights and at the final weights, on each tape's batch. Raises NotMultiLoss."""
+def check_run(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.Tensor] | None,
+              live: Sequence[loss_balance.Sample] = ()) -> tuple[list[Finding], dict]:
+    """run: samples at the initial weights and at the final weights, on each tape's batch; or, when some terms
+    of the loss are not on tape, the first and latest samples of the run's live graph (`live`, measure/tape.py
+    `live_terms`). Raises NotMultiLoss."""
+    if len(live) >= 2 * LIVE_KEPT:
+        weights = {n: w for s in live for n, w in s["weights"].items()}
+        tasks = {n for s in live for n in s["tasks"]}
+        off_tape = {n for s in live for n in s["off_tape"]}
+        samples = [{k: v for k, v in s.items() if k not in ("weights", "tasks", "off_tape")} for s in live]
+        # Cancelling is judged between tasks seen on tape only: a term off tape may be a penalty, opposed by design.
+        found = loss_balance.imbalance(samples, "run", weights, tasks, off_tape) + (
+            loss_balance.conflict(samples, "run", tasks) if tasks else [])
+        return found, {**_record(samples, weights), "off_tape": sorted(off_tape)}
     terms = named_terms(tapes[-1])
     weights = {name: t.weight for name, t in terms.items()}
     tasks = {name for name, t in terms.items() if t.targeted}
@@ -130,10 +111,10 @@ def check_run(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.
 
 
 def run_record(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.Tensor] | None,
-               found: list[Finding]) -> dict[str, Any]:
+               found: list[Finding], live: Sequence[loss_balance.Sample] = ()) -> dict[str, Any]:
     """run's probe record for the loss terms; findings are added to `found`. Never raises."""
     try:
-        new, record = check_run(model, tapes, initial)
+        new, record = check_run(model, tapes, initial, live)
     except NotMultiLoss as exc:
         return {"name": NAME, "status": "skipped", "note": str(exc)}
     except Exception as exc:  # a bug of ours: the other findings stand

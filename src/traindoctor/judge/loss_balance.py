@@ -18,30 +18,35 @@ from typing import Any, Collection, Sequence
 from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.numbers import fmt
 from .thresholds import (BALANCE_SAMPLES, CONFLICT_CANCEL, IMBALANCE_DISPLACED, IMBALANCE_FELL, IMBALANCE_RATIO,
-                         IMBALANCE_TASKS)
+                         IMBALANCE_TASKS, IMBALANCE_WORSE)
 
 Sample = dict[str, Any]
 
 
 def judge(samples: Sequence[Sample], source: str, weights: dict[str, float] | None = None,
-          tasks: Collection[str] = ()) -> list[Finding]:
+          tasks: Collection[str] = (), unknown: Collection[str] = ()) -> list[Finding]:
     """Both rules over the samples in the order they were taken. `weights`: each term's constant factor in the
     loss, when known (the recorded loss), so a finding can say whether the weight or the term's scale drowns it;
-    `tasks`: the terms that read a target (the others are penalties on the outputs or the weights)."""
+    `tasks`: the terms that read a target (the others are penalties on the outputs or the weights, but for the
+    `unknown`: terms off tape, whose reads were not seen; they may drown others, and are not judged drowned)."""
     if len(samples) < BALANCE_SAMPLES:
         return []
-    return imbalance(samples, source, weights or {}, tasks) + conflict(samples, source, tasks)
+    return imbalance(samples, source, weights or {}, tasks, unknown) + conflict(samples, source, tasks)
 
 
 def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
-              tasks: Collection[str] = ()) -> list[Finding]:
+              tasks: Collection[str] = (), unknown: Collection[str] = ()) -> list[Finding]:
     """A term drowned (its gradient three orders below the largest on every sample; two, for a task beside a
     task that was served while it was not), or a task displaced: its
     gradient an order below a term that reads no target (a penalty), which fell by half or more while the
-    task did not — the optimizer served the penalty. A weight written into the loss excuses the first, a
-    choice (0.01 on an auxiliary loss), never the second: no weight is meant to stop the task learning."""
+    task did not — the optimizer served the penalty; or a task traded away: its gradient an order below the
+    largest term's, which fell by half while the task's value doubled. A weight written into the loss excuses
+    the first, a choice (0.01 on an auxiliary loss), never the others: no weight is meant to stop a task
+    learning, nor to make it worse."""
     found = []
     for term in _common(samples, "norms"):
+        if term in unknown:
+            continue  # what it reads was not seen: it may be a penalty on the weights, never judged drowned
         ratios = [_ratio(s["norms"], term) for s in samples]
         if any(r is None for r in ratios):
             continue
@@ -50,13 +55,16 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
             continue  # the term is being served: through its own parameters, or it is nearly met
         largest = max((n for n in samples[-1]["norms"].items() if n[0] != term), key=lambda kv: kv[1])[0]
         served_other = (_fell(samples, largest) or 0.0) >= IMBALANCE_FELL
-        displaced = (term in tasks and largest not in tasks and max(ratios) < IMBALANCE_DISPLACED and served_other)
+        penalty = largest not in tasks and largest not in unknown
+        worse = fell is not None and fell <= -IMBALANCE_WORSE
+        displaced = (term in tasks and (penalty or worse) and max(ratios) < IMBALANCE_DISPLACED and served_other)
         # Between tasks, the bar is lower when the larger one was served and this one was not.
         bar = IMBALANCE_TASKS if term in tasks and largest in tasks and served_other else IMBALANCE_RATIO
         if not displaced and (max(ratios) >= bar
                               or _weighted_on_purpose(max(ratios), weights.get(term), weights.get(largest), bar)):
             continue
-        found.append(_imbalance_finding(term, largest, ratios, fell, samples, source, weights, displaced))
+        found.append(_imbalance_finding(term, largest, ratios, fell, samples, source, weights,
+                                        "penalty" if displaced and penalty else "worse" if displaced else None))
     return found
 
 
@@ -85,13 +93,17 @@ def conflict(samples: Sequence[Sample], source: str, tasks: Collection[str] = ()
 
 
 def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float | None, samples: Sequence[Sample],
-                       source: str, weights: dict[str, float], displaced: bool = False) -> Finding:
+                       source: str, weights: dict[str, float], displaced: str | None = None) -> Finding:
+    """`displaced`: by a penalty the optimizer served ("penalty"), or traded away for a larger term ("worse")."""
     weight = weights.get(term)
     moved = ("" if fell is None else f"; its value went from {fmt(_value(samples[0], term))} to "
              f"{fmt(_value(samples[-1], term))}")
     observation = (f"the loss term `{term}` sends a gradient {fmt(max(ratios))} times or less the size of "
                    f"`{largest}`'s to the shared parameters, on all {len(samples)} samples{moved}")
-    if displaced:
+    if displaced == "worse":
+        observation += (f", while `{largest}` went from {fmt(_value(samples[0], largest))} to "
+                        f"{fmt(_value(samples[-1], largest))}: the optimizer served it and made `{term}` worse")
+    elif displaced:
         observation += (f", while `{largest}`, which reads no target, went from {fmt(_value(samples[0], largest))} to "
                         f"{fmt(_value(samples[-1], largest))}"
                         f"{f' (weight {fmt(weights[largest])})' if weights.get(largest) not in (None, 1.0) else ''}: "
@@ -104,7 +116,10 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
     harmless = Hypothesis(f"`{term}` is a faint regulariser nothing depends on",
                           f"drop `{term}`: if no metric you care about changes, the imbalance is harmless", kind="null")
     hypotheses = [rescale, chosen, harmless]
-    return finding("loss-imbalance", observation, source, hypotheses=hypotheses, evidence={
+    # Its values measured and not served: the task it stands for does not learn. Without values, only the
+    # gradients are known: it has no say, whether it learns anyway is not.
+    return finding("loss-imbalance", observation, source, hypotheses=hypotheses,
+                   severity="error" if fell is not None else None, evidence={
         "term": term, "largest": largest, "ratios": ratios, "fell": fell, "weight": weight, "displaced": displaced,
         "norms": [s["norms"] for s in samples], "at": [s.get("at") for s in samples]})
 

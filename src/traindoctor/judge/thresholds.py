@@ -757,6 +757,11 @@ IMBALANCE_TASKS = 1e-2
 # none) sends a gradient 10x its own on every sample — an order of magnitude: the penalty steers the update —
 # and the values show the outcome: the penalty fell by IMBALANCE_FELL, the task did not.
 IMBALANCE_DISPLACED = 0.1
+# A task is traded away when, its gradient an order below (IMBALANCE_DISPLACED) the largest term's on every
+# sample, its value grew by this fraction of its start or more (doubled) while that term fell by
+# IMBALANCE_FELL: the larger term's steps move the shared weights against it and it has too little say to
+# hold them (a boundary condition beside a PDE residual). No weight is meant to make a task worse.
+IMBALANCE_WORSE = 1.0
 # Two terms cancel when the norm of their summed gradient is at most half the sum of their norms (equal
 # norms at a cosine of -0.5 or below; unequal norms need a stronger opposition). At the optimum of any
 # weighted sum the terms' gradients oppose exactly (a VAE's KL and reconstruction, an entropy bonus and the

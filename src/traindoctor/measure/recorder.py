@@ -78,6 +78,7 @@ _RECORD_EVERY = 4
 # millisecond of Python per call in the head: docs/performance.md). _TAPES_KEPT: the batch the experiments
 # fit and the held-out batches of their permutation test (judge/thresholds.py HELD_OUT_BATCHES).
 _TAPE_EVERY = 50
+LIVE_KEPT = 2  # the first and the latest measurements of loss terms off tape, like run's initial and final weights
 _TAPES_KEPT = 4
 _VIEW_SCRAMBLES = 8  # distinct lines kept
 # A normalization straight after a weight layer divides out any common scale of that layer's input.
@@ -325,6 +326,8 @@ class Recorder:
         self._nograd_since_backward = False  # a model ran without gradients since the last backward()
         self.model_outputs: dict[int, list[weakref.ref]] = {}  # per model id (two models or more): its latest outputs
         self.tapes: dict[int, list[Tape]] = {}  # per model id: the latest loss heads on tape, for experiments
+        # per model id: the first and the latest measurements of loss terms that are not all on tape (Tape.live_sample)
+        self.live_terms: dict[int, list[dict[str, Any]]] = {}
         self.initial_states: dict[int, dict[str, torch.Tensor] | None] = {}  # per model id: before its first update
         self.initial_steps: dict[int, int] = {}  # per model id: the step its initial state trained in
         self.norm_sampler = Sampler()  # watches batch-norm layers in sampled training calls (measure/norm_batches.py)
@@ -739,6 +742,10 @@ class Recorder:
                 kept = self.tapes.setdefault(self.lane.tape.model, [])
                 kept.append(tape)
                 del kept[:-_TAPES_KEPT]
+                if tape.live_sample is not None:
+                    samples = self.live_terms.setdefault(self.lane.tape.model, [])
+                    samples.append(tape.live_sample)
+                    del samples[LIVE_KEPT:-LIVE_KEPT]
         if isinstance(loss, torch.Tensor) and loss.grad_fn is None and loss.requires_grad:
             self.leaf_backward += 1  # a graph of one node: nothing the model computed is behind this loss
             self.leaf_location = self.leaf_location or user_location()

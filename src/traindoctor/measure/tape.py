@@ -16,18 +16,20 @@ reset every module's record of warnings already shown).
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from types import CodeType, FunctionType
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Collection, NamedTuple
 
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
+from . import term_grads
 from .losses import LOSS_FUNCTIONS
 
 MAX_OPS = 5000  # a longer head (a loop over a long sequence) is not recorded
@@ -76,6 +78,10 @@ class Tape:
     # only the last call's outputs are slots, the others' are held as constants, so the tape is not the whole
     # loss as a function of the batch.
     partial: bool = False
+    # When some terms of the loss are not on tape (held as constants, though computed from the weights): the
+    # terms measured on the step's live graph (measure/term_grads.py), with "weights", "tasks" (those that
+    # read a target) and "off_tape" (those whose reads were not seen); None otherwise.
+    live_sample: dict[str, Any] | None = None
 
     @property
     def penalized(self) -> bool:
@@ -215,36 +221,78 @@ class Tape:
     def terms(self) -> list[Term]:
         """The additive terms of the loss: `a + 0.1 * b - c` gives a (weight 1), b (0.1) and c (-1). Sums,
         differences and products or quotients by a number are looked through; anything else is a term."""
-        producer = {o: op for op in self.ops for o in op.outs if o is not None}
+        producer = self._producer
         found: dict[int, Term] = {}
-
-        def targeted(slot: int) -> bool:
-            """Whether the slot's computation reads a tensor from outside the model (a target, a mask)."""
-            stack, seen = [slot], set()
-            while stack:
-                s = stack.pop()
-                if s in seen or (op := producer.get(s)) is None:
-                    continue
-                seen.add(s)
-                if any(isinstance(x, Const) and x.value.dim() > 0 for x in op.leaves):
-                    return True
-                stack.extend(x.index for x in op.leaves if isinstance(x, Slot))
-            return False
 
         def split(slot: int, weight: float) -> None:
             op = producer.get(slot)
             parts = _additive(op) if op is not None else None
             if parts is None:
-                name = getattr(op.func, "__name__", "") if op is not None else "output"
                 old = found.get(slot)
-                found[slot] = Term(slot, weight + (old.weight if old else 0.0), name, slot in self.weights_only,
-                                   targeted(slot))
+                found[slot] = Term(slot, weight + (old.weight if old else 0.0), self._name(slot),
+                                   slot in self.weights_only, self.targeted(slot))
+                return
+            for part, factor in parts:
+                split(part.index, weight * factor)
+
+        split(self.loss, 1.0)
+        return list(found.values())
+
+    @cached_property
+    def _producer(self) -> dict[int, Op]:
+        return {o: op for op in self.ops for o in op.outs if o is not None}
+
+    def _name(self, slot: int) -> str:
+        op = self._producer.get(slot)
+        return getattr(op.func, "__name__", "") if op is not None else "output"
+
+    def targeted(self, slot: int) -> bool:
+        """Whether the slot's computation reads a tensor from outside the model (a target, a mask)."""
+        stack, seen = [slot], set()
+        while stack:
+            s = stack.pop()
+            if s in seen or (op := self._producer.get(s)) is None:
+                continue
+            seen.add(s)
+            if any(isinstance(x, Const) and x.value.dim() > 0 for x in op.leaves):
+                return True
+            stack.extend(x.index for x in op.leaves if isinstance(x, Slot))
+        return False
+
+    def live_terms(self, live: dict[int, torch.Tensor],
+                   tensors: dict[int, torch.Tensor]) -> dict[str, tuple[torch.Tensor, float, bool | None]] | None:
+        """The additive terms of the loss as live tensors, with the factor each enters it with and whether it
+        reads a target (None for a term off tape: what it reads was not seen), when some of them are
+        not on tape: computed from the weights by a route the tape holds as a constant (an earlier call of the
+        model, a derivative of its outputs taken with autograd.grad). `live`: those constants' live tensors, by
+        the id of the tape's copy; `tensors`: the slots' live tensors. None when every term is on tape (the
+        replayed terms say all) or the terms cannot be read."""
+        found: dict[str, tuple[torch.Tensor, float, bool | None]] = {}
+        off_tape = False
+
+        def add(name: str, tensor: torch.Tensor, weight: float, targeted: bool | None) -> None:
+            key = name if name not in found else next(f"{name}#{k}" for k in itertools.count(2)
+                                                      if f"{name}#{k}" not in found)
+            found[key] = (tensor, weight, targeted)
+
+        def split(leaf: Slot | Const, weight: float) -> None:
+            nonlocal off_tape
+            if isinstance(leaf, Const):
+                off_tape = True
+                add(_grad_name(live[id(leaf.value)]), live[id(leaf.value)], weight, None)
+                return
+            op = self._producer.get(leaf.index)
+            parts = _additive(op, live) if op is not None else None
+            if parts is None:
+                if leaf.index not in tensors or leaf.index in self.weights_only:
+                    return  # a penalty on the weights alone is not judged
+                add(self._name(leaf.index), tensors[leaf.index], weight, self.targeted(leaf.index))
                 return
             for part, factor in parts:
                 split(part, weight * factor)
 
-        split(self.loss, 1.0)
-        return list(found.values())
+        split(Slot(self.loss), 1.0)
+        return found if off_tape and len(found) >= 2 else None
 
 
 def _value(x: Any, values: dict[int, Any], params: dict[str, torch.Tensor], clone: bool,
@@ -272,30 +320,40 @@ _SUB = {"sub", "sub_", "__sub__", "__isub__"}
 _SCALE = {"mul", "mul_", "__mul__", "__rmul__", "__imul__", "div", "div_", "__truediv__", "__itruediv__"}
 
 
-def _additive(op: Op) -> list[tuple[int, float]] | None:
-    """The slots an op sums (each with its factor), or None when the op is not a sum, a difference, a
-    negation or a scaling by a number."""
+def _additive(op: Op, live: Collection[int] = ()) -> list[tuple[Slot | Const, float]] | None:
+    """The parts an op sums (each with its factor): slots, and the constants whose ids are in `live` (computed
+    from the weights off the tape); None when the op is not a sum, a difference, a negation or a scaling by a
+    number of those."""
     name = getattr(op.func, "__name__", "")
     args, kwargs = tree_unflatten(op.leaves, op.spec)
-    if kwargs or not args or any(isinstance(a, Const) or isinstance(a, Param) for a in args):
+
+    def part(a: Any) -> bool:
+        return isinstance(a, Slot) or (isinstance(a, Const) and id(a.value) in live)
+    if kwargs or not args or any(isinstance(a, (Const, Param)) and not part(a) for a in args):
         return None
-    slots = [a for a in args if isinstance(a, Slot)]
+    slots = [a for a in args if part(a)]
     numbers = [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
     if len(slots) + len(numbers) != len(args) or not slots:
         return None
     if name in ("neg", "__neg__") and len(args) == 1:
-        return [(args[0].index, -1.0)]
+        return [(args[0], -1.0)]
     if len(args) != 2:
         return None
     if name in _ADD:
-        return [(s.index, 1.0) for s in slots]
+        return [(s, 1.0) for s in slots]
     if name in _SUB or name == "rsub":
         first = 1.0 if name in _SUB else -1.0
-        return [(a.index, first if i == 0 else -first) for i, a in enumerate(args) if isinstance(a, Slot)]
-    if name in _SCALE and len(slots) == 1 and isinstance(args[0], Slot) and numbers and numbers[0] != 0:
+        return [(a, first if i == 0 else -first) for i, a in enumerate(args) if part(a)]
+    if name in _SCALE and len(slots) == 1 and part(args[0]) and numbers and numbers[0] != 0:
         factor = float(numbers[0])
-        return [(slots[0].index, factor if "mul" in name else 1.0 / factor)]
+        return [(slots[0], factor if "mul" in name else 1.0 / factor)]
     return None
+
+
+def _grad_name(t: torch.Tensor) -> str:
+    """A live tensor's name by the call that made it, as its autograd node says (`MeanBackward0`: mean)."""
+    name = type(t.grad_fn).__name__ if t.grad_fn is not None else "tensor"
+    return name.split("Backward")[0].lower() or "tensor"
 
 
 class _Recording(TorchFunctionMode):
@@ -308,6 +366,7 @@ class _Recording(TorchFunctionMode):
         self.ops: list[Op] = []
         self.count = -1
         self.weights_only: set[int] = set()
+        self.live: dict[int, torch.Tensor] = {}  # id of a constant's copy -> the live tensor, when it has a graph
         self.const_bytes = 0
         self.broken = False
         self.handling = 0  # inside a call made from the handler (the mode is off the stack there)
@@ -366,7 +425,10 @@ class _Recording(TorchFunctionMode):
                 self.const_bytes += x.numel() * x.element_size()
                 if self.const_bytes > MAX_CONST_BYTES:
                     raise MemoryError("the loss head reads too much other data to keep")
-                converted.append(Const(x.detach().clone(), self.layout_of(x), x.is_leaf and x.requires_grad))
+                clone = x.detach().clone()
+                if x.grad_fn is not None:  # computed from weights by a route off this tape: a term, if summed
+                    self.live[id(clone)] = x
+                converted.append(Const(clone, self.layout_of(x), x.is_leaf and x.requires_grad))
             else:
                 converted.append(x)
         results = [args[0]] if inplace and args and isinstance(args[0], torch.Tensor) else tree_flatten(result)[0]
@@ -462,19 +524,24 @@ class TapeRecorder:
         rec = self.active
         if rec is None:
             return None
-        slot, broken = rec.slot_of(loss), rec.broken
+        slot, broken, live = rec.slot_of(loss), rec.broken, dict(rec.live)
+        tensors = {s: t for t, s in rec.slots.values()} if live else {}
         self.abandon()
         if broken or slot is None or self.batch is None:
             return None
         ops = _needed(rec.ops, slot)
         weights_only = frozenset(s for op in ops for s in op.outs if s in rec.weights_only)
-        return Tape(rec.inputs, ops, slot, self.batch, self.step, weights_only, self.partial)
+        tape = Tape(rec.inputs, ops, slot, self.batch, self.step, weights_only, self.partial)
+        if live:
+            tape.live_sample = _live_sample(tape, live, tensors, [p for _, p in rec.params.values() if p.requires_grad])
+        return tape
 
     def abandon(self) -> None:
         if self.active is not None:
             rec, self.active = self.active, None
             rec.broken = True  # records nothing more
             rec.slots.clear()
+            rec.live.clear()
             self.closing.append(rec)
         self.settle()
 
@@ -489,6 +556,25 @@ def on_top(mode: TorchFunctionMode) -> bool:
     it, the script's or ours, is left first)."""
     depth = torch._C._len_torch_function_stack()
     return depth > 0 and torch._C._get_function_stack_at(depth - 1) is mode
+
+
+def _live_sample(tape: Tape, live: dict[int, torch.Tensor], tensors: dict[int, torch.Tensor],
+                 params: list[torch.Tensor]) -> dict[str, Any] | None:
+    """The live terms' gradients on the model's parameters at this step (measure/term_grads.py); None when every
+    term is on tape, or this cannot be measured (the script's step is never affected)."""
+    try:
+        terms = tape.live_terms(live, tensors)
+        if terms is None:
+            return None
+        with torch.enable_grad():
+            sample = term_grads.measure({n: t * w for n, (t, w, _) in terms.items()}, params, f"step {tape.step}")
+    except Exception:  # a graph this cannot differentiate twice: no sample
+        return None
+    if sample is not None:
+        sample["weights"] = {n: w for n, (_, w, _) in terms.items()}
+        sample["tasks"] = [n for n, (_, _, targeted) in terms.items() if targeted]
+        sample["off_tape"] = [n for n, (_, _, targeted) in terms.items() if targeted is None]
+    return sample
 
 
 def _needed(ops: list[Op], loss: int) -> list[Op]:

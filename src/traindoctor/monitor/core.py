@@ -45,7 +45,7 @@ from .logdir import start_fresh
 from ..judge.nonfinite import NonfiniteRule, kind
 from ..judge import columns
 from ..judge.loss_balance import Online
-from ..diagnosis.loss_terms import measure as measure_terms
+from ..measure.term_grads import measure as measure_terms
 from ..judge.steps import StepRules
 from ..judge.steps.base import second_moment
 from .sinks import make_sinks

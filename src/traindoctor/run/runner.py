@@ -303,8 +303,10 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
             found += probe_rules.follow_consequence(probe_findings, why_not_learning(rec), how_learned(rec))
     if probes and model is not None and not threads_block and rec.tapes.get(id(model.module)):
         probe_records.append(_loss_independence(model.module, rec.tapes[id(model.module)][-1], found))
+        # In a game a player's terms (a critic's real and fake scores) measure the balance, not learning.
+        live = [] if adversaries.in_game(rec) else rec.live_terms.get(id(model.module), [])
         probe_records.append(loss_terms.run_record(model.module, rec.tapes[id(model.module)][-2:],
-                                                   rec.initial_states.get(id(model.module)), found))
+                                                   rec.initial_states.get(id(model.module)), found, live))
     experiment_section: dict[str, Any] = {"ran": False, "why": "no model was trained"}
     if model is not None and not threads_block and experiments_ is not False:
         try:

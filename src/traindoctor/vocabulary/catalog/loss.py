@@ -490,7 +490,13 @@ CODES = (
             "1e-2 for a task (a term that reads the targets) beside another task, no weight in the loss setting "
             "them apart, when that task falls by half and this one does not; or a task whose gradient stays "
             "under 1/10 of a penalty's (a term that reads none: sparsity, smoothness, a KL) while the penalty "
-            "falls by half and the task does not."),
+            "falls by half and the task does not; or a task whose gradient stays under 1/10 of the largest "
+            "term's while that term falls by half and the task's value doubles (traded away). Terms the last "
+            "model call's tape holds as constants (another call of the model, a derivative taken with "
+            "autograd.grad, as in a PINN) are measured on the live graph of the first and latest steps taped; "
+            "such a term may drown another but is not judged drowned itself (it may be a penalty on the weights). "
+            "An error when the term's values were measured (its task is not being learned), a warning when "
+            "only its gradients were."),
         why=(
             "The update of shared weights is the sum of the terms' gradients. A term three orders of magnitude "
             "smaller is lost in the noise of the large one: it is in the loss but has no say, so whatever it "
