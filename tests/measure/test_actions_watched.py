@@ -3,7 +3,8 @@
 of time-first (T, B, A) logits, a Gaussian's log-density at its own mean, a second draw from the distribution that
 drew the executed action (unbatched, in a handful of recurring states), the detached mean of one unbatched
 observation. Healthy: the same shapes at the sampled actions, with an entropy over the action space; two draws
-per state both executed and trained; an epsilon-greedy DQN gathering its Q-values (no log-probability)."""
+per state both executed and trained; an epsilon-greedy DQN gathering its Q-values (no log-probability); a
+decoder drawing one token per step (scheduled sampling) scored on its target sequences, of another form."""
 import textwrap
 
 import pytest
@@ -113,6 +114,30 @@ for step in range(10):
     opt.zero_grad(); loss.backward(); opt.step()
 """
 
+SCHEDULED_SAMPLING = """
+B, T, V = 8, 4, 6
+class Decoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.emb, self.cell, self.out = nn.Linear(5, 16), nn.Embedding(V, 16), nn.GRUCell(16, 16), nn.Linear(16, V)
+    def forward(self, src, tgt):
+        h, tok, outs = torch.tanh(self.enc(src)), torch.zeros(len(src), dtype=torch.long), []
+        for t in range(T):
+            h = self.cell(self.emb(tok), h)
+            outs.append(self.out(h))
+            with torch.no_grad():
+                drawn = torch.multinomial(F.softmax(outs[-1], -1), 1).squeeze(1)
+            tok = torch.where(torch.rand(len(src)) < 0.25, drawn, tgt[:, t])
+        return torch.stack(outs, 1)
+model = Decoder()
+opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+for step in range(8):
+    src = torch.randn(B, 5)
+    tgt = (src[:, :T].abs() * 3).long().clamp(max=V - 1)
+    loss = -F.log_softmax(model(src, tgt), -1).gather(2, tgt.unsqueeze(2)).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
 BROKEN = {
     "time-first-argmax-gathered": TIME_FIRST.replace("INDEX", "logits.argmax(-1, keepdim=True)"),
     "gaussian-log-density-at-its-mean": GAUSSIAN.replace("VALUE", "d.mean"),
@@ -127,7 +152,9 @@ HEALTHY = {
     "two-draws-per-state-both-trained": TWO_DRAWS_BOTH_TRAINED,
     "one-observation-at-its-draw": ONE_OBSERVATION.replace("VALUE", "a"),
     "epsilon-greedy-dqn": EPSILON_GREEDY_DQN,
+    "scheduled-sampling-targets-scored": SCHEDULED_SAMPLING,
 }
+UNCHECKED = {"epsilon-greedy-dqn", "scheduled-sampling-targets-scored"}  # Q-values; a sequence where a token was drawn
 
 
 def watched(source: str) -> Recorder:
@@ -148,7 +175,7 @@ def test_an_action_the_policy_did_not_take_is_found(name):
 def test_the_action_taken_is_not_found(name):
     seen = watched(HEALTHY[name]).actions
     assert seen.untaken == 0, seen.evaluations
-    assert (seen.checked > 0) == (name != "epsilon-greedy-dqn"), seen.checked  # Q-values are no log-probabilities
+    assert (seen.checked > 0) == (name not in UNCHECKED), seen.checked
 
 
 def test_a_second_draw_is_named():

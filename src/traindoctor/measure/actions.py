@@ -13,7 +13,8 @@ state. Otherwise a ledger keeps, per state (its row's values), the actions drawn
 the ledger whose action is none of them trains the log-probability of an action the policy did not take there.
 
 One action evaluated at every state (the action space enumerated for an entropy or an expectation) is no claim
-about the actions taken: it is not checked.
+about the actions taken: it is not checked; nor is a row of another form than the draws' (a target sequence
+scored at states where one token at a time was drawn: scheduled sampling).
 
 A distribution drawn from again is about the same states; the first draw is the action taken there. A later draw
 whose log-probability is trained while the first draw's never is (`dist.log_prob(dist.sample())` beside the
@@ -62,6 +63,7 @@ class Actions:
     ledger: dict[int, dict[int, Any]] = field(default_factory=dict)  # state key -> {action key: its values} drawn there
     rollout: Rollout = field(default_factory=Rollout)  # the same draws, in order
     widest: int = 0  # the most rows an acting draw had
+    widths: set[int] = field(default_factory=set)  # the values per row of the draws: the form of an action
     width: int = 0  # the rows of the latest acting draw: its parallel worlds
     last: tuple | None = None  # the latest draw: (value, value's version, keys of its states, keys of its values)
     source: tuple | None = None  # the latest draw's distribution (or probabilities), weakly, and its states' keys
@@ -120,6 +122,7 @@ class Actions:
         elif self.twice is not None:
             self.twice.later.append(weakref.ref(value))
         self.draws += 1
+        self.widths.add(actions[1].shape[1])
         self.last = (value, value._version, states, actions)
         if rows > 1 and rows > self.widest and all(s in self.ledger for s in states[0]):
             self.redraws += 1
@@ -145,6 +148,8 @@ class Actions:
             return
         if rows > 1 and len(set(actions[0])) == 1 and len(set(states[0])) > 1:
             return  # one action at every state: the action space enumerated, not the actions taken
+        if actions[1].shape[1] not in self.widths:
+            return  # not of the form the policy draws (a target sequence scored where one token was drawn)
         twice = self.twice
         if twice is not None and twice.first() is value:
             twice.trained = True
