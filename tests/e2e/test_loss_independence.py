@@ -203,6 +203,20 @@ for step in range(60):
         "ADVANTAGE", "(reward - reward.mean())"),
     "policy-gradient-normalised-advantages": POLICY_GRADIENT.replace("LOGP", "F.log_softmax(logits, 1)").replace(
         "ADVANTAGE", "(reward - reward.mean()) / (reward.std() + 1e-8)"),
+    # A Gaussian policy's draw is made without gradient inside sample(): moving sample 0's mean moves its action
+    # only as the script never differentiated it, and the advantages normalised from it stay as they were.
+    "gaussian-policy-normalised-advantages": """
+W = torch.randn(6, 2)
+policy = nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 2))
+opt = torch.optim.SGD(policy.parameters(), lr=3e-3, momentum=0.9)
+for it in range(20):
+    x = torch.randn(64, 6)
+    d = torch.distributions.Normal(policy(x), 1.0)
+    a = d.sample()
+    reward = -((a - x @ W) ** 2).sum(1)
+    loss = -(d.log_prob(a).sum(1) * (reward - reward.mean()) / (reward.std() + 1e-6)).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+""",
     "gan-generator-through-a-batchnorm-discriminator": """
 G = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 8))
 D = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.LeakyReLU(0.2), nn.Linear(16, 1))

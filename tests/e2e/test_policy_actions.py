@@ -1,7 +1,8 @@
 """`traindoctor run`, default configuration: a policy-gradient loss trains log π(a|s) only for the action the
 policy drew in `s`. Broken: a fresh draw at the update, the next state stored with each action (also in a one-hot
-world where every action is drawn in every state), minibatch states shuffled apart from their actions, the argmax
-index gathered instead of the sampled one, a rollout's actions kept for the next. Healthy look-alikes: log_prob
+world where every action is drawn in every state), a second draw from the distribution that drew the executed
+action, minibatch states shuffled apart from their actions, the argmax index gathered instead of the sampled one,
+a rollout's actions kept for the next. Healthy look-alikes: log_prob
 right after sampling (pytorch/examples' reinforce and actor_critic), PPO minibatches shuffled with one index and
 an old policy acting, a Gaussian policy's stored actions, SAC's reparameterised fresh sample, one-hot states that
 recur, two actions drawn per state with an entropy enumerated over the actions, a shared model called on the next
@@ -168,6 +169,24 @@ for it in range(12):
     dist = Categorical(logits=policy(torch.cat(S)))
     loss = -(dist.log_prob(torch.cat(A)) * to_go_columns(R)).mean()
     opt.zero_grad(); loss.backward(); opt.step()
+""",
+    "second-draw-per-step-one-hot": """
+C = 5
+best = torch.randint(0, 3, (C,))
+net = nn.Sequential(nn.Linear(C, 32), nn.ReLU(), nn.Linear(32, 3))
+opt = torch.optim.Adam(net.parameters(), 1e-2)
+for episode in range(12):
+    log_probs, rewards = [], []
+    for t in range(T):
+        c = int(rng.integers(C))
+        dist = Categorical(logits=net(F.one_hot(torch.tensor(c), C).float()))
+        a = dist.sample()                                        # executed
+        rewards.append(float(a.item() == best[c].item()))
+        log_probs.append(dist.log_prob(dist.sample()))           # a second draw, not the action taken
+    R = torch.tensor(rewards)
+    loss = -(torch.stack(log_probs) * (R - R.mean())).sum()
+    opt.zero_grad(); loss.backward(); opt.step()
+    print("episode", episode, "total reward", R.sum().item())
 """,
     "first-rollout-actions-kept": """
 N = 4

@@ -235,3 +235,34 @@ def loss_of(out):
     g, rec, _ = _train(source, "net(x)")
     found = {name: const.value for name, const in rec.tapes[id(g["net"])][-1].entrywise_consts()}
     assert set(found) == {"gather", "mul"} and torch.equal(found["gather"], g["y"]) and torch.equal(found["mul"], g["mask"])
+
+
+GAUSSIAN_POLICY = """
+net = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2))
+x, w = torch.randn(32, 4), torch.randn(4, 2)
+def loss_of(out):
+    d = torch.distributions.Normal(out, 0.5)
+    a = d.sample()
+    r = -((a - x @ w) ** 2).sum(1)
+    return -(d.log_prob(a).sum(1) * (r - r.mean()) / r.std()).mean()
+"""
+
+
+@pytest.mark.parametrize("as_recorded", [True, False])
+def test_a_call_made_without_gradient_is_replayed_without_gradient(as_recorded):
+    """A Gaussian policy's draw is made under no_grad inside sample(): it, and the reward and the batch's spread
+    computed from it, carry no gradient in the script, nor in the replay — an experiment that holds what the loss
+    computed without gradient (the loss-independence probe) holds them. Replayed with gradients (`as_recorded`
+    False) they would move with the outputs."""
+    g, rec, _ = _train(GAUSSIAN_POLICY, "net(x)")
+    tape = rec.tapes[id(g["net"])][-1]
+    if not as_recorded:
+        for op in tape.ops:
+            op.grad = True
+    out = g["net"](g["x"]).detach().requires_grad_(True)
+    with torch.enable_grad():
+        values = tape.values_of(out)
+    drawn = [values[op.outs[0]] for op in tape.ops if op.func.__name__ in ("normal", "std")]
+    assert len(drawn) == 2
+    assert all(not v.requires_grad for v in drawn) == as_recorded
+    assert values[tape.loss].requires_grad

@@ -13,7 +13,17 @@ state. Otherwise a ledger keeps, per state (its row's values), the actions drawn
 the ledger whose action is none of them trains the log-probability of an action the policy did not take there.
 
 One action evaluated at every state (the action space enumerated for an entropy or an expectation) is no claim
-about the actions taken: it is not checked.
+about the actions taken: it is not checked; nor is a row of another form than the draws' (a target sequence
+scored at states where one token at a time was drawn: scheduled sampling).
+
+A distribution drawn from again is about the same states; the first draw is the action taken there. A later draw
+whose log-probability is trained while the first draw's never is (`dist.log_prob(dist.sample())` beside the
+action executed) is checked row by row against the first: where they differ, the loss trains an action the policy
+did not take. When the first draw is trained too, both were acted on (a leave-one-out baseline): nothing is found.
+Held until the backward or the next distribution's draw, when it is known whether the first was trained.
+
+A value with gradients evaluated at the distribution's own mean (`d.log_prob(d.mean)`) is no draw at all: it is
+checked as an action, its gradient with respect to the mean is zero by construction.
 
 A draw is no action taken when it is a redraw: one call over more states than any draw before it, all of them
 states the policy already drew in (a fresh `dist.sample()` over a rollout's states); its values stay out of the
@@ -42,6 +52,7 @@ _LOG_OPS = ("LogSoftmaxBackward0", "LogBackward0")  # a gather on these reads lo
 _EXAMPLES = 3
 _WALK = 500  # autograd nodes looked through for the model call a tensor came from
 _STAMP = "traindoctor.call"  # the key of a model call's stamp in its outputs' autograd nodes
+_SECOND = "log_prob of a second draw from the distribution whose first draw was the action taken"
 
 
 @dataclass
@@ -52,6 +63,7 @@ class Actions:
     ledger: dict[int, dict[int, Any]] = field(default_factory=dict)  # state key -> {action key: its values} drawn there
     rollout: Rollout = field(default_factory=Rollout)  # the same draws, in order
     widest: int = 0  # the most rows an acting draw had
+    widths: set[int] = field(default_factory=set)  # the values per row of the draws: the form of an action
     width: int = 0  # the rows of the latest acting draw: its parallel worlds
     last: tuple | None = None  # the latest draw: (value, value's version, keys of its states, keys of its values)
     source: tuple | None = None  # the latest draw's distribution (or probabilities), weakly, and its states' keys
@@ -61,6 +73,7 @@ class Actions:
     checked: int = 0  # evaluated rows at states of the ledger
     untaken: int = 0  # ... whose action was not drawn there
     evaluations: list[dict[str, Any]] = field(default_factory=list)  # the first with untaken rows, a few
+    twice: "_Twice | None" = None  # the latest distribution's draws, while one drawn again may be trained
 
     def model_called(self, module: Any, args: tuple, kwargs: dict) -> None:
         first = args[0] if args and isinstance(args[0], torch.Tensor) else next(
@@ -81,7 +94,8 @@ class Actions:
         """The input of the model call a distribution's parameter or the log-probabilities (`made()`) were computed
         from, found through their graph; without one, of the calls since the latest draw or evaluation, when they
         agree. Its rows must be `rows` (any, when the distribution is unbatched); None when no call fits."""
-        fits = {seq: t for seq, _, t in self.calls if unbatched or (t.dim() and t.shape[0] == rows)}
+        # one row: the whole input is its state, whatever its layout (one unbatched observation)
+        fits = {seq: t for seq, _, t in self.calls if unbatched or rows == 1 or (t.dim() and t.shape[0] == rows)}
         made_from = _stamp(made())
         if made_from is not None:
             return fits.get(made_from)
@@ -99,9 +113,16 @@ class Actions:
             self.source = (weakref.ref(source), states)
         actions = _keys(value, rows)
         self.since = self.seq
+        if not again:
+            self.settle()
         if states is None or actions is None:
             return
+        if not again:
+            self.twice = _Twice(weakref.ref(value), actions)
+        elif self.twice is not None:
+            self.twice.later.append(weakref.ref(value))
         self.draws += 1
+        self.widths.add(actions[1].shape[1])
         self.last = (value, value._version, states, actions)
         if rows > 1 and rows > self.widest and all(s in self.ledger for s in states[0]):
             self.redraws += 1
@@ -127,16 +148,36 @@ class Actions:
             return
         if rows > 1 and len(set(actions[0])) == 1 and len(set(states[0])) > 1:
             return  # one action at every state: the action space enumerated, not the actions taken
+        if actions[1].shape[1] not in self.widths:
+            return  # not of the form the policy draws (a target sequence scored where one token was drawn)
+        twice = self.twice
+        if twice is not None and twice.first() is value:
+            twice.trained = True
+        elif twice is not None and any(r() is value for r in twice.later) and len(actions[0]) == len(twice.actions[0]):
+            untaken = [(i, [twice.actions[1][i]]) for i, (a, b) in enumerate(zip(actions[0], twice.actions[0])) if a != b]
+            twice.found.append((rows, untaken, actions, where()))
+            return
         checked, untaken, order = self._paired(states, actions) or self._unordered(states, actions)
+        redraw = any(r() is value for r in self.redrawn)
+        self._count(rows, checked, untaken, actions, order, how + (", of a fresh draw" if redraw else ""), where())
+
+    def settle(self) -> None:
+        """The latest distribution's later draws that were trained: untaken actions where its first, the action
+        taken, never was."""
+        twice, self.twice = self.twice, None
+        if twice is not None and not twice.trained:
+            for rows, untaken, actions, at in twice.found:
+                self._count(rows, rows, untaken, actions, "second", _SECOND, at)
+
+    def _count(self, rows: int, checked: int, untaken: list, actions: tuple, order: str, how: str,
+               at: dict[str, Any]) -> None:
         self.checked += checked
         self.untaken += len(untaken)
         if untaken and len(self.evaluations) < _EXAMPLES:
             i, drawn = untaken[0]
-            redraw = any(r() is value for r in self.redrawn)
             self.evaluations.append({
-                "how": how + (", of a fresh draw" if redraw else ""), "rows": rows, "checked": checked,
-                "untaken": len(untaken), "row": i, "evaluated": _shown(actions[1][i]), "order": order,
-                "drawn": [_shown(row) for row in drawn[:4]], **where()})
+                "how": how, "rows": rows, "checked": checked, "untaken": len(untaken), "row": i,
+                "evaluated": _shown(actions[1][i]), "order": order, "drawn": [_shown(row) for row in drawn[:4]], **at})
 
     def _paired(self, states: tuple, actions: tuple) -> tuple[int, list, str] | None:
         """Rows checked, the untaken ones (row, actions drawn there), and by which order, when the evaluated states
@@ -168,6 +209,16 @@ class Actions:
         """The drawn actions' values, for the message (those the ledger still holds)."""
         held = self.ledger.get(state, {})
         return [held[k] for k in keys if k in held]
+
+
+@dataclass
+class _Twice:
+    """A distribution's first draw (the action taken) and its later draws (`later`)."""
+    first: weakref.ref
+    actions: tuple  # the first draw's keys and rows
+    later: list[weakref.ref] = field(default_factory=list)
+    trained: bool = False  # the first draw's log-probability was trained
+    found: list[tuple] = field(default_factory=list)  # (rows, untaken rows, evaluated actions, where) of later ones
 
 
 def rows_of(dist: distributions.Distribution, value: torch.Tensor) -> tuple[int, bool] | None:
@@ -267,7 +318,7 @@ def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
         def wrapper(self, value, *args, **kwargs):
             with _Inside() as outer:
                 out = original(self, value, *args, **kwargs)
-            if not outer and _trained(value, out) and wanted():
+            if not outer and (_trained(value, out) or _at_mean(self, value, out)) and wanted():
                 rec.on_evaluated(self, value, out)
             return out
         return wrapper
@@ -286,9 +337,10 @@ def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
         @functools.wraps(original)
         def wrapper(input, dim, index, *args, **kwargs):
             out = original(input, dim, index, *args, **kwargs)
-            if (not getattr(_local, "inside", False) and isinstance(index, torch.Tensor) and input.dim() == 2
-                    and type(input.grad_fn).__name__ in _LOG_OPS and dim in (1, -1)
-                    and tuple(index.shape) == (input.shape[0], 1) and _trained(index, out) and wanted()):
+            # log-probabilities over the last dim, one index per row of the leading ones: (B, A), (T, B, A)
+            if (not getattr(_local, "inside", False) and isinstance(index, torch.Tensor) and input.dim() >= 2
+                    and type(input.grad_fn).__name__ in _LOG_OPS and dim % input.dim() == input.dim() - 1
+                    and tuple(index.shape) == (*input.shape[:-1], 1) and _trained(index, out) and wanted()):
                 rec.on_gathered(input, index, input.shape[0], out)
             return out
         return wrapper
@@ -314,6 +366,21 @@ def _trained(value: Any, out: Any) -> bool:
     score-function term. (A value with gradients is a reparameterised sample: a pathwise term.)"""
     return (isinstance(value, torch.Tensor) and isinstance(out, torch.Tensor) and torch.is_grad_enabled()
             and out.requires_grad and not value.requires_grad)
+
+
+def _at_mean(dist: distributions.Distribution, value: Any, out: Any) -> bool:
+    """An evaluation, with gradients, at the distribution's own mean (`d.log_prob(d.mean)`): no draw, nor a
+    reparameterised sample, which lies off the mean."""
+    if not (isinstance(value, torch.Tensor) and value.requires_grad and isinstance(out, torch.Tensor)
+            and out.requires_grad and torch.is_grad_enabled()):
+        return False
+    with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
+        try:
+            mean = dist.mean
+        except NotImplementedError:
+            return False
+        return (isinstance(mean, torch.Tensor) and mean.shape == value.shape
+                and bool(torch.equal(mean.detach(), value.detach())))
 
 
 def _restore(saved: list[tuple[Any, str, Any]]) -> None:

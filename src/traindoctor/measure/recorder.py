@@ -650,8 +650,8 @@ class Recorder:
         rows = actions.rows_of(dist, value)
         if rows is not None:
             with torch._C.DisableTorchFunction():
-                self.actions.evaluated(value, *rows, lambda: actions.parameter(dist), f"{type(dist).__name__}.log_prob",
-                                       self._here)
+                how = f"{type(dist).__name__}.log_prob" + (" at its own mean" if value.requires_grad else "")
+                self.actions.evaluated(value, *rows, lambda: actions.parameter(dist), how, self._here)
 
     @_handler
     def on_gathered(self, made: torch.Tensor, index: torch.Tensor, rows: int, out: torch.Tensor) -> None:
@@ -726,6 +726,7 @@ class Recorder:
     @_handler
     def on_backward(self, tensors: Any) -> None:
         self._nograd_since_backward = False
+        self.actions.settle()  # whether a distribution's first draw was trained is known by its loss's backward
         self.bootstrap.backward(tensors if isinstance(tensors, torch.Tensor) else None)
         with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
             self.returns.backward(tensors if isinstance(tensors, torch.Tensor) else None, self.n_steps, user_location)

@@ -7,8 +7,9 @@ A TorchFunctionMode is entered when a sampled training call of a model returns a
 backward() that follows. Each torch call with an argument derived from the model's outputs is kept as
 (function, arguments): derived tensors as slots, the model's own parameters by name (a penalty on the
 weights is part of the loss), every other tensor (targets, returns, masks, a frozen discriminator's
-weights) as a detached clone taken when the call ran. Every call runs as the script made it (the mode
-is off inside its handler); the mode only reads. The handler makes each call from a one-line trampoline
+weights) as a detached clone taken when the call ran. A call made under no_grad (a policy's draw inside
+`sample()`) is replayed under no_grad: what the script kept out of the gradient stays out of it. Every call
+runs as the script made it (the mode is off inside its handler); the mode only reads. The handler makes each call from a one-line trampoline
 compiled at the script's own file and line, with the script's module globals: a warning the call raises
 is shown — or not, if already shown there — exactly as without the mode (catching and re-issuing would
 reset every module's record of warnings already shown).
@@ -63,6 +64,7 @@ class Op:
     inplace: bool
     shapes: list[tuple[int, ...] | None]  # the shape of each result leaf when recorded
     where: tuple[str, int] | None = None  # the script's file and line that made the call
+    grad: bool = True  # made with gradients enabled: one made under no_grad is replayed under no_grad
 
 
 @dataclass
@@ -136,7 +138,8 @@ class Tape:
                                                for i, x in enumerate(op.leaves)], op.spec)
                 if data_only and kwargs.get("label_smoothing"):  # smoothing is regularisation: the data term has none
                     kwargs = {**kwargs, "label_smoothing": 0.0}
-                result = op.func(*args, **kwargs)
+                with torch.set_grad_enabled(op.grad and torch.is_grad_enabled()):
+                    result = op.func(*args, **kwargs)
             except Exception:
                 if not tolerant:
                     raise
@@ -439,7 +442,7 @@ class _Recording(TorchFunctionMode):
         from_outputs = any(s is not None and s not in self.weights_only for s in slots)
         if not from_outputs:
             self.weights_only.update(o for o in outs if o is not None)
-        self.ops.append(Op(func, spec, converted, outs, inplace, shapes, where))
+        self.ops.append(Op(func, spec, converted, outs, inplace, shapes, where, torch.is_grad_enabled()))
         if len(self.ops) > MAX_OPS:
             raise OverflowError("the loss head is too long to record")
 

@@ -863,9 +863,11 @@ CODES = (
         stage=MECHANISM,
         what=(
             "Detects a policy-gradient loss (REINFORCE, actor-critic, PPO) that evaluates log π(a|s) — a "
-            "distribution's log_prob, or a gather on a log-softmax — for actions other than those the policy drew "
-            "in those states (`run`: the states and actions of every torch.distributions draw and "
-            "torch.multinomial call, against those of every log-probability that enters a loss with gradients)."),
+            "distribution's log_prob, or a gather on a log-softmax over the last dim — for actions other than "
+            "those the policy drew in those states: the argmax, the distribution's own mean, a second draw from the "
+            "distribution whose first draw was executed (`run`: the states and actions of every torch.distributions "
+            "draw and torch.multinomial call, against those of every log-probability that enters a loss with "
+            "gradients)."),
         why=(
             "−log π(a|s)·A estimates the policy gradient only when `a` is the action drawn from π in `s` and "
             "executed there, so that A is that action's advantage. Paired with another action — a fresh "
@@ -874,7 +876,8 @@ CODES = (
             "or worse, and the policy does not improve however long it trains."),
         hypotheses=(
             Hypothesis(
-                cause="the update samples again (dist.log_prob(dist.sample())) or takes the argmax instead of the "
+                cause="the update samples again (dist.log_prob(dist.sample())), or takes the argmax or the mean "
+                      "(dist.log_prob(dist.mean): its gradient with respect to the mean is zero) instead of the "
                       "stored actions",
                 check="print the evaluated actions next to the stored ones for the first rows",
             ),
