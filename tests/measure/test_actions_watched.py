@@ -8,7 +8,6 @@ decoder drawing one token per step (scheduled sampling) scored on its target seq
 import textwrap
 
 import pytest
-import torch
 
 from traindoctor.measure.hooks import installed
 from traindoctor.measure.recorder import Recorder
