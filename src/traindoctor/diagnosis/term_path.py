@@ -54,7 +54,8 @@ def measure(model: nn.Module, tape: Tape, held: list[str]) -> list[dict[str, Any
 
     def values() -> dict[str, Any]:
         with same_noise(SEED):
-            v = tape.values_of(call(model, Call(batch)), params, before=watch.replay)
+            # Calls made under no_grad (a distribution's sample()) replayed with gradients: the cut is sought.
+            v = tape.values_of(call(model, Call(batch)), params, before=watch.replay, as_recorded=False)
         return {name: v.get(t.slot) for name, t in terms.items()}
 
     with torch.enable_grad(), watch:

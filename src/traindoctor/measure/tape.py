@@ -119,11 +119,14 @@ class Tape:
 
     def values_of(self, output: Any, params: dict[str, torch.Tensor] | None = None, *, data_only: bool = False,
                   constants: dict[int, torch.Tensor] | None = None, held: dict[int, Any] | None = None,
-                  tolerant: bool = False, before: Callable[[Op], None] | None = None) -> dict[int, Any]:
+                  tolerant: bool = False, before: Callable[[Op], None] | None = None,
+                  as_recorded: bool = True) -> dict[int, Any]:
         """Every slot's value for `output` (the loss's and its terms'); arguments as for `loss_of`. `held`:
         slots whose values are given, not recomputed (what an experiment keeps as it was). `tolerant`: a call
         that fails on this output (targets of the recorded batch size) leaves its slots, and those computed
-        from them, without a value, instead of raising. `before`: called with each call about to be made."""
+        from them, without a value, instead of raising. `before`: called with each call about to be made.
+        `as_recorded`: a call made under no_grad is replayed so; False replays it with gradients, for a search
+        of where the gradient stops (a draw then carries its zero derivative to what reads it)."""
         values: dict[int, Any] = {}
         leaves, _ = tree_flatten(output)
         for slot, leaf in zip(self.inputs, leaves):
@@ -138,7 +141,7 @@ class Tape:
                                                for i, x in enumerate(op.leaves)], op.spec)
                 if data_only and kwargs.get("label_smoothing"):  # smoothing is regularisation: the data term has none
                     kwargs = {**kwargs, "label_smoothing": 0.0}
-                with torch.set_grad_enabled(op.grad and torch.is_grad_enabled()):
+                with torch.set_grad_enabled((op.grad or not as_recorded) and torch.is_grad_enabled()):
                     result = op.func(*args, **kwargs)
             except Exception:
                 if not tolerant:
