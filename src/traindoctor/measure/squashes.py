@@ -16,7 +16,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from .views import users_file
+from .views import patch, users_file
 
 # function -> (centre, half-range) of its outputs
 _BOUNDS = {"tanh": (0.0, 1.0), "sigmoid": (0.5, 0.5)}
@@ -32,7 +32,6 @@ def watch_squashes(on_call: Callable[[str, torch.Tensor, str, int], None], wante
     """Patch torch.tanh/sigmoid, Tensor.tanh/sigmoid and F.tanh/sigmoid so `on_call(name, out, file, line)`
     receives each floating result of a call the user's files make while `wanted()`; returns the undo."""
     targets = [(owner, name) for owner in (torch, torch.Tensor, F) for name in _BOUNDS]
-    saved = [(owner, name, owner.__dict__.get(name), getattr(owner, name)) for owner, name in targets]
 
     def wrap(original: Callable, name: str) -> Callable:
         @functools.wraps(original)
@@ -46,13 +45,4 @@ def watch_squashes(on_call: Callable[[str, torch.Tensor, str, int], None], wante
             return out
         return call
 
-    for owner, name, _, current in saved:
-        setattr(owner, name, wrap(current, name))
-
-    def restore() -> None:
-        for owner, name, own, _ in saved:
-            if own is None:  # inherited (Tensor's methods live on its C base): drop the override
-                delattr(owner, name)
-            else:
-                setattr(owner, name, own)
-    return restore
+    return patch(targets, wrap)

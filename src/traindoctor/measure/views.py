@@ -81,7 +81,6 @@ def watch_views(on_scramble: Callable[[dict[str, Any]], None], wanted: Callable[
     _keep_device_contexts()
     targets = [(torch.Tensor, "view"), (torch.Tensor, "reshape"), (torch, "reshape"), (torch, "from_numpy"),
                (torch, "as_tensor"), (torch, "tensor")]
-    saved = [(owner, name, owner.__dict__.get(name), getattr(owner, name)) for owner, name in targets]
 
     def report(name: str, before: tuple[int, ...], after: tuple[int, ...]) -> None:
         frame = sys._getframe(2)
@@ -104,6 +103,12 @@ def watch_views(on_scramble: Callable[[dict[str, Any]], None], wanted: Callable[
             return out
         return call
 
+    return patch(targets, wrap)
+
+
+def patch(targets: list[tuple[Any, str]], wrap: Callable[[Callable, str], Callable]) -> Callable[[], None]:
+    """Replace each `owner.name` in `targets` by `wrap(current, name)`; returns the undo."""
+    saved = [(owner, name, owner.__dict__.get(name), getattr(owner, name)) for owner, name in targets]
     for owner, name, _, current in saved:
         setattr(owner, name, wrap(current, name))
 
