@@ -506,23 +506,28 @@ for i in range(60):
     assert codes(run_code(script.replace("SCALE", "0.15"))) == []
 
 
-def test_an_exp_of_the_output_whose_slope_made_the_steps_reads_before_the_rate(run_code):
-    """A Poisson rate exp(output) against counts near 90: the first steps are a fraction of the weights, then
-    exp's slope grows the gradient and the output overflows. The function is the cause, the rate follows; the
-    same model with its log-rate clamped trains."""
+def test_a_power_whose_slope_made_the_steps_reads_before_the_rate(run_code):
+    """10 ** output against raw prices, under SGD at 1e-5: the first steps are small (under a tenth of the
+    weights), then the power's slope grows the gradient and the output overflows. The function is the cause,
+    the rate follows; the same model fitted to log10 of the prices trains. An exp whose first steps were
+    already large reads the rate first (tests/e2e/test_nonfinite_function.py)."""
     script = body("""
-counts = torch.poisson(torch.exp(4.5 + 0.5 * x[:, :1]))
-model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1)); opt = torch.optim.SGD(model.parameters(), lr=0.01)
-for i in range(30):
-    rate = torch.exp(model(x)BOUND)
-    opt.zero_grad(); (rate - counts * torch.log(rate)).mean().backward(); opt.step()
+torch.manual_seed(3)
+X = torch.randn(1024, 6)
+price = 10 ** (2.5 + 0.4 * X[:, 0] - 0.3 * X[:, 1] + 0.1 * torch.randn(1024))
+model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 1)); opt = torch.optim.SGD(model.parameters(), lr=1e-5)
+for i in range(100):
+    idx = torch.randint(0, 1024, (64,))
+    PREDICT
+    opt.zero_grad(); loss.backward(); opt.step()
 """)
-    broken = run_code(script.replace("BOUND", ""))
+    broken = run_code(script.replace("PREDICT", "loss = ((10 ** model(X[idx]).squeeze(1) - price[idx]) ** 2).mean()"))
     first, rate = broken.findings[0], next(f for f in broken.findings if f.code == "lr-too-high")
     assert first.code == "nonfinite-forward" and rate.explained_by == "nonfinite-forward", [
         f.observation for f in broken.findings]
-    assert first.evidence["steep"]["ratio_before"] < 1 and "not from the learning rate" in first.observation
-    assert run_code(script.replace("BOUND", ".clamp(max=6.0)").replace("0.01", "0.001")).findings == []
+    assert first.evidence["steep"]["ratio_before"] < 0.1 and "not from the learning rate" in first.observation
+    healthy = script.replace("PREDICT", "loss = ((model(X[idx]).squeeze(1) - price[idx].log10()) ** 2).mean()")
+    assert codes(run_code(healthy.replace("1e-5", "1e-2"))) == []
 
 
 def test_nonfinite_backward(run_code):

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt, nonfinite, power
-from .thresholds import RATE_ALONE_UPDATE, STEEP_GROWTH
+from .thresholds import LARGE_UPDATE, STEEP_GROWTH
 
 RECENT = 20  # records before a non-finite step kept in its evidence: the flight recorder's view of it
 FIELDS = ("nonfinite_inputs", "inputs_checked", "output_finite", "nonfinite_grads", "n_nonfinite_grads", "replay",
@@ -75,7 +75,7 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
     if seen and f.code == ("nonfinite-backward" if seen.get("backward") else "nonfinite-forward"):
         f = _at_the_function(f, r, seen)
         if not seen.get("backward") and _family(seen) == _GROWTH and (steep := steep_steps(recent)):
-            f.observation += (f"; the steps before it stayed below {fmt(RATE_ALONE_UPDATE)}x the weights (update ratios "
+            f.observation += (f"; the steps before it stayed below {fmt(LARGE_UPDATE)}x the weights (update ratios "
                               f"up to {power(steep['ratio_before'])}) while the gradient was near its first, then the "
                               f"gradient grew {fmt(steep['growth'])}x through `{seen['name']}`'s own slope: the large "
                               f"steps came from the function, not from the learning rate")
@@ -86,7 +86,7 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
 
 def steep_steps(recent: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Whether the gradient grew past STEEP_GROWTH x its first before the non-finite step while the updates
-    that came before that growth stayed below RATE_ALONE_UPDATE: the steps grew with the gradient, not with
+    that came before that growth stayed below LARGE_UPDATE: the steps grew with the gradient, not with
     the rate. None when they did not, or nothing was measured."""
     seen = [(_norm(r), r["update_ratio"]) for r in recent
             if _norm(r) is not None and isinstance(r.get("update_ratio"), float) and math.isfinite(r["update_ratio"])]
@@ -95,7 +95,7 @@ def steep_steps(recent: list[dict[str, Any]]) -> dict[str, Any] | None:
     first = seen[0][0]
     before = [ratio for norm, ratio in seen if norm <= STEEP_GROWTH * first]
     growth = max(norm for norm, _ in seen) / first
-    if growth <= STEEP_GROWTH or not before or max(before) >= RATE_ALONE_UPDATE:
+    if growth <= STEEP_GROWTH or not before or max(before) >= LARGE_UPDATE:
         return None
     return {"ratio_before": max(before), "growth": growth, "first_grad_norm": first}
 

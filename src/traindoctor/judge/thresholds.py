@@ -86,13 +86,11 @@ SECOND_MOMENT_STATE = ("exp_avg_sq", "square_avg", "exp_inf", "sum")
 SECOND_MOMENT_WARMUP = 10
 SIGN_LIKE_LARGE_UPDATE = 1.0
 # A non-finite value born in a function that grows without bound (exp, pow, cosh) is the function's, not
-# the learning rate's, when the steps before it were smaller than the weights (ratio below 1) for as long
-# as the gradient stayed within 10x of its first, and the gradient then grew past that: the steps grew
-# with the function's own slope (d exp(z)/dz = exp(z)) once the output entered its steep region. A rate
-# too large for the loss makes its first steps rival the weights (ratios of 10^0.4-10^1 measured on
-# losses summed over the batch and on SGD at lr=10; 10^-2-10^-0.4 on exp's and pow's blow-ups).
+# the learning rate's, when the steps before it were not large (below LARGE_UPDATE, the line past which
+# updates cause a divergence that follows) for as long as the gradient stayed within 10x of its first, and
+# the gradient then grew past that: the steps grew with the function's own slope (d exp(z)/dz = exp(z)) once
+# the output entered its steep region. Steps already large before that growth are the rate's.
 STEEP_GROWTH = 10.0
-RATE_ALONE_UPDATE = 1.0
 # Learning rate too low: small updates AND a loss that moved less than 5% between the mean of its
 # first 10 and its last 10 values, over at least 20 losses. Small updates alone are no finding (a
 # converged model, a large model's tiny per-weight steps); with a loss that does not move they are.
