@@ -68,6 +68,12 @@ def batch():
 train(LM(), batch, lambda out, y: F.cross_entropy(out.reshape(-1, V), y.reshape(-1)), lr=1e-3)
 """
 TRIU = "torch.triu(torch.ones(n, n), 1).bool()"
+# the mask handed in beside time-first tokens, targets flattened before the loss: the (T, T) mask is the only
+# tensor whose size matches a dim of the tokens, and must not make time the batch axis
+MASK_ARGUMENT = TRANSFORMER.replace("def forward(self, ids):", "def forward(self, ids, mask):").replace(
+    "        n = ids.shape[0]\n        mask = MASK\n", "").replace(
+    "return (seq[:-1],), seq[1:]", "n = T\n    return (seq[:-1], MASK), seq[1:].reshape(-1)").replace(
+    "self.pos[:n]", "self.pos[:ids.shape[0]]")
 SWAPPED = "torch.where(torch.full((n, n), float('-inf')).triu(1) == 0, float('-inf'), 0.0).fill_diagonal_(0.0)"
 
 RNN_FORECAST = """
@@ -278,6 +284,7 @@ BROKEN = {
     "tcn-same-padding": TCN.replace("CAUSAL", "False"),
     "transformer-mask-transposed": TRANSFORMER.replace("MASK", TRIU + ".t()"),
     "transformer-float-mask-swapped": TRANSFORMER.replace("MASK", SWAPPED),
+    "transformer-mask-argument-transposed": MASK_ARGUMENT.replace("MASK", TRIU + ".t()"),
     "bidirectional-lstm-forecast": RNN_FORECAST.replace("BIDIRECTIONAL", "True"),
     "gpt-no-mask-flat-targets": GPT.replace("CAUSAL", "False"),
     "seq2seq-decoder-unmasked": SEQ2SEQ.replace("CAUSAL", "False"),
@@ -299,6 +306,7 @@ BROKEN = {
 }
 
 HEALTHY = {
+    "transformer-mask-argument-right-way": MASK_ARGUMENT.replace("MASK", TRIU),
     "nano-gpt-sdpa-mask-right-way": NANO_GPT.replace("MASK", "~future"),
     "mha-mask-hiding-the-future-sequence-first": MHA.replace("MASK", "torch.triu(torch.ones(n, n, dtype=torch.bool), 1)"),
     "forecast-mask-on-the-diagonal": ATTENTION_FORECAST.replace("KEEP", "torch.ones(n, n).tril()"),
