@@ -108,6 +108,14 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
                         f"{fmt(_value(samples[-1], largest))}"
                         f"{f' (weight {fmt(weights[largest])})' if weights.get(largest) not in (None, 1.0) else ''}: "
                         "the optimizer served the penalty, not the task")
+    # A penalty that drowns the task by its weight is a regularisation set too strong (over-regularization, the
+    # catalog's reading: lower the coefficient); one that drowns it with the weights taken out is on another
+    # scale than the task (a sum beside a mean, other units), which no coefficient meant for it set: the
+    # imbalance of scales is the cause, and the over-regularisation it produces follows from it.
+    unweighted = _unweighted(max(ratios), weight, weights.get(largest)) if displaced == "penalty" else None
+    if unweighted is not None and unweighted < IMBALANCE_DISPLACED:
+        observation += (f"; without the weights in front of them the gradients are still {fmt(unweighted)} to 1: "
+                        f"`{largest}`'s scale, not its weight, drowns `{term}`")
     rescale = Hypothesis(f"`{term}` is on a far smaller scale than `{largest}` (units, a mean beside a sum)",
                          f"multiply `{term}` by {fmt(1 / max(ratios))} for a few hundred steps on a copy: "
                          "its value starts to fall")
@@ -118,10 +126,12 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
     hypotheses = [rescale, chosen, harmless]
     # Its values measured and not served: the task it stands for does not learn. Without values, only the
     # gradients are known: it has no say, whether it learns anyway is not.
+    scale = unweighted is not None and unweighted < IMBALANCE_DISPLACED
     return finding("loss-imbalance", observation, source, hypotheses=hypotheses,
                    severity="error" if fell is not None else None, evidence={
         "term": term, "largest": largest, "ratios": ratios, "fell": fell, "weight": weight, "displaced": displaced,
-        "norms": [s["norms"] for s in samples], "at": [s.get("at") for s in samples]})
+        "norms": [s["norms"] for s in samples], "at": [s.get("at") for s in samples],
+        **({"unweighted": unweighted, "explains": ["over-regularization"]} if scale else {})})
 
 
 def _conflict_hypotheses(a: str, b: str) -> list[Hypothesis]:
@@ -133,6 +143,14 @@ def _conflict_hypotheses(a: str, b: str) -> list[Hypothesis]:
         Hypothesis("the opposition is designed (an adversarial or gradient-reversal objective)",
                    "confirm from the method that the term should oppose the task loss", kind="null"),
     ]
+
+
+def _unweighted(ratio: float, weight: float | None, top: float | None) -> float | None:
+    """The gradient ratio of a term to the largest with both constant weights taken out; None unless both
+    weights are known."""
+    if not weight or not top:
+        return None
+    return ratio * abs(top) / abs(weight)
 
 
 def _weighted_on_purpose(ratio: float, weight: float | None, top: float | None, bar: float = IMBALANCE_RATIO) -> bool:
