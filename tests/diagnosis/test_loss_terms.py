@@ -253,3 +253,97 @@ def test_online_judges_conflict_on_the_first_samples_and_imbalance_from_first_to
     online = loss_balance.Online("monitor")
     drowned = [online.add(_sample({"big": 1.0, "small": 1e-5}, at=i)) for i in range(8)]
     assert [[f.code for f in new] for new in drowned] == [[]] * 5 + [["loss-imbalance"], [], []]
+
+
+# ── a penalty that drowns the task: by its weight, or by its scale ────────────
+
+class _VAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec = nn.Linear(16, 8), nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 16))
+
+    def forward(self, x):
+        mu, logvar = self.enc(x).chunk(2, 1)
+        return self.dec(mu + torch.randn_like(mu) * (0.5 * logvar).exp()), mu, logvar
+
+
+class _Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn, self.out = nn.GRU(6, 16, batch_first=True), nn.Linear(16, 3)
+
+    def forward(self, x):
+        h, _ = self.rnn(x)
+        return self.out(h), h
+
+
+class _ConvClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(1, 8, 3, padding=1), nn.Linear(8 * 64, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        return self.fc(h.flatten(1)), h
+
+
+def _kl(mu, logvar):
+    return -0.5 * (1 + logvar - mu ** 2 - logvar.exp())
+
+
+def _penalised(kind, loss_fn):
+    torch.manual_seed(0)
+    if kind == "vae":
+        model, x = _VAE(), torch.randn(64, 2) @ torch.randn(2, 16)
+        y = x
+    elif kind == "tagger":
+        model, x = _Tagger(), torch.randn(16, 10, 6)
+        y = (x[..., 0] > 0).long()
+    else:
+        model, x = _ConvClassifier(), torch.randn(32, 1, 8, 8)
+        y = (x[:, 0, :4].mean((1, 2)) > 0).long()
+    found, _ = check_checkup(model, x, y, loss_fn, lambda p: torch.optim.Adam(p, lr=1e-2))
+    return found
+
+
+@pytest.mark.parametrize("kind, loss_fn", [
+    # a KL summed over latents and batch beside a per-element mean reconstruction
+    ("vae", lambda o, t: F.mse_loss(o[0], t) + _kl(o[1], o[2]).sum()),
+    # a hidden-state penalty summed over every step and unit beside a mean cross-entropy
+    ("tagger", lambda o, t: F.cross_entropy(o[0].reshape(-1, 3), t.reshape(-1)) + o[1].pow(2).sum()),
+    # an activation penalty summed over every feature-map cell beside a mean cross-entropy
+    ("conv", lambda o, t: F.cross_entropy(o[0], t) + o[1].pow(2).sum()),
+])
+def test_a_penalty_that_drowns_the_task_on_its_own_scale_explains_the_over_regularisation(kind, loss_fn):
+    """With the weights taken out the penalty's gradient is still an order above the task's: its scale (a sum
+    beside a mean), not a coefficient, is the cause, so loss-imbalance stands before over-regularization."""
+    found = _penalised(kind, loss_fn)
+    assert [(f.code, f.evidence.get("explains")) for f in found] == [("loss-imbalance", ["over-regularization"])]
+    assert "not its weight" in found[0].observation
+
+
+@pytest.mark.parametrize("kind, loss_fn, flagged", [
+    # a KL weighted 100: the coefficient drowns the task, over-regularization's reading stands
+    ("vae", lambda o, t: F.mse_loss(o[0], t) + 100 * _kl(o[1], o[2]).sum(1).mean(), True),
+    # the reconstruction summed per sample beside the KL per sample: balanced
+    ("vae", lambda o, t: F.mse_loss(o[0], t, reduction="sum") / 64 + _kl(o[1], o[2]).sum(1).mean(), False),
+    # the summed activation penalty weighted down to the task's scale
+    ("conv", lambda o, t: F.cross_entropy(o[0], t) + 0.01 * o[1].pow(2).sum(), False),
+])
+def test_a_penalty_drowning_the_task_by_its_weight_or_a_balanced_one_claims_no_scale_mismatch(kind, loss_fn, flagged):
+    found = _penalised(kind, loss_fn)
+    assert [f.code for f in found] == (["loss-imbalance"] if flagged else [])
+    assert all("explains" not in f.evidence for f in found)
+
+
+def test_a_scale_mismatch_reads_before_the_over_regularisation_it_causes():
+    from traindoctor.vocabulary.finding import finding
+    from traindoctor.vocabulary.triage import triage
+    penalty = [_sample({"kl": 1.0, "rec": 0.03}, values={"kl": k, "rec": 0.4}, at=i)
+               for i, k in enumerate((6.0, 5.0, 0.1, 0.1))]
+    for weights, first in (({"rec": 1.0, "kl": 1.0}, "loss-imbalance"), ({"rec": 1.0, "kl": 100.0}, "over-regularization")):
+        found = loss_balance.judge(penalty, "run", weights, ("rec",))
+        over = finding("over-regularization", "the penalty off, the data term falls", "run")
+        assert [f.code for f in triage(found + [over])][0] == first
+    # Weights unknown (the Monitor's terms): no claim either way.
+    assert "explains" not in loss_balance.judge(penalty, "run", {}, ("rec",))[0].evidence

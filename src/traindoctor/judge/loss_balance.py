@@ -64,7 +64,8 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
                               or _weighted_on_purpose(max(ratios), weights.get(term), weights.get(largest), bar)):
             continue
         found.append(_imbalance_finding(term, largest, ratios, fell, samples, source, weights,
-                                        "penalty" if displaced and penalty else "worse" if displaced else None))
+                                        "penalty" if displaced and penalty else "worse" if displaced else None,
+                                        by_penalty=term in tasks and penalty))
     return found
 
 
@@ -93,8 +94,10 @@ def conflict(samples: Sequence[Sample], source: str, tasks: Collection[str] = ()
 
 
 def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float | None, samples: Sequence[Sample],
-                       source: str, weights: dict[str, float], displaced: str | None = None) -> Finding:
-    """`displaced`: by a penalty the optimizer served ("penalty"), or traded away for a larger term ("worse")."""
+                       source: str, weights: dict[str, float], displaced: str | None = None,
+                       by_penalty: bool = False) -> Finding:
+    """`displaced`: by a penalty the optimizer served ("penalty"), or traded away for a larger term ("worse");
+    `by_penalty`: a task drowned by a term that reads no target."""
     weight = weights.get(term)
     moved = ("" if fell is None else f"; its value went from {fmt(_value(samples[0], term))} to "
              f"{fmt(_value(samples[-1], term))}")
@@ -112,7 +115,7 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
     # catalog's reading: lower the coefficient); one that drowns it with the weights taken out is on another
     # scale than the task (a sum beside a mean, other units), which no coefficient meant for it set: the
     # imbalance of scales is the cause, and the over-regularisation it produces follows from it.
-    unweighted = _unweighted(max(ratios), weight, weights.get(largest)) if displaced == "penalty" else None
+    unweighted = _unweighted(max(ratios), weight, weights.get(largest)) if by_penalty else None
     if unweighted is not None and unweighted < IMBALANCE_DISPLACED:
         observation += (f"; without the weights in front of them the gradients are still {fmt(unweighted)} to 1: "
                         f"`{largest}`'s scale, not its weight, drowns `{term}`")
