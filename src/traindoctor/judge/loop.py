@@ -37,15 +37,28 @@ def check(rec: Recorder) -> list[Finding]:
 
 def _leaf_loss(rec: Recorder) -> list[Finding]:
     """backward() called on a tensor no computation produced: a loss rebuilt from a number (`.item()`,
-    `torch.tensor(value, requires_grad=True)`) carries no gradient to any parameter."""
-    if rec.leaf_backward < MIN_STEPS or rec.leaf_backward < MOST_STEPS * (rec.leaf_backward + rec.backward_calls):
+    `torch.tensor(value, requires_grad=True)`) carries no gradient to any parameter. Likewise a loss computed
+    from such a tensor (per-sample predictions gathered with `.item()` and rebuilt into one): its graph has
+    nodes, yet reaches none of the weights an optimizer or a model holds."""
+    if rec.leaf_backward >= MIN_STEPS and rec.leaf_backward >= MOST_STEPS * (rec.leaf_backward + rec.backward_calls):
+        return [finding(
+            "graph-break",
+            f"backward() was called {plural(rec.leaf_backward, 'time')} on a tensor with no autograd graph behind it"
+            f"{where({'location': rec.leaf_location})}: the loss was rebuilt from a number, so no gradient reaches "
+            "the model", rec.source,
+            evidence={"leaf_backward_calls": rec.leaf_backward, "graph_backward_calls": rec.backward_calls},
+            location=rec.leaf_location)]
+    unreached = rec.unreached_backward
+    if unreached < MIN_STEPS or unreached < MOST_STEPS * rec.walked_backward:
         return []
     return [finding(
         "graph-break",
-        f"backward() was called {plural(rec.leaf_backward, 'time')} on a tensor with no autograd graph behind it"
-        f"{where({'location': rec.leaf_location})}: the loss was rebuilt from a number, so no gradient reaches the model",
-        rec.source, evidence={"leaf_backward_calls": rec.leaf_backward, "graph_backward_calls": rec.backward_calls},
-        location=rec.leaf_location)]
+        f"the loss's autograd graph reaches none of the weights an optimizer or a model holds at {unreached} of "
+        f"{rec.walked_backward} backward passes walked{where({'location': rec.unreached_location})}: it was computed "
+        "from values taken out of autograd (`.item()`, `.tolist()`, numpy) and rebuilt into new tensors, so no "
+        "gradient reaches the model", rec.source,
+        evidence={"unreached_backward_calls": unreached, "walked_backward_calls": rec.walked_backward},
+        location=rec.unreached_location)]
 
 
 def _ascending_updates(rec: Recorder) -> list[Finding]:

@@ -352,6 +352,11 @@ class Recorder:
         self.erase_location: dict[str, Any] = {}
         self.leaf_backward = 0  # backward() on a tensor with no graph behind it (a leaf made from a number)
         self.leaf_location: dict[str, Any] = {}
+        # Of the backward passes whose graph is walked, those whose graph reaches none of the weights an optimizer
+        # or a model holds: a loss computed from values rebuilt from numbers (`torch.tensor([.item(), ...])`).
+        self.walked_backward = 0
+        self.unreached_backward = 0
+        self.unreached_location: dict[str, Any] = {}
         self.optimizer_created = False
         self.carried: dict[str, Any] | None = None  # a backward into an earlier step's graph (measure/carried.py)
         self._carry_checked = -1  # the latest step whose backward was walked for it
@@ -780,6 +785,13 @@ class Recorder:
         self._judged()
         if self.backward_calls <= _JUDGED_FIRST or self.backward_calls % _JUDGED_EVERY == 0:
             lane.reached = ({id(t) for t in leaves.gradient_leaves(loss)}, [])
+            held = {id(p) for st in self.optimizers.values() for p in st.params()}
+            held |= {id(p) for m in self.models() for p in m.parameters()}
+            if held:
+                self.walked_backward += 1
+                if not lane.reached[0] & held:
+                    self.unreached_backward += 1
+                    self.unreached_location = self.unreached_location or user_location()
         if self.backward_calls <= 3 or self.backward_calls % 50 == 0:  # sampled, as the loss calls are
             signs = losses.loss_signs(loss)
             if signs:
