@@ -918,3 +918,30 @@ for i in range(50):
     for o in opts: o.step()
 """, max_steps=10)
     assert r.sections["run"]["stopped"] == "max-steps" and r.sections["run"]["steps"] == 20
+
+
+CELL_LOOP = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+cell, head = nn.GRUCell(2, 16), nn.Linear(16, 2)
+opt = torch.optim.Adam([*cell.parameters(), *head.parameters()], lr=3e-3)
+h = torch.zeros(8, 16)
+for i in range(6):
+    bits = torch.randint(2, (6, 8))
+    x, y = F.one_hot(bits, 2).float(), bits.roll(2, 0)
+    h = h.detach()
+    loss = 0
+    for t in range(6):
+        h = cell(x[t], h)
+        loss = loss + F.cross_entropy(head(h), y[t])
+        CUT
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+def test_a_recurrent_state_detached_inside_the_loop_over_time(run_code):
+    """Each call's state cut from the next within one step: no gradient through time; detached between
+    steps only (truncated BPTT), it is healthy."""
+    broken = run_code(CELL_LOOP.replace("CUT", "h = h.detach()"))
+    assert codes(broken)[:1] == ["graph-break"] and broken.findings[0].evidence["model"] == "GRUCell"
+    assert "graph-break" not in codes(run_code(CELL_LOOP.replace("CUT", "pass")))

@@ -31,7 +31,39 @@ def check(rec: Recorder) -> list[Finding]:
     out: list[Finding] = []
     for st in rec.optimizers.values():
         out += _zero_grad(rec, st) + _schedule(rec, st) + _params(rec, st) + _step_series(rec, st)
-    out += _not_in_optimizer(rec) + _leaf_loss(rec) + _ascending_updates(rec)
+    out += _not_in_optimizer(rec) + _leaf_loss(rec) + _ascending_updates(rec) + _fed_back_cut(rec)
+    return out
+
+
+FED_BACK = [
+    Hypothesis("the detach meant to truncate backpropagation between batches sits inside the loop over time (or "
+               "over the model's calls)", "move it before the loop, where the state is carried from the previous "
+               "batch: the recurrent weights then get a gradient through time"),
+    Hypothesis("backpropagation is truncated on purpose to one call (each call's state a fixed input)",
+               "if so, nothing that spans calls is meant to be learned", kind="null")]
+
+
+def _fed_back_cut(rec: Recorder) -> list[Finding]:
+    """A model whose own outputs are fed back into its next call of the same step with their graph cut, at most
+    steps that feed back (measure/fed_back.py): the loss depends on the earlier calls through the state, and
+    no gradient goes from one call back to the one before."""
+    out = []
+    for info in rec.roots.values():
+        fb = info.fed_back
+        if fb.steps < MIN_STEPS or fb.steps < MOST_STEPS * fb.fed_steps:
+            continue
+        name = type(info.module).__name__
+        out.append(finding(
+            "graph-break",
+            f"`{name}`'s own outputs are fed back into its next call within the same step with their graph cut "
+            f"(`.detach()` or `.data` between the calls{where({'location': fb.first_location})}) at {fb.steps} of "
+            f"{fb.fed_steps} steps that feed them back: the loss reads every call's output and each call reads the "
+            "one before it, yet no gradient flows from a call back to the previous one — nothing that spans two "
+            "calls (for a recurrent cell, anything over time) can be learned. Detach the state between batches, "
+            "not between the calls of one step", rec.source, severity="warning", hypotheses=FED_BACK,
+            evidence={"model": name, "cut_steps": fb.steps, "fed_back_steps": fb.fed_steps,
+                      "cuts": [{"call": "detach", **fb.first_location}]},
+            location=dict(fb.first_location) or {"module": name}))
     return out
 
 

@@ -31,6 +31,7 @@ from typing import Any, Iterator
 
 import torch
 from torch import nn
+from torch.utils._pytree import tree_leaves
 
 from . import actions, alike, carried, leaves, losses, squashes
 from .actions import Actions
@@ -39,6 +40,7 @@ from .localise import locate, nonfinite_inputs, replay
 from .replay import first_nonfinite_gradient
 from .nograd_calls import NoGradCalls
 from .nograd_feeds import WATCHED_CALLS, NoGradFeeds
+from .fed_back import FedBack
 from .provenance import Provenance
 from .twins import Twins
 from .bootstrap import Bootstrap
@@ -173,6 +175,7 @@ class RootInfo:
     state_left: dict[tuple[str, str], frozenset[int]] = field(default_factory=dict)  # there, after its latest call
     state_renewed: set[tuple[str, str]] = field(default_factory=set)  # places the script set afresh before a call ...
     state_kept: set[tuple[str, str]] = field(default_factory=set)  # ... or did not (measure/carried.py renewed)
+    fed_back: FedBack = field(default_factory=FedBack)  # its outputs fed back detached within a step
 
     @property
     def renewed_state(self) -> frozenset[tuple[str, str]]:
@@ -432,6 +435,8 @@ class Recorder:
                 self.nograd_feeds.consumed(module, args, kwargs)
             info.last_call = (args, kwargs)
             info.thread = threading.get_ident()
+            with torch._C.DisableTorchFunction():  # as in on_backward: a loss head on tape must not see these reads
+                info.fed_back.called(tree_leaves((args, kwargs)), user_location)
             acting = [m for _, m in info.mode_modules if _by_mode(m)]
             if acting and not any(m.training for m in acting):
                 info.train_in_eval += 1
@@ -569,6 +574,8 @@ class Recorder:
         self.model_outputs[id(module)] = [weakref.ref(t) for _, t in flat
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if id(module) in self.roots and torch.is_grad_enabled() and not _in_transform():
+            with torch._C.DisableTorchFunction():
+                info.fed_back.returned([t for _, t in flat])
             step = self.carry_step
             carried.stamp(module, flat, step)
             full = info.grad_calls <= carried.FULL_SCANS or carried.sampled(step)
@@ -738,10 +745,12 @@ class Recorder:
         self.twins.backward(self.roots)
         lane = self.lane
         fed, followed, lane.followed = lane.provenance.verdict(), lane.followed, None
+        loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
         for key, info in self.roots.items():
             info.nograd_train.backward(trained=info.calls_since_backward > 0, fed=fed if key == followed else None)
             info.calls_since_backward = 0
-        loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
+            with torch._C.DisableTorchFunction():
+                info.fed_back.backward(loss if isinstance(loss, torch.Tensor) else None)
         if isinstance(loss, torch.Tensor) and self.lane.tape.active is not None:
             tape = self.lane.tape.finish(loss)
             if tape is not None:
