@@ -36,7 +36,7 @@ def _steps(model, head, xs, state, cut, *, per_step=3, grad_first=True, window=1
         for t, x in enumerate(xs):
             with torch.set_grad_enabled(grad_first or t > 0):
                 fb.called(_leaves(x, state), lambda: {"line": t})
-                state = model(x, state) if isinstance(model, HandRNN) else model(x, state)
+                state = model(x, state)
                 fb.returned(_leaves(state))
             h = state[0] if isinstance(state, tuple) else state
             loss = loss + F.mse_loss(head(h), torch.zeros(h.shape[0], 1))
