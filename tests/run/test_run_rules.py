@@ -789,12 +789,23 @@ def test_a_loss_fed_the_wrong_kind_of_value(run_code, case):
     "loss = torch.tensor(F.cross_entropy(model(x), y).item(), requires_grad=True)",
     "loss = torch.tensor(float(F.cross_entropy(model(x), y)), requires_grad=True)",
     "loss = torch.as_tensor(F.cross_entropy(model(x), y).detach().numpy()).requires_grad_()",
+    # the predictions, not the loss, rebuilt: the loss has a graph, which reaches no weight
+    "loss = F.mse_loss(torch.tensor([o.sum().item() for o in model(x)], requires_grad=True), y.float())",
+    "loss = F.cross_entropy(torch.tensor(model(x).tolist(), requires_grad=True), y)",
+    "loss = F.cross_entropy(torch.from_numpy(model(x).detach().numpy()).requires_grad_() * 2, y)",
 ])
 def test_backward_on_a_loss_rebuilt_from_a_number(run_code, line):
     report = run_code(loop_with(line))
     assert report.findings[0].code == "graph-break"
+
+
+def test_a_loss_that_keeps_its_graph_is_no_graph_break(run_code):
     healthy = run_code(loop_with("loss = F.cross_entropy(model(x), y) + torch.tensor(0.0)"))
     assert "graph-break" not in codes(healthy)
+    # numbers taken out for a log, beside a loss that keeps its graph
+    logged = run_code(loop_with("out = model(x); acc = torch.tensor([o.argmax().item() for o in out]).eq(y).float(); "
+                                "loss = F.cross_entropy(out, y) + 0 * torch.tensor(acc.mean().item(), requires_grad=True)"))
+    assert "graph-break" not in codes(logged)
 
 
 COPY_LM = """
@@ -907,3 +918,30 @@ for i in range(50):
     for o in opts: o.step()
 """, max_steps=10)
     assert r.sections["run"]["stopped"] == "max-steps" and r.sections["run"]["steps"] == 20
+
+
+CELL_LOOP = """
+import torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(0)
+cell, head = nn.GRUCell(2, 16), nn.Linear(16, 2)
+opt = torch.optim.Adam([*cell.parameters(), *head.parameters()], lr=3e-3)
+h = torch.zeros(8, 16)
+for i in range(6):
+    bits = torch.randint(2, (6, 8))
+    x, y = F.one_hot(bits, 2).float(), bits.roll(2, 0)
+    h = h.detach()
+    loss = 0
+    for t in range(6):
+        h = cell(x[t], h)
+        loss = loss + F.cross_entropy(head(h), y[t])
+        CUT
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+
+def test_a_recurrent_state_detached_inside_the_loop_over_time(run_code):
+    """Each call's state cut from the next within one step: no gradient through time; detached between
+    steps only (truncated BPTT), it is healthy."""
+    broken = run_code(CELL_LOOP.replace("CUT", "h = h.detach()"))
+    assert codes(broken)[:1] == ["graph-break"] and broken.findings[0].evidence["model"] == "GRUCell"
+    assert "graph-break" not in codes(run_code(CELL_LOOP.replace("CUT", "pass")))

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 from torch.autograd.function import BackwardCFunction
@@ -56,9 +57,16 @@ class Cuts(TorchFunctionMode):
     cut tensor was a representation that trainable computation goes on from) or none (a weight or a target:
     an advantage, a codebook's target, a bootstrapped value). An index derived from cuts that selects
     entries of a weight (a codebook's lookup) is a choice among them, not a representation: its reader is
-    marked `index`, and a term's path (term_path.py) does not follow it."""
+    marked `index`, and a term's path (term_path.py) does not follow it.
 
-    def __init__(self, outside: frozenset[int] = frozenset()) -> None:
+    A value derived from cuts that leaves for numpy (`.numpy()`) is lost to sight: numpy's arithmetic and
+    `torch.from_numpy` are not torch calls. Once one has left, a tensor that no call of this forward made and
+    that the forward did not start from (`before`: the batch, the weights, the loss head's constants), or an
+    array a call reads (`torch.tensor(array)`), has come back from outside torch, and is taken as derived from
+    every cut that left (a latent drawn with
+    `np.random.normal(mu.detach().numpy(), ...)`); the experiments that move the weights decide."""
+
+    def __init__(self, outside: frozenset[int] = frozenset(), before: Iterable[torch.Tensor] = ()) -> None:
         super().__init__()
         # The ids of tensors that stand for weights outside the model (a loss head's Const.weight, tape.py).
         self.outside = outside
@@ -71,18 +79,30 @@ class Cuts(TorchFunctionMode):
         self.numbers: dict[int, tuple[float, frozenset[int]]] = {}
         self.readers: list[Reader] = []
         self.valued: set[int] = set()  # the cuts that gave a floating-point tensor, not an index or a number
+        # id -> a weak reference, of every tensor the forward started from or a call of it made
+        self.seen: dict[int, weakref.ref] = {id(t): weakref.ref(t) for t in before}
+        self.left: frozenset[int] = frozenset()  # the cuts whose derived values left for numpy
 
     def __torch_function__(self, func: Callable, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         out = func(*args, **(kwargs or {}))
         given = tree_leaves((args, kwargs))
         tensors = [t for t in given if isinstance(t, torch.Tensor)]
         inputs = [t for t in tensors if t.requires_grad]
+        if self.left:
+            for t in filter(self._returned, tensors):
+                self.derived[id(t)] = (weakref.ref(t), self.left)
+                self.seen[id(t)] = weakref.ref(t)
         origin = frozenset().union(*(self._origin(t) for t in given))
+        if self.left and any(isinstance(v, np.ndarray) for v in given):
+            origin |= self.left
+        results = tree_leaves(out)
+        outputs = [t for t in results if isinstance(t, torch.Tensor)]
+        self.seen.update((id(t), weakref.ref(t)) for t in outputs)
+        if origin and any(isinstance(v, np.ndarray) for v in results):
+            self.left |= origin
         name = ".data" if getattr(func, "__self__", None) is _DATA else _name(func)
         if not inputs and not origin or name in SHAPED:
             return out
-        results = tree_leaves(out)
-        outputs = [t for t in results if isinstance(t, torch.Tensor)]
         numbers = [v for v in results if type(v) is float]
         # A cut our own code makes (a hook, an experiment's `.detach()`) is not on the user's path to the loss:
         # only calls some user line made are named — a replayed loss head's by the line that made it.
@@ -135,6 +155,11 @@ class Cuts(TorchFunctionMode):
                              if any(o.grad_fn is not None and id(o.grad_fn) in graph for o in r.outputs)))
         return read or self.valued
 
+    def _returned(self, t: torch.Tensor) -> bool:
+        """Whether `t` came into this forward from outside torch: neither made by a call nor started from."""
+        ref = self.seen.get(id(t))
+        return (ref is None or ref() is not t) and not t.requires_grad
+
     def _origin(self, v: Any) -> frozenset[int]:
         if isinstance(v, torch.Tensor):
             hit = self.derived.get(id(v))
@@ -143,6 +168,12 @@ class Cuts(TorchFunctionMode):
             hit = self.numbers.get(id(v))
             held = hit[0] if hit is not None else None
         return hit[1] if hit is not None and held is v else frozenset()
+
+
+def started_from(model: nn.Module, batch: Any, *more: Any) -> list[torch.Tensor]:
+    """The tensors a forward of `model` on `batch` starts from: the batch's, the weights and buffers, `more`'s."""
+    return [t for t in tree_leaves((batch, more)) if isinstance(t, torch.Tensor)] + [
+        *model.parameters(), *model.buffers()]
 
 
 class Reader(NamedTuple):
@@ -195,7 +226,7 @@ def measure(model: nn.Module, loss_of: Callable[[Any, dict[str, torch.Tensor]], 
         with same_noise(SEED):
             return loss_of(call(model, Call(batch)), params)
 
-    with torch.enable_grad(), Cuts() as watch:
+    with torch.enable_grad(), Cuts(before=started_from(model, batch)) as watch:
         value = loss()
     if not (isinstance(value, torch.Tensor) and value.numel() == 1 and held):
         return None

@@ -27,7 +27,7 @@ from torch import nn
 from ..judge.gradient_path import depends
 from ..judge.thresholds import GRADIENT_PROBE_COARSE, GRADIENT_PROBE_FAR
 from ..measure.tape import Tape, cloned_batch
-from .gradient_path import SEED, Cuts, Reader, direction, leaves_of, moved, nodes_of
+from .gradient_path import SEED, Cuts, Reader, direction, leaves_of, moved, nodes_of, started_from
 from .loss_terms import NotMultiLoss, named_terms
 from .sandbox import same_noise
 from .tree import Call, call
@@ -50,7 +50,7 @@ def measure(model: nn.Module, tape: Tape, held: list[str]) -> list[dict[str, Any
     held = [n for n in held if n in params and params[n].requires_grad]
     batch = cloned_batch(*tape.batch)
 
-    watch = Cuts(tape.outside_weights())
+    watch = Cuts(tape.outside_weights(), before=started_from(model, batch, tape.constants()))
 
     def values() -> dict[str, Any]:
         with same_noise(SEED):

@@ -31,21 +31,66 @@ def check(rec: Recorder) -> list[Finding]:
     out: list[Finding] = []
     for st in rec.optimizers.values():
         out += _zero_grad(rec, st) + _schedule(rec, st) + _params(rec, st) + _step_series(rec, st)
-    out += _not_in_optimizer(rec) + _leaf_loss(rec) + _ascending_updates(rec)
+    out += _not_in_optimizer(rec) + _leaf_loss(rec) + _ascending_updates(rec) + _fed_back_cut(rec)
+    return out
+
+
+FED_BACK = [
+    Hypothesis("the detach meant to truncate backpropagation between batches sits inside the loop over time (or "
+               "over the model's calls)", "move it before the loop, where the state is carried from the previous "
+               "batch: the recurrent weights then get a gradient through time"),
+    Hypothesis("backpropagation is truncated on purpose to one call (each call's state a fixed input)",
+               "if so, nothing that spans calls is meant to be learned", kind="null")]
+
+
+def _fed_back_cut(rec: Recorder) -> list[Finding]:
+    """A model whose own outputs are fed back into its next call of the same step with their graph cut, at most
+    steps that feed back (measure/fed_back.py): the loss depends on the earlier calls through the state, and
+    no gradient goes from one call back to the one before."""
+    out = []
+    for info in rec.roots.values():
+        fb = info.fed_back
+        if fb.steps < MIN_STEPS or fb.steps < MOST_STEPS * fb.fed_steps:
+            continue
+        name = type(info.module).__name__
+        out.append(finding(
+            "graph-break",
+            f"`{name}`'s own outputs are fed back into its next call within the same step with their graph cut "
+            f"(`.detach()` or `.data` between the calls{where({'location': fb.first_location})}) at {fb.steps} of "
+            f"{fb.fed_steps} steps that feed them back: the loss reads every call's output and each call reads the "
+            "one before it, yet no gradient flows from a call back to the previous one — nothing that spans two "
+            "calls (for a recurrent cell, anything over time) can be learned. Detach the state between batches, "
+            "not between the calls of one step", rec.source, severity="warning", hypotheses=FED_BACK,
+            evidence={"model": name, "cut_steps": fb.steps, "fed_back_steps": fb.fed_steps,
+                      "cuts": [{"call": "detach", **fb.first_location}]},
+            location=dict(fb.first_location) or {"module": name}))
     return out
 
 
 def _leaf_loss(rec: Recorder) -> list[Finding]:
     """backward() called on a tensor no computation produced: a loss rebuilt from a number (`.item()`,
-    `torch.tensor(value, requires_grad=True)`) carries no gradient to any parameter."""
-    if rec.leaf_backward < MIN_STEPS or rec.leaf_backward < MOST_STEPS * (rec.leaf_backward + rec.backward_calls):
+    `torch.tensor(value, requires_grad=True)`) carries no gradient to any parameter. Likewise a loss computed
+    from such a tensor (per-sample predictions gathered with `.item()` and rebuilt into one): its graph has
+    nodes, yet reaches none of the weights an optimizer or a model holds."""
+    if rec.leaf_backward >= MIN_STEPS and rec.leaf_backward >= MOST_STEPS * (rec.leaf_backward + rec.backward_calls):
+        return [finding(
+            "graph-break",
+            f"backward() was called {plural(rec.leaf_backward, 'time')} on a tensor with no autograd graph behind it"
+            f"{where({'location': rec.leaf_location})}: the loss was rebuilt from a number, so no gradient reaches "
+            "the model", rec.source,
+            evidence={"leaf_backward_calls": rec.leaf_backward, "graph_backward_calls": rec.backward_calls},
+            location=rec.leaf_location)]
+    unreached = rec.unreached_backward
+    if unreached < MIN_STEPS or unreached < MOST_STEPS * rec.walked_backward:
         return []
     return [finding(
         "graph-break",
-        f"backward() was called {plural(rec.leaf_backward, 'time')} on a tensor with no autograd graph behind it"
-        f"{where({'location': rec.leaf_location})}: the loss was rebuilt from a number, so no gradient reaches the model",
-        rec.source, evidence={"leaf_backward_calls": rec.leaf_backward, "graph_backward_calls": rec.backward_calls},
-        location=rec.leaf_location)]
+        f"the loss's autograd graph reaches none of the weights an optimizer or a model holds at {unreached} of "
+        f"{rec.walked_backward} backward passes walked{where({'location': rec.unreached_location})}: it was computed "
+        "from values taken out of autograd (`.item()`, `.tolist()`, numpy) and rebuilt into new tensors, so no "
+        "gradient reaches the model", rec.source,
+        evidence={"unreached_backward_calls": unreached, "walked_backward_calls": rec.walked_backward},
+        location=rec.unreached_location)]
 
 
 def _ascending_updates(rec: Recorder) -> list[Finding]:

@@ -31,6 +31,7 @@ from typing import Any, Iterator
 
 import torch
 from torch import nn
+from torch.utils._pytree import tree_leaves
 
 from . import actions, alike, carried, leaves, losses, squashes
 from .actions import Actions
@@ -39,6 +40,7 @@ from .localise import locate, nonfinite_inputs, replay
 from .replay import first_nonfinite_gradient
 from .nograd_calls import NoGradCalls
 from .nograd_feeds import WATCHED_CALLS, NoGradFeeds
+from .fed_back import FedBack
 from .provenance import Provenance
 from .twins import Twins
 from .bootstrap import Bootstrap
@@ -173,6 +175,7 @@ class RootInfo:
     state_left: dict[tuple[str, str], frozenset[int]] = field(default_factory=dict)  # there, after its latest call
     state_renewed: set[tuple[str, str]] = field(default_factory=set)  # places the script set afresh before a call ...
     state_kept: set[tuple[str, str]] = field(default_factory=set)  # ... or did not (measure/carried.py renewed)
+    fed_back: FedBack = field(default_factory=FedBack)  # its outputs fed back detached within a step
 
     @property
     def renewed_state(self) -> frozenset[tuple[str, str]]:
@@ -352,6 +355,11 @@ class Recorder:
         self.erase_location: dict[str, Any] = {}
         self.leaf_backward = 0  # backward() on a tensor with no graph behind it (a leaf made from a number)
         self.leaf_location: dict[str, Any] = {}
+        # Of the backward passes whose graph is walked, those whose graph reaches none of the weights an optimizer
+        # or a model holds: a loss computed from values rebuilt from numbers (`torch.tensor([.item(), ...])`).
+        self.walked_backward = 0
+        self.unreached_backward = 0
+        self.unreached_location: dict[str, Any] = {}
         self.optimizer_created = False
         self.carried: dict[str, Any] | None = None  # a backward into an earlier step's graph (measure/carried.py)
         self._carry_checked = -1  # the latest step whose backward was walked for it
@@ -427,6 +435,8 @@ class Recorder:
                 self.nograd_feeds.consumed(module, args, kwargs)
             info.last_call = (args, kwargs)
             info.thread = threading.get_ident()
+            with torch._C.DisableTorchFunction():  # as in on_backward: a loss head on tape must not see these reads
+                info.fed_back.called(tree_leaves((args, kwargs)), user_location)
             acting = [m for _, m in info.mode_modules if _by_mode(m)]
             if acting and not any(m.training for m in acting):
                 info.train_in_eval += 1
@@ -564,6 +574,8 @@ class Recorder:
         self.model_outputs[id(module)] = [weakref.ref(t) for _, t in flat
                                           if isinstance(t, torch.Tensor) and t.is_floating_point()]
         if id(module) in self.roots and torch.is_grad_enabled() and not _in_transform():
+            with torch._C.DisableTorchFunction():
+                info.fed_back.returned([t for _, t in flat])
             step = self.carry_step
             carried.stamp(module, flat, step)
             full = info.grad_calls <= carried.FULL_SCANS or carried.sampled(step)
@@ -733,10 +745,12 @@ class Recorder:
         self.twins.backward(self.roots)
         lane = self.lane
         fed, followed, lane.followed = lane.provenance.verdict(), lane.followed, None
+        loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
         for key, info in self.roots.items():
             info.nograd_train.backward(trained=info.calls_since_backward > 0, fed=fed if key == followed else None)
             info.calls_since_backward = 0
-        loss = tensors if isinstance(tensors, torch.Tensor) else (tensors[0] if tensors else None)
+            with torch._C.DisableTorchFunction():
+                info.fed_back.backward(loss if isinstance(loss, torch.Tensor) else None)
         if isinstance(loss, torch.Tensor) and self.lane.tape.active is not None:
             tape = self.lane.tape.finish(loss)
             if tape is not None:
@@ -780,6 +794,13 @@ class Recorder:
         self._judged()
         if self.backward_calls <= _JUDGED_FIRST or self.backward_calls % _JUDGED_EVERY == 0:
             lane.reached = ({id(t) for t in leaves.gradient_leaves(loss)}, [])
+            held = {id(p) for st in self.optimizers.values() for p in st.params()}
+            held |= {id(p) for m in self.models() for p in m.parameters()}
+            if held:
+                self.walked_backward += 1
+                if not lane.reached[0] & held:
+                    self.unreached_backward += 1
+                    self.unreached_location = self.unreached_location or user_location()
         if self.backward_calls <= 3 or self.backward_calls % 50 == 0:  # sampled, as the loss calls are
             signs = losses.loss_signs(loss)
             if signs:

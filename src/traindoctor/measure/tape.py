@@ -156,6 +156,10 @@ class Tape:
                         values[slot] = held[slot]
         return values
 
+    def constants(self) -> list[torch.Tensor]:
+        """The recorded values (Const) the loss head's calls take, as `values_of` passes them."""
+        return [x.value for op in self.ops for x in op.leaves if isinstance(x, Const)]
+
     def outside_weights(self) -> frozenset[int]:
         """The ids of the recorded values that were trainable leaves outside the model (Const.weight), as
         `values_of` passes them to the calls it makes."""

@@ -336,7 +336,9 @@ CODES = (
         severity="error",
         stage=MECHANISM,
         what=("Detects .item(), .numpy(), .detach(), .data or re-wrapping into a new tensor inside the loss path "
-              "(lint, run), and — measured on a copy in run — parameters the optimizer updates whose gradient is "
+              "(lint, run; in run, a loss whose autograd graph reaches none of the weights an optimizer or a model "
+              "holds, and a model's own output fed back detached into its next call within one step — a recurrent "
+              "cell's state detached inside the loop over time), and — measured on a copy in run — parameters the optimizer updates whose gradient is "
               "exactly zero although moving them moves the loss, with the call where their path stops (a .detach(), "
               "an argmax, .item() rebuilt into a tensor, a distribution's sample(), a rounding — asked also while "
               "the loss falls, when their gradient was exactly zero at every recorded step; a model run under "
