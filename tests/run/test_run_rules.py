@@ -252,7 +252,7 @@ def test_alternating_gan_stopped_mid_toggle_is_not_frozen(run_code):
 
 
 def test_lightning_gan_stopped_mid_toggle_is_not_frozen(tmp_path):
-    lightning = pytest.importorskip("lightning")
+    pytest.importorskip("lightning")
     from conftest import validate
     from traindoctor import run_script
 
