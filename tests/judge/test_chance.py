@@ -8,6 +8,7 @@ from traindoctor.judge.experiments import not_learning
 from traindoctor.judge.numerics import chance_of
 from traindoctor.measure.losses import chance_level
 from traindoctor.measure.recorder import Recorder
+from traindoctor.measure.tape import Term
 
 
 def _recorder(loss: str, batches: list[torch.Tensor], n_classes: int) -> Recorder:
@@ -66,3 +67,41 @@ def test_two_call_sites_of_one_loss_function_keep_ln_c():
     for _ in range(8):
         rec.batches.add_target("cross_entropy", torch.randint(0, 4, (64,), generator=gen), classes=4)
     assert chance_of(rec) == math.log(128)
+
+
+class _Head:
+    """A loss head on tape reduced to its additive terms (measure/tape.py Term)."""
+
+    def __init__(self, *terms):
+        self._terms = [Term(i, w, name, only, not only) for i, (name, w, only) in enumerate(terms)]
+
+    def terms(self):
+        return self._terms
+
+
+def _scaled(loss: str, n_classes: int, *terms) -> float:
+    target = (torch.arange(64) % n_classes).float() * (1 if loss == "binary_cross_entropy_with_logits" else 3)
+    rec = _recorder(loss, [target.long() if loss == "cross_entropy" else target], n_classes)
+    rec.tapes = {1: [_Head(*terms)]}
+    return chance_of(rec)
+
+
+def test_a_loss_function_scaled_by_a_number_has_its_chance_scaled_with_it():
+    # token cross-entropy divided again by the token count; an MSE halved and divided by the batch; a BCE
+    # divided by an accumulation count, with an L2 penalty on the weights beside it
+    assert abs(_scaled("cross_entropy", 24, ("cross_entropy", 1 / 1024, False)) - math.log(24) / 1024) < 1e-12
+    mse = _scaled("mse_loss", 5, ("mse_loss", 1.0, False))
+    assert mse > 0 and abs(_scaled("mse_loss", 5, ("mse_loss", 0.5 / 64, False)) - mse * 0.5 / 64) < 1e-12
+    bce = _scaled("binary_cross_entropy_with_logits", 2, ("binary_cross_entropy_with_logits", 1.0, False))
+    assert abs(_scaled("binary_cross_entropy_with_logits", 2, ("binary_cross_entropy_with_logits", 0.25, False),
+                       ("sum", 1e-4, True)) - bce / 4) < 1e-12
+    losses = [(3.4 - 0.6 * i / 200) / 1024 for i in range(200)]  # falls 17%, still above 0.85 ln 24
+    assert not_learning(losses, math.log(24)) is None
+    assert "near chance" in not_learning(losses, _scaled("cross_entropy", 24, ("cross_entropy", 1 / 1024, False)))
+
+
+def test_a_loss_of_several_terms_or_another_call_keeps_the_functions_chance():
+    ln = math.log(10)
+    assert _scaled("cross_entropy", 10, ("cross_entropy", 1.0, False), ("mse_loss", 0.5, False)) == ln
+    assert _scaled("cross_entropy", 10, ("nll_loss", 0.1, False)) == ln
+    assert _scaled("cross_entropy", 10) == ln

@@ -38,3 +38,26 @@ def test_an_exp_overflow_after_steep_steps_explains_the_rate():
 def test_a_division_or_the_rates_own_steps_explain_nothing():
     assert "explains" not in explain(overflow("div"), steps((180.0, 0.02), (24000.0, 18.0)), "run").evidence
     assert "explains" not in explain(overflow(), steps((900.0, 2.6), (23000.0, 24.0)), "run").evidence
+
+
+def stepped(*triples):
+    return [{"step": i, "loss": v, "grad_norm": g, "update_ratio": u} for i, (g, u, v) in enumerate(triples)]
+
+
+def test_large_steps_that_lowered_the_loss_until_the_function_grew_are_steep():
+    mlp = stepped((151.0, 0.41, -17.2), (131.0, 0.32, -229.7), (8152.0, 16.7, 941.2))  # Poisson NLL, full batch
+    gru = stepped((180.0, 0.15, -8.0), (186.0, 0.26, -156.7), (24417.0, 18.6, 4295.1))  # exp head on a GRU
+    minibatch = stepped((44.0, 0.065, -0.32), (54.0, 0.134, -22.8), (16.0, 0.134, -48.0), (2077.0, 2.77, 278.7))
+    for recent in (mlp, gru, minibatch):
+        steep = steep_steps(recent)
+        assert steep is not None and steep["loss_before"] < steep["loss_first"], recent
+    f = explain(overflow(), gru, "run")
+    assert f.evidence["explains"] == ["lr-too-high"] and "lowered the loss from" in f.observation
+
+
+def test_large_steps_that_raised_the_loss_or_rivalled_the_weights_are_the_rates():
+    assert steep_steps(stepped((16.7, 0.24, 1.24), (674.0, 9.4, 48.5))) is None  # the first step overshot
+    assert steep_steps(stepped((100.0, 0.3, 1.0), (120.0, 0.3, 5.0), (5000.0, 9.0, 80.0))) is None  # it rose
+    assert steep_steps(stepped((900.0, 2.6, 10.0), (800.0, 2.0, 5.0), (23000.0, 24.0, 1e4))) is None  # rivals
+    assert "explains" not in explain(overflow(), stepped((100.0, 0.3, 1.0), (120.0, 0.3, 5.0), (5000.0, 9.0, 80.0)),
+                                     "run").evidence

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt, nonfinite, power
-from .thresholds import LARGE_UPDATE, STEEP_GROWTH
+from .thresholds import LARGE_UPDATE, RATE_ALONE_UPDATE, STEEP_GROWTH
 
 RECENT = 20  # records before a non-finite step kept in its evidence: the flight recorder's view of it
 FIELDS = ("nonfinite_inputs", "inputs_checked", "output_finite", "nonfinite_grads", "n_nonfinite_grads", "replay",
@@ -75,10 +75,12 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
     if seen and f.code == ("nonfinite-backward" if seen.get("backward") else "nonfinite-forward"):
         f = _at_the_function(f, r, seen)
         if not seen.get("backward") and _family(seen) == _GROWTH and (steep := steep_steps(recent)):
-            f.observation += (f"; the steps before it stayed below {fmt(LARGE_UPDATE)}x the weights (update ratios "
-                              f"up to {power(steep['ratio_before'])}) while the gradient was near its first, then the "
-                              f"gradient grew {fmt(steep['growth'])}x through `{seen['name']}`'s own slope: the large "
-                              f"steps came from the function, not from the learning rate")
+            stable = (f"stayed below {fmt(LARGE_UPDATE)}x the weights" if steep["ratio_before"] < LARGE_UPDATE else
+                      f"lowered the loss from {fmt(steep['loss_first'])} to {fmt(steep['loss_before'])}")
+            f.observation += (f"; the steps before it {stable} (update ratios up to {power(steep['ratio_before'])}) "
+                              f"while the gradient was near its first, then the gradient grew {fmt(steep['growth'])}x "
+                              f"through `{seen['name']}`'s own slope: the large steps came from the function, not from "
+                              f"the learning rate")
             # Measured, this explanation overrides the catalog's (a rate too high explains a non-finite forward).
             f.evidence |= {"steep": steep, "explains": ["lr-too-high"]}
     return f
@@ -86,18 +88,29 @@ def explain(r: dict[str, Any], recent: list[dict[str, Any]], source: str = "moni
 
 def steep_steps(recent: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Whether the gradient grew past STEEP_GROWTH x its first before the non-finite step while the updates
-    that came before that growth stayed below LARGE_UPDATE: the steps grew with the gradient, not with
-    the rate. None when they did not, or nothing was measured."""
-    seen = [(_norm(r), r["update_ratio"]) for r in recent
+    that came before that growth suited the loss where they were taken: below LARGE_UPDATE, or smaller than
+    the weights (RATE_ALONE_UPDATE) and every one of them lowered the loss below where it started — the rate
+    fit the loss at the initial weights, and the steps grew with the gradient, not with the rate. None when
+    they did not, or nothing was measured."""
+    seen = [(_norm(r), r["update_ratio"], r.get("loss")) for r in recent
             if _norm(r) is not None and isinstance(r.get("update_ratio"), float) and math.isfinite(r["update_ratio"])]
     if not seen or not seen[0][0] > 0:
         return None
     first = seen[0][0]
-    before = [ratio for norm, ratio in seen if norm <= STEEP_GROWTH * first]
-    growth = max(norm for norm, _ in seen) / first
-    if growth <= STEEP_GROWTH or not before or max(before) >= LARGE_UPDATE:
+    before = [ratio for norm, ratio, _ in seen if norm <= STEEP_GROWTH * first]
+    growth = max(norm for norm, _, _ in seen) / first
+    if growth <= STEEP_GROWTH or not before:
         return None
-    return {"ratio_before": max(before), "growth": growth, "first_grad_norm": first}
+    # The losses measured after the steps taken before the gradient first grew (each loss follows the step
+    # before it): one that rose above the first is a step too long for the loss where training started.
+    until = next(i for i, (norm, _, _) in enumerate(seen) if norm > STEEP_GROWTH * first)
+    losses = [loss for _, _, loss in seen[:until]]
+    fell = (len(losses) >= 2 and all(isinstance(v, float) and math.isfinite(v) for v in losses)
+            and all(v < losses[0] for v in losses[1:]))
+    if max(before) >= LARGE_UPDATE and not (fell and max(before) < RATE_ALONE_UPDATE):
+        return None
+    return {"ratio_before": max(before), "growth": growth, "first_grad_norm": first,
+            "loss_first": losses[0] if losses else None, "loss_before": losses[-1] if losses else None}
 
 
 def _norm(r: dict[str, Any]) -> float | None:

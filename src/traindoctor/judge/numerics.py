@@ -50,10 +50,18 @@ def chance_of(rec: Recorder) -> float | None:
     """The loss of the best model that ignores its inputs: for a classifier, the entropy of the class
     frequencies in the targets fed (it predicts them for every sample) when they were profiled, and ln C
     otherwise; for a regression, the targets' variance. A loss that falls from ln C to the frequencies'
-    entropy has learned which classes are common, nothing about the inputs."""
+    entropy has learned which classes are common, nothing about the inputs. In the recorded loss's units:
+    times the factor the loss function enters it with (_weight)."""
     first = rec.first_loss or {}
     chance = first.get("chance")
-    if chance is None or first["loss"] not in CLASSIFICATION + BINARY:
+    if chance is None:
+        return None
+    return _weight(rec, first["loss"]) * _chance(rec, first, chance)
+
+
+def _chance(rec: Recorder, first: dict[str, Any], chance: float) -> float:
+    """chance_of in the loss function's own units."""
+    if first["loss"] not in CLASSIFICATION + BINARY:
         return chance
     stream = rec.batches.targets.get(first["loss"])
     if stream is None or len(stream.classes) > 1:  # several call sites pooled: their frequencies mean nothing
@@ -63,6 +71,18 @@ def chance_of(rec: Recorder) -> float | None:
     if not entropies or any(h is None for h in entropies):
         return chance
     return min(chance, sum(entropies) / len(entropies))
+
+
+def _weight(rec: Recorder, name: str) -> float:
+    """The constant factor the loss function `name` enters the recorded loss with, when a loss head on tape
+    is that one call times a number (a mean divided again by a count, a loss scaled for accumulation) plus
+    penalties on the weights: its chance level is in the function's units, the records in the loss's. 1 for
+    anything else (several terms: their mix is not one factor)."""
+    for tapes in rec.tapes.values():
+        terms = [t for t in tapes[-1].terms() if not t.weights_only] if tapes else []
+        if len(terms) == 1 and terms[0].name == name and terms[0].weight > 0:
+            return terms[0].weight
+    return 1.0
 
 
 def _entropy(counts: dict | None, binary: bool) -> float | None:

@@ -89,8 +89,13 @@ SIGN_LIKE_LARGE_UPDATE = 1.0
 # the learning rate's, when the steps before it were not large (below LARGE_UPDATE, the line past which
 # updates cause a divergence that follows) for as long as the gradient stayed within 10x of its first, and
 # the gradient then grew past that: the steps grew with the function's own slope (d exp(z)/dz = exp(z)) once
-# the output entered its steep region. Steps already large before that growth are the rate's.
+# the output entered its steep region. Steps already large before that growth are the rate's, unless each
+# of them lowered the loss below where it started and none rivalled the weights (ratio below 1): the rate
+# then fit the loss at the initial weights, where the function was still moderate, and only the function's
+# growth made the later steps too long (an exp link whose first steps lowered a Poisson loss). A first step
+# that raised the loss was too long for the loss as training started: the rate's.
 STEEP_GROWTH = 10.0
+RATE_ALONE_UPDATE = 1.0
 # Learning rate too low: small updates AND a loss that moved less than 5% between the mean of its
 # first 10 and its last 10 values, over at least 20 losses. Small updates alone are no finding (a
 # converged model, a large model's tiny per-weight steps); with a loss that does not move they are.
