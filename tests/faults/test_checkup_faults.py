@@ -161,7 +161,7 @@ def outcomes(condition):
 def test_healthy_examples_give_the_same_report_under_a_cpu_hog_and_a_skewed_clock():
     normal = outcomes("normal")
     assert all(o["findings"] == [] and not o["unchecked"] for o in normal.values()), normal
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]  # both cores busy
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])]  # a core busy beside the other worker
     try:
         time.sleep(0.5)
         loaded = outcomes("skewed")  # and every clock read 1000 s after the last: a time box would cut every probe
