@@ -120,7 +120,12 @@ def _gradient_path(m: Material, groups: Groups, source: str,
     gradient at all: if not, no arm can train."""
     tape = m.tapes[-1]
     held = [n for g in groups for n in g["params"]]
-    measured = gradient_path.measure(_fresh(m), lambda out, params: tape.loss_of(out, params), tape.batch, held)
+    try:
+        measured = gradient_path.measure(_fresh(m), lambda out, params: tape.loss_of(out, params), tape.batch, held)
+    except RuntimeError as exc:
+        # A head that differentiates through a call the tape holds as a constant (a gradient penalty taken
+        # with autograd.grad at the input of the model's last call) has no replay on a copy: no arm can run.
+        raise CannotExperiment(f"the recorded loss cannot be recomputed on a copy ({exc})") from exc
     found, observations = path_rules.judge(measured, source, severity) if measured is not None else ([], [])
     if isinstance(tape, Tape):  # the terms of a recorded loss; checkup's loss function is one call
         try:
