@@ -25,11 +25,12 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from .frames import user_frame
 
-STAMP = "traindoctor.logprob"  # the key of an evaluated log-probability's stamp in its autograd node
-FAMILIES = ("future", "past", "reversed", "shifted")  # "future" is the right one
+STAMP = "traindoctor.logprob"  # the key of an evaluated log-probability's stamp (its evaluation's rank) in its node
+FAMILIES = ("future", "past", "reversed", "shifted", "permuted")  # "future" is the right one
 _GAMMAS = (0.0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99, 1.0)
 _ACCUMULATES = 0.05  # a construction with γ > 0 explains this much more variance than γ = 0: rewards
 _WALK = 2000  # nodes of the loss graph looked through for the product
@@ -41,6 +42,11 @@ _MIN_ROWS = 6  # steps of an episode: fewer cannot tell an order (a few points f
 _MAX_VALUES = 100_000
 _COLUMNS_CENTRED = 8  # columns from which each step's mean over them may be removed (a per-step baseline)
 _MEMBERS = 16  # a container with more items is no batch
+_EXACT = 1e-6  # 1 − R² under which the weights are the reward-to-go's very values, rearranged
+_DISTINCT = 6  # distinct reward-to-go values needed before a rearrangement of them can be told from chance
+_REFINE = 40  # bisections of the discount around the grid's best, for the exact rearrangement
+_REORDERS = {"Index", "IndexSelect", "Gather", "Flip", "Roll", "Sort", "Permute", "Transpose", "T", "Take",
+             "IndexPut", "MaskedSelect", "Scatter"}  # ops after which a log-probability's position is not its step's
 
 
 @dataclass
@@ -52,6 +58,7 @@ class Observation:
     columns: int  # episodes (parallel environments) side by side
     fits: dict[str, tuple[float, float]]  # family -> (R², its discount)
     location: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # the buffer the weights were drawn from, when they were read there
 
 
 @dataclass
@@ -59,10 +66,12 @@ class Returns:
     observations: list[Observation] = field(default_factory=list)
     evaluated: bool = False  # a log-probability was stamped since the last backward
     seen: int = 0  # backward passes after evaluations
+    rank: int = 0  # log-probabilities evaluated so far
 
     def stamp(self, out: Any) -> None:
         if isinstance(out, torch.Tensor) and out.grad_fn is not None:
-            out.grad_fn.metadata[STAMP] = True
+            self.rank += 1
+            out.grad_fn.metadata[STAMP] = self.rank
             self.evaluated = True
 
     def backward(self, loss: Any, step: int, where: Callable[[], dict[str, Any]]) -> None:
@@ -75,26 +84,32 @@ class Returns:
         found = _weights(loss.grad_fn)
         if found is None:
             return
-        weights, credit = found
+        weights, credit, ordered = found
+        frame = user_frame()
+        # the weights as they reach the loss; and, when they are a minibatch drawn from a longer buffer (a
+        # Dataset's returns), that buffer in its own order — the minibatch's rows say nothing of time
+        targets = [(weights, ordered, "")] + [(buffer, False, key) for key, buffer in _buffers(frame, weights)]
         best = None
-        flat = weights.squeeze().ndim == 1
-        for name, rewards in _candidates(user_frame(), lambda n: n == weights.size or (flat and n < weights.size)):
-            for steps, columns, w, r in _aligned(weights, rewards):
-                fits = _fits(w, r, credit)
-                if fits is None:
-                    continue
-                top = max(v[0] for v in fits.values())
-                if best is None or top > best[0]:
-                    best = (top, Observation(step, name, credit, steps, columns, fits))
+        for weights, ordered, source in targets:
+            flat = weights.squeeze().ndim == 1
+            for name, rewards in _candidates(frame, lambda n: n == weights.size or (flat and n < weights.size)):
+                for steps, columns, w, r in _aligned(weights, rewards):
+                    fits = _fits(w, r, credit, ordered)
+                    if fits is None:
+                        continue
+                    top = max(v[0] for v in fits.values())
+                    if best is None or top > best[0]:
+                        best = (top, Observation(step, name, credit, steps, columns, fits, source=source))
         if best is not None:
             best[1].location = where()
             self.observations.append(best[1])
 
 
-def _weights(root: Any) -> tuple[np.ndarray, float | None] | None:
-    """The factor multiplying the evaluated log-probabilities in the loss (its values), found breadth first, and
-    the sign with which the loss credits it (+1 when minimising the loss raises log π where the factor is
-    high, as −log π·A does), or None when an op on the way has no known sign."""
+def _weights(root: Any) -> tuple[np.ndarray, float | None, int] | None:
+    """The factor multiplying the evaluated log-probabilities in the loss (its values), found breadth first, the
+    sign with which the loss credits it (+1 when minimising the loss raises log π where the factor is
+    high, as −log π·A does), or None when an op on the way has no known sign, and how many log-probabilities
+    evaluated one after the other sit side by side in evaluation order in the other factor (`_in_order`)."""
     queue, seen, reached = [(root, 1.0)], {id(root)}, {}
     while queue and len(seen) < _WALK:
         node, sign = queue.pop(0)
@@ -109,7 +124,7 @@ def _weights(root: Any) -> tuple[np.ndarray, float | None] | None:
                     continue
                 if isinstance(w, torch.Tensor) and w.is_floating_point() and w.numel() >= _MIN_ROWS:
                     credit = None if sign is None or below[0] is None else -sign * below[0]
-                    return w.detach().to("cpu", torch.float64).numpy(), credit
+                    return w.detach().to("cpu", torch.float64).numpy(), credit, _in_order(fn)
         for (fn, _), step in zip(node.next_functions, _signs(node)):
             if fn is not None and id(fn) not in seen:
                 seen.add(id(fn))
@@ -131,6 +146,28 @@ def _reaches(start: Any, reached: dict[int, tuple[float | None]]) -> tuple[float
                     queue.append((fn, None if sign is None or step is None else sign * step))
         reached[id(start)] = found
     return reached[id(start)]
+
+
+def _in_order(start: Any) -> int:
+    """How many separately evaluated log-probabilities the factor from `start` lays out, when it lays them out in
+    the order they were evaluated (stacked as a rollout produced them, step after step, so that a position is a
+    step), else 0: read depth first in the inputs' order, through no op that moves values (an index, a flip)."""
+    ranks, stack, seen = [], [start], set()
+    while stack and len(seen) < _WALK:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if STAMP in node.metadata:
+            ranks.append(node.metadata[STAMP])
+            continue
+        name = type(node).__name__
+        if name[:name.find("Backward")] in _REORDERS:
+            return 0
+        stack += [fn for fn, _ in reversed(node.next_functions) if fn is not None]
+    if stack or len(ranks) < 2 or any(b <= a for a, b in zip(ranks, ranks[1:])):
+        return 0
+    return len(ranks)
 
 
 # ops through which a value's sign is kept: reductions, sums, views, gathers, increasing functions (PPO's
@@ -185,10 +222,30 @@ def _candidates(frame: FrameType | None, fits: Callable[[int], bool]) -> list[tu
 
 
 def _members(name: str, value: Any) -> list[tuple[str, Any]]:
+    """The variable, the items of a small dict, the fields of a Dataset (also a DataLoader's), and the same
+    field of each record in a list of records (`episodes[*][2]`: each episode's rewards)."""
     out = [(name, value)]
     if isinstance(value, dict) and len(value) <= _MEMBERS:
         out += [(f"{name}[{k!r}]", v) for k, v in value.items()]
+    dataset = getattr(value, "dataset", None) if isinstance(value, DataLoader) else value
+    if isinstance(dataset, Dataset):
+        where = f"{name}.dataset" if dataset is not value else name
+        out += [(f"{where}.{k}", v) for k, v in list(vars(dataset).items())[:_MEMBERS]]
+    if isinstance(value, (list, tuple)) and 0 < len(value) <= _MAX_VALUES and isinstance(value[0], (list, tuple)):
+        width = len(value[0])
+        if 1 < width <= _MEMBERS and all(isinstance(v, (list, tuple)) and len(v) == width for v in value):
+            out += [(f"{name}[*][{j}]", [v[j] for v in value]) for j in range(width)]
     return out
+
+
+def _buffers(frame: FrameType | None, weights: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Longer 1-D sequences among the script's variables that hold every value of the (1-D) weights: the buffer a
+    minibatch of them was drawn from, in the buffer's own order."""
+    w = weights.reshape(-1)
+    if weights.squeeze().ndim != 1 or np.unique(w).size < _MIN_ROWS:
+        return []
+    return [(name, x) for name, x in _candidates(frame, lambda n: n > w.size)
+            if x.ndim == 1 and np.isin(w, x).all()]
 
 
 def _size(x: Any) -> int:
@@ -197,7 +254,8 @@ def _size(x: Any) -> int:
         return int(x.numel() if isinstance(x, torch.Tensor) else x.size)
     if isinstance(x, (list, tuple)) and x:
         first = x[0]
-        return len(x) * (first.numel() if isinstance(first, torch.Tensor) else 1)
+        inner = len(first) if isinstance(first, (list, tuple)) else 1
+        return len(x) * (first.numel() if isinstance(first, torch.Tensor) else inner)
     return 0
 
 
@@ -210,7 +268,7 @@ def _sequence(x: Any) -> np.ndarray | None:
         values = x.detach().to("cpu", torch.float64).numpy()
     elif type(x).__module__ == "numpy" and getattr(x, "dtype", None) is not None and x.dtype.kind == "f":
         values = np.asarray(x, dtype=np.float64)
-    elif isinstance(x, (list, tuple)) and _MIN_ROWS <= len(x) <= _MAX_VALUES:
+    elif isinstance(x, (list, tuple)) and 0 < len(x) <= _MAX_VALUES:
         values = _listed(x)
     else:
         return None
@@ -225,6 +283,9 @@ def _listed(x: list | tuple) -> np.ndarray | None:
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
             return np.asarray(x, dtype=np.float64)
         return None
+    if isinstance(first, (list, tuple)) and first:  # records of equal length: rows
+        rows = [_listed(v) if isinstance(v, (list, tuple)) and len(v) == len(first) else None for v in x]
+        return np.stack(rows) if all(v is not None and v.ndim == 1 for v in rows) else None
     if isinstance(first, torch.Tensor) and first.dim() <= 1 and first.is_floating_point():
         if all(isinstance(v, torch.Tensor) and v.shape == first.shape and not v.requires_grad for v in x):
             return torch.stack([v.detach().to("cpu", torch.float64) for v in x]).numpy()
@@ -250,11 +311,14 @@ def _aligned(weights: np.ndarray, rewards: np.ndarray) -> list[tuple[int, int, n
     return out
 
 
-def _fits(w: np.ndarray, r: np.ndarray, credit: float | None) -> dict[str, tuple[float, float]] | None:
+def _fits(w: np.ndarray, r: np.ndarray, credit: float | None, ordered: int = 0
+          ) -> dict[str, tuple[float, float]] | None:
     """Per construction, the best R² of an affine fit to the weights and its discount; None when the rewards
     are not what the weights accumulate. With the loss's sign known, a fit must credit rewards as the loss
     credits the weights: undiscounted, the past sum is the reward-to-go negated plus the episode's total, told
-    apart only by that sign."""
+    apart only by that sign. A discount counts from each step (γ^(k−t)) or from the episode's start (γ^k).
+    When the weights' positions are steps (`ordered` covers them), "permuted": the weights are the
+    reward-to-go's very values at other steps."""
     if not np.isfinite(w).all() or np.ptp(w) == 0:
         return None
     if credit is not None:
@@ -263,17 +327,41 @@ def _fits(w: np.ndarray, r: np.ndarray, credit: float | None) -> dict[str, tuple
     plain = -1.0
     for gamma in _GAMMAS:
         future, past = _discounted(r[::-1], gamma)[::-1], _discounted(r, gamma)
-        made = {"future": future, "past": past, "reversed": future[::-1], "shifted": np.roll(future, -1, axis=0)}
-        for family, x in made.items():
-            c = _corr(x, w)
-            r2 = c * c if c > 0 or credit is None else 0.0
-            if gamma == 0.0:
-                plain = max(plain, c * c)
-            elif r2 > fits[family][0]:
-                fits[family] = (r2, gamma)
+        start = r * gamma ** np.arange(len(r)).reshape(-1, *[1] * (r.ndim - 1))
+        made = {"future": (future, np.cumsum(start[::-1], 0)[::-1]), "past": (past, np.cumsum(start, 0)),
+                "reversed": (future[::-1],), "shifted": (np.roll(future, -1, axis=0),)}
+        for family, xs in made.items():
+            for x in xs:
+                c = _corr(x, w)
+                r2 = c * c if c > 0 or credit is None else 0.0
+                if gamma == 0.0:
+                    plain = max(plain, c * c)
+                elif r2 > fits[family][0]:
+                    fits[family] = (r2, gamma)
+    if ordered >= r.shape[0]:
+        fits["permuted"] = _rearranged(w, r, credit)
     if max(v[0] for v in fits.values()) < plain + _ACCUMULATES:
         return None
     return fits
+
+
+def _rearranged(w: np.ndarray, r: np.ndarray, credit: float | None) -> tuple[float, float]:
+    """(1, γ) when, for a discount γ, each column of the weights holds exactly the values of that column's
+    reward-to-go up to one affine map, in whatever order; else (0, 0). The discount is searched on the grid,
+    then bisected around the best point for the user's own."""
+    def fit(gamma: float) -> float:
+        x = np.sort(_discounted(r[::-1], gamma)[::-1], 0)
+        c = max(_pearson(x.reshape(-1), np.sort(s * w, 0).reshape(-1)) for s in ((1.0,) if credit else (1.0, -1.0)))
+        return c * abs(c)
+    grid = [(fit(g), i) for i, g in enumerate(_GAMMAS) if g > 0]
+    _, i = max(grid)
+    lo, hi = _GAMMAS[max(i - 1, 1)], _GAMMAS[min(i + 1, len(_GAMMAS) - 1)]
+    for _ in range(_REFINE):
+        a, b = lo + (hi - lo) / 3, hi - (hi - lo) / 3
+        lo, hi = (lo, b) if fit(a) >= fit(b) else (a, hi)
+    gamma = (lo + hi) / 2
+    distinct = len(np.unique(np.round(_discounted(r[::-1], gamma), 9)))
+    return (1.0, round(gamma, 3)) if fit(gamma) >= 1 - _EXACT and distinct >= _DISTINCT else (0.0, 0.0)
 
 
 def _discounted(r: np.ndarray, gamma: float) -> np.ndarray:
