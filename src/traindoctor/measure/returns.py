@@ -239,13 +239,13 @@ def _members(name: str, value: Any) -> list[tuple[str, Any]]:
 
 
 def _buffers(frame: FrameType | None, weights: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """Longer 1-D sequences among the script's variables that hold every value of the (1-D) weights: the buffer a
-    minibatch of them was drawn from, in the buffer's own order."""
+    """Longer sequences among the script's variables that hold every value of the weights: the buffer a minibatch
+    of them was drawn from, in the buffer's own order and layout."""
     w = weights.reshape(-1)
-    if weights.squeeze().ndim != 1 or np.unique(w).size < _MIN_ROWS:
+    if np.unique(w).size < _MIN_ROWS:
         return []
-    return [(name, x) for name, x in _candidates(frame, lambda n: n > w.size)
-            if x.ndim == 1 and np.isin(w, x).all()]
+    return [(name, x) for name, x in _candidates(frame, lambda n: n > w.size)  # compared at the weights' precision
+            if np.isin(w.astype(np.float32), x.astype(np.float32)).all()]
 
 
 def _size(x: Any) -> int:
@@ -295,7 +295,9 @@ def _listed(x: list | tuple) -> np.ndarray | None:
 def _aligned(weights: np.ndarray, rewards: np.ndarray) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
     """(steps, columns, weights, rewards) as time × columns arrays, for each way the rewards fit the weights."""
     w = weights.reshape(-1)
-    if rewards.size == w.size:
+    if rewards.ndim == 2 and weights.shape == rewards.shape[::-1]:
+        w = weights.T  # one time-first, the other batch-first
+    elif rewards.size == w.size:
         w = w.reshape(rewards.shape)
     elif rewards.ndim == 1 and rewards.size < w.size:  # (`_candidates` kept these only for 1-D weights)
         w = w[-rewards.size:]  # the latest episode of a flat buffer
@@ -328,16 +330,14 @@ def _fits(w: np.ndarray, r: np.ndarray, credit: float | None, ordered: int = 0
     for gamma in _GAMMAS:
         future, past = _discounted(r[::-1], gamma)[::-1], _discounted(r, gamma)
         start = r * gamma ** np.arange(len(r)).reshape(-1, *[1] * (r.ndim - 1))
-        made = {"future": (future, np.cumsum(start[::-1], 0)[::-1]), "past": (past, np.cumsum(start, 0)),
-                "reversed": (future[::-1],), "shifted": (np.roll(future, -1, axis=0),)}
-        for family, xs in made.items():
-            for x in xs:
-                c = _corr(x, w)
-                r2 = c * c if c > 0 or credit is None else 0.0
-                if gamma == 0.0:
-                    plain = max(plain, c * c)
-                elif r2 > fits[family][0]:
-                    fits[family] = (r2, gamma)
+        made = [("future", future), ("future", np.cumsum(start[::-1], 0)[::-1]), ("past", past),
+                ("past", np.cumsum(start, 0)), ("reversed", future[::-1]), ("shifted", np.roll(future, -1, axis=0))]
+        for (family, _), c in zip(made, _corr(np.stack([x for _, x in made]), w)):
+            r2 = c * c if c > 0 or credit is None else 0.0
+            if gamma == 0.0:
+                plain = max(plain, c * c)
+            elif r2 > fits[family][0]:
+                fits[family] = (r2, gamma)
     if ordered >= r.shape[0]:
         fits["permuted"] = _rearranged(w, r, credit)
     if max(v[0] for v in fits.values()) < plain + _ACCUMULATES:
@@ -351,7 +351,8 @@ def _rearranged(w: np.ndarray, r: np.ndarray, credit: float | None) -> tuple[flo
     then bisected around the best point for the user's own."""
     def fit(gamma: float) -> float:
         x = np.sort(_discounted(r[::-1], gamma)[::-1], 0)
-        c = max(_pearson(x.reshape(-1), np.sort(s * w, 0).reshape(-1)) for s in ((1.0,) if credit else (1.0, -1.0)))
+        c = max(float(_pearson(x.reshape(-1), np.sort(s * w, 0).reshape(-1)))
+                for s in ((1.0,) if credit else (1.0, -1.0)))
         return c * abs(c)
     grid = [(fit(g), i) for i, g in enumerate(_GAMMAS) if g > 0]
     _, i = max(grid)
@@ -372,17 +373,19 @@ def _discounted(r: np.ndarray, gamma: float) -> np.ndarray:
     return out
 
 
-def _corr(x: np.ndarray, w: np.ndarray) -> float:
-    """The correlation of x and w over all entries; with many columns, also with each step's mean over the
-    columns removed (a per-step baseline), whichever is larger in size."""
-    best = _pearson(x.reshape(-1), w.reshape(-1))
+def _corr(xs: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The correlation of each x in `xs` with w over all entries; with many columns, also with each step's mean
+    over the columns removed (a per-step baseline), whichever is larger in size."""
+    best = _pearson(xs.reshape(len(xs), -1), w.reshape(-1))
     if w.shape[1] >= _COLUMNS_CENTRED:
-        centred = _pearson((x - x.mean(1, keepdims=True)).reshape(-1), (w - w.mean(1, keepdims=True)).reshape(-1))
-        best = max(best, centred, key=abs)
+        centred = _pearson((xs - xs.mean(2, keepdims=True)).reshape(len(xs), -1),
+                           (w - w.mean(1, keepdims=True)).reshape(-1))
+        best = np.where(np.abs(centred) > np.abs(best), centred, best)
     return best
 
 
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum()) / den if den > 1e-12 else 0.0
+def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The correlation of each row of a with b (a 1-D a: one number)."""
+    a, b = a - a.mean(-1, keepdims=True), b - b.mean()
+    den = np.sqrt((a * a).sum(-1) * (b * b).sum())
+    return np.where(den > 1e-12, (a * b).sum(-1) / np.maximum(den, 1e-300), 0.0)
