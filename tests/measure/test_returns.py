@@ -241,6 +241,7 @@ def test_a_buffer_of_past_sums_behind_minibatches_is_found(layout, build):
 
 
 @pytest.mark.parametrize("layout, build", [("dataset", lambda r: _start_discounted(r, forward=False)),
-                                           ("floats", future), ("time-first", lambda r: standardised(future(r)))])
+                                           ("floats", future), ("time-first", lambda r: standardised(future(r))),
+                                           ("dataset", lambda r: future(r)[::-1])])  # stored last step first
 def test_a_buffer_of_returns_to_go_behind_minibatches_is_not(layout, build):
     assert rule.check(_minibatches(build, layout=layout)) == []

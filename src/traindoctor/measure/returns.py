@@ -87,8 +87,10 @@ class Returns:
         weights, credit, ordered = found
         frame = user_frame()
         # the weights as they reach the loss; and, when they are a minibatch drawn from a longer buffer (a
-        # Dataset's returns), that buffer in its own order — the minibatch's rows say nothing of time
-        targets = [(weights, ordered, "")] + [(buffer, False, key) for key, buffer in _buffers(frame, weights)]
+        # Dataset's returns), that buffer — the minibatch's rows say nothing of time, and the buffer's order
+        # need not be the steps' (a backward loop may store them last first), so there only what its values
+        # are built of is judged
+        targets = [(weights, ordered, "")] + [(buffer, -1, key) for key, buffer in _buffers(frame, weights)]
         best = None
         for weights, ordered, source in targets:
             flat = weights.squeeze().ndim == 1
@@ -320,7 +322,8 @@ def _fits(w: np.ndarray, r: np.ndarray, credit: float | None, ordered: int = 0
     credits the weights: undiscounted, the past sum is the reward-to-go negated plus the episode's total, told
     apart only by that sign. A discount counts from each step (γ^(k−t)) or from the episode's start (γ^k).
     When the weights' positions are steps (`ordered` covers them), "permuted": the weights are the
-    reward-to-go's very values at other steps."""
+    reward-to-go's very values at other steps; when their order is unknown (`ordered` < 0), only the
+    constructions told by values (the reward-to-go, the past sum) are fitted."""
     if not np.isfinite(w).all() or np.ptp(w) == 0:
         return None
     if credit is not None:
@@ -340,6 +343,8 @@ def _fits(w: np.ndarray, r: np.ndarray, credit: float | None, ordered: int = 0
                 fits[family] = (r2, gamma)
     if ordered >= r.shape[0]:
         fits["permuted"] = _rearranged(w, r, credit)
+    if ordered < 0:
+        fits.update({f: (-1.0, 0.0) for f in ("reversed", "shifted")})
     if max(v[0] for v in fits.values()) < plain + _ACCUMULATES:
         return None
     return fits
