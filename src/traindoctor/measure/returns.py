@@ -5,14 +5,19 @@ The log-probabilities a loss trains are stamped in their autograd nodes where th
 distribution's `log_prob`, a gather on a log-softmax: measure/actions.py watches both). On sampled backward
 passes the loss's graph is walked for a product whose one side reaches a stamped node: the other side is the
 weight. The rewards are read from the script's variables (the frames from the backward's up to the top): a 1-D
-or 2-D floating tensor, a list of numbers, of 0-dim or of equal 1-D tensors, with as many values as the weights
+or 2-D floating tensor, a list of numbers, of 0-dim or of equal 1-D tensors or lists, a field of each record in a
+list of records, a Dataset's fields; with as many values as the weights
 (a 2-D one read with either axis as time), or, when the weights are 1-D (a flat buffer), fewer: the latest
 episode's, the weights' tail.
 
 Each construction is then fitted to the weights, affine (standardised returns, a baseline subtracted; with
 many columns, also after removing each step's mean over them), with the discount searched over a grid: the
 reward-to-go G_t = r_t + γ·G_{t+1}; the past sum P_t = r_t + γ·P_{t-1}; the reward-to-go reversed in time
-(G_{T-1-t}); and shifted by one with the wrap-around (G_{t+1}, the last step taking G_0). A variable is
+(G_{T-1-t}); and shifted by one with the wrap-around (G_{t+1}, the last step taking G_0); a discount counted
+from each step or from the episode's start. When the log-probabilities were evaluated step after step and are
+stacked in that order, a position is a step, and weights that are the reward-to-go's exact values at other
+steps are "permuted". Weights that are a minibatch drawn from a longer buffer among the variables (a Dataset's
+returns behind a shuffling DataLoader) are read as that buffer, whose order is not taken for time. A variable is
 rewards only when some construction with γ > 0 explains the weights better than the variable itself does (the
 weights accumulate it: not a copy of the weights, nor values, nor the returns themselves); of those, the one
 whose best construction explains the weights best is kept. judge/returns.py compares the constructions."""
