@@ -107,3 +107,141 @@ def test_the_sign_of_the_loss_tells_an_undiscounted_past_sum_from_the_reward_to_
     rec = _passes(lambda r, rng: future(r, 1.0), (T,), kind="list", negated=True)
     assert rec.returns.observations and all(o.credit == -1.0 for o in rec.returns.observations)
     assert rule.check(rec) == []
+
+
+# ── returns rearranged against log-probabilities stacked step by step ────────────────────────────────────────
+
+def _in_loop_reversal(x):
+    """The returns list reversed inside the accumulation loop: a scramble of the steps."""
+    out = []
+    for v in x[::-1]:
+        out.append(v)
+        out.reverse()
+    return np.stack(out)
+
+
+def _rollout(weights_of, steps, envs=0, *, passes=6, regather=False, seed=2):
+    """Backward passes of −(log π · w).mean() with one log-probability evaluated per step (per step of `envs`
+    environments side by side when envs > 0), stacked in the order played; the rewards in `rewards`."""
+    rec, rng = Recorder(), np.random.default_rng(seed)
+    logits = torch.zeros(3, requires_grad=True)
+    shape = (steps, envs) if envs else (steps,)
+    for step in range(passes):
+        rewards = (rng.random(shape) < 0.4).astype(float) + 0.1 * rng.standard_normal(shape)
+        logps = []
+        for _ in range(steps):
+            dist = Categorical(logits=logits.expand(envs, 3) if envs else logits)
+            logps.append(dist.log_prob(dist.sample()))
+            rec.returns.stamp(logps[-1])
+        logp, w = torch.stack(logps), torch.tensor(np.ascontiguousarray(weights_of(rewards, rng)), dtype=torch.float32)
+        if regather:  # a minibatch order shared by log-probabilities and weights: positions are no longer steps
+            perm = torch.randperm(steps, generator=torch.Generator().manual_seed(step))
+            logp, w = logp[perm], future_t(rewards)[perm]
+        rec.returns.backward(-(logp * w).mean(), step, dict)
+    return rec
+
+
+def future_t(r):
+    return torch.tensor(future(r).copy(), dtype=torch.float32)
+
+
+REARRANGED = {
+    "reversed-in-loop": (lambda r, rng: standardised(_in_loop_reversal(future(r, 0.7))), 16, 0),
+    "scrambled-per-env": (lambda r, rng: np.take_along_axis(future(r), rng.random(r.shape).argsort(0), 0) - 0.5,
+                          12, 4),
+    "scrambled-off-grid-discount": (lambda r, rng: future(r, 0.93)[rng.permutation(len(r))], 20, 0),
+}
+
+IN_PLACE = {
+    "standardised": (lambda r, rng: standardised(future(r, 0.7)), 16, 0),
+    "per-env-baseline": (lambda r, rng: future(r) - future(r).mean(1, keepdims=True), 12, 4),
+    "critic-advantage": (lambda r, rng: future(r) - 0.5 * rng.random(r.shape), 20, 0),
+}
+
+
+@pytest.mark.parametrize("name", REARRANGED)
+def test_returns_rearranged_against_stacked_steps_are_found(name):
+    build, steps, envs = REARRANGED[name]
+    rec = _rollout(build, steps, envs)
+    found, = rule.check(rec)
+    assert found.evidence["construction"] == "permuted", found.evidence
+
+
+@pytest.mark.parametrize("name", IN_PLACE)
+def test_returns_in_place_against_stacked_steps_are_not(name):
+    build, steps, envs = IN_PLACE[name]
+    assert rule.check(_rollout(build, steps, envs)) == []
+
+
+def test_a_shared_reindexing_of_log_probabilities_and_weights_is_not_a_rearrangement():
+    rec = _rollout(lambda r, rng: future(r), 16, regather=True)
+    assert all(o.fits["permuted"][0] < 0 for o in rec.returns.observations)
+    assert rule.check(rec) == []
+
+
+def test_a_shuffled_minibatch_of_one_batched_evaluation_is_not_a_rearrangement():
+    """PPO over the whole buffer in a shuffled order: the log-probabilities' rows are not steps."""
+    rec = _passes(lambda r, rng: future(r)[rng.permutation(T)], (T,), kind="list")
+    assert rule.check(rec) == []
+
+
+# ── weights drawn in minibatches from a longer buffer ─────────────────────────────────────────────────────────
+
+class _Episodes(torch.utils.data.Dataset):
+    def __init__(self, returns):
+        self.returns = returns
+
+    def __len__(self):
+        return len(self.returns)
+
+    def __getitem__(self, i):
+        return self.returns[i]
+
+
+def _minibatches(returns_of, *, layout, passes=2, batch=12):
+    """Episodes of rewards recorded per record (`episodes[*][1]`), the returns built from them into a buffer of
+    `layout` (a Dataset behind a shuffling DataLoader, a list of floats, a time-first tensor), and losses over
+    shuffled minibatches of that buffer."""
+    rec, rng, step = Recorder(), np.random.default_rng(3), 0
+    for _ in range(passes):
+        episodes = [(list(range(T)), ((rng.random(T) < 0.4) + 0.1 * rng.standard_normal(T)).tolist())
+                    for _ in range(N)]
+        rewards = np.array([e[1] for e in episodes])  # episodes × steps
+        built = returns_of(rewards.T).T  # built along time
+        if layout == "dataset":
+            loader = torch.utils.data.DataLoader(_Episodes(torch.tensor(built.reshape(-1), dtype=torch.float32)),
+                                                 batch_size=batch, shuffle=True)  # noqa: F841 — read
+            draws = list(loader)
+        elif layout == "floats":
+            buffer = built.reshape(-1).tolist()  # noqa: F841 — read
+            draws = [torch.tensor([buffer[i] for i in rng.permutation(len(buffer))[:batch]]) for _ in range(2)]
+        else:
+            buffer = torch.tensor(built.T.copy(), dtype=torch.float32)  # time-first
+            draws = [buffer.reshape(-1)[torch.randperm(buffer.numel())[:batch]] for _ in range(2)]
+        del rewards, built
+        for g in draws[:2]:
+            logp = Categorical(logits=torch.zeros(len(g), 3, requires_grad=True)).log_prob(torch.zeros(len(g)))
+            rec.returns.stamp(logp)
+            rec.returns.backward(-(logp * g).mean(), step, dict)
+            step += 1
+    return rec
+
+
+def _start_discounted(r, gamma=GAMMA, forward=True):
+    x = r * gamma ** np.arange(len(r))[:, None]
+    return np.cumsum(x, 0) if forward else np.cumsum(x[::-1], 0)[::-1]
+
+
+@pytest.mark.parametrize("layout, build", [("dataset", _start_discounted), ("floats", past),
+                                           ("time-first", lambda r: standardised(past(r, 0.8)))])
+def test_a_buffer_of_past_sums_behind_minibatches_is_found(layout, build):
+    rec = _minibatches(build, layout=layout)
+    found, = rule.check(rec)
+    assert found.evidence["construction"] == "past" and found.evidence["buffer"], found.evidence
+
+
+@pytest.mark.parametrize("layout, build", [("dataset", lambda r: _start_discounted(r, forward=False)),
+                                           ("floats", future), ("time-first", lambda r: standardised(future(r))),
+                                           ("dataset", lambda r: future(r)[::-1])])  # stored last step first
+def test_a_buffer_of_returns_to_go_behind_minibatches_is_not(layout, build):
+    assert rule.check(_minibatches(build, layout=layout)) == []

@@ -1,7 +1,7 @@
 """A policy-gradient loss whose weights are built from the wrong rewards (measured by measure/returns.py): the
 return that multiplies log π(a_t|s_t) must come from the rewards at t and after. Flagged when, on most observed
-backward passes, a misordered construction (a past sum, the returns reversed or shifted) explains the weights
-well and the reward-to-go clearly worse."""
+backward passes, a misordered construction (a past sum, the returns reversed, shifted or otherwise rearranged)
+explains the weights well and the reward-to-go clearly worse."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from .thresholds import RETURNS_FIT, RETURNS_MARGIN, RETURNS_OBSERVATIONS, RETUR
 _SAID = {"past": "sums of the rewards BEFORE each step (accumulated forward in time)",
          "reversed": "the reward-to-go reversed in time (step t gets the return of step T-1-t)",
          "shifted": ("the reward-to-go shifted by one step (step t gets the return of step t+1, the last step "
-                     "the first's)")}
+                     "the first's)"),
+         "permuted": ("the reward-to-go's own values at other steps (the log-probabilities are stacked in the "
+                      "order the steps were played, the returns in another)")}
 
 
 def check(rec: Recorder) -> list[Finding]:
@@ -34,9 +36,10 @@ def check(rec: Recorder) -> list[Finding]:
     observation = (
         f"the weights multiplying the log-probabilities in the policy-gradient loss are {_SAID[family]}: on "
         f"{len(wrong)} of the {len(seen)} backward passes observed they are explained by that construction "
-        f"of `{first.name}` ({layout}) and not by the reward-to-go; first at step {first.step}{where(first.__dict__)}, "
+        f"of `{first.name}` ({layout}){_drawn(first)} and not by the reward-to-go; first at step {first.step}{where(first.__dict__)}, "
         f"R² {fit:.2f} (γ={gamma:g}) against {max(right, 0):.2f} for the reward-to-go (best γ={right_gamma:g})")
     evidence = {"observed": len(seen), "misordered": len(wrong), "construction": family, "rewards": first.name,
+                "buffer": first.source or None,
                 "fits": [{"step": o.step, "rewards": o.name, "steps": o.steps, "columns": o.columns,
                           **{f: round(v[0], 3) for f, v in o.fits.items()}} for o in wrong[:3]]}
     hypotheses = [replace(h) for h in catalog.get("returns-misordered").hypotheses]
@@ -44,6 +47,10 @@ def check(rec: Recorder) -> list[Finding]:
         hypotheses[:2] = hypotheses[1::-1]
     return [finding("returns-misordered", observation, rec.source, evidence=evidence, hypotheses=hypotheses,
                     location={k: first.location.get(k) for k in ("file", "line")} | {"step": first.step})]
+
+
+def _drawn(o: Observation) -> str:
+    return f", read in `{o.source}`, the buffer the loss's minibatches of weights are drawn from," if o.source else ""
 
 
 def _best(o: Observation) -> str:

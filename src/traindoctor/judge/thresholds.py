@@ -292,12 +292,12 @@ UNTAKEN_ACTION_SHARE = 0.1
 UNTAKEN_ACTION_ROWS = 5
 
 # A policy-gradient loss's weights built from the wrong rewards (measure/returns.py): on a backward pass, a
-# misordered construction (past sum, reversed, shifted returns) explains the weights with R² >= 0.7 and the
-# reward-to-go at least 0.3 below it; flagged when at least 3 passes, and half of those observed, say so. A
-# healthy loop's reward-to-go fits 0.85-1.0 (GAE under value noise the lowest) and beats every misordered
-# construction; a misordered one fits its construction 0.75-1.0 with the reward-to-go at 0.0-0.65. Half the
-# passes, because a pass where the rewards are nearly constant (a policy that has learned) or the last episode
-# short tells nothing either way.
+# misordered construction (past sum, reversed, shifted or rearranged returns) explains the weights with
+# R² >= 0.7 and the reward-to-go at least 0.3 below it; flagged when at least 3 passes, and half of those
+# observed, say so. A healthy loop's reward-to-go fits 0.85-1.0 (GAE under value noise the lowest) and beats
+# every misordered construction; a misordered one fits its construction 0.75-1.0 with the reward-to-go at
+# 0.0-0.65. Half the passes, because a pass where the rewards are nearly constant (a policy that has learned)
+# or the last episode short tells nothing either way.
 RETURNS_FIT = 0.7
 RETURNS_MARGIN = 0.3
 RETURNS_OBSERVATIONS = 3

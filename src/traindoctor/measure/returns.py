@@ -5,14 +5,19 @@ The log-probabilities a loss trains are stamped in their autograd nodes where th
 distribution's `log_prob`, a gather on a log-softmax: measure/actions.py watches both). On sampled backward
 passes the loss's graph is walked for a product whose one side reaches a stamped node: the other side is the
 weight. The rewards are read from the script's variables (the frames from the backward's up to the top): a 1-D
-or 2-D floating tensor, a list of numbers, of 0-dim or of equal 1-D tensors, with as many values as the weights
+or 2-D floating tensor, a list of numbers, of 0-dim or of equal 1-D tensors or lists, a field of each record in a
+list of records, a Dataset's fields; with as many values as the weights
 (a 2-D one read with either axis as time), or, when the weights are 1-D (a flat buffer), fewer: the latest
 episode's, the weights' tail.
 
 Each construction is then fitted to the weights, affine (standardised returns, a baseline subtracted; with
 many columns, also after removing each step's mean over them), with the discount searched over a grid: the
 reward-to-go G_t = r_t + γ·G_{t+1}; the past sum P_t = r_t + γ·P_{t-1}; the reward-to-go reversed in time
-(G_{T-1-t}); and shifted by one with the wrap-around (G_{t+1}, the last step taking G_0). A variable is
+(G_{T-1-t}); and shifted by one with the wrap-around (G_{t+1}, the last step taking G_0); a discount counted
+from each step or from the episode's start. When the log-probabilities were evaluated step after step and are
+stacked in that order, a position is a step, and weights that are the reward-to-go's exact values at other
+steps are "permuted". Weights that are a minibatch drawn from a longer buffer among the variables (a Dataset's
+returns behind a shuffling DataLoader) are read as that buffer, whose order is not taken for time. A variable is
 rewards only when some construction with γ > 0 explains the weights better than the variable itself does (the
 weights accumulate it: not a copy of the weights, nor values, nor the returns themselves); of those, the one
 whose best construction explains the weights best is kept. judge/returns.py compares the constructions."""
@@ -25,11 +30,12 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from .frames import user_frame
 
-STAMP = "traindoctor.logprob"  # the key of an evaluated log-probability's stamp in its autograd node
-FAMILIES = ("future", "past", "reversed", "shifted")  # "future" is the right one
+STAMP = "traindoctor.logprob"  # the key of an evaluated log-probability's stamp (its evaluation's rank) in its node
+FAMILIES = ("future", "past", "reversed", "shifted", "permuted")  # "future" is the right one
 _GAMMAS = (0.0, 0.25, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99, 1.0)
 _ACCUMULATES = 0.05  # a construction with γ > 0 explains this much more variance than γ = 0: rewards
 _WALK = 2000  # nodes of the loss graph looked through for the product
@@ -41,6 +47,11 @@ _MIN_ROWS = 6  # steps of an episode: fewer cannot tell an order (a few points f
 _MAX_VALUES = 100_000
 _COLUMNS_CENTRED = 8  # columns from which each step's mean over them may be removed (a per-step baseline)
 _MEMBERS = 16  # a container with more items is no batch
+_EXACT = 1e-6  # 1 − R² under which the weights are the reward-to-go's very values, rearranged
+_DISTINCT = 6  # distinct reward-to-go values needed before a rearrangement of them can be told from chance
+_REFINE = 40  # bisections of the discount around the grid's best, for the exact rearrangement
+_REORDERS = {"Index", "IndexSelect", "Gather", "Flip", "Roll", "Sort", "Permute", "Transpose", "T", "Take",
+             "IndexPut", "MaskedSelect", "Scatter"}  # ops after which a log-probability's position is not its step's
 
 
 @dataclass
@@ -52,6 +63,7 @@ class Observation:
     columns: int  # episodes (parallel environments) side by side
     fits: dict[str, tuple[float, float]]  # family -> (R², its discount)
     location: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # the buffer the weights were drawn from, when they were read there
 
 
 @dataclass
@@ -59,10 +71,12 @@ class Returns:
     observations: list[Observation] = field(default_factory=list)
     evaluated: bool = False  # a log-probability was stamped since the last backward
     seen: int = 0  # backward passes after evaluations
+    rank: int = 0  # log-probabilities evaluated so far
 
     def stamp(self, out: Any) -> None:
         if isinstance(out, torch.Tensor) and out.grad_fn is not None:
-            out.grad_fn.metadata[STAMP] = True
+            self.rank += 1
+            out.grad_fn.metadata[STAMP] = self.rank
             self.evaluated = True
 
     def backward(self, loss: Any, step: int, where: Callable[[], dict[str, Any]]) -> None:
@@ -75,26 +89,34 @@ class Returns:
         found = _weights(loss.grad_fn)
         if found is None:
             return
-        weights, credit = found
+        weights, credit, ordered = found
+        frame = user_frame()
+        # the weights as they reach the loss; and, when they are a minibatch drawn from a longer buffer (a
+        # Dataset's returns), that buffer — the minibatch's rows say nothing of time, and the buffer's order
+        # need not be the steps' (a backward loop may store them last first), so there only what its values
+        # are built of is judged
+        targets = [(weights, ordered, "")] + [(buffer, -1, key) for key, buffer in _buffers(frame, weights)]
         best = None
-        flat = weights.squeeze().ndim == 1
-        for name, rewards in _candidates(user_frame(), lambda n: n == weights.size or (flat and n < weights.size)):
-            for steps, columns, w, r in _aligned(weights, rewards):
-                fits = _fits(w, r, credit)
-                if fits is None:
-                    continue
-                top = max(v[0] for v in fits.values())
-                if best is None or top > best[0]:
-                    best = (top, Observation(step, name, credit, steps, columns, fits))
+        for weights, ordered, source in targets:
+            flat = weights.squeeze().ndim == 1
+            for name, rewards in _candidates(frame, lambda n: n == weights.size or (flat and n < weights.size)):
+                for steps, columns, w, r in _aligned(weights, rewards):
+                    fits = _fits(w, r, credit, ordered)
+                    if fits is None:
+                        continue
+                    top = max(v[0] for v in fits.values())
+                    if best is None or top > best[0]:
+                        best = (top, Observation(step, name, credit, steps, columns, fits, source=source))
         if best is not None:
             best[1].location = where()
             self.observations.append(best[1])
 
 
-def _weights(root: Any) -> tuple[np.ndarray, float | None] | None:
-    """The factor multiplying the evaluated log-probabilities in the loss (its values), found breadth first, and
-    the sign with which the loss credits it (+1 when minimising the loss raises log π where the factor is
-    high, as −log π·A does), or None when an op on the way has no known sign."""
+def _weights(root: Any) -> tuple[np.ndarray, float | None, int] | None:
+    """The factor multiplying the evaluated log-probabilities in the loss (its values), found breadth first, the
+    sign with which the loss credits it (+1 when minimising the loss raises log π where the factor is
+    high, as −log π·A does), or None when an op on the way has no known sign, and how many log-probabilities
+    evaluated one after the other sit side by side in evaluation order in the other factor (`_in_order`)."""
     queue, seen, reached = [(root, 1.0)], {id(root)}, {}
     while queue and len(seen) < _WALK:
         node, sign = queue.pop(0)
@@ -109,7 +131,7 @@ def _weights(root: Any) -> tuple[np.ndarray, float | None] | None:
                     continue
                 if isinstance(w, torch.Tensor) and w.is_floating_point() and w.numel() >= _MIN_ROWS:
                     credit = None if sign is None or below[0] is None else -sign * below[0]
-                    return w.detach().to("cpu", torch.float64).numpy(), credit
+                    return w.detach().to("cpu", torch.float64).numpy(), credit, _in_order(fn)
         for (fn, _), step in zip(node.next_functions, _signs(node)):
             if fn is not None and id(fn) not in seen:
                 seen.add(id(fn))
@@ -131,6 +153,28 @@ def _reaches(start: Any, reached: dict[int, tuple[float | None]]) -> tuple[float
                     queue.append((fn, None if sign is None or step is None else sign * step))
         reached[id(start)] = found
     return reached[id(start)]
+
+
+def _in_order(start: Any) -> int:
+    """How many separately evaluated log-probabilities the factor from `start` lays out, when it lays them out in
+    the order they were evaluated (stacked as a rollout produced them, step after step, so that a position is a
+    step), else 0: read depth first in the inputs' order, through no op that moves values (an index, a flip)."""
+    ranks, stack, seen = [], [start], set()
+    while stack and len(seen) < _WALK:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if STAMP in node.metadata:
+            ranks.append(node.metadata[STAMP])
+            continue
+        name = type(node).__name__
+        if name[:name.find("Backward")] in _REORDERS:
+            return 0
+        stack += [fn for fn, _ in reversed(node.next_functions) if fn is not None]
+    if stack or len(ranks) < 2 or any(b <= a for a, b in zip(ranks, ranks[1:])):
+        return 0
+    return len(ranks)
 
 
 # ops through which a value's sign is kept: reductions, sums, views, gathers, increasing functions (PPO's
@@ -185,10 +229,30 @@ def _candidates(frame: FrameType | None, fits: Callable[[int], bool]) -> list[tu
 
 
 def _members(name: str, value: Any) -> list[tuple[str, Any]]:
+    """The variable, the items of a small dict, the fields of a Dataset (also a DataLoader's), and the same
+    field of each record in a list of records (`episodes[*][2]`: each episode's rewards)."""
     out = [(name, value)]
     if isinstance(value, dict) and len(value) <= _MEMBERS:
         out += [(f"{name}[{k!r}]", v) for k, v in value.items()]
+    dataset = getattr(value, "dataset", None) if isinstance(value, DataLoader) else value
+    if isinstance(dataset, Dataset):
+        where = f"{name}.dataset" if dataset is not value else name
+        out += [(f"{where}.{k}", v) for k, v in list(vars(dataset).items())[:_MEMBERS]]
+    if isinstance(value, (list, tuple)) and 0 < len(value) <= _MAX_VALUES and isinstance(value[0], (list, tuple)):
+        width = len(value[0])
+        if 1 < width <= _MEMBERS and all(isinstance(v, (list, tuple)) and len(v) == width for v in value):
+            out += [(f"{name}[*][{j}]", [v[j] for v in value]) for j in range(width)]
     return out
+
+
+def _buffers(frame: FrameType | None, weights: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Longer sequences among the script's variables that hold every value of the weights: the buffer a minibatch
+    of them was drawn from, in the buffer's own order and layout."""
+    w = weights.reshape(-1)
+    if np.unique(w).size < _MIN_ROWS:
+        return []
+    return [(name, x) for name, x in _candidates(frame, lambda n: n > w.size)  # compared at the weights' precision
+            if np.isin(w.astype(np.float32), x.astype(np.float32)).all()]
 
 
 def _size(x: Any) -> int:
@@ -197,7 +261,8 @@ def _size(x: Any) -> int:
         return int(x.numel() if isinstance(x, torch.Tensor) else x.size)
     if isinstance(x, (list, tuple)) and x:
         first = x[0]
-        return len(x) * (first.numel() if isinstance(first, torch.Tensor) else 1)
+        inner = len(first) if isinstance(first, (list, tuple)) else 1
+        return len(x) * (first.numel() if isinstance(first, torch.Tensor) else inner)
     return 0
 
 
@@ -210,7 +275,7 @@ def _sequence(x: Any) -> np.ndarray | None:
         values = x.detach().to("cpu", torch.float64).numpy()
     elif type(x).__module__ == "numpy" and getattr(x, "dtype", None) is not None and x.dtype.kind == "f":
         values = np.asarray(x, dtype=np.float64)
-    elif isinstance(x, (list, tuple)) and _MIN_ROWS <= len(x) <= _MAX_VALUES:
+    elif isinstance(x, (list, tuple)) and 0 < len(x) <= _MAX_VALUES:
         values = _listed(x)
     else:
         return None
@@ -225,6 +290,9 @@ def _listed(x: list | tuple) -> np.ndarray | None:
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
             return np.asarray(x, dtype=np.float64)
         return None
+    if isinstance(first, (list, tuple)) and first:  # records of equal length: rows
+        rows = [_listed(v) if isinstance(v, (list, tuple)) and len(v) == len(first) else None for v in x]
+        return np.stack(rows) if all(v is not None and v.ndim == 1 for v in rows) else None
     if isinstance(first, torch.Tensor) and first.dim() <= 1 and first.is_floating_point():
         if all(isinstance(v, torch.Tensor) and v.shape == first.shape and not v.requires_grad for v in x):
             return torch.stack([v.detach().to("cpu", torch.float64) for v in x]).numpy()
@@ -234,7 +302,9 @@ def _listed(x: list | tuple) -> np.ndarray | None:
 def _aligned(weights: np.ndarray, rewards: np.ndarray) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
     """(steps, columns, weights, rewards) as time × columns arrays, for each way the rewards fit the weights."""
     w = weights.reshape(-1)
-    if rewards.size == w.size:
+    if rewards.ndim == 2 and weights.shape == rewards.shape[::-1]:
+        w = weights.T  # one time-first, the other batch-first
+    elif rewards.size == w.size:
         w = w.reshape(rewards.shape)
     elif rewards.ndim == 1 and rewards.size < w.size:  # (`_candidates` kept these only for 1-D weights)
         w = w[-rewards.size:]  # the latest episode of a flat buffer
@@ -250,11 +320,15 @@ def _aligned(weights: np.ndarray, rewards: np.ndarray) -> list[tuple[int, int, n
     return out
 
 
-def _fits(w: np.ndarray, r: np.ndarray, credit: float | None) -> dict[str, tuple[float, float]] | None:
+def _fits(w: np.ndarray, r: np.ndarray, credit: float | None, ordered: int = 0
+          ) -> dict[str, tuple[float, float]] | None:
     """Per construction, the best R² of an affine fit to the weights and its discount; None when the rewards
     are not what the weights accumulate. With the loss's sign known, a fit must credit rewards as the loss
     credits the weights: undiscounted, the past sum is the reward-to-go negated plus the episode's total, told
-    apart only by that sign."""
+    apart only by that sign. A discount counts from each step (γ^(k−t)) or from the episode's start (γ^k).
+    When the weights' positions are steps (`ordered` covers them), "permuted": the weights are the
+    reward-to-go's very values at other steps; when their order is unknown (`ordered` < 0), only the
+    constructions told by values (the reward-to-go, the past sum) are fitted."""
     if not np.isfinite(w).all() or np.ptp(w) == 0:
         return None
     if credit is not None:
@@ -263,17 +337,42 @@ def _fits(w: np.ndarray, r: np.ndarray, credit: float | None) -> dict[str, tuple
     plain = -1.0
     for gamma in _GAMMAS:
         future, past = _discounted(r[::-1], gamma)[::-1], _discounted(r, gamma)
-        made = {"future": future, "past": past, "reversed": future[::-1], "shifted": np.roll(future, -1, axis=0)}
-        for family, x in made.items():
-            c = _corr(x, w)
+        start = r * gamma ** np.arange(len(r)).reshape(-1, *[1] * (r.ndim - 1))
+        made = [("future", future), ("future", np.cumsum(start[::-1], 0)[::-1]), ("past", past),
+                ("past", np.cumsum(start, 0)), ("reversed", future[::-1]), ("shifted", np.roll(future, -1, axis=0))]
+        for (family, _), c in zip(made, _corr(np.stack([x for _, x in made]), w)):
             r2 = c * c if c > 0 or credit is None else 0.0
             if gamma == 0.0:
                 plain = max(plain, c * c)
             elif r2 > fits[family][0]:
                 fits[family] = (r2, gamma)
+    if ordered >= r.shape[0]:
+        fits["permuted"] = _rearranged(w, r, credit)
+    if ordered < 0:
+        fits.update({f: (-1.0, 0.0) for f in ("reversed", "shifted")})
     if max(v[0] for v in fits.values()) < plain + _ACCUMULATES:
         return None
     return fits
+
+
+def _rearranged(w: np.ndarray, r: np.ndarray, credit: float | None) -> tuple[float, float]:
+    """(1, γ) when, for a discount γ, each column of the weights holds exactly the values of that column's
+    reward-to-go up to one affine map, in whatever order; else (0, 0). The discount is searched on the grid,
+    then bisected around the best point for the user's own."""
+    def fit(gamma: float) -> float:
+        x = np.sort(_discounted(r[::-1], gamma)[::-1], 0)
+        c = max(float(_pearson(x.reshape(-1), np.sort(s * w, 0).reshape(-1)))
+                for s in ((1.0,) if credit else (1.0, -1.0)))
+        return c * abs(c)
+    grid = [(fit(g), i) for i, g in enumerate(_GAMMAS) if g > 0]
+    _, i = max(grid)
+    lo, hi = _GAMMAS[max(i - 1, 1)], _GAMMAS[min(i + 1, len(_GAMMAS) - 1)]
+    for _ in range(_REFINE):
+        a, b = lo + (hi - lo) / 3, hi - (hi - lo) / 3
+        lo, hi = (lo, b) if fit(a) >= fit(b) else (a, hi)
+    gamma = (lo + hi) / 2
+    distinct = len(np.unique(np.round(_discounted(r[::-1], gamma), 9)))
+    return (1.0, round(gamma, 3)) if fit(gamma) >= 1 - _EXACT and distinct >= _DISTINCT else (0.0, 0.0)
 
 
 def _discounted(r: np.ndarray, gamma: float) -> np.ndarray:
@@ -284,17 +383,19 @@ def _discounted(r: np.ndarray, gamma: float) -> np.ndarray:
     return out
 
 
-def _corr(x: np.ndarray, w: np.ndarray) -> float:
-    """The correlation of x and w over all entries; with many columns, also with each step's mean over the
-    columns removed (a per-step baseline), whichever is larger in size."""
-    best = _pearson(x.reshape(-1), w.reshape(-1))
+def _corr(xs: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The correlation of each x in `xs` with w over all entries; with many columns, also with each step's mean
+    over the columns removed (a per-step baseline), whichever is larger in size."""
+    best = _pearson(xs.reshape(len(xs), -1), w.reshape(-1))
     if w.shape[1] >= _COLUMNS_CENTRED:
-        centred = _pearson((x - x.mean(1, keepdims=True)).reshape(-1), (w - w.mean(1, keepdims=True)).reshape(-1))
-        best = max(best, centred, key=abs)
+        centred = _pearson((xs - xs.mean(2, keepdims=True)).reshape(len(xs), -1),
+                           (w - w.mean(1, keepdims=True)).reshape(-1))
+        best = np.where(np.abs(centred) > np.abs(best), centred, best)
     return best
 
 
-def _pearson(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum()) / den if den > 1e-12 else 0.0
+def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The correlation of each row of a with b (a 1-D a: one number)."""
+    a, b = a - a.mean(-1, keepdims=True), b - b.mean()
+    den = np.sqrt((a * a).sum(-1) * (b * b).sum())
+    return np.where(den > 1e-12, (a * b).sum(-1) / np.maximum(den, 1e-300), 0.0)
