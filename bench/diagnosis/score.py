@@ -6,7 +6,7 @@ whose first warning/error is an accepted code ("first"), that name one anywhere 
 got no warning or error at all ("silent"); healthy programs with any warning or error ("false
 alarms"); and the median and maximum time to diagnosis.
 
-    python bench/diagnosis/score.py                 # every split (dev, test, blind, blind2, blind3)
+    python bench/diagnosis/score.py                 # every split (dev, test, blind, blind2, blind3, blind4)
     python bench/diagnosis/score.py --split dev -k lm --show
     python bench/diagnosis/score.py --json results.json
 """
@@ -129,7 +129,7 @@ def table(results: list[Result]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", default="all", help="dev, test, blind, blind2, blind3 or all (default)")
+    ap.add_argument("--split", default="all", help="dev, test, blind, blind2, blind3, blind4 or all (default)")
     ap.add_argument("-k", dest="pattern", help="only cases whose file name contains this, or of this category")
     ap.add_argument("--healthy", action="store_true", help="only the healthy programs: the false-alarm check")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds per case before it counts as a timeout")
