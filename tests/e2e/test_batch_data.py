@@ -242,6 +242,22 @@ def test_samples_fed_again_are_profiled_once_and_ignored_targets_not_at_all():
     assert counts == {0.0: 8, 1.0: 16, 2.0: 16, 3.0: 16}  # one batch, once; -100 left out
 
 
+def test_labels_flattened_for_the_loss_are_not_one_per_sample():
+    mostly_zero = lambda *shape: torch.where(torch.rand(*shape) < 0.95, 0, torch.randint(1, 3, shape))  # noqa: E731
+    flattened = {"mask (N, H, W)": mostly_zero(16, 8, 8).reshape(-1), "tokens (B, T)": mostly_zero(32, 20).view(-1),
+                 "time-first tags (T, B)": mostly_zero(20, 32).flatten()}
+    for name, target in flattened.items():
+        seen = BatchColumns()
+        seen.add_target("cross_entropy", target)
+        assert not seen.targets, name
+    per_sample = {"a column (N, 1) flattened": mostly_zero(256, 1).view(-1),
+                  "a slice of the label vector": mostly_zero(4096)[:256]}
+    for name, target in per_sample.items():
+        seen = BatchColumns()
+        seen.add_target("cross_entropy", target)
+        assert seen.targets["cross_entropy"].profile.rows == 256, name
+
+
 def test_a_small_dataset_fed_forever_is_looked_at_until_it_comes_round_again():
     seen = BatchColumns()
     x = torch.randn(32, 3)

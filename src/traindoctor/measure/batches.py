@@ -11,7 +11,7 @@ itself (a recurrent hidden state: its values are those of an output of the call 
 Bounded by rows and calls, not time: the first BATCH_ROWS distinct rows of each stream, looked for in the
 first BATCH_CALLS calls, so the same script gives the same profile on any machine. Integer inputs are
 left out (token ids and masks are indices, not measurements), and so are integer targets other than one
-class label per sample, and samples wider than WIDE values (images, sequences: see `_measurement`). A
+class label per sample (also when flattened for the loss: a view of a wider tensor), and samples wider than WIDE values (images, sequences: see `_measurement`). A
 batch whose per-sample shape differs from the first one's (a sequence of another length) is skipped: its
 dimensions would not line up. A failure here stops the profiling only, and says why (`failure`): never the
 recording or the training around it.
@@ -120,6 +120,9 @@ class BatchColumns:
             return  # a target with a graph behind it is computed by the model, not read from the data
         if not target.is_floating_point() and (target.dim() != 1 or target.dtype == torch.bool):
             return  # token targets (N, T) and masks: the class balance is judged on one label per sample
+        base = target._base
+        if not target.is_floating_point() and base is not None and base.dim() > 1 and base[0].numel() > 1:
+            return  # the same, flattened for the loss (a mask's pixels, a sequence's tokens): several per sample
         if target[0].numel() > WIDE:
             return  # a dense target (a mask, an image): as for inputs, nothing per dimension to judge
         if ignore_index is not None and not target.is_floating_point():
