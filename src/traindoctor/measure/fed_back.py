@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import torch
+from torch.utils._pytree import tree_leaves
 
 from .leaves import nodes
 
@@ -29,9 +30,11 @@ WALKED = 20_000  # autograd nodes walked at a step's backward to see whether the
 
 @dataclass
 class FedBack:
-    # Of this step: the gradient-carrying outputs by id and by storage, weakly.
+    # Of this step: the gradient-carrying outputs by id and by storage, weakly; the storages are looked up only
+    # when a later call comes (`fresh`: outputs not yet in them), so a model called once a step pays for a list.
     outputs: dict[int, weakref.ref] = field(default_factory=dict)
     storages: dict[int, weakref.ref] = field(default_factory=dict)
+    fresh: list[weakref.ref] = field(default_factory=list)
     cut: list[weakref.ref] = field(default_factory=list)  # outputs fed back detached
     readers: list[weakref.ref] = field(default_factory=list)  # the outputs of the calls that read them
     reading: bool = False  # the current call read a detached output
@@ -42,10 +45,20 @@ class FedBack:
     fed_steps: int = 0  # steps with any feedback, cut or whole
     first_location: dict[str, Any] = field(default_factory=dict)
 
-    def called(self, leaves: Iterable[Any], where: Any) -> None:
-        """A training call of the model, with the tensors of its arguments."""
+    def called(self, arguments: Any, where: Any) -> None:
+        """A training call of the model, with its (args, kwargs)."""
         self.reading = False
-        for t in leaves:
+        if not self.outputs:  # the step's first call: nothing of this step to feed back
+            return
+        with torch._C.DisableTorchFunction():  # a loss head on tape must not see these reads
+            self._read(arguments, where)
+
+    def _read(self, arguments: Any, where: Any) -> None:
+        for ref in self.fresh:
+            if (t := ref()) is not None:
+                self.storages[t.untyped_storage().data_ptr()] = ref
+        self.fresh = []
+        for t in tree_leaves(arguments):
             if not isinstance(t, torch.Tensor):
                 continue
             ref = self.outputs.get(id(t))
@@ -65,10 +78,10 @@ class FedBack:
         """The call's outputs: those that carry gradient may be fed back."""
         for t in leaves:
             if isinstance(t, torch.Tensor) and t.requires_grad and t.is_floating_point() and t.numel():
-                self.outputs[id(t)] = weakref.ref(t)
-                self.storages[t.untyped_storage().data_ptr()] = weakref.ref(t)
+                ref = self.outputs[id(t)] = weakref.ref(t)
+                self.fresh.append(ref)
                 if self.reading:
-                    self.readers.append(weakref.ref(t))
+                    self.readers.append(ref)
 
     def backward(self, loss: torch.Tensor | None) -> None:
         """The step's backward(): count it, and start the next step afresh."""
@@ -83,5 +96,5 @@ class FedBack:
             if reach(self.cut) and reach(self.readers):
                 self.steps += 1
                 self.first_location = self.first_location or (self.location or {})
-        self.outputs, self.storages, self.cut, self.readers = {}, {}, [], []
+        self.outputs, self.storages, self.fresh, self.cut, self.readers = {}, {}, [], [], []
         self.whole, self.reading, self.location = False, False, None

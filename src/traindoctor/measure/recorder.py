@@ -31,7 +31,6 @@ from typing import Any, Iterator
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_leaves
 
 from . import actions, alike, carried, leaves, losses, squashes
 from .actions import Actions
@@ -435,8 +434,7 @@ class Recorder:
                 self.nograd_feeds.consumed(module, args, kwargs)
             info.last_call = (args, kwargs)
             info.thread = threading.get_ident()
-            with torch._C.DisableTorchFunction():  # as in on_backward: a loss head on tape must not see these reads
-                info.fed_back.called(tree_leaves((args, kwargs)), user_location)
+            info.fed_back.called((args, kwargs), user_location)
             acting = [m for _, m in info.mode_modules if _by_mode(m)]
             if acting and not any(m.training for m in acting):
                 info.train_in_eval += 1
