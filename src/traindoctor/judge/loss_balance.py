@@ -116,7 +116,8 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
     # scale than the task (a sum beside a mean, other units), which no coefficient meant for it set: the
     # imbalance of scales is the cause, and the over-regularisation it produces follows from it.
     unweighted = _unweighted(max(ratios), weight, weights.get(largest)) if by_penalty else None
-    if unweighted is not None and unweighted < IMBALANCE_DISPLACED:
+    scale = unweighted is not None and unweighted < IMBALANCE_DISPLACED
+    if scale:
         observation += (f"; without the weights in front of them the gradients are still {fmt(unweighted)} to 1: "
                         f"`{largest}`'s scale, not its weight, drowns `{term}`")
     rescale = Hypothesis(f"`{term}` is on a far smaller scale than `{largest}` (units, a mean beside a sum)",
@@ -129,7 +130,6 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
     hypotheses = [rescale, chosen, harmless]
     # Its values measured and not served: the task it stands for does not learn. Without values, only the
     # gradients are known: it has no say, whether it learns anyway is not.
-    scale = unweighted is not None and unweighted < IMBALANCE_DISPLACED
     return finding("loss-imbalance", observation, source, hypotheses=hypotheses,
                    severity="error" if fell is not None else None, evidence={
         "term": term, "largest": largest, "ratios": ratios, "fell": fell, "weight": weight, "displaced": displaced,
