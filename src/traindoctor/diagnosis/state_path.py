@@ -46,6 +46,7 @@ from .tree import Call, call
 
 NAME = "state-gradient-path"
 MAX_MODULES = 4  # modules whose cut state is moved, one forward each
+HELD_ITEMS = 16  # a tuple or list kept on a module with more items is no state of its calls (a cache, a table)
 _BASE = frozenset(vars(nn.Module()))  # nn.Module's own attributes: hooks, flags, the parameter dicts
 
 
@@ -148,7 +149,8 @@ def _held(module: nn.Module) -> list[tuple[str, Any]]:
     tuple or list of them: an (h, c) state)."""
     out = [(n, b) for n, b in module._buffers.items() if b is not None]
     return out + [(n, v) for n, v in vars(module).items()
-                  if n not in _BASE and isinstance(v, (torch.Tensor, tuple, list))]
+                  if n not in _BASE and (isinstance(v, torch.Tensor)
+                                         or isinstance(v, (tuple, list)) and len(v) <= HELD_ITEMS)]
 
 
 def check(model: nn.Module, tape: Tape, severity: str) -> tuple[list[Finding], dict[str, Any]]:
