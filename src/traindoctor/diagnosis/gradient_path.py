@@ -92,7 +92,7 @@ class Cuts(TorchFunctionMode):
             for t in filter(self._returned, tensors):
                 self.derived[id(t)] = (weakref.ref(t), self.left)
                 self.seen[id(t)] = weakref.ref(t)
-        origin = frozenset().union(*(self._origin(t) for t in given))
+        origin = frozenset().union(*(self.origin(t) for t in given))
         if self.left and any(isinstance(v, np.ndarray) for v in given):
             origin |= self.left
         results = tree_leaves(out)
@@ -118,15 +118,15 @@ class Cuts(TorchFunctionMode):
         if origin:
             # Past a cut still, when every input with gradient is (a rounding's output carries a zero one) and
             # no weight outside the model is.
-            past = cut or all(self._origin(t) for t in inputs) and not any(id(t) in self.outside for t in tensors)
+            past = cut or all(self.origin(t) for t in inputs) and not any(id(t) in self.outside for t in tensors)
             for t in outputs:
                 if past or not t.requires_grad:
                     self.derived[id(t)] = (weakref.ref(t), origin)
             for v in numbers:
                 self.numbers[id(v)] = (v, origin)
             carried = [t for t in outputs if t.requires_grad]
-            read = frozenset().union(*(self._origin(t) for t in tensors if t.is_floating_point()))
-            chosen = frozenset().union(*(self._origin(t) for t in tensors if not t.is_floating_point()))
+            read = frozenset().union(*(self.origin(t) for t in tensors if t.is_floating_point()))
+            chosen = frozenset().union(*(self.origin(t) for t in tensors if not t.is_floating_point()))
             if carried and not past and (read or chosen):
                 weights = [w for w in map(_weight, inputs) if w is not None] + [
                     t for t in tensors if id(t) in self.outside]
@@ -160,7 +160,8 @@ class Cuts(TorchFunctionMode):
         ref = self.seen.get(id(t))
         return (ref is None or ref() is not t) and not t.requires_grad
 
-    def _origin(self, v: Any) -> frozenset[int]:
+    def origin(self, v: Any) -> frozenset[int]:
+        """The indices of the cuts `v` (a tensor or a Python number) was computed from without gradient."""
         if isinstance(v, torch.Tensor):
             hit = self.derived.get(id(v))
             held = hit[0]() if hit is not None else None

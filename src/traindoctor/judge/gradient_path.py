@@ -16,6 +16,7 @@ from typing import Any
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.hypothesis import Hypothesis
 from ..vocabulary.numbers import fmt
+from .loop import FED_BACK
 from .thresholds import DESCENT_AGREES, LOSS_DEPENDS
 
 WRONG = "the gradient is not the loss's own (a custom backward, a hook that rewrites it)"
@@ -142,3 +143,44 @@ def judge_terms(measured: list[dict[str, Any]], source: str, severity: str,
                       "belongs where the cut tensor is a target or a weight of the term, not the input of its layers.",
             location={k: stop[k] for k in ("file", "line") if k in stop} or {"module": first}))
     return found, observations
+
+
+STATE_CUT = "a module's state is cut between its calls within one step: its weights learn one call deep"
+
+
+def judge_state(measured: dict[str, Any], source: str, severity: str) -> tuple[list[Finding], dict[str, Any]]:
+    """The modules of diagnosis/state_path.py: a finding for each whose every later call reads its earlier call's
+    state past a cut (a cut every few calls, the graph kept between, truncates on purpose), when the loss moves
+    with that state and the state is not a prediction the loss reads as-is (fed back as the next input)."""
+    found, rows = [], []
+    for m in measured["modules"]:
+        moves = depends(m["change"], measured["loss"], measured["repeat_noise"])
+        every = m["fed_calls"] >= 2 and m["cut_calls"] == m["fed_calls"]
+        rows.append({**m, "moves_loss": moves})
+        if not (moves and every and not m["as_is"]):
+            continue
+        cut = m["cuts"][0]
+        whole = (f"; the rest of its state is passed whole at {m['whole_calls']} of them, which does not carry the "
+                 "cut part" if m["whole_calls"] else "")
+        found.append(finding(
+            "graph-break",
+            f"`{m['module']}` ({m['type']}) is called {m['calls']} times in one forward, and each of its "
+            f"{m['fed_calls']} later calls reads what its earlier call computed past a cut ({_call(cut)}, through "
+            f"its {', '.join(m['places'])}){whole}: moving those {m['cut_values']} values by {fmt(m['step'] * 100)}% "
+            f"of their norm moves the loss by {fmt(m['change'])} (of {fmt(measured['loss'])}), yet no gradient "
+            "crosses them — its weights learn one call deep, and nothing that spans two calls (anything over time) "
+            "can be learned. Detach the state between batches, not between the calls of one step",
+            source, severity=severity, hypotheses=FED_BACK,
+            evidence={"confirmed_by": "experiment", "module": m["module"], "calls": m["calls"],
+                      "cut_calls": m["cut_calls"], "whole_calls": m["whole_calls"], "cuts": m["cuts"],
+                      "change": m["change"], "loss": measured["loss"], "step": m["step"]},
+            location={k: cut[k] for k in ("file", "line") if k in cut} or {"module": m["module"]}))
+    kept = [r["module"] for r in rows if r["moves_loss"]]
+    record = {"name": "state-gradient-path",
+              "question": "a module called several times in one forward reads its earlier call's state past a cut: "
+                          "does the loss depend on that state?",
+              "measured": {"loss": measured["loss"], "repeat_noise": measured["repeat_noise"], "modules": rows},
+              "outcome": f"moving it moves the loss for {', '.join(f'`{n}`' for n in kept)}" if kept
+              else "moving it moves nothing",
+              "keeps": [STATE_CUT] if found else [], "kills": [] if found else [STATE_CUT]}
+    return found, record

@@ -484,7 +484,8 @@ COMPONENTS_MAX = 16
 # the same parameters, is a dependence (LOSS_DEPENDS). Crossing the steps of a rounding, or a small bias's
 # effect below float32's resolution, needs a coarser move: 10% of the norm (GRADIENT_PROBE_COARSE), tried
 # only on parameters that feed a call where gradient was seen to stop — at once for one term of the loss
-# (diagnosis/term_path.py), whose candidates all feed one. An argmax over logits that noise dominates
+# (diagnosis/term_path.py), whose candidates all feed one — and for the values a module's later calls read past a
+# cut of its earlier state (diagnosis/state_path.py), where the question is only whether the loss reads them. An argmax over logits that noise dominates
 # (a Gumbel sample) can hold every choice through that: then a move as large as the weights themselves
 # (GRADIENT_PROBE_FAR), which asks only whether the loss is a function of them at all.
 GRADIENT_PROBE_STEP = 1e-3

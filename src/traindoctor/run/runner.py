@@ -16,7 +16,7 @@ from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.report import Report
 from ..vocabulary.triage import triage
 from ..diagnosis.battery import could_not_check, examine
-from ..diagnosis import experiments, loss_independence, loss_terms
+from ..diagnosis import experiments, loss_independence, loss_terms, state_path
 from ..diagnosis.loss_terms import multi_term
 from ..diagnosis.setup import NotApplicable
 from ..judge.numerics import how_learned, why_not_learning
@@ -157,6 +157,18 @@ def _loss_independence(model: Any, tape: Any, found: list[Finding]) -> dict[str,
         return {"name": loss_independence.NAME, "status": "failed", "note": f"probe failed: {type(exc).__name__}: {exc}"}
     found += new
     return {"name": loss_independence.NAME, "status": "ran", **record}
+
+
+def _state_path(model: Any, tape: Any, found: list[Finding], severity: str) -> dict[str, Any]:
+    """A module called several times in the taped forward whose later calls read its earlier state past a cut
+    (diagnosis/state_path.py); its record. Asked whether or not the loss learns: weights that learn one step
+    deep still lower the loss."""
+    try:
+        new, record = state_path.check(model, tape, severity)
+    except Exception as exc:  # a bug of ours, or a forward the copy cannot replay: the other findings stand
+        return {"name": state_path.NAME, "status": "failed", "note": f"probe failed: {type(exc).__name__}: {exc}"}
+    found += new
+    return record
 
 
 def _optimizer_of(rec: Recorder, model: Any) -> Any:
@@ -303,6 +315,8 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
             found += probe_rules.follow_consequence(probe_findings, why_not_learning(rec), how_learned(rec))
     if probes and model is not None and not threads_block and rec.tapes.get(id(model.module)):
         probe_records.append(_loss_independence(model.module, rec.tapes[id(model.module)][-1], found))
+        probe_records.append(_state_path(model.module, rec.tapes[id(model.module)][-1], found,
+                                         "error" if why_not_learning(rec) else "warning"))
         # In a game a player's terms (a critic's real and fake scores) measure the balance, not learning.
         live = [] if adversaries.in_game(rec) else rec.live_terms.get(id(model.module), [])
         probe_records.append(loss_terms.run_record(model.module, rec.tapes[id(model.module)][-2:],
