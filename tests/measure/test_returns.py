@@ -245,3 +245,41 @@ def test_a_buffer_of_past_sums_behind_minibatches_is_found(layout, build):
                                            ("dataset", lambda r: future(r)[::-1])])  # stored last step first
 def test_a_buffer_of_returns_to_go_behind_minibatches_is_not(layout, build):
     assert rule.check(_minibatches(build, layout=layout)) == []
+
+
+# ── rewards kept as a field of the script's own rollout object ─────────────────────────────────────────────────
+
+class _Rollout:
+    def __init__(self, rewards, values):
+        self.rewards, self.values = rewards, values
+
+
+def _from_a_rollout_object(build, kind):
+    """A rollout object holding time-first rewards (as `kind`) and values; the weights built from them flattened
+    into a buffer, and losses over its shuffled minibatches: only the object's fields hold the rewards."""
+    rec, rng, step = Recorder(), np.random.default_rng(5), 0
+    for _ in range(3):
+        r = (rng.random((T, N)) < 0.3) + 0.1 * rng.standard_normal((T, N))
+        held = {"tensor": torch.tensor(r, dtype=torch.float32), "array": r, "list": r.tolist()}[kind]
+        roll = _Rollout(held, torch.tensor(0.05 * rng.standard_normal((T, N)), dtype=torch.float32))  # noqa: F841
+        flat = torch.tensor(standardised(build(r)).reshape(-1).copy(), dtype=torch.float32)
+        del r, held
+        for _ in range(2):
+            g = flat[torch.randperm(flat.numel())[:24]]
+            logp = Categorical(logits=torch.zeros(len(g), 3, requires_grad=True)).log_prob(torch.zeros(len(g)))
+            rec.returns.stamp(logp)
+            rec.returns.backward(-(logp * g).mean(), step, dict)
+            step += 1
+    return rec
+
+
+@pytest.mark.parametrize("kind", ["tensor", "array", "list"])
+def test_a_forward_recursion_over_a_rollout_objects_rewards_is_found(kind):
+    found, = rule.check(_from_a_rollout_object(lambda r: past(r, 0.9 * 0.95), kind))
+    assert found.evidence["construction"] == "past" and found.evidence["rewards"] == "roll.rewards", found.evidence
+
+
+@pytest.mark.parametrize("kind", ["tensor", "array", "list"])
+def test_a_backward_recursion_over_a_rollout_objects_rewards_is_not(kind):
+    rec = _from_a_rollout_object(lambda r: future(r, 0.9 * 0.95), kind)
+    assert rec.returns.observations and rule.check(rec) == []

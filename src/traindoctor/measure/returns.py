@@ -50,6 +50,8 @@ _MEMBERS = 16  # a container with more items is no batch
 _EXACT = 1e-6  # 1 − R² under which the weights are the reward-to-go's very values, rearranged
 _DISTINCT = 6  # distinct reward-to-go values needed before a rearrangement of them can be told from chance
 _REFINE = 40  # bisections of the discount around the grid's best, for the exact rearrangement
+_LIBRARIES = {"builtins", "torch", "numpy", "traindoctor", "types", "typing", "functools", "collections",
+              "pandas", "gym", "gymnasium"}  # whose objects' fields are no script's record
 _REORDERS = {"Index", "IndexSelect", "Gather", "Flip", "Roll", "Sort", "Permute", "Transpose", "T", "Take",
              "IndexPut", "MaskedSelect", "Scatter"}  # ops after which a log-probability's position is not its step's
 
@@ -235,7 +237,7 @@ def _members(name: str, value: Any) -> list[tuple[str, Any]]:
     if isinstance(value, dict) and len(value) <= _MEMBERS:
         out += [(f"{name}[{k!r}]", v) for k, v in value.items()]
     dataset = getattr(value, "dataset", None) if isinstance(value, DataLoader) else value
-    if isinstance(dataset, Dataset):
+    if isinstance(dataset, Dataset) or _record(value):
         where = f"{name}.dataset" if dataset is not value else name
         out += [(f"{where}.{k}", v) for k, v in list(vars(dataset).items())[:_MEMBERS]]
     if isinstance(value, (list, tuple)) and 0 < len(value) <= _MAX_VALUES and isinstance(value[0], (list, tuple)):
@@ -243,6 +245,14 @@ def _members(name: str, value: Any) -> list[tuple[str, Any]]:
         if 1 < width <= _MEMBERS and all(isinstance(v, (list, tuple)) and len(v) == width for v in value):
             out += [(f"{name}[*][{j}]", [v[j] for v in value]) for j in range(width)]
     return out
+
+
+def _record(value: Any) -> bool:
+    """An object of the script's own classes (a rollout buffer keeping its rewards as fields), not a model's,
+    an optimizer's, a tensor's or a library's."""
+    kind = type(value)
+    return (kind.__module__.partition(".")[0] not in _LIBRARIES and hasattr(value, "__dict__")
+            and not isinstance(value, (type, torch.nn.Module, torch.optim.Optimizer)) and not callable(value))
 
 
 def _buffers(frame: FrameType | None, weights: np.ndarray) -> list[tuple[str, np.ndarray]]:
