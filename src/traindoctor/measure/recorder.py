@@ -645,13 +645,15 @@ class Recorder:
     @_handler
     def on_drawn(self, dist: Any, value: torch.Tensor) -> None:
         rows = actions.rows_of(dist, value)
-        if rows is not None:
-            with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
+        with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
+            self.returns.drew(value)
+            if rows is not None:
                 self.actions.drew(value, *rows[:2], lambda: actions.parameter(dist), dist, rows[2])
 
     @_handler
     def on_sampled(self, value: torch.Tensor, rows: int, unbatched: bool, made: torch.Tensor) -> None:
         with torch._C.DisableTorchFunction():
+            self.returns.drew(value)
             self.actions.drew(value, rows, unbatched, lambda: made, made)
 
     @_handler
