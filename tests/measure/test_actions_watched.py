@@ -137,7 +137,77 @@ for step in range(8):
     opt.zero_grad(); loss.backward(); opt.step()
 """
 
+ROLLOUT_THEN_UPDATE = """
+T, N, D = 6, 8, 3
+W = torch.randn(D)
+mean = nn.Sequential(nn.Linear(D, 16), nn.Tanh(), nn.Linear(16, 1))
+opt = torch.optim.Adam(mean.parameters(), lr=1e-2)
+for update in range(6):
+    states, actions, rewards = [], [], []
+    for t in range(T):
+        obs = torch.randn(N, D)
+        with torch.no_grad():
+            a = Normal(mean(obs).squeeze(-1), 0.3).sample()
+        states.append(obs); actions.append(a); rewards.append(-(a - obs @ W) ** 2)
+    S, A_, R = torch.stack(states), torch.stack(actions), torch.stack(rewards)   # time × worlds
+    d = Normal(mean(S).squeeze(-1), 0.3)
+    loss = -(d.log_prob(VALUE) * (R - R.mean())).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+SERVED = """
+U, I = 50, 6
+prefs = torch.randn(U, I)
+class Policy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.user = nn.Embedding(U, 8)
+        self.items = nn.Parameter(torch.randn(I, 8) * 0.1)
+    def forward(self, u):
+        return self.user(u) @ self.items.T
+policy = Policy()
+opt = torch.optim.Adam(policy.parameters(), lr=1e-2)
+for step in range(8):
+    users = torch.randint(U, (64,))
+    with torch.no_grad():
+        served = Categorical(logits=policy(users)).sample()
+    reward = prefs[users, served]
+    lp = F.log_softmax(policy(users), -1)
+    loss = -(READ * (reward - reward.mean())).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+
+TOKENS = """
+B, V, T = 32, 5, 4
+class Gen(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb, self.cell, self.out = nn.Embedding(V, 16), nn.GRUCell(16, 16), nn.Linear(16, V)
+gen = Gen()
+opt = torch.optim.Adam(gen.parameters(), lr=1e-2)
+for it in range(6):
+    tok, h, picked, rewards = torch.randint(V, (B,)), torch.zeros(B, 16), [], []
+    for t in range(T):
+        h = gen.cell(gen.emb(tok), h)
+        logits = gen.out(h)
+        lp = F.log_softmax(logits, -1)
+        nxt = DRAW
+        picked.append(READ)
+        rewards.append((nxt == (tok + 1) % V).float())
+        tok = nxt
+    score = torch.stack(rewards).sum(0)
+    loss = -(torch.stack(picked).sum(0).reshape(-1)[:B] * (score - score.mean())).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+"""
+MULTINOMIAL = "torch.multinomial(lp.exp(), 1).squeeze(1)"
+CATEGORICAL = "Categorical(logits=logits).sample()"
+
 BROKEN = {
+    "time-by-worlds-rollout-drawn-again-at-the-update": ROLLOUT_THEN_UPDATE.replace("VALUE", "d.sample()"),
+    "top-item-instead-of-the-served-one": SERVED.replace("READ", "lp.max(dim=-1).values"),
+    "top-item-by-torch-max": SERVED.replace("READ", "torch.max(lp, 1)[0]"),
+    "token-index-across-rows-multinomial": TOKENS.replace("DRAW", MULTINOMIAL).replace("READ", "lp[:, nxt]"),
+    "token-index-across-rows-categorical": TOKENS.replace("DRAW", CATEGORICAL).replace("READ", "lp[..., nxt]"),
     "time-first-argmax-gathered": TIME_FIRST.replace("INDEX", "logits.argmax(-1, keepdim=True)"),
     "gaussian-log-density-at-its-mean": GAUSSIAN.replace("VALUE", "d.mean"),
     "second-draw-in-recurring-states": RECURRING.replace("EVALUATED", "dist.log_prob(dist.sample())"),
@@ -145,6 +215,13 @@ BROKEN = {
 }
 
 HEALTHY = {
+    "time-by-worlds-rollout-at-its-actions": ROLLOUT_THEN_UPDATE.replace("VALUE", "A_"),
+    "the-served-item": SERVED.replace("READ", "lp.gather(1, served[:, None]).squeeze(1)"),
+    "the-served-item-beside-a-greedy-top": SERVED.replace("READ", "lp.gather(1, served[:, None]).squeeze(1)").replace(
+        "    with torch.no_grad():\n", "    with torch.no_grad():\n        top = F.log_softmax(policy(users), -1).max(-1)\n"),
+    "token-index-row-by-row": TOKENS.replace("DRAW", MULTINOMIAL).replace("READ", "lp[torch.arange(B), nxt]"),
+    "token-index-row-by-row-categorical": TOKENS.replace("DRAW", CATEGORICAL).replace(
+        "READ", "lp[torch.arange(B), nxt]"),
     "time-first-sampled-gathered": TIME_FIRST.replace("INDEX", "a.unsqueeze(-1)"),
     "gaussian-sampled-mean-for-greedy-evaluation": GAUSSIAN.replace("VALUE", "act"),
     "the-executed-draw-in-recurring-states": RECURRING.replace("EVALUATED", "dist.log_prob(action)"),

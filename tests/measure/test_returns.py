@@ -245,3 +245,95 @@ def test_a_buffer_of_past_sums_behind_minibatches_is_found(layout, build):
                                            ("dataset", lambda r: future(r)[::-1])])  # stored last step first
 def test_a_buffer_of_returns_to_go_behind_minibatches_is_not(layout, build):
     assert rule.check(_minibatches(build, layout=layout)) == []
+
+
+# ── rewards kept as a field of the script's own rollout object ─────────────────────────────────────────────────
+
+class _Rollout:
+    def __init__(self, rewards, values):
+        self.rewards, self.values = rewards, values
+
+
+def _from_a_rollout_object(build, kind):
+    """A rollout object holding time-first rewards (as `kind`) and values; the weights built from them flattened
+    into a buffer, and losses over its shuffled minibatches: only the object's fields hold the rewards."""
+    rec, rng, step = Recorder(), np.random.default_rng(5), 0
+    for _ in range(3):
+        r = (rng.random((T, N)) < 0.3) + 0.1 * rng.standard_normal((T, N))
+        held = {"tensor": torch.tensor(r, dtype=torch.float32), "array": r, "list": r.tolist()}[kind]
+        roll = _Rollout(held, torch.tensor(0.05 * rng.standard_normal((T, N)), dtype=torch.float32))  # noqa: F841
+        flat = torch.tensor(standardised(build(r)).reshape(-1).copy(), dtype=torch.float32)
+        del r, held
+        for _ in range(2):
+            g = flat[torch.randperm(flat.numel())[:24]]
+            logp = Categorical(logits=torch.zeros(len(g), 3, requires_grad=True)).log_prob(torch.zeros(len(g)))
+            rec.returns.stamp(logp)
+            rec.returns.backward(-(logp * g).mean(), step, dict)
+            step += 1
+    return rec
+
+
+@pytest.mark.parametrize("kind", ["tensor", "array", "list"])
+def test_a_forward_recursion_over_a_rollout_objects_rewards_is_found(kind):
+    found, = rule.check(_from_a_rollout_object(lambda r: past(r, 0.9 * 0.95), kind))
+    assert found.evidence["construction"] == "past" and found.evidence["rewards"] == "roll.rewards", found.evidence
+
+
+@pytest.mark.parametrize("kind", ["tensor", "array", "list"])
+def test_a_backward_recursion_over_a_rollout_objects_rewards_is_not(kind):
+    rec = _from_a_rollout_object(lambda r: future(r, 0.9 * 0.95), kind)
+    assert rec.returns.observations and rule.check(rec) == []
+
+
+def _acting(envs, kind, *, late, gamma=0.5, baseline=0.0, steps=12, passes=3, seed=3):
+    """Rollouts of a policy over `envs` parallel environments (0: one, scalar rewards) whose rewards are stored
+    beside each action: the one its step returned, or (`late`) the one received before it was drawn. The weights
+    are the stored rewards' reward-to-go, minus `baseline` times a value known at the draw."""
+    rec, rng = Recorder(), np.random.default_rng(seed)
+    logits = torch.zeros(*([envs] if envs else []), 3, requires_grad=True)
+    reward = np.zeros(envs) if envs else 0.0  # the last reward received
+    for update in range(passes):
+        stored, values, logps = [], [], []
+        for t in range(steps):
+            value = rng.standard_normal(envs) if envs else float(rng.standard_normal())  # noqa: F841 — read
+            dist = Categorical(logits=logits)
+            action = dist.sample()
+            rec.returns.drew(action)
+            logp = dist.log_prob(action)
+            rec.returns.stamp(logp)
+            logps.append(logp)
+            values.append(value)
+            if late:
+                stored.append(reward)
+            reward = (rng.random(envs) < 0.5) + 0.3 * rng.standard_normal(envs) if envs else float(rng.random())
+            if not late:
+                stored.append(reward)
+        if kind == "numpy":
+            rewards = np.stack(stored)
+        elif kind == "tensors":
+            rewards = [torch.tensor(float(x)) for x in stored]  # noqa: F841 — read
+        else:
+            rewards = list(stored)  # noqa: F841 — read
+        vals = np.stack(values).reshape(steps, -1)
+        w = future(np.asarray(stored, dtype=float).reshape(steps, -1), gamma) - baseline * vals
+        loss = -(torch.stack(logps).reshape(steps, -1) * torch.tensor(w, dtype=torch.float32)).mean()
+        rec.returns.backward(loss, update, dict)
+    return rec
+
+
+STORED = {"envs-numpy": (8, "numpy", 0.1), "one-env-floats": (0, "floats", 0.5), "one-env-tensors": (0, "tensors", 0.3)}
+
+
+@pytest.mark.parametrize("name", STORED)
+def test_a_reward_stored_beside_an_action_it_did_not_follow_is_found(name):
+    envs, kind, gamma = STORED[name]
+    found, = rule.check(_acting(envs, kind, late=True, gamma=gamma, baseline=0.1))
+    assert found.code == "returns-misordered" and found.evidence["early"] >= 3, found.evidence
+    assert "last_reward" in found.hypotheses[0].cause
+
+
+@pytest.mark.parametrize("name", STORED)
+@pytest.mark.parametrize("baseline", [0.0, 1.0])
+def test_a_reward_stored_after_its_action_is_not(name, baseline):
+    envs, kind, gamma = STORED[name]
+    assert rule.check(_acting(envs, kind, late=False, gamma=gamma, baseline=baseline)) == []

@@ -34,6 +34,9 @@ def _drawn(first: dict) -> str:
     if first["order"] == "actions":
         return ("an action the policy drew at another state: the rows' actions are its draws in the order drawn, "
                 "their states are not the ones those actions were drawn in")
+    if first["order"] == "index":
+        return (f"where the policy drew {drawn} (the index is the policy's draw of those rows, laid across every "
+                "row instead of row by row: each row is read at the actions drawn in other rows)")
     if first["order"] == "states":
         return (f"where the policy drew {drawn} (the rows' states are its draws in the order drawn; that row's draw "
                 "took another action)")

@@ -1,18 +1,21 @@
 """A policy-gradient loss whose weights are built from the wrong rewards (measured by measure/returns.py): the
 return that multiplies log π(a_t|s_t) must come from the rewards at t and after. Flagged when, on most observed
 backward passes, a misordered construction (a past sum, the returns reversed, shifted or otherwise rearranged)
-explains the weights well and the reward-to-go clearly worse."""
+explains the weights well and the reward-to-go clearly worse; or when the weights are made of per-step values
+each of which already existed when its own step's action was drawn, and was gone by the next draw: a reward
+stored beside an action it did not follow."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from ..measure.recorder import Recorder
-from ..measure.returns import FAMILIES, Observation
+from ..measure.returns import FAMILIES, Early, Observation
 from ..vocabulary import catalog
 from ..vocabulary.finding import Finding, finding
 from .common import where
-from .thresholds import RETURNS_FIT, RETURNS_MARGIN, RETURNS_OBSERVATIONS, RETURNS_SHARE
+from .thresholds import (RETURNS_EARLY, RETURNS_FIT, RETURNS_MARGIN, RETURNS_OBSERVATIONS, RETURNS_SHARE,
+                         RETURNS_TOLD)
 
 _SAID = {"past": "sums of the rewards BEFORE each step (accumulated forward in time)",
          "reversed": "the reward-to-go reversed in time (step t gets the return of step T-1-t)",
@@ -26,7 +29,7 @@ def check(rec: Recorder) -> list[Finding]:
     seen = rec.returns.observations
     wrong = [o for o in seen if _misordered(o)]
     if len(wrong) < max(RETURNS_OBSERVATIONS, RETURNS_SHARE * len(seen)):
-        return []
+        return _stored_early(rec)
     first = wrong[0]
     family = max(FAMILIES[1:], key=lambda f: sum(_best(o) == f for o in wrong))
     fit, gamma = first.fits[family]
@@ -45,8 +48,38 @@ def check(rec: Recorder) -> list[Finding]:
     hypotheses = [replace(h) for h in catalog.get("returns-misordered").hypotheses]
     if family != "past":  # the weights are returns, at the wrong steps: reversed, or written one index off
         hypotheses[:2] = hypotheses[1::-1]
+    hypotheses = hypotheses[:-1]  # the last is a reward stored before its action (`_stored_early`)
     return [finding("returns-misordered", observation, rec.source, evidence=evidence, hypotheses=hypotheses,
                     location={k: first.location.get(k) for k in ("file", "line")} | {"step": first.step})]
+
+
+def _stored_early(rec: Recorder) -> list[Finding]:
+    seen = rec.returns.early
+    early = [o for o in seen if _early(o)]
+    if len(early) < max(RETURNS_OBSERVATIONS, RETURNS_SHARE * len(seen)):
+        return []
+    first = early[0]
+    observation = (
+        f"the weights multiplying the log-probabilities in the policy-gradient loss are made of `{first.name}` "
+        f"(R² {first.fit:.2f}), whose value at each step already existed when that step's action was drawn: on "
+        f"{len(early)} of the {len(seen)} backward passes observed, {first.early} of {first.rows} steps' values "
+        f"were held by the script's variables at their own action's draw and {first.late} at the next draw "
+        f"(first at step {first.step}{where(first.__dict__)}) — each action is credited with the reward of the "
+        f"step before it, which it cannot have caused")
+    evidence = {"observed": len(seen), "early": len(early), "rewards": first.name,
+                "rows": [{"step": o.step, "steps": o.rows, "existed_at_own_draw": o.early,
+                          "existed_at_next_draw": o.late, "fit": round(o.fit, 3)} for o in early[:3]]}
+    hypotheses = list(catalog.get("returns-misordered").hypotheses)
+    hypotheses = hypotheses[-1:] + hypotheses[:-1]
+    return [finding("returns-misordered", observation, rec.source, evidence=evidence, hypotheses=hypotheses,
+                    location={k: first.location.get(k) for k in ("file", "line")} | {"step": first.step})]
+
+
+def _early(o: Early) -> bool:
+    """Nearly every step's value existed at its own draw and almost none at the next, and the weights are
+    mostly made of them."""
+    return (o.rows >= RETURNS_TOLD and o.early >= RETURNS_EARLY * o.rows
+            and o.late <= (1 - RETURNS_EARLY) * o.rows and o.fit >= RETURNS_FIT)
 
 
 def _drawn(o: Observation) -> str:

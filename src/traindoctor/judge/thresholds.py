@@ -302,6 +302,13 @@ RETURNS_FIT = 0.7
 RETURNS_MARGIN = 0.3
 RETURNS_OBSERVATIONS = 3
 RETURNS_SHARE = 0.5
+# A reward stored beside an action it did not follow: of the steps whose value differs from both neighbours (at
+# least 6), at least 90% held by the script's variables at their own action's draw and at most 10% at the next
+# draw, the weights fitting those values with R² >= RETURNS_FIT. A healthy rollout's reward appears only after
+# its draw (still held at the next, as the last reward received); a baseline existing at the draw enters the
+# weights negatively.
+RETURNS_EARLY = 0.9
+RETURNS_TOLD = 6
 
 # ── probes (diagnosis/) ─────────────────────────────────────────────────────────────────────────
 # The probes run experiments on copies of the model (diagnosis/probes/); the rules over what they

@@ -33,6 +33,7 @@ not the score-function surrogate: neither a draw nor an evaluation here."""
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -53,6 +54,9 @@ _EXAMPLES = 3
 _WALK = 500  # autograd nodes looked through for the model call a tensor came from
 _STAMP = "traindoctor.call"  # the key of a model call's stamp in its outputs' autograd nodes
 _SECOND = "log_prob of a second draw from the distribution whose first draw was the action taken"
+_DRAWN = "traindoctor.drawn"  # a draw's actions, stamped on the autograd nodes its probabilities were computed from
+_INDEXED = "index of log-probabilities by the drawn actions"
+_INDEX_FIRST, _INDEX_EVERY = 10, 10  # backward passes whose loss is searched for such an index, then one in ten
 
 
 @dataclass
@@ -74,6 +78,8 @@ class Actions:
     untaken: int = 0  # ... whose action was not drawn there
     evaluations: list[dict[str, Any]] = field(default_factory=list)  # the first with untaken rows, a few
     twice: "_Twice | None" = None  # the latest distribution's draws, while one drawn again may be trained
+    marked: bool = False  # a draw was stamped on its probabilities' graph since the latest backward
+    passes: int = 0  # backward passes after such draws
 
     def model_called(self, module: Any, args: tuple, kwargs: dict) -> None:
         first = args[0] if args and isinstance(args[0], torch.Tensor) else next(
@@ -90,25 +96,39 @@ class Actions:
                 if isinstance(t, torch.Tensor) and t.grad_fn is not None:
                     t.grad_fn.metadata[_STAMP] = self.calls[-1][0]
 
-    def state_of(self, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None]) -> torch.Tensor | None:
+    def state_of(self, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None],
+                 lead: tuple = ()) -> tuple[torch.Tensor | None, int]:
         """The input of the model call a distribution's parameter or the log-probabilities (`made()`) were computed
         from, found through their graph; without one, of the calls since the latest draw or evaluation, when they
-        agree. Its rows must be `rows` (any, when the distribution is unbatched); None when no call fits."""
-        # one row: the whole input is its state, whatever its layout (one unbatched observation)
-        fits = {seq: t for seq, _, t in self.calls if unbatched or rows == 1 or (t.dim() and t.shape[0] == rows)}
+        agree; and its rows. Its rows must be `rows` (any, when the distribution is unbatched), or its leading
+        dims those of the batch shape `lead` (time × environments: a state per position, the rest of the batch
+        shape the action's components); (None, rows) when no call fits."""
+        fits = {}
+        for seq, _, t in self.calls:
+            k = next((k for k in range(min(len(lead), t.dim()), 1, -1) if tuple(t.shape[:k]) == lead[:k]), 0)
+            if k:
+                fits[seq] = (t, math.prod(lead[:k]))
+            # one row: the whole input is its state, whatever its layout (one unbatched observation)
+            elif unbatched or rows == 1 or (t.dim() and t.shape[0] == rows):
+                fits[seq] = (t, rows)
         made_from = _stamp(made())
         if made_from is not None:
-            return fits.get(made_from)
-        found = [t for seq, t in fits.items() if seq > self.since]
-        if not found or any(t is not found[-1] and not _same(t, found[-1]) for t in found):
-            return None
+            return fits.get(made_from, (None, rows))
+        found = [v for seq, v in fits.items() if seq > self.since]
+        if not found or any(t is not found[-1][0] and not _same(t, found[-1][0]) for t, _ in found):
+            return None, rows
         return found[-1]
 
     def drew(self, value: torch.Tensor, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None],
-             source: Any = None) -> None:
+             source: Any = None, lead: tuple = ()) -> None:
         """A draw from `source`; drawn from again (two actions per state), it is about the same states."""
         again = source is not None and self.source is not None and self.source[0]() is source
-        states = self.source[1] if again else _keys(self.state_of(rows, unbatched, made), rows)
+        if again:
+            states = self.source[1]
+            rows = len(states[0]) if states is not None else rows
+        else:
+            state, rows = self.state_of(rows, unbatched, made, lead)
+            states = _keys(state, rows)
         if source is not None:
             self.source = (weakref.ref(source), states)
         actions = _keys(value, rows)
@@ -117,6 +137,8 @@ class Actions:
             self.settle()
         if states is None or actions is None:
             return
+        if rows > 1 and actions[1].shape[1] == 1:
+            self._mark(made(), actions[1][:, 0])
         if not again:
             self.twice = _Twice(weakref.ref(value), actions)
         elif self.twice is not None:
@@ -136,13 +158,15 @@ class Actions:
             del self.ledger[next(iter(self.ledger))]
 
     def evaluated(self, value: torch.Tensor, rows: int, unbatched: bool, made: Callable[[], torch.Tensor | None],
-                  how: str, where: Callable[[], dict[str, Any]]) -> None:
+                  how: str, where: Callable[[], dict[str, Any]], lead: tuple = ()) -> None:
         """An evaluation of `value`'s log-probability; the value just drawn is about the states it was drawn in."""
         last = self.last
         if last is not None and last[0] is value and last[1] == value._version:
             states, actions = last[2], last[3]
+            rows = len(actions[0])
         else:
-            states, actions = _keys(self.state_of(rows, unbatched, made), rows), _keys(value, rows)
+            state, rows = self.state_of(rows, unbatched, made, lead)
+            states, actions = _keys(state, rows), _keys(value, rows)
         self.since = self.seq
         if states is None or actions is None:
             return
@@ -160,6 +184,60 @@ class Actions:
         checked, untaken, order = self._paired(states, actions) or self._unordered(states, actions)
         redraw = any(r() is value for r in self.redrawn)
         self._count(rows, checked, untaken, actions, order, how + (", of a fresh draw" if redraw else ""), where())
+
+    def _mark(self, made: torch.Tensor | None, drawn: np.ndarray) -> None:
+        """Stamp a draw of one action per row on the nodes its probabilities came from and on their inputs (the
+        logits a log-softmax of the same rows is also computed from)."""
+        node = made.grad_fn if made is not None else None
+        if node is None:
+            return
+        for n in [node] + [fn for fn, _ in node.next_functions if fn is not None]:
+            n.metadata.setdefault(_DRAWN, []).append(drawn)
+        self.marked = True
+
+    def backward(self, loss: Any, where: Callable[[], dict[str, Any]]) -> None:
+        """A loss that reads (B, A) log-probabilities by advanced indexing with a draw of those rows as the action
+        index: each row must be read at its own draw (`lp[arange(B), a]`). An index pairing rows with other rows'
+        draws (`lp[:, a]`: every row at every draw, a B × B table) trains actions not taken in those rows."""
+        if not self.marked or not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
+            return
+        self.marked = False
+        self.passes += 1
+        if self.passes > _INDEX_FIRST and self.passes % _INDEX_EVERY:
+            return
+        queue, seen = [loss.grad_fn], {id(loss.grad_fn)}
+        while queue and len(seen) < _WALK * 4:
+            node = queue.pop(0)
+            if type(node).__name__ == "IndexBackward0":
+                self._indexed(node, where)
+            for fn, _ in node.next_functions:
+                if fn is not None and id(fn) not in seen:
+                    seen.add(id(fn))
+                    queue.append(fn)
+
+    def _indexed(self, node: Any, where: Callable[[], dict[str, Any]]) -> None:
+        source = node.next_functions[0][0]
+        if source is None or type(source).__name__ not in _LOG_OPS:
+            return
+        indices, sizes = node._saved_indices, tuple(node._saved_self_sym_sizes)
+        if len(sizes) != 2 or len(indices) != 2 or not isinstance(indices[1], torch.Tensor):
+            return
+        rows, index = sizes[0], indices[1].detach().cpu().reshape(-1).numpy()
+        draws = [d for n in [source] + [fn for fn, _ in source.next_functions if fn is not None]
+                 for d in n.metadata.get(_DRAWN, [])]
+        drawn = next((d for d in draws if len(d) == rows == len(index) and np.array_equal(d, index)), None)
+        if drawn is None:
+            return  # not indexed by a draw of these rows: an enumeration, or no action at all
+        if indices[0] is None:  # every row read at every row's draw
+            at, read = np.repeat(np.arange(rows), len(index)), np.tile(index, rows)
+        else:
+            at, read = (t.reshape(-1).numpy() for t in torch.broadcast_tensors(indices[0].detach().cpu(),
+                                                                              indices[1].detach().cpu()))
+        off = read != drawn[at]
+        shown = drawn.astype(np.float32)[:, None].copy()
+        shown[at[off], 0] = read[off]
+        untaken = [(int(i), [drawn[i:i + 1]]) for i in np.unique(at[off])]
+        self._count(rows, len(np.unique(at)), untaken, (None, shown), "index", _INDEXED, where())
 
     def settle(self) -> None:
         """The latest distribution's later draws that were trained: untaken actions where its first, the action
@@ -221,12 +299,13 @@ class _Twice:
     found: list[tuple] = field(default_factory=list)  # (rows, untaken rows, evaluated actions, where) of later ones
 
 
-def rows_of(dist: distributions.Distribution, value: torch.Tensor) -> tuple[int, bool] | None:
-    """A distribution's rows (batch_shape[0]; 1 when unbatched) for a value of one action per row, else None."""
+def rows_of(dist: distributions.Distribution, value: torch.Tensor) -> tuple[int, bool, tuple] | None:
+    """A distribution's rows (batch_shape[0]; 1 when unbatched), whether it is unbatched, and its batch shape, for
+    a value of one action per row, else None."""
     shape = dist.batch_shape
     if tuple(value.shape) != tuple(shape + dist.event_shape):
         return None
-    return (int(shape[0]), False) if len(shape) else (1, True)
+    return (int(shape[0]), False, tuple(shape)) if len(shape) else (1, True, ())
 
 
 def parameter(dist: distributions.Distribution) -> torch.Tensor | None:
@@ -291,8 +370,8 @@ def _classes() -> list[type]:
 
 
 def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
-    """Patch the distributions' `sample`, `rsample` and `log_prob`, and `multinomial` and `gather` (torch's and
-    Tensor's), so that the recorder's `on_drawn`, `on_sampled`, `on_evaluated` and `on_gathered` see them (an
+    """Patch the distributions' `sample`, `rsample` and `log_prob`, and `multinomial`, `gather` and `max` (torch's
+    and Tensor's), so that the recorder's `on_drawn`, `on_sampled`, `on_evaluated` and `on_gathered` see them (an
     evaluation with its result) while `wanted()`; returns the undo."""
     saved: list[tuple[Any, str, Any]] = []
 
@@ -341,7 +420,23 @@ def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
             if (not getattr(_local, "inside", False) and isinstance(index, torch.Tensor) and input.dim() >= 2
                     and type(input.grad_fn).__name__ in _LOG_OPS and dim % input.dim() == input.dim() - 1
                     and tuple(index.shape) == (*input.shape[:-1], 1) and _trained(index, out) and wanted()):
-                rec.on_gathered(input, index, input.shape[0], out)
+                rec.on_gathered(input, index, out)
+            return out
+        return wrapper
+
+    def top(original):
+        @functools.wraps(original)
+        def wrapper(input, *args, **kwargs):
+            with _Inside() as outer:  # Tensor.max may reach torch.max again
+                out = original(input, *args, **kwargs)
+            dim = args[0] if args else kwargs.get("dim")
+            # the largest log-probability over the last dim, with gradients: log π of the top action, evaluated
+            if (isinstance(dim, int) and not isinstance(dim, bool) and not outer
+                    and isinstance(input, torch.Tensor) and input.dim() >= 2
+                    and type(input.grad_fn).__name__ in _LOG_OPS and dim % input.dim() == input.dim() - 1
+                    and isinstance(out, tuple) and _trained(out[1], out[0]) and wanted()):
+                index = out[1] if out[1].dim() == input.dim() else out[1].unsqueeze(-1)
+                rec.on_gathered(input, index, out[0], "max of log-probabilities (the top action's)")
             return out
         return wrapper
 
@@ -355,6 +450,7 @@ def watch_actions(rec: Any, wanted: Callable[[], bool]) -> Callable[[], None]:
         for owner in (torch, torch.Tensor):
             patch(owner, "multinomial", multinomial)
             patch(owner, "gather", gather)
+            patch(owner, "max", top)
     except BaseException:
         _restore(saved)
         raise

@@ -645,13 +645,15 @@ class Recorder:
     @_handler
     def on_drawn(self, dist: Any, value: torch.Tensor) -> None:
         rows = actions.rows_of(dist, value)
-        if rows is not None:
-            with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
-                self.actions.drew(value, *rows, lambda: actions.parameter(dist), dist)
+        with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
+            self.returns.drew(value)
+            if rows is not None:
+                self.actions.drew(value, *rows[:2], lambda: actions.parameter(dist), dist, rows[2])
 
     @_handler
     def on_sampled(self, value: torch.Tensor, rows: int, unbatched: bool, made: torch.Tensor) -> None:
         with torch._C.DisableTorchFunction():
+            self.returns.drew(value)
             self.actions.drew(value, rows, unbatched, lambda: made, made)
 
     @_handler
@@ -661,13 +663,16 @@ class Recorder:
         if rows is not None:
             with torch._C.DisableTorchFunction():
                 how = f"{type(dist).__name__}.log_prob" + (" at its own mean" if value.requires_grad else "")
-                self.actions.evaluated(value, *rows, lambda: actions.parameter(dist), how, self._here)
+                self.actions.evaluated(value, *rows[:2], lambda: actions.parameter(dist), how, self._here, rows[2])
 
     @_handler
-    def on_gathered(self, made: torch.Tensor, index: torch.Tensor, rows: int, out: torch.Tensor) -> None:
+    def on_gathered(self, made: torch.Tensor, index: torch.Tensor, out: torch.Tensor,
+                    how: str = "gather of log-probabilities") -> None:
+        """Log-probabilities (…, A) read at one action per position of the leading dims: each position a state."""
         self.returns.stamp(out)
+        lead = tuple(made.shape[:-1])
         with torch._C.DisableTorchFunction():
-            self.actions.evaluated(index, rows, False, lambda: made, "gather of log-probabilities", self._here)
+            self.actions.evaluated(index, math.prod(lead), False, lambda: made, how, self._here, lead)
 
     def tape_due(self, module: nn.Module) -> bool:
         """Whether this training call's loss head goes on tape (checked outside the lock: every call asks)."""
@@ -737,6 +742,8 @@ class Recorder:
     def on_backward(self, tensors: Any) -> None:
         self._nograd_since_backward = False
         self.actions.settle()  # whether a distribution's first draw was trained is known by its loss's backward
+        with torch._C.DisableTorchFunction():
+            self.actions.backward(tensors if isinstance(tensors, torch.Tensor) else None, self._here)
         self.bootstrap.backward(tensors if isinstance(tensors, torch.Tensor) else None)
         with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these reads
             self.returns.backward(tensors if isinstance(tensors, torch.Tensor) else None, self.n_steps, user_location)

@@ -24,6 +24,7 @@ whose best construction explains the weights best is kept. judge/returns.py comp
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Callable
@@ -50,6 +51,10 @@ _MEMBERS = 16  # a container with more items is no batch
 _EXACT = 1e-6  # 1 − R² under which the weights are the reward-to-go's very values, rearranged
 _DISTINCT = 6  # distinct reward-to-go values needed before a rearrangement of them can be told from chance
 _REFINE = 40  # bisections of the discount around the grid's best, for the exact rearrangement
+_KEPT = 512  # the latest draws whose variables are remembered
+_HELD = 4096  # values of a variable remembered at a draw
+_LIBRARIES = {"builtins", "torch", "numpy", "traindoctor", "types", "typing", "functools", "collections",
+              "pandas", "gym", "gymnasium"}  # whose objects' fields are no script's record
 _REORDERS = {"Index", "IndexSelect", "Gather", "Flip", "Roll", "Sort", "Permute", "Transpose", "T", "Take",
              "IndexPut", "MaskedSelect", "Scatter"}  # ops after which a log-probability's position is not its step's
 
@@ -67,8 +72,24 @@ class Observation:
 
 
 @dataclass
+class Early:
+    """Per-step values the weights increase with, whose row of each step already existed when that step's action
+    was drawn (`early` rows of `rows` that tell steps apart) and no longer at the next draw (`late` did)."""
+    step: int
+    name: str
+    rows: int
+    early: int
+    late: int
+    fit: float  # R² of the weights on a reward-to-go of these values, credited as the loss credits the weights
+    location: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Returns:
     observations: list[Observation] = field(default_factory=list)
+    early: list[Early] = field(default_factory=list)
+    # per draw of an action, its size and the values the script's variables held then (hashed)
+    draws: deque = field(default_factory=lambda: deque(maxlen=_KEPT))
     evaluated: bool = False  # a log-probability was stamped since the last backward
     seen: int = 0  # backward passes after evaluations
     rank: int = 0  # log-probabilities evaluated so far
@@ -79,18 +100,29 @@ class Returns:
             out.grad_fn.metadata[STAMP] = self.rank
             self.evaluated = True
 
+    def drew(self, value: Any) -> None:
+        """An action was drawn: what the script's variables hold now existed before it (only ahead of a backward
+        pass that will be observed)."""
+        if len(self.observations) + len(self.early) >= 2 * _OBSERVED or not _observed(self.seen + 1):
+            return
+        self.draws.append((int(value.numel()), _held(user_frame())))
+
     def backward(self, loss: Any, step: int, where: Callable[[], dict[str, Any]]) -> None:
         if not self.evaluated or not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
             return
         self.evaluated = False
         self.seen += 1
-        if len(self.observations) >= _OBSERVED or (self.seen > _FIRST and self.seen % _EVERY):
+        if len(self.observations) >= _OBSERVED or not _observed(self.seen):
             return
         found = _weights(loss.grad_fn)
         if found is None:
             return
         weights, credit, ordered = found
         frame = user_frame()
+        early = self._early(frame, weights, credit, step)
+        if early is not None:
+            early.location = where()
+            self.early.append(early)
         # the weights as they reach the loss; and, when they are a minibatch drawn from a longer buffer (a
         # Dataset's returns), that buffer — the minibatch's rows say nothing of time, and the buffer's order
         # need not be the steps' (a backward loop may store them last first), so there only what its values
@@ -110,6 +142,54 @@ class Returns:
         if best is not None:
             best[1].location = where()
             self.observations.append(best[1])
+
+
+    def _early(self, frame: FrameType | None, weights: np.ndarray, credit: float | None, step: int) -> Early | None:
+        """Among the per-step variables the weights increase with, laid out as the latest draws (one row of the
+        draws' size per draw), the one whose rows most often existed already at their own step's draw and not
+        at the next: a reward stored beside the action it did not follow."""
+        if credit is None:
+            return None
+        best = None
+        for name, values in _candidates(frame, lambda n: n == weights.size):
+            for steps, columns, w, r in _aligned(weights, values):
+                draws = list(self.draws)[-steps:]
+                if len(draws) < steps or any(n != columns for n, _ in draws):
+                    continue
+                rows = [hash(np.ascontiguousarray(row, np.float32).tobytes()) for row in r]
+                told = [t for t in range(1, steps - 1) if rows[t] != rows[t - 1] and rows[t] != rows[t + 1]]
+                early = sum(rows[t] in draws[t][1] for t in told)
+                late = sum(rows[t] in draws[t + 1][1] for t in told)
+                if not told or not early or (best is not None and early - late <= best.early - best.late):
+                    continue
+                made = np.stack([_discounted(r[::-1], gamma)[::-1] for gamma in _GAMMAS])
+                c = float(_corr(made, credit * w).max())  # a reward-to-go of these values, as the loss credits it
+                best = Early(step, name, len(told), early, late, c * abs(c))
+        return best
+
+
+def _observed(seen: int) -> bool:
+    """Whether the `seen`-th backward pass after evaluated log-probabilities is observed."""
+    return seen <= _FIRST or seen % _EVERY == 0
+
+
+def _held(frame: FrameType | None) -> set[int]:
+    """The values of the numbers, arrays and tensors among the script's variables, hashed as float32."""
+    out = set()
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)
+                                            and abs(value) < 2 ** 31):
+                x = np.float32(value)
+            elif isinstance(value, torch.Tensor) and 0 < value.numel() <= _HELD and not value.is_complex():
+                x = value.detach().to("cpu", torch.float32).numpy()
+            elif isinstance(value, np.ndarray) and 0 < value.size <= _HELD and value.dtype.kind in "iuf":
+                x = value.astype(np.float32)
+            else:
+                continue
+            out.add(hash(np.ascontiguousarray(x).reshape(-1).tobytes()))
+        frame = frame.f_back
+    return out
 
 
 def _weights(root: Any) -> tuple[np.ndarray, float | None, int] | None:
@@ -235,7 +315,7 @@ def _members(name: str, value: Any) -> list[tuple[str, Any]]:
     if isinstance(value, dict) and len(value) <= _MEMBERS:
         out += [(f"{name}[{k!r}]", v) for k, v in value.items()]
     dataset = getattr(value, "dataset", None) if isinstance(value, DataLoader) else value
-    if isinstance(dataset, Dataset):
+    if isinstance(dataset, Dataset) or _record(value):
         where = f"{name}.dataset" if dataset is not value else name
         out += [(f"{where}.{k}", v) for k, v in list(vars(dataset).items())[:_MEMBERS]]
     if isinstance(value, (list, tuple)) and 0 < len(value) <= _MAX_VALUES and isinstance(value[0], (list, tuple)):
@@ -243,6 +323,14 @@ def _members(name: str, value: Any) -> list[tuple[str, Any]]:
         if 1 < width <= _MEMBERS and all(isinstance(v, (list, tuple)) and len(v) == width for v in value):
             out += [(f"{name}[*][{j}]", [v[j] for v in value]) for j in range(width)]
     return out
+
+
+def _record(value: Any) -> bool:
+    """An object of the script's own classes (a rollout buffer keeping its rewards as fields), not a model's,
+    an optimizer's, a tensor's or a library's."""
+    kind = type(value)
+    return (kind.__module__.partition(".")[0] not in _LIBRARIES and hasattr(value, "__dict__")
+            and not isinstance(value, (type, torch.nn.Module, torch.optim.Optimizer)) and not callable(value))
 
 
 def _buffers(frame: FrameType | None, weights: np.ndarray) -> list[tuple[str, np.ndarray]]:

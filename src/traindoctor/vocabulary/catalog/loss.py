@@ -915,7 +915,9 @@ CODES = (
             "and shifted by one step, and, against log-probabilities stacked in the order the steps were played, "
             "by the reward-to-go's exact values at other steps). Flags the loss "
             "when, on most passes, a misordered construction explains the weights and the reward-to-go clearly "
-            "does not. Standardised returns, a baseline, bootstrapped values, GAE, n-step returns, one total "
+            "does not. Also flags weights made of per-step rewards each of which the script already held when "
+            "its own step's action was drawn and no longer at the next draw: a reward stored beside an action it "
+            "did not follow. Standardised returns, a baseline, bootstrapped values, GAE, n-step returns, one total "
             "return for every step of an episode keep it quiet."),
         why=(
             "An action can only be credited with what happened after it: the weight of log π(a_t|s_t) must be "
@@ -942,6 +944,12 @@ CODES = (
                       "happens to accumulate into them",
                 check="recompute the reward-to-go from the rewards the environment returned and compare",
                 kind="null",
+            ),
+            Hypothesis(
+                cause="the rollout stores beside each action the reward received before it (the previous step's, "
+                      "kept in a variable such as last_reward) instead of the one its own environment step returned",
+                check="store the reward right after the env.step that took the action; the first step's reward "
+                      "must come from the first step",
             ),
         ),
         next_step="Accumulate backwards: G = 0; for r in reversed(rewards): G = r + γ·G; returns.insert(0, G) "
