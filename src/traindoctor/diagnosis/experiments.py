@@ -183,8 +183,9 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
                                                          data_only=True, start=m.initial, apart=apart)
     # The permutation test moves one call's inputs against the targets; with other calls of the model in the
     # loss held as constants (a siamese pair, a penalty's own call) the pairing it tests is not the script's.
-    settled = rules.pairing_settled(m.settled)
-    if _testable(m, others) and settled is None:
+    testable = _testable(m, others)
+    settled = rules.pairing_settled(m.settled) if testable else None
+    if testable and settled is None:
         _, parts = rules.unpaired(permutation.unpaired(_fresh(m), tape))
         base.held_out = _held_out(m, groups, others, steps, parts)
     if layout:

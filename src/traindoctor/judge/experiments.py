@@ -207,8 +207,8 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
     elif context.get("settled"):
         observations.append({
             "name": "held-out-batch", "question": "Do the targets follow the inputs (a permutation test)?",
-            "measured": {}, "outcome": f"not run: `{context['settled']}` already found they do not where they "
-                                       "should — the only finding the test could add it explains",
+            "measured": {}, "outcome": f"not run: `{context['settled']}`, found before the experiments, already "
+                                       "explains the one finding the test could add (labels-decoupled)",
             "keeps": [], "kills": []})
     for f in found:  # confirmed as what stops the loss: an error, whatever the code's usual severity
         f.evidence["confirmed_by"] = "experiment"
