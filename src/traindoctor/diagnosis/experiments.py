@@ -67,6 +67,9 @@ class Material:
     # The recorded run's (learning rate of the first group, loss) per recorded step, in order: the rate the
     # run worked at and when a schedule lowered it. Empty for a checkup.
     rates: list[tuple[float, float | None]] = field(default_factory=list)
+    # The codes of the errors found before the experiments (conclusive findings): a test whose question one of
+    # them already answers is not run (rules.pairing_settled).
+    settled: tuple[str, ...] = ()
 
 
 @dataclass
@@ -180,7 +183,9 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
                                                          data_only=True, start=m.initial, apart=apart)
     # The permutation test moves one call's inputs against the targets; with other calls of the model in the
     # loss held as constants (a siamese pair, a penalty's own call) the pairing it tests is not the script's.
-    if _testable(m, others):
+    testable = _testable(m, others)
+    settled = rules.pairing_settled(m.settled) if testable else None
+    if testable and settled is None:
         _, parts = rules.unpaired(permutation.unpaired(_fresh(m), tape))
         base.held_out = _held_out(m, groups, others, steps, parts)
     if layout:
@@ -190,7 +195,7 @@ def _run(m: Material, groups: Groups, steps: int, source: str) -> tuple[list[Fin
             pass
     return rules.judge(arms, {"lr": lr, "initial_lr": initial, "peak_lr": peak, "rates": m.rates or None,
                                       "weight_decay": decay,
-                                      "penalized": tape.penalized, "penalties": _penalties(tape), "divided": divided,
+                                      "settled": settled, "penalized": tape.penalized, "penalties": _penalties(tape), "divided": divided,
                                       **settings,
                                       "steps": steps, "source": source,
                                       "layout": layout,
@@ -206,7 +211,7 @@ def pairing(material: Material, steps: int = EXPERIMENT_STEPS,
     can run."""
     m = material
     others = _others(m) if m.tapes else []
-    if not _testable(m, others):
+    if not _testable(m, others) or rules.pairing_settled(m.settled):
         return None
     with isolated(), internal_calls(), guarded(m.model):
         groups = _groups(m)

@@ -30,6 +30,7 @@ from ..vocabulary.finding import Finding
 from .axis import batch_dim, changes
 from .sandbox import isolated, same_noise
 from .setup import NotApplicable, Setup
+from .shift import find
 from .tree import Call, call
 
 NAME = "loss-independence"
@@ -174,7 +175,7 @@ def _alignment(tape: Tape, leaves: list[Any], spec: Any, ax: Any, params: dict[s
         target = const.value
         if id(target) in replaced:
             continue
-        changed = _samples_changed(target, ax.size, ax.axis, const.base_shape)
+        changed = _samples_changed(target, ax.size, ax.axis, const.base_shape, tape.batch)
         if changed is not None:
             replaced[id(target)], others[id(target)] = changed
             names.append(name)
@@ -261,19 +262,20 @@ def _take_another(t: torch.Tensor, dim: int) -> bool:
     return True
 
 
-def _samples_changed(t: torch.Tensor, size: int, axis: int, base_shape: tuple[int, ...] | None = None
-                     ) -> tuple[torch.Tensor, torch.Tensor] | None:
+def _samples_changed(t: torch.Tensor, size: int, axis: int, base_shape: tuple[int, ...] | None = None,
+                     inputs: Any = None) -> tuple[torch.Tensor, torch.Tensor] | None:
     """t with sample 0's entries replaced by another sample's along its batch dim, and t with every other
     sample's entries replaced (rotated among themselves; with two samples, sample 1's by sample 0's). A target
     reshaped for the loss is changed in the layout it was reshaped from (`base_shape`, when the reshape was
     seen or t is a view of a whole tensor): which entries were sample 0's is a fact of that layout, whether t
     is flat or was viewed into a shape of its own ((T, B) targets reshaped to (B, T)). Not changed: a flat
     target whose layout before flattening is unknown (flattened before the model ran), nor one whose first
-    two dims both have the batch's size."""
+    two dims both have the batch's size — unless it is one of the `inputs` shifted ahead (next-token targets
+    sliced from the batch, diagnosis/shift.py): its samples are then where that input holds them."""
     if t.dim() == 0 or t.numel() == 0:
         return None
     for laid in ([t.reshape(base_shape)] if base_shape is not None else []) + [t]:
-        if laid.dim() >= 2 and laid.shape[0] == laid.shape[1] == size:
+        if laid.dim() >= 2 and laid.shape[0] == laid.shape[1] == size and find(inputs, laid, size, axis) is None:
             return None
         dim = batch_dim(laid, size, axis)
         if dim is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+from ..vocabulary import catalog
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.numbers import fmt
 from .thresholds import (ABLATIONS, ARM_BETTER, CONTROL_MARGIN, CONTROL_PAIRING, HELD_OUT_BATCHES, ARM_FITS, ARM_MOVES, ARM_STUCK, EXPERIMENT_STEPS, INPUTS_REACH, LOSS_DEPENDS, LOSS_DIVIDED,
@@ -27,7 +28,7 @@ from .thresholds import (ABLATIONS, ARM_BETTER, CONTROL_MARGIN, CONTROL_PAIRING,
                          TYPICAL_PAIRING)
 
 __all__ = ["ABLATIONS", "HELD_OUT_BATCHES", "LOSS_DIVIDED", "SCHEDULE_DECAY", "SHUFFLES", "judge", "learned", "not_learning",
-           "pairing", "typical", "unpaired"]
+           "pairing", "pairing_settled", "typical", "unpaired"]
 
 LR = "the learning rate is too low"
 SCHEDULE = "a schedule lowered the learning rate too soon"
@@ -203,6 +204,12 @@ def judge(arms: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding],
     held = arms["baseline"].held_out
     if held is not None:
         found += _transfer(arms["baseline"], held, context, observations)
+    elif context.get("settled"):
+        observations.append({
+            "name": "held-out-batch", "question": "Do the targets follow the inputs (a permutation test)?",
+            "measured": {}, "outcome": f"not run: `{context['settled']}`, found before the experiments, already "
+                                       "explains the one finding the test could add (labels-decoupled)",
+            "keeps": [], "kills": []})
     for f in found:  # confirmed as what stops the loss: an error, whatever the code's usual severity
         f.evidence["confirmed_by"] = "experiment"
         f.severity = "error"
@@ -462,6 +469,15 @@ def unpaired(screen: dict[str, Any] | None) -> tuple[bool, list[Any]]:
         return False, []
     return (not _beats_shuffles(screen["real"], screen["shuffled"]),
             [p for p, losses in screen["components"].items() if not _beats_shuffles(screen["real"], losses)])
+
+
+def pairing_settled(codes: Sequence[str]) -> str | None:
+    """The conclusive finding (of `codes`, the errors found before the experiments) that already answers the
+    permutation test's question: labels-decoupled itself, or a cause whose catalog entry explains it (targets
+    laid out or placed where their inputs are not). The test could add only a finding put down to that cause,
+    so it is not run; None when none does."""
+    return next((c for c in codes if c == "labels-decoupled" or "labels-decoupled" in catalog.get(c).explains),
+                None)
 
 
 def pairing(held: dict[str, Any], context: dict[str, Any]) -> tuple[list[Finding], list[dict[str, Any]]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ..vocabulary.finding import Finding
 from ..measure.recorder import Recorder
-from . import (actions, adversaries, alike, carried, columns, dense, loop, loss, modes, norm_batches, numerics, printed,
-               probes, returns, squashes, targets)
+from . import (actions, adversaries, alike, carried, columns, dense, loop, loss, modes, norm_batches, numerics, points,
+               printed, probes, returns, squashes, targets)
 
 
 def _batches(rec: Recorder) -> list[Finding]:
@@ -33,6 +33,7 @@ def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
     for name, rules in (("numerics", numerics.check), ("loss", loss.check), ("loop", loop.check),
                         ("carried state", carried.check), ("modes", modes.check), ("batch norm", norm_batches.check),
                         ("adversaries", adversaries.check), ("symmetric units", alike.check), ("batch data", _batches), ("dense targets", dense.check),
+                        ("point targets", points.check),
                         ("views", _views), ("printed metrics", printed.check), ("RL targets", targets.check),
                         ("policy actions", actions.check), ("policy returns", returns.check),
                         ("sigmoid and tanh calls", squashes.check)):

@@ -869,3 +869,10 @@ DENSE_MOVED_MIN = 3
 DENSE_CONSISTENT = 0.8
 DENSE_CHANCE = 0.05
 DENSE_OVER_CHANCE = 2
+
+# Point targets displaced from their inputs (measure/points.py, judge/points.py): the patch at each target,
+# scored against the other samples' mean patch under the same move of the image, is *placed* when it scores
+# above all but POINTS_CHANCE of patches read at another sample's target (where nothing is located). Moved
+# samples (placed only with the image moved) are judged with the DENSE_ shares above, and must be
+# DENSE_OVER_CHANCE times the POINTS_CHANCE hits expected among the other moves of the samples not placed.
+POINTS_CHANCE = 0.01

@@ -204,7 +204,7 @@ def _experiments(rec: Recorder, model: Any, when: bool | None,
     index = next((st.index for st in rec.optimizers.values() if st.opt is optimizer), None)
     rates = [(r["lr"][0], r["loss"]) for r in rec.records if r["optimizer"] == index and r["lr"]]
     material = experiments.Material(model.module, tapes, optimizer, rec.initial_states.get(id(model.module)), made,
-                                    by_hand, rates)
+                                    by_hand, rates, tuple(f.code for f in found if f.severity == "error"))
     if reason is None and not unused and not terms:
         if when is False:
             return [], {"ran": False, "why": "--no-experiments"}

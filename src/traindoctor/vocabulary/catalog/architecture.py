@@ -16,7 +16,10 @@ CODES = (
             "a hand-written loss combines entry by entry with the outputs) are changed, and the gradient of the "
             "other samples' outputs must not move. It moves when outputs and targets are laid out differently "
             "before they meet. A value computed without gradient from several samples' targets — a batch-mean "
-            "baseline, advantages normalised over the batch — reaches every sample by design and is held as it was."),
+            "baseline, advantages normalised over the batch — reaches every sample by design and is held as it was. "
+            "A class index over the cells of the input's grid (a heatmap's argmax as target) is read as the logits are "
+            "flattened, row-major: when nearly every sample's index sits on content alike across samples only with the "
+            "image transposed, it was built in the other axis order."),
         why=(
             "A (time, batch) output flattened or viewed as if it were (batch, time) — view() where permute() was "
             "meant, targets flattened in the other order — pairs each target with another sample's prediction: "

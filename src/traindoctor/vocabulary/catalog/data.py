@@ -61,7 +61,11 @@ CODES = (
             "turn, transposed or shifted by a few positions. An error when, among the samples the input explains "
             "at all, a clear share is fitted markedly better moved than as given (a target in place is fitted "
             "best as given). When one transform fits nearly every sample it may be the task (predict the mirror "
-            "image): that is an error only while the loss does not learn, and never for a shift."),
+            "image): that is an error only while the loss does not learn, and never for a shift. A point target (a keypoint, "
+            "a landmark, a box corner as (x, y) pairs) names a position of the input image, where the thing located "
+            "looks alike from sample to sample: the image is read in a small patch at each target as given and flipped "
+            "or turned, and targets that sit on content alike across samples only once the image is moved back are "
+            "displaced by the same rules."),
         why=(
             "A dense target is a function of the input at the same location. A random flip, rotation or crop "
             "drawn for the image and not for the mask (or drawn twice: two transform calls, two coins), or a mask "
