@@ -1,4 +1,5 @@
 """traindoctor must not change the training it watches, and must leave no hook behind."""
+import json
 import multiprocessing.process
 import os
 import signal
@@ -31,9 +32,16 @@ def _stdout(cmd):
 @pytest.mark.parametrize("name", ["healthy_mlp.py", "healthy_cnn.py", "healthy_causal_lm.py"])
 def test_same_losses_with_and_without_traindoctor(name, tmp_path):
     plain = _stdout([sys.executable, str(EXAMPLES / name)])
-    watched = _stdout([*TRAINDOCTOR, "run", "--max-steps", "0", "--output", str(tmp_path / "r.json"), str(EXAMPLES / name)])
+    watched = _stdout([*TRAINDOCTOR, "run", "--max-steps", "0", "--format", "json", "--output", str(tmp_path / "r.json"), str(EXAMPLES / name)])
     assert "loss" in plain
     assert watched == plain
+    # The same run's report: a healthy example gets nothing, and every probe that applies ran.
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [f["code"] for f in report["findings"] if f["severity"] in ("error", "warning")] == []
+    run = report["run"]
+    assert run["stopped"] == "completed" and run["steps"] > 100
+    statuses = {p["name"]: p["status"] for p in run["probes"]}
+    assert statuses["batch-independence"] == "ran" and "failed" not in statuses.values()
 
 
 def _pristine():
