@@ -9,7 +9,9 @@ the wrong sign) — or the discriminator helps the generator — and nothing is 
 Each player must also be moved by its own loss alone. A step that applies one loss's gradient to both players
 (game-shared-optimizer: one optimizer holding both, or both players' optimizers stepped on one backward) trains
 one of them toward its opponent's objective: the generator's loss makes D score fakes as real, or D's loss
-makes G's fakes easier to reject.
+makes G's fakes easier to reject. The same holds for an actor and a critic (DDPG, SAC): the critic fits
+returns on replayed actions, and the actor's -Q, which pushes the critic's score of the actor's actions up on
+every sample, must move the actor only — applied to the critic it inflates Q instead of estimating it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ def check(rec: Recorder) -> list[Finding]:
     for d, g in sorted(rec.adversaries.pairs):
         shared = [s for s in rec.adversaries.shared if s.pair == (d, g)]
         pulls = [p for p in rec.adversaries.pulls if p.pair == (d, g)]
-        if len(shared) >= GAME_MIN_PULLS and d in rec.adversaries.scoring and _both_ways(pulls):
+        # A game: two objectives pull D's score of G's samples opposite ways, or D fits other inputs (real data,
+        # replayed actions) while a term of G's pushes its score of G's samples one way (a critic's -Q).
+        if d in rec.adversaries.scoring and (len(shared) >= GAME_MIN_PULLS and _both_ways(pulls) or
+                                             sum(s.pushes for s in shared) >= GAME_MIN_PULLS):
             out.append(_shared(rec, names.get(d, "?"), names.get(g, "?"), shared))
     return out
 
@@ -62,8 +67,8 @@ def _whose(s: Shared) -> str:
     """Which player's objective one shared step applied to the other's parameters."""
     if any(p > 0 for p in s.pulls) and any(p < 0 for p in s.pulls):
         return "both players' losses summed into one backward"
-    return ("the discriminator's loss (it also scores real data) moved the generator" if s.with_data else
-            "the generator's loss moved the discriminator")
+    return ("the discriminator's loss (it also scores real data) moved the generator" if s.with_data and not s.pushes
+            else "the generator's loss moved the discriminator")
 
 
 def _shared(rec: Recorder, d: str, g: str, shared: list[Shared]) -> Finding:

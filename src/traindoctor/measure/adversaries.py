@@ -19,6 +19,12 @@ gradient it sends D's parameters through those same scores is taken too. If the 
 several optimizers on the same loss) then finds non-zero gradients in both players' parameters, one
 objective moved both: the step is `Shared`.
 
+A loss that is a sum of terms (`loss_d + loss_g`, `critic_loss + actor_loss`) is read term by term: each term's
+pull, whether that term reaches D's score of other inputs, and whether its pull has one sign on every sample
+(it asks D's score of G's samples to rise, or fall, everywhere: an objective G maximises through D — the
+generator's, an actor's -Q — not a fit of D to targets). Summed, two players' pulls on one score cancel into
+one number; apart, they show both objectives.
+
 The gradient is taken with `torch.autograd.grad(..., retain_graph=True)` on the user's graph before their
 backward() runs: it reads the graph between the loss and the scores, accumulates into no `.grad`, consumes
 no random numbers and leaves the graph as it was for the script's own backward().
@@ -28,7 +34,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
 from torch import nn
@@ -45,6 +51,7 @@ _FIRST = 12
 _EVERY = 25
 _MAX = 48
 _KEPT_SCORES = 8  # scores of generated samples held between a model call and the next optimizer step
+_MAX_TERMS = 8  # additive terms of one loss read apart (more: the loss is read whole)
 _KEPT_OUTPUTS = 32  # output tensors of a model's calls since the last optimizer step followed (while alive)
 _MODEL = "traindoctor.model"  # the key, in an output's autograd node metadata, of the model (id) that returned it
 # A model's latest output is held (detached: its storage, not its graph) up to this size, so that a copy
@@ -71,17 +78,27 @@ class Shared:
     step: int
     pair: tuple[int, int]  # (D id, G id)
     optimizer: str
-    pulls: list[float]  # its pulls on D's scores of G's samples (both signs: two players' losses summed)
+    pulls: list[float]  # its terms' pulls on D's scores of G's samples (both signs: two players' losses summed)
     with_data: bool  # it also reached D's score of other inputs: D's objective is in it
+    pushes: bool  # one of its terms pushes D's score of G's attached samples one way on every sample and reaches no
+    # other input of D: an objective G maximises through D (the generator's loss, an actor's -Q)
     moved: dict[str, int]  # per player: how many of its parameter tensors the step found a non-zero gradient in
     location: dict[str, Any] = field(default_factory=dict)
+
+
+class _Pull(NamedTuple):
+    d: int
+    g: int
+    pull: float  # d(term)/d(score), averaged over the score's elements
+    attached: bool  # the samples still carry G's graph
+    pushes: bool  # the term's gradient on the score has one sign on every element and it reaches no other input of D
 
 
 @dataclass
 class _Loss:
     """One measured backward(), until the next step names whose it was."""
     step: int
-    pulls: list[tuple[int, int, float, bool]]  # (D id, G id, pull, the samples still attached to G's graph)
+    pulls: list[_Pull]  # per term of the loss and score of G's samples
     with_data: set[int]  # the Ds whose score of other inputs it also reached
     moved: set[int]  # ids of D's parameters it gave a non-zero gradient through its scores of attached samples
     location: dict[str, Any]
@@ -119,7 +136,7 @@ class Adversaries:
 
     def called(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         """A model call with gradients enabled: does it read an output of another model's calls since the last
-        step? Else, when it is a discriminator: is any input built from another model's output?"""
+        step (its storage, or its graph)? Else: is any input built from another model's output?"""
         self.awaiting, self.fed = None, False
         if not self.outputs:
             return
@@ -134,8 +151,15 @@ class Adversaries:
                 if ptr in storages:
                     self.awaiting = (id(module), g, storages[ptr])
                     return
-        if any(d == id(module) for d, _ in self.pairs):
-            self.fed = _built_by_other(inputs, id(module))
+        # An input built from the output of another model's call since the last step, still attached to its graph
+        # (`critic(torch.cat([s, actor(s)], 1))`): that model's samples reach this one through a new tensor.
+        made = {id(t.grad_fn): g for g, refs in self.since_step.items() if g != id(module)
+                for ref in refs if (t := ref()) is not None and t.grad_fn is not None}
+        reached = _built_by(inputs, id(module))
+        if made.keys() & reached:
+            self.awaiting = (id(module), made[next(iter(made.keys() & reached))], True)
+            return
+        self.fed = bool(reached)
 
     def returned(self, module: nn.Module, output: Any) -> None:
         leaves = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
@@ -188,8 +212,9 @@ class Adversaries:
         try:
             with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these calls
                 grads = torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True)
-                pulls = [(d, g, float(gr.double().mean()), a) for (d, g, _, a), gr in zip(self.scores, grads)
-                         if gr is not None]
+                terms = _terms(loss)
+                pulls = _pulls(self.scores, self.others,
+                               [grads] if len(terms) < 2 else _by_term(loss, terms, tensors))
                 moved = self._through(list(zip(self.scores, grads[:n])))
         except RuntimeError:  # a graph already freed, an op with no derivative: the script's backward decides
             return
@@ -244,7 +269,7 @@ class Adversaries:
         pending, self.pending = self.pending, []
         taken: list[Pull] = []
         for loss in pending:
-            for d, g, pull, _ in loss.pulls:
+            for d, g, pull, *_ in loss.pulls:
                 role = self._role(opt, d, g, params)
                 if role is not None:
                     taken.append(Pull(loss.step, role, pull, (d, g), d in loss.with_data, loss.location))
@@ -262,7 +287,7 @@ class Adversaries:
             return
         held = [p for o in opts for group in o.param_groups for p in group["params"]]
         owned = params()
-        for d, g in {(d, g) for d, g, _, a in loss.pulls if a}:
+        for d, g in {(p.d, p.g) for p in loss.pulls if p.attached}:
             mine = {"discriminator": [p for p in held if id(p) in owned.get(d, set()) and id(p) in loss.moved],
                     "generator": [p for p in held if id(p) in owned.get(g, set())]}
             if not all(mine.values()):
@@ -271,15 +296,16 @@ class Adversaries:
             if all(moved.values()):
                 loss.applied = True
                 self.shared.append(Shared(loss.step, (d, g), " + ".join(type(o).__name__ for o in opts),
-                                          [pull for d_, g_, pull, _ in loss.pulls if (d_, g_) == (d, g)],
-                                          d in loss.with_data, moved, loss.location))
+                                          [p.pull for p in loss.pulls if (p.d, p.g) == (d, g)],
+                                          d in loss.with_data, any(p.pushes for p in loss.pulls if (p.d, p.g) == (d, g)),
+                                          moved, loss.location))
 
     def _settle(self) -> None:
         """A backward(): the losses the last steps took are done with. Those that crossed a pair and moved one
         player only count toward seeing the pair stepped apart (then D's gradient is no longer taken)."""
         for loss in self.stepped_on[0] if self.stepped_on is not None else []:
             if loss.moved and not loss.applied:
-                for pair in {(d, g) for d, g, _, a in loss.pulls if a}:
+                for pair in {(p.d, p.g) for p in loss.pulls if p.attached}:
                     self.one_sided[pair] = self.one_sided.get(pair, 0) + 1
         self.stepped_on = None
 
@@ -300,6 +326,62 @@ class Adversaries:
         return self.roles[key]
 
 
+def _terms(loss: torch.Tensor) -> list[Any]:
+    """The autograd nodes of the loss's additive terms: sums and differences, and scalings of one term, are looked
+    through (`(loss_real + loss_fake) / 2 + loss_g` has three)."""
+    out, stack = [], [loss.grad_fn] if loss.grad_fn is not None else []
+    while stack and len(out) < _MAX_TERMS:
+        node = stack.pop()
+        parts = [fn for fn, _ in node.next_functions if fn is not None]
+        name = type(node).__name__
+        if name in ("AddBackward0", "SubBackward0") and len(parts) == 2 or \
+                name in ("MulBackward0", "DivBackward0", "NegBackward0") and len(parts) == 1:
+            stack += parts
+        elif all(node is not o for o in out):
+            out.append(node)
+    return out if not stack else []
+
+
+def _by_term(loss: torch.Tensor, terms: list[Any], tensors: list[torch.Tensor]) -> list[tuple]:
+    """Per term: its gradient on the tensors. The other terms' gradients are stopped at their nodes by hooks,
+    removed before the script's backward()."""
+    out = []
+    for term in terms:
+        def stop(grad_outputs: tuple) -> tuple:
+            return tuple(None if gr is None else torch.zeros_like(gr) for gr in grad_outputs)
+        hooks = [other.register_prehook(stop) for other in terms if other is not term]
+        try:
+            out.append(torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True))
+        finally:
+            for h in hooks:
+                h.remove()
+    return out
+
+
+def _pulls(scores: list[tuple[int, int, torch.Tensor, bool]], others: list[tuple[int, torch.Tensor]],
+           terms: list[tuple]) -> list[_Pull]:
+    """Each term's pull on each score of G's samples it reaches (one host read for all). A term pushes when its
+    gradient there has one sign on every element, it reaches no other input of D, and no term of the loss pushes
+    D's score of other inputs the opposite way: that is D's own loss (real data up, its fakes down), not G's."""
+    n = len(scores)
+    found = [(k, i, gr) for k, grads in enumerate(terms) for i, gr in enumerate(grads) if gr is not None]
+    if not found:
+        return []
+    stats = to_host([torch.stack([gr.double().mean(), (gr > 0).sum().double(), (gr < 0).sum().double()])
+                     for _, _, gr in found])
+    # a term stopped by the hooks leaves zeros: it did not reach that tensor
+    reached = [(k, i, mean, (mean > 0) - (mean < 0) if min(up, down) == 0 else 0)
+               for (k, i, _), (mean, up, down) in zip(found, stats) if up + down]
+    data = {(k, others[i - n][0]): sign for k, i, _, sign in reached if i >= n}
+    own = {(d, sign) for (_, d), sign in data.items() if sign}
+    out = []
+    for k, i, mean, sign in reached:
+        if i < n:
+            d, g, _, a = scores[i]
+            out.append(_Pull(d, g, mean, a, bool(sign) and (k, d) not in data and (d, -sign) not in own))
+    return out
+
+
 def _nonzero(grads: list[torch.Tensor]) -> list[bool]:
     """Which of these gradients hold a non-zero value (one host read; a non-finite one counts)."""
     if not grads:
@@ -313,11 +395,11 @@ def _per_sample(t: torch.Tensor) -> bool:
     return t.dim() <= 1 or t.shape[1] == 1
 
 
-def _built_by_other(inputs: list[torch.Tensor], model: int) -> bool:
-    """Whether an input's autograd graph reaches an output of another model's call (bounded walk)."""
+def _built_by(inputs: list[torch.Tensor], model: int) -> set[int]:
+    """The autograd nodes (ids) of outputs of other models' calls that the inputs' graphs reach (bounded walk)."""
     starts = [t.grad_fn for t in inputs if t.grad_fn is not None]
-    return any(node.metadata.get(_MODEL, model) != model
-               for node in nodes(*starts, below=lambda n: _MODEL not in n.metadata))
+    return {id(node) for node in nodes(*starts, below=lambda n: _MODEL not in n.metadata)
+            if node.metadata.get(_MODEL, model) != model}
 
 
 def _holder(t: torch.Tensor) -> Callable[[], torch.Tensor | None]:
