@@ -54,6 +54,7 @@ _KEPT_SCORES = 8  # scores of generated samples held between a model call and th
 _MAX_TERMS = 8  # additive terms of one loss read apart (more: the loss is read whole)
 _KEPT_OUTPUTS = 32  # output tensors of a model's calls since the last optimizer step followed (while alive)
 _MODEL = "traindoctor.model"  # the key, in an output's autograd node metadata, of the model (id) that returned it
+_STEP = "traindoctor.step"  # and of the count of optimizer steps before that call
 # A model's latest output is held (detached: its storage, not its graph) up to this size, so that a copy
 # detached from it (`G(z).detach()`) is still recognised after the output itself is dropped; larger ones
 # are followed only while the script holds them.
@@ -129,6 +130,7 @@ class Adversaries:
         self.scoring: set[int] = set()  # Ds a loss trained to score other inputs (real data) too: discriminators
         self.data_checks = 0  # losses that reached no score of G's samples, looked at for D's score of other inputs
         self.roles: dict[tuple[int, int, int], str | None] = {}  # (optimizer, D, G) -> role
+        self.steps = 0  # optimizer steps ended
 
     @property
     def done(self) -> bool:
@@ -153,11 +155,10 @@ class Adversaries:
                     return
         # An input built from the output of another model's call since the last step, still attached to its graph
         # (`critic(torch.cat([s, actor(s)], 1))`): that model's samples reach this one through a new tensor.
-        made = {id(t.grad_fn): g for g, refs in self.since_step.items() if g != id(module)
-                for ref in refs if (t := ref()) is not None and t.grad_fn is not None}
         reached = _built_by(inputs, id(module))
-        if made.keys() & reached:
-            self.awaiting = (id(module), made[next(iter(made.keys() & reached))], True)
+        now = [g for g, step in reached if step == self.steps]
+        if now:
+            self.awaiting = (id(module), now[0], True)
             return
         self.fed = bool(reached)
 
@@ -168,8 +169,8 @@ class Adversaries:
         since += [weakref.ref(t) for t in leaves]
         del since[:-_KEPT_OUTPUTS]
         for t in leaves:
-            if t.grad_fn is not None:
-                t.grad_fn.metadata.setdefault(_MODEL, id(module))
+            if t.grad_fn is not None and _MODEL not in t.grad_fn.metadata:
+                t.grad_fn.metadata.update({_MODEL: id(module), _STEP: self.steps})
         scores = [t for t in leaves if t.requires_grad and t.grad_fn is not None and _per_sample(t)]
         if self.awaiting is None or self.awaiting[0] != id(module):
             if any(d == id(module) for d, _ in self.pairs) and not self.fed:
@@ -310,6 +311,7 @@ class Adversaries:
         self.stepped_on = None
 
     def step_ended(self) -> None:
+        self.steps += 1
         self.scores.clear()
         self.others.clear()
         self.since_step.clear()
@@ -395,11 +397,12 @@ def _per_sample(t: torch.Tensor) -> bool:
     return t.dim() <= 1 or t.shape[1] == 1
 
 
-def _built_by(inputs: list[torch.Tensor], model: int) -> set[int]:
-    """The autograd nodes (ids) of outputs of other models' calls that the inputs' graphs reach (bounded walk)."""
+def _built_by(inputs: list[torch.Tensor], model: int) -> list[tuple[int, int]]:
+    """(model id, step) of the outputs of other models' calls that the inputs' graphs reach (bounded walk)."""
     starts = [t.grad_fn for t in inputs if t.grad_fn is not None]
-    return {id(node) for node in nodes(*starts, below=lambda n: _MODEL not in n.metadata)
-            if node.metadata.get(_MODEL, model) != model}
+    return [(node.metadata[_MODEL], node.metadata.get(_STEP, -1))
+            for node in nodes(*starts, below=lambda n: _MODEL not in n.metadata)
+            if node.metadata.get(_MODEL, model) != model]
 
 
 def _holder(t: torch.Tensor) -> Callable[[], torch.Tensor | None]:
