@@ -123,3 +123,41 @@ def test_cooperating_models_are_not():
         loss = -(dist.log_prob(a) * (r - v.detach())).mean() + F.mse_loss(v, r)
         opt.zero_grad(); w.backward(loss); w.step(opt)
     assert w.codes() == []
+
+
+def denoiser_and_classifier(steps=16):
+    """A classifier fit on clean inputs and on a denoiser's output, the denoiser trained through it: cooperating
+    models under one optimizer. The classifier's loss pulls its score of the denoised inputs up for one label and
+    down for the other; the average over a batch has either sign."""
+    torch.manual_seed(0)
+    den, clf = mlp(4, 4), mlp(4, 1)
+    w = Watch(den, clf)
+    opt = torch.optim.Adam([*den.parameters(), *clf.parameters()], 1e-2)
+    for _ in range(steps):
+        x = torch.randn(32, 4)
+        y = (x[:, :1] > 0).float()
+        clean = den(x + 0.3 * torch.randn(32, 4))
+        loss = (F.binary_cross_entropy_with_logits(clf(x), y) +
+                F.binary_cross_entropy_with_logits(clf(clean.clamp(-3, 3)), y) + F.mse_loss(clean, x))
+        opt.zero_grad(); w.backward(loss); w.step(opt)
+    return w.codes()
+
+
+def regressor_on_two_inputs(steps=16):
+    """A regressor fit on raw inputs and on an encoder's features of them under one optimizer, on targets it
+    first under-estimates everywhere: its errors share one sign until it fits, then they do not."""
+    torch.manual_seed(0)
+    enc, reg = mlp(3, 3), mlp(3, 1)
+    w = Watch(enc, reg)
+    opt = torch.optim.Adam([*enc.parameters(), *reg.parameters()], 1e-2)
+    for _ in range(steps):
+        x = torch.randn(32, 3)
+        y = 1.5 + 0.3 * x[:, :1]
+        opt.zero_grad(); w.backward(F.mse_loss(reg(x), y)); w.step(opt)
+        opt.zero_grad(); w.backward(F.mse_loss(reg(enc(x)), y)); w.step(opt)
+    return w.codes()
+
+
+def test_cooperating_fits_under_one_optimizer_are_not():
+    assert denoiser_and_classifier() == []
+    assert regressor_on_two_inputs() == []

@@ -41,9 +41,11 @@ def check(rec: Recorder) -> list[Finding]:
         shared = [s for s in rec.adversaries.shared if s.pair == (d, g)]
         pulls = [p for p in rec.adversaries.pulls if p.pair == (d, g)]
         # A game: two objectives pull D's score of G's samples opposite ways, or D fits other inputs (real data,
-        # replayed actions) while a term of G's pushes its score of G's samples one way (a critic's -Q).
+        # replayed actions) while a term of G's pushes its score of G's samples one way at (nearly) every shared
+        # step (a critic's -Q). A fit's errors may share one sign until it fits; an objective's push persists.
+        pushes = sum(s.pushes for s in shared)
         if d in rec.adversaries.scoring and (len(shared) >= GAME_MIN_PULLS and _both_ways(pulls) or
-                                             sum(s.pushes for s in shared) >= GAME_MIN_PULLS):
+                                             pushes >= max(GAME_MIN_PULLS, GAME_AGREEMENT * len(shared))):
             out.append(_shared(rec, names.get(d, "?"), names.get(g, "?"), shared))
     return out
 
@@ -59,8 +61,11 @@ def in_game(rec: Recorder) -> bool:
 def _both_ways(pulls: list[Pull]) -> bool:
     """Losses pull D's score of G's samples both ways: two objectives. With D trained on real data too, they
     are two players'. An encoder and a head trained through it (one objective), or a gradient-reversal layer
-    (one loss, reversed for the first model), pull one way."""
-    return min(sum(p.pull > 0 for p in pulls), sum(p.pull < 0 for p in pulls)) >= GAME_MIN_PULLS
+    (one loss, reversed for the first model), pull one way. Only pulls that move (nearly) all of G's samples one
+    way count: a player's objective; a fit to per-sample labels pulls some samples up and others down, and its
+    average takes either sign from batch to batch."""
+    pushes = [p for p in pulls if p.share >= GAME_AGREEMENT]
+    return min(sum(p.pull > 0 for p in pushes), sum(p.pull < 0 for p in pushes)) >= GAME_MIN_PULLS
 
 
 def _whose(s: Shared) -> str:

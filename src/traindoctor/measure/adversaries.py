@@ -70,6 +70,8 @@ class Pull:
     pair: tuple[int, int]  # (D id, G id)
     with_data: bool  # the same loss also reached D's score of other inputs (real data): D learns to tell them apart
     location: dict[str, Any] = field(default_factory=dict)
+    share: float = 1.0  # of the score's elements, those the gradient pulls the way of its mean: a player's
+    # objective pulls all of G's samples one way; a fit to per-sample labels pulls some up and some down
 
 
 @dataclass
@@ -92,6 +94,7 @@ class _Pull(NamedTuple):
     g: int
     pull: float  # d(term)/d(score), averaged over the score's elements
     attached: bool  # the samples still carry G's graph
+    share: float  # of the score's elements, those its gradient pulls the way of the mean
     pushes: bool  # the term's gradient on the score has one sign on every element and it reaches no other input of D
 
 
@@ -270,10 +273,11 @@ class Adversaries:
         pending, self.pending = self.pending, []
         taken: list[Pull] = []
         for loss in pending:
-            for d, g, pull, *_ in loss.pulls:
-                role = self._role(opt, d, g, params)
+            for p in loss.pulls:
+                role = self._role(opt, p.d, p.g, params)
                 if role is not None:
-                    taken.append(Pull(loss.step, role, pull, (d, g), d in loss.with_data, loss.location))
+                    taken.append(Pull(loss.step, role, p.pull, (p.d, p.g), p.d in loss.with_data, loss.location,
+                                      p.share))
             self._applied([opt], loss, params)
         self.pulls += taken
         self.taken = (taken[0].role, taken) if taken else None
@@ -372,15 +376,16 @@ def _pulls(scores: list[tuple[int, int, torch.Tensor, bool]], others: list[tuple
     stats = to_host([torch.stack([gr.double().mean(), (gr > 0).sum().double(), (gr < 0).sum().double()])
                      for _, _, gr in found])
     # a term stopped by the hooks leaves zeros: it did not reach that tensor
-    reached = [(k, i, mean, (mean > 0) - (mean < 0) if min(up, down) == 0 else 0)
+    reached = [(k, i, mean, (mean > 0) - (mean < 0) if min(up, down) == 0 else 0,
+                (up if mean > 0 else down) / (up + down))
                for (k, i, _), (mean, up, down) in zip(found, stats) if up + down]
-    data = {(k, others[i - n][0]): sign for k, i, _, sign in reached if i >= n}
+    data = {(k, others[i - n][0]): sign for k, i, _, sign, _ in reached if i >= n}
     own = {(d, sign) for (_, d), sign in data.items() if sign}
     out = []
-    for k, i, mean, sign in reached:
+    for k, i, mean, sign, share in reached:
         if i < n:
             d, g, _, a = scores[i]
-            out.append(_Pull(d, g, mean, a, bool(sign) and (k, d) not in data and (d, -sign) not in own))
+            out.append(_Pull(d, g, mean, a, share, bool(sign) and (k, d) not in data and (d, -sign) not in own))
     return out
 
 
