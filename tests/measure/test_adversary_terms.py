@@ -20,9 +20,9 @@ class Watch:
             m.register_forward_pre_hook(lambda mod, args: self.adv.called(mod, args, {}))
             m.register_forward_hook(lambda mod, args, out: self.adv.returned(mod, out))
 
-    def backward(self, loss):
+    def backward(self, loss, retain=False):
         self.adv.backward(loss, self.n, lambda: {"line": 1})
-        loss.backward()
+        loss.backward(retain_graph=retain)
 
     def step(self, *opts):
         for opt in opts:
@@ -161,3 +161,37 @@ def regressor_on_two_inputs(steps=16):
 def test_cooperating_fits_under_one_optimizer_are_not():
     assert denoiser_and_classifier() == []
     assert regressor_on_two_inputs() == []
+
+
+def swapped(swap=True, split_d=False, detach=True, steps=16):
+    """A GAN whose players' optimizers are unpacked in the wrong order: the generator's loss steps D."""
+    torch.manual_seed(0)
+    G, D = mlp(3, 2), mlp(2, 1)
+    w = Watch(G, D)
+    opt_g, opt_d = torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3)
+    if swap:
+        opt_g, opt_d = opt_d, opt_g
+    for _ in range(steps):
+        real, fake = torch.randn(32, 2) * 0.1 + 1, G(torch.randn(32, 3))
+        opt_d.zero_grad()
+        if split_d:  # D's loss in two backward calls, the fakes left attached (G's stray gradients zeroed below)
+            w.backward(F.softplus(-D(real)).mean())
+            w.backward(F.softplus(D(fake)).mean(), retain=True)
+        else:
+            w.backward(F.softplus(-D(real)).mean() + F.softplus(D(fake.detach() if detach else fake)).mean(),
+                       retain=not detach)
+        w.step(opt_d)
+        opt_g.zero_grad()
+        w.backward(F.softplus(-D(fake)).mean())
+        w.step(opt_g)
+    return w.codes()
+
+
+def test_a_generators_loss_stepping_d_alone_is_named():
+    assert swapped() == ["game-shared-optimizer"]
+
+
+def test_ds_own_loss_on_attached_fakes_stepping_d_alone_is_not():
+    assert swapped(swap=False) == []
+    assert swapped(swap=False, detach=False) == []
+    assert swapped(swap=False, split_d=True) == []

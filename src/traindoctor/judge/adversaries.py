@@ -11,7 +11,9 @@ Each player must also be moved by its own loss alone. A step that applies one lo
 one of them toward its opponent's objective: the generator's loss makes D score fakes as real, or D's loss
 makes G's fakes easier to reject. The same holds for an actor and a critic (DDPG, SAC): the critic fits
 returns on replayed actions, and the actor's -Q, which pushes the critic's score of the actor's actions up on
-every sample, must move the actor only — applied to the critic it inflates Q instead of estimating it.
+every sample, must move the actor only — applied to the critic it inflates Q instead of estimating it. And an
+optimizer that holds the discriminator alone must not step on the generator's loss (the players' optimizers
+swapped): a push on D's score of fakes the way D's own loss pulls real data trains D to score fakes as real.
 """
 
 from __future__ import annotations
@@ -47,7 +49,19 @@ def check(rec: Recorder) -> list[Finding]:
         if d in rec.adversaries.scoring and (len(shared) >= GAME_MIN_PULLS and _both_ways(pulls) or
                                              pushes >= max(GAME_MIN_PULLS, GAME_AGREEMENT * len(shared))):
             out.append(_shared(rec, names.get(d, "?"), names.get(g, "?"), shared))
+        elif d in rec.adversaries.scoring and _opponents(rec, d, g):
+            out.append(_shared(rec, names.get(d, "?"), names.get(g, "?"), _opponents(rec, d, g)))
     return out
+
+
+def _opponents(rec: Recorder, d: int, g: int) -> list[Shared]:
+    """The steps of optimizers holding none of G's parameters that applied the generator's loss to D: a push on
+    D's score of G's samples the way D's own loss pulls its score of real data (fakes scored as real). D's own
+    loss on attached samples pulls them the other way. Counted when they are nearly all such steps."""
+    own = _prevailing_sign(rec.adversaries.data_signs.get(d, []))
+    alone = [s for s in rec.adversaries.alone if s.pair == (d, g)]
+    theirs = [s for s in alone if own and s.pushes and all((p > 0) - (p < 0) == own for p in s.pulls)]
+    return theirs if len(theirs) >= max(GAME_MIN_PULLS, GAME_AGREEMENT * len(alone)) else []
 
 
 def in_game(rec: Recorder) -> bool:
@@ -70,6 +84,8 @@ def _both_ways(pulls: list[Pull]) -> bool:
 
 def _whose(s: Shared) -> str:
     """Which player's objective one shared step applied to the other's parameters."""
+    if not s.moved["generator"]:
+        return "the generator's loss moved the discriminator, by an optimizer that holds none of the generator"
     if any(p > 0 for p in s.pulls) and any(p < 0 for p in s.pulls):
         return "both players' losses summed into one backward"
     return ("the discriminator's loss (it also scores real data) moved the generator" if s.with_data and not s.pushes
@@ -87,6 +103,15 @@ def _shared(rec: Recorder, d: str, g: str, shared: list[Shared]) -> Finding:
                    "tensors_with_gradient": s.moved} for s in shared[:20]],
         "location": first.location,
     }
+    if not first.moved["generator"]:
+        return finding(
+            "game-shared-optimizer",
+            f"the optimizer {first.optimizer} holds the discriminator's ({d}) parameters and none of the "
+            f"generator's ({g}), and steps on the generator's loss: at {len(shared)} measured steps that loss pushed "
+            f"the discriminator's score of generated samples the way the discriminator's own loss pulls its score of "
+            f"real data, and the step applied its gradient through that score to {first.moved['discriminator']} of "
+            f"the discriminator's tensors — the discriminator is trained to score fakes as real{where(evidence)}",
+            rec.source, evidence=evidence, location={**first.location, "step": first.step})
     how = "; ".join(f"{kind} at {len(ss)}" for kind, ss in kinds.items())
     who = (f"one optimizer ({first.optimizer}) steps" if " + " not in first.optimizer else
            f"the optimizers {first.optimizer}, stepped on the same backward(), step")
@@ -97,6 +122,14 @@ def _shared(rec: Recorder, d: str, g: str, shared: list[Shared]) -> Finding:
         f"score to both players' parameters ({first.moved['discriminator']} of the "
         f"discriminator's tensors, {first.moved['generator']} of the generator's) — {how}{where(evidence)}",
         rec.source, evidence=evidence, location={**first.location, "step": first.step})
+
+
+def _prevailing_sign(signs: list[int]) -> int:
+    """The sign (1, -1) that nearly all of these share, if they are enough; else 0."""
+    for sign in (1, -1):
+        if len(signs) >= GAME_MIN_PULLS and signs.count(sign) >= GAME_AGREEMENT * len(signs):
+            return sign
+    return 0
 
 
 def _prevailing(pulls: list[Pull]) -> int | None:

@@ -17,7 +17,9 @@ An optimizer that holds both players' parameters is no player's: what its step a
 A loss that reaches D's score of samples still attached to G's graph sends G a gradient through D; the
 gradient it sends D's parameters through those same scores is taken too. If the step (or the steps of
 several optimizers on the same loss) then finds non-zero gradients in both players' parameters, one
-objective moved both: the step is `Shared`.
+objective moved both: the step is `Shared`. Optimizers that hold D and none of G, finding it in D's, applied
+it to D `alone`: D's own loss on fakes left attached, or G's (the judge reads which way it pushed); the
+terms that push D's score of other inputs one way on every element give the way D's own loss pulls real data.
 
 A loss that is a sum of terms (`loss_d + loss_g`, `critic_loss + actor_loss`) is read term by term: each term's
 pull, whether that term reaches D's score of other inputs, and whether its pull has one sign on every sample
@@ -107,6 +109,7 @@ class _Loss:
     moved: set[int]  # ids of D's parameters it gave a non-zero gradient through its scores of attached samples
     location: dict[str, Any]
     applied: bool = False  # found applied to both players
+    alone: Shared | None = None  # found applied to D by optimizers holding none of G's parameters
 
 
 class Adversaries:
@@ -130,6 +133,9 @@ class Adversaries:
         self.pulls: list[Pull] = []
         self.pairs: set[tuple[int, int]] = set()  # (D id, G id) seen
         self.shared: list[Shared] = []
+        self.alone: list[Shared] = []  # steps that applied such a loss's gradient to D by optimizers holding none of G
+        self.data_signs: dict[int, list[int]] = {}  # per D: the signs of terms that pull its score of other inputs
+        # one way on every element (its own objective on real data: the way it wants real data scored)
         self.scoring: set[int] = set()  # Ds a loss trained to score other inputs (real data) too: discriminators
         self.data_checks = 0  # losses that reached no score of G's samples, looked at for D's score of other inputs
         self.roles: dict[tuple[int, int, int], str | None] = {}  # (optimizer, D, G) -> role
@@ -217,13 +223,15 @@ class Adversaries:
             with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these calls
                 grads = torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True)
                 terms = _terms(loss)
-                pulls = _pulls(self.scores, self.others,
-                               [grads] if len(terms) < 2 else _by_term(loss, terms, tensors))
+                pulls, own = _pulls(self.scores, self.others,
+                                    [grads] if len(terms) < 2 else _by_term(loss, terms, tensors))
                 moved = self._through(list(zip(self.scores, grads[:n])))
         except RuntimeError:  # a graph already freed, an op with no derivative: the script's backward decides
             return
         with_data = {d for (d, _), gr in zip(self.others, grads[n:]) if gr is not None}
         self.scoring |= with_data
+        for d, sign in own:
+            self.data_signs.setdefault(d, []).append(sign)
         if pulls:
             self.pending.append(_Loss(step, pulls, with_data, moved, location()))
 
@@ -286,8 +294,9 @@ class Adversaries:
     def _applied(self, opts: list[torch.optim.Optimizer], loss: _Loss,
                  params: Callable[[], dict[int, set[int]]]) -> None:
         """These optimizers, the last now stepping, stepped on this loss: did they apply its gradient to both
-        players? G's parameters took it through D's score of attached samples, and so did D's `moved`; a
-        gradient zeroed (or a player frozen) before the step is not applied."""
+        players, or to D by optimizers that hold none of G's parameters? G's parameters took it through D's score
+        of attached samples, and so did D's `moved`; a gradient zeroed (or a player frozen) before the step is not
+        applied."""
         if loss.applied or not loss.moved:
             return
         held = [p for o in opts for group in o.param_groups for p in group["params"]]
@@ -295,15 +304,19 @@ class Adversaries:
         for d, g in {(p.d, p.g) for p in loss.pulls if p.attached}:
             mine = {"discriminator": [p for p in held if id(p) in owned.get(d, set()) and id(p) in loss.moved],
                     "generator": [p for p in held if id(p) in owned.get(g, set())]}
-            if not all(mine.values()):
+            if not mine["discriminator"]:
                 continue
             moved = {who: sum(_nonzero([p.grad for p in ps if p.grad is not None])) for who, ps in mine.items()}
-            if all(moved.values()):
+            if not moved["discriminator"] or mine["generator"] and not moved["generator"]:
+                continue
+            pair = [p for p in loss.pulls if (p.d, p.g) == (d, g)]
+            shared = Shared(loss.step, (d, g), " + ".join(type(o).__name__ for o in opts), [p.pull for p in pair],
+                            d in loss.with_data, any(p.pushes for p in pair), moved, loss.location)
+            if mine["generator"]:
                 loss.applied = True
-                self.shared.append(Shared(loss.step, (d, g), " + ".join(type(o).__name__ for o in opts),
-                                          [p.pull for p in loss.pulls if (p.d, p.g) == (d, g)],
-                                          d in loss.with_data, any(p.pushes for p in loss.pulls if (p.d, p.g) == (d, g)),
-                                          moved, loss.location))
+                self.shared.append(shared)
+            else:  # D alone, unless an optimizer of G's steps on it too (_settle): its own loss, or G's
+                loss.alone = shared
 
     def _settle(self) -> None:
         """A backward(): the losses the last steps took are done with. Those that crossed a pair and moved one
@@ -312,6 +325,8 @@ class Adversaries:
             if loss.moved and not loss.applied:
                 for pair in {(p.d, p.g) for p in loss.pulls if p.attached}:
                     self.one_sided[pair] = self.one_sided.get(pair, 0) + 1
+                if loss.alone is not None:
+                    self.alone.append(loss.alone)
         self.stepped_on = None
 
     def step_ended(self) -> None:
@@ -365,14 +380,14 @@ def _by_term(loss: torch.Tensor, terms: list[Any], tensors: list[torch.Tensor]) 
 
 
 def _pulls(scores: list[tuple[int, int, torch.Tensor, bool]], others: list[tuple[int, torch.Tensor]],
-           terms: list[tuple]) -> list[_Pull]:
+           terms: list[tuple]) -> tuple[list[_Pull], set[tuple[int, int]]]:
     """Each term's pull on each score of G's samples it reaches (one host read for all). A term pushes when its
     gradient there has one sign on every element, it reaches no other input of D, and no term of the loss pushes
     D's score of other inputs the opposite way: that is D's own loss (real data up, its fakes down), not G's."""
     n = len(scores)
     found = [(k, i, gr) for k, grads in enumerate(terms) for i, gr in enumerate(grads) if gr is not None]
     if not found:
-        return []
+        return [], set()
     stats = to_host([torch.stack([gr.double().mean(), (gr > 0).sum().double(), (gr < 0).sum().double()])
                      for _, _, gr in found])
     # a term stopped by the hooks leaves zeros: it did not reach that tensor
@@ -386,7 +401,7 @@ def _pulls(scores: list[tuple[int, int, torch.Tensor, bool]], others: list[tuple
         if i < n:
             d, g, _, a = scores[i]
             out.append(_Pull(d, g, mean, a, share, bool(sign) and (k, d) not in data and (d, -sign) not in own))
-    return out
+    return out, own
 
 
 def _nonzero(grads: list[torch.Tensor]) -> list[bool]:

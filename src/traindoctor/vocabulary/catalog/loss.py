@@ -208,7 +208,7 @@ CODES = (
     ),
     Code(
         code="game-shared-optimizer",
-        title="One loss steps both players of the game",
+        title="A player's loss steps its opponent in the game",
         severity="error",
         stage=MECHANISM,
         what=(
@@ -219,7 +219,9 @@ CODES = (
             "backward) and its step applies one loss's gradient to both: after a backward whose loss (read term "
             "by term when it is a sum) reached the discriminator's score of generated samples still attached to "
             "the generator, the step finds non-zero gradients from that loss, through that score, in the "
-            "parameters of both players."),
+            "parameters of both players. Also when an optimizer that holds the discriminator and none of the "
+            "generator steps on the generator's loss: a push on the score of generated samples the way the "
+            "discriminator's own loss pulls its score of real data, at nearly every such step."),
         why=(
             "Each player must be updated by its own objective only. A generator's loss back-propagates through "
             "the discriminator: stepped by the same optimizer, the discriminator learns to score fakes as real. "
@@ -239,6 +241,12 @@ CODES = (
                       "loss, or the discriminator is not frozen before the generator's step",
                 check="after the discriminator's backward print the generator's gradient norm, after the "
                       "generator's backward the discriminator's: both must be zero (or None) at the step",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the players' optimizers swapped (built or unpacked in the other order): the generator's "
+                      "loss steps the discriminator",
+                check="print which model's parameters each optimizer's param_groups hold, next to its name",
                 kind="subtle",
             ),
             Hypothesis(
