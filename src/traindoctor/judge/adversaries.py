@@ -46,11 +46,13 @@ def check(rec: Recorder) -> list[Finding]:
         # replayed actions) while a term of G's pushes its score of G's samples one way at (nearly) every shared
         # step (a critic's -Q). A fit's errors may share one sign until it fits; an objective's push persists.
         pushes = sum(s.pushes for s in shared)
-        if d in rec.adversaries.scoring and (len(shared) >= GAME_MIN_PULLS and _both_ways(pulls) or
-                                             pushes >= max(GAME_MIN_PULLS, GAME_AGREEMENT * len(shared))):
+        if d not in rec.adversaries.scoring:
+            continue
+        if (len(shared) >= GAME_MIN_PULLS and _both_ways(pulls) or
+                pushes >= max(GAME_MIN_PULLS, GAME_AGREEMENT * len(shared))):
             out.append(_shared(rec, names.get(d, "?"), names.get(g, "?"), shared))
-        elif d in rec.adversaries.scoring and _opponents(rec, d, g):
-            out.append(_shared(rec, names.get(d, "?"), names.get(g, "?"), _opponents(rec, d, g)))
+        elif opponents := _opponents(rec, d, g):
+            out.append(_shared(rec, names.get(d, "?"), names.get(g, "?"), opponents))
     return out
 
 
