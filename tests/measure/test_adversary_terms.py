@@ -163,9 +163,14 @@ def test_cooperating_fits_under_one_optimizer_are_not():
     assert regressor_on_two_inputs() == []
 
 
-def swapped(swap=True, split_d=False, detach=True, steps=16):
-    """A GAN whose players' optimizers are unpacked in the wrong order: the generator's loss steps D."""
+def swapped(swap=True, split_d=False, detach=True, wgan=False, steps=16):
+    """A GAN whose players' optimizers are unpacked in the wrong order: the generator's loss steps D. With
+    `wgan`, a critic of 1-D signals scored by their mean (its loss: fakes down, real up; the generator's: fakes up)."""
     torch.manual_seed(0)
+    if wgan:
+        G = nn.Sequential(nn.Linear(3, 16), nn.Unflatten(1, (1, 16)))
+        D = nn.Sequential(nn.Conv1d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(56, 1))
+        return swapped_wgan(G, D, swap, steps)
     G, D = mlp(3, 2), mlp(2, 1)
     w = Watch(G, D)
     opt_g, opt_d = torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3)
@@ -187,11 +192,25 @@ def swapped(swap=True, split_d=False, detach=True, steps=16):
     return w.codes()
 
 
+def swapped_wgan(G, D, swap, steps):
+    w = Watch(G, D)
+    opt_g, opt_d = torch.optim.RMSprop(G.parameters(), 1e-3), torch.optim.RMSprop(D.parameters(), 1e-3)
+    if swap:
+        opt_g, opt_d = opt_d, opt_g
+    for _ in range(steps):
+        real, fake = torch.sin(torch.linspace(0, 6, 16)).expand(32, 1, 16), G(torch.randn(32, 3))
+        opt_d.zero_grad(); w.backward(D(fake.detach()).mean() - D(real).mean()); w.step(opt_d)
+        opt_g.zero_grad(); w.backward(-D(fake).mean()); w.step(opt_g)
+    return w.codes()
+
+
 def test_a_generators_loss_stepping_d_alone_is_named():
     assert swapped() == ["game-shared-optimizer"]
+    assert swapped(wgan=True) == ["game-shared-optimizer"]
 
 
 def test_ds_own_loss_on_attached_fakes_stepping_d_alone_is_not():
     assert swapped(swap=False) == []
     assert swapped(swap=False, detach=False) == []
     assert swapped(swap=False, split_d=True) == []
+    assert swapped(swap=False, wgan=True) == []
