@@ -9,7 +9,11 @@ the wrong sign) — or the discriminator helps the generator — and nothing is 
 Each player must also be moved by its own loss alone. A step that applies one loss's gradient to both players
 (game-shared-optimizer: one optimizer holding both, or both players' optimizers stepped on one backward) trains
 one of them toward its opponent's objective: the generator's loss makes D score fakes as real, or D's loss
-makes G's fakes easier to reject.
+makes G's fakes easier to reject. The same holds for an actor and a critic (DDPG, SAC): the critic fits
+returns on replayed actions, and the actor's -Q, which pushes the critic's score of the actor's actions up on
+every sample, must move the actor only — applied to the critic it inflates Q instead of estimating it. And an
+optimizer that holds the discriminator alone must not step on the generator's loss (the players' optimizers
+swapped): a push on D's score of fakes the way D's own loss pulls real data trains D to score fakes as real.
 """
 
 from __future__ import annotations
@@ -38,9 +42,28 @@ def check(rec: Recorder) -> list[Finding]:
     for d, g in sorted(rec.adversaries.pairs):
         shared = [s for s in rec.adversaries.shared if s.pair == (d, g)]
         pulls = [p for p in rec.adversaries.pulls if p.pair == (d, g)]
-        if len(shared) >= GAME_MIN_PULLS and d in rec.adversaries.scoring and _both_ways(pulls):
+        # A game: two objectives pull D's score of G's samples opposite ways, or D fits other inputs (real data,
+        # replayed actions) while a term of G's pushes its score of G's samples one way at (nearly) every shared
+        # step (a critic's -Q). A fit's errors may share one sign until it fits; an objective's push persists.
+        pushes = sum(s.pushes for s in shared)
+        if d not in rec.adversaries.scoring:
+            continue
+        if (len(shared) >= GAME_MIN_PULLS and _both_ways(pulls) or
+                pushes >= max(GAME_MIN_PULLS, GAME_AGREEMENT * len(shared))):
             out.append(_shared(rec, names.get(d, "?"), names.get(g, "?"), shared))
+        elif opponents := _opponents(rec, d, g):
+            out.append(_shared(rec, names.get(d, "?"), names.get(g, "?"), opponents))
     return out
+
+
+def _opponents(rec: Recorder, d: int, g: int) -> list[Shared]:
+    """The steps of optimizers holding none of G's parameters that applied the generator's loss to D: a push on
+    D's score of G's samples the way D's own loss pulls its score of real data (fakes scored as real). D's own
+    loss on attached samples pulls them the other way. Counted when they are nearly all such steps."""
+    own = _prevailing_sign(rec.adversaries.data_signs.get(d, []))
+    alone = [s for s in rec.adversaries.alone if s.pair == (d, g)]
+    theirs = [s for s in alone if own and s.pushes and all((p > 0) - (p < 0) == own for p in s.pulls)]
+    return theirs if len(theirs) >= max(GAME_MIN_PULLS, GAME_AGREEMENT * len(alone)) else []
 
 
 def in_game(rec: Recorder) -> bool:
@@ -54,16 +77,21 @@ def in_game(rec: Recorder) -> bool:
 def _both_ways(pulls: list[Pull]) -> bool:
     """Losses pull D's score of G's samples both ways: two objectives. With D trained on real data too, they
     are two players'. An encoder and a head trained through it (one objective), or a gradient-reversal layer
-    (one loss, reversed for the first model), pull one way."""
-    return min(sum(p.pull > 0 for p in pulls), sum(p.pull < 0 for p in pulls)) >= GAME_MIN_PULLS
+    (one loss, reversed for the first model), pull one way. Only pulls that move (nearly) all of G's samples one
+    way count: a player's objective; a fit to per-sample labels pulls some samples up and others down, and its
+    average takes either sign from batch to batch."""
+    pushes = [p for p in pulls if p.share >= GAME_AGREEMENT]
+    return min(sum(p.pull > 0 for p in pushes), sum(p.pull < 0 for p in pushes)) >= GAME_MIN_PULLS
 
 
 def _whose(s: Shared) -> str:
     """Which player's objective one shared step applied to the other's parameters."""
+    if not s.moved["generator"]:
+        return "the generator's loss moved the discriminator, by an optimizer that holds none of the generator"
     if any(p > 0 for p in s.pulls) and any(p < 0 for p in s.pulls):
         return "both players' losses summed into one backward"
-    return ("the discriminator's loss (it also scores real data) moved the generator" if s.with_data else
-            "the generator's loss moved the discriminator")
+    return ("the discriminator's loss (it also scores real data) moved the generator" if s.with_data and not s.pushes
+            else "the generator's loss moved the discriminator")
 
 
 def _shared(rec: Recorder, d: str, g: str, shared: list[Shared]) -> Finding:
@@ -77,6 +105,15 @@ def _shared(rec: Recorder, d: str, g: str, shared: list[Shared]) -> Finding:
                    "tensors_with_gradient": s.moved} for s in shared[:20]],
         "location": first.location,
     }
+    if not first.moved["generator"]:
+        return finding(
+            "game-shared-optimizer",
+            f"the optimizer {first.optimizer} holds the discriminator's ({d}) parameters and none of the "
+            f"generator's ({g}), and steps on the generator's loss: at {len(shared)} measured steps that loss pushed "
+            f"the discriminator's score of generated samples the way the discriminator's own loss pulls its score of "
+            f"real data, and the step applied its gradient through that score to {first.moved['discriminator']} of "
+            f"the discriminator's tensors — the discriminator is trained to score fakes as real{where(evidence)}",
+            rec.source, evidence=evidence, location={**first.location, "step": first.step})
     how = "; ".join(f"{kind} at {len(ss)}" for kind, ss in kinds.items())
     who = (f"one optimizer ({first.optimizer}) steps" if " + " not in first.optimizer else
            f"the optimizers {first.optimizer}, stepped on the same backward(), step")
@@ -87,6 +124,14 @@ def _shared(rec: Recorder, d: str, g: str, shared: list[Shared]) -> Finding:
         f"score to both players' parameters ({first.moved['discriminator']} of the "
         f"discriminator's tensors, {first.moved['generator']} of the generator's) — {how}{where(evidence)}",
         rec.source, evidence=evidence, location={**first.location, "step": first.step})
+
+
+def _prevailing_sign(signs: list[int]) -> int:
+    """The sign (1, -1) that nearly all of these share, if they are enough; else 0."""
+    for sign in (1, -1):
+        if len(signs) >= GAME_MIN_PULLS and signs.count(sign) >= GAME_AGREEMENT * len(signs):
+            return sign
+    return 0
 
 
 def _prevailing(pulls: list[Pull]) -> int | None:

@@ -17,7 +17,15 @@ An optimizer that holds both players' parameters is no player's: what its step a
 A loss that reaches D's score of samples still attached to G's graph sends G a gradient through D; the
 gradient it sends D's parameters through those same scores is taken too. If the step (or the steps of
 several optimizers on the same loss) then finds non-zero gradients in both players' parameters, one
-objective moved both: the step is `Shared`.
+objective moved both: the step is `Shared`. Optimizers that hold D and none of G, finding it in D's, applied
+it to D `alone`: D's own loss on fakes left attached, or G's (the judge reads which way it pushed); the
+terms that push D's score of other inputs one way on every element give the way D's own loss pulls real data.
+
+A loss that is a sum of terms (`loss_d + loss_g`, `critic_loss + actor_loss`) is read term by term: each term's
+pull, whether that term reaches D's score of other inputs, and whether its pull has one sign on every sample
+(it asks D's score of G's samples to rise, or fall, everywhere: an objective G maximises through D — the
+generator's, an actor's -Q — not a fit of D to targets). Summed, two players' pulls on one score cancel into
+one number; apart, they show both objectives.
 
 The gradient is taken with `torch.autograd.grad(..., retain_graph=True)` on the user's graph before their
 backward() runs: it reads the graph between the loss and the scores, accumulates into no `.grad`, consumes
@@ -28,7 +36,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
 from torch import nn
@@ -45,8 +53,10 @@ _FIRST = 12
 _EVERY = 25
 _MAX = 48
 _KEPT_SCORES = 8  # scores of generated samples held between a model call and the next optimizer step
+_MAX_TERMS = 8  # additive terms of one loss read apart (more: the loss is read whole)
 _KEPT_OUTPUTS = 32  # output tensors of a model's calls since the last optimizer step followed (while alive)
 _MODEL = "traindoctor.model"  # the key, in an output's autograd node metadata, of the model (id) that returned it
+_STEP = "traindoctor.step"  # and of the count of optimizer steps before that call
 # A model's latest output is held (detached: its storage, not its graph) up to this size, so that a copy
 # detached from it (`G(z).detach()`) is still recognised after the output itself is dropped; larger ones
 # are followed only while the script holds them.
@@ -62,6 +72,8 @@ class Pull:
     pair: tuple[int, int]  # (D id, G id)
     with_data: bool  # the same loss also reached D's score of other inputs (real data): D learns to tell them apart
     location: dict[str, Any] = field(default_factory=dict)
+    share: float = 1.0  # of the score's elements, those the gradient pulls the way of its mean: a player's
+    # objective pulls all of G's samples one way; a fit to per-sample labels pulls some up and some down
 
 
 @dataclass
@@ -71,21 +83,33 @@ class Shared:
     step: int
     pair: tuple[int, int]  # (D id, G id)
     optimizer: str
-    pulls: list[float]  # its pulls on D's scores of G's samples (both signs: two players' losses summed)
+    pulls: list[float]  # its terms' pulls on D's scores of G's samples (both signs: two players' losses summed)
     with_data: bool  # it also reached D's score of other inputs: D's objective is in it
+    pushes: bool  # one of its terms pushes D's score of G's attached samples one way on every sample and reaches no
+    # other input of D: an objective G maximises through D (the generator's loss, an actor's -Q)
     moved: dict[str, int]  # per player: how many of its parameter tensors the step found a non-zero gradient in
     location: dict[str, Any] = field(default_factory=dict)
+
+
+class _Pull(NamedTuple):
+    d: int
+    g: int
+    pull: float  # d(term)/d(score), averaged over the score's elements
+    attached: bool  # the samples still carry G's graph
+    share: float  # of the score's elements, those its gradient pulls the way of the mean
+    pushes: bool  # the term's gradient on the score has one sign on every element and it reaches no other input of D
 
 
 @dataclass
 class _Loss:
     """One measured backward(), until the next step names whose it was."""
     step: int
-    pulls: list[tuple[int, int, float, bool]]  # (D id, G id, pull, the samples still attached to G's graph)
+    pulls: list[_Pull]  # per term of the loss and score of G's samples
     with_data: set[int]  # the Ds whose score of other inputs it also reached
     moved: set[int]  # ids of D's parameters it gave a non-zero gradient through its scores of attached samples
     location: dict[str, Any]
     applied: bool = False  # found applied to both players
+    alone: Shared | None = None  # found applied to D by optimizers holding none of G's parameters
 
 
 class Adversaries:
@@ -109,9 +133,13 @@ class Adversaries:
         self.pulls: list[Pull] = []
         self.pairs: set[tuple[int, int]] = set()  # (D id, G id) seen
         self.shared: list[Shared] = []
+        self.alone: list[Shared] = []  # steps that applied such a loss's gradient to D by optimizers holding none of G
+        self.data_signs: dict[int, list[int]] = {}  # per D: the signs of terms that pull its score of other inputs
+        # one way on every element (its own objective on real data: the way it wants real data scored)
         self.scoring: set[int] = set()  # Ds a loss trained to score other inputs (real data) too: discriminators
         self.data_checks = 0  # losses that reached no score of G's samples, looked at for D's score of other inputs
         self.roles: dict[tuple[int, int, int], str | None] = {}  # (optimizer, D, G) -> role
+        self.steps = 0  # optimizer steps ended
 
     @property
     def done(self) -> bool:
@@ -119,7 +147,7 @@ class Adversaries:
 
     def called(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         """A model call with gradients enabled: does it read an output of another model's calls since the last
-        step? Else, when it is a discriminator: is any input built from another model's output?"""
+        step (its storage, or its graph)? Else: is any input built from another model's output?"""
         self.awaiting, self.fed = None, False
         if not self.outputs:
             return
@@ -134,8 +162,14 @@ class Adversaries:
                 if ptr in storages:
                     self.awaiting = (id(module), g, storages[ptr])
                     return
-        if any(d == id(module) for d, _ in self.pairs):
-            self.fed = _built_by_other(inputs, id(module))
+        # An input built from the output of another model's call since the last step, still attached to its graph
+        # (`critic(torch.cat([s, actor(s)], 1))`): that model's samples reach this one through a new tensor.
+        reached = _built_by(inputs, id(module))
+        now = [g for g, step in reached if step == self.steps]
+        if now:
+            self.awaiting = (id(module), now[0], True)
+            return
+        self.fed = bool(reached)
 
     def returned(self, module: nn.Module, output: Any) -> None:
         leaves = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()]
@@ -144,8 +178,8 @@ class Adversaries:
         since += [weakref.ref(t) for t in leaves]
         del since[:-_KEPT_OUTPUTS]
         for t in leaves:
-            if t.grad_fn is not None:
-                t.grad_fn.metadata.setdefault(_MODEL, id(module))
+            if t.grad_fn is not None and _MODEL not in t.grad_fn.metadata:
+                t.grad_fn.metadata.update({_MODEL: id(module), _STEP: self.steps})
         scores = [t for t in leaves if t.requires_grad and t.grad_fn is not None and _per_sample(t)]
         if self.awaiting is None or self.awaiting[0] != id(module):
             if any(d == id(module) for d, _ in self.pairs) and not self.fed:
@@ -188,13 +222,16 @@ class Adversaries:
         try:
             with torch._C.DisableTorchFunction():  # a loss head on tape (measure/tape.py) must not see these calls
                 grads = torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True)
-                pulls = [(d, g, float(gr.double().mean()), a) for (d, g, _, a), gr in zip(self.scores, grads)
-                         if gr is not None]
+                terms = _terms(loss)
+                pulls, own = _pulls(self.scores, self.others,
+                                    [grads] if len(terms) < 2 else _by_term(loss, terms, tensors))
                 moved = self._through(list(zip(self.scores, grads[:n])))
         except RuntimeError:  # a graph already freed, an op with no derivative: the script's backward decides
             return
         with_data = {d for (d, _), gr in zip(self.others, grads[n:]) if gr is not None}
         self.scoring |= with_data
+        for d, sign in own:
+            self.data_signs.setdefault(d, []).append(sign)
         if pulls:
             self.pending.append(_Loss(step, pulls, with_data, moved, location()))
 
@@ -244,10 +281,11 @@ class Adversaries:
         pending, self.pending = self.pending, []
         taken: list[Pull] = []
         for loss in pending:
-            for d, g, pull, _ in loss.pulls:
-                role = self._role(opt, d, g, params)
+            for p in loss.pulls:
+                role = self._role(opt, p.d, p.g, params)
                 if role is not None:
-                    taken.append(Pull(loss.step, role, pull, (d, g), d in loss.with_data, loss.location))
+                    taken.append(Pull(loss.step, role, p.pull, (p.d, p.g), p.d in loss.with_data, loss.location,
+                                      p.share))
             self._applied([opt], loss, params)
         self.pulls += taken
         self.taken = (taken[0].role, taken) if taken else None
@@ -256,34 +294,43 @@ class Adversaries:
     def _applied(self, opts: list[torch.optim.Optimizer], loss: _Loss,
                  params: Callable[[], dict[int, set[int]]]) -> None:
         """These optimizers, the last now stepping, stepped on this loss: did they apply its gradient to both
-        players? G's parameters took it through D's score of attached samples, and so did D's `moved`; a
-        gradient zeroed (or a player frozen) before the step is not applied."""
+        players, or to D by optimizers that hold none of G's parameters? G's parameters took it through D's score
+        of attached samples, and so did D's `moved`; a gradient zeroed (or a player frozen) before the step is not
+        applied."""
         if loss.applied or not loss.moved:
             return
         held = [p for o in opts for group in o.param_groups for p in group["params"]]
         owned = params()
-        for d, g in {(d, g) for d, g, _, a in loss.pulls if a}:
+        for d, g in {(p.d, p.g) for p in loss.pulls if p.attached}:
             mine = {"discriminator": [p for p in held if id(p) in owned.get(d, set()) and id(p) in loss.moved],
                     "generator": [p for p in held if id(p) in owned.get(g, set())]}
-            if not all(mine.values()):
+            if not mine["discriminator"]:
                 continue
             moved = {who: sum(_nonzero([p.grad for p in ps if p.grad is not None])) for who, ps in mine.items()}
-            if all(moved.values()):
+            if not moved["discriminator"] or mine["generator"] and not moved["generator"]:
+                continue
+            pair = [p for p in loss.pulls if (p.d, p.g) == (d, g)]
+            shared = Shared(loss.step, (d, g), " + ".join(type(o).__name__ for o in opts), [p.pull for p in pair],
+                            d in loss.with_data, any(p.pushes for p in pair), moved, loss.location)
+            if mine["generator"]:
                 loss.applied = True
-                self.shared.append(Shared(loss.step, (d, g), " + ".join(type(o).__name__ for o in opts),
-                                          [pull for d_, g_, pull, _ in loss.pulls if (d_, g_) == (d, g)],
-                                          d in loss.with_data, moved, loss.location))
+                self.shared.append(shared)
+            else:  # D alone, unless an optimizer of G's steps on it too (_settle): its own loss, or G's
+                loss.alone = shared
 
     def _settle(self) -> None:
         """A backward(): the losses the last steps took are done with. Those that crossed a pair and moved one
         player only count toward seeing the pair stepped apart (then D's gradient is no longer taken)."""
         for loss in self.stepped_on[0] if self.stepped_on is not None else []:
             if loss.moved and not loss.applied:
-                for pair in {(d, g) for d, g, _, a in loss.pulls if a}:
+                for pair in {(p.d, p.g) for p in loss.pulls if p.attached}:
                     self.one_sided[pair] = self.one_sided.get(pair, 0) + 1
+                if loss.alone is not None:
+                    self.alone.append(loss.alone)
         self.stepped_on = None
 
     def step_ended(self) -> None:
+        self.steps += 1
         self.scores.clear()
         self.others.clear()
         self.since_step.clear()
@@ -300,6 +347,63 @@ class Adversaries:
         return self.roles[key]
 
 
+def _terms(loss: torch.Tensor) -> list[Any]:
+    """The autograd nodes of the loss's additive terms: sums and differences, and scalings of one term, are looked
+    through (`(loss_real + loss_fake) / 2 + loss_g` has three)."""
+    out, stack = [], [loss.grad_fn] if loss.grad_fn is not None else []
+    while stack and len(out) < _MAX_TERMS:
+        node = stack.pop()
+        parts = [fn for fn, _ in node.next_functions if fn is not None]
+        name = type(node).__name__
+        if name in ("AddBackward0", "SubBackward0") and len(parts) == 2 or \
+                name in ("MulBackward0", "DivBackward0", "NegBackward0") and len(parts) == 1:
+            stack += parts
+        elif all(node is not o for o in out):
+            out.append(node)
+    return out if not stack else []
+
+
+def _by_term(loss: torch.Tensor, terms: list[Any], tensors: list[torch.Tensor]) -> list[tuple]:
+    """Per term: its gradient on the tensors. The other terms' gradients are stopped at their nodes by hooks,
+    removed before the script's backward()."""
+    out = []
+    for term in terms:
+        def stop(grad_outputs: tuple) -> tuple:
+            return tuple(None if gr is None else torch.zeros_like(gr) for gr in grad_outputs)
+        hooks = [other.register_prehook(stop) for other in terms if other is not term]
+        try:
+            out.append(torch.autograd.grad(loss, tensors, retain_graph=True, allow_unused=True))
+        finally:
+            for h in hooks:
+                h.remove()
+    return out
+
+
+def _pulls(scores: list[tuple[int, int, torch.Tensor, bool]], others: list[tuple[int, torch.Tensor]],
+           terms: list[tuple]) -> tuple[list[_Pull], set[tuple[int, int]]]:
+    """Each term's pull on each score of G's samples it reaches (one host read for all). A term pushes when its
+    gradient there has one sign on every element, it reaches no other input of D, and no term of the loss pushes
+    D's score of other inputs the opposite way: that is D's own loss (real data up, its fakes down), not G's."""
+    n = len(scores)
+    found = [(k, i, gr) for k, grads in enumerate(terms) for i, gr in enumerate(grads) if gr is not None]
+    if not found:
+        return [], set()
+    stats = to_host([torch.stack([gr.double().mean(), (gr > 0).sum().double(), (gr < 0).sum().double()])
+                     for _, _, gr in found])
+    # a term stopped by the hooks leaves zeros: it did not reach that tensor
+    reached = [(k, i, mean, (mean > 0) - (mean < 0) if min(up, down) == 0 else 0,
+                (up if mean > 0 else down) / (up + down))
+               for (k, i, _), (mean, up, down) in zip(found, stats) if up + down]
+    data = {(k, others[i - n][0]): sign for k, i, _, sign, _ in reached if i >= n}
+    own = {(d, sign) for (_, d), sign in data.items() if sign}
+    out = []
+    for k, i, mean, sign, share in reached:
+        if i < n:
+            d, g, _, a = scores[i]
+            out.append(_Pull(d, g, mean, a, share, bool(sign) and (k, d) not in data and (d, -sign) not in own))
+    return out, own
+
+
 def _nonzero(grads: list[torch.Tensor]) -> list[bool]:
     """Which of these gradients hold a non-zero value (one host read; a non-finite one counts)."""
     if not grads:
@@ -313,11 +417,12 @@ def _per_sample(t: torch.Tensor) -> bool:
     return t.dim() <= 1 or t.shape[1] == 1
 
 
-def _built_by_other(inputs: list[torch.Tensor], model: int) -> bool:
-    """Whether an input's autograd graph reaches an output of another model's call (bounded walk)."""
+def _built_by(inputs: list[torch.Tensor], model: int) -> list[tuple[int, int]]:
+    """(model id, step) of the outputs of other models' calls that the inputs' graphs reach (bounded walk)."""
     starts = [t.grad_fn for t in inputs if t.grad_fn is not None]
-    return any(node.metadata.get(_MODEL, model) != model
-               for node in nodes(*starts, below=lambda n: _MODEL not in n.metadata))
+    return [(node.metadata[_MODEL], node.metadata.get(_STEP, -1))
+            for node in nodes(*starts, below=lambda n: _MODEL not in n.metadata)
+            if node.metadata.get(_MODEL, model) != model]
 
 
 def _holder(t: torch.Tensor) -> Callable[[], torch.Tensor | None]:

@@ -208,22 +208,27 @@ CODES = (
     ),
     Code(
         code="game-shared-optimizer",
-        title="One loss steps both players of the game",
+        title="A player's loss steps its opponent in the game",
         severity="error",
         stage=MECHANISM,
         what=(
-            "Detects a game (one model's output scored by another that also scores real data, two losses "
-            "pulling that score opposite ways) where one optimizer holds both players' parameters (or both "
-            "players' optimizers step on one backward) and its step applies one loss's gradient to both: after "
-            "a backward whose loss reached the discriminator's score of generated samples still attached to the "
-            "generator, the step finds non-zero gradients from that loss, through that score, in the parameters "
-            "of both players."),
+            "Detects a game (one model's output, directly or through a new tensor, scored by another that also "
+            "scores other inputs: two losses pulling that score opposite ways on all the samples, or a term that "
+            "pushes it one way at nearly every step, as an actor's -Q pushes its critic's score of the actor's "
+            "actions) where one optimizer holds both players' parameters (or both players' optimizers step on one "
+            "backward) and its step applies one loss's gradient to both: after a backward whose loss (read term "
+            "by term when it is a sum) reached the discriminator's score of generated samples still attached to "
+            "the generator, the step finds non-zero gradients from that loss, through that score, in the "
+            "parameters of both players. Also when an optimizer that holds the discriminator and none of the "
+            "generator steps on the generator's loss: a push on the score of generated samples the way the "
+            "discriminator's own loss pulls its score of real data, at nearly every such step."),
         why=(
             "Each player must be updated by its own objective only. A generator's loss back-propagates through "
             "the discriminator: stepped by the same optimizer, the discriminator learns to score fakes as real. "
             "A discriminator's loss on fakes left attached reaches the generator: stepped by the same optimizer, "
             "the generator learns to make its samples easier to reject. Each player is also trained against "
-            "itself, so the game has no winner and the losses stall or drift while the samples stay poor."),
+            "itself, so the game has no winner and the losses stall or drift while the samples stay poor. An "
+            "actor's -Q applied to its critic raises Q on the actor's actions instead of estimating returns."),
         hypotheses=(
             Hypothesis(
                 cause="one optimizer built over both models' parameters (Adam(list(G.parameters()) + "
@@ -236,6 +241,12 @@ CODES = (
                       "loss, or the discriminator is not frozen before the generator's step",
                 check="after the discriminator's backward print the generator's gradient norm, after the "
                       "generator's backward the discriminator's: both must be zero (or None) at the step",
+                kind="subtle",
+            ),
+            Hypothesis(
+                cause="the players' optimizers swapped (built or unpacked in the other order): the generator's "
+                      "loss steps the discriminator",
+                check="print which model's parameters each optimizer's param_groups hold, next to its name",
                 kind="subtle",
             ),
             Hypothesis(
