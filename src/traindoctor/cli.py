@@ -35,7 +35,16 @@ OUTPUT_HELP = "Write the report to FILE instead of stdout."
 
 
 def _format_option():
-    return typer.Option(Format(DEFAULT_FORMAT), "--format", "-f", help=FORMAT_HELP)
+    # no default here: an --output named report.json should get JSON without also saying --format json
+    return typer.Option(None, "--format", "-f", help=FORMAT_HELP + f" Default: the one --output's suffix names, else "
+                        f"{DEFAULT_FORMAT}.", show_default=False)
+
+
+def _format_name(fmt: Optional[Format], output: Optional[Path]) -> str:
+    if fmt is not None:
+        return fmt.value
+    by_suffix = {r.suffix: name for name, r in RENDERERS.items()}
+    return by_suffix.get(output.suffix.lower(), DEFAULT_FORMAT) if output is not None else DEFAULT_FORMAT
 
 
 def _output_file(path: Optional[Path]) -> Optional[Path]:
@@ -61,10 +70,10 @@ def _plots_dir(path: Optional[Path]) -> Optional[Path]:
     return path
 
 
-def _emit(report: Report, fmt: Format, output: Optional[Path], plots: Optional[Path] = None) -> None:
+def _emit(report: Report, fmt: Optional[Format], output: Optional[Path], plots: Optional[Path] = None) -> None:
     if plots is not None:
         write_figures(report, plots)
-    write(report, fmt.value, output)
+    write(report, _format_name(fmt, output), output)
     raise typer.Exit(report.exit_code)
 
 
@@ -96,7 +105,7 @@ def run(
         help="The differential diagnosis: experiments on copies of the trained model and recorded batches "
              "(learning rate x10/x0.1/initial, regularisation off, one batch fitted and carried to another), "
              "50 steps each. By default they run when the loss does not learn."),
-    format: Format = _format_option(),
+    format: Optional[Format] = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
@@ -108,7 +117,7 @@ def run(
     from .run.runner import ScriptNotFound, run_script
 
     # A document on stdout (json, html, ...) stays whole: the script's own prints go to stderr.
-    script_stdout = sys.stderr if RENDERERS[format.value].document and output is None else None
+    script_stdout = sys.stderr if RENDERERS[_format_name(format, output)].document and output is None else None
     try:
         report = run_script(script, args or [], max_steps=max_steps, max_seconds=max_seconds,
                             probes=probes, experiments_=experiments, stdout=script_stdout)
@@ -177,7 +186,7 @@ def checkup(
         None, "--experiments/--no-experiments", show_default="when the batch cannot be fitted",
         help="The differential diagnosis: arms of 50 steps on copies (learning rate x10 / x0.1, weight decay off) "
              "that tell the rate and the regularisation apart from the model itself."),
-    format: Format = _format_option(),
+    format: Optional[Format] = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
@@ -211,7 +220,7 @@ def lint(
     paths: List[Path] = typer.Argument(..., help="Files, directories and .ipynb notebooks."),
     select: Optional[List[str]] = typer.Option(None, "--select", help="Only these codes (repeatable; overrides the config)."),
     ignore: Optional[List[str]] = typer.Option(None, "--ignore", help="Skip these codes (repeatable; adds to the config)."),
-    format: Format = _format_option(),
+    format: Optional[Format] = _format_option(),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
     """Find silent training bugs in source code, before anything runs.
@@ -241,7 +250,7 @@ def lint(
 @app.command()
 def report(
     run_dir: Path = typer.Argument(..., help="A Monitor log_dir (holding report.json or monitor.jsonl)."),
-    format: Format = _format_option(),
+    format: Optional[Format] = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
@@ -273,7 +282,7 @@ def curves(
     loss: Optional[str] = typer.Option(None, "--loss", help="The training-loss series, when its name does not contain loss/nll/ppl."),
     val: Optional[str] = typer.Option(None, "--val", help="The validation-loss series, when its name does not say val/eval/dev/test."),
     step: Optional[str] = typer.Option(None, "--step", help=f"The step column of a CSV/JSONL log, when it is not {'/'.join(STEP_COLUMNS)} (in any case)."),
-    format: Format = _format_option(),
+    format: Optional[Format] = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
@@ -303,7 +312,7 @@ def sweeps(
     param: Optional[List[str]] = typer.Option(None, "--param", "-p", help="A swept parameter (repeatable); default: every configuration column that varies."),
     higher_is_better: Optional[bool] = typer.Option(None, "--higher-is-better/--lower-is-better", show_default="by the metric's name"),
     best: bool = typer.Option(False, "--best/--final", help="Each run's best logged metric instead of its final one (where the runs keep a history)."),
-    format: Format = _format_option(),
+    format: Optional[Format] = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
@@ -329,7 +338,7 @@ def surface(
     axis: Optional[List[str]] = typer.Option(None, "--axis", "-a", help="An argument of the loss to grid (one or two; "
                                              "overrides the function's axes)."),
     cells: Optional[int] = typer.Option(None, "--cells", min=3, help="Grid points per axis (default 201 for one axis, 41 for two)."),
-    format: Format = _format_option(),
+    format: Optional[Format] = _format_option(),
     plots: Optional[Path] = typer.Option(None, "--plots", help=PLOTS_HELP, callback=_plots_dir),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
@@ -384,7 +393,7 @@ def data(
     heading: Optional[str] = typer.Option(None, "--heading", help="The heading column (driving); default: heading/yaw/theta."),
     schedule: Optional[str] = typer.Option(None, "--schedule", help="A diffusion/flow noise schedule to judge against the actions (robotics): linear, cosine, flow, flow:T_MIN, linear:STEPS, a .npy/.txt of betas or a .json."),
     model: Optional[str] = typer.Option(None, "--model", help="module.py:function returning a model or pipeline (or (model, batch)): poison one sample of a batch and report other samples it reaches (cross-sample leakage)."),
-    format: Format = _format_option(),
+    format: Optional[Format] = _format_option(),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help=OUTPUT_HELP, callback=_output_file),
 ) -> None:
     """Audit a dataset before training on it: per-dimension statistics, constant dimensions, outliers,

@@ -188,6 +188,16 @@ def test_lint_report_reaches_stdout_when_the_output_file_cannot_be_written(tmp_p
     assert json.loads(done.stdout)["findings"][0]["code"] == "double-softmax"
 
 
+def test_the_output_files_suffix_names_the_format_unless_format_is_given(tmp_path):
+    (tmp_path / "train.py").write_text("import torch.nn.functional as F\np = F.softmax(z, 1)\nl = F.cross_entropy(p, y)\n")
+    assert cli("lint", "-o", tmp_path / "r.sarif", tmp_path / "train.py").returncode == 1
+    assert json.loads((tmp_path / "r.sarif").read_text())["runs"][0]["results"][0]["ruleId"] == "double-softmax"
+    assert cli("lint", "-o", tmp_path / "r.json", "-f", "markdown", tmp_path / "train.py").returncode == 1
+    assert (tmp_path / "r.json").read_text().startswith("# ")  # --format given wins
+    assert cli("lint", "-o", tmp_path / "r.log", tmp_path / "train.py").returncode == 1
+    assert "double-softmax" in (tmp_path / "r.log").read_text() and not (tmp_path / "r.log").read_text().startswith("{")
+
+
 def test_output_to_dev_stdout_writes_through_the_pipe(tmp_path):
     """A path that is not a regular file is written in place: an atomic rename would replace the device."""
     (tmp_path / "train.py").write_text("import torch.nn.functional as F\np = F.softmax(z, 1)\nl = F.cross_entropy(p, y)\n")
