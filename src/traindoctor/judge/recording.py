@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..vocabulary.finding import Finding
 from ..measure.recorder import Recorder
-from . import (actions, adversaries, alike, carried, columns, dense, loop, loss, modes, norm_batches, numerics, printed,
+from . import (actions, adversaries, alike, carried, columns, dense, depth, loop, loss, modes, norm_batches, numerics, printed,
                probes, returns, squashes, targets)
 
 
@@ -35,7 +35,7 @@ def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
                         ("adversaries", adversaries.check), ("symmetric units", alike.check), ("batch data", _batches), ("dense targets", dense.check),
                         ("views", _views), ("printed metrics", printed.check), ("RL targets", targets.check),
                         ("policy actions", actions.check), ("policy returns", returns.check),
-                        ("sigmoid and tanh calls", squashes.check)):
+                        ("sigmoid and tanh calls", squashes.check), ("gradient depth", depth.check)):
         try:
             found.extend(rules(rec))
         except Exception as exc:

@@ -369,6 +369,10 @@ MASK_AGREEMENT = 0.9
 # bundled healthy examples stay silent (tests/diagnosis).
 VANISHING_FIRST_LAST = 1e-4
 EXPLODING_FIRST_LAST = 1e4
+# run reads the same ratio from the recorded steps (judge/depth.py), and asks for its consequence: over the run
+# the first layer changed (relative to its start) less than 1% as much as the last. An adaptive optimizer
+# (Adam) rescales a small gradient and moves every layer alike: two orders apart, the first layer did not learn.
+VANISHING_MOVED = 1e-2
 
 # Update size over 5 steps on a copy, the median per-layer ||update||/||weight|| (healthy near 1e-3;
 # the sources are those of LARGE_UPDATE, which also marks too large here). With no loss to say
