@@ -220,6 +220,10 @@ CODES = (
         next_step="Normalize pre-activations (LayerNorm) or lower the init scale.",
         bad="torch.tanh(self.fc(x * 100))",
         good="torch.tanh(self.norm(self.fc(x)))",
+        # Pinned units pass no gradient (their slope is ~0) and hand the next layer inputs of the largest size
+        # they can take, so a head fed by them starts as far from chance as its weights allow.
+        explains=("vanishing-gradients", "init-loss-mismatch", "lr-too-low", "loss-plateau", "slow-convergence",
+                  "cannot-overfit-batch", "underfitting"),
     ),
     Code(
         code="bad-custom-gradient",
