@@ -16,6 +16,9 @@ from __future__ import annotations
 # drift of healthy runs' early gradient norms (they usually fall); a relative rule needs no scale.
 EXPLODE_BASELINE_STEPS = 5
 EXPLODE_FACTOR = 1e3
+# Within those first steps, a norm 1000x above the largest of at least 3 before it is judged against them
+# instead of joining the baseline (healthy early norms drift by 10-100x, and mostly fall).
+EXPLODE_EARLY_JUDGED = 3
 
 # Vanishing gradients: a total gradient norm below 1e-7 for 20 steps in a row — the default threshold
 # of SageMaker Debugger's vanishing_gradient rule. An exact 0 is not counted: no gradient at all is

@@ -161,7 +161,10 @@ CODES = (
         next_step="Lower the LR, add clipping (log the pre-clip norm) and check normalization layers.",
         bad="opt.step()",
         good="torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\nopt.step()",
-        explains=("loss-divergence", "nonfinite-forward", "nonfinite-backward"),
+        # One exploded step throws the weights far from where they were: units that die there (a ReLU layer off
+        # on every sample, an exp link at 0) pass nothing, and the output no longer depends on the inputs.
+        explains=("loss-divergence", "nonfinite-forward", "nonfinite-backward", "dead-relu", "input-ignored",
+                  "constant-output"),
     ),
     Code(
         code="vanishing-gradients",
