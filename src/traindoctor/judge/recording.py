@@ -40,4 +40,19 @@ def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
             found.extend(rules(rec))
         except Exception as exc:
             failed.append(f"{name} rules failed: {type(exc).__name__}: {exc}")
+    _born_in_model(found)
     return found, failed
+
+
+def _born_in_model(found: list[Finding]) -> None:
+    """A loss read as falling without bound only because it turned non-finite after going below zero, when the
+    non-finite value was born in the model's forward (a function of moderate arguments overflowing, outside the
+    loss): the loss did not run to -inf, the model's output made its NaN — the fall rests on a symptom, and the
+    non-finite forward explains it (a loss with a negative floor, such as a Poisson NLL without its constant
+    term, goes below zero by design)."""
+    nan = next((f for f in found if f.code == "nonfinite-forward"), None)
+    born = (nan.evidence.get("function") or {}) if nan else {}
+    if not born or born.get("in_loss", True):
+        return
+    if any(f.code == "loss-sign-flipped" and f.evidence.get("at_nonfinite") for f in found):
+        nan.evidence["explains"] = [*nan.evidence.get("explains", ()), "loss-sign-flipped"]
