@@ -143,8 +143,8 @@ def _unrolled(m: nn.RNNBase, x: torch.Tensor, hx: object) -> tuple[float, int]:
     w_ih, w_hh = m.weight_ih_l0.float(), m.weight_hh_l0.float()
     b = (m.bias_ih_l0.float(), m.bias_hh_l0.float()) if m.bias else (0.0, 0.0)
     proj = getattr(m, "weight_hr_l0", None) if getattr(m, "proj_size", 0) else None
-    h = torch.zeros(batch, w_hh.shape[1])
-    c = torch.zeros(batch, hidden)
+    h = torch.zeros(batch, w_hh.shape[1], device=x.device)
+    c = torch.zeros(batch, hidden, device=x.device)
     state = hx[0] if isinstance(hx, tuple) else hx  # the LSTM's (h0, c0)
     if isinstance(state, torch.Tensor) and state.shape[-1] == h.shape[-1] and state[0].numel() == h.numel():
         h = state[0].float().reshape(h.shape)
