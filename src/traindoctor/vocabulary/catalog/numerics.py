@@ -214,8 +214,9 @@ CODES = (
         stage=STUCK,
         what=(
             "Measures the fraction of sigmoid/tanh outputs pinned near their bounds; for recurrent layers (GRU, "
-            "LSTM, tanh RNN), whose gates run inside one fused op, the gate values their first layer's input "
-            "drives (at the weights training started from, when known)."),
+            "LSTM, tanh RNN), whose gates run inside one fused op, the gate values of their first layer run step "
+            "by step over the first 32 time steps of its input, the state fed back included (at the weights "
+            "training started from, when known)."),
         why="Saturated units have derivatives near zero, so gradients vanish through them.",
         hypotheses=(
             Hypothesis("inputs to the activation are unnormalized", "print the pre-activation std"),
