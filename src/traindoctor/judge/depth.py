@@ -13,7 +13,10 @@ modules holding a weight matrix, in the model's parameter order (a lookup table 
 of the stack: its gradient reaches only the rows a batch used); their relative change from the start to the
 end of the run.
 Known blind spots: a model whose start was not kept (above the size limit); layers registered in another
-order than they run; a loss that learns slowly but measurably.
+order than they run; a loss that learns slowly but measurably. A module's gradient includes its bias's, and a
+head's bias takes the loss's gradient whatever the depth: in a stack whose signal shrinks both ways (forward
+and back, weights far below the fan-in scale) the weight matrices' own relative gradients are alike across
+depth, all tiny, and the ratio read here is the head's bias against the first layer.
 """
 
 from __future__ import annotations
