@@ -91,3 +91,38 @@ def test_saturation_of_the_trained_model_is_not_made_an_error_by_a_stuck_loss():
                      options=Options(trained=True, start=None)).findings
     assert found.severity == "warning" and follow_consequence([found], "the loss rises")[0].severity == "warning"
 
+
+
+def _unit_normal(rnn, which=("weight",)):
+    """nn.init.normal_ (std 1) on the chosen weights: far above the 1/sqrt(hidden) scale torch starts from."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in rnn.named_parameters():
+            if any(w in name for w in which):
+                nn.init.normal_(p)
+    return rnn
+
+
+@pytest.mark.parametrize("model, x", [
+    (Series(_unit_normal(nn.LSTM(6, 512, batch_first=True))), series),               # every weight std 1
+    (Tokens(_unit_normal(nn.GRU(16, 256, batch_first=True))), tokens),               # embedded tokens, a GRU
+    (Series(_unit_normal(nn.RNN(6, 64), which=("weight_hh",))), series.transpose(0, 1)),  # time-first, W_hh only
+])
+def test_recurrent_weights_that_pin_the_gates_through_time_are_saturation(model, x):
+    """The input alone keeps the gates off their bounds (unit-scale data, W_ih x small at the first step); the
+    state fed back through std-1 recurrent weights pins them from the next steps on."""
+    found, layers = gates(model, x)
+    assert found == ["saturated-activations"], layers
+    assert layers["rnn (gates)"]["saturated_fraction"] >= 0.5
+
+
+def test_recurrent_layers_at_their_usual_scales_are_quiet():
+    """torch's default, an orthogonal W_hh, and a forget gate biased open (the usual LSTM recipe)."""
+    lstm = nn.LSTM(6, 64, batch_first=True)
+    with torch.no_grad():
+        nn.init.orthogonal_(lstm.weight_hh_l0)
+        lstm.bias_hh_l0[64:128].fill_(1.0)
+    for model, x in ((Series(lstm), series), (Tokens(nn.GRU(16, 256, batch_first=True)), tokens),
+                     (Series(nn.RNN(6, 64)), series.transpose(0, 1))):
+        found, layers = gates(model, x)
+        assert found == [] and layers["rnn (gates)"]["saturated_fraction"] < 0.1, layers

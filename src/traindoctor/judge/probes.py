@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import torch
 
 from ..measure.views import LOCAL_LAG, moved_axes
+from ..vocabulary import catalog
 from ..vocabulary.numbers import fmt
 from ..vocabulary.finding import Finding, finding
 from ..vocabulary.hypothesis import Hypothesis
@@ -188,6 +189,22 @@ def follow_consequence(found: list[Finding], stuck: str | None, learned: str | N
         forecast = f.code == "saturated-activations" and f.evidence.get("forecast")
         if (f.code in ("no-nonlinearity", "capacity-bottleneck", "symmetric-units") or forecast) and stuck:
             f.severity, f.observation = "error", f"{f.observation}; {stuck}"
+    return found
+
+
+def forecast_confirmed(found: list[Finding]) -> list[Finding]:
+    """A saturation measured at the weights training started from is information while nothing else shows its
+    consequence; when a warning or error it explains is present (a first loss far from chance from pinned units
+    feeding the head, gradients that vanish through them, a rate too low for their flat slope), that finding is
+    the consequence the forecast predicted: it becomes a warning, read as the cause (triage)."""
+    for f in found:
+        if f.code != "saturated-activations" or not f.evidence.get("forecast") or f.severity != "info":
+            continue
+        seen = sorted({g.code for g in found if g.severity in ("warning", "error")
+                       and g.code in catalog.get(f.code).explains})
+        if seen:
+            f.severity = "warning"
+            f.observation = f"{f.observation}; it explains {', '.join(seen)}"
     return found
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ..vocabulary.finding import Finding
 from ..measure.recorder import Recorder
-from . import (actions, adversaries, alike, carried, columns, dense, loop, loss, modes, norm_batches, numerics, points,
-               printed, probes, returns, squashes, targets)
+from . import (actions, adversaries, alike, carried, columns, dense, depth, loop, loss, modes, norm_batches, numerics,
+               points, printed, probes, returns, squashes, targets)
 
 
 def _batches(rec: Recorder) -> list[Finding]:
@@ -36,9 +36,24 @@ def analyze(rec: Recorder) -> tuple[list[Finding], list[str]]:
                         ("point targets", points.check),
                         ("views", _views), ("printed metrics", printed.check), ("RL targets", targets.check),
                         ("policy actions", actions.check), ("policy returns", returns.check),
-                        ("sigmoid and tanh calls", squashes.check)):
+                        ("sigmoid and tanh calls", squashes.check), ("gradient depth", depth.check)):
         try:
             found.extend(rules(rec))
         except Exception as exc:
             failed.append(f"{name} rules failed: {type(exc).__name__}: {exc}")
+    _born_in_model(found)
     return found, failed
+
+
+def _born_in_model(found: list[Finding]) -> None:
+    """A loss read as falling without bound only because it turned non-finite after going below zero, when the
+    non-finite value was born in the model's forward (a function of moderate arguments overflowing, outside the
+    loss): the loss did not run to -inf, the model's output made its NaN — the fall rests on a symptom, and the
+    non-finite forward explains it (a loss with a negative floor, such as a Poisson NLL without its constant
+    term, goes below zero by design)."""
+    nan = next((f for f in found if f.code == "nonfinite-forward"), None)
+    born = (nan.evidence.get("function") or {}) if nan else {}
+    if not born or born.get("in_loss", True):
+        return
+    if any(f.code == "loss-sign-flipped" and f.evidence.get("at_nonfinite") for f in found):
+        nan.evidence["explains"] = [*nan.evidence.get("explains", ()), "loss-sign-flipped"]

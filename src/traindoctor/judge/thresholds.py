@@ -16,6 +16,9 @@ from __future__ import annotations
 # drift of healthy runs' early gradient norms (they usually fall); a relative rule needs no scale.
 EXPLODE_BASELINE_STEPS = 5
 EXPLODE_FACTOR = 1e3
+# Within those first steps, a norm 1000x above the largest of at least 3 before it is judged against them
+# instead of joining the baseline (healthy early norms drift by 10-100x, and mostly fall).
+EXPLODE_EARLY_JUDGED = 3
 
 # Vanishing gradients: a total gradient norm below 1e-7 for 20 steps in a row — the default threshold
 # of SageMaker Debugger's vanishing_gradient rule. An exact 0 is not counted: no gradient at all is
@@ -376,6 +379,10 @@ MASK_AGREEMENT = 0.9
 # bundled healthy examples stay silent (tests/diagnosis).
 VANISHING_FIRST_LAST = 1e-4
 EXPLODING_FIRST_LAST = 1e4
+# run reads the same ratio from the recorded steps (judge/depth.py), and asks for its consequence: over the run
+# the first layer changed (relative to its start) less than 1% as much as the last. An adaptive optimizer
+# (Adam) rescales a small gradient and moves every layer alike: two orders apart, the first layer did not learn.
+VANISHING_MOVED = 1e-2
 
 # Update size over 5 steps on a copy, the median per-layer ||update||/||weight|| (healthy near 1e-3;
 # the sources are those of LARGE_UPDATE, which also marks too large here). With no loss to say

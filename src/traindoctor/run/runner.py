@@ -367,4 +367,5 @@ def run_script(script: str | os.PathLike, args: Sequence[str] = (), *, max_steps
         unchecked.append(f"the probes on the last training batch did not run: {threads_running} thread(s) the script "
                          "started were still running after it stopped, and probing beside them would change what they "
                          "compute — let the threads finish (join them) or run traindoctor checkup on the model")
-    return Report(command=command, findings=triage(found), sections={"run": section}, unchecked=unchecked)
+    return Report(command=command, findings=triage(probe_rules.forecast_confirmed(found)), sections={"run": section},
+                  unchecked=unchecked)

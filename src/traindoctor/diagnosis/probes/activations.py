@@ -1,9 +1,9 @@
 """Dead ReLU units and saturated sigmoid/tanh units, per layer, from one forward pass on a copy; and the gates
 of recurrent layers, whose sigmoids and tanhs run inside one fused op no module hook sees.
 
-A recurrent layer's gates are read where its input drives them: the first layer's input-to-hidden part
-(W_ih x + b_ih + b_hh, exact at the first time step, where the state is zero), with the weights training
-started from when they are known. A trained LSTM may hold a forget gate open on purpose; an input that pins
+A recurrent layer's gates are read by running its first layer step by step over the first time steps of the
+sequence it receives (W_ih x + W_hh h + b: the state's part pins them as surely as the input's), with the
+weights training started from when they are known. A trained LSTM may hold a forget gate open on purpose; an input that pins
 the gates from the first update on is a scale the layer was never given a chance with."""
 
 from __future__ import annotations
@@ -95,21 +95,23 @@ def _same_values(a: object, b: object) -> bool:
                       and a.storage_offset() == b.storage_offset())
 
 
-# Per fused gate chunk, in torch's order: which squashing function it goes through.
-_GATES = {"LSTM": ("sigmoid", "sigmoid", "tanh", "sigmoid"), "GRU": ("sigmoid", "sigmoid", "tanh"), "RNN_TANH": ("tanh",)}
+# The recurrent layers whose gates are bounded (a ReLU RNN's are not).
+_GATES = ("LSTM", "GRU", "RNN_TANH")
+# Time steps a recurrent layer's gates are read over: the state reaches its scale within a few.
+UNROLL_STEPS = 32
 
 
 def _recurrent_gates(setup: Setup, start: dict[str, torch.Tensor] | None) -> dict[str, dict[str, float | str]]:
     """Per recurrent layer (sigmoid/tanh gates only): the share of its first layer's gate values within 1% of
-    their bounds, from the input it receives, on a copy put back to `start` when training began there."""
+    their bounds over the sequence it receives, on a copy put back to `start` when training began there."""
     model = setup.copy_model(train=True)
     rnns = {name: m for name, m in model.named_modules() if isinstance(m, nn.RNNBase) and m.mode in _GATES}
     if not rnns:
         return {}
     if start is not None:
         model.load_state_dict(start)
-    inputs: dict[str, torch.Tensor] = {}
-    hooks = [m.register_forward_pre_hook(lambda _m, args, name=name: inputs.setdefault(name, args[0]))
+    calls: dict[str, tuple] = {}
+    hooks = [m.register_forward_pre_hook(lambda _m, args, name=name: calls.setdefault(name, args))
              for name, m in rnns.items()]
     try:
         with torch.no_grad():
@@ -118,16 +120,55 @@ def _recurrent_gates(setup: Setup, start: dict[str, torch.Tensor] | None) -> dic
         for h in hooks:
             h.remove()
     out: dict[str, dict[str, float | str]] = {}
-    for name, x in inputs.items():
-        m = rnns[name]
+    for name, args in calls.items():
+        m, x = rnns[name], args[0]
         if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.shape[-1] != m.input_size:
             continue  # a packed sequence: its data are read no further here
         with torch.no_grad():
-            pre = x.reshape(-1, m.input_size).float() @ m.weight_ih_l0.float().T
-            if m.bias:
-                pre = pre + m.bias_ih_l0.float() + m.bias_hh_l0.float()
-            chunks = pre.chunk(len(_GATES[m.mode]), dim=1)
-            pinned = sum(float(((c.sigmoid() - 0.5).abs() >= 0.49).sum() if kind == "sigmoid" else
-                               (c.tanh().abs() >= 0.99).sum()) for c, kind in zip(chunks, _GATES[m.mode]))
-        out[f"{name} (gates)"] = {"kind": f"{type(m).__name__.lower()} gates", "saturated_fraction": pinned / pre.numel()}
+            pinned, total = _unrolled(m, x, args[1] if len(args) > 1 else None)
+        out[f"{name} (gates)"] = {"kind": f"{type(m).__name__.lower()} gates", "saturated_fraction": pinned / total}
     return out
+
+
+def _unrolled(m: nn.RNNBase, x: torch.Tensor, hx: object) -> tuple[float, int]:
+    """(pinned, all) gate values of `m`'s first layer (forward direction) run step by step over the first
+    UNROLL_STEPS time steps of `x`: the recurrent part W_hh h adds to W_ih x once the state has grown, and
+    recurrent weights far above the 1/sqrt(hidden) scale pin the gates from the second step on."""
+    if x.dim() == 2:
+        x = x.unsqueeze(1)  # unbatched (time, features)
+    elif m.batch_first:
+        x = x.transpose(0, 1)
+    x = x[:UNROLL_STEPS].float()
+    batch, hidden = x.shape[1], m.hidden_size
+    w_ih, w_hh = m.weight_ih_l0.float(), m.weight_hh_l0.float()
+    b = (m.bias_ih_l0.float(), m.bias_hh_l0.float()) if m.bias else (0.0, 0.0)
+    proj = getattr(m, "weight_hr_l0", None) if getattr(m, "proj_size", 0) else None
+    h = torch.zeros(batch, w_hh.shape[1], device=x.device)
+    c = torch.zeros(batch, hidden, device=x.device)
+    state = hx[0] if isinstance(hx, tuple) else hx  # the LSTM's (h0, c0)
+    if isinstance(state, torch.Tensor) and state.shape[-1] == h.shape[-1] and state[0].numel() == h.numel():
+        h = state[0].float().reshape(h.shape)
+        if isinstance(hx, tuple) and isinstance(hx[1], torch.Tensor) and hx[1][0].numel() == c.numel():
+            c = hx[1][0].float().reshape(c.shape)
+    pinned, total = 0.0, 0
+    for x_t in x:
+        gi, gh = x_t @ w_ih.T + b[0], h @ w_hh.T + b[1]
+        if m.mode == "LSTM":
+            i, f, g, o = (gi + gh).chunk(4, dim=1)
+            sigmoids, tanhs = [i.sigmoid(), f.sigmoid(), o.sigmoid()], [g.tanh()]
+            c = sigmoids[1] * c + sigmoids[0] * tanhs[0]
+            h = sigmoids[2] * c.tanh()
+            if proj is not None:
+                h = h @ proj.float().T
+        elif m.mode == "GRU":
+            (ri, zi, ni), (rh, zh, nh) = gi.chunk(3, dim=1), gh.chunk(3, dim=1)
+            r, z = (ri + rh).sigmoid(), (zi + zh).sigmoid()
+            sigmoids, tanhs = [r, z], [(ni + r * nh).tanh()]
+            h = (1 - z) * tanhs[0] + z * h
+        else:
+            sigmoids, tanhs = [], [(gi + gh).tanh()]
+            h = tanhs[0]
+        pinned += sum(float(((s - 0.5).abs() >= 0.49).sum()) for s in sigmoids)
+        pinned += sum(float((t.abs() >= 0.99).sum()) for t in tanhs)
+        total += sum(s.numel() for s in sigmoids + tanhs)
+    return pinned, total

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ...vocabulary.numbers import finite, fmt
 from ..thresholds import (DIVERGENCE_BASELINE_STEPS, DIVERGENCE_FACTOR, DIVERGENCE_WINDOW, EXPLODE_BASELINE_STEPS,
+                          EXPLODE_EARLY_JUDGED, EXPLODE_FACTOR,
                           FIXED_COUNT_SHARE, LARGE_UPDATE, LOSS_ENDS, OVERSHOOT, RATIO_HISTORY, RATIO_WINDOW,
                           SECOND_MOMENT_STATE, SECOND_MOMENT_WARMUP, SIGN_LIKE_LARGE_UPDATE, SPIKE_HISTORY)
 
@@ -168,8 +169,12 @@ class Trend:
         norm = raw if raw is not None else r.get("grad_norm")  # clipping hides explosions from the post-clip norm
         self.norm = norm if finite(norm) else None
         if self.norm is not None and len(self.early_norms) < EXPLODE_BASELINE_STEPS:
-            self.early_norms.append(self.norm)
-            self.norm = None  # part of the baseline, not judged against it
+            # A norm EXPLODE_FACTOR above every one of EXPLODE_EARLY_JUDGED norms before it is no baseline: the
+            # explosion came within the first steps (a rate that overshoots an exp link at its third step).
+            if not (len(self.early_norms) >= EXPLODE_EARLY_JUDGED
+                    and self.norm > EXPLODE_FACTOR * max(self.early_norms) > 0):
+                self.early_norms.append(self.norm)
+                self.norm = None  # part of the baseline, not judged against it
         if self.first_lr is None:
             self.first_lr = r.get("lr")
         if "second_moment" in r:

@@ -3,8 +3,9 @@ against an absolute floor.
 
 Why: an exploding norm precedes NaNs and divergence; a vanishing one means nothing upstream learns.
 Example: `(loss * 1.3 ** step).backward()` grows the norm 1000x in ~30 steps (tests/judge).
-Known problems: the first EXPLODE_BASELINE_STEPS norms are the baseline, so a run that explodes from
-its very first step is left to the non-finite rule; an exact zero norm is not "vanishing" (no
+Known problems: the first EXPLODE_BASELINE_STEPS norms are the baseline (a norm among them 1000x above
+the 3 or more before it is judged instead), so a run that explodes from its very first steps is left to the
+non-finite rule; an exact zero norm is not "vanishing" (no
 gradient at all is named by optimizer-params-unused or labels-all-ignored), nor is a small norm under
 a loss that fell to FITTED_LOSS x its start (a separable batch fitted under a summed loss: 0.0).
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from ..thresholds import EXPLODE_BASELINE_STEPS, EXPLODE_FACTOR, FITTED_LOSS, VANISHING_NORM, VANISHING_STEPS
+from ..thresholds import EXPLODE_FACTOR, FITTED_LOSS, VANISHING_NORM, VANISHING_STEPS
 from ...vocabulary.numbers import fmt
 from .base import Record, Trend, Verdict, step_rule
 
@@ -27,7 +28,7 @@ class ExplodingGradients:
         early = statistics.median(t.early_norms)
         if early > 0 and t.norm > EXPLODE_FACTOR * early:
             return [Verdict("exploding-gradients", f"total gradient norm grew from {fmt(early)} (median of the first "
-                            f"{EXPLODE_BASELINE_STEPS} steps) to {fmt(t.norm)} at step {t.step}, {t.norm / early:.0f}x",
+                            f"{len(t.early_norms)} steps) to {fmt(t.norm)} at step {t.step}, {t.norm / early:.0f}x",
                             {"early": early, "peak": t.norm, "step": t.step}, {"step": t.step})]
         return []
 

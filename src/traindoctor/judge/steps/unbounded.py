@@ -45,6 +45,8 @@ class LossUnboundedBelow:
         else:
             return []
         self.done = True
+        # at_nonfinite: the fall is read from the non-finite value alone, which something else may have made
         return [Verdict("loss-sign-flipped", f"the loss started at {fmt(start)} and {how}: the losses torch computes "
                         "are bounded below, so a term with no floor is being maximized — one that entered the total "
-                        "with the wrong sign", {"start": start, "lowest": lowest, "step": t.step}, {"step": t.step})]
+                        "with the wrong sign", {"start": start, "lowest": lowest, "step": t.step,
+                                                "at_nonfinite": self.below < MIN_STEPS}, {"step": t.step})]

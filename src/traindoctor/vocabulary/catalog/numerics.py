@@ -161,7 +161,10 @@ CODES = (
         next_step="Lower the LR, add clipping (log the pre-clip norm) and check normalization layers.",
         bad="opt.step()",
         good="torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\nopt.step()",
-        explains=("loss-divergence", "nonfinite-forward", "nonfinite-backward"),
+        # One exploded step throws the weights far from where they were: units that die there (a ReLU layer off
+        # on every sample, an exp link at 0) pass nothing, and the output no longer depends on the inputs.
+        explains=("loss-divergence", "nonfinite-forward", "nonfinite-backward", "dead-relu", "input-ignored",
+                  "constant-output"),
     ),
     Code(
         code="vanishing-gradients",
@@ -211,8 +214,9 @@ CODES = (
         stage=STUCK,
         what=(
             "Measures the fraction of sigmoid/tanh outputs pinned near their bounds; for recurrent layers (GRU, "
-            "LSTM, tanh RNN), whose gates run inside one fused op, the gate values their first layer's input "
-            "drives (at the weights training started from, when known)."),
+            "LSTM, tanh RNN), whose gates run inside one fused op, the gate values of their first layer run step "
+            "by step over the first 32 time steps of its input, the state fed back included (at the weights "
+            "training started from, when known)."),
         why="Saturated units have derivatives near zero, so gradients vanish through them.",
         hypotheses=(
             Hypothesis("inputs to the activation are unnormalized", "print the pre-activation std"),
@@ -220,6 +224,10 @@ CODES = (
         next_step="Normalize pre-activations (LayerNorm) or lower the init scale.",
         bad="torch.tanh(self.fc(x * 100))",
         good="torch.tanh(self.norm(self.fc(x)))",
+        # Pinned units pass no gradient (their slope is ~0) and hand the next layer inputs of the largest size
+        # they can take, so a head fed by them starts as far from chance as its weights allow.
+        explains=("vanishing-gradients", "init-loss-mismatch", "lr-too-low", "loss-plateau", "slow-convergence",
+                  "cannot-overfit-batch", "underfitting"),
     ),
     Code(
         code="bad-custom-gradient",
