@@ -17,8 +17,8 @@ from typing import Any, Collection, Sequence
 
 from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import (BALANCE_SAMPLES, CONFLICT_CANCEL, IMBALANCE_DISPLACED, IMBALANCE_FELL, IMBALANCE_RATIO,
-                         IMBALANCE_TASKS, IMBALANCE_WORSE)
+from .thresholds import (BALANCE_SAMPLES, CONFLICT_CANCEL, IMBALANCE_DISPLACED, IMBALANCE_FELL, IMBALANCE_MET,
+                         IMBALANCE_RATIO, IMBALANCE_STILL, IMBALANCE_TASKS, IMBALANCE_WORSE)
 
 Sample = dict[str, Any]
 
@@ -40,7 +40,8 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
     task that was served while it was not), or a task displaced: its
     gradient an order below a term that reads no target (a penalty), which fell by half or more while the
     task did not — the optimizer served the penalty; or a task traded away: its gradient an order below the
-    largest term's, which fell by half while the task's value doubled. A weight written into the loss excuses
+    largest term's, which fell by half while the task's value doubled; or a task starved: it did not learn at all
+    while a term sending a larger gradient on every sample was met. A weight written into the loss excuses
     the first, a choice (0.01 on an auxiliary loss), never the others: no weight is meant to stop a task
     learning, nor to make it worse."""
     found = []
@@ -51,6 +52,9 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
         if any(r is None for r in ratios):
             continue
         fell = _fell(samples, term)
+        if (collapse := _collapsed(samples, term, ratios, source, weights, tasks, unknown)) is not None:
+            found.append(collapse)
+            continue
         if fell is not None and fell >= IMBALANCE_FELL:
             continue  # the term is being served: through its own parameters, or it is nearly met
         largest = max((n for n in samples[-1]["norms"].items() if n[0] != term), key=lambda kv: kv[1])[0]
@@ -58,13 +62,15 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
         penalty = largest not in tasks and largest not in unknown
         worse = fell is not None and fell <= -IMBALANCE_WORSE
         displaced = (term in tasks and (penalty or worse) and max(ratios) < IMBALANCE_DISPLACED and served_other)
+        starved = (term in tasks and fell is not None and fell < IMBALANCE_STILL and max(ratios) < 1.0
+                   and (_fell(samples, largest) or 0.0) >= IMBALANCE_MET)
         # Between tasks, the bar is lower when the larger one was served and this one was not.
         bar = IMBALANCE_TASKS if term in tasks and largest in tasks and served_other else IMBALANCE_RATIO
-        if not displaced and (max(ratios) >= bar
-                              or _weighted_on_purpose(max(ratios), weights.get(term), weights.get(largest), bar)):
+        if not (displaced or starved) and (max(ratios) >= bar or _weighted_on_purpose(
+                max(ratios), weights.get(term), weights.get(largest), bar)):
             continue
-        found.append(_imbalance_finding(term, largest, ratios, fell, samples, source, weights,
-                                        "penalty" if displaced and penalty else "worse" if displaced else None,
+        kind = ("penalty" if penalty else "worse") if displaced else "starved" if starved else None
+        found.append(_imbalance_finding(term, largest, ratios, fell, samples, source, weights, kind,
                                         by_penalty=term in tasks and penalty))
     return found
 
@@ -96,7 +102,8 @@ def conflict(samples: Sequence[Sample], source: str, tasks: Collection[str] = ()
 def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float | None, samples: Sequence[Sample],
                        source: str, weights: dict[str, float], displaced: str | None = None,
                        by_penalty: bool = False) -> Finding:
-    """`displaced`: by a penalty the optimizer served ("penalty"), or traded away for a larger term ("worse");
+    """`displaced`: by a penalty the optimizer served ("penalty"), traded away for a larger term ("worse"), or
+    starved beside a larger term that was met ("starved");
     `by_penalty`: a task drowned by a term that reads no target."""
     weight = weights.get(term)
     moved = ("" if fell is None else f"; its value went from {fmt(_value(samples[0], term))} to "
@@ -106,6 +113,9 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
     if displaced == "worse":
         observation += (f", while `{largest}` went from {fmt(_value(samples[0], largest))} to "
                         f"{fmt(_value(samples[-1], largest))}: the optimizer served it and made `{term}` worse")
+    elif displaced == "starved":
+        observation += (f", while `{largest}` went from {fmt(_value(samples[0], largest))} to "
+                        f"{fmt(_value(samples[-1], largest))}: the optimizer met it and `{term}` never learned")
     elif displaced:
         observation += (f", while `{largest}`, which reads no target, went from {fmt(_value(samples[0], largest))} to "
                         f"{fmt(_value(samples[-1], largest))}"
@@ -135,6 +145,50 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
         "term": term, "largest": largest, "ratios": ratios, "fell": fell, "weight": weight, "displaced": displaced,
         "norms": [s["norms"] for s in samples], "at": [s.get("at") for s in samples],
         **({"unweighted": unweighted, "explains": ["over-regularization"]} if scale else {})})
+
+
+def _collapsed(samples: Sequence[Sample], term: str, ratios: list[float], source: str, weights: dict[str, float],
+               tasks: Collection[str], unknown: Collection[str]) -> Finding | None:
+    """A task drowned at the start by a penalty's scale, and the penalty then met: on every sample of the first
+    half (the initial weights) the task's gradient is an order below the penalty's, with the weights in the loss
+    taken out too (a KL summed beside a reconstruction averaged over pixels: no coefficient chose that), and the
+    penalty fell by IMBALANCE_MET. The shared weights went where the penalty wants them (a posterior on the
+    prior, states at zero) before the task had a say; whatever the task learned later came through its own
+    parameters. Later samples cannot clear it: a met penalty asks nothing more. None otherwise."""
+    half = len(samples) // 2
+    if term not in tasks or half < 1:
+        return None
+    start = samples[:half]
+    others = {n for s in start for n in s["norms"]} - {term} - set(tasks) - set(unknown)
+    for penalty in sorted(others):
+        early = [s["norms"].get(penalty) for s in start]
+        if any(not isinstance(n, float) or not math.isfinite(n) or n <= 0 for n in early):
+            continue
+        own = [s["norms"][term] / n for s, n in zip(start, early)]
+        unweighted = _unweighted(max(own), weights.get(term), weights.get(penalty))
+        if (max(own) >= IMBALANCE_DISPLACED or unweighted is None or unweighted >= IMBALANCE_DISPLACED
+                or (_fell(samples, penalty) or 0.0) < IMBALANCE_MET):
+            continue
+        observation = (f"at the start, the loss term `{term}` sends a gradient {fmt(max(own))} times or less the "
+                       f"size of `{penalty}`'s to the shared parameters ({fmt(unweighted)} to 1 without the weights "
+                       f"in front of them: `{penalty}`'s scale, not its weight), and `{penalty}`, which reads no "
+                       f"target, went from {fmt(_value(samples[0], penalty))} to {fmt(_value(samples[-1], penalty))}: "
+                       f"the shared weights went where `{penalty}` wants them before `{term}` had a say "
+                       f"(`{term}` went from {fmt(_value(samples[0], term))} to {fmt(_value(samples[-1], term))}, "
+                       "through what only it reaches)")
+        hypotheses = [
+            Hypothesis(f"`{term}` is on a far smaller scale than `{penalty}` (a mean over elements beside a sum)",
+                       f"put both on the same reduction (sum `{term}` over its elements, or average `{penalty}`) "
+                       f"on a copy: `{penalty}` no longer falls to nothing and `{term}` falls further"),
+            Hypothesis(f"`{penalty}` is meant to be met (a prior the task should not use)",
+                       f"drop `{penalty}` on a copy: if `{term}` ends no lower, the imbalance is harmless", kind="null"),
+        ]
+        # A warning: the task learned something; the regularisation-off arm, when it runs, measures the cost.
+        return finding("loss-imbalance", observation, source, hypotheses=hypotheses, evidence={
+            "term": term, "largest": penalty, "ratios": ratios, "fell": _fell(samples, term), "displaced": "collapsed",
+            "weight": weights.get(term), "unweighted": unweighted, "explains": ["over-regularization"],
+            "norms": [s["norms"] for s in samples], "at": [s.get("at") for s in samples]})
+    return None
 
 
 def _conflict_hypotheses(a: str, b: str) -> list[Hypothesis]:

@@ -765,6 +765,13 @@ IMBALANCE_DISPLACED = 0.1
 # IMBALANCE_FELL: the larger term's steps move the shared weights against it and it has too little say to
 # hold them (a boundary condition beside a PDE residual). No weight is meant to make a task worse.
 IMBALANCE_WORSE = 1.0
+# A task is starved when it did not learn at all — its value moved by under this fraction of its start over the
+# run — while a term whose gradient was larger than its own on every sample (the step size that term sets) was
+# met: it fell by IMBALANCE_MET of its start. Equal say at most, not an order below: the outcome is
+# conclusive, one term served to the end and the other never, so the larger term took the shared weights
+# (a penalty on the states driving them to zero, a regression in pixels owning the trunk).
+IMBALANCE_STILL = 0.1
+IMBALANCE_MET = 0.9
 # Two terms cancel when the norm of their summed gradient is at most half the sum of their norms (equal
 # norms at a cosine of -0.5 or below; unequal norms need a stronger opposition). At the optimum of any
 # weighted sum the terms' gradients oppose exactly (a VAE's KL and reconstruction, an entropy bonus and the
