@@ -347,3 +347,34 @@ def test_a_scale_mismatch_reads_before_the_over_regularisation_it_causes():
         assert [f.code for f in triage(found + [over])][0] == first
     # Weights unknown (the Monitor's terms): no claim either way.
     assert "explains" not in loss_balance.judge(penalty, "run", {}, ("rec",))[0].evidence
+
+
+@pytest.mark.parametrize("task, penalty, weights", [
+    ("bce", "kl", {"bce": 1.0, "kl": -0.5}),  # a KL summed over latents beside a reconstruction averaged over pixels
+    ("cross_entropy", "l1", {"cross_entropy": 1.0, "l1": 1.0}),  # an activation L1 summed over states
+    ("mse", "smooth", {"mse": 2.0, "smooth": 1.0}),  # a smoothness penalty summed over every pixel
+])
+def test_a_penalty_that_drowned_the_task_at_the_start_by_its_scale_and_was_met_explains_the_over_regularisation(
+        task, penalty, weights):
+    """The task fell through what only it reaches, and the met penalty asks nothing at the final weights: the
+    start shows the shared weights went where the penalty wants them before the task had a say."""
+    def samples(start_ratio, penalty_end, task_norm_end=1.0):
+        norms = [start_ratio, start_ratio, task_norm_end, task_norm_end]
+        return [_sample({task: n, penalty: 1.0}, values={task: v, penalty: p}, at=i)
+                for i, (n, v, p) in enumerate(zip(norms, (0.7, 0.7, 0.2, 0.2), (0.5, 0.5, penalty_end, penalty_end)))]
+    found = loss_balance.judge(samples(0.01, 1e-3), "run", weights, (task,))
+    assert [(f.code, f.evidence["displaced"], f.evidence["explains"]) for f in found] == [
+        ("loss-imbalance", "collapsed", ["over-regularization"])]
+    assert "before" in found[0].observation and "not its weight" in found[0].observation
+    assert loss_balance.judge(samples(0.5, 1e-3), "run", weights, (task,)) == []  # the task had its say
+    assert loss_balance.judge(samples(0.01, 0.3), "run", weights, (task,)) == []  # the penalty was not met
+    assert loss_balance.judge(samples(0.01, 1e-3), "run", {}, (task,)) == []  # weights unknown: no scale claim
+    assert loss_balance.judge(samples(0.01, 1e-3), "run", {**weights, penalty: 1e-3 * weights[task]}, (task,)) == []
+    assert loss_balance.judge(samples(0.01, 1e-3), "run", weights, (task, penalty)) == []  # two tasks
+
+
+def test_a_textbook_vae_whose_kl_grows_from_zero_is_not_collapsed():
+    """Reconstruction and KL both summed per image: the reconstruction leads at the start and the KL rises."""
+    vae = [_sample({"bce": b, "kl": k}, values={"bce": v, "kl": kv}, at=i) for i, (b, k, v, kv) in
+           enumerate(((3.2, 0.26, 283.0, 0.025), (3.2, 0.27, 282.0, 0.026), (13.8, 9.3, 30.0, 9.0), (11.7, 10.5, 28.0, 9.8)))]
+    assert loss_balance.judge(vae, "run", {"bce": 0.01, "kl": -0.005}, ("bce",)) == []

@@ -18,7 +18,7 @@ from typing import Any, Collection, Sequence
 from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.numbers import fmt
 from .thresholds import (BALANCE_SAMPLES, CONFLICT_CANCEL, IMBALANCE_DISPLACED, IMBALANCE_FELL, IMBALANCE_MET,
-                         IMBALANCE_RATIO, IMBALANCE_STILL, IMBALANCE_TASKS, IMBALANCE_WORSE)
+                         IMBALANCE_RATIO, IMBALANCE_TASKS, IMBALANCE_WORSE)
 
 Sample = dict[str, Any]
 
@@ -40,8 +40,8 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
     task that was served while it was not), or a task displaced: its
     gradient an order below a term that reads no target (a penalty), which fell by half or more while the
     task did not — the optimizer served the penalty; or a task traded away: its gradient an order below the
-    largest term's, which fell by half while the task's value doubled; or a task starved: it did not learn at all
-    while a term sending a larger gradient on every sample was met. A weight written into the loss excuses
+    largest term's, which fell by half while the task's value doubled; or a task drowned at the start by a
+    penalty's scale, the penalty then met (_collapsed). A weight written into the loss excuses
     the first, a choice (0.01 on an auxiliary loss), never the others: no weight is meant to stop a task
     learning, nor to make it worse."""
     found = []
@@ -62,15 +62,13 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
         penalty = largest not in tasks and largest not in unknown
         worse = fell is not None and fell <= -IMBALANCE_WORSE
         displaced = (term in tasks and (penalty or worse) and max(ratios) < IMBALANCE_DISPLACED and served_other)
-        starved = (term in tasks and fell is not None and fell < IMBALANCE_STILL and max(ratios) < 1.0
-                   and (_fell(samples, largest) or 0.0) >= IMBALANCE_MET)
         # Between tasks, the bar is lower when the larger one was served and this one was not.
         bar = IMBALANCE_TASKS if term in tasks and largest in tasks and served_other else IMBALANCE_RATIO
-        if not (displaced or starved) and (max(ratios) >= bar or _weighted_on_purpose(
-                max(ratios), weights.get(term), weights.get(largest), bar)):
+        if not displaced and (max(ratios) >= bar
+                              or _weighted_on_purpose(max(ratios), weights.get(term), weights.get(largest), bar)):
             continue
-        kind = ("penalty" if penalty else "worse") if displaced else "starved" if starved else None
-        found.append(_imbalance_finding(term, largest, ratios, fell, samples, source, weights, kind,
+        found.append(_imbalance_finding(term, largest, ratios, fell, samples, source, weights,
+                                        "penalty" if displaced and penalty else "worse" if displaced else None,
                                         by_penalty=term in tasks and penalty))
     return found
 
@@ -102,8 +100,7 @@ def conflict(samples: Sequence[Sample], source: str, tasks: Collection[str] = ()
 def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float | None, samples: Sequence[Sample],
                        source: str, weights: dict[str, float], displaced: str | None = None,
                        by_penalty: bool = False) -> Finding:
-    """`displaced`: by a penalty the optimizer served ("penalty"), traded away for a larger term ("worse"), or
-    starved beside a larger term that was met ("starved");
+    """`displaced`: by a penalty the optimizer served ("penalty"), or traded away for a larger term ("worse");
     `by_penalty`: a task drowned by a term that reads no target."""
     weight = weights.get(term)
     moved = ("" if fell is None else f"; its value went from {fmt(_value(samples[0], term))} to "
@@ -113,9 +110,6 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
     if displaced == "worse":
         observation += (f", while `{largest}` went from {fmt(_value(samples[0], largest))} to "
                         f"{fmt(_value(samples[-1], largest))}: the optimizer served it and made `{term}` worse")
-    elif displaced == "starved":
-        observation += (f", while `{largest}` went from {fmt(_value(samples[0], largest))} to "
-                        f"{fmt(_value(samples[-1], largest))}: the optimizer met it and `{term}` never learned")
     elif displaced:
         observation += (f", while `{largest}`, which reads no target, went from {fmt(_value(samples[0], largest))} to "
                         f"{fmt(_value(samples[-1], largest))}"
@@ -166,7 +160,9 @@ def _collapsed(samples: Sequence[Sample], term: str, ratios: list[float], source
             continue
         own = [s["norms"][term] / n for s, n in zip(start, early)]
         unweighted = _unweighted(max(own), weights.get(term), weights.get(penalty))
-        if (max(own) >= IMBALANCE_DISPLACED or unweighted is None or unweighted >= IMBALANCE_DISPLACED
+        # A penalty weighted an order or more below the task was scaled down on purpose: its strength is a choice.
+        chosen = abs(weights.get(penalty) or 0.0) < IMBALANCE_DISPLACED * abs(weights.get(term) or 0.0)
+        if (max(own) >= IMBALANCE_DISPLACED or unweighted is None or unweighted >= IMBALANCE_DISPLACED or chosen
                 or (_fell(samples, penalty) or 0.0) < IMBALANCE_MET):
             continue
         observation = (f"at the start, the loss term `{term}` sends a gradient {fmt(max(own))} times or less the "

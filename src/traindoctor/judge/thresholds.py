@@ -765,12 +765,9 @@ IMBALANCE_DISPLACED = 0.1
 # IMBALANCE_FELL: the larger term's steps move the shared weights against it and it has too little say to
 # hold them (a boundary condition beside a PDE residual). No weight is meant to make a task worse.
 IMBALANCE_WORSE = 1.0
-# A task is starved when it did not learn at all — its value moved by under this fraction of its start over the
-# run — while a term whose gradient was larger than its own on every sample (the step size that term sets) was
-# met: it fell by IMBALANCE_MET of its start. Equal say at most, not an order below: the outcome is
-# conclusive, one term served to the end and the other never, so the larger term took the shared weights
-# (a penalty on the states driving them to zero, a regression in pixels owning the trunk).
-IMBALANCE_STILL = 0.1
+# A penalty meets its own optimum when it falls by this share of its start: a task drowned at the start by the
+# penalty's scale (IMBALANCE_DISPLACED, the weights taken out) found the shared weights already where the penalty
+# wants them (a posterior collapsed onto the prior) once it could have had a say.
 IMBALANCE_MET = 0.9
 # Two terms cancel when the norm of their summed gradient is at most half the sum of their norms (equal
 # norms at a cosine of -0.5 or below; unequal norms need a stronger opposition). At the optimum of any
