@@ -1,5 +1,7 @@
 """Multi-loss balance: the additive terms of a recorded loss (measure/tape.py), the measurement on shared
 parameters (diagnosis/loss_terms.py), the rules (judge/loss_balance.py), and checkup's use of them."""
+import math
+
 import pytest
 import torch
 import torch.nn as nn
@@ -8,6 +10,7 @@ import torch.nn.functional as F
 import traindoctor
 from conftest import validate
 from traindoctor.diagnosis.loss_terms import NotMultiLoss, check_checkup, check_run, measure, named_terms
+from traindoctor.diagnosis.loss_terms import _sample as _sample_of, _tape as _term_tape
 from traindoctor.judge import loss_balance
 from traindoctor.measure.tape import TapeRecorder
 
@@ -378,3 +381,61 @@ def test_a_textbook_vae_whose_kl_grows_from_zero_is_not_collapsed():
     vae = [_sample({"bce": b, "kl": k}, values={"bce": v, "kl": kv}, at=i) for i, (b, k, v, kv) in
            enumerate(((3.2, 0.26, 283.0, 0.025), (3.2, 0.27, 282.0, 0.026), (13.8, 9.3, 30.0, 9.0), (11.7, 10.5, 28.0, 9.8)))]
     assert loss_balance.judge(vae, "run", {"bce": 0.01, "kl": -0.005}, ("bce",)) == []
+
+
+# ── a task starved beside a term that was met ────────────────────────────────
+
+def test_each_term_made_by_a_loss_function_carries_the_value_of_an_uninformed_model_in_its_units():
+    """ln C for a cross-entropy, the targets' variance for an MSE, times the term's weight; none for a penalty
+    written by hand. On tape (replayed on copies) and on the live graph (a term off tape)."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 8)
+    targets = ((x[:, 0] > 0).long(), 2.0 * x[:, 1])
+    tape = _term_tape(TwoHeads(), x, targets, lambda o, t: F.mse_loss(o[1], t[1]) + 0.5 * F.cross_entropy(o[0], t[0]))
+    assert _sample_of(TwoHeads(), tape, 0)["uninformed"] == pytest.approx(
+        {"mse_loss": float(targets[1].var()), "cross_entropy": 0.5 * math.log(2)})
+    x = torch.randn(8, 5, 6)
+    tape = _term_tape(_Tagger(), x, (x[..., :3] > 0).float(),
+                      lambda o, t: F.binary_cross_entropy_with_logits(o[0], t) + o[1].abs().mean())
+    assert _sample_of(_Tagger(), tape, 0)["uninformed"] == pytest.approx({"binary_cross_entropy_with_logits": math.log(2)})
+    live = _two_call_tape(lambda o, y: 1e3 * F.mse_loss(o, y)).live_sample
+    torch.manual_seed(0)
+    nn.Linear(3, 1), torch.randn(8, 3), torch.randn(8, 3)
+    assert live["uninformed"] == pytest.approx({"mse_loss": 0.1 * float(torch.randn(8, 1).var())})
+
+
+def _starving(task_values, other_values, task_norm=0.3, level=1.386, tasks=("task",), other="other"):
+    return [{**_sample({"task": task_norm, other: 1.0}, values={"task": v, other: o}, at=i), "uninformed": {"task": level}}
+            for i, (v, o) in enumerate(zip(task_values, other_values))]
+
+
+@pytest.mark.parametrize("level, task_values, other, tasks, unknown", [
+    # a 4-way intent classifier beside an activation penalty summed over states, computed off tape
+    (math.log(4), (1.41, 1.33, 1.385, 1.387), "l1", ("task",), ("l1",)),
+    # a shape classifier beside a centre regression in pixels: two tasks, the regression met
+    (math.log(4), (1.39, 1.40, 1.38, 1.31), "loc", ("task", "loc"), ()),
+    # a denoiser's MSE at the targets' variance beside a smoothness penalty summed over pixels
+    (0.8, (0.85, 0.82, 0.79, 0.8), "smooth", ("task",), ()),
+])
+def test_a_task_left_at_its_uninformed_value_beside_a_larger_term_that_was_met_is_starved(
+        level, task_values, other, tasks, unknown):
+    """Whatever the ratio (an order or not), the outcome is conclusive: one term met, the task never learned."""
+    samples = _starving(task_values, (300.0, 310.0, 4.4, 7.5), level=level, other=other)
+    found = loss_balance.judge(samples, "run", {"task": 1.0, other: 1.0}, tasks, unknown)
+    assert [(f.code, f.severity, f.evidence["displaced"], f.evidence["largest"]) for f in found] == [
+        ("loss-imbalance", "error", "starved", other)]
+    assert found[0].evidence.get("explains") == (["over-regularization"] if other not in tasks else None)
+    assert "learned next to nothing" in found[0].observation
+
+
+def test_a_task_that_learned_or_one_beside_no_larger_met_term_is_not_starved():
+    met = (300.0, 310.0, 4.4, 7.5)
+    assert loss_balance.judge(_starving((1.4, 1.4, 0.3, 0.3), met), "run", {}, ("task",)) == []  # it learned
+    assert loss_balance.judge(_starving((1.4, 1.4, 1.0, 1.0), met), "run", {}, ("task",)) == []  # below its level
+    assert loss_balance.judge(_starving((1.4,) * 4, (300.0, 310.0, 100.0, 90.0)), "run", {}, ("task",)) == []  # not met
+    assert loss_balance.judge(_starving((1.4,) * 4, met, task_norm=2.0), "run", {}, ("task",)) == []  # it had more say
+    no_level = [{k: v for k, v in s.items() if k != "uninformed"} for s in _starving((1.4,) * 4, met)]
+    assert loss_balance.judge(no_level, "run", {}, ("task",)) == []  # its uninformed value unknown
+    # Outweighed by the penalty's weight alone (a KL x 100): the coefficient is over-regularization's reading.
+    weighted = loss_balance.judge(_starving((1.4,) * 4, met), "run", {"task": 1.0, "other": 100.0}, ("task",))
+    assert [f.evidence["displaced"] for f in weighted] == ["starved"] and "explains" not in weighted[0].evidence
