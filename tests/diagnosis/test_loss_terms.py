@@ -397,7 +397,13 @@ def test_each_term_made_by_a_loss_function_carries_the_value_of_an_uninformed_mo
     x = torch.randn(8, 5, 6)
     tape = _term_tape(_Tagger(), x, (x[..., :3] > 0).float(),
                       lambda o, t: F.binary_cross_entropy_with_logits(o[0], t) + o[1].abs().mean())
-    assert _sample_of(_Tagger(), tape, 0)["uninformed"] == pytest.approx({"binary_cross_entropy_with_logits": math.log(2)})
+    assert _sample_of(_Tagger(), tape, 0)["uninformed"] == pytest.approx(
+        {"binary_cross_entropy_with_logits": math.log(2)})
+    # Against soft targets (a teacher's probabilities, intensities) the floor is their entropy: no level.
+    soft = torch.rand(64, 2).softmax(1)
+    tape = _term_tape(TwoHeads(), torch.randn(64, 8), soft,
+                      lambda o, t: F.cross_entropy(o[0], t) + F.binary_cross_entropy_with_logits(o[1], t[:, 0]))
+    assert _sample_of(TwoHeads(), tape, 0)["uninformed"] == {}
     live = _two_call_tape(lambda o, y: 1e3 * F.mse_loss(o, y)).live_sample
     torch.manual_seed(0)
     nn.Linear(3, 1), torch.randn(8, 3), torch.randn(8, 3)
@@ -405,8 +411,8 @@ def test_each_term_made_by_a_loss_function_carries_the_value_of_an_uninformed_mo
 
 
 def _starving(task_values, other_values, task_norm=0.3, level=1.386, tasks=("task",), other="other"):
-    return [{**_sample({"task": task_norm, other: 1.0}, values={"task": v, other: o}, at=i), "uninformed": {"task": level}}
-            for i, (v, o) in enumerate(zip(task_values, other_values))]
+    return [{**_sample({"task": task_norm, other: 1.0}, values={"task": v, other: o}, at=i),
+             "uninformed": {"task": level}} for i, (v, o) in enumerate(zip(task_values, other_values))]
 
 
 @pytest.mark.parametrize("level, task_values, other, tasks, unknown", [
@@ -433,6 +439,8 @@ def test_a_task_that_learned_or_one_beside_no_larger_met_term_is_not_starved():
     assert loss_balance.judge(_starving((1.4, 1.4, 0.3, 0.3), met), "run", {}, ("task",)) == []  # it learned
     assert loss_balance.judge(_starving((1.4, 1.4, 1.0, 1.0), met), "run", {}, ("task",)) == []  # below its level
     assert loss_balance.judge(_starving((1.4,) * 4, (300.0, 310.0, 100.0, 90.0)), "run", {}, ("task",)) == []  # not met
+    # A surrogate that changes sign (a policy-gradient loss) has no floor to meet.
+    assert loss_balance.judge(_starving((1.4,) * 4, (0.5, 0.4, -0.01, 0.02)), "run", {}, ("task",)) == []
     assert loss_balance.judge(_starving((1.4,) * 4, met, task_norm=2.0), "run", {}, ("task",)) == []  # it had more say
     no_level = [{k: v for k, v in s.items() if k != "uninformed"} for s in _starving((1.4,) * 4, met)]
     assert loss_balance.judge(no_level, "run", {}, ("task",)) == []  # its uninformed value unknown

@@ -175,14 +175,18 @@ def _starved(samples: Sequence[Sample], term: str, source: str, weights: dict[st
     last = [v for s in samples[-half:] if (v := _value(s, term)) is not None]
     if not last or sum(last) / len(last) < NEAR_CHANCE * level:
         return None
+    # Met: a term bounded below by zero (a loss, a penalty) brought near it; a policy-gradient surrogate that
+    # changes sign has no floor to meet.
     larger = [n for n in _common(samples, "norms") if n != term
               and all(s["norms"][n] > s["norms"][term] for s in samples)
+              and all((v := _value(s, n)) is not None and v >= 0 for s in samples)
               and (_fell(samples, n) or 0.0) >= IMBALANCE_MET]
     if not larger:
         return None
     other = max(larger, key=lambda n: samples[-1]["norms"][n])
-    return _imbalance_finding(term, other, [s["norms"][term] / s["norms"][other] for s in samples], _fell(samples, term),
-                              samples, source, weights, "starved", by_penalty=other not in tasks)
+    ratios = [s["norms"][term] / s["norms"][other] for s in samples]
+    return _imbalance_finding(term, other, ratios, _fell(samples, term), samples, source, weights, "starved",
+                              by_penalty=other not in tasks)
 
 
 def _level(samples: Sequence[Sample], term: str) -> float | None:

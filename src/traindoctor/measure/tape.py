@@ -32,7 +32,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from . import term_grads
-from .losses import LOSS_FUNCTIONS, chance_level
+from .losses import BINARY, CLASSIFICATION, LOSS_FUNCTIONS, chance_level
 
 MAX_OPS = 5000  # a longer head (a loop over a long sequence) is not recorded
 MAX_CONST_BYTES = 64 * 2**20  # the clones of the other tensors it reads
@@ -260,7 +260,8 @@ class Tape:
     def uninformed(self, slot: int, values: dict[int, Any]) -> float | None:
         """The loss of an uninformed model for the term at `slot`, when one torch loss function computed it (ln C,
         ln 2, the target's variance: measure/losses.py `chance_level`), its arguments read from the slots'
-        `values`; None otherwise."""
+        `values`; None otherwise. A cross-entropy against soft targets (a teacher's probabilities, pixel
+        intensities) has the targets' own entropy as its floor, not ln C or ln 2: no level then."""
         op = self._producer.get(slot)
         name = getattr(op.func, "__name__", "") if op is not None else ""
         if name not in LOSS_FUNCTIONS:
@@ -268,6 +269,11 @@ class Tape:
         try:
             args, kwargs = tree_unflatten([_value(x, values, {}, False, None) for x in op.leaves], op.spec)
             bound = inspect.signature(op.func).bind(*args, **kwargs).arguments
+            target = bound.get("target")
+            labels = isinstance(target, torch.Tensor) and (
+                not target.is_floating_point() if name in CLASSIFICATION else not ((target != 0) & (target != 1)).any())
+            if name in CLASSIFICATION + BINARY and not labels:
+                return None
             level = chance_level(name, bound)
         except (KeyError, TypeError, ValueError, RuntimeError):  # an argument not at hand, a signature not readable
             return None
