@@ -374,6 +374,9 @@ def test_a_penalty_that_drowned_the_task_at_the_start_by_its_scale_and_was_met_e
     assert loss_balance.judge(samples(0.01, 1e-3), "run", {}, (task,)) == []  # weights unknown: no scale claim
     assert loss_balance.judge(samples(0.01, 1e-3), "run", {**weights, penalty: 1e-3 * weights[task]}, (task,)) == []
     assert loss_balance.judge(samples(0.01, 1e-3), "run", weights, (task, penalty)) == []  # two tasks
+    # Weighted an order above the task too (a KL x 50): the coefficient's over-regularization reads first.
+    strong = loss_balance.judge(samples(1e-4, 1e-3), "run", {**weights, penalty: 50 * weights[task]}, (task,))
+    assert [(f.evidence["displaced"], f.evidence.get("explains")) for f in strong] == [("collapsed", None)]
 
 
 def test_a_textbook_vae_whose_kl_grows_from_zero_is_not_collapsed():

@@ -221,9 +221,13 @@ def _collapsed(samples: Sequence[Sample], term: str, ratios: list[float], source
         if (max(own) >= IMBALANCE_DISPLACED or unweighted is None or unweighted >= IMBALANCE_DISPLACED or chosen
                 or (_fell(samples, penalty) or 0.0) < IMBALANCE_MET):
             continue
+        # Weighted an order or more above the task, the coefficient drowns it too: a regularisation set too
+        # strong is over-regularization's reading (lower the coefficient), which this then does not explain.
+        strong = abs(weights.get(penalty) or 0.0) * IMBALANCE_DISPLACED >= abs(weights.get(term) or 0.0)
+        scaled = f", and its weight {fmt(weights[penalty])}" if strong else ", not its weight"
         observation = (f"at the start, the loss term `{term}` sends a gradient {fmt(max(own))} times or less the "
                        f"size of `{penalty}`'s to the shared parameters ({fmt(unweighted)} to 1 without the weights "
-                       f"in front of them: `{penalty}`'s scale, not its weight), and `{penalty}`, which reads no "
+                       f"in front of them: `{penalty}`'s scale{scaled}), and `{penalty}`, which reads no "
                        f"target, went from {fmt(_value(samples[0], penalty))} to {fmt(_value(samples[-1], penalty))}: "
                        f"the shared weights went where `{penalty}` wants them before `{term}` had a say "
                        f"(`{term}` went from {fmt(_value(samples[0], term))} to {fmt(_value(samples[-1], term))}, "
@@ -238,7 +242,8 @@ def _collapsed(samples: Sequence[Sample], term: str, ratios: list[float], source
         # A warning: the task learned something; the regularisation-off arm, when it runs, measures the cost.
         return finding("loss-imbalance", observation, source, hypotheses=hypotheses, evidence={
             "term": term, "largest": penalty, "ratios": ratios, "fell": _fell(samples, term), "displaced": "collapsed",
-            "weight": weights.get(term), "unweighted": unweighted, "explains": ["over-regularization"],
+            "weight": weights.get(term), "unweighted": unweighted,
+            **({} if strong else {"explains": ["over-regularization"]}),
             "norms": [s["norms"] for s in samples], "at": [s.get("at") for s in samples]})
     return None
 
