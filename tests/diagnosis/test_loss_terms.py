@@ -1,5 +1,7 @@
 """Multi-loss balance: the additive terms of a recorded loss (measure/tape.py), the measurement on shared
 parameters (diagnosis/loss_terms.py), the rules (judge/loss_balance.py), and checkup's use of them."""
+import math
+
 import pytest
 import torch
 import torch.nn as nn
@@ -8,6 +10,7 @@ import torch.nn.functional as F
 import traindoctor
 from conftest import validate
 from traindoctor.diagnosis.loss_terms import NotMultiLoss, check_checkup, check_run, measure, named_terms
+from traindoctor.diagnosis.loss_terms import _sample as _sample_of, _tape as _term_tape
 from traindoctor.judge import loss_balance
 from traindoctor.measure.tape import TapeRecorder
 
@@ -347,3 +350,103 @@ def test_a_scale_mismatch_reads_before_the_over_regularisation_it_causes():
         assert [f.code for f in triage(found + [over])][0] == first
     # Weights unknown (the Monitor's terms): no claim either way.
     assert "explains" not in loss_balance.judge(penalty, "run", {}, ("rec",))[0].evidence
+
+
+@pytest.mark.parametrize("task, penalty, weights", [
+    ("bce", "kl", {"bce": 1.0, "kl": -0.5}),  # a KL summed over latents beside a reconstruction averaged over pixels
+    ("cross_entropy", "l1", {"cross_entropy": 1.0, "l1": 1.0}),  # an activation L1 summed over states
+    ("mse", "smooth", {"mse": 2.0, "smooth": 1.0}),  # a smoothness penalty summed over every pixel
+])
+def test_a_penalty_that_drowned_the_task_at_the_start_by_its_scale_and_was_met_explains_the_over_regularisation(
+        task, penalty, weights):
+    """The task fell through what only it reaches, and the met penalty asks nothing at the final weights: the
+    start shows the shared weights went where the penalty wants them before the task had a say."""
+    def samples(start_ratio, penalty_end, task_norm_end=1.0):
+        norms = [start_ratio, start_ratio, task_norm_end, task_norm_end]
+        return [_sample({task: n, penalty: 1.0}, values={task: v, penalty: p}, at=i)
+                for i, (n, v, p) in enumerate(zip(norms, (0.7, 0.7, 0.2, 0.2), (0.5, 0.5, penalty_end, penalty_end)))]
+    found = loss_balance.judge(samples(0.01, 1e-3), "run", weights, (task,))
+    assert [(f.code, f.evidence["displaced"], f.evidence["explains"]) for f in found] == [
+        ("loss-imbalance", "collapsed", ["over-regularization"])]
+    assert "before" in found[0].observation and "not its weight" in found[0].observation
+    assert loss_balance.judge(samples(0.5, 1e-3), "run", weights, (task,)) == []  # the task had its say
+    assert loss_balance.judge(samples(0.01, 0.3), "run", weights, (task,)) == []  # the penalty was not met
+    assert loss_balance.judge(samples(0.01, 1e-3), "run", {}, (task,)) == []  # weights unknown: no scale claim
+    assert loss_balance.judge(samples(0.01, 1e-3), "run", {**weights, penalty: 1e-3 * weights[task]}, (task,)) == []
+    assert loss_balance.judge(samples(0.01, 1e-3), "run", weights, (task, penalty)) == []  # two tasks
+    # Weighted an order above the task too (a KL x 50): the coefficient's over-regularization reads first.
+    strong = loss_balance.judge(samples(1e-4, 1e-3), "run", {**weights, penalty: 50 * weights[task]}, (task,))
+    assert [(f.evidence["displaced"], f.evidence.get("explains")) for f in strong] == [("collapsed", None)]
+
+
+def test_a_textbook_vae_whose_kl_grows_from_zero_is_not_collapsed():
+    """Reconstruction and KL both summed per image: the reconstruction leads at the start and the KL rises."""
+    vae = [_sample({"bce": b, "kl": k}, values={"bce": v, "kl": kv}, at=i) for i, (b, k, v, kv) in
+           enumerate(((3.2, 0.26, 283.0, 0.025), (3.2, 0.27, 282.0, 0.026), (13.8, 9.3, 30.0, 9.0), (11.7, 10.5, 28.0, 9.8)))]
+    assert loss_balance.judge(vae, "run", {"bce": 0.01, "kl": -0.005}, ("bce",)) == []
+
+
+# ── a task starved beside a term that was met ────────────────────────────────
+
+def test_each_term_made_by_a_loss_function_carries_the_value_of_an_uninformed_model_in_its_units():
+    """ln C for a cross-entropy, the targets' variance for an MSE, times the term's weight; none for a penalty
+    written by hand. On tape (replayed on copies) and on the live graph (a term off tape)."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 8)
+    targets = ((x[:, 0] > 0).long(), 2.0 * x[:, 1])
+    tape = _term_tape(TwoHeads(), x, targets, lambda o, t: F.mse_loss(o[1], t[1]) + 0.5 * F.cross_entropy(o[0], t[0]))
+    assert _sample_of(TwoHeads(), tape, 0)["uninformed"] == pytest.approx(
+        {"mse_loss": float(targets[1].var()), "cross_entropy": 0.5 * math.log(2)})
+    x = torch.randn(8, 5, 6)
+    tape = _term_tape(_Tagger(), x, (x[..., :3] > 0).float(),
+                      lambda o, t: F.binary_cross_entropy_with_logits(o[0], t) + o[1].abs().mean())
+    assert _sample_of(_Tagger(), tape, 0)["uninformed"] == pytest.approx(
+        {"binary_cross_entropy_with_logits": math.log(2)})
+    # Against soft targets (a teacher's probabilities, intensities) the floor is their entropy: no level.
+    soft = torch.rand(64, 2).softmax(1)
+    tape = _term_tape(TwoHeads(), torch.randn(64, 8), soft,
+                      lambda o, t: F.cross_entropy(o[0], t) + F.binary_cross_entropy_with_logits(o[1], t[:, 0]))
+    assert _sample_of(TwoHeads(), tape, 0)["uninformed"] == {}
+    live = _two_call_tape(lambda o, y: 1e3 * F.mse_loss(o, y)).live_sample
+    torch.manual_seed(0)
+    nn.Linear(3, 1), torch.randn(8, 3), torch.randn(8, 3)
+    assert live["uninformed"] == pytest.approx({"mse_loss": 0.1 * float(torch.randn(8, 1).var())})
+
+
+def _starving(task_values, other_values, task_norm=0.3, level=1.386, tasks=("task",), other="other"):
+    return [{**_sample({"task": task_norm, other: 1.0}, values={"task": v, other: o}, at=i),
+             "uninformed": {"task": level}} for i, (v, o) in enumerate(zip(task_values, other_values))]
+
+
+@pytest.mark.parametrize("level, task_values, other, tasks, unknown", [
+    # a 4-way intent classifier beside an activation penalty summed over states, computed off tape
+    (math.log(4), (1.41, 1.33, 1.385, 1.387), "l1", ("task",), ("l1",)),
+    # a shape classifier beside a centre regression in pixels: two tasks, the regression met
+    (math.log(4), (1.39, 1.40, 1.38, 1.31), "loc", ("task", "loc"), ()),
+    # a denoiser's MSE at the targets' variance beside a smoothness penalty summed over pixels
+    (0.8, (0.85, 0.82, 0.79, 0.8), "smooth", ("task",), ()),
+])
+def test_a_task_left_at_its_uninformed_value_beside_a_larger_term_that_was_met_is_starved(
+        level, task_values, other, tasks, unknown):
+    """Whatever the ratio (an order or not), the outcome is conclusive: one term met, the task never learned."""
+    samples = _starving(task_values, (300.0, 310.0, 4.4, 7.5), level=level, other=other)
+    found = loss_balance.judge(samples, "run", {"task": 1.0, other: 1.0}, tasks, unknown)
+    assert [(f.code, f.severity, f.evidence["displaced"], f.evidence["largest"]) for f in found] == [
+        ("loss-imbalance", "error", "starved", other)]
+    assert found[0].evidence.get("explains") == (["over-regularization"] if other not in tasks else None)
+    assert "learned next to nothing" in found[0].observation
+
+
+def test_a_task_that_learned_or_one_beside_no_larger_met_term_is_not_starved():
+    met = (300.0, 310.0, 4.4, 7.5)
+    assert loss_balance.judge(_starving((1.4, 1.4, 0.3, 0.3), met), "run", {}, ("task",)) == []  # it learned
+    assert loss_balance.judge(_starving((1.4, 1.4, 1.0, 1.0), met), "run", {}, ("task",)) == []  # below its level
+    assert loss_balance.judge(_starving((1.4,) * 4, (300.0, 310.0, 100.0, 90.0)), "run", {}, ("task",)) == []  # not met
+    # A surrogate that changes sign (a policy-gradient loss) has no floor to meet.
+    assert loss_balance.judge(_starving((1.4,) * 4, (0.5, 0.4, -0.01, 0.02)), "run", {}, ("task",)) == []
+    assert loss_balance.judge(_starving((1.4,) * 4, met, task_norm=2.0), "run", {}, ("task",)) == []  # it had more say
+    no_level = [{k: v for k, v in s.items() if k != "uninformed"} for s in _starving((1.4,) * 4, met)]
+    assert loss_balance.judge(no_level, "run", {}, ("task",)) == []  # its uninformed value unknown
+    # Outweighed by the penalty's weight alone (a KL x 100): the coefficient is over-regularization's reading.
+    weighted = loss_balance.judge(_starving((1.4,) * 4, met), "run", {"task": 1.0, "other": 100.0}, ("task",))
+    assert [f.evidence["displaced"] for f in weighted] == ["starved"] and "explains" not in weighted[0].evidence

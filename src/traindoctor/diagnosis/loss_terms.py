@@ -75,9 +75,14 @@ def _sample(model: nn.Module, tape: Tape, at: Any) -> loss_balance.Sample | None
     with torch.enable_grad():
         out = call(model, Call(tape.batch), seed=0)
         values = tape.values_of(out, dict(model.named_parameters()))
-        terms = {name: values[t.slot] * t.weight for name, t in named_terms(tape).items()
+        named = named_terms(tape)
+        terms = {name: values[t.slot] * t.weight for name, t in named.items()
                  if isinstance(values.get(t.slot), torch.Tensor)}
-        return measure(terms, params, at)
+        sample = measure(terms, params, at)
+    if sample is not None:  # each term's uninformed level, in its value's units (times its weight)
+        sample["uninformed"] = {name: level * t.weight for name, t in named.items() if name in sample["values"]
+                                and (level := tape.uninformed(t.slot, values)) is not None}
+    return sample
 
 
 def check_run(model: nn.Module, tapes: Sequence[Tape], initial: dict[str, torch.Tensor] | None,

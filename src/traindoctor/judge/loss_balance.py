@@ -3,7 +3,8 @@ share (measured by diagnosis/loss_terms.py for run, checkup and the Monitor).
 
 A sample is one measurement at one operating point on one batch:
 `{"at": ..., "values": {term: value}, "norms": {term: gradient norm on the shared parameters},
-"pairs": [{"terms": [a, b], "cosine": c, "cancel": |g_a + g_b| / (|g_a| + |g_b|)}]}`.
+"pairs": [{"terms": [a, b], "cosine": c, "cancel": |g_a + g_b| / (|g_a| + |g_b|)}],
+"uninformed": {term: the value of an uninformed model, when a loss function computed the term}}`.
 
 `loss-imbalance` judges the latest samples (is the term drowned now, and has it been all along?) and the
 term's values from the first samples to the latest (is it served anyway?); `loss-conflict` judges the first
@@ -17,8 +18,8 @@ from typing import Any, Collection, Sequence
 
 from ..vocabulary.finding import Finding, Hypothesis, finding
 from ..vocabulary.numbers import fmt
-from .thresholds import (BALANCE_SAMPLES, CONFLICT_CANCEL, IMBALANCE_DISPLACED, IMBALANCE_FELL, IMBALANCE_RATIO,
-                         IMBALANCE_TASKS, IMBALANCE_WORSE)
+from .thresholds import (BALANCE_SAMPLES, CONFLICT_CANCEL, IMBALANCE_DISPLACED, IMBALANCE_FELL, IMBALANCE_MET,
+                         IMBALANCE_RATIO, IMBALANCE_TASKS, IMBALANCE_WORSE, NEAR_CHANCE)
 
 Sample = dict[str, Any]
 
@@ -40,7 +41,10 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
     task that was served while it was not), or a task displaced: its
     gradient an order below a term that reads no target (a penalty), which fell by half or more while the
     task did not — the optimizer served the penalty; or a task traded away: its gradient an order below the
-    largest term's, which fell by half while the task's value doubled. A weight written into the loss excuses
+    largest term's, which fell by half while the task's value doubled; or a task drowned at the start by a
+    penalty's scale, the penalty then met (_collapsed); or a task starved: it ended at the value of a model
+    that ignores its inputs while a term whose gradient outweighed its own on every sample was met (_starved).
+    A weight written into the loss excuses
     the first, a choice (0.01 on an auxiliary loss), never the others: no weight is meant to stop a task
     learning, nor to make it worse."""
     found = []
@@ -51,13 +55,21 @@ def imbalance(samples: Sequence[Sample], source: str, weights: dict[str, float],
         if any(r is None for r in ratios):
             continue
         fell = _fell(samples, term)
-        if fell is not None and fell >= IMBALANCE_FELL:
+        if (collapse := _collapsed(samples, term, ratios, source, weights, tasks, unknown)) is not None:
+            found.append(collapse)
+            continue
+        starved = _starved(samples, term, source, weights, tasks)
+        if fell is not None and fell >= IMBALANCE_FELL and starved is None:
             continue  # the term is being served: through its own parameters, or it is nearly met
         largest = max((n for n in samples[-1]["norms"].items() if n[0] != term), key=lambda kv: kv[1])[0]
         served_other = (_fell(samples, largest) or 0.0) >= IMBALANCE_FELL
         penalty = largest not in tasks and largest not in unknown
         worse = fell is not None and fell <= -IMBALANCE_WORSE
-        displaced = (term in tasks and (penalty or worse) and max(ratios) < IMBALANCE_DISPLACED and served_other)
+        displaced = (term in tasks and (penalty or worse) and max(ratios) < IMBALANCE_DISPLACED and served_other
+                     and (fell is None or fell < IMBALANCE_FELL))
+        if starved is not None and not displaced:  # the penalty's own reading, when it applies, says more
+            found.append(starved)
+            continue
         # Between tasks, the bar is lower when the larger one was served and this one was not.
         bar = IMBALANCE_TASKS if term in tasks and largest in tasks and served_other else IMBALANCE_RATIO
         if not displaced and (max(ratios) >= bar
@@ -96,7 +108,8 @@ def conflict(samples: Sequence[Sample], source: str, tasks: Collection[str] = ()
 def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float | None, samples: Sequence[Sample],
                        source: str, weights: dict[str, float], displaced: str | None = None,
                        by_penalty: bool = False) -> Finding:
-    """`displaced`: by a penalty the optimizer served ("penalty"), or traded away for a larger term ("worse");
+    """`displaced`: by a penalty the optimizer served ("penalty"), traded away for a larger term ("worse"), or
+    starved beside a larger term that was met ("starved");
     `by_penalty`: a task drowned by a term that reads no target."""
     weight = weights.get(term)
     moved = ("" if fell is None else f"; its value went from {fmt(_value(samples[0], term))} to "
@@ -106,6 +119,11 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
     if displaced == "worse":
         observation += (f", while `{largest}` went from {fmt(_value(samples[0], largest))} to "
                         f"{fmt(_value(samples[-1], largest))}: the optimizer served it and made `{term}` worse")
+    elif displaced == "starved":
+        observation += (f", near {fmt(_level(samples, term))}, the value of a model that ignores its inputs, while "
+                        f"`{largest}` went from {fmt(_value(samples[0], largest))} to "
+                        f"{fmt(_value(samples[-1], largest))}: the optimizer met `{largest}` and `{term}` learned next "
+                        "to nothing")
     elif displaced:
         observation += (f", while `{largest}`, which reads no target, went from {fmt(_value(samples[0], largest))} to "
                         f"{fmt(_value(samples[-1], largest))}"
@@ -134,7 +152,100 @@ def _imbalance_finding(term: str, largest: str, ratios: list[float], fell: float
                    severity="error" if fell is not None else None, evidence={
         "term": term, "largest": largest, "ratios": ratios, "fell": fell, "weight": weight, "displaced": displaced,
         "norms": [s["norms"] for s in samples], "at": [s.get("at") for s in samples],
-        **({"unweighted": unweighted, "explains": ["over-regularization"]} if scale else {})})
+        # A task starved by a penalty (or a term whose reads were not seen) that outweighs it with the weights
+        # taken out too is what a regularisation-off arm reads; outweighing it by its weight alone (a KL x 100),
+        # the coefficient is the choice over-regularization names.
+        **({"unweighted": unweighted, "explains": ["over-regularization"]}
+           if scale or (displaced == "starved" and unweighted is not None and unweighted < 1.0) else {})})
+
+
+def _starved(samples: Sequence[Sample], term: str, source: str, weights: dict[str, float],
+             tasks: Collection[str]) -> Finding | None:
+    """A task that learned nothing while a term with more say was met: its latest values are still within
+    NEAR_CHANCE of an uninformed model's (ln C for a cross-entropy, the targets' variance for an MSE: what
+    predicting the class frequencies or the mean gives), while another term sent a larger gradient to the shared
+    weights on every sample and fell by IMBALANCE_MET. The optimizer's steps were that term's (a penalty driving
+    the states to zero, a regression in pixels owning the trunk), and the task got none of the weights' use.
+    A task below its uninformed level learned something, whatever its pace; a task beside terms no larger than
+    itself, or none met, is not starved by them. None otherwise."""
+    half = len(samples) // 2
+    level = _level(samples, term)
+    if term not in tasks or level is None or level <= 0:
+        return None
+    last = [v for s in samples[-half:] if (v := _value(s, term)) is not None]
+    if not last or sum(last) / len(last) < NEAR_CHANCE * level:
+        return None
+    # Met: a term bounded below by zero (a loss, a penalty) brought near it; a policy-gradient surrogate that
+    # changes sign has no floor to meet.
+    larger = [n for n in _common(samples, "norms") if n != term
+              and all(s["norms"][n] > s["norms"][term] for s in samples)
+              and all((v := _value(s, n)) is not None and v >= 0 for s in samples)
+              and (_fell(samples, n) or 0.0) >= IMBALANCE_MET]
+    if not larger:
+        return None
+    other = max(larger, key=lambda n: samples[-1]["norms"][n])
+    ratios = [s["norms"][term] / s["norms"][other] for s in samples]
+    return _imbalance_finding(term, other, ratios, _fell(samples, term), samples, source, weights, "starved",
+                              by_penalty=other not in tasks)
+
+
+def _level(samples: Sequence[Sample], term: str) -> float | None:
+    """The term's uninformed value over the latest samples (the targets' variance changes with the batch)."""
+    half = len(samples) // 2
+    levels = [v for s in samples[-half:] if isinstance(v := (s.get("uninformed") or {}).get(term), (int, float))
+              and math.isfinite(v)]
+    return sum(levels) / len(levels) if levels and len(levels) == len(samples[-half:]) else None
+
+
+def _collapsed(samples: Sequence[Sample], term: str, ratios: list[float], source: str, weights: dict[str, float],
+               tasks: Collection[str], unknown: Collection[str]) -> Finding | None:
+    """A task drowned at the start by a penalty's scale, and the penalty then met: on every sample of the first
+    half (the initial weights) the task's gradient is an order below the penalty's, with the weights in the loss
+    taken out too (a KL summed beside a reconstruction averaged over pixels: no coefficient chose that), and the
+    penalty fell by IMBALANCE_MET. The shared weights went where the penalty wants them (a posterior on the
+    prior, states at zero) before the task had a say; whatever the task learned later came through its own
+    parameters. Later samples cannot clear it: a met penalty asks nothing more. None otherwise."""
+    half = len(samples) // 2
+    if term not in tasks or half < 1:
+        return None
+    start = samples[:half]
+    others = {n for s in start for n in s["norms"]} - {term} - set(tasks) - set(unknown)
+    for penalty in sorted(others):
+        early = [s["norms"].get(penalty) for s in start]
+        if any(not isinstance(n, float) or not math.isfinite(n) or n <= 0 for n in early):
+            continue
+        own = [s["norms"][term] / n for s, n in zip(start, early)]
+        unweighted = _unweighted(max(own), weights.get(term), weights.get(penalty))
+        # A penalty weighted an order or more below the task was scaled down on purpose: its strength is a choice.
+        chosen = abs(weights.get(penalty) or 0.0) < IMBALANCE_DISPLACED * abs(weights.get(term) or 0.0)
+        if (max(own) >= IMBALANCE_DISPLACED or unweighted is None or unweighted >= IMBALANCE_DISPLACED or chosen
+                or (_fell(samples, penalty) or 0.0) < IMBALANCE_MET):
+            continue
+        # Weighted an order or more above the task, the coefficient drowns it too: a regularisation set too
+        # strong is over-regularization's reading (lower the coefficient), which this then does not explain.
+        strong = abs(weights.get(penalty) or 0.0) * IMBALANCE_DISPLACED >= abs(weights.get(term) or 0.0)
+        scaled = f", and its weight {fmt(weights[penalty])}" if strong else ", not its weight"
+        observation = (f"at the start, the loss term `{term}` sends a gradient {fmt(max(own))} times or less the "
+                       f"size of `{penalty}`'s to the shared parameters ({fmt(unweighted)} to 1 without the weights "
+                       f"in front of them: `{penalty}`'s scale{scaled}), and `{penalty}`, which reads no "
+                       f"target, went from {fmt(_value(samples[0], penalty))} to {fmt(_value(samples[-1], penalty))}: "
+                       f"the shared weights went where `{penalty}` wants them before `{term}` had a say "
+                       f"(`{term}` went from {fmt(_value(samples[0], term))} to {fmt(_value(samples[-1], term))}, "
+                       "through what only it reaches)")
+        hypotheses = [
+            Hypothesis(f"`{term}` is on a far smaller scale than `{penalty}` (a mean over elements beside a sum)",
+                       f"put both on the same reduction (sum `{term}` over its elements, or average `{penalty}`) "
+                       f"on a copy: `{penalty}` no longer falls to nothing and `{term}` falls further"),
+            Hypothesis(f"`{penalty}` is meant to be met (a prior the task should not use)",
+                       f"drop `{penalty}` on a copy: if `{term}` ends no lower, the imbalance is harmless", kind="null"),
+        ]
+        # A warning: the task learned something; the regularisation-off arm, when it runs, measures the cost.
+        return finding("loss-imbalance", observation, source, hypotheses=hypotheses, evidence={
+            "term": term, "largest": penalty, "ratios": ratios, "fell": _fell(samples, term), "displaced": "collapsed",
+            "weight": weights.get(term), "unweighted": unweighted,
+            **({} if strong else {"explains": ["over-regularization"]}),
+            "norms": [s["norms"] for s in samples], "at": [s.get("at") for s in samples]})
+    return None
 
 
 def _conflict_hypotheses(a: str, b: str) -> list[Hypothesis]:

@@ -780,6 +780,13 @@ IMBALANCE_DISPLACED = 0.1
 # IMBALANCE_FELL: the larger term's steps move the shared weights against it and it has too little say to
 # hold them (a boundary condition beside a PDE residual). No weight is meant to make a task worse.
 IMBALANCE_WORSE = 1.0
+# A penalty meets its own optimum when it falls by this share of its start: a task drowned at the start by the
+# penalty's scale (IMBALANCE_DISPLACED, the weights taken out) found the shared weights already where the penalty
+# wants them (a posterior collapsed onto the prior) once it could have had a say. And a task starved: still
+# within NEAR_CHANCE of an uninformed model's value for it (ln C, the targets' variance) at the final weights,
+# while a term sending a larger gradient on every sample was met — the outcome is conclusive whatever the
+# ratio, one term served to the end and the task never.
+IMBALANCE_MET = 0.9
 # Two terms cancel when the norm of their summed gradient is at most half the sum of their norms (equal
 # norms at a cosine of -0.5 or below; unequal norms need a stronger opposition). At the optimum of any
 # weighted sum the terms' gradients oppose exactly (a VAE's KL and reconstruction, an entropy bonus and the

@@ -17,6 +17,7 @@ reset every module's record of warnings already shown).
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 import sys
@@ -31,7 +32,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from . import term_grads
-from .losses import LOSS_FUNCTIONS
+from .losses import BINARY, CLASSIFICATION, LOSS_FUNCTIONS, chance_level
 
 MAX_OPS = 5000  # a longer head (a loop over a long sequence) is not recorded
 MAX_CONST_BYTES = 64 * 2**20  # the clones of the other tensors it reads
@@ -256,6 +257,28 @@ class Tape:
         op = self._producer.get(slot)
         return getattr(op.func, "__name__", "") if op is not None else "output"
 
+    def uninformed(self, slot: int, values: dict[int, Any]) -> float | None:
+        """The loss of an uninformed model for the term at `slot`, when one torch loss function computed it (ln C,
+        ln 2, the target's variance: measure/losses.py `chance_level`), its arguments read from the slots'
+        `values`; None otherwise. A cross-entropy against soft targets (a teacher's probabilities, pixel
+        intensities) has the targets' own entropy as its floor, not ln C or ln 2: no level then."""
+        op = self._producer.get(slot)
+        name = getattr(op.func, "__name__", "") if op is not None else ""
+        if name not in LOSS_FUNCTIONS:
+            return None
+        try:
+            args, kwargs = tree_unflatten([_value(x, values, {}, False, None) for x in op.leaves], op.spec)
+            bound = inspect.signature(op.func).bind(*args, **kwargs).arguments
+            target = bound.get("target")
+            labels = isinstance(target, torch.Tensor) and (
+                not target.is_floating_point() if name in CLASSIFICATION else not ((target != 0) & (target != 1)).any())
+            if name in CLASSIFICATION + BINARY and not labels:
+                return None
+            level = chance_level(name, bound)
+        except (KeyError, TypeError, ValueError, RuntimeError):  # an argument not at hand, a signature not readable
+            return None
+        return level["chance"] if level else None
+
     def targeted(self, slot: int) -> bool:
         """Whether the slot's computation reads a tensor from outside the model (a target, a mask)."""
         stack, seen = [slot], set()
@@ -269,21 +292,23 @@ class Tape:
             stack.extend(x.index for x in op.leaves if isinstance(x, Slot))
         return False
 
-    def live_terms(self, live: dict[int, torch.Tensor],
-                   tensors: dict[int, torch.Tensor]) -> dict[str, tuple[torch.Tensor, float, bool | None]] | None:
-        """The additive terms of the loss as live tensors, with the factor each enters it with and whether it
-        reads a target (None for a term off tape: what it reads was not seen), when some of them are
+    def live_terms(self, live: dict[int, torch.Tensor], tensors: dict[int, torch.Tensor]
+                   ) -> dict[str, tuple[torch.Tensor, float, bool | None, float | None]] | None:
+        """The additive terms of the loss as live tensors, with the factor each enters it with, whether it
+        reads a target (None for a term off tape: what it reads was not seen) and its uninformed level
+        (`uninformed`, None when unknown), when some of them are
         not on tape: computed from the weights by a route the tape holds as a constant (an earlier call of the
         model, a derivative of its outputs taken with autograd.grad). `live`: those constants' live tensors, by
         the id of the tape's copy; `tensors`: the slots' live tensors. None when every term is on tape (the
         replayed terms say all) or the terms cannot be read."""
-        found: dict[str, tuple[torch.Tensor, float, bool | None]] = {}
+        found: dict[str, tuple[torch.Tensor, float, bool | None, float | None]] = {}
         off_tape = False
 
-        def add(name: str, tensor: torch.Tensor, weight: float, targeted: bool | None) -> None:
+        def add(name: str, tensor: torch.Tensor, weight: float, targeted: bool | None,
+                level: float | None = None) -> None:
             key = name if name not in found else next(f"{name}#{k}" for k in itertools.count(2)
                                                       if f"{name}#{k}" not in found)
-            found[key] = (tensor, weight, targeted)
+            found[key] = (tensor, weight, targeted, level)
 
         def split(leaf: Slot | Const, weight: float) -> None:
             nonlocal off_tape
@@ -296,7 +321,8 @@ class Tape:
             if parts is None:
                 if leaf.index not in tensors or leaf.index in self.weights_only:
                     return  # a penalty on the weights alone is not judged
-                add(self._name(leaf.index), tensors[leaf.index], weight, self.targeted(leaf.index))
+                add(self._name(leaf.index), tensors[leaf.index], weight, self.targeted(leaf.index),
+                    self.uninformed(leaf.index, tensors))
                 return
             for part, factor in parts:
                 split(part, weight * factor)
@@ -577,13 +603,15 @@ def _live_sample(tape: Tape, live: dict[int, torch.Tensor], tensors: dict[int, t
         if terms is None:
             return None
         with torch.enable_grad():
-            sample = term_grads.measure({n: t * w for n, (t, w, _) in terms.items()}, params, f"step {tape.step}")
+            sample = term_grads.measure({n: t * w for n, (t, w, _, _) in terms.items()}, params, f"step {tape.step}")
     except Exception:  # a graph this cannot differentiate twice: no sample
         return None
     if sample is not None:
-        sample["weights"] = {n: w for n, (_, w, _) in terms.items()}
-        sample["tasks"] = [n for n, (_, _, targeted) in terms.items() if targeted]
-        sample["off_tape"] = [n for n, (_, _, targeted) in terms.items() if targeted is None]
+        sample["weights"] = {n: w for n, (_, w, _, _) in terms.items()}
+        sample["tasks"] = [n for n, (_, _, targeted, _) in terms.items() if targeted]
+        sample["off_tape"] = [n for n, (_, _, targeted, _) in terms.items() if targeted is None]
+        sample["uninformed"] = {n: level * w for n, (_, w, _, level) in terms.items()
+                                if level is not None and n in sample["values"]}
     return sample
 
 
