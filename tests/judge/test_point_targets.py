@@ -10,11 +10,12 @@ from torch.utils._pytree import tree_flatten
 
 from traindoctor.judge.points import judge
 from traindoctor.measure import points
-from traindoctor.measure.tape import Const, Op, Slot
+from traindoctor.measure.tape import Const, Op, Slot, Tape
 
 
 class _Tape:
     """What measure/points.py reads of a loss head on tape: the model call's batch and the loss call."""
+    loss_calls = Tape.loss_calls
 
     def __init__(self, x, target, loss, scored_shape):
         leaves, spec = tree_flatten(((Slot(1), Const(target)), {}))

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import torch
-from torch.utils._pytree import tree_unflatten
 
 from .losses import LOSS_FUNCTIONS
 
@@ -126,13 +125,7 @@ def _image(a: torch.Tensor) -> torch.Tensor | None:
 def _targets(tape: Any) -> Iterable[tuple[str, torch.Tensor, int | None]]:
     """(loss function, its recorded target, the number of classes its input scores (None: unknown))."""
     shapes = {o: s for op in tape.ops for o, s in zip(op.outs, op.shapes) if o is not None}
-    for op in tape.ops:
-        function = getattr(op.func, "__name__", "")
-        if function not in LOSS_FUNCTIONS:
-            continue
-        args, kwargs = tree_unflatten(op.leaves, op.spec)
-        target = kwargs.get("target", args[1] if len(args) > 1 else None)
-        scored = kwargs.get("input", args[0] if args else None)
+    for function, scored, target in tape.loss_calls(LOSS_FUNCTIONS):
         if not hasattr(target, "value") or target.value.requires_grad:
             continue
         shape = shapes.get(getattr(scored, "index", None))

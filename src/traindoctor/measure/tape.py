@@ -25,7 +25,7 @@ import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from types import CodeType, FunctionType
-from typing import Any, Callable, Collection, NamedTuple
+from typing import Any, Callable, Collection, Iterator, NamedTuple
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -171,15 +171,19 @@ class Tape:
         (function, the value as recorded)."""
         return [(name, const.value) for name, const in self.target_consts(functions)]
 
+    def loss_calls(self, functions: frozenset[str] | set[str]) -> Iterator[tuple[str, Any, Any]]:
+        """(function, its recorded input, its recorded target) of each call of one of `functions`."""
+        for op in self.ops:
+            name = getattr(op.func, "__name__", "")
+            if name in functions:
+                args, kwargs = tree_unflatten(op.leaves, op.spec)
+                yield (name, kwargs.get("input", args[0] if args else None),
+                       kwargs.get("target", args[1] if len(args) > 1 else None))
+
     def target_consts(self, functions: frozenset[str] | set[str]) -> list[tuple[str, Const]]:
         """As `targets`, with the layout each was reshaped from (Const.base_shape)."""
         out, seen = [], set()
-        for op in self.ops:
-            name = getattr(op.func, "__name__", "")
-            if name not in functions:
-                continue
-            args, kwargs = tree_unflatten(op.leaves, op.spec)
-            target = kwargs.get("target", args[1] if len(args) > 1 else None)
+        for name, _, target in self.loss_calls(functions):
             if isinstance(target, Const) and id(target.value) not in seen:
                 seen.add(id(target.value))
                 out.append((name, target))
