@@ -52,6 +52,7 @@ _EXACT = 1e-6  # 1 − R² under which the weights are the reward-to-go's very v
 _DISTINCT = 6  # distinct reward-to-go values needed before a rearrangement of them can be told from chance
 _REFINE = 40  # bisections of the discount around the grid's best, for the exact rearrangement
 _KEPT = 512  # the latest draws whose variables are remembered
+_SNAPPED = 2000  # draws whose variables are remembered in all
 _HELD = 4096  # values of a variable remembered at a draw
 _LIBRARIES = {"builtins", "torch", "numpy", "traindoctor", "types", "typing", "functools", "collections",
               "pandas", "gym", "gymnasium"}  # whose objects' fields are no script's record
@@ -103,6 +104,7 @@ class Returns:
     regressions: int = 0  # regression losses checked for a target bootstrapped from its own prediction
     # per draw of an action, its size and the values the script's variables held then (hashed)
     draws: deque = field(default_factory=lambda: deque(maxlen=_KEPT))
+    snapped: int = 0  # draws whose variables were remembered
     evaluated: bool = False  # a log-probability was stamped since the last backward
     seen: int = 0  # backward passes after evaluations
     rank: int = 0  # log-probabilities evaluated so far
@@ -114,11 +116,11 @@ class Returns:
             self.evaluated = True
 
     def drew(self, value: Any) -> None:
-        """An action was drawn: what the script's variables hold now existed before it (only ahead of a backward
-        pass that will be observed)."""
-        if len(self.observations) + len(self.early) >= 2 * _OBSERVED or not _observed(self.seen + 1):
-            return
-        self.draws.append((int(value.numel()), _held(user_frame())))
+        """An action was drawn: what the script's variables hold now existed before it (remembered only ahead of
+        a backward pass that will be observed, up to _SNAPPED draws; the others are kept as unknown)."""
+        wanted = self.snapped < _SNAPPED and len(self.observations) < _OBSERVED and _observed(self.seen + 1)
+        self.snapped += wanted
+        self.draws.append((int(value.numel()), _held(user_frame())) if wanted else (-1, set()))
 
     def regressed(self, pred: Any, target: Any, step: int, where: Callable[[], dict[str, Any]]) -> None:
         """A regression of a prediction with gradients on a target without: is the target, sample by sample,
