@@ -337,3 +337,39 @@ def test_a_reward_stored_beside_an_action_it_did_not_follow_is_found(name):
 def test_a_reward_stored_after_its_action_is_not(name, baseline):
     envs, kind, gamma = STORED[name]
     assert rule.check(_acting(envs, kind, late=False, gamma=gamma, baseline=baseline)) == []
+
+
+def _td(shape, *, own, gamma=0.97, blocked=0.0, passes=4, seed=5):
+    """Value regressions on TD targets r + γ·(1 − done)·V: of the next states, or (`own`) the prediction's own
+    values cached when the action was taken. `blocked`: the share of transitions whose next state is the same."""
+    from traindoctor.measure.returns import Returns
+    ret, rng = Returns(), np.random.default_rng(seed)
+    critic = torch.nn.Linear(4, 1)
+    for step in range(passes):
+        s, s2 = torch.randn(*shape, 4), torch.randn(*shape, 4)
+        same = torch.tensor(rng.random(shape) < blocked)
+        s2[same] = s[same]
+        v = critic(s).squeeze(-1)
+        reward = torch.tensor(np.where(rng.random(shape) < 0.1, 1.0, -0.01), dtype=torch.float32)
+        done = torch.tensor(rng.random(shape) < 0.1, dtype=torch.float32)
+        with torch.no_grad():
+            boot = v.detach() if own else critic(s2).squeeze(-1)
+        target = reward + gamma * boot * (1.0 - done)
+        adv = (target - v).detach()  # noqa: F841 — read: target − adv is the prediction itself (γ = 1)
+        ret.regressed(v, target, step, dict)
+    return ret
+
+
+@pytest.mark.parametrize("shape", [(16,), (8, 6), (40,)], ids=["envs", "time-by-envs", "batch"])
+def test_a_td_target_bootstrapped_from_its_own_prediction_is_found(shape):
+    rec = type("R", (), {})()
+    rec.returns, rec.source = _td(shape, own=True), "run"
+    found, = rule.check(rec)
+    assert found.code == "returns-misordered" and found.evidence["own"] >= 3, found.evidence
+    assert "V(s')" in found.hypotheses[0].cause
+
+
+@pytest.mark.parametrize("blocked", [0.0, 0.5])
+@pytest.mark.parametrize("shape", [(16,), (8, 6)], ids=["envs", "time-by-envs"])
+def test_a_td_target_bootstrapped_from_the_next_state_is_not(shape, blocked):
+    assert _td(shape, own=False, blocked=blocked).own == []

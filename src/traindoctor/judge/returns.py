@@ -3,7 +3,9 @@ return that multiplies log π(a_t|s_t) must come from the rewards at t and after
 backward passes, a misordered construction (a past sum, the returns reversed, shifted or otherwise rearranged)
 explains the weights well and the reward-to-go clearly worse; or when the weights are made of per-step values
 each of which already existed when its own step's action was drawn, and was gone by the next draw: a reward
-stored beside an action it did not follow."""
+stored beside an action it did not follow; or when a value regression's target is, sample by sample, a reward
+plus a discount times the very prediction it trains: a TD target bootstrapped from the state the transition
+starts in, not the next."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def check(rec: Recorder) -> list[Finding]:
     seen = rec.returns.observations
     wrong = [o for o in seen if _misordered(o)]
     if len(wrong) < max(RETURNS_OBSERVATIONS, RETURNS_SHARE * len(seen)):
-        return _stored_early(rec)
+        return _stored_early(rec) or _own_state(rec)
     first = wrong[0]
     family = max(FAMILIES[1:], key=lambda f: sum(_best(o) == f for o in wrong))
     fit, gamma = first.fits[family]
@@ -48,7 +50,7 @@ def check(rec: Recorder) -> list[Finding]:
     hypotheses = [replace(h) for h in catalog.get("returns-misordered").hypotheses]
     if family != "past":  # the weights are returns, at the wrong steps: reversed, or written one index off
         hypotheses[:2] = hypotheses[1::-1]
-    hypotheses = hypotheses[:-1]  # the last is a reward stored before its action (`_stored_early`)
+    hypotheses = hypotheses[:-2]  # the last two: a bootstrap from the same state, a reward stored early
     return [finding("returns-misordered", observation, rec.source, evidence=evidence, hypotheses=hypotheses,
                     location={k: first.location.get(k) for k in ("file", "line")} | {"step": first.step})]
 
@@ -70,7 +72,26 @@ def _stored_early(rec: Recorder) -> list[Finding]:
                 "rows": [{"step": o.step, "steps": o.rows, "existed_at_own_draw": o.early,
                           "existed_at_next_draw": o.late, "fit": round(o.fit, 3)} for o in early[:3]]}
     hypotheses = list(catalog.get("returns-misordered").hypotheses)
-    hypotheses = hypotheses[-1:] + hypotheses[:-1]
+    hypotheses = hypotheses[-1:] + hypotheses[:-2]
+    return [finding("returns-misordered", observation, rec.source, evidence=evidence, hypotheses=hypotheses,
+                    location={k: first.location.get(k) for k in ("file", "line")} | {"step": first.step})]
+
+
+def _own_state(rec: Recorder) -> list[Finding]:
+    own = rec.returns.own
+    if len(own) < max(RETURNS_OBSERVATIONS, RETURNS_SHARE * rec.returns.regressions):
+        return []
+    first = own[0]
+    observation = (
+        f"the target of the value regression is `{first.name}` + {first.gamma:g} × the regression's own "
+        f"prediction, to float precision on all {first.samples} non-terminal samples (on {len(own)} of the "
+        f"{rec.returns.regressions} regressions checked; first at step {first.step}{where(first.__dict__)}): the TD "
+        f"target bootstraps from the value of the state each transition starts in, not of the state it leads "
+        f"to, so the advantage is r − (1−γ)·V(s) and no action is credited with where it leads")
+    evidence = {"checked": rec.returns.regressions, "own": len(own), "rewards": first.name,
+                "gamma": first.gamma, "samples": [o.samples for o in own[:3]]}
+    hypotheses = list(catalog.get("returns-misordered").hypotheses)
+    hypotheses = hypotheses[-2:-1] + hypotheses[:-2]
     return [finding("returns-misordered", observation, rec.source, evidence=evidence, hypotheses=hypotheses,
                     location={k: first.location.get(k) for k in ("file", "line")} | {"step": first.step})]
 

@@ -713,6 +713,7 @@ class Recorder:
             self.made_targets += 1
         if name in losses.REGRESSION:
             self.regression_calls += 1
+            self.returns.regressed(fed, target, self.n_steps, user_location)
         if isinstance(target, torch.Tensor) and self.lane.last_batch is not None:  # the target of the model's last batch
             info = self.roots.get(id(self.lane.last_batch[0]))
             if info is not None and self._own(info):

@@ -52,6 +52,7 @@ _EXACT = 1e-6  # 1 − R² under which the weights are the reward-to-go's very v
 _DISTINCT = 6  # distinct reward-to-go values needed before a rearrangement of them can be told from chance
 _REFINE = 40  # bisections of the discount around the grid's best, for the exact rearrangement
 _KEPT = 512  # the latest draws whose variables are remembered
+_SNAPPED = 2000  # draws whose variables are remembered in all
 _HELD = 4096  # values of a variable remembered at a draw
 _LIBRARIES = {"builtins", "torch", "numpy", "traindoctor", "types", "typing", "functools", "collections",
               "pandas", "gym", "gymnasium"}  # whose objects' fields are no script's record
@@ -85,11 +86,25 @@ class Early:
 
 
 @dataclass
+class Own:
+    """A regression whose target is reward + γ·(its own prediction) on every non-terminal sample: a TD target
+    bootstrapped from the value of the state the sample starts in, not of the next one."""
+    step: int
+    name: str  # the rewards' variable
+    gamma: float
+    samples: int  # non-terminal samples, all of them matched
+    location: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Returns:
     observations: list[Observation] = field(default_factory=list)
     early: list[Early] = field(default_factory=list)
+    own: list[Own] = field(default_factory=list)
+    regressions: int = 0  # regression losses checked for a target bootstrapped from its own prediction
     # per draw of an action, its size and the values the script's variables held then (hashed)
     draws: deque = field(default_factory=lambda: deque(maxlen=_KEPT))
+    snapped: int = 0  # draws whose variables were remembered
     evaluated: bool = False  # a log-probability was stamped since the last backward
     seen: int = 0  # backward passes after evaluations
     rank: int = 0  # log-probabilities evaluated so far
@@ -101,11 +116,29 @@ class Returns:
             self.evaluated = True
 
     def drew(self, value: Any) -> None:
-        """An action was drawn: what the script's variables hold now existed before it (only ahead of a backward
-        pass that will be observed)."""
-        if len(self.observations) + len(self.early) >= 2 * _OBSERVED or not _observed(self.seen + 1):
+        """An action was drawn: what the script's variables hold now existed before it (remembered only ahead of
+        a backward pass that will be observed, up to _SNAPPED draws; the others are kept as unknown)."""
+        wanted = self.snapped < _SNAPPED and len(self.observations) < _OBSERVED and _observed(self.seen + 1)
+        self.snapped += wanted
+        self.draws.append((int(value.numel()), _held(user_frame())) if wanted else (-1, set()))
+
+    def regressed(self, pred: Any, target: Any, step: int, where: Callable[[], dict[str, Any]]) -> None:
+        """A regression of a prediction with gradients on a target without: is the target, sample by sample,
+        a reward among the script's variables plus one discount times the prediction itself (zero past a
+        terminal step)? A TD target must bootstrap from the next state's value; the prediction is the value of
+        the state the transition starts in."""
+        if (not isinstance(pred, torch.Tensor) or not isinstance(target, torch.Tensor) or not pred.requires_grad
+                or target.requires_grad or pred.numel() != target.numel() or not _MIN_ROWS <= pred.numel() <= _HELD
+                or self.regressions >= _OBSERVED or not pred.is_floating_point()):
             return
-        self.draws.append((int(value.numel()), _held(user_frame())))
+        self.regressions += 1
+        v = pred.detach().to("cpu", torch.float64).numpy().reshape(-1)
+        y = target.detach().to("cpu", torch.float64).numpy().reshape(-1)
+        for name, r in _candidates(user_frame(), lambda n: n == y.size, constant=True):  # sparse rewards
+            found = _own(v, y, r.reshape(-1))
+            if found is not None:
+                self.own.append(Own(step, name, *found, location=where()))
+                return
 
     def backward(self, loss: Any, step: int, where: Callable[[], dict[str, Any]]) -> None:
         if not self.evaluated or not isinstance(loss, torch.Tensor) or loss.grad_fn is None:
@@ -166,6 +199,20 @@ class Returns:
                 c = float(_corr(made, credit * w).max())  # a reward-to-go of these values, as the loss credits it
                 best = Early(step, name, len(told), early, late, c * abs(c))
         return best
+
+
+def _own(v: np.ndarray, y: np.ndarray, r: np.ndarray) -> tuple[float, int] | None:
+    """(γ, non-terminal samples) when y = r + γ·v to float precision wherever y ≠ r, for one γ in (0, 1) (a γ of
+    1 is the prediction recovered from an advantage y − v), over enough distinct values of v; else None."""
+    rest = y - r
+    tol = 1e-5 * (np.abs(y) + np.abs(r)) + 1e-7
+    live = (np.abs(rest) > tol) & (np.abs(v) > 1e-6)
+    if live.sum() < _MIN_ROWS or np.unique(np.round(v[live], 6)).size < _MIN_ROWS:
+        return None
+    gamma = float(np.median(rest[live] / v[live]))
+    if not 0 < gamma < 1 - 1e-4 or not (np.abs(rest - gamma * v * live) <= tol + 1e-6 * np.abs(v)).all():
+        return None
+    return round(gamma, 4), int(live.sum())
 
 
 def _observed(seen: int) -> bool:
@@ -291,9 +338,10 @@ def _sign_of(x: Any) -> float | None:
     return float(np.sign(x)) if isinstance(x, (int, float)) and x != 0 else None
 
 
-def _candidates(frame: FrameType | None, fits: Callable[[int], bool]) -> list[tuple[str, np.ndarray]]:
+def _candidates(frame: FrameType | None, fits: Callable[[int], bool], constant: bool = False
+                ) -> list[tuple[str, np.ndarray]]:
     """Sequences of numbers among the variables of the script's frames, from the innermost out, of a size
-    that `fits`."""
+    that `fits` (also those of one value repeated, when `constant`)."""
     out, seen = [], set()
     while frame is not None:
         for name, value in list(frame.f_locals.items()):
@@ -301,7 +349,7 @@ def _candidates(frame: FrameType | None, fits: Callable[[int], bool]) -> list[tu
                 if id(x) in seen:
                     continue
                 seen.add(id(x))
-                values = _sequence(x) if fits(_size(x)) else None
+                values = _sequence(x, constant) if fits(_size(x)) else None
                 if values is not None:
                     out.append((key, values))
         frame = frame.f_back
@@ -354,7 +402,7 @@ def _size(x: Any) -> int:
     return 0
 
 
-def _sequence(x: Any) -> np.ndarray | None:
+def _sequence(x: Any, constant: bool = False) -> np.ndarray | None:
     """x's values as a 1-D or 2-D float array when it is a floating tensor or array, or a list of numbers,
     of 0-dim tensors or of equal 1-D ones; else None."""
     if isinstance(x, torch.Tensor):
@@ -369,7 +417,7 @@ def _sequence(x: Any) -> np.ndarray | None:
         return None
     if values is None or values.ndim not in (1, 2) or not _MIN_ROWS <= values.size <= _MAX_VALUES:
         return None
-    return values if np.isfinite(values).all() and np.ptp(values) > 0 else None
+    return values if np.isfinite(values).all() and (constant or np.ptp(values) > 0) else None
 
 
 def _listed(x: list | tuple) -> np.ndarray | None:

@@ -928,7 +928,9 @@ CODES = (
             "when, on most passes, a misordered construction explains the weights and the reward-to-go clearly "
             "does not. Also flags weights made of per-step rewards each of which the script already held when "
             "its own step's action was drawn and no longer at the next draw: a reward stored beside an action it "
-            "did not follow. Standardised returns, a baseline, bootstrapped values, GAE, n-step returns, one total "
+            "did not follow; and a value regression whose target is a reward plus a discount times its own "
+            "prediction on every non-terminal sample (a TD target bootstrapped from the starting state). "
+            "Standardised returns, a baseline, bootstrapped values, GAE, n-step returns, one total "
             "return for every step of an episode keep it quiet."),
         why=(
             "An action can only be credited with what happened after it: the weight of log π(a_t|s_t) must be "
@@ -955,6 +957,11 @@ CODES = (
                       "happens to accumulate into them",
                 check="recompute the reward-to-go from the rewards the environment returned and compare",
                 kind="null",
+            ),
+            Hypothesis(
+                cause="the TD target bootstraps from the value of the state the transition starts in (a value "
+                      "cached when the action was taken) instead of the next state's: r + γ·V(s) for r + γ·V(s')",
+                check="compute the bootstrap from the next observation the environment returned, under no_grad",
             ),
             Hypothesis(
                 cause="the rollout stores beside each action the reward received before it (the previous step's, "
