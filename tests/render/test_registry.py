@@ -57,11 +57,11 @@ def test_unknown_format_names_the_choices():
 
 @pytest.mark.parametrize("command", ["run", "checkup", "lint", "report", "curves"])
 def test_the_cli_formats_are_the_registry(command):
-    """Every command's --format: its choices, default and help are the registry's."""
+    """Every command's --format: its choices, default (the suffix of --output, else the registry's) and help."""
     done = CliRunner().invoke(app, [command, "--help"])
     assert done.exit_code == 0
     flat = "".join(done.output.split())  # --help wraps lines, at spaces and after hyphens
-    assert f"-f,--format<{'|'.join(RENDERERS)}>" in flat and f"[default:{DEFAULT_FORMAT}]" in flat
+    assert f"-f,--format<{'|'.join(RENDERERS)}>" in flat and f"--output'ssuffixnames,else{DEFAULT_FORMAT}." in flat
     for fmt, renderer in RENDERERS.items():
         assert "".join(f"{fmt} ({renderer.suffix}): {renderer.description}".split()) in flat, fmt
     refused = CliRunner().invoke(app, [command, "--format", "yaml", "x"])
