@@ -124,3 +124,35 @@ def test_boxes_in_place_and_unlocated_targets_are_quiet():
         tape.batch = ((torch.randn(n, 1, 16, 16, generator=gen),), {})
         return tape
     assert _codes(_tapes(unrelated)) == []
+
+
+def _hollow_tape(n, gen):
+    """Rings, squares and crosses of random size at random centres on noisy 32x32 images, their true centres in
+    pixels: a ring's centre is empty, so few targets sit on content alike across samples."""
+    s = 32
+    yy, xx = torch.meshgrid(torch.arange(s).float(), torch.arange(s).float(), indexing="ij")
+    img = 0.15 * torch.randn(n, 1, s, s, generator=gen)
+    centre = torch.rand(n, 2, generator=gen) * 18 + 7
+    radius = torch.rand(n, generator=gen) * 3 + 3.5
+    kind = torch.randint(0, 3, (n,), generator=gen)
+    for i in range(n):
+        dx, dy = xx - centre[i, 0], yy - centre[i, 1]
+        d = (dx ** 2 + dy ** 2).sqrt()
+        shape = [(d <= radius[i]) & (d >= 0.55 * radius[i]),
+                 (dx.abs() <= 0.85 * radius[i]) & (dy.abs() <= 0.85 * radius[i]),
+                 ((dx.abs() <= 0.3 * radius[i]) & (dy.abs() <= radius[i])) | ((dy.abs() <= 0.3 * radius[i]) & (dx.abs() <= radius[i]))]
+        img[i, 0] += shape[int(kind[i])].float() * 0.8
+    return _Tape(img, centre, torch.nn.functional.mse_loss, (n, 2))
+
+
+def _rows_tape(n, gen):
+    """Tabular rows of 64 features (read as an 8x8 grid) and two [0, 1] targets that are no position."""
+    x = torch.randn(n, 1, 8, 8, generator=gen)
+    return _Tape(x, torch.sigmoid(x.flatten(1)[:, :2] + 0.5 * torch.randn(n, 2, generator=gen)),
+                 torch.nn.functional.mse_loss, (n, 2))
+
+
+def test_hits_no_stronger_than_chance_are_not_a_displacement():
+    # Moves add up chance's hits: a few of them every move; a displacement's sit on their content clearly.
+    assert _codes(_tapes(_hollow_tape, batches=8, batch=64)) == []
+    assert _codes(_tapes(_rows_tape, batches=8, batch=64)) == []

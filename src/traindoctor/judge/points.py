@@ -2,7 +2,8 @@
 of the image, the patches at the targets are scored against the other samples' patches under the same move
 (their mean, leave-one-out): a sample is *placed* under a move when it scores above all but POINTS_CHANCE of
 patches read at another sample's target. Samples not placed as given but placed with the image moved back
-are *moved*; when they are a clear share of the placed ones, the targets were left behind by a flip or a turn
+are *moved*; when they are a clear share of the placed ones, and sit on their content more clearly than the
+hits chance makes at other samples' targets (a one-sided rank test), the targets were left behind by a flip or a turn
 of the input alone (targets-displaced). An index target moved by one transpose for nearly every sample was
 built in the other axis order than the grid is flattened (targets-misaligned)."""
 
@@ -11,13 +12,15 @@ from __future__ import annotations
 from collections import Counter
 
 import torch
+from scipy.stats import mannwhitneyu
 
 from ..measure import points
 from ..measure.recorder import Recorder
 from ..vocabulary.finding import Finding, finding
 from .common import main_model
 from .numerics import why_not_learning
-from .thresholds import DENSE_CONSISTENT, DENSE_MOVED_MIN, DENSE_MOVED_SHARE, DENSE_OVER_CHANCE, POINTS_CHANCE
+from .thresholds import (DENSE_CONSISTENT, DENSE_MOVED_MIN, DENSE_MOVED_SHARE, DENSE_OVER_CHANCE, POINTS_CHANCE,
+                         POINTS_STRONGER_P)
 
 _AXIS_ORDER = ("transposed", "transposed across the other diagonal")
 
@@ -30,10 +33,11 @@ def check(rec: Recorder) -> list[Finding]:
 
 
 def scores(patches: dict[str, torch.Tensor], elsewhere: dict[str, torch.Tensor]
-           ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+           ) -> tuple[dict[str, torch.Tensor], dict[str, float], list[float]]:
     """Per move, each sample's score against the others' mean patch, and the chance level: the 1 - POINTS_CHANCE
-    quantile of the scores of patches read at another sample's target."""
-    out, chance = {}, {}
+    quantile of the scores of patches read at another sample's target; and chance's own hits: the scores of those
+    patches above it, each over its move's chance level."""
+    out, chance, hits = {}, {}, []
     for g, p in patches.items():
         n = len(p)
         others = (p.sum(0, keepdim=True) - p) / (n - 1)  # each sample's template leaves it out
@@ -41,7 +45,8 @@ def scores(patches: dict[str, torch.Tensor], elsewhere: dict[str, torch.Tensor]
         mean = p.mean(0)
         by_chance = elsewhere[g] @ mean / mean.norm().clamp_min(1e-12)
         chance[g] = float(torch.quantile(by_chance, 1 - POINTS_CHANCE))
-    return out, chance
+        hits += [float(v) / chance[g] for v in by_chance if chance[g] > 0 and float(v) > chance[g]]
+    return out, chance, hits
 
 
 def judge(measured: points.Points | None, stuck: str | None, model: str, source: str) -> list[Finding]:
@@ -49,8 +54,11 @@ def judge(measured: points.Points | None, stuck: str | None, model: str, source:
         return []
     placed = moved = tested = 0
     moves: Counter = Counter()
+    strength: list[float] = []  # each moved hit's score over its move's chance level
+    by_chance: list[float] = []
     for patches, elsewhere in zip(measured.patches, measured.elsewhere):
-        s, chance = scores(patches, elsewhere)
+        s, chance, hits = scores(patches, elsewhere)
+        by_chance += hits
         ok = {g: s[g] > chance[g] for g in s}
         given = ok[points.IDENTITY]
         for i in range(len(given)):
@@ -61,10 +69,16 @@ def judge(measured: points.Points | None, stuck: str | None, model: str, source:
             elif here:
                 placed += 1
                 moved += 1
-                moves[max(here, key=lambda g: float(s[g][i]))] += 1
+                best = max(here, key=lambda g: float(s[g][i]))
+                moves[best] += 1
+                strength.append(float(s[best][i]) / chance[best])
     not_given = tested - (placed - moved)
     expected = POINTS_CHANCE * (len(measured.patches[0]) - 1) * not_given  # chance hits among the other moves
     if not moves or moved < max(DENSE_MOVED_MIN, DENSE_MOVED_SHARE * placed, DENSE_OVER_CHANCE * expected):
+        return []
+    # Content left behind by a flip sits on its moved targets as clearly as content does anywhere; hits that are
+    # no stronger than those chance makes at other samples' targets are chance's, however many the moves add up.
+    if by_chance and mannwhitneyu(strength, by_chance, alternative="greater").pvalue > POINTS_STRONGER_P:
         return []
     move, count = moves.most_common(1)[0]
     consistent = count >= DENSE_CONSISTENT * placed

@@ -890,3 +890,8 @@ DENSE_OVER_CHANCE = 2
 # samples (placed only with the image moved) are judged with the DENSE_ shares above, and must be
 # DENSE_OVER_CHANCE times the POINTS_CHANCE hits expected among the other moves of the samples not placed.
 POINTS_CHANCE = 0.01
+# The moved hits must also be stronger than chance's own: each hit's score over its move's chance level, against
+# the same ratio of the patches read at other samples' targets that cleared it, one-sided Mann-Whitney p below
+# POINTS_STRONGER_P (the 1% of POINTS_CHANCE). Hits that many moves add up at chance's strength are chance's: a
+# tabular row read as an 8x8 grid, a ring's empty centre.
+POINTS_STRONGER_P = 0.01
